@@ -1,0 +1,117 @@
+"""Datasets: a list of labelled clips, a protocol, a length policy, and their registry.
+
+A loader is a function registered with :func:`register_dataset` that returns a :class:`Dataset`
+for one task. File datasets decode audio with :mod:`rwbench.audio`; generated datasets (the
+built-in ``synthetic``) override :meth:`Dataset.load_audio`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import audio
+from .audio import PadMode
+from .errors import DataError, UnknownNameError
+from .protocol import OuterSplit, Protocol
+from .registry import Registry
+
+
+@dataclass(frozen=True)
+class Clip:
+    id: str  # unique and stable within the dataset (a relative path for file datasets)
+    label: str
+    path: Path | None = None
+    fold: int | None = None  # predefined fold, when the protocol has folds
+    split: str | None = None  # "train" / "valid" / "test", when the protocol is a fixed split
+    group: str | None = None  # source recording, speaker or artist: kept on one side of every split
+
+
+@dataclass
+class Dataset:
+    """One task of one dataset, ready for the embed and evaluate stages."""
+
+    name: str
+    task: str | None
+    clips: list[Clip]
+    protocol: Protocol
+    seconds: float  # clip length fed to the front-ends (longer clips are cropped from the start)
+    pad: PadMode = "zero"  # how shorter clips are lengthened
+    root: Path | None = None
+    skipped: list[dict] = field(default_factory=list)  # files left out (with --skip-bad-audio), and why
+
+    @property
+    def key(self) -> str:
+        """``name`` or ``name/task``: the dataset column of results and leaderboards."""
+        return f"{self.name}/{self.task}" if self.task else self.name
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted({c.label for c in self.clips})
+
+    @property
+    def labels(self) -> np.ndarray:
+        index = {c: i for i, c in enumerate(self.classes)}
+        return np.array([index[c.label] for c in self.clips])
+
+    def splits(self) -> list[OuterSplit]:
+        return self.protocol.splits(self.clips)
+
+    def load_audio(self, clip: Clip, sample_rate: int) -> np.ndarray:
+        """The clip at ``sample_rate``, mono float32, at its natural length."""
+        return audio.load(clip.path, sample_rate)  # type: ignore[arg-type]
+
+    def fingerprint_parts(self) -> dict:
+        """What identifies the audio: subclasses add generator parameters or file hashes."""
+        rows = []
+        for c in self.clips:
+            stat = c.path.stat() if c.path is not None else None
+            rows.append([c.id, c.label, stat.st_size if stat else None])
+        return {"name": self.name, "task": self.task, "clips": rows}
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.fingerprint_parts(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    build: Callable[..., Dataset]  # (root, *, task, **options) -> Dataset
+    description: str
+    protocol: str  # the official protocol, in words
+    tasks: tuple[str, ...] = ()  # empty: a single-task dataset
+    needs_root: bool = True
+    source: str = ""
+
+    def load(self, root: str | Path | None = None, *, tasks: Sequence[str] | None = None, **options) -> list[Dataset]:
+        """Build the dataset for each requested task (all of them by default)."""
+        if self.needs_root:
+            if root is None:
+                raise DataError(f"dataset {self.name!r} needs --data-root (the folder that holds it)")
+            root = Path(root).expanduser()
+            if not root.is_dir():
+                raise DataError(f"data root {str(root)!r} for dataset {self.name!r} does not exist or is not a folder")
+        chosen = list(tasks) if tasks else list(self.tasks) or [None]
+        for task in chosen:
+            if task is not None and task not in self.tasks:
+                raise UnknownNameError(f"task of {self.name}", task, list(self.tasks))
+        return [self.build(root, task=task, **options) for task in chosen]
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset", builtins="rwbench.datasets", group="rwbench.datasets")
+
+
+def register_dataset(**fields) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
+    """Register the decorated loader ``(root, *, task, **options) -> Dataset`` with :class:`DatasetSpec` fields."""
+
+    def decorator(build: Callable[..., Dataset]) -> Callable[..., Dataset]:
+        DATASETS.add(DatasetSpec(build=build, **fields))
+        return build
+
+    return decorator

@@ -1,0 +1,89 @@
+"""Signal processing in torch, on the embedding device, matching librosa.
+
+``LogMel`` reproduces ``librosa.power_to_db(librosa.feature.melspectrogram(...), ref=1.0,
+amin=1e-10, top_db=80)`` (the reference study's input) with the same Hann window, centre padding
+and Slaney mel filterbank (taken from ``librosa.filters.mel``). Measured agreement is checked in
+``tests/test_dsp.py``: within 1e-3 dB on float64 input away from the floor, 0.05 dB in float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+import scipy.fft
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class LogMelConfig:
+    """Parameters of a log-mel input. Defaults are the reference study's (Choi et al.)."""
+
+    sample_rate: int = 12000
+    n_fft: int = 512
+    hop_length: int = 256
+    n_mels: int = 96
+    fmin: float = 0.0
+    fmax: float | None = None  # None = Nyquist
+    power: float = 2.0
+    top_db: float | None = 80.0  # floor relative to each clip's maximum, as librosa
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames of a centred STFT of ``n_samples`` samples."""
+        return 1 + n_samples // self.hop_length
+
+    def n_samples(self, n_frames: int) -> int:
+        """Fewest samples that give ``n_frames`` frames."""
+        return max(n_frames - 1, 0) * self.hop_length
+
+
+def power_to_db(power: torch.Tensor, *, amin: float = 1e-10, top_db: float | None = 80.0) -> torch.Tensor:
+    """``librosa.power_to_db`` with ref=1.0, the floor taken per batch item (over all other axes)."""
+    db = 10.0 * torch.log10(torch.clamp(power, min=amin))
+    if top_db is not None:
+        peak = db.flatten(1).amax(dim=1).view(-1, *([1] * (db.dim() - 1)))
+        db = torch.maximum(db, peak - top_db)
+    return db
+
+
+class LogMel(nn.Module):
+    """Waveform ``(batch, 1, samples)`` → log-mel ``(batch, 1, frames, n_mels)`` in dB."""
+
+    def __init__(self, config: LogMelConfig = LogMelConfig()) -> None:
+        super().__init__()
+        self.config = config
+        mel = librosa.filters.mel(
+            sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
+        )
+        self.register_buffer("mel_basis", torch.from_numpy(mel.T.astype(np.float32)), persistent=False)
+        self.register_buffer("window", torch.hann_window(config.n_fft, periodic=True), persistent=False)
+
+    def power_mel(self, wave: torch.Tensor) -> torch.Tensor:
+        """Mel power spectrogram ``(batch, frames, n_mels)`` of ``(batch, samples)``."""
+        c = self.config
+        spec = torch.stft(
+            wave, n_fft=c.n_fft, hop_length=c.hop_length, window=self.window.to(wave.dtype),
+            center=True, pad_mode="constant", return_complex=True,
+        )
+        power = spec.abs().pow(c.power)  # (batch, freq, frames)
+        return power.transpose(1, 2) @ self.mel_basis.to(wave.dtype)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        mel = self.power_mel(wave.squeeze(1))
+        return power_to_db(mel, top_db=self.config.top_db).unsqueeze(1)
+
+
+class MFCC(nn.Module):
+    """``librosa.feature.mfcc`` in torch: DCT-II (orthonormal) of a log-mel, ``(batch, frames, n_mfcc)``."""
+
+    def __init__(self, config: LogMelConfig, n_mfcc: int = 20) -> None:
+        super().__init__()
+        self.logmel = LogMel(config)
+        dct = scipy.fft.dct(np.eye(config.n_mels), type=2, norm="ortho", axis=0)[:n_mfcc]
+        self.register_buffer("dct", torch.from_numpy(dct.T.astype(np.float32)), persistent=False)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        db = self.logmel(wave).squeeze(1)  # (batch, frames, n_mels)
+        return db @ self.dct.to(db.dtype)

@@ -1,0 +1,116 @@
+"""Evaluation protocols: which clips train, select and test in each outer split.
+
+Every protocol yields :class:`OuterSplit` objects with absolute clip indices. Hyperparameters are
+chosen on ``inner`` (pairs of fit/validate indices drawn from the outer training side only), the
+chosen model is refit on ``train`` and scored once on ``test``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+from .errors import DataError
+
+if TYPE_CHECKING:
+    from .dataset import Clip
+
+
+@dataclass(frozen=True)
+class OuterSplit:
+    name: str
+    train: np.ndarray  # refit on these
+    test: np.ndarray  # scored once
+    inner: tuple[tuple[np.ndarray, np.ndarray], ...]  # (fit, validate) pairs, all inside the training side
+
+    @property
+    def search(self) -> np.ndarray:
+        """Every index the hyperparameter search may look at."""
+        return np.unique(np.concatenate([np.concatenate(pair) for pair in self.inner]))
+
+
+@dataclass(frozen=True)
+class PredefinedFolds:
+    """Official folds (``clip.fold``): each fold is the test set once; the inner CV leaves out one
+    *training* fold at a time, so clips of one source recording never straddle an inner split."""
+
+    id: str
+
+    def folds(self, clips: Sequence[Clip]) -> np.ndarray:
+        folds = np.array([c.fold for c in clips])
+        if any(f is None for f in folds):
+            raise DataError(f"protocol {self.id}: some clips have no fold")
+        return folds.astype(int)
+
+    def splits(self, clips: Sequence[Clip]) -> list[OuterSplit]:
+        folds = self.folds(clips)
+        present = np.unique(folds)
+        if len(present) < 3:
+            raise DataError(f"protocol {self.id}: nested CV needs at least 3 folds, found {present.tolist()}")
+        out = []
+        for test_fold in present:
+            train = np.flatnonzero(folds != test_fold)
+            inner = tuple(
+                (np.flatnonzero((folds != test_fold) & (folds != f)), np.flatnonzero(folds == f))
+                for f in present if f != test_fold
+            )
+            out.append(OuterSplit(f"fold{test_fold}", train, np.flatnonzero(folds == test_fold), inner))
+        return out
+
+    def describe(self, clips: Sequence[Clip]) -> dict:
+        return {"id": self.id, "kind": "predefined_folds", "folds": sorted(set(self.folds(clips).tolist()))}
+
+
+@dataclass(frozen=True)
+class StratifiedFolds(PredefinedFolds):
+    """Seeded stratified k-fold over the clips sorted by id (grouped when clips carry a group)."""
+
+    k: int = 10
+    seed: int = 0
+
+    def folds(self, clips: Sequence[Clip]) -> np.ndarray:
+        order = sorted(range(len(clips)), key=lambda i: clips[i].id)
+        labels = [clips[i].label for i in order]
+        groups = [clips[i].group for i in order]
+        if all(g is not None for g in groups):
+            cv = StratifiedGroupKFold(self.k, shuffle=True, random_state=self.seed)
+            parts = cv.split(order, labels, groups)
+        else:
+            parts = StratifiedKFold(self.k, shuffle=True, random_state=self.seed).split(order, labels)
+        folds = np.zeros(len(clips), dtype=int)
+        for fold, (_, test) in enumerate(parts, start=1):
+            folds[np.asarray(order)[test]] = fold
+        return folds
+
+    def describe(self, clips: Sequence[Clip]) -> dict:
+        return {**super().describe(clips), "kind": "stratified_folds", "k": self.k, "seed": self.seed,
+                "assignment": dict(zip([c.id for c in clips], self.folds(clips).tolist()))}
+
+
+@dataclass(frozen=True)
+class FixedSplit:
+    """One train/valid/test split (``clip.split``): select on valid, refit on train (or
+    train+valid), report test."""
+
+    id: str
+    refit: Literal["train", "train+valid"] = "train"
+
+    def splits(self, clips: Sequence[Clip]) -> list[OuterSplit]:
+        split = np.array([c.split for c in clips])
+        idx = {name: np.flatnonzero(split == name) for name in ("train", "valid", "test")}
+        for name, members in idx.items():
+            if len(members) == 0:
+                raise DataError(f"protocol {self.id}: the {name} split is empty")
+        train = idx["train"] if self.refit == "train" else np.concatenate([idx["train"], idx["valid"]])
+        return [OuterSplit("test", np.sort(train), idx["test"], ((idx["train"], idx["valid"]),))]
+
+    def describe(self, clips: Sequence[Clip]) -> dict:
+        counts = {s: sum(c.split == s for c in clips) for s in ("train", "valid", "test")}
+        return {"id": self.id, "kind": "fixed_split", "refit": self.refit, "counts": counts}
+
+
+Protocol = PredefinedFolds | FixedSplit
