@@ -43,7 +43,8 @@ class FrontendSpec:
     min_input: int = 1  # shortest input the network takes: samples (waveform) or frames (log-mel)
     pad_to_min: Literal["repeat", "zero"] | None = "repeat"  # how a shorter clip is lengthened; None = refuse
     input_length: str = "any length"  # the length rule, in words
-    weights: tuple[str, ...] = ("random",)
+    weights: tuple[str, ...] = ("random",)  # add "dsp" together with dsp_init
+    dsp_init: Callable[[nn.Module], None] | None = None  # sets the kernels from signal processing
     init: str = "he_normal"
     description: str = ""
     version: int = 1  # bump when the network changes: it is part of the embedding cache key
@@ -167,6 +168,7 @@ def _random_weights(net: nn.Module, spec: FrontendSpec, seed: int) -> None:
 
 WEIGHT_KINDS: dict[str, Callable[[nn.Module, FrontendSpec, int], None]] = {
     "random": _random_weights,
+    "dsp": lambda net, spec, seed: spec.dsp_init(net),
     "none": lambda net, spec, seed: None,
 }
 
