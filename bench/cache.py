@@ -1,0 +1,105 @@
+"""Content-addressed, resumable on-disk store for embedding matrices.
+
+An entry is a folder named by the hash of everything that determines the embeddings::
+
+    <root>/<dataset>/<frontend>/<key>/
+        features.npy     (n_clips, dim) float32, memory-mapped on read
+        manifest.json    written last: its presence marks the entry complete
+        parts/00003.npz  finished chunks of an interrupted computation (removed on completion)
+
+Every file is written to a unique temporary name and renamed into place, so a killed run never
+leaves a truncated file behind and two concurrent runs cannot corrupt an entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .errors import RwbenchError
+
+
+def content_key(description: dict) -> str:
+    blob = json.dumps(description, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` when the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: Path, data: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise RwbenchError(f"cannot read {path}: {err}") from err
+
+
+class CacheEntry:
+    """One embedding matrix under ``folder``; see the module docstring for the layout."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.features_path = folder / "features.npy"
+        self.manifest_path = folder / "manifest.json"
+        self.parts = folder / "parts"
+
+    def is_complete(self) -> bool:
+        return self.manifest_path.is_file() and self.features_path.is_file()
+
+    def manifest(self) -> dict:
+        return read_json(self.manifest_path)
+
+    def features(self) -> np.ndarray:
+        return np.load(self.features_path, mmap_mode="r")
+
+    # -- chunks of an unfinished computation ----------------------------------------------------
+    def part_path(self, index: int) -> Path:
+        return self.parts / f"{index:05d}.npz"
+
+    def has_part(self, index: int) -> bool:
+        return self.part_path(index).is_file()
+
+    def save_part(self, index: int, **arrays: np.ndarray) -> None:
+        with atomic_path(self.part_path(index)) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **arrays)
+
+    def load_part(self, index: int) -> dict[str, np.ndarray]:
+        with np.load(self.part_path(index), allow_pickle=False) as part:
+            return {name: part[name] for name in part.files}
+
+    def finish(self, n_parts: int, n_rows: int, dim: int, manifest: dict) -> None:
+        """Assemble the parts into ``features.npy`` (row by row, memory-mapped), then the manifest."""
+        with atomic_path(self.features_path) as tmp:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n_rows, dim))
+            for index in range(n_parts):
+                part = self.load_part(index)
+                out[part["rows"]] = part["features"]
+            out.flush()
+            del out
+        write_json(self.manifest_path, manifest)
+        shutil.rmtree(self.parts, ignore_errors=True)

@@ -1,0 +1,202 @@
+"""The ``rwbench`` command line. Bad input ends with one ``rwbench: error: ...`` line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .backends import BACKENDS
+from .dataset import DATASETS
+from .errors import RwbenchError
+from .frontend import FRONTENDS, POOLINGS
+from .leaderboard import FORMATS, export, load
+from .listing import LISTINGS
+from .pipeline import RunLog, RunOptions, embed_all, evaluate_all, run
+from .registry import load_plugin_file
+
+log = logging.getLogger("rwbench")
+
+DEFAULT_FRONTENDS = "sample_level,vgg,timbral,temporal,timbral_temporal,mfcc"
+DEFAULT_BACKENDS = "svm,elm"
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        self.exit(2, f"rwbench: error: {message}\n")
+
+
+def _seeds(text: str) -> list[int]:
+    """``3`` → seeds 0, 1, 2; ``0,5,7`` → those seeds."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes a count (3) or a list (0,5,7), got {text!r}") from None
+    if len(values) == 1 and "," not in text:
+        if values[0] < 1:
+            raise argparse.ArgumentTypeError(f"--seeds count must be at least 1, got {text!r}")
+        return list(range(values[0]))
+    return values
+
+
+def _width(text: str) -> str:
+    if text in ("small", "paper") or (text.isdigit() and int(text) > 0):
+        return text
+    raise argparse.ArgumentTypeError(f"--width takes small, paper or a positive filter count, got {text!r}")
+
+
+def _option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE``; the value is a Python literal when it reads as one (8, 0.5, True), else a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--dataset-option takes KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="synthetic", help="registered dataset (see `rwbench list datasets`)")
+    p.add_argument("--data-root", type=Path, help="folder that holds the dataset (not needed for synthetic)")
+    p.add_argument("--tasks", help="comma-separated tasks of a multi-task dataset (default: all)")
+    p.add_argument("--dataset-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="loader option, e.g. refit=train+valid (repeatable)")
+    p.add_argument("--skip-bad-audio", action="store_true", help="leave unreadable clips out and record them")
+
+
+def _add_embed_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--frontends", default=DEFAULT_FRONTENDS, help="comma-separated names or wildcards ('vgg*')")
+    p.add_argument("--weights", default="random", help="random (seeded) or the front-end's other kinds")
+    p.add_argument("--seeds", type=_seeds, default=[0], help="a count (3 → 0,1,2) or a list (0,5,7)")
+    p.add_argument("--width", type=_width, default="small", help="small, paper or a filter count")
+    p.add_argument("--pooling", choices=POOLINGS, default="mean", help="per-layer pooling over time")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--workers", type=int, help="DataLoader decoding workers (default: min(4, cores − 1))")
+    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
+    p.add_argument("--cache", type=Path, help="embedding cache (default RESULTS/embeddings)")
+
+
+def _add_eval_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backends", default=DEFAULT_BACKENDS, help="comma-separated backends or wildcards")
+    p.add_argument("--jobs", type=int, help="parallel grid-search jobs (default 1)")
+    p.add_argument("--force", action="store_true", help="re-evaluate even when an up-to-date result exists")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="rwbench", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"rwbench {__version__}")
+    common = Parser(add_help=False)
+    common.add_argument("--plugin", type=Path, action="append", default=[], help="a .py file that registers things")
+    common.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bars")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("run", parents=[common], help="embed → evaluate → leaderboard (default: synthetic data)")
+    _add_data_options(p)
+    _add_embed_options(p)
+    _add_eval_options(p)
+    p.set_defaults(handler=cmd_run)
+    p = sub.add_parser("embed", parents=[common], help="compute and cache embeddings only")
+    _add_data_options(p)
+    _add_embed_options(p)
+    p.set_defaults(handler=cmd_embed)
+    p = sub.add_parser("evaluate", parents=[common], help="evaluate backends on cached embeddings")
+    _add_data_options(p)
+    _add_embed_options(p)
+    _add_eval_options(p)
+    p.set_defaults(handler=cmd_evaluate)
+    p = sub.add_parser("leaderboard", parents=[common], help="tables from stored results")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--format", choices=FORMATS, default="md")
+    p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.set_defaults(handler=cmd_leaderboard)
+    p = sub.add_parser("list", parents=[common], help="registered front-ends, datasets or backends")
+    p.add_argument("kind", choices=("frontends", "datasets", "backends"))
+    p.add_argument("pattern", nargs="?", default="*", help="name or wildcard")
+    p.set_defaults(handler=cmd_list)
+    return parser
+
+
+# -- commands -----------------------------------------------------------------------------------
+def _options(args) -> RunOptions:
+    return RunOptions(
+        width=args.width, weights=args.weights, seeds=args.seeds, pooling=args.pooling, device=args.device,
+        batch_size=args.batch_size, workers=args.workers, skip_bad_audio=args.skip_bad_audio,
+        results_dir=args.results, cache_dir=args.cache, n_jobs=getattr(args, "jobs", None),
+        force=getattr(args, "force", False), progress=not args.quiet and sys.stderr.isatty(),
+    )
+
+
+def _datasets(args):
+    tasks = args.tasks.split(",") if args.tasks else None
+    options = dict(args.dataset_option)
+    if args.skip_bad_audio:
+        options["skip_bad_audio"] = True
+    return DATASETS.get(args.dataset).load(args.data_root, tasks=tasks, **options)
+
+
+def cmd_run(args) -> int:
+    datasets, frontends = _datasets(args), FRONTENDS.select(args.frontends)
+    backends = BACKENDS.select(args.backends)
+    opts = _options(args)
+    result = run(datasets, frontends, backends, opts)
+    log.info("embed stage: %d computed, %d from cache, %.1f s; evaluate: %d new results, %d up to date",
+             result.embedded, result.cached, result.embed_seconds, result.evaluated, result.reused)
+    print(export(load(opts.results_dir), "md"), end="")
+    return 0
+
+
+def cmd_embed(args) -> int:
+    opts, result = _options(args), RunLog()
+    embed_all(_datasets(args), FRONTENDS.select(args.frontends), opts, result)
+    log.info("embed stage: %d computed, %d from cache, %.1f s (cache: %s)", result.embedded, result.cached,
+             result.embed_seconds, opts.cache_root)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    opts, result = _options(args), RunLog()
+    evaluate_all(_datasets(args), FRONTENDS.select(args.frontends), BACKENDS.select(args.backends), opts, result)
+    log.info("evaluate: %d new results, %d up to date, in %s", result.evaluated, result.reused, opts.results_dir)
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    text = export(load(args.results), args.format)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+        log.info("wrote %s", args.output)
+    else:
+        print(text, end="")
+    return 0
+
+
+def cmd_list(args) -> int:
+    print(LISTINGS[args.kind](args.pattern))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        for path in args.plugin:
+            load_plugin_file(path)
+        return args.handler(args)
+    except RwbenchError as err:
+        print(f"rwbench: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rwbench: interrupted; finished chunks and results are kept, rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

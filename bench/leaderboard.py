@@ -1,0 +1,107 @@
+"""Leaderboards derived from result files only, exported as Markdown, CSV or JSON with the same rows.
+
+One row per (dataset/task, front-end, width, weights, pooling, backend), pooling every seed: the
+accuracy mean and std are over all outer folds × seeds, ``seed_std`` is the spread of the per-seed
+means (initialisation noise), and the 95% CI is a t-interval on the per-seed means (one value per
+seed is the independent unit; with one seed there is no CI). Rows are ranked within each dataset
+by mean accuracy (ties share the better rank).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tabulate import tabulate
+
+from .errors import RwbenchError
+from .results import iter_results
+
+COLUMNS = [
+    "rank", "dataset", "frontend", "input", "width", "weights", "backend", "dim", "params",
+    "accuracy_mean", "accuracy_std", "accuracy_ci95", "seed_std", "balanced_accuracy_mean", "macro_f1_mean",
+    "n_seeds", "n_folds", "fold_accuracies", "embed_ms_per_clip", "skipped",
+]
+GROUP = ("dataset", "frontend", "width", "weights", "pooling", "backend")
+FORMATS = ("md", "csv", "json")
+DECIMALS = 4
+
+
+def _row(records: list[dict]) -> dict:
+    first = records[0]
+    per_seed = np.array([[f["accuracy"] for f in r["folds"]] for r in records])  # (seeds, folds)
+    seed_means = per_seed.mean(axis=1)
+    n = len(seed_means)
+    ci = float(stats.t.ppf(0.975, n - 1) * seed_means.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    metric = lambda name: float(np.mean([[f[name] for f in r["folds"]] for r in records]))  # noqa: E731
+    fe = first["frontend"]
+    return {
+        "dataset": first["dataset"]["key"], "frontend": fe["name"], "input": fe["input_kind"], "width": fe["width"],
+        "weights": fe["weights"], "pooling": fe["pooling"], "backend": first["backend"]["name"],
+        "dim": fe["feature_dim"], "params": fe["params"],
+        "accuracy_mean": float(per_seed.mean()), "accuracy_std": float(per_seed.std()), "accuracy_ci95": ci,
+        "seed_std": float(seed_means.std(ddof=1)) if n > 1 else 0.0,
+        "balanced_accuracy_mean": metric("balanced_accuracy"), "macro_f1_mean": metric("macro_f1"),
+        "n_seeds": n, "n_folds": per_seed.shape[1],
+        "fold_accuracies": " ".join(f"{a:.3f}" for a in per_seed.mean(axis=0)),
+        "embed_ms_per_clip": 1000 * float(np.mean([r["timings"]["embed_seconds_per_clip"] for r in records])),
+        "skipped": len(first["dataset"]["skipped"]),
+    }
+
+
+def build(records: Iterable[dict]) -> pd.DataFrame:
+    """The leaderboard table of ``records``: columns :data:`COLUMNS`, sorted by dataset then rank."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        key = (r["dataset"]["key"], r["frontend"]["name"], r["frontend"]["width"], r["frontend"]["weights"],
+               r["frontend"]["pooling"], r["backend"]["name"])
+        groups.setdefault(key, []).append(r)
+    rows = [_row(sorted(g, key=lambda r: r["seed"])) for g in groups.values()]
+    if not rows:
+        return pd.DataFrame(columns=COLUMNS)
+    table = pd.DataFrame(rows)
+    table["rank"] = table.groupby("dataset")["accuracy_mean"].rank(ascending=False, method="min").astype(int)
+    table = table.sort_values(["dataset", "rank", "frontend", "backend"], kind="stable").reset_index(drop=True)
+    pooled = table["pooling"] != "mean"
+    table.loc[pooled, "frontend"] = table.loc[pooled, "frontend"] + "[" + table.loc[pooled, "pooling"] + "]"
+    return table[COLUMNS].round(DECIMALS)
+
+
+def load(results_dir: Path) -> pd.DataFrame:
+    if not Path(results_dir).is_dir():
+        raise RwbenchError(f"results folder {str(results_dir)!r} does not exist; run `rwbench run` first")
+    return build(iter_results(results_dir))
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """One section per dataset/task, each a pipe table."""
+    if table.empty:
+        return "No results yet.\n"
+    sections = []
+    for dataset, rows in table.groupby("dataset", sort=True):
+        body = tabulate(rows.drop(columns="dataset"), headers="keys", tablefmt="pipe", showindex=False,
+                        floatfmt=f".{DECIMALS}f", missingval="")
+        sections.append(f"### {dataset}\n\n{body}\n")
+    return "\n".join(sections)
+
+
+def to_csv(table: pd.DataFrame) -> str:
+    return table.to_csv(index=False)
+
+
+def to_json(table: pd.DataFrame) -> str:
+    records = json.loads(table.to_json(orient="records"))
+    return json.dumps(records, indent=2) + "\n"
+
+
+EXPORTERS = {"md": to_markdown, "csv": to_csv, "json": to_json}
+
+
+def export(table: pd.DataFrame, fmt: str) -> str:
+    if fmt not in EXPORTERS:
+        raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return EXPORTERS[fmt](table)

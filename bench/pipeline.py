@@ -1,0 +1,156 @@
+"""Orchestration of the stages: embed every (dataset, front-end, seed), then evaluate every backend.
+
+Each stage talks to the next through files (embedding cache entries, result JSONs) and skips the
+work whose files already exist, so a rerun, or a run that only adds backends, recomputes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .backends import BackendSpec
+from .cache import content_key, read_json
+from .dataset import Dataset
+from .embed import EmbedJob, Embeddings, embed
+from .errors import RwbenchError
+from .evaluate import fold_dicts, keep_rows, nested_cv, summarise
+from .frontend import FrontendSpec
+from .results import provenance, result_path, write_result
+
+log = logging.getLogger(__name__)
+
+EVALUATE_CODE_VERSION = 1  # bump when the evaluation changes: results with an older key are recomputed
+
+
+@dataclass
+class RunOptions:
+    width: str = "small"
+    weights: str = "random"
+    seeds: list[int] = field(default_factory=lambda: [0])
+    pooling: str = "mean"
+    device: str = "auto"
+    batch_size: int = 16
+    workers: int | None = None
+    skip_bad_audio: bool = False
+    results_dir: Path = Path("results")
+    cache_dir: Path | None = None  # default: <results_dir>/embeddings
+    n_jobs: int | None = None
+    force: bool = False
+    progress: bool = False
+
+    @property
+    def cache_root(self) -> Path:
+        return self.cache_dir or self.results_dir / "embeddings"
+
+
+@dataclass
+class RunLog:
+    embedded: int = 0  # cache entries computed by this run
+    cached: int = 0  # cache entries found complete
+    embed_seconds: float = 0.0  # wall time of the embed stage in this run
+    evaluated: int = 0
+    reused: int = 0  # result files already up to date
+    results: list[Path] = field(default_factory=list)
+
+
+def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions) -> list[EmbedJob]:
+    """One job per (dataset, front-end, seed); seeds collapse for front-ends without random weights."""
+    out: dict[str, EmbedJob] = {}
+    for dataset in datasets:
+        for spec in frontends:
+            for seed in opts.seeds:
+                job = EmbedJob(dataset, spec, opts.width, opts.weights, seed, opts.pooling)
+                out.setdefault(job.key(), job)
+    return list(out.values())
+
+
+def embed_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions, log_: RunLog) -> None:
+    start = time.perf_counter()
+    for job in jobs(datasets, frontends, opts):
+        if job.entry(opts.cache_root).is_complete():
+            log_.cached += 1
+            continue
+        embed(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size, workers=opts.workers,
+              skip_bad_audio=opts.skip_bad_audio, progress=opts.progress)
+        log_.embedded += 1
+    log_.embed_seconds += time.perf_counter() - start
+
+
+def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:
+    entry = job.entry(opts.cache_root)
+    if not entry.is_complete():
+        raise RwbenchError(
+            f"no embeddings of {job.frontend.name!r} on {job.dataset.key!r} (seed {job.seed}) in {opts.cache_root}; "
+            "run `rwbench embed` with the same options first"
+        )
+    return Embeddings(entry.features(), entry.manifest())
+
+
+def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
+                 opts: RunOptions, log_: RunLog) -> None:
+    for dataset in datasets:
+        splits = dataset.splits()
+        protocol = dataset.protocol.describe(dataset.clips)
+        for spec in frontends:
+            for seed in opts.seeds:
+                job = EmbedJob(dataset, spec, opts.width, opts.weights, seed, opts.pooling)
+                embeddings = load_embeddings(job, opts)
+                for backend in backends:
+                    evaluate_one(job, embeddings, backend, splits, protocol, opts, log_)
+
+
+def evaluate_one(job: EmbedJob, embeddings: Embeddings, backend: BackendSpec, splits, protocol: dict,
+                 opts: RunOptions, log_: RunLog) -> Path:
+    dataset, spec = job.dataset, job.frontend
+    path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
+                       weights=job.weights_kind, seed=job.seed, backend=backend.name, pooling=opts.pooling)
+    run_key = content_key({"embedding": embeddings.manifest["key"], "backend": backend.name, "grid": backend.grid,
+                           "seed": job.seed, "protocol": protocol, "evaluate_code": EVALUATE_CODE_VERSION})
+    log_.results.append(path)
+    if path.is_file() and not opts.force and read_json(path).get("run_key") == run_key:
+        log_.reused += 1
+        return path
+    features = np.asarray(embeddings.features)
+    valid = ~np.isnan(features).any(axis=1)
+    folds = nested_cv(features, dataset.labels, [keep_rows(s, valid) for s in splits], backend, seed=job.seed,
+                      n_classes=len(dataset.classes), n_jobs=opts.n_jobs)
+    manifest = embeddings.manifest
+    record = {
+        **provenance(),
+        "run_key": run_key,
+        "dataset": {"name": dataset.name, "task": dataset.task, "key": dataset.key,
+                    "fingerprint": dataset.fingerprint(), "n_clips": len(dataset.clips), "classes": dataset.classes,
+                    "seconds": dataset.seconds, "pad": dataset.pad, "protocol": protocol,
+                    "skipped": dataset.skipped + manifest["skipped"]},
+        "frontend": {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
+                     "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
+                     "init": manifest["description"]["init"], "pooling": opts.pooling, "feature_dim": manifest["dim"],
+                     "params": manifest["params"], "source": spec.source, "embedding_key": manifest["key"],
+                     "input": manifest["description"]["input"]},
+        "backend": {"name": backend.name, "grid": backend.grid, "grid_size": backend.grid_size},
+        "seed": job.seed,
+        "device": manifest["device"],
+        "folds": fold_dicts(folds),
+        "summary": summarise(folds),
+        "timings": {"embed_seconds": manifest["embed_seconds"], "embed_seconds_per_clip": manifest["seconds_per_clip"],
+                    "fit_seconds": sum(f.fit_seconds for f in folds)},
+    }
+    write_result(path, record)
+    log_.evaluated += 1
+    log.info("%s %s %s seed %d: accuracy %.3f", dataset.key, spec.name, backend.name, job.seed,
+             record["summary"]["accuracy_mean"])
+    return path
+
+
+def run(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
+        opts: RunOptions) -> RunLog:
+    """embed → evaluate; returns what was computed and what was reused."""
+    log_ = RunLog()
+    embed_all(datasets, frontends, opts, log_)
+    evaluate_all(datasets, frontends, backends, opts, log_)
+    return log_

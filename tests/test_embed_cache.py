@@ -1,0 +1,115 @@
+"""The embed stage and its cache: keys, reuse, resume after an interruption, atomic entries."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from toy import TINY, tone_dataset
+
+from rwbench import embed as embed_module
+from rwbench.embed import EmbedJob, embed
+from rwbench.errors import DataError
+from rwbench.frontend import Embedder
+
+
+def test_embeddings_match_a_direct_forward_pass(tmp_path):
+    ds = tone_dataset()
+    out = embed(EmbedJob(ds, TINY, seed=3), tmp_path, device="cpu", workers=0)
+    assert out.features.shape == (len(ds.clips), TINY.dim("small"))
+    model = Embedder(TINY, seed=3)
+    wave = torch.from_numpy(ds.load_audio(ds.clips[5], 8000))[None]
+    np.testing.assert_allclose(out.features[5], model(wave)[0].numpy(), rtol=1e-5, atol=1e-6)
+    assert out.manifest["dim"] == TINY.dim("small") and out.manifest["n_clips"] == len(ds.clips)
+
+
+def test_second_call_reads_the_cache_without_decoding(tmp_path):
+    ds = tone_dataset()
+    first = embed(EmbedJob(ds, TINY), tmp_path, device="cpu", workers=0)
+    ds.decoded.clear()
+    second = embed(EmbedJob(ds, TINY), tmp_path, device="cpu", workers=0)
+    assert ds.decoded == []
+    np.testing.assert_array_equal(first.features, second.features)
+
+
+def test_key_changes_with_everything_that_changes_the_embeddings():
+    ds = tone_dataset()
+    base = EmbedJob(ds, TINY, width="small", seed=0)
+    variants = [EmbedJob(ds, TINY, width="paper", seed=0), EmbedJob(ds, TINY, seed=1),
+                EmbedJob(ds, TINY, seed=0, pooling="max"), EmbedJob(tone_dataset(n_per_class=13), TINY)]
+    keys = {base.key()} | {v.key() for v in variants}
+    assert len(keys) == 1 + len(variants)
+    assert EmbedJob(ds, TINY, seed=0).key() == base.key()
+
+
+def test_interrupted_run_resumes_without_recomputing_finished_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(embed_module, "CHUNK_CLIPS", 8)
+    ds = tone_dataset(n_per_class=12)  # 36 clips = 5 chunks
+    ds.fail_on = {ds.clips[20].id: KeyboardInterrupt()}  # dies inside the third chunk
+    job = EmbedJob(ds, TINY)
+    with pytest.raises(KeyboardInterrupt):
+        embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    entry = job.entry(tmp_path)
+    assert not entry.is_complete() and [entry.has_part(i) for i in range(5)] == [True, True, False, False, False]
+    assert not list(entry.folder.rglob("*.tmp")), "no temporary file may survive an interruption"
+    ds.fail_on, ds.decoded = {}, []
+    resumed = embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    assert ds.decoded == [c.id for c in ds.clips[16:]], "only the unfinished chunks are decoded again"
+    fresh = embed(job, tmp_path / "fresh", device="cpu", batch_size=4, workers=0)
+    np.testing.assert_array_equal(resumed.features, fresh.features)
+    assert not entry.parts.exists()
+
+
+def test_batch_size_does_not_change_embeddings(tmp_path):
+    ds = tone_dataset()
+    a = embed(EmbedJob(ds, TINY), tmp_path / "a", device="cpu", batch_size=1, workers=0)
+    b = embed(EmbedJob(ds, TINY), tmp_path / "b", device="cpu", batch_size=16, workers=0)
+    np.testing.assert_allclose(a.features, b.features, rtol=1e-5, atol=1e-6)
+
+
+def test_dataloader_workers_give_the_same_embeddings(tmp_path):
+    ds = tone_dataset(n_per_class=4)
+    a = embed(EmbedJob(ds, TINY), tmp_path / "a", device="cpu", workers=0)
+    b = embed(EmbedJob(ds, TINY), tmp_path / "b", device="cpu", workers=2)
+    np.testing.assert_array_equal(a.features, b.features)
+
+
+def test_unreadable_clip_fails_with_its_name_and_keeps_finished_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(embed_module, "CHUNK_CLIPS", 8)
+    ds = tone_dataset()
+    bad = ds.clips[10].id
+    ds.fail_on = {bad: DataError(f"cannot decode {bad}: not audio")}
+    job = EmbedJob(ds, TINY)
+    with pytest.raises(DataError, match=f"cannot decode {bad}.*--skip-bad-audio"):
+        embed(job, tmp_path, device="cpu", workers=0)
+    assert job.entry(tmp_path).has_part(0)
+
+
+def test_skip_bad_audio_records_the_clip_and_leaves_a_nan_row(tmp_path):
+    ds = tone_dataset()
+    bad = ds.clips[10].id
+    ds.fail_on = {bad: DataError(f"cannot decode {bad}: not audio")}
+    out = embed(EmbedJob(ds, TINY), tmp_path, device="cpu", workers=0, skip_bad_audio=True)
+    assert out.manifest["skipped"] == [{"clip": bad, "reason": f"cannot decode {bad}: not audio"}]
+    assert np.isnan(out.features[10]).all() and out.valid.sum() == len(ds.clips) - 1
+    assert json.loads(job_manifest(tmp_path).read_text())["skipped"][0]["clip"] == bad
+
+
+def job_manifest(root):
+    return next(root.rglob("manifest.json"))
+
+
+def test_clip_shorter_than_the_network_minimum_is_padded_by_the_declared_rule():
+    ds = tone_dataset()
+    job = EmbedJob(ds, TINY.__class__(**{**TINY.__dict__, "min_input": 4000}))
+    assert job.input_samples() == (2000, 4000)
+    strict = EmbedJob(ds, TINY.__class__(**{**TINY.__dict__, "min_input": 4000, "pad_to_min": None}))
+    with pytest.raises(DataError, match="needs clips of at least 0.50 s"):
+        strict.input_samples()
+
+
+def test_cuda_request_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(Exception, match="no CUDA device"):
+        embed_module.resolve_device("cuda")

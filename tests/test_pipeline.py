@@ -1,0 +1,68 @@
+"""embed → evaluate → results: reuse, seeds, provenance (on the toy front-end and dataset)."""
+
+import json
+
+import numpy as np
+import pytest
+from toy import TINY, tone_dataset
+
+from rwbench.backends import BACKENDS
+from rwbench.pipeline import RunOptions, run
+from rwbench.results import iter_results
+
+
+@pytest.fixture
+def opts(tmp_path):
+    return RunOptions(results_dir=tmp_path / "results", device="cpu", workers=0)
+
+
+def test_a_rerun_recomputes_nothing_and_a_new_backend_reuses_the_embeddings(opts):
+    ds = tone_dataset()
+    first = run([ds], [TINY], [BACKENDS.get("logreg")], opts)
+    assert (first.embedded, first.evaluated) == (1, 1)
+    ds.decoded.clear()
+    again = run([ds], [TINY], [BACKENDS.get("logreg")], opts)
+    assert (again.embedded, again.cached, again.evaluated, again.reused) == (0, 1, 0, 1) and ds.decoded == []
+    more = run([ds], [TINY], [BACKENDS.get("logreg"), BACKENDS.get("knn")], opts)
+    assert (more.embedded, more.evaluated, more.reused) == (0, 1, 1) and ds.decoded == []
+
+
+def test_same_seed_same_scores_other_seed_other_weights(opts, tmp_path):
+    ds = tone_dataset()
+    run([ds], [TINY], [BACKENDS.get("logreg")], RunOptions(**{**opts.__dict__, "seeds": [0, 1]}))
+    again = RunOptions(**{**opts.__dict__, "results_dir": tmp_path / "again", "seeds": [0]})
+    run([ds], [TINY], [BACKENDS.get("logreg")], again)
+    a = {r["seed"]: r for r in iter_results(opts.results_dir)}
+    b = {r["seed"]: r for r in iter_results(again.results_dir)}
+    assert a[0]["folds"] == [{**f, "fit_seconds": a[0]["folds"][i]["fit_seconds"]} for i, f in enumerate(b[0]["folds"])]
+    assert a[0]["frontend"]["seed"] == 0 and a[1]["frontend"]["seed"] == 1
+    assert a[0]["frontend"]["embedding_key"] != a[1]["frontend"]["embedding_key"]
+    f0 = np.load(next((opts.results_dir / "embeddings").rglob(f"{a[0]['frontend']['embedding_key']}/features.npy")))
+    f1 = np.load(next((opts.results_dir / "embeddings").rglob(f"{a[1]['frontend']['embedding_key']}/features.npy")))
+    assert not np.allclose(f0, f1)
+
+
+def test_result_record_has_provenance_and_per_fold_scores(opts):
+    ds = tone_dataset()
+    log = run([ds], [TINY], [BACKENDS.get("svm")], opts)
+    record = json.loads(log.results[0].read_text())
+    for field in ("schema_version", "rwbench_version", "git_sha", "environment", "run_key", "device", "timings"):
+        assert field in record
+    assert record["environment"]["packages"]["torch"] and record["environment"]["packages"]["scikit-learn"]
+    assert record["dataset"]["protocol"] == {"id": "tones-folds", "kind": "predefined_folds", "folds": [1, 2, 3, 4]}
+    assert [f["name"] for f in record["folds"]] == ["fold1", "fold2", "fold3", "fold4"]
+    assert {"C", "kernel"} <= set(record["folds"][0]["best_params"])
+    assert record["frontend"]["feature_dim"] == TINY.dim("small") and record["frontend"]["params"] > 0
+    assert record["summary"]["accuracy_mean"] == pytest.approx(np.mean([f["accuracy"] for f in record["folds"]]))
+    assert record["summary"]["accuracy_mean"] > 0.9  # tones at 300/900/2000 Hz are easy
+
+
+def test_skipped_clips_are_recorded_in_the_result(opts):
+    from rwbench.errors import DataError
+
+    ds = tone_dataset()
+    ds.fail_on = {ds.clips[4].id: DataError("cannot decode low/004: truncated")}
+    log = run([ds], [TINY], [BACKENDS.get("logreg")], RunOptions(**{**opts.__dict__, "skip_bad_audio": True}))
+    record = json.loads(log.results[0].read_text())
+    assert record["dataset"]["skipped"] == [{"clip": "low/004", "reason": "cannot decode low/004: truncated"}]
+    assert sum(f["n_test"] for f in record["folds"]) == len(ds.clips) - 1

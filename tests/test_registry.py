@@ -1,0 +1,92 @@
+"""Registries: lookup, wildcards, "did you mean", entry-point and file plugins."""
+
+import sys
+import textwrap
+
+import pytest
+
+from rwbench.backends import BACKENDS
+from rwbench.errors import PluginError, UnknownNameError
+from rwbench.frontend import FRONTENDS
+from rwbench.registry import Registry, load_plugin_file
+
+
+def test_unknown_name_suggests_the_closest():
+    with pytest.raises(UnknownNameError, match=r"unknown backend 'smv'; did you mean 'svm'\?"):
+        BACKENDS.get("smv")
+
+
+def test_wildcards_select_in_order_without_repeats():
+    names = [s.name for s in BACKENDS.select("svm, *l*, svm")]
+    assert names[0] == "svm" and sorted(names[1:]) == ["elm", "logreg"] and len(names) == len(set(names))
+    with pytest.raises(UnknownNameError, match="nothing_like_this"):
+        BACKENDS.select("nothing_like_this*")
+
+
+def test_builtin_frontends_are_registered():
+    assert {"vgg", "timbral", "temporal", "timbral_temporal", "sample_level", "mfcc"} <= set(FRONTENDS.names())
+
+
+def _install_dist(site, name, group, plugins):
+    """A distribution in ``site`` that importlib.metadata finds: dist-info + entry_points.txt + modules."""
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    lines = "\n".join(f"{ep} = {module}" for ep, module in plugins)
+    (info / "entry_points.txt").write_text(f"[{group}]\n{lines}\n")
+
+
+def test_entry_point_plugins_load_and_a_broken_one_is_named_without_stopping_the_others(tmp_path, monkeypatch):
+    group = "rwbench.test_things"
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "builtin_things.py").write_text(textwrap.dedent("""
+        from dataclasses import dataclass
+        @dataclass(frozen=True)
+        class Thing:
+            name: str
+    """))
+    (site / "good_plugin.py").write_text(
+        "import builtin_things, thing_registry\nthing_registry.REG.add(builtin_things.Thing('from_plugin'))\n")
+    (site / "broken_plugin.py").write_text("raise RuntimeError('boom')\n")
+    _install_dist(site, "rwbench_test_plugins", group, [("good", "good_plugin"), ("broken", "broken_plugin")])
+    registry = Registry("thing", builtins="builtin_things", group=group)
+    holder = site / "thing_registry.py"
+    holder.write_text("REG = None\n")
+    monkeypatch.syspath_prepend(str(site))
+    import thing_registry
+
+    thing_registry.REG = registry
+    assert registry.names() == ["from_plugin"]
+    assert "broken" in registry.plugin_errors
+    assert "thing plugin 'broken' (broken_plugin) failed to load: RuntimeError: boom" == registry.plugin_errors["broken"]
+    for mod in ("builtin_things", "good_plugin", "thing_registry"):
+        sys.modules.pop(mod, None)
+
+
+def test_plugin_file_registers_a_backend(tmp_path):
+    plugin = tmp_path / "my_backend.py"
+    plugin.write_text(textwrap.dedent("""
+        from sklearn.dummy import DummyClassifier
+        from rwbench.backends import register_backend
+
+        @register_backend(name="test_dummy_backend", grid=[{"strategy": ["prior"]}], description="test")
+        def dummy(seed):
+            return DummyClassifier()
+    """))
+    load_plugin_file(plugin)
+    assert BACKENDS.get("test_dummy_backend").grid_size == 1
+
+
+def test_plugin_file_errors_name_the_file(tmp_path):
+    with pytest.raises(PluginError, match="does not exist"):
+        load_plugin_file(tmp_path / "missing.py")
+    bad = tmp_path / "bad.py"
+    bad.write_text("import not_a_module_anywhere\n")
+    with pytest.raises(PluginError, match=r"bad.py' failed to load: ModuleNotFoundError"):
+        load_plugin_file(bad)
+
+
+def test_registering_a_name_twice_is_an_error():
+    with pytest.raises(PluginError, match="registered twice"):
+        BACKENDS.add(BACKENDS.get("svm").__class__(**{**BACKENDS.get("svm").__dict__}))
