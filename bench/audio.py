@@ -1,7 +1,16 @@
-"""Decoding, mono mix-down, resampling and length fixing of clips."""
+"""Decoding, header checks, mono mix-down, resampling, length fixing and segmenting of clips.
+
+Decoders: soundfile (libsndfile) reads WAV, FLAC, OGG/Opus, AU/AIFF and, from libsndfile 1.1 on,
+MP3. Formats libsndfile cannot read (or MP3/AU on an older libsndfile) go through audioread, which
+needs ffmpeg, GStreamer or Core Audio on the machine; :func:`decoders` says which one each
+extension will use here, and a missing one is named in the error with the fix.
+"""
 
 from __future__ import annotations
 
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -13,18 +22,180 @@ from .errors import DataError
 
 PadMode = Literal["zero", "repeat"]
 
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".au", ".snd", ".aif", ".aiff", ".m4a", ".aac")
+_SOUNDFILE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG", ".opus": "OGG", ".mp3": "MP3",
+                      ".au": "AU", ".snd": "AU", ".aif": "AIFF", ".aiff": "AIFF"}
+_TAIL_FRAMES = 1024  # frames decoded at the end of a file to catch truncation cheaply
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says: enough to check it cheaply without decoding it."""
+
+    samplerate: int
+    channels: int
+    frames: int
+    decoder: str  # "soundfile" or "audioread"
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.samplerate if self.samplerate else 0.0
+
+
+# -- decoders ----------------------------------------------------------------------------------
+
+def soundfile_reads(path: str | Path) -> bool:
+    """Whether this machine's libsndfile can decode ``path`` (a file name or an extension like ``".mp3"``)."""
+    ext = str(path) if str(path).startswith(".") else Path(path).suffix
+    fmt = _SOUNDFILE_FORMATS.get(ext.lower())
+    return fmt is not None and fmt in _soundfile_formats()
+
+
+@lru_cache(maxsize=1)
+def _soundfile_formats() -> frozenset[str]:
+    return frozenset(sf.available_formats())
+
+
+@lru_cache(maxsize=1)
+def _audioread_backends() -> tuple:
+    """audioread backends that can decode compressed audio (its stdlib raw reader cannot)."""
+    try:
+        import audioread
+        from audioread import rawread
+    except ImportError:
+        return ()
+    return tuple(b for b in audioread.available_backends() if b is not rawread.RawAudioFile)
+
+
+def decoders(extensions: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3", ".au", ".m4a")) -> dict[str, str]:
+    """The decoder each extension uses on this machine, or ``"none"`` with the fix."""
+    out = {}
+    for ext in extensions:
+        if soundfile_reads(ext):
+            out[ext] = f"soundfile (libsndfile {sf.__libsndfile_version__})"
+        elif _audioread_backends():
+            out[ext] = f"audioread ({', '.join(b.__name__ for b in _audioread_backends())})"
+        else:
+            out[ext] = "none (install ffmpeg)"
+    return out
+
+
+def _no_decoder(path: Path) -> DataError:
+    kind = path.suffix.lstrip(".").upper() or "this format"
+    return DataError(f"cannot decode {path}: no {kind} decoder (libsndfile {sf.__libsndfile_version__} cannot read "
+                     f"it and audioread found no ffmpeg/GStreamer/Core Audio backend; install ffmpeg)")
+
+
+def _read_audioread(path: Path) -> tuple[np.ndarray, int]:
+    """Decode with audioread: ``(frames, channels)`` float32 and the native rate."""
+    import audioread
+
+    backends = _audioread_backends()
+    if not backends:
+        raise _no_decoder(path)
+    try:
+        with audioread.audio_open(str(path), backends=list(backends)) as f:
+            rate, channels = f.samplerate, f.channels
+            pcm = np.frombuffer(b"".join(f), dtype="<i2")
+    except Exception as err:  # audioread raises many unrelated types for bad files
+        raise DataError(f"cannot decode {path}: {type(err).__name__}: {err}") from err
+    return (pcm.astype(np.float32) / 32768.0).reshape(-1, channels), rate
+
+
+def read(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode ``path`` at its own rate: ``(frames, channels)`` float32 and the native rate."""
+    path = Path(path)
+    if not soundfile_reads(path):
+        return _read_audioread(path)
+    try:
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise DataError(f"cannot decode {path}: {err}") from err
+    return data, rate
+
 
 def load(path: str | Path, sample_rate: int) -> np.ndarray:
     """Decode ``path``, mix to mono and resample to ``sample_rate`` with soxr: ``(samples,)`` float32."""
-    path = Path(path)
-    try:
-        audio, native_rate = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise DataError(f"cannot decode {path}: {err}") from err
+    audio, native_rate = read(path)
     if audio.size == 0:
         raise DataError(f"{path} holds no audio samples")
     return resample(audio.mean(axis=1), native_rate, sample_rate)
 
+
+# -- cheap header checks -------------------------------------------------------------------------
+
+def _wav_truncation(path: Path, size: int) -> str | None:
+    """For a RIFF/WAVE file: a reason when its data chunk claims more bytes than the file holds."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, length = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if chunk == b"data":
+            if length in (0, 0xFFFFFFFF):  # streamed WAV: size unknown, nothing to compare
+                return None
+            have = size - (pos + 8)
+            return None if have >= length else f"header declares {length} bytes of audio data but the file holds {have}"
+        pos += 8 + length + (length & 1)
+    return None
+
+
+def _tail_ok(f: sf.SoundFile) -> bool:
+    """Decode the last frames: compressed files cut short fail here (their headers still look fine)."""
+    want = min(f.frames, _TAIL_FRAMES)
+    try:
+        f.seek(f.frames - want)
+        return len(f.read(want)) >= want // 2
+    except (sf.LibsndfileError, RuntimeError):
+        return False
+
+
+def _probe_audioread(path: Path) -> AudioInfo:
+    import audioread
+
+    if not _audioread_backends():
+        raise _no_decoder(path)
+    try:
+        with audioread.audio_open(str(path), backends=list(_audioread_backends())) as f:
+            return AudioInfo(f.samplerate, f.channels, int(f.duration * f.samplerate), "audioread")
+    except Exception as err:
+        raise DataError(f"{path} is not readable audio ({type(err).__name__}: {err})") from err
+
+
+def probe(path: str | Path) -> AudioInfo:
+    """Check ``path`` cheaply (header, declared size, last frames) without decoding it all.
+
+    Raises :class:`DataError` naming the file for a missing, empty (0-byte), non-audio, truncated
+    or sample-less file; a full decode can still fail later (the embed stage records that).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    size = path.stat().st_size
+    if size == 0:
+        raise DataError(f"{path} is empty (0 bytes)")
+    if not soundfile_reads(path):
+        return _probe_audioread(path)
+    reason = _wav_truncation(path, size)
+    if reason:
+        raise DataError(f"{path} is truncated: {reason}")
+    try:
+        with sf.SoundFile(path) as f:
+            info = AudioInfo(f.samplerate, f.channels, f.frames, "soundfile")
+            complete = info.frames <= 0 or _tail_ok(f)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        detail = getattr(err, "error_string", None) or str(err)
+        raise DataError(f"{path} is not readable audio (soundfile: {detail.strip().rstrip('.')})") from err
+    if info.frames <= 0:
+        raise DataError(f"{path} holds no audio samples")
+    if not complete:
+        raise DataError(f"{path} is truncated or corrupt: its last frames cannot be decoded")
+    return info
+
+
+# -- length ----------------------------------------------------------------------------------------
 
 def resample(audio: np.ndarray, native_rate: int, sample_rate: int) -> np.ndarray:
     if native_rate == sample_rate:
@@ -39,3 +210,24 @@ def fix_length(audio: np.ndarray, n_samples: int, pad: PadMode = "zero") -> np.n
     if pad == "repeat" and len(audio) > 0:
         return np.tile(audio, -(-n_samples // len(audio)))[:n_samples]
     return np.pad(audio, (0, n_samples - len(audio)))
+
+
+def n_segments(length: int, n_samples: int, hop: int | None = None) -> int:
+    """How many windows :func:`segments` cuts from ``length`` samples (at least one)."""
+    hop = hop or n_samples
+    return 1 + max(0, -(-(length - n_samples) // hop))
+
+
+def segments(audio: np.ndarray, n_samples: int, hop: int | None = None, *, pad: PadMode = "zero") -> np.ndarray:
+    """Fixed windows over the whole clip, for segment-and-aggregate: ``(n_segments, n_samples)``.
+
+    Windows start at 0, ``hop``, 2·``hop``, ... (``hop`` defaults to ``n_samples``: no overlap)
+    until the clip is covered; the last window, and a clip shorter than one window, are
+    lengthened with :func:`fix_length` (``pad``), so no sample is dropped.
+    """
+    if n_samples <= 0 or (hop is not None and hop <= 0):
+        raise ValueError(f"segments: n_samples ({n_samples}) and hop ({hop}) must be positive")
+    hop = hop or n_samples
+    count = n_segments(len(audio), n_samples, hop)
+    padded = fix_length(np.asarray(audio), (count - 1) * hop + n_samples, pad)
+    return np.lib.stride_tricks.sliding_window_view(padded, n_samples)[::hop].copy()

@@ -13,7 +13,7 @@ from .backends import BACKENDS
 from .dataset import DATASETS
 from .errors import RwbenchError
 from .frontend import FRONTENDS, POOLINGS
-from .leaderboard import FORMATS, export, load
+from .leaderboard import FORMATS, export, load, to_summary
 from .listing import LISTINGS
 from .pipeline import RunLog, RunOptions, embed_all, evaluate_all, run
 from .registry import load_plugin_file
@@ -66,6 +66,8 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="loader option, e.g. refit=train+valid (repeatable)")
     p.add_argument("--skip-bad-audio", action="store_true", help="leave unreadable clips out and record them")
+    p.add_argument("--partial", action="store_true",
+                   help="run on the files present when a copy of the dataset is incomplete (recorded in results)")
 
 
 def _add_embed_options(p: argparse.ArgumentParser) -> None:
@@ -115,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="md")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     p.set_defaults(handler=cmd_leaderboard)
+    p = sub.add_parser("check-plugin", parents=[common], help="validate a front-end against its declared spec")
+    p.add_argument("name", help="a registered front-end (load a file with --plugin)")
+    p.add_argument("--width", type=_width, default="small")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--seconds", type=float, default=1.0, help="clip length checked (raised to the minimum)")
+    p.set_defaults(handler=cmd_check_plugin)
     p = sub.add_parser("list", parents=[common], help="registered front-ends, datasets or backends")
     p.add_argument("kind", choices=("frontends", "datasets", "backends"))
     p.add_argument("pattern", nargs="?", default="*", help="name or wildcard")
@@ -135,8 +143,9 @@ def _options(args) -> RunOptions:
 def _datasets(args):
     tasks = args.tasks.split(",") if args.tasks else None
     options = dict(args.dataset_option)
-    if args.skip_bad_audio:
-        options["skip_bad_audio"] = True
+    for flag in ("skip_bad_audio", "partial"):
+        if getattr(args, flag):
+            options[flag] = True
     return DATASETS.get(args.dataset).load(args.data_root, tasks=tasks, **options)
 
 
@@ -147,7 +156,8 @@ def cmd_run(args) -> int:
     result = run(datasets, frontends, backends, opts)
     log.info("embed stage: %d computed, %d from cache, %.1f s; evaluate: %d new results, %d up to date",
              result.embedded, result.cached, result.embed_seconds, result.evaluated, result.reused)
-    print(export(load(opts.results_dir), "md"), end="")
+    print(to_summary(load(opts.results_dir)), end="")
+    log.info("full table: rwbench leaderboard --results %s [--format md|csv|json]", opts.results_dir)
     return 0
 
 
@@ -177,13 +187,30 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def cmd_check_plugin(args) -> int:
+    from .check import check_frontend
+
+    results = check_frontend(FRONTENDS.get(args.name), args.width, device=args.device, seconds=args.seconds)
+    for r in results:
+        status = "skip" if r.skipped else "ok" if r.passed else "FAIL"
+        print(f"{status:>4}  {r.name:<12} {r.detail}")
+    failed = [r.name for r in results if not r.passed]
+    if failed:
+        raise RwbenchError(f"front-end {args.name!r} failed {len(failed)} check(s): {', '.join(failed)}")
+    print(f"front-end {args.name!r} passed all {len(results)} checks")
+    return 0
+
+
 def cmd_list(args) -> int:
     print(LISTINGS[args.kind](args.pattern))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error already printed on one line
+        return int(exit_.code or 0)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:

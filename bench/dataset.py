@@ -44,6 +44,7 @@ class Dataset:
     pad: PadMode = "zero"  # how shorter clips are lengthened
     root: Path | None = None
     skipped: list[dict] = field(default_factory=list)  # files left out (with --skip-bad-audio), and why
+    info: dict = field(default_factory=dict)  # provenance for the result: partial copy, duplicates, fold names
 
     @property
     def key(self) -> str:
@@ -66,6 +67,12 @@ class Dataset:
         """The clip at ``sample_rate``, mono float32, at its natural length."""
         return audio.load(clip.path, sample_rate)  # type: ignore[arg-type]
 
+    def describe(self) -> dict:
+        """What a result records about the dataset: protocol (with folds or counts), length policy, skips."""
+        return {"name": self.name, "task": self.task, "key": self.key, "n_clips": len(self.clips),
+                "classes": self.classes, "seconds": self.seconds, "pad": self.pad,
+                "protocol": self.protocol.describe(self.clips), "skipped": self.skipped, "info": self.info}
+
     def fingerprint_parts(self) -> dict:
         """What identifies the audio: subclasses add generator parameters or file hashes."""
         rows = []
@@ -86,6 +93,7 @@ class DatasetSpec:
     description: str
     protocol: str  # the official protocol, in words
     tasks: tuple[str, ...] = ()  # empty: a single-task dataset
+    default_tasks: tuple[str, ...] | None = None  # loaded when none are asked for (None: all of ``tasks``)
     needs_root: bool = True
     source: str = ""
 
@@ -97,7 +105,8 @@ class DatasetSpec:
             root = Path(root).expanduser()
             if not root.is_dir():
                 raise DataError(f"data root {str(root)!r} for dataset {self.name!r} does not exist or is not a folder")
-        chosen = list(tasks) if tasks else list(self.tasks) or [None]
+        defaults = self.tasks if self.default_tasks is None else self.default_tasks
+        chosen = list(tasks) if tasks else list(defaults) or [None]
         for task in chosen:
             if task is not None and task not in self.tasks:
                 raise UnknownNameError(f"task of {self.name}", task, list(self.tasks))

@@ -57,8 +57,10 @@ class LogMel(nn.Module):
         mel = librosa.filters.mel(
             sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
         )
-        self.register_buffer("mel_basis", torch.from_numpy(mel.T.astype(np.float32)), persistent=False)
-        self.register_buffer("window", torch.hann_window(config.n_fft, periodic=True), persistent=False)
+        # float64 buffers, cast to the input's dtype: a float64 input is then exact to librosa
+        self.register_buffer("mel_basis", torch.from_numpy(mel.T.astype(np.float64)), persistent=False)
+        self.register_buffer("window", torch.hann_window(config.n_fft, periodic=True, dtype=torch.float64),
+                             persistent=False)
 
     def power_mel(self, wave: torch.Tensor) -> torch.Tensor:
         """Mel power spectrogram ``(batch, frames, n_mels)`` of ``(batch, samples)``."""
@@ -82,7 +84,7 @@ class MFCC(nn.Module):
         super().__init__()
         self.logmel = LogMel(config)
         dct = scipy.fft.dct(np.eye(config.n_mels), type=2, norm="ortho", axis=0)[:n_mfcc]
-        self.register_buffer("dct", torch.from_numpy(dct.T.astype(np.float32)), persistent=False)
+        self.register_buffer("dct", torch.from_numpy(dct.T), persistent=False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         db = self.logmel(wave).squeeze(1)  # (batch, frames, n_mels)

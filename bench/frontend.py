@@ -69,7 +69,8 @@ class FrontendSpec:
         return self.min_input
 
     def dim(self, width: str | int, pooling: Pooling = "mean") -> int:
-        return self.feature_dim(self.filters(width)) * (2 if pooling == "mean_std" else 1)
+        doubled = pooling == "mean_std" and self.is_learnable()  # DSP baselines return already-pooled vectors
+        return self.feature_dim(self.filters(width)) * (2 if doubled else 1)
 
     def param_count(self, width: str | int) -> int:
         with torch.device("meta"):

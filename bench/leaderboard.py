@@ -44,7 +44,7 @@ def _row(records: list[dict]) -> dict:
         "weights": fe["weights"], "pooling": fe["pooling"], "backend": first["backend"]["name"],
         "dim": fe["feature_dim"], "params": fe["params"],
         "accuracy_mean": float(per_seed.mean()), "accuracy_std": float(per_seed.std()), "accuracy_ci95": ci,
-        "seed_std": float(seed_means.std(ddof=1)) if n > 1 else 0.0,
+        "seed_std": float(seed_means.std(ddof=1)) if n > 1 else float("nan"),
         "balanced_accuracy_mean": metric("balanced_accuracy"), "macro_f1_mean": metric("macro_f1"),
         "n_seeds": n, "n_folds": per_seed.shape[1],
         "fold_accuracies": " ".join(f"{a:.3f}" for a in per_seed.mean(axis=0)),
@@ -78,13 +78,31 @@ def load(results_dir: Path) -> pd.DataFrame:
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    """One section per dataset/task, each a pipe table."""
+    """One section per dataset/task, each a pipe table with every column."""
+    return _sections(table, lambda rows: rows.drop(columns="dataset"))
+
+
+def to_summary(table: pd.DataFrame) -> str:
+    """The Markdown tables cut to what a reader scans first (``rwbench run`` prints this)."""
+    def compact(rows: pd.DataFrame) -> pd.DataFrame:
+        view = rows[["rank", "frontend", "input", "weights", "backend", "dim", "params"]].copy()
+        view["accuracy"] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(rows["accuracy_mean"], rows["accuracy_std"])]
+        view["ci95"] = rows["accuracy_ci95"]
+        view["folds"] = rows["fold_accuracies"]
+        view["seeds"] = rows["n_seeds"]
+        view["ms/clip"] = [f"{v:.1f}" for v in rows["embed_ms_per_clip"]]
+        return view
+    return _sections(table, compact)
+
+
+def _sections(table: pd.DataFrame, view) -> str:
     if table.empty:
         return "No results yet.\n"
     sections = []
     for dataset, rows in table.groupby("dataset", sort=True):
-        body = tabulate(rows.drop(columns="dataset"), headers="keys", tablefmt="pipe", showindex=False,
-                        floatfmt=f".{DECIMALS}f", missingval="")
+        shown = view(rows).astype(object).where(view(rows).notna(), None)  # NaN (one seed: no CI) → blank
+        body = tabulate(shown, headers="keys", tablefmt="pipe", showindex=False, floatfmt=f".{DECIMALS}f",
+                        missingval="")
         sections.append(f"### {dataset}\n\n{body}\n")
     return "\n".join(sections)
 

@@ -8,11 +8,20 @@ from tabulate import tabulate
 
 from .backends import BACKENDS
 from .dataset import DATASETS
+from .check import count_macs
 from .frontend import FRONTENDS, FrontendSpec
 
 
 def _millions(n: int) -> str:
     return f"{n / 1e6:.2f}M" if n >= 10_000 else str(n)
+
+
+def _min_length(spec: FrontendSpec) -> str:
+    samples = spec.min_samples()
+    if samples <= 1:
+        return "any"
+    pad = f" ({spec.pad_to_min}-pad)" if spec.pad_to_min else ""
+    return f"{samples / spec.sample_rate:.3g} s{pad}"
 
 
 def _frontend_row(spec: FrontendSpec) -> dict:
@@ -23,7 +32,8 @@ def _frontend_row(spec: FrontendSpec) -> dict:
         "sr": spec.sample_rate,
         "dim small/paper": "/".join(str(spec.dim(w)) for w in widths) or str(spec.dim(1)),
         "params small/paper": "/".join(_millions(spec.param_count(w)) for w in widths) or "0",
-        "min length": f"{spec.min_samples() / spec.sample_rate:.2f} s" + (f" ({spec.pad_to_min}-pad)" if spec.min_samples() > 1 and spec.pad_to_min else ""),
+        "MMAC/s small": f"{count_macs(spec, 'small' if 'small' in spec.widths else 1) / 1e6:.1f}",
+        "min length": _min_length(spec),
         "weights": ",".join(spec.weights) if spec.is_learnable() else "none",
         "source": spec.source,
     }

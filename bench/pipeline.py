@@ -123,9 +123,7 @@ def evaluate_one(job: EmbedJob, embeddings: Embeddings, backend: BackendSpec, sp
     record = {
         **provenance(),
         "run_key": run_key,
-        "dataset": {"name": dataset.name, "task": dataset.task, "key": dataset.key,
-                    "fingerprint": dataset.fingerprint(), "n_clips": len(dataset.clips), "classes": dataset.classes,
-                    "seconds": dataset.seconds, "pad": dataset.pad, "protocol": protocol,
+        "dataset": {**dataset.describe(), "protocol": protocol, "fingerprint": dataset.fingerprint(),
                     "skipped": dataset.skipped + manifest["skipped"]},
         "frontend": {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
                      "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,

@@ -113,3 +113,43 @@ def test_cuda_request_without_cuda_is_a_clear_error():
         pytest.skip("a CUDA device is present")
     with pytest.raises(Exception, match="no CUDA device"):
         embed_module.resolve_device("cuda")
+
+
+KILLED_CHILD = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from toy import TINY, tone_dataset
+from rwbench import embed as embed_module
+from rwbench.embed import EmbedJob, embed
+
+embed_module.CHUNK_CLIPS = 8
+ds = tone_dataset()
+
+
+original = ds.load_audio
+def load_audio(clip, rate):
+    if clip.id == ds.clips[20].id:
+        os.kill(os.getpid(), signal.SIGKILL)  # no handler, no cleanup: as `kill -9`
+    return original(clip, rate)
+ds.load_audio = load_audio
+embed(EmbedJob(ds, TINY), {root!r}, device="cpu", batch_size=4, workers=0)
+"""
+
+
+def test_a_killed_process_leaves_finished_chunks_and_no_corrupt_entry(tmp_path, monkeypatch):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = KILLED_CHILD.format(tests=str(Path(__file__).parent), root=str(tmp_path))
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-1000:]
+    monkeypatch.setattr(embed_module, "CHUNK_CLIPS", 8)
+    ds = tone_dataset()
+    job = EmbedJob(ds, TINY)
+    entry = job.entry(tmp_path)
+    assert not entry.is_complete() and entry.has_part(0) and entry.has_part(1) and not entry.has_part(2)
+    resumed = embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    assert ds.decoded == [c.id for c in ds.clips[16:]]
+    np.testing.assert_array_equal(resumed.features, embed(job, tmp_path / "fresh", device="cpu", workers=0).features)

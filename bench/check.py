@@ -1,0 +1,278 @@
+"""Check a front-end's declared metadata against its behaviour, and count its multiply-accumulates.
+
+:func:`check_frontend` runs one front-end on short synthetic clips and returns one :class:`CheckResult` per property:
+
+==================  ==========================================================================================
+``clip_length``     the clip used, and ``spec.min_samples()``, give at least ``min_input`` frames/samples
+                    (a shorter request is raised to the minimum)
+``feature_layers``  the network returns one tensor per declared feature layer
+``dim``             the produced embedding width equals ``spec.dim(width, pooling)`` for every pooling
+``finite``          every embedding value is finite
+``same_seed``       two builds with the same seed have identical weights and identical embeddings
+``other_seed``      a different seed gives different weights (every conv/linear kernel); skipped without weights
+``batch_size``      embedding a batch equals embedding its clips one by one, within the batch tolerance below
+``param_count``     ``spec.param_count(width)`` (a meta-device build) equals the built module's parameter count
+``min_input``       a clip of exactly the declared minimum length embeds to finite values of the declared width
+``cpu_cuda``        CPU and CUDA embeddings agree (TF32 off); skipped when CUDA is not available
+==================  ==========================================================================================
+
+Tolerances (float32), with ``scale = max |embedding|``:
+
+- batch size: ``|a − b| ≤ 1e-4·|b| + 1e-5·max(scale, 1)`` (different batch sizes may take different kernels,
+  which reorders float sums; measured: at most 4e-7·scale for the log-mel and DSP front-ends);
+- CPU vs CUDA: ``|a − b| ≤ 1e-3·|b| + 1e-4·max(scale, 1)``.
+
+TF32 is switched off while checking, so CUDA runs in true float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .dsp import MFCC, LogMel
+from .frontend import POOLINGS, Embedder, FrontendSpec, pool
+
+BATCH_RTOL, BATCH_ATOL = 1e-4, 1e-5
+DEVICE_RTOL, DEVICE_ATOL = 1e-3, 1e-4
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One checked property. A skipped check counts as passed and says why in ``detail``."""
+
+    name: str
+    passed: bool
+    detail: str
+    skipped: bool = False
+
+
+# -- inputs ------------------------------------------------------------------------------------
+def clip_samples(spec: FrontendSpec, seconds: float) -> int:
+    """Samples of a ``seconds``-long clip at the spec's rate, raised to its minimum input."""
+    return max(round(seconds * spec.sample_rate), spec.min_samples(), 1)
+
+
+def synthetic_clips(n_clips: int, n_samples: int, sample_rate: int, *, seed: int = 1234) -> torch.Tensor:
+    """Distinct, deterministic test clips ``(n_clips, n_samples)``: a few tones with vibrato plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(n_samples, dtype=torch.float64) / sample_rate
+    clips = []
+    for _ in range(n_clips):
+        f0 = 80.0 + 900.0 * torch.rand(1, generator=g, dtype=torch.float64)
+        tone = sum(torch.sin(2 * math.pi * k * f0 * t + 3.0 * torch.sin(2 * math.pi * 2.0 * t)) / k for k in (1, 2, 3))
+        noise = 0.05 * torch.randn(n_samples, generator=g, dtype=torch.float64)
+        clips.append(0.2 * tone + noise)
+    return torch.stack(clips).float()
+
+
+def _embedder(spec: FrontendSpec, width: str | int, seed: int, device: str) -> Embedder:
+    return Embedder(spec, width=width, seed=seed).to(device)
+
+
+def _device_of(embedder: Embedder) -> torch.device:
+    for tensor in [*embedder.parameters(), *embedder.buffers()]:
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _embed(embedder: Embedder, clips: torch.Tensor) -> torch.Tensor:
+    return embedder(clips.to(_device_of(embedder))).cpu()
+
+
+# -- the checks --------------------------------------------------------------------------------
+def _close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> tuple[bool, str]:
+    if a.shape != b.shape:
+        return False, f"shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}"
+    finite = torch.isfinite(b)
+    scale = max(float(b[finite].abs().max()), 1.0) if finite.any() else 1.0
+    diff = torch.where(finite | torch.isfinite(a), (a - b).abs(), 0.0)  # non-finite values are the finite check's
+    ok = bool((diff <= rtol * b.abs() + atol * scale).all())
+    return ok, f"max |diff| {float(diff.max()) if diff.numel() else 0:.3g} (scale {scale:.3g}, rtol {rtol}, atol {atol}·scale)"
+
+
+def _input_units(spec: FrontendSpec, n_samples: int) -> int:
+    """Length of the network input for a clip: frames (log-mel) or samples."""
+    return spec.logmel.n_frames(n_samples) if spec.input_kind == "logmel" else n_samples  # type: ignore[union-attr]
+
+
+def _check_clip_length(spec: FrontendSpec, seconds: float, n: int) -> CheckResult:
+    units = "frames" if spec.input_kind == "logmel" else "samples"
+    got, shortest = _input_units(spec, n), _input_units(spec, spec.min_samples())
+    ok = got >= spec.min_input and shortest >= spec.min_input
+    return CheckResult("clip_length", ok, f"{seconds} s requested → {n} samples = {got} {units}; "
+                       f"declared minimum {spec.min_input} {units} ({spec.min_samples()} samples → {shortest})")
+
+
+def _check_layers_and_dims(spec: FrontendSpec, width: str | int, embedder: Embedder, clips: torch.Tensor
+                           ) -> list[CheckResult]:
+    with torch.no_grad():
+        layers = embedder.net(embedder.input(clips[:1].to(_device_of(embedder)).unsqueeze(1)))
+    n_ok = len(layers) == len(spec.feature_layers)
+    first = CheckResult("feature_layers", n_ok, f"returned {len(layers)} layers, declared {spec.feature_layers}")
+    produced = {mode: sum(pool(layer, mode).shape[1] for layer in layers) for mode in POOLINGS}
+    declared = {mode: spec.dim(width, mode) for mode in POOLINGS}
+    return [first, CheckResult("dim", produced == declared, f"produced {produced}, declared {declared}")]
+
+
+def _check_same_seed(spec: FrontendSpec, width: str | int, seed: int, embedder: Embedder, clips: torch.Tensor,
+                     out: torch.Tensor) -> CheckResult:
+    again = _embedder(spec, width, seed, str(_device_of(embedder)))
+    first, second = embedder.state_dict(), again.state_dict()
+    same_weights = first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+    same_out = torch.equal(_embed(again, clips), out)
+    return CheckResult("same_seed", same_weights and same_out,
+                       f"identical weights: {same_weights}, identical embeddings: {same_out}")
+
+
+def _kernels(net: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: p for name, p in net.named_parameters() if p.dim() >= 2}
+
+
+def _check_other_seed(spec: FrontendSpec, width: str | int, seed: int) -> CheckResult:
+    if not spec.is_learnable():
+        return CheckResult("other_seed", True, "skipped: no weights (input kind 'none')", skipped=True)
+    a = _kernels(Embedder(spec, width=width, seed=seed).net)
+    b = _kernels(Embedder(spec, width=width, seed=seed + 1).net)
+    same = [name for name in a if torch.equal(a[name], b[name])]
+    ok = bool(a) and not same
+    return CheckResult("other_seed", ok, f"{len(a)} kernels; identical across seeds {seed}/{seed + 1}: {same or 'none'}")
+
+
+def _check_batch(embedder: Embedder, clips: torch.Tensor, out: torch.Tensor) -> CheckResult:
+    single = torch.cat([_embed(embedder, clips[i : i + 1]) for i in range(len(clips))])
+    ok, detail = _close(single, out, BATCH_RTOL, BATCH_ATOL)
+    return CheckResult("batch_size", ok, f"batch of {len(clips)} vs one by one: {detail}")
+
+
+def _check_params(spec: FrontendSpec, width: str | int, embedder: Embedder) -> CheckResult:
+    declared, built = spec.param_count(width), sum(p.numel() for p in embedder.net.parameters())
+    return CheckResult("param_count", declared == built, f"declared (meta build) {declared}, built {built}")
+
+
+def _check_min_input(spec: FrontendSpec, width: str | int, embedder: Embedder) -> CheckResult:
+    n = max(spec.min_samples(), 1)
+    out = _embed(embedder, synthetic_clips(1, n, spec.sample_rate))
+    ok = out.shape == (1, spec.dim(width)) and bool(torch.isfinite(out).all())
+    return CheckResult("min_input", ok, f"{n} samples ({spec.input_length}) → {tuple(out.shape)}, finite {ok}")
+
+
+@contextlib.contextmanager
+def _no_tf32() -> Iterator[None]:
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def _check_cuda(spec: FrontendSpec, width: str | int, seed: int, clips: torch.Tensor) -> CheckResult:
+    if not torch.cuda.is_available():
+        return CheckResult("cpu_cuda", True, "skipped: CUDA is not available", skipped=True)
+    with _no_tf32():
+        cpu = _embed(_embedder(spec, width, seed, "cpu"), clips)
+        cuda = _embed(_embedder(spec, width, seed, "cuda"), clips)
+    ok, detail = _close(cuda, cpu, DEVICE_RTOL, DEVICE_ATOL)
+    return CheckResult("cpu_cuda", ok, detail)
+
+
+def _guarded(name: str, check: Callable[[], CheckResult | list[CheckResult]]) -> list[CheckResult]:
+    """Run one check; an exception becomes a failed result naming it."""
+    try:
+        result = check()
+    except Exception as err:  # a check must report, not abort the others
+        return [CheckResult(name, False, f"raised {type(err).__name__}: {err}")]
+    return result if isinstance(result, list) else [result]
+
+
+def check_frontend(
+    spec: FrontendSpec, width: str | int = "small", *, device: str = "cpu", seconds: float = 1.0, seed: int = 0,
+    batch: int = 3,
+) -> list[CheckResult]:
+    """Check ``spec`` at ``width`` on ``batch`` synthetic clips of ``seconds`` (raised to the spec's minimum)."""
+    n = clip_samples(spec, seconds)
+    results = _guarded("clip_length", lambda: _check_clip_length(spec, seconds, n))
+    clips = synthetic_clips(batch, n, spec.sample_rate)
+    with _no_tf32():
+        try:
+            embedder = _embedder(spec, width, seed, device)
+            out = _embed(embedder, clips)
+        except Exception as err:
+            return results + [CheckResult("embed", False, f"raised {type(err).__name__}: {err}")]
+        results += _guarded("dim", lambda: _check_layers_and_dims(spec, width, embedder, clips))
+        n_bad = int((~torch.isfinite(out)).sum())
+        results.append(CheckResult("finite", n_bad == 0, f"{n_bad} non-finite of {out.numel()}"))
+        results += _guarded("same_seed", lambda: _check_same_seed(spec, width, seed, embedder, clips, out))
+        results += _guarded("other_seed", lambda: _check_other_seed(spec, width, seed))
+        results += _guarded("batch_size", lambda: _check_batch(embedder, clips, out))
+        results += _guarded("param_count", lambda: _check_params(spec, width, embedder))
+        results += _guarded("min_input", lambda: _check_min_input(spec, width, embedder))
+        results += _guarded("cpu_cuda", lambda: _check_cuda(spec, width, seed, clips))
+    return results
+
+
+# -- multiply-accumulates ----------------------------------------------------------------------
+def _layer_macs(module: nn.Module, output: torch.Tensor) -> int:
+    if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        return output.numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
+    if isinstance(module, nn.Linear):
+        return output.numel() * module.in_features
+    if isinstance(module, LogMel):  # the mel matmul; the FFT is not counted
+        c = module.config
+        return output.numel() // c.n_mels * (c.n_fft // 2 + 1) * c.n_mels
+    if isinstance(module, MFCC):  # the DCT matmul (its LogMel counts itself)
+        return output.numel() * module.dct.shape[0]
+    return 0
+
+
+def _count(net: nn.Module, run: Callable[[], object]) -> int:
+    total = 0
+
+    def hook(module: nn.Module, _inputs: object, output: object) -> None:
+        nonlocal total
+        if isinstance(output, torch.Tensor):
+            total += _layer_macs(module, output)
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()]
+    try:
+        with torch.no_grad():
+            run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total
+
+
+def count_macs(spec: FrontendSpec, width: str | int = "small", seconds: float = 1.0) -> int:
+    """Multiply-accumulates per second of audio: Conv1d/Conv2d/Linear layers plus the mel (and DCT) matmuls.
+
+    Measured with forward hooks on one clip of ``seconds`` (raised to the spec's minimum) and divided by its
+    duration. Learnable networks run on the meta device (shapes only, so paper widths cost nothing); the FFT and
+    functional convolutions outside ``nn`` modules are not counted.
+    """
+    n = clip_samples(spec, seconds)
+    duration = n / spec.sample_rate
+    if spec.input_kind == "none":
+        embedder = Embedder(spec, width=width)
+        return round(_count(embedder, lambda: embedder(torch.zeros(1, n))) / duration)
+    transform = 0
+    if spec.input_kind == "logmel":
+        c = spec.logmel
+        shape = (1, 1, c.n_frames(n), c.n_mels)
+        transform = c.n_frames(n) * (c.n_fft // 2 + 1) * c.n_mels
+    else:
+        shape = (1, 1, n)
+    try:
+        with torch.device("meta"):
+            net = spec.build(spec.filters(width)).eval()
+        macs = _count(net, lambda: net(torch.empty(shape, device="meta")))
+    except Exception:  # e.g. an op without a meta kernel: run for real
+        embedder = Embedder(spec, width=width)
+        return round(_count(embedder, lambda: embedder(torch.zeros(1, n))) / duration)
+    return round((macs + transform) / duration)

@@ -1,0 +1,299 @@
+"""Layout and audio guards shared by the dataset loaders.
+
+Every problem names the file and the fix. Bad audio (empty, truncated, not audio, too short) is
+an error unless ``skip_bad_audio=True``, which leaves the file out and records it in
+``Dataset.skipped``. Files listed by a split list or metadata file but absent from disk are an
+error unless ``partial=True``, which runs on what is present, warns, and records the missing count
+in ``Dataset.info["partial"]`` (the folds or split counts used are in the protocol description).
+Exact-duplicate audio across train and test of an outer split is reported, not removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from . import audio
+from .audio import PadMode
+from .dataset import Clip, Dataset
+from .errors import DataError
+from .protocol import PredefinedFolds, Protocol, StratifiedFolds
+
+log = logging.getLogger(__name__)
+
+BAD_AUDIO_FIX = ("re-download or replace the file, or pass skip_bad_audio=True (--skip-bad-audio) to leave it out; "
+                 "skipped files are recorded in the result")
+COMMON_OPTIONS = ("skip_bad_audio", "min_seconds", "check_duplicates", "partial")
+
+
+# -- layout ------------------------------------------------------------------------------------
+
+def listing(folder: Path, n: int = 8) -> str:
+    """The first ``n`` entries of ``folder``, for error messages."""
+    if not folder.is_dir():
+        return "(not a folder)"
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+    return ", ".join(names[:n]) + (f", ... ({len(names)} entries)" if len(names) > n else "") or "(empty)"
+
+
+def locate(root: Path, candidates: Sequence[str], is_match: Callable[[Path], bool], *, dataset: str,
+           expect: str) -> Path:
+    """The first ``root/candidate`` (``""`` = root itself) that ``is_match``; otherwise a
+    :class:`DataError` saying what was expected under ``root`` and what is there."""
+    for candidate in candidates:
+        path = root / candidate if candidate else root
+        if path.is_dir() and is_match(path):
+            return path
+    raise DataError(f"{dataset}: {root} does not look like the dataset's root: expected {expect}; "
+                    f"found {listing(root)}. Point --data-root at the folder that holds it")
+
+
+def read_table(path: Path, required: Sequence[str], *, dataset: str) -> pd.DataFrame:
+    """A CSV as strings, with its ``required`` columns checked."""
+    if not path.is_file():
+        raise DataError(f"{dataset}: metadata file {path} not found; found {listing(path.parent)} in {path.parent}")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"{dataset}: cannot read {path} as CSV: {err}") from err
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise DataError(f"{dataset}: {path} lacks column(s) {missing}; it has {list(table.columns)}")
+    return table
+
+
+def to_int(value: str, *, what: str, where: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise DataError(f"{where}: {what} {value!r} is not an integer") from None
+
+
+def check_labels(clips: Iterable[Clip], classes: Iterable[str], *, dataset: str) -> None:
+    """Every label must be one of the dataset's ``classes``."""
+    known = set(classes)
+    for clip in clips:
+        if clip.label not in known:
+            raise DataError(f"{dataset}: {clip.path or clip.id} has unknown label {clip.label!r}; "
+                            f"{dataset} classes are {sorted(known)}. Fix the metadata or move the file out")
+
+
+def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dataset: str,
+                       extensions: Sequence[str] = audio.AUDIO_EXTENSIONS) -> list[tuple[Path, str]]:
+    """``(file, label)`` for every audio file under ``root/<class folder>/`` (recursively), sorted.
+
+    ``class_of`` maps a folder name to its label, or None for a folder that is not a known class:
+    such a folder holding audio is an error (hidden folders and ``__MACOSX`` are ignored).
+    """
+    out = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
+        files = sorted(f for f in folder.rglob("*") if f.suffix.lower() in extensions and not f.name.startswith("."))
+        label = class_of(folder.name)
+        if label is None and files:
+            raise DataError(f"{dataset}: {folder} holds audio but {folder.name!r} is not a known class folder; "
+                            f"move it out of {root}")
+        out += [(f, label) for f in files]
+    if not out:
+        raise DataError(f"{dataset}: no audio files ({', '.join(extensions)}) in the class folders of {root}; "
+                        f"found {listing(root)}")
+    return out
+
+
+# -- presence, audio checks ----------------------------------------------------------------------
+
+def present(clips: list[Clip], *, partial: bool, dataset: str, root: Path | None) -> tuple[list[Clip], dict]:
+    """The listed clips whose file exists; missing ones are an error unless ``partial``."""
+    missing = [c for c in clips if c.path is not None and not c.path.is_file()]
+    if not missing:
+        return clips, {}
+    gone = {c.id for c in missing}
+    kept = [c for c in clips if c.id not in gone]
+    info = {"listed": len(clips), "present": len(kept), "missing": len(missing),
+            "missing_examples": [c.id for c in missing[:10]]}
+    if not kept:
+        raise DataError(f"{dataset}: none of the {len(clips)} listed files is under {root} "
+                        f"(first expected: {missing[0].path}). Check --data-root")
+    if not partial:
+        raise DataError(f"{dataset}: {len(missing)} of {len(clips)} listed files are missing under {root} "
+                        f"(first: {missing[0].path}). Restore them, or pass partial=True (--partial) to run on "
+                        f"the {len(kept)} present, with a warning and the folds/splits used recorded in the result")
+    log.warning("%s: partial copy: %d of %d listed files are missing under %s (first: %s); running on the %d present",
+                dataset, len(missing), len(clips), root, missing[0].id, len(kept))
+    return kept, info
+
+
+def audio_problem(clip: Clip, *, min_seconds: float) -> str | None:
+    """Why the clip's file cannot be used (cheap header checks), or None."""
+    try:
+        info = audio.probe(clip.path)  # type: ignore[arg-type]
+    except DataError as err:
+        return str(err)
+    if info.seconds < min_seconds:
+        return f"{clip.path} is too short: {info.seconds:.3f} s < min_seconds={min_seconds:g}"
+    return None
+
+
+def screen(clips: list[Clip], *, skip_bad_audio: bool, min_seconds: float,
+           dataset: str) -> tuple[list[Clip], list[dict]]:
+    """Check every file's header; bad ones are an error, or left out and returned when skipping."""
+    bad = {c.id: r for c in clips if c.path is not None and (r := audio_problem(c, min_seconds=min_seconds))}
+    if bad and not skip_bad_audio:
+        first = next(iter(bad.values()))
+        more = f" (and {len(bad) - 1} more bad file(s): {', '.join(list(bad)[1:6])})" if len(bad) > 1 else ""
+        raise DataError(f"{dataset}: bad audio: {first}{more}. Fix: {BAD_AUDIO_FIX}")
+    skipped = [{"clip": c.id, "path": str(c.path), "reason": bad[c.id]} for c in clips if c.id in bad]
+    for row in skipped:
+        log.warning("%s: skipping %s: %s", dataset, row["clip"], row["reason"])
+    return [c for c in clips if c.id not in bad], skipped
+
+
+# -- groups and duplicates -----------------------------------------------------------------------
+
+def group_straddles(clips: Sequence[Clip]) -> dict[str, list[int]]:
+    """Groups (source recordings, speakers) whose clips sit in more than one predefined fold."""
+    folds: dict[str, set[int]] = defaultdict(set)
+    for c in clips:
+        if c.group is not None and c.fold is not None:
+            folds[c.group].add(c.fold)
+    return {g: sorted(f) for g, f in sorted(folds.items()) if len(f) > 1}
+
+
+def content_hash(clip: Clip, *, by: Literal["bytes", "samples"] = "bytes") -> str:
+    """sha1 of the file's bytes, or of its decoded samples (catches re-encoded headers too)."""
+    if by == "samples":
+        data, rate = audio.read(clip.path)  # type: ignore[arg-type]
+        return hashlib.sha1(data.tobytes() + str(rate).encode()).hexdigest()
+    digest = hashlib.sha1()
+    with open(clip.path, "rb") as f:  # type: ignore[arg-type]
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_duplicates(dataset: Dataset, *, by: Literal["bytes", "samples"] = "bytes") -> list[dict]:
+    """Exact-duplicate audio shared by the training and test side of any outer split, with a warning.
+
+    Returns one row per (split, train clip, test clip) pair with the same content hash.
+    """
+    hashes = [content_hash(c, by=by) if c.path is not None else None for c in dataset.clips]
+    rows = []
+    for split in dataset.splits():
+        in_test = defaultdict(list)
+        for i in split.test:
+            if hashes[i] is not None:
+                in_test[hashes[i]].append(dataset.clips[i].id)
+        for i in split.train:
+            for other in in_test.get(hashes[i], ()):  # type: ignore[arg-type]
+                rows.append({"split": split.name, "train": dataset.clips[i].id, "test": other, "sha1": hashes[i]})
+    if rows:
+        log.warning("%s: %d exact-duplicate audio pair(s) straddle train and test (e.g. %s == %s in %s); they inflate "
+                    "test scores; listed in the result under dataset info 'duplicates'", dataset.key, len(rows),
+                    rows[0]["train"], rows[0]["test"], rows[0]["split"])
+    return rows
+
+
+# -- fold files ------------------------------------------------------------------------------------------
+
+def write_folds(dataset: Dataset, path: str | Path) -> Path:
+    """Write the fold of every clip (``id,label,fold``) so the folds can be reused with ``folds_file``."""
+    path = Path(path)
+    folds = dataset.protocol.folds(dataset.clips)  # type: ignore[union-attr]
+    table = {"id": [c.id for c in dataset.clips], "label": [c.label for c in dataset.clips], "fold": folds}
+    pd.DataFrame(table).to_csv(path, index=False)
+    return path
+
+
+def folds_from_file(clips: list[Clip], path: str | Path, *, dataset: str) -> list[Clip]:
+    """The clips with the folds of a file written by :func:`write_folds`; every clip must be in it."""
+    table = read_table(Path(path), ("id", "fold"), dataset=dataset)
+    fold_of = {row["id"]: to_int(row["fold"], what="fold", where=str(path)) for row in table.to_dict("records")}
+    absent = [c.id for c in clips if c.id not in fold_of]
+    if absent:
+        raise DataError(f"{dataset}: {len(absent)} clip(s) are not in the folds file {path} (first: {absent[0]}); "
+                        f"write it again with write_folds or drop folds_file")
+    return [replace(c, fold=fold_of[c.id]) for c in clips]
+
+
+def stratified_or_file(name: str, clips: list[Clip], *, k: int, seed: int,
+                       folds_file: str | Path | None) -> tuple[list[Clip], Protocol]:
+    """Seeded stratified k-fold, or the folds written in ``folds_file`` (protocol ``<name>/folds-file``)."""
+    if folds_file is None:
+        return clips, StratifiedFolds(f"{name}/stratified-{k}fold", k=k, seed=seed)
+    protocol = PredefinedFolds(f"{name}/folds-file:{Path(folds_file).name}")
+    return folds_from_file(clips, folds_file, dataset=name), protocol
+
+
+# -- assembling a file dataset ---------------------------------------------------------------------
+
+def check_protocol(dataset: Dataset) -> None:
+    """Build the outer splits once now, so a protocol that cannot run fails at load time."""
+    try:
+        dataset.splits()
+    except ValueError as err:  # scikit-learn: too few clips per class for k folds, ...
+        raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} cannot split these "
+                        f"{len(dataset.clips)} clips: {err}") from err
+
+
+def coverage(clips: Sequence[Clip], *, dataset: str, official_folds: Sequence[int] | None,
+             classes: Sequence[str] | None) -> dict:
+    """Folds and classes actually present, with a warning when some official ones are absent."""
+    info: dict = {}
+    if official_folds is not None:
+        used = sorted({c.fold for c in clips if c.fold is not None})
+        info["folds_used"] = used
+        absent = sorted(set(official_folds) - set(used))
+        if absent:
+            log.warning("%s: official folds %s are absent; running on folds %s only", dataset, absent, used)
+    if classes is not None:
+        absent = sorted(set(classes) - {c.label for c in clips})
+        if absent:
+            info["classes_absent"] = absent
+            log.warning("%s: %d of the %d classes have no clips here (%s)", dataset, len(absent), len(classes),
+                        ", ".join(absent[:5]) + (", ..." if len(absent) > 5 else ""))
+    return info
+
+
+def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Protocol, *, root: Path | None,
+                 seconds: float, pad: PadMode, info: dict | None = None, official_folds: Sequence[int] | None = None,
+                 classes: Sequence[str] | None = None, skip_bad_audio: bool = False,
+                 min_seconds: float = 0.1, check_duplicates: bool = True, partial: bool = False,
+                 **unknown) -> Dataset:
+    """Run the guards over listed clips and build the :class:`Dataset`.
+
+    ``partial``: run on the listed files that are present (else missing ones are an error);
+    ``skip_bad_audio``: leave out bad files and record them; ``min_seconds``: shorter clips are bad;
+    ``check_duplicates``: hash every file and report train/test duplicates in ``info``.
+    ``official_folds`` / ``classes`` (given by the loader): absent ones are warned about and recorded.
+    """
+    if unknown:
+        raise DataError(f"dataset {name!r}: unknown option(s) {sorted(unknown)}; options every file dataset "
+                        f"takes: {', '.join(COMMON_OPTIONS)}")
+    label = f"{name}/{task}" if task else name
+    if pad not in ("zero", "repeat"):
+        raise DataError(f"{label}: pad must be 'zero' or 'repeat', not {pad!r}")
+    if len({c.id for c in clips}) != len(clips):
+        raise DataError(f"{label}: clip ids are not unique (a file is listed twice?)")
+    if classes is not None:
+        check_labels(clips, classes, dataset=label)
+    clips, missing = present(clips, partial=partial, dataset=label, root=root)
+    clips, skipped = screen(clips, skip_bad_audio=skip_bad_audio, min_seconds=min_seconds, dataset=label)
+    info = {**(info or {}), **coverage(clips, dataset=label, official_folds=official_folds, classes=classes)}
+    if missing:
+        info["partial"] = missing
+    straddles = group_straddles(clips)
+    if straddles:
+        info["group_straddles"] = straddles
+        log.warning("%s: %d group(s) sit in more than one fold (e.g. %s in folds %s): the metadata is not the "
+                    "official one", label, len(straddles), *next(iter(straddles.items())))
+    dataset = Dataset(name, task, sorted(clips, key=lambda c: c.id), protocol, seconds, pad, root, skipped, info)
+    check_protocol(dataset)
+    if check_duplicates:
+        dataset.info["duplicates"] = find_duplicates(dataset)
+    return dataset

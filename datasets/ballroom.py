@@ -1,0 +1,49 @@
+"""Ballroom (ISMIR 2004 tempo contest data): 698 clips of ~30 s, 8 dance styles.
+
+Layout ``BallroomData/<Class>/<name>.wav``; the three ``Rumba-*`` folders (American,
+International, Misc) are merged into ``Rumba``, giving the usual 8 classes. There is no official
+split: protocol ``ballroom/stratified-<k>fold`` is a seeded stratified k-fold (``k=10``,
+``seed=0`` by option) over the clips sorted by id (``<folder>/<file>``); the fold of every clip is
+written into the result by the protocol's description.
+``folds_file`` (written by :func:`rwbench.guards.write_folds`) reuses fixed folds instead
+(protocol ``ballroom/folds-file:<name>``).
+
+Length policy: 350000 samples at 12 kHz (29.17 s) as in the study, cropped from the start; shorter
+clips are zero-padded. Sample rates are read from each file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rwbench.dataset import Clip, Dataset, register_dataset
+from rwbench.guards import class_folder_files, file_dataset, locate, stratified_or_file
+
+CLASSES = ("ChaChaCha", "Jive", "Quickstep", "Rumba", "Samba", "Tango", "VienneseWaltz", "Waltz")
+MUSIC_SECONDS = 350000 / 12000
+ROOTS = ("BallroomData", "", "audio", "B_1.0/audio")
+_BY_LOWER = {c.lower(): c for c in CLASSES}
+
+
+def class_of(folder: str) -> str | None:
+    """``Rumba-American`` → ``Rumba``; other folders are their class (case-insensitive)."""
+    return _BY_LOWER.get(folder.split("-")[0].lower() if folder.lower().startswith("rumba") else folder.lower())
+
+
+@register_dataset(
+    name="ballroom",
+    description="Ballroom dance styles, 698 clips of 30 s, 8 classes (Rumba-* folders merged)",
+    protocol="no official split: seeded stratified 10-fold CV over the sorted file list (fold file in the result)",
+    source="Gouyon et al. 2006 (ISMIR 2004 contest); ballroomdancers.com",
+    needs_root=True,
+)
+def load_ballroom(root: Path, *, task: str | None = None, k: int = 10, seed: int = 0, folds_file: str | None = None,
+                  **options) -> Dataset:
+    """Ballroom from ``root`` (the folder holding ``BallroomData/``, or ``BallroomData/`` itself)."""
+    data = locate(Path(root), ROOTS, lambda p: any(class_of(d.name) for d in p.iterdir() if d.is_dir()),
+                  dataset="ballroom", expect="BallroomData/<Class>/<name>.wav (ChaChaCha, Jive, ..., Rumba-*)")
+    clips = [Clip(path.relative_to(data).as_posix(), label, path)
+             for path, label in class_folder_files(data, class_of, dataset="ballroom")]
+    clips, protocol = stratified_or_file("ballroom", clips, k=k, seed=seed, folds_file=folds_file)
+    return file_dataset("ballroom", task, clips, protocol, root=data, seconds=MUSIC_SECONDS, pad="zero",
+                        classes=CLASSES, **options)

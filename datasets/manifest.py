@@ -1,0 +1,78 @@
+"""Any dataset described by a CSV manifest: one row per clip with ``path`` and ``label``.
+
+``path`` (or ``filename``/``file``) is relative to the manifest's folder (absolute paths work too).
+Optional columns choose the protocol: ``fold`` (integers; protocol ``csv/folds``: each fold is the
+test fold once, the inner CV leaves out one training fold) or ``split`` (train/valid/test;
+protocol ``csv/split``: select on valid, refit on ``refit``, report test). With neither, a seeded
+stratified k-fold (``k``, ``seed``; protocol ``csv/stratified-<k>fold``). With both, ``use="fold"``
+or ``use="split"`` picks one. An optional ``group`` column (source recording, speaker) keeps each
+group on one side of every split. ``classes`` checks the labels.
+
+The manifest is ``manifest`` (default ``manifest.csv``) in the root, or an absolute path; the
+result key is ``csv/<name>`` (``name`` option, default the manifest's stem). Length policy:
+``seconds`` (default 10) cropped from the start, ``pad`` "zero" (default) or "repeat".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from rwbench.dataset import Clip, Dataset, register_dataset
+from rwbench.errors import DataError
+from rwbench.guards import file_dataset, read_table, to_int
+from rwbench.protocol import FixedSplit, PredefinedFolds, StratifiedFolds
+
+PATH_COLUMNS = ("path", "filename", "file")
+SPLITS = ("train", "valid", "test")
+
+
+def path_column(table: pd.DataFrame, manifest: Path) -> str:
+    for column in PATH_COLUMNS:
+        if column in table.columns:
+            return column
+    raise DataError(f"csv: {manifest} needs a path column (one of {list(PATH_COLUMNS)}); it has {list(table.columns)}")
+
+
+def choose(table: pd.DataFrame, use: str | None, manifest: Path) -> str | None:
+    """Which column sets the protocol: "fold", "split" or None (stratified k-fold)."""
+    present = [c for c in ("fold", "split") if c in table.columns]
+    if use is not None and use not in present:
+        raise DataError(f"csv: use={use!r} but {manifest} has no {use!r} column")
+    if use is None and len(present) == 2:
+        raise DataError(f"csv: {manifest} has both 'fold' and 'split' columns; pass use='fold' or use='split'")
+    return use or (present[0] if present else None)
+
+
+def row_clip(row: dict, base: Path, column: str, by: str | None, where: str) -> Clip:
+    path = Path(row[column])
+    fold = to_int(row["fold"], what="fold", where=where) if by == "fold" else None
+    split = row["split"].strip().lower() if by == "split" else None
+    if split is not None and split not in SPLITS:
+        raise DataError(f"{where}: split {row['split']!r} is not one of {list(SPLITS)}")
+    group = row.get("group") or None
+    return Clip(row[column], row["label"], path if path.is_absolute() else base / path, fold, split, group)
+
+
+@register_dataset(
+    name="csv",
+    description="any dataset listed in a CSV manifest (path, label, optional fold / split / group)",
+    protocol="the manifest's folds or train/valid/test split; else seeded stratified k-fold",
+    source="",
+    needs_root=True,
+)
+def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.csv", use: str | None = None,
+             refit: str = "train", k: int = 10, seed: int = 0, seconds: float = 10.0, pad: str = "zero",
+             classes: Sequence[str] | None = None, name: str | None = None, **options) -> Dataset:
+    """The dataset listed by ``root/manifest``."""
+    path = Path(manifest) if Path(manifest).is_absolute() else Path(root) / manifest
+    table = read_table(path, ("label",), dataset="csv")
+    column, by = path_column(table, path), choose(table, use, path)
+    clips = [row_clip(row, path.parent, column, by, f"{path} row {i + 2}")
+             for i, row in enumerate(table.to_dict("records"))]
+    protocols = {"fold": lambda: PredefinedFolds("csv/folds"), "split": lambda: FixedSplit("csv/split", refit=refit),
+                 None: lambda: StratifiedFolds(f"csv/stratified-{k}fold", k=k, seed=seed)}
+    return file_dataset("csv", task or name or path.stem, clips, protocols[by](), root=path.parent, seconds=seconds,
+                        pad=pad, classes=tuple(classes) if classes is not None else None, **options)

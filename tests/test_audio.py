@@ -1,0 +1,109 @@
+"""Decoding, header checks, length fixing and segmenting (rwbench.audio)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rwbench import audio
+from rwbench.errors import DataError
+
+
+@pytest.mark.parametrize("ext", [".wav", ".flac", ".ogg", ".mp3", ".au"])
+def test_load_mixes_to_mono_and_resamples(tmp_path, audio_file, ext):
+    path = audio_file(tmp_path / f"clip{ext}", seconds=0.5, rate=16000, channels=2)
+    out = audio.load(path, 8000)
+    assert out.dtype == np.float32 and out.ndim == 1
+    assert abs(len(out) - 4000) <= 600  # MP3 adds encoder delay/padding
+    assert audio.probe(path).channels == 2
+
+
+@pytest.mark.parametrize("ext", [".wav", ".flac", ".au"])
+def test_lossless_load_is_channel_mean(tmp_path, audio_file, ext):
+    path = audio_file(tmp_path / f"clip{ext}", rate=8000, channels=2)
+    stereo, _ = sf.read(path, dtype="float32")
+    np.testing.assert_allclose(audio.load(path, 8000), stereo.mean(axis=1), atol=1e-6)
+
+
+def test_fix_length_zero_and_repeat():
+    x = np.arange(1, 4, dtype=np.float32)
+    np.testing.assert_array_equal(audio.fix_length(x, 7, "zero"), [1, 2, 3, 0, 0, 0, 0])
+    np.testing.assert_array_equal(audio.fix_length(x, 7, "repeat"), [1, 2, 3, 1, 2, 3, 1])
+    np.testing.assert_array_equal(audio.fix_length(x, 2), [1, 2])
+
+
+def test_segments_cover_whole_clip_without_overlap():
+    x = np.arange(10, dtype=np.float32)
+    seg = audio.segments(x, 4)
+    assert seg.shape == (3, 4)
+    np.testing.assert_array_equal(seg[:, :].ravel()[:10], x)
+    np.testing.assert_array_equal(seg[2], [8, 9, 0, 0])
+
+
+def test_segments_with_hop_and_short_clip():
+    x = np.arange(10, dtype=np.float32)
+    seg = audio.segments(x, 4, hop=2)
+    assert seg.shape == (audio.n_segments(10, 4, 2), 4) == (4, 4)
+    np.testing.assert_array_equal(seg[1], [2, 3, 4, 5])
+    np.testing.assert_array_equal(seg[-1], [6, 7, 8, 9])
+    short = audio.segments(x[:3], 4, pad="repeat")
+    np.testing.assert_array_equal(short, [[0, 1, 2, 0]])
+    with pytest.raises(ValueError):
+        audio.segments(x, 0)
+
+
+def broken_files(folder, audio_file):
+    """A zero-byte, a truncated and a text file, each named .wav; a truncated FLAC; a sample-less WAV."""
+    good = audio_file(folder / "good.wav", seconds=0.5)
+    (folder / "zero.wav").write_bytes(b"")
+    (folder / "truncated.wav").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (folder / "text.wav").write_text("this is not audio\n")
+    flac = audio_file(folder / "full.flac", seconds=0.5)
+    (folder / "truncated.flac").write_bytes(flac.read_bytes()[: flac.stat().st_size // 2])
+    sf.write(folder / "header.wav", np.zeros((0, 1), np.float32), 8000)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("zero.wav", "is empty (0 bytes)"),
+    ("truncated.wav", "is truncated: header declares 8000 bytes of audio data but the file holds"),
+    ("text.wav", "is not readable audio"),
+    ("truncated.flac", "is truncated or corrupt"),
+    ("header.wav", "holds no audio samples"),
+    ("absent.wav", "file not found"),
+])
+def test_probe_names_the_file_and_the_problem(tmp_path, audio_file, name, message):
+    broken_files(tmp_path, audio_file)
+    with pytest.raises(DataError, match=re.escape(message)) as err:
+        audio.probe(tmp_path / name)
+    assert name in str(err.value)
+
+
+def test_probe_accepts_good_file(tmp_path, audio_file):
+    info = audio.probe(audio_file(tmp_path / "ok.wav", seconds=0.5))
+    assert (info.samplerate, info.frames, info.decoder) == (8000, 4000, "soundfile")
+    assert info.seconds == pytest.approx(0.5)
+
+
+def test_missing_decoder_is_named_with_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(audio, "_audioread_backends", lambda: ())
+    clip = tmp_path / "song.m4a"
+    clip.write_bytes(b"\0" * 64)
+    with pytest.raises(DataError, match=r"cannot decode .*song\.m4a: no M4A decoder .*install ffmpeg"):
+        audio.load(clip, 8000)
+    assert audio.decoders((".m4a",)) == {".m4a": "none (install ffmpeg)"}
+
+
+def test_mp3_falls_back_to_audioread_when_libsndfile_lacks_it(tmp_path, audio_file, monkeypatch):
+    path = audio_file(tmp_path / "clip.mp3")
+    monkeypatch.setattr(audio, "soundfile_reads", lambda p: False)
+    monkeypatch.setattr(audio, "_audioread_backends", lambda: ())
+    with pytest.raises(DataError, match=r"no MP3 decoder .*install ffmpeg"):
+        audio.probe(path)
+
+
+def test_decoders_report_this_machine():
+    found = audio.decoders((".wav", ".flac"))
+    assert all(v.startswith("soundfile") for v in found.values())

@@ -1,0 +1,64 @@
+"""The command line: one clear line and exit 2 on bad input; list, leaderboard and run work end to end."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rwbench.cli import main
+
+
+def fails_with_one_line(capsys, argv, match):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("rwbench: error:"), err
+    assert match in err, err
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["run", "--frontends", "nosuch"], "unknown front-end 'nosuch'"),
+    (["run", "--frontends", "vgx"], "did you mean 'vgg'"),
+    (["run", "--backends", "smv"], "did you mean 'svm'"),
+    (["run", "--dataset", "gtzn"], "did you mean 'gtzan'"),
+    (["run", "--dataset", "esc10", "--data-root", "/nonexistent"], "data root '/nonexistent' for dataset 'esc10' does not exist"),
+    (["run", "--dataset", "esc10"], "needs --data-root"),
+    (["run", "--width", "huge"], "--width takes small, paper or a positive filter count"),
+    (["run", "--seeds", "two"], "--seeds takes a count"),
+    (["run", "--device", "tpu"], "invalid choice: 'tpu'"),
+    (["run", "--plugin", "/nonexistent/plugin.py"], "plugin file '/nonexistent/plugin.py' does not exist"),
+    (["leaderboard", "--results", "/nonexistent"], "does not exist; run `rwbench run` first"),
+    (["list", "things"], "invalid choice: 'things'"),
+    (["check-plugin", "nosuch"], "unknown front-end 'nosuch'"),
+])
+def test_bad_input_gives_one_clear_line(capsys, argv, match):
+    fails_with_one_line(capsys, argv, match)
+
+
+def test_list_shows_every_registry(capsys):
+    for kind, expected in [("frontends", "timbral_temporal"), ("datasets", "synthetic"), ("backends", "elm")]:
+        assert main(["list", kind]) == 0
+        assert expected in capsys.readouterr().out
+    assert main(["list", "frontends", "vertical_*"]) == 0
+    out = capsys.readouterr().out
+    assert "vertical_7x86" in out and "vgg" not in out
+
+
+@pytest.mark.slow
+def test_run_embed_evaluate_leaderboard_on_small_synthetic_data(tmp_path, capsys):
+    common = ["--results", str(tmp_path), "--frontends", "temporal,mfcc", "--device", "cpu", "--quiet",
+              "--dataset-option", "n_per_class=8", "--tasks", "rhythm"]
+    assert main(["embed", *common]) == 0
+    assert main(["evaluate", *common, "--backends", "logreg"]) == 0
+    assert main(["run", *common, "--backends", "logreg,knn"]) == 0
+    out = capsys.readouterr().out
+    assert "### synthetic/rhythm" in out and out.count("| temporal") == 2 and out.count("| mfcc") == 2
+    out_file = tmp_path / "board.json"
+    assert main(["leaderboard", "--results", str(tmp_path), "--format", "json", "-o", str(out_file)]) == 0
+    rows = json.loads(out_file.read_text())
+    assert {(r["frontend"], r["backend"]) for r in rows} == {(f, b) for f in ("temporal", "mfcc") for b in ("logreg", "knn")}
+
+
+def test_console_script_is_installed():
+    out = subprocess.run([sys.executable, "-m", "rwbench.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("rwbench ")

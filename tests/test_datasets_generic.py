@@ -1,0 +1,147 @@
+"""Folder and CSV loaders, bad-audio guards, duplicates and the registry entries of every loader."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from collections import Counter
+
+import pytest
+from conftest import write_audio
+
+from rwbench.dataset import DATASETS
+from rwbench.errors import DataError
+from rwbench.guards import find_duplicates
+
+FILE_DATASETS = ("gtzan", "ballroom", "extended_ballroom", "urbansound8k", "esc50", "esc10", "fsdd", "folder", "csv")
+
+
+def load(dataset, root, **options):
+    return DATASETS.get(dataset).build(root, **options)
+
+
+@pytest.mark.parametrize("name", FILE_DATASETS)
+def test_registered_with_root_and_protocol(name, tmp_path):
+    spec = DATASETS.get(name)
+    assert spec.needs_root and spec.protocol and spec.description
+    with pytest.raises(DataError, match="needs --data-root"):
+        spec.load(None)
+
+
+def build_folder(root, n=6):
+    for label in ("cat", "dog", "owl"):
+        for i in range(n):
+            write_audio(root / label / ("sub" if i % 2 else "") / f"{label}{i}.wav", seconds=0.15)
+    return root
+
+
+def test_folder_stratified_folds(tmp_path):
+    ds = load("folder", build_folder(tmp_path / "pets"), k=3, seed=3)
+    assert ds.key == "folder/pets" and ds.classes == ["cat", "dog", "owl"] and len(ds.clips) == 18
+    assert "cat/sub/cat1.wav" in {c.id for c in ds.clips}
+    assert set(Counter(zip(ds.protocol.folds(ds.clips), (c.label for c in ds.clips))).values()) == {2}
+    assert ds.protocol.id == "folder/stratified-3fold" and (ds.seconds, ds.pad) == (10.0, "zero")
+
+
+def test_folder_classes_option_rejects_other_folders(tmp_path):
+    build_folder(tmp_path)
+    with pytest.raises(DataError, match="'owl' is not a known class folder"):
+        load("folder", tmp_path, k=3, classes=["cat", "dog"])
+
+
+def write_manifest(root, header, rows):
+    (root / "clips").mkdir(parents=True, exist_ok=True)
+    lines = [",".join(header)] + [",".join(map(str, r)) for r in rows]
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    for row in rows:
+        if not (root / row[0]).exists():
+            write_audio(root / row[0], seconds=0.15)
+
+
+def test_csv_folds_split_and_stratified(tmp_path):
+    parts = ("train", "valid", "test")
+    rows = [(f"clips/{lab}{i}.wav", lab, i % 3 + 1, parts[i % 3]) for lab in "ab" for i in range(6)]
+    write_manifest(tmp_path, ("path", "label", "fold", "split"), rows)
+    with pytest.raises(DataError, match="both 'fold' and 'split'"):
+        load("csv", tmp_path)
+    folds = load("csv", tmp_path, use="fold")
+    assert {c.id: c.fold for c in folds.clips} == {r[0]: r[2] for r in rows} and len(folds.splits()) == 3
+    split = load("csv", tmp_path, use="split", check_duplicates=False)
+    assert split.protocol.id == "csv/split" and Counter(c.split for c in split.clips)["valid"] == 4
+    write_manifest(tmp_path, ("filename", "label"), [r[:2] for r in rows])
+    strat = load("csv", tmp_path, k=3, name="mine")
+    assert strat.key == "csv/mine" and strat.protocol.id == "csv/stratified-3fold"
+
+
+def test_csv_split_without_valid_and_unknown_label(tmp_path):
+    rows = [(f"clips/{lab}{i}.wav", lab, ("train", "test")[i % 2]) for lab in "ab" for i in range(4)]
+    write_manifest(tmp_path, ("path", "label", "split"), rows)
+    with pytest.raises(DataError, match="the valid split is empty"):
+        load("csv", tmp_path)
+    with pytest.raises(DataError, match=r"clips/b0\.wav has unknown label 'b'"):
+        load("csv", tmp_path, classes=["a"])
+
+
+def test_unknown_option_is_an_error(tmp_path):
+    with pytest.raises(DataError, match=r"unknown option\(s\) \['skip_bad'\]"):
+        load("folder", build_folder(tmp_path), k=3, skip_bad=True)
+
+
+# -- bad audio -----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def broken_tree(tmp_path):
+    """A folder dataset with a zero-byte file, a truncated WAV, a text file named .wav and a 20 ms clip."""
+    build_folder(tmp_path)
+    good = tmp_path / "cat" / "cat0.wav"
+    (tmp_path / "cat" / "empty.wav").write_bytes(b"")
+    (tmp_path / "dog" / "cut.wav").write_bytes(good.read_bytes()[:300])
+    (tmp_path / "owl" / "notes.wav").write_text("not audio\n")
+    write_audio(tmp_path / "owl" / "blip.wav", seconds=0.02)
+    return tmp_path
+
+
+BAD = {"cat/empty.wav": "is empty (0 bytes)", "dog/cut.wav": "is truncated", "owl/notes.wav": "is not readable audio",
+       "owl/blip.wav": "is too short: 0.020 s < min_seconds=0.1"}
+
+
+def test_bad_audio_is_an_error_naming_the_file_and_fix(broken_tree):
+    with pytest.raises(DataError) as err:
+        load("folder", broken_tree, k=3)
+    message = str(err.value)
+    assert re.search(r"bad audio: .*cat/empty\.wav is empty \(0 bytes\) \(and 3 more bad file\(s\)", message)
+    assert "pass skip_bad_audio=True (--skip-bad-audio)" in message
+
+
+def test_skip_bad_audio_records_every_file(broken_tree, caplog):
+    with caplog.at_level(logging.WARNING):
+        ds = load("folder", broken_tree, k=3, skip_bad_audio=True)
+    assert {row["clip"]: row["reason"] for row in ds.skipped}.keys() == BAD.keys()
+    for row in ds.skipped:
+        assert BAD[row["clip"]] in row["reason"] and row["path"].endswith(row["clip"])
+    assert len(ds.clips) == 18 and not set(BAD) & {c.id for c in ds.clips}
+    assert caplog.text.count("skipping") == 4 and ds.describe()["skipped"] == ds.skipped
+
+
+def test_min_seconds_option(broken_tree):
+    ds = load("folder", broken_tree, k=3, skip_bad_audio=True, min_seconds=0.01)
+    assert "owl/blip.wav" in {c.id for c in ds.clips}
+
+
+# -- duplicates --------------------------------------------------------------------------------------------------
+
+def test_duplicates_across_train_and_test_are_reported(tmp_path, caplog):
+    build_folder(tmp_path)
+    ds = load("folder", tmp_path, k=3, seed=0)
+    assert ds.info["duplicates"] == []
+    fold = dict(zip((c.id for c in ds.clips), ds.protocol.folds(ds.clips)))
+    a = next(i for i in fold if fold[i] == 1 and i.startswith("cat"))
+    b = next(i for i in fold if fold[i] == 2 and i.startswith("cat"))
+    shutil.copyfile(tmp_path / a, tmp_path / b)  # folds depend on ids and labels only
+    with caplog.at_level(logging.WARNING):
+        dup = load("folder", tmp_path, k=3, seed=0)
+    pairs = {(d["split"], d["train"], d["test"]) for d in dup.info["duplicates"]}
+    assert pairs == {("fold1", b, a), ("fold2", a, b)}
+    assert "exact-duplicate audio pair(s) straddle train and test" in caplog.text
+    assert {(d["split"], d["train"], d["test"]) for d in find_duplicates(dup, by="samples")} == pairs

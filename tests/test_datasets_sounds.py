@@ -1,0 +1,197 @@
+"""UrbanSound8K, ESC-50/ESC-10 and FSDD loaders on fixture trees in their exact layouts."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_audio
+
+from rwbench.dataset import DATASETS
+from rwbench.errors import DataError
+from rwbench.guards import group_straddles
+
+
+def load(name, root, **options):
+    return DATASETS.get(name).build(root, **options)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def assert_official_folds(ds, fold_of: dict[str, int]) -> None:
+    """Folds are the metadata's; each is the test fold once; inner CV leaves one training fold out."""
+    assert {c.id: c.fold for c in ds.clips} == fold_of
+    folds = np.array([c.fold for c in ds.clips])
+    for split in ds.splits():
+        (test_fold,) = set(folds[split.test])
+        assert split.name == f"fold{test_fold}" and set(folds[split.train]) == set(fold_of.values()) - {test_fold}
+        assert [set(folds[valid]) for _, valid in split.inner] == [{f} for f in sorted(set(folds[split.train]))]
+    assert not group_straddles(ds.clips)
+
+
+# -- UrbanSound8K --------------------------------------------------------------------------------------
+
+US8K_CLASSES = {0: "air_conditioner", 3: "dog_bark", 8: "siren"}
+
+
+def us8k_rows():
+    """Per fold, per class, one source recording (fsID) cut into two slices."""
+    rows = []
+    for fold in range(1, 11):
+        for class_id, name in US8K_CLASSES.items():
+            fs_id = str(1000 * fold + class_id)
+            rows += [{"slice_file_name": f"{fs_id}-{class_id}-0-{s}.wav", "fsID": fs_id, "start": "0", "end": "1",
+                      "salience": "1", "fold": str(fold), "classID": str(class_id), "class": name} for s in range(2)]
+    return rows
+
+
+def build_us8k(root: Path, rows: list[dict]) -> Path:
+    for row in rows:
+        write_audio(root / "UrbanSound8K/audio" / f"fold{row['fold']}" / row["slice_file_name"], seconds=0.15)
+    write_csv(root / "UrbanSound8K/metadata/UrbanSound8K.csv", rows)
+    return root
+
+
+def test_us8k_keeps_official_folds_and_groups(tmp_path):
+    ds = load("urbansound8k", build_us8k(tmp_path, us8k_rows()))
+    assert len(ds.clips) == 60 and ds.protocol.id == "urbansound8k/official-10-folds"
+    assert_official_folds(ds, {f"fold{r['fold']}/{r['slice_file_name']}": int(r["fold"]) for r in us8k_rows()})
+    assert all(c.group == c.id.split("/")[1].split("-")[0] for c in ds.clips)
+    assert (ds.seconds, ds.pad) == (4.0, "repeat") and ds.info["folds_used"] == list(range(1, 11))
+
+
+def test_us8k_unknown_label_and_wrong_root(tmp_path):
+    rows = us8k_rows()
+    rows[3]["class"] = "dog_barking"
+    build_us8k(tmp_path, rows)
+    with pytest.raises(DataError, match=r"unknown label 'dog_barking' \(classID 3\)"):
+        load("urbansound8k", tmp_path)
+    with pytest.raises(DataError, match=r"expected audio/fold1\.\.fold10/\*\.wav and metadata/UrbanSound8K\.csv"):
+        load("urbansound8k", tmp_path / "UrbanSound8K" / "audio")
+
+
+def test_us8k_missing_fold_needs_partial(tmp_path, caplog):
+    build_us8k(tmp_path, us8k_rows())
+    for f in (tmp_path / "UrbanSound8K/audio/fold10").iterdir():
+        f.unlink()
+    with pytest.raises(DataError, match="6 of 60 listed files are missing"):
+        load("urbansound8k", tmp_path)
+    with caplog.at_level(logging.WARNING):
+        ds = load("urbansound8k", tmp_path, partial=True)
+    assert ds.info["folds_used"] == list(range(1, 10)) and "official folds [10] are absent" in caplog.text
+    assert ds.describe()["protocol"]["folds"] == list(range(1, 10)) and len(ds.splits()) == 9
+
+
+def test_us8k_metadata_restricted_to_some_folds_runs_with_warning(tmp_path, caplog):
+    build_us8k(tmp_path, [r for r in us8k_rows() if int(r["fold"]) <= 3])
+    with caplog.at_level(logging.WARNING):
+        ds = load("urbansound8k", tmp_path)
+    assert ds.info["folds_used"] == [1, 2, 3] and "official folds [4, 5, 6, 7, 8, 9, 10] are absent" in caplog.text
+
+
+def test_us8k_group_straddling_folds_is_recorded(tmp_path):
+    rows = us8k_rows()
+    rows[1]["fold"] = "2"  # slice 1 of fsID 1000 moved to fold 2: not the official metadata
+    build_us8k(tmp_path, rows)
+    ds = load("urbansound8k", tmp_path)
+    assert ds.info["group_straddles"] == {"1000": [1, 2]}
+
+
+# -- ESC-50 / ESC-10 ---------------------------------------------------------------------------------------
+
+ESC_CLASSES = {0: ("dog", True), 10: ("rain", True), 41: ("chainsaw", True), 2: ("pig", False)}
+
+
+def esc_rows():
+    rows = []
+    for fold in range(1, 6):
+        for target, (category, esc10) in ESC_CLASSES.items():
+            src = str(100 * fold + target)
+            rows += [{"filename": f"{fold}-{src}-{take}-{target}.wav", "fold": str(fold), "target": str(target),
+                      "category": category, "esc10": str(esc10), "src_file": src, "take": take} for take in "AB"]
+    return rows
+
+
+def build_esc(root: Path, rows: list[dict]) -> Path:
+    for row in rows:
+        write_audio(root / "audio" / row["filename"], seconds=0.15)
+    write_csv(root / "meta/esc50.csv", rows)
+    return root
+
+
+@pytest.mark.parametrize("name, n_classes", [("esc50", 4), ("esc10", 3)])
+def test_esc_official_folds(tmp_path, name, n_classes):
+    ds = load(name, build_esc(tmp_path, esc_rows()))
+    assert len(ds.classes) == n_classes and len(ds.clips) == 10 * n_classes
+    rows = [r for r in esc_rows() if name == "esc50" or r["esc10"] == "True"]
+    assert_official_folds(ds, {r["filename"]: int(r["fold"]) for r in rows})
+    assert ds.protocol.id == f"{name}/official-5-folds" and (ds.seconds, ds.pad) == (5.0, "zero")
+    assert {c.group for c in ds.clips} == {r["src_file"] for r in rows}
+
+
+def test_esc_fold_must_match_file_name(tmp_path):
+    rows = esc_rows()
+    rows[0]["fold"] = "2"
+    with pytest.raises(DataError, match=r"1-100-A-0\.wav has fold 2"):
+        load("esc50", build_esc(tmp_path, rows))
+
+
+def test_esc_unknown_category(tmp_path):
+    rows = esc_rows()
+    rows[3]["category"] = "cat"  # target 10 is rain
+    with pytest.raises(DataError, match="unknown label 'cat'"):
+        load("esc10", build_esc(tmp_path, rows))
+
+
+# -- FSDD -----------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fsdd_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fsdd")
+    for digit in range(3):
+        for speaker in ("george", "jackson", "lucas"):
+            for index in range(12):
+                write_audio(root / "recordings" / f"{digit}_{speaker}_{index}.wav", seconds=0.15)
+    return root
+
+
+def test_fsdd_standard_split_by_repetition_index(fsdd_root):
+    ds = load("fsdd", fsdd_root)
+    index = {c.id: int(c.id.split("_")[2].split(".")[0]) for c in ds.clips}
+    assert {c.id for c in ds.clips if c.split == "test"} == {i for i, n in index.items() if n < 5}
+    assert {c.id for c in ds.clips if c.split == "valid"} == {i for i, n in index.items() if 5 <= n < 10}
+    (split,) = ds.splits()
+    assert len(split.test) == 45 and len(split.train) == 63  # refit on train+valid = repetitions 5-11
+    assert [len(v) for _, v in split.inner] == [45]
+    assert ds.protocol.id == "fsdd/standard-index0-4-test" and (ds.seconds, ds.pad) == (1.0, "zero")
+    assert len(load("fsdd", fsdd_root, refit="train", check_duplicates=False).splits()[0].train) == 18
+
+
+def test_fsdd_speaker_folds_never_share_a_speaker(fsdd_root):
+    ds = load("fsdd", fsdd_root, task="speakers")
+    assert ds.info["fold_speakers"] == {1: "george", 2: "jackson", 3: "lucas"}
+    groups = np.array([c.group for c in ds.clips])
+    for split in ds.splits():
+        assert not set(groups[split.train]) & set(groups[split.test])
+        for fit, valid in split.inner:
+            assert not set(groups[fit]) & set(groups[valid])
+    assert Counter(ds.protocol.folds(ds.clips)) == {1: 36, 2: 36, 3: 36}
+
+
+def test_fsdd_unexpected_name_and_root(tmp_path):
+    write_audio(tmp_path / "recordings/0_george_0.wav")
+    write_audio(tmp_path / "recordings/zero-george.wav")
+    with pytest.raises(DataError, match=r"unexpected file name .*zero-george\.wav"):
+        load("fsdd", tmp_path)
+    with pytest.raises(DataError, match=r"expected recordings/\{digit\}_\{speaker\}_\{index\}\.wav"):
+        load("fsdd", tmp_path / "nowhere")

@@ -1,0 +1,154 @@
+"""ELMClassifier: scikit-learn contract, seeding, learning, ridge, grid search, global RNG."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits, make_classification
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from rwbench.elm import ACTIVATIONS, ELMClassifier, _relu_ufunc
+
+# check name -> one-line reason; marked xfail (strict, so a fixed check is noticed). None today.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+
+@parametrize_with_checks(
+    [ELMClassifier(n_hidden=30, activation=act, random_state=0) for act in ACTIVATIONS],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+    xfail_strict=True,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_classification(n_samples=120, n_features=8, n_informative=5, n_classes=3, random_state=0)
+
+
+def _hidden(X, W, B, activation):
+    """Reference hidden layer (hpelm's conventions: its 'sigm' is 1 / (1 + exp(+z)))."""
+    Z = X @ W + B
+    return {"relu": np.maximum(Z, 0), "sigm": 1 / (1 + np.exp(Z)), "tanh": np.tanh(Z)}[activation]
+
+
+def test_relu_is_a_real_ufunc():
+    relu = _relu_ufunc()
+    assert isinstance(relu, np.ufunc)
+    np.testing.assert_array_equal(relu(np.array([-2.0, 0.0, 3.5])), [0.0, 0.0, 3.5])
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_output_weights_are_the_ridge_solution(data, activation):
+    X, y = data
+    alpha = 0.7
+    clf = ELMClassifier(n_hidden=40, alpha=alpha, activation=activation, random_state=3).fit(X, y)
+    H = _hidden(X, clf.hidden_weights_, clf.hidden_biases_, activation)
+    T = np.eye(3)[y]
+    beta = np.linalg.solve(H.T @ H + alpha * np.eye(40), H.T @ T)
+    np.testing.assert_allclose(clf.output_weights_, beta, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(clf.decision_function(X), H @ beta, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_hidden", [40, 300])  # fewer / more hidden units than the 120 samples
+def test_primal_and_dual_paths_both_give_hpelms_solution(data, n_hidden):
+    """Fewer samples than hidden units: the n×n dual solve; otherwise hpelm trains. Both = hpelm."""
+    import hpelm
+
+    X, y = data
+    clf = ELMClassifier(n_hidden=n_hidden, alpha=0.3, activation="tanh", random_state=5).fit(X, y)
+    reference = hpelm.ELM(X.shape[1], 3, classification="c", norm=0.3, precision="double")
+    reference.add_neurons(n_hidden, "tanh", W=clf.hidden_weights_.copy(), B=clf.hidden_biases_.copy())
+    reference.train(X, np.eye(3)[y], "c")
+    np.testing.assert_allclose(clf.output_weights_, reference.nnet.get_B(), rtol=1e-6, atol=1e-8)
+
+
+def test_same_seed_gives_identical_model(data):
+    X, y = data
+    a = ELMClassifier(n_hidden=50, random_state=7).fit(X, y)
+    b = clone(a).fit(X, y)
+    np.testing.assert_array_equal(a.hidden_weights_, b.hidden_weights_)
+    np.testing.assert_array_equal(a.decision_function(X), b.decision_function(X))
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_different_seed_gives_different_hidden_layer(data):
+    X, y = data
+    a = ELMClassifier(n_hidden=50, random_state=0).fit(X, y)
+    b = ELMClassifier(n_hidden=50, random_state=1).fit(X, y)
+    assert not np.allclose(a.hidden_weights_, b.hidden_weights_)
+    assert not np.allclose(a.hidden_biases_, b.hidden_biases_)
+    assert not np.allclose(a.decision_function(X), b.decision_function(X))
+
+
+def test_global_numpy_random_state_untouched(data):
+    X, y = data
+    np.random.seed(1234)
+    before = np.random.get_state()
+    for seed in (None, 0):
+        ELMClassifier(n_hidden=30, random_state=seed).fit(X, y).predict(X)
+    after = np.random.get_state()
+    assert before[0] == after[0] and before[2:] == after[2:]
+    np.testing.assert_array_equal(before[1], after[1])
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_learns_digits_in_a_pipeline(activation):
+    X, y = load_digits(return_X_y=True)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    clf = ELMClassifier(n_hidden=300, activation=activation, random_state=0)
+    model = Pipeline([("scale", StandardScaler()), ("clf", clf)])
+    assert model.fit(X_tr, y_tr).score(X_te, y_te) > 0.9  # chance is 0.1
+
+
+def test_larger_alpha_shrinks_output_weights(data):
+    X, y = data
+    fits = [ELMClassifier(n_hidden=50, alpha=a, random_state=0).fit(X, y) for a in (1e-3, 1.0, 1e3)]
+    norms = [np.linalg.norm(clf.output_weights_) for clf in fits]
+    assert norms[0] > norms[1] > norms[2]
+    assert norms[2] < 0.2 * norms[0]
+
+
+def test_more_hidden_units_than_samples(capsys):
+    X, y = make_classification(n_samples=40, n_features=10, random_state=0)
+    clf = ELMClassifier(n_hidden=400, alpha=1e-3, random_state=0).fit(X, y)
+    assert clf.output_weights_.shape == (400, 2)
+    assert np.all(np.isfinite(clf.decision_function(X)))
+    assert clf.score(X, y) == 1.0
+    assert capsys.readouterr().out == ""  # hpelm printed nothing (its fallback solver would)
+
+
+def test_binary_decision_function_sign_matches_predict():
+    X, y = make_classification(n_samples=80, n_features=6, random_state=1)
+    labels = np.array(["no", "yes"])[y]
+    clf = ELMClassifier(n_hidden=40, random_state=0).fit(X, labels)
+    scores = clf.decision_function(X)
+    assert scores.shape == (80,)
+    np.testing.assert_array_equal(clf.predict(X), np.where(scores > 0, "yes", "no"))
+
+
+def test_grid_search_over_hidden_and_alpha(data):
+    X, y = data
+    model = Pipeline([("scale", StandardScaler()), ("clf", ELMClassifier(random_state=0))])
+    grid = {"clf__n_hidden": [20, 60], "clf__alpha": [0.1, 10.0]}
+    search = GridSearchCV(model, grid, cv=3).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    best = search.best_params_
+    assert best["clf__n_hidden"] in (20, 60) and best["clf__alpha"] in (0.1, 10.0)
+    assert search.best_estimator_.named_steps["clf"].hidden_weights_.shape[1] == best["clf__n_hidden"]
+    assert search.best_score_ > 0.5  # three classes: chance is 1/3
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"activation": "reclinear"}, {"alpha": 0.0}, {"alpha": -1.0}, {"n_hidden": 0}, {"n_hidden": 2.5}],
+)
+def test_invalid_parameters_fail_at_fit(data, params):
+    X, y = data
+    clf = ELMClassifier(**params)  # __init__ only stores
+    with pytest.raises((ValueError, TypeError)):
+        clf.fit(X, y)

@@ -1,0 +1,196 @@
+"""Every registered front-end's declared metadata against its behaviour (``rwbench.check``), at small width.
+
+Also: the checker itself catches broken specs, and family-specific facts (shapes, axes, padding) of the log-mel
+front-ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from rwbench.architectures.musically_motivated import pad_time_with_floor
+from rwbench.check import check_frontend, count_macs
+from rwbench.dsp import LogMelConfig
+from rwbench.frontend import FRONTENDS, FrontendSpec
+
+SECONDS = 0.5  # raised to each spec's minimum by check_frontend (vgg: 1280 frames ≈ 27.3 s)
+CHECKS = {"clip_length", "feature_layers", "dim", "finite", "same_seed", "other_seed", "batch_size", "param_count",
+          "min_input", "cpu_cuda"}
+
+
+def _failures(results) -> list[str]:
+    return [f"{r.name}: {r.detail}" for r in results if not r.passed]
+
+
+@pytest.mark.parametrize("name", FRONTENDS.names())
+def test_declared_metadata_matches_behaviour(name):
+    results = check_frontend(FRONTENDS.get(name), "small", seconds=SECONDS)
+    assert {r.name for r in results} == CHECKS
+    assert not _failures(results), "\n".join(_failures(results))
+    cuda = next(r for r in results if r.name == "cpu_cuda")
+    assert cuda.skipped is (not torch.cuda.is_available())
+
+
+@pytest.mark.parametrize("name", FRONTENDS.names())
+def test_macs_are_counted(name):
+    spec = FRONTENDS.get(name)
+    macs = count_macs(spec, "small")
+    assert macs > 0
+    if spec.is_learnable() and spec.widths["paper"] > spec.widths["small"]:
+        assert count_macs(spec, "paper") > macs
+
+
+# -- the checker catches broken specs ------------------------------------------------------------
+class Toy(nn.Module):
+    """Waveform ``(batch, 1, samples)`` → ``[conv]``; ``mode`` breaks one property on purpose."""
+
+    def __init__(self, filters: int, mode: str = "ok") -> None:
+        super().__init__()
+        self.mode = mode
+        self.conv = nn.Conv1d(1, filters, 16, stride=8)
+        if mode == "unseeded":
+            self.extra = nn.Parameter(torch.randn(filters, filters))  # not drawn from the seeded generator
+        if mode == "seed_ignored":
+            self.extra = nn.Parameter(torch.ones(filters, filters))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        y = torch.relu(self.conv(x))
+        if self.mode == "batch_norm":
+            y = y - y.mean(dim=0, keepdim=True)  # depends on the other clips of the batch
+        if self.mode == "non_finite":
+            y = torch.log(y * 0)
+        if self.mode == "unseeded":
+            y = y + self.extra.sum()
+        return [y, y] if self.mode == "two_layers" else [y]
+
+
+def toy_spec(mode: str = "ok", **overrides) -> FrontendSpec:
+    fields = dict(name=f"toy_{mode}", build=lambda nf: Toy(nf, mode), input_kind="waveform", sample_rate=8000,
+                  widths={"small": 4, "paper": 8}, feature_dim=lambda nf: nf, feature_layers=("conv",), source="test",
+                  min_input=16)
+    return FrontendSpec(**{**fields, **overrides})
+
+
+def _failed(spec: FrontendSpec, **kwargs) -> set[str]:
+    return {r.name for r in check_frontend(spec, "small", seconds=0.05, **kwargs) if not r.passed}
+
+
+def test_checker_passes_a_correct_spec():
+    assert _failed(toy_spec()) == set()
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (toy_spec(feature_dim=lambda nf: nf + 1), {"dim", "min_input"}),
+        (toy_spec("two_layers"), {"feature_layers", "dim", "min_input"}),
+        (toy_spec("non_finite"), {"finite", "min_input"}),
+        (toy_spec("batch_norm"), {"batch_size"}),
+        (toy_spec("unseeded"), {"same_seed"}),
+        (toy_spec("seed_ignored"), {"other_seed"}),
+        (toy_spec(min_input=8), {"min_input"}),  # the conv needs 16 samples
+    ],
+    ids=["dim", "layers", "non_finite", "batch", "unseeded", "seed_ignored", "min_input"],
+)
+def test_checker_catches(spec, expected):
+    assert _failed(spec) == expected
+
+
+def test_checker_catches_a_param_count_that_depends_on_the_device():
+    spec = toy_spec(build=lambda nf: Toy(nf + (torch.empty(0).device.type == "meta")), feature_dim=lambda nf: nf)
+    assert "param_count" in _failed(spec)
+
+
+def test_checker_raises_a_short_request_to_the_minimum():
+    spec = FRONTENDS.get("vertical_7x96")
+    clip = next(r for r in check_frontend(spec, "small", seconds=0.0) if r.name == "clip_length")
+    assert clip.passed and f"{spec.min_samples()} samples" in clip.detail
+
+
+# -- family facts --------------------------------------------------------------------------------
+def _meta_layers(name: str, frames: int, width: str | int = "small") -> list[torch.Size]:
+    spec = FRONTENDS.get(name)
+    with torch.device("meta"):
+        net = spec.build(spec.filters(width))
+        return [layer.shape for layer in net(torch.empty(2, 1, frames, spec.logmel.n_mels))]
+
+
+def test_vgg_pooled_shapes_match_the_study_table():
+    shapes = [tuple(s[2:]) for s in _meta_layers("vgg", 1376)]
+    assert shapes == [(344, 48), (86, 16), (17, 8), (4, 4), (1, 1)]
+
+
+def test_vgg_declares_its_minimum_and_repeat_padding():
+    spec = FRONTENDS.get("vgg")
+    assert (spec.min_input, spec.pad_to_min) == (1280, "repeat")
+    assert tuple(_meta_layers("vgg", 1280)[-1][2:]) == (1, 1)
+    with pytest.raises(RuntimeError):
+        _meta_layers("vgg", 1279)
+
+
+@pytest.mark.parametrize(("name", "kernel"), [("vertical_7x96", (7, 96)), ("vertical_7x86", (7, 86))])
+def test_vertical_kernels_are_time_by_frequency(name, kernel):
+    net = FRONTENDS.get(name).build(8)
+    assert tuple(net.conv.weight.shape[2:]) == kernel
+    assert tuple(_meta_layers(name, 100)[0][1:]) == (160, 94, 1)
+
+
+def test_piczak_axes_and_shapes():
+    spec = FRONTENDS.get("piczak")
+    assert spec.logmel == LogMelConfig(sample_rate=22050, n_fft=1024, hop_length=512, n_mels=60)
+    net = spec.build(80)
+    assert tuple(net.conv1.weight.shape) == (80, 1, 6, 57)  # 57 bands × 6 frames
+    assert tuple(net.conv2.weight.shape) == (80, 80, 3, 1)  # 1 band × 3 frames
+    shapes = [tuple(s[2:]) for s in _meta_layers("piczak", 41)]
+    assert shapes == [(36, 4), (12, 1), (10, 1), (3, 1)]
+
+
+def test_pad_time_with_floor_pads_with_each_clips_minimum():
+    x = torch.tensor([[[[-10.0, -70.0], [-5.0, -20.0]]], [[[-1.0, -2.0], [-3.0, -4.0]]]])  # (2, 1, 2 frames, 2)
+    padded = pad_time_with_floor(x, 2, 1)
+    assert padded.shape == (2, 1, 5, 2)
+    assert torch.equal(padded[:, :, 2:4], x)
+    assert torch.equal(padded[0, :, [0, 1, 4]], torch.full((1, 3, 2), -70.0))
+    assert torch.equal(padded[1, :, [0, 1, 4]], torch.full((1, 3, 2), -4.0))
+
+
+@pytest.mark.parametrize("name", ["timbral", "temporal", "timbral_temporal_short"])
+@pytest.mark.parametrize("frames", [1, 9, 200])
+def test_musically_motivated_keeps_time_and_pads_with_silence(name, frames):
+    """A constant (silent) log-mel gives outputs constant in time: no loud 0 dB edges (study B14)."""
+    spec = FRONTENDS.get(name)
+    net = spec.build(4)
+    torch.manual_seed(0)
+    for module in net.modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+            nn.init.normal_(module.weight)
+            nn.init.normal_(module.bias)
+    with torch.no_grad():
+        layers = net(torch.full((1, 1, frames, 96), -60.0))
+    assert [layer.shape[2:] for layer in layers] == [(frames,)] * len(spec.feature_layers)
+    assert sum(layer.shape[1] for layer in layers) == spec.feature_dim(4)
+    for layer in layers:
+        torch.testing.assert_close(layer, layer[..., :1].expand_as(layer), rtol=1e-5, atol=1e-4)
+
+
+def test_short_variant_has_short_temporal_kernels():
+    long, short = FRONTENDS.get("temporal").build(8), FRONTENDS.get("temporal_short").build(8)
+    assert [c.kernel_size[0] for c in long.temporal.convs] == [165, 128, 64, 32]
+    assert [c.kernel_size[0] for c in short.temporal.convs] == [64, 32, 16, 8]
+    assert long.timbral is None and short.timbral is None
+
+
+def test_single_branch_frontends_build_only_their_branch():
+    assert FRONTENDS.get("timbral").build(8).temporal is None
+    both = FRONTENDS.get("timbral_temporal").build(8)
+    assert both.timbral is not None and both.temporal is not None
+
+
+def test_dsp_baselines_keep_their_dim_under_every_pooling():
+    spec = FRONTENDS.get("mfcc")
+    assert spec.dim("small", "mean_std") == spec.dim("small") == 120
+    assert dataclasses.replace(spec, input_kind="logmel").dim("small", "mean_std") == 240

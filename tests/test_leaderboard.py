@@ -1,0 +1,70 @@
+"""Leaderboards are derived from result files, and the three exports hold the same rows."""
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from toy import TINY, tone_dataset
+
+from rwbench import leaderboard
+from rwbench.backends import BACKENDS
+from rwbench.pipeline import RunOptions, run
+from rwbench.results import iter_results
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lb")
+    opts = RunOptions(results_dir=root, device="cpu", workers=0, seeds=[0, 1])
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg"), BACKENDS.get("knn")], opts)
+    return root
+
+
+def markdown_rows(text):
+    rows, dataset, header = [], None, None
+    for line in text.splitlines():
+        if line.startswith("### "):
+            dataset, header = line[4:], None
+        elif line.startswith("|") and not set(line) <= set("|-: "):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if header is None:
+                header = cells
+            else:
+                rows.append({"dataset": dataset, **dict(zip(header, cells))})
+    return rows
+
+
+def test_markdown_csv_and_json_hold_the_same_rows(results):
+    table = leaderboard.load(results)
+    csv_rows = pd.read_csv(io.StringIO(leaderboard.export(table, "csv")), dtype=str, keep_default_na=False)
+    json_rows = json.loads(leaderboard.export(table, "json"))
+    md_rows = markdown_rows(leaderboard.export(table, "md"))
+    assert len(csv_rows) == len(json_rows) == len(md_rows) == 2
+    for csv_row, json_row, md_row in zip(csv_rows.to_dict("records"), json_rows, md_rows):
+        for column in leaderboard.COLUMNS:
+            values = [csv_row[column], json_row[column], md_row[column]]
+            try:
+                numbers = [float(v) if v not in ("", None) else np.nan for v in values]
+            except ValueError:
+                assert len({str(v) for v in values}) == 1, (column, values)
+            else:
+                np.testing.assert_allclose(numbers, numbers[0], rtol=0, atol=1e-4, err_msg=column)
+
+
+def test_rows_pool_seeds_and_rank_within_the_dataset(results):
+    table = leaderboard.load(results)
+    records = list(iter_results(results))
+    assert len(records) == 4 and set(table["n_seeds"]) == {2} and set(table["n_folds"]) == {4}
+    for _, row in table.iterrows():
+        accs = [f["accuracy"] for r in records if r["backend"]["name"] == row["backend"] for f in r["folds"]]
+        assert row["accuracy_mean"] == pytest.approx(np.mean(accs), abs=1e-4)
+        assert row["accuracy_std"] == pytest.approx(np.std(accs), abs=1e-4)
+    assert sorted(table["rank"]) == sorted(table["accuracy_mean"].rank(ascending=False, method="min").astype(int))
+    assert list(table.columns) == leaderboard.COLUMNS
+
+
+def test_missing_results_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(Exception, match="does not exist; run `rwbench run` first"):
+        leaderboard.load(tmp_path / "nowhere")
