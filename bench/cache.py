@@ -3,7 +3,8 @@
 An entry is a folder named by the hash of everything that determines the embeddings::
 
     <root>/<dataset>/<frontend>/<key>/
-        features.npy     (n_clips, dim) float32, memory-mapped on read
+        features.npy     (n_rows, dim) float32, memory-mapped on read: a row per clip (per window if segmented)
+        clip_index.npy   (n_rows,) the clip of each row, ascending
         manifest.json    written last: its presence marks the entry complete
         parts/00003.npz  finished chunks of an interrupted computation (removed on completion)
 
@@ -64,11 +65,12 @@ class CacheEntry:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.features_path = folder / "features.npy"
+        self.clip_index_path = folder / "clip_index.npy"
         self.manifest_path = folder / "manifest.json"
         self.parts = folder / "parts"
 
     def is_complete(self) -> bool:
-        return self.manifest_path.is_file() and self.features_path.is_file()
+        return all(p.is_file() for p in (self.manifest_path, self.features_path, self.clip_index_path))
 
     def manifest(self) -> dict:
         return read_json(self.manifest_path)
@@ -88,18 +90,28 @@ class CacheEntry:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **arrays)
 
-    def load_part(self, index: int) -> dict[str, np.ndarray]:
+    def load_part(self, index: int, *names: str) -> dict[str, np.ndarray]:
+        """The named arrays of a part (all by default); the others are not read."""
         with np.load(self.part_path(index), allow_pickle=False) as part:
-            return {name: part[name] for name in part.files}
+            return {name: part[name] for name in names or part.files}
 
-    def finish(self, n_parts: int, n_rows: int, dim: int, manifest: dict) -> None:
-        """Assemble the parts into ``features.npy`` (row by row, memory-mapped), then the manifest."""
+    def clip_index(self) -> np.ndarray:
+        return np.load(self.clip_index_path)
+
+    def finish(self, n_parts: int, dim: int, manifest: dict) -> None:
+        """Assemble the parts, in order, into ``features.npy`` (memory-mapped, one part in memory at a
+        time) and ``clip_index.npy``, then write the manifest."""
+        rows = np.concatenate([self.load_part(i, "rows")["rows"] for i in range(n_parts)])
         with atomic_path(self.features_path) as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n_rows, dim))
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(rows), dim))
+            start = 0
             for index in range(n_parts):
-                part = self.load_part(index)
-                out[part["rows"]] = part["features"]
+                block = self.load_part(index, "features")["features"]
+                out[start:start + len(block)] = block
+                start += len(block)
             out.flush()
             del out
+        with atomic_path(self.clip_index_path) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, rows)
         write_json(self.manifest_path, manifest)
         shutil.rmtree(self.parts, ignore_errors=True)

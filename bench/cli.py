@@ -12,6 +12,7 @@ from . import __version__
 from .backends import BACKENDS
 from .dataset import DATASETS
 from .errors import RwbenchError
+from .evaluate import AGGREGATES
 from .frontend import FRONTENDS, POOLINGS
 from .leaderboard import FORMATS, export, load, to_summary
 from .listing import LISTINGS
@@ -76,6 +77,11 @@ def _add_embed_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=_seeds, default=[0], help="a count (3 → 0,1,2) or a list (0,5,7)")
     p.add_argument("--width", type=_width, default="small", help="small, paper or a filter count")
     p.add_argument("--pooling", choices=POOLINGS, default="mean", help="per-layer pooling over time")
+    p.add_argument("--segment", type=float, metavar="SECONDS",
+                   help="segment-and-aggregate: embed fixed windows over the whole clip instead of cropping it")
+    p.add_argument("--hop", type=float, metavar="SECONDS", help="window hop with --segment (default: the window)")
+    p.add_argument("--aggregate", choices=AGGREGATES, default="mean",
+                   help="with --segment: average window embeddings (mean) or vote over window predictions")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, help="DataLoader decoding workers (default: min(4, cores − 1))")
@@ -132,8 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- commands -----------------------------------------------------------------------------------
 def _options(args) -> RunOptions:
+    if (args.hop or args.aggregate != "mean") and not args.segment:
+        raise RwbenchError("--hop and --aggregate need --segment SECONDS (the window length)")
+    if any(v is not None and v <= 0 for v in (args.segment, args.hop)):
+        raise RwbenchError("--segment and --hop take a positive number of seconds")
     return RunOptions(
-        width=args.width, weights=args.weights, seeds=args.seeds, pooling=args.pooling, device=args.device,
+        width=args.width, weights=args.weights, seeds=args.seeds, pooling=args.pooling, segment=args.segment,
+        hop=args.hop, aggregate=args.aggregate, device=args.device,
         batch_size=args.batch_size, workers=args.workers, skip_bad_audio=args.skip_bad_audio,
         results_dir=args.results, cache_dir=args.cache, n_jobs=getattr(args, "jobs", None),
         force=getattr(args, "force", False), progress=not args.quiet and sys.stderr.isatty(),

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from . import __version__
-from .audio import fix_length
+from .audio import fix_length, segments
 from .cache import CacheEntry, content_key
 from .dataset import Dataset
 from .errors import DataError, RwbenchError
@@ -41,6 +41,8 @@ class EmbedJob:
     weights: str = "random"
     seed: int = 0
     pooling: str = "mean"
+    segment: float | None = None  # window length (s) for segment-and-aggregate; None = crop/pad the clip
+    hop: float | None = None  # window hop (s); None = the window length (no overlap)
 
     @property
     def weights_kind(self) -> str:
@@ -52,16 +54,16 @@ class EmbedJob:
         return self.seed if self.weights_kind == "random" else None
 
     def input_samples(self) -> tuple[int, int]:
-        """(samples of the dataset's clip length, samples fed to the network) at the front-end's rate."""
+        """(samples of a clip or window, samples fed to the network) at the front-end's rate."""
         spec = self.frontend
-        clip = int(round(self.dataset.seconds * spec.sample_rate))
+        clip = int(round((self.segment or self.dataset.seconds) * spec.sample_rate))
         minimum = spec.min_samples()
         if clip >= minimum:
             return clip, clip
         if spec.pad_to_min is None:
             raise DataError(
                 f"front-end {spec.name!r} needs clips of at least {minimum / spec.sample_rate:.2f} s "
-                f"({spec.input_length}); dataset {self.dataset.key!r} gives {self.dataset.seconds:g} s"
+                f"({spec.input_length}); dataset {self.dataset.key!r} gives {clip / spec.sample_rate:g} s"
             )
         return clip, minimum
 
@@ -80,7 +82,8 @@ class EmbedJob:
             "pooling": self.pooling,
             "input": {"kind": spec.input_kind, "sample_rate": spec.sample_rate, "clip_samples": clip,
                       "network_samples": network, "clip_pad": self.dataset.pad, "min_pad": spec.pad_to_min,
-                      "logmel": asdict(spec.logmel) if spec.logmel else None},
+                      "logmel": asdict(spec.logmel) if spec.logmel else None,
+                      "segment": {"seconds": self.segment, "hop": self.hop or self.segment} if self.segment else None},
             "dataset": self.dataset.key,
             "dataset_fingerprint": self.dataset.fingerprint(),
         }
@@ -95,12 +98,21 @@ class EmbedJob:
 
 @dataclass
 class Embeddings:
-    features: np.ndarray  # (n_clips, dim), memory-mapped; rows of skipped clips are NaN
+    features: np.ndarray  # (n_rows, dim), memory-mapped: one row per clip, or per window when segmented
+    clip_index: np.ndarray  # (n_rows,) the clip of each row, ascending; a skipped clip has one NaN row
     manifest: dict
+
+    @classmethod
+    def read(cls, entry: CacheEntry) -> Embeddings:
+        return cls(entry.features(), entry.clip_index(), entry.manifest())
 
     @property
     def valid(self) -> np.ndarray:
         return ~np.isnan(self.features).any(axis=1)
+
+    @property
+    def segmented(self) -> bool:
+        return len(self.clip_index) != len(np.unique(self.clip_index))
 
 
 class _ClipAudio(torch.utils.data.Dataset):
@@ -110,6 +122,7 @@ class _ClipAudio(torch.utils.data.Dataset):
         self.dataset, self.rate = job.dataset, job.frontend.sample_rate
         self.clip_samples, self.network_samples = job.input_samples()
         self.min_pad = job.frontend.pad_to_min or "zero"
+        self.hop = int(round((job.hop or job.segment) * self.rate)) if job.segment else None
 
     def __len__(self) -> int:
         return len(self.dataset.clips)
@@ -120,8 +133,13 @@ class _ClipAudio(torch.utils.data.Dataset):
             audio = self.dataset.load_audio(clip, self.rate)
         except DataError as err:
             return index, None, str(err)
-        audio = fix_length(audio, self.clip_samples, self.dataset.pad)
-        return index, torch.from_numpy(fix_length(audio, self.network_samples, self.min_pad)), None
+        if self.hop:  # windows over the whole clip
+            windows = segments(audio, self.clip_samples, self.hop, pad=self.dataset.pad)
+        else:
+            windows = fix_length(audio, self.clip_samples, self.dataset.pad)[None]
+        if self.network_samples > self.clip_samples:
+            windows = np.stack([fix_length(w, self.network_samples, self.min_pad) for w in windows])
+        return index, torch.from_numpy(windows), None  # (n_windows, samples)
 
 
 def _collate(items):
@@ -150,7 +168,7 @@ def embed(
     entry = job.entry(Path(cache_root))
     if entry.is_complete():
         log.debug("cache hit %s", entry.folder)
-        return Embeddings(entry.features(), entry.manifest())
+        return Embeddings.read(entry)
     torch_device = resolve_device(device)
     model = Embedder(job.frontend, width=job.width, weights=job.weights, seed=job.seed, pooling=job.pooling)
     model.to(torch_device)
@@ -167,42 +185,53 @@ def embed(
         start = time.perf_counter()
         loader = DataLoader(torch.utils.data.Subset(audio, chunks[index]), batch_size=batch_size,
                             num_workers=workers, collate_fn=_collate)
-        rows, features, failed = [], [], {}
-        for batch in loader:
-            good = [(i, wave) for i, wave, _ in batch if wave is not None]
-            failed.update({i: err for i, _, err in batch if err is not None})
-            if good:
-                waves = torch.stack([w for _, w in good]).to(torch_device)
-                features.append(model(waves).float().cpu().numpy())
-                rows += [i for i, _ in good]
-            bar.update(len(batch))
+        rows, features, failed = _embed_chunk(model, loader, torch_device, batch_size, bar)
         if failed and not skip_bad_audio:
             bar.close()
             raise DataError(next(iter(failed.values())) + " (rerun with --skip-bad-audio to leave such files out)")
         dim = features[0].shape[1] if features else job.frontend.dim(job.width, job.pooling)
-        stacked = np.concatenate(features) if features else np.zeros((0, dim), np.float32)
-        bad_rows = np.array(sorted(failed), dtype=int)
+        features = np.concatenate(features) if features else np.zeros((0, dim), np.float32)
+        bad = np.array(sorted(failed), dtype=int)
+        rows = np.concatenate([rows, bad])
+        order = np.argsort(rows, kind="stable")  # rows in clip order, windows in time order
         entry.save_part(
-            index, rows=np.concatenate([np.array(rows, dtype=int), bad_rows]),
-            features=np.concatenate([stacked, np.full((len(bad_rows), dim), np.nan, np.float32)]),
-            failed=np.array([f"{job.dataset.clips[i].id}\t{failed[i]}" for i in bad_rows], dtype=str),
+            index, rows=rows[order],
+            features=np.concatenate([features, np.full((len(bad), dim), np.nan, np.float32)])[order],
+            failed=np.array([f"{job.dataset.clips[i].id}\t{failed[i]}" for i in bad], dtype=str),
             seconds=np.array(time.perf_counter() - start),
         )
     bar.close()
     return _finish(job, entry, n_parts=len(chunks), device=str(torch_device), model=model, batch_size=batch_size)
 
 
+def _embed_chunk(model: Embedder, loader: DataLoader, device: torch.device, batch_size: int, bar
+                 ) -> tuple[np.ndarray, list[np.ndarray], dict[int, str]]:
+    """Rows (clip index per window), feature blocks (·, dim) and decode failures {clip: message} of a chunk."""
+    rows, features, failed = [], [], {}
+    for batch in loader:
+        good = [(i, windows) for i, windows, _ in batch if windows is not None]
+        failed.update({i: err for i, _, err in batch if err is not None})
+        if good:
+            waves = torch.cat([w for _, w in good])
+            for part in torch.split(waves, batch_size):  # at most batch_size windows per forward pass
+                features.append(model(part.to(device)).float().cpu().numpy())
+            rows += [i for i, w in good for _ in range(len(w))]
+        bar.update(len(batch))
+    return np.array(rows, dtype=int), features, failed
+
+
 def _finish(job: EmbedJob, entry: CacheEntry, *, n_parts: int, device: str, model: Embedder, batch_size: int) -> Embeddings:
-    parts = [entry.load_part(i) for i in range(n_parts)]
-    dim = parts[0]["features"].shape[1]
+    parts = [entry.load_part(i, "rows", "failed", "seconds") for i in range(n_parts)]
+    dim = entry.load_part(0, "features")["features"].shape[1]
     seconds = float(sum(p["seconds"] for p in parts))
     skipped = [dict(zip(("clip", "reason"), line.split("\t", 1))) for p in parts for line in p["failed"]]
-    n_clips = len(job.dataset.clips)
+    n_clips, n_rows = len(job.dataset.clips), sum(len(p["rows"]) for p in parts)
     manifest = {
         "key": job.key(),
         "description": job.description(),
         "rwbench_version": __version__,
         "n_clips": n_clips,
+        "n_rows": n_rows,
         "clip_ids": [c.id for c in job.dataset.clips],
         "dim": dim,
         "params": sum(p.numel() for p in model.net.parameters()),
@@ -213,5 +242,5 @@ def _finish(job: EmbedJob, entry: CacheEntry, *, n_parts: int, device: str, mode
         "skipped": skipped,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    entry.finish(n_parts, n_clips, dim, manifest)
-    return Embeddings(entry.features(), entry.manifest())
+    entry.finish(n_parts, dim, manifest)
+    return Embeddings.read(entry)

@@ -48,9 +48,13 @@ def _relative(indices: np.ndarray, search: np.ndarray) -> np.ndarray:
 
 def evaluate_split(
     X: np.ndarray, y: np.ndarray, split: OuterSplit, backend: BackendSpec, *, seed: int, n_classes: int,
-    n_jobs: int | None = None,
+    n_jobs: int | None = None, vote: str | None = None, row_clip: np.ndarray | None = None,
 ) -> FoldResult:
-    """Select on ``split.inner``, refit on ``split.train``, score on ``split.test``."""
+    """Select on ``split.inner``, refit on ``split.train``, score on ``split.test``.
+
+    With ``vote``, rows are windows of clips (``row_clip``): selection scores windows, the test
+    score is per clip after voting over its windows' predictions (:data:`VOTES`).
+    """
     start = time.perf_counter()
     search = split.search
     inner = [(_relative(fit, search), _relative(val, search)) for fit, val in split.inner]
@@ -66,12 +70,14 @@ def evaluate_split(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = clone(backend.build(seed)).set_params(**grid.best_params_).fit(X[split.train], y[split.train])
-    predicted = model.predict(X[split.test])
-    truth = y[split.test]
+    if vote is None:
+        predicted, truth = model.predict(X[split.test]), y[split.test]
+    else:
+        predicted, truth = VOTES[vote](model, X[split.test], y[split.test], row_clip[split.test], n_classes)
     return FoldResult(
         name=split.name,
         n_train=len(split.train),
-        n_test=len(split.test),
+        n_test=len(truth),
         accuracy=float(accuracy_score(truth, predicted)),
         balanced_accuracy=float(balanced_accuracy_score(truth, predicted)),
         macro_f1=float(f1_score(truth, predicted, average="macro", labels=np.arange(n_classes), zero_division=0)),
@@ -84,9 +90,54 @@ def evaluate_split(
 
 def nested_cv(
     X: np.ndarray, y: np.ndarray, splits: list[OuterSplit], backend: BackendSpec, *, seed: int, n_classes: int,
-    n_jobs: int | None = None,
+    n_jobs: int | None = None, vote: str | None = None, row_clip: np.ndarray | None = None,
 ) -> list[FoldResult]:
-    return [evaluate_split(X, y, s, backend, seed=seed, n_classes=n_classes, n_jobs=n_jobs) for s in splits]
+    return [evaluate_split(X, y, s, backend, seed=seed, n_classes=n_classes, n_jobs=n_jobs, vote=vote,
+                           row_clip=row_clip) for s in splits]
+
+
+# -- segment-and-aggregate -----------------------------------------------------------------------
+def clip_means(features: np.ndarray, clip_index: np.ndarray) -> np.ndarray:
+    """Average the window rows of each clip (``clip_index`` ascending): ``(n_clips, dim)``."""
+    starts = np.flatnonzero(np.r_[True, clip_index[1:] != clip_index[:-1]])
+    counts = np.diff(np.r_[starts, len(clip_index)])
+    return np.add.reduceat(np.asarray(features, dtype=np.float64), starts, axis=0) / counts[:, None]
+
+
+def rows_of(split: OuterSplit, clip_index: np.ndarray) -> OuterSplit:
+    """The split over window rows: every window goes where its clip goes."""
+    def rows(clips: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(np.isin(clip_index, clips))
+
+    return OuterSplit(split.name, rows(split.train), rows(split.test),
+                      tuple((rows(fit), rows(val)) for fit, val in split.inner))
+
+
+def _per_clip(values: np.ndarray, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each clip, sum of ``values`` over each clip's rows)."""
+    ids, first, inverse = np.unique(clips, return_index=True, return_inverse=True)
+    sums = np.zeros((len(ids), values.shape[1]))
+    np.add.at(sums, inverse, values)
+    return first, sums
+
+
+def _majority_vote(model, X, y, clips, n_classes):
+    """Each window votes for its predicted class; ties go to the lower class index."""
+    first, votes = _per_clip(np.eye(n_classes)[model.predict(X)], clips)
+    return votes.argmax(axis=1), y[first]
+
+
+def _probability_vote(model, X, y, clips, n_classes):
+    """Mean class probabilities (``predict_proba``) over windows, or mean decision scores without it."""
+    scores = model.predict_proba(X) if hasattr(model, "predict_proba") else model.decision_function(X)
+    if scores.ndim == 1:  # binary decision_function: > 0 means classes_[1]
+        scores = np.column_stack([-scores, scores])
+    first, sums = _per_clip(scores, clips)
+    return model.classes_[sums.argmax(axis=1)], y[first]
+
+
+VOTES = {"majority": _majority_vote, "probability": _probability_vote}
+AGGREGATES = ("mean", *VOTES)  # "mean": average the window embeddings of a clip, then classify clips
 
 
 def summarise(folds: list[FoldResult]) -> dict:

@@ -1,10 +1,11 @@
 """Leaderboards derived from result files only, exported as Markdown, CSV or JSON with the same rows.
 
-One row per (dataset/task, front-end, width, weights, pooling, backend), pooling every seed: the
+One row per (dataset/task, front-end, width, weights, variant, backend), pooling every seed: the
 accuracy mean and std are over all outer folds × seeds, ``seed_std`` is the spread of the per-seed
 means (initialisation noise), and the 95% CI is a t-interval on the per-seed means (one value per
 seed is the independent unit; with one seed there is no CI). Rows are ranked within each dataset
-by mean accuracy (ties share the better rank).
+by mean accuracy (ties share the better rank). A variant — pooling other than mean, or
+segment-and-aggregate — is shown after the front-end's name: ``vgg[max]``, ``vgg[seg4s-hop2s-majority]``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,18 @@ COLUMNS = [
     "accuracy_mean", "accuracy_std", "accuracy_ci95", "seed_std", "balanced_accuracy_mean", "macro_f1_mean",
     "n_seeds", "n_folds", "fold_accuracies", "embed_ms_per_clip", "skipped",
 ]
-GROUP = ("dataset", "frontend", "width", "weights", "pooling", "backend")
 FORMATS = ("md", "csv", "json")
 DECIMALS = 4
+
+
+def variant(record: dict) -> str:
+    """How a record's front-end instance differs from crop + mean pooling, or ''."""
+    fe = record["frontend"]
+    parts = [fe["pooling"]] if fe["pooling"] != "mean" else []
+    if fe.get("segment"):
+        seg = fe["segment"]
+        parts.append(f"seg{seg['seconds']:g}s-hop{seg['hop']:g}s-{seg['aggregate']}")
+    return ",".join(parts)
 
 
 def _row(records: list[dict]) -> dict:
@@ -41,7 +51,7 @@ def _row(records: list[dict]) -> dict:
     fe = first["frontend"]
     return {
         "dataset": first["dataset"]["key"], "frontend": fe["name"], "input": fe["input_kind"], "width": fe["width"],
-        "weights": fe["weights"], "pooling": fe["pooling"], "backend": first["backend"]["name"],
+        "weights": fe["weights"], "variant": variant(first), "backend": first["backend"]["name"],
         "dim": fe["feature_dim"], "params": fe["params"],
         "accuracy_mean": float(per_seed.mean()), "accuracy_std": float(per_seed.std()), "accuracy_ci95": ci,
         "seed_std": float(seed_means.std(ddof=1)) if n > 1 else float("nan"),
@@ -58,7 +68,7 @@ def build(records: Iterable[dict]) -> pd.DataFrame:
     groups: dict[tuple, list[dict]] = {}
     for r in records:
         key = (r["dataset"]["key"], r["frontend"]["name"], r["frontend"]["width"], r["frontend"]["weights"],
-               r["frontend"]["pooling"], r["backend"]["name"])
+               variant(r), r["backend"]["name"])
         groups.setdefault(key, []).append(r)
     rows = [_row(sorted(g, key=lambda r: r["seed"])) for g in groups.values()]
     if not rows:
@@ -66,8 +76,8 @@ def build(records: Iterable[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     table["rank"] = table.groupby("dataset")["accuracy_mean"].rank(ascending=False, method="min").astype(int)
     table = table.sort_values(["dataset", "rank", "frontend", "backend"], kind="stable").reset_index(drop=True)
-    pooled = table["pooling"] != "mean"
-    table.loc[pooled, "frontend"] = table.loc[pooled, "frontend"] + "[" + table.loc[pooled, "pooling"] + "]"
+    marked = table["variant"] != ""
+    table.loc[marked, "frontend"] = table.loc[marked, "frontend"] + "[" + table.loc[marked, "variant"] + "]"
     return table[COLUMNS].round(DECIMALS)
 
 

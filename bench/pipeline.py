@@ -18,7 +18,7 @@ from .cache import content_key, read_json
 from .dataset import Dataset
 from .embed import EmbedJob, Embeddings, embed
 from .errors import RwbenchError
-from .evaluate import fold_dicts, keep_rows, nested_cv, summarise
+from .evaluate import VOTES, clip_means, fold_dicts, keep_rows, nested_cv, rows_of, summarise
 from .frontend import FrontendSpec
 from .results import provenance, result_path, write_result
 
@@ -33,6 +33,9 @@ class RunOptions:
     weights: str = "random"
     seeds: list[int] = field(default_factory=lambda: [0])
     pooling: str = "mean"
+    segment: float | None = None  # window seconds for segment-and-aggregate (None: crop/pad each clip)
+    hop: float | None = None
+    aggregate: str = "mean"  # with segments: mean embedding, or majority / probability voting
     device: str = "auto"
     batch_size: int = 16
     workers: int | None = None
@@ -46,6 +49,17 @@ class RunOptions:
     @property
     def cache_root(self) -> Path:
         return self.cache_dir or self.results_dir / "embeddings"
+
+    def job(self, dataset: Dataset, spec: FrontendSpec, seed: int) -> EmbedJob:
+        return EmbedJob(dataset, spec, self.width, self.weights, seed, self.pooling, self.segment, self.hop)
+
+    @property
+    def variant(self) -> str:
+        """How a result differs from the default crop + mean pooling (part of its file name), or ''."""
+        parts = [self.pooling] if self.pooling != "mean" else []
+        if self.segment:
+            parts.append(f"seg{self.segment:g}s-hop{(self.hop or self.segment):g}s-{self.aggregate}")
+        return "-".join(parts)
 
 
 @dataclass
@@ -64,7 +78,7 @@ def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOption
     for dataset in datasets:
         for spec in frontends:
             for seed in opts.seeds:
-                job = EmbedJob(dataset, spec, opts.width, opts.weights, seed, opts.pooling)
+                job = opts.job(dataset, spec, seed)
                 out.setdefault(job.key(), job)
     return list(out.values())
 
@@ -88,7 +102,7 @@ def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:
             f"no embeddings of {job.frontend.name!r} on {job.dataset.key!r} (seed {job.seed}) in {opts.cache_root}; "
             "run `rwbench embed` with the same options first"
         )
-    return Embeddings(entry.features(), entry.manifest())
+    return Embeddings.read(entry)
 
 
 def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
@@ -98,7 +112,7 @@ def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backend
         protocol = dataset.protocol.describe(dataset.clips)
         for spec in frontends:
             for seed in opts.seeds:
-                job = EmbedJob(dataset, spec, opts.width, opts.weights, seed, opts.pooling)
+                job = opts.job(dataset, spec, seed)
                 embeddings = load_embeddings(job, opts)
                 for backend in backends:
                     evaluate_one(job, embeddings, backend, splits, protocol, opts, log_)
@@ -108,17 +122,15 @@ def evaluate_one(job: EmbedJob, embeddings: Embeddings, backend: BackendSpec, sp
                  opts: RunOptions, log_: RunLog) -> Path:
     dataset, spec = job.dataset, job.frontend
     path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
-                       weights=job.weights_kind, seed=job.seed, backend=backend.name, pooling=opts.pooling)
+                       weights=job.weights_kind, seed=job.seed, backend=backend.name, variant=opts.variant)
     run_key = content_key({"embedding": embeddings.manifest["key"], "backend": backend.name, "grid": backend.grid,
-                           "seed": job.seed, "protocol": protocol, "evaluate_code": EVALUATE_CODE_VERSION})
+                           "seed": job.seed, "protocol": protocol, "aggregate": opts.aggregate if opts.segment else None,
+                           "evaluate_code": EVALUATE_CODE_VERSION})
     log_.results.append(path)
     if path.is_file() and not opts.force and read_json(path).get("run_key") == run_key:
         log_.reused += 1
         return path
-    features = np.asarray(embeddings.features)
-    valid = ~np.isnan(features).any(axis=1)
-    folds = nested_cv(features, dataset.labels, [keep_rows(s, valid) for s in splits], backend, seed=job.seed,
-                      n_classes=len(dataset.classes), n_jobs=opts.n_jobs)
+    folds = _nested_cv(embeddings, dataset, splits, backend, job.seed, opts)
     manifest = embeddings.manifest
     record = {
         **provenance(),
@@ -129,7 +141,9 @@ def evaluate_one(job: EmbedJob, embeddings: Embeddings, backend: BackendSpec, sp
                      "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
                      "init": manifest["description"]["init"], "pooling": opts.pooling, "feature_dim": manifest["dim"],
                      "params": manifest["params"], "source": spec.source, "embedding_key": manifest["key"],
-                     "input": manifest["description"]["input"]},
+                     "input": manifest["description"]["input"],
+                     "segment": {**manifest["description"]["input"]["segment"], "aggregate": opts.aggregate}
+                     if opts.segment else None},
         "backend": {"name": backend.name, "grid": backend.grid, "grid_size": backend.grid_size},
         "seed": job.seed,
         "device": manifest["device"],
@@ -143,6 +157,22 @@ def evaluate_one(job: EmbedJob, embeddings: Embeddings, backend: BackendSpec, sp
     log.info("%s %s %s seed %d: accuracy %.3f", dataset.key, spec.name, backend.name, job.seed,
              record["summary"]["accuracy_mean"])
     return path
+
+
+def _nested_cv(embeddings: Embeddings, dataset: Dataset, splits, backend: BackendSpec, seed: int,
+               opts: RunOptions):
+    """Clip rows, or window rows voted per clip; rows of skipped clips (NaN) never enter a split."""
+    labels, n_classes = dataset.labels, len(dataset.classes)
+    features, clip_index = np.asarray(embeddings.features), embeddings.clip_index
+    if opts.segment and opts.aggregate in VOTES:
+        valid = ~np.isnan(features).any(axis=1)
+        row_splits = [keep_rows(rows_of(s, clip_index), valid) for s in splits]
+        return nested_cv(features, labels[clip_index], row_splits, backend, seed=seed, n_classes=n_classes,
+                         n_jobs=opts.n_jobs, vote=opts.aggregate, row_clip=clip_index)
+    clips = clip_means(features, clip_index) if embeddings.segmented else features
+    valid = ~np.isnan(clips).any(axis=1)
+    return nested_cv(clips, labels, [keep_rows(s, valid) for s in splits], backend, seed=seed, n_classes=n_classes,
+                     n_jobs=opts.n_jobs)
 
 
 def run(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],

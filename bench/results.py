@@ -52,9 +52,9 @@ def provenance() -> dict:
 
 
 def result_path(results_dir: Path, *, dataset: str, frontend: str, width: str, weights: str, seed: int,
-                backend: str, pooling: str = "mean") -> Path:
-    pool = "" if pooling == "mean" else f"__{pooling}"
-    name = f"{safe(frontend)}__{safe(width)}__{safe(weights)}__seed{seed}__{safe(backend)}{pool}.json"
+                backend: str, variant: str = "") -> Path:
+    suffix = f"__{safe(variant)}" if variant else ""
+    name = f"{safe(frontend)}__{safe(width)}__{safe(weights)}__seed{seed}__{safe(backend)}{suffix}.json"
     return results_dir / "runs" / safe(dataset.replace("/", "__")) / name
 
 

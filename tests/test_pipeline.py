@@ -66,3 +66,45 @@ def test_skipped_clips_are_recorded_in_the_result(opts):
     record = json.loads(log.results[0].read_text())
     assert record["dataset"]["skipped"] == [{"clip": "low/004", "reason": "cannot decode low/004: truncated"}]
     assert sum(f["n_test"] for f in record["folds"]) == len(ds.clips) - 1
+
+
+def test_segment_and_aggregate_embeds_windows_and_scores_clips(opts):
+    from rwbench.audio import n_segments
+
+    ds = tone_dataset()
+    segmented = RunOptions(**{**opts.__dict__, "segment": 0.1, "hop": 0.05})
+    records = {}
+    for aggregate in ("mean", "majority", "probability"):
+        log = run([ds], [TINY], [BACKENDS.get("logreg")], RunOptions(**{**segmented.__dict__, "aggregate": aggregate}))
+        records[aggregate] = json.loads(log.results[0].read_text())
+        assert log.embedded == (1 if aggregate == "mean" else 0), "the aggregation reuses the window embeddings"
+    entry = next((opts.results_dir / "embeddings").rglob("clip_index.npy")).parent
+    clip_index = np.load(entry / "clip_index.npy")
+    windows = n_segments(2000, 800, 400)  # 0.25 s clips, 0.1 s windows, 0.05 s hop, at 8 kHz
+    assert np.array_equal(clip_index, np.repeat(np.arange(len(ds.clips)), windows))
+    for aggregate, record in records.items():
+        assert record["frontend"]["segment"] == {"seconds": 0.1, "hop": 0.05, "aggregate": aggregate}
+        assert sum(f["n_test"] for f in record["folds"]) == len(ds.clips), "scored per clip, not per window"
+        assert record["summary"]["accuracy_mean"] > 0.9
+    assert len({r["run_key"] for r in records.values()}) == 3
+
+
+def test_votes_count_windows_per_clip():
+    from rwbench.evaluate import VOTES
+
+    class Fixed:
+        classes_ = np.array([0, 1, 2])
+
+        def predict(self, X):
+            return X[:, 0].astype(int)
+
+        def decision_function(self, X):
+            return X[:, 1:]
+
+    # clip 0: windows predict 2, 2, 1 → 2; clip 1: 0, 1 → tie → 0 (lower index)
+    X = np.array([[2, 0, 0, 1], [2, 0, 0, 1], [1, 0, 5, 0], [0, 1, 0, 0], [1, 0, 2, 0]], float)
+    y, clips = np.array([2, 2, 2, 1, 1]), np.array([0, 0, 0, 1, 1])
+    predicted, truth = VOTES["majority"](Fixed(), X, y, clips, 3)
+    assert predicted.tolist() == [2, 0] and truth.tolist() == [2, 1]
+    predicted, _ = VOTES["probability"](Fixed(), X, y, clips, 3)  # summed scores: [0, 5, 2] and [1, 2, 0]
+    assert predicted.tolist() == [1, 1]

@@ -17,7 +17,7 @@ from rwbench.datasets import synthetic
 from rwbench.dsp import LogMel, LogMelConfig
 from rwbench.errors import DataError, UnknownNameError
 
-SEPARABILITY_CLIPS_PER_CLASS = 16
+SEPARABILITY_CLIPS_PER_CLASS = 24
 MAX_LAG_FRAMES = 160  # 3.4 s at hop 256 / 12 kHz: as long as the temporal front-end's longest filter
 
 
@@ -57,7 +57,7 @@ def cv_accuracy(features: np.ndarray, dataset: synthetic.SyntheticDataset) -> fl
 
 @pytest.fixture(scope="module")
 def accuracies() -> dict[str, dict[str, float]]:
-    """{task: {"chance", "bag_of_frames", "energy_autocorrelation"}} on 16 clips per class."""
+    """{task: {"chance", "bag_of_frames", "energy_autocorrelation"}} on 24 clips per class."""
     out = {}
     for task in synthetic.TASKS:
         dataset = load(task, n_per_class=SEPARABILITY_CLIPS_PER_CLASS)
@@ -158,16 +158,17 @@ def test_fingerprint_follows_the_generator():
 
 
 # -- the classes differ only in their intended cue ---------------------------------------------------
-def test_every_metre_gets_the_same_hit_levels_in_another_order():
-    positions = np.arange(60)
-    levels = {m.name: m.levels(np.random.default_rng(3), positions % sum(m.beats), 25.0) for m in synthetic.RHYTHM_CLASSES}
-    reference = np.sort(levels["2-4"])
+def test_metres_rank_downbeats_over_beats_over_other_pulses():
+    ranks = {m.name: m.loudness_ranks(np.random.default_rng(3), 60) for m in synthetic.RHYTHM_CLASSES}
     for meter in synthetic.RHYTHM_CLASSES:
-        np.testing.assert_array_equal(np.sort(levels[meter.name]), reference)
-        weight = meter.metrical_weights()[positions % sum(meter.beats)]
-        assert levels[meter.name][weight == 2].min() > levels[meter.name][weight == 1].max()
-        assert levels[meter.name][weight == 1].min() > levels[meter.name][weight == 0].max()
-    assert len({tuple(v) for v in levels.values()}) == len(levels)
+        rank = ranks[meter.name]
+        np.testing.assert_array_equal(np.sort(rank), np.arange(60))  # a permutation: the same levels for all
+        bar = meter.metrical_weights()
+        first = -int(np.argmin(rank)) % len(bar)  # the loudest pulse is a downbeat: where the clip enters the bar
+        weight = bar[(first + np.arange(60)) % len(bar)]
+        assert rank[weight == 2].max() < rank[weight == 1].min()
+        assert rank[weight == 1].max() < rank[weight == 0].min()
+    assert len({tuple(r) for r in ranks.values()}) == len(ranks)
 
 
 def test_same_draws_give_every_metre_the_same_spectrum():
@@ -180,7 +181,7 @@ def test_same_draws_give_every_vowel_the_same_notes_in_time():
     waves = np.stack([v.render(np.random.default_rng(5), 6.0) for v in synthetic.TIMBRE_CLASSES])
     frames = waves[:, : waves.shape[1] // 400 * 400].reshape(len(waves), -1, 400)  # 25 ms frames
     envelopes = 10 * np.log10(np.mean(frames**2, axis=2) + 1e-6)
-    assert np.corrcoef(envelopes).min() > 0.95
+    assert np.corrcoef(envelopes).min() > 0.99
 
 
 def test_rhythm_is_in_the_order_of_frames_not_in_their_distribution(accuracies):
