@@ -124,6 +124,7 @@ def evaluate_one(job: EmbedJob, embeddings: Embeddings, backend: BackendSpec, sp
     path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
                        weights=job.weights_kind, seed=job.seed, backend=backend.name, variant=opts.variant)
     run_key = content_key({"embedding": embeddings.manifest["key"], "backend": backend.name, "grid": backend.grid,
+                           "backend_version": backend.version,
                            "seed": job.seed, "protocol": protocol, "aggregate": opts.aggregate if opts.segment else None,
                            "evaluate_code": EVALUATE_CODE_VERSION})
     log_.results.append(path)

@@ -40,8 +40,8 @@ def bag_of_frames(db: np.ndarray) -> np.ndarray:
 def energy_autocorrelation(waves: np.ndarray) -> np.ndarray:
     """Normalised autocorrelation of the frame energy (dB; Hann frames of 512, hop 256) at lags
     1..MAX_LAG_FRAMES: a tempogram-like summary, blind to the spectrum. ``(clips, MAX_LAG_FRAMES)``."""
-    frames = np.lib.stride_tricks.sliding_window_view(waves, 512, axis=1)[:, ::256] * np.hanning(512)
-    curve = 10 * np.log10(np.mean(frames.astype(float) ** 2, axis=2) + 1e-10)
+    spectrum = torch.stft(torch.from_numpy(waves), 512, 256, window=torch.hann_window(512), return_complex=True)
+    curve = 10 * np.log10(spectrum.abs().square().sum(dim=1).double().numpy() + 1e-10)
     curve -= curve.mean(axis=1, keepdims=True)
     power = np.abs(np.fft.rfft(curve, 2 * curve.shape[1])) ** 2
     acf = np.fft.irfft(power)[:, : MAX_LAG_FRAMES + 1]
