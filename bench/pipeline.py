@@ -145,7 +145,8 @@ def evaluate_one(job: EmbedJob, embeddings: Embeddings, backend: BackendSpec, sp
                      "input": manifest["description"]["input"],
                      "segment": {**manifest["description"]["input"]["segment"], "aggregate": opts.aggregate}
                      if opts.segment else None},
-        "backend": {"name": backend.name, "grid": backend.grid, "grid_size": backend.grid_size},
+        "backend": {"name": backend.name, "grid": backend.grid, "grid_size": backend.grid_size,
+                    "version": backend.version},
         "seed": job.seed,
         "device": manifest["device"],
         "folds": fold_dicts(folds),

@@ -24,6 +24,7 @@ of the embedding cache key.
 from __future__ import annotations
 
 import hashlib
+import numbers
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -158,26 +159,28 @@ class Meter:
         weights[0] = 2.0
         return weights
 
-    def levels(self, rng: np.random.Generator, bar_position: np.ndarray, range_db: float) -> np.ndarray:
-        """Hit levels in dB (≤ 0) for pulses at ``bar_position``: drawn i.i.d. alike for every class,
-        then dealt out by metrical weight — the loudest to downbeats, the next to beats, ties at random."""
-        weight = self.metrical_weights()[bar_position]
-        order = np.lexsort((rng.uniform(size=len(weight)), weight))
-        levels = np.empty(len(weight))
-        levels[order] = np.sort(rng.uniform(-range_db, 0.0, len(weight)))
-        return levels
+    def loudness_ranks(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """Rank (0 = loudest) of each of ``count`` pulses from a random place in the bar: downbeats
+        outrank beats, beats outrank the other pulses, ties are broken at random. ``(count,)``."""
+        pulses_per_bar = sum(self.beats)
+        weights = self.metrical_weights()[(rng.integers(pulses_per_bar) + np.arange(count)) % pulses_per_bar]
+        ranks = np.empty(count, dtype=int)
+        ranks[np.lexsort((rng.uniform(size=count), -weights))] = np.arange(count)
+        return ranks
 
     def render(self, rng: np.random.Generator, seconds: float) -> np.ndarray:
-        """One clip at :data:`NATIVE_RATE`: ``(samples,)`` float64."""
+        """One clip at :data:`NATIVE_RATE`: ``(samples,)`` float64. Every draw but the last — which
+        pulse gets which level — is the same for every class."""
         rate = rng.uniform(*PULSE_RATE_HZ)
         count = int(np.ceil((seconds + LEAD_IN_S) * rate)) + 1
         starts = -LEAD_IN_S + (rng.uniform() + np.arange(count)) / rate + rng.normal(0, TIMING_JITTER_S, count)
-        pulses_per_bar = sum(self.beats)
-        bar_position = (rng.integers(pulses_per_bar) + np.arange(count)) % pulses_per_bar
-        levels = rng.uniform(*HIT_PEAK_DBFS) + self.levels(rng, bar_position, rng.uniform(*ACCENT_RANGE_DB))
+        loudest, level_range = rng.uniform(*HIT_PEAK_DBFS), rng.uniform(*ACCENT_RANGE_DB)
+        levels = loudest - np.sort(rng.uniform(0.0, level_range, count))  # loudest first
         hit = _drum_hit(rng)
         n = _n_samples(seconds)
-        return _mix([hit * gain for gain in _db_to_gain(levels)], starts, n) + _noise_floor(rng, n)
+        floor = _noise_floor(rng, n)
+        gains = _db_to_gain(levels[self.loudness_ranks(rng, count)])
+        return _mix([hit * gain for gain in gains], starts, n) + floor
 
 
 # -- timbre ----------------------------------------------------------------------------------------
@@ -270,15 +273,18 @@ class SyntheticDataset(Dataset):
         }
 
 
-def _check_options(task: str | None, seed: int, n_per_class: int, seconds: float) -> None:
+def _check_options(task: str | None, seed: object, n_per_class: object, seconds: object, unknown: dict) -> None:
+    if unknown:
+        raise DataError(f"synthetic has no option {', '.join(map(repr, unknown))}; it takes seed, n_per_class, seconds")
     if task not in TASKS:
         raise UnknownNameError("task of synthetic", str(task), list(TASKS))
-    if seed < 0:
-        raise DataError(f"synthetic: seed must be >= 0, got {seed}")
-    if n_per_class < N_FOLDS:
-        raise DataError(f"synthetic: n_per_class must be >= {N_FOLDS} (one clip per class in every fold), got {n_per_class}")
-    if not seconds > 0:
-        raise DataError(f"synthetic: seconds must be positive, got {seconds}")
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+        raise DataError(f"synthetic: seed must be an integer >= 0, got {seed!r}")
+    if not isinstance(n_per_class, numbers.Integral) or n_per_class < N_FOLDS:
+        raise DataError(f"synthetic: n_per_class must be an integer >= {N_FOLDS} (a clip of each class in every fold), "
+                        f"got {n_per_class!r}")
+    if not isinstance(seconds, numbers.Real) or not seconds > 0:
+        raise DataError(f"synthetic: seconds must be a positive number, got {seconds!r}")
 
 
 @register_dataset(
@@ -291,13 +297,14 @@ def _check_options(task: str | None, seed: int, n_per_class: int, seconds: float
     source="rwbench built-in generator (datasets/synthetic.py)",
 )
 def load_synthetic(
-    root: Path | None = None, *, task: str, seed: int = 0, n_per_class: int = 30, seconds: float = 6.0
+    root: Path | None = None, *, task: str, seed: int = 0, n_per_class: int = 30, seconds: float = 6.0, **unknown
 ) -> SyntheticDataset:
-    """The ``synthetic`` task ``task``: ``n_per_class`` clips of ``seconds`` per class, drawn from ``seed``."""
-    _check_options(task, seed, n_per_class, seconds)
+    """The ``synthetic`` task ``task``: ``n_per_class`` clips of ``seconds`` per class, drawn from ``seed``.
+    ``root`` is ignored: nothing is read from disk."""
+    _check_options(task, seed, n_per_class, seconds, unknown)
     clips = [
         Clip(id=f"{task}/{sound.name}/{i:04d}", label=sound.name, fold=i % N_FOLDS + 1)
         for sound in TASKS[task]
         for i in range(n_per_class)
     ]
-    return SyntheticDataset(name="synthetic", task=task, clips=clips, protocol=PROTOCOL, seconds=float(seconds), seed=seed)
+    return SyntheticDataset(name="synthetic", task=task, clips=clips, protocol=PROTOCOL, seconds=float(seconds), seed=int(seed))

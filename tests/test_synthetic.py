@@ -102,11 +102,12 @@ def test_folds_are_balanced_per_class(n_per_class):
 
 
 @pytest.mark.parametrize(
-    ("options", "error"),
-    [({"n_per_class": 4}, DataError), ({"seconds": 0}, DataError), ({"seed": -1}, DataError)],
+    "options",
+    [{"n_per_class": 4}, {"n_per_class": 7.5}, {"seconds": 0}, {"seconds": "6"}, {"seed": -1}, {"seed": "0"},
+     {"sample_rate": 8000}],
 )
-def test_bad_options_are_refused(options, error):
-    with pytest.raises(error):
+def test_bad_options_are_refused(options):
+    with pytest.raises(DataError, match=next(iter(options))):
         load("rhythm", **options)
 
 
