@@ -4,7 +4,7 @@
     python benchmarks/throughput.py --frontends 'strided_*,vgg' --device cuda --format csv -o cuda.csv
 
 One run first measures the device's float32 matmul peak, then, for each front-end, builds an ``Embedder``
-(random weights, seed 0), embeds batches of synthetic clips after a warm-up and keeps the best of
+(random weights, seed 0), embeds batches of noise clips after a warm-up and keeps the best of
 ``--repeats`` timings. Clips shorter than a front-end's minimum are lengthened with its declared pad rule,
 as the embed stage does. ``benchmarks/README.md`` explains every column.
 """
@@ -31,7 +31,7 @@ from rwbench.embed import resolve_device
 from rwbench.errors import RwbenchError
 from rwbench.frontend import FRONTENDS, Embedder, FrontendSpec
 
-try:  # optional: the only meaningful CPU memory figure we can take for torch
+try:  # optional: the CPU memory column
     import psutil
 except ImportError:
     psutil = None
@@ -40,7 +40,7 @@ log = logging.getLogger("throughput")
 
 WARMUP_CALLS = 3  # untimed calls first: allocator, oneDNN/cuDNN kernel choice
 MIN_TIME = 0.2  # seconds one timing should last at least; fast calls are looped to reach it
-MATMUL_SIZE, MATMUL_REPEATS = 2048, 5
+MATMUL_SIZE, MATMUL_REPEATS = 2048, 10
 SLOW_MS_PER_CLIP = 2000.0
 MIB = 2**20
 
@@ -154,11 +154,12 @@ def header(device: torch.device, peak_gflops: float, args: argparse.Namespace) -
         memory = "memory MiB = torch.cuda.max_memory_allocated (weights + batch + activations)"
     else:
         name = f"cpu ({_cpu_name()}, {os.cpu_count()} logical cores)"
-        memory = ("memory MiB = resident-set growth over the front-end's runs (psutil)" if psutil
+        memory = ("memory MiB = resident-set growth from building the model to the end of its runs (psutil; "
+                  "not a peak)" if psutil
                   else "memory: not measured on CPU (psutil is not installed)")
-    load = "/".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    load = "/".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"  # 1/5/15 min
     return [
-        f"device {name}; torch {torch.__version__}; {torch.get_num_threads()} threads; load average {load}",
+        f"device {name}; torch {torch.__version__}; threads {torch.get_num_threads()}; load average {load}",
         f"float32 matmul peak {peak_gflops:.1f} GFLOP/s ({MATMUL_SIZE}×{MATMUL_SIZE}, best of {MATMUL_REPEATS}); "
         f"batch {args.batch}, best of {args.repeats} after {WARMUP_CALLS} warm-up calls; {memory}",
     ]
@@ -194,7 +195,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (matmul and cuDNN); off by default")
     p.add_argument("--format", default="md", choices=["md", "csv"])
     p.add_argument("-o", "--output", help="write the table here instead of stdout")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if min(args.batch, args.repeats, args.threads or 1) < 1 or args.seconds <= 0:
+        p.error("--batch, --repeats and --threads must be at least 1, --seconds positive")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32
+    if device.type == "cpu" and hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1) / 2:
+        log.warning("load average %.1f on %d cores: other processes compete for the CPU and timings will vary; "
+                    "--threads 1 is steadier on a shared machine", os.getloadavg()[0], os.cpu_count())
     peak = matmul_peak(device)
     log.info("matmul peak %.1f GFLOP/s on %s", peak, device)
     notes, rows = header(device, peak, args), []
