@@ -97,22 +97,22 @@ def to_summary(table: pd.DataFrame) -> str:
     def compact(rows: pd.DataFrame) -> pd.DataFrame:
         view = rows[["rank", "frontend", "input", "weights", "backend", "dim", "params"]].copy()
         view["accuracy"] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(rows["accuracy_mean"], rows["accuracy_std"])]
-        view["ci95"] = rows["accuracy_ci95"]
+        view["ci95"] = ["" if np.isnan(c) else f"±{c:.3f}" for c in rows["accuracy_ci95"]]
         view["folds"] = rows["fold_accuracies"]
         view["seeds"] = rows["n_seeds"]
         view["ms/clip"] = [f"{v:.1f}" for v in rows["embed_ms_per_clip"]]
         return view
-    return _sections(table, compact)
+    return _sections(table, compact, numparse=False)
 
 
-def _sections(table: pd.DataFrame, view) -> str:
+def _sections(table: pd.DataFrame, view, numparse: bool = True) -> str:
     if table.empty:
         return "No results yet.\n"
     sections = []
     for dataset, rows in table.groupby("dataset", sort=True):
         shown = view(rows).astype(object).where(view(rows).notna(), None)  # NaN (one seed: no CI) → blank
         body = tabulate(shown, headers="keys", tablefmt="pipe", showindex=False, floatfmt=f".{DECIMALS}f",
-                        missingval="")
+                        missingval="", disable_numparse=not numparse)
         sections.append(f"### {dataset}\n\n{body}\n")
     return "\n".join(sections)
 
