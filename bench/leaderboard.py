@@ -82,9 +82,18 @@ def build(records: Iterable[dict]) -> pd.DataFrame:
 
 
 def load(results_dir: Path) -> pd.DataFrame:
+    """The leaderboard of every result under ``results_dir``; ``table.attrs["skipped"]`` maps each
+    dataset to the files its results left out (shown as a note under its Markdown table)."""
     if not Path(results_dir).is_dir():
         raise RwbenchError(f"results folder {str(results_dir)!r} does not exist; run `rwbench run` first")
-    return build(iter_results(results_dir))
+    records = list(iter_results(results_dir))
+    table = build(records)
+    skipped: dict[str, dict[str, str]] = {}
+    for r in records:
+        for item in r["dataset"]["skipped"]:
+            skipped.setdefault(r["dataset"]["key"], {})[item["clip"]] = item["reason"]
+    table.attrs["skipped"] = skipped
+    return table
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -113,7 +122,10 @@ def _sections(table: pd.DataFrame, view, numparse: bool = True) -> str:
         shown = view(rows).astype(object).where(view(rows).notna(), None)  # NaN (one seed: no CI) → blank
         body = tabulate(shown, headers="keys", tablefmt="pipe", showindex=False, floatfmt=f".{DECIMALS}f",
                         missingval="", disable_numparse=not numparse)
-        sections.append(f"### {dataset}\n\n{body}\n")
+        skipped = table.attrs.get("skipped", {}).get(dataset, {})
+        note = "".join(f"\n- skipped `{clip}`: {reason}" for clip, reason in sorted(skipped.items()))
+        note = f"\nLeft out as unreadable (--skip-bad-audio), {len(skipped)} file(s):{note}\n" if skipped else ""
+        sections.append(f"### {dataset}\n\n{body}\n{note}")
     return "\n".join(sections)
 
 

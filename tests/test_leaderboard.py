@@ -68,3 +68,15 @@ def test_rows_pool_seeds_and_rank_within_the_dataset(results):
 def test_missing_results_folder_is_a_clear_error(tmp_path):
     with pytest.raises(Exception, match="does not exist; run `rwbench run` first"):
         leaderboard.load(tmp_path / "nowhere")
+
+
+def test_skipped_files_are_counted_and_listed_under_the_table(tmp_path):
+    from rwbench.errors import DataError
+
+    ds = tone_dataset()
+    ds.fail_on = {ds.clips[2].id: DataError("cannot decode low/002: truncated")}
+    run([ds], [TINY], [BACKENDS.get("logreg")],
+        RunOptions(results_dir=tmp_path, device="cpu", workers=0, skip_bad_audio=True))
+    table = leaderboard.load(tmp_path)
+    assert table["skipped"].tolist() == [1]
+    assert "- skipped `low/002`: cannot decode low/002: truncated" in leaderboard.export(table, "md")
