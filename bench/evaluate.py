@@ -78,14 +78,21 @@ def evaluate_split(
         name=split.name,
         n_train=len(split.train),
         n_test=len(truth),
-        accuracy=float(accuracy_score(truth, predicted)),
-        balanced_accuracy=float(balanced_accuracy_score(truth, predicted)),
-        macro_f1=float(f1_score(truth, predicted, average="macro", labels=np.arange(n_classes), zero_division=0)),
+        **_metrics(truth, predicted, n_classes),
         best_params={k.removeprefix("clf__"): _plain(v) for k, v in grid.best_params_.items()},
         selection_score=float(grid.best_score_),
         fit_seconds=time.perf_counter() - start,
         confusion=confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist(),
     )
+
+
+def _metrics(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict[str, float]:
+    with warnings.catch_warnings():  # a small test fold may lack a class the model predicts
+        warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
+        return {"accuracy": float(accuracy_score(truth, predicted)),
+                "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
+                "macro_f1": float(f1_score(truth, predicted, average="macro", labels=np.arange(n_classes),
+                                           zero_division=0))}
 
 
 def nested_cv(
