@@ -99,6 +99,8 @@ class DatasetSpec:
 
     def load(self, root: str | Path | None = None, *, tasks: Sequence[str] | None = None, **options) -> list[Dataset]:
         """Build the dataset for each requested task (all of them by default)."""
+        if root is not None and not self.needs_root:
+            raise DataError(f"dataset {self.name!r} is generated and takes no --data-root (got {str(root)!r})")
         if self.needs_root:
             if root is None:
                 raise DataError(f"dataset {self.name!r} needs --data-root (the folder that holds it)")

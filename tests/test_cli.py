@@ -23,6 +23,7 @@ def fails_with_one_line(capsys, argv, match):
     (["run", "--dataset", "gtzn"], "did you mean 'gtzan'"),
     (["run", "--dataset", "esc10", "--data-root", "/nonexistent"], "data root '/nonexistent' for dataset 'esc10' does not exist"),
     (["run", "--dataset", "esc10"], "needs --data-root"),
+    (["run", "--data-root", "/nonexistent"], "dataset 'synthetic' is generated and takes no --data-root"),
     (["run", "--width", "huge"], "--width takes small, paper or a positive filter count"),
     (["run", "--seeds", "two"], "--seeds takes a count"),
     (["run", "--device", "tpu"], "invalid choice: 'tpu'"),
