@@ -9,13 +9,6 @@ import pytest
 from rwbench.cli import main
 
 
-def fails_with_one_line(capsys, argv, match):
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("rwbench: error:"), err
-    assert match in err, err
-
-
 @pytest.mark.parametrize("argv, match", [
     (["run", "--frontends", "nosuch"], "unknown front-end 'nosuch'"),
     (["run", "--frontends", "vgx"], "did you mean 'vgg'"),
@@ -33,7 +26,10 @@ def fails_with_one_line(capsys, argv, match):
     (["check-plugin", "nosuch"], "unknown front-end 'nosuch'"),
 ])
 def test_bad_input_gives_one_clear_line(capsys, argv, match):
-    fails_with_one_line(capsys, argv, match)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("rwbench: error:"), err
+    assert match in err, err
 
 
 def test_list_shows_every_registry(capsys):

@@ -10,7 +10,12 @@ from rwbench import kernel_svm
 from rwbench.kernel_svm import KernelSVC
 
 
-@parametrize_with_checks([KernelSVC(), KernelSVC(kernel="linear", C=2.0)])
+# check name -> one-line reason; marked xfail (strict, so a fixed check is noticed). None today.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+
+@parametrize_with_checks([KernelSVC(), KernelSVC(kernel="linear", C=2.0)],
+                         expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS, xfail_strict=True)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
