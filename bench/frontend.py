@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -188,16 +188,3 @@ def apply_weights(net: nn.Module, spec: FrontendSpec, weights: str, seed: int) -
     if kind not in WEIGHT_KINDS:
         raise RwbenchError(f"unknown weights {weights!r}; use one of {sorted(WEIGHT_KINDS)}")
     WEIGHT_KINDS[kind](net, spec, seed)
-
-
-@dataclass(frozen=True)
-class FrontendConfig:
-    """One front-end instance as the cache key and the results see it."""
-
-    name: str
-    width: str
-    filters: int
-    weights: str
-    seed: int | None  # None when the weights are not random
-    pooling: str = "mean"
-    extra: Mapping[str, str] = field(default_factory=dict)

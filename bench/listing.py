@@ -7,8 +7,8 @@ import fnmatch
 from tabulate import tabulate
 
 from .backends import BACKENDS
-from .dataset import DATASETS
 from .check import count_macs
+from .dataset import DATASETS
 from .frontend import FRONTENDS, FrontendSpec
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from .backends import BackendSpec
 from .cache import content_key, read_json
 from .dataset import Dataset
-from .embed import EmbedJob, Embeddings, embed
+from .embed import Embeddings, EmbedJob, embed
 from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, fold_dicts, keep_rows, nested_cv, rows_of, summarise
 from .frontend import FrontendSpec

@@ -8,7 +8,6 @@ fails to import is reported by name and does not take the others down.
 
 from __future__ import annotations
 
-
 import fnmatch
 import importlib
 import importlib.util

@@ -9,7 +9,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from rwbench import kernel_svm
 from rwbench.kernel_svm import KernelSVC
 
-
 # check name -> one-line reason; marked xfail (strict, so a fixed check is noticed). None today.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
