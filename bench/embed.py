@@ -179,45 +179,51 @@ def embed(
         log.info("%s: resuming, %d of %d chunks already done", job.frontend.name, len(chunks) - len(todo), len(chunks))
     bar = tqdm(total=n_clips, initial=n_clips - sum(len(chunks[i]) for i in todo), unit="clip",
                desc=f"embed {job.frontend.name} on {job.dataset.key}", disable=not progress, leave=False)
-    audio = _ClipAudio(job)
-    workers = default_workers() if workers is None else workers
-    for index in todo:
-        start = time.perf_counter()
-        loader = DataLoader(torch.utils.data.Subset(audio, chunks[index]), batch_size=batch_size,
-                            num_workers=workers, collate_fn=_collate)
-        rows, features, failed = _embed_chunk(model, loader, torch_device, batch_size, bar)
+    # one loader for every unfinished chunk (workers start once); each batch lies inside one chunk
+    batches = [chunks[c][i:i + batch_size] for c in todo for i in range(0, len(chunks[c]), batch_size)]
+    loader = DataLoader(_ClipAudio(job), batch_sampler=batches, collate_fn=_collate,
+                        num_workers=default_workers() if workers is None else workers)
+    left = {c: len(chunks[c]) for c in todo}
+    rows, features, failed = [], [], {}
+    start = time.perf_counter()
+    for batch in loader:
+        index = batch[0][0] // CHUNK_CLIPS
+        _embed_batch(model, batch, torch_device, batch_size, rows, features, failed)
+        bar.update(len(batch))
+        left[index] -= len(batch)
+        if left[index]:
+            continue
         if failed and not skip_bad_audio:
             bar.close()
             raise DataError(next(iter(failed.values())) + " (rerun with --skip-bad-audio to leave such files out)")
-        dim = features[0].shape[1] if features else job.frontend.dim(job.width, job.pooling)
-        features = np.concatenate(features) if features else np.zeros((0, dim), np.float32)
-        bad = np.array(sorted(failed), dtype=int)
-        rows = np.concatenate([rows, bad])
-        order = np.argsort(rows, kind="stable")  # rows in clip order, windows in time order
-        entry.save_part(
-            index, rows=rows[order],
-            features=np.concatenate([features, np.full((len(bad), dim), np.nan, np.float32)])[order],
-            failed=np.array([f"{job.dataset.clips[i].id}\t{failed[i]}" for i in bad], dtype=str),
-            seconds=np.array(time.perf_counter() - start),
-        )
+        _save_chunk(job, entry, index, rows, features, failed, seconds=time.perf_counter() - start)
+        rows, features, failed, start = [], [], {}, time.perf_counter()
     bar.close()
     return _finish(job, entry, n_parts=len(chunks), device=str(torch_device), model=model, batch_size=batch_size)
 
 
-def _embed_chunk(model: Embedder, loader: DataLoader, device: torch.device, batch_size: int, bar
-                 ) -> tuple[np.ndarray, list[np.ndarray], dict[int, str]]:
-    """Rows (clip index per window), feature blocks (·, dim) and decode failures {clip: message} of a chunk."""
-    rows, features, failed = [], [], {}
-    for batch in loader:
-        good = [(i, windows) for i, windows, _ in batch if windows is not None]
-        failed.update({i: err for i, _, err in batch if err is not None})
-        if good:
-            waves = torch.cat([w for _, w in good])
-            for part in torch.split(waves, batch_size):  # at most batch_size windows per forward pass
-                features.append(model(part.to(device)).float().cpu().numpy())
-            rows += [i for i, w in good for _ in range(len(w))]
-        bar.update(len(batch))
-    return np.array(rows, dtype=int), features, failed
+def _embed_batch(model: Embedder, batch, device: torch.device, batch_size: int, rows: list[int],
+                 features: list[np.ndarray], failed: dict[int, str]) -> None:
+    """Embed the windows of a batch of clips, appending a clip index per window row; note failures."""
+    good = [(i, windows) for i, windows, _ in batch if windows is not None]
+    failed.update({i: err for i, _, err in batch if err is not None})
+    if good:
+        waves = torch.cat([w for _, w in good])
+        for part in torch.split(waves, batch_size):  # at most batch_size windows per forward pass
+            features.append(model(part.to(device)).float().cpu().numpy())
+        rows += [i for i, w in good for _ in range(len(w))]
+
+
+def _save_chunk(job: EmbedJob, entry: CacheEntry, index: int, rows: list[int], features: list[np.ndarray],
+                failed: dict[int, str], *, seconds: float) -> None:
+    """One finished chunk, rows in clip order (windows in time order); a failed clip is one NaN row."""
+    dim = features[0].shape[1] if features else job.frontend.dim(job.width, job.pooling)
+    bad = np.array(sorted(failed), dtype=int)
+    all_rows = np.concatenate([np.array(rows, dtype=int), bad])
+    stacked = np.concatenate([*features, np.full((len(bad), dim), np.nan, np.float32)])
+    order = np.argsort(all_rows, kind="stable")
+    entry.save_part(index, rows=all_rows[order], features=stacked[order], seconds=np.array(seconds),
+                    failed=np.array([f"{job.dataset.clips[i].id}\t{failed[i]}" for i in bad], dtype=str))
 
 
 def _finish(job: EmbedJob, entry: CacheEntry, *, n_parts: int, device: str, model: Embedder, batch_size: int) -> Embeddings:
