@@ -104,20 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    p = sub.add_parser("run", parents=[common], help="embed → evaluate → leaderboard (default: synthetic data)")
-    _add_data_options(p)
-    _add_embed_options(p)
-    _add_eval_options(p)
-    p.set_defaults(handler=cmd_run)
-    p = sub.add_parser("embed", parents=[common], help="compute and cache embeddings only")
-    _add_data_options(p)
-    _add_embed_options(p)
-    p.set_defaults(handler=cmd_embed)
-    p = sub.add_parser("evaluate", parents=[common], help="evaluate backends on cached embeddings")
-    _add_data_options(p)
-    _add_embed_options(p)
-    _add_eval_options(p)
-    p.set_defaults(handler=cmd_evaluate)
+    stages = [
+        ("run", "embed → evaluate → leaderboard (default: synthetic data)", cmd_run, True),
+        ("embed", "compute and cache embeddings only", cmd_embed, False),
+        ("evaluate", "evaluate backends on cached embeddings", cmd_evaluate, True),
+    ]
+    for name, help_, handler, evaluates in stages:
+        p = sub.add_parser(name, parents=[common], help=help_)
+        _add_data_options(p)
+        _add_embed_options(p)
+        if evaluates:
+            _add_eval_options(p)
+        p.set_defaults(handler=handler)
     p = sub.add_parser("leaderboard", parents=[common], help="tables from stored results")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--format", choices=FORMATS, default="md")

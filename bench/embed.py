@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +68,9 @@ class EmbedJob:
             )
         return clip, minimum
 
+    @cached_property
     def description(self) -> dict:
-        """Everything that determines the embeddings; its hash is the cache key."""
+        """Everything that determines the embeddings; its hash is the cache key (computed once)."""
         spec = self.frontend
         clip, network = self.input_samples()
         return {
@@ -88,11 +90,12 @@ class EmbedJob:
             "dataset_fingerprint": self.dataset.fingerprint(),
         }
 
+    @cached_property
     def key(self) -> str:
-        return content_key(self.description())
+        return content_key(self.description)
 
     def entry(self, cache_root: Path) -> CacheEntry:
-        folder = cache_root / self.dataset.key.replace("/", "__") / self.frontend.name / self.key()
+        folder = cache_root / self.dataset.key.replace("/", "__") / self.frontend.name / self.key
         return CacheEntry(folder)
 
 
@@ -233,8 +236,8 @@ def _finish(job: EmbedJob, entry: CacheEntry, *, n_parts: int, device: str, mode
     skipped = [dict(zip(("clip", "reason"), line.split("\t", 1))) for p in parts for line in p["failed"]]
     n_clips, n_rows = len(job.dataset.clips), sum(len(p["rows"]) for p in parts)
     manifest = {
-        "key": job.key(),
-        "description": job.description(),
+        "key": job.key,
+        "description": job.description,
         "rwbench_version": __version__,
         "n_clips": n_clips,
         "n_rows": n_rows,

@@ -79,7 +79,7 @@ def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOption
         for spec in frontends:
             for seed in opts.seeds:
                 job = opts.job(dataset, spec, seed)
-                out.setdefault(job.key(), job)
+                out.setdefault(job.key, job)
     return list(out.values())
 
 
@@ -108,24 +108,23 @@ def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:
 def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
                  opts: RunOptions, log_: RunLog) -> None:
     for dataset in datasets:
-        splits = dataset.splits()
-        protocol = dataset.protocol.describe(dataset.clips)
+        splits, described = dataset.splits(), dataset.describe()  # once per dataset, not per result
         for spec in frontends:
             for seed in opts.seeds:
                 job = opts.job(dataset, spec, seed)
                 embeddings = load_embeddings(job, opts)
                 for backend in backends:
-                    evaluate_one(job, embeddings, backend, splits, protocol, opts, log_)
+                    evaluate_one(job, embeddings, backend, splits, described, opts, log_)
 
 
-def evaluate_one(job: EmbedJob, embeddings: Embeddings, backend: BackendSpec, splits, protocol: dict,
+def evaluate_one(job: EmbedJob, embeddings: Embeddings, backend: BackendSpec, splits, described: dict,
                  opts: RunOptions, log_: RunLog) -> Path:
     dataset, spec = job.dataset, job.frontend
     path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
                        weights=job.weights_kind, seed=job.seed, backend=backend.name, variant=opts.variant)
     run_key = content_key({"embedding": embeddings.manifest["key"], "backend": backend.name, "grid": backend.grid,
-                           "backend_version": backend.version,
-                           "seed": job.seed, "protocol": protocol, "aggregate": opts.aggregate if opts.segment else None,
+                           "backend_version": backend.version, "seed": job.seed, "protocol": described["protocol"],
+                           "aggregate": opts.aggregate if opts.segment else None,
                            "evaluate_code": EVALUATE_CODE_VERSION})
     log_.results.append(path)
     if path.is_file() and not opts.force and read_json(path).get("run_key") == run_key:
@@ -136,8 +135,8 @@ def evaluate_one(job: EmbedJob, embeddings: Embeddings, backend: BackendSpec, sp
     record = {
         **provenance(),
         "run_key": run_key,
-        "dataset": {**dataset.describe(), "protocol": protocol, "fingerprint": dataset.fingerprint(),
-                    "skipped": dataset.skipped + manifest["skipped"]},
+        "dataset": {**described, "fingerprint": manifest["description"]["dataset_fingerprint"],
+                    "skipped": described["skipped"] + manifest["skipped"]},
         "frontend": {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
                      "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
                      "init": manifest["description"]["init"], "pooling": opts.pooling, "feature_dim": manifest["dim"],

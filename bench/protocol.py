@@ -87,8 +87,9 @@ class StratifiedFolds(PredefinedFolds):
         return folds
 
     def describe(self, clips: Sequence[Clip]) -> dict:
-        return {**super().describe(clips), "kind": "stratified_folds", "k": self.k, "seed": self.seed,
-                "assignment": dict(zip([c.id for c in clips], self.folds(clips).tolist()))}
+        folds = self.folds(clips).tolist()
+        return {"id": self.id, "kind": "stratified_folds", "folds": sorted(set(folds)), "k": self.k, "seed": self.seed,
+                "assignment": dict(zip([c.id for c in clips], folds))}
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,9 @@ def test_key_changes_with_everything_that_changes_the_embeddings():
     base = EmbedJob(ds, TINY, width="small", seed=0)
     variants = [EmbedJob(ds, TINY, width="paper", seed=0), EmbedJob(ds, TINY, seed=1),
                 EmbedJob(ds, TINY, seed=0, pooling="max"), EmbedJob(tone_dataset(n_per_class=13), TINY)]
-    keys = {base.key()} | {v.key() for v in variants}
+    keys = {base.key} | {v.key for v in variants}
     assert len(keys) == 1 + len(variants)
-    assert EmbedJob(ds, TINY, seed=0).key() == base.key()
+    assert EmbedJob(ds, TINY, seed=0).key == base.key
 
 
 def test_interrupted_run_resumes_without_recomputing_finished_chunks(tmp_path, monkeypatch):
