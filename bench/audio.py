@@ -46,7 +46,7 @@ class AudioInfo:
 
 def soundfile_reads(path: str | Path) -> bool:
     """Whether this machine's libsndfile can decode ``path`` (a file name or an extension like ``".mp3"``)."""
-    ext = str(path) if str(path).startswith(".") else Path(path).suffix
+    ext = Path(path).suffix or str(path)  # Path(".mp3").suffix is "": a bare extension
     fmt = _SOUNDFILE_FORMATS.get(ext.lower())
     return fmt is not None and fmt in _soundfile_formats()
 

@@ -6,7 +6,8 @@
 ``clip_length``     the clip used, and ``spec.min_samples()``, give at least ``min_input`` frames/samples
                     (a shorter request is raised to the minimum)
 ``feature_layers``  the network returns one tensor per declared feature layer
-``dim``             the produced embedding width equals ``spec.dim(width, pooling)`` for every pooling
+``dim``             the produced embedding width equals ``spec.dim(width, pooling)`` for every pooling, and each
+                    layer's width its ``layer_dims`` entry where the spec declares them
 ``finite``          every embedding value is finite
 ``same_seed``       two builds with the same seed have identical weights and identical embeddings
 ``other_seed``      a different seed gives different weights (every conv/linear kernel); skipped without weights
@@ -117,6 +118,9 @@ def _check_layers_and_dims(spec: FrontendSpec, width: str | int, embedder: Embed
     first = CheckResult("feature_layers", n_ok, f"returned {len(layers)} layers, declared {spec.feature_layers}")
     produced = {mode: sum(pool(layer, mode).shape[1] for layer in layers) for mode in POOLINGS}
     declared = {mode: spec.dim(width, mode) for mode in POOLINGS}
+    if spec.layer_dims is not None:  # per layer too, when declared
+        produced["layers"] = dict(zip(spec.feature_layers, (pool(layer).shape[1] for layer in layers)))
+        declared["layers"] = dict(spec.layer_dims(spec.filters(width)))
     return [first, CheckResult("dim", produced == declared, f"produced {produced}, declared {declared}")]
 
 

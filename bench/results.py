@@ -58,6 +58,17 @@ def result_path(results_dir: Path, *, dataset: str, frontend: str, width: str, w
     return results_dir / "runs" / safe(dataset.replace("/", "__")) / name
 
 
+def variant(frontend: dict) -> str:
+    """How a result's front-end instance differs from crop + mean pooling + its default layers, or ''."""
+    parts = [frontend["pooling"]] if frontend["pooling"] != "mean" else []
+    if frontend.get("segment"):
+        seg = frontend["segment"]
+        parts.append(f"seg{seg['seconds']:g}s-hop{seg['hop']:g}s-{seg['aggregate']}")
+    if not frontend.get("default_layers", True):
+        parts.append("+".join(frontend["layers"]))
+    return ",".join(parts)
+
+
 def safe(text: object) -> str:
     """A file-name-safe form of ``text``."""
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in str(text))

@@ -35,3 +35,31 @@ def shared_data(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"real audio {path} is absent (set RWBENCH_SHARED_DATA to the folder holding {name}/)")
     return path
+
+
+def shared(relative: str) -> Path:
+    """``../shared/<relative>`` (the reference outputs, the musicnn wheel); skips the test when absent."""
+    path = Path(__file__).resolve().parents[2] / "shared" / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent (it comes with the project's shared folder, not with the package)")
+    return path
+
+
+MUSICNN_WHEEL = "weights/musicnn-0.1.0-py3-none-any.whl"
+
+
+@pytest.fixture(scope="session")
+def musicnn_home(tmp_path_factory) -> Path:
+    """A weights folder with the musicnn pack installed from the shared wheel (converted once per session)."""
+    from rwbench.weights import fetch
+
+    home = tmp_path_factory.mktemp("weights")
+    fetch("musicnn", shared(MUSICNN_WHEEL), home=home)
+    return home
+
+
+@pytest.fixture
+def weights_home(musicnn_home, monkeypatch) -> Path:
+    """``RWBENCH_WEIGHTS`` pointed at :func:`musicnn_home` for one test."""
+    monkeypatch.setenv("RWBENCH_WEIGHTS", str(musicnn_home))
+    return musicnn_home

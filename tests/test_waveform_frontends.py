@@ -15,7 +15,7 @@ from rwbench.architectures.samplecnn import SEGMENT, to_segments
 from rwbench.architectures.strided import SETTINGS, StridedConv
 from rwbench.dsp import LogMel
 from rwbench.errors import RwbenchError
-from rwbench.frontend import FRONTENDS, Embedder, apply_weights
+from rwbench.frontend import FRONTENDS, Embedder, resolve_weights
 
 STRIDED = [f"strided_{length}_{stride}" for length, stride in SETTINGS]
 MINE = ["sample_level", "samplecnn", "rese2_multi", "frame_level", "frame_level_many", "mst", "heurinet",
@@ -58,7 +58,7 @@ def built(name: str, width: str | int = "small", weights: str | None = "random",
     spec = FRONTENDS.get(name)
     net = spec.build(spec.filters(width))
     if weights is not None:
-        apply_weights(net, spec, weights, seed)
+        resolve_weights(spec, weights, seed).apply(net, spec)
     return net.eval()
 
 

@@ -1,0 +1,227 @@
+"""Weight packs (fetch, list, checksums), ``pretrained:PATH`` for any front-end, weight tags and seeds in runs,
+and per-layer evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import MUSICNN_WHEEL, shared
+from safetensors.torch import save_file
+from toy import TINY, TinyNet, tone_dataset
+
+from rwbench.backends import BACKENDS
+from rwbench.frontend import FRONTENDS, Embedder, layer_sets, resolve_weights
+from rwbench.pipeline import RunOptions, run
+from rwbench.results import iter_results
+from rwbench.weights import WeightsError, fetch, listing, pack_file, sha256_of
+
+MUSICNN_FILES = {"MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg"}
+
+
+# -- packs -------------------------------------------------------------------------------------
+@pytest.mark.shared_data
+def test_fetch_from_a_wheel_installs_every_checkpoint_with_its_sha256(musicnn_home):
+    info = json.loads((musicnn_home / "musicnn" / "pack.json").read_text())
+    assert set(info["files"]) == MUSICNN_FILES
+    assert info["wheel_sha256"] == sha256_of(shared(MUSICNN_WHEEL))
+    for entry in info["files"].values():
+        path = musicnn_home / "musicnn" / entry["file"]
+        assert sha256_of(path) == entry["sha256"]
+        assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()  # the user's umask, not mkstemp's 0600
+    rows = {r["model"]: r for r in listing(musicnn_home)}
+    assert rows["MSD_vgg"]["frontend"] == "musicnn_vgg" and rows["MSD_vgg"]["weights"] == "msd"
+    assert all(r["installed"] != "no" for r in rows.values())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.shared_data
+def test_the_pip_download_path_works_offline_against_a_local_index(tmp_path):
+    """`rwbench weights fetch musicnn` as a real process; pip's own settings point it at a folder."""
+    links = tmp_path / "links"
+    links.mkdir()
+    shutil.copy(shared(MUSICNN_WHEEL), links)
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(links), "RWBENCH_WEIGHTS": str(tmp_path / "w")}
+    done = subprocess.run([sys.executable, "-m", "rwbench.cli", "weights", "fetch", "musicnn"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads((tmp_path / "w" / "musicnn" / "pack.json").read_text())["files"]) == MUSICNN_FILES
+    shutil.rmtree(links)
+    links.mkdir()  # an empty index: pip fails and the message says what to do offline
+    done = subprocess.run([sys.executable, "-m", "rwbench.cli", "weights", "fetch", "musicnn"],
+                          env={**env, "RWBENCH_WEIGHTS": str(tmp_path / "w2")}, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2 and "pip could not download musicnn==0.1.0" in done.stderr
+    assert "--from PATH/musicnn-0.1.0-py3-none-any.whl" in done.stderr
+    assert not (tmp_path / "w2" / "musicnn" / "pack.json").exists()
+
+
+@pytest.mark.shared_data
+def test_a_wheel_with_another_sha256_is_refused_and_nothing_installed(tmp_path):
+    copy = tmp_path / "musicnn-0.1.0-py3-none-any.whl"
+    data = bytearray(shared(MUSICNN_WHEEL).read_bytes())
+    data[-100] ^= 1
+    copy.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="has sha256 .* as published has f38a4890"):
+        fetch("musicnn", copy, home=tmp_path / "home")
+    assert not (tmp_path / "home").exists()
+
+
+def test_weights_not_installed_name_the_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("RWBENCH_WEIGHTS", str(tmp_path))
+    with pytest.raises(WeightsError, match=r"'mtt' weights \(musicnn MTT_musicnn\) are not installed in .*"
+                                           r"`rwbench weights fetch musicnn`.*--from PATH/musicnn-0.1.0"):
+        resolve_weights(FRONTENDS.get("musicnn"), "mtt")
+
+
+@pytest.mark.shared_data
+def test_an_installed_file_that_changed_is_refused(weights_home, tmp_path, monkeypatch):
+    home = tmp_path / "copy"
+    shutil.copytree(weights_home, home)
+    monkeypatch.setenv("RWBENCH_WEIGHTS", str(home))
+    target = home / "musicnn" / "MSD_vgg.safetensors"
+    data = bytearray(target.read_bytes())
+    data[-8] ^= 1
+    target.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="MSD_vgg.safetensors has sha256 .* not the .* it was installed with"):
+        pack_file("musicnn", "musicnn_vgg", "msd")
+    assert pack_file("musicnn", "musicnn_vgg", "mtt").sha256 == sha256_of(home / "musicnn" / "MTT_vgg.safetensors")
+
+
+@pytest.mark.shared_data
+def test_pretrained_weights_differ_from_random_and_between_datasets(weights_home):
+    spec = FRONTENDS.get("musicnn")
+    kernels = {tag: Embedder(spec, weights=tag).net.timbral[0].weight for tag in ("random", "mtt", "msd")}
+    assert not torch.equal(kernels["mtt"], kernels["msd"]) and not torch.equal(kernels["mtt"], kernels["random"])
+    bn = Embedder(spec, weights="mtt").net.input_bn
+    assert float(bn.running_var) != 1.0  # trained statistics were loaded, not defaults
+
+
+# -- pretrained:PATH -------------------------------------------------------------------------------
+def _state(seed: int, filters: int = 4) -> dict[str, torch.Tensor]:
+    torch.manual_seed(seed)
+    return {k: v.clone() for k, v in TinyNet(filters).state_dict().items()}
+
+
+def test_pretrained_path_loads_safetensors_and_torch_files(tmp_path):
+    state = _state(1)
+    save_file(state, str(tmp_path / "w.safetensors"))
+    torch.save({"state_dict": state}, tmp_path / "w.pt")
+    for name in ("w.safetensors", "w.pt"):
+        embedder = Embedder(TINY, weights=f"pretrained:{tmp_path / name}")
+        assert torch.equal(embedder.net.conv1.weight, state["conv1.weight"])
+        assert embedder.weights.tag == f"pretrained:w@{sha256_of(tmp_path / name)[:8]}"
+        assert embedder.weights.describe()["sha256"] == sha256_of(tmp_path / name)
+
+
+@pytest.mark.parametrize(("edit", "match"), [
+    (lambda s: s.pop("conv2.bias"), r"missing \(1\): conv2.bias"),
+    (lambda s: s.update(extra=torch.zeros(2)), r"unexpected \(1\): extra"),
+    (lambda s: s.update({"conv1.weight": torch.zeros(8, 1, 64)}), r"mis-shaped \(1\): conv1.weight \(8, 1, 64\) \(needs "
+                                                                    r"\(4, 1, 64\)\)"),
+])
+def test_a_checkpoint_that_does_not_fit_lists_its_keys(tmp_path, edit, match):
+    state = _state(1)
+    edit(state)
+    save_file(state, str(tmp_path / "w.safetensors"))
+    with pytest.raises(WeightsError, match=match):
+        Embedder(TINY, weights=f"pretrained:{tmp_path / 'w.safetensors'}")
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage" * 100])
+def test_an_unreadable_checkpoint_is_named(tmp_path, content):
+    (tmp_path / "w.safetensors").write_bytes(content)
+    (tmp_path / "w.pt").write_bytes(content)
+    for name in ("w.safetensors", "w.pt"):
+        with pytest.raises(WeightsError, match=f"cannot read weights from .*{name}"):
+            Embedder(TINY, weights=f"pretrained:{tmp_path / name}")
+
+
+class RunsCode:
+    def __reduce__(self):
+        return print, ("unpickling ran code",)
+
+
+def test_a_pickle_with_code_is_refused(tmp_path):
+    torch.save({"conv1.weight": torch.zeros(1), "hook": RunsCode()}, tmp_path / "evil.pt")
+    with pytest.raises(WeightsError, match="cannot read weights from .*evil.pt: UnpicklingError"):
+        Embedder(TINY, weights=f"pretrained:{tmp_path / 'evil.pt'}")
+
+
+# -- tags, seeds and layers in runs ---------------------------------------------------------------
+@pytest.fixture
+def opts(tmp_path):
+    return RunOptions(results_dir=tmp_path / "results", device="cpu", workers=0)
+
+
+def test_seeds_apply_to_random_weights_only_and_the_file_hash_is_recorded(opts, tmp_path):
+    path = tmp_path / "trained.safetensors"
+    save_file(_state(7), str(path))
+    opts.weights, opts.seeds = ["random", f"pretrained:{path}"], [0, 1, 2]
+    log = run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    records = list(iter_results(opts.results_dir))
+    by_tag = {}
+    for r in records:
+        by_tag.setdefault(r["frontend"]["weights"], []).append(r)
+    tag = f"pretrained:trained@{sha256_of(path)[:8]}"
+    assert sorted(len(v) for v in by_tag.values()) == [1, 3] and set(by_tag) == {"random", tag}
+    assert log.embedded == 4
+    (pretrained,) = by_tag[tag]
+    assert pretrained["frontend"]["weights_sha256"] == sha256_of(path) and pretrained["frontend"]["seed"] is None
+    assert all(r["frontend"]["weights_sha256"] is None for r in by_tag["random"])
+    save_file(_state(8), str(path))  # same name, other content: a new embedding, a new result
+    opts.weights = [f"pretrained:{path}"]
+    again = run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    assert (again.embedded, again.evaluated) == (1, 1)
+
+
+def test_a_weight_free_frontend_runs_once_whatever_the_seeds(opts):
+    opts.seeds = [0, 1, 2]
+    log = run([tone_dataset()], [FRONTENDS.get("logmel_stats")], [BACKENDS.get("logreg")], opts)
+    assert (log.embedded, log.evaluated) == (1, 1)
+
+
+def test_each_layer_is_its_own_result_from_one_embedding(opts):
+    opts.layers = "each"
+    log = run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    assert (log.embedded, log.evaluated) == (1, 2)
+    records = {tuple(r["frontend"]["layers"]): r for r in iter_results(opts.results_dir)}
+    assert set(records) == {("conv1",), ("conv2",)}
+    assert all(r["frontend"]["feature_dim"] == 4 and not r["frontend"]["default_layers"] for r in records.values())
+    opts.layers = "default"
+    log = run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    assert (log.embedded, log.cached, log.evaluated) == (0, 1, 1)
+    default = [r for r in iter_results(opts.results_dir) if r["frontend"]["default_layers"]]
+    assert default[0]["frontend"]["feature_dim"] == 8
+
+
+@pytest.mark.parametrize(("request_", "expected"), [
+    ("default", [("mean_pool", "max_pool")]),
+    ("all", [("timbral", "temporal", "cnn1", "cnn2", "cnn3", "mean_pool", "max_pool", "penultimate")]),
+    ("penultimate,cnn1+cnn2", [("penultimate",), ("cnn1", "cnn2")]),
+])
+def test_layer_sets(request_, expected):
+    assert layer_sets(FRONTENDS.get("musicnn"), request_) == expected
+    assert len(layer_sets(FRONTENDS.get("musicnn"), "each")) == 8
+
+
+def test_layer_dims_follow_the_manifest_columns(opts):
+    opts.layers = "conv2+conv1"
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    (record,) = iter_results(opts.results_dir)
+    manifest = json.loads(next((opts.results_dir / "embeddings").rglob("manifest.json")).read_text())
+    assert manifest["layers"] == {"conv1": [0, 4], "conv2": [4, 8]}
+    assert record["frontend"]["layers"] == ["conv2", "conv1"] and record["frontend"]["feature_dim"] == 8
+    features = np.load(next((opts.results_dir / "embeddings").rglob("features.npy")))
+    assert features.shape[1] == 8
