@@ -10,8 +10,9 @@ frames, padding split ⌊p/2⌋ left / ⌈p/2⌉ right), each with a bias, follo
 | ``mst`` | 60 (the "mel" bands, fixed) | 3 | 1 | tanh |
 
 Feature layers: all three, mean-pooled over time: ``nf + nf // 2 + 60`` values (paper 828, small nf = 64 → 156).
-The original trains this stack to regress log-mel spectrograms; here it is untrained (``random``, Xavier-uniform
-as the original, zero biases). BN keeps identity statistics in eval mode (see ``samplecnn``). The original feeds
+The original trains this stack to regress log-mel spectrograms: ``random`` leaves it untrained (Xavier-uniform as
+the original, zero biases); ``mst`` loads the weights ``rwbench pretrain mst`` trained that way on each outer
+split's training side (:mod:`rwbench.pretrain`). BN keeps identity statistics in eval mode (see ``samplecnn``). The original feeds
 51 200-sample segments of peak-normalised audio; rwbench feeds the whole clip unnormalised (any length works).
 """
 
@@ -63,6 +64,7 @@ class MST(nn.Module):
     pad_to_min="repeat",
     input_length="any length ('same' padding: ceil(samples / 512) frames)",
     init="xavier_uniform",
+    weights=("random", "mst"),  # mst: pre-trained per outer fold by `rwbench pretrain mst`
     description="conv 1024/512 'same' + BN + ReLU, conv 3 + BN + ReLU, conv 3 → 60 + BN + tanh; all 3 layers",
 )
 def mst(filters: int) -> MST:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -16,10 +17,12 @@ from .dataset import DATASETS
 from .errors import RwbenchError
 from .evaluate import AGGREGATES
 from .frontend import FRONTENDS, POOLINGS
-from .leaderboard import FORMATS, export, load, to_summary
+from .leaderboard import FORMATS, export, export_comparison, load, to_summary
 from .listing import LISTINGS
 from .pipeline import RunLog, RunOptions, embed_all, evaluate_all, run
+from .pretrain import MST_LR, PRETRAINERS, pretrain
 from .registry import load_plugin_file
+from .train import TrainOptions, train_all
 from .weights import fetch as fetch_weights
 from .weights import listing as weights_listing
 from .weights import weights_home
@@ -112,6 +115,36 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="re-evaluate even when an up-to-date result exists")
 
 
+def _positive(kind: type, name: str, *, below: float | None = None):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or value <= 0 or (below is not None and value >= below):
+            limit = f" below {below:g}" if below is not None else ""
+            raise argparse.ArgumentTypeError(f"{name} takes a positive {kind.__name__}{limit}, got {text!r}")
+        return value
+    return parse
+
+
+def _add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_level,timbral,temporal",
+                       lr: float = 1e-3) -> None:
+    p.add_argument("--frontends", default=frontends, help=f"comma-separated names or wildcards ({frontends})")
+    p.add_argument("--seeds", type=_seeds, default=[0], help="a count (3 → 0,1,2) or a list (0,5,7)")
+    p.add_argument("--width", type=_width, default="small", help="small, paper or a filter count")
+    p.add_argument("--epochs", type=_positive(int, "--epochs"), default=30, help="at most this many epochs (30)")
+    p.add_argument("--patience", type=_positive(int, "--patience"), default=6,
+                   help="stop after this many epochs without a better validation loss (6)")
+    p.add_argument("--lr", type=_positive(float, "--lr"), default=lr, help=f"Adam learning rate ({lr:g})")
+    p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=32)
+    p.add_argument("--dropout", type=float, default=0.5, help="dropout before the linear head (0.5)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--workers", type=int, help="DataLoader decoding workers (default: min(4, cores − 1))")
+    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
+    p.add_argument("--force", action="store_true", help="retrain folds that are already finished")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="rwbench", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"rwbench {__version__}")
@@ -133,11 +166,31 @@ def build_parser() -> argparse.ArgumentParser:
         if evaluates:
             _add_eval_options(p)
         p.set_defaults(handler=handler)
+    p = sub.add_parser("train", parents=[common], help="train front-ends + a classifier head per outer fold "
+                                                      "(fully trained baselines: weights 'trained', backend 'head')")
+    _add_data_options(p)
+    _add_train_options(p)
+    p.set_defaults(handler=cmd_train)
+    p = sub.add_parser("pretrain", parents=[common], help="self-supervised pre-training per outer fold (mst: regress "
+                                                         "the log-mel from the waveform, Tax et al. 2017)")
+    p.add_argument("task", choices=sorted(PRETRAINERS), help="what to pre-train")
+    _add_data_options(p)
+    _add_train_options(p, frontends="mst", lr=MST_LR)
+    p.set_defaults(handler=cmd_pretrain)
     p = sub.add_parser("leaderboard", parents=[common], help="tables from stored results")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--format", choices=FORMATS, default="md")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     p.set_defaults(handler=cmd_leaderboard)
+    p = sub.add_parser("compare", parents=[common], help="random-weight vs trained rankings side by side, with ρ and τ")
+    p.add_argument("--random", default="random", help="weights tag of the random side (default random)")
+    p.add_argument("--trained", default="trained",
+                   help="weights tag it is ranked against: trained (backend head) or e.g. mtt (same backend)")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--backend", help="only this backend of the random side (default: one table per backend)")
+    p.add_argument("--format", choices=FORMATS, default="md")
+    p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.set_defaults(handler=cmd_compare)
     p = sub.add_parser("check-plugin", parents=[common], help="validate a front-end against its declared spec")
     p.add_argument("name", help="a registered front-end (load a file with --plugin)")
     p.add_argument("--width", type=_width, default="small")
@@ -211,12 +264,46 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _train_options(args) -> TrainOptions:
+    if not 0 <= args.dropout < 1:
+        raise RwbenchError(f"--dropout takes a value in [0, 1), got {args.dropout}")
+    return TrainOptions(width=args.width, seeds=args.seeds, epochs=args.epochs, patience=args.patience, lr=args.lr,
+                        batch_size=args.batch_size, dropout=args.dropout, device=args.device, workers=args.workers,
+                        skip_bad_audio=args.skip_bad_audio, results_dir=args.results, force=args.force,
+                        progress=not args.quiet and sys.stderr.isatty())
+
+
+def cmd_pretrain(args) -> int:
+    opts = _train_options(args)
+    paths = pretrain(args.task, _datasets(args), FRONTENDS.select(args.frontends), opts)
+    print(f"pre-trained {args.task}: {len(paths)} fold(s); weights under {opts.results_dir / 'weights' / args.task}; "
+          f"embed with --weights {args.task}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    opts = _train_options(args)
+    paths = train_all(_datasets(args), FRONTENDS.select(args.frontends), opts)
+    log.info("train: %d result(s) in %s", len(paths), opts.results_dir)
+    print(to_summary(load(opts.results_dir)), end="")
+    return 0
+
+
 def cmd_leaderboard(args) -> int:
-    text = export(load(args.results), args.format)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
-        log.info("wrote %s", args.output)
+    return _write(export(load(args.results), args.format), args.output)
+
+
+def cmd_compare(args) -> int:
+    table = load(args.results)
+    return _write(export_comparison(table, args.format, args.random, args.trained, args.backend), args.output)
+
+
+def _write(text: str, output: Path | None) -> int:
+    """``text`` to ``output`` (folders created) or to stdout."""
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        log.info("wrote %s", output)
     else:
         print(text, end="")
     return 0

@@ -44,11 +44,13 @@ class EmbedJob:
     pooling: str = "mean"
     segment: float | None = None  # window length (s) for segment-and-aggregate; None = crop/pad the clip
     hop: float | None = None  # window hop (s); None = the window length (no overlap)
+    fold: str | None = None  # the outer split whose weights these are (per-fold weights: trained, mst)
+    checkpoint: Path | None = None  # that fold's weights file
 
     @cached_property
     def resolved(self) -> Weights:
         """The weights this job runs with (a pretrained file is located and its sha256 taken once)."""
-        return resolve_weights(self.frontend, self.weights, self.seed)
+        return resolve_weights(self.frontend, self.weights, self.seed, self.checkpoint)
 
     @property
     def weights_kind(self) -> str:
@@ -86,6 +88,7 @@ class EmbedJob:
             "weights": self.weights_kind,
             "seed": self.weights_seed,
             "weights_sha256": self.resolved.file.sha256 if self.resolved.file else None,
+            **({"fold": self.fold} if self.fold else {}),  # per-fold weights
             "init": spec.init if self.weights_kind == "random" else None,
             "pooling": self.pooling,
             "input": {"kind": spec.input_kind, "sample_rate": spec.sample_rate, "clip_samples": clip,

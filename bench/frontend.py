@@ -61,7 +61,7 @@ class FrontendSpec:
             problems.append("weights must include 'random'")
         if ("dsp" in self.weights) != (self.dsp_init is not None):
             problems.append("'dsp' weights and dsp_init come together")
-        extra = set(self.weights) - {"random", "dsp"}
+        extra = set(self.weights) - {"random", "dsp", *FOLD_TAGS}
         if extra != set(self.pretrained or {}):
             problems.append(f"every pretrained tag needs a weight pack in `pretrained` (tags {sorted(extra)}, "
                             f"packs for {sorted(self.pretrained or {})})")
@@ -196,9 +196,13 @@ class Embedder(nn.Module):
         self.layer_widths: list[int] = []
         self.eval()
 
+    def pooled_layers(self, wave: torch.Tensor) -> list[torch.Tensor]:
+        """Each feature layer pooled, ``(batch, width)``; differentiable (training reads it)."""
+        return [pool(layer, self.pooling) for layer in self.net(self.input(wave.unsqueeze(1)))]
+
     @torch.no_grad()
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        pooled = [pool(layer, self.pooling) for layer in self.net(self.input(wave.unsqueeze(1)))]
+        pooled = self.pooled_layers(wave)
         self.layer_widths = [p.shape[1] for p in pooled]
         return torch.cat(pooled, dim=1)
 
@@ -235,8 +239,8 @@ def layer_sets(spec: FrontendSpec, request: str = "default") -> list[tuple[str, 
 class Weights:
     """The weights a front-end instance runs with: a tag, the seed that drew them, or the file they came from."""
 
-    tag: str  # random | dsp | none | a pretrained tag (mtt, ...) | pretrained:<file stem>@<sha256[:8]>
-    seed: int | None = None  # only for random
+    tag: str  # random | dsp | none | a pretrained tag (mtt, ...) | trained | mst | pretrained:<file stem>@<sha256[:8]>
+    seed: int | None = None  # the seed that drew the weights (random), or the training seed (trained, mst)
     file: WeightsFile | None = None
 
     def apply(self, net: nn.Module, spec: FrontendSpec) -> None:
@@ -253,17 +257,27 @@ class Weights:
 
 
 PRETRAINED_PREFIX = "pretrained:"
+# Weights rwbench makes itself, one file per outer fold (``rwbench train``; ``rwbench pretrain mst``); "trained"
+# fits every network with weights, "mst" those that list it.
+FOLD_TAGS = ("trained", "mst")
 
 
 def offers(spec: FrontendSpec, tag: str) -> bool:
-    """Whether ``spec`` runs with weights ``tag`` (``pretrained:PATH`` fits any network with weights)."""
-    return tag in spec.weights or (tag.startswith(PRETRAINED_PREFIX) and spec.is_learnable())
+    """Whether ``spec`` runs with weights ``tag`` (``pretrained:PATH`` and ``trained`` fit any network with weights)."""
+    return tag in spec.weights or (spec.is_learnable() and (tag.startswith(PRETRAINED_PREFIX) or tag == "trained"))
 
 
-def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0) -> Weights:
-    """The :class:`Weights` of ``spec`` for a requested tag; DSP baselines have none, whatever was asked."""
+def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0, checkpoint: Path | None = None) -> Weights:
+    """The :class:`Weights` of ``spec`` for a requested tag; DSP baselines have none, whatever was asked.
+    Per-fold tags (:data:`FOLD_TAGS`) take their fold's ``checkpoint`` file."""
     if not spec.is_learnable():
         return Weights("none")
+    if requested in FOLD_TAGS and offers(spec, requested):
+        if checkpoint is None or not Path(checkpoint).is_file():
+            command = "rwbench train" if requested == "trained" else f"rwbench pretrain {requested}"
+            raise RwbenchError(f"front-end {spec.name!r} has no {requested!r} weights at {checkpoint} (seed {seed}); "
+                               f"make them with `{command}` on the same dataset, width, seeds and --results first")
+        return Weights(requested, seed=seed, file=checkpoint_file(checkpoint))
     if requested.startswith(PRETRAINED_PREFIX):
         file = checkpoint_file(requested.removeprefix(PRETRAINED_PREFIX))
         return Weights(f"pretrained:{Path(file.path).stem}@{file.sha256[:8]}", file=file)

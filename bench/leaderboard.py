@@ -7,6 +7,10 @@ seed is the independent unit; with one seed there is no CI). Rows are ranked wit
 by mean accuracy (ties share the better rank). A variant — pooling other than mean,
 segment-and-aggregate, or layers other than the front-end's default — is shown after the front-end's name:
 ``vgg[max]``, ``vgg[seg4s-hop2s-majority]``, ``musicnn[penultimate]``.
+
+Random-weight rows also carry the rank correlation (:func:`rwbench.ranking.rank_correlation`) between the
+random-weight and trained accuracies of their dataset and backend; the Markdown prints it under each
+table that has trained rows, and :func:`export_comparison` shows the two rankings side by side.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from scipy import stats
 from tabulate import tabulate
 
 from .errors import RwbenchError
+from .ranking import EXPORT_COLUMNS, RANDOM, TRAINED, comparison, describe, rank_correlation, trained_backend_for
 from .results import iter_results, variant
 
 COLUMNS = [
     "rank", "dataset", "frontend", "input", "width", "weights", "backend", "dim", "params",
     "accuracy_mean", "accuracy_std", "accuracy_ci95", "seed_std", "balanced_accuracy_mean", "macro_f1_mean",
-    "n_seeds", "n_folds", "fold_accuracies", "embed_ms_per_clip", "skipped",
+    "n_seeds", "n_folds", "fold_accuracies", "embed_ms_per_clip", "skipped", *EXPORT_COLUMNS,
 ]
 FORMATS = ("md", "csv", "json")
 DECIMALS = 4
@@ -69,7 +74,19 @@ def build(records: Iterable[dict]) -> pd.DataFrame:
     table = table.sort_values(["dataset", "rank", "frontend", "backend"], kind="stable").reset_index(drop=True)
     marked = table["variant"] != ""
     table.loc[marked, "frontend"] = table.loc[marked, "frontend"] + "[" + table.loc[marked, "variant"] + "]"
+    table = table[COLUMNS[:-len(EXPORT_COLUMNS)]].round(DECIMALS)
+    table = with_correlation_columns(table, rank_correlation(table))
+    table.loc[table["weights"] != RANDOM, list(EXPORT_COLUMNS)] = np.nan  # the figures belong to random rows only
     return table[COLUMNS].round(DECIMALS)
+
+
+def with_correlation_columns(rows: pd.DataFrame, correlations: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` plus the ``rank_corr_*`` columns of their (dataset, backend) from ``correlations`` (NA where none)."""
+    figures = correlations.rename(columns={v: k for k, v in EXPORT_COLUMNS.items()})
+    merged = rows.merge(figures[["dataset", "backend", *EXPORT_COLUMNS]], on=["dataset", "backend"], how="left")
+    merged.index = rows.index
+    merged["rank_corr_n"] = merged["rank_corr_n"].astype("Int64")
+    return merged
 
 
 def load(results_dir: Path) -> pd.DataFrame:
@@ -88,8 +105,18 @@ def load(results_dir: Path) -> pd.DataFrame:
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    """One section per dataset/task, each a pipe table with every column."""
-    return _sections(table, lambda rows: rows.drop(columns="dataset"))
+    """One section per dataset/task, each a pipe table with every column; under a table whose dataset has
+    trained rows, the rank correlation of random-weight and trained accuracy per random backend."""
+    correlations = rank_correlation(table)
+
+    def note(dataset: str) -> str:
+        if not ((table["dataset"] == dataset) & (table["weights"] == TRAINED)).any():
+            return ""
+        lines = [f"- {describe(row)}" for _, row in correlations[correlations["dataset"] == dataset].iterrows()]
+        heading = (f"Rank correlation of {RANDOM}-weight and {TRAINED} ({trained_backend_for(TRAINED)}) accuracy, "
+                   "over the front-ends with both:")
+        return f"\n{heading}\n" + "".join(f"{line}\n" for line in lines) if lines else ""
+    return _sections(table, lambda rows: rows.drop(columns="dataset"), extra=note)
 
 
 def to_summary(table: pd.DataFrame) -> str:
@@ -105,7 +132,8 @@ def to_summary(table: pd.DataFrame) -> str:
     return _sections(table, compact, numparse=False)
 
 
-def _sections(table: pd.DataFrame, view, numparse: bool = True) -> str:
+def _sections(table: pd.DataFrame, view, extra=lambda dataset: "", numparse: bool = True) -> str:
+    """``extra(dataset)`` is printed under that dataset's table."""
     if table.empty:
         return "No results yet.\n"
     sections = []
@@ -116,7 +144,7 @@ def _sections(table: pd.DataFrame, view, numparse: bool = True) -> str:
         skipped = table.attrs.get("skipped", {}).get(dataset, {})
         note = "".join(f"\n- skipped `{clip}`: {reason}" for clip, reason in sorted(skipped.items()))
         note = f"\nLeft out as unreadable (--skip-bad-audio), {len(skipped)} file(s):{note}\n" if skipped else ""
-        sections.append(f"### {dataset}\n\n{body}\n{note}")
+        sections.append(f"### {dataset}\n\n{body}\n{note}{extra(dataset)}")
     return "\n".join(sections)
 
 
@@ -136,3 +164,43 @@ def export(table: pd.DataFrame, fmt: str) -> str:
     if fmt not in EXPORTERS:
         raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     return EXPORTERS[fmt](table)
+
+
+# -- rwbench compare ------------------------------------------------------------------------------
+def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, random: str = RANDOM,
+                           trained: str = TRAINED) -> str:
+    """Per dataset and random backend, the two rankings side by side and the ρ/τ line under the table."""
+    sections = []
+    for _, corr in correlations.iterrows():
+        rows = pairs[(pairs["dataset"] == corr["dataset"]) & (pairs["backend"] == corr["backend"])]
+        trained_side = f"{trained} ({trained_backend_for(trained) or corr['backend']})"
+        view = rows.drop(columns=["dataset", "backend"]).rename(columns={
+            "random_accuracy": f"{random} accuracy", "random_rank": f"{random} rank",
+            "trained_accuracy": f"{trained} accuracy", "trained_rank": f"{trained} rank", "rank_diff": "rank diff"})
+        body = (tabulate(view, headers="keys", tablefmt="pipe", showindex=False, floatfmt=f".{DECIMALS}f") if len(rows)
+                else f"No front-end has both {random} and {trained} results.")
+        sections.append(f"### {corr['dataset']}: {random} ({corr['backend']}) vs {trained_side}\n\n{body}\n\n"
+                        f"{describe(corr, random, trained)}\n")
+    return "\n".join(sections) if sections else "No results yet.\n"
+
+
+def comparison_rows(pairs: pd.DataFrame, correlations: pd.DataFrame, random: str = RANDOM,
+                    trained: str = TRAINED) -> pd.DataFrame:
+    """The CSV/JSON rows of ``rwbench compare``: the paired front-ends, the tags and backend compared, and
+    the ``rank_corr_*`` figures of each row's dataset and backend."""
+    rows = pairs.assign(random_weights=random, trained_weights=trained,
+                        trained_backend=trained_backend_for(trained) or pairs["backend"])
+    return with_correlation_columns(rows, correlations).round(DECIMALS)
+
+
+def export_comparison(table: pd.DataFrame, fmt: str, random: str = RANDOM, trained: str = TRAINED,
+                      backend: str | None = None) -> str:
+    """``rwbench compare``: the rankings of the ``random`` and ``trained`` weight tags side by side, as
+    Markdown, CSV or JSON (one table per random backend unless ``backend`` picks one)."""
+    if fmt not in EXPORTERS:
+        raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    pairs, correlations = comparison(table, random, trained, backend)
+    if fmt == "md":
+        return comparison_to_markdown(pairs, correlations, random, trained)
+    rows = comparison_rows(pairs, correlations, random, trained)
+    return to_csv(rows) if fmt == "csv" else to_json(rows)

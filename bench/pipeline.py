@@ -19,8 +19,8 @@ from .dataset import Dataset
 from .embed import Embeddings, EmbedJob, embed
 from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, fold_dicts, keep_rows, nested_cv, rows_of, summarise
-from .frontend import FrontendSpec, layer_sets, offers, weight_tags
-from .results import provenance, result_path, variant, write_result
+from .frontend import FOLD_TAGS, FrontendSpec, layer_sets, offers, weight_tags
+from .results import fold_weights_folder, provenance, result_path, variant, write_result
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,12 @@ class RunOptions:
     def cache_root(self) -> Path:
         return self.cache_dir or self.results_dir / "embeddings"
 
-    def job(self, dataset: Dataset, spec: FrontendSpec, weights: str, seed: int) -> EmbedJob:
-        return EmbedJob(dataset, spec, self.width, weights, seed, self.pooling, self.segment, self.hop)
+    def job(self, dataset: Dataset, spec: FrontendSpec, weights: str, seed: int, fold: str | None = None) -> EmbedJob:
+        checkpoint = None
+        if fold is not None:  # per-fold weights made by rwbench train / pretrain under this results folder
+            folder = fold_weights_folder(self.results_dir, weights, dataset.key, spec.name, self.width, seed)
+            checkpoint = folder / f"{fold}.safetensors"
+        return EmbedJob(dataset, spec, self.width, weights, seed, self.pooling, self.segment, self.hop, fold, checkpoint)
 
 
 @dataclass
@@ -66,8 +70,9 @@ class RunLog:
 
 
 def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions) -> list[EmbedJob]:
-    """One job per (dataset, front-end, weights tag, seed). Seeds apply to random weights only: pretrained, DSP
-    and weight-free front-ends are embedded (and evaluated) once, with the first seed for the backend."""
+    """One job per (dataset, front-end, weights tag, seed), and per outer split for per-fold weights (trained,
+    mst). Seeds apply to random and per-fold weights only: pretrained, DSP and weight-free front-ends are embedded
+    (and evaluated) once, with the first seed for the backend."""
     learnable = [spec for spec in frontends if spec.is_learnable()]
     unused = [t for t in opts.weights if not any(offers(spec, t) for spec in learnable)]
     if unused and learnable:
@@ -77,9 +82,12 @@ def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOption
     for dataset in datasets:
         for spec in frontends:
             for tag in weight_tags(spec, opts.weights):
-                for seed in opts.seeds if tag == "random" else opts.seeds[:1]:
-                    job = opts.job(dataset, spec, tag, seed)
-                    out.setdefault(job.key, job)
+                seeded = tag == "random" or tag in FOLD_TAGS
+                folds = [s.name for s in dataset.splits()] if tag in FOLD_TAGS else [None]
+                for seed in opts.seeds if seeded else opts.seeds[:1]:
+                    for fold in folds:
+                        job = opts.job(dataset, spec, tag, seed, fold)
+                        out.setdefault(job.key, job)
     return list(out.values())
 
 
@@ -110,29 +118,45 @@ def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backend
     chosen = {spec.name: layer_sets(spec, opts.layers) for spec in frontends}  # checked before any work
     for dataset in datasets:
         splits, described = dataset.splits(), dataset.describe()  # once per dataset, not per result
+        instances: dict[tuple, dict[str | None, Embeddings]] = {}  # (front-end, weights, seed) → fold → embeddings
+        first: dict[tuple, EmbedJob] = {}
         for job in jobs([dataset], frontends, opts):
-            embeddings = load_embeddings(job, opts)
+            instance = (job.frontend.name, job.weights, job.seed)
+            instances.setdefault(instance, {})[job.fold] = load_embeddings(job, opts)
+            first.setdefault(instance, job)
+        for instance, embeddings in instances.items():
+            job = first[instance]
             for layers in chosen[job.frontend.name]:
                 for backend in backends:
                     evaluate_one(job, embeddings, layers, backend, splits, described, opts, log_)
 
 
-def evaluate_one(job: EmbedJob, embeddings: Embeddings, layers: tuple[str, ...], backend: BackendSpec, splits,
-                 described: dict, opts: RunOptions, log_: RunLog) -> Path:
-    dataset, spec, manifest = job.dataset, job.frontend, embeddings.manifest
-    columns = embeddings.columns(layers)
+def evaluate_one(job: EmbedJob, embeddings: dict[str | None, Embeddings], layers: tuple[str, ...],
+                 backend: BackendSpec, splits, described: dict, opts: RunOptions, log_: RunLog) -> Path:
+    """One result file: ``embeddings`` maps each outer split's name to its embeddings (per-fold weights) or
+    ``None`` to the one matrix every split uses."""
+    dataset, spec = job.dataset, job.frontend
+    manifests = {fold: e.manifest for fold, e in embeddings.items()}
+    manifest = next(iter(manifests.values()))
+    per_fold = None not in embeddings
+    columns = next(iter(embeddings.values())).columns(layers)
     frontend = {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
                 "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
-                "weights_file": manifest["weights"]["file"], "weights_sha256": manifest["weights"]["sha256"],
+                "weights_file": {f: m["weights"]["file"] for f, m in manifests.items()} if per_fold
+                else manifest["weights"]["file"],
+                "weights_sha256": {f: m["weights"]["sha256"] for f, m in manifests.items()} if per_fold
+                else manifest["weights"]["sha256"],
                 "init": manifest["description"]["init"], "pooling": opts.pooling,
                 "layers": list(layers), "default_layers": layers == spec.defaults, "feature_dim": len(columns),
-                "params": manifest["params"], "source": spec.source, "embedding_key": manifest["key"],
+                "params": manifest["params"], "source": spec.source,
+                "embedding_key": {f: m["key"] for f, m in manifests.items()} if per_fold else manifest["key"],
                 "input": manifest["description"]["input"],
                 "segment": {**manifest["description"]["input"]["segment"], "aggregate": opts.aggregate}
                 if opts.segment else None}
     path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
                        weights=job.weights_kind, seed=job.seed, backend=backend.name, variant=variant(frontend))
-    run_key = content_key({"embedding": manifest["key"], "backend": backend.name, "grid": backend.grid,
+    run_key = content_key({"embedding": sorted(m["key"] for m in manifests.values()), "backend": backend.name,
+                           "grid": backend.grid,
                            "backend_version": backend.version, "seed": job.seed, "protocol": described["protocol"],
                            "aggregate": opts.aggregate if opts.segment else None, "layers": list(layers),
                            "evaluate_code": EVALUATE_CODE_VERSION})
@@ -140,7 +164,14 @@ def evaluate_one(job: EmbedJob, embeddings: Embeddings, layers: tuple[str, ...],
     if path.is_file() and not opts.force and read_json(path).get("run_key") == run_key:
         log_.reused += 1
         return path
-    folds = _nested_cv(embeddings, columns, dataset, splits, backend, job.seed, opts)
+    folds = {}
+    for fold, matrix in embeddings.items():  # each split scored on its own fold's embeddings, or all on one
+        mine = [s for s in splits if fold is None or s.name == fold]
+        folds.update(zip([s.name for s in mine], _nested_cv(matrix, columns, dataset, mine, backend, job.seed, opts)))
+    missing = [s.name for s in splits if s.name not in folds]
+    if missing:
+        raise RwbenchError(f"{spec.name} ({job.weights_kind}): no embeddings for split(s) {missing}")
+    folds = [folds[s.name] for s in splits]
     record = {
         **provenance(),
         "run_key": run_key,
@@ -153,7 +184,8 @@ def evaluate_one(job: EmbedJob, embeddings: Embeddings, layers: tuple[str, ...],
         "device": manifest["device"],
         "folds": fold_dicts(folds),
         "summary": summarise(folds),
-        "timings": {"embed_seconds": manifest["embed_seconds"], "embed_seconds_per_clip": manifest["seconds_per_clip"],
+        "timings": {"embed_seconds": sum(m["embed_seconds"] for m in manifests.values()),
+                    "embed_seconds_per_clip": float(np.mean([m["seconds_per_clip"] for m in manifests.values()])),
                     "fit_seconds": sum(f.fit_seconds for f in folds)},
     }
     write_result(path, record)

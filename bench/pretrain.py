@@ -1,0 +1,155 @@
+"""Self-supervised pre-training of front-ends on the unlabelled audio of each outer split's training side.
+
+``mst`` (Tax et al. 2017, "Utilizing domain knowledge in end-to-end audio processing"): the ``mst`` front-end's last
+layer (60 channels, tanh) is trained to regress the log-mel spectrogram of its own input — 60 bands, n_fft 1024,
+hop 512 at 22 050 Hz, power in dB (librosa ``power_to_db``, 80 dB floor), standardised with the mean and std of the
+fitting clips and min–max scaled to [−1, 1] (the tanh range) with their extremes — under a mean-squared error, with
+Adam (lr 3e-4 as the paper). The paper's other details are not copied: rwbench feeds the clips as the embed stage
+does (the dataset's crop/pad policy, no peak normalisation, no augmentation), keeps silent clips, and the mst layer's
+``ceil(n/512)`` frames are compared with the first as many target frames.
+
+Per outer split the fit / validation parts are the split's first inner pair (training side only); the test side is
+scored once for the record (MSE and Pearson r against the target) and touches nothing. Weights go to
+``<results>/weights/mst/<dataset>/<front-end>__<width>__seed<k>/<fold>.safetensors``; ``--weights mst`` embeds with
+them. Training shares :func:`rwbench.train.fit`: early stopping, per-epoch resumable checkpoints, determinism on CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .cache import content_key, read_json, write_json
+from .dataset import Dataset
+from .dsp import LogMel, LogMelConfig
+from .embed import EmbedJob, resolve_device
+from .errors import RwbenchError
+from .evaluate import keep_rows
+from .frontend import Embedder, FrontendSpec
+from .protocol import OuterSplit
+from .results import fold_weights_folder
+from .train import Objective, TrainOptions, autocast, batches, decode_clips, fit
+from .weights import write_safetensors
+
+log = logging.getLogger(__name__)
+
+MST_TARGET = LogMelConfig(sample_rate=22050, n_fft=1024, hop_length=512, n_mels=60, top_db=80.0)
+MST_LR = 3e-4
+
+
+@dataclass(frozen=True)
+class Pretrainer:
+    name: str
+    frontends: tuple[str, ...]  # the front-ends it trains
+    lr: float  # its default learning rate
+    train_fold: Callable[..., dict]
+    description: str
+
+
+def _targets(waves: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """dB log-mel ``(n, 60, frames)`` of every clip."""
+    logmel = LogMel(MST_TARGET)
+    with torch.no_grad():
+        return torch.cat([logmel(waves[i:i + batch_size].unsqueeze(1)).squeeze(1).transpose(1, 2)
+                          for i in range(0, len(waves), batch_size)])
+
+
+def _scaled(db: torch.Tensor, fit_idx: np.ndarray) -> tuple[torch.Tensor, dict]:
+    """Standardise with the fitting clips' mean/std, then min–max scale their range to [−1, 1]."""
+    mean, std = float(db[fit_idx].mean()), float(db[fit_idx].std())
+    z = (db - mean) / std
+    low, high = float(z[fit_idx].min()), float(z[fit_idx].max())
+    return 2 * (z - low) / (high - low) - 1, {"mean_db": mean, "std_db": std, "z_min": low, "z_max": high}
+
+
+def _predict(net: nn.Module, wave: torch.Tensor, frames: int) -> torch.Tensor:
+    return net(wave.unsqueeze(1))[-1][..., :frames]  # the "mst" layer, (batch, 60, frames)
+
+
+def _mst_fold(spec: FrontendSpec, split: OuterSplit, waves: torch.Tensor, db: torch.Tensor, seed: int,
+              folder: Path, key: str, opts: TrainOptions, device: torch.device) -> dict:
+    fit_idx, val_idx = split.inner[0]
+    target, scaling = _scaled(db, fit_idx)
+    net = Embedder(spec, width=opts.width, weights="random", seed=seed).net.to(device)  # the random twin
+    with torch.no_grad():  # the mst layer's ceil(n/512) frames vs the centred STFT's 1 + n//512
+        frames = _predict(net.eval(), waves[:1].to(device), target.shape[2]).shape[2]
+    target = target[..., :frames]
+
+    def loss(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
+        with autocast(device):
+            predicted = _predict(model, waves[idx].to(device), frames)
+        return torch.mean((predicted.float() - target[idx].to(device)) ** 2)
+
+    def scores(model: nn.Module, idx: np.ndarray) -> tuple[float, float]:
+        with torch.no_grad():
+            model.eval()
+            predicted = torch.cat([_predict(model, waves[torch.from_numpy(p)].to(device), frames).float().cpu()
+                                   for p in batches(np.asarray(idx), opts.batch_size)])
+        truth = target[idx]
+        r = float(np.corrcoef(predicted.flatten().numpy(), truth.flatten().numpy())[0, 1])
+        return float(torch.mean((predicted - truth) ** 2)), r
+
+    history = fit(net, Objective(loss, scores), fit_idx, val_idx, seed=seed, fold=split.name, opts=opts, lr=opts.lr,
+                  checkpoint=folder / f"{split.name}.ckpt", key=key,
+                  desc=f"pretrain mst {spec.name} {split.name} seed {seed}")
+    test_mse, test_r = scores(net, split.test)
+    random_mse, random_r = scores(Embedder(spec, width=opts.width, weights="random", seed=seed).net.to(device),
+                                  split.test)
+    weights = folder / f"{split.name}.safetensors"
+    sha256 = write_safetensors(weights, net.state_dict(),
+                               {"frontend": spec.name, "tag": "mst", "fold": split.name, "seed": seed, "key": key})
+    summary = {"train_key": key, "weights": weights.name, "weights_sha256": sha256, "target": scaling,
+               "frames": frames, "test_mse": test_mse, "test_pearson_r": test_r, "random_init_test_mse": random_mse,
+               "random_init_test_pearson_r": random_r, **history}
+    write_json(folder / f"{split.name}.json", summary)
+    (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
+    log.info("mst %s seed %d: test MSE %.4f (random init %.4f), r %.3f", split.name, seed, test_mse, random_mse, test_r)
+    return summary
+
+
+PRETRAINERS = {
+    "mst": Pretrainer("mst", ("mst",), MST_LR, _mst_fold,
+                      "regress the normalised 60-band log-mel from the waveform (Tax et al. 2017)"),
+}
+
+
+def pretrain(name: str, datasets: list[Dataset], frontends: list[FrontendSpec], opts: TrainOptions) -> list[Path]:
+    """Pre-train every chosen front-end per outer split and seed; returns the per-fold summary files."""
+    task = PRETRAINERS[name]
+    wrong = [spec.name for spec in frontends if spec.name not in task.frontends]
+    if wrong:
+        raise RwbenchError(f"pretrain {name} trains {list(task.frontends)}, not {wrong}")
+    device, out = resolve_device(opts.device), []
+    for dataset in datasets:
+        splits = dataset.splits()
+        for spec in frontends:
+            waves_np, failed = decode_clips(EmbedJob(dataset, spec, opts.width), workers=opts.workers,
+                                            skip_bad_audio=opts.skip_bad_audio)
+            keep = np.ones(len(dataset.clips), bool)
+            keep[list(failed)] = False
+            waves = torch.from_numpy(waves_np)
+            db = _targets(waves, opts.batch_size)
+            for seed in opts.seeds:
+                folder = fold_weights_folder(opts.results_dir, name, dataset.key, spec.name, opts.width, seed)
+                key = content_key({"task": name, "frontend": spec.name, "version": spec.version,
+                                   "width": str(opts.width), "seed": seed, "dataset": dataset.key,
+                                   "fingerprint": dataset.fingerprint(), "settings": opts.settings(),
+                                   "skipped": sorted(failed)})
+                for split in (keep_rows(s, keep) for s in splits):
+                    path = folder / f"{split.name}.json"
+                    done = path.is_file() and not opts.force and read_json(path).get("train_key") == key \
+                        and (folder / f"{split.name}.safetensors").is_file()
+                    if not done:
+                        start = time.perf_counter()
+                        task.train_fold(spec, split, waves, db, seed, folder, key, opts, device)
+                        log.info("%s in %.1f s", path, time.perf_counter() - start)
+                    out.append(path)
+    return out
+

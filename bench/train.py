@@ -1,0 +1,335 @@
+"""Fully trained baselines: a registered front-end plus a classifier head, trained end to end per outer split.
+
+For each outer split of the dataset's protocol — the same folds, clips and crop/pad policy as the random-weight
+rows — the front-end starts from its seeded random weights (the random twin), gets a head (the default feature layers
+pooled over time as in the embed stage → dropout → linear), and is trained on the split's first inner *fit* part
+with early stopping on that pair's *validation* part, both drawn from the training side only (predefined folds:
+one training fold left out, so groups never straddle; a fixed split: train / valid). The best-validation epoch is
+scored once on the outer test side. The test side never touches a choice.
+
+Optimisation: Adam (``--lr``, default 1e-3), the learning rate halved when the validation loss has not improved for
+2 epochs (``ReduceLROnPlateau``), at most ``--epochs`` epochs, stopped after ``--patience`` epochs without a better
+validation loss. bfloat16 autocast on CUDA; float32 and deterministic for a seed on CPU: the shuffling and the dropout
+of epoch *e* are drawn from generators seeded with (seed, fold, e), so a run killed and resumed from its per-epoch
+checkpoint ends with the same weights as one that never stopped.
+
+Files, under ``<results>/weights/trained/<dataset>/<front-end>__<width>__seed<k>/``: ``<fold>.safetensors`` (the
+front-end's trained weights, sha256 in the result), ``<fold>.json`` (history, best epoch, test scores),
+``<fold>.ckpt`` while a fold is unfinished. The result is an ordinary result file with ``weights = trained`` and
+``backend = head``; ``--weights trained`` embeds with each fold's weights (a transfer row).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import pickle
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import confusion_matrix
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .cache import atomic_path, content_key, read_json, write_json
+from .dataset import Dataset
+from .embed import EmbedJob, _ClipAudio, _collate, default_workers, resolve_device
+from .errors import DataError, RwbenchError
+from .evaluate import FoldResult, _metrics, fold_dicts, keep_rows, summarise
+from .frontend import Embedder, FrontendSpec
+from .protocol import OuterSplit
+from .results import fold_weights_folder, provenance, result_path, write_result
+from .weights import write_safetensors
+
+log = logging.getLogger(__name__)
+
+TRAIN_CODE_VERSION = 1  # bump when training changes: finished folds with an older key are retrained
+
+
+@dataclass
+class TrainOptions:
+    width: str = "small"
+    seeds: list[int] = field(default_factory=lambda: [0])
+    epochs: int = 30
+    patience: int = 6
+    lr: float = 1e-3
+    batch_size: int = 32
+    dropout: float = 0.5
+    device: str = "auto"
+    workers: int | None = None
+    skip_bad_audio: bool = False
+    results_dir: Path = Path("results")
+    force: bool = False
+    progress: bool = False
+
+    def settings(self) -> dict:
+        """What determines the trained weights besides the data, the front-end and the seed."""
+        return {"epochs": self.epochs, "patience": self.patience, "lr": self.lr, "batch_size": self.batch_size,
+                "dropout": self.dropout, "optimizer": "adam", "schedule": "reduce_on_plateau(0.5, 2)",
+                "train_code": TRAIN_CODE_VERSION}
+
+
+# -- data --------------------------------------------------------------------------------------
+def decode_clips(job: EmbedJob, *, workers: int | None, skip_bad_audio: bool) -> tuple[np.ndarray, dict[int, str]]:
+    """Every clip of ``job.dataset`` at the front-end's rate, cropped/padded as the embed stage does:
+    ``(n_clips, samples)`` float32 (a failed clip is zeros) and ``{clip index: error}``."""
+    source = _ClipAudio(job)
+    waves = np.zeros((len(source), source.network_samples), np.float32)
+    failed: dict[int, str] = {}
+    loader = DataLoader(source, batch_size=64, collate_fn=_collate,
+                        num_workers=default_workers() if workers is None else workers)
+    for batch in loader:
+        for index, windows, error in batch:
+            if error is not None:
+                failed[index] = error
+            else:
+                waves[index] = windows[0].numpy()
+    if failed and not skip_bad_audio:
+        raise DataError(next(iter(failed.values())) + " (rerun with --skip-bad-audio to leave such files out)")
+    return waves, failed
+
+
+# -- the loop shared by every training objective -------------------------------------------------
+@dataclass
+class Objective:
+    """What a training run minimises and reports: ``loss(model, batch_indices) -> tensor`` and
+    ``validate(model, indices) -> (loss, score)`` (score: higher is better, for the log only)."""
+
+    loss: Callable[[nn.Module, torch.Tensor], torch.Tensor]
+    validate: Callable[[nn.Module, np.ndarray], tuple[float, float]]
+
+
+def _seeded(*parts: object) -> int:
+    return zlib.crc32(repr(parts).encode())
+
+
+def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np.ndarray, *, seed: int, fold: str,
+        opts: TrainOptions, lr: float, checkpoint: Path, key: str, desc: str) -> dict:
+    """Train ``model`` in place with Adam and early stopping on the validation loss; resumable from
+    ``checkpoint`` (written after every epoch, atomically; one made under another ``key`` is discarded). Leaves
+    the best-validation weights in ``model`` and returns the history."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2)
+    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "best": None, "bad": 0, "history": []}
+    saved = _load_checkpoint(checkpoint, desc)
+    if saved is not None and saved.get("key") != key:
+        log.warning("%s: discarding %s, made with other settings or data", desc, checkpoint)
+        saved = None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = saved["state"]
+        log.info("%s: resuming after epoch %d", desc, state["epoch"])
+    bar = tqdm(total=opts.epochs, initial=state["epoch"], desc=desc, unit="epoch", disable=not opts.progress,
+               leave=False)
+    while state["epoch"] < opts.epochs and state["bad"] < opts.patience:
+        epoch = state["epoch"]
+        model.train()
+        torch.manual_seed(_seeded("dropout", seed, fold, epoch))
+        order = fit_idx[torch.randperm(len(fit_idx), generator=torch.Generator().manual_seed(
+            _seeded("shuffle", seed, fold, epoch))).numpy()]
+        total = 0.0
+        for start in range(0, len(order), opts.batch_size):
+            batch = torch.from_numpy(order[start:start + opts.batch_size])
+            loss = objective.loss(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(batch)
+        model.eval()
+        val_loss, val_score = objective.validate(model, val_idx)
+        if not np.isfinite(val_loss):
+            raise RwbenchError(f"{desc}: the validation loss became {val_loss} at epoch {epoch + 1}; lower --lr")
+        scheduler.step(val_loss)
+        improved = val_loss < state["best_loss"]
+        state.update(epoch=epoch + 1, bad=0 if improved else state["bad"] + 1)
+        if improved:
+            state.update(best_loss=val_loss, best_epoch=epoch + 1, best=copy.deepcopy(model.state_dict()))
+        state["history"].append({"epoch": epoch + 1, "train_loss": total / len(order), "val_loss": val_loss,
+                                 "val_score": val_score, "lr": optimizer.param_groups[0]["lr"]})
+        with atomic_path(checkpoint) as tmp:
+            torch.save({"key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "state": state}, tmp)
+        bar.update(1)
+        bar.set_postfix(val_loss=f"{val_loss:.3f}", val=f"{val_score:.3f}")
+    bar.close()
+    model.load_state_dict(state["best"])
+    return {"epochs_run": state["epoch"], "best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],
+            "history": state["history"]}
+
+
+def _load_checkpoint(path: Path, desc: str) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
+        log.warning("%s: %s is unreadable (%s); starting the fold again", desc, path, err)
+        return None
+
+
+def batches(indices: np.ndarray, size: int):
+    for start in range(0, len(indices), size):
+        yield indices[start:start + size]
+
+
+def autocast(device: torch.device):
+    """bfloat16 autocast on CUDA; a no-op context on CPU (float32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+# -- classification ------------------------------------------------------------------------------
+class Classifier(nn.Module):
+    """The front-end (seeded random init) → its default feature layers pooled over time → dropout → linear."""
+
+    def __init__(self, spec: FrontendSpec, width: str | int, n_classes: int, *, seed: int, dropout: float) -> None:
+        super().__init__()
+        self.embedder = Embedder(spec, width=width, weights="random", seed=seed)
+        self.keep = [spec.feature_layers.index(layer) for layer in spec.defaults]
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(spec.dim(width, layers=spec.defaults), n_classes)
+        generator = torch.Generator().manual_seed(_seeded("head", seed))
+        with torch.no_grad():
+            nn.init.xavier_uniform_(self.head.weight, generator=generator)
+            self.head.bias.zero_()
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        pooled = self.embedder.pooled_layers(wave)
+        return self.head(self.dropout(torch.cat([pooled[i] for i in self.keep], dim=1)))
+
+
+def classification(model: Classifier, waves: torch.Tensor, labels: torch.Tensor, device: torch.device,
+                   batch_size: int) -> Objective:
+    loss_fn = nn.CrossEntropyLoss()
+
+    def loss(m: nn.Module, idx: torch.Tensor) -> torch.Tensor:
+        with autocast(device):
+            logits = m(waves[idx].to(device, non_blocking=True))
+        return loss_fn(logits.float(), labels[idx].to(device))
+
+    def validate(m: nn.Module, idx: np.ndarray) -> tuple[float, float]:
+        logits = predict_logits(m, waves, idx, device, batch_size)
+        truth = labels[idx]
+        return float(loss_fn(logits, truth)), float((logits.argmax(1) == truth).float().mean())
+
+    return Objective(loss, validate)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, waves: torch.Tensor, idx: np.ndarray, device: torch.device,
+                   batch_size: int) -> torch.Tensor:
+    model.eval()
+    out = []
+    for part in batches(np.asarray(idx), batch_size):
+        with autocast(device):
+            out.append(model(waves[torch.from_numpy(part)].to(device)).float().cpu())
+    return torch.cat(out)
+
+
+def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: torch.Tensor, labels: torch.Tensor,
+                seed: int, folder: Path, key: str, opts: TrainOptions, device: torch.device) -> FoldResult:
+    summary_path = folder / f"{split.name}.json"
+    if summary_path.is_file() and not opts.force:
+        done = read_json(summary_path)
+        if done.get("train_key") == key and (folder / f"{split.name}.safetensors").is_file():
+            return FoldResult(**done["result"])
+    start = time.perf_counter()
+    fit_idx, val_idx = split.inner[0]
+    model = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=opts.dropout).to(device)
+    objective = classification(model, waves, labels, device, opts.batch_size)
+    history = fit(model, objective, fit_idx, val_idx, seed=seed, fold=split.name, opts=opts, lr=opts.lr,
+                  checkpoint=folder / f"{split.name}.ckpt", key=key,
+                  desc=f"train {spec.name} on {dataset.key} {split.name} seed {seed}")
+    test_start = time.perf_counter()
+    predicted = predict_logits(model, waves, split.test, device, opts.batch_size).argmax(1).numpy()
+    test_seconds = time.perf_counter() - test_start
+    truth, n_classes = labels[split.test].numpy(), len(dataset.classes)
+    result = FoldResult(
+        name=split.name, n_train=len(fit_idx), n_test=len(split.test), **_metrics(truth, predicted, n_classes),
+        best_params={"epoch": history["best_epoch"], "epochs_run": history["epochs_run"]},
+        selection_score=history["history"][history["best_epoch"] - 1]["val_score"],
+        fit_seconds=time.perf_counter() - start,
+        confusion=confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist(),
+    )
+    weights_path = folder / f"{split.name}.safetensors"
+    sha256 = write_safetensors(weights_path, model.embedder.net.state_dict(),
+                               {"frontend": spec.name, "tag": "trained", "fold": split.name, "seed": seed, "key": key})
+    write_json(summary_path, {"train_key": key, "result": asdict(result), "weights": weights_path.name,
+                              "weights_sha256": sha256, "validation_clips": len(val_idx),
+                              "test_seconds_per_clip": test_seconds / max(len(split.test), 1), **history})
+    (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
+    return result
+
+
+def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, waves: np.ndarray,
+              failed: dict[int, str], splits: list[OuterSplit], described: dict) -> Path:
+    """Train and score ``spec`` on every outer split of ``dataset`` for one seed; write its result file."""
+    if not spec.is_learnable():
+        raise RwbenchError(f"front-end {spec.name!r} has no weights to train (input kind 'none')")
+    device = resolve_device(opts.device)
+    folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
+    keep = np.ones(len(dataset.clips), bool)
+    keep[list(failed)] = False
+    kept = [keep_rows(s, keep) for s in splits]
+    key = content_key({"frontend": spec.name, "frontend_version": spec.version, "width": str(opts.width),
+                       "seed": seed, "dataset": dataset.key, "fingerprint": dataset.fingerprint(),
+                       "protocol": described["protocol"], "settings": opts.settings(), "skipped": sorted(failed)})
+    tensor, labels = torch.from_numpy(waves), torch.from_numpy(dataset.labels)
+    folds = [_train_fold(spec, dataset, s, tensor, labels, seed, folder, key, opts, device) for s in kept]
+    summaries = {s.name: read_json(folder / f"{s.name}.json") for s in kept}
+    filters = spec.filters(opts.width)
+    record = {
+        **provenance(),
+        "run_key": key,
+        "dataset": {**described, "fingerprint": dataset.fingerprint(),
+                    "skipped": described["skipped"] + [{"clip": dataset.clips[i].id, "reason": r} for i, r in failed.items()]},
+        "frontend": {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width), "filters": filters,
+                     "weights": "trained", "seed": seed, "init": spec.init, "pooling": "mean",
+                     "layers": list(spec.defaults), "default_layers": True,
+                     "feature_dim": spec.dim(opts.width, layers=spec.defaults), "params": spec.param_count(opts.width),
+                     "source": spec.source, "weights_files": {n: str(folder / s["weights"]) for n, s in summaries.items()},
+                     "weights_sha256": {n: s["weights_sha256"] for n, s in summaries.items()}, "segment": None},
+        "backend": {"name": "head", "grid": opts.settings(), "grid_size": 1, "version": TRAIN_CODE_VERSION},
+        "seed": seed,
+        "device": str(device),
+        "folds": fold_dicts(folds),
+        "summary": summarise(folds),
+        "training": {n: {k: s[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "validation_clips")}
+                     for n, s in summaries.items()},
+        "timings": {"embed_seconds_per_clip": float(np.mean([s["test_seconds_per_clip"] for s in summaries.values()])),
+                    "fit_seconds": sum(f.fit_seconds for f in folds)},
+    }
+    path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
+                       weights="trained", seed=seed, backend="head")
+    write_result(path, record)
+    log.info("%s %s trained seed %d: accuracy %.3f", dataset.key, spec.name, seed, record["summary"]["accuracy_mean"])
+    return path
+
+
+def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: TrainOptions) -> list[Path]:
+    """Train every learnable front-end on every dataset for every seed (audio decoded once per sample rate)."""
+    learnable = [spec for spec in frontends if spec.is_learnable()]
+    for spec in frontends:
+        if not spec.is_learnable():
+            log.warning("%s has no weights to train (input kind 'none'); skipped", spec.name)
+    if not learnable:
+        raise RwbenchError("none of the selected front-ends has weights to train")
+    paths = []
+    for dataset in datasets:
+        splits, described = dataset.splits(), dataset.describe()
+        decoded: dict[tuple, tuple[np.ndarray, dict]] = {}
+        for spec in learnable:
+            job = EmbedJob(dataset, spec, opts.width)
+            shape = (spec.sample_rate, *job.input_samples(), spec.pad_to_min)
+            if shape not in decoded:
+                decoded[shape] = decode_clips(job, workers=opts.workers, skip_bad_audio=opts.skip_bad_audio)
+            for seed in opts.seeds:
+                paths.append(train_one(dataset, spec, seed, opts, *decoded[shape], splits, described))
+    return paths

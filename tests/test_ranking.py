@@ -1,0 +1,230 @@
+"""Rank correlation of random-weight and trained accuracy: leaderboard note and columns, and `rwbench compare`."""
+
+import copy
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from test_leaderboard import markdown_rows
+from toy import TINY, tone_dataset
+
+from rwbench import leaderboard, ranking
+from rwbench.backends import BACKENDS
+from rwbench.cli import main
+from rwbench.pipeline import RunOptions, run
+from rwbench.results import iter_results, result_path, variant, write_result
+
+FOLD_OFFSETS = (-0.02, 0.02, -0.01, 0.01)  # four outer folds whose mean is the row's accuracy
+SVM = {"sample_level": 0.60, "vgg": 0.70, "timbral": 0.80, "temporal": 0.80, "musicnn": 0.50}
+ELM = {"sample_level": 0.55, "vgg": 0.65, "timbral": 0.75, "temporal": 0.60, "musicnn": 0.70}
+HEAD = {"sample_level": 0.90, "vgg": 0.85, "timbral": 0.95, "temporal": 0.80}  # musicnn has no trained row
+MTT = {"svm": {"sample_level": 0.70, "vgg": 0.60, "timbral": 0.90}, "elm": {"sample_level": 0.70, "vgg": 0.80, "timbral": 0.60}}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """A real result record (TINY on the tone dataset), the shape every written variant copies."""
+    root = tmp_path_factory.mktemp("template")
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], RunOptions(results_dir=root, device="cpu", workers=0))
+    (record,) = iter_results(root)
+    return record
+
+
+def write(results, template, frontend, weights, backend, accuracy, *, width="small", pooling="mean", dataset=None):
+    """One result file: ``template`` as ``frontend``/``weights``/``backend`` with fold accuracies averaging ``accuracy``."""
+    record = copy.deepcopy(template)
+    record["frontend"].update(name=frontend, weights=weights, width=width, pooling=pooling)
+    record["backend"]["name"] = backend
+    if dataset:
+        record["dataset"].update(name=dataset, key=dataset)
+    for fold, offset in zip(record["folds"], FOLD_OFFSETS):
+        fold["accuracy"] = accuracy + offset
+    record["summary"].update(accuracy_mean=accuracy, accuracy_std=float(np.std([accuracy + o for o in FOLD_OFFSETS])))
+    write_result(result_path(results, dataset=record["dataset"]["key"], frontend=frontend, width=width, weights=weights,
+                             seed=record["seed"], backend=backend, variant=variant(record["frontend"])), record)
+
+
+def write_board(results, template, *sides):
+    """``sides``: (weights, backend, {frontend: accuracy}) each."""
+    for weights, backend, accuracies in sides:
+        for frontend, accuracy in accuracies.items():
+            write(results, template, frontend, weights, backend, accuracy)
+    return results
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory, template):
+    """Random svm + elm, trained head, and mtt svm + elm rows on one dataset."""
+    return write_board(tmp_path_factory.mktemp("board"), template, ("random", "svm", SVM), ("random", "elm", ELM),
+                       ("trained", "head", HEAD), ("mtt", "svm", MTT["svm"]), ("mtt", "elm", MTT["elm"]))
+
+
+def correlation(table, backend, **kwargs):
+    corr = ranking.rank_correlation(table, **kwargs)
+    (row,) = corr[corr["backend"] == backend].to_dict("records")
+    return row
+
+
+def test_agreeing_rankings_give_one_and_reversed_give_minus_one(tmp_path, template):
+    random = {"sample_level": 0.5, "vgg": 0.6, "timbral": 0.7, "temporal": 0.8, "musicnn": 0.9}
+    agreeing = {f: a + 0.05 for f, a in random.items()}
+    reversed_ = {f: 1.4 - a for f, a in random.items()}
+    write_board(tmp_path, template, ("random", "svm", random), ("trained", "head", agreeing), ("mtt", "svm", reversed_))
+    table = leaderboard.load(tmp_path)
+    same = correlation(table, "svm")
+    opposite = correlation(table, "svm", trained="mtt", trained_backend=None)
+    assert same["n"] == opposite["n"] == 5
+    assert same["spearman_rho"] == pytest.approx(1) and same["kendall_tau"] == pytest.approx(1)
+    assert opposite["spearman_rho"] == pytest.approx(-1) and opposite["kendall_tau"] == pytest.approx(-1)
+    expected = stats.kendalltau(list(random.values()), list(agreeing.values())).pvalue
+    assert same["kendall_p"] == pytest.approx(expected) and same["kendall_p"] == pytest.approx(2 / 120)
+    assert "- svm: ρ = 1.00 (p < 0.001), τ = 1.00 (p 0.017), n = 5" in leaderboard.export(table, "md")
+
+
+def test_figures_equal_scipys_per_backend(board):
+    table = leaderboard.load(board)
+    for backend, random in (("svm", SVM), ("elm", ELM)):
+        both = sorted(set(random) & set(HEAD))
+        x, y = [random[f] for f in both], [HEAD[f] for f in both]
+        row = correlation(table, backend)
+        rho, tau = stats.spearmanr(x, y), stats.kendalltau(x, y)
+        assert row["n"] == 4 and sorted(row["frontends"]) == both
+        np.testing.assert_allclose([row["spearman_rho"], row["spearman_p"], row["kendall_tau"], row["kendall_p"]],
+                                   [rho.statistic, rho.pvalue, tau.statistic, tau.pvalue], atol=1e-12)
+
+
+def test_n_counts_only_frontends_with_both(tmp_path, template):
+    write_board(tmp_path, template, ("random", "svm", {"vgg": 0.6, "timbral": 0.7, "temporal": 0.8, "random_only": 0.5}),
+                ("trained", "head", {"vgg": 0.7, "timbral": 0.8, "temporal": 0.9, "trained_only": 0.95}),
+                ("trained", "svm", {"sample_level": 0.9}),  # not the head: does not count
+                ("mtt", "svm", {"random_only": 0.9}))
+    write(tmp_path, template, "sample_level", "random", "svm", 0.4, width="paper")  # trained at small only
+    write(tmp_path, template, "sample_level", "trained", "head", 0.6)
+    write(tmp_path, template, "vgg", "trained", "head", 0.5, pooling="max")  # vgg[max]: no random vgg[max]
+    write(tmp_path, template, "timbral", "random", "svm", 0.3, dataset="other")  # another dataset, no trained row
+    table = leaderboard.load(tmp_path)
+    corr = ranking.rank_correlation(table)
+    assert corr[["dataset", "backend", "n"]].values.tolist() == [["other", "svm", 0], ["tones", "svm", 3]]
+    assert corr["frontends"].tolist() == [[], ["temporal", "timbral", "vgg"]]
+    md = leaderboard.export(table, "md")
+    assert "### other" in md and md.split("### tones")[0].count("Rank correlation") == 0  # no trained rows: no note
+    assert md.split("### tones")[1].count("n = 3") == 1
+
+
+def test_fewer_than_three_frontends_gives_a_sentence_not_numbers(tmp_path, template):
+    write_board(tmp_path, template, ("random", "svm", {"vgg": 0.6, "timbral": 0.7, "temporal": 0.8}),
+                ("trained", "head", {"vgg": 0.7, "timbral": 0.8}))
+    table = leaderboard.load(tmp_path)
+    md, csv = leaderboard.export(table, "md"), leaderboard.export(table, "csv")
+    assert "- svm: the rank correlation needs at least 3 front-ends with both random and trained results (n = 2)" in md
+    assert "ρ =" not in md and "nan" not in md.lower() and "nan" not in csv.lower()
+    for row in json.loads(leaderboard.export(table, "json")):
+        assert row["rank_corr_spearman"] is None and row["rank_corr_kendall_p"] is None
+        assert row["rank_corr_n"] == (2 if row["weights"] == "random" else None)
+
+
+def test_constant_accuracies_are_undefined_not_nan(tmp_path, template):
+    write_board(tmp_path, template, ("random", "svm", {"vgg": 0.6, "timbral": 0.6, "temporal": 0.6}),
+                ("trained", "head", {"vgg": 0.7, "timbral": 0.8, "temporal": 0.9}))
+    md = leaderboard.export(leaderboard.load(tmp_path), "md")
+    assert "- svm: ρ and τ are undefined, the accuracies of one side are all equal (n = 3)" in md and "nan" not in md
+
+
+def test_markdown_csv_and_json_agree_on_the_rank_correlation(board):
+    table = leaderboard.load(board)
+    csv_rows = pd.read_csv(io.StringIO(leaderboard.export(table, "csv")), dtype=str, keep_default_na=False)
+    json_rows = json.loads(leaderboard.export(table, "json"))
+    md = leaderboard.export(table, "md")
+    md_rows = markdown_rows(md)
+    assert len(csv_rows) == len(json_rows) == len(md_rows) == len(SVM) + len(ELM) + len(HEAD) + 6
+    corr = ranking.rank_correlation(table).set_index("backend")
+    for csv_row, json_row, md_row in zip(csv_rows.to_dict("records"), json_rows, md_rows):
+        assert csv_row["frontend"] == json_row["frontend"] == md_row["frontend"]
+        for column, figure in ranking.EXPORT_COLUMNS.items():
+            if json_row["weights"] == "random":
+                expected = corr.loc[json_row["backend"], figure]
+                values = [float(csv_row[column]), json_row[column], float(md_row[column])]
+                np.testing.assert_allclose(values, expected, rtol=0, atol=1e-4, err_msg=column)
+            else:
+                assert (csv_row[column], json_row[column], md_row[column]) == ("", None, ""), column
+    for backend in ("svm", "elm"):
+        assert f"- {ranking.describe(corr.loc[backend].to_dict() | {'backend': backend})}\n" in md
+    assert md.count("Rank correlation of random-weight and trained (head) accuracy") == 1
+
+
+def test_compare_shows_the_two_rankings_side_by_side(board, capsys):
+    assert main(["compare", "--random", "random", "--trained", "trained", "--results", str(board)]) == 0
+    out = capsys.readouterr().out
+    assert "### tones: random (svm) vs trained (head)" in out and "### tones: random (elm) vs trained (head)" in out
+    svm = [r for r in markdown_rows(out) if r["dataset"] == "tones: random (svm) vs trained (head)"]
+    ranks = {r["frontend"]: (r["random rank"], r["trained rank"], r["rank diff"]) for r in svm}
+    # random: timbral = temporal 0.80 (tie → both 1), vgg 0.70, sample_level 0.60; trained: timbral, sample_level, vgg, temporal
+    assert ranks == {"timbral": ("1", "1", "0"), "temporal": ("1", "4", "-3"), "vgg": ("3", "3", "0"),
+                     "sample_level": ("4", "2", "2")}
+    assert [r["frontend"] for r in svm][-1] == "sample_level" and "musicnn" not in out  # no trained musicnn row
+    assert svm[0]["random accuracy"] == "0.8000" and svm[0]["trained accuracy"] == "0.9500"
+    table = leaderboard.load(board)
+    for backend in ("svm", "elm"):
+        line = ranking.describe(correlation(table, backend))
+        assert f"{line}\n" in out.split(f"random ({backend}) vs trained")[1].split("###")[0]
+
+
+def test_compare_backend_choice_and_exports(board, capsys, tmp_path):
+    assert main(["compare", "--results", str(board), "--backend", "svm"]) == 0
+    out = capsys.readouterr().out
+    assert "(svm) vs trained (head)" in out and "(elm)" not in out and out.count("ρ = ") == 1
+    out_file = tmp_path / "sub" / "compare.json"
+    assert main(["compare", "--results", str(board), "--format", "json", "-o", str(out_file)]) == 0
+    rows = json.loads(out_file.read_text())
+    assert {(r["backend"], r["frontend"]) for r in rows} == {(b, f) for b in ("svm", "elm") for f in HEAD}
+    corr = ranking.rank_correlation(leaderboard.load(board)).set_index("backend")
+    for r in rows:
+        assert (r["random_weights"], r["trained_weights"], r["trained_backend"]) == ("random", "trained", "head")
+        assert r["rank_corr_n"] == 4 and r["rank_corr_kendall"] == pytest.approx(corr.loc[r["backend"], "kendall_tau"], abs=1e-4)
+    assert main(["compare", "--results", str(board), "--format", "csv"]) == 0
+    csv_rows = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert csv_rows[["frontend", "random_rank", "trained_rank", "rank_diff"]].values.tolist() == \
+        [[r["frontend"], r["random_rank"], r["trained_rank"], r["rank_diff"]] for r in rows]
+
+
+def test_compare_with_a_pretrained_tag_pairs_the_same_backend(board, capsys):
+    assert main(["compare", "--results", str(board), "--trained", "mtt", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert all(r["trained_backend"] == r["backend"] and r["trained_weights"] == "mtt" for r in rows)
+    for backend in ("svm", "elm"):
+        mine = {r["frontend"]: r["trained_accuracy"] for r in rows if r["backend"] == backend}
+        assert mine == pytest.approx(MTT[backend])
+        x, y = SVM if backend == "svm" else ELM, MTT[backend]
+        rho = stats.spearmanr([x[f] for f in y], list(y.values()))
+        figures = [r["rank_corr_spearman"] for r in rows if r["backend"] == backend]
+        assert figures == pytest.approx([rho.statistic] * 3, abs=1e-4)
+    assert main(["compare", "--results", str(board), "--trained", "mtt"]) == 0
+    assert "### tones: random (svm) vs mtt (svm)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--trained", "nosuch"], "--trained: no results with weights 'nosuch' (weights present: mtt, random, trained)"),
+    (["--random", "nosuch"], "--random: no results with weights 'nosuch' (weights present: mtt, random, trained)"),
+    (["--trained", "random"], "--random and --trained both name weights 'random'"),
+    (["--backend", "knn"], "--backend: no 'random' results with backend 'knn' (backends: elm, svm)"),
+    (["--format", "xml"], "invalid choice: 'xml'"),
+])
+def test_compare_bad_input_gives_one_clear_line(board, capsys, extra, match):
+    assert main(["compare", "--results", str(board), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("rwbench: error:") and match in err, err
+
+
+def test_compare_on_missing_empty_or_headless_results_gives_one_clear_line(tmp_path, template, capsys):
+    cases = [(tmp_path / "nowhere", "does not exist; run `rwbench run` first"),
+             (tmp_path / "empty", "--random: no results with weights 'random' (the results folder holds no results)")]
+    (tmp_path / "empty").mkdir()
+    headless = write_board(tmp_path / "headless", template, ("random", "svm", SVM), ("trained", "svm", HEAD))
+    cases.append((headless, "--trained: no 'trained' results with backend 'head' (backends: svm)"))
+    for results, match in cases:
+        assert main(["compare", "--results", str(results)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith("rwbench: error:") and match in err, err
