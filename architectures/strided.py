@@ -55,7 +55,7 @@ class StridedConv(nn.Module):
     def forward(self, wave: torch.Tensor) -> list[torch.Tensor]:
         x = self.conv(wave)
         if self.pooling == "l2":
-            x = x.unflatten(1, (-1, self.group)).pow(2).sum(dim=2).sqrt()
+            x = torch.linalg.vector_norm(x.unflatten(1, (-1, self.group)), dim=2)  # its gradient at 0 is 0, not NaN
         elif self.pooling == "max":
             x = torch.relu(x.unflatten(1, (-1, self.group)).amax(dim=2))
         else:

@@ -139,6 +139,8 @@ def _add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_l
     p.add_argument("--lr", type=_positive(float, "--lr"), default=lr, help=f"Adam learning rate ({lr:g})")
     p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=32)
     p.add_argument("--dropout", type=float, default=0.5, help="dropout before the linear head (0.5)")
+    p.add_argument("--crop-seconds", type=_positive(float, "--crop-seconds"), metavar="SECONDS",
+                   help="train on a random window of each clip (validation and test: whole clips)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--workers", type=int, help="DataLoader decoding workers (default: min(4, cores − 1))")
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
@@ -268,7 +270,8 @@ def _train_options(args) -> TrainOptions:
     if not 0 <= args.dropout < 1:
         raise RwbenchError(f"--dropout takes a value in [0, 1), got {args.dropout}")
     return TrainOptions(width=args.width, seeds=args.seeds, epochs=args.epochs, patience=args.patience, lr=args.lr,
-                        batch_size=args.batch_size, dropout=args.dropout, device=args.device, workers=args.workers,
+                        batch_size=args.batch_size, dropout=args.dropout, crop_seconds=args.crop_seconds,
+                        device=args.device, workers=args.workers,
                         skip_bad_audio=args.skip_bad_audio, results_dir=args.results, force=args.force,
                         progress=not args.quiet and sys.stderr.isatty())
 

@@ -7,6 +7,10 @@ with early stopping on that pair's *validation* part, both drawn from the traini
 one training fold left out, so groups never straddle; a fixed split: train / valid). The best-validation epoch is
 scored once on the outer test side. The test side never touches a choice.
 
+With ``--crop-seconds S`` each training step sees a random S-second window of every clip (raised to the
+front-end's minimum input; a cheaper epoch and a time-shift augmentation, as SampleCNN and Tax et al. train on
+segments); validation and test always read the whole clip, pooled over time as the random rows are.
+
 Optimisation: Adam (``--lr``, default 1e-3), the learning rate halved when the validation loss has not improved for
 2 epochs (``ReduceLROnPlateau``), at most ``--epochs`` epochs, stopped after ``--patience`` epochs without a better
 validation loss. bfloat16 autocast on CUDA; float32 and deterministic for a seed on CPU: the shuffling and the dropout
@@ -61,6 +65,7 @@ class TrainOptions:
     lr: float = 1e-3
     batch_size: int = 32
     dropout: float = 0.5
+    crop_seconds: float | None = None  # train on random windows of this length (None: whole clips); test: whole
     device: str = "auto"
     workers: int | None = None
     skip_bad_audio: bool = False
@@ -71,8 +76,8 @@ class TrainOptions:
     def settings(self) -> dict:
         """What determines the trained weights besides the data, the front-end and the seed."""
         return {"epochs": self.epochs, "patience": self.patience, "lr": self.lr, "batch_size": self.batch_size,
-                "dropout": self.dropout, "optimizer": "adam", "schedule": "reduce_on_plateau(0.5, 2)",
-                "train_code": TRAIN_CODE_VERSION}
+                "dropout": self.dropout, "crop_seconds": self.crop_seconds, "optimizer": "adam",
+                "schedule": "reduce_on_plateau(0.5, 2)", "train_code": TRAIN_CODE_VERSION}
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -205,13 +210,22 @@ class Classifier(nn.Module):
         return self.head(self.dropout(torch.cat([pooled[i] for i in self.keep], dim=1)))
 
 
+def random_crops(waves: torch.Tensor, crop: int | None) -> torch.Tensor:
+    """A random window of ``crop`` samples from each row (the global generator, seeded per epoch by :func:`fit`)."""
+    if crop is None or crop >= waves.shape[1]:
+        return waves
+    starts = torch.randint(0, waves.shape[1] - crop + 1, (len(waves),))
+    return torch.stack([w[s:s + crop] for w, s in zip(waves, starts.tolist())])
+
+
 def classification(model: Classifier, waves: torch.Tensor, labels: torch.Tensor, device: torch.device,
-                   batch_size: int) -> Objective:
+                   batch_size: int, crop: int | None = None) -> Objective:
+    """Cross-entropy on (optionally cropped) training clips; validation on whole clips."""
     loss_fn = nn.CrossEntropyLoss()
 
     def loss(m: nn.Module, idx: torch.Tensor) -> torch.Tensor:
         with autocast(device):
-            logits = m(waves[idx].to(device, non_blocking=True))
+            logits = m(random_crops(waves[idx], crop).to(device, non_blocking=True))
         return loss_fn(logits.float(), labels[idx].to(device))
 
     def validate(m: nn.Module, idx: np.ndarray) -> tuple[float, float]:
@@ -243,7 +257,10 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     start = time.perf_counter()
     fit_idx, val_idx = split.inner[0]
     model = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=opts.dropout).to(device)
-    objective = classification(model, waves, labels, device, opts.batch_size)
+    crop = None
+    if opts.crop_seconds:
+        crop = max(round(opts.crop_seconds * spec.sample_rate), spec.min_samples())
+    objective = classification(model, waves, labels, device, opts.batch_size, crop)
     history = fit(model, objective, fit_idx, val_idx, seed=seed, fold=split.name, opts=opts, lr=opts.lr,
                   checkpoint=folder / f"{split.name}.ckpt", key=key,
                   desc=f"train {spec.name} on {dataset.key} {split.name} seed {seed}")

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from toy import TINY, tone_dataset
 
 from rwbench.backends import BACKENDS
@@ -149,3 +150,27 @@ def test_bad_training_input_gives_one_clear_line(capsys, argv, match):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("rwbench: error:") and match in err, err
+
+
+def test_training_on_random_crops_is_recorded_and_deterministic(tmp_path):
+    (path,), _ = _train(tmp_path / "a", crop_seconds=0.1)
+    _train(tmp_path / "b", crop_seconds=0.1)
+    _train(tmp_path / "whole")
+    assert json.loads(path.read_text())["backend"]["grid"]["crop_seconds"] == 0.1
+    assert _shas(tmp_path / "a") == _shas(tmp_path / "b") != _shas(tmp_path / "whole")
+
+
+@pytest.mark.parametrize("name", [n for n in FRONTENDS.names() if FRONTENDS.get(n).is_learnable()])
+def test_every_frontend_trains_on_silence_without_nan(name):
+    """Zero-padded clips give exact zeros inside the network: every gradient must stay finite there
+    (an L2 pooling through sqrt once gave NaN)."""
+    from rwbench.train import Classifier
+
+    spec = FRONTENDS.get(name)
+    model = Classifier(spec, "small", 3, seed=0, dropout=0.0).train()
+    wave = torch.zeros(2, max(spec.min_samples(), 4000))
+    wave[1, : wave.shape[1] // 2] = 0.1 * torch.randn(wave.shape[1] // 2, generator=torch.Generator().manual_seed(0))
+    loss = torch.nn.functional.cross_entropy(model(wave), torch.tensor([0, 1]))
+    loss.backward()
+    bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+    assert torch.isfinite(loss) and not bad, bad
