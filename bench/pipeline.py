@@ -30,7 +30,7 @@ EVALUATE_CODE_VERSION = 2  # bump when the evaluation changes: results with an o
 @dataclass
 class RunOptions:
     width: str = "small"
-    weights: list[str] = field(default_factory=lambda: ["random"])  # tags; seeds apply to "random" only
+    weights: list[str] = field(default_factory=lambda: ["random"])  # tags; seeds apply to random, trained, mst
     seeds: list[int] = field(default_factory=lambda: [0])
     pooling: str = "mean"
     layers: str = "default"  # default | each | all | "a+b,c": the layer sets evaluated, one result each
@@ -138,28 +138,27 @@ def evaluate_one(job: EmbedJob, embeddings: dict[str | None, Embeddings], layers
     dataset, spec = job.dataset, job.frontend
     manifests = {fold: e.manifest for fold, e in embeddings.items()}
     manifest = next(iter(manifests.values()))
-    per_fold = None not in embeddings
     columns = next(iter(embeddings.values())).columns(layers)
+
+    def each(field):  # {fold: value} for per-fold weights, else the one value
+        return {f: field(m) for f, m in manifests.items()} if None not in manifests else field(manifest)
+
     frontend = {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
                 "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
-                "weights_file": {f: m["weights"]["file"] for f, m in manifests.items()} if per_fold
-                else manifest["weights"]["file"],
-                "weights_sha256": {f: m["weights"]["sha256"] for f, m in manifests.items()} if per_fold
-                else manifest["weights"]["sha256"],
+                "weights_file": each(lambda m: m["weights"]["file"]),
+                "weights_sha256": each(lambda m: m["weights"]["sha256"]),
                 "init": manifest["description"]["init"], "pooling": opts.pooling,
                 "layers": list(layers), "default_layers": layers == spec.defaults, "feature_dim": len(columns),
-                "params": manifest["params"], "source": spec.source,
-                "embedding_key": {f: m["key"] for f, m in manifests.items()} if per_fold else manifest["key"],
+                "params": manifest["params"], "source": spec.source, "embedding_key": each(lambda m: m["key"]),
                 "input": manifest["description"]["input"],
                 "segment": {**manifest["description"]["input"]["segment"], "aggregate": opts.aggregate}
                 if opts.segment else None}
     path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
                        weights=job.weights_kind, seed=job.seed, backend=backend.name, variant=variant(frontend))
     run_key = content_key({"embedding": sorted(m["key"] for m in manifests.values()), "backend": backend.name,
-                           "grid": backend.grid,
-                           "backend_version": backend.version, "seed": job.seed, "protocol": described["protocol"],
-                           "aggregate": opts.aggregate if opts.segment else None, "layers": list(layers),
-                           "evaluate_code": EVALUATE_CODE_VERSION})
+                           "grid": backend.grid, "backend_version": backend.version, "seed": job.seed,
+                           "protocol": described["protocol"], "aggregate": opts.aggregate if opts.segment else None,
+                           "layers": list(layers), "evaluate_code": EVALUATE_CODE_VERSION})
     log_.results.append(path)
     if path.is_file() and not opts.force and read_json(path).get("run_key") == run_key:
         log_.reused += 1

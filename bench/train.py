@@ -141,8 +141,7 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
         order = fit_idx[torch.randperm(len(fit_idx), generator=torch.Generator().manual_seed(
             _seeded("shuffle", seed, fold, epoch))).numpy()]
         total = 0.0
-        for start in range(0, len(order), opts.batch_size):
-            batch = torch.from_numpy(order[start:start + opts.batch_size])
+        for batch in training_batches(order, opts.batch_size):
             loss = objective.loss(model, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -178,6 +177,15 @@ def _load_checkpoint(path: Path, desc: str) -> dict | None:
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
         log.warning("%s: %s is unreadable (%s); starting the fold again", desc, path, err)
         return None
+
+
+def training_batches(order: np.ndarray, size: int) -> list[torch.Tensor]:
+    """``order`` in batches of ``size``; a last batch of one joins the one before (batch norm cannot train on a
+    single example)."""
+    cuts = list(range(size, len(order), size))
+    if cuts and len(order) - cuts[-1] == 1:
+        cuts.pop()
+    return [torch.from_numpy(part) for part in np.split(order, cuts)]
 
 
 def batches(indices: np.ndarray, size: int):

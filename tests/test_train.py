@@ -174,3 +174,11 @@ def test_every_frontend_trains_on_silence_without_nan(name):
     loss.backward()
     bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
     assert torch.isfinite(loss) and not bad, bad
+
+
+@pytest.mark.parametrize(("n", "sizes"), [(8, [8]), (9, [9]), (10, [8, 2]), (17, [8, 9]), (24, [8, 8, 8])])
+def test_no_training_batch_holds_a_single_clip(n, sizes):
+    from rwbench.train import training_batches
+
+    batches = training_batches(np.arange(n), 8)
+    assert [len(b) for b in batches] == sizes and torch.cat(batches).tolist() == list(range(n))
