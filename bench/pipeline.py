@@ -189,8 +189,9 @@ def evaluate_one(job: EmbedJob, embeddings: dict[str | None, Embeddings], layers
     }
     write_result(path, record)
     log_.evaluated += 1
-    log.info("%s %s[%s] %s %s seed %d: accuracy %.3f", dataset.key, spec.name, "+".join(layers), job.weights_kind,
-             backend.name, job.seed, record["summary"]["accuracy_mean"])
+    shown = f"{spec.name}[{variant(frontend)}]" if variant(frontend) else spec.name
+    log.info("%s %s %s %s seed %d: accuracy %.3f", dataset.key, shown, job.weights_kind, backend.name, job.seed,
+             record["summary"]["accuracy_mean"])
     return path
 
 

