@@ -107,6 +107,11 @@ def load(results_dir: Path) -> pd.DataFrame:
 def to_markdown(table: pd.DataFrame) -> str:
     """One section per dataset/task, each a pipe table with every column; under a table whose dataset has
     trained rows, the rank correlation of random-weight and trained accuracy per random backend."""
+    return _sections(table, lambda rows: rows.drop(columns="dataset"), extra=_correlation_note(table))
+
+
+def _correlation_note(table: pd.DataFrame):
+    """``dataset -> text``: the ρ/τ lines printed under a dataset's table when it has trained rows."""
     correlations = rank_correlation(table)
 
     def note(dataset: str) -> str:
@@ -116,7 +121,7 @@ def to_markdown(table: pd.DataFrame) -> str:
         heading = (f"Rank correlation of {RANDOM}-weight and {TRAINED} ({trained_backend_for(TRAINED)}) accuracy, "
                    "over the front-ends with both:")
         return f"\n{heading}\n" + "".join(f"{line}\n" for line in lines) if lines else ""
-    return _sections(table, lambda rows: rows.drop(columns="dataset"), extra=note)
+    return note
 
 
 def to_summary(table: pd.DataFrame) -> str:
@@ -129,7 +134,7 @@ def to_summary(table: pd.DataFrame) -> str:
         view["seeds"] = rows["n_seeds"]
         view["ms/clip"] = [f"{v:.1f}" for v in rows["embed_ms_per_clip"]]
         return view
-    return _sections(table, compact, numparse=False)
+    return _sections(table, compact, extra=_correlation_note(table), numparse=False)
 
 
 def _sections(table: pd.DataFrame, view, extra=lambda dataset: "", numparse: bool = True) -> str:
