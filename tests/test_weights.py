@@ -233,3 +233,14 @@ def test_layer_dims_follow_the_manifest_columns(opts):
     assert record["frontend"]["layers"] == ["conv2", "conv1"] and record["frontend"]["feature_dim"] == 8
     features = np.load(next((opts.results_dir / "embeddings").rglob("features.npy")))
     assert features.shape[1] == 8
+
+
+def test_musicnn_runs_segment_and_aggregate(opts):
+    """Each window is cut into 187-frame patches; windows are averaged per clip (random weights: no download)."""
+    opts.segment, opts.hop = 3.0, 3.0
+    dataset = tone_dataset(n_per_class=4, folds=3)
+    run([dataset], [FRONTENDS.get("musicnn")], [BACKENDS.get("logreg")], opts)
+    (record,) = iter_results(opts.results_dir)
+    assert record["frontend"]["segment"] == {"seconds": 3.0, "hop": 3.0, "aggregate": "mean"}
+    assert record["frontend"]["feature_dim"] == 1506 and record["frontend"]["layers"] == ["mean_pool", "max_pool"]
+    assert len(record["folds"]) == 3 and all(np.isfinite(f["accuracy"]) for f in record["folds"])
