@@ -2,7 +2,7 @@
 
 For each outer split of the dataset's protocol — the same folds, clips and crop/pad policy as the random-weight
 rows — the front-end starts from its seeded random weights (the random twin), gets a head (the default feature layers
-pooled over time as in the embed stage → dropout → linear), and is trained on the split's first inner *fit* part
+pooled over time as in the embed stage → standardised → dropout → linear), and is trained on the split's first inner *fit* part
 with early stopping on that pair's *validation* part, both drawn from the training side only (predefined folds:
 one training fold left out, so groups never straddle; a fixed split: train / valid). The best-validation epoch is
 scored once on the outer test side. The test side never touches a choice.
@@ -53,7 +53,7 @@ from .weights import write_safetensors
 
 log = logging.getLogger(__name__)
 
-TRAIN_CODE_VERSION = 1  # bump when training changes: finished folds with an older key are retrained
+TRAIN_CODE_VERSION = 2  # bump when training changes: finished folds with an older key are retrained
 
 
 @dataclass
@@ -200,14 +200,18 @@ def autocast(device: torch.device):
 
 # -- classification ------------------------------------------------------------------------------
 class Classifier(nn.Module):
-    """The front-end (seeded random init) → its default feature layers pooled over time → dropout → linear."""
+    """The front-end (seeded random init) → its default feature layers pooled over time → standardised (batch norm
+    without affine terms: the head's counterpart of the backends' StandardScaler, since front-ends' pooled features
+    differ in scale by orders of magnitude, e.g. dB log-mel inputs) → dropout → linear."""
 
     def __init__(self, spec: FrontendSpec, width: str | int, n_classes: int, *, seed: int, dropout: float) -> None:
         super().__init__()
         self.embedder = Embedder(spec, width=width, weights="random", seed=seed)
         self.keep = [spec.feature_layers.index(layer) for layer in spec.defaults]
+        dim = spec.dim(width, layers=spec.defaults)
+        self.standardise = nn.BatchNorm1d(dim, affine=False)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(spec.dim(width, layers=spec.defaults), n_classes)
+        self.head = nn.Linear(dim, n_classes)
         generator = torch.Generator().manual_seed(_seeded("head", seed))
         with torch.no_grad():
             nn.init.xavier_uniform_(self.head.weight, generator=generator)
@@ -215,7 +219,7 @@ class Classifier(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         pooled = self.embedder.pooled_layers(wave)
-        return self.head(self.dropout(torch.cat([pooled[i] for i in self.keep], dim=1)))
+        return self.head(self.dropout(self.standardise(torch.cat([pooled[i] for i in self.keep], dim=1))))
 
 
 def random_crops(waves: torch.Tensor, crop: int | None) -> torch.Tensor:
