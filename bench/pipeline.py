@@ -80,10 +80,11 @@ def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOption
         raise RwbenchError(f"no selected front-end offers weights {unused} ({offered}{'; …' if len(learnable) > 5 else ''})")
     out: dict[str, EmbedJob] = {}
     for dataset in datasets:
+        fold_names = [s.name for s in dataset.splits()] if set(opts.weights) & set(FOLD_TAGS) else []
         for spec in frontends:
             for tag in weight_tags(spec, opts.weights):
                 seeded = tag == "random" or tag in FOLD_TAGS
-                folds = [s.name for s in dataset.splits()] if tag in FOLD_TAGS else [None]
+                folds = fold_names if tag in FOLD_TAGS else [None]
                 for seed in opts.seeds if seeded else opts.seeds[:1]:
                     for fold in folds:
                         job = opts.job(dataset, spec, tag, seed, fold)

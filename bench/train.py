@@ -307,8 +307,9 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     keep = np.ones(len(dataset.clips), bool)
     keep[list(failed)] = False
     kept = [keep_rows(s, keep) for s in splits]
+    fingerprint = dataset.fingerprint()
     key = content_key({"frontend": spec.name, "frontend_version": spec.version, "width": str(opts.width),
-                       "seed": seed, "dataset": dataset.key, "fingerprint": dataset.fingerprint(),
+                       "seed": seed, "dataset": dataset.key, "fingerprint": fingerprint,
                        "protocol": described["protocol"], "settings": opts.settings(), "skipped": sorted(failed)})
     tensor, labels = torch.from_numpy(waves), torch.from_numpy(dataset.labels)
     folds = [_train_fold(spec, dataset, s, tensor, labels, seed, folder, key, opts, device) for s in kept]
@@ -317,7 +318,7 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     record = {
         **provenance(),
         "run_key": key,
-        "dataset": {**described, "fingerprint": dataset.fingerprint(),
+        "dataset": {**described, "fingerprint": fingerprint,
                     "skipped": described["skipped"] + [{"clip": dataset.clips[i].id, "reason": r} for i, r in failed.items()]},
         "frontend": {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width), "filters": filters,
                      "weights": "trained", "seed": seed, "init": spec.init, "pooling": "mean",
