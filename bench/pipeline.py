@@ -119,14 +119,12 @@ def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backend
     chosen = {spec.name: layer_sets(spec, opts.layers) for spec in frontends}  # checked before any work
     for dataset in datasets:
         splits, described = dataset.splits(), dataset.describe()  # once per dataset, not per result
-        instances: dict[tuple, dict[str | None, Embeddings]] = {}  # (front-end, weights, seed) → fold → embeddings
-        first: dict[tuple, EmbedJob] = {}
+        # (front-end, weights, seed) → (its first job, fold → embeddings; fold None: one matrix for every split)
+        instances: dict[tuple, tuple[EmbedJob, dict[str | None, Embeddings]]] = {}
         for job in jobs([dataset], frontends, opts):
-            instance = (job.frontend.name, job.weights, job.seed)
-            instances.setdefault(instance, {})[job.fold] = load_embeddings(job, opts)
-            first.setdefault(instance, job)
-        for instance, embeddings in instances.items():
-            job = first[instance]
+            _, embeddings = instances.setdefault((job.frontend.name, job.weights, job.seed), (job, {}))
+            embeddings[job.fold] = load_embeddings(job, opts)
+        for job, embeddings in instances.values():
             for layers in chosen[job.frontend.name]:
                 for backend in backends:
                     evaluate_one(job, embeddings, layers, backend, splits, described, opts, log_)

@@ -26,16 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cache import content_key, read_json, write_json
+from .cache import content_key, write_json
 from .dataset import Dataset
 from .dsp import LogMel, LogMelConfig
 from .embed import EmbedJob, resolve_device
 from .errors import RwbenchError
-from .evaluate import keep_rows
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
 from .results import fold_weights_folder
-from .train import Objective, TrainOptions, autocast, batches, decode_clips, fit
+from .train import Objective, TrainOptions, autocast, batches, decode_clips, finished_fold, fit, without_failed
 from .weights import write_safetensors
 
 log = logging.getLogger(__name__)
@@ -132,8 +131,7 @@ def pretrain(name: str, datasets: list[Dataset], frontends: list[FrontendSpec], 
         for spec in frontends:
             waves_np, failed = decode_clips(EmbedJob(dataset, spec, opts.width), workers=opts.workers,
                                             skip_bad_audio=opts.skip_bad_audio)
-            keep = np.ones(len(dataset.clips), bool)
-            keep[list(failed)] = False
+            kept = without_failed(splits, failed, len(dataset.clips))
             waves = torch.from_numpy(waves_np)
             db = _targets(waves, opts.batch_size)
             for seed in opts.seeds:
@@ -142,14 +140,11 @@ def pretrain(name: str, datasets: list[Dataset], frontends: list[FrontendSpec], 
                                    "width": str(opts.width), "seed": seed, "dataset": dataset.key,
                                    "fingerprint": dataset.fingerprint(), "settings": opts.settings(),
                                    "skipped": sorted(failed)})
-                for split in (keep_rows(s, keep) for s in splits):
-                    path = folder / f"{split.name}.json"
-                    done = path.is_file() and not opts.force and read_json(path).get("train_key") == key \
-                        and (folder / f"{split.name}.safetensors").is_file()
-                    if not done:
+                for split in kept:
+                    if finished_fold(folder, split.name, key, opts.force) is None:
                         start = time.perf_counter()
                         task.train_fold(spec, split, waves, db, seed, folder, key, opts, device)
-                        log.info("%s in %.1f s", path, time.perf_counter() - start)
-                    out.append(path)
+                        log.info("%s %s seed %d in %.1f s", name, split.name, seed, time.perf_counter() - start)
+                    out.append(folder / f"{split.name}.json")
     return out
 

@@ -100,6 +100,22 @@ def decode_clips(job: EmbedJob, *, workers: int | None, skip_bad_audio: bool) ->
     return waves, failed
 
 
+def without_failed(splits: list[OuterSplit], failed: dict[int, str], n_clips: int) -> list[OuterSplit]:
+    """The splits without the clips that failed to decode."""
+    keep = np.ones(n_clips, bool)
+    keep[list(failed)] = False
+    return [keep_rows(s, keep) for s in splits]
+
+
+def finished_fold(folder: Path, fold: str, key: str, force: bool) -> dict | None:
+    """The summary of a fold already trained under ``key`` (its weights file present), or None."""
+    summary = folder / f"{fold}.json"
+    if force or not summary.is_file() or not (folder / f"{fold}.safetensors").is_file():
+        return None
+    done = read_json(summary)
+    return done if done.get("train_key") == key else None
+
+
 # -- the loop shared by every training objective -------------------------------------------------
 @dataclass
 class Objective:
@@ -261,11 +277,9 @@ def predict_logits(model: nn.Module, waves: torch.Tensor, idx: np.ndarray, devic
 
 def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: torch.Tensor, labels: torch.Tensor,
                 seed: int, folder: Path, key: str, opts: TrainOptions, device: torch.device) -> FoldResult:
-    summary_path = folder / f"{split.name}.json"
-    if summary_path.is_file() and not opts.force:
-        done = read_json(summary_path)
-        if done.get("train_key") == key and (folder / f"{split.name}.safetensors").is_file():
-            return FoldResult(**done["result"])
+    done = finished_fold(folder, split.name, key, opts.force)
+    if done is not None:
+        return FoldResult(**done["result"])
     start = time.perf_counter()
     fit_idx, val_idx = split.inner[0]
     model = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=opts.dropout).to(device)
@@ -290,7 +304,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     weights_path = folder / f"{split.name}.safetensors"
     sha256 = write_safetensors(weights_path, model.embedder.net.state_dict(),
                                {"frontend": spec.name, "tag": "trained", "fold": split.name, "seed": seed, "key": key})
-    write_json(summary_path, {"train_key": key, "result": asdict(result), "weights": weights_path.name,
+    write_json(folder / f"{split.name}.json", {"train_key": key, "result": asdict(result), "weights": weights_path.name,
                               "weights_sha256": sha256, "validation_clips": len(val_idx),
                               "test_seconds_per_clip": test_seconds / max(len(split.test), 1), **history})
     (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
@@ -304,9 +318,7 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
         raise RwbenchError(f"front-end {spec.name!r} has no weights to train (input kind 'none')")
     device = resolve_device(opts.device)
     folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
-    keep = np.ones(len(dataset.clips), bool)
-    keep[list(failed)] = False
-    kept = [keep_rows(s, keep) for s in splits]
+    kept = without_failed(splits, failed, len(dataset.clips))
     fingerprint = dataset.fingerprint()
     key = content_key({"frontend": spec.name, "frontend_version": spec.version, "width": str(opts.width),
                        "seed": seed, "dataset": dataset.key, "fingerprint": fingerprint,
