@@ -25,6 +25,7 @@ PadMode = Literal["zero", "repeat"]
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".au", ".snd", ".aif", ".aiff", ".m4a", ".aac")
 _SOUNDFILE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG", ".opus": "OGG", ".mp3": "MP3",
                       ".au": "AU", ".snd": "AU", ".aif": "AIFF", ".aiff": "AIFF"}
+MAX_PEAK = 1e3  # 60 dB above full scale: float files beyond it are damaged or mis-scaled, not loud
 _TAIL_FRAMES = 1024  # frames decoded at the end of a file to catch truncation cheaply
 
 
@@ -119,6 +120,13 @@ def load(path: str | Path, sample_rate: int) -> np.ndarray:
     audio, native_rate = read(path)
     if audio.size == 0:
         raise DataError(f"{path} holds no audio samples")
+    if not np.isfinite(audio).all():
+        bad = np.flatnonzero(~np.isfinite(audio).all(axis=1))
+        raise DataError(f"{path} holds {len(bad)} non-finite sample(s) (NaN or ±Inf; first at {bad[0] / native_rate:.3f} s)")
+    peak = float(np.abs(audio).max())
+    if peak > MAX_PEAK:
+        raise DataError(f"{path} has a peak magnitude of {peak:.3g}: not audio on any sane scale (full scale is 1.0; "
+                        f"rwbench refuses > {MAX_PEAK:g}); the file is damaged or its samples are mis-scaled")
     return resample(audio.mean(axis=1), native_rate, sample_rate)
 
 

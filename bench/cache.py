@@ -5,32 +5,49 @@ An entry is a folder named by the hash of everything that determines the embeddi
     <root>/<dataset>/<frontend>/<key>/
         features.npy     (n_rows, dim) float32, memory-mapped on read: a row per clip (per window if segmented)
         clip_index.npy   (n_rows,) the clip of each row, ascending
-        manifest.json    written last: its presence marks the entry complete
+        manifest.json    written last: its presence marks the entry complete; it records the size and
+                         sha256 of both arrays, checked before they are used
         parts/00003.npz  finished chunks of an interrupted computation (removed on completion)
+        .lock            held by the one process computing the entry (an OS lock: a killed holder frees it)
 
 Every file is written to a unique temporary name and renamed into place, so a killed run never
-leaves a truncated file behind and two concurrent runs cannot corrupt an entry.
+leaves a truncated file behind. Processes sharing a cache take the entry's lock before computing:
+the others wait, then read what the first one wrote, so every chunk is computed once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from .errors import RwbenchError
+
+log = logging.getLogger(__name__)
+
+ARRAYS = ("features.npy", "clip_index.npy")
 
 
 def content_key(description: dict) -> str:
     blob = json.dumps(description, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextmanager
@@ -61,9 +78,29 @@ def write_json(path: Path, data: dict) -> None:
 
 def read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RwbenchError(f"cannot read {path}: {err}") from err
+    if not isinstance(data, dict):
+        raise RwbenchError(f"cannot read {path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+@contextmanager
+def exclusive(lock_file: Path, what: str) -> Iterator[None]:
+    """Hold an OS file lock on ``lock_file`` (freed by the kernel if this process is killed); say so when
+    another process holds it and this one waits."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_file, mode=0o666 & ~_umask())
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("waiting for another rwbench process that is computing %s", what)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class CacheEntry:
@@ -75,9 +112,45 @@ class CacheEntry:
         self.clip_index_path = folder / "clip_index.npy"
         self.manifest_path = folder / "manifest.json"
         self.parts = folder / "parts"
+        self._checked: tuple | None = None  # the file stats a full check last passed at
+
+    def lock(self) -> AbstractContextManager[None]:
+        return exclusive(self.folder / ".lock", f"the embeddings in {self.folder}")
+
+    # -- a finished entry ------------------------------------------------------------------------
+    def exists(self) -> bool:
+        """The manifest is there: the entry was finished (it may since have been damaged)."""
+        return self.manifest_path.is_file()
+
+    def problem(self) -> str | None:
+        """Why the finished entry cannot be used (a missing, truncated or altered file), or None.
+
+        The arrays' sizes and sha256 are checked against the manifest once per change of their stat."""
+        try:
+            manifest = self.manifest()
+        except RwbenchError as err:
+            return str(err)
+        files = manifest.get("files")
+        if not isinstance(files, dict) or set(files) != set(ARRAYS):
+            return f"{self.manifest_path} does not list the entry's files (written by an older rwbench?)"
+        paths = [self.folder / name for name in ARRAYS]
+        try:
+            stats = tuple((s.st_size, s.st_mtime_ns, s.st_ino) for s in (p.stat() for p in paths))
+        except OSError as err:
+            return f"{err.filename} is missing"
+        if stats == self._checked:
+            return None
+        for path, (size, *_) in zip(paths, stats):
+            expected = files[path.name]
+            if size != expected.get("bytes"):
+                return f"{path} has {size} bytes, the manifest says {expected.get('bytes')} (truncated or replaced)"
+            if file_sha256(path) != expected.get("sha256"):
+                return f"{path} does not match the sha256 in its manifest (altered on disk)"
+        self._checked = stats
+        return None
 
     def is_complete(self) -> bool:
-        return all(p.is_file() for p in (self.manifest_path, self.features_path, self.clip_index_path))
+        return self.exists() and self.problem() is None
 
     def manifest(self) -> dict:
         return read_json(self.manifest_path)
@@ -85,29 +158,74 @@ class CacheEntry:
     def features(self) -> np.ndarray:
         return np.load(self.features_path, mmap_mode="r")
 
+    def clip_index(self) -> np.ndarray:
+        return np.load(self.clip_index_path)
+
+    def discard(self, reason: str) -> None:
+        """Remove a damaged finished entry (its arrays and manifest) so it is computed again."""
+        log.warning("cache entry %s is damaged: %s; computing it again", self.folder, reason)
+        for path in (self.manifest_path, self.features_path, self.clip_index_path):
+            path.unlink(missing_ok=True)
+        self._checked = None
+
+    def tidy(self) -> None:
+        """Remove what a killed process can leave: temporary files, and the parts of a finished entry.
+        Call it only while holding the lock."""
+        for tmp in [*self.folder.glob(".*.tmp"), *self.parts.glob(".*.tmp")]:
+            tmp.unlink(missing_ok=True)
+        if self.exists():
+            shutil.rmtree(self.parts, ignore_errors=True)
+
     # -- chunks of an unfinished computation ----------------------------------------------------
     def part_path(self, index: int) -> Path:
         return self.parts / f"{index:05d}.npz"
 
     def has_part(self, index: int) -> bool:
-        return self.part_path(index).is_file()
+        """A readable part ``index`` is there; an unreadable one is removed (and computed again)."""
+        path = self.part_path(index)
+        if not path.is_file():
+            return False
+        try:
+            part = self.load_part(index, "rows", "features")
+            if len(part["rows"]) != len(part["features"]):
+                raise ValueError("rows and features differ in length")
+        except Exception as err:  # a damaged zip raises many types; any of them means recompute
+            log.warning("chunk %s is unreadable (%s); computing it again", path, err)
+            path.unlink(missing_ok=True)
+            return False
+        return True
 
-    def save_part(self, index: int, **arrays: np.ndarray) -> None:
-        with atomic_path(self.part_path(index)) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
+    def save_chunk(self, index: int, rows: Sequence[int], features: Sequence[np.ndarray], failed: dict[int, str],
+                   *, dim: int, clip_ids: Sequence[str], seconds: float) -> None:
+        """One finished chunk, rows sorted by clip (windows in time order); a failed clip is one NaN row and
+        its reason is kept as ``clip id <TAB> reason``."""
+        bad = np.array(sorted(failed), dtype=int)
+        all_rows = np.concatenate([np.asarray(rows, dtype=int), bad])
+        stacked = np.concatenate([*features, np.full((len(bad), dim), np.nan, np.float32)])
+        order = np.argsort(all_rows, kind="stable")
+        notes = np.array([f"{clip_ids[i]}\t{failed[i]}" for i in bad], dtype=str)
+        with atomic_path(self.part_path(index)) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, rows=all_rows[order], features=stacked[order], seconds=np.array(seconds), failed=notes)
 
     def load_part(self, index: int, *names: str) -> dict[str, np.ndarray]:
         """The named arrays of a part (all by default); the others are not read."""
         with np.load(self.part_path(index), allow_pickle=False) as part:
             return {name: part[name] for name in names or part.files}
 
-    def clip_index(self) -> np.ndarray:
-        return np.load(self.clip_index_path)
+    def chunk_summary(self, n_parts: int) -> dict:
+        """What the manifest records about the parts: rows, dim, compute seconds and the failed clips."""
+        parts = [self.load_part(i, "rows", "failed", "seconds") for i in range(n_parts)]
+        return {"n_rows": sum(len(p["rows"]) for p in parts),
+                "dim": self.load_part(0, "features")["features"].shape[1],
+                "seconds": float(sum(p["seconds"] for p in parts)),
+                "skipped": [dict(zip(("clip", "reason"), line.split("\t", 1))) for p in parts for line in p["failed"]]}
 
     def finish(self, n_parts: int, dim: int, manifest: dict) -> None:
         """Assemble the parts, in order, into ``features.npy`` (memory-mapped, one part in memory at a
-        time) and ``clip_index.npy``, then write the manifest."""
+        time) and ``clip_index.npy``, then write the manifest with their sizes and sha256. Idempotent: a
+        finished entry is left as it is."""
+        if self.is_complete():
+            return
         rows = np.concatenate([self.load_part(i, "rows")["rows"] for i in range(n_parts)])
         with atomic_path(self.features_path) as tmp:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(rows), dim))
@@ -120,5 +238,7 @@ class CacheEntry:
             del out
         with atomic_path(self.clip_index_path) as tmp, open(tmp, "wb") as handle:
             np.save(handle, rows)
-        write_json(self.manifest_path, manifest)
+        files = {p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
+                 for p in (self.features_path, self.clip_index_path)}
+        write_json(self.manifest_path, {**manifest, "files": files})
         shutil.rmtree(self.parts, ignore_errors=True)

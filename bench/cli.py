@@ -181,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_pretrain)
     p = sub.add_parser("leaderboard", parents=[common], help="tables from stored results")
     p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--strict", action="store_true", help="a malformed result file is an error (default: skipped "
+                                                         "with a warning naming it)")
     p.add_argument("--format", choices=FORMATS, default="md")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     p.set_defaults(handler=cmd_leaderboard)
@@ -190,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weights tag it is ranked against: trained (backend head) or e.g. mtt (same backend)")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--backend", help="only this backend of the random side (default: one table per backend)")
+    p.add_argument("--strict", action="store_true", help="a malformed result file is an error")
     p.add_argument("--format", choices=FORMATS, default="md")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     p.set_defaults(handler=cmd_compare)
@@ -293,11 +296,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    return _write(export(load(args.results), args.format), args.output)
+    return _write(export(load(args.results, strict=args.strict), args.format), args.output)
 
 
 def cmd_compare(args) -> int:
-    table = load(args.results)
+    table = load(args.results, strict=args.strict)
     return _write(export_comparison(table, args.format, args.random, args.trained, args.backend), args.output)
 
 

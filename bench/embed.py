@@ -182,10 +182,30 @@ def embed(
     skip_bad_audio: bool = False, progress: bool = False,
 ) -> Embeddings:
     """Compute (or load from the cache) the embeddings of every clip of ``job.dataset``."""
+    ensure_embedded(job, cache_root, device=device, batch_size=batch_size, workers=workers,
+                    skip_bad_audio=skip_bad_audio, progress=progress)
+    return Embeddings.read(job.entry(Path(cache_root)))
+
+
+def ensure_embedded(job: EmbedJob, cache_root: Path, **options) -> bool:
+    """Make the job's cache entry complete; True when this call computed it (False: it was there, or another
+    process computed it while this one waited for the entry's lock). A damaged entry is computed again."""
     entry = job.entry(Path(cache_root))
     if entry.is_complete():
         log.debug("cache hit %s", entry.folder)
-        return Embeddings.read(entry)
+        return False
+    with entry.lock():
+        if entry.exists() and (problem := entry.problem()) is not None:
+            entry.discard(problem)
+        entry.tidy()
+        if entry.exists():
+            return False
+        _compute(job, entry, **options)
+        return True
+
+
+def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_size: int = 16,
+             workers: int | None = None, skip_bad_audio: bool = False, progress: bool = False) -> None:
     torch_device = resolve_device(device)
     model = Embedder(job.frontend, width=job.width, weights=job.resolved, pooling=job.pooling)
     model.to(torch_device)
@@ -202,6 +222,8 @@ def embed(
                         num_workers=default_workers() if workers is None else workers)
     left = {c: len(chunks[c]) for c in todo}
     rows, features, failed = [], [], {}
+    clip_ids = [c.id for c in job.dataset.clips]
+    dim = job.frontend.dim(job.width, job.pooling)
     start = time.perf_counter()
     for batch in loader:
         index = batch[0][0] // CHUNK_CLIPS
@@ -212,60 +234,57 @@ def embed(
             continue
         if failed and not skip_bad_audio:
             bar.close()
-            raise DataError(next(iter(failed.values())) + " (rerun with --skip-bad-audio to leave such files out)")
-        _save_chunk(job, entry, index, rows, features, failed, seconds=time.perf_counter() - start)
+            clip, reason = next(iter(failed.items()))
+            raise DataError(f"{job.dataset.key}: {clip_ids[clip]}: {reason} (rerun with --skip-bad-audio to leave "
+                            f"such clips out; they are named in the result)")
+        entry.save_chunk(index, rows, features, failed, dim=features[0].shape[1] if features else dim,
+                         clip_ids=clip_ids, seconds=time.perf_counter() - start)
         rows, features, failed, start = [], [], {}, time.perf_counter()
     bar.close()
-    return _finish(job, entry, n_parts=len(chunks), device=str(torch_device), model=model, batch_size=batch_size)
+    _finish(job, entry, n_parts=len(chunks), device=str(torch_device), model=model, batch_size=batch_size)
 
 
 def _embed_batch(model: Embedder, batch, device: torch.device, batch_size: int, rows: list[int],
                  features: list[np.ndarray], failed: dict[int, str]) -> None:
-    """Embed the windows of a batch of clips, appending a clip index per window row; note failures."""
+    """Embed the windows of a batch of clips, appending a clip index per window row; note failures, and
+    clips whose embedding is not finite (a failed clip keeps no row here: it becomes one NaN row)."""
     good = [(i, windows) for i, windows, _ in batch if windows is not None]
     failed.update({i: err for i, _, err in batch if err is not None})
-    if good:
-        waves = torch.cat([w for _, w in good])
-        for part in torch.split(waves, batch_size):  # at most batch_size windows per forward pass
-            features.append(model(part.to(device)).float().cpu().numpy())
-        rows += [i for i, w in good for _ in range(len(w))]
+    if not good:
+        return
+    waves = torch.cat([w for _, w in good])
+    out = np.concatenate([model(part.to(device)).float().cpu().numpy()  # at most batch_size windows per pass
+                          for part in torch.split(waves, batch_size)])
+    start = 0
+    for i, windows in good:
+        mine, start = out[start:start + len(windows)], start + len(windows)
+        if not np.isfinite(mine).all():
+            failed[i] = (f"the front-end's output for this clip is not finite ({int(np.isnan(mine).sum())} NaN, "
+                         f"{int(np.isinf(mine).sum())} ±Inf of {mine.size} values)")
+            continue
+        features.append(mine)
+        rows += [i] * len(windows)
 
 
-def _save_chunk(job: EmbedJob, entry: CacheEntry, index: int, rows: list[int], features: list[np.ndarray],
-                failed: dict[int, str], *, seconds: float) -> None:
-    """One finished chunk, rows in clip order (windows in time order); a failed clip is one NaN row."""
-    dim = features[0].shape[1] if features else job.frontend.dim(job.width, job.pooling)
-    bad = np.array(sorted(failed), dtype=int)
-    all_rows = np.concatenate([np.array(rows, dtype=int), bad])
-    stacked = np.concatenate([*features, np.full((len(bad), dim), np.nan, np.float32)])
-    order = np.argsort(all_rows, kind="stable")
-    entry.save_part(index, rows=all_rows[order], features=stacked[order], seconds=np.array(seconds),
-                    failed=np.array([f"{job.dataset.clips[i].id}\t{failed[i]}" for i in bad], dtype=str))
-
-
-def _finish(job: EmbedJob, entry: CacheEntry, *, n_parts: int, device: str, model: Embedder, batch_size: int) -> Embeddings:
-    parts = [entry.load_part(i, "rows", "failed", "seconds") for i in range(n_parts)]
-    dim = entry.load_part(0, "features")["features"].shape[1]
-    seconds = float(sum(p["seconds"] for p in parts))
-    skipped = [dict(zip(("clip", "reason"), line.split("\t", 1))) for p in parts for line in p["failed"]]
-    n_clips, n_rows = len(job.dataset.clips), sum(len(p["rows"]) for p in parts)
+def _finish(job: EmbedJob, entry: CacheEntry, *, n_parts: int, device: str, model: Embedder, batch_size: int) -> None:
+    summary = entry.chunk_summary(n_parts)
+    n_clips = len(job.dataset.clips)
     manifest = {
         "key": job.key,
         "description": job.description,
         "rwbench_version": __version__,
         "n_clips": n_clips,
-        "n_rows": n_rows,
+        "n_rows": summary["n_rows"],
         "clip_ids": [c.id for c in job.dataset.clips],
-        "dim": dim,
+        "dim": summary["dim"],
         "layers": model.layer_slices(),
         "weights": job.resolved.describe(),
         "params": sum(p.numel() for p in model.net.parameters()),
         "device": device,
         "batch_size": batch_size,
-        "embed_seconds": seconds,
-        "seconds_per_clip": seconds / max(n_clips, 1),
-        "skipped": skipped,
+        "embed_seconds": summary["seconds"],
+        "seconds_per_clip": summary["seconds"] / max(n_clips, 1),
+        "skipped": summary["skipped"],
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    entry.finish(n_parts, dim, manifest)
-    return Embeddings.read(entry)
+    entry.finish(n_parts, summary["dim"], manifest)

@@ -89,12 +89,13 @@ def with_correlation_columns(rows: pd.DataFrame, correlations: pd.DataFrame) -> 
     return merged
 
 
-def load(results_dir: Path) -> pd.DataFrame:
-    """The leaderboard of every result under ``results_dir``; ``table.attrs["skipped"]`` maps each
-    dataset to the files its results left out (shown as a note under its Markdown table)."""
+def load(results_dir: Path, *, strict: bool = False) -> pd.DataFrame:
+    """The leaderboard of every valid result under ``results_dir`` (a malformed file is skipped with a
+    warning, or an error when ``strict``); ``table.attrs["skipped"]`` maps each dataset to the files its
+    results left out (shown as a note under its Markdown table)."""
     if not Path(results_dir).is_dir():
         raise RwbenchError(f"results folder {str(results_dir)!r} does not exist; run `rwbench run` first")
-    records = list(iter_results(results_dir))
+    records = list(iter_results(results_dir, strict=strict))
     table = build(records)
     skipped: dict[str, dict[str, str]] = {}
     for r in records:

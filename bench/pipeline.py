@@ -16,11 +16,11 @@ import numpy as np
 from .backends import BackendSpec
 from .cache import content_key, read_json
 from .dataset import Dataset
-from .embed import Embeddings, EmbedJob, embed
+from .embed import Embeddings, EmbedJob, ensure_embedded
 from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, fold_dicts, keep_rows, nested_cv, rows_of, summarise
 from .frontend import FOLD_TAGS, FrontendSpec, layer_sets, offers, weight_tags
-from .results import fold_weights_folder, provenance, result_path, variant, write_result
+from .results import fold_weights_folder, provenance, result_lock, result_path, variant, write_result
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +95,20 @@ def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOption
 def embed_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions, log_: RunLog) -> None:
     start = time.perf_counter()
     for job in jobs(datasets, frontends, opts):
-        if job.entry(opts.cache_root).is_complete():
+        computed = ensure_embedded(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size,
+                                   workers=opts.workers, skip_bad_audio=opts.skip_bad_audio, progress=opts.progress)
+        if computed:
+            log_.embedded += 1
+        else:
             log_.cached += 1
-            continue
-        embed(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size, workers=opts.workers,
-              skip_bad_audio=opts.skip_bad_audio, progress=opts.progress)
-        log_.embedded += 1
     log_.embed_seconds += time.perf_counter() - start
 
 
 def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:
     entry = job.entry(opts.cache_root)
+    if entry.exists() and (problem := entry.problem()) is not None:
+        raise RwbenchError(f"the cached embeddings of {job.frontend.name!r} on {job.dataset.key!r} are damaged: "
+                           f"{problem}; `rwbench embed` (or `rwbench run`) with the same options computes them again")
     if not entry.is_complete():
         raise RwbenchError(
             f"no embeddings of {job.frontend.name!r} ({job.weights_kind} weights) on {job.dataset.key!r} in "
@@ -159,9 +162,28 @@ def evaluate_one(job: EmbedJob, embeddings: dict[str | None, Embeddings], layers
                            "protocol": described["protocol"], "aggregate": opts.aggregate if opts.segment else None,
                            "layers": list(layers), "evaluate_code": EVALUATE_CODE_VERSION})
     log_.results.append(path)
-    if path.is_file() and not opts.force and read_json(path).get("run_key") == run_key:
-        log_.reused += 1
-        return path
+    with result_lock(opts.results_dir, path):  # a concurrent run with the same result waits, then reuses it
+        if path.is_file() and not opts.force and _run_key(path) == run_key:
+            log_.reused += 1
+            return path
+        _evaluate(job, embeddings, columns, frontend, path, run_key, backend, splits, described, opts)
+    log_.evaluated += 1
+    return path
+
+
+def _run_key(path: Path) -> str | None:
+    """The run key of an existing result file; None for one that cannot be read (it is computed again)."""
+    try:
+        return read_json(path).get("run_key")
+    except RwbenchError:
+        return None
+
+
+def _evaluate(job: EmbedJob, embeddings: dict[str | None, Embeddings], columns: np.ndarray, frontend: dict,
+              path: Path, run_key: str, backend: BackendSpec, splits, described: dict, opts: RunOptions) -> None:
+    dataset, spec = job.dataset, job.frontend
+    manifest = next(iter(embeddings.values())).manifest
+    manifests = {fold: e.manifest for fold, e in embeddings.items()}
     folds = {}
     for fold, matrix in embeddings.items():  # each split scored on its own fold's embeddings, or all on one
         mine = [s for s in splits if fold is None or s.name == fold]
@@ -187,11 +209,9 @@ def evaluate_one(job: EmbedJob, embeddings: dict[str | None, Embeddings], layers
                     "fit_seconds": sum(f.fit_seconds for f in folds)},
     }
     write_result(path, record)
-    log_.evaluated += 1
     shown = f"{spec.name}[{variant(frontend)}]" if variant(frontend) else spec.name
     log.info("%s %s %s %s seed %d: accuracy %.3f", dataset.key, shown, job.weights_kind, backend.name, job.seed,
              record["summary"]["accuracy_mean"])
-    return path
 
 
 def _nested_cv(embeddings: Embeddings, columns: np.ndarray, dataset: Dataset, splits, backend: BackendSpec, seed: int,

@@ -6,16 +6,23 @@ these files only.
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 import platform
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 
 from . import __version__
-from .cache import read_json, write_json
+from .cache import exclusive, write_json
+from .errors import RwbenchError
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "hpelm", "librosa", "soundfile", "soxr", "pandas")
@@ -85,9 +92,77 @@ def write_result(path: Path, record: dict) -> None:
     write_json(path, record)
 
 
-def iter_results(results_dir: Path) -> Iterator[dict]:
-    """Every result record under ``results_dir/runs``, in a stable order."""
+def result_lock(results_dir: Path, path: Path) -> AbstractContextManager[None]:
+    """The lock that one process holds while it computes the result file ``path`` (lock files live under
+    ``<results>/.locks``, out of the leaderboard's way)."""
+    relative = Path(path).relative_to(Path(results_dir))
+    return exclusive(Path(results_dir) / ".locks" / relative.with_suffix(".lock"), f"the result {relative}")
+
+
+# What the leaderboard reads from a result, by type (a dict: nested fields; a list element type: every item).
+NUMBER = (int, float)
+FOLD = {"accuracy": NUMBER, "balanced_accuracy": NUMBER, "macro_f1": NUMBER}
+SCHEMA = {
+    "schema_version": int, "seed": int,
+    "dataset": {"key": str, "skipped": [{"clip": str, "reason": str}]},
+    "frontend": {"name": str, "input_kind": str, "width": str, "weights": str, "pooling": str, "feature_dim": int,
+                 "params": int},
+    "backend": {"name": str},
+    "folds": [FOLD],
+    "timings": {"embed_seconds_per_clip": NUMBER},
+}
+
+
+def schema_problem(value: object, schema: object, where: str = "") -> str | None:
+    """The first way ``value`` departs from ``schema`` (see :data:`SCHEMA`), or None."""
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            return f"{where or 'the file'} is {type(value).__name__}, not an object"
+        for name, inner in schema.items():
+            if name not in value:
+                return f"{where + '.' if where else ''}{name} is missing"
+            problem = schema_problem(value[name], inner, f"{where + '.' if where else ''}{name}")
+            if problem:
+                return problem
+        return None
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            return f"{where} is {type(value).__name__}, not a list"
+        return next((p for i, item in enumerate(value) if (p := schema_problem(item, schema[0], f"{where}[{i}]"))), None)
+    if isinstance(value, bool) or not isinstance(value, schema):  # bool is an int to Python, never to a schema
+        names = " or ".join(t.__name__ for t in (schema if isinstance(schema, tuple) else (schema,)))
+        return f"{where} is {value!r}, not {names}"
+    return None
+
+
+def result_problem(record: object) -> str | None:
+    """Why ``record`` is not a result the leaderboard can use, or None."""
+    if isinstance(record, dict) and record.get("schema_version") != SCHEMA_VERSION:
+        return f"schema_version is {record.get('schema_version')!r}, this rwbench reads {SCHEMA_VERSION}"
+    problem = schema_problem(record, SCHEMA)
+    if problem:
+        return problem
+    if not record["folds"]:
+        return "folds is empty"
+    for i, fold in enumerate(record["folds"]):
+        for name in FOLD:
+            if not math.isfinite(fold[name]) or not 0 <= fold[name] <= 1:
+                return f"folds[{i}].{name} is {fold[name]!r}, not a score in [0, 1]"
+    return None
+
+
+def iter_results(results_dir: Path, *, strict: bool = False) -> Iterator[dict]:
+    """Every valid result record under ``results_dir/runs``, in a stable order. A file that cannot be read
+    or breaks the schema is skipped with a warning naming it, or, with ``strict``, is an error."""
     for path in sorted((Path(results_dir) / "runs").rglob("*.json")):
-        record = read_json(path)
-        if record.get("schema_version") == SCHEMA_VERSION:
+        try:
+            record = json.loads(path.read_text())
+            problem = result_problem(record)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            problem = f"unreadable: {err}"
+        if problem is None:
             yield record
+        elif strict:
+            raise RwbenchError(f"{path} is not a valid rwbench result: {problem}")
+        else:
+            log.warning("skipping %s: not a valid rwbench result (%s); --strict makes this an error", path, problem)

@@ -80,3 +80,52 @@ def test_skipped_files_are_counted_and_listed_under_the_table(tmp_path):
     table = leaderboard.load(tmp_path)
     assert table["skipped"].tolist() == [1]
     assert "- skipped `low/002`: cannot decode low/002: truncated" in leaderboard.export(table, "md")
+
+
+def _valid(results):
+    return json.loads(next((results / "runs").rglob("*.json")).read_text())
+
+
+MALFORMED = {
+    "not JSON": lambda good: "{'single quotes': 1",
+    "a JSON list": lambda good: "[1, 2, 3]",
+    "another tool's JSON": lambda good: json.dumps({"model": "x", "score": 0.9}),
+    "an older schema": lambda good: json.dumps({**good, "schema_version": 0}),
+    "no folds": lambda good: json.dumps({**good, "folds": []}),
+    "a NaN accuracy": lambda good: json.dumps({**good, "folds": [{**good["folds"][0], "accuracy": float("nan")}]}),
+    "an accuracy above 1": lambda good: json.dumps({**good, "folds": [{**good["folds"][0], "accuracy": 1.5}]}),
+    "a string seed": lambda good: json.dumps({**good, "seed": "0"}),
+    "a missing backend": lambda good: json.dumps({k: v for k, v in good.items() if k != "backend"}),
+    "binary bytes": lambda good: b"\x89PNG\r\n\x1a\n\x00\xff".decode("latin-1"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_a_malformed_result_file_is_skipped_by_name_or_refused_with_strict(results, tmp_path, case, caplog):
+    import shutil
+
+    from rwbench.cli import main
+
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    bad = copy / "runs" / "tones" / "zz_bad.json"
+    bad.write_text(MALFORMED[case](_valid(results)), encoding="latin-1")
+    table = leaderboard.load(copy)
+    assert len(table) == 2, "the good results are all still there"
+    assert f"skipping {bad}" in caplog.text
+    assert main(["leaderboard", "--results", str(copy), "--strict"]) == 2
+
+
+def test_strict_error_names_the_file_and_the_field(results, tmp_path, capsys):
+    import shutil
+
+    from rwbench.cli import main
+
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    good = _valid(results)
+    bad = copy / "runs" / "tones" / "zz_bad.json"
+    bad.write_text(json.dumps({**good, "frontend": {**good["frontend"], "params": "many"}}))
+    assert main(["leaderboard", "--results", str(copy), "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "frontend.params is 'many', not int" in err

@@ -1,0 +1,225 @@
+"""The cache under concurrency and damage, with real processes: every chunk computed once, no stale
+file left, a damaged file named and computed again."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from toy import TINY, tone_dataset
+
+from rwbench import embed as embed_module
+from rwbench.cache import CacheEntry
+from rwbench.embed import EmbedJob, embed
+from rwbench.errors import RwbenchError
+from rwbench.pipeline import RunOptions, load_embeddings
+
+TESTS = str(Path(__file__).parent)
+
+# One process of the concurrency tests: waits for the `go` file, embeds the toy job, logs every decode as
+# "<pid> <clip id>", and prints the sha256 of the features it ends with. KILL_AT=<clip id> makes it kill -9 itself.
+CHILD = """
+import hashlib, os, signal, sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+import numpy as np
+from toy import TINY, tone_dataset
+from rwbench import embed as embed_module
+from rwbench.embed import EmbedJob, embed
+
+embed_module.CHUNK_CLIPS = 8
+ds = tone_dataset()
+original, log = ds.load_audio, open({log!r}, "a")
+def load_audio(clip, rate):
+    log.write(f"{{os.getpid()}} {{clip.id}}\\n")
+    log.flush()
+    if os.environ.get("KILL_AT") == clip.id:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.01)
+    return original(clip, rate)
+ds.load_audio = load_audio
+Path({ready!r}, str(os.getpid())).touch()
+while not Path({go!r}).exists():
+    time.sleep(0.005)
+out = embed(EmbedJob(ds, TINY), {root!r}, device="cpu", batch_size=4, workers=0)
+print(hashlib.sha256(np.ascontiguousarray(out.features).tobytes()).hexdigest())
+"""
+
+
+def start_children(tmp_path: Path, n: int, env: list[dict] | None = None) -> tuple[list[subprocess.Popen], Path]:
+    ready, log = tmp_path / "ready", tmp_path / "decodes.log"
+    ready.mkdir()
+    code = CHILD.format(tests=TESTS, log=str(log), ready=str(ready), go=str(tmp_path / "go"), root=str(tmp_path / "cache"))
+    children = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env={**os.environ, **(env[i] if env else {})}) for i in range(n)]
+    deadline = time.time() + 120
+    while len(list(ready.iterdir())) < n:
+        assert time.time() < deadline, "children did not start"
+        assert all(c.poll() is None for c in children), [c.communicate()[1][-2000:] for c in children if c.poll()]
+        time.sleep(0.05)
+    return children, log
+
+
+def decodes(log: Path) -> list[tuple[int, str]]:
+    return [(int(pid), clip) for pid, clip in (line.split() for line in log.read_text().splitlines())]
+
+
+def stale_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.name.endswith(".tmp") or p.name == "parts" or p.suffix == ".npz"]
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_processes_started_together_all_finish_and_compute_each_clip_once(tmp_path, n):
+    children, log = start_children(tmp_path, n)
+    (tmp_path / "go").touch()
+    outputs = [c.communicate(timeout=300) for c in children]
+    assert [c.returncode for c in children] == [0] * n, [err[-2000:] for _, err in outputs]
+    clips = [clip for _, clip in decodes(log)]
+    ds = tone_dataset()
+    assert sorted(clips) == sorted(c.id for c in ds.clips), "every clip decoded exactly once over all processes"
+    assert len({pid for pid, _ in decodes(log)}) == 1, "one process computed, the others waited and read"
+    assert len({out.strip() for out, _ in outputs}) == 1, "every process ends with the same features"
+    assert stale_files(tmp_path / "cache") == []
+    fresh = embed(EmbedJob(ds, TINY), tmp_path / "fresh", device="cpu", workers=0)
+    read = embed(EmbedJob(ds, TINY), tmp_path / "cache", device="cpu", workers=0)
+    np.testing.assert_array_equal(read.features, fresh.features)
+
+
+def test_a_killed_process_frees_the_entry_and_the_waiting_one_resumes_its_chunks(tmp_path):
+    ds = tone_dataset()
+    killer = ds.clips[20].id  # inside the third chunk of 8 clips
+    children, log = start_children(tmp_path, 2, env=[{"KILL_AT": killer}, {}])
+    first, second = children
+    (tmp_path / "go").touch()
+    # the first child must hold the lock before the second asks for it: hold the second back until it has
+    deadline = time.time() + 60
+    while not any(pid == first.pid for pid, _ in decodes(log)) if log.exists() else True:
+        assert time.time() < deadline
+        time.sleep(0.01)
+    out, err = second.communicate(timeout=300)
+    first.wait(timeout=60)
+    assert first.returncode == -signal.SIGKILL
+    assert second.returncode == 0, err[-2000:]
+    by_second = [clip for pid, clip in decodes(log) if pid == second.pid]
+    assert by_second == [c.id for c in ds.clips[16:]], "the finished chunks of the killed process are kept"
+    assert stale_files(tmp_path / "cache") == []
+    fresh = embed(EmbedJob(ds, TINY), tmp_path / "fresh", device="cpu", workers=0)
+    np.testing.assert_array_equal(embed(EmbedJob(ds, TINY), tmp_path / "cache", workers=0).features, fresh.features)
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(np.random.default_rng(0).bytes(path.stat().st_size))
+
+
+def _wrong_shape(path: Path) -> None:
+    np.save(path, np.zeros((3, 5), np.float32) if path.name == "features.npy" else np.arange(3))
+
+
+def _flip_a_value(path: Path) -> None:
+    array = np.load(path)
+    array.flat[7] += 1
+    np.save(path, array)
+
+
+DAMAGE = {
+    "features truncated": ("features.npy", _truncate, "bytes"),
+    "features empty": ("features.npy", lambda p: p.write_bytes(b""), "bytes"),
+    "features garbage of the same size": ("features.npy", _garbage, "sha256"),
+    "features of the wrong shape": ("features.npy", _wrong_shape, "bytes"),
+    "features with one value changed": ("features.npy", _flip_a_value, "sha256"),
+    "features deleted": ("features.npy", lambda p: p.unlink(), "missing"),
+    "clip index truncated": ("clip_index.npy", _truncate, "bytes"),
+    "clip index of the wrong shape": ("clip_index.npy", _wrong_shape, "bytes"),
+    "manifest garbage": ("manifest.json", lambda p: p.write_text("{not json"), "cannot read"),
+    "manifest not an object": ("manifest.json", lambda p: p.write_text("[1, 2]"), "JSON object"),
+    "manifest without file checksums": ("manifest.json",
+                                        lambda p: p.write_text(json.dumps({k: v for k, v in json.loads(
+                                            p.read_text()).items() if k != "files"})), "does not list"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_a_damaged_cache_file_is_named_and_computed_again(tmp_path, case, caplog):
+    name, damage, said = DAMAGE[case]
+    ds = tone_dataset()
+    job = EmbedJob(ds, TINY)
+    good = np.array(embed(job, tmp_path, device="cpu", workers=0).features)
+    damage(job.entry(tmp_path).folder / name)
+    opts = RunOptions(results_dir=tmp_path / "results", cache_dir=tmp_path)
+    with pytest.raises(RwbenchError, match=f"{said}.*computes them again"):
+        load_embeddings(job, opts)  # the evaluate stage alone names the damage
+    ds.decoded.clear()
+    again = embed(EmbedJob(ds, TINY), tmp_path, device="cpu", workers=0)
+    assert f"{job.entry(tmp_path).folder}" in caplog.text and "computing it again" in caplog.text
+    assert len(ds.decoded) == len(ds.clips), "the whole entry is computed again"
+    np.testing.assert_array_equal(again.features, good)
+    assert CacheEntry(job.entry(tmp_path).folder).is_complete()
+
+
+def test_an_unreadable_chunk_is_computed_again(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(embed_module, "CHUNK_CLIPS", 8)
+    ds = tone_dataset()
+    ds.fail_on = {ds.clips[20].id: KeyboardInterrupt()}
+    job = EmbedJob(ds, TINY)
+    with pytest.raises(KeyboardInterrupt):
+        embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    _truncate(job.entry(tmp_path).part_path(1))
+    ds.fail_on, ds.decoded = {}, []
+    resumed = embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    assert "unreadable" in caplog.text and ds.decoded == [c.id for c in ds.clips[8:]]
+    np.testing.assert_array_equal(resumed.features, embed(job, tmp_path / "fresh", workers=0).features)
+
+
+def test_finish_is_idempotent_and_a_finished_entry_loses_leftover_parts(tmp_path):
+    ds = tone_dataset()
+    job = EmbedJob(ds, TINY)
+    embed(job, tmp_path, device="cpu", workers=0)
+    entry = job.entry(tmp_path)
+    manifest, stat = entry.manifest_path.read_text(), entry.features_path.stat()
+    entry.finish(1, 8, {"key": "other"})  # nothing to assemble and nothing changes
+    assert entry.manifest_path.read_text() == manifest and entry.features_path.stat().st_mtime_ns == stat.st_mtime_ns
+    entry.parts.mkdir()  # what a kill between the manifest and the removal of the parts leaves
+    (entry.parts / "00000.npz").write_bytes(b"x")
+    (entry.folder / ".features.npy.abc.tmp").write_bytes(b"x")
+    entry.features_path.unlink()  # force the locked path: damaged → recomputed, and tidied
+    embed(job, tmp_path, device="cpu", workers=0)
+    assert stale_files(tmp_path) == []
+
+
+def test_a_clip_whose_embedding_is_not_finite_is_named_never_dropped_silently(tmp_path):
+    ds = tone_dataset()
+    loud = ds.clips[4]
+    original = ds.load_audio
+    ds.load_audio = lambda clip, rate: original(clip, rate) * (3e38 if clip.id == loud.id else 1)
+    job = EmbedJob(ds, TINY)
+    with pytest.raises(Exception, match=f"{loud.id}: the front-end's output for this clip is not finite.*skip-bad-audio"):
+        embed(job, tmp_path, device="cpu", workers=0)
+    out = embed(job, tmp_path, device="cpu", workers=0, skip_bad_audio=True)
+    assert [s["clip"] for s in out.manifest["skipped"]] == [loud.id]
+    assert "not finite" in out.manifest["skipped"][0]["reason"]
+    assert out.valid.sum() == len(ds.clips) - 1 and np.isnan(out.features[4]).all()
+
+
+@pytest.mark.slow
+def test_two_identical_cli_runs_started_together_both_finish_and_share_the_work(tmp_path):
+    argv = [sys.executable, "-m", "rwbench.cli", "run", "--results", str(tmp_path), "--frontends", "temporal,mfcc",
+            "--device", "cpu", "--workers", "0", "--dataset-option", "n_per_class=8", "--tasks", "rhythm",
+            "--backends", "logreg"]
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [r.communicate(timeout=600) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert outputs[0][0] == outputs[1][0] and "| temporal" in outputs[0][0], "both print the same leaderboard"
+    logs = [err for _, err in outputs]
+    computed = sum(int(e.split("embed stage: ")[1].split(" computed")[0]) for e in logs)
+    evaluated = sum(int(e.split("evaluate: ")[1].split(" new results")[0]) for e in logs)
+    assert computed == 2 and evaluated == 2, "each embedding and each result computed by one run only"
+    assert stale_files(tmp_path) == [] and not list(tmp_path.rglob("*.tmp"))
