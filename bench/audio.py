@@ -179,6 +179,8 @@ def probe(path: str | Path) -> AudioInfo:
     or sample-less file; a full decode can still fail later (the embed stage records that).
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not an audio file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     size = path.stat().st_size

@@ -7,6 +7,7 @@ import ast
 import logging
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 from tabulate import tabulate
@@ -17,11 +18,12 @@ from .dataset import DATASETS
 from .errors import RwbenchError
 from .evaluate import AGGREGATES
 from .frontend import FRONTENDS, POOLINGS
-from .leaderboard import FORMATS, export, export_comparison, load, to_summary
+from .leaderboard import FORMATS, export, export_comparison, export_pair, load, to_summary
 from .listing import LISTINGS
 from .pipeline import RunLog, RunOptions, embed_all, evaluate_all, run
 from .pretrain import MST_LR, PRETRAINERS, pretrain
 from .registry import load_plugin_file
+from .results import iter_results
 from .train import TrainOptions, train_all
 from .weights import fetch as fetch_weights
 from .weights import listing as weights_listing
@@ -48,7 +50,55 @@ def _seeds(text: str) -> list[int]:
         if values[0] < 1:
             raise argparse.ArgumentTypeError(f"--seeds count must be at least 1, got {text!r}")
         return list(range(values[0]))
+    if not values or any(v < 0 for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"--seeds list takes distinct non-negative seeds (0,5,7), got {text!r}")
     return values
+
+
+def _positive(kind: type, name: str, *, below: float | None = None):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or value <= 0 or (below is not None and value >= below):
+            limit = f" below {below:g}" if below is not None else ""
+            raise argparse.ArgumentTypeError(f"{name} takes a positive {kind.__name__}{limit}, got {text!r}")
+        return value
+    return parse
+
+
+def _fraction(name: str):
+    """A number in [0, 1)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0 <= value < 1:
+            raise argparse.ArgumentTypeError(f"{name} takes a number in [0, 1), got {text!r}")
+        return value
+    return parse
+
+
+def _count(name: str):
+    """A non-negative integer (``--workers 0``: decode in the main process)."""
+    def parse(text: str) -> int:
+        if not text.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"{name} takes a non-negative integer, got {text!r}")
+        return int(text)
+    return parse
+
+
+def _jobs(text: str) -> int:
+    """``--jobs``: a positive count, or -1 for every core (joblib's convention)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"--jobs takes a positive count or -1 (every core), got {text!r}")
+    return value
 
 
 def _width(text: str) -> str:
@@ -94,14 +144,15 @@ def _add_embed_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=_seeds, default=[0], help="a count (3 → 0,1,2) or a list (0,5,7)")
     p.add_argument("--width", type=_width, default="small", help="small, paper or a filter count")
     p.add_argument("--pooling", choices=POOLINGS, default="mean", help="per-layer pooling over time")
-    p.add_argument("--segment", type=float, metavar="SECONDS",
+    p.add_argument("--segment", type=_positive(float, "--segment"), metavar="SECONDS",
                    help="segment-and-aggregate: embed fixed windows over the whole clip instead of cropping it")
-    p.add_argument("--hop", type=float, metavar="SECONDS", help="window hop with --segment (default: the window)")
+    p.add_argument("--hop", type=_positive(float, "--hop"), metavar="SECONDS",
+                   help="window hop with --segment (default: the window)")
     p.add_argument("--aggregate", choices=AGGREGATES, default="mean",
                    help="with --segment: average window embeddings (mean) or vote over window predictions")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--workers", type=int, help="DataLoader decoding workers (default: min(4, cores − 1))")
+    p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=16)
+    p.add_argument("--workers", type=_count("--workers"), help="DataLoader decoding workers (default: min(4, cores − 1))")
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
     p.add_argument("--cache", type=Path, help="embedding cache (default RESULTS/embeddings)")
 
@@ -111,21 +162,8 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", default="default",
                    help="feature layers evaluated, one result each: default (each front-end's own), each (every "
                         "layer alone), all, or sets like 'mean_pool+max_pool,penultimate'")
-    p.add_argument("--jobs", type=int, help="parallel grid-search jobs (default 1)")
+    p.add_argument("--jobs", type=_jobs, help="parallel grid-search jobs (default 1; -1: every core)")
     p.add_argument("--force", action="store_true", help="re-evaluate even when an up-to-date result exists")
-
-
-def _positive(kind: type, name: str, *, below: float | None = None):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not math.isfinite(value) or value <= 0 or (below is not None and value >= below):
-            limit = f" below {below:g}" if below is not None else ""
-            raise argparse.ArgumentTypeError(f"{name} takes a positive {kind.__name__}{limit}, got {text!r}")
-        return value
-    return parse
 
 
 def _add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_level,timbral,temporal",
@@ -138,11 +176,11 @@ def _add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_l
                    help="stop after this many epochs without a better validation loss (6)")
     p.add_argument("--lr", type=_positive(float, "--lr"), default=lr, help=f"Adam learning rate ({lr:g})")
     p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=32)
-    p.add_argument("--dropout", type=float, default=0.5, help="dropout before the linear head (0.5)")
+    p.add_argument("--dropout", type=_fraction("--dropout"), default=0.5, help="dropout before the linear head (0.5)")
     p.add_argument("--crop-seconds", type=_positive(float, "--crop-seconds"), metavar="SECONDS",
                    help="train on a random window of each clip (validation and test: whole clips)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--workers", type=int, help="DataLoader decoding workers (default: min(4, cores − 1))")
+    p.add_argument("--workers", type=_count("--workers"), help="DataLoader decoding workers (default: min(4, cores − 1))")
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
     p.add_argument("--force", action="store_true", help="retrain folds that are already finished")
 
@@ -186,7 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="md")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     p.set_defaults(handler=cmd_leaderboard)
-    p = sub.add_parser("compare", parents=[common], help="random-weight vs trained rankings side by side, with ρ and τ")
+    p = sub.add_parser("compare", parents=[common], help="random-weight vs trained rankings side by side, with ρ and τ; "
+                                                        "or, given two rows A B, their paired test")
+    p.add_argument("rows", nargs="*", metavar="ROW", help="two rows as FRONTEND[:WEIGHTS[:BACKEND]] "
+                                                          "(e.g. piczak:random:svm mfcc::svm): the paired test")
     p.add_argument("--random", default="random", help="weights tag of the random side (default random)")
     p.add_argument("--trained", default="trained",
                    help="weights tag it is ranked against: trained (backend head) or e.g. mtt (same backend)")
@@ -200,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="a registered front-end (load a file with --plugin)")
     p.add_argument("--width", type=_width, default="small")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--seconds", type=float, default=1.0, help="clip length checked (raised to the minimum)")
+    p.add_argument("--seconds", type=_positive(float, "--seconds"), default=1.0,
+                   help="clip length checked (raised to the minimum)")
     p.set_defaults(handler=cmd_check_plugin)
     p = sub.add_parser("weights", parents=[common], help="pretrained weight packs: list, fetch")
     weights = p.add_subparsers(dest="action", required=True, parser_class=Parser)
@@ -218,11 +260,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- commands -----------------------------------------------------------------------------------
+def writable_folder(path: Path, flag: str) -> Path:
+    """``path`` as a folder this process can write (created if absent), or an error naming ``flag``."""
+    if path.exists() and not path.is_dir():
+        raise RwbenchError(f"{flag} {str(path)!r} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise RwbenchError(f"{flag} {str(path)!r} is not a writable folder: {err.strerror}") from None
+    return path
+
+
 def _options(args) -> RunOptions:
     if (args.hop or args.aggregate != "mean") and not args.segment:
         raise RwbenchError("--hop and --aggregate need --segment SECONDS (the window length)")
-    if any(v is not None and v <= 0 for v in (args.segment, args.hop)):
-        raise RwbenchError("--segment and --hop take a positive number of seconds")
+    writable_folder(args.results, "--results")
+    if args.cache is not None:
+        writable_folder(args.cache, "--cache")
     return RunOptions(
         width=args.width, weights=args.weights, seeds=args.seeds, pooling=args.pooling,
         layers=getattr(args, "layers", "default"), segment=args.segment,
@@ -270,8 +326,7 @@ def cmd_evaluate(args) -> int:
 
 
 def _train_options(args) -> TrainOptions:
-    if not 0 <= args.dropout < 1:
-        raise RwbenchError(f"--dropout takes a value in [0, 1), got {args.dropout}")
+    writable_folder(args.results, "--results")
     return TrainOptions(width=args.width, seeds=args.seeds, epochs=args.epochs, patience=args.patience, lr=args.lr,
                         batch_size=args.batch_size, dropout=args.dropout, crop_seconds=args.crop_seconds,
                         device=args.device, workers=args.workers,
@@ -300,6 +355,13 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    if args.rows:
+        if len(args.rows) != 2:
+            raise RwbenchError(f"compare takes two rows (A B) for a paired test, got {len(args.rows)}")
+        if not args.results.is_dir():
+            raise RwbenchError(f"results folder {str(args.results)!r} does not exist")
+        records = iter_results(args.results, strict=args.strict)
+        return _write(export_pair(records, *args.rows, args.format), args.output)
     table = load(args.results, strict=args.strict)
     return _write(export_comparison(table, args.format, args.random, args.trained, args.backend), args.output)
 

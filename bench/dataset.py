@@ -18,6 +18,7 @@ import numpy as np
 from . import audio
 from .audio import PadMode
 from .errors import DataError, UnknownNameError
+from .filehash import file_digests
 from .protocol import OuterSplit, Protocol
 from .registry import Registry
 
@@ -74,16 +75,24 @@ class Dataset:
                 "protocol": self.protocol.describe(self.clips), "skipped": self.skipped, "info": self.info}
 
     def fingerprint_parts(self) -> dict:
-        """What identifies the audio: subclasses add generator parameters or file hashes."""
-        rows = []
-        for c in self.clips:
-            stat = c.path.stat() if c.path is not None else None
-            rows.append([c.id, c.label, stat.st_size if stat else None])
+        """What identifies the audio: each clip's id, label and the sha1 of its file's bytes (remembered by
+        stat, see :mod:`rwbench.filehash`); generated datasets give their generator parameters instead."""
+        files = [c.path for c in self.clips if c.path is not None]
+        try:
+            digests = iter(file_digests(files))
+        except OSError as err:
+            raise DataError(f"{self.key}: cannot read {err.filename}: {err.strerror}") from err
+        rows = [[c.id, c.label, next(digests) if c.path is not None else None] for c in self.clips]
         return {"name": self.name, "task": self.task, "clips": rows}
 
     def fingerprint(self) -> str:
-        blob = json.dumps(self.fingerprint_parts(), sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        """A hash of :meth:`fingerprint_parts`, taken once per list of clips."""
+        memo = self.__dict__.get("_fingerprint")
+        if memo is None or memo[0] is not self.clips or memo[1] != len(self.clips):
+            blob = json.dumps(self.fingerprint_parts(), sort_keys=True, default=str).encode()
+            memo = (self.clips, len(self.clips), hashlib.sha256(blob).hexdigest()[:16])
+            self.__dict__["_fingerprint"] = memo
+        return memo[2]
 
 
 @dataclass(frozen=True)

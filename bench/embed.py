@@ -173,6 +173,28 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def memory_available(device: torch.device) -> int:
+    """Bytes of memory the device has in all (CUDA: the GPU's; CPU: the machine's physical memory)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[1]
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits(job: EmbedJob, batch_size: int, device: str = "auto") -> None:
+    """Refuse, before anything is allocated, a front-end instance whose weights and activations for one batch
+    cannot fit in the device's memory (a --width or --batch-size far too large)."""
+    need = job.frontend.memory_needed(job.width, job.input_samples()[1], batch_size)
+    torch_device = resolve_device(device)
+    have = memory_available(torch_device)
+    if sum(need.values()) > 0.9 * have:
+        gib = lambda n: f"{n / 2**30:.1f} GiB"  # noqa: E731
+        raise RwbenchError(
+            f"{job.frontend.name} at --width {job.width} needs about {gib(sum(need.values()))} to embed a batch of "
+            f"{batch_size} clips of {job.input_samples()[1] / job.frontend.sample_rate:.3g} s (weights "
+            f"{gib(need['weights'])}, activations {gib(need['activations'])}); {torch_device.type} memory is "
+            f"{gib(have)}. Use a smaller --width or --batch-size")
+
+
 def default_workers() -> int:
     return min(4, max((os.cpu_count() or 1) - 1, 0))
 

@@ -40,6 +40,9 @@ class FoldResult:
     selection_score: float  # mean inner-CV accuracy of the chosen setting (not a test score)
     fit_seconds: float
     confusion: list[list[int]]  # rows = true class, columns = predicted, in ``classes`` order
+    test_clips: list[int] | None = None  # the dataset index of each test clip (None in results before v3)
+    truth: list[int] | None = None  # its true class index, in ``classes`` order
+    predicted: list[int] | None = None  # its predicted class index
 
 
 def _relative(indices: np.ndarray, search: np.ndarray) -> np.ndarray:
@@ -71,9 +74,10 @@ def evaluate_split(
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = clone(backend.build(seed)).set_params(**grid.best_params_).fit(X[split.train], y[split.train])
     if vote is None:
-        predicted, truth = model.predict(X[split.test]), y[split.test]
+        predicted, truth, clips = model.predict(X[split.test]), y[split.test], split.test
     else:
         predicted, truth = VOTES[vote](model, X[split.test], y[split.test], row_clip[split.test], n_classes)
+        clips = np.unique(row_clip[split.test])  # the voters return clips in ascending order
     return FoldResult(
         name=split.name,
         n_train=len(split.train),
@@ -83,6 +87,9 @@ def evaluate_split(
         selection_score=float(grid.best_score_),
         fit_seconds=time.perf_counter() - start,
         confusion=confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist(),
+        test_clips=[int(c) for c in clips],
+        truth=[int(t) for t in truth],
+        predicted=[int(p) for p in predicted],
     )
 
 

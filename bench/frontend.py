@@ -115,6 +115,26 @@ class FrontendSpec:
     def is_learnable(self) -> bool:
         return self.input_kind != "none"
 
+    def memory_needed(self, width: str | int, samples: int, batch_size: int) -> dict[str, int]:
+        """Bytes to embed a batch of ``batch_size`` clips of ``samples``: the weights, and the activations
+        (the feature layers held until pooled, plus the largest intermediate twice: a layer's input and
+        output). Shapes come from a forward pass on PyTorch's meta device, which allocates nothing."""
+        largest = [0]
+
+        def note(module, inputs, output):
+            largest[0] = max(largest[0], sum(t.numel() for t in (output if isinstance(output, (list, tuple))
+                                                                   else [output]) if isinstance(t, torch.Tensor)))
+        with torch.device("meta"):
+            model = Embedder(self, width=width, weights=Weights("random", 0))
+            leaves = [m for m in model.modules() if not list(m.children())]
+            hooks = [m.register_forward_hook(note) for m in leaves]
+            layers = model.net(model.input(torch.empty(1, 1, samples)))
+            for hook in hooks:
+                hook.remove()
+        held = sum(layer.numel() for layer in layers)
+        return {"weights": 4 * sum(p.numel() for p in model.parameters()),
+                "activations": 4 * batch_size * (held + 2 * largest[0])}
+
 
 FRONTENDS: Registry[FrontendSpec] = Registry("front-end", builtins="rwbench.architectures", group="rwbench.frontends")
 

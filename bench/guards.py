@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
+import math
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,7 @@ from . import audio
 from .audio import PadMode
 from .dataset import Clip, Dataset
 from .errors import DataError
+from .filehash import file_digests
 from .protocol import PredefinedFolds, Protocol, StratifiedFolds
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 BAD_AUDIO_FIX = ("re-download or replace the file, or pass skip_bad_audio=True (--skip-bad-audio) to leave it out; "
                  "skipped files are recorded in the result")
 COMMON_OPTIONS = ("skip_bad_audio", "min_seconds", "check_duplicates", "partial")
+# Shorter files cannot be a real recording (one period of 100 Hz). A dataset's own short clips (UrbanSound8K has
+# slices of 0.05 s) are lengthened by its length policy, not refused.
+MIN_SECONDS = 0.01
 
 
 # -- layout ------------------------------------------------------------------------------------
@@ -110,7 +115,7 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
 
 def present(clips: list[Clip], *, partial: bool, dataset: str, root: Path | None) -> tuple[list[Clip], dict]:
     """The listed clips whose file exists; missing ones are an error unless ``partial``."""
-    missing = [c for c in clips if c.path is not None and not c.path.is_file()]
+    missing = [c for c in clips if c.path is not None and not c.path.exists()]
     if not missing:
         return clips, {}
     gone = {c.id for c in missing}
@@ -182,7 +187,11 @@ def find_duplicates(dataset: Dataset, *, by: Literal["bytes", "samples"] = "byte
 
     Returns one row per (split, train clip, test clip) pair with the same content hash.
     """
-    hashes = [content_hash(c, by=by) if c.path is not None else None for c in dataset.clips]
+    if by == "bytes":
+        digests = iter(file_digests([c.path for c in dataset.clips if c.path is not None]))
+        hashes = [next(digests) if c.path is not None else None for c in dataset.clips]
+    else:
+        hashes = [content_hash(c, by=by) if c.path is not None else None for c in dataset.clips]
     rows = []
     for split in dataset.splits():
         in_test = defaultdict(list)
@@ -263,12 +272,13 @@ def coverage(clips: Sequence[Clip], *, dataset: str, official_folds: Sequence[in
 def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Protocol, *, root: Path | None,
                  seconds: float, pad: PadMode, info: dict | None = None, official_folds: Sequence[int] | None = None,
                  classes: Sequence[str] | None = None, skip_bad_audio: bool = False,
-                 min_seconds: float = 0.1, check_duplicates: bool = True, partial: bool = False,
+                 min_seconds: float = MIN_SECONDS, check_duplicates: bool = True, partial: bool = False,
                  **unknown) -> Dataset:
     """Run the guards over listed clips and build the :class:`Dataset`.
 
     ``partial``: run on the listed files that are present (else missing ones are an error);
-    ``skip_bad_audio``: leave out bad files and record them; ``min_seconds``: shorter clips are bad;
+    ``skip_bad_audio``: leave out bad files and record them; ``min_seconds``: shorter files are bad (default
+    10 ms: no real recording is shorter; short clips of a dataset follow its ``seconds``/``pad`` policy);
     ``check_duplicates``: hash every file and report train/test duplicates in ``info``.
     ``official_folds`` / ``classes`` (given by the loader): absent ones are warned about and recorded.
     """
@@ -276,10 +286,18 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
         raise DataError(f"dataset {name!r}: unknown option(s) {sorted(unknown)}; options every file dataset "
                         f"takes: {', '.join(COMMON_OPTIONS)}")
     label = f"{name}/{task}" if task else name
+    if not clips:
+        raise DataError(f"{label}: no clips are listed{f' under {root}' if root else ''}")
     if pad not in ("zero", "repeat"):
         raise DataError(f"{label}: pad must be 'zero' or 'repeat', not {pad!r}")
+    check_length_policy(label, seconds=seconds, min_seconds=min_seconds)
     if len({c.id for c in clips}) != len(clips):
         raise DataError(f"{label}: clip ids are not unique (a file is listed twice?)")
+    unlabelled = [c for c in clips if not str(c.label).strip()]
+    if unlabelled:
+        first = unlabelled[0].path or unlabelled[0].id
+        raise DataError(f"{label}: {len(unlabelled)} clip(s) have an empty label (first: {first}); "
+                        "label every clip or remove the row")
     if classes is not None:
         check_labels(clips, classes, dataset=label)
     clips, missing = present(clips, partial=partial, dataset=label, root=root)
@@ -293,7 +311,47 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
         log.warning("%s: %d group(s) sit in more than one fold (e.g. %s in folds %s): the metadata is not the "
                     "official one", label, len(straddles), *next(iter(straddles.items())))
     dataset = Dataset(name, task, sorted(clips, key=lambda c: c.id), protocol, seconds, pad, root, skipped, info)
+    check_classes(dataset)
     check_protocol(dataset)
     if check_duplicates:
         dataset.info["duplicates"] = find_duplicates(dataset)
+        dataset.info["conflicting_labels"] = conflicting_labels(dataset)
     return dataset
+
+
+def check_length_policy(label: str, *, seconds: object, min_seconds: object) -> None:
+    """``seconds`` (the clip length fed to the networks) must be a finite positive number of seconds."""
+    for name, value, least in (("seconds", seconds, 0.0), ("min_seconds", min_seconds, None)):
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        if number is None or not math.isfinite(number) or (number <= least if least is not None else number < 0):
+            kind = "a positive" if least is not None else "a non-negative"
+            raise DataError(f"{label}: {name} must be {kind} finite number of seconds, not {value!r}")
+
+
+def check_classes(dataset: Dataset) -> None:
+    """At least two classes, and for a k-fold protocol at least k clips of each (named when short)."""
+    counts = Counter(c.label for c in dataset.clips)
+    if len(counts) < 2:
+        raise DataError(f"{dataset.key}: all {len(dataset.clips)} clips have the label {next(iter(counts), '')!r}; "
+                        "a classification task needs at least two classes")
+    k = getattr(dataset.protocol, "k", None)
+    short = {label: n for label, n in sorted(counts.items()) if k and n < k}
+    if short:
+        listed = ", ".join(f"{label!r} ({n})" for label, n in list(short.items())[:5])
+        raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} puts each class in all {k} folds, but "
+                        f"{len(short)} class(es) have fewer clips: {listed}; add clips, lower k, or drop the class")
+
+
+def conflicting_labels(dataset: Dataset) -> list[dict]:
+    """The same audio (identical bytes) listed under more than one label, with a warning."""
+    files = [c for c in dataset.clips if c.path is not None]
+    labels: dict[str, dict[str, str]] = defaultdict(dict)
+    for clip, digest in zip(files, file_digests([c.path for c in files])):
+        labels[digest].setdefault(clip.label, clip.id)
+    rows = [{"sha1": d, "clips": by_label} for d, by_label in labels.items() if len(by_label) > 1]
+    if rows:
+        example = rows[0]["clips"]
+        log.warning("%s: %d audio file(s) appear under more than one label (e.g. %s); the labels contradict "
+                    "each other; listed in the result under dataset info 'conflicting_labels'", dataset.key, len(rows),
+                    " and ".join(f"{clip} as {label!r}" for label, clip in example.items()))
+    return rows

@@ -27,11 +27,13 @@ from tabulate import tabulate
 from .errors import RwbenchError
 from .ranking import EXPORT_COLUMNS, RANDOM, TRAINED, comparison, describe, rank_correlation, trained_backend_for
 from .results import iter_results, variant
+from .significance import GROUP_COLUMNS, ROW_COLUMNS, compare_pair, leaderboard_statistics
 
+STAT_COLUMNS = (*ROW_COLUMNS, *GROUP_COLUMNS)
 COLUMNS = [
     "rank", "dataset", "frontend", "input", "width", "weights", "backend", "dim", "params",
     "accuracy_mean", "accuracy_std", "accuracy_ci95", "seed_std", "balanced_accuracy_mean", "macro_f1_mean",
-    "n_seeds", "n_folds", "fold_accuracies", "embed_ms_per_clip", "skipped", *EXPORT_COLUMNS,
+    "n_seeds", "n_folds", "fold_accuracies", "embed_ms_per_clip", "skipped", *STAT_COLUMNS, *EXPORT_COLUMNS,
 ]
 FORMATS = ("md", "csv", "json")
 DECIMALS = 4
@@ -71,13 +73,31 @@ def build(records: Iterable[dict]) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     table = pd.DataFrame(rows)
     table["rank"] = table.groupby("dataset")["accuracy_mean"].rank(ascending=False, method="min").astype(int)
-    table = table.sort_values(["dataset", "rank", "frontend", "backend"], kind="stable").reset_index(drop=True)
     marked = table["variant"] != ""
     table.loc[marked, "frontend"] = table.loc[marked, "frontend"] + "[" + table.loc[marked, "variant"] + "]"
-    table = table[COLUMNS[:-len(EXPORT_COLUMNS)]].round(DECIMALS)
+    shown = {(k[0], row["frontend"], k[2], k[3], k[5]): sorted(g, key=lambda r: r["seed"])
+             for (k, g), (_, row) in zip(groups.items(), table.iterrows())}
+    statistics = leaderboard_statistics(shown)
+    keys = list(zip(table["dataset"], table["frontend"], table["width"], table["weights"], table["backend"]))
+    for column in STAT_COLUMNS:
+        table[column] = [statistics[key][column] for key in keys]
+    table = table.sort_values(["dataset", "rank", "frontend", "backend"], kind="stable").reset_index(drop=True)
+    table = _rounded(table[COLUMNS[:-len(EXPORT_COLUMNS)]])
     table = with_correlation_columns(table, rank_correlation(table))
     table.loc[table["weights"] != RANDOM, list(EXPORT_COLUMNS)] = np.nan  # the figures belong to random rows only
-    return table[COLUMNS].round(DECIMALS)
+    return _rounded(table[COLUMNS])
+
+
+P_VALUES = ("p_vs_best", "friedman_p", "rank_corr_spearman_p", "rank_corr_kendall_p")
+
+
+def _rounded(table: pd.DataFrame) -> pd.DataFrame:
+    """Figures to :data:`DECIMALS` places; p-values to 3 significant digits (a tiny p must not print as 0)."""
+    p_columns = [c for c in P_VALUES if c in table.columns]
+    out = table.round({c: DECIMALS for c in table.columns if c not in p_columns})
+    for column in p_columns:
+        out[column] = [float(f"{v:.3g}") if isinstance(v, float) and np.isfinite(v) else v for v in table[column]]
+    return out
 
 
 def with_correlation_columns(rows: pd.DataFrame, correlations: pd.DataFrame) -> pd.DataFrame:
@@ -93,6 +113,8 @@ def load(results_dir: Path, *, strict: bool = False) -> pd.DataFrame:
     """The leaderboard of every valid result under ``results_dir`` (a malformed file is skipped with a
     warning, or an error when ``strict``); ``table.attrs["skipped"]`` maps each dataset to the files its
     results left out (shown as a note under its Markdown table)."""
+    if Path(results_dir).is_file():
+        raise RwbenchError(f"results folder {str(results_dir)!r} is a file, not a folder")
     if not Path(results_dir).is_dir():
         raise RwbenchError(f"results folder {str(results_dir)!r} does not exist; run `rwbench run` first")
     records = list(iter_results(results_dir, strict=strict))
@@ -108,7 +130,7 @@ def load(results_dir: Path, *, strict: bool = False) -> pd.DataFrame:
 def to_markdown(table: pd.DataFrame) -> str:
     """One section per dataset/task, each a pipe table with every column; under a table whose dataset has
     trained rows, the rank correlation of random-weight and trained accuracy per random backend."""
-    return _sections(table, lambda rows: rows.drop(columns="dataset"), extra=_correlation_note(table))
+    return _sections(table, lambda rows: rows.drop(columns="dataset"), extra=_notes(table))
 
 
 def _correlation_note(table: pd.DataFrame):
@@ -133,9 +155,44 @@ def to_summary(table: pd.DataFrame) -> str:
         view["ci95"] = ["" if np.isnan(c) else f"±{c:.3f}" for c in rows["accuracy_ci95"]]
         view["folds"] = rows["fold_accuracies"]
         view["seeds"] = rows["n_seeds"]
+        view["avg rank"] = ["" if pd.isna(r) else f"{r:.2f}" for r in rows["avg_rank"]]
+        view["vs best"] = [versus_best(row) for _, row in rows.iterrows()]
         view["ms/clip"] = [f"{v:.1f}" for v in rows["embed_ms_per_clip"]]
         return view
-    return _sections(table, compact, extra=_correlation_note(table), numparse=False)
+    return _sections(table, compact, extra=_notes(table), numparse=False)
+
+
+def versus_best(row: pd.Series) -> str:
+    """``best`` for the best row of its backend, ``tied (p=…)`` when no test separates it from that row,
+    ``p=…`` when one does (Holm-corrected Wilcoxon; see :mod:`rwbench.significance`)."""
+    if row["tied_with_best"] is True and pd.isna(row["p_vs_best"]):
+        return "best"
+    if pd.isna(row["p_vs_best"]):
+        return ""
+    return f"tied (p={row['p_vs_best']:.2g})" if row["tied_with_best"] else f"worse (p={row['p_vs_best']:.2g})"
+
+
+def _significance_note(table: pd.DataFrame):
+    """``dataset -> text``: per backend, the Friedman test and the Nemenyi critical difference."""
+    def note(dataset: str) -> str:
+        rows = table[table["dataset"] == dataset]
+        lines = []
+        for backend, group in rows.groupby("backend", sort=True):
+            first = group.iloc[0]
+            if len(group) < 2 or pd.isna(first["nemenyi_cd"]):
+                continue
+            friedman = ("" if pd.isna(first["friedman_p"]) else
+                        f"Friedman χ² = {first['friedman_chi2']:.2f}, p = {first['friedman_p']:.3g}; ")
+            lines.append(f"- {backend}: {len(group)} rows over {int(first['n_blocks'])} blocks (fold × seed): "
+                         f"{friedman}Nemenyi critical difference of average ranks {first['nemenyi_cd']:.2f} "
+                         f"(α = 0.05); 'vs best': Holm-corrected Wilcoxon against the backend's best row\n")
+        return "\nSignificance, per backend:\n" + "".join(lines) if lines else ""
+    return note
+
+
+def _notes(table: pd.DataFrame):
+    parts = [_significance_note(table), _correlation_note(table)]
+    return lambda dataset: "".join(part(dataset) for part in parts)
 
 
 def _sections(table: pd.DataFrame, view, extra=lambda dataset: "", numparse: bool = True) -> str:
@@ -210,3 +267,63 @@ def export_comparison(table: pd.DataFrame, fmt: str, random: str = RANDOM, train
         return comparison_to_markdown(pairs, correlations, random, trained)
     rows = comparison_rows(pairs, correlations, random, trained)
     return to_csv(rows) if fmt == "csv" else to_json(rows)
+
+
+# -- rwbench compare A B ------------------------------------------------------------------------------
+def rows_of_records(records: Iterable[dict]) -> dict[tuple, list[dict]]:
+    """Result records grouped into leaderboard rows: (dataset, front-end as shown, width, weights, backend)."""
+    rows: dict[tuple, list[dict]] = {}
+    for r in records:
+        name = r["frontend"]["name"] + (f"[{variant(r['frontend'])}]" if variant(r["frontend"]) else "")
+        key = (r["dataset"]["key"], name, r["frontend"]["width"], r["frontend"]["weights"], r["backend"]["name"])
+        rows.setdefault(key, []).append(r)
+    return {key: sorted(records, key=lambda r: r["seed"]) for key, records in rows.items()}
+
+
+def _match(rows: dict[tuple, list[dict]], spec: str, dataset: str) -> tuple | None:
+    """The one row of ``dataset`` that ``spec`` (``frontend[:weights[:backend]]``) names; None if none does."""
+    parts = spec.split(":")
+    if not 1 <= len(parts) <= 3 or not parts[0]:
+        raise RwbenchError(f"compare: a row is FRONTEND[:WEIGHTS[:BACKEND]] (e.g. piczak:random:svm), got {spec!r}")
+    wanted = dict(zip(("frontend", "weights", "backend"), parts))
+    found = [key for key in rows if key[0] == dataset and key[1] == wanted["frontend"]
+             and wanted.get("weights", key[3]) in ("", key[3]) and wanted.get("backend", key[4]) in ("", key[4])]
+    if len(found) > 1:
+        options = ", ".join(f"{k[1]}:{k[3]}:{k[4]}" for k in found)
+        raise RwbenchError(f"compare: {spec!r} matches {len(found)} rows of {dataset} ({options}); name one")
+    return found[0] if found else None
+
+
+def export_pair(records: Iterable[dict], a: str, b: str, fmt: str) -> str:
+    """``rwbench compare A B``: the paired test of two rows on every dataset that has both."""
+    if fmt not in EXPORTERS:
+        raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    rows = rows_of_records(records)
+    out = []
+    for dataset in sorted({key[0] for key in rows}):
+        key_a, key_b = _match(rows, a, dataset), _match(rows, b, dataset)
+        if key_a and key_b and key_a != key_b:
+            out.append({"dataset": dataset, "a": ":".join(key_a[1:2] + key_a[3:]),
+                        "b": ":".join(key_b[1:2] + key_b[3:]), **compare_pair(rows[key_a], rows[key_b])})
+    if not out:
+        shown = sorted({f"{k[1]}:{k[3]}:{k[4]}" for k in rows})[:12]
+        raise RwbenchError(f"compare: no dataset has both {a!r} and {b!r}; rows present include {', '.join(shown)}")
+    if fmt == "json":
+        return json.dumps(out, indent=2) + "\n"
+    if fmt == "csv":
+        return pd.DataFrame([{k: v for k, v in o.items() if not isinstance(v, list)} for o in out]).to_csv(index=False)
+    return "\n".join(_pair_markdown(o) for o in out)
+
+
+def _pair_markdown(o: dict) -> str:
+    head = f"### {o['dataset']}: {o['a']} vs {o['b']}\n\n"
+    if not o["n_blocks"]:
+        return head + "The two rows share no blocks (different folds).\n"
+    body = tabulate([[blk, x, y, x - y] for blk, x, y in zip(o["blocks"], o["a_scores"], o["b_scores"])],
+                    headers=["block (fold@seed)", o["a"], o["b"], "difference"], tablefmt="pipe", floatfmt=".4f")
+    interval = ("" if o["bootstrap_ci_low"] is None else
+                f"; bootstrap 95 % CI of the difference over test clips [{o['bootstrap_ci_low']:+.4f}, "
+                f"{o['bootstrap_ci_high']:+.4f}]")
+    return (f"{head}{body}\n\nMean difference {o['mean_difference']:+.4f} over {o['n_blocks']} blocks; "
+            f"{o['a']} wins {o['wins']}, ties {o['ties']}, loses {o['losses']}; Wilcoxon signed-rank p = "
+            f"{o['wilcoxon_p']:.3g}{interval}.\n")

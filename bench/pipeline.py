@@ -16,7 +16,7 @@ import numpy as np
 from .backends import BackendSpec
 from .cache import content_key, read_json
 from .dataset import Dataset
-from .embed import Embeddings, EmbedJob, ensure_embedded
+from .embed import Embeddings, EmbedJob, check_fits, ensure_embedded
 from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, fold_dicts, keep_rows, nested_cv, rows_of, summarise
 from .frontend import FOLD_TAGS, FrontendSpec, layer_sets, offers, weight_tags
@@ -24,7 +24,7 @@ from .results import fold_weights_folder, provenance, result_lock, result_path, 
 
 log = logging.getLogger(__name__)
 
-EVALUATE_CODE_VERSION = 2  # bump when the evaluation changes: results with an older key are recomputed
+EVALUATE_CODE_VERSION = 3  # bump when the evaluation changes: results with an older key are recomputed
 
 
 @dataclass
@@ -94,7 +94,14 @@ def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOption
 
 def embed_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions, log_: RunLog) -> None:
     start = time.perf_counter()
-    for job in jobs(datasets, frontends, opts):
+    todo = jobs(datasets, frontends, opts)
+    checked = set()
+    for job in todo:  # a width or batch that cannot fit fails before any work
+        shape = (job.frontend.name, job.input_samples())
+        if shape not in checked and not job.entry(opts.cache_root).is_complete():
+            check_fits(job, opts.batch_size, opts.device)
+            checked.add(shape)
+    for job in todo:
         computed = ensure_embedded(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size,
                                    workers=opts.workers, skip_bad_audio=opts.skip_bad_audio, progress=opts.progress)
         if computed:

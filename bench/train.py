@@ -300,6 +300,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
         selection_score=history["history"][history["best_epoch"] - 1]["val_score"],
         fit_seconds=time.perf_counter() - start,
         confusion=confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist(),
+        test_clips=[int(c) for c in split.test], truth=[int(t) for t in truth], predicted=[int(p) for p in predicted],
     )
     weights_path = folder / f"{split.name}.safetensors"
     sha256 = write_safetensors(weights_path, model.embedder.net.state_dict(),

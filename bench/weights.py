@@ -40,6 +40,7 @@ from torch import nn
 
 from .cache import atomic_path, read_json, write_json
 from .errors import RwbenchError
+from .filehash import rwbench_home
 from .registry import Registry
 from .tf_checkpoint import CheckpointError, load_checkpoint
 
@@ -85,11 +86,11 @@ def register_weight_pack(**fields) -> WeightPack:
 
 
 def weights_home() -> Path:
-    """``$RWBENCH_WEIGHTS``, else ``$XDG_CACHE_HOME/rwbench/weights`` (default ``~/.cache/rwbench/weights``)."""
+    """``$RWBENCH_WEIGHTS``, else ``<rwbench home>/weights`` (``$RWBENCH_HOME``, else ``$XDG_CACHE_HOME/rwbench``,
+    default ``~/.cache/rwbench``)."""
     if os.environ.get("RWBENCH_WEIGHTS"):
         return Path(os.environ["RWBENCH_WEIGHTS"]).expanduser()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
-    return cache / "rwbench" / "weights"
+    return rwbench_home() / "weights"
 
 
 def write_safetensors(path: Path, state: Mapping[str, np.ndarray | torch.Tensor], metadata: dict) -> str:

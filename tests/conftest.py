@@ -22,6 +22,19 @@ def write_audio(path: Path, seconds: float = 0.2, rate: int = 8000, channels: in
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def rwbench_home(tmp_path_factory):
+    """The tests' own rwbench home (file-hash memo; weights unless RWBENCH_WEIGHTS is set): never the user's."""
+    home = tmp_path_factory.mktemp("rwbench-home")
+    previous = os.environ.get("RWBENCH_HOME")
+    os.environ["RWBENCH_HOME"] = str(home)
+    yield home
+    if previous is None:
+        del os.environ["RWBENCH_HOME"]
+    else:
+        os.environ["RWBENCH_HOME"] = previous
+
+
 @pytest.fixture
 def audio_file():
     """The :func:`write_audio` helper."""

@@ -24,8 +24,9 @@ TESTS = str(Path(__file__).parent)
 # One process of the concurrency tests: waits for the `go` file, embeds the toy job, logs every decode as
 # "<pid> <clip id>", and prints the sha256 of the features it ends with. KILL_AT=<clip id> makes it kill -9 itself.
 CHILD = """
-import hashlib, os, signal, sys, time
+import hashlib, logging, os, signal, sys, time
 from pathlib import Path
+logging.basicConfig(level=logging.INFO)
 sys.path.insert(0, {tests!r})
 import numpy as np
 from toy import TINY, tone_dataset
@@ -38,7 +39,9 @@ original, log = ds.load_audio, open({log!r}, "a")
 def load_audio(clip, rate):
     log.write(f"{{os.getpid()}} {{clip.id}}\\n")
     log.flush()
-    if os.environ.get("KILL_AT") == clip.id:
+    if os.environ.get("KILL_AT") == clip.id:  # die here once the test says so (a file appears)
+        while not Path(os.environ["RELEASE"]).exists():
+            time.sleep(0.01)
         os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(0.01)
     return original(clip, rate)
@@ -51,8 +54,10 @@ print(hashlib.sha256(np.ascontiguousarray(out.features).tobytes()).hexdigest())
 """
 
 
-def start_children(tmp_path: Path, n: int, env: list[dict] | None = None) -> tuple[list[subprocess.Popen], Path]:
-    ready, log = tmp_path / "ready", tmp_path / "decodes.log"
+def start_children(tmp_path: Path, n: int, env: list[dict] | None = None,
+                   ready_dir: str = "ready") -> tuple[list[subprocess.Popen], Path]:
+    """``n`` child processes, returned once each has imported everything and waits for ``tmp_path/go``."""
+    ready, log = tmp_path / ready_dir, tmp_path / "decodes.log"
     ready.mkdir()
     code = CHILD.format(tests=TESTS, log=str(log), ready=str(ready), go=str(tmp_path / "go"), root=str(tmp_path / "cache"))
     children = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -93,15 +98,18 @@ def test_processes_started_together_all_finish_and_compute_each_clip_once(tmp_pa
 def test_a_killed_process_frees_the_entry_and_the_waiting_one_resumes_its_chunks(tmp_path):
     ds = tone_dataset()
     killer = ds.clips[20].id  # inside the third chunk of 8 clips
-    children, log = start_children(tmp_path, 2, env=[{"KILL_AT": killer}, {}])
-    first, second = children
+    release = tmp_path / "release"
+    (first,), log = start_children(tmp_path, 1, env=[{"KILL_AT": killer, "RELEASE": str(release)}])
     (tmp_path / "go").touch()
-    # the first child must hold the lock before the second asks for it: hold the second back until it has
-    deadline = time.time() + 60
-    while not any(pid == first.pid for pid, _ in decodes(log)) if log.exists() else True:
-        assert time.time() < deadline
+    deadline = time.time() + 300
+    while not (log.exists() and decodes(log)):  # decoding: the first child holds the entry's lock
+        assert time.time() < deadline and first.poll() is None, first.communicate()[1][-2000:]
         time.sleep(0.01)
+    (second,), _ = start_children(tmp_path, 1, ready_dir="ready2")  # asks for the lock while the first holds it
+    time.sleep(3)
+    release.touch()  # the first dies at clip 20, while the second waits for the lock
     out, err = second.communicate(timeout=300)
+    assert "waiting for another rwbench process" in err
     first.wait(timeout=60)
     assert first.returncode == -signal.SIGKILL
     assert second.returncode == 0, err[-2000:]

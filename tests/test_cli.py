@@ -20,7 +20,7 @@ from rwbench.cli import main
     (["run", "--width", "huge"], "--width takes small, paper or a positive filter count"),
     (["run", "--seeds", "two"], "--seeds takes a count"),
     (["run", "--aggregate", "majority"], "--hop and --aggregate need --segment SECONDS"),
-    (["run", "--segment", "-1"], "--segment and --hop take a positive number of seconds"),
+    (["run", "--segment", "-1"], "--segment takes a positive float, got '-1'"),
     (["run", "--frontends", "vgg", "--weights", "dsp"], "no selected front-end offers weights ['dsp'] (vgg offers ['random'])"),
         (["run", "--frontends", "vgg,deepfourier", "--weights", "dsp"], "front-end 'vgg' offers none of the weights ['dsp']"),
         (["run", "--weights", "random,random"], "--weights takes distinct comma-separated tags"),

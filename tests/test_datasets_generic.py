@@ -92,18 +92,18 @@ def test_unknown_option_is_an_error(tmp_path):
 
 @pytest.fixture
 def broken_tree(tmp_path):
-    """A folder dataset with a zero-byte file, a truncated WAV, a text file named .wav and a 20 ms clip."""
+    """A folder dataset with a zero-byte file, a truncated WAV, a text file named .wav and a 5 ms clip."""
     build_folder(tmp_path)
     good = tmp_path / "cat" / "cat0.wav"
     (tmp_path / "cat" / "empty.wav").write_bytes(b"")
     (tmp_path / "dog" / "cut.wav").write_bytes(good.read_bytes()[:300])
     (tmp_path / "owl" / "notes.wav").write_text("not audio\n")
-    write_audio(tmp_path / "owl" / "blip.wav", seconds=0.02)
+    write_audio(tmp_path / "owl" / "blip.wav", seconds=0.005)
     return tmp_path
 
 
 BAD = {"cat/empty.wav": "is empty (0 bytes)", "dog/cut.wav": "is truncated", "owl/notes.wav": "is not readable audio",
-       "owl/blip.wav": "is too short: 0.020 s < min_seconds=0.1"}
+       "owl/blip.wav": "is too short: 0.005 s < min_seconds=0.01"}
 
 
 def test_bad_audio_is_an_error_naming_the_file_and_fix(broken_tree):
@@ -125,7 +125,9 @@ def test_skip_bad_audio_records_every_file(broken_tree, caplog):
 
 
 def test_min_seconds_option(broken_tree):
-    ds = load("folder", broken_tree, k=3, skip_bad_audio=True, min_seconds=0.01)
+    ds = load("folder", broken_tree, k=3, skip_bad_audio=True, min_seconds=0.001)
+    assert "owl/blip.wav" in {c.id for c in ds.clips}
+    ds = load("folder", broken_tree, k=3, skip_bad_audio=True, min_seconds=0.0)
     assert "owl/blip.wav" in {c.id for c in ds.clips}
 
 

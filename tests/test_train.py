@@ -140,7 +140,7 @@ def test_mst_pretraining_learns_the_log_mel_and_embeds(tmp_path):
 @pytest.mark.parametrize(("argv", "match"), [
     (["train", "--epochs", "0"], "--epochs takes a positive int"),
     (["train", "--lr", "nan"], "--lr takes a positive float"),
-    (["train", "--dropout", "1.5"], "--dropout takes a value in [0, 1)"),
+    (["train", "--dropout", "1.5"], "--dropout takes a number in [0, 1), got '1.5'"),
     (["train", "--frontends", "mfcc"], "none of the selected front-ends has weights to train"),
     (["pretrain", "mst", "--frontends", "vgg"], "pretrain mst trains ['mst'], not ['vgg']"),
     (["pretrain", "bert"], "invalid choice: 'bert'"),

@@ -1,0 +1,70 @@
+"""Content digests of audio files, remembered by their stat so an unchanged file is read once.
+
+A file's sha1 is stored in a small SQLite table keyed by its real path, size, mtime, ctime and inode.
+Any write to a file changes its ctime (which no user tool can set back), so a replaced or edited
+file is hashed again, while a rerun over unchanged files only stats them. The table lives in
+``rwbench_home()`` (``$RWBENCH_HOME``, else ``$XDG_CACHE_HOME/rwbench``, default ``~/.cache/rwbench``);
+where it cannot be written every file is hashed on every use, which is slower and as correct.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def rwbench_home() -> Path:
+    if os.environ.get("RWBENCH_HOME"):
+        return Path(os.environ["RWBENCH_HOME"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "rwbench"
+
+
+def sha1_of(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _memo() -> sqlite3.Connection | None:
+    try:
+        home = rwbench_home()
+        home.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(home / "file-hashes.sqlite3", timeout=60)
+        db.execute("CREATE TABLE IF NOT EXISTS digest (path TEXT PRIMARY KEY, stat TEXT NOT NULL, sha1 TEXT NOT NULL)")
+        return db
+    except (OSError, sqlite3.Error) as err:
+        log.debug("no file-hash memo (%s): hashing every file", err)
+        return None
+
+
+def file_digests(paths: Sequence[Path]) -> list[str]:
+    """The sha1 of each file's bytes (an OSError, e.g. a missing file, propagates)."""
+    db = _memo()
+    out, fresh = [], []
+    for path in paths:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+        stat = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+        row = db.execute("SELECT stat, sha1 FROM digest WHERE path = ?", (real,)).fetchone() if db else None
+        if row and row[0] == stat:
+            out.append(row[1])
+            continue
+        digest = sha1_of(Path(real))
+        out.append(digest)
+        fresh.append((real, stat, digest))
+    if db is not None:
+        try:
+            with db:
+                db.executemany("INSERT OR REPLACE INTO digest VALUES (?, ?, ?)", fresh)
+        except sqlite3.Error as err:
+            log.debug("file-hash memo not updated: %s", err)
+        db.close()
+    return out

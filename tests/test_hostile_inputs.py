@@ -1,0 +1,250 @@
+"""A corpus of hostile inputs, as a new user meets them: each ends in one named error line (exit 2) or in a
+recorded, visible skip or warning, never in a traceback or a normal-looking wrong number.
+
+Each case builds its input under a fresh folder and runs the real command line (``rwbench.cli.main``).
+The cache and result-file cases of the same standard are in ``test_cache_safety.py`` and
+``test_leaderboard.py``; the per-option errors of ``run`` in ``test_cli.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import write_audio
+
+from rwbench.cli import main
+
+FAST = ["--frontends", "mfcc", "--backends", "logreg", "--device", "cpu", "--workers", "0", "-q"]
+
+
+def pets(root: Path, n: int = 6) -> Path:
+    """A folder dataset: 3 classes × ``n`` clips of 0.15 s at 8 kHz."""
+    for label in ("cat", "dog", "owl"):
+        for i in range(n):
+            write_audio(root / "pets" / label / f"{label}{i}.wav", seconds=0.15)
+    return root / "pets"
+
+
+def folder_run(tmp: Path, data: Path, *extra: str) -> list[str]:
+    return ["run", "--dataset", "folder", "--data-root", str(data), "--dataset-option", "k=3",
+            "--dataset-option", "seconds=0.15", "--results", str(tmp / "results"), *FAST, *extra]
+
+
+def float_wav(path: Path, values: np.ndarray, rate: int = 8000) -> None:
+    sf.write(path, values.astype(np.float32), rate, subtype="FLOAT")
+
+
+def with_bad_samples(tmp: Path, value: float) -> list[str]:
+    data = pets(tmp)
+    samples = 0.1 * np.random.default_rng(0).standard_normal(1200)
+    samples[300] = value
+    float_wav(data / "cat" / "cat0.wav", samples)
+    return folder_run(tmp, data)
+
+
+def manifest(tmp: Path, rows: list[str], header: str = "path,label") -> list[str]:
+    data = pets(tmp)
+    (data / "manifest.csv").write_text("\n".join([header, *rows]) + "\n")
+    return ["run", "--dataset", "csv", "--data-root", str(data), "--dataset-option", "k=2",
+            "--dataset-option", "seconds=0.15", "--results", str(tmp / "results"), *FAST]
+
+
+def replace_file(tmp: Path, make) -> list[str]:
+    data = pets(tmp)
+    target = data / "dog" / "dog2.wav"
+    target.unlink()
+    make(target)
+    return folder_run(tmp, data)
+
+
+def corrupt_middle(tmp: Path, suffix: str) -> list[str]:
+    data = pets(tmp)
+    path = write_audio(data / "owl" / f"owl9{suffix}", seconds=3.0)
+    raw = bytearray(path.read_bytes())
+    middle = len(raw) // 2
+    raw[middle:middle + 2000] = np.random.default_rng(1).bytes(2000)
+    path.write_bytes(bytes(raw))
+    return folder_run(tmp, data)
+
+
+def unwritable() -> str:
+    return "/proc/rwbench-cannot-write-here/results"
+
+
+def file_at(tmp: Path) -> str:
+    (tmp / "a_file").write_text("x")
+    return str(tmp / "a_file")
+
+
+# id → (argv builder(tmp), the one error line's fragment)
+ERRORS = {
+    # command-line options
+    "--seeds 0": (lambda t: ["run", "--seeds", "0"], "--seeds count must be at least 1"),
+    "--seeds=-1,2": (lambda t: ["run", "--seeds=-1,2"], "distinct non-negative seeds"),
+    "--seeds 1,1": (lambda t: ["run", "--seeds", "1,1"], "distinct non-negative seeds"),
+    "--seeds ,": (lambda t: ["run", "--seeds", ","], "distinct non-negative seeds"),
+    "--width 0": (lambda t: ["run", "--width", "0"], "--width takes small, paper or a positive filter count"),
+    "--width -3": (lambda t: ["run", "--width", "-3"], "--width takes small, paper or a positive filter count"),
+    "--width 1e9": (lambda t: ["run", "--width", "1e9"], "--width takes small, paper or a positive filter count"),
+    "--width too large for memory": (lambda t: ["run", "--frontends", "vgg", "--width", "20000", "--results",
+                                                str(t / "r")], "Use a smaller --width or --batch-size"),
+    "--batch-size 0": (lambda t: ["run", "--batch-size", "0"], "--batch-size takes a positive int"),
+    "--batch-size -4": (lambda t: ["run", "--batch-size", "-4"], "--batch-size takes a positive int"),
+    "--batch-size too large for memory": (lambda t: ["run", "--frontends", "sample_level", "--width", "paper",
+                                                     "--batch-size", "100000", "--results", str(t / "r")],
+                                          "needs about"),
+    "--segment 0": (lambda t: ["run", "--segment", "0"], "--segment takes a positive float"),
+    "--segment nan": (lambda t: ["run", "--segment", "nan"], "--segment takes a positive float"),
+    "--segment inf": (lambda t: ["run", "--segment", "inf"], "--segment takes a positive float"),
+    "--hop -1": (lambda t: ["run", "--segment", "2", "--hop", "-1"], "--hop takes a positive float"),
+    "--hop nan": (lambda t: ["run", "--segment", "2", "--hop", "nan"], "--hop takes a positive float"),
+    "--hop without --segment": (lambda t: ["run", "--hop", "1"], "--hop and --aggregate need --segment"),
+    "--workers -1": (lambda t: ["run", "--workers", "-1"], "--workers takes a non-negative integer"),
+    "--workers two": (lambda t: ["run", "--workers", "two"], "--workers takes a non-negative integer"),
+    "--jobs 0": (lambda t: ["run", "--jobs", "0"], "--jobs takes a positive count or -1"),
+    "--jobs -2": (lambda t: ["run", "--jobs", "-2"], "--jobs takes a positive count or -1"),
+    "--results is a file": (lambda t: ["run", "--results", file_at(t)], "is a file, not a folder"),
+    "--results cannot be written": (lambda t: ["run", "--results", unwritable()], "is not a writable folder"),
+    "--cache is a file": (lambda t: ["run", "--results", str(t / "r"), "--cache", file_at(t)], "is a file, not a folder"),
+    "--cache cannot be written": (lambda t: ["embed", "--cache", unwritable()], "is not a writable folder"),
+    "train --epochs 0": (lambda t: ["train", "--epochs", "0"], "--epochs takes a positive int"),
+    "train --lr nan": (lambda t: ["train", "--lr", "nan"], "--lr takes a positive float"),
+    "train --crop-seconds -1": (lambda t: ["train", "--crop-seconds", "-1"], "--crop-seconds takes a positive float"),
+    "train --dropout 1": (lambda t: ["train", "--dropout", "1"], "--dropout takes a number in [0, 1)"),
+    "train --results is a file": (lambda t: ["train", "--results", file_at(t)], "is a file, not a folder"),
+    "leaderboard --results is a file": (lambda t: ["leaderboard", "--results", file_at(t)], "is a file, not a folder"),
+    # length policy
+    "seconds=0": (lambda t: folder_run(t, pets(t), "--dataset-option", "seconds=0"),
+                  "seconds must be a positive finite number of seconds, not 0"),
+    "seconds=-2": (lambda t: folder_run(t, pets(t), "--dataset-option", "seconds=-2"), "seconds must be a positive"),
+    "seconds=nan": (lambda t: folder_run(t, pets(t), "--dataset-option", "seconds=nan"), "not 'nan'"),
+    "seconds=inf": (lambda t: folder_run(t, pets(t), "--dataset-option", "seconds=inf"), "not 'inf'"),
+    "min_seconds=-1": (lambda t: folder_run(t, pets(t), "--dataset-option", "min_seconds=-1"),
+                       "min_seconds must be a non-negative finite number"),
+    # labels and classes
+    "manifest row with an empty label": (lambda t: manifest(t, ["cat/cat0.wav,cat", "dog/dog0.wav,", "owl/owl0.wav,owl"]),
+                                         "1 clip(s) have an empty label"),
+    "manifest with headers only": (lambda t: manifest(t, []), "no clips are listed"),
+    "manifest listing one file twice": (lambda t: manifest(t, ["cat/cat0.wav,cat", "cat/cat0.wav,cat"]),
+                                        "clip ids are not unique"),
+    "a single class": (lambda t: manifest(t, [f"cat/cat{i}.wav,cat" for i in range(6)]),
+                       "all 6 clips have the label 'cat'; a classification task needs at least two classes"),
+    "a class with fewer clips than folds": (lambda t: folder_run(t, pets(t), "--dataset-option", "k=8"),
+                                            "puts each class in all 8 folds, but 3 class(es) have fewer clips"),
+    "manifest path is a folder named x.wav": (lambda t: manifest(t, ["cat/cat0.wav,cat", "cat/cat1.wav,cat",
+                                                                     "x.wav,dog", "dog/dog0.wav,dog"])
+                                              if (t / "pets" / "x.wav").mkdir(parents=True) is None else None,
+                                              "x.wav is a folder, not an audio file"),
+    # audio content: named at the embed stage
+    "a NaN sample": (lambda t: with_bad_samples(t, np.nan), "cat0.wav holds 1 non-finite sample(s)"),
+    "a +Inf sample": (lambda t: with_bad_samples(t, np.inf), "cat0.wav holds 1 non-finite sample(s)"),
+    "a -Inf sample": (lambda t: with_bad_samples(t, -np.inf), "non-finite sample(s) (NaN or ±Inf; first at 0.037 s)"),
+    "an absurd magnitude (1e6)": (lambda t: with_bad_samples(t, 1e6), "peak magnitude of 1e+06"),
+    # broken files: named at load time
+    "a zero-byte file": (lambda t: replace_file(t, lambda p: p.write_bytes(b"")), "dog2.wav is empty (0 bytes)"),
+    "a text file named .wav": (lambda t: replace_file(t, lambda p: p.write_text("hello\n")), "is not readable audio"),
+    "a truncated WAV": (lambda t: replace_file(t, lambda p: p.write_bytes(
+        write_audio(p.with_suffix(".tmpwav"), seconds=0.5, format="WAV").read_bytes()[:2000])
+        if p.with_suffix(".tmpwav").unlink(missing_ok=True) is None else None), "is truncated"),
+    "a WAV header with no samples": (lambda t: replace_file(t, lambda p: float_wav(p, np.zeros(0))),
+                                     "holds no audio samples"),
+    "a 5 ms file": (lambda t: replace_file(t, lambda p: write_audio(p, seconds=0.005)), "is too short: 0.005 s"),
+    "a folder named x.wav among the clips": (lambda t: replace_file(t, lambda p: p.mkdir()), "is a folder, not an audio file"),
+    "a FLAC corrupted in the middle": (lambda t: corrupt_middle(t, ".flac"), "owl9.flac"),
+}
+
+
+@pytest.mark.parametrize("case", list(ERRORS))
+def test_hostile_input_is_one_named_error_line(tmp_path, capsys, case):
+    build, fragment = ERRORS[case]
+    argv = build(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith("rwbench: error:"), err
+    assert fragment in err[-1], err[-1]
+    assert not any(line.startswith("Traceback") for line in err)
+
+
+SKIPPABLE = ["a NaN sample", "an absurd magnitude (1e6)", "a zero-byte file", "a text file named .wav", "a truncated WAV",
+             "a folder named x.wav among the clips", "a FLAC corrupted in the middle"]
+
+
+@pytest.mark.parametrize("case", SKIPPABLE)
+def test_skip_bad_audio_records_the_clip_and_the_leaderboard_names_it(tmp_path, capsys, case):
+    build, fragment = ERRORS[case]
+    assert main([*build(tmp_path), "--skip-bad-audio"]) == 0
+    out = capsys.readouterr().out
+    assert "Left out as unreadable (--skip-bad-audio), 1 file(s)" in out and fragment.split()[0] in out
+    record = json.loads(next((tmp_path / "results" / "runs").rglob("*.json")).read_text())
+    assert len(record["dataset"]["skipped"]) == 1
+
+
+def test_short_clips_of_a_dataset_follow_its_length_policy(tmp_path, capsys):
+    """UrbanSound8K ships slices of 0.05 s: they run by default, lengthened by the dataset's pad rule."""
+    data = pets(tmp_path)
+    (data / "dog" / "dog2.wav").unlink()
+    write_audio(data / "dog" / "dog2.wav", seconds=0.05)
+    assert main(folder_run(tmp_path, data)) == 0
+    record = json.loads(next((tmp_path / "results" / "runs").rglob("*.json")).read_text())
+    assert record["dataset"]["skipped"] == [] and record["dataset"]["n_clips"] == 18
+
+
+def test_the_same_audio_under_two_labels_is_warned_about_and_recorded(tmp_path, caplog):
+    data = pets(tmp_path)
+    shutil.copy(data / "cat" / "cat0.wav", data / "dog" / "dog9.wav")
+    assert main(folder_run(tmp_path, data)) == 0
+    assert "appear under more than one label (e.g. cat/cat0.wav as 'cat' and dog/dog9.wav as 'dog')" in caplog.text
+    record = json.loads(next((tmp_path / "results" / "runs").rglob("*.json")).read_text())
+    conflict = record["dataset"]["info"]["conflicting_labels"]
+    assert [sorted(c["clips"].values()) for c in conflict] == [["cat/cat0.wav", "dog/dog9.wav"]]
+
+
+def _computed(caplog) -> int:
+    """Embeddings computed by the last run, from its log line."""
+    text = caplog.text
+    caplog.clear()
+    return int(text.split("embed stage: ")[-1].split(" computed")[0])
+
+
+def test_a_file_whose_content_changed_is_embedded_again(tmp_path, caplog):
+    """Same name, same size, same mtime: only the content differs; the cache key follows the content."""
+    caplog.set_level(logging.INFO)
+    data = pets(tmp_path)
+    argv = [a for a in folder_run(tmp_path, data) if a != "-q"]
+    assert main(argv) == 0 and _computed(caplog) == 1
+    target, other = data / "dog" / "dog2.wav", data / "owl" / "owl3.wav"
+    stat = target.stat()
+    target.write_bytes(other.read_bytes())  # same length: the same size
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the old mtime
+    assert target.stat().st_size == stat.st_size
+    assert main(argv) == 0 and _computed(caplog) == 1, "the changed file is embedded again"
+    os.utime(target)  # touched, content unchanged: nothing to recompute
+    assert main(argv) == 0 and _computed(caplog) == 0
+
+
+def test_dsp_baseline_with_several_seeds_is_one_embedding_and_one_result(tmp_path, capsys):
+    data = pets(tmp_path)
+    assert main([*folder_run(tmp_path, data), "--seeds", "3"]) == 0
+    assert len(list((tmp_path / "results" / "runs").rglob("*.json"))) == 1
+    assert len(list((tmp_path / "results" / "embeddings").rglob("manifest.json"))) == 1
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(tmp_path / "results"), "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["n_seeds"] == 1 and row["accuracy_ci95"] is None, "one number is never reported as 3 seeds"
+
+
+@pytest.mark.parametrize("content", ["{broken", json.dumps({"model": "x", "score": 0.9})])
+def test_a_foreign_or_broken_json_in_the_results_never_aborts_a_run(tmp_path, capsys, content, caplog):
+    data = pets(tmp_path)
+    stray = tmp_path / "results" / "runs" / "notes.json"
+    stray.parent.mkdir(parents=True)
+    stray.write_text(content)
+    assert main(folder_run(tmp_path, data)) == 0
+    assert "| mfcc" in capsys.readouterr().out and f"skipping {stray}" in caplog.text
