@@ -8,6 +8,8 @@ extension will use here, and a missing one is named in the error with the fix.
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -103,15 +105,24 @@ def _read_audioread(path: Path) -> tuple[np.ndarray, int]:
     return (pcm.astype(np.float32) / 32768.0).reshape(-1, channels), rate
 
 
+def unreadable(path: Path, err: OSError) -> DataError:
+    """A file the operating system refuses to read (permission denied, I/O error, ...), named."""
+    return DataError(f"{path} cannot be read: {err.strerror or err}")
+
+
 def read(path: str | Path) -> tuple[np.ndarray, int]:
     """Decode ``path`` at its own rate: ``(frames, channels)`` float32 and the native rate."""
     path = Path(path)
+    if not os.access(path, os.R_OK):
+        raise unreadable(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
     if not soundfile_reads(path):
         return _read_audioread(path)
     try:
         data, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as err:
         raise DataError(f"cannot decode {path}: {err}") from err
+    except OSError as err:
+        raise unreadable(path, err) from err
     return data, rate
 
 
@@ -183,12 +194,17 @@ def probe(path: str | Path) -> AudioInfo:
         raise DataError(f"{path} is a folder, not an audio file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    if not os.access(path, os.R_OK):
+        raise unreadable(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
     size = path.stat().st_size
     if size == 0:
         raise DataError(f"{path} is empty (0 bytes)")
     if not soundfile_reads(path):
         return _probe_audioread(path)
-    reason = _wav_truncation(path, size)
+    try:
+        reason = _wav_truncation(path, size)
+    except OSError as err:
+        raise unreadable(path, err) from err
     if reason:
         raise DataError(f"{path} is truncated: {reason}")
     try:

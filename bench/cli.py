@@ -20,7 +20,7 @@ from .evaluate import AGGREGATES
 from .frontend import FRONTENDS, POOLINGS
 from .leaderboard import FORMATS, export, export_comparison, export_pair, load, to_summary
 from .listing import LISTINGS
-from .pipeline import RunLog, RunOptions, embed_all, evaluate_all, run
+from .pipeline import RunLog, RunOptions, embed_all, evaluate_all, run, stored_datasets
 from .pretrain import MST_LR, PRETRAINERS, pretrain
 from .registry import load_plugin_file
 from .results import iter_results
@@ -197,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     stages = [
         ("run", "embed → evaluate → leaderboard (default: synthetic data)", cmd_run, True),
         ("embed", "compute and cache embeddings only", cmd_embed, False),
-        ("evaluate", "evaluate backends on cached embeddings", cmd_evaluate, True),
+        ("evaluate", "evaluate backends on cached embeddings (the dataset as the embed stage stored it, unless "
+                     "--data-root is given)", cmd_evaluate, True),
     ]
     for name, help_, handler, evaluates in stages:
         p = sub.add_parser(name, parents=[common], help=help_)
@@ -320,7 +321,13 @@ def cmd_embed(args) -> int:
 
 def cmd_evaluate(args) -> int:
     opts, result = _options(args), RunLog()
-    evaluate_all(_datasets(args), FRONTENDS.select(args.frontends), BACKENDS.select(args.backends), opts, result)
+    if args.data_root is None and DATASETS.get(args.dataset).needs_root:  # from the files the embed stage wrote
+        if args.dataset_option:
+            log.warning("--dataset-option is ignored without --data-root: the stored dataset is as it was embedded")
+        datasets = stored_datasets(opts.cache_root, args.dataset, args.tasks.split(",") if args.tasks else None)
+    else:
+        datasets = _datasets(args)
+    evaluate_all(datasets, FRONTENDS.select(args.frontends), BACKENDS.select(args.backends), opts, result)
     log.info("evaluate: %d new results, %d up to date, in %s", result.evaluated, result.reused, opts.results_dir)
     return 0
 

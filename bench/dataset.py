@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from . import audio
 from .audio import PadMode
 from .errors import DataError, UnknownNameError
 from .filehash import file_digests
-from .protocol import OuterSplit, Protocol
+from .protocol import FixedSplit, OuterSplit, PredefinedFolds, Protocol, StratifiedFolds
 from .registry import Registry
 
 
@@ -93,6 +93,47 @@ class Dataset:
             memo = (self.clips, len(self.clips), hashlib.sha256(blob).hexdigest()[:16])
             self.__dict__["_fingerprint"] = memo
         return memo[2]
+
+
+class StoredDataset(Dataset):
+    """A dataset read back from the record the embed stage stores beside its embeddings: clips, labels,
+    folds, protocol and fingerprint, without audio. Evaluation needs nothing more."""
+
+    stored_fingerprint: str = ""
+
+    def fingerprint(self) -> str:
+        return self.stored_fingerprint
+
+    def load_audio(self, clip: Clip, sample_rate: int) -> np.ndarray:
+        raise DataError(f"{self.key}: read from the embedding cache, without audio; pass --data-root to "
+                        f"compute embeddings")
+
+
+PROTOCOLS = {cls.__name__: cls for cls in (PredefinedFolds, StratifiedFolds, FixedSplit)}
+
+
+def dataset_record(dataset: Dataset) -> dict:
+    """What evaluation needs of ``dataset``, as JSON: see :func:`dataset_from_record`."""
+    protocol = dataset.protocol
+    return {"name": dataset.name, "task": dataset.task, "key": dataset.key, "fingerprint": dataset.fingerprint(),
+            "seconds": dataset.seconds, "pad": dataset.pad,
+            "protocol": {"class": type(protocol).__name__, **asdict(protocol)},
+            "clips": [[c.id, c.label, c.fold, c.split, c.group] for c in dataset.clips],
+            "skipped": dataset.skipped, "info": dataset.info}
+
+
+def dataset_from_record(record: dict) -> StoredDataset:
+    try:
+        protocol_fields = dict(record["protocol"])
+        protocol = PROTOCOLS[protocol_fields.pop("class")](**protocol_fields)
+        clips = [Clip(id=i, label=label, fold=fold, split=split, group=group)
+                 for i, label, fold, split, group in record["clips"]]
+        dataset = StoredDataset(record["name"], record["task"], clips, protocol, record["seconds"], record["pad"],
+                                None, record["skipped"], record["info"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataError(f"a stored dataset record is malformed ({type(err).__name__}: {err})") from err
+    dataset.stored_fingerprint = record["fingerprint"]
+    return dataset
 
 
 @dataclass(frozen=True)

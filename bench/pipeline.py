@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .backends import BackendSpec
-from .cache import content_key, read_json
-from .dataset import Dataset
+from .cache import content_key, read_json, write_json
+from .dataset import Dataset, dataset_from_record, dataset_record
 from .embed import Embeddings, EmbedJob, check_fits, ensure_embedded
 from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, fold_dicts, keep_rows, nested_cv, rows_of, summarise
@@ -92,8 +92,41 @@ def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOption
     return list(out.values())
 
 
+def dataset_record_path(cache_root: Path, dataset_key: str, fingerprint: str) -> Path:
+    return Path(cache_root) / dataset_key.replace("/", "__") / f"dataset-{fingerprint}.json"
+
+
+def store_dataset(dataset: Dataset, cache_root: Path) -> None:
+    """Keep what evaluation needs of ``dataset`` beside its embeddings (once per content fingerprint)."""
+    path = dataset_record_path(cache_root, dataset.key, dataset.fingerprint())
+    if not path.is_file():
+        write_json(path, dataset_record(dataset))
+
+
+def stored_datasets(cache_root: Path, name: str, tasks: list[str] | None) -> list[Dataset]:
+    """The datasets the embed stage stored for ``name`` (its ``tasks``, default every task found): the most
+    recent record of each, so `rwbench evaluate` needs neither the audio nor a reload of the dataset."""
+    folders = ([Path(cache_root) / f"{name}__{t}" for t in tasks] if tasks else
+               [Path(cache_root) / name, *sorted(Path(cache_root).glob(f"{name}__*"))])
+    out = []
+    for folder in folders:
+        records = sorted(folder.glob("dataset-*.json"), key=lambda p: p.stat().st_mtime)
+        if not records:
+            continue
+        if len(records) > 1:
+            log.warning("%s: %d stored versions of the dataset (its files changed); evaluating the latest, %s",
+                        folder.name, len(records), records[-1].name)
+        out.append(dataset_from_record(read_json(records[-1])))
+    if not out:
+        raise RwbenchError(f"no stored dataset {name!r}{f' (tasks {tasks})' if tasks else ''} in the cache "
+                           f"{cache_root}: run `rwbench embed` first, or pass --data-root")
+    return out
+
+
 def embed_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions, log_: RunLog) -> None:
     start = time.perf_counter()
+    for dataset in datasets:
+        store_dataset(dataset, opts.cache_root)
     todo = jobs(datasets, frontends, opts)
     checked = set()
     for job in todo:  # a width or batch that cannot fit fails before any work

@@ -248,3 +248,26 @@ def test_a_foreign_or_broken_json_in_the_results_never_aborts_a_run(tmp_path, ca
     stray.write_text(content)
     assert main(folder_run(tmp_path, data)) == 0
     assert "| mfcc" in capsys.readouterr().out and f"skipping {stray}" in caplog.text
+
+
+def test_a_file_the_os_will_not_read_is_named_and_skippable(tmp_path, capsys, monkeypatch):
+    """Permission denied (simulated: the tests may run as root, who reads everything)."""
+    import rwbench.audio
+
+    data = pets(tmp_path)
+    locked = data / "owl" / "owl4.wav"
+    real_access = os.access
+    monkeypatch.setattr(rwbench.audio.os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode))
+    assert main(folder_run(tmp_path, data)) == 2
+    assert f"{locked} cannot be read: Permission denied" in capsys.readouterr().err
+    assert main([*folder_run(tmp_path, data), "--skip-bad-audio"]) == 0
+    assert "owl/owl4.wav" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode; the simulated case above runs")
+def test_a_file_without_read_permission_is_named(tmp_path, capsys):
+    data = pets(tmp_path)
+    locked = data / "owl" / "owl4.wav"
+    locked.chmod(0)
+    assert main(folder_run(tmp_path, data)) == 2
+    assert "owl4.wav cannot be read" in capsys.readouterr().err

@@ -1,0 +1,50 @@
+"""The evaluate stage works from the files the embed stage wrote: no audio, no reload of the dataset."""
+
+import json
+import logging
+
+from conftest import write_audio
+
+from rwbench.cli import main
+from rwbench.dataset import DATASETS, dataset_from_record, dataset_record
+
+
+def pets(root, n=6):
+    for label in ("cat", "dog", "owl"):
+        for i in range(n):
+            write_audio(root / "pets" / label / f"{label}{i}.wav", seconds=0.15)
+    return root / "pets"
+
+
+def test_a_stored_dataset_gives_the_same_splits_description_and_fingerprint(tmp_path):
+    for options in ({"k": 3}, {"k": 3, "seed": 7}):
+        loaded = DATASETS.get("folder").load(pets(tmp_path), **options)[0]
+        stored = dataset_from_record(json.loads(json.dumps(dataset_record(loaded))))
+        assert stored.describe() == loaded.describe() and stored.fingerprint() == loaded.fingerprint()
+        for a, b in zip(stored.splits(), loaded.splits()):
+            assert (a.name, a.train.tolist(), a.test.tolist()) == (b.name, b.train.tolist(), b.test.tolist())
+            assert [(f.tolist(), v.tolist()) for f, v in a.inner] == [(f.tolist(), v.tolist()) for f, v in b.inner]
+
+
+def test_evaluate_without_data_root_reads_the_stored_dataset_and_matches_a_loaded_one(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO)
+    data = pets(tmp_path)
+    common = ["--dataset", "folder", "--results", str(tmp_path / "r"), "--frontends", "mfcc", "--device", "cpu",
+              "--workers", "0"]
+    assert main(["embed", *common, "--data-root", str(data), "--dataset-option", "k=3",
+                 "--dataset-option", "seconds=0.15"]) == 0
+    moved = tmp_path / "elsewhere" / "pets"
+    moved.parent.mkdir()
+    data.rename(moved)  # no audio left where it was embedded from
+    caplog.clear()
+    assert main(["evaluate", *common, "--backends", "logreg"]) == 0
+    assert "evaluate: 1 new results, 0 up to date" in caplog.text
+    caplog.clear()
+    assert main(["evaluate", *common, "--backends", "logreg", "--data-root", str(moved), "--dataset-option", "k=3",
+                 "--dataset-option", "seconds=0.15"]) == 0
+    assert "evaluate: 0 new results, 1 up to date" in caplog.text, "the same run key: the same dataset and protocol"
+
+
+def test_evaluate_without_stored_dataset_says_what_to_do(tmp_path, capsys):
+    assert main(["evaluate", "--dataset", "esc10", "--results", str(tmp_path), "--frontends", "mfcc"]) == 2
+    assert "no stored dataset 'esc10'" in capsys.readouterr().err
