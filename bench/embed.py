@@ -257,8 +257,9 @@ def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_si
         if failed and not skip_bad_audio:
             bar.close()
             clip, reason = next(iter(failed.items()))
-            raise DataError(f"{job.dataset.key}: {clip_ids[clip]}: {reason} (rerun with --skip-bad-audio to leave "
-                            f"such clips out; they are named in the result)")
+            named = "" if clip_ids[clip] in reason else f"{clip_ids[clip]}: "  # a decoder's message names the file
+            raise DataError(f"{job.dataset.key}: {named}{reason} (rerun with --skip-bad-audio to leave such clips "
+                            f"out; they are named in the result)")
         entry.save_chunk(index, rows, features, failed, dim=features[0].shape[1] if features else dim,
                          clip_ids=clip_ids, seconds=time.perf_counter() - start)
         rows, features, failed, start = [], [], {}, time.perf_counter()

@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import nn
@@ -57,6 +57,18 @@ class FrontendSpec:
 
     def __post_init__(self) -> None:
         problems = []
+        if self.input_kind not in get_args(InputKind):
+            problems.append(f"input_kind {self.input_kind!r} is not one of {list(get_args(InputKind))}")
+        if (self.input_kind == "logmel") != (self.logmel is not None):
+            problems.append("input_kind 'logmel' and a logmel config come together")
+        if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
+            problems.append(f"sample_rate {self.sample_rate!r} is not a positive integer")
+        if not self.widths or any(not isinstance(n, int) or n <= 0 for n in self.widths.values()):
+            problems.append(f"widths {dict(self.widths)!r} must map names to positive filter counts")
+        if not self.feature_layers or len(set(self.feature_layers)) != len(self.feature_layers):
+            problems.append(f"feature_layers {self.feature_layers!r} must be distinct names, at least one")
+        if self.pad_to_min not in ("repeat", "zero", None):
+            problems.append(f"pad_to_min {self.pad_to_min!r} is not 'repeat', 'zero' or None")
         if "random" not in self.weights and self.input_kind != "none":
             problems.append("weights must include 'random'")
         if ("dsp" in self.weights) != (self.dsp_init is not None):

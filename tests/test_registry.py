@@ -1,5 +1,6 @@
 """Registries: lookup, wildcards, "did you mean", entry-point and file plugins."""
 
+import re
 import sys
 import textwrap
 
@@ -90,3 +91,26 @@ def test_plugin_file_errors_name_the_file(tmp_path):
 def test_registering_a_name_twice_is_an_error():
     with pytest.raises(PluginError, match="registered twice"):
         BACKENDS.add(BACKENDS.get("svm").__class__(**{**BACKENDS.get("svm").__dict__}))
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"input_kind": "spectrogram"}, "input_kind 'spectrogram' is not one of"),
+    ({"input_kind": "logmel"}, "input_kind 'logmel' and a logmel config come together"),
+    ({"sample_rate": 0}, "sample_rate 0 is not a positive integer"),
+    ({"widths": {"small": 0}}, "must map names to positive filter counts"),
+    ({"feature_layers": ("a", "a")}, "must be distinct names"),
+    ({"pad_to_min": "reflect"}, "pad_to_min 'reflect'"),
+    ({"weights": ("random", "dsp")}, "'dsp' weights and dsp_init come together"),
+    ({"weights": ("random", "mtt")}, "every pretrained tag needs a weight pack"),
+    ({"default_layers": ("nope",)}, "default_layers ['nope'] are not feature layers"),
+])
+def test_a_front_end_spec_is_checked_when_it_is_made(change, problem):
+    from dataclasses import fields
+
+    from toy import TINY
+
+    from rwbench.errors import RwbenchError
+    from rwbench.frontend import FrontendSpec
+
+    with pytest.raises(RwbenchError, match=re.escape(problem)):
+        FrontendSpec(**{**{f.name: getattr(TINY, f.name) for f in fields(TINY)}, **change})
