@@ -31,6 +31,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .errors import RwbenchError
+from .manifest import EmbeddingManifest
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +131,9 @@ class CacheEntry:
             manifest = self.manifest()
         except RwbenchError as err:
             return str(err)
-        files = manifest.get("files")
+        files = manifest.files
         if not isinstance(files, dict) or set(files) != set(ARRAYS):
-            return f"{self.manifest_path} does not list the entry's files (written by an older rwbench?)"
+            return f"{self.manifest_path} does not list the entry's files"
         paths = [self.folder / name for name in ARRAYS]
         try:
             stats = tuple((s.st_size, s.st_mtime_ns, s.st_ino) for s in (p.stat() for p in paths))
@@ -152,8 +153,8 @@ class CacheEntry:
     def is_complete(self) -> bool:
         return self.exists() and self.problem() is None
 
-    def manifest(self) -> dict:
-        return read_json(self.manifest_path)
+    def manifest(self) -> EmbeddingManifest:
+        return EmbeddingManifest.from_json(read_json(self.manifest_path), str(self.manifest_path))
 
     def features(self) -> np.ndarray:
         return np.load(self.features_path, mmap_mode="r")
@@ -220,7 +221,7 @@ class CacheEntry:
                 "seconds": float(sum(p["seconds"] for p in parts)),
                 "skipped": [dict(zip(("clip", "reason"), line.split("\t", 1))) for p in parts for line in p["failed"]]}
 
-    def finish(self, n_parts: int, dim: int, manifest: dict) -> None:
+    def finish(self, n_parts: int, dim: int, manifest: EmbeddingManifest) -> None:
         """Assemble the parts, in order, into ``features.npy`` (memory-mapped, one part in memory at a
         time) and ``clip_index.npy``, then write the manifest with their sizes and sha256. Idempotent: a
         finished entry is left as it is."""
@@ -240,5 +241,5 @@ class CacheEntry:
             np.save(handle, rows)
         files = {p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
                  for p in (self.features_path, self.clip_index_path)}
-        write_json(self.manifest_path, {**manifest, "files": files})
+        write_json(self.manifest_path, manifest.with_files(files).to_json())
         shutil.rmtree(self.parts, ignore_errors=True)

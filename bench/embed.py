@@ -25,6 +25,7 @@ from .cache import CacheEntry, content_key
 from .dataset import Dataset
 from .errors import DataError, RwbenchError
 from .frontend import Embedder, FrontendSpec, Weights, resolve_weights
+from .manifest import EmbeddingManifest
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class EmbedJob:
 class Embeddings:
     features: np.ndarray  # (n_rows, dim), memory-mapped: one row per clip, or per window when segmented
     clip_index: np.ndarray  # (n_rows,) the clip of each row, ascending; a skipped clip has one NaN row
-    manifest: dict
+    manifest: EmbeddingManifest
 
     @classmethod
     def read(cls, entry: CacheEntry) -> Embeddings:
@@ -128,7 +129,7 @@ class Embeddings:
 
     def columns(self, layers: tuple[str, ...]) -> np.ndarray:
         """The feature columns of ``layers``, in the order given."""
-        slices = self.manifest["layers"]
+        slices = self.manifest.layers
         return np.concatenate([np.arange(*slices[layer]) for layer in layers])
 
 
@@ -292,22 +293,11 @@ def _embed_batch(model: Embedder, batch, device: torch.device, batch_size: int, 
 def _finish(job: EmbedJob, entry: CacheEntry, *, n_parts: int, device: str, model: Embedder, batch_size: int) -> None:
     summary = entry.chunk_summary(n_parts)
     n_clips = len(job.dataset.clips)
-    manifest = {
-        "key": job.key,
-        "description": job.description,
-        "rwbench_version": __version__,
-        "n_clips": n_clips,
-        "n_rows": summary["n_rows"],
-        "clip_ids": [c.id for c in job.dataset.clips],
-        "dim": summary["dim"],
-        "layers": model.layer_slices(),
-        "weights": job.resolved.describe(),
-        "params": sum(p.numel() for p in model.net.parameters()),
-        "device": device,
-        "batch_size": batch_size,
-        "embed_seconds": summary["seconds"],
-        "seconds_per_clip": summary["seconds"] / max(n_clips, 1),
-        "skipped": summary["skipped"],
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    manifest = EmbeddingManifest(
+        key=job.key, description=job.description, n_clips=n_clips, n_rows=summary["n_rows"],
+        clip_ids=tuple(c.id for c in job.dataset.clips), dim=summary["dim"],
+        layers={name: tuple(span) for name, span in model.layer_slices().items()},
+        weights=job.resolved.describe(), params=sum(p.numel() for p in model.net.parameters()), device=device,
+        batch_size=batch_size, embed_seconds=summary["seconds"], skipped=tuple(summary["skipped"]),
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), rwbench_version=__version__)
     entry.finish(n_parts, summary["dim"], manifest)

@@ -187,17 +187,17 @@ def evaluate_one(job: EmbedJob, embeddings: dict[str | None, Embeddings], layers
 
     frontend = {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
                 "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
-                "weights_file": each(lambda m: m["weights"]["file"]),
-                "weights_sha256": each(lambda m: m["weights"]["sha256"]),
-                "init": manifest["description"]["init"], "pooling": opts.pooling,
+                "weights_file": each(lambda m: m.weights["file"]),
+                "weights_sha256": each(lambda m: m.weights["sha256"]),
+                "init": manifest.description["init"], "pooling": opts.pooling,
                 "layers": list(layers), "default_layers": layers == spec.defaults, "feature_dim": len(columns),
-                "params": manifest["params"], "source": spec.source, "embedding_key": each(lambda m: m["key"]),
-                "input": manifest["description"]["input"],
-                "segment": {**manifest["description"]["input"]["segment"], "aggregate": opts.aggregate}
+                "params": manifest.params, "source": spec.source, "embedding_key": each(lambda m: m.key),
+                "input": manifest.description["input"],
+                "segment": {**manifest.description["input"]["segment"], "aggregate": opts.aggregate}
                 if opts.segment else None}
     path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
                        weights=job.weights_kind, seed=job.seed, backend=backend.name, variant=variant(frontend))
-    run_key = content_key({"embedding": sorted(m["key"] for m in manifests.values()), "backend": backend.name,
+    run_key = content_key({"embedding": sorted(m.key for m in manifests.values()), "backend": backend.name,
                            "grid": backend.grid, "backend_version": backend.version, "seed": job.seed,
                            "protocol": described["protocol"], "aggregate": opts.aggregate if opts.segment else None,
                            "layers": list(layers), "evaluate_code": EVALUATE_CODE_VERSION})
@@ -235,17 +235,17 @@ def _evaluate(job: EmbedJob, embeddings: dict[str | None, Embeddings], columns: 
     record = {
         **provenance(),
         "run_key": run_key,
-        "dataset": {**described, "fingerprint": manifest["description"]["dataset_fingerprint"],
-                    "skipped": described["skipped"] + manifest["skipped"]},
+        "dataset": {**described, "fingerprint": manifest.dataset_fingerprint,
+                    "skipped": described["skipped"] + list(manifest.skipped)},
         "frontend": frontend,
         "backend": {"name": backend.name, "grid": backend.grid, "grid_size": backend.grid_size,
                     "version": backend.version},
         "seed": job.seed,
-        "device": manifest["device"],
+        "device": manifest.device,
         "folds": fold_dicts(folds),
         "summary": summarise(folds),
-        "timings": {"embed_seconds": sum(m["embed_seconds"] for m in manifests.values()),
-                    "embed_seconds_per_clip": float(np.mean([m["seconds_per_clip"] for m in manifests.values()])),
+        "timings": {"embed_seconds": sum(m.embed_seconds for m in manifests.values()),
+                    "embed_seconds_per_clip": float(np.mean([m.seconds_per_clip for m in manifests.values()])),
                     "fit_seconds": sum(f.fit_seconds for f in folds)},
     }
     write_result(path, record)

@@ -20,7 +20,7 @@ def test_embeddings_match_a_direct_forward_pass(tmp_path):
     model = Embedder(TINY, seed=3)
     wave = torch.from_numpy(ds.load_audio(ds.clips[5], 8000))[None]
     np.testing.assert_allclose(out.features[5], model(wave)[0].numpy(), rtol=1e-5, atol=1e-6)
-    assert out.manifest["dim"] == TINY.dim("small") and out.manifest["n_clips"] == len(ds.clips)
+    assert out.manifest.dim == TINY.dim("small") and out.manifest.n_clips == len(ds.clips)
 
 
 def test_second_call_reads_the_cache_without_decoding(tmp_path):
@@ -90,7 +90,7 @@ def test_skip_bad_audio_records_the_clip_and_leaves_a_nan_row(tmp_path):
     bad = ds.clips[10].id
     ds.fail_on = {bad: DataError(f"cannot decode {bad}: not audio")}
     out = embed(EmbedJob(ds, TINY), tmp_path, device="cpu", workers=0, skip_bad_audio=True)
-    assert out.manifest["skipped"] == [{"clip": bad, "reason": f"cannot decode {bad}: not audio"}]
+    assert list(out.manifest.skipped) == [{"clip": bad, "reason": f"cannot decode {bad}: not audio"}]
     assert np.isnan(out.features[10]).all() and out.valid.sum() == len(ds.clips) - 1
     assert json.loads(job_manifest(tmp_path).read_text())["skipped"][0]["clip"] == bad
 
