@@ -27,6 +27,7 @@ PadMode = Literal["zero", "repeat"]
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".au", ".snd", ".aif", ".aiff", ".m4a", ".aac")
 _SOUNDFILE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG", ".opus": "OGG", ".mp3": "MP3",
                       ".au": "AU", ".snd": "AU", ".aif": "AIFF", ".aiff": "AIFF"}
+OGG_EXTENSIONS = (".ogg", ".oga", ".opus")
 MAX_PEAK = 1e3  # 60 dB above full scale: float files beyond it are damaged or mis-scaled, not loud
 _TAIL_FRAMES = 1024  # frames decoded at the end of a file to catch truncation cheaply
 
@@ -118,11 +119,16 @@ def read(path: str | Path) -> tuple[np.ndarray, int]:
     if not soundfile_reads(path):
         return _read_audioread(path)
     try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
+        with sf.SoundFile(path) as f:
+            declared, rate = f.frames, f.samplerate
+            data = f.read(dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as err:
         raise DataError(f"cannot decode {path}: {err}") from err
     except OSError as err:
         raise unreadable(path, err) from err
+    if declared - len(data) > max(2048, declared // 100):  # a decoder that stops early at damage says nothing
+        raise DataError(f"cannot decode {path}: only {len(data)} of the {declared} frames its header declares "
+                        f"decode (damaged part-way)")
     return data, rate
 
 
@@ -158,6 +164,23 @@ def _wav_truncation(path: Path, size: int) -> str | None:
             have = size - (pos + 8)
             return None if have >= length else f"header declares {length} bytes of audio data but the file holds {have}"
         pos += 8 + length + (length & 1)
+    return None
+
+
+def _ogg_damage(path: Path) -> str | None:
+    """For an Ogg file: a reason when its pages do not follow one another to the end of the file. A Vorbis
+    stream damaged part-way decodes, with libsndfile, to its first pages only and without an error."""
+    data = path.read_bytes()
+    pos = 0
+    while pos < len(data):
+        if data[pos:pos + 4] != b"OggS" or pos + 27 > len(data):
+            return f"no Ogg page starts at byte {pos} of {len(data)} (damaged or cut part-way)"
+        n_segments = data[pos + 26]
+        table = data[pos + 27:pos + 27 + n_segments]
+        end = pos + 27 + n_segments + sum(table)
+        if len(table) < n_segments or end > len(data):
+            return f"the Ogg page at byte {pos} runs past the end of the file (cut short)"
+        pos = end
     return None
 
 
@@ -203,6 +226,8 @@ def probe(path: str | Path) -> AudioInfo:
         return _probe_audioread(path)
     try:
         reason = _wav_truncation(path, size)
+        if reason is None and path.suffix.lower() in OGG_EXTENSIONS:
+            reason = _ogg_damage(path)
     except OSError as err:
         raise unreadable(path, err) from err
     if reason:

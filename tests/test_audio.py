@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import write_audio
 
 from rwbench import audio
 from rwbench.errors import DataError
@@ -107,3 +108,31 @@ def test_mp3_falls_back_to_audioread_when_libsndfile_lacks_it(tmp_path, audio_fi
 def test_decoders_report_this_machine():
     found = audio.decoders((".wav", ".flac"))
     assert all(v.startswith("soundfile") for v in found.values())
+
+
+def test_a_decode_that_stops_short_of_the_declared_frames_is_an_error(tmp_path, monkeypatch):
+    """A decoder that gives up part-way without an error (libsndfile's Vorbis does): named, never padded."""
+    import soundfile as sf
+
+    from rwbench import audio
+
+    path = write_audio(tmp_path / "a.flac", seconds=1.0)
+    real = sf.SoundFile
+
+    class Short(real):
+        def read(self, *args, **kwargs):
+            return super().read(*args, **kwargs)[: self.frames // 2]
+
+    monkeypatch.setattr(audio.sf, "SoundFile", Short)
+    with pytest.raises(DataError, match=r"only 4000 of the 8000 frames its header declares decode"):
+        audio.read(path)
+
+
+def test_an_intact_ogg_passes_the_page_walk(tmp_path):
+    from rwbench import audio
+
+    path = write_audio(tmp_path / "a.ogg", seconds=2.0, subtype="VORBIS")
+    assert audio.probe(path).frames == 16000
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DataError, match="runs past the end of the file"):
+        audio.probe(path)

@@ -64,9 +64,9 @@ def replace_file(tmp: Path, make) -> list[str]:
     return folder_run(tmp, data)
 
 
-def corrupt_middle(tmp: Path, suffix: str) -> list[str]:
+def corrupt_middle(tmp: Path, suffix: str, **kwargs) -> list[str]:
     data = pets(tmp)
-    path = write_audio(data / "owl" / f"owl9{suffix}", seconds=3.0)
+    path = write_audio(data / "owl" / f"owl9{suffix}", seconds=3.0, **kwargs)
     raw = bytearray(path.read_bytes())
     middle = len(raw) // 2
     raw[middle:middle + 2000] = np.random.default_rng(1).bytes(2000)
@@ -157,7 +157,11 @@ ERRORS = {
                                      "holds no audio samples"),
     "a 5 ms file": (lambda t: replace_file(t, lambda p: write_audio(p, seconds=0.005)), "is too short: 0.005 s"),
     "a folder named x.wav among the clips": (lambda t: replace_file(t, lambda p: p.mkdir()), "is a folder, not an audio file"),
-    "a FLAC corrupted in the middle": (lambda t: corrupt_middle(t, ".flac"), "owl9.flac"),
+    "a FLAC corrupted in the middle": (lambda t: corrupt_middle(t, ".flac"), "owl9.flac: Error : flac decoder lost sync"),
+    "an OGG corrupted in the middle": (lambda t: corrupt_middle(t, ".ogg", subtype="VORBIS"),
+                                       "owl9.ogg is truncated: no Ogg page starts at byte"),
+    "an MP3 corrupted in the middle": (lambda t: corrupt_middle(t, ".mp3", subtype="MPEG_LAYER_III"),
+                                       "owl9.mp3 is truncated or corrupt: its last frames cannot be decoded"),
 }
 
 
@@ -173,7 +177,7 @@ def test_hostile_input_is_one_named_error_line(tmp_path, capsys, case):
 
 
 SKIPPABLE = ["a NaN sample", "an absurd magnitude (1e6)", "a zero-byte file", "a text file named .wav", "a truncated WAV",
-             "a folder named x.wav among the clips", "a FLAC corrupted in the middle"]
+             "a folder named x.wav among the clips", "a FLAC corrupted in the middle", "an OGG corrupted in the middle"]
 
 
 @pytest.mark.parametrize("case", SKIPPABLE)
