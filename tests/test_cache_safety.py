@@ -234,3 +234,32 @@ def test_two_identical_cli_runs_started_together_both_finish_and_share_the_work(
     evaluated = sum(int(e.split("evaluate: ")[1].split(" new results")[0]) for e in logs)
     assert computed == 2 and evaluated == 2, "each embedding and each result computed by one run only"
     assert stale_files(tmp_path) == [] and not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_every_file_follows_the_users_umask(tmp_path, umask):
+    code = f"""
+import os, sys
+from pathlib import Path
+os.umask({umask})
+sys.path.insert(0, {TESTS!r})
+from conftest import write_audio
+from toy import TINY
+from rwbench.backends import BACKENDS
+from rwbench.dataset import DATASETS
+from rwbench.pipeline import RunOptions, run
+root = Path({str(tmp_path)!r})
+for label in ("cat", "dog", "owl"):
+    for i in range(3):
+        write_audio(root / "data" / label / f"{{label}}{{i}}.wav", seconds=0.3)
+dataset = DATASETS.get("folder").load(root / "data", k=3, seconds=0.3)
+run(dataset, [TINY], [BACKENDS.get("logreg")], RunOptions(results_dir=root / "results", device="cpu", workers=0))
+"""
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**os.environ, "RWBENCH_HOME": str(tmp_path / "home")})
+    assert child.returncode == 0, child.stderr[-2000:]
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and "data" not in p.parts]
+    assert {p.suffix or p.name for p in files} >= {".json", ".npy", ".lock", ".sqlite3"}
+    wrong = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in files
+             if p.stat().st_mode & 0o777 != 0o666 & ~umask}
+    assert wrong == {}, f"files not made with mode 0o666 & ~umask ({oct(0o666 & ~umask)})"
