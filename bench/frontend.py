@@ -27,7 +27,7 @@ from .weights import WeightsFile, checkpoint_file, load_into, pack_file
 
 InputKind = Literal["waveform", "logmel", "none"]
 Pooling = Literal["mean", "mean_std", "max"]
-POOLINGS: tuple[str, ...] = ("mean", "mean_std", "max")
+POOLINGS: tuple[str, ...] = get_args(Pooling)
 
 
 @dataclass(frozen=True)

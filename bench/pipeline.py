@@ -7,9 +7,11 @@ work whose files already exist, so a rerun, or a run that only adds backends, re
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -19,7 +21,7 @@ from .dataset import Dataset, dataset_from_record, dataset_record
 from .embed import Embeddings, EmbedJob, check_fits, ensure_embedded
 from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, fold_dicts, keep_rows, nested_cv, rows_of, summarise
-from .frontend import FOLD_TAGS, FrontendSpec, layer_sets, offers, weight_tags
+from .frontend import FOLD_TAGS, FrontendSpec, Pooling, layer_sets, offers, weight_tags
 from .results import fold_weights_folder, provenance, result_lock, result_path, variant, write_result
 
 log = logging.getLogger(__name__)
@@ -27,17 +29,21 @@ log = logging.getLogger(__name__)
 EVALUATE_CODE_VERSION = 3  # bump when the evaluation changes: results with an older key are recomputed
 
 
+Device = Literal["auto", "cpu", "cuda"]
+Aggregate = Literal["mean", "majority", "probability"]
+
+
 @dataclass
 class RunOptions:
     width: str = "small"
     weights: list[str] = field(default_factory=lambda: ["random"])  # tags; seeds apply to random, trained, mst
     seeds: list[int] = field(default_factory=lambda: [0])
-    pooling: str = "mean"
+    pooling: Pooling = "mean"
     layers: str = "default"  # default | each | all | "a+b,c": the layer sets evaluated, one result each
     segment: float | None = None  # window seconds for segment-and-aggregate (None: crop/pad each clip)
     hop: float | None = None
-    aggregate: str = "mean"  # with segments: mean embedding, or majority / probability voting
-    device: str = "auto"
+    aggregate: Aggregate = "mean"  # with segments: mean embedding, or majority / probability voting
+    device: Device = "auto"
     batch_size: int = 16
     workers: int | None = None
     skip_bad_audio: bool = False
@@ -46,6 +52,20 @@ class RunOptions:
     n_jobs: int | None = None
     force: bool = False
     progress: bool = False
+
+    def __post_init__(self) -> None:
+        """The closed choices, checked once here for every caller (the CLI checks them first, with its own words)."""
+        for name, kind in (("pooling", Pooling), ("aggregate", Aggregate), ("device", Device)):
+            if getattr(self, name) not in get_args(kind):
+                raise RwbenchError(f"{name} {getattr(self, name)!r} is not one of {list(get_args(kind))}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
+            raise RwbenchError(f"seeds {self.seeds} must be distinct non-negative integers, at least one")
+        for name in ("segment", "hop"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise RwbenchError(f"{name} {value!r} must be a positive number of seconds")
+        if self.batch_size < 1:
+            raise RwbenchError(f"batch_size {self.batch_size} must be at least 1")
 
     @property
     def cache_root(self) -> Path:

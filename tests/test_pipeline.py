@@ -1,6 +1,7 @@
 """embed → evaluate → results: reuse, seeds, provenance (on the toy front-end and dataset)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -108,3 +109,20 @@ def test_votes_count_windows_per_clip():
     assert predicted.tolist() == [2, 0] and truth.tolist() == [2, 1]
     predicted, _ = VOTES["probability"](Fixed(), X, y, clips, 3)  # summed scores: [0, 5, 2] and [1, 2, 0]
     assert predicted.tolist() == [1, 1]
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("pooling", "median", "pooling 'median' is not one of ['mean', 'mean_std', 'max']"),
+    ("aggregate", "vote", "aggregate 'vote' is not one of"),
+    ("device", "tpu", "device 'tpu' is not one of ['auto', 'cpu', 'cuda']"),
+    ("seeds", [], "seeds [] must be distinct non-negative integers"),
+    ("seeds", [1, 1], "seeds [1, 1] must be distinct"),
+    ("segment", float("nan"), "segment nan must be a positive number of seconds"),
+    ("hop", 0.0, "hop 0.0 must be a positive number of seconds"),
+    ("batch_size", 0, "batch_size 0 must be at least 1"),
+])
+def test_run_options_refuse_a_closed_choice_they_do_not_know(field, value, problem):
+    from rwbench.errors import RwbenchError
+
+    with pytest.raises(RwbenchError, match=re.escape(problem)):
+        RunOptions(**{field: value})
