@@ -41,23 +41,23 @@ DECIMALS = 4
 
 def _row(records: list[dict]) -> dict:
     first = records[0]
-    per_seed = np.array([[f["accuracy"] for f in r["folds"]] for r in records])  # (seeds, folds)
+    per_seed = np.array([[f["accuracy"] for f in r.folds] for r in records])  # (seeds, folds)
     seed_means = per_seed.mean(axis=1)
     n = len(seed_means)
     ci = float(stats.t.ppf(0.975, n - 1) * seed_means.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    metric = lambda name: float(np.mean([[f[name] for f in r["folds"]] for r in records]))  # noqa: E731
-    fe = first["frontend"]
+    metric = lambda name: float(np.mean([[f[name] for f in r.folds] for r in records]))  # noqa: E731
+    fe = first.frontend
     return {
-        "dataset": first["dataset"]["key"], "frontend": fe["name"], "input": fe["input_kind"], "width": fe["width"],
-        "weights": fe["weights"], "variant": variant(fe), "backend": first["backend"]["name"],
+        "dataset": first.dataset["key"], "frontend": fe["name"], "input": fe["input_kind"], "width": fe["width"],
+        "weights": fe["weights"], "variant": variant(fe), "backend": first.backend["name"],
         "dim": fe["feature_dim"], "params": fe["params"],
         "accuracy_mean": float(per_seed.mean()), "accuracy_std": float(per_seed.std()), "accuracy_ci95": ci,
         "seed_std": float(seed_means.std(ddof=1)) if n > 1 else float("nan"),
         "balanced_accuracy_mean": metric("balanced_accuracy"), "macro_f1_mean": metric("macro_f1"),
         "n_seeds": n, "n_folds": per_seed.shape[1],
         "fold_accuracies": " ".join(f"{a:.3f}" for a in per_seed.mean(axis=0)),
-        "embed_ms_per_clip": 1000 * float(np.mean([r["timings"]["embed_seconds_per_clip"] for r in records])),
-        "skipped": len(first["dataset"]["skipped"]),
+        "embed_ms_per_clip": 1000 * float(np.mean([r.timings["embed_seconds_per_clip"] for r in records])),
+        "skipped": len(first.dataset["skipped"]),
     }
 
 
@@ -65,17 +65,17 @@ def build(records: Iterable[dict]) -> pd.DataFrame:
     """The leaderboard table of ``records``: columns :data:`COLUMNS`, sorted by dataset then rank."""
     groups: dict[tuple, list[dict]] = {}
     for r in records:
-        key = (r["dataset"]["key"], r["frontend"]["name"], r["frontend"]["width"], r["frontend"]["weights"],
-               variant(r["frontend"]), r["backend"]["name"])
+        key = (r.dataset["key"], r.frontend["name"], r.frontend["width"], r.frontend["weights"],
+               variant(r.frontend), r.backend["name"])
         groups.setdefault(key, []).append(r)
-    rows = [_row(sorted(g, key=lambda r: r["seed"])) for g in groups.values()]
+    rows = [_row(sorted(g, key=lambda r: r.seed)) for g in groups.values()]
     if not rows:
         return pd.DataFrame(columns=COLUMNS)
     table = pd.DataFrame(rows)
     table["rank"] = table.groupby("dataset")["accuracy_mean"].rank(ascending=False, method="min").astype(int)
     marked = table["variant"] != ""
     table.loc[marked, "frontend"] = table.loc[marked, "frontend"] + "[" + table.loc[marked, "variant"] + "]"
-    shown = {(k[0], row["frontend"], k[2], k[3], k[5]): sorted(g, key=lambda r: r["seed"])
+    shown = {(k[0], row["frontend"], k[2], k[3], k[5]): sorted(g, key=lambda r: r.seed)
              for (k, g), (_, row) in zip(groups.items(), table.iterrows())}
     statistics = leaderboard_statistics(shown)
     keys = list(zip(table["dataset"], table["frontend"], table["width"], table["weights"], table["backend"]))
@@ -92,11 +92,11 @@ P_VALUES = ("p_vs_best", "friedman_p", "rank_corr_spearman_p", "rank_corr_kendal
 
 
 def _rounded(table: pd.DataFrame) -> pd.DataFrame:
-    """Figures to :data:`DECIMALS` places; p-values to 3 significant digits (a tiny p must not print as 0)."""
+    """Figures to :data:`DECIMALS` places; p-values to 4 significant digits (a tiny p must not print as 0)."""
     p_columns = [c for c in P_VALUES if c in table.columns]
     out = table.round({c: DECIMALS for c in table.columns if c not in p_columns})
     for column in p_columns:
-        out[column] = [float(f"{v:.3g}") if isinstance(v, float) and np.isfinite(v) else v for v in table[column]]
+        out[column] = [float(f"{v:.4g}") if isinstance(v, float) and np.isfinite(v) else v for v in table[column]]
     return out
 
 
@@ -121,8 +121,8 @@ def load(results_dir: Path, *, strict: bool = False) -> pd.DataFrame:
     table = build(records)
     skipped: dict[str, dict[str, str]] = {}
     for r in records:
-        for item in r["dataset"]["skipped"]:
-            skipped.setdefault(r["dataset"]["key"], {})[item["clip"]] = item["reason"]
+        for item in r.dataset["skipped"]:
+            skipped.setdefault(r.dataset["key"], {})[item["clip"]] = item["reason"]
     table.attrs["skipped"] = skipped
     return table
 
@@ -235,7 +235,7 @@ def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, rand
     """Per dataset and random backend, the two rankings side by side and the ρ/τ line under the table."""
     sections = []
     for _, corr in correlations.iterrows():
-        rows = pairs[(pairs["dataset"] == corr["dataset"]) & (pairs["backend"] == corr["backend"])]
+        rows = pairs[(pairs["dataset"] == corr.dataset) & (pairs["backend"] == corr.backend)]
         trained_side = f"{trained} ({trained_backend_for(trained) or corr['backend']})"
         view = rows.drop(columns=["dataset", "backend"]).rename(columns={
             "random_accuracy": f"{random} accuracy", "random_rank": f"{random} rank",
@@ -274,10 +274,10 @@ def rows_of_records(records: Iterable[dict]) -> dict[tuple, list[dict]]:
     """Result records grouped into leaderboard rows: (dataset, front-end as shown, width, weights, backend)."""
     rows: dict[tuple, list[dict]] = {}
     for r in records:
-        name = r["frontend"]["name"] + (f"[{variant(r['frontend'])}]" if variant(r["frontend"]) else "")
-        key = (r["dataset"]["key"], name, r["frontend"]["width"], r["frontend"]["weights"], r["backend"]["name"])
+        name = r.frontend["name"] + (f"[{variant(r.frontend)}]" if variant(r.frontend) else "")
+        key = (r.dataset["key"], name, r.frontend["width"], r.frontend["weights"], r.backend["name"])
         rows.setdefault(key, []).append(r)
-    return {key: sorted(records, key=lambda r: r["seed"]) for key, records in rows.items()}
+    return {key: sorted(records, key=lambda r: r.seed) for key, records in rows.items()}
 
 
 def _match(rows: dict[tuple, list[dict]], spec: str, dataset: str) -> tuple | None:

@@ -22,7 +22,7 @@ from .embed import Embeddings, EmbedJob, check_fits, ensure_embedded
 from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, fold_dicts, keep_rows, nested_cv, rows_of, summarise
 from .frontend import FOLD_TAGS, FrontendSpec, Pooling, layer_sets, offers, weight_tags
-from .results import fold_weights_folder, provenance, result_lock, result_path, variant, write_result
+from .results import ResultRecord, fold_weights_folder, provenance, result_lock, result_path, variant, write_result
 
 log = logging.getLogger(__name__)
 
@@ -252,26 +252,25 @@ def _evaluate(job: EmbedJob, embeddings: dict[str | None, Embeddings], columns: 
     if missing:
         raise RwbenchError(f"{spec.name} ({job.weights_kind}): no embeddings for split(s) {missing}")
     folds = [folds[s.name] for s in splits]
-    record = {
+    record = ResultRecord(
         **provenance(),
-        "run_key": run_key,
-        "dataset": {**described, "fingerprint": manifest.dataset_fingerprint,
-                    "skipped": described["skipped"] + list(manifest.skipped)},
-        "frontend": frontend,
-        "backend": {"name": backend.name, "grid": backend.grid, "grid_size": backend.grid_size,
-                    "version": backend.version},
-        "seed": job.seed,
-        "device": manifest.device,
-        "folds": fold_dicts(folds),
-        "summary": summarise(folds),
-        "timings": {"embed_seconds": sum(m.embed_seconds for m in manifests.values()),
-                    "embed_seconds_per_clip": float(np.mean([m.seconds_per_clip for m in manifests.values()])),
-                    "fit_seconds": sum(f.fit_seconds for f in folds)},
-    }
+        run_key=run_key,
+        dataset={**described, "fingerprint": manifest.dataset_fingerprint,
+                 "skipped": described["skipped"] + list(manifest.skipped)},
+        frontend=frontend,
+        backend={"name": backend.name, "grid": backend.grid, "grid_size": backend.grid_size, "version": backend.version},
+        seed=job.seed,
+        device=manifest.device,
+        folds=tuple(fold_dicts(folds)),
+        summary=summarise(folds),
+        timings={"embed_seconds": sum(m.embed_seconds for m in manifests.values()),
+                 "embed_seconds_per_clip": float(np.mean([m.seconds_per_clip for m in manifests.values()])),
+                 "fit_seconds": sum(f.fit_seconds for f in folds)},
+    )
     write_result(path, record)
     shown = f"{spec.name}[{variant(frontend)}]" if variant(frontend) else spec.name
     log.info("%s %s %s %s seed %d: accuracy %.3f", dataset.key, shown, job.weights_kind, backend.name, job.seed,
-             record["summary"]["accuracy_mean"])
+             record.summary["accuracy_mean"])
 
 
 def _nested_cv(embeddings: Embeddings, columns: np.ndarray, dataset: Dataset, splits, backend: BackendSpec, seed: int,

@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, fields
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -88,8 +89,48 @@ def safe(text: object) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in str(text))
 
 
-def write_result(path: Path, record: dict) -> None:
-    write_json(path, record)
+@dataclass(frozen=True)
+class ResultRecord:
+    """One result file: what was evaluated (dataset, front-end instance, backend, seed), the outer folds' scores
+    and per-clip predictions, and provenance. Fields are explained in ``results/README.md``; the nested
+    sections stay mappings, checked against :data:`SCHEMA` on reading."""
+
+    schema_version: int
+    rwbench_version: str
+    git_sha: str | None
+    created: str
+    environment: dict
+    run_key: str
+    dataset: dict
+    frontend: dict
+    backend: dict
+    seed: int
+    device: str
+    folds: tuple[dict, ...]
+    summary: dict
+    timings: dict
+    training: dict | None = None  # trained rows: epochs run, best epoch, validation loss per fold
+
+    def to_json(self) -> dict:
+        out = {**asdict(self), "folds": [dict(f) for f in self.folds]}
+        if self.training is None:
+            del out["training"]
+        return out
+
+    @classmethod
+    def from_json(cls, data: object, where: str = "result") -> ResultRecord:
+        problem = result_problem(data)
+        if problem:
+            raise RwbenchError(f"{where} is not a valid rwbench result: {problem}")
+        names = {f.name for f in fields(cls)}
+        missing = sorted(names - {"training"} - set(data))  # type: ignore[arg-type]
+        if missing:
+            raise RwbenchError(f"{where} is not a valid rwbench result: {', '.join(missing)} missing")
+        return cls(**{k: v for k, v in data.items() if k in names} | {"folds": tuple(data["folds"])})  # type: ignore
+
+
+def write_result(path: Path, record: ResultRecord) -> None:
+    write_json(path, record.to_json())
 
 
 def result_lock(results_dir: Path, path: Path) -> AbstractContextManager[None]:
@@ -151,15 +192,18 @@ def result_problem(record: object) -> str | None:
     return None
 
 
-def iter_results(results_dir: Path, *, strict: bool = False) -> Iterator[dict]:
+def iter_results(results_dir: Path, *, strict: bool = False) -> Iterator[ResultRecord]:
     """Every valid result record under ``results_dir/runs``, in a stable order. A file that cannot be read
     or breaks the schema is skipped with a warning naming it, or, with ``strict``, is an error."""
     for path in sorted((Path(results_dir) / "runs").rglob("*.json")):
         try:
-            record = json.loads(path.read_text())
-            problem = result_problem(record)
+            data = json.loads(path.read_text())
+            problem = result_problem(data)
+            record = ResultRecord.from_json(data, str(path)) if problem is None else None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             problem = f"unreadable: {err}"
+        except RwbenchError as err:
+            problem = str(err)
         if problem is None:
             yield record
         elif strict:

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .results import ResultRecord
+
 ALPHA = 0.05
 BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 0
@@ -37,23 +39,17 @@ ROW_COLUMNS = ("avg_rank", "p_vs_best", "tied_with_best", "boot_ci_low", "boot_c
 GROUP_COLUMNS = ("friedman_chi2", "friedman_p", "nemenyi_cd", "n_blocks")
 
 
-def row_key(record: dict, display: str) -> tuple:
-    """The leaderboard row of a result: (dataset, shown front-end name, width, weights, backend)."""
-    return (record["dataset"]["key"], display, record["frontend"]["width"], record["frontend"]["weights"],
-            record["backend"]["name"])
-
-
-def block_scores(rows: dict[tuple, list[dict]]) -> pd.DataFrame:
+def block_scores(rows: dict[tuple, list[ResultRecord]]) -> pd.DataFrame:
     """Accuracy of each row (index) in each block (columns: ``fold`` or ``fold@seed``); rows whose folds
     differ from the first row's are left out (they do not share blocks)."""
-    seeded = [{r["seed"] for r in records} for records in rows.values() if len(records) > 1]
+    seeded = [{r.seed for r in records} for records in rows.values() if len(records) > 1]
     shared = sorted(set.intersection(*seeded)) if seeded else []
-    folds = [f["name"] for f in next(iter(rows.values()))[0]["folds"]]
+    folds = [f["name"] for f in next(iter(rows.values()))[0].folds]
     table = {}
     for key, records in rows.items():
-        if [f["name"] for f in records[0]["folds"]] != folds:
+        if [f["name"] for f in records[0].folds] != folds:
             continue
-        by_seed = {r["seed"]: [f["accuracy"] for f in r["folds"]] for r in records}
+        by_seed = {r.seed: [f["accuracy"] for f in r.folds] for r in records}
         if shared:
             values = [by_seed[s] if len(records) > 1 else next(iter(by_seed.values())) for s in shared]
             table[key] = {f"{fold}@{s}": v[i] for s, v in zip(shared, values) for i, fold in enumerate(folds)}
@@ -91,12 +87,12 @@ def paired_wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.wilcoxon(a, b, zero_method="zsplit").pvalue)
 
 
-def clip_correctness(records: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+def clip_correctness(records: list[ResultRecord]) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
     """Per outer fold: (test clip indices, mean correctness of each clip over the records' seeds); None when
     a record lacks per-clip predictions."""
     folds: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for record in records:
-        for fold in record["folds"]:
+        for fold in record.folds:
             if any(fold.get(field) is None for field in ("test_clips", "truth", "predicted")):
                 return None
             truth = np.asarray(fold["truth"])
@@ -126,7 +122,7 @@ def bootstrap_interval(correct: dict[str, tuple[np.ndarray, np.ndarray]], *, dra
     return float(low), float(high)
 
 
-def group_statistics(rows: dict[tuple, list[dict]], accuracy: dict[tuple, float]) -> dict[tuple, dict]:
+def group_statistics(rows: dict[tuple, list[ResultRecord]], accuracy: dict[tuple, float]) -> dict[tuple, dict]:
     """:data:`ROW_COLUMNS` and the group's :data:`GROUP_COLUMNS` for each row of one dataset and backend;
     ``accuracy`` is each row's leaderboard mean."""
     scores = block_scores(rows)
@@ -153,12 +149,12 @@ def group_statistics(rows: dict[tuple, list[dict]], accuracy: dict[tuple, float]
     return {key: {**values, **group} for key, values in out.items()}
 
 
-def leaderboard_statistics(rows: dict[tuple, list[dict]]) -> dict[tuple, dict]:
+def leaderboard_statistics(rows: dict[tuple, list[ResultRecord]]) -> dict[tuple, dict]:
     """:data:`ROW_COLUMNS` and :data:`GROUP_COLUMNS` of every leaderboard row, keyed like ``rows``:
     (dataset, front-end as shown, width, weights, backend) → the row's result records."""
-    accuracy = {key: float(np.mean([[f["accuracy"] for f in r["folds"]] for r in records]))
+    accuracy = {key: float(np.mean([[f["accuracy"] for f in r.folds] for r in records]))
                 for key, records in rows.items()}
-    groups: dict[tuple, dict[tuple, list[dict]]] = {}
+    groups: dict[tuple, dict[tuple, list[ResultRecord]]] = {}
     for key, records in rows.items():
         groups.setdefault((key[0], key[4]), {})[key] = records
     return {key: values for members in groups.values() for key, values in group_statistics(members, accuracy).items()}
@@ -179,7 +175,7 @@ def paired_bootstrap(a: dict[str, tuple[np.ndarray, np.ndarray]], b: dict[str, t
     return float(low), float(high)
 
 
-def compare_pair(a: list[dict], b: list[dict]) -> dict:
+def compare_pair(a: list[ResultRecord], b: list[ResultRecord]) -> dict:
     """The paired test of two leaderboard rows (their result records, one dataset): blocks, mean difference,
     wins/ties/losses of ``a``, the Wilcoxon p and the paired bootstrap interval of the difference."""
     scores = block_scores({"a": a, "b": b})

@@ -48,7 +48,7 @@ from .errors import DataError, RwbenchError
 from .evaluate import FoldResult, _metrics, fold_dicts, keep_rows, summarise
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
-from .results import fold_weights_folder, provenance, result_path, write_result
+from .results import ResultRecord, fold_weights_folder, provenance, result_path, write_result
 from .weights import write_safetensors
 
 log = logging.getLogger(__name__)
@@ -328,31 +328,31 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     folds = [_train_fold(spec, dataset, s, tensor, labels, seed, folder, key, opts, device) for s in kept]
     summaries = {s.name: read_json(folder / f"{s.name}.json") for s in kept}
     filters = spec.filters(opts.width)
-    record = {
+    record = ResultRecord(
         **provenance(),
-        "run_key": key,
-        "dataset": {**described, "fingerprint": fingerprint,
-                    "skipped": described["skipped"] + [{"clip": dataset.clips[i].id, "reason": r} for i, r in failed.items()]},
-        "frontend": {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width), "filters": filters,
-                     "weights": "trained", "seed": seed, "init": spec.init, "pooling": "mean",
-                     "layers": list(spec.defaults), "default_layers": True,
-                     "feature_dim": spec.dim(opts.width, layers=spec.defaults), "params": spec.param_count(opts.width),
-                     "source": spec.source, "weights_files": {n: str(folder / s["weights"]) for n, s in summaries.items()},
-                     "weights_sha256": {n: s["weights_sha256"] for n, s in summaries.items()}, "segment": None},
-        "backend": {"name": "head", "grid": opts.settings(), "grid_size": 1, "version": TRAIN_CODE_VERSION},
-        "seed": seed,
-        "device": str(device),
-        "folds": fold_dicts(folds),
-        "summary": summarise(folds),
-        "training": {n: {k: s[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "validation_clips")}
-                     for n, s in summaries.items()},
-        "timings": {"embed_seconds_per_clip": float(np.mean([s["test_seconds_per_clip"] for s in summaries.values()])),
-                    "fit_seconds": sum(f.fit_seconds for f in folds)},
-    }
+        run_key=key,
+        dataset={**described, "fingerprint": fingerprint,
+                 "skipped": described["skipped"] + [{"clip": dataset.clips[i].id, "reason": r} for i, r in failed.items()]},
+        frontend={"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width), "filters": filters,
+                  "weights": "trained", "seed": seed, "init": spec.init, "pooling": "mean",
+                  "layers": list(spec.defaults), "default_layers": True,
+                  "feature_dim": spec.dim(opts.width, layers=spec.defaults), "params": spec.param_count(opts.width),
+                  "source": spec.source, "weights_files": {n: str(folder / s["weights"]) for n, s in summaries.items()},
+                  "weights_sha256": {n: s["weights_sha256"] for n, s in summaries.items()}, "segment": None},
+        backend={"name": "head", "grid": opts.settings(), "grid_size": 1, "version": TRAIN_CODE_VERSION},
+        seed=seed,
+        device=str(device),
+        folds=tuple(fold_dicts(folds)),
+        summary=summarise(folds),
+        training={n: {k: s[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "validation_clips")}
+                  for n, s in summaries.items()},
+        timings={"embed_seconds_per_clip": float(np.mean([s["test_seconds_per_clip"] for s in summaries.values()])),
+                 "fit_seconds": sum(f.fit_seconds for f in folds)},
+    )
     path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
                        weights="trained", seed=seed, backend="head")
     write_result(path, record)
-    log.info("%s %s trained seed %d: accuracy %.3f", dataset.key, spec.name, seed, record["summary"]["accuracy_mean"])
+    log.info("%s %s trained seed %d: accuracy %.3f", dataset.key, spec.name, seed, record.summary["accuracy_mean"])
     return path
 
 

@@ -76,3 +76,10 @@ def weights_home(musicnn_home, monkeypatch) -> Path:
     """``RWBENCH_WEIGHTS`` pointed at :func:`musicnn_home` for one test."""
     monkeypatch.setenv("RWBENCH_WEIGHTS", str(musicnn_home))
     return musicnn_home
+
+
+def result_dicts(results_dir: Path) -> list[dict]:
+    """The result records under ``results_dir`` as the JSON mappings they are stored as."""
+    from rwbench.results import iter_results
+
+    return [record.to_json() for record in iter_results(results_dir)]

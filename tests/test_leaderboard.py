@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import result_dicts
 from toy import TINY, tone_dataset
 
 from rwbench import leaderboard
 from rwbench.backends import BACKENDS
 from rwbench.pipeline import RunOptions, run
-from rwbench.results import iter_results
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_markdown_csv_and_json_hold_the_same_rows(results):
 
 def test_rows_pool_seeds_and_rank_within_the_dataset(results):
     table = leaderboard.load(results)
-    records = list(iter_results(results))
+    records = list(result_dicts(results))
     assert len(records) == 4 and set(table["n_seeds"]) == {2} and set(table["n_folds"]) == {4}
     for _, row in table.iterrows():
         accs = [f["accuracy"] for r in records if r["backend"]["name"] == row["backend"] for f in r["folds"]]

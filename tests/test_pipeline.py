@@ -5,11 +5,11 @@ import re
 
 import numpy as np
 import pytest
+from conftest import result_dicts
 from toy import TINY, tone_dataset
 
 from rwbench.backends import BACKENDS
 from rwbench.pipeline import RunOptions, run
-from rwbench.results import iter_results
 
 
 @pytest.fixture
@@ -33,8 +33,8 @@ def test_same_seed_same_scores_other_seed_other_weights(opts, tmp_path):
     run([ds], [TINY], [BACKENDS.get("logreg")], RunOptions(**{**opts.__dict__, "seeds": [0, 1]}))
     again = RunOptions(**{**opts.__dict__, "results_dir": tmp_path / "again", "seeds": [0]})
     run([ds], [TINY], [BACKENDS.get("logreg")], again)
-    a = {r["seed"]: r for r in iter_results(opts.results_dir)}
-    b = {r["seed"]: r for r in iter_results(again.results_dir)}
+    a = {r["seed"]: r for r in result_dicts(opts.results_dir)}
+    b = {r["seed"]: r for r in result_dicts(again.results_dir)}
     assert a[0]["folds"] == [{**f, "fit_seconds": a[0]["folds"][i]["fit_seconds"]} for i, f in enumerate(b[0]["folds"])]
     assert a[0]["frontend"]["seed"] == 0 and a[1]["frontend"]["seed"] == 1
     assert a[0]["frontend"]["embedding_key"] != a[1]["frontend"]["embedding_key"]

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import result_dicts
 from scipy import stats
 from test_leaderboard import markdown_rows
 from toy import TINY, tone_dataset
@@ -15,7 +16,7 @@ from rwbench import leaderboard, ranking
 from rwbench.backends import BACKENDS
 from rwbench.cli import main
 from rwbench.pipeline import RunOptions, run
-from rwbench.results import iter_results, result_path, variant, write_result
+from rwbench.results import ResultRecord, result_path, variant, write_result
 
 FOLD_OFFSETS = (-0.02, 0.02, -0.01, 0.01)  # four outer folds whose mean is the row's accuracy
 SVM = {"sample_level": 0.60, "vgg": 0.70, "timbral": 0.80, "temporal": 0.80, "musicnn": 0.50}
@@ -29,7 +30,7 @@ def template(tmp_path_factory):
     """A real result record (TINY on the tone dataset), the shape every written variant copies."""
     root = tmp_path_factory.mktemp("template")
     run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], RunOptions(results_dir=root, device="cpu", workers=0))
-    (record,) = iter_results(root)
+    (record,) = result_dicts(root)
     return record
 
 
@@ -44,7 +45,8 @@ def write(results, template, frontend, weights, backend, accuracy, *, width="sma
         fold["accuracy"] = accuracy + offset
     record["summary"].update(accuracy_mean=accuracy, accuracy_std=float(np.std([accuracy + o for o in FOLD_OFFSETS])))
     write_result(result_path(results, dataset=record["dataset"]["key"], frontend=frontend, width=width, weights=weights,
-                             seed=record["seed"], backend=backend, variant=variant(record["frontend"])), record)
+                             seed=record["seed"], backend=backend, variant=variant(record["frontend"])),
+                 ResultRecord.from_json(record))
 
 
 def write_board(results, template, *sides):

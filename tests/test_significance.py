@@ -9,7 +9,7 @@ from scipy import stats
 
 from rwbench import leaderboard
 from rwbench.cli import main
-from rwbench.results import SCHEMA_VERSION
+from rwbench.results import SCHEMA_VERSION, ResultRecord
 from rwbench.significance import average_ranks, block_scores, bootstrap_interval, clip_correctness, holm, nemenyi_cd
 
 
@@ -24,11 +24,13 @@ def record(frontend, accuracies, *, seed=0, weights="random", backend="svm", n_t
         predicted = [t if hit else (t + 1) % 4 for t, hit in zip(truth, hits)]
         folds.append({"name": f"fold{i + 1}", "accuracy": right / n_test, "balanced_accuracy": right / n_test,
                       "macro_f1": right / n_test, "test_clips": clips, "truth": truth, "predicted": predicted})
-    return {"schema_version": SCHEMA_VERSION, "seed": seed,
-            "dataset": {"key": "toy", "skipped": []},
-            "frontend": {"name": frontend, "input_kind": "waveform", "width": "small", "weights": weights,
-                         "pooling": "mean", "feature_dim": 8, "params": 10, "layers": ["a"], "default_layers": True},
-            "backend": {"name": backend}, "folds": folds, "timings": {"embed_seconds_per_clip": 0.01}}
+    return ResultRecord.from_json({
+        "schema_version": SCHEMA_VERSION, "seed": seed, "rwbench_version": "test", "git_sha": None, "created": "",
+        "environment": {}, "run_key": "k", "device": "cpu", "summary": {},
+        "dataset": {"key": "toy", "skipped": []},
+        "frontend": {"name": frontend, "input_kind": "waveform", "width": "small", "weights": weights,
+                     "pooling": "mean", "feature_dim": 8, "params": 10, "layers": ["a"], "default_layers": True},
+        "backend": {"name": backend}, "folds": folds, "timings": {"embed_seconds_per_clip": 0.01}})
 
 
 def test_holm_matches_the_step_down_rule():
@@ -70,7 +72,7 @@ def _board(tmp_path, records):
     folder = tmp_path / "runs" / "toy"
     folder.mkdir(parents=True)
     for i, r in enumerate(records):
-        (folder / f"{r['frontend']['name']}__{r['backend']['name']}__{r['seed']}__{i}.json").write_text(json.dumps(r))
+        (folder / f"{r.frontend['name']}__{r.backend['name']}__{r.seed}__{i}.json").write_text(json.dumps(r.to_json()))
     return leaderboard.load(tmp_path)
 
 
@@ -85,9 +87,9 @@ def test_leaderboard_marks_rows_tied_with_the_best_or_worse_and_carries_friedman
     assert table.loc["close", "tied_with_best"] == True and table.loc["close", "p_vs_best"] > 0.05  # noqa: E712
     assert table.loc["poor", "tied_with_best"] == False and table.loc["poor", "p_vs_best"] < 0.01  # noqa: E712
     assert table["avg_rank"].to_dict()["poor"] == 3.0 and set(table["n_blocks"]) == {15}
-    scores = [[f["accuracy"] for r in records if r["frontend"]["name"] == n for f in r["folds"]]
+    scores = [[f["accuracy"] for r in records if r.frontend["name"] == n for f in r.folds]
               for n in ("best", "close", "poor")]
-    assert table.loc["best", "friedman_p"] == pytest.approx(float(f"{stats.friedmanchisquare(*scores).pvalue:.3g}"))
+    assert table.loc["best", "friedman_p"] == pytest.approx(float(f"{stats.friedmanchisquare(*scores).pvalue:.4g}"))
     assert table.loc["best", "nemenyi_cd"] == pytest.approx(nemenyi_cd(3, 15), abs=1e-4)
     for column in ("boot_ci_low", "boot_ci_high"):
         assert np.isfinite(table[column]).all()
@@ -106,7 +108,7 @@ def test_backends_are_ranked_apart(tmp_path):
 
 def test_results_without_predictions_leave_the_interval_blank(tmp_path):
     old = record("a", [0.8, 0.7])
-    for fold in old["folds"]:
+    for fold in old.folds:
         del fold["test_clips"], fold["truth"], fold["predicted"]
     table = _board(tmp_path, [old, record("b", [0.6, 0.6])]).set_index("frontend")
     assert np.isnan(table.loc["a", "boot_ci_low"]) and np.isfinite(table.loc["b", "boot_ci_low"])

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from conftest import result_dicts
 from toy import TINY, tone_dataset
 
 from rwbench.backends import BACKENDS
@@ -21,7 +22,7 @@ from rwbench.errors import RwbenchError
 from rwbench.frontend import FRONTENDS
 from rwbench.pipeline import RunOptions, run
 from rwbench.pretrain import pretrain
-from rwbench.results import fold_weights_folder, iter_results
+from rwbench.results import fold_weights_folder
 from rwbench.train import TrainOptions, train_all
 from rwbench.weights import sha256_of
 
@@ -109,7 +110,7 @@ def test_the_transfer_row_embeds_each_fold_with_its_own_weights(tmp_path):
     opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["trained", "random"], seeds=[0])
     log = run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
     assert (log.embedded, log.evaluated) == (len(FOLDS) + 1, 2)
-    transfer = next(r for r in iter_results(tmp_path) if r["frontend"]["weights"] == "trained"
+    transfer = next(r for r in result_dicts(tmp_path) if r["frontend"]["weights"] == "trained"
                     and r["backend"]["name"] == "logreg")
     assert set(transfer["frontend"]["embedding_key"]) == set(FOLDS)
     assert len(set(transfer["frontend"]["embedding_key"].values())) == len(FOLDS)
@@ -134,7 +135,7 @@ def test_mst_pretraining_learns_the_log_mel_and_embeds(tmp_path):
         assert s["test_pearson_r"] > 0.3 and abs(s["random_init_test_pearson_r"]) < 0.1, s
     opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["mst", "random"])
     run([tone_dataset()], [spec], [BACKENDS.get("logreg")], opts)
-    assert {r["frontend"]["weights"] for r in iter_results(tmp_path)} == {"mst", "random"}
+    assert {r["frontend"]["weights"] for r in result_dicts(tmp_path)} == {"mst", "random"}
 
 
 @pytest.mark.parametrize(("argv", "match"), [

@@ -12,14 +12,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import MUSICNN_WHEEL, shared
+from conftest import MUSICNN_WHEEL, result_dicts, shared
 from safetensors.torch import save_file
 from toy import TINY, TinyNet, tone_dataset
 
 from rwbench.backends import BACKENDS
 from rwbench.frontend import FRONTENDS, Embedder, layer_sets, resolve_weights
 from rwbench.pipeline import RunOptions, run
-from rwbench.results import iter_results
 from rwbench.weights import WeightsError, fetch, listing, pack_file, sha256_of
 
 MUSICNN_FILES = {"MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg"}
@@ -178,7 +177,7 @@ def test_seeds_apply_to_random_weights_only_and_the_file_hash_is_recorded(opts, 
     save_file(_state(7), str(path))
     opts.weights, opts.seeds = ["random", f"pretrained:{path}"], [0, 1, 2]
     log = run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
-    records = list(iter_results(opts.results_dir))
+    records = list(result_dicts(opts.results_dir))
     by_tag = {}
     for r in records:
         by_tag.setdefault(r["frontend"]["weights"], []).append(r)
@@ -204,13 +203,13 @@ def test_each_layer_is_its_own_result_from_one_embedding(opts):
     opts.layers = "each"
     log = run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
     assert (log.embedded, log.evaluated) == (1, 2)
-    records = {tuple(r["frontend"]["layers"]): r for r in iter_results(opts.results_dir)}
+    records = {tuple(r["frontend"]["layers"]): r for r in result_dicts(opts.results_dir)}
     assert set(records) == {("conv1",), ("conv2",)}
     assert all(r["frontend"]["feature_dim"] == 4 and not r["frontend"]["default_layers"] for r in records.values())
     opts.layers = "default"
     log = run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
     assert (log.embedded, log.cached, log.evaluated) == (0, 1, 1)
-    default = [r for r in iter_results(opts.results_dir) if r["frontend"]["default_layers"]]
+    default = [r for r in result_dicts(opts.results_dir) if r["frontend"]["default_layers"]]
     assert default[0]["frontend"]["feature_dim"] == 8
 
 
@@ -227,7 +226,7 @@ def test_layer_sets(request_, expected):
 def test_layer_dims_follow_the_manifest_columns(opts):
     opts.layers = "conv2+conv1"
     run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
-    (record,) = iter_results(opts.results_dir)
+    (record,) = result_dicts(opts.results_dir)
     manifest = json.loads(next((opts.results_dir / "embeddings").rglob("manifest.json")).read_text())
     assert manifest["layers"] == {"conv1": [0, 4], "conv2": [4, 8]}
     assert record["frontend"]["layers"] == ["conv2", "conv1"] and record["frontend"]["feature_dim"] == 8
@@ -240,7 +239,7 @@ def test_musicnn_runs_segment_and_aggregate(opts):
     opts.segment, opts.hop = 3.0, 3.0
     dataset = tone_dataset(n_per_class=4, folds=3)
     run([dataset], [FRONTENDS.get("musicnn")], [BACKENDS.get("logreg")], opts)
-    (record,) = iter_results(opts.results_dir)
+    (record,) = result_dicts(opts.results_dir)
     assert record["frontend"]["segment"] == {"seconds": 3.0, "hop": 3.0, "aggregate": "mean"}
     assert record["frontend"]["feature_dim"] == 1506 and record["frontend"]["layers"] == ["mean_pool", "max_pool"]
     assert len(record["folds"]) == 3 and all(np.isfinite(f["accuracy"]) for f in record["folds"])
