@@ -206,7 +206,7 @@ def _sections(table: pd.DataFrame, view, extra=lambda dataset: "", numparse: boo
                         missingval="", disable_numparse=not numparse)
         skipped = table.attrs.get("skipped", {}).get(dataset, {})
         note = "".join(f"\n- skipped `{clip}`: {reason}" for clip, reason in sorted(skipped.items()))
-        note = f"\nLeft out as unreadable (--skip-bad-audio), {len(skipped)} file(s):{note}\n" if skipped else ""
+        note = f"\nLeft out (--skip-bad-audio: unreadable or non-finite), {len(skipped)} clip(s):{note}\n" if skipped else ""
         sections.append(f"### {dataset}\n\n{body}\n{note}{extra(dataset)}")
     return "\n".join(sections)
 

@@ -185,7 +185,7 @@ def test_skip_bad_audio_records_the_clip_and_the_leaderboard_names_it(tmp_path, 
     build, fragment = ERRORS[case]
     assert main([*build(tmp_path), "--skip-bad-audio"]) == 0
     out = capsys.readouterr().out
-    assert "Left out as unreadable (--skip-bad-audio), 1 file(s)" in out and fragment.split()[0] in out
+    assert "Left out (--skip-bad-audio: unreadable or non-finite), 1 clip(s)" in out and fragment.split()[0] in out
     record = json.loads(next((tmp_path / "results" / "runs").rglob("*.json")).read_text())
     assert len(record["dataset"]["skipped"]) == 1
 
