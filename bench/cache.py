@@ -31,7 +31,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .errors import RwbenchError
-from .manifest import EmbeddingManifest
+from .manifest import MANIFEST_SCHEMA, EmbeddingManifest
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +162,19 @@ class CacheEntry:
     def clip_index(self) -> np.ndarray:
         return np.load(self.clip_index_path)
 
+    def outdated(self) -> bool:
+        """The manifest was written by an rwbench with another manifest schema (not damage: an upgrade)."""
+        try:
+            return read_json(self.manifest_path).get("schema_version") != MANIFEST_SCHEMA
+        except RwbenchError:
+            return False
+
     def discard(self, reason: str) -> None:
-        """Remove a damaged finished entry (its arrays and manifest) so it is computed again."""
-        log.warning("cache entry %s is damaged: %s; computing it again", self.folder, reason)
+        """Remove a damaged or outdated finished entry (its arrays and manifest) so it is computed again."""
+        if self.outdated():
+            log.info("cache entry %s was written by another rwbench version; computing it again", self.folder)
+        else:
+            log.warning("cache entry %s is damaged: %s; computing it again", self.folder, reason)
         for path in (self.manifest_path, self.features_path, self.clip_index_path):
             path.unlink(missing_ok=True)
         self._checked = None

@@ -153,6 +153,8 @@ def to_summary(table: pd.DataFrame) -> str:
         view = rows[["rank", "frontend", "input", "weights", "backend", "dim", "params"]].copy()
         view["accuracy"] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(rows["accuracy_mean"], rows["accuracy_std"])]
         view["ci95"] = ["" if np.isnan(c) else f"±{c:.3f}" for c in rows["accuracy_ci95"]]
+        view["clips 95%"] = ["" if pd.isna(lo) else f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(rows["boot_ci_low"],
+                                                                                     rows["boot_ci_high"])]
         view["folds"] = rows["fold_accuracies"]
         view["seeds"] = rows["n_seeds"]
         view["avg rank"] = ["" if pd.isna(r) else f"{r:.2f}" for r in rows["avg_rank"]]

@@ -2,6 +2,7 @@
 file left, a damaged file named and computed again."""
 
 import json
+import logging
 import os
 import re
 import signal
@@ -160,6 +161,7 @@ DAMAGE = {
 
 @pytest.mark.parametrize("case", list(DAMAGE))
 def test_a_damaged_cache_file_is_named_and_computed_again(tmp_path, case, caplog):
+    caplog.set_level(logging.INFO)
     name, damage, said = DAMAGE[case]
     ds = tone_dataset()
     job = EmbedJob(ds, TINY)
@@ -171,6 +173,8 @@ def test_a_damaged_cache_file_is_named_and_computed_again(tmp_path, case, caplog
     ds.decoded.clear()
     again = embed(EmbedJob(ds, TINY), tmp_path, device="cpu", workers=0)
     assert f"{job.entry(tmp_path).folder}" in caplog.text and "computing it again" in caplog.text
+    upgrade = case == "manifest of an older schema"  # not damage: said so quietly
+    assert ("written by another rwbench version" in caplog.text) == upgrade and ("is damaged:" in caplog.text) != upgrade
     assert len(ds.decoded) == len(ds.clips), "the whole entry is computed again"
     np.testing.assert_array_equal(again.features, good)
     assert CacheEntry(job.entry(tmp_path).folder).is_complete()
