@@ -181,10 +181,13 @@ def memory_available(device: torch.device) -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_fits(job: EmbedJob, batch_size: int, device: str = "auto") -> None:
+def check_fits(job: EmbedJob, batch_size: int, device: str = "auto", *, training: bool = False) -> None:
     """Refuse, before anything is allocated, a front-end instance whose weights and activations for one batch
-    cannot fit in the device's memory (a --width or --batch-size far too large)."""
+    cannot fit in the device's memory (a --width or --batch-size far too large). ``training``: the weights
+    count four times (gradients and Adam's two moments) and the activations twice (kept for the backward pass)."""
     need = job.frontend.memory_needed(job.width, job.input_samples()[1], batch_size)
+    if training:
+        need = {"weights": 4 * need["weights"], "activations": 2 * need["activations"]}
     torch_device = resolve_device(device)
     have = memory_available(torch_device)
     if sum(need.values()) > 0.9 * have:

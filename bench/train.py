@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 
 from .cache import atomic_path, content_key, read_json, write_json
 from .dataset import Dataset
-from .embed import EmbedJob, _ClipAudio, _collate, default_workers, resolve_device
+from .embed import EmbedJob, _ClipAudio, _collate, check_fits, default_workers, resolve_device
 from .errors import DataError, RwbenchError
 from .evaluate import FoldResult, _metrics, fold_dicts, keep_rows, summarise
 from .frontend import Embedder, FrontendSpec
@@ -364,6 +364,9 @@ def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: Trai
             log.warning("%s has no weights to train (input kind 'none'); skipped", spec.name)
     if not learnable:
         raise RwbenchError("none of the selected front-ends has weights to train")
+    for dataset in datasets:  # a width or batch that cannot fit fails before any decoding or training
+        for spec in learnable:
+            check_fits(EmbedJob(dataset, spec, opts.width), opts.batch_size, opts.device, training=True)
     paths = []
     for dataset in datasets:
         splits, described = dataset.splits(), dataset.describe()

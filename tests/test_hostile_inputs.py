@@ -118,6 +118,8 @@ ERRORS = {
     "train --lr nan": (lambda t: ["train", "--lr", "nan"], "--lr takes a positive float"),
     "train --crop-seconds -1": (lambda t: ["train", "--crop-seconds", "-1"], "--crop-seconds takes a positive float"),
     "train --dropout 1": (lambda t: ["train", "--dropout", "1"], "--dropout takes a number in [0, 1)"),
+    "train --width too large for memory": (lambda t: ["train", "--frontends", "vgg", "--width", "20000", "--results",
+                                                      str(t / "r")], "Use a smaller --width or --batch-size"),
     "train --results is a file": (lambda t: ["train", "--results", file_at(t)], "is a file, not a folder"),
     "leaderboard --results is a file": (lambda t: ["leaderboard", "--results", file_at(t)], "is a file, not a folder"),
     # length policy
