@@ -193,7 +193,8 @@ def check_fits(job: EmbedJob, batch_size: int, device: str = "auto", *, training
     if sum(need.values()) > 0.9 * have:
         gib = lambda n: f"{n / 2**30:.1f} GiB"  # noqa: E731
         raise RwbenchError(
-            f"{job.frontend.name} at --width {job.width} needs about {gib(sum(need.values()))} to embed a batch of "
+            f"{job.frontend.name} at --width {job.width} needs about {gib(sum(need.values()))} to "
+            f"{'train on' if training else 'embed'} a batch of "
             f"{batch_size} clips of {job.input_samples()[1] / job.frontend.sample_rate:.3g} s (weights "
             f"{gib(need['weights'])}, activations {gib(need['activations'])}); {torch_device.type} memory is "
             f"{gib(have)}. Use a smaller --width or --batch-size")
