@@ -31,6 +31,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .errors import RwbenchError
+from .filehash import sha256_of
 from .manifest import MANIFEST_SCHEMA, EmbeddingManifest
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,6 @@ ARRAYS = ("features.npy", "clip_index.npy")
 def content_key(description: dict) -> str:
     blob = json.dumps(description, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @contextmanager
@@ -145,7 +138,7 @@ class CacheEntry:
             expected = files[path.name]
             if size != expected.get("bytes"):
                 return f"{path} has {size} bytes, the manifest says {expected.get('bytes')} (truncated or replaced)"
-            if file_sha256(path) != expected.get("sha256"):
+            if sha256_of(path) != expected.get("sha256"):
                 return f"{path} does not match the sha256 in its manifest (altered on disk)"
         self._checked = stats
         return None
@@ -249,7 +242,7 @@ class CacheEntry:
             del out
         with atomic_path(self.clip_index_path) as tmp, open(tmp, "wb") as handle:
             np.save(handle, rows)
-        files = {p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
+        files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_of(p)}
                  for p in (self.features_path, self.clip_index_path)}
         write_json(self.manifest_path, manifest.with_files(files).to_json())
         shutil.rmtree(self.parts, ignore_errors=True)

@@ -25,12 +25,21 @@ def rwbench_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "rwbench"
 
 
-def sha1_of(path: Path) -> str:
-    digest = hashlib.sha1()
+def file_digest(path: Path, algorithm: str) -> str:
+    """The hex digest of a file's bytes, read in blocks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+        for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha1_of(path: Path) -> str:
+    return file_digest(path, "sha1")
+
+
+def sha256_of(path: Path) -> str:
+    return file_digest(path, "sha256")
 
 
 def _memo() -> sqlite3.Connection | None:

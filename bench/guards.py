@@ -25,7 +25,7 @@ from . import audio
 from .audio import PadMode
 from .dataset import Clip, Dataset
 from .errors import DataError
-from .filehash import file_digests
+from .filehash import file_digests, sha1_of
 from .protocol import PredefinedFolds, Protocol, StratifiedFolds
 
 log = logging.getLogger(__name__)
@@ -175,11 +175,7 @@ def content_hash(clip: Clip, *, by: Literal["bytes", "samples"] = "bytes") -> st
     if by == "samples":
         data, rate = audio.read(clip.path)  # type: ignore[arg-type]
         return hashlib.sha1(data.tobytes() + str(rate).encode()).hexdigest()
-    digest = hashlib.sha1()
-    with open(clip.path, "rb") as f:  # type: ignore[arg-type]
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha1_of(clip.path)  # type: ignore[arg-type]
 
 
 def find_duplicates(dataset: Dataset, *, by: Literal["bytes", "samples"] = "bytes") -> list[dict]:

@@ -17,7 +17,6 @@ file's sha256 goes into the embedding cache key and the result.
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import logging
 import os
@@ -40,7 +39,7 @@ from torch import nn
 
 from .cache import atomic_path, read_json, write_json
 from .errors import RwbenchError
-from .filehash import rwbench_home
+from .filehash import rwbench_home, sha256_of
 from .registry import Registry
 from .tf_checkpoint import CheckpointError, load_checkpoint
 
@@ -102,14 +101,6 @@ def write_safetensors(path: Path, state: Mapping[str, np.ndarray | torch.Tensor]
     with atomic_path(path) as tmp:
         tmp.write_bytes(save(arrays, metadata={"rwbench": json.dumps(metadata, sort_keys=True)}))
     return sha256_of(path)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -- installing a pack -------------------------------------------------------------------------
