@@ -97,6 +97,9 @@ def exclusive(lock_file: Path, what: str) -> Iterator[None]:
         lock.release()
 
 
+_CHECKED: dict[Path, tuple] = {}  # entry folder -> the stats of its arrays when their sha256 last matched (per process)
+
+
 class CacheEntry:
     """One embedding matrix under ``folder``; see the module docstring for the layout."""
 
@@ -106,7 +109,6 @@ class CacheEntry:
         self.clip_index_path = folder / "clip_index.npy"
         self.manifest_path = folder / "manifest.json"
         self.parts = folder / "parts"
-        self._checked: tuple | None = None  # the file stats a full check last passed at
 
     def lock(self) -> AbstractContextManager[None]:
         return exclusive(self.folder / ".lock", f"the embeddings in {self.folder}")
@@ -119,7 +121,7 @@ class CacheEntry:
     def problem(self) -> str | None:
         """Why the finished entry cannot be used (a missing, truncated or altered file), or None.
 
-        The arrays' sizes and sha256 are checked against the manifest once per change of their stat."""
+        The arrays' sizes and sha256 are checked against the manifest once per process and change of their stat."""
         try:
             manifest = self.manifest()
         except RwbenchError as err:
@@ -132,7 +134,7 @@ class CacheEntry:
             stats = tuple((s.st_size, s.st_mtime_ns, s.st_ino) for s in (p.stat() for p in paths))
         except OSError as err:
             return f"{err.filename} is missing"
-        if stats == self._checked:
+        if stats == _CHECKED.get(self.folder):
             return None
         for path, (size, *_) in zip(paths, stats):
             expected = files[path.name]
@@ -140,7 +142,7 @@ class CacheEntry:
                 return f"{path} has {size} bytes, the manifest says {expected.get('bytes')} (truncated or replaced)"
             if sha256_of(path) != expected.get("sha256"):
                 return f"{path} does not match the sha256 in its manifest (altered on disk)"
-        self._checked = stats
+        _CHECKED[self.folder] = stats
         return None
 
     def is_complete(self) -> bool:
@@ -170,7 +172,7 @@ class CacheEntry:
             log.warning("cache entry %s is damaged: %s; computing it again", self.folder, reason)
         for path in (self.manifest_path, self.features_path, self.clip_index_path):
             path.unlink(missing_ok=True)
-        self._checked = None
+        _CHECKED.pop(self.folder, None)
 
     def tidy(self) -> None:
         """Remove what a killed process can leave: temporary files, and the parts of a finished entry.
