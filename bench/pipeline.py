@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,9 +118,12 @@ def dataset_record_path(cache_root: Path, dataset_key: str, fingerprint: str) ->
 
 
 def store_dataset(dataset: Dataset, cache_root: Path) -> None:
-    """Keep what evaluation needs of ``dataset`` beside its embeddings (once per content fingerprint)."""
+    """Keep what evaluation needs of ``dataset`` beside its embeddings (once per content fingerprint; a record
+    already there is touched, so the latest one embedded is the one `rwbench evaluate` reads)."""
     path = dataset_record_path(cache_root, dataset.key, dataset.fingerprint())
-    if not path.is_file():
+    if path.is_file():
+        os.utime(path)
+    else:
         write_json(path, dataset_record(dataset))
 
 
