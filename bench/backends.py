@@ -91,6 +91,19 @@ def elm(seed: int) -> Pipeline:
 
 
 @register_backend(
+    name="elm_torch",
+    grid=[{"clf__n_hidden": [100, 250, 500, 1200, 1800, 2500], "clf__alpha": [1e-2, 1.0, 100.0]}],
+    description="StandardScaler + the same ELM in torch (hidden layer float32 on CUDA when present, ridge "
+                "solved in float64); the grid of `elm`",
+    source="as elm; closed-form ridge ELM computed with torch",
+)
+def elm_torch(seed: int) -> Pipeline:
+    from .elm import TorchELMClassifier
+
+    return scaled(TorchELMClassifier(random_state=seed))
+
+
+@register_backend(
     name="logreg",
     grid=[{"clf__C": [1e-3, 1e-2, 0.1, 1.0, 10.0]}],
     description="StandardScaler + L2 logistic regression; C ∈ {1e-3…10}",

@@ -20,11 +20,12 @@ from numbers import Integral, Real
 import hpelm
 import numpy as np
 import scipy.linalg
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_scalar, validate_data
 
-__all__ = ["ACTIVATIONS", "ELMClassifier"]
+__all__ = ["ACTIVATIONS", "ELMClassifier", "TorchELMClassifier"]
 
 ACTIVATIONS = ("relu", "sigm", "tanh")
 
@@ -171,3 +172,68 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         """Predicted labels (n_samples,): the class with the largest output score."""
         check_is_fitted(self)
         return self.classes_[np.argmax(self._scores(X), axis=1)]
+
+
+# hpelm's conventions, so both classes compute one model: its 'sigm' is 1 / (1 + exp(+z))
+TORCH_ACTIVATIONS = {"relu": torch.relu, "sigm": lambda z: torch.sigmoid(-z), "tanh": torch.tanh}
+
+
+class TorchELMClassifier(ELMClassifier):
+    """The same ELM computed with torch: the hidden layer ``H`` in float32 on ``device``, the ridge system in
+    float64, the output in float32. Same seeded hidden layer (``W``, ``B``) and the same solution as
+    :class:`ELMClassifier` up to float32 rounding of ``H``; no hpelm, and every matrix product multithreaded
+    (or on the GPU).
+
+    Parameters are those of :class:`ELMClassifier`, plus ``device`` (``"auto"``: CUDA when available, else
+    CPU). The ridge is solved in its dual form (an n×n system) when there are fewer samples than hidden units.
+    """
+
+    def __init__(self, n_hidden: int = 500, alpha: float = 1.0, activation: str = "relu", random_state=None,
+                 device: str = "auto"):
+        super().__init__(n_hidden=n_hidden, alpha=alpha, activation=activation, random_state=random_state)
+        self.device = device
+
+    def _device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def _hidden(self, X: np.ndarray) -> torch.Tensor:
+        device = self._device()
+        W = torch.as_tensor(self.hidden_weights_, dtype=torch.float32, device=device)
+        B = torch.as_tensor(self.hidden_biases_, dtype=torch.float32, device=device)
+        return TORCH_ACTIVATIONS[self.activation](torch.as_tensor(X, dtype=torch.float32, device=device) @ W + B)
+
+    def fit(self, X, y):
+        """Fit on X (n_samples, n_features) and labels y (n_samples,); returns self."""
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"TorchELMClassifier needs at least 2 classes; got 1 class: {self.classes_[0]!r}")
+        rng = np.random.default_rng(self.random_state)
+        self.hidden_weights_, self.hidden_biases_ = _draw_hidden(rng, X.shape[1], int(self.n_hidden))
+        H = self._hidden(X)
+        T = torch.nn.functional.one_hot(torch.as_tensor(y_index, device=H.device), len(self.classes_)).double()
+        dual = X.shape[0] < self.n_hidden  # solve the smaller of the two equivalent systems
+        for dtype in (torch.float32, torch.float64):  # the product in float32 unless rounding breaks definiteness
+            Hd = H.to(dtype)
+            gram = (Hd @ Hd.T if dual else Hd.T @ Hd).double()
+            gram.diagonal().add_(float(self.alpha))
+            factor, info = torch.linalg.cholesky_ex(gram)
+            if int(info) == 0:
+                break
+        else:
+            raise ValueError(f"the ridge system is not positive definite even in float64 (alpha={self.alpha})")
+        if dual:
+            beta = H.T.double() @ torch.cholesky_solve(T, factor)
+        else:
+            beta = torch.cholesky_solve(H.T.double() @ T, factor)
+        self.output_weights_ = beta.cpu().numpy()
+        return self
+
+    def _scores(self, X) -> np.ndarray:
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        H = self._hidden(X)
+        return (H @ torch.as_tensor(self.output_weights_, dtype=torch.float32, device=H.device)).cpu().numpy()

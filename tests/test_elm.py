@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_classification
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -9,7 +10,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from rwbench.elm import ACTIVATIONS, ELMClassifier, _relu_ufunc
+from rwbench.elm import ACTIVATIONS, ELMClassifier, TorchELMClassifier, _relu_ufunc
 
 # check name -> one-line reason; marked xfail (strict, so a fixed check is noticed). None today.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
@@ -152,3 +153,45 @@ def test_invalid_parameters_fail_at_fit(data, params):
     clf = ELMClassifier(**params)  # __init__ only stores
     with pytest.raises((ValueError, TypeError)):
         clf.fit(X, y)
+
+
+# -- the torch ELM -----------------------------------------------------------------------------------
+
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+@parametrize_with_checks(
+    [TorchELMClassifier(n_hidden=30, activation=act, random_state=0, device="cpu") for act in ACTIVATIONS],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+    xfail_strict=True,
+)
+def test_torch_elm_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("n_hidden", [60, 400])  # fewer hidden units than samples (primal), more (dual)
+def test_torch_elm_is_the_hpelm_model(device, activation, n_hidden):
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(StandardScaler().fit_transform(X), y, random_state=0)
+    X_train, y_train = X_train[:300], y_train[:300]
+    reference = ELMClassifier(n_hidden=n_hidden, alpha=1.0, activation=activation, random_state=3).fit(X_train, y_train)
+    mine = TorchELMClassifier(n_hidden=n_hidden, alpha=1.0, activation=activation, random_state=3,
+                              device=device).fit(X_train, y_train)
+    np.testing.assert_array_equal(mine.hidden_weights_, reference.hidden_weights_)  # the same seeded layer
+    scale = np.abs(reference.output_weights_).max()
+    np.testing.assert_allclose(mine.output_weights_, reference.output_weights_, atol=1e-3 * scale)
+    np.testing.assert_allclose(mine.decision_function(X_test), reference.decision_function(X_test), atol=1e-3)
+    agree = np.mean(mine.predict(X_test) == reference.predict(X_test))
+    assert agree >= 0.99, agree
+    assert np.mean(mine.predict(X_test) == y_test) > 0.8
+
+
+def test_elm_torch_backend_runs_the_elm_grid():
+    from rwbench.backends import BACKENDS
+
+    assert BACKENDS.get("elm_torch").grid == BACKENDS.get("elm").grid
+    X, y = load_digits(return_X_y=True)
+    model = BACKENDS.get("elm_torch").build(0).set_params(clf__n_hidden=200).fit(X[:500], y[:500])
+    assert np.mean(model.predict(X[500:800]) == y[500:800]) > 0.8

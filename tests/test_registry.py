@@ -19,7 +19,7 @@ def test_unknown_name_suggests_the_closest():
 
 def test_wildcards_select_in_order_without_repeats():
     names = [s.name for s in BACKENDS.select("svm, *l*, svm")]
-    assert names[0] == "svm" and sorted(names[1:]) == ["elm", "logreg"] and len(names) == len(set(names))
+    assert names[0] == "svm" and sorted(names[1:]) == ["elm", "elm_torch", "logreg"] and len(names) == len(set(names))
     with pytest.raises(UnknownNameError, match="nothing_like_this"):
         BACKENDS.select("nothing_like_this*")
 
