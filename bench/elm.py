@@ -131,14 +131,19 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
 
-    def fit(self, X, y):
-        """Fit on X (n_samples, n_features) and labels y (n_samples,); returns self."""
+    def _prepare(self, X, y, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """Checked parameters and data, ``classes_`` set; returns X and each label's class index."""
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=dtype)
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"ELMClassifier needs at least 2 classes; got 1 class: {self.classes_[0]!r}")
+            raise ValueError(f"{type(self).__name__} needs at least 2 classes; got 1 class: {self.classes_[0]!r}")
+        return X, y_index
+
+    def fit(self, X, y):
+        """Fit on X (n_samples, n_features) and labels y (n_samples,); returns self."""
+        X, y_index = self._prepare(X, y, np.float64)
         targets = np.eye(len(self.classes_))[y_index]  # one-hot (n_samples, n_classes), as hpelm 'c' wants
 
         W, B = _draw_hidden(np.random.default_rng(self.random_state), X.shape[1], int(self.n_hidden))
@@ -206,12 +211,7 @@ class TorchELMClassifier(ELMClassifier):
 
     def fit(self, X, y):
         """Fit on X (n_samples, n_features) and labels y (n_samples,); returns self."""
-        self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float32)
-        check_classification_targets(y)
-        self.classes_, y_index = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"TorchELMClassifier needs at least 2 classes; got 1 class: {self.classes_[0]!r}")
+        X, y_index = self._prepare(X, y, np.float32)
         rng = np.random.default_rng(self.random_state)
         self.hidden_weights_, self.hidden_biases_ = _draw_hidden(rng, X.shape[1], int(self.n_hidden))
         H = self._hidden(X)
