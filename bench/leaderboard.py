@@ -26,7 +26,7 @@ from tabulate import tabulate
 
 from .errors import RwbenchError
 from .ranking import EXPORT_COLUMNS, RANDOM, TRAINED, comparison, describe, rank_correlation, trained_backend_for
-from .results import iter_results, variant
+from .results import ResultRecord, iter_results, variant
 from .significance import GROUP_COLUMNS, ROW_COLUMNS, compare_pair, leaderboard_statistics
 
 STAT_COLUMNS = (*ROW_COLUMNS, *GROUP_COLUMNS)
@@ -39,7 +39,8 @@ FORMATS = ("md", "csv", "json")
 DECIMALS = 4
 
 
-def _row(records: list[dict]) -> dict:
+def _row(records: list[ResultRecord]) -> dict:
+    """The figures of one leaderboard row (its front-end as shown is set by :func:`build`)."""
     first = records[0]
     per_seed = np.array([[f["accuracy"] for f in r.folds] for r in records])  # (seeds, folds)
     seed_means = per_seed.mean(axis=1)
@@ -49,7 +50,7 @@ def _row(records: list[dict]) -> dict:
     fe = first.frontend
     return {
         "dataset": first.dataset["key"], "frontend": fe["name"], "input": fe["input_kind"], "width": fe["width"],
-        "weights": fe["weights"], "variant": variant(fe), "backend": first.backend["name"],
+        "weights": fe["weights"], "backend": first.backend["name"],
         "dim": fe["feature_dim"], "params": fe["params"],
         "accuracy_mean": float(per_seed.mean()), "accuracy_std": float(per_seed.std()), "accuracy_ci95": ci,
         "seed_std": float(seed_means.std(ddof=1)) if n > 1 else float("nan"),
@@ -61,26 +62,26 @@ def _row(records: list[dict]) -> dict:
     }
 
 
-def build(records: Iterable[dict]) -> pd.DataFrame:
-    """The leaderboard table of ``records``: columns :data:`COLUMNS`, sorted by dataset then rank."""
-    groups: dict[tuple, list[dict]] = {}
+def rows_of_records(records: Iterable[ResultRecord]) -> dict[tuple, list[ResultRecord]]:
+    """Result records grouped into leaderboard rows: (dataset, front-end as shown, width, weights, backend)."""
+    rows: dict[tuple, list[ResultRecord]] = {}
     for r in records:
-        key = (r.dataset["key"], r.frontend["name"], r.frontend["width"], r.frontend["weights"],
-               variant(r.frontend), r.backend["name"])
-        groups.setdefault(key, []).append(r)
-    rows = [_row(sorted(g, key=lambda r: r.seed)) for g in groups.values()]
-    if not rows:
+        name = r.frontend["name"] + (f"[{variant(r.frontend)}]" if variant(r.frontend) else "")
+        key = (r.dataset["key"], name, r.frontend["width"], r.frontend["weights"], r.backend["name"])
+        rows.setdefault(key, []).append(r)
+    return {key: sorted(records, key=lambda r: r.seed) for key, records in rows.items()}
+
+
+def build(records: Iterable[ResultRecord]) -> pd.DataFrame:
+    """The leaderboard table of ``records``: columns :data:`COLUMNS`, sorted by dataset then rank."""
+    groups = rows_of_records(records)
+    if not groups:
         return pd.DataFrame(columns=COLUMNS)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame([{**_row(g), "frontend": key[1]} for key, g in groups.items()])
     table["rank"] = table.groupby("dataset")["accuracy_mean"].rank(ascending=False, method="min").astype(int)
-    marked = table["variant"] != ""
-    table.loc[marked, "frontend"] = table.loc[marked, "frontend"] + "[" + table.loc[marked, "variant"] + "]"
-    shown = {(k[0], row["frontend"], k[2], k[3], k[5]): sorted(g, key=lambda r: r.seed)
-             for (k, g), (_, row) in zip(groups.items(), table.iterrows())}
-    statistics = leaderboard_statistics(shown)
-    keys = list(zip(table["dataset"], table["frontend"], table["width"], table["weights"], table["backend"]))
-    for column in STAT_COLUMNS:
-        table[column] = [statistics[key][column] for key in keys]
+    statistics = leaderboard_statistics(groups)
+    for column in STAT_COLUMNS:  # table rows are still in the order of ``groups``
+        table[column] = [statistics[key][column] for key in groups]
     table = table.sort_values(["dataset", "rank", "frontend", "backend"], kind="stable").reset_index(drop=True)
     table = _rounded(table[COLUMNS[:-len(EXPORT_COLUMNS)]])
     table = with_correlation_columns(table, rank_correlation(table))
@@ -272,17 +273,7 @@ def export_comparison(table: pd.DataFrame, fmt: str, random: str = RANDOM, train
 
 
 # -- rwbench compare A B ------------------------------------------------------------------------------
-def rows_of_records(records: Iterable[dict]) -> dict[tuple, list[dict]]:
-    """Result records grouped into leaderboard rows: (dataset, front-end as shown, width, weights, backend)."""
-    rows: dict[tuple, list[dict]] = {}
-    for r in records:
-        name = r.frontend["name"] + (f"[{variant(r.frontend)}]" if variant(r.frontend) else "")
-        key = (r.dataset["key"], name, r.frontend["width"], r.frontend["weights"], r.backend["name"])
-        rows.setdefault(key, []).append(r)
-    return {key: sorted(records, key=lambda r: r.seed) for key, records in rows.items()}
-
-
-def _match(rows: dict[tuple, list[dict]], spec: str, dataset: str) -> tuple | None:
+def _match(rows: dict[tuple, list[ResultRecord]], spec: str, dataset: str) -> tuple | None:
     """The one row of ``dataset`` that ``spec`` (``frontend[:weights[:backend]]``) names; None if none does."""
     parts = spec.split(":")
     if not 1 <= len(parts) <= 3 or not parts[0]:
@@ -296,7 +287,7 @@ def _match(rows: dict[tuple, list[dict]], spec: str, dataset: str) -> tuple | No
     return found[0] if found else None
 
 
-def export_pair(records: Iterable[dict], a: str, b: str, fmt: str) -> str:
+def export_pair(records: Iterable[ResultRecord], a: str, b: str, fmt: str) -> str:
     """``rwbench compare A B``: the paired test of two rows on every dataset that has both."""
     if fmt not in EXPORTERS:
         raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
