@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import torch
 from tabulate import tabulate
 
 from . import __version__
@@ -17,7 +18,7 @@ from .backends import BACKENDS
 from .dataset import DATASETS
 from .errors import RwbenchError
 from .evaluate import AGGREGATES
-from .frontend import FRONTENDS, POOLINGS
+from .frontend import FRONTENDS, POOLINGS, PRECISIONS
 from .leaderboard import FORMATS, export, export_comparison, export_pair, load, to_summary
 from .listing import LISTINGS
 from .pipeline import RunLog, RunOptions, embed_all, evaluate_all, run, stored_datasets
@@ -151,7 +152,10 @@ def _add_embed_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aggregate", choices=AGGREGATES, default="mean",
                    help="with --segment: average window embeddings (mean) or vote over window predictions")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=16)
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="bf16/fp16: the network under autocast (log-mel and pooling in fp32; embeddings stored fp32)")
+    p.add_argument("--batch-size", type=_positive(int, "--batch-size"),
+                   help="clips per forward pass (default: 16 on CPU; on CUDA the largest that fits half the free memory)")
     p.add_argument("--workers", type=_count("--workers"), help="DataLoader decoding workers (default: min(4, cores − 1))")
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
     p.add_argument("--cache", type=Path, help="embedding cache (default RESULTS/embeddings)")
@@ -238,6 +242,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="md")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     p.set_defaults(handler=cmd_compare)
+    p = sub.add_parser("profile", parents=[common], help="embedding throughput per front-end: clips/s, GFLOP/s, % of "
+                                                        "this device's matmul peak, peak memory")
+    p.add_argument("--frontends", default="*", help="comma-separated names or wildcards (default: all)")
+    p.add_argument("--width", type=_width, default="small", help="small, paper or a filter count")
+    p.add_argument("--seconds", type=_positive(float, "--seconds"), default=4.0,
+                   help="clip length, raised to each front-end's minimum (4)")
+    p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=8, help="clips per forward pass (8)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    p.add_argument("--repeats", type=_positive(int, "--repeats"), default=3, help="timings per front-end; the best "
+                                                                                "is kept (3)")
+    p.add_argument("--threads", type=_positive(int, "--threads"), help="torch CPU threads (default: torch's choice); "
+                                                                      "1 is steadier on a busy machine")
+    p.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (matmul peak and front-ends)")
+    p.add_argument("--format", choices=FORMATS, default="md")
+    p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.set_defaults(handler=cmd_profile)
     p = sub.add_parser("check-plugin", parents=[common], help="validate a front-end against its declared spec")
     p.add_argument("name", help="a registered front-end (load a file with --plugin)")
     p.add_argument("--width", type=_width, default="small")
@@ -284,7 +305,7 @@ def _options(args) -> RunOptions:
         width=args.width, weights=args.weights, seeds=args.seeds, pooling=args.pooling,
         layers=getattr(args, "layers", "default"), segment=args.segment,
         hop=args.hop, aggregate=args.aggregate, device=args.device,
-        batch_size=args.batch_size, workers=args.workers, skip_bad_audio=args.skip_bad_audio,
+        batch_size=args.batch_size, precision=args.precision, workers=args.workers, skip_bad_audio=args.skip_bad_audio,
         results_dir=args.results, cache_dir=args.cache, n_jobs=getattr(args, "jobs", None),
         force=getattr(args, "force", False), progress=not args.quiet and sys.stderr.isatty(),
     )
@@ -382,6 +403,19 @@ def _write(text: str, output: Path | None) -> int:
     else:
         print(text, end="")
     return 0
+
+
+def cmd_profile(args) -> int:
+    from .profile import ProfileOptions, profile, render
+
+    opts = ProfileOptions(width=args.width, seconds=args.seconds, batch_size=args.batch_size, device=args.device,
+                          precision=args.precision, repeats=args.repeats)
+    specs = FRONTENDS.select(args.frontends)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32
+    rows, notes = profile(specs, opts)
+    return _write(render(rows, notes, args.format), args.output)
 
 
 def cmd_check_plugin(args) -> int:

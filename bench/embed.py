@@ -24,7 +24,7 @@ from .audio import fix_length, segments
 from .cache import CacheEntry, content_key
 from .dataset import Dataset
 from .errors import DataError, RwbenchError
-from .frontend import Embedder, FrontendSpec, Weights, resolve_weights
+from .frontend import Embedder, FrontendSpec, Precision, Weights, resolve_weights
 from .manifest import EmbeddingManifest
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class EmbedJob:
     hop: float | None = None  # window hop (s); None = the window length (no overlap)
     fold: str | None = None  # the outer split whose weights these are (per-fold weights: trained, mst)
     checkpoint: Path | None = None  # that fold's weights file
+    precision: Precision = "fp32"  # bf16 / fp16: the network under autocast (embeddings stored float32)
 
     @cached_property
     def resolved(self) -> Weights:
@@ -92,6 +93,7 @@ class EmbedJob:
             **({"fold": self.fold} if self.fold else {}),  # per-fold weights
             "init": spec.init if self.weights_kind == "random" else None,
             "pooling": self.pooling,
+            **({"precision": self.precision} if self.precision != "fp32" else {}),  # fp32 keys predate the option
             "input": {"kind": spec.input_kind, "sample_rate": spec.sample_rate, "clip_samples": clip,
                       "network_samples": network, "clip_pad": self.dataset.pad, "min_pad": spec.pad_to_min,
                       "logmel": asdict(spec.logmel) if spec.logmel else None,
@@ -182,10 +184,16 @@ def memory_available(device: torch.device) -> int:
 
 
 def check_fits(job: EmbedJob, batch_size: int, device: str = "auto", *, training: bool = False) -> None:
-    """Refuse, before anything is allocated, a front-end instance whose weights and activations for one batch
-    cannot fit in the device's memory (a --width or --batch-size far too large). ``training``: the weights
-    count four times (gradients and Adam's two moments) and the activations twice (kept for the backward pass)."""
-    need = job.frontend.memory_needed(job.width, job.input_samples()[1], batch_size)
+    """:func:`check_memory` for the job's front-end instance and input length."""
+    check_memory(job.frontend, job.width, job.input_samples()[1], batch_size, device, training=training)
+
+
+def check_memory(spec: FrontendSpec, width: str | int, samples: int, batch_size: int, device: str = "auto", *,
+                 training: bool = False) -> None:
+    """Refuse, before anything is allocated, a front-end whose weights and activations for one batch of clips of
+    ``samples`` cannot fit in the device's memory (a --width or --batch-size far too large). ``training``: the
+    weights count four times (gradients and Adam's two moments) and the activations twice (kept for backward)."""
+    need = spec.memory_needed(width, samples, batch_size)
     if training:
         need = {"weights": 4 * need["weights"], "activations": 2 * need["activations"]}
     torch_device = resolve_device(device)
@@ -193,11 +201,26 @@ def check_fits(job: EmbedJob, batch_size: int, device: str = "auto", *, training
     if sum(need.values()) > 0.9 * have:
         gib = lambda n: f"{n / 2**30:.1f} GiB"  # noqa: E731
         raise RwbenchError(
-            f"{job.frontend.name} at --width {job.width} needs about {gib(sum(need.values()))} to "
-            f"{'train on' if training else 'embed'} a batch of "
-            f"{batch_size} clips of {job.input_samples()[1] / job.frontend.sample_rate:.3g} s (weights "
-            f"{gib(need['weights'])}, activations {gib(need['activations'])}); {torch_device.type} memory is "
+            f"{spec.name} at --width {width} needs about {gib(sum(need.values()))} to "
+            f"{'train on' if training else 'embed'} a batch of {batch_size} clips of {samples / spec.sample_rate:.3g} s "
+            f"(weights {gib(need['weights'])}, activations {gib(need['activations'])}); {torch_device.type} memory is "
             f"{gib(have)}. Use a smaller --width or --batch-size")
+
+
+MAX_AUTO_BATCH = 256
+
+
+def choose_batch_size(job: EmbedJob, device: str = "auto") -> int:
+    """The batch size when none is given: 16 on CPU (larger batches gain nothing there); on CUDA the largest
+    power of two up to ``MAX_AUTO_BATCH`` whose estimated memory fits in half the free GPU memory."""
+    torch_device = resolve_device(device)
+    if torch_device.type != "cuda":
+        return 16
+    free = torch.cuda.mem_get_info(torch_device)[0]
+    batch = MAX_AUTO_BATCH
+    while batch > 1 and sum(job.frontend.memory_needed(job.width, job.input_samples()[1], batch).values()) > free / 2:
+        batch //= 2
+    return batch
 
 
 def default_workers() -> int:
@@ -205,7 +228,7 @@ def default_workers() -> int:
 
 
 def embed(
-    job: EmbedJob, cache_root: Path, *, device: str = "auto", batch_size: int = 16, workers: int | None = None,
+    job: EmbedJob, cache_root: Path, *, device: str = "auto", batch_size: int | None = None, workers: int | None = None,
     skip_bad_audio: bool = False, progress: bool = False,
 ) -> Embeddings:
     """Compute (or load from the cache) the embeddings of every clip of ``job.dataset``."""
@@ -231,10 +254,13 @@ def ensure_embedded(job: EmbedJob, cache_root: Path, **options) -> bool:
         return True
 
 
-def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_size: int = 16,
+def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_size: int | None = None,
              workers: int | None = None, skip_bad_audio: bool = False, progress: bool = False) -> None:
     torch_device = resolve_device(device)
-    model = Embedder(job.frontend, width=job.width, weights=job.resolved, pooling=job.pooling)
+    batch_size = batch_size or choose_batch_size(job, device)
+    if torch_device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one clip length per job: the fastest kernels are chosen once
+    model = Embedder(job.frontend, width=job.width, weights=job.resolved, pooling=job.pooling, precision=job.precision)
     model.to(torch_device)
     n_clips = len(job.dataset.clips)
     chunks = [list(range(start, min(start + CHUNK_CLIPS, n_clips))) for start in range(0, n_clips, CHUNK_CLIPS)]
@@ -281,7 +307,9 @@ def _embed_batch(model: Embedder, batch, device: torch.device, batch_size: int, 
     if not good:
         return
     waves = torch.cat([w for _, w in good])
-    out = np.concatenate([model(part.to(device)).float().cpu().numpy()  # at most batch_size windows per pass
+    if device.type == "cuda":  # page-locked: the copies below run asynchronously
+        waves = waves.pin_memory()
+    out = np.concatenate([model(part.to(device, non_blocking=True)).cpu().numpy()  # ≤ batch_size windows a pass
                           for part in torch.split(waves, batch_size)])
     start = 0
     for i, windows in good:

@@ -28,6 +28,8 @@ from .weights import WeightsFile, checkpoint_file, load_into, pack_file
 InputKind = Literal["waveform", "logmel", "none"]
 Pooling = Literal["mean", "mean_std", "max"]
 POOLINGS: tuple[str, ...] = get_args(Pooling)
+Precision = Literal["fp32", "bf16", "fp16"]
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # autocast dtype
 
 
 @dataclass(frozen=True)
@@ -212,15 +214,19 @@ def pool(layer: torch.Tensor, mode: Pooling = "mean") -> torch.Tensor:
 class Embedder(nn.Module):
     """Waveform ``(batch, samples)`` → every feature layer pooled and concatenated ``(batch, dim)``.
 
+    ``precision`` bf16 / fp16 runs the network under autocast; the log-mel input and the pooling stay float32
+    (a mel band's power underflows in fp16), so the output is float32 whatever the precision.
     ``layer_widths`` holds the width of each layer in the last output (see :meth:`layer_slices`).
     """
 
     def __init__(
         self, spec: FrontendSpec, *, width: str | int = "small", weights: str | Weights = "random", seed: int = 0,
-        pooling: Pooling = "mean",
+        pooling: Pooling = "mean", precision: Precision = "fp32",
     ) -> None:
         super().__init__()
-        self.spec, self.pooling = spec, pooling
+        if precision not in PRECISIONS:
+            raise RwbenchError(f"precision {precision!r} is not one of {list(PRECISIONS)}")
+        self.spec, self.pooling, self.precision = spec, pooling, precision
         self.input = LogMel(spec.logmel) if spec.input_kind == "logmel" else nn.Identity()
         self.net = spec.build(spec.filters(width))
         self.weights = weights if isinstance(weights, Weights) else resolve_weights(spec, weights, seed)
@@ -230,7 +236,11 @@ class Embedder(nn.Module):
 
     def pooled_layers(self, wave: torch.Tensor) -> list[torch.Tensor]:
         """Each feature layer pooled, ``(batch, width)``; differentiable (training reads it)."""
-        return [pool(layer, self.pooling) for layer in self.net(self.input(wave.unsqueeze(1)))]
+        x = self.input(wave.unsqueeze(1))
+        dtype = PRECISIONS[self.precision]
+        with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            layers = self.net(x)
+        return [pool(layer.float(), self.pooling) for layer in layers]
 
     @torch.no_grad()
     def forward(self, wave: torch.Tensor) -> torch.Tensor:

@@ -19,10 +19,10 @@ import numpy as np
 from .backends import BackendSpec
 from .cache import content_key, read_json, write_json
 from .dataset import Dataset, dataset_from_record, dataset_record
-from .embed import Embeddings, EmbedJob, check_fits, ensure_embedded
+from .embed import Embeddings, EmbedJob, check_fits, choose_batch_size, ensure_embedded
 from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, fold_dicts, keep_rows, nested_cv, rows_of, summarise
-from .frontend import FOLD_TAGS, FrontendSpec, Pooling, layer_sets, offers, weight_tags
+from .frontend import FOLD_TAGS, FrontendSpec, Pooling, Precision, layer_sets, offers, weight_tags
 from .results import ResultRecord, fold_weights_folder, provenance, result_lock, result_path, variant, write_result
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,8 @@ class RunOptions:
     hop: float | None = None
     aggregate: Aggregate = "mean"  # with segments: mean embedding, or majority / probability voting
     device: Device = "auto"
-    batch_size: int = 16
+    batch_size: int | None = None  # None: 16 on CPU, chosen from free memory on CUDA
+    precision: Precision = "fp32"
     workers: int | None = None
     skip_bad_audio: bool = False
     results_dir: Path = Path("results")
@@ -56,7 +57,7 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         """The closed choices, checked once here for every caller (the CLI checks them first, with its own words)."""
-        for name, kind in (("pooling", Pooling), ("aggregate", Aggregate), ("device", Device)):
+        for name, kind in (("pooling", Pooling), ("aggregate", Aggregate), ("device", Device), ("precision", Precision)):
             if getattr(self, name) not in get_args(kind):
                 raise RwbenchError(f"{name} {getattr(self, name)!r} is not one of {list(get_args(kind))}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
@@ -65,7 +66,7 @@ class RunOptions:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise RwbenchError(f"{name} {value!r} must be a positive number of seconds")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise RwbenchError(f"batch_size {self.batch_size} must be at least 1")
 
     @property
@@ -77,7 +78,8 @@ class RunOptions:
         if fold is not None:  # per-fold weights made by rwbench train / pretrain under this results folder
             folder = fold_weights_folder(self.results_dir, weights, dataset.key, spec.name, self.width, seed)
             checkpoint = folder / f"{fold}.safetensors"
-        return EmbedJob(dataset, spec, self.width, weights, seed, self.pooling, self.segment, self.hop, fold, checkpoint)
+        return EmbedJob(dataset, spec, self.width, weights, seed, self.pooling, self.segment, self.hop, fold, checkpoint,
+                        self.precision)
 
 
 @dataclass
@@ -156,7 +158,7 @@ def embed_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunO
     for job in todo:  # a width or batch that cannot fit fails before any work
         shape = (job.frontend.name, job.input_samples())
         if shape not in checked and not job.entry(opts.cache_root).is_complete():
-            check_fits(job, opts.batch_size, opts.device)
+            check_fits(job, opts.batch_size or choose_batch_size(job, opts.device), opts.device)
             checked.add(shape)
     for job in todo:
         computed = ensure_embedded(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size,

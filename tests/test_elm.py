@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_classification
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from toy import DEVICES
 
 from rwbench.elm import ACTIVATIONS, ELMClassifier, TorchELMClassifier, _relu_ufunc
 
@@ -156,9 +156,6 @@ def test_invalid_parameters_fail_at_fit(data, params):
 
 
 # -- the torch ELM -----------------------------------------------------------------------------------
-
-DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
-
 
 @parametrize_with_checks(
     [TorchELMClassifier(n_hidden=30, activation=act, random_state=0, device="cpu") for act in ACTIVATIONS],

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from toy import TINY, tone_dataset
+from toy import DEVICES, TINY, tone_dataset
 
 from rwbench import embed as embed_module
 from rwbench.embed import EmbedJob, embed
@@ -13,14 +13,41 @@ from rwbench.errors import DataError
 from rwbench.frontend import Embedder
 
 
-def test_embeddings_match_a_direct_forward_pass(tmp_path):
+@pytest.mark.parametrize("device", DEVICES)
+def test_embeddings_match_a_direct_forward_pass(tmp_path, device):
     ds = tone_dataset()
-    out = embed(EmbedJob(ds, TINY, seed=3), tmp_path, device="cpu", workers=0)
-    assert out.features.shape == (len(ds.clips), TINY.dim("small"))
+    out = embed(EmbedJob(ds, TINY, seed=3), tmp_path, device=device, workers=0)
+    assert out.features.shape == (len(ds.clips), TINY.dim("small")) and out.features.dtype == np.float32
     model = Embedder(TINY, seed=3)
     wave = torch.from_numpy(ds.load_audio(ds.clips[5], 8000))[None]
-    np.testing.assert_allclose(out.features[5], model(wave)[0].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.features[5], model(wave)[0].numpy(), rtol=1e-4, atol=1e-5)
     assert out.manifest.dim == TINY.dim("small") and out.manifest.n_clips == len(ds.clips)
+    assert out.manifest.device == device and out.manifest.batch_size == 16  # the CPU default; CUDA: ≥ 16 fit here
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_reduced_precision_is_close_to_fp32_and_cached_apart(tmp_path, device, precision):
+    ds = tone_dataset()
+    full = embed(EmbedJob(ds, TINY), tmp_path, device=device, workers=0)
+    half_job = EmbedJob(ds, TINY, precision=precision)
+    half = embed(half_job, tmp_path, device=device, workers=0)
+    assert half_job.key != EmbedJob(ds, TINY).key and half_job.description["precision"] == precision
+    assert "precision" not in EmbedJob(ds, TINY).description  # fp32 keys are those made before the option
+    assert half.features.dtype == np.float32 and np.isfinite(half.features).all()
+    error = np.abs(half.features - full.features).max() / np.abs(full.features).max()
+    assert 0 < error < (2**-7 if precision == "bf16" else 2**-9) * 8  # a few units of the format's last place
+
+
+def test_the_batch_size_on_cuda_is_chosen_from_free_memory(monkeypatch):
+    job = EmbedJob(tone_dataset(), TINY)
+    assert embed_module.choose_batch_size(job, "cpu") == 16
+    per_clip = sum(TINY.memory_needed("small", job.input_samples()[1], 1).values())
+    monkeypatch.setattr(embed_module, "resolve_device", lambda device: torch.device("cuda"))
+    for free, expected in [(2 * 16.5 * per_clip, 16), (2 * 1000 * per_clip, embed_module.MAX_AUTO_BATCH),
+                           (0, 1)]:
+        monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device, free=free: (int(free), 2**40))
+        assert embed_module.choose_batch_size(job, "cuda") == expected
 
 
 def test_second_call_reads_the_cache_without_decoding(tmp_path):
@@ -118,7 +145,7 @@ def test_cuda_request_without_cuda_is_a_clear_error():
 KILLED_CHILD = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-from toy import TINY, tone_dataset
+from toy import DEVICES, TINY, tone_dataset
 from rwbench import embed as embed_module
 from rwbench.embed import EmbedJob, embed
 

@@ -12,6 +12,8 @@ from rwbench.dataset import Clip, Dataset
 from rwbench.frontend import FrontendSpec
 from rwbench.protocol import PredefinedFolds
 
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]  # tests that take the device as a parameter
+
 
 class TinyNet(nn.Module):
     """Waveform → two conv layers; features = their time-means (2·filters)."""

@@ -1,0 +1,247 @@
+"""``rwbench profile``: embedding throughput of front-ends against this device's matmul peak, in one run.
+
+Each run first measures the device's float32 matmul peak, then, per front-end, builds an :class:`Embedder`
+(random weights, seed 0) and times it on seeded noise clips after warm-up calls, keeping the best of a few
+timings. Clips shorter than a front-end's minimum are lengthened by its declared pad rule, as the embed stage
+does. ``benchmarks/README.md`` explains every column.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+import psutil
+import torch
+from tabulate import tabulate
+
+from .audio import fix_length
+from .check import clip_samples, count_macs
+from .embed import check_memory, resolve_device
+from .errors import RwbenchError
+from .frontend import Embedder, FrontendSpec, Precision
+
+log = logging.getLogger(__name__)
+
+WARMUP_CALLS = 3  # untimed calls first: allocator, oneDNN/cuDNN kernel choice
+MIN_TIME = 0.2  # seconds one timing should last at least; fast calls are looped to reach it
+MATMUL_SIZE, MATMUL_REPEATS = 2048, 10
+SLOW_MS_PER_CLIP = 2000.0
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    width: str = "small"
+    seconds: float = 4.0
+    batch_size: int = 8
+    device: str = "auto"
+    precision: Precision = "fp32"
+    repeats: int = 3
+    warmup: int = WARMUP_CALLS
+
+
+# -- timing --------------------------------------------------------------------------------------
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_seconds(fn: Callable[[], object], device: torch.device, *, repeats: int, warmup: int = WARMUP_CALLS) -> float:
+    """Best of ``repeats`` timings of ``fn()``, in seconds per call.
+
+    ``warmup`` untimed calls come first; each timing loops ``fn`` often enough to last about ``MIN_TIME``
+    (estimated from the last warm-up call), and the device is synchronised around it.
+    """
+    last = 0.0
+    for _ in range(max(warmup, 1)):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        last = time.perf_counter() - start
+    calls = max(1, math.ceil(MIN_TIME / max(last, 1e-9)))
+    best = math.inf
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        _sync(device)
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best
+
+
+def matmul_peak(device: torch.device, size: int = MATMUL_SIZE) -> float:
+    """Measured float32 matmul rate of ``size × size`` matrices on ``device``, in GFLOP/s (2·n³ per product)."""
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(size, size, generator=g).to(device) for _ in range(2))
+    out = torch.empty(size, size, device=device)
+    seconds = best_seconds(lambda: torch.mm(a, b, out=out), device, repeats=MATMUL_REPEATS)
+    return 2 * size**3 / seconds / 1e9
+
+
+class PeakMemory:
+    """Peak memory above the level at entry, in MiB: CUDA ``max_memory_allocated``; CPU the resident set size,
+    sampled by a thread every ``interval`` seconds (psutil), so a peak shorter than that can be missed."""
+
+    def __init__(self, device: torch.device, interval: float = 0.002) -> None:
+        self.device, self.interval, self.mib = device, interval, 0.0
+        self._process, self._stop = psutil.Process(), threading.Event()
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+        else:
+            self._base = self._peak = self._process.memory_info().rss
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._peak = max(self._peak, self._process.memory_info().rss)
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self._stop.set()
+            self._thread.join()
+            peak = max(self._peak, self._process.memory_info().rss)
+        self.mib = (peak - self._base) / MIB
+
+
+# -- one front-end -------------------------------------------------------------------------------
+def noise_clips(spec: FrontendSpec, seconds: float, batch: int) -> tuple[torch.Tensor, str]:
+    """``batch`` noise clips ``(batch, samples)`` of ``seconds``, padded to the spec's minimum, and a label.
+
+    The networks' cost does not depend on the signal, so seeded Gaussian noise stands in for audio.
+    """
+    asked, n = round(seconds * spec.sample_rate), clip_samples(spec, seconds)
+    clips = 0.1 * torch.randn(batch, asked, generator=torch.Generator().manual_seed(0))
+    label = f"{asked / spec.sample_rate:.2f} s"
+    if n > asked:
+        if spec.pad_to_min is None:
+            raise RwbenchError(f"needs clips of at least {n / spec.sample_rate:.2f} s and declares no pad rule")
+        clips = torch.stack([torch.from_numpy(fix_length(c, n, spec.pad_to_min)) for c in clips.numpy()])
+        label += f" → {n / spec.sample_rate:.2f} s ({spec.pad_to_min})"
+    return clips, label
+
+
+def profile_frontend(spec: FrontendSpec, opts: ProfileOptions, peak_gflops: float) -> dict:
+    """One table row: size, cost, measured embedding speed and peak memory of ``spec`` at ``opts.width``."""
+    device = resolve_device(opts.device)
+    clips, label = noise_clips(spec, opts.seconds, opts.batch_size)
+    check_memory(spec, opts.width, clips.shape[1], opts.batch_size, opts.device)
+    macs_per_clip = count_macs(spec, opts.width, opts.seconds) * clips.shape[1] / spec.sample_rate
+    with PeakMemory(device) as memory:
+        model = Embedder(spec, width=opts.width, precision=opts.precision).to(device)
+        clips = clips.to(device)
+        per_batch = best_seconds(lambda: model(clips), device, repeats=opts.repeats, warmup=opts.warmup)
+    clips_per_s = opts.batch_size / per_batch
+    gflops = 2 * macs_per_clip * clips_per_s / 1e9
+    width = opts.width
+    return {
+        "front-end": spec.name,
+        "input": f"{'waveform (DSP)' if spec.input_kind == 'none' else spec.input_kind} {label}",
+        "width": f"{width} ({spec.filters(width)})" if not str(width).isdigit() else str(width),
+        "dim": spec.dim(width),
+        "params": sum(p.numel() for p in model.net.parameters()),
+        "MMAC/clip": macs_per_clip / 1e6,
+        "clips/s": clips_per_s,
+        "ms/clip": 1e3 / clips_per_s,
+        "GFLOP/s": gflops,
+        "% peak": 100 * gflops / peak_gflops,
+        "peak MiB": memory.mib,
+    }
+
+
+def ms_per_clip(spec: FrontendSpec, width: str | int, seconds: float, batch_size: int, device: str,
+                precision: Precision = "fp32") -> float:
+    """A quick timing (one warm-up call, one timing) for predictions such as ``rwbench run --dry-run``."""
+    opts = ProfileOptions(width=width, seconds=seconds, batch_size=batch_size, device=device, precision=precision,
+                          repeats=1, warmup=1)
+    device_ = resolve_device(device)
+    clips, _ = noise_clips(spec, seconds, batch_size)
+    model = Embedder(spec, width=opts.width, precision=precision).to(device_)
+    clips = clips.to(device_)
+    return 1e3 * best_seconds(lambda: model(clips), device_, repeats=1, warmup=1) / batch_size
+
+
+# -- the table -----------------------------------------------------------------------------------
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def header(device: torch.device, peak_gflops: float, opts: ProfileOptions) -> list[str]:
+    if device.type == "cuda":
+        tf32 = "on" if torch.backends.cuda.matmul.allow_tf32 else "off"
+        name = f"cuda ({torch.cuda.get_device_name(device)}), TF32 {tf32}"
+        memory = "peak MiB = torch.cuda.max_memory_allocated above the level before the model was built"
+    else:
+        name = f"cpu ({_cpu_name()}, {os.cpu_count()} logical cores)"
+        memory = "peak MiB = resident set size (psutil, sampled every 2 ms) above the level before the model was built"
+    load = "/".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"  # 1/5/15 min
+    return [
+        f"device {name}; torch {torch.__version__}; threads {torch.get_num_threads()}; load average {load}",
+        f"float32 matmul peak {peak_gflops:.1f} GFLOP/s ({MATMUL_SIZE}×{MATMUL_SIZE}, best of {MATMUL_REPEATS}); "
+        f"precision {opts.precision}; batch {opts.batch_size}, best of {opts.repeats} after {opts.warmup} warm-up "
+        f"calls; {memory}",
+    ]
+
+
+def profile(specs: list[FrontendSpec], opts: ProfileOptions) -> tuple[list[dict], list[str]]:
+    """(one row per front-end, notes): the header lines, then front-ends that failed or are slow.
+
+    A front-end that raises is listed as failed and the others go on.
+    """
+    device = resolve_device(opts.device)
+    if device.type == "cpu" and hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1) / 2:
+        log.warning("load average %.1f on %d cores: other processes compete for the CPU and timings will vary; "
+                    "--threads 1 is steadier on a shared machine", os.getloadavg()[0], os.cpu_count())
+    peak = matmul_peak(device)
+    log.info("matmul peak %.1f GFLOP/s on %s", peak, device)
+    notes, rows = header(device, peak, opts), []
+    for spec in specs:
+        try:
+            row = profile_frontend(spec, opts, peak)
+        except Exception as err:  # one broken front-end must not lose the others' numbers
+            log.error("%s failed: %s: %s", spec.name, type(err).__name__, err)
+            notes.append(f"failed: {spec.name} ({type(err).__name__}: {err})")
+            continue
+        log.info("%s: %.1f ms/clip, %.2f GFLOP/s", spec.name, row["ms/clip"], row["GFLOP/s"])
+        if row["ms/clip"] > SLOW_MS_PER_CLIP:
+            notes.append(f"slow: {spec.name} takes {row['ms/clip'] / 1e3:.1f} s per clip at width {opts.width}")
+        rows.append(row)
+    return rows, notes
+
+
+def _sig(x: float, digits: int = 3) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def render(rows: list[dict], notes: list[str], fmt: str) -> str:
+    """Markdown (notes above the table), CSV (notes as leading ``#`` lines: ``pandas.read_csv(comment="#")``) or
+    JSON (``{"notes": [...], "rows": [...]}``, full precision)."""
+    if fmt == "json":
+        return json.dumps({"notes": notes, "rows": rows}, indent=2) + "\n"
+    shown = [{k: _sig(v) if isinstance(v, float) else v for k, v in row.items()} for row in rows]
+    if fmt == "csv":
+        return "".join(f"# {note}\n" for note in notes) + (pd.DataFrame(shown).to_csv(index=False) if rows else "")
+    if fmt != "md":
+        raise RwbenchError(f"unknown format {fmt!r}; use md, csv or json")
+    table = tabulate(shown, headers="keys", tablefmt="github", floatfmt="g", intfmt=",") if rows else "(no rows)"
+    return "\n".join([*notes, "", table, ""])
