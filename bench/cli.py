@@ -210,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
         _add_embed_options(p)
         if evaluates:
             _add_eval_options(p)
+        if name == "run":
+            p.add_argument("--dry-run", action="store_true",
+                           help="print the jobs, what is cached, the predicted embed time (a quick timing on this "
+                                "device), the cache size and the backend fits; compute and write nothing")
         p.set_defaults(handler=handler)
     p = sub.add_parser("train", parents=[common], help="train front-ends + a classifier head per outer fold "
                                                       "(fully trained baselines: weights 'trained', backend 'head')")
@@ -295,12 +299,15 @@ def writable_folder(path: Path, flag: str) -> Path:
     return path
 
 
-def _options(args) -> RunOptions:
+def _options(args, *, writes: bool = True) -> RunOptions:
+    """The run's options; ``writes``: its folders are created and must be writable (not for --dry-run)."""
     if (args.hop or args.aggregate != "mean") and not args.segment:
         raise RwbenchError("--hop and --aggregate need --segment SECONDS (the window length)")
-    writable_folder(args.results, "--results")
-    if args.cache is not None:
-        writable_folder(args.cache, "--cache")
+    for path, flag in ((args.results, "--results"), (args.cache, "--cache")):
+        if path is not None and writes:
+            writable_folder(path, flag)
+        elif path is not None and path.exists() and not path.is_dir():
+            raise RwbenchError(f"{flag} {str(path)!r} is a file, not a folder")
     return RunOptions(
         width=args.width, weights=args.weights, seeds=args.seeds, pooling=args.pooling,
         layers=getattr(args, "layers", "default"), segment=args.segment,
@@ -323,7 +330,12 @@ def _datasets(args):
 def cmd_run(args) -> int:
     datasets, frontends = _datasets(args), FRONTENDS.select(args.frontends)
     backends = BACKENDS.select(args.backends)
-    opts = _options(args)
+    opts = _options(args, writes=not args.dry_run)
+    if args.dry_run:
+        from .plan import plan, render
+
+        print(render(plan(datasets, frontends, backends, opts), opts), end="")
+        return 0
     result = run(datasets, frontends, backends, opts)
     log.info("embed stage: %d computed, %d from cache, %.1f s; evaluate: %d new results, %d up to date",
              result.embedded, result.cached, result.embed_seconds, result.evaluated, result.reused)

@@ -183,26 +183,95 @@ def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:
     return Embeddings.read(entry)
 
 
+@dataclass(frozen=True)
+class EvaluateTask:
+    """One result file: a front-end instance's embeddings (one job, or one per outer fold for per-fold weights)
+    × a layer set × a backend. Its path and run key are known before any embedding exists."""
+
+    jobs: tuple[EmbedJob, ...]
+    layers: tuple[str, ...]
+    backend: BackendSpec
+
+    @property
+    def job(self) -> EmbedJob:
+        return self.jobs[0]
+
+    def frontend_variant(self, opts: RunOptions) -> str:
+        segment = {"seconds": opts.segment, "hop": opts.hop or opts.segment, "aggregate": opts.aggregate}
+        return variant({"pooling": opts.pooling, "segment": segment if opts.segment else None,
+                        "precision": opts.precision,
+                        "layers": list(self.layers), "default_layers": self.layers == self.job.frontend.defaults})
+
+    def path(self, opts: RunOptions) -> Path:
+        job = self.job
+        return result_path(opts.results_dir, dataset=job.dataset.key, frontend=job.frontend.name, width=str(opts.width),
+                           weights=job.weights_kind, seed=job.seed, backend=self.backend.name,
+                           variant=self.frontend_variant(opts))
+
+    def run_key(self, opts: RunOptions, protocol: dict) -> str:
+        """Everything that determines the result: a result file with another key is computed again."""
+        backend = self.backend
+        return content_key({"embedding": sorted(j.key for j in self.jobs), "backend": backend.name,
+                            "grid": backend.grid, "backend_version": backend.version, "seed": self.job.seed,
+                            "protocol": protocol, "aggregate": opts.aggregate if opts.segment else None,
+                            "layers": list(self.layers), "evaluate_code": EVALUATE_CODE_VERSION})
+
+    def up_to_date(self, opts: RunOptions, protocol: dict) -> bool:
+        path = self.path(opts)
+        return path.is_file() and not opts.force and _run_key(path) == self.run_key(opts, protocol)
+
+
+def evaluation_tasks(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
+                     opts: RunOptions) -> list[EvaluateTask]:
+    chosen = {spec.name: layer_sets(spec, opts.layers) for spec in frontends}  # bad --layers fail before any work
+    tasks = []
+    for dataset in datasets:
+        instances: dict[tuple, list[EmbedJob]] = {}  # (front-end, weights, seed) → its job, or one per fold
+        for job in jobs([dataset], frontends, opts):
+            instances.setdefault((job.frontend.name, job.weights, job.seed), []).append(job)
+        tasks += [EvaluateTask(tuple(group), layers, backend) for group in instances.values()
+                  for layers in chosen[group[0].frontend.name] for backend in backends]
+    return tasks
+
+
 def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
                  opts: RunOptions, log_: RunLog) -> None:
-    chosen = {spec.name: layer_sets(spec, opts.layers) for spec in frontends}  # checked before any work
-    for dataset in datasets:
-        splits, described = dataset.splits(), dataset.describe()  # once per dataset, not per result
-        # (front-end, weights, seed) → (its first job, fold → embeddings; fold None: one matrix for every split)
-        instances: dict[tuple, tuple[EmbedJob, dict[str | None, Embeddings]]] = {}
-        for job in jobs([dataset], frontends, opts):
-            _, embeddings = instances.setdefault((job.frontend.name, job.weights, job.seed), (job, {}))
-            embeddings[job.fold] = load_embeddings(job, opts)
-        for job, embeddings in instances.values():
-            for layers in chosen[job.frontend.name]:
-                for backend in backends:
-                    evaluate_one(job, embeddings, layers, backend, splits, described, opts, log_)
+    described = {dataset.key: (dataset.splits(), dataset.describe()) for dataset in datasets}  # once per dataset
+    for task in evaluation_tasks(datasets, frontends, backends, opts):
+        path, computed = evaluate_task(task, opts, *described[task.job.dataset.key])
+        log_.results.append(path)
+        log_.evaluated += computed
+        log_.reused += not computed
 
 
-def evaluate_one(job: EmbedJob, embeddings: dict[str | None, Embeddings], layers: tuple[str, ...],
-                 backend: BackendSpec, splits, described: dict, opts: RunOptions, log_: RunLog) -> Path:
-    """One result file: ``embeddings`` maps each outer split's name to its embeddings (per-fold weights) or
-    ``None`` to the one matrix every split uses."""
+def evaluate_task(task: EvaluateTask, opts: RunOptions, splits=None, described: dict | None = None) -> tuple[Path, bool]:
+    """Write the task's result file unless an up-to-date one exists; (its path, whether this call computed it).
+    A concurrent run with the same result waits on its lock, then reuses it."""
+    dataset = task.job.dataset
+    splits = splits if splits is not None else dataset.splits()
+    described = described or dataset.describe()
+    path, run_key = task.path(opts), task.run_key(opts, described["protocol"])
+    with result_lock(opts.results_dir, path):
+        if path.is_file() and not opts.force and _run_key(path) == run_key:
+            return path, False
+        embeddings = {job.fold: load_embeddings(job, opts) for job in task.jobs}
+        _evaluate(task, embeddings, path, run_key, splits, described, opts)
+    return path, True
+
+
+def _run_key(path: Path) -> str | None:
+    """The run key of an existing result file; None for one that cannot be read (it is computed again)."""
+    try:
+        return read_json(path).get("run_key")
+    except RwbenchError:
+        return None
+
+
+def _evaluate(task: EvaluateTask, embeddings: dict[str | None, Embeddings], path: Path, run_key: str, splits,
+              described: dict, opts: RunOptions) -> None:
+    """``embeddings`` maps each outer split's name to its embeddings (per-fold weights), or ``None`` to the one
+    matrix every split uses."""
+    job, layers, backend = task.job, task.layers, task.backend
     dataset, spec = job.dataset, job.frontend
     manifests = {fold: e.manifest for fold, e in embeddings.items()}
     manifest = next(iter(manifests.values()))
@@ -219,37 +288,9 @@ def evaluate_one(job: EmbedJob, embeddings: dict[str | None, Embeddings], layers
                 "layers": list(layers), "default_layers": layers == spec.defaults, "feature_dim": len(columns),
                 "params": manifest.params, "source": spec.source, "embedding_key": each(lambda m: m.key),
                 "input": manifest.description["input"],
+                **({"precision": job.precision} if job.precision != "fp32" else {}),
                 "segment": {**manifest.description["input"]["segment"], "aggregate": opts.aggregate}
                 if opts.segment else None}
-    path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
-                       weights=job.weights_kind, seed=job.seed, backend=backend.name, variant=variant(frontend))
-    run_key = content_key({"embedding": sorted(m.key for m in manifests.values()), "backend": backend.name,
-                           "grid": backend.grid, "backend_version": backend.version, "seed": job.seed,
-                           "protocol": described["protocol"], "aggregate": opts.aggregate if opts.segment else None,
-                           "layers": list(layers), "evaluate_code": EVALUATE_CODE_VERSION})
-    log_.results.append(path)
-    with result_lock(opts.results_dir, path):  # a concurrent run with the same result waits, then reuses it
-        if path.is_file() and not opts.force and _run_key(path) == run_key:
-            log_.reused += 1
-            return path
-        _evaluate(job, embeddings, columns, frontend, path, run_key, backend, splits, described, opts)
-    log_.evaluated += 1
-    return path
-
-
-def _run_key(path: Path) -> str | None:
-    """The run key of an existing result file; None for one that cannot be read (it is computed again)."""
-    try:
-        return read_json(path).get("run_key")
-    except RwbenchError:
-        return None
-
-
-def _evaluate(job: EmbedJob, embeddings: dict[str | None, Embeddings], columns: np.ndarray, frontend: dict,
-              path: Path, run_key: str, backend: BackendSpec, splits, described: dict, opts: RunOptions) -> None:
-    dataset, spec = job.dataset, job.frontend
-    manifest = next(iter(embeddings.values())).manifest
-    manifests = {fold: e.manifest for fold, e in embeddings.items()}
     folds = {}
     for fold, matrix in embeddings.items():  # each split scored on its own fold's embeddings, or all on one
         mine = [s for s in splits if fold is None or s.name == fold]

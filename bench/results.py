@@ -67,8 +67,10 @@ def result_path(results_dir: Path, *, dataset: str, frontend: str, width: str, w
 
 
 def variant(frontend: dict) -> str:
-    """How a result's front-end instance differs from crop + mean pooling + its default layers, or ''."""
+    """How a result's front-end instance differs from crop + mean pooling + its default layers + fp32, or ''."""
     parts = [frontend["pooling"]] if frontend["pooling"] != "mean" else []
+    if frontend.get("precision", "fp32") != "fp32":
+        parts.append(frontend["precision"])
     if frontend.get("segment"):
         seg = frontend["segment"]
         parts.append(f"seg{seg['seconds']:g}s-hop{seg['hop']:g}s-{seg['aggregate']}")

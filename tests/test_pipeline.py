@@ -9,6 +9,7 @@ from conftest import result_dicts
 from toy import TINY, tone_dataset
 
 from rwbench.backends import BACKENDS
+from rwbench.leaderboard import load
 from rwbench.pipeline import RunOptions, run
 
 
@@ -126,3 +127,15 @@ def test_run_options_refuse_a_closed_choice_they_do_not_know(field, value, probl
 
     with pytest.raises(RwbenchError, match=re.escape(problem)):
         RunOptions(**{field: value})
+
+
+def test_a_reduced_precision_result_stands_beside_the_fp32_one(opts):
+    ds = tone_dataset()
+    full = run([ds], [TINY], [BACKENDS.get("logreg")], opts)
+    half = run([ds], [TINY], [BACKENDS.get("logreg")], RunOptions(**{**opts.__dict__, "precision": "bf16"}))
+    assert (half.embedded, half.evaluated) == (1, 1) and half.results[0] != full.results[0]
+    assert half.results[0].name.endswith("__bf16.json")
+    records = {r["frontend"].get("precision", "fp32"): r for r in result_dicts(opts.results_dir)}
+    assert set(records) == {"fp32", "bf16"}
+    assert records["bf16"]["frontend"]["embedding_key"] != records["fp32"]["frontend"]["embedding_key"]
+    assert {f"{TINY.name}", f"{TINY.name}[bf16]"} <= set(load(opts.results_dir)["frontend"])

@@ -1,0 +1,129 @@
+"""``rwbench run --dry-run``: what a study implies before anything is computed.
+
+Per dataset and front-end: the embed jobs and how many are cached, the predicted embedding time (a quick
+timing of the front-end on this device × the clips still to embed), the cache size on disk (entries there now,
+plus the predicted size of the new ones), the result files and how many are up to date, and the backend fits
+still to run (per outer split: inner folds × grid + the refit). Nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from tabulate import tabulate
+
+from .backends import BackendSpec
+from .dataset import Dataset
+from .embed import EmbedJob, choose_batch_size, resolve_device
+from .frontend import FrontendSpec
+from .pipeline import RunOptions, evaluation_tasks, jobs
+from .profile import ms_per_clip
+
+log = logging.getLogger(__name__)
+
+PROFILE_BATCH_CPU = 4  # clips per timed call on CPU: per-clip time barely depends on the batch there
+
+
+@dataclass
+class PlanRow:
+    dataset: str
+    frontend: str
+    embed_jobs: int = 0
+    cached: int = 0
+    rows_to_embed: int = 0  # clips (or windows) of the jobs not cached
+    ms_per_row: float = math.nan
+    cache_bytes_now: int = 0
+    cache_bytes_new: int = 0
+    results: int = 0
+    up_to_date: int = 0
+    fits: int = 0
+
+    @property
+    def embed_seconds(self) -> float:
+        return self.rows_to_embed * self.ms_per_row / 1e3 if self.rows_to_embed else 0.0
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+
+
+def rows_per_clip(job: EmbedJob) -> int:
+    """Window rows per clip with --segment, from the dataset's clip length (its files may be longer or shorter)."""
+    if not job.segment:
+        return 1
+    hop = job.hop or job.segment
+    return max(1, math.ceil((job.dataset.seconds - job.segment) / hop) + 1)
+
+
+def fits_per_result(dataset: Dataset, backend: BackendSpec) -> int:
+    """Estimator fits of one nested CV: per outer split, each grid setting on each inner fold, then one refit."""
+    return sum(len(split.inner) * backend.grid_size + 1 for split in dataset.splits())
+
+
+def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
+         opts: RunOptions, *, timings: dict | None = None) -> list[PlanRow]:
+    """One row per (dataset, front-end). ``timings`` ((front-end, network samples) → ms per row) is filled
+    and reused, so each shape is timed once."""
+    timings = {} if timings is None else timings
+    device = resolve_device(opts.device)
+    rows: dict[tuple[str, str], PlanRow] = {}
+    for job in jobs(datasets, frontends, opts):
+        row = rows.setdefault((job.dataset.key, job.frontend.name), PlanRow(job.dataset.key, job.frontend.name))
+        entry = job.entry(opts.cache_root)
+        row.embed_jobs += 1
+        row.cache_bytes_now += folder_bytes(entry.folder)
+        if entry.is_complete():
+            row.cached += 1
+            continue
+        n_rows = len(job.dataset.clips) * rows_per_clip(job)
+        row.rows_to_embed += n_rows
+        row.cache_bytes_new += 4 * n_rows * job.frontend.dim(job.width, job.pooling)
+        shape = (job.frontend.name, job.input_samples()[1])
+        if shape not in timings:
+            batch = opts.batch_size or choose_batch_size(job, opts.device)
+            batch = min(batch, PROFILE_BATCH_CPU) if device.type == "cpu" else batch
+            log.info("timing %s on %s (%d clips of %.2f s)", job.frontend.name, device, batch,
+                     shape[1] / job.frontend.sample_rate)
+            timings[shape] = ms_per_clip(job.frontend, job.width, shape[1] / job.frontend.sample_rate, batch,
+                                         opts.device, job.precision)
+        row.ms_per_row = timings[shape]
+    protocols = {d.key: d.describe()["protocol"] for d in datasets}
+    fits = {(d.key, b.name): fits_per_result(d, b) for d in datasets for b in backends}
+    for task in evaluation_tasks(datasets, frontends, backends, opts):
+        key = task.job.dataset.key
+        row = rows[(key, task.job.frontend.name)]
+        row.results += 1
+        if task.up_to_date(opts, protocols[key]):
+            row.up_to_date += 1
+        else:
+            row.fits += fits[(key, task.backend.name)]
+    return list(rows.values())
+
+
+def render(rows: list[PlanRow], opts: RunOptions) -> str:
+    mib = lambda n: n / 2**20  # noqa: E731
+    table = [{"dataset": r.dataset, "front-end": r.frontend, "embed jobs": r.embed_jobs, "cached": r.cached,
+              "clips to embed": r.rows_to_embed, "ms/clip": round(r.ms_per_row, 2) if r.rows_to_embed else None,
+              "embed s": round(r.embed_seconds, 1), "cache MiB now": round(mib(r.cache_bytes_now), 1),
+              "cache MiB new": round(mib(r.cache_bytes_new), 1), "results": r.results, "up to date": r.up_to_date,
+              "fits": r.fits} for r in rows]
+    total = lambda name: sum(getattr(r, name) for r in rows)  # noqa: E731
+    seconds = sum(r.embed_seconds for r in rows)
+    lines = [
+        f"dry run: nothing computed or written (device {resolve_device(opts.device)}, width {opts.width}, "
+        f"precision {opts.precision}, cache {opts.cache_root})",
+        "",
+        tabulate(table, headers="keys", tablefmt="github", intfmt=",", missingval="—"),
+        "",
+        f"embed: {total('embed_jobs') - total('cached')} of {total('embed_jobs')} jobs to compute, "
+        f"{total('rows_to_embed'):,} clip rows, predicted {seconds:.0f} s ({seconds / 3600:.2f} h) of network time "
+        f"(decoding not included; a timing of one batch per front-end on this device)",
+        f"cache: {mib(total('cache_bytes_now')):.1f} MiB on disk for these jobs, "
+        f"+{mib(total('cache_bytes_new')):.1f} MiB predicted",
+        f"evaluate: {total('results') - total('up_to_date')} of {total('results')} result files to compute, "
+        f"{total('fits'):,} backend fits",
+    ]
+    return "\n".join(lines) + "\n"

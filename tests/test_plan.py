@@ -1,0 +1,73 @@
+"""``rwbench run --dry-run``: its counts are those of the real run, and it computes and writes nothing."""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from toy import TINY, tone_dataset
+
+from rwbench.backends import BackendSpec
+from rwbench.pipeline import RunOptions, run
+from rwbench.plan import plan, render
+
+FITS = []
+
+
+class CountingLogReg(LogisticRegression):
+    def fit(self, X, y, sample_weight=None):
+        FITS.append(len(X))
+        return super().fit(X, y, sample_weight)
+
+
+COUNTING = BackendSpec(name="counting", build=lambda seed: CountingLogReg(max_iter=200),
+                       grid=[{"C": [0.1, 1.0, 10.0]}], description="logistic regression that counts its fits")
+
+
+@pytest.fixture
+def opts(tmp_path):
+    return RunOptions(results_dir=tmp_path / "results", device="cpu", workers=0, seeds=[0, 1])
+
+
+def test_the_plan_predicts_the_runs_jobs_fits_and_cache_size(opts):
+    ds = tone_dataset()
+    (before,) = plan([ds], [TINY], [COUNTING], opts)
+    assert (before.embed_jobs, before.cached, before.results, before.up_to_date) == (2, 0, 2, 0)
+    assert before.rows_to_embed == 2 * len(ds.clips) and before.embed_seconds > 0
+    assert not opts.results_dir.exists()  # nothing written
+    FITS.clear()
+    log = run([ds], [TINY], [COUNTING], opts)
+    assert before.fits == len(FITS) == 2 * 4 * (3 * 3 + 1)  # 2 seeds × 4 outer folds × (3 inner × 3 C + refit)
+    features = sum(f.stat().st_size for f in (opts.results_dir / "embeddings").rglob("features.npy"))
+    assert abs(features - before.cache_bytes_new) <= 2 * 128  # the .npy headers
+    (after,) = plan([ds], [TINY], [COUNTING], opts)
+    assert (after.cached, after.up_to_date, after.fits, after.rows_to_embed) == (2, 2, 0, 0)
+    assert after.cache_bytes_now >= features and after.embed_seconds == 0 and log.evaluated == 2
+
+
+def test_a_changed_result_is_counted_as_work(opts):
+    ds = tone_dataset()
+    run([ds], [TINY], [COUNTING], opts)
+    (forced,) = plan([ds], [TINY], [COUNTING], RunOptions(**{**opts.__dict__, "force": True}))
+    assert (forced.cached, forced.up_to_date, forced.fits) == (2, 0, 2 * 4 * 10)
+    (more_seeds,) = plan([ds], [TINY], [COUNTING], RunOptions(**{**opts.__dict__, "seeds": [0, 1, 2]}))
+    assert (more_seeds.embed_jobs, more_seeds.cached, more_seeds.up_to_date, more_seeds.fits) == (3, 2, 2, 4 * 10)
+
+
+def test_render_states_totals_and_what_is_not_predicted(opts):
+    rows = plan([tone_dataset()], [TINY], [COUNTING], opts)
+    text = render(rows, opts)
+    assert text.startswith("dry run: nothing computed or written")
+    assert "2 of 2 jobs to compute" in text and "80 backend fits" in text and "decoding not included" in text
+    assert np.isfinite(rows[0].ms_per_row)
+
+
+def test_dry_run_in_a_real_process_writes_nothing(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "rwbench.cli", "run", "--dry-run", "--frontends", "mfcc,temporal",
+                           "--backends", "logreg", "--results", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert list(tmp_path.iterdir()) == [] and "4 of 4 result files to compute" in done.stdout
+    assert re.search(r"\| synthetic/timbre +\| mfcc +\| +1 \| +0 \|", done.stdout)
