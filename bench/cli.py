@@ -214,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--dry-run", action="store_true",
                            help="print the jobs, what is cached, the predicted embed time (a quick timing on this "
                                 "device), the cache size and the backend fits; compute and write nothing")
+            p.add_argument("--executor", choices=("local", "dask"), default="local",
+                           help="run jobs here one after another (local) or as Dask tasks (dask; pip install "
+                                "'rwbench[dask]'); the results are the same")
+            p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: an existing Dask scheduler, "
+                                                                  "e.g. tcp://10.0.0.5:8786 (--results must be shared)")
+            p.add_argument("--dask-workers", type=_positive(int, "--dask-workers"), metavar="N",
+                           help="with --executor dask and no --scheduler: a local cluster of N worker processes "
+                                "(default: one per core)")
         p.set_defaults(handler=handler)
     p = sub.add_parser("train", parents=[common], help="train front-ends + a classifier head per outer fold "
                                                       "(fully trained baselines: weights 'trained', backend 'head')")
@@ -330,13 +338,22 @@ def _datasets(args):
 def cmd_run(args) -> int:
     datasets, frontends = _datasets(args), FRONTENDS.select(args.frontends)
     backends = BACKENDS.select(args.backends)
+    if args.executor != "dask" and (args.scheduler or args.dask_workers):
+        raise RwbenchError("--scheduler and --dask-workers need --executor dask")
+    if args.scheduler and args.dask_workers:
+        raise RwbenchError("give --scheduler (an existing cluster) or --dask-workers (a local one), not both")
     opts = _options(args, writes=not args.dry_run)
     if args.dry_run:
         from .plan import plan, render
 
         print(render(plan(datasets, frontends, backends, opts), opts), end="")
         return 0
-    result = run(datasets, frontends, backends, opts)
+    if args.executor == "dask":
+        from .executor import run_dask
+
+        result = run_dask(datasets, frontends, backends, opts, scheduler=args.scheduler, n_workers=args.dask_workers)
+    else:
+        result = run(datasets, frontends, backends, opts)
     log.info("embed stage: %d computed, %d from cache, %.1f s; evaluate: %d new results, %d up to date",
              result.embedded, result.cached, result.embed_seconds, result.evaluated, result.reused)
     print(to_summary(load(opts.results_dir)), end="")

@@ -151,23 +151,33 @@ def stored_datasets(cache_root: Path, name: str, tasks: list[str] | None) -> lis
 
 def embed_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions, log_: RunLog) -> None:
     start = time.perf_counter()
-    for dataset in datasets:
-        store_dataset(dataset, opts.cache_root)
-    todo = jobs(datasets, frontends, opts)
-    checked = set()
-    for job in todo:  # a width or batch that cannot fit fails before any work
-        shape = (job.frontend.name, job.input_samples())
-        if shape not in checked and not job.entry(opts.cache_root).is_complete():
-            check_fits(job, opts.batch_size or choose_batch_size(job, opts.device), opts.device)
-            checked.add(shape)
-    for job in todo:
-        computed = ensure_embedded(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size,
-                                   workers=opts.workers, skip_bad_audio=opts.skip_bad_audio, progress=opts.progress)
-        if computed:
+    for job in prepare_embedding(datasets, frontends, opts):
+        if embed_job(job, opts):
             log_.embedded += 1
         else:
             log_.cached += 1
     log_.embed_seconds += time.perf_counter() - start
+
+
+def prepare_embedding(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions) -> list[EmbedJob]:
+    """The embed jobs, once each dataset is stored beside the cache and every instance is known to fit in memory
+    (a width or batch that cannot fit fails before any work)."""
+    for dataset in datasets:
+        store_dataset(dataset, opts.cache_root)
+    todo = jobs(datasets, frontends, opts)
+    checked = set()
+    for job in todo:
+        shape = (job.frontend.name, job.input_samples())
+        if shape not in checked and not job.entry(opts.cache_root).is_complete():
+            check_fits(job, opts.batch_size or choose_batch_size(job, opts.device), opts.device)
+            checked.add(shape)
+    return todo
+
+
+def embed_job(job: EmbedJob, opts: RunOptions) -> bool:
+    """Make one job's cache entry complete; True when this call computed it."""
+    return ensure_embedded(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size, workers=opts.workers,
+                           skip_bad_audio=opts.skip_bad_audio, progress=opts.progress)
 
 
 def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:

@@ -1,0 +1,145 @@
+"""Where a run's jobs execute: in this process, one after another (``local``), or as Dask tasks (``dask``).
+
+On Dask every embed job (dataset × front-end × weights × seed [× fold]) and every evaluate job (one result file)
+is a task; an evaluate task depends on the embed tasks of its embeddings. Tasks talk through the same files as
+the local run — the embedding cache and the results folder, which must be a path every worker sees — and take
+the same per-entry locks, so the results are those of the local executor. A worker that dies loses only the task
+it was running: the scheduler runs it again elsewhere (up to ``distributed.scheduler.allowed-failures`` times);
+an entry it left half-written resumes from its finished chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from .backends import BackendSpec
+from .dataset import Dataset
+from .errors import RwbenchError
+from .frontend import FrontendSpec, layer_sets
+from .pipeline import (
+    EvaluateTask,
+    RunLog,
+    RunOptions,
+    embed_job,
+    evaluate_task,
+    evaluation_tasks,
+    prepare_embedding,
+    run,
+)
+
+log = logging.getLogger(__name__)
+
+
+# -- Dask ------------------------------------------------------------------------------------------
+def _limit_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _embed_on_worker(job, opts: RunOptions, threads: int | None) -> bool:
+    _limit_threads(threads)
+    if multiprocessing.current_process().daemon and opts.workers != 0:
+        opts = replace(opts, workers=0)  # a daemonic worker process cannot start DataLoader processes
+    return embed_job(job, opts)
+
+
+def _evaluate_on_worker(task: EvaluateTask, opts: RunOptions, threads: int | None, *embedded: bool):
+    _limit_threads(threads)
+    return evaluate_task(task, opts)
+
+
+def _task_name(kind: str, job) -> str:
+    fold = f"-{job.fold}" if job.fold else ""
+    return f"{kind}-{job.dataset.key}-{job.frontend.name}-{job.weights}-seed{job.seed}{fold}"
+
+
+def _ship_plugins() -> None:
+    """Front-ends, datasets and backends from --plugin files are not importable on the workers: send them by value."""
+    import cloudpickle
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("rwbench_plugin_"):
+            cloudpickle.register_pickle_by_value(module)
+
+
+def client_for(scheduler: str | None, n_workers: int | None):
+    """A ``distributed.Client`` of the cluster at ``scheduler``, or of a new ``LocalCluster`` of ``n_workers``
+    single-threaded worker processes (default: one per core). Returns (client, torch threads per task)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise RwbenchError("--executor dask needs Dask: pip install 'rwbench[dask]'") from None
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="10s"), None
+        except (OSError, TimeoutError) as err:
+            raise RwbenchError(f"cannot reach the Dask scheduler at {scheduler!r}: {err}") from None
+    n_workers = n_workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return Client(cluster), max(1, (os.cpu_count() or 1) // n_workers)
+
+
+def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec], opts: RunOptions,
+             *, scheduler: str | None = None, n_workers: int | None = None) -> RunLog:
+    """The run as a Dask task graph. Finished tasks keep their files whatever fails; failures are reported
+    together at the end, by task."""
+    from distributed import as_completed
+
+    for spec in frontends:  # bad --layers fail before any work
+        layer_sets(spec, opts.layers)
+    # every worker must find the same files, whatever its working directory
+    opts = replace(opts, results_dir=opts.results_dir.resolve(), cache_dir=opts.cache_root.resolve(), progress=False)
+    embed_jobs = prepare_embedding(datasets, frontends, opts)
+    tasks = evaluation_tasks(datasets, frontends, backends, opts)
+    _ship_plugins()
+    client, threads = client_for(scheduler, n_workers)
+    log_, failures, start = RunLog(), [], time.perf_counter()
+    try:
+        log.info("dask: %d embed and %d evaluate tasks on %d workers (%s)", len(embed_jobs), len(tasks),
+                 len(client.scheduler_info()["workers"]), client.scheduler.address)
+        embedded = {job.key: client.submit(_embed_on_worker, job, opts, threads, key=_task_name("embed", job) +
+                                           f"-{job.key[:8]}", pure=False) for job in embed_jobs}
+        evaluated = [client.submit(_evaluate_on_worker, task, opts, threads, *(embedded[j.key] for j in task.jobs),
+                                   key=_task_name("evaluate", task.job) + f"-{task.backend.name}-{i}", pure=False)
+                     for i, task in enumerate(tasks)]
+        kinds = {f.key: kind for kind, futures in (("embed", embedded.values()), ("evaluate", evaluated))
+                 for f in futures}
+        for future in as_completed([*embedded.values(), *evaluated]):
+            if future.status != "finished":
+                failures.append((future.key, future.exception()))
+                continue
+            outcome = future.result()
+            if kinds[future.key] == "embed":
+                log_.embedded += outcome
+                log_.cached += not outcome
+            else:
+                path, computed = outcome
+                log_.results.append(path)
+                log_.evaluated += computed
+                log_.reused += not computed
+        log_.embed_seconds = time.perf_counter() - start  # the whole graph: embed and evaluate overlap
+    finally:
+        cluster = client.cluster
+        client.close()
+        if cluster is not None and scheduler is None:
+            cluster.close()
+    if failures:  # an evaluate task fails with the error of the embed task it waited for: each error once
+        first: dict[str, list[str]] = {}
+        for key, err in failures:
+            first.setdefault(f"{type(err).__name__}: {err}", []).append(key)
+        shown = "; ".join(f"{keys[0]}{f' (and {len(keys) - 1} task(s) waiting on it)' if len(keys) > 1 else ''}: "
+                          f"{error}" for error, keys in list(first.items())[:3])
+        raise RwbenchError(f"{len(failures)} of {len(embedded) + len(evaluated)} Dask tasks failed (finished ones "
+                           f"are kept; rerun to retry the rest): {shown}{' …' if len(first) > 3 else ''}")
+    return log_
+
+
+EXECUTORS: dict[str, Callable[..., RunLog]] = {"local": run, "dask": run_dask}  # (datasets, frontends, backends, opts)

@@ -1,0 +1,117 @@
+"""``--executor dask``: the same results as the local run, on a LocalCluster of 2 worker processes; a worker that
+dies loses only its task; failures are reported by task and finished work is kept."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import result_dicts
+from toy import TINY, tone_dataset
+
+from rwbench.backends import BACKENDS
+from rwbench.cli import main
+from rwbench.errors import RwbenchError
+from rwbench.pipeline import RunOptions, run
+
+pytest.importorskip("distributed", reason="the dask extra is not installed (pip install 'rwbench[dask]')")
+from rwbench.executor import run_dask  # noqa: E402
+
+TESTS = Path(__file__).parent
+BACKENDS_USED = [BACKENDS.get("logreg"), BACKENDS.get("knn")]
+
+
+@pytest.fixture(autouse=True)
+def workers_import_the_toys(monkeypatch):
+    """Worker processes start fresh: they find the tests' toy front-end and dataset through PYTHONPATH."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+
+
+def _opts(root: Path, **kw) -> RunOptions:
+    return RunOptions(**{"results_dir": root / "results", "device": "cpu", "workers": 0, "seeds": [0, 1], **kw})
+
+
+def _by_file(root: Path) -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text()) for p in (root / "results" / "runs").rglob("*.json")}
+
+
+def _same_results(a: Path, b: Path) -> None:
+    left, right = _by_file(a), _by_file(b)
+    assert sorted(left) == sorted(right) and len(left) == 4
+    for name in left:
+        for fa, fb in zip(left[name]["folds"], right[name]["folds"]):
+            assert (fa["accuracy"], fa["best_params"], fa["predicted"]) == (fb["accuracy"], fb["best_params"], fb["predicted"])
+        assert left[name]["frontend"]["embedding_key"] == right[name]["frontend"]["embedding_key"]
+    features = lambda root: {p.parent.name: np.load(p) for p in (root / "results").rglob("features.npy")}  # noqa: E731
+    fa, fb = features(a), features(b)
+    assert fa.keys() == fb.keys()
+    for key in fa:
+        np.testing.assert_array_equal(fa[key], fb[key])
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_local_results_and_a_rerun_reuses_them(tmp_path):
+    ds = tone_dataset()
+    local = run([ds], [TINY], BACKENDS_USED, _opts(tmp_path / "local"))
+    remote = run_dask([ds], [TINY], BACKENDS_USED, _opts(tmp_path / "dask"), n_workers=2)
+    assert (remote.embedded, remote.evaluated) == (local.embedded, local.evaluated) == (2, 4)
+    _same_results(tmp_path / "local", tmp_path / "dask")
+    again = run_dask([ds], [TINY], BACKENDS_USED, _opts(tmp_path / "dask"), n_workers=2)
+    assert (again.embedded, again.cached, again.evaluated, again.reused) == (0, 2, 0, 4)
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_loses_only_its_task(tmp_path):
+    ds = tone_dataset()
+    run([ds], [TINY], BACKENDS_USED, _opts(tmp_path / "local"))
+    dying = tone_dataset()
+    dying.die_once = str(tmp_path / "died")  # the first decode kills its worker process (os._exit)
+    log = run_dask([dying], [TINY], BACKENDS_USED, _opts(tmp_path / "dask"), n_workers=2)
+    assert (tmp_path / "died").exists() and (log.embedded, log.evaluated) == (2, 4)
+    _same_results(tmp_path / "local", tmp_path / "dask")
+
+
+@pytest.mark.slow
+def test_a_failing_task_is_named_and_the_others_finish(tmp_path):
+    from rwbench.errors import DataError
+
+    bad = tone_dataset(fail_on={"mid/003": DataError("mid/003: cannot decode")})
+    bad.name = "tones_bad"
+    opts = _opts(tmp_path, seeds=[0])
+    with pytest.raises(RwbenchError, match=r"3 of 6 Dask tasks failed \(finished ones are kept.*: embed-tones_bad-tiny"
+                                           r"-random-seed0-\w+ \(and 2 task\(s\) waiting on it\): DataError: "
+                                           r"tones_bad: mid/003: cannot decode"):
+        run_dask([tone_dataset(), bad], [TINY], BACKENDS_USED, opts, n_workers=2)
+    assert {r["dataset"]["key"] for r in result_dicts(opts.results_dir)} == {"tones"}
+    assert len(result_dicts(opts.results_dir)) == 2
+
+
+@pytest.mark.slow
+def test_the_command_line_runs_on_a_local_cluster(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "rwbench.cli", "run", "-q", "--frontends", "mfcc", "--backends",
+                           "logreg", "--executor", "dask", "--dask-workers", "2", "--results", "r"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "r" / "runs").rglob("*.json"))) == 2 and "mfcc" in done.stdout
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["run", "--scheduler", "tcp://127.0.0.1:9"], "--scheduler and --dask-workers need --executor dask"),
+    (["run", "--dask-workers", "2"], "--scheduler and --dask-workers need --executor dask"),
+    (["run", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9", "--dask-workers", "2"], "not both"),
+    (["run", "--executor", "dask", "--dask-workers", "0"], "--dask-workers takes a positive int"),
+])
+def test_bad_executor_options_give_one_clear_line(capsys, argv, match):
+    assert main(argv) == 2
+    assert match in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
+    argv = ["run", "--frontends", "mfcc", "--backends", "logreg", "--executor", "dask", "--scheduler",
+            "tcp://127.0.0.1:9", "--results", str(tmp_path / "r")]
+    assert main(argv) == 2
+    assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in capsys.readouterr().err
