@@ -247,7 +247,7 @@ register_weight_pack(
 
 
 def _register(name: str, *, build, layers: tuple[str, ...], default_layers: tuple[str, ...], width: int,
-              description: str, dims):
+              description: str, dims, channels_last: bool = False):
     return register_frontend(
         name=name,
         input_kind="logmel",
@@ -268,6 +268,7 @@ def _register(name: str, *, build, layers: tuple[str, ...], default_layers: tupl
         pretrained={"mtt": "musicnn", "msd": "musicnn"},
         init="xavier_uniform",
         description=description,
+        channels_last=channels_last,
     )(build)
 
 
@@ -282,5 +283,5 @@ _register("musicnn", build=lambda nf: Musicnn(nf), layers=MUSICNN_LAYERS, defaul
           description="timbral 7×38/7×67 + temporal 128/64/32 filters, dense residual mid-end, mean+max pool, "
                       "dense 200; features mean_pool+max_pool")
 _register("musicnn_vgg", build=lambda nf: MusicnnVGG(nf), layers=VGG_LAYERS, default_layers=VGG_LAYERS,
-          width=128, dims=lambda nf: {layer: nf for layer in VGG_LAYERS},
+          width=128, dims=lambda nf: {layer: nf for layer in VGG_LAYERS}, channels_last=True,
           description="5 × [conv 3×3, ReLU, BN, max-pool 4×1/2×2/2×2/2×2/4×4]; features pool1..pool5")

@@ -39,6 +39,23 @@ SETTINGS: tuple[tuple[int, int], ...] = ((1024, 1024), (1024, 512), (512, 512), 
 FeaturePooling = Literal["l2", "max"]
 
 
+class FramedConv1d(nn.Conv1d):
+    """A one-input-channel 'valid' ``Conv1d`` computed as one matrix product of the signal's frames with the
+    kernels; output channels-last, ``(batch, frames, filters)``. Same parameters and numbers as ``Conv1d``, and
+    2.5× faster on CPU at the paper width's 7168 kernels of 256 samples (21 vs 54 ms for 4 clips of 4 s)."""
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        frames = wave[:, 0].unfold(-1, self.kernel_size[0], self.stride[0])  # (batch, frames, length), a view
+        return torch.nn.functional.linear(frames, self.weight[:, 0], self.bias)
+
+
+def l2_pool(x: torch.Tensor, group: int) -> torch.Tensor:
+    """``(..., channels)`` → ``(..., channels // group)``: the L2 norm of each group of consecutive channels
+    (gradient 0, not NaN, at 0). Over the last axis, where :class:`FramedConv1d` puts the channels: the same norm
+    over the middle axis of a ``conv1d`` output took 94 % of ``strided_256_256``'s time at paper width."""
+    return torch.linalg.vector_norm(x.unflatten(-1, (-1, group)), dim=-1)
+
+
 class StridedConv(nn.Module):
     """``(batch, 1, samples ≥ length)`` → ``[pooled]``, pooled ``(batch, filters // group, frames)``."""
 
@@ -50,19 +67,19 @@ class StridedConv(nn.Module):
         if pooling is not None and (group < 1 or filters % group):
             raise RwbenchError(f"strided: {filters} filters do not split into groups of {group}")
         self.length, self.sample_rate, self.pooling, self.group, self.log_c = length, sample_rate, pooling, group, log_c
-        self.conv = nn.Conv1d(1, filters, length, stride=stride)
+        self.conv = FramedConv1d(1, filters, length, stride=stride)
 
     def forward(self, wave: torch.Tensor) -> list[torch.Tensor]:
-        x = self.conv(wave)
+        x = self.conv(wave)  # (batch, frames, filters)
         if self.pooling == "l2":
-            x = torch.linalg.vector_norm(x.unflatten(1, (-1, self.group)), dim=2)  # its gradient at 0 is 0, not NaN
+            x = l2_pool(x, self.group)
         elif self.pooling == "max":
-            x = torch.relu(x.unflatten(1, (-1, self.group)).amax(dim=2))
+            x = torch.relu(x.unflatten(-1, (-1, self.group)).amax(dim=-1))
         else:
             x = torch.relu(x)
         if self.log_c is not None:
             x = torch.log1p(self.log_c * x)
-        return [x]
+        return [x.transpose(1, 2)]  # (batch, channels, frames), a view
 
     def frequencies(self) -> np.ndarray:
         """Frequencies (Hz) of the ``dsp`` cos/sin pairs: linear from 0 to Nyquist."""

@@ -26,7 +26,7 @@ class VerticalConv(nn.Module):
         self.pool = nn.MaxPool2d((1, n_mels - n_freq + 1))  # max over all frequency shifts
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return [self.pool(torch.relu(self.conv(x)))]
+        return [torch.relu(self.pool(self.conv(x)))]  # = pool(relu(·)): max commutes with ReLU, on 1/shifts the values
 
 
 def _register(n_freq: int):
@@ -43,6 +43,7 @@ def _register(n_freq: int):
         pad_to_min="repeat",
         input_length=f"≥ {KERNEL_FRAMES} frames",
         description=f"one conv 7×{n_freq} (time×freq) 'valid', ReLU, max over the {N_MELS - n_freq + 1} frequency shifts",
+        channels_last=True,
     )
 
 

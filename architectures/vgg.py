@@ -22,13 +22,17 @@ MIN_FRAMES = 4 * 4 * 5 * 4 * 4  # 1280
 
 
 class VGGBlock(nn.Sequential):
-    """Conv 3×3 'same' (zero padding, as the study) → ELU → max-pool ``pool`` (stride = size)."""
+    """Conv 3×3 'same' (zero padding, as the study) → ELU → max-pool ``pool`` (stride = size).
+
+    Computed as conv → max-pool → ELU: ELU is increasing, so the max commutes with it and the output is the same,
+    with ELU on 1/8 (block 1) to 1/16 of the values; it took 19 % of the time at paper width when it came first.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, pool: tuple[int, int]) -> None:
         super().__init__(
             nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
-            nn.ELU(),
             nn.MaxPool2d(pool),
+            nn.ELU(),
         )
 
 
@@ -61,6 +65,7 @@ class VGG(nn.Module):
     pad_to_min="repeat",
     input_length=f"≥ {MIN_FRAMES} frames (27.3 s at 12 kHz); shorter clips are repeat-padded",
     description="5 × [conv 3×3 'same', ELU, max-pool 4×2, 4×3, 5×2, 4×2, 4×4 (time×freq)]; features pool1..pool5",
+    channels_last=True,
 )
 def vgg(filters: int) -> VGG:
     return VGG(filters)

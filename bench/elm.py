@@ -180,6 +180,7 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
 
 
 # hpelm's conventions, so both classes compute one model: its 'sigm' is 1 / (1 + exp(+z))
+ROW_BLOCK = 4096  # rows of H formed at once by TorchELMClassifier: its memory does not grow with the samples
 TORCH_ACTIVATIONS = {"relu": torch.relu, "sigm": lambda z: torch.sigmoid(-z), "tanh": torch.tanh}
 
 
@@ -190,7 +191,8 @@ class TorchELMClassifier(ELMClassifier):
     (or on the GPU).
 
     Parameters are those of :class:`ELMClassifier`, plus ``device`` (``"auto"``: CUDA when available, else
-    CPU). The ridge is solved in its dual form (an n×n system) when there are fewer samples than hidden units.
+    CPU). The ridge is solved in its dual form (an n×n system) when there are fewer samples than hidden units;
+    otherwise HᵀH and HᵀT are accumulated over blocks of ``ROW_BLOCK`` rows, so memory is L² whatever n.
     """
 
     def __init__(self, n_hidden: int = 500, alpha: float = 1.0, activation: str = "relu", random_state=None,
@@ -214,26 +216,39 @@ class TorchELMClassifier(ELMClassifier):
         X, y_index = self._prepare(X, y, np.float32)
         rng = np.random.default_rng(self.random_state)
         self.hidden_weights_, self.hidden_biases_ = _draw_hidden(rng, X.shape[1], int(self.n_hidden))
-        H = self._hidden(X)
-        T = torch.nn.functional.one_hot(torch.as_tensor(y_index, device=H.device), len(self.classes_)).double()
+        T = np.eye(len(self.classes_))[y_index]
         dual = X.shape[0] < self.n_hidden  # solve the smaller of the two equivalent systems
-        for dtype in (torch.float32, torch.float64):  # the product in float32 unless rounding breaks definiteness
-            Hd = H.to(dtype)
-            gram = (Hd @ Hd.T if dual else Hd.T @ Hd).double()
+        for dtype in (torch.float32, torch.float64):  # the products in float32 unless rounding breaks definiteness
+            gram, HT = self._dual_system(X, T, dtype) if dual else self._primal_system(X, T, dtype)
             gram.diagonal().add_(float(self.alpha))
             factor, info = torch.linalg.cholesky_ex(gram)
             if int(info) == 0:
                 break
         else:
             raise ValueError(f"the ridge system is not positive definite even in float64 (alpha={self.alpha})")
-        if dual:
-            beta = H.T.double() @ torch.cholesky_solve(T, factor)
-        else:
-            beta = torch.cholesky_solve(H.T.double() @ T, factor)
+        beta = HT @ torch.cholesky_solve(torch.as_tensor(T, device=factor.device), factor) if dual else \
+            torch.cholesky_solve(HT, factor)
         self.output_weights_ = beta.cpu().numpy()
         return self
 
+    def _primal_system(self, X: np.ndarray, T: np.ndarray, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """(HᵀH, HᵀT) in float64, accumulated over blocks of ``ROW_BLOCK`` rows: memory L² + ROW_BLOCK·L, not n·L."""
+        device, L = self._device(), int(self.n_hidden)
+        gram = torch.zeros(L, L, dtype=torch.float64, device=device)
+        HT = torch.zeros(L, T.shape[1], dtype=torch.float64, device=device)
+        for start in range(0, len(X), ROW_BLOCK):
+            H = self._hidden(X[start:start + ROW_BLOCK]).to(dtype)
+            gram += (H.T @ H).double()
+            HT += H.T.double() @ torch.as_tensor(T[start:start + ROW_BLOCK], device=device)
+        return gram, HT
+
+    def _dual_system(self, X: np.ndarray, T: np.ndarray, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """(HHᵀ, Hᵀ) in float64 (n < L here, so H is smaller than the primal Gram)."""
+        H = self._hidden(X).to(dtype)
+        return (H @ H.T).double(), H.T.double()
+
     def _scores(self, X) -> np.ndarray:
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        H = self._hidden(X)
-        return (H @ torch.as_tensor(self.output_weights_, dtype=torch.float32, device=H.device)).cpu().numpy()
+        beta = torch.as_tensor(self.output_weights_, dtype=torch.float32, device=self._device())
+        return np.concatenate([(self._hidden(X[start:start + ROW_BLOCK]) @ beta).cpu().numpy()
+                               for start in range(0, len(X), ROW_BLOCK)] or [np.zeros((0, beta.shape[1]), np.float32)])

@@ -56,6 +56,8 @@ class FrontendSpec:
     layer_dims: Callable[[int], Mapping[str, int]] | None = None  # filter count -> dim per layer (mean pooling)
     description: str = ""
     version: int = 1  # bump when the network changes: it is part of the embedding cache key
+    channels_last: bool = False  # run the network's 4-D tensors channels-last (NHWC): faster on oneDNN/cuDNN for
+    # some 2-D CNNs, slower for others; set where `rwbench profile` measured it faster (benchmarks/README.md)
 
     def __post_init__(self) -> None:
         problems = []
@@ -231,12 +233,16 @@ class Embedder(nn.Module):
         self.net = spec.build(spec.filters(width))
         self.weights = weights if isinstance(weights, Weights) else resolve_weights(spec, weights, seed)
         self.weights.apply(self.net, spec)
+        if spec.channels_last:
+            self.net.to(memory_format=torch.channels_last)
         self.layer_widths: list[int] = []
         self.eval()
 
     def pooled_layers(self, wave: torch.Tensor) -> list[torch.Tensor]:
         """Each feature layer pooled, ``(batch, width)``; differentiable (training reads it)."""
         x = self.input(wave.unsqueeze(1))
+        if self.spec.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         dtype = PRECISIONS[self.precision]
         with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             layers = self.net(x)

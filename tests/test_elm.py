@@ -192,3 +192,16 @@ def test_elm_torch_backend_runs_the_elm_grid():
     X, y = load_digits(return_X_y=True)
     model = BACKENDS.get("elm_torch").build(0).set_params(clf__n_hidden=200).fit(X[:500], y[:500])
     assert np.mean(model.predict(X[500:800]) == y[500:800]) > 0.8
+
+
+def test_torch_elm_in_row_blocks_is_the_one_block_solution(monkeypatch):
+    """HᵀH accumulated over blocks of rows (memory flat in n) gives the solution of one block."""
+    import rwbench.elm as elm_module
+
+    X, y = make_classification(n_samples=700, n_features=20, n_informative=10, n_classes=4, random_state=0)
+    whole = TorchELMClassifier(n_hidden=120, random_state=2, device="cpu").fit(X, y)
+    monkeypatch.setattr(elm_module, "ROW_BLOCK", 64)  # 11 blocks, the last one partial
+    blocks = TorchELMClassifier(n_hidden=120, random_state=2, device="cpu").fit(X, y)
+    np.testing.assert_allclose(blocks.output_weights_, whole.output_weights_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(blocks.predict(X), whole.predict(X))
+    assert blocks.decision_function(X[:0]).shape == (0, 4)

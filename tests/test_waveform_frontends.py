@@ -234,3 +234,27 @@ def test_strided_dsp_puts_a_tone_in_its_filter(name, freq):
     peak = embedder.net.frequencies()[int(features.argmax())]
     spacing = spec.sample_rate / 2 / (features.numel() - 1)
     assert abs(peak - freq) <= spacing / 2 + 1e-6
+
+
+def test_l2_pooling_is_the_norm_of_each_pair_with_a_finite_gradient_at_zero():
+    from rwbench.architectures.strided import l2_pool
+
+    x = torch.randn(2, 5, 8, generator=torch.Generator().manual_seed(0))  # (batch, frames, channels)
+    x[0, 1, 2:4] = 0.0  # one pair exactly zero
+    x.requires_grad_(True)
+    out = l2_pool(x, 2)
+    torch.testing.assert_close(out, torch.linalg.vector_norm(x.unflatten(-1, (-1, 2)), dim=-1))
+    assert out[0, 1, 1] == 0
+    out.sum().backward()
+    assert torch.isfinite(x.grad).all() and (x.grad[0, 1, 2:4] == 0).all()
+
+
+@pytest.mark.parametrize("length, stride", [(256, 256), (1024, 512), (7, 3)])
+def test_framed_conv_is_conv1d(length, stride):
+    from rwbench.architectures.strided import FramedConv1d
+
+    framed = FramedConv1d(1, 6, length, stride=stride)
+    plain = torch.nn.Conv1d(1, 6, length, stride=stride)
+    plain.load_state_dict(framed.state_dict())
+    wave = torch.randn(3, 1, 4000, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(framed(wave).transpose(1, 2), plain(wave), rtol=1e-4, atol=1e-5)
