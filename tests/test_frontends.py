@@ -15,7 +15,7 @@ from torch import nn
 from rwbench.architectures.musically_motivated import pad_time_with_floor
 from rwbench.check import check_frontend, count_macs
 from rwbench.dsp import LogMelConfig
-from rwbench.frontend import FRONTENDS, FrontendSpec
+from rwbench.frontend import FRONTENDS, Embedder, FrontendSpec
 
 SECONDS = 0.5  # raised to each spec's minimum by check_frontend (vgg: 1280 frames ≈ 27.3 s)
 CHECKS = {"clip_length", "feature_layers", "dim", "finite", "same_seed", "other_seed", "batch_size", "param_count",
@@ -195,3 +195,35 @@ def test_dsp_baselines_keep_their_dim_under_every_pooling():
     assert spec.dim("small", "mean_std") == spec.dim("small") == 120
     as_logmel = dataclasses.replace(spec, input_kind="logmel", logmel=FRONTENDS.get("vgg").logmel)
     assert as_logmel.dim("small", "mean_std") == 240
+
+
+@pytest.mark.parametrize("name", [n for n in FRONTENDS.names() if FRONTENDS.get(n).channels_last])
+def test_channels_last_gives_the_same_embeddings(name):
+    spec = FRONTENDS.get(name)
+    assert name in {"vgg", "musicnn_vgg", "vertical_7x86", "vertical_7x96"}  # where it was measured faster
+    wave = 0.1 * torch.randn(2, spec.min_samples() + 100, generator=torch.Generator().manual_seed(0))
+    fast = Embedder(spec, width="small", seed=1)
+    plain = Embedder(dataclasses.replace(spec, channels_last=False), width="small", seed=1)
+    assert next(p for p in fast.net.parameters() if p.dim() == 4).is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(fast(wave), plain(wave), rtol=1e-4, atol=1e-5)
+
+
+def test_pooling_before_the_activation_is_the_published_order():
+    """VGG (ELU), vertical (ReLU) and the timbral branch (ReLU) pool first: max commutes with an increasing
+    activation, so the values are those of activation-then-pool."""
+    from rwbench.architectures.musically_motivated import TimbralBranch
+    from rwbench.architectures.vgg import VGGBlock
+
+    g = torch.Generator().manual_seed(0)
+    block, x = VGGBlock(3, 5, (4, 2)), torch.randn(2, 3, 16, 12, generator=g)
+    conv, pool, _ = block
+    torch.testing.assert_close(block(x), pool(nn.functional.elu(conv(x))), rtol=0, atol=0)
+    vertical = FRONTENDS.get("vertical_7x86").build(6)
+    logmel = torch.randn(2, 1, 20, 96, generator=g)
+    torch.testing.assert_close(vertical(logmel)[0], vertical.pool(torch.relu(vertical.conv(logmel))), rtol=0, atol=0)
+    timbral = TimbralBranch(2)
+    padded = pad_time_with_floor(logmel, timbral.halo, timbral.halo)
+    starts = [timbral.halo - t // 2 for t, _, _ in timbral.kernels]
+    reference = torch.cat([torch.relu(conv(padded[:, :, s:s + 20 + t - 1])).amax(dim=3)
+                           for conv, s, (t, _, _) in zip(timbral.convs, starts, timbral.kernels)], dim=1)
+    torch.testing.assert_close(timbral(logmel), reference, rtol=0, atol=0)
