@@ -84,8 +84,8 @@ class SampleCNN(nn.Module):
         x, count = to_segments(wave)
         x = self.stem(x)
         layers = [x]
-        for block in self.blocks:
-            x = block(x)
+        for (conv, bn, relu), pool in self.blocks:  # pool before ReLU: the same values (max commutes), 1/3 the ReLU
+            x = relu(pool(bn(conv(x))))
             layers.append(x)
         layers.append(self.head(x))
         return [from_segments(layer, count) for layer in layers]

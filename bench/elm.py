@@ -251,4 +251,4 @@ class TorchELMClassifier(ELMClassifier):
         X = validate_data(self, X, dtype=np.float32, reset=False)
         beta = torch.as_tensor(self.output_weights_, dtype=torch.float32, device=self._device())
         return np.concatenate([(self._hidden(X[start:start + ROW_BLOCK]) @ beta).cpu().numpy()
-                               for start in range(0, len(X), ROW_BLOCK)] or [np.zeros((0, beta.shape[1]), np.float32)])
+                               for start in range(0, len(X), ROW_BLOCK)])

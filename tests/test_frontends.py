@@ -227,3 +227,12 @@ def test_pooling_before_the_activation_is_the_published_order():
     reference = torch.cat([torch.relu(conv(padded[:, :, s:s + 20 + t - 1])).amax(dim=3)
                            for conv, s, (t, _, _) in zip(timbral.convs, starts, timbral.kernels)], dim=1)
     torch.testing.assert_close(timbral(logmel), reference, rtol=0, atol=0)
+
+
+def test_samplecnn_blocks_pool_before_relu_with_the_same_values():
+    net = FRONTENDS.get("samplecnn").build(3).eval()
+    x = torch.randn(1, 3, 3**9, generator=torch.Generator().manual_seed(0))  # 9 blocks, each pooling by 3
+    for block in net.blocks:
+        (conv, bn, relu), pool = block
+        torch.testing.assert_close(relu(pool(bn(conv(x)))), block(x), rtol=0, atol=0)
+        x = block(x)
