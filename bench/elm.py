@@ -180,7 +180,7 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
 
 
 # hpelm's conventions, so both classes compute one model: its 'sigm' is 1 / (1 + exp(+z))
-ROW_BLOCK = 4096  # rows of H formed at once by TorchELMClassifier: its memory does not grow with the samples
+ROW_BLOCK = 1024  # rows of H formed at once by TorchELMClassifier: its memory does not grow with the samples
 TORCH_ACTIVATIONS = {"relu": torch.relu, "sigm": lambda z: torch.sigmoid(-z), "tanh": torch.tanh}
 
 

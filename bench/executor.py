@@ -72,7 +72,8 @@ def _ship_plugins() -> None:
 
 def client_for(scheduler: str | None, n_workers: int | None):
     """A ``distributed.Client`` of the cluster at ``scheduler``, or of a new ``LocalCluster`` of ``n_workers``
-    single-threaded worker processes (default: one per core). Returns (client, torch threads per task)."""
+    worker processes (default: one per core) running one task each, with the cores shared out among them (torch
+    and BLAS threads = cores // workers). Returns (client, torch threads per task; None: the cluster's own)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -83,8 +84,10 @@ def client_for(scheduler: str | None, n_workers: int | None):
         except (OSError, TimeoutError) as err:
             raise RwbenchError(f"cannot reach the Dask scheduler at {scheduler!r}: {err}") from None
     n_workers = n_workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    return Client(cluster), max(1, (os.cpu_count() or 1) // n_workers)
+    threads = max(1, (os.cpu_count() or 1) // n_workers)  # the cores shared out (Dask's default gives BLAS one)
+    env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None, env=env)
+    return Client(cluster), threads
 
 
 def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec], opts: RunOptions,
