@@ -38,10 +38,13 @@ log = logging.getLogger(__name__)
 
 # -- Dask ------------------------------------------------------------------------------------------
 def _limit_threads(threads: int | None) -> None:
+    """torch's and the BLAS libraries' threads in this worker (a Dask worker starts with one BLAS thread)."""
     if threads:
         import torch
+        from threadpoolctl import threadpool_limits
 
         torch.set_num_threads(threads)
+        threadpool_limits(threads)
 
 
 def _embed_on_worker(job, opts: RunOptions, threads: int | None) -> bool:
@@ -84,9 +87,8 @@ def client_for(scheduler: str | None, n_workers: int | None):
         except (OSError, TimeoutError) as err:
             raise RwbenchError(f"cannot reach the Dask scheduler at {scheduler!r}: {err}") from None
     n_workers = n_workers or os.cpu_count() or 1
-    threads = max(1, (os.cpu_count() or 1) // n_workers)  # the cores shared out (Dask's default gives BLAS one)
-    env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None, env=env)
+    threads = max(1, (os.cpu_count() or 1) // n_workers)  # the cores shared out among the workers
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
     return Client(cluster), threads
 
 

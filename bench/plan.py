@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from tabulate import tabulate
 
 from .backends import BackendSpec
 from .dataset import Dataset
-from .embed import EmbedJob, choose_batch_size, resolve_device
+from .embed import EmbedJob, choose_batch_size, default_workers, resolve_device
+from .errors import DataError
 from .frontend import FrontendSpec
 from .pipeline import RunOptions, evaluation_tasks, jobs
 from .profile import ms_per_clip
@@ -25,6 +27,19 @@ from .profile import ms_per_clip
 log = logging.getLogger(__name__)
 
 PROFILE_BATCH_CPU = 4  # clips per timed call on CPU: per-clip time barely depends on the batch there
+DECODE_SAMPLE = 3  # clips decoded to time decoding
+
+
+def decode_ms(dataset: Dataset, sample_rate: int) -> float:
+    """Mean milliseconds to decode and resample one clip, over the first ``DECODE_SAMPLE`` clips."""
+    clips = dataset.clips[:DECODE_SAMPLE]
+    start = time.perf_counter()
+    for clip in clips:
+        try:
+            dataset.load_audio(clip, sample_rate)
+        except DataError:
+            pass  # an unreadable clip fails fast; the embed stage names it
+    return 1e3 * (time.perf_counter() - start) / max(len(clips), 1)
 
 
 @dataclass
@@ -34,7 +49,10 @@ class PlanRow:
     embed_jobs: int = 0
     cached: int = 0
     rows_to_embed: int = 0  # clips (or windows) of the jobs not cached
-    ms_per_row: float = math.nan
+    clips_to_decode: int = 0
+    ms_per_row: float = math.nan  # network time per row, timed on this device
+    decode_ms_per_clip: float = math.nan  # decoding and resampling one clip, timed on a few of the dataset's clips
+    decode_workers: int = 1
     cache_bytes_now: int = 0
     cache_bytes_new: int = 0
     results: int = 0
@@ -42,8 +60,20 @@ class PlanRow:
     fits: int = 0
 
     @property
-    def embed_seconds(self) -> float:
+    def network_seconds(self) -> float:
         return self.rows_to_embed * self.ms_per_row / 1e3 if self.rows_to_embed else 0.0
+
+    @property
+    def decode_seconds(self) -> float:
+        """Decoding time spread over the DataLoader workers (it overlaps the network when there are some)."""
+        return self.clips_to_decode * self.decode_ms_per_clip / 1e3 / self.decode_workers if self.clips_to_decode else 0.0
+
+    @property
+    def embed_seconds(self) -> float:
+        """The slower of the two when workers decode beside the network; their sum when the main process does both."""
+        if self.decode_workers > 1 or self.decode_seconds == 0:
+            return max(self.network_seconds, self.decode_seconds)
+        return self.network_seconds + self.decode_seconds
 
 
 def folder_bytes(folder: Path) -> int:
@@ -65,8 +95,8 @@ def fits_per_result(dataset: Dataset, backend: BackendSpec) -> int:
 
 def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
          opts: RunOptions, *, timings: dict | None = None) -> list[PlanRow]:
-    """One row per (dataset, front-end). ``timings`` ((front-end, network samples) → ms per row) is filled
-    and reused, so each shape is timed once."""
+    """One row per (dataset, front-end). ``timings`` ((front-end, network samples) → network ms per row, and
+    ("decode", dataset, sample rate) → decode ms per clip) is filled and reused, so each is timed once."""
     timings = {} if timings is None else timings
     device = resolve_device(opts.device)
     rows: dict[tuple[str, str], PlanRow] = {}
@@ -80,6 +110,12 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
             continue
         n_rows = len(job.dataset.clips) * rows_per_clip(job)
         row.rows_to_embed += n_rows
+        row.clips_to_decode += len(job.dataset.clips)
+        rate = ("decode", job.dataset.key, job.frontend.sample_rate)
+        if rate not in timings:
+            timings[rate] = decode_ms(job.dataset, job.frontend.sample_rate)
+        row.decode_ms_per_clip = timings[rate]
+        row.decode_workers = max(1, default_workers() if opts.workers is None else opts.workers)
         row.cache_bytes_new += 4 * n_rows * job.frontend.dim(job.width, job.pooling)
         shape = (job.frontend.name, job.input_samples()[1])
         if shape not in timings:
@@ -107,6 +143,7 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
     mib = lambda n: n / 2**20  # noqa: E731
     table = [{"dataset": r.dataset, "front-end": r.frontend, "embed jobs": r.embed_jobs, "cached": r.cached,
               "clips to embed": r.rows_to_embed, "ms/clip": round(r.ms_per_row, 2) if r.rows_to_embed else None,
+              "decode ms/clip": round(r.decode_ms_per_clip, 1) if r.rows_to_embed else None,
               "embed s": round(r.embed_seconds, 1), "cache MiB now": round(mib(r.cache_bytes_now), 1),
               "cache MiB new": round(mib(r.cache_bytes_new), 1), "results": r.results, "up to date": r.up_to_date,
               "fits": r.fits} for r in rows]
@@ -119,8 +156,10 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
         tabulate(table, headers="keys", tablefmt="github", intfmt=",", missingval="—"),
         "",
         f"embed: {total('embed_jobs') - total('cached')} of {total('embed_jobs')} jobs to compute, "
-        f"{total('rows_to_embed'):,} clip rows, predicted {seconds:.0f} s ({seconds / 3600:.2f} h) of network time "
-        f"(decoding not included; a timing of one batch per front-end on this device)",
+        f"{total('rows_to_embed'):,} clip rows, predicted {seconds:.0f} s ({seconds / 3600:.2f} h): network "
+        f"{sum(r.network_seconds for r in rows):.0f} s (one batch per front-end timed on this device), decoding "
+        f"{sum(r.decode_seconds for r in rows):.0f} s ({DECODE_SAMPLE} clips timed per sample rate, spread over "
+        f"{rows[0].decode_workers if rows else 1} DataLoader worker(s), overlapping the network when more than one)",
         f"cache: {mib(total('cache_bytes_now')):.1f} MiB on disk for these jobs, "
         f"+{mib(total('cache_bytes_new')):.1f} MiB predicted",
         f"evaluate: {total('results') - total('up_to_date')} of {total('results')} result files to compute, "

@@ -60,8 +60,17 @@ def test_render_states_totals_and_what_is_not_predicted(opts):
     rows = plan([tone_dataset()], [TINY], [COUNTING], opts)
     text = render(rows, opts)
     assert text.startswith("dry run: nothing computed or written")
-    assert "2 of 2 jobs to compute" in text and "80 backend fits" in text and "decoding not included" in text
-    assert np.isfinite(rows[0].ms_per_row)
+    assert "2 of 2 jobs to compute" in text and "80 backend fits" in text and "3 clips timed per sample rate" in text
+    assert np.isfinite(rows[0].ms_per_row) and rows[0].decode_ms_per_clip > 0 and rows[0].clips_to_decode == 72
+
+
+def test_decoding_and_the_network_add_up_without_workers_and_overlap_with_them():
+    from rwbench.plan import PlanRow
+
+    row = PlanRow("d", "f", rows_to_embed=100, clips_to_decode=100, ms_per_row=10.0, decode_ms_per_clip=30.0)
+    assert (row.network_seconds, row.decode_seconds, row.embed_seconds) == (1.0, 3.0, 4.0)
+    row.decode_workers = 4
+    assert row.decode_seconds == 0.75 and row.embed_seconds == 1.0
 
 
 def test_dry_run_in_a_real_process_writes_nothing(tmp_path):
