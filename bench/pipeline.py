@@ -260,12 +260,12 @@ def evaluate_task(task: EvaluateTask, opts: RunOptions, splits=None, described: 
     dataset = task.job.dataset
     splits = splits if splits is not None else dataset.splits()
     described = described or dataset.describe()
-    path, run_key = task.path(opts), task.run_key(opts, described["protocol"])
+    path = task.path(opts)
     with result_lock(opts.results_dir, path):
-        if path.is_file() and not opts.force and _run_key(path) == run_key:
+        if task.up_to_date(opts, described["protocol"]):
             return path, False
         embeddings = {job.fold: load_embeddings(job, opts) for job in task.jobs}
-        _evaluate(task, embeddings, path, run_key, splits, described, opts)
+        _evaluate(task, embeddings, path, task.run_key(opts, described["protocol"]), splits, described, opts)
     return path, True
 
 

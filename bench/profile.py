@@ -167,14 +167,12 @@ def profile_frontend(spec: FrontendSpec, opts: ProfileOptions, peak_gflops: floa
 
 def ms_per_clip(spec: FrontendSpec, width: str | int, seconds: float, batch_size: int, device: str,
                 precision: Precision = "fp32") -> float:
-    """A quick timing (one warm-up call, one timing) for predictions such as ``rwbench run --dry-run``."""
-    opts = ProfileOptions(width=width, seconds=seconds, batch_size=batch_size, device=device, precision=precision,
-                          repeats=1, warmup=1)
-    device_ = resolve_device(device)
+    """Milliseconds per clip from a quick timing (one warm-up call, one timing), for ``rwbench run --dry-run``."""
+    torch_device = resolve_device(device)
     clips, _ = noise_clips(spec, seconds, batch_size)
-    model = Embedder(spec, width=opts.width, precision=precision).to(device_)
-    clips = clips.to(device_)
-    return 1e3 * best_seconds(lambda: model(clips), device_, repeats=1, warmup=1) / batch_size
+    model = Embedder(spec, width=width, precision=precision).to(torch_device)
+    clips = clips.to(torch_device)
+    return 1e3 * best_seconds(lambda: model(clips), torch_device, repeats=1, warmup=1) / batch_size
 
 
 # -- the table -----------------------------------------------------------------------------------
