@@ -219,20 +219,19 @@ class TorchELMClassifier(ELMClassifier):
         T = np.eye(len(self.classes_))[y_index]
         dual = X.shape[0] < self.n_hidden  # solve the smaller of the two equivalent systems
         for dtype in (torch.float32, torch.float64):  # the products in float32 unless rounding breaks definiteness
-            gram, HT = self._dual_system(X, T, dtype) if dual else self._primal_system(X, T, dtype)
+            gram, solve = self._dual_system(X, T, dtype) if dual else self._primal_system(X, T, dtype)
             gram.diagonal().add_(float(self.alpha))
             factor, info = torch.linalg.cholesky_ex(gram)
             if int(info) == 0:
                 break
         else:
             raise ValueError(f"the ridge system is not positive definite even in float64 (alpha={self.alpha})")
-        beta = HT @ torch.cholesky_solve(torch.as_tensor(T, device=factor.device), factor) if dual else \
-            torch.cholesky_solve(HT, factor)
-        self.output_weights_ = beta.cpu().numpy()
+        self.output_weights_ = solve(factor).cpu().numpy()
         return self
 
-    def _primal_system(self, X: np.ndarray, T: np.ndarray, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """(HᵀH, HᵀT) in float64, accumulated over blocks of ``ROW_BLOCK`` rows: memory L² + ROW_BLOCK·L, not n·L."""
+    def _primal_system(self, X: np.ndarray, T: np.ndarray, dtype: torch.dtype):
+        """(HᵀH, factor ↦ β = (HᵀH + αI)⁻¹HᵀT), in float64, HᵀH and HᵀT accumulated over blocks of ``ROW_BLOCK``
+        rows: memory L² + ROW_BLOCK·L, not n·L."""
         device, L = self._device(), int(self.n_hidden)
         gram = torch.zeros(L, L, dtype=torch.float64, device=device)
         HT = torch.zeros(L, T.shape[1], dtype=torch.float64, device=device)
@@ -240,12 +239,13 @@ class TorchELMClassifier(ELMClassifier):
             H = self._hidden(X[start:start + ROW_BLOCK]).to(dtype)
             gram += (H.T @ H).double()
             HT += H.T.double() @ torch.as_tensor(T[start:start + ROW_BLOCK], device=device)
-        return gram, HT
+        return gram, lambda factor: torch.cholesky_solve(HT, factor)
 
-    def _dual_system(self, X: np.ndarray, T: np.ndarray, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """(HHᵀ, Hᵀ) in float64 (n < L here, so H is smaller than the primal Gram)."""
+    def _dual_system(self, X: np.ndarray, T: np.ndarray, dtype: torch.dtype):
+        """(HHᵀ, factor ↦ β = Hᵀ(HHᵀ + αI)⁻¹T), in float64 (n < L here, so H is smaller than the primal Gram)."""
         H = self._hidden(X).to(dtype)
-        return (H @ H.T).double(), H.T.double()
+        return (H @ H.T).double(), lambda factor: H.T.double() @ torch.cholesky_solve(
+            torch.as_tensor(T, device=factor.device), factor)
 
     def _scores(self, X) -> np.ndarray:
         X = validate_data(self, X, dtype=np.float32, reset=False)

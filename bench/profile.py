@@ -144,9 +144,7 @@ def profile_frontend(spec: FrontendSpec, opts: ProfileOptions, peak_gflops: floa
     check_memory(spec, opts.width, clips.shape[1], opts.batch_size, opts.device)
     macs_per_clip = count_macs(spec, opts.width, opts.seconds) * clips.shape[1] / spec.sample_rate
     with PeakMemory(device) as memory:
-        model = Embedder(spec, width=opts.width, precision=opts.precision).to(device)
-        clips = clips.to(device)
-        per_batch = best_seconds(lambda: model(clips), device, repeats=opts.repeats, warmup=opts.warmup)
+        per_batch, model = _time_batch(spec, opts, clips)
     clips_per_s = opts.batch_size / per_batch
     gflops = 2 * macs_per_clip * clips_per_s / 1e9
     width = opts.width
@@ -168,11 +166,17 @@ def profile_frontend(spec: FrontendSpec, opts: ProfileOptions, peak_gflops: floa
 def ms_per_clip(spec: FrontendSpec, width: str | int, seconds: float, batch_size: int, device: str,
                 precision: Precision = "fp32") -> float:
     """Milliseconds per clip from a quick timing (one warm-up call, one timing), for ``rwbench run --dry-run``."""
-    torch_device = resolve_device(device)
-    clips, _ = noise_clips(spec, seconds, batch_size)
-    model = Embedder(spec, width=width, precision=precision).to(torch_device)
-    clips = clips.to(torch_device)
-    return 1e3 * best_seconds(lambda: model(clips), torch_device, repeats=1, warmup=1) / batch_size
+    opts = ProfileOptions(width=width, seconds=seconds, batch_size=batch_size, device=device, precision=precision,
+                          repeats=1, warmup=1)
+    return 1e3 * _time_batch(spec, opts, noise_clips(spec, seconds, batch_size)[0])[0] / batch_size
+
+
+def _time_batch(spec: FrontendSpec, opts: ProfileOptions, clips: torch.Tensor) -> tuple[float, Embedder]:
+    """(best seconds per call on ``clips``, the model): an :class:`Embedder` built and timed on ``opts.device``."""
+    device = resolve_device(opts.device)
+    model = Embedder(spec, width=opts.width, precision=opts.precision).to(device)
+    clips = clips.to(device)
+    return best_seconds(lambda: model(clips), device, repeats=opts.repeats, warmup=opts.warmup), model
 
 
 # -- the table -----------------------------------------------------------------------------------
