@@ -189,6 +189,14 @@ def _add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_l
     p.add_argument("--force", action="store_true", help="retrain folds that are already finished")
 
 
+def _add_weights_source_options(p: argparse.ArgumentParser) -> None:
+    """Which instance's weights a figure reads: width, seed, and for per-fold weights the results folder and fold."""
+    p.add_argument("--width", type=_width, default="small", help="small, paper or a filter count")
+    p.add_argument("--seed", type=_count("--seed"), default=0, help="the seed of random weights, or of the training")
+    p.add_argument("--results", type=Path, default=Path("results"), help="where trained / mst weights live")
+    p.add_argument("--fold", help="the outer fold whose trained / mst weights to read (default: the first)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="rwbench", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"rwbench {__version__}")
@@ -271,6 +279,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="md")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     p.set_defaults(handler=cmd_profile)
+    p = sub.add_parser("report", parents=[common], help="one self-contained HTML page of a results folder: sortable "
+                                                       "tables and figures (pip install 'rwbench[report]')")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("-o", "--output", type=Path, help="the HTML file (default: RESULTS/report.html)")
+    p.add_argument("--strict", action="store_true", help="a malformed result file is an error (default: listed "
+                                                         "at the top of the page)")
+    p.set_defaults(handler=cmd_report)
+    p = sub.add_parser("plot", parents=[common], help="figures that read weights: filters, mel-target")
+    plots = p.add_subparsers(dest="figure", required=True, parser_class=Parser)
+    q = plots.add_parser("filters", parents=[common], help="magnitude spectra of a waveform front-end's first-layer "
+                                                          "filters, sorted by dominant frequency, side by side")
+    q.add_argument("frontends", nargs="+", metavar="FRONTEND[:WEIGHTS]",
+                   help="front-ends, each with a weights tag or with --weights (e.g. sample_level:random "
+                        "strided_512_512:dsp)")
+    q.add_argument("--weights", type=_weights, help="tags for the front-ends named without one (default: random, "
+                                                    "and dsp where offered); trained and mst read --results")
+    _add_weights_source_options(q)
+    q.add_argument("--dataset", dest="weights_dataset", metavar="KEY",
+                   help="with trained / mst: the dataset whose per-fold weights to read (needed when several have them)")
+    q.add_argument("-o", "--output", type=Path, required=True, help="the figure: .png, .svg or .pdf")
+    q.set_defaults(handler=cmd_plot_filters)
+    q = plots.add_parser("mel-target", parents=[common], help="MST: the target log-mel of a test clip, the mst "
+                                                             "layer's output with mst weights and with its random init")
+    _add_data_options(q)
+    _add_weights_source_options(q)
+    q.add_argument("--frontend", default="mst", help="a front-end with mst weights (mst)")
+    q.add_argument("--clip", type=_count("--clip"), help="clip index in the dataset (default: the fold's first test clip)")
+    q.add_argument("-o", "--output", type=Path, required=True, help="the figure: .png, .svg or .pdf")
+    q.set_defaults(handler=cmd_plot_mel_target)
     p = sub.add_parser("check-plugin", parents=[common], help="validate a front-end against its declared spec")
     p.add_argument("name", help="a registered front-end (load a file with --plugin)")
     p.add_argument("--width", type=_width, default="small")
@@ -445,6 +482,56 @@ def cmd_profile(args) -> int:
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32
     rows, notes = profile(specs, opts)
     return _write(render(rows, notes, args.format), args.output)
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    output = args.output or args.results / "report.html"
+    if output.is_dir():
+        raise RwbenchError(f"-o {str(output)!r} is a folder; give the HTML file to write")
+    print(f"wrote {write_report(args.results, output, strict=args.strict)}")
+    return 0
+
+
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+
+
+def _save(figure, output: Path) -> int:
+    if output.suffix.lower() not in FIGURE_FORMATS:
+        raise RwbenchError(f"-o {str(output)!r}: name a {', '.join(FIGURE_FORMATS)} file")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(output, dpi=150)
+    print(f"wrote {output}")
+    return 0
+
+
+def cmd_plot_filters(args) -> int:
+    from .weight_figures import filter_panel, filters_figure
+
+    panels = []
+    for item in args.frontends:
+        name, _, tag = item.partition(":")
+        spec = FRONTENDS.get(name)
+        tags = [tag] if tag else args.weights or [t for t in ("random", "dsp") if t in spec.weights]
+        panels += [filter_panel(spec, t, width=args.width, seed=args.seed, results_dir=args.results,
+                                dataset=args.weights_dataset, fold=args.fold) for t in tags]
+    return _save(filters_figure(panels), args.output)
+
+
+def cmd_plot_mel_target(args) -> int:
+    from .weight_figures import mel_target, mel_target_figure
+
+    spec = FRONTENDS.get(args.frontend)
+    if "mst" not in spec.weights:
+        raise RwbenchError(f"front-end {spec.name!r} has no mst weights; mel-target plots a front-end pre-trained "
+                           "with `rwbench pretrain mst` (mst)")
+    datasets = _datasets(args)
+    if len(datasets) != 1:
+        raise RwbenchError(f"dataset {args.dataset!r} has {len(datasets)} tasks; pick one with --tasks")
+    data = mel_target(spec, datasets[0], args.results, width=args.width, seed=args.seed, fold=args.fold,
+                      clip=args.clip)
+    return _save(mel_target_figure(data), args.output)
 
 
 def cmd_check_plugin(args) -> int:

@@ -162,6 +162,14 @@ class _ClipAudio(torch.utils.data.Dataset):
         return index, torch.from_numpy(windows), None  # (n_windows, samples)
 
 
+def clip_audio(job: EmbedJob, index: int) -> torch.Tensor:
+    """Clip ``index`` of ``job.dataset`` as the network sees it, ``(samples,)`` (the first window when segmented)."""
+    _, windows, error = _ClipAudio(job)[index]
+    if error is not None:
+        raise DataError(error)
+    return windows[0]
+
+
 def _collate(items):
     return items
 

@@ -110,22 +110,34 @@ def with_correlation_columns(rows: pd.DataFrame, correlations: pd.DataFrame) -> 
     return merged
 
 
-def load(results_dir: Path, *, strict: bool = False) -> pd.DataFrame:
-    """The leaderboard of every valid result under ``results_dir`` (a malformed file is skipped with a
-    warning, or an error when ``strict``); ``table.attrs["skipped"]`` maps each dataset to the files its
-    results left out (shown as a note under its Markdown table)."""
+def read_results(results_dir: Path, *, strict: bool = False) -> tuple[list[ResultRecord], list[tuple[str, str]]]:
+    """Every valid result under ``results_dir``, and the files left out as (path, problem) (with ``strict``, a
+    malformed file is an error instead)."""
     if Path(results_dir).is_file():
         raise RwbenchError(f"results folder {str(results_dir)!r} is a file, not a folder")
     if not Path(results_dir).is_dir():
         raise RwbenchError(f"results folder {str(results_dir)!r} does not exist; run `rwbench run` first")
-    records = list(iter_results(results_dir, strict=strict))
+    invalid: list[tuple[str, str]] = []
+    return list(iter_results(results_dir, strict=strict, invalid=invalid)), invalid
+
+
+def table_of(records: list[ResultRecord], invalid: list[tuple[str, str]] = ()) -> pd.DataFrame:
+    """The leaderboard of ``records``; ``attrs["skipped"]`` maps each dataset to the clips its results left out
+    (shown as a note under its Markdown table), ``attrs["invalid"]`` lists the result files left out."""
     table = build(records)
     skipped: dict[str, dict[str, str]] = {}
     for r in records:
         for item in r.dataset["skipped"]:
             skipped.setdefault(r.dataset["key"], {})[item["clip"]] = item["reason"]
     table.attrs["skipped"] = skipped
+    table.attrs["invalid"] = list(invalid)
     return table
+
+
+def load(results_dir: Path, *, strict: bool = False) -> pd.DataFrame:
+    """The leaderboard of every valid result under ``results_dir`` (a malformed file is skipped with a
+    warning, or an error when ``strict``): :func:`table_of` :func:`read_results`."""
+    return table_of(*read_results(results_dir, strict=strict))
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -134,17 +146,23 @@ def to_markdown(table: pd.DataFrame) -> str:
     return _sections(table, lambda rows: rows.drop(columns="dataset"), extra=_notes(table))
 
 
+def correlation_lines(table: pd.DataFrame, dataset: str) -> list[str]:
+    """The ρ/τ line of each random backend of ``dataset`` when it has trained rows (else none)."""
+    if not ((table["dataset"] == dataset) & (table["weights"] == TRAINED)).any():
+        return []
+    correlations = rank_correlation(table[table["dataset"] == dataset])
+    return [describe(row) for _, row in correlations.iterrows()]
+
+
+CORRELATION_HEADING = (f"Rank correlation of {RANDOM}-weight and {TRAINED} ({trained_backend_for(TRAINED)}) accuracy, "
+                       "over the front-ends with both:")
+
+
 def _correlation_note(table: pd.DataFrame):
     """``dataset -> text``: the ρ/τ lines printed under a dataset's table when it has trained rows."""
-    correlations = rank_correlation(table)
-
     def note(dataset: str) -> str:
-        if not ((table["dataset"] == dataset) & (table["weights"] == TRAINED)).any():
-            return ""
-        lines = [f"- {describe(row)}" for _, row in correlations[correlations["dataset"] == dataset].iterrows()]
-        heading = (f"Rank correlation of {RANDOM}-weight and {TRAINED} ({trained_backend_for(TRAINED)}) accuracy, "
-                   "over the front-ends with both:")
-        return f"\n{heading}\n" + "".join(f"{line}\n" for line in lines) if lines else ""
+        lines = correlation_lines(table, dataset)
+        return f"\n{CORRELATION_HEADING}\n" + "".join(f"- {line}\n" for line in lines) if lines else ""
     return note
 
 
@@ -175,21 +193,26 @@ def versus_best(row: pd.Series) -> str:
     return f"tied (p={row['p_vs_best']:.2g})" if row["tied_with_best"] else f"worse (p={row['p_vs_best']:.2g})"
 
 
+def significance_lines(rows: pd.DataFrame) -> list[str]:
+    """Per backend of one dataset's rows: the Friedman test and the Nemenyi critical difference."""
+    lines = []
+    for backend, group in rows.groupby("backend", sort=True):
+        first = group.iloc[0]
+        if len(group) < 2 or pd.isna(first["nemenyi_cd"]):
+            continue
+        friedman = ("" if pd.isna(first["friedman_p"]) else
+                    f"Friedman χ² = {first['friedman_chi2']:.2f}, p = {first['friedman_p']:.3g}; ")
+        lines.append(f"{backend}: {len(group)} rows over {int(first['n_blocks'])} blocks (fold × seed): "
+                     f"{friedman}Nemenyi critical difference of average ranks {first['nemenyi_cd']:.2f} "
+                     f"(α = 0.05); 'vs best': Holm-corrected Wilcoxon against the backend's best row")
+    return lines
+
+
 def _significance_note(table: pd.DataFrame):
-    """``dataset -> text``: per backend, the Friedman test and the Nemenyi critical difference."""
+    """``dataset -> text``: :func:`significance_lines` under a dataset's table."""
     def note(dataset: str) -> str:
-        rows = table[table["dataset"] == dataset]
-        lines = []
-        for backend, group in rows.groupby("backend", sort=True):
-            first = group.iloc[0]
-            if len(group) < 2 or pd.isna(first["nemenyi_cd"]):
-                continue
-            friedman = ("" if pd.isna(first["friedman_p"]) else
-                        f"Friedman χ² = {first['friedman_chi2']:.2f}, p = {first['friedman_p']:.3g}; ")
-            lines.append(f"- {backend}: {len(group)} rows over {int(first['n_blocks'])} blocks (fold × seed): "
-                         f"{friedman}Nemenyi critical difference of average ranks {first['nemenyi_cd']:.2f} "
-                         f"(α = 0.05); 'vs best': Holm-corrected Wilcoxon against the backend's best row\n")
-        return "\nSignificance, per backend:\n" + "".join(lines) if lines else ""
+        lines = significance_lines(table[table["dataset"] == dataset])
+        return "\nSignificance, per backend:\n" + "".join(f"- {line}\n" for line in lines) if lines else ""
     return note
 
 

@@ -52,8 +52,8 @@ class Pretrainer:
     description: str
 
 
-def _targets(waves: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """dB log-mel ``(n, 60, frames)`` of every clip."""
+def target_logmel(waves: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """dB log-mel ``(n, 60, frames)`` of every clip ``(n, samples)``."""
     logmel = LogMel(MST_TARGET)
     with torch.no_grad():
         return torch.cat([logmel(waves[i:i + batch_size].unsqueeze(1)).squeeze(1).transpose(1, 2)
@@ -63,13 +63,20 @@ def _targets(waves: torch.Tensor, batch_size: int) -> torch.Tensor:
 def _scaled(db: torch.Tensor, fit_idx: np.ndarray) -> tuple[torch.Tensor, dict]:
     """Standardise with the fitting clips' mean/std, then min–max scale their range to [−1, 1]."""
     mean, std = float(db[fit_idx].mean()), float(db[fit_idx].std())
-    z = (db - mean) / std
-    low, high = float(z[fit_idx].min()), float(z[fit_idx].max())
-    return 2 * (z - low) / (high - low) - 1, {"mean_db": mean, "std_db": std, "z_min": low, "z_max": high}
+    z = (db[fit_idx] - mean) / std
+    scaling = {"mean_db": mean, "std_db": std, "z_min": float(z.min()), "z_max": float(z.max())}
+    return scale_target(db, scaling), scaling
 
 
-def _predict(net: nn.Module, wave: torch.Tensor, frames: int) -> torch.Tensor:
-    return net(wave.unsqueeze(1))[-1][..., :frames]  # the "mst" layer, (batch, 60, frames)
+def scale_target(db: torch.Tensor, scaling: dict) -> torch.Tensor:
+    """dB log-mel → the regression target, with the scaling a fold's fitting clips set (:func:`_scaled`)."""
+    z = (db - scaling["mean_db"]) / scaling["std_db"]
+    return 2 * (z - scaling["z_min"]) / (scaling["z_max"] - scaling["z_min"]) - 1
+
+
+def predict_mst(net: nn.Module, wave: torch.Tensor, frames: int) -> torch.Tensor:
+    """The "mst" layer's output for waveforms ``(batch, samples)``, its first ``frames`` frames ``(batch, 60, ·)``."""
+    return net(wave.unsqueeze(1))[-1][..., :frames]
 
 
 def _mst_fold(spec: FrontendSpec, split: OuterSplit, waves: torch.Tensor, db: torch.Tensor, seed: int,
@@ -78,18 +85,18 @@ def _mst_fold(spec: FrontendSpec, split: OuterSplit, waves: torch.Tensor, db: to
     target, scaling = _scaled(db, fit_idx)
     net = Embedder(spec, width=opts.width, weights="random", seed=seed).net.to(device)  # the random twin
     with torch.no_grad():  # the mst layer's ceil(n/512) frames vs the centred STFT's 1 + n//512
-        frames = _predict(net.eval(), waves[:1].to(device), target.shape[2]).shape[2]
+        frames = predict_mst(net.eval(), waves[:1].to(device), target.shape[2]).shape[2]
     target = target[..., :frames]
 
     def loss(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
         with autocast(device):
-            predicted = _predict(model, waves[idx].to(device), frames)
+            predicted = predict_mst(model, waves[idx].to(device), frames)
         return torch.mean((predicted.float() - target[idx].to(device)) ** 2)
 
     def scores(model: nn.Module, idx: np.ndarray) -> tuple[float, float]:
         with torch.no_grad():
             model.eval()
-            predicted = torch.cat([_predict(model, waves[torch.from_numpy(p)].to(device), frames).float().cpu()
+            predicted = torch.cat([predict_mst(model, waves[torch.from_numpy(p)].to(device), frames).float().cpu()
                                    for p in batches(np.asarray(idx), opts.batch_size)])
         truth = target[idx]
         r = float(np.corrcoef(predicted.flatten().numpy(), truth.flatten().numpy())[0, 1])
@@ -133,7 +140,7 @@ def pretrain(name: str, datasets: list[Dataset], frontends: list[FrontendSpec], 
                                             skip_bad_audio=opts.skip_bad_audio)
             kept = without_failed(splits, failed, len(dataset.clips))
             waves = torch.from_numpy(waves_np)
-            db = _targets(waves, opts.batch_size)
+            db = target_logmel(waves, opts.batch_size)
             for seed in opts.seeds:
                 folder = fold_weights_folder(opts.results_dir, name, dataset.key, spec.name, opts.width, seed)
                 key = content_key({"task": name, "frontend": spec.name, "version": spec.version,

@@ -194,9 +194,11 @@ def result_problem(record: object) -> str | None:
     return None
 
 
-def iter_results(results_dir: Path, *, strict: bool = False) -> Iterator[ResultRecord]:
+def iter_results(results_dir: Path, *, strict: bool = False,
+                 invalid: list[tuple[str, str]] | None = None) -> Iterator[ResultRecord]:
     """Every valid result record under ``results_dir/runs``, in a stable order. A file that cannot be read
-    or breaks the schema is skipped with a warning naming it, or, with ``strict``, is an error."""
+    or breaks the schema is skipped with a warning naming it (and appended to ``invalid`` as (path, problem)),
+    or, with ``strict``, is an error."""
     for path in sorted((Path(results_dir) / "runs").rglob("*.json")):
         try:
             data = json.loads(path.read_text())
@@ -211,4 +213,6 @@ def iter_results(results_dir: Path, *, strict: bool = False) -> Iterator[ResultR
         elif strict:
             raise RwbenchError(f"{path} is not a valid rwbench result: {problem}")
         else:
+            if invalid is not None:
+                invalid.append((str(path), problem))
             log.warning("skipping %s: not a valid rwbench result (%s); --strict makes this an error", path, problem)

@@ -27,7 +27,8 @@ def test_wheel_holds_only_the_rwbench_namespace_and_package_data(wheel):
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"rwbench"}, top  # never a top-level `datasets` (it would shadow Hugging Face's)
     for path in ("rwbench/cli.py", "rwbench/architectures/vgg.py", "rwbench/datasets/synthetic.py",
-                 "rwbench/datasets/splits/gtzan/train_filtered.txt", "rwbench/datasets/splits/gtzan/SOURCE.md"):
+                 "rwbench/datasets/splits/gtzan/train_filtered.txt", "rwbench/datasets/splits/gtzan/SOURCE.md",
+                 "rwbench/templates/report.html"):
         assert path in names, path
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "rwbench = rwbench.cli:main" in entry_points
@@ -39,6 +40,7 @@ def test_wheel_contents_import_without_the_source_tree(wheel, tmp_path):
             "assert pathlib.Path(rwbench.__file__).parent.parent.name == 'site', rwbench.__file__;"
             "assert 'vgg' in f.FRONTENDS.names() and 'gtzan' in d.DATASETS.names();"
             "import rwbench.datasets.gtzan as g, importlib.resources as r;"
+            "assert '{% for s in sections %}' in r.files('rwbench').joinpath('templates/report.html').read_text();"
             "print(len(r.files('rwbench.datasets').joinpath('splits/gtzan/test_filtered.txt').read_text().split()))")
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)

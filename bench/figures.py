@@ -1,0 +1,219 @@
+"""The figures of a results folder, drawn from the leaderboard and the result files only (never a rerun).
+
+Each ``*_figure`` function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global state, no
+display needed); :func:`data_uri` inlines one in the HTML report, ``Figure.savefig`` writes PNG or SVG. The data
+behind a figure comes from a plain function beside it (:func:`bar_data`, :func:`block_accuracies`, ...), so tests
+check the numbers drawn against the leaderboard's.
+
+A panel belongs to one dataset/task and one backend: rows compete within a backend, as on the leaderboard. Fully
+trained rows (weights ``trained``, backend ``head``) have no other backend, so they join every backend's bar chart
+as the group ``trained (head)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pandas as pd
+
+from .errors import RwbenchError
+from .ranking import HEAD, TRAINED, describe
+from .results import ResultRecord
+
+try:
+    from matplotlib.figure import Figure
+except ImportError:  # pragma: no cover - the [report] extra is absent
+    Figure = None
+
+BASELINE = "mfcc"  # drawn as a line across the bars, as in the study's figures
+WEIGHT_ORDER = ("random", "dsp", "mst", TRAINED, f"{TRAINED} ({HEAD})", "none")  # others (mtt, msd, ...) after dsp
+PALETTE = {"random": "#4477aa", "dsp": "#228833", "mst": "#aa3377", TRAINED: "#ee6677", f"{TRAINED} ({HEAD})": "#cc3311",
+           "none": "#777777"}
+OTHER_COLOURS = ("#ccbb44", "#66ccee", "#bbbbbb", "#994455")
+MAX_ANNOTATED_CLASSES = 20  # a confusion matrix prints its cells' values up to this many classes
+
+
+def require_matplotlib() -> None:
+    if Figure is None:
+        raise RwbenchError("figures need matplotlib: pip install 'rwbench[report]'")
+
+
+def new_figure(width: float, height: float) -> Figure:
+    require_matplotlib()
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def data_uri(figure: Figure, fmt: str = "svg") -> str:
+    """``figure`` as a ``data:`` URI (SVG keeps text as text: small, sharp at any width)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    mime = "image/svg+xml" if fmt == "svg" else f"image/{fmt}"
+    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+def _group_key(group: str) -> tuple:
+    return (WEIGHT_ORDER.index(group) if group in WEIGHT_ORDER else 1.5, group)
+
+
+def colour(group: str, others: list[str]) -> str:
+    """The colour of a weights group: fixed for the known tags, the rest in order of appearance."""
+    if group in PALETTE:
+        return PALETTE[group]
+    return OTHER_COLOURS[others.index(group) % len(OTHER_COLOURS)] if group in others else "#000000"
+
+
+def row_label(row: pd.Series | dict, widths: int = 1) -> str:
+    """A leaderboard row's name in figures: the front-end (with its width when the table mixes widths)."""
+    return f"{row['frontend']} · {row['width']}" if widths > 1 else str(row["frontend"])
+
+
+# -- accuracy bars ------------------------------------------------------------------------------------
+def panel_backends(rows: pd.DataFrame) -> list[str]:
+    """The backends one dataset's figures are drawn for: every backend but ``head``, which joins them (or
+    ``head`` alone when it is the only one)."""
+    backends = sorted(set(rows["backend"]) - {HEAD})
+    return backends or sorted(set(rows["backend"]))
+
+
+def bar_data(rows: pd.DataFrame, backend: str) -> pd.DataFrame:
+    """The bars of one dataset's ``backend`` panel: columns ``label, group, mean, std`` (front-ends best first,
+    groups in :data:`WEIGHT_ORDER`); the :data:`BASELINE` front-end is left out (it is the line)."""
+    shown = rows[(rows["backend"] == backend) | ((rows["backend"] == HEAD) & (rows["weights"] == TRAINED))]
+    shown = shown[shown["frontend"] != BASELINE]
+    widths = rows["width"].nunique()
+    out = pd.DataFrame({
+        "label": [row_label(r, widths) for _, r in shown.iterrows()],
+        "group": [f"{w} ({HEAD})" if b == HEAD and backend != HEAD else w for w, b in zip(shown["weights"], shown["backend"])],
+        "mean": shown["accuracy_mean"].to_numpy(float), "std": shown["accuracy_std"].to_numpy(float)})
+    best = out.groupby("label")["mean"].max().sort_values(ascending=False, kind="stable")
+    out["order"] = out["label"].map({label: i for i, label in enumerate(best.index)})
+    out["group_order"] = [_group_key(g) for g in out["group"]]
+    return out.sort_values(["order", "group_order"]).drop(columns=["order", "group_order"]).reset_index(drop=True)
+
+
+def baseline_accuracy(rows: pd.DataFrame, backend: str) -> float | None:
+    line = rows[(rows["frontend"] == BASELINE) & (rows["backend"] == backend)]
+    return float(line["accuracy_mean"].iloc[0]) if len(line) else None
+
+
+def accuracy_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str) -> Figure:
+    """Horizontal bars of mean accuracy per front-end and weights group, error bars ± std over folds × seeds,
+    a dashed line at the MFCC baseline; one :class:`~matplotlib.container.BarContainer` per group, labelled."""
+    labels = list(dict.fromkeys(bars["label"]))
+    groups = sorted(set(bars["group"]), key=_group_key)
+    others = [g for g in groups if g not in PALETTE]
+    fig = new_figure(7.0, 1.2 + 0.32 * len(labels) * max(1, len(groups)) ** 0.5)
+    ax = fig.add_subplot()
+    height = 0.8 / len(groups)
+    for i, group in enumerate(groups):
+        part = bars[bars["group"] == group]
+        y = np.array([labels.index(label) for label in part["label"]]) + (i - (len(groups) - 1) / 2) * height
+        ax.barh(y, part["mean"], height=height, xerr=part["std"], color=colour(group, others), label=group,
+                error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#333333"})
+    if baseline is not None:
+        ax.axvline(baseline, color="#000000", linestyle="--", linewidth=1, label=f"{BASELINE} {baseline:.3f}")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()  # best on top
+    reach = float(np.nanmax(bars["mean"] + bars["std"].fillna(0))) if len(bars) else 1.0
+    ax.set_xlim(0, min(1.0, reach) * 1.05)
+    ax.set_xlabel("accuracy (mean ± std over outer folds × seeds)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+# -- random vs trained ----------------------------------------------------------------------------
+def scatter_figure(pairs: pd.DataFrame, correlation: pd.Series | dict, title: str) -> Figure:
+    """Each front-end with both sides: random-weight accuracy (x) vs trained accuracy (y), named, the diagonal
+    dashed; ρ and τ (:func:`rwbench.ranking.describe`) under the title."""
+    fig = new_figure(5.5, 4.8)
+    ax = fig.add_subplot()
+    x, y = pairs["random_accuracy"].to_numpy(float), pairs["trained_accuracy"].to_numpy(float)
+    ax.scatter(x, y, color=PALETTE["random"], zorder=3)
+    for name, xi, yi in zip(pairs["frontend"], x, y):
+        ax.annotate(name, (xi, yi), xytext=(4, 3), textcoords="offset points", fontsize=8)
+    low, high = (min(x.min(), y.min()), max(x.max(), y.max())) if len(x) else (0, 1)
+    pad = 0.05 * max(high - low, 0.1)
+    ax.plot([low - pad, high + pad], [low - pad, high + pad], color="#999999", linestyle="--", linewidth=1)
+    ax.set_xlabel("random-weight accuracy")
+    ax.set_ylabel("trained accuracy")
+    ax.set_title(f"{title}\n{describe(correlation)}", fontsize=9)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+# -- spread over folds × seeds --------------------------------------------------------------------------
+def block_accuracies(records: list[ResultRecord]) -> list[float]:
+    """Every outer fold's accuracy of every seed of one leaderboard row."""
+    return [float(fold["accuracy"]) for record in records for fold in record.folds]
+
+
+def spread_figure(rows: dict[str, list[float]], title: str) -> Figure:
+    """One strip per row (best mean on top): each fold × seed accuracy a dot, the mean a vertical tick."""
+    labels = sorted(rows, key=lambda label: -float(np.mean(rows[label])))
+    fig = new_figure(7.0, 1.2 + 0.3 * len(labels))
+    ax = fig.add_subplot()
+    rng = np.random.default_rng(0)  # jitter only: the same figure on every run
+    for i, label in enumerate(labels):
+        values = np.asarray(rows[label])
+        ax.scatter(values, i + rng.uniform(-0.18, 0.18, len(values)), s=12, color=PALETTE["random"], alpha=0.7,
+                   label=label)
+        ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color="#000000", linewidth=2)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("accuracy of each outer fold × seed (tick: mean)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+# -- confusion matrix -----------------------------------------------------------------------------------
+def confusion_counts(records: list[ResultRecord]) -> np.ndarray:
+    """The folds' confusion matrices (rows: true class, columns: predicted) summed over folds and seeds."""
+    matrices = [np.asarray(fold["confusion"], dtype=np.int64) for record in records for fold in record.folds
+                if fold.get("confusion") is not None]
+    if not matrices or len({m.shape for m in matrices}) != 1:
+        raise RwbenchError("these results carry no confusion matrices of one shape")
+    return np.sum(matrices, axis=0)
+
+
+def confusion_figure(counts: np.ndarray, classes: list[str], title: str) -> Figure:
+    """Row-normalised confusion (each true class sums to 1), its counts printed in the cells."""
+    n = len(classes)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = min(2.5 + 0.45 * n, 12)
+    fig = new_figure(size + 1.2, size)
+    ax = fig.add_subplot()
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), classes, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(n), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if n <= MAX_ANNOTATED_CLASSES:
+        for (i, j), value in np.ndenumerate(counts):
+            if value:
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+# -- critical difference ----------------------------------------------------------------------------------
+def critical_difference_figure(scores: pd.DataFrame, ranks: pd.Series, title: str) -> Figure:
+    """Demšar's diagram: average ranks (1 = best) on an axis; rows joined by a bar when the Nemenyi test
+    (scikit-posthocs, on the same blocks as the leaderboard's Friedman test) cannot tell them apart at α = 0.05.
+    ``scores``: rows × blocks accuracies (:func:`rwbench.significance.block_scores`), indexed like ``ranks``."""
+    import scikit_posthocs
+
+    p_values = scikit_posthocs.posthoc_nemenyi_friedman(scores.T.reset_index(drop=True))
+    fig = new_figure(7.0, 1.6 + 0.22 * len(ranks))
+    ax = fig.add_subplot()
+    scikit_posthocs.critical_difference_diagram(ranks, p_values, ax=ax, label_props={"fontsize": 8},
+                                                label_fmt_left="{label} ({rank:.2f})",
+                                                label_fmt_right="({rank:.2f}) {label}")
+    ax.set_title(title, fontsize=10)
+    return fig

@@ -1,0 +1,191 @@
+"""``rwbench report``: one self-contained HTML page of a results folder — tables and figures, no network.
+
+Per dataset/task: the leaderboard (sortable by any column: a few lines of vanilla JavaScript), the protocol and
+each row's provenance (rwbench version, commit, device, dates), the clips left out, the significance and rank
+correlation notes, and the figures of :mod:`rwbench.figures` inlined as SVG data URIs: accuracy bars against the
+MFCC line per backend, random vs trained accuracy, the spread over folds × seeds, the confusion matrix of the best
+row, and the critical-difference diagram. Everything comes from the result files; nothing is recomputed. The page
+is rendered from ``templates/report.html`` by jinja2 with autoescaping, so any name read from a file is shown as
+text.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__, figures
+from .cache import atomic_path
+from .leaderboard import (
+    CORRELATION_HEADING,
+    correlation_lines,
+    read_results,
+    rows_of_records,
+    significance_lines,
+    table_of,
+    versus_best,
+)
+from .ranking import paired, rank_correlation
+from .results import ResultRecord
+from .significance import average_ranks, block_scores
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    sort: float | str | None = None  # the value its column sorts by: None = the text; '' (a blank) sorts last
+
+
+@dataclass(frozen=True)
+class Plot:
+    title: str
+    uri: str  # the figure as an SVG data URI
+    caption: str = ""
+
+    @classmethod
+    def of(cls, title: str, figure, caption: str) -> Plot:
+        return cls(title, figures.data_uri(figure), caption)  # drawn now: the Figure is not kept
+
+
+@dataclass
+class Section:
+    dataset: str
+    anchor: str
+    protocol: str
+    rows: list[list[Cell]]
+    skipped: list[tuple[str, str]]
+    significance: list[str]  # per backend: Friedman, Nemenyi CD
+    correlation: list[str]  # per random backend: ρ and τ against the trained rows
+    plots: list[Plot] = field(default_factory=list)
+
+
+COLUMNS = ("rank", "front-end", "input", "width", "weights", "backend", "accuracy", "± 95% CI (seeds)",
+           "clips 95%", "avg rank", "vs best", "dim", "params", "seeds × folds", "ms/clip", "provenance")
+
+
+def _number(value, fmt: str) -> Cell:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return Cell("", "")
+    return Cell(format(value, fmt), float(value))
+
+
+def provenance(records: list[ResultRecord]) -> str:
+    """Where a row's numbers come from: rwbench version(s), commit(s), device(s), creation dates."""
+    versions = sorted({r.rwbench_version for r in records})
+    commits = sorted({(r.git_sha or "no git")[:7] for r in records})
+    devices = sorted({r.device for r in records})
+    dates = sorted({r.created[:10] for r in records})
+    span = dates[0] if len(dates) == 1 else f"{dates[0]} … {dates[-1]}"
+    return f"rwbench {', '.join(versions)} · {', '.join(commits)} · {', '.join(devices)} · {span}"
+
+
+def _cells(row: pd.Series, records: list[ResultRecord]) -> list[Cell]:
+    interval = ("", "") if pd.isna(row["boot_ci_low"]) else (f"{row['boot_ci_low']:.3f}–{row['boot_ci_high']:.3f}",
+                                                           float(row["boot_ci_low"]))
+    return [
+        Cell(str(row["rank"]), int(row["rank"])), Cell(row["frontend"]), Cell(row["input"]), Cell(str(row["width"])),
+        Cell(row["weights"]), Cell(row["backend"]),
+        Cell(f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}", float(row["accuracy_mean"])),
+        _number(row["accuracy_ci95"], ".3f"), Cell(*interval), _number(row["avg_rank"], ".2f"),
+        Cell(versus_best(row), 2.0 if versus_best(row) == "best" else _number(row["p_vs_best"], "g").sort),  # best last
+        _number(int(row["dim"]), "d"), _number(int(row["params"]), ",d"),
+        Cell(f"{row['n_seeds']} × {row['n_folds']}", int(row["n_seeds"]) * int(row["n_folds"])),
+        _number(row["embed_ms_per_clip"], ".1f"), Cell(provenance(records)),
+    ]
+
+
+def _key(row: pd.Series) -> tuple:
+    return row["dataset"], row["frontend"], row["width"], row["weights"], row["backend"]
+
+
+def _plots(dataset: str, rows: pd.DataFrame, groups: dict[tuple, list[ResultRecord]]) -> list[Plot]:
+    """Every figure of one dataset: bars and spread per backend, random vs trained, confusion, CD diagrams."""
+    widths = rows["width"].nunique()
+    label = {_key(r): f"{figures.row_label(r, widths)} · {r['weights']}" for _, r in rows.iterrows()}
+    plots = []
+    for backend in figures.panel_backends(rows):
+        baseline = figures.baseline_accuracy(rows, backend)
+        title = f"{dataset}: accuracy per front-end, {backend}"
+        line = "dashed line: the mfcc baseline" if baseline is not None else "no mfcc row for this backend"
+        plots.append(Plot.of(title, figures.accuracy_bars_figure(figures.bar_data(rows, backend), baseline, title),
+                          f"Mean ± std over outer folds × seeds; {line}."))
+    pairs = paired(rows)
+    for _, correlation in rank_correlation(rows).iterrows():
+        if correlation["n"] > 0:
+            title = f"{dataset}: random ({correlation['backend']}) vs trained (head)"
+            shown = pairs[pairs["backend"] == correlation["backend"]]
+            plots.append(Plot.of(title, figures.scatter_figure(shown, correlation, title),
+                              "Each point a front-end with both rows; dashed: equal accuracy."))
+    for backend, part in rows.groupby("backend", sort=True):
+        title = f"{dataset}: spread over folds × seeds, {backend}"
+        spread = {label[_key(r)]: figures.block_accuracies(groups[_key(r)]) for _, r in part.iterrows()}
+        plots.append(Plot.of(title, figures.spread_figure(spread, title), "Each dot one outer fold of one seed."))
+    best = rows.iloc[0]
+    records = groups[_key(best)]
+    if all(fold.get("confusion") is not None for r in records for fold in r.folds):
+        title = f"{dataset}: confusion of the best row, {label[_key(best)]} · {best['backend']}"
+        plots.append(Plot.of(title, figures.confusion_figure(figures.confusion_counts(records),
+                                                          records[0].dataset["classes"], title),
+                          f"Summed over {best['n_folds']} folds × {best['n_seeds']} seed(s); colour: share of the "
+                          "true class."))
+    for backend, part in rows.groupby("backend", sort=True):
+        first = part.iloc[0]
+        if len(part) < 3 or pd.isna(first["nemenyi_cd"]):
+            continue
+        scores = block_scores({_key(r): groups[_key(r)] for _, r in part.iterrows()})
+        scores.index = [label[key] for key in scores.index]
+        title = f"{dataset}: critical difference, {backend}"
+        plots.append(Plot.of(title, figures.critical_difference_figure(scores, average_ranks(scores), title),
+                          f"Average rank over {scores.shape[1]} blocks (fold × seed), 1 = best; joined rows: the "
+                          f"Nemenyi test does not separate them (α = 0.05; critical difference "
+                          f"{first['nemenyi_cd']:.2f}); Friedman p = {first['friedman_p']:.3g}."))
+    return plots
+
+
+def _anchor(dataset: str) -> str:
+    return "ds-" + "".join(ch if ch.isalnum() else "-" for ch in dataset)
+
+
+def sections(table: pd.DataFrame, groups: dict[tuple, list[ResultRecord]], *, draw: bool = True) -> list[Section]:
+    out = []
+    for dataset, rows in table.groupby("dataset", sort=True):
+        rows = rows.reset_index(drop=True)
+        records = [groups[_key(r)] for _, r in rows.iterrows()]
+        protocols = sorted({r.dataset.get("protocol", {}).get("id", "?") for rs in records for r in rs})
+        skipped = sorted(table.attrs.get("skipped", {}).get(dataset, {}).items())
+        out.append(Section(dataset, _anchor(dataset), ", ".join(protocols),
+                           [_cells(r, rs) for (_, r), rs in zip(rows.iterrows(), records)], skipped,
+                           significance_lines(rows), correlation_lines(rows, dataset),
+                           _plots(dataset, rows, groups) if draw else []))
+    return out
+
+
+def render(results_dir: Path, *, strict: bool = False, draw: bool = True) -> str:
+    """The report page of ``results_dir`` as HTML text."""
+    import jinja2
+
+    if draw:
+        figures.require_matplotlib()
+    records, invalid = read_results(results_dir, strict=strict)
+    table = table_of(records, invalid)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("rwbench", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    return env.get_template("report.html").render(
+        sections=sections(table, rows_of_records(records), draw=draw), columns=COLUMNS,
+        correlation_heading=CORRELATION_HEADING,
+        results_dir=str(Path(results_dir).resolve()), n_results=len(records), invalid=invalid,
+        version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        n_datasets=int(table["dataset"].nunique()) if len(table) else 0)
+
+
+def write_report(results_dir: Path, output: Path, *, strict: bool = False) -> Path:
+    """Render the report of ``results_dir`` to ``output`` (its folder created), replacing it atomically."""
+    html = render(results_dir, strict=strict)
+    with atomic_path(output) as partial:
+        partial.write_text(html, encoding="utf-8")
+    return output
+

@@ -1,0 +1,169 @@
+"""``rwbench plot filters`` and ``rwbench plot mel-target``: the spectra and maps drawn are the weights' own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("matplotlib", reason="the figures need the [report] extra: pip install 'rwbench[report]'")
+
+from toy import tone_dataset  # noqa: E402
+
+from rwbench import weight_figures as wf  # noqa: E402
+from rwbench.errors import RwbenchError  # noqa: E402
+from rwbench.frontend import FRONTENDS  # noqa: E402
+from rwbench.pretrain import pretrain, scale_target, target_logmel  # noqa: E402
+from rwbench.results import fold_weights_folder  # noqa: E402
+from rwbench.train import TrainOptions  # noqa: E402
+from rwbench.weights import write_safetensors  # noqa: E402
+
+
+def panel(name, tag="random", **kw):
+    return wf.filter_panel(FRONTENDS.get(name), tag, width="small", seed=0, results_dir=kw.pop("results", None),
+                           dataset=kw.pop("dataset", None), fold=kw.pop("fold", None))
+
+
+def test_each_dsp_stft_kernel_peaks_at_its_frequency():
+    spec = FRONTENDS.get("strided_512_512")
+    p = panel("strided_512_512", "dsp")
+    kernels = wf.waveform_kernels(spec, p.net)
+    frequencies = np.repeat(p.net.frequencies(), 2)  # cos/sin pairs
+    bin_hz = spec.sample_rate / wf.SPECTRUM_POINTS
+    for kernel, hz in zip(kernels, frequencies):
+        if np.abs(kernel).max() == 0:  # the sine at 0 Hz (and at Nyquist) is zero
+            assert hz in (0, spec.sample_rate / 2)
+            continue
+        freqs, db, dominant = wf.filter_spectra([kernel], spec.sample_rate)
+        assert abs(dominant[0] - hz) <= bin_hz, (hz, dominant[0])
+        assert db.max() == 0 and freqs[-1] == spec.sample_rate / 2
+
+
+def test_spectra_are_sorted_by_dominant_frequency_and_zero_kernels_sit_at_the_floor():
+    rng = np.random.default_rng(0)
+    tones = [np.cos(2 * np.pi * f * np.arange(256) / 8000) for f in (3000, 500, 1500)]
+    freqs, db, dominant = wf.filter_spectra([*tones, np.zeros(256), rng.standard_normal(64)], 8000)
+    assert list(dominant) == sorted(dominant)
+    assert [round(d, -2) for d in dominant if d in (dominant[dominant > 400])][:3] == [500, 1500, 3000]
+    assert np.isneginf(db).all(axis=1).sum() == 1  # the zero kernel: no dB level at all, drawn at the floor
+
+
+def test_every_waveform_first_layer_is_found():
+    """frame_level_many has five parallel first layers (32 … 512 samples): all of them are the first layer."""
+    p = panel("frame_level_many")
+    kernels = wf.waveform_kernels(p.frontend, p.net)
+    convs = [m for m in p.net.modules() if isinstance(m, torch.nn.Conv1d) and m.in_channels == 1]
+    assert len(convs) == 5 and len(kernels) == sum(c.out_channels for c in convs)
+    assert sorted({len(k) for k in kernels}) == [32, 64, 128, 256, 512]
+    first = convs[0].weight[0, 0].detach().double().numpy()
+    np.testing.assert_array_equal(kernels[0], first)
+
+
+@pytest.mark.parametrize(("name", "reads"), [("vgg", "a log-mel spectrogram"), ("mfcc", "no learnable filters")])
+def test_front_ends_without_waveform_filters_are_refused_by_name(name, reads):
+    p = panel(name)
+    with pytest.raises(RwbenchError, match=f"front-end '{name}' reads {reads}: it has no first-layer waveform"):
+        wf.filters_figure([p])
+
+
+def test_trained_weights_are_read_from_the_results_folder(tmp_path):
+    """A per-fold weights file is found by dataset, width, seed and fold, and its kernels are the ones drawn."""
+    spec = FRONTENDS.get("strided_512_512")
+    dsp = panel("strided_512_512", "dsp").net.state_dict()
+    folder = fold_weights_folder(tmp_path, "trained", "tones", spec.name, "small", 0)
+    write_safetensors(folder / "fold2.safetensors", dsp, {"frontend": spec.name})
+    p = panel("strided_512_512", "trained", results=tmp_path)
+    assert p.note == "tones, fold2"
+    assert torch.equal(p.net.state_dict()["conv.weight"], dsp["conv.weight"])
+    with pytest.raises(RwbenchError, match=r"no 'trained' weights for fold 'fold9'.*folds present: fold2"):
+        panel("strided_512_512", "trained", results=tmp_path, fold="fold9")
+    with pytest.raises(RwbenchError, match=r"no 'trained' weights of sample_level .*`rwbench train` first"):
+        panel("sample_level", "trained", results=tmp_path)
+    fold_weights_folder(tmp_path, "trained", "other", spec.name, "small", 0).mkdir(parents=True)
+    with pytest.raises(RwbenchError, match="name the dataset .*other, tones"):
+        panel("strided_512_512", "trained", results=tmp_path)
+
+
+def test_the_figure_has_one_panel_per_front_end_and_tag():
+    fig = wf.filters_figure([panel("sample_level"), panel("strided_512_512", "dsp"), panel("strided_512_512")])
+    images = [ax for ax in fig.axes if ax.images and ax.get_title()]
+    assert [ax.get_title() for ax in images] == ["sample_level · random", "strided_512_512 · dsp",
+                                                 "strided_512_512 · random"]
+    shown = np.asarray(images[1].images[0].get_array())
+    assert shown.shape == (wf.SPECTRUM_POINTS // 2 + 1, 320)  # frequency up, filters across
+
+
+def test_mel_target_compares_the_fold_weights_with_their_random_start(tmp_path):
+    spec, dataset = FRONTENDS.get("mst"), tone_dataset()
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, epochs=12, patience=12, batch_size=8, lr=3e-3)
+    pretrain("mst", [dataset], [spec], opts)
+    data = wf.mel_target(spec, dataset, tmp_path, width="small", seed=0, fold="fold2")
+    split = next(s for s in dataset.splits() if s.name == "fold2")
+    assert data.fold == "fold2" and data.clip == dataset.clips[int(split.test[0])].id  # a clip training never saw
+    learned, start = (np.mean((m - data.target) ** 2) for m in (data.learned, data.random))
+    assert learned < 0.7 * start, (learned, start)
+    assert data.target.shape == data.learned.shape == data.random.shape and data.target.shape[0] == 60
+    assert -1.5 < data.target.min() and data.target.max() < 1.5  # the training target's scaling
+    wave = torch.from_numpy(dataset.load_audio(dataset.clips[int(split.test[0])], 22050)).float()
+    summary = fold_weights_folder(tmp_path, "mst", dataset.key, "mst", "small", 0) / "fold2.json"
+    import json
+
+    expected = scale_target(target_logmel(wave[None]), json.loads(summary.read_text())["target"])[0]
+    np.testing.assert_allclose(data.target, expected[:, :data.target.shape[1]].numpy(), atol=1e-5)
+    fig = wf.mel_target_figure(data)
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes[:3]] == [
+        "target log-mel (scaled)", "mst layer, mst weights", "mst layer, random init"]
+    with pytest.raises(RwbenchError, match=r"--clip 999 is not a clip of tones"):
+        wf.mel_target(spec, dataset, tmp_path, width="small", seed=0, clip=999)
+
+
+def run_cli(*argv):
+    return subprocess.run([sys.executable, "-m", "rwbench.cli", *argv], capture_output=True, text=True)
+
+
+def test_plot_filters_cli_writes_png_and_svg(tmp_path):
+    from matplotlib.image import imread
+
+    out = run_cli("plot", "filters", "sample_level:random", "strided_512_512:dsp", "-o", str(tmp_path / "f.png"))
+    assert out.returncode == 0, out.stderr
+    image = imread(tmp_path / "f.png")
+    assert image.shape[0] > 300 and image.shape[1] > 600 and image.std() > 0.05
+    out = run_cli("plot", "filters", "strided_256_256", "-o", str(tmp_path / "f.svg"))  # random and dsp by default
+    assert out.returncode == 0, out.stderr
+    svg = (tmp_path / "f.svg").read_text()
+    assert "strided_256_256 · random" in svg and "strided_256_256 · dsp" in svg
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["filters", "vgg", "-o", "x.png"], "front-end 'vgg' reads a log-mel spectrogram"),
+    (["filters", "nosuch", "-o", "x.png"], "unknown front-end 'nosuch'"),
+    (["filters", "sample_level", "-o", "x.txt"], "name a .png, .svg, .pdf file"),
+    (["filters", "sample_level:dsp", "-o", "x.png"], "front-end 'sample_level' has no 'dsp' weights"),
+    (["mel-target", "--frontend", "vgg", "-o", "x.png"], "front-end 'vgg' has no mst weights"),
+])
+def test_plot_cli_names_bad_input(tmp_path, argv, message):
+    out = subprocess.run([sys.executable, "-m", "rwbench.cli", "plot", *argv], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_plot_mel_target_cli_without_mst_weights_names_the_command(tmp_path):
+    out = run_cli("plot", "mel-target", "--dataset", "synthetic", "--tasks", "timbre", "--results", str(tmp_path),
+                  "-o", str(tmp_path / "m.png"))
+    assert out.returncode == 2 and "make them with `rwbench pretrain mst` first" in out.stderr, out.stderr
+
+
+@pytest.mark.slow
+def test_plot_mel_target_cli_after_pretraining(tmp_path):
+    data = ["--dataset", "synthetic", "--tasks", "timbre", "--dataset-option", "n_per_class=5",
+            "--dataset-option", "seconds=1", "--results", str(tmp_path)]
+    out = run_cli("pretrain", "mst", *data, "--epochs", "2", "-q")
+    assert out.returncode == 0, out.stderr
+    out = run_cli("plot", "mel-target", *data, "--fold", "fold3", "-o", str(tmp_path / "m.svg"))
+    assert out.returncode == 0, out.stderr
+    svg = (tmp_path / "m.svg").read_text()
+    assert "synthetic/timbre, fold3, test clip" in svg and "mst layer, random init" in svg
