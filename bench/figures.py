@@ -32,6 +32,7 @@ WEIGHT_ORDER = ("random", "dsp", "mst", TRAINED, f"{TRAINED} ({HEAD})", "none") 
 PALETTE = {"random": "#4477aa", "dsp": "#228833", "mst": "#aa3377", TRAINED: "#ee6677", f"{TRAINED} ({HEAD})": "#cc3311",
            "none": "#777777"}
 OTHER_COLOURS = ("#ccbb44", "#66ccee", "#bbbbbb", "#994455")
+LABEL_OFFSETS = ((4, 3), (-4, 3), (4, -10), (-4, -10))  # points of a scatter label, tried in turn
 MAX_ANNOTATED_CLASSES = 20  # a confusion matrix prints its cells' values up to this many classes
 
 
@@ -100,18 +101,22 @@ def baseline_accuracy(rows: pd.DataFrame, backend: str) -> float | None:
 
 def accuracy_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str) -> Figure:
     """Horizontal bars of mean accuracy per front-end and weights group, error bars ± std over folds × seeds,
-    a dashed line at the MFCC baseline; one :class:`~matplotlib.container.BarContainer` per group, labelled."""
+    a dashed line at the MFCC baseline; one :class:`~matplotlib.container.BarContainer` per group, labelled.
+    A front-end's bars sit together (no gap for a group it lacks), best front-end on top."""
     labels = list(dict.fromkeys(bars["label"]))
     groups = sorted(set(bars["group"]), key=_group_key)
     others = [g for g in groups if g not in PALETTE]
-    fig = new_figure(7.0, 1.2 + 0.32 * len(labels) * max(1, len(groups)) ** 0.5)
+    per_label = bars.groupby("label", sort=False).size()
+    height = 0.8 / max(per_label.max(), 1) if len(bars) else 0.8
+    slot = bars.groupby("label", sort=False).cumcount().to_numpy()
+    y = np.array([labels.index(label) for label in bars["label"]], float)
+    y += (slot - (per_label[bars["label"]].to_numpy() - 1) / 2) * height
+    fig = new_figure(7.0, 1.6 + 0.3 * len(labels) * max(per_label.max() if len(bars) else 1, 1) ** 0.6)
     ax = fig.add_subplot()
-    height = 0.8 / len(groups)
-    for i, group in enumerate(groups):
-        part = bars[bars["group"] == group]
-        y = np.array([labels.index(label) for label in part["label"]]) + (i - (len(groups) - 1) / 2) * height
-        ax.barh(y, part["mean"], height=height, xerr=part["std"], color=colour(group, others), label=group,
-                error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#333333"})
+    for group in groups:
+        mine = (bars["group"] == group).to_numpy()
+        ax.barh(y[mine], bars["mean"][mine], height=height, xerr=bars["std"][mine], color=colour(group, others),
+                label=group, error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#333333"})
     if baseline is not None:
         ax.axvline(baseline, color="#000000", linestyle="--", linewidth=1, label=f"{BASELINE} {baseline:.3f}")
     ax.set_yticks(range(len(labels)), labels)
@@ -121,7 +126,8 @@ def accuracy_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str)
     ax.set_xlabel("accuracy (mean ± std over outer folds × seeds)")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    fig.legend(loc="outside lower center", ncols=min(len(groups) + (baseline is not None), 4), fontsize=8,
+               frameon=False)
     return fig
 
 
@@ -133,8 +139,12 @@ def scatter_figure(pairs: pd.DataFrame, correlation: pd.Series | dict, title: st
     ax = fig.add_subplot()
     x, y = pairs["random_accuracy"].to_numpy(float), pairs["trained_accuracy"].to_numpy(float)
     ax.scatter(x, y, color=PALETTE["random"], zorder=3)
-    for name, xi, yi in zip(pairs["frontend"], x, y):
-        ax.annotate(name, (xi, yi), xytext=(4, 3), textcoords="offset points", fontsize=8)
+    span = max(np.ptp(x) if len(x) else 0, np.ptp(y) if len(y) else 0, 0.05)
+    for i, (name, xi, yi) in enumerate(zip(pairs["frontend"], x, y)):
+        crowd = int(np.sum((np.abs(x[:i] - xi) < 0.12 * span) & (np.abs(y[:i] - yi) < 0.04 * span)))
+        dx, dy = LABEL_OFFSETS[crowd % len(LABEL_OFFSETS)]  # a neighbour's label is already there: try another side
+        ax.annotate(name, (xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=8,
+                    ha="left" if dx > 0 else "right")
     low, high = (min(x.min(), y.min()), max(x.max(), y.max())) if len(x) else (0, 1)
     pad = 0.05 * max(high - low, 0.1)
     ax.plot([low - pad, high + pad], [low - pad, high + pad], color="#999999", linestyle="--", linewidth=1)
