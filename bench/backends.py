@@ -31,6 +31,7 @@ class BackendSpec:
     description: str
     source: str = ""
     version: int = 1  # bump when the estimator changes: it is part of every result's run key
+    multilabel_native: bool = False  # the estimator fits an indicator matrix itself (else: one-vs-rest per tag)
 
     @property
     def grid_size(self) -> int:
@@ -83,6 +84,7 @@ def svm(seed: int) -> Pipeline:
     grid=[{"clf__n_hidden": [100, 250, 500, 1200, 1800, 2500], "clf__alpha": [1e-2, 1.0, 100.0]}],
     description="StandardScaler + hpelm ELM; hidden ∈ {100…2500} × ridge λ ∈ {0.01, 1, 100}",
     source="reference study hidden sizes; hpelm (Akusok et al. 2015)",
+    multilabel_native=True,  # one ridge solve for every tag
 )
 def elm(seed: int) -> Pipeline:
     from .elm import ELMClassifier
@@ -96,6 +98,7 @@ def elm(seed: int) -> Pipeline:
     description="StandardScaler + the same ELM in torch (hidden layer float32 on CUDA when present, ridge "
                 "solved in float64); the grid of `elm`",
     source="as elm; closed-form ridge ELM computed with torch",
+    multilabel_native=True,
 )
 def elm_torch(seed: int) -> Pipeline:
     from .elm import TorchELMClassifier

@@ -31,6 +31,7 @@ class Clip:
     fold: int | None = None  # predefined fold, when the protocol has folds
     split: str | None = None  # "train" / "valid" / "test", when the protocol is a fixed split
     group: str | None = None  # source recording, speaker or artist: kept on one side of every split
+    tags: tuple[str, ...] = ()  # multilabel tasks: the clip's tags (``label`` then reads them joined by "+")
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Dataset:
     root: Path | None = None
     skipped: list[dict] = field(default_factory=list)  # files left out (with --skip-bad-audio), and why
     info: dict = field(default_factory=dict)  # provenance for the result: partial copy, duplicates, fold names
+    task_type: str = "multiclass"  # or "multilabel": a set of tags per clip (rwbench.tasks)
 
     @property
     def key(self) -> str:
@@ -53,12 +55,25 @@ class Dataset:
         return f"{self.name}/{self.task}" if self.task else self.name
 
     @property
+    def multilabel(self) -> bool:
+        return self.task_type == "multilabel"
+
+    @property
     def classes(self) -> list[str]:
+        """The class names (multiclass) or the tags (multilabel), sorted: column ``i`` of a target is ``classes[i]``."""
+        if self.multilabel:
+            return sorted({tag for c in self.clips for tag in c.tags})
         return sorted({c.label for c in self.clips})
 
     @property
     def labels(self) -> np.ndarray:
+        """Each clip's class index ``(clips,)``, or its tags as an indicator matrix ``(clips, tags)`` (multilabel)."""
         index = {c: i for i, c in enumerate(self.classes)}
+        if self.multilabel:
+            targets = np.zeros((len(self.clips), len(index)), dtype=np.int64)
+            for row, clip in enumerate(self.clips):
+                targets[row, [index[t] for t in clip.tags]] = 1
+            return targets
         return np.array([index[c.label] for c in self.clips])
 
     def splits(self) -> list[OuterSplit]:
@@ -70,8 +85,8 @@ class Dataset:
 
     def describe(self) -> dict:
         """What a result records about the dataset: protocol (with folds or counts), length policy, skips."""
-        return {"name": self.name, "task": self.task, "key": self.key, "n_clips": len(self.clips),
-                "classes": self.classes, "seconds": self.seconds, "pad": self.pad,
+        return {"name": self.name, "task": self.task, "key": self.key, "task_type": self.task_type,
+                "n_clips": len(self.clips), "classes": self.classes, "seconds": self.seconds, "pad": self.pad,
                 "protocol": self.protocol.describe(self.clips), "skipped": self.skipped, "info": self.info}
 
     def fingerprint_parts(self) -> dict:
@@ -82,7 +97,8 @@ class Dataset:
             digests = iter(file_digests(files))
         except OSError as err:
             raise DataError(f"{self.key}: cannot read {err.filename}: {err.strerror}") from err
-        rows = [[c.id, c.label, next(digests) if c.path is not None else None] for c in self.clips]
+        rows = [[c.id, c.label, next(digests) if c.path is not None else None, *([list(c.tags)] if c.tags else [])]
+                for c in self.clips]
         return {"name": self.name, "task": self.task, "clips": rows}
 
     def fingerprint(self) -> str:
@@ -118,18 +134,19 @@ def dataset_record(dataset: Dataset) -> dict:
     return {"name": dataset.name, "task": dataset.task, "key": dataset.key, "fingerprint": dataset.fingerprint(),
             "seconds": dataset.seconds, "pad": dataset.pad,
             "protocol": {"class": type(protocol).__name__, **asdict(protocol)},
-            "clips": [[c.id, c.label, c.fold, c.split, c.group] for c in dataset.clips],
-            "skipped": dataset.skipped, "info": dataset.info}
+            "clips": [[c.id, c.label, c.fold, c.split, c.group, *([list(c.tags)] if c.tags else [])]
+                      for c in dataset.clips],
+            "skipped": dataset.skipped, "info": dataset.info, "task_type": dataset.task_type}
 
 
 def dataset_from_record(record: dict) -> StoredDataset:
     try:
         protocol_fields = dict(record["protocol"])
         protocol = PROTOCOLS[protocol_fields.pop("class")](**protocol_fields)
-        clips = [Clip(id=i, label=label, fold=fold, split=split, group=group)
-                 for i, label, fold, split, group in record["clips"]]
+        clips = [Clip(id=i, label=label, fold=fold, split=split, group=group, tags=tuple(tags[0]) if tags else ())
+                 for i, label, fold, split, group, *tags in record["clips"]]
         dataset = StoredDataset(record["name"], record["task"], clips, protocol, record["seconds"], record["pad"],
-                                None, record["skipped"], record["info"])
+                                None, record["skipped"], record["info"], record.get("task_type", "multiclass"))
     except (KeyError, TypeError, ValueError) as err:
         raise DataError(f"a stored dataset record is malformed ({type(err).__name__}: {err})") from err
     dataset.stored_fingerprint = record["fingerprint"]

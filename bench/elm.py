@@ -22,8 +22,8 @@ import numpy as np
 import scipy.linalg
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_scalar, validate_data
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, check_scalar, column_or_1d, validate_data
 
 __all__ = ["ACTIVATIONS", "ELMClassifier", "TorchELMClassifier"]
 
@@ -132,20 +132,25 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
 
     def _prepare(self, X, y, dtype) -> tuple[np.ndarray, np.ndarray]:
-        """Checked parameters and data, ``classes_`` set; returns X and each label's class index."""
+        """Checked parameters and data, ``classes_`` set; returns X and the ridge targets T: one-hot rows of the
+        labels, or a multilabel indicator matrix ``y`` as it is (one output per tag, all solved at once)."""
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=dtype)
+        X, y = validate_data(self, X, y, dtype=dtype, multi_output=True)
         check_classification_targets(y)
+        self.multilabel_ = type_of_target(y) == "multilabel-indicator"
+        if not self.multilabel_:
+            y = column_or_1d(y, warn=True)
+        if self.multilabel_:
+            self.classes_ = np.arange(y.shape[1])
+            return X, y.astype(np.float64)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 classes; got 1 class: {self.classes_[0]!r}")
-        return X, y_index
+        return X, np.eye(len(self.classes_))[y_index]  # one-hot (n_samples, n_classes), as hpelm 'c' wants
 
     def fit(self, X, y):
-        """Fit on X (n_samples, n_features) and labels y (n_samples,); returns self."""
-        X, y_index = self._prepare(X, y, np.float64)
-        targets = np.eye(len(self.classes_))[y_index]  # one-hot (n_samples, n_classes), as hpelm 'c' wants
-
+        """Fit on X (n_samples, n_features) and labels y (n_samples,) or a tag indicator matrix (n_samples, n_tags)."""
+        X, targets = self._prepare(X, y, np.float64)
         W, B = _draw_hidden(np.random.default_rng(self.random_state), X.shape[1], int(self.n_hidden))
         elm = _build_elm(W, B, len(self.classes_), self.activation, float(self.alpha))
         # 'c' alone: plain ridge solve for classification. Lowercase 'v'/'cv'/'loo' would silently skip
@@ -168,14 +173,18 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         return elm.predict(X)
 
     def decision_function(self, X) -> np.ndarray:
-        """Scores: (n_samples,) for two classes (> 0 means ``classes_[1]``), else (n_samples, n_classes)."""
+        """Scores: (n_samples,) for two classes (> 0 means ``classes_[1]``), else (n_samples, n_classes); one
+        column per tag for a multilabel fit (the ridge regression of its 0/1 target)."""
         check_is_fitted(self)
         scores = self._scores(X)
-        return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
+        return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 and not self.multilabel_ else scores
 
     def predict(self, X) -> np.ndarray:
-        """Predicted labels (n_samples,): the class with the largest output score."""
+        """Predicted labels (n_samples,): the class with the largest output score; multilabel: each tag whose
+        score reaches 0.5, halfway between its targets (rwbench's evaluation picks its threshold on validation)."""
         check_is_fitted(self)
+        if self.multilabel_:
+            return (self._scores(X) >= 0.5).astype(np.int64)
         return self.classes_[np.argmax(self._scores(X), axis=1)]
 
 
@@ -213,10 +222,9 @@ class TorchELMClassifier(ELMClassifier):
 
     def fit(self, X, y):
         """Fit on X (n_samples, n_features) and labels y (n_samples,); returns self."""
-        X, y_index = self._prepare(X, y, np.float32)
+        X, T = self._prepare(X, y, np.float32)
         rng = np.random.default_rng(self.random_state)
         self.hidden_weights_, self.hidden_biases_ = _draw_hidden(rng, X.shape[1], int(self.n_hidden))
-        T = np.eye(len(self.classes_))[y_index]
         dual = X.shape[0] < self.n_hidden  # solve the smaller of the two equivalent systems
         for dtype in (torch.float32, torch.float64):  # the products in float32 unless rounding breaks definiteness
             gram, solve = self._dual_system(X, T, dtype) if dual else self._primal_system(X, T, dtype)

@@ -20,7 +20,8 @@ import pandas as pd
 
 from .errors import RwbenchError
 from .ranking import HEAD, TRAINED, describe
-from .results import ResultRecord
+from .results import ResultRecord, task_of
+from .tasks import METRIC_LABELS, primary_metric
 
 try:
     from matplotlib.figure import Figure
@@ -84,23 +85,24 @@ def bar_data(rows: pd.DataFrame, backend: str) -> pd.DataFrame:
     shown = rows[(rows["backend"] == backend) | ((rows["backend"] == HEAD) & (rows["weights"] == TRAINED))]
     shown = shown[shown["frontend"] != BASELINE]
     widths = rows["width"].nunique()
+    p = primary_metric(rows.columns)
     out = pd.DataFrame({
         "label": [row_label(r, widths) for _, r in shown.iterrows()],
         "group": [f"{w} ({HEAD})" if b == HEAD and backend != HEAD else w for w, b in zip(shown["weights"], shown["backend"])],
-        "mean": shown["accuracy_mean"].to_numpy(float), "std": shown["accuracy_std"].to_numpy(float)})
+        "mean": shown[f"{p}_mean"].to_numpy(float), "std": shown[f"{p}_std"].to_numpy(float)})
     best = out.groupby("label")["mean"].max().sort_values(ascending=False, kind="stable")
     out["order"] = out["label"].map({label: i for i, label in enumerate(best.index)})
     out["group_order"] = [_group_key(g) for g in out["group"]]
     return out.sort_values(["order", "group_order"]).drop(columns=["order", "group_order"]).reset_index(drop=True)
 
 
-def baseline_accuracy(rows: pd.DataFrame, backend: str) -> float | None:
+def baseline_score(rows: pd.DataFrame, backend: str) -> float | None:
     line = rows[(rows["frontend"] == BASELINE) & (rows["backend"] == backend)]
-    return float(line["accuracy_mean"].iloc[0]) if len(line) else None
+    return float(line[f"{primary_metric(rows.columns)}_mean"].iloc[0]) if len(line) else None
 
 
-def accuracy_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str) -> Figure:
-    """Horizontal bars of mean accuracy per front-end and weights group, error bars ± std over folds × seeds,
+def score_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str, metric: str = "accuracy") -> Figure:
+    """Horizontal bars of the mean primary metric per front-end and weights group, error bars ± std over folds × seeds,
     a dashed line at the MFCC baseline; one :class:`~matplotlib.container.BarContainer` per group, labelled.
     A front-end's bars sit together (no gap for a group it lacks), best front-end on top."""
     labels = list(dict.fromkeys(bars["label"]))
@@ -123,7 +125,7 @@ def accuracy_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str)
     ax.invert_yaxis()  # best on top
     reach = float(np.nanmax(bars["mean"] + bars["std"].fillna(0))) if len(bars) else 1.0
     ax.set_xlim(0, min(1.0, reach) * 1.05)
-    ax.set_xlabel("accuracy (mean ± std over outer folds × seeds)")
+    ax.set_xlabel(f"{METRIC_LABELS[metric]} (mean ± std over outer folds × seeds)")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.legend(loc="outside lower center", ncols=min(len(groups) + (baseline is not None), 4), fontsize=8,
@@ -132,12 +134,12 @@ def accuracy_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str)
 
 
 # -- random vs trained ----------------------------------------------------------------------------
-def scatter_figure(pairs: pd.DataFrame, correlation: pd.Series | dict, title: str) -> Figure:
-    """Each front-end with both sides: random-weight accuracy (x) vs trained accuracy (y), named, the diagonal
+def scatter_figure(pairs: pd.DataFrame, correlation: pd.Series | dict, title: str, metric: str = "accuracy") -> Figure:
+    """Each front-end with both sides: random-weight score (x) vs trained score (y), named, the diagonal
     dashed; ρ and τ (:func:`rwbench.ranking.describe`) under the title."""
     fig = new_figure(5.5, 4.8)
     ax = fig.add_subplot()
-    x, y = pairs["random_accuracy"].to_numpy(float), pairs["trained_accuracy"].to_numpy(float)
+    x, y = pairs[f"random_{metric}"].to_numpy(float), pairs[f"trained_{metric}"].to_numpy(float)
     ax.scatter(x, y, color=PALETTE["random"], zorder=3)
     span = max(np.ptp(x) if len(x) else 0, np.ptp(y) if len(y) else 0, 0.05)
     for i, (name, xi, yi) in enumerate(zip(pairs["frontend"], x, y)):
@@ -148,21 +150,21 @@ def scatter_figure(pairs: pd.DataFrame, correlation: pd.Series | dict, title: st
     low, high = (min(x.min(), y.min()), max(x.max(), y.max())) if len(x) else (0, 1)
     pad = 0.05 * max(high - low, 0.1)
     ax.plot([low - pad, high + pad], [low - pad, high + pad], color="#999999", linestyle="--", linewidth=1)
-    ax.set_xlabel("random-weight accuracy")
-    ax.set_ylabel("trained accuracy")
+    ax.set_xlabel(f"random-weight {METRIC_LABELS[metric]}")
+    ax.set_ylabel(f"trained {METRIC_LABELS[metric]}")
     ax.set_title(f"{title}\n{describe(correlation)}", fontsize=9)
     ax.grid(alpha=0.3)
     return fig
 
 
 # -- spread over folds × seeds --------------------------------------------------------------------------
-def block_accuracies(records: list[ResultRecord]) -> list[float]:
-    """Every outer fold's accuracy of every seed of one leaderboard row."""
-    return [float(fold["accuracy"]) for record in records for fold in record.folds]
+def block_scores(records: list[ResultRecord]) -> list[float]:
+    """Every outer fold's primary metric, of every seed of one leaderboard row."""
+    return [float(fold[task_of(record).primary]) for record in records for fold in record.folds]
 
 
-def spread_figure(rows: dict[str, list[float]], title: str) -> Figure:
-    """One strip per row (best mean on top): each fold × seed accuracy a dot, the mean a vertical tick."""
+def spread_figure(rows: dict[str, list[float]], title: str, metric: str = "accuracy") -> Figure:
+    """One strip per row (best mean on top): each fold × seed score a dot, the mean a vertical tick."""
     labels = sorted(rows, key=lambda label: -float(np.mean(rows[label])))
     fig = new_figure(7.0, 1.2 + 0.3 * len(labels))
     ax = fig.add_subplot()
@@ -174,7 +176,7 @@ def spread_figure(rows: dict[str, list[float]], title: str) -> Figure:
         ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color="#000000", linewidth=2)
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
-    ax.set_xlabel("accuracy of each outer fold × seed (tick: mean)")
+    ax.set_xlabel(f"{METRIC_LABELS[metric]} of each outer fold × seed (tick: mean)")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return fig

@@ -1,10 +1,11 @@
 """Leaderboards derived from result files only, exported as Markdown, CSV or JSON with the same rows.
 
-One row per (dataset/task, front-end, width, weights, variant, backend), pooling every seed: the
-accuracy mean and std are over all outer folds × seeds, ``seed_std`` is the spread of the per-seed
-means (initialisation noise), and the 95% CI is a t-interval on the per-seed means (one value per
-seed is the independent unit; with one seed there is no CI). Rows are ranked within each dataset
-by mean accuracy (ties share the better rank). A variant — pooling other than mean,
+One row per (dataset/task, front-end, width, weights, variant, backend), pooling every seed. A table holds one
+task type (:mod:`rwbench.tasks`) and its columns carry that type's metric names: ``accuracy_*`` (multiclass) or
+``roc_auc_macro_*`` (multilabel), the primary metric. Its mean and std are over all outer folds × seeds,
+``seed_std`` is the spread of the per-seed means (initialisation noise), and the 95% CI is a t-interval on the
+per-seed means (one value per seed is the independent unit; with one seed there is no CI). Rows are ranked within each dataset
+by the primary metric's mean (ties share the better rank). A variant — pooling other than mean,
 segment-and-aggregate, or layers other than the front-end's default — is shown after the front-end's name:
 ``vgg[max]``, ``vgg[seg4s-hop2s-majority]``, ``musicnn[penultimate]``.
 
@@ -26,40 +27,63 @@ from tabulate import tabulate
 
 from .errors import RwbenchError
 from .ranking import EXPORT_COLUMNS, RANDOM, TRAINED, comparison, describe, rank_correlation, trained_backend_for
-from .results import ResultRecord, iter_results, variant
+from .results import ResultRecord, iter_results, task_of, variant
 from .significance import GROUP_COLUMNS, ROW_COLUMNS, compare_pair, leaderboard_statistics
+from .tasks import METRIC_LABELS, TASK_TYPES, TaskType, primary_metric, task_type
 
 STAT_COLUMNS = (*ROW_COLUMNS, *GROUP_COLUMNS)
-COLUMNS = [
-    "rank", "dataset", "frontend", "input", "width", "weights", "backend", "dim", "params",
-    "accuracy_mean", "accuracy_std", "accuracy_ci95", "seed_std", "balanced_accuracy_mean", "macro_f1_mean",
-    "n_seeds", "n_folds", "fold_accuracies", "embed_ms_per_clip", "skipped", *STAT_COLUMNS, *EXPORT_COLUMNS,
-]
 FORMATS = ("md", "csv", "json")
 DECIMALS = 4
 
 
-def _row(records: list[ResultRecord]) -> dict:
+def fold_column(metric: str) -> str:
+    """The column listing a row's per-fold means of ``metric`` (``fold_accuracies`` for accuracy, as ever)."""
+    return "fold_accuracies" if metric == "accuracy" else f"fold_{metric}"
+
+
+def columns_for(task: TaskType) -> list[str]:
+    """A leaderboard's columns: named after its task type's metrics, the primary one ranked on."""
+    p, others = task.primary, task.metrics[1:]
+    return ["rank", "dataset", "frontend", "input", "width", "weights", "backend", "dim", "params",
+            f"{p}_mean", f"{p}_std", f"{p}_ci95", "seed_std", *(f"{m}_mean" for m in others),
+            "n_seeds", "n_folds", fold_column(p), "embed_ms_per_clip", "skipped", *STAT_COLUMNS, *EXPORT_COLUMNS]
+
+
+COLUMNS = columns_for(TASK_TYPES["multiclass"])
+
+
+def _row(records: list[ResultRecord], task: TaskType) -> dict:
     """The figures of one leaderboard row (its front-end as shown is set by :func:`build`)."""
-    first = records[0]
-    per_seed = np.array([[f["accuracy"] for f in r.folds] for r in records])  # (seeds, folds)
+    first, p = records[0], task.primary
+    per_seed = np.array([[f[p] for f in r.folds] for r in records])  # (seeds, folds)
     seed_means = per_seed.mean(axis=1)
     n = len(seed_means)
     ci = float(stats.t.ppf(0.975, n - 1) * seed_means.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    metric = lambda name: float(np.mean([[f[name] for f in r.folds] for r in records]))  # noqa: E731
     fe = first.frontend
     return {
         "dataset": first.dataset["key"], "frontend": fe["name"], "input": fe["input_kind"], "width": fe["width"],
         "weights": fe["weights"], "backend": first.backend["name"],
         "dim": fe["feature_dim"], "params": fe["params"],
-        "accuracy_mean": float(per_seed.mean()), "accuracy_std": float(per_seed.std()), "accuracy_ci95": ci,
+        f"{p}_mean": float(per_seed.mean()), f"{p}_std": float(per_seed.std()), f"{p}_ci95": ci,
         "seed_std": float(seed_means.std(ddof=1)) if n > 1 else float("nan"),
-        "balanced_accuracy_mean": metric("balanced_accuracy"), "macro_f1_mean": metric("macro_f1"),
+        **{f"{m}_mean": float(np.mean([[f[m] for f in r.folds] for r in records])) for m in task.metrics[1:]},
         "n_seeds": n, "n_folds": per_seed.shape[1],
-        "fold_accuracies": " ".join(f"{a:.3f}" for a in per_seed.mean(axis=0)),
+        fold_column(p): " ".join(f"{a:.3f}" for a in per_seed.mean(axis=0)),
         "embed_ms_per_clip": 1000 * float(np.mean([r.timings["embed_seconds_per_clip"] for r in records])),
         "skipped": len(first.dataset["skipped"]),
     }
+
+
+def task_of_records(records: list[ResultRecord]) -> TaskType:
+    """The one task type of ``records``; a clear error when they mix task types (one table holds one)."""
+    kinds: dict[str, set[str]] = {}
+    for r in records:
+        kinds.setdefault(task_of(r).name, set()).add(r.dataset["key"])
+    if len(kinds) > 1:
+        listed = "; ".join(f"{kind}: {', '.join(sorted(keys))}" for kind, keys in sorted(kinds.items()))
+        raise RwbenchError(f"these results mix task types ({listed}); a table ranks one metric, so pick one with "
+                           f"--task-type {'|'.join(sorted(kinds))}")
+    return task_type(next(iter(kinds), "multiclass"))
 
 
 def rows_of_records(records: Iterable[ResultRecord]) -> dict[tuple, list[ResultRecord]]:
@@ -73,20 +97,24 @@ def rows_of_records(records: Iterable[ResultRecord]) -> dict[tuple, list[ResultR
 
 
 def build(records: Iterable[ResultRecord]) -> pd.DataFrame:
-    """The leaderboard table of ``records``: columns :data:`COLUMNS`, sorted by dataset then rank."""
+    """The leaderboard table of ``records`` (one task type): columns :func:`columns_for`, sorted by dataset then
+    rank on the task's primary metric."""
+    records = list(records)
+    task = task_of_records(records)
+    columns, p = columns_for(task), task.primary
     groups = rows_of_records(records)
     if not groups:
-        return pd.DataFrame(columns=COLUMNS)
-    table = pd.DataFrame([{**_row(g), "frontend": key[1]} for key, g in groups.items()])
-    table["rank"] = table.groupby("dataset")["accuracy_mean"].rank(ascending=False, method="min").astype(int)
+        return pd.DataFrame(columns=columns)
+    table = pd.DataFrame([{**_row(g, task), "frontend": key[1]} for key, g in groups.items()])
+    table["rank"] = table.groupby("dataset")[f"{p}_mean"].rank(ascending=False, method="min").astype(int)
     statistics = leaderboard_statistics(groups)
     for column in STAT_COLUMNS:  # table rows are still in the order of ``groups``
         table[column] = [statistics[key][column] for key in groups]
     table = table.sort_values(["dataset", "rank", "frontend", "backend"], kind="stable").reset_index(drop=True)
-    table = _rounded(table[COLUMNS[:-len(EXPORT_COLUMNS)]])
+    table = _rounded(table[columns[:-len(EXPORT_COLUMNS)]])
     table = with_correlation_columns(table, rank_correlation(table))
     table.loc[table["weights"] != RANDOM, list(EXPORT_COLUMNS)] = np.nan  # the figures belong to random rows only
-    return _rounded(table[COLUMNS])
+    return _rounded(table[columns])
 
 
 P_VALUES = ("p_vs_best", "friedman_p", "rank_corr_spearman_p", "rank_corr_kendall_p")
@@ -154,15 +182,17 @@ def correlation_lines(table: pd.DataFrame, dataset: str) -> list[str]:
     return [describe(row) for _, row in correlations.iterrows()]
 
 
-CORRELATION_HEADING = (f"Rank correlation of {RANDOM}-weight and {TRAINED} ({trained_backend_for(TRAINED)}) accuracy, "
-                       "over the front-ends with both:")
+def correlation_heading(metric: str = "accuracy") -> str:
+    return (f"Rank correlation of {RANDOM}-weight and {TRAINED} ({trained_backend_for(TRAINED)}) {METRIC_LABELS[metric]}, "
+            "over the front-ends with both:")
 
 
 def _correlation_note(table: pd.DataFrame):
     """``dataset -> text``: the ρ/τ lines printed under a dataset's table when it has trained rows."""
     def note(dataset: str) -> str:
         lines = correlation_lines(table, dataset)
-        return f"\n{CORRELATION_HEADING}\n" + "".join(f"- {line}\n" for line in lines) if lines else ""
+        heading = correlation_heading(primary_metric(table.columns))
+        return f"\n{heading}\n" + "".join(f"- {line}\n" for line in lines) if lines else ""
     return note
 
 
@@ -170,11 +200,12 @@ def to_summary(table: pd.DataFrame) -> str:
     """The Markdown tables cut to what a reader scans first (``rwbench run`` prints this)."""
     def compact(rows: pd.DataFrame) -> pd.DataFrame:
         view = rows[["rank", "frontend", "input", "weights", "backend", "dim", "params"]].copy()
-        view["accuracy"] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(rows["accuracy_mean"], rows["accuracy_std"])]
-        view["ci95"] = ["" if np.isnan(c) else f"±{c:.3f}" for c in rows["accuracy_ci95"]]
+        p = primary_metric(rows.columns)
+        view[METRIC_LABELS[p]] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(rows[f"{p}_mean"], rows[f"{p}_std"])]
+        view["ci95"] = ["" if np.isnan(c) else f"±{c:.3f}" for c in rows[f"{p}_ci95"]]
         view["clips 95%"] = ["" if pd.isna(lo) else f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(rows["boot_ci_low"],
                                                                                      rows["boot_ci_high"])]
-        view["folds"] = rows["fold_accuracies"]
+        view["folds"] = rows[fold_column(p)]
         view["seeds"] = rows["n_seeds"]
         view["avg rank"] = ["" if pd.isna(r) else f"{r:.2f}" for r in rows["avg_rank"]]
         view["vs best"] = [versus_best(row) for _, row in rows.iterrows()]
@@ -263,9 +294,11 @@ def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, rand
     for _, corr in correlations.iterrows():
         rows = pairs[(pairs["dataset"] == corr.dataset) & (pairs["backend"] == corr.backend)]
         trained_side = f"{trained} ({trained_backend_for(trained) or corr['backend']})"
+        metric = next(c.removeprefix("random_") for c in pairs.columns if c.startswith("random_") and c != "random_rank")
+        label = METRIC_LABELS[metric]
         view = rows.drop(columns=["dataset", "backend"]).rename(columns={
-            "random_accuracy": f"{random} accuracy", "random_rank": f"{random} rank",
-            "trained_accuracy": f"{trained} accuracy", "trained_rank": f"{trained} rank", "rank_diff": "rank diff"})
+            f"random_{metric}": f"{random} {label}", "random_rank": f"{random} rank",
+            f"trained_{metric}": f"{trained} {label}", "trained_rank": f"{trained} rank", "rank_diff": "rank diff"})
         body = (tabulate(view, headers="keys", tablefmt="pipe", showindex=False, floatfmt=f".{DECIMALS}f") if len(rows)
                 else f"No front-end has both {random} and {trained} results.")
         sections.append(f"### {corr['dataset']}: {random} ({corr['backend']}) vs {trained_side}\n\n{body}\n\n"

@@ -24,6 +24,7 @@ from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, fold_dicts, keep_rows, nested_cv, rows_of, summarise
 from .frontend import FOLD_TAGS, FrontendSpec, Pooling, Precision, layer_sets, offers, weight_tags
 from .results import ResultRecord, fold_weights_folder, provenance, result_lock, result_path, variant, write_result
+from .tasks import task_type
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +245,18 @@ def evaluation_tasks(datasets: list[Dataset], frontends: list[FrontendSpec], bac
     return tasks
 
 
+def check_task_options(datasets: list[Dataset], opts: RunOptions) -> None:
+    """Options that a dataset's task type cannot take are refused before any work."""
+    if opts.segment and opts.aggregate in VOTES:
+        multilabel = [d.key for d in datasets if d.multilabel]
+        if multilabel:
+            raise RwbenchError(f"--aggregate {opts.aggregate} votes for one class per clip; {', '.join(multilabel)} "
+                               "is multilabel: use --aggregate mean (window embeddings averaged)")
+
+
 def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
                  opts: RunOptions, log_: RunLog) -> None:
+    check_task_options(datasets, opts)
     described = {dataset.key: (dataset.splits(), dataset.describe()) for dataset in datasets}  # once per dataset
     for task in evaluation_tasks(datasets, frontends, backends, opts):
         path, computed = evaluate_task(task, opts, *described[task.job.dataset.key])
@@ -326,24 +337,25 @@ def _evaluate(task: EvaluateTask, embeddings: dict[str | None, Embeddings], path
     )
     write_result(path, record)
     shown = f"{spec.name}[{variant(frontend)}]" if variant(frontend) else spec.name
-    log.info("%s %s %s %s seed %d: accuracy %.3f", dataset.key, shown, job.weights_kind, backend.name, job.seed,
-             record.summary["accuracy_mean"])
+    metric = task_type(dataset.task_type).primary
+    log.info("%s %s %s %s seed %d: %s %.3f", dataset.key, shown, job.weights_kind, backend.name, job.seed, metric,
+             record.summary[f"{metric}_mean"])
 
 
 def _nested_cv(embeddings: Embeddings, columns: np.ndarray, dataset: Dataset, splits, backend: BackendSpec, seed: int,
                opts: RunOptions):
     """Clip rows, or window rows voted per clip; rows of skipped clips (NaN) never enter a split."""
-    labels, n_classes = dataset.labels, len(dataset.classes)
+    labels, n_classes, task = dataset.labels, len(dataset.classes), task_type(dataset.task_type)
     features, clip_index = np.asarray(embeddings.features[:, columns]), embeddings.clip_index
     if opts.segment and opts.aggregate in VOTES:
         valid = ~np.isnan(features).any(axis=1)
         row_splits = [keep_rows(rows_of(s, clip_index), valid) for s in splits]
         return nested_cv(features, labels[clip_index], row_splits, backend, seed=seed, n_classes=n_classes,
-                         n_jobs=opts.n_jobs, vote=opts.aggregate, row_clip=clip_index)
+                         n_jobs=opts.n_jobs, vote=opts.aggregate, row_clip=clip_index, task=task)
     clips = clip_means(features, clip_index) if embeddings.segmented else features
     valid = ~np.isnan(clips).any(axis=1)
     return nested_cv(clips, labels, [keep_rows(s, valid) for s in splits], backend, seed=seed, n_classes=n_classes,
-                     n_jobs=opts.n_jobs)
+                     n_jobs=opts.n_jobs, task=task)
 
 
 def run(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
@@ -351,6 +363,7 @@ def run(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[B
     """embed → evaluate; returns what was computed and what was reused."""
     for spec in frontends:  # bad --layers fail before any work
         layer_sets(spec, opts.layers)
+    check_task_options(datasets, opts)
     log_ = RunLog()
     embed_all(datasets, frontends, opts, log_)
     evaluate_all(datasets, frontends, backends, opts, log_)

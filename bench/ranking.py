@@ -4,9 +4,9 @@ A front-end — its leaderboard name (variant included) and width — counts for
 leaderboard has both its random row (weights ``random``, backend ``b``) and its trained row: weights
 ``trained`` with backend ``head`` (a classifier head trained end to end), or, for any other tag such as
 ``mtt``, the row of that tag with the same backend ``b``. Spearman ρ and Kendall τ (``scipy.stats``) are
-computed on the accuracy means of those front-ends; with fewer than :data:`MIN_FRONTENDS` they are left
-undefined (NaN, shown as a sentence, never as a number). Ranks are within the front-ends with both,
-1 = best, ties share the better rank.
+computed on the means of the primary metric (accuracy; macro ROC-AUC for multilabel tasks) of those front-ends;
+with fewer than :data:`MIN_FRONTENDS` they are left undefined (NaN, shown as a sentence, never as a number).
+Ranks are within the front-ends with both, 1 = best, ties share the better rank.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ import pandas as pd
 from scipy import stats
 
 from .errors import RwbenchError
+from .tasks import primary_metric
 
 RANDOM, TRAINED, HEAD = "random", "trained", "head"
 MIN_FRONTENDS = 3
 CORRELATION_COLUMNS = ["dataset", "backend", "n", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "frontends"]
-PAIR_COLUMNS = ["dataset", "backend", "frontend", "width", "random_accuracy", "random_rank", "trained_accuracy",
-                "trained_rank", "rank_diff"]
+def pair_columns(metric: str = "accuracy") -> list[str]:
+    return ["dataset", "backend", "frontend", "width", f"random_{metric}", "random_rank", f"trained_{metric}",
+            "trained_rank", "rank_diff"]
+
 # leaderboard / comparison export column ← rank_correlation column
 EXPORT_COLUMNS = {"rank_corr_spearman": "spearman_rho", "rank_corr_spearman_p": "spearman_p",
                   "rank_corr_kendall": "kendall_tau", "rank_corr_kendall_p": "kendall_p", "rank_corr_n": "n"}
@@ -37,32 +40,35 @@ def trained_backend_for(trained: str) -> str | None:
 def paired(table: pd.DataFrame, random: str = RANDOM, trained: str = TRAINED,
            trained_backend: str | None = HEAD) -> pd.DataFrame:
     """The front-ends with both sides, one row per (dataset, random backend, front-end, width): columns
-    :data:`PAIR_COLUMNS`. ``rank_diff`` = random rank − trained rank (> 0: ranks higher on the trained side).
+    :func:`pair_columns` of the table's primary metric. ``rank_diff`` = random rank − trained rank (> 0: ranks
+    higher on the trained side).
     ``trained_backend=None`` pairs each random backend with the same backend of the trained tag."""
+    metric = primary_metric(table.columns)
+    mean, mine, theirs = f"{metric}_mean", f"random_{metric}", f"trained_{metric}"
     on = ["dataset", "frontend", "width"] if trained_backend is not None else ["dataset", "frontend", "width", "backend"]
-    random_side = table.loc[table["weights"] == random, ["dataset", "frontend", "width", "backend", "accuracy_mean"]]
+    random_side = table.loc[table["weights"] == random, ["dataset", "frontend", "width", "backend", mean]]
     trained_side = table[table["weights"] == trained]
     if trained_backend is not None:
         trained_side = trained_side[trained_side["backend"] == trained_backend]
-    pairs = random_side.rename(columns={"accuracy_mean": "random_accuracy"}).merge(
-        trained_side[[*on, "accuracy_mean"]].rename(columns={"accuracy_mean": "trained_accuracy"}), on=on)
+    pairs = random_side.rename(columns={mean: mine}).merge(
+        trained_side[[*on, mean]].rename(columns={mean: theirs}), on=on)
     if pairs.empty:
-        return pd.DataFrame(columns=PAIR_COLUMNS)
+        return pd.DataFrame(columns=pair_columns(metric))
     groups = pairs.groupby(["dataset", "backend"])
-    for side in ("random", "trained"):
-        pairs[f"{side}_rank"] = groups[f"{side}_accuracy"].rank(ascending=False, method="min").astype(int)
+    for side, column in (("random", mine), ("trained", theirs)):
+        pairs[f"{side}_rank"] = groups[column].rank(ascending=False, method="min").astype(int)
     pairs["rank_diff"] = pairs["random_rank"] - pairs["trained_rank"]
     pairs = pairs.sort_values(["dataset", "backend", "random_rank", "trained_rank", "frontend"], kind="stable")
-    return pairs[PAIR_COLUMNS].reset_index(drop=True)
+    return pairs[pair_columns(metric)].reset_index(drop=True)
 
 
-def _correlations(random_accuracy: np.ndarray, trained_accuracy: np.ndarray) -> dict:
-    if len(random_accuracy) < MIN_FRONTENDS:
+def _correlations(random_scores: np.ndarray, trained_scores: np.ndarray) -> dict:
+    if len(random_scores) < MIN_FRONTENDS:
         return dict.fromkeys(["spearman_rho", "spearman_p", "kendall_tau", "kendall_p"], float("nan"))
     with warnings.catch_warnings():  # a constant side gives NaN, reported as undefined, not as a warning
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        rho = stats.spearmanr(random_accuracy, trained_accuracy)
-        tau = stats.kendalltau(random_accuracy, trained_accuracy)
+        rho = stats.spearmanr(random_scores, trained_scores)
+        tau = stats.kendalltau(random_scores, trained_scores)
     return {"spearman_rho": float(rho.statistic), "spearman_p": float(rho.pvalue),
             "kendall_tau": float(tau.statistic), "kendall_p": float(tau.pvalue)}
 
@@ -73,12 +79,12 @@ def rank_correlation(table: pd.DataFrame, random: str = RANDOM, trained: str = T
     row per (dataset, backend of the random side): columns :data:`CORRELATION_COLUMNS`. ``n`` counts those
     front-ends (0 when the dataset has no trained row), ``frontends`` lists them by random rank; with
     ``n`` < :data:`MIN_FRONTENDS` the figures are NaN."""
-    pairs = paired(table, random, trained, trained_backend)
+    pairs, metric = paired(table, random, trained, trained_backend), primary_metric(table.columns)
     rows = []
     for (dataset, backend), _ in table[table["weights"] == random].groupby(["dataset", "backend"], sort=True):
         both = pairs[(pairs["dataset"] == dataset) & (pairs["backend"] == backend)]
         rows.append({"dataset": dataset, "backend": backend, "n": len(both),
-                     **_correlations(both["random_accuracy"].to_numpy(float), both["trained_accuracy"].to_numpy(float)),
+                     **_correlations(both[f"random_{metric}"].to_numpy(float), both[f"trained_{metric}"].to_numpy(float)),
                      "frontends": list(both["frontend"])})
     return pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
 

@@ -21,7 +21,7 @@ import pandas as pd
 from . import __version__, figures
 from .cache import atomic_path
 from .leaderboard import (
-    CORRELATION_HEADING,
+    correlation_heading,
     correlation_lines,
     read_results,
     rows_of_records,
@@ -30,8 +30,9 @@ from .leaderboard import (
     versus_best,
 )
 from .ranking import paired, rank_correlation
-from .results import ResultRecord
+from .results import ResultRecord, task_of
 from .significance import average_ranks, block_scores
+from .tasks import METRIC_LABELS, primary_metric
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class Section:
     dataset: str
     anchor: str
     protocol: str
+    task_type: str
+    columns: tuple[str, ...]
+    correlation_heading: str
     rows: list[list[Cell]]
     skipped: list[tuple[str, str]]
     significance: list[str]  # per backend: Friedman, Nemenyi CD
@@ -63,8 +67,9 @@ class Section:
     plots: list[Plot] = field(default_factory=list)
 
 
-COLUMNS = ("rank", "front-end", "input", "width", "weights", "backend", "accuracy", "± 95% CI (seeds)",
-           "clips 95%", "avg rank", "vs best", "dim", "params", "seeds × folds", "ms/clip", "provenance")
+def columns(metric: str) -> tuple[str, ...]:
+    return ("rank", "front-end", "input", "width", "weights", "backend", METRIC_LABELS[metric], "± 95% CI (seeds)",
+            "clips 95%", "avg rank", "vs best", "dim", "params", "seeds × folds", "ms/clip", "provenance")
 
 
 def _number(value, fmt: str) -> Cell:
@@ -83,14 +88,14 @@ def provenance(records: list[ResultRecord]) -> str:
     return f"rwbench {', '.join(versions)} · {', '.join(commits)} · {', '.join(devices)} · {span}"
 
 
-def _cells(row: pd.Series, records: list[ResultRecord]) -> list[Cell]:
+def _cells(row: pd.Series, records: list[ResultRecord], p: str) -> list[Cell]:
     interval = ("", "") if pd.isna(row["boot_ci_low"]) else (f"{row['boot_ci_low']:.3f}–{row['boot_ci_high']:.3f}",
                                                            float(row["boot_ci_low"]))
     return [
         Cell(str(row["rank"]), int(row["rank"])), Cell(row["frontend"]), Cell(row["input"]), Cell(str(row["width"])),
         Cell(row["weights"]), Cell(row["backend"]),
-        Cell(f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}", float(row["accuracy_mean"])),
-        _number(row["accuracy_ci95"], ".3f"), Cell(*interval), _number(row["avg_rank"], ".2f"),
+        Cell(f"{row[f'{p}_mean']:.3f} ± {row[f'{p}_std']:.3f}", float(row[f"{p}_mean"])),
+        _number(row[f"{p}_ci95"], ".3f"), Cell(*interval), _number(row["avg_rank"], ".2f"),
         Cell(versus_best(row), 2.0 if versus_best(row) == "best" else _number(row["p_vs_best"], "g").sort),  # best last
         _number(int(row["dim"]), "d"), _number(int(row["params"]), ",d"),
         Cell(f"{row['n_seeds']} × {row['n_folds']}", int(row["n_seeds"]) * int(row["n_folds"])),
@@ -104,26 +109,26 @@ def _key(row: pd.Series) -> tuple:
 
 def _plots(dataset: str, rows: pd.DataFrame, groups: dict[tuple, list[ResultRecord]]) -> list[Plot]:
     """Every figure of one dataset: bars and spread per backend, random vs trained, confusion, CD diagrams."""
-    widths = rows["width"].nunique()
+    widths, p = rows["width"].nunique(), primary_metric(rows.columns)
     label = {_key(r): f"{figures.row_label(r, widths)} · {r['weights']}" for _, r in rows.iterrows()}
     plots = []
     for backend in figures.panel_backends(rows):
-        baseline = figures.baseline_accuracy(rows, backend)
-        title = f"{dataset}: accuracy per front-end, {backend}"
+        baseline = figures.baseline_score(rows, backend)
+        title = f"{dataset}: {METRIC_LABELS[p]} per front-end, {backend}"
         line = "dashed line: the mfcc baseline" if baseline is not None else "no mfcc row for this backend"
-        plots.append(Plot.of(title, figures.accuracy_bars_figure(figures.bar_data(rows, backend), baseline, title),
+        plots.append(Plot.of(title, figures.score_bars_figure(figures.bar_data(rows, backend), baseline, title, p),
                           f"Mean ± std over outer folds × seeds; {line}."))
     pairs = paired(rows)
     for _, correlation in rank_correlation(rows).iterrows():
         if correlation["n"] > 0:
             title = f"{dataset}: random ({correlation['backend']}) vs trained (head)"
             shown = pairs[pairs["backend"] == correlation["backend"]]
-            plots.append(Plot.of(title, figures.scatter_figure(shown, correlation, title),
-                              "Each point a front-end with both rows; dashed: equal accuracy."))
+            plots.append(Plot.of(title, figures.scatter_figure(shown, correlation, title, p),
+                                 f"Each point a front-end with both rows; dashed: equal {METRIC_LABELS[p]}."))
     for backend, part in rows.groupby("backend", sort=True):
         title = f"{dataset}: spread over folds × seeds, {backend}"
-        spread = {label[_key(r)]: figures.block_accuracies(groups[_key(r)]) for _, r in part.iterrows()}
-        plots.append(Plot.of(title, figures.spread_figure(spread, title), "Each dot one outer fold of one seed."))
+        spread = {label[_key(r)]: figures.block_scores(groups[_key(r)]) for _, r in part.iterrows()}
+        plots.append(Plot.of(title, figures.spread_figure(spread, title, p), "Each dot one outer fold of one seed."))
     best = rows.iloc[0]
     records = groups[_key(best)]
     if all(fold.get("confusion") is not None for r in records for fold in r.folds):
@@ -151,35 +156,40 @@ def _anchor(dataset: str) -> str:
 
 
 def sections(table: pd.DataFrame, groups: dict[tuple, list[ResultRecord]], *, draw: bool = True) -> list[Section]:
-    out = []
+    """One section per dataset/task of a leaderboard table (one task type)."""
+    out, p = [], primary_metric(table.columns)
     for dataset, rows in table.groupby("dataset", sort=True):
         rows = rows.reset_index(drop=True)
         records = [groups[_key(r)] for _, r in rows.iterrows()]
         protocols = sorted({r.dataset.get("protocol", {}).get("id", "?") for rs in records for r in rs})
         skipped = sorted(table.attrs.get("skipped", {}).get(dataset, {}).items())
-        out.append(Section(dataset, _anchor(dataset), ", ".join(protocols),
-                           [_cells(r, rs) for (_, r), rs in zip(rows.iterrows(), records)], skipped,
-                           significance_lines(rows), correlation_lines(rows, dataset),
+        out.append(Section(dataset, _anchor(dataset), ", ".join(protocols), task_of(records[0][0]).name, columns(p),
+                           correlation_heading(p), [_cells(r, rs, p) for (_, r), rs in zip(rows.iterrows(), records)],
+                           skipped, significance_lines(rows), correlation_lines(rows, dataset),
                            _plots(dataset, rows, groups) if draw else []))
     return out
 
 
 def render(results_dir: Path, *, strict: bool = False, draw: bool = True) -> str:
-    """The report page of ``results_dir`` as HTML text."""
+    """The report page of ``results_dir`` as HTML text: one leaderboard per task type, a section per dataset."""
     import jinja2
 
     if draw:
         figures.require_matplotlib()
     records, invalid = read_results(results_dir, strict=strict)
-    table = table_of(records, invalid)
+    by_type: dict[str, list[ResultRecord]] = {}
+    for record in records:
+        by_type.setdefault(task_of(record).name, []).append(record)
+    parts = []
+    for kind in sorted(by_type):
+        table = table_of(by_type[kind], invalid)
+        parts += sections(table, rows_of_records(by_type[kind]), draw=draw)
+    parts.sort(key=lambda section: section.dataset)
     env = jinja2.Environment(loader=jinja2.PackageLoader("rwbench", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     return env.get_template("report.html").render(
-        sections=sections(table, rows_of_records(records), draw=draw), columns=COLUMNS,
-        correlation_heading=CORRELATION_HEADING,
-        results_dir=str(Path(results_dir).resolve()), n_results=len(records), invalid=invalid,
-        version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        n_datasets=int(table["dataset"].nunique()) if len(table) else 0)
+        sections=parts, results_dir=str(Path(results_dir).resolve()), n_results=len(records), invalid=invalid,
+        version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S %z"), n_datasets=len(parts))
 
 
 def write_report(results_dir: Path, output: Path, *, strict: bool = False) -> Path:

@@ -22,6 +22,7 @@ from pathlib import Path
 from . import __version__
 from .cache import exclusive, write_json
 from .errors import RwbenchError
+from .tasks import TaskType, task_type
 
 log = logging.getLogger(__name__)
 
@@ -142,18 +143,29 @@ def result_lock(results_dir: Path, path: Path) -> AbstractContextManager[None]:
     return exclusive(Path(results_dir) / ".locks" / relative.with_suffix(".lock"), f"the result {relative}")
 
 
-# What the leaderboard reads from a result, by type (a dict: nested fields; a list element type: every item).
+# What the leaderboard reads from a result, by type (a dict: nested fields; a list element type: every item). The
+# folds carry the metrics of the dataset's task type (``dataset.task_type``; absent: multiclass), see schema_for.
 NUMBER = (int, float)
-FOLD = {"accuracy": NUMBER, "balanced_accuracy": NUMBER, "macro_f1": NUMBER}
 SCHEMA = {
     "schema_version": int, "seed": int,
     "dataset": {"key": str, "skipped": [{"clip": str, "reason": str}]},
     "frontend": {"name": str, "input_kind": str, "width": str, "weights": str, "pooling": str, "feature_dim": int,
                  "params": int},
     "backend": {"name": str},
-    "folds": [FOLD],
+    "folds": [{}],
     "timings": {"embed_seconds_per_clip": NUMBER},
 }
+
+
+def schema_for(task: TaskType) -> dict:
+    """:data:`SCHEMA` with the folds' metrics of ``task``."""
+    return {**SCHEMA, "folds": [dict.fromkeys(task.metrics, NUMBER)]}
+
+
+def task_of(record: ResultRecord | dict) -> TaskType:
+    """The task type of a result (its ``dataset.task_type``; results before task types are multiclass)."""
+    dataset = record.dataset if isinstance(record, ResultRecord) else record["dataset"]
+    return task_type(dataset.get("task_type"))
 
 
 def schema_problem(value: object, schema: object, where: str = "") -> str | None:
@@ -185,10 +197,17 @@ def result_problem(record: object) -> str | None:
     problem = schema_problem(record, SCHEMA)
     if problem:
         return problem
+    try:
+        task = task_of(record)
+    except RwbenchError as err:
+        return f"dataset.task_type: {err}"
+    problem = schema_problem(record, schema_for(task))
+    if problem:
+        return problem
     if not record["folds"]:
         return "folds is empty"
     for i, fold in enumerate(record["folds"]):
-        for name in FOLD:
+        for name in task.metrics:
             if not math.isfinite(fold[name]) or not 0 <= fold[name] <= 1:
                 return f"folds[{i}].{name} is {fold[name]!r}, not a score in [0, 1]"
     return None

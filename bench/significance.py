@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .results import ResultRecord
+from .results import ResultRecord, task_of
 
 ALPHA = 0.05
 BOOTSTRAP_DRAWS = 2000
@@ -40,8 +40,9 @@ GROUP_COLUMNS = ("friedman_chi2", "friedman_p", "nemenyi_cd", "n_blocks")
 
 
 def block_scores(rows: dict[tuple, list[ResultRecord]]) -> pd.DataFrame:
-    """Accuracy of each row (index) in each block (columns: ``fold`` or ``fold@seed``); rows whose folds
-    differ from the first row's are left out (they do not share blocks)."""
+    """The primary metric (accuracy, macro ROC-AUC) of each row (index) in each block (columns: ``fold`` or
+    ``fold@seed``); rows whose folds differ from the first row's are left out (they do not share blocks)."""
+    metric = task_of(next(iter(rows.values()))[0]).primary
     seeded = [{r.seed for r in records} for records in rows.values() if len(records) > 1]
     shared = sorted(set.intersection(*seeded)) if seeded else []
     folds = [f["name"] for f in next(iter(rows.values()))[0].folds]
@@ -49,7 +50,7 @@ def block_scores(rows: dict[tuple, list[ResultRecord]]) -> pd.DataFrame:
     for key, records in rows.items():
         if [f["name"] for f in records[0].folds] != folds:
             continue
-        by_seed = {r.seed: [f["accuracy"] for f in r.folds] for r in records}
+        by_seed = {r.seed: [f[metric] for f in r.folds] for r in records}
         if shared:
             values = [by_seed[s] if len(records) > 1 else next(iter(by_seed.values())) for s in shared]
             table[key] = {f"{fold}@{s}": v[i] for s, v in zip(shared, values) for i, fold in enumerate(folds)}
@@ -152,7 +153,7 @@ def group_statistics(rows: dict[tuple, list[ResultRecord]], accuracy: dict[tuple
 def leaderboard_statistics(rows: dict[tuple, list[ResultRecord]]) -> dict[tuple, dict]:
     """:data:`ROW_COLUMNS` and :data:`GROUP_COLUMNS` of every leaderboard row, keyed like ``rows``:
     (dataset, front-end as shown, width, weights, backend) → the row's result records."""
-    accuracy = {key: float(np.mean([[f["accuracy"] for f in r.folds] for r in records]))
+    accuracy = {key: float(np.mean([[f[task_of(r).primary] for f in r.folds] for r in records]))
                 for key, records in rows.items()}
     groups: dict[tuple, dict[tuple, list[ResultRecord]]] = {}
     for key, records in rows.items():

@@ -31,7 +31,7 @@ import pickle
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +45,11 @@ from .cache import atomic_path, content_key, read_json, write_json
 from .dataset import Dataset
 from .embed import EmbedJob, _ClipAudio, _collate, check_fits, default_workers, resolve_device
 from .errors import DataError, RwbenchError
-from .evaluate import FoldResult, _metrics, fold_dicts, keep_rows, summarise
+from .evaluate import FoldResult, fold_dicts, keep_rows, summarise
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
 from .results import ResultRecord, fold_weights_folder, provenance, result_path, write_result
+from .tasks import TASK_TYPES
 from .weights import write_safetensors
 
 log = logging.getLogger(__name__)
@@ -279,7 +280,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
                 seed: int, folder: Path, key: str, opts: TrainOptions, device: torch.device) -> FoldResult:
     done = finished_fold(folder, split.name, key, opts.force)
     if done is not None:
-        return FoldResult(**done["result"])
+        return FoldResult.from_dict(done["result"])
     start = time.perf_counter()
     fit_idx, val_idx = split.inner[0]
     model = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=opts.dropout).to(device)
@@ -295,7 +296,8 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     test_seconds = time.perf_counter() - test_start
     truth, n_classes = labels[split.test].numpy(), len(dataset.classes)
     result = FoldResult(
-        name=split.name, n_train=len(fit_idx), n_test=len(split.test), **_metrics(truth, predicted, n_classes),
+        name=split.name, n_train=len(fit_idx), n_test=len(split.test),
+        metrics=TASK_TYPES["multiclass"].scores(truth, predicted, None, n_classes),
         best_params={"epoch": history["best_epoch"], "epochs_run": history["epochs_run"]},
         selection_score=history["history"][history["best_epoch"] - 1]["val_score"],
         fit_seconds=time.perf_counter() - start,
@@ -305,7 +307,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     weights_path = folder / f"{split.name}.safetensors"
     sha256 = write_safetensors(weights_path, model.embedder.net.state_dict(),
                                {"frontend": spec.name, "tag": "trained", "fold": split.name, "seed": seed, "key": key})
-    write_json(folder / f"{split.name}.json", {"train_key": key, "result": asdict(result), "weights": weights_path.name,
+    write_json(folder / f"{split.name}.json", {"train_key": key, "result": result.to_dict(), "weights": weights_path.name,
                               "weights_sha256": sha256, "validation_clips": len(val_idx),
                               "test_seconds_per_clip": test_seconds / max(len(split.test), 1), **history})
     (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
@@ -364,6 +366,10 @@ def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: Trai
             log.warning("%s has no weights to train (input kind 'none'); skipped", spec.name)
     if not learnable:
         raise RwbenchError("none of the selected front-ends has weights to train")
+    for dataset in datasets:
+        if dataset.task_type != "multiclass":
+            raise RwbenchError(f"rwbench train trains a classifier head on one label per clip; {dataset.key} is a "
+                               f"{dataset.task_type} task (evaluate its random or pretrained weights with rwbench run)")
     for dataset in datasets:  # a width or batch that cannot fit fails before any decoding or training
         for spec in learnable:
             check_fits(EmbedJob(dataset, spec, opts.width), opts.batch_size, opts.device, training=True)

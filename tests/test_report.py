@@ -99,7 +99,7 @@ def page(results, tmp_path_factory) -> Path:
 def test_bar_lengths_are_the_leaderboard_means_and_the_line_is_mfcc(table):
     for backend in ("svm", "elm"):
         bars = figures.bar_data(table, backend)
-        fig = figures.accuracy_bars_figure(bars, figures.baseline_accuracy(table, backend), "t")
+        fig = figures.score_bars_figure(bars, figures.baseline_score(table, backend), "t")
         ax = fig.axes[0]
         names = [t.get_text() for t in ax.get_yticklabels()]
         containers = [c for c in ax.containers if isinstance(c, BarContainer)]
@@ -126,7 +126,7 @@ def test_bars_put_the_best_front_end_on_top(table):
 def test_spread_dots_are_every_fold_of_every_seed(results, table):
     groups = leaderboard.rows_of_records(leaderboard.read_results(results)[0])
     key = ("toy", "alpha", "small", "random", "svm")
-    values = figures.block_accuracies(groups[key])
+    values = figures.block_scores(groups[key])
     fig = figures.spread_figure({"alpha": values, "beta": [0.5] * 8}, "t")
     dots = fig.axes[0].collections[0].get_offsets()[:, 0]
     assert len(values) == 2 * FOLDS and list(dots) == pytest.approx(values)
