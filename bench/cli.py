@@ -25,6 +25,7 @@ from .pipeline import RunLog, RunOptions, embed_all, evaluate_all, run, stored_d
 from .pretrain import MST_LR, PRETRAINERS, pretrain
 from .registry import load_plugin_file
 from .results import iter_results
+from .tasks import TASK_TYPES
 from .train import TrainOptions, train_all
 from .weights import fetch as fetch_weights
 from .weights import listing as weights_listing
@@ -248,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "with a warning naming it)")
     p.add_argument("--format", choices=FORMATS, default="md")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.add_argument("--task-type", choices=sorted(TASK_TYPES), help="only results of this task type (a table ranks "
+                                                                   "one metric: needed when a folder holds both)")
     p.set_defaults(handler=cmd_leaderboard)
     p = sub.add_parser("compare", parents=[common], help="random-weight vs trained rankings side by side, with ρ and τ; "
                                                         "or, given two rows A B, their paired test")
@@ -261,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="a malformed result file is an error")
     p.add_argument("--format", choices=FORMATS, default="md")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.add_argument("--task-type", choices=sorted(TASK_TYPES), help="only results of this task type")
     p.set_defaults(handler=cmd_compare)
     p = sub.add_parser("profile", parents=[common], help="embedding throughput per front-end: clips/s, GFLOP/s, % of "
                                                         "this device's matmul peak, peak memory")
@@ -393,7 +397,7 @@ def cmd_run(args) -> int:
         result = run(datasets, frontends, backends, opts)
     log.info("embed stage: %d computed, %d from cache, %.1f s; evaluate: %d new results, %d up to date",
              result.embedded, result.cached, result.embed_seconds, result.evaluated, result.reused)
-    print(to_summary(load(opts.results_dir)), end="")
+    print(to_summary(load(opts.results_dir, datasets=[d.key for d in datasets])), end="")
     log.info("full table: rwbench leaderboard --results %s [--format md|csv|json]", opts.results_dir)
     return 0
 
@@ -438,14 +442,15 @@ def cmd_pretrain(args) -> int:
 
 def cmd_train(args) -> int:
     opts = _train_options(args)
-    paths = train_all(_datasets(args), FRONTENDS.select(args.frontends), opts)
+    datasets = _datasets(args)
+    paths = train_all(datasets, FRONTENDS.select(args.frontends), opts)
     log.info("train: %d result(s) in %s", len(paths), opts.results_dir)
-    print(to_summary(load(opts.results_dir)), end="")
+    print(to_summary(load(opts.results_dir, datasets=[d.key for d in datasets])), end="")
     return 0
 
 
 def cmd_leaderboard(args) -> int:
-    return _write(export(load(args.results, strict=args.strict), args.format), args.output)
+    return _write(export(load(args.results, strict=args.strict, task=args.task_type), args.format), args.output)
 
 
 def cmd_compare(args) -> int:
@@ -456,7 +461,7 @@ def cmd_compare(args) -> int:
             raise RwbenchError(f"results folder {str(args.results)!r} does not exist")
         records = iter_results(args.results, strict=args.strict)
         return _write(export_pair(records, *args.rows, args.format), args.output)
-    table = load(args.results, strict=args.strict)
+    table = load(args.results, strict=args.strict, task=args.task_type)
     return _write(export_comparison(table, args.format, args.random, args.trained, args.backend), args.output)
 
 

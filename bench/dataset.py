@@ -34,6 +34,12 @@ class Clip:
     tags: tuple[str, ...] = ()  # multilabel tasks: the clip's tags (``label`` then reads them joined by "+")
 
 
+def tagged_clip(id: str, tags, **fields) -> Clip:
+    """A clip of a multilabel task: its tags sorted, its label the tags joined by "+" (for display)."""
+    tags = tuple(sorted(set(tags)))
+    return Clip(id, "+".join(tags), tags=tags, **fields)
+
+
 @dataclass
 class Dataset:
     """One task of one dataset, ready for the embed and evaluate stages."""

@@ -85,9 +85,10 @@ def check_labels(clips: Iterable[Clip], classes: Iterable[str], *, dataset: str)
     """Every label must be one of the dataset's ``classes``."""
     known = set(classes)
     for clip in clips:
-        if clip.label not in known:
-            raise DataError(f"{dataset}: {clip.path or clip.id} has unknown label {clip.label!r}; "
-                            f"{dataset} classes are {sorted(known)}. Fix the metadata or move the file out")
+        for label in clip.tags or (clip.label,):
+            if label not in known:
+                raise DataError(f"{dataset}: {clip.path or clip.id} has unknown label {label!r}; "
+                                f"{dataset} classes are {sorted(known)}. Fix the metadata or move the file out")
 
 
 def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dataset: str,
@@ -257,7 +258,7 @@ def coverage(clips: Sequence[Clip], *, dataset: str, official_folds: Sequence[in
         if absent:
             log.warning("%s: official folds %s are absent; running on folds %s only", dataset, absent, used)
     if classes is not None:
-        absent = sorted(set(classes) - {c.label for c in clips})
+        absent = sorted(set(classes) - {label for c in clips for label in (c.tags or (c.label,))})
         if absent:
             info["classes_absent"] = absent
             log.warning("%s: %d of the %d classes have no clips here (%s)", dataset, len(absent), len(classes),
@@ -269,7 +270,7 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
                  seconds: float, pad: PadMode, info: dict | None = None, official_folds: Sequence[int] | None = None,
                  classes: Sequence[str] | None = None, skip_bad_audio: bool = False,
                  min_seconds: float = MIN_SECONDS, check_duplicates: bool = True, partial: bool = False,
-                 **unknown) -> Dataset:
+                 task_type: str = "multiclass", **unknown) -> Dataset:
     """Run the guards over listed clips and build the :class:`Dataset`.
 
     ``partial``: run on the listed files that are present (else missing ones are an error);
@@ -277,6 +278,7 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     10 ms: no real recording is shorter; short clips of a dataset follow its ``seconds``/``pad`` policy);
     ``check_duplicates``: hash every file and report train/test duplicates in ``info``.
     ``official_folds`` / ``classes`` (given by the loader): absent ones are warned about and recorded.
+    ``task_type`` "multilabel": every clip carries at least one tag (``Clip.tags``), ``classes`` are the tags.
     """
     if unknown:
         raise DataError(f"dataset {name!r}: unknown option(s) {sorted(unknown)}; options every file dataset "
@@ -289,6 +291,11 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     check_length_policy(label, seconds=seconds, min_seconds=min_seconds)
     if len({c.id for c in clips}) != len(clips):
         raise DataError(f"{label}: clip ids are not unique (a file is listed twice?)")
+    if task_type == "multilabel":
+        untagged = [c for c in clips if not c.tags]
+        if untagged:
+            raise DataError(f"{label}: {len(untagged)} clip(s) of a multilabel task have no tag (first: "
+                            f"{untagged[0].path or untagged[0].id})")
     unlabelled = [c for c in clips if not str(c.label).strip()]
     if unlabelled:
         first = unlabelled[0].path or unlabelled[0].id
@@ -306,7 +313,8 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
         info["group_straddles"] = straddles
         log.warning("%s: %d group(s) sit in more than one fold (e.g. %s in folds %s): the metadata is not the "
                     "official one", label, len(straddles), *next(iter(straddles.items())))
-    dataset = Dataset(name, task, sorted(clips, key=lambda c: c.id), protocol, seconds, pad, root, skipped, info)
+    dataset = Dataset(name, task, sorted(clips, key=lambda c: c.id), protocol, seconds, pad, root, skipped, info,
+                      task_type)
     check_classes(dataset)
     check_protocol(dataset)
     if check_duplicates:
@@ -325,7 +333,15 @@ def check_length_policy(label: str, *, seconds: object, min_seconds: object) -> 
 
 
 def check_classes(dataset: Dataset) -> None:
-    """At least two classes, and for a k-fold protocol at least k clips of each (named when short)."""
+    """At least two classes, and for a k-fold protocol at least k clips of each (named when short); multilabel tasks
+    take predefined folds or a fixed split (stratifying sets of tags is not one label per clip)."""
+    if dataset.multilabel:
+        if len(dataset.classes) < 2:
+            raise DataError(f"{dataset.key}: a multilabel task needs at least two tags, found {dataset.classes}")
+        if getattr(dataset.protocol, "k", None):
+            raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} stratifies one label per clip; a multilabel "
+                            "task needs predefined folds or a train/valid/test split")
+        return
     counts = Counter(c.label for c in dataset.clips)
     if len(counts) < 2:
         raise DataError(f"{dataset.key}: all {len(dataset.clips)} clips have the label {next(iter(counts), '')!r}; "

@@ -162,10 +162,19 @@ def table_of(records: list[ResultRecord], invalid: list[tuple[str, str]] = ()) -
     return table
 
 
-def load(results_dir: Path, *, strict: bool = False) -> pd.DataFrame:
+def load(results_dir: Path, *, strict: bool = False, task: str | None = None,
+         datasets: Iterable[str] | None = None) -> pd.DataFrame:
     """The leaderboard of every valid result under ``results_dir`` (a malformed file is skipped with a
-    warning, or an error when ``strict``): :func:`table_of` :func:`read_results`."""
-    return table_of(*read_results(results_dir, strict=strict))
+    warning, or an error when ``strict``): :func:`table_of` :func:`read_results`, cut to the results of task type
+    ``task`` and of the dataset keys ``datasets`` when given."""
+    records, invalid = read_results(results_dir, strict=strict)
+    if task is not None:
+        task_type(task)  # an unknown name is an error, not an empty table
+        records = [r for r in records if task_of(r).name == task]
+    if datasets is not None:
+        keys = set(datasets)
+        records = [r for r in records if r.dataset["key"] in keys]
+    return table_of(records, invalid)
 
 
 def to_markdown(table: pd.DataFrame) -> str:

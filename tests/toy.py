@@ -63,3 +63,31 @@ def tone_dataset(n_per_class: int = 12, folds: int = 4, fail_on: dict | None = N
     ds = ToneDataset(name="tones", task=None, clips=clips, protocol=PredefinedFolds(id="tones-folds"), seconds=0.25)
     ds.decoded, ds.fail_on = [], fail_on or {}
     return ds
+
+
+TONES = {"low": 300.0, "mid": 900.0, "high": 2000.0}
+
+
+class ChordDataset(Dataset):
+    """Multilabel: each clip sums the tones of its tags (1–3 of low / mid / high) plus noise."""
+
+    def load_audio(self, clip: Clip, sample_rate: int) -> np.ndarray:
+        rng = np.random.default_rng(zlib.crc32(clip.id.encode()))
+        t = np.arange(int(0.25 * sample_rate)) / sample_rate
+        wave = sum(np.sin(2 * np.pi * TONES[tag] * t) for tag in clip.tags)
+        return (wave + 0.3 * rng.standard_normal(len(t))).astype(np.float32)
+
+    def fingerprint_parts(self) -> dict:
+        return {"name": self.name, "ids": [c.id for c in self.clips], "tags": [c.tags for c in self.clips]}
+
+
+def chord_dataset(n: int = 48, folds: int = 4) -> ChordDataset:
+    """``n`` clips whose tag sets cycle through every non-empty subset of the three tones, in ``folds`` folds."""
+    from itertools import combinations
+
+    from rwbench.dataset import tagged_clip
+
+    subsets = [s for k in (1, 2, 3) for s in combinations(TONES, k)]
+    clips = [tagged_clip(f"chord/{i:03d}", subsets[i % len(subsets)], fold=i % folds + 1) for i in range(n)]
+    return ChordDataset(name="chords", task=None, clips=clips, protocol=PredefinedFolds(id="chords-folds"),
+                        seconds=0.25, task_type="multilabel")

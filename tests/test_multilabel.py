@@ -1,0 +1,158 @@
+"""Multilabel tasks end to end: metrics, backends (one-vs-rest and the ELM's one solve), results, leaderboards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+from toy import TINY, chord_dataset, tone_dataset
+
+from rwbench import leaderboard, tasks
+from rwbench.backends import BACKENDS
+from rwbench.cli import main
+from rwbench.elm import ELMClassifier, TorchELMClassifier
+from rwbench.errors import RwbenchError
+from rwbench.evaluate import FoldResult, nested_cv
+from rwbench.pipeline import RunOptions, run
+from rwbench.results import result_problem
+from rwbench.train import TrainOptions, train_all
+
+MULTILABEL = tasks.TASK_TYPES["multilabel"]
+
+
+def test_macro_aucs_skip_tags_without_both_classes_and_say_so():
+    rng = np.random.default_rng(0)
+    truth = (rng.random((40, 4)) < 0.4).astype(int)
+    truth[:, 3] = 0  # no positive: no AUC exists for this tag
+    scores = truth + rng.normal(0, 0.8, truth.shape)
+    figures = MULTILABEL.scores(truth, None, scores, 4, threshold=0.5)
+    expected = [roc_auc_score(truth[:, t], scores[:, t]) for t in range(3)]
+    assert figures["roc_auc_macro"] == pytest.approx(np.mean(expected))
+    assert figures["pr_auc_macro"] == pytest.approx(np.mean([average_precision_score(truth[:, t], scores[:, t])
+                                                             for t in range(3)]))
+    assert figures["per_tag_roc_auc"][:3] == pytest.approx(expected) and figures["per_tag_roc_auc"][3] is None
+    assert figures["tags_scored"] == 3
+    assert figures["micro_f1"] == pytest.approx(f1_score(truth, scores >= 0.5, average="micro"))
+    with pytest.raises(RwbenchError, match="no tag has both positive and negative test clips"):
+        MULTILABEL.scores(np.zeros((5, 2), int), None, np.zeros((5, 2)), 2, threshold=0.0)
+
+
+def test_the_threshold_is_the_best_micro_f1_on_the_clips_given():
+    truth = np.array([[1, 0], [0, 1], [1, 1], [0, 0]] * 5)
+    scores = truth * 2.0 + np.linspace(-0.4, 0.4, truth.size).reshape(truth.shape)  # positives ≥ 1.6, negatives ≤ 0.4
+    threshold = tasks.choose_threshold(truth, scores)
+    assert 0.4 < threshold <= 1.6 + 1e-9
+    assert f1_score(truth, scores >= threshold, average="micro") == 1.0
+
+
+def test_the_elm_solves_every_tag_in_one_ridge_system():
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((120, 6)), (rng.random((120, 4)) < 0.5).astype(int)
+    for n_hidden in (40, 400):  # primal (hpelm) and dual solves
+        elm = ELMClassifier(n_hidden=n_hidden, alpha=1.0, random_state=0).fit(X, Y)
+        H = np.maximum(X @ elm.hidden_weights_ + elm.hidden_biases_, 0)
+        beta = np.linalg.solve(H.T @ H + np.eye(n_hidden), H.T @ Y)
+        np.testing.assert_allclose(elm.output_weights_, beta, atol=1e-8)
+        torch_elm = TorchELMClassifier(n_hidden=n_hidden, alpha=1.0, random_state=0).fit(X, Y)
+        np.testing.assert_allclose(torch_elm.decision_function(X), elm.decision_function(X), atol=1e-3)  # float32 H
+        assert elm.decision_function(X).shape == (120, 4) and set(np.unique(elm.predict(X))) <= {0, 1}
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS.names()))
+def test_every_backend_tags_a_separable_problem_under_nested_cv(name):
+    """One-vs-rest wrapping (svm, logreg, knn) or the native multi-output ELMs: all learn three tags."""
+    rng = np.random.default_rng(0)
+    Y = (rng.random((96, 3)) < 0.5).astype(int)
+    Y[Y.sum(axis=1) == 0, 0] = 1
+    X = np.c_[Y * 3.0, np.zeros((96, 2))] + rng.normal(0, 0.5, (96, 5))
+    splits = chord_dataset(96).splits()
+    folds = nested_cv(X, Y, splits, BACKENDS.get(name), seed=0, n_classes=3, task=MULTILABEL)
+    assert np.mean([f.roc_auc_macro for f in folds]) > 0.95
+    for fold in folds:
+        stored = fold.to_dict()
+        assert {"roc_auc_macro", "pr_auc_macro", "micro_f1", "threshold", "per_tag_roc_auc"} <= set(stored)
+        assert "accuracy" not in stored and "confusion" not in stored and len(stored["test_clips"]) == fold.n_test
+        assert not any(k.startswith(("estimator__", "clf__")) for k in stored["best_params"])
+        assert FoldResult.from_dict(stored).to_dict() == stored
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("multilabel")
+    opts = RunOptions(results_dir=root, device="cpu", workers=0, seeds=[0, 1])
+    run([chord_dataset()], [TINY], [BACKENDS.get("logreg"), BACKENDS.get("elm")], opts)
+    return root
+
+
+def test_a_multilabel_run_writes_results_named_after_its_metrics(results):
+    table = leaderboard.load(results)
+    assert list(table.columns) == leaderboard.columns_for(MULTILABEL)
+    assert {"roc_auc_macro_mean", "pr_auc_macro_mean", "micro_f1_mean", "fold_roc_auc_macro"} <= set(table.columns)
+    assert not any(c.startswith(("accuracy", "balanced_accuracy")) for c in table.columns)
+    record = json.loads(next((results / "runs").rglob("*.json")).read_text())
+    assert record["dataset"]["task_type"] == "multilabel" and record["dataset"]["classes"] == ["high", "low", "mid"]
+    means = [np.mean([f["roc_auc_macro"] for f in r["folds"]]) for r in
+             (json.loads(p.read_text()) for p in (results / "runs").rglob("*logreg*.json"))]
+    row = table[table["backend"] == "logreg"].iloc[0]
+    assert row["roc_auc_macro_mean"] == pytest.approx(np.mean(means), abs=1e-4) and row["n_seeds"] == 2
+    markdown = leaderboard.export(table, "md")
+    assert "roc_auc_macro_mean" in markdown and "accuracy_mean" not in markdown
+    assert "macro ROC-AUC" in leaderboard.to_summary(table)
+
+
+def test_a_table_refuses_to_mix_task_types(results, tmp_path, capsys):
+    mixed = tmp_path / "mixed"
+    for path in (results / "runs").rglob("*.json"):
+        target = mixed / path.relative_to(results)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text())
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], RunOptions(results_dir=mixed, device="cpu", workers=0))
+    with pytest.raises(RwbenchError, match=r"mix task types \(multiclass: tones; multilabel: chords\).*--task-type"):
+        leaderboard.load(mixed)
+    assert main(["leaderboard", "--results", str(mixed)]) == 2
+    assert "a table ranks one metric" in capsys.readouterr().err
+    assert main(["leaderboard", "--results", str(mixed), "--task-type", "multilabel", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "roc_auc_macro_mean" in out and "tones" not in out
+    assert set(leaderboard.load(mixed, task="multiclass")["dataset"]) == {"tones"}
+    from rwbench.report import render
+
+    html = render(mixed)  # the report shows both, one table per task type
+    assert "task type: multilabel" in html and "task type: multiclass" in html and "macro ROC-AUC" in html
+
+
+def test_result_files_are_checked_against_their_task_type(results):
+    record = json.loads(next((results / "runs").rglob("*.json")).read_text())
+    assert result_problem(record) is None
+    del record["folds"][0]["pr_auc_macro"]
+    assert result_problem(record) == "folds[0].pr_auc_macro is missing"
+    record["dataset"]["task_type"] = "regression"
+    assert "unknown task type 'regression'" in result_problem(record)
+    record["dataset"]["task_type"] = "multiclass"
+    assert result_problem(record) == "folds[0].accuracy is missing"
+
+
+def test_voting_and_training_refuse_a_multilabel_task(tmp_path):
+    with pytest.raises(RwbenchError, match="--aggregate majority votes for one class per clip; chords is multilabel"):
+        run([chord_dataset()], [TINY], [BACKENDS.get("logreg")],
+            RunOptions(results_dir=tmp_path, device="cpu", workers=0, segment=0.1, aggregate="majority"))
+    with pytest.raises(RwbenchError, match="chords is a multilabel task"):
+        train_all([chord_dataset()], [TINY], TrainOptions(results_dir=tmp_path, device="cpu", workers=0))
+
+
+def test_window_means_work_for_a_multilabel_task(tmp_path):
+    run([chord_dataset()], [TINY], [BACKENDS.get("logreg")],
+        RunOptions(results_dir=tmp_path, device="cpu", workers=0, segment=0.125, aggregate="mean"))
+    assert leaderboard.load(tmp_path)["roc_auc_macro_mean"].iloc[0] > 0.8
+
+
+def test_evaluate_from_the_cache_keeps_the_tags(tmp_path):
+    """The embed stage stores the dataset; evaluate reads it back, tags included."""
+    from rwbench.dataset import dataset_from_record, dataset_record
+
+    ds = chord_dataset()
+    stored = dataset_from_record(json.loads(json.dumps(dataset_record(ds))))
+    assert stored.task_type == "multilabel" and [c.tags for c in stored.clips] == [c.tags for c in ds.clips]
+    np.testing.assert_array_equal(stored.labels, ds.labels)
