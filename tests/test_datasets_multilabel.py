@@ -1,0 +1,228 @@
+"""The official loaders of the new tasks, on fixture trees in each dataset's shipped layout: MagnaTagATune,
+DCASE 2017 task 4, Speech Commands v0.02; and the ESC-10 mixtures on real audio."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import shared_data, write_audio
+
+from rwbench.dataset import DATASETS
+from rwbench.datasets.magnatagatune import TOP50
+from rwbench.errors import DataError
+
+
+def load(name, root, **options):
+    (dataset,) = DATASETS.get(name).load(root, **options)
+    return dataset
+
+
+# -- MagnaTagATune ---------------------------------------------------------------------------------------------
+MTT_ROWS = [  # clip_id, tags, mp3_path
+    ("2", ["classical", "strings"], "f/american_bach_soloists-j_s__bach_solo_cantatas-01-bwv54__i_aria-30-59.mp3"),
+    ("6", ["guitar", "slow"], "0/artist_a-album-01-song-0-29.mp3"),
+    ("10", ["techno", "beat", "fast"], "b/artist_b-album-02-song-0-29.mp3"),
+    ("14", ["singer"], "5/artist_c-album-03-song-0-29.mp3"),  # no top-50 tag ("singer" is not one): removed
+    ("35644", ["rock"], "6/norine_braun-now_and_zen-08-gently-117-146.mp3"),  # known bad: removed by id
+    ("21", ["piano", "no vocals"], "c/artist_d-album-04-song-0-29.mp3"),
+    ("25", ["rock", "male vocal"], "d/artist_e-album-05-song-0-29.mp3"),
+    ("29", ["guitar", "rock"], "e/artist_f-album-06-song-0-29.mp3"),
+]
+
+
+def build_mtt(root: Path, rows=MTT_ROWS, *, under_mp3: bool = False) -> Path:
+    """``annotations_final.csv`` as shipped: tab-separated, every field quoted, clip_id, tags …, mp3_path."""
+    tags = ["no voice", "singer", "duet", *TOP50]
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "annotations_final.csv", "w", newline="") as f:
+        writer = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        writer.writerow(["clip_id", *tags, "mp3_path"])
+        for clip_id, on, path in rows:
+            writer.writerow([clip_id, *("1" if t in on else "0" for t in tags), path])
+    for _, _, path in rows:
+        if not path.startswith("6/"):  # the known-bad clip has no file, as in the original
+            write_audio((root / "mp3" if under_mp3 else root) / path, seconds=0.3, rate=16000)
+    return root
+
+
+@pytest.mark.parametrize("under_mp3", [False, True])
+def test_mtt_top50_split_by_folder_and_untagged_clips_removed(tmp_path, under_mp3):
+    ds = load("magnatagatune", build_mtt(tmp_path / "mtt", under_mp3=under_mp3))
+    assert ds.task_type == "multilabel" and ds.protocol.id == "magnatagatune/top50-split-0b-c-df"
+    split = {c.id.split("/")[0]: c.split for c in ds.clips}
+    assert split == {"0": "train", "b": "train", "c": "valid", "d": "test", "e": "test", "f": "test"}
+    assert ds.info["untagged_removed"] == 1 and "35644" in ds.info["known_bad_removed"]
+    assert ds.classes == sorted({"classical", "strings", "guitar", "slow", "techno", "beat", "fast", "piano",
+                                 "no vocals", "rock", "male vocal"})
+    first = next(c for c in ds.clips if c.id.startswith("f/"))
+    assert first.tags == ("classical", "strings")
+    row = ds.labels[ds.clips.index(first)]
+    assert [ds.classes[i] for i in np.flatnonzero(row)] == ["classical", "strings"]
+    assert ds.load_audio(first, 16000).shape == (4800,)  # the mp3 decodes
+    outer = ds.splits()
+    assert len(outer) == 1 and len(outer[0].test) == 3 and len(outer[0].inner[0][1]) == 1
+
+
+def test_mtt_read_as_commas_is_named(tmp_path):
+    root = build_mtt(tmp_path / "mtt")
+    text = (root / "annotations_final.csv").read_text().replace("\t", ",")
+    (root / "annotations_final.csv").write_text(text)
+    with pytest.raises(DataError, match="lacks column.*is it the shipped annotations_final.csv"):
+        load("magnatagatune", root)
+
+
+def test_mtt_a_missing_mp3_needs_partial(tmp_path):
+    root = build_mtt(tmp_path / "mtt")
+    (root / MTT_ROWS[1][2]).unlink()
+    with pytest.raises(DataError, match="1 of 6 listed files are missing"):
+        load("magnatagatune", root)
+    assert len(load("magnatagatune", root, partial=True).clips) == 5
+
+
+# -- DCASE 2017 task 4 -------------------------------------------------------------------------------------
+DCASE = {  # list → (file name without Y, labels)
+    "training": [("--4gqARaEJE_0.000_10.000.wav", ["Car", "Car passing by"]), ("-0CamVQdP_Y_0.000_4.000.wav", ["Bus"]),
+                 ("0Ab1c2D3e4F_30.000_40.000.wav", ["Train horn"]), ("1Xy2Z3w4V5u_10.000_20.000.wav", ["Screaming"])],
+    "testing": [("2Bc3D4e5F6g_0.000_10.000.wav", ["Air horn, truck horn", "Truck"]),
+                ("3Cd4E5f6G7h_5.000_15.000.wav", ["Car"])],
+    "evaluation": [("4De5F6g7H8i_0.000_10.000.wav", ["Ambulance (siren)", "Car"]),
+                   ("5Ef6G7h8I9j_20.000_30.000.wav", ["Bicycle"])],
+}
+
+
+def build_dcase(root: Path, *, line_end: str = "\n") -> Path:
+    """``groundtruth_release/groundtruth_weak_label_<set>_set.csv`` (file, start, end, label; one line per label)
+    and ``audio/Y<file>``."""
+    lists = root / "groundtruth_release"
+    lists.mkdir(parents=True)
+    for name, rows in DCASE.items():
+        lines = [f"{file}\t{file.rsplit('_', 2)[1]}\t{file.rsplit('_', 1)[1][:-4]}\t{label}"
+                 for file, labels in rows for label in labels]
+        (lists / f"groundtruth_weak_label_{name}_set.csv").write_text(
+            "".join(line + (line_end if name != "evaluation" else "\r\n") for line in lines))
+        for file, _ in rows:
+            write_audio(root / "audio" / f"Y{file}", seconds=0.5, rate=44100)
+    return root
+
+
+def test_dcase_official_lists_become_train_valid_test(tmp_path):
+    ds = load("dcase2017_task4", build_dcase(tmp_path / "dcase"))
+    assert ds.task_type == "multilabel" and ds.protocol.id == "dcase2017_task4/train-test-eval"
+    parts = {c.id: c.split for c in ds.clips}
+    assert [parts[f] for f, _ in DCASE["training"]] == ["train"] * 4
+    assert [parts[f] for f, _ in DCASE["testing"]] == ["valid"] * 2
+    assert [parts[f] for f, _ in DCASE["evaluation"]] == ["test"] * 2  # CRLF lines read as well
+    car = next(c for c in ds.clips if c.id.startswith("--4gq"))
+    assert car.tags == ("Car", "Car passing by") and car.path.name == "Y--4gqARaEJE_0.000_10.000.wav"
+    assert "Air horn, truck horn" in ds.classes and len(ds.classes) == 9
+    assert ds.labels.sum() == sum(len(labels) for rows in DCASE.values() for _, labels in rows)
+
+
+def test_dcase_unknown_label_and_missing_lists_are_named(tmp_path):
+    root = build_dcase(tmp_path / "dcase")
+    path = root / "groundtruth_release" / "groundtruth_weak_label_testing_set.csv"
+    path.write_text(path.read_text().replace("Truck", "Lorry"))
+    with pytest.raises(DataError, match=r"testing_set.csv:2: unknown label 'Lorry'"):
+        load("dcase2017_task4", root)
+    path.unlink()
+    with pytest.raises(DataError, match="lacks the weak-label lists"):
+        load("dcase2017_task4", root)
+
+
+# -- Speech Commands v0.02 ---------------------------------------------------------------------------------
+SPEAKERS = ("0a7c2a8d", "1b2c3d4e", "2c3d4e5f", "3d4e5f6a")
+
+
+def build_speech(root: Path, words=("yes", "no", "up", "cat", "dog", "marvin")) -> Path:
+    """Word folders of ``<speaker>_nohash_<n>.wav``, the two lists (speaker 2 validates, speaker 3 tests) and
+    ``_background_noise_/`` with two 5 s recordings."""
+    valid, test = [], []
+    for word in words:
+        for speaker in SPEAKERS:
+            for n in range(2):
+                name = f"{speaker}_nohash_{n}.wav"
+                write_audio(root / word / name, seconds=1.0, rate=16000)
+                (valid if speaker == SPEAKERS[2] else test if speaker == SPEAKERS[3] else []).append(f"{word}/{name}")
+    (root / "validation_list.txt").write_text("\n".join(valid) + "\n")
+    (root / "testing_list.txt").write_text("\n".join(test) + "\n")
+    for noise in ("white_noise.wav", "running_tap.wav"):
+        write_audio(root / "_background_noise_" / noise, seconds=40.0, rate=16000)
+    (root / "_background_noise_" / "README.md").write_text("noise\n")
+    return root
+
+
+def test_speech_commands_lists_split_and_speakers_group(tmp_path):
+    ds = load("speech_commands", build_speech(tmp_path / "sc"))
+    assert ds.key == "speech_commands/words35" and ds.classes == ["cat", "dog", "marvin", "no", "up", "yes"]
+    for clip in ds.clips:
+        speaker = clip.id.split("/")[1].split("_nohash_")[0]
+        assert clip.group == speaker
+        assert clip.split == {SPEAKERS[2]: "valid", SPEAKERS[3]: "test"}.get(speaker, "train")
+    assert ds.seconds == 1.0 and ds.protocol.id == "speech_commands/v0.02-lists"
+
+
+def test_speech_commands_v1_12_builds_unknown_and_silence_deterministically(tmp_path):
+    root = build_speech(tmp_path / "sc")
+    ds = load("speech_commands", root, tasks=["v1_12"])
+    assert ds.classes == ["_silence_", "_unknown_", "no", "up", "yes"]
+    keywords = [c for c in ds.clips if c.label in ("yes", "no", "up")]
+    for part in ("train", "valid", "test"):
+        n_words = sum(c.split == part for c in keywords)
+        expected = int(np.ceil(0.1 * n_words))
+        assert sum(c.split == part and c.label == "_unknown_" for c in ds.clips) == expected
+        assert sum(c.split == part and c.label == "_silence_" for c in ds.clips) == expected
+    unknown = [c for c in ds.clips if c.label == "_unknown_"]
+    assert {c.id.split("/")[0] for c in unknown} <= {"cat", "dog", "marvin"}
+    silence = [c for c in ds.clips if c.label == "_silence_"]
+    wave = ds.load_audio(silence[0], 16000)
+    path, start, volume = ds.windows[silence[0].id]
+    assert wave.shape == (16000,) and 0 <= volume < 1
+    from rwbench import audio
+
+    np.testing.assert_allclose(wave, audio.load(path, 16000)[start * 16000:(start + 1) * 16000] * volume, rtol=1e-6)
+    again = load("speech_commands", root, tasks=["v1_12"])
+    assert [c.id for c in again.clips] == [c.id for c in ds.clips] and again.fingerprint() == ds.fingerprint()
+
+
+def test_speech_commands_without_lists_is_named(tmp_path):
+    root = build_speech(tmp_path / "sc")
+    (root / "testing_list.txt").unlink()
+    with pytest.raises(DataError, match="expected the word folders .* and testing_list.txt"):
+        load("speech_commands", root)
+
+
+# -- ESC-10 mixtures on the real audio --------------------------------------------------------------------
+@pytest.mark.shared_data
+def test_esc10_mix_sources_stay_in_their_fold_and_tags_are_their_classes():
+    root = shared_data("esc10")
+    ds = load("esc10_mix", root, mixtures=20)
+    (esc10,) = DATASETS.get("esc10").load(root)
+    fold_of = {c.id: c.fold for c in esc10.clips}
+    label_of = {c.id: c.label for c in esc10.clips}
+    assert len(ds.clips) == 100 and ds.task_type == "multilabel" and len(ds.classes) == 10
+    for clip in ds.clips:
+        sources = ds.info["mixing"]["recipe"][clip.id]
+        assert 2 <= len(sources) <= 3 and {fold_of[s] for s in sources} == {clip.fold}
+        assert clip.tags == tuple(sorted(label_of[s] for s in sources)) and len(set(clip.tags)) == len(sources)
+    wave = ds.load_audio(ds.clips[0], 16000)
+    assert wave.shape == (80000,) and np.abs(wave).max() <= 1.0 and np.sqrt(np.mean(wave ** 2)) > 0.05
+    again = load("esc10_mix", root, mixtures=20)
+    assert again.fingerprint() == ds.fingerprint() and again.info == ds.info
+    assert load("esc10_mix", root, mixtures=20, seed=1).fingerprint() != ds.fingerprint()
+    for outer in ds.splits():  # no mixture of a test fold shares a source with a training mixture
+        train = {s for i in outer.train for s in ds.info["mixing"]["recipe"][ds.clips[i].id]}
+        test = {s for i in outer.test for s in ds.info["mixing"]["recipe"][ds.clips[i].id]}
+        assert not train & test
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"mixtures": 0}, "mixtures must be a positive integer"),
+    ({"min_sources": 3, "max_sources": 2}, "need 2 <= min_sources <= max_sources"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
+])
+def test_esc10_mix_bad_options_are_named(tmp_path, options, message):
+    with pytest.raises(DataError, match=message):
+        load("esc10_mix", tmp_path, **options)
