@@ -74,6 +74,7 @@ GAMMA_GRID = [2.0**-k for k in (3, 5, 7, 9, 11, 13)] + ["scale"]
     description="StandardScaler + SVC; RBF γ ∈ {2^-3…2^-13, scale} × C ∈ {0.1, 2, 8, 32} and linear C (32 settings)",
     source="reference study grid (Pons & Serra 2019), float γ",
     version=2,  # 2: kernel matrices computed by torch and reused across the grid (same results as SVC)
+    multilabel_native=True,  # one binary SVC per tag on one kernel matrix
 )
 def svm(seed: int) -> Pipeline:
     return scaled(KernelSVC(random_state=seed))

@@ -169,6 +169,7 @@ class DatasetSpec:
     default_tasks: tuple[str, ...] | None = None  # loaded when none are asked for (None: all of ``tasks``)
     needs_root: bool = True
     source: str = ""
+    task_type: str = "multiclass"  # what its tasks are (rwbench.tasks): multiclass or multilabel
 
     def load(self, root: str | Path | None = None, *, tasks: Sequence[str] | None = None, **options) -> list[Dataset]:
         """Build the dataset for each requested task (all of them by default)."""

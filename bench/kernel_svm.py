@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import SVC
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 __all__ = ["KernelSVC"]
 
@@ -64,23 +64,38 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         return np.exp(-self.gamma_ * _memoised("sqdist", X, self.X_fit_))
 
     def fit(self, X, y):
+        """Fit on labels ``y`` (n_samples,), or on a tag indicator matrix (n_samples, n_tags): then one binary SVC
+        per tag, all on the one kernel matrix (a tag constant over the training clips predicts that constant)."""
         if self.kernel not in ("rbf", "linear"):
             raise ValueError(f"kernel must be 'rbf' or 'linear', got {self.kernel!r}")
         if not (self.gamma == "scale" or (isinstance(self.gamma, Real) and self.gamma > 0)):
             raise ValueError(f"gamma must be 'scale' or a positive number, got {self.gamma!r}")
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=np.float64, multi_output=True)
         check_classification_targets(y)
         variance = X.var()
         self.gamma_ = (1.0 / (X.shape[1] * variance) if variance > 0 else 1.0) if self.gamma == "scale" else self.gamma
         self.X_fit_ = X
-        self.svc_ = SVC(kernel="precomputed", C=self.C, random_state=self.random_state).fit(self._gram(X), y)
-        self.classes_ = self.svc_.classes_
+        gram = self._gram(X)
+        self.multilabel_ = type_of_target(y) == "multilabel-indicator"
+        if not self.multilabel_:
+            self.svc_ = SVC(kernel="precomputed", C=self.C, random_state=self.random_state).fit(gram, column_or_1d(y, warn=True))
+            self.classes_ = self.svc_.classes_
+            return self
+        self.classes_ = np.arange(y.shape[1])
+        self.svcs_ = [SVC(kernel="precomputed", C=self.C, random_state=self.random_state).fit(gram, column)
+                      if len(np.unique(column)) == 2 else float(column[0]) for column in y.T]
         return self
 
     def decision_function(self, X) -> np.ndarray:
         check_is_fitted(self)
-        return self.svc_.decision_function(self._gram(validate_data(self, X, dtype=np.float64, reset=False)))
+        gram = self._gram(validate_data(self, X, dtype=np.float64, reset=False))
+        if not self.multilabel_:
+            return self.svc_.decision_function(gram)
+        return np.column_stack([svc.decision_function(gram) if isinstance(svc, SVC)
+                                else np.full(len(gram), 1.0 if svc else -1.0) for svc in self.svcs_])
 
     def predict(self, X) -> np.ndarray:
         check_is_fitted(self)
+        if self.multilabel_:
+            return (self.decision_function(X) > 0).astype(np.int64)
         return self.svc_.predict(self._gram(validate_data(self, X, dtype=np.float64, reset=False)))

@@ -45,8 +45,8 @@ def frontends(pattern: str = "*") -> str:
 
 
 def datasets(pattern: str = "*") -> str:
-    rows = [{"name": s.name, "tasks": ",".join(s.tasks) or "-", "needs root": "yes" if s.needs_root else "no",
-             "protocol": s.protocol, "description": s.description}
+    rows = [{"name": s.name, "tasks": ",".join(s.tasks) or "-", "task type": s.task_type,
+             "needs root": "yes" if s.needs_root else "no", "protocol": s.protocol, "description": s.description}
             for s in DATASETS if fnmatch.fnmatch(s.name, pattern)]
     return tabulate(rows, headers="keys", tablefmt="simple") if rows else f"no dataset matches {pattern!r}"
 

@@ -19,15 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 from sklearn.base import BaseEstimator, clone
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    balanced_accuracy_score,
-    f1_score,
-    make_scorer,
-    roc_auc_score,
-)
+from sklearn.metrics import accuracy_score, average_precision_score, balanced_accuracy_score, f1_score, make_scorer
 from sklearn.multiclass import OneVsRestClassifier
 
 from .errors import RwbenchError
@@ -49,19 +43,31 @@ def per_tag(metric: Callable, truth: np.ndarray, scores: np.ndarray) -> np.ndarr
     return out
 
 
-def macro(metric: Callable, truth: np.ndarray, scores: np.ndarray) -> float:
-    values = per_tag(metric, np.asarray(truth), np.asarray(scores))
+def per_tag_roc_auc(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Each tag's ROC-AUC at once, as the Mann–Whitney U of its scores (ties ranked by their mean: equal to
+    ``sklearn.metrics.roc_auc_score``, tested); NaN for a tag without both classes. The inner CV scores every grid
+    setting with it, so it is vectorised over tags."""
+    truth, scores = np.asarray(truth, bool), np.asarray(scores, np.float64)
+    positives = truth.sum(axis=0)
+    negatives = len(truth) - positives
+    ranks = stats.rankdata(scores, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = ((ranks * truth).sum(axis=0) - positives * (positives + 1) / 2) / (positives * negatives)
+    return np.where((positives > 0) & (negatives > 0), auc, np.nan)
+
+
+def macro(values: np.ndarray) -> float:
     if np.isnan(values).all():
         raise ValueError("no tag has both positive and negative clips here: no AUC is defined")
     return float(np.nanmean(values))
 
 
 def roc_auc_macro(truth: np.ndarray, scores: np.ndarray) -> float:
-    return macro(roc_auc_score, truth, scores)
+    return macro(per_tag_roc_auc(truth, scores))
 
 
 def pr_auc_macro(truth: np.ndarray, scores: np.ndarray) -> float:
-    return macro(average_precision_score, truth, scores)
+    return macro(per_tag(average_precision_score, np.asarray(truth), np.asarray(scores)))
 
 
 def choose_threshold(truth: np.ndarray, scores: np.ndarray) -> float:
@@ -113,7 +119,7 @@ class TaskType:
                         "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
                         "macro_f1": float(f1_score(truth, predicted, average="macro", labels=np.arange(n_classes),
                                                    zero_division=0))}
-        tags = per_tag(roc_auc_score, truth, scores)
+        tags = per_tag_roc_auc(truth, scores)
         if np.isnan(tags).all():
             raise RwbenchError("no tag has both positive and negative test clips in this fold: no AUC is defined")
         return {"roc_auc_macro": float(np.nanmean(tags)), "pr_auc_macro": pr_auc_macro(truth, scores),

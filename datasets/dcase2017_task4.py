@@ -65,6 +65,7 @@ def read_weak_labels(path: Path) -> dict[str, set[str]]:
     protocol="official lists: fit training, select and threshold on testing (development), report evaluation",
     source="Mesaros et al. 2017 (DCASE 2017 challenge task 4; AudioSet subset)",
     needs_root=True,
+    task_type="multilabel",
 )
 def load_dcase2017_task4(root: Path, *, task: str | None = None, refit: str = "train", **options) -> Dataset:
     """DCASE 2017 task 4 from ``root`` (the lists and the ``Y*.wav`` files anywhere below it)."""

@@ -78,6 +78,7 @@ def mixtures_of(base: Dataset, *, mixtures: int, min_sources: int, max_sources: 
     protocol="ESC-50's 5 official folds (sources never cross folds); inner CV leaves one training fold out",
     source="built from Piczak 2015 (karolpiczak/ESC-50); rwbench's own recipe (module docstring)",
     needs_root=True,
+    task_type="multilabel",
 )
 def load_esc10_mix(root: Path, *, task: str | None = None, mixtures: int = 80, min_sources: int = 2,
                    max_sources: int = 3, seed: int = 0, **options) -> Dataset:

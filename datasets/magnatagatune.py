@@ -62,6 +62,7 @@ def read_annotations(path: Path) -> pd.DataFrame:
              "tag removed (Won et al. 2020); select and threshold on valid, report test",
     source="Law et al. 2009 (mirg.city.ac.uk/codeapps/the-magnatagatune-dataset); top-50 order of musicnn",
     needs_root=True,
+    task_type="multilabel",
 )
 def load_magnatagatune(root: Path, *, task: str | None = None, refit: str = "train", seconds: float = SECONDS,
                        **options) -> Dataset:

@@ -17,6 +17,7 @@ from rwbench.errors import DataError
 
 def load(name, root, **options):
     (dataset,) = DATASETS.get(name).load(root, **options)
+    assert dataset.task_type == DATASETS.get(name).task_type  # as `rwbench list datasets` declares it
     return dataset
 
 

@@ -156,3 +156,32 @@ def test_evaluate_from_the_cache_keeps_the_tags(tmp_path):
     stored = dataset_from_record(json.loads(json.dumps(dataset_record(ds))))
     assert stored.task_type == "multilabel" and [c.tags for c in stored.clips] == [c.tags for c in ds.clips]
     np.testing.assert_array_equal(stored.labels, ds.labels)
+
+
+def test_kernel_svc_fits_each_tag_on_one_kernel_as_one_vs_rest_would():
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from rwbench.kernel_svm import KernelSVC
+
+    rng = np.random.default_rng(2)
+    X, Y = rng.standard_normal((80, 5)), (rng.random((80, 4)) < 0.4).astype(int)
+    Y[:, 3] = 1  # a tag every training clip has: predicted as that constant
+    ours = KernelSVC(C=2.0, gamma="scale", random_state=0).fit(X, Y)
+    theirs = OneVsRestClassifier(KernelSVC(C=2.0, gamma="scale", random_state=0)).fit(X, Y)
+    np.testing.assert_allclose(ours.decision_function(X)[:, :3], theirs.decision_function(X)[:, :3], atol=1e-9)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    assert (ours.decision_function(X)[:, 3] > 0).all()
+
+
+def test_the_vectorised_roc_auc_equals_scikit_learns_with_ties_and_missing_classes():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        n, k = int(rng.integers(5, 120)), int(rng.integers(1, 6))
+        truth = (rng.random((n, k)) < rng.random()).astype(int)
+        scores = np.round(rng.normal(size=(n, k)), 1)  # ties
+        ours = tasks.per_tag_roc_auc(truth, scores)
+        for t in range(k):
+            if 0 < truth[:, t].sum() < n:
+                assert ours[t] == pytest.approx(roc_auc_score(truth[:, t], scores[:, t]), abs=1e-12)
+            else:
+                assert np.isnan(ours[t])
