@@ -235,6 +235,7 @@ class EvaluateTask:
 def evaluation_tasks(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
                      opts: RunOptions) -> list[EvaluateTask]:
     chosen = {spec.name: layer_sets(spec, opts.layers) for spec in frontends}  # bad --layers fail before any work
+    check_task_options(datasets, opts)
     tasks = []
     for dataset in datasets:
         instances: dict[tuple, list[EmbedJob]] = {}  # (front-end, weights, seed) → its job, or one per fold
@@ -256,7 +257,6 @@ def check_task_options(datasets: list[Dataset], opts: RunOptions) -> None:
 
 def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
                  opts: RunOptions, log_: RunLog) -> None:
-    check_task_options(datasets, opts)
     described = {dataset.key: (dataset.splits(), dataset.describe()) for dataset in datasets}  # once per dataset
     for task in evaluation_tasks(datasets, frontends, backends, opts):
         path, computed = evaluate_task(task, opts, *described[task.job.dataset.key])
