@@ -79,6 +79,8 @@ def evaluate_split(
     score is per clip after voting over its windows' predictions (:data:`VOTES`; multiclass only).
     A multilabel ``y`` is an indicator matrix; its micro-F1 threshold is chosen on the inner validation sides.
     """
+    if task.multilabel and vote is not None:
+        raise RwbenchError("voting over windows (--aggregate majority/probability) is for multiclass tasks")
     start = time.perf_counter()
     search = split.search
     inner = [(_relative(fit, search), _relative(val, search)) for fit, val in split.inner]
@@ -100,22 +102,20 @@ def evaluate_split(
                      if task.multilabel else None)
     scores = confusion = predicted = None
     if task.multilabel:
-        if vote is not None:
-            raise RwbenchError("voting over windows (--aggregate majority/probability) is for multiclass tasks")
         scores, truth, clips = response(model, X[split.test]), y[split.test], split.test
     elif vote is None:
         predicted, truth, clips = model.predict(X[split.test]), y[split.test], split.test
     else:
         predicted, truth = VOTES[vote](model, X[split.test], y[split.test], row_clip[split.test], n_classes)
         clips = np.unique(row_clip[split.test])  # the voters return clips in ascending order
-    figures = task.scores(truth, predicted, scores, n_classes, threshold)
+    scored = task.scores(truth, predicted, scores, n_classes, threshold)
     if not task.multilabel:
         confusion = confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist()
     return FoldResult(
         name=split.name,
         n_train=len(split.train),
         n_test=len(truth),
-        metrics={m: figures.pop(m) for m in task.metrics},
+        metrics={m: scored.pop(m) for m in task.metrics},
         best_params={_short(k): _plain(v) for k, v in grid.best_params_.items()},
         selection_score=float(grid.best_score_),
         fit_seconds=time.perf_counter() - start,
@@ -123,7 +123,7 @@ def evaluate_split(
         test_clips=[int(c) for c in clips],
         truth=None if task.multilabel else [int(t) for t in truth],
         predicted=None if task.multilabel else [int(p) for p in predicted],
-        details=figures,
+        details=scored,
     )
 
 
