@@ -89,8 +89,12 @@ def rows_per_clip(job: EmbedJob) -> int:
 
 
 def fits_per_result(dataset: Dataset, backend: BackendSpec) -> int:
-    """Estimator fits of one nested CV: per outer split, each grid setting on each inner fold, then one refit."""
-    return sum(len(split.inner) * backend.grid_size + 1 for split in dataset.splits())
+    """Estimator fits of one nested CV: per outer split, each grid setting on each inner fold, then one refit;
+    multilabel: plus the threshold's refit per inner fold, and one fit per tag for a one-vs-rest backend."""
+    per_split = [len(split.inner) * backend.grid_size + 1 + (len(split.inner) if dataset.multilabel else 0)
+                 for split in dataset.splits()]
+    per_tag = len(dataset.classes) if dataset.multilabel and not backend.multilabel_native else 1
+    return sum(per_split) * per_tag
 
 
 def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],

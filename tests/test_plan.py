@@ -80,3 +80,14 @@ def test_dry_run_in_a_real_process_writes_nothing(tmp_path):
     assert done.returncode == 0, done.stderr
     assert list(tmp_path.iterdir()) == [] and "4 of 4 result files to compute" in done.stdout
     assert re.search(r"\| synthetic/timbre +\| mfcc +\| +1 \| +0 \|", done.stdout)
+
+
+def test_the_plan_counts_multilabel_fits_per_tag_and_the_thresholds_refits(opts):
+    from toy import chord_dataset
+
+    ds = chord_dataset()
+    (before,) = plan([ds], [TINY], [COUNTING], opts)
+    FITS.clear()
+    run([ds], [TINY], [COUNTING], opts)
+    # 2 seeds × 4 outer folds × (3 inner × 3 C + refit + 3 threshold refits) × 3 tags (one-vs-rest)
+    assert before.fits == len(FITS) == 2 * 4 * (3 * 3 + 1 + 3) * 3
