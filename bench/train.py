@@ -5,7 +5,9 @@ rows — the front-end starts from its seeded random weights (the random twin), 
 pooled over time as in the embed stage → standardised → dropout → linear), and is trained on the split's first inner *fit* part
 with early stopping on that pair's *validation* part, both drawn from the training side only (predefined folds:
 one training fold left out, so groups never straddle; a fixed split: train / valid). The best-validation epoch is
-scored once on the outer test side. The test side never touches a choice.
+scored once on the outer test side. The test side never touches a choice. The loss is cross-entropy, or for a
+multilabel task binary cross-entropy per tag (validation score: macro ROC-AUC; micro F1 at the threshold that is
+best on the validation part).
 
 With ``--crop-seconds S`` each training step sees a random S-second window of every clip (raised to the
 front-end's minimum input; a cheaper epoch and a time-shift augmentation, as SampleCNN and Tax et al. train on
@@ -49,7 +51,7 @@ from .evaluate import FoldResult, fold_dicts, keep_rows, summarise
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
 from .results import ResultRecord, fold_weights_folder, provenance, result_path, write_result
-from .tasks import TASK_TYPES
+from .tasks import choose_threshold, per_tag_roc_auc, task_type
 from .weights import write_safetensors
 
 log = logging.getLogger(__name__)
@@ -248,18 +250,23 @@ def random_crops(waves: torch.Tensor, crop: int | None) -> torch.Tensor:
 
 
 def classification(model: Classifier, waves: torch.Tensor, labels: torch.Tensor, device: torch.device,
-                   batch_size: int, crop: int | None = None) -> Objective:
-    """Cross-entropy on (optionally cropped) training clips; validation on whole clips."""
-    loss_fn = nn.CrossEntropyLoss()
+                   batch_size: int, crop: int | None = None, *, multilabel: bool = False) -> Objective:
+    """Cross-entropy on (optionally cropped) training clips, or per-tag binary cross-entropy on a multilabel task's
+    indicator targets; validation on whole clips (score: accuracy, or macro ROC-AUC)."""
+    loss_fn = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
+    targets = labels.float() if multilabel else labels
 
     def loss(m: nn.Module, idx: torch.Tensor) -> torch.Tensor:
         with autocast(device):
             logits = m(random_crops(waves[idx], crop).to(device, non_blocking=True))
-        return loss_fn(logits.float(), labels[idx].to(device))
+        return loss_fn(logits.float(), targets[idx].to(device))
 
     def validate(m: nn.Module, idx: np.ndarray) -> tuple[float, float]:
         logits = predict_logits(m, waves, idx, device, batch_size)
-        truth = labels[idx]
+        truth = targets[idx]
+        if multilabel:
+            auc = per_tag_roc_auc(truth.numpy(), logits.numpy())
+            return float(loss_fn(logits, truth)), float(np.nanmean(auc)) if np.isfinite(auc).any() else float("nan")
         return float(loss_fn(logits, truth)), float((logits.argmax(1) == truth).float().mean())
 
     return Objective(loss, validate)
@@ -287,23 +294,31 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     crop = None
     if opts.crop_seconds:
         crop = max(round(opts.crop_seconds * spec.sample_rate), spec.min_samples())
-    objective = classification(model, waves, labels, device, opts.batch_size, crop)
+    task = task_type(dataset.task_type)
+    objective = classification(model, waves, labels, device, opts.batch_size, crop, multilabel=task.multilabel)
     history = fit(model, objective, fit_idx, val_idx, seed=seed, fold=split.name, opts=opts, lr=opts.lr,
                   checkpoint=folder / f"{split.name}.ckpt", key=key,
                   desc=f"train {spec.name} on {dataset.key} {split.name} seed {seed}")
     test_start = time.perf_counter()
-    predicted = predict_logits(model, waves, split.test, device, opts.batch_size).argmax(1).numpy()
+    logits = predict_logits(model, waves, split.test, device, opts.batch_size).numpy()
     test_seconds = time.perf_counter() - test_start
     truth, n_classes = labels[split.test].numpy(), len(dataset.classes)
-    result = FoldResult(
-        name=split.name, n_train=len(fit_idx), n_test=len(split.test),
-        metrics=TASK_TYPES["multiclass"].scores(truth, predicted, None, n_classes),
-        best_params={"epoch": history["best_epoch"], "epochs_run": history["epochs_run"]},
-        selection_score=history["history"][history["best_epoch"] - 1]["val_score"],
-        fit_seconds=time.perf_counter() - start,
-        confusion=confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist(),
-        test_clips=[int(c) for c in split.test], truth=[int(t) for t in truth], predicted=[int(p) for p in predicted],
-    )
+    common = dict(name=split.name, n_train=len(fit_idx), n_test=len(split.test),
+                  best_params={"epoch": history["best_epoch"], "epochs_run": history["epochs_run"]},
+                  selection_score=history["history"][history["best_epoch"] - 1]["val_score"],
+                  test_clips=[int(c) for c in split.test])
+    if task.multilabel:  # micro F1 at the threshold that is best on the validation part, as the backends do
+        threshold = choose_threshold(labels[val_idx].numpy(),
+                                     predict_logits(model, waves, val_idx, device, opts.batch_size).numpy())
+        scored = task.scores(truth, None, logits, n_classes, threshold)
+        result = FoldResult(**common, metrics={m: scored.pop(m) for m in task.metrics}, details=scored,
+                            fit_seconds=time.perf_counter() - start)
+    else:
+        predicted = logits.argmax(1)
+        result = FoldResult(**common, metrics=task.scores(truth, predicted, None, n_classes),
+                            fit_seconds=time.perf_counter() - start,
+                            confusion=confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist(),
+                            truth=[int(t) for t in truth], predicted=[int(p) for p in predicted])
     weights_path = folder / f"{split.name}.safetensors"
     sha256 = write_safetensors(weights_path, model.embedder.net.state_dict(),
                                {"frontend": spec.name, "tag": "trained", "fold": split.name, "seed": seed, "key": key})
@@ -354,7 +369,8 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
                        weights="trained", seed=seed, backend="head")
     write_result(path, record)
-    log.info("%s %s trained seed %d: accuracy %.3f", dataset.key, spec.name, seed, record.summary["accuracy_mean"])
+    metric = task_type(dataset.task_type).primary
+    log.info("%s %s trained seed %d: %s %.3f", dataset.key, spec.name, seed, metric, record.summary[f"{metric}_mean"])
     return path
 
 
@@ -366,10 +382,6 @@ def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: Trai
             log.warning("%s has no weights to train (input kind 'none'); skipped", spec.name)
     if not learnable:
         raise RwbenchError("none of the selected front-ends has weights to train")
-    for dataset in datasets:
-        if dataset.task_type != "multiclass":
-            raise RwbenchError(f"rwbench train trains a classifier head on one label per clip; {dataset.key} is a "
-                               f"{dataset.task_type} task (evaluate its random or pretrained weights with rwbench run)")
     for dataset in datasets:  # a width or batch that cannot fit fails before any decoding or training
         for spec in learnable:
             check_fits(EmbedJob(dataset, spec, opts.width), opts.batch_size, opts.device, training=True)

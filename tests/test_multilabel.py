@@ -134,12 +134,29 @@ def test_result_files_are_checked_against_their_task_type(results):
     assert result_problem(record) == "folds[0].accuracy is missing"
 
 
-def test_voting_and_training_refuse_a_multilabel_task(tmp_path):
+def test_voting_refuses_a_multilabel_task(tmp_path):
     with pytest.raises(RwbenchError, match="--aggregate majority votes for one class per clip; chords is multilabel"):
         run([chord_dataset()], [TINY], [BACKENDS.get("logreg")],
             RunOptions(results_dir=tmp_path, device="cpu", workers=0, segment=0.1, aggregate="majority"))
-    with pytest.raises(RwbenchError, match="chords is a multilabel task"):
-        train_all([chord_dataset()], [TINY], TrainOptions(results_dir=tmp_path, device="cpu", workers=0))
+    assert not (tmp_path / "embeddings").exists()  # refused before any work
+
+
+def test_a_trained_multilabel_baseline_learns_the_tags_and_joins_the_table(tmp_path):
+    """`rwbench train` on tags: binary cross-entropy per tag, validation by macro ROC-AUC, micro-F1 threshold from the
+    validation part; the row is an ordinary multilabel result (weights trained, backend head)."""
+    (path,) = train_all([chord_dataset()], [TINY], TrainOptions(results_dir=tmp_path, device="cpu", workers=0,
+                                                               epochs=15, patience=15, lr=1e-2, batch_size=8))
+    record = json.loads(path.read_text())
+    assert (record["frontend"]["weights"], record["backend"]["name"]) == ("trained", "head")
+    assert result_problem(record) is None and record["dataset"]["task_type"] == "multilabel"
+    for fold in record["folds"]:
+        assert {"roc_auc_macro", "pr_auc_macro", "micro_f1", "threshold", "per_tag_roc_auc"} <= set(fold)
+        assert "confusion" not in fold and 0 <= fold["selection_score"] <= 1
+    assert record["summary"]["roc_auc_macro_mean"] > 0.8, record["summary"]
+    run([chord_dataset()], [TINY], [BACKENDS.get("logreg")],
+        RunOptions(results_dir=tmp_path, device="cpu", workers=0))
+    table = leaderboard.load(tmp_path)
+    assert set(zip(table["weights"], table["backend"])) == {("trained", "head"), ("random", "logreg")}
 
 
 def test_window_means_work_for_a_multilabel_task(tmp_path):
