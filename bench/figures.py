@@ -2,7 +2,7 @@
 
 Each ``*_figure`` function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global state, no
 display needed); :func:`data_uri` inlines one in the HTML report, ``Figure.savefig`` writes PNG or SVG. The data
-behind a figure comes from a plain function beside it (:func:`bar_data`, :func:`block_accuracies`, ...), so tests
+behind a figure comes from a plain function beside it (:func:`bar_data`, :func:`fold_scores`, ...), so tests
 check the numbers drawn against the leaderboard's.
 
 A panel belongs to one dataset/task and one backend: rows compete within a backend, as on the leaderboard. Fully
@@ -158,7 +158,7 @@ def scatter_figure(pairs: pd.DataFrame, correlation: pd.Series | dict, title: st
 
 
 # -- spread over folds × seeds --------------------------------------------------------------------------
-def block_scores(records: list[ResultRecord]) -> list[float]:
+def fold_scores(records: list[ResultRecord]) -> list[float]:
     """Every outer fold's primary metric, of every seed of one leaderboard row."""
     return [float(fold[task_of(record).primary]) for record in records for fold in record.folds]
 

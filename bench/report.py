@@ -31,7 +31,7 @@ from .leaderboard import (
 )
 from .ranking import paired, rank_correlation
 from .results import ResultRecord, task_of
-from .significance import average_ranks, block_scores
+from .significance import block_scores
 from .tasks import METRIC_LABELS, primary_metric
 
 
@@ -78,7 +78,7 @@ def _number(value, fmt: str) -> Cell:
     return Cell(format(value, fmt), float(value))
 
 
-def provenance(records: list[ResultRecord]) -> str:
+def row_provenance(records: list[ResultRecord]) -> str:
     """Where a row's numbers come from: rwbench version(s), commit(s), device(s), creation dates."""
     versions = sorted({r.rwbench_version for r in records})
     commits = sorted({(r.git_sha or "no git")[:7] for r in records})
@@ -89,6 +89,7 @@ def provenance(records: list[ResultRecord]) -> str:
 
 
 def _cells(row: pd.Series, records: list[ResultRecord], p: str) -> list[Cell]:
+    verdict = versus_best(row)
     interval = ("", "") if pd.isna(row["boot_ci_low"]) else (f"{row['boot_ci_low']:.3f}–{row['boot_ci_high']:.3f}",
                                                            float(row["boot_ci_low"]))
     return [
@@ -96,10 +97,10 @@ def _cells(row: pd.Series, records: list[ResultRecord], p: str) -> list[Cell]:
         Cell(row["weights"]), Cell(row["backend"]),
         Cell(f"{row[f'{p}_mean']:.3f} ± {row[f'{p}_std']:.3f}", float(row[f"{p}_mean"])),
         _number(row[f"{p}_ci95"], ".3f"), Cell(*interval), _number(row["avg_rank"], ".2f"),
-        Cell(versus_best(row), 2.0 if versus_best(row) == "best" else _number(row["p_vs_best"], "g").sort),  # best last
+        Cell(verdict, 2.0 if verdict == "best" else _number(row["p_vs_best"], "g").sort),  # "best" sorts after any p
         _number(int(row["dim"]), "d"), _number(int(row["params"]), ",d"),
         Cell(f"{row['n_seeds']} × {row['n_folds']}", int(row["n_seeds"]) * int(row["n_folds"])),
-        _number(row["embed_ms_per_clip"], ".1f"), Cell(provenance(records)),
+        _number(row["embed_ms_per_clip"], ".1f"), Cell(row_provenance(records)),
     ]
 
 
@@ -127,7 +128,7 @@ def _plots(dataset: str, rows: pd.DataFrame, groups: dict[tuple, list[ResultReco
                                  f"Each point a front-end with both rows; dashed: equal {METRIC_LABELS[p]}."))
     for backend, part in rows.groupby("backend", sort=True):
         title = f"{dataset}: spread over folds × seeds, {backend}"
-        spread = {label[_key(r)]: figures.block_scores(groups[_key(r)]) for _, r in part.iterrows()}
+        spread = {label[_key(r)]: figures.fold_scores(groups[_key(r)]) for _, r in part.iterrows()}
         plots.append(Plot.of(title, figures.spread_figure(spread, title, p), "Each dot one outer fold of one seed."))
     best = rows.iloc[0]
     records = groups[_key(best)]
@@ -143,8 +144,9 @@ def _plots(dataset: str, rows: pd.DataFrame, groups: dict[tuple, list[ResultReco
             continue
         scores = block_scores({_key(r): groups[_key(r)] for _, r in part.iterrows()})
         scores.index = [label[key] for key in scores.index]
+        ranks = pd.Series({label[_key(r)]: r["avg_rank"] for _, r in part.iterrows()})  # the leaderboard's own
         title = f"{dataset}: critical difference, {backend}"
-        plots.append(Plot.of(title, figures.critical_difference_figure(scores, average_ranks(scores), title),
+        plots.append(Plot.of(title, figures.critical_difference_figure(scores, ranks[scores.index], title),
                           f"Average rank over {scores.shape[1]} blocks (fold × seed), 1 = best; joined rows: the "
                           f"Nemenyi test does not separate them (α = 0.05; critical difference "
                           f"{first['nemenyi_cd']:.2f}); Friedman p = {first['friedman_p']:.3g}."))

@@ -144,7 +144,7 @@ def result_lock(results_dir: Path, path: Path) -> AbstractContextManager[None]:
 
 
 # What the leaderboard reads from a result, by type (a dict: nested fields; a list element type: every item). The
-# folds carry the metrics of the dataset's task type (``dataset.task_type``; absent: multiclass), see schema_for.
+# folds carry the metrics of the dataset's task type (``dataset.task_type``; absent: multiclass), see fold_schema.
 NUMBER = (int, float)
 SCHEMA = {
     "schema_version": int, "seed": int,
@@ -157,9 +157,9 @@ SCHEMA = {
 }
 
 
-def schema_for(task: TaskType) -> dict:
-    """:data:`SCHEMA` with the folds' metrics of ``task``."""
-    return {**SCHEMA, "folds": [dict.fromkeys(task.metrics, NUMBER)]}
+def fold_schema(task: TaskType) -> list[dict]:
+    """What every fold of a result of ``task`` carries: its metrics."""
+    return [dict.fromkeys(task.metrics, NUMBER)]
 
 
 def task_of(record: ResultRecord | dict) -> TaskType:
@@ -201,7 +201,7 @@ def result_problem(record: object) -> str | None:
         task = task_of(record)
     except RwbenchError as err:
         return f"dataset.task_type: {err}"
-    problem = schema_problem(record, schema_for(task))
+    problem = schema_problem(record["folds"], fold_schema(task), "folds")
     if problem:
         return problem
     if not record["folds"]:

@@ -126,7 +126,7 @@ def test_bars_put_the_best_front_end_on_top(table):
 def test_spread_dots_are_every_fold_of_every_seed(results, table):
     groups = leaderboard.rows_of_records(leaderboard.read_results(results)[0])
     key = ("toy", "alpha", "small", "random", "svm")
-    values = figures.block_scores(groups[key])
+    values = figures.fold_scores(groups[key])
     fig = figures.spread_figure({"alpha": values, "beta": [0.5] * 8}, "t")
     dots = fig.axes[0].collections[0].get_offsets()[:, 0]
     assert len(values) == 2 * FOLDS and list(dots) == pytest.approx(values)
