@@ -122,10 +122,13 @@ def read(path: str | Path) -> tuple[np.ndarray, int]:
         with sf.SoundFile(path) as f:
             declared, rate = f.frames, f.samplerate
             data = f.read(dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise DataError(f"cannot decode {path}: {err}") from err
+    except (sf.LibsndfileError, RuntimeError, ValueError) as err:  # ValueError: soundfile on a garbled frame count
+        raise DataError(f"cannot decode {path}: {str(err).strip().rstrip('.')} (the file is damaged part-way: "
+                        f"re-download or replace it)") from err
     except OSError as err:
         raise unreadable(path, err) from err
+    if not declares_length(path):  # the header's frame count is an estimate: the decoded length is the truth
+        return data, rate
     if declared - len(data) > max(2048, declared // 100):  # a decoder that stops early at damage says nothing
         raise DataError(f"cannot decode {path}: only {len(data)} of the {declared} frames its header declares "
                         f"decode (damaged part-way)")
@@ -190,8 +193,61 @@ def _tail_ok(f: sf.SoundFile) -> bool:
     try:
         f.seek(f.frames - want)
         return len(f.read(want)) >= want // 2
-    except (sf.LibsndfileError, RuntimeError):
+    except (sf.LibsndfileError, RuntimeError, ValueError):  # ValueError: a seek past the real end (negative count)
         return False
+
+
+def _decoded_frames(f: sf.SoundFile) -> tuple[int, bool]:
+    """Decode the whole file from the start: (frames decoded, whether the decoder reached the end without error)."""
+    block = np.empty((4096, f.channels), dtype=np.float32)
+    total = 0
+    try:
+        f.seek(0)
+        while (n := len(f.read(out=block))) == len(block):
+            total += n
+    except (sf.LibsndfileError, RuntimeError, ValueError):
+        return total, False
+    return total + n, True
+
+
+def _full_decode_problem(f: sf.SoundFile, path: Path) -> tuple[str | None, int]:
+    """For a file whose last frames did not decode: decode it all, since only a file that does not decode is bad
+    (a seek can fail where a decode from the start succeeds). (The reason it is bad or None, its frames.)"""
+    decoded, ok = _decoded_frames(f)
+    if not ok:
+        return (f"is truncated or corrupt: the decoder fails near {decoded / f.samplerate:.1f} s of the "
+                f"{f.frames / f.samplerate:.1f} s its header declares"), decoded
+    if declares_length(path) and f.frames - decoded > max(2048, f.frames // 100):
+        return (f"is truncated or corrupt: only {decoded} of the {f.frames} frames its header declares decode (cut "
+                f"short or damaged part-way)"), decoded
+    return None, decoded if not declares_length(path) else f.frames
+
+
+def _syncsafe(data: bytes) -> int:
+    return (data[0] << 21) | (data[1] << 14) | (data[2] << 7) | data[3]
+
+
+def declares_length(path: Path) -> bool:
+    """Whether the file's header states its exact length. False for an MP3 without a Xing/Info or VBRI header in
+    its first frame (as LAME writes constant-bitrate files, e.g. MagnaTagATune's): libsndfile then estimates the
+    frame count from the file size, ID3v2 tags included, and over- or under-reports it."""
+    if path.suffix.lower() != ".mp3":
+        return True
+    with open(path, "rb") as f:
+        pos = 0
+        while True:  # skip ID3v2 tags (there may be several)
+            f.seek(pos)
+            head = f.read(10)
+            if len(head) < 10 or head[:3] != b"ID3":
+                break
+            pos += 10 + _syncsafe(head[6:10]) + (10 if head[5] & 0x10 else 0)
+        f.seek(pos)
+        data = f.read(8192)
+    sync = next((i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] & 0xE0 == 0xE0), None)
+    if sync is None:
+        return True  # not an MPEG stream we can read: leave the checks as they are
+    first = data[sync:sync + 200]  # the Xing/Info tag sits after the side info; VBRI at byte 36
+    return any(tag in first for tag in (b"Xing", b"Info", b"VBRI"))
 
 
 def _probe_audioread(path: Path) -> AudioInfo:
@@ -235,14 +291,17 @@ def probe(path: str | Path) -> AudioInfo:
     try:
         with sf.SoundFile(path) as f:
             info = AudioInfo(f.samplerate, f.channels, f.frames, "soundfile")
-            complete = info.frames <= 0 or _tail_ok(f)
+            problem = None
+            if info.frames > 0 and not _tail_ok(f):  # decode it all: only a file that does not decode is bad
+                problem, frames = _full_decode_problem(f, path)
+                info = AudioInfo(f.samplerate, f.channels, frames, "soundfile")  # an estimate gives way to the truth
     except (sf.LibsndfileError, RuntimeError) as err:
         detail = getattr(err, "error_string", None) or str(err)
         raise DataError(f"{path} is not readable audio (soundfile: {detail.strip().rstrip('.')})") from err
+    if problem:
+        raise DataError(f"{path} {problem}")
     if info.frames <= 0:
         raise DataError(f"{path} holds no audio samples")
-    if not complete:
-        raise DataError(f"{path} is truncated or corrupt: its last frames cannot be decoded")
     return info
 
 

@@ -1,24 +1,29 @@
 """Backends: scikit-learn estimators with the hyperparameter grid the inner CV searches.
 
-Each backend standardises features first (the reference study did not, bug B15). The SVM grid is
-the study's with float γ (bug B8) and ``'scale'`` for its ``'auto'``; the ELM adds hpelm's ridge
-``norm`` to the study's hidden sizes, because an unregularised ELM collapses where the hidden size
-approaches the training-set size (SPEC §8).
+Each backend standardises features first (the reference study did not, bug B15). The SVM and ELM have
+two named grids (``rwbench run --grid``): ``study``, the reference study's SVM grid with float γ (bug B8)
+and ``'scale'`` for its ``'auto'``, and the study's ELM hidden sizes with hpelm's ridge ``norm`` λ ∈ {0.01,
+1, 100} (an unregularised ELM collapses where the hidden size approaches the training-set size, SPEC §8);
+and ``wide`` (the default), the same with C from 0.01 up to 2¹¹ and λ from 10⁻⁴ up to 10⁴: on the committed
+studies the ``study`` grid's edges were chosen in most folds (λ = 100 in 95 of 125 ESC-10 folds, issue 18), so
+its optimum lay outside it.
+:func:`grid_edges` finds, in any result file, the folds whose chosen setting sits at an edge of its grid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from sklearn.base import BaseEstimator
-from sklearn.linear_model import LogisticRegression
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-
-from .kernel_svm import KernelSVC
+from .errors import RwbenchError
 from .registry import Registry
+
+if TYPE_CHECKING:  # scikit-learn (and torch, for KernelSVC) are imported when an estimator is built, so that
+    from sklearn.base import BaseEstimator  # `rwbench list backends` and the leaderboard's grid_edge_flag are light
+    from sklearn.pipeline import Pipeline
 
 ParamGrid = list[dict[str, list]]
 
@@ -32,25 +37,42 @@ class BackendSpec:
     source: str = ""
     version: int = 1  # bump when the estimator changes: it is part of every result's run key
     multilabel_native: bool = False  # the estimator fits an indicator matrix itself (else: one-vs-rest per tag)
+    grids: Mapping[str, ParamGrid] | None = None  # named grids (--grid); ``grid`` is the one in use
+    grid_name: str | None = None  # the name of ``grid`` among ``grids`` (None: the backend has one grid)
+
+    def with_grid(self, name: str) -> BackendSpec:
+        """This backend searching its grid ``name`` (``--grid``); a backend with a single grid keeps it."""
+        if not self.grids:
+            return self
+        if name not in self.grids:
+            raise RwbenchError(f"backend {self.name!r} has no grid {name!r}; its grids: {', '.join(self.grids)}")
+        return replace(self, grid=self.grids[name], grid_name=name)
 
     @property
     def grid_size(self) -> int:
-        total = 0
-        for part in self.grid:
-            size = 1
-            for values in part.values():
-                size *= len(values)
-            total += size
-        return total
+        return grid_size(self.grid)
+
+    @property
+    def grid_sizes(self) -> dict[str, int]:
+        """Settings per named grid (``{'wide': 56, 'study': 32}``); one unnamed grid: ``{'': size}``."""
+        return {name: grid_size(grid) for name, grid in self.grids.items()} if self.grids else {"": self.grid_size}
+
+
+def grid_size(grid: ParamGrid) -> int:
+    """The number of settings of ``grid``: the sum over its entries of the product of their value counts."""
+    return sum(math.prod(len(values) for values in part.values()) for part in grid)
 
 
 BACKENDS: Registry[BackendSpec] = Registry("backend", builtins="rwbench.backends", group="rwbench.backends")
 
 
 def register_backend(**fields):
-    """Register the decorated ``seed -> estimator`` factory as a backend with :class:`BackendSpec` fields."""
+    """Register the decorated ``seed -> estimator`` factory as a backend with :class:`BackendSpec` fields; with
+    named ``grids`` and no ``grid``, it searches the grid named :data:`DEFAULT_GRID`."""
 
     def decorator(build: Callable[[int], BaseEstimator]) -> Callable[[int], BaseEstimator]:
+        if fields.get("grids") and "grid" not in fields:
+            fields.update(grid=fields["grids"][DEFAULT_GRID], grid_name=DEFAULT_GRID)
         BACKENDS.add(BackendSpec(build=build, **fields))
         return build
 
@@ -58,32 +80,49 @@ def register_backend(**fields):
 
 
 def scaled(estimator: BaseEstimator) -> Pipeline:
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     return Pipeline([("scale", StandardScaler()), ("clf", estimator)])
 
 
-C_GRID = [0.1, 2.0, 8.0, 32.0]
+DEFAULT_GRID = "wide"
+GRID_NAMES = ("wide", "study")  # --grid choices; "study" is the reference study's protocol
+C_GRID = [0.1, 2.0, 8.0, 32.0]  # the study's
+C_GRID_WIDE = [0.01, *C_GRID, 128.0, 512.0, 2048.0]  # to 2¹¹: the study's largest C won 84 of 175 ESC-10/FSDD folds
 GAMMA_GRID = [2.0**-k for k in (3, 5, 7, 9, 11, 13)] + ["scale"]
+SVM_GRIDS = {
+    name: [{"clf__kernel": ["rbf"], "clf__gamma": GAMMA_GRID, "clf__C": cs}, {"clf__kernel": ["linear"], "clf__C": cs}]
+    for name, cs in (("wide", C_GRID_WIDE), ("study", C_GRID))
+}
+ELM_HIDDEN = [100, 250, 500, 1200, 1800, 2500]  # the study's hidden sizes
+ELM_GRIDS = {
+    # λ = 100 won 95 of 125 ESC-10 folds, λ = 0.01 all 15 of deepfourier's
+    "wide": [{"clf__n_hidden": ELM_HIDDEN, "clf__alpha": [1e-4, 1e-2, 1.0, 100.0, 1e3, 1e4]}],
+    "study": [{"clf__n_hidden": ELM_HIDDEN, "clf__alpha": [1e-2, 1.0, 100.0]}],
+}
 
 
 @register_backend(
     name="svm",
-    grid=[
-        {"clf__kernel": ["rbf"], "clf__gamma": GAMMA_GRID, "clf__C": C_GRID},
-        {"clf__kernel": ["linear"], "clf__C": C_GRID},
-    ],
-    description="StandardScaler + SVC; RBF γ ∈ {2^-3…2^-13, scale} × C ∈ {0.1, 2, 8, 32} and linear C (32 settings)",
-    source="reference study grid (Pons & Serra 2019), float γ",
+    grids=SVM_GRIDS,
+    description="StandardScaler + SVC; RBF γ ∈ {2^-3…2^-13, scale} × C, and linear C; C ∈ {0.01, 0.1, 2, 8, 32, 128, "
+                "512, 2048} (wide, 64 settings) or {0.1, 2, 8, 32} (study, 32 settings)",
+    source="reference study grid (Pons & Serra 2019), float γ; wide: C from 0.01 to 2¹¹",
     version=2,  # 2: kernel matrices computed by torch and reused across the grid (same results as SVC)
     multilabel_native=True,  # one binary SVC per tag on one kernel matrix
 )
 def svm(seed: int) -> Pipeline:
+    from .kernel_svm import KernelSVC
+
     return scaled(KernelSVC(random_state=seed))
 
 
 @register_backend(
     name="elm",
-    grid=[{"clf__n_hidden": [100, 250, 500, 1200, 1800, 2500], "clf__alpha": [1e-2, 1.0, 100.0]}],
-    description="StandardScaler + hpelm ELM; hidden ∈ {100…2500} × ridge λ ∈ {0.01, 1, 100}",
+    grids=ELM_GRIDS,
+    description="StandardScaler + hpelm ELM; hidden ∈ {100…2500} × ridge λ ∈ {10⁻⁴, 0.01, 1, 100, 10³, 10⁴} (wide, 36 "
+                "settings) or {0.01, 1, 100} (study, 18 settings)",
     source="reference study hidden sizes; hpelm (Akusok et al. 2015)",
     multilabel_native=True,  # one ridge solve for every tag
 )
@@ -95,10 +134,11 @@ def elm(seed: int) -> Pipeline:
 
 @register_backend(
     name="elm_torch",
-    grid=[{"clf__n_hidden": [100, 250, 500, 1200, 1800, 2500], "clf__alpha": [1e-2, 1.0, 100.0]}],
-    description="StandardScaler + the same ELM in torch (hidden layer float32 on CUDA when present, ridge "
-                "solved in float64); the grid of `elm`",
+    grids=ELM_GRIDS,
+    description="StandardScaler + the same ELM in torch (hidden layer float32 on CUDA when present; HᵀH and HᵀT "
+                "accumulated and the ridge solved in float64: ≥ 99.9 % the predictions of `elm`); the grids of `elm`",
     source="as elm; closed-form ridge ELM computed with torch",
+    version=2,  # 2: HᵀH and HᵀT from float64 products (float32 products disagreed with elm at n ≈ L)
     multilabel_native=True,
 )
 def elm_torch(seed: int) -> Pipeline:
@@ -113,6 +153,8 @@ def elm_torch(seed: int) -> Pipeline:
     description="StandardScaler + L2 logistic regression; C ∈ {1e-3…10}",
 )
 def logreg(seed: int) -> Pipeline:
+    from sklearn.linear_model import LogisticRegression
+
     return scaled(LogisticRegression(max_iter=2000, random_state=seed))
 
 
@@ -122,4 +164,91 @@ def logreg(seed: int) -> Pipeline:
     description="StandardScaler + k-nearest neighbours; k ∈ {1, 3, 5, 10, 20}",
 )
 def knn(seed: int) -> Pipeline:
+    from sklearn.neighbors import KNeighborsClassifier
+
     return scaled(KNeighborsClassifier())
+
+
+# -- grid edges ------------------------------------------------------------------------------------
+def _section(record, name: str):
+    """``record``'s section ``name``: a :class:`~rwbench.results.ResultRecord` attribute or a JSON mapping's key."""
+    return record[name] if isinstance(record, Mapping) else getattr(record, name)
+
+
+def _short(param: str) -> str:
+    """A grid key as results show it: ``clf__C`` and ``estimator__clf__C`` → ``C``."""
+    return param.removeprefix("estimator__").removeprefix("clf__")
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _same(a, b) -> bool:
+    if _numeric(a) and _numeric(b):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
+    return a == b
+
+
+def grid_edges(record) -> list[dict[str, str]]:
+    """Per outer fold of a result record (a ``ResultRecord`` or the JSON of a result file, old or new), each
+    numeric hyperparameter chosen at the smallest (``'low'``) or largest (``'high'``) value it takes in the grid
+    entry (sub-grid) the fold's ``best_params`` came from: ``[{'C': 'high'}, {}, …]``. Categorical settings
+    (``kernel``, ``gamma='scale'``) and parameters with fewer than two numeric values are ignored; a record whose
+    grid is not a list of entries (a trained head's settings) gives no edges. A fold that stores its ``grid_edge``
+    (written by the evaluation) is taken as stored; older files are computed from ``best_params``."""
+    grid, folds = _section(record, "backend").get("grid"), _section(record, "folds")
+    if not isinstance(grid, list):
+        return [{} for _ in folds]
+    entries = [{_short(key): list(values) for key, values in entry.items()} for entry in grid if isinstance(entry, Mapping)]
+    out = []
+    for fold in folds:
+        if isinstance(fold.get("grid_edge"), Mapping):  # stored by the evaluation since result schema 2
+            out.append(dict(fold["grid_edge"]))
+            continue
+        best = fold.get("best_params") or {}
+        entry = next((e for e in entries if set(e) == set(best)
+                      and all(any(_same(best[k], v) for v in values) for k, values in e.items())), None)
+        edges = {}
+        for key, values in (entry or {}).items():
+            numeric = sorted(v for v in values if _numeric(v))
+            if len(numeric) < 2 or not _numeric(best[key]):
+                continue
+            if _same(best[key], numeric[0]):
+                edges[key] = "low"
+            elif _same(best[key], numeric[-1]):
+                edges[key] = "high"
+        out.append(edges)
+    return out
+
+
+def grid_edge_counts(records) -> tuple[dict[tuple[str, str], int], int]:
+    """Over every fold of ``records`` (the seeds of one leaderboard row, or one result): how many folds chose each
+    (parameter, 'low'|'high') edge, and the number of folds."""
+    counts: dict[tuple[str, str], int] = {}
+    folds = 0
+    for record in records:
+        for edges in grid_edges(record):
+            folds += 1
+            for key, side in edges.items():
+                counts[(key, side)] = counts.get((key, side), 0) + 1
+    return counts, folds
+
+
+def grid_edge_flag(records, share: float = 0.5) -> str:
+    """``'alpha high 14/15'`` (several joined by ``'; '``) for each edge chosen in more than ``share`` of the folds
+    of ``records``; ``''`` when none is."""
+    counts, folds = grid_edge_counts(records)
+    return "; ".join(f"{key} {side} {n}/{folds}" for (key, side), n in sorted(counts.items()) if n > share * folds)
+
+
+def grid_name_of(backend: Mapping) -> str | None:
+    """The named grid a result's backend section was made with: its ``grid_name``, or for a file written before
+    grids had names, the registered grid of that backend equal to its stored grid (None when none is)."""
+    if backend.get("grid_name"):
+        return backend["grid_name"]
+    if backend.get("name") not in BACKENDS:  # e.g. a trained head, or a plugin backend not loaded here
+        return None
+    spec = BACKENDS.get(backend["name"])
+    stored = json.loads(json.dumps(backend.get("grid")))
+    return next((name for name, grid in (spec.grids or {}).items() if json.loads(json.dumps(grid)) == stored), None)

@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -59,9 +60,23 @@ def atomic_path(path: Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
 def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
+    """The process's umask, read without changing it: from ``/proc/self/status`` (Linux ≥ 4.7). Elsewhere it must be
+    set to read it, process-wide, so a thread creating a file meanwhile would get mode 0o666: it is set to itself
+    (``os.umask(os.umask(0o777))`` with the most restrictive mask in between), under a lock."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:  # 0o777 in the window: a file created meanwhile is too private, never world-writable
+        mask = os.umask(0o777)
+        os.umask(mask)
     return mask
 
 
@@ -95,6 +110,19 @@ def exclusive(lock_file: Path, what: str) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def failed_clip(note: str) -> dict:
+    """A failed clip's note in a chunk: ``{"clip", "reason"}`` from its JSON object, or from the ``id<TAB>reason`` line
+    that rwbench wrote before (an id holding a tab was split wrongly then; JSON keeps it whole)."""
+    if note.startswith("{"):
+        try:
+            record = json.loads(note)
+            if isinstance(record, dict) and {"clip", "reason"} <= set(record):
+                return {"clip": str(record["clip"]), "reason": str(record["reason"])}
+        except ValueError:
+            pass
+    return dict(zip(("clip", "reason"), note.split("\t", 1)))
 
 
 _CHECKED: dict[Path, tuple] = {}  # entry folder -> the stats of its arrays when their sha256 last matched (per process)
@@ -204,12 +232,12 @@ class CacheEntry:
     def save_chunk(self, index: int, rows: Sequence[int], features: Sequence[np.ndarray], failed: dict[int, str],
                    *, dim: int, clip_ids: Sequence[str], seconds: float) -> None:
         """One finished chunk, rows sorted by clip (windows in time order); a failed clip is one NaN row and
-        its reason is kept as ``clip id <TAB> reason``."""
+        its id and reason are kept as one JSON object ``{"clip": ..., "reason": ...}`` per failed clip."""
         bad = np.array(sorted(failed), dtype=int)
         all_rows = np.concatenate([np.asarray(rows, dtype=int), bad])
         stacked = np.concatenate([*features, np.full((len(bad), dim), np.nan, np.float32)])
         order = np.argsort(all_rows, kind="stable")
-        notes = np.array([f"{clip_ids[i]}\t{failed[i]}" for i in bad], dtype=str)
+        notes = np.array([json.dumps({"clip": clip_ids[i], "reason": failed[i]}) for i in bad], dtype=str)
         with atomic_path(self.part_path(index)) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, rows=all_rows[order], features=stacked[order], seconds=np.array(seconds), failed=notes)
 
@@ -224,7 +252,7 @@ class CacheEntry:
         return {"n_rows": sum(len(p["rows"]) for p in parts),
                 "dim": self.load_part(0, "features")["features"].shape[1],
                 "seconds": float(sum(p["seconds"] for p in parts)),
-                "skipped": [dict(zip(("clip", "reason"), line.split("\t", 1))) for p in parts for line in p["failed"]]}
+                "skipped": [failed_clip(str(line)) for p in parts for line in p["failed"]]}
 
     def finish(self, n_parts: int, dim: int, manifest: EmbeddingManifest) -> None:
         """Assemble the parts, in order, into ``features.npy`` (memory-mapped, one part in memory at a

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -68,6 +69,9 @@ class EmbedJob:
         spec = self.frontend
         clip = int(round((self.segment or self.dataset.seconds) * spec.sample_rate))
         minimum = spec.min_samples()
+        if self.segment and clip < max(minimum, 1):  # a window padded to the minimum (or empty) scores at chance
+            raise DataError(f"segment windows of {self.segment:g} s are shorter than front-end {spec.name!r} can "
+                            f"compute: it needs at least {max(minimum, 1)} sample(s) at {spec.sample_rate} Hz")
         if clip >= minimum:
             return clip, clip
         if spec.pad_to_min is None:
@@ -263,7 +267,10 @@ def ensure_embedded(job: EmbedJob, cache_root: Path, **options) -> bool:
 
 
 def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_size: int | None = None,
-             workers: int | None = None, skip_bad_audio: bool = False, progress: bool = False) -> None:
+             workers: int | None = None, skip_bad_audio: bool = False, progress: bool = False,
+             on_clips: Callable[[int, int], None] | None = None) -> None:
+    """``progress``: this job's own clip bar; ``on_clips(done, total)``, called after each batch, replaces it
+    when a run-wide progress display shows the job (:mod:`rwbench.progress`)."""
     torch_device = resolve_device(device)
     batch_size = batch_size or choose_batch_size(job, device)
     if torch_device.type == "cuda":
@@ -276,7 +283,8 @@ def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_si
     if len(todo) < len(chunks):
         log.info("%s: resuming, %d of %d chunks already done", job.frontend.name, len(chunks) - len(todo), len(chunks))
     bar = tqdm(total=n_clips, initial=n_clips - sum(len(chunks[i]) for i in todo), unit="clip",
-               desc=f"embed {job.frontend.name} on {job.dataset.key}", disable=not progress, leave=False)
+               desc=f"embed {job.frontend.name} on {job.dataset.key}", disable=not progress or on_clips is not None,
+               leave=False)
     # one loader for every unfinished chunk (workers start once); each batch lies inside one chunk
     batches = [chunks[c][i:i + batch_size] for c in todo for i in range(0, len(chunks[c]), batch_size)]
     loader = DataLoader(_ClipAudio(job), batch_sampler=batches, collate_fn=_collate,
@@ -290,6 +298,8 @@ def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_si
         index = batch[0][0] // CHUNK_CLIPS
         _embed_batch(model, batch, torch_device, batch_size, rows, features, failed)
         bar.update(len(batch))
+        if on_clips is not None:
+            on_clips(n_clips - sum(left.values()) + len(batch), n_clips)
         left[index] -= len(batch)
         if left[index]:
             continue
@@ -333,6 +343,11 @@ def _embed_batch(model: Embedder, batch, device: torch.device, batch_size: int, 
 def _finish(job: EmbedJob, entry: CacheEntry, *, n_parts: int, device: str, model: Embedder, batch_size: int) -> None:
     summary = entry.chunk_summary(n_parts)
     n_clips = len(job.dataset.clips)
+    if n_clips and len(summary["skipped"]) == n_clips:  # nothing left to evaluate: say so, not a crash downstream
+        first = summary["skipped"][0]
+        raise DataError(f"{job.dataset.key}: all {n_clips} clips were unreadable or gave a non-finite embedding with "
+                        f"{job.frontend.name} and were skipped (--skip-bad-audio); nothing is left to evaluate. First: "
+                        f"{first['clip']}: {first['reason']}")
     manifest = EmbeddingManifest(
         key=job.key, description=job.description, n_clips=n_clips, n_rows=summary["n_rows"],
         clip_ids=tuple(c.id for c in job.dataset.clips), dim=summary["dim"],

@@ -8,7 +8,9 @@ never reported as the result.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
 import warnings
 from dataclasses import dataclass, field, fields
@@ -22,13 +24,15 @@ from sklearn.model_selection import GridSearchCV
 from .backends import BackendSpec
 from .errors import RwbenchError
 from .protocol import OuterSplit
+from .results import summarise  # noqa: F401  (re-exported: evaluate.summarise as before)
 from .tasks import TASK_TYPES, TaskType, fold_threshold, response
 
 log = logging.getLogger(__name__)
 
 @dataclass
 class FoldResult:
-    """One outer split's scores. Stored flat (:meth:`to_dict`): the task type's metrics sit beside ``name``."""
+    """One outer split's scores and per-clip outputs. Stored flat (:meth:`to_dict`): the task type's metrics sit
+    beside ``name``. Made by :func:`fold_result`, the one place a fold is assembled from its outputs."""
 
     name: str
     n_train: int
@@ -39,8 +43,12 @@ class FoldResult:
     fit_seconds: float
     confusion: list[list[int]] | None = None  # multiclass: rows = true class, columns = predicted (``classes`` order)
     test_clips: list[int] | None = None  # the dataset index of each test clip (None in results before v3)
-    truth: list[int] | None = None  # multiclass: its true class index, in ``classes`` order
+    truth: list | None = None  # multiclass: each clip's true class index; multilabel: its row of 0/1 per tag
     predicted: list[int] | None = None  # multiclass: its predicted class index
+    scores: list[list[float]] | None = None  # per clip, one score per class (per tag), rounded (SCORE_DIGITS)
+    score_kind: str | None = None  # what ``scores`` are (SCORE_KINDS)
+    score_classes: list[int] | None = None  # the class of each score column, when not every class (0..n-1)
+    grid_edge: dict[str, str] | None = None  # chosen settings at the low / high end of their searched values
     details: dict = field(default_factory=dict)  # multilabel: threshold, tags_scored, per_tag_roc_auc
 
     def __getattr__(self, name: str):  # fold.accuracy, fold.roc_auc_macro
@@ -52,8 +60,9 @@ class FoldResult:
     def to_dict(self) -> dict:
         out = {"name": self.name, "n_train": self.n_train, "n_test": self.n_test, **self.metrics,
                "best_params": self.best_params, "selection_score": self.selection_score, "fit_seconds": self.fit_seconds}
-        optional = {"confusion": self.confusion, "test_clips": self.test_clips, "truth": self.truth,
-                    "predicted": self.predicted}
+        optional = {"grid_edge": self.grid_edge, "confusion": self.confusion, "test_clips": self.test_clips,
+                    "truth": self.truth, "predicted": self.predicted, "score_kind": self.score_kind,
+                    "score_classes": self.score_classes, "scores": self.scores}
         return {**out, **{k: v for k, v in optional.items() if v is not None}, **self.details}
 
     @classmethod
@@ -62,6 +71,121 @@ class FoldResult:
         metrics = {m: data[m] for t in TASK_TYPES.values() for m in t.metrics if m in data}
         details = {k: v for k, v in data.items() if k not in known and k not in metrics}
         return cls(**{k: v for k, v in data.items() if k in known}, metrics=metrics, details=details)
+
+
+SCORE_DIGITS = 6  # significant digits of stored per-clip scores; the fold's metrics are computed from the stored ones
+SCORE_KINDS = {
+    "decision_function": "the backend's decision values (svm: SVC one-vs-rest-shaped from its one-vs-one votes; "
+                         "elm / elm_torch: ridge outputs; logreg: logits); two classes: (-d, d)",
+    "predict_proba": "the backend's class probabilities (knn: neighbour fractions)",
+    "softmax": "the trained head's softmax probabilities",
+    "sigmoid": "the trained head's sigmoid per tag",
+    "majority_votes": "the fraction of the clip's windows voting for each class",
+    "mean_predict_proba": "class probabilities averaged over the clip's windows",
+    "mean_decision_function": "decision values averaged over the clip's windows",
+}
+
+
+def round_scores(scores: np.ndarray) -> np.ndarray:
+    """``scores`` to :data:`SCORE_DIGITS` significant digits (what a result file stores)."""
+    flat = [float(f"{v:.{SCORE_DIGITS}g}") for v in np.asarray(scores, np.float64).ravel()]
+    return np.array(flat, np.float64).reshape(np.shape(scores))
+
+
+def class_scores(model, X: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    """Per-class scores ``(clips, classes_)`` of a fitted classifier and their kind: ``decision_function`` when it
+    has one, else ``predict_proba`` (a binary decision ``d`` becomes the columns ``(-d, d)``); (None, None) for a
+    classifier with neither."""
+    if hasattr(model, "decision_function"):
+        scores, kind = np.asarray(model.decision_function(X), np.float64), "decision_function"
+    elif hasattr(model, "predict_proba"):
+        scores, kind = np.asarray(model.predict_proba(X), np.float64), "predict_proba"
+    else:
+        return None, None
+    return (np.column_stack([-scores, scores]) if scores.ndim == 1 else scores), kind
+
+
+def fold_result(task: TaskType, *, name: str, n_train: int, clips, truth, n_classes: int, predicted=None,
+                scores=None, score_kind: str | None = None, score_classes=None, threshold: float | None = None,
+                best_params: dict, selection_score: float, fit_seconds: float,
+                grid_edge: dict | None = None, train_truth=None) -> FoldResult:
+    """A fold's result from its per-clip outputs — every producer's one way to make one: ``clips`` (dataset
+    indices), ``truth`` (class indices; multilabel: the indicator matrix), ``predicted`` (multiclass) and ``scores``
+    (per clip per class or tag; multilabel: required, with the micro-F1 ``threshold``). Scores are rounded to
+    :data:`SCORE_DIGITS` significant digits first and the metrics computed from the rounded ones, so that every
+    stored metric can be recomputed from the stored outputs."""
+    stored = None if scores is None else round_scores(scores)
+    truth = np.asarray(truth)
+    if task.multilabel:
+        untrained = untrained_tags(train_truth, name)
+        scored = task.scores(truth, None, stored, n_classes, threshold, untrained)
+        stored_truth, confusion = truth.astype(int).tolist(), None
+    else:
+        predicted = np.asarray(predicted)
+        scored = task.scores(truth, predicted, None, n_classes)
+        confusion = confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist()
+        stored_truth = [int(t) for t in truth]
+    if score_classes is not None and np.array_equal(score_classes, np.arange(n_classes)):
+        score_classes = None
+    return FoldResult(
+        name=name, n_train=int(n_train), n_test=len(truth), metrics={m: scored.pop(m) for m in task.metrics},
+        best_params=best_params, selection_score=float(selection_score), fit_seconds=float(fit_seconds),
+        confusion=confusion, test_clips=[int(c) for c in clips], truth=stored_truth,
+        predicted=None if predicted is None or task.multilabel else [int(p) for p in predicted],
+        scores=None if stored is None else stored.tolist(), score_kind=None if stored is None else score_kind,
+        score_classes=None if score_classes is None else [int(c) for c in score_classes],
+        grid_edge=grid_edge, details=scored)
+
+
+def untrained_tags(train_truth, fold: str) -> np.ndarray:
+    """Multilabel: the tags with no positive clip on a fold's training side (``train_truth``, its indicator matrix).
+    No model learned them, so they are left out of the fold's macro averages (recorded, with a warning), never
+    scored as if they had been learned."""
+    if train_truth is None:
+        return np.array([], dtype=int)
+    missing = np.flatnonzero(np.asarray(train_truth).sum(axis=0) == 0)
+    if len(missing):
+        log.warning("%s: %d tag(s) have no positive training clip (tag indices %s): left out of the macro averages",
+                    fold, len(missing), ", ".join(map(str, missing)))
+    return missing
+
+
+def grid_edges(grid: list[dict], chosen: dict) -> dict[str, str]:
+    """The chosen settings that sit at the ``low`` or ``high`` end of the numeric values their grid part searched
+    (two or more), by short name: ``{"alpha": "high"}``; ``{}`` when none does."""
+    part = next((p for p in grid if set(p) == set(chosen) and all(chosen[k] in p[k] for k in p)), {})
+    out = {}
+    for key, values in part.items():
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        value = chosen[key]
+        if len(numbers) < 2 or isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            continue
+        if value == min(numbers):
+            out[_short(key)] = "low"
+        elif value == max(numbers):
+            out[_short(key)] = "high"
+    return out
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a cgroup's or taskset's share), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def shared_threads(n_jobs: int | None):
+    """The context of a grid search over ``n_jobs`` worker processes: joblib's loky workers, each limited to its
+    share of the cores in torch, OpenMP and every BLAS (``inner_max_num_threads`` sets the threadpoolctl limits and
+    the ``*_NUM_THREADS`` variables in the workers), so jobs × threads never exceeds the cores. One job: nothing
+    changes (the fits run here, with this process's threads)."""
+    from joblib import effective_n_jobs, parallel_config
+
+    jobs = effective_n_jobs(n_jobs)
+    if jobs <= 1:
+        return contextlib.nullcontext()
+    return parallel_config(backend="loky", inner_max_num_threads=max(1, available_cores() // jobs))
 
 
 def _relative(indices: np.ndarray, search: np.ndarray) -> np.ndarray:
@@ -88,7 +212,7 @@ def evaluate_split(
     grid = GridSearchCV(estimator, task.grid(backend.grid, backend.multilabel_native), cv=inner,
                         scoring=task.scoring, refit=False, n_jobs=n_jobs,
                         error_score=np.nan)  # an infeasible setting (k > n) scores NaN
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), shared_threads(n_jobs):
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", FitFailedWarning)
         warnings.filterwarnings("ignore", "(Scoring failed|One or more of the test scores are non-finite)")
@@ -100,31 +224,26 @@ def evaluate_split(
         model = clone(estimator).set_params(**grid.best_params_).fit(X[split.train], y[split.train])
         threshold = (fold_threshold(estimator, grid.best_params_, X[search], y[search], inner)
                      if task.multilabel else None)
-    scores = confusion = predicted = None
+    scores = predicted = kind = score_classes = None
     if task.multilabel:
-        scores, truth, clips = response(model, X[split.test]), y[split.test], split.test
+        scores, truth, clips, kind = response(model, X[split.test]), y[split.test], split.test, "decision_function"
+        if not hasattr(model, "decision_function"):
+            kind = "predict_proba"
     elif vote is None:
         predicted, truth, clips = model.predict(X[split.test]), y[split.test], split.test
+        scores, kind = class_scores(model, X[split.test])
+        score_classes = getattr(model, "classes_", None)
     else:
-        predicted, truth = VOTES[vote](model, X[split.test], y[split.test], row_clip[split.test], n_classes)
+        predicted, truth, scores, kind, score_classes = vote_outputs(
+            vote, model, X[split.test], y[split.test], row_clip[split.test], n_classes)
         clips = np.unique(row_clip[split.test])  # the voters return clips in ascending order
-    scored = task.scores(truth, predicted, scores, n_classes, threshold)
-    if not task.multilabel:
-        confusion = confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist()
-    return FoldResult(
-        name=split.name,
-        n_train=len(split.train),
-        n_test=len(truth),
-        metrics={m: scored.pop(m) for m in task.metrics},
+    return fold_result(
+        task, name=split.name, n_train=len(split.train), clips=clips, truth=truth, n_classes=n_classes,
+        predicted=predicted, scores=scores, score_kind=kind, score_classes=score_classes, threshold=threshold,
         best_params={_short(k): _plain(v) for k, v in grid.best_params_.items()},
-        selection_score=float(grid.best_score_),
-        fit_seconds=time.perf_counter() - start,
-        confusion=confusion,
-        test_clips=[int(c) for c in clips],
-        truth=None if task.multilabel else [int(t) for t in truth],
-        predicted=None if task.multilabel else [int(p) for p in predicted],
-        details=scored,
-    )
+        selection_score=float(grid.best_score_), fit_seconds=time.perf_counter() - start,
+        grid_edge=grid_edges(task.grid(backend.grid, backend.multilabel_native), grid.best_params_),
+        train_truth=y[split.train] if task.multilabel else None)
 
 
 def _short(param: str) -> str:
@@ -166,33 +285,38 @@ def _per_clip(values: np.ndarray, clips: np.ndarray) -> tuple[np.ndarray, np.nda
     return first, sums
 
 
+def vote_outputs(vote: str, model, X, y, clips, n_classes):
+    """Per clip after voting over its windows: (predicted class, true class, scores per class, their kind, the
+    class of each score column). ``majority``: each window votes for its predicted class (scores: the fraction of
+    the clip's windows voting for each class; ties go to the lower class index). ``probability``: class
+    probabilities (``predict_proba``), or decision scores without it, averaged over the clip's windows."""
+    if vote == "majority":
+        first, votes = _per_clip(np.eye(n_classes)[model.predict(X)], clips)
+        return votes.argmax(axis=1), y[first], votes / votes.sum(axis=1, keepdims=True), "majority_votes", None
+    if hasattr(model, "predict_proba"):
+        scores, kind = model.predict_proba(X), "mean_predict_proba"
+    else:
+        scores, kind = model.decision_function(X), "mean_decision_function"
+    scores = np.asarray(scores, np.float64)
+    if scores.ndim == 1:  # binary decision_function: > 0 means classes_[1]
+        scores = np.column_stack([-scores, scores])
+    first, sums = _per_clip(scores, clips)
+    counts = np.bincount(np.unique(clips, return_inverse=True)[1])
+    return model.classes_[sums.argmax(axis=1)], y[first], sums / counts[:, None], kind, model.classes_
+
+
 def _majority_vote(model, X, y, clips, n_classes):
     """Each window votes for its predicted class; ties go to the lower class index."""
-    first, votes = _per_clip(np.eye(n_classes)[model.predict(X)], clips)
-    return votes.argmax(axis=1), y[first]
+    return vote_outputs("majority", model, X, y, clips, n_classes)[:2]
 
 
 def _probability_vote(model, X, y, clips, n_classes):
     """Mean class probabilities (``predict_proba``) over windows, or mean decision scores without it."""
-    scores = model.predict_proba(X) if hasattr(model, "predict_proba") else model.decision_function(X)
-    if scores.ndim == 1:  # binary decision_function: > 0 means classes_[1]
-        scores = np.column_stack([-scores, scores])
-    first, sums = _per_clip(scores, clips)
-    return model.classes_[sums.argmax(axis=1)], y[first]
+    return vote_outputs("probability", model, X, y, clips, n_classes)[:2]
 
 
 VOTES = {"majority": _majority_vote, "probability": _probability_vote}
 AGGREGATES = ("mean", *VOTES)  # "mean": average the window embeddings of a clip, then classify clips
-
-
-def summarise(folds: list[FoldResult]) -> dict:
-    """Unweighted mean and std (ddof 0) of each metric over the outer folds (bug B5: never size-weighted)."""
-    out = {}
-    for metric in folds[0].metrics:
-        values = np.array([f.metrics[metric] for f in folds])
-        out[f"{metric}_mean"] = float(values.mean())
-        out[f"{metric}_std"] = float(values.std())
-    return out
 
 
 def fold_dicts(folds: list[FoldResult]) -> list[dict]:

@@ -32,6 +32,7 @@ from .pipeline import (
     prepare_embedding,
     run,
 )
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +74,26 @@ def _ship_plugins() -> None:
             cloudpickle.register_pickle_by_value(module)
 
 
+DASK_MISSING = ("--executor dask needs Dask's distributed scheduler, which is not installed here ({error}): "
+                'pip install "rwbench[dask]"')
+
+
+def ensure_dask() -> None:
+    """A :class:`RwbenchError` with the fix when Dask (distributed, cloudpickle) cannot be imported."""
+    try:
+        import cloudpickle  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError as err:
+        raise RwbenchError(DASK_MISSING.format(error=f"{type(err).__name__}: {err}")) from None
+
+
 def client_for(scheduler: str | None, n_workers: int | None):
     """A ``distributed.Client`` of the cluster at ``scheduler``, or of a new ``LocalCluster`` of ``n_workers``
     worker processes (default: one per core) running one task each, with the cores shared out among them (torch
     and BLAS threads = cores // workers). Returns (client, torch threads per task; None: the cluster's own)."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise RwbenchError("--executor dask needs Dask: pip install 'rwbench[dask]'") from None
+    ensure_dask()
+    from distributed import Client, LocalCluster
+
     if scheduler:
         try:
             return Client(scheduler, timeout="10s"), None
@@ -96,12 +109,16 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
              *, scheduler: str | None = None, n_workers: int | None = None) -> RunLog:
     """The run as a Dask task graph. Finished tasks keep their files whatever fails; failures are reported
     together at the end, by task."""
+    ensure_dask()
     from distributed import as_completed
 
     for spec in frontends:  # bad --layers fail before any work
         layer_sets(spec, opts.layers)
-    # every worker must find the same files, whatever its working directory
-    opts = replace(opts, results_dir=opts.results_dir.resolve(), cache_dir=opts.cache_root.resolve(), progress=False)
+    # every worker must find the same files, whatever its working directory; the cluster already runs a task per
+    # core, so each task's grid search runs in its worker alone (--jobs defaults to 1 there)
+    bar = opts.progress
+    opts = replace(opts, results_dir=opts.results_dir.resolve(), cache_dir=opts.cache_root.resolve(), progress=False,
+                   n_jobs=opts.n_jobs or 1)
     embed_jobs = prepare_embedding(datasets, frontends, opts)
     tasks = evaluation_tasks(datasets, frontends, backends, opts)
     _ship_plugins()
@@ -117,19 +134,24 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
                      for i, task in enumerate(tasks)]
         kinds = {f.key: kind for kind, futures in (("embed", embedded.values()), ("evaluate", evaluated))
                  for f in futures}
+        progress = Progress(len(embedded) + len(evaluated), bar=bar)
         for future in as_completed([*embedded.values(), *evaluated]):
             if future.status != "finished":
                 failures.append((future.key, future.exception()))
+                progress.step(f"{future.key}: failed")
                 continue
             outcome = future.result()
             if kinds[future.key] == "embed":
                 log_.embedded += outcome
                 log_.cached += not outcome
+                progress.step(f"{future.key}{'' if outcome else ': cached'}")
             else:
                 path, computed = outcome
                 log_.results.append(path)
                 log_.evaluated += computed
                 log_.reused += not computed
+                progress.step(f"{path.parent.name}/{path.stem}{'' if computed else ': up to date'}")
+        progress.close()
         log_.embed_seconds = time.perf_counter() - start  # the whole graph: embed and evaluate overlap
     finally:
         cluster = client.cluster

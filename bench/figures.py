@@ -35,6 +35,13 @@ PALETTE = {"random": "#4477aa", "dsp": "#228833", "mst": "#aa3377", TRAINED: "#e
 OTHER_COLOURS = ("#ccbb44", "#66ccee", "#bbbbbb", "#994455")
 LABEL_OFFSETS = ((4, 3), (-4, 3), (4, -10), (-4, -10))  # points of a scatter label, tried in turn
 MAX_ANNOTATED_CLASSES = 20  # a confusion matrix prints its cells' values up to this many classes
+# Figure widths and text: the report shows a figure at most ~600 CSS px wide and, on a phone, ~370 px. A 5.6-inch
+# figure (538 px at 1:1) with 10-pt text keeps its smallest text at about 9 px there (issue 24: 7-inch figures with
+# 7–8 pt text shrank to 5–8 px on a 390-px screen).
+WIDTH = 5.6  # inches, the bars, spread and CD figures
+TEXT = 10  # points: tick labels, axis labels, legends, value labels
+TITLE = 11
+BAR_ZOOM = 0.3  # bars start their axis near the data when the lowest bar end is above this share of the highest
 
 
 def require_matplotlib() -> None:
@@ -47,10 +54,32 @@ def new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def legible(ax) -> None:
+    """Tick and axis labels at :data:`TEXT` points."""
+    ax.tick_params(labelsize=TEXT)
+    ax.xaxis.label.set_size(TEXT)
+    ax.yaxis.label.set_size(TEXT)
+
+
+def wrap(text: str, width: int = 62) -> str:
+    """``text`` on lines of about ``width`` characters, broken only after its ``; `` or ``, `` separators (a
+    statistic such as ``n = 8`` stays on one line), so a long subtitle does not widen — and shrink — its figure."""
+    pieces = [p for p in text.replace(", ", ",\0").replace("; ", ";\0").split("\0")]
+    lines = [""]
+    for piece in pieces:
+        if lines[-1] and len(lines[-1]) + 1 + len(piece) > width:
+            lines.append(piece)
+        else:
+            lines[-1] = f"{lines[-1]} {piece}" if lines[-1] else piece
+    return "\n".join(lines)
+
+
 def data_uri(figure: Figure, fmt: str = "svg") -> str:
-    """``figure`` as a ``data:`` URI (SVG keeps text as text: small, sharp at any width)."""
+    """``figure`` as a ``data:`` URI (SVG keeps text as text: small, sharp at any width), cropped to what is drawn
+    with a margin, so that no label (a CD diagram's, placed outside its axes) touches the image's edge."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    figure.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None, bbox_inches="tight",
+                   pad_inches=0.15)
     mime = "image/svg+xml" if fmt == "svg" else f"image/{fmt}"
     return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
 
@@ -105,6 +134,8 @@ def score_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str, me
     """Horizontal bars of the mean primary metric per front-end and weights group, error bars ± std over folds × seeds,
     a dashed line at the MFCC baseline; one :class:`~matplotlib.container.BarContainer` per group, labelled.
     A front-end's bars sit together (no gap for a group it lacks), best front-end on top."""
+    from matplotlib.ticker import MaxNLocator
+
     labels = list(dict.fromkeys(bars["label"]))
     groups = sorted(set(bars["group"]), key=_group_key)
     others = [g for g in groups if g not in PALETTE]
@@ -113,7 +144,7 @@ def score_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str, me
     slot = bars.groupby("label", sort=False).cumcount().to_numpy()
     y = np.array([labels.index(label) for label in bars["label"]], float)
     y += (slot - (per_label[bars["label"]].to_numpy() - 1) / 2) * height
-    fig = new_figure(7.0, 1.6 + 0.3 * len(labels) * max(per_label.max() if len(bars) else 1, 1) ** 0.6)
+    fig = new_figure(WIDTH, 1.8 + 0.32 * len(labels) * max(per_label.max() if len(bars) else 1, 1) ** 0.6)
     ax = fig.add_subplot()
     for group in groups:
         mine = (bars["group"] == group).to_numpy()
@@ -124,20 +155,44 @@ def score_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str, me
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()  # best on top
     reach = float(np.nanmax(bars["mean"] + bars["std"].fillna(0))) if len(bars) else 1.0
-    ax.set_xlim(0, min(1.0, reach) * 1.05)
-    ax.set_xlabel(f"{METRIC_LABELS[metric]} (mean ± std over outer folds × seeds)")
-    ax.set_title(title, fontsize=10)
+    start = bar_axis_start(bars, baseline)
+    ax.xaxis.set_major_locator(MaxNLocator(7))  # a cut axis would otherwise crowd its ticks
+    top = min(1.0, reach) * 1.05 if not start else min(1.0, reach) + 0.05 * (min(1.0, reach) - start)
+    ax.set_xlim(start, max(top, start + 0.05))  # every bar at 0: still an axis
+    label = f"{METRIC_LABELS[metric]} (mean ± std over outer folds × seeds)"
+    if start:  # the bars are cut: say so on the axis and mark the break at its left end
+        label += f"\naxis starts at {start:.2f}, not 0: bar lengths are not proportional"
+        for dx in (0.0, 0.012):
+            ax.plot([-0.012 + dx, 0.004 + dx], [-0.025, 0.025], transform=ax.transAxes, color="#000000",
+                    linewidth=1, clip_on=False)
+    ax.set_xlabel(label)
+    ax.set_title(title, fontsize=TITLE)
+    legible(ax)
     ax.grid(axis="x", alpha=0.3)
-    fig.legend(loc="outside lower center", ncols=min(len(groups) + (baseline is not None), 4), fontsize=8,
+    fig.legend(loc="outside lower center", ncols=min(len(groups) + (baseline is not None), 3), fontsize=TEXT - 1,
                frameon=False)
     return fig
+
+
+def bar_axis_start(bars: pd.DataFrame, baseline: float | None) -> float:
+    """Where a bar chart's score axis starts: 0, or — when every bar ends above :data:`BAR_ZOOM` of the highest
+    (a 0.80–0.90 spread would be squashed into the right tenth) — a round value (0.05 steps) a little below the
+    lowest bar end, error bar or baseline."""
+    if not len(bars):
+        return 0.0
+    ends = bars["mean"] - bars["std"].fillna(0)
+    low = float(np.nanmin([*ends, *([baseline] if baseline is not None else [])]))
+    high = float(np.nanmax(bars["mean"] + bars["std"].fillna(0)))
+    if not np.isfinite(low) or low <= BAR_ZOOM * high:
+        return 0.0
+    return max(0.0, float(np.floor((low - 0.1 * (high - low)) * 20) / 20))
 
 
 # -- random vs trained ----------------------------------------------------------------------------
 def scatter_figure(pairs: pd.DataFrame, correlation: pd.Series | dict, title: str, metric: str = "accuracy") -> Figure:
     """Each front-end with both sides: random-weight score (x) vs trained score (y), named, the diagonal
     dashed; ρ and τ (:func:`rwbench.ranking.describe`) under the title."""
-    fig = new_figure(5.5, 4.8)
+    fig = new_figure(5.0, 4.6)
     ax = fig.add_subplot()
     x, y = pairs[f"random_{metric}"].to_numpy(float), pairs[f"trained_{metric}"].to_numpy(float)
     ax.scatter(x, y, color=PALETTE["random"], zorder=3)
@@ -145,14 +200,15 @@ def scatter_figure(pairs: pd.DataFrame, correlation: pd.Series | dict, title: st
     for i, (name, xi, yi) in enumerate(zip(pairs["frontend"], x, y)):
         crowd = int(np.sum((np.abs(x[:i] - xi) < 0.12 * span) & (np.abs(y[:i] - yi) < 0.04 * span)))
         dx, dy = LABEL_OFFSETS[crowd % len(LABEL_OFFSETS)]  # a neighbour's label is already there: try another side
-        ax.annotate(name, (xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=8,
+        ax.annotate(name, (xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=TEXT - 1,
                     ha="left" if dx > 0 else "right")
     low, high = (min(x.min(), y.min()), max(x.max(), y.max())) if len(x) else (0, 1)
     pad = 0.05 * max(high - low, 0.1)
     ax.plot([low - pad, high + pad], [low - pad, high + pad], color="#999999", linestyle="--", linewidth=1)
     ax.set_xlabel(f"random-weight {METRIC_LABELS[metric]}")
     ax.set_ylabel(f"trained {METRIC_LABELS[metric]}")
-    ax.set_title(f"{title}\n{describe(correlation)}", fontsize=9)
+    ax.set_title(f"{title}\n{wrap(describe(correlation))}", fontsize=TEXT - 1)
+    legible(ax)
     ax.grid(alpha=0.3)
     return fig
 
@@ -166,7 +222,7 @@ def fold_scores(records: list[ResultRecord]) -> list[float]:
 def spread_figure(rows: dict[str, list[float]], title: str, metric: str = "accuracy") -> Figure:
     """One strip per row (best mean on top): each fold × seed score a dot, the mean a vertical tick."""
     labels = sorted(rows, key=lambda label: -float(np.mean(rows[label])))
-    fig = new_figure(7.0, 1.2 + 0.3 * len(labels))
+    fig = new_figure(WIDTH, 1.4 + 0.32 * len(labels))
     ax = fig.add_subplot()
     rng = np.random.default_rng(0)  # jitter only: the same figure on every run
     for i, label in enumerate(labels):
@@ -177,7 +233,8 @@ def spread_figure(rows: dict[str, list[float]], title: str, metric: str = "accur
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
     ax.set_xlabel(f"{METRIC_LABELS[metric]} of each outer fold × seed (tick: mean)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=TITLE)
+    legible(ax)
     ax.grid(axis="x", alpha=0.3)
     return fig
 
@@ -196,21 +253,24 @@ def confusion_figure(counts: np.ndarray, classes: list[str], title: str) -> Figu
     """Row-normalised confusion (each true class sums to 1), its counts printed in the cells."""
     n = len(classes)
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    size = min(2.5 + 0.45 * n, 12)
-    fig = new_figure(size + 1.2, size)
+    size = min(2.6 + 0.26 * n, 9)  # 10 classes: 5.2 in, legible on a phone; the colour bar goes below, not beside
+    text = TEXT if n <= 12 else 8 if n <= 25 else 6  # 50 classes (ESC-50) are legible on a wide screen only
+    fig = new_figure(size, size + 0.9)
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(n), classes, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(n), classes, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_xticks(range(n), classes, rotation=60, ha="right", fontsize=text)
+    ax.set_yticks(range(n), classes, fontsize=text)
+    ax.set_xlabel("predicted", fontsize=TEXT)
+    ax.set_ylabel("true", fontsize=TEXT)
     if n <= MAX_ANNOTATED_CLASSES:
         for (i, j), value in np.ndenumerate(counts):
             if value:
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=text - 1,
                         color="white" if share[i, j] > 0.5 else "black")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
-    ax.set_title(title, fontsize=10)
+    bar = fig.colorbar(image, ax=ax, shrink=0.7, orientation="horizontal", location="bottom", aspect=30)
+    bar.set_label("share of the true class", fontsize=TEXT - 1)
+    bar.ax.tick_params(labelsize=TEXT - 1)
+    ax.set_title(title, fontsize=TITLE)
     return fig
 
 
@@ -222,10 +282,11 @@ def critical_difference_figure(scores: pd.DataFrame, ranks: pd.Series, title: st
     import scikit_posthocs
 
     p_values = scikit_posthocs.posthoc_nemenyi_friedman(scores.T.reset_index(drop=True))
-    fig = new_figure(7.0, 1.6 + 0.22 * len(ranks))
+    fig = new_figure(WIDTH, 1.8 + 0.3 * len(ranks))
     ax = fig.add_subplot()
-    scikit_posthocs.critical_difference_diagram(ranks, p_values, ax=ax, label_props={"fontsize": 8},
+    scikit_posthocs.critical_difference_diagram(ranks, p_values, ax=ax, label_props={"fontsize": TEXT - 1},
                                                 label_fmt_left="{label} ({rank:.2f})",
                                                 label_fmt_right="({rank:.2f}) {label}")
-    ax.set_title(title, fontsize=10)
+    ax.tick_params(labelsize=TEXT)
+    ax.set_title(title, fontsize=TITLE, pad=14)  # clear of the rank axis' tick labels above the line
     return fig

@@ -11,6 +11,7 @@ Exact-duplicate audio across train and test of an outer split is reported, not r
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import math
 from collections import Counter, defaultdict
@@ -36,6 +37,49 @@ COMMON_OPTIONS = ("skip_bad_audio", "min_seconds", "check_duplicates", "partial"
 # Shorter files cannot be a real recording (one period of 100 Hz). A dataset's own short clips (UrbanSound8K has
 # slices of 0.05 s) are lengthened by its length policy, not refused.
 MIN_SECONDS = 0.01
+
+
+# -- loader options ------------------------------------------------------------------------------
+
+# the options every file dataset takes (through a loader's **options), as annotations
+COMMON_OPTION_TYPES = {"skip_bad_audio": "bool", "min_seconds": "float", "check_duplicates": "bool", "partial": "bool"}
+_KINDS = {"int": "an integer", "float": "a number", "bool": "True or False", "str": "a string", "Path": "a path",
+          "None": "None"}
+
+
+def typed_option(dataset: str, build: Callable, key: str, value: object, text: str) -> object:
+    """A loader option (``--dataset-option key=text``, ``value`` the text read as a Python literal) checked against
+    the loader's annotation of ``key`` (int, float, bool, str, Path, None or a union of them; any other annotation
+    and unknown keys are left to the loader): the value to pass, or a :class:`DataError` naming the option and the
+    type it takes."""
+    try:
+        param = inspect.signature(build).parameters.get(key)
+    except (TypeError, ValueError):
+        return value
+    if param is not None and param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
+        annotation, default = param.annotation, param.default
+    elif key in COMMON_OPTION_TYPES:
+        annotation, default = COMMON_OPTION_TYPES[key], inspect.Parameter.empty
+    else:
+        return value
+    names = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    kinds = [n.strip() for n in str(names).split("|")]
+    if not kinds or any(k not in _KINDS for k in kinds):
+        return value
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ("int" in kinds and isinstance(value, int) and not isinstance(value, bool)) or ("float" in kinds and is_number) \
+            or ("bool" in kinds and isinstance(value, bool)) or ("None" in kinds and value is None):
+        return value
+    if "float" in kinds and isinstance(value, str):
+        try:
+            return float(text)  # nan, inf: refused by the option's own range check, which names them
+        except ValueError:
+            pass
+    if "str" in kinds or "Path" in kinds:  # 2019, True: the text as typed
+        return text
+    expected = " or ".join(_KINDS[k] for k in kinds)
+    example = f" (default {key}={default!r})" if default is not inspect.Parameter.empty and default is not None else ""
+    raise DataError(f"dataset {dataset!r}: --dataset-option {key} takes {expected}{example}, got {text!r}")
 
 
 # -- layout ------------------------------------------------------------------------------------
@@ -270,7 +314,7 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
                  seconds: float, pad: PadMode, info: dict | None = None, official_folds: Sequence[int] | None = None,
                  classes: Sequence[str] | None = None, skip_bad_audio: bool = False,
                  min_seconds: float = MIN_SECONDS, check_duplicates: bool = True, partial: bool = False,
-                 task_type: str = "multiclass", **unknown) -> Dataset:
+                 task_type: str = "multiclass", listed_in: Path | None = None, **unknown) -> Dataset:
     """Run the guards over listed clips and build the :class:`Dataset`.
 
     ``partial``: run on the listed files that are present (else missing ones are an error);
@@ -279,6 +323,7 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     ``check_duplicates``: hash every file and report train/test duplicates in ``info``.
     ``official_folds`` / ``classes`` (given by the loader): absent ones are warned about and recorded.
     ``task_type`` "multilabel": every clip carries at least one tag (``Clip.tags``), ``classes`` are the tags.
+    ``listed_in``: the CSV that lists ``clips`` in its row order (after one header line), for naming lines.
     """
     if unknown:
         raise DataError(f"dataset {name!r}: unknown option(s) {sorted(unknown)}; options every file dataset "
@@ -290,7 +335,7 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
         raise DataError(f"{label}: pad must be 'zero' or 'repeat', not {pad!r}")
     check_length_policy(label, seconds=seconds, min_seconds=min_seconds)
     if len({c.id for c in clips}) != len(clips):
-        raise DataError(f"{label}: clip ids are not unique (a file is listed twice?)")
+        raise DataError(duplicate_ids(clips, label, listed_in))
     if task_type == "multilabel":
         untagged = [c for c in clips if not c.tags]
         if untagged:
@@ -305,6 +350,9 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
         check_labels(clips, classes, dataset=label)
     clips, missing = present(clips, partial=partial, dataset=label, root=root)
     clips, skipped = screen(clips, skip_bad_audio=skip_bad_audio, min_seconds=min_seconds, dataset=label)
+    if not clips:
+        raise DataError(f"{label}: all {len(skipped)} clips were unreadable and skipped (--skip-bad-audio); nothing is "
+                        f"left to run on. First: {skipped[0]['reason']}")
     info = {**(info or {}), **coverage(clips, dataset=label, official_folds=official_folds, classes=classes)}
     if missing:
         info["partial"] = missing
@@ -321,6 +369,20 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
         dataset.info["duplicates"] = find_duplicates(dataset)
         dataset.info["conflicting_labels"] = conflicting_labels(dataset)
     return dataset
+
+
+def duplicate_ids(clips: Sequence[Clip], label: str, listed_in: Path | None = None) -> str:
+    """The error for clips listed more than once: the first repeated ids with where they are listed."""
+    where: dict[str, list[int]] = defaultdict(list)
+    for i, clip in enumerate(clips):
+        where[clip.id].append(i)
+    repeated = {i: at for i, at in where.items() if len(at) > 1}
+    at = (lambda n: f"line {n + 2}") if listed_in else (lambda n: f"entry {n + 1}")  # CSV: 1 header line
+    shown = "; ".join(f"{clip!r} at {' and '.join(at(n) for n in rows[:3])}{' …' if len(rows) > 3 else ''}"
+                      for clip, rows in list(repeated.items())[:3])
+    source = f" of {listed_in}" if listed_in else ""
+    return (f"{label}: clip ids are not unique: {len(repeated)} clip(s) are listed more than once{source} ({shown}"
+            f"{' …' if len(repeated) > 3 else ''}); remove the duplicate row(s)")
 
 
 def check_length_policy(label: str, *, seconds: object, min_seconds: object) -> None:

@@ -3,8 +3,10 @@
 One row per (dataset/task, front-end, width, weights, variant, backend), pooling every seed. A table holds one
 task type (:mod:`rwbench.tasks`) and its columns carry that type's metric names: ``accuracy_*`` (multiclass) or
 ``roc_auc_macro_*`` (multilabel), the primary metric. Its mean and std are over all outer folds × seeds,
-``seed_std`` is the spread of the per-seed means (initialisation noise), and the 95% CI is a t-interval on the
-per-seed means (one value per seed is the independent unit; with one seed there is no CI). Rows are ranked within each dataset
+``seed_std`` is the spread of the per-seed means (initialisation noise), and ``{p}_ci95`` is a t-interval on the
+per-seed means (seed noise only; with one seed there is none). ``ci_low``/``ci_high`` are the interval a reader
+should quote: a hierarchical bootstrap over folds and the clips within them (:mod:`rwbench.significance`, with the
+tests behind ``avg_rank`` and ``p_vs_best``). Rows are ranked within each dataset
 by the primary metric's mean (ties share the better rank). A variant — pooling other than mean,
 segment-and-aggregate, or layers other than the front-end's default — is shown after the front-end's name:
 ``vgg[max]``, ``vgg[seg4s-hop2s-majority]``, ``musicnn[penultimate]``.
@@ -16,7 +18,9 @@ table that has trained rows, and :func:`export_comparison` shows the two ranking
 
 from __future__ import annotations
 
+import difflib
 import json
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -25,10 +29,21 @@ import pandas as pd
 from scipy import stats
 from tabulate import tabulate
 
+from . import __version__
+from .backends import grid_edge_flag
 from .errors import RwbenchError
-from .ranking import EXPORT_COLUMNS, RANDOM, TRAINED, comparison, describe, rank_correlation, trained_backend_for
-from .results import ResultRecord, iter_results, task_of, variant
-from .significance import GROUP_COLUMNS, ROW_COLUMNS, compare_pair, leaderboard_statistics
+from .ranking import (
+    EXPORT_COLUMNS,
+    RANDOM,
+    SEED_FOLD_COLUMN,
+    TRAINED,
+    comparison,
+    describe,
+    rank_correlation,
+    trained_backend_for,
+)
+from .results import ResultRecord, RowKey, git_sha, iter_results, task_of
+from .significance import ALPHA, GROUP_COLUMNS, ROW_COLUMNS, compare_pair, leaderboard_statistics
 from .tasks import METRIC_LABELS, TASK_TYPES, TaskType, primary_metric, task_type
 
 STAT_COLUMNS = (*ROW_COLUMNS, *GROUP_COLUMNS)
@@ -46,7 +61,8 @@ def columns_for(task: TaskType) -> list[str]:
     p, others = task.primary, task.metrics[1:]
     return ["rank", "dataset", "frontend", "input", "width", "weights", "backend", "dim", "params",
             f"{p}_mean", f"{p}_std", f"{p}_ci95", "seed_std", *(f"{m}_mean" for m in others),
-            "n_seeds", "n_folds", fold_column(p), "embed_ms_per_clip", "skipped", *STAT_COLUMNS, *EXPORT_COLUMNS]
+            "n_seeds", "n_folds", fold_column(p), SEED_FOLD_COLUMN, "embed_ms_per_clip", "skipped", "grid_edge",
+            "not_converged", *STAT_COLUMNS, *EXPORT_COLUMNS]
 
 
 COLUMNS = columns_for(TASK_TYPES["multiclass"])
@@ -69,9 +85,20 @@ def _row(records: list[ResultRecord], task: TaskType) -> dict:
         **{f"{m}_mean": float(np.mean([[f[m] for f in r.folds] for r in records])) for m in task.metrics[1:]},
         "n_seeds": n, "n_folds": per_seed.shape[1],
         fold_column(p): " ".join(f"{a:.3f}" for a in per_seed.mean(axis=0)),
+        SEED_FOLD_COLUMN: per_seed.round(6).tolist(),
         "embed_ms_per_clip": 1000 * float(np.mean([r.timings["embed_seconds_per_clip"] for r in records])),
         "skipped": len(first.dataset["skipped"]),
+        "not_converged": not_converged(records),
+        "grid_edge": grid_edge_flag(records),  # e.g. "C high 5/5": a setting at its grid's edge in > half the folds
     }
+
+
+def not_converged(records: list[ResultRecord]) -> str:
+    """Trained rows: ``"3/10"`` folds × seeds whose best epoch sat near the epoch cap (``rwbench train`` flags them
+    ``not_converged``; the row is reported, never silently); empty for other rows or when none was flagged."""
+    folds = [f for r in records if r.training for f in (r.training.get("folds") or {}).values() if isinstance(f, dict)]
+    flagged = sum(bool(f.get("not_converged")) for f in folds)
+    return f"{flagged}/{len(folds)}" if flagged else ""
 
 
 def task_of_records(records: list[ResultRecord]) -> TaskType:
@@ -86,19 +113,19 @@ def task_of_records(records: list[ResultRecord]) -> TaskType:
     return task_type(next(iter(kinds), "multiclass"))
 
 
-def rows_of_records(records: Iterable[ResultRecord]) -> dict[tuple, list[ResultRecord]]:
-    """Result records grouped into leaderboard rows: (dataset, front-end as shown, width, weights, backend)."""
-    rows: dict[tuple, list[ResultRecord]] = {}
+def rows_of_records(records: Iterable[ResultRecord]) -> dict[RowKey, list[ResultRecord]]:
+    """Result records grouped into leaderboard rows: :class:`RowKey` (dataset, front-end as shown, width, weights,
+    backend), a tuple."""
+    rows: dict[RowKey, list[ResultRecord]] = {}
     for r in records:
-        name = r.frontend["name"] + (f"[{variant(r.frontend)}]" if variant(r.frontend) else "")
-        key = (r.dataset["key"], name, r.frontend["width"], r.frontend["weights"], r.backend["name"])
-        rows.setdefault(key, []).append(r)
+        rows.setdefault(RowKey.of(r), []).append(r)
     return {key: sorted(records, key=lambda r: r.seed) for key, records in rows.items()}
 
 
-def build(records: Iterable[ResultRecord]) -> pd.DataFrame:
+def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame:
     """The leaderboard table of ``records`` (one task type): columns :func:`columns_for`, sorted by dataset then
-    rank on the task's primary metric."""
+    rank on the task's primary metric. ``regime``: which blocks the significance tests use (folds, clips, or
+    auto: folds for k-fold protocols, clips for single splits; :mod:`rwbench.significance`)."""
     records = list(records)
     task = task_of_records(records)
     columns, p = columns_for(task), task.primary
@@ -107,7 +134,7 @@ def build(records: Iterable[ResultRecord]) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     table = pd.DataFrame([{**_row(g, task), "frontend": key[1]} for key, g in groups.items()])
     table["rank"] = table.groupby("dataset")[f"{p}_mean"].rank(ascending=False, method="min").astype(int)
-    statistics = leaderboard_statistics(groups)
+    statistics = leaderboard_statistics(groups, regime)
     for column in STAT_COLUMNS:  # table rows are still in the order of ``groups``
         table[column] = [statistics[key][column] for key in groups]
     table = table.sort_values(["dataset", "rank", "frontend", "backend"], kind="stable").reset_index(drop=True)
@@ -117,13 +144,13 @@ def build(records: Iterable[ResultRecord]) -> pd.DataFrame:
     return _rounded(table[columns])
 
 
-P_VALUES = ("p_vs_best", "friedman_p", "rank_corr_spearman_p", "rank_corr_kendall_p")
+P_VALUES = ("p_vs_best", "least_p", "friedman_p", "rank_corr_spearman_p", "rank_corr_kendall_p")
 
 
 def _rounded(table: pd.DataFrame) -> pd.DataFrame:
     """Figures to :data:`DECIMALS` places; p-values to 4 significant digits (a tiny p must not print as 0)."""
     p_columns = [c for c in P_VALUES if c in table.columns]
-    out = table.round({c: DECIMALS for c in table.columns if c not in p_columns})
+    out = table.round({c: DECIMALS for c in table.columns if c not in p_columns and table[c].dtype != object})
     for column in p_columns:
         out[column] = [float(f"{v:.4g}") if isinstance(v, float) and np.isfinite(v) else v for v in table[column]]
     return out
@@ -134,7 +161,7 @@ def with_correlation_columns(rows: pd.DataFrame, correlations: pd.DataFrame) -> 
     figures = correlations.rename(columns={v: k for k, v in EXPORT_COLUMNS.items()})
     merged = rows.merge(figures[["dataset", "backend", *EXPORT_COLUMNS]], on=["dataset", "backend"], how="left")
     merged.index = rows.index
-    merged["rank_corr_n"] = merged["rank_corr_n"].astype("Int64")
+    merged["rank_corr_n"] = merged["rank_corr_n"].astype("Int64").mask(merged["rank_corr_n"] == 0)  # none: blank
     return merged
 
 
@@ -149,10 +176,10 @@ def read_results(results_dir: Path, *, strict: bool = False) -> tuple[list[Resul
     return list(iter_results(results_dir, strict=strict, invalid=invalid)), invalid
 
 
-def table_of(records: list[ResultRecord], invalid: list[tuple[str, str]] = ()) -> pd.DataFrame:
+def table_of(records: list[ResultRecord], invalid: list[tuple[str, str]] = (), regime: str = "auto") -> pd.DataFrame:
     """The leaderboard of ``records``; ``attrs["skipped"]`` maps each dataset to the clips its results left out
     (shown as a note under its Markdown table), ``attrs["invalid"]`` lists the result files left out."""
-    table = build(records)
+    table = build(records, regime)
     skipped: dict[str, dict[str, str]] = {}
     for r in records:
         for item in r.dataset["skipped"]:
@@ -163,7 +190,7 @@ def table_of(records: list[ResultRecord], invalid: list[tuple[str, str]] = ()) -
 
 
 def load(results_dir: Path, *, strict: bool = False, task: str | None = None,
-         datasets: Iterable[str] | None = None) -> pd.DataFrame:
+         datasets: Iterable[str] | None = None, regime: str = "auto") -> pd.DataFrame:
     """The leaderboard of every valid result under ``results_dir`` (a malformed file is skipped with a
     warning, or an error when ``strict``): :func:`table_of` :func:`read_results`, cut to the results of task type
     ``task`` and of the dataset keys ``datasets`` when given."""
@@ -174,13 +201,16 @@ def load(results_dir: Path, *, strict: bool = False, task: str | None = None,
     if datasets is not None:
         keys = set(datasets)
         records = [r for r in records if r.dataset["key"] in keys]
-    return table_of(records, invalid)
+    table = table_of(records, invalid, regime)
+    table.attrs["results"] = str(results_dir)
+    return table
 
 
 def to_markdown(table: pd.DataFrame) -> str:
     """One section per dataset/task, each a pipe table with every column; under a table whose dataset has
     trained rows, the rank correlation of random-weight and trained accuracy per random backend."""
-    return _sections(table, lambda rows: rows.drop(columns="dataset"), extra=_notes(table))
+    hidden = ["dataset", *([SEED_FOLD_COLUMN] if SEED_FOLD_COLUMN in table.columns else [])]
+    return _sections(table, lambda rows: rows.drop(columns=hidden), extra=_notes(table))
 
 
 def correlation_lines(table: pd.DataFrame, dataset: str) -> list[str]:
@@ -208,44 +238,60 @@ def _correlation_note(table: pd.DataFrame):
 def to_summary(table: pd.DataFrame) -> str:
     """The Markdown tables cut to what a reader scans first (``rwbench run`` prints this)."""
     def compact(rows: pd.DataFrame) -> pd.DataFrame:
-        view = rows[["rank", "frontend", "input", "weights", "backend", "dim", "params"]].copy()
+        view = rows[["rank", "frontend", "input", "weights", "backend", "dim", "params"]].rename(
+            columns={"rank": "rank (all backends)"})
         p = primary_metric(rows.columns)
         view[METRIC_LABELS[p]] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(rows[f"{p}_mean"], rows[f"{p}_std"])]
-        view["ci95"] = ["" if np.isnan(c) else f"±{c:.3f}" for c in rows[f"{p}_ci95"]]
-        view["clips 95%"] = ["" if pd.isna(lo) else f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(rows["boot_ci_low"],
-                                                                                     rows["boot_ci_high"])]
+        view["95% CI"] = ["" if pd.isna(lo) else f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(rows["ci_low"], rows["ci_high"])]
+        view["± seeds"] = ["" if np.isnan(c) else f"±{c:.3f}" for c in rows[f"{p}_ci95"]]
         view["folds"] = rows[fold_column(p)]
         view["seeds"] = rows["n_seeds"]
-        view["avg rank"] = ["" if pd.isna(r) else f"{r:.2f}" for r in rows["avg_rank"]]
-        view["vs best"] = [versus_best(row) for _, row in rows.iterrows()]
+        view["avg rank (backend)"] = ["" if pd.isna(r) else f"{r:.2f}" for r in rows["avg_rank"]]
+        view["vs best (backend)"] = [versus_best(row) for _, row in rows.iterrows()]
         view["ms/clip"] = [f"{v:.1f}" for v in rows["embed_ms_per_clip"]]
+        view["grid edge"] = [v.replace(" high", "↑").replace(" low", "↓") if isinstance(v, str) else ""
+                             for v in rows["grid_edge"]]
         return view
     return _sections(table, compact, extra=_notes(table), numparse=False)
 
 
 def versus_best(row: pd.Series) -> str:
-    """``best`` for the best row of its backend, ``tied (p=…)`` when no test separates it from that row,
-    ``p=…`` when one does (Holm-corrected Wilcoxon; see :mod:`rwbench.significance`)."""
+    """``best`` for the best row of its backend; ``tied (p=…)`` when the Holm-corrected test against that row does
+    not separate them, ``worse (p=…)`` when it does; ``untested`` when no test applies (see
+    :mod:`rwbench.significance`)."""
     if row["tied_with_best"] is True and pd.isna(row["p_vs_best"]):
         return "best"
     if pd.isna(row["p_vs_best"]):
-        return ""
+        return "untested" if row["test_vs_best"] else ""
     return f"tied (p={row['p_vs_best']:.2g})" if row["tied_with_best"] else f"worse (p={row['p_vs_best']:.2g})"
 
 
 def significance_lines(rows: pd.DataFrame) -> list[str]:
-    """Per backend of one dataset's rows: the Friedman test and the Nemenyi critical difference."""
-    lines = []
-    for backend, group in rows.groupby("backend", sort=True):
-        first = group.iloc[0]
-        if len(group) < 2 or pd.isna(first["nemenyi_cd"]):
-            continue
+    """Per backend of one dataset's rows: its blocks, the tests run and what they can show."""
+    return [significance_line(backend, group) for backend, group in rows.groupby("backend", sort=True) if len(group) > 1]
+
+
+def significance_line(backend: str, group: pd.DataFrame) -> str:
+    first, n = group.iloc[0], int(group.iloc[0]["n_blocks"])
+    kinds = f"rows: {first['weight_kinds']}"
+    if first["block_kind"] == "folds":
         friedman = ("" if pd.isna(first["friedman_p"]) else
                     f"Friedman χ² = {first['friedman_chi2']:.2f}, p = {first['friedman_p']:.3g}; ")
-        lines.append(f"{backend}: {len(group)} rows over {int(first['n_blocks'])} blocks (fold × seed): "
-                     f"{friedman}Nemenyi critical difference of average ranks {first['nemenyi_cd']:.2f} "
-                     f"(α = 0.05); 'vs best': Holm-corrected Wilcoxon against the backend's best row")
-    return lines
+        line = (f"{backend}: {len(group)} rows ({kinds}) over {n} outer folds, each row's seeds averaged per fold; "
+                f"{friedman}Nemenyi critical difference of average ranks {first['nemenyi_cd']:.2f} (α = 0.05); "
+                f"'vs best': exact Wilcoxon over folds, Holm-corrected")
+        if first["least_p"] > ALPHA:
+            line += (f". {n} folds cannot show p < {ALPHA:g} with Wilcoxon (least attainable p {first['least_p']:.3g}): "
+                     f"'tied' here means untestable at this many folds, not equal")
+        return line
+    untested = (group["test_vs_best"] == "no per-clip outputs").sum()
+    if n == 0:
+        return (f"{backend}: {len(group)} rows ({kinds}) on a single split, none with per-clip outputs (results made "
+                f"before they were stored): no paired test over clips can run, and one block allows no rank test")
+    note = f"; {untested} row(s) without per-clip outputs are untested" if untested else ""
+    return (f"{backend}: {len(group)} rows ({kinds}) on a single split: paired tests over its {n} test clips against "
+            f"the best row (exact McNemar for one seed each, else a paired permutation test of seed-averaged "
+            f"correctness; ROC-AUC: paired bootstrap), Holm-corrected; no rank test over one block{note}")
 
 
 def _significance_note(table: pd.DataFrame):
@@ -277,13 +323,39 @@ def _sections(table: pd.DataFrame, view, extra=lambda dataset: "", numparse: boo
     return "\n".join(sections)
 
 
+def select(table: pd.DataFrame, columns: str) -> pd.DataFrame:
+    """``table`` cut to the comma-separated ``columns`` (``dataset`` kept: tables are per dataset); an unknown name
+    is an error that lists the columns."""
+    names = [c.strip() for c in columns.split(",") if c.strip()]
+    unknown = [c for c in names if c not in table.columns]
+    if unknown or not names:
+        close = difflib.get_close_matches(unknown[0], table.columns, n=1) if unknown else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise RwbenchError(f"--columns: unknown column {unknown[0] if unknown else columns!r}{hint}; columns: "
+                           f"{', '.join(table.columns)}")
+    out = table[["dataset", *[c for c in names if c != "dataset"]]]
+    out.attrs = table.attrs
+    return out
+
+
 def to_csv(table: pd.DataFrame) -> str:
     return table.to_csv(index=False)
 
 
 def to_json(table: pd.DataFrame) -> str:
-    records = json.loads(table.to_json(orient="records"))
-    return json.dumps(records, indent=2) + "\n"
+    """``{"metadata": …, "rows": […]}``: the rows as the CSV has them (the per-fold column a list of numbers) and
+    what produced them (rwbench version, commit, command, creation time, result files left out)."""
+    rows = json.loads(table.to_json(orient="records"))
+    for row in rows:
+        for column in [c for c in row if c.startswith("fold_") and isinstance(row[c], str)]:
+            row[column] = [float(v) for v in row[column].split()]
+    return json.dumps({"metadata": metadata(table), "rows": rows}, indent=2, ensure_ascii=False) + "\n"
+
+
+def metadata(table: pd.DataFrame) -> dict:
+    return {"rwbench_version": __version__, "git_sha": git_sha(), "command": table.attrs.get("command"),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": table.attrs.get("results"),
+            "left_out": [{"file": path, "problem": problem} for path, problem in table.attrs.get("invalid", [])]}
 
 
 EXPORTERS = {"md": to_markdown, "csv": to_csv, "json": to_json}
@@ -352,7 +424,7 @@ def _match(rows: dict[tuple, list[ResultRecord]], spec: str, dataset: str) -> tu
     return found[0] if found else None
 
 
-def export_pair(records: Iterable[ResultRecord], a: str, b: str, fmt: str) -> str:
+def export_pair(records: Iterable[ResultRecord], a: str, b: str, fmt: str, regime: str = "auto") -> str:
     """``rwbench compare A B``: the paired test of two rows on every dataset that has both."""
     if fmt not in EXPORTERS:
         raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -362,7 +434,7 @@ def export_pair(records: Iterable[ResultRecord], a: str, b: str, fmt: str) -> st
         key_a, key_b = _match(rows, a, dataset), _match(rows, b, dataset)
         if key_a and key_b and key_a != key_b:
             out.append({"dataset": dataset, "a": ":".join(key_a[1:2] + key_a[3:]),
-                        "b": ":".join(key_b[1:2] + key_b[3:]), **compare_pair(rows[key_a], rows[key_b])})
+                        "b": ":".join(key_b[1:2] + key_b[3:]), **compare_pair(rows[key_a], rows[key_b], regime)})
     if not out:
         shown = sorted({f"{k[1]}:{k[3]}:{k[4]}" for k in rows})[:12]
         raise RwbenchError(f"compare: no dataset has both {a!r} and {b!r}; rows present include {', '.join(shown)}")
@@ -378,10 +450,12 @@ def _pair_markdown(o: dict) -> str:
     if not o["n_blocks"]:
         return head + "The two rows share no blocks (different folds).\n"
     body = tabulate([[blk, x, y, x - y] for blk, x, y in zip(o["blocks"], o["a_scores"], o["b_scores"])],
-                    headers=["block (fold@seed)", o["a"], o["b"], "difference"], tablefmt="pipe", floatfmt=".4f")
+                    headers=["outer fold (seed mean)", o["a"], o["b"], "difference"], tablefmt="pipe", floatfmt=".4f")
     interval = ("" if o["bootstrap_ci_low"] is None else
                 f"; bootstrap 95 % CI of the difference over test clips [{o['bootstrap_ci_low']:+.4f}, "
                 f"{o['bootstrap_ci_high']:+.4f}]")
-    return (f"{head}{body}\n\nMean difference {o['mean_difference']:+.4f} over {o['n_blocks']} blocks; "
-            f"{o['a']} wins {o['wins']}, ties {o['ties']}, loses {o['losses']}; Wilcoxon signed-rank p = "
-            f"{o['wilcoxon_p']:.3g}{interval}.\n")
+    least = ("" if o["least_p"] is None or o["least_p"] <= ALPHA else
+             f" ({o['n_blocks']} folds cannot show p < {ALPHA:g}: the least attainable p is {o['least_p']:.3g})")
+    p = "untested" if o["p"] is None or not np.isfinite(o["p"]) else f"p = {o['p']:.3g}"
+    return (f"{head}{body}\n\nMean difference {o['mean_difference']:+.4f} over {o['n_blocks']} folds; "
+            f"{o['a']} wins {o['wins']}, ties {o['ties']}, loses {o['losses']}; {o['test']}: {p}{least}{interval}.\n")

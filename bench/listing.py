@@ -1,15 +1,17 @@
-"""Tables for ``rwbench list``: what is registered, with its declared metadata."""
+"""Tables for ``rwbench list``: what is registered, with its declared metadata.
+
+Each listing imports its registry when called: ``list backends`` and ``list datasets`` need neither torch nor
+librosa; ``list frontends`` imports torch (it counts each network's parameters and MACs by building it)."""
 
 from __future__ import annotations
 
 import fnmatch
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from .backends import BACKENDS
-from .check import count_macs
-from .dataset import DATASETS
-from .frontend import FRONTENDS, FrontendSpec
+if TYPE_CHECKING:
+    from .frontend import FrontendSpec
 
 
 def _millions(n: int) -> str:
@@ -25,6 +27,8 @@ def _min_length(spec: FrontendSpec) -> str:
 
 
 def _frontend_row(spec: FrontendSpec) -> dict:
+    from .check import count_macs
+
     widths = {w: spec.filters(w) for w in ("small", "paper") if w in spec.widths}
     return {
         "name": spec.name,
@@ -40,11 +44,15 @@ def _frontend_row(spec: FrontendSpec) -> dict:
 
 
 def frontends(pattern: str = "*") -> str:
+    from .frontend import FRONTENDS
+
     rows = [_frontend_row(s) for s in FRONTENDS if fnmatch.fnmatch(s.name, pattern)]
     return tabulate(rows, headers="keys", tablefmt="simple") if rows else f"no front-end matches {pattern!r}"
 
 
 def datasets(pattern: str = "*") -> str:
+    from .dataset import DATASETS
+
     rows = [{"name": s.name, "tasks": ",".join(s.tasks) or "-", "task type": s.task_type,
              "needs root": "yes" if s.needs_root else "no", "protocol": s.protocol, "description": s.description}
             for s in DATASETS if fnmatch.fnmatch(s.name, pattern)]
@@ -52,7 +60,10 @@ def datasets(pattern: str = "*") -> str:
 
 
 def backends(pattern: str = "*") -> str:
-    rows = [{"name": s.name, "grid size": s.grid_size, "description": s.description}
+    from .backends import BACKENDS
+
+    rows = [{"name": s.name, "grid size": ", ".join(f"{size} ({name})" if name else str(size)
+                                                    for name, size in s.grid_sizes.items()), "description": s.description}
             for s in BACKENDS if fnmatch.fnmatch(s.name, pattern)]
     return tabulate(rows, headers="keys", tablefmt="simple") if rows else f"no backend matches {pattern!r}"
 

@@ -10,25 +10,30 @@ import logging
 import math
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
 
-from .backends import BackendSpec
+from .backends import DEFAULT_GRID, BackendSpec, grid_edge_flag, grid_name_of
 from .cache import content_key, read_json, write_json
 from .dataset import Dataset, dataset_from_record, dataset_record
 from .embed import Embeddings, EmbedJob, check_fits, choose_batch_size, ensure_embedded
 from .errors import RwbenchError
-from .evaluate import VOTES, clip_means, fold_dicts, keep_rows, nested_cv, rows_of, summarise
+from .evaluate import VOTES, clip_means, keep_rows, nested_cv, rows_of
 from .frontend import FOLD_TAGS, FrontendSpec, Pooling, Precision, layer_sets, offers, weight_tags
-from .results import ResultRecord, fold_weights_folder, provenance, result_lock, result_path, variant, write_result
+from .progress import Progress
+from .results import build_record, fold_weights_folder, result_lock, result_path, variant, write_result
 from .tasks import task_type
 
 log = logging.getLogger(__name__)
 
-EVALUATE_CODE_VERSION = 3  # bump when the evaluation changes: results with an older key are recomputed
+EVALUATE_CODE_VERSION = 4  # bump when the evaluation changes: results with an older key are recomputed
+# 4: per-clip scores stored in every fold (multilabel: truth too), grid edges; multilabel metrics of the stored
+#    (rounded) scores
 
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -55,6 +60,7 @@ class RunOptions:
     n_jobs: int | None = None
     force: bool = False
     progress: bool = False
+    grid: str = DEFAULT_GRID  # the backends' named grid searched (--grid): wide | study (the reference study's)
 
     def __post_init__(self) -> None:
         """The closed choices, checked once here for every caller (the CLI checks them first, with its own words)."""
@@ -150,13 +156,21 @@ def stored_datasets(cache_root: Path, name: str, tasks: list[str] | None) -> lis
     return out
 
 
-def embed_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions, log_: RunLog) -> None:
+def embed_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions, log_: RunLog,
+              progress: Progress | None = None) -> None:
+    """Every embed job; each one a step of ``progress`` (default: a display of this stage alone)."""
     start = time.perf_counter()
-    for job in prepare_embedding(datasets, frontends, opts):
-        if embed_job(job, opts):
-            log_.embedded += 1
-        else:
-            log_.cached += 1
+    todo = prepare_embedding(datasets, frontends, opts)
+    with ExitStack() as stack:
+        if progress is None:
+            progress = stack.enter_context(Progress(len(todo), bar=opts.progress, desc="embed"))
+        for job in todo:
+            label = f"{job.frontend.name} on {job.dataset.key}"
+            computed = embed_job(job, opts, on_clips=partial(progress.clips, label))
+            log_.embedded += computed
+            log_.cached += not computed
+            progress.step(f"embedded {label} ({job.weights_kind} weights, seed {job.seed})"
+                          f"{f', fold {job.fold}' if job.fold else ''}{'' if computed else ': cached'}")
     log_.embed_seconds += time.perf_counter() - start
 
 
@@ -175,10 +189,10 @@ def prepare_embedding(datasets: list[Dataset], frontends: list[FrontendSpec], op
     return todo
 
 
-def embed_job(job: EmbedJob, opts: RunOptions) -> bool:
+def embed_job(job: EmbedJob, opts: RunOptions, on_clips=None) -> bool:
     """Make one job's cache entry complete; True when this call computed it."""
     return ensure_embedded(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size, workers=opts.workers,
-                           skip_bad_audio=opts.skip_bad_audio, progress=opts.progress)
+                           skip_bad_audio=opts.skip_bad_audio, progress=opts.progress, on_clips=on_clips)
 
 
 def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:
@@ -236,6 +250,7 @@ def evaluation_tasks(datasets: list[Dataset], frontends: list[FrontendSpec], bac
                      opts: RunOptions) -> list[EvaluateTask]:
     chosen = {spec.name: layer_sets(spec, opts.layers) for spec in frontends}  # bad --layers fail before any work
     check_task_options(datasets, opts)
+    backends = [backend.with_grid(opts.grid) for backend in backends]
     tasks = []
     for dataset in datasets:
         instances: dict[tuple, list[EmbedJob]] = {}  # (front-end, weights, seed) → its job, or one per fold
@@ -243,7 +258,48 @@ def evaluation_tasks(datasets: list[Dataset], frontends: list[FrontendSpec], bac
             instances.setdefault((job.frontend.name, job.weights, job.seed), []).append(job)
         tasks += [EvaluateTask(tuple(group), layers, backend) for group in instances.values()
                   for layers in chosen[group[0].frontend.name] for backend in backends]
+    check_grids(tasks, opts)
     return tasks
+
+
+def check_grids(tasks: list[EvaluateTask], opts: RunOptions) -> None:
+    """A result made with another named grid of its backend (``--grid study`` vs ``wide``) lives at the same path
+    (the grid is in its run key and backend section, not in its file name), so it is not replaced silently: the
+    run stops before any work unless ``--force``."""
+    if opts.force:
+        return
+    clashes = []
+    for task in tasks:
+        path = task.path(opts)
+        if task.backend.grid_name is None or not path.is_file():
+            continue
+        try:
+            made = grid_name_of(read_json(path).get("backend") or {})
+        except RwbenchError:
+            continue  # unreadable: computed again, as ever
+        if made is not None and made != task.backend.grid_name:
+            clashes.append((path, made))
+    if clashes:
+        path, made = clashes[0]
+        raise RwbenchError(
+            f"{len(clashes)} result file(s) under {opts.results_dir} were made with another backend grid (e.g. "
+            f"{path.parent.name}/{path.name}: grid {made!r}) and this run searches grid {opts.grid!r}: pass "
+            f"--grid {made} to reuse them, another --results folder to keep both, or --force to replace them")
+
+
+def warn_grid_edges(paths: list[Path]) -> None:
+    """Warn of each result whose chosen setting sat at an edge of its grid in more than half its folds."""
+    flagged = []
+    for path in dict.fromkeys(paths):
+        try:
+            flag = grid_edge_flag([read_json(path)])
+        except (RwbenchError, KeyError, TypeError):
+            continue
+        if flag:
+            flagged.append(f"{path.parent.name}/{path.stem}: {flag}")
+    if flagged:
+        log.warning("%d of %d results chose a setting at the edge of its grid in more than half their folds (the "
+                    "best setting may lie outside the grid):\n  %s", len(flagged), len(set(paths)), "\n  ".join(flagged))
 
 
 def check_task_options(datasets: list[Dataset], opts: RunOptions) -> None:
@@ -256,27 +312,41 @@ def check_task_options(datasets: list[Dataset], opts: RunOptions) -> None:
 
 
 def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
-                 opts: RunOptions, log_: RunLog) -> None:
+                 opts: RunOptions, log_: RunLog, progress: Progress | None = None) -> None:
+    """Every result file; each one a step of ``progress`` (default: a display of this stage alone)."""
     described = {dataset.key: (dataset.splits(), dataset.describe()) for dataset in datasets}  # once per dataset
-    for task in evaluation_tasks(datasets, frontends, backends, opts):
-        path, computed = evaluate_task(task, opts, *described[task.job.dataset.key])
-        log_.results.append(path)
-        log_.evaluated += computed
-        log_.reused += not computed
+    tasks = evaluation_tasks(datasets, frontends, backends, opts)
+    with ExitStack() as stack:
+        if progress is None:
+            progress = stack.enter_context(Progress(len(tasks), bar=opts.progress, desc="evaluate"))
+        for task in tasks:
+            path, computed = evaluate_task(task, opts, *described[task.job.dataset.key], progress=progress)
+            log_.results.append(path)
+            log_.evaluated += computed
+            log_.reused += not computed
+    warn_grid_edges(log_.results)
 
 
-def evaluate_task(task: EvaluateTask, opts: RunOptions, splits=None, described: dict | None = None) -> tuple[Path, bool]:
+def evaluate_task(task: EvaluateTask, opts: RunOptions, splits=None, described: dict | None = None,
+                  progress: Progress | None = None) -> tuple[Path, bool]:
     """Write the task's result file unless an up-to-date one exists; (its path, whether this call computed it).
-    A concurrent run with the same result waits on its lock, then reuses it."""
+    A concurrent run with the same result waits on its lock, then reuses it. The result's line is logged, or is
+    the message of a step of ``progress``."""
     dataset = task.job.dataset
     splits = splits if splits is not None else dataset.splits()
     described = described or dataset.describe()
     path = task.path(opts)
     with result_lock(opts.results_dir, path):
         if task.up_to_date(opts, described["protocol"]):
+            if progress is not None:
+                progress.step(f"{path.parent.name}/{path.stem}: up to date")
             return path, False
         embeddings = {job.fold: load_embeddings(job, opts) for job in task.jobs}
-        _evaluate(task, embeddings, path, task.run_key(opts, described["protocol"]), splits, described, opts)
+        line = _evaluate(task, embeddings, path, task.run_key(opts, described["protocol"]), splits, described, opts)
+    if progress is not None:
+        progress.step(line)
+    else:
+        log.info("%s", line)
     return path, True
 
 
@@ -289,8 +359,10 @@ def _run_key(path: Path) -> str | None:
 
 
 def _evaluate(task: EvaluateTask, embeddings: dict[str | None, Embeddings], path: Path, run_key: str, splits,
-              described: dict, opts: RunOptions) -> None:
-    """``embeddings`` maps each outer split's name to its embeddings (per-fold weights), or ``None`` to the one
+              described: dict, opts: RunOptions) -> str:
+    """Write the result file; returns its one-line summary.
+
+    ``embeddings`` maps each outer split's name to its embeddings (per-fold weights), or ``None`` to the one
     matrix every split uses."""
     job, layers, backend = task.job, task.layers, task.backend
     dataset, spec = job.dataset, job.frontend
@@ -320,26 +392,24 @@ def _evaluate(task: EvaluateTask, embeddings: dict[str | None, Embeddings], path
     if missing:
         raise RwbenchError(f"{spec.name} ({job.weights_kind}): no embeddings for split(s) {missing}")
     folds = [folds[s.name] for s in splits]
-    record = ResultRecord(
-        **provenance(),
+    record = build_record(
         run_key=run_key,
         dataset={**described, "fingerprint": manifest.dataset_fingerprint,
                  "skipped": described["skipped"] + list(manifest.skipped)},
         frontend=frontend,
-        backend={"name": backend.name, "grid": backend.grid, "grid_size": backend.grid_size, "version": backend.version},
+        backend={"name": backend.name, "grid": backend.grid, "grid_size": backend.grid_size, "version": backend.version,
+                 **({"grid_name": backend.grid_name} if backend.grid_name else {})},
         seed=job.seed,
         device=manifest.device,
-        folds=tuple(fold_dicts(folds)),
-        summary=summarise(folds),
+        folds=folds,
         timings={"embed_seconds": sum(m.embed_seconds for m in manifests.values()),
-                 "embed_seconds_per_clip": float(np.mean([m.seconds_per_clip for m in manifests.values()])),
-                 "fit_seconds": sum(f.fit_seconds for f in folds)},
+                 "embed_seconds_per_clip": float(np.mean([m.seconds_per_clip for m in manifests.values()]))},
     )
     write_result(path, record)
     shown = f"{spec.name}[{variant(frontend)}]" if variant(frontend) else spec.name
     metric = task_type(dataset.task_type).primary
-    log.info("%s %s %s %s seed %d: %s %.3f", dataset.key, shown, job.weights_kind, backend.name, job.seed, metric,
-             record.summary[f"{metric}_mean"])
+    return (f"{dataset.key} {shown} {job.weights_kind} {backend.name} seed {job.seed}: {metric} "
+            f"{record.summary[f'{metric}_mean']:.3f}")
 
 
 def _nested_cv(embeddings: Embeddings, columns: np.ndarray, dataset: Dataset, splits, backend: BackendSpec, seed: int,
@@ -364,7 +434,9 @@ def run(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[B
     for spec in frontends:  # bad --layers fail before any work
         layer_sets(spec, opts.layers)
     check_task_options(datasets, opts)
+    tasks = evaluation_tasks(datasets, frontends, backends, opts)  # a result made with another --grid stops it here
     log_ = RunLog()
-    embed_all(datasets, frontends, opts, log_)
-    evaluate_all(datasets, frontends, backends, opts, log_)
+    with Progress(len(jobs(datasets, frontends, opts)) + len(tasks), bar=opts.progress) as progress:
+        embed_all(datasets, frontends, opts, log_, progress)
+        evaluate_all(datasets, frontends, backends, opts, log_, progress)
     return log_

@@ -3,7 +3,8 @@
 Per dataset and front-end: the embed jobs and how many are cached, the predicted embedding time (a quick
 timing of the front-end on this device × the clips still to embed), the cache size on disk (entries there now,
 plus the predicted size of the new ones), the result files and how many are up to date, and the backend fits
-still to run (per outer split: inner folds × grid + the refit). Nothing is written.
+still to run (per outer split: inner folds × grid + the refit) with their predicted time (one fit per backend,
+dataset and feature dim timed on random features × the fits, shared by the grid-search jobs). Nothing is written.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from joblib import effective_n_jobs
 from tabulate import tabulate
 
 from .backends import BackendSpec
@@ -28,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PROFILE_BATCH_CPU = 4  # clips per timed call on CPU: per-clip time barely depends on the batch there
 DECODE_SAMPLE = 3  # clips decoded to time decoding
+FIT_REPEATS, FIT_BUDGET_S = 3, 1.0  # a backend fit is timed up to 3 times (fewer once 1 s is spent), the fastest kept
 
 
 def decode_ms(dataset: Dataset, sample_rate: int) -> float:
@@ -58,6 +63,7 @@ class PlanRow:
     results: int = 0
     up_to_date: int = 0
     fits: int = 0
+    fit_seconds: float = 0.0  # the fits to run × one timed fit each (one process, before --jobs shares them out)
 
     @property
     def network_seconds(self) -> float:
@@ -97,11 +103,42 @@ def fits_per_result(dataset: Dataset, backend: BackendSpec) -> int:
     return sum(per_split) * per_tag
 
 
+def fit_ms(dataset: Dataset, backend: BackendSpec, dim: int, seed: int = 0) -> float:
+    """Milliseconds of one fit of ``backend`` (its grid's middle setting, on this machine) on random features of
+    ``dim`` columns and as many rows as an inner fit part of ``dataset``'s first outer split, with the dataset's
+    own labels (for a one-vs-rest multilabel backend, one tag: what one counted fit is)."""
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+
+    split = dataset.splits()[0]
+    rows = split.inner[0][0] if split.inner else split.train
+    y = dataset.labels[rows]
+    if dataset.multilabel and not backend.multilabel_native:
+        y = y[:, int(np.argmin(np.abs(y.mean(axis=0) - 0.5)))]  # the most balanced tag: both classes present
+    X = np.random.default_rng(seed).standard_normal((len(rows), dim)).astype(np.float32)
+    settings = list(ParameterGrid(backend.grid))
+    estimator = backend.build(seed).set_params(**settings[len(settings) // 2])
+    times: list[float] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence on noise is not what is timed
+        while len(times) < FIT_REPEATS and sum(times) < FIT_BUDGET_S:  # the fastest: the first pays warm-up costs
+            start = time.perf_counter()
+            try:
+                clone(estimator).fit(X, y)
+            except Exception as err:  # noqa: BLE001 - a backend that cannot fit noise: no estimate, no failed dry run
+                log.warning("could not time a %s fit on random features (%s): its fits are not estimated",
+                            backend.name, err)
+                return math.nan
+            times.append(time.perf_counter() - start)
+    return 1e3 * min(times)
+
+
 def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
          opts: RunOptions, *, timings: dict | None = None) -> list[PlanRow]:
     """One row per (dataset, front-end). ``timings`` ((front-end, network samples) → network ms per row, and
     ("decode", dataset, sample rate) → decode ms per clip) is filled and reused, so each is timed once."""
     timings = {} if timings is None else timings
+    backends = [backend.with_grid(opts.grid) for backend in backends]  # fits depend on the grid searched
     device = resolve_device(opts.device)
     rows: dict[tuple[str, str], PlanRow] = {}
     for job in jobs(datasets, frontends, opts):
@@ -133,13 +170,20 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
     protocols = {d.key: d.describe()["protocol"] for d in datasets}
     fits = {(d.key, b.name): fits_per_result(d, b) for d in datasets for b in backends}
     for task in evaluation_tasks(datasets, frontends, backends, opts):
-        key = task.job.dataset.key
-        row = rows[(key, task.job.frontend.name)]
+        job = task.job
+        key = job.dataset.key
+        row = rows[(key, job.frontend.name)]
         row.results += 1
         if task.up_to_date(opts, protocols[key]):
             row.up_to_date += 1
-        else:
-            row.fits += fits[(key, task.backend.name)]
+            continue
+        row.fits += fits[(key, task.backend.name)]
+        dim = job.frontend.dim(job.width, job.pooling)
+        timed = ("fit", key, task.backend.name, task.backend.grid_name, dim)
+        if timed not in timings:
+            log.info("timing one %s fit on %s-sized random features (%d dims)", task.backend.name, key, dim)
+            timings[timed] = fit_ms(job.dataset, task.backend, dim)
+        row.fit_seconds += fits[(key, task.backend.name)] * timings[timed] / 1e3
     return list(rows.values())
 
 
@@ -150,9 +194,11 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
               "decode ms/clip": round(r.decode_ms_per_clip, 1) if r.rows_to_embed else None,
               "embed s": round(r.embed_seconds, 1), "cache MiB now": round(mib(r.cache_bytes_now), 1),
               "cache MiB new": round(mib(r.cache_bytes_new), 1), "results": r.results, "up to date": r.up_to_date,
-              "fits": r.fits} for r in rows]
+              "fits": r.fits, "fit s": round(r.fit_seconds, 1)} for r in rows]
     total = lambda name: sum(getattr(r, name) for r in rows)  # noqa: E731
     seconds = sum(r.embed_seconds for r in rows)
+    jobs = effective_n_jobs(opts.n_jobs)
+    fit_wall = sum(r.fit_seconds for r in rows) / jobs
     lines = [
         f"dry run: nothing computed or written (device {resolve_device(opts.device)}, width {opts.width}, "
         f"precision {opts.precision}, cache {opts.cache_root})",
@@ -168,5 +214,9 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
         f"+{mib(total('cache_bytes_new')):.1f} MiB predicted",
         f"evaluate: {total('results') - total('up_to_date')} of {total('results')} result files to compute, "
         f"{total('fits'):,} backend fits",
+        f"fits: predicted {fit_wall:.0f} s ({fit_wall / 3600:.2f} h): {total('fits'):,} fits × one fit per backend, "
+        f"dataset and feature dim timed on this machine (the grid's middle setting, on random features of an inner "
+        f"fit part's size) = {total('fit_seconds'):.0f} s, shared by {jobs} grid-search job(s)",
+        f"total: predicted {seconds + fit_wall:.0f} s ({(seconds + fit_wall) / 3600:.2f} h) for embedding and fits",
     ]
     return "\n".join(lines) + "\n"

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from .errors import DataError
 
@@ -73,6 +72,8 @@ class StratifiedFolds(PredefinedFolds):
     seed: int = 0
 
     def folds(self, clips: Sequence[Clip]) -> np.ndarray:
+        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold  # here: `rwbench list` stays light
+
         order = sorted(range(len(clips)), key=lambda i: clips[i].id)
         labels = [clips[i].label for i in order]
         groups = [clips[i].group for i in order]

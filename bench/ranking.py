@@ -7,29 +7,56 @@ leaderboard has both its random row (weights ``random``, backend ``b``) and its 
 computed on the means of the primary metric (accuracy; macro ROC-AUC for multilabel tasks) of those front-ends;
 with fewer than :data:`MIN_FRONTENDS` they are left undefined (NaN, shown as a sentence, never as a number).
 Ranks are within the front-ends with both, 1 = best, ties share the better rank.
+
+What a referee needs beside ρ and τ (:func:`correlation_figures`):
+
+* **exact p** for n ≤ :data:`EXACT_N`: Spearman's from the exact permutation distribution of Σ rank(x)·rank(y) over
+  all n! pairings (enumerated by subsets, ties included), Kendall's from scipy's exact distribution (no ties) or a
+  permutation test (ties); above it the large-sample p. Two-sided throughout.
+* **intervals**: a percentile bootstrap of ρ over the front-ends (pairs drawn with replacement), and one over the
+  outer folds × seeds (the same folds drawn for every front-end and both sides, each row's seeds drawn from its own).
+* **Holm** across the correlations printed for one dataset (ρ and τ of every backend: one family).
+* **null rankings**: ρ of the parameter count and of the feature dimension with the trained ranking: what ρ must
+  beat to say more than "bigger networks do better".
 """
 
 from __future__ import annotations
 
+import math
 import warnings
+from functools import cache
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from .errors import RwbenchError
+from .significance import holm
 from .tasks import primary_metric
 
 RANDOM, TRAINED, HEAD = "random", "trained", "head"
+SEED_FOLD_COLUMN = "fold_scores_by_seed"  # leaderboard column: per row, its (seeds × folds) primary-metric scores
 MIN_FRONTENDS = 3
-CORRELATION_COLUMNS = ["dataset", "backend", "n", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "frontends"]
+EXACT_N = 10  # exact p up to this many front-ends
+BOOTSTRAP_DRAWS = 2000
+BOOTSTRAP_SEED = 0
+FIGURES = ["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "p_method", "spearman_p_holm", "kendall_p_holm",
+           "rho_ci_frontends_low", "rho_ci_frontends_high", "rho_ci_folds_low", "rho_ci_folds_high",
+           "null_rho_params", "null_rho_dim"]
+CORRELATION_COLUMNS = ["dataset", "backend", "n", *FIGURES, "frontends"]
 def pair_columns(metric: str = "accuracy") -> list[str]:
     return ["dataset", "backend", "frontend", "width", f"random_{metric}", "random_rank", f"trained_{metric}",
             "trained_rank", "rank_diff"]
 
 # leaderboard / comparison export column ← rank_correlation column
 EXPORT_COLUMNS = {"rank_corr_spearman": "spearman_rho", "rank_corr_spearman_p": "spearman_p",
-                  "rank_corr_kendall": "kendall_tau", "rank_corr_kendall_p": "kendall_p", "rank_corr_n": "n"}
+                  "rank_corr_kendall": "kendall_tau", "rank_corr_kendall_p": "kendall_p", "rank_corr_n": "n",
+                  "rank_corr_p_method": "p_method", "rank_corr_spearman_p_holm": "spearman_p_holm",
+                  "rank_corr_kendall_p_holm": "kendall_p_holm",
+                  "rank_corr_spearman_ci_low": "rho_ci_frontends_low", "rank_corr_spearman_ci_high": "rho_ci_frontends_high",
+                  "rank_corr_spearman_folds_ci_low": "rho_ci_folds_low",
+                  "rank_corr_spearman_folds_ci_high": "rho_ci_folds_high",
+                  "rank_corr_null_params": "null_rho_params", "rank_corr_null_dim": "null_rho_dim"}
 
 
 def trained_backend_for(trained: str) -> str | None:
@@ -43,34 +70,149 @@ def paired(table: pd.DataFrame, random: str = RANDOM, trained: str = TRAINED,
     :func:`pair_columns` of the table's primary metric. ``rank_diff`` = random rank − trained rank (> 0: ranks
     higher on the trained side).
     ``trained_backend=None`` pairs each random backend with the same backend of the trained tag."""
+    pairs = _pairs(table, random, trained, trained_backend)
+    return pairs[pair_columns(primary_metric(table.columns))].reset_index(drop=True)
+
+
+def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str | None) -> pd.DataFrame:
+    """:func:`paired` with the random side's ``params`` and ``dim`` and each side's per-seed fold scores."""
     metric = primary_metric(table.columns)
     mean, mine, theirs = f"{metric}_mean", f"random_{metric}", f"trained_{metric}"
+    by_seed = SEED_FOLD_COLUMN if SEED_FOLD_COLUMN in table.columns else None
+    detail = ["params", "dim"] + ([by_seed] if by_seed else [])
     on = ["dataset", "frontend", "width"] if trained_backend is not None else ["dataset", "frontend", "width", "backend"]
-    random_side = table.loc[table["weights"] == random, ["dataset", "frontend", "width", "backend", mean]]
+    random_side = table.loc[table["weights"] == random, ["dataset", "frontend", "width", "backend", mean, *detail]]
     trained_side = table[table["weights"] == trained]
     if trained_backend is not None:
         trained_side = trained_side[trained_side["backend"] == trained_backend]
-    pairs = random_side.rename(columns={mean: mine}).merge(
-        trained_side[[*on, mean]].rename(columns={mean: theirs}), on=on)
+    pairs = random_side.rename(columns={mean: mine, by_seed: "random_folds"}).merge(
+        trained_side[[*on, mean, *([by_seed] if by_seed else [])]].rename(columns={mean: theirs, by_seed: "trained_folds"}),
+        on=on)
     if pairs.empty:
-        return pd.DataFrame(columns=pair_columns(metric))
+        return pd.DataFrame(columns=[*pair_columns(metric), "params", "dim"])
     groups = pairs.groupby(["dataset", "backend"])
     for side, column in (("random", mine), ("trained", theirs)):
         pairs[f"{side}_rank"] = groups[column].rank(ascending=False, method="min").astype(int)
     pairs["rank_diff"] = pairs["random_rank"] - pairs["trained_rank"]
-    pairs = pairs.sort_values(["dataset", "backend", "random_rank", "trained_rank", "frontend"], kind="stable")
-    return pairs[pair_columns(metric)].reset_index(drop=True)
+    return pairs.sort_values(["dataset", "backend", "random_rank", "trained_rank", "frontend"], kind="stable")
 
 
-def _correlations(random_scores: np.ndarray, trained_scores: np.ndarray) -> dict:
-    if len(random_scores) < MIN_FRONTENDS:
-        return dict.fromkeys(["spearman_rho", "spearman_p", "kendall_tau", "kendall_p"], float("nan"))
+# -- exact p-values -------------------------------------------------------------------------------------------------
+def spearman_exact_p(x: np.ndarray, y: np.ndarray) -> float:
+    """Two-sided exact p of Spearman's ρ: the share of the n! pairings of y's ranks with x's whose Σ rank(x)·rank(y)
+    lies at least as far from its mean as the observed one (mid-ranks for ties)."""
+    a, b = np.rint(2 * stats.rankdata(x)).astype(int), np.rint(2 * stats.rankdata(y)).astype(int)
+    values, counts = _pairing_sums(tuple(a), tuple(sorted(b)))
+    centre = a.sum() * b.sum() / len(a)
+    observed = abs(int(a @ b) - centre)
+    return float(counts[np.abs(values - centre) >= observed - 1e-9].sum() / math.factorial(len(a)))
+
+
+@cache
+def _pairing_sums(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The distribution of Σᵢ a[i]·b[π(i)] over all permutations π: (values, counts). A dynamic programme over the
+    subsets of b already placed (position i takes the i-th of a): 2ⁿ states instead of n! pairings."""
+    n, top = len(a), int(np.dot(sorted(a), sorted(b)))
+    layer = {0: np.zeros(top + 1, dtype=np.int64)}
+    layer[0][0] = 1
+    for i in range(n):
+        following: dict[int, np.ndarray] = {}
+        for mask, counts in layer.items():
+            for j in range(n):
+                if not mask >> j & 1:
+                    shift = a[i] * b[j]
+                    target = following.setdefault(mask | 1 << j, np.zeros(top + 1, dtype=np.int64))
+                    target[shift:] += counts[:top + 1 - shift]
+        layer = following
+    (counts,) = layer.values()
+    values = np.flatnonzero(counts)
+    return values, counts[values]
+
+
+def kendall_exact_p(x: np.ndarray, y: np.ndarray) -> float:
+    """Two-sided p of Kendall's τ-b: scipy's exact distribution without ties; with ties a permutation test over all
+    pairings for n ≤ 8, else over 50,000 seeded ones."""
+    if len(np.unique(x)) == len(x) and len(np.unique(y)) == len(y):
+        return float(stats.kendalltau(x, y, method="exact").pvalue)
+    result = stats.permutation_test((np.asarray(x, float),), lambda v, axis=-1: _tau_b(v, np.asarray(y, float)),
+                                    permutation_type="pairings", vectorized=True, n_resamples=50_000,
+                                    random_state=BOOTSTRAP_SEED)
+    return float(result.pvalue)
+
+
+def _tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kendall's τ-b of each row of ``x`` (``(..., n)``) with ``y``."""
+    sx = np.sign(x[..., :, None] - x[..., None, :])
+    sy = np.sign(y[:, None] - y[None, :])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (sx * sy).sum(axis=(-1, -2)) / np.sqrt(np.abs(sx).sum(axis=(-1, -2)) * np.abs(sy).sum())
+
+
+def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's ρ of each row pair of ``x`` and ``y`` (``(draws, n)``); NaN where a row is constant."""
+    rx, ry = stats.rankdata(x, axis=-1), stats.rankdata(y, axis=-1)
+    rx, ry = rx - rx.mean(axis=-1, keepdims=True), ry - ry.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rx * ry).sum(axis=-1) / np.sqrt((rx ** 2).sum(axis=-1) * (ry ** 2).sum(axis=-1))
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def frontend_interval(x: np.ndarray, y: np.ndarray, *, draws: int = BOOTSTRAP_DRAWS,
+                      seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """95 % percentile interval of ρ with the front-ends (pairs) drawn with replacement."""
+    picks = np.random.default_rng(seed).integers(0, len(x), size=(draws, len(x)))
+    return _interval(_spearman_rows(np.asarray(x, float)[picks], np.asarray(y, float)[picks]))
+
+
+def fold_interval(random_folds: list, trained_folds: list, *, draws: int = BOOTSTRAP_DRAWS,
+                  seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """95 % percentile interval of ρ over outer folds × seeds: each draw takes the outer folds with replacement (the
+    same folds for every front-end and both sides) and each row's seeds with replacement, and recomputes every row's
+    mean. ``*_folds``: per front-end, its (seeds × folds) scores."""
+    sides = [[np.asarray(m, float) for m in side] for side in (random_folds, trained_folds)]
+    n_folds = {m.shape[1] for side in sides for m in side}
+    if len(n_folds) != 1:
+        return float("nan"), float("nan")
+    rng, (k,) = np.random.default_rng(seed), n_folds
+    folds = rng.integers(0, k, size=(draws, k))
+    means = []
+    for side in sides:
+        columns = []
+        for m in side:
+            seeds = rng.integers(0, len(m), size=(draws, len(m)))
+            columns.append(m[seeds[:, :, None], folds[:, None, :]].mean(axis=(1, 2)))
+        means.append(np.stack(columns, axis=1))
+    return _interval(_spearman_rows(*means))
+
+
+def _correlations(both: pd.DataFrame, metric: str) -> dict:
+    x, y = both[f"random_{metric}"].to_numpy(float), both[f"trained_{metric}"].to_numpy(float)
+    out = dict.fromkeys(FIGURES, float("nan")) | {"p_method": ""}
+    if len(x) < MIN_FRONTENDS:
+        return out
     with warnings.catch_warnings():  # a constant side gives NaN, reported as undefined, not as a warning
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        rho = stats.spearmanr(random_scores, trained_scores)
-        tau = stats.kendalltau(random_scores, trained_scores)
-    return {"spearman_rho": float(rho.statistic), "spearman_p": float(rho.pvalue),
-            "kendall_tau": float(tau.statistic), "kendall_p": float(tau.pvalue)}
+        rho, tau = stats.spearmanr(x, y), stats.kendalltau(x, y)
+        null = {f"null_rho_{c}": float(stats.spearmanr(both[c].to_numpy(float), y).statistic) for c in ("params", "dim")}
+    out.update(spearman_rho=float(rho.statistic), kendall_tau=float(tau.statistic), **null)
+    if not (np.isfinite(out["spearman_rho"]) and np.isfinite(out["kendall_tau"])):
+        return out
+    if len(x) <= EXACT_N:
+        out.update(spearman_p=spearman_exact_p(x, y), kendall_p=kendall_exact_p(x, y), p_method="exact")
+    else:
+        out.update(spearman_p=float(rho.pvalue), kendall_p=float(tau.pvalue), p_method="large-sample")
+    out["rho_ci_frontends_low"], out["rho_ci_frontends_high"] = frontend_interval(x, y)
+    if "random_folds" in both.columns:
+        out["rho_ci_folds_low"], out["rho_ci_folds_high"] = fold_interval(list(both["random_folds"]),
+                                                                          list(both["trained_folds"]))
+    return out
 
 
 def rank_correlation(table: pd.DataFrame, random: str = RANDOM, trained: str = TRAINED,
@@ -78,27 +220,45 @@ def rank_correlation(table: pd.DataFrame, random: str = RANDOM, trained: str = T
     """Spearman ρ and Kendall τ between the random and trained accuracies of the front-ends with both, one
     row per (dataset, backend of the random side): columns :data:`CORRELATION_COLUMNS`. ``n`` counts those
     front-ends (0 when the dataset has no trained row), ``frontends`` lists them by random rank; with
-    ``n`` < :data:`MIN_FRONTENDS` the figures are NaN."""
-    pairs, metric = paired(table, random, trained, trained_backend), primary_metric(table.columns)
+    ``n`` < :data:`MIN_FRONTENDS` the figures are NaN. p-values are Holm-adjusted across every ρ and τ of a dataset
+    (``*_p_holm``)."""
+    pairs, metric = _pairs(table, random, trained, trained_backend), primary_metric(table.columns)
     rows = []
     for (dataset, backend), _ in table[table["weights"] == random].groupby(["dataset", "backend"], sort=True):
         both = pairs[(pairs["dataset"] == dataset) & (pairs["backend"] == backend)]
-        rows.append({"dataset": dataset, "backend": backend, "n": len(both),
-                     **_correlations(both[f"random_{metric}"].to_numpy(float), both[f"trained_{metric}"].to_numpy(float)),
+        rows.append({"dataset": dataset, "backend": backend, "n": len(both), **_correlations(both, metric),
                      "frontends": list(both["frontend"])})
-    return pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
+    out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
+    for _, members in out.groupby("dataset"):
+        adjusted = holm([*members["spearman_p"], *members["kendall_p"]])
+        out.loc[members.index, "spearman_p_holm"] = adjusted[:len(members)]
+        out.loc[members.index, "kendall_p_holm"] = adjusted[len(members):]
+    return out
 
 
 def describe(row: pd.Series | dict, random: str = RANDOM, trained: str = TRAINED) -> str:
-    """One line for a :func:`rank_correlation` row: ``svm: ρ = 0.71 (p 0.047), τ = 0.57 (p 0.06), n = 8``."""
+    """One line for a :func:`rank_correlation` row: ``svm: ρ = 0.69 (exact p 0.058, Holm 0.23; 95 % CI over
+    front-ends −0.05–0.94, over folds × seeds 0.55–0.83), τ = …; null rankings ρ(params) = 0.21, ρ(dim) = 0.40;
+    n = 8``."""
     n, backend = int(row["n"]), row["backend"]
     if n < MIN_FRONTENDS:
         return (f"{backend}: the rank correlation needs at least {MIN_FRONTENDS} front-ends with both {random} and "
                 f"{trained} results (n = {n})")
     if np.isnan(row["spearman_rho"]) or np.isnan(row["kendall_tau"]):
         return f"{backend}: ρ and τ are undefined, the accuracies of one side are all equal (n = {n})"
-    return (f"{backend}: ρ = {row['spearman_rho']:.2f} (p {_p(row['spearman_p'])}), "
-            f"τ = {row['kendall_tau']:.2f} (p {_p(row['kendall_p'])}), n = {n}")
+    method = "exact p" if row.get("p_method") == "exact" else "p"
+    intervals = f"95 % CI over front-ends {_range(row, 'rho_ci_frontends')}"
+    if np.isfinite(row.get("rho_ci_folds_low", np.nan)):
+        intervals += f", over folds × seeds {_range(row, 'rho_ci_folds')}"
+    nulls = ", ".join(f"ρ({name}) = {row[f'null_rho_{name}']:.2f}" for name in ("params", "dim")
+                      if np.isfinite(row.get(f"null_rho_{name}", np.nan)))
+    return (f"{backend}: ρ = {row['spearman_rho']:.2f} ({method} {_p(row['spearman_p'])}, Holm {_p(row['spearman_p_holm'])}; "
+            f"{intervals}), τ = {row['kendall_tau']:.2f} ({method} {_p(row['kendall_p'])}, Holm "
+            f"{_p(row['kendall_p_holm'])})" + (f"; null rankings {nulls}" if nulls else "") + f"; n = {n}")
+
+
+def _range(row, prefix: str) -> str:
+    return f"{row[f'{prefix}_low']:.2f} … {row[f'{prefix}_high']:.2f}"
 
 
 def _p(p: float) -> str:

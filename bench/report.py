@@ -30,7 +30,7 @@ from .leaderboard import (
     versus_best,
 )
 from .ranking import paired, rank_correlation
-from .results import ResultRecord, task_of
+from .results import ResultRecord, RowKey, task_of
 from .significance import block_scores
 from .tasks import METRIC_LABELS, primary_metric
 
@@ -68,8 +68,8 @@ class Section:
 
 
 def columns(metric: str) -> tuple[str, ...]:
-    return ("rank", "front-end", "input", "width", "weights", "backend", METRIC_LABELS[metric], "± 95% CI (seeds)",
-            "clips 95%", "avg rank", "vs best", "dim", "params", "seeds × folds", "ms/clip", "provenance")
+    return ("rank", "front-end", "input", "width", "weights", "backend", METRIC_LABELS[metric], "95% CI (folds, clips)",
+            "± 95% CI (seeds only)", "avg rank", "vs best", "dim", "params", "seeds × folds", "ms/clip", "provenance")
 
 
 def _number(value, fmt: str) -> Cell:
@@ -90,13 +90,12 @@ def row_provenance(records: list[ResultRecord]) -> str:
 
 def _cells(row: pd.Series, records: list[ResultRecord], p: str) -> list[Cell]:
     verdict = versus_best(row)
-    interval = ("", "") if pd.isna(row["boot_ci_low"]) else (f"{row['boot_ci_low']:.3f}–{row['boot_ci_high']:.3f}",
-                                                           float(row["boot_ci_low"]))
+    interval = ("", "") if pd.isna(row["ci_low"]) else (f"{row['ci_low']:.3f}–{row['ci_high']:.3f}", float(row["ci_low"]))
     return [
         Cell(str(row["rank"]), int(row["rank"])), Cell(row["frontend"]), Cell(row["input"]), Cell(str(row["width"])),
         Cell(row["weights"]), Cell(row["backend"]),
         Cell(f"{row[f'{p}_mean']:.3f} ± {row[f'{p}_std']:.3f}", float(row[f"{p}_mean"])),
-        _number(row[f"{p}_ci95"], ".3f"), Cell(*interval), _number(row["avg_rank"], ".2f"),
+        Cell(*interval), _number(row[f"{p}_ci95"], ".3f"), _number(row["avg_rank"], ".2f"),
         Cell(verdict, 2.0 if verdict == "best" else _number(row["p_vs_best"], "g").sort),  # "best" sorts after any p
         _number(int(row["dim"]), "d"), _number(int(row["params"]), ",d"),
         Cell(f"{row['n_seeds']} × {row['n_folds']}", int(row["n_seeds"]) * int(row["n_folds"])),
@@ -104,11 +103,11 @@ def _cells(row: pd.Series, records: list[ResultRecord], p: str) -> list[Cell]:
     ]
 
 
-def _key(row: pd.Series) -> tuple:
-    return row["dataset"], row["frontend"], row["width"], row["weights"], row["backend"]
+def _key(row: pd.Series) -> RowKey:
+    return RowKey.of_row(row)
 
 
-def _plots(dataset: str, rows: pd.DataFrame, groups: dict[tuple, list[ResultRecord]]) -> list[Plot]:
+def _plots(dataset: str, rows: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]]) -> list[Plot]:
     """Every figure of one dataset: bars and spread per backend, random vs trained, confusion, CD diagrams."""
     widths, p = rows["width"].nunique(), primary_metric(rows.columns)
     label = {_key(r): f"{figures.row_label(r, widths)} · {r['weights']}" for _, r in rows.iterrows()}
@@ -147,8 +146,8 @@ def _plots(dataset: str, rows: pd.DataFrame, groups: dict[tuple, list[ResultReco
         ranks = pd.Series({label[_key(r)]: r["avg_rank"] for _, r in part.iterrows()})  # the leaderboard's own
         title = f"{dataset}: critical difference, {backend}"
         plots.append(Plot.of(title, figures.critical_difference_figure(scores, ranks[scores.index], title),
-                          f"Average rank over {scores.shape[1]} blocks (fold × seed), 1 = best; joined rows: the "
-                          f"Nemenyi test does not separate them (α = 0.05; critical difference "
+                          f"Average rank over {scores.shape[1]} outer folds (each row's seeds averaged), 1 = best; "
+                          f"joined rows: the Nemenyi test does not separate them (α = 0.05; critical difference "
                           f"{first['nemenyi_cd']:.2f}); Friedman p = {first['friedman_p']:.3g}."))
     return plots
 
@@ -157,7 +156,7 @@ def _anchor(dataset: str) -> str:
     return "ds-" + "".join(ch if ch.isalnum() else "-" for ch in dataset)
 
 
-def sections(table: pd.DataFrame, groups: dict[tuple, list[ResultRecord]], *, draw: bool = True) -> list[Section]:
+def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, draw: bool = True) -> list[Section]:
     """One section per dataset/task of a leaderboard table (one task type)."""
     out, p = [], primary_metric(table.columns)
     for dataset, rows in table.groupby("dataset", sort=True):
@@ -169,10 +168,22 @@ def sections(table: pd.DataFrame, groups: dict[tuple, list[ResultRecord]], *, dr
                            correlation_heading(p), [_cells(r, rs, p) for (_, r), rs in zip(rows.iterrows(), records)],
                            skipped, significance_lines(rows), correlation_lines(rows, dataset),
                            _plots(dataset, rows, groups) if draw else []))
+        out[-1] = metric_first(out[-1], METRIC_LABELS[p])
     return out
 
 
-def render(results_dir: Path, *, strict: bool = False, draw: bool = True) -> str:
+def metric_first(section: Section, metric_label: str) -> Section:
+    """The page's column order (layout only): rank, front-end, then the score and its interval, then the rest — so
+    a phone shows the score beside the name (rank and front-end stay in view while the table scrolls sideways)."""
+    lead = ("rank", "front-end", metric_label, "95% CI (folds, clips)")
+    order = [section.columns.index(c) for c in lead if c in section.columns]
+    order += [i for i in range(len(section.columns)) if i not in order]
+    section.columns = tuple(section.columns[i] for i in order)
+    section.rows = [[row[i] for i in order] for row in section.rows]
+    return section
+
+
+def render(results_dir: Path, *, strict: bool = False, draw: bool = True, regime: str = "auto") -> str:
     """The report page of ``results_dir`` as HTML text: one leaderboard per task type, a section per dataset."""
     import jinja2
 
@@ -184,7 +195,7 @@ def render(results_dir: Path, *, strict: bool = False, draw: bool = True) -> str
         by_type.setdefault(task_of(record).name, []).append(record)
     parts = []
     for kind in sorted(by_type):
-        table = table_of(by_type[kind], invalid)
+        table = table_of(by_type[kind], invalid, regime)
         parts += sections(table, rows_of_records(by_type[kind]), draw=draw)
     parts.sort(key=lambda section: section.dataset)
     env = jinja2.Environment(loader=jinja2.PackageLoader("rwbench", "templates"), autoescape=True,
@@ -194,9 +205,9 @@ def render(results_dir: Path, *, strict: bool = False, draw: bool = True) -> str
         version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S %z"), n_datasets=len(parts))
 
 
-def write_report(results_dir: Path, output: Path, *, strict: bool = False) -> Path:
+def write_report(results_dir: Path, output: Path, *, strict: bool = False, regime: str = "auto") -> Path:
     """Render the report of ``results_dir`` to ``output`` (its folder created), replacing it atomically."""
-    html = render(results_dir, strict=strict)
+    html = render(results_dir, strict=strict, regime=regime)
     with atomic_path(output) as partial:
         partial.write_text(html, encoding="utf-8")
     return output

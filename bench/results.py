@@ -18,15 +18,22 @@ from dataclasses import asdict, dataclass, fields
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
 
 from . import __version__
-from .cache import exclusive, write_json
+from .cache import atomic_path, exclusive
 from .errors import RwbenchError
 from .tasks import TaskType, task_type
 
+if TYPE_CHECKING:
+    from .evaluate import FoldResult
+
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: per-clip outputs (scores) in every fold, grid edges, one builder; v1 files upgraded on reading
+READABLE_VERSIONS = (1, 2)  # the versions :func:`upgrade` turns into this one
 PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "hpelm", "librosa", "soundfile", "soxr", "pandas")
 
 
@@ -92,11 +99,35 @@ def safe(text: object) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in str(text))
 
 
+class RowKey(NamedTuple):
+    """What one leaderboard row is: results that differ only in their seed share it. ``frontend`` is the name as
+    shown, its variant included (``vgg[max]``). A tuple: ``key[1]`` and unpacking work as before."""
+
+    dataset: str
+    frontend: str
+    width: str
+    weights: str
+    backend: str
+
+    @classmethod
+    def of(cls, record: ResultRecord) -> RowKey:
+        shown = variant(record.frontend)
+        name = record.frontend["name"] + (f"[{shown}]" if shown else "")
+        return cls(record.dataset["key"], name, record.frontend["width"], record.frontend["weights"],
+                   record.backend["name"])
+
+    @classmethod
+    def of_row(cls, row) -> RowKey:
+        """The key of a leaderboard table row (a mapping with the columns of the same names)."""
+        return cls(*(row[name] for name in cls._fields))
+
+
 @dataclass(frozen=True)
 class ResultRecord:
     """One result file: what was evaluated (dataset, front-end instance, backend, seed), the outer folds' scores
-    and per-clip predictions, and provenance. Fields are explained in ``results/README.md``; the nested
-    sections stay mappings, checked against :data:`SCHEMA` on reading."""
+    and per-clip outputs, and provenance. Fields are explained in ``results/README.md``; the nested
+    sections stay mappings, checked against :data:`SCHEMA` on reading. Made by :func:`build_record` (every
+    producer) or read by :meth:`from_json` (a file of an older schema version is upgraded first, :func:`upgrade`)."""
 
     schema_version: int
     rwbench_version: str
@@ -113,27 +144,111 @@ class ResultRecord:
     summary: dict
     timings: dict
     training: dict | None = None  # trained rows: epochs run, best epoch, validation loss per fold
+    upgraded_from: int | None = None  # in memory only: the schema version of the file read, when older
 
     def to_json(self) -> dict:
         out = {**asdict(self), "folds": [dict(f) for f in self.folds]}
-        if self.training is None:
-            del out["training"]
+        for name in ("training", "upgraded_from"):
+            if out[name] is None:
+                del out[name]
         return out
+
+    @property
+    def key(self) -> RowKey:
+        """The leaderboard row this result belongs to."""
+        return RowKey.of(self)
 
     @classmethod
     def from_json(cls, data: object, where: str = "result") -> ResultRecord:
+        """The record of a result file's JSON, upgraded to this schema version; a metric the task type added after
+        the file was written (any but the primary one) reads as NaN."""
         problem = result_problem(data)
         if problem:
             raise RwbenchError(f"{where} is not a valid rwbench result: {problem}")
+        data = upgrade(data)  # type: ignore[arg-type]
         names = {f.name for f in fields(cls)}
-        missing = sorted(names - {"training"} - set(data))  # type: ignore[arg-type]
+        missing = sorted(names - {"training", "upgraded_from"} - set(data))
         if missing:
             raise RwbenchError(f"{where} is not a valid rwbench result: {', '.join(missing)} missing")
-        return cls(**{k: v for k, v in data.items() if k in names} | {"folds": tuple(data["folds"])})  # type: ignore
+        metrics = task_of(data).metrics
+        folds = tuple(fold if all(m in fold for m in metrics) else {**fold, **{m: math.nan for m in metrics
+                                                                            if m not in fold}}
+                      for fold in data["folds"])
+        return cls(**{k: v for k, v in data.items() if k in names} | {"folds": folds})
+
+
+def upgrade(data: dict) -> dict:
+    """A result file's JSON in this schema version (a new dict; the file is never rewritten). From version 1: the
+    trained rows' ``frontend.weights_files`` is also found as ``weights_file``, the name every producer uses, and
+    ``upgraded_from`` says which version was read. Version 1 files keep what they stored: folds without per-clip
+    ``scores`` (and multilabel folds without ``truth``) stay without them."""
+    if not isinstance(data, dict) or data.get("schema_version") == SCHEMA_VERSION:
+        return data
+    if data.get("schema_version") not in READABLE_VERSIONS:
+        raise RwbenchError(f"schema_version is {data.get('schema_version')!r}, this rwbench reads "
+                           f"{', '.join(map(str, READABLE_VERSIONS))}")
+    out = {**data, "schema_version": SCHEMA_VERSION, "upgraded_from": data["schema_version"]}
+    frontend = data.get("frontend")
+    if isinstance(frontend, dict) and "weights_files" in frontend and "weights_file" not in frontend:
+        out["frontend"] = {**frontend, "weights_file": frontend["weights_files"]}
+    return out
+
+
+# What every producer's front-end and backend sections hold (checked by :func:`build_record`).
+FRONTEND_FIELDS = ("name", "input_kind", "width", "filters", "weights", "seed", "init", "pooling", "layers",
+                   "default_layers", "feature_dim", "params", "source", "weights_file", "weights_sha256", "segment")
+BACKEND_FIELDS = ("name", "grid", "grid_size", "version")
+
+
+def summarise(folds: list[FoldResult]) -> dict:
+    """Unweighted mean and std (ddof 0) of each metric over the outer folds (bug B5: never size-weighted)."""
+    out = {}
+    for metric in folds[0].metrics:
+        values = np.array([f.metrics[metric] for f in folds])
+        out[f"{metric}_mean"] = float(values.mean())
+        out[f"{metric}_std"] = float(values.std())
+    return out
+
+
+def build_record(*, run_key: str, dataset: dict, frontend: dict, backend: dict, seed: int, device: str,
+                 folds: list[FoldResult], timings: dict, training: dict | None = None) -> ResultRecord:
+    """The one way a result record is made (``rwbench run`` / ``evaluate``, transfer and mst rows, ``rwbench
+    train``): provenance, the folds stored flat (:meth:`FoldResult.to_dict`), their summary and total fit time,
+    and the sections checked, so that no producer drifts from the others or from :data:`SCHEMA`."""
+    folds = list(folds)
+    for name, section, required in (("frontend", frontend, FRONTEND_FIELDS), ("backend", backend, BACKEND_FIELDS)):
+        absent = [k for k in required if k not in section]
+        if absent:
+            raise RwbenchError(f"a result's {name} section lacks {absent} (a producer drifted from build_record)")
+    record = ResultRecord(
+        **provenance(), run_key=run_key, dataset=dataset, frontend=frontend, backend=backend, seed=seed,
+        device=device, folds=tuple(f.to_dict() for f in folds), summary=summarise(folds),
+        timings={**timings, "fit_seconds": sum(f.fit_seconds for f in folds)}, training=training)
+    problem = result_problem(json.loads(record_text(record)))
+    if problem:
+        raise RwbenchError(f"the result record built is not valid: {problem}")
+    return record
+
+
+def record_text(record: ResultRecord) -> str:
+    """The JSON text of a result file: objects indented, every list without an object inside (per-clip outputs,
+    confusion matrices, grids) on one line, so per-clip scores add little to a file's size."""
+    return _dumps(record.to_json(), "") + "\n"
+
+
+def _dumps(value: object, indent: str) -> str:
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = (f"{inner}{json.dumps(str(k))}: {_dumps(v, inner)}" for k, v in value.items())
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, (list, tuple)) and any(isinstance(v, dict) for v in value):
+        return "[\n" + ",\n".join(inner + _dumps(v, inner) for v in value) + f"\n{indent}]"
+    return json.dumps(value, default=str, separators=(",", ":") if isinstance(value, (list, tuple)) else None)
 
 
 def write_result(path: Path, record: ResultRecord) -> None:
-    write_json(path, record.to_json())
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(record_text(record))
 
 
 def result_lock(results_dir: Path, path: Path) -> AbstractContextManager[None]:
@@ -158,8 +273,9 @@ SCHEMA = {
 
 
 def fold_schema(task: TaskType) -> list[dict]:
-    """What every fold of a result of ``task`` carries: its metrics."""
-    return [dict.fromkeys(task.metrics, NUMBER)]
+    """What every fold of a result of ``task`` must carry: its primary metric. The task type's other metrics are
+    optional (checked when present), so that a metric added later never makes an older file invalid."""
+    return [{task.primary: NUMBER}]
 
 
 def task_of(record: ResultRecord | dict) -> TaskType:
@@ -191,9 +307,12 @@ def schema_problem(value: object, schema: object, where: str = "") -> str | None
 
 
 def result_problem(record: object) -> str | None:
-    """Why ``record`` is not a result the leaderboard can use, or None."""
-    if isinstance(record, dict) and record.get("schema_version") != SCHEMA_VERSION:
-        return f"schema_version is {record.get('schema_version')!r}, this rwbench reads {SCHEMA_VERSION}"
+    """Why ``record`` (a result file's JSON, of any readable schema version) is not a result the leaderboard can
+    use, or None."""
+    if isinstance(record, dict) and record.get("schema_version") not in READABLE_VERSIONS:
+        return (f"schema_version is {record.get('schema_version')!r}, this rwbench reads "
+                f"{', '.join(map(str, READABLE_VERSIONS))}")
+    record = upgrade(record)  # type: ignore[arg-type]
     problem = schema_problem(record, SCHEMA)
     if problem:
         return problem
@@ -208,8 +327,13 @@ def result_problem(record: object) -> str | None:
         return "folds is empty"
     for i, fold in enumerate(record["folds"]):
         for name in task.metrics:
-            if not math.isfinite(fold[name]) or not 0 <= fold[name] <= 1:
-                return f"folds[{i}].{name} is {fold[name]!r}, not a score in [0, 1]"
+            if name not in fold and name != task.primary:
+                continue  # a metric added after the file was written
+            value = fold[name]
+            if isinstance(value, bool) or not isinstance(value, NUMBER):
+                return f"folds[{i}].{name} is {value!r}, not int or float"
+            if not math.isfinite(value) or not 0 <= value <= 1:
+                return f"folds[{i}].{name} is {value!r}, not a score in [0, 1]"
     return None
 
 

@@ -1,63 +1,74 @@
-"""Which differences on a leaderboard are real: rank statistics over blocks and bootstrap intervals.
+"""Which differences on a leaderboard are real: tests over independent blocks, and intervals that cover them.
 
-Rows compete within one dataset/task and one backend. A *block* is one outer fold of one seed: every row
-is scored on the same test clips there. A row evaluated once (published or DSP weights, a front-end without
-weights, or a run with one seed) has its fold score stand in every seed's block; rows with seeds are
-compared on the seeds they share (without a shared seed, blocks are folds and scores their seed means).
+Rows compete within one dataset/task and one backend. We follow Demšar (2006) for comparing several classifiers,
+Dietterich (1998) for paired tests on one test set and Benavoli et al. (2016) on the pitfalls of post-hoc tests:
 
-* **Average rank** of each row over the blocks (1 = best; ties share the mean rank).
-* **Friedman** test that all rows rank alike (scipy; three or more rows), and the **Nemenyi critical
-  difference** of average ranks at α = 0.05 (Demšar 2006: q_α(k, ∞)/√2 · √(k(k+1)/6N), with q from
-  scipy's studentized range).
-* Each row against the **best** row of its dataset and backend (highest mean accuracy): a paired **Wilcoxon**
-  signed-rank test over the blocks, **Holm**-corrected over the rows; ``tied_with_best`` when the corrected
-  p ≥ α (the best row itself is marked tied).
-* A **bootstrap 95 % interval** of the mean accuracy over test clips: clips are resampled within each
-  outer fold (2000 draws, seeded), each clip scored by its mean correctness over seeds, and the fold
-  accuracies averaged as the leaderboard does. It needs the per-clip predictions results carry since
-  evaluate code v3; older results leave it blank.
-
-Blocks of one fold under several seeds share their test clips, so they are not independent: the tests are
-a guide to which gaps exceed fold and seed noise, not a guarantee. With few blocks (5 folds × 1 seed) the
-Wilcoxon test cannot reach p < 0.05 (its least two-sided p at n = 5 is 0.0625), and rows stay tied.
+* **Blocks are outer folds.** A row's score in a fold is its mean over *its own* seeds. Seeds of one fold share its
+  test clips, so they are not independent blocks; a row run once (published or DSP weights, a weight-free front-end,
+  one seed) keeps its one score, never copies of it. Which other rows share a table never changes a row's blocks, and
+  rows of every weight kind (random, dsp, published, trained, transfer) are compared on the same blocks.
+* **k-fold protocols** (at least :data:`MIN_FOLD_BLOCKS` folds; ``regime="folds"``): average ranks over the folds,
+  Friedman's test (three or more rows) and the Nemenyi critical difference of average ranks; each row against the
+  best row (highest mean) by a two-sided Wilcoxon signed-rank test over the folds with its **exact** p (the permutation
+  distribution of the signed ranks, ties and zero differences included), Holm-corrected over the rows. With n folds no
+  Wilcoxon p can fall below 2/2ⁿ (:func:`least_wilcoxon_p`): 5 folds cannot show p < 0.05, and the table says so.
+* **Single-split protocols** (or on request, ``regime="clips"``): paired tests over the test clips, which are
+  independent there (each clip is tested once): for accuracy, the exact McNemar test when both rows have one seed,
+  else a paired permutation test of the seed-averaged per-clip correctness; for ROC-AUC, a paired bootstrap over
+  clips (each seed's macro ROC-AUC, averaged over seeds). Holm-corrected over the rows.
+* **The interval beside a mean** (``ci_low``/``ci_high``) is a hierarchical bootstrap: folds drawn with replacement,
+  then clips within each drawn fold, each clip scored by its mean over the row's seeds (ROC-AUC: each seed's fold
+  score averaged). It covers fold and clip variation; the seed-only t-interval stays a column of its own.
+  It needs per-clip outputs (results since evaluate code v3 for multiclass rows); without them it is blank.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from .results import ResultRecord, task_of
+from .tasks import per_tag_roc_auc
 
 ALPHA = 0.05
 BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 0
-ROW_COLUMNS = ("avg_rank", "p_vs_best", "tied_with_best", "boot_ci_low", "boot_ci_high")
-GROUP_COLUMNS = ("friedman_chi2", "friedman_p", "nemenyi_cd", "n_blocks")
+PERMUTATIONS = 9999
+MIN_FOLD_BLOCKS = 5  # fewer folds than this: the clips are the blocks (``auto``)
+REGIMES = ("auto", "folds", "clips")
+ROW_COLUMNS = ("avg_rank", "p_vs_best", "tied_with_best", "test_vs_best", "ci_low", "ci_high")
+GROUP_COLUMNS = ("block_kind", "n_blocks", "least_p", "friedman_chi2", "friedman_p", "nemenyi_cd", "weight_kinds")
+
+
+# -- blocks -------------------------------------------------------------------------------------------------------
+def fold_names(records: list[ResultRecord]) -> tuple[str, ...]:
+    return tuple(f["name"] for f in records[0].folds)
+
+
+def seed_means(records: list[ResultRecord]) -> pd.Series:
+    """A row's primary metric per outer fold, averaged over the row's own seeds (index: fold names)."""
+    metric = task_of(records[0]).primary
+    scores = np.array([[f[metric] for f in r.folds] for r in records], dtype=float)
+    return pd.Series(scores.mean(axis=0), index=list(fold_names(records)))
+
+
+def shared_folds(rows: dict[tuple, list[ResultRecord]]) -> tuple[str, ...]:
+    """The fold list most rows share (ties: the first row's); rows on other folds share no block with them."""
+    counts = Counter(fold_names(records) for records in rows.values())
+    return max(counts, key=lambda folds: (counts[folds], folds == fold_names(next(iter(rows.values())))))
 
 
 def block_scores(rows: dict[tuple, list[ResultRecord]]) -> pd.DataFrame:
-    """The primary metric (accuracy, macro ROC-AUC) of each row (index) in each block (columns: ``fold`` or
-    ``fold@seed``); rows whose folds differ from the first row's are left out (they do not share blocks)."""
-    metric = task_of(next(iter(rows.values()))[0]).primary
-    seeded = [{r.seed for r in records} for records in rows.values() if len(records) > 1]
-    shared = sorted(set.intersection(*seeded)) if seeded else []
-    folds = [f["name"] for f in next(iter(rows.values()))[0].folds]
-    table = {}
-    for key, records in rows.items():
-        if [f["name"] for f in records[0].folds] != folds:
-            continue
-        by_seed = {r.seed: [f[metric] for f in r.folds] for r in records}
-        if shared:
-            values = [by_seed[s] if len(records) > 1 else next(iter(by_seed.values())) for s in shared]
-            table[key] = {f"{fold}@{s}": v[i] for s, v in zip(shared, values) for i, fold in enumerate(folds)}
-        else:  # no seed in common: one block per fold, each row's seed mean
-            means = np.mean(list(by_seed.values()), axis=0)
-            table[key] = dict(zip(folds, means))
-    frame = pd.DataFrame.from_dict(table, orient="index")
+    """The primary metric (accuracy, macro ROC-AUC) of each row (index) in each outer fold (columns), each the mean
+    over the row's own seeds; rows scored on other folds than :func:`shared_folds` are left out."""
+    folds = shared_folds(rows)
+    table = {key: seed_means(records) for key, records in rows.items() if fold_names(records) == folds}
+    frame = pd.DataFrame(table).T
     frame.index = list(table)  # tuple keys as plain labels, not a MultiIndex
     return frame
 
@@ -72,120 +83,270 @@ def nemenyi_cd(k: int, n_blocks: int, alpha: float = ALPHA) -> float:
 
 
 def holm(p_values: Iterable[float]) -> np.ndarray:
-    """Holm's step-down adjustment of a family of p-values (same order as given)."""
+    """Holm's step-down adjustment of a family of p-values (same order as given; NaN stays NaN, outside the family)."""
     p = np.asarray(list(p_values), dtype=float)
-    order = np.argsort(p)
-    adjusted = np.maximum.accumulate(np.minimum(1.0, (len(p) - np.arange(len(p))) * p[order]))
-    out = np.empty_like(p)
-    out[order] = adjusted
+    out = np.full_like(p, np.nan)
+    tested = np.flatnonzero(np.isfinite(p))
+    order = tested[np.argsort(p[tested])]
+    m = len(order)
+    out[order] = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
     return out
+
+
+def least_wilcoxon_p(n: int) -> float:
+    """The smallest two-sided p a Wilcoxon signed-rank test over ``n`` paired blocks can give: 2/2ⁿ."""
+    return min(1.0, 2.0 / 2 ** n)
 
 
 def paired_wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p of paired scores; 1.0 when they never differ."""
+    """Two-sided Wilcoxon signed-rank p of paired scores, exact: the statistic's permutation distribution over all
+    2ⁿ sign flips (scipy), so tied and zero differences (split between the signs, Demšar 2006) keep an exact p;
+    1.0 when the scores never differ."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
     if np.allclose(a, b):
         return 1.0
-    return float(stats.wilcoxon(a, b, zero_method="zsplit").pvalue)
+    method = stats.PermutationMethod(n_resamples=np.inf) if len(a) <= 16 else "auto"
+    return float(stats.wilcoxon(a, b, zero_method="zsplit", method=method).pvalue)
 
 
-def clip_correctness(records: list[ResultRecord]) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
-    """Per outer fold: (test clip indices, mean correctness of each clip over the records' seeds); None when
-    a record lacks per-clip predictions."""
-    folds: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+# -- per-clip outputs ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClipFold:
+    """One outer fold of one row: its test clips (sorted dataset indices), their truth, and per seed the per-clip
+    output: correctness (multiclass, ``(seeds, clips)``) or scores (multilabel, ``(seeds, clips, tags)``)."""
+
+    clips: np.ndarray
+    truth: np.ndarray
+    outputs: np.ndarray
+
+    @property
+    def multilabel(self) -> bool:
+        return self.outputs.ndim == 3
+
+    def score(self, picks: np.ndarray) -> np.ndarray:
+        """The fold metric on the clips ``picks`` (``(draws, n)`` indices), averaged over seeds: ``(draws,)``."""
+        if not self.multilabel:
+            return self.outputs.mean(axis=0)[picks].mean(axis=-1)
+        return np.array([np.mean([_macro_auc(self.truth[p], seed[p]) for seed in self.outputs]) for p in picks])
+
+
+def _macro_auc(truth: np.ndarray, scores: np.ndarray) -> float:
+    values = per_tag_roc_auc(truth, scores)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+
+
+def _indicator(truth: list, n_tags: int) -> np.ndarray:
+    """A multilabel fold's truth as a ``(clips, tags)`` 0/1 matrix (stored as rows of 0/1)."""
+    matrix = np.asarray(truth, dtype=float)
+    if matrix.ndim != 2 or matrix.shape[1] != n_tags:
+        raise ValueError("multilabel truth is not a (clips, tags) indicator matrix")
+    return matrix
+
+
+def clip_outputs(records: list[ResultRecord]) -> dict[str, ClipFold] | None:
+    """Per outer fold, the row's per-clip outputs over its seeds (:class:`ClipFold`); None when a record lacks them
+    or its seeds were tested on different clips."""
+    multilabel = task_of(records[0]).multilabel
+    runs: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     for record in records:
         for fold in record.folds:
-            if any(fold.get(field) is None for field in ("test_clips", "truth", "predicted")):
+            needed = ("test_clips", "truth", "scores") if multilabel else ("test_clips", "truth", "predicted")
+            if any(fold.get(field) is None for field in needed):
                 return None
-            truth = np.asarray(fold["truth"])
             order = np.argsort(fold["test_clips"])
             clips = np.asarray(fold["test_clips"])[order]
-            folds.setdefault(fold["name"], []).append((clips, (np.asarray(fold["predicted"]) == truth)[order]))
+            if multilabel:  # a tag without a positive training clip is out of the macro, as in the fold's metric
+                scores = np.asarray(fold["scores"], dtype=float)[order]
+                kept = np.setdiff1d(np.arange(scores.shape[1]), fold.get("tags_untrained", []))
+                truth, output = _indicator(fold["truth"], scores.shape[1])[order][:, kept], scores[:, kept]
+            else:
+                truth = np.asarray(fold["truth"])[order]
+                output = (np.asarray(fold["predicted"])[order] == truth).astype(float)
+            runs.setdefault(fold["name"], []).append((clips, truth, output))
     out = {}
-    for name, runs in folds.items():
-        clips = runs[0][0]
-        if any(not np.array_equal(c, clips) for c, _ in runs):
+    for name, seeds in runs.items():
+        clips, truth, _ = seeds[0]
+        if any(not np.array_equal(c, clips) for c, _, _ in seeds):
             return None
-        out[name] = (clips, np.mean([correct for _, correct in runs], axis=0))
+        out[name] = ClipFold(clips, truth, np.stack([o for _, _, o in seeds]))
     return out
 
 
-def bootstrap_interval(correct: dict[str, tuple[np.ndarray, np.ndarray]], *, draws: int = BOOTSTRAP_DRAWS,
-                       seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
-    """95 % percentile interval of the unweighted mean of fold accuracies, clips resampled within folds."""
+def hierarchical_interval(folds: dict[str, ClipFold], *, draws: int = BOOTSTRAP_DRAWS,
+                          seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """95 % percentile interval of the mean over folds of the fold metric: each draw picks the folds with
+    replacement, then the clips of each picked fold with replacement (a two-level bootstrap; one fold: clips only)."""
     rng = np.random.default_rng(seed)
-    fold_means = []
-    for _, values in sorted(correct.items()):
-        score = values[1]
-        picks = rng.integers(0, len(score), size=(draws, len(score)))
-        fold_means.append(score[picks].mean(axis=1))
-    means = np.mean(fold_means, axis=0)
-    low, high = np.percentile(means, [2.5, 97.5])
+    if any(fold.multilabel for fold in folds.values()):
+        draws = min(draws, 500)  # each draw scores every seed's macro ROC-AUC: slower than a correctness mean
+    ordered = [folds[name] for name in sorted(folds)]
+    k = len(ordered)
+    picked = rng.integers(0, k, size=(draws, k)) if k > 1 else np.zeros((draws, 1), dtype=int)
+    total = np.zeros(draws)
+    for slot in range(k):  # one slot of the fold draw at a time: memory stays draws × clips of one fold
+        for f, fold in enumerate(ordered):
+            rows = np.flatnonzero(picked[:, slot] == f)
+            if len(rows):
+                total[rows] += fold.score(rng.integers(0, len(fold.clips), size=(len(rows), len(fold.clips))))
+    low, high = np.nanpercentile(total / k, [2.5, 97.5])
     return float(low), float(high)
 
 
-def group_statistics(rows: dict[tuple, list[ResultRecord]], accuracy: dict[tuple, float]) -> dict[tuple, dict]:
+def _pooled(a: dict[str, ClipFold], b: dict[str, ClipFold]) -> tuple[list[ClipFold], list[ClipFold]] | None:
+    """The two rows' folds in one order, when both were tested on the same clips; else None."""
+    if a.keys() != b.keys() or any(not np.array_equal(a[f].clips, b[f].clips) for f in a):
+        return None
+    return [a[f] for f in sorted(a)], [b[f] for f in sorted(b)]
+
+
+def clip_test(a: dict[str, ClipFold], b: dict[str, ClipFold], *, seed: int = BOOTSTRAP_SEED) -> tuple[float, str]:
+    """(two-sided p, test name) of a paired test over the test clips of two rows (clips pooled over folds).
+
+    Accuracy: exact McNemar (binomial test on the discordant clips) when both rows have one seed, else a paired
+    permutation test of the mean difference in seed-averaged correctness (:data:`PERMUTATIONS` swaps, seeded; exact
+    when there are fewer arrangements). ROC-AUC: a paired bootstrap over clips within folds; p is the share of
+    centred bootstrap differences at least as far from 0 as the observed one."""
+    pooled = _pooled(a, b)
+    if pooled is None:
+        return np.nan, "different test clips"
+    fa, fb = pooled
+    if fa[0].multilabel:
+        return _bootstrap_p(fa, fb, seed=seed), "paired bootstrap over clips"
+    x = np.concatenate([f.outputs.mean(axis=0) for f in fa])
+    y = np.concatenate([f.outputs.mean(axis=0) for f in fb])
+    if fa[0].outputs.shape[0] == 1 and fb[0].outputs.shape[0] == 1:
+        only_a, only_b = int(((x == 1) & (y == 0)).sum()), int(((x == 0) & (y == 1)).sum())
+        p = 1.0 if only_a + only_b == 0 else stats.binomtest(only_a, only_a + only_b, 0.5).pvalue
+        return float(p), "exact McNemar over clips"
+    if np.allclose(x, y):
+        return 1.0, "paired permutation over clips"
+    result = stats.permutation_test((x, y), _mean_difference, permutation_type="samples", vectorized=True,
+                                    n_resamples=PERMUTATIONS, random_state=seed)
+    return float(result.pvalue), "paired permutation over clips"
+
+
+def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(x - y, axis=axis)
+
+
+def _bootstrap_p(fa: list[ClipFold], fb: list[ClipFold], *, draws: int = 500, seed: int = BOOTSTRAP_SEED) -> float:
+    rng = np.random.default_rng(seed)
+    observed = np.mean([f.score(np.arange(len(f.clips))[None])[0] - g.score(np.arange(len(g.clips))[None])[0]
+                        for f, g in zip(fa, fb)])
+    differences = np.zeros(draws)
+    for f, g in zip(fa, fb):
+        picks = rng.integers(0, len(f.clips), size=(draws, len(f.clips)))
+        differences += (f.score(picks) - g.score(picks)) / len(fa)
+    centred = differences - observed
+    return float(min(1.0, (np.sum(np.abs(centred) >= abs(observed)) + 1) / (draws + 1)))
+
+
+def paired_bootstrap(a: dict[str, ClipFold], b: dict[str, ClipFold], *, draws: int = BOOTSTRAP_DRAWS,
+                     seed: int = BOOTSTRAP_SEED) -> tuple[float, float] | None:
+    """95 % interval of metric(a) − metric(b), the same clips resampled for both within each fold (the mean over
+    folds, as the leaderboard averages); None when the two were not tested on the same clips."""
+    pooled = _pooled(a, b)
+    if pooled is None:
+        return None
+    rng = np.random.default_rng(seed)
+    if pooled[0][0].multilabel:
+        draws = min(draws, 500)
+    differences = np.zeros(draws)
+    for f, g in zip(*pooled):
+        picks = rng.integers(0, len(f.clips), size=(draws, len(f.clips)))
+        differences += (f.score(picks) - g.score(picks)) / len(pooled[0])
+    low, high = np.nanpercentile(differences, [2.5, 97.5])
+    return float(low), float(high)
+
+
+# -- one group: one dataset and backend ---------------------------------------------------------------------------
+def regime_of(scores: pd.DataFrame, regime: str = "auto") -> str:
+    """``folds`` when the group has at least :data:`MIN_FOLD_BLOCKS` folds (or when asked), else ``clips``."""
+    if regime not in REGIMES:
+        raise ValueError(f"unknown test regime {regime!r}; use one of {', '.join(REGIMES)}")
+    if regime != "auto":
+        return regime
+    return "folds" if scores.shape[1] >= MIN_FOLD_BLOCKS else "clips"
+
+
+def weight_kinds(rows: Iterable[tuple]) -> str:
+    """``random ×6, trained ×2``: the weight tags of a group's rows (the key's fourth field)."""
+    counts = Counter(key[3] for key in rows)
+    return ", ".join(f"{tag} ×{n}" for tag, n in sorted(counts.items()))
+
+
+def group_statistics(rows: dict[tuple, list[ResultRecord]], score: dict[tuple, float],
+                     regime: str = "auto") -> dict[tuple, dict]:
     """:data:`ROW_COLUMNS` and the group's :data:`GROUP_COLUMNS` for each row of one dataset and backend;
-    ``accuracy`` is each row's leaderboard mean."""
+    ``score`` is each row's leaderboard mean."""
     scores = block_scores(rows)
+    kind = regime_of(scores, regime)
+    outputs = {key: clip_outputs(records) for key, records in rows.items()}
     out = {key: dict.fromkeys(ROW_COLUMNS, np.nan) for key in rows}
-    for key, records in rows.items():
-        correct = clip_correctness(records)
-        if correct:
-            out[key]["boot_ci_low"], out[key]["boot_ci_high"] = bootstrap_interval(correct)
-    group = {"friedman_chi2": np.nan, "friedman_p": np.nan, "nemenyi_cd": np.nan, "n_blocks": scores.shape[1]}
-    if len(scores) >= 2:
-        for key, rank in average_ranks(scores).items():
-            out[key]["avg_rank"] = float(rank)
-        best = max(scores.index, key=lambda key: accuracy[key])
-        others = [key for key in scores.index if key != best]
-        adjusted = holm([paired_wilcoxon(scores.loc[[key]].to_numpy()[0], scores.loc[[best]].to_numpy()[0])
-                         for key in others])
-        out[best]["tied_with_best"] = True
-        for key, p in zip(others, adjusted):
-            out[key]["p_vs_best"], out[key]["tied_with_best"] = float(p), bool(p >= ALPHA)
+    for key, clips in outputs.items():
+        out[key]["test_vs_best"] = ""
+        if clips:
+            out[key]["ci_low"], out[key]["ci_high"] = hierarchical_interval(clips)
+    group = dict.fromkeys(GROUP_COLUMNS, np.nan) | {"block_kind": kind, "weight_kinds": weight_kinds(scores.index)}
+    if kind == "folds":
+        group.update(n_blocks=scores.shape[1], least_p=least_wilcoxon_p(scores.shape[1]))
+    else:
+        sizes = {len(np.concatenate([f.clips for f in clips.values()])) for clips in outputs.values() if clips}
+        group["n_blocks"] = max(sizes) if sizes else 0
+    if len(scores) < 2:
+        return {key: {**values, **group} for key, values in out.items()}
+    for key, rank in average_ranks(scores).items():
+        out[key]["avg_rank"] = float(rank)
+    best = max(scores.index, key=lambda key: score[key])
+    others = [key for key in scores.index if key != best]
+    tests = [_versus(scores, outputs, key, best, kind) for key in others]
+    out[best]["tied_with_best"] = True
+    for key, p, (_, name) in zip(others, holm([p for p, _ in tests]), tests):
+        out[key].update(p_vs_best=float(p), tied_with_best=bool(p >= ALPHA) if np.isfinite(p) else np.nan,
+                        test_vs_best=name)
+    if kind == "folds":
         group["nemenyi_cd"] = nemenyi_cd(len(scores), scores.shape[1])
-    if len(scores) >= 3:
-        chi2, p = stats.friedmanchisquare(*scores.to_numpy())
-        group.update(friedman_chi2=float(chi2), friedman_p=float(p))
+        if len(scores) >= 3:
+            chi2, p = stats.friedmanchisquare(*scores.to_numpy())
+            group.update(friedman_chi2=float(chi2), friedman_p=float(p))
     return {key: {**values, **group} for key, values in out.items()}
 
 
-def leaderboard_statistics(rows: dict[tuple, list[ResultRecord]]) -> dict[tuple, dict]:
+def _versus(scores: pd.DataFrame, outputs: dict, key: tuple, best: tuple, kind: str) -> tuple[float, str]:
+    if kind == "folds":
+        return paired_wilcoxon(scores.loc[[key]].to_numpy()[0], scores.loc[[best]].to_numpy()[0]), "exact Wilcoxon over folds"
+    if not outputs[key] or not outputs[best]:
+        return np.nan, "no per-clip outputs"
+    return clip_test(outputs[key], outputs[best])
+
+
+def leaderboard_statistics(rows: dict[tuple, list[ResultRecord]], regime: str = "auto") -> dict[tuple, dict]:
     """:data:`ROW_COLUMNS` and :data:`GROUP_COLUMNS` of every leaderboard row, keyed like ``rows``:
     (dataset, front-end as shown, width, weights, backend) → the row's result records."""
-    accuracy = {key: float(np.mean([[f[task_of(r).primary] for f in r.folds] for r in records]))
-                for key, records in rows.items()}
+    score = {key: float(np.mean([[f[task_of(r).primary] for f in r.folds] for r in records]))
+             for key, records in rows.items()}
     groups: dict[tuple, dict[tuple, list[ResultRecord]]] = {}
     for key, records in rows.items():
         groups.setdefault((key[0], key[4]), {})[key] = records
-    return {key: values for members in groups.values() for key, values in group_statistics(members, accuracy).items()}
+    return {key: values for members in groups.values()
+            for key, values in group_statistics(members, score, regime).items()}
 
 
-def paired_bootstrap(a: dict[str, tuple[np.ndarray, np.ndarray]], b: dict[str, tuple[np.ndarray, np.ndarray]], *,
-                     draws: int = BOOTSTRAP_DRAWS, seed: int = BOOTSTRAP_SEED) -> tuple[float, float] | None:
-    """95 % interval of accuracy(a) − accuracy(b), the same clips resampled for both within each fold; None when
-    the two were not tested on the same clips."""
-    if a.keys() != b.keys() or any(not np.array_equal(a[f][0], b[f][0]) for f in a):
-        return None
-    rng = np.random.default_rng(seed)
-    fold_means = []
-    for fold in sorted(a):
-        diff = a[fold][1] - b[fold][1]
-        fold_means.append(diff[rng.integers(0, len(diff), size=(draws, len(diff)))].mean(axis=1))
-    low, high = np.percentile(np.mean(fold_means, axis=0), [2.5, 97.5])
-    return float(low), float(high)
-
-
-def compare_pair(a: list[ResultRecord], b: list[ResultRecord]) -> dict:
-    """The paired test of two leaderboard rows (their result records, one dataset): blocks, mean difference,
-    wins/ties/losses of ``a``, the Wilcoxon p and the paired bootstrap interval of the difference."""
+# -- rwbench compare A B ------------------------------------------------------------------------------------------
+def compare_pair(a: list[ResultRecord], b: list[ResultRecord], regime: str = "auto") -> dict:
+    """The paired test of two leaderboard rows (their result records, one dataset): the folds (each row's seed
+    mean), the mean difference, wins/ties/losses of ``a``, the test of the regime with its p, and the paired
+    bootstrap interval of the difference over test clips."""
     scores = block_scores({"a": a, "b": b})
     if len(scores) < 2:
         return {"n_blocks": 0}
     x, y = scores.loc[["a"]].to_numpy()[0], scores.loc[["b"]].to_numpy()[0]
-    correct_a, correct_b = clip_correctness(a), clip_correctness(b)
-    interval = paired_bootstrap(correct_a, correct_b) if correct_a and correct_b else None
+    kind = regime_of(scores, regime)
+    outputs = {"a": clip_outputs(a), "b": clip_outputs(b)}
+    p, test = _versus(scores, outputs, "a", "b", kind)
+    interval = paired_bootstrap(outputs["a"], outputs["b"]) if outputs["a"] and outputs["b"] else None
     return {"n_blocks": len(x), "blocks": list(scores.columns), "a_scores": x.tolist(), "b_scores": y.tolist(),
             "mean_difference": float(np.mean(x - y)), "wins": int((x > y).sum()), "ties": int((x == y).sum()),
-            "losses": int((x < y).sum()), "wilcoxon_p": paired_wilcoxon(x, y),
+            "losses": int((x < y).sum()), "test": test, "p": p,
+            "least_p": least_wilcoxon_p(len(x)) if kind == "folds" else None,
             "bootstrap_ci_low": interval[0] if interval else None, "bootstrap_ci_high": interval[1] if interval else None}

@@ -110,8 +110,9 @@ class TaskType:
         return [{f"estimator__{key}": values for key, values in part.items()} for part in grid]
 
     def scores(self, truth: np.ndarray, predicted: np.ndarray | None, scores: np.ndarray | None,
-               n_classes: int, threshold: float | None = None) -> dict:
-        """The fold's metrics (and, multilabel, its threshold and per-tag ROC-AUCs)."""
+               n_classes: int, threshold: float | None = None, untrained: np.ndarray | None = None) -> dict:
+        """The fold's metrics (and, multilabel, its threshold and per-tag ROC-AUCs). ``untrained``: multilabel tags
+        without a positive training clip, left out of the macro averages (listed in ``tags_untrained``)."""
         if not self.multilabel:
             with warnings.catch_warnings():  # a small test fold may lack a class the model predicts
                 warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
@@ -120,12 +121,18 @@ class TaskType:
                         "macro_f1": float(f1_score(truth, predicted, average="macro", labels=np.arange(n_classes),
                                                    zero_division=0))}
         tags = per_tag_roc_auc(truth, scores)
+        untrained = np.asarray([] if untrained is None else untrained, dtype=int)
+        tags[untrained] = np.nan
         if np.isnan(tags).all():
-            raise RwbenchError("no tag has both positive and negative test clips in this fold: no AUC is defined")
-        return {"roc_auc_macro": float(np.nanmean(tags)), "pr_auc_macro": pr_auc_macro(truth, scores),
+            raise RwbenchError("no tag has both positive and negative test clips (and a positive training clip) in this "
+                               "fold: no AUC is defined")
+        precision = per_tag(average_precision_score, np.asarray(truth), np.asarray(scores))
+        precision[untrained] = np.nan
+        return {"roc_auc_macro": float(np.nanmean(tags)), "pr_auc_macro": macro(precision),
                 "micro_f1": float(f1_score(truth, scores >= threshold, average="micro", zero_division=0)),
                 "threshold": float(threshold), "tags_scored": int(np.isfinite(tags).sum()),
-                "per_tag_roc_auc": [None if np.isnan(v) else float(v) for v in tags]}
+                "per_tag_roc_auc": [None if np.isnan(v) else float(v) for v in tags],
+                **({"tags_untrained": untrained.tolist()} if len(untrained) else {})}
 
 
 TASK_TYPES = {

@@ -1,28 +1,51 @@
 """Fully trained baselines: a registered front-end plus a classifier head, trained end to end per outer split.
 
 For each outer split of the dataset's protocol — the same folds, clips and crop/pad policy as the random-weight
-rows — the front-end starts from its seeded random weights (the random twin), gets a head (the default feature layers
-pooled over time as in the embed stage → standardised → dropout → linear), and is trained on the split's first inner *fit* part
-with early stopping on that pair's *validation* part, both drawn from the training side only (predefined folds:
-one training fold left out, so groups never straddle; a fixed split: train / valid). The best-validation epoch is
-scored once on the outer test side. The test side never touches a choice. The loss is cross-entropy, or for a
-multilabel task binary cross-entropy per tag (validation score: macro ROC-AUC; micro F1 at the threshold that is
-best on the validation part).
+rows — the front-end starts from its seeded random weights (the random twin) and gets a head (the default feature
+layers pooled over time as in the embed stage → standardised by a batch norm without affine terms → dropout →
+linear). The recipe (issue 19), every choice recorded in the result's ``training`` section:
 
-With ``--crop-seconds S`` each training step sees a random S-second window of every clip (raised to the
-front-end's minimum input; a cheaper epoch and a time-shift augmentation, as SampleCNN and Tax et al. train on
-segments); validation and test always read the whole clip, pooled over time as the random rows are.
+1. **Selection on the inner validation part.** On the split's first inner pair — a *fit* part and a *validation*
+   part, both from the training side only (predefined folds: one training fold left out, so groups never straddle;
+   a fixed split: train / valid) — one run per learning rate of ``--lrs`` (default 3e-4, 1e-3, 3e-3) trains from the
+   seeded initialisation with early stopping on the validation loss. The learning rate with the lowest best-epoch
+   validation loss wins; its best epoch is the epoch count. ``--lr-search first-fold`` (default) searches on the
+   first outer split of the protocol and reuses its rate on the others (each still early-stops its own run for its
+   epoch count); ``every-fold`` searches on each split. ``--lr X`` is ``--lrs X`` (no search).
+2. **Refit on the whole training side** (``--refit full``, default): a fresh model from the same seeded
+   initialisation trains on all the outer training clips for the selected epoch count, at the selected run's
+   per-epoch learning rates (its plateau schedule replayed), and that model is scored once on the outer test side —
+   as the random rows' backends are refit on the whole training side. ``--refit fit-part`` scores the selected run's
+   best-validation-epoch model instead (fit part only; the recipe before issue 19).
+3. **Convergence is checked, never assumed.** At most ``--epochs`` epochs (default 100), stopped after
+   ``--patience`` epochs (10) without a better validation loss; a selected run whose best epoch lies within 10 % of
+   the cap is flagged ``not_converged`` in its fold record (counted in the result's ``training`` section) and
+   logged as a warning.
 
-Optimisation: Adam (``--lr``, default 1e-3), the learning rate halved when the validation loss has not improved for
-2 epochs (``ReduceLROnPlateau``), at most ``--epochs`` epochs, stopped after ``--patience`` epochs without a better
-validation loss. bfloat16 autocast on CUDA; float32 and deterministic for a seed on CPU: the shuffling and the dropout
-of epoch *e* are drawn from generators seeded with (seed, fold, e), so a run killed and resumed from its per-epoch
-checkpoint ends with the same weights as one that never stopped.
+The test side never touches a choice. The loss is cross-entropy, or for a multilabel task binary cross-entropy per
+tag (validation score: macro ROC-AUC; micro F1 at the threshold that is best on the validation part, chosen with the
+selected fit-part model, since the refit model has seen the validation part).
+
+Input length. Without ``--crop-seconds`` every step, validation and test read whole clips. With ``--crop-seconds S``
+training, validation and test all see S-second windows (raised to the front-end's minimum input), so pooled
+statistics and the head's batch norm are fitted on the length they are applied to: each training step sees one
+random window per clip (a time-shift augmentation; windows start on a 10-ms grid), and a clip is predicted by the
+mean of its windows' logits (windows every ``--window-hop`` × S, default half a window, the last aligned to the
+clip's end), as Piczak (2015) and Tax et al. (2017) do. Windows whose RMS is below ``--silence-dbfs`` (default
+−60 dBFS, i.e. 1e-3 of full scale; digital silence included) are neither drawn for training nor averaged at
+prediction; a clip with no window above the floor keeps all of them.
+
+Optimisation: Adam, the learning rate halved when the validation loss has not improved for 2 epochs
+(``ReduceLROnPlateau``). bfloat16 autocast on CUDA; float32 and deterministic for a seed on CPU: the shuffling, the
+crops and the dropout of epoch *e* are drawn from generators seeded with (seed, fold, e), so a run killed and resumed
+from its per-epoch checkpoint ends with the same weights as one that never stopped.
 
 Files, under ``<results>/weights/trained/<dataset>/<front-end>__<width>__seed<k>/``: ``<fold>.safetensors`` (the
-front-end's trained weights, sha256 in the result), ``<fold>.json`` (history, best epoch, test scores),
-``<fold>.ckpt`` while a fold is unfinished. The result is an ordinary result file with ``weights = trained`` and
-``backend = head``; ``--weights trained`` embeds with each fold's weights (a transfer row).
+front-end's trained weights, sha256 in the result), ``<fold>.json`` (the selected run's history, best epoch, the
+fold's training record, test scores), ``<fold>.select.json`` (every learning rate's inner run), and while a fold is
+unfinished ``<fold>.lr<rate>.ckpt`` (inner runs) and ``<fold>.ckpt`` (the refit). ``--folds`` trains only the named
+outer folds (for measuring; the result is marked ``partial``). The result is an ordinary result file with
+``weights = trained`` and ``backend = head``; ``--weights trained`` embeds with each fold's weights (a transfer row).
 """
 
 from __future__ import annotations
@@ -38,7 +61,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import confusion_matrix
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -47,28 +69,42 @@ from .cache import atomic_path, content_key, read_json, write_json
 from .dataset import Dataset
 from .embed import EmbedJob, _ClipAudio, _collate, check_fits, default_workers, resolve_device
 from .errors import DataError, RwbenchError
-from .evaluate import FoldResult, fold_dicts, keep_rows, summarise
+from .evaluate import FoldResult, fold_result, keep_rows
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
-from .results import ResultRecord, fold_weights_folder, provenance, result_path, write_result
+from .results import build_record, fold_weights_folder, result_path, write_result
 from .tasks import choose_threshold, per_tag_roc_auc, task_type
 from .weights import write_safetensors
 
 log = logging.getLogger(__name__)
 
-TRAIN_CODE_VERSION = 2  # bump when training changes: finished folds with an older key are retrained
+TRAIN_CODE_VERSION = 3  # bump when the head recipe changes: finished folds with an older key are retrained
+FIT_LOOP_VERSION = 2  # the shared loop's version in settings() (pre-training keys): bump when fit() itself changes
+LRS = (3e-4, 1e-3, 3e-3)  # the default learning-rate search
+REFITS = ("full", "fit-part")
+LR_SEARCHES = ("first-fold", "every-fold")
+SILENCE_DBFS = -60.0  # crops / windows whose RMS is below this (1e-3 of full scale) are silence
+WINDOW_HOP = 0.5  # prediction windows advance by this fraction of a window
+CROP_GRID_SECONDS = 0.01  # training crops start on a 10-ms grid (the positions whose window is not silent)
+NOT_CONVERGED = 0.1  # a best epoch within this fraction of the epoch cap is flagged not_converged
 
 
 @dataclass
 class TrainOptions:
     width: str = "small"
     seeds: list[int] = field(default_factory=lambda: [0])
-    epochs: int = 30
-    patience: int = 6
-    lr: float = 1e-3
+    epochs: int = 100
+    patience: int = 10
+    lr: float = 1e-3  # pre-training's learning rate (trained heads search ``lrs``)
     batch_size: int = 32
     dropout: float = 0.5
-    crop_seconds: float | None = None  # train on random windows of this length (None: whole clips); test: whole
+    crop_seconds: float | None = None  # train on random windows of this length, predict by window averaging
+    lrs: tuple[float, ...] = LRS  # the learning rates tried on the inner validation part (trained heads)
+    lr_search: str = "first-fold"  # search on the first outer split and reuse, or on every split
+    refit: str = "full"  # full: refit on the whole training side for the selected epochs; fit-part: score the fit
+    silence_dbfs: float = SILENCE_DBFS
+    window_hop: float = WINDOW_HOP
+    folds: tuple[str, ...] | None = None  # train only these outer folds (a partial result, recorded as such)
     device: str = "auto"
     workers: int | None = None
     skip_bad_audio: bool = False
@@ -77,10 +113,22 @@ class TrainOptions:
     progress: bool = False
 
     def settings(self) -> dict:
-        """What determines the trained weights besides the data, the front-end and the seed."""
+        """What determines weights trained by :func:`fit` alone (pre-training) besides the data, the front-end and
+        the seed."""
         return {"epochs": self.epochs, "patience": self.patience, "lr": self.lr, "batch_size": self.batch_size,
                 "dropout": self.dropout, "crop_seconds": self.crop_seconds, "optimizer": "adam",
-                "schedule": "reduce_on_plateau(0.5, 2)", "train_code": TRAIN_CODE_VERSION}
+                "schedule": "reduce_on_plateau(0.5, 2)", "train_code": FIT_LOOP_VERSION}
+
+    def head_settings(self) -> dict:
+        """What determines a trained head's weights and scores besides the data, the front-end and the seed (part of
+        its training key; ``folds`` is not: a fold's result does not depend on which other folds run)."""
+        settings = {k: v for k, v in self.settings().items() if k != "lr"}
+        settings.update(lrs=[float(lr) for lr in self.lrs], lr_search=self.lr_search, refit=self.refit,
+                        train_code=TRAIN_CODE_VERSION)
+        if self.crop_seconds:
+            settings.update(silence_dbfs=self.silence_dbfs, window_hop=self.window_hop,
+                            crop_grid_seconds=CROP_GRID_SECONDS)
+        return settings
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -133,11 +181,21 @@ def _seeded(*parts: object) -> int:
     return zlib.crc32(repr(parts).encode())
 
 
-def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np.ndarray, *, seed: int, fold: str,
-        opts: TrainOptions, lr: float, checkpoint: Path, key: str, desc: str) -> dict:
+def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np.ndarray | None, *, seed: int,
+        fold: str, opts: TrainOptions, lr: float, checkpoint: Path, key: str, desc: str,
+        schedule: list[float] | None = None) -> dict:
     """Train ``model`` in place with Adam and early stopping on the validation loss; resumable from
     ``checkpoint`` (written after every epoch, atomically; one made under another ``key`` is discarded). Leaves
-    the best-validation weights in ``model`` and returns the history."""
+    the best-validation weights in ``model`` and returns the history.
+
+    With ``schedule`` (the learning rate of each epoch) and no ``val_idx``: a refit, exactly ``len(schedule)``
+    epochs at those rates, no validation, the last weights kept."""
+    refit = schedule is not None
+    if len(fit_idx) < 2:  # batch norm cannot train on one clip
+        raise RwbenchError(f"{desc}: the fold's training part holds {len(fit_idx)} clip(s); training needs at least 2")
+    if refit:
+        lr = schedule[0] if schedule else lr
+    cap, patience = (len(schedule), len(schedule) + 1) if refit else (opts.epochs, opts.patience)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2)
     state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "best": None, "bad": 0, "history": []}
@@ -151,10 +209,13 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
         scheduler.load_state_dict(saved["scheduler"])
         state = saved["state"]
         log.info("%s: resuming after epoch %d", desc, state["epoch"])
-    bar = tqdm(total=opts.epochs, initial=state["epoch"], desc=desc, unit="epoch", disable=not opts.progress,
-               leave=False)
-    while state["epoch"] < opts.epochs and state["bad"] < opts.patience:
+    bar = tqdm(total=cap, initial=state["epoch"], desc=desc, unit="epoch", disable=not opts.progress, leave=False)
+    while state["epoch"] < cap and state["bad"] < patience:
         epoch = state["epoch"]
+        if refit:
+            for group in optimizer.param_groups:
+                group["lr"] = schedule[epoch]
+        train_lr = optimizer.param_groups[0]["lr"]
         model.train()
         torch.manual_seed(_seeded("dropout", seed, fold, epoch))
         order = fit_idx[torch.randperm(len(fit_idx), generator=torch.Generator().manual_seed(
@@ -167,23 +228,32 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
             optimizer.step()
             total += float(loss.detach()) * len(batch)
         model.eval()
-        val_loss, val_score = objective.validate(model, val_idx)
-        if not np.isfinite(val_loss):
-            raise RwbenchError(f"{desc}: the validation loss became {val_loss} at epoch {epoch + 1}; lower --lr")
-        scheduler.step(val_loss)
-        improved = val_loss < state["best_loss"]
-        state.update(epoch=epoch + 1, bad=0 if improved else state["bad"] + 1)
-        if improved:
-            state.update(best_loss=val_loss, best_epoch=epoch + 1, best=copy.deepcopy(model.state_dict()))
+        if refit:
+            if not np.isfinite(total):
+                raise RwbenchError(f"{desc}: the training loss became {total} at epoch {epoch + 1}; lower --lr")
+            val_loss = val_score = None
+            state.update(epoch=epoch + 1, best_epoch=epoch + 1, best=None)
+        else:
+            val_loss, val_score = objective.validate(model, val_idx)
+            if not np.isfinite(val_loss):
+                raise RwbenchError(f"{desc}: the validation loss became {val_loss} at epoch {epoch + 1}; lower --lr")
+            scheduler.step(val_loss)
+            improved = val_loss < state["best_loss"]
+            state.update(epoch=epoch + 1, bad=0 if improved else state["bad"] + 1)
+            if improved:
+                state.update(best_loss=val_loss, best_epoch=epoch + 1, best=copy.deepcopy(model.state_dict()))
         state["history"].append({"epoch": epoch + 1, "train_loss": total / len(order), "val_loss": val_loss,
-                                 "val_score": val_score, "lr": optimizer.param_groups[0]["lr"]})
+                                 "val_score": val_score, "lr": optimizer.param_groups[0]["lr"],
+                                 "train_lr": train_lr, "train_clips": len(order)})
         with atomic_path(checkpoint) as tmp:
             torch.save({"key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "state": state}, tmp)
         bar.update(1)
-        bar.set_postfix(val_loss=f"{val_loss:.3f}", val=f"{val_score:.3f}")
+        if not refit:
+            bar.set_postfix(val_loss=f"{val_loss:.3f}", val=f"{val_score:.3f}")
     bar.close()
-    model.load_state_dict(state["best"])
+    if state["best"] is not None:  # a refit keeps its last weights (in ``model`` already)
+        model.load_state_dict(state["best"])
     return {"epochs_run": state["epoch"], "best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],
             "history": state["history"]}
 
@@ -241,28 +311,97 @@ class Classifier(nn.Module):
         return self.head(self.dropout(self.standardise(torch.cat([pooled[i] for i in self.keep], dim=1))))
 
 
-def random_crops(waves: torch.Tensor, crop: int | None) -> torch.Tensor:
-    """A random window of ``crop`` samples from each row (the global generator, seeded per epoch by :func:`fit`)."""
+@dataclass(frozen=True)
+class Windows:
+    """Fixed-length windows of every clip (all rows of ``waves`` have one length): training crops start at one of
+    ``crop_starts`` (a 10-ms grid, the last aligned to the clip's end) where ``crop_loud`` holds; a clip is predicted
+    from the windows at ``starts`` (hop ``hop`` samples, the last aligned to the end) where ``loud`` holds, their
+    logits averaged. A window is loud when its RMS is at least ``floor`` (full scale 1); a clip with no loud window
+    keeps them all."""
+
+    length: int
+    hop: int
+    floor: float
+    crop_starts: np.ndarray  # (P,)
+    crop_loud: np.ndarray  # (n_clips, P) bool
+    starts: np.ndarray  # (W,)
+    loud: np.ndarray  # (n_clips, W) bool
+    silent_crop_fraction: float  # of the grid's crops over all clips, before a silent clip's fallback
+    silent_clips: int  # clips with no loud crop (they keep every crop)
+
+    def describe(self, sample_rate: int) -> dict:
+        return {"window_samples": self.length, "window_seconds": self.length / sample_rate, "hop_samples": self.hop,
+                "hop_seconds": self.hop / sample_rate, "windows_per_clip": len(self.starts),
+                "silence_floor_rms": self.floor, "silent_crop_fraction": self.silent_crop_fraction,
+                "clips_silent_throughout": self.silent_clips}
+
+
+def window_starts(n: int, window: int, hop: int) -> np.ndarray:
+    """``0, hop, 2·hop, …`` while the window fits, plus one window aligned to the end if the grid misses it."""
+    starts = np.arange(0, n - window + 1, max(hop, 1))
+    return starts if starts[-1] == n - window else np.append(starts, n - window)
+
+
+def loud_windows(waves: torch.Tensor, starts: np.ndarray, window: int, floor: float, chunk: int = 64) -> np.ndarray:
+    """``(n_clips, len(starts))``: whether each window's RMS is ≥ ``floor``."""
+    out = np.empty((len(waves), len(starts)), bool)
+    for i in range(0, len(waves), chunk):
+        x = waves[i:i + chunk].double().numpy()
+        energy = np.concatenate([np.zeros((len(x), 1)), np.cumsum(x * x, axis=1)], axis=1)
+        out[i:i + chunk] = energy[:, starts + window] - energy[:, starts] >= floor * floor * window
+    return out
+
+
+def make_windows(waves: torch.Tensor, window: int | None, sample_rate: int, *, hop_fraction: float = WINDOW_HOP,
+                 silence_dbfs: float = SILENCE_DBFS) -> Windows | None:
+    """The windows of ``window`` samples over clips ``waves`` (None when there is no window or it covers the clip)."""
+    if window is None or window >= waves.shape[1]:
+        return None
+    floor = 10 ** (silence_dbfs / 20)
+    hop = max(1, round(hop_fraction * window))
+    crop_starts = window_starts(waves.shape[1], window, max(1, round(CROP_GRID_SECONDS * sample_rate)))
+    starts = window_starts(waves.shape[1], window, hop)
+    crop_loud, loud = loud_windows(waves, crop_starts, window, floor), loud_windows(waves, starts, window, floor)
+    silent = ~crop_loud.any(1)
+    fraction = 1 - float(crop_loud.mean())
+    crop_loud[silent] = True  # a clip silent throughout keeps a crop from anywhere
+    loud[~loud.any(1)] = True  # and is predicted from all its windows
+    return Windows(window, hop, floor, crop_starts, crop_loud, starts, loud, fraction, int(silent.sum()))
+
+
+def random_crops(waves: torch.Tensor, crop: int | None, allowed: list[np.ndarray] | None = None) -> torch.Tensor:
+    """A random window of ``crop`` samples from each row (the global generator, seeded per epoch by :func:`fit`):
+    anywhere, or starting at one of the row's ``allowed`` sample offsets."""
     if crop is None or crop >= waves.shape[1]:
         return waves
-    starts = torch.randint(0, waves.shape[1] - crop + 1, (len(waves),))
-    return torch.stack([w[s:s + crop] for w, s in zip(waves, starts.tolist())])
+    if allowed is None:
+        starts = torch.randint(0, waves.shape[1] - crop + 1, (len(waves),)).tolist()
+    else:
+        counts = torch.tensor([len(a) for a in allowed], dtype=torch.float64)
+        picks = torch.minimum((torch.rand(len(allowed), dtype=torch.float64) * counts).long(), counts.long() - 1)
+        starts = [int(a[k]) for a, k in zip(allowed, picks.tolist())]
+    return torch.stack([w[s:s + crop] for w, s in zip(waves, starts)])
 
 
 def classification(model: Classifier, waves: torch.Tensor, labels: torch.Tensor, device: torch.device,
-                   batch_size: int, crop: int | None = None, *, multilabel: bool = False) -> Objective:
+                   batch_size: int, crop: int | None = None, *, multilabel: bool = False,
+                   windows: Windows | None = None) -> Objective:
     """Cross-entropy on (optionally cropped) training clips, or per-tag binary cross-entropy on a multilabel task's
-    indicator targets; validation on whole clips (score: accuracy, or macro ROC-AUC)."""
+    indicator targets; validation on whole clips, or with ``windows`` on the mean logits of a clip's loud windows
+    (score: accuracy, or macro ROC-AUC). With ``windows``, training crops are its loud crops."""
     loss_fn = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
     targets = labels.float() if multilabel else labels
+    if windows is not None:
+        crop = windows.length
 
     def loss(m: nn.Module, idx: torch.Tensor) -> torch.Tensor:
+        allowed = None if windows is None else [windows.crop_starts[windows.crop_loud[i]] for i in idx.tolist()]
         with autocast(device):
-            logits = m(random_crops(waves[idx], crop).to(device, non_blocking=True))
+            logits = m(random_crops(waves[idx], crop, allowed).to(device, non_blocking=True))
         return loss_fn(logits.float(), targets[idx].to(device))
 
     def validate(m: nn.Module, idx: np.ndarray) -> tuple[float, float]:
-        logits = predict_logits(m, waves, idx, device, batch_size)
+        logits = predict_logits(m, waves, idx, device, batch_size, windows)
         truth = targets[idx]
         if multilabel:
             auc = per_tag_roc_auc(truth.numpy(), logits.numpy())
@@ -274,59 +413,203 @@ def classification(model: Classifier, waves: torch.Tensor, labels: torch.Tensor,
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, waves: torch.Tensor, idx: np.ndarray, device: torch.device,
-                   batch_size: int) -> torch.Tensor:
+                   batch_size: int, windows: Windows | None = None) -> torch.Tensor:
+    """Logits of clips ``idx``: of the whole clip, or with ``windows`` the mean over the clip's loud windows."""
     model.eval()
     out = []
     for part in batches(np.asarray(idx), batch_size):
-        with autocast(device):
-            out.append(model(waves[torch.from_numpy(part)].to(device)).float().cpu())
+        clips = waves[torch.from_numpy(part)]
+        if windows is None:
+            with autocast(device):
+                out.append(model(clips.to(device)).float().cpu())
+            continue
+        loud = torch.from_numpy(windows.loud[part])  # (clips, W)
+        rows, cols = loud.nonzero(as_tuple=True)
+        segments = torch.stack([clips[r, s:s + windows.length]
+                                for r, s in zip(rows.tolist(), windows.starts[cols.numpy()].tolist())])
+        logits = []
+        for chunk in torch.split(segments, batch_size):
+            with autocast(device):
+                logits.append(model(chunk.to(device)).float().cpu())
+        logits = torch.cat(logits)
+        summed = torch.zeros(len(part), logits.shape[1]).index_add_(0, rows, logits)
+        out.append(summed / loud.sum(1, keepdim=True))
     return torch.cat(out)
 
 
+def not_converged(best_epoch: int, cap: int) -> bool:
+    """A best epoch within :data:`NOT_CONVERGED` (10 %) of the epoch cap: validation was still improving."""
+    return cap - best_epoch <= NOT_CONVERGED * cap
+
+
+def _lr_name(lr: float) -> str:
+    return f"{lr:g}"
+
+
+def _inner_runs(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: torch.Tensor, labels: torch.Tensor,
+                seed: int, folder: Path, key: str, opts: TrainOptions, device: torch.device, windows: Windows | None,
+                lrs: tuple[float, ...]) -> dict[str, dict]:
+    """One early-stopped run per learning rate on ``split``'s first inner pair (fit part; validation part), from the
+    seeded initialisation; each resumable from ``<fold>.lr<lr>.ckpt`` (kept until the fold finishes), their
+    histories kept in ``<fold>.select.json``."""
+    path = folder / f"{split.name}.select.json"
+    saved = read_json(path) if path.is_file() else {}
+    runs = saved.get("runs", {}) if saved.get("train_key") == key else {}
+    fit_idx, val_idx = split.inner[0]
+    multilabel = task_type(dataset.task_type).multilabel
+    for lr in lrs:
+        if _lr_name(lr) in runs:
+            continue
+        model = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=opts.dropout).to(device)
+        objective = classification(model, waves, labels, device, opts.batch_size, multilabel=multilabel,
+                                   windows=windows)
+        history = fit(model, objective, fit_idx, val_idx, seed=seed, fold=split.name, opts=opts, lr=lr,
+                      checkpoint=folder / f"{split.name}.lr{_lr_name(lr)}.ckpt", key=key,
+                      desc=f"train {spec.name} on {dataset.key} {split.name} seed {seed} lr {lr:g}")
+        best = history["best_epoch"]
+        runs[_lr_name(lr)] = {"lr": lr, **history, "best_val_score": history["history"][best - 1]["val_score"],
+                              "not_converged": not_converged(best, opts.epochs)}
+        write_json(path, {"train_key": key, "fold": split.name, "runs": runs})
+    return runs
+
+
+def choose_lr(runs: dict[str, dict], lrs: tuple[float, ...]) -> float:
+    """The learning rate whose run reached the lowest validation loss (the first of ``lrs`` on a tie)."""
+    return min(lrs, key=lambda lr: runs[_lr_name(lr)]["best_val_loss"])
+
+
 def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: torch.Tensor, labels: torch.Tensor,
-                seed: int, folder: Path, key: str, opts: TrainOptions, device: torch.device) -> FoldResult:
+                seed: int, folder: Path, key: str, opts: TrainOptions, device: torch.device,
+                windows: Windows | None = None,
+                lr_for: Callable[[OuterSplit], tuple[float, str, dict]] | None = None) -> FoldResult:
     done = finished_fold(folder, split.name, key, opts.force)
     if done is not None:
         return FoldResult.from_dict(done["result"])
     start = time.perf_counter()
     fit_idx, val_idx = split.inner[0]
-    model = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=opts.dropout).to(device)
-    crop = None
-    if opts.crop_seconds:
-        crop = max(round(opts.crop_seconds * spec.sample_rate), spec.min_samples())
     task = task_type(dataset.task_type)
-    objective = classification(model, waves, labels, device, opts.batch_size, crop, multilabel=task.multilabel)
-    history = fit(model, objective, fit_idx, val_idx, seed=seed, fold=split.name, opts=opts, lr=opts.lr,
-                  checkpoint=folder / f"{split.name}.ckpt", key=key,
-                  desc=f"train {spec.name} on {dataset.key} {split.name} seed {seed}")
+    desc = f"train {spec.name} on {dataset.key} {split.name} seed {seed}"
+    if lr_for is None:
+        lrs = tuple(opts.lrs)
+        lr, chosen_on = choose_lr(_inner_runs(spec, dataset, split, waves, labels, seed, folder, key, opts, device,
+                                              windows, lrs), lrs), split.name
+    else:
+        lr, chosen_on, _ = lr_for(split)
+    runs = _inner_runs(spec, dataset, split, waves, labels, seed, folder, key, opts, device, windows, (lr,))
+    selected = runs[_lr_name(lr)]
+    history = {k: selected[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "history")}
+    if selected["not_converged"]:
+        log.warning("%s: not converged: the best validation epoch %d is within %d %% of the %d-epoch cap "
+                    "(flagged not_converged; raise --epochs)", desc, selected["best_epoch"], round(100 * NOT_CONVERGED),
+                    opts.epochs)
+
+    def trained_model(train: np.ndarray, holdout: np.ndarray | None, schedule: list[float] | None,
+                      checkpoint: Path, what: str) -> Classifier:
+        net = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=opts.dropout).to(device)
+        objective = classification(net, waves, labels, device, opts.batch_size, multilabel=task.multilabel,
+                                   windows=windows)
+        fit(net, objective, train, holdout, seed=seed, fold=split.name, opts=opts, lr=lr, checkpoint=checkpoint,
+            key=key, desc=f"{desc} {what}", schedule=schedule)
+        return net
+
+    # the fit-part model (chosen lr, best validation epoch): resumed from its finished checkpoint
+    fit_model = lambda: trained_model(fit_idx, val_idx, None,  # noqa: E731
+                                      folder / f"{split.name}.lr{_lr_name(lr)}.ckpt", f"lr {lr:g}")
+    if opts.refit == "full":  # from the seeded init on the whole training side, the selected run's epochs and rates
+        schedule = [h["train_lr"] for h in selected["history"][:selected["best_epoch"]]]
+        model = trained_model(split.train, None, schedule, folder / f"{split.name}.ckpt", "refit")
+        train_idx = split.train
+    else:
+        model, train_idx = fit_model(), fit_idx
+    training = {"lr": lr, "lr_chosen_on": chosen_on,
+                "lr_search": {name: {k: r[k] for k in ("best_epoch", "epochs_run", "best_val_loss", "best_val_score",
+                                                      "not_converged")} for name, r in runs.items()},
+                "best_epoch": selected["best_epoch"], "epochs_run": selected["epochs_run"], "epoch_cap": opts.epochs,
+                "best_val_loss": selected["best_val_loss"], "best_val_score": selected["best_val_score"],
+                "not_converged": selected["not_converged"], "refit": opts.refit,
+                "refit_epochs": selected["best_epoch"] if opts.refit == "full" else None,
+                "train_clips": len(train_idx), "fit_clips": len(fit_idx), "validation_clips": len(val_idx)}
     test_start = time.perf_counter()
-    logits = predict_logits(model, waves, split.test, device, opts.batch_size).numpy()
+    logits = predict_logits(model, waves, split.test, device, opts.batch_size, windows).numpy()
     test_seconds = time.perf_counter() - test_start
     truth, n_classes = labels[split.test].numpy(), len(dataset.classes)
-    common = dict(name=split.name, n_train=len(fit_idx), n_test=len(split.test),
-                  best_params={"epoch": history["best_epoch"], "epochs_run": history["epochs_run"]},
-                  selection_score=history["history"][history["best_epoch"] - 1]["val_score"],
-                  test_clips=[int(c) for c in split.test])
+    common = dict(name=split.name, n_train=len(train_idx), clips=split.test, truth=truth, n_classes=n_classes,
+                  best_params={"epoch": history["best_epoch"], "epochs_run": history["epochs_run"], "lr": lr},
+                  selection_score=history["history"][history["best_epoch"] - 1]["val_score"])
     if task.multilabel:  # micro F1 at the threshold that is best on the validation part, as the backends do
-        threshold = choose_threshold(labels[val_idx].numpy(),
-                                     predict_logits(model, waves, val_idx, device, opts.batch_size).numpy())
-        scored = task.scores(truth, None, logits, n_classes, threshold)
-        result = FoldResult(**common, metrics={m: scored.pop(m) for m in task.metrics}, details=scored,
-                            fit_seconds=time.perf_counter() - start)
+        chooser = model if opts.refit == "fit-part" else fit_model()  # the refit model has seen the validation part
+        val_scores = torch.sigmoid(predict_logits(chooser, waves, val_idx, device, opts.batch_size, windows).double())
+        threshold = choose_threshold(labels[val_idx].numpy(), val_scores.numpy())
+        result = fold_result(task, **common, scores=torch.sigmoid(torch.from_numpy(logits).double()).numpy(),
+                             score_kind="sigmoid", threshold=threshold, fit_seconds=time.perf_counter() - start,
+                             train_truth=labels[train_idx].numpy())
     else:
-        predicted = logits.argmax(1)
-        result = FoldResult(**common, metrics=task.scores(truth, predicted, None, n_classes),
-                            fit_seconds=time.perf_counter() - start,
-                            confusion=confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist(),
-                            truth=[int(t) for t in truth], predicted=[int(p) for p in predicted])
+        result = fold_result(task, **common, predicted=logits.argmax(1), score_kind="softmax",
+                             scores=torch.softmax(torch.from_numpy(logits).double(), dim=1).numpy(),
+                             fit_seconds=time.perf_counter() - start)
     weights_path = folder / f"{split.name}.safetensors"
     sha256 = write_safetensors(weights_path, model.embedder.net.state_dict(),
                                {"frontend": spec.name, "tag": "trained", "fold": split.name, "seed": seed, "key": key})
     write_json(folder / f"{split.name}.json", {"train_key": key, "result": result.to_dict(), "weights": weights_path.name,
                               "weights_sha256": sha256, "validation_clips": len(val_idx),
-                              "test_seconds_per_clip": test_seconds / max(len(split.test), 1), **history})
-    (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
+                              "test_seconds_per_clip": test_seconds / max(len(split.test), 1), **history,
+                              "training": training})
+    for checkpoint in folder.glob(f"{split.name}.*ckpt"):  # the refit's and every learning rate's
+        checkpoint.unlink(missing_ok=True)
     return result
+
+
+def select_folds(splits: list[OuterSplit], names: tuple[str, ...] | None, dataset: str) -> list[OuterSplit]:
+    """The outer splits named in ``names`` (all when None), in protocol order."""
+    if names is None:
+        return splits
+    unknown = sorted(set(names) - {s.name for s in splits})
+    if unknown:
+        raise RwbenchError(f"--folds: {dataset} has no outer fold {', '.join(unknown)} "
+                           f"(its folds: {', '.join(s.name for s in splits)})")
+    return [s for s in splits if s.name in names]
+
+
+def training_section(opts: TrainOptions, spec: FrontendSpec, windows: Windows | None, summaries: dict[str, dict],
+                     *, partial: bool) -> dict:
+    """The result's ``training`` section: every choice of the recipe, and per fold what was selected."""
+    folds = {name: s.get("training", {}) for name, s in summaries.items()}
+    if windows is None:
+        data = {"input": "whole clips (training, validation and test)", "augmentation": "none"}
+    else:
+        data = {"input": f"{windows.length / spec.sample_rate:g}-s windows: training on one random window per clip "
+                         "and epoch, validation and test on the mean logits of the clip's windows",
+                "augmentation": "random crop (time shift) among the non-silent windows on a 10-ms grid",
+                "crop_seconds": opts.crop_seconds, "silence_dbfs": opts.silence_dbfs,
+                "silence_rule": f"a window whose RMS is below {opts.silence_dbfs:g} dBFS (full scale 1) is neither "
+                                "drawn for training nor averaged at prediction; a clip silent throughout keeps all",
+                "window_hop": opts.window_hop, **windows.describe(spec.sample_rate)}
+    return {
+        "recipe": {
+            "refit": opts.refit,
+            "refit_rule": ("from the seeded initialisation on the whole outer training side, for the selected run's "
+                           "best epoch count at its per-epoch learning rates; scored as is"
+                           if opts.refit == "full" else
+                           "the inner fit part's best-validation-epoch model is scored (no refit)"),
+            "lrs": [float(lr) for lr in opts.lrs], "lr_search": opts.lr_search,
+            "lr_rule": "the lowest best-epoch validation loss on the inner validation part"
+                       + (" of the first outer split, reused on the others" if opts.lr_search == "first-fold" else
+                          " of each outer split"),
+            "epoch_cap": opts.epochs, "patience": opts.patience, "optimizer": "adam",
+            "schedule": "reduce_on_plateau(0.5, 2) on the validation loss", "batch_size": opts.batch_size,
+            "dropout": opts.dropout, "loss": "cross-entropy (binary per tag when multilabel)",
+            "head_standardisation": "batch norm without affine terms, fitted on the training input length, "
+                                    "which is the length it is applied to",
+            "not_converged_rule": f"best epoch within {round(100 * NOT_CONVERGED)} % of the epoch cap",
+            **data,
+        },
+        "folds": folds,
+        "lr_chosen": {name: f.get("lr") for name, f in folds.items()},
+        "epochs_selected": {name: f.get("best_epoch") for name, f in folds.items()},
+        "not_converged_folds": sum(bool(f.get("not_converged")) for f in folds.values()),
+        "partial": partial,
+        "folds_run": list(summaries),
+    }
 
 
 def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, waves: np.ndarray,
@@ -340,13 +623,28 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     fingerprint = dataset.fingerprint()
     key = content_key({"frontend": spec.name, "frontend_version": spec.version, "width": str(opts.width),
                        "seed": seed, "dataset": dataset.key, "fingerprint": fingerprint,
-                       "protocol": described["protocol"], "settings": opts.settings(), "skipped": sorted(failed)})
+                       "protocol": described["protocol"], "settings": opts.head_settings(),
+                       "skipped": sorted(failed)})
     tensor, labels = torch.from_numpy(waves), torch.from_numpy(dataset.labels)
-    folds = [_train_fold(spec, dataset, s, tensor, labels, seed, folder, key, opts, device) for s in kept]
-    summaries = {s.name: read_json(folder / f"{s.name}.json") for s in kept}
+    chosen = select_folds(kept, opts.folds, dataset.key)
+    if opts.force:  # retrain: the inner runs too
+        for split in chosen:
+            (folder / f"{split.name}.select.json").unlink(missing_ok=True)
+    crop = max(round(opts.crop_seconds * spec.sample_rate), spec.min_samples()) if opts.crop_seconds else None
+    windows = make_windows(tensor, crop, spec.sample_rate, hop_fraction=opts.window_hop,
+                           silence_dbfs=opts.silence_dbfs)
+    lrs = tuple(opts.lrs)
+
+    def lr_for(split: OuterSplit) -> tuple[float, str, dict]:
+        source = kept[0] if opts.lr_search == "first-fold" and len(lrs) > 1 else split
+        runs = _inner_runs(spec, dataset, source, tensor, labels, seed, folder, key, opts, device, windows, lrs)
+        return choose_lr(runs, lrs), source.name, runs
+
+    folds = [_train_fold(spec, dataset, s, tensor, labels, seed, folder, key, opts, device, windows, lr_for)
+             for s in chosen]
+    summaries = {s.name: read_json(folder / f"{s.name}.json") for s in chosen}
     filters = spec.filters(opts.width)
-    record = ResultRecord(
-        **provenance(),
+    record = build_record(
         run_key=key,
         dataset={**described, "fingerprint": fingerprint,
                  "skipped": described["skipped"] + [{"clip": dataset.clips[i].id, "reason": r} for i, r in failed.items()]},
@@ -354,17 +652,14 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
                   "weights": "trained", "seed": seed, "init": spec.init, "pooling": "mean",
                   "layers": list(spec.defaults), "default_layers": True,
                   "feature_dim": spec.dim(opts.width, layers=spec.defaults), "params": spec.param_count(opts.width),
-                  "source": spec.source, "weights_files": {n: str(folder / s["weights"]) for n, s in summaries.items()},
+                  "source": spec.source, "weights_file": {n: str(folder / s["weights"]) for n, s in summaries.items()},
                   "weights_sha256": {n: s["weights_sha256"] for n, s in summaries.items()}, "segment": None},
-        backend={"name": "head", "grid": opts.settings(), "grid_size": 1, "version": TRAIN_CODE_VERSION},
+        backend={"name": "head", "grid": opts.head_settings(), "grid_size": len(lrs), "version": TRAIN_CODE_VERSION},
         seed=seed,
         device=str(device),
-        folds=tuple(fold_dicts(folds)),
-        summary=summarise(folds),
-        training={n: {k: s[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "validation_clips")}
-                  for n, s in summaries.items()},
-        timings={"embed_seconds_per_clip": float(np.mean([s["test_seconds_per_clip"] for s in summaries.values()])),
-                 "fit_seconds": sum(f.fit_seconds for f in folds)},
+        folds=folds,
+        training=training_section(opts, spec, windows, summaries, partial=len(chosen) < len(kept)),
+        timings={"embed_seconds_per_clip": float(np.mean([s["test_seconds_per_clip"] for s in summaries.values()]))},
     )
     path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
                        weights="trained", seed=seed, backend="head")

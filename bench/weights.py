@@ -223,6 +223,9 @@ def pack_file(pack_name: str, frontend: str, tag: str) -> WeightsFile:
 
 def checkpoint_file(path: str | Path) -> WeightsFile:
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise WeightsError(f"pretrained weights {str(path)!r} is a folder; pretrained:PATH takes a weights file "
+                           f"(.safetensors or a torch state dict), e.g. pretrained:{path / 'model.safetensors'}")
     if not path.is_file():
         raise WeightsError(f"pretrained weights file {str(path)!r} does not exist")
     return WeightsFile(path, sha256_of(path))
@@ -257,4 +260,11 @@ def load_into(net: nn.Module, path: Path) -> None:
         parts = [f"{what} ({len(keys)}): {', '.join(keys[:8])}{' …' if len(keys) > 8 else ''}"
                  for what, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)) if keys]
         raise WeightsError(f"{path} does not fit the network: " + "; ".join(parts))
+    bad = {k: int((~torch.isfinite(v)).sum()) for k, v in given.items()
+           if v.is_floating_point() and not torch.isfinite(v).all()}
+    if bad:  # every clip's embedding would be NaN: blame the file, not the clips
+        shown = ", ".join(f"{k} ({n} of {given[k].numel()})" for k, n in list(bad.items())[:5])
+        raise WeightsError(f"weights file {path} holds non-finite values (NaN or ±Inf) in {len(bad)} tensor(s): "
+                           f"{shown}{' …' if len(bad) > 5 else ''}; the file is damaged or came from a diverged "
+                           f"training: use another checkpoint")
     net.load_state_dict(given, strict=False)

@@ -2,28 +2,55 @@
 
 Layout, as shipped: ``annotations_final.csv`` (tab-separated, every field in double quotes: ``clip_id``, the 188
 tags as 0/1 columns, ``mp3_path``) beside the mp3 folders ``0/`` … ``f/`` (the three ``mp3.zip.00x`` parts joined
-and unzipped; the folders may also sit under ``mp3/``).
+and unzipped; the folders may also sit under ``mp3/``). Tags: the top 50 in musicnn's order (:data:`TOP50`),
+read from ``annotations_final.csv``.
 
-Protocol ``magnatagatune/top50-split-0b-c-df`` (Dieleman & Schrauwen 2014; musicnn; Lee et al. 2017; Won et al.
-2020): folders ``0``–``b`` train, ``c`` validation, ``d``–``f`` test; hyperparameters and the micro-F1 threshold are
-chosen on validation, the model refit on train (``refit="train+valid"`` by option) and scored on test. Tags: the
-top 50 in musicnn's order (:data:`TOP50`). Clips without any of those tags are removed, as Won et al. 2020
-(``sota-music-tagging-models``) do: their valid / test lists hold 1,529 / 4,332 clips (musicnn keeps them:
-1,825 / 5,329); the count removed is recorded in the result. Three clips musicnn found missing or corrupted
-(:data:`KNOWN_BAD`) are left out by id. Length policy: 29 s cropped from the start, zero-padded.
+Tasks (the key in results is ``magnatagatune/<task>``):
+
+* ``published`` (default; protocol ``magnatagatune/top50-lee2017-published-lists``): the split of Lee et al. 2017
+  that Won et al. 2020 (``sota-music-tagging-models``) use, shipped in ``splits/magnatagatune/`` as text lists
+  (15,244 train / 1,529 valid / 4,332 test ``mp3_path`` entries; source, commit and transformation in
+  ``splits/magnatagatune/SOURCE.md``: jongpillee/music_dataset_split ``MTAT_split/*_list_pub.cP``, MIT). The lists
+  assign every clip; clips not listed are left out (Lee et al.: no top-50 tag, or 29.1 s of audio or less).
+  **Rule**: a listed clip shorter than :data:`PUBLISHED_MIN_SECONDS` (29.1 s), measured on the file itself, is
+  dropped (none should be, on a complete copy) and named in ``info["short_dropped"]`` with its length and how it
+  was measured. The length is the decoded length: from the header where the header states it (WAV, FLAC, an MP3
+  with a Xing/Info/VBRI header); for an MP3 without one (MTAT's: an ID3v2 tag, then constant-bitrate frames, for
+  which libsndfile only estimates the length from the file size) by walking the MPEG frame headers (no
+  decoding: frames x samples per frame, equal to what libsndfile decodes); where that walk cannot finish (not
+  a clean Layer III stream) the file is decoded in full (slow, counted in ``info["duration_measured_by"]``);
+  a file that cannot be read at all is kept for the audio screen (an error, or skipped with
+  ``--skip-bad-audio``) and named in ``info["duration_unread"]``. **Count check**: the counts kept per part
+  are reported against the published ones (:data:`PUBLISHED_COUNTS`) in ``info["counts"]``, with a warning
+  when they differ; a copy that lacks listed files is refused unless ``partial=True`` (``--partial``).
+* ``folders`` (protocol ``magnatagatune/top50-split-0b-c-df``, the former default; Dieleman & Schrauwen 2014,
+  musicnn): folders ``0``–``b`` train, ``c`` validation, ``d``–``f`` test. Clips without any top-50 tag are
+  removed as Won et al. 2020 do (the count is recorded; musicnn keeps them: 1,825 / 5,329 valid / test); the three
+  clips musicnn found missing or corrupted (:data:`KNOWN_BAD`) are left out by id; clips shorter than 29 s are
+  zero-padded, not dropped. A contrast to ``published``, not the published protocol.
+
+Both: hyperparameters and the micro-F1 threshold are chosen on validation, the model refit on train
+(``refit="train+valid"`` by option) and scored on test. Length policy: 29 s cropped from the start.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
+from collections import Counter
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
+import soundfile as sf
 
-from rwbench.dataset import Dataset, register_dataset, tagged_clip
+from rwbench import audio
+from rwbench.dataset import Clip, Dataset, register_dataset, tagged_clip
 from rwbench.errors import DataError
-from rwbench.guards import file_dataset, locate
+from rwbench.guards import file_dataset, locate, present
 from rwbench.protocol import FixedSplit
+
+log = logging.getLogger(__name__)
 
 TOP50 = (  # musicnn-training/data/index/mtt/output_labels_mtt.txt
     "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast", "piano", "ambient",
@@ -37,6 +64,11 @@ KNOWN_BAD = ("35644", "55753", "57881")  # musicnn-training aux/mtt/partition_gt
 ANNOTATIONS = "annotations_final.csv"
 ROOTS = ("", "magnatagatune", "MagnaTagATune", "mtt")
 SECONDS = 29.0
+PARTS = ("train", "valid", "test")
+PUBLISHED_COUNTS = {"train": 15244, "valid": 1529, "test": 4332}  # Won et al. 2020; the shipped lists' lengths
+PUBLISHED_MIN_SECONDS = 29.1  # Lee et al.: "only songs with more than 29.1 seconds of audio were left"
+PROTOCOL_IDS = {"published": "magnatagatune/top50-lee2017-published-lists",
+                "folders": "magnatagatune/top50-split-0b-c-df"}
 
 
 def read_annotations(path: Path) -> pd.DataFrame:
@@ -55,22 +87,198 @@ def read_annotations(path: Path) -> pd.DataFrame:
     return table
 
 
+def split_list(part: str) -> list[str]:
+    """The shipped published list ``splits/magnatagatune/{part}.txt``: ``mp3_path`` entries (``c/….mp3``)."""
+    text = (resources.files("rwbench.datasets") / "splits" / "magnatagatune" / f"{part}.txt").read_text()
+    entries = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(entries) != PUBLISHED_COUNTS[part]:
+        raise DataError(f"magnatagatune: the shipped list splits/magnatagatune/{part}.txt holds {len(entries)} "
+                        f"entries, not the published {PUBLISHED_COUNTS[part]}: the installed rwbench is damaged")
+    return entries
+
+
+# -- decoded length of an MP3 without a length header: walk its MPEG Layer III frame headers ----------------------
+_L3_KBPS = {3: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),  # MPEG-1
+            2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)}  # MPEG-2 and MPEG-2.5
+_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _frame_table() -> list[tuple[int, int, int] | None]:
+    """For header bytes 2 and 3 (``b1 << 8 | b2``): (frame bytes, samples, sample rate) of a Layer III frame, or None
+    (not a frame sync, another layer, free-format or a reserved value)."""
+    table: list[tuple[int, int, int] | None] = [None] * 65536
+    for b1 in range(0xE0, 0x100):
+        version, layer = (b1 >> 3) & 3, (b1 >> 1) & 3
+        if version == 1 or layer != 1:
+            continue
+        kbps = _L3_KBPS[3] if version == 3 else _L3_KBPS[2]
+        for b2 in range(256):
+            index, rate_index, padding = b2 >> 4, (b2 >> 2) & 3, (b2 >> 1) & 1
+            if index in (0, 15) or rate_index == 3:
+                continue
+            rate = _RATES[version][rate_index]
+            per_frame = 1152 if version == 3 else 576
+            table[b1 << 8 | b2] = (per_frame // 8 * kbps[index] * 1000 // rate + padding, per_frame, rate)
+    return table
+
+
+_FRAMES = _frame_table()
+
+
+def _audio_start(data: bytes) -> int:
+    """The offset past the leading ID3v2 tag(s)."""
+    pos = 0
+    while data[pos:pos + 3] == b"ID3" and len(data) >= pos + 10:
+        head = data[pos:pos + 10]
+        pos += 10 + (head[6] << 21 | head[7] << 14 | head[8] << 7 | head[9]) + (10 if head[5] & 0x10 else 0)
+    return pos
+
+
+def mpeg_seconds(data: bytes) -> float | None:
+    """The decoded length of an MPEG Layer III stream (after any ID3v2 tags) from its frame headers: frames x samples
+    per frame / rate, without decoding. None when the frames do not run cleanly to the end (a trailing ID3v1 or APE
+    tag is allowed): the caller then decodes the file."""
+    pos, samples, rate = _audio_start(data), 0, None
+    end = len(data)
+    while pos + 4 <= end:
+        frame = _FRAMES[data[pos + 1] << 8 | data[pos + 2]] if data[pos] == 0xFF else None
+        if frame is None or (rate is not None and frame[2] != rate):
+            break
+        if pos + frame[0] > end:  # a last frame cut short is not decoded
+            pos = end
+            break
+        pos += frame[0]
+        samples += frame[1]
+        rate = frame[2]
+    rest = data[pos:]
+    if rate is None or not (len(rest) < 4 or rest[:3] == b"TAG" or rest[:8] == b"APETAGEX"):
+        return None
+    return samples / rate
+
+
+def clip_seconds(path: Path) -> tuple[float | None, str]:
+    """``path``'s decoded length in seconds and how it was measured: "header" (the header states it),
+    "mpeg-frames" (an MP3 without a length header: its frame headers walked), "decoded" (decoded in full), or
+    (None, why) when the file cannot be read."""
+    try:
+        if path.suffix.lower() == ".mp3" and not audio.declares_length(path):
+            walked = mpeg_seconds(path.read_bytes())
+            if walked is not None:
+                return walked, "mpeg-frames"
+            data, rate = audio.read(path)
+            return len(data) / rate, "decoded"
+        if audio.soundfile_reads(path):
+            info = sf.info(str(path))
+            return info.frames / info.samplerate, "header"
+        return audio.probe(path).seconds, "header"
+    except (OSError, DataError, sf.LibsndfileError, RuntimeError, ValueError) as err:
+        return None, f"{type(err).__name__}: {err}"
+
+
+def drop_short(clips: list[Clip], *, label: str, min_seconds: float = PUBLISHED_MIN_SECONDS) -> tuple[list[Clip], dict]:
+    """The clips at least ``min_seconds`` long (measured by :func:`clip_seconds`), and what was measured: the
+    dropped clips with their lengths, the count per measuring method, and the files that could not be read
+    (kept, for the audio screen to judge)."""
+    kept, short, unread, methods = [], [], [], Counter()
+    for clip in clips:
+        seconds, how = clip_seconds(clip.path)  # type: ignore[arg-type]
+        if seconds is None:
+            unread.append({"clip": clip.id, "reason": how})
+            kept.append(clip)
+            continue
+        methods[how] += 1
+        if seconds < min_seconds:
+            short.append({"clip": clip.id, "split": clip.split, "seconds": round(seconds, 4), "measured_by": how})
+        else:
+            kept.append(clip)
+    if short:
+        log.warning("%s: %d listed clip(s) are shorter than %g s and dropped (first: %s, %.3f s)", label, len(short),
+                    min_seconds, short[0]["clip"], short[0]["seconds"])
+    if unread:
+        log.warning("%s: the length of %d file(s) could not be read (first: %s: %s); they are left to the audio "
+                    "check", label, len(unread), unread[0]["clip"], unread[0]["reason"])
+    info = {"min_seconds": min_seconds, "short_dropped": {"count": len(short), "clips": short},
+            "duration_measured_by": dict(sorted(methods.items()))}
+    if unread:
+        info["duration_unread"] = unread
+    return kept, info
+
+
+def tags_by_path(table: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """``mp3_path`` -> its top-50 tags, for every annotated clip."""
+    tags = table[list(TOP50)].to_numpy() == "1"
+    return {path: tuple(t for t, on in zip(TOP50, row) if on) for path, row in zip(table["mp3_path"], tags)}
+
+
+def published_clips(table: pd.DataFrame, audio_root: Path) -> tuple[list[Clip], dict]:
+    """The clips of the shipped published lists, tagged from ``annotations_final.csv``."""
+    tags = tags_by_path(table)
+    clips, unknown, untagged = [], [], []
+    for part in PARTS:
+        for entry in split_list(part):
+            if entry not in tags:
+                unknown.append(entry)
+            elif not tags[entry]:
+                untagged.append(entry)
+            else:
+                clips.append(tagged_clip(entry, tags[entry], path=audio_root / entry, split=part))
+    for problem, entries in (("are not in", unknown), ("have no top-50 tag in", untagged)):
+        if entries:
+            raise DataError(f"magnatagatune: {len(entries)} clip(s) of the published lists {problem} {ANNOTATIONS} "
+                            f"(first: {entries[0]}); is it the shipped annotations_final.csv?")
+    listed = {c.id for c in clips}
+    not_listed = [p for p in tags if p not in listed]
+    return clips, {"lists": "splits/magnatagatune/{train,valid,test}.txt (jongpillee/music_dataset_split "
+                            "MTAT_split, Lee et al. 2017)",
+                   "not_listed": len(not_listed), "not_listed_with_top50_tag": sum(bool(tags[p]) for p in not_listed)}
+
+
+def count_check(dataset: Dataset, label: str) -> dict:
+    """The clips kept per part against :data:`PUBLISHED_COUNTS` (a warning when they differ)."""
+    kept = Counter(c.split for c in dataset.clips)
+    counts = {part: {"kept": kept.get(part, 0), "published": PUBLISHED_COUNTS[part]} for part in PARTS}
+    differ = {p: c for p, c in counts.items() if c["kept"] != c["published"]}
+    if differ:
+        shown = ", ".join(f"{p} {c['kept']} of {c['published']}" for p, c in differ.items())
+        log.warning("%s: the clips kept differ from the published counts (%s): see partial, short_dropped and "
+                    "skipped in the result's dataset info", label, shown)
+    return {**counts, "match": not differ}
+
+
 @register_dataset(
     name="magnatagatune",
     description="MagnaTagATune auto-tagging, 25,863 clips of 29 s, top-50 tags (multilabel)",
-    protocol="folders 0-b train, c valid, d-f test (Dieleman & Schrauwen 2014; musicnn); clips without a top-50 "
-             "tag removed (Won et al. 2020); select and threshold on valid, report test",
-    source="Law et al. 2009 (mirg.city.ac.uk/codeapps/the-magnatagatune-dataset); top-50 order of musicnn",
+    protocol="published lists of Lee et al. 2017 (Won et al. 2020): 15,244 train / 1,529 valid / 4,332 test, "
+             "clips shorter than 29.1 s dropped, counts checked; select and threshold on valid, report test; task "
+             "'folders': folders 0-b train, c valid, d-f test (musicnn), a contrast",
+    tasks=tuple(PROTOCOL_IDS),
+    default_tasks=("published",),
+    source="Law et al. 2009 (mirg.city.ac.uk/codeapps/the-magnatagatune-dataset); lists from "
+           "jongpillee/music_dataset_split (MIT); top-50 order of musicnn",
     needs_root=True,
     task_type="multilabel",
 )
 def load_magnatagatune(root: Path, *, task: str | None = None, refit: str = "train", seconds: float = SECONDS,
-                       **options) -> Dataset:
+                       partial: bool = False, **options) -> Dataset:
     """MTT from ``root`` (the folder holding ``annotations_final.csv`` and the mp3 folders)."""
+    task = task or "published"
+    if task not in PROTOCOL_IDS:
+        raise DataError(f"magnatagatune: task must be one of {list(PROTOCOL_IDS)}, not {task!r}")
+    label = f"magnatagatune/{task}"
     data = locate(Path(root), ROOTS, lambda p: (p / ANNOTATIONS).is_file(), dataset="magnatagatune",
                   expect=f"{ANNOTATIONS} and the mp3 folders 0/ … f/")
     audio_root = data / "mp3" if (data / "mp3" / "0").is_dir() else data
     table = read_annotations(data / ANNOTATIONS)
+    protocol = FixedSplit(PROTOCOL_IDS[task], refit=refit)
+    if task == "published":
+        clips, info = published_clips(table[table["mp3_path"] != ""], audio_root)
+        clips, missing = present(clips, partial=partial, dataset=label, root=audio_root)  # refused before measuring
+        clips, measured = drop_short(clips, label=label)
+        info = {**info, **measured, **({"partial": missing} if missing else {})}
+        dataset = file_dataset("magnatagatune", task, clips, protocol, root=audio_root, seconds=seconds, pad="zero",
+                               info=info, classes=TOP50, task_type="multilabel", partial=partial, **options)
+        dataset.info["counts"] = count_check(dataset, label)
+        return dataset
     table = table[~table["clip_id"].isin(KNOWN_BAD) & (table["mp3_path"] != "")]
     tags = table[list(TOP50)].to_numpy() == "1"
     untagged = int((~tags.any(axis=1)).sum())
@@ -84,6 +292,5 @@ def load_magnatagatune(root: Path, *, task: str | None = None, refit: str = "tra
             clips.append(tagged_clip(row["mp3_path"], [t for t, on in zip(TOP50, mine) if on],
                                      path=audio_root / row["mp3_path"], split=SPLIT_OF_FOLDER[folder]))
     info = {"untagged_removed": untagged, "known_bad_removed": list(KNOWN_BAD)}
-    return file_dataset("magnatagatune", task, clips, FixedSplit("magnatagatune/top50-split-0b-c-df", refit=refit),
-                        root=audio_root, seconds=seconds, pad="zero", info=info, classes=TOP50,
-                        task_type="multilabel", **options)
+    return file_dataset("magnatagatune", task, clips, protocol, root=audio_root, seconds=seconds, pad="zero",
+                        info=info, classes=TOP50, task_type="multilabel", partial=partial, **options)

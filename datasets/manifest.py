@@ -75,4 +75,4 @@ def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.c
     protocols = {"fold": lambda: PredefinedFolds("csv/folds"), "split": lambda: FixedSplit("csv/split", refit=refit),
                  None: lambda: StratifiedFolds(f"csv/stratified-{k}fold", k=k, seed=seed)}
     return file_dataset("csv", task or name or path.stem, clips, protocols[by](), root=path.parent, seconds=seconds,
-                        pad=pad, classes=tuple(classes) if classes is not None else None, **options)
+                        pad=pad, classes=tuple(classes) if classes is not None else None, listed_in=path, **options)

@@ -13,15 +13,26 @@ Tasks:
   ``_silence_``. TensorFlow's ``input_data.py`` draws these at random (10 % each, seed 59185) and makes silence by
   mixing noise into a zeroed clip; rwbench builds them deterministically instead. ``_unknown_``: per split, the
   other words' clips with the smallest sha1 of their path, as many as 10 % of the split's ten-word clips.
-  ``_silence_``: the background recordings cut into 1 s windows, each assigned to a split by the sha1 of
-  ``file#window`` (10 % validation, 10 % testing), as many per split as ``_unknown_``, each scaled by a volume in
-  [0, 1) from the same hash. The official 12-class test archive (``speech_commands_test_set_v0.02``, 4,890 clips)
-  is a different, fixed draw: rwbench does not read it.
+  ``_silence_``: as many per split as ``_unknown_`` (10 % of the split's ten-word clips), each a 1 s crop of a
+  ``_background_noise_`` recording scaled by a volume in [0, 1) — TensorFlow's recipe, drawn from a seeded
+  generator (:data:`SILENCE_SEED`) instead of at random. The six recordings hold only 398 non-overlapping 1 s
+  windows, far fewer than the ~3,856 the 10 % rule asks for, so crops overlap, as TensorFlow's random offsets do.
+  To keep the splits apart, each recording's timeline is cut in three: its first 80 % feeds training crops, the
+  next 10 % validation, the last 10 % testing (a crop never crosses a boundary; a recording whose part is
+  shorter than 1 s gives that split none). The rule and the counts drawn are in ``Dataset.info["silence"]``.
+  The official 12-class test archive (``speech_commands_test_set_v0.02``, 4,890 clips) is a different, fixed
+  draw: rwbench does not read it.
+
+A copy missing files that ``validation_list.txt`` / ``testing_list.txt`` list is refused unless ``partial``
+(``--partial``), as every loader refuses a partial copy; the training files are listed nowhere, so a copy whose
+word folders hold fewer files than the archive's 105,829 is warned about, with the count, in ``info``.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +54,11 @@ NOISE = "_background_noise_"
 LISTS = {"valid": "validation_list.txt", "test": "testing_list.txt"}
 ROOTS = ("", "speech_commands_v0.02", "SpeechCommands/speech_commands_v0.02")
 SECONDS = 1.0
+ARCHIVE_FILES = 105_829  # utterances in speech_commands_v0.02.tar.gz (Warden 2018, §6)
+SILENCE_SEED = 59185  # TensorFlow's input_data.py random seed, reused for the seeded silence draw
+SILENCE_PARTS = {"train": (0.0, 0.8), "valid": (0.8, 0.9), "test": (0.9, 1.0)}  # each recording's share per split
+
+log = logging.getLogger(__name__)
 
 
 def _hash(text: str) -> float:
@@ -60,31 +76,68 @@ def read_list(path: Path) -> set[str]:
 class SpeechCommands(Dataset):
     """Speech Commands; ``_silence_`` clips are windows of the background recordings (``windows``)."""
 
-    windows: dict[str, tuple[Path, int, float]] = field(default_factory=dict)  # id → (file, start second, volume)
+    windows: dict[str, tuple[Path, float, float]] = field(default_factory=dict)  # id → (file, start s, volume)
 
     def load_audio(self, clip: Clip, sample_rate: int) -> np.ndarray:
         if clip.id not in self.windows:
             return super().load_audio(clip, sample_rate)
         path, start, volume = self.windows[clip.id]
-        return audio.load(path, sample_rate)[start * sample_rate:(start + 1) * sample_rate] * np.float32(volume)
+        begin = round(start * sample_rate)
+        return _recording(path, sample_rate)[begin:begin + round(SECONDS * sample_rate)] * np.float32(volume)
+
+    def fingerprint_parts(self) -> dict:
+        parts = super().fingerprint_parts()
+        if self.windows:  # a silence clip is its recording cut at a place and scaled: both identify its audio
+            parts["silence_windows"] = {key: [path.name, start, volume]
+                                        for key, (path, start, volume) in sorted(self.windows.items())}
+        return parts
 
 
-def silence_windows(noise: Path, per_split: dict[str, int]) -> dict[str, tuple[Clip, tuple[Path, int, float]]]:
-    """``_silence_`` clips: 1 s windows of every background recording, split and scaled by their hash."""
-    candidates: dict[str, list[tuple[float, str, Path, int]]] = {part: [] for part in per_split}
+@functools.lru_cache(maxsize=8)  # the six recordings, decoded once per process rather than once per crop
+def _recording(path: Path, sample_rate: int) -> np.ndarray:
+    return audio.load(path, sample_rate)
+
+
+def silence_windows(noise: Path, per_split: dict[str, int]) -> dict[str, tuple[Clip, tuple[Path, float, float]]]:
+    """``_silence_`` clips: ``per_split[part]`` 1 s crops per split, each of a recording drawn uniformly among those
+    whose part of the timeline for that split (:data:`SILENCE_PARTS`) holds 1 s, at a uniform offset within that
+    part (on the recording's sample grid), with a uniform volume in [0, 1); from a generator seeded with
+    :data:`SILENCE_SEED` and the split, so the draw is the same on every machine."""
+    recordings = []
     for path in sorted(noise.glob("*.wav")):
-        for window in range(int(audio.probe(path).seconds)):
-            key = f"{path.name}#{window}"
-            h = _hash(key)
-            part = "valid" if h < 0.1 else "test" if h < 0.2 else "train"
-            candidates[part].append((_hash("rank:" + key), key, path, window))
+        info = audio.probe(path)
+        recordings.append((path, info.seconds, info.samplerate))
     out = {}
-    for part, rows in candidates.items():
-        for _, key, path, start in sorted(rows)[:per_split[part]]:
-            clip_id = f"{NOISE}/{key}"
+    for index, (part, n) in enumerate(per_split.items()):
+        lo, hi = SILENCE_PARTS[part]
+        usable = [(path, seconds * lo, seconds * hi, rate) for path, seconds, rate in recordings
+                  if seconds * (hi - lo) >= SECONDS]
+        if n and not usable:
+            raise DataError(f"speech_commands/v1_12: no recording in {noise} is long enough to draw {part} silence "
+                            f"from (each needs {SECONDS:g} s within its {hi - lo:.0%} share of its length)")
+        rng = np.random.default_rng([SILENCE_SEED, index])
+        for i in range(n):
+            path, begin, end, rate = usable[int(rng.integers(len(usable)))]
+            first, last = math.ceil(begin * rate), math.floor((end - SECONDS) * rate)
+            start = int(rng.integers(first, last + 1)) / rate
+            volume = float(rng.random())
+            clip_id = f"{NOISE}/{part}-{i:05d}"
             out[clip_id] = (Clip(clip_id, SILENCE, path, split=part, group=f"noise:{path.stem}"),
-                            (path, start, _hash("volume:" + key)))
+                            (path, start, volume))
     return out
+
+
+def silence_info(noise: Path, silence: dict) -> dict:
+    """What ``Dataset.info["silence"]`` records: the rule and the crops drawn per split and recording."""
+    drawn: dict[str, dict[str, int]] = {}
+    for clip, _ in silence.values():
+        per = drawn.setdefault(clip.split, {})
+        per[clip.path.name] = per.get(clip.path.name, 0) + 1
+    return {"rule": f"per split, 10 % of its ten-word clips: 1 s crops of the {NOISE} recordings (uniform recording, "
+                    f"offset and volume in [0, 1), seeded {SILENCE_SEED}); crops overlap within a split; each "
+                    f"recording's first 80 % feeds train, the next 10 % valid, the last 10 % test",
+            "recordings": len(list(noise.glob("*.wav"))),
+            "clips": {part: sum(per.values()) for part, per in drawn.items()}, "per_recording": drawn}
 
 
 @register_dataset(
@@ -110,7 +163,17 @@ def load_speech_commands(root: Path, *, task: str | None = None, refit: str = "t
                               group=path.name.split("_nohash_")[0]))
     if not clips:
         raise DataError(f"speech_commands: no word folders with .wav files under {data}")
-    windows = {}
+    found = {c.id for c in clips}
+    # listed files that are not there: kept as clips so that file_dataset refuses them (or, with partial, drops and
+    # records them), as every loader does with a partial copy
+    absent = [Clip(entry, entry.split("/")[0], data / entry, split=part, group=entry.split("/")[-1].split("_nohash_")[0])
+              for entry, part in sorted(split_of.items()) if entry not in found and entry.split("/")[0] in WORDS]
+    on_disk = len(clips)
+    if on_disk + len(absent) != ARCHIVE_FILES:
+        log.warning("speech_commands: the word folders under %s hold %d .wav files%s; the v0.02 archive holds %d "
+                    "(training files are listed nowhere, so a missing one cannot be named)", data, on_disk,
+                    f" and {len(absent)} listed ones are missing" if absent else "", ARCHIVE_FILES)
+    windows, silence = {}, {}
     if task == "v1_12":
         keep = [c for c in clips if c.label in KEYWORDS]
         per_split = {part: math.ceil(0.1 * sum(c.split == part for c in keep)) for part in ("train", "valid", "test")}
@@ -120,10 +183,13 @@ def load_speech_commands(root: Path, *, task: str | None = None, refit: str = "t
         silence = silence_windows(data / NOISE, per_split)
         windows = {clip_id: window for clip_id, (_, window) in silence.items()}
         clips = keep
-    dataset = file_dataset("speech_commands", task, clips, FixedSplit("speech_commands/v0.02-lists", refit=refit),
+    dataset = file_dataset("speech_commands", task, [*clips, *absent],
+                           FixedSplit("speech_commands/v0.02-lists", refit=refit),
                            root=data, seconds=SECONDS, pad="zero", **options)
     fields = {f: getattr(dataset, f) for f in Dataset.__dataclass_fields__}
+    fields["info"] = {**dataset.info, "files": {"word_files": on_disk, "archive_files": ARCHIVE_FILES,
+                                                "listed_missing": len(absent)}}
     if windows:  # windows of one recording share its file: added after the duplicate-file checks
         fields["clips"] = sorted([*dataset.clips, *(clip for clip, _ in silence.values())], key=lambda c: c.id)
-        fields["info"] = {**dataset.info, "silence_windows": len(windows)}
+        fields["info"]["silence"] = silence_info(data / NOISE, silence)
     return SpeechCommands(**fields, windows=windows)

@@ -62,7 +62,10 @@ def test_run_embed_evaluate_leaderboard_on_small_synthetic_data(tmp_path, capsys
     assert "### synthetic/rhythm" in out and out.count("| temporal") == 2 and out.count("| mfcc") == 2
     out_file = tmp_path / "board.json"
     assert main(["leaderboard", "--results", str(tmp_path), "--format", "json", "-o", str(out_file)]) == 0
-    rows = json.loads(out_file.read_text())
+    board = json.loads(out_file.read_text())
+    rows = board["rows"]
+    assert board["metadata"]["rwbench_version"] and board["metadata"]["command"].startswith("rwbench ")
+    assert isinstance(rows[0]["fold_accuracies"], list) and isinstance(rows[0]["fold_scores_by_seed"], list)
     assert {(r["frontend"], r["backend"]) for r in rows} == {(f, b) for f in ("temporal", "mfcc") for b in ("logreg", "knn")}
 
 

@@ -4,13 +4,17 @@ DCASE 2017 task 4, Speech Commands v0.02; and the ESC-10 mixtures on real audio.
 from __future__ import annotations
 
 import csv
+import functools
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from conftest import shared_data, write_audio
 
 from rwbench.dataset import DATASETS
+from rwbench.datasets import magnatagatune as mtat
 from rwbench.datasets.magnatagatune import TOP50
 from rwbench.errors import DataError
 
@@ -36,13 +40,7 @@ MTT_ROWS = [  # clip_id, tags, mp3_path
 
 def build_mtt(root: Path, rows=MTT_ROWS, *, under_mp3: bool = False) -> Path:
     """``annotations_final.csv`` as shipped: tab-separated, every field quoted, clip_id, tags …, mp3_path."""
-    tags = ["no voice", "singer", "duet", *TOP50]
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / "annotations_final.csv", "w", newline="") as f:
-        writer = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-        writer.writerow(["clip_id", *tags, "mp3_path"])
-        for clip_id, on, path in rows:
-            writer.writerow([clip_id, *("1" if t in on else "0" for t in tags), path])
+    write_annotations(root, rows, ["no voice", "singer", "duet", *TOP50])
     for _, _, path in rows:
         if not path.startswith("6/"):  # the known-bad clip has no file, as in the original
             write_audio((root / "mp3" if under_mp3 else root) / path, seconds=0.3, rate=16000)
@@ -50,8 +48,8 @@ def build_mtt(root: Path, rows=MTT_ROWS, *, under_mp3: bool = False) -> Path:
 
 
 @pytest.mark.parametrize("under_mp3", [False, True])
-def test_mtt_top50_split_by_folder_and_untagged_clips_removed(tmp_path, under_mp3):
-    ds = load("magnatagatune", build_mtt(tmp_path / "mtt", under_mp3=under_mp3))
+def test_mtt_folders_task_splits_by_folder_and_removes_untagged_clips(tmp_path, under_mp3):
+    ds = load("magnatagatune", build_mtt(tmp_path / "mtt", under_mp3=under_mp3), tasks=["folders"])
     assert ds.task_type == "multilabel" and ds.protocol.id == "magnatagatune/top50-split-0b-c-df"
     split = {c.id.split("/")[0]: c.split for c in ds.clips}
     assert split == {"0": "train", "b": "train", "c": "valid", "d": "test", "e": "test", "f": "test"}
@@ -79,8 +77,137 @@ def test_mtt_a_missing_mp3_needs_partial(tmp_path):
     root = build_mtt(tmp_path / "mtt")
     (root / MTT_ROWS[1][2]).unlink()
     with pytest.raises(DataError, match="1 of 6 listed files are missing"):
+        load("magnatagatune", root, tasks=["folders"])
+    assert len(load("magnatagatune", root, tasks=["folders"], partial=True).clips) == 5
+
+
+# MagnaTagATune as published (Lee et al. 2017 lists, Won et al. 2020): the shipped lists, the 29.1-s rule, the counts
+def shipped_list(part: str) -> list[str]:
+    return (Path(mtat.__file__).parent / "splits" / "magnatagatune" / f"{part}.txt").read_text().splitlines()
+
+
+def test_mtt_published_counts_are_the_shipped_lists():
+    lists = {part: shipped_list(part) for part in mtat.PARTS}
+    assert {part: len(entries) for part, entries in lists.items()} == mtat.PUBLISHED_COUNTS \
+        == {"train": 15244, "valid": 1529, "test": 4332}
+    assert all(len(set(entries)) == len(entries) and all(e.endswith(".mp3") for e in entries)
+               for entries in lists.values())
+    assert not (set(lists["train"]) & set(lists["valid"]) or set(lists["train"]) & set(lists["test"])
+                or set(lists["valid"]) & set(lists["test"]))
+    folders = {part: {e.split("/")[0] for e in entries} for part, entries in lists.items()}
+    assert folders == {"train": set("0123456789ab"), "valid": {"c"}, "test": set("def")}
+    assert {part: mtat.split_list(part) for part in mtat.PARTS} == lists  # what the loader reads (package data)
+    camel = (Path(mtat.__file__).parent / "splits" / "magnatagatune" / "top50_tags.txt").read_text().split()
+    spaced = {"".join(f" {ch.lower()}" if ch.isupper() else ch for ch in tag) for tag in camel}
+    assert spaced == set(TOP50)  # Lee et al.'s top 50 are musicnn's (another order)
+
+
+def id3v2(text: str, padding: int = 1024) -> bytes:
+    """An ID3v2.3 tag with one TIT2 frame and padding, as MTAT's excerpts start."""
+    body = b"\x00" + text.encode()
+    frame = b"TIT2" + len(body).to_bytes(4, "big") + b"\x00\x00" + body
+    size = len(frame) + padding
+    syncsafe = bytes((size >> s) & 0x7F for s in (21, 14, 7, 0))
+    return b"ID3\x03\x00\x00" + syncsafe + frame + b"\x00" * padding
+
+
+@functools.lru_cache(maxsize=None)
+def cbr_stream(seconds: float) -> bytes:
+    """A constant-bitrate MP3 stream at 16 kHz with no Xing/Info header (as MTAT's): libsndfile only estimates its
+    length from the file size."""
+    noise = (0.05 * np.random.default_rng(7).standard_normal(int(seconds * 16000))).astype(np.float32)
+    out = io.BytesIO()
+    sf.write(out, noise, 16000, format="MP3", bitrate_mode="CONSTANT", compression_level=0.9)
+    data = out.getvalue()
+    assert b"Xing" not in data[:400] and b"Info" not in data[:400]
+    return data
+
+
+def write_mtat_mp3(path: Path, seconds: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(id3v2(path.name) + cbr_stream(seconds))  # the tag makes every file's bytes distinct
+    return path
+
+
+TRAIN, VALID, TEST = (shipped_list(p) for p in mtat.PARTS)
+PUBLISHED_FILES = {TRAIN[0]: 29.3, TRAIN[-1]: 29.3, VALID[0]: 29.3, TEST[0]: 29.3, TEST[-1]: 29.3,
+                   TRAIN[1]: 28.9}  # the last one is listed but shorter than 29.1 s: dropped
+UNLISTED = {"6/norine_braun-now_and_zen-08-gently-117-146.mp3": ["rock"], "5/artist_c-album-03-song-0-29.mp3": []}
+
+
+def build_published(root: Path, files=PUBLISHED_FILES) -> Path:
+    """``annotations_final.csv`` with every listed clip (tagged) and two unlisted ones; mp3s for ``files`` only."""
+    rows = [(str(i), ["guitar", "rock"] if i % 2 else ["piano"], path)
+            for i, path in enumerate(TRAIN + VALID + TEST)]
+    rows += [(str(100000 + i), tags, path) for i, (path, tags) in enumerate(UNLISTED.items())]
+    write_annotations(root, rows)
+    for path, seconds in files.items():
+        write_mtat_mp3(root / "mp3" / path, seconds)
+    return root
+
+
+def write_annotations(root: Path, rows, tags=("no voice", "singer", *TOP50)) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "annotations_final.csv", "w", newline="") as f:
+        writer = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        writer.writerow(["clip_id", *tags, "mp3_path"])
+        for clip_id, on, path in rows:
+            writer.writerow([clip_id, *("1" if t in on else "0" for t in tags), path])
+
+
+def test_mtt_published_split_follows_the_lists_drops_short_clips_and_checks_counts(tmp_path, caplog):
+    root = build_published(tmp_path / "mtt")
+    short = root / "mp3" / TRAIN[1]
+    assert sf.info(str(short)).duration > 29.1  # its header over-reports (ID3 bytes counted): not to be trusted
+    ds = load("magnatagatune", root, partial=True)  # the default task; a fixture lacks most listed files
+    assert ds.task == "published" and ds.protocol.id == "magnatagatune/top50-lee2017-published-lists"
+    assert {c.id: c.split for c in ds.clips} == {TRAIN[0]: "train", TRAIN[-1]: "train", VALID[0]: "valid",
+                                                 TEST[0]: "test", TEST[-1]: "test"}
+    dropped = ds.info["short_dropped"]
+    assert dropped["count"] == 1 and [d["clip"] for d in dropped["clips"]] == [TRAIN[1]]
+    assert dropped["clips"][0]["measured_by"] == "mpeg-frames" and 28.9 <= dropped["clips"][0]["seconds"] < 29.1
+    assert ds.info["min_seconds"] == 29.1 and ds.info["duration_measured_by"] == {"mpeg-frames": 6}
+    assert ds.info["partial"]["missing"] == 15244 + 1529 + 4332 - 6
+    assert ds.info["not_listed"] == 2 and ds.info["not_listed_with_top50_tag"] == 1
+    assert ds.info["counts"] == {"train": {"kept": 2, "published": 15244}, "valid": {"kept": 1, "published": 1529},
+                                 "test": {"kept": 2, "published": 4332}, "match": False}
+    assert "differ from the published counts" in caplog.text
+    assert "short_dropped" in ds.describe()["info"]  # so it is in every result file
+    clip = next(c for c in ds.clips if c.id == VALID[0])
+    assert clip.tags == ("piano",) or clip.tags == ("guitar", "rock")
+    assert len(ds.load_audio(clip, 16000)) / 16000 == mtat.clip_seconds(clip.path)[0]  # what rwbench decodes
+
+
+def test_mtt_published_refuses_a_copy_missing_listed_files(tmp_path):
+    root = build_published(tmp_path / "mtt", files={TRAIN[0]: 29.3})
+    with pytest.raises(DataError, match=f"{15244 + 1529 + 4332 - 1} of {15244 + 1529 + 4332} listed files are "
+                                        "missing.*--partial"):
         load("magnatagatune", root)
-    assert len(load("magnatagatune", root, partial=True).clips) == 5
+
+
+def test_mtt_published_complete_copy_runs_without_partial_and_counts_match(tmp_path, monkeypatch):
+    lists = {"train": [TRAIN[0], TRAIN[1]], "valid": [VALID[0]], "test": [TEST[0]]}
+    monkeypatch.setattr(mtat, "split_list", lambda part: lists[part])
+    monkeypatch.setattr(mtat, "PUBLISHED_COUNTS", {part: len(entries) for part, entries in lists.items()})
+    root = build_published(tmp_path / "mtt", files={p: 29.3 for entries in lists.values() for p in entries})
+    ds = load("magnatagatune", root)
+    assert ds.info["counts"]["match"] is True and "partial" not in ds.info and ds.info["short_dropped"]["count"] == 0
+    (root / "mp3" / TRAIN[1]).unlink()
+    with pytest.raises(DataError, match=f"1 of 4 listed files are missing under .*{TRAIN[1].split('/')[1]}"):
+        load("magnatagatune", root)
+    counts = load("magnatagatune", root, partial=True).info["counts"]
+    assert counts["train"] == {"kept": 1, "published": 2} and counts["match"] is False
+
+
+def test_mtt_mpeg_frame_walk_is_the_decoded_length(tmp_path):
+    path = write_mtat_mp3(tmp_path / "a.mp3", 3.0)
+    seconds, how = mtat.clip_seconds(path)
+    assert how == "mpeg-frames" and seconds == len(sf.read(str(path))[0]) / 16000
+    data = path.read_bytes()
+    assert mtat.mpeg_seconds(data + b"TAG" + b"\x00" * 125) == seconds  # an ID3v1 tag at the end is allowed
+    assert mtat.mpeg_seconds(data[:5000] + b"junk" * 50 + data[5000:]) is None  # lost sync: decode instead
+    wav = write_audio(tmp_path / "b.wav", seconds=0.5, rate=16000)
+    assert mtat.clip_seconds(wav) == (0.5, "header")
 
 
 # -- DCASE 2017 task 4 -------------------------------------------------------------------------------------
@@ -183,7 +310,8 @@ def test_speech_commands_v1_12_builds_unknown_and_silence_deterministically(tmp_
     assert wave.shape == (16000,) and 0 <= volume < 1
     from rwbench import audio
 
-    np.testing.assert_allclose(wave, audio.load(path, 16000)[start * 16000:(start + 1) * 16000] * volume, rtol=1e-6)
+    begin = round(start * 16000)  # seconds, on the recording's sample grid (crops overlap: issue 24)
+    np.testing.assert_allclose(wave, audio.load(path, 16000)[begin:begin + 16000] * volume, rtol=1e-6)
     again = load("speech_commands", root, tasks=["v1_12"])
     assert [c.id for c in again.clips] == [c.id for c in ds.clips] and again.fingerprint() == ds.fingerprint()
 

@@ -39,11 +39,16 @@ def markdown_rows(text):
 def test_markdown_csv_and_json_hold_the_same_rows(results):
     table = leaderboard.load(results)
     csv_rows = pd.read_csv(io.StringIO(leaderboard.export(table, "csv")), dtype=str, keep_default_na=False)
-    json_rows = json.loads(leaderboard.export(table, "json"))
+    json_rows = json.loads(leaderboard.export(table, "json"))["rows"]
     md_rows = markdown_rows(leaderboard.export(table, "md"))
     assert len(csv_rows) == len(json_rows) == len(md_rows) == 2
     for csv_row, json_row, md_row in zip(csv_rows.to_dict("records"), json_rows, md_rows):
-        for column in leaderboard.COLUMNS:
+        by_seed = json_row.pop("fold_scores_by_seed")  # (seeds × folds): CSV and JSON only, too wide for Markdown
+        assert json.loads(csv_row["fold_scores_by_seed"]) == by_seed and len(by_seed) == json_row["n_seeds"]
+        folds = json_row.pop("fold_accuracies")  # a list in JSON, a string of numbers in CSV and Markdown
+        assert [round(np.mean(fold), 3) for fold in zip(*by_seed)] == folds
+        assert folds == [float(v) for v in csv_row["fold_accuracies"].split()]
+        for column in (c for c in leaderboard.COLUMNS if c not in ("fold_scores_by_seed", "fold_accuracies")):
             values = [csv_row[column], json_row[column], md_row[column]]
             try:
                 numbers = [float(v) if v not in ("", None) else np.nan for v in values]

@@ -39,6 +39,23 @@ def test_macro_aucs_skip_tags_without_both_classes_and_say_so():
         MULTILABEL.scores(np.zeros((5, 2), int), None, np.zeros((5, 2)), 2, threshold=0.0)
 
 
+def test_a_tag_without_a_positive_training_clip_is_left_out_of_the_macro_and_recorded(caplog):
+    """Issue 24: such a tag scored AUC ≈ 0.5 (the model never learned it) and was averaged in without a word."""
+    rng = np.random.default_rng(0)
+    Y = (rng.random((96, 3)) < 0.5).astype(int)
+    Y[Y.sum(axis=1) == 0, 0] = 1
+    X = np.c_[Y * 3.0, np.zeros((96, 2))] + rng.normal(0, 0.5, (96, 5))
+    split = chord_dataset(96).splits()[0]
+    Y[split.train, 2] = 0  # tag 2 never positive on this fold's training side, positive on some test clips
+    assert 0 < Y[split.test, 2].sum() < len(split.test)
+    (fold,) = nested_cv(X, Y, [split], BACKENDS.get("logreg"), seed=0, n_classes=3, task=MULTILABEL)
+    stored = fold.to_dict()
+    assert stored["tags_untrained"] == [2] and stored["per_tag_roc_auc"][2] is None and stored["tags_scored"] == 2
+    truth, scores = np.asarray(stored["truth"]), np.asarray(stored["scores"])
+    assert stored["roc_auc_macro"] == pytest.approx(np.mean([roc_auc_score(truth[:, t], scores[:, t]) for t in (0, 1)]))
+    assert "no positive training clip" in caplog.text
+
+
 def test_the_threshold_is_the_best_micro_f1_on_the_clips_given():
     truth = np.array([[1, 0], [0, 1], [1, 1], [0, 0]] * 5)
     scores = truth * 2.0 + np.linspace(-0.4, 0.4, truth.size).reshape(truth.shape)  # positives ≥ 1.6, negatives ≤ 0.4
@@ -126,8 +143,13 @@ def test_a_table_refuses_to_mix_task_types(results, tmp_path, capsys):
 def test_result_files_are_checked_against_their_task_type(results):
     record = json.loads(next((results / "runs").rglob("*.json")).read_text())
     assert result_problem(record) is None
-    del record["folds"][0]["pr_auc_macro"]
-    assert result_problem(record) == "folds[0].pr_auc_macro is missing"
+    del record["folds"][0]["pr_auc_macro"]  # a secondary metric is optional (one added later is absent from old files)
+    assert result_problem(record) is None
+    record["folds"][1]["micro_f1"] = 1.5  # but checked when present
+    assert result_problem(record) == "folds[1].micro_f1 is 1.5, not a score in [0, 1]"
+    record["folds"][1]["micro_f1"] = 0.5
+    del record["folds"][0]["roc_auc_macro"]  # the primary metric is required
+    assert result_problem(record) == "folds[0].roc_auc_macro is missing"
     record["dataset"]["task_type"] = "regression"
     assert "unknown task type 'regression'" in result_problem(record)
     record["dataset"]["task_type"] = "multiclass"

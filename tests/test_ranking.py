@@ -2,6 +2,7 @@
 
 import copy
 import io
+import itertools
 import json
 
 import numpy as np
@@ -17,6 +18,7 @@ from rwbench.backends import BACKENDS
 from rwbench.cli import main
 from rwbench.pipeline import RunOptions, run
 from rwbench.results import ResultRecord, result_path, variant, write_result
+from rwbench.significance import holm
 
 FOLD_OFFSETS = (-0.02, 0.02, -0.01, 0.01)  # four outer folds whose mean is the row's accuracy
 SVM = {"sample_level": 0.60, "vgg": 0.70, "timbral": 0.80, "temporal": 0.80, "musicnn": 0.50}
@@ -83,7 +85,9 @@ def test_agreeing_rankings_give_one_and_reversed_give_minus_one(tmp_path, templa
     assert opposite["spearman_rho"] == pytest.approx(-1) and opposite["kendall_tau"] == pytest.approx(-1)
     expected = stats.kendalltau(list(random.values()), list(agreeing.values())).pvalue
     assert same["kendall_p"] == pytest.approx(expected) and same["kendall_p"] == pytest.approx(2 / 120)
-    assert "- svm: ρ = 1.00 (p < 0.001), τ = 1.00 (p 0.017), n = 5" in leaderboard.export(table, "md")
+    assert same["spearman_p"] == pytest.approx(2 / 120) and same["p_method"] == "exact", "n! = 120 pairings, two-sided"
+    assert ("- svm: ρ = 1.00 (exact p 0.017, Holm 0.033; 95 % CI over front-ends 1.00 … 1.00, over folds × seeds "
+            "1.00 … 1.00), τ = 1.00 (exact p 0.017, Holm 0.033); n = 5") in leaderboard.export(table, "md")
 
 
 def test_figures_equal_scipys_per_backend(board):
@@ -94,8 +98,13 @@ def test_figures_equal_scipys_per_backend(board):
         row = correlation(table, backend)
         rho, tau = stats.spearmanr(x, y), stats.kendalltau(x, y)
         assert row["n"] == 4 and sorted(row["frontends"]) == both
-        np.testing.assert_allclose([row["spearman_rho"], row["spearman_p"], row["kendall_tau"], row["kendall_p"]],
-                                   [rho.statistic, rho.pvalue, tau.statistic, tau.pvalue], atol=1e-12)
+        np.testing.assert_allclose([row["spearman_rho"], row["kendall_tau"]], [rho.statistic, tau.statistic], atol=1e-12)
+        # n = 4: the exact p of every pairing (24 of them), ties in x (svm: timbral = temporal) included
+        pairings = [stats.spearmanr(x, [y[i] for i in order]).statistic for order in itertools.permutations(range(4))]
+        taus = [stats.kendalltau(x, [y[i] for i in order]).statistic for order in itertools.permutations(range(4))]
+        assert row["spearman_p"] == pytest.approx(np.mean(np.abs(pairings) >= abs(rho.statistic) - 1e-9))
+        assert row["kendall_p"] == pytest.approx(np.mean(np.abs(taus) >= abs(tau.statistic) - 1e-9))
+        assert row["p_method"] == "exact"
 
 
 def test_n_counts_only_frontends_with_both(tmp_path, template):
@@ -123,7 +132,7 @@ def test_fewer_than_three_frontends_gives_a_sentence_not_numbers(tmp_path, templ
     md, csv = leaderboard.export(table, "md"), leaderboard.export(table, "csv")
     assert "- svm: the rank correlation needs at least 3 front-ends with both random and trained results (n = 2)" in md
     assert "ρ =" not in md and "nan" not in md.lower() and "nan" not in csv.lower()
-    for row in json.loads(leaderboard.export(table, "json")):
+    for row in json.loads(leaderboard.export(table, "json"))["rows"]:
         assert row["rank_corr_spearman"] is None and row["rank_corr_kendall_p"] is None
         assert row["rank_corr_n"] == (2 if row["weights"] == "random" else None)
 
@@ -138,7 +147,7 @@ def test_constant_accuracies_are_undefined_not_nan(tmp_path, template):
 def test_markdown_csv_and_json_agree_on_the_rank_correlation(board):
     table = leaderboard.load(board)
     csv_rows = pd.read_csv(io.StringIO(leaderboard.export(table, "csv")), dtype=str, keep_default_na=False)
-    json_rows = json.loads(leaderboard.export(table, "json"))
+    json_rows = json.loads(leaderboard.export(table, "json"))["rows"]
     md = leaderboard.export(table, "md")
     md_rows = markdown_rows(md)
     assert len(csv_rows) == len(json_rows) == len(md_rows) == len(SVM) + len(ELM) + len(HEAD) + 6
@@ -148,7 +157,11 @@ def test_markdown_csv_and_json_agree_on_the_rank_correlation(board):
         for column, figure in ranking.EXPORT_COLUMNS.items():
             if json_row["weights"] == "random":
                 expected = corr.loc[json_row["backend"], figure]
-                values = [float(csv_row[column]), json_row[column], float(md_row[column])]
+                if isinstance(expected, str):
+                    assert csv_row[column] == json_row[column] == md_row[column] == expected, column
+                    continue
+                values = [float(csv_row[column] or "nan"), json_row[column], float(md_row[column] or "nan")]
+                values = [np.nan if v is None else v for v in values]
                 np.testing.assert_allclose(values, expected, rtol=0, atol=1e-4, err_msg=column)
             else:
                 assert (csv_row[column], json_row[column], md_row[column]) == ("", None, ""), column
@@ -180,7 +193,7 @@ def test_compare_backend_choice_and_exports(board, capsys, tmp_path):
     assert "(svm) vs trained (head)" in out and "(elm)" not in out and out.count("ρ = ") == 1
     out_file = tmp_path / "sub" / "compare.json"
     assert main(["compare", "--results", str(board), "--format", "json", "-o", str(out_file)]) == 0
-    rows = json.loads(out_file.read_text())
+    rows = json.loads(out_file.read_text())["rows"]
     assert {(r["backend"], r["frontend"]) for r in rows} == {(b, f) for b in ("svm", "elm") for f in HEAD}
     corr = ranking.rank_correlation(leaderboard.load(board)).set_index("backend")
     for r in rows:
@@ -194,7 +207,7 @@ def test_compare_backend_choice_and_exports(board, capsys, tmp_path):
 
 def test_compare_with_a_pretrained_tag_pairs_the_same_backend(board, capsys):
     assert main(["compare", "--results", str(board), "--trained", "mtt", "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     assert all(r["trained_backend"] == r["backend"] and r["trained_weights"] == "mtt" for r in rows)
     for backend in ("svm", "elm"):
         mine = {r["frontend"]: r["trained_accuracy"] for r in rows if r["backend"] == backend}
@@ -230,3 +243,44 @@ def test_compare_on_missing_empty_or_headless_results_gives_one_clear_line(tmp_p
         assert main(["compare", "--results", str(results)]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and err.startswith("rwbench: error:") and match in err, err
+
+
+def test_exact_spearman_p_enumerates_every_pairing_with_ties():
+    x = np.array([0.5, 0.7, 0.7, 0.2, 0.9, 0.4, 0.65])
+    y = np.array([0.6, 0.8, 0.5, 0.3, 0.8, 0.2, 0.7])
+    rho = stats.spearmanr(x, y).statistic
+    null = [stats.spearmanr(x, y[list(order)]).statistic for order in itertools.permutations(range(7))]
+    assert ranking.spearman_exact_p(x, y) == pytest.approx(np.mean(np.abs(null) >= abs(rho) - 1e-9), abs=1e-12)
+    # no ties, n = 8 as in the study: exact 0.0694 where the t approximation says 0.058
+    a, b = np.arange(8.0), np.array([1, 0, 3, 2, 6, 7, 4, 5.0])
+    exact = ranking.spearman_exact_p(a, b)
+    brute = [stats.spearmanr(a, b[list(o)]).statistic for o in itertools.permutations(range(8))]
+    assert exact == pytest.approx(np.mean(np.abs(brute) >= stats.spearmanr(a, b).statistic - 1e-9), abs=1e-12)
+
+
+def test_kendall_p_with_ties_is_a_permutation_test():
+    x, y = np.array([1, 2, 2, 3, 4, 5.0]), np.array([2, 1, 3, 3, 5, 4.0])
+    tau = stats.kendalltau(x, y).statistic
+    null = [stats.kendalltau(x, y[list(o)]).statistic for o in itertools.permutations(range(6))]
+    assert ranking.kendall_exact_p(x, y) == pytest.approx(np.mean(np.abs(null) >= abs(tau) - 1e-9), abs=1e-9)
+
+
+def test_intervals_holm_and_null_rankings(tmp_path, template):
+    random = {"a": 0.5, "b": 0.6, "c": 0.7, "d": 0.8, "e": 0.9, "f": 0.55}
+    trained = {"a": 0.6, "b": 0.58, "c": 0.8, "d": 0.75, "e": 0.95, "f": 0.5}
+    write_board(tmp_path, template, ("random", "svm", random), ("random", "elm", random), ("trained", "head", trained))
+    for name, params in zip(random, (10, 20, 30, 40, 50, 60)):  # the null ranking: parameter count
+        for path in (tmp_path / "runs").rglob(f"{name}__*.json"):
+            data = json.loads(path.read_text())
+            data["frontend"]["params"] = params
+            path.write_text(json.dumps(data))
+    table = leaderboard.load(tmp_path)
+    row = correlation(table, "svm")
+    assert row["rho_ci_frontends_low"] < row["spearman_rho"] <= row["rho_ci_frontends_high"] <= 1
+    assert -1 <= row["rho_ci_folds_low"] <= row["rho_ci_folds_high"] <= 1
+    names = sorted(random)
+    assert row["null_rho_params"] == pytest.approx(stats.spearmanr(range(6), [trained[f] for f in names]).statistic)
+    # Holm over the dataset's four p-values (ρ and τ of svm and elm, the same figures twice)
+    ps = [row["spearman_p"], row["spearman_p"], row["kendall_p"], row["kendall_p"]]
+    np.testing.assert_allclose([row["spearman_p_holm"], row["kendall_p_holm"]],
+                               holm(ps)[[0, 2]], atol=1e-12)

@@ -24,7 +24,7 @@ from rwbench.errors import RwbenchError  # noqa: E402
 from rwbench.results import SCHEMA_VERSION  # noqa: E402
 
 CLASSES = ["a", "b", "c"]
-FOLDS = 4
+FOLDS = 5  # k-fold: five or more folds get the rank tests and the CD diagram
 CLIPS_PER_FOLD = 12
 HOSTILE = "<script>alert(1)</script>"
 # (front-end, weights, backend, per-seed mean accuracy): random rows with 2 seeds, trained rows with 2 seeds,
@@ -116,6 +116,26 @@ def test_bar_lengths_are_the_leaderboard_means_and_the_line_is_mfcc(table):
         assert [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--"] == [pytest.approx(mfcc)]
         segments = np.concatenate([c.errorbar.lines[2][0].get_segments() for c in containers])
         assert np.sort(segments[:, 1, 0] - segments[:, 0, 0]) == pytest.approx(np.sort(2 * bars["std"]))  # ± std
+
+
+def test_a_narrow_spread_of_bars_starts_the_axis_near_the_data_and_says_so():
+    bars = pd.DataFrame({"label": ["a", "b", "c"], "group": ["random"] * 3, "mean": [0.90, 0.85, 0.80],
+                         "std": [0.01, 0.02, 0.01]})
+    ax = figures.score_bars_figure(bars, 0.82, "t").axes[0]
+    low, high = ax.get_xlim()
+    assert 0.6 < low <= 0.79 and high > 0.91  # the 0.80–0.90 spread fills the axis instead of its right tenth
+    assert f"axis starts at {low:.2f}, not 0" in ax.get_xlabel()
+    assert [b.get_width() for c in ax.containers if isinstance(c, BarContainer) for b in c] == [0.90, 0.85, 0.80]
+    wide = pd.DataFrame({"label": ["a", "b"], "group": ["random"] * 2, "mean": [0.9, 0.2], "std": [0.0, 0.0]})
+    assert figures.score_bars_figure(wide, None, "t").axes[0].get_xlim()[0] == 0  # a wide spread starts at 0
+
+
+def test_figure_text_stays_legible_on_a_phone():
+    """At most ~5.6 inches wide with text of 9 pt or more (a 390-px screen shows ≥ 9 px), confusion labels too."""
+    fig = figures.confusion_figure(np.eye(10, dtype=int) * 5, [f"class{i}" for i in range(10)], "t")
+    ax = fig.axes[0]
+    assert fig.get_size_inches()[0] <= 5.6
+    assert min(t.get_fontsize() for t in [*ax.get_xticklabels(), *ax.get_yticklabels(), *ax.texts]) >= 9
 
 
 def test_bars_put_the_best_front_end_on_top(table):
@@ -223,17 +243,51 @@ def test_report_cli_writes_the_page_and_names_bad_input(results, tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))  # nothing half-written left behind
 
 
+def test_report_says_nothing_of_matplotlibs_font_cache(results, tmp_path):
+    """A fresh matplotlib config folder rebuilds the font cache, which logs "generated new fontManager" at INFO:
+    rwbench keeps matplotlib's loggers at WARNING (issue 24), so the report prints only what it wrote."""
+    import os
+
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl")}
+    done = subprocess.run([sys.executable, "-m", "rwbench.cli", "report", "--results", str(results), "-o",
+                           str(tmp_path / "r.html")], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "matplotlib" not in done.stderr and "fontManager" not in done.stderr, done.stderr
+    assert done.stdout.strip() == f"wrote {tmp_path / 'r.html'}"
+
+
 # -- in a real browser -------------------------------------------------------------------------------------
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
 
+def browser_missing(chromium: str | None, chromedriver: str | None) -> str | None:
+    """Why the browser test cannot run, naming each missing part (issue 24: it said "Chromium is not installed"
+    when only chromedriver was missing), or None."""
+    missing = [f"{name} (Debian package {package})" for name, package, found in
+               (("the chromium browser", "chromium", chromium), ("chromedriver", "chromium-driver", chromedriver))
+               if not found]
+    if not missing:
+        return None
+    return (f"the browser test needs {' and '.join(missing)}: not found on PATH (apt-get install "
+            f"{' '.join(m.split('package ')[1].rstrip(')') for m in missing)}; .ci/run installs them)")
+
+
+def test_the_browser_skip_names_what_is_missing():
+    assert browser_missing("/usr/bin/chromium", "/usr/bin/chromedriver") is None
+    only_driver = browser_missing("/usr/bin/chromium", None)
+    assert "chromedriver" in only_driver and "chromium browser" not in only_driver
+    assert "apt-get install chromium-driver;" in only_driver
+    both = browser_missing(None, None)
+    assert "the chromium browser" in both and "chromedriver" in both and "install chromium chromium-driver;" in both
+
+
 @pytest.fixture(scope="module")
 def browser():
     webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium ([test] extra)")
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("headless Chromium is not installed (Debian: apt-get install chromium chromium-driver; "
-                    ".ci/run installs it)")
+    why = browser_missing(CHROMIUM, CHROMEDRIVER)
+    if why:
+        pytest.skip(why)
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
@@ -289,8 +343,8 @@ def test_in_chromium_a_header_click_sorts_the_table(browser, page):
     headers[column["front-end"]].click()
     names = cells("front-end")
     assert names == sorted(names, key=str.lower) or names == sorted(names)
-    headers[column["± 95% CI (seeds)"]].click()  # mfcc rows (one seed) have no CI: blanks stay last
-    ci = cells("± 95% CI (seeds)")
+    headers[column["± 95% CI (seeds only)"]].click()  # mfcc rows (one seed) have no CI: blanks stay last
+    ci = cells("± 95% CI (seeds only)")
     blanks = [v == "" for v in ci]
     assert any(blanks) and blanks == sorted(blanks)
 

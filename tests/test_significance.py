@@ -1,16 +1,28 @@
-"""Significance on the leaderboard: average ranks, Friedman + Nemenyi, Holm-corrected Wilcoxon against the best
-row, bootstrap intervals over test clips, and `rwbench compare A B`."""
+"""Significance on the leaderboard: blocks are outer folds (each row's seeds averaged), average ranks, Friedman +
+Nemenyi, exact Holm-corrected Wilcoxon against the best row, paired tests over clips on single splits, hierarchical
+bootstrap intervals, and `rwbench compare A B`."""
 
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
 from rwbench import leaderboard
 from rwbench.cli import main
 from rwbench.results import SCHEMA_VERSION, ResultRecord
-from rwbench.significance import average_ranks, block_scores, bootstrap_interval, clip_correctness, holm, nemenyi_cd
+from rwbench.significance import (
+    average_ranks,
+    block_scores,
+    clip_outputs,
+    clip_test,
+    hierarchical_interval,
+    holm,
+    least_wilcoxon_p,
+    nemenyi_cd,
+    paired_wilcoxon,
+)
 
 
 def record(frontend, accuracies, *, seed=0, weights="random", backend="svm", n_test=40, rng=None):
@@ -49,23 +61,70 @@ def test_average_ranks_share_ties():
     assert ranks.to_dict() == {"a": 1.75, "b": 2.25, "c": 2.0}
 
 
-def test_a_row_evaluated_once_stands_in_every_seed_block_and_seeds_are_shared():
+def test_blocks_are_folds_and_each_row_keeps_its_own_seed_mean():
     rows = {"seeded": [record("s", [0.5, 0.6], seed=s) for s in (0, 1, 2)], "once": [record("m", [0.7, 0.8])],
-            "two": [record("t", [0.4, 0.4], seed=s) for s in (0, 1)]}
+            "two": [record("t", [0.4, 0.5], seed=0), record("t", [0.6, 0.7], seed=1)]}
     scores = block_scores(rows)
-    assert list(scores.columns) == ["fold1@0", "fold2@0", "fold1@1", "fold2@1"]
-    assert scores.loc[["once"]].to_numpy()[0].tolist() == [0.7, 0.8, 0.7, 0.8]
+    assert list(scores.columns) == ["fold1", "fold2"], "one block per outer fold, never fold@seed copies"
+    assert scores.loc[["once"]].to_numpy()[0].tolist() == [0.7, 0.8]
+    np.testing.assert_allclose(scores.loc[["two"]].to_numpy()[0], [0.5, 0.6])
+    alone = block_scores({"seeded": rows["seeded"], "once": rows["once"]})
+    pd.testing.assert_series_equal(alone.loc["seeded"], scores.loc["seeded"])  # other rows never change a row's blocks
 
 
-def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_clips():
-    small = clip_correctness([record("a", [0.75] * 5, n_test=40)])
-    large = clip_correctness([record("a", [0.75] * 5, n_test=400)])
-    low, high = bootstrap_interval(small)
-    assert low < 0.75 < high and bootstrap_interval(small) == (low, high), "seeded: the same interval every time"
-    low_large, high_large = bootstrap_interval(large)
-    assert high_large - low_large < (high - low) / 2
-    # 5 folds × 40 clips at p = 0.75: the normal interval half-width is 1.96·√(0.75·0.25/200) ≈ 0.060
-    assert (high - low) / 2 == pytest.approx(1.96 * np.sqrt(0.75 * 0.25 / 200), rel=0.15)
+def test_holm_leaves_untested_p_values_out_of_the_family():
+    np.testing.assert_allclose(holm([0.01, np.nan, 0.04]), [0.02, np.nan, 0.04])
+
+
+def test_wilcoxon_p_is_exact_and_bounded_by_the_number_of_folds():
+    a, b = np.array([0.8, 0.82, 0.78, 0.81, 0.79]), np.array([0.7, 0.71, 0.69, 0.72, 0.65])
+    assert paired_wilcoxon(a, b) == pytest.approx(0.0625) == least_wilcoxon_p(5)
+    assert least_wilcoxon_p(6) == pytest.approx(0.03125)
+    # a tie and a zero difference: the exact p over all 2^n sign flips of the zsplit signed ranks
+    x, y = np.array([0.5, 0.6, 0.7, 0.8, 0.9, 0.4]), np.array([0.5, 0.5, 0.6, 0.7, 0.7, 0.45])
+    d = np.round(x - y, 12)
+    ranks = stats.rankdata(np.abs(d))
+    signs = np.sign(d)
+    flips = np.array(np.meshgrid(*[[-1, 1]] * 6)).reshape(6, -1).T * np.abs(signs)
+
+    def r_plus(s):  # zsplit: a zero difference counts half to each side
+        return (ranks * ((s > 0) + 0.5 * (s == 0))).sum(axis=-1)
+
+    centre = ranks.sum() / 2
+    expected = np.mean(np.abs(r_plus(flips) - centre) >= abs(r_plus(signs) - centre) - 1e-9)
+    assert paired_wilcoxon(x, y) == pytest.approx(expected, abs=1e-12)
+    assert paired_wilcoxon(a, a) == 1.0
+
+
+def test_mcnemar_on_one_seed_and_permutation_on_seed_averaged_correctness():
+    rng = np.random.default_rng(3)
+    good = clip_outputs([record("g", [0.9], n_test=200, rng=rng)])
+    poor = clip_outputs([record("p", [0.6], n_test=200, rng=rng)])
+    p, name = clip_test(good, poor)
+    x, y = good["fold1"].outputs[0], poor["fold1"].outputs[0]
+    b, c = int(((x == 1) & (y == 0)).sum()), int(((x == 0) & (y == 1)).sum())
+    assert name == "exact McNemar over clips" and p == pytest.approx(stats.binomtest(b, b + c, 0.5).pvalue)
+    assert p < 1e-6
+    seeded = clip_outputs([record("g", [0.9], seed=s, n_test=200) for s in range(3)])
+    p, name = clip_test(seeded, poor)
+    assert name == "paired permutation over clips" and p < 0.001
+    same = clip_outputs([record("g", [0.7], n_test=200, rng=np.random.default_rng(1))])
+    again = clip_outputs([record("h", [0.7], n_test=200, rng=np.random.default_rng(1))])
+    assert clip_test(same, again) == (1.0, "exact McNemar over clips")
+
+
+def test_hierarchical_interval_covers_fold_variation_that_a_clip_bootstrap_misses():
+    steady = clip_outputs([record("a", [0.75] * 5, n_test=400)])
+    spread = clip_outputs([record("a", [0.55, 0.65, 0.75, 0.85, 0.95], n_test=400)])
+    low, high = hierarchical_interval(steady)
+    assert low < 0.75 < high and hierarchical_interval(steady) == (low, high), "seeded: the same interval every time"
+    wide_low, wide_high = hierarchical_interval(spread)
+    assert wide_low < 0.75 < wide_high and (wide_high - wide_low) > 3 * (high - low)
+    # the fold level dominates: 5 folds drawn with replacement from 0.55…0.95: half-width ≈ 1.96·sd/√5
+    assert (wide_high - wide_low) / 2 == pytest.approx(1.96 * np.std([0.55, 0.65, 0.75, 0.85, 0.95]) / np.sqrt(5), rel=0.2)
+    single = clip_outputs([record("a", [0.75], n_test=400)])
+    low, high = hierarchical_interval(single)  # one fold: clips only, the binomial interval
+    assert (high - low) / 2 == pytest.approx(1.96 * np.sqrt(0.75 * 0.25 / 400), rel=0.15)
 
 
 def _board(tmp_path, records):
@@ -77,25 +136,53 @@ def _board(tmp_path, records):
 
 
 def test_leaderboard_marks_rows_tied_with_the_best_or_worse_and_carries_friedman(tmp_path):
-    best = [0.80, 0.82, 0.78, 0.81, 0.79]
+    best = [0.80, 0.82, 0.78, 0.81, 0.79, 0.83, 0.80, 0.77]  # 8 folds: an exact Wilcoxon p can reach 2/2^8
     records = ([record("best", best, seed=s) for s in range(3)]
-               + [record("close", [a - d for a, d in zip(best, (0.025, -0.025, 0.025, -0.025, 0.0))], seed=s)
+               + [record("close", [a - d for a, d in zip(best, (0.025, -0.025, 0.025, -0.025, 0.0, 0.0, 0.01, -0.01))], seed=s)
                   for s in range(3)]
-               + [record("poor", [a - 0.2 for a in best], seed=s) for s in range(3)])
+               + [record("poor", [a - 0.2 for a in best], seed=s) for s in range(3)]
+               + [record("once", [a - 0.3 for a in best])])  # one seed: one block per fold, never copied
     table = _board(tmp_path, records).set_index("frontend")
     assert table.loc["best", "tied_with_best"] == True and np.isnan(table.loc["best", "p_vs_best"])  # noqa: E712
     assert table.loc["close", "tied_with_best"] == True and table.loc["close", "p_vs_best"] > 0.05  # noqa: E712
-    assert table.loc["poor", "tied_with_best"] == False and table.loc["poor", "p_vs_best"] < 0.01  # noqa: E712
-    assert table["avg_rank"].to_dict()["poor"] == 3.0 and set(table["n_blocks"]) == {15}
-    scores = [[f["accuracy"] for r in records if r.frontend["name"] == n for f in r.folds]
-              for n in ("best", "close", "poor")]
-    assert table.loc["best", "friedman_p"] == pytest.approx(float(f"{stats.friedmanchisquare(*scores).pvalue:.4g}"))
-    assert table.loc["best", "nemenyi_cd"] == pytest.approx(nemenyi_cd(3, 15), abs=1e-4)
-    for column in ("boot_ci_low", "boot_ci_high"):
+    assert table.loc["poor", "tied_with_best"] == False  # noqa: E712
+    # poor and once lose every fold: exact p 2/2^8 each, Holm over 3 rows: 3 × and 2 × 0.0078125, made monotone
+    assert table.loc["poor", "p_vs_best"] == table.loc["once", "p_vs_best"] == pytest.approx(3 * 2 / 2 ** 8, abs=1e-4)
+    assert set(table["n_blocks"]) == {8} and set(table["block_kind"]) == {"folds"}
+    assert table.loc["poor", "avg_rank"] == 3.0 and table.loc["once", "avg_rank"] == 4.0
+    assert table.loc["best", "weight_kinds"] == "random ×4"
+    means = [[np.mean([r.folds[i]["accuracy"] for r in records if r.frontend["name"] == n]) for i in range(8)]
+             for n in ("best", "close", "poor", "once")]
+    assert table.loc["best", "friedman_p"] == pytest.approx(float(f"{stats.friedmanchisquare(*means).pvalue:.4g}"))
+    assert table.loc["best", "nemenyi_cd"] == pytest.approx(nemenyi_cd(4, 8), abs=1e-4)
+    assert table.loc["best", "least_p"] == pytest.approx(2 / 2 ** 8, abs=1e-5)
+    for column in ("ci_low", "ci_high"):
         assert np.isfinite(table[column]).all()
-    assert (table["boot_ci_low"] <= table["accuracy_mean"]).all() and (table["accuracy_mean"] <= table["boot_ci_high"]).all()
+    assert (table["ci_low"] <= table["accuracy_mean"]).all() and (table["accuracy_mean"] <= table["ci_high"]).all()
     text = leaderboard.to_summary(_board(tmp_path / "again", records))
-    assert "| best " in text and "worse (p=" in text and "tied (p=" in text and "Nemenyi critical difference" in text
+    assert "| best " in text and "tied (p=" in text and "worse (p=0.023)" in text and "Nemenyi critical difference" in text
+    assert "over 8 outer folds" in text and "cannot show" not in text
+
+
+def test_five_folds_say_that_wilcoxon_cannot_reach_significance(tmp_path):
+    records = [record("best", [0.9] * 5), record("poor", [0.5] * 5), record("mid", [0.7] * 5)]
+    table = _board(tmp_path, records).set_index("frontend")
+    assert table.loc["poor", "p_vs_best"] == pytest.approx(0.125) and table.loc["poor", "tied_with_best"] == True  # noqa: E712
+    text = leaderboard.to_summary(table.reset_index())
+    assert "5 folds cannot show p < 0.05 with Wilcoxon (least attainable p 0.0625)" in text
+
+
+def test_a_single_split_is_tested_over_its_clips(tmp_path):
+    rng = np.random.default_rng(0)
+    records = ([record("best", [0.95], seed=s, n_test=300, rng=rng) for s in range(3)]
+               + [record("poor", [0.2], n_test=300, rng=rng), record("near", [0.94], n_test=300, rng=rng)])
+    table = _board(tmp_path, records).set_index("frontend")
+    assert set(table["block_kind"]) == {"clips"} and set(table["n_blocks"]) == {300}
+    assert table.loc["poor", "tied_with_best"] == False and table.loc["poor", "p_vs_best"] < 0.001  # noqa: E712 (9999 permutations)
+    assert table.loc["near", "tied_with_best"] == True  # noqa: E712
+    assert set(table.loc[["poor", "near"], "test_vs_best"]) == {"paired permutation over clips"}
+    assert np.isnan(table.loc["best", "friedman_p"]) and np.isnan(table.loc["best", "nemenyi_cd"])
+    assert "single split: paired tests over its 300 test clips" in leaderboard.to_summary(table.reset_index())
 
 
 def test_backends_are_ranked_apart(tmp_path):
@@ -111,7 +198,7 @@ def test_results_without_predictions_leave_the_interval_blank(tmp_path):
     for fold in old.folds:
         del fold["test_clips"], fold["truth"], fold["predicted"]
     table = _board(tmp_path, [old, record("b", [0.6, 0.6])]).set_index("frontend")
-    assert np.isnan(table.loc["a", "boot_ci_low"]) and np.isfinite(table.loc["b", "boot_ci_low"])
+    assert np.isnan(table.loc["a", "ci_low"]) and np.isfinite(table.loc["b", "ci_low"])
 
 
 def test_compare_two_rows_prints_the_paired_test(tmp_path, capsys):
@@ -120,10 +207,10 @@ def test_compare_two_rows_prints_the_paired_test(tmp_path, capsys):
     _board(tmp_path, records)
     assert main(["compare", "a:random:svm", "b", "--results", str(tmp_path), "--format", "json"]) == 0
     (out,) = json.loads(capsys.readouterr().out)
-    assert out["wins"] == 6 and out["losses"] == 0 and out["n_blocks"] == 6
+    assert out["wins"] == 3 and out["losses"] == 0 and out["n_blocks"] == 3, "3 folds, each the mean of 2 seeds"
     assert out["mean_difference"] == pytest.approx(np.mean([0.2, 0.1, 0.2]), abs=0.02)
     assert out["bootstrap_ci_low"] > 0, "a beats b on the same clips"
-    assert out["wilcoxon_p"] == pytest.approx(stats.wilcoxon(out["a_scores"], out["b_scores"], zero_method="zsplit").pvalue)
+    assert out["test"] == "paired permutation over clips" and out["p"] < 0.01 and out["least_p"] is None
     assert main(["compare", "a", "b", "--results", str(tmp_path)]) == 2
     assert "'a' matches 2 rows of toy (a:random:elm, a:random:svm); name one" in capsys.readouterr().err
     assert main(["compare", "a:random:svm", "zz", "--results", str(tmp_path)]) == 2

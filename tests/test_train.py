@@ -30,7 +30,8 @@ FOLDS = ["fold1", "fold2", "fold3", "fold4"]
 
 
 def _train(tmp_path, **kwargs):
-    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, epochs=4, patience=4, batch_size=8, **kwargs)
+    kwargs = {"epochs": 4, "patience": 4, **kwargs}
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, batch_size=8, **kwargs)
     return train_all([tone_dataset()], [TINY], opts), opts
 
 
@@ -83,21 +84,29 @@ PLUGIN = textwrap.dedent('''
 
 
 def test_killed_training_resumes_to_the_same_weights(tmp_path):
-    """kill -9 in the middle of fold 2, rerun: the result equals an uninterrupted run's, bit for bit."""
+    """kill -9 in fold 1's second learning-rate run, rerun, kill -9 in fold 2's refit, rerun: the result equals an
+    uninterrupted run's, bit for bit."""
     plugin = tmp_path / "tones_plugin.py"
     plugin.write_text(PLUGIN.format(tests=str(os.path.dirname(__file__))))
     argv = [sys.executable, "-m", "rwbench.cli", "train", "--plugin", str(plugin), "--dataset", "tones",
-            "--frontends", "tiny", "--epochs", "150", "--patience", "150", "--batch-size", "8", "--workers", "0",
-            "--device", "cpu", "-q"]
+            "--frontends", "tiny", "--epochs", "20", "--patience", "20", "--lrs", "1e-3,3e-3", "--batch-size", "8",
+            "--workers", "0", "--device", "cpu", "-q"]
     folder = fold_weights_folder(tmp_path / "killed", "trained", "tones", "tiny", "small", 0)
-    proc = subprocess.Popen([*argv, "--results", str(tmp_path / "killed")], stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while not (folder / "fold2.ckpt").is_file() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.005)
-    assert proc.poll() is None, "training finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+
+    def kill_when(path):
+        proc = subprocess.Popen([*argv, "--results", str(tmp_path / "killed")], stderr=subprocess.PIPE)
+        deadline = time.time() + 120
+        while not path.is_file() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.005)
+        assert proc.poll() is None, f"training finished before {path.name} appeared"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    kill_when(folder / "fold1.lr0.003.ckpt")
+    assert (folder / "fold1.lr0.001.ckpt").is_file() and not (folder / "fold1.safetensors").exists()
+    kill_when(folder / "fold2.ckpt")  # fold 2's refit
     assert (folder / "fold1.safetensors").is_file() and not (folder / "fold2.safetensors").exists()
+    assert not list(folder.glob("fold1*.ckpt"))
     for results in ("killed", "whole"):
         done = subprocess.run([*argv, "--results", str(tmp_path / results)], capture_output=True, text=True,
                               timeout=600)
@@ -142,6 +151,10 @@ def test_mst_pretraining_learns_the_log_mel_and_embeds(tmp_path):
     (["train", "--epochs", "0"], "--epochs takes a positive int"),
     (["train", "--lr", "nan"], "--lr takes a positive float"),
     (["train", "--dropout", "1.5"], "--dropout takes a number in [0, 1), got '1.5'"),
+    (["train", "--lrs", "1e-3,0"], "--lrs takes distinct positive learning rates"),
+    (["train", "--lr", "1e-3", "--lrs", "1e-3,3e-3"], "give --lr (one learning rate) or --lrs (a search), not both"),
+    (["train", "--refit", "half"], "invalid choice: 'half'"),
+    (["train", "--window-hop", "0"], "--window-hop takes a fraction of the window in (0, 1]"),
     (["train", "--frontends", "mfcc"], "none of the selected front-ends has weights to train"),
     (["pretrain", "mst", "--frontends", "vgg"], "pretrain mst trains ['mst'], not ['vgg']"),
     (["pretrain", "bert"], "invalid choice: 'bert'"),
@@ -183,3 +196,109 @@ def test_no_training_batch_holds_a_single_clip(n, sizes):
 
     batches = training_batches(np.arange(n), 8)
     assert [len(b) for b in batches] == sizes and torch.cat(batches).tolist() == list(range(n))
+
+
+def _fold_record(results_dir, fold="fold1") -> dict:
+    folder = fold_weights_folder(results_dir, "trained", "tones", "tiny", "small", 0)
+    return json.loads((folder / f"{fold}.json").read_text())["training"]
+
+
+@pytest.mark.parametrize("refit", ["full", "fit-part"])
+def test_the_scored_model_is_refit_on_the_whole_training_side(tmp_path, monkeypatch, refit):
+    """--refit full: after the inner run (18 fit clips, early-stopped on 9 validation clips) the scored model is
+    trained from its seeded init on all 27 training clips for the selected epoch count; fit-part: no refit."""
+    import rwbench.train as train
+
+    seen, batches = [], train.training_batches
+    monkeypatch.setattr(train, "training_batches", lambda order, size: seen.append(np.sort(order)) or batches(order, size))
+    (path,), _ = _train(tmp_path, lrs=(1e-3,), folds=("fold2",), refit=refit)
+    split = tone_dataset().splits()[1]
+    record, fold = json.loads(path.read_text()), _fold_record(tmp_path, "fold2")
+    inner = [s for s in seen if len(s) == len(split.inner[0][0])]
+    assert len(inner) == fold["epochs_run"] and all((s == np.sort(split.inner[0][0])).all() for s in inner)
+    refits = seen[len(inner):]
+    if refit == "full":
+        assert len(refits) == fold["best_epoch"] == fold["refit_epochs"]
+        assert all((s == np.sort(split.train)).all() for s in refits) and len(split.train) == 27
+        assert record["folds"][0]["n_train"] == fold["train_clips"] == 27
+    else:
+        assert not refits and record["folds"][0]["n_train"] == fold["train_clips"] == 18
+    assert record["training"]["recipe"]["refit"] == refit and record["backend"]["grid"]["refit"] == refit
+
+
+def test_window_averaged_prediction_is_the_mean_of_the_loud_windows_logits():
+    from rwbench.train import Classifier, make_windows, predict_logits
+
+    torch.manual_seed(0)
+    waves = 0.1 * torch.randn(3, 2000)
+    waves[1, :1300] = 0  # its first windows are digital silence: left out of the average
+    waves[2] = 0  # silent throughout: every window counts
+    model = Classifier(TINY, "small", 3, seed=0, dropout=0.5).eval()
+    model.standardise.running_var.fill_(2.0)
+    windows = make_windows(waves, 800, 8000)
+    assert windows.starts.tolist() == [0, 400, 800, 1200] and windows.hop == 400
+    assert windows.loud.tolist() == [[True] * 4, [False, False, True, True], [True] * 4]
+    got = predict_logits(model, waves, np.arange(3), torch.device("cpu"), batch_size=2, windows=windows)
+    with torch.no_grad():
+        manual = [torch.stack([model(waves[i:i + 1, s:s + 800])[0] for s in starts]).mean(0)
+                  for i, starts in enumerate([[0, 400, 800, 1200], [800, 1200], [0, 400, 800, 1200]])]
+    torch.testing.assert_close(got, torch.stack(manual), rtol=1e-5, atol=1e-6)
+    assert make_windows(waves, 2000, 8000) is None  # a window as long as the clip: whole clips
+
+
+def test_silent_crops_are_not_drawn():
+    from rwbench.train import make_windows, random_crops
+
+    waves = torch.zeros(3, 8000)
+    waves[0, 3000:3500] = 0.5  # a short sound in digital silence
+    waves[1] = 5e-4 * torch.randn(8000, generator=torch.Generator().manual_seed(0))  # below −60 dBFS throughout
+    waves[1, 6000:6400] = 0.5
+    windows = make_windows(waves, 800, 8000)
+    assert windows.silent_clips == 1 and windows.silent_crop_fraction > 0.5
+    torch.manual_seed(0)
+    allowed = [windows.crop_starts[windows.crop_loud[i]] for i in range(3)]
+    assert 0 < len(allowed[0]) < len(windows.crop_starts) and len(allowed[2]) == len(windows.crop_starts) == 91
+    for _ in range(200):
+        rms = random_crops(waves, 800, allowed).square().mean(1).sqrt()
+        assert (rms[:2] >= 1e-3).all(), rms
+
+
+def test_a_best_epoch_at_the_cap_is_flagged_not_converged(tmp_path, caplog):
+    from rwbench.train import not_converged
+
+    assert not_converged(90, 100) and not_converged(100, 100) and not not_converged(89, 100)
+    assert not_converged(27, 30) and not not_converged(26, 30)
+    with caplog.at_level("WARNING", logger="rwbench.train"):
+        (path,), _ = _train(tmp_path, epochs=1, patience=1, lrs=(1e-3,))  # the only epoch is the best one
+    training = json.loads(path.read_text())["training"]
+    assert training["not_converged_folds"] == 4
+    assert all(f["not_converged"] and f["best_epoch"] == f["epoch_cap"] == 1 for f in training["folds"].values())
+    assert sum("not converged" in r.getMessage() for r in caplog.records) == 4
+
+
+@pytest.mark.parametrize("search", ["first-fold", "every-fold"])
+def test_the_chosen_learning_rate_is_recorded(tmp_path, search):
+    lrs = (1e-4, 3e-3)
+    (path,), _ = _train(tmp_path, lrs=lrs, lr_search=search)
+    record = json.loads(path.read_text())
+    training = record["training"]
+    assert training["recipe"]["lrs"] == list(lrs) and training["recipe"]["lr_search"] == search
+    for name, fold in training["folds"].items():
+        source = "fold1" if search == "first-fold" else name
+        searched = _fold_record(tmp_path, source)["lr_search"] if source != name else fold["lr_search"]
+        assert set(searched) == {"0.0001", "0.003"}
+        best = min(searched, key=lambda lr: searched[lr]["best_val_loss"])
+        assert fold["lr"] == training["lr_chosen"][name] == float(best) and fold["lr_chosen_on"] == source
+        assert next(f for f in record["folds"] if f["name"] == name)["best_params"]["lr"] == float(best)
+        if search == "first-fold" and name != "fold1":
+            assert set(fold["lr_search"]) == {best}  # only the chosen rate's inner run, for its epoch count
+
+
+def test_folds_limits_the_outer_folds_and_marks_the_result_partial(tmp_path):
+    (path,), _ = _train(tmp_path, lrs=(1e-3, 3e-3), folds=("fold3",))
+    record = json.loads(path.read_text())
+    assert [f["name"] for f in record["folds"]] == ["fold3"]
+    assert record["training"]["partial"] and record["training"]["folds_run"] == ["fold3"]
+    assert record["training"]["folds"]["fold3"]["lr_chosen_on"] == "fold1"  # the search is the first split's
+    with pytest.raises(RwbenchError, match="--folds: tones has no outer fold fold9"):
+        _train(tmp_path, folds=("fold9",))

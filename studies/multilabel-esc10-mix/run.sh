@@ -8,4 +8,4 @@ OUT=${OUT:-out}
 rwbench weights fetch musicnn        # or offline: --from PATH/musicnn-0.1.0-py3-none-any.whl
 rwbench run --dataset esc10_mix --data-root "$DATA/esc10" --results "$OUT" \
             --frontends mfcc,timbral_temporal,sample_level,vgg,musicnn --weights random,mtt --seeds 3 \
-            --backends svm,elm
+            --backends svm,elm --grid study   # the grid of the time; the default is now the wider `wide`

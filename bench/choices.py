@@ -1,0 +1,21 @@
+"""The names and defaults the command line offers before it runs anything: argparse's ``choices`` and defaults.
+
+Kept in this module, which imports nothing, so that parsing the command line, ``rwbench --help`` and the light
+commands (``list datasets``, ``leaderboard``, …) do not import torch, scikit-learn or librosa. Each value mirrors
+the module that owns it (named beside it); ``tests/test_startup.py`` checks that they agree.
+"""
+
+DEFAULT_GRID = "wide"  # backends.DEFAULT_GRID
+GRID_NAMES = ("wide", "study")  # backends.GRID_NAMES
+AGGREGATES = ("mean", "majority", "probability")  # evaluate.AGGREGATES
+POOLINGS = ("mean", "mean_std", "max")  # frontend.POOLINGS
+PRECISIONS = ("fp32", "bf16", "fp16")  # frontend.PRECISIONS (its keys)
+FORMATS = ("md", "csv", "json")  # leaderboard.FORMATS
+REGIMES = ("auto", "folds", "clips")  # significance.REGIMES
+TASK_TYPES = ("multiclass", "multilabel")  # tasks.TASK_TYPES (its keys)
+LR_SEARCHES = ("first-fold", "every-fold")  # train.LR_SEARCHES
+REFITS = ("full", "fit-part")  # train.REFITS
+SILENCE_DBFS = -60.0  # train.SILENCE_DBFS
+WINDOW_HOP = 0.5  # train.WINDOW_HOP
+MST_LR = 3e-4  # pretrain.MST_LR
+PRETRAINERS = ("mst",)  # pretrain.PRETRAINERS (its keys)

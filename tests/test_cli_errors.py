@@ -1,0 +1,347 @@
+"""Former crashes and silent results of the command line (issue 24): each ends in exit 2 and one named
+``rwbench: error:`` line, or in a recorded outcome. Every case runs the real command line (``rwbench.cli.main``, or
+the installed console script in a subprocess where the process itself is the point)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_audio
+from safetensors.torch import save_file
+
+from rwbench.cli import build_parser, main
+
+FAST = ["--frontends", "mfcc", "--backends", "logreg", "--device", "cpu", "--workers", "0", "-q"]
+
+
+def one_error_line(capsys, fragment: str) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith("rwbench: error:"), err
+    assert fragment in err[-1], err[-1]
+    assert not any(line.startswith("Traceback") for line in err), err
+    return err[-1]
+
+
+def pets(root: Path, n: int = 6, seconds: float = 0.15) -> Path:
+    for label in ("cat", "dog", "owl"):
+        for i in range(n):
+            write_audio(root / "pets" / label / f"{label}{i}.wav", seconds=seconds)
+    return root / "pets"
+
+
+def folder_run(tmp: Path, data: Path, *extra: str) -> list[str]:
+    return ["run", "--dataset", "folder", "--data-root", str(data), "--dataset-option", "k=3",
+            "--dataset-option", "seconds=0.15", "--results", str(tmp / "results"), *FAST, *extra]
+
+
+# -- 1. help ---------------------------------------------------------------------------------------
+
+def _command_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
+    yield prefix
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _command_paths(sub, (*prefix, name))
+
+
+def test_every_help_page_prints_and_exits_0(capsys):
+    paths = list(_command_paths(build_parser()))
+    assert ("profile",) in paths and ("plot", "filters") in paths and ("weights", "fetch") in paths
+    for path in paths:
+        assert main([*path, "--help"]) == 0, path
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: rwbench {' '.join(path)}".rstrip()), (path, out[:200])
+
+
+def test_top_level_help_through_the_console_script():
+    """The installed ``rwbench`` entry point itself, as a newcomer types it."""
+    env = {**os.environ, "COLUMNS": "400"}  # one line per command
+    done = subprocess.run([sys.executable, "-m", "rwbench.cli", "--help"], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert "commands:" in done.stdout and "leaderboard" in done.stdout
+    assert "GFLOP/s, % of this device's matmul peak" in done.stdout
+
+
+@pytest.mark.parametrize(("argv", "listed", "needs"), [
+    ([], ["run", "leaderboard", "check-plugin"], "rwbench needs a command (one of: run, embed,"),
+    (["plot"], ["filters", "mel-target"], "rwbench plot needs a figure (one of: filters, mel-target)"),
+    (["weights"], ["list", "fetch"], "rwbench weights needs an action (one of: list, fetch)"),
+])
+def test_a_missing_command_lists_the_commands_and_exits_2(capsys, argv, listed, needs):
+    """As git does: usage and the list of commands, then the error line."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: rwbench") and all(f"    {name}" in err for name in listed), err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("rwbench: error:") and needs in last, last
+
+
+# -- 2. --dataset-option types -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("option", "fragment"), [
+    ("k=abc", "dataset 'folder': --dataset-option k takes an integer (default k=10), got 'abc'"),
+    ("k=1.5", "--dataset-option k takes an integer (default k=10), got '1.5'"),
+    ("seed=x", "--dataset-option seed takes an integer (default seed=0), got 'x'"),
+    ("seconds=abc", "--dataset-option seconds takes a number (default seconds=10.0), got 'abc'"),
+    ("partial=3", "--dataset-option partial takes True or False, got '3'"),
+    ("task=x", "--dataset-option task is not a loader option; use --tasks"),
+])
+def test_a_dataset_option_of_the_wrong_type_is_named_with_its_type(tmp_path, capsys, option, fragment):
+    assert main([*folder_run(tmp_path, pets(tmp_path)), "--dataset-option", option]) == 2
+    one_error_line(capsys, fragment)
+
+
+def test_a_dataset_option_the_loader_fixes_itself_is_named(tmp_path, capsys):
+    root = tmp_path / "esc"
+    (root / "audio").mkdir(parents=True)
+    (root / "meta").mkdir()
+    (root / "meta" / "esc50.csv").write_text("filename,fold,target,category,esc10,src_file,take\n"
+                                             "1-100-A-0.wav,1,0,dog,True,100,A\n")
+    assert main(["run", "--dataset", "esc10", "--data-root", str(root), "--dataset-option", "seconds=3", *FAST]) == 2
+    one_error_line(capsys, "dataset 'esc10' fixes seconds itself (part of its protocol); drop --dataset-option seconds")
+
+
+def test_a_string_option_keeps_the_text_as_typed(tmp_path, capsys):
+    """``name=2019`` reads as the int 2019; the loader's ``name: str`` gets the text."""
+    assert main([*folder_run(tmp_path, pets(tmp_path)), "--dataset-option", "name=2019"]) == 0
+    assert "### folder/2019" in capsys.readouterr().out
+
+
+# -- 4. --segment shorter than the front-end can compute ----------------------------------------------
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["run", "--segment", "0.00001"], "--segment 1e-05 s is shorter than front-end 'sample_level' can compute: it needs "
+                                      "windows of at least 0.183 s (2187 sample(s) at 12000 Hz); give --segment 0.183"),
+    (["embed", "--frontends", "timbral", "--segment", "0.00001"], "front-end 'timbral' can compute: it needs windows of "
+                                                                  "at least 0.001 s (1 sample(s) at 12000 Hz)"),
+    (["run", "--frontends", "vgg", "--segment", "5"], "it needs windows of at least 27.286 s"),
+    (["run", "--frontends", "mfcc", "--segment", "1", "--hop", "0.00001"], "--hop 1e-05 s is shorter than one sample"),
+])
+def test_a_window_shorter_than_the_frontend_minimum_is_refused(tmp_path, capsys, argv, fragment):
+    assert main([*argv, "--results", str(tmp_path / "r"), "-q"]) == 2
+    one_error_line(capsys, fragment)
+    assert not (tmp_path / "r" / "runs").exists()
+
+
+# -- 5. --executor dask without Dask -----------------------------------------------------------------
+
+BLOCK_DASK = textwrap.dedent("""
+    import sys
+
+    class NoDask:  # the [dask] extra is not installed
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("distributed", "dask"):
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    sys.meta_path.insert(0, NoDask())
+    from rwbench.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_executor_dask_without_the_extra_says_what_to_install(tmp_path):
+    done = subprocess.run([sys.executable, "-c", BLOCK_DASK, "run", "--executor", "dask", "--results",
+                           str(tmp_path / "r"), "-q"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rwbench: error: --executor dask needs Dask's distributed "), lines
+    assert lines[0].endswith('pip install "rwbench[dask]"') and "No module named 'distributed'" in lines[0]
+
+
+# -- 6. a training batch of one clip ----------------------------------------------------------------
+
+def split_manifest(root: Path, n_train: int) -> Path:
+    rows = ["path,label,split"]
+    for label in ("cat", "dog", "owl"):
+        for i in range(n_train // 3 + 2):
+            path = write_audio(root / "clips" / f"{label}{i}.wav", seconds=0.15)
+            part = "train" if i < n_train // 3 else ("valid" if i == n_train // 3 else "test")
+            rows.append(f"{path.relative_to(root)},{label},{part}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+TRAIN = ["--frontends", "timbral", "--epochs", "1", "--patience", "1", "--device", "cpu", "--workers", "0", "-q"]
+
+
+def test_training_on_a_fit_part_that_leaves_a_batch_of_one_runs(tmp_path, capsys):
+    """9 training clips in batches of 8: the ninth joins the batch before (batch norm cannot train on one clip)."""
+    root = split_manifest(tmp_path / "data", 9)
+    argv = ["train", "--dataset", "csv", "--data-root", str(root), "--dataset-option", "seconds=0.15",
+            "--results", str(tmp_path / "r"), "--batch-size", "8", *TRAIN]
+    assert main(argv) == 0, capsys.readouterr().err
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "r" / "runs").rglob("*.json")]
+    assert record["backend"]["name"] == "head" and len(record["folds"]) == 1
+
+
+def test_training_with_a_batch_size_of_one_is_refused(tmp_path, capsys):
+    assert main(["train", "--batch-size", "1", "--results", str(tmp_path / "r"), *TRAIN]) == 2
+    one_error_line(capsys, "--batch-size 1: training normalises each batch (batch norm) and needs at least 2 clips")
+
+
+# -- 7. non-finite weights; every clip skipped --------------------------------------------------------
+
+def test_a_weights_file_with_nan_is_blamed_not_the_clips(tmp_path, capsys):
+    from rwbench.frontend import FRONTENDS, Embedder
+
+    state = {k: v.clone() for k, v in Embedder(FRONTENDS.get("timbral")).net.state_dict().items()}
+    name = next(k for k, v in state.items() if v.is_floating_point() and v.dim() > 1)
+    state[name][0] = float("nan")
+    weights = tmp_path / "diverged.safetensors"
+    save_file(state, str(weights))
+    argv = [*folder_run(tmp_path, pets(tmp_path)), "--frontends", "timbral", "--weights", f"pretrained:{weights}"]
+    for extra in ([], ["--skip-bad-audio"]):
+        assert main([*argv, *extra]) == 2
+        line = one_error_line(capsys, f"weights file {weights} holds non-finite values (NaN or ±Inf) in 1 tensor(s): "
+                                      f"{name} (")
+        assert "clip" not in line
+
+
+def test_every_clip_unreadable_is_said_so(tmp_path, capsys):
+    data = pets(tmp_path, n=3)
+    for wav in data.rglob("*.wav"):
+        wav.write_text("not audio")
+    assert main([*folder_run(tmp_path, data), "--skip-bad-audio"]) == 2
+    one_error_line(capsys, "folder/pets: all 9 clips were unreadable and skipped (--skip-bad-audio); nothing is left")
+
+
+def test_every_clip_failing_at_the_embed_stage_is_said_so(tmp_path, capsys):
+    """Headers fine, samples NaN: each clip fails when decoded; with --skip-bad-audio all are skipped."""
+    import soundfile as sf
+
+    data = pets(tmp_path, n=3)
+    for wav in data.rglob("*.wav"):
+        samples = np.full(1200, np.nan, np.float32)
+        sf.write(wav, samples, 8000, subtype="FLOAT")
+    assert main([*folder_run(tmp_path, data), "--skip-bad-audio"]) == 2
+    one_error_line(capsys, "folder/pets: all 9 clips were unreadable or gave a non-finite embedding with mfcc and "
+                           "were skipped (--skip-bad-audio); nothing is left to evaluate")
+
+
+# -- 9. a folder as pretrained:PATH; duplicate CSV rows -----------------------------------------------
+
+def test_a_folder_given_as_weights_file_is_named_a_folder(tmp_path, capsys):
+    assert main(["run", "--frontends", "timbral", "--weights", f"pretrained:{tmp_path}", "--results",
+                 str(tmp_path / "r"), "-q"]) == 2
+    one_error_line(capsys, f"pretrained weights {str(tmp_path)!r} is a folder; pretrained:PATH takes a weights file")
+
+
+def test_duplicate_manifest_rows_are_named_with_their_lines(tmp_path, capsys):
+    data = pets(tmp_path)
+    rows = ["path,label", "cat/cat0.wav,cat", "dog/dog0.wav,dog", "cat/cat0.wav,cat", "owl/owl0.wav,owl"]
+    (data / "manifest.csv").write_text("\n".join(rows) + "\n")
+    assert main(["run", "--dataset", "csv", "--data-root", str(data), "--dataset-option", "k=2", *FAST]) == 2
+    one_error_line(capsys, f"clip ids are not unique: 1 clip(s) are listed more than once of {data / 'manifest.csv'} "
+                           "('cat/cat0.wav' at line 2 and line 4); remove the duplicate row(s)")
+
+
+# -- 10. the umask is read without changing it ---------------------------------------------------------
+
+def test_reading_the_umask_never_opens_a_window_for_another_thread(tmp_path):
+    from rwbench import cache
+
+    old = os.umask(0o022)
+    try:
+        stop, modes = threading.Event(), []
+
+        def create():
+            i = 0
+            while not stop.is_set():
+                path = tmp_path / f"f{i}"
+                with open(path, "w"):
+                    pass
+                modes.append(path.stat().st_mode & 0o777)
+                path.unlink()
+                i += 1
+
+        worker = threading.Thread(target=create)
+        worker.start()
+        try:
+            masks = {cache._umask() for _ in range(2000)}
+        finally:
+            stop.set()
+            worker.join()
+    finally:
+        os.umask(old)
+    assert masks == {0o022} and modes and set(modes) == {0o644}, (masks, sorted(set(modes)))
+
+
+def test_atomic_files_get_the_mode_the_umask_gives(tmp_path):
+    from rwbench.cache import atomic_path
+
+    old = os.umask(0o027)
+    try:
+        with atomic_path(tmp_path / "x.json") as tmp:
+            tmp.write_text("{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o640
+
+
+# -- 11. a read-only home and numba's cache ----------------------------------------------------------------
+
+NUMBA_SCRIPT = textwrap.dedent("""
+    import os, sys
+    if sys.argv[1] == "rwbench":
+        import rwbench  # noqa: F401  (first, as the console script does)
+    from numba.core import caching
+    # a read-only site-packages: numba cannot cache beside the sources
+    caching.InTreeCacheLocator.from_function = classmethod(lambda cls, f, p: None)
+    import cached
+    print(cached.plus(1), os.environ.get("NUMBA_CACHE_DIR"))
+""")
+
+
+def test_a_read_only_home_gets_numba_a_writable_cache(tmp_path):
+    """numba's fallback, ``~/.cache/numba``, cannot be made under a home that is a file (unwritable even for root);
+    with librosa's sources read-only too, a ``cache=True`` function raises at definition. rwbench points
+    NUMBA_CACHE_DIR under $RWBENCH_HOME first."""
+    (tmp_path / "mod").mkdir()
+    (tmp_path / "mod" / "cached.py").write_text("import numba\n\n@numba.jit(cache=True)\ndef plus(x):\n    return x + 1\n")
+    home = tmp_path / "home"
+    home.write_text("")  # not a folder: nothing can be created under it
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), RWBENCH_HOME=str(tmp_path / "rwhome"), PYTHONPATH=str(tmp_path / "mod"))
+    without = subprocess.run([sys.executable, "-c", NUMBA_SCRIPT, "plain"], capture_output=True, text=True, env=env,
+                             timeout=120)
+    assert without.returncode != 0 and "no locator available" in without.stderr, "the simulation reproduces the fault"
+    done = subprocess.run([sys.executable, "-c", NUMBA_SCRIPT, "rwbench"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", str(tmp_path / "rwhome" / "numba")]
+    assert any((tmp_path / "rwhome" / "numba").rglob("*.nbi")), "the function was cached there"
+
+
+# -- 8. a skipped clip's record is structured ----------------------------------------------------------
+
+def test_a_skipped_clip_with_a_tab_in_its_name_is_recorded_whole(tmp_path):
+    from rwbench.cache import CacheEntry, failed_clip
+
+    entry = CacheEntry(tmp_path / "entry")
+    entry.parts.mkdir(parents=True)
+    entry.save_chunk(0, [0], [np.zeros((1, 3), np.float32)], {1: "cannot decode\tit"}, dim=3,
+                     clip_ids=["a.wav", "odd\tname.wav"], seconds=0.1)
+    assert entry.chunk_summary(1)["skipped"] == [{"clip": "odd\tname.wav", "reason": "cannot decode\tit"}]
+    assert failed_clip("old.wav\tcannot decode: x") == {"clip": "old.wav", "reason": "cannot decode: x"}  # old parts
+
+
+def test_skipped_clip_reaches_the_result_with_its_name(tmp_path, capsys):
+    import soundfile as sf
+
+    data = pets(tmp_path)
+    odd = data / "owl" / "owl\tnine.wav"
+    sf.write(odd, np.full(1200, np.nan, np.float32), 8000, subtype="FLOAT")
+    assert main([*folder_run(tmp_path, data), "--skip-bad-audio"]) == 0
+    record = json.loads(next((tmp_path / "results" / "runs").rglob("*.json")).read_text())
+    assert [s["clip"] for s in record["dataset"]["skipped"]] == ["owl/owl\tnine.wav"]
+    assert record["dataset"]["skipped"][0]["reason"].startswith(f"{odd} holds 1200 non-finite sample(s)")

@@ -1,0 +1,97 @@
+"""Daily friction of issue 24, through the real command line: a start that imports nothing heavy, check-plugin's
+count of skipped checks, third-party loggers kept quiet under -v, and the run summary naming repeat-padding."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rwbench import choices
+from rwbench.cli import main
+
+
+def python(code: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+
+
+LIGHT = """
+import json, sys
+from rwbench.cli import main
+code = main(sys.argv[1:])
+heavy = [m for m in ("torch", "sklearn", "librosa", "scipy", "pandas", "matplotlib", "hpelm", "numba")
+         if m in sys.modules]
+print(json.dumps([code, heavy]), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["report", "--help"], ["list", "backends"],
+                                  ["weights", "--help"], ["bogus"]])
+def test_the_light_commands_import_no_numerical_library(argv):
+    """`--help`, every parser and `list backends` import none of torch, scikit-learn, librosa, scipy, pandas (the
+    time it saves is measured in benchmarks/startup.py, not here)."""
+    done = python(LIGHT, *argv)
+    code, heavy = json.loads(done.stderr.strip().splitlines()[-1])
+    assert heavy == [], (argv, heavy)
+    assert code == (2 if argv == ["bogus"] else 0)
+
+
+def test_list_datasets_needs_neither_torch_nor_sklearn():
+    code, heavy = json.loads(python(LIGHT, "list", "datasets").stderr.strip().splitlines()[-1])
+    assert code == 0 and not {"torch", "sklearn", "librosa"} & set(heavy), heavy
+
+
+def test_the_parser_choices_agree_with_the_modules_that_own_them():
+    from rwbench import backends, evaluate, frontend, leaderboard, pretrain, significance, tasks, train
+
+    assert (choices.DEFAULT_GRID, choices.GRID_NAMES) == (backends.DEFAULT_GRID, backends.GRID_NAMES)
+    assert choices.AGGREGATES == evaluate.AGGREGATES
+    assert choices.POOLINGS == frontend.POOLINGS and choices.PRECISIONS == tuple(frontend.PRECISIONS)
+    assert choices.FORMATS == leaderboard.FORMATS and choices.REGIMES == significance.REGIMES
+    assert choices.TASK_TYPES == tuple(tasks.TASK_TYPES)
+    assert (choices.LR_SEARCHES, choices.REFITS, choices.SILENCE_DBFS, choices.WINDOW_HOP) == (
+        train.LR_SEARCHES, train.REFITS, train.SILENCE_DBFS, train.WINDOW_HOP)
+    assert (choices.MST_LR, choices.PRETRAINERS) == (pretrain.MST_LR, tuple(pretrain.PRETRAINERS))
+
+
+def test_check_plugin_counts_a_skipped_check_as_skipped(capsys):
+    assert main(["check-plugin", "mfcc"]) == 0  # no weights: other_seed is skipped; on CPU cpu_cuda too
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "passed all" not in last
+    assert last.startswith("front-end 'mfcc' passed ") and " of 10 checks, " in last
+    assert "skipped (other_seed: no weights" in last
+
+
+VERBOSE = """
+import logging, sys
+import filelock
+from rwbench.cli import main
+main(sys.argv[1:-1])
+logging.getLogger("rwbench").debug("rwbench debug line")
+with filelock.FileLock(sys.argv[-1] + ".lock"):  # filelock logs "Attempting to acquire lock ..." at DEBUG
+    pass
+logging.getLogger("matplotlib.font_manager").info("generated new fontManager")
+"""
+
+
+def test_verbose_keeps_third_party_loggers_at_warning_unless_vv(tmp_path):
+    one = python(VERBOSE, "list", "backends", "-v", str(tmp_path / "x"))
+    assert "rwbench debug line" in one.stderr
+    assert "filelock" not in one.stderr and "fontManager" not in one.stderr, one.stderr
+    two = python(VERBOSE, "list", "backends", "-vv", str(tmp_path / "x"))
+    assert "DEBUG filelock" in two.stderr and "rwbench debug line" in two.stderr
+    plain = python(VERBOSE, "list", "backends", str(tmp_path / "x"))  # INFO by default: matplotlib's INFO too
+    assert "fontManager" not in plain.stderr
+
+
+def test_a_run_that_repeat_pads_says_so_with_the_cost(monkeypatch, tmp_path, capsys):
+    from rwbench import plan
+
+    monkeypatch.setattr(plan, "plan", lambda *args: None)  # the plan's quick timing is not what is tested here
+    monkeypatch.setattr(plan, "render", lambda *args: "")
+    assert main(["run", "--frontends", "vgg,mfcc", "--backends", "svm", "--results", str(tmp_path), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [f"padding: vgg reads 27.3 s per input: synthetic/{task}'s 6 s clips are repeated 4.55× (4.55× the "
+                     f"compute of an unpadded clip)" for task in ("rhythm", "timbre")]

@@ -1,0 +1,188 @@
+"""Named backend grids (``--grid wide|study``) and grid edges: the settings chosen at the edge of their grid."""
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+from sklearn.linear_model import LogisticRegression
+from toy import TINY, tone_dataset
+
+from rwbench.backends import (
+    BACKENDS,
+    DEFAULT_GRID,
+    GRID_NAMES,
+    BackendSpec,
+    grid_edge_counts,
+    grid_edge_flag,
+    grid_edges,
+    grid_name_of,
+)
+from rwbench.errors import RwbenchError
+from rwbench.leaderboard import load, to_summary
+from rwbench.pipeline import RunOptions, evaluation_tasks, run
+from rwbench.plan import plan
+
+STUDY_RUNS = Path(__file__).resolve().parents[1] / "studies" / "random-vs-trained" / "results" / "runs"
+
+# two named grids of a cheap backend; on the easy tones every C of "study" ties, so the first (the smallest) wins
+TWO_GRIDS = {"wide": [{"C": [0.01, 1.0, 100.0]}], "study": [{"C": [10.0, 100.0]}]}
+TWO = BackendSpec(name="two_grids", build=lambda seed: LogisticRegression(max_iter=500), grid=TWO_GRIDS["wide"],
+                  grids=TWO_GRIDS, grid_name="wide", description="logistic regression with two named grids")
+
+
+@pytest.fixture
+def opts(tmp_path):
+    return RunOptions(results_dir=tmp_path / "results", device="cpu", workers=0)
+
+
+def with_(opts: RunOptions, **changes) -> RunOptions:
+    return RunOptions(**{**opts.__dict__, **changes})
+
+
+def test_study_grid_is_the_reference_studys_and_wide_extends_it():
+    assert DEFAULT_GRID == "wide" and set(GRID_NAMES) == {"wide", "study"}
+    svm, elm, elm_torch = (BACKENDS.get(name) for name in ("svm", "elm", "elm_torch"))
+    study = svm.with_grid("study")
+    assert study.grid_name == "study" and study.grid_size == 32
+    assert study.grid[0]["clf__C"] == study.grid[1]["clf__C"] == [0.1, 2.0, 8.0, 32.0]
+    assert study.grid[0]["clf__gamma"] == [2.0**-k for k in (3, 5, 7, 9, 11, 13)] + ["scale"]
+    assert elm.with_grid("study").grid == [{"clf__n_hidden": [100, 250, 500, 1200, 1800, 2500],
+                                            "clf__alpha": [0.01, 1.0, 100.0]}]
+    wide_c, wide_alpha = svm.grids["wide"][0]["clf__C"], elm.grids["wide"][0]["clf__alpha"]
+    assert set(study.grid[0]["clf__C"]) < set(wide_c) and max(wide_c) >= 2**9 and min(wide_c) < 0.1
+    assert {0.01, 1.0, 100.0} < set(wide_alpha) and max(wide_alpha) >= 1e4 and min(wide_alpha) < 0.01
+    assert svm.grid == svm.grids["wide"] and svm.grid_name == "wide"  # the registered spec searches the default
+    assert elm_torch.grids == elm.grids
+    assert BACKENDS.get("logreg").with_grid("study") is BACKENDS.get("logreg")  # one grid: kept under any name
+    with pytest.raises(RwbenchError, match="no grid 'paper'"):
+        svm.with_grid("paper")
+
+
+def svm_record(params: list[dict], grid=None) -> dict:
+    grid = grid or BACKENDS.get("svm").grids["study"]
+    return {"backend": {"name": "svm", "grid": json.loads(json.dumps(grid))}, "folds": [{"best_params": p} for p in params]}
+
+
+def test_grid_edges_per_fold_from_the_sub_grid_the_setting_came_from():
+    record = svm_record([
+        {"kernel": "rbf", "C": 32.0, "gamma": 2.0**-13},  # C high, gamma low (the smallest numeric γ)
+        {"kernel": "rbf", "C": 8.0, "gamma": "scale"},  # nothing: 'scale' is categorical
+        {"kernel": "linear", "C": 0.1},  # the linear entry's smallest C
+        {"kernel": "rbf", "C": 2.0, "gamma": 0.125},  # gamma high
+    ])
+    assert grid_edges(record) == [{"C": "high", "gamma": "low"}, {}, {"C": "low"}, {"gamma": "high"}]
+    counts, folds = grid_edge_counts([record])
+    assert folds == 4 and counts == {("C", "high"): 1, ("gamma", "low"): 1, ("C", "low"): 1, ("gamma", "high"): 1}
+    assert grid_edge_flag([record]) == ""  # no edge in more than half the folds
+    assert grid_edge_flag([svm_record([{"kernel": "rbf", "C": 32.0, "gamma": 2.0**-7}] * 3)]) == "C high 3/3"
+    wide = svm_record([{"kernel": "rbf", "C": 32.0, "gamma": 2.0**-7}], BACKENDS.get("svm").grids["wide"])
+    assert grid_edges(wide) == [{}]  # 32 is inside the wide grid
+
+
+def test_grid_edges_of_elm_multilabel_heads_and_stored_edges():
+    elm = {"backend": {"name": "elm", "grid": BACKENDS.get("elm").grids["study"]},
+           "folds": [{"best_params": {"alpha": 100.0, "n_hidden": 2500}}, {"best_params": {"alpha": 1.0, "n_hidden": 100}}]}
+    assert grid_edges(elm) == [{"alpha": "high", "n_hidden": "high"}, {"n_hidden": "low"}]
+    one_vs_rest = {"backend": {"name": "knn", "grid": [{"estimator__clf__n_neighbors": [1, 3, 5]}]},
+                   "folds": [{"best_params": {"n_neighbors": 5}}]}
+    assert grid_edges(one_vs_rest) == [{"n_neighbors": "high"}]
+    head = {"backend": {"name": "head", "grid": {"epochs": 30, "lr": 1e-3}}, "folds": [{"best_params": {"epoch": 29}}]}
+    assert grid_edges(head) == [{}] and grid_edge_flag([head]) == ""
+    stored = {"backend": elm["backend"], "folds": [{"best_params": {"alpha": 1.0, "n_hidden": 500}, "grid_edge": {}}]}
+    assert grid_edges(stored) == [{}]
+
+
+def test_grid_name_of_old_files_is_read_from_their_grid():
+    assert grid_name_of({"name": "svm", "grid": BACKENDS.get("svm").grids["study"], "grid_name": "wide"}) == "wide"
+    assert grid_name_of(json.loads(json.dumps({"name": "svm", "grid": BACKENDS.get("svm").grids["study"]}))) == "study"
+    assert grid_name_of({"name": "elm", "grid": BACKENDS.get("elm").grids["wide"]}) == "wide"
+    assert grid_name_of({"name": "elm", "grid": [{"clf__alpha": [3.0]}]}) is None
+    assert grid_name_of({"name": "head", "grid": {"epochs": 30}}) is None
+
+
+@pytest.mark.skipif(not STUDY_RUNS.is_dir(), reason="the committed study results are not in this checkout")
+def test_committed_study_results_chose_the_study_grids_edges():
+    """Issue 18: ELM's largest ridge (100) won 95 of 125 ESC-10 folds; the study grid's largest C won most FSDD folds."""
+    def counts(dataset: str, backend: str):
+        records = [json.loads(p.read_text()) for p in sorted((STUDY_RUNS / dataset).glob(f"*__{backend}.json"))]
+        assert records and {grid_name_of(r["backend"]) for r in records} == {"study"}
+        return grid_edge_counts(records)
+
+    (esc10_elm, folds) = counts("esc10", "elm")
+    assert folds == 125 and esc10_elm[("alpha", "high")] == 95
+    (fsdd_svm, folds) = counts("fsdd__standard", "svm")
+    assert folds == 25 and fsdd_svm[("C", "high")] == 18
+
+
+@pytest.fixture(scope="module")
+def study_run(tmp_path_factory):
+    """One run of TWO with --grid study (embeddings cached for the other tests), and what it logged."""
+    base = tmp_path_factory.mktemp("grids")
+    opts = RunOptions(results_dir=base / "results", cache_dir=base / "cache", device="cpu", workers=0, grid="study")
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logging.getLogger("rwbench.pipeline").addHandler(handler)
+    try:
+        log_ = run([tone_dataset()], [TINY], [TWO], opts)
+    finally:
+        logging.getLogger("rwbench.pipeline").removeHandler(handler)
+    return opts, log_, "\n".join(r.getMessage() for r in records)
+
+
+def test_the_grid_is_in_the_run_key_the_backend_section_and_the_fit_count(study_run):
+    opts, log_, _ = study_run
+    ds = tone_dataset()
+    wide, study = (evaluation_tasks([ds], [TINY], [TWO], with_(opts, grid=g, force=True))[0] for g in ("wide", "study"))
+    assert wide.path(opts) == study.path(opts)  # one file per row: a second grid must not silently replace it
+    protocol = ds.describe()["protocol"]
+    assert wide.run_key(opts, protocol) != study.run_key(opts, protocol)
+    timings = {}
+    (wide_plan,), (study_plan,) = (plan([ds], [TINY], [TWO], with_(opts, grid=g, force=True), timings=timings)
+                                   for g in ("wide", "study"))
+    inner = sum(len(s.inner) for s in ds.splits())
+    assert (wide_plan.fits, study_plan.fits) == (inner * 3 + 4, inner * 2 + 4)  # inner folds × grid + one refit per split
+
+    record = json.loads(log_.results[0].read_text())
+    assert record["backend"]["grid_name"] == "study" and record["backend"]["grid"] == TWO_GRIDS["study"]
+    assert record["backend"]["grid_size"] == 2
+    again = run([ds], [TINY], [TWO], opts)
+    assert (again.embedded, again.evaluated, again.reused) == (0, 0, 1)
+
+
+def test_a_result_of_another_grid_stops_the_run_unless_forced(study_run, tmp_path):
+    opts = with_(study_run[0], results_dir=tmp_path / "results")
+    shutil.copytree(study_run[0].results_dir, opts.results_dir)
+    path = next((opts.results_dir / "runs").rglob("*.json"))
+    before = path.read_text()
+    ds = tone_dataset()
+    with pytest.raises(RwbenchError, match=r"grid 'study'.*--grid study.*--force"):
+        run([ds], [TINY], [TWO], with_(opts, grid="wide"))
+    assert path.read_text() == before and ds.decoded == []  # nothing replaced, nothing embedded
+    forced = run([ds], [TINY], [TWO], with_(opts, grid="wide", force=True))
+    assert forced.evaluated == 1 and json.loads(path.read_text())["backend"]["grid_name"] == "wide"
+
+
+def test_edges_are_warned_after_evaluation_and_flagged_on_the_leaderboard(study_run):
+    opts, log_, warned = study_run
+    record = json.loads(log_.results[0].read_text())
+    assert [f["best_params"]["C"] for f in record["folds"]] == [10.0] * 4  # ties: the first, smallest C
+    assert grid_edges(record) == [{"C": "low"}] * 4
+    assert "1 of 1 results chose a setting at the edge of its grid" in warned and "C low 4/4" in warned
+    table = load(opts.results_dir)
+    assert list(table["grid_edge"]) == ["C low 4/4"]
+    assert "C↓ 4/4" in to_summary(table)
+
+
+def test_cli_takes_the_grid_and_lists_both(capsys):
+    from rwbench.cli import build_parser, main
+
+    assert build_parser().parse_args(["run"]).grid == "wide"
+    assert build_parser().parse_args(["evaluate", "--grid", "study"]).grid == "study"
+    assert main(["run", "--grid", "paper"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    assert main(["list", "backends", "svm"]) == 0
+    out = capsys.readouterr().out
+    assert "64 (wide)" in out and "32 (study)" in out

@@ -1,0 +1,70 @@
+"""One progress display over a run (embed jobs + result files), quiet with --quiet; fits in parallel by default
+with the same results as one job; the dry run predicts the fits' time."""
+
+import json
+import logging
+import re
+import subprocess
+import sys
+
+import pytest
+from toy import TINY, tone_dataset
+
+from rwbench.backends import BACKENDS
+from rwbench.cli import main
+from rwbench.pipeline import RunOptions, run
+
+# the synthetic data, small: 1 embed job (temporal, seed 0) + 2 result files (logreg, knn) = 3 steps
+SMALL = ["run", "--frontends", "temporal", "--backends", "logreg,knn", "--device", "cpu", "--workers", "0",
+         "--dataset-option", "n_per_class=8", "--tasks", "rhythm"]
+
+
+@pytest.mark.slow
+def test_a_run_logs_one_plain_line_per_step_outside_a_terminal_and_none_with_quiet(tmp_path):
+    command = [sys.executable, "-m", "rwbench.cli", *SMALL, "--results", str(tmp_path / "r")]
+    plain = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    steps = re.findall(r"\[(\d+) of (\d+), [\d:]+, ETA [\d:]+\] (.*)", plain.stderr)
+    assert [(int(n), int(total)) for n, total, _ in steps] == [(1, 3), (2, 3), (3, 3)]  # 1 embed job + 2 results
+    assert steps[0][2].startswith("embedded temporal on synthetic/rhythm")
+    assert re.match(r"synthetic/rhythm temporal random (logreg|knn) seed 0: accuracy \d\.\d{3}$", steps[2][2])
+    assert "\r" not in plain.stderr  # nothing redrawn
+    quiet = subprocess.run(command + ["--quiet"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert quiet.returncode == 0 and " of 3" not in quiet.stderr and "jobs |" not in quiet.stderr, quiet.stderr
+
+
+@pytest.mark.slow
+def test_in_a_terminal_one_bar_counts_embed_jobs_and_results_and_quiet_draws_none(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert main([*SMALL, "--results", str(tmp_path), "--quiet"]) == 0
+    assert "jobs |" not in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # capsys swapped the stream: again
+    assert main([*SMALL, "--results", str(tmp_path), "--force"]) == 0
+    err = capsys.readouterr().err
+    assert "run: 0/3 jobs |" in err and "run: 3/3 jobs |" in err and "/4 jobs" not in err
+
+
+@pytest.mark.parametrize("backend", ["svm", "elm"])
+def test_parallel_fits_give_the_results_of_one_job(tmp_path, backend):
+    ds = tone_dataset()
+    folds = {}
+    for jobs in (1, 2):
+        opts = RunOptions(results_dir=tmp_path / f"jobs{jobs}", cache_dir=tmp_path / "cache", device="cpu", workers=0,
+                          n_jobs=jobs)
+        (path,) = run([ds], [TINY], [BACKENDS.get(backend)], opts).results
+        folds[jobs] = [(f["accuracy"], f["best_params"], f["selection_score"])
+                       for f in json.loads(path.read_text())["folds"]]
+    assert folds[1] == folds[2]
+
+
+def test_the_dry_run_predicts_the_fits_time(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO)
+    assert main(["run", "--dry-run", "--frontends", "mfcc", "--backends", "svm", "--tasks", "rhythm",
+                 "--jobs", "2", "--results", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    fits = re.search(r"^fits: predicted (\d+) s \([\d.]+ h\): ([\d,]+) fits × .* = (\d+) s, shared by 2 grid-search "
+                     r"job\(s\)$", out, re.M)
+    assert fits, out
+    assert int(fits.group(2).replace(",", "")) == 5 * (4 * 64 + 1) and int(fits.group(3)) >= int(fits.group(1))
+    assert re.search(r"^total: predicted \d+ s", out, re.M) and "fit s" in out
+    assert not (tmp_path / "r").exists()
