@@ -224,7 +224,7 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
                    help="feature layers evaluated, one result each: default (each front-end's own), each (every "
                         "layer alone), all, or sets like 'mean_pool+max_pool,penultimate'")
     p.add_argument("--jobs", type=_jobs,
-                   help="grid-search fits run in this many worker processes, the cores' threads shared out among them "
+                   help="grid-search fits run in this many threads, the cores' BLAS/torch threads shared out among them "
                         "(default: every core this process may use; 1: one after another, here; --executor dask: 1 per "
                         "task); the results are the same")
     p.add_argument("--force", action="store_true", help="re-evaluate even when an up-to-date result exists")

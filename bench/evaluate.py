@@ -175,17 +175,29 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+@contextlib.contextmanager
 def shared_threads(n_jobs: int | None):
-    """The context of a grid search over ``n_jobs`` worker processes: joblib's loky workers, each limited to its
-    share of the cores in torch, OpenMP and every BLAS (``inner_max_num_threads`` sets the threadpoolctl limits and
-    the ``*_NUM_THREADS`` variables in the workers), so jobs × threads never exceeds the cores. One job: nothing
-    changes (the fits run here, with this process's threads)."""
+    """The context of a grid search over ``n_jobs`` jobs: joblib threads in this process (libsvm and BLAS release
+    the GIL), each with its share of the cores in every BLAS/OpenMP pool (threadpoolctl, as on a Dask worker) and
+    in torch, so jobs × threads never exceeds the cores. Threads, not processes: no worker starts or imports
+    torch, the features are not copied, and the kernel SVM's memoised Gram matrices (per process, up to
+    ``kernel_svm.CACHE_BYTES``) are shared rather than held once per worker. One job: nothing changes."""
     from joblib import effective_n_jobs, parallel_config
 
     jobs = effective_n_jobs(n_jobs)
     if jobs <= 1:
-        return contextlib.nullcontext()
-    return parallel_config(backend="loky", inner_max_num_threads=max(1, available_cores() // jobs))
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads, before = max(1, available_cores() // jobs), torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with parallel_config(backend="threading"), threadpool_limits(threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _relative(indices: np.ndarray, search: np.ndarray) -> np.ndarray:

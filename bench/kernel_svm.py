@@ -10,6 +10,7 @@ grid search on the same split pays only for ``exp(-γ·D²)`` and the libsvm sol
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from numbers import Real
 
@@ -24,6 +25,7 @@ __all__ = ["KernelSVC"]
 
 CACHE_BYTES = 4 * 2**30  # memoised matrices kept per process (least recently used dropped first)
 _cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()  # grid searches fit in threads (--jobs): one computes a matrix, the others reuse it
 
 
 def _digest(X: np.ndarray) -> str:
@@ -33,16 +35,17 @@ def _digest(X: np.ndarray) -> str:
 def _memoised(kind: str, A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``kind`` = "sqdist" (‖a−b‖²) or "dot" (a·b) between the rows of A and B, float64, memoised."""
     key = (kind, _digest(A), _digest(B))
-    if key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
-    a, b = torch.from_numpy(np.ascontiguousarray(A)), torch.from_numpy(np.ascontiguousarray(B))
-    out = (a @ b.T) if kind == "dot" else torch.cdist(a, b, compute_mode="use_mm_for_euclid_dist").square_()
-    out = out.numpy()
-    _cache[key] = out
-    while sum(m.nbytes for m in _cache.values()) > CACHE_BYTES and len(_cache) > 1:
-        _cache.popitem(last=False)
-    return out
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        a, b = torch.from_numpy(np.ascontiguousarray(A)), torch.from_numpy(np.ascontiguousarray(B))
+        out = (a @ b.T) if kind == "dot" else torch.cdist(a, b, compute_mode="use_mm_for_euclid_dist").square_()
+        out = out.numpy()
+        _cache[key] = out
+        while sum(m.nbytes for m in _cache.values()) > CACHE_BYTES and len(_cache) > 1:
+            _cache.popitem(last=False)
+        return out
 
 
 class KernelSVC(ClassifierMixin, BaseEstimator):

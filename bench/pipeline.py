@@ -169,8 +169,9 @@ def embed_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunO
             computed = embed_job(job, opts, on_clips=partial(progress.clips, label))
             log_.embedded += computed
             log_.cached += not computed
-            progress.step(f"embedded {label} ({job.weights_kind} weights, seed {job.seed})"
-                          f"{f', fold {job.fold}' if job.fold else ''}{'' if computed else ': cached'}")
+            which = "" if job.weights_kind == "none" else f" ({job.weights_kind} weights, seed {job.seed}" + (
+                f", fold {job.fold})" if job.fold else ")")
+            progress.step(f"embedded {label}{which}{'' if computed else ': cached'}")
     log_.embed_seconds += time.perf_counter() - start
 
 

@@ -68,3 +68,19 @@ def test_the_dry_run_predicts_the_fits_time(tmp_path, capsys, caplog):
     assert int(fits.group(2).replace(",", "")) == 5 * (4 * 64 + 1) and int(fits.group(3)) >= int(fits.group(1))
     assert re.search(r"^total: predicted \d+ s", out, re.M) and "fit s" in out
     assert not (tmp_path / "r").exists()
+
+
+def test_parallel_fits_share_the_cores_out_and_give_the_threads_back(monkeypatch):
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from rwbench import evaluate
+
+    monkeypatch.setattr(evaluate, "available_cores", lambda: 8)
+    before = torch.get_num_threads()
+    with evaluate.shared_threads(4):
+        from joblib.parallel import get_active_backend
+
+        assert torch.get_num_threads() == 2 and type(get_active_backend()[0]).__name__ == "ThreadingBackend"
+        assert all(pool["num_threads"] <= 2 for pool in threadpool_info())
+    assert torch.get_num_threads() == before
