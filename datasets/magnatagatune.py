@@ -97,72 +97,13 @@ def split_list(part: str) -> list[str]:
     return entries
 
 
-# -- decoded length of an MP3 without a length header: walk its MPEG Layer III frame headers ----------------------
-_L3_KBPS = {3: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),  # MPEG-1
-            2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)}  # MPEG-2 and MPEG-2.5
-_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
-
-
-def _frame_table() -> list[tuple[int, int, int] | None]:
-    """For header bytes 2 and 3 (``b1 << 8 | b2``): (frame bytes, samples, sample rate) of a Layer III frame, or None
-    (not a frame sync, another layer, free-format or a reserved value)."""
-    table: list[tuple[int, int, int] | None] = [None] * 65536
-    for b1 in range(0xE0, 0x100):
-        version, layer = (b1 >> 3) & 3, (b1 >> 1) & 3
-        if version == 1 or layer != 1:
-            continue
-        kbps = _L3_KBPS[3] if version == 3 else _L3_KBPS[2]
-        for b2 in range(256):
-            index, rate_index, padding = b2 >> 4, (b2 >> 2) & 3, (b2 >> 1) & 1
-            if index in (0, 15) or rate_index == 3:
-                continue
-            rate = _RATES[version][rate_index]
-            per_frame = 1152 if version == 3 else 576
-            table[b1 << 8 | b2] = (per_frame // 8 * kbps[index] * 1000 // rate + padding, per_frame, rate)
-    return table
-
-
-_FRAMES = _frame_table()
-
-
-def _audio_start(data: bytes) -> int:
-    """The offset past the leading ID3v2 tag(s)."""
-    pos = 0
-    while data[pos:pos + 3] == b"ID3" and len(data) >= pos + 10:
-        head = data[pos:pos + 10]
-        pos += 10 + (head[6] << 21 | head[7] << 14 | head[8] << 7 | head[9]) + (10 if head[5] & 0x10 else 0)
-    return pos
-
-
-def mpeg_seconds(data: bytes) -> float | None:
-    """The decoded length of an MPEG Layer III stream (after any ID3v2 tags) from its frame headers: frames x samples
-    per frame / rate, without decoding. None when the frames do not run cleanly to the end (a trailing ID3v1 or APE
-    tag is allowed): the caller then decodes the file."""
-    pos, samples, rate = _audio_start(data), 0, None
-    end = len(data)
-    while pos + 4 <= end:
-        frame = _FRAMES[data[pos + 1] << 8 | data[pos + 2]] if data[pos] == 0xFF else None
-        if frame is None or (rate is not None and frame[2] != rate):
-            break
-        if pos + frame[0] > end:  # a last frame cut short is not decoded
-            pos = end
-            break
-        pos += frame[0]
-        samples += frame[1]
-        rate = frame[2]
-    rest = data[pos:]
-    if rate is None or not (len(rest) < 4 or rest[:3] == b"TAG" or rest[:8] == b"APETAGEX"):
-        return None
-    return samples / rate
-
-
 def clip_seconds(path: Path) -> tuple[float | None, str]:
     """``path``'s decoded length in seconds and how it was measured: "header" (the header states it),
     "mpeg-frames" (an MP3 without a length header: its frame headers walked), "decoded" (decoded in full), or
     (None, why) when the file cannot be read."""
     try:
         if path.suffix.lower() == ".mp3" and not audio.declares_length(path):
-            walked = mpeg_seconds(path.read_bytes())
+            walked = audio.mpeg_seconds(path.read_bytes())
             if walked is not None:
                 return walked, "mpeg-frames"
             data, rate = audio.read(path)

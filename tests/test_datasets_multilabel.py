@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 from conftest import shared_data, write_audio
 
+from rwbench import audio
 from rwbench.dataset import DATASETS
 from rwbench.datasets import magnatagatune as mtat
 from rwbench.datasets.magnatagatune import TOP50
@@ -204,8 +205,8 @@ def test_mtt_mpeg_frame_walk_is_the_decoded_length(tmp_path):
     seconds, how = mtat.clip_seconds(path)
     assert how == "mpeg-frames" and seconds == len(sf.read(str(path))[0]) / 16000
     data = path.read_bytes()
-    assert mtat.mpeg_seconds(data + b"TAG" + b"\x00" * 125) == seconds  # an ID3v1 tag at the end is allowed
-    assert mtat.mpeg_seconds(data[:5000] + b"junk" * 50 + data[5000:]) is None  # lost sync: decode instead
+    assert audio.mpeg_seconds(data + b"TAG" + b"\x00" * 125) == seconds  # an ID3v1 tag at the end is allowed
+    assert audio.mpeg_seconds(data[:5000] + b"junk" * 50 + data[5000:]) is None  # lost sync: decode instead
     wav = write_audio(tmp_path / "b.wav", seconds=0.5, rate=16000)
     assert mtat.clip_seconds(wav) == (0.5, "header")
 

@@ -17,6 +17,7 @@ import soundfile as sf
 
 from rwbench import audio
 from rwbench.cli import main
+from rwbench.errors import DataError
 
 BITRATES_V1 = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 BITRATES_V2 = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
@@ -100,6 +101,20 @@ def test_a_tagged_mp3_without_xing_that_is_cut_short_still_decodes_what_it_holds
     data = path.read_bytes()
     path.write_bytes(data[:len(data) * 2 // 3])
     assert audio.probe(path).frames > 0 and len(audio.read(path)[0]) > 0
+
+
+def test_a_variable_bitrate_mp3_without_xing_is_refused_not_cut_short(mp3s, tmp_path):
+    """libsndfile stops a Xing-less VBR stream at its size-based estimate: the frame walk shows what the file holds."""
+    path = tmp_path / "vbr-no-xing.mp3"
+    path.write_bytes(MTAT_TAG + without_xing(mp3s["vbr+xing"].read_bytes()))
+    assert not audio.declares_length(path)
+    assert audio.mpeg_seconds(path.read_bytes()) * RATE == pytest.approx(SECONDS * RATE, abs=SLACK)
+    with sf.SoundFile(path) as f:
+        cut = len(f.read())
+    if SECONDS * RATE - cut <= audio.MPEG_SLACK:
+        pytest.skip(f"this libsndfile decodes the Xing-less VBR stream in full ({cut} samples)")
+    with pytest.raises(DataError, match=r"samples its MPEG frames hold decode \(a variable-bitrate MP3 without a Xing"):
+        audio.read(path)
 
 
 def test_magnatagatune_like_clips_run_through_the_cli(tmp_path, capsys):

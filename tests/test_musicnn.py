@@ -22,7 +22,11 @@ pytestmark = pytest.mark.shared_data
 
 CLIPS = ("jazz.00000", "classical.00000", "metal.00000")
 LAYER_TOLERANCE = 1e-3  # max |port − TensorFlow| for every layer (the bound)
-INPUT_TOLERANCE = 1e-5  # float32 STFT in torch vs numpy's pocketfft: the sums run in another order
+# float32 STFT in torch vs TensorFlow's: the sums run in another order, so a mel power x differs by about ε32·Σ|terms|;
+# musicnn's log10(1 + 10⁴x) multiplies an error of x by 10⁴/(ln 10 · (1 + 10⁴x)) — up to ~4,300× in a quiet band.
+# Measured: ≤ 1e-5 on these 3 clips, 1.5e-5 on a held-out GTZAN clip (a quiet high band); the bound is 3× that,
+# still 20× below LAYER_TOLERANCE.
+INPUT_TOLERANCE = 5e-5
 
 
 def reference(model: str, clip: str) -> dict[str, np.ndarray]:
