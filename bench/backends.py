@@ -175,7 +175,7 @@ def _section(record, name: str):
     return record[name] if isinstance(record, Mapping) else getattr(record, name)
 
 
-def _short(param: str) -> str:
+def short_name(param: str) -> str:
     """A grid key as results show it: ``clf__C`` and ``estimator__clf__C`` → ``C``."""
     return param.removeprefix("estimator__").removeprefix("clf__")
 
@@ -200,26 +200,27 @@ def grid_edges(record) -> list[dict[str, str]]:
     grid, folds = _section(record, "backend").get("grid"), _section(record, "folds")
     if not isinstance(grid, list):
         return [{} for _ in folds]
-    entries = [{_short(key): list(values) for key, values in entry.items()} for entry in grid if isinstance(entry, Mapping)]
-    out = []
-    for fold in folds:
-        if isinstance(fold.get("grid_edge"), Mapping):  # stored by the evaluation since result schema 2
-            out.append(dict(fold["grid_edge"]))
+    return [dict(fold["grid_edge"]) if isinstance(fold.get("grid_edge"), Mapping)  # stored since result schema 2
+            else chosen_edges(grid, fold.get("best_params") or {}) for fold in folds]
+
+
+def chosen_edges(grid: list, chosen: Mapping) -> dict[str, str]:
+    """The settings of ``chosen`` (grid keys long or short) at the ``low`` or ``high`` end of the numeric values of
+    the grid entry they came from (two or more), by short name: ``{"alpha": "high"}``; ``{}`` when none is."""
+    best = {short_name(key): value for key, value in chosen.items()}
+    entries = [{short_name(key): list(values) for key, values in entry.items()} for entry in grid if isinstance(entry, Mapping)]
+    entry = next((e for e in entries if set(e) == set(best)
+                  and all(any(_same(best[k], v) for v in values) for k, values in e.items())), None)
+    edges = {}
+    for key, values in (entry or {}).items():
+        numeric = sorted(v for v in values if _numeric(v))
+        if len(numeric) < 2 or not _numeric(best[key]):
             continue
-        best = fold.get("best_params") or {}
-        entry = next((e for e in entries if set(e) == set(best)
-                      and all(any(_same(best[k], v) for v in values) for k, values in e.items())), None)
-        edges = {}
-        for key, values in (entry or {}).items():
-            numeric = sorted(v for v in values if _numeric(v))
-            if len(numeric) < 2 or not _numeric(best[key]):
-                continue
-            if _same(best[key], numeric[0]):
-                edges[key] = "low"
-            elif _same(best[key], numeric[-1]):
-                edges[key] = "high"
-        out.append(edges)
-    return out
+        if _same(best[key], numeric[0]):
+            edges[key] = "low"
+        elif _same(best[key], numeric[-1]):
+            edges[key] = "high"
+    return edges
 
 
 def grid_edge_counts(records) -> tuple[dict[tuple[str, str], int], int]:

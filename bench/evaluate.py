@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import GridSearchCV
 
-from .backends import BackendSpec
+from .backends import BackendSpec, chosen_edges, short_name
 from .errors import RwbenchError
 from .protocol import OuterSplit
 from .results import summarise  # noqa: F401  (re-exported: evaluate.summarise as before)
@@ -150,23 +150,6 @@ def untrained_tags(train_truth, fold: str) -> np.ndarray:
     return missing
 
 
-def grid_edges(grid: list[dict], chosen: dict) -> dict[str, str]:
-    """The chosen settings that sit at the ``low`` or ``high`` end of the numeric values their grid part searched
-    (two or more), by short name: ``{"alpha": "high"}``; ``{}`` when none does."""
-    part = next((p for p in grid if set(p) == set(chosen) and all(chosen[k] in p[k] for k in p)), {})
-    out = {}
-    for key, values in part.items():
-        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        value = chosen[key]
-        if len(numbers) < 2 or isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-            continue
-        if value == min(numbers):
-            out[_short(key)] = "low"
-        elif value == max(numbers):
-            out[_short(key)] = "high"
-    return out
-
-
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity, e.g. a cgroup's or taskset's share), at least 1."""
     try:
@@ -252,15 +235,10 @@ def evaluate_split(
     return fold_result(
         task, name=split.name, n_train=len(split.train), clips=clips, truth=truth, n_classes=n_classes,
         predicted=predicted, scores=scores, score_kind=kind, score_classes=score_classes, threshold=threshold,
-        best_params={_short(k): _plain(v) for k, v in grid.best_params_.items()},
+        best_params={short_name(k): _plain(v) for k, v in grid.best_params_.items()},
         selection_score=float(grid.best_score_), fit_seconds=time.perf_counter() - start,
-        grid_edge=grid_edges(task.grid(backend.grid, backend.multilabel_native), grid.best_params_),
+        grid_edge=chosen_edges(task.grid(backend.grid, backend.multilabel_native), grid.best_params_),
         train_truth=y[split.train] if task.multilabel else None)
-
-
-def _short(param: str) -> str:
-    """A grid key as results show it: ``clf__C`` and ``estimator__clf__C`` → ``C``."""
-    return param.removeprefix("estimator__").removeprefix("clf__")
 
 
 def nested_cv(

@@ -229,15 +229,21 @@ def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray
     return np.mean(x - y, axis=axis)
 
 
-def _bootstrap_p(fa: list[ClipFold], fb: list[ClipFold], *, draws: int = 500, seed: int = BOOTSTRAP_SEED) -> float:
+def _paired_differences(fa: list[ClipFold], fb: list[ClipFold], draws: int, seed: int) -> np.ndarray:
+    """``draws`` bootstrap values of metric(a) − metric(b) (the mean over folds), the same clips drawn for both
+    within each fold."""
     rng = np.random.default_rng(seed)
-    observed = np.mean([f.score(np.arange(len(f.clips))[None])[0] - g.score(np.arange(len(g.clips))[None])[0]
-                        for f, g in zip(fa, fb)])
     differences = np.zeros(draws)
     for f, g in zip(fa, fb):
         picks = rng.integers(0, len(f.clips), size=(draws, len(f.clips)))
         differences += (f.score(picks) - g.score(picks)) / len(fa)
-    centred = differences - observed
+    return differences
+
+
+def _bootstrap_p(fa: list[ClipFold], fb: list[ClipFold], *, draws: int = 500, seed: int = BOOTSTRAP_SEED) -> float:
+    everything = [np.arange(len(f.clips))[None] for f in fa]
+    observed = np.mean([f.score(all_)[0] - g.score(all_)[0] for f, g, all_ in zip(fa, fb, everything)])
+    centred = _paired_differences(fa, fb, draws, seed) - observed
     return float(min(1.0, (np.sum(np.abs(centred) >= abs(observed)) + 1) / (draws + 1)))
 
 
@@ -248,14 +254,8 @@ def paired_bootstrap(a: dict[str, ClipFold], b: dict[str, ClipFold], *, draws: i
     pooled = _pooled(a, b)
     if pooled is None:
         return None
-    rng = np.random.default_rng(seed)
-    if pooled[0][0].multilabel:
-        draws = min(draws, 500)
-    differences = np.zeros(draws)
-    for f, g in zip(*pooled):
-        picks = rng.integers(0, len(f.clips), size=(draws, len(f.clips)))
-        differences += (f.score(picks) - g.score(picks)) / len(pooled[0])
-    low, high = np.nanpercentile(differences, [2.5, 97.5])
+    draws = min(draws, 500) if pooled[0][0].multilabel else draws
+    low, high = np.nanpercentile(_paired_differences(*pooled, draws, seed), [2.5, 97.5])
     return float(low), float(high)
 
 

@@ -164,7 +164,7 @@ def test_scores_are_stored_to_six_significant_digits():
 
 
 def test_a_setting_chosen_at_the_end_of_its_searched_values_is_flagged():
-    from rwbench.evaluate import grid_edges
+    from rwbench.backends import chosen_edges as grid_edges
 
     grid = [{"clf__kernel": ["rbf"], "clf__gamma": [0.5, 0.125, "scale"], "clf__C": [0.1, 2.0, 32.0]},
             {"clf__kernel": ["linear"], "clf__C": [0.1, 2.0, 32.0]}]
