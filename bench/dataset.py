@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from .errors import DataError, UnknownNameError
 from .filehash import file_digests
 from .protocol import FixedSplit, OuterSplit, PredefinedFolds, Protocol, StratifiedFolds
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .tasks import TaskType
 
 
 @dataclass(frozen=True)
@@ -61,26 +65,21 @@ class Dataset:
         return f"{self.name}/{self.task}" if self.task else self.name
 
     @property
-    def multilabel(self) -> bool:
-        return self.task_type == "multilabel"
+    def kind(self) -> TaskType:
+        """The task type object (rwbench.tasks) named by ``task_type``."""
+        from .tasks import task_type  # scikit-learn: not imported for listing datasets
+
+        return task_type(self.task_type)
 
     @property
     def classes(self) -> list[str]:
         """The class names (multiclass) or the tags (multilabel), sorted: column ``i`` of a target is ``classes[i]``."""
-        if self.multilabel:
-            return sorted({tag for c in self.clips for tag in c.tags})
-        return sorted({c.label for c in self.clips})
+        return self.kind.classes(self.clips)
 
     @property
     def labels(self) -> np.ndarray:
         """Each clip's class index ``(clips,)``, or its tags as an indicator matrix ``(clips, tags)`` (multilabel)."""
-        index = {c: i for i, c in enumerate(self.classes)}
-        if self.multilabel:
-            targets = np.zeros((len(self.clips), len(index)), dtype=np.int64)
-            for row, clip in enumerate(self.clips):
-                targets[row, [index[t] for t in clip.tags]] = 1
-            return targets
-        return np.array([index[c.label] for c in self.clips])
+        return self.kind.targets(self.clips, self.classes)
 
     def splits(self) -> list[OuterSplit]:
         return self.protocol.splits(self.clips)

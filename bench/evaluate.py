@@ -13,19 +13,18 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
-from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import GridSearchCV
 
 from .backends import BackendSpec, chosen_edges, short_name
 from .errors import RwbenchError
 from .protocol import OuterSplit
 from .results import summarise  # noqa: F401  (re-exported: evaluate.summarise as before)
-from .tasks import TASK_TYPES, TaskType, fold_threshold, response
+from .tasks import TASK_TYPES, Outputs, TaskType, fold_threshold
 
 log = logging.getLogger(__name__)
 
@@ -92,62 +91,32 @@ def round_scores(scores: np.ndarray) -> np.ndarray:
     return np.array(flat, np.float64).reshape(np.shape(scores))
 
 
-def class_scores(model, X: np.ndarray) -> tuple[np.ndarray | None, str | None]:
-    """Per-class scores ``(clips, classes_)`` of a fitted classifier and their kind: ``decision_function`` when it
-    has one, else ``predict_proba`` (a binary decision ``d`` becomes the columns ``(-d, d)``); (None, None) for a
-    classifier with neither."""
-    if hasattr(model, "decision_function"):
-        scores, kind = np.asarray(model.decision_function(X), np.float64), "decision_function"
-    elif hasattr(model, "predict_proba"):
-        scores, kind = np.asarray(model.predict_proba(X), np.float64), "predict_proba"
-    else:
-        return None, None
-    return (np.column_stack([-scores, scores]) if scores.ndim == 1 else scores), kind
-
-
-def fold_result(task: TaskType, *, name: str, n_train: int, clips, truth, n_classes: int, predicted=None,
-                scores=None, score_kind: str | None = None, score_classes=None, threshold: float | None = None,
-                best_params: dict, selection_score: float, fit_seconds: float,
+def fold_result(task: TaskType, *, name: str, n_train: int, clips, truth, n_classes: int, outputs: Outputs,
+                best_params: dict, selection_score: float, fit_seconds: float, threshold: float | None = None,
                 grid_edge: dict | None = None, train_truth=None) -> FoldResult:
     """A fold's result from its per-clip outputs — every producer's one way to make one: ``clips`` (dataset
-    indices), ``truth`` (class indices; multilabel: the indicator matrix), ``predicted`` (multiclass) and ``scores``
-    (per clip per class or tag; multilabel: required, with the micro-F1 ``threshold``). Scores are rounded to
-    :data:`SCORE_DIGITS` significant digits first and the metrics computed from the rounded ones, so that every
-    stored metric can be recomputed from the stored outputs."""
-    stored = None if scores is None else round_scores(scores)
-    truth = np.asarray(truth)
-    if task.multilabel:
-        untrained = untrained_tags(train_truth, name)
-        scored = task.scores(truth, None, stored, n_classes, threshold, untrained)
-        stored_truth, confusion = truth.astype(int).tolist(), None
-    else:
-        predicted = np.asarray(predicted)
-        scored = task.scores(truth, predicted, None, n_classes)
-        confusion = confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist()
-        stored_truth = [int(t) for t in truth]
+    indices), ``truth`` (the task type's targets), ``outputs`` (:class:`~rwbench.tasks.Outputs`), the ``threshold``
+    of a thresholded type and the fold's training targets ``train_truth`` (for the columns no model could learn).
+    Scores are rounded to :data:`SCORE_DIGITS` significant digits first and the metrics computed from the rounded
+    ones, so that every stored metric can be recomputed from the stored outputs."""
+    stored = None if outputs.scores is None else round_scores(outputs.scores)
+    score_classes = outputs.score_classes
     if score_classes is not None and np.array_equal(score_classes, np.arange(n_classes)):
         score_classes = None
-    return FoldResult(
-        name=name, n_train=int(n_train), n_test=len(truth), metrics={m: scored.pop(m) for m in task.metrics},
-        best_params=best_params, selection_score=float(selection_score), fit_seconds=float(fit_seconds),
-        confusion=confusion, test_clips=[int(c) for c in clips], truth=stored_truth,
-        predicted=None if predicted is None or task.multilabel else [int(p) for p in predicted],
-        scores=None if stored is None else stored.tolist(), score_kind=None if stored is None else score_kind,
-        score_classes=None if score_classes is None else [int(c) for c in score_classes],
-        grid_edge=grid_edge, details=scored)
-
-
-def untrained_tags(train_truth, fold: str) -> np.ndarray:
-    """Multilabel: the tags with no positive clip on a fold's training side (``train_truth``, its indicator matrix).
-    No model learned them, so they are left out of the fold's macro averages (recorded, with a warning), never
-    scored as if they had been learned."""
-    if train_truth is None:
-        return np.array([], dtype=int)
-    missing = np.flatnonzero(np.asarray(train_truth).sum(axis=0) == 0)
-    if len(missing):
+    untrained = task.untrained(train_truth)
+    if len(untrained):
         log.warning("%s: %d tag(s) have no positive training clip (tag indices %s): left out of the macro averages",
-                    fold, len(missing), ", ".join(map(str, missing)))
-    return missing
+                    name, len(untrained), ", ".join(map(str, untrained)))
+    record = task.fold_record(np.asarray(truth), replace(outputs, scores=stored), n_classes, threshold=threshold,
+                              untrained=untrained)
+    return FoldResult(
+        name=name, n_train=int(n_train), n_test=len(record.truth), metrics=record.metrics,
+        best_params=best_params, selection_score=float(selection_score), fit_seconds=float(fit_seconds),
+        confusion=record.confusion, test_clips=[int(c) for c in clips], truth=record.truth,
+        predicted=record.predicted, scores=None if stored is None else stored.tolist(),
+        score_kind=None if stored is None else outputs.score_kind,
+        score_classes=None if score_classes is None else [int(c) for c in score_classes],
+        grid_edge=grid_edge, details=record.details or {})
 
 
 def available_cores() -> int:
@@ -198,14 +167,14 @@ def evaluate_split(
     score is per clip after voting over its windows' predictions (:data:`VOTES`; multiclass only).
     A multilabel ``y`` is an indicator matrix; its micro-F1 threshold is chosen on the inner validation sides.
     """
-    if task.multilabel and vote is not None:
-        raise RwbenchError("voting over windows (--aggregate majority/probability) is for multiclass tasks")
+    if vote is not None and not task.votes:
+        raise RwbenchError(f"voting over windows (--aggregate majority/probability) is not defined for {task.name} tasks")
     start = time.perf_counter()
     search = split.search
     inner = [(_relative(fit, search), _relative(val, search)) for fit, val in split.inner]
     estimator = task.estimator(backend.build, seed, backend.multilabel_native)
-    grid = GridSearchCV(estimator, task.grid(backend.grid, backend.multilabel_native), cv=inner,
-                        scoring=task.scoring, refit=False, n_jobs=n_jobs,
+    searched = task.grid(backend.grid, backend.multilabel_native)
+    grid = GridSearchCV(estimator, searched, cv=inner, scoring=task.scoring, refit=False, n_jobs=n_jobs,
                         error_score=np.nan)  # an infeasible setting (k > n) scores NaN
     with warnings.catch_warnings(), shared_threads(n_jobs):
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -217,28 +186,18 @@ def evaluate_split(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = clone(estimator).set_params(**grid.best_params_).fit(X[split.train], y[split.train])
-        threshold = (fold_threshold(estimator, grid.best_params_, X[search], y[search], inner)
-                     if task.multilabel else None)
-    scores = predicted = kind = score_classes = None
-    if task.multilabel:
-        scores, truth, clips, kind = response(model, X[split.test]), y[split.test], split.test, "decision_function"
-        if not hasattr(model, "decision_function"):
-            kind = "predict_proba"
-    elif vote is None:
-        predicted, truth, clips = model.predict(X[split.test]), y[split.test], split.test
-        scores, kind = class_scores(model, X[split.test])
-        score_classes = getattr(model, "classes_", None)
+        threshold = fold_threshold(task, estimator, grid.best_params_, X[search], y[search], inner)
+    if vote is None:
+        outputs, truth, clips = task.outputs(model, X[split.test]), y[split.test], split.test
     else:
-        predicted, truth, scores, kind, score_classes = vote_outputs(
-            vote, model, X[split.test], y[split.test], row_clip[split.test], n_classes)
+        outputs, truth = vote_outputs(vote, model, X[split.test], y[split.test], row_clip[split.test], n_classes)
         clips = np.unique(row_clip[split.test])  # the voters return clips in ascending order
     return fold_result(
         task, name=split.name, n_train=len(split.train), clips=clips, truth=truth, n_classes=n_classes,
-        predicted=predicted, scores=scores, score_kind=kind, score_classes=score_classes, threshold=threshold,
+        outputs=outputs, threshold=threshold,
         best_params={short_name(k): _plain(v) for k, v in grid.best_params_.items()},
         selection_score=float(grid.best_score_), fit_seconds=time.perf_counter() - start,
-        grid_edge=chosen_edges(task.grid(backend.grid, backend.multilabel_native), grid.best_params_),
-        train_truth=y[split.train] if task.multilabel else None)
+        grid_edge=chosen_edges(searched, grid.best_params_), train_truth=y[split.train])
 
 
 def nested_cv(
@@ -275,14 +234,14 @@ def _per_clip(values: np.ndarray, clips: np.ndarray) -> tuple[np.ndarray, np.nda
     return first, sums
 
 
-def vote_outputs(vote: str, model, X, y, clips, n_classes):
-    """Per clip after voting over its windows: (predicted class, true class, scores per class, their kind, the
-    class of each score column). ``majority``: each window votes for its predicted class (scores: the fraction of
-    the clip's windows voting for each class; ties go to the lower class index). ``probability``: class
-    probabilities (``predict_proba``), or decision scores without it, averaged over the clip's windows."""
+def vote_outputs(vote: str, model, X, y, clips, n_classes) -> tuple[Outputs, np.ndarray]:
+    """Per clip after voting over its windows: (its outputs, its true class). ``majority``: each window votes for its
+    predicted class (scores: the fraction of the clip's windows voting for each class; ties go to the lower class
+    index). ``probability``: class probabilities (``predict_proba``), or decision scores without it, averaged over
+    the clip's windows."""
     if vote == "majority":
         first, votes = _per_clip(np.eye(n_classes)[model.predict(X)], clips)
-        return votes.argmax(axis=1), y[first], votes / votes.sum(axis=1, keepdims=True), "majority_votes", None
+        return Outputs(votes.argmax(axis=1), votes / votes.sum(axis=1, keepdims=True), "majority_votes"), y[first]
     if hasattr(model, "predict_proba"):
         scores, kind = model.predict_proba(X), "mean_predict_proba"
     else:
@@ -292,17 +251,19 @@ def vote_outputs(vote: str, model, X, y, clips, n_classes):
         scores = np.column_stack([-scores, scores])
     first, sums = _per_clip(scores, clips)
     counts = np.bincount(np.unique(clips, return_inverse=True)[1])
-    return model.classes_[sums.argmax(axis=1)], y[first], sums / counts[:, None], kind, model.classes_
+    return Outputs(model.classes_[sums.argmax(axis=1)], sums / counts[:, None], kind, model.classes_), y[first]
 
 
 def _majority_vote(model, X, y, clips, n_classes):
     """Each window votes for its predicted class; ties go to the lower class index."""
-    return vote_outputs("majority", model, X, y, clips, n_classes)[:2]
+    outputs, truth = vote_outputs("majority", model, X, y, clips, n_classes)
+    return outputs.predicted, truth
 
 
 def _probability_vote(model, X, y, clips, n_classes):
     """Mean class probabilities (``predict_proba``) over windows, or mean decision scores without it."""
-    return vote_outputs("probability", model, X, y, clips, n_classes)[:2]
+    outputs, truth = vote_outputs("probability", model, X, y, clips, n_classes)
+    return outputs.predicted, truth
 
 
 VOTES = {"majority": _majority_vote, "probability": _probability_vote}

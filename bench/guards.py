@@ -14,7 +14,7 @@ import hashlib
 import inspect
 import logging
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -336,11 +336,9 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     check_length_policy(label, seconds=seconds, min_seconds=min_seconds)
     if len({c.id for c in clips}) != len(clips):
         raise DataError(duplicate_ids(clips, label, listed_in))
-    if task_type == "multilabel":
-        untagged = [c for c in clips if not c.tags]
-        if untagged:
-            raise DataError(f"{label}: {len(untagged)} clip(s) of a multilabel task have no tag (first: "
-                            f"{untagged[0].path or untagged[0].id})")
+    from .tasks import task_type as kind_of  # scikit-learn: imported when a dataset is built, not for listing
+
+    kind_of(task_type).check_clips(clips, label)
     unlabelled = [c for c in clips if not str(c.label).strip()]
     if unlabelled:
         first = unlabelled[0].path or unlabelled[0].id
@@ -395,25 +393,9 @@ def check_length_policy(label: str, *, seconds: object, min_seconds: object) -> 
 
 
 def check_classes(dataset: Dataset) -> None:
-    """At least two classes, and for a k-fold protocol at least k clips of each (named when short); multilabel tasks
-    take predefined folds or a fixed split (stratifying sets of tags is not one label per clip)."""
-    if dataset.multilabel:
-        if len(dataset.classes) < 2:
-            raise DataError(f"{dataset.key}: a multilabel task needs at least two tags, found {dataset.classes}")
-        if getattr(dataset.protocol, "k", None):
-            raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} stratifies one label per clip; a multilabel "
-                            "task needs predefined folds or a train/valid/test split")
-        return
-    counts = Counter(c.label for c in dataset.clips)
-    if len(counts) < 2:
-        raise DataError(f"{dataset.key}: all {len(dataset.clips)} clips have the label {next(iter(counts), '')!r}; "
-                        "a classification task needs at least two classes")
-    k = getattr(dataset.protocol, "k", None)
-    short = {label: n for label, n in sorted(counts.items()) if k and n < k}
-    if short:
-        listed = ", ".join(f"{label!r} ({n})" for label, n in list(short.items())[:5])
-        raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} puts each class in all {k} folds, but "
-                        f"{len(short)} class(es) have fewer clips: {listed}; add clips, lower k, or drop the class")
+    """The dataset's classes and protocol fit its task type (e.g. multiclass: at least two classes, and for a k-fold
+    protocol at least k clips of each; multilabel: two tags and predefined folds)."""
+    dataset.kind.check_dataset(dataset)
 
 
 def conflicting_labels(dataset: Dataset) -> list[dict]:

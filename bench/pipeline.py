@@ -27,7 +27,6 @@ from .evaluate import VOTES, clip_means, keep_rows, nested_cv, rows_of
 from .frontend import FOLD_TAGS, FrontendSpec, Pooling, Precision, layer_sets, offers, weight_tags
 from .progress import Progress
 from .results import build_record, fold_weights_folder, result_lock, result_path, variant, write_result
-from .tasks import task_type
 
 log = logging.getLogger(__name__)
 
@@ -306,10 +305,11 @@ def warn_grid_edges(paths: list[Path]) -> None:
 def check_task_options(datasets: list[Dataset], opts: RunOptions) -> None:
     """Options that a dataset's task type cannot take are refused before any work."""
     if opts.segment and opts.aggregate in VOTES:
-        multilabel = [d.key for d in datasets if d.multilabel]
-        if multilabel:
-            raise RwbenchError(f"--aggregate {opts.aggregate} votes for one class per clip; {', '.join(multilabel)} "
-                               "is multilabel: use --aggregate mean (window embeddings averaged)")
+        refused = [d for d in datasets if not d.kind.votes]
+        if refused:
+            raise RwbenchError(f"--aggregate {opts.aggregate} votes for one class per clip; "
+                               f"{', '.join(d.key for d in refused)} is {refused[0].kind.name}: use --aggregate mean "
+                               "(window embeddings averaged)")
 
 
 def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
@@ -408,7 +408,7 @@ def _evaluate(task: EvaluateTask, embeddings: dict[str | None, Embeddings], path
     )
     write_result(path, record)
     shown = f"{spec.name}[{variant(frontend)}]" if variant(frontend) else spec.name
-    metric = task_type(dataset.task_type).primary
+    metric = dataset.kind.primary
     return (f"{dataset.key} {shown} {job.weights_kind} {backend.name} seed {job.seed}: {metric} "
             f"{record.summary[f'{metric}_mean']:.3f}")
 
@@ -416,7 +416,7 @@ def _evaluate(task: EvaluateTask, embeddings: dict[str | None, Embeddings], path
 def _nested_cv(embeddings: Embeddings, columns: np.ndarray, dataset: Dataset, splits, backend: BackendSpec, seed: int,
                opts: RunOptions):
     """Clip rows, or window rows voted per clip; rows of skipped clips (NaN) never enter a split."""
-    labels, n_classes, task = dataset.labels, len(dataset.classes), task_type(dataset.task_type)
+    labels, n_classes, task = dataset.labels, len(dataset.classes), dataset.kind
     features, clip_index = np.asarray(embeddings.features[:, columns]), embeddings.clip_index
     if opts.segment and opts.aggregate in VOTES:
         valid = ~np.isnan(features).any(axis=1)

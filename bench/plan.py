@@ -97,10 +97,12 @@ def rows_per_clip(job: EmbedJob) -> int:
 def fits_per_result(dataset: Dataset, backend: BackendSpec) -> int:
     """Estimator fits of one nested CV: per outer split, each grid setting on each inner fold, then one refit;
     multilabel: plus the threshold's refit per inner fold, and one fit per tag for a one-vs-rest backend."""
-    per_split = [len(split.inner) * backend.grid_size + 1 + (len(split.inner) if dataset.multilabel else 0)
-                 for split in dataset.splits()]
-    per_tag = len(dataset.classes) if dataset.multilabel and not backend.multilabel_native else 1
-    return sum(per_split) * per_tag
+    task, native, n_classes = dataset.kind, backend.multilabel_native, len(dataset.classes)
+    total = 0
+    for split in dataset.splits():
+        extra, per_fit = task.fits(len(split.inner), n_classes, native)
+        total += (len(split.inner) * backend.grid_size + 1 + extra) * per_fit
+    return total
 
 
 def fit_ms(dataset: Dataset, backend: BackendSpec, dim: int, seed: int = 0) -> float:
@@ -112,9 +114,7 @@ def fit_ms(dataset: Dataset, backend: BackendSpec, dim: int, seed: int = 0) -> f
 
     split = dataset.splits()[0]
     rows = split.inner[0][0] if split.inner else split.train
-    y = dataset.labels[rows]
-    if dataset.multilabel and not backend.multilabel_native:
-        y = y[:, int(np.argmin(np.abs(y.mean(axis=0) - 0.5)))]  # the most balanced tag: both classes present
+    y = dataset.kind.one_fit_target(dataset.labels[rows], backend.multilabel_native)
     X = np.random.default_rng(seed).standard_normal((len(rows), dim)).astype(np.float32)
     settings = list(ParameterGrid(backend.grid))
     estimator = backend.build(seed).set_params(**settings[len(settings) // 2])

@@ -332,8 +332,9 @@ def result_problem(record: object) -> str | None:
             value = fold[name]
             if isinstance(value, bool) or not isinstance(value, NUMBER):
                 return f"folds[{i}].{name} is {value!r}, not int or float"
-            if not math.isfinite(value) or not 0 <= value <= 1:
-                return f"folds[{i}].{name} is {value!r}, not a score in [0, 1]"
+            low, high = task.metric_bounds
+            if not math.isfinite(value) or not low <= value <= high:
+                return f"folds[{i}].{name} is {value!r}, not a score in [{low:g}, {high:g}]"
     return None
 
 

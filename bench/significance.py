@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from .results import ResultRecord, task_of
-from .tasks import per_tag_roc_auc
+from .tasks import TaskType
 
 ALPHA = 0.05
 BOOTSTRAP_DRAWS = 2000
@@ -113,63 +113,45 @@ def paired_wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
 @dataclass(frozen=True)
 class ClipFold:
     """One outer fold of one row: its test clips (sorted dataset indices), their truth, and per seed the per-clip
-    output: correctness (multiclass, ``(seeds, clips)``) or scores (multilabel, ``(seeds, clips, tags)``)."""
+    output its task type reads (multiclass: correctness ``(seeds, clips)``; multilabel: scores
+    ``(seeds, clips, tags)``)."""
 
+    task: TaskType
     clips: np.ndarray
     truth: np.ndarray
     outputs: np.ndarray
 
-    @property
-    def multilabel(self) -> bool:
-        return self.outputs.ndim == 3
-
     def score(self, picks: np.ndarray) -> np.ndarray:
         """The fold metric on the clips ``picks`` (``(draws, n)`` indices), averaged over seeds: ``(draws,)``."""
-        if not self.multilabel:
-            return self.outputs.mean(axis=0)[picks].mean(axis=-1)
-        return np.array([np.mean([_macro_auc(self.truth[p], seed[p]) for seed in self.outputs]) for p in picks])
-
-
-def _macro_auc(truth: np.ndarray, scores: np.ndarray) -> float:
-    values = per_tag_roc_auc(truth, scores)
-    return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
-
-
-def _indicator(truth: list, n_tags: int) -> np.ndarray:
-    """A multilabel fold's truth as a ``(clips, tags)`` 0/1 matrix (stored as rows of 0/1)."""
-    matrix = np.asarray(truth, dtype=float)
-    if matrix.ndim != 2 or matrix.shape[1] != n_tags:
-        raise ValueError("multilabel truth is not a (clips, tags) indicator matrix")
-    return matrix
+        return self.task.clip_score(self.truth, self.outputs, picks)
 
 
 def clip_outputs(records: list[ResultRecord]) -> dict[str, ClipFold] | None:
     """Per outer fold, the row's per-clip outputs over its seeds (:class:`ClipFold`); None when a record lacks them
     or its seeds were tested on different clips."""
-    multilabel = task_of(records[0]).multilabel
+    task = task_of(records[0])
     runs: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     for record in records:
         for fold in record.folds:
-            needed = ("test_clips", "truth", "scores") if multilabel else ("test_clips", "truth", "predicted")
-            if any(fold.get(field) is None for field in needed):
+            if any(fold.get(field) is None for field in task.clip_fields):
                 return None
             order = np.argsort(fold["test_clips"])
-            clips = np.asarray(fold["test_clips"])[order]
-            if multilabel:  # a tag without a positive training clip is out of the macro, as in the fold's metric
-                scores = np.asarray(fold["scores"], dtype=float)[order]
-                kept = np.setdiff1d(np.arange(scores.shape[1]), fold.get("tags_untrained", []))
-                truth, output = _indicator(fold["truth"], scores.shape[1])[order][:, kept], scores[:, kept]
-            else:
-                truth = np.asarray(fold["truth"])[order]
-                output = (np.asarray(fold["predicted"])[order] == truth).astype(float)
-            runs.setdefault(fold["name"], []).append((clips, truth, output))
+            truth, output = task.clip_output(fold)
+            runs.setdefault(fold["name"], []).append((np.asarray(fold["test_clips"])[order], truth[order],
+                                                      output[order]))
     out = {}
     for name, seeds in runs.items():
         clips, truth, _ = seeds[0]
         if any(not np.array_equal(c, clips) for c, _, _ in seeds):
             return None
-        out[name] = ClipFold(clips, truth, np.stack([o for _, _, o in seeds]))
+        out[name] = ClipFold(task, clips, truth, np.stack([o for _, _, o in seeds]))
     return out
+
+
+def _draws(folds: Iterable[ClipFold], draws: int) -> int:
+    """``draws``, capped by the task type's ``max_draws`` (a costly clip score, e.g. a macro ROC-AUC per seed)."""
+    caps = [fold.task.max_draws for fold in folds if fold.task.max_draws]
+    return min([draws, *caps])
 
 
 def hierarchical_interval(folds: dict[str, ClipFold], *, draws: int = BOOTSTRAP_DRAWS,
@@ -177,8 +159,7 @@ def hierarchical_interval(folds: dict[str, ClipFold], *, draws: int = BOOTSTRAP_
     """95 % percentile interval of the mean over folds of the fold metric: each draw picks the folds with
     replacement, then the clips of each picked fold with replacement (a two-level bootstrap; one fold: clips only)."""
     rng = np.random.default_rng(seed)
-    if any(fold.multilabel for fold in folds.values()):
-        draws = min(draws, 500)  # each draw scores every seed's macro ROC-AUC: slower than a correctness mean
+    draws = _draws(folds.values(), draws)
     ordered = [folds[name] for name in sorted(folds)]
     k = len(ordered)
     picked = rng.integers(0, k, size=(draws, k)) if k > 1 else np.zeros((draws, 1), dtype=int)
@@ -210,8 +191,11 @@ def clip_test(a: dict[str, ClipFold], b: dict[str, ClipFold], *, seed: int = BOO
     if pooled is None:
         return np.nan, "different test clips"
     fa, fb = pooled
-    if fa[0].multilabel:
-        return _bootstrap_p(fa, fb, seed=seed), "paired bootstrap over clips"
+    return PAIRED_CLIP_TESTS[fa[0].task.paired_clip_test](fa, fb, seed)
+
+
+def correctness_test(fa: list[ClipFold], fb: list[ClipFold], seed: int) -> tuple[float, str]:
+    """Per-clip correctness of two rows: exact McNemar for one seed each, else a paired permutation test."""
     x = np.concatenate([f.outputs.mean(axis=0) for f in fa])
     y = np.concatenate([f.outputs.mean(axis=0) for f in fb])
     if fa[0].outputs.shape[0] == 1 and fb[0].outputs.shape[0] == 1:
@@ -240,11 +224,19 @@ def _paired_differences(fa: list[ClipFold], fb: list[ClipFold], draws: int, seed
     return differences
 
 
-def _bootstrap_p(fa: list[ClipFold], fb: list[ClipFold], *, draws: int = 500, seed: int = BOOTSTRAP_SEED) -> float:
+def bootstrap_test(fa: list[ClipFold], fb: list[ClipFold], seed: int) -> tuple[float, str]:
+    """A fold metric not decomposable over clips (ROC-AUC): a paired bootstrap over clips within folds."""
+    return _bootstrap_p(fa, fb, draws=_draws(fa, BOOTSTRAP_DRAWS), seed=seed), "paired bootstrap over clips"
+
+
+def _bootstrap_p(fa: list[ClipFold], fb: list[ClipFold], *, draws: int, seed: int = BOOTSTRAP_SEED) -> float:
     everything = [np.arange(len(f.clips))[None] for f in fa]
     observed = np.mean([f.score(all_)[0] - g.score(all_)[0] for f, g, all_ in zip(fa, fb, everything)])
     centred = _paired_differences(fa, fb, draws, seed) - observed
     return float(min(1.0, (np.sum(np.abs(centred) >= abs(observed)) + 1) / (draws + 1)))
+
+
+PAIRED_CLIP_TESTS = {"correctness": correctness_test, "bootstrap": bootstrap_test}  # TaskType.paired_clip_test
 
 
 def paired_bootstrap(a: dict[str, ClipFold], b: dict[str, ClipFold], *, draws: int = BOOTSTRAP_DRAWS,
@@ -254,7 +246,7 @@ def paired_bootstrap(a: dict[str, ClipFold], b: dict[str, ClipFold], *, draws: i
     pooled = _pooled(a, b)
     if pooled is None:
         return None
-    draws = min(draws, 500) if pooled[0][0].multilabel else draws
+    draws = _draws(pooled[0], draws)
     low, high = np.nanpercentile(_paired_differences(*pooled, draws, seed), [2.5, 97.5])
     return float(low), float(high)
 

@@ -1,34 +1,58 @@
-"""Task types: what a label is, which metrics score a fold, and how a backend is fitted to it.
+"""Task types: what a label is, which metrics score a fold, how a backend or a trained head is fitted to it, and
+which paired test its per-clip outputs support. Each is an object (:class:`TaskType`); no other module branches on
+which one it has.
 
 ``multiclass``: one label per clip. Folds record accuracy (primary), balanced accuracy and macro F1; the inner CV
-selects on accuracy.
+selects on accuracy; a trained head minimises cross-entropy; per-clip outputs are correctness, compared by McNemar /
+a paired permutation test.
 
 ``multilabel``: a set of tags per clip (``Clip.tags``), the targets an indicator matrix ``(clips, tags)``. Folds
 record the macro ROC-AUC (primary, as in MagnaTagATune auto-tagging), the macro PR-AUC (average precision), micro F1
 at a threshold chosen on the inner validation side (never on the test clips) and each tag's ROC-AUC. A macro
 average runs over the tags that have both positive and negative test clips (a tag without positives in a fold has
-no AUC: it is left out and counted, never scored as 0.5). The inner CV selects on the macro ROC-AUC. A backend whose
+no AUC: it is left out and counted, never scored as 0.5). The inner CV selects on the macro ROC-AUC; a trained head
+minimises binary cross-entropy per tag; two rows are compared by a paired bootstrap over clips. A backend whose
 estimator takes an indicator matrix itself (the ELMs: one ridge solve for all tags) is used as it is; any other is
 wrapped in ``OneVsRestClassifier`` (one binary estimator per tag), its grid keys prefixed ``estimator__``.
+
+A third type (regression, retrieval) subclasses :class:`TaskType`, implements its abstract methods and is added with
+:func:`register_task_type`; ``tests/test_task_types.py`` runs a regression type through the nested CV that way.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 from sklearn.base import BaseEstimator, clone
-from sklearn.metrics import accuracy_score, average_precision_score, balanced_accuracy_score, f1_score, make_scorer
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    make_scorer,
+)
 from sklearn.multiclass import OneVsRestClassifier
 
-from .errors import RwbenchError
+from .errors import DataError, RwbenchError
+
+if TYPE_CHECKING:
+    import torch
+
+    from .dataset import Clip, Dataset
 
 THRESHOLD_CANDIDATES = 99  # quantiles of the validation scores tried as the micro-F1 threshold
+MULTILABEL_DRAWS = 500  # bootstrap draws over clips at most: each draw scores every seed's macro ROC-AUC
 
 
+# -- metrics ------------------------------------------------------------------------------------------------------
 def scorable_tags(truth: np.ndarray) -> np.ndarray:
     """The tags (columns) with both positive and negative clips: the ones an AUC is defined for."""
     positives = truth.sum(axis=0)
@@ -84,65 +108,339 @@ def response(model: BaseEstimator, X: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict_proba(X), dtype=np.float64)
 
 
-@dataclass(frozen=True)
-class TaskType:
-    name: str
-    metrics: tuple[str, ...]  # recorded in every fold (and required of result files); the first is primary
-    scoring: str | Callable  # the inner CV's selection score (scikit-learn ``scoring``)
-    description: str
+def class_scores(model, X: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    """Per-class scores ``(clips, classes_)`` of a fitted classifier and their kind: ``decision_function`` when it
+    has one, else ``predict_proba`` (a binary decision ``d`` becomes the columns ``(-d, d)``); (None, None) for a
+    classifier with neither."""
+    if hasattr(model, "decision_function"):
+        scores, kind = np.asarray(model.decision_function(X), np.float64), "decision_function"
+    elif hasattr(model, "predict_proba"):
+        scores, kind = np.asarray(model.predict_proba(X), np.float64), "predict_proba"
+    else:
+        return None, None
+    return (np.column_stack([-scores, scores]) if scores.ndim == 1 else scores), kind
+
+
+# -- what a fold produces -----------------------------------------------------------------------------------------
+@dataclass
+class Outputs:
+    """A fitted model's outputs on the test clips, before they are scored: ``predicted`` (multiclass: class index),
+    ``scores`` per clip per class or tag with their ``score_kind`` (evaluate.SCORE_KINDS), and ``score_classes``,
+    the class of each score column when it is not every class in order."""
+
+    predicted: np.ndarray | None = None
+    scores: np.ndarray | None = None
+    score_kind: str | None = None
+    score_classes: np.ndarray | None = None
+
+
+@dataclass
+class FoldRecord:
+    """What a task type makes of a fold's outputs: its metrics (primary first), the truth and predictions as stored,
+    the confusion matrix where one exists, and type-specific details (threshold, per-tag AUCs …)."""
+
+    metrics: dict[str, float]
+    truth: list
+    predicted: list[int] | None = None
+    confusion: list[list[int]] | None = None
+    details: dict | None = None
+
+
+class TaskType(ABC):
+    """One kind of task. Class attributes: ``name``; ``metrics`` (recorded in every fold, the first primary; a
+    metric added later is optional in older result files); ``scoring`` (the inner CV's selection score, a
+    scikit-learn ``scoring``); ``description``; ``thresholded`` (a decision threshold is chosen on validation clips:
+    :meth:`threshold`); ``votes`` (window predictions can be voted into a clip prediction); ``paired_clip_test``
+    (the name of its paired test over clips in ``significance.PAIRED_CLIP_TESTS``), ``max_draws`` (bootstrap
+    draws over clips at most, for costly clip scores) and ``metric_bounds`` (the range of its metrics)."""
+
+    name: ClassVar[str]
+    metrics: ClassVar[tuple[str, ...]]
+    scoring: ClassVar[str | Callable]
+    description: ClassVar[str]
+    thresholded: ClassVar[bool] = False
+    votes: ClassVar[bool] = False
+    paired_clip_test: ClassVar[str]
+    max_draws: ClassVar[int | None] = None
+    metric_bounds: ClassVar[tuple[float, float]] = (0.0, 1.0)  # every metric's range: a stored value outside is invalid
 
     @property
     def primary(self) -> str:
         return self.metrics[0]
 
-    @property
-    def multilabel(self) -> bool:
-        return self.name == "multilabel"
+    def __repr__(self) -> str:
+        return f"<task type {self.name}>"
 
+    # -- labels ---------------------------------------------------------------------------------------------------
+    @abstractmethod
+    def classes(self, clips: Sequence[Clip]) -> list[str]:
+        """The sorted names a target's column ``i`` (or class index ``i``) stands for."""
+
+    @abstractmethod
+    def targets(self, clips: Sequence[Clip], classes: list[str]) -> np.ndarray:
+        """Each clip's target, in the form the backends fit."""
+
+    def check_clips(self, clips: Sequence[Clip], label: str) -> None:  # noqa: B027  (an optional hook)
+        """Raise :class:`DataError` for clips this type cannot label (checked before anything else about them)."""
+
+    @abstractmethod
+    def check_dataset(self, dataset: Dataset) -> None:
+        """Raise :class:`DataError` when the dataset's classes or protocol do not fit this type."""
+
+    # -- backends -------------------------------------------------------------------------------------------------
     def estimator(self, build: Callable[[int], BaseEstimator], seed: int, native: bool) -> BaseEstimator:
-        """The backend's estimator for this task: as built, or one binary estimator per tag."""
-        estimator = build(seed)
-        return OneVsRestClassifier(estimator) if self.multilabel and not native else estimator
+        """The backend's estimator for this task (``native``: the backend fits this type's targets itself)."""
+        return build(seed)
 
     def grid(self, grid: list[dict], native: bool) -> list[dict]:
-        if not self.multilabel or native:
-            return grid
-        return [{f"estimator__{key}": values for key, values in part.items()} for part in grid]
+        """The backend's grid, keyed for :meth:`estimator`'s estimator."""
+        return grid
 
-    def scores(self, truth: np.ndarray, predicted: np.ndarray | None, scores: np.ndarray | None,
-               n_classes: int, threshold: float | None = None, untrained: np.ndarray | None = None) -> dict:
-        """The fold's metrics (and, multilabel, its threshold and per-tag ROC-AUCs). ``untrained``: multilabel tags
-        without a positive training clip, left out of the macro averages (listed in ``tags_untrained``)."""
-        if not self.multilabel:
-            with warnings.catch_warnings():  # a small test fold may lack a class the model predicts
-                warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
-                return {"accuracy": float(accuracy_score(truth, predicted)),
-                        "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
-                        "macro_f1": float(f1_score(truth, predicted, average="macro", labels=np.arange(n_classes),
-                                                   zero_division=0))}
+    def fits(self, n_inner: int, n_classes: int, native: bool) -> tuple[int, int]:
+        """(extra fits per outer split, fits per counted fit): what :meth:`threshold` and one-vs-rest add to a
+        nested CV's grid fits and refit."""
+        return 0, 1
+
+    def one_fit_target(self, y: np.ndarray, native: bool) -> np.ndarray:
+        """The target one counted fit sees (for timing it)."""
+        return y
+
+    @abstractmethod
+    def outputs(self, model: BaseEstimator, X: np.ndarray) -> Outputs:
+        """A fitted backend's outputs on clips ``X``."""
+
+    def validation_scores(self, model: BaseEstimator, X: np.ndarray) -> np.ndarray:
+        """The scores :meth:`threshold` is chosen on."""
+        return self.outputs(model, X).scores
+
+    def threshold(self, truth: np.ndarray, scores: np.ndarray) -> float | None:
+        """The decision threshold chosen on validation clips (``thresholded`` types; else None)."""
+        return None
+
+    # -- folds ----------------------------------------------------------------------------------------------------
+    @abstractmethod
+    def fold_record(self, truth: np.ndarray, outputs: Outputs, n_classes: int, *, threshold: float | None = None,
+                    untrained: np.ndarray | None = None) -> FoldRecord:
+        """The fold's metrics and stored outputs. ``untrained``: target columns without a positive training clip
+        (see :meth:`untrained`), left out of macro averages."""
+
+    def untrained(self, train_truth: np.ndarray | None) -> np.ndarray:
+        """Target columns no model could learn from ``train_truth`` (the fold's training targets)."""
+        return np.array([], dtype=int)
+
+    # -- trained heads (rwbench.train) ------------------------------------------------------------------------------
+    @abstractmethod
+    def head_loss(self) -> torch.nn.Module:
+        """The loss a trained head minimises (on logits)."""
+
+    def head_targets(self, labels: torch.Tensor) -> torch.Tensor:
+        """:meth:`targets` as :meth:`head_loss` takes them."""
+        return labels
+
+    @abstractmethod
+    def head_outputs(self, logits: np.ndarray) -> Outputs:
+        """A trained head's outputs from its logits."""
+
+    @abstractmethod
+    def head_score(self, logits: np.ndarray, truth: np.ndarray) -> float:
+        """The validation score of a head's logits (the primary metric or its cheap equivalent; NaN: undefined)."""
+
+    # -- per-clip outputs (rwbench.significance) ----------------------------------------------------------------------
+    clip_fields: ClassVar[tuple[str, ...]]  # fold fields the per-clip outputs are read from
+
+    @abstractmethod
+    def clip_output(self, fold: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(truth, output) of a stored fold's test clips, in the stored order."""
+
+    @abstractmethod
+    def clip_score(self, truth: np.ndarray, outputs: np.ndarray, picks: np.ndarray) -> np.ndarray:
+        """The fold metric on the clips ``picks`` (``(draws, n)`` indices) of ``outputs`` (seeds first), averaged
+        over seeds: ``(draws,)``."""
+
+
+class Multiclass(TaskType):
+    name = "multiclass"
+    metrics = ("accuracy", "balanced_accuracy", "macro_f1")
+    scoring = "accuracy"
+    description = "one label per clip; accuracy (balanced accuracy, macro F1)"
+    votes = True
+    paired_clip_test = "correctness"
+    clip_fields = ("test_clips", "truth", "predicted")
+
+    def classes(self, clips):
+        return sorted({c.label for c in clips})
+
+    def targets(self, clips, classes):
+        index = {c: i for i, c in enumerate(classes)}
+        return np.array([index[c.label] for c in clips])
+
+    def check_dataset(self, dataset):
+        counts = Counter(c.label for c in dataset.clips)
+        if len(counts) < 2:
+            raise DataError(f"{dataset.key}: all {len(dataset.clips)} clips have the label "
+                            f"{next(iter(counts), '')!r}; a classification task needs at least two classes")
+        k = getattr(dataset.protocol, "k", None)
+        short = {label: n for label, n in sorted(counts.items()) if k and n < k}
+        if short:
+            listed = ", ".join(f"{label!r} ({n})" for label, n in list(short.items())[:5])
+            raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} puts each class in all {k} folds, but "
+                            f"{len(short)} class(es) have fewer clips: {listed}; add clips, lower k, or drop the class")
+
+    def outputs(self, model, X):
+        scores, kind = class_scores(model, X)
+        return Outputs(model.predict(X), scores, kind, getattr(model, "classes_", None))
+
+    def fold_record(self, truth, outputs, n_classes, *, threshold=None, untrained=None):
+        predicted = np.asarray(outputs.predicted)
+        with warnings.catch_warnings():  # a small test fold may lack a class the model predicts
+            warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
+            metrics = {"accuracy": float(accuracy_score(truth, predicted)),
+                       "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
+                       "macro_f1": float(f1_score(truth, predicted, average="macro", labels=np.arange(n_classes),
+                                                  zero_division=0))}
+        return FoldRecord(metrics, [int(t) for t in truth], [int(p) for p in predicted],
+                          confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist())
+
+    def head_loss(self):
+        from torch import nn
+
+        return nn.CrossEntropyLoss()
+
+    def head_outputs(self, logits):
+        logits = np.asarray(logits, np.float64)
+        return Outputs(logits.argmax(1), special.softmax(logits, axis=1), "softmax")
+
+    def head_score(self, logits, truth):
+        return float((np.asarray(logits).argmax(1) == np.asarray(truth)).mean())
+
+    def clip_output(self, fold):
+        truth = np.asarray(fold["truth"])
+        return truth, (np.asarray(fold["predicted"]) == truth).astype(float)
+
+    def clip_score(self, truth, outputs, picks):
+        return outputs.mean(axis=0)[picks].mean(axis=-1)
+
+
+class Multilabel(TaskType):
+    name = "multilabel"
+    metrics = ("roc_auc_macro", "pr_auc_macro", "micro_f1")
+    scoring = make_scorer(roc_auc_macro, response_method=("decision_function", "predict_proba"))
+    description = "a set of tags per clip; macro ROC-AUC (macro PR-AUC, micro F1 at a validated threshold)"
+    thresholded = True
+    paired_clip_test = "bootstrap"
+    max_draws = MULTILABEL_DRAWS
+    clip_fields = ("test_clips", "truth", "scores")
+
+    def classes(self, clips):
+        return sorted({tag for c in clips for tag in c.tags})
+
+    def targets(self, clips, classes):
+        index = {c: i for i, c in enumerate(classes)}
+        targets = np.zeros((len(clips), len(index)), dtype=np.int64)
+        for row, clip in enumerate(clips):
+            targets[row, [index[t] for t in clip.tags]] = 1
+        return targets
+
+    def check_clips(self, clips, label):
+        untagged = [c for c in clips if not c.tags]
+        if untagged:
+            raise DataError(f"{label}: {len(untagged)} clip(s) of a multilabel task have no tag (first: "
+                            f"{untagged[0].path or untagged[0].id})")
+
+    def check_dataset(self, dataset):
+        if len(dataset.classes) < 2:
+            raise DataError(f"{dataset.key}: a multilabel task needs at least two tags, found {dataset.classes}")
+        if getattr(dataset.protocol, "k", None):
+            raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} stratifies one label per clip; a multilabel "
+                            "task needs predefined folds or a train/valid/test split")
+
+    def estimator(self, build, seed, native):
+        estimator = build(seed)
+        return estimator if native else OneVsRestClassifier(estimator)
+
+    def grid(self, grid, native):
+        return grid if native else [{f"estimator__{key}": values for key, values in part.items()} for part in grid]
+
+    def fits(self, n_inner, n_classes, native):
+        return n_inner, 1 if native else n_classes  # the threshold's refit per inner fold; one fit per tag
+
+    def one_fit_target(self, y, native):
+        return y if native else y[:, int(np.argmin(np.abs(y.mean(axis=0) - 0.5)))]  # the most balanced tag
+
+    def outputs(self, model, X):
+        return Outputs(scores=response(model, X),
+                       score_kind="decision_function" if hasattr(model, "decision_function") else "predict_proba")
+
+    def threshold(self, truth, scores):
+        return choose_threshold(truth, scores)
+
+    def untrained(self, train_truth):
+        if train_truth is None:
+            return np.array([], dtype=int)
+        return np.flatnonzero(np.asarray(train_truth).sum(axis=0) == 0)
+
+    def fold_record(self, truth, outputs, n_classes, *, threshold=None, untrained=None):
+        scores = np.asarray(outputs.scores)
         tags = per_tag_roc_auc(truth, scores)
         untrained = np.asarray([] if untrained is None else untrained, dtype=int)
         tags[untrained] = np.nan
         if np.isnan(tags).all():
             raise RwbenchError("no tag has both positive and negative test clips (and a positive training clip) in this "
                                "fold: no AUC is defined")
-        precision = per_tag(average_precision_score, np.asarray(truth), np.asarray(scores))
+        precision = per_tag(average_precision_score, np.asarray(truth), scores)
         precision[untrained] = np.nan
-        return {"roc_auc_macro": float(np.nanmean(tags)), "pr_auc_macro": macro(precision),
-                "micro_f1": float(f1_score(truth, scores >= threshold, average="micro", zero_division=0)),
-                "threshold": float(threshold), "tags_scored": int(np.isfinite(tags).sum()),
-                "per_tag_roc_auc": [None if np.isnan(v) else float(v) for v in tags],
-                **({"tags_untrained": untrained.tolist()} if len(untrained) else {})}
+        metrics = {"roc_auc_macro": float(np.nanmean(tags)), "pr_auc_macro": macro(precision),
+                   "micro_f1": float(f1_score(truth, scores >= threshold, average="micro", zero_division=0))}
+        details = {"threshold": float(threshold), "tags_scored": int(np.isfinite(tags).sum()),
+                   "per_tag_roc_auc": [None if np.isnan(v) else float(v) for v in tags],
+                   **({"tags_untrained": untrained.tolist()} if len(untrained) else {})}
+        return FoldRecord(metrics, np.asarray(truth).astype(int).tolist(), details=details)
+
+    def head_loss(self):
+        from torch import nn
+
+        return nn.BCEWithLogitsLoss()
+
+    def head_targets(self, labels):
+        return labels.float()
+
+    def head_outputs(self, logits):
+        return Outputs(scores=special.expit(np.asarray(logits, np.float64)), score_kind="sigmoid")
+
+    def head_score(self, logits, truth):
+        auc = per_tag_roc_auc(truth, logits)
+        return float(np.nanmean(auc)) if np.isfinite(auc).any() else float("nan")
+
+    def clip_output(self, fold):
+        """A tag without a positive training clip is out of the macro, as in the fold's metric."""
+        scores = np.asarray(fold["scores"], dtype=float)
+        truth = np.asarray(fold["truth"], dtype=float)
+        if truth.ndim != 2 or truth.shape[1] != scores.shape[1]:
+            raise ValueError("multilabel truth is not a (clips, tags) indicator matrix")
+        kept = np.setdiff1d(np.arange(scores.shape[1]), fold.get("tags_untrained", []))
+        return truth[:, kept], scores[:, kept]
+
+    def clip_score(self, truth, outputs, picks):
+        def auc(p, seed):
+            values = per_tag_roc_auc(truth[p], seed[p])
+            return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+
+        return np.array([np.mean([auc(p, seed) for seed in outputs]) for p in picks])
 
 
-TASK_TYPES = {
-    "multiclass": TaskType("multiclass", ("accuracy", "balanced_accuracy", "macro_f1"), "accuracy",
-                           "one label per clip; accuracy (balanced accuracy, macro F1)"),
-    "multilabel": TaskType("multilabel", ("roc_auc_macro", "pr_auc_macro", "micro_f1"),
-                           make_scorer(roc_auc_macro, response_method=("decision_function", "predict_proba")),
-                           "a set of tags per clip; macro ROC-AUC (macro PR-AUC, micro F1 at a validated threshold)"),
-}
+TASK_TYPES: dict[str, TaskType] = {}
 
+
+def register_task_type(kind: TaskType) -> TaskType:
+    """Add a task type (an instance of a :class:`TaskType` subclass) under its name."""
+    if kind.name in TASK_TYPES and type(TASK_TYPES[kind.name]) is not type(kind):
+        raise RwbenchError(f"task type {kind.name!r} is registered twice")
+    TASK_TYPES[kind.name] = kind
+    return kind
+
+
+register_task_type(Multiclass())
+register_task_type(Multilabel())
 
 METRIC_LABELS = {"accuracy": "accuracy", "roc_auc_macro": "macro ROC-AUC"}  # how figures and pages name them
 
@@ -160,13 +458,16 @@ def task_type(name: str | None) -> TaskType:
         raise RwbenchError(f"unknown task type {name!r}; rwbench knows {', '.join(TASK_TYPES)}") from None
 
 
-def fold_threshold(estimator: BaseEstimator, params: dict, X: np.ndarray, y: np.ndarray,
-                   inner: list[tuple[np.ndarray, np.ndarray]]) -> float:
-    """The micro-F1 threshold for a multilabel fold, chosen on the inner validation sides: the selected setting is
-    refit on each inner fit side, its scores on the validation clips pooled, and the best threshold kept."""
+def fold_threshold(task: TaskType, estimator: BaseEstimator, params: dict, X: np.ndarray, y: np.ndarray,
+                   inner: list[tuple[np.ndarray, np.ndarray]]) -> float | None:
+    """A thresholded task's decision threshold for a fold, chosen on the inner validation sides: the selected
+    setting is refit on each inner fit side, its scores on the validation clips pooled, and the best threshold kept.
+    None for a type without one."""
+    if not task.thresholded:
+        return None
     truth, scores = [], []
     for fit, validate in inner:
         model = clone(estimator).set_params(**params).fit(X[fit], y[fit])
         truth.append(y[validate])
-        scores.append(response(model, X[validate]))
-    return choose_threshold(np.concatenate(truth), np.concatenate(scores))
+        scores.append(task.validation_scores(model, X[validate]))
+    return task.threshold(np.concatenate(truth), np.concatenate(scores))

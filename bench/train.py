@@ -73,7 +73,7 @@ from .evaluate import FoldResult, fold_result, keep_rows
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
 from .results import build_record, fold_weights_folder, result_path, write_result
-from .tasks import choose_threshold, per_tag_roc_auc, task_type
+from .tasks import TASK_TYPES, TaskType
 from .weights import write_safetensors
 
 log = logging.getLogger(__name__)
@@ -384,13 +384,14 @@ def random_crops(waves: torch.Tensor, crop: int | None, allowed: list[np.ndarray
 
 
 def classification(model: Classifier, waves: torch.Tensor, labels: torch.Tensor, device: torch.device,
-                   batch_size: int, crop: int | None = None, *, multilabel: bool = False,
+                   batch_size: int, crop: int | None = None, *, task: TaskType = TASK_TYPES["multiclass"],
                    windows: Windows | None = None) -> Objective:
-    """Cross-entropy on (optionally cropped) training clips, or per-tag binary cross-entropy on a multilabel task's
-    indicator targets; validation on whole clips, or with ``windows`` on the mean logits of a clip's loud windows
-    (score: accuracy, or macro ROC-AUC). With ``windows``, training crops are its loud crops."""
-    loss_fn = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
-    targets = labels.float() if multilabel else labels
+    """The task type's head loss (cross-entropy; multilabel: binary cross-entropy per tag) on (optionally cropped)
+    training clips; validation on whole clips, or with ``windows`` on the mean logits of a clip's loud windows
+    (score: the type's :meth:`~rwbench.tasks.TaskType.head_score`). With ``windows``, training crops are its loud
+    crops."""
+    loss_fn = task.head_loss()
+    targets = task.head_targets(labels)
     if windows is not None:
         crop = windows.length
 
@@ -403,10 +404,7 @@ def classification(model: Classifier, waves: torch.Tensor, labels: torch.Tensor,
     def validate(m: nn.Module, idx: np.ndarray) -> tuple[float, float]:
         logits = predict_logits(m, waves, idx, device, batch_size, windows)
         truth = targets[idx]
-        if multilabel:
-            auc = per_tag_roc_auc(truth.numpy(), logits.numpy())
-            return float(loss_fn(logits, truth)), float(np.nanmean(auc)) if np.isfinite(auc).any() else float("nan")
-        return float(loss_fn(logits, truth)), float((logits.argmax(1) == truth).float().mean())
+        return float(loss_fn(logits, truth)), task.head_score(logits.numpy(), truth.numpy())
 
     return Objective(loss, validate)
 
@@ -456,12 +454,11 @@ def _inner_runs(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     saved = read_json(path) if path.is_file() else {}
     runs = saved.get("runs", {}) if saved.get("train_key") == key else {}
     fit_idx, val_idx = split.inner[0]
-    multilabel = task_type(dataset.task_type).multilabel
     for lr in lrs:
         if _lr_name(lr) in runs:
             continue
         model = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=opts.dropout).to(device)
-        objective = classification(model, waves, labels, device, opts.batch_size, multilabel=multilabel,
+        objective = classification(model, waves, labels, device, opts.batch_size, task=dataset.kind,
                                    windows=windows)
         history = fit(model, objective, fit_idx, val_idx, seed=seed, fold=split.name, opts=opts, lr=lr,
                       checkpoint=folder / f"{split.name}.lr{_lr_name(lr)}.ckpt", key=key,
@@ -487,7 +484,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
         return FoldResult.from_dict(done["result"])
     start = time.perf_counter()
     fit_idx, val_idx = split.inner[0]
-    task = task_type(dataset.task_type)
+    task = dataset.kind
     desc = f"train {spec.name} on {dataset.key} {split.name} seed {seed}"
     if lr_for is None:
         lrs = tuple(opts.lrs)
@@ -506,8 +503,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     def trained_model(train: np.ndarray, holdout: np.ndarray | None, schedule: list[float] | None,
                       checkpoint: Path, what: str) -> Classifier:
         net = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=opts.dropout).to(device)
-        objective = classification(net, waves, labels, device, opts.batch_size, multilabel=task.multilabel,
-                                   windows=windows)
+        objective = classification(net, waves, labels, device, opts.batch_size, task=task, windows=windows)
         fit(net, objective, train, holdout, seed=seed, fold=split.name, opts=opts, lr=lr, checkpoint=checkpoint,
             key=key, desc=f"{desc} {what}", schedule=schedule)
         return net
@@ -536,17 +532,13 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     common = dict(name=split.name, n_train=len(train_idx), clips=split.test, truth=truth, n_classes=n_classes,
                   best_params={"epoch": history["best_epoch"], "epochs_run": history["epochs_run"], "lr": lr},
                   selection_score=history["history"][history["best_epoch"] - 1]["val_score"])
-    if task.multilabel:  # micro F1 at the threshold that is best on the validation part, as the backends do
-        chooser = model if opts.refit == "fit-part" else fit_model()  # the refit model has seen the validation part
-        val_scores = torch.sigmoid(predict_logits(chooser, waves, val_idx, device, opts.batch_size, windows).double())
-        threshold = choose_threshold(labels[val_idx].numpy(), val_scores.numpy())
-        result = fold_result(task, **common, scores=torch.sigmoid(torch.from_numpy(logits).double()).numpy(),
-                             score_kind="sigmoid", threshold=threshold, fit_seconds=time.perf_counter() - start,
-                             train_truth=labels[train_idx].numpy())
-    else:
-        result = fold_result(task, **common, predicted=logits.argmax(1), score_kind="softmax",
-                             scores=torch.softmax(torch.from_numpy(logits).double(), dim=1).numpy(),
-                             fit_seconds=time.perf_counter() - start)
+    threshold = None
+    if task.thresholded:  # chosen on the validation part, as the backends do; the refit model has seen that part
+        chooser = model if opts.refit == "fit-part" else fit_model()
+        val_logits = predict_logits(chooser, waves, val_idx, device, opts.batch_size, windows).numpy()
+        threshold = task.threshold(labels[val_idx].numpy(), task.head_outputs(val_logits).scores)
+    result = fold_result(task, **common, outputs=task.head_outputs(logits), threshold=threshold,
+                         fit_seconds=time.perf_counter() - start, train_truth=labels[train_idx].numpy())
     weights_path = folder / f"{split.name}.safetensors"
     sha256 = write_safetensors(weights_path, model.embedder.net.state_dict(),
                                {"frontend": spec.name, "tag": "trained", "fold": split.name, "seed": seed, "key": key})
@@ -570,8 +562,8 @@ def select_folds(splits: list[OuterSplit], names: tuple[str, ...] | None, datase
     return [s for s in splits if s.name in names]
 
 
-def training_section(opts: TrainOptions, spec: FrontendSpec, windows: Windows | None, summaries: dict[str, dict],
-                     *, partial: bool) -> dict:
+def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, windows: Windows | None,
+                     summaries: dict[str, dict], *, partial: bool) -> dict:
     """The result's ``training`` section: every choice of the recipe, and per fold what was selected."""
     folds = {name: s.get("training", {}) for name, s in summaries.items()}
     if windows is None:
@@ -597,7 +589,7 @@ def training_section(opts: TrainOptions, spec: FrontendSpec, windows: Windows | 
                           " of each outer split"),
             "epoch_cap": opts.epochs, "patience": opts.patience, "optimizer": "adam",
             "schedule": "reduce_on_plateau(0.5, 2) on the validation loss", "batch_size": opts.batch_size,
-            "dropout": opts.dropout, "loss": "cross-entropy (binary per tag when multilabel)",
+            "dropout": opts.dropout, "loss": type(task.head_loss()).__name__,
             "head_standardisation": "batch norm without affine terms, fitted on the training input length, "
                                     "which is the length it is applied to",
             "not_converged_rule": f"best epoch within {round(100 * NOT_CONVERGED)} % of the epoch cap",
@@ -658,13 +650,13 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
         seed=seed,
         device=str(device),
         folds=folds,
-        training=training_section(opts, spec, windows, summaries, partial=len(chosen) < len(kept)),
+        training=training_section(opts, spec, dataset.kind, windows, summaries, partial=len(chosen) < len(kept)),
         timings={"embed_seconds_per_clip": float(np.mean([s["test_seconds_per_clip"] for s in summaries.values()]))},
     )
     path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
                        weights="trained", seed=seed, backend="head")
     write_result(path, record)
-    metric = task_type(dataset.task_type).primary
+    metric = dataset.kind.primary
     log.info("%s %s trained seed %d: %s %.3f", dataset.key, spec.name, seed, metric, record.summary[f"{metric}_mean"])
     return path
 

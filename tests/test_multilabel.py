@@ -27,7 +27,8 @@ def test_macro_aucs_skip_tags_without_both_classes_and_say_so():
     truth = (rng.random((40, 4)) < 0.4).astype(int)
     truth[:, 3] = 0  # no positive: no AUC exists for this tag
     scores = truth + rng.normal(0, 0.8, truth.shape)
-    figures = MULTILABEL.scores(truth, None, scores, 4, threshold=0.5)
+    record = MULTILABEL.fold_record(truth, tasks.Outputs(scores=scores), 4, threshold=0.5)
+    figures = {**record.metrics, **record.details}
     expected = [roc_auc_score(truth[:, t], scores[:, t]) for t in range(3)]
     assert figures["roc_auc_macro"] == pytest.approx(np.mean(expected))
     assert figures["pr_auc_macro"] == pytest.approx(np.mean([average_precision_score(truth[:, t], scores[:, t])
@@ -36,7 +37,7 @@ def test_macro_aucs_skip_tags_without_both_classes_and_say_so():
     assert figures["tags_scored"] == 3
     assert figures["micro_f1"] == pytest.approx(f1_score(truth, scores >= 0.5, average="micro"))
     with pytest.raises(RwbenchError, match="no tag has both positive and negative test clips"):
-        MULTILABEL.scores(np.zeros((5, 2), int), None, np.zeros((5, 2)), 2, threshold=0.0)
+        MULTILABEL.fold_record(np.zeros((5, 2), int), tasks.Outputs(scores=np.zeros((5, 2))), 2, threshold=0.0)
 
 
 def test_a_tag_without_a_positive_training_clip_is_left_out_of_the_macro_and_recorded(caplog):

@@ -121,13 +121,13 @@ def test_the_row_key_is_a_named_tuple_shared_by_the_leaderboard_and_the_report()
 
 def _fold(name: str, n: int, n_classes: int, rng) -> FoldResult:
     from rwbench.evaluate import fold_result
-    from rwbench.tasks import TASK_TYPES
+    from rwbench.tasks import TASK_TYPES, Outputs
 
     truth = rng.integers(0, n_classes, n)
     scores = rng.normal(size=(n, n_classes)) * 3
     return fold_result(TASK_TYPES["multiclass"], name=name, n_train=4 * n, clips=np.arange(n), truth=truth,
-                       n_classes=n_classes, predicted=scores.argmax(1), scores=scores,
-                       score_kind="decision_function", best_params={"C": 32.0}, selection_score=0.5,
+                       n_classes=n_classes,
+                       outputs=Outputs(scores.argmax(1), scores, "decision_function"), best_params={"C": 32.0}, selection_score=0.5,
                        fit_seconds=1.0, grid_edge={"C": "high"})
 
 
