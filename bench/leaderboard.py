@@ -59,7 +59,7 @@ def fold_column(metric: str) -> str:
 def columns_for(task: TaskType) -> list[str]:
     """A leaderboard's columns: named after its task type's metrics, the primary one ranked on."""
     p, others = task.primary, task.metrics[1:]
-    return ["rank", "dataset", "frontend", "input", "width", "weights", "backend", "dim", "params",
+    return ["rank", "dataset", "frontend", "input", "width", "weights", "backend", "dim", "params", "macs",
             f"{p}_mean", f"{p}_std", f"{p}_ci95", "seed_std", *(f"{m}_mean" for m in others),
             "n_seeds", "n_folds", fold_column(p), SEED_FOLD_COLUMN, "embed_ms_per_clip", "skipped", "grid_edge",
             "not_converged", *STAT_COLUMNS, *EXPORT_COLUMNS]
@@ -79,7 +79,7 @@ def _row(records: list[ResultRecord], task: TaskType) -> dict:
     return {
         "dataset": first.dataset["key"], "frontend": fe["name"], "input": fe["input_kind"], "width": fe["width"],
         "weights": fe["weights"], "backend": first.backend["name"],
-        "dim": fe["feature_dim"], "params": fe["params"],
+        "dim": fe["feature_dim"], "params": fe["params"], "macs": fe.get("macs_per_second", np.nan),
         f"{p}_mean": float(per_seed.mean()), f"{p}_std": float(per_seed.std()), f"{p}_ci95": ci,
         "seed_std": float(seed_means.std(ddof=1)) if n > 1 else float("nan"),
         **{f"{m}_mean": float(np.mean([[f[m] for f in r.folds] for r in records])) for m in task.metrics[1:]},

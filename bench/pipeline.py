@@ -20,6 +20,7 @@ import numpy as np
 
 from .backends import DEFAULT_GRID, BackendSpec, grid_edge_flag, grid_name_of
 from .cache import content_key, read_json, write_json
+from .check import count_macs
 from .dataset import Dataset, dataset_from_record, dataset_record
 from .embed import Embeddings, EmbedJob, check_fits, choose_batch_size, ensure_embedded
 from .errors import RwbenchError
@@ -380,7 +381,8 @@ def _evaluate(task: EvaluateTask, embeddings: dict[str | None, Embeddings], path
                 "weights_sha256": each(lambda m: m.weights["sha256"]),
                 "init": manifest.description["init"], "pooling": opts.pooling,
                 "layers": list(layers), "default_layers": layers == spec.defaults, "feature_dim": len(columns),
-                "params": manifest.params, "source": spec.source, "embedding_key": each(lambda m: m.key),
+                "params": manifest.params, "macs_per_second": count_macs(spec, opts.width), "source": spec.source,
+                "embedding_key": each(lambda m: m.key),
                 "input": manifest.description["input"],
                 **({"precision": job.precision} if job.precision != "fp32" else {}),
                 "segment": {**manifest.description["input"]["segment"], "aggregate": opts.aggregate}

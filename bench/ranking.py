@@ -16,8 +16,9 @@ What a referee needs beside ρ and τ (:func:`correlation_figures`):
 * **intervals**: a percentile bootstrap of ρ over the front-ends (pairs drawn with replacement), and one over the
   outer folds × seeds (the same folds drawn for every front-end and both sides, each row's seeds drawn from its own).
 * **Holm** across the correlations printed for one dataset (ρ and τ of every backend: one family).
-* **null rankings**: ρ of the parameter count and of the feature dimension with the trained ranking: what ρ must
-  beat to say more than "bigger networks do better".
+* **null rankings**: ρ of the parameter count, of the multiply-accumulates per second of audio (MACs) and of the
+  feature dimension with the trained ranking: what ρ must beat to say more than "bigger networks do better". Results
+  written before MACs were recorded get them from the registered front-end (:func:`rwbench.check.count_macs`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 0
 FIGURES = ["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "p_method", "spearman_p_holm", "kendall_p_holm",
            "rho_ci_frontends_low", "rho_ci_frontends_high", "rho_ci_folds_low", "rho_ci_folds_high",
-           "null_rho_params", "null_rho_dim"]
+           "null_rho_params", "null_rho_macs", "null_rho_dim"]
 CORRELATION_COLUMNS = ["dataset", "backend", "n", *FIGURES, "frontends"]
 def pair_columns(metric: str = "accuracy") -> list[str]:
     return ["dataset", "backend", "frontend", "width", f"random_{metric}", "random_rank", f"trained_{metric}",
@@ -56,7 +57,31 @@ EXPORT_COLUMNS = {"rank_corr_spearman": "spearman_rho", "rank_corr_spearman_p": 
                   "rank_corr_spearman_ci_low": "rho_ci_frontends_low", "rank_corr_spearman_ci_high": "rho_ci_frontends_high",
                   "rank_corr_spearman_folds_ci_low": "rho_ci_folds_low",
                   "rank_corr_spearman_folds_ci_high": "rho_ci_folds_high",
-                  "rank_corr_null_params": "null_rho_params", "rank_corr_null_dim": "null_rho_dim"}
+                  "rank_corr_null_params": "null_rho_params", "rank_corr_null_macs": "null_rho_macs",
+                  "rank_corr_null_dim": "null_rho_dim"}
+
+
+NULLS = ("params", "macs", "dim")  # the null rankings: front-end size, compute and feature dimension
+
+
+def with_macs(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every row's ``macs`` (per second of audio): as recorded, else counted on the registered
+    front-end of that name and width (results written before MACs were recorded); NaN for one not registered."""
+    table = table.copy()
+    if "macs" not in table.columns:
+        table["macs"] = np.nan
+    missing = table["macs"].isna()
+    if missing.any():
+        from .check import count_macs  # torch: imported only when a file lacks the figure
+        from .frontend import FRONTENDS
+
+        counted: dict[tuple[str, str], float] = {}
+        for i in table.index[missing]:
+            name, width = str(table.at[i, "frontend"]).split("[")[0], str(table.at[i, "width"])
+            if (name, width) not in counted:
+                counted[name, width] = float(count_macs(FRONTENDS.get(name), width)) if name in FRONTENDS else np.nan
+            table.at[i, "macs"] = counted[name, width]
+    return table
 
 
 def trained_backend_for(trained: str) -> str | None:
@@ -75,11 +100,12 @@ def paired(table: pd.DataFrame, random: str = RANDOM, trained: str = TRAINED,
 
 
 def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str | None) -> pd.DataFrame:
-    """:func:`paired` with the random side's ``params`` and ``dim`` and each side's per-seed fold scores."""
+    """:func:`paired` with the random side's ``params``, ``macs`` and ``dim`` and each side's per-seed fold scores."""
     metric = primary_metric(table.columns)
     mean, mine, theirs = f"{metric}_mean", f"random_{metric}", f"trained_{metric}"
     by_seed = SEED_FOLD_COLUMN if SEED_FOLD_COLUMN in table.columns else None
-    detail = ["params", "dim"] + ([by_seed] if by_seed else [])
+    table = with_macs(table)
+    detail = [*NULLS] + ([by_seed] if by_seed else [])
     on = ["dataset", "frontend", "width"] if trained_backend is not None else ["dataset", "frontend", "width", "backend"]
     random_side = table.loc[table["weights"] == random, ["dataset", "frontend", "width", "backend", mean, *detail]]
     trained_side = table[table["weights"] == trained]
@@ -89,7 +115,7 @@ def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str 
         trained_side[[*on, mean, *([by_seed] if by_seed else [])]].rename(columns={mean: theirs, by_seed: "trained_folds"}),
         on=on)
     if pairs.empty:
-        return pd.DataFrame(columns=[*pair_columns(metric), "params", "dim"])
+        return pd.DataFrame(columns=[*pair_columns(metric), *NULLS])
     groups = pairs.groupby(["dataset", "backend"])
     for side, column in (("random", mine), ("trained", theirs)):
         pairs[f"{side}_rank"] = groups[column].rank(ascending=False, method="min").astype(int)
@@ -200,7 +226,7 @@ def _correlations(both: pd.DataFrame, metric: str) -> dict:
     with warnings.catch_warnings():  # a constant side gives NaN, reported as undefined, not as a warning
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
         rho, tau = stats.spearmanr(x, y), stats.kendalltau(x, y)
-        null = {f"null_rho_{c}": float(stats.spearmanr(both[c].to_numpy(float), y).statistic) for c in ("params", "dim")}
+        null = {f"null_rho_{c}": float(stats.spearmanr(both[c].to_numpy(float), y).statistic) for c in NULLS}
     out.update(spearman_rho=float(rho.statistic), kendall_tau=float(tau.statistic), **null)
     if not (np.isfinite(out["spearman_rho"]) and np.isfinite(out["kendall_tau"])):
         return out
@@ -250,7 +276,7 @@ def describe(row: pd.Series | dict, random: str = RANDOM, trained: str = TRAINED
     intervals = f"95 % CI over front-ends {_range(row, 'rho_ci_frontends')}"
     if np.isfinite(row.get("rho_ci_folds_low", np.nan)):
         intervals += f", over folds × seeds {_range(row, 'rho_ci_folds')}"
-    nulls = ", ".join(f"ρ({name}) = {row[f'null_rho_{name}']:.2f}" for name in ("params", "dim")
+    nulls = ", ".join(f"ρ({name}) = {row[f'null_rho_{name}']:.2f}" for name in NULLS
                       if np.isfinite(row.get(f"null_rho_{name}", np.nan)))
     return (f"{backend}: ρ = {row['spearman_rho']:.2f} ({method} {_p(row['spearman_p'])}, Holm {_p(row['spearman_p_holm'])}; "
             f"{intervals}), τ = {row['kendall_tau']:.2f} ({method} {_p(row['kendall_p'])}, Holm "

@@ -284,3 +284,27 @@ def test_intervals_holm_and_null_rankings(tmp_path, template):
     ps = [row["spearman_p"], row["spearman_p"], row["kendall_p"], row["kendall_p"]]
     np.testing.assert_allclose([row["spearman_p_holm"], row["kendall_p_holm"]],
                                holm(ps)[[0, 2]], atol=1e-12)
+
+
+def test_the_macs_null_ranking_reads_recorded_macs_and_counts_them_for_older_files():
+    """Issue 18: ρ of MACs with the trained ranking beside ρ(params) and ρ(dim); a file without the figure gets it
+    from the registered front-end (count_macs), one not registered stays NaN rather than a made-up number."""
+    from rwbench.check import count_macs
+    from rwbench.frontend import FRONTENDS
+
+    table = pd.DataFrame({"frontend": ["vgg", "timbral[layers=conv]", "not_registered", "sample_level"],
+                          "width": ["small"] * 4, "macs": [123.0, np.nan, np.nan, np.nan]})
+    filled = ranking.with_macs(table)
+    assert filled["macs"].iloc[0] == 123.0, "a recorded figure is kept"
+    assert filled["macs"].iloc[1] == count_macs(FRONTENDS.get("timbral"), "small") > 0
+    assert np.isnan(filled["macs"].iloc[2]) and np.isnan(table["macs"].iloc[1]), "the caller's table is untouched"
+    assert filled["macs"].iloc[3] == count_macs(FRONTENDS.get("sample_level"), "small")
+
+    both = pd.DataFrame({"random_accuracy": [0.5, 0.6, 0.7, 0.8, 0.9], "trained_accuracy": [0.6, 0.5, 0.8, 0.9, 0.7],
+                         "params": [1, 2, 3, 4, 5], "macs": [5, 1, 4, 2, 3], "dim": [3, 3, 1, 2, 5]})
+    row = ranking._correlations(both, "accuracy")
+    y = both["trained_accuracy"]
+    assert row["null_rho_macs"] == pytest.approx(stats.spearmanr(both["macs"], y).statistic)
+    assert row["null_rho_dim"] == pytest.approx(stats.spearmanr(both["dim"], y).statistic)
+    assert "ρ(macs) = " in ranking.describe({**row, "n": 5, "backend": "svm", "spearman_p_holm": 1.0,
+                                               "kendall_p_holm": 1.0})

@@ -158,3 +158,11 @@ def test_voted_fold_metrics_are_recomputed_from_the_outputs_stored_per_clip_afte
     check_recomputable(record)
     if aggregate == "majority":  # fractions of windows: each clip's row sums to 1
         assert all(abs(sum(row) - 1) < 1e-5 for f in record["folds"] for row in f["scores"])
+
+
+def test_every_embedding_row_records_its_macs_for_the_null_ranking(multiclass):
+    from rwbench.check import count_macs
+
+    expected = count_macs(TINY, "small")
+    for row in (("random", "svm"), ("random", "elm"), ("trained", "svm")):
+        assert multiclass[row]["frontend"]["macs_per_second"] == expected > 0
