@@ -19,6 +19,10 @@ What a referee needs beside ρ and τ (:func:`correlation_figures`):
 * **null rankings**: ρ of the parameter count, of the multiply-accumulates per second of audio (MACs) and of the
   feature dimension with the trained ranking: what ρ must beat to say more than "bigger networks do better". Results
   written before MACs were recorded get them from the registered front-end (:func:`rwbench.check.count_macs`).
+  And ρ of the input family (waveform, log-mel …) with the families ordered by their mean trained score: the best
+  any ranking that knows only the family can do.
+* **within families**: ρ (exact p at small n) over the front-ends of each input family alone; the pooled ρ is the
+  across-family figure. A ρ carried by the gap between families says less about architectures within one.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 0
 FIGURES = ["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "p_method", "spearman_p_holm", "kendall_p_holm",
            "rho_ci_frontends_low", "rho_ci_frontends_high", "rho_ci_folds_low", "rho_ci_folds_high",
-           "null_rho_params", "null_rho_macs", "null_rho_dim"]
+           "null_rho_params", "null_rho_macs", "null_rho_dim", "null_rho_input", "rho_within_families"]
 CORRELATION_COLUMNS = ["dataset", "backend", "n", *FIGURES, "frontends"]
 def pair_columns(metric: str = "accuracy") -> list[str]:
     return ["dataset", "backend", "frontend", "width", f"random_{metric}", "random_rank", f"trained_{metric}",
@@ -58,7 +62,7 @@ EXPORT_COLUMNS = {"rank_corr_spearman": "spearman_rho", "rank_corr_spearman_p": 
                   "rank_corr_spearman_folds_ci_low": "rho_ci_folds_low",
                   "rank_corr_spearman_folds_ci_high": "rho_ci_folds_high",
                   "rank_corr_null_params": "null_rho_params", "rank_corr_null_macs": "null_rho_macs",
-                  "rank_corr_null_dim": "null_rho_dim"}
+                  "rank_corr_null_dim": "null_rho_dim", "rank_corr_null_input": "null_rho_input"}
 
 
 NULLS = ("params", "macs", "dim")  # the null rankings: front-end size, compute and feature dimension
@@ -105,7 +109,7 @@ def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str 
     mean, mine, theirs = f"{metric}_mean", f"random_{metric}", f"trained_{metric}"
     by_seed = SEED_FOLD_COLUMN if SEED_FOLD_COLUMN in table.columns else None
     table = with_macs(table)
-    detail = [*NULLS] + ([by_seed] if by_seed else [])
+    detail = [*NULLS, *(["input"] if "input" in table.columns else []), *([by_seed] if by_seed else [])]
     on = ["dataset", "frontend", "width"] if trained_backend is not None else ["dataset", "frontend", "width", "backend"]
     random_side = table.loc[table["weights"] == random, ["dataset", "frontend", "width", "backend", mean, *detail]]
     trained_side = table[table["weights"] == trained]
@@ -115,7 +119,7 @@ def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str 
         trained_side[[*on, mean, *([by_seed] if by_seed else [])]].rename(columns={mean: theirs, by_seed: "trained_folds"}),
         on=on)
     if pairs.empty:
-        return pd.DataFrame(columns=[*pair_columns(metric), *NULLS])
+        return pd.DataFrame(columns=[*pair_columns(metric), *NULLS, "input"])
     groups = pairs.groupby(["dataset", "backend"])
     for side, column in (("random", mine), ("trained", theirs)):
         pairs[f"{side}_rank"] = groups[column].rank(ascending=False, method="min").astype(int)
@@ -218,6 +222,25 @@ def fold_interval(random_folds: list, trained_folds: list, *, draws: int = BOOTS
     return _interval(_spearman_rows(*means))
 
 
+def within_families(both: pd.DataFrame, metric: str) -> dict[str, dict]:
+    """Per input family with at least :data:`MIN_FRONTENDS` front-ends: ``{"n", "rho", "p", "p_method"}`` of the
+    random-vs-trained Spearman ρ over that family's front-ends alone; empty when one family holds them all (the
+    pooled ρ is its ρ)."""
+    out: dict[str, dict] = {}
+    if both["input"].nunique() < 2:
+        return out
+    for family, members in both.groupby("input", sort=True):
+        x, y = members[f"random_{metric}"].to_numpy(float), members[f"trained_{metric}"].to_numpy(float)
+        if len(x) < MIN_FRONTENDS:
+            continue
+        rho = stats.spearmanr(x, y)
+        exact = len(x) <= EXACT_N and np.isfinite(rho.statistic)
+        out[str(family)] = {"n": len(x), "rho": float(rho.statistic),
+                            "p": spearman_exact_p(x, y) if exact else float(rho.pvalue),
+                            "p_method": "exact" if exact else "large-sample"}
+    return out
+
+
 def _correlations(both: pd.DataFrame, metric: str) -> dict:
     x, y = both[f"random_{metric}"].to_numpy(float), both[f"trained_{metric}"].to_numpy(float)
     out = dict.fromkeys(FIGURES, float("nan")) | {"p_method": ""}
@@ -227,6 +250,10 @@ def _correlations(both: pd.DataFrame, metric: str) -> dict:
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
         rho, tau = stats.spearmanr(x, y), stats.kendalltau(x, y)
         null = {f"null_rho_{c}": float(stats.spearmanr(both[c].to_numpy(float), y).statistic) for c in NULLS}
+        if "input" in both.columns:
+            family_mean = both.groupby("input")[f"trained_{metric}"].transform("mean").to_numpy(float)
+            null["null_rho_input"] = float(stats.spearmanr(family_mean, y).statistic)
+            null["rho_within_families"] = within_families(both, metric)
     out.update(spearman_rho=float(rho.statistic), kendall_tau=float(tau.statistic), **null)
     if not (np.isfinite(out["spearman_rho"]) and np.isfinite(out["kendall_tau"])):
         return out
@@ -276,11 +303,16 @@ def describe(row: pd.Series | dict, random: str = RANDOM, trained: str = TRAINED
     intervals = f"95 % CI over front-ends {_range(row, 'rho_ci_frontends')}"
     if np.isfinite(row.get("rho_ci_folds_low", np.nan)):
         intervals += f", over folds × seeds {_range(row, 'rho_ci_folds')}"
-    nulls = ", ".join(f"ρ({name}) = {row[f'null_rho_{name}']:.2f}" for name in NULLS
+    nulls = ", ".join(f"ρ({name}) = {row[f'null_rho_{name}']:.2f}" for name in (*NULLS, "input")
                       if np.isfinite(row.get(f"null_rho_{name}", np.nan)))
+    families, within = row.get("rho_within_families"), ""
+    if isinstance(families, dict) and families:
+        within = "; within families " + ", ".join(
+            f"{name} ρ = {f['rho']:.2f} (n = {f['n']}, {'exact ' if f['p_method'] == 'exact' else ''}p {_p(f['p'])})"
+            for name, f in families.items())
     return (f"{backend}: ρ = {row['spearman_rho']:.2f} ({method} {_p(row['spearman_p'])}, Holm {_p(row['spearman_p_holm'])}; "
             f"{intervals}), τ = {row['kendall_tau']:.2f} ({method} {_p(row['kendall_p'])}, Holm "
-            f"{_p(row['kendall_p_holm'])})" + (f"; null rankings {nulls}" if nulls else "") + f"; n = {n}")
+            f"{_p(row['kendall_p_holm'])})" + (f"; null rankings {nulls}" if nulls else "") + within + f"; n = {n}")
 
 
 def _range(row, prefix: str) -> str:

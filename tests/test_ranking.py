@@ -308,3 +308,23 @@ def test_the_macs_null_ranking_reads_recorded_macs_and_counts_them_for_older_fil
     assert row["null_rho_dim"] == pytest.approx(stats.spearmanr(both["dim"], y).statistic)
     assert "ρ(macs) = " in ranking.describe({**row, "n": 5, "backend": "svm", "spearman_p_holm": 1.0,
                                                "kendall_p_holm": 1.0})
+
+
+def test_within_family_rho_and_the_input_family_null_ranking():
+    """Issue 19: ρ within each input family (exact p at small n) beside the pooled ρ, and the family-only null."""
+    random = [0.50, 0.55, 0.60, 0.65, 0.70, 0.80, 0.82, 0.84, 0.86, 0.88]
+    trained = [0.60, 0.58, 0.66, 0.70, 0.64, 0.90, 0.85, 0.92, 0.95, 0.93]
+    both = pd.DataFrame({"random_accuracy": random, "trained_accuracy": trained, "params": range(10),
+                         "macs": range(10), "dim": range(10), "input": ["waveform"] * 5 + ["logmel"] * 5})
+    row = ranking._correlations(both, "accuracy")
+    families = row["rho_within_families"]
+    assert set(families) == {"waveform", "logmel"}
+    for name, rows in (("waveform", slice(0, 5)), ("logmel", slice(5, 10))):
+        x, y = np.array(random[rows]), np.array(trained[rows])
+        assert families[name]["n"] == 5 and families[name]["p_method"] == "exact"
+        assert families[name]["rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
+        assert families[name]["p"] == pytest.approx(ranking.spearman_exact_p(x, y))
+    family_mean = [np.mean(trained[:5])] * 5 + [np.mean(trained[5:])] * 5
+    assert row["null_rho_input"] == pytest.approx(stats.spearmanr(family_mean, trained).statistic)
+    line = ranking.describe({**row, "n": 10, "backend": "svm", "spearman_p_holm": 0.01, "kendall_p_holm": 0.01})
+    assert "ρ(input) = " in line and "within families logmel ρ = " in line and "waveform ρ = " in line
