@@ -40,3 +40,21 @@ def _writable_numba_cache() -> None:
 
 
 _writable_numba_cache()
+
+# The public API (rwbench.api, and the registries' decorators), imported on first use: `import rwbench` stays light.
+_API = {"run": "api", "load_results": "api", "compare": "api", "load_dataset": "api", "embedder": "api",
+        "cross_validate": "api", "register_frontend": "frontend", "register_dataset": "dataset",
+        "register_backend": "backends", "register_task_type": "tasks"}
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name not in _API:
+        raise AttributeError(f"module 'rwbench' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"rwbench.{_API[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

@@ -1,0 +1,105 @@
+"""rwbench from Python: what the CLI does, as functions a notebook calls (re-exported by ``rwbench``).
+
+>>> import rwbench
+>>> board = rwbench.run("synthetic", frontends=["sample_level", "mfcc"], backends=["elm"], results="results")
+>>> board[["frontend", "backend", "accuracy_mean", "ci_low", "ci_high"]]
+
+Each function validates its arguments as the CLI does (an unknown name is an error listing the known ones) and
+writes the same files: results, cache and leaderboard are the CLI's, so the two can be mixed freely. (The names
+differ from the modules ``rwbench.leaderboard`` / ``rwbench.evaluate``, which an attribute would shadow.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from .dataset import Dataset
+    from .evaluate import FoldResult
+    from .frontend import Embedder
+
+
+def _names(value: str | Sequence[str]) -> str:
+    return value if isinstance(value, str) else ",".join(value)
+
+
+def load_dataset(name: str, root: str | Path | None = None, *, tasks: Sequence[str] | None = None,
+                 **options) -> list[Dataset]:
+    """The registered dataset ``name`` read from ``root`` with its official protocol, one :class:`Dataset` per
+    task (``tasks``: some of them); ``options`` are the loader's (``rwbench list datasets``)."""
+    from .dataset import DATASETS
+
+    return DATASETS.get(name).load(None if root is None else Path(root), tasks=list(tasks) if tasks else None,
+                                   **options)
+
+
+def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | None = None,
+        frontends: str | Sequence[str] = ("sample_level", "mfcc"), backends: str | Sequence[str] = ("svm",),
+        results: str | Path = "results", seeds: int | Sequence[int] = 1, weights: str | Sequence[str] = ("random",),
+        tasks: Sequence[str] | None = None, **options) -> pd.DataFrame:
+    """``rwbench run``: embed ``dataset`` (a registered name read from ``root``, or datasets from
+    :func:`load_dataset`) with each front-end, evaluate each backend by nested CV, write the result files under
+    ``results`` and return the leaderboard of those datasets. ``frontends``/``backends``: names or wildcards;
+    ``seeds``: a count or a list; ``options``: the other fields of :class:`rwbench.pipeline.RunOptions`
+    (``width``, ``device``, ``pooling``, ``layers``, ``grid``, ``n_jobs``, ``cache_dir`` …)."""
+    from .backends import BACKENDS
+    from .frontend import FRONTENDS
+    from .leaderboard import load
+    from .pipeline import RunOptions
+    from .pipeline import run as run_pipeline
+
+    datasets = load_dataset(dataset, root, tasks=tasks) if isinstance(dataset, str) else list(dataset)
+    opts = RunOptions(results_dir=Path(results), seeds=list(range(seeds)) if isinstance(seeds, int) else list(seeds),
+                      weights=[weights] if isinstance(weights, str) else list(weights), **options)
+    run_pipeline(datasets, FRONTENDS.select(_names(frontends)), BACKENDS.select(_names(backends)), opts)
+    return load(opts.results_dir, datasets=[d.key for d in datasets])
+
+
+def load_results(results: str | Path = "results", *, task_type: str | None = None, strict: bool = False,
+                test: str = "auto") -> pd.DataFrame:
+    """``rwbench leaderboard``: every result file under ``results`` as one table (one row per dataset, front-end,
+    width, weights and backend), with its statistics (``test``: ``folds``, ``clips`` or ``auto``)."""
+    from .leaderboard import load
+
+    return load(Path(results), strict=strict, task=task_type, regime=test)
+
+
+def compare(results: str | Path = "results", *, random: str = "random", trained: str = "trained",
+            backend: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``rwbench compare``: (front-ends ranked by their ``random`` and ``trained`` rows side by side, the rank
+    correlations per dataset and backend: ρ, τ, p, intervals, null rankings)."""
+    from .ranking import comparison
+
+    return comparison(load_results(results), random, trained, backend)
+
+
+def embedder(frontend: str, *, width: str | int = "small", weights: str = "random", seed: int = 0,
+             pooling: str = "mean") -> Embedder:
+    """A front-end instance as a torch module: waveforms ``(batch, samples)`` at its ``spec.sample_rate`` →
+    pooled clip embeddings ``(batch, dim)``, as ``rwbench embed`` computes them."""
+    from .frontend import FRONTENDS, Embedder
+
+    return Embedder(FRONTENDS.get(frontend), width=width, weights=weights, seed=seed, pooling=pooling)
+
+
+def cross_validate(features: np.ndarray, labels: np.ndarray, dataset: Dataset, *, backend: str = "svm", seed: int = 0,
+             n_jobs: int | None = None) -> list[FoldResult]:
+    """Nested CV of ``backend`` on your own ``features`` (one row per clip of ``dataset``, in its clip order) under
+    the dataset's protocol: the outer folds' test scores (never the selection score)."""
+    import numpy as np
+
+    from .backends import BACKENDS
+    from .errors import RwbenchError
+    from .evaluate import nested_cv
+
+    features, labels = np.asarray(features), np.asarray(labels)
+    if len(features) != len(dataset.clips) or len(labels) != len(dataset.clips):
+        raise RwbenchError(f"{dataset.key} has {len(dataset.clips)} clips; features have {len(features)} rows and "
+                           f"labels {len(labels)}: give one of each per clip, in the dataset's clip order")
+    return nested_cv(features, labels, dataset.splits(), BACKENDS.get(backend), seed=seed,
+                     n_classes=len(dataset.classes), n_jobs=n_jobs, task=dataset.kind)
