@@ -5,7 +5,9 @@
   128 mels, dB with an 80 dB floor, orthonormal DCT-II), computed in torch by :class:`rwbench.dsp.MFCC`. Deltas are
   plain differences Δ[t] = x[t+1] − x[t] and ΔΔ = Δ of Δ (not ``librosa.feature.delta``). Vector
   [mean, std] of MFCC, Δ, ΔΔ over time (std with ddof 0) = 6 × 20 = 120. The study cropped every clip to its first
-  2048 samples (B9); here the whole clip is used, and 2048 samples is only the minimum (shorter clips repeat-pad).
+  2048 samples (0.17 s: its
+  length option cropped where it meant a minimum); here the whole clip is used, and 2048 samples is only the minimum
+  (shorter clips repeat-pad).
   STFT centre padding is zeros (librosa ≥ 0.10; librosa of the time reflected).
 - ``logmel_stats``: mean and std over time of each band of the study's 96-band log-mel (12 kHz, 512/256): 192-d.
 

@@ -6,13 +6,13 @@ Waveform ``(batch, 1, samples)`` at 12 kHz, ``nf`` = filters.
 - ``frame_level_many``: five parallel conv1d of 512/256/128/64/32 samples, stride 32, **'same'** (TensorFlow's
   rule: ``ceil(samples/32)`` frames, the padding split left ⌊p/2⌋ / right ⌈p/2⌉), ``nf`` filters each, ReLU,
   concatenated to ``5·nf`` channels. 'same' is what lets the five kernel lengths give equally long outputs; the
-  single-kernel ``frame_level`` keeps the study's 'valid' (B17: the two differ as in the study, on purpose).
+  single-kernel ``frame_level`` keeps the study's 'valid' (the two differ as in the study, on purpose).
 - backend (after Pons et al. 2018), reading the front-end's ``C`` channels: ``c1`` = conv 7 frames × all ``C``
   channels, 'valid', ``nf`` filters, ReLU; ``res2`` = ReLU(conv 7 × nf, zero-padded 3+3) + c1; max-pool 2 over
   time; ``res3`` = ReLU(conv 7 × nf, padded 3+3) + the pooled res2. Every conv has a bias.
 
-The study's code pooled each backend layer over time *and* channels (a feature of one value per layer, B1) and
-sized every layer's row by layer 0 (B2). Here every layer is returned as ``(batch, channels, time)`` and the
+The study's code pooled each backend layer over time *and* channels (a feature of one value per layer) and
+sized every layer's row by layer 0. Here every layer is returned as ``(batch, channels, time)`` and the
 harness pools over time only, so each backend channel is its own feature. True dims: ``frame_level`` =
 nf (front) + 3·nf (backend) = **4·nf** (3584 at nf = 896, of which the study kept 899 informative);
 ``frame_level_many`` = 5·nf + 3·nf = **8·nf** (3584 at nf = 448; study: 2243). Parameters at paper width:
@@ -87,7 +87,7 @@ def min_samples(kernels: tuple[int, ...], same: bool) -> int:
     return (frames - 1) * STRIDE + 1 if same else (frames - 1) * STRIDE + max(kernels)
 
 
-_SOURCE = "Pons & Serra 2019 (elmarc) frame-level front-end + backend of Pons et al. 2018; B1/B2 fixed"
+_SOURCE = "Pons & Serra 2019 (elmarc) frame-level front-end + backend of Pons et al. 2018; pooled over time only"
 _BACKEND = ("c1", "res2", "res3")
 
 

@@ -1,7 +1,7 @@
-"""HeuriNet: the heuristically designed waveform front of the DeepFourier comparison (SPEC §4).
+"""HeuriNet: the heuristically designed waveform front of the DeepFourier comparison.
 
-Sources: the layer list in SPEC §4 — 80 filters of 155 samples stride 10, max-pool 9 stride 3, 60 filters of 15
-stride 4, max-pool 9 stride 4. The original code and paper text were not available here, so these are
+Sources: the layer list of the DeepFourier comparison as rwbench's design notes give it — 80 filters of 155
+samples stride 10, max-pool 9 stride 3, 60 filters of 15 stride 4, max-pool 9 stride 4. The original code and paper text were not available here, so these are
 assumptions, each recorded:
 
 - 22 050 Hz, the ESC-50 rate of the MSTmodel / PiczakCNN work it is compared with: the total hop
@@ -57,7 +57,7 @@ class HeuriNet(nn.Module):
     widths={"small": 80, "paper": 80},
     feature_dim=lambda nf: nf + N_OUT,
     feature_layers=("pool1", "pool2"),
-    source="HeuriNet front-end of the DeepFourier comparison (layer list per SPEC §4; details assumed, see module)",
+    source="HeuriNet front-end of the DeepFourier comparison (layer list as given; details assumed, see module)",
     min_input=min_samples(),
     pad_to_min="repeat",
     input_length=f"≥ {min_samples()} samples ('valid' convs and pools, total hop 480)",

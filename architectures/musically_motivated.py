@@ -9,13 +9,13 @@ Input log-mel ``(batch, 1, frames, 96)``; ``filters`` = nf, r = nf // 4.
   'same' of 165, 128, 64, 32 frames (``*_short``: 64, 32, 16, 8, the study's 4-s "cnn_audio" model) with
   nf − r, 2nf − r, 4nf − r, 8nf − r filters, ReLU, concatenated: ``(batch, 15·nf − 4·r, frames)``.
 
-Padding (fixes study B14): the study kept the time length by padding with **0 dB**, which in a dB log-mel whose values
+Padding (unlike the study): the study kept the time length by padding with **0 dB**, which in a dB log-mel whose values
 are mostly far below 0 is a loud frame. Here time is padded with the **per-clip minimum** of the branch input (the
 clip's quietest value — its top-db floor for a log-mel, its quietest frame for the band-mean curve), i.e. with
 silence relative to the clip. This is per clip, so embeddings do not depend on the batch. Even 'same' kernels are
 padded as TF 'same': (k − 1) // 2 frames before, the rest after.
 
-Branches (fixes study B17): the study always built both branches and printed their joint parameter count (Timbral
+Branches (unlike the study): the study always built both branches and printed their joint parameter count (Timbral
 0.76 M = 0.54 M timbral + 0.22 M temporal at nf 256). ``timbral`` and ``temporal`` build only the branch they use, so
 their ``param_count`` is the branch's own (0.54 M / 0.22 M); ``timbral_temporal`` builds both (0.38 M at nf 128).
 

@@ -2,7 +2,7 @@
 2017 (MSTmodel) and DeepFourier as the classifier on 60-band log-mels.
 
 Input log-mel ``(batch, 1, frames, 60)`` at 22 050 Hz, n_fft 1024, hop 512 (Piczak's and Tax et al.'s features;
-reference-study §9.1), one channel (Tax et al.; Piczak's optional delta channel is not used). The paper writes shapes
+as in Tax et al.'s code), one channel (Tax et al.; Piczak's optional delta channel is not used). The paper writes shapes
 as frequency × time; in our (time, frequency) layout:
 
 - conv1: 80 filters 57×6 (freq×time) → ``kernel_size=(6, 57)``, ReLU → ``(batch, nf, frames − 5, 4)``

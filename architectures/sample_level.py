@@ -6,7 +6,7 @@ Waveform ``(batch, 1, samples)`` at 12 kHz, ``nf`` filters in every layer, every
 - ``pool1`` … ``pool6``: six blocks of [conv1d kernel 3, stride 1, 'same' (1 + 1 zeros), ReLU, max-pool 3/3].
 
 All seven outputs are feature layers (the study returns conv0 before any pooling and the blocks after pooling;
-B17 keeps that as the study did), mean-pooled over time: ``7·nf`` values (small 23 → 161, paper 512 → 3584;
+kept as the study did), mean-pooled over time: ``7·nf`` values (small 23 → 161, paper 512 → 3584;
 4.72 M parameters at paper width). No batch norm, He-normal weights as the study. The shortest input is
 3^7 = 2187 samples: then conv0 gives 729 frames and pool6 one frame.
 """

@@ -4,7 +4,7 @@ Input log-mel ``(batch, 1, frames, 96)`` (time × frequency). Five blocks of [co
 every conv has ``filters`` channels. The features are the five pooled maps, mean-pooled over time × frequency.
 
 For T = 1376 frames the pooled maps are 344×48, 86×16, 17×8, 4×4 and 1×1. The pooling chain needs
-T ≥ 4·4·5·4·4 = 1280 frames (study B7: the study's VGG could not run on 4-s clips), so the spec declares
+T ≥ 4·4·5·4·4 = 1280 frames (the study's VGG could not run on 4-s clips), so the spec declares
 ``min_input=1280`` and the harness repeat-pads a shorter clip to that length.
 """
 

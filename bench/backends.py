@@ -1,11 +1,12 @@
 """Backends: scikit-learn estimators with the hyperparameter grid the inner CV searches.
 
-Each backend standardises features first (the reference study did not, bug B15). The SVM and ELM have
-two named grids (``rwbench run --grid``): ``study``, the reference study's SVM grid with float γ (bug B8)
+Each backend standardises features first (the reference study's code did not, so one large-valued feature
+could dominate its kernels). The SVM and ELM have two named grids (``rwbench run --grid``): ``study``, the
+reference study's SVM grid with float γ (its code wrote γ as ``1/(2**k)``, 0 under Python 2's integer division)
 and ``'scale'`` for its ``'auto'``, and the study's ELM hidden sizes with hpelm's ridge ``norm`` λ ∈ {0.01,
-1, 100} (an unregularised ELM collapses where the hidden size approaches the training-set size, SPEC §8);
+1, 100} (an unregularised ELM collapses where the hidden size approaches the training-set size);
 and ``wide`` (the default), the same with C from 0.01 up to 2¹¹ and λ from 10⁻⁴ up to 10⁴: on the committed
-studies the ``study`` grid's edges were chosen in most folds (λ = 100 in 95 of 125 ESC-10 folds, issue 18), so
+studies the ``study`` grid's edges were chosen in most folds (λ = 100 in 95 of 125 ESC-10 folds), so
 its optimum lay outside it.
 :func:`grid_edges` finds, in any result file, the folds whose chosen setting sits at an edge of its grid.
 """

@@ -4,7 +4,7 @@ hpelm solves the ridge system for the output weights; this module only draws the
 layer from a seeded ``numpy.random.Generator`` (hpelm would draw from the global ``np.random``),
 encodes labels, and keeps only the fitted arrays (an hpelm ``ELM`` holds lambdas and does not
 pickle; one is rebuilt from the arrays to predict), so the estimator pickles, clones and works
-inside ``Pipeline`` and ``GridSearchCV``. Standardise the features first (SPEC §8).
+inside ``Pipeline`` and ``GridSearchCV``. Standardise the features first (the hidden layer's scale assumes unit-variance inputs).
 
 Hidden layer (hpelm's own default scaling): ``H = g(X @ W + b)`` with ``W ~ N(0, 9 / n_features)``
 and ``b ~ N(0, 1)``, so the pre-activations have a similar spread for any feature dimension and the

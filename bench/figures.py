@@ -36,7 +36,7 @@ OTHER_COLOURS = ("#ccbb44", "#66ccee", "#bbbbbb", "#994455")
 LABEL_OFFSETS = ((4, 3), (-4, 3), (4, -10), (-4, -10))  # points of a scatter label, tried in turn
 MAX_ANNOTATED_CLASSES = 20  # a confusion matrix prints its cells' values up to this many classes
 # Figure widths and text: the report shows a figure at most ~600 CSS px wide and, on a phone, ~370 px. A 5.6-inch
-# figure (538 px at 1:1) with 10-pt text keeps its smallest text at about 9 px there (issue 24: 7-inch figures with
+# figure (538 px at 1:1) with 10-pt text keeps its smallest text at about 9 px there (7-inch figures with
 # 7–8 pt text shrank to 5–8 px on a 390-px screen).
 WIDTH = 5.6  # inches, the bars, spread and CD figures
 TEXT = 10  # points: tick labels, axis labels, legends, value labels

@@ -201,7 +201,8 @@ BACKEND_FIELDS = ("name", "grid", "grid_size", "version")
 
 
 def summarise(folds: list[FoldResult]) -> dict:
-    """Unweighted mean and std (ddof 0) of each metric over the outer folds (bug B5: never size-weighted)."""
+    """Unweighted mean and std (ddof 0) of each metric over the outer folds (each fold one block, never weighted by
+    its size)."""
     out = {}
     for metric in folds[0].metrics:
         values = np.array([f.metrics[metric] for f in folds])

@@ -3,7 +3,7 @@
 For each outer split of the dataset's protocol — the same folds, clips and crop/pad policy as the random-weight
 rows — the front-end starts from its seeded random weights (the random twin) and gets a head (the default feature
 layers pooled over time as in the embed stage → standardised by a batch norm without affine terms → dropout →
-linear). The recipe (issue 19), every choice recorded in the result's ``training`` section:
+linear). The recipe, every choice recorded in the result's ``training`` section:
 
 1. **Selection on the inner validation part.** On the split's first inner pair — a *fit* part and a *validation*
    part, both from the training side only (predefined folds: one training fold left out, so groups never straddle;
@@ -16,7 +16,7 @@ linear). The recipe (issue 19), every choice recorded in the result's ``training
    initialisation trains on all the outer training clips for the selected epoch count, at the selected run's
    per-epoch learning rates (its plateau schedule replayed), and that model is scored once on the outer test side —
    as the random rows' backends are refit on the whole training side. ``--refit fit-part`` scores the selected run's
-   best-validation-epoch model instead (fit part only; the recipe before issue 19).
+   best-validation-epoch model instead (fit part only; rwbench's recipe before 2026-12).
 3. **Convergence is checked, never assumed.** At most ``--epochs`` epochs (default 100), stopped after
    ``--patience`` epochs (10) without a better validation loss; a selected run whose best epoch lies within 10 % of
    the cap is flagged ``not_converged`` in its fold record (counted in the result's ``training`` section) and
