@@ -411,11 +411,16 @@ def export_comparison(table: pd.DataFrame, fmt: str, random: str = RANDOM, train
 
 # -- rwbench compare A B ------------------------------------------------------------------------------
 def _match(rows: dict[tuple, list[ResultRecord]], spec: str, dataset: str) -> tuple | None:
-    """The one row of ``dataset`` that ``spec`` (``frontend[:weights[:backend]]``) names; None if none does."""
+    """The one row of ``dataset`` that ``spec`` (``frontend[:weights[:backend]]``) names; None if none does. A
+    front-end name may hold colons itself (``logmel:5f65a9bd``): the longest front-end name of a row is taken."""
     parts = spec.split(":")
-    if not 1 <= len(parts) <= 3 or not parts[0]:
+    if not parts[0] or "" in parts[:-2]:
         raise RwbenchError(f"compare: a row is FRONTEND[:WEIGHTS[:BACKEND]] (e.g. piczak:random:svm), got {spec!r}")
-    wanted = dict(zip(("frontend", "weights", "backend"), parts))
+    names = {key[1] for key in rows if key[0] == dataset}
+    split = next((k for k in range(len(parts), max(len(parts) - 3, 0), -1) if ":".join(parts[:k]) in names), None)
+    if split is None or len(parts) - split > 2:
+        return None
+    wanted = {"frontend": ":".join(parts[:split]), **dict(zip(("weights", "backend"), parts[split:]))}
     found = [key for key in rows if key[0] == dataset and key[1] == wanted["frontend"]
              and wanted.get("weights", key[3]) in ("", key[3]) and wanted.get("backend", key[4]) in ("", key[4])]
     if len(found) > 1:

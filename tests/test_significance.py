@@ -216,3 +216,13 @@ def test_compare_two_rows_prints_the_paired_test(tmp_path, capsys):
     assert main(["compare", "a:random:svm", "zz", "--results", str(tmp_path)]) == 2
     assert "no dataset has both" in capsys.readouterr().err
     assert main(["compare", "a:random:svm", "--results", str(tmp_path)]) == 2
+
+
+def test_compare_names_a_sampled_front_end_whose_name_holds_a_colon(tmp_path, capsys):
+    records = [record("logmel:5f65a9bd", [0.8, 0.7, 0.9]), record("b", [0.6, 0.6, 0.7])]
+    _board(tmp_path, records)
+    assert main(["compare", "logmel:5f65a9bd:random:svm", "b", "--results", str(tmp_path), "--format", "json"]) == 0
+    (out,) = json.loads(capsys.readouterr().out)
+    assert out["a"] == "logmel:5f65a9bd:random:svm" and out["wins"] == 3
+    assert main(["compare", "logmel:5f65a9bd", "b:random", "--results", str(tmp_path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["a"] == "logmel:5f65a9bd:random:svm"
