@@ -1,8 +1,8 @@
 """HeuriNet: the heuristically designed waveform front of the DeepFourier comparison.
 
 Sources: the layer list of the DeepFourier comparison as rwbench's design notes give it — 80 filters of 155
-samples stride 10, max-pool 9 stride 3, 60 filters of 15 stride 4, max-pool 9 stride 4. The original code and paper text were not available here, so these are
-assumptions, each recorded:
+samples stride 10, max-pool 9 stride 3, 60 filters of 15 stride 4, max-pool 9 stride 4. The original code and paper
+text were not available here, so these are assumptions, each recorded:
 
 - 22 050 Hz, the ESC-50 rate of the MSTmodel / PiczakCNN work it is compared with: the total hop
   10·3·4·4 = 480 samples (21.8 ms) then matches their 512-sample log-mel hop, and the 60 output channels their

@@ -126,9 +126,8 @@ def _fold(name: str, n: int, n_classes: int, rng) -> FoldResult:
     truth = rng.integers(0, n_classes, n)
     scores = rng.normal(size=(n, n_classes)) * 3
     return fold_result(TASK_TYPES["multiclass"], name=name, n_train=4 * n, clips=np.arange(n), truth=truth,
-                       n_classes=n_classes,
-                       outputs=Outputs(scores.argmax(1), scores, "decision_function"), best_params={"C": 32.0}, selection_score=0.5,
-                       fit_seconds=1.0, grid_edge={"C": "high"})
+                       n_classes=n_classes, outputs=Outputs(scores.argmax(1), scores, "decision_function"),
+                       best_params={"C": 32.0}, selection_score=0.5, fit_seconds=1.0, grid_edge={"C": "high"})
 
 
 def test_build_record_checks_its_sections_and_writes_per_clip_lists_on_one_line(tmp_path):
