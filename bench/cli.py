@@ -326,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(p)
     _add_train_options(p, frontends="mst", lr=MST_LR)
     p.set_defaults(handler=cmd_pretrain)
+    from .reproduce_cli import add_parser as add_reproduce  # a paper's experiment, published numbers beside
+
+    add_reproduce(sub, common)
     p = sub.add_parser("leaderboard", parents=[common], help="tables from stored results")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--strict", action="store_true", help="a malformed result file is an error (default: skipped "
@@ -418,9 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--from", dest="source", type=Path, metavar="PATH", help="a local copy of the pack's wheel")
     q.set_defaults(handler=cmd_weights_fetch)
     p = sub.add_parser("list", parents=[common], help="registered front-ends, datasets or backends")
-    p.add_argument("kind", choices=("frontends", "datasets", "backends"))
+    p.add_argument("kind", choices=("frontends", "datasets", "backends", "proxies", "spaces"))
     p.add_argument("pattern", nargs="?", default="*", help="name or wildcard")
     p.set_defaults(handler=cmd_list)
+    from .search_cli import add_search_parser  # rwbench search (it reuses this module's option helpers)
+
+    add_search_parser(sub, common)
     return parser
 
 

@@ -152,7 +152,20 @@ class FrontendSpec:
                 "activations": 4 * batch_size * (held + 2 * largest[0])}
 
 
-FRONTENDS: Registry[FrontendSpec] = Registry("front-end", builtins="rwbench.architectures", group="rwbench.frontends")
+def _sampled(name: str) -> FrontendSpec | None:
+    """``SPACE:ID``: an architecture of a search space (:mod:`rwbench.search_space`), built on first lookup.
+    ``hear:MODULE[?options]`` goes first to :mod:`rwbench.hear_import` (an installed HEAR-API module)."""
+    if name.startswith("hear:"):
+        from .hear_import import hear_frontend
+
+        return hear_frontend(name)
+    from .search_space import frontend_from_name
+
+    return frontend_from_name(name)
+
+
+FRONTENDS: Registry[FrontendSpec] = Registry("front-end", builtins="rwbench.architectures", group="rwbench.frontends",
+                                             resolve=_sampled)
 
 
 def register_frontend(**fields) -> Callable[[Callable[[int], nn.Module]], Callable[[int], nn.Module]]:

@@ -68,4 +68,24 @@ def backends(pattern: str = "*") -> str:
     return tabulate(rows, headers="keys", tablefmt="simple") if rows else f"no backend matches {pattern!r}"
 
 
-LISTINGS = {"frontends": frontends, "datasets": datasets, "backends": backends}
+def proxies(pattern: str = "*") -> str:
+    from .proxies import PROXIES
+
+    rows = [{"name": s.name, "kind": s.kind, "what": s.description, "source": s.source}
+            for s in PROXIES if fnmatch.fnmatch(s.name, pattern)]
+    return tabulate(rows, headers="keys", tablefmt="simple") if rows else f"no proxy matches {pattern!r}"
+
+
+def spaces(pattern: str = "*") -> str:
+    from .search_space import load_space, packaged_spaces
+
+    rows = []
+    for name in sorted(packaged_spaces()):
+        if fnmatch.fnmatch(name, pattern):
+            space = load_space(name)
+            rows.append({"name": name, "architectures": len(space.configs), "axes": ", ".join(space.axes),
+                         "description": space.description})
+    return tabulate(rows, headers="keys", tablefmt="simple") if rows else f"no search space matches {pattern!r}"
+
+
+LISTINGS = {"frontends": frontends, "datasets": datasets, "backends": backends, "proxies": proxies, "spaces": spaces}

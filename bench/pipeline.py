@@ -26,6 +26,8 @@ from .embed import Embeddings, EmbedJob, check_fits, choose_batch_size, ensure_e
 from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, keep_rows, nested_cv, rows_of
 from .frontend import FOLD_TAGS, FrontendSpec, Pooling, Precision, layer_sets, offers, weight_tags
+from .hear_import import provenance as hear_provenance
+from .manifest import EmbeddingManifest
 from .progress import Progress
 from .results import build_record, fold_weights_folder, result_lock, result_path, variant, write_result
 
@@ -360,6 +362,30 @@ def _run_key(path: Path) -> str | None:
         return None
 
 
+def frontend_section(task: EvaluateTask, manifests: dict[str | None, EmbeddingManifest], feature_dim: int,
+                     opts: RunOptions) -> dict:
+    """A result's ``frontend`` section: the instance, its weights and input, from the embeddings' manifests (keyed
+    by outer fold for per-fold weights, else ``{None: manifest}``)."""
+    job, spec, layers = task.job, task.job.frontend, task.layers
+    manifest = next(iter(manifests.values()))
+
+    def each(field):  # {fold: value} for per-fold weights, else the one value
+        return {f: field(m) for f, m in manifests.items()} if None not in manifests else field(manifest)
+
+    hear = hear_provenance(spec.name)  # hear:MODULE front-ends
+    return {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
+            "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
+            "weights_file": each(lambda m: m.weights["file"]), "weights_sha256": each(lambda m: m.weights["sha256"]),
+            "init": manifest.description["init"], "pooling": opts.pooling,
+            "layers": list(layers), "default_layers": layers == spec.defaults, "feature_dim": feature_dim,
+            "params": manifest.params, "macs_per_second": count_macs(spec, opts.width), "source": spec.source,
+            "embedding_key": each(lambda m: m.key), "input": manifest.description["input"],
+            **({"precision": job.precision} if job.precision != "fp32" else {}),
+            "segment": {**manifest.description["input"]["segment"], "aggregate": opts.aggregate}
+            if opts.segment else None,
+            **({"hear": hear} if hear else {})}
+
+
 def _evaluate(task: EvaluateTask, embeddings: dict[str | None, Embeddings], path: Path, run_key: str, splits,
               described: dict, opts: RunOptions) -> str:
     """Write the result file; returns its one-line summary.
@@ -371,22 +397,7 @@ def _evaluate(task: EvaluateTask, embeddings: dict[str | None, Embeddings], path
     manifests = {fold: e.manifest for fold, e in embeddings.items()}
     manifest = next(iter(manifests.values()))
     columns = next(iter(embeddings.values())).columns(layers)
-
-    def each(field):  # {fold: value} for per-fold weights, else the one value
-        return {f: field(m) for f, m in manifests.items()} if None not in manifests else field(manifest)
-
-    frontend = {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
-                "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
-                "weights_file": each(lambda m: m.weights["file"]),
-                "weights_sha256": each(lambda m: m.weights["sha256"]),
-                "init": manifest.description["init"], "pooling": opts.pooling,
-                "layers": list(layers), "default_layers": layers == spec.defaults, "feature_dim": len(columns),
-                "params": manifest.params, "macs_per_second": count_macs(spec, opts.width), "source": spec.source,
-                "embedding_key": each(lambda m: m.key),
-                "input": manifest.description["input"],
-                **({"precision": job.precision} if job.precision != "fp32" else {}),
-                "segment": {**manifest.description["input"]["segment"], "aggregate": opts.aggregate}
-                if opts.segment else None}
+    frontend = frontend_section(task, manifests, len(columns), opts)
     folds = {}
     for fold, matrix in embeddings.items():  # each split scored on its own fold's embeddings, or all on one
         mine = [s for s in splits if fold is None or s.name == fold]

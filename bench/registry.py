@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -32,10 +32,11 @@ class Registry(Generic[S]):
     entry-point group third-party packages use. Both are loaded lazily on first lookup.
     """
 
-    def __init__(self, kind: str, *, builtins: str, group: str) -> None:
+    def __init__(self, kind: str, *, builtins: str, group: str, resolve: Callable[[str], S | None] | None = None) -> None:
         self.kind = kind
         self.group = group
         self._builtins = builtins
+        self._resolve = resolve  # makes a spec from a name no one registered (e.g. SPACE:ID), or returns None
         self._specs: dict[str, S] = {}
         self._loaded = False
         self.plugin_errors: dict[str, str] = {}
@@ -74,6 +75,8 @@ class Registry(Generic[S]):
 
     def get(self, name: str) -> S:
         self._ensure_loaded()
+        if name not in self._specs and self._resolve is not None and (made := self._resolve(name)) is not None:
+            return self._specs.get(made.name) or self.add(made)  # type: ignore[attr-defined]
         try:
             return self._specs[name]
         except KeyError:
@@ -86,7 +89,7 @@ class Registry(Generic[S]):
         names = self.names()
         chosen: list[str] = []
         for pattern in patterns:
-            if any(ch in pattern for ch in "*?["):
+            if any(ch in pattern for ch in "*?[") and not pattern.startswith("hear:"):  # hear:MODULE?options: a name
                 hits = fnmatch.filter(names, pattern)
                 if not hits:
                     raise UnknownNameError(self.kind, pattern, names)

@@ -1,0 +1,172 @@
+"""Any installed HEAR-API module as an rwbench front-end: ``--frontends 'hear:MODULE[?key=value&...]'``.
+
+``MODULE`` is imported and ``MODULE.load_model(model)`` called once; each clip (at ``model.sample_rate``, cropped
+or padded as the dataset says) becomes ``MODULE.get_scene_embeddings`` of it, or with ``embedding=timestamps``
+the mean over time of ``MODULE.get_timestamp_embeddings``. Options:
+
+============= ==============================================================================================
+``embedding`` ``scene`` (default) or ``timestamps`` (mean-pooled over the timestamps)
+``model``     the ``model_file_path`` given to ``load_model`` (default ``""``: the module's own default)
+============= ==============================================================================================
+
+The front-end has no rwbench weights (input kind ``none``, weights ``none``); it is embedded once and cached like
+any other. What identifies it — module, its distribution and version (``importlib.metadata``), the model file
+and its sha256 — is hashed into the spec's ``version`` (so a new release or a changed model file is embedded
+again) and recorded in each result as ``frontend.hear`` (:func:`provenance`). A model file given by a path
+is named in the front-end's name by its file name and the first 8 hex digits of its sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Literal, get_args
+from urllib.parse import parse_qsl
+
+import torch
+from torch import nn
+
+from .errors import PluginError, RwbenchError, UnknownNameError
+from .filehash import sha256_of
+from .frontend import FrontendSpec
+
+log = logging.getLogger(__name__)
+
+PREFIX = "hear:"
+ADAPTER_VERSION = 1  # bump when the way a HEAR module is called changes: it is part of the cache key
+Embedding = Literal["scene", "timestamps"]
+API = ("load_model", "get_scene_embeddings", "get_timestamp_embeddings")
+
+
+@dataclass(frozen=True)
+class HearRef:
+    """A parsed ``hear:MODULE?embedding=...&model=...`` name."""
+
+    module: str
+    embedding: Embedding = "scene"
+    model: str = ""
+
+    @classmethod
+    def parse(cls, name: str) -> HearRef:
+        module, _, query = name.removeprefix(PREFIX).partition("?")
+        if not module or not all(part.isidentifier() for part in module.split(".")):
+            raise RwbenchError(f"front-end {name!r}: give an importable module, hear:MODULE[?embedding=scene|timestamps"
+                               "&model=PATH]")
+        options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+        for key in options:
+            if key not in ("embedding", "model"):
+                raise UnknownNameError(f"option of {name!r}", key, ["embedding", "model"])
+        embedding = options.get("embedding", "scene")
+        if embedding not in get_args(Embedding):
+            raise RwbenchError(f"front-end {name!r}: embedding={embedding} is not one of {list(get_args(Embedding))}")
+        return cls(module, embedding, options.get("model", ""))  # type: ignore[arg-type]
+
+
+class HearNet(nn.Module):
+    """Waveform ``(batch, 1, samples)`` → ``[(batch, dim)]`` through a loaded HEAR model (a registered submodule,
+    so ``.to(device)`` moves it). On the meta device (memory estimates) it returns an empty tensor of the shape."""
+
+    def __init__(self, module, model: nn.Module, embedding: Embedding, dim: int) -> None:
+        super().__init__()
+        self.module, self.model, self.embedding, self.dim = module, model, embedding, dim
+
+    def forward(self, wave: torch.Tensor) -> list[torch.Tensor]:
+        if wave.is_meta:
+            return [torch.empty(wave.shape[0], self.dim, device="meta")]
+        audio = wave[:, 0, :].float()
+        if self.embedding == "scene":
+            out = self.module.get_scene_embeddings(audio, self.model)
+        else:
+            out = self.module.get_timestamp_embeddings(audio, self.model)[0].mean(dim=1)
+        return [torch.as_tensor(out).float().to(wave.device)]
+
+
+_MADE: dict[str, FrontendSpec] = {}
+_PROVENANCE: dict[str, dict] = {}
+
+
+def hear_frontend(name: str) -> FrontendSpec | None:
+    """The front-end ``hear:MODULE[?options]`` names (made, and its model loaded, once per process); None for any
+    other name."""
+    if not name.startswith(PREFIX):
+        return None
+    if name not in _MADE:
+        _MADE[name] = _make(HearRef.parse(name), name)
+    return _MADE[name]
+
+
+def provenance(name: str) -> dict | None:
+    """What a ``hear:`` front-end is made of (recorded in results as ``frontend.hear``); None for other names."""
+    return _PROVENANCE.get(name)
+
+
+def _import(ref: HearRef, name: str):
+    try:
+        module = importlib.import_module(ref.module)
+    except Exception as err:  # a broken third-party module: say which, not a traceback
+        raise PluginError(f"front-end {name!r}: cannot import {ref.module}: {type(err).__name__}: {err}") from err
+    missing = [fn for fn in API if not callable(getattr(module, fn, None))]
+    if missing:
+        raise PluginError(f"front-end {name!r}: {ref.module} lacks the HEAR API function(s) {missing}")
+    return module
+
+
+def _distribution(module_name: str) -> tuple[str | None, str | None]:
+    """(distribution, version) that installs ``module_name``; (None, ``__version__`` or None) for a loose module."""
+    top = module_name.split(".")[0]
+    dists = metadata.packages_distributions().get(top, [])
+    if dists:
+        return dists[0], metadata.version(dists[0])
+    module = importlib.import_module(top)
+    return None, getattr(module, "__version__", None)
+
+
+def _make(ref: HearRef, name: str) -> FrontendSpec:
+    module = _import(ref, name)
+    path = Path(ref.model) if ref.model else None
+    sha = sha256_of(path) if path is not None and path.is_file() else None
+    try:
+        model = module.load_model(ref.model) if ref.model else module.load_model()
+    except Exception as err:
+        raise PluginError(f"front-end {name!r}: {ref.module}.load_model({ref.model!r}) failed: "
+                          f"{type(err).__name__}: {err}") from err
+    if not isinstance(model, nn.Module):
+        raise PluginError(f"front-end {name!r}: {ref.module}.load_model returned {type(model).__name__}; rwbench runs "
+                          "PyTorch HEAR models (torch.nn.Module)")
+    model.eval()
+    dim = int(model.scene_embedding_size if ref.embedding == "scene" else model.timestamp_embedding_size)
+    dist, version = _distribution(ref.module)
+    record = {"module": ref.module, "distribution": dist, "version": version, "embedding": ref.embedding,
+              "model_file": str(path.resolve()) if path is not None and path.exists() else ref.model or None,
+              "model_sha256": sha, "sample_rate": int(model.sample_rate), "embedding_size": dim,
+              "adapter_version": ADAPTER_VERSION}
+    identity = {k: v for k, v in record.items() if k != "model_file" or sha is None}  # a moved file is the same model
+    canonical = _canonical(ref, path, sha)
+    _PROVENANCE[canonical] = _PROVENANCE[name] = record
+    net = HearNet(module, model, ref.embedding, dim)
+    release = f"{dist} {version}" if dist else f"version {version}" if version else "not installed as a package"
+    weights = f"; load_model({ref.model!r})" + (f", sha256 {sha[:12]}" if sha else "") if ref.model else ""
+    return FrontendSpec(
+        name=canonical, build=lambda _filters: net, input_kind="none", sample_rate=int(model.sample_rate),
+        widths={"small": 1, "paper": 1}, feature_dim=lambda _filters: dim, feature_layers=(ref.embedding,),
+        source=f"HEAR API module {ref.module} ({release}){weights}",
+        min_input=1, pad_to_min="repeat", input_length="any length (the HEAR module's own rule)",
+        description=f"{ref.embedding} embeddings of {ref.module} through the HEAR API: {dim}-d",
+        version=int(hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12], 16))
+
+
+def _canonical(ref: HearRef, path: Path | None, sha: str | None) -> str:
+    """The front-end's name: the options that differ from the defaults, in a fixed order; a model path shows as
+    its file name and sha256[:8] (a name is also a cache folder name, so it holds no '/')."""
+    options = []
+    if ref.embedding != "scene":
+        options.append(f"embedding={ref.embedding}")
+    if ref.model:
+        shown = (path.name if path is not None else ref.model).replace("/", "_") or "model"
+        options.append(f"model={shown}" + (f"@{sha[:8]}" if sha else ""))
+    return PREFIX + ref.module + ("?" + "&".join(options) if options else "")

@@ -1,0 +1,346 @@
+"""Proxies: scores of an untrained front-end that should rank architectures as their trained accuracy does.
+
+Each proxy is registered with :func:`register_proxy` in :data:`PROXIES` (entry-point group ``rwbench.proxies``) and
+maps a :class:`ProxyContext` to a :class:`ProxyValue`; higher is better for every one. ``rwbench search`` records
+each proxy's wall time beside its value. Three kinds:
+
+* ``random-weight`` — the study's: the front-end's random-weight embedding + ``elm`` / ``svm`` under the dataset's
+  protocol (nested CV on its outer folds, optionally on a recorded subset of them), mean primary metric over seeds,
+  computed by the ordinary embed and evaluate stages (:mod:`rwbench.pipeline`; embeddings cached as ever).
+* ``zero-cost`` — one minibatch of training clips through the untrained :class:`ProxyNetwork`:
+
+  ============  ==============================================================================================
+  ``synflow``   Tanaka et al. 2020: weights → |weights|, batch norm off, one all-ones input (float64);
+                R = Σ outputs; Σ over conv/linear weights of |θ ⊙ ∂R/∂θ|
+  ``naswot``    Mellor et al. 2021: binary code of each activation unit (input > 0 of every nonlinearity module)
+                per clip; K = Σ_layers [c·cᵀ + (1−c)·(1−c)ᵀ] (= units − Hamming distance); log |det K|
+  ``jacob_cov`` Mellor et al. 2020 (v1), as Abdelfattah et al. 2021: J = ∂(Σ logits)/∂input per clip; the
+                eigenvalues λ of corrcoef(J): −Σ [log(λ + 1e-5) + 1/(λ + 1e-5)]
+  ``grad_norm`` Abdelfattah et al. 2021: Σ over conv/linear layers of ‖∂L/∂W‖₂ (cross-entropy L)
+  ``snip``      Lee et al. 2019: Σ |∂L/∂W ⊙ W| over conv/linear weights
+  ``grasp``     Wang et al. 2020, as Abdelfattah et al. 2021: Σ −θ ⊙ (H g), g = ∂L/∂θ, H the Hessian of L
+  ``fisher``    Theis et al. 2018 / Turner et al. 2020: per output channel of every conv/linear layer
+                Δ = ½ · mean over clips of (Σ_positions activation · ∂L/∂activation)²; Σ Δ over channels (the
+                paper's sum; zero-cost-nas also multiplies each channel by its fan-in when it broadcasts)
+  ============  ==============================================================================================
+
+  The network is in training mode (batch norm on batch statistics), as in zero-cost-nas.
+* ``baseline`` — ``params`` (front-end parameters), ``macs`` (multiply-accumulates per second of audio,
+  :func:`rwbench.check.count_macs`), ``dim`` (feature dimension of the default layers): what a proxy must beat.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Literal, get_args
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .dsp import LogMel
+from .errors import RwbenchError
+from .frontend import Embedder, FrontendSpec, pool
+from .registry import Registry
+
+log = logging.getLogger(__name__)
+
+ProxyKind = Literal["random-weight", "zero-cost", "baseline"]
+PRUNABLE = (nn.Conv1d, nn.Conv2d, nn.Linear)
+ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Tanh, nn.SELU, nn.Sigmoid, nn.Softplus)
+JACOB_K = 1e-5
+
+
+@dataclass
+class ProxyValue:
+    value: float
+    per_seed: dict[int, float] = field(default_factory=dict)
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass
+class RandomWeightSetup:
+    """How the random-weight proxies evaluate: the run's options (results folder of their own, shared embedding
+    cache), the outer splits scored (all, or a recorded subset) and the dataset as results describe it."""
+
+    opts: object  # rwbench.pipeline.RunOptions
+    splits: list | None = None
+    described: dict | None = None
+
+
+@dataclass
+class ProxyContext:
+    """What a proxy may read: the front-end instance, the seeds of its random weights, the dataset, a lazily loaded
+    minibatch of training clips ``(waves (batch, samples), labels)``, and the random-weight setup."""
+
+    spec: FrontendSpec
+    width: str | int = "small"
+    seeds: tuple[int, ...] = (0,)
+    dataset: object | None = None  # rwbench.dataset.Dataset
+    batch: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None
+    random_weight: RandomWeightSetup | None = None
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    name: str
+    kind: ProxyKind
+    compute: Callable[[ProxyContext], ProxyValue]
+    source: str
+    description: str
+    version: int = 1  # bump when the computation changes: it is part of the proxy cache key
+
+    def __post_init__(self) -> None:
+        if self.kind not in get_args(ProxyKind):
+            raise RwbenchError(f"proxy {self.name!r}: kind {self.kind!r} is not one of {list(get_args(ProxyKind))}")
+
+
+PROXIES: Registry[ProxySpec] = Registry("proxy", builtins="rwbench.proxies", group="rwbench.proxies")
+
+
+def register_proxy(**fields) -> Callable[[Callable[[ProxyContext], ProxyValue]], Callable[[ProxyContext], ProxyValue]]:
+    """Register the decorated ``ProxyContext -> ProxyValue`` function with the given :class:`ProxySpec` fields."""
+
+    def decorator(compute):
+        PROXIES.add(ProxySpec(compute=compute, **fields))
+        return compute
+
+    return decorator
+
+
+# -- the network the zero-cost proxies score -------------------------------------------------------------------------
+class ProxyNetwork(nn.Module):
+    """Network input → logits: the front-end's network (seeded random weights), its default feature layers each
+    mean-pooled and concatenated, batch norm without affine terms, a linear head (Xavier, seeded): the classifier
+    ``rwbench train`` trains, without its dropout, taking the input after the fixed log-mel transform
+    (:func:`network_input`)."""
+
+    def __init__(self, spec: FrontendSpec, width: str | int, n_classes: int, *, seed: int) -> None:
+        super().__init__()
+        self.net = Embedder(spec, width=width, seed=seed).net
+        self.keep = [spec.feature_layers.index(layer) for layer in spec.defaults]
+        dim = spec.dim(width, layers=spec.defaults)
+        self.standardise = nn.BatchNorm1d(dim, affine=False)
+        self.head = nn.Linear(dim, n_classes)
+        with torch.no_grad():
+            nn.init.xavier_uniform_(self.head.weight, generator=torch.Generator().manual_seed(seed))
+            self.head.bias.zero_()
+        self.train()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        layers = self.net(x)
+        return self.head(self.standardise(torch.cat([pool(layers[i]) for i in self.keep], dim=1)))
+
+
+def network_input(spec: FrontendSpec, waves: torch.Tensor) -> torch.Tensor:
+    """``(batch, samples)`` → what the network reads: ``(batch, 1, frames, n_mels)`` or ``(batch, 1, samples)``."""
+    x = waves.unsqueeze(1)
+    if spec.input_kind == "logmel":
+        with torch.no_grad():
+            x = LogMel(spec.logmel).to(waves.device)(x)
+    return x
+
+
+def loss_for(multilabel: bool) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    return (lambda out, y: F.binary_cross_entropy_with_logits(out, y.float())) if multilabel else F.cross_entropy
+
+
+def prunable(net: nn.Module) -> list[nn.Module]:
+    return [m for m in net.modules() if isinstance(m, PRUNABLE)]
+
+
+def _without_batch_norm(net: nn.Module) -> nn.Module:
+    for name, child in net.named_children():
+        if isinstance(child, nn.modules.batchnorm._BatchNorm):
+            setattr(net, name, nn.Identity())
+        else:
+            _without_batch_norm(child)
+    return net
+
+
+# -- zero-cost scores: (network → logits, inputs, targets, loss) → float ---------------------------------------------
+def synflow_score(net: nn.Module, inputs: torch.Tensor, targets=None, loss_fn=None) -> float:
+    net = _without_batch_norm(copy.deepcopy(net)).double()
+    with torch.no_grad():
+        for tensor in net.state_dict().values():
+            tensor.abs_()
+    net.zero_grad()
+    net(torch.ones((1, *inputs.shape[1:]), dtype=torch.float64, device=inputs.device)).sum().backward()
+    return float(sum((m.weight * m.weight.grad).abs().sum().item() for m in prunable(net) if m.weight.grad is not None))
+
+
+def naswot_score(net: nn.Module, inputs: torch.Tensor, targets=None, loss_fn=None) -> float:
+    n = inputs.shape[0]
+    kernel = torch.zeros(n, n, dtype=torch.float64)
+
+    def hook(module, args, output):
+        codes = (args[0].detach().reshape(n, -1) > 0).double()
+        kernel.add_((codes @ codes.T + (1 - codes) @ (1 - codes).T).cpu())
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, ACTIVATIONS)]
+    if not handles:
+        return float("nan")  # no nonlinearity module to read codes from (functional activations)
+    try:
+        with torch.no_grad():
+            net(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return float(np.linalg.slogdet(kernel.numpy())[1])
+
+
+def jacob_cov_score(net: nn.Module, inputs: torch.Tensor, targets=None, loss_fn=None) -> float:
+    x = inputs.detach().clone().requires_grad_(True)
+    out = net(x)
+    out.backward(torch.ones_like(out))
+    jacobian = x.grad.reshape(len(x), -1).double().cpu().numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(jacobian)
+    if not np.isfinite(corr).all():
+        return float("nan")  # a clip whose Jacobian is constant
+    eig = np.linalg.eigvalsh(corr)
+    return float(-np.sum(np.log(eig + JACOB_K) + 1.0 / (eig + JACOB_K)))
+
+
+def _loss_backward(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn) -> None:
+    net.zero_grad()
+    loss_fn(net(inputs), targets).backward()
+
+
+def grad_norm_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn=F.cross_entropy) -> float:
+    _loss_backward(net, inputs, targets, loss_fn)
+    return float(sum(m.weight.grad.norm().item() for m in prunable(net) if m.weight.grad is not None))
+
+
+def snip_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn=F.cross_entropy) -> float:
+    _loss_backward(net, inputs, targets, loss_fn)
+    return float(sum((m.weight.grad * m.weight).abs().sum().item() for m in prunable(net) if m.weight.grad is not None))
+
+
+def grasp_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn=F.cross_entropy) -> float:
+    weights = [m.weight for m in prunable(net)]
+    grads = torch.autograd.grad(loss_fn(net(inputs), targets), weights, allow_unused=True)
+    graph = torch.autograd.grad(loss_fn(net(inputs), targets), weights, create_graph=True, allow_unused=True)
+    z = sum((g.detach() * f).sum() for g, f in zip(grads, graph) if g is not None and f is not None)
+    hessian_g = torch.autograd.grad(z, weights, allow_unused=True)
+    return float(sum((-w.detach() * hg).sum().item() for w, hg in zip(weights, hessian_g) if hg is not None))
+
+
+def fisher_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn=F.cross_entropy) -> float:
+    outputs: list[torch.Tensor] = []
+
+    def keep(module, args, output):
+        output.retain_grad()
+        outputs.append(output)
+
+    handles = [m.register_forward_hook(keep) for m in prunable(net)]
+    try:
+        _loss_backward(net, inputs, targets, loss_fn)
+    finally:
+        for handle in handles:
+            handle.remove()
+    total = 0.0
+    for act in outputs:
+        if act.grad is None:
+            continue
+        per_channel = (act * act.grad).detach().flatten(2).sum(2) if act.dim() > 2 else (act * act.grad).detach()
+        total += float(0.5 * per_channel.pow(2).mean(0).sum())
+    return total
+
+
+def _zero_cost(score: Callable, *, needs_labels: bool) -> Callable[[ProxyContext], ProxyValue]:
+    """A proxy computing ``score`` on the context's minibatch, once per seed (a fresh :class:`ProxyNetwork` each)."""
+
+    def compute(ctx: ProxyContext) -> ProxyValue:
+        if not ctx.spec.is_learnable():
+            return ProxyValue(float("nan"), detail={"note": "no weights (input kind 'none')"})
+        if ctx.batch is None or ctx.dataset is None:
+            raise RwbenchError("zero-cost proxies need a dataset and a minibatch")
+        waves, labels = ctx.batch()
+        inputs = network_input(ctx.spec, waves.to(ctx.device))
+        n_classes = len(ctx.dataset.classes)
+        per_seed = {}
+        for seed in ctx.seeds:
+            net = ProxyNetwork(ctx.spec, ctx.width, n_classes, seed=seed).to(ctx.device)
+            per_seed[seed] = score(net, inputs, labels.to(ctx.device), loss_for(ctx.dataset.task_type == "multilabel"))
+        return ProxyValue(float(np.mean(list(per_seed.values()))), per_seed,
+                          {"batch": len(waves), **({} if needs_labels else {"labels_used": False})})
+
+    return compute
+
+
+ZERO_COST = {
+    "synflow": (synflow_score, False, "Tanaka et al. 2020, 'Pruning neural networks without any data by iteratively "
+                                      "conserving synaptic flow' (NeurIPS)", "Σ |θ ⊙ ∂R/∂θ|, |θ|, all-ones input"),
+    "naswot": (naswot_score, False, "Mellor et al. 2021, 'Neural architecture search without training' (ICML)",
+               "log |det K| of the activation codes' overlap kernel"),
+    "jacob_cov": (jacob_cov_score, False, "Mellor et al. 2020 (arXiv v1); Abdelfattah et al. 2021 (ICLR)",
+                  "−Σ log(λ+k) + 1/(λ+k) of the input-Jacobian correlation"),
+    "grad_norm": (grad_norm_score, True, "Abdelfattah et al. 2021, 'Zero-cost proxies for lightweight NAS' (ICLR)",
+                  "Σ_layers ‖∂L/∂W‖"),
+    "snip": (snip_score, True, "Lee et al. 2019, 'SNIP: single-shot network pruning' (ICLR)", "Σ |∂L/∂W ⊙ W|"),
+    "grasp": (grasp_score, True, "Wang et al. 2020, 'Picking winning tickets before training by preserving gradient "
+                                 "flow' (ICLR); sign as Abdelfattah et al. 2021", "Σ −θ ⊙ Hg"),
+    "fisher": (fisher_score, True, "Theis et al. 2018; Turner et al. 2020 (BlockSwap, ICLR)",
+               "Σ_channels ½ mean (Σ a·∂L/∂a)²"),
+}
+for _name, (_score, _labels, _source, _what) in ZERO_COST.items():
+    register_proxy(name=_name, kind="zero-cost", source=_source, description=_what)(
+        _zero_cost(_score, needs_labels=_labels))
+
+
+# -- baselines -------------------------------------------------------------------------------------------------------
+@register_proxy(name="params", kind="baseline", source="baseline", description="front-end parameter count")
+def _params(ctx: ProxyContext) -> ProxyValue:
+    return ProxyValue(float(ctx.spec.param_count(ctx.width)))
+
+
+@register_proxy(name="macs", kind="baseline", source="baseline",
+                description="multiply-accumulates per second of audio (rwbench.check.count_macs)")
+def _macs(ctx: ProxyContext) -> ProxyValue:
+    from .check import count_macs
+
+    return ProxyValue(float(count_macs(ctx.spec, ctx.width)))
+
+
+@register_proxy(name="dim", kind="baseline", source="baseline", description="feature dimension (default layers)")
+def _dim(ctx: ProxyContext) -> ProxyValue:
+    return ProxyValue(float(ctx.spec.dim(ctx.width, layers=ctx.spec.defaults)))
+
+
+# -- the study's proxy -----------------------------------------------------------------------------------------------
+def random_weight_score(ctx: ProxyContext, backend: str) -> ProxyValue:
+    """Embed with random weights (each seed) and evaluate ``backend`` with nested CV on the setup's outer splits:
+    the mean primary metric over seeds (each seed's: the mean over those splits)."""
+    from .backends import BACKENDS
+    from .cache import read_json
+    from .pipeline import RunLog, embed_all, evaluate_task, evaluation_tasks
+    from .tasks import task_type
+
+    setup = ctx.random_weight
+    if setup is None or ctx.dataset is None:
+        raise RwbenchError("random-weight proxies need a dataset and a random-weight setup")
+    opts = replace(setup.opts, seeds=list(ctx.seeds), width=str(ctx.width), weights=["random"])
+    embed_all([ctx.dataset], [ctx.spec], opts, RunLog())
+    metric = f"{task_type(ctx.dataset.task_type).primary}_mean"
+    per_seed, files = {}, []
+    for task in evaluation_tasks([ctx.dataset], [ctx.spec], [BACKENDS.get(backend)], opts):
+        path, _ = evaluate_task(task, opts, setup.splits, setup.described)
+        record = read_json(path)
+        per_seed[int(record["seed"])] = float(record["summary"][metric])
+        files.append(str(path))
+    folds = [s.name for s in setup.splits] if setup.splits is not None else "all"
+    return ProxyValue(float(np.mean(list(per_seed.values()))), per_seed,
+                      {"backend": backend, "metric": metric, "outer_folds": folds, "result_files": files})
+
+
+for _backend in ("elm", "svm"):
+    register_proxy(name=f"rw_{_backend}", kind="random-weight",
+                   source="Pons & Serra 2019 (after Saxe et al. 2011): random-weight embedding + " + _backend.upper(),
+                   description=f"random-weight embedding + {_backend} under the dataset's protocol (mean over seeds)")(
+        lambda ctx, _b=_backend: random_weight_score(ctx, _b))

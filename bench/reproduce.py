@@ -1,0 +1,476 @@
+"""``rwbench reproduce PAPER``: a paper's experiment through the ordinary pipeline, its published numbers beside.
+
+A paper file (:mod:`rwbench.paper`) names datasets, front-ends, backends, weights and settings. This module turns
+it into :func:`rwbench.pipeline.run` calls (one per dataset and weights tag; embeddings and results are cached and
+reused as for ``rwbench run``), optionally the study's own protocol (:mod:`rwbench.published_protocol`), and a
+side-by-side table: rwbench's number (mean over folds × seeds, with the leaderboard's 95 % interval), the
+published number with where it was read and its precision, their difference, and a mark where the protocols differ.
+Datasets without a ``--data-root NAME=PATH`` are skipped with a line that says how to get them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+from tabulate import tabulate
+
+from .dataset import DATASETS, Dataset
+from .errors import RwbenchError
+from .frontend import FOLD_TAGS, FrontendSpec, offers
+from .paper import Paper, PaperDataset, Published
+from .pipeline import RunOptions
+from .results import fold_weights_folder
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS = ("honest", "published", "both")
+MARKS = {"=": "the paper's protocol is rwbench's", "≈": "same split and selection; details differ (see notes)",
+         "≠": "the paper reports a different quantity (see notes): compare with care"}
+
+
+@dataclass
+class Target:
+    """One dataset of the paper that is at hand: its loaded task(s) and the front-ends run on it."""
+
+    entry: PaperDataset
+    datasets: list[Dataset]
+    frontends: list[FrontendSpec]
+
+
+def parse_roots(paper: Paper, pairs: list[str]) -> dict[str, Path]:
+    """``--data-root NAME=PATH`` values → {dataset name: path}; NAME must be one of the paper's datasets."""
+    names = [d.name for d in paper.datasets]
+    roots: dict[str, Path] = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise RwbenchError(f"--data-root takes NAME=PATH (e.g. {names[0]}=~/data/{names[0]}), got {pair!r}")
+        if name not in names:
+            raise RwbenchError(f"--data-root {pair!r}: {paper.id} has no dataset {name!r}; its datasets: "
+                               f"{', '.join(names)}")
+        if name in roots:
+            raise RwbenchError(f"--data-root {name}=... is given twice")
+        roots[name] = Path(path).expanduser()
+    return roots
+
+
+def select_targets(paper: Paper, roots: dict[str, Path], *, options: dict | None = None,
+                   frontends: list[str] | None = None) -> tuple[list[Target], list[str], list[Target]]:
+    """The paper's datasets that are at hand (loaded); one line per dataset skipped; and the datasets not at hand
+    (no data root: their published numbers are still shown). ``options``: loader options added to the paper's
+    (``partial``, ``skip_bad_audio``); ``frontends``: run only these of the paper's."""
+    from .frontend import FRONTENDS
+
+    targets, lines, absent = [], [], []
+    for entry in paper.datasets:
+        spec = DATASETS.get(entry.name)
+        if entry.instead_of and entry.instead_of in roots:
+            lines.append(f"skipped {entry.label}: {entry.instead_of} is given, and {entry.name} is used only "
+                         "instead of it")
+            continue
+        names = [n for n in paper.frontends_on(entry) if frontends is None or n in frontends]
+        if spec.needs_root and entry.name not in roots:
+            lines.append(f"skipped {entry.label}: no --data-root {entry.name}=PATH given. Get it: {entry.get}")
+            absent.append(Target(entry, [], [FRONTENDS.get(n) for n in names]))
+            continue
+        if not names:
+            lines.append(f"skipped {entry.label}: none of its front-ends ({', '.join(paper.frontends_on(entry))}) "
+                         "is selected")
+            continue
+        extra = options if spec.needs_root else {}  # partial, skip_bad_audio: options of file datasets
+        datasets = spec.load(roots.get(entry.name), tasks=entry.tasks, **{**entry.options, **(extra or {})})
+        targets.append(Target(entry, datasets, [FRONTENDS.get(n) for n in names]))
+    return targets, lines, absent
+
+
+def weight_groups(paper: Paper, target: Target, opts: RunOptions) -> tuple[list[tuple[str, list[FrontendSpec]]],
+                                                                            list[str]]:
+    """(weights tag, the front-ends run with it) for each of the paper's tags, and a line for each front-end whose
+    per-fold weights (``mst``) are not there yet (with the command that makes them). Weight-free front-ends (MFCC)
+    run once, with the first tag."""
+    groups, lines = [], []
+    for i, tag in enumerate(paper.weights):
+        specs = [s for s in target.frontends if (offers(s, tag) if s.is_learnable() else i == 0)]
+        if tag in FOLD_TAGS:
+            ready = [s for s in specs if all(_fold_weights(opts, tag, d, s) for d in target.datasets)]
+            for spec in specs:
+                if spec not in ready:
+                    lines.append(f"no {tag} weights of {spec.name} on {target.entry.name} (width {opts.width}, seeds "
+                                 f"{opts.seeds}) under {opts.results_dir}: its {tag} rows are skipped; make them with "
+                                 f"`rwbench pretrain {tag} --dataset {target.entry.name} --data-root PATH --frontends "
+                                 f"{spec.name} --width {opts.width} --seeds {seeds_arg(opts.seeds)} "
+                                 f"--results {opts.results_dir}`")
+            specs = ready
+        if specs:
+            groups.append((tag, specs))
+    return groups, lines
+
+
+def seeds_arg(seeds: list[int]) -> str:
+    """``seeds`` as ``--seeds`` reads them: a count for 0..n-1, else a list (``5,`` for the single seed 5)."""
+    if list(seeds) == list(range(len(seeds))):
+        return str(len(seeds))
+    return ",".join(map(str, seeds)) + ("," if len(seeds) == 1 else "")
+
+
+def _fold_weights(opts: RunOptions, tag: str, dataset: Dataset, spec: FrontendSpec) -> bool:
+    names = [s.name for s in dataset.splits()]
+    return all((fold_weights_folder(opts.results_dir, tag, dataset.key, spec.name, opts.width, seed)
+                / f"{name}.safetensors").is_file() for seed in opts.seeds for name in names)
+
+
+def backends_of(paper: Paper, chosen: list[str] | None = None):
+    from .backends import BACKENDS
+
+    unknown = [b for b in chosen or [] if b not in paper.backends]
+    if unknown:
+        raise RwbenchError(f"--backends {','.join(unknown)}: not among {paper.id}'s backends "
+                           f"({', '.join(paper.backends)})")
+    names = [b for b in paper.backends if chosen is None or b in chosen]
+    if not names:
+        raise RwbenchError(f"none of {paper.id}'s backends ({', '.join(paper.backends)}) is selected")
+    return [BACKENDS.get(b) for b in names]
+
+
+def effective_protocol(paper: Paper, protocol: str) -> tuple[str, str | None]:
+    """The protocol(s) run, and a line when ``published`` cannot apply (the paper's protocol is rwbench's own)."""
+    if protocol != "honest" and paper.protocol != "pons2019":
+        return "honest", (f"{paper.id}'s own protocol is rwbench's ({paper.protocol}): --protocol {protocol} runs "
+                          "the honest protocol only")
+    return protocol, None
+
+
+# -- running --------------------------------------------------------------------------------------------
+def run_paper(paper: Paper, targets: list[Target], backends, opts: RunOptions, protocol: str) -> list[str]:
+    """Embed and evaluate every target through the pipeline (``protocol`` honest, published or both); lines to
+    print (weights that are missing)."""
+    from .pipeline import RunLog, embed_all, run
+    from .published_protocol import evaluate_published
+
+    lines = []
+    for target in targets:
+        groups, missing = weight_groups(paper, target, opts)
+        lines += missing
+        for tag, specs in groups:
+            tagged = replace(opts, weights=[tag])
+            if protocol in ("honest", "both"):
+                done = run(target.datasets, specs, backends, tagged)
+                log.info("%s (%s weights): embedded %d, cached %d; %d new results, %d up to date", target.entry.name,
+                         tag, done.embedded, done.cached, done.evaluated, done.reused)
+            else:
+                embed_all(target.datasets, specs, tagged, RunLog())
+            if protocol in ("published", "both") and tag not in FOLD_TAGS:
+                evaluate_published(target.datasets, specs, backends, tagged)
+    return lines
+
+
+def dry_run(paper: Paper, targets: list[Target], backends, opts: RunOptions) -> str:
+    """The plan of every target (:mod:`rwbench.plan`): jobs, cache, predicted time and disk, per dataset."""
+    from .plan import plan, render
+
+    out = []
+    for target in targets:
+        groups, missing = weight_groups(paper, target, opts)
+        for tag, specs in groups:
+            out.append(f"## {target.entry.label}: {tag} weights\n")
+            rows = plan(target.datasets, specs, backends, replace(opts, weights=[tag]))
+            out.append(render(rows, opts))
+            out += [line + "\n" for line in full_copy_lines(target.datasets, rows)]
+        out += [line + "\n" for line in missing]
+    return "\n".join(out)
+
+
+def partial_lines(targets: list[Target]) -> list[str]:
+    """A line per partial copy in use: its numbers are not the paper's dataset."""
+    out = []
+    for target in targets:
+        for dataset in target.datasets:
+            partial = dataset.info.get("partial") or {}
+            if partial.get("present"):
+                out.append(f"partial copy of {dataset.key}: {partial['present']:,} of {partial['listed']:,} listed clips "
+                           "(--partial): its numbers check the plumbing, they are not comparable with the paper's")
+    return out
+
+
+def full_copy_lines(datasets: list[Dataset], rows) -> list[str]:
+    """For a partial copy (``--partial``): the embedding time and cache size of the full copy, scaled from the
+    plan by listed / present clips (the fits grow faster than the clip count: not extrapolated)."""
+    lines = []
+    for dataset in datasets:
+        partial = dataset.info.get("partial") or {}
+        if not partial.get("present"):
+            continue
+        scale = partial["listed"] / partial["present"]
+        mine = [r for r in rows if r.dataset == dataset.key]
+        seconds = scale * sum(r.embed_seconds for r in mine)
+        mib = scale * sum(r.cache_bytes_new for r in mine) / 2**20
+        lines.append(f"full copy of {dataset.key} ({partial['listed']:,} clips, {partial['present']:,} here): embedding "
+                     f"predicted {seconds:.0f} s ({seconds / 3600:.1f} h) on this device, cache +{mib:.0f} MiB "
+                     f"(scaled by {scale:.1f}; fits not extrapolated)")
+    return lines
+
+
+# -- the side-by-side table -----------------------------------------------------------------------------
+def _leaderboard(results_dir: Path, keys: list[str]) -> pd.DataFrame:
+    """The leaderboard rows of the dataset keys ``keys`` under ``results_dir`` (empty when it has none): the files
+    are read once, each dataset's table built on its own (a table holds one task type)."""
+    from .leaderboard import read_results, table_of
+
+    if not (Path(results_dir) / "runs").is_dir():
+        return pd.DataFrame()
+    records, _ = read_results(results_dir)
+    tables = [table_of([r for r in records if r.dataset["key"] == key]) for key in keys]
+    tables = [t for t in tables if len(t)]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def _row_of(table: pd.DataFrame, dataset: str, frontend: str, width: str, weights: str, backend: str):
+    if table.empty:
+        return None
+    hit = table[(table["dataset"] == dataset) & (table["frontend"] == frontend) & (table["width"] == width)
+                & (table["weights"] == weights) & (table["backend"] == backend)]
+    return None if hit.empty else hit.iloc[0]
+
+
+def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: str,
+               absent: list[Target] = ()) -> list[dict]:
+    """One row per (dataset task, front-end, weights, backend) the paper runs on the targets, and per trained row:
+    rwbench's figures (honest and / or the study's protocol) and the published number or why there is none. The
+    ``absent`` datasets (no data) add their published rows, rwbench's cells marked ``no data``."""
+    from .published_protocol import SUFFIX, published_results_dir
+
+    keys = [d.key for t in targets for d in t.datasets]
+    honest = _leaderboard(opts.results_dir, keys) if protocol != "published" else pd.DataFrame()
+    study = _leaderboard(published_results_dir(opts.results_dir), keys) if protocol != "honest" else pd.DataFrame()
+    published = {p.row: p for p in paper.published}
+    missing = {n.row: n for n in paper.not_found}
+    rows = []
+    at_hand = {t.entry.name for t in targets}
+    for target in sorted([*targets, *absent], key=lambda t: paper.datasets.index(t.entry)):
+        for dataset, metric in _keys(paper, target):
+            for frontend, weights, backend in _paper_rows(paper, target):
+                shown = weights if _learnable(frontend) or weights == "trained" else "none"
+                key = (target.entry.name, frontend, weights, backend)
+                row = {"dataset": dataset, "paper_dataset": target.entry.name, "frontend": frontend,
+                       "weights": shown, "backend": backend, "metric": metric, "mark": target.entry.protocol_mark,
+                       "published": published.get(key), "not_found": missing.get(key),
+                       "at_hand": target.entry.name in at_hand}
+                if not row["at_hand"]:
+                    if row["published"] is not None or row["not_found"] is not None:
+                        rows.append({**row, "honest": None, "study": None})
+                    continue
+                if protocol != "published":
+                    row["honest"] = _figures(_row_of(honest, dataset, frontend, opts.width, shown, backend), metric)
+                if protocol != "honest" and weights != "trained":
+                    row["study"] = _figures(_row_of(study, dataset, frontend, opts.width, shown, backend + SUFFIX),
+                                            metric)
+                rows.append(row)
+    return rows
+
+
+def _keys(paper: Paper, target: Target) -> list[tuple[str, str]]:
+    """(dataset key, primary metric) of each loaded task of a target; a dataset not at hand: its name and the
+    metric of its published numbers."""
+    if target.datasets:
+        from .tasks import task_type
+
+        return [(d.key, task_type(d.task_type).primary) for d in target.datasets]
+    metrics = {p.metric for p in paper.published if p.dataset == target.entry.name} or {"accuracy"}
+    return [(target.entry.name, metrics.pop())]
+
+
+def _learnable(name: str) -> bool:
+    from .frontend import FRONTENDS
+
+    return FRONTENDS.get(name).is_learnable()
+
+
+def _paper_rows(paper: Paper, target: Target) -> list[tuple[str, str, str]]:
+    names = [s.name for s in target.frontends]
+    rows = [(fe, tag, be) for tag in paper.weights for fe in names for be in paper.backends
+            if tag == paper.weights[0] or (_learnable(fe) and tag in _offered(fe))]
+    rows += [(t.frontend, "trained", "head") for t in paper.trained]
+    return rows
+
+
+def _offered(name: str) -> tuple[str, ...]:
+    from .frontend import FRONTENDS
+
+    return FRONTENDS.get(name).weights
+
+
+def _figures(row, metric: str) -> dict | None:
+    if row is None:
+        return None
+    return {"mean": float(row[f"{metric}_mean"]), "low": _num(row.get("ci_low")), "high": _num(row.get("ci_high")),
+            "seeds": int(row["n_seeds"]), "folds": int(row["n_folds"])}
+
+
+def _num(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _scale(metric: str) -> tuple[float, int, str]:
+    """Display scale, decimals and unit of a metric: accuracy in percentage points, ROC-AUC as it is."""
+    return (100.0, 1, " points") if metric == "accuracy" else (1.0, 4, "")
+
+
+def _figure_cell(figures: dict | None, metric: str, at_hand: bool = True) -> str:
+    if figures is None:
+        return "not run" if at_hand else "no data"
+    scale, digits, _ = _scale(metric)
+    text = f"{figures['mean'] * scale:.{digits}f}"
+    if figures["low"] is not None and figures["high"] is not None:
+        text += f" [{figures['low'] * scale:.{digits}f}, {figures['high'] * scale:.{digits}f}]"
+    return text
+
+
+def _published_cell(p: Published | None, missing, metric: str) -> str:
+    if p is None:
+        return "not found" if missing is not None else "—"
+    scale, digits, _ = _scale(metric)
+    shown = max(digits, _decimals(p.value * scale))
+    precision = f" ±{p.precision * scale:.{_decimals(p.precision * scale)}f}" if p.precision else ""
+    return f"{p.value * scale:.{shown}f}{precision} ({p.where})"
+
+
+def _decimals(value: float) -> int:
+    text = f"{value:.6f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def _delta(figures: dict | None, p: Published | None, metric: str) -> str:
+    if figures is None or p is None:
+        return ""
+    scale, digits, _ = _scale(metric)
+    return f"{(figures['mean'] - p.value) * scale:+.{digits}f}"
+
+
+def _agrees(figures: dict | None, p: Published | None) -> str:
+    """``yes`` when the published number lies in rwbench's interval widened by its reading precision."""
+    if figures is None or p is None or figures["low"] is None:
+        return ""
+    slack = p.precision or 0.0
+    return "yes" if figures["low"] - slack <= p.value <= figures["high"] + slack else "no"
+
+
+def render_comparison(paper: Paper, rows: list[dict], protocol: str, skipped: list[str],
+                      opts: RunOptions | None = None) -> str:
+    """The side-by-side table (Markdown) with its legend, the paper's notes and its sources; ``opts``: the run's
+    settings, stated under the citation."""
+    lines = [f"# {paper.id}: {paper.title}", "", paper.citation, ""]
+    if opts is not None:
+        lines += [f"rwbench: width {opts.width}, seeds {', '.join(map(str, opts.seeds))}, grid {opts.grid}, results "
+                  f"{opts.results_dir}; protocol {protocol}", ""]
+    lines += [f"- {line}" for line in skipped]
+    if skipped:
+        lines.append("")
+    table = []
+    for r in rows:
+        cells = {"dataset": r["dataset"], "front-end": r["frontend"], "weights": r["weights"], "backend": r["backend"]}
+        if "honest" in r:
+            cells["rwbench [95% CI]"] = _figure_cell(r["honest"], r["metric"], r["at_hand"])
+        if protocol != "honest":
+            cells["study's protocol [95% CI]"] = (_figure_cell(r.get("study"), r["metric"], r["at_hand"])
+                                                  if "study" in r else "—")
+        cells["published"] = _published_cell(r["published"], r["not_found"], r["metric"])
+        if "honest" in r:
+            cells["Δ"] = _delta(r["honest"], r["published"], r["metric"])
+            cells["agrees"] = _agrees(r["honest"], r["published"])
+            cells["protocol"] = r["mark"]
+        if protocol != "honest":
+            cells["Δ study's"] = _delta(r.get("study"), r["published"], r["metric"])
+            cells["agrees (study's)"] = _agrees(r.get("study"), r["published"])
+        table.append(cells)
+    if table:
+        lines += [tabulate(table, headers="keys", tablefmt="github", disable_numparse=True), ""]
+    else:
+        lines += ["nothing to compare: no dataset of this paper is at hand and none has published numbers", ""]
+    lines += _legend(paper, rows, protocol)
+    return "\n".join(lines) + "\n"
+
+
+def _legend(paper: Paper, rows: list[dict], protocol: str) -> list[str]:
+    out = ["Accuracy in percent (ROC-AUC as a fraction); rwbench: mean over outer folds × seeds and the "
+           "leaderboard's 95 % interval (hierarchical bootstrap); published: the number as read, ± its reading "
+           "precision, and where it was read; Δ = rwbench − published; agrees: the published number lies in "
+           "rwbench's interval widened by that precision.",
+           "protocol: " + "; ".join(f"{mark} {text}" for mark, text in MARKS.items()) + "."]
+    if protocol != "honest":
+        out.append("study's protocol: the reference study's selection and reporting "
+                   "(rwbench.published_protocol; results under <results>/published, backends named <backend>@published)"
+                   f": {paper.protocol_description}")
+    out.append("")
+    for entry in paper.datasets:
+        if entry.protocol_note and any(r["paper_dataset"] == entry.name for r in rows):
+            out.append(f"- {entry.name} ({entry.protocol_mark}): {entry.protocol_note}")
+    for r in rows:
+        if r["not_found"] is not None:
+            out.append(f"- not found, {r['dataset']} {r['frontend']} {r['backend']}: {r['not_found'].what}")
+    for r in rows:
+        if r["published"] is not None and r["published"].note:
+            out.append(f"- {r['dataset']} {r['frontend']} {r['backend']}: {r['published'].note}")
+    out += [f"- {note}" for note in paper.notes]
+    used = {r["published"].source for r in rows if r["published"] is not None}
+    if used:
+        out.append("")
+    out += [f"[{s.key}] {s.citation}" + (f" <{s.url}>" if s.url else "") for s in paper.sources if s.key in used]
+    return out
+
+
+def missing_trained(paper: Paper, rows: list[dict], opts: RunOptions) -> list[str]:
+    """A line per trained row the paper has but the results folder does not (datasets at hand), with the command
+    that makes it (``DATASET``, ``WIDTH`` and ``RESULTS`` of the paper file's command filled in)."""
+    out = []
+    for trained in paper.trained:
+        for name in dict.fromkeys(r["paper_dataset"] for r in rows if r["frontend"] == trained.frontend
+                                  and r["weights"] == "trained" and r["at_hand"] and r.get("honest") is None):
+            command = (trained.command.replace("DATASET", name).replace("WIDTH", str(opts.width))
+                       .replace("RESULTS", str(opts.results_dir)))
+            out.append(f"no trained {trained.frontend} rows on {name} in {opts.results_dir}: make them with "
+                       f"`{command}` (they appear in this table when present)")
+    return out
+
+
+def scatter_figure(paper: Paper, rows: list[dict], which: str = "honest"):
+    """Published (x) against rwbench (y, with its 95 % interval) for every row that has both, one colour per
+    dataset, the identity line drawn; ``which``: ``honest`` or ``study`` (the study's protocol). A matplotlib
+    figure (``pip install 'rwbench[report]'``)."""
+    from .figures import TEXT, WIDTH, legible, new_figure
+
+    points = [r for r in rows if r.get(which) is not None and r["published"] is not None]
+    if not points:
+        raise RwbenchError(f"{paper.id}: no row has both an rwbench number and a published one: nothing to plot")
+    figure = new_figure(WIDTH, WIDTH)
+    ax = figure.add_subplot()
+    for i, dataset in enumerate(dict.fromkeys(r["dataset"] for r in points)):
+        mine = [r for r in points if r["dataset"] == dataset]
+        scale = _scale(mine[0]["metric"])[0]
+        x = [r["published"].value * scale for r in mine]
+        y = [r[which]["mean"] * scale for r in mine]
+        low = [(r[which]["mean"] - (r[which]["low"] if r[which]["low"] is not None else r[which]["mean"])) * scale
+               for r in mine]
+        high = [((r[which]["high"] if r[which]["high"] is not None else r[which]["mean"]) - r[which]["mean"]) * scale
+                for r in mine]
+        xerr = [(r["published"].precision or 0) * scale for r in mine]
+        ax.errorbar(x, y, yerr=[low, high], xerr=xerr, fmt="o", color=f"C{i}", capsize=2, label=dataset)
+    lo, hi = ax.get_xlim()
+    lo, hi = min(lo, ax.get_ylim()[0]), max(hi, ax.get_ylim()[1])
+    ax.plot([lo, hi], [lo, hi], color="#777777", linestyle="--", linewidth=1, label="identity")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    unit = "accuracy (%)" if points[0]["metric"] == "accuracy" else points[0]["metric"]
+    ax.set_xlabel(f"published {unit}")
+    ax.set_ylabel(f"rwbench {unit}" + (" (the study's protocol)" if which == "study" else ""))
+    ax.set_title(f"{paper.id}: published vs rwbench", fontsize=TEXT + 1)
+    ax.legend(fontsize=TEXT - 1)
+    legible(ax)
+    return figure

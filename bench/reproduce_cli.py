@@ -1,0 +1,116 @@
+"""The ``rwbench reproduce`` command's options and handler (kept out of :mod:`rwbench.cli`, which registers them).
+
+Parsing imports nothing heavy; the handler imports the pipeline when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("rwbench")
+
+HELP = "run a paper's experiment (pons2019, tax2017, lee2017, or a paper file) and put its published numbers beside"
+
+
+def add_parser(sub, common: argparse.ArgumentParser) -> None:
+    from .choices import GRID_NAMES
+    from .cli import _count, _jobs, _positive, _seeds, _width
+
+    p = sub.add_parser("reproduce", parents=[common], help=HELP, description=HELP + ". Datasets without a --data-root "
+                       "are skipped with a line that says how to get them.")
+    p.add_argument("paper", metavar="PAPER", help="a shipped paper (pons2019, tax2017, lee2017) or a paper file "
+                                                  "(.toml, format in bench/papers/README.md)")
+    p.add_argument("--data-root", action="append", default=[], metavar="NAME=PATH",
+                   help="where one of the paper's datasets is (repeatable), e.g. gtzan=~/data/gtzan")
+    p.add_argument("--protocol", choices=("honest", "published", "both"), default="honest",
+                   help="honest (default): rwbench's nested CV; published: the reference study's own selection and "
+                        "reporting (best_score_; GTZAN refit on train only), results under RESULTS/published; both")
+    p.add_argument("--width", type=_width, help="small, paper or a filter count (default: the paper's, usually paper)")
+    p.add_argument("--seeds", type=_seeds, help="a count (3 → 0,1,2) or a list (default: the paper's)")
+    p.add_argument("--grid", choices=GRID_NAMES, help="the backends' grid: study or wide (default: the paper's)")
+    p.add_argument("--frontends", help="run only these of the paper's front-ends (comma-separated)")
+    p.add_argument("--backends", help="run only these of the paper's backends (comma-separated)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan per dataset (jobs, predicted time and "
+                                                          "disk) and the table of what exists; compute nothing")
+    p.add_argument("--partial", action="store_true", help="run on the files present when a copy is incomplete "
+                                                          "(recorded in the results)")
+    p.add_argument("--skip-bad-audio", action="store_true", help="leave unreadable clips out and record them")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--batch-size", type=_positive(int, "--batch-size"), help="clips per forward pass")
+    p.add_argument("--workers", type=_count("--workers"), help="DataLoader decoding workers")
+    p.add_argument("--jobs", type=_jobs, help="grid-search fits in parallel (default: every core)")
+    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
+    p.add_argument("--cache", type=Path, help="embedding cache (default RESULTS/embeddings)")
+    p.add_argument("--force", action="store_true", help="re-evaluate even when an up-to-date result exists")
+    p.add_argument("-o", "--output", type=Path, help="also write the side-by-side table (Markdown) to this file")
+    p.add_argument("--plot", type=Path, metavar="FIGURE", help="also draw published vs rwbench (with intervals and the "
+                                                               "identity line) to this .png/.svg/.pdf (matplotlib)")
+    p.set_defaults(handler=cmd_reproduce)
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
+
+
+def cmd_reproduce(args) -> int:
+    from .cli import writable_folder
+    from .errors import RwbenchError
+    from .evaluate import available_cores
+    from .paper import find_paper
+    from .pipeline import RunOptions
+    from .reproduce import (
+        backends_of,
+        comparison,
+        dry_run,
+        effective_protocol,
+        missing_trained,
+        parse_roots,
+    partial_lines,
+        render_comparison,
+        run_paper,
+        select_targets,
+    )
+
+    paper = find_paper(args.paper)
+    roots = parse_roots(paper, args.data_root)
+    frontends = _names(args.frontends)
+    unknown = [n for n in frontends or [] if n not in {f for d in paper.datasets for f in paper.frontends_on(d)}]
+    if unknown:
+        raise RwbenchError(f"--frontends {','.join(unknown)}: not among {paper.id}'s front-ends "
+                           f"({', '.join(paper.frontends)})")
+    backends = backends_of(paper, _names(args.backends))
+    protocol, note = effective_protocol(paper, args.protocol)
+    if not args.dry_run:
+        writable_folder(args.results, "--results")
+    options = {k: True for k in ("partial", "skip_bad_audio") if getattr(args, k)}
+    targets, skipped, absent = select_targets(paper, roots, options=options, frontends=frontends)
+    opts = RunOptions(width=args.width or paper.width, seeds=args.seeds or list(range(paper.seeds)),
+                      device=args.device, batch_size=args.batch_size, workers=args.workers,
+                      skip_bad_audio=args.skip_bad_audio, results_dir=args.results, cache_dir=args.cache,
+                      n_jobs=args.jobs if args.jobs is not None else available_cores(), force=args.force,
+                      progress=not args.quiet and sys.stderr.isatty(), grid=args.grid or paper.grid)
+    if note:
+        print(note, file=sys.stderr)
+    if args.dry_run:
+        print(dry_run(paper, targets, backends, opts), end="")
+    elif targets:
+        for line in run_paper(paper, targets, backends, opts, protocol):
+            print(line, file=sys.stderr)
+    rows = comparison(paper, targets, opts, protocol, absent)
+    for line in missing_trained(paper, rows, opts):
+        print(line, file=sys.stderr)
+    text = render_comparison(paper, rows, protocol, skipped + partial_lines(targets), opts)
+    print(text, end="")
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+        log.info("wrote %s", args.output)
+    if args.plot:
+        from .cli import _save
+        from .reproduce import scatter_figure
+
+        _save(scatter_figure(paper, rows, "study" if protocol == "published" else "honest"), args.plot)
+    return 0

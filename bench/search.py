@@ -1,0 +1,405 @@
+"""``rwbench search``: rank the architectures of a search space before training them, and score the proxies.
+
+:func:`search` samples ``n`` architectures of a space (seeded), computes the requested proxies (:mod:`rwbench.proxies`)
+for each — one JSON file per (architecture, proxy) under ``<folder>/proxies/``, written atomically and reused when
+its key matches, so an interrupted search resumes — optionally trains the top ``K`` by a proxy plus ``M`` others drawn
+at random (``rwbench train``'s code, results in the results folder beside every other trained row), and writes the
+ranked table (``table.md``/``.csv``/``.json``) and ``search.json`` (every architecture's full configuration, proxy
+values per seed, wall times). With ``halving``, the cheap proxies run on all, the random-weight ones on the best half
+by ``rank_by``, training on the top ``K`` by the random-weight proxy.
+
+Scoring the proxies against training: :mod:`rwbench.search_score`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tabulate import tabulate
+
+from .cache import content_key, read_json, write_json
+from .dataset import Dataset
+from .embed import EmbedJob, clip_audio
+from .errors import RwbenchError
+from .frontend import FRONTENDS, FrontendSpec
+from .proxies import PROXIES, ProxyContext, ProxySpec, RandomWeightSetup
+from .results import safe
+from .search_score import trained_results, write_text
+from .search_space import SearchSpace, load_space, shape_of
+
+log = logging.getLogger(__name__)
+
+SEARCH_CODE_VERSION = 1  # part of every proxy cache key
+DEFAULT_PROXIES = "zero-cost,baseline,rw_elm"
+KINDS = ("random-weight", "zero-cost", "baseline")
+FORMATS = ("md", "csv", "json")
+
+
+@dataclass
+class SearchOptions:
+    space: str  # a space name or file; "registry" with ``frontends``: registered front-ends instead of a sample
+    n: int = 20
+    seed: int = 0  # draws the architectures (and the M random ones to train)
+    proxies: str = DEFAULT_PROXIES  # names, wildcards, or kinds (zero-cost, baseline, random-weight)
+    width: str = "small"
+    proxy_seeds: tuple[int, ...] = (0,)  # random weights of every proxy
+    batch: int = 32  # clips in the zero-cost proxies' minibatch (training side of the first outer split)
+    folds: tuple[str, ...] | None = None  # outer folds the random-weight proxies score (None: all)
+    grid: str | None = None  # the backends' named grid (None: their default)
+    rank_by: str | None = None  # default: the first random-weight proxy asked, else the first proxy
+    halving: bool = False
+    train_top: int = 0
+    train_random: int = 0
+    results_dir: Path = Path("results")
+    cache_dir: Path | None = None
+    out: Path | None = None
+    device: str = "auto"
+    n_jobs: int | None = None
+    frontends: str | None = None  # with space "registry": the registered front-ends scored (names or wildcards)
+
+
+REGISTRY = "registry"
+
+
+@dataclass
+class Architecture:
+    spec: FrontendSpec
+    config: dict
+    proxies: dict[str, dict] = field(default_factory=dict)  # proxy → its record (value, per_seed, seconds, ...)
+    trained: dict | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+# -- choosing ------------------------------------------------------------------------------------------------------
+def select_proxies(text: str) -> list[ProxySpec]:
+    """Comma-separated proxy names, wildcards or kinds, in the order asked, no repeats."""
+    chosen: list[ProxySpec] = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        hits = [p for p in PROXIES if p.kind == item] if item in KINDS else PROXIES.select(item)
+        chosen += [p for p in hits if p not in chosen]
+    if not chosen:
+        raise RwbenchError(f"--proxies {text!r} names no proxy; see the proxies: {', '.join(PROXIES.names())}")
+    return chosen
+
+
+def default_rank_by(proxies: list[ProxySpec]) -> str:
+    return next((p.name for p in proxies if p.kind == "random-weight"), proxies[0].name)
+
+
+def ranked(archs: list[Architecture], proxy: str) -> list[Architecture]:
+    """Best first by ``proxy``; architectures without a finite value last (in sample order)."""
+    def key(arch: Architecture) -> float:
+        value = arch.proxies.get(proxy, {}).get("value", math.nan)
+        return -value if value is not None and math.isfinite(value) else math.inf
+    return sorted(archs, key=key)
+
+
+def search_folder(opts: SearchOptions, space_name: str, dataset: Dataset) -> Path:
+    return opts.out or Path(opts.results_dir) / "search" / f"{safe(space_name)}__{safe(dataset.key.replace('/', '__'))}"
+
+
+# -- the minibatch --------------------------------------------------------------------------------------------------
+def minibatch_indices(dataset: Dataset, size: int, seed: int) -> np.ndarray:
+    """``size`` clips of the first outer split's training side, classes in turn (multiclass), seeded."""
+    train = dataset.splits()[0].train
+    rng = np.random.default_rng(seed)
+    labels = dataset.labels
+    if labels.ndim > 1:  # multilabel: no class to balance
+        return np.sort(rng.permutation(train)[:size])
+    queues = [list(rng.permutation(train[labels[train] == c])) for c in np.unique(labels[train])]
+    picks: list[int] = []
+    while len(picks) < min(size, len(train)):
+        for queue in queues:
+            if queue and len(picks) < size:
+                picks.append(int(queue.pop()))
+    return np.array(sorted(picks))
+
+
+class Minibatches:
+    """The minibatch as each front-end reads it (decoded once per sample rate and input length)."""
+
+    def __init__(self, dataset: Dataset, size: int, seed: int, width: str) -> None:
+        self.dataset, self.width = dataset, width
+        self.indices = minibatch_indices(dataset, size, seed)
+        self._loaded: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.seconds: dict[str, float] = {}  # front-end → time spent decoding for it (0: shared with another)
+
+    def __call__(self, spec: FrontendSpec) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
+        def load() -> tuple[torch.Tensor, torch.Tensor]:
+            job = EmbedJob(self.dataset, spec, self.width)
+            shape = (spec.sample_rate, *job.input_samples(), spec.pad_to_min)
+            if shape not in self._loaded:
+                start = time.perf_counter()
+                waves = torch.stack([clip_audio(job, int(i)) for i in self.indices])
+                self._loaded[shape] = (waves, torch.from_numpy(np.asarray(self.dataset.labels[self.indices])))
+                self.seconds[spec.name] = time.perf_counter() - start
+            return self._loaded[shape]
+        return load
+
+
+# -- proxies, cached -----------------------------------------------------------------------------------------------
+def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, dataset: Dataset) -> dict:
+    """Everything that determines a proxy's value: its cache key."""
+    settings = {"proxy": proxy.name, "proxy_version": proxy.version, "frontend": arch.name, "config": arch.config,
+                "frontend_version": arch.spec.version, "width": str(opts.width), "search_code": SEARCH_CODE_VERSION}
+    if proxy.kind == "baseline":
+        return settings
+    settings.update(seeds=list(opts.proxy_seeds), dataset=dataset.key, fingerprint=dataset.fingerprint())
+    if proxy.kind == "zero-cost":
+        settings.update(batch=opts.batch, batch_seed=opts.seed)
+    else:
+        settings.update(folds=list(opts.folds) if opts.folds else "all", grid=opts.grid)
+    return settings
+
+
+_WARM: set[str] = set()  # proxies already run once in this process
+
+
+def proxy_record(proxy: ProxySpec, arch: Architecture, ctx: ProxyContext, path: Path, key: str) -> tuple[dict, bool]:
+    """The proxy's record from ``path`` when its key matches, else computed, timed and written; (record, computed)."""
+    if path.is_file():
+        try:
+            record = read_json(path)
+            if record.get("key") == key:
+                return record, False
+        except RwbenchError:
+            pass  # unreadable: computed again
+    if proxy.kind == "zero-cost" and ctx.batch is not None:
+        ctx.batch()  # decoded once per input shape, outside the proxy's time (search.json: minibatch.seconds)
+    if proxy.kind != "random-weight" and proxy.name not in _WARM:
+        proxy.compute(ctx)  # once per process, untimed: imports and first-call kernel set-up are not the proxy's cost
+        _WARM.add(proxy.name)
+    start = time.perf_counter()
+    value = proxy.compute(ctx)
+    seconds = time.perf_counter() - start
+    record = {"key": key, "proxy": proxy.name, "kind": proxy.kind, "frontend": arch.name, "value": value.value,
+              "per_seed": {str(k): v for k, v in value.per_seed.items()}, "seconds": seconds, "detail": value.detail}
+    write_json(path, record)
+    return record, True
+
+
+def random_weight_setup(opts: SearchOptions, dataset: Dataset, folder: Path) -> RandomWeightSetup:
+    """The random-weight proxies' options: results in the search folder (per fold subset, recorded in their protocol),
+    embeddings in the shared cache (``--cache``, default RESULTS/embeddings)."""
+    from .backends import DEFAULT_GRID
+    from .pipeline import RunOptions
+
+    splits, described = dataset.splits(), dataset.describe()
+    tag = "all-folds"
+    if opts.folds:
+        names = [s.name for s in splits]
+        unknown = [f for f in opts.folds if f not in names]
+        if unknown:
+            raise RwbenchError(f"--folds {','.join(unknown)}: {dataset.key} has outer folds {', '.join(names)}")
+        splits = [s for s in splits if s.name in opts.folds]
+        described["protocol"] = {**described["protocol"], "outer_folds_scored": list(opts.folds)}
+        tag = "folds-" + "-".join(safe(f) for f in opts.folds)
+    run = RunOptions(width=opts.width, seeds=list(opts.proxy_seeds), results_dir=folder / "random_weight" / tag,
+                     cache_dir=opts.cache_dir or Path(opts.results_dir) / "embeddings", device=opts.device,
+                     n_jobs=opts.n_jobs, grid=opts.grid or DEFAULT_GRID)
+    return RandomWeightSetup(run, splits, described)
+
+
+def compute_proxies(archs: list[Architecture], proxies: list[ProxySpec], opts: SearchOptions, dataset: Dataset,
+                    folder: Path, batches: Minibatches, setup: RandomWeightSetup,
+                    on_done: Callable[[str], None] | None = None) -> int:
+    """Fill each architecture's ``proxies``; returns how many were computed (the rest came from the cache)."""
+    computed = 0
+    for arch in archs:
+        ctx = ProxyContext(spec=arch.spec, width=opts.width, seeds=tuple(opts.proxy_seeds), dataset=dataset,
+                           batch=batches(arch.spec), random_weight=setup, device=_device(opts.device))
+        for proxy in proxies:
+            key = content_key(proxy_settings(proxy, arch, opts, dataset))
+            path = folder / "proxies" / safe(arch.name) / f"{safe(proxy.name)}.json"
+            arch.proxies[proxy.name], new = proxy_record(proxy, arch, ctx, path, key)
+            computed += new
+            if on_done:
+                on_done(f"{arch.name} {proxy.name} = {arch.proxies[proxy.name]['value']:.4g}"
+                        f"{'' if new else ' (cached)'}")
+    return computed
+
+
+def _device(device: str) -> str:
+    from .embed import resolve_device
+
+    return str(resolve_device(device))
+
+
+# -- training ------------------------------------------------------------------------------------------------------
+def to_train(archs: list[Architecture], by: str, top: int, others: int, seed: int) -> list[Architecture]:
+    """The top ``top`` by proxy ``by`` plus ``others`` drawn at random (seeded) from the rest, in sample order."""
+    best = ranked([a for a in archs if by in a.proxies], by)[:top]
+    rest = [a for a in archs if a not in best]
+    rng = np.random.default_rng([seed, 1])
+    drawn = [rest[i] for i in sorted(rng.permutation(len(rest))[:others])]
+    return [a for a in archs if a in best or a in drawn]
+
+
+# -- the search ----------------------------------------------------------------------------------------------------
+def sampled(space: SearchSpace, n: int, seed: int) -> list[Architecture]:
+    """``n`` architectures of ``space``, registered as front-ends (``SPACE:ID``)."""
+    archs = []
+    for config in space.sample(n, seed):
+        spec = space.frontend(config)
+        archs.append(Architecture(FRONTENDS.get(spec.name) if spec.name in FRONTENDS else FRONTENDS.add(spec), config))
+    return archs
+
+
+def candidates(opts: SearchOptions) -> tuple[list[Architecture], dict]:
+    """The architectures scored and what the manifest says of where they came from: ``n`` sampled from the space, or
+    (space ``registry``) the registered front-ends ``frontends`` selects."""
+    if opts.space == REGISTRY:
+        if not opts.frontends:
+            raise RwbenchError("rwbench search registry scores registered front-ends: give --frontends (names or wildcards)")
+        specs = [s for s in FRONTENDS.select(opts.frontends) if s.is_learnable()]
+        archs = [Architecture(s, {"registered": s.name, "input": s.input_kind}) for s in specs]
+        return archs, {"name": REGISTRY, "frontends": opts.frontends}
+    if opts.frontends:
+        raise RwbenchError("--frontends goes with the space 'registry' (registered front-ends), not with a search space")
+    space = load_space(opts.space)
+    return sampled(space, opts.n, opts.seed), {
+        "name": space.name, "version": space.version, "origin": space.origin, "sha256": space.sha256,
+        "valid_architectures": len(space.configs), "axes": space.axes, "fixed": space.fixed}
+
+
+def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Callable[[str], None] | None = None) -> Path:
+    """Run the search; returns its folder. ``train_opts`` (:class:`rwbench.train.TrainOptions`) trains the chosen
+    architectures (``train_top`` + ``train_random``)."""
+    proxies = select_proxies(opts.proxies)
+    rank_by = opts.rank_by or default_rank_by(proxies)
+    if rank_by not in [p.name for p in proxies]:
+        raise RwbenchError(f"--rank-by {rank_by!r} is not among --proxies ({', '.join(p.name for p in proxies)})")
+    archs, space = candidates(opts)
+    folder = search_folder(opts, space["name"], dataset)
+    setup = random_weight_setup(opts, dataset, folder)
+    batches = Minibatches(dataset, opts.batch, opts.seed, opts.width)
+    cheap = [p for p in proxies if p.kind != "random-weight"]
+    costly = [p for p in proxies if p.kind == "random-weight"]
+    start = time.perf_counter()
+    if opts.halving and costly:  # halve by --rank-by when it is cheap (else the first cheap proxy); train by costly
+        by = rank_by if rank_by in [p.name for p in cheap] else (cheap[0].name if cheap else None)
+        if by is None:
+            raise RwbenchError("--halving ranks by a cheap proxy first: add a zero-cost or baseline proxy")
+        compute_proxies(archs, cheap, opts, dataset, folder, batches, setup, on_done)
+        best_half = ranked(archs, by)[:max(1, math.ceil(len(archs) / 2))]
+        compute_proxies(best_half, costly, opts, dataset, folder, batches, setup, on_done)
+        rank_by = rank_by if rank_by in [p.name for p in costly] else costly[0].name
+    else:
+        compute_proxies(archs, proxies, opts, dataset, folder, batches, setup, on_done)
+    proxy_seconds = time.perf_counter() - start
+    chosen = to_train(archs, rank_by, opts.train_top, opts.train_random, opts.seed)
+    if chosen and train_opts is not None:
+        from .train import train_all
+
+        train_all([dataset], [a.spec for a in chosen], train_opts)
+    for arch in archs:
+        arch.trained = trained_results(opts.results_dir, dataset.key, dataset.task_type, arch.name, opts.width)
+    manifest = {
+        "search_code": SEARCH_CODE_VERSION,
+        "space": space,
+        "dataset": {"key": dataset.key, "fingerprint": dataset.fingerprint(), "task_type": dataset.task_type},
+        "n": opts.n, "seed": opts.seed, "width": str(opts.width), "proxy_seeds": list(opts.proxy_seeds),
+        "proxies": [p.name for p in proxies], "rank_by": rank_by, "halving": opts.halving,
+        "minibatch": {"size": len(batches.indices), "clips": [dataset.clips[i].id for i in batches.indices],
+                      "seconds": batches.seconds},
+        "random_weight": {"outer_folds": [s.name for s in setup.splits] if setup.splits else "all",
+                          "results": str(setup.opts.results_dir), "grid": setup.opts.grid},
+        "trained": {"chosen": [a.name for a in chosen], "top": opts.train_top, "random": opts.train_random,
+                    "results": str(opts.results_dir)},
+        "seconds": proxy_seconds,
+        "architectures": [{"name": a.name, "config": a.config, "description": a.spec.description,
+                           "params": a.spec.param_count(opts.width), "proxies": a.proxies, "trained": a.trained}
+                          for a in archs],
+    }
+    write_json(folder / "search.json", manifest)
+    table = search_table(manifest)
+    for fmt in FORMATS:
+        write_text(folder / f"table.{fmt}", render(table, fmt))
+    return folder
+
+
+def plan_search(dataset: Dataset, opts: SearchOptions) -> str:
+    """``--dry-run``: the sampled architectures and the predicted cost — zero-cost and baseline proxies timed on the
+    first architecture, random-weight ones from ``rwbench run --dry-run``'s plan (embedding timed on this device,
+    one backend fit timed per feature size) scaled to the folds scored. Nothing is written."""
+    from .backends import BACKENDS
+    from .plan import plan
+
+    proxies = select_proxies(opts.proxies)
+    archs, space = candidates(opts)
+    lines = [f"search space {space['name']!r} ({space.get('origin', opts.frontends)}): "
+             f"{space.get('valid_architectures', len(archs))} architectures; scoring {len(archs)}"
+             + (f" sampled with seed {opts.seed}:" if opts.space != REGISTRY else ":")]
+    lines += [f"  {a.name}  {a.spec.description}" for a in archs]
+    batches = Minibatches(dataset, opts.batch, opts.seed, opts.width)
+    ctx = ProxyContext(spec=archs[0].spec, width=opts.width, seeds=tuple(opts.proxy_seeds), dataset=dataset,
+                       batch=batches(archs[0].spec), device=_device(opts.device))
+    cheap = [p for p in proxies if p.kind != "random-weight"]
+    for proxy in cheap:
+        proxy.compute(ctx)  # warm up (imports, first kernels), then time
+        start = time.perf_counter()
+        proxy.compute(ctx)
+        lines.append(f"{proxy.name}: ≈ {time.perf_counter() - start:.2f} s per architecture (timed on {archs[0].name})")
+    costly = [p for p in proxies if p.kind == "random-weight"]
+    if costly:
+        setup = random_weight_setup(opts, dataset, search_folder(opts, space["name"], dataset))
+        share = len(setup.splits) / len(dataset.splits())
+        scored = math.ceil(len(archs) / 2) if opts.halving else len(archs)
+        for proxy in costly:
+            rows = plan([dataset], [a.spec for a in archs[:scored]], [BACKENDS.get(proxy.name.removeprefix("rw_"))],
+                        setup.opts)
+            seconds = sum(r.embed_seconds + share * r.fit_seconds for r in rows)
+            lines.append(f"{proxy.name}: ≈ {seconds / scored:.1f} s per architecture on {scored} architectures "
+                         f"(embedding shared between random-weight proxies; outer folds scored: "
+                         f"{len(setup.splits)} of {len(dataset.splits())})")
+    trains = min(opts.train_top + opts.train_random, len(archs))
+    if trains:
+        lines.append(f"training: {trains} architecture(s) × the training seeds with `rwbench train`'s recipe (not "
+                     "predicted here; see studies/search/README.md for measured seconds per fold)")
+    return "\n".join(lines) + "\n"
+
+
+# -- tables --------------------------------------------------------------------------------------------------------
+def search_table(manifest: dict) -> pd.DataFrame:
+    """One row per architecture, best first by the manifest's ``rank_by``: its id, input, first-filter shape, depth,
+    every proxy value, trained accuracy when there is one, and the full configuration (JSON exports)."""
+    rows = []
+    for arch in manifest["architectures"]:
+        config = arch["config"]
+        row = {"frontend": arch["name"], "input": config["input"], "shape": shape_of(config), "depth": config.get("depth"),
+               "description": arch["description"]}
+        row.update({p: record["value"] for p, record in arch["proxies"].items()})
+        row["trained"] = arch["trained"]["value"] if arch.get("trained") else math.nan
+        row["config"] = config
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    by = manifest["rank_by"]
+    table = table.sort_values(by, ascending=False, na_position="last", kind="stable") if by in table else table
+    table.insert(0, "rank", range(1, len(table) + 1))
+    return table.reset_index(drop=True)
+
+
+def render(table: pd.DataFrame, fmt: str) -> str:
+    if fmt == "json":
+        return table.to_json(orient="records", indent=2) + "\n"
+    if fmt == "csv":
+        return table.assign(config=table["config"].map(_json) if "config" in table else None).to_csv(index=False)
+    shown = table.drop(columns=[c for c in ("config", "description") if c in table])
+    return tabulate(shown, headers="keys", tablefmt="github", showindex=False, floatfmt=".4g") + "\n"
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

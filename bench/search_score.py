@@ -1,0 +1,226 @@
+"""``rwbench search score``: how well each proxy of a search ranked its architectures against their trained accuracy.
+
+:func:`score` reads search folders (``search.json``; several on one dataset are pooled) and looks the trained rows up
+again in the results folder (training may have run since the search). Per proxy: Spearman ρ and Kendall τ with the
+trained accuracy (exact p for n ≤ 10, else large-sample; :mod:`rwbench.ranking`), a 95 % percentile bootstrap interval
+of ρ over architectures, top-10 % precision, regret (best trained accuracy − that of the proxy's pick), seconds per
+architecture, and the cost ratio to training (÷ training seconds per architecture and seed). Higher is better for
+every proxy. Light: no torch import (the HTML report reads it).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tabulate import tabulate
+
+from .cache import atomic_path, read_json
+from .errors import RwbenchError
+from .ranking import EXACT_N, MIN_FRONTENDS, frontend_interval, kendall_exact_p, spearman_exact_p
+from .results import safe
+from .tasks import task_type
+
+TOP_FRACTION = 0.1
+
+
+def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width: str) -> dict | None:
+    """The trained rows of one front-end on dataset key ``dataset`` (task type ``kind``): mean primary metric over
+    seeds, per seed, and the training seconds per seed; None when it has none (partial runs do not count)."""
+    folder = Path(results_dir) / "runs" / safe(dataset.replace("/", "__"))
+    paths = sorted(folder.glob(f"{safe(name)}__{safe(width)}__trained__seed*__head.json"))
+    metric = f"{task_type(kind).primary}_mean"
+    per_seed, seconds = {}, []
+    for path in paths:
+        record = read_json(path)
+        if (record.get("training") or {}).get("partial"):
+            continue  # a run of some folds only is not the trained accuracy
+        per_seed[str(record["seed"])] = float(record["summary"][metric])
+        seconds.append(float(record.get("timings", {}).get("fit_seconds", math.nan)))
+    if not per_seed:
+        return None
+    return {"value": float(np.mean(list(per_seed.values()))), "per_seed": per_seed, "metric": metric,
+            "seconds_per_seed": float(np.mean(seconds)), "files": [str(p) for p in paths]}
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+# -- the scores -------------------------------------------------------------------------------------------
+SCORE_COLUMNS = ["proxy", "kind", "n", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "p_method",
+                 "rho_ci_low", "rho_ci_high", "top10_precision", "regret", "seconds_per_arch", "cost_ratio"]
+
+
+def top_precision(proxy: np.ndarray, trained: np.ndarray, fraction: float = TOP_FRACTION) -> float:
+    """Share of the proxy's top ``ceil(fraction·n)`` architectures that are among the trained top as many."""
+    k = max(1, math.ceil(fraction * len(proxy)))
+    best_proxy = set(np.argsort(-proxy, kind="stable")[:k])
+    best_trained = set(np.argsort(-trained, kind="stable")[:k])
+    return len(best_proxy & best_trained) / k
+
+
+def regret(proxy: np.ndarray, trained: np.ndarray) -> float:
+    """Best trained accuracy minus the trained accuracy of the proxy's pick."""
+    return float(trained.max() - trained[int(np.argmax(proxy))])
+
+
+def proxy_scores(manifest: dict) -> pd.DataFrame:
+    """One row per proxy of the search: :data:`SCORE_COLUMNS`."""
+    archs = manifest["architectures"]
+    trained_seconds = [a["trained"]["seconds_per_seed"] for a in archs if a.get("trained")]
+    train_cost = float(np.nanmean(trained_seconds)) if trained_seconds else math.nan
+    rows = []
+    for name in manifest["proxies"]:
+        records = [a["proxies"][name] for a in archs if name in a["proxies"]]
+        pairs = [(a["proxies"][name]["value"], a["trained"]["value"]) for a in archs
+                 if name in a["proxies"] and a.get("trained") and _finite(a["proxies"][name]["value"])]
+        seconds = float(np.mean([r["seconds"] for r in records])) if records else math.nan
+        row = {"proxy": name, "kind": records[0]["kind"] if records else "", "n": len(pairs),
+               **_correlation(np.array(pairs, float).reshape(-1, 2)), "seconds_per_arch": seconds,
+               "cost_ratio": seconds / train_cost if train_cost else math.nan}
+        rows.append(row)
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+def _finite(value) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _correlation(pairs: np.ndarray) -> dict:
+    out = dict.fromkeys(["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "rho_ci_low", "rho_ci_high",
+                         "top10_precision", "regret"], math.nan) | {"p_method": ""}
+    if len(pairs) < MIN_FRONTENDS:
+        return out
+    x, y = pairs[:, 0], pairs[:, 1]
+    out.update(top10_precision=top_precision(x, y), regret=regret(x, y))
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return out  # a constant side: ρ and τ undefined
+    rho, tau = stats.spearmanr(x, y), stats.kendalltau(x, y)
+    out.update(spearman_rho=float(rho.statistic), kendall_tau=float(tau.statistic))
+    if len(x) <= EXACT_N:
+        out.update(spearman_p=spearman_exact_p(x, y), kendall_p=kendall_exact_p(x, y), p_method="exact")
+    else:
+        out.update(spearman_p=float(rho.pvalue), kendall_p=float(tau.pvalue), p_method="large-sample")
+    out["rho_ci_low"], out["rho_ci_high"] = frontend_interval(x, y)
+    return out
+
+
+def scatter_figure(manifest: dict, table: pd.DataFrame):
+    """One panel per proxy: its value (x) against trained accuracy (y) over the trained architectures, ρ and τ in the
+    title; None without matplotlib or without trained architectures."""
+    from .figures import Figure, legible, new_figure
+
+    trained = [a for a in manifest["architectures"] if a.get("trained")]
+    if not trained or Figure is None:  # Figure: None without matplotlib (the [report] extra)
+        return None
+    columns = min(4, len(table))
+    rows = math.ceil(len(table) / columns)
+    figure = new_figure(3.0 * columns, 2.6 * rows)
+    for i, row in enumerate(table.itertuples()):
+        ax = figure.add_subplot(rows, columns, i + 1)
+        points = [(a["proxies"][row.proxy]["value"], a["trained"]["value"]) for a in trained if row.proxy in a["proxies"]]
+        if points:
+            ax.scatter(*zip(*points), s=14, color="#4477aa")
+            xs = np.array([x for x, _ in points], float)
+            if (xs > 0).all() and xs.max() > 100 * xs.min():  # params, MACs, synflow span decades
+                ax.set_xscale("log")
+        ax.set_title(f"{row.proxy}: ρ {row.spearman_rho:.2f}, τ {row.kendall_tau:.2f} (n {row.n})", fontsize=9)
+        ax.set_ylabel(trained[0]["trained"]["metric"].removesuffix("_mean") if i % columns == 0 else "")
+        legible(ax)
+    return figure
+
+
+def load_manifest(folder: Path) -> dict:
+    """A search folder's ``search.json``, its trained results looked up again (training may have run since)."""
+    path = Path(folder) / "search.json"
+    if not path.is_file():
+        raise RwbenchError(f"{folder} holds no search.json: give a folder `rwbench search` wrote "
+                           "(RESULTS/search/SPACE__DATASET, or its --out)")
+    manifest = read_json(path)
+    for arch in manifest["architectures"]:
+        arch["trained"] = trained_results(manifest["trained"]["results"], manifest["dataset"]["key"],
+                                          manifest["dataset"]["task_type"], arch["name"], manifest["width"])
+    return manifest
+
+
+def pooled(manifests: list[dict]) -> dict:
+    """Several searches on one dataset as one (e.g. both spaces): their architectures, the proxies they share."""
+    datasets = {m["dataset"]["key"] for m in manifests}
+    if len(datasets) != 1:
+        raise RwbenchError(f"the searches scored together must share a dataset, got {sorted(datasets)}")
+    proxies = [p for p in manifests[0]["proxies"] if all(p in m["proxies"] for m in manifests)]
+    return {**manifests[0], "proxies": proxies, "space": [m["space"]["name"] for m in manifests],
+            "architectures": list({a["name"]: a for m in manifests for a in m["architectures"]}.values())}
+
+
+def score(folders: list[Path], fmt: str = "md", out: Path | None = None) -> str:
+    """The proxy scores of the searches in ``folders`` (pooled when several), rendered; also written as
+    ``score.{md,csv,json}`` to ``out`` (default: the one folder, or ``score__A+B`` beside several)."""
+    folders = [Path(f) for f in folders]
+    manifest = pooled([load_manifest(f) for f in folders])
+    table = proxy_scores(manifest)
+    out = out or (folders[0] if len(folders) == 1 else folders[0].parent / ("score__" + "+".join(f.name for f in folders)))
+    texts = {"json": table.to_json(orient="records", indent=2) + "\n", "csv": table.to_csv(index=False),
+             "md": tabulate(table, headers="keys", tablefmt="github", showindex=False, floatfmt=".3g") + "\n"}
+    for each, text in texts.items():
+        write_text(Path(out) / f"score.{each}", text)
+    figure = scatter_figure(manifest, table)
+    if figure is not None:  # proxy value against trained accuracy, one panel per proxy
+        with atomic_path(Path(out) / "score.svg") as tmp:
+            figure.savefig(tmp, format="svg")
+    trained = sum(1 for a in manifest["architectures"] if a.get("trained"))
+    note = (f"{', '.join(str(f) for f in folders)} on {manifest['dataset']['key']}: {len(manifest['architectures'])} "
+            f"architectures, {trained} trained. seconds_per_arch: each proxy's wall time per architecture; "
+            f"cost_ratio: ÷ training seconds per architecture and seed; written to {out}/score.*\n")
+    return note + texts[fmt] if fmt == "md" else texts[fmt]
+
+
+# -- the HTML report's section ---------------------------------------------------------------------------------------
+REPORT_COLUMNS = {"proxy": "proxy", "kind": "kind", "n": "n", "spearman_rho": "ρ", "spearman_p": "p (ρ)",
+                  "kendall_tau": "τ", "kendall_p": "p (τ)", "rho_ci_low": "ρ 95% CI low", "rho_ci_high": "ρ 95% CI high",
+                  "top10_precision": "top-10% precision", "regret": "regret", "seconds_per_arch": "s / architecture",
+                  "cost_ratio": "cost ÷ training"}
+
+
+def report_sections(results_dir: Path, *, draw: bool = True) -> list[dict]:
+    """One section per search folder under ``results_dir/search`` for ``rwbench report``: the proxy scores as table
+    cells (``text``, ``sort``) and the proxy-vs-trained scatter (an SVG data URI; None when nothing is trained or
+    ``draw`` is off)."""
+    out = []
+    for path in sorted(Path(results_dir).glob("search/*/search.json")):
+        try:
+            manifest = load_manifest(path.parent)
+        except (RwbenchError, KeyError, TypeError):
+            continue  # not a search folder this version reads
+        table = proxy_scores(manifest)
+        rows = [[{"text": _cell(row[c]), "sort": _sort(row[c])}
+                 for c in REPORT_COLUMNS] for _, row in table.iterrows()]
+        figure = scatter_figure(manifest, table) if draw else None
+        if figure is not None:
+            from .figures import data_uri
+
+            figure = data_uri(figure)
+        trained = sum(1 for a in manifest["architectures"] if a.get("trained"))
+        out.append({"title": f"search {path.parent.name}", "anchor": "search-" + safe(path.parent.name),
+                    "note": (f"{len(manifest['architectures'])} architectures of space {manifest['space']['name']!r} "
+                             f"on {manifest['dataset']['key']}, {trained} trained; p exact for n ≤ {EXACT_N}"),
+                    "columns": list(REPORT_COLUMNS.values()), "rows": rows, "plot": figure})
+    return out
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.3g}"
+    return str(value)
+
+
+def _sort(value):
+    """What the report's column sorts by: the number, '' (a blank, last) for NaN, None (the text) otherwise."""
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "" if math.isnan(value) else float(value)
+    return None

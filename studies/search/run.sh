@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The study fixed in README.md (issue 20, item 5): 40 sampled architectures (20 per shipped space, seed 0), every one
+# trained, proxies scored against training on ESC-10 and FSDD speakers; plus the registry's 24 trainable front-ends
+# scored by the same zero-cost proxies. Resumable: rerun after an interruption and finished work is reused.
+set -euo pipefail
+DATA=${DATA:-../../../shared/data}            # holds esc10/ and fsdd/
+OUT=${OUT:-results}                           # search folders and result files (committed as they finish)
+CACHE=${CACHE:-$HOME/.cache/rwbench/search}   # embeddings (not committed)
+STUDY24=${STUDY24:-../random-vs-trained-24/results}  # the registry front-ends' trained rows
+REG=deepfourier,frame_level,frame_level_many,heurinet,mst,musicnn,musicnn_vgg,piczak,rese2_multi,sample_level,samplecnn
+REG=$REG,strided_1024_1024,strided_1024_512,strided_256_256,strided_512_256,strided_512_512,temporal,temporal_short
+REG=$REG,timbral,timbral_temporal,timbral_temporal_short,vertical_7x86,vertical_7x96,vgg
+PROXIES=rw_elm,rw_svm,zero-cost,baseline
+COMMON=(--width small --proxy-seeds 0,1,2 --batch 32 --results "$OUT" --cache "$CACHE")
+ESC=(--dataset esc10 --data-root "$DATA/esc10")
+FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers)
+declare -A KEY=([ESC]=esc10 [FSDD]=fsdd__speakers)
+
+for data in ESC FSDD; do
+  declare -n args=$data
+  key=${KEY[$data]}
+  for space in logmel waveform; do   # proxies on all 20, then every one of them trained (top 20 of 20), seed 0
+    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --n 20 --seed 0 --proxies "$PROXIES" --train-top 20 --train-seeds 0
+  done
+  # seed 1 for the 5 best and the 5 worst by trained seed-0 accuracy over the 40 (the rule in README.md)
+  extremes=$(python - "$OUT/search/logmel__$key/search.json" "$OUT/search/waveform__$key/search.json" <<'PY'
+import json, sys
+archs = [a for path in sys.argv[1:] for a in json.load(open(path))["architectures"] if a.get("trained")]
+archs.sort(key=lambda a: a["trained"]["per_seed"]["0"], reverse=True)
+print(",".join(a["name"] for a in archs[:5] + archs[-5:]))
+PY
+)
+  rwbench train "${args[@]}" --frontends "$extremes" --seeds 1 --width small --results "$OUT"
+  # the registry's own front-ends: the same cheap proxies (their trained rows: studies/random-vs-trained-24)
+  rwbench search registry --frontends "$REG" "${args[@]}" --width small --proxy-seeds 0,1,2 --batch 32 \
+    --results "$STUDY24" --cache "$CACHE" --out "$OUT/search/registry__$key" --proxies zero-cost,baseline
+  # the tables: pooled over both spaces, then each space alone, then the registry's front-ends
+  rwbench search score "$OUT/search/logmel__$key" "$OUT/search/waveform__$key" --out "$OUT/search/score__$key"
+  rwbench search score "$OUT/search/logmel__$key"
+  rwbench search score "$OUT/search/waveform__$key"
+  rwbench search score "$OUT/search/registry__$key"
+done

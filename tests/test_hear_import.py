@@ -1,0 +1,97 @@
+"""``--frontends hear:MODULE[?options]``: an installed HEAR-API module as a front-end, through a toy module in
+tests/ (hear_toy_module.py); hearbaseline itself only where it is installed."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rwbench.embed import EmbedJob, embed
+from rwbench.errors import RwbenchError
+from rwbench.frontend import FRONTENDS
+from rwbench.hear_import import provenance
+
+sys.path.insert(0, str(Path(__file__).parent))  # hear_toy_module, importable by name as an installed one would be
+import hear_toy_module as toy  # noqa: E402
+from toy import tone_dataset  # noqa: E402
+
+
+def test_a_hear_module_becomes_a_frontend():
+    spec = FRONTENDS.get("hear:hear_toy_module")
+    assert spec is FRONTENDS.get("hear:hear_toy_module")  # made (and its model loaded) once
+    assert (spec.name, spec.sample_rate, spec.input_kind, spec.dim("small"), spec.feature_layers) == \
+        ("hear:hear_toy_module", 16000, "none", 8, ("scene",))
+    timestamps = FRONTENDS.get("hear:hear_toy_module?embedding=timestamps")  # '?' is not a wildcard here
+    assert timestamps.feature_layers == ("timestamps",) and timestamps.version != spec.version
+    assert [s.name for s in FRONTENDS.select("hear:hear_toy_module?embedding=timestamps,mfcc")] == \
+        ["hear:hear_toy_module?embedding=timestamps", "mfcc"]
+    record = provenance("hear:hear_toy_module")
+    assert record["module"] == "hear_toy_module" and record["version"] == "0.0-test" and record["model_sha256"] is None
+
+
+@pytest.mark.parametrize("name, error", [
+    ("hear:no_such_module_xyz", "cannot import no_such_module_xyz"),
+    ("hear:json", "lacks the HEAR API function"),
+    ("hear:hear_toy_module?embeding=scene", "did you mean 'embedding'"),
+    ("hear:hear_toy_module?embedding=frames", "not one of ['scene', 'timestamps']"),
+    ("hear:", "give an importable module"),
+])
+def test_bad_names_say_what_is_wrong(name, error):
+    with pytest.raises(RwbenchError) as err:
+        FRONTENDS.get(name)
+    assert error in str(err.value)
+
+
+def test_embeddings_are_the_modules_own_and_cached(tmp_path):
+    dataset = tone_dataset(n_per_class=5)
+    for option, expected in (("", toy.get_scene_embeddings),
+                             ("?embedding=timestamps", lambda a, m: toy.get_timestamp_embeddings(a, m)[0].mean(1))):
+        job = EmbedJob(dataset, FRONTENDS.get("hear:hear_toy_module" + option))
+        stored = embed(job, tmp_path, device="cpu", workers=0)
+        audio = torch.stack([torch.from_numpy(dataset.load_audio(c, 16000)) for c in dataset.clips])
+        np.testing.assert_allclose(stored.features, expected(audio, toy.load_model()).detach().numpy(), rtol=1e-5, atol=1e-5)
+        assert embed(job, tmp_path, device="cpu", workers=0).manifest.key == stored.manifest.key  # a cache hit
+    assert len(list(tmp_path.rglob("manifest.json"))) == 2
+
+
+def test_model_file_provenance_and_results(tmp_path):
+    model = toy.load_model()
+    with torch.no_grad():
+        model.projection.weight.mul_(2)
+    weights = tmp_path / "toy weights.pt"
+    torch.save(model.state_dict(), weights)
+    spec = FRONTENDS.get(f"hear:hear_toy_module?model={weights}")
+    record = provenance(spec.name)
+    assert spec.name.startswith("hear:hear_toy_module?model=toy weights.pt@") and "/" not in spec.name
+    assert record["model_file"] == str(weights) and len(record["model_sha256"]) == 64
+    assert spec.version != FRONTENDS.get("hear:hear_toy_module").version  # another model: another cache key
+
+    from rwbench.api import run
+
+    board = run([tone_dataset(n_per_class=5)], frontends=[f"hear:hear_toy_module?model={weights}"], backends="logreg",
+                results=tmp_path / "results", device="cpu", workers=0)
+    assert list(board["frontend"]) == [spec.name]
+    (result,) = (tmp_path / "results" / "runs").rglob("*.json")
+    stored = json.loads(result.read_text())["frontend"]
+    assert stored["hear"]["model_sha256"] == record["model_sha256"] and stored["hear"]["version"] == "0.0-test"
+    assert stored["source"].startswith("HEAR API module hear_toy_module")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hearbaseline") is None,
+                    reason="hearbaseline is not installed (pip install --no-deps hearbaseline)")
+def test_hearbaseline_naive_through_its_librosa_shim():
+    """hearbaseline 2021.1.1's naive.load_model calls librosa.filters.mel(sr, ...) positionally, which librosa ≥
+    0.10 refuses; studies/hear-import/hearbaseline_naive_compat.py runs it under a shim."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "studies" / "hear-import"))
+    spec = FRONTENDS.get("hear:hearbaseline_naive_compat")
+    assert spec.sample_rate == 44100 and spec.dim("small") == 4096
+    from rwbench.frontend import Embedder
+
+    out = Embedder(spec)(torch.rand(2, 44100) * 2 - 1)
+    assert out.shape == (2, 4096) and torch.isfinite(out).all()

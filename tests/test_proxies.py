@@ -1,0 +1,170 @@
+"""Each zero-cost proxy against the same quantity computed independently: a numpy forward pass of a tiny network
+(conv1d 3 → ReLU → mean over time → linear) and central finite differences in float64, no autograd."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rwbench.proxies import (
+    JACOB_K,
+    PROXIES,
+    ProxyContext,
+    ProxyNetwork,
+    fisher_score,
+    grad_norm_score,
+    grasp_score,
+    jacob_cov_score,
+    naswot_score,
+    network_input,
+    snip_score,
+    synflow_score,
+)
+
+N, L, C, K, CLASSES = 5, 8, 3, 3, 4
+
+
+class Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, C, K)
+        self.relu = nn.ReLU()
+        self.fc = nn.Linear(C, CLASSES)
+
+    def forward(self, x):
+        return self.fc(self.relu(self.conv(x)).mean(2))
+
+
+@pytest.fixture
+def tiny():
+    torch.manual_seed(3)
+    net = Tiny().double()
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((N, 1, L))
+    y = rng.integers(0, CLASSES, N)
+    params = {name: p.detach().numpy().copy() for name, p in net.named_parameters()}
+    return net, torch.from_numpy(x), torch.from_numpy(y), params, x, y
+
+
+# -- the independent reference: numpy forward, finite differences ---------------------------------------------------
+def forward(p, x, pre_offset=0.0, logit_offset=0.0):
+    """logits (N, classes) and the conv output (N, C, T)."""
+    T = x.shape[2] - K + 1
+    windows = np.stack([x[:, 0, t:t + K] for t in range(T)], axis=2)  # (N, K, T)
+    pre = np.einsum("nkt,ck->nct", windows, p["conv.weight"][:, 0]) + p["conv.bias"][None, :, None] + pre_offset
+    logits = np.maximum(pre, 0).mean(2) @ p["fc.weight"].T + p["fc.bias"] + logit_offset
+    return logits, pre
+
+
+def cross_entropy(logits, y):
+    shifted = logits - logits.max(1, keepdims=True)
+    return float(np.mean(np.log(np.exp(shifted).sum(1)) - shifted[np.arange(len(y)), y]))
+
+
+def numeric_grad(f, array, eps=1e-6):
+    grad = np.zeros_like(array)
+    for i in np.ndindex(array.shape):
+        keep = array[i]
+        array[i] = keep + eps
+        up = f()
+        array[i] = keep - eps
+        down = f()
+        array[i] = keep
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def loss_grads(p, x, y):
+    return {k: numeric_grad(lambda: cross_entropy(forward(p, x)[0], y), p[k]) for k in p}
+
+
+WEIGHTS = ("conv.weight", "fc.weight")
+
+
+# -- the tests ---------------------------------------------------------------------------------------------------------
+def test_synflow_matches_the_formula(tiny):
+    net, x_t, _, params, _, _ = tiny
+    p = {k: np.abs(v) for k, v in params.items()}
+    ones = np.ones((1, 1, L))
+    grads = {k: numeric_grad(lambda: forward(p, ones)[0].sum(), p[k]) for k in WEIGHTS}
+    expected = sum(np.abs(p[k] * grads[k]).sum() for k in WEIGHTS)
+    assert synflow_score(net, x_t) == pytest.approx(expected, rel=1e-6)
+    assert torch.equal(net.conv.weight.detach(), torch.from_numpy(params["conv.weight"]))  # the network is untouched
+
+
+def test_naswot_matches_the_formula(tiny):
+    net, x_t, _, params, x, _ = tiny
+    codes = (forward(params, x)[1].reshape(N, -1) > 0).astype(float)
+    kernel = codes @ codes.T + (1 - codes) @ (1 - codes).T
+    hamming = np.array([[np.sum(a != b) for b in codes] for a in codes])
+    assert np.allclose(kernel, codes.shape[1] - hamming)  # Mellor et al.: K = N_A − Hamming distance
+    assert naswot_score(net, x_t) == pytest.approx(np.linalg.slogdet(kernel)[1], rel=1e-9)
+
+
+def test_jacob_cov_matches_the_formula(tiny):
+    net, x_t, _, params, x, _ = tiny
+    x = x.copy()
+    jacobian = np.stack([numeric_grad(lambda n=n: forward(params, x)[0][n].sum(), x)[n].ravel() for n in range(N)])
+    eig = np.linalg.eigvals(np.corrcoef(jacobian)).real
+    expected = -np.sum(np.log(eig + JACOB_K) + 1 / (eig + JACOB_K))
+    assert jacob_cov_score(net, x_t) == pytest.approx(expected, rel=1e-5)
+
+
+def test_grad_norm_and_snip_match_the_formulas(tiny):
+    net, x_t, y_t, params, x, y = tiny
+    grads = loss_grads(params, x, y)
+    assert grad_norm_score(net, x_t, y_t) == pytest.approx(sum(np.linalg.norm(grads[k]) for k in WEIGHTS), rel=1e-6)
+    assert snip_score(net, x_t, y_t) == pytest.approx(sum(np.abs(grads[k] * params[k]).sum() for k in WEIGHTS),
+                                                      rel=1e-6)
+
+
+def test_grasp_matches_the_formula(tiny):
+    net, x_t, y_t, params, x, y = tiny
+    g = {k: v for k, v in loss_grads(params, x, y).items() if k in WEIGHTS}
+    eps = 1e-4
+
+    def weight_grads(sign):  # ∇_w L at w + sign·eps·g (the Hessian-vector product by differences of gradients)
+        shifted = {k: v + (sign * eps * g[k] if k in WEIGHTS else 0) for k, v in params.items()}
+        return loss_grads(shifted, x, y)
+
+    up, down = weight_grads(1), weight_grads(-1)
+    hessian_g = {k: (up[k] - down[k]) / (2 * eps) for k in WEIGHTS}
+    expected = sum((-params[k] * hessian_g[k]).sum() for k in WEIGHTS)
+    assert grasp_score(net, x_t, y_t) == pytest.approx(expected, rel=1e-4, abs=1e-9)
+
+
+def test_fisher_matches_the_formula(tiny):
+    net, x_t, y_t, params, x, y = tiny
+    logits, pre = forward(params, x)
+    pre_offset, logit_offset = np.zeros_like(pre), np.zeros_like(logits)
+    d_pre = numeric_grad(lambda: cross_entropy(forward(params, x, pre_offset)[0], y), pre_offset)
+    d_logits = numeric_grad(lambda: cross_entropy(forward(params, x, 0.0, logit_offset)[0], y), logit_offset)
+    expected = 0.5 * ((pre * d_pre).sum(2) ** 2).mean(0).sum() + 0.5 * ((logits * d_logits) ** 2).mean(0).sum()
+    assert fisher_score(net, x_t, y_t) == pytest.approx(expected, rel=1e-5)
+
+
+def test_every_proxy_runs_on_a_sampled_architecture():
+    from toy import tone_dataset
+
+    from rwbench.frontend import FRONTENDS
+    from rwbench.search_space import load_space
+
+    space = load_space("logmel")
+    spec = FRONTENDS.get(space.frontend(space.sample(1, seed=1)[0]).name)
+    dataset = tone_dataset(n_per_class=4)
+    waves = torch.randn(6, spec.min_samples() + 256, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    ctx = ProxyContext(spec=spec, width=4, seeds=(0, 1), dataset=dataset, batch=lambda: (waves, labels))
+    for proxy in PROXIES:
+        if proxy.kind == "random-weight":
+            continue
+        value = proxy.compute(ctx)
+        assert math.isfinite(value.value), proxy.name
+        if proxy.kind == "zero-cost":
+            assert set(value.per_seed) == {0, 1}
+    net = ProxyNetwork(spec, 4, 3, seed=0)
+    assert net(network_input(spec, waves)).shape == (6, 3)

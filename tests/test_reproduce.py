@@ -1,0 +1,274 @@
+"""`rwbench reproduce`: the shipped paper files, their checks, the study's protocol and the command end to end."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import shared_data
+
+from rwbench.backends import BACKENDS
+from rwbench.dataset import DATASETS
+from rwbench.frontend import FRONTENDS
+from rwbench.paper import PaperError, find_paper, paper_files, read_paper
+from rwbench.protocol import OuterSplit
+from rwbench.published_protocol import SUFFIX, published_folds
+
+TOY = """\
+frontends = ["mfcc"]
+backends = ["knn"]
+
+[paper]
+id = "toy2019"
+title = "A toy study on generated data"
+citation = "rwbench test fixture"
+
+[settings]
+width = "small"
+seeds = 1
+weights = ["random"]
+
+[protocol]
+implementation = "pons2019"
+description = "the reference study's protocol"
+
+[[sources]]
+key = "fixture"
+citation = "made up for the tests"
+
+[[datasets]]
+name = "synthetic"
+tasks = ["rhythm"]
+label = "synthetic rhythm"
+get = "built in"
+options = { n_per_class = 5, seconds = 1.0 }
+
+[[published]]
+dataset = "synthetic"
+backend = "knn"
+where = "figure"
+unit = "percent"
+precision = 1.0
+source = "fixture"
+values = { mfcc = 50.0 }
+"""
+
+
+def toy_file(folder: Path, text: str = TOY) -> Path:
+    path = folder / "toy2019.toml"
+    path.write_text(text)
+    return path
+
+
+def in_process(capsys, monkeypatch, cwd: Path, *args: str) -> tuple[int, str, str]:
+    """``rwbench ARGS`` in this process (torch is imported once for the module): (exit code, stdout, stderr)."""
+    from rwbench.cli import main
+
+    monkeypatch.chdir(cwd)
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def rwbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "rwbench.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+# -- the shipped paper files ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("paper_id", ["pons2019", "tax2017", "lee2017"])
+def test_every_shipped_paper_loads_and_names_registered_things(paper_id):
+    assert paper_id in paper_files()
+    paper = find_paper(paper_id)
+    assert paper.id == paper_id and paper.citation and paper.sources
+    for d in paper.datasets:
+        spec = DATASETS.get(d.name)
+        assert set(d.tasks or ()) <= set(spec.tasks)
+        for name in paper.frontends_on(d):
+            FRONTENDS.get(name)
+    for name in paper.backends:
+        BACKENDS.get(name)
+    for p in paper.published:
+        assert 0 < p.value <= 1 and p.where in ("table", "text", "figure") and paper.source(p.source)
+
+
+def test_shipped_papers_are_all_tested():
+    assert set(paper_files()) == {"pons2019", "tax2017", "lee2017"}
+
+
+def test_pons2019_carries_the_reference_studys_figures():
+    """Spot values of reference-study.md §8.2, as fractions with their reading precision."""
+    paper = find_paper("pons2019")
+    published = {p.row: p for p in paper.published}
+    assert len(published) == 55  # 10 SVM + 9 ELM (GTZAN); 10 + 9 (Ext. Ballroom); 9 + 8 (US8K): MFCC has no ELM
+    vgg = published[("gtzan", "vgg", "random", "svm")]
+    assert vgg.value == pytest.approx(0.596) and vgg.precision == pytest.approx(0.003) and vgg.where == "figure"
+    temporal = published[("extended_ballroom", "temporal", "random", "svm")]
+    assert temporal.value == pytest.approx(0.8982) and temporal.where == "text"
+    assert published[("urbansound8k", "timbral_temporal_short", "random", "elm")].value == pytest.approx(0.628)
+    assert published[("extended_ballroom", "vgg", "random", "elm")].precision == pytest.approx(0.004)
+    assert {n.row for n in paper.not_found} == {(d, "mfcc", "random", "elm")
+                                                 for d in ("gtzan", "extended_ballroom", "urbansound8k")}
+    lee = find_paper("lee2017").published[0]
+    assert (lee.value, lee.metric, lee.weights, lee.backend) == (0.9055, "roc_auc_macro", "trained", "head")
+    assert not find_paper("tax2017").published and find_paper("tax2017").not_found  # said, not invented
+
+
+@pytest.mark.parametrize("change, message", [
+    (("[settings]", "[settings]\ncolour = 'red'"), r"toy2019\.toml: unknown key\(s\) settings\.colour"),
+    (('frontends = ["mfcc"]', 'frontends = ["mfccc"]'), r"toy2019\.toml: frontends: unknown front-end 'mfccc'.*mfcc"),
+    (('backends = ["knn"]', 'backends = ["knm"]'), r"backends: unknown backend 'knm'"),
+    (('name = "synthetic"', 'name = "synthetik"'), r"datasets \(synthetik\): unknown dataset"),
+    (('where = "figure"', 'where = "poster"'), r"published\[0\]\.where is 'poster', not one of"),
+    (("values = { mfcc = 50.0 }", "values = { vgg = 50.0 }"), r"published\[0\] \(synthetic/vgg/random/knn\): not a row"),
+    (("values = { mfcc = 50.0 }", "values = { mfcc = 150.0 }"), r"published\[0\]\.values\.mfcc is 150\.0, not a score"),
+    (('source = "fixture"', 'source = "nowhere"'), r"published\[0\]\.source is 'nowhere', not a key of \[\[sources\]\]"),
+    (('citation = "rwbench test fixture"\n', ""), r"paper\.citation is missing"),
+    (("seeds = 1", "seeds = 'one'"), r"settings\.seeds is 'one', not int"),
+    (('id = "toy2019"', 'id = "toy"'), r"paper\.id 'toy' must be the file's name \('toy2019'\)"),
+    (("[paper]", "[paper"), r"not valid TOML"),
+])
+def test_a_bad_paper_file_names_the_file_and_the_key(tmp_path, change, message):
+    text = TOY.replace(*change)
+    assert text != TOY
+    with pytest.raises(PaperError, match=message):
+        read_paper(toy_file(tmp_path, text))
+
+
+# -- the study's protocol ----------------------------------------------------------------------------------------
+def _blobs(n_per_class: int = 12, classes: int = 3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(classes), n_per_class)
+    X = rng.standard_normal((len(y), 4)) + 1.5 * np.eye(classes, 4)[y]
+    return X, y
+
+
+def test_fixed_split_selects_on_valid_and_refits_on_train_only():
+    X, y = _blobs()
+    order = np.random.default_rng(1).permutation(len(y))
+    train, valid, test = np.sort(order[:18]), np.sort(order[18:27]), np.sort(order[27:])
+    split = OuterSplit("test", np.sort(np.concatenate([train, valid])), test, ((train, valid),))  # refit=train+valid
+    (fold,) = published_folds(X, y, [split], BACKENDS.get("knn"), seed=0, n_classes=3, fixed_split=True)
+    assert fold.n_train == len(train)  # the study refits on train only, whatever the dataset's refit option
+    assert fold.test_clips == test.tolist()
+    from sklearn.model_selection import cross_val_score
+
+    estimator = BACKENDS.get("knn").build(0)
+    k = fold.best_params["n_neighbors"]
+    valid_score = cross_val_score(estimator.set_params(clf__n_neighbors=k), np.concatenate([X[train], X[valid]]),
+                                  np.concatenate([y[train], y[valid]]),
+                                  cv=[(np.arange(18), np.arange(18, 27))]).mean()
+    assert fold.selection_score == pytest.approx(valid_score)  # the best validation score (not the test's)
+
+
+def test_folds_report_best_score_over_the_reported_folds():
+    """The study's number on folds is the best grid point's mean fold score: every fold carries that setting, and
+    the folds' mean equals the selection score, at least the mean of any other setting."""
+    X, y = _blobs(10)
+    folds = np.arange(len(y)) % 5 + 1
+    splits = [OuterSplit(f"fold{f}", np.flatnonzero(folds != f), np.flatnonzero(folds == f), ()) for f in range(1, 6)]
+    out = published_folds(X, y, splits, BACKENDS.get("knn"), seed=0, n_classes=3, fixed_split=False)
+    mean = np.mean([f.accuracy for f in out])
+    assert [f.selection_score for f in out] == pytest.approx([mean] * 5)
+    assert len({f.best_params["n_neighbors"] for f in out}) == 1
+    from sklearn.model_selection import cross_val_score
+
+    cv = [(s.train, s.test) for s in splits]
+    for k in (1, 3, 5, 10, 20):
+        estimator = BACKENDS.get("knn").build(0).set_params(clf__n_neighbors=k)
+        assert cross_val_score(estimator, X, y, cv=cv).mean() <= mean + 1e-12
+
+
+# -- the command -------------------------------------------------------------------------------------------------
+def test_missing_datasets_are_skipped_with_how_to_get_them_and_published_numbers_shown(tmp_path, capsys, monkeypatch):
+    code, out, err = in_process(capsys, monkeypatch, tmp_path, "reproduce", "pons2019", "--dry-run")
+    assert code == 0, err
+    for name in ("gtzan", "extended_ballroom", "urbansound8k"):
+        assert f"no --data-root {name}=PATH given. Get it:" in out
+    rows = _table(out)
+    published = {p.row: p for p in find_paper("pons2019").published}
+    shown = {(r["dataset"], r["front-end"], "random" if r["weights"] == "none" else r["weights"], r["backend"]):
+             r["published"] for r in rows}
+    assert len(shown) == 58  # 55 published and 3 not found
+    for row, p in published.items():
+        number, precision, where = re.fullmatch(r"([\d.]+) ±([\d.]+) \((\w+)\)", shown[row]).groups()
+        assert float(number) == pytest.approx(100 * p.value) and where == p.where
+        assert float(precision) == pytest.approx(100 * p.precision)
+    assert all(r["rwbench [95% CI]"] == "no data" for r in rows)
+    assert not (tmp_path / "results").exists()  # a dry run writes nothing
+
+
+def test_bad_data_root_is_one_line(tmp_path, capsys, monkeypatch):
+    code, _, err = in_process(capsys, monkeypatch, tmp_path, "reproduce", "pons2019", "--data-root", "gtzn=/nowhere")
+    assert code == 2
+    assert err.strip().splitlines()[-1] == ("rwbench: error: --data-root 'gtzn=/nowhere': pons2019 has no "
+                                                    "dataset 'gtzn'; its datasets: gtzan, extended_ballroom, "
+                                                    "urbansound8k")
+
+
+def test_reproduce_runs_the_pipeline_and_both_protocols_side_by_side(tmp_path):
+    paper = toy_file(tmp_path)
+    done = rwbench("reproduce", str(paper), "--protocol", "both", "--results", "res", "--jobs", "1", "-o", "table.md",
+                   "--plot", "scatter.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (tmp_path / "table.md").read_text() + "wrote scatter.png\n"
+    assert (tmp_path / "scatter.png").stat().st_size > 0
+    (row,) = _table(done.stdout)
+    assert (row["dataset"], row["front-end"], row["weights"], row["backend"]) == ("synthetic/rhythm", "mfcc", "none",
+                                                                                  "knn")
+    assert row["published"] == "50.0 ±1 (figure)"  # the paper file's number, its precision and where it was read
+    honest = float(row["rwbench [95% CI]"].split()[0])
+    study = float(row["study's protocol [95% CI]"].split()[0])
+    assert row["Δ"] == f"{honest - 50.0:+.1f}" and row["Δ study's"] == f"{study - 50.0:+.1f}"
+    from rwbench.leaderboard import load
+
+    main = load(tmp_path / "res")
+    assert set(main["backend"]) == {"knn"}  # the study's rows are not in the honest leaderboard
+    marked = load(tmp_path / "res" / "published")
+    assert set(marked["backend"]) == {"knn" + SUFFIX}  # and are marked where they are
+    assert marked["accuracy_mean"].iloc[0] == pytest.approx(study / 100, abs=5e-4)
+    assert main["accuracy_mean"].iloc[0] == pytest.approx(honest / 100, abs=5e-4)
+
+
+@pytest.mark.shared_data
+def test_tax2017_on_shared_esc10_skips_esc50_and_plans(tmp_path, capsys, monkeypatch):
+    esc10 = shared_data("esc10")
+    code, out, err = in_process(capsys, monkeypatch, tmp_path, "reproduce", "tax2017", "--data-root", f"esc10={esc10}",
+                                "--frontends", "piczak", "--width", "small", "--backends", "elm", "--dry-run")
+    assert code == 0, err
+    assert "skipped ESC-50 (5 official folds): no --data-root esc50=PATH given" in out
+    assert "## ESC-10 (5 official folds; the 10-class subset of ESC-50): random weights" in out
+    assert "embed: 1 of 1 jobs to compute, 400 clip rows" in out
+    rows = {(r["dataset"], r["front-end"], r["weights"], r["backend"]): r for r in _table(out)}
+    assert rows[("esc50", "piczak", "trained", "head")]["published"] == "not found"
+    assert rows[("esc10", "piczak", "random", "elm")]["rwbench [95% CI]"] == "not run"
+    assert ("no trained piczak rows on esc10" in err
+            and "rwbench train --dataset esc10 --data-root PATH --frontends piczak --width small --results results" in err)
+
+
+def _table(text: str) -> list[dict]:
+    """The rows of the side-by-side table (the last GitHub table of ``text``)."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    header_at = max(i for i, line in enumerate(lines) if line.startswith("| dataset ") and "published" in line)
+    header = [c.strip() for c in lines[header_at].strip("|").split("|")]
+    return [dict(zip(header, (c.strip() for c in line.strip("|").split("|")))) for line in lines[header_at + 2:]]
+
+
+def test_partial_copy_plan_is_scaled_to_the_full_copy_and_seeds_print_as_read():
+    from types import SimpleNamespace
+
+    from rwbench.reproduce import full_copy_lines, seeds_arg
+
+    dataset = SimpleNamespace(key="gtzan/filtered", info={"partial": {"listed": 930, "present": 44}})
+    rows = [SimpleNamespace(dataset="gtzan/filtered", embed_seconds=44.0, cache_bytes_new=44 * 2**20),
+            SimpleNamespace(dataset="other", embed_seconds=1e6, cache_bytes_new=0)]
+    (line,) = full_copy_lines([dataset, SimpleNamespace(key="x", info={})], rows)
+    assert line.startswith("full copy of gtzan/filtered (930 clips, 44 here): embedding predicted 930 s (0.3 h)")
+    assert "cache +930 MiB" in line
+    assert (seeds_arg([0, 1, 2]), seeds_arg([5]), seeds_arg([1, 3])) == ("3", "5,", "1,3")

@@ -1,0 +1,182 @@
+"""Search spaces (TOML files → SPACE:ID front-ends), `rwbench search` (sampling, cached proxies, training, tables)
+and `rwbench search score` (ρ, τ, exact p, interval, top-10 % precision, regret, cost)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+from toy import tone_dataset
+
+from rwbench.check import check_frontend
+from rwbench.cli import main
+from rwbench.errors import RwbenchError
+from rwbench.frontend import FRONTENDS
+from rwbench.search import SearchOptions, search
+from rwbench.search_score import proxy_scores, regret, top_precision
+from rwbench.search_space import arch_id, load_space, packaged_spaces, read_space
+from rwbench.train import TrainOptions
+
+TOY_SPACE = """
+name = "toy"
+version = 1
+max_input_seconds = 1.0
+[widths]
+small = 4
+paper = 8
+[fixed]
+input = "waveform"
+sample_rate = 8000
+kernel = 3
+max_growth = 2
+pool = "max"
+nonlinearity = "relu"
+batch_norm = false
+[axes]
+first_kernel = [16, 64]
+first_stride = [8, 16]
+depth = [1, 2]
+growth = [1, 2]
+pool_size = [2, 4]
+"""
+
+
+@pytest.fixture
+def toy_space(tmp_path) -> Path:
+    path = tmp_path / "toy.toml"
+    path.write_text(TOY_SPACE)
+    return path
+
+
+def test_packaged_spaces_cover_the_design_axes():
+    assert {"logmel", "waveform"} <= set(packaged_spaces())
+    logmel, waveform = load_space("logmel"), load_space("waveform")
+    shapes = {("vertical" if f > t else "horizontal" if t > f else "square") for t, f in logmel.axes["first_kernel"]}
+    assert shapes == {"vertical", "horizontal", "square"}
+    for space in (logmel, waveform):
+        assert {"depth", "growth", "pool", "pool_size", "nonlinearity", "batch_norm"} <= set(space.axes)
+        assert set(space.widths) == {"small", "paper"}
+        assert len(space.by_id) == len(space.configs)  # ids are unique within the space
+    assert {"first_kernel", "first_stride", "sample_rate"} <= set(waveform.axes)
+
+
+def test_sampling_is_seeded_and_ids_rebuild_the_same_network():
+    space = load_space("logmel")
+    first, again = space.sample(6, seed=3), space.sample(6, seed=3)
+    assert first == again and space.sample(4, seed=3) == first[:4] and space.sample(6, seed=4) != first
+    config = first[0]
+    name = f"logmel:{arch_id(config)}"
+    spec = FRONTENDS.get(name)
+    assert spec.name == name and FRONTENDS.get(name[:len("logmel:") + 5]) is spec  # a unique prefix resolves
+    assert FRONTENDS.get(f"search:{arch_id(config)}") is spec  # search:ID: whichever packaged space holds it
+    stored = json.loads(spec.source.split("config ", 1)[1])  # the full configuration travels in every result
+    assert stored == config and arch_id(stored) == arch_id(config)
+
+
+def test_space_errors_name_the_file_and_the_key(tmp_path):
+    cases = {
+        "axes.dept": TOY_SPACE.replace("depth = [1, 2]", "dept = [1, 2]"),
+        "pool_size = [2, 4]": TOY_SPACE.replace("pool_size = [2, 4]", "pool_size = [[2, 4]]"),
+        "not valid TOML": TOY_SPACE + "\n[axes\n",
+        "both in [fixed] and [axes]": TOY_SPACE.replace('pool = "max"', 'pool = "max"\ndepth = 2'),
+    }
+    for expected, text in cases.items():
+        path = tmp_path / "bad.toml"
+        path.write_text(text)
+        with pytest.raises(RwbenchError) as err:
+            read_space(path)
+        assert str(path) in str(err.value) and (expected in str(err.value) or "want" in str(err.value)), err.value
+    with pytest.raises(RwbenchError, match="did you mean 'logmel'"):
+        FRONTENDS.get("logmell:1234abcd")
+    with pytest.raises(RwbenchError, match="has no architecture"):
+        FRONTENDS.get("logmel:ffffffff0")
+
+
+@pytest.mark.parametrize("space", ["logmel", "waveform", "toy"])
+def test_sampled_architectures_pass_check_plugin(space, toy_space):
+    space = load_space(toy_space if space == "toy" else space)
+    config = min(space.sample(8, seed=0), key=lambda c: c["depth"] * (1 + c.get("batch_norm", 0)))
+    spec = FRONTENDS.get(f"{toy_space if space.name == 'toy' else space.name}:{arch_id(config)}")
+    results = check_frontend(spec, 4, seconds=0.5)
+    assert all(r.passed for r in results), [r for r in results if not r.passed]
+
+
+def test_search_samples_caches_trains_and_ranks(toy_space, tmp_path):
+    dataset = tone_dataset(n_per_class=6)
+    fold = dataset.splits()[0].name
+    opts = SearchOptions(space=str(toy_space), n=3, proxies="synflow,params,rw_elm", batch=6, folds=(fold,),
+                         grid="study", results_dir=tmp_path, train_top=1, device="cpu", n_jobs=1)
+    train = TrainOptions(width="small", epochs=1, patience=1, lrs=(1e-3,), results_dir=tmp_path, device="cpu")
+    lines: list[str] = []
+    folder = search(dataset, opts, train, on_done=lines.append)
+    manifest = json.loads((folder / "search.json").read_text())
+    archs = manifest["architectures"]
+    assert len(archs) == 3 and manifest["rank_by"] == "rw_elm" and manifest["random_weight"]["outer_folds"] == [fold]
+    assert all(set(a["proxies"]) == {"synflow", "params", "rw_elm"} for a in archs)
+    assert all(a["proxies"]["rw_elm"]["seconds"] > 0 for a in archs)
+    assert sum(a["trained"] is not None for a in archs) == 1
+    rw_result = json.loads(Path(archs[0]["proxies"]["rw_elm"]["detail"]["result_files"][0]).read_text())
+    assert rw_result["dataset"]["protocol"]["outer_folds_scored"] == [fold] and len(rw_result["folds"]) == 1
+    assert {"table.md", "table.csv", "table.json"} <= {p.name for p in folder.iterdir()}
+    lines.clear()
+    search(dataset, opts, None, on_done=lines.append)  # a rerun reuses every proxy
+    assert lines and all(line.endswith("(cached)") for line in lines)
+    assert main(["search", "score", str(folder), "--format", "json"]) == 0
+    scores = json.loads((folder / "score.json").read_text())
+    assert [row["proxy"] for row in scores] == ["synflow", "params", "rw_elm"]
+    from rwbench.report import render
+
+    html = render(tmp_path, draw=False)  # the HTML report gains the search's section
+    assert f"search {folder.name}: proxies against trained accuracy" in html and "top-10% precision" in html
+
+
+def test_proxy_scores_against_hand_computed_figures():
+    proxy = [0.9, 0.1, 0.5, 0.7, 0.3, 0.2, 0.8, 0.4, 0.6, 0.05, 0.15]
+    trained = [0.80, 0.30, 0.55, 0.60, 0.40, 0.20, 0.85, 0.50, 0.70, 0.10, 0.35]
+    archs = [{"name": f"a{i}", "proxies": {"p": {"value": v, "seconds": 2.0, "kind": "zero-cost"}},
+              "trained": {"value": t, "seconds_per_seed": 100.0}} for i, (v, t) in enumerate(zip(proxy, trained))]
+    row = proxy_scores({"architectures": archs, "proxies": ["p"]}).iloc[0]
+    rho, tau = stats.spearmanr(proxy, trained).statistic, stats.kendalltau(proxy, trained).statistic
+    assert row["n"] == 11 and row["spearman_rho"] == pytest.approx(rho) and row["kendall_tau"] == pytest.approx(tau)
+    assert row["p_method"] == "large-sample" and row["rho_ci_low"] <= rho <= row["rho_ci_high"]
+    # top 10 % of 11 = the 2 best: proxy picks a0 (0.9) and a6 (0.8); trained best are a6 (0.85) and a0 (0.80)
+    assert row["top10_precision"] == 1.0
+    assert row["regret"] == pytest.approx(0.85 - 0.80)  # the proxy's pick a0 against the best, a6
+    assert row["seconds_per_arch"] == 2.0 and row["cost_ratio"] == pytest.approx(0.02)
+    small = proxy_scores({"architectures": archs[:5], "proxies": ["p"]}).iloc[0]
+    assert small["p_method"] == "exact" and math.isfinite(small["spearman_p"])
+    assert top_precision(np.array([3.0, 2, 1]), np.array([1.0, 2, 3])) == 0.0
+    assert regret(np.array([3.0, 2, 1]), np.array([1.0, 2, 3])) == 2.0
+
+
+def test_search_scores_registered_frontends_too(tmp_path):
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space="registry", frontends="sample_level,mfcc", proxies="synflow,dim", batch=6,
+                         results_dir=tmp_path, width="4", device="cpu")
+    manifest = json.loads((search(dataset, opts) / "search.json").read_text())
+    assert manifest["space"] == {"name": "registry", "frontends": "sample_level,mfcc"}
+    assert [a["name"] for a in manifest["architectures"]] == ["sample_level"]  # mfcc has no weights to score
+    with pytest.raises(RwbenchError, match="--frontends"):
+        search(dataset, SearchOptions(space="registry", results_dir=tmp_path))
+
+
+def test_halving_runs_the_random_weight_proxy_on_the_best_half(toy_space, tmp_path):
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space=str(toy_space), n=4, proxies="params,rw_elm", batch=6, halving=True, grid="study",
+                         folds=(dataset.splits()[0].name,), results_dir=tmp_path, device="cpu", n_jobs=1)
+    manifest = json.loads((search(dataset, opts) / "search.json").read_text())
+    archs = sorted(manifest["architectures"], key=lambda a: -a["proxies"]["params"]["value"])
+    assert [("rw_elm" in a["proxies"]) for a in archs] == [True, True, False, False]
+    assert manifest["rank_by"] == "rw_elm"
+
+
+def test_cli_dry_run_lists_the_sample_and_its_cost(toy_space, capsys):
+    assert main(["search", str(toy_space), "--tasks", "timbre", "--n", "2", "--proxies", "params,synflow", "--batch",
+                 "4", "--dry-run", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "2 sampled with seed 0" in out.replace("scoring 2 sampled", "2 sampled") and "synflow: ≈" in out
+    assert main(["search", "score"]) == 2  # no folder: one-line error
