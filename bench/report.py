@@ -200,10 +200,11 @@ def render(results_dir: Path, *, strict: bool = False, draw: bool = True, regime
     parts.sort(key=lambda section: section.dataset)
     env = jinja2.Environment(loader=jinja2.PackageLoader("rwbench", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
-    from .search_score import report_sections  # `rwbench search` folders under RESULTS/search: their proxy scores
+    from .reproduce_report import report_sections as reproductions  # RESULTS/reproduce: papers beside rwbench
+    from .search_score import report_sections as searches  # RESULTS/search: the proxies' scores
 
     return env.get_template("report.html").render(
-        sections=parts, searches=report_sections(results_dir, draw=draw),
+        sections=parts, extras=[*reproductions(results_dir, draw=draw), *searches(results_dir, draw=draw)],
         results_dir=str(Path(results_dir).resolve()), n_results=len(records), invalid=invalid,
         version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S %z"), n_datasets=len(parts))
 

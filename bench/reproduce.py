@@ -23,6 +23,7 @@ from .errors import RwbenchError
 from .frontend import FOLD_TAGS, FrontendSpec, offers
 from .paper import Paper, PaperDataset, Published
 from .pipeline import RunOptions
+from .reproduce_report import REPORT_FOLDER, draw_scatter
 from .results import fold_weights_folder
 
 log = logging.getLogger(__name__)
@@ -373,6 +374,17 @@ def render_comparison(paper: Paper, rows: list[dict], protocol: str, skipped: li
     lines += [f"- {line}" for line in skipped]
     if skipped:
         lines.append("")
+    table = comparison_cells(rows, protocol)
+    if table:
+        lines += [tabulate(table, headers="keys", tablefmt="github", disable_numparse=True), ""]
+    else:
+        lines += ["nothing to compare: no dataset of this paper is at hand and none has published numbers", ""]
+    lines += _legend(paper, rows, protocol)
+    return "\n".join(lines) + "\n"
+
+
+def comparison_cells(rows: list[dict], protocol: str) -> list[dict[str, str]]:
+    """The side-by-side table's rows as text cells (column name → cell), as the Markdown and the report show them."""
     table = []
     for r in rows:
         cells = {"dataset": r["dataset"], "front-end": r["frontend"], "weights": r["weights"], "backend": r["backend"]}
@@ -390,12 +402,7 @@ def render_comparison(paper: Paper, rows: list[dict], protocol: str, skipped: li
             cells["Δ study's"] = _delta(r.get("study"), r["published"], r["metric"])
             cells["agrees (study's)"] = _agrees(r.get("study"), r["published"])
         table.append(cells)
-    if table:
-        lines += [tabulate(table, headers="keys", tablefmt="github", disable_numparse=True), ""]
-    else:
-        lines += ["nothing to compare: no dataset of this paper is at hand and none has published numbers", ""]
-    lines += _legend(paper, rows, protocol)
-    return "\n".join(lines) + "\n"
+    return table
 
 
 def _legend(paper: Paper, rows: list[dict], protocol: str) -> list[str]:
@@ -440,37 +447,44 @@ def missing_trained(paper: Paper, rows: list[dict], opts: RunOptions) -> list[st
     return out
 
 
+def scatter_points(rows: list[dict], which: str = "honest") -> list[dict]:
+    """The rows with both an rwbench number (``which``: ``honest`` or ``study``) and a published one, in the display
+    scale (percent for accuracy): dataset, published value and reading precision, rwbench mean and interval."""
+    out = []
+    for r in rows:
+        figures, published = r.get(which), r["published"]
+        if figures is None or published is None:
+            continue
+        scale = _scale(r["metric"])[0]
+        mean = figures["mean"]
+        out.append({"dataset": r["dataset"], "metric": r["metric"], "published": published.value * scale,
+                    "precision": (published.precision or 0.0) * scale, "mean": mean * scale,
+                    "low": (mean if figures["low"] is None else figures["low"]) * scale,
+                    "high": (mean if figures["high"] is None else figures["high"]) * scale})
+    return out
+
+
 def scatter_figure(paper: Paper, rows: list[dict], which: str = "honest"):
     """Published (x) against rwbench (y, with its 95 % interval) for every row that has both, one colour per
     dataset, the identity line drawn; ``which``: ``honest`` or ``study`` (the study's protocol). A matplotlib
     figure (``pip install 'rwbench[report]'``)."""
-    from .figures import TEXT, WIDTH, legible, new_figure
-
-    points = [r for r in rows if r.get(which) is not None and r["published"] is not None]
+    points = scatter_points(rows, which)
     if not points:
         raise RwbenchError(f"{paper.id}: no row has both an rwbench number and a published one: nothing to plot")
-    figure = new_figure(WIDTH, WIDTH)
-    ax = figure.add_subplot()
-    for i, dataset in enumerate(dict.fromkeys(r["dataset"] for r in points)):
-        mine = [r for r in points if r["dataset"] == dataset]
-        scale = _scale(mine[0]["metric"])[0]
-        x = [r["published"].value * scale for r in mine]
-        y = [r[which]["mean"] * scale for r in mine]
-        low = [(r[which]["mean"] - (r[which]["low"] if r[which]["low"] is not None else r[which]["mean"])) * scale
-               for r in mine]
-        high = [((r[which]["high"] if r[which]["high"] is not None else r[which]["mean"]) - r[which]["mean"]) * scale
-                for r in mine]
-        xerr = [(r["published"].precision or 0) * scale for r in mine]
-        ax.errorbar(x, y, yerr=[low, high], xerr=xerr, fmt="o", color=f"C{i}", capsize=2, label=dataset)
-    lo, hi = ax.get_xlim()
-    lo, hi = min(lo, ax.get_ylim()[0]), max(hi, ax.get_ylim()[1])
-    ax.plot([lo, hi], [lo, hi], color="#777777", linestyle="--", linewidth=1, label="identity")
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
-    unit = "accuracy (%)" if points[0]["metric"] == "accuracy" else points[0]["metric"]
-    ax.set_xlabel(f"published {unit}")
-    ax.set_ylabel(f"rwbench {unit}" + (" (the study's protocol)" if which == "study" else ""))
-    ax.set_title(f"{paper.id}: published vs rwbench", fontsize=TEXT + 1)
-    ax.legend(fontsize=TEXT - 1)
-    legible(ax)
-    return figure
+    return draw_scatter(f"{paper.id}: published vs rwbench", points, which)
+
+
+# -- the HTML report's section ------------------------------------------------------------------------------------
+def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[str], opts: RunOptions) -> Path:
+    """Keep the run's table for ``rwbench report``: ``RESULTS/reproduce/<paper>.json`` (replaced atomically)."""
+    from .cache import write_json
+
+    which = "study" if protocol == "published" else "honest"
+    path = Path(opts.results_dir) / REPORT_FOLDER / f"{paper.id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"paper": paper.id, "title": paper.title, "citation": paper.citation, "protocol": protocol,
+                      "settings": {"width": str(opts.width), "seeds": list(opts.seeds), "grid": opts.grid},
+                      "skipped": skipped, "cells": comparison_cells(rows, protocol),
+                      "legend": [line for line in _legend(paper, rows, protocol) if line],
+                      "points": scatter_points(rows, which), "points_of": which})
+    return path

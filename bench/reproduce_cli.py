@@ -104,6 +104,11 @@ def cmd_reproduce(args) -> int:
         print(line, file=sys.stderr)
     text = render_comparison(paper, rows, protocol, skipped + partial_lines(targets), opts)
     print(text, end="")
+    if not args.dry_run:
+        from .reproduce import write_record
+
+        log.info("kept the table for `rwbench report --results %s`: %s", args.results,
+                 write_record(paper, rows, protocol, skipped + partial_lines(targets), opts))
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text)

@@ -206,10 +206,15 @@ def report_sections(results_dir: Path, *, draw: bool = True) -> list[dict]:
 
             figure = data_uri(figure)
         trained = sum(1 for a in manifest["architectures"] if a.get("trained"))
-        out.append({"title": f"search {path.parent.name}", "anchor": "search-" + safe(path.parent.name),
+        out.append({"title": f"search {path.parent.name}: proxies against trained accuracy",
+                    "anchor": "search-" + safe(path.parent.name),
                     "note": (f"{len(manifest['architectures'])} architectures of space {manifest['space']['name']!r} "
-                             f"on {manifest['dataset']['key']}, {trained} trained; p exact for n ≤ {EXACT_N}"),
-                    "columns": list(REPORT_COLUMNS.values()), "rows": rows, "plot": figure})
+                             f"on {manifest['dataset']['key']}, {trained} trained; p exact for n ≤ {EXACT_N} "
+                             "(rwbench search score)"),
+                    "columns": list(REPORT_COLUMNS.values()), "rows": rows, "plot": figure, "lines": [],
+                    "caption": "<strong>Each proxy against trained accuracy</strong>, one point per trained "
+                               "architecture.",
+                    "alt": "proxy value against trained accuracy"})
     return out
 
 

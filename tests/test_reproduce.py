@@ -235,6 +235,18 @@ def test_reproduce_runs_the_pipeline_and_both_protocols_side_by_side(tmp_path):
     assert marked["accuracy_mean"].iloc[0] == pytest.approx(study / 100, abs=5e-4)
     assert main["accuracy_mean"].iloc[0] == pytest.approx(honest / 100, abs=5e-4)
 
+    # the report shows the run: one section per paper with the same table and the published-vs-rwbench scatter
+    from rwbench.report import render
+
+    html = render(tmp_path / "res")
+    section = html[html.index('<section id="reproduce-'):]
+    section = section[:section.index("</section>")]
+    assert ": rwbench beside the published numbers</h2>" in section and "protocol both" in section
+    cells = re.findall(r'<td[^>]*>([^<]*)</td>', section)
+    assert [row[c] for c in ("dataset", "front-end", "rwbench [95% CI]", "published", "Δ")] == \
+        [cells[0], cells[1], cells[4], cells[6], cells[7]]
+    assert 'src="data:image/svg+xml;base64,' in section and "dashed: identity" in section
+
 
 @pytest.mark.shared_data
 def test_tax2017_on_shared_esc10_skips_esc50_and_plans(tmp_path, capsys, monkeypatch):
