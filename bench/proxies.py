@@ -146,10 +146,6 @@ def network_input(spec: FrontendSpec, waves: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def loss_for(multilabel: bool) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    return (lambda out, y: F.binary_cross_entropy_with_logits(out, y.float())) if multilabel else F.cross_entropy
-
-
 def prunable(net: nn.Module) -> list[nn.Module]:
     return [m for m in net.modules() if isinstance(m, PRUNABLE)]
 
@@ -263,11 +259,12 @@ def _zero_cost(score: Callable, *, needs_labels: bool) -> Callable[[ProxyContext
             raise RwbenchError("zero-cost proxies need a dataset and a minibatch")
         waves, labels = ctx.batch()
         inputs = network_input(ctx.spec, waves.to(ctx.device))
-        n_classes = len(ctx.dataset.classes)
+        n_classes, task = len(ctx.dataset.classes), ctx.dataset.kind
+        targets, loss = task.head_targets(labels).to(ctx.device), task.head_loss()  # the trained head's loss
         per_seed = {}
         for seed in ctx.seeds:
             net = ProxyNetwork(ctx.spec, ctx.width, n_classes, seed=seed).to(ctx.device)
-            per_seed[seed] = score(net, inputs, labels.to(ctx.device), loss_for(ctx.dataset.task_type == "multilabel"))
+            per_seed[seed] = score(net, inputs, targets, loss)
         return ProxyValue(float(np.mean(list(per_seed.values()))), per_seed,
                           {"batch": len(waves), **({} if needs_labels else {"labels_used": False})})
 
