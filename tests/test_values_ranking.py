@@ -1,0 +1,164 @@
+"""Rank correlations pinned by value on hand-made leaderboard tables (issue 26): pair ranks and their differences,
+exact p-values against brute-force enumeration, both bootstrap intervals against a reference drawn with the same
+seed, Holm within a dataset, the n thresholds and the null rankings."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from rwbench import ranking
+from rwbench.significance import holm
+
+
+def table(random: dict, trained: dict, *, backend="svm", dataset="d", folds=None, params=None) -> pd.DataFrame:
+    """A leaderboard table: one random row per front-end of ``random`` (backend ``backend``) and one trained row
+    (backend ``head``) per front-end of ``trained``; ``folds``: per front-end, its (random, trained) seeds × folds."""
+    rows = []
+    for weights, side, this_backend in (("random", random, backend), ("trained", trained, "head")):
+        for i, (frontend, accuracy) in enumerate(side.items()):
+            row = {"dataset": dataset, "frontend": frontend, "width": "small", "weights": weights,
+                   "backend": this_backend, "accuracy_mean": accuracy,
+                   "params": (params or {}).get(frontend, 10 * (i + 1)), "macs": 5.0 * (i % 3), "dim": 100 - i}
+            if folds is not None:
+                row[ranking.SEED_FOLD_COLUMN] = folds[frontend][0 if weights == "random" else 1]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_pairs_rank_each_side_with_ties_sharing_the_better_rank():
+    t = table({"a": 0.5, "b": 0.7, "c": 0.7, "d": 0.2, "x": 0.9}, {"a": 0.9, "b": 0.6, "c": 0.8, "d": 0.7})
+    pairs = ranking.paired(t)
+    assert list(pairs.columns) == ranking.pair_columns() and pairs.index.tolist() == [0, 1, 2, 3]
+    assert pairs["frontend"].tolist() == ["c", "b", "a", "d"]  # by random rank, then trained rank
+    assert pairs["random_rank"].tolist() == [1, 1, 3, 4]
+    assert pairs["trained_rank"].tolist() == [2, 4, 1, 3]
+    assert pairs["rank_diff"].tolist() == [-1, -3, 2, 1]  # random rank − trained rank
+    assert pairs["random_accuracy"].tolist() == [0.7, 0.7, 0.5, 0.2]
+    assert pairs["trained_accuracy"].tolist() == [0.8, 0.6, 0.9, 0.7]
+
+
+def test_spearman_exact_p_against_every_permutation():
+    x, y = np.array([0.1, 0.4, 0.3, 0.9, 0.5]), np.array([0.2, 0.1, 0.5, 0.8, 0.9])
+    rho = stats.spearmanr(x, y).statistic  # 0.7
+    null = np.array([stats.spearmanr(x, y[list(p)]).statistic for p in itertools.permutations(range(5))])
+    assert ranking.spearman_exact_p(x, y) == pytest.approx(np.mean(np.abs(null) >= abs(rho) - 1e-9))
+    assert ranking.spearman_exact_p(x, -y) == pytest.approx(np.mean(np.abs(null) >= abs(rho) - 1e-9))
+    assert ranking.spearman_exact_p(x, x) == pytest.approx(2 / 120)
+
+
+def test_kendall_p_without_ties_is_scipys_exact_and_with_ties_a_two_sided_permutation():
+    x, y = np.array([1.0, 2, 3, 4, 5, 6]), np.array([2.0, 1, 4, 3, 6, 5])
+    assert ranking.kendall_exact_p(x, y) == pytest.approx(stats.kendalltau(x, y, method="exact").pvalue)
+    tied = np.array([2.0, 1, 4, 4, 6, 5])
+    tau = stats.kendalltau(x, tied).statistic
+    null = np.array([stats.kendalltau(x[list(p)], tied).statistic for p in itertools.permutations(range(6))])
+    expected = min(1.0, 2 * min(np.mean(null >= tau - 1e-12), np.mean(null <= tau + 1e-12)))
+    assert ranking.kendall_exact_p(x, tied) == pytest.approx(expected)
+
+
+def test_frontend_interval_is_the_pairs_bootstrap_of_rho():
+    x, y = np.array([0.5, 0.6, 0.7, 0.8, 0.9, 0.55]), np.array([0.6, 0.58, 0.8, 0.75, 0.95, 0.5])
+    picks = np.random.default_rng(4).integers(0, 6, size=(300, 6))
+    with warnings.catch_warnings():  # a draw of one repeated front-end has no ρ
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        rhos = np.array([stats.spearmanr(x[p], y[p]).statistic for p in picks])
+    expected = np.percentile(rhos[np.isfinite(rhos)], [2.5, 97.5])
+    assert ranking.frontend_interval(x, y, draws=300, seed=4) == pytest.approx(tuple(expected))
+
+
+def test_fold_interval_resamples_folds_and_seeds():
+    rng = np.random.default_rng(0)
+    random_folds = [rng.random((2, 4)) for _ in range(5)]  # 5 front-ends, 2 seeds × 4 folds
+    trained_folds = [rng.random((1, 4)) for _ in range(5)]
+    draws = 200
+    ref = np.random.default_rng(9)
+    folds = ref.integers(0, 4, size=(draws, 4))
+    means = []
+    for side in (random_folds, trained_folds):
+        columns = []
+        for m in side:
+            seeds = ref.integers(0, len(m), size=(draws, len(m)))
+            columns.append([m[np.ix_(s, f)].mean() for s, f in zip(seeds, folds)])
+        means.append(np.array(columns).T)
+    rhos = np.array([stats.spearmanr(a, b).statistic for a, b in zip(*means)])
+    expected = np.percentile(rhos[np.isfinite(rhos)], [2.5, 97.5])
+    low, high = ranking.fold_interval(random_folds, trained_folds, draws=draws, seed=9)
+    assert (low, high) == pytest.approx(tuple(expected))
+    assert np.isnan(ranking.fold_interval([np.ones((1, 3))], [np.ones((1, 4))])[0])  # different fold counts
+
+
+def test_rank_correlation_figures_n_thresholds_and_holm():
+    random = {"a": 0.5, "b": 0.6, "c": 0.7, "d": 0.8, "e": 0.9, "f": 0.55}
+    trained = {"a": 0.6, "b": 0.58, "c": 0.8, "d": 0.75, "e": 0.95, "f": 0.5}
+    params = {"a": 60, "b": 10, "c": 30, "d": 20, "e": 50, "f": 40}
+    rng = np.random.default_rng(1)
+    folds = {f: (rng.random((2, 3)), rng.random((3, 3))) for f in random}  # seeds × 3 folds, per side
+    elm_random = {f: a + 0.001 * i for i, (f, a) in enumerate(random.items())}  # same order: same figures
+    both = pd.concat([table(random, trained, params=params, folds=folds),
+                      table(elm_random, {}, backend="elm", params=params, folds=folds),
+                      table({"a": 0.1, "b": 0.2}, {"a": 0.3, "b": 0.4}, dataset="other")])
+    x, y = np.array(list(random.values())), np.array(list(trained.values()))
+    out = ranking.rank_correlation(both)
+    other = out[out["dataset"] == "other"].iloc[0]
+    out = out[out["dataset"] == "d"].set_index("backend")
+    svm, elm = out.loc["svm"], out.loc["elm"]
+    assert svm["n"] == elm["n"] == 6 and other["n"] == 2 and np.isnan(other["spearman_rho"])
+    assert svm["spearman_rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
+    assert svm["kendall_tau"] == pytest.approx(stats.kendalltau(x, y).statistic)
+    assert svm["p_method"] == "exact" and svm["spearman_p"] == pytest.approx(ranking.spearman_exact_p(x, y))
+    assert svm["kendall_p"] == pytest.approx(ranking.kendall_exact_p(x, y))
+    assert (svm["rho_ci_frontends_low"], svm["rho_ci_frontends_high"]) == pytest.approx(
+        ranking.frontend_interval(np.array([random[f] for f in svm["frontends"]]),
+                                  np.array([trained[f] for f in svm["frontends"]])))
+    assert (svm["rho_ci_folds_low"], svm["rho_ci_folds_high"]) == pytest.approx(ranking.fold_interval(
+        [folds[f][0] for f in svm["frontends"]], [folds[f][1] for f in svm["frontends"]]))
+    assert svm["null_rho_params"] == pytest.approx(stats.spearmanr([params[f] for f in random], y).statistic)
+    assert svm["null_rho_dim"] == pytest.approx(stats.spearmanr([100 - i for i in range(6)], y).statistic)
+    assert svm["frontends"] == ["e", "d", "c", "b", "f", "a"]
+    # Holm over the dataset's ρ and τ p-values of both backends (the other dataset is another family)
+    adjusted = holm([svm["spearman_p"], elm["spearman_p"], svm["kendall_p"], elm["kendall_p"]])
+    assert [svm["spearman_p_holm"], svm["kendall_p_holm"]] == pytest.approx(adjusted[[0, 2]].tolist())
+    assert np.isnan(other["spearman_p_holm"])
+    line = ranking.describe(svm.to_dict() | {"backend": "svm"})
+    assert line.startswith(f"svm: ρ = {svm['spearman_rho']:.2f} (exact p {ranking._p(svm['spearman_p'])}, Holm ")
+    assert "95 % CI over front-ends" in line and ", over folds × seeds " in line
+    assert "null rankings ρ(params) = " in line and line.endswith("n = 6")
+
+
+@pytest.mark.parametrize("n, method", [(2, None), (3, "exact"), (10, "exact"), (11, "large-sample")])
+def test_minimum_and_exact_thresholds(n, method):
+    random = {f"f{i}": 0.5 + 0.01 * i for i in range(n)}
+    trained = {f"f{i}": 0.5 + 0.01 * ((i * 7) % n) for i in range(n)}
+    row = ranking.rank_correlation(table(random, trained)).iloc[0]
+    assert row["n"] == n
+    if method is None:
+        assert np.isnan(row["spearman_rho"]) and "needs at least 3" in ranking.describe(row)
+    else:
+        assert row["p_method"] == method
+        x, y = np.array(list(random.values())), np.array(list(trained.values()))
+        exact = method == "exact"
+        assert row["spearman_p"] == pytest.approx(ranking.spearman_exact_p(x, y) if exact else stats.spearmanr(x, y).pvalue)
+        assert row["kendall_p"] == pytest.approx(ranking.kendall_exact_p(x, y) if exact else stats.kendalltau(x, y).pvalue)
+
+
+def test_p_formatting():
+    assert ranking._p(0.0009) == "< 0.001" and ranking._p(0.001) == "0.001" and ranking._p(0.0123) == "0.012"
+
+
+def test_comparison_cut_to_one_backend():
+    random = {"a": 0.5, "b": 0.6, "c": 0.7}
+    both = pd.concat([table(random, {"a": 0.9, "b": 0.6, "c": 0.8}), table(random, {}, backend="elm")])
+    pairs, correlations = ranking.comparison(both, backend="elm")
+    assert list(pairs.columns) == ranking.pair_columns() and pairs.index.tolist() == [0, 1, 2]
+    assert set(pairs["backend"]) == {"elm"} and correlations["backend"].tolist() == ["elm"]
+    assert correlations.index.tolist() == [0]
+    for kwargs, message in (({"trained": "random"}, "both name weights"), ({"trained": "mtt"}, "no results with weights"),
+                            ({"backend": "knn"}, "no 'random' results with backend 'knn'")):
+        with pytest.raises(ranking.RwbenchError, match=message):
+            ranking.comparison(both, **kwargs)

@@ -1,0 +1,274 @@
+"""Significance pinned by value (issue 26): bootstrap intervals against their exact distributions or an independent
+Monte Carlo bootstrap, McNemar and permutation p with ties against counts by hand, Wilcoxon's zero_method, block
+scores as seed means (not medians), the best row by its mean, and the wins/ties/losses of ``compare``."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.metrics import roc_auc_score
+
+from rwbench.results import SCHEMA_VERSION, ResultRecord
+from rwbench.significance import (
+    block_scores,
+    clip_outputs,
+    clip_test,
+    compare_pair,
+    hierarchical_interval,
+    leaderboard_statistics,
+    least_wilcoxon_p,
+    paired_bootstrap,
+    paired_wilcoxon,
+    regime_of,
+    seed_means,
+    weight_kinds,
+)
+
+
+def record(correct: list[list[int]], *, frontend="f", seed=0, weights="random", start=0) -> ResultRecord:
+    """A multiclass result whose fold ``i`` has one test clip per entry of ``correct[i]``: truth 0, predicted 0
+    (right) or 1 (wrong); clip indices are consecutive from ``start``."""
+    folds, first = [], start
+    for i, hits in enumerate(correct):
+        clips = list(range(first, first + len(hits)))
+        first += len(hits)
+        accuracy = float(np.mean(hits))
+        folds.append({"name": f"fold{i + 1}", "accuracy": accuracy, "balanced_accuracy": accuracy, "macro_f1": accuracy,
+                      "test_clips": clips, "truth": [0] * len(hits), "predicted": [0 if h else 1 for h in hits]})
+    return from_folds(folds, frontend=frontend, seed=seed, weights=weights)
+
+
+def from_folds(folds, *, frontend="f", seed=0, weights="random", task_type=None) -> ResultRecord:
+    dataset = {"key": "toy", "skipped": []} | ({"task_type": task_type} if task_type else {})
+    return ResultRecord.from_json({
+        "schema_version": SCHEMA_VERSION, "seed": seed, "rwbench_version": "test", "git_sha": None, "created": "",
+        "environment": {}, "run_key": "k", "device": "cpu", "summary": {}, "dataset": dataset,
+        "frontend": {"name": frontend, "input_kind": "waveform", "width": "small", "weights": weights,
+                     "pooling": "mean", "feature_dim": 8, "params": 10, "layers": ["a"], "default_layers": True},
+        "backend": {"name": "svm"}, "folds": folds, "timings": {"embed_seconds_per_clip": 0.01}})
+
+
+def scores_record(accuracies: list[float], *, frontend="f", seed=0) -> ResultRecord:
+    """Fold scores only (no per-clip outputs)."""
+    return from_folds([{"name": f"fold{i + 1}", "accuracy": a} for i, a in enumerate(accuracies)],
+                      frontend=frontend, seed=seed)
+
+
+# -- hierarchical bootstrap interval ------------------------------------------------------------------------------
+def test_one_fold_interval_is_the_clip_bootstrap_of_the_accuracy():
+    """One fold, 10 clips, only the first right: a resampled accuracy is Binomial(10, 0.1) / 10, whose 2.5 and 97.5
+    percentiles are 0 and 0.3 (P(X ≤ 2) = 0.930 < 0.975 < P(X ≤ 3) = 0.987)."""
+    folds = clip_outputs([record([[1] + [0] * 9])])
+    assert hierarchical_interval(folds) == (0.0, pytest.approx(0.3))
+    assert hierarchical_interval(clip_outputs([record([[0] * 9 + [1]])])) == (0.0, pytest.approx(0.3))
+
+
+def test_fold_draws_with_constant_folds():
+    """Five folds, every clip of four right and of one wrong: the mean over five fold draws is (5 − Z) / 5 with
+    Z ~ Binomial(5, 0.2) wrong folds drawn; P(Z ≤ 2) = 0.942 < 0.975 < P(Z ≤ 3) = 0.993: interval (0.4, 1.0)."""
+    folds = clip_outputs([record([[1] * 4, [1] * 6, [0] * 3, [1] * 5, [1] * 2])])
+    assert hierarchical_interval(folds) == (pytest.approx(0.4), 1.0)
+
+
+def reference_interval(correct: list[np.ndarray], draws: int, seed: int) -> tuple[float, float]:
+    """An independent two-level bootstrap, one draw at a time: folds with replacement, then clips of each."""
+    rng = np.random.default_rng(seed)
+    means = []
+    for _ in range(draws):
+        picked = rng.integers(0, len(correct), len(correct))
+        means.append(np.mean([rng.choice(correct[f], len(correct[f])).mean() for f in picked]))
+    return tuple(np.percentile(means, [2.5, 97.5]))
+
+
+def test_hierarchical_interval_agrees_with_an_independent_bootstrap():
+    rng = np.random.default_rng(11)
+    correct = [(rng.random(n) < p).astype(int) for n, p in ((8, 0.9), (30, 0.5), (15, 0.7), (40, 0.2))]
+    low, high = hierarchical_interval(clip_outputs([record([c.tolist() for c in correct])]), draws=4000, seed=1)
+    ref_low, ref_high = reference_interval(correct, 4000, seed=2)
+    assert low == pytest.approx(ref_low, abs=0.03) and high == pytest.approx(ref_high, abs=0.03)
+    assert low < np.mean([c.mean() for c in correct]) < high
+
+
+def test_seeds_are_averaged_per_clip_before_resampling():
+    """Two seeds, one right on the first clip only and one on the second only: every clip's correctness is 0.5
+    or 0, so one fold's accuracy lies in [0, 0.5]."""
+    folds = clip_outputs([record([[1, 0, 0, 0]], seed=0), record([[0, 1, 0, 0]], seed=1)])
+    low, high = hierarchical_interval(folds)
+    assert low == 0.0 and high == pytest.approx(0.5)
+
+
+# -- paired tests over clips ----------------------------------------------------------------------------------------
+def test_mcnemar_counts_only_the_discordant_clips():
+    """a right and b wrong on 1 clip, the reverse on 5, both right on 3 and both wrong on 2 (ties): the exact
+    binomial p of 1 of 6, two-sided, is 2 · 7/64."""
+    a = record([[1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0]])
+    b = record([[0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]])
+    p, name = clip_test(clip_outputs([a]), clip_outputs([b]))
+    assert name == "exact McNemar over clips" and p == pytest.approx(14 / 64)
+    p, _ = clip_test(clip_outputs([b]), clip_outputs([a]))
+    assert p == pytest.approx(14 / 64)
+    assert clip_test(clip_outputs([a]), clip_outputs([a]))[0] == 1.0
+    balanced = record([[1, 1, 0, 0, 1]]), record([[0, 0, 1, 1, 1]])
+    assert clip_test(*(clip_outputs([r]) for r in balanced))[0] == 1.0
+
+
+def test_permutation_p_over_seed_averaged_correctness_is_exact_for_few_clips():
+    a = clip_outputs([record([[1, 1, 1, 0, 1, 1, 0, 1]], seed=s) for s in (0, 1)])
+    b = clip_outputs([record([[0, 1, 0, 0, 1, 0, 0, 0]], seed=0), record([[0, 1, 1, 0, 0, 0, 0, 1]], seed=1)])
+    p, name = clip_test(a, b)
+    d = np.array([1, 1, 1, 0, 1, 1, 0, 1]) - np.array([0, 1, 0.5, 0, 0.5, 0, 0, 0.5])
+    flips = np.array(list(itertools.product([-1, 1], repeat=8)))
+    null = (flips * d).mean(axis=1)
+    observed = d.mean()
+    expected = min(1.0, 2 * min(np.mean(null >= observed - 1e-12), np.mean(null <= observed + 1e-12)))
+    assert name == "paired permutation over clips" and p == pytest.approx(expected)
+
+
+def test_paired_bootstrap_resamples_the_same_clips_for_both():
+    """a right everywhere, b right on the first of 10 clips only: difference 1 − Binomial(10, 0.1)/10 → (0.7, 1.0)."""
+    a, b = clip_outputs([record([[1] * 10])]), clip_outputs([record([[1] + [0] * 9])])
+    assert paired_bootstrap(a, b) == (pytest.approx(0.7), 1.0)
+    assert paired_bootstrap(b, a) == (-1.0, pytest.approx(-0.7))
+    assert paired_bootstrap(a, a) == (0.0, 0.0)
+    assert paired_bootstrap(a, clip_outputs([record([[1] * 10], start=3)])) is None
+    # two folds: the mean over folds of the difference
+    two_a, two_b = clip_outputs([record([[1] * 4, [1] * 6])]), clip_outputs([record([[0] * 4, [1] * 6])])
+    assert paired_bootstrap(two_a, two_b) == (pytest.approx(0.5), pytest.approx(0.5))
+
+
+def multilabel_record(truth, scores, seed=0) -> ResultRecord:
+    fold = {"name": "fold1", "roc_auc_macro": 0.5, "pr_auc_macro": 0.5, "micro_f1": 0.5,
+            "test_clips": list(range(len(truth))), "truth": truth, "scores": scores}
+    return from_folds([fold], seed=seed, task_type="multilabel")
+
+
+def pairwise_auc(truth: np.ndarray, scores: np.ndarray) -> float:
+    """ROC-AUC by its definition: the share of (positive, negative) pairs ordered right, ties counting half."""
+    pos, neg = scores[truth == 1], scores[truth == 0]
+    greater = pos[:, None] - neg[None, :]
+    return float(np.mean((greater > 0) + 0.5 * (greater == 0)))
+
+
+def test_multilabel_interval_resamples_the_macro_roc_auc():
+    rng = np.random.default_rng(5)
+    truth = (rng.random((40, 3)) < 0.4).astype(int)
+    scores = np.round(truth + rng.normal(0, 0.8, truth.shape), 1)  # rounded: tied scores
+    folds = clip_outputs([multilabel_record(truth.tolist(), scores.tolist())])
+    low, high = hierarchical_interval(folds)
+    reference = []
+    for _ in range(1000):
+        pick = rng.integers(0, 40, 40)
+        tags = [t for t in range(3) if 0 < truth[pick, t].sum() < 40]
+        reference.append(np.mean([pairwise_auc(truth[pick, t], scores[pick, t]) for t in tags]))
+    ref_low, ref_high = np.percentile(reference, [2.5, 97.5])
+    observed = np.mean([roc_auc_score(truth[:, t], scores[:, t]) for t in range(3)])
+    assert low == pytest.approx(ref_low, abs=0.04) and high == pytest.approx(ref_high, abs=0.04)
+    assert low < observed < high
+
+
+# -- Wilcoxon over folds ------------------------------------------------------------------------------------------
+def test_wilcoxon_splits_zero_differences_between_the_signs():
+    """Differences (0, 0, 0, 1, 2, −3, 4, 5) / 10: ``zsplit`` ranks the zeros too (rank 2 each, half of them to each
+    side), the nonzero ones get ranks 4..8, R+ = 3 + 4 + 5 + 7 + 8 = 27 around a centre of 18; the exact p is the
+    share of the 2⁵ sign flips of the nonzero ranks as far from 18: 8/32. ``wilcox`` (zeros dropped) gives 10/32."""
+    d = np.array([0, 0, 0, 1, 2, -3, 4, 5]) / 10
+    a, b = 0.5 + d, np.full(8, 0.5)
+    flips = np.array(list(itertools.product([0, 1], repeat=5)))
+    r_plus = 3.0 + flips @ np.array([4.0, 5, 6, 7, 8])
+    expected = np.mean(np.abs(r_plus - 18) >= 27 - 18 - 1e-9)
+    assert expected == 0.25
+    assert paired_wilcoxon(a, b) == pytest.approx(0.25)
+    assert paired_wilcoxon(b, a) == pytest.approx(0.25)
+    dropped = stats.wilcoxon(a, b, zero_method="wilcox", method=stats.PermutationMethod(n_resamples=np.inf)).pvalue
+    assert dropped == pytest.approx(10 / 32)  # the zero_method matters here
+
+
+def test_wilcoxon_large_n_and_least_p():
+    rng = np.random.default_rng(0)
+    a, b = rng.random(20), rng.random(20)
+    assert paired_wilcoxon(a, b) == pytest.approx(stats.wilcoxon(a, b, zero_method="zsplit").pvalue)
+    assert [least_wilcoxon_p(n) for n in (0, 1, 2, 3)] == [1.0, 1.0, 0.5, 0.25]
+    assert paired_wilcoxon(a, a + 1e-12) == 1.0
+
+
+# -- blocks, best row, compare --------------------------------------------------------------------------------------
+def test_block_scores_are_seed_means_not_medians():
+    rows = {"r": [scores_record([0.1, 0.3], seed=0), scores_record([0.2, 0.3], seed=1), scores_record([0.9, 0.9], seed=2)]}
+    assert seed_means(rows["r"]).to_dict() == pytest.approx({"fold1": 0.4, "fold2": 0.5})
+    assert block_scores(rows).loc["r"].tolist() == pytest.approx([0.4, 0.5])
+
+
+def test_best_row_is_the_highest_mean_over_seeds_and_folds():
+    """Row ``m`` has the highest mean (0.6) but the lower median; the Wilcoxon runs against it, so it is the best."""
+    key = ("toy", "{}", "small", "random", "svm")
+    rows = {
+        key[:1] + ("m",) + key[2:]: [scores_record([0.1] * 5, seed=0), scores_record([0.5] * 5, seed=1),
+                                     scores_record([1.0] * 5, seed=2), scores_record([0.8] * 5, seed=3)],
+        key[:1] + ("n",) + key[2:]: [scores_record([0.55, 0.56, 0.57, 0.58, 0.59])],
+        key[:1] + ("o",) + key[2:]: [scores_record([0.2, 0.3, 0.2, 0.3, 0.2])],
+    }
+    stats_ = leaderboard_statistics(rows)
+    best = key[:1] + ("m",) + key[2:]
+    assert stats_[best]["tied_with_best"] is True and np.isnan(stats_[best]["p_vs_best"])
+    assert stats_[key[:1] + ("o",) + key[2:]]["avg_rank"] == 3.0
+    assert stats_[best]["block_kind"] == "folds" and stats_[best]["n_blocks"] == 5
+    assert stats_[best]["least_p"] == pytest.approx(1 / 16)
+    assert stats_[best]["weight_kinds"] == "random ×3"
+    # Demšar (2006), table 5(a): q_0.05 = 2.343 for k = 3; CD = q · √(k(k+1) / 6N) with N = 5 folds
+    assert stats_[best]["nemenyi_cd"] == pytest.approx(2.343 * np.sqrt(3 * 4 / (6 * 5)), abs=1e-3)
+    chi2, p = stats.friedmanchisquare([0.6] * 5, [0.55, 0.56, 0.57, 0.58, 0.59], [0.2, 0.3, 0.2, 0.3, 0.2])
+    assert stats_[best]["friedman_chi2"] == pytest.approx(chi2) and stats_[best]["friedman_p"] == pytest.approx(p)
+
+
+def test_compare_counts_wins_ties_and_losses():
+    a = [scores_record([0.8, 0.7, 0.6, 0.5, 0.9])]
+    b = [scores_record([0.8, 0.6, 0.7, 0.5, 0.8], frontend="g")]
+    out = compare_pair(a, b)
+    assert (out["wins"], out["ties"], out["losses"]) == (2, 2, 1)
+    assert out["mean_difference"] == pytest.approx(0.02)
+    assert out["a_scores"] == [0.8, 0.7, 0.6, 0.5, 0.9] and out["n_blocks"] == 5
+    assert out["p"] == pytest.approx(paired_wilcoxon(np.array(out["a_scores"]), np.array(out["b_scores"])))
+    assert out["least_p"] == pytest.approx(1 / 16) and out["bootstrap_ci_low"] is None
+
+
+def test_single_split_blocks_are_the_pooled_test_clips():
+    key = ("toy", "{}", "small", "random", "svm")
+    rows = {key[:1] + ("a",) + key[2:]: [record([[1, 1, 1, 0, 1, 1], [1, 0, 1]])],
+            key[:1] + ("b",) + key[2:]: [record([[0, 1, 0, 0, 1, 0], [1, 0, 0]], frontend="b")]}
+    out = leaderboard_statistics(rows)
+    a, b = (out[k] for k in rows)
+    assert a["block_kind"] == "clips" and a["n_blocks"] == 9  # 6 + 3 clips of two folds
+    # a right and b wrong on clips 0, 2, 5, 8; never the reverse: McNemar p = 2 / 2⁴
+    assert b["test_vs_best"] == "exact McNemar over clips" and b["p_vs_best"] == pytest.approx(2 / 16)
+    assert a["tied_with_best"] is True and b["tied_with_best"] is True
+
+
+def test_a_fold_without_one_per_clip_field_has_no_clip_outputs():
+    full = record([[1, 0, 1]])
+    for field in ("test_clips", "truth", "predicted"):
+        folds = [{k: v for k, v in full.folds[0].items() if k != field}]
+        assert clip_outputs([from_folds(folds)]) is None
+
+
+def test_multilabel_paired_bootstrap_p():
+    rng = np.random.default_rng(2)
+    truth = (rng.random((30, 2)) < 0.5).astype(int)
+    perfect = multilabel_record(truth.tolist(), (truth + 0.1 * rng.random((30, 2))).tolist())
+    noise = multilabel_record(truth.tolist(), rng.random((30, 2)).tolist())
+    p, name = clip_test(clip_outputs([perfect]), clip_outputs([perfect]))
+    assert (p, name) == (1.0, "paired bootstrap over clips")  # every centred difference is 0: (500 + 1) / (500 + 1)
+    p, _ = clip_test(clip_outputs([perfect]), clip_outputs([noise]))
+    assert p == pytest.approx(1 / 501)  # no centred difference reaches the observed one: (0 + 1) / (500 + 1)
+
+
+def test_regime_and_weight_kinds():
+    frame = block_scores({"a": [scores_record([0.5] * 4)], "b": [scores_record([0.4] * 4)]})
+    assert regime_of(frame) == "clips" and regime_of(frame, "folds") == "folds"
+    assert regime_of(block_scores({"a": [scores_record([0.5] * 5)]})) == "folds"
+    with pytest.raises(ValueError, match="unknown test regime"):
+        regime_of(frame, "seeds")
+    assert weight_kinds([("d", "f", "w", "trained", "b"), ("d", "g", "w", "random", "b"),
+                         ("d", "h", "w", "random", "b")]) == "random ×2, trained ×1"
