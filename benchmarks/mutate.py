@@ -56,7 +56,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "kernel_svm": ("test_values_kernel_svm.py", "test_kernel_svm.py"),
     "elm": ("test_values_elm.py", "test_elm.py"),
     "results": ("test_values_results.py", "test_results_v2.py"),
-    "proxies": ("test_proxies.py",),
+    "proxies": ("test_proxies.py", "test_search.py"),
 }
 
 # -- mutation operators -------------------------------------------------------------------------------------------

@@ -166,5 +166,7 @@ def test_every_proxy_runs_on_a_sampled_architecture():
         assert math.isfinite(value.value), proxy.name
         if proxy.kind == "zero-cost":
             assert set(value.per_seed) == {0, 1}
+            label_free = proxy.name in ("synflow", "naswot", "jacob_cov")  # their papers score without labels
+            assert value.detail.get("labels_used", True) is not label_free, proxy.name
     net = ProxyNetwork(spec, 4, 3, seed=0)
     assert net(network_input(spec, waves)).shape == (6, 3)

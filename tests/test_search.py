@@ -121,6 +121,7 @@ def test_search_samples_caches_trains_and_ranks(toy_space, tmp_path):
     assert sum(a["trained"] is not None for a in archs) == 1
     rw_result = json.loads(Path(archs[0]["proxies"]["rw_elm"]["detail"]["result_files"][0]).read_text())
     assert rw_result["dataset"]["protocol"]["outer_folds_scored"] == [fold] and len(rw_result["folds"]) == 1
+    assert archs[0]["proxies"]["rw_elm"]["detail"]["outer_folds"] == [fold], "the subset of folds is recorded"
     assert {"table.md", "table.csv", "table.json"} <= {p.name for p in folder.iterdir()}
     lines.clear()
     search(dataset, opts, None, on_done=lines.append)  # a rerun reuses every proxy
