@@ -253,13 +253,24 @@ def _count(net: nn.Module, run: Callable[[], object]) -> int:
     return total
 
 
+_MACS: dict[tuple, int] = {}  # count_macs per (network builder, input, width, seconds) in this process
+
+
 def count_macs(spec: FrontendSpec, width: str | int = "small", seconds: float = 1.0) -> int:
     """Multiply-accumulates per second of audio: Conv1d/Conv2d/Linear layers plus the mel (and DCT) matmuls.
 
     Measured with forward hooks on one clip of ``seconds`` (raised to the spec's minimum) and divided by its
     duration. Learnable networks run on the meta device (shapes only, so paper widths cost nothing); the FFT and
-    functional convolutions outside ``nn`` modules are not counted.
+    functional convolutions outside ``nn`` modules are not counted. Counted once per process for each network and
+    width (every result file of a run records it; a baseline without weights runs for real, up to seconds).
     """
+    key = (spec.name, spec.version, spec.build, spec.input_kind, spec.logmel, spec.min_input, str(width), float(seconds))
+    if key not in _MACS:
+        _MACS[key] = _count_macs(spec, width, seconds)
+    return _MACS[key]
+
+
+def _count_macs(spec: FrontendSpec, width: str | int, seconds: float) -> int:
     n = clip_samples(spec, seconds)
     duration = n / spec.sample_rate
     if spec.input_kind == "none":

@@ -174,15 +174,8 @@ def evaluate_split(
     inner = [(_relative(fit, search), _relative(val, search)) for fit, val in split.inner]
     estimator = task.estimator(backend.build, seed, backend.multilabel_native)
     searched = task.grid(backend.grid, backend.multilabel_native)
-    grid = GridSearchCV(estimator, searched, cv=inner, scoring=task.scoring, refit=False, n_jobs=n_jobs,
-                        error_score=np.nan)  # an infeasible setting (k > n) scores NaN
-    with warnings.catch_warnings(), shared_threads(n_jobs):
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", FitFailedWarning)
-        warnings.filterwarnings("ignore", "(Scoring failed|One or more of the test scores are non-finite)")
-        grid.fit(X[search], y[search])
-    if np.isnan(grid.cv_results_["mean_test_score"]).all():
-        raise RwbenchError(f"{backend.name}: every grid setting failed on {split.name}; check the features")
+    grid = search_grid(estimator, searched, X[search], y[search], inner, scoring=task.scoring, n_jobs=n_jobs,
+                       where=f"{backend.name} on {split.name}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = clone(estimator).set_params(**grid.best_params_).fit(X[split.train], y[split.train])
@@ -195,9 +188,29 @@ def evaluate_split(
     return fold_result(
         task, name=split.name, n_train=len(split.train), clips=clips, truth=truth, n_classes=n_classes,
         outputs=outputs, threshold=threshold,
-        best_params={short_name(k): _plain(v) for k, v in grid.best_params_.items()},
+        best_params=stored_params(grid.best_params_),
         selection_score=float(grid.best_score_), fit_seconds=time.perf_counter() - start,
         grid_edge=chosen_edges(searched, grid.best_params_), train_truth=y[split.train])
+
+
+def search_grid(estimator, grid: list[dict], X: np.ndarray, y: np.ndarray, cv: list, *, scoring,
+                n_jobs: int | None, where: str) -> GridSearchCV:
+    """Every setting of ``grid`` fitted and scored on each (fit, validate) pair of ``cv`` (``refit=False``): an
+    infeasible setting (k > n) scores NaN; every setting failing is an error naming ``where``."""
+    search = GridSearchCV(estimator, grid, cv=cv, scoring=scoring, refit=False, n_jobs=n_jobs, error_score=np.nan)
+    with warnings.catch_warnings(), shared_threads(n_jobs):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", FitFailedWarning)
+        warnings.filterwarnings("ignore", "(Scoring failed|One or more of the test scores are non-finite)")
+        search.fit(X, y)
+    if np.isnan(search.cv_results_["mean_test_score"]).all():
+        raise RwbenchError(f"{where}: every grid setting failed; check the features")
+    return search
+
+
+def stored_params(params: dict) -> dict:
+    """Chosen settings as a result file stores them: short keys (``C``, not ``clf__C``), plain Python values."""
+    return {short_name(k): _plain(v) for k, v in params.items()}
 
 
 def nested_cv(

@@ -55,19 +55,13 @@ class PaperDataset:
 
 
 @dataclass(frozen=True)
-class Published:
-    """One published number, as a fraction (accuracy, ROC-AUC) with its precision in the same unit."""
+class PaperRow:
+    """A row of the paper's table: dataset, front-end, weights and backend."""
 
     dataset: str
     frontend: str
     weights: str
     backend: str
-    value: float
-    metric: str
-    where: str
-    precision: float | None
-    source: str
-    note: str = ""
 
     @property
     def row(self) -> tuple[str, str, str, str]:
@@ -75,16 +69,20 @@ class Published:
 
 
 @dataclass(frozen=True)
-class NotFound:
-    dataset: str
-    frontend: str
-    weights: str
-    backend: str
-    what: str  # what was looked for and where
+class Published(PaperRow):
+    """One published number, as a fraction (accuracy, ROC-AUC) with its precision in the same unit."""
 
-    @property
-    def row(self) -> tuple[str, str, str, str]:
-        return (self.dataset, self.frontend, self.weights, self.backend)
+    value: float
+    metric: str
+    where: str
+    precision: float | None
+    source: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class NotFound(PaperRow):
+    what: str  # what was looked for and where
 
 
 @dataclass(frozen=True)

@@ -246,7 +246,7 @@ class EvaluateTask:
 
     def up_to_date(self, opts: RunOptions, protocol: dict) -> bool:
         path = self.path(opts)
-        return path.is_file() and not opts.force and _run_key(path) == self.run_key(opts, protocol)
+        return path.is_file() and not opts.force and stored_run_key(path) == self.run_key(opts, protocol)
 
 
 def evaluation_tasks(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
@@ -354,7 +354,7 @@ def evaluate_task(task: EvaluateTask, opts: RunOptions, splits=None, described: 
     return path, True
 
 
-def _run_key(path: Path) -> str | None:
+def stored_run_key(path: Path) -> str | None:
     """The run key of an existing result file; None for one that cannot be read (it is computed again)."""
     try:
         return read_json(path).get("run_key")

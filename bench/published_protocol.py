@@ -21,7 +21,7 @@ is marked: its backend is named ``<backend>@published`` (``svm@published``), its
 leaderboard that is pointed at them shows them as rows of their own, never mixed into the honest rows.
 
 Built on :mod:`rwbench.evaluate`'s public functions (:func:`~rwbench.evaluate.fold_result`,
-:func:`~rwbench.evaluate.shared_threads`), the task type's outputs (:meth:`rwbench.tasks.TaskType.outputs`) and the
+:func:`~rwbench.evaluate.search_grid`), the task type's outputs (:meth:`rwbench.tasks.TaskType.outputs`) and the
 pipeline's task list and embedding cache; nothing of the honest evaluation changes.
 """
 
@@ -35,13 +35,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import BackendSpec, chosen_edges, short_name
-from .cache import read_json
+from .backends import BackendSpec, chosen_edges
 from .dataset import Dataset
 from .errors import RwbenchError
-from .evaluate import FoldResult, clip_means, fold_result, keep_rows, shared_threads
+from .evaluate import FoldResult, clip_means, fold_result, keep_rows, search_grid, stored_params
 from .frontend import FrontendSpec
-from .pipeline import EvaluateTask, RunLog, RunOptions, evaluation_tasks, frontend_section, load_embeddings
+from .pipeline import (
+    EvaluateTask,
+    RunLog,
+    RunOptions,
+    evaluation_tasks,
+    frontend_section,
+    load_embeddings,
+    stored_run_key,
+)
 from .protocol import FixedSplit, OuterSplit
 from .results import build_record, result_lock, write_result
 from .tasks import TaskType, task_type
@@ -69,21 +76,6 @@ def published_options(opts: RunOptions) -> RunOptions:
     return replace(opts, results_dir=published_results_dir(opts.results_dir), cache_dir=opts.cache_root)
 
 
-def _search(estimator, grid: list[dict], X: np.ndarray, y: np.ndarray, cv: list, task: TaskType, n_jobs: int | None):
-    """The fitted GridSearchCV over ``cv`` (pairs of row indices into ``X``), refit=False."""
-    from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
-    from sklearn.model_selection import GridSearchCV
-
-    search = GridSearchCV(estimator, grid, cv=cv, scoring=task.scoring, refit=False, n_jobs=n_jobs, error_score=np.nan)
-    with warnings.catch_warnings(), shared_threads(n_jobs):
-        for warning in (ConvergenceWarning, FitFailedWarning, UserWarning):
-            warnings.simplefilter("ignore", warning)
-        search.fit(X, y)
-    if np.isnan(search.cv_results_["mean_test_score"]).all():
-        raise RwbenchError("every grid setting failed; check the features")
-    return search
-
-
 def _fold(task: TaskType, estimator, params: dict, X, y, train, test, *, name: str, n_classes: int, grid: list[dict],
           selection: float, start: float) -> FoldResult:
     """Fit ``estimator`` with ``params`` on ``train``, score ``test``: the fold's record."""
@@ -94,7 +86,7 @@ def _fold(task: TaskType, estimator, params: dict, X, y, train, test, *, name: s
         model = clone(estimator).set_params(**params).fit(X[train], y[train])
         outputs = task.outputs(model, X[test])
     return fold_result(task, name=name, n_train=len(train), clips=test, truth=y[test], n_classes=n_classes,
-                       outputs=outputs, best_params={short_name(k): _plain(v) for k, v in params.items()},
+                       outputs=outputs, best_params=stored_params(params),
                        selection_score=selection, fit_seconds=time.perf_counter() - start,
                        grid_edge=chosen_edges(grid, params), train_truth=y[train])
 
@@ -117,20 +109,18 @@ def published_folds(X: np.ndarray, y: np.ndarray, splits: list[OuterSplit], back
         train, valid = split.inner[0]
         rows = np.concatenate([train, valid])
         cv = [(np.arange(len(train)), np.arange(len(train), len(rows)))]
-        search = _search(estimator, grid, X[rows], y[rows], cv, task, n_jobs)
+        search = search_grid(estimator, grid, X[rows], y[rows], cv, scoring=task.scoring, n_jobs=n_jobs,
+                             where=f"{backend.name} on {split.name}")
         redrawn = backend.build(seed + REDRAW)  # the study re-instantiated the chosen model: new random weights
         return [_fold(task, redrawn, search.best_params_, X, y, train, split.test, name=split.name,
                       n_classes=n_classes, grid=grid, selection=float(search.best_score_), start=start)]
     rows = np.unique(np.concatenate([np.concatenate([s.train, s.test]) for s in splits]))
     cv = [(np.searchsorted(rows, s.train), np.searchsorted(rows, s.test)) for s in splits]
-    search = _search(estimator, grid, X[rows], y[rows], cv, task, n_jobs)
+    search = search_grid(estimator, grid, X[rows], y[rows], cv, scoring=task.scoring, n_jobs=n_jobs,
+                         where=f"{backend.name} on the reported folds")
     best = float(search.best_score_)
     return [_fold(task, estimator, search.best_params_, X, y, s.train, s.test, name=s.name, n_classes=n_classes,
                   grid=grid, selection=best, start=start) for s in splits]
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 # -- result files ------------------------------------------------------------------------------------
@@ -151,7 +141,7 @@ def evaluate_published(datasets: list[Dataset], frontends: list[FrontendSpec], b
             path = task.path(mine)
             key = task.run_key(mine, protocol)
             with result_lock(mine.results_dir, path):
-                if path.is_file() and not opts.force and _run_key(path) == key:
+                if path.is_file() and not opts.force and stored_run_key(path) == key:
                     log_.reused += 1
                 else:
                     line = _write(task, path, key, dataset, {**described, "protocol": protocol}, splits, fixed, mine)
@@ -159,13 +149,6 @@ def evaluate_published(datasets: list[Dataset], frontends: list[FrontendSpec], b
                     log_.evaluated += 1
             log_.results.append(path)
     return log_
-
-
-def _run_key(path: Path) -> str | None:
-    try:
-        return read_json(path).get("run_key")
-    except RwbenchError:
-        return None
 
 
 def _write(task: EvaluateTask, path: Path, run_key: str, dataset: Dataset, described: dict, splits, fixed: bool,
@@ -181,7 +164,7 @@ def _write(task: EvaluateTask, path: Path, run_key: str, dataset: Dataset, descr
     valid = ~np.isnan(clips).any(axis=1)
     kept = [keep_rows(s, valid) for s in splits]
     folds = published_folds(clips, dataset.labels, kept, backend, seed=job.seed, n_classes=len(dataset.classes),
-                            fixed_split=fixed, n_jobs=opts.n_jobs, task=task_type(dataset.task_type))
+                            fixed_split=fixed, n_jobs=opts.n_jobs, task=dataset.kind)
     manifest = embeddings.manifest
     frontend = frontend_section(task, {None: manifest}, len(columns), opts)
     record = build_record(
@@ -196,6 +179,6 @@ def _write(task: EvaluateTask, path: Path, run_key: str, dataset: Dataset, descr
         seed=job.seed, device=manifest.device, folds=folds,
         timings={"embed_seconds": manifest.embed_seconds, "embed_seconds_per_clip": manifest.seconds_per_clip})
     write_result(path, record)
-    metric = task_type(dataset.task_type).primary
+    metric = dataset.kind.primary
     return (f"{dataset.key} {job.frontend.name} {job.weights_kind} {backend.name}{SUFFIX} seed {job.seed}: {metric} "
             f"{record.summary[f'{metric}_mean']:.3f} (the study's protocol)")

@@ -79,12 +79,9 @@ def with_macs(table: pd.DataFrame) -> pd.DataFrame:
         from .check import count_macs  # torch: imported only when a file lacks the figure
         from .frontend import FRONTENDS
 
-        counted: dict[tuple[str, str], float] = {}
         for i in table.index[missing]:
             name, width = str(table.at[i, "frontend"]).split("[")[0], str(table.at[i, "width"])
-            if (name, width) not in counted:
-                counted[name, width] = float(count_macs(FRONTENDS.get(name), width)) if name in FRONTENDS else np.nan
-            table.at[i, "macs"] = counted[name, width]
+            table.at[i, "macs"] = float(count_macs(FRONTENDS.get(name), width)) if name in FRONTENDS else np.nan
     return table
 
 
@@ -233,11 +230,31 @@ def within_families(both: pd.DataFrame, metric: str) -> dict[str, dict]:
         x, y = members[f"random_{metric}"].to_numpy(float), members[f"trained_{metric}"].to_numpy(float)
         if len(x) < MIN_FRONTENDS:
             continue
-        rho = stats.spearmanr(x, y)
-        exact = len(x) <= EXACT_N and np.isfinite(rho.statistic)
-        out[str(family)] = {"n": len(x), "rho": float(rho.statistic),
-                            "p": spearman_exact_p(x, y) if exact else float(rho.pvalue),
-                            "p_method": "exact" if exact else "large-sample"}
+        agreement = rank_agreement(x, y, interval=False)
+        out[str(family)] = {"n": len(x), "rho": agreement["spearman_rho"], "p": agreement["spearman_p"],
+                            "p_method": agreement["p_method"]}
+    return out
+
+
+def rank_agreement(x: np.ndarray, y: np.ndarray, *, interval: bool = True) -> dict:
+    """Spearman ρ and Kendall τ of the pairs ``(x, y)`` with their two-sided p (exact up to :data:`EXACT_N` pairs,
+    else large-sample; ``p_method`` says which) and, with ``interval``, the bootstrap 95 % interval of ρ over the
+    pairs (``rho_ci_low``/``rho_ci_high``). NaN where undefined (a constant side)."""
+    nan = float("nan")
+    out = {"spearman_rho": nan, "spearman_p": nan, "kendall_tau": nan, "kendall_p": nan, "p_method": "",
+           "rho_ci_low": nan, "rho_ci_high": nan}
+    with warnings.catch_warnings():  # a constant side gives NaN, reported as undefined, not as a warning
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        rho, tau = stats.spearmanr(x, y), stats.kendalltau(x, y)
+    out.update(spearman_rho=float(rho.statistic), kendall_tau=float(tau.statistic))
+    if not (np.isfinite(out["spearman_rho"]) and np.isfinite(out["kendall_tau"])):
+        return out
+    if len(x) <= EXACT_N:
+        out.update(spearman_p=spearman_exact_p(x, y), kendall_p=kendall_exact_p(x, y), p_method="exact")
+    else:
+        out.update(spearman_p=float(rho.pvalue), kendall_p=float(tau.pvalue), p_method="large-sample")
+    if interval:
+        out["rho_ci_low"], out["rho_ci_high"] = frontend_interval(x, y)
     return out
 
 
@@ -248,20 +265,16 @@ def _correlations(both: pd.DataFrame, metric: str) -> dict:
         return out
     with warnings.catch_warnings():  # a constant side gives NaN, reported as undefined, not as a warning
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        rho, tau = stats.spearmanr(x, y), stats.kendalltau(x, y)
         null = {f"null_rho_{c}": float(stats.spearmanr(both[c].to_numpy(float), y).statistic) for c in NULLS}
         if "input" in both.columns:
             family_mean = both.groupby("input")[f"trained_{metric}"].transform("mean").to_numpy(float)
             null["null_rho_input"] = float(stats.spearmanr(family_mean, y).statistic)
             null["rho_within_families"] = within_families(both, metric)
-    out.update(spearman_rho=float(rho.statistic), kendall_tau=float(tau.statistic), **null)
-    if not (np.isfinite(out["spearman_rho"]) and np.isfinite(out["kendall_tau"])):
+    agreement = rank_agreement(x, y)
+    out.update(null, **{k: v for k, v in agreement.items() if not k.startswith("rho_ci")},
+               rho_ci_frontends_low=agreement["rho_ci_low"], rho_ci_frontends_high=agreement["rho_ci_high"])
+    if not np.isfinite(out["spearman_p"]):
         return out
-    if len(x) <= EXACT_N:
-        out.update(spearman_p=spearman_exact_p(x, y), kendall_p=kendall_exact_p(x, y), p_method="exact")
-    else:
-        out.update(spearman_p=float(rho.pvalue), kendall_p=float(tau.pvalue), p_method="large-sample")
-    out["rho_ci_frontends_low"], out["rho_ci_frontends_high"] = frontend_interval(x, y)
     if "random_folds" in both.columns:
         out["rho_ci_folds_low"], out["rho_ci_folds_high"] = fold_interval(list(both["random_folds"]),
                                                                           list(both["trained_folds"]))

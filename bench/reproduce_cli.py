@@ -93,14 +93,14 @@ def cmd_reproduce(args) -> int:
                       n_jobs=args.jobs if args.jobs is not None else available_cores(), force=args.force,
                       progress=not args.quiet and sys.stderr.isatty(), grid=args.grid or paper.grid)
     if note:
-        print(note, file=sys.stderr)
+        log.info("%s", note)
     if args.dry_run:
         print(dry_run(paper, targets, backends, opts), end="")
     elif targets:
         for line in run_paper(paper, targets, backends, opts, protocol):
-            print(line, file=sys.stderr)
+            log.info("%s", line)
     rows = comparison(paper, targets, opts, protocol, absent)
-    for line in missing_trained(paper, rows, opts):
+    for line in missing_trained(paper, rows, opts):  # beside the table, also with -q: what the table lacks
         print(line, file=sys.stderr)
     text = render_comparison(paper, rows, protocol, skipped + partial_lines(targets), opts)
     print(text, end="")

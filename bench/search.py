@@ -33,7 +33,7 @@ from .frontend import FRONTENDS, FrontendSpec
 from .proxies import PROXIES, ProxyContext, ProxySpec, RandomWeightSetup
 from .results import safe
 from .search_score import trained_results, write_text
-from .search_space import SearchSpace, load_space, shape_of
+from .search_space import SearchSpace, canonical_json, load_space, shape_of
 
 log = logging.getLogger(__name__)
 
@@ -394,12 +394,6 @@ def render(table: pd.DataFrame, fmt: str) -> str:
     if fmt == "json":
         return table.to_json(orient="records", indent=2) + "\n"
     if fmt == "csv":
-        return table.assign(config=table["config"].map(_json) if "config" in table else None).to_csv(index=False)
+        return table.assign(config=table["config"].map(canonical_json) if "config" in table else None).to_csv(index=False)
     shown = table.drop(columns=[c for c in ("config", "description") if c in table])
     return tabulate(shown, headers="keys", tablefmt="github", showindex=False, floatfmt=".4g") + "\n"
-
-
-def _json(value) -> str:
-    import json
-
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from tabulate import tabulate
 
 from .cache import atomic_path, read_json
 from .errors import RwbenchError
-from .ranking import EXACT_N, MIN_FRONTENDS, frontend_interval, kendall_exact_p, spearman_exact_p
+from .ranking import EXACT_N, MIN_FRONTENDS, rank_agreement
 from .results import safe
 from .tasks import task_type
 
@@ -98,15 +97,7 @@ def _correlation(pairs: np.ndarray) -> dict:
         return out
     x, y = pairs[:, 0], pairs[:, 1]
     out.update(top10_precision=top_precision(x, y), regret=regret(x, y))
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return out  # a constant side: ρ and τ undefined
-    rho, tau = stats.spearmanr(x, y), stats.kendalltau(x, y)
-    out.update(spearman_rho=float(rho.statistic), kendall_tau=float(tau.statistic))
-    if len(x) <= EXACT_N:
-        out.update(spearman_p=spearman_exact_p(x, y), kendall_p=kendall_exact_p(x, y), p_method="exact")
-    else:
-        out.update(spearman_p=float(rho.pvalue), kendall_p=float(tau.pvalue), p_method="large-sample")
-    out["rho_ci_low"], out["rho_ci_high"] = frontend_interval(x, y)
+    out.update(rank_agreement(x, y))  # NaN for a constant side
     return out
 
 

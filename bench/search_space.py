@@ -109,10 +109,14 @@ REQUIRED = {"logmel": ("sample_rate", "n_fft", "hop_length", "n_mels", "first_ke
 SHAPED = {"logmel": ("first_kernel", "kernel", "pool_size")}  # keys that are [frames, bands] pairs for log-mel
 
 
+def canonical_json(config: dict) -> str:
+    """A configuration as one line of JSON, keys sorted: what its id hashes and what results record."""
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
 def arch_id(config: dict) -> str:
     """The architecture's id: the first :data:`ID_CHARS` hex digits of the sha256 of its canonical JSON."""
-    blob = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:ID_CHARS]
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:ID_CHARS]
 
 
 # -- the network ------------------------------------------------------------------------------------------------
@@ -290,7 +294,7 @@ class SearchSpace:
             feature_layers=tuple(f"layer{i + 1}" for i in range(config["depth"])),
             layer_dims=partial(_layer_dims, config),
             source=(f"rwbench search space {self.name!r} v{self.version} (sha256 {self.sha256[:12]}); config "
-                    + json.dumps(config, sort_keys=True, separators=(",", ":"))),
+                    + canonical_json(config)),
             logmel=logmel, min_input=shortest, pad_to_min="repeat", input_length=f"≥ {shortest} {unit}",
             description=describe(config), version=BUILDER_VERSION,
         )
