@@ -32,6 +32,9 @@ multi-layer convnet feature, as the study's ``vgg``). ``--layers`` picks others,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -113,7 +116,7 @@ class Musicnn(nn.Module):
         x = self.input_bn(patches.unsqueeze(1))  # (N, 1, T, 96)
         padded = F.pad(x, (0, 0, 3, 3))
         timbral = [bn(torch.relu(conv(padded))).amax(dim=3) for conv, bn in zip(self.timbral, self.timbral_bn)]
-        temporal = [bn(torch.relu(conv(_same_time(x, conv.kernel_size[0])))).amax(dim=3)
+        temporal = [bn(torch.relu(conv(_same_time(x, cast(nn.Conv2d, conv).kernel_size[0])))).amax(dim=3)
                     for conv, bn in zip(self.temporal, self.temporal_bn)]
         front = torch.cat(timbral + temporal, dim=1)  # (N, 561, T)
         mid, h = [], front
@@ -231,7 +234,14 @@ MODELS = {  # checkpoint folder in the musicnn wheel → (front-end, weight tag,
     "MTT_vgg": ("musicnn_vgg", "mtt", "MTT_LABELS"),
     "MSD_vgg": ("musicnn_vgg", "msd", "MSD_LABELS"),
 }
-LAYOUTS = {"musicnn": (_musicnn_layout, lambda: Musicnn()), "musicnn_vgg": (_vgg_layout, lambda: MusicnnVGG())}
+LAYOUTS: dict[str, tuple[Callable[[], list[tuple[str, str, str]]], Callable[[], nn.Module]]] = {
+    "musicnn": (_musicnn_layout, lambda: Musicnn()), "musicnn_vgg": (_vgg_layout, lambda: MusicnnVGG())}
+
+
+def _convert(checkpoint: dict[str, np.ndarray], frontend: str) -> dict[str, np.ndarray]:
+    layout, build = LAYOUTS[frontend]
+    return convert(checkpoint, layout(), build())
+
 
 register_weight_pack(
     name="musicnn",
@@ -242,7 +252,7 @@ register_weight_pack(
     models={model: (frontend, tag) for model, (frontend, tag, _) in MODELS.items()},
     # the checkpoints were saved with an empty file name: their prefix is the folder
     read=tf_checkpoint_reader(lambda model: f"musicnn/{model}/",
-                              lambda model, ckpt: convert(ckpt, *(make() for make in LAYOUTS[MODELS[model][0]]))),
+                              lambda model, ckpt: _convert(ckpt, MODELS[model][0])),
     labels=lambda model: ("musicnn/configuration.py", MODELS[model][2]),
 )
 

@@ -59,7 +59,7 @@ class ReSEBlock(nn.Module):
         self.pool = nn.MaxPool1d(3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(torch.relu(self.residual(x) + self.shortcut(x)))
+        return torch.relu(self.pool(self.residual(x) + self.shortcut(x)))  # = pool(relu(·)): max commutes with ReLU
 
 
 class ReSE2Multi(nn.Module):

@@ -27,6 +27,9 @@ time, ``(batch, C, S·t)``, so mean pooling averages every window equally. A sho
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -84,7 +87,8 @@ class SampleCNN(nn.Module):
         x, count = to_segments(wave)
         x = self.stem(x)
         layers = [x]
-        for (conv, bn, relu), pool in self.blocks:  # pool before ReLU: the same values (max commutes), 1/3 the ReLU
+        blocks: Iterable[Any] = self.blocks  # each ((conv, bn, relu), pool): nested Sequentials
+        for (conv, bn, relu), pool in blocks:  # pool before ReLU: the same values (max commutes), 1/3 the ReLU
             x = relu(pool(bn(conv(x))))
             layers.append(x)
         layers.append(self.head(x))

@@ -92,7 +92,8 @@ class StridedConv(nn.Module):
         if self.conv.out_channels % 2:
             raise RwbenchError("strided dsp weights need an even filter count (cos/sin pairs)")
         self.conv.weight.copy_(stft_kernels(self.length, self.frequencies(), self.sample_rate))
-        self.conv.bias.zero_()
+        if self.conv.bias is not None:
+            self.conv.bias.zero_()
 
 
 def _register(length: int, stride: int):

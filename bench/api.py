@@ -6,7 +6,7 @@
 
 Each function validates its arguments as the CLI does (an unknown name is an error listing the known ones) and
 writes the same files: results, cache and leaderboard are the CLI's, so the two can be mixed freely. (The names
-differ from the modules ``rwbench.leaderboard`` / ``rwbench.evaluate``, which an attribute would shadow.)
+differ from the modules ``rwbench.analysis.leaderboard`` / ``rwbench.evaluate``, which an attribute would shadow.)
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .dataset import Dataset
-    from .evaluate import FoldResult
-    from .frontend import Embedder
+    from .folds import FoldResult
+    from .frontend import Embedder, Pooling
 
 
 def _names(value: str | Sequence[str]) -> str:
@@ -47,9 +47,9 @@ def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | No
     ``results`` and return the leaderboard of those datasets. ``frontends``/``backends``: names or wildcards;
     ``seeds``: a count or a list; ``options``: the other fields of :class:`rwbench.pipeline.RunOptions`
     (``width``, ``device``, ``pooling``, ``layers``, ``grid``, ``n_jobs``, ``cache_dir`` …)."""
+    from .analysis.leaderboard import load
     from .backends import BACKENDS
     from .frontend import FRONTENDS
-    from .leaderboard import load
     from .pipeline import RunOptions
     from .pipeline import run as run_pipeline
 
@@ -64,7 +64,7 @@ def load_results(results: str | Path = "results", *, task_type: str | None = Non
                 test: str = "auto") -> pd.DataFrame:
     """``rwbench leaderboard``: every result file under ``results`` as one table (one row per dataset, front-end,
     width, weights and backend), with its statistics (``test``: ``folds``, ``clips`` or ``auto``)."""
-    from .leaderboard import load
+    from .analysis.leaderboard import load
 
     return load(Path(results), strict=strict, task=task_type, regime=test)
 
@@ -73,13 +73,13 @@ def compare(results: str | Path = "results", *, random: str = "random", trained:
             backend: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``rwbench compare``: (front-ends ranked by their ``random`` and ``trained`` rows side by side, the rank
     correlations per dataset and backend: ρ, τ, p, intervals, null rankings)."""
-    from .ranking import comparison
+    from .analysis.ranking import comparison
 
     return comparison(load_results(results), random, trained, backend)
 
 
 def embedder(frontend: str, *, width: str | int = "small", weights: str = "random", seed: int = 0,
-             pooling: str = "mean") -> Embedder:
+             pooling: Pooling = "mean") -> Embedder:
     """A front-end instance as a torch module: waveforms ``(batch, samples)`` at its ``spec.sample_rate`` →
     pooled clip embeddings ``(batch, dim)``, as ``rwbench embed`` computes them."""
     from .frontend import FRONTENDS, Embedder

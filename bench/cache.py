@@ -17,99 +17,23 @@ the others wait, then read what the first one wrote, so every chunk is computed 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import shutil
-import tempfile
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 
+from .embedding_manifest import MANIFEST_SCHEMA, EmbeddingManifest
 from .errors import RwbenchError
 from .filehash import sha256_of
-from .manifest import MANIFEST_SCHEMA, EmbeddingManifest
+from .fileio import atomic_path, exclusive, read_json, write_json
 
 log = logging.getLogger(__name__)
 
 ARRAYS = ("features.npy", "clip_index.npy")
-
-
-def content_key(description: dict) -> str:
-    blob = json.dumps(description, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:20]
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` when the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode any other file would
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-_UMASK_LOCK = threading.Lock()
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it: from ``/proc/self/status`` (Linux ≥ 4.7). Elsewhere it must be
-    set to read it, process-wide, so a thread creating a file meanwhile would get mode 0o666: it is set to itself
-    (``os.umask(os.umask(0o777))`` with the most restrictive mask in between), under a lock."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    with _UMASK_LOCK:  # 0o777 in the window: a file created meanwhile is too private, never world-writable
-        mask = os.umask(0o777)
-        os.umask(mask)
-    return mask
-
-
-def write_json(path: Path, data: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-
-
-def read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RwbenchError(f"cannot read {path}: {err}") from err
-    if not isinstance(data, dict):
-        raise RwbenchError(f"cannot read {path}: expected a JSON object, found {type(data).__name__}")
-    return data
-
-
-@contextmanager
-def exclusive(lock_file: Path, what: str) -> Iterator[None]:
-    """Hold an OS file lock on ``lock_file`` (freed by the kernel if this process is killed); say so when
-    another process holds it and this one waits."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(lock_file, mode=0o666 & ~_umask())
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log.info("waiting for another rwbench process that is computing %s", what)
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def failed_clip(note: str) -> dict:

@@ -1,4 +1,4 @@
-"""Check a front-end's declared metadata against its behaviour, and count its multiply-accumulates.
+"""Check a front-end's declared metadata against its behaviour.
 
 :func:`check_frontend` runs one front-end on short synthetic clips and returns one :class:`CheckResult` per property:
 
@@ -32,12 +32,13 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from .dsp import MFCC, LogMel
 from .frontend import POOLINGS, Embedder, FrontendSpec, pool
+from .macs import clip_samples
 
 BATCH_RTOL, BATCH_ATOL = 1e-4, 1e-5
 DEVICE_RTOL, DEVICE_ATOL = 1e-3, 1e-4
@@ -54,11 +55,6 @@ class CheckResult:
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def clip_samples(spec: FrontendSpec, seconds: float) -> int:
-    """Samples of a ``seconds``-long clip at the spec's rate, raised to its minimum input."""
-    return max(round(seconds * spec.sample_rate), spec.min_samples(), 1)
-
-
 def synthetic_clips(n_clips: int, n_samples: int, sample_rate: int, *, seed: int = 1234) -> torch.Tensor:
     """Distinct, deterministic test clips ``(n_clips, n_samples)``: a few tones with vibrato plus noise."""
     g = torch.Generator().manual_seed(seed)
@@ -99,7 +95,7 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> tuple[
 
 def _input_units(spec: FrontendSpec, n_samples: int) -> int:
     """Length of the network input for a clip: frames (log-mel) or samples."""
-    return spec.logmel.n_frames(n_samples) if spec.input_kind == "logmel" else n_samples  # type: ignore[union-attr]
+    return spec.logmel.n_frames(n_samples) if spec.input_kind == "logmel" and spec.logmel is not None else n_samples
 
 
 def _check_clip_length(spec: FrontendSpec, seconds: float, n: int) -> CheckResult:
@@ -116,8 +112,8 @@ def _check_layers_and_dims(spec: FrontendSpec, width: str | int, embedder: Embed
         layers = embedder.net(embedder.input(clips[:1].to(_device_of(embedder)).unsqueeze(1)))
     n_ok = len(layers) == len(spec.feature_layers)
     first = CheckResult("feature_layers", n_ok, f"returned {len(layers)} layers, declared {spec.feature_layers}")
-    produced = {mode: sum(pool(layer, mode).shape[1] for layer in layers) for mode in POOLINGS}
-    declared = {mode: spec.dim(width, mode) for mode in POOLINGS}
+    produced: dict[str, Any] = {mode: sum(pool(layer, mode).shape[1] for layer in layers) for mode in POOLINGS}
+    declared: dict[str, Any] = {mode: spec.dim(width, mode) for mode in POOLINGS}
     if spec.layer_dims is not None:  # per layer too, when declared
         produced["layers"] = dict(zip(spec.feature_layers, (pool(layer).shape[1] for layer in layers)))
         declared["layers"] = dict(spec.layer_dims(spec.filters(width)))
@@ -219,75 +215,3 @@ def check_frontend(
         results += _guarded("min_input", lambda: _check_min_input(spec, width, embedder))
         results += _guarded("cpu_cuda", lambda: _check_cuda(spec, width, seed, clips))
     return results
-
-
-# -- multiply-accumulates ----------------------------------------------------------------------
-def _layer_macs(module: nn.Module, output: torch.Tensor) -> int:
-    if isinstance(module, (nn.Conv1d, nn.Conv2d)):
-        return output.numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
-    if isinstance(module, nn.Linear):
-        return output.numel() * module.in_features
-    if isinstance(module, LogMel):  # the mel matmul; the FFT is not counted
-        c = module.config
-        return output.numel() // c.n_mels * (c.n_fft // 2 + 1) * c.n_mels
-    if isinstance(module, MFCC):  # the DCT matmul (its LogMel counts itself)
-        return output.numel() * module.dct.shape[0]
-    return 0
-
-
-def _count(net: nn.Module, run: Callable[[], object]) -> int:
-    total = 0
-
-    def hook(module: nn.Module, _inputs: object, output: object) -> None:
-        nonlocal total
-        if isinstance(output, torch.Tensor):
-            total += _layer_macs(module, output)
-
-    handles = [m.register_forward_hook(hook) for m in net.modules()]
-    try:
-        with torch.no_grad():
-            run()
-    finally:
-        for handle in handles:
-            handle.remove()
-    return total
-
-
-_MACS: dict[tuple, int] = {}  # count_macs per (network builder, input, width, seconds) in this process
-
-
-def count_macs(spec: FrontendSpec, width: str | int = "small", seconds: float = 1.0) -> int:
-    """Multiply-accumulates per second of audio: Conv1d/Conv2d/Linear layers plus the mel (and DCT) matmuls.
-
-    Measured with forward hooks on one clip of ``seconds`` (raised to the spec's minimum) and divided by its
-    duration. Learnable networks run on the meta device (shapes only, so paper widths cost nothing); the FFT and
-    functional convolutions outside ``nn`` modules are not counted. Counted once per process for each network and
-    width (every result file of a run records it; a baseline without weights runs for real, up to seconds).
-    """
-    key = (spec.name, spec.version, spec.build, spec.input_kind, spec.logmel, spec.min_input, str(width), float(seconds))
-    if key not in _MACS:
-        _MACS[key] = _count_macs(spec, width, seconds)
-    return _MACS[key]
-
-
-def _count_macs(spec: FrontendSpec, width: str | int, seconds: float) -> int:
-    n = clip_samples(spec, seconds)
-    duration = n / spec.sample_rate
-    if spec.input_kind == "none":
-        embedder = Embedder(spec, width=width)
-        return round(_count(embedder, lambda: embedder(torch.zeros(1, n))) / duration)
-    transform = 0
-    if spec.input_kind == "logmel":
-        c = spec.logmel
-        shape = (1, 1, c.n_frames(n), c.n_mels)
-        transform = c.n_frames(n) * (c.n_fft // 2 + 1) * c.n_mels
-    else:
-        shape = (1, 1, n)
-    try:
-        with torch.device("meta"):
-            net = spec.build(spec.filters(width)).eval()
-        macs = _count(net, lambda: net(torch.empty(shape, device="meta")))
-    except Exception:  # e.g. an op without a meta kernel: run for real
-        embedder = Embedder(spec, width=width)
-        return round(_count(embedder, lambda: embedder(torch.zeros(1, n))) / duration)
-    return round((macs + transform) / duration)

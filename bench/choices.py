@@ -2,7 +2,7 @@
 
 Kept in this module, which imports nothing, so that parsing the command line, ``rwbench --help`` and the light
 commands (``list datasets``, ``leaderboard``, …) do not import torch, scikit-learn or librosa. Each value mirrors
-the module that owns it (named beside it); ``tests/test_startup.py`` checks that they agree.
+the module that owns it (named beside it); ``tests/test_cli_friction.py`` checks that they agree.
 """
 
 DEFAULT_GRID = "wide"  # backends.DEFAULT_GRID
@@ -13,9 +13,9 @@ PRECISIONS = ("fp32", "bf16", "fp16")  # frontend.PRECISIONS (its keys)
 FORMATS = ("md", "csv", "json")  # leaderboard.FORMATS
 REGIMES = ("auto", "folds", "clips")  # significance.REGIMES
 TASK_TYPES = ("multiclass", "multilabel")  # tasks.TASK_TYPES (its keys)
-LR_SEARCHES = ("first-fold", "every-fold")  # train.LR_SEARCHES
-REFITS = ("full", "fit-part")  # train.REFITS
-SILENCE_DBFS = -60.0  # train.SILENCE_DBFS
-WINDOW_HOP = 0.5  # train.WINDOW_HOP
+LR_SEARCHES = ("first-fold", "every-fold")  # fitting.LR_SEARCHES
+REFITS = ("full", "fit-part")  # fitting.REFITS
+SILENCE_DBFS = -60.0  # fitting.SILENCE_DBFS
+WINDOW_HOP = 0.5  # fitting.WINDOW_HOP
 MST_LR = 3e-4  # pretrain.MST_LR
 PRETRAINERS = ("mst",)  # pretrain.PRETRAINERS (its keys)

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import logging
 import math
-import re
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 # Parsing the command line imports nothing heavy (argparse's choices come from .choices): each command imports
 # torch, scikit-learn, librosa, pandas… in its handler, so `--help`, `list datasets` and the table commands start
 # in well under a second (benchmarks/startup.py).
-from . import __version__
+from . import __version__, cli_args
 from .choices import (
-    AGGREGATES,
     DEFAULT_GRID,
     FORMATS,
-    GRID_NAMES,
     LR_SEARCHES,
     MST_LR,
-    POOLINGS,
     PRECISIONS,
     PRETRAINERS,
     REFITS,
@@ -37,14 +31,12 @@ from .errors import RwbenchError
 from .registry import load_plugin_file
 
 if TYPE_CHECKING:
+    from .fitting import TrainOptions
     from .pipeline import RunOptions
-    from .train import TrainOptions
 
 log = logging.getLogger("rwbench")
 QUIET_LIBRARIES = ("filelock", "numba", "numexpr", "matplotlib", "urllib3", "PIL", "fsspec", "asyncio")  # at WARNING unless -vv
 
-DEFAULT_FRONTENDS = "sample_level,vgg,timbral,temporal,timbral_temporal,mfcc"
-DEFAULT_BACKENDS = "svm,elm"
 
 
 class Parser(argparse.ArgumentParser):
@@ -53,214 +45,10 @@ class Parser(argparse.ArgumentParser):
         if commands is not None and message == f"the following arguments are required: {commands.metavar}":
             # no command given (bare `rwbench`, `rwbench plot`): list the commands, as git does
             self.print_help(sys.stderr)
-            what = commands.metavar.lower()
+            what = str(commands.metavar).lower()
             self.exit(2, f"rwbench: error: {self.prog} needs {'an' if what[0] in 'aeiou' else 'a'} {what} (one of: "
                          f"{', '.join(commands.choices)}); `{self.prog} {commands.metavar} --help` for its options\n")
         self.exit(2, f"rwbench: error: {message}\n")
-
-
-def _seeds(text: str) -> list[int]:
-    """``3`` → seeds 0, 1, 2; ``0,5,7`` → those seeds."""
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds takes a count (3) or a list (0,5,7), got {text!r}") from None
-    if len(values) == 1 and "," not in text:
-        if values[0] < 1:
-            raise argparse.ArgumentTypeError(f"--seeds count must be at least 1, got {text!r}")
-        return list(range(values[0]))
-    if not values or any(v < 0 for v in values) or len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"--seeds list takes distinct non-negative seeds (0,5,7), got {text!r}")
-    return values
-
-
-def _lrs(text: str) -> tuple[float, ...]:
-    """``--lrs``: distinct positive learning rates, comma-separated."""
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values or any(not math.isfinite(v) or v <= 0 for v in values) or len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"--lrs takes distinct positive learning rates (3e-4,1e-3,3e-3), got {text!r}")
-    return tuple(values)
-
-
-def _negative_db(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value < 0:
-        raise argparse.ArgumentTypeError(f"--silence-dbfs takes a negative level in dBFS (-60), got {text!r}")
-    return value
-
-
-def _hop(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"--window-hop takes a fraction of the window in (0, 1], got {text!r}")
-    return value
-
-
-def _names(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    if not names:
-        raise argparse.ArgumentTypeError(f"--folds takes comma-separated outer fold names (fold1), got {text!r}")
-    return names
-
-
-def _positive(kind: type, name: str, *, below: float | None = None):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not math.isfinite(value) or value <= 0 or (below is not None and value >= below):
-            limit = f" below {below:g}" if below is not None else ""
-            raise argparse.ArgumentTypeError(f"{name} takes a positive {kind.__name__}{limit}, got {text!r}")
-        return value
-    return parse
-
-
-def _fraction(name: str):
-    """A number in [0, 1)."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not 0 <= value < 1:
-            raise argparse.ArgumentTypeError(f"{name} takes a number in [0, 1), got {text!r}")
-        return value
-    return parse
-
-
-def _count(name: str):
-    """A non-negative integer (``--workers 0``: decode in the main process)."""
-    def parse(text: str) -> int:
-        if not text.strip().isdigit():
-            raise argparse.ArgumentTypeError(f"{name} takes a non-negative integer, got {text!r}")
-        return int(text)
-    return parse
-
-
-def _jobs(text: str) -> int:
-    """``--jobs``: a positive count, or -1 for every core (joblib's convention)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1 and value != -1:
-        raise argparse.ArgumentTypeError(f"--jobs takes a positive count or -1 (every core), got {text!r}")
-    return value
-
-
-def _width(text: str) -> str:
-    if text in ("small", "paper") or (text.isdigit() and int(text) > 0):
-        return text
-    raise argparse.ArgumentTypeError(f"--width takes small, paper or a positive filter count, got {text!r}")
-
-
-def _weights(text: str) -> list[str]:
-    tags = [t.strip() for t in text.split(",") if t.strip()]
-    if not tags or len(set(tags)) != len(tags):
-        raise argparse.ArgumentTypeError(f"--weights takes distinct comma-separated tags (random,mtt), got {text!r}")
-    return tags
-
-
-def _option(text: str) -> tuple[str, object, str]:
-    """``KEY=VALUE`` → (key, value, the value's text); the value is a Python literal when it reads as one (8, 0.5,
-    True), else a string; the loader's annotation of the option is checked later (:func:`guards.typed_option`)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--dataset-option takes KEY=VALUE, got {text!r}")
-    try:
-        return key, ast.literal_eval(value), value
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return key, value, value
-
-
-def _add_data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="synthetic", help="registered dataset (see `rwbench list datasets`)")
-    p.add_argument("--data-root", type=Path, help="folder that holds the dataset (not needed for synthetic)")
-    p.add_argument("--tasks", help="comma-separated tasks of a multi-task dataset (default: all)")
-    p.add_argument("--dataset-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
-                   help="loader option, e.g. refit=train+valid (repeatable)")
-    p.add_argument("--skip-bad-audio", action="store_true", help="leave unreadable clips out and record them")
-    p.add_argument("--partial", action="store_true",
-                   help="run on the files present when a copy of the dataset is incomplete (recorded in results)")
-
-
-def _add_embed_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--frontends", default=DEFAULT_FRONTENDS, help="comma-separated names or wildcards ('vgg*')")
-    p.add_argument("--weights", type=_weights, default=["random"],
-                   help="comma-separated weight tags: random (seeded), dsp, a pretrained tag such as mtt/msd (see "
-                        "`rwbench list frontends`), or pretrained:PATH (safetensors or torch state dict)")
-    p.add_argument("--seeds", type=_seeds, default=[0], help="a count (3 → 0,1,2) or a list (0,5,7)")
-    p.add_argument("--width", type=_width, default="small", help="small, paper or a filter count")
-    p.add_argument("--pooling", choices=POOLINGS, default="mean", help="per-layer pooling over time")
-    p.add_argument("--segment", type=_positive(float, "--segment"), metavar="SECONDS",
-                   help="segment-and-aggregate: embed fixed windows over the whole clip instead of cropping it")
-    p.add_argument("--hop", type=_positive(float, "--hop"), metavar="SECONDS",
-                   help="window hop with --segment (default: the window)")
-    p.add_argument("--aggregate", choices=AGGREGATES, default="mean",
-                   help="with --segment: average window embeddings (mean) or vote over window predictions")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help="bf16/fp16: the network under autocast (log-mel and pooling in fp32; embeddings stored fp32)")
-    p.add_argument("--batch-size", type=_positive(int, "--batch-size"),
-                   help="clips per forward pass (default: 16 on CPU; on CUDA the largest that fits half the free memory)")
-    p.add_argument("--workers", type=_count("--workers"), help="DataLoader decoding workers (default: min(4, cores − 1))")
-    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
-    p.add_argument("--cache", type=Path, help="embedding cache (default RESULTS/embeddings)")
-
-
-def _add_eval_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backends", default=DEFAULT_BACKENDS, help="comma-separated backends or wildcards")
-    p.add_argument("--layers", default="default",
-                   help="feature layers evaluated, one result each: default (each front-end's own), each (every "
-                        "layer alone), all, or sets like 'mean_pool+max_pool,penultimate'")
-    p.add_argument("--jobs", type=_jobs,
-                   help="grid-search fits run in this many threads, the cores' BLAS/torch threads shared out among them "
-                        "(default: every core this process may use; 1: one after another, here; --executor dask: 1 per "
-                        "task); the results are the same")
-    p.add_argument("--force", action="store_true", help="re-evaluate even when an up-to-date result exists")
-    p.add_argument("--grid", choices=GRID_NAMES, default=DEFAULT_GRID,
-                   help="the SVM/ELM hyperparameter grid: wide (default; C 0.01…2^11, ELM ridge 1e-4…1e4) or study (the "
-                        "reference study's values); part of each result's run key (see `rwbench list backends`)")
-
-
-def _add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_level,timbral,temporal",
-                       lr: float | None = 1e-3, epochs: int = 30, patience: int = 6) -> None:
-    p.add_argument("--frontends", default=frontends, help=f"comma-separated names or wildcards ({frontends})")
-    p.add_argument("--seeds", type=_seeds, default=[0], help="a count (3 → 0,1,2) or a list (0,5,7)")
-    p.add_argument("--width", type=_width, default="small", help="small, paper or a filter count")
-    p.add_argument("--epochs", type=_positive(int, "--epochs"), default=epochs,
-                   help=f"at most this many epochs ({epochs})")
-    p.add_argument("--patience", type=_positive(int, "--patience"), default=patience,
-                   help=f"stop after this many epochs without a better validation loss ({patience})")
-    p.add_argument("--lr", type=_positive(float, "--lr"), default=lr,
-                   help=f"Adam learning rate ({lr:g})" if lr is not None else "one Adam learning rate: --lrs LR")
-    p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=32)
-    p.add_argument("--dropout", type=_fraction("--dropout"), default=0.5, help="dropout before the linear head (0.5)")
-    p.add_argument("--crop-seconds", type=_positive(float, "--crop-seconds"), metavar="SECONDS",
-                   help="train on a random non-silent window of each clip; validation and test average the logits "
-                        "of the clip's windows (default: whole clips throughout)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--workers", type=_count("--workers"), help="DataLoader decoding workers (default: min(4, cores − 1))")
-    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
-    p.add_argument("--force", action="store_true", help="retrain folds that are already finished")
-
-
-def _add_weights_source_options(p: argparse.ArgumentParser) -> None:
-    """Which instance's weights a figure reads: width, seed, and for per-fold weights the results folder and fold."""
-    p.add_argument("--width", type=_width, default="small", help="small, paper or a filter count")
-    p.add_argument("--seed", type=_count("--seed"), default=0, help="the seed of random weights, or of the training")
-    p.add_argument("--results", type=Path, default=Path("results"), help="where trained / mst weights live")
-    p.add_argument("--fold", help="the outer fold whose trained / mst weights to read (default: the first)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -283,10 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     ]
     for name, help_, handler, evaluates in stages:
         p = sub.add_parser(name, parents=[common], help=help_)
-        _add_data_options(p)
-        _add_embed_options(p)
+        cli_args.add_data_options(p)
+        cli_args.add_embed_options(p)
         if evaluates:
-            _add_eval_options(p)
+            cli_args.add_eval_options(p)
         if name == "run":
             p.add_argument("--dry-run", action="store_true",
                            help="print the jobs, what is cached, the predicted embed time (a quick timing on this "
@@ -296,15 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
                                 "'rwbench[dask]'); the results are the same")
             p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: an existing Dask scheduler, "
                                                                   "e.g. tcp://10.0.0.5:8786 (--results must be shared)")
-            p.add_argument("--dask-workers", type=_positive(int, "--dask-workers"), metavar="N",
+            p.add_argument("--dask-workers", type=cli_args.positive(int, "--dask-workers"), metavar="N",
                            help="with --executor dask and no --scheduler: a local cluster of N worker processes "
                                 "(default: one per core)")
         p.set_defaults(handler=handler)
     p = sub.add_parser("train", parents=[common], help="train front-ends + a classifier head per outer fold "
                                                       "(fully trained baselines: weights 'trained', backend 'head')")
-    _add_data_options(p)
-    _add_train_options(p, lr=None, epochs=100, patience=10)
-    p.add_argument("--lrs", type=_lrs, metavar="LR,LR,...",
+    cli_args.add_data_options(p)
+    cli_args.add_train_options(p, lr=None, epochs=100, patience=10)
+    p.add_argument("--lrs", type=cli_args.learning_rates, metavar="LR,LR,...",
                    help="learning rates tried on the inner validation part (3e-4,1e-3,3e-3)")
     p.add_argument("--lr-search", choices=LR_SEARCHES, default="first-fold",
                    help="search the learning rate on the first outer split's inner validation part and reuse it "
@@ -312,25 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refit", choices=REFITS, default="full",
                    help="full (default): refit on the whole training side for the selected epoch count; "
                         "fit-part: score the model fit on the inner fit part")
-    p.add_argument("--silence-dbfs", type=_negative_db, default=SILENCE_DBFS, metavar="DB",
+    p.add_argument("--silence-dbfs", type=cli_args.negative_dbfs, default=SILENCE_DBFS, metavar="DB",
                    help=f"with --crop-seconds: windows with RMS below this are not drawn nor averaged "
                         f"({SILENCE_DBFS:g})")
-    p.add_argument("--window-hop", type=_hop, default=WINDOW_HOP, metavar="FRACTION",
+    p.add_argument("--window-hop", type=cli_args.window_fraction, default=WINDOW_HOP, metavar="FRACTION",
                    help=f"with --crop-seconds: prediction windows advance by this fraction of a window ({WINDOW_HOP:g})")
-    p.add_argument("--folds", type=_names, metavar="FOLD,...",
+    p.add_argument("--folds", type=cli_args.fold_names, metavar="FOLD,...",
                    help="train only these outer folds (a partial result, recorded as such; for measuring)")
     p.set_defaults(handler=cmd_train)
     p = sub.add_parser("pretrain", parents=[common], help="self-supervised pre-training per outer fold (mst: regress "
                                                          "the log-mel from the waveform, Tax et al. 2017)")
     p.add_argument("task", choices=sorted(PRETRAINERS), help="what to pre-train")
-    _add_data_options(p)
-    _add_train_options(p, frontends="mst", lr=MST_LR)
+    cli_args.add_data_options(p)
+    cli_args.add_train_options(p, frontends="mst", lr=MST_LR)
     p.set_defaults(handler=cmd_pretrain)
     from .reproduce_cli import add_parser as add_reproduce  # a paper's experiment, published numbers beside
 
     add_reproduce(sub, common)
     p = sub.add_parser("leaderboard", parents=[common], help="tables from stored results")
-    p.add_argument("--results", type=Path, default=Path("results"))
+    cli_args.add_results(p)
     p.add_argument("--strict", action="store_true", help="a malformed result file is an error (default: skipped "
                                                          "with a warning naming it)")
     p.add_argument("--format", choices=FORMATS, default="md")
@@ -350,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random", default="random", help="weights tag of the random side (default random)")
     p.add_argument("--trained", default="trained",
                    help="weights tag it is ranked against: trained (backend head) or e.g. mtt (same backend)")
-    p.add_argument("--results", type=Path, default=Path("results"))
+    cli_args.add_results(p)
     p.add_argument("--backend", help="only this backend of the random side (default: one table per backend)")
     p.add_argument("--strict", action="store_true", help="a malformed result file is an error")
     p.add_argument("--format", choices=FORMATS, default="md")
@@ -360,24 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_compare)
     p = sub.add_parser("profile", parents=[common], help="embedding throughput per front-end: clips/s, GFLOP/s, %% of "
                                                         "this device's matmul peak, peak memory")
-    p.add_argument("--frontends", default="*", help="comma-separated names or wildcards (default: all)")
-    p.add_argument("--width", type=_width, default="small", help="small, paper or a filter count")
-    p.add_argument("--seconds", type=_positive(float, "--seconds"), default=4.0,
+    cli_args.add_frontends(p, default="*", help="comma-separated names or wildcards (default: all)")
+    cli_args.add_width(p)
+    p.add_argument("--seconds", type=cli_args.positive(float, "--seconds"), default=4.0,
                    help="clip length, raised to each front-end's minimum (4)")
-    p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=8, help="clips per forward pass (8)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    cli_args.add_batch_size(p, default=8, help="clips per forward pass (8)")
+    cli_args.add_device(p)
     p.add_argument("--precision", choices=PRECISIONS, default="fp32")
-    p.add_argument("--repeats", type=_positive(int, "--repeats"), default=3, help="timings per front-end; the best "
+    p.add_argument("--repeats", type=cli_args.positive(int, "--repeats"), default=3, help="timings per front-end; the best "
                                                                                 "is kept (3)")
-    p.add_argument("--threads", type=_positive(int, "--threads"), help="torch CPU threads (default: torch's choice); "
+    p.add_argument("--threads", type=cli_args.positive(int, "--threads"), help="torch CPU threads (default: torch's choice); "
                                                                       "1 is steadier on a busy machine")
     p.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (matmul peak and front-ends)")
+    p.add_argument("--compile", action="store_true", help="time each network under torch.compile (after compiling)")
+    p.add_argument("--no-fuse", action="store_true", help="time the networks without the exact rewrites of "
+                                                          "rwbench.fusion (batch norm folding, pool before ReLU)")
     p.add_argument("--format", choices=FORMATS, default="md")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     p.set_defaults(handler=cmd_profile)
     p = sub.add_parser("report", parents=[common], help="one self-contained HTML page of a results folder: sortable "
                                                        "tables and figures (pip install 'rwbench[report]')")
-    p.add_argument("--results", type=Path, default=Path("results"))
+    cli_args.add_results(p)
     p.add_argument("-o", "--output", type=Path, help="the HTML file (default: RESULTS/report.html)")
     p.add_argument("--strict", action="store_true", help="a malformed result file is an error (default: listed "
                                                          "at the top of the page)")
@@ -390,26 +181,27 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("frontends", nargs="+", metavar="FRONTEND[:WEIGHTS]",
                    help="front-ends, each with a weights tag or with --weights (e.g. sample_level:random "
                         "strided_512_512:dsp)")
-    q.add_argument("--weights", type=_weights, help="tags for the front-ends named without one (default: random, "
+    q.add_argument("--weights", type=cli_args.weight_tags, help="tags for the front-ends named without one (default: random, "
                                                     "and dsp where offered); trained and mst read --results")
-    _add_weights_source_options(q)
+    cli_args.add_weights_source_options(q)
     q.add_argument("--dataset", dest="weights_dataset", metavar="KEY",
                    help="with trained / mst: the dataset whose per-fold weights to read (needed when several have them)")
     q.add_argument("-o", "--output", type=Path, required=True, help="the figure: .png, .svg or .pdf")
     q.set_defaults(handler=cmd_plot_filters)
     q = plots.add_parser("mel-target", parents=[common], help="MST: the target log-mel of a test clip, the mst "
                                                              "layer's output with mst weights and with its random init")
-    _add_data_options(q)
-    _add_weights_source_options(q)
+    cli_args.add_data_options(q)
+    cli_args.add_weights_source_options(q)
     q.add_argument("--frontend", default="mst", help="a front-end with mst weights (mst)")
-    q.add_argument("--clip", type=_count("--clip"), help="clip index in the dataset (default: the fold's first test clip)")
+    q.add_argument("--clip", type=cli_args.count("--clip"),
+                   help="clip index in the dataset (default: the fold's first test clip)")
     q.add_argument("-o", "--output", type=Path, required=True, help="the figure: .png, .svg or .pdf")
     q.set_defaults(handler=cmd_plot_mel_target)
     p = sub.add_parser("check-plugin", parents=[common], help="validate a front-end against its declared spec")
     p.add_argument("name", help="a registered front-end (load a file with --plugin)")
-    p.add_argument("--width", type=_width, default="small")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--seconds", type=_positive(float, "--seconds"), default=1.0,
+    cli_args.add_width(p)
+    cli_args.add_device(p, choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--seconds", type=cli_args.positive(float, "--seconds"), default=1.0,
                    help="clip length checked (raised to the minimum)")
     p.set_defaults(handler=cmd_check_plugin)
     p = sub.add_parser("weights", parents=[common], help="pretrained weight packs: list, fetch")
@@ -431,19 +223,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- commands -----------------------------------------------------------------------------------
-def writable_folder(path: Path, flag: str) -> Path:
-    """``path`` as a folder this process can write (created if absent), or an error naming ``flag``."""
-    if path.exists() and not path.is_dir():
-        raise RwbenchError(f"{flag} {str(path)!r} is a file, not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as err:
-        raise RwbenchError(f"{flag} {str(path)!r} is not a writable folder: {err.strerror}") from None
-    return path
-
-
 def _options(args, *, writes: bool = True) -> RunOptions:
     """The run's options; ``writes``: its folders are created and must be writable (not for --dry-run)."""
     from .pipeline import RunOptions
@@ -452,14 +231,15 @@ def _options(args, *, writes: bool = True) -> RunOptions:
         raise RwbenchError("--hop and --aggregate need --segment SECONDS (the window length)")
     for path, flag in ((args.results, "--results"), (args.cache, "--cache")):
         if path is not None and writes:
-            writable_folder(path, flag)
+            cli_args.writable_folder(path, flag)
         elif path is not None and path.exists() and not path.is_dir():
             raise RwbenchError(f"{flag} {str(path)!r} is a file, not a folder")
     return RunOptions(
         width=args.width, weights=args.weights, seeds=args.seeds, pooling=args.pooling,
         layers=getattr(args, "layers", "default"), segment=args.segment,
         hop=args.hop, aggregate=args.aggregate, device=args.device,
-        batch_size=args.batch_size, precision=args.precision, workers=args.workers, skip_bad_audio=args.skip_bad_audio,
+        batch_size=args.batch_size, precision=args.precision, compile=args.compile, workers=args.workers,
+        skip_bad_audio=args.skip_bad_audio,
         results_dir=args.results, cache_dir=args.cache, n_jobs=_n_jobs(args),
         force=getattr(args, "force", False), progress=not args.quiet and sys.stderr.isatty(),
         grid=getattr(args, "grid", DEFAULT_GRID),
@@ -494,41 +274,17 @@ def check_windows(args, frontends) -> None:
                                f"({rate} Hz); give --hop {math.ceil(1e6 / rate) / 1e6:g} or more")
 
 
-def _datasets(args):
-    from .dataset import DATASETS
-    from .guards import typed_option
-
-    tasks = args.tasks.split(",") if args.tasks else None
-    spec = DATASETS.get(args.dataset)
-    for key, _, _ in args.dataset_option:
-        if key in ("task", "tasks", "root", "listed_in"):
-            flag = {"root": "--data-root", "listed_in": None}.get(key, "--tasks")
-            raise RwbenchError(f"--dataset-option {key} is not a loader option" + (f"; use {flag}" if flag else ""))
-    options = {key: typed_option(spec.name, spec.build, key, value, text) for key, value, text in args.dataset_option}
-    for flag in ("skip_bad_audio", "partial"):
-        if getattr(args, flag):
-            options[flag] = True
-    try:
-        return spec.load(args.data_root, tasks=tasks, **options)
-    except TypeError as err:  # an option the loader sets itself (esc10's seconds) or cannot take
-        fixed = re.search(r"got multiple values for (?:keyword )?argument '(\w+)'", str(err))
-        if fixed and fixed.group(1) in options:
-            raise RwbenchError(f"dataset {spec.name!r} fixes {fixed.group(1)} itself (part of its protocol); drop "
-                               f"--dataset-option {fixed.group(1)}=...") from None
-        raise
-
-
 def cmd_run(args) -> int:
+    from .analysis.leaderboard import load, to_summary
     from .backends import BACKENDS
     from .frontend import FRONTENDS
-    from .leaderboard import load, to_summary
     from .pipeline import run
 
     if args.executor == "dask" and not args.dry_run:  # before the dataset is read
         from .executor import ensure_dask
 
         ensure_dask()
-    datasets, frontends = _datasets(args), FRONTENDS.select(args.frontends)
+    datasets, frontends = cli_args.datasets_from_args(args), FRONTENDS.select(args.frontends)
     backends = BACKENDS.select(args.backends)
     check_windows(args, frontends)
     if args.executor != "dask" and (args.scheduler or args.dask_workers):
@@ -587,7 +343,7 @@ def cmd_embed(args) -> int:
     opts, result = _options(args), RunLog()
     frontends = FRONTENDS.select(args.frontends)
     check_windows(args, frontends)
-    embed_all(_datasets(args), frontends, opts, result)
+    embed_all(cli_args.datasets_from_args(args), frontends, opts, result)
     log.info("embed stage: %d computed, %d from cache, %.1f s (cache: %s)", result.embedded, result.cached,
              result.embed_seconds, opts.cache_root)
     return 0
@@ -606,14 +362,14 @@ def cmd_evaluate(args) -> int:
             log.warning("--dataset-option is ignored without --data-root: the stored dataset is as it was embedded")
         datasets = stored_datasets(opts.cache_root, args.dataset, args.tasks.split(",") if args.tasks else None)
     else:
-        datasets = _datasets(args)
+        datasets = cli_args.datasets_from_args(args)
     evaluate_all(datasets, FRONTENDS.select(args.frontends), BACKENDS.select(args.backends), opts, result)
     log.info("evaluate: %d new results, %d up to date, in %s", result.evaluated, result.reused, opts.results_dir)
     return 0
 
 
 def _train_options(args) -> TrainOptions:
-    from .train import LRS, TrainOptions
+    from .fitting import LRS, TrainOptions
 
     if args.batch_size < 2:
         raise RwbenchError(f"--batch-size {args.batch_size}: training normalises each batch (batch norm) and needs at "
@@ -624,7 +380,7 @@ def _train_options(args) -> TrainOptions:
             raise RwbenchError("give --lr (one learning rate) or --lrs (a search), not both")
         head = dict(lrs=tuple([args.lr] if args.lr is not None else args.lrs or LRS), lr_search=args.lr_search,
                     refit=args.refit, silence_dbfs=args.silence_dbfs, window_hop=args.window_hop, folds=args.folds)
-    writable_folder(args.results, "--results")
+    cli_args.writable_folder(args.results, "--results")
     return TrainOptions(width=args.width, seeds=args.seeds, epochs=args.epochs, patience=args.patience,
                         lr=args.lr if args.lr is not None else TrainOptions.lr, **head,
                         batch_size=args.batch_size, dropout=args.dropout, crop_seconds=args.crop_seconds,
@@ -638,19 +394,19 @@ def cmd_pretrain(args) -> int:
     from .pretrain import pretrain
 
     opts = _train_options(args)
-    paths = pretrain(args.task, _datasets(args), FRONTENDS.select(args.frontends), opts)
+    paths = pretrain(args.task, cli_args.datasets_from_args(args), FRONTENDS.select(args.frontends), opts)
     print(f"pre-trained {args.task}: {len(paths)} fold(s); weights under {opts.results_dir / 'weights' / args.task}; "
           f"embed with --weights {args.task}")
     return 0
 
 
 def cmd_train(args) -> int:
+    from .analysis.leaderboard import load, to_summary
     from .frontend import FRONTENDS
-    from .leaderboard import load, to_summary
     from .train import train_all
 
     opts = _train_options(args)
-    datasets = _datasets(args)
+    datasets = cli_args.datasets_from_args(args)
     paths = train_all(datasets, FRONTENDS.select(args.frontends), opts)
     log.info("train: %d result(s) in %s", len(paths), opts.results_dir)
     print(to_summary(load(opts.results_dir, datasets=[d.key for d in datasets])), end="")
@@ -658,7 +414,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    from .leaderboard import export, load, select, to_summary
+    from .analysis.leaderboard import export, load, select, to_summary
 
     table = load(args.results, strict=args.strict, task=args.task_type, regime=args.test)
     table.attrs["command"] = shlex.join(["rwbench", *sys.argv[1:]])
@@ -669,7 +425,7 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .leaderboard import export_comparison, export_pair, load
+    from .analysis.leaderboard import export_comparison, export_pair, load
     from .results import iter_results
 
     if args.rows:
@@ -678,7 +434,8 @@ def cmd_compare(args) -> int:
         if not args.results.is_dir():
             raise RwbenchError(f"results folder {str(args.results)!r} does not exist")
         records = iter_results(args.results, strict=args.strict)
-        return _write(export_pair(records, *args.rows, args.format, args.test), args.output)
+        a, b = args.rows
+        return _write(export_pair(records, a, b, args.format, args.test), args.output)
     table = load(args.results, strict=args.strict, task=args.task_type, regime=args.test)
     return _write(export_comparison(table, args.format, args.random, args.trained, args.backend), args.output)
 
@@ -701,7 +458,8 @@ def cmd_profile(args) -> int:
     from .profile import ProfileOptions, profile, render
 
     opts = ProfileOptions(width=args.width, seconds=args.seconds, batch_size=args.batch_size, device=args.device,
-                          precision=args.precision, repeats=args.repeats)
+                          precision=args.precision, repeats=args.repeats, compile=args.compile,
+                          fuse=not args.no_fuse)
     specs = FRONTENDS.select(args.frontends)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -711,7 +469,7 @@ def cmd_profile(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import write_report
+    from .analysis.report import write_report
 
     output = args.output or args.results / "report.html"
     if output.is_dir():
@@ -722,18 +480,6 @@ def cmd_report(args) -> int:
 
 TEST_HELP = ("blocks of the significance tests: folds (Wilcoxon, Friedman, Nemenyi over outer folds), clips (paired "
              "tests over test clips: McNemar / permutation / bootstrap) or auto (folds for 5+ folds, else clips)")
-
-
-FIGURE_FORMATS = (".png", ".svg", ".pdf")
-
-
-def _save(figure, output: Path) -> int:
-    if output.suffix.lower() not in FIGURE_FORMATS:
-        raise RwbenchError(f"-o {str(output)!r}: name a {', '.join(FIGURE_FORMATS)} file")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=150)
-    print(f"wrote {output}")
-    return 0
 
 
 def cmd_plot_filters(args) -> int:
@@ -747,7 +493,7 @@ def cmd_plot_filters(args) -> int:
         tags = [tag] if tag else args.weights or [t for t in ("random", "dsp") if t in spec.weights]
         panels += [filter_panel(spec, t, width=args.width, seed=args.seed, results_dir=args.results,
                                 dataset=args.weights_dataset, fold=args.fold) for t in tags]
-    return _save(filters_figure(panels), args.output)
+    return cli_args.save_figure(filters_figure(panels), args.output)
 
 
 def cmd_plot_mel_target(args) -> int:
@@ -758,12 +504,12 @@ def cmd_plot_mel_target(args) -> int:
     if "mst" not in spec.weights:
         raise RwbenchError(f"front-end {spec.name!r} has no mst weights; mel-target plots a front-end pre-trained "
                            "with `rwbench pretrain mst` (mst)")
-    datasets = _datasets(args)
+    datasets = cli_args.datasets_from_args(args)
     if len(datasets) != 1:
         raise RwbenchError(f"dataset {args.dataset!r} has {len(datasets)} tasks; pick one with --tasks")
     data = mel_target(spec, datasets[0], args.results, width=args.width, seed=args.seed, fold=args.fold,
                       clip=args.clip)
-    return _save(mel_target_figure(data), args.output)
+    return cli_args.save_figure(mel_target_figure(data), args.output)
 
 
 def cmd_check_plugin(args) -> int:

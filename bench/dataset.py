@@ -37,6 +37,13 @@ class Clip:
     group: str | None = None  # source recording, speaker or artist: kept on one side of every split
     tags: tuple[str, ...] = ()  # multilabel tasks: the clip's tags (``label`` then reads them joined by "+")
 
+    @property
+    def file(self) -> Path:
+        """The clip's audio file (every clip of a file dataset has one; a generated clip has none)."""
+        if self.path is None:
+            raise DataError(f"clip {self.id!r} has no audio file")
+        return self.path
+
 
 def tagged_clip(id: str, tags, **fields) -> Clip:
     """A clip of a multilabel task: its tags sorted, its label the tags joined by "+" (for display)."""
@@ -86,7 +93,7 @@ class Dataset:
 
     def load_audio(self, clip: Clip, sample_rate: int) -> np.ndarray:
         """The clip at ``sample_rate``, mono float32, at its natural length."""
-        return audio.load(clip.path, sample_rate)  # type: ignore[arg-type]
+        return audio.load(clip.file, sample_rate)
 
     def describe(self) -> dict:
         """What a result records about the dataset: protocol (with folds or counts), length policy, skips."""
@@ -181,7 +188,7 @@ class DatasetSpec:
             if not root.is_dir():
                 raise DataError(f"data root {str(root)!r} for dataset {self.name!r} does not exist or is not a folder")
         defaults = self.tasks if self.default_tasks is None else self.default_tasks
-        chosen = list(tasks) if tasks else list(defaults) or [None]
+        chosen: list[str | None] = list(tasks) if tasks else list(defaults) or [None]
         for task in chosen:
             if task is not None and task not in self.tasks:
                 raise UnknownNameError(f"task of {self.name}", task, list(self.tasks))

@@ -58,6 +58,8 @@ COMPRESSIONS = {
 class LogMel(nn.Module):
     """Waveform ``(batch, 1, samples)`` → log-mel ``(batch, 1, frames, n_mels)``, compressed by ``config.compression``."""
 
+    mel_basis: torch.Tensor  # buffers (register_buffer)
+    window: torch.Tensor
     def __init__(self, config: LogMelConfig = LogMelConfig()) -> None:
         super().__init__()
         if config.compression not in COMPRESSIONS:
@@ -88,6 +90,8 @@ class LogMel(nn.Module):
 
 class MFCC(nn.Module):
     """``librosa.feature.mfcc`` in torch: DCT-II (orthonormal) of a log-mel, ``(batch, frames, n_mfcc)``."""
+
+    dct: torch.Tensor  # a buffer (register_buffer)
 
     def __init__(self, config: LogMelConfig, n_mfcc: int = 20) -> None:
         super().__init__()

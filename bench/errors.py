@@ -17,7 +17,7 @@ class UnknownNameError(RwbenchError, KeyError):
         super().__init__(f"unknown {kind} {name!r}{hint}{'' if close else listing}")
 
     def __str__(self) -> str:  # KeyError would add quotes
-        return self.args[0]
+        return str(self.args[0])
 
 
 class PluginError(RwbenchError):

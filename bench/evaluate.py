@@ -13,7 +13,6 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 from sklearn.base import clone
@@ -22,102 +21,11 @@ from sklearn.model_selection import GridSearchCV
 
 from .backends import BackendSpec, chosen_edges, short_name
 from .errors import RwbenchError
+from .folds import FoldResult, fold_result
 from .protocol import OuterSplit
-from .results import summarise  # noqa: F401  (re-exported: evaluate.summarise as before)
 from .tasks import TASK_TYPES, Outputs, TaskType, fold_threshold
 
 log = logging.getLogger(__name__)
-
-@dataclass
-class FoldResult:
-    """One outer split's scores and per-clip outputs. Stored flat (:meth:`to_dict`): the task type's metrics sit
-    beside ``name``. Made by :func:`fold_result`, the one place a fold is assembled from its outputs."""
-
-    name: str
-    n_train: int
-    n_test: int
-    metrics: dict[str, float]  # the task type's metrics (rwbench.tasks), primary first
-    best_params: dict
-    selection_score: float  # mean inner-CV primary metric of the chosen setting (not a test score)
-    fit_seconds: float
-    confusion: list[list[int]] | None = None  # multiclass: rows = true class, columns = predicted (``classes`` order)
-    test_clips: list[int] | None = None  # the dataset index of each test clip (None in results before v3)
-    truth: list | None = None  # multiclass: each clip's true class index; multilabel: its row of 0/1 per tag
-    predicted: list[int] | None = None  # multiclass: its predicted class index
-    scores: list[list[float]] | None = None  # per clip, one score per class (per tag), rounded (SCORE_DIGITS)
-    score_kind: str | None = None  # what ``scores`` are (SCORE_KINDS)
-    score_classes: list[int] | None = None  # the class of each score column, when not every class (0..n-1)
-    grid_edge: dict[str, str] | None = None  # chosen settings at the low / high end of their searched values
-    details: dict = field(default_factory=dict)  # multilabel: threshold, tags_scored, per_tag_roc_auc
-
-    def __getattr__(self, name: str):  # fold.accuracy, fold.roc_auc_macro
-        metrics = self.__dict__.get("metrics", {})
-        if name in metrics:
-            return metrics[name]
-        raise AttributeError(f"{type(self).__name__} has no {name!r}")
-
-    def to_dict(self) -> dict:
-        out = {"name": self.name, "n_train": self.n_train, "n_test": self.n_test, **self.metrics,
-               "best_params": self.best_params, "selection_score": self.selection_score, "fit_seconds": self.fit_seconds}
-        optional = {"grid_edge": self.grid_edge, "confusion": self.confusion, "test_clips": self.test_clips,
-                    "truth": self.truth, "predicted": self.predicted, "score_kind": self.score_kind,
-                    "score_classes": self.score_classes, "scores": self.scores}
-        return {**out, **{k: v for k, v in optional.items() if v is not None}, **self.details}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> FoldResult:
-        known = {f.name for f in fields(cls)} - {"metrics", "details"}
-        metrics = {m: data[m] for t in TASK_TYPES.values() for m in t.metrics if m in data}
-        details = {k: v for k, v in data.items() if k not in known and k not in metrics}
-        return cls(**{k: v for k, v in data.items() if k in known}, metrics=metrics, details=details)
-
-
-SCORE_DIGITS = 6  # significant digits of stored per-clip scores; the fold's metrics are computed from the stored ones
-SCORE_KINDS = {
-    "decision_function": "the backend's decision values (svm: SVC one-vs-rest-shaped from its one-vs-one votes; "
-                         "elm / elm_torch: ridge outputs; logreg: logits); two classes: (-d, d)",
-    "predict_proba": "the backend's class probabilities (knn: neighbour fractions)",
-    "softmax": "the trained head's softmax probabilities",
-    "sigmoid": "the trained head's sigmoid per tag",
-    "majority_votes": "the fraction of the clip's windows voting for each class",
-    "mean_predict_proba": "class probabilities averaged over the clip's windows",
-    "mean_decision_function": "decision values averaged over the clip's windows",
-}
-
-
-def round_scores(scores: np.ndarray) -> np.ndarray:
-    """``scores`` to :data:`SCORE_DIGITS` significant digits (what a result file stores)."""
-    flat = [float(f"{v:.{SCORE_DIGITS}g}") for v in np.asarray(scores, np.float64).ravel()]
-    return np.array(flat, np.float64).reshape(np.shape(scores))
-
-
-def fold_result(task: TaskType, *, name: str, n_train: int, clips, truth, n_classes: int, outputs: Outputs,
-                best_params: dict, selection_score: float, fit_seconds: float, threshold: float | None = None,
-                grid_edge: dict | None = None, train_truth=None) -> FoldResult:
-    """A fold's result from its per-clip outputs — every producer's one way to make one: ``clips`` (dataset
-    indices), ``truth`` (the task type's targets), ``outputs`` (:class:`~rwbench.tasks.Outputs`), the ``threshold``
-    of a thresholded type and the fold's training targets ``train_truth`` (for the columns no model could learn).
-    Scores are rounded to :data:`SCORE_DIGITS` significant digits first and the metrics computed from the rounded
-    ones, so that every stored metric can be recomputed from the stored outputs."""
-    stored = None if outputs.scores is None else round_scores(outputs.scores)
-    score_classes = outputs.score_classes
-    if score_classes is not None and np.array_equal(score_classes, np.arange(n_classes)):
-        score_classes = None
-    untrained = task.untrained(train_truth)
-    if len(untrained):
-        log.warning("%s: %d tag(s) have no positive training clip (tag indices %s): left out of the macro averages",
-                    name, len(untrained), ", ".join(map(str, untrained)))
-    record = task.fold_record(np.asarray(truth), replace(outputs, scores=stored), n_classes, threshold=threshold,
-                              untrained=untrained)
-    return FoldResult(
-        name=name, n_train=int(n_train), n_test=len(record.truth), metrics=record.metrics,
-        best_params=best_params, selection_score=float(selection_score), fit_seconds=float(fit_seconds),
-        confusion=record.confusion, test_clips=[int(c) for c in clips], truth=record.truth,
-        predicted=record.predicted, scores=None if stored is None else stored.tolist(),
-        score_kind=None if stored is None else outputs.score_kind,
-        score_classes=None if score_classes is None else [int(c) for c in score_classes],
-        grid_edge=grid_edge, details=record.details or {})
-
 
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity, e.g. a cgroup's or taskset's share), at least 1."""
@@ -183,6 +91,8 @@ def evaluate_split(
     if vote is None:
         outputs, truth, clips = task.outputs(model, X[split.test]), y[split.test], split.test
     else:
+        if row_clip is None:
+            raise RwbenchError("voting over windows needs each row's clip (row_clip)")
         outputs, truth = vote_outputs(vote, model, X[split.test], y[split.test], row_clip[split.test], n_classes)
         clips = np.unique(row_clip[split.test])  # the voters return clips in ascending order
     return fold_result(
@@ -230,15 +140,6 @@ def clip_means(features: np.ndarray, clip_index: np.ndarray) -> np.ndarray:
     return np.add.reduceat(np.asarray(features, dtype=np.float64), starts, axis=0) / counts[:, None]
 
 
-def rows_of(split: OuterSplit, clip_index: np.ndarray) -> OuterSplit:
-    """The split over window rows: every window goes where its clip goes."""
-    def rows(clips: np.ndarray) -> np.ndarray:
-        return np.flatnonzero(np.isin(clip_index, clips))
-
-    return OuterSplit(split.name, rows(split.train), rows(split.test),
-                      tuple((rows(fit), rows(val)) for fit, val in split.inner))
-
-
 def _per_clip(values: np.ndarray, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(first row of each clip, sum of ``values`` over each clip's rows)."""
     ids, first, inverse = np.unique(clips, return_index=True, return_inverse=True)
@@ -283,19 +184,6 @@ VOTES = {"majority": _majority_vote, "probability": _probability_vote}
 AGGREGATES = ("mean", *VOTES)  # "mean": average the window embeddings of a clip, then classify clips
 
 
-def fold_dicts(folds: list[FoldResult]) -> list[dict]:
-    return [f.to_dict() for f in folds]
-
-
 def _plain(value):
     """numpy scalars → Python scalars, so best params serialise to JSON."""
     return value.item() if isinstance(value, np.generic) else value
-
-
-def keep_rows(split: OuterSplit, keep: np.ndarray) -> OuterSplit:
-    """The split without the rows where ``keep`` is False (clips skipped as unreadable)."""
-    def kept(indices: np.ndarray) -> np.ndarray:
-        return indices[keep[indices]]
-
-    return OuterSplit(split.name, kept(split.train), kept(split.test),
-                      tuple((kept(fit), kept(val)) for fit, val in split.inner))

@@ -23,12 +23,12 @@ from .dataset import Dataset
 from .errors import RwbenchError
 from .frontend import FrontendSpec, layer_sets
 from .pipeline import (
-    EvaluateTask,
+    EvalJob,
     RunLog,
     RunOptions,
     embed_job,
-    evaluate_task,
-    evaluation_tasks,
+    evaluate_job,
+    evaluation_jobs,
     prepare_embedding,
     run,
 )
@@ -50,14 +50,16 @@ def _limit_threads(threads: int | None) -> None:
 
 def _embed_on_worker(job, opts: RunOptions, threads: int | None) -> bool:
     _limit_threads(threads)
-    if multiprocessing.current_process().daemon and opts.workers != 0:
-        opts = replace(opts, workers=0)  # a daemonic worker process cannot start DataLoader processes
+    # decoding in the task itself: the cluster already runs a task per core (and a daemonic worker process, which
+    # an existing cluster's may be, cannot start DataLoader processes); --workers N asks for them where possible
+    if opts.workers is None or (multiprocessing.current_process().daemon and opts.workers != 0):
+        opts = replace(opts, workers=0)
     return embed_job(job, opts)
 
 
-def _evaluate_on_worker(task: EvaluateTask, opts: RunOptions, threads: int | None, *embedded: bool):
+def _evaluate_on_worker(task: EvalJob, opts: RunOptions, threads: int | None, *embedded: bool):
     _limit_threads(threads)
-    return evaluate_task(task, opts)
+    return evaluate_job(task, opts)
 
 
 def _task_name(kind: str, job) -> str:
@@ -99,9 +101,16 @@ def client_for(scheduler: str | None, n_workers: int | None):
             return Client(scheduler, timeout="10s"), None
         except (OSError, TimeoutError) as err:
             raise RwbenchError(f"cannot reach the Dask scheduler at {scheduler!r}: {err}") from None
+    import dask
+
     n_workers = n_workers or os.cpu_count() or 1
     threads = max(1, (os.cpu_count() or 1) // n_workers)  # the cores shared out among the workers
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    # non-daemonic worker processes: in a daemonic one joblib runs every grid search one fit at a time (n_jobs=1,
+    # even with threads), which left a core idle on a cluster of 1 worker (0.72x the local executor). A worker the
+    # nanny restarts after a crash is started with the defaults (daemonic): still correct, its fits one at a time.
+    # No statistical profiler: it serves the dashboard, which is off, and costs CPU time in every task
+    with dask.config.set({"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}):
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
     return Client(cluster), threads
 
 
@@ -114,15 +123,15 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
 
     for spec in frontends:  # bad --layers fail before any work
         layer_sets(spec, opts.layers)
-    # every worker must find the same files, whatever its working directory; the cluster already runs a task per
-    # core, so each task's grid search runs in its worker alone (--jobs defaults to 1 there)
+    # every worker must find the same files, whatever its working directory
     bar = opts.progress
-    opts = replace(opts, results_dir=opts.results_dir.resolve(), cache_dir=opts.cache_root.resolve(), progress=False,
-                   n_jobs=opts.n_jobs or 1)
+    opts = replace(opts, results_dir=opts.results_dir.resolve(), cache_dir=opts.cache_root.resolve(), progress=False)
     embed_jobs = prepare_embedding(datasets, frontends, opts)
-    tasks = evaluation_tasks(datasets, frontends, backends, opts)
+    tasks = evaluation_jobs(datasets, frontends, backends, opts)
     _ship_plugins()
     client, threads = client_for(scheduler, n_workers)
+    # a task's grid search runs in as many threads as the task has cores (--jobs overrides), as the local executor's
+    opts = replace(opts, n_jobs=opts.n_jobs or threads or 1)
     log_, failures, start = RunLog(), [], time.perf_counter()
     try:
         log.info("dask: %d embed and %d evaluate tasks on %d workers (%s)", len(embed_jobs), len(tasks),

@@ -27,7 +27,7 @@ from .weights import WeightsFile, checkpoint_file, load_into, pack_file
 
 InputKind = Literal["waveform", "logmel", "none"]
 Pooling = Literal["mean", "mean_std", "max"]
-POOLINGS: tuple[str, ...] = get_args(Pooling)
+POOLINGS: tuple[Pooling, ...] = get_args(Pooling)
 Precision = Literal["fp32", "bf16", "fp16"]
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # autocast dtype
 
@@ -108,8 +108,8 @@ class FrontendSpec:
 
     def min_samples(self) -> int:
         """Shortest waveform (at ``sample_rate``) the network accepts."""
-        if self.input_kind == "logmel":
-            return self.logmel.n_samples(self.min_input)  # type: ignore[union-attr]
+        if self.input_kind == "logmel" and self.logmel is not None:  # they come together (__post_init__)
+            return self.logmel.n_samples(self.min_input)
         return self.min_input
 
     def dim(self, width: str | int, pooling: Pooling = "mean", layers: tuple[str, ...] | None = None) -> int:
@@ -186,11 +186,13 @@ def _tf1_he_normal(weight: torch.Tensor, generator: torch.Generator) -> None:
     nn.init.trunc_normal_(weight, 0.0, std, -2 * std, 2 * std, generator=generator)
 
 
-INITS: dict[str, Callable[[torch.Tensor, torch.Generator], None]] = {
+INITS: dict[str, Callable[[torch.Tensor, torch.Generator], object]] = {  # in place; what they return is not used
     "he_normal": _tf1_he_normal,
     "he_uniform": lambda w, g: nn.init.kaiming_uniform_(w, nonlinearity="relu", generator=g),
     "xavier_uniform": lambda w, g: nn.init.xavier_uniform_(w, generator=g),
     "xavier_normal": lambda w, g: nn.init.xavier_normal_(w, generator=g),
+    # Keras VarianceScaling(2, "fan_avg", "uniform"): bound sqrt(12 / (fan_in + fan_out))
+    "xavier_uniform_relu": lambda w, g: nn.init.xavier_uniform_(w, gain=math.sqrt(2), generator=g),
 }
 
 
@@ -242,12 +244,12 @@ class Embedder(nn.Module):
         if precision not in PRECISIONS:
             raise RwbenchError(f"precision {precision!r} is not one of {list(PRECISIONS)}")
         self.spec, self.pooling, self.precision = spec, pooling, precision
-        self.input = LogMel(spec.logmel) if spec.input_kind == "logmel" else nn.Identity()
+        self.input = LogMel(spec.logmel) if spec.input_kind == "logmel" and spec.logmel is not None else nn.Identity()
         self.net = spec.build(spec.filters(width))
         self.weights = weights if isinstance(weights, Weights) else resolve_weights(spec, weights, seed)
         self.weights.apply(self.net, spec)
         if spec.channels_last:
-            self.net.to(memory_format=torch.channels_last)
+            self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit this
         self.layer_widths: list[int] = []
         self.eval()
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -142,14 +142,14 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
     ``class_of`` maps a folder name to its label, or None for a folder that is not a known class:
     such a folder holding audio is an error (hidden folders and ``__MACOSX`` are ignored).
     """
-    out = []
+    out: list[tuple[Path, str]] = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
         files = sorted(f for f in folder.rglob("*") if f.suffix.lower() in extensions and not f.name.startswith("."))
         label = class_of(folder.name)
         if label is None and files:
             raise DataError(f"{dataset}: {folder} holds audio but {folder.name!r} is not a known class folder; "
                             f"move it out of {root}")
-        out += [(f, label) for f in files]
+        out += [(f, label) for f in files if label is not None]  # None: no files (or raised above)
     if not out:
         raise DataError(f"{dataset}: no audio files ({', '.join(extensions)}) in the class folders of {root}; "
                         f"found {listing(root)}")
@@ -182,7 +182,7 @@ def present(clips: list[Clip], *, partial: bool, dataset: str, root: Path | None
 def audio_problem(clip: Clip, *, min_seconds: float) -> str | None:
     """Why the clip's file cannot be used (cheap header checks), or None."""
     try:
-        info = audio.probe(clip.path)  # type: ignore[arg-type]
+        info = audio.probe(clip.file)
     except DataError as err:
         return str(err)
     if info.seconds < min_seconds:
@@ -218,9 +218,9 @@ def group_straddles(clips: Sequence[Clip]) -> dict[str, list[int]]:
 def content_hash(clip: Clip, *, by: Literal["bytes", "samples"] = "bytes") -> str:
     """sha1 of the file's bytes, or of its decoded samples (catches re-encoded headers too)."""
     if by == "samples":
-        data, rate = audio.read(clip.path)  # type: ignore[arg-type]
+        data, rate = audio.read(clip.file)
         return hashlib.sha1(data.tobytes() + str(rate).encode()).hexdigest()
-    return sha1_of(clip.path)  # type: ignore[arg-type]
+    return sha1_of(clip.file)
 
 
 def find_duplicates(dataset: Dataset, *, by: Literal["bytes", "samples"] = "bytes") -> list[dict]:
@@ -240,7 +240,7 @@ def find_duplicates(dataset: Dataset, *, by: Literal["bytes", "samples"] = "byte
             if hashes[i] is not None:
                 in_test[hashes[i]].append(dataset.clips[i].id)
         for i in split.train:
-            for other in in_test.get(hashes[i], ()):  # type: ignore[arg-type]
+            for other in in_test.get(hashes[i], ()):
                 rows.append({"split": split.name, "train": dataset.clips[i].id, "test": other, "sha1": hashes[i]})
     if rows:
         log.warning("%s: %d exact-duplicate audio pair(s) straddle train and test (e.g. %s == %s in %s); they inflate "
@@ -254,7 +254,9 @@ def find_duplicates(dataset: Dataset, *, by: Literal["bytes", "samples"] = "byte
 def write_folds(dataset: Dataset, path: str | Path) -> Path:
     """Write the fold of every clip (``id,label,fold``) so the folds can be reused with ``folds_file``."""
     path = Path(path)
-    folds = dataset.protocol.folds(dataset.clips)  # type: ignore[union-attr]
+    if not isinstance(dataset.protocol, PredefinedFolds):
+        raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} is a fixed split; it has no folds to write")
+    folds = dataset.protocol.folds(dataset.clips)
     table = {"id": [c.id for c in dataset.clips], "label": [c.label for c in dataset.clips], "fold": folds}
     pd.DataFrame(table).to_csv(path, index=False)
     return path
@@ -302,11 +304,11 @@ def coverage(clips: Sequence[Clip], *, dataset: str, official_folds: Sequence[in
         if absent:
             log.warning("%s: official folds %s are absent; running on folds %s only", dataset, absent, used)
     if classes is not None:
-        absent = sorted(set(classes) - {label for c in clips for label in (c.tags or (c.label,))})
-        if absent:
-            info["classes_absent"] = absent
-            log.warning("%s: %d of the %d classes have no clips here (%s)", dataset, len(absent), len(classes),
-                        ", ".join(absent[:5]) + (", ..." if len(absent) > 5 else ""))
+        no_clips = sorted(set(classes) - {label for c in clips for label in (c.tags or (c.label,))})
+        if no_clips:
+            info["classes_absent"] = no_clips
+            log.warning("%s: %d of the %d classes have no clips here (%s)", dataset, len(no_clips), len(classes),
+                        ", ".join(no_clips[:5]) + (", ..." if len(no_clips) > 5 else ""))
     return info
 
 
@@ -398,13 +400,13 @@ def check_classes(dataset: Dataset) -> None:
     dataset.kind.check_dataset(dataset)
 
 
-def conflicting_labels(dataset: Dataset) -> list[dict]:
+def conflicting_labels(dataset: Dataset) -> list[dict[str, Any]]:
     """The same audio (identical bytes) listed under more than one label, with a warning."""
     files = [c for c in dataset.clips if c.path is not None]
     labels: dict[str, dict[str, str]] = defaultdict(dict)
-    for clip, digest in zip(files, file_digests([c.path for c in files])):
+    for clip, digest in zip(files, file_digests([c.path for c in files if c.path is not None])):
         labels[digest].setdefault(clip.label, clip.id)
-    rows = [{"sha1": d, "clips": by_label} for d, by_label in labels.items() if len(by_label) > 1]
+    rows: list[dict[str, Any]] = [{"sha1": d, "clips": by_label} for d, by_label in labels.items() if len(by_label) > 1]
     if rows:
         example = rows[0]["clips"]
         log.warning("%s: %d audio file(s) appear under more than one label (e.g. %s); the labels contradict "

@@ -47,6 +47,7 @@ import re
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,7 +55,7 @@ from torch import nn
 
 from .audio import resample
 from .errors import RwbenchError, UnknownNameError
-from .frontend import FRONTENDS, POOLINGS, Embedder, layer_sets
+from .frontend import FRONTENDS, POOLINGS, Embedder, Pooling, layer_sets
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,7 +77,7 @@ class HearConfig:
     weights: str = "random"
     seed: int = 0
     width: str = "small"
-    pooling: str = "mean"
+    pooling: Pooling = "mean"  # checked in __post_init__ (a config file may hold any string)
     layers: str = "default"
     rate: int | None = None  # the caller's sample rate; None: the front-end's own
     hop: float = 50.0  # ms between timestamps
@@ -117,11 +118,11 @@ def parse_model_path(text: str) -> HearConfig:
         if not path.is_file():
             raise RwbenchError(f"HEAR model config {text!r} does not exist")
         raw = path.read_text(encoding="utf-8")
-        values = tomllib.loads(raw) if path.suffix.lower() == ".toml" else json.loads(raw)
+        values: dict[str, Any] = tomllib.loads(raw) if path.suffix.lower() == ".toml" else json.loads(raw)
         return HearConfig.from_mapping(values, f"HEAR model config {path.name}")
     head, *pairs = _KEY.split(text)
     name, _, tag = head.partition(":")
-    values: dict = {"frontend": name, **({"weights": tag} if tag else {})}
+    values = {"frontend": name, **({"weights": tag} if tag else {})}
     for pair in pairs:
         key, _, value = pair.partition("=")
         if key in values:
@@ -133,6 +134,8 @@ def parse_model_path(text: str) -> HearConfig:
 class RwbenchHearModel(nn.Module):
     """An rwbench front-end instance with the HEAR model attributes; see the module docstring for the rules."""
 
+    columns: torch.Tensor  # a buffer (register_buffer): the embedding columns of the chosen layers
+
     def __init__(self, config: HearConfig) -> None:
         super().__init__()
         self.config = config
@@ -143,7 +146,7 @@ class RwbenchHearModel(nn.Module):
                                "(default, all, or layers joined by +)")
         self.layers = sets[0]
         self.embedder = Embedder(spec, width=config.width, weights=config.weights, seed=config.seed,
-                                 pooling=config.pooling)  # type: ignore[arg-type]
+                                 pooling=config.pooling)
         slices = self.embedder.layer_slices()
         self.register_buffer("columns", torch.cat([torch.arange(*slices[layer]) for layer in self.layers]),
                              persistent=False)

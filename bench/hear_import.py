@@ -25,7 +25,7 @@ import logging
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 from urllib.parse import parse_qsl
 
 import torch
@@ -139,11 +139,12 @@ def _make(ref: HearRef, name: str) -> FrontendSpec:
         raise PluginError(f"front-end {name!r}: {ref.module}.load_model returned {type(model).__name__}; rwbench runs "
                           "PyTorch HEAR models (torch.nn.Module)")
     model.eval()
-    dim = int(model.scene_embedding_size if ref.embedding == "scene" else model.timestamp_embedding_size)
+    api: Any = model  # the HEAR API's attributes (sample_rate, *_embedding_size), unknown to nn.Module
+    dim = int(api.scene_embedding_size if ref.embedding == "scene" else api.timestamp_embedding_size)
     dist, version = _distribution(ref.module)
     record = {"module": ref.module, "distribution": dist, "version": version, "embedding": ref.embedding,
               "model_file": str(path.resolve()) if path is not None and path.exists() else ref.model or None,
-              "model_sha256": sha, "sample_rate": int(model.sample_rate), "embedding_size": dim,
+              "model_sha256": sha, "sample_rate": int(api.sample_rate), "embedding_size": dim,
               "adapter_version": ADAPTER_VERSION}
     identity = {k: v for k, v in record.items() if k != "model_file" or sha is None}  # a moved file is the same model
     canonical = _canonical(ref, path, sha)
@@ -152,7 +153,7 @@ def _make(ref: HearRef, name: str) -> FrontendSpec:
     release = f"{dist} {version}" if dist else f"version {version}" if version else "not installed as a package"
     weights = f"; load_model({ref.model!r})" + (f", sha256 {sha[:12]}" if sha else "") if ref.model else ""
     return FrontendSpec(
-        name=canonical, build=lambda _filters: net, input_kind="none", sample_rate=int(model.sample_rate),
+        name=canonical, build=lambda _filters: net, input_kind="none", sample_rate=int(api.sample_rate),
         widths={"small": 1, "paper": 1}, feature_dim=lambda _filters: dim, feature_layers=(ref.embedding,),
         source=f"HEAR API module {ref.module} ({release}){weights}",
         min_input=1, pad_to_min="repeat", input_length="any length (the HEAR module's own rule)",

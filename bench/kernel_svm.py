@@ -29,7 +29,9 @@ _cache_lock = threading.Lock()  # grid searches fit in threads (--jobs): one com
 
 
 def _digest(X: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8), digest_size=16).hexdigest() + str(X.shape)
+    # an ndarray is a buffer; numpy's stubs declare its __buffer__ only for Python >= 3.12
+    view = np.ascontiguousarray(X).view(np.uint8)
+    return hashlib.blake2b(view, digest_size=16).hexdigest() + str(X.shape)  # type: ignore[arg-type]
 
 
 def _memoised(kind: str, A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -40,8 +42,8 @@ def _memoised(kind: str, A: np.ndarray, B: np.ndarray) -> np.ndarray:
             _cache.move_to_end(key)
             return _cache[key]
         a, b = torch.from_numpy(np.ascontiguousarray(A)), torch.from_numpy(np.ascontiguousarray(B))
-        out = (a @ b.T) if kind == "dot" else torch.cdist(a, b, compute_mode="use_mm_for_euclid_dist").square_()
-        out = out.numpy()
+        product = (a @ b.T) if kind == "dot" else torch.cdist(a, b, compute_mode="use_mm_for_euclid_dist").square_()
+        out = product.numpy()
         _cache[key] = out
         while sum(m.nbytes for m in _cache.values()) > CACHE_BYTES and len(_cache) > 1:
             _cache.popitem(last=False)

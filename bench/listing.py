@@ -27,7 +27,7 @@ def _min_length(spec: FrontendSpec) -> str:
 
 
 def _frontend_row(spec: FrontendSpec) -> dict:
-    from .check import count_macs
+    from .macs import count_macs
 
     widths = {w: spec.filters(w) for w in ("small", "paper") if w in spec.widths}
     return {

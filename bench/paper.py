@@ -136,7 +136,8 @@ class _Table:
     def __init__(self, data: object, file: Path, where: str) -> None:
         if not isinstance(data, dict):
             raise PaperError(f"{file}: {where or 'the file'} must be a table, got {type(data).__name__}")
-        self.data, self.file, self.where, self.taken = data, file, where, set()
+        self.data, self.file, self.where = data, file, where
+        self.taken: set[str] = set()
 
     def key(self, name: str) -> str:
         return f"{self.where}.{name}" if self.where else name

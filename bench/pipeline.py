@@ -7,7 +7,6 @@ work whose files already exist, so a rerun, or a run that only adds backends, re
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from contextlib import ExitStack
@@ -19,16 +18,21 @@ from typing import Literal, get_args
 import numpy as np
 
 from .backends import DEFAULT_GRID, BackendSpec, grid_edge_flag, grid_name_of
-from .cache import content_key, read_json, write_json
-from .check import count_macs
 from .dataset import Dataset, dataset_from_record, dataset_record
-from .embed import Embeddings, EmbedJob, check_fits, choose_batch_size, ensure_embedded
+from .device import check_fits, choose_batch_size
+from .embed import ensure_embedded
+from .embed_job import Embeddings, EmbedJob
+from .embedding_manifest import EmbeddingManifest
 from .errors import RwbenchError
-from .evaluate import VOTES, clip_means, keep_rows, nested_cv, rows_of
-from .frontend import FOLD_TAGS, FrontendSpec, Pooling, Precision, layer_sets, offers, weight_tags
+from .evaluate import VOTES, clip_means, nested_cv
+from .fileio import content_key, read_json, write_json
+from .folds import FoldResult
+from .frontend import FOLD_TAGS, FrontendSpec, layer_sets, offers, weight_tags
 from .hear_import import provenance as hear_provenance
-from .manifest import EmbeddingManifest
+from .macs import count_macs
+from .options import Batching, Cached, Execution, Instance, check_seconds
 from .progress import Progress
+from .protocol import keep_rows, rows_of
 from .results import build_record, fold_weights_folder, result_lock, result_path, variant, write_result
 
 log = logging.getLogger(__name__)
@@ -42,45 +46,21 @@ Device = Literal["auto", "cpu", "cuda"]
 Aggregate = Literal["mean", "majority", "probability"]
 
 
-@dataclass
-class RunOptions:
-    width: str = "small"
-    weights: list[str] = field(default_factory=lambda: ["random"])  # tags; seeds apply to random, trained, mst
-    seeds: list[int] = field(default_factory=lambda: [0])
-    pooling: Pooling = "mean"
-    layers: str = "default"  # default | each | all | "a+b,c": the layer sets evaluated, one result each
+@dataclass(kw_only=True)
+class RunOptions(Instance, Execution, Batching, Cached):
+    """Options of ``rwbench run`` / ``embed`` / ``evaluate`` (and of ``reproduce``): the shared groups of
+    :mod:`rwbench.options` plus windowing and the backends' grid."""
+
     segment: float | None = None  # window seconds for segment-and-aggregate (None: crop/pad each clip)
     hop: float | None = None
     aggregate: Aggregate = "mean"  # with segments: mean embedding, or majority / probability voting
-    device: Device = "auto"
-    batch_size: int | None = None  # None: 16 on CPU, chosen from free memory on CUDA
-    precision: Precision = "fp32"
-    workers: int | None = None
-    skip_bad_audio: bool = False
-    results_dir: Path = Path("results")
-    cache_dir: Path | None = None  # default: <results_dir>/embeddings
-    n_jobs: int | None = None
-    force: bool = False
-    progress: bool = False
     grid: str = DEFAULT_GRID  # the backends' named grid searched (--grid): wide | study (the reference study's)
 
     def __post_init__(self) -> None:
-        """The closed choices, checked once here for every caller (the CLI checks them first, with its own words)."""
-        for name, kind in (("pooling", Pooling), ("aggregate", Aggregate), ("device", Device), ("precision", Precision)):
-            if getattr(self, name) not in get_args(kind):
-                raise RwbenchError(f"{name} {getattr(self, name)!r} is not one of {list(get_args(kind))}")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
-            raise RwbenchError(f"seeds {self.seeds} must be distinct non-negative integers, at least one")
-        for name in ("segment", "hop"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise RwbenchError(f"{name} {value!r} must be a positive number of seconds")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise RwbenchError(f"batch_size {self.batch_size} must be at least 1")
-
-    @property
-    def cache_root(self) -> Path:
-        return self.cache_dir or self.results_dir / "embeddings"
+        if self.aggregate not in get_args(Aggregate):
+            raise RwbenchError(f"aggregate {self.aggregate!r} is not one of {list(get_args(Aggregate))}")
+        check_seconds(segment=self.segment, hop=self.hop)
+        super().__post_init__()
 
     def job(self, dataset: Dataset, spec: FrontendSpec, weights: str, seed: int, fold: str | None = None) -> EmbedJob:
         checkpoint = None
@@ -143,7 +123,7 @@ def stored_datasets(cache_root: Path, name: str, tasks: list[str] | None) -> lis
     recent record of each, so `rwbench evaluate` needs neither the audio nor a reload of the dataset."""
     folders = ([Path(cache_root) / f"{name}__{t}" for t in tasks] if tasks else
                [Path(cache_root) / name, *sorted(Path(cache_root).glob(f"{name}__*"))])
-    out = []
+    out: list[Dataset] = []
     for folder in folders:
         records = sorted(folder.glob("dataset-*.json"), key=lambda p: p.stat().st_mtime)
         if not records:
@@ -195,7 +175,8 @@ def prepare_embedding(datasets: list[Dataset], frontends: list[FrontendSpec], op
 def embed_job(job: EmbedJob, opts: RunOptions, on_clips=None) -> bool:
     """Make one job's cache entry complete; True when this call computed it."""
     return ensure_embedded(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size, workers=opts.workers,
-                           skip_bad_audio=opts.skip_bad_audio, progress=opts.progress, on_clips=on_clips)
+                           skip_bad_audio=opts.skip_bad_audio, progress=opts.progress, on_clips=on_clips,
+                           compile=opts.compile)
 
 
 def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:
@@ -212,7 +193,7 @@ def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:
 
 
 @dataclass(frozen=True)
-class EvaluateTask:
+class EvalJob:
     """One result file: a front-end instance's embeddings (one job, or one per outer fold for per-fold weights)
     × a layer set × a backend. Its path and run key are known before any embedding exists."""
 
@@ -249,8 +230,8 @@ class EvaluateTask:
         return path.is_file() and not opts.force and stored_run_key(path) == self.run_key(opts, protocol)
 
 
-def evaluation_tasks(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
-                     opts: RunOptions) -> list[EvaluateTask]:
+def evaluation_jobs(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
+                     opts: RunOptions) -> list[EvalJob]:
     chosen = {spec.name: layer_sets(spec, opts.layers) for spec in frontends}  # bad --layers fail before any work
     check_task_options(datasets, opts)
     backends = [backend.with_grid(opts.grid) for backend in backends]
@@ -259,13 +240,13 @@ def evaluation_tasks(datasets: list[Dataset], frontends: list[FrontendSpec], bac
         instances: dict[tuple, list[EmbedJob]] = {}  # (front-end, weights, seed) → its job, or one per fold
         for job in jobs([dataset], frontends, opts):
             instances.setdefault((job.frontend.name, job.weights, job.seed), []).append(job)
-        tasks += [EvaluateTask(tuple(group), layers, backend) for group in instances.values()
+        tasks += [EvalJob(tuple(group), layers, backend) for group in instances.values()
                   for layers in chosen[group[0].frontend.name] for backend in backends]
     check_grids(tasks, opts)
     return tasks
 
 
-def check_grids(tasks: list[EvaluateTask], opts: RunOptions) -> None:
+def check_grids(tasks: list[EvalJob], opts: RunOptions) -> None:
     """A result made with another named grid of its backend (``--grid study`` vs ``wide``) lives at the same path
     (the grid is in its run key and backend section, not in its file name), so it is not replaced silently: the
     run stops before any work unless ``--force``."""
@@ -319,19 +300,19 @@ def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backend
                  opts: RunOptions, log_: RunLog, progress: Progress | None = None) -> None:
     """Every result file; each one a step of ``progress`` (default: a display of this stage alone)."""
     described = {dataset.key: (dataset.splits(), dataset.describe()) for dataset in datasets}  # once per dataset
-    tasks = evaluation_tasks(datasets, frontends, backends, opts)
+    tasks = evaluation_jobs(datasets, frontends, backends, opts)
     with ExitStack() as stack:
         if progress is None:
             progress = stack.enter_context(Progress(len(tasks), bar=opts.progress, desc="evaluate"))
         for task in tasks:
-            path, computed = evaluate_task(task, opts, *described[task.job.dataset.key], progress=progress)
+            path, computed = evaluate_job(task, opts, *described[task.job.dataset.key], progress=progress)
             log_.results.append(path)
             log_.evaluated += computed
             log_.reused += not computed
     warn_grid_edges(log_.results)
 
 
-def evaluate_task(task: EvaluateTask, opts: RunOptions, splits=None, described: dict | None = None,
+def evaluate_job(task: EvalJob, opts: RunOptions, splits=None, described: dict | None = None,
                   progress: Progress | None = None) -> tuple[Path, bool]:
     """Write the task's result file unless an up-to-date one exists; (its path, whether this call computed it).
     A concurrent run with the same result waits on its lock, then reuses it. The result's line is logged, or is
@@ -362,7 +343,7 @@ def stored_run_key(path: Path) -> str | None:
         return None
 
 
-def frontend_section(task: EvaluateTask, manifests: dict[str | None, EmbeddingManifest], feature_dim: int,
+def frontend_section(task: EvalJob, manifests: dict[str | None, EmbeddingManifest], feature_dim: int,
                      opts: RunOptions) -> dict:
     """A result's ``frontend`` section: the instance, its weights and input, from the embeddings' manifests (keyed
     by outer fold for per-fold weights, else ``{None: manifest}``)."""
@@ -386,7 +367,7 @@ def frontend_section(task: EvaluateTask, manifests: dict[str | None, EmbeddingMa
             **({"hear": hear} if hear else {})}
 
 
-def _evaluate(task: EvaluateTask, embeddings: dict[str | None, Embeddings], path: Path, run_key: str, splits,
+def _evaluate(task: EvalJob, embeddings: dict[str | None, Embeddings], path: Path, run_key: str, splits,
               described: dict, opts: RunOptions) -> str:
     """Write the result file; returns its one-line summary.
 
@@ -398,14 +379,14 @@ def _evaluate(task: EvaluateTask, embeddings: dict[str | None, Embeddings], path
     manifest = next(iter(manifests.values()))
     columns = next(iter(embeddings.values())).columns(layers)
     frontend = frontend_section(task, manifests, len(columns), opts)
-    folds = {}
+    by_split: dict[str, FoldResult] = {}
     for fold, matrix in embeddings.items():  # each split scored on its own fold's embeddings, or all on one
         mine = [s for s in splits if fold is None or s.name == fold]
-        folds.update(zip([s.name for s in mine], _nested_cv(matrix, columns, dataset, mine, backend, job.seed, opts)))
-    missing = [s.name for s in splits if s.name not in folds]
+        by_split.update(zip([s.name for s in mine], _nested_cv(matrix, columns, dataset, mine, backend, job.seed, opts)))
+    missing = [s.name for s in splits if s.name not in by_split]
     if missing:
         raise RwbenchError(f"{spec.name} ({job.weights_kind}): no embeddings for split(s) {missing}")
-    folds = [folds[s.name] for s in splits]
+    folds = [by_split[s.name] for s in splits]
     record = build_record(
         run_key=run_key,
         dataset={**described, "fingerprint": manifest.dataset_fingerprint,
@@ -448,7 +429,7 @@ def run(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[B
     for spec in frontends:  # bad --layers fail before any work
         layer_sets(spec, opts.layers)
     check_task_options(datasets, opts)
-    tasks = evaluation_tasks(datasets, frontends, backends, opts)  # a result made with another --grid stops it here
+    tasks = evaluation_jobs(datasets, frontends, backends, opts)  # a result made with another --grid stops it here
     log_ = RunLog()
     with Progress(len(jobs(datasets, frontends, opts)) + len(tasks), bar=opts.progress) as progress:
         embed_all(datasets, frontends, opts, log_, progress)

@@ -11,7 +11,7 @@ does (the dataset's crop/pad policy, no peak normalisation, no augmentation), ke
 Per outer split the fit / validation parts are the split's first inner pair (training side only); the test side is
 scored once for the record (MSE and Pearson r against the target) and touches nothing. Weights go to
 ``<results>/weights/mst/<dataset>/<front-end>__<width>__seed<k>/<fold>.safetensors``; ``--weights mst`` embeds with
-them. Training shares :func:`rwbench.train.fit`: early stopping, per-epoch resumable checkpoints, determinism on CPU.
+them. Training shares :func:`rwbench.fitting.fit`: early stopping, per-epoch resumable checkpoints, determinism on CPU.
 """
 
 from __future__ import annotations
@@ -26,15 +26,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cache import content_key, write_json
 from .dataset import Dataset
+from .device import resolve_device
 from .dsp import LogMel, LogMelConfig
-from .embed import EmbedJob, resolve_device
+from .embed_job import EmbedJob
 from .errors import RwbenchError
+from .fileio import content_key, write_json
+from .fitting import Objective, TrainOptions, autocast, batches, decode_clips, finished_fold, fit, without_failed
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
 from .results import fold_weights_folder
-from .train import Objective, TrainOptions, autocast, batches, decode_clips, finished_fold, fit, without_failed
 from .weights import write_safetensors
 
 log = logging.getLogger(__name__)

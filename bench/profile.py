@@ -1,9 +1,10 @@
 """``rwbench profile``: embedding throughput of front-ends against this device's matmul peak, in one run.
 
-Each run first measures the device's float32 matmul peak, then, per front-end, builds an :class:`Embedder`
-(random weights, seed 0) and times it on seeded noise clips after warm-up calls, keeping the best of a few
-timings. Clips shorter than a front-end's minimum are lengthened by its declared pad rule, as the embed stage
-does. ``benchmarks/README.md`` explains every column.
+Each run first measures the device's float32 peak (the best of several matrix products and convolutions: square,
+transposed, shaped as the front-ends' big convolutions), then, per front-end, builds an :class:`Embedder`
+(random weights, seed 0) with the embed stage's exact rewrites (:mod:`rwbench.fusion`) and times it on seeded
+noise clips after warm-up calls, keeping the best of a few timings. Clips shorter than a front-end's minimum are
+lengthened by its declared pad rule, as the embed stage does. ``benchmarks/README.md`` explains every column.
 """
 
 from __future__ import annotations
@@ -24,29 +25,33 @@ import torch
 from tabulate import tabulate
 
 from .audio import fix_length
-from .check import clip_samples, count_macs
-from .embed import check_memory, resolve_device
+from .compiler import compile_net
+from .device import check_memory, resolve_device
 from .errors import RwbenchError
 from .frontend import Embedder, FrontendSpec, Precision
+from .fusion import fuse_embedder
+from .macs import clip_samples, count_macs
 
 log = logging.getLogger(__name__)
 
 WARMUP_CALLS = 3  # untimed calls first: allocator, oneDNN/cuDNN kernel choice
 MIN_TIME = 0.2  # seconds one timing should last at least; fast calls are looped to reach it
-MATMUL_SIZE, MATMUL_REPEATS = 2048, 10
+PEAK_REPEATS = 5  # timings per peak shape (best kept)
 SLOW_MS_PER_CLIP = 2000.0
 MIB = 2**20
 
 
 @dataclass(frozen=True)
 class ProfileOptions:
-    width: str = "small"
+    width: str | int = "small"  # a named width or a first-layer filter count
     seconds: float = 4.0
     batch_size: int = 8
     device: str = "auto"
     precision: Precision = "fp32"
     repeats: int = 3
     warmup: int = WARMUP_CALLS
+    fuse: bool = True  # the embed stage's exact rewrites (rwbench.fusion)
+    compile: bool = False  # torch.compile (rwbench.compiler); the first warm-up call compiles
 
 
 # -- timing --------------------------------------------------------------------------------------
@@ -79,13 +84,78 @@ def best_seconds(fn: Callable[[], object], device: torch.device, *, repeats: int
     return best
 
 
-def matmul_peak(device: torch.device, size: int = MATMUL_SIZE) -> float:
-    """Measured float32 matmul rate of ``size × size`` matrices on ``device``, in GFLOP/s (2·n³ per product)."""
-    g = torch.Generator().manual_seed(0)
-    a, b = (torch.randn(size, size, generator=g).to(device) for _ in range(2))
-    out = torch.empty(size, size, device=device)
-    seconds = best_seconds(lambda: torch.mm(a, b, out=out), device, repeats=MATMUL_REPEATS)
-    return 2 * size**3 / seconds / 1e9
+@dataclass(frozen=True)
+class PeakShape:
+    """One candidate for the peak: ``make(device)`` builds its operands and returns the call to time."""
+
+    name: str
+    flop: float  # per call
+    make: Callable[[torch.device], Callable[[], object]]
+
+
+@dataclass(frozen=True)
+class Peak:
+    gflops: float  # the best candidate's rate
+    shape: str  # its name
+    rates: dict[str, float]  # every candidate's GFLOP/s, in the order measured
+
+
+def _randn(*shape: int, device: torch.device) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(0)).to(device)
+
+
+def _gemm(m: int, k: int, n: int, name: str, layout: str = "A·B") -> PeakShape:
+    """``(m, k) @ (k, n)``; ``layout`` Aᵀ·B or A·Bᵀ reads an operand transposed (a strided view, as conv
+    weights often are)."""
+    def make(device):
+        a = _randn(k, m, device=device).t() if layout == "Aᵀ·B" else _randn(m, k, device=device)
+        b = _randn(n, k, device=device).t() if layout == "A·Bᵀ" else _randn(k, n, device=device)
+        out = torch.empty(m, n, device=device)
+        return lambda: torch.mm(a, b, out=out)
+    return PeakShape(f"{name} ({m}×{k}·{k}×{n}, {layout})", 2.0 * m * k * n, make)
+
+
+def _conv2d(batch: int, channels: int, height: int, width: int, *, channels_last: bool) -> PeakShape:
+    """A 3×3 'same' conv2d, ``channels`` → ``channels``, as ``nn.Conv2d`` runs it (oneDNN / cuDNN)."""
+    def make(device):
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        x = _randn(batch, channels, height, width, device=device).contiguous(memory_format=fmt)
+        w = _randn(channels, channels, 3, 3, device=device).contiguous(memory_format=fmt)
+        return lambda: torch.nn.functional.conv2d(x, w, padding=1)
+    layout = "NHWC" if channels_last else "NCHW"
+    return PeakShape(f"conv2d 3×3 {channels}→{channels} on {batch}×{height}×{width} ({layout})",
+                     2.0 * batch * channels * channels * 9 * height * width, make)
+
+
+def peak_shapes(device: torch.device) -> list[PeakShape]:
+    """Square products, transposed layouts, the im2col products of the front-ends' biggest convolutions at paper
+    width (rows: output positions of a few clips), and a plain big conv2d."""
+    sizes = (2048, 4096, 8192) if device.type == "cuda" else (1024, 2048, 3072)
+    return [
+        *(_gemm(n, n, n, f"mm {n}²") for n in sizes),
+        _gemm(2048, 2048, 2048, "mm 2048²", "Aᵀ·B"),
+        _gemm(2048, 2048, 2048, "mm 2048²", "A·Bᵀ"),
+        _gemm(2048, 9 * 717, 717, "vgg conv 3×3 717→717"),
+        _gemm(4096, 3 * 512, 512, "sample_level conv 3, 512→512"),
+        _gemm(2048, 7 * 896, 896, "frame_level conv 7, 896→896"),
+        _conv2d(4, 256, 48, 48, channels_last=False),
+        _conv2d(4, 256, 48, 48, channels_last=True),
+    ]
+
+
+def device_peak(device: torch.device, shapes: list[PeakShape] | None = None, *, repeats: int = PEAK_REPEATS,
+                timer: Callable[..., float] | None = None) -> Peak:
+    """The device's float32 peak: every shape timed (best of ``repeats`` after a warm-up), the best rate kept.
+
+    One 2048² product alone is not a peak: on a 2-core CPU it read 156 GFLOP/s where front-ends ran at 164."""
+    timer = timer or best_seconds
+    rates: dict[str, float] = {}
+    for shape in shapes or peak_shapes(device):
+        call = shape.make(device)
+        rates[shape.name] = shape.flop / timer(call, device, repeats=repeats, warmup=1) / 1e9
+        del call
+    best = max(rates, key=lambda name: rates[name])
+    return Peak(rates[best], best, rates)
 
 
 class PeakMemory:
@@ -144,7 +214,7 @@ def profile_frontend(spec: FrontendSpec, opts: ProfileOptions, peak_gflops: floa
     check_memory(spec, opts.width, clips.shape[1], opts.batch_size, opts.device)
     macs_per_clip = count_macs(spec, opts.width, opts.seconds) * clips.shape[1] / spec.sample_rate
     with PeakMemory(device) as memory:
-        per_batch, model = _time_batch(spec, opts, clips)
+        per_batch, model, params, compiled = _time_batch(spec, opts, clips)
     clips_per_s = opts.batch_size / per_batch
     gflops = 2 * macs_per_clip * clips_per_s / 1e9
     width = opts.width
@@ -153,13 +223,14 @@ def profile_frontend(spec: FrontendSpec, opts: ProfileOptions, peak_gflops: floa
         "input": f"{'waveform (DSP)' if spec.input_kind == 'none' else spec.input_kind} {label}",
         "width": f"{width} ({spec.filters(width)})" if not str(width).isdigit() else str(width),
         "dim": spec.dim(width),
-        "params": sum(p.numel() for p in model.net.parameters()),
+        "params": params,
         "MMAC/clip": macs_per_clip / 1e6,
         "clips/s": clips_per_s,
         "ms/clip": 1e3 / clips_per_s,
         "GFLOP/s": gflops,
         "% peak": 100 * gflops / peak_gflops,
         "peak MiB": memory.mib,
+        **compiled,
     }
 
 
@@ -171,12 +242,32 @@ def ms_per_clip(spec: FrontendSpec, width: str | int, seconds: float, batch_size
     return 1e3 * _time_batch(spec, opts, noise_clips(spec, seconds, batch_size)[0])[0] / batch_size
 
 
-def _time_batch(spec: FrontendSpec, opts: ProfileOptions, clips: torch.Tensor) -> tuple[float, Embedder]:
-    """(best seconds per call on ``clips``, the model): an :class:`Embedder` built and timed on ``opts.device``."""
+def _time_batch(spec: FrontendSpec, opts: ProfileOptions, clips: torch.Tensor) -> tuple[float, Embedder, int, dict]:
+    """(best seconds per call on ``clips``, the model, its parameters as built, compile columns): an
+    :class:`Embedder` built as the embed stage builds it (fused unless ``opts.fuse`` is off, compiled with
+    ``opts.compile``) and timed on ``opts.device``. With ``opts.compile`` the columns are the first call's seconds
+    (the compilation) and the largest difference from the eager output relative to its largest value; a failed
+    compile raises (its timing would be the eager one under the compiled label)."""
     device = resolve_device(opts.device)
-    model = Embedder(spec, width=opts.width, precision=opts.precision).to(device)
+    model = Embedder(spec, width=opts.width, precision=opts.precision)
+    params = sum(p.numel() for p in model.net.parameters())
+    if opts.fuse:
+        fuse_embedder(model)
+    model.to(device)
     clips = clips.to(device)
-    return best_seconds(lambda: model(clips), device, repeats=opts.repeats, warmup=opts.warmup), model
+    if not opts.compile:
+        return best_seconds(lambda: model(clips), device, repeats=opts.repeats, warmup=opts.warmup), model, params, {}
+    eager = model(clips)
+    compiled = compile_net(model.net, spec.name)
+    start = time.perf_counter()
+    out = model(clips)
+    _sync(device)
+    compile_s = time.perf_counter() - start
+    if compiled.failed:
+        raise RwbenchError("torch.compile failed (see the info line above); rerun without --compile")
+    seconds = best_seconds(lambda: model(clips), device, repeats=opts.repeats, warmup=opts.warmup)
+    error = ((out - eager).abs().max() / eager.abs().max().clamp_min(1e-30)).item()
+    return seconds, model, params, {"compile s": compile_s, "compiled Δ": error}
 
 
 # -- the table -----------------------------------------------------------------------------------
@@ -188,7 +279,7 @@ def _cpu_name() -> str:
         return platform.processor() or platform.machine()
 
 
-def header(device: torch.device, peak_gflops: float, opts: ProfileOptions) -> list[str]:
+def header(device: torch.device, peak: Peak, opts: ProfileOptions) -> list[str]:
     if device.type == "cuda":
         tf32 = "on" if torch.backends.cuda.matmul.allow_tf32 else "off"
         name = f"cuda ({torch.cuda.get_device_name(device)}), TF32 {tf32}"
@@ -199,7 +290,8 @@ def header(device: torch.device, peak_gflops: float, opts: ProfileOptions) -> li
     load = "/".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"  # 1/5/15 min
     return [
         f"device {name}; torch {torch.__version__}; threads {torch.get_num_threads()}; load average {load}",
-        f"float32 matmul peak {peak_gflops:.1f} GFLOP/s ({MATMUL_SIZE}×{MATMUL_SIZE}, best of {MATMUL_REPEATS}); "
+        f"float32 peak {peak.gflops:.1f} GFLOP/s ({peak.shape}; the best of {len(peak.rates)} shapes, each best of "
+        f"{PEAK_REPEATS}); rewrites {'fused' if opts.fuse else 'off'}; torch.compile {'on' if opts.compile else 'off'}; "
         f"precision {opts.precision}; batch {opts.batch_size}, best of {opts.repeats} after {opts.warmup} warm-up "
         f"calls; {memory}",
     ]
@@ -214,12 +306,13 @@ def profile(specs: list[FrontendSpec], opts: ProfileOptions) -> tuple[list[dict]
     if device.type == "cpu" and hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1) / 2:
         log.warning("load average %.1f on %d cores: other processes compete for the CPU and timings will vary; "
                     "--threads 1 is steadier on a shared machine", os.getloadavg()[0], os.cpu_count())
-    peak = matmul_peak(device)
-    log.info("matmul peak %.1f GFLOP/s on %s", peak, device)
+    peak = device_peak(device)
+    log.info("float32 peak %.1f GFLOP/s on %s (%s)", peak.gflops, device, peak.shape)
     notes, rows = header(device, peak, opts), []
+    notes.append("peak shapes, GFLOP/s: " + "; ".join(f"{name} {rate:.1f}" for name, rate in peak.rates.items()))
     for spec in specs:
         try:
-            row = profile_frontend(spec, opts, peak)
+            row = profile_frontend(spec, opts, peak.gflops)
         except Exception as err:  # one broken front-end must not lose the others' numbers
             log.error("%s failed: %s: %s", spec.name, type(err).__name__, err)
             notes.append(f"failed: {spec.name} ({type(err).__name__}: {err})")

@@ -93,13 +93,17 @@ class StratifiedFolds(PredefinedFolds):
                 "assignment": dict(zip([c.id for c in clips], folds))}
 
 
+
+Refit = Literal["train", "train+valid"]  # what a fixed split's chosen model is refit on
+
+
 @dataclass(frozen=True)
 class FixedSplit:
     """One train/valid/test split (``clip.split``): select on valid, refit on train (or
     train+valid), report test."""
 
     id: str
-    refit: Literal["train", "train+valid"] = "train"
+    refit: Refit = "train"
 
     def splits(self, clips: Sequence[Clip]) -> list[OuterSplit]:
         split = np.array([c.split for c in clips])
@@ -116,3 +120,21 @@ class FixedSplit:
 
 
 Protocol = PredefinedFolds | FixedSplit
+
+
+def rows_of(split: OuterSplit, clip_index: np.ndarray) -> OuterSplit:
+    """The split over window rows: every window goes where its clip goes."""
+    def rows(clips: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(np.isin(clip_index, clips))
+
+    return OuterSplit(split.name, rows(split.train), rows(split.test),
+                      tuple((rows(fit), rows(val)) for fit, val in split.inner))
+
+
+def keep_rows(split: OuterSplit, keep: np.ndarray) -> OuterSplit:
+    """The split without the rows where ``keep`` is False (clips skipped as unreadable)."""
+    def kept(indices: np.ndarray) -> np.ndarray:
+        return indices[keep[indices]]
+
+    return OuterSplit(split.name, kept(split.train), kept(split.test),
+                      tuple((kept(fit), kept(val)) for fit, val in split.inner))

@@ -26,7 +26,7 @@ each proxy's wall time beside its value. Three kinds:
 
   The network is in training mode (batch norm on batch statistics), as in zero-cost-nas.
 * ``baseline`` — ``params`` (front-end parameters), ``macs`` (multiply-accumulates per second of audio,
-  :func:`rwbench.check.count_macs`), ``dim`` (feature dimension of the default layers): what a proxy must beat.
+  :func:`rwbench.macs.count_macs`), ``dim`` (feature dimension of the default layers): what a proxy must beat.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal, get_args
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -46,6 +47,11 @@ from .dsp import LogMel
 from .errors import RwbenchError
 from .frontend import Embedder, FrontendSpec, pool
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
+    from .pipeline import RunOptions
+    from .protocol import OuterSplit
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +73,9 @@ class RandomWeightSetup:
     """How the random-weight proxies evaluate: the run's options (results folder of their own, shared embedding
     cache), the outer splits scored (all, or a recorded subset) and the dataset as results describe it."""
 
-    opts: object  # rwbench.pipeline.RunOptions
-    splits: list | None = None
-    described: dict | None = None
+    opts: RunOptions
+    splits: list[OuterSplit] | None = None
+    described: dict[str, Any] | None = None
 
 
 @dataclass
@@ -80,7 +86,7 @@ class ProxyContext:
     spec: FrontendSpec
     width: str | int = "small"
     seeds: tuple[int, ...] = (0,)
-    dataset: object | None = None  # rwbench.dataset.Dataset
+    dataset: Dataset | None = None
     batch: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None
     random_weight: RandomWeightSetup | None = None
     device: str = "cpu"
@@ -140,13 +146,13 @@ class ProxyNetwork(nn.Module):
 def network_input(spec: FrontendSpec, waves: torch.Tensor) -> torch.Tensor:
     """``(batch, samples)`` → what the network reads: ``(batch, 1, frames, n_mels)`` or ``(batch, 1, samples)``."""
     x = waves.unsqueeze(1)
-    if spec.input_kind == "logmel":
+    if spec.input_kind == "logmel" and spec.logmel is not None:  # they come together (FrontendSpec checks)
         with torch.no_grad():
             x = LogMel(spec.logmel).to(waves.device)(x)
     return x
 
 
-def prunable(net: nn.Module) -> list[nn.Module]:
+def prunable(net: nn.Module) -> list[nn.Conv1d | nn.Conv2d | nn.Linear]:
     return [m for m in net.modules() if isinstance(m, PRUNABLE)]
 
 
@@ -194,6 +200,8 @@ def jacob_cov_score(net: nn.Module, inputs: torch.Tensor, targets=None, loss_fn=
     x = inputs.detach().clone().requires_grad_(True)
     out = net(x)
     out.backward(torch.ones_like(out))
+    if x.grad is None:
+        raise RwbenchError("jacob_cov: the network's output does not depend on its input")
     jacobian = x.grad.reshape(len(x), -1).double().cpu().numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.corrcoef(jacobian)
@@ -223,6 +231,8 @@ def grasp_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, los
     grads = torch.autograd.grad(loss_fn(net(inputs), targets), weights, allow_unused=True)
     graph = torch.autograd.grad(loss_fn(net(inputs), targets), weights, create_graph=True, allow_unused=True)
     z = sum((g.detach() * f).sum() for g, f in zip(grads, graph) if g is not None and f is not None)
+    if not isinstance(z, torch.Tensor):  # the int 0 of an empty sum
+        raise RwbenchError("grasp: no conv/linear weight of the network has a gradient")
     hessian_g = torch.autograd.grad(z, weights, allow_unused=True)
     return float(sum((-w.detach() * hg).sum().item() for w, hg in zip(weights, hessian_g) if hg is not None))
 
@@ -298,9 +308,9 @@ def _params(ctx: ProxyContext) -> ProxyValue:
 
 
 @register_proxy(name="macs", kind="baseline", source="baseline",
-                description="multiply-accumulates per second of audio (rwbench.check.count_macs)")
+                description="multiply-accumulates per second of audio (rwbench.macs.count_macs)")
 def _macs(ctx: ProxyContext) -> ProxyValue:
-    from .check import count_macs
+    from .macs import count_macs
 
     return ProxyValue(float(count_macs(ctx.spec, ctx.width)))
 
@@ -315,8 +325,8 @@ def random_weight_score(ctx: ProxyContext, backend: str) -> ProxyValue:
     """Embed with random weights (each seed) and evaluate ``backend`` with nested CV on the setup's outer splits:
     the mean primary metric over seeds (each seed's: the mean over those splits)."""
     from .backends import BACKENDS
-    from .cache import read_json
-    from .pipeline import RunLog, embed_all, evaluate_task, evaluation_tasks
+    from .fileio import read_json
+    from .pipeline import RunLog, embed_all, evaluate_job, evaluation_jobs
     from .tasks import task_type
 
     setup = ctx.random_weight
@@ -326,8 +336,8 @@ def random_weight_score(ctx: ProxyContext, backend: str) -> ProxyValue:
     embed_all([ctx.dataset], [ctx.spec], opts, RunLog())
     metric = f"{task_type(ctx.dataset.task_type).primary}_mean"
     per_seed, files = {}, []
-    for task in evaluation_tasks([ctx.dataset], [ctx.spec], [BACKENDS.get(backend)], opts):
-        path, _ = evaluate_task(task, opts, setup.splits, setup.described)
+    for task in evaluation_jobs([ctx.dataset], [ctx.spec], [BACKENDS.get(backend)], opts):
+        path, _ = evaluate_job(task, opts, setup.splits, setup.described)
         record = read_json(path)
         per_seed[int(record["seed"])] = float(record["summary"][metric])
         files.append(str(path))
@@ -340,4 +350,4 @@ for _backend in ("elm", "svm"):
     register_proxy(name=f"rw_{_backend}", kind="random-weight",
                    source="Pons & Serra 2019 (after Saxe et al. 2011): random-weight embedding + " + _backend.upper(),
                    description=f"random-weight embedding + {_backend} under the dataset's protocol (mean over seeds)")(
-        lambda ctx, _b=_backend: random_weight_score(ctx, _b))
+        partial(random_weight_score, backend=_backend))

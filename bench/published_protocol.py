@@ -20,8 +20,8 @@ is marked: its backend is named ``<backend>@published`` (``svm@published``), its
 ``protocol: published:pons2019`` and what is reported, and its dataset protocol carries ``evaluation``; a
 leaderboard that is pointed at them shows them as rows of their own, never mixed into the honest rows.
 
-Built on :mod:`rwbench.evaluate`'s public functions (:func:`~rwbench.evaluate.fold_result`,
-:func:`~rwbench.evaluate.search_grid`), the task type's outputs (:meth:`rwbench.tasks.TaskType.outputs`) and the
+Built on the one fold record (:func:`~rwbench.folds.fold_result`), rwbench.evaluate's grid search
+(:func:`~rwbench.evaluate.search_grid`), the task type's outputs (:meth:`rwbench.tasks.TaskType.outputs`) and the
 pipeline's task list and embedding cache; nothing of the honest evaluation changes.
 """
 
@@ -38,18 +38,19 @@ import numpy as np
 from .backends import BackendSpec, chosen_edges
 from .dataset import Dataset
 from .errors import RwbenchError
-from .evaluate import FoldResult, clip_means, fold_result, keep_rows, search_grid, stored_params
+from .evaluate import clip_means, search_grid, stored_params
+from .folds import FoldResult, fold_result
 from .frontend import FrontendSpec
 from .pipeline import (
-    EvaluateTask,
+    EvalJob,
     RunLog,
     RunOptions,
-    evaluation_tasks,
+    evaluation_jobs,
     frontend_section,
     load_embeddings,
     stored_run_key,
 )
-from .protocol import FixedSplit, OuterSplit
+from .protocol import FixedSplit, OuterSplit, keep_rows
 from .results import build_record, result_lock, write_result
 from .tasks import TaskType, task_type
 
@@ -95,7 +96,7 @@ def published_folds(X: np.ndarray, y: np.ndarray, splits: list[OuterSplit], back
                     n_classes: int, fixed_split: bool, n_jobs: int | None = None,
                     task: TaskType | None = None) -> list[FoldResult]:
     """The study's protocol on one embedding matrix ``X`` ``(clips, dim)`` and labels ``y`` ``(clips,)``: one
-    :class:`~rwbench.evaluate.FoldResult` per split of ``splits`` (module docstring). ``fixed_split``: one
+    :class:`~rwbench.folds.FoldResult` per split of ``splits`` (module docstring). ``fixed_split``: one
     train/valid/test split (``splits[0].inner[0]`` is (train, valid)); else the splits are the reported folds."""
     task = task or task_type("multiclass")
     if task.name != "multiclass":
@@ -137,7 +138,7 @@ def evaluate_published(datasets: list[Dataset], frontends: list[FrontendSpec], b
         described, splits = dataset.describe(), dataset.splits()
         fixed = isinstance(dataset.protocol, FixedSplit)
         protocol = {**described["protocol"], "evaluation": NAME, "evaluation_version": VERSION}
-        for task in evaluation_tasks([dataset], frontends, backends, mine):
+        for task in evaluation_jobs([dataset], frontends, backends, mine):
             path = task.path(mine)
             key = task.run_key(mine, protocol)
             with result_lock(mine.results_dir, path):
@@ -151,7 +152,7 @@ def evaluate_published(datasets: list[Dataset], frontends: list[FrontendSpec], b
     return log_
 
 
-def _write(task: EvaluateTask, path: Path, run_key: str, dataset: Dataset, described: dict, splits, fixed: bool,
+def _write(task: EvalJob, path: Path, run_key: str, dataset: Dataset, described: dict, splits, fixed: bool,
            opts: RunOptions) -> str:
     if len(task.jobs) != 1:
         raise RwbenchError(f"{task.job.frontend.name}: per-fold weights (trained, mst) are not evaluated with the "

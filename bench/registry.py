@@ -16,13 +16,21 @@ import sys
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from .errors import PluginError, UnknownNameError
 
 log = logging.getLogger(__name__)
 
-S = TypeVar("S")
+
+class Named(Protocol):
+    """What a registry holds: a spec with a ``name``, its key."""
+
+    @property
+    def name(self) -> str: ...
+
+
+S = TypeVar("S", bound=Named)
 
 
 class Registry(Generic[S]):
@@ -42,7 +50,7 @@ class Registry(Generic[S]):
         self.plugin_errors: dict[str, str] = {}
 
     def add(self, spec: S) -> S:
-        name = spec.name  # type: ignore[attr-defined]
+        name = spec.name
         if name in self._specs and self._specs[name] is not spec:
             raise PluginError(f"{self.kind} {name!r} is registered twice")
         self._specs[name] = spec
@@ -66,7 +74,7 @@ class Registry(Generic[S]):
         self._ensure_loaded()
         return sorted(self._specs)
 
-    def __contains__(self, name: str) -> bool:
+    def __contains__(self, name: object) -> bool:
         self._ensure_loaded()
         return name in self._specs
 
@@ -76,7 +84,7 @@ class Registry(Generic[S]):
     def get(self, name: str) -> S:
         self._ensure_loaded()
         if name not in self._specs and self._resolve is not None and (made := self._resolve(name)) is not None:
-            return self._specs.get(made.name) or self.add(made)  # type: ignore[attr-defined]
+            return self._specs.get(made.name) or self.add(made)
         try:
             return self._specs[name]
         except KeyError:
@@ -94,7 +102,7 @@ class Registry(Generic[S]):
                 if not hits:
                     raise UnknownNameError(self.kind, pattern, names)
             else:
-                hits = [self.get(pattern).name]  # type: ignore[attr-defined]
+                hits = [self.get(pattern).name]
             chosen += [h for h in hits if h not in chosen]
         return [self._specs[n] for n in chosen]
 
@@ -107,10 +115,12 @@ def load_plugin_file(path: str | Path) -> None:
         raise PluginError(f"plugin file {str(path)!r} does not exist")
     module_name = f"rwbench_plugin_{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    if spec is None or spec.loader is None:
+        raise PluginError(f"plugin file {str(path)!r} cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        spec.loader.exec_module(module)
     except Exception as err:
         del sys.modules[module_name]
         raise PluginError(f"plugin file {str(path)!r} failed to load: {type(err).__name__}: {err}") from err

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tabulate import tabulate
 
+from .analysis.reproduce_report import REPORT_FOLDER, draw_scatter
 from .dataset import DATASETS, Dataset
 from .errors import RwbenchError
 from .frontend import FOLD_TAGS, FrontendSpec, offers
 from .paper import Paper, PaperDataset, Published
 from .pipeline import RunOptions
-from .reproduce_report import REPORT_FOLDER, draw_scatter
 from .results import fold_weights_folder
 
 log = logging.getLogger(__name__)
@@ -219,7 +221,7 @@ def full_copy_lines(datasets: list[Dataset], rows) -> list[str]:
 def _leaderboard(results_dir: Path, keys: list[str]) -> pd.DataFrame:
     """The leaderboard rows of the dataset keys ``keys`` under ``results_dir`` (empty when it has none): the files
     are read once, each dataset's table built on its own (a table holds one task type)."""
-    from .leaderboard import read_results, table_of
+    from .analysis.leaderboard import read_results, table_of
 
     if not (Path(results_dir) / "runs").is_dir():
         return pd.DataFrame()
@@ -238,7 +240,7 @@ def _row_of(table: pd.DataFrame, dataset: str, frontend: str, width: str, weight
 
 
 def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: str,
-               absent: list[Target] = ()) -> list[dict]:
+               absent: Sequence[Target] = ()) -> list[dict[str, Any]]:
     """One row per (dataset task, front-end, weights, backend) the paper runs on the targets, and per trained row:
     rwbench's figures (honest and / or the study's protocol) and the published number or why there is none. The
     ``absent`` datasets (no data) add their published rows, rwbench's cells marked ``no data``."""
@@ -256,10 +258,11 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
             for frontend, weights, backend in _paper_rows(paper, target):
                 shown = weights if _learnable(frontend) or weights == "trained" else "none"
                 key = (target.entry.name, frontend, weights, backend)
-                row = {"dataset": dataset, "paper_dataset": target.entry.name, "frontend": frontend,
-                       "weights": shown, "backend": backend, "metric": metric, "mark": target.entry.protocol_mark,
-                       "published": published.get(key), "not_found": missing.get(key),
-                       "at_hand": target.entry.name in at_hand}
+                row: dict[str, Any] = {
+                    "dataset": dataset, "paper_dataset": target.entry.name, "frontend": frontend,
+                    "weights": shown, "backend": backend, "metric": metric, "mark": target.entry.protocol_mark,
+                    "published": published.get(key), "not_found": missing.get(key),
+                    "at_hand": target.entry.name in at_hand}
                 if not row["at_hand"]:
                     if row["published"] is not None or row["not_found"] is not None:
                         rows.append({**row, "honest": None, "study": None})
@@ -477,7 +480,7 @@ def scatter_figure(paper: Paper, rows: list[dict], which: str = "honest"):
 # -- the HTML report's section ------------------------------------------------------------------------------------
 def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[str], opts: RunOptions) -> Path:
     """Keep the run's table for ``rwbench report``: ``RESULTS/reproduce/<paper>.json`` (replaced atomically)."""
-    from .cache import write_json
+    from .fileio import write_json
 
     which = "study" if protocol == "published" else "honest"
     path = Path(opts.results_dir) / REPORT_FOLDER / f"{paper.id}.json"

@@ -16,8 +16,8 @@ HELP = "run a paper's experiment (pons2019, tax2017, lee2017, or a paper file) a
 
 
 def add_parser(sub, common: argparse.ArgumentParser) -> None:
+    from . import cli_args
     from .choices import GRID_NAMES
-    from .cli import _count, _jobs, _positive, _seeds, _width
 
     p = sub.add_parser("reproduce", parents=[common], help=HELP, description=HELP + ". Datasets without a --data-root "
                        "are skipped with a line that says how to get them.")
@@ -28,23 +28,23 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=("honest", "published", "both"), default="honest",
                    help="honest (default): rwbench's nested CV; published: the reference study's own selection and "
                         "reporting (best_score_; GTZAN refit on train only), results under RESULTS/published; both")
-    p.add_argument("--width", type=_width, help="small, paper or a filter count (default: the paper's, usually paper)")
-    p.add_argument("--seeds", type=_seeds, help="a count (3 → 0,1,2) or a list (default: the paper's)")
+    cli_args.add_width(p, default=None, help="small, paper or a filter count (default: the paper's, usually paper)")
+    cli_args.add_seeds(p, default=None, help="a count (3 → 0,1,2) or a list (default: the paper's)")
     p.add_argument("--grid", choices=GRID_NAMES, help="the backends' grid: study or wide (default: the paper's)")
-    p.add_argument("--frontends", help="run only these of the paper's front-ends (comma-separated)")
+    cli_args.add_frontends(p, help="run only these of the paper's front-ends (comma-separated)")
     p.add_argument("--backends", help="run only these of the paper's backends (comma-separated)")
     p.add_argument("--dry-run", action="store_true", help="print the plan per dataset (jobs, predicted time and "
                                                           "disk) and the table of what exists; compute nothing")
     p.add_argument("--partial", action="store_true", help="run on the files present when a copy is incomplete "
                                                           "(recorded in the results)")
     p.add_argument("--skip-bad-audio", action="store_true", help="leave unreadable clips out and record them")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--batch-size", type=_positive(int, "--batch-size"), help="clips per forward pass")
-    p.add_argument("--workers", type=_count("--workers"), help="DataLoader decoding workers")
-    p.add_argument("--jobs", type=_jobs, help="grid-search fits in parallel (default: every core)")
-    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
-    p.add_argument("--cache", type=Path, help="embedding cache (default RESULTS/embeddings)")
-    p.add_argument("--force", action="store_true", help="re-evaluate even when an up-to-date result exists")
+    cli_args.add_device(p)
+    cli_args.add_batch_size(p, help="clips per forward pass")
+    cli_args.add_workers(p, help="DataLoader decoding workers")
+    cli_args.add_jobs(p, help="grid-search fits in parallel (default: every core)")
+    cli_args.add_results(p)
+    cli_args.add_cache(p)
+    cli_args.add_force(p)
     p.add_argument("-o", "--output", type=Path, help="also write the side-by-side table (Markdown) to this file")
     p.add_argument("--plot", type=Path, metavar="FIGURE", help="also draw published vs rwbench (with intervals and the "
                                                                "identity line) to this .png/.svg/.pdf (matplotlib)")
@@ -56,7 +56,7 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def cmd_reproduce(args) -> int:
-    from .cli import writable_folder
+    from . import cli_args
     from .errors import RwbenchError
     from .evaluate import available_cores
     from .paper import find_paper
@@ -84,7 +84,7 @@ def cmd_reproduce(args) -> int:
     backends = backends_of(paper, _names(args.backends))
     protocol, note = effective_protocol(paper, args.protocol)
     if not args.dry_run:
-        writable_folder(args.results, "--results")
+        cli_args.writable_folder(args.results, "--results")
     options = {k: True for k in ("partial", "skip_bad_audio") if getattr(args, k)}
     targets, skipped, absent = select_targets(paper, roots, options=options, frontends=frontends)
     opts = RunOptions(width=args.width or paper.width, seeds=args.seeds or list(range(paper.seeds)),
@@ -114,8 +114,8 @@ def cmd_reproduce(args) -> int:
         args.output.write_text(text)
         log.info("wrote %s", args.output)
     if args.plot:
-        from .cli import _save
+        from . import cli_args
         from .reproduce import scatter_figure
 
-        _save(scatter_figure(paper, rows, "study" if protocol == "published" else "honest"), args.plot)
+        cli_args.save_figure(scatter_figure(paper, rows, "study" if protocol == "published" else "honest"), args.plot)
     return 0

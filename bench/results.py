@@ -12,23 +12,23 @@ import math
 import platform
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, fields
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 import numpy as np
 
 from . import __version__
-from .cache import atomic_path, exclusive
 from .errors import RwbenchError
+from .fileio import atomic_path, exclusive
 from .tasks import TaskType, task_type
 
 if TYPE_CHECKING:
-    from .evaluate import FoldResult
+    from .folds import FoldResult
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,8 @@ def git_sha() -> str | None:
 
 
 @cache
-def environment() -> dict:
-    versions = {}
+def environment() -> dict[str, Any]:
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -62,7 +62,7 @@ def environment() -> dict:
             "packages": versions}
 
 
-def provenance() -> dict:
+def provenance() -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "rwbench_version": __version__, "git_sha": git_sha(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": environment()}
 
@@ -74,7 +74,7 @@ def result_path(results_dir: Path, *, dataset: str, frontend: str, width: str, w
     return results_dir / "runs" / safe(dataset.replace("/", "__")) / name
 
 
-def variant(frontend: dict) -> str:
+def variant(frontend: dict[str, Any]) -> str:
     """How a result's front-end instance differs from crop + mean pooling + its default layers + fp32, or ''."""
     parts = [frontend["pooling"]] if frontend["pooling"] != "mean" else []
     if frontend.get("precision", "fp32") != "fp32":
@@ -117,7 +117,7 @@ class RowKey(NamedTuple):
                    record.backend["name"])
 
     @classmethod
-    def of_row(cls, row) -> RowKey:
+    def of_row(cls, row: Mapping[str, Any]) -> RowKey:
         """The key of a leaderboard table row (a mapping with the columns of the same names)."""
         return cls(*(row[name] for name in cls._fields))
 
@@ -133,20 +133,20 @@ class ResultRecord:
     rwbench_version: str
     git_sha: str | None
     created: str
-    environment: dict
+    environment: dict[str, Any]
     run_key: str
-    dataset: dict
-    frontend: dict
-    backend: dict
+    dataset: dict[str, Any]
+    frontend: dict[str, Any]
+    backend: dict[str, Any]
     seed: int
     device: str
-    folds: tuple[dict, ...]
-    summary: dict
-    timings: dict
-    training: dict | None = None  # trained rows: epochs run, best epoch, validation loss per fold
+    folds: tuple[dict[str, Any], ...]
+    summary: dict[str, float]
+    timings: dict[str, Any]
+    training: dict[str, Any] | None = None  # trained rows: epochs run, best epoch, validation loss per fold
     upgraded_from: int | None = None  # in memory only: the schema version of the file read, when older
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         out = {**asdict(self), "folds": [dict(f) for f in self.folds]}
         for name in ("training", "upgraded_from"):
             if out[name] is None:
@@ -163,9 +163,9 @@ class ResultRecord:
         """The record of a result file's JSON, upgraded to this schema version; a metric the task type added after
         the file was written (any but the primary one) reads as NaN."""
         problem = result_problem(data)
-        if problem:
+        if problem or not isinstance(data, dict):  # result_problem names what a non-object is
             raise RwbenchError(f"{where} is not a valid rwbench result: {problem}")
-        data = upgrade(data)  # type: ignore[arg-type]
+        data = upgrade(data)
         names = {f.name for f in fields(cls)}
         missing = sorted(names - {"training", "upgraded_from"} - set(data))
         if missing:
@@ -177,7 +177,7 @@ class ResultRecord:
         return cls(**{k: v for k, v in data.items() if k in names} | {"folds": folds})
 
 
-def upgrade(data: dict) -> dict:
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     """A result file's JSON in this schema version (a new dict; the file is never rewritten). From version 1: the
     trained rows' ``frontend.weights_files`` is also found as ``weights_file``, the name every producer uses, and
     ``upgraded_from`` says which version was read. Version 1 files keep what they stored: folds without per-clip
@@ -200,10 +200,10 @@ FRONTEND_FIELDS = ("name", "input_kind", "width", "filters", "weights", "seed", 
 BACKEND_FIELDS = ("name", "grid", "grid_size", "version")
 
 
-def summarise(folds: list[FoldResult]) -> dict:
+def summarise(folds: list[FoldResult]) -> dict[str, float]:
     """Unweighted mean and std (ddof 0) of each metric over the outer folds (each fold one block, never weighted by
     its size)."""
-    out = {}
+    out: dict[str, float] = {}
     for metric in folds[0].metrics:
         values = np.array([f.metrics[metric] for f in folds])
         out[f"{metric}_mean"] = float(values.mean())
@@ -211,8 +211,9 @@ def summarise(folds: list[FoldResult]) -> dict:
     return out
 
 
-def build_record(*, run_key: str, dataset: dict, frontend: dict, backend: dict, seed: int, device: str,
-                 folds: list[FoldResult], timings: dict, training: dict | None = None) -> ResultRecord:
+def build_record(*, run_key: str, dataset: dict[str, Any], frontend: dict[str, Any], backend: dict[str, Any], seed: int,
+                 device: str, folds: list[FoldResult], timings: dict[str, Any],
+                 training: dict[str, Any] | None = None) -> ResultRecord:
     """The one way a result record is made (``rwbench run`` / ``evaluate``, transfer and mst rows, ``rwbench
     train``): provenance, the folds stored flat (:meth:`FoldResult.to_dict`), their summary and total fit time,
     and the sections checked, so that no producer drifts from the others or from :data:`SCHEMA`."""
@@ -262,7 +263,9 @@ def result_lock(results_dir: Path, path: Path) -> AbstractContextManager[None]:
 # What the leaderboard reads from a result, by type (a dict: nested fields; a list element type: every item). The
 # folds carry the metrics of the dataset's task type (``dataset.task_type``; absent: multiclass), see fold_schema.
 NUMBER = (int, float)
-SCHEMA = {
+# A schema: an object's fields with theirs, a list with its items', or the type(s) a value must have.
+Schema: TypeAlias = "dict[str, Schema] | list[Schema] | type | tuple[type, ...]"
+SCHEMA: dict[str, Schema] = {
     "schema_version": int, "seed": int,
     "dataset": {"key": str, "skipped": [{"clip": str, "reason": str}]},
     "frontend": {"name": str, "input_kind": str, "width": str, "weights": str, "pooling": str, "feature_dim": int,
@@ -273,19 +276,19 @@ SCHEMA = {
 }
 
 
-def fold_schema(task: TaskType) -> list[dict]:
+def fold_schema(task: TaskType) -> list[Schema]:
     """What every fold of a result of ``task`` must carry: its primary metric. The task type's other metrics are
     optional (checked when present), so that a metric added later never makes an older file invalid."""
     return [{task.primary: NUMBER}]
 
 
-def task_of(record: ResultRecord | dict) -> TaskType:
+def task_of(record: ResultRecord | dict[str, Any]) -> TaskType:
     """The task type of a result (its ``dataset.task_type``; results before task types are multiclass)."""
     dataset = record.dataset if isinstance(record, ResultRecord) else record["dataset"]
     return task_type(dataset.get("task_type"))
 
 
-def schema_problem(value: object, schema: object, where: str = "") -> str | None:
+def schema_problem(value: object, schema: Schema, where: str = "") -> str | None:
     """The first way ``value`` departs from ``schema`` (see :data:`SCHEMA`), or None."""
     if isinstance(schema, dict):
         if not isinstance(value, dict):
@@ -310,10 +313,12 @@ def schema_problem(value: object, schema: object, where: str = "") -> str | None
 def result_problem(record: object) -> str | None:
     """Why ``record`` (a result file's JSON, of any readable schema version) is not a result the leaderboard can
     use, or None."""
-    if isinstance(record, dict) and record.get("schema_version") not in READABLE_VERSIONS:
+    if not isinstance(record, dict):
+        return schema_problem(record, SCHEMA)  # "the file is list, not an object"
+    if record.get("schema_version") not in READABLE_VERSIONS:
         return (f"schema_version is {record.get('schema_version')!r}, this rwbench reads "
                 f"{', '.join(map(str, READABLE_VERSIONS))}")
-    record = upgrade(record)  # type: ignore[arg-type]
+    record = upgrade(record)
     problem = schema_problem(record, SCHEMA)
     if problem:
         return problem
@@ -353,11 +358,11 @@ def iter_results(results_dir: Path, *, strict: bool = False,
             problem = f"unreadable: {err}"
         except RwbenchError as err:
             problem = str(err)
-        if problem is None:
-            yield record
-        elif strict:
-            raise RwbenchError(f"{path} is not a valid rwbench result: {problem}")
-        else:
+        if problem is not None:
+            if strict:
+                raise RwbenchError(f"{path} is not a valid rwbench result: {problem}")
             if invalid is not None:
                 invalid.append((str(path), problem))
             log.warning("skipping %s: not a valid rwbench result (%s); --strict makes this an error", path, problem)
+        elif record is not None:  # always, when there is no problem: from_json made it
+            yield record

@@ -8,7 +8,7 @@ ranked table (``table.md``/``.csv``/``.json``) and ``search.json`` (every archit
 values per seed, wall times). With ``halving``, the cheap proxies run on all, the random-weight ones on the best half
 by ``rank_by``, training on the top ``K`` by the random-weight proxy.
 
-Scoring the proxies against training: :mod:`rwbench.search_score`.
+Scoring the proxies against training: :mod:`rwbench.analysis.search_score`.
 """
 
 from __future__ import annotations
@@ -19,21 +19,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 from tabulate import tabulate
 
-from .cache import content_key, read_json, write_json
+from .analysis.search_score import trained_results, write_text
+from .clips import clip_audio
 from .dataset import Dataset
-from .embed import EmbedJob, clip_audio
+from .embed_job import EmbedJob
 from .errors import RwbenchError
+from .fileio import content_key, read_json, write_json
 from .frontend import FRONTENDS, FrontendSpec
 from .proxies import PROXIES, ProxyContext, ProxySpec, RandomWeightSetup
 from .results import safe
-from .search_score import trained_results, write_text
 from .search_space import SearchSpace, canonical_json, load_space, shape_of
+
+if TYPE_CHECKING:
+    from .pipeline import Device
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +66,7 @@ class SearchOptions:
     results_dir: Path = Path("results")
     cache_dir: Path | None = None
     out: Path | None = None
-    device: str = "auto"
+    device: Device = "auto"
     n_jobs: int | None = None
     frontends: str | None = None  # with space "registry": the registered front-ends scored (names or wildcards)
 
@@ -231,7 +236,7 @@ def compute_proxies(archs: list[Architecture], proxies: list[ProxySpec], opts: S
 
 
 def _device(device: str) -> str:
-    from .embed import resolve_device
+    from .device import resolve_device
 
     return str(resolve_device(device))
 
@@ -274,7 +279,7 @@ def candidates(opts: SearchOptions) -> tuple[list[Architecture], dict]:
 
 
 def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Callable[[str], None] | None = None) -> Path:
-    """Run the search; returns its folder. ``train_opts`` (:class:`rwbench.train.TrainOptions`) trains the chosen
+    """Run the search; returns its folder. ``train_opts`` (:class:`rwbench.fitting.TrainOptions`) trains the chosen
     architectures (``train_top`` + ``train_random``)."""
     proxies = select_proxies(opts.proxies)
     rank_by = opts.rank_by or default_rank_by(proxies)
@@ -354,7 +359,8 @@ def plan_search(dataset: Dataset, opts: SearchOptions) -> str:
     costly = [p for p in proxies if p.kind == "random-weight"]
     if costly:
         setup = random_weight_setup(opts, dataset, search_folder(opts, space["name"], dataset))
-        share = len(setup.splits) / len(dataset.splits())
+        outer = setup.splits if setup.splits is not None else dataset.splits()  # None: all
+        share = len(outer) / len(dataset.splits())
         scored = math.ceil(len(archs) / 2) if opts.halving else len(archs)
         for proxy in costly:
             rows = plan([dataset], [a.spec for a in archs[:scored]], [BACKENDS.get(proxy.name.removeprefix("rw_"))],
@@ -362,7 +368,7 @@ def plan_search(dataset: Dataset, opts: SearchOptions) -> str:
             seconds = sum(r.embed_seconds + share * r.fit_seconds for r in rows)
             lines.append(f"{proxy.name}: ≈ {seconds / scored:.1f} s per architecture on {scored} architectures "
                          f"(embedding shared between random-weight proxies; outer folds scored: "
-                         f"{len(setup.splits)} of {len(dataset.splits())})")
+                         f"{len(outer)} of {len(dataset.splits())})")
     trains = min(opts.train_top + opts.train_random, len(archs))
     if trains:
         lines.append(f"training: {trains} architecture(s) × the training seeds with `rwbench train`'s recipe (not "

@@ -7,8 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from . import cli_args
 from .choices import FORMATS, GRID_NAMES
-from .cli import _add_data_options, _count, _datasets, _jobs, _lrs, _names, _positive, _seeds, _width, writable_folder
 from .errors import RwbenchError
 
 log = logging.getLogger("rwbench")
@@ -24,20 +24,21 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
                                                   "'registry' (with --frontends), or 'score' followed by a search folder")
     p.add_argument("folders", nargs="*", type=Path, metavar="FOLDER",
                    help="with 'score': the folder(s) searches wrote (several on one dataset are pooled, e.g. both spaces)")
-    _add_data_options(p)
-    p.add_argument("--n", type=_positive(int, "--n"), default=20, help="architectures sampled (20)")
-    p.add_argument("--frontends", help="with SPACE 'registry': the registered front-ends scored (names or wildcards), "
+    cli_args.add_data_options(p)
+    p.add_argument("--n", type=cli_args.positive(int, "--n"), default=20, help="architectures sampled (20)")
+    cli_args.add_frontends(p, help="with SPACE 'registry': the registered front-ends scored (names or wildcards), "
                                        "e.g. to join a search with the registry's own trainable front-ends")
-    p.add_argument("--seed", type=_count("--seed"), default=0, help="draws the architectures and the random ones trained")
+    p.add_argument("--seed", type=cli_args.count("--seed"), default=0, help="draws the architectures and the random ones trained")
     p.add_argument("--proxies", default=DEFAULT_PROXIES,
                    help="comma-separated proxies, wildcards or kinds: zero-cost (synflow, naswot, jacob_cov, grad_norm, "
                         "snip, grasp, fisher), baseline (params, macs, dim), random-weight (rw_elm, rw_svm) "
                         f"(default {DEFAULT_PROXIES})")
-    p.add_argument("--proxy-seeds", type=_seeds, default=[0], help="random-weight seeds of every proxy: a count or a list")
-    p.add_argument("--width", type=_width, default="small", help="small, paper or a filter count")
-    p.add_argument("--batch", type=_positive(int, "--batch"), default=32,
+    p.add_argument("--proxy-seeds", type=cli_args.seed_list, default=[0],
+                   help="random-weight seeds of every proxy: a count or a list")
+    cli_args.add_width(p)
+    p.add_argument("--batch", type=cli_args.positive(int, "--batch"), default=32,
                    help="clips in the zero-cost proxies' minibatch, from the first outer split's training side (32)")
-    p.add_argument("--folds", type=_names, metavar="FOLD,...",
+    p.add_argument("--folds", type=cli_args.fold_names, metavar="FOLD,...",
                    help="outer folds the random-weight proxies score (default: all; recorded in their results)")
     p.add_argument("--grid", choices=GRID_NAMES, help="the random-weight backends' grid (default: theirs)")
     p.add_argument("--rank-by", metavar="PROXY", help="the proxy that ranks the table and picks --train-top (default: "
@@ -45,17 +46,18 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--halving", action="store_true", help="successive halving: cheap proxies on all, random-weight "
                                                           "ones on the best half by a cheap one (--rank-by if cheap, else "
                                                           "the first asked), training on the top by random weights")
-    p.add_argument("--train-top", type=_count("--train-top"), default=0, help="train the K best by --rank-by")
-    p.add_argument("--train-random", type=_count("--train-random"), default=0, help="and M others drawn at random")
-    p.add_argument("--train-seeds", type=_seeds, default=[0], help="training seeds (a count or a list)")
-    p.add_argument("--epochs", type=_positive(int, "--epochs"), default=100, help="training: at most this many epochs")
-    p.add_argument("--patience", type=_positive(int, "--patience"), default=10, help="training: early-stopping patience")
-    p.add_argument("--lrs", type=_lrs, metavar="LR,LR,...", help="training: learning rates searched (rwbench train's)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--jobs", type=_jobs, help="grid-search threads of the random-weight backends (default: every core)")
-    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results): trained "
+    p.add_argument("--train-top", type=cli_args.count("--train-top"), default=0, help="train the K best by --rank-by")
+    p.add_argument("--train-random", type=cli_args.count("--train-random"), default=0, help="and M others drawn at random")
+    p.add_argument("--train-seeds", type=cli_args.seed_list, default=[0], help="training seeds (a count or a list)")
+    p.add_argument("--epochs", type=cli_args.positive(int, "--epochs"), default=100, help="training: at most this many epochs")
+    p.add_argument("--patience", type=cli_args.positive(int, "--patience"), default=10, help="training: early-stopping patience")
+    p.add_argument("--lrs", type=cli_args.learning_rates, metavar="LR,LR,...",
+                   help="training: learning rates searched (rwbench train's)")
+    cli_args.add_device(p)
+    cli_args.add_jobs(p, help="grid-search threads of the random-weight backends (default: every core)")
+    cli_args.add_results(p, help="results folder (default ./results): trained "
                                                                           "rows go to its runs/, the search to search/")
-    p.add_argument("--cache", type=Path, help="embedding cache (default RESULTS/embeddings)")
+    cli_args.add_cache(p)
     p.add_argument("--out", type=Path, help="the search folder (default RESULTS/search/SPACE__DATASET); with 'score': "
                                             "where score.md/.csv/.json go")
     p.add_argument("--format", choices=FORMATS, default="md", help="what is printed (all three are written)")
@@ -65,7 +67,7 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
 
 def cmd_search(args) -> int:
     if args.space == "score":
-        from .search_score import score
+        from .analysis.search_score import score
 
         if not args.folders:
             raise RwbenchError("rwbench search score FOLDER [FOLDER ...]: give the folder(s) a search wrote")
@@ -76,7 +78,7 @@ def cmd_search(args) -> int:
                            "'score')")
     from .search import SearchOptions, plan_search, render, search, search_table
 
-    datasets = _datasets(args)
+    datasets = cli_args.datasets_from_args(args)
     if len(datasets) != 1:
         raise RwbenchError(f"dataset {args.dataset!r} has {len(datasets)} tasks; pick one with --tasks")
     from .evaluate import available_cores
@@ -89,9 +91,9 @@ def cmd_search(args) -> int:
     if args.dry_run:
         print(plan_search(datasets[0], opts), end="")
         return 0
-    writable_folder(args.results, "--results")
+    cli_args.writable_folder(args.results, "--results")
     folder = search(datasets[0], opts, _train_options(args), on_done=lambda line: log.info("%s", line))
-    from .cache import read_json
+    from .fileio import read_json
 
     print(render(search_table(read_json(folder / "search.json")), args.format), end="")
     log.info("search folder: %s (table.md/.csv/.json, search.json); score the proxies once trained: "
@@ -102,7 +104,7 @@ def cmd_search(args) -> int:
 def _train_options(args):
     if not (args.train_top or args.train_random):
         return None
-    from .train import LRS, TrainOptions
+    from .fitting import LRS, TrainOptions
 
     return TrainOptions(width=args.width, seeds=args.train_seeds, epochs=args.epochs, patience=args.patience,
                         lrs=tuple(args.lrs or LRS), device=args.device, skip_bad_audio=args.skip_bad_audio,

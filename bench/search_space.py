@@ -41,11 +41,13 @@ import hashlib
 import itertools
 import json
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, partial
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,9 +57,9 @@ from .dsp import LogMelConfig
 from .errors import RwbenchError, UnknownNameError
 from .frontend import FrontendSpec
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
+else:  # Python 3.10
     import tomli as tomllib
 
 ID_CHARS = 8
@@ -84,7 +86,7 @@ def _pair(value) -> bool:
 
 
 # key -> (inputs it applies to, check, what a valid value is)
-KEYS: dict[str, tuple[tuple[str, ...], Callable[[object], bool], str]] = {
+KEYS: dict[str, tuple[tuple[str, ...], Callable[[Any], bool], str]] = {
     "input": (INPUTS, lambda v: v in INPUTS, f"one of {list(INPUTS)}"),
     "sample_rate": (INPUTS, _int, "a positive integer (Hz)"),
     "n_fft": (("logmel",), _int, "a positive integer"),
@@ -131,7 +133,7 @@ def _pools(config: dict) -> list[tuple[int, ...]]:
         return [(config["pool_size"],)] * config["depth"]
     frames, bands = config["pool_size"]
     left = config["n_mels"] - config["first_kernel"][1] + 1
-    out = []
+    out: list[tuple[int, ...]] = []
     for _ in range(config["depth"]):
         size = (frames, max(1, min(bands, left)))
         left //= size[1]
@@ -171,7 +173,8 @@ class SearchedNet(nn.Module):
             kernel = config["first_kernel"] if first else config["kernel"]
             stride = config.get("first_stride", 1) if first and dims == 1 else 1
             padding = 0 if first else tuple(k // 2 for k in np.atleast_1d(kernel).tolist())
-            parts = [conv(previous, out, kernel, stride=stride, padding=padding, bias=not config["batch_norm"])]
+            parts: list[nn.Module] = [conv(previous, out, kernel, stride=stride, padding=padding,
+                                           bias=not config["batch_norm"])]
             if config["batch_norm"]:
                 parts.append(norm(out))
             parts.append(NONLINEARITIES[config["nonlinearity"]]())

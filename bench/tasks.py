@@ -24,9 +24,9 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from scipy import special, stats
@@ -59,7 +59,7 @@ def scorable_tags(truth: np.ndarray) -> np.ndarray:
     return np.flatnonzero((positives > 0) & (positives < len(truth)))
 
 
-def per_tag(metric: Callable, truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
+def per_tag(metric: Callable[[np.ndarray, np.ndarray], float], truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """``metric`` of each tag; NaN for a tag without both classes among the clips."""
     out = np.full(truth.shape[1], np.nan)
     for tag in scorable_tags(truth):
@@ -108,7 +108,7 @@ def response(model: BaseEstimator, X: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict_proba(X), dtype=np.float64)
 
 
-def class_scores(model, X: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+def class_scores(model: BaseEstimator, X: np.ndarray) -> tuple[np.ndarray | None, str | None]:
     """Per-class scores ``(clips, classes_)`` of a fitted classifier and their kind: ``decision_function`` when it
     has one, else ``predict_proba`` (a binary decision ``d`` becomes the columns ``(-d, d)``); (None, None) for a
     classifier with neither."""
@@ -125,7 +125,7 @@ def class_scores(model, X: np.ndarray) -> tuple[np.ndarray | None, str | None]:
 @dataclass
 class Outputs:
     """A fitted model's outputs on the test clips, before they are scored: ``predicted`` (multiclass: class index),
-    ``scores`` per clip per class or tag with their ``score_kind`` (evaluate.SCORE_KINDS), and ``score_classes``,
+    ``scores`` per clip per class or tag with their ``score_kind`` (folds.SCORE_KINDS), and ``score_classes``,
     the class of each score column when it is not every class in order."""
 
     predicted: np.ndarray | None = None
@@ -140,10 +140,10 @@ class FoldRecord:
     the confusion matrix where one exists, and type-specific details (threshold, per-tag AUCs …)."""
 
     metrics: dict[str, float]
-    truth: list
+    truth: list[Any]
     predicted: list[int] | None = None
     confusion: list[list[int]] | None = None
-    details: dict | None = None
+    details: dict[str, Any] | None = None
 
 
 class TaskType(ABC):
@@ -156,7 +156,7 @@ class TaskType(ABC):
 
     name: ClassVar[str]
     metrics: ClassVar[tuple[str, ...]]
-    scoring: ClassVar[str | Callable]
+    scoring: ClassVar[str | Callable[..., float]]
     description: ClassVar[str]
     thresholded: ClassVar[bool] = False
     votes: ClassVar[bool] = False
@@ -192,7 +192,7 @@ class TaskType(ABC):
         """The backend's estimator for this task (``native``: the backend fits this type's targets itself)."""
         return build(seed)
 
-    def grid(self, grid: list[dict], native: bool) -> list[dict]:
+    def grid(self, grid: list[dict[str, Any]], native: bool) -> list[dict[str, Any]]:
         """The backend's grid, keyed for :meth:`estimator`'s estimator."""
         return grid
 
@@ -211,7 +211,10 @@ class TaskType(ABC):
 
     def validation_scores(self, model: BaseEstimator, X: np.ndarray) -> np.ndarray:
         """The scores :meth:`threshold` is chosen on."""
-        return self.outputs(model, X).scores
+        scores = self.outputs(model, X).scores
+        if scores is None:
+            raise RwbenchError(f"task type {self.name}: the model gives no scores to choose a threshold on")
+        return scores
 
     def threshold(self, truth: np.ndarray, scores: np.ndarray) -> float | None:
         """The decision threshold chosen on validation clips (``thresholded`` types; else None)."""
@@ -245,11 +248,11 @@ class TaskType(ABC):
     def head_score(self, logits: np.ndarray, truth: np.ndarray) -> float:
         """The validation score of a head's logits (the primary metric or its cheap equivalent; NaN: undefined)."""
 
-    # -- per-clip outputs (rwbench.significance) ----------------------------------------------------------------------
+    # -- per-clip outputs (rwbench.analysis.significance) ----------------------------------------------------------------------
     clip_fields: ClassVar[tuple[str, ...]]  # fold fields the per-clip outputs are read from
 
     @abstractmethod
-    def clip_output(self, fold: dict) -> tuple[np.ndarray, np.ndarray]:
+    def clip_output(self, fold: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         """(truth, output) of a stored fold's test clips, in the stored order."""
 
     @abstractmethod
@@ -267,14 +270,14 @@ class Multiclass(TaskType):
     paired_clip_test = "correctness"
     clip_fields = ("test_clips", "truth", "predicted")
 
-    def classes(self, clips):
+    def classes(self, clips: Sequence[Clip]) -> list[str]:
         return sorted({c.label for c in clips})
 
-    def targets(self, clips, classes):
+    def targets(self, clips: Sequence[Clip], classes: list[str]) -> np.ndarray:
         index = {c: i for i, c in enumerate(classes)}
         return np.array([index[c.label] for c in clips])
 
-    def check_dataset(self, dataset):
+    def check_dataset(self, dataset: Dataset) -> None:
         counts = Counter(c.label for c in dataset.clips)
         if len(counts) < 2:
             raise DataError(f"{dataset.key}: all {len(dataset.clips)} clips have the label "
@@ -286,11 +289,12 @@ class Multiclass(TaskType):
             raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} puts each class in all {k} folds, but "
                             f"{len(short)} class(es) have fewer clips: {listed}; add clips, lower k, or drop the class")
 
-    def outputs(self, model, X):
+    def outputs(self, model: BaseEstimator, X: np.ndarray) -> Outputs:
         scores, kind = class_scores(model, X)
         return Outputs(model.predict(X), scores, kind, getattr(model, "classes_", None))
 
-    def fold_record(self, truth, outputs, n_classes, *, threshold=None, untrained=None):
+    def fold_record(self, truth: np.ndarray, outputs: Outputs, n_classes: int, *, threshold: float | None = None,
+                    untrained: np.ndarray | None = None) -> FoldRecord:
         predicted = np.asarray(outputs.predicted)
         with warnings.catch_warnings():  # a small test fold may lack a class the model predicts
             warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
@@ -301,24 +305,24 @@ class Multiclass(TaskType):
         return FoldRecord(metrics, [int(t) for t in truth], [int(p) for p in predicted],
                           confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist())
 
-    def head_loss(self):
+    def head_loss(self) -> torch.nn.Module:
         from torch import nn
 
         return nn.CrossEntropyLoss()
 
-    def head_outputs(self, logits):
+    def head_outputs(self, logits: np.ndarray) -> Outputs:
         logits = np.asarray(logits, np.float64)
         return Outputs(logits.argmax(1), special.softmax(logits, axis=1), "softmax")
 
-    def head_score(self, logits, truth):
+    def head_score(self, logits: np.ndarray, truth: np.ndarray) -> float:
         return float((np.asarray(logits).argmax(1) == np.asarray(truth)).mean())
 
-    def clip_output(self, fold):
+    def clip_output(self, fold: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         truth = np.asarray(fold["truth"])
         return truth, (np.asarray(fold["predicted"]) == truth).astype(float)
 
-    def clip_score(self, truth, outputs, picks):
-        return outputs.mean(axis=0)[picks].mean(axis=-1)
+    def clip_score(self, truth: np.ndarray, outputs: np.ndarray, picks: np.ndarray) -> np.ndarray:
+        return np.asarray(outputs.mean(axis=0)[picks].mean(axis=-1))
 
 
 class Multilabel(TaskType):
@@ -331,55 +335,58 @@ class Multilabel(TaskType):
     max_draws = MULTILABEL_DRAWS
     clip_fields = ("test_clips", "truth", "scores")
 
-    def classes(self, clips):
+    def classes(self, clips: Sequence[Clip]) -> list[str]:
         return sorted({tag for c in clips for tag in c.tags})
 
-    def targets(self, clips, classes):
+    def targets(self, clips: Sequence[Clip], classes: list[str]) -> np.ndarray:
         index = {c: i for i, c in enumerate(classes)}
         targets = np.zeros((len(clips), len(index)), dtype=np.int64)
         for row, clip in enumerate(clips):
             targets[row, [index[t] for t in clip.tags]] = 1
         return targets
 
-    def check_clips(self, clips, label):
+    def check_clips(self, clips: Sequence[Clip], label: str) -> None:
         untagged = [c for c in clips if not c.tags]
         if untagged:
             raise DataError(f"{label}: {len(untagged)} clip(s) of a multilabel task have no tag (first: "
                             f"{untagged[0].path or untagged[0].id})")
 
-    def check_dataset(self, dataset):
+    def check_dataset(self, dataset: Dataset) -> None:
         if len(dataset.classes) < 2:
             raise DataError(f"{dataset.key}: a multilabel task needs at least two tags, found {dataset.classes}")
         if getattr(dataset.protocol, "k", None):
             raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} stratifies one label per clip; a multilabel "
                             "task needs predefined folds or a train/valid/test split")
 
-    def estimator(self, build, seed, native):
+    def estimator(self, build: Callable[[int], BaseEstimator], seed: int, native: bool) -> BaseEstimator:
         estimator = build(seed)
         return estimator if native else OneVsRestClassifier(estimator)
 
-    def grid(self, grid, native):
+    def grid(self, grid: list[dict[str, Any]], native: bool) -> list[dict[str, Any]]:
         return grid if native else [{f"estimator__{key}": values for key, values in part.items()} for part in grid]
 
-    def fits(self, n_inner, n_classes, native):
+    def fits(self, n_inner: int, n_classes: int, native: bool) -> tuple[int, int]:
         return n_inner, 1 if native else n_classes  # the threshold's refit per inner fold; one fit per tag
 
-    def one_fit_target(self, y, native):
-        return y if native else y[:, int(np.argmin(np.abs(y.mean(axis=0) - 0.5)))]  # the most balanced tag
+    def one_fit_target(self, y: np.ndarray, native: bool) -> np.ndarray:
+        return y if native else np.asarray(y[:, int(np.argmin(np.abs(y.mean(axis=0) - 0.5)))])  # the most balanced tag
 
-    def outputs(self, model, X):
+    def outputs(self, model: BaseEstimator, X: np.ndarray) -> Outputs:
         return Outputs(scores=response(model, X),
                        score_kind="decision_function" if hasattr(model, "decision_function") else "predict_proba")
 
-    def threshold(self, truth, scores):
+    def threshold(self, truth: np.ndarray, scores: np.ndarray) -> float | None:
         return choose_threshold(truth, scores)
 
-    def untrained(self, train_truth):
+    def untrained(self, train_truth: np.ndarray | None) -> np.ndarray:
         if train_truth is None:
             return np.array([], dtype=int)
         return np.flatnonzero(np.asarray(train_truth).sum(axis=0) == 0)
 
-    def fold_record(self, truth, outputs, n_classes, *, threshold=None, untrained=None):
+    def fold_record(self, truth: np.ndarray, outputs: Outputs, n_classes: int, *, threshold: float | None = None,
+                    untrained: np.ndarray | None = None) -> FoldRecord:
+        if threshold is None:
+            raise RwbenchError("a multilabel fold is scored at a threshold chosen on its validation clips; none given")
         scores = np.asarray(outputs.scores)
         tags = per_tag_roc_auc(truth, scores)
         untrained = np.asarray([] if untrained is None else untrained, dtype=int)
@@ -396,22 +403,22 @@ class Multilabel(TaskType):
                    **({"tags_untrained": untrained.tolist()} if len(untrained) else {})}
         return FoldRecord(metrics, np.asarray(truth).astype(int).tolist(), details=details)
 
-    def head_loss(self):
+    def head_loss(self) -> torch.nn.Module:
         from torch import nn
 
         return nn.BCEWithLogitsLoss()
 
-    def head_targets(self, labels):
+    def head_targets(self, labels: torch.Tensor) -> torch.Tensor:
         return labels.float()
 
-    def head_outputs(self, logits):
+    def head_outputs(self, logits: np.ndarray) -> Outputs:
         return Outputs(scores=special.expit(np.asarray(logits, np.float64)), score_kind="sigmoid")
 
-    def head_score(self, logits, truth):
+    def head_score(self, logits: np.ndarray, truth: np.ndarray) -> float:
         auc = per_tag_roc_auc(truth, logits)
         return float(np.nanmean(auc)) if np.isfinite(auc).any() else float("nan")
 
-    def clip_output(self, fold):
+    def clip_output(self, fold: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         """A tag without a positive training clip is out of the macro, as in the fold's metric."""
         scores = np.asarray(fold["scores"], dtype=float)
         truth = np.asarray(fold["truth"], dtype=float)
@@ -420,8 +427,8 @@ class Multilabel(TaskType):
         kept = np.setdiff1d(np.arange(scores.shape[1]), fold.get("tags_untrained", []))
         return truth[:, kept], scores[:, kept]
 
-    def clip_score(self, truth, outputs, picks):
-        def auc(p, seed):
+    def clip_score(self, truth: np.ndarray, outputs: np.ndarray, picks: np.ndarray) -> np.ndarray:
+        def auc(p: np.ndarray, seed: np.ndarray) -> float:
             values = per_tag_roc_auc(truth[p], seed[p])
             return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
 
@@ -445,7 +452,7 @@ register_task_type(Multilabel())
 METRIC_LABELS = {"accuracy": "accuracy", "roc_auc_macro": "macro ROC-AUC"}  # how figures and pages name them
 
 
-def primary_metric(columns) -> str:
+def primary_metric(columns: Container[str]) -> str:
     """The metric a leaderboard table (its ``columns``) ranks on: ``accuracy`` or ``roc_auc_macro``."""
     return next((t.primary for t in TASK_TYPES.values() if f"{t.primary}_mean" in columns), "accuracy")
 
@@ -458,14 +465,15 @@ def task_type(name: str | None) -> TaskType:
         raise RwbenchError(f"unknown task type {name!r}; rwbench knows {', '.join(TASK_TYPES)}") from None
 
 
-def fold_threshold(task: TaskType, estimator: BaseEstimator, params: dict, X: np.ndarray, y: np.ndarray,
+def fold_threshold(task: TaskType, estimator: BaseEstimator, params: dict[str, Any], X: np.ndarray, y: np.ndarray,
                    inner: list[tuple[np.ndarray, np.ndarray]]) -> float | None:
     """A thresholded task's decision threshold for a fold, chosen on the inner validation sides: the selected
     setting is refit on each inner fit side, its scores on the validation clips pooled, and the best threshold kept.
     None for a type without one."""
     if not task.thresholded:
         return None
-    truth, scores = [], []
+    truth: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
     for fit, validate in inner:
         model = clone(estimator).set_params(**params).fit(X[fit], y[fit])
         truth.append(y[validate])

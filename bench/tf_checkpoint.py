@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import crc32c
 import numpy as np
@@ -54,7 +55,9 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
 
 def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
     """Protobuf wire format → ``(field number, value)``: varints as int, length-delimited as bytes."""
-    out, pos = [], 0
+    out: list[tuple[int, int | bytes]] = []
+    pos = 0
+    value: int | bytes
     while pos < len(buf):
         tag, pos = _varint(buf, pos)
         number, wire = tag >> 3, tag & 7
@@ -73,6 +76,13 @@ def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
     return out
 
 
+def _message(value: int | bytes) -> bytes:
+    """A length-delimited field's bytes (a nested message)."""
+    if not isinstance(value, bytes):
+        raise CheckpointError(f"expected a nested protobuf message, found the number {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class BundleEntry:
     """Where one tensor lives (``BundleEntryProto``)."""
@@ -86,12 +96,12 @@ class BundleEntry:
 
     @classmethod
     def parse(cls, raw: bytes) -> BundleEntry:
-        f = dict(dtype=0, shape=(), shard=0, offset=0, size=0, crc=None)
+        f: dict[str, Any] = dict(dtype=0, shape=(), shard=0, offset=0, size=0, crc=None)
         for number, value in _fields(raw):
             if number == 1:
                 f["dtype"] = value
             elif number == 2:  # TensorShapeProto: repeated Dim (field 2) {size: field 1}
-                dims = [dict(_fields(dim)).get(1, 0) for n, dim in _fields(value) if n == 2]
+                dims = [dict(_fields(_message(dim))).get(1, 0) for n, dim in _fields(_message(value)) if n == 2]
                 f["shape"] = tuple(dims)
             elif number in (3, 4, 5):
                 f[{3: "shard", 4: "offset", 5: "size"}[number]] = value

@@ -50,26 +50,39 @@ outer folds (for measuring; the result is marked ``partial``). The result is an 
 
 from __future__ import annotations
 
-import copy
 import logging
-import pickle
 import time
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
-from .cache import atomic_path, content_key, read_json, write_json
 from .dataset import Dataset
-from .embed import EmbedJob, _ClipAudio, _collate, check_fits, default_workers, resolve_device
-from .errors import DataError, RwbenchError
-from .evaluate import FoldResult, fold_result, keep_rows
+from .device import check_fits, resolve_device
+from .embed_job import EmbedJob
+from .errors import RwbenchError
+from .fileio import content_key, read_json, write_json
+from .fitting import (
+    CROP_GRID_SECONDS,
+    NOT_CONVERGED,
+    SILENCE_DBFS,
+    TRAIN_CODE_VERSION,
+    WINDOW_HOP,
+    Objective,
+    TrainOptions,
+    autocast,
+    batches,
+    decode_clips,
+    finished_fold,
+    fit,
+    seeded,
+    without_failed,
+)
+from .folds import FoldResult, fold_result
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
 from .results import build_record, fold_weights_folder, result_path, write_result
@@ -78,213 +91,6 @@ from .weights import write_safetensors
 
 log = logging.getLogger(__name__)
 
-TRAIN_CODE_VERSION = 3  # bump when the head recipe changes: finished folds with an older key are retrained
-FIT_LOOP_VERSION = 2  # the shared loop's version in settings() (pre-training keys): bump when fit() itself changes
-LRS = (3e-4, 1e-3, 3e-3)  # the default learning-rate search
-REFITS = ("full", "fit-part")
-LR_SEARCHES = ("first-fold", "every-fold")
-SILENCE_DBFS = -60.0  # crops / windows whose RMS is below this (1e-3 of full scale) are silence
-WINDOW_HOP = 0.5  # prediction windows advance by this fraction of a window
-CROP_GRID_SECONDS = 0.01  # training crops start on a 10-ms grid (the positions whose window is not silent)
-NOT_CONVERGED = 0.1  # a best epoch within this fraction of the epoch cap is flagged not_converged
-
-
-@dataclass
-class TrainOptions:
-    width: str = "small"
-    seeds: list[int] = field(default_factory=lambda: [0])
-    epochs: int = 100
-    patience: int = 10
-    lr: float = 1e-3  # pre-training's learning rate (trained heads search ``lrs``)
-    batch_size: int = 32
-    dropout: float = 0.5
-    crop_seconds: float | None = None  # train on random windows of this length, predict by window averaging
-    lrs: tuple[float, ...] = LRS  # the learning rates tried on the inner validation part (trained heads)
-    lr_search: str = "first-fold"  # search on the first outer split and reuse, or on every split
-    refit: str = "full"  # full: refit on the whole training side for the selected epochs; fit-part: score the fit
-    silence_dbfs: float = SILENCE_DBFS
-    window_hop: float = WINDOW_HOP
-    folds: tuple[str, ...] | None = None  # train only these outer folds (a partial result, recorded as such)
-    device: str = "auto"
-    workers: int | None = None
-    skip_bad_audio: bool = False
-    results_dir: Path = Path("results")
-    force: bool = False
-    progress: bool = False
-
-    def settings(self) -> dict:
-        """What determines weights trained by :func:`fit` alone (pre-training) besides the data, the front-end and
-        the seed."""
-        return {"epochs": self.epochs, "patience": self.patience, "lr": self.lr, "batch_size": self.batch_size,
-                "dropout": self.dropout, "crop_seconds": self.crop_seconds, "optimizer": "adam",
-                "schedule": "reduce_on_plateau(0.5, 2)", "train_code": FIT_LOOP_VERSION}
-
-    def head_settings(self) -> dict:
-        """What determines a trained head's weights and scores besides the data, the front-end and the seed (part of
-        its training key; ``folds`` is not: a fold's result does not depend on which other folds run)."""
-        settings = {k: v for k, v in self.settings().items() if k != "lr"}
-        settings.update(lrs=[float(lr) for lr in self.lrs], lr_search=self.lr_search, refit=self.refit,
-                        train_code=TRAIN_CODE_VERSION)
-        if self.crop_seconds:
-            settings.update(silence_dbfs=self.silence_dbfs, window_hop=self.window_hop,
-                            crop_grid_seconds=CROP_GRID_SECONDS)
-        return settings
-
-
-# -- data --------------------------------------------------------------------------------------
-def decode_clips(job: EmbedJob, *, workers: int | None, skip_bad_audio: bool) -> tuple[np.ndarray, dict[int, str]]:
-    """Every clip of ``job.dataset`` at the front-end's rate, cropped/padded as the embed stage does:
-    ``(n_clips, samples)`` float32 (a failed clip is zeros) and ``{clip index: error}``."""
-    source = _ClipAudio(job)
-    waves = np.zeros((len(source), source.network_samples), np.float32)
-    failed: dict[int, str] = {}
-    loader = DataLoader(source, batch_size=64, collate_fn=_collate,
-                        num_workers=default_workers() if workers is None else workers)
-    for batch in loader:
-        for index, windows, error in batch:
-            if error is not None:
-                failed[index] = error
-            else:
-                waves[index] = windows[0].numpy()
-    if failed and not skip_bad_audio:
-        raise DataError(next(iter(failed.values())) + " (rerun with --skip-bad-audio to leave such files out)")
-    return waves, failed
-
-
-def without_failed(splits: list[OuterSplit], failed: dict[int, str], n_clips: int) -> list[OuterSplit]:
-    """The splits without the clips that failed to decode."""
-    keep = np.ones(n_clips, bool)
-    keep[list(failed)] = False
-    return [keep_rows(s, keep) for s in splits]
-
-
-def finished_fold(folder: Path, fold: str, key: str, force: bool) -> dict | None:
-    """The summary of a fold already trained under ``key`` (its weights file present), or None."""
-    summary = folder / f"{fold}.json"
-    if force or not summary.is_file() or not (folder / f"{fold}.safetensors").is_file():
-        return None
-    done = read_json(summary)
-    return done if done.get("train_key") == key else None
-
-
-# -- the loop shared by every training objective -------------------------------------------------
-@dataclass
-class Objective:
-    """What a training run minimises and reports: ``loss(model, batch_indices) -> tensor`` and
-    ``validate(model, indices) -> (loss, score)`` (score: higher is better, for the log only)."""
-
-    loss: Callable[[nn.Module, torch.Tensor], torch.Tensor]
-    validate: Callable[[nn.Module, np.ndarray], tuple[float, float]]
-
-
-def _seeded(*parts: object) -> int:
-    return zlib.crc32(repr(parts).encode())
-
-
-def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np.ndarray | None, *, seed: int,
-        fold: str, opts: TrainOptions, lr: float, checkpoint: Path, key: str, desc: str,
-        schedule: list[float] | None = None) -> dict:
-    """Train ``model`` in place with Adam and early stopping on the validation loss; resumable from
-    ``checkpoint`` (written after every epoch, atomically; one made under another ``key`` is discarded). Leaves
-    the best-validation weights in ``model`` and returns the history.
-
-    With ``schedule`` (the learning rate of each epoch) and no ``val_idx``: a refit, exactly ``len(schedule)``
-    epochs at those rates, no validation, the last weights kept."""
-    refit = schedule is not None
-    if len(fit_idx) < 2:  # batch norm cannot train on one clip
-        raise RwbenchError(f"{desc}: the fold's training part holds {len(fit_idx)} clip(s); training needs at least 2")
-    if refit:
-        lr = schedule[0] if schedule else lr
-    cap, patience = (len(schedule), len(schedule) + 1) if refit else (opts.epochs, opts.patience)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2)
-    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "best": None, "bad": 0, "history": []}
-    saved = _load_checkpoint(checkpoint, desc)
-    if saved is not None and saved.get("key") != key:
-        log.warning("%s: discarding %s, made with other settings or data", desc, checkpoint)
-        saved = None
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state = saved["state"]
-        log.info("%s: resuming after epoch %d", desc, state["epoch"])
-    bar = tqdm(total=cap, initial=state["epoch"], desc=desc, unit="epoch", disable=not opts.progress, leave=False)
-    while state["epoch"] < cap and state["bad"] < patience:
-        epoch = state["epoch"]
-        if refit:
-            for group in optimizer.param_groups:
-                group["lr"] = schedule[epoch]
-        train_lr = optimizer.param_groups[0]["lr"]
-        model.train()
-        torch.manual_seed(_seeded("dropout", seed, fold, epoch))
-        order = fit_idx[torch.randperm(len(fit_idx), generator=torch.Generator().manual_seed(
-            _seeded("shuffle", seed, fold, epoch))).numpy()]
-        total = 0.0
-        for batch in training_batches(order, opts.batch_size):
-            loss = objective.loss(model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(batch)
-        model.eval()
-        if refit:
-            if not np.isfinite(total):
-                raise RwbenchError(f"{desc}: the training loss became {total} at epoch {epoch + 1}; lower --lr")
-            val_loss = val_score = None
-            state.update(epoch=epoch + 1, best_epoch=epoch + 1, best=None)
-        else:
-            val_loss, val_score = objective.validate(model, val_idx)
-            if not np.isfinite(val_loss):
-                raise RwbenchError(f"{desc}: the validation loss became {val_loss} at epoch {epoch + 1}; lower --lr")
-            scheduler.step(val_loss)
-            improved = val_loss < state["best_loss"]
-            state.update(epoch=epoch + 1, bad=0 if improved else state["bad"] + 1)
-            if improved:
-                state.update(best_loss=val_loss, best_epoch=epoch + 1, best=copy.deepcopy(model.state_dict()))
-        state["history"].append({"epoch": epoch + 1, "train_loss": total / len(order), "val_loss": val_loss,
-                                 "val_score": val_score, "lr": optimizer.param_groups[0]["lr"],
-                                 "train_lr": train_lr, "train_clips": len(order)})
-        with atomic_path(checkpoint) as tmp:
-            torch.save({"key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "state": state}, tmp)
-        bar.update(1)
-        if not refit:
-            bar.set_postfix(val_loss=f"{val_loss:.3f}", val=f"{val_score:.3f}")
-    bar.close()
-    if state["best"] is not None:  # a refit keeps its last weights (in ``model`` already)
-        model.load_state_dict(state["best"])
-    return {"epochs_run": state["epoch"], "best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],
-            "history": state["history"]}
-
-
-def _load_checkpoint(path: Path, desc: str) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
-        log.warning("%s: %s is unreadable (%s); starting the fold again", desc, path, err)
-        return None
-
-
-def training_batches(order: np.ndarray, size: int) -> list[torch.Tensor]:
-    """``order`` in batches of ``size``; a last batch of one joins the one before (batch norm cannot train on a
-    single example)."""
-    cuts = list(range(size, len(order), size))
-    if cuts and len(order) - cuts[-1] == 1:
-        cuts.pop()
-    return [torch.from_numpy(part) for part in np.split(order, cuts)]
-
-
-def batches(indices: np.ndarray, size: int):
-    for start in range(0, len(indices), size):
-        yield indices[start:start + size]
-
-
-def autocast(device: torch.device):
-    """bfloat16 autocast on CUDA; a no-op context on CPU (float32)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 # -- classification ------------------------------------------------------------------------------
@@ -301,7 +107,7 @@ class Classifier(nn.Module):
         self.standardise = nn.BatchNorm1d(dim, affine=False)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(dim, n_classes)
-        generator = torch.Generator().manual_seed(_seeded("head", seed))
+        generator = torch.Generator().manual_seed(seeded("head", seed))
         with torch.no_grad():
             nn.init.xavier_uniform_(self.head.weight, generator=generator)
             self.head.bias.zero_()
@@ -425,11 +231,11 @@ def predict_logits(model: nn.Module, waves: torch.Tensor, idx: np.ndarray, devic
         rows, cols = loud.nonzero(as_tuple=True)
         segments = torch.stack([clips[r, s:s + windows.length]
                                 for r, s in zip(rows.tolist(), windows.starts[cols.numpy()].tolist())])
-        logits = []
+        chunks: list[torch.Tensor] = []
         for chunk in torch.split(segments, batch_size):
             with autocast(device):
-                logits.append(model(chunk.to(device)).float().cpu())
-        logits = torch.cat(logits)
+                chunks.append(model(chunk.to(device)).float().cpu())
+        logits = torch.cat(chunks)
         summed = torch.zeros(len(part), logits.shape[1]).index_add_(0, rows, logits)
         out.append(summed / loud.sum(1, keepdim=True))
     return torch.cat(out)
@@ -536,7 +342,10 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     if task.thresholded:  # chosen on the validation part, as the backends do; the refit model has seen that part
         chooser = model if opts.refit == "fit-part" else fit_model()
         val_logits = predict_logits(chooser, waves, val_idx, device, opts.batch_size, windows).numpy()
-        threshold = task.threshold(labels[val_idx].numpy(), task.head_outputs(val_logits).scores)
+        val_scores = task.head_outputs(val_logits).scores
+        if val_scores is None:
+            raise RwbenchError(f"task type {task.name}: its trained head gives no scores to choose a threshold on")
+        threshold = task.threshold(labels[val_idx].numpy(), val_scores)
     result = fold_result(task, **common, outputs=task.head_outputs(logits), threshold=threshold,
                          fit_seconds=time.perf_counter() - start, train_truth=labels[train_idx].numpy())
     weights_path = folder / f"{split.name}.safetensors"
@@ -567,7 +376,7 @@ def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, win
     """The result's ``training`` section: every choice of the recipe, and per fold what was selected."""
     folds = {name: s.get("training", {}) for name, s in summaries.items()}
     if windows is None:
-        data = {"input": "whole clips (training, validation and test)", "augmentation": "none"}
+        data: dict[str, Any] = {"input": "whole clips (training, validation and test)", "augmentation": "none"}
     else:
         data = {"input": f"{windows.length / spec.sample_rate:g}-s windows: training on one random window per clip "
                          "and epoch, validation and test on the mean logits of the clip's windows",

@@ -20,11 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cache import read_json
+from .analysis.figures import Figure, new_figure
+from .clips import clip_audio
 from .dataset import Dataset
-from .embed import EmbedJob, clip_audio
+from .embed_job import EmbedJob
 from .errors import RwbenchError
-from .figures import Figure, new_figure
+from .fileio import read_json
 from .frontend import FOLD_TAGS, Embedder, FrontendSpec, resolve_weights
 from .pretrain import MST_TARGET, predict_mst, scale_target, target_logmel
 from .results import fold_weights_folder
@@ -106,8 +107,7 @@ def filter_panel(spec: FrontendSpec, tag: str, *, width: str | int, seed: int, r
 def filters_figure(panels: list[FilterPanel]) -> Figure:
     """One image per panel: filters (sorted by dominant frequency) across, frequency up, dB re each filter's peak."""
     fig = new_figure(3.4 * len(panels) + 0.8, 4.2)
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    image = None
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]  # at least one panel: subplots refuses none
     for ax, panel in zip(axes, panels):
         kernels = waveform_kernels(panel.frontend, panel.net)
         freqs, db, _ = filter_spectra(kernels, panel.frontend.sample_rate)
@@ -164,7 +164,6 @@ def mel_target_figure(data: MelTarget) -> Figure:
     fig = new_figure(11.0, 3.6)
     axes = fig.subplots(1, 3, sharey=True)
     seconds = data.target.shape[1] * MST_TARGET.hop_length / MST_TARGET.sample_rate
-    image = None
     for ax, (title, values) in zip(axes, panels):
         image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis", vmin=-1, vmax=1,
                           extent=(0, seconds, 0, values.shape[0]))

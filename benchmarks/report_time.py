@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from rwbench import leaderboard, report
+from rwbench.analysis import leaderboard, report
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from rwbench.audio import AUDIO_EXTENSIONS
 from rwbench.dataset import Dataset, register_dataset, tagged_clip
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, listing
-from rwbench.protocol import FixedSplit
+from rwbench.protocol import FixedSplit, Refit
 
 CLASSES = (  # sound_event_list_17_classes.txt
     "Train horn", "Air horn, truck horn", "Car alarm", "Reversing beeps", "Bicycle", "Skateboard",
@@ -67,12 +67,13 @@ def read_weak_labels(path: Path) -> dict[str, set[str]]:
     needs_root=True,
     task_type="multilabel",
 )
-def load_dcase2017_task4(root: Path, *, task: str | None = None, refit: str = "train", **options) -> Dataset:
+def load_dcase2017_task4(root: Path, *, task: str | None = None, refit: Refit = "train", **options) -> Dataset:
     """DCASE 2017 task 4 from ``root`` (the lists and the ``Y*.wav`` files anywhere below it)."""
     root = Path(root)
     lists = find_lists(root)
     audio = {p.name: p for p in root.rglob("Y*") if p.suffix.lower() in AUDIO_EXTENSIONS}
-    clips, seen = [], {}
+    clips = []
+    seen: dict[str, str] = {}
     for part, path in lists.items():
         for name, labels in read_weak_labels(path).items():
             if name in seen:

@@ -35,18 +35,23 @@ class MixtureDataset(Dataset):
     base: Dataset | None = None
     sources: dict[str, tuple[Clip, ...]] = field(default_factory=dict)
 
+    def _base(self) -> Dataset:
+        if self.base is None:  # a default only because the fields before it have defaults
+            raise DataError(f"{self.name}: a mixture dataset needs the dataset its sources come from")
+        return self.base
+
     def load_audio(self, clip: Clip, sample_rate: int) -> np.ndarray:
         n = int(round(SECONDS * sample_rate))
         mix = np.zeros(n, np.float32)
         for source in self.sources[clip.id]:
-            wave = audio.fix_length(self.base.load_audio(source, sample_rate), n, "zero")
+            wave = audio.fix_length(self._base().load_audio(source, sample_rate), n, "zero")
             rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
             mix += wave * (SOURCE_RMS / rms if rms > 0 else 1.0)
         peak = float(np.abs(mix).max())
         return mix / peak if peak > 1 else mix
 
     def fingerprint_parts(self) -> dict:
-        digests = {row[0]: row[2] for row in self.base.fingerprint_parts()["clips"]}
+        digests = {row[0]: row[2] for row in self._base().fingerprint_parts()["clips"]}
         rows = [[c.id, list(c.tags), [digests[s.id] for s in self.sources[c.id]]] for c in self.clips]
         return {"name": self.name, "task": self.task, "recipe": self.info["mixing"], "clips": rows}
 
@@ -55,7 +60,7 @@ def mixtures_of(base: Dataset, *, mixtures: int, min_sources: int, max_sources: 
                 seed: int) -> dict[str, tuple[Clip, ...]]:
     """Mixture id → its source clips, drawn within each fold of ``base``."""
     out = {}
-    for fold in sorted({c.fold for c in base.clips}):
+    for fold in sorted({c.fold for c in base.clips if c.fold is not None}):  # ESC-50's folds: every clip has one
         members = [c for c in base.clips if c.fold == fold]
         by_class: dict[str, list[Clip]] = {}
         for clip in members:

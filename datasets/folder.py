@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from rwbench.audio import PadMode
 from rwbench.dataset import Clip, Dataset, register_dataset
 from rwbench.guards import class_folder_files, file_dataset, stratified_or_file
 
@@ -28,7 +29,7 @@ from rwbench.guards import class_folder_files, file_dataset, stratified_or_file
 )
 def load_folder(root: Path, *, task: str | None = None, k: int = 10, seed: int = 0,
                 folds_file: str | None = None, seconds: float = 10.0,
-                pad: str = "zero", classes: Sequence[str] | None = None, name: str | None = None,
+                pad: PadMode = "zero", classes: Sequence[str] | None = None, name: str | None = None,
                 **options) -> Dataset:
     """A class-per-subfolder dataset under ``root``."""
     root = Path(root)

@@ -17,12 +17,14 @@ Length policy: 1 s, zero-pad (clips last 0.14-2.3 s; repeating a digit would utt
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rwbench.dataset import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, locate
-from rwbench.protocol import FixedSplit, PredefinedFolds
+from rwbench.protocol import FixedSplit, PredefinedFolds, Protocol, Refit
 
 DIGITS = tuple(str(d) for d in range(10))
 NAME = re.compile(r"^(?P<digit>\d+)_(?P<speaker>[A-Za-z0-9]+)_(?P<index>\d+)\.wav$")
@@ -46,18 +48,19 @@ def recordings(folder: Path) -> list[tuple[Path, re.Match]]:
     return out
 
 
-def standard(found: list[tuple[Path, re.Match]], refit: str) -> tuple[list[Clip], FixedSplit, dict]:
+def standard(found: list[tuple[Path, re.Match]], refit: Refit) -> tuple[list[Clip], FixedSplit, dict]:
     clips = [Clip(p.name, m["digit"], p, split=part_of(int(m["index"])), group=m["speaker"]) for p, m in found]
     return clips, FixedSplit("fsdd/standard-index0-4-test", refit=refit), {"valid": "repetitions 5-9 carved from train"}
 
 
-def speakers(found: list[tuple[Path, re.Match]], refit: str) -> tuple[list[Clip], PredefinedFolds, dict]:
+def speakers(found: list[tuple[Path, re.Match]], refit: Refit) -> tuple[list[Clip], PredefinedFolds, dict]:
     fold_of = {s: i for i, s in enumerate(sorted({m["speaker"] for _, m in found}), start=1)}
     clips = [Clip(p.name, m["digit"], p, fold=fold_of[m["speaker"]], group=m["speaker"]) for p, m in found]
     return clips, PredefinedFolds("fsdd/leave-one-speaker-out"), {"fold_speakers": {f: s for s, f in fold_of.items()}}
 
 
-TASKS = {"standard": standard, "speakers": speakers}
+TASKS: dict[str, Callable[[list[tuple[Path, re.Match]], Refit], tuple[list[Clip], Protocol, dict[str, Any]]]] = {
+    "standard": standard, "speakers": speakers}
 
 
 @register_dataset(
@@ -70,7 +73,7 @@ TASKS = {"standard": standard, "speakers": speakers}
     source="Jakobovski et al., github.com/Jakobovski/free-spoken-digit-dataset (CC BY-SA 4.0)",
     needs_root=True,
 )
-def load_fsdd(root: Path, *, task: str | None = None, refit: str = "train+valid", **options) -> Dataset:
+def load_fsdd(root: Path, *, task: str | None = None, refit: Refit = "train+valid", **options) -> Dataset:
     """FSDD from ``root`` (the folder holding ``recordings/``, or ``recordings/`` itself)."""
     task = task or "standard"
     if refit not in ("train", "train+valid"):

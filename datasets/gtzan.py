@@ -18,13 +18,15 @@ A partial copy (say ``gtzan_mini``) needs ``partial=True``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from rwbench.dataset import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, locate
-from rwbench.protocol import FixedSplit, StratifiedFolds
+from rwbench.protocol import FixedSplit, Protocol, Refit, StratifiedFolds
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 PARTS = ("train", "valid", "test")
@@ -32,7 +34,7 @@ MUSIC_SECONDS = 350000 / 12000  # the study's waveform input: 350000 samples at 
 ROOTS = ("genres", "", "genres_original", "Data/genres_original", "gtzan_genre/genres")
 EXTENSIONS = (".wav", ".au")
 LISTS = {"filtered": "filtered", "stratified": "stratified", "stratified_10fold": "stratified"}
-PROTOCOLS = {
+PROTOCOLS: dict[str, Callable[[dict[str, Any]], Protocol]] = {
     "filtered": lambda o: FixedSplit("gtzan/fault-filtered", refit=o["refit"]),
     "stratified": lambda o: FixedSplit("gtzan/stratified-lists-NOT-artist-filtered", refit=o["refit"]),
     "stratified_10fold": lambda o: StratifiedFolds("gtzan/stratified-10fold-NOT-artist-filtered", k=o["k"],
@@ -74,7 +76,7 @@ def listed_clips(genres: Path, kind: str, *, with_split: bool) -> list[Clip]:
     source="Tzanetakis & Cook 2002; filtered lists from jongpillee/music_dataset_split (MIT)",
     needs_root=True,
 )
-def load_gtzan(root: Path, *, task: str | None = None, refit: str = "train", k: int = 10, seed: int = 0,
+def load_gtzan(root: Path, *, task: str | None = None, refit: Refit = "train", k: int = 10, seed: int = 0,
                **options) -> Dataset:
     """GTZAN from ``root`` (the folder holding ``genres/``, or ``genres/`` itself)."""
     task = task or "filtered"

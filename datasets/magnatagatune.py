@@ -48,7 +48,7 @@ from rwbench import audio
 from rwbench.dataset import Clip, Dataset, register_dataset, tagged_clip
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, locate, present
-from rwbench.protocol import FixedSplit
+from rwbench.protocol import FixedSplit, Refit
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +120,9 @@ def drop_short(clips: list[Clip], *, label: str, min_seconds: float = PUBLISHED_
     """The clips at least ``min_seconds`` long (measured by :func:`clip_seconds`), and what was measured: the
     dropped clips with their lengths, the count per measuring method, and the files that could not be read
     (kept, for the audio screen to judge)."""
-    kept, short, unread, methods = [], [], [], Counter()
+    kept, short, unread, methods = [], [], [], Counter[str]()
     for clip in clips:
-        seconds, how = clip_seconds(clip.path)  # type: ignore[arg-type]
+        seconds, how = clip_seconds(clip.file)
         if seconds is None:
             unread.append({"clip": clip.id, "reason": how})
             kept.append(clip)
@@ -199,7 +199,7 @@ def count_check(dataset: Dataset, label: str) -> dict:
     needs_root=True,
     task_type="multilabel",
 )
-def load_magnatagatune(root: Path, *, task: str | None = None, refit: str = "train", seconds: float = SECONDS,
+def load_magnatagatune(root: Path, *, task: str | None = None, refit: Refit = "train", seconds: float = SECONDS,
                        partial: bool = False, **options) -> Dataset:
     """MTT from ``root`` (the folder holding ``annotations_final.csv`` and the mp3 folders)."""
     task = task or "published"

@@ -15,15 +15,16 @@ result key is ``csv/<name>`` (``name`` option, default the manifest's stem). Len
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from rwbench.audio import PadMode
 from rwbench.dataset import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, read_table, to_int
-from rwbench.protocol import FixedSplit, PredefinedFolds, StratifiedFolds
+from rwbench.protocol import FixedSplit, PredefinedFolds, Protocol, Refit, StratifiedFolds
 
 PATH_COLUMNS = ("path", "filename", "file")
 SPLITS = ("train", "valid", "test")
@@ -64,7 +65,7 @@ def row_clip(row: dict, base: Path, column: str, by: str | None, where: str) -> 
     needs_root=True,
 )
 def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.csv", use: str | None = None,
-             refit: str = "train", k: int = 10, seed: int = 0, seconds: float = 10.0, pad: str = "zero",
+             refit: Refit = "train", k: int = 10, seed: int = 0, seconds: float = 10.0, pad: PadMode = "zero",
              classes: Sequence[str] | None = None, name: str | None = None, **options) -> Dataset:
     """The dataset listed by ``root/manifest``."""
     path = Path(manifest) if Path(manifest).is_absolute() else Path(root) / manifest
@@ -72,7 +73,8 @@ def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.c
     column, by = path_column(table, path), choose(table, use, path)
     clips = [row_clip(row, path.parent, column, by, f"{path} row {i + 2}")
              for i, row in enumerate(table.to_dict("records"))]
-    protocols = {"fold": lambda: PredefinedFolds("csv/folds"), "split": lambda: FixedSplit("csv/split", refit=refit),
-                 None: lambda: StratifiedFolds(f"csv/stratified-{k}fold", k=k, seed=seed)}
+    protocols: dict[str | None, Callable[[], Protocol]] = {
+        "fold": lambda: PredefinedFolds("csv/folds"), "split": lambda: FixedSplit("csv/split", refit=refit),
+        None: lambda: StratifiedFolds(f"csv/stratified-{k}fold", k=k, seed=seed)}
     return file_dataset("csv", task or name or path.stem, clips, protocols[by](), root=path.parent, seconds=seconds,
                         pad=pad, classes=tuple(classes) if classes is not None else None, listed_in=path, **options)

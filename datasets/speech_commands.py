@@ -43,7 +43,7 @@ from rwbench import audio
 from rwbench.dataset import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, locate
-from rwbench.protocol import FixedSplit
+from rwbench.protocol import FixedSplit, Refit
 
 WORDS = ("backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward", "four", "go", "happy",
          "house", "learn", "left", "marvin", "nine", "no", "off", "on", "one", "right", "seven", "sheila", "six",
@@ -149,7 +149,7 @@ def silence_info(noise: Path, silence: dict) -> dict:
     source="Warden 2018, arXiv:1804.03209 (download.tensorflow.org/data/speech_commands_v0.02.tar.gz)",
     needs_root=True,
 )
-def load_speech_commands(root: Path, *, task: str | None = None, refit: str = "train", **options) -> Dataset:
+def load_speech_commands(root: Path, *, task: str | None = None, refit: Refit = "train", **options) -> Dataset:
     """Speech Commands v0.02 from ``root`` (the folder holding the word folders and the two lists)."""
     task = task or "words35"
     data = locate(Path(root), ROOTS, lambda p: (p / LISTS["test"]).is_file(), dataset="speech_commands",

@@ -28,6 +28,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -73,7 +74,11 @@ BANDWIDTH_SCALE = (0.8, 1.25)
 
 
 # -- signal helpers ------------------------------------------------------------------------------
-def _log_uniform(rng: np.random.Generator, low: float, high: float, size: int | None = None) -> np.ndarray:
+@overload
+def _log_uniform(rng: np.random.Generator, low: float, high: float, size: None = None) -> float: ...
+@overload
+def _log_uniform(rng: np.random.Generator, low: float, high: float, size: int) -> np.ndarray: ...
+def _log_uniform(rng: np.random.Generator, low: float, high: float, size: int | None = None) -> np.ndarray | float:
     return np.exp(rng.uniform(np.log(low), np.log(high), size))
 
 
@@ -268,9 +273,15 @@ class SyntheticDataset(Dataset):
 
     seed: int = 0
 
+    def _sounds(self) -> tuple[Meter, ...] | tuple[Vowel, ...]:
+        """The task's classes."""
+        if self.task is None:
+            raise DataError(f"{self.name}: a synthetic dataset is one of its tasks ({', '.join(TASKS)})")
+        return TASKS[self.task]
+
     def load_audio(self, clip: Clip, sample_rate: int) -> np.ndarray:
         """The clip at ``sample_rate``: mono float32, exactly ``seconds`` long."""
-        sound = {c.name: c for c in TASKS[self.task]}[clip.label]
+        sound = {c.name: c for c in self._sounds()}[clip.label]
         wave = sound.render(_clip_rng(self.seed, clip.id), self.seconds)
         return audio.fix_length(audio.resample(wave, NATIVE_RATE, sample_rate), round(self.seconds * sample_rate))
 
@@ -278,7 +289,7 @@ class SyntheticDataset(Dataset):
         """The generator (version, seed, length, class table) and the clip list stand in for files."""
         return {
             "name": self.name, "task": self.task, "generator_version": GENERATOR_VERSION, "seed": self.seed,
-            "seconds": self.seconds, "native_rate": NATIVE_RATE, "classes": [asdict(c) for c in TASKS[self.task]],
+            "seconds": self.seconds, "native_rate": NATIVE_RATE, "classes": [asdict(c) for c in self._sounds()],
             "clips": [[c.id, c.label, c.fold] for c in self.clips],
         }
 
@@ -293,7 +304,7 @@ def _check_options(task: str | None, seed: object, n_per_class: object, seconds:
     if not isinstance(n_per_class, numbers.Integral) or n_per_class < N_FOLDS:
         raise DataError(f"synthetic: n_per_class must be an integer >= {N_FOLDS} (a clip of each class in every fold), "
                         f"got {n_per_class!r}")
-    if not isinstance(seconds, numbers.Real) or not seconds > 0:
+    if not isinstance(seconds, numbers.Real) or not float(seconds) > 0:
         raise DataError(f"synthetic: seconds must be a positive number, got {seconds!r}")
 
 

@@ -31,6 +31,10 @@ def test_the_readme_notebook_cell_runs_and_its_cross_validation_matches_the_stor
     assert row["accuracy_mean"] == pytest.approx(np.mean([f.accuracy for f in folds]), abs=1e-4)
     assert rwbench.load_results(tmp_path / "results").shape[0] == len(board)
     assert "my_net" in capsys.readouterr().out
+    from rwbench.check import check_frontend  # the cell's front-end is a valid plugin (declared minimum input too)
+
+    failed = [r for r in check_frontend(rwbench.frontend.FRONTENDS.get("my_net")) if not r.passed]
+    assert not failed, failed
 
 
 def test_cross_validate_refuses_features_that_do_not_match_the_clips():

@@ -17,7 +17,8 @@ from toy import TINY, tone_dataset
 
 from rwbench import embed as embed_module
 from rwbench.cache import CacheEntry
-from rwbench.embed import EmbedJob, embed
+from rwbench.embed import embed
+from rwbench.embed_job import EmbedJob
 from rwbench.errors import RwbenchError
 from rwbench.pipeline import RunOptions, load_embeddings
 
@@ -33,7 +34,8 @@ sys.path.insert(0, {tests!r})
 import numpy as np
 from toy import TINY, tone_dataset
 from rwbench import embed as embed_module
-from rwbench.embed import EmbedJob, embed
+from rwbench.embed_job import EmbedJob
+from rwbench.embed import embed
 
 embed_module.CHUNK_CLIPS = 8
 ds = tone_dataset()
@@ -240,30 +242,44 @@ def test_two_identical_cli_runs_started_together_both_finish_and_share_the_work(
     assert stale_files(tmp_path) == [] and not list(tmp_path.rglob("*.tmp"))
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o077])
-def test_every_file_follows_the_users_umask(tmp_path, umask):
+UMASKS = (0o022, 0o077)
+
+
+@pytest.fixture(scope="module")
+def umask_runs(tmp_path_factory) -> Path:
+    """One child process runs the pipeline once per umask of :data:`UMASKS`, each in its own folder (data, results and
+    ``RWBENCH_HOME`` under ``<base>/<umask in octal>``): one interpreter start instead of one per umask."""
+    base = tmp_path_factory.mktemp("umask")
     code = f"""
 import os, sys
 from pathlib import Path
-os.umask({umask})
 sys.path.insert(0, {TESTS!r})
 from conftest import write_audio
 from toy import TINY
 from rwbench.backends import BACKENDS
 from rwbench.dataset import DATASETS
 from rwbench.pipeline import RunOptions, run
-root = Path({str(tmp_path)!r})
-for label in ("cat", "dog", "owl"):
-    for i in range(3):
-        write_audio(root / "data" / label / f"{{label}}{{i}}.wav", seconds=0.3)
-dataset = DATASETS.get("folder").load(root / "data", k=3, seconds=0.3)
-run(dataset, [TINY], [BACKENDS.get("logreg")], RunOptions(results_dir=root / "results", device="cpu", workers=0))
+for umask in {UMASKS!r}:
+    os.umask(umask)
+    root = Path({str(base)!r}) / oct(umask)
+    os.environ["RWBENCH_HOME"] = str(root / "home")
+    for label in ("cat", "dog", "owl"):
+        for i in range(3):
+            write_audio(root / "data" / label / f"{{label}}{{i}}.wav", seconds=0.3)
+    dataset = DATASETS.get("folder").load(root / "data", k=3, seconds=0.3)
+    run(dataset, [TINY], [BACKENDS.get("logreg")], RunOptions(results_dir=root / "results", device="cpu", workers=0))
 """
-    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env={**os.environ, "RWBENCH_HOME": str(tmp_path / "home")})
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert child.returncode == 0, child.stderr[-2000:]
-    files = [p for p in tmp_path.rglob("*") if p.is_file() and "data" not in p.parts]
+    return base
+
+
+@pytest.mark.parametrize("umask", UMASKS)
+def test_every_file_follows_the_users_umask(umask_runs, umask):
+    root = umask_runs / oct(umask)
+    files = [p for p in root.rglob("*") if p.is_file() and "data" not in p.parts]
     assert {p.suffix or p.name for p in files} >= {".json", ".npy", ".lock", ".sqlite3"}
-    wrong = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in files
+    assert any("home" in p.relative_to(root).parts for p in files), "the rwbench home of this umask's run is used"
+    wrong = {str(p.relative_to(root)): oct(p.stat().st_mode & 0o777) for p in files
              if p.stat().st_mode & 0o777 != 0o666 & ~umask}
     assert wrong == {}, f"files not made with mode 0o666 & ~umask ({oct(0o666 & ~umask)})"

@@ -248,7 +248,7 @@ def test_duplicate_manifest_rows_are_named_with_their_lines(tmp_path, capsys):
 # -- 10. the umask is read without changing it ---------------------------------------------------------
 
 def test_reading_the_umask_never_opens_a_window_for_another_thread(tmp_path):
-    from rwbench import cache
+    from rwbench import fileio
 
     old = os.umask(0o022)
     try:
@@ -267,7 +267,7 @@ def test_reading_the_umask_never_opens_a_window_for_another_thread(tmp_path):
         worker = threading.Thread(target=create)
         worker.start()
         try:
-            masks = {cache._umask() for _ in range(2000)}
+            masks = {fileio._umask() for _ in range(2000)}
         finally:
             stop.set()
             worker.join()
@@ -277,7 +277,7 @@ def test_reading_the_umask_never_opens_a_window_for_another_thread(tmp_path):
 
 
 def test_atomic_files_get_the_mode_the_umask_gives(tmp_path):
-    from rwbench.cache import atomic_path
+    from rwbench.fileio import atomic_path
 
     old = os.umask(0o027)
     try:

@@ -44,7 +44,8 @@ def test_list_datasets_needs_neither_torch_nor_sklearn():
 
 
 def test_the_parser_choices_agree_with_the_modules_that_own_them():
-    from rwbench import backends, evaluate, frontend, leaderboard, pretrain, significance, tasks, train
+    from rwbench import backends, evaluate, fitting, frontend, pretrain, tasks
+    from rwbench.analysis import leaderboard, significance
 
     assert (choices.DEFAULT_GRID, choices.GRID_NAMES) == (backends.DEFAULT_GRID, backends.GRID_NAMES)
     assert choices.AGGREGATES == evaluate.AGGREGATES
@@ -52,7 +53,7 @@ def test_the_parser_choices_agree_with_the_modules_that_own_them():
     assert choices.FORMATS == leaderboard.FORMATS and choices.REGIMES == significance.REGIMES
     assert choices.TASK_TYPES == tuple(tasks.TASK_TYPES)
     assert (choices.LR_SEARCHES, choices.REFITS, choices.SILENCE_DBFS, choices.WINDOW_HOP) == (
-        train.LR_SEARCHES, train.REFITS, train.SILENCE_DBFS, train.WINDOW_HOP)
+        fitting.LR_SEARCHES, fitting.REFITS, fitting.SILENCE_DBFS, fitting.WINDOW_HOP)
     assert (choices.MST_LR, choices.PRETRAINERS) == (pretrain.MST_LR, tuple(pretrain.PRETRAINERS))
 
 

@@ -7,8 +7,10 @@ import pytest
 import torch
 from toy import DEVICES, TINY, tone_dataset
 
+from rwbench import device as device_policy
 from rwbench import embed as embed_module
-from rwbench.embed import EmbedJob, embed
+from rwbench.embed import embed
+from rwbench.embed_job import EmbedJob
 from rwbench.errors import DataError
 from rwbench.frontend import Embedder
 
@@ -41,13 +43,13 @@ def test_reduced_precision_is_close_to_fp32_and_cached_apart(tmp_path, device, p
 
 def test_the_batch_size_on_cuda_is_chosen_from_free_memory(monkeypatch):
     job = EmbedJob(tone_dataset(), TINY)
-    assert embed_module.choose_batch_size(job, "cpu") == 16
+    assert device_policy.choose_batch_size(job, "cpu") == 16
     per_clip = sum(TINY.memory_needed("small", job.input_samples()[1], 1).values())
-    monkeypatch.setattr(embed_module, "resolve_device", lambda device: torch.device("cuda"))
-    for free, expected in [(2 * 16.5 * per_clip, 16), (2 * 1000 * per_clip, embed_module.MAX_AUTO_BATCH),
+    monkeypatch.setattr(device_policy, "resolve_device", lambda name: torch.device("cuda"))
+    for free, expected in [(2 * 16.5 * per_clip, 16), (2 * 1000 * per_clip, device_policy.MAX_AUTO_BATCH),
                            (0, 1)]:
         monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device, free=free: (int(free), 2**40))
-        assert embed_module.choose_batch_size(job, "cuda") == expected
+        assert device_policy.choose_batch_size(job, "cuda") == expected
 
 
 def test_second_call_reads_the_cache_without_decoding(tmp_path):
@@ -139,7 +141,7 @@ def test_cuda_request_without_cuda_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
     with pytest.raises(Exception, match="no CUDA device"):
-        embed_module.resolve_device("cuda")
+        device_policy.resolve_device("cuda")
 
 
 KILLED_CHILD = """
@@ -147,7 +149,8 @@ import os, signal, sys
 sys.path.insert(0, {tests!r})
 from toy import DEVICES, TINY, tone_dataset
 from rwbench import embed as embed_module
-from rwbench.embed import EmbedJob, embed
+from rwbench.embed_job import EmbedJob
+from rwbench.embed import embed
 
 embed_module.CHUNK_CLIPS = 8
 ds = tone_dataset()

@@ -6,8 +6,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from rwbench.backends import BACKENDS, BackendSpec
 from rwbench.dataset import Clip
-from rwbench.evaluate import keep_rows, nested_cv, summarise
-from rwbench.protocol import FixedSplit, PredefinedFolds
+from rwbench.evaluate import nested_cv
+from rwbench.protocol import FixedSplit, PredefinedFolds, keep_rows
+from rwbench.results import summarise
 
 SEEN: list[tuple[str, set[int], int]] = []  # (call, clip indices, param)
 

@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from rwbench.architectures.musically_motivated import pad_time_with_floor
-from rwbench.check import check_frontend, count_macs
+from rwbench.check import check_frontend
 from rwbench.dsp import LogMelConfig
 from rwbench.frontend import FRONTENDS, Embedder, FrontendSpec
+from rwbench.macs import count_macs
 
 SECONDS = 0.5  # raised to each spec's minimum by check_frontend (vgg: 1280 frames ≈ 27.3 s)
 CHECKS = {"clip_length", "feature_layers", "dim", "finite", "same_seed", "other_seed", "batch_size", "param_count",

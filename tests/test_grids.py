@@ -9,6 +9,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from toy import TINY, tone_dataset
 
+from rwbench.analysis.leaderboard import load, to_summary
 from rwbench.backends import (
     BACKENDS,
     DEFAULT_GRID,
@@ -20,8 +21,7 @@ from rwbench.backends import (
     grid_name_of,
 )
 from rwbench.errors import RwbenchError
-from rwbench.leaderboard import load, to_summary
-from rwbench.pipeline import RunOptions, evaluation_tasks, run
+from rwbench.pipeline import RunOptions, evaluation_jobs, run
 from rwbench.plan import plan
 
 STUDY_RUNS = Path(__file__).resolve().parents[1] / "studies" / "random-vs-trained" / "results" / "runs"
@@ -135,7 +135,7 @@ def study_run(tmp_path_factory):
 def test_the_grid_is_in_the_run_key_the_backend_section_and_the_fit_count(study_run):
     opts, log_, _ = study_run
     ds = tone_dataset()
-    wide, study = (evaluation_tasks([ds], [TINY], [TWO], with_(opts, grid=g, force=True))[0] for g in ("wide", "study"))
+    wide, study = (evaluation_jobs([ds], [TINY], [TWO], with_(opts, grid=g, force=True))[0] for g in ("wide", "study"))
     assert wide.path(opts) == study.path(opts)  # one file per row: a second grid must not silently replace it
     protocol = ds.describe()["protocol"]
     assert wide.run_key(opts, protocol) != study.run_key(opts, protocol)

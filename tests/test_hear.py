@@ -14,7 +14,8 @@ from rwbench.api import load_dataset
 from rwbench.audio import resample
 from rwbench.cache import CacheEntry
 from rwbench.cli import main
-from rwbench.embed import Embeddings, EmbedJob, clip_audio
+from rwbench.clips import clip_audio
+from rwbench.embed_job import Embeddings, EmbedJob
 from rwbench.errors import RwbenchError
 from rwbench.frontend import FRONTENDS
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from rwbench.embed import EmbedJob, embed
+from rwbench.embed import embed
+from rwbench.embed_job import EmbedJob
 from rwbench.errors import RwbenchError
 from rwbench.frontend import FRONTENDS
 from rwbench.hear_import import provenance

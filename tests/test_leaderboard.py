@@ -9,7 +9,7 @@ import pytest
 from conftest import result_dicts
 from toy import TINY, tone_dataset
 
-from rwbench import leaderboard
+from rwbench.analysis import leaderboard
 from rwbench.backends import BACKENDS
 from rwbench.pipeline import RunOptions, run
 

@@ -9,15 +9,18 @@ import pytest
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 from toy import TINY, chord_dataset, tone_dataset
 
-from rwbench import leaderboard, tasks
+from rwbench import tasks
+from rwbench.analysis import leaderboard
 from rwbench.backends import BACKENDS
 from rwbench.cli import main
 from rwbench.elm import ELMClassifier, TorchELMClassifier
 from rwbench.errors import RwbenchError
-from rwbench.evaluate import FoldResult, nested_cv
+from rwbench.evaluate import nested_cv
+from rwbench.fitting import TrainOptions
+from rwbench.folds import FoldResult
 from rwbench.pipeline import RunOptions, run
 from rwbench.results import result_problem
-from rwbench.train import TrainOptions, train_all
+from rwbench.train import train_all
 
 MULTILABEL = tasks.TASK_TYPES["multilabel"]
 
@@ -135,7 +138,7 @@ def test_a_table_refuses_to_mix_task_types(results, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "roc_auc_macro_mean" in out and "tones" not in out
     assert set(leaderboard.load(mixed, task="multiclass")["dataset"]) == {"tones"}
-    from rwbench.report import render
+    from rwbench.analysis.report import render
 
     html = render(mixed)  # the report shows both, one table per task type
     assert "task type: multilabel" in html and "task type: multiclass" in html and "macro ROC-AUC" in html

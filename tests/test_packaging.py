@@ -28,7 +28,7 @@ def test_wheel_holds_only_the_rwbench_namespace_and_package_data(wheel):
     assert top == {"rwbench"}, top  # never a top-level `datasets` (it would shadow Hugging Face's)
     for path in ("rwbench/cli.py", "rwbench/architectures/vgg.py", "rwbench/datasets/synthetic.py",
                  "rwbench/datasets/splits/gtzan/train_filtered.txt", "rwbench/datasets/splits/gtzan/SOURCE.md",
-                 "rwbench/templates/report.html"):
+                 "rwbench/templates/report.html", "rwbench/py.typed"):  # py.typed: PEP 561, the package is typed
         assert path in names, path
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "rwbench = rwbench.cli:main" in entry_points

@@ -8,8 +8,8 @@ import pytest
 from conftest import result_dicts
 from toy import TINY, tone_dataset
 
+from rwbench.analysis.leaderboard import load
 from rwbench.backends import BACKENDS
-from rwbench.leaderboard import load
 from rwbench.pipeline import RunOptions, run
 
 

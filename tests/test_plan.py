@@ -64,13 +64,36 @@ def test_render_states_totals_and_what_is_not_predicted(opts):
     assert np.isfinite(rows[0].ms_per_row) and rows[0].decode_ms_per_clip > 0 and rows[0].clips_to_decode == 72
 
 
-def test_decoding_and_the_network_add_up_without_workers_and_overlap_with_them():
+def test_embed_time_is_start_up_plus_clips_with_decoding_in_line_or_beside_the_network():
     from rwbench.plan import PlanRow
 
-    row = PlanRow("d", "f", rows_to_embed=100, clips_to_decode=100, ms_per_row=10.0, decode_ms_per_clip=30.0)
-    assert (row.network_seconds, row.decode_seconds, row.embed_seconds) == (1.0, 3.0, 4.0)
-    row.decode_workers = 4
-    assert row.decode_seconds == 0.75 and row.embed_seconds == 1.0
+    row = PlanRow("d", "f", rows_to_embed=100, clips_to_decode=100, ms_per_row=10.0, decode_ms_per_clip=30.0,
+                  startup_seconds=0.5, decode_workers=0, cores=2, torch_threads=2)
+    assert (row.network_seconds, row.decode_seconds, row.embed_seconds) == (1.0, 3.0, 4.5)  # main process: the sum
+    row.decode_workers = 1  # one worker beside a 2-thread network on 2 cores: the CPU work shared out, (2·1 + 3) / 2
+    assert row.decode_seconds == 3.0 and row.embed_seconds == 0.5 + 3.0
+    row.decode_workers, row.cores = 4, 8  # plenty of cores: the slower of network and decoding
+    assert row.decode_seconds == 0.75 and row.embed_seconds == 0.5 + 1.0
+
+
+def test_a_fit_timing_serves_nearby_feature_sizes_and_each_result_counts_its_splits():
+    from rwbench.plan import _dim_timing, result_seconds
+
+    timings = {("fit", "d", "svm", "wide", 160): (2.0, 0.01)}
+    assert _dim_timing(timings, ("fit", "d", "svm", "wide"), 170) == (2.0, 0.01)
+    assert _dim_timing(timings, ("fit", "d", "svm", "wide"), 120) is None  # beyond 1.25×
+    assert _dim_timing(timings, ("fit", "d", "elm", "wide"), 160) is None
+    ds = tone_dataset()
+    inner = [len(s.inner) for s in ds.splits()]
+    assert result_seconds(ds, COUNTING, (2.0, 0.01)) == pytest.approx(sum(2.0 * n + 0.01 for n in inner))
+
+
+def test_the_network_timing_has_a_start_up_and_a_steady_part():
+    from rwbench.embed_job import EmbedJob
+    from rwbench.plan import time_network
+
+    timed = time_network(EmbedJob(tone_dataset(), TINY), 4, "cpu")
+    assert timed.build_s > 0 and timed.first_extra_s >= 0 and timed.ms_per_row > 0
 
 
 def test_dry_run_in_a_real_process_writes_nothing(tmp_path):

@@ -12,18 +12,18 @@ import torch
 from toy import DEVICES
 
 from rwbench import profile as profile_module
-from rwbench.check import count_macs
 from rwbench.cli import main
 from rwbench.frontend import FRONTENDS
-from rwbench.profile import PeakMemory, ProfileOptions, profile, render
+from rwbench.macs import count_macs
+from rwbench.profile import Peak, PeakMemory, PeakShape, ProfileOptions, device_peak, peak_shapes, profile, render
 
 QUICK = ProfileOptions(seconds=1.0, batch_size=2, repeats=1, warmup=1)
 
 
 @pytest.fixture
 def fixed_peak(monkeypatch):
-    """A fixed matmul peak: these tests check the arithmetic, not this machine's speed."""
-    monkeypatch.setattr(profile_module, "matmul_peak", lambda device: 100.0)
+    """A fixed peak: these tests check the arithmetic, not this machine's speed."""
+    monkeypatch.setattr(profile_module, "device_peak", lambda device: Peak(100.0, "mm 9²", {"mm 9²": 100.0, "b": 50.0}))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -75,7 +75,7 @@ def test_the_command_runs_in_a_real_process(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     data = json.loads(out.read_text())
-    assert "threads 1" in data["notes"][0] and "matmul peak" in data["notes"][1]
+    assert "threads 1" in data["notes"][0] and "float32 peak" in data["notes"][1] and "shapes" in data["notes"][2]
     (row,) = data["rows"]
     assert row["front-end"] == "mst" and row["clips/s"] > 0 and 0 < row["% peak"]
 
@@ -88,3 +88,46 @@ def test_the_command_runs_in_a_real_process(tmp_path):
 def test_bad_options_give_one_clear_line(capsys, argv, match):
     assert main(argv) == 2
     assert match in capsys.readouterr().err
+
+
+def test_the_best_peak_shape_is_kept_and_named():
+    seconds = {"slow square": 2.0, "fast conv": 0.5, "transposed": 1.0}
+    shapes = [PeakShape(name, 1e9, lambda device, name=name: name) for name in seconds]  # make → the call to time
+    timed = []
+
+    def timer(call, device, *, repeats, warmup):
+        timed.append((call, repeats))
+        return seconds[call]
+
+    peak = device_peak(torch.device("cpu"), shapes, repeats=4, timer=timer)
+    assert peak == Peak(2.0, "fast conv", {"slow square": 0.5, "fast conv": 2.0, "transposed": 1.0})
+    assert timed == [(name, 4) for name in seconds]
+
+
+def test_the_peak_candidates_cover_sizes_layouts_and_convolutions():
+    names = [shape.name for shape in peak_shapes(torch.device("cpu"))]
+    assert sum(name.startswith("mm ") and "A·B)" in name for name in names) >= 3
+    assert any("Aᵀ·B" in name for name in names) and any("A·Bᵀ" in name for name in names)
+    assert any(name.startswith("vgg conv") for name in names) and any(name.startswith("conv2d") for name in names)
+    shape = profile_module._gemm(3, 4, 5, "tiny", "Aᵀ·B")
+    assert shape.flop == 2 * 3 * 4 * 5 and shape.make(torch.device("cpu"))().shape == (3, 5)
+
+
+def test_the_header_names_the_winning_shape_and_the_rewrites(fixed_peak):
+    rows, notes = profile(FRONTENDS.select("mst"), QUICK)
+    assert "float32 peak 100.0 GFLOP/s (mm 9²; the best of 2 shapes" in notes[1]
+    assert "rewrites fused; torch.compile off" in notes[1] and notes[2] == "peak shapes, GFLOP/s: mm 9² 100.0; b 50.0"
+    plain, plain_notes = profile(FRONTENDS.select("mst"), ProfileOptions(**{**QUICK.__dict__, "fuse": False}))
+    assert "rewrites off" in plain_notes[1]
+    assert rows[0]["params"] == plain[0]["params"] == FRONTENDS.get("mst").param_count("small")  # as built
+
+
+def test_a_failed_compile_is_a_failed_row_not_an_eager_timing(fixed_peak, monkeypatch):
+    def broken(fn):
+        def run(*args, **kwargs):
+            raise RuntimeError("no compiler")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    rows, notes = profile(FRONTENDS.select("mst"), ProfileOptions(**{**QUICK.__dict__, "compile": True}))
+    assert rows == [] and any(n.startswith("failed: mst") and "torch.compile failed" in n for n in notes)

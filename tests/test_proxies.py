@@ -170,3 +170,11 @@ def test_every_proxy_runs_on_a_sampled_architecture():
             assert value.detail.get("labels_used", True) is not label_free, proxy.name
     net = ProxyNetwork(spec, 4, 3, seed=0)
     assert net(network_input(spec, waves)).shape == (6, 3)
+
+
+def test_the_dim_proxy_counts_the_default_layers_only():
+    from rwbench.frontend import FRONTENDS
+
+    spec = FRONTENDS.get("musicnn")  # features mean_pool + max_pool by default (753 each), not every layer
+    value = PROXIES.get("dim").compute(ProxyContext(spec=spec, width="small"))
+    assert value.value == 2 * 753 and value.value < spec.dim("small")

@@ -13,12 +13,12 @@ from scipy import stats
 from test_leaderboard import markdown_rows
 from toy import TINY, tone_dataset
 
-from rwbench import leaderboard, ranking
+from rwbench.analysis import leaderboard, ranking
+from rwbench.analysis.significance import holm
 from rwbench.backends import BACKENDS
 from rwbench.cli import main
 from rwbench.pipeline import RunOptions, run
 from rwbench.results import ResultRecord, result_path, variant, write_result
-from rwbench.significance import holm
 
 FOLD_OFFSETS = (-0.02, 0.02, -0.01, 0.01)  # four outer folds whose mean is the row's accuracy
 SVM = {"sample_level": 0.60, "vgg": 0.70, "timbral": 0.80, "temporal": 0.80, "musicnn": 0.50}
@@ -289,8 +289,8 @@ def test_intervals_holm_and_null_rankings(tmp_path, template):
 def test_the_macs_null_ranking_reads_recorded_macs_and_counts_them_for_older_files():
     """Issue 18: ρ of MACs with the trained ranking beside ρ(params) and ρ(dim); a file without the figure gets it
     from the registered front-end (count_macs), one not registered stays NaN rather than a made-up number."""
-    from rwbench.check import count_macs
     from rwbench.frontend import FRONTENDS
+    from rwbench.macs import count_macs
 
     table = pd.DataFrame({"frontend": ["vgg", "timbral[layers=conv]", "not_registered", "sample_level"],
                           "width": ["small"] * 4, "macs": [123.0, np.nan, np.nan, np.nan]})

@@ -20,9 +20,10 @@ from sklearn.metrics import (
 from toy import TINY, chord_dataset, tone_dataset
 
 from rwbench.backends import BACKENDS
+from rwbench.fitting import TrainOptions
 from rwbench.pipeline import RunOptions, run
 from rwbench.results import SCHEMA_VERSION, iter_results
-from rwbench.train import TrainOptions, train_all
+from rwbench.train import train_all
 
 EXACT = 1e-9
 SMALL_GRIDS = {  # the real backends on a few settings of their grids, for speed
@@ -161,7 +162,7 @@ def test_voted_fold_metrics_are_recomputed_from_the_outputs_stored_per_clip_afte
 
 
 def test_every_embedding_row_records_its_macs_for_the_null_ranking(multiclass):
-    from rwbench.check import count_macs
+    from rwbench.macs import count_macs
 
     expected = count_macs(TINY, "small")
     for row in (("random", "svm"), ("random", "elm"), ("trained", "svm")):

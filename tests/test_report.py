@@ -19,7 +19,7 @@ pytest.importorskip("matplotlib", reason="the figures need the [report] extra: p
 
 from matplotlib.container import BarContainer  # noqa: E402
 
-from rwbench import figures, leaderboard, report  # noqa: E402
+from rwbench.analysis import figures, leaderboard, report  # noqa: E402
 from rwbench.errors import RwbenchError  # noqa: E402
 from rwbench.results import SCHEMA_VERSION  # noqa: E402
 
@@ -166,7 +166,7 @@ def test_confusion_sums_every_fold_and_seed(results):
 
 
 def test_scatter_shows_the_paired_accuracies_and_rho(table):
-    from rwbench.ranking import paired, rank_correlation
+    from rwbench.analysis.ranking import paired, rank_correlation
 
     pairs = paired(table)
     correlation = rank_correlation(table).set_index("backend").loc["svm"]
@@ -178,7 +178,7 @@ def test_scatter_shows_the_paired_accuracies_and_rho(table):
 
 
 def test_critical_difference_diagram_labels_every_row_by_its_average_rank(results, table):
-    from rwbench.significance import average_ranks, block_scores
+    from rwbench.analysis.significance import average_ranks, block_scores
 
     groups = leaderboard.rows_of_records(leaderboard.read_results(results)[0])
     svm = {k: v for k, v in groups.items() if k[4] == "svm"}

@@ -226,7 +226,7 @@ def test_reproduce_runs_the_pipeline_and_both_protocols_side_by_side(tmp_path):
     honest = float(row["rwbench [95% CI]"].split()[0])
     study = float(row["study's protocol [95% CI]"].split()[0])
     assert row["Δ"] == f"{honest - 50.0:+.1f}" and row["Δ study's"] == f"{study - 50.0:+.1f}"
-    from rwbench.leaderboard import load
+    from rwbench.analysis.leaderboard import load
 
     main = load(tmp_path / "res")
     assert set(main["backend"]) == {"knn"}  # the study's rows are not in the honest leaderboard
@@ -236,7 +236,7 @@ def test_reproduce_runs_the_pipeline_and_both_protocols_side_by_side(tmp_path):
     assert main["accuracy_mean"].iloc[0] == pytest.approx(honest / 100, abs=5e-4)
 
     # the report shows the run: one section per paper with the same table and the published-vs-rwbench scatter
-    from rwbench.report import render
+    from rwbench.analysis.report import render
 
     html = render(tmp_path / "res")
     section = html[html.index('<section id="reproduce-'):]

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rwbench import leaderboard
+from rwbench.analysis import leaderboard
 from rwbench.errors import RwbenchError
-from rwbench.evaluate import FoldResult
+from rwbench.folds import FoldResult
 from rwbench.results import (
     READABLE_VERSIONS,
     SCHEMA_VERSION,
@@ -120,7 +120,7 @@ def test_the_row_key_is_a_named_tuple_shared_by_the_leaderboard_and_the_report()
 
 
 def _fold(name: str, n: int, n_classes: int, rng) -> FoldResult:
-    from rwbench.evaluate import fold_result
+    from rwbench.folds import fold_result
     from rwbench.tasks import TASK_TYPES, Outputs
 
     truth = rng.integers(0, n_classes, n)
@@ -156,7 +156,7 @@ def test_build_record_checks_its_sections_and_writes_per_clip_lists_on_one_line(
 
 
 def test_scores_are_stored_to_six_significant_digits():
-    from rwbench.evaluate import round_scores
+    from rwbench.folds import round_scores
 
     assert round_scores(np.array([[1.23456789, -0.000123456789], [123456.789, 0.0]])).tolist() == [
         [1.23457, -0.000123457], [123457.0, 0.0]]

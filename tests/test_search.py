@@ -12,14 +12,14 @@ import pytest
 from scipy import stats
 from toy import tone_dataset
 
+from rwbench.analysis.search_score import proxy_scores, regret, top_precision
 from rwbench.check import check_frontend
 from rwbench.cli import main
 from rwbench.errors import RwbenchError
+from rwbench.fitting import TrainOptions
 from rwbench.frontend import FRONTENDS
 from rwbench.search import SearchOptions, search
-from rwbench.search_score import proxy_scores, regret, top_precision
 from rwbench.search_space import arch_id, load_space, packaged_spaces, read_space
-from rwbench.train import TrainOptions
 
 TOY_SPACE = """
 name = "toy"
@@ -129,7 +129,7 @@ def test_search_samples_caches_trains_and_ranks(toy_space, tmp_path):
     assert main(["search", "score", str(folder), "--format", "json"]) == 0
     scores = json.loads((folder / "score.json").read_text())
     assert [row["proxy"] for row in scores] == ["synflow", "params", "rw_elm"]
-    from rwbench.report import render
+    from rwbench.analysis.report import render
 
     html = render(tmp_path, draw=False)  # the HTML report gains the search's section
     assert f"search {folder.name}: proxies against trained accuracy" in html and "top-10% precision" in html

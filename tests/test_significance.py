@@ -9,10 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from rwbench import leaderboard
-from rwbench.cli import main
-from rwbench.results import SCHEMA_VERSION, ResultRecord
-from rwbench.significance import (
+from rwbench.analysis import leaderboard
+from rwbench.analysis.significance import (
     average_ranks,
     block_scores,
     clip_outputs,
@@ -23,6 +21,8 @@ from rwbench.significance import (
     nemenyi_cd,
     paired_wilcoxon,
 )
+from rwbench.cli import main
+from rwbench.results import SCHEMA_VERSION, ResultRecord
 
 
 def record(frontend, accuracies, *, seed=0, weights="random", backend="svm", n_test=40, rng=None):

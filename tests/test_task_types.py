@@ -12,10 +12,11 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_absolute_error, r2_score
 from sklearn.model_selection import GridSearchCV, KFold
 
+from rwbench.analysis.significance import ClipFold, hierarchical_interval
 from rwbench.backends import BackendSpec
-from rwbench.evaluate import FoldResult, evaluate_split
+from rwbench.evaluate import evaluate_split
+from rwbench.folds import FoldResult
 from rwbench.protocol import OuterSplit
-from rwbench.significance import ClipFold, hierarchical_interval
 from rwbench.tasks import TASK_TYPES, FoldRecord, Outputs, TaskType, task_type
 
 

@@ -19,11 +19,12 @@ from toy import TINY, tone_dataset
 from rwbench.backends import BACKENDS
 from rwbench.cli import main
 from rwbench.errors import RwbenchError
+from rwbench.fitting import TrainOptions
 from rwbench.frontend import FRONTENDS
 from rwbench.pipeline import RunOptions, run
 from rwbench.pretrain import pretrain
 from rwbench.results import fold_weights_folder
-from rwbench.train import TrainOptions, train_all
+from rwbench.train import train_all
 from rwbench.weights import sha256_of
 
 FOLDS = ["fold1", "fold2", "fold3", "fold4"]
@@ -192,7 +193,7 @@ def test_every_frontend_trains_on_silence_without_nan(name):
 
 @pytest.mark.parametrize(("n", "sizes"), [(8, [8]), (9, [9]), (10, [8, 2]), (17, [8, 9]), (24, [8, 8, 8])])
 def test_no_training_batch_holds_a_single_clip(n, sizes):
-    from rwbench.train import training_batches
+    from rwbench.fitting import training_batches
 
     batches = training_batches(np.arange(n), 8)
     assert [len(b) for b in batches] == sizes and torch.cat(batches).tolist() == list(range(n))
@@ -207,10 +208,10 @@ def _fold_record(results_dir, fold="fold1") -> dict:
 def test_the_scored_model_is_refit_on_the_whole_training_side(tmp_path, monkeypatch, refit):
     """--refit full: after the inner run (18 fit clips, early-stopped on 9 validation clips) the scored model is
     trained from its seeded init on all 27 training clips for the selected epoch count; fit-part: no refit."""
-    import rwbench.train as train
+    import rwbench.fitting as fitting
 
-    seen, batches = [], train.training_batches
-    monkeypatch.setattr(train, "training_batches", lambda order, size: seen.append(np.sort(order)) or batches(order, size))
+    seen, batches = [], fitting.training_batches
+    monkeypatch.setattr(fitting, "training_batches", lambda order, size: seen.append(np.sort(order)) or batches(order, size))
     (path,), _ = _train(tmp_path, lrs=(1e-3,), folds=("fold2",), refit=refit)
     split = tone_dataset().splits()[1]
     record, fold = json.loads(path.read_text()), _fold_record(tmp_path, "fold2")

@@ -118,3 +118,11 @@ def test_defaults():
 def test_one_class_is_rejected(make):
     with pytest.raises(ValueError, match="at least 2 classes"):
         make(n_hidden=5).fit(np.eye(4), ["a"] * 4)
+
+
+@pytest.mark.parametrize("make", CLASSES)
+def test_scoring_checks_the_feature_count_seen_in_fit(make):
+    X, y = make_classification(n_samples=30, n_features=6, random_state=0)
+    model = make(n_hidden=8, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="X has 5 features, but .* is expecting 6 features"):
+        model.decision_function(X[:, :5])

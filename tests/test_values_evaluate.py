@@ -4,6 +4,8 @@ vote too), stored score rounding, and the row index sets of skipped clips and wi
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -12,8 +14,9 @@ from sklearn.linear_model import LogisticRegression
 from rwbench.backends import BackendSpec
 from rwbench.dataset import Clip
 from rwbench.errors import RwbenchError
-from rwbench.evaluate import clip_means, evaluate_split, keep_rows, round_scores, rows_of, vote_outputs
-from rwbench.protocol import OuterSplit, PredefinedFolds
+from rwbench.evaluate import clip_means, evaluate_split, vote_outputs
+from rwbench.folds import round_scores
+from rwbench.protocol import OuterSplit, PredefinedFolds, keep_rows, rows_of
 
 CALLS: list[tuple[str, list[int], int]] = []
 
@@ -224,7 +227,97 @@ def test_voting_through_a_split_scores_clips_not_windows():
 
 
 def test_every_score_kind_is_described():
-    from rwbench.evaluate import SCORE_KINDS
+    from rwbench.folds import SCORE_KINDS
 
     assert set(SCORE_KINDS) == {"decision_function", "predict_proba", "softmax", "sigmoid", "majority_votes",
                                 "mean_predict_proba", "mean_decision_function"}
+
+
+def test_nested_cv_is_evaluate_split_on_each_split_with_every_option():
+    from rwbench.evaluate import nested_cv
+    from rwbench.tasks import task_type
+
+    truth = np.array([0, 1, 0, 1, 1, 0, 1, 0, 1, 1])
+    clips = [Clip(f"c{i}", str(t), fold=f) for i, (t, f) in enumerate(zip(truth, FOLDS))]
+    splits = PredefinedFolds("p").splits(clips)
+    row_clip = np.repeat(np.arange(10), 2)
+    guess = np.repeat(truth, 2)
+    guess[[4, 5]] = 1  # clip 2 (truth 0, fold 3): both windows say 1
+    X = np.column_stack([row_clip, guess]).astype(float)
+    folds = nested_cv(X, np.repeat(truth, 2), [rows_of(s, row_clip) for s in splits], RECORDER, seed=0, n_classes=3,
+                      vote="majority", row_clip=row_clip)
+    assert [f.name for f in folds] == ["fold1", "fold2", "fold3"]
+    assert [f.test_clips for f in folds] == [[1, 3, 7], [0, 4, 8], [2, 5, 6, 9]]  # clips, not windows: voted
+    assert [f.accuracy for f in folds] == [1.0, 1.0, 0.75] and folds[2].predicted == [1, 0, 1, 1]
+    assert all(len(f.confusion) == 3 and f.score_kind == "majority_votes" for f in folds)  # n_classes = 3
+    assert [f.grid_edge for f in folds] == [{"honest": "high"}] * 3
+    tags = nested_cv(np.column_stack([np.arange(10), TAGS]).astype(float), TAGS, splits,
+                     BackendSpec(name="tags", build=lambda seed: TagRecorder(), grid=[{"rank": [0, 1]}],
+                                 description="test", multilabel_native=True),
+                     seed=0, n_classes=3, task=task_type("multilabel"))
+    assert [sorted(f.metrics) for f in tags] == [["micro_f1", "pr_auc_macro", "roc_auc_macro"]] * 3
+
+
+def test_a_failing_grid_setting_scores_nan_and_every_one_failing_is_an_error():
+    class Picky(Recorder):
+        def fit(self, X, y):
+            if self.honest == 2:
+                raise ValueError("infeasible")
+            return super().fit(X, y)
+
+        def predict(self, X):
+            if self.honest == 3:
+                raise ValueError("unscorable")
+            return super().predict(X)
+
+    truth = np.array([0, 1, 0, 1, 1, 0, 1, 0, 1, 1])
+    X = np.column_stack([np.arange(10), truth]).astype(float)
+    split = PredefinedFolds("p").splits([Clip(f"c{i}", str(t), fold=f) for i, (t, f) in enumerate(zip(truth, FOLDS))])[2]
+    picky = BackendSpec(name="picky", build=lambda seed: Picky(), grid=[{"honest": [0, 2, 1]}], description="test")
+    before = time.perf_counter()
+    fold = evaluate_split(X, truth, split, picky, seed=0, n_classes=2)
+    elapsed = time.perf_counter() - before
+    assert fold.best_params == {"honest": 1} and fold.accuracy == 1.0 and fold.selection_score == 1.0
+    assert 0 <= fold.fit_seconds <= elapsed  # the fold's own fitting time, inside the call's
+    never = BackendSpec(name="never", build=lambda seed: Picky(), grid=[{"honest": [3]}], description="test")
+    with pytest.raises(RwbenchError, match="never on fold3: every grid setting failed"):
+        evaluate_split(X, truth, split, never, seed=0, n_classes=2)
+
+
+def test_the_vote_functions_return_predictions_and_truth_per_clip():
+    from rwbench.evaluate import VOTES
+
+    X = np.array([[2], [1], [2], [0], [1], [1], [0]], float)
+    clips, y = np.array([5, 5, 5, 2, 2, 9, 9]), np.array([2, 2, 2, 1, 1, 0, 0])
+    predicted, truth = VOTES["majority"](Fixed(), X, y, clips, 3)
+    assert predicted.tolist() == [0, 2, 0] and truth.tolist() == [1, 2, 0]
+    predicted, truth = VOTES["probability"](Binary(), np.array([[2.0], [-1.0], [-0.5], [-0.6], [0.9]]),
+                                            np.array([7, 7, 3, 3, 3]), np.array([1, 1, 4, 4, 4]), 2)
+    assert predicted.tolist() == [7, 3] and truth.tolist() == [7, 3]
+
+
+def test_parallel_search_shares_the_cores_between_joblib_threads(monkeypatch):
+    import os
+
+    import torch
+    from joblib.parallel import get_active_backend
+
+    from rwbench import evaluate
+    from rwbench.evaluate import available_cores, shared_threads
+
+    cores = len(os.sched_getaffinity(0))
+    assert available_cores() == cores
+    before = torch.get_num_threads()
+    for jobs in (None, 1):  # one job: nothing changes
+        with shared_threads(jobs):
+            assert torch.get_num_threads() == before
+            assert type(get_active_backend()[0]).__name__ != "ThreadingBackend"
+    for jobs in (2, cores + 1):
+        with shared_threads(jobs):
+            assert torch.get_num_threads() == max(1, cores // jobs)
+            assert type(get_active_backend()[0]).__name__ == "ThreadingBackend"
+        assert torch.get_num_threads() == before
+    monkeypatch.setattr(evaluate, "available_cores", lambda: 5)
+    with shared_threads(2):  # 5 cores, 2 jobs: 2 threads each (whole threads)
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before

@@ -86,3 +86,23 @@ def test_memo_keeps_the_most_recently_used_matrices(monkeypatch):
     # the shape is part of a matrix's key: the same bytes read as another shape are another matrix
     assert kernel_svm._digest(A.reshape(3, 5)) != kernel_svm._digest(A)
     kernel_svm._cache.clear()
+
+
+def test_memo_keeps_small_matrices_and_always_the_newest_one(monkeypatch):
+    kernel_svm._cache.clear()
+    A, B, C = (np.random.default_rng(s).standard_normal((5, 3)) for s in range(3))
+    for X in (A, B, C):  # 3 × 200 bytes: far inside the default budget
+        kernel_svm._memoised("sqdist", X, X)
+    assert [key[1] for key in kernel_svm._cache] == [kernel_svm._digest(X) for X in (A, B, C)]
+    monkeypatch.setattr(kernel_svm, "CACHE_BYTES", 10)  # one matrix over the budget is still kept (the newest)
+    kernel_svm._memoised("dot", A, B)
+    assert [key[0] for key in kernel_svm._cache] == ["dot"]
+    kernel_svm._cache.clear()
+
+
+def test_scoring_checks_the_feature_count_seen_in_fit():
+    X, y = make_classification(n_samples=30, n_features=6, random_state=0)
+    model = KernelSVC().fit(X, y)
+    for method in (model.decision_function, model.predict):
+        with pytest.raises(ValueError, match="X has 5 features, but KernelSVC is expecting 6 features"):
+            method(X[:, :5])

@@ -101,3 +101,16 @@ def test_fixed_split_index_sets():
     assert FixedSplit("f").describe(clips)["counts"] == {"train": 3, "valid": 2, "test": 2}
     with pytest.raises(DataError, match="valid split is empty"):
         FixedSplit("f").splits([c for c in clips if c.split != "valid"])
+
+
+def test_clips_with_only_some_groups_are_folded_without_groups():
+    clips = shuffled_clips(groups=True)
+    clips = [Clip(c.id, c.label, group=None if i % 3 == 0 else c.group) for i, c in enumerate(clips)]
+    assert StratifiedFolds("s", k=4, seed=3).folds(clips).tolist() == expected_folds(
+        clips, StratifiedKFold(4, shuffle=True, random_state=3), grouped=False)
+
+
+def test_the_search_indices_are_every_inner_index_once():
+    split = OuterSplit("f", np.array([0, 1, 2, 5]), np.array([3]),
+                       ((np.array([5, 0]), np.array([2])), (np.array([1]), np.array([0, 2, 5]))))
+    assert split.search.tolist() == [0, 1, 2, 5]

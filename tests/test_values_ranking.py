@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from rwbench import ranking
-from rwbench.significance import holm
+from rwbench.analysis import ranking
+from rwbench.analysis.significance import holm
 
 
 def table(random: dict, trained: dict, *, backend="svm", dataset="d", folds=None, params=None) -> pd.DataFrame:
@@ -162,3 +162,75 @@ def test_comparison_cut_to_one_backend():
                             ({"backend": "knn"}, "no 'random' results with backend 'knn'")):
         with pytest.raises(ranking.RwbenchError, match=message):
             ranking.comparison(both, **kwargs)
+
+
+def test_recorded_macs_are_kept_and_an_unknown_front_end_without_them_is_nan():
+    t = pd.DataFrame({"frontend": ["nosuch", "nosuch[max]"], "width": ["small", "small"], "macs": [123.0, 5.0]})
+    assert ranking.with_macs(t)["macs"].tolist() == [123.0, 5.0]
+    bare = t.drop(columns="macs")
+    assert ranking.with_macs(bare)["macs"].isna().all() and "macs" not in bare.columns
+
+
+def brute_spearman_p(x, y):
+    observed = abs(stats.spearmanr(x, y).statistic)
+    rhos = [abs(stats.spearmanr(x, np.asarray(p)).statistic) for p in itertools.permutations(y)]
+    return float(np.mean(np.array(rhos) >= observed - 1e-12))
+
+
+def test_within_family_rho_per_input_family_with_enough_front_ends():
+    both = pd.DataFrame({
+        "input": ["waveform"] * 4 + ["logmel"] * 3 + ["none"] * 2,
+        "random_accuracy": [0.5, 0.6, 0.7, 0.8, 0.3, 0.2, 0.4, 0.9, 0.1],
+        "trained_accuracy": [0.6, 0.5, 0.9, 0.8, 0.7, 0.9, 0.8, 0.2, 0.3]})
+    out = ranking.within_families(both, "accuracy")
+    assert list(out) == ["logmel", "waveform"]  # "none" has fewer than MIN_FRONTENDS
+    for family, members in both.groupby("input"):
+        if family == "none":
+            continue
+        x, y = members["random_accuracy"].to_numpy(), members["trained_accuracy"].to_numpy()
+        assert out[family]["n"] == len(x) and out[family]["p_method"] == "exact"
+        assert out[family]["rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
+        assert out[family]["p"] == pytest.approx(brute_spearman_p(x, y))
+    assert ranking.within_families(both.assign(input="waveform"), "accuracy") == {}
+    two = both[both["input"] != "none"]  # two families are enough to split
+    assert list(ranking.within_families(two, "accuracy")) == ["logmel", "waveform"]
+
+
+def test_three_front_ends_are_described_and_the_columns_are_fixed():
+    row = ranking.rank_correlation(table({"a": 0.5, "b": 0.6, "c": 0.7}, {"a": 0.6, "b": 0.9, "c": 0.8})).iloc[0]
+    line = ranking.describe(row)
+    assert line.startswith(f"svm: ρ = {stats.spearmanr([0.5, 0.6, 0.7], [0.6, 0.9, 0.8]).statistic:.2f} (exact p ")
+    assert line.endswith("n = 3")
+    assert list(ranking.rank_correlation(table({"a": 0.5}, {"a": 0.6})).columns) == ranking.CORRELATION_COLUMNS
+    empty = ranking.rank_correlation(table({}, {"a": 0.6}))  # no random row: no row, the same columns
+    assert len(empty) == 0 and list(empty.columns) == ranking.CORRELATION_COLUMNS
+
+
+def test_missing_macs_are_counted_on_the_registered_front_end_of_the_name():
+    from rwbench.frontend import FRONTENDS
+    from rwbench.macs import count_macs
+
+    t = pd.DataFrame({"frontend": ["strided_256_256[max]"], "width": ["small"], "macs": [np.nan]})
+    expected = float(count_macs(FRONTENDS.get("strided_256_256"), "small"))
+    assert expected > 0 and ranking.with_macs(t)["macs"].tolist() == [expected]
+
+
+def test_exact_p_values_with_ties_on_either_side():
+    x, tied = np.array([0.1, 0.4, 0.3, 0.9, 0.5, 0.7]), np.array([0.2, 0.2, 0.5, 0.8, 0.8, 0.9])
+    rho = stats.spearmanr(x, tied).statistic
+    null = np.array([stats.spearmanr(x, tied[list(p)]).statistic for p in itertools.permutations(range(6))])
+    assert ranking.spearman_exact_p(x, tied) == pytest.approx(np.mean(np.abs(null) >= abs(rho) - 1e-9))
+    assert ranking.spearman_exact_p(tied, x) == pytest.approx(np.mean(np.abs(null) >= abs(rho) - 1e-9))
+    tau = stats.kendalltau(tied, x).statistic  # ties in x this time (the first argument)
+    taus = np.array([stats.kendalltau(tied[list(p)], x).statistic for p in itertools.permutations(range(6))])
+    expected = min(1.0, 2 * min(np.mean(taus >= tau - 1e-12), np.mean(taus <= tau + 1e-12)))
+    assert ranking.kendall_exact_p(tied, x) == pytest.approx(expected)
+
+
+def test_a_comparison_with_pretrained_weights_pairs_them_on_the_random_sides_backend():
+    random = {"a": 0.5, "b": 0.6, "c": 0.7}
+    mtt = table({}, {"a": 0.9, "b": 0.6, "c": 0.8}).assign(weights="mtt", backend="svm")
+    pairs, correlations = ranking.comparison(pd.concat([table(random, {}), mtt]), trained="mtt")
+    assert pairs["frontend"].tolist() == ["c", "b", "a"] and pairs["trained_accuracy"].tolist() == [0.8, 0.6, 0.9]
+    assert correlations["spearman_rho"].tolist() == pytest.approx([stats.spearmanr([0.5, 0.6, 0.7],
+                                                                                   [0.9, 0.6, 0.8]).statistic])

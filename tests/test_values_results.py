@@ -18,6 +18,7 @@ from rwbench.results import (
     ResultRecord,
     RowKey,
     build_record,
+    fold_weights_folder,
     iter_results,
     record_text,
     result_lock,
@@ -178,3 +179,23 @@ def test_git_sha_is_the_stripped_output_of_a_successful_rev_parse(monkeypatch):
     assert results.git_sha.__wrapped__() == "0123abc"
     monkeypatch.setattr(results.subprocess, "run", fake(128))
     assert results.git_sha.__wrapped__() is None
+
+
+def test_fold_weights_live_in_one_folder_per_front_end_instance():
+    folder = fold_weights_folder(Path("r"), "trained", "gtzan/filtered", "vgg net", "small", 3)
+    assert folder == Path("r") / "weights" / "trained" / "gtzan__filtered" / "vgg-net__small__seed3"
+
+
+def test_a_current_file_is_read_as_it_is_and_an_invalid_one_is_refused():
+    current = data([{"name": "fold1", "accuracy": 0.6}])
+    assert upgrade(current) is current and "upgraded_from" not in upgrade(current)
+    assert ResultRecord.from_json(current).upgraded_from is None
+    with pytest.raises(RwbenchError, match=r"toy\.json is not a valid rwbench result: .*not a score in \[0, 1\]"):
+        ResultRecord.from_json(data([{"name": "fold1", "accuracy": 1.5}]), where="toy.json")
+
+
+def test_record_text_writes_an_empty_list_on_one_line():
+    record = built()
+    text = record_text(record)
+    assert '    "skipped": []' in text.splitlines()  # not "[", "", "]" over three lines
+    assert json.loads(text) == json.loads(json.dumps(record.to_json(), default=str))

@@ -11,8 +11,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from rwbench.results import SCHEMA_VERSION, ResultRecord
-from rwbench.significance import (
+from rwbench.analysis.significance import (
     block_scores,
     clip_outputs,
     clip_test,
@@ -26,6 +25,7 @@ from rwbench.significance import (
     seed_means,
     weight_kinds,
 )
+from rwbench.results import SCHEMA_VERSION, ResultRecord
 
 
 def record(correct: list[list[int]], *, frontend="f", seed=0, weights="random", start=0) -> ResultRecord:
@@ -272,3 +272,66 @@ def test_regime_and_weight_kinds():
         regime_of(frame, "seeds")
     assert weight_kinds([("d", "f", "w", "trained", "b"), ("d", "g", "w", "random", "b"),
                          ("d", "h", "w", "random", "b")]) == "random ×2, trained ×1"
+
+
+def test_multilabel_bootstrap_p_over_three_folds_by_hand():
+    """Three folds of 12 clips: the observed difference is the mean over folds of macro ROC-AUC(a) − (b); each
+    draw resamples the same clips for both within each fold (one generator, folds in order)."""
+    rng = np.random.default_rng(11)
+    truth = (rng.random((36, 2)) < 0.5).astype(int)
+    truth[::6] = [1, 0]
+    truth[1::6] = [0, 1]  # every fold has both classes of both tags
+    a_scores = np.round(truth + rng.normal(0, 0.9, truth.shape), 2)
+    b_scores = np.round(truth + rng.normal(0, 1.1, truth.shape), 2)
+
+    def folded(scores):
+        folds = [{"name": f"fold{i + 1}", "roc_auc_macro": 0.5, "pr_auc_macro": 0.5, "micro_f1": 0.5,
+                  "test_clips": list(range(12 * i, 12 * i + 12)), "truth": truth[12 * i:12 * i + 12].tolist(),
+                  "scores": scores[12 * i:12 * i + 12].tolist()} for i in range(3)]
+        return clip_outputs([from_folds(folds, task_type="multilabel")])
+
+    def macro(t, s):
+        values = [pairwise_auc(t[:, k], s[:, k]) for k in range(2) if 0 < t[:, k].sum() < len(t)]
+        return np.mean(values) if values else np.nan
+
+    parts = [slice(12 * i, 12 * i + 12) for i in range(3)]
+    per_fold = [macro(truth[s], a_scores[s]) - macro(truth[s], b_scores[s]) for s in parts]
+    observed = np.mean(per_fold)
+    assert np.median(per_fold) != pytest.approx(observed)  # the folds differ: mean and median tell apart
+    draws, generator = 500, np.random.default_rng(0)
+    differences = np.zeros(draws)
+    for s in parts:
+        picks = generator.integers(0, 12, size=(draws, 12))
+        differences += [(macro(truth[s][p], a_scores[s][p]) - macro(truth[s][p], b_scores[s][p])) / 3 for p in picks]
+    expected = min(1.0, (np.sum(np.abs(differences - observed) >= abs(observed)) + 1) / (draws + 1))
+    assert 0.02 < expected < 0.9
+    p, name = clip_test(folded(a_scores), folded(b_scores))
+    assert name == "paired bootstrap over clips" and p == pytest.approx(expected)
+
+
+def test_identical_seed_averaged_correctness_has_p_one():
+    a = clip_outputs([record([[1, 0, 1, 1, 0, 1]], seed=s) for s in (0, 1)])
+    b = clip_outputs([record([[1, 0, 1, 1, 0, 1]], seed=s, frontend="g") for s in (0, 1)])
+    assert clip_test(a, b) == (1.0, "paired permutation over clips")
+
+
+def test_rows_without_per_clip_outputs_get_no_clip_test():
+    key = ("toy", "{}", "small", "random", "svm")
+    with_clips = record([[1, 1, 1, 0], [1, 0, 1]])
+    rows = {key[:1] + ("a",) + key[2:]: [with_clips],
+            key[:1] + ("b",) + key[2:]: [scores_record([0.5, 0.4], frontend="b")]}
+    a, b = (leaderboard_statistics(rows)[k] for k in rows)
+    assert a["block_kind"] == "clips" and a["n_blocks"] == 7
+    assert b["test_vs_best"] == "no per-clip outputs" and np.isnan(b["p_vs_best"])
+    assert np.isnan(b["tied_with_best"])
+    bare = {key[:1] + (f,) + key[2:]: [scores_record([0.5, 0.4 + i / 10], frontend=f)] for i, f in enumerate("cd")}
+    assert all(v["n_blocks"] == 0 and v["block_kind"] == "clips" for v in leaderboard_statistics(bare).values())
+    out = compare_pair([with_clips], [scores_record([0.5, 0.4], frontend="b")])
+    assert out["test"] == "no per-clip outputs" and np.isnan(out["p"]) and out["bootstrap_ci_low"] is None
+
+
+def test_compare_reports_the_paired_bootstrap_interval_of_the_clips():
+    a, b = record([[1] * 10]), record([[1] + [0] * 9], frontend="g")
+    out = compare_pair([a], [b])
+    assert (out["bootstrap_ci_low"], out["bootstrap_ci_high"]) == (pytest.approx(0.7), 1.0)
+    assert out["test"] == "exact McNemar over clips" and out["p"] == pytest.approx(2 / 2 ** 9)

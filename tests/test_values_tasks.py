@@ -213,3 +213,46 @@ def test_a_name_is_registered_to_one_type(monkeypatch):
 
     with pytest.raises(RwbenchError, match="registered twice"):
         register_task_type(Other())
+
+
+def test_a_tag_with_one_positive_or_one_negative_clip_has_an_auc():
+    truth = np.array([[1, 0, 1], [0, 1, 1], [0, 1, 1], [0, 1, 0], [0, 0, 1]])
+    scores = np.array([[0.9, 0.2, 0.4], [0.3, 0.8, 0.7], [0.5, 0.1, 0.6], [0.2, 0.6, 0.5], [0.6, 0.3, 0.1]])
+    expected = [roc_auc_score(truth[:, t], scores[:, t]) for t in range(3)]  # tag 0: one positive; tag 2: one negative
+    np.testing.assert_allclose(per_tag_roc_auc(truth, scores), expected)
+
+
+def test_multiclass_selection_scores_accuracy_not_balanced_accuracy():
+    from sklearn.dummy import DummyClassifier
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, get_scorer
+
+    X, y = np.zeros((6, 1)), np.array([0, 0, 0, 0, 1, 1])
+    model = DummyClassifier(strategy="most_frequent").fit(X, y)
+    score = get_scorer(task_type("multiclass").scoring)(model, X, y)
+    assert score == accuracy_score(y, np.zeros(6)) == pytest.approx(4 / 6)
+    assert balanced_accuracy_score(y, np.zeros(6)) == 0.5
+
+
+def test_the_primary_metric_of_a_table_and_the_multilabel_fit_count():
+    from rwbench.tasks import primary_metric
+
+    assert primary_metric({"roc_auc_macro_mean", "micro_f1_mean"}) == "roc_auc_macro"
+    assert primary_metric({"accuracy_mean"}) == "accuracy" and primary_metric(set()) == "accuracy"
+    multilabel = task_type("multilabel")
+    assert multilabel.fits(3, 5, native=True) == (3, 1) and multilabel.fits(3, 5, native=False) == (3, 5)
+
+
+def test_a_multilabel_dataset_needs_two_tags():
+    from types import SimpleNamespace
+
+    from rwbench.errors import DataError
+
+    task = task_type("multilabel")
+    with pytest.raises(DataError, match="at least two tags"):
+        task.check_dataset(SimpleNamespace(key="d", classes=["x"], protocol=SimpleNamespace(id="p")))
+    task.check_dataset(SimpleNamespace(key="d", classes=["x", "y"], protocol=SimpleNamespace(id="p")))
+
+
+def test_with_no_positive_validation_clip_every_threshold_ties_and_the_lowest_wins():
+    scores = np.array([[0.1, 0.7], [0.4, 0.2], [0.9, 0.3], [0.6, 0.8]])
+    assert choose_threshold(np.zeros((4, 2), int), scores) == pytest.approx(np.quantile(scores, 0.01))

@@ -18,7 +18,7 @@ What a referee needs beside ρ and τ (:func:`correlation_figures`):
 * **Holm** across the correlations printed for one dataset (ρ and τ of every backend: one family).
 * **null rankings**: ρ of the parameter count, of the multiply-accumulates per second of audio (MACs) and of the
   feature dimension with the trained ranking: what ρ must beat to say more than "bigger networks do better". Results
-  written before MACs were recorded get them from the registered front-end (:func:`rwbench.check.count_macs`).
+  written before MACs were recorded get them from the registered front-end (:func:`rwbench.macs.count_macs`).
   And ρ of the input family (waveform, log-mel …) with the families ordered by their mean trained score: the best
   any ranking that knows only the family can do.
 * **within families**: ρ (exact p at small n) over the front-ends of each input family alone; the pooled ρ is the
@@ -30,14 +30,15 @@ from __future__ import annotations
 import math
 import warnings
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import RwbenchError
+from ..errors import RwbenchError
+from ..tasks import primary_metric
 from .significance import holm
-from .tasks import primary_metric
 
 RANDOM, TRAINED, HEAD = "random", "trained", "head"
 SEED_FOLD_COLUMN = "fold_scores_by_seed"  # leaderboard column: per row, its (seeds × folds) primary-metric scores
@@ -76,8 +77,8 @@ def with_macs(table: pd.DataFrame) -> pd.DataFrame:
         table["macs"] = np.nan
     missing = table["macs"].isna()
     if missing.any():
-        from .check import count_macs  # torch: imported only when a file lacks the figure
-        from .frontend import FRONTENDS
+        from ..frontend import FRONTENDS
+        from ..macs import count_macs  # torch: imported only when a file lacks the figure
 
         for i in table.index[missing]:
             name, width = str(table.at[i, "frontend"]).split("[")[0], str(table.at[i, "width"])
@@ -236,12 +237,12 @@ def within_families(both: pd.DataFrame, metric: str) -> dict[str, dict]:
     return out
 
 
-def rank_agreement(x: np.ndarray, y: np.ndarray, *, interval: bool = True) -> dict:
+def rank_agreement(x: np.ndarray, y: np.ndarray, *, interval: bool = True) -> dict[str, Any]:
     """Spearman ρ and Kendall τ of the pairs ``(x, y)`` with their two-sided p (exact up to :data:`EXACT_N` pairs,
     else large-sample; ``p_method`` says which) and, with ``interval``, the bootstrap 95 % interval of ρ over the
     pairs (``rho_ci_low``/``rho_ci_high``). NaN where undefined (a constant side)."""
     nan = float("nan")
-    out = {"spearman_rho": nan, "spearman_p": nan, "kendall_tau": nan, "kendall_p": nan, "p_method": "",
+    out: dict[str, Any] = {"spearman_rho": nan, "spearman_p": nan, "kendall_tau": nan, "kendall_p": nan, "p_method": "",
            "rho_ci_low": nan, "rho_ci_high": nan}
     with warnings.catch_warnings():  # a constant side gives NaN, reported as undefined, not as a warning
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
@@ -265,7 +266,8 @@ def _correlations(both: pd.DataFrame, metric: str) -> dict:
         return out
     with warnings.catch_warnings():  # a constant side gives NaN, reported as undefined, not as a warning
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        null = {f"null_rho_{c}": float(stats.spearmanr(both[c].to_numpy(float), y).statistic) for c in NULLS}
+        null: dict[str, Any] = {f"null_rho_{c}": float(stats.spearmanr(both[c].to_numpy(float), y).statistic)
+                                for c in NULLS}
         if "input" in both.columns:
             family_mean = both.groupby("input")[f"trained_{metric}"].transform("mean").to_numpy(float)
             null["null_rho_input"] = float(stats.spearmanr(family_mean, y).statistic)

@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .errors import RwbenchError
+from ..errors import RwbenchError
+from ..results import ResultRecord, task_of
+from ..tasks import METRIC_LABELS, primary_metric
 from .ranking import HEAD, TRAINED, describe
-from .results import ResultRecord, task_of
-from .tasks import METRIC_LABELS, primary_metric
 
-try:
+if TYPE_CHECKING:
     from matplotlib.figure import Figure
-except ImportError:  # pragma: no cover - the [report] extra is absent
-    Figure = None
+else:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - the [report] extra is absent
+        Figure = None
 
 BASELINE = "mfcc"  # drawn as a line across the bars, as in the study's figures
 WEIGHT_ORDER = ("random", "dsp", "mst", TRAINED, f"{TRAINED} ({HEAD})", "none")  # others (mtt, msd, ...) after dsp
@@ -191,7 +195,7 @@ def bar_axis_start(bars: pd.DataFrame, baseline: float | None) -> float:
 # -- random vs trained ----------------------------------------------------------------------------
 def scatter_figure(pairs: pd.DataFrame, correlation: pd.Series | dict, title: str, metric: str = "accuracy") -> Figure:
     """Each front-end with both sides: random-weight score (x) vs trained score (y), named, the diagonal
-    dashed; ρ and τ (:func:`rwbench.ranking.describe`) under the title."""
+    dashed; ρ and τ (:func:`rwbench.analysis.ranking.describe`) under the title."""
     fig = new_figure(5.0, 4.6)
     ax = fig.add_subplot()
     x, y = pairs[f"random_{metric}"].to_numpy(float), pairs[f"trained_{metric}"].to_numpy(float)
@@ -278,7 +282,7 @@ def confusion_figure(counts: np.ndarray, classes: list[str], title: str) -> Figu
 def critical_difference_figure(scores: pd.DataFrame, ranks: pd.Series, title: str) -> Figure:
     """Demšar's diagram: average ranks (1 = best) on an axis; rows joined by a bar when the Nemenyi test
     (scikit-posthocs, on the same blocks as the leaderboard's Friedman test) cannot tell them apart at α = 0.05.
-    ``scores``: rows × blocks accuracies (:func:`rwbench.significance.block_scores`), indexed like ``ranks``."""
+    ``scores``: rows × blocks accuracies (:func:`rwbench.analysis.significance.block_scores`), indexed like ``ranks``."""
     import scikit_posthocs
 
     p_values = scikit_posthocs.posthoc_nemenyi_friedman(scores.T.reset_index(drop=True))

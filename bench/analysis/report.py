@@ -2,7 +2,7 @@
 
 Per dataset/task: the leaderboard (sortable by any column: a few lines of vanilla JavaScript), the protocol and
 each row's provenance (rwbench version, commit, device, dates), the clips left out, the significance and rank
-correlation notes, and the figures of :mod:`rwbench.figures` inlined as SVG data URIs: accuracy bars against the
+correlation notes, and the figures of :mod:`rwbench.analysis.figures` inlined as SVG data URIs: accuracy bars against the
 MFCC line per backend, random vs trained accuracy, the spread over folds × seeds, the confusion matrix of the best
 row, and the critical-difference diagram. Everything comes from the result files; nothing is recomputed. The page
 is rendered from ``templates/report.html`` by jinja2 with autoescaping, so any name read from a file is shown as
@@ -18,8 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, figures
-from .cache import atomic_path
+from .. import __version__
+from ..fileio import atomic_path
+from ..results import ResultRecord, RowKey, task_of
+from ..tasks import METRIC_LABELS, primary_metric
+from . import figures
 from .leaderboard import (
     correlation_heading,
     correlation_lines,
@@ -30,9 +33,7 @@ from .leaderboard import (
     versus_best,
 )
 from .ranking import paired, rank_correlation
-from .results import ResultRecord, RowKey, task_of
 from .significance import block_scores
-from .tasks import METRIC_LABELS, primary_metric
 
 
 @dataclass(frozen=True)

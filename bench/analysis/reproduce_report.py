@@ -40,7 +40,7 @@ def draw_scatter(title: str, points: list[dict], which: str = "honest"):
 def report_sections(results_dir: Path, *, draw: bool = True) -> list[dict]:
     """One section per paper reproduced into ``results_dir`` for ``rwbench report``: the side-by-side table and the
     published-vs-rwbench scatter with its identity line (an SVG data URI; None without points or with ``draw`` off)."""
-    from .cache import read_json
+    from ..fileio import read_json
     from .figures import data_uri
 
     out = []

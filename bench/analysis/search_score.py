@@ -2,7 +2,7 @@
 
 :func:`score` reads search folders (``search.json``; several on one dataset are pooled) and looks the trained rows up
 again in the results folder (training may have run since the search). Per proxy: Spearman ρ and Kendall τ with the
-trained accuracy (exact p for n ≤ 10, else large-sample; :mod:`rwbench.ranking`), a 95 % percentile bootstrap interval
+trained accuracy (exact p for n ≤ 10, else large-sample; :mod:`rwbench.analysis.ranking`), a 95 % percentile bootstrap interval
 of ρ over architectures, top-10 % precision, regret (best trained accuracy − that of the proxy's pick), seconds per
 architecture, and the cost ratio to training (÷ training seconds per architecture and seed). Higher is better for
 every proxy. Light: no torch import (the HTML report reads it).
@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from .cache import atomic_path, read_json
-from .errors import RwbenchError
+from ..errors import RwbenchError
+from ..fileio import atomic_path, read_json
+from ..results import safe
+from ..tasks import task_type
 from .ranking import EXACT_N, MIN_FRONTENDS, rank_agreement
-from .results import safe
-from .tasks import task_type
 
 TOP_FRACTION = 0.1
 
@@ -116,7 +116,8 @@ def scatter_figure(manifest: dict, table: pd.DataFrame):
         ax = figure.add_subplot(rows, columns, i + 1)
         points = [(a["proxies"][row.proxy]["value"], a["trained"]["value"]) for a in trained if row.proxy in a["proxies"]]
         if points:
-            ax.scatter(*zip(*points), s=14, color="#4477aa")
+            px, py = zip(*points)
+            ax.scatter(px, py, s=14, color="#4477aa")
             xs = np.array([x for x, _ in points], float)
             if (xs > 0).all() and xs.max() > 100 * xs.min():  # params, MACs, synflow span decades
                 ax.set_xscale("log")

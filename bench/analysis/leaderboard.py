@@ -5,13 +5,13 @@ task type (:mod:`rwbench.tasks`) and its columns carry that type's metric names:
 ``roc_auc_macro_*`` (multilabel), the primary metric. Its mean and std are over all outer folds × seeds,
 ``seed_std`` is the spread of the per-seed means (initialisation noise), and ``{p}_ci95`` is a t-interval on the
 per-seed means (seed noise only; with one seed there is none). ``ci_low``/``ci_high`` are the interval a reader
-should quote: a hierarchical bootstrap over folds and the clips within them (:mod:`rwbench.significance`, with the
+should quote: a hierarchical bootstrap over folds and the clips within them (:mod:`rwbench.analysis.significance`, with the
 tests behind ``avg_rank`` and ``p_vs_best``). Rows are ranked within each dataset
 by the primary metric's mean (ties share the better rank). A variant — pooling other than mean,
 segment-and-aggregate, or layers other than the front-end's default — is shown after the front-end's name:
 ``vgg[max]``, ``vgg[seg4s-hop2s-majority]``, ``musicnn[penultimate]``.
 
-Random-weight rows also carry the rank correlation (:func:`rwbench.ranking.rank_correlation`) between the
+Random-weight rows also carry the rank correlation (:func:`rwbench.analysis.ranking.rank_correlation`) between the
 random-weight and trained accuracies of their dataset and backend; the Markdown prints it under each
 table that has trained rows, and :func:`export_comparison` shows the two rankings side by side.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +29,11 @@ import pandas as pd
 from scipy import stats
 from tabulate import tabulate
 
-from . import __version__
-from .backends import grid_edge_flag
-from .errors import RwbenchError
+from .. import __version__
+from ..backends import grid_edge_flag
+from ..errors import RwbenchError
+from ..results import ResultRecord, RowKey, git_sha, iter_results, task_of
+from ..tasks import METRIC_LABELS, TASK_TYPES, TaskType, primary_metric, task_type
 from .ranking import (
     EXPORT_COLUMNS,
     RANDOM,
@@ -42,9 +44,7 @@ from .ranking import (
     rank_correlation,
     trained_backend_for,
 )
-from .results import ResultRecord, RowKey, git_sha, iter_results, task_of
 from .significance import ALPHA, GROUP_COLUMNS, ROW_COLUMNS, compare_pair, leaderboard_statistics
-from .tasks import METRIC_LABELS, TASK_TYPES, TaskType, primary_metric, task_type
 
 STAT_COLUMNS = (*ROW_COLUMNS, *GROUP_COLUMNS)
 FORMATS = ("md", "csv", "json")
@@ -125,7 +125,7 @@ def rows_of_records(records: Iterable[ResultRecord]) -> dict[RowKey, list[Result
 def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame:
     """The leaderboard table of ``records`` (one task type): columns :func:`columns_for`, sorted by dataset then
     rank on the task's primary metric. ``regime``: which blocks the significance tests use (folds, clips, or
-    auto: folds for k-fold protocols, clips for single splits; :mod:`rwbench.significance`)."""
+    auto: folds for k-fold protocols, clips for single splits; :mod:`rwbench.analysis.significance`)."""
     records = list(records)
     task = task_of_records(records)
     columns, p = columns_for(task), task.primary
@@ -176,7 +176,7 @@ def read_results(results_dir: Path, *, strict: bool = False) -> tuple[list[Resul
     return list(iter_results(results_dir, strict=strict, invalid=invalid)), invalid
 
 
-def table_of(records: list[ResultRecord], invalid: list[tuple[str, str]] = (), regime: str = "auto") -> pd.DataFrame:
+def table_of(records: list[ResultRecord], invalid: Sequence[tuple[str, str]] = (), regime: str = "auto") -> pd.DataFrame:
     """The leaderboard of ``records``; ``attrs["skipped"]`` maps each dataset to the clips its results left out
     (shown as a note under its Markdown table), ``attrs["invalid"]`` lists the result files left out."""
     table = build(records, regime)
@@ -258,7 +258,7 @@ def to_summary(table: pd.DataFrame) -> str:
 def versus_best(row: pd.Series) -> str:
     """``best`` for the best row of its backend; ``tied (p=…)`` when the Holm-corrected test against that row does
     not separate them, ``worse (p=…)`` when it does; ``untested`` when no test applies (see
-    :mod:`rwbench.significance`)."""
+    :mod:`rwbench.analysis.significance`)."""
     if row["tied_with_best"] is True and pd.isna(row["p_vs_best"]):
         return "best"
     if pd.isna(row["p_vs_best"]):
@@ -410,7 +410,7 @@ def export_comparison(table: pd.DataFrame, fmt: str, random: str = RANDOM, train
 
 
 # -- rwbench compare A B ------------------------------------------------------------------------------
-def _match(rows: dict[tuple, list[ResultRecord]], spec: str, dataset: str) -> tuple | None:
+def _match(rows: dict[RowKey, list[ResultRecord]], spec: str, dataset: str) -> RowKey | None:
     """The one row of ``dataset`` that ``spec`` (``frontend[:weights[:backend]]``) names; None if none does. A
     front-end name may hold colons itself (``logmel:5f65a9bd``): the longest front-end name of a row is taken."""
     parts = spec.split(":")

@@ -25,15 +25,18 @@ Dietterich (1998) for paired tests on one test set and Benavoli et al. (2016) on
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .results import ResultRecord, task_of
-from .tasks import TaskType
+from ..results import ResultRecord, RowKey, task_of
+from ..tasks import TaskType
+
+K = TypeVar("K", bound=Hashable)  # what names a row: a leaderboard RowKey, or "a" / "b" in a comparison
 
 ALPHA = 0.05
 BOOTSTRAP_DRAWS = 2000
@@ -57,13 +60,13 @@ def seed_means(records: list[ResultRecord]) -> pd.Series:
     return pd.Series(scores.mean(axis=0), index=list(fold_names(records)))
 
 
-def shared_folds(rows: dict[tuple, list[ResultRecord]]) -> tuple[str, ...]:
+def shared_folds(rows: Mapping[K, list[ResultRecord]]) -> tuple[str, ...]:
     """The fold list most rows share (ties: the first row's); rows on other folds share no block with them."""
     counts = Counter(fold_names(records) for records in rows.values())
     return max(counts, key=lambda folds: (counts[folds], folds == fold_names(next(iter(rows.values())))))
 
 
-def block_scores(rows: dict[tuple, list[ResultRecord]]) -> pd.DataFrame:
+def block_scores(rows: Mapping[K, list[ResultRecord]]) -> pd.DataFrame:
     """The primary metric (accuracy, macro ROC-AUC) of each row (index) in each outer fold (columns), each the mean
     over the row's own seeds; rows scored on other folds than :func:`shared_folds` are left out."""
     folds = shared_folds(rows)
@@ -267,19 +270,20 @@ def weight_kinds(rows: Iterable[tuple]) -> str:
     return ", ".join(f"{tag} ×{n}" for tag, n in sorted(counts.items()))
 
 
-def group_statistics(rows: dict[tuple, list[ResultRecord]], score: dict[tuple, float],
-                     regime: str = "auto") -> dict[tuple, dict]:
+def group_statistics(rows: dict[K, list[ResultRecord]], score: dict[K, float],
+                     regime: str = "auto") -> dict[K, dict[str, Any]]:
     """:data:`ROW_COLUMNS` and the group's :data:`GROUP_COLUMNS` for each row of one dataset and backend;
     ``score`` is each row's leaderboard mean."""
     scores = block_scores(rows)
     kind = regime_of(scores, regime)
     outputs = {key: clip_outputs(records) for key, records in rows.items()}
-    out = {key: dict.fromkeys(ROW_COLUMNS, np.nan) for key in rows}
+    out: dict[K, dict[str, Any]] = {key: dict.fromkeys(ROW_COLUMNS, np.nan) for key in rows}
     for key, clips in outputs.items():
         out[key]["test_vs_best"] = ""
         if clips:
             out[key]["ci_low"], out[key]["ci_high"] = hierarchical_interval(clips)
-    group = dict.fromkeys(GROUP_COLUMNS, np.nan) | {"block_kind": kind, "weight_kinds": weight_kinds(scores.index)}
+    group: dict[str, Any] = dict.fromkeys(GROUP_COLUMNS, np.nan) | {"block_kind": kind,
+                                                                    "weight_kinds": weight_kinds(scores.index)}
     if kind == "folds":
         group.update(n_blocks=scores.shape[1], least_p=least_wilcoxon_p(scores.shape[1]))
     else:
@@ -304,20 +308,22 @@ def group_statistics(rows: dict[tuple, list[ResultRecord]], score: dict[tuple, f
     return {key: {**values, **group} for key, values in out.items()}
 
 
-def _versus(scores: pd.DataFrame, outputs: dict, key: tuple, best: tuple, kind: str) -> tuple[float, str]:
+def _versus(scores: pd.DataFrame, outputs: Mapping[K, dict[str, ClipFold] | None], key: K, best: K,
+            kind: str) -> tuple[float, str]:
     if kind == "folds":
         return paired_wilcoxon(scores.loc[[key]].to_numpy()[0], scores.loc[[best]].to_numpy()[0]), "exact Wilcoxon over folds"
-    if not outputs[key] or not outputs[best]:
+    mine, theirs = outputs[key], outputs[best]
+    if not mine or not theirs:
         return np.nan, "no per-clip outputs"
-    return clip_test(outputs[key], outputs[best])
+    return clip_test(mine, theirs)
 
 
-def leaderboard_statistics(rows: dict[tuple, list[ResultRecord]], regime: str = "auto") -> dict[tuple, dict]:
+def leaderboard_statistics(rows: dict[RowKey, list[ResultRecord]], regime: str = "auto") -> dict[RowKey, dict[str, Any]]:
     """:data:`ROW_COLUMNS` and :data:`GROUP_COLUMNS` of every leaderboard row, keyed like ``rows``:
     (dataset, front-end as shown, width, weights, backend) → the row's result records."""
     score = {key: float(np.mean([[f[task_of(r).primary] for f in r.folds] for r in records]))
              for key, records in rows.items()}
-    groups: dict[tuple, dict[tuple, list[ResultRecord]]] = {}
+    groups: dict[tuple[str, str], dict[RowKey, list[ResultRecord]]] = {}
     for key, records in rows.items():
         groups.setdefault((key[0], key[4]), {})[key] = records
     return {key: values for members in groups.values()

@@ -1,0 +1,294 @@
+"""The command line's shared vocabulary: argument types that refuse bad values with one clear line, and each option
+that several commands take, declared once (``add_width``, ``add_results`` …; a command overrides its default or
+help). ``rwbench``, ``rwbench search`` and ``rwbench reproduce`` build their parsers from these."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import math
+import re
+import tempfile
+from pathlib import Path
+
+from .choices import AGGREGATES, DEFAULT_GRID, GRID_NAMES, POOLINGS, PRECISIONS
+from .errors import RwbenchError
+
+DEFAULT_FRONTENDS = "sample_level,vgg,timbral,temporal,timbral_temporal,mfcc"
+DEFAULT_BACKENDS = "svm,elm"
+
+
+def seed_list(text: str) -> list[int]:
+    """``3`` → seeds 0, 1, 2; ``0,5,7`` → those seeds."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes a count (3) or a list (0,5,7), got {text!r}") from None
+    if len(values) == 1 and "," not in text:
+        if values[0] < 1:
+            raise argparse.ArgumentTypeError(f"--seeds count must be at least 1, got {text!r}")
+        return list(range(values[0]))
+    if not values or any(v < 0 for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"--seeds list takes distinct non-negative seeds (0,5,7), got {text!r}")
+    return values
+
+
+def learning_rates(text: str) -> tuple[float, ...]:
+    """``--lrs``: distinct positive learning rates, comma-separated."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(not math.isfinite(v) or v <= 0 for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"--lrs takes distinct positive learning rates (3e-4,1e-3,3e-3), got {text!r}")
+    return tuple(values)
+
+
+def negative_dbfs(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value < 0:
+        raise argparse.ArgumentTypeError(f"--silence-dbfs takes a negative level in dBFS (-60), got {text!r}")
+    return value
+
+
+def window_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"--window-hop takes a fraction of the window in (0, 1], got {text!r}")
+    return value
+
+
+def fold_names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"--folds takes comma-separated outer fold names (fold1), got {text!r}")
+    return names
+
+
+def positive(kind: type, name: str, *, below: float | None = None):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or value <= 0 or (below is not None and value >= below):
+            limit = f" below {below:g}" if below is not None else ""
+            raise argparse.ArgumentTypeError(f"{name} takes a positive {kind.__name__}{limit}, got {text!r}")
+        return value
+    return parse
+
+
+def fraction(name: str):
+    """A number in [0, 1)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0 <= value < 1:
+            raise argparse.ArgumentTypeError(f"{name} takes a number in [0, 1), got {text!r}")
+        return value
+    return parse
+
+
+def count(name: str):
+    """A non-negative integer (``--workers 0``: decode in the main process)."""
+    def parse(text: str) -> int:
+        if not text.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"{name} takes a non-negative integer, got {text!r}")
+        return int(text)
+    return parse
+
+
+def jobs(text: str) -> int:
+    """``--jobs``: a positive count, or -1 for every core (joblib's convention)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"--jobs takes a positive count or -1 (every core), got {text!r}")
+    return value
+
+
+def width(text: str) -> str:
+    if text in ("small", "paper") or (text.isdigit() and int(text) > 0):
+        return text
+    raise argparse.ArgumentTypeError(f"--width takes small, paper or a positive filter count, got {text!r}")
+
+
+def weight_tags(text: str) -> list[str]:
+    tags = [t.strip() for t in text.split(",") if t.strip()]
+    if not tags or len(set(tags)) != len(tags):
+        raise argparse.ArgumentTypeError(f"--weights takes distinct comma-separated tags (random,mtt), got {text!r}")
+    return tags
+
+
+def loader_option(text: str) -> tuple[str, object, str]:
+    """``KEY=VALUE`` → (key, value, the value's text); the value is a Python literal when it reads as one (8, 0.5,
+    True), else a string; the loader's annotation of the option is checked later (:func:`guards.typed_option`)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--dataset-option takes KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value), value
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return key, value, value
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="synthetic", help="registered dataset (see `rwbench list datasets`)")
+    p.add_argument("--data-root", type=Path, help="folder that holds the dataset (not needed for synthetic)")
+    p.add_argument("--tasks", help="comma-separated tasks of a multi-task dataset (default: all)")
+    p.add_argument("--dataset-option", type=loader_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="loader option, e.g. refit=train+valid (repeatable)")
+    p.add_argument("--skip-bad-audio", action="store_true", help="leave unreadable clips out and record them")
+    p.add_argument("--partial", action="store_true",
+                   help="run on the files present when a copy of the dataset is incomplete (recorded in results)")
+
+
+def add_embed_options(p: argparse.ArgumentParser) -> None:
+    add_frontends(p, default=DEFAULT_FRONTENDS, help="comma-separated names or wildcards ('vgg*')")
+    p.add_argument("--weights", type=weight_tags, default=["random"],
+                   help="comma-separated weight tags: random (seeded), dsp, a pretrained tag such as mtt/msd (see "
+                        "`rwbench list frontends`), or pretrained:PATH (safetensors or torch state dict)")
+    add_seeds(p)
+    add_width(p)
+    p.add_argument("--pooling", choices=POOLINGS, default="mean", help="per-layer pooling over time")
+    p.add_argument("--segment", type=positive(float, "--segment"), metavar="SECONDS",
+                   help="segment-and-aggregate: embed fixed windows over the whole clip instead of cropping it")
+    p.add_argument("--hop", type=positive(float, "--hop"), metavar="SECONDS",
+                   help="window hop with --segment (default: the window)")
+    p.add_argument("--aggregate", choices=AGGREGATES, default="mean",
+                   help="with --segment: average window embeddings (mean) or vote over window predictions")
+    add_device(p)
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="bf16/fp16: the network under autocast (log-mel and pooling in fp32; embeddings stored fp32)")
+    p.add_argument("--compile", action="store_true",
+                   help="run each network under torch.compile (inductor; compiling takes tens of seconds per network; "
+                        "without a working compiler it runs as usual, with one info line)")
+    add_batch_size(p, help="clips per forward pass (default: 16 on CPU; on CUDA the largest that fits half the free memory)")
+    add_workers(p)
+    add_results(p)
+    add_cache(p)
+
+
+def add_eval_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backends", default=DEFAULT_BACKENDS, help="comma-separated backends or wildcards")
+    p.add_argument("--layers", default="default",
+                   help="feature layers evaluated, one result each: default (each front-end's own), each (every "
+                        "layer alone), all, or sets like 'mean_pool+max_pool,penultimate'")
+    add_jobs(p, help="grid-search fits run in this many threads, the cores' BLAS/torch threads shared out among them "
+                        "(default: every core this process may use; 1: one after another, here; --executor dask: 1 per "
+                        "task); the results are the same")
+    add_force(p)
+    p.add_argument("--grid", choices=GRID_NAMES, default=DEFAULT_GRID,
+                   help="the SVM/ELM hyperparameter grid: wide (default; C 0.01…2^11, ELM ridge 1e-4…1e4) or study (the "
+                        "reference study's values); part of each result's run key (see `rwbench list backends`)")
+
+
+def add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_level,timbral,temporal",
+                       lr: float | None = 1e-3, epochs: int = 30, patience: int = 6) -> None:
+    add_frontends(p, default=frontends, help=f"comma-separated names or wildcards ({frontends})")
+    add_seeds(p)
+    add_width(p)
+    p.add_argument("--epochs", type=positive(int, "--epochs"), default=epochs,
+                   help=f"at most this many epochs ({epochs})")
+    p.add_argument("--patience", type=positive(int, "--patience"), default=patience,
+                   help=f"stop after this many epochs without a better validation loss ({patience})")
+    p.add_argument("--lr", type=positive(float, "--lr"), default=lr,
+                   help=f"Adam learning rate ({lr:g})" if lr is not None else "one Adam learning rate: --lrs LR")
+    add_batch_size(p, default=32)
+    p.add_argument("--dropout", type=fraction("--dropout"), default=0.5, help="dropout before the linear head (0.5)")
+    p.add_argument("--crop-seconds", type=positive(float, "--crop-seconds"), metavar="SECONDS",
+                   help="train on a random non-silent window of each clip; validation and test average the logits "
+                        "of the clip's windows (default: whole clips throughout)")
+    add_device(p)
+    add_workers(p)
+    add_results(p)
+    add_force(p, help="retrain folds that are already finished")
+
+
+def add_weights_source_options(p: argparse.ArgumentParser) -> None:
+    """Which instance's weights a figure reads: width, seed, and for per-fold weights the results folder and fold."""
+    add_width(p)
+    p.add_argument("--seed", type=count("--seed"), default=0, help="the seed of random weights, or of the training")
+    add_results(p, help="where trained / mst weights live")
+    p.add_argument("--fold", help="the outer fold whose trained / mst weights to read (default: the first)")
+
+
+def writable_folder(path: Path, flag: str) -> Path:
+    """``path`` as a folder this process can write (created if absent), or an error naming ``flag``."""
+    if path.exists() and not path.is_dir():
+        raise RwbenchError(f"{flag} {str(path)!r} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise RwbenchError(f"{flag} {str(path)!r} is not a writable folder: {err.strerror}") from None
+    return path
+
+
+def datasets_from_args(args):
+    from .dataset import DATASETS
+    from .guards import typed_option
+
+    tasks = args.tasks.split(",") if args.tasks else None
+    spec = DATASETS.get(args.dataset)
+    for key, _, _ in args.dataset_option:
+        if key in ("task", "tasks", "root", "listed_in"):
+            flag = {"root": "--data-root", "listed_in": None}.get(key, "--tasks")
+            raise RwbenchError(f"--dataset-option {key} is not a loader option" + (f"; use {flag}" if flag else ""))
+    options = {key: typed_option(spec.name, spec.build, key, value, text) for key, value, text in args.dataset_option}
+    for flag in ("skip_bad_audio", "partial"):
+        if getattr(args, flag):
+            options[flag] = True
+    try:
+        return spec.load(args.data_root, tasks=tasks, **options)
+    except TypeError as err:  # an option the loader sets itself (esc10's seconds) or cannot take
+        fixed = re.search(r"got multiple values for (?:keyword )?argument '(\w+)'", str(err))
+        if fixed and fixed.group(1) in options:
+            raise RwbenchError(f"dataset {spec.name!r} fixes {fixed.group(1)} itself (part of its protocol); drop "
+                               f"--dataset-option {fixed.group(1)}=...") from None
+        raise
+
+
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+
+
+def save_figure(figure, output: Path) -> int:
+    if output.suffix.lower() not in FIGURE_FORMATS:
+        raise RwbenchError(f"-o {str(output)!r}: name a {', '.join(FIGURE_FORMATS)} file")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(output, dpi=150)
+    print(f"wrote {output}")
+    return 0
+
+
+# -- options several commands take, each declared here once -----------------------------------------
+def shared_option(*flags: str, **declared):
+    """An adder for an option several commands take: ``add(parser, **overrides)`` declares ``flags`` with
+    ``declared`` updated by the command's ``overrides`` (another default or help)."""
+    def add(parser: argparse.ArgumentParser, **overrides) -> argparse.Action:
+        return parser.add_argument(*flags, **{**declared, **overrides})
+    return add
+
+
+add_frontends = shared_option("--frontends", help="comma-separated names or wildcards ('vgg*')")
+add_width = shared_option("--width", type=width, default="small", help="small, paper or a filter count")
+add_seeds = shared_option("--seeds", type=seed_list, default=[0], help="a count (3 → 0,1,2) or a list (0,5,7)")
+add_device = shared_option("--device", choices=("auto", "cpu", "cuda"), default="auto")
+add_batch_size = shared_option("--batch-size", type=positive(int, "--batch-size"), help="clips per forward pass")
+add_workers = shared_option("--workers", type=count("--workers"),
+                            help="DataLoader decoding workers (default: min(4, cores − 1))")
+add_jobs = shared_option("--jobs", type=jobs, help="grid-search fits in parallel (default: every core)")
+add_results = shared_option("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
+add_cache = shared_option("--cache", type=Path, help="embedding cache (default RESULTS/embeddings)")
+add_force = shared_option("--force", action="store_true", help="re-evaluate even when an up-to-date result exists")

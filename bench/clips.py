@@ -1,0 +1,51 @@
+"""Clips as a network sees them: decoded at the front-end's rate, cropped or padded to the job's length (or cut into
+windows), in DataLoader workers; a clip that fails to decode yields its error instead of stopping the loader."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .audio import fix_length, segments
+from .embed_job import EmbedJob
+from .errors import DataError
+
+
+class ClipAudio(torch.utils.data.Dataset):
+    """Decoded, length-fixed clips; a clip that fails to decode yields its error instead."""
+
+    def __init__(self, job: EmbedJob) -> None:
+        self.dataset, self.rate = job.dataset, job.frontend.sample_rate
+        self.clip_samples, self.network_samples = job.input_samples()
+        self.min_pad = job.frontend.pad_to_min or "zero"
+        self.hop = int(round((job.hop or job.segment) * self.rate)) if job.segment else None
+
+    def __len__(self) -> int:
+        return len(self.dataset.clips)
+
+    def __getitem__(self, index: int):
+        clip = self.dataset.clips[index]
+        try:
+            audio = self.dataset.load_audio(clip, self.rate)
+        except DataError as err:
+            return index, None, str(err)
+        if self.hop:  # windows over the whole clip
+            windows = segments(audio, self.clip_samples, self.hop, pad=self.dataset.pad)
+        else:
+            windows = fix_length(audio, self.clip_samples, self.dataset.pad)[None]
+        if self.network_samples > self.clip_samples:
+            windows = np.stack([fix_length(w, self.network_samples, self.min_pad) for w in windows])
+        return index, torch.from_numpy(windows), None  # (n_windows, samples)
+
+
+def clip_audio(job: EmbedJob, index: int) -> torch.Tensor:
+    """Clip ``index`` of ``job.dataset`` as the network sees it, ``(samples,)`` (the first window when segmented)."""
+    _, windows, error = ClipAudio(job)[index]
+    if error is not None:
+        raise DataError(error)
+    return windows[0]
+
+
+def collate_as_list(items: list) -> list:
+    """A DataLoader collate that keeps a batch as the list of its items (clips differ in windows and errors)."""
+    return items

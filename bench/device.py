@@ -1,0 +1,73 @@
+"""Where and how much: the torch device a run asks for, whether one batch fits its memory, the automatic batch size and
+the DataLoader's worker count. Shared by embedding, training, pre-training, profiling and the dry run."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .embed_job import EmbedJob
+from .errors import RwbenchError
+from .frontend import FrontendSpec
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RwbenchError("--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto")
+    if device not in ("cpu", "cuda"):
+        raise RwbenchError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return torch.device(device)
+
+
+def memory_available(device: torch.device) -> int:
+    """Bytes of memory the device has in all (CUDA: the GPU's; CPU: the machine's physical memory)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[1]
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits(job: EmbedJob, batch_size: int, device: str = "auto", *, training: bool = False) -> None:
+    """:func:`check_memory` for the job's front-end instance and input length."""
+    check_memory(job.frontend, job.width, job.input_samples()[1], batch_size, device, training=training)
+
+
+def check_memory(spec: FrontendSpec, width: str | int, samples: int, batch_size: int, device: str = "auto", *,
+                 training: bool = False) -> None:
+    """Refuse, before anything is allocated, a front-end whose weights and activations for one batch of clips of
+    ``samples`` cannot fit in the device's memory (a --width or --batch-size far too large). ``training``: the
+    weights count four times (gradients and Adam's two moments) and the activations twice (kept for backward)."""
+    need = spec.memory_needed(width, samples, batch_size)
+    if training:
+        need = {"weights": 4 * need["weights"], "activations": 2 * need["activations"]}
+    torch_device = resolve_device(device)
+    have = memory_available(torch_device)
+    if sum(need.values()) > 0.9 * have:
+        gib = lambda n: f"{n / 2**30:.1f} GiB"  # noqa: E731
+        raise RwbenchError(
+            f"{spec.name} at --width {width} needs about {gib(sum(need.values()))} to "
+            f"{'train on' if training else 'embed'} a batch of {batch_size} clips of {samples / spec.sample_rate:.3g} s "
+            f"(weights {gib(need['weights'])}, activations {gib(need['activations'])}); {torch_device.type} memory is "
+            f"{gib(have)}. Use a smaller --width or --batch-size")
+
+
+MAX_AUTO_BATCH = 256
+
+
+def choose_batch_size(job: EmbedJob, device: str = "auto") -> int:
+    """The batch size when none is given: 16 on CPU (larger batches gain nothing there); on CUDA the largest
+    power of two up to ``MAX_AUTO_BATCH`` whose estimated memory fits in half the free GPU memory."""
+    torch_device = resolve_device(device)
+    if torch_device.type != "cuda":
+        return 16
+    free = torch.cuda.mem_get_info(torch_device)[0]
+    batch = MAX_AUTO_BATCH
+    while batch > 1 and sum(job.frontend.memory_needed(job.width, job.input_samples()[1], batch).values()) > free / 2:
+        batch //= 2
+    return batch
+
+
+def default_workers() -> int:
+    return min(4, max((os.cpu_count() or 1) - 1, 0))

@@ -1,0 +1,125 @@
+"""What an embedding is: the job (one front-end instance × one dataset task), its cache key, and the reader of a
+finished entry. Everything that determines the embeddings enters :attr:`EmbedJob.description`, whose hash names the
+cache entry."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from .cache import CacheEntry
+from .dataset import Dataset
+from .embedding_manifest import EmbeddingManifest
+from .errors import DataError
+from .fileio import content_key
+from .frontend import FrontendSpec, Pooling, Precision, Weights, resolve_weights
+
+EMBED_CODE_VERSION = 2  # bump when the embedding computation changes: it invalidates the cache
+
+
+@dataclass(frozen=True)
+class EmbedJob:
+    """One front-end instance (name, width, weights tag, seed, pooling) applied to one dataset task."""
+
+    dataset: Dataset
+    frontend: FrontendSpec
+    width: str | int = "small"
+    weights: str = "random"
+    seed: int = 0
+    pooling: Pooling = "mean"
+    segment: float | None = None  # window length (s) for segment-and-aggregate; None = crop/pad the clip
+    hop: float | None = None  # window hop (s); None = the window length (no overlap)
+    fold: str | None = None  # the outer split whose weights these are (per-fold weights: trained, mst)
+    checkpoint: Path | None = None  # that fold's weights file
+    precision: Precision = "fp32"  # bf16 / fp16: the network under autocast (embeddings stored float32)
+
+    @cached_property
+    def resolved(self) -> Weights:
+        """The weights this job runs with (a pretrained file is located and its sha256 taken once)."""
+        return resolve_weights(self.frontend, self.weights, self.seed, self.checkpoint)
+
+    @property
+    def weights_kind(self) -> str:
+        return self.resolved.tag
+
+    @property
+    def weights_seed(self) -> int | None:
+        """The seed that draws the weights; None when nothing random is drawn."""
+        return self.resolved.seed
+
+    def input_samples(self) -> tuple[int, int]:
+        """(samples of a clip or window, samples fed to the network) at the front-end's rate."""
+        spec = self.frontend
+        clip = int(round((self.segment or self.dataset.seconds) * spec.sample_rate))
+        minimum = spec.min_samples()
+        if self.segment and clip < max(minimum, 1):  # a window padded to the minimum (or empty) scores at chance
+            raise DataError(f"segment windows of {self.segment:g} s are shorter than front-end {spec.name!r} can "
+                            f"compute: it needs at least {max(minimum, 1)} sample(s) at {spec.sample_rate} Hz")
+        if clip >= minimum:
+            return clip, clip
+        if spec.pad_to_min is None:
+            raise DataError(
+                f"front-end {spec.name!r} needs clips of at least {minimum / spec.sample_rate:.2f} s "
+                f"({spec.input_length}); dataset {self.dataset.key!r} gives {clip / spec.sample_rate:g} s"
+            )
+        return clip, minimum
+
+    @cached_property
+    def description(self) -> dict:
+        """Everything that determines the embeddings; its hash is the cache key (computed once)."""
+        spec = self.frontend
+        clip, network = self.input_samples()
+        return {
+            "embed_code": EMBED_CODE_VERSION,
+            "frontend": spec.name,
+            "frontend_version": spec.version,
+            "filters": spec.filters(self.width),
+            "weights": self.weights_kind,
+            "seed": self.weights_seed,
+            "weights_sha256": self.resolved.file.sha256 if self.resolved.file else None,
+            **({"fold": self.fold} if self.fold else {}),  # per-fold weights
+            "init": spec.init if self.weights_kind == "random" else None,
+            "pooling": self.pooling,
+            **({"precision": self.precision} if self.precision != "fp32" else {}),  # fp32 keys predate the option
+            "input": {"kind": spec.input_kind, "sample_rate": spec.sample_rate, "clip_samples": clip,
+                      "network_samples": network, "clip_pad": self.dataset.pad, "min_pad": spec.pad_to_min,
+                      "logmel": asdict(spec.logmel) if spec.logmel else None,
+                      "segment": {"seconds": self.segment, "hop": self.hop or self.segment} if self.segment else None},
+            "dataset": self.dataset.key,
+            "dataset_fingerprint": self.dataset.fingerprint(),
+        }
+
+    @cached_property
+    def key(self) -> str:
+        return content_key(self.description)
+
+    def entry(self, cache_root: Path) -> CacheEntry:
+        folder = cache_root / self.dataset.key.replace("/", "__") / self.frontend.name / self.key
+        return CacheEntry(folder)
+
+
+@dataclass
+class Embeddings:
+    features: np.ndarray  # (n_rows, dim), memory-mapped: one row per clip, or per window when segmented
+    clip_index: np.ndarray  # (n_rows,) the clip of each row, ascending; a skipped clip has one NaN row
+    manifest: EmbeddingManifest
+
+    @classmethod
+    def read(cls, entry: CacheEntry) -> Embeddings:
+        return cls(entry.features(), entry.clip_index(), entry.manifest())
+
+    @property
+    def valid(self) -> np.ndarray:
+        return ~np.isnan(self.features).any(axis=1)
+
+    @property
+    def segmented(self) -> bool:
+        return len(self.clip_index) != len(np.unique(self.clip_index))
+
+    def columns(self, layers: tuple[str, ...]) -> np.ndarray:
+        """The feature columns of ``layers``, in the order given."""
+        slices = self.manifest.layers
+        return np.concatenate([np.arange(*slices[layer]) for layer in layers])

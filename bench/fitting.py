@@ -1,0 +1,260 @@
+"""The training loop every objective shares (trained heads, pre-training), the clips it trains on, and its options.
+
+:func:`fit` trains with Adam and early stopping on a validation loss, resumable from a per-epoch checkpoint, and
+deterministic for a seed on CPU: the shuffling and the dropout of epoch *e* are drawn from generators seeded with
+(seed, fold, e), so a run killed and resumed ends with the same weights as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import pickle
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .clips import ClipAudio, collate_as_list
+from .device import default_workers
+from .embed_job import EmbedJob
+from .errors import DataError, RwbenchError
+from .fileio import atomic_path, read_json
+from .options import Execution, Networks, Storage, check_seconds
+from .protocol import OuterSplit, keep_rows
+
+log = logging.getLogger(__name__)
+
+TRAIN_CODE_VERSION = 3  # bump when the head recipe changes: finished folds with an older key are retrained
+FIT_LOOP_VERSION = 2  # the shared loop's version in settings() (pre-training keys): bump when fit() itself changes
+LRS = (3e-4, 1e-3, 3e-3)  # the default learning-rate search
+REFITS = ("full", "fit-part")
+LR_SEARCHES = ("first-fold", "every-fold")
+SILENCE_DBFS = -60.0  # crops / windows whose RMS is below this (1e-3 of full scale) are silence
+WINDOW_HOP = 0.5  # prediction windows advance by this fraction of a window
+CROP_GRID_SECONDS = 0.01  # training crops start on a 10-ms grid (the positions whose window is not silent)
+NOT_CONVERGED = 0.1  # a best epoch within this fraction of the epoch cap is flagged not_converged
+
+
+@dataclass(kw_only=True)
+class TrainOptions(Networks, Execution, Storage):
+    """Options of ``rwbench train`` and ``pretrain``: the shared groups of :mod:`rwbench.options` (which networks,
+    how the job runs, where its files go) plus the training recipe."""
+
+    epochs: int = 100
+    patience: int = 10
+    lr: float = 1e-3  # pre-training's learning rate (trained heads search ``lrs``)
+    batch_size: int = 32  # the training minibatch (part of the recipe, unlike the embedding batch)
+    dropout: float = 0.5
+    crop_seconds: float | None = None  # train on random windows of this length, predict by window averaging
+    lrs: tuple[float, ...] = LRS  # the learning rates tried on the inner validation part (trained heads)
+    lr_search: str = "first-fold"  # search on the first outer split and reuse, or on every split
+    refit: str = "full"  # full: refit on the whole training side for the selected epochs; fit-part: score the fit
+    silence_dbfs: float = SILENCE_DBFS
+    window_hop: float = WINDOW_HOP
+    folds: tuple[str, ...] | None = None  # train only these outer folds (a partial result, recorded as such)
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("lr_search", LR_SEARCHES), ("refit", REFITS)):
+            if getattr(self, name) not in allowed:
+                raise RwbenchError(f"{name} {getattr(self, name)!r} is not one of {list(allowed)}")
+        check_seconds(crop_seconds=self.crop_seconds)
+        super().__post_init__()
+
+    def settings(self) -> dict[str, Any]:
+        """What determines weights trained by :func:`fit` alone (pre-training) besides the data, the front-end and
+        the seed."""
+        return {"epochs": self.epochs, "patience": self.patience, "lr": self.lr, "batch_size": self.batch_size,
+                "dropout": self.dropout, "crop_seconds": self.crop_seconds, "optimizer": "adam",
+                "schedule": "reduce_on_plateau(0.5, 2)", "train_code": FIT_LOOP_VERSION}
+
+    def head_settings(self) -> dict[str, Any]:
+        """What determines a trained head's weights and scores besides the data, the front-end and the seed (part of
+        its training key; ``folds`` is not: a fold's result does not depend on which other folds run)."""
+        settings = {k: v for k, v in self.settings().items() if k != "lr"}
+        settings.update(lrs=[float(lr) for lr in self.lrs], lr_search=self.lr_search, refit=self.refit,
+                        train_code=TRAIN_CODE_VERSION)
+        if self.crop_seconds:
+            settings.update(silence_dbfs=self.silence_dbfs, window_hop=self.window_hop,
+                            crop_grid_seconds=CROP_GRID_SECONDS)
+        return settings
+
+
+# -- data --------------------------------------------------------------------------------------
+def decode_clips(job: EmbedJob, *, workers: int | None, skip_bad_audio: bool) -> tuple[np.ndarray, dict[int, str]]:
+    """Every clip of ``job.dataset`` at the front-end's rate, cropped/padded as the embed stage does:
+    ``(n_clips, samples)`` float32 (a failed clip is zeros) and ``{clip index: error}``."""
+    source = ClipAudio(job)
+    waves = np.zeros((len(source), source.network_samples), np.float32)
+    failed: dict[int, str] = {}
+    loader = DataLoader(source, batch_size=64, collate_fn=collate_as_list,
+                        num_workers=default_workers() if workers is None else workers)
+    for batch in loader:
+        for index, windows, error in batch:
+            if error is not None:
+                failed[index] = error
+            else:
+                waves[index] = windows[0].numpy()
+    if failed and not skip_bad_audio:
+        raise DataError(next(iter(failed.values())) + " (rerun with --skip-bad-audio to leave such files out)")
+    return waves, failed
+
+
+def without_failed(splits: list[OuterSplit], failed: dict[int, str], n_clips: int) -> list[OuterSplit]:
+    """The splits without the clips that failed to decode."""
+    keep = np.ones(n_clips, bool)
+    keep[list(failed)] = False
+    return [keep_rows(s, keep) for s in splits]
+
+
+def finished_fold(folder: Path, fold: str, key: str, force: bool) -> dict[str, Any] | None:
+    """The summary of a fold already trained under ``key`` (its weights file present), or None."""
+    summary = folder / f"{fold}.json"
+    if force or not summary.is_file() or not (folder / f"{fold}.safetensors").is_file():
+        return None
+    done = read_json(summary)
+    return done if done.get("train_key") == key else None
+
+
+# -- the loop shared by every training objective -------------------------------------------------
+@dataclass
+class Objective:
+    """What a training run minimises and reports: ``loss(model, batch_indices) -> tensor`` and
+    ``validate(model, indices) -> (loss, score)`` (score: higher is better, for the log only)."""
+
+    loss: Callable[[nn.Module, torch.Tensor], torch.Tensor]
+    validate: Callable[[nn.Module, np.ndarray], tuple[float, float]]
+
+
+class FitState(TypedDict):
+    """Where :func:`fit` stands after an epoch; a plain dict in the checkpoint (read back with ``weights_only``)."""
+
+    epoch: int  # epochs done
+    best_loss: float
+    best_epoch: int  # -1 before the first validation
+    best: dict[str, torch.Tensor] | None  # the best-validation weights (None in a refit)
+    bad: int  # epochs since the validation loss last improved
+    history: list[dict[str, Any]]  # one entry per epoch
+
+
+def seeded(*parts: object) -> int:
+    """A 32-bit seed from ``parts`` (e.g. ("shuffle", seed, fold, epoch)), the same in every process."""
+    return zlib.crc32(repr(parts).encode())
+
+
+def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np.ndarray | None, *, seed: int,
+        fold: str, opts: TrainOptions, lr: float, checkpoint: Path, key: str, desc: str,
+        schedule: list[float] | None = None) -> dict[str, Any]:
+    """Train ``model`` in place with Adam and early stopping on the validation loss; resumable from
+    ``checkpoint`` (written after every epoch, atomically; one made under another ``key`` is discarded). Leaves
+    the best-validation weights in ``model`` and returns the history.
+
+    With ``schedule`` (the learning rate of each epoch) and no ``val_idx``: a refit, exactly ``len(schedule)``
+    epochs at those rates, no validation, the last weights kept."""
+    refit = schedule is not None
+    if len(fit_idx) < 2:  # batch norm cannot train on one clip
+        raise RwbenchError(f"{desc}: the fold's training part holds {len(fit_idx)} clip(s); training needs at least 2")
+    if schedule is not None:  # refit
+        lr = schedule[0] if schedule else lr
+    cap, patience = (len(schedule), len(schedule) + 1) if schedule is not None else (opts.epochs, opts.patience)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2)
+    state: FitState = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "best": None, "bad": 0, "history": []}
+    saved = _load_checkpoint(checkpoint, desc)
+    if saved is not None and saved.get("key") != key:
+        log.warning("%s: discarding %s, made with other settings or data", desc, checkpoint)
+        saved = None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = saved["state"]
+        log.info("%s: resuming after epoch %d", desc, state["epoch"])
+    bar = tqdm(total=cap, initial=state["epoch"], desc=desc, unit="epoch", disable=not opts.progress, leave=False)
+    while state["epoch"] < cap and state["bad"] < patience:
+        epoch = state["epoch"]
+        if schedule is not None:  # refit
+            for group in optimizer.param_groups:
+                group["lr"] = schedule[epoch]
+        train_lr = optimizer.param_groups[0]["lr"]
+        model.train()
+        torch.manual_seed(seeded("dropout", seed, fold, epoch))
+        order = fit_idx[torch.randperm(len(fit_idx), generator=torch.Generator().manual_seed(
+            seeded("shuffle", seed, fold, epoch))).numpy()]
+        total = 0.0
+        for batch in training_batches(order, opts.batch_size):
+            loss = objective.loss(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(batch)
+        model.eval()
+        val_loss: float | None = None
+        val_score: float | None = None
+        if refit:
+            if not np.isfinite(total):
+                raise RwbenchError(f"{desc}: the training loss became {total} at epoch {epoch + 1}; lower --lr")
+            state["epoch"], state["best_epoch"], state["best"] = epoch + 1, epoch + 1, None
+        else:
+            if val_idx is None:
+                raise RwbenchError(f"{desc}: training with early stopping needs validation clips")
+            val_loss, val_score = objective.validate(model, val_idx)
+            if not np.isfinite(val_loss):
+                raise RwbenchError(f"{desc}: the validation loss became {val_loss} at epoch {epoch + 1}; lower --lr")
+            scheduler.step(val_loss)
+            improved = val_loss < state["best_loss"]
+            state["epoch"], state["bad"] = epoch + 1, 0 if improved else state["bad"] + 1
+            if improved:
+                state["best_loss"], state["best_epoch"] = val_loss, epoch + 1
+                state["best"] = copy.deepcopy(model.state_dict())
+        state["history"].append({"epoch": epoch + 1, "train_loss": total / len(order), "val_loss": val_loss,
+                                 "val_score": val_score, "lr": optimizer.param_groups[0]["lr"],
+                                 "train_lr": train_lr, "train_clips": len(order)})
+        with atomic_path(checkpoint) as tmp:
+            torch.save({"key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "state": state}, tmp)
+        bar.update(1)
+        if not refit:
+            bar.set_postfix(val_loss=f"{val_loss:.3f}", val=f"{val_score:.3f}")
+    bar.close()
+    if state["best"] is not None:  # a refit keeps its last weights (in ``model`` already)
+        model.load_state_dict(state["best"])
+    return {"epochs_run": state["epoch"], "best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],
+            "history": state["history"]}
+
+
+def _load_checkpoint(path: Path, desc: str) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        saved: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+        return saved
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
+        log.warning("%s: %s is unreadable (%s); starting the fold again", desc, path, err)
+        return None
+
+
+def training_batches(order: np.ndarray, size: int) -> list[torch.Tensor]:
+    """``order`` in batches of ``size``; a last batch of one joins the one before (batch norm cannot train on a
+    single example)."""
+    cuts = list(range(size, len(order), size))
+    if cuts and len(order) - cuts[-1] == 1:
+        cuts.pop()
+    return [torch.from_numpy(part) for part in np.split(order, cuts)]
+
+
+def batches(indices: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(indices), size):
+        yield indices[start:start + size]
+
+
+def autocast(device: torch.device) -> torch.autocast:
+    """bfloat16 autocast on CUDA; a no-op context on CPU (float32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")

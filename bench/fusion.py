@@ -1,0 +1,221 @@
+"""Exact inference rewrites of a front-end's network, applied by the embed stage and ``rwbench profile``.
+
+- **Batch norm folded into the convolution before it.** In eval mode BN is the per-channel affine map
+  ``y ↦ (y − μ)·s + β`` with ``s = γ/√(σ² + ε)``, so ``BN(conv(x; W, b)) = conv(x; s·W, s·(b − μ) + β)``: the same
+  function, one pass over the output less. The BN becomes an ``nn.Identity``.
+- **Max pooling before a monotone activation** in an ``nn.Sequential`` (``[ReLU, MaxPool] → [MaxPool, ReLU]``):
+  max commutes with a non-decreasing function, so the values are the same and the activation runs on the pooled map.
+
+Which pairs qualify is read from the network's real data flow: one forward pass on the meta device (no memory, no
+arithmetic) records, per tensor, the operations that read it. A BN is folded only when every input it gets is the
+output of one plain convolution, read by nothing else and not returned as a feature layer; a Sequential is
+reordered only when its members run nowhere else. A BN after an activation or behind zero padding (musicnn's) is
+not a fold and stays. The rewrites hold for any weights (random, signal-processing, published, trained): folding
+changes the rounding only (about 1e-7 relative), so they are not part of the embedding cache key, as the batch size,
+which also changes the rounding of the convolutions, is not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.conv import _ConvNd
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+
+if TYPE_CHECKING:
+    from .frontend import Embedder
+
+log = logging.getLogger(__name__)
+
+CONVS: tuple[type[nn.Module], ...] = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+MAX_POOLS: tuple[type[nn.Module], ...] = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
+
+
+def _plain(module: nn.Module, kinds: tuple[type[nn.Module], ...]) -> bool:
+    """``module`` is one of ``kinds`` and computes as it does (a subclass with its own ``forward`` is left alone)."""
+    return any(isinstance(module, kind) and type(module).forward is kind.forward for kind in kinds)
+
+
+def _foldable_bn(module: nn.Module) -> bool:
+    return (isinstance(module, _BatchNorm) and type(module).forward is _BatchNorm.forward and not module.training
+            and module.running_mean is not None and module.running_var is not None)
+
+
+def _monotone(module: nn.Module) -> bool:
+    """A non-decreasing, piecewise-linear activation: exactly monotone in floating point too."""
+    if isinstance(module, nn.LeakyReLU):
+        return type(module).forward is nn.LeakyReLU.forward and module.negative_slope >= 0
+    return _plain(module, (nn.ReLU, nn.ReLU6, nn.Hardtanh))
+
+
+def _tensors(tree) -> list[torch.Tensor]:
+    return [t for t in tree_leaves(tree) if isinstance(t, torch.Tensor)]
+
+
+class _Reads(TorchDispatchMode):
+    """Counts the operations that read each tensor; every tensor seen is kept alive so that ids stay unique."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: Counter[int] = Counter()
+        self.alive: list[torch.Tensor] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        inputs = _tensors((args, kwargs or {}))
+        self.reads.update(id(t) for t in inputs)
+        out = func(*args, **(kwargs or {}))
+        self.alive += inputs + _tensors(out)
+        return out
+
+
+@dataclass
+class DataFlow:
+    """What one forward pass showed: each module's calls, each conv's outputs, each BN's inputs, tensor reads."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    conv_out: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    bn_in: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    reads: Counter[int] = field(default_factory=Counter)
+    outputs: set[int] = field(default_factory=set)
+    alive: list = field(default_factory=list, repr=False)
+
+
+def trace(net: nn.Module, example: torch.Tensor) -> DataFlow:
+    """The data flow of ``net(example)``, run on the meta device (or on ``example``'s, where meta fails)."""
+    flow, alive, hooks = DataFlow(), [], []
+    for name, module in net.named_modules():
+        def after(module, inputs, output, name=name):
+            flow.calls[name] += 1
+            if _plain(module, CONVS):
+                flow.conv_out[name].append(id(output))
+                alive.append(output)
+
+        def before(module, inputs, name=name):
+            flow.bn_in[name].append(id(inputs[0]))
+        hooks.append(module.register_forward_hook(after))
+        if _foldable_bn(module):
+            hooks.append(module.register_forward_pre_hook(before))
+    try:
+        try:
+            state = {k: torch.empty_like(v, device="meta") for k, v in [*net.named_parameters(), *net.named_buffers()]}
+            out = _run(net, torch.empty_like(example, device="meta"), flow, state)
+        except Exception as err:  # a module that keeps tensors outside its parameters and buffers, or reads values
+            log.debug("meta trace of %s failed (%s); tracing on %s", type(net).__name__, err, example.device)
+            flow.calls.clear()
+            flow.conv_out.clear()
+            flow.bn_in.clear()
+            out = _run(net, example, flow, None)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    flow.outputs = {id(t) for t in _tensors(out)}
+    flow.alive += alive
+    return flow
+
+
+def _run(net: nn.Module, x: torch.Tensor, flow: DataFlow, state: dict | None):
+    """``net(x)`` (with ``state`` for its parameters and buffers), counting reads into ``flow``."""
+    mode = _Reads()
+    with torch.no_grad(), mode:
+        out = torch.func.functional_call(net, state, (x,)) if state is not None else net(x)
+    flow.reads = mode.reads
+    flow.alive = mode.alive  # ids are unique only while their tensors live
+    return out
+
+
+def foldable_pairs(flow: DataFlow) -> list[tuple[str, str]]:
+    """(conv, BN) names where every input of the BN is an output of that conv read by nothing else, every output
+    of the conv goes to that BN, and none is a feature layer of the network."""
+    produced = {out: conv for conv, outs in flow.conv_out.items() for out in outs}
+    pairs = []
+    for bn, inputs in flow.bn_in.items():
+        convs = {produced.get(i) for i in inputs}
+        conv = convs.pop() if len(convs) == 1 else None
+        if conv is None:  # inputs from several modules, or from one that is not a conv
+            continue
+        outs = flow.conv_out[conv]
+        if sorted(outs) == sorted(inputs) and all(flow.reads[i] == 1 and i not in flow.outputs for i in outs):
+            pairs.append((conv, bn))
+    return pairs
+
+
+@torch.no_grad()
+def fold(conv: _ConvNd, bn: _BatchNorm) -> None:
+    """Fold eval-mode ``bn`` into ``conv`` (weights and bias in place, computed in float64)."""
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError("fold: a batch norm without running statistics is not an affine map")
+    scale = (bn.running_var.double() + bn.eps).rsqrt()
+    if bn.weight is not None:
+        scale = scale * bn.weight.double()
+    bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
+    shift = (bias - bn.running_mean.double()) * scale + (bn.bias.double() if bn.bias is not None else 0.0)
+    conv.weight.copy_(conv.weight.double() * scale.view(-1, *[1] * (conv.weight.dim() - 1)))
+    if conv.bias is None:
+        conv.bias = nn.Parameter(shift.to(conv.weight.dtype), requires_grad=conv.weight.requires_grad)
+    else:
+        conv.bias.copy_(shift)
+
+
+def _replace(net: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, leaf = name.rpartition(".")
+    setattr(net.get_submodule(parent), leaf, module)
+
+
+def _reorder_pools(net: nn.Module, flow: DataFlow) -> list[str]:
+    """Swap ``[activation, max-pool]`` neighbours in Sequentials that run as a whole (and whose members do not
+    run elsewhere, e.g. unpacked by a ``forward``)."""
+    done = []
+    for name, seq in net.named_modules():
+        if not (isinstance(seq, nn.Sequential) and type(seq).forward is nn.Sequential.forward and flow.calls[name]):
+            continue
+        for i in range(len(seq) - 1):
+            act, pool = seq[i], seq[i + 1]
+            member = [f"{name}.{i}" if name else str(i), f"{name}.{i + 1}" if name else str(i + 1)]
+            if (_monotone(act) and _plain(pool, MAX_POOLS) and not pool.return_indices
+                    and all(flow.calls[m] == flow.calls[name] for m in member)):
+                seq[i], seq[i + 1] = pool, act
+                done.append(f"{name}: {type(act).__name__} after {type(pool).__name__}")
+    return done
+
+
+def fuse_for_inference(net: nn.Module, example: torch.Tensor) -> list[str]:
+    """Apply the exact rewrites to ``net`` (in eval mode) in place; ``example`` is an input of ``net`` (its shape,
+    dtype and memory format are what count). Returns what was done, one line per rewrite."""
+    if net.training:
+        raise ValueError("fuse_for_inference rewrites a network in eval mode only (batch norm uses its running stats)")
+    flow = trace(net, example)
+    done = []
+    for conv, bn in foldable_pairs(flow):
+        conv_module, bn_module = net.get_submodule(conv), net.get_submodule(bn)
+        if not isinstance(conv_module, _ConvNd) or not isinstance(bn_module, _BatchNorm):  # what trace records
+            raise TypeError(f"fuse_for_inference: {conv} / {bn} is not a convolution and a batch norm")
+        fold(conv_module, bn_module)
+        _replace(net, bn, nn.Identity())
+        done.append(f"{bn} folded into {conv}")
+    return done + _reorder_pools(net, flow)
+
+
+def fuse_embedder(model: Embedder) -> list[str]:
+    """:func:`fuse_for_inference` on an :class:`~rwbench.frontend.Embedder`'s network, traced on one clip of the
+    front-end's minimum length (its input transform is run for real: a few milliseconds)."""
+    spec = model.spec
+    device = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
+    with torch.no_grad():
+        x = model.input(torch.zeros(1, 1, max(spec.min_samples(), 1), device=device))
+    if spec.channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    try:
+        done = fuse_for_inference(model.net, x)
+    except RuntimeError as err:  # e.g. a plugin whose declared minimum input is too short for its layers
+        log.info("%s: not fused (tracing one clip of its minimum input failed: %s); it runs as built", spec.name,
+                 str(err).splitlines()[0])
+        return []
+    log.debug("%s: %s", spec.name, "; ".join(done) or "nothing to fuse")
+    return done

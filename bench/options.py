@@ -1,0 +1,124 @@
+"""The options the stages share, as small groups each declared once: which networks (width, seeds) and what instance
+of them is embedded (weights, pooling, layers, precision); how a job runs (device, decoding workers, bad audio,
+progress; batch size, ``torch.compile`` and backend threads for embedding and evaluation); where its files go
+(results folder, embedding cache, whether finished work is redone).
+
+A stage's options class is made of the groups it needs — ``RunOptions`` (run, embed, evaluate, reproduce) of all of
+them, ``TrainOptions`` (train, pretrain) of :class:`Networks`, :class:`Execution` and :class:`Storage` plus the
+training recipe — so a field means the same everywhere and is checked in one place. Fields are keyword-only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .choices import POOLINGS, PRECISIONS
+from .errors import RwbenchError
+
+if TYPE_CHECKING:  # for the annotations only: this module stays light (no torch)
+    from .frontend import Pooling, Precision
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class Checked:
+    """Root of the groups: each group's ``__post_init__`` checks its own fields, then calls the next group's."""
+
+    def __post_init__(self) -> None:
+        pass
+
+
+def _one_of(name: str, value: object, allowed: tuple) -> None:
+    if value not in allowed:
+        raise RwbenchError(f"{name} {value!r} is not one of {list(allowed)}")
+
+
+@dataclass(kw_only=True)
+class Networks(Checked):
+    """Which networks: the width (``small``, ``paper`` or a filter count) and the seeds of their initialisation."""
+
+    width: str = "small"
+    seeds: list[int] = field(default_factory=lambda: [0])
+
+    def __post_init__(self) -> None:
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
+            raise RwbenchError(f"seeds {self.seeds} must be distinct non-negative integers, at least one")
+        super().__post_init__()
+
+
+@dataclass(kw_only=True)
+class Instance(Networks):
+    """What is embedded of each network: its weight tags, per-layer pooling, the layer sets evaluated and the
+    precision it runs in (all part of the embedding's cache key, except ``layers``, which selects columns)."""
+
+    weights: list[str] = field(default_factory=lambda: ["random"])  # tags; seeds apply to random, trained, mst
+    pooling: Pooling = "mean"
+    layers: str = "default"  # default | each | all | "a+b,c": the layer sets evaluated, one result each
+    precision: Precision = "fp32"
+
+    def __post_init__(self) -> None:
+        _one_of("pooling", self.pooling, POOLINGS)
+        _one_of("precision", self.precision, PRECISIONS)
+        super().__post_init__()
+
+
+@dataclass(kw_only=True)
+class Execution(Checked):
+    """How a job runs, without changing its result: the device, DataLoader decoding workers, whether unreadable
+    clips are left out (recorded) instead of stopping the run, progress bars."""
+
+    device: str = "auto"
+    workers: int | None = None  # None: min(4, cores − 1)
+    skip_bad_audio: bool = False
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        _one_of("device", self.device, DEVICES)
+        if self.workers is not None and self.workers < 0:
+            raise RwbenchError(f"workers {self.workers} must be 0 or more")
+        super().__post_init__()
+
+
+@dataclass(kw_only=True)
+class Batching(Checked):
+    """How embedding and evaluation use the hardware: clips per forward pass (None: 16 on CPU, chosen from free
+    memory on CUDA), ``torch.compile`` (same embeddings within float rounding, so not in the cache key) and the
+    threads of the backends' grid search (None: every core; the results are the same)."""
+
+    batch_size: int | None = None
+    compile: bool = False
+    n_jobs: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_size is not None and self.batch_size < 1:
+            raise RwbenchError(f"batch_size {self.batch_size} must be at least 1")
+        super().__post_init__()
+
+
+@dataclass(kw_only=True)
+class Storage(Checked):
+    """Where results go, and whether finished work is computed again."""
+
+    results_dir: Path = Path("results")
+    force: bool = False
+
+
+@dataclass(kw_only=True)
+class Cached(Storage):
+    """:class:`Storage` with the embedding cache: ``cache_dir``, default ``<results_dir>/embeddings``."""
+
+    cache_dir: Path | None = None
+
+    @property
+    def cache_root(self) -> Path:
+        return self.cache_dir or self.results_dir / "embeddings"
+
+
+def check_seconds(**values: float | None) -> None:
+    """Each given value is None or a positive, finite number of seconds."""
+    for name, value in values.items():
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise RwbenchError(f"{name} {value!r} must be a positive number of seconds")

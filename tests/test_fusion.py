@@ -1,0 +1,226 @@
+"""Exact inference rewrites (``rwbench.fusion``) and ``--compile``'s fallback (``rwbench.compiler``).
+
+Every registered front-end, with every weight tag available offline, gives the same embedding fused and unfused
+(to float tolerance); batch norms with trained-like statistics (negative γ included) too.
+"""
+
+import copy
+import dataclasses
+import logging
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from toy import TINY, tone_dataset
+
+from rwbench import compiler
+from rwbench.embed import embed
+from rwbench.embed_job import EmbedJob
+from rwbench.frontend import FOLD_TAGS, FRONTENDS, Embedder
+from rwbench.fusion import fuse_embedder, fuse_for_inference
+from rwbench.weights import WeightsError
+
+CASES = [(spec.name, tag) for spec in FRONTENDS for tag in spec.weights]
+
+
+def _clips(spec, n: int = 2, seconds: float = 0.5) -> torch.Tensor:
+    samples = max(spec.min_samples(), round(seconds * spec.sample_rate))
+    return 0.1 * torch.randn(n, samples, generator=torch.Generator().manual_seed(1))
+
+
+def _assert_same(fused: torch.Tensor, plain: torch.Tensor) -> None:
+    scale = plain.abs().max().item() or 1.0
+    torch.testing.assert_close(fused, plain, rtol=1e-4, atol=1e-5 * scale)
+
+
+def _fused_and_plain(model: Embedder) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    clips = _clips(model.spec)
+    plain = model(clips)
+    fused = copy.deepcopy(model)
+    done = fuse_embedder(fused)
+    return fused(clips), plain, done
+
+
+@pytest.mark.parametrize(("name", "tag"), CASES, ids=[f"{n}-{t}" for n, t in CASES])
+def test_fused_embeddings_equal_unfused_for_every_frontend_and_weights(request, name, tag):
+    spec = FRONTENDS.get(name)
+    if tag in FOLD_TAGS:
+        pytest.skip(f"{tag!r} weights are made per outer fold by a training run; batch norms with trained-like "
+                    "statistics are tested below")
+    if tag not in ("random", "dsp") and (spec.pretrained or {}).get(tag) == "musicnn":
+        request.getfixturevalue("weights_home")  # the shared musicnn wheel (skips when absent)
+    try:
+        model = Embedder(spec, weights=tag, seed=0)
+    except WeightsError as err:
+        pytest.skip(f"{tag!r} weights are not installed here: {err}")
+    fused, plain, _ = _fused_and_plain(model)
+    _assert_same(fused, plain)
+
+
+def _trained_like(net: nn.Module) -> int:
+    """Give every batch norm random running statistics and affine parameters (γ of both signs); their count."""
+    g = torch.Generator().manual_seed(2)
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    with torch.no_grad():
+        for bn in norms:
+            n = bn.num_features
+            bn.running_mean.copy_(0.5 * torch.randn(n, generator=g))
+            bn.running_var.copy_(0.5 + 1.5 * torch.rand(n, generator=g))
+            if bn.affine:
+                bn.weight.copy_(torch.randn(n, generator=g))
+                bn.bias.copy_(0.5 * torch.randn(n, generator=g))
+    return len(norms)
+
+
+@pytest.mark.parametrize("name", FRONTENDS.names())
+def test_fusion_is_exact_with_trained_batch_norm_statistics(name):
+    model = Embedder(FRONTENDS.get(name), seed=0)
+    if not _trained_like(model.net):
+        pytest.skip("no batch norm")
+    fused, plain, _ = _fused_and_plain(model)
+    _assert_same(fused, plain)
+
+
+def test_what_is_folded_and_reordered_in_the_builtins():
+    folded = fuse_embedder(Embedder(FRONTENDS.get("mst")))
+    assert folded == [f"bn{i} folded into conv{i}" for i in (1, 2, 3)]
+    samplecnn = Embedder(FRONTENDS.get("samplecnn"))
+    assert len(fuse_embedder(samplecnn)) == 11  # stem, nine blocks, head
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in samplecnn.net.modules())
+    reordered = fuse_embedder(Embedder(FRONTENDS.get("sample_level")))
+    assert reordered == [f"blocks.{i}: ReLU after MaxPool1d" for i in range(6)]
+    assert fuse_embedder(Embedder(FRONTENDS.get("musicnn"))) == []  # its batch norms follow a ReLU
+
+
+def test_rese_blocks_pool_before_their_relu_with_the_same_values():
+    from rwbench.architectures.rese2 import ReSEBlock
+
+    block = ReSEBlock(4, 8).eval()
+    _trained_like(block)
+    x = torch.randn(2, 4, 27, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert torch.equal(block(x), block.pool(torch.relu(block.residual(x) + block.shortcut(x))))
+
+
+# -- which patterns are rewritten ----------------------------------------------------------------
+class Shapes(nn.Module):
+    """conv → BN (foldable); conv → BN with the conv's output also returned; conv → BN and a residual read;
+    conv → ReLU → BN; a Sequential [ReLU, MaxPool] run whole, and one unpacked by ``forward``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.b1 = nn.Conv1d(1, 4, 5), nn.BatchNorm1d(4)
+        self.c2, self.b2 = nn.Conv1d(4, 4, 3, padding=1), nn.BatchNorm1d(4)
+        self.c3, self.b3 = nn.Conv1d(4, 4, 3, padding=1, bias=False), nn.BatchNorm1d(4)
+        self.c4, self.b4 = nn.Conv1d(4, 4, 3, padding=1), nn.BatchNorm1d(4)
+        self.whole = nn.Sequential(nn.ReLU(), nn.MaxPool1d(2))
+        self.unpacked = nn.Sequential(nn.ReLU(), nn.MaxPool1d(2))
+
+    def forward(self, x):
+        a = self.b1(self.c1(x))
+        c2 = self.c2(a)
+        b = self.b2(c2)
+        y3 = self.c3(b)
+        c = self.b3(y3) + y3
+        d = self.b4(torch.relu(self.c4(c)))
+        relu, pool = self.unpacked
+        return [c2, self.whole(d), pool(relu(d))]
+
+
+def test_only_exact_patterns_are_rewritten():
+    net = Shapes().eval()
+    _trained_like(net)
+    x = torch.randn(3, 1, 40, generator=torch.Generator().manual_seed(0))
+    plain = net(x)
+    done = fuse_for_inference(net, x)
+    assert done == ["b1 folded into c1", "whole: ReLU after MaxPool1d"]
+    assert isinstance(net.b1, nn.Identity) and all(isinstance(m, nn.BatchNorm1d) for m in (net.b2, net.b3, net.b4))
+    assert isinstance(net.unpacked[0], nn.ReLU)
+    for fused, reference in zip(net(x), plain):
+        _assert_same(fused, reference)
+
+
+def test_a_conv_without_bias_gets_one_and_training_mode_is_refused():
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, bias=False), nn.BatchNorm2d(3)).eval()
+    _trained_like(net)
+    x = torch.randn(2, 2, 8, 8)
+    plain = net(x)
+    assert fuse_for_inference(net, x) == ["1 folded into 0"]
+    assert net[0].bias is not None
+    _assert_same(net(x), plain)
+    with pytest.raises(ValueError, match="eval mode"):
+        fuse_for_inference(net.train(), x)
+
+
+class TinyBN(nn.Module):
+    def __init__(self, filters: int) -> None:
+        super().__init__()
+        self.conv, self.bn = nn.Conv1d(1, filters, 64, stride=32), nn.BatchNorm1d(filters)
+
+    def forward(self, x):
+        return [torch.relu(self.bn(self.conv(x)))]
+
+
+TINY_BN = dataclasses.replace(TINY, name="tiny_bn", build=TinyBN, feature_dim=lambda nf: nf, feature_layers=("bn",))
+
+
+def test_the_embed_stage_fuses_keeps_the_cache_key_and_records_the_built_parameters(tmp_path):
+    ds = tone_dataset()
+    job = EmbedJob(ds, TINY_BN, seed=3)
+    out = embed(job, tmp_path, device="cpu", workers=0)
+    plain = Embedder(TINY_BN, seed=3)
+    wave = torch.from_numpy(ds.load_audio(ds.clips[5], 8000))[None]
+    np.testing.assert_allclose(out.features[5], plain(wave)[0].numpy(), rtol=1e-4, atol=1e-6)
+    assert out.manifest.params == sum(p.numel() for p in plain.net.parameters())  # the BN's γ, β counted
+    assert "fus" not in str(job.description)  # an exact rewrite: the same key as before fusion existed
+
+
+def test_a_network_that_cannot_run_its_declared_minimum_runs_unfused_and_says_so(caplog):
+    """A plugin declaring too short a minimum input (check-plugin flags it) is not fused, not stopped: real clips
+    are longer."""
+    short = dataclasses.replace(TINY_BN, name="short_min", min_input=1)
+    model = Embedder(short, seed=0)
+    before = copy.deepcopy(model.net.state_dict())
+    with caplog.at_level(logging.INFO, logger="rwbench.fusion"):
+        assert fuse_embedder(model) == []
+    assert all(torch.equal(before[k], v) for k, v in model.net.state_dict().items())
+    (line,) = [r.getMessage() for r in caplog.records if "not fused" in r.getMessage()]
+    assert line.startswith("short_min: not fused (tracing one clip of its minimum input failed")
+
+
+# -- --compile -----------------------------------------------------------------------------------
+def test_compile_falls_back_with_one_info_line(monkeypatch, caplog):
+    def broken(fn):
+        def run(*args, **kwargs):
+            raise RuntimeError("InvalidCxxCompiler: no working C++ compiler found\nmore detail")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    model = Embedder(TINY, seed=0)
+    clips = _clips(TINY)
+    expected = model(clips)
+    forward = compiler.compile_net(model.net, "tiny")
+    with caplog.at_level(logging.INFO, logger="rwbench.compiler"):
+        first, second = model(clips), model(clips)
+    assert forward.failed and torch.equal(first, expected) and torch.equal(second, expected)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "torch.compile failed for tiny (RuntimeError: InvalidCxxCompiler" in line and "more detail" not in line
+
+
+def test_compile_runs_the_compiled_forward(monkeypatch):
+    calls = []
+
+    def counting(fn):
+        def run(*args, **kwargs):
+            calls.append(1)
+            return fn(*args, **kwargs)
+        return run
+
+    monkeypatch.setattr(torch, "compile", counting)
+    model = Embedder(TINY, seed=0)
+    keys = list(model.state_dict())
+    expected = model(_clips(TINY))
+    forward = compiler.compile_net(model.net, "tiny")
+    assert torch.equal(model(_clips(TINY)), expected) and calls == [1] and not forward.failed
+    assert list(model.state_dict()) == keys
