@@ -13,10 +13,13 @@ copy first on ``PYTHONPATH`` (the editable install's finder comes after the path
 ``rwbench`` and each mutated module import from the copy and aborts otherwise, and it checks that the unmutated
 copy passes its tests before mutating a module (a module whose tests fail unmutated is reported and skipped).
 Bytecode is never written (``PYTHONDONTWRITEBYTECODE``): a same-size mutant written within the same second as the
-previous one could otherwise be loaded from a stale ``.pyc``.
+previous one could otherwise be loaded from a stale ``.pyc``. Each test run is a child forked from a server
+process that has the heavy libraries (torch, scikit-learn, scipy, pandas) imported but never rwbench (it checks): the
+child imports rwbench afresh from the copy, so every run sees the mutant on disk, without paying the libraries'
+import again (``--no-fork``: a fresh ``python -m pytest`` per run).
 
     python benchmarks/mutate.py                                  # every module, 30 mutants each, seed 0
-    python benchmarks/mutate.py --modules significance,elm --max-per-module 0   # every mutant of two modules
+    python benchmarks/mutate.py --modules analysis/significance,elm --max-per-module 0   # every mutant of two modules
     python benchmarks/mutate.py --skip-tests 'test_values_*'     # the score without the value tests ("before")
     python benchmarks/mutate.py --compare 'test_values_*'        # before and after in one pass
     python benchmarks/mutate.py --modules elm --mutants 3,17     # just these mutants (numbers from --list)
@@ -29,10 +32,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
 import fnmatch
+import json
 import os
 import random
+import select
 import shutil
 import signal
 import subprocess
@@ -45,19 +51,37 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ("bench", "architectures", "datasets", "tests", "pyproject.toml")
 
-# module (bench/<name>.py) → the test files run against each of its mutants, fastest first (-x stops at the first
-# failure, so a value test that kills most mutants in a second goes first). A file that does not exist is left out.
+# module key (``bench/<key>.py``, imported as ``rwbench.<key with dots>``: ``analysis/ranking`` is
+# ``bench/analysis/ranking.py``, ``rwbench.analysis.ranking``) → the test files run against each of its mutants, fastest
+# first (-x stops at the first failure, so a value test that kills most mutants in a second goes first). A file that
+# does not exist is left out.
 TARGETS: dict[str, tuple[str, ...]] = {
     "evaluate": ("test_values_evaluate.py", "test_evaluate.py"),
-    "protocol": ("test_values_protocol.py", "test_datasets_generic.py"),
-    "tasks": ("test_values_tasks.py", "test_values_evaluate.py", "test_multilabel.py", "test_task_types.py"),
-    "significance": ("test_values_significance.py", "test_significance.py"),
-    "ranking": ("test_values_ranking.py", "test_ranking.py"),
+    "folds": ("test_values_folds.py", "test_values_evaluate.py", "test_results_v2.py", "test_evaluate.py"),
+    # keep_rows / rows_of (window rows of a split) are pinned in test_values_evaluate.py and used by test_evaluate.py
+    "protocol": ("test_values_protocol.py", "test_values_evaluate.py", "test_datasets_generic.py", "test_evaluate.py"),
+    # the task types' metrics reach the fold record, the result files' bounds and the paired clip tests
+    "tasks": ("test_values_tasks.py", "test_values_evaluate.py", "test_values_folds.py", "test_values_results.py",
+              "test_values_significance.py", "test_multilabel.py", "test_task_types.py"),
+    "analysis/significance": ("test_values_significance.py", "test_significance.py"),
+    "analysis/ranking": ("test_values_ranking.py", "test_ranking.py"),
     "kernel_svm": ("test_values_kernel_svm.py", "test_kernel_svm.py"),
     "elm": ("test_values_elm.py", "test_elm.py"),
     "results": ("test_values_results.py", "test_results_v2.py"),
     "proxies": ("test_proxies.py", "test_search.py"),
 }
+ALIASES = {"significance": "analysis/significance", "ranking": "analysis/ranking"}  # the names before the move
+
+
+def module_file(key: str) -> str:
+    """``bench/<key>.py``, the module's path in the repository (or its copy)."""
+    return f"bench/{key}.py"
+
+
+def module_name(key: str) -> str:
+    """``rwbench.<key>`` with the folders as dots: the name the module is imported by."""
+    return "rwbench." + key.replace("/", ".")
+
 
 # -- mutation operators -------------------------------------------------------------------------------------------
 BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div,
@@ -225,7 +249,7 @@ def _slice_mutations(node: ast.Subscript):
 
 
 def mutants(module: str, source: str) -> list[tuple[Mutant, str]]:
-    """Every (mutant, mutated source) of ``bench/<module>.py``: the mutated node's source text replaced by the
+    """Every (mutant, mutated source) of :func:`module_file`: the mutated node's source text replaced by the
     parenthesised unparse of its mutated copy (the rest of the file byte for byte)."""
     tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
@@ -244,7 +268,7 @@ def mutants(module: str, source: str) -> list[tuple[Mutant, str]]:
             text = f"({ast.unparse(mutated)})"
         new = (raw[:start] + text.encode() + raw[end:]).decode()
         try:
-            compile(new, f"{module}.py", "exec")
+            compile(new, module_file(module), "exec")
         except SyntaxError:
             continue
         if ast.dump(ast.parse(new)) == ast.dump(tree):
@@ -282,7 +306,7 @@ def environment(path: Path) -> dict:
 
 def check_imports(repo: Path, path: Path, modules: list[str]) -> None:
     """Abort unless ``rwbench`` and each module import from the copy (never from the working tree)."""
-    names = ["rwbench", "rwbench.architectures", "rwbench.datasets", *(f"rwbench.{m}" for m in modules)]
+    names = ["rwbench", "rwbench.architectures", "rwbench.datasets", "rwbench.analysis", *map(module_name, modules)]
     code = ("import importlib, os\n"
             f"for name in {names!r}:\n"
             "    print(os.path.realpath(importlib.import_module(name).__file__))\n")
@@ -295,24 +319,117 @@ def check_imports(repo: Path, path: Path, modules: list[str]) -> None:
             sys.exit(f"abort: {name} imports from {file}, not from the copy {real}: mutants would not be tested")
 
 
-def run_tests(repo: Path, path: Path, tests: list[str], timeout: float) -> tuple[str, float]:
-    """('passed' | 'failed' | 'timeout' | 'error <rc>', seconds) of one pytest run of ``tests`` in the copy."""
-    command = ["nice", "-n", "15", sys.executable, "-m", "pytest", *tests, "-x", "-q", "-p", "no:cacheprovider",
-               "-o", "addopts=", "--no-header", "-W", "ignore"]
-    start = time.monotonic()
-    process = subprocess.Popen(command, cwd=repo, env=environment(path), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+PYTEST_ARGS = ("-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--no-header", "-W", "ignore")
+
+# The libraries every test run imports (seconds of a run's start on a loaded machine), loaded once by the fork server;
+# never rwbench, which each forked run imports afresh from the (mutated) copy.
+PRELOADED = ("numpy", "scipy.stats", "scipy.linalg", "pandas", "sklearn.svm", "sklearn.linear_model",
+             "sklearn.model_selection", "sklearn.metrics", "sklearn.preprocessing", "sklearn.pipeline",
+             "sklearn.neighbors", "joblib", "hpelm", "torch", "soundfile", "pytest")
+
+# The fork server: preloads PRELOADED, then for each JSON list of pytest arguments on stdin forks a child (its own
+# session, output to /dev/null) that runs pytest in the copy; prints the child's pid, then its exit code.
+SERVER = """
+import importlib, json, os, sys
+for name in sys.argv[1:]:
     try:
-        rc = process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        return "timeout", time.monotonic() - start
-    except BaseException:  # interrupted: never leave a test run behind on a mutant
-        os.killpg(process.pid, signal.SIGKILL)
-        raise
-    seconds = time.monotonic() - start
-    return {0: "passed", 1: "failed"}.get(rc, f"error {rc}"), seconds
+        importlib.import_module(name)
+    except ImportError:
+        pass
+if any(m == "rwbench" or m.startswith("rwbench.") for m in sys.modules):
+    sys.exit("fork server: rwbench was imported before forking")
+import pytest
+for line in sys.stdin:
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        try:
+            rc = int(pytest.main(json.loads(line)))
+        except BaseException:
+            rc = 3
+        os._exit(rc)
+    print(pid, flush=True)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+
+
+class Runner:
+    """Runs a module's tests in the copy: each run a fresh ``python -m pytest`` (``fork=False``), or a child forked
+    from a server that has the heavy libraries loaded already (``fork=True``: the same tests, without the seconds
+    of importing torch, scikit-learn and scipy per mutant). Either way the run is its own process that imports
+    rwbench from the copy, under ``nice``."""
+
+    def __init__(self, repo: Path, path: Path, nice: int, fork: bool):
+        self.repo, self.path, self.nice, self.fork = repo, path, nice, fork
+        self.server: subprocess.Popen | None = None
+        self.buffer = b""
+        if fork:
+            self.server = subprocess.Popen(["nice", "-n", str(nice), sys.executable, "-c", SERVER, *PRELOADED],
+                                           cwd=repo, env=environment(path), stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, bufsize=0, start_new_session=True)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stdin.close()
+            self.server.wait()
+            self.server = None
+
+    def _line(self, timeout: float | None) -> str | None:
+        """The server's next line, or None after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self.server.stdout], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(self.server.stdout.fileno(), 4096)
+            if not chunk:
+                sys.exit("abort: the fork server ended")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode()
+
+    def run(self, tests: list[str], timeout: float) -> tuple[str, float]:
+        """('passed' | 'failed' | 'timeout' | 'error <rc>', seconds) of one pytest run of ``tests`` in the copy."""
+        start = time.monotonic()
+        if self.server is None:
+            rc = self._subprocess(tests, timeout)
+        else:
+            self.server.stdin.write((json.dumps([*tests, *PYTEST_ARGS]) + "\n").encode())
+            child = int(self._line(None))
+            try:
+                answer = self._line(timeout)
+            except BaseException:  # interrupted: never leave a test run behind on a mutant
+                os.killpg(child, signal.SIGKILL)
+                raise
+            if answer is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child, signal.SIGKILL)
+                self._line(None)
+                rc = None
+            else:
+                rc = int(answer)
+        seconds = time.monotonic() - start
+        if rc is None:
+            return "timeout", seconds
+        return {0: "passed", 1: "failed"}.get(rc, f"error {rc}"), seconds
+
+    def _subprocess(self, tests: list[str], timeout: float) -> int | None:
+        command = ["nice", "-n", str(self.nice), sys.executable, "-m", "pytest", *tests, *PYTEST_ARGS]
+        process = subprocess.Popen(command, cwd=self.repo, env=environment(self.path), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return None
+        except BaseException:  # interrupted: never leave a test run behind on a mutant
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
 
 
 def tests_of(module: str, repo: Path, skip: list[str], only: list[str] | None = None) -> list[str]:
@@ -359,13 +476,13 @@ def skipped(score: dict, after: dict | None, why: str) -> tuple[dict, dict | Non
     return score, after
 
 
-def run_module(module: str, repo: Path, path: Path, args) -> tuple[dict, dict | None]:
+def run_module(module: str, repo: Path, runner: Runner, args) -> tuple[dict, dict | None]:
     """(score, score with the ``--compare`` tests added, or None). In compare mode each mutant runs the module's
     tests without the ``--compare`` files first; only a survivor runs those files next (a mutant killed without
     them is killed with them: one pass gives both scores)."""
     before = tests_of(module, repo, args.skip_tests + args.compare, args.only_tests)
     added = tests_of(module, repo, args.skip_tests, args.compare) if args.compare else []
-    target = repo / "bench" / f"{module}.py"
+    target = repo / module_file(module)
     original = target.read_text()
     chosen, total = chosen_mutants(module, original, args)
     print(f"\n== {module}: {len(chosen)} of {total} mutants; tests: {' '.join(before) or '(none)'}"
@@ -373,7 +490,7 @@ def run_module(module: str, repo: Path, path: Path, args) -> tuple[dict, dict | 
     score, after = empty_score(module, total), (empty_score(module, total) if args.compare else None)
     if not before + added:
         return skipped(score, after, "no test file")
-    state, seconds = run_tests(repo, path, before + added, args.baseline_timeout)
+    state, seconds = runner.run(before + added, args.baseline_timeout)
     if state != "passed":
         print(f"   unmutated copy: {state} ({seconds:.0f} s): tests must pass before mutating; module skipped", flush=True)
         return skipped(score, after, f"unmutated tests {state}")
@@ -382,13 +499,13 @@ def run_module(module: str, repo: Path, path: Path, args) -> tuple[dict, dict | 
     try:
         for mutant, source in chosen:
             target.write_text(source)
-            line = f"bench/{module}.py:{mutant.line}  {mutant.description}  [#{mutant.index}]"
-            state, seconds = run_tests(repo, path, before, timeout) if before else ("passed", 0.0)
+            line = f"{module_file(module)}:{mutant.line}  {mutant.description}  [#{mutant.index}]"
+            state, seconds = runner.run(before, timeout) if before else ("passed", 0.0)
             record(score, state, line)
             shown = f"{state:8s} {seconds:5.1f} s"
             if after is not None:
                 if state == "passed" and added:
-                    state, seconds = run_tests(repo, path, added, timeout)
+                    state, seconds = runner.run(added, timeout)
                     shown += f" → {state:8s} {seconds:5.1f} s"
                 record(after, state, line)
             print(f"   {shown}  {line}", flush=True)
@@ -403,12 +520,12 @@ def report(results: list[dict], title: str) -> None:
     print("|---|---|---|---|---|---|")
     for r in results:
         if "skipped" in r:
-            print(f"| `bench/{r['module']}.py` | – | – | – | – | skipped: {r['skipped']} |")
+            print(f"| `{module_file(r['module'])}` | – | – | – | – | skipped: {r['skipped']} |")
             continue
         caught = r["killed"] + r["timeout"]
         n = caught + len(r["survived"])
         score = f"{100 * caught / n:.0f} %" if n else "–"
-        print(f"| `bench/{r['module']}.py` | {n} of {r['total']} | {r['killed']} | {r['timeout']} | "
+        print(f"| `{module_file(r['module'])}` | {n} of {r['total']} | {r['killed']} | {r['timeout']} | "
               f"{len(r['survived'])} | {score} |")
     for r in results:
         for line in r["survived"]:
@@ -431,9 +548,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="score without and with the test files matching GLOB in one pass (before / after)")
     parser.add_argument("--timeout-factor", type=float, default=3.0, help="per-mutant timeout: factor × unmutated time + 10 s")
     parser.add_argument("--baseline-timeout", type=float, default=900)
+    parser.add_argument("--nice", type=int, default=15, help="niceness added to each test run (default 15)")
+    parser.add_argument("--no-fork", action="store_true",
+                        help="start every test run as a fresh python (default: fork it from a server that has torch, "
+                             "scikit-learn and scipy loaded)")
     parser.add_argument("--list", action="store_true", help="print the chosen mutants and stop")
     args = parser.parse_args(argv)
-    modules = [m.strip() for m in args.modules.split(",") if m.strip()]
+    modules = [ALIASES.get(m.strip(), m.strip()) for m in args.modules.split(",") if m.strip()]
     unknown = sorted(set(modules) - set(TARGETS))
     if unknown:
         parser.error(f"unknown modules {unknown}")
@@ -441,17 +562,21 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--mutants names the mutants of one module")
     if args.list:
         for module in modules:
-            chosen, total = chosen_mutants(module, (REPO / "bench" / f"{module}.py").read_text(), args)
+            chosen, total = chosen_mutants(module, (REPO / module_file(module)).read_text(), args)
             print(f"== {module}: {len(chosen)} of {total}")
             for mutant, _ in chosen:
-                print(f"   bench/{module}.py:{mutant.line}  {mutant.description}  [#{mutant.index}]")
+                print(f"   {module_file(module)}:{mutant.line}  {mutant.description}  [#{mutant.index}]")
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # kill: restore the copy's module and clean up
     with tempfile.TemporaryDirectory(prefix="rwbench-mutate-") as tmp:
         repo, path = make_copy(Path(tmp))
         check_imports(repo, path, modules)
         print(f"copy of {REPO} in {repo}; rwbench imports from the copy", flush=True)
-        results = [run_module(module, repo, path, args) for module in modules]
+        runner = Runner(repo, path, args.nice, not args.no_fork)
+        try:
+            results = [run_module(module, repo, runner, args) for module in modules]
+        finally:
+            runner.close()
     sampled = "the mutants asked for" if args.mutants else f"max {args.max_per_module or 'all'} per module, seed {args.seed}"
     label = f" without {', '.join(args.compare)}" if args.compare else ""
     report([score for score, _ in results], f"mutation score{label} ({sampled})")
