@@ -31,7 +31,7 @@ class Checked:
         pass
 
 
-def _one_of(name: str, value: object, allowed: tuple) -> None:
+def _one_of(name: str, value: object, allowed: tuple[object, ...]) -> None:
     if value not in allowed:
         raise RwbenchError(f"{name} {value!r} is not one of {list(allowed)}")
 
