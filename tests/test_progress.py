@@ -62,10 +62,12 @@ def test_the_dry_run_predicts_the_fits_time(tmp_path, capsys, caplog):
     assert main(["run", "--dry-run", "--frontends", "mfcc", "--backends", "svm", "--tasks", "rhythm",
                  "--jobs", "2", "--results", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
-    fits = re.search(r"^fits: predicted (\d+) s \([\d.]+ h\): ([\d,]+) fits × .* = (\d+) s, shared by 2 grid-search "
-                     r"job\(s\)$", out, re.M)
-    assert fits, out
-    assert int(fits.group(2).replace(",", "")) == 5 * (4 * 64 + 1) and int(fits.group(3)) >= int(fits.group(1))
+    fits = re.search(r"^fits: predicted (\d+) s \([\d.]+ h\): per backend, dataset and feature size, the grid searched "
+                     r"on one inner fold of the first outer split \(random features, 2 grid-search job\(s\)\) × inner "
+                     r"folds × outer splits, plus the refits$", out, re.M)
+    count = re.search(r"^evaluate: 1 of 1 result files to compute, ([\d,]+) backend fits$", out, re.M)
+    assert fits and count, out
+    assert int(count.group(1).replace(",", "")) == 5 * (4 * 64 + 1) and int(fits.group(1)) > 0
     assert re.search(r"^total: predicted \d+ s", out, re.M) and "fit s" in out
     assert not (tmp_path / "r").exists()
 
