@@ -4,8 +4,10 @@ progress; batch size, ``torch.compile`` and backend threads for embedding and ev
 (results folder, embedding cache, whether finished work is redone).
 
 A stage's options class is made of the groups it needs — ``RunOptions`` (run, embed, evaluate, reproduce) of all of
-them, ``TrainOptions`` (train, pretrain) of :class:`Networks`, :class:`Execution` and :class:`Storage` plus the
-training recipe — so a field means the same everywhere and is checked in one place. Fields are keyword-only.
+them; ``TrainOptions`` (train, pretrain) of :class:`Networks`, :class:`Execution` and :class:`Storage` plus the
+training recipe; ``SearchOptions`` of a run's groups except :class:`Instance` (a search's networks are random-weight
+only) plus the search's own; ``ProfileOptions`` of :class:`Placement` and :class:`Forward` plus the timing — so a
+field means the same everywhere and is checked in one place. Fields are keyword-only.
 """
 
 from __future__ import annotations
@@ -61,41 +63,56 @@ class Instance(Networks):
 
     def __post_init__(self) -> None:
         _one_of("pooling", self.pooling, POOLINGS)
-        _one_of("precision", self.precision, PRECISIONS)
+        check_precision(self.precision)
         super().__post_init__()
 
 
 @dataclass(kw_only=True)
-class Execution(Checked):
-    """How a job runs, without changing its result: the device, DataLoader decoding workers, whether unreadable
-    clips are left out (recorded) instead of stopping the run, progress bars."""
+class Placement(Checked):
+    """Where the networks run: ``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
 
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        _one_of("device", self.device, DEVICES)
+        super().__post_init__()
+
+
+@dataclass(kw_only=True)
+class Execution(Placement):
+    """How a job runs, without changing its result: :class:`Placement`'s device, DataLoader decoding workers, whether
+    unreadable clips are left out (recorded) instead of stopping the run, progress bars."""
+
     workers: int | None = None  # None: min(4, cores − 1)
     skip_bad_audio: bool = False
     progress: bool = False
 
     def __post_init__(self) -> None:
-        _one_of("device", self.device, DEVICES)
         if self.workers is not None and self.workers < 0:
             raise RwbenchError(f"workers {self.workers} must be 0 or more")
         super().__post_init__()
 
 
 @dataclass(kw_only=True)
-class Batching(Checked):
-    """How embedding and evaluation use the hardware: clips per forward pass (None: 16 on CPU, chosen from free
-    memory on CUDA), ``torch.compile`` (same embeddings within float rounding, so not in the cache key) and the
-    threads of the backends' grid search (None: every core; the results are the same)."""
+class Forward(Checked):
+    """How a forward pass uses the hardware, without changing its result beyond float rounding: clips per pass (None:
+    16 on CPU, chosen from free memory on CUDA) and ``torch.compile`` (so neither is in the cache key)."""
 
     batch_size: int | None = None
     compile: bool = False
-    n_jobs: int | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
             raise RwbenchError(f"batch_size {self.batch_size} must be at least 1")
         super().__post_init__()
+
+
+@dataclass(kw_only=True)
+class Batching(Forward):
+    """:class:`Forward` for the embedding, and the threads of the backends' grid search (None: every core; the
+    results are the same)."""
+
+    n_jobs: int | None = None
 
 
 @dataclass(kw_only=True)
@@ -115,6 +132,11 @@ class Cached(Storage):
     @property
     def cache_root(self) -> Path:
         return self.cache_dir or self.results_dir / "embeddings"
+
+
+def check_precision(precision: str) -> None:
+    """``precision`` is one the networks run in (the check :class:`Instance` makes, for options without it)."""
+    _one_of("precision", precision, PRECISIONS)
 
 
 def check_seconds(**values: float | None) -> None:

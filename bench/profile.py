@@ -31,6 +31,7 @@ from .errors import RwbenchError
 from .frontend import Embedder, FrontendSpec, Precision
 from .fusion import fuse_embedder
 from .macs import clip_samples, count_macs
+from .options import Forward, Placement, check_precision, check_seconds
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +42,27 @@ SLOW_MS_PER_CLIP = 2000.0
 MIB = 2**20
 
 
-@dataclass(frozen=True)
-class ProfileOptions:
-    width: str | int = "small"  # a named width or a first-layer filter count
-    seconds: float = 4.0
+@dataclass(kw_only=True)
+class ProfileOptions(Placement, Forward):
+    """What is timed and how: the shared device (:class:`~rwbench.options.Placement`), clips per call and
+    ``torch.compile`` (:class:`~rwbench.options.Forward`; the first warm-up call compiles), plus the width and
+    precision of the random-weight networks, the clip length, timings kept and warm-up calls, and whether the embed
+    stage's exact rewrites (:mod:`rwbench.fusion`) apply."""
+
     batch_size: int = 8
-    device: str = "auto"
+    width: str | int = "small"  # a named width or a first-layer filter count
     precision: Precision = "fp32"
+    seconds: float = 4.0
     repeats: int = 3
     warmup: int = WARMUP_CALLS
-    fuse: bool = True  # the embed stage's exact rewrites (rwbench.fusion)
-    compile: bool = False  # torch.compile (rwbench.compiler); the first warm-up call compiles
+    fuse: bool = True
+
+    def __post_init__(self) -> None:
+        check_precision(self.precision)
+        check_seconds(seconds=self.seconds)
+        if self.repeats < 1 or self.warmup < 0:
+            raise RwbenchError(f"repeats {self.repeats} must be at least 1 and warmup {self.warmup} at least 0")
+        super().__post_init__()
 
 
 # -- timing --------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,12 +32,10 @@ from .embed_job import EmbedJob
 from .errors import RwbenchError
 from .fileio import content_key, read_json, write_json
 from .frontend import FRONTENDS, FrontendSpec
+from .options import Batching, Cached, Execution, Networks
 from .proxies import PROXIES, ProxyContext, ProxySpec, RandomWeightSetup
 from .results import safe
 from .search_space import SearchSpace, canonical_json, load_space, shape_of
-
-if TYPE_CHECKING:
-    from .pipeline import Device
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +45,32 @@ KINDS = ("random-weight", "zero-cost", "baseline")
 FORMATS = ("md", "csv", "json")
 
 
-@dataclass
-class SearchOptions:
+@dataclass(kw_only=True)
+class SearchOptions(Networks, Execution, Batching, Cached):
+    """What a search samples, scores and keeps. From the shared groups (:mod:`rwbench.options`): ``width``; ``seeds``,
+    the random weights every proxy is computed with; how the random-weight proxies embed and fit (device, workers,
+    batch size, grid-search threads); the results folder (trained rows, and ``search/``), the embedding cache, and
+    ``force`` (compute every proxy again)."""
+
     space: str  # a space name or file; "registry" with ``frontends``: registered front-ends instead of a sample
     n: int = 20
-    seed: int = 0  # draws the architectures (and the M random ones to train)
+    sample_seed: int = 0  # draws the architectures, the zero-cost minibatch and the M random ones to train
     proxies: str = DEFAULT_PROXIES  # names, wildcards, or kinds (zero-cost, baseline, random-weight)
-    width: str = "small"
-    proxy_seeds: tuple[int, ...] = (0,)  # random weights of every proxy
-    batch: int = 32  # clips in the zero-cost proxies' minibatch (training side of the first outer split)
+    minibatch: int = 32  # clips in the zero-cost proxies' minibatch (training side of the first outer split)
     folds: tuple[str, ...] | None = None  # outer folds the random-weight proxies score (None: all)
     grid: str | None = None  # the backends' named grid (None: their default)
     rank_by: str | None = None  # default: the first random-weight proxy asked, else the first proxy
     halving: bool = False
     train_top: int = 0
     train_random: int = 0
-    results_dir: Path = Path("results")
-    cache_dir: Path | None = None
     out: Path | None = None
-    device: Device = "auto"
-    n_jobs: int | None = None
     frontends: str | None = None  # with space "registry": the registered front-ends scored (names or wildcards)
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or self.minibatch < 1 or min(self.train_top, self.train_random, self.sample_seed) < 0:
+            raise RwbenchError(f"n {self.n} and minibatch {self.minibatch} must be at least 1; train_top, "
+                               "train_random and sample_seed at least 0")
+        super().__post_init__()
 
 
 REGISTRY = "registry"
@@ -111,7 +113,7 @@ def ranked(archs: list[Architecture], proxy: str) -> list[Architecture]:
 
 
 def search_folder(opts: SearchOptions, space_name: str, dataset: Dataset) -> Path:
-    return opts.out or Path(opts.results_dir) / "search" / f"{safe(space_name)}__{safe(dataset.key.replace('/', '__'))}"
+    return opts.out or opts.results_dir / "search" / f"{safe(space_name)}__{safe(dataset.key.replace('/', '__'))}"
 
 
 # -- the minibatch --------------------------------------------------------------------------------------------------
@@ -160,9 +162,9 @@ def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, da
                 "frontend_version": arch.spec.version, "width": str(opts.width), "search_code": SEARCH_CODE_VERSION}
     if proxy.kind == "baseline":
         return settings
-    settings.update(seeds=list(opts.proxy_seeds), dataset=dataset.key, fingerprint=dataset.fingerprint())
+    settings.update(seeds=list(opts.seeds), dataset=dataset.key, fingerprint=dataset.fingerprint())
     if proxy.kind == "zero-cost":
-        settings.update(batch=opts.batch, batch_seed=opts.seed)
+        settings.update(batch=opts.minibatch, batch_seed=opts.sample_seed)
     else:
         settings.update(folds=list(opts.folds) if opts.folds else "all", grid=opts.grid)
     return settings
@@ -171,9 +173,11 @@ def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, da
 _WARM: set[str] = set()  # proxies already run once in this process
 
 
-def proxy_record(proxy: ProxySpec, arch: Architecture, ctx: ProxyContext, path: Path, key: str) -> tuple[dict, bool]:
-    """The proxy's record from ``path`` when its key matches, else computed, timed and written; (record, computed)."""
-    if path.is_file():
+def proxy_record(proxy: ProxySpec, arch: Architecture, ctx: ProxyContext, path: Path, key: str,
+                 force: bool = False) -> tuple[dict, bool]:
+    """The proxy's record from ``path`` when its key matches (and not ``force``), else computed, timed and written;
+    (record, computed)."""
+    if path.is_file() and not force:
         try:
             record = read_json(path)
             if record.get("key") == key:
@@ -210,9 +214,10 @@ def random_weight_setup(opts: SearchOptions, dataset: Dataset, folder: Path) -> 
         splits = [s for s in splits if s.name in opts.folds]
         described["protocol"] = {**described["protocol"], "outer_folds_scored": list(opts.folds)}
         tag = "folds-" + "-".join(safe(f) for f in opts.folds)
-    run = RunOptions(width=opts.width, seeds=list(opts.proxy_seeds), results_dir=folder / "random_weight" / tag,
-                     cache_dir=opts.cache_dir or Path(opts.results_dir) / "embeddings", device=opts.device,
-                     n_jobs=opts.n_jobs, grid=opts.grid or DEFAULT_GRID)
+    run = RunOptions(width=opts.width, seeds=list(opts.seeds), results_dir=folder / "random_weight" / tag,
+                     cache_dir=opts.cache_root, force=opts.force, grid=opts.grid or DEFAULT_GRID,
+                     device=opts.device, workers=opts.workers, skip_bad_audio=opts.skip_bad_audio,
+                     progress=opts.progress, batch_size=opts.batch_size, compile=opts.compile, n_jobs=opts.n_jobs)
     return RandomWeightSetup(run, splits, described)
 
 
@@ -222,12 +227,12 @@ def compute_proxies(archs: list[Architecture], proxies: list[ProxySpec], opts: S
     """Fill each architecture's ``proxies``; returns how many were computed (the rest came from the cache)."""
     computed = 0
     for arch in archs:
-        ctx = ProxyContext(spec=arch.spec, width=opts.width, seeds=tuple(opts.proxy_seeds), dataset=dataset,
+        ctx = ProxyContext(spec=arch.spec, width=opts.width, seeds=tuple(opts.seeds), dataset=dataset,
                            batch=batches(arch.spec), random_weight=setup, device=_device(opts.device))
         for proxy in proxies:
             key = content_key(proxy_settings(proxy, arch, opts, dataset))
             path = folder / "proxies" / safe(arch.name) / f"{safe(proxy.name)}.json"
-            arch.proxies[proxy.name], new = proxy_record(proxy, arch, ctx, path, key)
+            arch.proxies[proxy.name], new = proxy_record(proxy, arch, ctx, path, key, opts.force)
             computed += new
             if on_done:
                 on_done(f"{arch.name} {proxy.name} = {arch.proxies[proxy.name]['value']:.4g}"
@@ -273,7 +278,7 @@ def candidates(opts: SearchOptions) -> tuple[list[Architecture], dict]:
     if opts.frontends:
         raise RwbenchError("--frontends goes with the space 'registry' (registered front-ends), not with a search space")
     space = load_space(opts.space)
-    return sampled(space, opts.n, opts.seed), {
+    return sampled(space, opts.n, opts.sample_seed), {
         "name": space.name, "version": space.version, "origin": space.origin, "sha256": space.sha256,
         "valid_architectures": len(space.configs), "axes": space.axes, "fixed": space.fixed}
 
@@ -288,7 +293,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     archs, space = candidates(opts)
     folder = search_folder(opts, space["name"], dataset)
     setup = random_weight_setup(opts, dataset, folder)
-    batches = Minibatches(dataset, opts.batch, opts.seed, opts.width)
+    batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width)
     cheap = [p for p in proxies if p.kind != "random-weight"]
     costly = [p for p in proxies if p.kind == "random-weight"]
     start = time.perf_counter()
@@ -303,7 +308,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     else:
         compute_proxies(archs, proxies, opts, dataset, folder, batches, setup, on_done)
     proxy_seconds = time.perf_counter() - start
-    chosen = to_train(archs, rank_by, opts.train_top, opts.train_random, opts.seed)
+    chosen = to_train(archs, rank_by, opts.train_top, opts.train_random, opts.sample_seed)
     if chosen and train_opts is not None:
         from .train import train_all
 
@@ -314,7 +319,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
         "search_code": SEARCH_CODE_VERSION,
         "space": space,
         "dataset": {"key": dataset.key, "fingerprint": dataset.fingerprint(), "task_type": dataset.task_type},
-        "n": opts.n, "seed": opts.seed, "width": str(opts.width), "proxy_seeds": list(opts.proxy_seeds),
+        "n": opts.n, "seed": opts.sample_seed, "width": str(opts.width), "proxy_seeds": list(opts.seeds),
         "proxies": [p.name for p in proxies], "rank_by": rank_by, "halving": opts.halving,
         "minibatch": {"size": len(batches.indices), "clips": [dataset.clips[i].id for i in batches.indices],
                       "seconds": batches.seconds},
@@ -345,10 +350,10 @@ def plan_search(dataset: Dataset, opts: SearchOptions) -> str:
     archs, space = candidates(opts)
     lines = [f"search space {space['name']!r} ({space.get('origin', opts.frontends)}): "
              f"{space.get('valid_architectures', len(archs))} architectures; scoring {len(archs)}"
-             + (f" sampled with seed {opts.seed}:" if opts.space != REGISTRY else ":")]
+             + (f" sampled with seed {opts.sample_seed}:" if opts.space != REGISTRY else ":")]
     lines += [f"  {a.name}  {a.spec.description}" for a in archs]
-    batches = Minibatches(dataset, opts.batch, opts.seed, opts.width)
-    ctx = ProxyContext(spec=archs[0].spec, width=opts.width, seeds=tuple(opts.proxy_seeds), dataset=dataset,
+    batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width)
+    ctx = ProxyContext(spec=archs[0].spec, width=opts.width, seeds=tuple(opts.seeds), dataset=dataset,
                        batch=batches(archs[0].spec), device=_device(opts.device))
     cheap = [p for p in proxies if p.kind != "random-weight"]
     for proxy in cheap:

@@ -54,7 +54,10 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--lrs", type=cli_args.learning_rates, metavar="LR,LR,...",
                    help="training: learning rates searched (rwbench train's)")
     cli_args.add_device(p)
+    cli_args.add_workers(p)
+    cli_args.add_batch_size(p, help="clips per forward pass of the random-weight proxies' embedding")
     cli_args.add_jobs(p, help="grid-search threads of the random-weight backends (default: every core)")
+    cli_args.add_force(p, help="compute every proxy (and random-weight result) again, even when cached")
     cli_args.add_results(p, help="results folder (default ./results): trained "
                                                                           "rows go to its runs/, the search to search/")
     cli_args.add_cache(p)
@@ -83,11 +86,14 @@ def cmd_search(args) -> int:
         raise RwbenchError(f"dataset {args.dataset!r} has {len(datasets)} tasks; pick one with --tasks")
     from .evaluate import available_cores
 
-    opts = SearchOptions(space=args.space, n=args.n, seed=args.seed, proxies=args.proxies,
-                         width=args.width, proxy_seeds=tuple(args.proxy_seeds), batch=args.batch, folds=args.folds,
-                         grid=args.grid, rank_by=args.rank_by, halving=args.halving, train_top=args.train_top,
-                         train_random=args.train_random, results_dir=args.results, cache_dir=args.cache, out=args.out,
-                         device=args.device, n_jobs=args.jobs or available_cores(), frontends=args.frontends)
+    opts = SearchOptions(space=args.space, n=args.n, sample_seed=args.seed, proxies=args.proxies,
+                         minibatch=args.batch, folds=args.folds, grid=args.grid, rank_by=args.rank_by,
+                         halving=args.halving, train_top=args.train_top, train_random=args.train_random,
+                         out=args.out, frontends=args.frontends, width=args.width, seeds=args.proxy_seeds,
+                         device=args.device, workers=args.workers, skip_bad_audio=args.skip_bad_audio,
+                         progress=not args.quiet and sys.stderr.isatty(), batch_size=args.batch_size,
+                         n_jobs=args.jobs or available_cores(), results_dir=args.results, cache_dir=args.cache,
+                         force=args.force)
     if args.dry_run:
         print(plan_search(datasets[0], opts), end="")
         return 0

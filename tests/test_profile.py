@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -131,3 +132,17 @@ def test_a_failed_compile_is_a_failed_row_not_an_eager_timing(fixed_peak, monkey
     monkeypatch.setattr(torch, "compile", broken)
     rows, notes = profile(FRONTENDS.select("mst"), ProfileOptions(**{**QUICK.__dict__, "compile": True}))
     assert rows == [] and any(n.startswith("failed: mst") and "torch.compile failed" in n for n in notes)
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("precision", "fp8", "precision 'fp8' is not one of"),
+    ("seconds", 0.0, "seconds 0.0 must be a positive number of seconds"),
+    ("repeats", 0, "repeats 0 must be at least 1"),
+    ("batch_size", 0, "batch_size 0 must be at least 1"),  # the shared groups check their own fields
+    ("device", "tpu", "device 'tpu' is not one of"),
+])
+def test_profile_options_refuse_what_they_cannot_time(field, value, problem):
+    from rwbench.errors import RwbenchError
+
+    with pytest.raises(RwbenchError, match=re.escape(problem)):
+        ProfileOptions(**{field: value})

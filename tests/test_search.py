@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,7 @@ def test_sampled_architectures_pass_check_plugin(space, toy_space):
 def test_search_samples_caches_trains_and_ranks(toy_space, tmp_path):
     dataset = tone_dataset(n_per_class=6)
     fold = dataset.splits()[0].name
-    opts = SearchOptions(space=str(toy_space), n=3, proxies="synflow,params,rw_elm", batch=6, folds=(fold,),
+    opts = SearchOptions(space=str(toy_space), n=3, proxies="synflow,params,rw_elm", minibatch=6, folds=(fold,),
                          grid="study", results_dir=tmp_path, train_top=1, device="cpu", n_jobs=1)
     train = TrainOptions(width="small", epochs=1, patience=1, lrs=(1e-3,), results_dir=tmp_path, device="cpu")
     lines: list[str] = []
@@ -156,18 +157,21 @@ def test_proxy_scores_against_hand_computed_figures():
 
 def test_search_scores_registered_frontends_too(tmp_path):
     dataset = tone_dataset(n_per_class=4)
-    opts = SearchOptions(space="registry", frontends="sample_level,mfcc", proxies="synflow,dim", batch=6,
+    opts = SearchOptions(space="registry", frontends="sample_level,mfcc", proxies="synflow,dim", minibatch=6,
                          results_dir=tmp_path, width="4", device="cpu")
     manifest = json.loads((search(dataset, opts) / "search.json").read_text())
     assert manifest["space"] == {"name": "registry", "frontends": "sample_level,mfcc"}
     assert [a["name"] for a in manifest["architectures"]] == ["sample_level"]  # mfcc has no weights to score
+    lines: list[str] = []
+    search(dataset, SearchOptions(**{**opts.__dict__, "force": True}), on_done=lines.append)
+    assert len(lines) == 2 and not any(line.endswith("(cached)") for line in lines), "force computes them again"
     with pytest.raises(RwbenchError, match="--frontends"):
         search(dataset, SearchOptions(space="registry", results_dir=tmp_path))
 
 
 def test_halving_runs_the_random_weight_proxy_on_the_best_half(toy_space, tmp_path):
     dataset = tone_dataset(n_per_class=4)
-    opts = SearchOptions(space=str(toy_space), n=4, proxies="params,rw_elm", batch=6, halving=True, grid="study",
+    opts = SearchOptions(space=str(toy_space), n=4, proxies="params,rw_elm", minibatch=6, halving=True, grid="study",
                          folds=(dataset.splits()[0].name,), results_dir=tmp_path, device="cpu", n_jobs=1)
     manifest = json.loads((search(dataset, opts) / "search.json").read_text())
     archs = sorted(manifest["architectures"], key=lambda a: -a["proxies"]["params"]["value"])
@@ -181,3 +185,16 @@ def test_cli_dry_run_lists_the_sample_and_its_cost(toy_space, capsys):
     out = capsys.readouterr().out
     assert "2 sampled with seed 0" in out.replace("scoring 2 sampled", "2 sampled") and "synflow: ≈" in out
     assert main(["search", "score"]) == 2  # no folder: one-line error
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("n", 0, "n 0 and minibatch 32 must be at least 1"),
+    ("minibatch", 0, "minibatch 0 must be at least 1"),
+    ("train_top", -1, "train_top, train_random and sample_seed at least 0"),
+    ("seeds", [2, 2], "seeds [2, 2] must be distinct"),  # the shared groups check their own fields
+    ("device", "tpu", "device 'tpu' is not one of"),
+    ("workers", -1, "workers -1 must be 0 or more"),
+])
+def test_search_options_refuse_what_they_cannot_run(field, value, problem):
+    with pytest.raises(RwbenchError, match=re.escape(problem)):
+        SearchOptions(space="logmel", **{field: value})
