@@ -54,7 +54,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rwbench.frontend import register_frontend
-from rwbench.weights import WeightsError, register_weight_pack
+from rwbench.weight_packs import WeightsError, register_weight_pack
 
 SAMPLE_RATE = 22050
 HOP = 256  # frames at 86.13 per second

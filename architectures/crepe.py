@@ -34,7 +34,7 @@ from torch import nn
 
 from rwbench.errors import RwbenchError
 from rwbench.frontend import register_frontend
-from rwbench.weights import WeightsError, register_weight_pack
+from rwbench.weight_packs import WeightsError, register_weight_pack
 
 SAMPLE_RATE = 16000
 WINDOW = 1024  # samples per frame

@@ -43,7 +43,7 @@ from torch import nn
 from rwbench.dsp import LogMelConfig
 from rwbench.frontend import register_frontend
 from rwbench.tf_checkpoint import CheckpointError
-from rwbench.weights import register_weight_pack, tf_checkpoint_reader
+from rwbench.weight_packs import register_weight_pack, tf_checkpoint_reader
 
 MUSICNN_LOGMEL = LogMelConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=96, top_db=None,
                               compression="log10(1+10000x)")

@@ -45,7 +45,7 @@ from scipy.signal import get_window
 from torch import nn
 
 from rwbench.frontend import register_frontend
-from rwbench.weights import WeightsError, register_weight_pack
+from rwbench.weight_packs import WeightsError, register_weight_pack
 
 
 class _CQTParams(TypedDict):

@@ -43,8 +43,8 @@ _writable_numba_cache()
 
 # The public API (rwbench.api, and the registries' decorators), imported on first use: `import rwbench` stays light.
 _API = {"run": "api", "load_results": "api", "compare": "api", "load_dataset": "api", "embedder": "api",
-        "cross_validate": "api", "register_frontend": "frontend", "register_dataset": "dataset",
-        "register_backend": "backends", "register_task_type": "tasks"}
+        "cross_validate": "api", "register_frontend": "frontend", "register_dataset": "datamodel",
+        "Dataset": "datamodel", "Clip": "datamodel", "register_backend": "backends", "register_task_type": "tasks"}
 __all__ = ["__version__", *_API]
 
 

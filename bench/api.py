@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from .dataset import Dataset
+    from .datamodel import Dataset
     from .folds import FoldResult
     from .frontend import Embedder, Pooling
 
@@ -32,7 +32,7 @@ def load_dataset(name: str, root: str | Path | None = None, *, tasks: Sequence[s
                  **options) -> list[Dataset]:
     """The registered dataset ``name`` read from ``root`` with its official protocol, one :class:`Dataset` per
     task (``tasks``: some of them); ``options`` are the loader's (``rwbench list datasets``)."""
-    from .dataset import DATASETS
+    from .datamodel import DATASETS
 
     return DATASETS.get(name).load(None if root is None else Path(root), tasks=list(tasks) if tasks else None,
                                    **options)

@@ -351,7 +351,7 @@ def cmd_embed(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .backends import BACKENDS
-    from .dataset import DATASETS
+    from .datamodel import DATASETS
     from .frontend import FRONTENDS
     from .pipeline import RunLog, evaluate_all, stored_datasets
 
@@ -540,8 +540,8 @@ def passed_line(results) -> str:
 def cmd_weights_list(args) -> int:
     from tabulate import tabulate
 
-    from .weights import listing as weights_listing
-    from .weights import weights_home
+    from .weight_packs import listing as weights_listing
+    from .weight_packs import weights_home
 
     print(f"weights folder: {weights_home()} (set RWBENCH_WEIGHTS to move it)")
     print(tabulate(weights_listing(), headers="keys", tablefmt="simple"))
@@ -549,7 +549,7 @@ def cmd_weights_list(args) -> int:
 
 
 def cmd_weights_fetch(args) -> int:
-    from .weights import fetch as fetch_weights
+    from .weight_packs import fetch as fetch_weights
 
     folder = fetch_weights(args.name, args.source)
     print(f"installed weight pack {args.name!r} in {folder}")

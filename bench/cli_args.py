@@ -237,7 +237,7 @@ def writable_folder(path: Path, flag: str) -> Path:
 
 
 def datasets_from_args(args):
-    from .dataset import DATASETS
+    from .datamodel import DATASETS
     from .guards import typed_option
 
     tasks = args.tasks.split(",") if args.tasks else None

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from .cache import CacheEntry
-from .dataset import Dataset
+from .datamodel import Dataset
 from .embedding_manifest import EmbeddingManifest
 from .errors import DataError
 from .fileio import content_key
-from .frontend import FrontendSpec, Pooling, Precision, Weights, resolve_weights
+from .frontend import FrontendSpec, Pooling, Precision, WeightSource, resolve_weights
 
 EMBED_CODE_VERSION = 2  # bump when the embedding computation changes: it invalidates the cache
 
@@ -37,7 +37,7 @@ class EmbedJob:
     precision: Precision = "fp32"  # bf16 / fp16: the network under autocast (embeddings stored float32)
 
     @cached_property
-    def resolved(self) -> Weights:
+    def resolved(self) -> WeightSource:
         """The weights this job runs with (a pretrained file is located and its sha256 taken once)."""
         return resolve_weights(self.frontend, self.weights, self.seed, self.checkpoint)
 

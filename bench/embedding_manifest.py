@@ -23,7 +23,7 @@ class EmbeddingManifest:
     clip_ids: tuple[str, ...]
     dim: int
     layers: dict[str, tuple[int, int]]  # feature layer -> [start, stop) columns
-    weights: dict  # Weights.describe(): tag, seed, file, sha256
+    weights: dict  # WeightSource.describe(): tag, seed, file, sha256
     params: int
     device: str
     batch_size: int

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from .backends import BackendSpec
-from .dataset import Dataset
+from .datamodel import Dataset
 from .errors import RwbenchError
 from .frontend import FrontendSpec, layer_sets
 from .pipeline import (
@@ -57,9 +57,9 @@ def _embed_on_worker(job, opts: RunOptions, threads: int | None) -> bool:
     return embed_job(job, opts)
 
 
-def _evaluate_on_worker(task: EvalJob, opts: RunOptions, threads: int | None, *embedded: bool):
+def _evaluate_on_worker(eval_job: EvalJob, opts: RunOptions, threads: int | None, *embedded: bool):
     _limit_threads(threads)
-    return evaluate_job(task, opts)
+    return evaluate_job(eval_job, opts)
 
 
 def _task_name(kind: str, job) -> str:
@@ -127,20 +127,20 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
     bar = opts.progress
     opts = replace(opts, results_dir=opts.results_dir.resolve(), cache_dir=opts.cache_root.resolve(), progress=False)
     embed_jobs = prepare_embedding(datasets, frontends, opts)
-    tasks = evaluation_jobs(datasets, frontends, backends, opts)
+    eval_jobs = evaluation_jobs(datasets, frontends, backends, opts)
     _ship_plugins()
     client, threads = client_for(scheduler, n_workers)
-    # a task's grid search runs in as many threads as the task has cores (--jobs overrides), as the local executor's
+    # an evaluate task's grid search runs in as many threads as the task has cores (--jobs overrides), as the local executor's
     opts = replace(opts, n_jobs=opts.n_jobs or threads or 1)
     log_, failures, start = RunLog(), [], time.perf_counter()
     try:
-        log.info("dask: %d embed and %d evaluate tasks on %d workers (%s)", len(embed_jobs), len(tasks),
+        log.info("dask: %d embed and %d evaluate tasks on %d workers (%s)", len(embed_jobs), len(eval_jobs),
                  len(client.scheduler_info()["workers"]), client.scheduler.address)
         embedded = {job.key: client.submit(_embed_on_worker, job, opts, threads, key=_task_name("embed", job) +
                                            f"-{job.key[:8]}", pure=False) for job in embed_jobs}
-        evaluated = [client.submit(_evaluate_on_worker, task, opts, threads, *(embedded[j.key] for j in task.jobs),
-                                   key=_task_name("evaluate", task.job) + f"-{task.backend.name}-{i}", pure=False)
-                     for i, task in enumerate(tasks)]
+        evaluated = [client.submit(_evaluate_on_worker, eval_job, opts, threads, *(embedded[j.key] for j in eval_job.jobs),
+                                   key=_task_name("evaluate", eval_job.job) + f"-{eval_job.backend.name}-{i}", pure=False)
+                     for i, eval_job in enumerate(eval_jobs)]
         kinds = {f.key: kind for kind, futures in (("embed", embedded.values()), ("evaluate", evaluated))
                  for f in futures}
         progress = Progress(len(embedded) + len(evaluated), bar=bar)

@@ -23,7 +23,7 @@ from torch import nn
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
 from .registry import Registry
-from .weights import WeightsFile, checkpoint_file, load_into, pack_file
+from .weight_packs import WeightsFile, checkpoint_file, load_into, pack_file
 
 InputKind = Literal["waveform", "logmel", "none"]
 Pooling = Literal["mean", "mean_std", "max"]
@@ -50,7 +50,7 @@ class FrontendSpec:
     input_length: str = "any length"  # the length rule, in words
     weights: tuple[str, ...] = ("random",)  # weight tags: "dsp" with dsp_init; pretrained tags with ``pretrained``
     dsp_init: Callable[[nn.Module], None] | None = None  # sets the kernels from signal processing
-    pretrained: Mapping[str, str] | None = None  # weight tag -> the weight pack that ships it (rwbench.weights)
+    pretrained: Mapping[str, str] | None = None  # weight tag -> the weight pack that ships it (rwbench.weight_packs)
     init: str = "he_normal"
     default_layers: tuple[str, ...] | None = None  # layers evaluated unless --layers says otherwise (None: all)
     layer_dims: Callable[[int], Mapping[str, int]] | None = None  # filter count -> dim per layer (mean pooling)
@@ -141,7 +141,7 @@ class FrontendSpec:
             largest[0] = max(largest[0], sum(t.numel() for t in (output if isinstance(output, (list, tuple))
                                                                    else [output]) if isinstance(t, torch.Tensor)))
         with torch.device("meta"):
-            model = Embedder(self, width=width, weights=Weights("random", 0))
+            model = Embedder(self, width=width, weights=WeightSource("random", 0))
             leaves = [m for m in model.modules() if not list(m.children())]
             hooks = [m.register_forward_hook(note) for m in leaves]
             layers = model.net(model.input(torch.empty(1, 1, samples)))
@@ -237,7 +237,7 @@ class Embedder(nn.Module):
     """
 
     def __init__(
-        self, spec: FrontendSpec, *, width: str | int = "small", weights: str | Weights = "random", seed: int = 0,
+        self, spec: FrontendSpec, *, width: str | int = "small", weights: str | WeightSource = "random", seed: int = 0,
         pooling: Pooling = "mean", precision: Precision = "fp32",
     ) -> None:
         super().__init__()
@@ -246,8 +246,8 @@ class Embedder(nn.Module):
         self.spec, self.pooling, self.precision = spec, pooling, precision
         self.input = LogMel(spec.logmel) if spec.input_kind == "logmel" and spec.logmel is not None else nn.Identity()
         self.net = spec.build(spec.filters(width))
-        self.weights = weights if isinstance(weights, Weights) else resolve_weights(spec, weights, seed)
-        self.weights.apply(self.net, spec)
+        self.source = weights if isinstance(weights, WeightSource) else resolve_weights(spec, weights, seed)
+        self.source.apply(self.net, spec)
         if spec.channels_last:
             self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit this
         self.layer_widths: list[int] = []
@@ -299,8 +299,9 @@ def layer_sets(spec: FrontendSpec, request: str = "default") -> list[tuple[str, 
 
 # -- weight tags ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Weights:
-    """The weights a front-end instance runs with: a tag, the seed that drew them, or the file they came from."""
+class WeightSource:
+    """Where the weights of a front-end instance come from: their tag, the seed that drew them, or the file they
+    were read from. (On the command line, in options and in result records, "weights" names this tag.)"""
 
     tag: str  # random | dsp | none | a pretrained tag (mtt, ...) | trained | mst | pretrained:<file stem>@<sha256[:8]>
     seed: int | None = None  # the seed that drew the weights (random), or the training seed (trained, mst)
@@ -330,28 +331,28 @@ def offers(spec: FrontendSpec, tag: str) -> bool:
     return tag in spec.weights or (spec.is_learnable() and (tag.startswith(PRETRAINED_PREFIX) or tag == "trained"))
 
 
-def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0, checkpoint: Path | None = None) -> Weights:
-    """The :class:`Weights` of ``spec`` for a requested tag; DSP baselines have none, whatever was asked.
+def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0, checkpoint: Path | None = None) -> WeightSource:
+    """The :class:`WeightSource` of ``spec`` for a requested tag; DSP baselines have none, whatever was asked.
     Per-fold tags (:data:`FOLD_TAGS`) take their fold's ``checkpoint`` file."""
     if not spec.is_learnable():
-        return Weights("none")
+        return WeightSource("none")
     if requested in FOLD_TAGS and offers(spec, requested):
         if checkpoint is None or not Path(checkpoint).is_file():
             command = "rwbench train" if requested == "trained" else f"rwbench pretrain {requested}"
             raise RwbenchError(f"front-end {spec.name!r} has no {requested!r} weights at {checkpoint} (seed {seed}); "
                                f"make them with `{command}` on the same dataset, width, seeds and --results first")
-        return Weights(requested, seed=seed, file=checkpoint_file(checkpoint))
+        return WeightSource(requested, seed=seed, file=checkpoint_file(checkpoint))
     if requested.startswith(PRETRAINED_PREFIX):
         file = checkpoint_file(requested.removeprefix(PRETRAINED_PREFIX))
-        return Weights(f"pretrained:{Path(file.path).stem}@{file.sha256[:8]}", file=file)
+        return WeightSource(f"pretrained:{Path(file.path).stem}@{file.sha256[:8]}", file=file)
     if requested not in spec.weights:
         raise RwbenchError(f"front-end {spec.name!r} has no {requested!r} weights; it offers {list(spec.weights)} "
                            "or pretrained:PATH")
     if requested == "random":
-        return Weights("random", seed=seed)
+        return WeightSource("random", seed=seed)
     if requested == "dsp":
-        return Weights("dsp")
-    return Weights(requested, file=pack_file(spec.pretrained[requested], spec.name, requested))  # type: ignore[index]
+        return WeightSource("dsp")
+    return WeightSource(requested, file=pack_file(spec.pretrained[requested], spec.name, requested))  # type: ignore[index]
 
 
 def weight_tags(spec: FrontendSpec, requested: list[str]) -> list[str]:

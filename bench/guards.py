@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import audio
 from .audio import PadMode
-from .dataset import Clip, Dataset
+from .datamodel import Clip, Dataset
 from .errors import DataError
 from .filehash import file_digests, sha1_of
 from .protocol import PredefinedFolds, Protocol, StratifiedFolds

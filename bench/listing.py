@@ -51,7 +51,7 @@ def frontends(pattern: str = "*") -> str:
 
 
 def datasets(pattern: str = "*") -> str:
-    from .dataset import DATASETS
+    from .datamodel import DATASETS
 
     rows = [{"name": s.name, "tasks": ",".join(s.tasks) or "-", "task type": s.task_type,
              "needs root": "yes" if s.needs_root else "no", "protocol": s.protocol, "description": s.description}

@@ -300,7 +300,7 @@ def _check_rows(paper: Paper) -> None:
 def check_registered(paper: Paper) -> None:
     """Every front-end, dataset (and task), backend and grid the paper names exists in rwbench's registries."""
     from .backends import BACKENDS, GRID_NAMES
-    from .dataset import DATASETS
+    from .datamodel import DATASETS
     from .frontend import FRONTENDS, offers
 
     def lookup(registry, name: str, key: str):

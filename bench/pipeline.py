@@ -18,7 +18,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from .backends import DEFAULT_GRID, BackendSpec, grid_edge_flag, grid_name_of
-from .dataset import Dataset, dataset_from_record, dataset_record
+from .datamodel import Dataset, dataset_from_record, dataset_record
 from .device import check_fits, choose_batch_size
 from .embed import ensure_embedded
 from .embed_job import Embeddings, EmbedJob
@@ -235,33 +235,33 @@ def evaluation_jobs(datasets: list[Dataset], frontends: list[FrontendSpec], back
     chosen = {spec.name: layer_sets(spec, opts.layers) for spec in frontends}  # bad --layers fail before any work
     check_task_options(datasets, opts)
     backends = [backend.with_grid(opts.grid) for backend in backends]
-    tasks = []
+    eval_jobs = []
     for dataset in datasets:
         instances: dict[tuple, list[EmbedJob]] = {}  # (front-end, weights, seed) → its job, or one per fold
         for job in jobs([dataset], frontends, opts):
             instances.setdefault((job.frontend.name, job.weights, job.seed), []).append(job)
-        tasks += [EvalJob(tuple(group), layers, backend) for group in instances.values()
+        eval_jobs += [EvalJob(tuple(group), layers, backend) for group in instances.values()
                   for layers in chosen[group[0].frontend.name] for backend in backends]
-    check_grids(tasks, opts)
-    return tasks
+    check_grids(eval_jobs, opts)
+    return eval_jobs
 
 
-def check_grids(tasks: list[EvalJob], opts: RunOptions) -> None:
+def check_grids(eval_jobs: list[EvalJob], opts: RunOptions) -> None:
     """A result made with another named grid of its backend (``--grid study`` vs ``wide``) lives at the same path
     (the grid is in its run key and backend section, not in its file name), so it is not replaced silently: the
     run stops before any work unless ``--force``."""
     if opts.force:
         return
     clashes = []
-    for task in tasks:
-        path = task.path(opts)
-        if task.backend.grid_name is None or not path.is_file():
+    for eval_job in eval_jobs:
+        path = eval_job.path(opts)
+        if eval_job.backend.grid_name is None or not path.is_file():
             continue
         try:
             made = grid_name_of(read_json(path).get("backend") or {})
         except RwbenchError:
             continue  # unreadable: computed again, as ever
-        if made is not None and made != task.backend.grid_name:
+        if made is not None and made != eval_job.backend.grid_name:
             clashes.append((path, made))
     if clashes:
         path, made = clashes[0]
@@ -300,34 +300,34 @@ def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backend
                  opts: RunOptions, log_: RunLog, progress: Progress | None = None) -> None:
     """Every result file; each one a step of ``progress`` (default: a display of this stage alone)."""
     described = {dataset.key: (dataset.splits(), dataset.describe()) for dataset in datasets}  # once per dataset
-    tasks = evaluation_jobs(datasets, frontends, backends, opts)
+    eval_jobs = evaluation_jobs(datasets, frontends, backends, opts)
     with ExitStack() as stack:
         if progress is None:
-            progress = stack.enter_context(Progress(len(tasks), bar=opts.progress, desc="evaluate"))
-        for task in tasks:
-            path, computed = evaluate_job(task, opts, *described[task.job.dataset.key], progress=progress)
+            progress = stack.enter_context(Progress(len(eval_jobs), bar=opts.progress, desc="evaluate"))
+        for eval_job in eval_jobs:
+            path, computed = evaluate_job(eval_job, opts, *described[eval_job.job.dataset.key], progress=progress)
             log_.results.append(path)
             log_.evaluated += computed
             log_.reused += not computed
     warn_grid_edges(log_.results)
 
 
-def evaluate_job(task: EvalJob, opts: RunOptions, splits=None, described: dict | None = None,
+def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: dict | None = None,
                   progress: Progress | None = None) -> tuple[Path, bool]:
-    """Write the task's result file unless an up-to-date one exists; (its path, whether this call computed it).
+    """Write the evaluation's result file unless an up-to-date one exists; (its path, whether this call computed it).
     A concurrent run with the same result waits on its lock, then reuses it. The result's line is logged, or is
     the message of a step of ``progress``."""
-    dataset = task.job.dataset
+    dataset = eval_job.job.dataset
     splits = splits if splits is not None else dataset.splits()
     described = described or dataset.describe()
-    path = task.path(opts)
+    path = eval_job.path(opts)
     with result_lock(opts.results_dir, path):
-        if task.up_to_date(opts, described["protocol"]):
+        if eval_job.up_to_date(opts, described["protocol"]):
             if progress is not None:
                 progress.step(f"{path.parent.name}/{path.stem}: up to date")
             return path, False
-        embeddings = {job.fold: load_embeddings(job, opts) for job in task.jobs}
-        line = _evaluate(task, embeddings, path, task.run_key(opts, described["protocol"]), splits, described, opts)
+        embeddings = {job.fold: load_embeddings(job, opts) for job in eval_job.jobs}
+        line = _evaluate(eval_job, embeddings, path, eval_job.run_key(opts, described["protocol"]), splits, described, opts)
     if progress is not None:
         progress.step(line)
     else:
@@ -343,11 +343,11 @@ def stored_run_key(path: Path) -> str | None:
         return None
 
 
-def frontend_section(task: EvalJob, manifests: dict[str | None, EmbeddingManifest], feature_dim: int,
+def frontend_section(eval_job: EvalJob, manifests: dict[str | None, EmbeddingManifest], feature_dim: int,
                      opts: RunOptions) -> dict:
     """A result's ``frontend`` section: the instance, its weights and input, from the embeddings' manifests (keyed
     by outer fold for per-fold weights, else ``{None: manifest}``)."""
-    job, spec, layers = task.job, task.job.frontend, task.layers
+    job, spec, layers = eval_job.job, eval_job.job.frontend, eval_job.layers
     manifest = next(iter(manifests.values()))
 
     def each(field):  # {fold: value} for per-fold weights, else the one value
@@ -367,18 +367,18 @@ def frontend_section(task: EvalJob, manifests: dict[str | None, EmbeddingManifes
             **({"hear": hear} if hear else {})}
 
 
-def _evaluate(task: EvalJob, embeddings: dict[str | None, Embeddings], path: Path, run_key: str, splits,
+def _evaluate(eval_job: EvalJob, embeddings: dict[str | None, Embeddings], path: Path, run_key: str, splits,
               described: dict, opts: RunOptions) -> str:
     """Write the result file; returns its one-line summary.
 
     ``embeddings`` maps each outer split's name to its embeddings (per-fold weights), or ``None`` to the one
     matrix every split uses."""
-    job, layers, backend = task.job, task.layers, task.backend
+    job, layers, backend = eval_job.job, eval_job.layers, eval_job.backend
     dataset, spec = job.dataset, job.frontend
     manifests = {fold: e.manifest for fold, e in embeddings.items()}
     manifest = next(iter(manifests.values()))
     columns = next(iter(embeddings.values())).columns(layers)
-    frontend = frontend_section(task, manifests, len(columns), opts)
+    frontend = frontend_section(eval_job, manifests, len(columns), opts)
     by_split: dict[str, FoldResult] = {}
     for fold, matrix in embeddings.items():  # each split scored on its own fold's embeddings, or all on one
         mine = [s for s in splits if fold is None or s.name == fold]

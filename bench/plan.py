@@ -27,7 +27,7 @@ from joblib import effective_n_jobs
 from tabulate import tabulate
 
 from .backends import BackendSpec
-from .dataset import Dataset
+from .datamodel import Dataset
 from .device import choose_batch_size, default_workers, resolve_device
 from .embed import build_model
 from .embed_job import EmbedJob
@@ -170,10 +170,10 @@ def rows_per_clip(job: EmbedJob) -> int:
 def fits_per_result(dataset: Dataset, backend: BackendSpec) -> int:
     """Estimator fits of one nested CV: per outer split, each grid setting on each inner fold, then one refit;
     multilabel: plus the threshold's refit per inner fold, and one fit per tag for a one-vs-rest backend."""
-    task, native, n_classes = dataset.kind, backend.multilabel_native, len(dataset.classes)
+    task_type, native, n_classes = dataset.kind, backend.multilabel_native, len(dataset.classes)
     total = 0
     for split in dataset.splits():
-        extra, per_fit = task.fits(len(split.inner), n_classes, native)
+        extra, per_fit = task_type.fits(len(split.inner), n_classes, native)
         total += (len(split.inner) * backend.grid_size + 1 + extra) * per_fit
     return total
 
@@ -199,18 +199,18 @@ def search_seconds(dataset: Dataset, backend: BackendSpec, dim: int, n_jobs: int
     columns over the first outer split's search rows, with the dataset's labels. NaN when it cannot fit noise."""
     from .evaluate import search_grid
 
-    split, task, native = dataset.splits()[0], dataset.kind, backend.multilabel_native
+    split, task_type, native = dataset.splits()[0], dataset.kind, backend.multilabel_native
     search = split.search
     inner = [(np.searchsorted(search, fit), np.searchsorted(search, val)) for fit, val in split.inner[:1]]
-    estimator, grid = task.estimator(backend.build, 0, native), task.grid(backend.grid, native)
+    estimator, grid = task_type.estimator(backend.build, 0, native), task_type.grid(backend.grid, native)
     try:  # untimed, on a few rows: imports and one-off compilation (the ELM's numba ReLU) are paid once per run
         warm = inner[0][0][: max(20, len(inner[0][0]) // 10)]
         X, y = _random_features(dataset, search[warm], dim, 1)
-        search_grid(estimator, grid[:1], X, y, [(np.arange(len(warm)), np.arange(len(warm)))], scoring=task.scoring,
+        search_grid(estimator, grid[:1], X, y, [(np.arange(len(warm)), np.arange(len(warm)))], scoring=task_type.scoring,
                     n_jobs=1, where="warm-up")
         X, y = _random_features(dataset, search, dim, 0)
         start = time.perf_counter()
-        search_grid(estimator, grid, X, y, inner, scoring=task.scoring, n_jobs=n_jobs, where="timing")
+        search_grid(estimator, grid, X, y, inner, scoring=task_type.scoring, n_jobs=n_jobs, where="timing")
         seconds = time.perf_counter() - start
     except Exception as err:  # noqa: BLE001 - a backend that cannot fit noise: no estimate, no failed dry run
         log.warning("could not time %s fits on random features (%s): its fits are not estimated", backend.name, err)
@@ -282,22 +282,22 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         row.ms_per_row = timed.ms_per_row
     protocols = {d.key: d.describe()["protocol"] for d in datasets}
     fits = {(d.key, b.name): fits_per_result(d, b) for d in datasets for b in backends}
-    for task in evaluation_jobs(datasets, frontends, backends, opts):
-        job = task.job
+    for eval_job in evaluation_jobs(datasets, frontends, backends, opts):
+        job = eval_job.job
         key = job.dataset.key
         row = rows[(key, job.frontend.name)]
         row.results += 1
-        if task.up_to_date(opts, protocols[key]):
+        if eval_job.up_to_date(opts, protocols[key]):
             row.up_to_date += 1
             continue
-        row.fits += fits[(key, task.backend.name)]
+        row.fits += fits[(key, eval_job.backend.name)]
         dim = job.frontend.dim(job.width, job.pooling)
-        which = ("fit", key, task.backend.name, task.backend.grid_name)
+        which = ("fit", key, eval_job.backend.name, eval_job.backend.grid_name)
         searched = _dim_timing(timings, which, dim)
         if searched is None:
-            log.info("timing %s's grid on one inner fold of %s, random features of %d dims", task.backend.name, key, dim)
-            searched = timings[(*which, dim)] = search_seconds(job.dataset, task.backend, dim, opts.n_jobs)
-        row.fit_seconds += result_seconds(job.dataset, task.backend, searched)
+            log.info("timing %s's grid on one inner fold of %s, random features of %d dims", eval_job.backend.name, key, dim)
+            searched = timings[(*which, dim)] = search_seconds(job.dataset, eval_job.backend, dim, opts.n_jobs)
+        row.fit_seconds += result_seconds(job.dataset, eval_job.backend, searched)
     return list(rows.values())
 
 

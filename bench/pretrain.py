@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .dataset import Dataset
+from .datamodel import Dataset
 from .device import resolve_device
 from .dsp import LogMel, LogMelConfig
 from .embed_job import EmbedJob
@@ -36,7 +36,7 @@ from .fitting import Objective, TrainOptions, autocast, batches, decode_clips, f
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
 from .results import fold_weights_folder
-from .weights import write_safetensors
+from .weight_packs import write_safetensors
 
 log = logging.getLogger(__name__)
 

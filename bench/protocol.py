@@ -16,7 +16,7 @@ import numpy as np
 from .errors import DataError
 
 if TYPE_CHECKING:
-    from .dataset import Clip
+    from .datamodel import Clip
 
 
 @dataclass(frozen=True)

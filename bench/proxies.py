@@ -49,7 +49,7 @@ from .frontend import Embedder, FrontendSpec, pool
 from .registry import Registry
 
 if TYPE_CHECKING:
-    from .dataset import Dataset
+    from .datamodel import Dataset
     from .pipeline import RunOptions
     from .protocol import OuterSplit
 

@@ -1,8 +1,8 @@
 """The reference study's own evaluation protocol (Pons & Serra 2019, ``jordipons/elmarc``), beside rwbench's honest one.
 
 ``rwbench reproduce pons2019 --protocol published`` scores the same cached embeddings the way the study did, so a
-reader sees the faithful number and the honest number and how far apart they are
-(``../shared/spec/reference-study.md`` §6):
+reader sees the faithful number and the honest number and how far apart they are. What the study's code
+(``jordipons/elmarc``) did:
 
 * a **fixed split** (GTZAN fault-filtered): the grid is searched on the single train → valid split, the best
   setting is refit on **train only** (whatever the dataset's ``refit`` option) and scored on test. The study
@@ -10,10 +10,11 @@ reader sees the faithful number and the honest number and how far apart they are
   seed (``seed + REDRAW``), so the number carries that noise as the study's did.
 * **folds** (Extended Ballroom, UrbanSound8K, ESC-50, …): the grid is searched over the very folds that are
   reported (each fold the validation side once), and the number is the best grid point's unweighted mean fold
-  score, GridSearchCV's ``best_score_``: hyperparameters are chosen on the test folds (optimistic, bug B4). Each
-  fold's record holds that setting's test outputs, refit on the fold's training side.
+  score, GridSearchCV's ``best_score_``: hyperparameters are chosen on the test folds (optimistic: a selection
+  score reported as a test score). Each fold's record holds that setting's test outputs, refit on the fold's
+  training side.
 
-Backends keep rwbench's feature scaling and ridge ELM (the study had neither, B15): only the protocol changes.
+Backends keep rwbench's feature scaling and ridge ELM (the study's code had neither): only the protocol changes.
 
 Results are written under ``<results>/published/`` (never in the folder the leaderboard reads by default) and each
 is marked: its backend is named ``<backend>@published`` (``svm@published``), its backend section carries
@@ -36,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends import BackendSpec, chosen_edges
-from .dataset import Dataset
+from .datamodel import Dataset
 from .errors import RwbenchError
 from .evaluate import clip_means, search_grid, stored_params
 from .folds import FoldResult, fold_result

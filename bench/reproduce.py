@@ -21,7 +21,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from .analysis.reproduce_report import REPORT_FOLDER, draw_scatter
-from .dataset import DATASETS, Dataset
+from .datamodel import DATASETS, Dataset
 from .errors import RwbenchError
 from .frontend import FOLD_TAGS, FrontendSpec, offers
 from .paper import Paper, PaperDataset, Published

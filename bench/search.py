@@ -27,7 +27,7 @@ from tabulate import tabulate
 
 from .analysis.search_score import trained_results, write_text
 from .clips import clip_audio
-from .dataset import Dataset
+from .datamodel import Dataset
 from .embed_job import EmbedJob
 from .errors import RwbenchError
 from .fileio import content_key, read_json, write_json

@@ -1,4 +1,4 @@
-"""Search spaces: parametric families of front-ends, written as TOML files (``rwbench search``, SPEC §10).
+"""Search spaces: parametric families of front-ends, written as TOML files (``rwbench search``).
 
 A space file has a name, the base filter counts per named width, the settings every member shares (``[fixed]``) and
 the design axes (``[axes]``: each a list of values; a sampled architecture takes one value of each)::

@@ -46,7 +46,7 @@ from .errors import DataError, RwbenchError
 if TYPE_CHECKING:
     import torch
 
-    from .dataset import Clip, Dataset
+    from .datamodel import Clip, Dataset
 
 THRESHOLD_CANDIDATES = 99  # quantiles of the validation scores tried as the micro-F1 threshold
 MULTILABEL_DRAWS = 500  # bootstrap draws over clips at most: each draw scores every seed's macro ROC-AUC

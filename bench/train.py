@@ -61,7 +61,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .dataset import Dataset
+from .datamodel import Dataset
 from .device import check_fits, resolve_device
 from .embed_job import EmbedJob
 from .errors import RwbenchError
@@ -87,7 +87,7 @@ from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
 from .results import build_record, fold_weights_folder, result_path, write_result
 from .tasks import TASK_TYPES, TaskType
-from .weights import write_safetensors
+from .weight_packs import write_safetensors
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from .analysis.figures import Figure, new_figure
 from .clips import clip_audio
-from .dataset import Dataset
+from .datamodel import Dataset
 from .embed_job import EmbedJob
 from .errors import RwbenchError
 from .fileio import read_json

@@ -57,7 +57,7 @@ def workload(backends: list[str], grid: str, n_jobs: int | None) -> dict:
     import numpy as np
 
     from rwbench.backends import BACKENDS
-    from rwbench.dataset import DATASETS
+    from rwbench.datamodel import DATASETS
     from rwbench.evaluate import available_cores, evaluate_split
 
     cores = available_cores()

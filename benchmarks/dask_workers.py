@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rwbench.backends import BACKENDS
-from rwbench.dataset import DATASETS
+from rwbench.datamodel import DATASETS
 from rwbench.evaluate import available_cores
 from rwbench.executor import run_dask
 from rwbench.frontend import FRONTENDS

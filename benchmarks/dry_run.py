@@ -36,7 +36,7 @@ def _options(args, results: Path):
 
 def _setup(args):
     from rwbench.backends import BACKENDS
-    from rwbench.dataset import DATASETS
+    from rwbench.datamodel import DATASETS
     from rwbench.frontend import FRONTENDS
 
     options = {}

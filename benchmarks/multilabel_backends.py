@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.metrics import make_scorer, roc_auc_score
 
 from rwbench.backends import BACKENDS
-from rwbench.dataset import Clip
+from rwbench.datamodel import Clip
 from rwbench.evaluate import evaluate_split
 from rwbench.protocol import PredefinedFolds
 from rwbench.tasks import TASK_TYPES, macro, per_tag

@@ -52,7 +52,7 @@ QUICK_GRIDS = {  # --quick: a few settings of each grid (both pipelines search t
 
 # -- shared by the two pipelines -------------------------------------------------------------------
 def load(args):
-    from rwbench.dataset import DATASETS
+    from rwbench.datamodel import DATASETS
 
     if args.quick:  # 10 clips of 2 s per class: a check of the plumbing in seconds
         return DATASETS.get("synthetic").load(None, tasks=["timbre"], n_per_class=10, seconds=2.0)

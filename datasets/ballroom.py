@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rwbench.dataset import Clip, Dataset, register_dataset
+from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.guards import class_folder_files, file_dataset, locate, stratified_or_file
 
 CLASSES = ("ChaChaCha", "Jive", "Quickstep", "Rumba", "Samba", "Tango", "VienneseWaltz", "Waltz")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rwbench.audio import AUDIO_EXTENSIONS
-from rwbench.dataset import Dataset, register_dataset, tagged_clip
+from rwbench.datamodel import Dataset, register_dataset, tagged_clip
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, listing
 from rwbench.protocol import FixedSplit, Refit

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rwbench.dataset import Dataset, register_dataset
+from rwbench.datamodel import Dataset, register_dataset
 
 from .esc50 import load_esc
 

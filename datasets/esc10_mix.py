@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rwbench import audio
-from rwbench.dataset import Clip, Dataset, register_dataset, tagged_clip
+from rwbench.datamodel import Clip, Dataset, register_dataset, tagged_clip
 from rwbench.errors import DataError
 from rwbench.protocol import PredefinedFolds
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rwbench.dataset import Clip, Dataset, register_dataset
+from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, locate, read_table, to_int
 from rwbench.protocol import PredefinedFolds

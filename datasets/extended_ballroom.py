@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rwbench.dataset import Clip, Dataset, register_dataset
+from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.guards import class_folder_files, file_dataset, locate, stratified_or_file
 
 CLASSES = ("Chacha", "Foxtrot", "Jive", "Pasodoble", "Quickstep", "Rumba", "Salsa", "Samba", "Slowwaltz", "Tango",

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rwbench.audio import PadMode
-from rwbench.dataset import Clip, Dataset, register_dataset
+from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.guards import class_folder_files, file_dataset, stratified_or_file
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rwbench.dataset import Clip, Dataset, register_dataset
+from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, locate
 from rwbench.protocol import FixedSplit, PredefinedFolds, Protocol, Refit

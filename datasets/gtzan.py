@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rwbench.dataset import Clip, Dataset, register_dataset
+from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, locate
 from rwbench.protocol import FixedSplit, Protocol, Refit, StratifiedFolds

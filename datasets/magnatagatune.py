@@ -45,7 +45,7 @@ import pandas as pd
 import soundfile as sf
 
 from rwbench import audio
-from rwbench.dataset import Clip, Dataset, register_dataset, tagged_clip
+from rwbench.datamodel import Clip, Dataset, register_dataset, tagged_clip
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, locate, present
 from rwbench.protocol import FixedSplit, Refit

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from rwbench.audio import PadMode
-from rwbench.dataset import Clip, Dataset, register_dataset
+from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, read_table, to_int
 from rwbench.protocol import FixedSplit, PredefinedFolds, Protocol, Refit, StratifiedFolds

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from rwbench import audio
-from rwbench.dataset import Clip, Dataset, register_dataset
+from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, locate
 from rwbench.protocol import FixedSplit, Refit

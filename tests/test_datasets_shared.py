@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import shared_data
 
-from rwbench.dataset import DATASETS
+from rwbench.datamodel import DATASETS
 from rwbench.errors import DataError
 from rwbench.guards import group_straddles
 

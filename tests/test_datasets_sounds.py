@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import write_audio
 
-from rwbench.dataset import DATASETS
+from rwbench.datamodel import DATASETS
 from rwbench.errors import DataError
 from rwbench.guards import group_straddles
 

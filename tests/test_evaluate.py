@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from rwbench.backends import BACKENDS, BackendSpec
-from rwbench.dataset import Clip
+from rwbench.datamodel import Clip
 from rwbench.evaluate import nested_cv
 from rwbench.protocol import FixedSplit, PredefinedFolds, keep_rows
 from rwbench.results import summarise

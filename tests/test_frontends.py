@@ -162,7 +162,7 @@ def test_pad_time_with_floor_pads_with_each_clips_minimum():
 @pytest.mark.parametrize("name", ["timbral", "temporal", "timbral_temporal_short"])
 @pytest.mark.parametrize("frames", [1, 9, 200])
 def test_musically_motivated_keeps_time_and_pads_with_silence(name, frames):
-    """A constant (silent) log-mel gives outputs constant in time: no loud 0 dB edges (study B14)."""
+    """A constant (silent) log-mel gives outputs constant in time: no loud 0 dB edges (the study's log-mel had them)."""
     spec = FRONTENDS.get(name)
     net = spec.build(4)
     torch.manual_seed(0)

@@ -19,7 +19,7 @@ from rwbench.embed import embed
 from rwbench.embed_job import EmbedJob
 from rwbench.frontend import FOLD_TAGS, FRONTENDS, Embedder
 from rwbench.fusion import fuse_embedder, fuse_for_inference
-from rwbench.weights import WeightsError
+from rwbench.weight_packs import WeightsError
 
 CASES = [(spec.name, tag) for spec in FRONTENDS for tag in spec.weights]
 

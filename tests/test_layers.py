@@ -16,8 +16,9 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 PRIMITIVES = {"errors", "fileio", "filehash", "registry", "progress", "choices", "tf_checkpoint", "embedding_manifest",
               "dsp", "elm", "kernel_svm", "audio", "protocol", "tasks", "options"}
-MECHANISMS = {"cache", "backends", "weights", "dataset", "guards", "folds", "results", "frontend", "search_space",
-              "hear_import", "macs", "embed_job", "clips", "device", "fitting", "fusion", "compiler", "paper"}
+MECHANISMS = {"cache", "backends", "weight_packs", "datamodel", "guards", "folds", "results", "frontend", "search_space",
+              "hear_import", "macs", "embed_job", "clips", "device", "fitting", "fusion", "compiler", "paper",
+              "dataset", "weights"}  # deprecated names of datamodel and weight_packs, re-exporting them
 STAGES = {"embed", "evaluate", "train", "pretrain", "profile", "check"}
 ORCHESTRATION = {"pipeline", "executor", "plan", "proxies", "search", "reproduce", "published_protocol", "weight_figures"}
 INTERFACE = {"__init__", "cli", "cli_args", "reproduce_cli", "search_cli", "api", "listing", "hear"}

@@ -193,7 +193,7 @@ def test_window_means_work_for_a_multilabel_task(tmp_path):
 
 def test_evaluate_from_the_cache_keeps_the_tags(tmp_path):
     """The embed stage stores the dataset; evaluate reads it back, tags included."""
-    from rwbench.dataset import dataset_from_record, dataset_record
+    from rwbench.datamodel import dataset_from_record, dataset_record
 
     ds = chord_dataset()
     stored = dataset_from_record(json.loads(json.dumps(dataset_record(ds))))

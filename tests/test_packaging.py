@@ -36,7 +36,7 @@ def test_wheel_holds_only_the_rwbench_namespace_and_package_data(wheel):
 
 def test_wheel_contents_import_without_the_source_tree(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
-    code = ("import rwbench, rwbench.frontend as f, rwbench.dataset as d, pathlib;"
+    code = ("import rwbench, rwbench.frontend as f, rwbench.datamodel as d, pathlib;"
             "assert pathlib.Path(rwbench.__file__).parent.parent.name == 'site', rwbench.__file__;"
             "assert 'vgg' in f.FRONTENDS.names() and 'gtzan' in d.DATASETS.names();"
             "import rwbench.datasets.gtzan as g, importlib.resources as r;"

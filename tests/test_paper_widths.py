@@ -1,4 +1,5 @@
-"""Paper-width dims and parameter counts against reference-study.md §3.10 (and §3.4), and the MFCC baseline
+"""Paper-width dims and parameter counts against the reference study (the feature dims its README figure legends give,
+jordipons/elmarc; parameters counted by hand from its model code), and the MFCC baseline
 against a librosa-based reference.
 
 Parameter counts come from meta-device builds (no memory, no time). The study's table is rounded to 0.01 M, so a
@@ -25,7 +26,7 @@ STUDY_TABLE = {
     "timbral_temporal": (3584, 0.38),
     "timbral_temporal_short": (3584, 0.30),  # cnn_audio
 }
-# Single-branch front-ends build only their branch (the study's printed count included both, B17): §3.4.
+# Single-branch front-ends build only their branch (the study's printed count included both branches).
 BRANCH_PARAMS = {"timbral": 0.54, "temporal": 0.22}
 PAPER_DIMS = {"timbral": 3584, "temporal": 3584, "temporal_short": 3584, "mfcc": 120, "logmel_stats": 192, "piczak": 320}
 SMALL_DIMS = {"vgg": 160, "vertical_7x96": 160, "vertical_7x86": 160, "timbral": 168, "temporal": 168,
@@ -81,7 +82,8 @@ def test_piczak_param_count_is_piczaks_two_conv_layers():
 
 # -- the MFCC baseline ---------------------------------------------------------------------------
 def librosa_mfcc_baseline(y: np.ndarray, sr: int = 12000) -> np.ndarray:
-    """The study's 120-d vector from ``librosa.feature.mfcc`` (defaults of the time), whole clip (no B9 crop)."""
+    """The study's 120-d vector from ``librosa.feature.mfcc`` (defaults of the time), whole clip (not the study's
+    2048-sample crop)."""
     m = librosa.feature.mfcc(y=y.astype(np.float64), sr=sr, n_mfcc=20, n_fft=2048, hop_length=512, n_mels=128)
     d1 = np.diff(m, axis=1)
     d2 = np.diff(d1, axis=1)
@@ -98,7 +100,7 @@ def test_mfcc_matches_librosa(seconds):
 
 
 def test_mfcc_uses_the_whole_clip():
-    """B9: the study cropped to 2048 samples; a change after the first 2048 samples must change the vector."""
+    """The study cropped to 2048 samples; a change after the first 2048 samples must change the vector."""
     clip = synthetic_clips(1, 24000, 12000, seed=3)
     changed = clip.clone()
     changed[:, 12000:] *= 0.1

@@ -26,7 +26,7 @@ from rwbench.architectures.pesto import BINS, CROP, HOP, LAYERS, Pesto, _Checkpo
 from rwbench.backends import BACKENDS
 from rwbench.frontend import FRONTENDS, Embedder, resolve_weights
 from rwbench.pipeline import RunOptions, run
-from rwbench.weights import WeightsError, listing, read_state, sha256_of
+from rwbench.weight_packs import WeightsError, listing, read_state, sha256_of
 
 TOLERANCE = 1e-6  # max |port − pesto| for the input and every layer (see the module docstring)
 

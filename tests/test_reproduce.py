@@ -13,7 +13,7 @@ import pytest
 from conftest import shared_data
 
 from rwbench.backends import BACKENDS
-from rwbench.dataset import DATASETS
+from rwbench.datamodel import DATASETS
 from rwbench.frontend import FRONTENDS
 from rwbench.paper import PaperError, find_paper, paper_files, read_paper
 from rwbench.protocol import OuterSplit
@@ -103,7 +103,7 @@ def test_shipped_papers_are_all_tested():
 
 
 def test_pons2019_carries_the_reference_studys_figures():
-    """Spot values of reference-study.md §8.2, as fractions with their reading precision."""
+    """Spot values read off the elmarc README bar charts, as fractions with their reading precision."""
     paper = find_paper("pons2019")
     published = {p.row: p for p in paper.published}
     assert len(published) == 55  # 10 SVM + 9 ELM (GTZAN); 10 + 9 (Ext. Ballroom); 9 + 8 (US8K): MFCC has no ELM

@@ -12,7 +12,7 @@ import pytest
 from conftest import write_audio
 
 from rwbench.cli import main
-from rwbench.dataset import DATASETS
+from rwbench.datamodel import DATASETS
 from rwbench.datasets import speech_commands as sc
 from rwbench.errors import DataError
 

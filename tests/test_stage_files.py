@@ -6,7 +6,7 @@ import logging
 from conftest import write_audio
 
 from rwbench.cli import main
-from rwbench.dataset import DATASETS, dataset_from_record, dataset_record
+from rwbench.datamodel import DATASETS, dataset_from_record, dataset_record
 
 
 def pets(root, n=6):

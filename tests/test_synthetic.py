@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from rwbench import audio
-from rwbench.dataset import DATASETS
+from rwbench.datamodel import DATASETS
 from rwbench.datasets import synthetic
 from rwbench.dsp import LogMel, LogMelConfig
 from rwbench.errors import DataError, UnknownNameError

@@ -25,7 +25,7 @@ from rwbench.pipeline import RunOptions, run
 from rwbench.pretrain import pretrain
 from rwbench.results import fold_weights_folder
 from rwbench.train import train_all
-from rwbench.weights import sha256_of
+from rwbench.weight_packs import sha256_of
 
 FOLDS = ["fold1", "fold2", "fold3", "fold4"]
 
@@ -75,7 +75,7 @@ PLUGIN = textwrap.dedent('''
     import sys
     sys.path.insert(0, {tests!r})
     from toy import TINY, tone_dataset
-    from rwbench.dataset import register_dataset
+    from rwbench.datamodel import register_dataset
     from rwbench.frontend import FRONTENDS
 
     FRONTENDS.add(TINY)

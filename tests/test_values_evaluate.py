@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from rwbench.backends import BackendSpec
-from rwbench.dataset import Clip
+from rwbench.datamodel import Clip
 from rwbench.errors import RwbenchError
 from rwbench.evaluate import clip_means, evaluate_split, vote_outputs
 from rwbench.folds import round_scores

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from rwbench.dataset import Clip
+from rwbench.datamodel import Clip
 from rwbench.errors import DataError
 from rwbench.protocol import FixedSplit, OuterSplit, PredefinedFolds, StratifiedFolds
 

@@ -112,7 +112,7 @@ def test_untrained_tags_and_targets():
     assert task.untrained(np.array([[1, 0, 0], [1, 0, 1]])).tolist() == [1]
     assert task.untrained(None).tolist() == []
     assert task_type("multiclass").untrained(np.array([0, 1])).tolist() == []
-    from rwbench.dataset import Clip, tagged_clip
+    from rwbench.datamodel import Clip, tagged_clip
 
     clips = [tagged_clip("a", ["rock", "fast"]), tagged_clip("b", ["slow"]), tagged_clip("c", ["fast"])]
     classes = task.classes(clips)
@@ -166,7 +166,7 @@ def test_class_scores_of_each_kind_of_classifier():
 def test_a_multiclass_dataset_needs_two_labels_and_each_in_every_fold():
     from types import SimpleNamespace
 
-    from rwbench.dataset import Clip
+    from rwbench.datamodel import Clip
     from rwbench.errors import DataError
 
     task = task_type("multiclass")
@@ -183,7 +183,7 @@ def test_a_multiclass_dataset_needs_two_labels_and_each_in_every_fold():
 def test_short_classes_are_listed_five_at_most():
     from types import SimpleNamespace
 
-    from rwbench.dataset import Clip
+    from rwbench.datamodel import Clip
     from rwbench.errors import DataError
 
     dataset = SimpleNamespace(key="d", clips=[Clip(str(i), "abcdefg"[i]) for i in range(7)],

@@ -1,4 +1,5 @@
-"""Waveform front-ends: declared dims and parameter counts, the B1 fix, length rules and the DSP initialisations."""
+"""Waveform front-ends: declared dims and parameter counts, the fix of the study's collapsed backend features, length
+rules and the DSP initialisations."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def rese2_params(nf: int) -> int:
     return total
 
 
-# name: (dim small, dim paper, params paper). Study rows (reference-study.md §3.10) are quoted in millions;
+# name: (dim small, dim paper, params paper). Study rows (dims from the figure legends of the jordipons/elmarc
+# README, parameters counted from its code) are quoted in millions;
 # the others are counted by hand from each module's layer list, independently of the code.
 EXPECTED = {
     "sample_level": (161, 3584, 4.72e6),
@@ -110,7 +112,7 @@ def test_init_follows_each_source():
     assert inits["sample_level"] == inits["frame_level"] == "he_normal"  # the study's TF1 variance scaling
 
 
-# -- frame-level: B1/B2 fixed --------------------------------------------------------------------
+# -- frame-level: the study's collapsed backend fixed --------------------------------------------------------
 def _varied_clips(sample_rate: int, n: int = 6) -> torch.Tensor:
     g = torch.Generator().manual_seed(3)
     t = torch.arange(2 * sample_rate) / sample_rate
@@ -129,7 +131,7 @@ def test_backend_channels_are_kept_and_vary_across_clips(name, fronts):
     assert features.shape[1] == fronts * nf + 3 * nf
     backend = features[:, fronts * nf :].reshape(len(features), 3, nf)  # c1, res2, res3
     assert (backend.std(dim=0) > 0).all(), "a backend channel is constant across clips"
-    assert (backend.std(dim=2) > 0).all(), "a backend layer collapsed to one value per clip (B1)"
+    assert (backend.std(dim=2) > 0).all(), "a backend layer collapsed to one value per clip (the study's bug)"
 
 
 def test_frame_level_many_fronts_are_tf_same():

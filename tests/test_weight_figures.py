@@ -19,7 +19,7 @@ from rwbench.frontend import FRONTENDS  # noqa: E402
 from rwbench.pretrain import pretrain, scale_target, target_logmel  # noqa: E402
 from rwbench.results import fold_weights_folder  # noqa: E402
 from rwbench.train import TrainOptions  # noqa: E402
-from rwbench.weights import write_safetensors  # noqa: E402
+from rwbench.weight_packs import write_safetensors  # noqa: E402
 
 
 def panel(name, tag="random", **kw):

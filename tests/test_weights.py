@@ -19,7 +19,7 @@ from toy import TINY, TinyNet, tone_dataset
 from rwbench.backends import BACKENDS
 from rwbench.frontend import FRONTENDS, Embedder, layer_sets, resolve_weights
 from rwbench.pipeline import RunOptions, run
-from rwbench.weights import WeightsError, fetch, listing, pack_file, sha256_of
+from rwbench.weight_packs import WeightsError, fetch, listing, pack_file, sha256_of
 
 MUSICNN_FILES = {"MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg"}
 
@@ -128,8 +128,8 @@ def test_pretrained_path_loads_safetensors_and_torch_files(tmp_path):
     for name in ("w.safetensors", "w.pt"):
         embedder = Embedder(TINY, weights=f"pretrained:{tmp_path / name}")
         assert torch.equal(embedder.net.conv1.weight, state["conv1.weight"])
-        assert embedder.weights.tag == f"pretrained:w@{sha256_of(tmp_path / name)[:8]}"
-        assert embedder.weights.describe()["sha256"] == sha256_of(tmp_path / name)
+        assert embedder.source.tag == f"pretrained:w@{sha256_of(tmp_path / name)[:8]}"
+        assert embedder.source.describe()["sha256"] == sha256_of(tmp_path / name)
 
 
 @pytest.mark.parametrize(("edit", "match"), [

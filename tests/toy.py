@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rwbench.dataset import Clip, Dataset
+from rwbench.datamodel import Clip, Dataset
 from rwbench.frontend import FrontendSpec
 from rwbench.protocol import PredefinedFolds
 
@@ -85,7 +85,7 @@ def chord_dataset(n: int = 48, folds: int = 4) -> ChordDataset:
     """``n`` clips whose tag sets cycle through every non-empty subset of the three tones, in ``folds`` folds."""
     from itertools import combinations
 
-    from rwbench.dataset import tagged_clip
+    from rwbench.datamodel import tagged_clip
 
     subsets = [s for k in (1, 2, 3) for s in combinations(TONES, k)]
     clips = [tagged_clip(f"chord/{i:03d}", subsets[i % len(subsets)], fold=i % folds + 1) for i in range(n)]

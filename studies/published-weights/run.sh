@@ -8,6 +8,7 @@ DATA=${DATA:-../../../shared/data}
 OUT=${OUT:-results}
 CACHE=${CACHE:-$HOME/.cache/rwbench/published-weights}
 ESC=(--dataset esc10 --data-root "$DATA/esc10" --results "$OUT" --cache "$CACHE" --backends svm,elm)
+FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers --results "$OUT" --cache "$CACHE" --backends svm,elm)
 
 for pack in crepe pesto basic_pitch; do rwbench weights fetch "$pack"; done
 rwbench weights list | grep -q "MTT_musicnn .*safetensors" || rwbench weights fetch musicnn
@@ -21,8 +22,17 @@ rwbench run "${ESC[@]}" --frontends musicnn --weights mtt,msd,random --seeds 1
 rwbench run "${ESC[@]}" --frontends mfcc
 PYTHONPATH=. rwbench run "${ESC[@]}" --frontends hear:hearbaseline_naive_compat
 
-# second pass: seeds 1 and 2 of the random twins, CREPE full
+# second pass: seeds 1 and 2 of the random twins
 rwbench run "${ESC[@]}" --frontends crepe_tiny,pesto,basic_pitch,musicnn --weights random --seeds 0,1,2
+
+# FSDD, task `speakers` (leave one speaker out: 6 folds), the same rows
+for fe in crepe_tiny:crepe pesto:mir1k basic_pitch:icassp2022 musicnn:mtt,msd; do
+  rwbench run "${FSDD[@]}" --frontends "${fe%%:*}" --weights "${fe#*:},random" --seeds 0,1,2
+done
+rwbench run "${FSDD[@]}" --frontends mfcc
+PYTHONPATH=. rwbench run "${FSDD[@]}" --frontends hear:hearbaseline_naive_compat
+
+# last: CREPE full (113 GMAC per 5-s clip)
 rwbench run "${ESC[@]}" --frontends crepe --weights crepe,random --seeds 1
 
 rwbench leaderboard --results "$OUT" --format md
