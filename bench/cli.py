@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -583,6 +584,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rwbench: interrupted; finished chunks and results are kept, rerun to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (`rwbench list | head`): stop quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 141  # 128 + SIGPIPE, the status a shell gives a command killed by a closed pipe
 
 
 if __name__ == "__main__":

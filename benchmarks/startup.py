@@ -52,7 +52,7 @@ start = time.perf_counter()
 from rwbench.cli import main
 try:
     code = main(sys.argv[1:])
-except BaseException as err:  # an old version's crash (e.g. `--help` before issue 24) still times its start
+except BaseException as err:  # an old version's crash (e.g. `--help` of a version that crashed on it) still times its start
     code = f"{type(err).__name__}"
 heavy = [m for m in HEAVY if m in sys.modules]
 print("\\n@@", code, ",".join(heavy), file=sys.stderr)

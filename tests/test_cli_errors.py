@@ -1,4 +1,4 @@
-"""Former crashes and silent results of the command line (issue 24): each ends in exit 2 and one named
+"""Former crashes and silent results of the command line: each ends in exit 2 and one named
 ``rwbench: error:`` line, or in a recorded outcome. Every case runs the real command line (``rwbench.cli.main``, or
 the installed console script in a subprocess where the process itself is the point)."""
 

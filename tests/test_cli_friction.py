@@ -1,4 +1,4 @@
-"""Daily friction of issue 24, through the real command line: a start that imports nothing heavy, check-plugin's
+"""Daily friction, through the real command line: a start that imports nothing heavy, check-plugin's
 count of skipped checks, third-party loggers kept quiet under -v, and the run summary naming repeat-padding."""
 
 from __future__ import annotations
@@ -96,3 +96,12 @@ def test_a_run_that_repeat_pads_says_so_with_the_cost(monkeypatch, tmp_path, cap
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines == [f"padding: vgg reads 27.3 s per input: synthetic/{task}'s 6 s clips are repeated 4.55× (4.55× the "
                      f"compute of an unpadded clip)" for task in ("rhythm", "timbre")]
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback():
+    """`rwbench list frontends | head -1`: the reader goes away before rwbench writes; rwbench stops quietly."""
+    code = "import sys, time; from rwbench.cli import main; time.sleep(1); sys.exit(main(['list', 'frontends']))"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # closed before the child writes a byte
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 141 and "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

@@ -311,7 +311,7 @@ def test_speech_commands_v1_12_builds_unknown_and_silence_deterministically(tmp_
     assert wave.shape == (16000,) and 0 <= volume < 1
     from rwbench import audio
 
-    begin = round(start * 16000)  # seconds, on the recording's sample grid (crops overlap: issue 24)
+    begin = round(start * 16000)  # seconds, on the recording's sample grid (crops overlap)
     np.testing.assert_allclose(wave, audio.load(path, 16000)[begin:begin + 16000] * volume, rtol=1e-6)
     again = load("speech_commands", root, tasks=["v1_12"])
     assert [c.id for c in again.clips] == [c.id for c in ds.clips] and again.fingerprint() == ds.fingerprint()

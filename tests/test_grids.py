@@ -104,7 +104,7 @@ def test_grid_name_of_old_files_is_read_from_their_grid():
 
 @pytest.mark.skipif(not STUDY_RUNS.is_dir(), reason="the committed study results are not in this checkout")
 def test_committed_study_results_chose_the_study_grids_edges():
-    """Issue 18: ELM's largest ridge (100) won 95 of 125 ESC-10 folds; the study grid's largest C won most FSDD folds."""
+    """ELM's largest ridge (100) won 95 of 125 ESC-10 folds; the study grid's largest C won most FSDD folds."""
     def counts(dataset: str, backend: str):
         records = [json.loads(p.read_text()) for p in sorted((STUDY_RUNS / dataset).glob(f"*__{backend}.json"))]
         assert records and {grid_name_of(r["backend"]) for r in records} == {"study"}

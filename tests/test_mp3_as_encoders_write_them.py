@@ -1,4 +1,4 @@
-"""MP3s as real encoders write them (issue 24): an ID3v2 tag in front (MagnaTagATune's carry a COMM frame) and, for
+"""MP3s as real encoders write them: an ID3v2 tag in front (MagnaTagATune's carry a COMM frame) and, for
 constant-bitrate files, no Xing/Info header, so libsndfile estimates the frame count from the file size, tag bytes
 included, and over-reports it. The header checks must never refuse a file that decodes in full, and the length
 reported must be what decodes. The files are built here (libsndfile's LAME encoder, then the tag and header surgery

@@ -44,7 +44,7 @@ def test_macro_aucs_skip_tags_without_both_classes_and_say_so():
 
 
 def test_a_tag_without_a_positive_training_clip_is_left_out_of_the_macro_and_recorded(caplog):
-    """Issue 24: such a tag scored AUC ≈ 0.5 (the model never learned it) and was averaged in without a word."""
+    """Such a tag scored AUC ≈ 0.5 (the model never learned it) and was averaged in without a word."""
     rng = np.random.default_rng(0)
     Y = (rng.random((96, 3)) < 0.5).astype(int)
     Y[Y.sum(axis=1) == 0, 0] = 1

@@ -287,7 +287,7 @@ def test_intervals_holm_and_null_rankings(tmp_path, template):
 
 
 def test_the_macs_null_ranking_reads_recorded_macs_and_counts_them_for_older_files():
-    """Issue 18: ρ of MACs with the trained ranking beside ρ(params) and ρ(dim); a file without the figure gets it
+    """Ρ of MACs with the trained ranking beside ρ(params) and ρ(dim); a file without the figure gets it
     from the registered front-end (count_macs), one not registered stays NaN rather than a made-up number."""
     from rwbench.frontend import FRONTENDS
     from rwbench.macs import count_macs
@@ -311,7 +311,7 @@ def test_the_macs_null_ranking_reads_recorded_macs_and_counts_them_for_older_fil
 
 
 def test_within_family_rho_and_the_input_family_null_ranking():
-    """Issue 19: ρ within each input family (exact p at small n) beside the pooled ρ, and the family-only null."""
+    """Ρ within each input family (exact p at small n) beside the pooled ρ, and the family-only null."""
     random = [0.50, 0.55, 0.60, 0.65, 0.70, 0.80, 0.82, 0.84, 0.86, 0.88]
     trained = [0.60, 0.58, 0.66, 0.70, 0.64, 0.90, 0.85, 0.92, 0.95, 0.93]
     both = pd.DataFrame({"random_accuracy": random, "trained_accuracy": trained, "params": range(10),

@@ -245,7 +245,7 @@ def test_report_cli_writes_the_page_and_names_bad_input(results, tmp_path):
 
 def test_report_says_nothing_of_matplotlibs_font_cache(results, tmp_path):
     """A fresh matplotlib config folder rebuilds the font cache, which logs "generated new fontManager" at INFO:
-    rwbench keeps matplotlib's loggers at WARNING (issue 24), so the report prints only what it wrote."""
+    rwbench keeps matplotlib's loggers at WARNING, so the report prints only what it wrote."""
     import os
 
     env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl")}
@@ -262,7 +262,7 @@ CHROMEDRIVER = shutil.which("chromedriver")
 
 
 def browser_missing(chromium: str | None, chromedriver: str | None) -> str | None:
-    """Why the browser test cannot run, naming each missing part (issue 24: it said "Chromium is not installed"
+    """Why the browser test cannot run, naming each missing part (it said "Chromium is not installed"
     when only chromedriver was missing), or None."""
     missing = [f"{name} (Debian package {package})" for name, package, found in
                (("the chromium browser", "chromium", chromium), ("chromedriver", "chromium-driver", chromedriver))

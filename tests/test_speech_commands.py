@@ -1,4 +1,4 @@
-"""Speech Commands v0.02 (issue 24): a copy missing listed files is refused unless --partial, as every loader
+"""Speech Commands v0.02: a copy missing listed files is refused unless --partial, as every loader
 refuses a partial copy; ``_silence_`` gets its 10 % share in every split from seeded, overlapping 1 s crops of the
 background recordings, the rule recorded in the dataset's info. Fixture trees in the archive's layout."""
 

@@ -1,4 +1,4 @@
-"""Task types as objects (issue 18): no stage branches on which type it has, so a third type plugs in as a subclass.
+"""Task types as objects: no stage branches on which type it has, so a third type plugs in as a subclass.
 
 The regression type below implements :class:`rwbench.tasks.TaskType` and runs through the nested CV, the fold record
 and the clip bootstrap unchanged; the two shipped types answer each question the stages ask by value.

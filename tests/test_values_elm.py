@@ -1,4 +1,4 @@
-"""The ELMs pinned by value against numpy by hand (issue 26): the seeded hidden layer W ~ N(0, 9/d), b ~ N(0, 1), the
+"""The ELMs pinned by value against numpy by hand: the seeded hidden layer W ~ N(0, 9/d), b ~ N(0, 1), the
 ridge solution for multilabel targets (primal and dual), the binary decision value and the multilabel threshold."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Nested CV pinned by value (issue 26): the exact clips every inner fit and validation sees, the selection score and
+"""Nested CV pinned by value: the exact clips every inner fit and validation sees, the selection score and
 the refit, a fold's metrics and confusion through the whole split, window means and votes (the binary decision
 vote too), stored score rounding, and the row index sets of skipped clips and windows."""
 

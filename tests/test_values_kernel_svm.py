@@ -1,4 +1,4 @@
-"""KernelSVC pinned by value against scikit-learn's own SVC (issue 26): the γ of ``gamma='scale'`` and its fallback on
+"""KernelSVC pinned by value against scikit-learn's own SVC: the γ of ``gamma='scale'`` and its fallback on
 zero-variance features, the multilabel path tag by tag, parameter checks and the memo's eviction order."""
 
 from __future__ import annotations

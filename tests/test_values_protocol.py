@@ -1,5 +1,5 @@
 """Protocols pinned by value: the exact outer folds and inner (fit, validate) index sets on fixed datasets, against
-index sets written out by hand or scikit-learn's splitters called directly (issue 26)."""
+index sets written out by hand or scikit-learn's splitters called directly."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rank correlations pinned by value on hand-made leaderboard tables (issue 26): pair ranks and their differences,
+"""Rank correlations pinned by value on hand-made leaderboard tables: pair ranks and their differences,
 exact p-values against brute-force enumeration, both bootstrap intervals against a reference drawn with the same
 seed, Holm within a dataset, the n thresholds and the null rankings."""
 

@@ -1,4 +1,4 @@
-"""Result records pinned by value (issue 26): the fold summary (unweighted mean, population std; one fold), the
+"""Result records pinned by value: the fold summary (unweighted mean, population std; one fold), the
 score bounds a valid result keeps, the schema checks, upgrades of version 1 files, file names and row keys."""
 
 from __future__ import annotations

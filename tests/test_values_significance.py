@@ -1,4 +1,4 @@
-"""Significance pinned by value (issue 26): bootstrap intervals against their exact distributions or an independent
+"""Significance pinned by value: bootstrap intervals against their exact distributions or an independent
 Monte Carlo bootstrap, McNemar and permutation p with ties against counts by hand, Wilcoxon's zero_method, block
 scores as seed means (not medians), the best row by its mean, and the wins/ties/losses of ``compare``."""
 

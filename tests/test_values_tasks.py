@@ -1,4 +1,4 @@
-"""Task types' metrics pinned by value (issue 26): every multiclass and multilabel metric of a fold on imbalanced
+"""Task types' metrics pinned by value: every multiclass and multilabel metric of a fold on imbalanced
 clips with a class (tag) missing, computed by hand or per tag with scikit-learn, the confusion matrix's orientation,
 the micro-F1 threshold, the tags left out of macro averages, and the per-clip outputs the paired tests read."""
 
