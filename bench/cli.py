@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"with --crop-seconds: prediction windows advance by this fraction of a window ({WINDOW_HOP:g})")
     p.add_argument("--folds", type=cli_args.fold_names, metavar="FOLD,...",
                    help="train only these outer folds (a partial result, recorded as such; for measuring)")
+    p.add_argument("--dry-run", action="store_true", help="time an epoch of each front-end on this device and print "
+                                                          "the training cost as a range; train nothing")
     p.set_defaults(handler=cmd_train)
     p = sub.add_parser("pretrain", parents=[common], help="self-supervised pre-training per outer fold (mst: regress "
                                                          "the log-mel from the waveform, Tax et al. 2017)")
@@ -381,7 +383,8 @@ def _train_options(args) -> TrainOptions:
             raise RwbenchError("give --lr (one learning rate) or --lrs (a search), not both")
         head = dict(lrs=tuple([args.lr] if args.lr is not None else args.lrs or LRS), lr_search=args.lr_search,
                     refit=args.refit, silence_dbfs=args.silence_dbfs, window_hop=args.window_hop, folds=args.folds)
-    cli_args.writable_folder(args.results, "--results")
+    if not getattr(args, "dry_run", False):  # a dry run writes nothing
+        cli_args.writable_folder(args.results, "--results")
     return TrainOptions(width=args.width, seeds=args.seeds, epochs=args.epochs, patience=args.patience,
                         lr=args.lr if args.lr is not None else TrainOptions.lr, **head,
                         batch_size=args.batch_size, dropout=args.dropout, crop_seconds=args.crop_seconds,
@@ -408,6 +411,14 @@ def cmd_train(args) -> int:
 
     opts = _train_options(args)
     datasets = cli_args.datasets_from_args(args)
+    if args.dry_run:
+        from .train_plan import render, training_cost
+
+        learnable = [spec for spec in FRONTENDS.select(args.frontends) if spec.is_learnable()]
+        if not learnable:
+            raise RwbenchError("none of the selected front-ends has weights to train")
+        print(render([training_cost(d, spec, opts) for d in datasets for spec in learnable], len(opts.seeds)), end="")
+        return 0
     paths = train_all(datasets, FRONTENDS.select(args.frontends), opts)
     log.info("train: %d result(s) in %s", len(paths), opts.results_dir)
     print(to_summary(load(opts.results_dir, datasets=[d.key for d in datasets])), end="")

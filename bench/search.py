@@ -339,10 +339,11 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     return folder
 
 
-def plan_search(dataset: Dataset, opts: SearchOptions) -> str:
+def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
     """``--dry-run``: the sampled architectures and the predicted cost — zero-cost and baseline proxies timed on the
     first architecture, random-weight ones from ``rwbench run --dry-run``'s plan (embedding timed on this device,
-    one backend fit timed per feature size) scaled to the folds scored. Nothing is written."""
+    one backend fit timed per feature size) scaled to the folds scored, training from ``rwbench train --dry-run``'s
+    (:mod:`rwbench.train_plan`) with ``train_opts``. Nothing is written."""
     from .backends import BACKENDS
     from .plan import plan
 
@@ -375,9 +376,14 @@ def plan_search(dataset: Dataset, opts: SearchOptions) -> str:
                          f"(embedding shared between random-weight proxies; outer folds scored: "
                          f"{len(outer)} of {len(dataset.splits())})")
     trains = min(opts.train_top + opts.train_random, len(archs))
-    if trains:
-        lines.append(f"training: {trains} architecture(s) × the training seeds with `rwbench train`'s recipe (not "
-                     "predicted here; see studies/search/README.md for measured seconds per fold)")
+    if trains and train_opts is not None:  # which ones are trained depends on the proxies: each sampled one is timed
+        from .train_plan import hours, training_cost
+
+        bounds = np.array([training_cost(dataset, a.spec, train_opts).bounds for a in archs]) * len(train_opts.seeds)
+        lines.append(f"training: {trains} of them × {len(train_opts.seeds)} seed(s) with `rwbench train`'s recipe: "
+                     f"≈ {hours(trains * bounds[:, 0].mean())} … {hours(trains * bounds[:, 1].mean())} at the sample's "
+                     f"mean cost (per architecture {hours(bounds[:, 0].min())} … {hours(bounds[:, 1].max())}: every "
+                     "run stopped as early as patience allows … every run at the epoch cap)")
     return "\n".join(lines) + "\n"
 
 

@@ -95,7 +95,7 @@ def cmd_search(args) -> int:
                          n_jobs=args.jobs or available_cores(), results_dir=args.results, cache_dir=args.cache,
                          force=args.force)
     if args.dry_run:
-        print(plan_search(datasets[0], opts), end="")
+        print(plan_search(datasets[0], opts, _train_options(args)), end="")
         return 0
     cli_args.writable_folder(args.results, "--results")
     folder = search(datasets[0], opts, _train_options(args), on_done=lambda line: log.info("%s", line))

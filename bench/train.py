@@ -65,7 +65,7 @@ from .datamodel import Dataset
 from .device import check_fits, resolve_device
 from .embed_job import EmbedJob
 from .errors import RwbenchError
-from .fileio import content_key, read_json, write_json
+from .fileio import content_key, exclusive, read_json, write_json
 from .fitting import (
     CROP_GRID_SECONDS,
     NOT_CONVERGED,
@@ -428,9 +428,6 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
                        "skipped": sorted(failed)})
     tensor, labels = torch.from_numpy(waves), torch.from_numpy(dataset.labels)
     chosen = select_folds(kept, opts.folds, dataset.key)
-    if opts.force:  # retrain: the inner runs too
-        for split in chosen:
-            (folder / f"{split.name}.select.json").unlink(missing_ok=True)
     crop = max(round(opts.crop_seconds * spec.sample_rate), spec.min_samples()) if opts.crop_seconds else None
     windows = make_windows(tensor, crop, spec.sample_rate, hop_fraction=opts.window_hop,
                            silence_dbfs=opts.silence_dbfs)
@@ -441,8 +438,13 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
         runs = _inner_runs(spec, dataset, source, tensor, labels, seed, folder, key, opts, device, windows, lrs)
         return choose_lr(runs, lrs), source.name, runs
 
-    folds = [_train_fold(spec, dataset, s, tensor, labels, seed, folder, key, opts, device, windows, lr_for)
-             for s in chosen]
+    # one process trains a (front-end, dataset, width, seed) at a time: a second waits, then reuses the finished folds
+    with exclusive(folder / ".train.lock", f"the training of {spec.name} on {dataset.key} (seed {seed})"):
+        if opts.force:  # retrain: the inner runs too
+            for split in chosen:
+                (folder / f"{split.name}.select.json").unlink(missing_ok=True)
+        folds = [_train_fold(spec, dataset, s, tensor, labels, seed, folder, key, opts, device, windows, lr_for)
+                 for s in chosen]
     summaries = {s.name: read_json(folder / f"{s.name}.json") for s in chosen}
     filters = spec.filters(opts.width)
     record = build_record(

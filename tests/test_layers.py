@@ -20,7 +20,8 @@ MECHANISMS = {"cache", "backends", "weight_packs", "datamodel", "guards", "folds
               "hear_import", "macs", "embed_job", "clips", "device", "fitting", "fusion", "compiler", "paper",
               "dataset", "weights"}  # deprecated names of datamodel and weight_packs, re-exporting them
 STAGES = {"embed", "evaluate", "train", "pretrain", "profile", "check"}
-ORCHESTRATION = {"pipeline", "executor", "plan", "proxies", "search", "reproduce", "published_protocol", "weight_figures"}
+ORCHESTRATION = {"pipeline", "executor", "plan", "train_plan", "proxies", "search", "reproduce", "published_protocol",
+                 "weight_figures"}
 INTERFACE = {"__init__", "cli", "cli_args", "reproduce_cli", "search_cli", "api", "listing", "hear"}
 # floor of each module, bottom up; the analysis wing reads result files and sits on the mechanisms
 FLOORS = {**dict.fromkeys(PRIMITIVES, 0), **dict.fromkeys(MECHANISMS, 1), "analysis": 2,

@@ -181,9 +181,10 @@ def test_halving_runs_the_random_weight_proxy_on_the_best_half(toy_space, tmp_pa
 
 def test_cli_dry_run_lists_the_sample_and_its_cost(toy_space, capsys):
     assert main(["search", str(toy_space), "--tasks", "timbre", "--n", "2", "--proxies", "params,synflow", "--batch",
-                 "4", "--dry-run", "-q"]) == 0
+                 "4", "--train-top", "1", "--epochs", "5", "--patience", "2", "--device", "cpu", "--dry-run", "-q"]) == 0
     out = capsys.readouterr().out
     assert "2 sampled with seed 0" in out.replace("scoring 2 sampled", "2 sampled") and "synflow: ≈" in out
+    assert "training: 1 of them × 1 seed(s)" in out and "every run at the epoch cap" in out
     assert main(["search", "score"]) == 2  # no folder: one-line error
 
 

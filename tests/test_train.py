@@ -115,6 +115,25 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path):
     assert _shas(tmp_path / "killed") == _shas(tmp_path / "whole")
 
 
+def test_two_trainings_of_the_same_network_at_once_give_one_run_s_weights(tmp_path):
+    """Two processes train the same (front-end, dataset, seed) into one results folder at once: the second waits for
+    the first (and says so), then reuses its folds; the weights are those of a training run alone."""
+    plugin = tmp_path / "tones_plugin.py"
+    plugin.write_text(PLUGIN.format(tests=str(os.path.dirname(__file__))))
+    argv = [sys.executable, "-m", "rwbench.cli", "train", "--plugin", str(plugin), "--dataset", "tones",
+            "--frontends", "tiny", "--epochs", "6", "--patience", "6", "--lrs", "1e-3,3e-3", "--batch-size", "8",
+            "--workers", "0", "--device", "cpu"]
+    both = [subprocess.Popen([*argv, "--results", str(tmp_path / "both")], stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    logs = [proc.communicate(timeout=600)[1] for proc in both]
+    assert [proc.returncode for proc in both] == [0, 0], logs
+    assert sum("waiting for another rwbench process that is computing the training of tiny" in log
+               for log in logs) == 1, logs
+    alone = subprocess.run([*argv, "--results", str(tmp_path / "alone")], capture_output=True, text=True, timeout=600)
+    assert alone.returncode == 0, alone.stderr
+    assert _shas(tmp_path / "both") == _shas(tmp_path / "alone")
+
+
 def test_the_transfer_row_embeds_each_fold_with_its_own_weights(tmp_path):
     _train(tmp_path)
     opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["trained", "random"], seeds=[0])

@@ -1,0 +1,139 @@
+"""``rwbench train --dry-run``: what training would cost, before any of it runs.
+
+Per front-end and dataset, one optimisation step (forward, backward, Adam) and one validation forward are timed on a
+batch of noise clips of the length the trainer feeds (whole clips, or ``--crop-seconds`` crops), on the run's device,
+and scaled to an epoch of the first outer split's inner fit part (with its validation pass) and of its whole training
+side (a refit epoch). The recipe fixes how many runs there are — the learning-rate search's early-stopped runs on the
+first split's fit part (or on every split's with ``--lr-search every-fold``), one run per other split at the chosen
+rate, and a refit per split — but not how many epochs each lasts: early stopping decides. So the cost is a range:
+every selection run stopped as early as patience allows (``patience + 1`` epochs) and refit for one epoch, up to
+every run at the epoch cap. Measured epochs of finished folds narrow it (``studies/*/README.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .datamodel import Dataset
+from .device import resolve_device
+from .embed_job import EmbedJob
+from .fitting import TrainOptions, autocast
+from .frontend import FrontendSpec
+from .profile import best_seconds
+from .train import Classifier, select_folds
+
+
+@dataclass(frozen=True)
+class TrainingCost:
+    """One front-end on one dataset, per training seed: seconds per epoch (timed) and the recipe's run counts."""
+
+    frontend: str
+    dataset: str
+    fit_epoch: float  # seconds: one epoch on the fit part, its validation pass included
+    refit_epoch: float  # seconds: one epoch on the whole training side, no validation
+    selection_runs: int  # early-stopped runs on inner fit parts (the learning-rate search's included)
+    refits: int  # refits on the whole training side (one per outer split with --refit full)
+    min_epochs: int  # a selection run's fewest epochs: patience + 1 (no better epoch after the first), ≤ the cap
+    cap: int
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(fewest, most) seconds: every selection run stopped at ``min_epochs`` and refit for one epoch, or every
+        run at the cap."""
+        low = self.selection_runs * self.min_epochs * self.fit_epoch + self.refits * self.refit_epoch
+        high = (self.selection_runs * self.fit_epoch + self.refits * self.refit_epoch) * self.cap
+        return low, high
+
+
+def run_counts(n_splits: int, n_lrs: int, opts: TrainOptions) -> tuple[int, int]:
+    """(selection runs, refits) for one seed over ``n_splits`` outer splits, as :func:`rwbench.train.train_one`
+    runs them: with a first-fold search, ``n_lrs`` runs on the first split (one of them is its selected run) and
+    one run per other split; with an every-fold search, ``n_lrs`` runs on each."""
+    per_first = n_lrs
+    per_other = n_lrs if opts.lr_search == "every-fold" and n_lrs > 1 else 1
+    return per_first + (n_splits - 1) * per_other, n_splits if opts.refit == "full" else 0
+
+
+def _noise_batch(samples: int, batch: int, n_classes: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    return (torch.randn(batch, samples, generator=generator).to(device),
+            torch.randint(0, n_classes, (batch,), generator=generator).to(device))
+
+
+def train_step_seconds(model: Classifier, samples: int, batch: int, n_classes: int, device: torch.device) -> float:
+    """Seconds of one training step (forward, cross-entropy, backward, Adam) on ``batch`` noise clips of ``samples``,
+    best of 2 after a warm-up. The weights change as they would in training, which does not change the time."""
+    clips, labels = _noise_batch(samples, batch, n_classes, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step() -> None:
+        with autocast(device):
+            logits = model(clips)
+        loss = loss_fn(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    model.train()
+    return best_seconds(step, device, repeats=2, warmup=1)
+
+
+@torch.no_grad()
+def forward_seconds(model: Classifier, samples: int, batch: int, device: torch.device) -> float:
+    """Seconds of one validation forward (eval mode) on ``batch`` noise clips of ``samples``, best of 2."""
+    clips, _ = _noise_batch(samples, batch, 2, device)
+
+    def forward() -> None:
+        with autocast(device):
+            model(clips)
+
+    model.eval()
+    return best_seconds(forward, device, repeats=2, warmup=1)
+
+
+def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> TrainingCost:
+    """The training cost of ``spec`` on ``dataset`` per seed (see the module docstring)."""
+    splits = select_folds(dataset.splits(), opts.folds, dataset.key)
+    fit_idx, val_idx = splits[0].inner[0]
+    device = resolve_device(opts.device)
+    clip = EmbedJob(dataset, spec, opts.width).input_samples()[1]
+    crop = max(round(opts.crop_seconds * spec.sample_rate), spec.min_samples()) if opts.crop_seconds else clip
+    batch = min(opts.batch_size, len(fit_idx))
+    n_classes = max(len(dataset.classes), 2)
+    model = Classifier(spec, opts.width, n_classes, seed=0, dropout=opts.dropout).to(device)
+    per_clip_train = train_step_seconds(model, min(crop, clip), batch, n_classes, device) / batch
+    if crop < clip:  # validation averages the logits of a clip's windows: that many forwards of a crop per clip
+        windows = 1 + (clip - crop) // max(1, round(opts.window_hop * crop))
+        per_clip_forward = windows * forward_seconds(model, crop, batch, device) / batch
+    else:
+        per_clip_forward = forward_seconds(model, clip, batch, device) / batch
+    fit_epoch = len(fit_idx) * per_clip_train + len(val_idx) * per_clip_forward
+    refit_epoch = len(splits[0].train) * per_clip_train
+    selection, refits = run_counts(len(splits), len(opts.lrs), opts)
+    return TrainingCost(spec.name, dataset.key, fit_epoch, refit_epoch, selection, refits,
+                        min(opts.patience + 1, opts.epochs), opts.epochs)
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min" if seconds >= 60 else \
+        f"{seconds:.0f} s"
+
+
+def render(costs: list[TrainingCost], seeds: int) -> str:
+    """The dry run's table: per front-end and dataset, seconds per epoch and the range for ``seeds`` seeds."""
+    lines = [f"training plan ({seeds} seed(s) each; epochs are decided by early stopping, so each cost is a range: "
+             "every run stopped as early as patience allows … every run at the epoch cap):"]
+    total = np.zeros(2)
+    for cost in costs:
+        low, high = (seeds * b for b in cost.bounds)
+        total += (low, high)
+        lines.append(f"  {cost.dataset} {cost.frontend}: {cost.fit_epoch:.1f} s per fit-part epoch (validation "
+                     f"included), {cost.refit_epoch:.1f} s per refit epoch; {cost.selection_runs} early-stopped "
+                     f"run(s) of {cost.min_epochs}–{cost.cap} epochs and {cost.refits} refit(s) of 1–{cost.cap} epochs "
+                     f"per seed → {hours(low)} … {hours(high)}")
+    lines.append(f"total: {hours(total[0])} … {hours(total[1])} on this device, one training at a time")
+    return "\n".join(lines) + "\n"

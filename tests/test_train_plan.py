@@ -1,0 +1,51 @@
+"""``rwbench train --dry-run``: the recipe's run counts, the cost range's arithmetic, and a plan that writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from toy import TINY, tone_dataset
+
+from rwbench.cli import main
+from rwbench.fitting import TrainOptions
+from rwbench.train_plan import TrainingCost, render, run_counts, training_cost
+
+
+@pytest.mark.parametrize("splits, lrs, lr_search, refit, expected", [
+    (5, 3, "first-fold", "full", (3 + 4, 5)),  # 3 runs on the first split (one of them its selected run), 1 on each other
+    (5, 3, "every-fold", "full", (15, 5)),
+    (5, 1, "every-fold", "full", (5, 5)),  # one rate: nothing to search anywhere
+    (6, 3, "first-fold", "fit-part", (3 + 5, 0)),  # the fit-part model is scored: no refit
+])
+def test_run_counts_follow_the_recipe(splits, lrs, lr_search, refit, expected):
+    opts = TrainOptions(lrs=tuple([1e-3] * lrs), lr_search=lr_search, refit=refit)
+    assert run_counts(splits, lrs, opts) == expected
+
+
+def test_the_cost_range_spans_earliest_stops_to_the_epoch_cap():
+    cost = TrainingCost("x", "d", fit_epoch=2.0, refit_epoch=3.0, selection_runs=7, refits=5, min_epochs=11, cap=100)
+    assert cost.bounds == (7 * 11 * 2.0 + 5 * 1 * 3.0, (7 * 2.0 + 5 * 3.0) * 100)
+    text = render([cost, cost], seeds=2)
+    assert "7 early-stopped run(s) of 11–100 epochs and 5 refit(s) of 1–100 epochs per seed" in text
+    assert f"total: {2 * 2 * cost.bounds[0] / 60:.0f} min … {2 * 2 * cost.bounds[1] / 3600:.1f} h" in text
+
+
+def test_the_plan_times_an_epoch_of_the_dataset_s_split():
+    dataset = tone_dataset()
+    opts = TrainOptions(epochs=20, patience=4, lrs=(1e-3, 3e-3), device="cpu", batch_size=8)
+    cost = training_cost(dataset, TINY, opts)
+    fit, val = dataset.splits()[0].inner[0]
+    assert (cost.selection_runs, cost.refits, cost.min_epochs, cost.cap) == (2 + 3, 4, 5, 20)
+    assert 0 < cost.fit_epoch and 0 < cost.refit_epoch
+    # both scale from per-clip times: the refit epoch (27 training clips) costs more than fit-part training alone
+    assert cost.refit_epoch > cost.fit_epoch * len(fit) / (len(fit) + len(val)) * 0.5
+
+
+def test_the_command_line_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
+    results = tmp_path / "results"
+    assert main(["train", "--dataset", "synthetic", "--tasks", "timbre", "--frontends", "strided_1024_1024,mfcc",
+                 "--epochs", "10", "--patience", "3", "--device", "cpu", "--results", str(results), "--dry-run",
+                 "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic/timbre strided_1024_1024:" in out and "mfcc" not in out  # mfcc has no weights to train
+    assert "early-stopped run(s) of 4–10 epochs" in out and out.rstrip().splitlines()[-1].startswith("total:")
+    assert not results.exists()
