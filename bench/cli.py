@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     p.add_argument("--repeats", type=cli_args.positive(int, "--repeats"), default=3, help="timings per front-end; the best "
                                                                                 "is kept (3)")
+    p.add_argument("--peak-repeats", type=cli_args.positive(int, "--peak-repeats"), default=5,
+                   help="timings per shape of the matmul peak; the best is kept (5)")
     p.add_argument("--threads", type=cli_args.positive(int, "--threads"), help="torch CPU threads (default: torch's choice); "
                                                                       "1 is steadier on a busy machine")
     p.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (matmul peak and front-ends)")
@@ -470,7 +472,8 @@ def cmd_profile(args) -> int:
     from .profile import ProfileOptions, profile, render
 
     opts = ProfileOptions(width=args.width, seconds=args.seconds, batch_size=args.batch_size, device=args.device,
-                          precision=args.precision, repeats=args.repeats, compile=args.compile,
+                          precision=args.precision, repeats=args.repeats, peak_repeats=args.peak_repeats,
+                          compile=args.compile,
                           fuse=not args.no_fuse)
     specs = FRONTENDS.select(args.frontends)
     if args.threads:

@@ -55,13 +55,15 @@ class ProfileOptions(Placement, Forward):
     seconds: float = 4.0
     repeats: int = 3
     warmup: int = WARMUP_CALLS
+    peak_repeats: int = PEAK_REPEATS  # timings per peak shape
     fuse: bool = True
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
         check_seconds(seconds=self.seconds)
-        if self.repeats < 1 or self.warmup < 0:
-            raise RwbenchError(f"repeats {self.repeats} must be at least 1 and warmup {self.warmup} at least 0")
+        if min(self.repeats, self.peak_repeats) < 1 or self.warmup < 0:
+            raise RwbenchError(f"repeats {self.repeats} and peak_repeats {self.peak_repeats} must be at least 1, "
+                               f"warmup {self.warmup} at least 0")
         super().__post_init__()
 
 
@@ -302,7 +304,7 @@ def header(device: torch.device, peak: Peak, opts: ProfileOptions) -> list[str]:
     return [
         f"device {name}; torch {torch.__version__}; threads {torch.get_num_threads()}; load average {load}",
         f"float32 peak {peak.gflops:.1f} GFLOP/s ({peak.shape}; the best of {len(peak.rates)} shapes, each best of "
-        f"{PEAK_REPEATS}); rewrites {'fused' if opts.fuse else 'off'}; torch.compile {'on' if opts.compile else 'off'}; "
+        f"{opts.peak_repeats}); rewrites {'fused' if opts.fuse else 'off'}; torch.compile {'on' if opts.compile else 'off'}; "
         f"precision {opts.precision}; batch {opts.batch_size}, best of {opts.repeats} after {opts.warmup} warm-up "
         f"calls; {memory}",
     ]
@@ -317,7 +319,7 @@ def profile(specs: list[FrontendSpec], opts: ProfileOptions) -> tuple[list[dict]
     if device.type == "cpu" and hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1) / 2:
         log.warning("load average %.1f on %d cores: other processes compete for the CPU and timings will vary; "
                     "--threads 1 is steadier on a shared machine", os.getloadavg()[0], os.cpu_count())
-    peak = device_peak(device)
+    peak = device_peak(device, repeats=opts.peak_repeats)
     log.info("float32 peak %.1f GFLOP/s on %s (%s)", peak.gflops, device, peak.shape)
     notes, rows = header(device, peak, opts), []
     notes.append("peak shapes, GFLOP/s: " + "; ".join(f"{name} {rate:.1f}" for name, rate in peak.rates.items()))

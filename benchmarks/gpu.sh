@@ -30,12 +30,12 @@ CACHE=$(mktemp -d)
 trap 'rm -rf "$CACHE"' EXIT
 STUDY_FE=vgg,vertical_7x96,vertical_7x86,timbral,temporal,timbral_temporal,sample_level,frame_level,frame_level_many,mfcc
 if [ "$QUICK" = 1 ]; then
-  WIDTH=small; PROFILE_FE=sample_level; REPEATS=1
+  WIDTH=small; PROFILE_FE=sample_level; REPEATS=1; PEAK_REPEATS=1
   ELM_ARGS=(--clips 300 --dims 128 --hidden 100 --repeats 1); GRAM=(300 64)
   STUDY=(--dataset-option n_per_class=5 --dataset-option seconds=2 --frontends sample_level,mfcc --backends elm)
   TESTS=(tests/test_embed_cache.py -k "cuda or device")
 else
-  WIDTH=paper; PROFILE_FE='*'; REPEATS=3
+  WIDTH=paper; PROFILE_FE='*'; REPEATS=3; PEAK_REPEATS=5
   ELM_ARGS=(--clips 8000 --dims 3585 --hidden 2500 --repeats 3); GRAM=(8000 3585)
   STUDY=(--dataset-option n_per_class=186 --dataset-option seconds=30 --frontends "$STUDY_FE" --backends svm,elm)
   TESTS=(tests/test_frontends.py tests/test_embed_cache.py tests/test_elm.py tests/test_hear.py tests/test_profile.py
@@ -63,11 +63,12 @@ step() {  # step NAME LIMIT_S OUTPUT_FILE COMMAND...: run with a time limit, rec
   echo "gpu.sh: $name: exit $status, $((SECONDS - start)) s -> $OUT/$file" >&2
 }
 
-step "tests on the device path" 120 tests.txt python -m pytest -q "${TESTS[@]}"
+# -n 0: these few tests in this process, not in pytest-xdist workers (pyproject's addopts ask for 2)
+step "tests on the device path" 120 tests.txt python -m pytest -q -n 0 "${TESTS[@]}"
 for precision in fp32 bf16; do
   step "profile $precision, $WIDTH width" 100 "profile-$precision.md" \
     rwbench profile --frontends "$PROFILE_FE" --width "$WIDTH" --device "$DEVICE" --precision "$precision" \
-    --repeats "$REPEATS" --format md
+    --repeats "$REPEATS" --peak-repeats "$PEAK_REPEATS" --format md
 done
 step "elm_torch vs hpelm" 60 elm.txt python benchmarks/elm_speed.py --device "$DEVICE" "${ELM_ARGS[@]}"
 step "Gram matrix, device vs cpu" 30 gram.txt python - "$DEVICE" "${GRAM[@]}" <<'EOF'

@@ -10,6 +10,27 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under pytest-xdist (pyproject's addopts: `-n 2`) each worker process runs one test at a time on its share of
+    # the cores: one torch/BLAS/OpenMP thread each, so two workers on 2 cores do not fight over 4 threads. The
+    # environment variables reach the processes the tests start (rwbench commands, scripts, Dask workers); the
+    # pools of this process are set directly, since BLAS read the variables when numpy was imported.
+    for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[_variable] = "1"
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+
+
+def pytest_collection_modifyitems(items):
+    """The modules with a test marked ``slow`` first (each keeping its tests' order): pytest-xdist hands out whole
+    modules in this order (pyproject: --dist loadfile --no-loadscope-reorder), so a 100-s test does not start last
+    while the other worker sits idle. Only the order changes; no test relies on it."""
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)  # stable: the rest keep collection order
+
 
 def write_audio(path: Path, seconds: float = 0.2, rate: int = 8000, channels: int = 1, **kwargs) -> Path:
     """Write seeded noise (distinct per file name) to ``path``; the format follows the extension."""
@@ -64,7 +85,7 @@ MUSICNN_WHEEL = "weights/musicnn-0.1.0-py3-none-any.whl"
 @pytest.fixture(scope="session")
 def musicnn_home(tmp_path_factory) -> Path:
     """A weights folder with the musicnn pack installed from the shared wheel (converted once per session)."""
-    from rwbench.weights import fetch
+    from rwbench.weight_packs import fetch
 
     home = tmp_path_factory.mktemp("weights")
     fetch("musicnn", shared(MUSICNN_WHEEL), home=home)

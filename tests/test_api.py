@@ -17,6 +17,7 @@ import rwbench
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+@pytest.mark.slow
 def test_the_readme_notebook_cell_runs_and_its_cross_validation_matches_the_stored_row(tmp_path, monkeypatch, capsys):
     (cell,) = re.findall(r"```python\n(# notebook: .*?)```", README.read_text(), re.S)
     monkeypatch.chdir(tmp_path)

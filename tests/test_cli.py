@@ -52,7 +52,7 @@ def test_list_shows_every_registry(capsys):
 
 
 @pytest.mark.slow
-def test_run_embed_evaluate_leaderboard_on_small_synthetic_data(tmp_path, capsys):
+def test_run_embed_evaluate_leaderboard_on_small_synthetic_data(tmp_path, capsys, monkeypatch):
     common = ["--results", str(tmp_path), "--frontends", "temporal,mfcc", "--device", "cpu", "--quiet",
               "--dataset-option", "n_per_class=8", "--tasks", "rhythm"]
     assert main(["embed", *common]) == 0
@@ -61,10 +61,14 @@ def test_run_embed_evaluate_leaderboard_on_small_synthetic_data(tmp_path, capsys
     out = capsys.readouterr().out
     assert "### synthetic/rhythm" in out and out.count("| temporal") == 2 and out.count("| mfcc") == 2
     out_file = tmp_path / "board.json"
-    assert main(["leaderboard", "--results", str(tmp_path), "--format", "json", "-o", str(out_file)]) == 0
+    argv = ["leaderboard", "--results", str(tmp_path), "--format", "json", "-o", str(out_file)]
+    # the recorded command is rebuilt from sys.argv: the one a real `rwbench leaderboard ...` process has, not the
+    # test runner's (an xdist worker's sys.argv is ["-c"])
+    monkeypatch.setattr(sys, "argv", ["rwbench", *argv])
+    assert main(argv) == 0
     board = json.loads(out_file.read_text())
     rows = board["rows"]
-    assert board["metadata"]["rwbench_version"] and board["metadata"]["command"].startswith("rwbench ")
+    assert board["metadata"]["rwbench_version"] and board["metadata"]["command"].startswith("rwbench leaderboard ")
     assert isinstance(rows[0]["fold_accuracies"], list) and isinstance(rows[0]["fold_scores_by_seed"], list)
     assert {(r["frontend"], r["backend"]) for r in rows} == {(f, b) for f in ("temporal", "mfcc") for b in ("logreg", "knn")}
 

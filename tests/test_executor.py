@@ -52,26 +52,32 @@ def _same_results(a: Path, b: Path) -> None:
         np.testing.assert_array_equal(fa[key], fb[key])
 
 
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    """(folder, log) of the local executor's run on the tones, the reference the Dask runs below must equal: one
+    run for the module (pyproject's `--dist loadfile` keeps a module in one xdist worker), read only."""
+    root = tmp_path_factory.mktemp("executor")
+    return root, run([tone_dataset()], [TINY], BACKENDS_USED, _opts(root / "local"))
+
+
 @pytest.mark.slow
-def test_two_workers_give_the_local_results_and_a_rerun_reuses_them(tmp_path):
+def test_two_workers_give_the_local_results_and_a_rerun_reuses_them(tmp_path, local_run):
     ds = tone_dataset()
-    local = run([ds], [TINY], BACKENDS_USED, _opts(tmp_path / "local"))
+    root, local = local_run
     remote = run_dask([ds], [TINY], BACKENDS_USED, _opts(tmp_path / "dask"), n_workers=2)
     assert (remote.embedded, remote.evaluated) == (local.embedded, local.evaluated) == (2, 4)
-    _same_results(tmp_path / "local", tmp_path / "dask")
+    _same_results(root / "local", tmp_path / "dask")
     again = run_dask([ds], [TINY], BACKENDS_USED, _opts(tmp_path / "dask"), n_workers=2)
     assert (again.embedded, again.cached, again.evaluated, again.reused) == (0, 2, 0, 4)
 
 
 @pytest.mark.slow
-def test_a_worker_that_dies_loses_only_its_task(tmp_path):
-    ds = tone_dataset()
-    run([ds], [TINY], BACKENDS_USED, _opts(tmp_path / "local"))
+def test_a_worker_that_dies_loses_only_its_task(tmp_path, local_run):
     dying = tone_dataset()
     dying.die_once = str(tmp_path / "died")  # the first decode kills its worker process (os._exit)
     log = run_dask([dying], [TINY], BACKENDS_USED, _opts(tmp_path / "dask"), n_workers=2)
     assert (tmp_path / "died").exists() and (log.embedded, log.evaluated) == (2, 4)
-    _same_results(tmp_path / "local", tmp_path / "dask")
+    _same_results(local_run[0] / "local", tmp_path / "dask")
 
 
 @pytest.mark.slow

@@ -24,7 +24,8 @@ QUICK = ProfileOptions(seconds=1.0, batch_size=2, repeats=1, warmup=1)
 @pytest.fixture
 def fixed_peak(monkeypatch):
     """A fixed peak: these tests check the arithmetic, not this machine's speed."""
-    monkeypatch.setattr(profile_module, "device_peak", lambda device: Peak(100.0, "mm 9²", {"mm 9²": 100.0, "b": 50.0}))
+    monkeypatch.setattr(profile_module, "device_peak",
+                        lambda device, repeats: Peak(100.0, "mm 9²", {"mm 9²": 100.0, "b": 50.0}))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -69,14 +70,17 @@ def test_formats_carry_the_notes_and_every_column(fixed_peak):
     assert markdown.startswith(notes[0]) and "| mst " in markdown
 
 
+@pytest.mark.slow
 def test_the_command_runs_in_a_real_process(tmp_path):
     out = tmp_path / "profile.json"
     done = subprocess.run([sys.executable, "-m", "rwbench.cli", "profile", "--frontends", "mst", "--seconds", "1",
-                           "--batch-size", "2", "--repeats", "1", "--threads", "1", "--format", "json", "-o", str(out)],
+                           "--batch-size", "2", "--repeats", "1", "--peak-repeats", "1", "--threads", "1", "--format",
+                           "json", "-o", str(out)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     data = json.loads(out.read_text())
     assert "threads 1" in data["notes"][0] and "float32 peak" in data["notes"][1] and "shapes" in data["notes"][2]
+    assert "each best of 1)" in data["notes"][1]
     (row,) = data["rows"]
     assert row["front-end"] == "mst" and row["clips/s"] > 0 and 0 < row["% peak"]
 
@@ -137,7 +141,8 @@ def test_a_failed_compile_is_a_failed_row_not_an_eager_timing(fixed_peak, monkey
 @pytest.mark.parametrize("field, value, problem", [
     ("precision", "fp8", "precision 'fp8' is not one of"),
     ("seconds", 0.0, "seconds 0.0 must be a positive number of seconds"),
-    ("repeats", 0, "repeats 0 must be at least 1"),
+    ("repeats", 0, "repeats 0 and peak_repeats 5 must be at least 1"),
+    ("peak_repeats", 0, "peak_repeats 0 must be at least 1"),
     ("batch_size", 0, "batch_size 0 must be at least 1"),  # the shared groups check their own fields
     ("device", "tpu", "device 'tpu' is not one of"),
 ])

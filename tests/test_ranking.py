@@ -245,16 +245,24 @@ def test_compare_on_missing_empty_or_headless_results_gives_one_clear_line(tmp_p
         assert len(err.splitlines()) == 1 and err.startswith("rwbench: error:") and match in err, err
 
 
+def _spearman_of_every_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``stats.spearmanr(x, y[order]).statistic`` for every order of ``y``: Spearman's rho is Pearson's r of the
+    average ranks (its definition, and how scipy computes it), here for all n! orders in one vectorised call
+    instead of n! calls (40320 calls took ~40 s)."""
+    orders = np.array(list(itertools.permutations(range(len(y)))))
+    return stats.pearsonr(stats.rankdata(x), stats.rankdata(y[orders], axis=1), axis=1).statistic
+
+
 def test_exact_spearman_p_enumerates_every_pairing_with_ties():
     x = np.array([0.5, 0.7, 0.7, 0.2, 0.9, 0.4, 0.65])
     y = np.array([0.6, 0.8, 0.5, 0.3, 0.8, 0.2, 0.7])
     rho = stats.spearmanr(x, y).statistic
-    null = [stats.spearmanr(x, y[list(order)]).statistic for order in itertools.permutations(range(7))]
+    null = _spearman_of_every_order(x, y)
     assert ranking.spearman_exact_p(x, y) == pytest.approx(np.mean(np.abs(null) >= abs(rho) - 1e-9), abs=1e-12)
     # no ties, n = 8 as in the study: exact 0.0694 where the t approximation says 0.058
     a, b = np.arange(8.0), np.array([1, 0, 3, 2, 6, 7, 4, 5.0])
     exact = ranking.spearman_exact_p(a, b)
-    brute = [stats.spearmanr(a, b[list(o)]).statistic for o in itertools.permutations(range(8))]
+    brute = _spearman_of_every_order(a, b)
     assert exact == pytest.approx(np.mean(np.abs(brute) >= stats.spearmanr(a, b).statistic - 1e-9), abs=1e-12)
 
 

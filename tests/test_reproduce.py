@@ -212,6 +212,7 @@ def test_bad_data_root_is_one_line(tmp_path, capsys, monkeypatch):
                                                     "urbansound8k")
 
 
+@pytest.mark.slow
 def test_reproduce_runs_the_pipeline_and_both_protocols_side_by_side(tmp_path):
     paper = toy_file(tmp_path)
     done = rwbench("reproduce", str(paper), "--protocol", "both", "--results", "res", "--jobs", "1", "-o", "table.md",

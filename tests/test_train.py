@@ -84,6 +84,7 @@ PLUGIN = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_to_the_same_weights(tmp_path):
     """kill -9 in fold 1's second learning-rate run, rerun, kill -9 in fold 2's refit, rerun: the result equals an
     uninterrupted run's, bit for bit."""
