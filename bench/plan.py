@@ -7,10 +7,16 @@ is written.
 
 Embedding, per job: a start-up (the network built and its weights drawn, its first batch beyond a steady one, and
 with DataLoader workers their start and the first batch's decoding, which the network waits for), then the clips:
-network time from one batch timed on this device (on CPU up to 96 s of audio), decoding from a few of the dataset's clips,
-overlapping when workers decode beside the network. Fits, per (dataset, backend, feature size): the whole grid
-searched on one inner fold of the first outer split, on random features, with the run's ``--jobs`` threads (kernel
-matrices reused across the grid as in the run), × the inner folds and outer splits, plus a refit per split.
+network time from one batch of the run's size timed on this device (a call has a fixed part: a smaller batch
+overstates the time per clip) plus the main process taking the clips from the DataLoader workers, decoding timed
+through a worker on clips spread over the dataset (in this process without workers), overlapping when workers
+decode beside the network; and once per front-end and input the run's memory check, done. Fits, per (dataset,
+backend, feature size): the whole grid searched on one inner fold of the first outer split, on random features,
+with the run's ``--jobs`` threads (kernel matrices reused across the grid as in the run),
+× the inner folds and outer splits, plus per split the rest of its evaluation (refit, thresholds, test scores) timed
+by evaluating the first outer split with one grid setting; and once per process what the run pays on first use: each
+backend's imports and compilation (a tiny evaluation timed twice, the difference) and each front-end's MAC count
+(its result's ``frontend`` section), timed by doing them.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,26 +34,34 @@ from tabulate import tabulate
 
 from .backends import BackendSpec
 from .datamodel import Dataset
-from .device import choose_batch_size, default_workers, resolve_device
+from .device import check_fits, choose_batch_size, default_workers, resolve_device
 from .embed import build_model
 from .embed_job import EmbedJob
-from .errors import DataError
+from .errors import DataError, RwbenchError
 from .evaluate import available_cores
 from .frontend import FrontendSpec, resolve_weights
 from .pipeline import RunOptions, evaluation_jobs, jobs
 from .profile import MIN_TIME, best_seconds, noise_clips
+from .protocol import OuterSplit
 
 log = logging.getLogger(__name__)
 
-PROFILE_AUDIO_CPU = 96.0  # seconds of audio per timed call on CPU: the run's batch of short clips (its threads as busy
-# as in the run), fewer of long ones (at least 4) so that the dry run stays a fraction of the run
+PROFILE_AUDIO_CPU = 600.0  # seconds of audio per timed call on CPU at most: the run's batch (16 clips of up to 37.5 s),
+# fewer of longer ones (at least 4). A call has a fixed part (0.26 s for `temporal` at any batch on 29-s clips), so 4
+# clips of GTZAN's 30 s read 1.5-3× the run's time per clip, measured 2026-12-03; long clips make that part small
 DECODE_SAMPLE = 3  # clips decoded to time decoding (after one untimed, which pays the decoders' first use)
 DIM_SHARE = 1.25  # a fit timing serves every feature dim within this factor of the one timed
 
 
+def _spread(n: int, k: int) -> list[int]:
+    """``k`` indices spread evenly over ``range(n)`` (a dataset's first clips can be unlike the rest)."""
+    return np.unique(np.linspace(0, n - 1, min(n, k)).astype(int)).tolist()
+
+
 def decode_ms(dataset: Dataset, sample_rate: int) -> float:
-    """Mean milliseconds to decode and resample one clip, over ``DECODE_SAMPLE`` clips after an untimed one."""
-    clips = dataset.clips[:DECODE_SAMPLE + 1]
+    """Mean milliseconds to decode and resample one clip, over ``DECODE_SAMPLE`` clips spread over the dataset after
+    an untimed one."""
+    clips = [dataset.clips[i] for i in _spread(len(dataset.clips), DECODE_SAMPLE + 1)]
 
     def load(clip) -> None:
         try:
@@ -62,6 +76,37 @@ def decode_ms(dataset: Dataset, sample_rate: int) -> float:
     for clip in clips:
         load(clip)
     return 1e3 * (time.perf_counter() - start) / max(len(clips), 1)
+
+
+WORKER_SAMPLE = 96  # clips at most that a DataLoader worker decodes to time decoding beside the network, 4 a batch
+
+
+def worker_decode_ms(job: EmbedJob) -> float:
+    """Milliseconds per clip of a DataLoader worker making the embed stage's items (decoding, resampling, fixing the
+    length, handing the windows over in shared memory), as the main process receives them: batches of 4 clips spread
+    over the dataset after a first untimed one (the worker's start), until ``MIN_TIME`` and 12 clips are reached (at
+    most ``WORKER_SAMPLE`` clips); one batch asked for at a time, so that the worker has no head start on what is
+    timed."""
+    from torch.utils.data import DataLoader
+
+    from .clips import ClipAudio, collate_as_list
+
+    spread = _spread(len(job.dataset.clips), WORKER_SAMPLE)
+    batches = [spread[i:i + 4] for i in range(0, len(spread), 4)]
+    if len(batches) < 2:
+        return decode_ms(job.dataset, job.frontend.sample_rate)
+    # a batch sampler of index lists; torch's stubs ask for a Sampler
+    loader = iter(DataLoader(ClipAudio(job), batch_sampler=batches, collate_fn=collate_as_list,  # type: ignore[arg-type]
+                             num_workers=1, prefetch_factor=1))
+    next(loader)
+    clips, start = 0, time.perf_counter()
+    for batch in loader:
+        clips += len(batch)
+        if clips >= 12 and time.perf_counter() - start >= MIN_TIME:
+            break
+    seconds = time.perf_counter() - start
+    del loader  # its worker stops
+    return 1e3 * seconds / clips
 
 
 @dataclass(frozen=True)
@@ -95,6 +140,17 @@ def time_network(job: EmbedJob, batch: int, device: str, compile: bool = False) 
     return NetworkTiming(build, max(0.0, first - steady), 1e3 * steady / batch)
 
 
+def check_seconds(job: EmbedJob, batch: int, device: str) -> float:
+    """Seconds of the memory check the run makes for ``job``'s front-end and input before any embedding (the first
+    also imports what shape propagation on the meta device needs, torch._dynamo: about 2 s on this machine)."""
+    start = time.perf_counter()
+    try:
+        check_fits(job, batch, device)
+    except RwbenchError as err:
+        log.warning("the run would stop before embedding: %s", err)
+    return time.perf_counter() - start
+
+
 def _noop(batch: list[int]) -> list[int]:
     return batch
 
@@ -111,6 +167,46 @@ def loader_start_s(workers: int) -> float:
     return time.perf_counter() - start
 
 
+class _NoiseWindows:
+    """Items as :class:`rwbench.clips.ClipAudio` gives them, ``(index, windows, error)``: one window of noise."""
+
+    def __init__(self, samples: int) -> None:
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return 2**31 - 1
+
+    def __getitem__(self, index: int):
+        return index, torch.randn(1, self.samples), None
+
+
+HANDOVER_SAMPLES = 2**18  # samples per noise window of the hand-over timing (16 of them: 16 MiB a batch)
+
+
+def handover_ns_per_sample(workers: int, batch: int = 16, batches: int = 3) -> float:
+    """Nanoseconds per audio sample the main process spends taking a batch from a DataLoader worker and joining its
+    clips, as the embed stage does (their shared-memory pages are first touched there): timed on ``batches`` batches
+    of noise windows that the worker has ready (it is given time to get ahead). 0 without workers."""
+    if workers <= 0:
+        return 0.0
+    from torch.utils.data import DataLoader
+
+    from .clips import collate_as_list
+
+    # a batch sampler of index lists; torch's stubs ask for a Dataset and a Sampler
+    order = [list(range(k * batch, (k + 1) * batch)) for k in range(batches + 1)]
+    loader = iter(DataLoader(_NoiseWindows(HANDOVER_SAMPLES), batch_sampler=order,  # type: ignore[arg-type]
+                             collate_fn=collate_as_list, num_workers=1))
+    next(loader)  # the worker started
+    seconds = 0.0
+    for _ in range(batches):
+        time.sleep(0.3)  # the worker gets ahead: what follows is the hand-over, not the wait
+        start = time.perf_counter()
+        torch.cat([windows for _, windows, _ in next(loader)])
+        seconds += time.perf_counter() - start
+    return 1e9 * seconds / (batches * batch * HANDOVER_SAMPLES)
+
+
 @dataclass
 class PlanRow:
     dataset: str
@@ -122,7 +218,8 @@ class PlanRow:
     ms_per_row: float = math.nan  # network time per row, timed on this device
     decode_ms_per_clip: float = math.nan  # decoding and resampling one clip, timed on a few of the dataset's clips
     decode_workers: int = 0  # DataLoader worker processes (0: the main process decodes)
-    startup_seconds: float = 0.0  # per-job start-up summed over the jobs to compute
+    handover_ms_per_row: float = 0.0  # with workers: the main process taking a clip from them and joining it to a batch
+    startup_seconds: float = 0.0  # per-job start-up summed over the jobs to compute, and the run's memory check
     cores: int = 1
     torch_threads: int = 1
     cache_bytes_now: int = 0
@@ -130,7 +227,8 @@ class PlanRow:
     results: int = 0
     up_to_date: int = 0
     fits: int = 0
-    fit_seconds: float = 0.0  # predicted wall time of the fits, with the run's grid-search threads
+    fit_seconds: float = 0.0  # predicted wall time of the fits, with the run's grid-search threads (and first_use_seconds)
+    first_use_seconds: float = 0.0  # of fit_seconds, paid once per process: backends' imports and compilation, MAC counts
 
     @property
     def network_seconds(self) -> float:
@@ -144,15 +242,19 @@ class PlanRow:
         return self.clips_to_decode * self.decode_ms_per_clip / 1e3 / max(self.decode_workers, 1)
 
     @property
+    def handover_seconds(self) -> float:
+        return self.rows_to_embed * self.handover_ms_per_row / 1e3 if self.decode_workers > 0 else 0.0
+
+    @property
     def embed_seconds(self) -> float:
-        """Start-up + clips. The main process decoding: network + decoding. Workers decoding beside the network:
-        the slower of the two, but no less than the CPU work of both shared out over the cores (the network's torch
-        threads and the workers compete for them)."""
-        network, decode = self.network_seconds, self.decode_seconds
+        """Start-up + clips. The main process decoding: network + decoding. Workers decoding beside the main
+        process (network + hand-over): the slower of the two, but no less than the CPU work of both shared out over
+        the cores (the network's torch threads and the workers compete for them)."""
+        network, decode, handover = self.network_seconds, self.decode_seconds, self.handover_seconds
         if self.decode_workers <= 0 or decode == 0:
             return self.startup_seconds + network + decode
-        shared = (network * min(self.torch_threads, self.cores) + decode * self.decode_workers) / self.cores
-        return self.startup_seconds + max(network, decode, shared)
+        shared = (network * min(self.torch_threads, self.cores) + handover + decode * self.decode_workers) / self.cores
+        return self.startup_seconds + max(network + handover, decode, shared)
 
 
 def folder_bytes(folder: Path) -> int:
@@ -193,40 +295,110 @@ def _random_features(dataset: Dataset, rows: np.ndarray, dim: int, seed: int) ->
     return X.astype(np.float32), y
 
 
-def search_seconds(dataset: Dataset, backend: BackendSpec, dim: int, n_jobs: int | None) -> tuple[float, float]:
-    """(seconds to search ``backend``'s whole grid on one inner fold, mean seconds of one fit): measured as the
-    evaluation runs it (the task type's estimator and scoring, ``n_jobs`` threads) on random features of ``dim``
-    columns over the first outer split's search rows, with the dataset's labels. NaN when it cannot fit noise."""
-    from .evaluate import search_grid
+@dataclass(frozen=True)
+class FitTiming:
+    """What one (dataset, backend, feature size) costs, measured on random features (NaN: not measured)."""
+
+    search_s: float  # the whole grid searched on one inner fold, with the run's grid-search threads
+    fit_s: float  # mean seconds of one fit of that search
+    split_rest_s: float = math.nan  # the rest of one outer split: refit, one inner fold's thresholds, test scores
+    first_use_s: float = 0.0  # once per process: imports and one-off compilation on the backend's first evaluation
+
+
+def _mid_setting(backend: BackendSpec) -> BackendSpec:
+    """``backend`` with a one-setting grid: the middle value of each parameter of its first grid part."""
+    return replace(backend, grid=[{key: [values[len(values) // 2]] for key, values in backend.grid[0].items()}])
+
+
+def _tiny_split(split: OuterSplit) -> OuterSplit:
+    """A few rows of ``split`` spread over it (its indices sorted, often by class): a warm-up's evaluation."""
+    def spread(rows: np.ndarray) -> np.ndarray:
+        n = max(20, len(rows) // 10)
+        return rows[np.unique(np.linspace(0, len(rows) - 1, n).astype(int))]
+
+    fit, validate = split.inner[0]
+    return replace(split, train=spread(fit), test=spread(split.test), inner=((spread(fit), spread(validate)),))
+
+
+def fit_timing(dataset: Dataset, backend: BackendSpec, dim: int, n_jobs: int | None) -> FitTiming:
+    """Measured as the evaluation runs it (the task type's estimator and scoring, ``n_jobs`` threads) on random
+    features of ``dim`` columns with the dataset's labels: the first use (a tiny evaluation of the whole grid, timed
+    twice: the difference is what the first paid for imports and compilation), the whole grid searched on the first
+    outer split's first inner fold, and that split evaluated with one mid-grid setting on one inner fold, less the
+    same search: its refit, thresholds and scores. Each timing on features of another seed, so that no kernel matrix
+    memoised by an earlier one is reused. NaN when the backend cannot fit noise."""
+    from .evaluate import evaluate_split, search_grid
 
     split, task_type, native = dataset.splits()[0], dataset.kind, backend.multilabel_native
-    search = split.search
-    inner = [(np.searchsorted(search, fit), np.searchsorted(search, val)) for fit, val in split.inner[:1]]
-    estimator, grid = task_type.estimator(backend.build, 0, native), task_type.grid(backend.grid, native)
-    try:  # untimed, on a few rows: imports and one-off compilation (the ELM's numba ReLU) are paid once per run
-        warm = inner[0][0][: max(20, len(inner[0][0]) // 10)]
-        X, y = _random_features(dataset, search[warm], dim, 1)
-        search_grid(estimator, grid[:1], X, y, [(np.arange(len(warm)), np.arange(len(warm)))], scoring=task_type.scoring,
-                    n_jobs=1, where="warm-up")
+    everything = np.arange(len(dataset.clips))
+
+    def evaluate(X: np.ndarray, y: np.ndarray, split: OuterSplit, backend: BackendSpec) -> None:
+        evaluate_split(X, y, split, backend, seed=0, n_classes=len(dataset.classes), n_jobs=n_jobs, task=task_type)
+
+    try:
+        warm = []
+        for seed in (1, 2):
+            X, y = _random_features(dataset, everything, dim, seed)
+            start = time.perf_counter()
+            evaluate(X, y, _tiny_split(split), backend)
+            warm.append(time.perf_counter() - start)
+        search = split.search
+        inner = [(np.searchsorted(search, fit), np.searchsorted(search, val)) for fit, val in split.inner[:1]]
+        estimator, grid = task_type.estimator(backend.build, 0, native), task_type.grid(backend.grid, native)
         X, y = _random_features(dataset, search, dim, 0)
         start = time.perf_counter()
         search_grid(estimator, grid, X, y, inner, scoring=task_type.scoring, n_jobs=n_jobs, where="timing")
         seconds = time.perf_counter() - start
     except Exception as err:  # noqa: BLE001 - a backend that cannot fit noise: no estimate, no failed dry run
         log.warning("could not time %s fits on random features (%s): its fits are not estimated", backend.name, err)
-        return math.nan, math.nan
-    return seconds, seconds / backend.grid_size
+        return FitTiming(math.nan, math.nan)
+    first_use = max(0.0, warm[0] - warm[1])
+    try:
+        one, mid = replace(split, inner=split.inner[:1]), _mid_setting(backend)
+        search = one.search
+        inner = [(np.searchsorted(search, fit), np.searchsorted(search, val)) for fit, val in one.inner]
+        X, y = _random_features(dataset, search, dim, 3)
+        start = time.perf_counter()
+        search_grid(estimator, task_type.grid(mid.grid, native), X, y, inner, scoring=task_type.scoring,
+                    n_jobs=n_jobs, where="timing")
+        searched = time.perf_counter() - start
+        X, y = _random_features(dataset, everything, dim, 4)
+        start = time.perf_counter()
+        evaluate(X, y, one, mid)
+        rest = max(0.0, time.perf_counter() - start - searched)
+    except Exception as err:  # noqa: BLE001 - the refit is then estimated at the mean fit time
+        log.info("could not time the rest of a %s evaluation (%s): its refit is taken at the mean fit", backend.name,
+                 err)
+        rest = math.nan
+    return FitTiming(seconds, seconds / backend.grid_size, rest, first_use)
 
 
-def result_seconds(dataset: Dataset, backend: BackendSpec, searched: tuple[float, float]) -> float:
-    """One result's fits: per outer split, its inner folds × the timed search, its refit and the task's extra fits
-    (multilabel: a threshold refit per inner fold), each such fit at the timed mean."""
-    inner_fold, one_fit = searched
+def result_seconds(dataset: Dataset, backend: BackendSpec, timing: FitTiming) -> float:
+    """One result's fits: per outer split, its inner folds × the timed search, plus the rest of its evaluation as
+    timed (which refit a threshold on one inner fold: a multilabel task's threshold refits on the others at the
+    mean fit); where that was not timed, the refit and the threshold refits at the mean fit."""
     total = 0.0
     for split in dataset.splits():
         extra, _ = dataset.kind.fits(len(split.inner), len(dataset.classes), backend.multilabel_native)
-        total += len(split.inner) * inner_fold + (1 + extra) * one_fit
+        if math.isnan(timing.split_rest_s):
+            total += len(split.inner) * timing.search_s + (1 + extra) * timing.fit_s
+        else:
+            timed_extra, _ = dataset.kind.fits(1, len(dataset.classes), backend.multilabel_native)
+            total += len(split.inner) * timing.search_s + timing.split_rest_s + (extra - timed_extra) * timing.fit_s
     return total
+
+
+def macs_seconds(spec: FrontendSpec, width) -> float:
+    """Seconds of the MAC count that each result's ``frontend`` section records (once per front-end and process;
+    the first also imports what counting on the meta device needs, torch._dynamo: about 2 s)."""
+    from .macs import count_macs
+
+    start = time.perf_counter()
+    try:
+        count_macs(spec, width)
+    except Exception as err:  # noqa: BLE001 - the run would fail there; the dry run only predicts
+        log.info("could not count the MACs of %s (%s)", spec.name, err)
+    return time.perf_counter() - start
 
 
 def _dim_timing(timings: dict, key: tuple, dim: int):
@@ -240,8 +412,10 @@ def _dim_timing(timings: dict, key: tuple, dim: int):
 def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
          opts: RunOptions, *, timings: dict | None = None) -> list[PlanRow]:
     """One row per (dataset, front-end). ``timings`` is filled and reused, so each thing is timed once:
-    (front-end, width, network samples) → :class:`NetworkTiming`; ("decode", dataset, rate) → ms per clip;
-    ("loader", workers) → start seconds; ("fit", dataset, backend, grid, dim) → (inner-fold search s, one fit s)."""
+    (front-end, width, network samples, batch, …) → :class:`NetworkTiming`; ("decode", dataset, rate[, input]) → ms
+    per clip; ("check", front-end, input, batch) → the run's memory check in s; ("loader", workers) → start seconds;
+    ("handover", workers) → ns per sample; ("fit", dataset, backend, grid, dim) → :class:`FitTiming`; ("macs",
+    front-end, width) → s."""
     timings = {} if timings is None else timings
     backends = [backend.with_grid(opts.grid) for backend in backends]  # fits depend on the grid searched
     device = resolve_device(opts.device)
@@ -261,12 +435,17 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         n_rows = len(job.dataset.clips) * rows_per_clip(job)
         row.rows_to_embed += n_rows
         row.clips_to_decode += len(job.dataset.clips)
-        rate = ("decode", job.dataset.key, job.frontend.sample_rate)
-        if rate not in timings:
-            timings[rate] = decode_ms(job.dataset, job.frontend.sample_rate)
+        rate = ("decode", job.dataset.key, job.frontend.sample_rate, *((job.input_samples(),) if workers else ()))
+        if rate not in timings:  # in a worker as the run decodes, or in this process when it does
+            timings[rate] = worker_decode_ms(job) if workers else decode_ms(job.dataset, job.frontend.sample_rate)
         row.decode_ms_per_clip = timings[rate]
         row.cache_bytes_new += 4 * n_rows * job.frontend.dim(job.width, job.pooling)
-        batch = opts.batch_size or choose_batch_size(job, opts.device)
+        run_batch = opts.batch_size or choose_batch_size(job, opts.device)
+        checked = ("check", job.frontend.name, job.input_samples(), run_batch)
+        if checked not in timings:  # the run checks each instance's memory before any embedding: timed by doing it
+            timings[checked] = check_seconds(job, run_batch, opts.device)
+            row.startup_seconds += timings[checked]
+        batch = min(run_batch, len(job.dataset.clips))  # a batch of the run
         shape = (job.frontend.name, str(job.width), job.input_samples()[1], batch, job.pooling, job.precision)
         if shape not in timings:
             log.info("timing %s on %s (%d clips of %.2f s)", job.frontend.name, device, batch,
@@ -277,7 +456,9 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         timed = timings[shape]  # timed on fewer clips than a batch on CPU: its start-up is per job, its ms per row
         if ("loader", workers) not in timings:
             timings[("loader", workers)] = loader_start_s(workers)
-        first_batch = min(batch, len(job.dataset.clips)) * timings[rate] / 1e3 if workers > 0 else 0.0
+            timings[("handover", workers)] = handover_ns_per_sample(workers)
+        row.handover_ms_per_row = timings[("handover", workers)] * job.input_samples()[1] / 1e6
+        first_batch = batch * timings[rate] / 1e3 if workers > 0 else 0.0
         row.startup_seconds += timed.build_s + timed.first_extra_s + timings[("loader", workers)] + first_batch
         row.ms_per_row = timed.ms_per_row
     protocols = {d.key: d.describe()["protocol"] for d in datasets}
@@ -296,8 +477,15 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         searched = _dim_timing(timings, which, dim)
         if searched is None:
             log.info("timing %s's grid on one inner fold of %s, random features of %d dims", eval_job.backend.name, key, dim)
-            searched = timings[(*which, dim)] = search_seconds(job.dataset, eval_job.backend, dim, opts.n_jobs)
+            searched = timings[(*which, dim)] = fit_timing(job.dataset, eval_job.backend, dim, opts.n_jobs)
+            row.first_use_seconds += searched.first_use_s  # paid by the run's first evaluation with this backend
         row.fit_seconds += result_seconds(job.dataset, eval_job.backend, searched)
+        macs = ("macs", job.frontend.name, str(opts.width))
+        if macs not in timings:  # counted by the run's first result of this front-end
+            timings[macs] = macs_seconds(job.frontend, opts.width)
+            row.first_use_seconds += timings[macs]
+    for row in rows.values():
+        row.fit_seconds += row.first_use_seconds
     return list(rows.values())
 
 
@@ -323,8 +511,10 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
         f"{total('rows_to_embed'):,} clip rows, predicted {seconds:.0f} s ({seconds / 3600:.2f} h): start-up "
         f"{total('startup_seconds'):.0f} s (per job: network built, its first batch, DataLoader start and first "
         f"batch decoded), network {sum(r.network_seconds for r in rows):.0f} s (one batch per front-end timed on this "
-        f"device), decoding {sum(r.decode_seconds for r in rows):.0f} s ({DECODE_SAMPLE} clips timed per sample rate, "
-        + (f"in {workers} DataLoader worker(s) beside the network)" if workers else "in the main process)"),
+        f"device), decoding {sum(r.decode_seconds for r in rows):.0f} s "
+        + (f"(clips timed through a DataLoader worker for {MIN_TIME} s per sample rate and clip length, in {workers} "
+           f"worker(s) beside the network; {sum(r.handover_seconds for r in rows):.0f} s of the main process taking "
+           "the clips from them)" if workers else f"({DECODE_SAMPLE} clips timed per sample rate, in the main process)"),
         f"cache: {mib(total('cache_bytes_now')):.1f} MiB on disk for these jobs, "
         f"+{mib(total('cache_bytes_new')):.1f} MiB predicted",
         f"evaluate: {total('results') - total('up_to_date')} of {total('results')} result files to compute, "
@@ -332,6 +522,9 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
         f"fits: predicted {fit_wall:.0f} s ({fit_wall / 3600:.2f} h): per backend, dataset and feature size, the grid "
         f"searched on one inner fold of the first outer split (random features, {effective_n_jobs(opts.n_jobs)} "
         f"grid-search job(s)) × inner folds × outer splits, plus the refits",
+        f"fits include: per outer split the rest of its evaluation (refit, scores: timed on the first split with one "
+        f"grid setting), and {total('first_use_seconds'):.0f} s once per run (the backends' first use: imports and "
+        f"compilation; each front-end's MAC count for its results)",
         f"total: predicted {seconds + fit_wall:.0f} s ({(seconds + fit_wall) / 3600:.2f} h) for embedding and fits",
     ]
     return "\n".join(lines) + "\n"

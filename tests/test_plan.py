@@ -74,18 +74,87 @@ def test_embed_time_is_start_up_plus_clips_with_decoding_in_line_or_beside_the_n
     assert row.decode_seconds == 3.0 and row.embed_seconds == 0.5 + 3.0
     row.decode_workers, row.cores = 4, 8  # plenty of cores: the slower of network and decoding
     assert row.decode_seconds == 0.75 and row.embed_seconds == 0.5 + 1.0
+    row.handover_ms_per_row = 2.0  # the main process takes each clip from a worker: network + hand-over
+    assert row.handover_seconds == 0.2 and row.embed_seconds == pytest.approx(0.5 + 1.2)
+    row.decode_workers = 0  # no workers, no hand-over
+    assert row.handover_seconds == 0 and row.embed_seconds == pytest.approx(0.5 + 1.0 + 3.0)
+
+
+def test_the_hand_over_from_a_worker_and_the_workers_decoding_are_timed():
+    from rwbench.embed_job import EmbedJob
+    from rwbench.plan import _spread, handover_ns_per_sample, worker_decode_ms
+
+    assert handover_ns_per_sample(0) == 0 and handover_ns_per_sample(1, batch=2, batches=1) > 0
+    assert worker_decode_ms(EmbedJob(tone_dataset(), TINY)) > 0
+    assert _spread(36, 4) == [0, 11, 23, 35] and _spread(3, 4) == [0, 1, 2]  # over the dataset, not its first clips
 
 
 def test_a_fit_timing_serves_nearby_feature_sizes_and_each_result_counts_its_splits():
-    from rwbench.plan import _dim_timing, result_seconds
+    from rwbench.plan import FitTiming, _dim_timing, result_seconds
 
-    timings = {("fit", "d", "svm", "wide", 160): (2.0, 0.01)}
-    assert _dim_timing(timings, ("fit", "d", "svm", "wide"), 170) == (2.0, 0.01)
+    timed = FitTiming(2.0, 0.01, 0.3, 1.5)
+    timings = {("fit", "d", "svm", "wide", 160): timed}
+    assert _dim_timing(timings, ("fit", "d", "svm", "wide"), 170) == timed
     assert _dim_timing(timings, ("fit", "d", "svm", "wide"), 120) is None  # beyond 1.25×
     assert _dim_timing(timings, ("fit", "d", "elm", "wide"), 160) is None
     ds = tone_dataset()
     inner = [len(s.inner) for s in ds.splits()]
-    assert result_seconds(ds, COUNTING, (2.0, 0.01)) == pytest.approx(sum(2.0 * n + 0.01 for n in inner))
+    # per outer split: inner folds × the search + the rest of a split's evaluation as timed (first use: per run)
+    assert result_seconds(ds, COUNTING, timed) == pytest.approx(sum(2.0 * n + 0.3 for n in inner))
+    # the rest not timed: a refit at the mean fit
+    assert result_seconds(ds, COUNTING, FitTiming(2.0, 0.01)) == pytest.approx(sum(2.0 * n + 0.01 for n in inner))
+
+
+def test_a_multilabel_result_adds_the_threshold_refits_the_timed_split_did_not_make():
+    from toy import chord_dataset
+
+    from rwbench.plan import FitTiming, result_seconds
+
+    ds = chord_dataset()  # one-vs-rest: a threshold refit per inner fold; the timed split refit one
+    inner = [len(s.inner) for s in ds.splits()]
+    assert result_seconds(ds, COUNTING, FitTiming(2.0, 0.01, 0.3)) == pytest.approx(
+        sum(2.0 * n + 0.3 + (n - 1) * 0.01 for n in inner))
+    assert result_seconds(ds, COUNTING, FitTiming(2.0, 0.01)) == pytest.approx(sum(2.0 * n + (1 + n) * 0.01
+                                                                                   for n in inner))
+
+
+def test_the_fit_timing_measures_the_search_the_rest_of_a_split_and_the_first_use():
+    from rwbench.plan import _mid_setting, _tiny_split, fit_timing
+
+    ds = tone_dataset()
+    timed = fit_timing(ds, COUNTING, 8, 1)
+    assert timed.search_s > 0 and timed.fit_s == pytest.approx(timed.search_s / 3)
+    assert timed.split_rest_s >= 0 and timed.first_use_s >= 0
+    assert _mid_setting(COUNTING).grid == [{"C": [1.0]}] and _mid_setting(COUNTING).name == "counting"
+    split = ds.splits()[0]
+    tiny = _tiny_split(split)
+    (fit, validate), = tiny.inner
+    assert set(tiny.train) <= set(split.inner[0][0]) and set(validate) <= set(split.inner[0][1])
+    assert set(tiny.test) <= set(split.test) and len(np.unique(ds.labels[fit])) > 1  # spread over the classes
+
+
+def test_first_use_is_counted_once_per_backend_and_front_end(opts):
+    from rwbench.plan import FitTiming
+
+    ds = tone_dataset()
+    other = BackendSpec(name="other", build=COUNTING.build, grid=COUNTING.grid, description="the same, named apart")
+    timings = {("fit", ds.key, b.name, None, TINY.dim(opts.width, opts.pooling)): FitTiming(1.0, 0.1, 0.0, 0.0)
+               for b in (COUNTING, other)}
+    timings[("macs", TINY.name, str(opts.width))] = 5.0  # already counted in this process: not again
+    (row,) = plan([ds], [TINY], [COUNTING, other], opts, timings=timings)
+    assert row.first_use_seconds == 0 and row.fit_seconds == pytest.approx(4 * sum(len(s.inner) for s in ds.splits()))
+    del timings[("macs", TINY.name, str(opts.width))]
+    (row,) = plan([ds], [TINY], [COUNTING, other], opts, timings=timings)
+    assert row.first_use_seconds == timings[("macs", TINY.name, str(opts.width))] > 0  # the MAC count, once
+
+
+def test_the_runs_memory_check_is_timed_once_and_the_network_on_a_batch_of_the_run(opts):
+    timings = {}
+    (row,) = plan([tone_dataset(n_per_class=4)], [TINY], [COUNTING], opts, timings=timings)
+    checks = [v for k, v in timings.items() if k[0] == "check"]
+    assert len(checks) == 1 and row.startup_seconds >= checks[0] > 0  # 2 seeds, one front-end and input: one check
+    (network,) = [k for k in timings if k[0] == TINY.name]
+    assert network[3] == 12  # the run's batch of 16 holds the 12 clips: timed on 12, not on fewer
 
 
 def test_the_network_timing_has_a_start_up_and_a_steady_part():
