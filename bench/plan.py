@@ -140,7 +140,7 @@ def time_network(job: EmbedJob, batch: int, device: str, compile: bool = False) 
     return NetworkTiming(build, max(0.0, first - steady), 1e3 * steady / batch)
 
 
-def check_seconds(job: EmbedJob, batch: int, device: str) -> float:
+def memory_check_seconds(job: EmbedJob, batch: int, device: str) -> float:
     """Seconds of the memory check the run makes for ``job``'s front-end and input before any embedding (the first
     also imports what shape propagation on the meta device needs, torch._dynamo: about 2 s on this machine)."""
     start = time.perf_counter()
@@ -313,8 +313,7 @@ def _mid_setting(backend: BackendSpec) -> BackendSpec:
 def _tiny_split(split: OuterSplit) -> OuterSplit:
     """A few rows of ``split`` spread over it (its indices sorted, often by class): a warm-up's evaluation."""
     def spread(rows: np.ndarray) -> np.ndarray:
-        n = max(20, len(rows) // 10)
-        return rows[np.unique(np.linspace(0, len(rows) - 1, n).astype(int))]
+        return rows[_spread(len(rows), max(20, len(rows) // 10))]
 
     fit, validate = split.inner[0]
     return replace(split, train=spread(fit), test=spread(split.test), inner=((spread(fit), spread(validate)),))
@@ -443,7 +442,7 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         run_batch = opts.batch_size or choose_batch_size(job, opts.device)
         checked = ("check", job.frontend.name, job.input_samples(), run_batch)
         if checked not in timings:  # the run checks each instance's memory before any embedding: timed by doing it
-            timings[checked] = check_seconds(job, run_batch, opts.device)
+            timings[checked] = memory_check_seconds(job, run_batch, opts.device)
             row.startup_seconds += timings[checked]
         batch = min(run_batch, len(job.dataset.clips))  # a batch of the run
         shape = (job.frontend.name, str(job.width), job.input_samples()[1], batch, job.pooling, job.precision)

@@ -413,6 +413,23 @@ def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, win
     }
 
 
+def crop_samples(spec: FrontendSpec, opts: TrainOptions) -> int | None:
+    """Samples of a training crop (``--crop-seconds`` at the front-end's rate, at least its minimum input), or None
+    when training reads whole clips."""
+    return max(round(opts.crop_seconds * spec.sample_rate), spec.min_samples()) if opts.crop_seconds else None
+
+
+def learnable(frontends: list[FrontendSpec]) -> list[FrontendSpec]:
+    """The front-ends with weights to train (a warning names each left out); an error when none has."""
+    kept = [spec for spec in frontends if spec.is_learnable()]
+    for spec in frontends:
+        if not spec.is_learnable():
+            log.warning("%s has no weights to train (input kind 'none'); skipped", spec.name)
+    if not kept:
+        raise RwbenchError("none of the selected front-ends has weights to train")
+    return kept
+
+
 def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, waves: np.ndarray,
               failed: dict[int, str], splits: list[OuterSplit], described: dict) -> Path:
     """Train and score ``spec`` on every outer split of ``dataset`` for one seed; write its result file."""
@@ -428,7 +445,7 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
                        "skipped": sorted(failed)})
     tensor, labels = torch.from_numpy(waves), torch.from_numpy(dataset.labels)
     chosen = select_folds(kept, opts.folds, dataset.key)
-    crop = max(round(opts.crop_seconds * spec.sample_rate), spec.min_samples()) if opts.crop_seconds else None
+    crop = crop_samples(spec, opts)
     windows = make_windows(tensor, crop, spec.sample_rate, hop_fraction=opts.window_hop,
                            silence_dbfs=opts.silence_dbfs)
     lrs = tuple(opts.lrs)
@@ -474,20 +491,15 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
 
 def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: TrainOptions) -> list[Path]:
     """Train every learnable front-end on every dataset for every seed (audio decoded once per sample rate)."""
-    learnable = [spec for spec in frontends if spec.is_learnable()]
-    for spec in frontends:
-        if not spec.is_learnable():
-            log.warning("%s has no weights to train (input kind 'none'); skipped", spec.name)
-    if not learnable:
-        raise RwbenchError("none of the selected front-ends has weights to train")
+    trainable = learnable(frontends)
     for dataset in datasets:  # a width or batch that cannot fit fails before any decoding or training
-        for spec in learnable:
+        for spec in trainable:
             check_fits(EmbedJob(dataset, spec, opts.width), opts.batch_size, opts.device, training=True)
     paths = []
     for dataset in datasets:
         splits, described = dataset.splits(), dataset.describe()
         decoded: dict[tuple, tuple[np.ndarray, dict]] = {}
-        for spec in learnable:
+        for spec in trainable:
             job = EmbedJob(dataset, spec, opts.width)
             shape = (spec.sample_rate, *job.input_samples(), spec.pad_to_min)
             if shape not in decoded:

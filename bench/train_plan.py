@@ -23,7 +23,8 @@ from .embed_job import EmbedJob
 from .fitting import TrainOptions, autocast
 from .frontend import FrontendSpec
 from .profile import best_seconds
-from .train import Classifier, select_folds
+from .tasks import TaskType
+from .train import Classifier, crop_samples, select_folds, window_starts
 
 
 @dataclass(frozen=True)
@@ -57,23 +58,17 @@ def run_counts(n_splits: int, n_lrs: int, opts: TrainOptions) -> tuple[int, int]
     return per_first + (n_splits - 1) * per_other, n_splits if opts.refit == "full" else 0
 
 
-def _noise_batch(samples: int, batch: int, n_classes: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    return (torch.randn(batch, samples, generator=generator).to(device),
-            torch.randint(0, n_classes, (batch,), generator=generator).to(device))
-
-
-def train_step_seconds(model: Classifier, samples: int, batch: int, n_classes: int, device: torch.device) -> float:
-    """Seconds of one training step (forward, cross-entropy, backward, Adam) on ``batch`` noise clips of ``samples``,
-    best of 2 after a warm-up. The weights change as they would in training, which does not change the time."""
-    clips, labels = _noise_batch(samples, batch, n_classes, device)
+def train_step_seconds(model: Classifier, clips: torch.Tensor, targets: torch.Tensor, task: TaskType,
+                       device: torch.device) -> float:
+    """Seconds of one training step (forward, the task type's head loss, backward, Adam) on ``clips``, best of 2
+    after a warm-up. The weights change as they would in training, which does not change the time."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    loss_fn = task.head_loss()
 
     def step() -> None:
         with autocast(device):
             logits = model(clips)
-        loss = loss_fn(logits.float(), labels)
+        loss = loss_fn(logits.float(), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -83,9 +78,8 @@ def train_step_seconds(model: Classifier, samples: int, batch: int, n_classes: i
 
 
 @torch.no_grad()
-def forward_seconds(model: Classifier, samples: int, batch: int, device: torch.device) -> float:
-    """Seconds of one validation forward (eval mode) on ``batch`` noise clips of ``samples``, best of 2."""
-    clips, _ = _noise_batch(samples, batch, 2, device)
+def forward_seconds(model: Classifier, clips: torch.Tensor, device: torch.device) -> float:
+    """Seconds of one validation forward (eval mode) on ``clips``, best of 2 after a warm-up."""
 
     def forward() -> None:
         with autocast(device):
@@ -101,16 +95,15 @@ def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> T
     fit_idx, val_idx = splits[0].inner[0]
     device = resolve_device(opts.device)
     clip = EmbedJob(dataset, spec, opts.width).input_samples()[1]
-    crop = max(round(opts.crop_seconds * spec.sample_rate), spec.min_samples()) if opts.crop_seconds else clip
-    batch = min(opts.batch_size, len(fit_idx))
-    n_classes = max(len(dataset.classes), 2)
-    model = Classifier(spec, opts.width, n_classes, seed=0, dropout=opts.dropout).to(device)
-    per_clip_train = train_step_seconds(model, min(crop, clip), batch, n_classes, device) / batch
-    if crop < clip:  # validation averages the logits of a clip's windows: that many forwards of a crop per clip
-        windows = 1 + (clip - crop) // max(1, round(opts.window_hop * crop))
-        per_clip_forward = windows * forward_seconds(model, crop, batch, device) / batch
-    else:
-        per_clip_forward = forward_seconds(model, clip, batch, device) / batch
+    crop = min(crop_samples(spec, opts) or clip, clip)
+    batch = fit_idx[:opts.batch_size]  # the dataset's own labels, as the task type's loss takes them
+    targets = dataset.kind.head_targets(torch.from_numpy(dataset.labels[batch])).to(device)
+    noise = torch.randn(len(batch), clip, generator=torch.Generator().manual_seed(0)).to(device)
+    model = Classifier(spec, opts.width, len(dataset.classes), seed=0, dropout=opts.dropout).to(device)
+    per_clip_train = train_step_seconds(model, noise[:, :crop], targets, dataset.kind, device) / len(batch)
+    # validation: the whole clip, or with crops the mean logits of its windows (that many forwards of a crop)
+    windows = len(window_starts(clip, crop, max(1, round(opts.window_hop * crop)))) if crop < clip else 1
+    per_clip_forward = windows * forward_seconds(model, noise[:, :crop], device) / len(batch)
     fit_epoch = len(fit_idx) * per_clip_train + len(val_idx) * per_clip_forward
     refit_epoch = len(splits[0].train) * per_clip_train
     selection, refits = run_counts(len(splits), len(opts.lrs), opts)
