@@ -427,14 +427,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    from .analysis.leaderboard import export, load, select, to_summary
+    from .analysis.leaderboard import export, load, to_summary
 
     table = load(args.results, strict=args.strict, task=args.task_type, regime=args.test)
     table.attrs["command"] = shlex.join(["rwbench", *sys.argv[1:]])
-    if args.columns:
-        table = select(table, args.columns)
     compact = args.format == "md" and not args.wide and not args.columns
-    return _write(to_summary(table) if compact else export(table, args.format), args.output)
+    return _write(to_summary(table) if compact else export(table, args.format, args.columns), args.output)
 
 
 def cmd_compare(args) -> int:

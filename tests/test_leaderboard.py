@@ -1,5 +1,6 @@
 """Leaderboards are derived from result files, and the three exports hold the same rows."""
 
+import dataclasses
 import io
 import json
 
@@ -11,6 +12,8 @@ from toy import TINY, tone_dataset
 
 from rwbench.analysis import leaderboard
 from rwbench.backends import BACKENDS
+from rwbench.cli import main
+from rwbench.errors import RwbenchError
 from rwbench.pipeline import RunOptions, run
 
 
@@ -68,6 +71,40 @@ def test_rows_pool_seeds_and_rank_within_the_dataset(results):
         assert row["accuracy_std"] == pytest.approx(np.std(accs), abs=1e-4)
     assert sorted(table["rank"]) == sorted(table["accuracy_mean"].rank(ascending=False, method="min").astype(int))
     assert list(table.columns) == leaderboard.COLUMNS
+
+
+@pytest.fixture(scope="module")
+def two_frontends(tmp_path_factory):
+    """Two rows per backend, so that every Markdown table carries its significance note."""
+    root = tmp_path_factory.mktemp("lb2")
+    wide = dataclasses.replace(TINY, name="tiny_wide", widths={"small": 8, "paper": 16})
+    run([tone_dataset()], [TINY, wide], [BACKENDS.get("logreg")],
+        RunOptions(results_dir=root, device="cpu", workers=0, seeds=[0]))
+    return root
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "json"])
+def test_columns_cut_every_format_and_keep_the_notes(two_frontends, fmt, capsys):
+    assert main(["leaderboard", "--results", str(two_frontends), "--columns", "frontend,accuracy_mean",
+                 "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    if fmt == "md":
+        rows = markdown_rows(out)
+        assert [set(r) for r in rows] == [{"dataset", "frontend", "accuracy_mean"}] * 2
+        whole = leaderboard.export(leaderboard.load(two_frontends), "md")
+        notes = whole[whole.index("Significance, per backend:"):]
+        assert notes.startswith("Significance, per backend:\n- logreg: 2 rows") and out.endswith(notes)
+    elif fmt == "csv":
+        assert pd.read_csv(io.StringIO(out)).columns.tolist() == ["dataset", "frontend", "accuracy_mean"]
+    else:
+        assert [set(r) for r in json.loads(out)["rows"]] == [{"dataset", "frontend", "accuracy_mean"}] * 2
+
+
+def test_an_unknown_column_is_named_in_every_format(two_frontends):
+    table = leaderboard.load(two_frontends)
+    for fmt in ("md", "csv", "json"):
+        with pytest.raises(RwbenchError, match="unknown column 'acuracy_mean' \\(did you mean 'accuracy_mean'\\?\\)"):
+            leaderboard.export(table, fmt, "frontend,acuracy_mean")
 
 
 def test_missing_results_folder_is_a_clear_error(tmp_path):

@@ -206,11 +206,14 @@ def load(results_dir: Path, *, strict: bool = False, task: str | None = None,
     return table
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    """One section per dataset/task, each a pipe table with every column; under a table whose dataset has
-    trained rows, the rank correlation of random-weight and trained accuracy per random backend."""
-    hidden = ["dataset", *([SEED_FOLD_COLUMN] if SEED_FOLD_COLUMN in table.columns else [])]
-    return _sections(table, lambda rows: rows.drop(columns=hidden), extra=_notes(table))
+def to_markdown(table: pd.DataFrame, columns: str | None = None) -> str:
+    """One section per dataset/task, each a pipe table with every column (or the comma-separated ``columns``);
+    under it the significance tests and, when the dataset has trained rows, the rank correlation of random-weight
+    and trained accuracy per random backend, both computed from the whole table whatever columns are shown."""
+    def view(rows: pd.DataFrame) -> pd.DataFrame:
+        shown = select(rows, columns) if columns else rows
+        return shown.drop(columns=["dataset", SEED_FOLD_COLUMN], errors="ignore")
+    return _sections(table, view, extra=_notes(table))
 
 
 def correlation_lines(table: pd.DataFrame, dataset: str) -> list[str]:
@@ -361,10 +364,14 @@ def metadata(table: pd.DataFrame) -> dict:
 EXPORTERS = {"md": to_markdown, "csv": to_csv, "json": to_json}
 
 
-def export(table: pd.DataFrame, fmt: str) -> str:
+def export(table: pd.DataFrame, fmt: str, columns: str | None = None) -> str:
+    """``table`` as ``fmt``, cut to the comma-separated ``columns`` when given (an unknown name is an error)."""
     if fmt not in EXPORTERS:
         raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    return EXPORTERS[fmt](table)
+    if not columns:
+        return EXPORTERS[fmt](table)
+    selected = select(table, columns)  # checks the names even when the Markdown cuts each section itself
+    return to_markdown(table, columns) if fmt == "md" else EXPORTERS[fmt](selected)
 
 
 # -- rwbench compare ------------------------------------------------------------------------------
