@@ -18,12 +18,12 @@ from . import __version__, cli_args
 from .choices import (
     DEFAULT_GRID,
     FORMATS,
-    LR_SEARCHES,
     MST_LR,
     PRECISIONS,
     PRETRAINERS,
     REFITS,
     REGIMES,
+    SEARCHES,
     SILENCE_DBFS,
     TASK_TYPES,
     WINDOW_HOP,
@@ -92,12 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[common], help="train front-ends + a classifier head per outer fold "
                                                       "(fully trained baselines: weights 'trained', backend 'head')")
     cli_args.add_data_options(p)
-    cli_args.add_train_options(p, lr=None, epochs=100, patience=10)
+    cli_args.add_train_options(p, lr=None, dropout=None, epochs=100, patience=10)
     p.add_argument("--lrs", type=cli_args.learning_rates, metavar="LR,LR,...",
                    help="learning rates tried on the inner validation part (3e-4,1e-3,3e-3)")
-    p.add_argument("--lr-search", choices=LR_SEARCHES, default="first-fold",
-                   help="search the learning rate on the first outer split's inner validation part and reuse it "
-                        "(first-fold, default), or on every split")
+    p.add_argument("--dropouts", type=cli_args.dropouts, metavar="P,P,...",
+                   help="dropouts before the linear head tried with every learning rate (0,0.5)")
+    p.add_argument("--search", "--lr-search", dest="search", choices=SEARCHES, default="first-fold",
+                   help="search the learning rate and dropout on the first outer split's inner validation part and "
+                        "reuse them (first-fold, default), or on every split")
     p.add_argument("--refit", choices=REFITS, default="full",
                    help="full (default): refit on the whole training side for the selected epoch count; "
                         "fit-part: score the model fit on the inner fit part")
@@ -374,22 +376,26 @@ def cmd_evaluate(args) -> int:
 
 
 def _train_options(args) -> TrainOptions:
-    from .fitting import LRS, TrainOptions
+    from .fitting import DROPOUTS, LRS, TrainOptions
 
     if args.batch_size < 2:
         raise RwbenchError(f"--batch-size {args.batch_size}: training normalises each batch (batch norm) and needs at "
                            "least 2 clips a batch; give --batch-size 2 or more")
     head = {}
     if hasattr(args, "refit"):  # rwbench train: the head recipe
-        if args.lr is not None and args.lrs is not None:
-            raise RwbenchError("give --lr (one learning rate) or --lrs (a search), not both")
-        head = dict(lrs=tuple([args.lr] if args.lr is not None else args.lrs or LRS), lr_search=args.lr_search,
-                    refit=args.refit, silence_dbfs=args.silence_dbfs, window_hop=args.window_hop, folds=args.folds)
+        for one, many in (("lr", "lrs"), ("dropout", "dropouts")):
+            if getattr(args, one) is not None and getattr(args, many) is not None:
+                raise RwbenchError(f"give --{one} (one value) or --{many} (a search), not both")
+        head = dict(lrs=tuple([args.lr] if args.lr is not None else args.lrs or LRS),
+                    dropouts=tuple([args.dropout] if args.dropout is not None else args.dropouts or DROPOUTS),
+                    search=args.search, refit=args.refit, silence_dbfs=args.silence_dbfs, window_hop=args.window_hop,
+                    folds=args.folds)
     if not getattr(args, "dry_run", False):  # a dry run writes nothing
         cli_args.writable_folder(args.results, "--results")
     return TrainOptions(width=args.width, seeds=args.seeds, epochs=args.epochs, patience=args.patience,
                         lr=args.lr if args.lr is not None else TrainOptions.lr, **head,
-                        batch_size=args.batch_size, dropout=args.dropout, crop_seconds=args.crop_seconds,
+                        batch_size=args.batch_size, crop_seconds=args.crop_seconds,
+                        dropout=args.dropout if args.dropout is not None else TrainOptions.dropout,
                         device=args.device, workers=args.workers,
                         skip_bad_audio=args.skip_bad_audio, results_dir=args.results, force=args.force,
                         progress=not args.quiet and sys.stderr.isatty())

@@ -44,6 +44,17 @@ def learning_rates(text: str) -> tuple[float, ...]:
     return tuple(values)
 
 
+def dropouts(text: str) -> tuple[float, ...]:
+    """``--dropouts``: distinct numbers in [0, 1), comma-separated."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(not 0 <= v < 1 for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"--dropouts takes distinct numbers in [0, 1) (0,0.5), got {text!r}")
+    return tuple(values)
+
+
 def negative_dbfs(text: str) -> float:
     try:
         value = float(text)
@@ -194,7 +205,8 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_level,timbral,temporal",
-                       lr: float | None = 1e-3, epochs: int = 30, patience: int = 6) -> None:
+                       lr: float | None = 1e-3, dropout: float | None = 0.5, epochs: int = 30,
+                       patience: int = 6) -> None:
     add_frontends(p, default=frontends, help=f"comma-separated names or wildcards ({frontends})")
     add_seeds(p)
     add_width(p)
@@ -205,7 +217,9 @@ def add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_le
     p.add_argument("--lr", type=positive(float, "--lr"), default=lr,
                    help=f"Adam learning rate ({lr:g})" if lr is not None else "one Adam learning rate: --lrs LR")
     add_batch_size(p, default=32)
-    p.add_argument("--dropout", type=fraction("--dropout"), default=0.5, help="dropout before the linear head (0.5)")
+    p.add_argument("--dropout", type=fraction("--dropout"), default=dropout,
+                   help=f"dropout before the linear head ({dropout:g})" if dropout is not None else
+                   "one dropout before the linear head: --dropouts P")
     p.add_argument("--crop-seconds", type=positive(float, "--crop-seconds"), metavar="SECONDS",
                    help="train on a random non-silent window of each clip; validation and test average the logits "
                         "of the clip's windows (default: whole clips throughout)")

@@ -32,11 +32,12 @@ from .protocol import OuterSplit, keep_rows
 
 log = logging.getLogger(__name__)
 
-TRAIN_CODE_VERSION = 3  # bump when the head recipe changes: finished folds with an older key are retrained
+TRAIN_CODE_VERSION = 4  # bump when the head recipe changes: finished folds with an older key are retrained
 FIT_LOOP_VERSION = 2  # the shared loop's version in settings() (pre-training keys): bump when fit() itself changes
 LRS = (3e-4, 1e-3, 3e-3)  # the default learning-rate search
+DROPOUTS = (0.0, 0.5)  # the default dropout search (with every learning rate)
 REFITS = ("full", "fit-part")
-LR_SEARCHES = ("first-fold", "every-fold")
+SEARCHES = ("first-fold", "every-fold")
 SILENCE_DBFS = -60.0  # crops / windows whose RMS is below this (1e-3 of full scale) are silence
 WINDOW_HOP = 0.5  # prediction windows advance by this fraction of a window
 CROP_GRID_SECONDS = 0.01  # training crops start on a 10-ms grid (the positions whose window is not silent)
@@ -52,17 +53,18 @@ class TrainOptions(Networks, Execution, Storage):
     patience: int = 10
     lr: float = 1e-3  # pre-training's learning rate (trained heads search ``lrs``)
     batch_size: int = 32  # the training minibatch (part of the recipe, unlike the embedding batch)
-    dropout: float = 0.5
+    dropout: float = 0.5  # pre-training's dropout (trained heads search ``dropouts``)
     crop_seconds: float | None = None  # train on random windows of this length, predict by window averaging
     lrs: tuple[float, ...] = LRS  # the learning rates tried on the inner validation part (trained heads)
-    lr_search: str = "first-fold"  # search on the first outer split and reuse, or on every split
+    dropouts: tuple[float, ...] = DROPOUTS  # the dropouts tried, each with every learning rate (trained heads)
+    search: str = "first-fold"  # search on the first outer split and reuse, or on every split
     refit: str = "full"  # full: refit on the whole training side for the selected epochs; fit-part: score the fit
     silence_dbfs: float = SILENCE_DBFS
     window_hop: float = WINDOW_HOP
     folds: tuple[str, ...] | None = None  # train only these outer folds (a partial result, recorded as such)
 
     def __post_init__(self) -> None:
-        for name, allowed in (("lr_search", LR_SEARCHES), ("refit", REFITS)):
+        for name, allowed in (("search", SEARCHES), ("refit", REFITS)):
             if getattr(self, name) not in allowed:
                 raise RwbenchError(f"{name} {getattr(self, name)!r} is not one of {list(allowed)}")
         check_seconds(crop_seconds=self.crop_seconds)
@@ -78,8 +80,9 @@ class TrainOptions(Networks, Execution, Storage):
     def head_settings(self) -> dict[str, Any]:
         """What determines a trained head's weights and scores besides the data, the front-end and the seed (part of
         its training key; ``folds`` is not: a fold's result does not depend on which other folds run)."""
-        settings = {k: v for k, v in self.settings().items() if k != "lr"}
-        settings.update(lrs=[float(lr) for lr in self.lrs], lr_search=self.lr_search, refit=self.refit,
+        settings = {k: v for k, v in self.settings().items() if k not in ("lr", "dropout")}
+        settings.update(lrs=[float(lr) for lr in self.lrs], dropouts=[float(d) for d in self.dropouts],
+                        search=self.search, refit=self.refit,
                         train_code=TRAIN_CODE_VERSION)
         if self.crop_seconds:
             settings.update(silence_dbfs=self.silence_dbfs, window_hop=self.window_hop,

@@ -53,6 +53,8 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=cli_args.positive(int, "--patience"), default=10, help="training: early-stopping patience")
     p.add_argument("--lrs", type=cli_args.learning_rates, metavar="LR,LR,...",
                    help="training: learning rates searched (rwbench train's)")
+    p.add_argument("--dropouts", type=cli_args.dropouts, metavar="P,P,...",
+                   help="training: dropouts searched with every learning rate (rwbench train's)")
     cli_args.add_device(p)
     cli_args.add_workers(p)
     cli_args.add_batch_size(p, help="clips per forward pass of the random-weight proxies' embedding")
@@ -110,9 +112,10 @@ def cmd_search(args) -> int:
 def _train_options(args):
     if not (args.train_top or args.train_random):
         return None
-    from .fitting import LRS, TrainOptions
+    from .fitting import DROPOUTS, LRS, TrainOptions
 
     return TrainOptions(width=args.width, seeds=args.train_seeds, epochs=args.epochs, patience=args.patience,
-                        lrs=tuple(args.lrs or LRS), device=args.device, skip_bad_audio=args.skip_bad_audio,
+                        lrs=tuple(args.lrs or LRS), dropouts=tuple(args.dropouts or DROPOUTS),
+                        device=args.device, skip_bad_audio=args.skip_bad_audio,
                         results_dir=args.results,
                         progress=not args.quiet and sys.stderr.isatty())

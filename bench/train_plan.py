@@ -3,9 +3,10 @@
 Per front-end and dataset, one optimisation step (forward, backward, Adam) and one validation forward are timed on a
 batch of noise clips of the length the trainer feeds (whole clips, or ``--crop-seconds`` crops), on the run's device,
 and scaled to an epoch of the first outer split's inner fit part (with its validation pass) and of its whole training
-side (a refit epoch). The recipe fixes how many runs there are — the learning-rate search's early-stopped runs on the
-first split's fit part (or on every split's with ``--lr-search every-fold``), one run per other split at the chosen
-rate, and a refit per split — but not how many epochs each lasts: early stopping decides. So the cost is a range:
+side (a refit epoch). The recipe fixes how many runs there are — the search's early-stopped runs (learning rates ×
+dropouts) on the first split's fit part (or on every split's with ``--search every-fold``), one run per other split
+at the chosen setting, and a refit per split — but not how many epochs each lasts: early stopping decides. So the
+cost is a range:
 every selection run stopped as early as patience allows (``patience + 1`` epochs) and refit for one epoch, up to
 every run at the epoch cap. Measured epochs of finished folds narrow it (``studies/*/README.md``).
 """
@@ -24,7 +25,7 @@ from .fitting import TrainOptions, autocast
 from .frontend import FrontendSpec
 from .profile import best_seconds
 from .tasks import TaskType
-from .train import Classifier, crop_samples, select_folds, window_starts
+from .train import Classifier, crop_samples, search_grid, select_folds, window_starts
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class TrainingCost:
     dataset: str
     fit_epoch: float  # seconds: one epoch on the fit part, its validation pass included
     refit_epoch: float  # seconds: one epoch on the whole training side, no validation
-    selection_runs: int  # early-stopped runs on inner fit parts (the learning-rate search's included)
+    selection_runs: int  # early-stopped runs on inner fit parts (the search's included)
     refits: int  # refits on the whole training side (one per outer split with --refit full)
     min_epochs: int  # a selection run's fewest epochs: patience + 1 (no better epoch after the first), ≤ the cap
     cap: int
@@ -49,12 +50,12 @@ class TrainingCost:
         return low, high
 
 
-def run_counts(n_splits: int, n_lrs: int, opts: TrainOptions) -> tuple[int, int]:
+def run_counts(n_splits: int, n_settings: int, opts: TrainOptions) -> tuple[int, int]:
     """(selection runs, refits) for one seed over ``n_splits`` outer splits, as :func:`rwbench.train.train_one`
-    runs them: with a first-fold search, ``n_lrs`` runs on the first split (one of them is its selected run) and
-    one run per other split; with an every-fold search, ``n_lrs`` runs on each."""
-    per_first = n_lrs
-    per_other = n_lrs if opts.lr_search == "every-fold" and n_lrs > 1 else 1
+    runs them: with a first-fold search, ``n_settings`` runs (learning rates × dropouts) on the first split (one of
+    them is its selected run) and one run per other split; with an every-fold search, ``n_settings`` runs on each."""
+    per_first = n_settings
+    per_other = n_settings if opts.search == "every-fold" and n_settings > 1 else 1
     return per_first + (n_splits - 1) * per_other, n_splits if opts.refit == "full" else 0
 
 
@@ -99,14 +100,14 @@ def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> T
     batch = fit_idx[:opts.batch_size]  # the dataset's own labels, as the task type's loss takes them
     targets = dataset.kind.head_targets(torch.from_numpy(dataset.labels[batch])).to(device)
     noise = torch.randn(len(batch), clip, generator=torch.Generator().manual_seed(0)).to(device)
-    model = Classifier(spec, opts.width, len(dataset.classes), seed=0, dropout=opts.dropout).to(device)
+    model = Classifier(spec, opts.width, len(dataset.classes), seed=0, dropout=max(opts.dropouts)).to(device)
     per_clip_train = train_step_seconds(model, noise[:, :crop], targets, dataset.kind, device) / len(batch)
     # validation: the whole clip, or with crops the mean logits of its windows (that many forwards of a crop)
     windows = len(window_starts(clip, crop, max(1, round(opts.window_hop * crop)))) if crop < clip else 1
     per_clip_forward = windows * forward_seconds(model, noise[:, :crop], device) / len(batch)
     fit_epoch = len(fit_idx) * per_clip_train + len(val_idx) * per_clip_forward
     refit_epoch = len(splits[0].train) * per_clip_train
-    selection, refits = run_counts(len(splits), len(opts.lrs), opts)
+    selection, refits = run_counts(len(splits), len(search_grid(opts)), opts)
     return TrainingCost(spec.name, dataset.key, fit_epoch, refit_epoch, selection, refits,
                         min(opts.patience + 1, opts.epochs), opts.epochs)
 

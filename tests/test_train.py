@@ -31,7 +31,7 @@ FOLDS = ["fold1", "fold2", "fold3", "fold4"]
 
 
 def _train(tmp_path, **kwargs):
-    kwargs = {"epochs": 4, "patience": 4, **kwargs}
+    kwargs = {"epochs": 4, "patience": 4, "dropouts": (0.5,), **kwargs}  # one dropout: the search's test gives two
     opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, batch_size=8, **kwargs)
     return train_all([tone_dataset()], [TINY], opts), opts
 
@@ -86,12 +86,13 @@ PLUGIN = textwrap.dedent('''
 
 @pytest.mark.slow
 def test_killed_training_resumes_to_the_same_weights(tmp_path):
-    """kill -9 in fold 1's second learning-rate run, rerun, kill -9 in fold 2's refit, rerun: the result equals an
+    """kill -9 in fold 1's second search run (dropout 0.5 after dropout 0), rerun, kill -9 in fold 2's refit, rerun: the result equals an
     uninterrupted run's, bit for bit."""
     plugin = tmp_path / "tones_plugin.py"
     plugin.write_text(PLUGIN.format(tests=str(os.path.dirname(__file__))))
     argv = [sys.executable, "-m", "rwbench.cli", "train", "--plugin", str(plugin), "--dataset", "tones",
-            "--frontends", "tiny", "--epochs", "20", "--patience", "20", "--lrs", "1e-3,3e-3", "--batch-size", "8",
+            "--frontends", "tiny", "--epochs", "20", "--patience", "20", "--lrs", "1e-3", "--dropouts", "0,0.5",
+            "--batch-size", "8",
             "--workers", "0", "--device", "cpu", "-q"]
     folder = fold_weights_folder(tmp_path / "killed", "trained", "tones", "tiny", "small", 0)
 
@@ -104,8 +105,8 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
 
-    kill_when(folder / "fold1.lr0.003.ckpt")
-    assert (folder / "fold1.lr0.001.ckpt").is_file() and not (folder / "fold1.safetensors").exists()
+    kill_when(folder / "fold1.lr0.001_dropout0.5.ckpt")
+    assert (folder / "fold1.lr0.001_dropout0.ckpt").is_file() and not (folder / "fold1.safetensors").exists()
     kill_when(folder / "fold2.ckpt")  # fold 2's refit
     assert (folder / "fold1.safetensors").is_file() and not (folder / "fold2.safetensors").exists()
     assert not list(folder.glob("fold1*.ckpt"))
@@ -173,7 +174,11 @@ def test_mst_pretraining_learns_the_log_mel_and_embeds(tmp_path):
     (["train", "--lr", "nan"], "--lr takes a positive float"),
     (["train", "--dropout", "1.5"], "--dropout takes a number in [0, 1), got '1.5'"),
     (["train", "--lrs", "1e-3,0"], "--lrs takes distinct positive learning rates"),
-    (["train", "--lr", "1e-3", "--lrs", "1e-3,3e-3"], "give --lr (one learning rate) or --lrs (a search), not both"),
+    (["train", "--lr", "1e-3", "--lrs", "1e-3,3e-3"], "give --lr (one value) or --lrs (a search), not both"),
+    (["train", "--dropouts", "0,1"], "--dropouts takes distinct numbers in [0, 1) (0,0.5), got '0,1'"),
+    (["train", "--dropouts", "0.5,0.5"], "--dropouts takes distinct numbers in [0, 1)"),
+    (["train", "--dropout", "0", "--dropouts", "0,0.5"], "give --dropout (one value) or --dropouts (a search), not both"),
+    (["train", "--search", "all"], "invalid choice: 'all'"),
     (["train", "--refit", "half"], "invalid choice: 'half'"),
     (["train", "--window-hop", "0"], "--window-hop takes a fraction of the window in (0, 1]"),
     (["train", "--frontends", "mfcc"], "none of the selected front-ends has weights to train"),
@@ -298,21 +303,46 @@ def test_a_best_epoch_at_the_cap_is_flagged_not_converged(tmp_path, caplog):
 
 
 @pytest.mark.parametrize("search", ["first-fold", "every-fold"])
-def test_the_chosen_learning_rate_is_recorded(tmp_path, search):
-    lrs = (1e-4, 3e-3)
-    (path,), _ = _train(tmp_path, lrs=lrs, lr_search=search)
+def test_the_chosen_learning_rate_and_dropout_are_recorded(tmp_path, search):
+    lrs, dropouts = (1e-4, 3e-3), (0.0, 0.5)
+    (path,), opts = _train(tmp_path, lrs=lrs, dropouts=dropouts, search=search)
     record = json.loads(path.read_text())
     training = record["training"]
-    assert training["recipe"]["lrs"] == list(lrs) and training["recipe"]["lr_search"] == search
+    assert (training["recipe"]["lrs"], training["recipe"]["dropouts"]) == (list(lrs), list(dropouts))
+    assert training["recipe"]["search"] == search and record["backend"]["grid_size"] == 4
+    assert record["backend"]["grid"]["dropouts"] == list(dropouts) and "dropout" not in record["backend"]["grid"]
+    grid = {f"lr{lr:g}_dropout{d:g}": (lr, d) for lr in lrs for d in dropouts}
     for name, fold in training["folds"].items():
         source = "fold1" if search == "first-fold" else name
-        searched = _fold_record(tmp_path, source)["lr_search"] if source != name else fold["lr_search"]
-        assert set(searched) == {"0.0001", "0.003"}
-        best = min(searched, key=lambda lr: searched[lr]["best_val_loss"])
-        assert fold["lr"] == training["lr_chosen"][name] == float(best) and fold["lr_chosen_on"] == source
-        assert next(f for f in record["folds"] if f["name"] == name)["best_params"]["lr"] == float(best)
+        searched = _fold_record(tmp_path, source)["search"] if source != name else fold["search"]
+        assert {k: (v["lr"], v["dropout"]) for k, v in searched.items()} == grid  # every pair ran
+        best = min(grid, key=lambda k: searched[k]["best_val_loss"])
+        chosen = {"lr": grid[best][0], "dropout": grid[best][1]}
+        assert {k: fold[k] for k in chosen} == training["chosen"][name] == chosen and fold["chosen_on"] == source
+        params = next(f for f in record["folds"] if f["name"] == name)["best_params"]
+        assert {k: params[k] for k in chosen} == chosen
         if search == "first-fold" and name != "fold1":
-            assert set(fold["lr_search"]) == {best}  # only the chosen rate's inner run, for its epoch count
+            assert set(fold["search"]) == {best}  # only the chosen setting's inner run, for its epoch count
+
+
+def test_the_searched_dropout_is_the_one_trained(tmp_path):
+    """Each inner run's model has its own setting's dropout; the refit has the chosen one."""
+    import rwbench.train as train_module
+
+    built = []
+    original = train_module.Classifier.__init__
+
+    def spy(self, *args, dropout, **kwargs):
+        built.append(dropout)
+        original(self, *args, dropout=dropout, **kwargs)
+
+    train_module.Classifier.__init__ = spy
+    try:
+        (path,), _ = _train(tmp_path, lrs=(1e-3,), dropouts=(0.0, 0.3), folds=("fold1",))
+    finally:
+        train_module.Classifier.__init__ = original
+    chosen = json.loads(path.read_text())["training"]["chosen"]["fold1"]["dropout"]
+    assert built == [0.0, 0.3, chosen]  # the two inner runs, then the refit
 
 
 def test_folds_limits_the_outer_folds_and_marks_the_result_partial(tmp_path):
@@ -320,6 +350,6 @@ def test_folds_limits_the_outer_folds_and_marks_the_result_partial(tmp_path):
     record = json.loads(path.read_text())
     assert [f["name"] for f in record["folds"]] == ["fold3"]
     assert record["training"]["partial"] and record["training"]["folds_run"] == ["fold3"]
-    assert record["training"]["folds"]["fold3"]["lr_chosen_on"] == "fold1"  # the search is the first split's
+    assert record["training"]["folds"]["fold3"]["chosen_on"] == "fold1"  # the search is the first split's
     with pytest.raises(RwbenchError, match="--folds: tones has no outer fold fold9"):
         _train(tmp_path, folds=("fold9",))

@@ -10,15 +10,15 @@ from rwbench.fitting import TrainOptions
 from rwbench.train_plan import TrainingCost, render, run_counts, training_cost
 
 
-@pytest.mark.parametrize("splits, lrs, lr_search, refit, expected", [
+@pytest.mark.parametrize("splits, settings, search, refit, expected", [
     (5, 3, "first-fold", "full", (3 + 4, 5)),  # 3 runs on the first split (one of them its selected run), 1 on each other
     (5, 3, "every-fold", "full", (15, 5)),
     (5, 1, "every-fold", "full", (5, 5)),  # one rate: nothing to search anywhere
     (6, 3, "first-fold", "fit-part", (3 + 5, 0)),  # the fit-part model is scored: no refit
 ])
-def test_run_counts_follow_the_recipe(splits, lrs, lr_search, refit, expected):
-    opts = TrainOptions(lrs=tuple([1e-3] * lrs), lr_search=lr_search, refit=refit)
-    assert run_counts(splits, lrs, opts) == expected
+def test_run_counts_follow_the_recipe(splits, settings, search, refit, expected):
+    opts = TrainOptions(search=search, refit=refit)
+    assert run_counts(splits, settings, opts) == expected
 
 
 def test_the_cost_range_spans_earliest_stops_to_the_epoch_cap():
@@ -31,10 +31,10 @@ def test_the_cost_range_spans_earliest_stops_to_the_epoch_cap():
 
 def test_the_plan_times_an_epoch_of_the_dataset_s_split():
     dataset = tone_dataset()
-    opts = TrainOptions(epochs=20, patience=4, lrs=(1e-3, 3e-3), device="cpu", batch_size=8)
+    opts = TrainOptions(epochs=20, patience=4, lrs=(1e-3, 3e-3), device="cpu", batch_size=8)  # × dropouts 0, 0.5
     cost = training_cost(dataset, TINY, opts)
     fit, val = dataset.splits()[0].inner[0]
-    assert (cost.selection_runs, cost.refits, cost.min_epochs, cost.cap) == (2 + 3, 4, 5, 20)
+    assert (cost.selection_runs, cost.refits, cost.min_epochs, cost.cap) == (2 * 2 + 3, 4, 5, 20)
     assert 0 < cost.fit_epoch and 0 < cost.refit_epoch
     # both scale from per-clip times: the refit epoch (27 training clips) costs more than fit-part training alone
     assert cost.refit_epoch > cost.fit_epoch * len(fit) / (len(fit) + len(val)) * 0.5
