@@ -25,9 +25,10 @@ PYTHONPATH=. rwbench run "${ESC[@]}" --frontends hear:hearbaseline_naive_compat
 # second pass: seeds 1 and 2 of the random twins
 rwbench run "${ESC[@]}" --frontends crepe_tiny,pesto,basic_pitch,musicnn --weights random --seeds 0,1,2
 
-# FSDD, task `speakers` (leave one speaker out: 6 folds), the same rows
+# FSDD, task `speakers` (leave one speaker out: 6 folds), the same rows; the random twins at seed 0 only (the seed
+# spread is measured on ESC-10: an FSDD fit of the wide grid costs 4-7 min on this CPU, 8 per front-end with 3 seeds)
 for fe in crepe_tiny:crepe pesto:mir1k basic_pitch:icassp2022 musicnn:mtt,msd; do
-  rwbench run "${FSDD[@]}" --frontends "${fe%%:*}" --weights "${fe#*:},random" --seeds 0,1,2
+  rwbench run "${FSDD[@]}" --frontends "${fe%%:*}" --weights "${fe#*:},random" --seeds 1
 done
 rwbench run "${FSDD[@]}" --frontends mfcc
 PYTHONPATH=. rwbench run "${FSDD[@]}" --frontends hear:hearbaseline_naive_compat
