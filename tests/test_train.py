@@ -123,10 +123,16 @@ def test_two_trainings_of_the_same_network_at_once_give_one_run_s_weights(tmp_pa
     plugin = tmp_path / "tones_plugin.py"
     plugin.write_text(PLUGIN.format(tests=str(os.path.dirname(__file__))))
     argv = [sys.executable, "-m", "rwbench.cli", "train", "--plugin", str(plugin), "--dataset", "tones",
-            "--frontends", "tiny", "--epochs", "6", "--patience", "6", "--lrs", "1e-3,3e-3", "--batch-size", "8",
+            "--frontends", "tiny", "--epochs", "20", "--patience", "20", "--lrs", "1e-3,3e-3", "--batch-size", "8",
             "--workers", "0", "--device", "cpu"]
-    both = [subprocess.Popen([*argv, "--results", str(tmp_path / "both")], stderr=subprocess.PIPE, text=True)
-            for _ in range(2)]
+    start = lambda: subprocess.Popen([*argv, "--results", str(tmp_path / "both")], stderr=subprocess.PIPE,  # noqa: E731
+                                     text=True)
+    first = start()
+    folder = fold_weights_folder(tmp_path / "both", "trained", "tones", "tiny", "small", 0)
+    deadline = time.time() + 120  # the second starts once the first is training (holds the lock), however slow
+    while not list(folder.glob("fold1.*.ckpt")) and first.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    both = [first, start()]
     logs = [proc.communicate(timeout=600)[1] for proc in both]
     assert [proc.returncode for proc in both] == [0, 0], logs
     assert sum("waiting for another rwbench process that is computing the training of tiny" in log
