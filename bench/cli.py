@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weights tag it is ranked against: trained (backend head) or e.g. mtt (same backend)")
     cli_args.add_results(p)
     p.add_argument("--backend", help="only this backend of the random side (default: one table per backend)")
+    p.add_argument("--transfer", action="store_true",
+                   help="with --trained trained: rank the trained features refit with each random backend (the "
+                        "`--weights trained` rows) instead of the trained head")
     p.add_argument("--strict", action="store_true", help="a malformed result file is an error")
     p.add_argument("--format", choices=FORMATS, default="md")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
@@ -454,7 +457,7 @@ def cmd_compare(args) -> int:
         a, b = args.rows
         return _write(export_pair(records, a, b, args.format, args.test), args.output)
     table = load(args.results, strict=args.strict, task=args.task_type, regime=args.test)
-    return _write(export_comparison(table, args.format, args.random, args.trained, args.backend), args.output)
+    return _write(export_comparison(table, args.format, args.random, args.trained, args.backend, args.transfer), args.output)
 
 
 def _write(text: str, output: Path | None) -> int:

@@ -220,6 +220,25 @@ def test_compare_with_a_pretrained_tag_pairs_the_same_backend(board, capsys):
     assert "### tones: random (svm) vs mtt (svm)" in capsys.readouterr().out
 
 
+def test_compare_transfer_ranks_the_trained_features_under_each_random_backend(tmp_path, template, capsys):
+    transfer = {"svm": {f: 1.3 - a for f, a in SVM.items()}, "elm": dict(ELM)}  # svm reversed, elm agreeing
+    write_board(tmp_path, template, ("random", "svm", SVM), ("random", "elm", ELM), ("trained", "head", HEAD),
+                ("trained", "svm", transfer["svm"]), ("trained", "elm", transfer["elm"]))
+    assert main(["compare", "--results", str(tmp_path), "--transfer", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert all(r["trained_backend"] == r["backend"] and r["trained_weights"] == "trained" for r in rows)
+    for backend, random in (("svm", SVM), ("elm", ELM)):
+        assert {r["frontend"]: r["trained_accuracy"] for r in rows if r["backend"] == backend} == \
+            pytest.approx(transfer[backend])
+        x, y = zip(*[(random[f], transfer[backend][f]) for f in random])
+        figures = [r["rank_corr_spearman"] for r in rows if r["backend"] == backend]
+        assert figures == pytest.approx([stats.spearmanr(x, y).statistic] * len(random), abs=1e-4)
+    assert main(["compare", "--results", str(tmp_path)]) == 0  # without --transfer: the head, as before
+    assert "### tones: random (svm) vs trained (head)" in capsys.readouterr().out
+    assert main(["compare", "--results", str(tmp_path), "--transfer"]) == 0
+    assert "### tones: random (svm) vs trained (svm)" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("extra, match", [
     (["--trained", "nosuch"], "--trained: no results with weights 'nosuch' (weights present: mtt, random, trained)"),
     (["--random", "nosuch"], "--random: no results with weights 'nosuch' (weights present: mtt, random, trained)"),

@@ -86,8 +86,8 @@ PLUGIN = textwrap.dedent('''
 
 @pytest.mark.slow
 def test_killed_training_resumes_to_the_same_weights(tmp_path):
-    """kill -9 in fold 1's second search run (dropout 0.5 after dropout 0), rerun, kill -9 in fold 2's refit, rerun: the result equals an
-    uninterrupted run's, bit for bit."""
+    """kill -9 in fold 1's second search run (dropout 0.5 after dropout 0), rerun, kill -9 in fold 2's refit, rerun:
+    the result equals an uninterrupted run's, bit for bit."""
     plugin = tmp_path / "tones_plugin.py"
     plugin.write_text(PLUGIN.format(tests=str(os.path.dirname(__file__))))
     argv = [sys.executable, "-m", "rwbench.cli", "train", "--plugin", str(plugin), "--dataset", "tones",

@@ -376,12 +376,12 @@ def export(table: pd.DataFrame, fmt: str, columns: str | None = None) -> str:
 
 # -- rwbench compare ------------------------------------------------------------------------------
 def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, random: str = RANDOM,
-                           trained: str = TRAINED) -> str:
+                           trained: str = TRAINED, transfer: bool = False) -> str:
     """Per dataset and random backend, the two rankings side by side and the ρ/τ line under the table."""
     sections = []
     for _, corr in correlations.iterrows():
         rows = pairs[(pairs["dataset"] == corr.dataset) & (pairs["backend"] == corr.backend)]
-        trained_side = f"{trained} ({trained_backend_for(trained) or corr['backend']})"
+        trained_side = f"{trained} ({trained_backend_for(trained, transfer) or corr['backend']})"
         metric = next(c.removeprefix("random_") for c in pairs.columns if c.startswith("random_") and c != "random_rank")
         label = METRIC_LABELS[metric]
         view = rows.drop(columns=["dataset", "backend"]).rename(columns={
@@ -395,24 +395,24 @@ def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, rand
 
 
 def comparison_rows(pairs: pd.DataFrame, correlations: pd.DataFrame, random: str = RANDOM,
-                    trained: str = TRAINED) -> pd.DataFrame:
+                    trained: str = TRAINED, transfer: bool = False) -> pd.DataFrame:
     """The CSV/JSON rows of ``rwbench compare``: the paired front-ends, the tags and backend compared, and
     the ``rank_corr_*`` figures of each row's dataset and backend."""
     rows = pairs.assign(random_weights=random, trained_weights=trained,
-                        trained_backend=trained_backend_for(trained) or pairs["backend"])
+                        trained_backend=trained_backend_for(trained, transfer) or pairs["backend"])
     return with_correlation_columns(rows, correlations).round(DECIMALS)
 
 
 def export_comparison(table: pd.DataFrame, fmt: str, random: str = RANDOM, trained: str = TRAINED,
-                      backend: str | None = None) -> str:
+                      backend: str | None = None, transfer: bool = False) -> str:
     """``rwbench compare``: the rankings of the ``random`` and ``trained`` weight tags side by side, as
     Markdown, CSV or JSON (one table per random backend unless ``backend`` picks one)."""
     if fmt not in EXPORTERS:
         raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    pairs, correlations = comparison(table, random, trained, backend)
+    pairs, correlations = comparison(table, random, trained, backend, transfer)
     if fmt == "md":
-        return comparison_to_markdown(pairs, correlations, random, trained)
-    rows = comparison_rows(pairs, correlations, random, trained)
+        return comparison_to_markdown(pairs, correlations, random, trained, transfer)
+    rows = comparison_rows(pairs, correlations, random, trained, transfer)
     return to_csv(rows) if fmt == "csv" else to_json(rows)
 
 

@@ -86,9 +86,10 @@ def with_macs(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def trained_backend_for(trained: str) -> str | None:
-    """The backend of the trained side: ``head`` for ``trained`` rows, else None (the random side's backend)."""
-    return HEAD if trained == TRAINED else None
+def trained_backend_for(trained: str, transfer: bool = False) -> str | None:
+    """The backend of the trained side: ``head`` for ``trained`` rows, else (or with ``transfer``: the trained
+    features refit with the random side's backend) None, the random side's backend."""
+    return HEAD if trained == TRAINED and not transfer else None
 
 
 def paired(table: pd.DataFrame, random: str = RANDOM, trained: str = TRAINED,
@@ -340,9 +341,10 @@ def _p(p: float) -> str:
 
 # -- rwbench compare ------------------------------------------------------------------------------
 def comparison(table: pd.DataFrame, random: str = RANDOM, trained: str = TRAINED,
-               backend: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+               backend: str | None = None, transfer: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(:func:`paired`, :func:`rank_correlation`) of ``table``, cut to ``backend`` when given; a clear error
-    when a side or the backend has no rows."""
+    when a side or the backend has no rows. ``transfer``: the trained side is the trained features refit with the
+    random side's backend (``--weights trained`` rows), not the trained head."""
     if random == trained:
         raise RwbenchError(f"--random and --trained both name weights {random!r}; compare two different tags")
     tags = sorted(table["weights"].unique())
@@ -350,7 +352,7 @@ def comparison(table: pd.DataFrame, random: str = RANDOM, trained: str = TRAINED
         if tag not in tags:
             present = f"weights present: {', '.join(tags)}" if tags else "the results folder holds no results"
             raise RwbenchError(f"{flag}: no results with weights {tag!r} ({present})")
-    trained_backend = trained_backend_for(trained)
+    trained_backend = trained_backend_for(trained, transfer)
     trained_backends = sorted(table.loc[table["weights"] == trained, "backend"].unique())
     if trained_backend is not None and trained_backend not in trained_backends:
         raise RwbenchError(f"--trained: no {trained!r} results with backend {trained_backend!r} "
