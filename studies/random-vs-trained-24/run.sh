@@ -19,17 +19,20 @@ for data in ESC FSDD; do
   rwbench train "${args[@]}" --frontends "$FE" --seeds 1
   rwbench train "${args[@]}" --frontends "$TWO_SEEDS" --seeds 0,1
 done
-rwbench leaderboard --results "$OUT"
-rwbench compare --results "$OUT"
-rwbench report --results "$OUT" -o report.html
-
-# Diagnosis (not part of ρ): is a trained row's gap to its random twin in its features or in its head? The trained
-# front-ends' features refit with the random rows' backends (transfer: trained + svm/elm/logreg), and the random
-# features with the head's own kind of readout (linear: logreg). diagnosis/readout reads the trained weights of $OUT.
-DIAG=diagnosis/readout
-mkdir -p "$DIAG" && ln -sfn "$(realpath -m --relative-to="$DIAG" "$OUT/weights")" "$DIAG/weights"
-READ=(--dataset esc10 --data-root "$DATA/esc10" --results "$DIAG" "${RUN[@]}")
+# transfer rows: each trained front-end's features refit with the random rows' backends (trained + svm / elm)
 TRAINED=$(rwbench leaderboard --results "$OUT" --format csv --columns frontend,weights,backend \
           | awk -F, '$1 == "esc10" && $3 == "trained" && $4 == "head" {print $2}' | paste -sd, -)
-rwbench run "${READ[@]}" --frontends "$TRAINED" --weights random --seeds 3 --backends logreg
-rwbench run "${READ[@]}" --frontends "$TRAINED" --weights trained --seeds 1 --backends logreg,svm,elm
+rwbench run "${ESC[@]}" "${RUN[@]}" --frontends "$TRAINED" --weights trained --seeds 1 --backends svm,elm
+
+rwbench leaderboard --results "$OUT"
+rwbench compare --results "$OUT"              # random (svm, elm) vs the trained head: the study's ρ
+rwbench compare --results "$OUT" --transfer   # random vs trained features under the same backend
+rwbench report --results "$OUT" -o report.html
+
+# Diagnosis (not part of ρ): a linear readout (logreg) of the random and of the trained features, the head's own
+# kind of classifier. diagnosis/readout reads the trained weights of $OUT.
+DIAG=diagnosis/readout
+mkdir -p "$DIAG" && ln -sfn "$(realpath -m --relative-to="$DIAG" "$OUT/weights")" "$DIAG/weights"
+READ=(--dataset esc10 --data-root "$DATA/esc10" --results "$DIAG" "${RUN[@]}" --backends logreg)
+rwbench run "${READ[@]}" --frontends "$TRAINED" --weights random --seeds 3
+rwbench run "${READ[@]}" --frontends "$TRAINED" --weights trained --seeds 1
