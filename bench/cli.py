@@ -23,7 +23,7 @@ from .choices import (
     PRETRAINERS,
     REFITS,
     REGIMES,
-    SEARCHES,
+    SELECT_ON,
     SILENCE_DBFS,
     TASK_TYPES,
     WINDOW_HOP,
@@ -97,9 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning rates tried on the inner validation part (3e-4,1e-3,3e-3)")
     p.add_argument("--dropouts", type=cli_args.dropouts, metavar="P,P,...",
                    help="dropouts before the linear head tried with every learning rate (0,0.5)")
-    p.add_argument("--search", "--lr-search", dest="search", choices=SEARCHES, default="first-fold",
-                   help="search the learning rate and dropout on the first outer split's inner validation part and "
-                        "reuse them (first-fold, default), or on every split")
+    p.add_argument("--select-on", "--lr-search", dest="select_on", choices=SELECT_ON, default="first-fold",
+                   help="choose the learning rate and dropout on the first outer split's inner validation part and "
+                        "reuse them (first-fold, default), or on every split's")
     p.add_argument("--refit", choices=REFITS, default="full",
                    help="full (default): refit on the whole training side for the selected epoch count; "
                         "fit-part: score the model fit on the inner fit part")
@@ -391,7 +391,7 @@ def _train_options(args) -> TrainOptions:
                 raise RwbenchError(f"give --{one} (one value) or --{many} (a search), not both")
         head = dict(lrs=tuple([args.lr] if args.lr is not None else args.lrs or LRS),
                     dropouts=tuple([args.dropout] if args.dropout is not None else args.dropouts or DROPOUTS),
-                    search=args.search, refit=args.refit, silence_dbfs=args.silence_dbfs, window_hop=args.window_hop,
+                    select_on=args.select_on, refit=args.refit, silence_dbfs=args.silence_dbfs, window_hop=args.window_hop,
                     folds=args.folds)
     if not getattr(args, "dry_run", False):  # a dry run writes nothing
         cli_args.writable_folder(args.results, "--results")

@@ -37,7 +37,7 @@ FIT_LOOP_VERSION = 2  # the shared loop's version in settings() (pre-training ke
 LRS = (3e-4, 1e-3, 3e-3)  # the default learning-rate search
 DROPOUTS = (0.0, 0.5)  # the default dropout search (with every learning rate)
 REFITS = ("full", "fit-part")
-SEARCHES = ("first-fold", "every-fold")
+SELECT_ON = ("first-fold", "every-fold")
 SILENCE_DBFS = -60.0  # crops / windows whose RMS is below this (1e-3 of full scale) are silence
 WINDOW_HOP = 0.5  # prediction windows advance by this fraction of a window
 CROP_GRID_SECONDS = 0.01  # training crops start on a 10-ms grid (the positions whose window is not silent)
@@ -57,14 +57,14 @@ class TrainOptions(Networks, Execution, Storage):
     crop_seconds: float | None = None  # train on random windows of this length, predict by window averaging
     lrs: tuple[float, ...] = LRS  # the learning rates tried on the inner validation part (trained heads)
     dropouts: tuple[float, ...] = DROPOUTS  # the dropouts tried, each with every learning rate (trained heads)
-    search: str = "first-fold"  # search on the first outer split and reuse, or on every split
+    select_on: str = "first-fold"  # choose the setting on the first outer split and reuse it, or on every split
     refit: str = "full"  # full: refit on the whole training side for the selected epochs; fit-part: score the fit
     silence_dbfs: float = SILENCE_DBFS
     window_hop: float = WINDOW_HOP
     folds: tuple[str, ...] | None = None  # train only these outer folds (a partial result, recorded as such)
 
     def __post_init__(self) -> None:
-        for name, allowed in (("search", SEARCHES), ("refit", REFITS)):
+        for name, allowed in (("select_on", SELECT_ON), ("refit", REFITS)):
             if getattr(self, name) not in allowed:
                 raise RwbenchError(f"{name} {getattr(self, name)!r} is not one of {list(allowed)}")
         check_seconds(crop_seconds=self.crop_seconds)
@@ -82,7 +82,7 @@ class TrainOptions(Networks, Execution, Storage):
         its training key; ``folds`` is not: a fold's result does not depend on which other folds run)."""
         settings = {k: v for k, v in self.settings().items() if k not in ("lr", "dropout")}
         settings.update(lrs=[float(lr) for lr in self.lrs], dropouts=[float(d) for d in self.dropouts],
-                        search=self.search, refit=self.refit,
+                        select_on=self.select_on, refit=self.refit,
                         train_code=TRAIN_CODE_VERSION)
         if self.crop_seconds:
             settings.update(silence_dbfs=self.silence_dbfs, window_hop=self.window_hop,

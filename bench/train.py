@@ -9,9 +9,9 @@ linear). The recipe, every choice recorded in the result's ``training`` section:
    part, both from the training side only (predefined folds: one training fold left out, so groups never straddle;
    a fixed split: train / valid) — one run per setting of ``--lrs`` (default 3e-4, 1e-3, 3e-3) × ``--dropouts``
    (default 0, 0.5) trains from the seeded initialisation with early stopping on the validation loss. The setting
-   with the lowest best-epoch validation loss wins; its best epoch is the epoch count. ``--search first-fold``
-   (default) searches on the first outer split of the protocol and reuses its setting on the others (each still
-   early-stops its own run for its epoch count); ``every-fold`` searches on each split. ``--lr X`` is ``--lrs X``,
+   with the lowest best-epoch validation loss wins; its best epoch is the epoch count. ``--select-on first-fold``
+   (default) chooses on the first outer split of the protocol and reuses its setting on the others (each still
+   early-stops its own run for its epoch count); ``every-fold`` chooses on each split. ``--lr X`` is ``--lrs X``,
    ``--dropout P`` is ``--dropouts P``. Dropout is searched because a fixed 0.5 held small heads back: on ESC-10,
    ``temporal``'s head scored 0.635 with it and 0.670 without, while logistic regression on the same trained
    features reached 0.668 (``studies/random-vs-trained-24/README.md``).
@@ -251,7 +251,7 @@ def not_converged(best_epoch: int, cap: int) -> bool:
 
 @dataclass(frozen=True)
 class Setting:
-    """One point of the head recipe's search: a learning rate and the dropout before the linear head."""
+    """One point of the head recipe's grid: a learning rate and the dropout before the linear head."""
 
     lr: float
     dropout: float
@@ -264,7 +264,7 @@ class Setting:
         return f"lr {self.lr:g} dropout {self.dropout:g}"
 
 
-def search_grid(opts: TrainOptions) -> tuple[Setting, ...]:
+def setting_grid(opts: TrainOptions) -> tuple[Setting, ...]:
     """Every (learning rate, dropout) pair of ``--lrs`` × ``--dropouts``, in that order."""
     return tuple(Setting(lr, dropout) for lr in opts.lrs for dropout in opts.dropouts)
 
@@ -313,7 +313,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     task = dataset.kind
     desc = f"train {spec.name} on {dataset.key} {split.name} seed {seed}"
     if setting_for is None:
-        grid = search_grid(opts)
+        grid = setting_grid(opts)
         setting, chosen_on = choose(_inner_runs(spec, dataset, split, waves, labels, seed, folder, key, opts, device,
                                                 windows, grid), grid), split.name
     else:
@@ -344,7 +344,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     else:
         model, train_idx = fit_model(), fit_idx
     training = {"lr": setting.lr, "dropout": setting.dropout, "chosen_on": chosen_on,
-                "search": {name: {k: r[k] for k in ("lr", "dropout", "best_epoch", "epochs_run", "best_val_loss",
+                "selection": {name: {k: r[k] for k in ("lr", "dropout", "best_epoch", "epochs_run", "best_val_loss",
                                                    "best_val_score", "not_converged")} for name, r in runs.items()},
                 "best_epoch": selected["best_epoch"], "epochs_run": selected["epochs_run"], "epoch_cap": opts.epochs,
                 "best_val_loss": selected["best_val_loss"], "best_val_score": selected["best_val_score"],
@@ -414,10 +414,10 @@ def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, win
                            if opts.refit == "full" else
                            "the inner fit part's best-validation-epoch model is scored (no refit)"),
             "lrs": [float(lr) for lr in opts.lrs], "dropouts": [float(d) for d in opts.dropouts],
-            "search": opts.search,
-            "search_rule": "every learning rate × dropout; the lowest best-epoch validation loss on the inner "
+            "select_on": opts.select_on,
+            "selection_rule": "every learning rate × dropout; the lowest best-epoch validation loss on the inner "
                            "validation part" + (" of the first outer split, reused on the others"
-                                                if opts.search == "first-fold" else " of each outer split"),
+                                                if opts.select_on == "first-fold" else " of each outer split"),
             "epoch_cap": opts.epochs, "patience": opts.patience, "optimizer": "adam",
             "schedule": "reduce_on_plateau(0.5, 2) on the validation loss", "batch_size": opts.batch_size,
             "loss": type(task.head_loss()).__name__,
@@ -470,10 +470,10 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     crop = crop_samples(spec, opts)
     windows = make_windows(tensor, crop, spec.sample_rate, hop_fraction=opts.window_hop,
                            silence_dbfs=opts.silence_dbfs)
-    grid = search_grid(opts)
+    grid = setting_grid(opts)
 
     def setting_for(split: OuterSplit) -> tuple[Setting, str]:
-        source = kept[0] if opts.search == "first-fold" and len(grid) > 1 else split
+        source = kept[0] if opts.select_on == "first-fold" and len(grid) > 1 else split
         runs = _inner_runs(spec, dataset, source, tensor, labels, seed, folder, key, opts, device, windows, grid)
         return choose(runs, grid), source.name
 

@@ -3,8 +3,8 @@
 Per front-end and dataset, one optimisation step (forward, backward, Adam) and one validation forward are timed on a
 batch of noise clips of the length the trainer feeds (whole clips, or ``--crop-seconds`` crops), on the run's device,
 and scaled to an epoch of the first outer split's inner fit part (with its validation pass) and of its whole training
-side (a refit epoch). The recipe fixes how many runs there are — the search's early-stopped runs (learning rates ×
-dropouts) on the first split's fit part (or on every split's with ``--search every-fold``), one run per other split
+side (a refit epoch). The recipe fixes how many runs there are — the selection's early-stopped runs (learning rates ×
+dropouts) on the first split's fit part (or on every split's with ``--select-on every-fold``), one run per other split
 at the chosen setting, and a refit per split — but not how many epochs each lasts: early stopping decides. So the
 cost is a range:
 every selection run stopped as early as patience allows (``patience + 1`` epochs) and refit for one epoch, up to
@@ -25,7 +25,7 @@ from .fitting import TrainOptions, autocast
 from .frontend import FrontendSpec
 from .profile import best_seconds
 from .tasks import TaskType
-from .train import Classifier, crop_samples, search_grid, select_folds, window_starts
+from .train import Classifier, crop_samples, select_folds, setting_grid, window_starts
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class TrainingCost:
     dataset: str
     fit_epoch: float  # seconds: one epoch on the fit part, its validation pass included
     refit_epoch: float  # seconds: one epoch on the whole training side, no validation
-    selection_runs: int  # early-stopped runs on inner fit parts (the search's included)
+    selection_runs: int  # early-stopped runs on inner fit parts (the selection's included)
     refits: int  # refits on the whole training side (one per outer split with --refit full)
     min_epochs: int  # a selection run's fewest epochs: patience + 1 (no better epoch after the first), ≤ the cap
     cap: int
@@ -52,10 +52,10 @@ class TrainingCost:
 
 def run_counts(n_splits: int, n_settings: int, opts: TrainOptions) -> tuple[int, int]:
     """(selection runs, refits) for one seed over ``n_splits`` outer splits, as :func:`rwbench.train.train_one`
-    runs them: with a first-fold search, ``n_settings`` runs (learning rates × dropouts) on the first split (one of
-    them is its selected run) and one run per other split; with an every-fold search, ``n_settings`` runs on each."""
+    runs them: choosing on the first fold, ``n_settings`` runs (learning rates × dropouts) on the first split (one
+    of them is its selected run) and one run per other split; choosing on every fold, ``n_settings`` runs on each."""
     per_first = n_settings
-    per_other = n_settings if opts.search == "every-fold" and n_settings > 1 else 1
+    per_other = n_settings if opts.select_on == "every-fold" and n_settings > 1 else 1
     return per_first + (n_splits - 1) * per_other, n_splits if opts.refit == "full" else 0
 
 
@@ -107,7 +107,7 @@ def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> T
     per_clip_forward = windows * forward_seconds(model, noise[:, :crop], device) / len(batch)
     fit_epoch = len(fit_idx) * per_clip_train + len(val_idx) * per_clip_forward
     refit_epoch = len(splits[0].train) * per_clip_train
-    selection, refits = run_counts(len(splits), len(search_grid(opts)), opts)
+    selection, refits = run_counts(len(splits), len(setting_grid(opts)), opts)
     return TrainingCost(spec.name, dataset.key, fit_epoch, refit_epoch, selection, refits,
                         min(opts.patience + 1, opts.epochs), opts.epochs)
 

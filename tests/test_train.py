@@ -118,25 +118,30 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path):
 
 
 def test_two_trainings_of_the_same_network_at_once_give_one_run_s_weights(tmp_path):
-    """Two processes train the same (front-end, dataset, seed) into one results folder at once: the second waits for
-    the first (and says so), then reuses its folds; the weights are those of a training run alone."""
+    """Two processes train the same (front-end, dataset, seed) into one results folder at once: each waits for the
+    training lock (and says so), they then run one after the other, the second reusing the first's folds; the weights
+    are those of a training run alone. The test holds the lock until both wait, so they overlap however slow the
+    machine."""
+    from rwbench.fileio import exclusive
+
     plugin = tmp_path / "tones_plugin.py"
     plugin.write_text(PLUGIN.format(tests=str(os.path.dirname(__file__))))
     argv = [sys.executable, "-m", "rwbench.cli", "train", "--plugin", str(plugin), "--dataset", "tones",
-            "--frontends", "tiny", "--epochs", "20", "--patience", "20", "--lrs", "1e-3,3e-3", "--batch-size", "8",
+            "--frontends", "tiny", "--epochs", "6", "--patience", "6", "--lrs", "1e-3,3e-3", "--batch-size", "8",
             "--workers", "0", "--device", "cpu"]
-    start = lambda: subprocess.Popen([*argv, "--results", str(tmp_path / "both")], stderr=subprocess.PIPE,  # noqa: E731
-                                     text=True)
-    first = start()
     folder = fold_weights_folder(tmp_path / "both", "trained", "tones", "tiny", "small", 0)
-    deadline = time.time() + 120  # the second starts once the first is training (holds the lock), however slow
-    while not list(folder.glob("fold1.*.ckpt")) and first.poll() is None and time.time() < deadline:
-        time.sleep(0.005)
-    both = [first, start()]
-    logs = [proc.communicate(timeout=600)[1] for proc in both]
-    assert [proc.returncode for proc in both] == [0, 0], logs
-    assert sum("waiting for another rwbench process that is computing the training of tiny" in log
-               for log in logs) == 1, logs
+    logs = [tmp_path / f"log{i}.txt" for i in range(2)]
+    waiting = "waiting for another rwbench process that is computing the training of tiny"
+    with exclusive(folder / ".train.lock", "the test"):
+        both = [subprocess.Popen([*argv, "--results", str(tmp_path / "both")], stderr=log.open("w"), text=True)
+                for log in logs]
+        deadline = time.time() + 120
+        while not all(waiting in log.read_text() for log in logs) and time.time() < deadline:
+            assert all(proc.poll() is None for proc in both), [log.read_text() for log in logs]
+            time.sleep(0.01)
+    texts = [log.read_text() for log in logs]
+    assert all(waiting in text for text in texts), texts
+    assert [proc.wait(timeout=600) for proc in both] == [0, 0], [log.read_text() for log in logs]
     alone = subprocess.run([*argv, "--results", str(tmp_path / "alone")], capture_output=True, text=True, timeout=600)
     assert alone.returncode == 0, alone.stderr
     assert _shas(tmp_path / "both") == _shas(tmp_path / "alone")
@@ -184,7 +189,7 @@ def test_mst_pretraining_learns_the_log_mel_and_embeds(tmp_path):
     (["train", "--dropouts", "0,1"], "--dropouts takes distinct numbers in [0, 1) (0,0.5), got '0,1'"),
     (["train", "--dropouts", "0.5,0.5"], "--dropouts takes distinct numbers in [0, 1)"),
     (["train", "--dropout", "0", "--dropouts", "0,0.5"], "give --dropout (one value) or --dropouts (a search), not both"),
-    (["train", "--search", "all"], "invalid choice: 'all'"),
+    (["train", "--select-on", "all"], "invalid choice: 'all'"),
     (["train", "--refit", "half"], "invalid choice: 'half'"),
     (["train", "--window-hop", "0"], "--window-hop takes a fraction of the window in (0, 1]"),
     (["train", "--frontends", "mfcc"], "none of the selected front-ends has weights to train"),
@@ -308,27 +313,27 @@ def test_a_best_epoch_at_the_cap_is_flagged_not_converged(tmp_path, caplog):
     assert sum("not converged" in r.getMessage() for r in caplog.records) == 4
 
 
-@pytest.mark.parametrize("search", ["first-fold", "every-fold"])
-def test_the_chosen_learning_rate_and_dropout_are_recorded(tmp_path, search):
+@pytest.mark.parametrize("select_on", ["first-fold", "every-fold"])
+def test_the_chosen_learning_rate_and_dropout_are_recorded(tmp_path, select_on):
     lrs, dropouts = (1e-4, 3e-3), (0.0, 0.5)
-    (path,), opts = _train(tmp_path, lrs=lrs, dropouts=dropouts, search=search)
+    (path,), opts = _train(tmp_path, lrs=lrs, dropouts=dropouts, select_on=select_on)
     record = json.loads(path.read_text())
     training = record["training"]
     assert (training["recipe"]["lrs"], training["recipe"]["dropouts"]) == (list(lrs), list(dropouts))
-    assert training["recipe"]["search"] == search and record["backend"]["grid_size"] == 4
+    assert training["recipe"]["select_on"] == select_on and record["backend"]["grid_size"] == 4
     assert record["backend"]["grid"]["dropouts"] == list(dropouts) and "dropout" not in record["backend"]["grid"]
     grid = {f"lr{lr:g}_dropout{d:g}": (lr, d) for lr in lrs for d in dropouts}
     for name, fold in training["folds"].items():
-        source = "fold1" if search == "first-fold" else name
-        searched = _fold_record(tmp_path, source)["search"] if source != name else fold["search"]
+        source = "fold1" if select_on == "first-fold" else name
+        searched = _fold_record(tmp_path, source)["selection"] if source != name else fold["selection"]
         assert {k: (v["lr"], v["dropout"]) for k, v in searched.items()} == grid  # every pair ran
         best = min(grid, key=lambda k: searched[k]["best_val_loss"])
         chosen = {"lr": grid[best][0], "dropout": grid[best][1]}
         assert {k: fold[k] for k in chosen} == training["chosen"][name] == chosen and fold["chosen_on"] == source
         params = next(f for f in record["folds"] if f["name"] == name)["best_params"]
         assert {k: params[k] for k in chosen} == chosen
-        if search == "first-fold" and name != "fold1":
-            assert set(fold["search"]) == {best}  # only the chosen setting's inner run, for its epoch count
+        if select_on == "first-fold" and name != "fold1":
+            assert set(fold["selection"]) == {best}  # only the chosen setting's inner run, for its epoch count
 
 
 def test_the_searched_dropout_is_the_one_trained(tmp_path):
@@ -356,6 +361,6 @@ def test_folds_limits_the_outer_folds_and_marks_the_result_partial(tmp_path):
     record = json.loads(path.read_text())
     assert [f["name"] for f in record["folds"]] == ["fold3"]
     assert record["training"]["partial"] and record["training"]["folds_run"] == ["fold3"]
-    assert record["training"]["folds"]["fold3"]["chosen_on"] == "fold1"  # the search is the first split's
+    assert record["training"]["folds"]["fold3"]["chosen_on"] == "fold1"  # the setting is chosen on the first split
     with pytest.raises(RwbenchError, match="--folds: tones has no outer fold fold9"):
         _train(tmp_path, folds=("fold9",))

@@ -10,14 +10,14 @@ from rwbench.fitting import TrainOptions
 from rwbench.train_plan import TrainingCost, render, run_counts, training_cost
 
 
-@pytest.mark.parametrize("splits, settings, search, refit, expected", [
+@pytest.mark.parametrize("splits, settings, select_on, refit, expected", [
     (5, 3, "first-fold", "full", (3 + 4, 5)),  # 3 runs on the first split (one of them its selected run), 1 on each other
     (5, 3, "every-fold", "full", (15, 5)),
     (5, 1, "every-fold", "full", (5, 5)),  # one rate: nothing to search anywhere
     (6, 3, "first-fold", "fit-part", (3 + 5, 0)),  # the fit-part model is scored: no refit
 ])
-def test_run_counts_follow_the_recipe(splits, settings, search, refit, expected):
-    opts = TrainOptions(search=search, refit=refit)
+def test_run_counts_follow_the_recipe(splits, settings, select_on, refit, expected):
+    opts = TrainOptions(select_on=select_on, refit=refit)
     assert run_counts(splits, settings, opts) == expected
 
 
