@@ -175,11 +175,10 @@ def test_the_published_model_finds_the_pitch_of_a_tone(torchcrepe, nets, model):
     tone = torch.sin(2 * np.pi * 440 * torch.arange(4096) / 16000)[None, None]
     with torch.no_grad():
         activations = nets[model].net(tone)[-1][0]  # (360, frames)
-    cents = 1200 * np.log2(torchcrepe.convert.bins_to_frequency(activations.argmax(dim=0)).numpy() / 440)
-    floor = int(torchcrepe.convert.frequency_to_bins(torch.tensor([440.0]))[0])  # the bin at or below 440 Hz
-    grid = 1200 * np.log2(torchcrepe.convert.bins_to_frequency(torch.tensor([floor, floor + 1])).numpy() / 440)
-    nearest = np.abs(grid).min()  # 440 Hz lies 4.2 cents from its nearest bin (bins are 20 cents apart)
-    assert np.abs(cents[1:-1]).max() <= 20 + nearest + 1e-3  # at most one bin from the nearest, away from the ends
+    # bins, not Hz: torchcrepe's bins_to_frequency adds random dither of up to ±1 bin (scipy's global RNG)
+    nearest = int(torchcrepe.convert.frequency_to_bins(torch.tensor([440.0]), quantize_fn=torch.round)[0])
+    found = activations.argmax(dim=0).numpy()[1:-1]  # away from the ends
+    assert np.abs(found - nearest).max() <= 1, (found, nearest)  # at most one 20-cent bin from the nearest
 
 
 def test_random_and_published_rows_run_side_by_side(crepe_home, tmp_path, monkeypatch):
