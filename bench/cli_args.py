@@ -33,26 +33,22 @@ def seed_list(text: str) -> list[int]:
     return values
 
 
-def learning_rates(text: str) -> tuple[float, ...]:
-    """``--lrs``: distinct positive learning rates, comma-separated."""
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values or any(not math.isfinite(v) or v <= 0 for v in values) or len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"--lrs takes distinct positive learning rates (3e-4,1e-3,3e-3), got {text!r}")
-    return tuple(values)
+def _distinct_numbers(flag: str, valid, what: str, example: str):
+    """A parser of distinct comma-separated numbers each satisfying ``valid``; the error names ``flag``."""
+    def parse(text: str) -> tuple[float, ...]:
+        try:
+            values = [float(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            values = []
+        if not values or not all(valid(v) for v in values) or len(set(values)) != len(values):
+            raise argparse.ArgumentTypeError(f"{flag} takes distinct {what} ({example}), got {text!r}")
+        return tuple(values)
+    return parse
 
 
-def dropouts(text: str) -> tuple[float, ...]:
-    """``--dropouts``: distinct numbers in [0, 1), comma-separated."""
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values or any(not 0 <= v < 1 for v in values) or len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"--dropouts takes distinct numbers in [0, 1) (0,0.5), got {text!r}")
-    return tuple(values)
+learning_rates = _distinct_numbers("--lrs", lambda v: math.isfinite(v) and v > 0, "positive learning rates",
+                                   "3e-4,1e-3,3e-3")
+dropouts = _distinct_numbers("--dropouts", lambda v: 0 <= v < 1, "numbers in [0, 1)", "0,0.5")
 
 
 def negative_dbfs(text: str) -> float:
