@@ -1,8 +1,13 @@
 """Time to rank: rwbench against the pipeline a user writes without it, on the same front-ends, in one run.
 
-    python benchmarks/time_to_rank.py --data-root ../shared/data/esc10                  # ESC-10, default subset
+    python benchmarks/time_to_rank.py --data-root ../shared/data/esc10 --elm-hidden 100,250,500   # every front-end
     python benchmarks/time_to_rank.py --data-root ../shared/data/esc10 --frontends mfcc,temporal --executors local
     python benchmarks/time_to_rank.py --quick -o /tmp/ttr                                # synthetic, tiny: checks only
+
+The naive pipeline runs on a subset (``--naive-frontends``; it costs several times rwbench's time per front-end),
+and rwbench twice per executor: on that subset with the same grid (the paired comparison: wall-time ratio, chosen
+settings, predictions), then on every front-end of ``--frontends`` (default: every registered one but ``--skip``)
+with the grid as named, ``--elm-hidden`` not applied (the time a user waits for a whole ranking).
 
 Each pipeline runs in its own Python process from a cold start (imports, an empty embedding cache and file-hash
 cache; the audio files may sit in the OS page cache), one after another:
@@ -42,7 +47,8 @@ from dataclasses import replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_FRONTENDS = "mfcc,temporal,sample_level"
+NAIVE_FRONTENDS = "mfcc,temporal,sample_level"
+SKIP = "crepe"  # 89 GMAC per 4-s clip (the 20 others at small width: 0.001-2.3): alone it would double the run
 QUICK_GRIDS = {  # --quick: a few settings of each grid (both pipelines search the same)
     "svm": [{"clf__kernel": ["rbf"], "clf__gamma": ["scale", 2.0**-9], "clf__C": [0.1, 8.0]},
             {"clf__kernel": ["linear"], "clf__C": [0.1]}],
@@ -60,13 +66,13 @@ def load(args):
 
 
 def backends(args):
-    """The backends with the grid both pipelines search."""
+    """The backends with the grid searched: the paired runs' (``--elm-hidden`` cuts the ELM's), else the named one."""
     from rwbench.backends import BACKENDS
 
     specs = [BACKENDS.get(name).with_grid(args.grid) for name in args.backends.split(",")]
     if args.quick:
         return [replace(b, grid=QUICK_GRIDS[b.name], grids=None, grid_name=None) for b in specs]
-    if args.elm_hidden:  # fewer hidden sizes: hpelm's L×L solve at L = 2500 takes seconds a fit
+    if args.elm_hidden and args.paired:  # fewer hidden sizes: hpelm's L×L solve at L = 2500 takes seconds a fit
         hidden = [int(h) for h in args.elm_hidden.split(",")]
         specs = [replace(b, grid=[{**part, "clf__n_hidden": hidden} for part in b.grid], grids=None, grid_name=None)
                  if b.name == "elm" else b for b in specs]
@@ -161,7 +167,7 @@ def run_naive(args) -> dict:
     for dataset in load(args):
         y, splits = dataset.labels, dataset.splits()
         for backend in backends(args):
-            for spec in FRONTENDS.select(args.frontends):
+            for spec in FRONTENDS.select(args.naive_frontends):
                 X, decode, network = extract(dataset, spec, args)  # again for every backend, as the study did
                 start, folds = time.perf_counter(), []
                 for split in splits:
@@ -204,7 +210,8 @@ def run_rwbench(args, workdir: Path) -> dict:
     from rwbench.frontend import FRONTENDS
     from rwbench.pipeline import RunLog, RunOptions, embed_all, evaluate_all, evaluation_jobs
 
-    datasets, frontends, specs = load(args), FRONTENDS.select(args.frontends), backends(args)
+    chosen = args.naive_frontends if args.paired else args.frontends
+    datasets, frontends, specs = load(args), FRONTENDS.select(chosen), backends(args)
     dask = args.executor == "dask"
     opts = RunOptions(seeds=[args.seed], width=args.width, device="cpu", results_dir=workdir / "results",
                       grid=args.grid, n_jobs=None if dask else available_cores())  # the CLI's defaults
@@ -263,10 +270,11 @@ def tree_pss_mib(pid: int) -> float:
     return total / 1024
 
 
-def run_child(pipeline: str, args, executor: str, workdir: Path) -> dict:
+def run_child(pipeline: str, args, executor: str, workdir: Path, paired: bool = True) -> dict:
     workdir.mkdir(parents=True)
     argv = [sys.executable, str(Path(__file__).resolve()), "--child", pipeline, "--executor", executor,
-            "--workdir", str(workdir), "--frontends", args.frontends, "--backends", args.backends, "--seed",
+            "--workdir", str(workdir), "--frontends", args.frontends, "--naive-frontends", args.naive_frontends,
+            *(["--paired"] if paired else []), "--backends", args.backends, "--seed",
             str(args.seed), "--width", str(args.width), "--grid", args.grid, "--dask-workers", str(args.dask_workers),
             *(["--elm-hidden", args.elm_hidden] if args.elm_hidden else []),
             "--dataset", args.dataset, *(["--data-root", str(args.data_root)] if args.data_root else []),
@@ -291,7 +299,7 @@ def run_child(pipeline: str, args, executor: str, workdir: Path) -> dict:
         tail = (workdir / "stderr.txt").read_text()[-3000:]
         raise SystemExit(f"time_to_rank: the {pipeline} ({executor}) pipeline failed (exit {rc}):\n{tail}")
     report = json.loads((workdir / "report.json").read_text())
-    return {**report, "pipeline": pipeline, "executor": executor, "wall": wall, "peak_pss_mib": peak[0],
+    return {**report, "pipeline": pipeline, "executor": executor, "paired": paired, "wall": wall, "peak_pss_mib": peak[0],
             "load_before": load_before, "load_after": os.getloadavg()}
 
 
@@ -340,26 +348,38 @@ def phase_row(result: dict, naive_wall: float) -> dict:
         decode, embed, fit = ph["decode"], ph["embed"], ph["fit"]
     known = embed + fit if embed is not None else ph["graph"]
     name = result["pipeline"] if result["pipeline"] == "naive" else f"rwbench ({result['executor']})"
-    return {"pipeline": name, "wall_s": result["wall"], "decode_s": decode, "embed_s": embed, "fit_s": fit,
+    return {"pipeline": name, "frontends": len({r["frontend"] for r in result["runs"]}), "paired": result["paired"],
+            "wall_s": result["wall"], "decode_s": decode, "embed_s": embed, "fit_s": fit,
             "other_s": result["seconds_in_process"] - known, "startup_s": result["wall"] - result["seconds_in_process"],
-            "peak_tree_pss_mib": result["peak_pss_mib"],
-            "main_max_rss_mib": result["max_rss_mib"], "naive_wall_over_this": naive_wall / result["wall"],
+            "peak_tree_pss_mib": result["peak_pss_mib"], "main_max_rss_mib": result["max_rss_mib"],
+            "naive_wall_over_this": naive_wall / result["wall"] if result["paired"] else None,
             "load_before": result["load_before"][0], "load_after": result["load_after"][0]}
+
+
+def per_frontend(result: dict) -> list[dict]:
+    """Seconds per front-end of one rwbench run: its embedding (shared by the backends) and each backend's fits."""
+    rows: dict[str, dict] = {}
+    for run in result["runs"]:
+        row = rows.setdefault(run["frontend"], {"frontend": run["frontend"], "embed_s": run["embed"]})
+        row[f"{run['backend']}_fit_s"] = run["fit"]
+    return sorted(rows.values(), key=lambda r: -(r["embed_s"] + sum(v for k, v in r.items() if k.endswith("fit_s"))))
 
 
 def fmt(value, digits=1) -> str:
     return "—" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def markdown(meta: dict, phases: list[dict], agree: dict[str, list[dict]]) -> str:
+def markdown(meta: dict, phases: list[dict], agree: dict[str, list[dict]], every: dict[str, list[dict]]) -> str:
     lines = [f"# Time to rank: {meta['dataset']}", "", meta["setting"], "",
-             "| pipeline | wall s | decode s | embed s (incl. decode) | fit s | other s | start-up s | peak tree PSS MiB | "
-             "main max RSS MiB | naive wall / this | load 1-min before → after |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| pipeline | front-ends | wall s | decode s | embed s (incl. decode) | fit s | other s | start-up s | "
+             "peak tree PSS MiB | main max RSS MiB | naive wall / this | load 1-min before → after |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in phases:
-        lines.append(f"| {r['pipeline']} | {fmt(r['wall_s'])} | {fmt(r['decode_s'])} | {fmt(r['embed_s'])} | "
-                     f"{fmt(r['fit_s'])} | {fmt(r['other_s'])} | {fmt(r['startup_s'])} | {fmt(r['peak_tree_pss_mib'], 0)} | "
-                     f"{fmt(r['main_max_rss_mib'], 0)} | ×{r['naive_wall_over_this']:.2f} | "
+        which = f"{r['frontends']} (naive's)" if r["paired"] else f"{r['frontends']} (every one)"
+        ratio = "—" if r["naive_wall_over_this"] is None else f"×{r['naive_wall_over_this']:.2f}"
+        lines.append(f"| {r['pipeline']} | {which} | {fmt(r['wall_s'])} | {fmt(r['decode_s'])} | {fmt(r['embed_s'])} | "
+                     f"{fmt(r['fit_s'])} | {fmt(r['other_s'])} | {fmt(r['startup_s'])} | "
+                     f"{fmt(r['peak_tree_pss_mib'], 0)} | {fmt(r['main_max_rss_mib'], 0)} | {ratio} | "
                      f"{r['load_before']:.2f} → {r['load_after']:.2f} |")
     for executor, rows in agree.items():
         lines += ["", f"Agreement, naive vs rwbench ({executor}):", "",
@@ -370,6 +390,13 @@ def markdown(meta: dict, phases: list[dict], agree: dict[str, list[dict]]) -> st
                          f"{r['predictions_agree']}/{r['clips']} ({100 * r['predictions_agree'] / r['clips']:.1f} %) | "
                          f"{fmt(r['naive_extract_s'])} | {fmt(r['naive_fit_s'])} | {fmt(r['rwbench_embed_s'])} | "
                          f"{fmt(r['rwbench_fit_s'])} |")
+    for executor, rows in every.items():
+        fits = sorted({k for r in rows for k in r if k.endswith("_fit_s")})
+        lines += ["", f"Every front-end, rwbench ({executor}), slowest first (seconds):", "",
+                  "| front-end | embed s | " + " | ".join(f"{k[:-6]} fit s" for k in fits) + " |",
+                  "|---|---:|" + "---:|" * len(fits)]
+        lines += [f"| {r['frontend']} | {fmt(r['embed_s'])} | " + " | ".join(fmt(r.get(k)) for k in fits) + " |"
+                  for r in rows]
     return "\n".join(lines + [""]) + "\n" + meta["notes"] + "\n"
 
 
@@ -383,7 +410,8 @@ evaluate tasks overlap: their graph's wall is the pipeline's work less *other*, 
 the proportional set size of the pipeline's process and all its children (DataLoader and loky workers, Dask workers),
 sampled every 0.1 s; *main max RSS*: the pipeline's own process. In the agreement tables, seconds are per front-end
 and backend: rwbench's embed time is its one shared embedding (from its manifest), its fit time the sum of its folds'
-`fit_seconds`."""
+`fit_seconds` (on Dask, tasks overlap: these sum more than the graph's wall). *naive wall / this* compares runs on the
+same front-ends and grid only; the runs on every front-end search the grid as named."""
 
 
 def main() -> int:
@@ -391,12 +419,17 @@ def main() -> int:
     p.add_argument("--dataset", default="esc10")
     p.add_argument("--data-root", type=Path)
     p.add_argument("--tasks")
-    p.add_argument("--frontends", default=DEFAULT_FRONTENDS, help=f"default: {DEFAULT_FRONTENDS}")
+    p.add_argument("--frontends", default="*", help="rwbench's front-ends, names or wildcards (default: every registered "
+                                                    "one but --skip)")
+    p.add_argument("--skip", default=SKIP, help=f"left out of --frontends (default: {SKIP}; '' for none)")
+    p.add_argument("--naive-frontends", default=NAIVE_FRONTENDS, help=f"the paired comparison's front-ends (default: "
+                                                                      f"{NAIVE_FRONTENDS})")
     p.add_argument("--backends", default="svm,elm", choices=("svm,elm", "svm", "elm", "elm,svm"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", default="small")
     p.add_argument("--grid", default="wide", choices=("wide", "study"))
-    p.add_argument("--elm-hidden", help="the ELM's hidden sizes searched, e.g. 100,250,500 (default: the grid's)")
+    p.add_argument("--elm-hidden", help="the ELM's hidden sizes the paired runs search, e.g. 100,250,500 (default: the "
+                                        "grid's)")
     p.add_argument("--executors", default="local,dask", help="rwbench executors, each beside the one naive run")
     p.add_argument("--dask-workers", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="synthetic timbre, mfcc, a few grid settings: a check, "
@@ -406,39 +439,62 @@ def main() -> int:
     p.add_argument("--child", choices=("naive", "rwbench"), help=argparse.SUPPRESS)
     p.add_argument("--executor", default="local", help=argparse.SUPPRESS)
     p.add_argument("--workdir", help=argparse.SUPPRESS)
+    p.add_argument("--paired", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         return child(args)
-    if args.quick:
-        args.dataset, args.frontends = "synthetic", "mfcc" if args.frontends == DEFAULT_FRONTENDS else args.frontends
+    if args.quick:  # defaults: mfcc alone, no run on every front-end
+        args.dataset = "synthetic"
+        if args.naive_frontends == NAIVE_FRONTENDS:
+            args.naive_frontends = "mfcc"
+        if args.frontends == "*":
+            args.frontends = args.naive_frontends
     elif args.data_root is None and args.dataset != "synthetic":
         p.error(f"--data-root is needed for {args.dataset} (or --quick)")
     executors = [e.strip() for e in args.executors.split(",") if e.strip()]
     if set(executors) - {"local", "dask"}:
         p.error(f"--executors takes local and/or dask, got {args.executors!r}")
+    from rwbench.errors import UnknownNameError
+    from rwbench.frontend import FRONTENDS
+
+    try:
+        naive = [s.name for s in FRONTENDS.select(args.naive_frontends)]
+        skip = {s.name for s in FRONTENDS.select(args.skip)} if args.skip.strip() else set()
+        every = [s.name for s in FRONTENDS.select(args.frontends) if s.name not in skip]
+    except UnknownNameError as err:  # the registry's message lists the known ones
+        p.error(str(err))
+    args.naive_frontends, args.frontends = ",".join(naive), ",".join(every)
     output = args.output or HERE / "results" / f"time_to_rank-{args.dataset}"
     with tempfile.TemporaryDirectory(prefix="time_to_rank-") as tmp:
         results = {"naive": run_child("naive", args, "local", Path(tmp) / "naive")}
         for executor in executors:
             results[executor] = run_child("rwbench", args, executor, Path(tmp) / f"rwbench-{executor}")
+        if set(every) != set(naive):
+            for executor in executors:
+                results[f"{executor}, every front-end"] = run_child("rwbench", args, executor,
+                                                                    Path(tmp) / f"every-{executor}", paired=False)
     naive_wall = results["naive"]["wall"]
     phases = [phase_row(r, naive_wall) for r in results.values()]
     agree = {e: agreement(results["naive"], results[e]) for e in executors}
+    every_rows = {e: per_frontend(results[f"{e}, every front-end"]) for e in executors
+                  if f"{e}, every front-end" in results}
     n_clips = sum(len(r["folds"][0]["test_clips"]) for r in results["naive"]["runs"][:1])
     meta = {"dataset": args.dataset, "notes": NOTES,
-            "setting": f"{args.dataset}{' (quick check: not a timing)' if args.quick else ''}; front-ends "
-                       f"{args.frontends} at width {args.width}; backends {args.backends}, grid "
+            "setting": f"{args.dataset}{' (quick check: not a timing)' if args.quick else ''}; naive and paired rwbench "
+                       f"runs on {args.naive_frontends}, rwbench on every front-end: {len(every)} ({args.frontends}), "
+                       f"left out: {args.skip or 'none'}; width {args.width}; backends {args.backends}, grid "
                        f"{'quick' if args.quick else args.grid}"
-                       f"{f' (ELM hidden sizes {args.elm_hidden} only)' if args.elm_hidden else ''}; seed {args.seed}; "
+                       f"{f' (paired runs: ELM hidden sizes {args.elm_hidden} only)' if args.elm_hidden else ''}; "
+                       f"seed {args.seed}; "
                        f"{os.cpu_count()} cores; rwbench on "
                        f"Dask: a LocalCluster of {args.dask_workers} workers; {time.strftime('%Y-%m-%d %H:%M UTC')}; "
                        f"first fold's test clips {n_clips}"}
-    text = markdown(meta, phases, agree)
+    text = markdown(meta, phases, agree, every_rows)
     print(text)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".md").write_text(text)
     output.with_suffix(".json").write_text(json.dumps({"meta": meta, "phases": phases, "agreement": agree,
-                                                       "raw": results}, indent=1))
+                                                       "every_frontend": every_rows, "raw": results}, indent=1))
     print(f"written: {output.with_suffix('.md')}, {output.with_suffix('.json')}", file=sys.stderr)
     return 0
 

@@ -51,13 +51,25 @@ def test_agreement_counts_settings_and_predictions_and_flags_differences(ttr):
 @pytest.mark.slow
 def test_quick_mode_runs_both_pipelines_and_they_agree(tmp_path):
     out = tmp_path / "ttr"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--executors", "local", "-o", str(out)],
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--executors", "local", "--frontends",
+                           "mfcc,logmel_stats", "-o", str(out)], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.with_suffix(".json").read_text())
-    assert [r["pipeline"] for r in report["phases"]] == ["naive", "rwbench (local)"]
+    assert [(r["pipeline"], r["frontends"], r["paired"]) for r in report["phases"]] == [
+        ("naive", 1, True), ("rwbench (local)", 1, True), ("rwbench (local)", 2, False)]
+    assert report["phases"][2]["naive_wall_over_this"] is None  # other front-ends: no ratio
+    every = report["every_frontend"]["local"]
+    assert {r["frontend"] for r in every} == {"mfcc", "logmel_stats"}
+    assert all(r["embed_s"] > 0 and r["svm_fit_s"] > 0 and r["elm_fit_s"] > 0 for r in every)
     rows = report["agreement"]["local"]
     assert {(r["frontend"], r["backend"]) for r in rows} == {("mfcc", "svm"), ("mfcc", "elm")}
     for r in rows:  # the same grid under the same nested CV on the same features: the same choices
         assert r["settings_agree"] == r["folds"] == 5 and r["predictions_agree"] == r["clips"] == 50
-    assert "| naive |" in out.with_suffix(".md").read_text()
+    text = out.with_suffix(".md").read_text()
+    assert "| naive | 1 (naive's) |" in text and "Every front-end, rwbench (local)" in text
+
+
+def test_unknown_front_end_is_named(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--naive-frontends", "no_such_net", "-o",
+                           str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "no_such_net" in done.stderr
