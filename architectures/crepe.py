@@ -34,6 +34,7 @@ from torch import nn
 
 from rwbench.errors import RwbenchError
 from rwbench.frontend import register_frontend
+from rwbench.fusion import max_of_bn_relu
 from rwbench.weight_packs import WeightsError, register_weight_pack
 
 SAMPLE_RATE = 16000
@@ -47,6 +48,10 @@ BN_EPS = 0.0010000000474974513  # Keras's 1e-3 as float32, the value torchcrepe'
 CONV_LAYERS = tuple(f"conv{i}" for i in range(1, 7))
 LAYERS = (*CONV_LAYERS, "activations")
 CAPACITIES = {"full": 1024, "tiny": 128}  # CREPE's model names → nf
+
+
+def _halve(h: torch.Tensor) -> torch.Tensor:
+    return F.max_pool2d(h, (2, 1), (2, 1))  # max-pool 2 over the frame's samples
 
 
 def channels(nf: int) -> list[int]:
@@ -84,7 +89,7 @@ class Crepe(nn.Module):
         h, out = x[:, None, :, None], {}
         for i, pad in enumerate(PADS, start=1):
             conv, bn = getattr(self, f"conv{i}"), getattr(self, f"conv{i}_BN")
-            h = F.max_pool2d(bn(torch.relu(conv(F.pad(h, (0, 0, *pad))))), (2, 1), (2, 1))
+            h = max_of_bn_relu(conv(F.pad(h, (0, 0, *pad))), bn, _halve)
             out[f"conv{i}"] = h
         out["logits"] = self.classifier(h.permute(0, 2, 1, 3).flatten(1))  # torchcrepe flattens (positions, channels)
         out["activations"] = torch.sigmoid(out["logits"])

@@ -42,6 +42,7 @@ from torch import nn
 
 from rwbench.dsp import LogMelConfig
 from rwbench.frontend import register_frontend
+from rwbench.fusion import max_of_bn_relu
 from rwbench.tf_checkpoint import CheckpointError
 from rwbench.weight_packs import register_weight_pack, tf_checkpoint_reader
 
@@ -85,6 +86,10 @@ def _same_time(x: torch.Tensor, kernel: int) -> torch.Tensor:
     return F.pad(x, pad)
 
 
+def _freq_max(h: torch.Tensor) -> torch.Tensor:
+    return h.amax(dim=3)  # (N, C, T, F') → (N, C, T): the front-end's max over frequency
+
+
 def _bn(channels: int, dims: int) -> nn.Module:
     return (nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d)(channels, eps=1e-3)  # TF's epsilon
 
@@ -115,8 +120,8 @@ class Musicnn(nn.Module):
         """``(N, 187, 96)`` patches → every named output: per-frame maps ``(N, C, 187)``, vectors ``(N, C)``."""
         x = self.input_bn(patches.unsqueeze(1))  # (N, 1, T, 96)
         padded = F.pad(x, (0, 0, 3, 3))
-        timbral = [bn(torch.relu(conv(padded))).amax(dim=3) for conv, bn in zip(self.timbral, self.timbral_bn)]
-        temporal = [bn(torch.relu(conv(_same_time(x, cast(nn.Conv2d, conv).kernel_size[0])))).amax(dim=3)
+        timbral = [max_of_bn_relu(conv(padded), bn, _freq_max) for conv, bn in zip(self.timbral, self.timbral_bn)]
+        temporal = [max_of_bn_relu(conv(_same_time(x, cast(nn.Conv2d, conv).kernel_size[0])), bn, _freq_max)
                     for conv, bn in zip(self.temporal, self.temporal_bn)]
         front = torch.cat(timbral + temporal, dim=1)  # (N, 561, T)
         mid, h = [], front
@@ -157,7 +162,7 @@ class MusicnnVGG(nn.Module):
         h = self.input_bn(patches.unsqueeze(1))
         out = {}
         for i, (conv, bn, pool) in enumerate(zip(self.convs, self.bns, self.pools), start=1):
-            h = pool(bn(torch.relu(conv(h))))
+            h = max_of_bn_relu(conv(h), bn, pool)
             out[f"pool{i}"] = h
         out["logits"] = self.logits(h.permute(0, 2, 3, 1).flatten(1))  # TF flattens (time, mel, channels)
         return out

@@ -5,6 +5,10 @@
   function, one pass over the output less. The BN becomes an ``nn.Identity``.
 - **Max pooling before a monotone activation** in an ``nn.Sequential`` (``[ReLU, MaxPool] → [MaxPool, ReLU]``):
   max commutes with a non-decreasing function, so the values are the same and the activation runs on the pooled map.
+- **Max pooling before ReLU and batch norm** (:func:`max_of_bn_relu`, called by the networks that pool a
+  ``BN(ReLU(conv))``: musicnn, its VGG, CREPE): in eval mode BN is, per channel, monotone — non-decreasing where
+  γ ≥ 0, non-increasing where γ < 0, in floating point too — so the max of ``BN(ReLU(z))`` is ``BN(ReLU(max z))``
+  on the first channels and ``BN(ReLU(min z))`` on the others: both element-wise steps run on the pooled map.
 
 Which pairs qualify is read from the network's real data flow: one forward pass on the meta device (no memory, no
 arithmetic) records, per tensor, the operations that read it. A BN is folded only when every input it gets is the
@@ -20,9 +24,10 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, cast
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
@@ -219,3 +224,20 @@ def fuse_embedder(model: Embedder) -> list[str]:
         return []
     log.debug("%s: %s", spec.name, "; ".join(done) or "nothing to fuse")
     return done
+
+
+def max_of_bn_relu(z: torch.Tensor, bn: nn.Module, pool: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``pool(bn(relu(z)))`` for a max-type ``pool`` (a max-pool, ``amax``) that keeps the channel axis 1, with the
+    ReLU and the batch norm run on the pooled map: the same values (see the module's docstring). In training mode
+    (batch statistics of the unpooled map), for a module that is not a plain batch norm, or on the meta device (shapes
+    only: the signs of γ are not known there), the original order."""
+    if not _foldable_bn(bn) or z.is_meta or any(t.is_meta for t in bn.parameters()):
+        return pool(bn(torch.relu(z)))
+    norm = cast(_BatchNorm, bn)
+    top = pool(z)
+    if norm.weight is not None and bool((norm.weight < 0).any()):  # those channels' max comes from the min of z
+        falling = (norm.weight < 0).view(1, -1, *[1] * (top.dim() - 2))
+        top = torch.where(falling, -pool(-z), top)
+    # functional: the pool may drop an axis (amax) that BatchNorm2d's shape check asks for
+    return F.batch_norm(torch.relu(top), norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0,
+                        norm.eps)

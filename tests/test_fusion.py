@@ -224,3 +224,47 @@ def test_compile_runs_the_compiled_forward(monkeypatch):
     forward = compiler.compile_net(model.net, "tiny")
     assert torch.equal(model(_clips(TINY)), expected) and calls == [1] and not forward.failed
     assert list(model.state_dict()) == keys
+
+
+# -- max-pool before ReLU and batch norm ---------------------------------------------------------
+def _naive_order(z, bn, pool):
+    return pool(bn(torch.relu(z)))
+
+
+@pytest.mark.parametrize("pool", [lambda h: h.amax(dim=3), nn.MaxPool2d((2, 1), (2, 1)), nn.MaxPool2d(3, 2)],
+                         ids=["amax", "maxpool-2x1", "maxpool-3-overlapping"])
+def test_max_of_bn_relu_equals_the_original_order_with_gammas_of_both_signs(pool):
+    from rwbench.fusion import max_of_bn_relu
+
+    bn = nn.BatchNorm2d(6).eval()
+    _trained_like(bn)
+    with torch.no_grad():
+        bn.weight[0] = 0.0  # a constant channel
+        assert (bn.weight < 0).any() and (bn.weight > 0).any()
+        z = torch.randn(3, 6, 10, 8, generator=torch.Generator().manual_seed(4))
+        z[0, 1, :4] = 0.0  # ties
+        assert torch.equal(max_of_bn_relu(z, bn, pool), _naive_order(z, bn, pool))
+        bn.weight.abs_()  # all non-negative: the max-pool alone
+        assert torch.equal(max_of_bn_relu(z, bn, pool), _naive_order(z, bn, pool))
+
+
+def test_max_of_bn_relu_keeps_the_original_order_in_training_mode():
+    from rwbench.fusion import max_of_bn_relu
+
+    bn, pool = nn.BatchNorm2d(4).train(), nn.MaxPool2d(2)
+    z = torch.randn(2, 4, 6, 6, generator=torch.Generator().manual_seed(5))
+    expected = _naive_order(z, copy.deepcopy(bn), pool)  # batch statistics of the unpooled map
+    torch.testing.assert_close(max_of_bn_relu(z, bn, pool), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", ["musicnn", "musicnn_vgg", "crepe_tiny"])
+def test_networks_that_pool_bn_relu_embed_as_in_the_original_order(monkeypatch, name):
+    import importlib
+
+    model = Embedder(FRONTENDS.get(name), seed=0)
+    _trained_like(model.net)
+    clips = _clips(model.spec)
+    rewritten = model(clips)
+    module = importlib.import_module(type(model.net).__module__)
+    monkeypatch.setattr(module, "max_of_bn_relu", _naive_order)
+    _assert_same(rewritten, model(clips))
