@@ -190,3 +190,16 @@ def test_random_and_published_rows_run_side_by_side(crepe_home, tmp_path, monkey
     assert set(records) == {"random", "crepe"}
     assert records["crepe"]["weights_sha256"] == sha256_of(crepe_home / "crepe" / "tiny.safetensors")
     assert records["random"]["weights_sha256"] is None and records["random"]["seed"] == 0
+
+
+def test_halving_equals_max_pool_2x1_for_even_and_odd_lengths_and_nan():
+    import torch.nn.functional as F
+
+    from rwbench.architectures.crepe import _halve
+
+    for positions in (8, 9, 2, 3):
+        h = torch.randn(3, 4, positions, 1, generator=torch.Generator().manual_seed(positions))
+        assert torch.equal(_halve(h), F.max_pool2d(h, (2, 1), (2, 1)))
+    h = torch.zeros(1, 1, 4, 1)
+    h[0, 0, 1] = float("nan")
+    assert torch.equal(_halve(h).isnan(), F.max_pool2d(h, (2, 1), (2, 1)).isnan())
