@@ -135,7 +135,8 @@ def main() -> int:
         v = best[spec.name]
         f, u, c = v.get("fused"), v.get("unfused"), v.get("compiled")
         cells = [spec.name, f"{gmac(spec, args.width, args.seconds):.2f}",
-                 f"{u['ms/clip']:.1f}" if u else "same network", f"{f['ms/clip']:.1f}" if f else "failed",
+                 f"{u['ms/clip']:.1f}" if u else "not run" if spec.name in changed else "same network",
+                 f"{f['ms/clip']:.1f}" if f else "failed",
                  f"×{u['ms/clip'] / f['ms/clip']:.2f}" if u and f else "", f"{u['% peak']:.1f}" if u else "",
                  f"{f['% peak']:.1f}" if f else "", f"{c['ms/clip']:.1f}" if c else "",
                  f"×{f['ms/clip'] / c['ms/clip']:.2f}" if c and f else "", f"{c['% peak']:.1f}" if c else "",
