@@ -503,7 +503,7 @@ TEST_HELP = ("blocks of the significance tests: folds (Wilcoxon, Friedman, Nemen
              "tests over test clips: McNemar / permutation / bootstrap) or auto (folds for 5+ folds, else clips)")
 
 
-def cmd_plot_filters(args) -> int:
+def cmd_plot_filters(args) -> str:
     from .frontend import FRONTENDS
     from .weight_figures import filter_panel, filters_figure
 
@@ -514,10 +514,10 @@ def cmd_plot_filters(args) -> int:
         tags = [tag] if tag else args.weights or [t for t in ("random", "dsp") if t in spec.weights]
         panels += [filter_panel(spec, t, width=args.width, seed=args.seed, results_dir=args.results,
                                 dataset=args.weights_dataset, fold=args.fold) for t in tags]
-    return cli_args.save_figure(filters_figure(panels), args.output)
+    return f"wrote {cli_args.save_figure(filters_figure(panels), args.output)}\n"
 
 
-def cmd_plot_mel_target(args) -> int:
+def cmd_plot_mel_target(args) -> str:
     from .frontend import FRONTENDS
     from .weight_figures import mel_target, mel_target_figure
 
@@ -530,7 +530,7 @@ def cmd_plot_mel_target(args) -> int:
         raise RwbenchError(f"dataset {args.dataset!r} has {len(datasets)} tasks; pick one with --tasks")
     data = mel_target(spec, datasets[0], args.results, width=args.width, seed=args.seed, fold=args.fold,
                       clip=args.clip)
-    return cli_args.save_figure(mel_target_figure(data), args.output)
+    return f"wrote {cli_args.save_figure(mel_target_figure(data), args.output)}\n"
 
 
 def cmd_check_plugin(args) -> int:
@@ -597,7 +597,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for path in args.plugin:
             load_plugin_file(path)
-        return args.handler(args)
+        result = args.handler(args)  # an exit status, or the text for stdout (then status 0)
+        if isinstance(result, str):
+            print(result, end="")
+            return 0
+        return result
     except RwbenchError as err:
         print(f"rwbench: error: {err}", file=sys.stderr)
         return 2

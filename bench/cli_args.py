@@ -273,13 +273,13 @@ def datasets_from_args(args):
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
 
 
-def save_figure(figure, output: Path) -> int:
+def save_figure(figure, output: Path) -> Path:
+    """Write a matplotlib figure to ``output`` (.png, .svg or .pdf); the path written."""
     if output.suffix.lower() not in FIGURE_FORMATS:
         raise RwbenchError(f"-o {str(output)!r}: name a {', '.join(FIGURE_FORMATS)} file")
     output.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(output, dpi=150)
-    print(f"wrote {output}")
-    return 0
+    return output
 
 
 # -- options several commands take, each declared here once -----------------------------------------

@@ -235,9 +235,9 @@ def max_of_bn_relu(z: torch.Tensor, bn: nn.Module, pool: Callable[[torch.Tensor]
         return pool(bn(torch.relu(z)))
     norm = cast(_BatchNorm, bn)
     top = pool(z)
-    if norm.weight is not None and bool((norm.weight < 0).any()):  # those channels' max comes from the min of z
-        falling = (norm.weight < 0).view(1, -1, *[1] * (top.dim() - 2))
-        top = torch.where(falling, -pool(-z), top)
+    falling = norm.weight < 0 if norm.weight is not None else None  # these channels' max is the min of z
+    if falling is not None and bool(falling.any()):
+        top = torch.where(falling.view(1, -1, *[1] * (top.dim() - 2)), -pool(-z), top)
     # functional: the pool may drop an axis (amax) that BatchNorm2d's shape check asks for
     return F.batch_norm(torch.relu(top), norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0,
                         norm.eps)

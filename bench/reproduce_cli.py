@@ -55,7 +55,7 @@ def _names(text: str | None) -> list[str] | None:
     return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
 
 
-def cmd_reproduce(args) -> int:
+def cmd_reproduce(args) -> str:
     from . import cli_args
     from .errors import RwbenchError
     from .evaluate import available_cores
@@ -94,16 +94,15 @@ def cmd_reproduce(args) -> int:
                       progress=not args.quiet and sys.stderr.isatty(), grid=args.grid or paper.grid)
     if note:
         log.info("%s", note)
-    if args.dry_run:
-        print(dry_run(paper, targets, backends, opts), end="")
-    elif targets:
+    out = dry_run(paper, targets, backends, opts) if args.dry_run else ""
+    if not args.dry_run and targets:
         for line in run_paper(paper, targets, backends, opts, protocol):
             log.info("%s", line)
     rows = comparison(paper, targets, opts, protocol, absent)
     for line in missing_trained(paper, rows, opts):  # beside the table, also with -q: what the table lacks
         print(line, file=sys.stderr)
     text = render_comparison(paper, rows, protocol, skipped + partial_lines(targets), opts)
-    print(text, end="")
+    out += text
     if not args.dry_run:
         from .reproduce import write_record
 
@@ -117,5 +116,6 @@ def cmd_reproduce(args) -> int:
         from . import cli_args
         from .reproduce import scatter_figure
 
-        cli_args.save_figure(scatter_figure(paper, rows, "study" if protocol == "published" else "honest"), args.plot)
-    return 0
+        figure = scatter_figure(paper, rows, "study" if protocol == "published" else "honest")
+        out += f"wrote {cli_args.save_figure(figure, args.plot)}\n"
+    return out

@@ -70,14 +70,13 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_search)
 
 
-def cmd_search(args) -> int:
+def cmd_search(args) -> str:
     if args.space == "score":
         from .analysis.search_score import score
 
         if not args.folders:
             raise RwbenchError("rwbench search score FOLDER [FOLDER ...]: give the folder(s) a search wrote")
-        print(score(args.folders, args.format, args.out), end="")
-        return 0
+        return score(args.folders, args.format, args.out)
     if args.folders:
         raise RwbenchError(f"unexpected argument {str(args.folders[0])!r}: a search takes one SPACE (FOLDERs go with "
                            "'score')")
@@ -97,16 +96,14 @@ def cmd_search(args) -> int:
                          n_jobs=args.jobs or available_cores(), results_dir=args.results, cache_dir=args.cache,
                          force=args.force)
     if args.dry_run:
-        print(plan_search(datasets[0], opts, _train_options(args)), end="")
-        return 0
+        return plan_search(datasets[0], opts, _train_options(args))
     cli_args.writable_folder(args.results, "--results")
     folder = search(datasets[0], opts, _train_options(args), on_done=lambda line: log.info("%s", line))
     from .fileio import read_json
 
-    print(render(search_table(read_json(folder / "search.json")), args.format), end="")
     log.info("search folder: %s (table.md/.csv/.json, search.json); score the proxies once trained: "
              "rwbench search score %s", folder, folder)
-    return 0
+    return render(search_table(read_json(folder / "search.json")), args.format)
 
 
 def _train_options(args):
