@@ -33,6 +33,15 @@ def test_matches_librosa_in_float64_and_float32(clip, config):
     np.testing.assert_allclose(got32, expected, atol=0.05)
 
 
+def test_float32_buffers_follow_module_casts(clip):
+    """The float32 copies of the window and mel basis serve float32 inputs; after ``.double()`` a
+    float32 input falls back to casting the float64 ones, so these casts give the same float32 answer."""
+    wave = torch.from_numpy(clip.astype(np.float32))[None, None]
+    expected = LogMel()(wave)
+    for cast in (lambda m: m.double(), lambda m: m.double().float()):
+        torch.testing.assert_close(cast(LogMel())(wave), expected, atol=1e-4, rtol=0)
+
+
 def test_a_tone_lands_in_its_mel_band():
     config = LogMelConfig()
     t = np.arange(12000) / 12000
