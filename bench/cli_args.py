@@ -19,14 +19,15 @@ DEFAULT_BACKENDS = "svm,elm"
 
 
 def seed_list(text: str) -> list[int]:
-    """``3`` → seeds 0, 1, 2; ``0,5,7`` → those seeds."""
+    """``3`` → seeds 0, 1, 2; ``0,5,7`` → those seeds; ``5,`` → seed 5 alone (a lone number is a count)."""
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"--seeds takes a count (3) or a list (0,5,7), got {text!r}") from None
     if len(values) == 1 and "," not in text:
         if values[0] < 1:
-            raise argparse.ArgumentTypeError(f"--seeds count must be at least 1, got {text!r}")
+            raise argparse.ArgumentTypeError(f"--seeds count must be at least 1, got {text!r} (a lone number is a "
+                                             f"count; seed {values[0]} alone is written {values[0]},)")
         return list(range(values[0]))
     if not values or any(v < 0 for v in values) or len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"--seeds list takes distinct non-negative seeds (0,5,7), got {text!r}")

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from rwbench.cli import main
+from rwbench.cli_args import seed_list
 
 
 @pytest.mark.parametrize("argv, match", [
@@ -76,3 +77,8 @@ def test_run_embed_evaluate_leaderboard_on_small_synthetic_data(tmp_path, capsys
 def test_console_script_is_installed():
     out = subprocess.run([sys.executable, "-m", "rwbench.cli", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("rwbench ")
+
+
+@pytest.mark.parametrize("text, seeds", [("3", [0, 1, 2]), ("1", [0]), ("0,5,7", [0, 5, 7]), ("5,", [5]), ("0,", [0])])
+def test_seeds_are_a_count_or_a_list_and_a_trailing_comma_makes_one_seed_a_list(text, seeds):
+    assert seed_list(text) == seeds

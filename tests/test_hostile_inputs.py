@@ -86,7 +86,8 @@ def file_at(tmp: Path) -> str:
 # id → (argv builder(tmp), the one error line's fragment)
 ERRORS = {
     # command-line options
-    "--seeds 0": (lambda t: ["run", "--seeds", "0"], "--seeds count must be at least 1"),
+    "--seeds 0": (lambda t: ["run", "--seeds", "0"],
+                  "--seeds count must be at least 1, got '0' (a lone number is a count; seed 0 alone is written 0,)"),
     "--seeds=-1,2": (lambda t: ["run", "--seeds=-1,2"], "distinct non-negative seeds"),
     "--seeds 1,1": (lambda t: ["run", "--seeds", "1,1"], "distinct non-negative seeds"),
     "--seeds ,": (lambda t: ["run", "--seeds", ","], "distinct non-negative seeds"),

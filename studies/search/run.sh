@@ -20,7 +20,7 @@ for data in ESC FSDD; do
   declare -n args=$data
   key=${KEY[$data]}
   for space in logmel waveform; do   # proxies on all 20, then every one of them trained (top 20 of 20), seed 0
-    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --n 20 --seed 0 --proxies "$PROXIES" --train-top 20 --train-seeds 0
+    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --n 20 --seed 0 --proxies "$PROXIES" --train-top 20 --train-seeds 0,
   done
   # seed 1 for the 5 best and the 5 worst by trained seed-0 accuracy over the 40 (the rule in README.md)
   extremes=$(python - "$OUT/search/logmel__$key/search.json" "$OUT/search/waveform__$key/search.json" <<'PY'
@@ -30,7 +30,7 @@ archs.sort(key=lambda a: a["trained"]["per_seed"]["0"], reverse=True)
 print(",".join(a["name"] for a in archs[:5] + archs[-5:]))
 PY
 )
-  rwbench train "${args[@]}" --frontends "$extremes" --seeds 1 --width small --results "$OUT"
+  rwbench train "${args[@]}" --frontends "$extremes" --seeds 1, --width small --results "$OUT"
   # the registry's own front-ends: the same cheap proxies (their trained rows: studies/random-vs-trained-24)
   rwbench search registry --frontends "$REG" "${args[@]}" --width small --proxy-seeds 0,1,2 --batch 32 \
     --results "$STUDY24" --cache "$CACHE" --out "$OUT/search/registry__$key" --proxies zero-cost,baseline
