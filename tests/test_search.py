@@ -4,6 +4,7 @@ and `rwbench search score` (ρ, τ, exact p, interval, top-10 % precision, regre
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from pathlib import Path
@@ -186,6 +187,17 @@ def test_cli_dry_run_lists_the_sample_and_its_cost(toy_space, capsys):
     assert "2 sampled with seed 0" in out.replace("scoring 2 sampled", "2 sampled") and "synflow: ≈" in out
     assert "training: 1 of them × 1 seed(s)" in out and "every run at the epoch cap" in out
     assert main(["search", "score"]) == 2  # no folder: one-line error
+
+
+def test_dry_run_times_each_network_once_for_both_random_weight_proxies(toy_space, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="rwbench.plan")
+    assert main(["search", str(toy_space), "--tasks", "timbre", "--n", "2", "--proxies", "rw_elm,rw_svm",
+                 "--device", "cpu", "--dry-run", "-q"]) == 0
+    out = capsys.readouterr().out
+    timed = [r.getMessage().split()[1] for r in caplog.records if r.getMessage().endswith(" s)")]
+    assert len(timed) == len(set(timed)) == 2  # each sampled network once, not once per backend
+    assert "random-weight embedding, computed once for rw_elm, rw_svm: ≈" in out
+    assert "rw_elm: ≈" in out and "rw_svm: ≈" in out and "of backend fits on 2 architectures" in out
 
 
 @pytest.mark.parametrize("field, value, problem", [
