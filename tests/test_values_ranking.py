@@ -206,6 +206,24 @@ def test_three_front_ends_are_described_and_the_columns_are_fixed():
     assert len(empty) == 0 and list(empty.columns) == ranking.CORRELATION_COLUMNS
 
 
+def test_leave_one_out_range_and_the_most_influential_front_end_against_scipy():
+    # "e" is the outlier: random ranks it best, training worst; leaving it out makes the ranking perfect
+    random = {"a": 0.50, "b": 0.60, "c": 0.70, "d": 0.80, "e": 0.90}
+    trained = {"a": 0.55, "b": 0.65, "c": 0.75, "d": 0.85, "e": 0.40}
+    row = ranking.rank_correlation(table(random, trained)).iloc[0]
+    names = list(random)
+    by_hand = {left: stats.spearmanr([random[k] for k in names if k != left],
+                                     [trained[k] for k in names if k != left]).statistic for left in names}
+    assert row["rho_leave_one_out_low"] == pytest.approx(min(by_hand.values()))
+    assert row["rho_leave_one_out_high"] == pytest.approx(max(by_hand.values())) == pytest.approx(1.0)
+    full = stats.spearmanr(list(random.values()), list(trained.values())).statistic
+    assert row["most_influential"] == max(names, key=lambda k: abs(by_hand[k] - full)) == "e"
+    assert "; ρ with one front-end left out " in ranking.describe(row) and "(most influential: e)" in ranking.describe(row)
+    three = ranking.rank_correlation(table({"a": 0.5, "b": 0.6, "c": 0.7}, {"a": 0.6, "b": 0.9, "c": 0.8})).iloc[0]
+    assert three["most_influential"] == "" and np.isnan(three["rho_leave_one_out_low"])  # 2 left: no ρ to speak of
+    assert "left out" not in ranking.describe(three)
+
+
 def test_missing_macs_are_counted_on_the_registered_front_end_of_the_name():
     from rwbench.frontend import FRONTENDS
     from rwbench.macs import count_macs

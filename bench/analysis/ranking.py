@@ -23,6 +23,8 @@ What a referee needs beside ρ and τ (:func:`correlation_figures`):
   any ranking that knows only the family can do.
 * **within families**: ρ (exact p at small n) over the front-ends of each input family alone; the pooled ρ is the
   across-family figure. A ρ carried by the gap between families says less about architectures within one.
+* **leave one out**: the lowest and highest ρ with one front-end removed, and the front-end whose removal moves ρ
+  most. A row cannot be dropped after the numbers are seen; this shows instead whether one row decides ρ.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 0
 FIGURES = ["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "p_method", "spearman_p_holm", "kendall_p_holm",
            "rho_ci_frontends_low", "rho_ci_frontends_high", "rho_ci_folds_low", "rho_ci_folds_high",
-           "null_rho_params", "null_rho_macs", "null_rho_dim", "null_rho_input", "rho_within_families"]
+           "null_rho_params", "null_rho_macs", "null_rho_dim", "null_rho_input", "rho_within_families",
+           "rho_leave_one_out_low", "rho_leave_one_out_high", "most_influential"]
 CORRELATION_COLUMNS = ["dataset", "backend", "n", *FIGURES, "frontends"]
 def pair_columns(metric: str = "accuracy") -> list[str]:
     return ["dataset", "backend", "frontend", "width", f"random_{metric}", "random_rank", f"trained_{metric}",
@@ -63,7 +66,10 @@ EXPORT_COLUMNS = {"rank_corr_spearman": "spearman_rho", "rank_corr_spearman_p": 
                   "rank_corr_spearman_folds_ci_low": "rho_ci_folds_low",
                   "rank_corr_spearman_folds_ci_high": "rho_ci_folds_high",
                   "rank_corr_null_params": "null_rho_params", "rank_corr_null_macs": "null_rho_macs",
-                  "rank_corr_null_dim": "null_rho_dim", "rank_corr_null_input": "null_rho_input"}
+                  "rank_corr_null_dim": "null_rho_dim", "rank_corr_null_input": "null_rho_input",
+                  "rank_corr_spearman_leave_one_out_low": "rho_leave_one_out_low",
+                  "rank_corr_spearman_leave_one_out_high": "rho_leave_one_out_high",
+                  "rank_corr_most_influential": "most_influential"}
 
 
 NULLS = ("params", "macs", "dim")  # the null rankings: front-end size, compute and feature dimension
@@ -221,6 +227,26 @@ def fold_interval(random_folds: list, trained_folds: list, *, draws: int = BOOTS
     return _interval(_spearman_rows(*means))
 
 
+def leave_one_out(x: np.ndarray, y: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """ρ of the pairs with each one left out: its lowest and highest value, and the name whose removal moves ρ
+    furthest from the full ρ (the first on a tie; "" when no removal moves it); NaN and "" below
+    :data:`MIN_FRONTENDS` + 1 pairs."""
+    out: dict[str, Any] = {"rho_leave_one_out_low": float("nan"), "rho_leave_one_out_high": float("nan"),
+                           "most_influential": ""}
+    n = len(x)
+    if n <= MIN_FRONTENDS:
+        return out
+    keep = ~np.eye(n, dtype=bool)  # row i: every pair but the i-th
+    rhos = _spearman_rows(np.broadcast_to(x, (n, n))[keep].reshape(n, n - 1),
+                          np.broadcast_to(y, (n, n))[keep].reshape(n, n - 1))
+    if not np.isfinite(rhos).all():
+        return out
+    moved = np.abs(rhos - _spearman_rows(np.asarray(x, float)[None], np.asarray(y, float)[None])[0])
+    out.update(rho_leave_one_out_low=float(rhos.min()), rho_leave_one_out_high=float(rhos.max()),
+               most_influential=names[int(np.argmax(moved))] if moved.max() > 1e-12 else "")
+    return out
+
+
 def within_families(both: pd.DataFrame, metric: str) -> dict[str, dict]:
     """Per input family with at least :data:`MIN_FRONTENDS` front-ends: ``{"n", "rho", "p", "p_method"}`` of the
     random-vs-trained Spearman ρ over that family's front-ends alone; empty when one family holds them all (the
@@ -262,7 +288,7 @@ def rank_agreement(x: np.ndarray, y: np.ndarray, *, interval: bool = True) -> di
 
 def _correlations(both: pd.DataFrame, metric: str) -> dict:
     x, y = both[f"random_{metric}"].to_numpy(float), both[f"trained_{metric}"].to_numpy(float)
-    out = dict.fromkeys(FIGURES, float("nan")) | {"p_method": ""}
+    out = dict.fromkeys(FIGURES, float("nan")) | {"p_method": "", "most_influential": ""}
     if len(x) < MIN_FRONTENDS:
         return out
     with warnings.catch_warnings():  # a constant side gives NaN, reported as undefined, not as a warning
@@ -275,7 +301,8 @@ def _correlations(both: pd.DataFrame, metric: str) -> dict:
             null["rho_within_families"] = within_families(both, metric)
     agreement = rank_agreement(x, y)
     out.update(null, **{k: v for k, v in agreement.items() if not k.startswith("rho_ci")},
-               rho_ci_frontends_low=agreement["rho_ci_low"], rho_ci_frontends_high=agreement["rho_ci_high"])
+               rho_ci_frontends_low=agreement["rho_ci_low"], rho_ci_frontends_high=agreement["rho_ci_high"],
+               **leave_one_out(x, y, [str(v) for v in (both["frontend"] if "frontend" in both else both.index)]))
     if not np.isfinite(out["spearman_p"]):
         return out
     if "random_folds" in both.columns:
@@ -326,9 +353,14 @@ def describe(row: pd.Series | dict, random: str = RANDOM, trained: str = TRAINED
         within = "; within families " + ", ".join(
             f"{name} ρ = {f['rho']:.2f} (n = {f['n']}, {'exact ' if f['p_method'] == 'exact' else ''}p {_p(f['p'])})"
             for name, f in families.items())
+    loo = ""
+    if np.isfinite(row.get("rho_leave_one_out_low", np.nan)):
+        loo = f"; ρ with one front-end left out {_range(row, 'rho_leave_one_out')}" + (
+            f" (most influential: {row['most_influential']})" if row.get("most_influential") else "")
     return (f"{backend}: ρ = {row['spearman_rho']:.2f} ({method} {_p(row['spearman_p'])}, Holm {_p(row['spearman_p_holm'])}; "
             f"{intervals}), τ = {row['kendall_tau']:.2f} ({method} {_p(row['kendall_p'])}, Holm "
-            f"{_p(row['kendall_p_holm'])})" + (f"; null rankings {nulls}" if nulls else "") + within + f"; n = {n}")
+            f"{_p(row['kendall_p_holm'])})" + (f"; null rankings {nulls}" if nulls else "") + within + loo
+            + f"; n = {n}")
 
 
 def _range(row, prefix: str) -> str:
