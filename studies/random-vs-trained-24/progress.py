@@ -1,0 +1,68 @@
+"""The README's "Progress of recipe v2" table, from the result files as they stand (run it from this folder):
+
+    python progress.py [--dataset esc10] [--results results]
+
+One row per front-end with a trained (head) result at seed 0: the recipe-v1 head (``diagnosis/recipe-v1``) where
+there is one, the v2 head with the setting chosen on the first split, the selected epochs and the folds flagged
+``not_converged``, the random rows (SVM / ELM, mean over their seeds), the transfer row (trained features + SVM), and
+the head against its random twin + SVM paired over the test clips (``rwbench compare … --test clips``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+from statistics import mean
+
+V1 = Path("diagnosis/recipe-v1")
+
+
+def accuracy(path: Path) -> float:
+    return json.loads(path.read_text())["summary"]["accuracy_mean"]
+
+
+def cell(paths: list[Path]) -> str:
+    return f"{mean(accuracy(p) for p in paths):.3f}" if paths else "—"
+
+
+def paired(results: Path, frontend: str, dataset: str) -> str:
+    done = subprocess.run(["rwbench", "compare", "--results", str(results), f"{frontend}:trained:head",
+                           f"{frontend}:random:svm", "--test", "clips", "--format", "json"],
+                          capture_output=True, text=True, check=True)
+    o = next(o for o in json.loads(done.stdout) if o["dataset"] == dataset)
+    return (f"{o['mean_difference']:+.3f} [{o['bootstrap_ci_low']:+.3f}, {o['bootstrap_ci_high']:+.3f}], "
+            f"p = {o['p']:.2g}, wins {o['wins']}/{o['n_blocks']}")
+
+
+def row(results: Path, head: Path, dataset: str) -> str:
+    record = json.loads(head.read_text())
+    name, training = record["frontend"]["name"], record["training"]
+    folder, stem = head.parent, f"{name}__small"
+    first = next(iter(training["chosen"].values()))
+    epochs = list(training["epochs_selected"].values())
+    v1 = V1 / "runs" / folder.name / head.name
+    random = {b: sorted(folder.glob(f"{stem}__random__seed*__{b}.json")) for b in ("svm", "elm")}
+    return (f"| {name} | {cell([v1] if v1.is_file() else [])} | **{accuracy(head):.3f}** (lr {first['lr']:g}, "
+            f"dropout {first['dropout']:g}) | {min(epochs)}–{max(epochs)}, {training['not_converged_folds']} | "
+            f"{cell(random['svm'])} / {cell(random['elm'])} | "
+            f"{cell(sorted(folder.glob(f'{stem}__trained__seed0__svm.json')))} | {paired(results, name, dataset)} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="esc10", help="dataset key as in results/runs (esc10, fsdd__speakers)")
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    args = parser.parse_args()
+    heads = sorted((args.results / "runs" / args.dataset).glob("*__small__trained__seed0__head.json"))
+    dataset = args.dataset.replace("__", "/")
+    print("| front-end | v1 head | v2 head (chosen on fold 1) | best epochs, not converged folds | random svm / elm "
+          "(3 seeds) | transfer (trained + svm) | v2 head − random svm, paired over clips |")
+    print("|---|---:|---|---|---|---:|---|")
+    for head in heads:
+        print(row(args.results, head, dataset))
+
+
+if __name__ == "__main__":
+    main()
