@@ -33,6 +33,7 @@ multi-layer convnet feature, as the study's ``vgg``). ``--layers`` picks others,
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import cast
 
 import numpy as np
@@ -42,7 +43,7 @@ from torch import nn
 
 from rwbench.dsp import LogMelConfig
 from rwbench.frontend import register_frontend
-from rwbench.fusion import max_of_bn_relu
+from rwbench.fusion import NormalisedInput, max_of_bn_relu
 from rwbench.tf_checkpoint import CheckpointError
 from rwbench.weight_packs import register_weight_pack, tf_checkpoint_reader
 
@@ -118,11 +119,11 @@ class Musicnn(nn.Module):
 
     def layers(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:
         """``(N, 187, 96)`` patches → every named output: per-frame maps ``(N, C, 187)``, vectors ``(N, C)``."""
-        x = self.input_bn(patches.unsqueeze(1))  # (N, 1, T, 96)
-        padded = F.pad(x, (0, 0, 3, 3))
-        timbral = [max_of_bn_relu(conv(padded), bn, _freq_max) for conv, bn in zip(self.timbral, self.timbral_bn)]
-        temporal = [max_of_bn_relu(conv(_same_time(x, cast(nn.Conv2d, conv).kernel_size[0])), bn, _freq_max)
-                    for conv, bn in zip(self.temporal, self.temporal_bn)]
+        x = NormalisedInput(self.input_bn, patches.unsqueeze(1))  # (N, 1, T, 96)
+        timbral = [max_of_bn_relu(x.conv(conv, lambda t: F.pad(t, (0, 0, 3, 3))), bn, _freq_max)
+                   for conv, bn in zip(self.timbral, self.timbral_bn)]
+        temporal = [max_of_bn_relu(x.conv(conv, partial(_same_time, kernel=cast(nn.Conv2d, conv).kernel_size[0])),
+                                   bn, _freq_max) for conv, bn in zip(self.temporal, self.temporal_bn)]
         front = torch.cat(timbral + temporal, dim=1)  # (N, 561, T)
         mid, h = [], front
         for i, (conv, bn) in enumerate(zip(self.midend, self.midend_bn)):
@@ -159,7 +160,7 @@ class MusicnnVGG(nn.Module):
 
     def layers(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:
         """``(N, 187, 96)`` patches → ``pool1..pool5`` ``(N, C, time, mel)`` and ``logits``."""
-        h = self.input_bn(patches.unsqueeze(1))
+        h = self.input_bn(patches.unsqueeze(1))  # not NormalisedInput: its 3×3 first conv trains faster as written
         out = {}
         for i, (conv, bn, pool) in enumerate(zip(self.convs, self.bns, self.pools), start=1):
             h = max_of_bn_relu(conv(h), bn, pool)

@@ -1,4 +1,5 @@
-"""Exact inference rewrites of a front-end's network, applied by the embed stage and ``rwbench profile``.
+"""Exact rewrites of a front-end's network: for inference, applied by the embed stage and ``rwbench profile``; and
+one for training (the last item).
 
 - **Batch norm folded into the convolution before it.** In eval mode BN is the per-channel affine map
   ``y ↦ (y − μ)·s + β`` with ``s = γ/√(σ² + ε)``, so ``BN(conv(x; W, b)) = conv(x; s·W, s·(b − μ) + β)``: the same
@@ -9,6 +10,10 @@
   ``BN(ReLU(conv))``: musicnn, its VGG, CREPE): in eval mode BN is, per channel, monotone — non-decreasing where
   γ ≥ 0, non-increasing where γ < 0, in floating point too — so the max of ``BN(ReLU(z))`` is ``BN(ReLU(max z))``
   on the first channels and ``BN(ReLU(min z))`` on the others: both element-wise steps run on the pooled map.
+
+- **A one-channel input batch norm applied after the convolutions that read it, in training**
+  (:class:`NormalisedInput`, musicnn's front): ``conv(γ·x̂ + β) = γ·conv(x̂) + β·conv(1)``,
+  so the convolutions read the normalised input, which needs no gradient, and autograd skips their input gradient.
 
 Which pairs qualify is read from the network's real data flow: one forward pass on the meta device (no memory, no
 arithmetic) records, per tensor, the operations that read it. A BN is folded only when every input it gets is the
@@ -241,3 +246,49 @@ def max_of_bn_relu(z: torch.Tensor, bn: nn.Module, pool: Callable[[torch.Tensor]
     # functional: the pool may drop an axis (amax) that BatchNorm2d's shape check asks for
     return F.batch_norm(torch.relu(top), norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0,
                         norm.eps)
+
+
+class NormalisedInput:
+    """The output of a one-channel batch norm ``bn`` of ``x``, read by convolutions through :meth:`conv`.
+
+    In training mode with a learnable affine, each convolution reads the normalised input ``x̂`` (batch statistics,
+    no parameter) and the affine comes after it: a convolution is linear, so ``conv(pad(γ·x̂ + β)) =
+    γ·conv(pad(x̂)) + β·conv(pad(1))``, the ones padded as the input is (zeros stay zeros) and convolved once, at
+    batch 1; γ is folded into the weights (``γ·conv(x̂; W) = conv(x̂; γW)``). The values and gradients are the same up
+    to rounding, but no gradient flows into the input of the convolutions, so autograd computes their weight
+    gradients only: musicnn's training step, whose five one-channel convolutions of up to 7×67 dominate it, ran ×1.41
+    faster on CPU (``benchmarks/train_step.py``); a single 3×3 convolution (musicnn's VGG) gains less than the shift
+    map costs, so it is not used there. The running statistics are updated as the batch norm updates them.
+    Otherwise (eval mode, no gradient, a frozen or absent affine, another module, the meta device) the batch norm as
+    written, then the convolution."""
+
+    def __init__(self, bn: nn.Module, x: torch.Tensor) -> None:
+        self.bn, self.later = bn, self.applies(bn, x)
+        if not self.later:
+            self.x = bn(x)
+            return
+        norm = cast(_BatchNorm, bn)
+        factor = 0.0  # _BatchNorm.forward's bookkeeping: the momentum, or a cumulative average when it is None
+        if norm.track_running_stats and norm.num_batches_tracked is not None:
+            norm.num_batches_tracked.add_(1)
+            factor = 1.0 / float(norm.num_batches_tracked) if norm.momentum is None else norm.momentum
+        stats = (norm.running_mean, norm.running_var) if norm.track_running_stats else (None, None)
+        self.x = F.batch_norm(x, *stats, None, None, True, factor, norm.eps)
+
+    @staticmethod
+    def applies(bn: nn.Module, x: torch.Tensor) -> bool:
+        return (isinstance(bn, _BatchNorm) and type(bn).forward is _BatchNorm.forward and bn.training and bn.affine
+                and bn.num_features == 1 and torch.is_grad_enabled() and bn.weight.requires_grad and not x.is_meta)
+
+    def conv(self, conv: nn.Module, pad: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> torch.Tensor:
+        """``conv(pad(bn(x)))``, ``pad`` a zero padding (or any linear map) of the input."""
+        if not self.later:
+            return conv(pad(self.x))
+        norm = cast(_BatchNorm, self.bn)
+        if not _plain(conv, CONVS):
+            return conv(pad(self.x * norm.weight + norm.bias))
+        layer = cast(nn.Conv2d, conv)  # or Conv1d, Conv3d: each has _conv_forward (the convolution, bias apart)
+        shift = layer._conv_forward(pad(torch.ones_like(self.x[:1])), layer.weight, None) * norm.bias  # batch 1
+        if layer.bias is not None:
+            shift = shift + layer.bias.view(1, -1, *[1] * (shift.dim() - 2))
+        return layer._conv_forward(pad(self.x), layer.weight * norm.weight, None) + shift  # γ·conv(x̂; W) = conv(x̂; γW)
