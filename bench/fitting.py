@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import pickle
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -180,6 +181,7 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
         scheduler.load_state_dict(saved["scheduler"])
         state = saved["state"]
         log.info("%s: resuming after epoch %d", desc, state["epoch"])
+    start, resumed_at = time.perf_counter(), state["epoch"]
     bar = tqdm(total=cap, initial=state["epoch"], desc=desc, unit="epoch", disable=not opts.progress, leave=False)
     while state["epoch"] < cap and state["bad"] < patience:
         epoch = state["epoch"]
@@ -227,6 +229,14 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
         if not refit:
             bar.set_postfix(val_loss=f"{val_loss:.3f}", val=f"{val_score:.3f}")
     bar.close()
+    ran = f"{state['epoch'] - resumed_at} epoch(s) in {time.perf_counter() - start:.0f} s" + (
+        f" after resuming at epoch {resumed_at}" if resumed_at else "")
+    if refit:
+        log.info("%s: refit done, %s", desc, ran)
+    elif state["best_epoch"] > 0:
+        best = state["history"][state["best_epoch"] - 1]
+        log.info("%s: stopped at epoch %d, best epoch %d (validation loss %.4f, score %.3f); %s", desc,
+                 state["epoch"], state["best_epoch"], state["best_loss"], best["val_score"], ran)
     if state["best"] is not None:  # a refit keeps its last weights (in ``model`` already)
         model.load_state_dict(state["best"])
     return {"epochs_run": state["epoch"], "best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],

@@ -369,6 +369,9 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
         threshold = task.threshold(labels[val_idx].numpy(), val_scores)
     result = fold_result(task, **common, outputs=task.head_outputs(logits), threshold=threshold,
                          fit_seconds=time.perf_counter() - start, train_truth=labels[train_idx].numpy())
+    log.info("%s: test %s %.3f (%s, %s epoch(s) on %d clips; this fold %.0f s)", desc, task.primary,
+             result.metrics[task.primary], setting, training["refit_epochs"] or history["best_epoch"], len(train_idx),
+             result.fit_seconds)
     weights_path = folder / f"{split.name}.safetensors"
     sha256 = write_safetensors(weights_path, model.embedder.net.state_dict(),
                                {"frontend": spec.name, "tag": "trained", "fold": split.name, "seed": seed, "key": key})

@@ -57,6 +57,21 @@ def test_a_trained_row_is_an_ordinary_result_with_weights_per_fold(tmp_path):
     assert not list(tmp_path.rglob("*.ckpt"))  # finished folds leave no checkpoint behind
 
 
+def test_a_long_training_logs_each_run_and_each_fold_as_it_finishes(tmp_path, caplog):
+    """Hours of training are not silent in a log file: one line per early-stopped run, per refit, per fold."""
+    with caplog.at_level("INFO", logger="rwbench"):
+        (path,), _ = _train(tmp_path, lrs=(1e-3, 3e-3))
+    lines = [r.getMessage() for r in caplog.records]
+    stopped = [line for line in lines if ": stopped at epoch " in line]
+    refits = [line for line in lines if ": refit done, " in line]
+    tested = [line for line in lines if ": test accuracy " in line]
+    assert len(stopped) == 2 + 3 and len(refits) == len(tested) == 4  # 2 settings on fold 1, 1 run on each other
+    assert all("best epoch" in line and "validation loss" in line and line.endswith(" s") for line in stopped)
+    folds = json.loads(path.read_text())["folds"]
+    for fold, line in zip(folds, tested):
+        assert line.startswith(f"train tiny on tones {fold['name']} seed 0: test accuracy {fold['accuracy']:.3f}")
+
+
 def test_training_is_deterministic_for_a_seed_and_differs_across_seeds(tmp_path):
     _train(tmp_path / "a", seeds=[0, 1])
     _train(tmp_path / "b", seeds=[0])
