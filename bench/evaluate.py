@@ -23,6 +23,7 @@ from .backends import BackendSpec, chosen_edges, short_name
 from .errors import RwbenchError
 from .folds import FoldResult, fold_result
 from .protocol import OuterSplit
+from .results import FoldStore
 from .tasks import TASK_TYPES, Outputs, TaskType, fold_threshold
 
 log = logging.getLogger(__name__)
@@ -126,10 +127,25 @@ def stored_params(params: dict) -> dict:
 def nested_cv(
     X: np.ndarray, y: np.ndarray, splits: list[OuterSplit], backend: BackendSpec, *, seed: int, n_classes: int,
     n_jobs: int | None = None, vote: str | None = None, row_clip: np.ndarray | None = None,
-    task: TaskType = TASK_TYPES["multiclass"],
+    task: TaskType = TASK_TYPES["multiclass"], store: FoldStore | None = None,
 ) -> list[FoldResult]:
-    return [evaluate_split(X, y, s, backend, seed=seed, n_classes=n_classes, n_jobs=n_jobs, vote=vote,
-                           row_clip=row_clip, task=task) for s in splits]
+    """:func:`evaluate_split` on each outer split; with ``store``, a fold it holds is reused and each new one is
+    kept there as soon as it is scored."""
+    done = {s.name: store.get(s.name) for s in splits} if store is not None else {}
+    reused = sum(fold is not None for fold in done.values())
+    if reused:
+        log.info("%s: %d of %d outer folds already scored (%s); resuming", backend.name, reused, len(splits),
+                 store.folder if store is not None else "")
+    out = []
+    for s in splits:
+        fold = done.get(s.name)
+        if fold is None:
+            fold = evaluate_split(X, y, s, backend, seed=seed, n_classes=n_classes, n_jobs=n_jobs, vote=vote,
+                                  row_clip=row_clip, task=task)
+            if store is not None:
+                store.put(fold)
+        out.append(fold)
+    return out
 
 
 # -- segment-and-aggregate -----------------------------------------------------------------------

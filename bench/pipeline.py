@@ -33,7 +33,7 @@ from .macs import count_macs
 from .options import Batching, Cached, Execution, Instance, check_seconds
 from .progress import Progress
 from .protocol import keep_rows, rows_of
-from .results import build_record, fold_weights_folder, result_lock, result_path, variant, write_result
+from .results import FoldStore, build_record, fold_weights_folder, result_lock, result_path, variant, write_result
 
 log = logging.getLogger(__name__)
 
@@ -379,10 +379,14 @@ def _evaluate(eval_job: EvalJob, embeddings: dict[str | None, Embeddings], path:
     manifest = next(iter(manifests.values()))
     columns = next(iter(embeddings.values())).columns(layers)
     frontend = frontend_section(eval_job, manifests, len(columns), opts)
+    store = FoldStore(opts.results_dir, path, run_key)  # finished folds survive an interruption
+    if opts.force:
+        store.clear()
     by_split: dict[str, FoldResult] = {}
     for fold, matrix in embeddings.items():  # each split scored on its own fold's embeddings, or all on one
         mine = [s for s in splits if fold is None or s.name == fold]
-        by_split.update(zip([s.name for s in mine], _nested_cv(matrix, columns, dataset, mine, backend, job.seed, opts)))
+        by_split.update(zip([s.name for s in mine],
+                            _nested_cv(matrix, columns, dataset, mine, backend, job.seed, opts, store)))
     missing = [s.name for s in splits if s.name not in by_split]
     if missing:
         raise RwbenchError(f"{spec.name} ({job.weights_kind}): no embeddings for split(s) {missing}")
@@ -401,6 +405,7 @@ def _evaluate(eval_job: EvalJob, embeddings: dict[str | None, Embeddings], path:
                  "embed_seconds_per_clip": float(np.mean([m.seconds_per_clip for m in manifests.values()]))},
     )
     write_result(path, record)
+    store.clear()
     shown = f"{spec.name}[{variant(frontend)}]" if variant(frontend) else spec.name
     metric = dataset.kind.primary
     return (f"{dataset.key} {shown} {job.weights_kind} {backend.name} seed {job.seed}: {metric} "
@@ -408,7 +413,7 @@ def _evaluate(eval_job: EvalJob, embeddings: dict[str | None, Embeddings], path:
 
 
 def _nested_cv(embeddings: Embeddings, columns: np.ndarray, dataset: Dataset, splits, backend: BackendSpec, seed: int,
-               opts: RunOptions):
+               opts: RunOptions, store: FoldStore | None = None):
     """Clip rows, or window rows voted per clip; rows of skipped clips (NaN) never enter a split."""
     labels, n_classes, task = dataset.labels, len(dataset.classes), dataset.kind
     features, clip_index = np.asarray(embeddings.features[:, columns]), embeddings.clip_index
@@ -416,11 +421,11 @@ def _nested_cv(embeddings: Embeddings, columns: np.ndarray, dataset: Dataset, sp
         valid = ~np.isnan(features).any(axis=1)
         row_splits = [keep_rows(rows_of(s, clip_index), valid) for s in splits]
         return nested_cv(features, labels[clip_index], row_splits, backend, seed=seed, n_classes=n_classes,
-                         n_jobs=opts.n_jobs, vote=opts.aggregate, row_clip=clip_index, task=task)
+                         n_jobs=opts.n_jobs, vote=opts.aggregate, row_clip=clip_index, task=task, store=store)
     clips = clip_means(features, clip_index) if embeddings.segmented else features
     valid = ~np.isnan(clips).any(axis=1)
     return nested_cv(clips, labels, [keep_rows(s, valid) for s in splits], backend, seed=seed, n_classes=n_classes,
-                     n_jobs=opts.n_jobs, task=task)
+                     n_jobs=opts.n_jobs, task=task, store=store)
 
 
 def run(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],

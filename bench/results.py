@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import platform
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -24,7 +25,8 @@ import numpy as np
 
 from . import __version__
 from .errors import RwbenchError
-from .fileio import atomic_path, exclusive
+from .fileio import atomic_path, exclusive, read_json, write_json
+from .folds import FoldResult
 from .tasks import TaskType, task_type
 
 if TYPE_CHECKING:
@@ -258,6 +260,32 @@ def result_lock(results_dir: Path, path: Path) -> AbstractContextManager[None]:
     ``<results>/.locks``, out of the leaderboard's way)."""
     relative = Path(path).relative_to(Path(results_dir))
     return exclusive(Path(results_dir) / ".locks" / relative.with_suffix(".lock"), f"the result {relative}")
+
+
+class FoldStore:
+    """The finished outer folds of a result being computed, kept under ``<results>/.partial`` until its result file is
+    written, so that an evaluation interrupted (killed, out of memory, the session ended) resumes from its last
+    finished fold. A fold is reused only under the result's run key (embeddings, backend, grid, protocol, seed …);
+    an unreadable one is computed again."""
+
+    def __init__(self, results_dir: Path, path: Path, run_key: str) -> None:
+        self.folder = Path(results_dir) / ".partial" / Path(path).relative_to(Path(results_dir)).with_suffix("")
+        self.run_key = run_key
+
+    def get(self, name: str) -> FoldResult | None:
+        file = self.folder / f"{name}.json"
+        try:
+            data = read_json(file) if file.is_file() else {}
+            return FoldResult.from_dict(data["fold"]) if data.get("run_key") == self.run_key else None
+        except (RwbenchError, KeyError, TypeError):
+            log.warning("%s is unreadable; that fold is computed again", file)
+            return None
+
+    def put(self, fold: FoldResult) -> None:
+        write_json(self.folder / f"{fold.name}.json", {"run_key": self.run_key, "fold": fold.to_dict()})
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 # What the leaderboard reads from a result, by type (a dict: nested fields; a list element type: every item). The

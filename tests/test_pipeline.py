@@ -139,3 +139,91 @@ def test_a_reduced_precision_result_stands_beside_the_fp32_one(opts):
     assert set(records) == {"fp32", "bf16"}
     assert records["bf16"]["frontend"]["embedding_key"] != records["fp32"]["frontend"]["embedding_key"]
     assert {f"{TINY.name}", f"{TINY.name}[bf16]"} <= set(load(opts.results_dir)["frontend"])
+
+
+# -- an interrupted evaluation resumes from its finished outer folds -----------------------------------------------
+KILLED_IN_FOLD_3 = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from toy import TINY, tone_dataset
+from rwbench import evaluate
+from rwbench.backends import BACKENDS
+from rwbench.pipeline import RunOptions, run
+
+original = evaluate.evaluate_split
+def evaluate_split(X, y, split, *args, **kwargs):
+    if split.name == "fold3":
+        os.kill(os.getpid(), signal.SIGKILL)  # no handler, no cleanup: as `kill -9`
+    return original(X, y, split, *args, **kwargs)
+evaluate.evaluate_split = evaluate_split
+run([tone_dataset()], [TINY], [BACKENDS.get("logreg")],
+    RunOptions(results_dir=Path({results!r}), cache_dir=Path({cache!r}), device="cpu", workers=0))
+"""
+
+
+def _folds_without_times(results_dir):
+    (record,) = result_dicts(results_dir)
+    return [{k: v for k, v in fold.items() if k != "fit_seconds"} for fold in record["folds"]]
+
+
+def test_a_killed_evaluation_resumes_from_its_scored_folds_to_the_same_result(tmp_path, monkeypatch, caplog):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rwbench import evaluate
+
+    results, cache = tmp_path / "results", tmp_path / "cache"
+    code = KILLED_IN_FOLD_3.format(tests=str(Path(__file__).parent), results=str(results), cache=str(cache))
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    partial = results / ".partial"
+    assert sorted(p.name for p in partial.rglob("*.json")) == ["fold1.json", "fold2.json"]
+    assert not list((results / "runs").rglob("*.json"))  # no result file from a run that did not finish
+
+    scored = []
+    original = evaluate.evaluate_split
+    monkeypatch.setattr(evaluate, "evaluate_split", lambda X, y, split, *a, **k: scored.append(split.name)
+                        or original(X, y, split, *a, **k))
+    opts = RunOptions(results_dir=results, cache_dir=cache, device="cpu", workers=0)
+    with caplog.at_level("INFO", logger="rwbench.evaluate"):
+        assert run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts).evaluated == 1
+    assert scored == ["fold3", "fold4"]
+    assert any("2 of 4 outer folds already scored" in r.getMessage() for r in caplog.records)
+    assert not partial.exists() or not list(partial.rglob("*.json"))  # cleared once the result is written
+
+    fresh = RunOptions(results_dir=tmp_path / "fresh", cache_dir=cache, device="cpu", workers=0)
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], fresh)
+    assert _folds_without_times(results) == _folds_without_times(fresh.results_dir)
+
+
+def test_stale_or_unreadable_scored_folds_are_computed_again_and_force_starts_over(opts, monkeypatch, caplog):
+    from rwbench import evaluate
+    from rwbench.folds import FoldResult
+    from rwbench.results import FoldStore
+
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    (path,) = (opts.results_dir / "runs").rglob("*.json")
+    fold = FoldStore(opts.results_dir, path, json.loads(path.read_text())["run_key"])
+    record = json.loads(path.read_text())
+    path.unlink()  # as if the run had stopped before writing its result
+    fold.put(FoldResult.from_dict(record["folds"][0]))
+    stale = FoldStore(opts.results_dir, path, "another run key")
+    stale.put(FoldResult.from_dict(record["folds"][1]))
+    assert fold.folder == stale.folder and fold.get("fold2") is None  # written under another key: not reused
+    (fold.folder / "fold3.json").write_text("{not json")
+    scored = []
+    original = evaluate.evaluate_split
+    monkeypatch.setattr(evaluate, "evaluate_split", lambda X, y, split, *a, **k: scored.append(split.name)
+                        or original(X, y, split, *a, **k))
+    with caplog.at_level("WARNING", logger="rwbench.results"):
+        run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    assert scored == ["fold2", "fold3", "fold4"]  # fold1 reused; the stale and the corrupted one computed again
+    assert any("fold3.json is unreadable" in r.getMessage() for r in caplog.records)
+
+    fold.put(FoldResult.from_dict(record["folds"][0]))
+    scored.clear()
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], RunOptions(**{**opts.__dict__, "force": True}))
+    assert scored == ["fold1", "fold2", "fold3", "fold4"]  # --force recomputes every fold
