@@ -42,7 +42,7 @@ def _writable_numba_cache() -> None:
 _writable_numba_cache()
 
 # The public API (rwbench.api, and the registries' decorators), imported on first use: `import rwbench` stays light.
-_API = {"run": "api", "load_results": "api", "compare": "api", "load_dataset": "api", "embedder": "api",
+_API = {"run": "api", "load_results": "api", "compare": "api", "compare_rows": "api", "load_dataset": "api", "embedder": "api",
         "cross_validate": "api", "register_frontend": "frontend", "register_dataset": "datamodel",
         "Dataset": "datamodel", "Clip": "datamodel", "register_backend": "backends", "register_task_type": "tasks"}
 __all__ = ["__version__", *_API]

@@ -78,6 +78,17 @@ def compare(results: str | Path = "results", *, random: str = "random", trained:
     return comparison(load_results(results), random, trained, backend)
 
 
+def compare_rows(results: str | Path, a: str, b: str, *, test: str = "auto") -> list[dict]:
+    """``rwbench compare A B``: rows ``a`` and ``b`` (``FRONTEND[:WEIGHTS[:BACKEND]]``, e.g. ``piczak:trained:head``)
+    paired on every dataset that has both — per dataset a dict of the blocks' scores, ``mean_difference``,
+    ``wins``/``ties``/``losses``, the ``test`` and its ``p``, and the bootstrap interval of the difference over test
+    clips (``bootstrap_ci_low``/``_high``). ``test``: ``folds``, ``clips`` or ``auto``."""
+    from .analysis.leaderboard import pair_comparisons
+    from .results import iter_results
+
+    return pair_comparisons(iter_results(Path(results)), a, b, test)
+
+
 def embedder(frontend: str, *, width: str | int = "small", weights: str = "random", seed: int = 0,
              pooling: Pooling = "mean") -> Embedder:
     """A front-end instance as a torch module: waveforms ``(batch, samples)`` at its ``spec.sample_rate`` →

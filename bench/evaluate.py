@@ -131,11 +131,13 @@ def nested_cv(
 ) -> list[FoldResult]:
     """:func:`evaluate_split` on each outer split; with ``store``, a fold it holds is reused and each new one is
     kept there as soon as it is scored."""
-    done = {s.name: store.get(s.name) for s in splits} if store is not None else {}
-    reused = sum(fold is not None for fold in done.values())
-    if reused:
-        log.info("%s: %d of %d outer folds already scored (%s); resuming", backend.name, reused, len(splits),
-                 store.folder if store is not None else "")
+    done: dict[str, FoldResult | None] = {}
+    if store is not None:
+        done = {s.name: store.get(s.name) for s in splits}
+        reused = sum(fold is not None for fold in done.values())
+        if reused:
+            log.info("%s: %d of %d outer folds already scored (%s); resuming", backend.name, reused, len(splits),
+                     store.folder)
     out = []
     for s in splits:
         fold = done.get(s.name)

@@ -436,10 +436,9 @@ def _match(rows: dict[RowKey, list[ResultRecord]], spec: str, dataset: str) -> R
     return found[0] if found else None
 
 
-def export_pair(records: Iterable[ResultRecord], a: str, b: str, fmt: str, regime: str = "auto") -> str:
-    """``rwbench compare A B``: the paired test of two rows on every dataset that has both."""
-    if fmt not in EXPORTERS:
-        raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: str = "auto") -> list[dict]:
+    """The paired test of rows ``a`` and ``b`` (``FRONTEND[:WEIGHTS[:BACKEND]]``) on every dataset that has both:
+    one :func:`~rwbench.analysis.significance.compare_pair` dict per dataset, with its ``dataset``, ``a`` and ``b``."""
     rows = rows_of_records(records)
     out = []
     for dataset in sorted({key[0] for key in rows}):
@@ -450,6 +449,14 @@ def export_pair(records: Iterable[ResultRecord], a: str, b: str, fmt: str, regim
     if not out:
         shown = sorted({f"{k[1]}:{k[3]}:{k[4]}" for k in rows})[:12]
         raise RwbenchError(f"compare: no dataset has both {a!r} and {b!r}; rows present include {', '.join(shown)}")
+    return out
+
+
+def export_pair(records: Iterable[ResultRecord], a: str, b: str, fmt: str, regime: str = "auto") -> str:
+    """``rwbench compare A B``: the paired test of two rows on every dataset that has both."""
+    if fmt not in EXPORTERS:
+        raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    out = pair_comparisons(records, a, b, regime)
     if fmt == "json":
         return json.dumps(out, indent=2) + "\n"
     if fmt == "csv":

@@ -4,17 +4,18 @@
 
 Per published network and backend: the published weights' accuracy (mean of the outer folds ± std over folds), its
 random twin's (the mean over the seeds run, ± std over folds of the seed-0 run), and published − random paired over
-the test clips (``rwbench compare … --test clips --format json``: mean difference over folds, folds won, the test's
-p, bootstrap 95 % interval over clips); then the weight-free rows (MFCC, HEAR 2021's ``naive``).
+the test clips (``rwbench.compare_rows``, as ``rwbench compare A B --test clips``: mean difference over folds, folds
+won, the test's p, bootstrap 95 % interval over clips); then the weight-free rows (MFCC, HEAR 2021's ``naive``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 from pathlib import Path
 from statistics import mean
+
+import rwbench
 
 PUBLISHED = [("musicnn", "msd"), ("musicnn", "mtt"), ("basic_pitch", "icassp2022"), ("pesto", "mir1k"),
              ("crepe", "crepe"), ("crepe_tiny", "crepe")]
@@ -27,9 +28,7 @@ def summary(path: Path) -> tuple[float, float]:
 
 
 def paired(results: Path, a: str, b: str, dataset: str) -> str:
-    done = subprocess.run(["rwbench", "compare", "--results", str(results), a, b, "--test", "clips", "--format",
-                           "json"], capture_output=True, text=True, check=True)
-    o = next(o for o in json.loads(done.stdout) if o["dataset"] == dataset)
+    o = next(o for o in rwbench.compare_rows(results, a, b, test="clips") if o["dataset"] == dataset)
     return (f"{o['mean_difference']:+.3f}, {o['wins']} of {o['n_blocks']} folds, p = {o['p']:.2g}, "
             f"{o['bootstrap_ci_low']:+.3f} … {o['bootstrap_ci_high']:+.3f}")
 

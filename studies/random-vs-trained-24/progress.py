@@ -5,16 +5,18 @@
 One row per front-end with a trained (head) result at seed 0: the recipe-v1 head (``diagnosis/recipe-v1``) where
 there is one, the v2 head with the setting chosen on the first split, the selected epochs and the folds flagged
 ``not_converged``, the random rows (SVM / ELM, mean over their seeds), the transfer row (trained features + SVM), and
-the head against its random twin + SVM paired over the test clips (``rwbench compare … --test clips``).
+the head against its random twin + SVM paired over the test clips (``rwbench.compare_rows``, as ``rwbench compare
+A B --test clips``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 from pathlib import Path
 from statistics import mean
+
+import rwbench
 
 V1 = Path("diagnosis/recipe-v1")
 
@@ -28,10 +30,8 @@ def cell(paths: list[Path]) -> str:
 
 
 def paired(results: Path, frontend: str, dataset: str) -> str:
-    done = subprocess.run(["rwbench", "compare", "--results", str(results), f"{frontend}:trained:head",
-                           f"{frontend}:random:svm", "--test", "clips", "--format", "json"],
-                          capture_output=True, text=True, check=True)
-    o = next(o for o in json.loads(done.stdout) if o["dataset"] == dataset)
+    o = next(o for o in rwbench.compare_rows(results, f"{frontend}:trained:head", f"{frontend}:random:svm",
+                                             test="clips") if o["dataset"] == dataset)
     return (f"{o['mean_difference']:+.3f} [{o['bootstrap_ci_low']:+.3f}, {o['bootstrap_ci_high']:+.3f}], "
             f"p = {o['p']:.2g}, wins {o['wins']}/{o['n_blocks']}")
 
