@@ -223,7 +223,7 @@ def add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_le
     add_device(p)
     add_workers(p)
     add_results(p)
-    add_force(p, help="retrain folds that are already finished")
+    add_force(p, help="train again what is already trained: finished folds and result files")
 
 
 def add_weights_source_options(p: argparse.ArgumentParser) -> None:

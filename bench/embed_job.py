@@ -35,11 +35,12 @@ class EmbedJob:
     fold: str | None = None  # the outer split whose weights these are (per-fold weights: trained, mst)
     checkpoint: Path | None = None  # that fold's weights file
     precision: Precision = "fp32"  # bf16 / fp16: the network under autocast (embeddings stored float32)
+    recorded_sha256: str | None = None  # its sha256 as its training recorded it (stands in where the file is gone)
 
     @cached_property
     def resolved(self) -> WeightSource:
         """The weights this job runs with (a pretrained file is located and its sha256 taken once)."""
-        return resolve_weights(self.frontend, self.weights, self.seed, self.checkpoint)
+        return resolve_weights(self.frontend, self.weights, self.seed, self.checkpoint, self.recorded_sha256)
 
     @property
     def weights_kind(self) -> str:

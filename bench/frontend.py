@@ -23,7 +23,7 @@ from torch import nn
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
 from .registry import Registry
-from .weight_packs import WeightsFile, checkpoint_file, load_into, pack_file
+from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, pack_file
 
 InputKind = Literal["waveform", "logmel", "none"]
 Pooling = Literal["mean", "mean_std", "max"]
@@ -313,6 +313,11 @@ class WeightSource:
         elif self.tag == "dsp":
             spec.dsp_init(net)  # type: ignore[misc]
         elif self.file is not None:
+            if not self.file.path.is_file():
+                raise WeightsError(
+                    f"the {self.tag!r} weights {self.file.path} (sha256 {self.file.sha256[:12]}…, as their training "
+                    f"recorded) are not on this machine, and what is asked needs them: make them again with "
+                    f"`rwbench {'train' if self.tag == 'trained' else 'pretrain ' + self.tag}` (--force)")
             load_into(net, self.file.path)
 
     def describe(self) -> dict:
@@ -331,12 +336,17 @@ def offers(spec: FrontendSpec, tag: str) -> bool:
     return tag in spec.weights or (spec.is_learnable() and (tag.startswith(PRETRAINED_PREFIX) or tag == "trained"))
 
 
-def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0, checkpoint: Path | None = None) -> WeightSource:
+def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0, checkpoint: Path | None = None,
+                    recorded: str | None = None) -> WeightSource:
     """The :class:`WeightSource` of ``spec`` for a requested tag; DSP baselines have none, whatever was asked.
-    Per-fold tags (:data:`FOLD_TAGS`) take their fold's ``checkpoint`` file."""
+    Per-fold tags (:data:`FOLD_TAGS`) take their fold's ``checkpoint`` file; where that file is gone (another
+    machine; result files kept, weights not), the sha256 its training ``recorded`` stands for it, so that what was
+    computed from it stays up to date, and computing anything new names the missing file."""
     if not spec.is_learnable():
         return WeightSource("none")
     if requested in FOLD_TAGS and offers(spec, requested):
+        if checkpoint is not None and recorded and not Path(checkpoint).is_file():
+            return WeightSource(requested, seed=seed, file=WeightsFile(Path(checkpoint), recorded))
         if checkpoint is None or not Path(checkpoint).is_file():
             command = "rwbench train" if requested == "trained" else f"rwbench pretrain {requested}"
             raise RwbenchError(f"front-end {spec.name!r} has no {requested!r} weights at {checkpoint} (seed {seed}); "

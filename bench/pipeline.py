@@ -63,12 +63,27 @@ class RunOptions(Instance, Execution, Batching, Cached):
         super().__post_init__()
 
     def job(self, dataset: Dataset, spec: FrontendSpec, weights: str, seed: int, fold: str | None = None) -> EmbedJob:
-        checkpoint = None
+        checkpoint = recorded = None
         if fold is not None:  # per-fold weights made by rwbench train / pretrain under this results folder
             folder = fold_weights_folder(self.results_dir, weights, dataset.key, spec.name, self.width, seed)
             checkpoint = folder / f"{fold}.safetensors"
+            if not checkpoint.is_file():
+                recorded = self.recorded_sha256(dataset, spec, weights, seed).get(fold)
         return EmbedJob(dataset, spec, self.width, weights, seed, self.pooling, self.segment, self.hop, fold, checkpoint,
-                        self.precision)
+                        self.precision, recorded)
+
+    def recorded_sha256(self, dataset: Dataset, spec: FrontendSpec, weights: str, seed: int) -> dict[str, str]:
+        """The sha256 of each fold's weights file as the training's own result records it (``trained``: the head
+        row); empty where there is none."""
+        if weights != "trained":
+            return {}
+        path = result_path(self.results_dir, dataset=dataset.key, frontend=spec.name, width=str(self.width),
+                           weights="trained", seed=seed, backend="head")
+        try:
+            recorded = read_json(path).get("frontend", {}).get("weights_sha256") if path.is_file() else None
+        except RwbenchError:
+            return {}
+        return recorded if isinstance(recorded, dict) else {}
 
 
 @dataclass

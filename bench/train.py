@@ -455,6 +455,17 @@ def learnable(frontends: list[FrontendSpec]) -> list[FrontendSpec]:
     return kept
 
 
+def scored(path: Path, key: str, folds: list[OuterSplit]) -> bool:
+    """Whether ``path`` is a result of this training (the same run key) that scored every fold of ``folds``: it stands
+    without the weights folder, which another machine, or a cleaned one, may lack."""
+    try:
+        record = read_json(path) if path.is_file() else {}
+    except RwbenchError:
+        return False
+    done = {fold.get("name") for fold in record.get("folds", []) if isinstance(fold, dict)}
+    return record.get("run_key") == key and {split.name for split in folds} <= done
+
+
 def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, waves: np.ndarray,
               failed: dict[int, str], splits: list[OuterSplit], described: dict) -> Path:
     """Train and score ``spec`` on every outer split of ``dataset`` for one seed; write its result file."""
@@ -468,8 +479,13 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
                        "seed": seed, "dataset": dataset.key, "fingerprint": fingerprint,
                        "protocol": described["protocol"], "settings": opts.head_settings(),
                        "skipped": sorted(failed)})
-    tensor, labels = torch.from_numpy(waves), torch.from_numpy(dataset.labels)
     chosen = select_folds(kept, opts.folds, dataset.key)
+    path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
+                       weights="trained", seed=seed, backend="head")
+    if not opts.force and scored(path, key, chosen):
+        log.info("%s %s trained seed %d: up to date (%s); --force trains it again", dataset.key, spec.name, seed, path)
+        return path
+    tensor, labels = torch.from_numpy(waves), torch.from_numpy(dataset.labels)
     crop = crop_samples(spec, opts)
     windows = make_windows(tensor, crop, spec.sample_rate, hop_fraction=opts.window_hop,
                            silence_dbfs=opts.silence_dbfs)
@@ -506,8 +522,6 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
         training=training_section(opts, spec, dataset.kind, windows, summaries, partial=len(chosen) < len(kept)),
         timings={"embed_seconds_per_clip": float(np.mean([s["test_seconds_per_clip"] for s in summaries.values()]))},
     )
-    path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
-                       weights="trained", seed=seed, backend="head")
     write_result(path, record)
     metric = dataset.kind.primary
     log.info("%s %s trained seed %d: %s %.3f", dataset.key, spec.name, seed, metric, record.summary[f"{metric}_mean"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -84,6 +85,28 @@ def test_a_rerun_reuses_finished_folds(tmp_path):
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.safetensors")}
     train_all([tone_dataset()], [TINY], opts)
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.safetensors")} == before
+
+
+def test_a_scored_result_stands_without_its_weights_folder(tmp_path, caplog):
+    """A new machine has the committed result files but not the weights folder: nothing is trained again, unless the
+    result misses a fold, was made under other settings, or --force asks."""
+    import shutil
+
+    (path,), opts = _train(tmp_path, folds=("fold3",))
+    shutil.rmtree(tmp_path / "weights")
+    (path,), _ = _train(tmp_path)  # the fold3-only result does not stand for all four folds
+    assert [f["name"] for f in json.loads(path.read_text())["folds"]] == FOLDS
+    shutil.rmtree(tmp_path / "weights")
+    before = path.read_bytes()
+    with caplog.at_level("INFO", logger="rwbench.train"):
+        _train(tmp_path)
+    assert path.read_bytes() == before and not (tmp_path / "weights").exists()
+    assert "tones tiny trained seed 0: up to date" in caplog.text
+    _train(tmp_path, epochs=3)  # another recipe: another run key
+    assert path.read_bytes() != before and json.loads(path.read_text())["training"]["recipe"]["epoch_cap"] == 3
+    shutil.rmtree(tmp_path / "weights")
+    _train(tmp_path, epochs=3, force=True)
+    assert set(_shas(tmp_path)) == set(FOLDS)
 
 
 PLUGIN = textwrap.dedent('''
@@ -173,6 +196,25 @@ def test_the_transfer_row_embeds_each_fold_with_its_own_weights(tmp_path):
     assert len(set(transfer["frontend"]["embedding_key"].values())) == len(FOLDS)
     assert transfer["frontend"]["weights_sha256"] == _shas(tmp_path)
     assert [f["name"] for f in transfer["folds"]] == FOLDS
+
+
+def test_transfer_rows_stand_without_the_weights_folder_and_new_work_names_it(tmp_path):
+    """Result files committed, weights not (a new machine): the transfer row is up to date through the sha256 the
+    training recorded; an embedding still to compute names the missing file instead of failing on a bare path."""
+    import shutil
+
+    _train(tmp_path)
+    opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["trained"], seeds=[0])
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    shutil.rmtree(tmp_path / "weights")
+    log = run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    assert (log.embedded, log.evaluated, log.reused) == (0, 0, 1)
+    log = run([tone_dataset()], [TINY], [BACKENDS.get("svm")], opts)  # a new backend on the cached embeddings
+    assert (log.embedded, log.evaluated) == (0, 1)
+    shutil.rmtree(tmp_path / "embeddings")
+    with pytest.raises(RwbenchError, match=r"'trained' weights .*fold1.safetensors \(sha256 [0-9a-f]{12}…, as their "
+                                           r"training recorded\) are not on this machine.*`rwbench train`"):
+        run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], dataclasses.replace(opts, force=True))
 
 
 def test_trained_weights_that_do_not_exist_name_the_command(tmp_path):

@@ -1,38 +1,68 @@
 #!/usr/bin/env bash
 # The study fixed in README.md: 24 front-ends, random (3 seeds, SVM + ELM) vs trained (issue 19 recipe), ESC-10 and
 # FSDD speakers, small width, CPU. Resumable: rerun after an interruption and finished work is reused.
+#
+#   ./run.sh                 every stage below, in order
+#   ./run.sh STAGE [STAGE…]  only those: on a 2-core machine, run two lanes at once, one thread each, e.g.
+#                            OMP_NUM_THREADS=1 ./run.sh esc-train transfer & OMP_NUM_THREADS=1 ./run.sh fsdd-random &
+#                            (two processes never train the same front-end at once: the second waits, then reuses)
 set -euo pipefail
+cd "$(dirname "$0")"
 DATA=${DATA:-../../../shared/data}   # holds esc10/ and fsdd/
 OUT=${OUT:-results}                               # result files (committed as they finish)
-CACHE=${CACHE:-$HOME/.cache/rwbench/study24}      # embeddings and weights checkpoints (not committed)
-FE=deepfourier,frame_level,frame_level_many,heurinet,mst,musicnn,musicnn_vgg,piczak,rese2_multi,sample_level,samplecnn
-FE=$FE,strided_1024_1024,strided_1024_512,strided_256_256,strided_512_256,strided_512_512,temporal,temporal_short
-FE=$FE,timbral,timbral_temporal,timbral_temporal_short,vertical_7x86,vertical_7x96,vgg
-TWO_SEEDS=sample_level,frame_level,strided_512_256,mst,deepfourier,temporal,vertical_7x96,piczak
+CACHE=${CACHE:-$HOME/.cache/rwbench/study24}      # embeddings (not committed); checkpoints live in $OUT/weights
+# cheapest first (README, "Compute plan"), so that the correlation gains rows as early as possible
+FE=strided_1024_1024,temporal_short,temporal,mst,strided_1024_512,strided_512_512,strided_256_256,strided_512_256
+FE=$FE,vertical_7x96,deepfourier,piczak,frame_level,vertical_7x86,frame_level_many,samplecnn
+FE=$FE,timbral_temporal_short,timbral_temporal,sample_level,heurinet,timbral,vgg,rese2_multi,musicnn_vgg,musicnn
+TWO_SEEDS=mst,strided_512_256,temporal,vertical_7x96,deepfourier,piczak,frame_level,sample_level
 ESC=(--dataset esc10 --data-root "$DATA/esc10" --results "$OUT")
 FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers --results "$OUT")
 RUN=(--cache "$CACHE")
 
-for data in ESC FSDD; do
-  declare -n args=$data
-  rwbench run "${args[@]}" "${RUN[@]}" --frontends "$FE,mfcc,logmel_stats" --weights random --seeds 3 --backends svm,elm
-  rwbench train "${args[@]}" --frontends "$FE" --seeds 1
-  rwbench train "${args[@]}" --frontends "$TWO_SEEDS" --seeds 0,1
-done
-# transfer rows: each trained front-end's features refit with the random rows' backends (trained + svm / elm)
-TRAINED=$(rwbench leaderboard --results "$OUT" --format csv --columns frontend,weights,backend \
-          | awk -F, '$1 == "esc10" && $3 == "trained" && $4 == "head" {print $2}' | paste -sd, -)
-rwbench run "${ESC[@]}" "${RUN[@]}" --frontends "$TRAINED" --weights trained --seeds 1 --backends svm,elm
-
-rwbench leaderboard --results "$OUT"
-rwbench compare --results "$OUT"              # random (svm, elm) vs the trained head: the study's ρ
-rwbench compare --results "$OUT" --transfer   # random vs trained features under the same backend
-rwbench report --results "$OUT" -o report.html
-
+random() { rwbench run "$@" "${RUN[@]}" --frontends "$FE,mfcc,logmel_stats" --weights random --seeds 3 --backends svm,elm; }
+train() {   # one front-end at a time, each followed by its transfer rows, so that every finished training is scored
+  local fe
+  for fe in ${FE//,/ }; do
+    rwbench train "$@" --frontends "$fe" --seeds 1
+    rwbench run "$@" "${RUN[@]}" --frontends "$fe" --weights trained --seeds 1 --backends svm,elm
+  done
+  rwbench train "$@" --frontends "$TWO_SEEDS" --seeds 0,1
+}
+# the transfer rows of every trained front-end: its features refit with the random rows' backends (trained + svm/elm)
+transfer() {
+  local trained
+  trained=$(rwbench leaderboard --results "$OUT" --format csv --columns frontend,weights,backend \
+            | awk -F, '$1 == "esc10" && $3 == "trained" && $4 == "head" {print $2}' | paste -sd, -)
+  rwbench run "${ESC[@]}" "${RUN[@]}" --frontends "$trained" --weights trained --seeds 1 --backends svm,elm
+}
+tables() {
+  rwbench leaderboard --results "$OUT"
+  rwbench compare --results "$OUT"              # random (svm, elm) vs the trained head: the study's ρ
+  rwbench compare --results "$OUT" --transfer   # random vs trained features under the same backend
+  rwbench report --results "$OUT" -o report.html
+}
 # Diagnosis (not part of ρ): a linear readout (logreg) of the random and of the trained features, the head's own
 # kind of classifier. diagnosis/readout reads the trained weights of $OUT.
-DIAG=diagnosis/readout
-mkdir -p "$DIAG" && ln -sfn "$(realpath -m --relative-to="$DIAG" "$OUT/weights")" "$DIAG/weights"
-READ=(--dataset esc10 --data-root "$DATA/esc10" --results "$DIAG" "${RUN[@]}" --backends logreg)
-rwbench run "${READ[@]}" --frontends "$TRAINED" --weights random --seeds 3
-rwbench run "${READ[@]}" --frontends "$TRAINED" --weights trained --seeds 1
+diagnosis() {
+  local trained dir=diagnosis/readout
+  trained=$(rwbench leaderboard --results "$OUT" --format csv --columns frontend,weights,backend \
+            | awk -F, '$1 == "esc10" && $3 == "trained" && $4 == "head" {print $2}' | paste -sd, -)
+  mkdir -p "$dir" && ln -sfn "$(realpath -m --relative-to="$dir" "$OUT/weights")" "$dir/weights"
+  local read=(--dataset esc10 --data-root "$DATA/esc10" --results "$dir" "${RUN[@]}" --backends logreg)
+  rwbench run "${read[@]}" --frontends "$trained" --weights random --seeds 3
+  rwbench run "${read[@]}" --frontends "$trained" --weights trained --seeds 1
+}
+
+ORDER=(esc-random esc-train fsdd-random fsdd-train transfer tables diagnosis)
+for stage in "${@:-${ORDER[@]}}"; do
+  echo "=== $(date -u +%FT%TZ) $stage"
+  case $stage in
+    esc-random) random "${ESC[@]}" ;;
+    esc-train) train "${ESC[@]}" ;;
+    fsdd-random) random "${FSDD[@]}" ;;
+    fsdd-train) train "${FSDD[@]}" ;;
+    transfer | tables | diagnosis) $stage ;;
+    *) echo "run.sh: no stage '$stage' (stages: ${ORDER[*]})" >&2; exit 2 ;;
+  esac
+done
