@@ -29,6 +29,7 @@ from .pipeline import (
     embed_job,
     evaluate_job,
     evaluation_jobs,
+    jobs_to_embed,
     prepare_embedding,
     run,
 )
@@ -126,8 +127,8 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
     # every worker must find the same files, whatever its working directory
     bar = opts.progress
     opts = replace(opts, results_dir=opts.results_dir.resolve(), cache_dir=opts.cache_root.resolve(), progress=False)
-    embed_jobs = prepare_embedding(datasets, frontends, opts)
     eval_jobs = evaluation_jobs(datasets, frontends, backends, opts)
+    embed_jobs = prepare_embedding(datasets, frontends, opts, jobs_to_embed(datasets, eval_jobs, opts))
     _ship_plugins()
     client, threads = client_for(scheduler, n_workers)
     # an evaluate task's grid search runs in as many threads as the task has cores (--jobs overrides), as the local executor's
@@ -138,7 +139,9 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
                  len(client.scheduler_info()["workers"]), client.scheduler.address)
         embedded = {job.key: client.submit(_embed_on_worker, job, opts, threads, key=_task_name("embed", job) +
                                            f"-{job.key[:8]}", pure=False) for job in embed_jobs}
-        evaluated = [client.submit(_evaluate_on_worker, eval_job, opts, threads, *(embedded[j.key] for j in eval_job.jobs),
+        # an evaluate task waits for the embed tasks it reads (none where its result is up to date)
+        evaluated = [client.submit(_evaluate_on_worker, eval_job, opts, threads,
+                                   *(embedded[j.key] for j in eval_job.jobs if j.key in embedded),
                                    key=_task_name("evaluate", eval_job.job) + f"-{eval_job.backend.name}-{i}", pure=False)
                      for i, eval_job in enumerate(eval_jobs)]
         kinds = {f.key: kind for kind, futures in (("embed", embedded.values()), ("evaluate", evaluated))

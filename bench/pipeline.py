@@ -154,10 +154,11 @@ def stored_datasets(cache_root: Path, name: str, tasks: list[str] | None) -> lis
 
 
 def embed_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions, log_: RunLog,
-              progress: Progress | None = None) -> None:
-    """Every embed job; each one a step of ``progress`` (default: a display of this stage alone)."""
+              progress: Progress | None = None, only: list[EmbedJob] | None = None) -> None:
+    """Every embed job (or those of ``only``); each one a step of ``progress`` (default: a display of this stage
+    alone)."""
     start = time.perf_counter()
-    todo = prepare_embedding(datasets, frontends, opts)
+    todo = prepare_embedding(datasets, frontends, opts, only)
     with ExitStack() as stack:
         if progress is None:
             progress = stack.enter_context(Progress(len(todo), bar=opts.progress, desc="embed"))
@@ -172,12 +173,13 @@ def embed_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunO
     log_.embed_seconds += time.perf_counter() - start
 
 
-def prepare_embedding(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions) -> list[EmbedJob]:
-    """The embed jobs, once each dataset is stored beside the cache and every instance is known to fit in memory
-    (a width or batch that cannot fit fails before any work)."""
+def prepare_embedding(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions,
+                      only: list[EmbedJob] | None = None) -> list[EmbedJob]:
+    """The embed jobs (all, or ``only``), once each dataset is stored beside the cache and every instance is known
+    to fit in memory (a width or batch that cannot fit fails before any work)."""
     for dataset in datasets:
         store_dataset(dataset, opts.cache_root)
-    todo = jobs(datasets, frontends, opts)
+    todo = jobs(datasets, frontends, opts) if only is None else only
     checked = set()
     for job in todo:
         shape = (job.frontend.name, job.input_samples())
@@ -185,6 +187,16 @@ def prepare_embedding(datasets: list[Dataset], frontends: list[FrontendSpec], op
             check_fits(job, opts.batch_size or choose_batch_size(job, opts.device), opts.device)
             checked.add(shape)
     return todo
+
+
+def jobs_to_embed(datasets: list[Dataset], eval_jobs: list[EvalJob], opts: RunOptions) -> list[EmbedJob]:
+    """The embed jobs that the results still to compute read (each once): where every result is up to date
+    nothing is embedded (a machine that has the result files but not the cache, or not the per-fold weights,
+    recomputes nothing)."""
+    protocols = {dataset.key: dataset.describe()["protocol"] for dataset in datasets}
+    needed = {job.key: job for task in eval_jobs if not task.up_to_date(opts, protocols[task.job.dataset.key])
+              for job in task.jobs}
+    return list(needed.values())
 
 
 def embed_job(job: EmbedJob, opts: RunOptions, on_clips=None) -> bool:
@@ -450,8 +462,9 @@ def run(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[B
         layer_sets(spec, opts.layers)
     check_task_options(datasets, opts)
     tasks = evaluation_jobs(datasets, frontends, backends, opts)  # a result made with another --grid stops it here
+    todo = jobs_to_embed(datasets, tasks, opts)
     log_ = RunLog()
-    with Progress(len(jobs(datasets, frontends, opts)) + len(tasks), bar=opts.progress) as progress:
-        embed_all(datasets, frontends, opts, log_, progress)
+    with Progress(len(todo) + len(tasks), bar=opts.progress) as progress:
+        embed_all(datasets, frontends, opts, log_, progress, only=todo)
         evaluate_all(datasets, frontends, backends, opts, log_, progress)
     return log_

@@ -40,7 +40,7 @@ from .embed_job import EmbedJob
 from .errors import DataError, RwbenchError
 from .evaluate import available_cores
 from .frontend import FrontendSpec, resolve_weights
-from .pipeline import RunOptions, evaluation_jobs, jobs
+from .pipeline import RunOptions, evaluation_jobs, jobs, jobs_to_embed
 from .profile import MIN_TIME, best_seconds, noise_clips
 from .protocol import OuterSplit
 
@@ -213,6 +213,7 @@ class PlanRow:
     frontend: str
     embed_jobs: int = 0
     cached: int = 0
+    unneeded: int = 0  # embed jobs not cached whose every result is up to date: the run skips them
     rows_to_embed: int = 0  # clips (or windows) of the jobs not cached
     clips_to_decode: int = 0
     ms_per_row: float = math.nan  # network time per row, timed on this device
@@ -421,6 +422,9 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
     workers = default_workers() if opts.workers is None else opts.workers
     cores = available_cores() if device.type == "cpu" else 1
     rows: dict[tuple[str, str], PlanRow] = {}
+    protocols = {d.key: d.describe()["protocol"] for d in datasets}
+    eval_jobs = evaluation_jobs(datasets, frontends, backends, opts)
+    needed = {job.key for job in jobs_to_embed(datasets, eval_jobs, opts)} if backends else None
     for job in jobs(datasets, frontends, opts):
         row = rows.setdefault((job.dataset.key, job.frontend.name),
                               PlanRow(job.dataset.key, job.frontend.name, decode_workers=workers, cores=cores,
@@ -430,6 +434,9 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         row.cache_bytes_now += folder_bytes(entry.folder)
         if entry.is_complete():
             row.cached += 1
+            continue
+        if needed is not None and job.key not in needed:
+            row.unneeded += 1
             continue
         n_rows = len(job.dataset.clips) * rows_per_clip(job)
         row.rows_to_embed += n_rows
@@ -460,9 +467,8 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         first_batch = batch * timings[rate] / 1e3 if workers > 0 else 0.0
         row.startup_seconds += timed.build_s + timed.first_extra_s + timings[("loader", workers)] + first_batch
         row.ms_per_row = timed.ms_per_row
-    protocols = {d.key: d.describe()["protocol"] for d in datasets}
     fits = {(d.key, b.name): fits_per_result(d, b) for d in datasets for b in backends}
-    for eval_job in evaluation_jobs(datasets, frontends, backends, opts):
+    for eval_job in eval_jobs:
         job = eval_job.job
         key = job.dataset.key
         row = rows[(key, job.frontend.name)]
@@ -491,6 +497,7 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
 def render(rows: list[PlanRow], opts: RunOptions) -> str:
     mib = lambda n: n / 2**20  # noqa: E731
     table = [{"dataset": r.dataset, "front-end": r.frontend, "embed jobs": r.embed_jobs, "cached": r.cached,
+              "not needed": r.unneeded,
               "clips to embed": r.rows_to_embed, "ms/clip": round(r.ms_per_row, 2) if r.rows_to_embed else None,
               "decode ms/clip": round(r.decode_ms_per_clip, 1) if r.rows_to_embed else None,
               "start-up s": round(r.startup_seconds, 1), "embed s": round(r.embed_seconds, 1),
@@ -506,7 +513,8 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
         "",
         tabulate(table, headers="keys", tablefmt="github", intfmt=",", missingval="—"),
         "",
-        f"embed: {total('embed_jobs') - total('cached')} of {total('embed_jobs')} jobs to compute, "
+        f"embed: {total('embed_jobs') - total('cached') - total('unneeded')} of {total('embed_jobs')} jobs to compute "
+        f"({total('cached')} cached, {total('unneeded')} not needed: every result they feed is up to date), "
         f"{total('rows_to_embed'):,} clip rows, predicted {seconds:.0f} s ({seconds / 3600:.2f} h): start-up "
         f"{total('startup_seconds'):.0f} s (per job: network built, its first batch, DataLoader start and first "
         f"batch decoded), network {sum(r.network_seconds for r in rows):.0f} s (one batch per front-end timed on this "

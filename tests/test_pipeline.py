@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -24,9 +25,12 @@ def test_a_rerun_recomputes_nothing_and_a_new_backend_reuses_the_embeddings(opts
     assert (first.embedded, first.evaluated) == (1, 1)
     ds.decoded.clear()
     again = run([ds], [TINY], [BACKENDS.get("logreg")], opts)
-    assert (again.embedded, again.cached, again.evaluated, again.reused) == (0, 1, 0, 1) and ds.decoded == []
+    assert (again.embedded, again.cached, again.evaluated, again.reused) == (0, 0, 0, 1) and ds.decoded == []
     more = run([ds], [TINY], [BACKENDS.get("logreg"), BACKENDS.get("knn")], opts)
-    assert (more.embedded, more.evaluated, more.reused) == (0, 1, 1) and ds.decoded == []
+    assert (more.embedded, more.cached, more.evaluated, more.reused) == (0, 1, 1, 1) and ds.decoded == []
+    shutil.rmtree(opts.cache_root)  # result files without the cache (another machine): nothing is embedded again
+    moved = run([ds], [TINY], [BACKENDS.get("logreg"), BACKENDS.get("knn")], opts)
+    assert (moved.embedded, moved.cached, moved.reused) == (0, 0, 2) and ds.decoded == []
 
 
 def test_same_seed_same_scores_other_seed_other_weights(opts, tmp_path):

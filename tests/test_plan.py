@@ -1,6 +1,7 @@
 """``rwbench run --dry-run``: its counts are those of the real run, and it computes and writes nothing."""
 
 import re
+import shutil
 import subprocess
 import sys
 
@@ -45,6 +46,10 @@ def test_the_plan_predicts_the_runs_jobs_fits_and_cache_size(opts):
     (after,) = plan([ds], [TINY], [COUNTING], opts)
     assert (after.cached, after.up_to_date, after.fits, after.rows_to_embed) == (2, 2, 0, 0)
     assert after.cache_bytes_now >= features and after.embed_seconds == 0 and log.evaluated == 2
+    shutil.rmtree(opts.cache_root)  # the result files without the cache: the run would embed nothing
+    (moved,) = plan([ds], [TINY], [COUNTING], opts)
+    assert (moved.cached, moved.unneeded, moved.up_to_date, moved.rows_to_embed) == (0, 2, 2, 0)
+    assert "0 of 2 jobs to compute (0 cached, 2 not needed" in render([moved], opts)
 
 
 def test_a_changed_result_is_counted_as_work(opts):
