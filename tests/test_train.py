@@ -217,6 +217,26 @@ def test_transfer_rows_stand_without_the_weights_folder_and_new_work_names_it(tm
         run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], dataclasses.replace(opts, force=True))
 
 
+def test_rows_of_an_older_training_are_named_until_rerun(tmp_path, caplog):
+    from rwbench.analysis.leaderboard import load, to_markdown
+
+    _train(tmp_path)
+    opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["trained"], seeds=[0])
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    assert load(tmp_path).attrs["mixed_trainings"] == []
+    _train(tmp_path, epochs=3, force=True)  # new weights: the logreg row was computed from the old ones
+    with caplog.at_level("WARNING", logger="rwbench.analysis.leaderboard"):
+        (line,) = load(tmp_path).attrs["mixed_trainings"]
+    old = json.loads(next(tmp_path.rglob("*__logreg.json")).read_text())["frontend"]["weights_sha256"]["fold1"]
+    assert line == (f"tones tiny (trained, width small, seed 0): head from weights fold1 {_shas(tmp_path)['fold1'][:12]}…; "
+                    f"logreg from weights fold1 {old[:12]}…")
+    assert "rerun `rwbench run --weights trained`" in caplog.text
+    assert f"Stale trained rows: these networks' rows were computed from different trainings' weights; rerun " \
+           f"`rwbench run --weights trained` for them:\n- {line}\n" in to_markdown(load(tmp_path))
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)  # the rerun recomputes the row: consistent again
+    assert load(tmp_path).attrs["mixed_trainings"] == []
+
+
 def test_trained_weights_that_do_not_exist_name_the_command(tmp_path):
     opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["trained"])
     with pytest.raises(RwbenchError, match=r"no 'trained' weights at .*fold1.safetensors .*`rwbench train`"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from tabulate import tabulate
 from .. import __version__
 from ..backends import grid_edge_flag
 from ..errors import RwbenchError
+from ..frontend import FOLD_TAGS
 from ..results import ResultRecord, RowKey, git_sha, iter_results, task_of
 from ..tasks import METRIC_LABELS, TASK_TYPES, TaskType, primary_metric, task_type
 from .ranking import (
@@ -46,6 +48,7 @@ from .ranking import (
 )
 from .significance import ALPHA, GROUP_COLUMNS, ROW_COLUMNS, compare_pair, leaderboard_statistics
 
+log = logging.getLogger(__name__)
 STAT_COLUMNS = (*ROW_COLUMNS, *GROUP_COLUMNS)
 FORMATS = ("md", "csv", "json")
 DECIMALS = 4
@@ -176,9 +179,34 @@ def read_results(results_dir: Path, *, strict: bool = False) -> tuple[list[Resul
     return list(iter_results(results_dir, strict=strict, invalid=invalid)), invalid
 
 
+def mixed_trainings(records: list[ResultRecord]) -> list[str]:
+    """One line per network whose rows with per-fold weights (``trained``: the head and each backend on its
+    features) were not all computed from the same weights files: a row made before the last training is stale."""
+    made: dict[tuple, dict[tuple, list[str]]] = {}
+    for r in records:
+        frontend = r.frontend
+        if frontend.get("weights") in FOLD_TAGS and isinstance(frontend.get("weights_sha256"), dict):
+            instance = (r.dataset["key"], frontend["name"], frontend.get("width"), frontend["weights"], r.seed)
+            weights = tuple(sorted(frontend["weights_sha256"].items()))
+            made.setdefault(instance, {}).setdefault(weights, []).append(r.backend["name"])
+    lines = []
+    for (dataset, name, width, weights, seed), versions in made.items():
+        if len(versions) > 1:
+            parts = sorted(f"{', '.join(sorted(backends))} from weights {files[0][0]} {files[0][1][:12]}…"
+                           for files, backends in versions.items())
+            lines.append(f"{dataset} {name} ({weights}, width {width}, seed {seed}): {'; '.join(parts)}")
+    return lines
+
+
 def table_of(records: list[ResultRecord], invalid: Sequence[tuple[str, str]] = (), regime: str = "auto") -> pd.DataFrame:
     """The leaderboard of ``records``; ``attrs["skipped"]`` maps each dataset to the clips its results left out
-    (shown as a note under its Markdown table), ``attrs["invalid"]`` lists the result files left out."""
+    (shown as a note under its Markdown table), ``attrs["invalid"]`` lists the result files left out,
+    ``attrs["mixed_trainings"]`` the networks whose trained rows come from different trainings (warned of)."""
+    mixed = mixed_trainings(records)
+    if mixed:
+        log.warning("%d network(s) have trained rows computed from different trainings' weights; the rows made "
+                    "before the last `rwbench train` are stale: rerun `rwbench run --weights trained` for them (it "
+                    "recomputes what the present weights change):\n  %s", len(mixed), "\n  ".join(mixed))
     table = build(records, regime)
     skipped: dict[str, dict[str, str]] = {}
     for r in records:
@@ -186,6 +214,7 @@ def table_of(records: list[ResultRecord], invalid: Sequence[tuple[str, str]] = (
             skipped.setdefault(r.dataset["key"], {})[item["clip"]] = item["reason"]
     table.attrs["skipped"] = skipped
     table.attrs["invalid"] = list(invalid)
+    table.attrs["mixed_trainings"] = mixed
     return table
 
 
@@ -305,8 +334,17 @@ def _significance_note(table: pd.DataFrame):
     return note
 
 
+def _mixed_trainings_note(table: pd.DataFrame):
+    """``dataset -> text``: the networks of ``dataset`` whose trained rows come from different trainings."""
+    def note(dataset: str) -> str:
+        lines = [line for line in table.attrs.get("mixed_trainings", []) if line.startswith(f"{dataset} ")]
+        return ("\nStale trained rows: these networks' rows were computed from different trainings' weights; rerun "
+                "`rwbench run --weights trained` for them:\n" + "".join(f"- {line}\n" for line in lines)) if lines else ""
+    return note
+
+
 def _notes(table: pd.DataFrame):
-    parts = [_significance_note(table), _correlation_note(table)]
+    parts = [_mixed_trainings_note(table), _significance_note(table), _correlation_note(table)]
     return lambda dataset: "".join(part(dataset) for part in parts)
 
 
