@@ -423,11 +423,9 @@ def cmd_train(args) -> int:
     opts = _train_options(args)
     datasets = cli_args.datasets_from_args(args)
     if args.dry_run:
-        from .train import learnable
-        from .train_plan import render, training_cost
+        from .train_plan import plan_training
 
-        trainable = learnable(FRONTENDS.select(args.frontends))
-        print(render([training_cost(d, spec, opts) for d in datasets for spec in trainable], len(opts.seeds)), end="")
+        print(plan_training(datasets, FRONTENDS.select(args.frontends), opts), end="")
         return 0
     paths = train_all(datasets, FRONTENDS.select(args.frontends), opts)
     log.info("train: %d result(s) in %s", len(paths), opts.results_dir)

@@ -455,6 +455,20 @@ def learnable(frontends: list[FrontendSpec]) -> list[FrontendSpec]:
     return kept
 
 
+def training_key(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, protocol: dict,
+                 failed: dict[int, str]) -> str:
+    """Everything that determines a training's result: a result or finished fold under another key is redone."""
+    return content_key({"frontend": spec.name, "frontend_version": spec.version, "width": str(opts.width),
+                        "seed": seed, "dataset": dataset.key, "fingerprint": dataset.fingerprint(),
+                        "protocol": protocol, "settings": opts.head_settings(), "skipped": sorted(failed)})
+
+
+def trained_path(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions) -> Path:
+    """The result file of the trained head."""
+    return result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
+                       weights="trained", seed=seed, backend="head")
+
+
 def scored(path: Path, key: str, folds: list[OuterSplit]) -> bool:
     """Whether ``path`` is a result of this training (the same run key) that scored every fold of ``folds``: it stands
     without the weights folder, which another machine, or a cleaned one, may lack."""
@@ -475,13 +489,9 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
     kept = without_failed(splits, failed, len(dataset.clips))
     fingerprint = dataset.fingerprint()
-    key = content_key({"frontend": spec.name, "frontend_version": spec.version, "width": str(opts.width),
-                       "seed": seed, "dataset": dataset.key, "fingerprint": fingerprint,
-                       "protocol": described["protocol"], "settings": opts.head_settings(),
-                       "skipped": sorted(failed)})
+    key = training_key(dataset, spec, seed, opts, described["protocol"], failed)
     chosen = select_folds(kept, opts.folds, dataset.key)
-    path = result_path(opts.results_dir, dataset=dataset.key, frontend=spec.name, width=str(opts.width),
-                       weights="trained", seed=seed, backend="head")
+    path = trained_path(dataset, spec, seed, opts)
     if not opts.force and scored(path, key, chosen):
         log.info("%s %s trained seed %d: up to date (%s); --force trains it again", dataset.key, spec.name, seed, path)
         return path

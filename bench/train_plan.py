@@ -25,7 +25,17 @@ from .fitting import TrainOptions, autocast
 from .frontend import FrontendSpec
 from .profile import best_seconds
 from .tasks import TaskType
-from .train import Classifier, crop_samples, select_folds, setting_grid, window_starts
+from .train import (
+    Classifier,
+    crop_samples,
+    learnable,
+    scored,
+    select_folds,
+    setting_grid,
+    trained_path,
+    training_key,
+    window_starts,
+)
 
 
 @dataclass(frozen=True)
@@ -117,17 +127,44 @@ def hours(seconds: float) -> str:
         f"{seconds:.0f} s"
 
 
-def render(costs: list[TrainingCost], seeds: int) -> str:
-    """The dry run's table: per front-end and dataset, seconds per epoch and the range for ``seeds`` seeds."""
-    lines = [f"training plan ({seeds} seed(s) each; epochs are decided by early stopping, so each cost is a range: "
-             "every run stopped as early as patience allows … every run at the epoch cap):"]
+def render(costs: list[TrainingCost], seeds: int | dict[tuple[str, str], int],
+           done: list[tuple[str, str, list[int]]] = ()) -> str:
+    """The dry run's table: per front-end and dataset, seconds per epoch and the range for ``seeds`` seeds (per
+    (dataset, front-end) where some are already trained), then the ``done`` ones: (dataset, front-end, seeds)."""
+    pending = seeds if isinstance(seeds, dict) else {(c.dataset, c.frontend): seeds for c in costs}
+    counts = sorted(set(pending.values()))
+    lines = [f"training plan ({', '.join(map(str, counts)) or 0} seed(s) each still to train; epochs are decided "
+             "by early stopping, so each cost is a range: every run stopped as early as patience allows … every run "
+             "at the epoch cap):"]
     total = np.zeros(2)
     for cost in costs:
-        low, high = (seeds * b for b in cost.bounds)
+        low, high = (pending[(cost.dataset, cost.frontend)] * b for b in cost.bounds)
         total += (low, high)
         lines.append(f"  {cost.dataset} {cost.frontend}: {cost.fit_epoch:.1f} s per fit-part epoch (validation "
                      f"included), {cost.refit_epoch:.1f} s per refit epoch; {cost.selection_runs} early-stopped "
                      f"run(s) of {cost.min_epochs}–{cost.cap} epochs and {cost.refits} refit(s) of 1–{cost.cap} epochs "
                      f"per seed → {hours(low)} … {hours(high)}")
+    for dataset, frontend, trained in done:
+        lines.append(f"  {dataset} {frontend}: up to date, seed(s) {', '.join(map(str, trained))} (result files "
+                     "written under these settings; --force trains them again)")
     lines.append(f"total: {hours(total[0])} … {hours(total[1])} on this device, one training at a time")
     return "\n".join(lines) + "\n"
+
+
+def plan_training(datasets: list[Dataset], frontends: list[FrontendSpec], opts: TrainOptions) -> str:
+    """``rwbench train --dry-run``: the cost of every training still to do (a seed whose result file is written
+    under the same settings is up to date, as :func:`rwbench.train.train_one` finds it; the dry run decodes no
+    audio, so it takes every clip as readable)."""
+    costs, pending, done = [], {}, []
+    for dataset in datasets:
+        splits, protocol = dataset.splits(), dataset.describe()["protocol"]
+        for spec in learnable(frontends):
+            chosen = select_folds(splits, opts.folds, dataset.key)
+            trained = [seed for seed in opts.seeds if not opts.force and scored(
+                trained_path(dataset, spec, seed, opts), training_key(dataset, spec, seed, opts, protocol, {}), chosen)]
+            if trained:
+                done.append((dataset.key, spec.name, trained))
+            if len(trained) < len(opts.seeds):
+                costs.append(training_cost(dataset, spec, opts))
+                pending[(dataset.key, spec.name)] = len(opts.seeds) - len(trained)
+    return render(costs, pending, done)

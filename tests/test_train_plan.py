@@ -49,3 +49,21 @@ def test_the_command_line_dry_run_prints_the_plan_and_writes_nothing(tmp_path, c
     assert "synthetic/timbre strided_1024_1024:" in out and "mfcc" not in out  # mfcc has no weights to train
     assert "early-stopped run(s) of 4–10 epochs" in out and out.rstrip().splitlines()[-1].startswith("total:")
     assert not results.exists()
+
+
+def test_trained_seeds_are_up_to_date_and_only_the_others_are_costed(tmp_path):
+    from rwbench.train import train_all
+    from rwbench.train_plan import plan_training
+
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, batch_size=8, epochs=3, patience=3,
+                        dropouts=(0.5,), seeds=[0])
+    train_all([tone_dataset()], [TINY], opts)
+    text = plan_training([tone_dataset()], [TINY], opts)
+    assert "tones tiny: up to date, seed(s) 0" in text and "per fit-part epoch" not in text
+    assert text.rstrip().endswith("total: 0 s … 0 s on this device, one training at a time")
+    more = TrainOptions(**{**opts.__dict__, "seeds": [0, 1]})
+    text = plan_training([tone_dataset()], [TINY], more)
+    assert "(1 seed(s) each still to train" in text and "tones tiny: up to date, seed(s) 0" in text
+    assert "tones tiny: " in text.split("\n")[1] and "per fit-part epoch" in text.split("\n")[1]
+    forced = plan_training([tone_dataset()], [TINY], TrainOptions(**{**opts.__dict__, "force": True}))
+    assert "up to date" not in forced
