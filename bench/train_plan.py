@@ -13,6 +13,7 @@ every run at the epoch cap. Measured epochs of finished folds narrow it (``studi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,7 +129,7 @@ def hours(seconds: float) -> str:
 
 
 def render(costs: list[TrainingCost], seeds: int | dict[tuple[str, str], int],
-           done: list[tuple[str, str, list[int]]] = ()) -> str:
+           done: Sequence[tuple[str, str, list[int]]] = ()) -> str:
     """The dry run's table: per front-end and dataset, seconds per epoch and the range for ``seeds`` seeds (per
     (dataset, front-end) where some are already trained), then the ``done`` ones: (dataset, front-end, seeds)."""
     pending = seeds if isinstance(seeds, dict) else {(c.dataset, c.frontend): seeds for c in costs}
