@@ -18,7 +18,8 @@ rwbench run "${ESC[@]}" --frontends crepe_tiny --weights crepe,random --seeds 1
 rwbench run "${ESC[@]}" --frontends pesto --weights mir1k,random --seeds 1
 rwbench run "${ESC[@]}" --frontends basic_pitch --weights icassp2022,random --seeds 1
 rwbench run "${ESC[@]}" --frontends musicnn --weights mtt,msd,random --seeds 1
-# baselines: MFCC and HEAR 2021's naive model (see ../hear-import for the compatibility shim)
+# baselines: MFCC and HEAR 2021's naive model (see ../hear-import for the compatibility shim; PYTHONPATH=. puts this
+# folder on the path, so no file here may take a package's name: hpelm imports PyTables as `tables`)
 rwbench run "${ESC[@]}" --frontends mfcc
 PYTHONPATH=. rwbench run "${ESC[@]}" --frontends hear:hearbaseline_naive_compat
 

@@ -1,6 +1,6 @@
 """A README table of this study from its result files (run it from this folder):
 
-    python tables.py [--dataset fsdd__speakers] [--results results]
+    python readme_tables.py [--dataset fsdd__speakers] [--results results]
 
 Per published network and backend: the published weights' accuracy (mean of the outer folds ± std over folds), its
 random twin's (the mean over the seeds run, ± std over folds of the seed-0 run), and published − random paired over
