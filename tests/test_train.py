@@ -218,7 +218,10 @@ def test_transfer_rows_stand_without_the_weights_folder_and_new_work_names_it(tm
 
 
 def test_rows_of_an_older_training_are_named_until_rerun(tmp_path, caplog):
+    import html
+
     from rwbench.analysis.leaderboard import load, to_markdown
+    from rwbench.analysis.report import render
 
     _train(tmp_path)
     opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["trained"], seeds=[0])
@@ -233,8 +236,10 @@ def test_rows_of_an_older_training_are_named_until_rerun(tmp_path, caplog):
     assert "rerun `rwbench run --weights trained`" in caplog.text
     assert f"Stale trained rows: these networks' rows were computed from different trainings' weights; rerun " \
            f"`rwbench run --weights trained` for them:\n- {line}\n" in to_markdown(load(tmp_path))
+    page = render(tmp_path, draw=False)
+    assert '<div class="warning" id="mixed-trainings">' in page and html.escape(line) in page
     run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)  # the rerun recomputes the row: consistent again
-    assert load(tmp_path).attrs["mixed_trainings"] == []
+    assert load(tmp_path).attrs["mixed_trainings"] == [] and 'id="mixed-trainings"' not in render(tmp_path, draw=False)
 
 
 def test_trained_weights_that_do_not_exist_name_the_command(tmp_path):

@@ -194,9 +194,10 @@ def render(results_dir: Path, *, strict: bool = False, draw: bool = True, regime
     by_type: dict[str, list[ResultRecord]] = {}
     for record in records:
         by_type.setdefault(task_of(record).name, []).append(record)
-    parts = []
+    parts, mixed = [], []
     for kind in sorted(by_type):
         table = table_of(by_type[kind], invalid, regime)
+        mixed += table.attrs["mixed_trainings"]
         parts += sections(table, rows_of_records(by_type[kind]), draw=draw)
     parts.sort(key=lambda section: section.dataset)
     env = jinja2.Environment(loader=jinja2.PackageLoader("rwbench", "templates"), autoescape=True,
@@ -206,7 +207,7 @@ def render(results_dir: Path, *, strict: bool = False, draw: bool = True, regime
 
     return env.get_template("report.html").render(
         sections=parts, extras=[*reproductions(results_dir, draw=draw), *searches(results_dir, draw=draw)],
-        results_dir=str(Path(results_dir).resolve()), n_results=len(records), invalid=invalid,
+        results_dir=str(Path(results_dir).resolve()), n_results=len(records), invalid=invalid, mixed_trainings=mixed,
         version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S %z"), n_datasets=len(parts))
 
 
