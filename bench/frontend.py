@@ -23,6 +23,7 @@ from torch import nn
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
 from .registry import Registry
+from .results import FOLD_TAGS
 from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, pack_file
 
 InputKind = Literal["waveform", "logmel", "none"]
@@ -326,9 +327,6 @@ class WeightSource:
 
 
 PRETRAINED_PREFIX = "pretrained:"
-# Weights rwbench makes itself, one file per outer fold (``rwbench train``; ``rwbench pretrain mst``); "trained"
-# fits every network with weights, "mst" those that list it.
-FOLD_TAGS = ("trained", "mst")
 
 
 def offers(spec: FrontendSpec, tag: str) -> bool:

@@ -27,13 +27,22 @@ from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, nested_cv
 from .fileio import content_key, read_json, write_json
 from .folds import FoldResult
-from .frontend import FOLD_TAGS, FrontendSpec, layer_sets, offers, weight_tags
+from .frontend import FrontendSpec, layer_sets, offers, weight_tags
 from .hear_import import provenance as hear_provenance
 from .macs import count_macs
 from .options import Batching, Cached, Execution, Instance, check_seconds
 from .progress import Progress
 from .protocol import keep_rows, rows_of
-from .results import FoldStore, build_record, fold_weights_folder, result_lock, result_path, variant, write_result
+from .results import (
+    FOLD_TAGS,
+    FoldStore,
+    build_record,
+    fold_weights_folder,
+    result_lock,
+    result_path,
+    variant,
+    write_result,
+)
 
 log = logging.getLogger(__name__)
 

@@ -513,8 +513,7 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
         "",
         tabulate(table, headers="keys", tablefmt="github", intfmt=",", missingval="—"),
         "",
-        f"embed: {total('embed_jobs') - total('cached') - total('unneeded')} of {total('embed_jobs')} jobs to compute "
-        f"({total('cached')} cached, {total('unneeded')} not needed: every result they feed is up to date), "
+        f"embed: {total('embed_jobs') - total('cached') - total('unneeded')} of {total('embed_jobs')} jobs to compute, "
         f"{total('rows_to_embed'):,} clip rows, predicted {seconds:.0f} s ({seconds / 3600:.2f} h): start-up "
         f"{total('startup_seconds'):.0f} s (per job: network built, its first batch, DataLoader start and first "
         f"batch decoded), network {sum(r.network_seconds for r in rows):.0f} s (one batch per front-end timed on this "
@@ -523,7 +522,9 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
            f"worker(s) beside the network; {sum(r.handover_seconds for r in rows):.0f} s of the main process taking "
            "the clips from them)" if workers else f"({DECODE_SAMPLE} clips timed per sample rate, in the main process)"),
         f"cache: {mib(total('cache_bytes_now')):.1f} MiB on disk for these jobs, "
-        f"+{mib(total('cache_bytes_new')):.1f} MiB predicted",
+        f"+{mib(total('cache_bytes_new')):.1f} MiB predicted"
+        + (f"; {total('unneeded')} job(s) not cached and not needed: every result they feed is up to date"
+           if total("unneeded") else ""),
         f"evaluate: {total('results') - total('up_to_date')} of {total('results')} result files to compute, "
         f"{total('fits'):,} backend fits",
         f"fits: predicted {fit_wall:.0f} s ({fit_wall / 3600:.2f} h): per backend, dataset and feature size, the grid "

@@ -23,10 +23,10 @@ from tabulate import tabulate
 from .analysis.reproduce_report import REPORT_FOLDER, draw_scatter
 from .datamodel import DATASETS, Dataset
 from .errors import RwbenchError
-from .frontend import FOLD_TAGS, FrontendSpec, offers
+from .frontend import FrontendSpec, offers
 from .paper import Paper, PaperDataset, Published
 from .pipeline import RunOptions
-from .results import fold_weights_folder
+from .results import FOLD_TAGS, fold_weights_folder
 
 log = logging.getLogger(__name__)
 

@@ -89,6 +89,11 @@ def variant(frontend: dict[str, Any]) -> str:
     return ",".join(parts)
 
 
+# Weights rwbench makes itself, one file per outer fold (``rwbench train``; ``rwbench pretrain mst``); "trained"
+# fits every network with weights, "mst" those that list it.
+FOLD_TAGS = ("trained", "mst")
+
+
 def fold_weights_folder(results_dir: Path, tag: str, dataset: str, frontend: str, width: str | int, seed: int) -> Path:
     """Where per-outer-fold weights of kind ``tag`` (``trained``, ``mst``) of one front-end instance live:
     ``<results>/weights/<tag>/<dataset>/<front-end>__<width>__seed<k>/<fold>.safetensors``."""

@@ -26,9 +26,9 @@ from .datamodel import Dataset
 from .embed_job import EmbedJob
 from .errors import RwbenchError
 from .fileio import read_json
-from .frontend import FOLD_TAGS, Embedder, FrontendSpec, resolve_weights
+from .frontend import Embedder, FrontendSpec, resolve_weights
 from .pretrain import MST_TARGET, predict_mst, scale_target, target_logmel
-from .results import fold_weights_folder
+from .results import FOLD_TAGS, fold_weights_folder
 
 SPECTRUM_POINTS = 2048  # FFT length: kernels are zero-padded to it (finer frequency grid than short kernels give)
 FLOOR_DB = -40.0  # the colour scale's floor, relative to each filter's peak

@@ -163,7 +163,20 @@ def test_invalid_parameters_fail_at_fit(data, params):
     xfail_strict=True,
 )
 def test_torch_elm_sklearn_estimator_checks(estimator, check):
+    if check.func.__name__ == "check_methods_subset_invariance":  # exact equality; float32 H: see the next test
+        pytest.skip("the hidden layer is float32: a GEMM over another row count may round differently (1.3e-7 seen "
+                    "once in CI); test_torch_elm_scores_do_not_depend_on_the_batch checks it at float32 tolerance")
     check(estimator)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_torch_elm_scores_do_not_depend_on_the_batch(data, activation):
+    """Each row's scores are its own, whatever rows share its batch, up to float32 rounding of the hidden layer."""
+    X, y = data
+    clf = TorchELMClassifier(n_hidden=30, activation=activation, random_state=0, device="cpu").fit(X, y)
+    whole = clf.decision_function(X)
+    for rows in (slice(0, 1), slice(7, 20), slice(60, 120), [3, 90, 41]):
+        np.testing.assert_allclose(clf.decision_function(X[rows]), whole[rows], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -17,8 +17,9 @@ from toy import TINY, tone_dataset
 from rwbench import compiler
 from rwbench.embed import embed
 from rwbench.embed_job import EmbedJob
-from rwbench.frontend import FOLD_TAGS, FRONTENDS, Embedder
+from rwbench.frontend import FRONTENDS, Embedder
 from rwbench.fusion import fuse_embedder, fuse_for_inference
+from rwbench.results import FOLD_TAGS
 from rwbench.weight_packs import WeightsError
 
 CASES = [(spec.name, tag) for spec in FRONTENDS for tag in spec.weights]

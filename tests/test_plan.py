@@ -49,7 +49,9 @@ def test_the_plan_predicts_the_runs_jobs_fits_and_cache_size(opts):
     shutil.rmtree(opts.cache_root)  # the result files without the cache: the run would embed nothing
     (moved,) = plan([ds], [TINY], [COUNTING], opts)
     assert (moved.cached, moved.unneeded, moved.up_to_date, moved.rows_to_embed) == (0, 2, 2, 0)
-    assert "0 of 2 jobs to compute (0 cached, 2 not needed" in render([moved], opts)
+    text = render([moved], opts)
+    assert "embed: 0 of 2 jobs to compute, 0 clip rows" in text
+    assert "; 2 job(s) not cached and not needed: every result they feed is up to date" in text
 
 
 def test_a_changed_result_is_counted_as_work(opts):

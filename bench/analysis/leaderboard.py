@@ -33,8 +33,7 @@ from tabulate import tabulate
 from .. import __version__
 from ..backends import grid_edge_flag
 from ..errors import RwbenchError
-from ..frontend import FOLD_TAGS
-from ..results import ResultRecord, RowKey, git_sha, iter_results, task_of
+from ..results import FOLD_TAGS, ResultRecord, RowKey, git_sha, iter_results, task_of
 from ..tasks import METRIC_LABELS, TASK_TYPES, TaskType, primary_metric, task_type
 from .ranking import (
     EXPORT_COLUMNS,
