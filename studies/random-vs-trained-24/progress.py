@@ -4,7 +4,8 @@
 
 One row per front-end with a trained (head) result at seed 0: the recipe-v1 head (``diagnosis/recipe-v1``) where
 there is one, the v2 head with the setting chosen on the first split, the selected epochs and the folds flagged
-``not_converged``, the random rows (SVM / ELM, mean over their seeds), the transfer row (trained features + SVM), and
+``not_converged``, the random rows (SVM / ELM, mean over their seeds), the transfer row (trained features + SVM; "stale"
+where it was computed from another training's weights than the head's), and
 the head against its random twin + SVM paired over the test clips (``rwbench.compare_rows``, as ``rwbench compare
 A B --test clips``).
 """
@@ -47,7 +48,18 @@ def row(results: Path, head: Path, dataset: str) -> str:
     return (f"| {name} | {cell([v1] if v1.is_file() else [])} | **{accuracy(head):.3f}** (lr {first['lr']:g}, "
             f"dropout {first['dropout']:g}) | {min(epochs)}–{max(epochs)}, {training['not_converged_folds']} | "
             f"{cell(random['svm'])} / {cell(random['elm'])} | "
-            f"{cell(sorted(folder.glob(f'{stem}__trained__seed0__svm.json')))} | {paired(results, name, dataset)} |")
+            f"{transfer(head, record)} | {paired(results, name, dataset)} |")
+
+
+def transfer(head: Path, record: dict) -> str:
+    """The transfer row's accuracy, or why there is none to show: a row computed from another training's weights
+    than the head's is stale (``rwbench leaderboard`` names it too)."""
+    path = head.with_name(head.name.replace("__head.json", "__svm.json"))
+    if not path.is_file():
+        return "—"
+    if json.loads(path.read_text())["frontend"]["weights_sha256"] != record["frontend"]["weights_sha256"]:
+        return "stale (another training's weights)"
+    return cell([path])
 
 
 def main() -> None:
