@@ -20,7 +20,12 @@ ESC=(--dataset esc10 --data-root "$DATA/esc10" --results "$OUT")
 FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers --results "$OUT")
 RUN=(--cache "$CACHE")
 
-random() { rwbench run "$@" "${RUN[@]}" --frontends "$FE,mfcc,logmel_stats" --weights random --seeds 3 --backends svm,elm; }
+random() {  # one front-end at a time, so that its result files land (and are committed) before the next is embedded
+  local fe
+  for fe in ${FE//,/ } mfcc logmel_stats; do
+    rwbench run "$@" "${RUN[@]}" --frontends "$fe" --weights random --seeds 3 --backends svm,elm
+  done
+}
 train() {   # one front-end at a time, each followed by its transfer rows, so that every finished training is scored
   local fe
   for fe in ${FE//,/ }; do
