@@ -6,6 +6,7 @@
 #   ./run.sh STAGE [STAGE…]  only those: on a 2-core machine, run two lanes at once, one thread each, e.g.
 #                            OMP_NUM_THREADS=1 ./run.sh esc-train transfer & OMP_NUM_THREADS=1 ./run.sh fsdd-random &
 #                            (two processes never train the same front-end at once: the second waits, then reuses)
+#   ./run.sh fsdd            FSDD front-end by front-end: random rows, training, transfer rows (esc: the same on ESC-10)
 set -euo pipefail
 cd "$(dirname "$0")"
 DATA=${DATA:-../../../shared/data}   # holds esc10/ and fsdd/
@@ -20,18 +21,28 @@ ESC=(--dataset esc10 --data-root "$DATA/esc10" --results "$OUT")
 FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers --results "$OUT")
 RUN=(--cache "$CACHE")
 
+random_rows() {  # FE ARGS…: one front-end's random rows (3 seeds, svm and elm)
+  local fe=$1; shift
+  rwbench run "$@" "${RUN[@]}" --frontends "$fe" --weights random --seeds 3 --backends svm,elm
+}
+trained_rows() {  # FE ARGS…: one front-end trained (seed 0), then its transfer rows, so that every training is scored
+  local fe=$1; shift
+  rwbench train "$@" --frontends "$fe" --seeds 1
+  rwbench run "$@" "${RUN[@]}" --frontends "$fe" --weights trained --seeds 1 --backends svm,elm
+}
 random() {  # one front-end at a time, so that its result files land (and are committed) before the next is embedded
   local fe
-  for fe in ${FE//,/ } mfcc logmel_stats; do
-    rwbench run "$@" "${RUN[@]}" --frontends "$fe" --weights random --seeds 3 --backends svm,elm
-  done
+  for fe in ${FE//,/ } mfcc logmel_stats; do random_rows "$fe" "$@"; done
 }
-train() {   # one front-end at a time, each followed by its transfer rows, so that every finished training is scored
+train() {
   local fe
-  for fe in ${FE//,/ }; do
-    rwbench train "$@" --frontends "$fe" --seeds 1
-    rwbench run "$@" "${RUN[@]}" --frontends "$fe" --weights trained --seeds 1 --backends svm,elm
-  done
+  for fe in ${FE//,/ }; do trained_rows "$fe" "$@"; done
+  rwbench train "$@" --frontends "$TWO_SEEDS" --seeds 0,1
+}
+both() {  # per front-end: random rows, then trained rows, so that each front-end's row of the study lands whole
+  local fe
+  for fe in ${FE//,/ }; do random_rows "$fe" "$@"; trained_rows "$fe" "$@"; done
+  for fe in mfcc logmel_stats; do random_rows "$fe" "$@"; done
   rwbench train "$@" --frontends "$TWO_SEEDS" --seeds 0,1
 }
 # the transfer rows of every trained front-end: its features refit with the random rows' backends (trained + svm/elm)
@@ -60,6 +71,7 @@ diagnosis() {
 }
 
 ORDER=(esc-random esc-train fsdd-random fsdd-train transfer tables diagnosis)
+STAGES=("${ORDER[@]}" esc fsdd)
 for stage in "${@:-${ORDER[@]}}"; do
   echo "=== $(date -u +%FT%TZ) $stage"
   case $stage in
@@ -67,7 +79,9 @@ for stage in "${@:-${ORDER[@]}}"; do
     esc-train) train "${ESC[@]}" ;;
     fsdd-random) random "${FSDD[@]}" ;;
     fsdd-train) train "${FSDD[@]}" ;;
+    esc) both "${ESC[@]}" ;;
+    fsdd) both "${FSDD[@]}" ;;
     transfer | tables | diagnosis) $stage ;;
-    *) echo "run.sh: no stage '$stage' (stages: ${ORDER[*]})" >&2; exit 2 ;;
+    *) echo "run.sh: no stage '$stage' (stages: ${STAGES[*]})" >&2; exit 2 ;;
   esac
 done
