@@ -369,7 +369,7 @@ def cmd_evaluate(args) -> int:
     check_windows(args, FRONTENDS.select(args.frontends))
     if args.data_root is None and DATASETS.get(args.dataset).needs_root:  # from the files the embed stage wrote
         if args.dataset_option:
-            log.warning("--dataset-option is ignored without --data-root: the stored dataset is as it was embedded")
+            log.warning("--dataset-option is ignored without --data-root: the stored dataset is the one embedded last")
         datasets = stored_datasets(opts.cache_root, args.dataset, args.tasks.split(",") if args.tasks else None)
     else:
         datasets = cli_args.datasets_from_args(args)

@@ -128,18 +128,22 @@ def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOption
     return list(out.values())
 
 
-def dataset_record_path(cache_root: Path, dataset_key: str, fingerprint: str) -> Path:
-    return Path(cache_root) / dataset_key.replace("/", "__") / f"dataset-{fingerprint}.json"
+def dataset_record_path(cache_root: Path, record: dict) -> Path:
+    """Where ``record`` (:func:`dataset_record`) is kept: named by the clips' fingerprint and a digest of the whole
+    record, so that the same clips under another protocol (folds, k, seed, refit) are a record of their own."""
+    return (Path(cache_root) / record["key"].replace("/", "__")
+            / f"dataset-{record['fingerprint']}-{content_key(record)[:12]}.json")
 
 
 def store_dataset(dataset: Dataset, cache_root: Path) -> None:
-    """Keep what evaluation needs of ``dataset`` beside its embeddings (once per content fingerprint; a record
-    already there is touched, so the latest one embedded is the one `rwbench evaluate` reads)."""
-    path = dataset_record_path(cache_root, dataset.key, dataset.fingerprint())
+    """Keep what evaluation needs of ``dataset`` beside its embeddings (once per record; a record already there is
+    touched, so the latest one embedded is the one `rwbench evaluate` reads)."""
+    record = dataset_record(dataset)
+    path = dataset_record_path(cache_root, record)
     if path.is_file():
         os.utime(path)
     else:
-        write_json(path, dataset_record(dataset))
+        write_json(path, record)
 
 
 def stored_datasets(cache_root: Path, name: str, tasks: list[str] | None) -> list[Dataset]:
@@ -153,7 +157,8 @@ def stored_datasets(cache_root: Path, name: str, tasks: list[str] | None) -> lis
         if not records:
             continue
         if len(records) > 1:
-            log.warning("%s: %d stored versions of the dataset (its files changed); evaluating the latest, %s",
+            log.warning("%s: %d stored versions of the dataset (its files or its protocol changed); evaluating the one "
+                        "embedded last, %s",
                         folder.name, len(records), records[-1].name)
         out.append(dataset_from_record(read_json(records[-1])))
     if not out:

@@ -379,9 +379,10 @@ def result_problem(record: object) -> str | None:
 
 def iter_results(results_dir: Path, *, strict: bool = False,
                  invalid: list[tuple[str, str]] | None = None) -> Iterator[ResultRecord]:
-    """Every valid result record under ``results_dir/runs``, in a stable order. A file that cannot be read
-    or breaks the schema is skipped with a warning naming it (and appended to ``invalid`` as (path, problem)),
-    or, with ``strict``, is an error."""
+    """Every valid result record under ``results_dir/runs`` that scored every outer fold, in a stable order. A file
+    that cannot be read or breaks the schema is skipped with a warning naming it (and appended to ``invalid`` as
+    (path, problem)), or, with ``strict``, is an error. A partial run (``rwbench train --folds``: some outer folds
+    only) is left out the same way, strict or not: no table or test may put it beside results on every fold."""
     for path in sorted((Path(results_dir) / "runs").rglob("*.json")):
         try:
             data = json.loads(path.read_text())
@@ -397,5 +398,11 @@ def iter_results(results_dir: Path, *, strict: bool = False,
             if invalid is not None:
                 invalid.append((str(path), problem))
             log.warning("skipping %s: not a valid rwbench result (%s); --strict makes this an error", path, problem)
+        elif record is not None and record.training and record.training.get("partial"):
+            problem = (f"a partial run (outer folds {', '.join(record.training.get('folds_run') or [])} only; "
+                       f"`rwbench train` without --folds scores every fold)")
+            if invalid is not None:
+                invalid.append((str(path), problem))
+            log.warning("leaving out %s: %s", path, problem)
         elif record is not None:  # always, when there is no problem: from_json made it
             yield record

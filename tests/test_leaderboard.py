@@ -171,3 +171,36 @@ def test_strict_error_names_the_file_and_the_field(results, tmp_path, capsys):
     assert main(["leaderboard", "--results", str(copy), "--strict"]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "frontend.params is 'many', not int" in err
+
+
+def test_results_on_other_clips_or_protocols_are_named_and_ragged_seeds_are_an_error(results, tmp_path, caplog):
+    """A copy of a result made on other clips (another fingerprint) and another protocol: the table keeps both rows
+    and names the mix (warning, Markdown note, JSON metadata, report box); one row's seeds on different outer folds
+    cannot be averaged: a clear error, never a traceback."""
+    import shutil
+
+    from rwbench.analysis.report import render
+
+    copy = tmp_path / "r"
+    shutil.copytree(results, copy)
+    knn_seed1 = next(p for p in copy.rglob("*seed1__knn.json"))
+    data = json.loads(knn_seed1.read_text())
+    data["dataset"]["fingerprint"] = "0" * 16
+    data["dataset"]["protocol"]["id"] = "tones/other-folds"
+    knn_seed1.write_text(json.dumps(data))
+    with caplog.at_level("WARNING", logger="rwbench"):
+        table = leaderboard.load(copy)
+    (line,) = table.attrs["mixed_data"]
+    assert line.startswith("tones: clips ") and "clips 0000000000000000, protocol tones/other-folds: 1 result(s), " \
+        "e.g. tiny random knn seed 1" in line and "not comparable" in caplog.text
+    assert f"- {line}" in leaderboard.export(table, "md")
+    assert json.loads(leaderboard.export(table, "json"))["metadata"]["not_comparable"] == [line]
+    assert '<div class="warning" id="mixed-data">' in render(copy, draw=False)
+    assert leaderboard.load(results).attrs["mixed_data"] == []
+
+    data["folds"] = data["folds"][:-1]  # seed 1 on one fold fewer than seed 0
+    knn_seed1.write_text(json.dumps(data))
+    with pytest.raises(RwbenchError, match=r"tones tiny \(random, knn\): its seeds were scored on different outer "
+                                           r"folds \(seed 0: 4 folds, .*seed 1: 3 folds"):
+        leaderboard.load(copy)
+    assert main(["leaderboard", "--results", str(copy)]) == 2

@@ -48,3 +48,18 @@ def test_evaluate_without_data_root_reads_the_stored_dataset_and_matches_a_loade
 def test_evaluate_without_stored_dataset_says_what_to_do(tmp_path, capsys):
     assert main(["evaluate", "--dataset", "esc10", "--results", str(tmp_path), "--frontends", "mfcc"]) == 2
     assert "no stored dataset 'esc10'" in capsys.readouterr().err
+
+
+def test_evaluate_without_data_root_uses_the_protocol_embedded_last(tmp_path, caplog):
+    """The same clips embedded under another protocol (k) are a second record, not the first one touched."""
+    data = pets(tmp_path)
+    common = ["--dataset", "folder", "--results", str(tmp_path / "r"), "--frontends", "mfcc", "--device", "cpu",
+              "--workers", "0"]
+    for k in (3, 4):
+        assert main(["embed", *common, "--data-root", str(data), "--dataset-option", f"k={k}",
+                     "--dataset-option", "seconds=0.15"]) == 0
+    caplog.clear()
+    assert main(["evaluate", *common, "--backends", "logreg"]) == 0
+    assert "2 stored versions of the dataset (its files or its protocol changed)" in caplog.text
+    (result,) = (tmp_path / "r" / "runs").rglob("*logreg*.json")
+    assert len(json.loads(result.read_text())["folds"]) == 4, "evaluated with k=3's record, embedded first"

@@ -446,3 +446,20 @@ def test_folds_limits_the_outer_folds_and_marks_the_result_partial(tmp_path):
     assert record["training"]["folds"]["fold3"]["chosen_on"] == "fold1"  # the setting is chosen on the first split
     with pytest.raises(RwbenchError, match="--folds: tones has no outer fold fold9"):
         _train(tmp_path, folds=("fold9",))
+
+
+def test_a_partial_training_is_left_out_of_tables_by_name(tmp_path, caplog):
+    """`rwbench train --folds fold3` writes a result marked partial: no leaderboard ranks one fold's accuracy beside
+    results on every fold; the file is listed as left out, with its folds."""
+    from rwbench.analysis import leaderboard
+
+    (path,), _ = _train(tmp_path, folds=("fold3",))
+    with caplog.at_level("WARNING", logger="rwbench"):
+        table = leaderboard.load(tmp_path)
+    assert table.empty
+    assert table.attrs["invalid"] == [(str(path), "a partial run (outer folds fold3 only; `rwbench train` without "
+                                                  "--folds scores every fold)")]
+    assert f"leaving out {path}" in caplog.text
+    (path,), _ = _train(tmp_path)  # every fold: an ordinary row
+    table = leaderboard.load(tmp_path)
+    assert len(table) == 1 and table.attrs["invalid"] == [] and table["n_folds"].tolist() == [4]

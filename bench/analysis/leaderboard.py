@@ -197,15 +197,49 @@ def mixed_trainings(records: list[ResultRecord]) -> list[str]:
     return lines
 
 
+def data_of(record: ResultRecord) -> str:
+    """The data a result was computed on: its clips' fingerprint (ids, labels, audio) and its protocol."""
+    protocol = record.dataset.get("protocol") or {}
+    return f"clips {record.dataset.get('fingerprint')}, protocol {protocol.get('id', json.dumps(protocol))}"
+
+
+def mixed_data(groups: dict[RowKey, list[ResultRecord]]) -> list[str]:
+    """One line per dataset whose rows were computed on different clips or protocols (rows that are not comparable:
+    rerun the stale ones). A row whose own seeds were scored on different outer folds is an error: they cannot be
+    averaged."""
+    versions: dict[str, dict[str, list[str]]] = {}
+    for key, records in groups.items():
+        folds = {tuple(f["name"] for f in r.folds) for r in records}
+        if len(folds) > 1:
+            seeds = "; ".join(f"seed {r.seed}: {len(r.folds)} folds, {data_of(r)}" for r in records)
+            raise RwbenchError(f"{key.dataset} {key.frontend} ({key.weights}, {key.backend}): its seeds were scored on "
+                               f"different outer folds ({seeds}); rerun the row on one protocol")
+        for record in records:
+            versions.setdefault(key.dataset, {}).setdefault(data_of(record), []).append(
+                f"{key.frontend} {key.weights} {key.backend} seed {record.seed}")
+    lines = []
+    for dataset, by_data in versions.items():
+        if len(by_data) > 1:
+            parts = (f"{data}: {len(rows)} result(s), e.g. {rows[0]}" for data, rows in
+                     sorted(by_data.items(), key=lambda item: -len(item[1])))
+            lines.append(f"{dataset}: {'; '.join(parts)}")
+    return lines
+
+
 def table_of(records: list[ResultRecord], invalid: Sequence[tuple[str, str]] = (), regime: str = "auto") -> pd.DataFrame:
     """The leaderboard of ``records``; ``attrs["skipped"]`` maps each dataset to the clips its results left out
     (shown as a note under its Markdown table), ``attrs["invalid"]`` lists the result files left out,
-    ``attrs["mixed_trainings"]`` the networks whose trained rows come from different trainings (warned of)."""
+    ``attrs["mixed_trainings"]`` the networks whose trained rows come from different trainings, ``attrs["mixed_data"]``
+    the datasets whose results were computed on different clips or protocols (both warned of)."""
     mixed = mixed_trainings(records)
     if mixed:
         log.warning("%d network(s) have trained rows computed from different trainings' weights; the rows made "
                     "before the last `rwbench train` are stale: rerun `rwbench run --weights trained` for them (it "
                     "recomputes what the present weights change):\n  %s", len(mixed), "\n  ".join(mixed))
+    mixed_inputs = mixed_data(rows_of_records(records))
+    if mixed_inputs:
+        log.warning("results computed on different clips or protocols share a table, and their rows are not "
+                    "comparable: rerun the stale ones on the present data:\n  %s", "\n  ".join(mixed_inputs))
     table = build(records, regime)
     skipped: dict[str, dict[str, str]] = {}
     for r in records:
@@ -214,6 +248,7 @@ def table_of(records: list[ResultRecord], invalid: Sequence[tuple[str, str]] = (
     table.attrs["skipped"] = skipped
     table.attrs["invalid"] = list(invalid)
     table.attrs["mixed_trainings"] = mixed
+    table.attrs["mixed_data"] = mixed_inputs
     return table
 
 
@@ -342,8 +377,17 @@ def _mixed_trainings_note(table: pd.DataFrame):
     return note
 
 
+def _mixed_data_note(table: pd.DataFrame):
+    """``dataset -> text``: the clips and protocols that the results of ``dataset`` were computed on, when several."""
+    def note(dataset: str) -> str:
+        lines = [line for line in table.attrs.get("mixed_data", []) if line.startswith(f"{dataset}: ")]
+        return ("\nNot comparable: these results were computed on different clips or protocols; rerun the stale "
+                "ones:\n" + "".join(f"- {line}\n" for line in lines)) if lines else ""
+    return note
+
+
 def _notes(table: pd.DataFrame):
-    parts = [_mixed_trainings_note(table), _significance_note(table), _correlation_note(table)]
+    parts = [_mixed_data_note(table), _mixed_trainings_note(table), _significance_note(table), _correlation_note(table)]
     return lambda dataset: "".join(part(dataset) for part in parts)
 
 
@@ -395,7 +439,9 @@ def to_json(table: pd.DataFrame) -> str:
 def metadata(table: pd.DataFrame) -> dict:
     return {"rwbench_version": __version__, "git_sha": git_sha(), "command": table.attrs.get("command"),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": table.attrs.get("results"),
-            "left_out": [{"file": path, "problem": problem} for path, problem in table.attrs.get("invalid", [])]}
+            "left_out": [{"file": path, "problem": problem} for path, problem in table.attrs.get("invalid", [])],
+            "not_comparable": table.attrs.get("mixed_data", []),
+            "stale_trained_rows": table.attrs.get("mixed_trainings", [])}
 
 
 EXPORTERS = {"md": to_markdown, "csv": to_csv, "json": to_json}

@@ -194,10 +194,11 @@ def render(results_dir: Path, *, strict: bool = False, draw: bool = True, regime
     by_type: dict[str, list[ResultRecord]] = {}
     for record in records:
         by_type.setdefault(task_of(record).name, []).append(record)
-    parts, mixed = [], []
+    parts, mixed, mixed_data = [], [], []
     for kind in sorted(by_type):
         table = table_of(by_type[kind], invalid, regime)
         mixed += table.attrs["mixed_trainings"]
+        mixed_data += table.attrs["mixed_data"]
         parts += sections(table, rows_of_records(by_type[kind]), draw=draw)
     parts.sort(key=lambda section: section.dataset)
     env = jinja2.Environment(loader=jinja2.PackageLoader("rwbench", "templates"), autoescape=True,
@@ -208,7 +209,7 @@ def render(results_dir: Path, *, strict: bool = False, draw: bool = True, regime
     return env.get_template("report.html").render(
         sections=parts, extras=[*reproductions(results_dir, draw=draw), *searches(results_dir, draw=draw)],
         results_dir=str(Path(results_dir).resolve()), n_results=len(records), invalid=invalid, mixed_trainings=mixed,
-        version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S %z"), n_datasets=len(parts))
+        mixed_data=mixed_data, version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S %z"), n_datasets=len(parts))
 
 
 def write_report(results_dir: Path, output: Path, *, strict: bool = False, regime: str = "auto") -> Path:
