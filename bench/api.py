@@ -90,12 +90,13 @@ def compare_rows(results: str | Path, a: str, b: str, *, test: str = "auto") -> 
 
 
 def embedder(frontend: str, *, width: str | int = "small", weights: str = "random", seed: int = 0,
-             pooling: Pooling = "mean") -> Embedder:
+             pooling: Pooling = "mean", init: str | None = None) -> Embedder:
     """A front-end instance as a torch module: waveforms ``(batch, samples)`` at its ``spec.sample_rate`` →
-    pooled clip embeddings ``(batch, dim)``, as ``rwbench embed`` computes them."""
+    pooled clip embeddings ``(batch, dim)``, as ``rwbench embed`` computes them. ``init``: the distribution random
+    weights are drawn from (``rwbench.frontend.INITS``; default the front-end's own)."""
     from .frontend import FRONTENDS, Embedder
 
-    return Embedder(FRONTENDS.get(frontend), width=width, weights=weights, seed=seed, pooling=pooling)
+    return Embedder(FRONTENDS.get(frontend), width=width, weights=weights, seed=seed, pooling=pooling, init=init)
 
 
 def cross_validate(features: np.ndarray, labels: np.ndarray, dataset: Dataset, *, backend: str = "svm", seed: int = 0,

@@ -10,6 +10,7 @@ GRID_NAMES = ("wide", "study")  # backends.GRID_NAMES
 AGGREGATES = ("mean", "majority", "probability")  # evaluate.AGGREGATES
 POOLINGS = ("mean", "mean_std", "max")  # frontend.POOLINGS
 PRECISIONS = ("fp32", "bf16", "fp16")  # frontend.PRECISIONS (its keys)
+INITS = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "xavier_uniform_relu")  # frontend.INITS (keys)
 FORMATS = ("md", "csv", "json")  # leaderboard.FORMATS
 REGIMES = ("auto", "folds", "clips")  # significance.REGIMES
 TASK_TYPES = ("multiclass", "multilabel")  # tasks.TASK_TYPES (its keys)

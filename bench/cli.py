@@ -245,7 +245,7 @@ def _options(args, *, writes: bool = True) -> RunOptions:
         elif path is not None and path.exists() and not path.is_dir():
             raise RwbenchError(f"{flag} {str(path)!r} is a file, not a folder")
     return RunOptions(
-        width=args.width, weights=args.weights, seeds=args.seeds, pooling=args.pooling,
+        width=args.width, weights=args.weights, seeds=args.seeds, init=args.init, pooling=args.pooling,
         layers=getattr(args, "layers", "default"), segment=args.segment,
         hop=args.hop, aggregate=args.aggregate, device=args.device,
         batch_size=args.batch_size, precision=args.precision, compile=args.compile, workers=args.workers,

@@ -11,7 +11,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from .choices import AGGREGATES, DEFAULT_GRID, GRID_NAMES, POOLINGS, PRECISIONS
+from .choices import AGGREGATES, DEFAULT_GRID, GRID_NAMES, INITS, POOLINGS, PRECISIONS
 from .errors import RwbenchError
 
 DEFAULT_FRONTENDS = "sample_level,vgg,timbral,temporal,timbral_temporal,mfcc"
@@ -168,6 +168,9 @@ def add_embed_options(p: argparse.ArgumentParser) -> None:
                         "`rwbench list frontends`), or pretrained:PATH (safetensors or torch state dict)")
     add_seeds(p)
     add_width(p)
+    p.add_argument("--init", choices=INITS,
+                   help="the distribution random weights are drawn from (default: each front-end's own, he_normal "
+                        "for most, as the reference study; `rwbench list frontends` shows it)")
     p.add_argument("--pooling", choices=POOLINGS, default="mean", help="per-layer pooling over time")
     p.add_argument("--segment", type=positive(float, "--segment"), metavar="SECONDS",
                    help="segment-and-aggregate: embed fixed windows over the whole clip instead of cropping it")

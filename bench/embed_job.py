@@ -4,7 +4,7 @@ cache entry."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -36,11 +36,13 @@ class EmbedJob:
     checkpoint: Path | None = None  # that fold's weights file
     precision: Precision = "fp32"  # bf16 / fp16: the network under autocast (embeddings stored float32)
     recorded_sha256: str | None = None  # its sha256 as its training recorded it (stands in where the file is gone)
+    init: str | None = None  # random weights: the distribution drawn from (None: the front-end's own)
 
     @cached_property
     def resolved(self) -> WeightSource:
         """The weights this job runs with (a pretrained file is located and its sha256 taken once)."""
-        return resolve_weights(self.frontend, self.weights, self.seed, self.checkpoint, self.recorded_sha256)
+        source = resolve_weights(self.frontend, self.weights, self.seed, self.checkpoint, self.recorded_sha256)
+        return replace(source, init=self.init) if source.tag == "random" and self.init else source
 
     @property
     def weights_kind(self) -> str:
@@ -82,7 +84,7 @@ class EmbedJob:
             "seed": self.weights_seed,
             "weights_sha256": self.resolved.file.sha256 if self.resolved.file else None,
             **({"fold": self.fold} if self.fold else {}),  # per-fold weights
-            "init": spec.init if self.weights_kind == "random" else None,
+            "init": (self.init or spec.init) if self.weights_kind == "random" else None,
             "pooling": self.pooling,
             **({"precision": self.precision} if self.precision != "fp32" else {}),  # fp32 keys predate the option
             "input": {"kind": spec.input_kind, "sample_rate": spec.sample_rate, "clip_samples": clip,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -233,13 +233,14 @@ class Embedder(nn.Module):
     """Waveform ``(batch, samples)`` → every feature layer pooled and concatenated ``(batch, dim)``.
 
     ``precision`` bf16 / fp16 runs the network under autocast; the log-mel input and the pooling stay float32
-    (a mel band's power underflows in fp16), so the output is float32 whatever the precision.
+    (a mel band's power underflows in fp16), so the output is float32 whatever the precision. ``init``: the
+    distribution random weights are drawn from (:data:`INITS`; default the spec's own).
     ``layer_widths`` holds the width of each layer in the last output (see :meth:`layer_slices`).
     """
 
     def __init__(
         self, spec: FrontendSpec, *, width: str | int = "small", weights: str | WeightSource = "random", seed: int = 0,
-        pooling: Pooling = "mean", precision: Precision = "fp32",
+        pooling: Pooling = "mean", precision: Precision = "fp32", init: str | None = None,
     ) -> None:
         super().__init__()
         if precision not in PRECISIONS:
@@ -248,6 +249,8 @@ class Embedder(nn.Module):
         self.input = LogMel(spec.logmel) if spec.input_kind == "logmel" and spec.logmel is not None else nn.Identity()
         self.net = spec.build(spec.filters(width))
         self.source = weights if isinstance(weights, WeightSource) else resolve_weights(spec, weights, seed)
+        if init is not None and self.source.tag == "random":
+            self.source = replace(self.source, init=init)
         self.source.apply(self.net, spec)
         if spec.channels_last:
             self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit this
@@ -307,10 +310,11 @@ class WeightSource:
     tag: str  # random | dsp | none | a pretrained tag (mtt, ...) | trained | mst | pretrained:<file stem>@<sha256[:8]>
     seed: int | None = None  # the seed that drew the weights (random), or the training seed (trained, mst)
     file: WeightsFile | None = None
+    init: str | None = None  # random: the distribution drawn from (None: the front-end's own, ``spec.init``)
 
     def apply(self, net: nn.Module, spec: FrontendSpec) -> None:
         if self.tag == "random":
-            randomise(net, seed=self.seed, init=spec.init)  # type: ignore[arg-type]
+            randomise(net, seed=self.seed, init=self.init or spec.init)  # type: ignore[arg-type]
         elif self.tag == "dsp":
             spec.dsp_init(net)  # type: ignore[misc]
         elif self.file is not None:

@@ -39,6 +39,7 @@ def _frontend_row(spec: FrontendSpec) -> dict:
         "MMAC/s small": f"{count_macs(spec, 'small' if 'small' in spec.widths else 1) / 1e6:.1f}",
         "min length": _min_length(spec),
         "weights": ",".join(spec.weights) if spec.is_learnable() else "none",
+        "random init": spec.init if "random" in spec.weights and spec.is_learnable() else "—",
         "source": spec.source,
     }
 

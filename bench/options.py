@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .choices import POOLINGS, PRECISIONS
+from .choices import INITS, POOLINGS, PRECISIONS
 from .errors import RwbenchError
 
 if TYPE_CHECKING:  # for the annotations only: this module stays light (no torch)
@@ -57,12 +57,18 @@ class Instance(Networks):
     precision it runs in (all part of the embedding's cache key, except ``layers``, which selects columns)."""
 
     weights: list[str] = field(default_factory=lambda: ["random"])  # tags; seeds apply to random, trained, mst
+    init: str | None = None  # what random weights are drawn from (None: each front-end's own)
     pooling: Pooling = "mean"
     layers: str = "default"  # default | each | all | "a+b,c": the layer sets evaluated, one result each
     precision: Precision = "fp32"
 
     def __post_init__(self) -> None:
         _one_of("pooling", self.pooling, POOLINGS)
+        if self.init is not None:
+            _one_of("init", self.init, INITS)
+            if "random" not in self.weights:
+                raise RwbenchError(f"--init {self.init} draws random weights, and none are asked for (--weights "
+                                   f"{','.join(self.weights)}): add random")
         check_precision(self.precision)
         super().__post_init__()
 

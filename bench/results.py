@@ -77,8 +77,11 @@ def result_path(results_dir: Path, *, dataset: str, frontend: str, width: str, w
 
 
 def variant(frontend: dict[str, Any]) -> str:
-    """How a result's front-end instance differs from crop + mean pooling + its default layers + fp32, or ''."""
+    """How a result's front-end instance differs from crop + mean pooling + its own init + its default layers +
+    fp32, or ''."""
     parts = [frontend["pooling"]] if frontend["pooling"] != "mean" else []
+    if not frontend.get("default_init", True):
+        parts.append(f"init={frontend['init']}")
     if frontend.get("precision", "fp32") != "fp32":
         parts.append(frontend["precision"])
     if frontend.get("segment"):

@@ -50,6 +50,7 @@ def test_the_parser_choices_agree_with_the_modules_that_own_them():
     assert (choices.DEFAULT_GRID, choices.GRID_NAMES) == (backends.DEFAULT_GRID, backends.GRID_NAMES)
     assert choices.AGGREGATES == evaluate.AGGREGATES
     assert choices.POOLINGS == frontend.POOLINGS and choices.PRECISIONS == tuple(frontend.PRECISIONS)
+    assert choices.INITS == tuple(sorted(frontend.INITS))
     assert choices.FORMATS == leaderboard.FORMATS and choices.REGIMES == significance.REGIMES
     assert choices.TASK_TYPES == tuple(tasks.TASK_TYPES)
     assert (choices.SELECT_ON, choices.REFITS, choices.SILENCE_DBFS, choices.WINDOW_HOP) == (

@@ -125,6 +125,7 @@ def test_votes_count_windows_per_clip():
     ("segment", float("nan"), "segment nan must be a positive number of seconds"),
     ("hop", 0.0, "hop 0.0 must be a positive number of seconds"),
     ("batch_size", 0, "batch_size 0 must be at least 1"),
+    ("init", "glorot", "init 'glorot' is not one of ['he_normal', 'he_uniform', 'xavier_normal', 'xavier_uniform'"),
 ])
 def test_run_options_refuse_a_closed_choice_they_do_not_know(field, value, problem):
     from rwbench.errors import RwbenchError
@@ -143,6 +144,42 @@ def test_a_reduced_precision_result_stands_beside_the_fp32_one(opts):
     assert set(records) == {"fp32", "bf16"}
     assert records["bf16"]["frontend"]["embedding_key"] != records["fp32"]["frontend"]["embedding_key"]
     assert {f"{TINY.name}", f"{TINY.name}[bf16]"} <= set(load(opts.results_dir)["frontend"])
+
+
+def test_another_init_is_a_row_of_its_own_with_its_weights_drawn_from_it(opts):
+    """--init xavier_uniform: other random weights (bounded by Glorot's limit), another cache entry and result file,
+    shown as tiny[init=xavier_uniform] beside the default row; naming the front-end's own init is the default row."""
+    import math
+
+    import torch
+
+    from rwbench.frontend import Embedder
+
+    ds = tone_dataset()
+    default = run([ds], [TINY], [BACKENDS.get("logreg")], opts)
+    xavier = run([ds], [TINY], [BACKENDS.get("logreg")], RunOptions(**{**opts.__dict__, "init": "xavier_uniform"}))
+    assert (xavier.embedded, xavier.evaluated) == (1, 1) and xavier.results[0].name.endswith("__init-xavier_uniform.json")
+    same = run([ds], [TINY], [BACKENDS.get("logreg")], RunOptions(**{**opts.__dict__, "init": TINY.init}))
+    assert (same.embedded, same.evaluated, same.reused) == (0, 0, 1) and same.results == default.results
+    records = {r["frontend"]["init"]: r["frontend"] for r in result_dicts(opts.results_dir)}
+    assert set(records) == {"he_normal", "xavier_uniform"} and records["he_normal"]["default_init"]
+    assert records["xavier_uniform"]["embedding_key"] != records["he_normal"]["embedding_key"]
+    assert set(load(opts.results_dir)["frontend"]) == {"tiny", "tiny[init=xavier_uniform]"}
+
+    convs = [m for m in Embedder(TINY, init="xavier_uniform").net.modules() if isinstance(m, torch.nn.Conv1d)]
+    he = [m for m in Embedder(TINY).net.modules() if isinstance(m, torch.nn.Conv1d)]
+    for conv, other in zip(convs, he):
+        fan_in, fan_out = conv.weight[0].numel(), conv.weight.shape[0] * conv.weight[0, 0].numel()
+        assert conv.weight.abs().max() <= math.sqrt(6 / (fan_in + fan_out)) + 1e-7
+        assert not torch.equal(conv.weight, other.weight)
+
+
+def test_init_without_random_weights_is_refused():
+    from rwbench.errors import RwbenchError
+
+    with pytest.raises(RwbenchError, match=r"--init he_uniform draws random weights, and none are asked for "
+                                           r"\(--weights dsp\): add random"):
+        RunOptions(weights=["dsp"], init="he_uniform")
 
 
 # -- an interrupted evaluation resumes from its finished outer folds -----------------------------------------------
