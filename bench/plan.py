@@ -41,7 +41,7 @@ from .errors import DataError, RwbenchError
 from .evaluate import available_cores
 from .frontend import FrontendSpec, resolve_weights
 from .pipeline import RunOptions, evaluation_jobs, jobs, jobs_to_embed
-from .profile import MIN_TIME, best_seconds, noise_clips
+from .profile import MIN_TIME, PeakMemory, best_seconds, noise_clips
 from .protocol import OuterSplit
 
 log = logging.getLogger(__name__)
@@ -230,6 +230,8 @@ class PlanRow:
     fits: int = 0
     fit_seconds: float = 0.0  # predicted wall time of the fits, with the run's grid-search threads (and first_use_seconds)
     first_use_seconds: float = 0.0  # of fit_seconds, paid once per process: backends' imports and compilation, MAC counts
+    embed_bytes: int = 0  # the largest job's network weights + one batch's activations (the run's memory check's estimate)
+    fit_mib: float = math.nan  # the largest fit's memory, measured while timing it (NaN: no fit timed)
 
     @property
     def network_seconds(self) -> float:
@@ -304,6 +306,7 @@ class FitTiming:
     fit_s: float  # mean seconds of one fit of that search
     split_rest_s: float = math.nan  # the rest of one outer split: refit, one inner fold's thresholds, test scores
     first_use_s: float = 0.0  # once per process: imports and one-off compilation on the backend's first evaluation
+    peak_mib: float = math.nan  # memory above the level before, measured during the search and the split's rest
 
 
 def _mid_setting(backend: BackendSpec) -> BackendSpec:
@@ -347,7 +350,8 @@ def fit_timing(dataset: Dataset, backend: BackendSpec, dim: int, n_jobs: int | N
         estimator, grid = task_type.estimator(backend.build, 0, native), task_type.grid(backend.grid, native)
         X, y = _random_features(dataset, search, dim, 0)
         start = time.perf_counter()
-        search_grid(estimator, grid, X, y, inner, scoring=task_type.scoring, n_jobs=n_jobs, where="timing")
+        with PeakMemory(torch.device("cpu")) as searching:
+            search_grid(estimator, grid, X, y, inner, scoring=task_type.scoring, n_jobs=n_jobs, where="timing")
         seconds = time.perf_counter() - start
     except Exception as err:  # noqa: BLE001 - a backend that cannot fit noise: no estimate, no failed dry run
         log.warning("could not time %s fits on random features (%s): its fits are not estimated", backend.name, err)
@@ -364,13 +368,15 @@ def fit_timing(dataset: Dataset, backend: BackendSpec, dim: int, n_jobs: int | N
         searched = time.perf_counter() - start
         X, y = _random_features(dataset, everything, dim, 4)
         start = time.perf_counter()
-        evaluate(X, y, one, mid)
+        with PeakMemory(torch.device("cpu")) as refitting:  # the refit is on the whole training side
+            evaluate(X, y, one, mid)
         rest = max(0.0, time.perf_counter() - start - searched)
+        peak = max(searching.mib, refitting.mib)
     except Exception as err:  # noqa: BLE001 - the refit is then estimated at the mean fit time
         log.info("could not time the rest of a %s evaluation (%s): its refit is taken at the mean fit", backend.name,
                  err)
-        rest = math.nan
-    return FitTiming(seconds, seconds / backend.grid_size, rest, first_use)
+        rest, peak = math.nan, searching.mib
+    return FitTiming(seconds, seconds / backend.grid_size, rest, first_use, max(peak, 0.0))
 
 
 def result_seconds(dataset: Dataset, backend: BackendSpec, timing: FitTiming) -> float:
@@ -447,6 +453,8 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         row.decode_ms_per_clip = timings[rate]
         row.cache_bytes_new += 4 * n_rows * job.frontend.dim(job.width, job.pooling)
         run_batch = opts.batch_size or choose_batch_size(job, opts.device)
+        needs = job.frontend.memory_needed(job.width, job.input_samples()[1], run_batch)
+        row.embed_bytes = max(row.embed_bytes, sum(needs.values()))
         checked = ("check", job.frontend.name, job.input_samples(), run_batch)
         if checked not in timings:  # the run checks each instance's memory before any embedding: timed by doing it
             timings[checked] = memory_check_seconds(job, run_batch, opts.device)
@@ -485,6 +493,7 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
             searched = timings[(*which, dim)] = fit_timing(job.dataset, eval_job.backend, dim, opts.n_jobs)
             row.first_use_seconds += searched.first_use_s  # paid by the run's first evaluation with this backend
         row.fit_seconds += result_seconds(job.dataset, eval_job.backend, searched)
+        row.fit_mib = np.fmax(row.fit_mib, searched.peak_mib)
         macs = ("macs", job.frontend.name, str(opts.width))
         if macs not in timings:  # counted by the run's first result of this front-end
             timings[macs] = macs_seconds(job.frontend, opts.width)
@@ -492,6 +501,20 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
     for row in rows.values():
         row.fit_seconds += row.first_use_seconds
     return list(rows.values())
+
+
+def memory_line(rows: list[PlanRow], opts: RunOptions) -> str:
+    """The peak memory the run needs, as far as the dry run knows it: per embedding, per fit."""
+    device = resolve_device(opts.device)
+    embeds = [r.embed_bytes for r in rows if r.rows_to_embed]
+    fits = [r.fit_mib for r in rows if not math.isnan(r.fit_mib)]
+    embed = (f"embedding up to {max(embeds) / 2**20:.0f} MiB of {device.type} memory (the largest network's weights "
+             f"and one batch's activations, estimated as the run's memory check does)" if embeds else
+             "nothing to embed")
+    fit = (f"fits up to {max(fits):.0f} MiB of resident memory above the process's level (measured while timing "
+           f"them, {effective_n_jobs(opts.n_jobs)} grid-search job(s), a refit on a whole training side included)"
+           if fits else "no fit to time")
+    return f"memory: {embed}; {fit}; decoding workers and the page cache are not counted"
 
 
 def render(rows: list[PlanRow], opts: RunOptions) -> str:
@@ -502,7 +525,9 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
               "decode ms/clip": round(r.decode_ms_per_clip, 1) if r.rows_to_embed else None,
               "start-up s": round(r.startup_seconds, 1), "embed s": round(r.embed_seconds, 1),
               "cache MiB now": round(mib(r.cache_bytes_now), 1), "cache MiB new": round(mib(r.cache_bytes_new), 1),
-              "results": r.results, "up to date": r.up_to_date, "fits": r.fits, "fit s": round(r.fit_seconds, 1)}
+              "embed MiB": round(mib(r.embed_bytes), 1) if r.rows_to_embed else None,
+              "results": r.results, "up to date": r.up_to_date, "fits": r.fits, "fit s": round(r.fit_seconds, 1),
+              "fit MiB": None if math.isnan(r.fit_mib) else round(r.fit_mib, 1)}
              for r in rows]
     total = lambda name: sum(getattr(r, name) for r in rows)  # noqa: E731
     seconds, fit_wall = sum(r.embed_seconds for r in rows), total("fit_seconds")
@@ -534,5 +559,6 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
         f"grid setting), and {total('first_use_seconds'):.0f} s once per run (the backends' first use: imports and "
         f"compilation; each front-end's MAC count for its results)",
         f"total: predicted {seconds + fit_wall:.0f} s ({(seconds + fit_wall) / 3600:.2f} h) for embedding and fits",
+        memory_line(rows, opts),
     ]
     return "\n".join(lines) + "\n"

@@ -9,6 +9,8 @@ lengthened by its declared pad rule, as the embed stage does. ``benchmarks/READM
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import logging
 import math
@@ -171,9 +173,19 @@ def device_peak(device: torch.device, shapes: list[PeakShape] | None = None, *, 
     return Peak(rates[best], best, rates)
 
 
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc ``malloc_trim``; elsewhere nothing), so that memory
+    freed earlier and kept by the allocator does not hide a new peak from the resident set size."""
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 class PeakMemory:
     """Peak memory above the level at entry, in MiB: CUDA ``max_memory_allocated``; CPU the resident set size,
-    sampled by a thread every ``interval`` seconds (psutil), so a peak shorter than that can be missed."""
+    sampled by a thread every ``interval`` seconds (psutil), so a peak shorter than that can be missed. On CPU the
+    heap's free pages are handed back first (:func:`release_free_memory`): reused, they would not show."""
 
     def __init__(self, device: torch.device, interval: float = 0.002) -> None:
         self.device, self.interval, self.mib = device, interval, 0.0
@@ -184,6 +196,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
         else:
+            release_free_memory()
             self._base = self._peak = self._process.memory_info().rss
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()

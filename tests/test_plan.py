@@ -140,6 +140,36 @@ def test_the_fit_timing_measures_the_search_the_rest_of_a_split_and_the_first_us
     assert set(tiny.test) <= set(split.test) and len(np.unique(ds.labels[fit])) > 1  # spread over the classes
 
 
+class HoldsGram(LogisticRegression):
+    """Holds an n × n float64 matrix for a moment while it fits, as a kernel SVM holds its Gram matrix."""
+
+    def fit(self, X, y, sample_weight=None):
+        import time
+
+        gram = np.ones((len(X), len(X)))
+        time.sleep(0.05)  # longer than the sampling interval
+        del gram
+        return super().fit(X, y, sample_weight)
+
+
+def test_the_fit_memory_is_measured_on_the_refit_of_a_whole_training_side(opts):
+    """1800 clips in 4 folds: the refit holds a 1350² float64 matrix (13.9 MiB), the search 900²; the dry run shows
+    the largest fit's memory per row and in its memory line."""
+    from rwbench.plan import fit_timing
+
+    ds = tone_dataset(n_per_class=600)
+    holds = BackendSpec(name="holds", build=lambda seed: HoldsGram(max_iter=50), grid=[{"C": [1.0]}],
+                        description="holds a Gram-sized matrix")
+    gram_mib = 1350**2 * 8 / 2**20
+    timed = fit_timing(ds, holds, 8, 1)
+    assert 0.9 * gram_mib <= timed.peak_mib <= 3 * gram_mib + 16
+    (row,) = plan([ds], [TINY], [holds], RunOptions(**{**opts.__dict__, "seeds": [0]}))
+    assert 0.9 * gram_mib <= row.fit_mib <= 3 * gram_mib + 16 and row.embed_bytes > 0
+    text = render([row], opts)
+    assert "embed MiB" in text and "fit MiB" in text
+    assert re.search(r"memory: embedding up to \d+ MiB of cpu memory .*; fits up to \d+ MiB of resident memory", text)
+
+
 def test_first_use_is_counted_once_per_backend_and_front_end(opts):
     from rwbench.plan import FitTiming
 
