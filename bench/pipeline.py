@@ -153,14 +153,15 @@ def stored_datasets(cache_root: Path, name: str, tasks: list[str] | None) -> lis
                [Path(cache_root) / name, *sorted(Path(cache_root).glob(f"{name}__*"))])
     out: list[Dataset] = []
     for folder in folders:
-        records = sorted(folder.glob("dataset-*.json"), key=lambda p: p.stat().st_mtime)
-        if not records:
+        paths = sorted(folder.glob("dataset-*.json"), key=lambda p: p.stat().st_mtime)
+        if not paths:
             continue
-        if len(records) > 1:
+        records = [read_json(path) for path in paths]
+        versions = len({content_key(record) for record in records})  # a cache of before 2026-12-04 names one twice
+        if versions > 1:
             log.warning("%s: %d stored versions of the dataset (its files or its protocol changed); evaluating the one "
-                        "embedded last, %s",
-                        folder.name, len(records), records[-1].name)
-        out.append(dataset_from_record(read_json(records[-1])))
+                        "embedded last, %s", folder.name, versions, paths[-1].name)
+        out.append(dataset_from_record(records[-1]))
     if not out:
         raise RwbenchError(f"no stored dataset {name!r}{f' (tasks {tasks})' if tasks else ''} in the cache "
                            f"{cache_root}: run `rwbench embed` first, or pass --data-root")

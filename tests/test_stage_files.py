@@ -63,3 +63,18 @@ def test_evaluate_without_data_root_uses_the_protocol_embedded_last(tmp_path, ca
     assert "2 stored versions of the dataset (its files or its protocol changed)" in caplog.text
     (result,) = (tmp_path / "r" / "runs").rglob("*logreg*.json")
     assert len(json.loads(result.read_text())["folds"]) == 4, "evaluated with k=3's record, embedded first"
+
+
+def test_a_record_stored_under_the_earlier_name_is_not_a_second_version(tmp_path, caplog):
+    """Caches made before the records were named by their content hold the same record as dataset-{fingerprint}.json:
+    the same content twice is one version, no warning."""
+    caplog.set_level(logging.INFO)
+    data = pets(tmp_path)
+    common = ["--dataset", "folder", "--results", str(tmp_path / "r"), "--frontends", "mfcc", "--device", "cpu",
+              "--workers", "0"]
+    assert main(["embed", *common, "--data-root", str(data), "--dataset-option", "k=3"]) == 0
+    (record,) = (tmp_path / "r").rglob("dataset-*.json")
+    (record.parent / f"dataset-{json.loads(record.read_text())['fingerprint']}.json").write_text(record.read_text())
+    caplog.clear()
+    assert main(["evaluate", *common, "--backends", "logreg"]) == 0
+    assert "stored versions" not in caplog.text and "evaluate: 1 new results" in caplog.text
