@@ -368,26 +368,21 @@ def _significance_note(table: pd.DataFrame):
     return note
 
 
-def _mixed_trainings_note(table: pd.DataFrame):
-    """``dataset -> text``: the networks of ``dataset`` whose trained rows come from different trainings."""
+def _warning_note(table: pd.DataFrame, attr: str, separator: str, heading: str):
+    """``dataset -> text``: the lines of ``table.attrs[attr]`` about ``dataset`` (they start with the dataset key and
+    ``separator``) under ``heading``; nothing when there are none."""
     def note(dataset: str) -> str:
-        lines = [line for line in table.attrs.get("mixed_trainings", []) if line.startswith(f"{dataset} ")]
-        return ("\nStale trained rows: these networks' rows were computed from different trainings' weights; rerun "
-                "`rwbench run --weights trained` for them:\n" + "".join(f"- {line}\n" for line in lines)) if lines else ""
-    return note
-
-
-def _mixed_data_note(table: pd.DataFrame):
-    """``dataset -> text``: the clips and protocols that the results of ``dataset`` were computed on, when several."""
-    def note(dataset: str) -> str:
-        lines = [line for line in table.attrs.get("mixed_data", []) if line.startswith(f"{dataset}: ")]
-        return ("\nNot comparable: these results were computed on different clips or protocols; rerun the stale "
-                "ones:\n" + "".join(f"- {line}\n" for line in lines)) if lines else ""
+        lines = [line for line in table.attrs.get(attr, []) if line.startswith(f"{dataset}{separator}")]
+        return f"\n{heading}:\n" + "".join(f"- {line}\n" for line in lines) if lines else ""
     return note
 
 
 def _notes(table: pd.DataFrame):
-    parts = [_mixed_data_note(table), _mixed_trainings_note(table), _significance_note(table), _correlation_note(table)]
+    parts = [_warning_note(table, "mixed_data", ": ", "Not comparable: these results were computed on different clips "
+                           "or protocols; rerun the stale ones"),
+             _warning_note(table, "mixed_trainings", " ", "Stale trained rows: these networks' rows were computed from "
+                           "different trainings' weights; rerun `rwbench run --weights trained` for them"),
+             _significance_note(table), _correlation_note(table)]
     return lambda dataset: "".join(part(dataset) for part in parts)
 
 
