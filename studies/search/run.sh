@@ -19,7 +19,8 @@ declare -A KEY=([ESC]=esc10 [FSDD]=fsdd__speakers)
 for data in ESC FSDD; do
   declare -n args=$data
   key=${KEY[$data]}
-  # the proxies of both spaces first (an hour), so that the proxy table stands before the trainings (days) start;
+  # the proxies of both spaces first (about 75 min per space on ESC-10, one core shared with other work), so that
+  # the proxy table stands before the trainings (days) start;
   # then every architecture trained (top 20 of 20), seed 0: the second call reuses the first's proxy values
   for train in "" "--train-top 20 --train-seeds 0,"; do
     for space in logmel waveform; do
