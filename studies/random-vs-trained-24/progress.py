@@ -5,8 +5,8 @@
 One row per front-end with a trained (head) result at seed 0: the recipe-v1 head (``diagnosis/recipe-v1``) where
 there is one, the v2 head with the setting chosen on the first split, the selected epochs and the folds flagged
 ``not_converged``, the training's wall minutes (every fold, the first one's setting search included; one thread
-beside other work, so they vary with the load), the random rows (SVM / ELM, mean over their seeds), the transfer row (trained features + SVM; "stale"
-where it was computed from another training's weights than the head's), and
+beside other work, so they vary with the load), the random rows (SVM / ELM, mean over their seeds), the transfer
+row (trained features + SVM; "stale" where it was computed from another training's weights than the head's), and
 the head against its random twin + SVM paired over the test clips (``rwbench.compare_rows``, as ``rwbench compare
 A B --test clips``).
 """
