@@ -4,7 +4,7 @@ cache entry."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -41,8 +41,12 @@ class EmbedJob:
     @cached_property
     def resolved(self) -> WeightSource:
         """The weights this job runs with (a pretrained file is located and its sha256 taken once)."""
-        source = resolve_weights(self.frontend, self.weights, self.seed, self.checkpoint, self.recorded_sha256)
-        return replace(source, init=self.init) if source.tag == "random" and self.init else source
+        return resolve_weights(self.frontend, self.weights, self.seed, self.checkpoint, self.recorded_sha256, self.init)
+
+    @property
+    def default_init(self) -> bool:
+        """Whether its weights are the front-end's own kind: anything but random weights drawn from another init."""
+        return self.weights_kind != "random" or self.init in (None, self.frontend.init)
 
     @property
     def weights_kind(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -248,9 +248,7 @@ class Embedder(nn.Module):
         self.spec, self.pooling, self.precision = spec, pooling, precision
         self.input = LogMel(spec.logmel) if spec.input_kind == "logmel" and spec.logmel is not None else nn.Identity()
         self.net = spec.build(spec.filters(width))
-        self.source = weights if isinstance(weights, WeightSource) else resolve_weights(spec, weights, seed)
-        if init is not None and self.source.tag == "random":
-            self.source = replace(self.source, init=init)
+        self.source = weights if isinstance(weights, WeightSource) else resolve_weights(spec, weights, seed, init=init)
         self.source.apply(self.net, spec)
         if spec.channels_last:
             self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit this
@@ -339,11 +337,12 @@ def offers(spec: FrontendSpec, tag: str) -> bool:
 
 
 def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0, checkpoint: Path | None = None,
-                    recorded: str | None = None) -> WeightSource:
+                    recorded: str | None = None, init: str | None = None) -> WeightSource:
     """The :class:`WeightSource` of ``spec`` for a requested tag; DSP baselines have none, whatever was asked.
     Per-fold tags (:data:`FOLD_TAGS`) take their fold's ``checkpoint`` file; where that file is gone (another
     machine; result files kept, weights not), the sha256 its training ``recorded`` stands for it, so that what was
-    computed from it stays up to date, and computing anything new names the missing file."""
+    computed from it stays up to date, and computing anything new names the missing file. ``init``: what random
+    weights are drawn from (default the spec's own)."""
     if not spec.is_learnable():
         return WeightSource("none")
     if requested in FOLD_TAGS and offers(spec, requested):
@@ -361,7 +360,7 @@ def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0, checkpoin
         raise RwbenchError(f"front-end {spec.name!r} has no {requested!r} weights; it offers {list(spec.weights)} "
                            "or pretrained:PATH")
     if requested == "random":
-        return WeightSource("random", seed=seed)
+        return WeightSource("random", seed=seed, init=init)
     if requested == "dsp":
         return WeightSource("dsp")
     return WeightSource(requested, file=pack_file(spec.pretrained[requested], spec.name, requested))  # type: ignore[index]

@@ -249,10 +249,9 @@ class EvalJob:
 
     def frontend_variant(self, opts: RunOptions) -> str:
         segment = {"seconds": opts.segment, "hop": opts.hop or opts.segment, "aggregate": opts.aggregate}
-        job = self.job
         return variant({"pooling": opts.pooling, "segment": segment if opts.segment else None,
-                        "precision": opts.precision, "init": job.description["init"],
-                        "default_init": job.weights_kind != "random" or job.init in (None, job.frontend.init),
+                        "precision": opts.precision, "init": self.job.description["init"],
+                        "default_init": self.job.default_init,
                         "layers": list(self.layers), "default_layers": self.layers == self.job.frontend.defaults})
 
     def path(self, opts: RunOptions) -> Path:
@@ -401,8 +400,7 @@ def frontend_section(eval_job: EvalJob, manifests: dict[str | None, EmbeddingMan
     return {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
             "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
             "weights_file": each(lambda m: m.weights["file"]), "weights_sha256": each(lambda m: m.weights["sha256"]),
-            "init": manifest.description["init"], "default_init": job.weights_kind != "random" or job.init in (
-                None, spec.init), "pooling": opts.pooling,
+            "init": manifest.description["init"], "default_init": job.default_init, "pooling": opts.pooling,
             "layers": list(layers), "default_layers": layers == spec.defaults, "feature_dim": feature_dim,
             "params": manifest.params, "macs_per_second": count_macs(spec, opts.width), "source": spec.source,
             "embedding_key": each(lambda m: m.key), "input": manifest.description["input"],

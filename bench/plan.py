@@ -419,7 +419,8 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
          opts: RunOptions, *, timings: dict | None = None) -> list[PlanRow]:
     """One row per (dataset, front-end). ``timings`` is filled and reused, so each thing is timed once:
     (front-end, width, network samples, batch, …) → :class:`NetworkTiming`; ("decode", dataset, rate[, input]) → ms
-    per clip; ("check", front-end, input, batch) → the run's memory check in s; ("loader", workers) → start seconds;
+    per clip; ("check", front-end, input, batch) → the run's memory check in s; ("memory", front-end, input,
+    batch) → the bytes it estimates; ("loader", workers) → start seconds;
     ("handover", workers) → ns per sample; ("fit", dataset, backend, grid, dim) → :class:`FitTiming`; ("macs",
     front-end, width) → s."""
     timings = {} if timings is None else timings
@@ -453,12 +454,13 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         row.decode_ms_per_clip = timings[rate]
         row.cache_bytes_new += 4 * n_rows * job.frontend.dim(job.width, job.pooling)
         run_batch = opts.batch_size or choose_batch_size(job, opts.device)
-        needs = job.frontend.memory_needed(job.width, job.input_samples()[1], run_batch)
-        row.embed_bytes = max(row.embed_bytes, sum(needs.values()))
         checked = ("check", job.frontend.name, job.input_samples(), run_batch)
         if checked not in timings:  # the run checks each instance's memory before any embedding: timed by doing it
             timings[checked] = memory_check_seconds(job, run_batch, opts.device)
             row.startup_seconds += timings[checked]
+            needs = job.frontend.memory_needed(job.width, job.input_samples()[1], run_batch)
+            timings[("memory", *checked[1:])] = sum(needs.values())
+        row.embed_bytes = max(row.embed_bytes, timings[("memory", *checked[1:])])
         batch = min(run_batch, len(job.dataset.clips))  # a batch of the run
         shape = (job.frontend.name, str(job.width), job.input_samples()[1], batch, job.pooling, job.precision)
         if shape not in timings:

@@ -117,11 +117,16 @@ def task_of_records(records: list[ResultRecord]) -> TaskType:
 
 def rows_of_records(records: Iterable[ResultRecord]) -> dict[RowKey, list[ResultRecord]]:
     """Result records grouped into leaderboard rows: :class:`RowKey` (dataset, front-end as shown, width, weights,
-    backend), a tuple."""
+    backend), a tuple. A row whose seeds were scored on different outer folds is an error: they cannot be averaged."""
     rows: dict[RowKey, list[ResultRecord]] = {}
     for r in records:
         rows.setdefault(RowKey.of(r), []).append(r)
-    return {key: sorted(records, key=lambda r: r.seed) for key, records in rows.items()}
+    for key, group in rows.items():
+        if len({tuple(f["name"] for f in r.folds) for r in group}) > 1:
+            seeds = "; ".join(f"seed {r.seed}: {len(r.folds)} folds, {data_of(r)}" for r in group)
+            raise RwbenchError(f"{key.dataset} {key.frontend} ({key.weights}, {key.backend}): its seeds were scored on "
+                               f"different outer folds ({seeds}); rerun the row on one protocol")
+    return {key: sorted(group, key=lambda r: r.seed) for key, group in rows.items()}
 
 
 def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame:
@@ -205,15 +210,9 @@ def data_of(record: ResultRecord) -> str:
 
 def mixed_data(groups: dict[RowKey, list[ResultRecord]]) -> list[str]:
     """One line per dataset whose rows were computed on different clips or protocols (rows that are not comparable:
-    rerun the stale ones). A row whose own seeds were scored on different outer folds is an error: they cannot be
-    averaged."""
+    rerun the stale ones)."""
     versions: dict[str, dict[str, list[str]]] = {}
     for key, records in groups.items():
-        folds = {tuple(f["name"] for f in r.folds) for r in records}
-        if len(folds) > 1:
-            seeds = "; ".join(f"seed {r.seed}: {len(r.folds)} folds, {data_of(r)}" for r in records)
-            raise RwbenchError(f"{key.dataset} {key.frontend} ({key.weights}, {key.backend}): its seeds were scored on "
-                               f"different outer folds ({seeds}); rerun the row on one protocol")
         for record in records:
             versions.setdefault(key.dataset, {}).setdefault(data_of(record), []).append(
                 f"{key.frontend} {key.weights} {key.backend} seed {record.seed}")
