@@ -271,3 +271,8 @@ def batches(indices: np.ndarray, size: int) -> Iterator[np.ndarray]:
 def autocast(device: torch.device) -> torch.autocast:
     """bfloat16 autocast on CUDA; a no-op context on CPU (float32)."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def precision(device: torch.device) -> str:
+    """What :func:`autocast` computes in on ``device``, as a result records it."""
+    return "bfloat16 autocast (float32 weights)" if device.type == "cuda" else "float32"

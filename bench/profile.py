@@ -1,6 +1,7 @@
 """``rwbench profile``: embedding throughput of front-ends against this device's matmul peak, in one run.
 
-Each run first measures the device's float32 peak (the best of several matrix products and convolutions: square,
+Each run first measures the device's peak in the run's precision (the best of several matrix products and
+convolutions, in float32, or in bfloat16 / float16 under ``--precision bf16 / fp16``: square,
 transposed, shaped as the front-ends' big convolutions), then, per front-end, builds an :class:`Embedder`
 (random weights, seed 0) with the embed stage's exact rewrites (:mod:`rwbench.fusion`) and times it on seeded
 noise clips after warm-up calls, keeping the best of a few timings. Clips shorter than a front-end's minimum are
@@ -30,7 +31,7 @@ from .audio import fix_length
 from .compiler import compile_net
 from .device import check_memory, resolve_device
 from .errors import RwbenchError
-from .frontend import Embedder, FrontendSpec, Precision
+from .frontend import PRECISIONS, Embedder, FrontendSpec, Precision
 from .fusion import fuse_embedder
 from .macs import clip_samples, count_macs
 from .options import Forward, Placement, check_precision, check_seconds
@@ -105,7 +106,7 @@ class PeakShape:
 
     name: str
     flop: float  # per call
-    make: Callable[[torch.device], Callable[[], object]]
+    make: Callable[[torch.device, torch.dtype], Callable[[], object]]
 
 
 @dataclass(frozen=True)
@@ -115,27 +116,27 @@ class Peak:
     rates: dict[str, float]  # every candidate's GFLOP/s, in the order measured
 
 
-def _randn(*shape: int, device: torch.device) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(0)).to(device)
+def _randn(*shape: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(0)).to(device, dtype)
 
 
 def _gemm(m: int, k: int, n: int, name: str, layout: str = "A·B") -> PeakShape:
     """``(m, k) @ (k, n)``; ``layout`` Aᵀ·B or A·Bᵀ reads an operand transposed (a strided view, as conv
     weights often are)."""
-    def make(device):
-        a = _randn(k, m, device=device).t() if layout == "Aᵀ·B" else _randn(m, k, device=device)
-        b = _randn(n, k, device=device).t() if layout == "A·Bᵀ" else _randn(k, n, device=device)
-        out = torch.empty(m, n, device=device)
+    def make(device, dtype):
+        a = _randn(k, m, device=device, dtype=dtype).t() if layout == "Aᵀ·B" else _randn(m, k, device=device, dtype=dtype)
+        b = _randn(n, k, device=device, dtype=dtype).t() if layout == "A·Bᵀ" else _randn(k, n, device=device, dtype=dtype)
+        out = torch.empty(m, n, device=device, dtype=dtype)
         return lambda: torch.mm(a, b, out=out)
     return PeakShape(f"{name} ({m}×{k}·{k}×{n}, {layout})", 2.0 * m * k * n, make)
 
 
 def _conv2d(batch: int, channels: int, height: int, width: int, *, channels_last: bool) -> PeakShape:
     """A 3×3 'same' conv2d, ``channels`` → ``channels``, as ``nn.Conv2d`` runs it (oneDNN / cuDNN)."""
-    def make(device):
+    def make(device, dtype):
         fmt = torch.channels_last if channels_last else torch.contiguous_format
-        x = _randn(batch, channels, height, width, device=device).contiguous(memory_format=fmt)
-        w = _randn(channels, channels, 3, 3, device=device).contiguous(memory_format=fmt)
+        x = _randn(batch, channels, height, width, device=device, dtype=dtype).contiguous(memory_format=fmt)
+        w = _randn(channels, channels, 3, 3, device=device, dtype=dtype).contiguous(memory_format=fmt)
         return lambda: torch.nn.functional.conv2d(x, w, padding=1)
     layout = "NHWC" if channels_last else "NCHW"
     return PeakShape(f"conv2d 3×3 {channels}→{channels} on {batch}×{height}×{width} ({layout})",
@@ -159,14 +160,14 @@ def peak_shapes(device: torch.device) -> list[PeakShape]:
 
 
 def device_peak(device: torch.device, shapes: list[PeakShape] | None = None, *, repeats: int = PEAK_REPEATS,
-                timer: Callable[..., float] | None = None) -> Peak:
-    """The device's float32 peak: every shape timed (best of ``repeats`` after a warm-up), the best rate kept.
+                timer: Callable[..., float] | None = None, dtype: torch.dtype = torch.float32) -> Peak:
+    """The device's peak in ``dtype``: every shape timed (best of ``repeats`` after a warm-up), the best rate kept.
 
     One 2048² product alone is not a peak: on a 2-core CPU it read 156 GFLOP/s where front-ends ran at 164."""
     timer = timer or best_seconds
     rates: dict[str, float] = {}
     for shape in shapes or peak_shapes(device):
-        call = shape.make(device)
+        call = shape.make(device, dtype)
         rates[shape.name] = shape.flop / timer(call, device, repeats=repeats, warmup=1) / 1e9
         del call
     best = max(rates, key=lambda name: rates[name])
@@ -305,6 +306,11 @@ def _cpu_name() -> str:
         return platform.processor() or platform.machine()
 
 
+def peak_dtype(opts: ProfileOptions) -> str:
+    """The dtype the peak is measured in: the one the front-ends' products run in under ``opts.precision``."""
+    return str(PRECISIONS[opts.precision] or torch.float32).removeprefix("torch.")
+
+
 def header(device: torch.device, peak: Peak, opts: ProfileOptions) -> list[str]:
     if device.type == "cuda":
         tf32 = "on" if torch.backends.cuda.matmul.allow_tf32 else "off"
@@ -316,7 +322,7 @@ def header(device: torch.device, peak: Peak, opts: ProfileOptions) -> list[str]:
     load = "/".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"  # 1/5/15 min
     return [
         f"device {name}; torch {torch.__version__}; threads {torch.get_num_threads()}; load average {load}",
-        f"float32 peak {peak.gflops:.1f} GFLOP/s ({peak.shape}; the best of {len(peak.rates)} shapes, each best of "
+        f"{peak_dtype(opts)} peak {peak.gflops:.1f} GFLOP/s ({peak.shape}; the best of {len(peak.rates)} shapes, each best of "
         f"{opts.peak_repeats}); rewrites {'fused' if opts.fuse else 'off'}; torch.compile {'on' if opts.compile else 'off'}; "
         f"precision {opts.precision}; batch {opts.batch_size}, best of {opts.repeats} after {opts.warmup} warm-up "
         f"calls; {memory}",
@@ -332,8 +338,9 @@ def profile(specs: list[FrontendSpec], opts: ProfileOptions) -> tuple[list[dict]
     if device.type == "cpu" and hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1) / 2:
         log.warning("load average %.1f on %d cores: other processes compete for the CPU and timings will vary; "
                     "--threads 1 is steadier on a shared machine", os.getloadavg()[0], os.cpu_count())
-    peak = device_peak(device, repeats=opts.peak_repeats)
-    log.info("float32 peak %.1f GFLOP/s on %s (%s)", peak.gflops, device, peak.shape)
+    # the reference is the precision the front-ends compute in: a bf16 network against a float32 peak reads > 100 %
+    peak = device_peak(device, repeats=opts.peak_repeats, dtype=getattr(torch, peak_dtype(opts)))
+    log.info("%s peak %.1f GFLOP/s on %s (%s)", peak_dtype(opts), peak.gflops, device, peak.shape)
     notes, rows = header(device, peak, opts), []
     notes.append("peak shapes, GFLOP/s: " + "; ".join(f"{name} {rate:.1f}" for name, rate in peak.rates.items()))
     for spec in specs:

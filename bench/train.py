@@ -82,6 +82,7 @@ from .fitting import (
     decode_clips,
     finished_fold,
     fit,
+    precision,
     seeded,
     without_failed,
 )
@@ -350,7 +351,8 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
                 "best_val_loss": selected["best_val_loss"], "best_val_score": selected["best_val_score"],
                 "not_converged": selected["not_converged"], "refit": opts.refit,
                 "refit_epochs": selected["best_epoch"] if opts.refit == "full" else None,
-                "train_clips": len(train_idx), "fit_clips": len(fit_idx), "validation_clips": len(val_idx)}
+                "train_clips": len(train_idx), "fit_clips": len(fit_idx), "validation_clips": len(val_idx),
+                "device": str(device), "precision": precision(device)}
     test_start = time.perf_counter()
     logits = predict_logits(model, waves, split.test, device, opts.batch_size, windows).numpy()
     test_seconds = time.perf_counter() - test_start
@@ -396,7 +398,7 @@ def select_folds(splits: list[OuterSplit], names: tuple[str, ...] | None, datase
 
 
 def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, windows: Windows | None,
-                     summaries: dict[str, dict], *, partial: bool) -> dict:
+                     summaries: dict[str, dict], *, partial: bool, device: torch.device) -> dict:
     """The result's ``training`` section: every choice of the recipe, and per fold what was selected."""
     folds = {name: s.get("training", {}) for name, s in summaries.items()}
     if windows is None:
@@ -424,6 +426,8 @@ def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, win
             "epoch_cap": opts.epochs, "patience": opts.patience, "optimizer": "adam",
             "schedule": "reduce_on_plateau(0.5, 2) on the validation loss", "batch_size": opts.batch_size,
             "loss": type(task.head_loss()).__name__,
+            # per fold: a training resumed on another device can mix them (a fold before this field: this run's)
+            "precision": " + ".join(sorted({f.get("precision") or precision(device) for f in folds.values()})),
             "head_standardisation": "batch norm without affine terms, fitted on the training input length, "
                                     "which is the length it is applied to",
             "not_converged_rule": f"best epoch within {round(100 * NOT_CONVERGED)} % of the epoch cap",
@@ -529,7 +533,8 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
         seed=seed,
         device=str(device),
         folds=folds,
-        training=training_section(opts, spec, dataset.kind, windows, summaries, partial=len(chosen) < len(kept)),
+        training=training_section(opts, spec, dataset.kind, windows, summaries, partial=len(chosen) < len(kept),
+                                  device=device),
         timings={"embed_seconds_per_clip": float(np.mean([s["test_seconds_per_clip"] for s in summaries.values()]))},
     )
     write_result(path, record)

@@ -24,7 +24,8 @@ def test_embeddings_match_a_direct_forward_pass(tmp_path, device):
     wave = torch.from_numpy(ds.load_audio(ds.clips[5], 8000))[None]
     np.testing.assert_allclose(out.features[5], model(wave)[0].numpy(), rtol=1e-4, atol=1e-5)
     assert out.manifest.dim == TINY.dim("small") and out.manifest.n_clips == len(ds.clips)
-    assert out.manifest.device == device and out.manifest.batch_size == 16  # the CPU default; CUDA: ≥ 16 fit here
+    assert out.manifest.device == device  # batch: the CPU default; on CUDA chosen from free memory (an H200: more)
+    assert out.manifest.batch_size == 16 if device == "cpu" else out.manifest.batch_size >= 16
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -25,7 +25,7 @@ QUICK = ProfileOptions(seconds=1.0, batch_size=2, repeats=1, warmup=1)
 def fixed_peak(monkeypatch):
     """A fixed peak: these tests check the arithmetic, not this machine's speed."""
     monkeypatch.setattr(profile_module, "device_peak",
-                        lambda device, repeats: Peak(100.0, "mm 9²", {"mm 9²": 100.0, "b": 50.0}))
+                        lambda device, repeats, dtype: Peak(100.0, "mm 9²", {"mm 9²": 100.0, "b": 50.0}))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -97,7 +97,7 @@ def test_bad_options_give_one_clear_line(capsys, argv, match):
 
 def test_the_best_peak_shape_is_kept_and_named():
     seconds = {"slow square": 2.0, "fast conv": 0.5, "transposed": 1.0}
-    shapes = [PeakShape(name, 1e9, lambda device, name=name: name) for name in seconds]  # make → the call to time
+    shapes = [PeakShape(name, 1e9, lambda device, dtype, name=name: name) for name in seconds]  # make → the call to time
     timed = []
 
     def timer(call, device, *, repeats, warmup):
@@ -115,7 +115,18 @@ def test_the_peak_candidates_cover_sizes_layouts_and_convolutions():
     assert any("Aᵀ·B" in name for name in names) and any("A·Bᵀ" in name for name in names)
     assert any(name.startswith("vgg conv") for name in names) and any(name.startswith("conv2d") for name in names)
     shape = profile_module._gemm(3, 4, 5, "tiny", "Aᵀ·B")
-    assert shape.flop == 2 * 3 * 4 * 5 and shape.make(torch.device("cpu"))().shape == (3, 5)
+    assert shape.flop == 2 * 3 * 4 * 5 and shape.make(torch.device("cpu"), torch.float32)().shape == (3, 5)
+    assert shape.make(torch.device("cpu"), torch.bfloat16)().dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [("fp32", torch.float32), ("bf16", torch.bfloat16)])
+def test_the_peak_is_measured_in_the_precision_the_front_ends_compute_in(monkeypatch, precision, dtype):
+    # an H200 run read "% peak" 221–407 for bf16 networks measured against its float32 peak
+    seen = []
+    monkeypatch.setattr(profile_module, "device_peak",
+                        lambda device, repeats, dtype: seen.append(dtype) or Peak(100.0, "mm 9²", {"mm 9²": 100.0}))
+    _, notes = profile(FRONTENDS.select("mst"), ProfileOptions(**{**QUICK.__dict__, "precision": precision}))
+    assert seen == [dtype] and f"{str(dtype).removeprefix('torch.')} peak 100.0 GFLOP/s" in notes[1]
 
 
 def test_the_header_names_the_winning_shape_and_the_rewrites(fixed_peak):

@@ -343,6 +343,7 @@ def test_the_scored_model_is_refit_on_the_whole_training_side(tmp_path, monkeypa
     else:
         assert not refits and record["folds"][0]["n_train"] == fold["train_clips"] == 18
     assert record["training"]["recipe"]["refit"] == refit and record["backend"]["grid"]["refit"] == refit
+    assert record["device"] == "cpu" and record["training"]["recipe"]["precision"] == "float32"
 
 
 def test_window_averaged_prediction_is_the_mean_of_the_loud_windows_logits():
