@@ -3,12 +3,13 @@
     python progress.py [--dataset esc10] [--results results]
 
 One row per front-end with a trained (head) result at seed 0: the recipe-v1 head (``diagnosis/recipe-v1``) where
-there is one, the v2 head with the setting chosen on the first split, the selected epochs and the folds flagged
-``not_converged``, the training's wall minutes (every fold, the first one's setting search included; one thread
-beside other work, so they vary with the load), the random rows (SVM / ELM, mean over their seeds), the transfer
-row (trained features + SVM; "stale" where it was computed from another training's weights than the head's), and
-the head against its random twin + SVM paired over the test clips (``rwbench.compare_rows``, as ``rwbench compare
-A B --test clips``).
+there is one, the v2 head with the setting chosen on the first split (and seed 1's head where there is one), the
+selected epochs and the folds flagged ``not_converged``, the training's wall minutes and where it ran (every fold,
+the first one's setting search included; cpu: one thread beside other work, so they vary with the load; cuda: one of
+13 trainings at once on an H200), the random rows (SVM / ELM, mean over their seeds), the transfer row (trained
+features + SVM; "stale" where it was computed from another training's weights than the head's), and the heads (seeds
+averaged per clip where there are two) against the random twin + SVM paired over the test clips
+(``rwbench.compare_rows``, as ``rwbench compare A B --test clips``).
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ def row(results: Path, head: Path, dataset: str) -> str:
     epochs = list(training["epochs_selected"].values())
     v1 = V1 / "runs" / folder.name / head.name
     random = {b: sorted(folder.glob(f"{stem}__random__seed*__{b}.json")) for b in ("svm", "elm")}
+    seed1 = head.with_name(head.name.replace("__seed0__", "__seed1__"))
+    also = f"; seed 1: {accuracy(seed1):.3f}" if seed1.is_file() else ""
     return (f"| {name} | {cell([v1] if v1.is_file() else [])} | **{accuracy(head):.3f}** (lr {first['lr']:g}, "
-            f"dropout {first['dropout']:g}) | {min(epochs)}–{max(epochs)}, {training['not_converged_folds']} | "
-            f"{record['timings']['fit_seconds'] / 60:.0f} | "
+            f"dropout {first['dropout']:g}){also} | {min(epochs)}–{max(epochs)}, {training['not_converged_folds']} | "
+            f"{record['timings']['fit_seconds'] / 60:.0f} {record['device']} | "
             f"{cell(random['svm'])} / {cell(random['elm'])} | "
             f"{transfer(head, record)} | {paired(results, name, dataset)} |")
 
@@ -72,7 +75,8 @@ def main() -> None:
     heads = sorted((args.results / "runs" / args.dataset).glob("*__small__trained__seed0__head.json"))
     dataset = args.dataset.replace("__", "/")
     print("| front-end | v1 head | v2 head (chosen on fold 1) | best epochs (cap 100), not converged folds | training "
-          "min | random svm / elm (3 seeds) | transfer (trained + svm) | v2 head − random svm, paired over clips |")
+          "min, device | random svm / elm (3 seeds) | transfer (trained + svm) | v2 heads − random svm, paired over "
+          "clips |")
     print("|---|---:|---|---|---:|---|---:|---|")
     for head in heads:
         print(row(args.results, head, dataset))
