@@ -7,18 +7,26 @@
 #                            OMP_NUM_THREADS=1 ./run.sh esc-train transfer & OMP_NUM_THREADS=1 ./run.sh fsdd-random &
 #                            (two processes never train the same front-end at once: the second waits, then reuses)
 #   ./run.sh fsdd            FSDD front-end by front-end: random rows, training, transfer rows (esc: the same on ESC-10)
+#
+# Environment: JOBS=N runs N front-ends' chains at once (default 1; on one GPU, e.g. JOBS=12: each is one process,
+# and their output goes to $OUT/logs/STAGE-FE.log); WIDTH=paper (default small) with OUT=results-paper keeps a
+# paper-width run beside the small one; DATA, OUT and CACHE as below.
 set -euo pipefail
 cd "$(dirname "$0")"
 DATA=${DATA:-../../../shared/data}   # holds esc10/ and fsdd/
 OUT=${OUT:-results}                               # result files (committed as they finish)
 CACHE=${CACHE:-$HOME/.cache/rwbench/study24}      # embeddings (not committed); checkpoints live in $OUT/weights
+JOBS=${JOBS:-1}
+WIDTH=${WIDTH:-small}
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: JOBS must be a positive whole number, got '$JOBS'" >&2; exit 2; }
+[[ $WIDTH =~ ^(small|paper)$ ]] || { echo "run.sh: WIDTH must be small or paper, got '$WIDTH'" >&2; exit 2; }
 # cheapest first (README, "Compute plan"), so that the correlation gains rows as early as possible
 FE=strided_1024_1024,temporal_short,temporal,mst,strided_1024_512,strided_512_512,strided_256_256,strided_512_256
 FE=$FE,vertical_7x96,deepfourier,piczak,frame_level,vertical_7x86,frame_level_many,samplecnn
 FE=$FE,timbral_temporal_short,timbral_temporal,sample_level,heurinet,timbral,vgg,rese2_multi,musicnn_vgg,musicnn
 TWO_SEEDS=mst,strided_512_256,temporal,vertical_7x96,deepfourier,piczak,frame_level,sample_level
-ESC=(--dataset esc10 --data-root "$DATA/esc10" --results "$OUT")
-FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers --results "$OUT")
+ESC=(--dataset esc10 --data-root "$DATA/esc10" --results "$OUT" --width "$WIDTH")
+FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers --results "$OUT" --width "$WIDTH")
 RUN=(--cache "$CACHE")
 
 random_rows() {  # FE ARGS…: one front-end's random rows (3 seeds, svm and elm)
@@ -30,20 +38,42 @@ trained_rows() {  # FE ARGS…: one front-end trained (seed 0), then its transfe
   rwbench train "$@" --frontends "$fe" --seeds 1
   rwbench run "$@" "${RUN[@]}" --frontends "$fe" --weights trained --seeds 1 --backends svm,elm
 }
-random() {  # one front-end at a time, so that its result files land (and are committed) before the next is embedded
-  local fe
-  for fe in ${FE//,/ } mfcc logmel_stats; do random_rows "$fe" "$@"; done
+each() {  # STEP FRONTENDS ARGS…: STEP FE ARGS… for every front-end, $JOBS at a time; fails after all ran if any did
+  local step=$1 list=$2 fe failed=0 running=0
+  shift 2
+  if [ "$JOBS" = 1 ]; then
+    for fe in ${list//,/ }; do "$step" "$fe" "$@"; done
+    return
+  fi
+  mkdir -p "$OUT/logs"
+  for fe in ${list//,/ }; do
+    if (( running == JOBS )); then wait -n || failed=1; running=$((running - 1)); fi
+    echo "run.sh: $step $fe → $OUT/logs/$step-$fe.log"
+    ("$step" "$fe" "$@") > "$OUT/logs/$step-$fe.log" 2>&1 &
+    running=$((running + 1))
+  done
+  while (( running > 0 )); do wait -n || failed=1; running=$((running - 1)); done
+  [ "$failed" = 0 ] || { echo "run.sh: $step failed for some front-ends (see $OUT/logs/$step-*.log)" >&2; return 1; }
+}
+second_seed() {  # FE ARGS…: seed 1 of a two-seed front-end (seed 0 is its trained row)
+  local fe=$1; shift
+  rwbench train "$@" --frontends "$fe" --seeds 1,
+}
+per_frontend() {  # FE ARGS…: random rows, then trained rows, so that each front-end's row of the study lands whole
+  local fe=$1; shift
+  random_rows "$fe" "$@"; trained_rows "$fe" "$@"
+}
+random() {  # one front-end at a time (or $JOBS), so that its result files land (and are committed) before the next
+  each random_rows "$FE,mfcc,logmel_stats" "$@"
 }
 train() {
-  local fe
-  for fe in ${FE//,/ }; do trained_rows "$fe" "$@"; done
-  rwbench train "$@" --frontends "$TWO_SEEDS" --seeds 0,1
+  each trained_rows "$FE" "$@"
+  each second_seed "$TWO_SEEDS" "$@"
 }
-both() {  # per front-end: random rows, then trained rows, so that each front-end's row of the study lands whole
-  local fe
-  for fe in ${FE//,/ }; do random_rows "$fe" "$@"; trained_rows "$fe" "$@"; done
-  for fe in mfcc logmel_stats; do random_rows "$fe" "$@"; done
-  rwbench train "$@" --frontends "$TWO_SEEDS" --seeds 0,1
+both() {
+  each per_frontend "$FE" "$@"
+  each random_rows mfcc,logmel_stats "$@"
+  each second_seed "$TWO_SEEDS" "$@"
 }
 # the transfer rows of every trained front-end: its features refit with the random rows' backends (trained + svm/elm)
 transfer() {
@@ -56,7 +86,9 @@ tables() {
   rwbench leaderboard --results "$OUT"
   rwbench compare --results "$OUT"              # random (svm, elm) vs the trained head: the study's ρ
   rwbench compare --results "$OUT" --transfer   # random vs trained features under the same backend
-  rwbench report --results "$OUT" -o report.html
+  local page=report.html
+  [ "$OUT" = results ] || page="report-$(basename "$OUT").html"   # a paper-width run's page beside the small one's
+  rwbench report --results "$OUT" -o "$page"
 }
 # Diagnosis (not part of ρ): a linear readout (logreg) of the random and of the trained features, the head's own
 # kind of classifier. diagnosis/readout reads the trained weights of $OUT.
