@@ -356,3 +356,46 @@ def test_within_family_rho_and_the_input_family_null_ranking():
     assert row["null_rho_input"] == pytest.approx(stats.spearmanr(family_mean, trained).statistic)
     line = ranking.describe({**row, "n": 10, "backend": "svm", "spearman_p_holm": 0.01, "kendall_p_holm": 0.01})
     assert "ρ(input) = " in line and "within families logmel ρ = " in line and "waveform ρ = " in line
+
+
+@pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")  # a draw of one family's rows: its null is flat
+def test_rho_against_the_strongest_null_with_a_paired_bootstrap():
+    """ρ − the highest null ρ, and its interval from the same front-end draws as ρ's, the input family's means
+    recomputed within each draw: checked against a plain loop over the draws."""
+    rng = np.random.default_rng(3)
+    trained = np.round(rng.uniform(0.5, 0.9, 12), 3)
+    random = trained + rng.normal(0, 0.05, 12)
+    inputs = np.array(["waveform"] * 6 + ["logmel"] * 6)
+    both = pd.DataFrame({"random_accuracy": random, "trained_accuracy": trained, "params": rng.permutation(12),
+                         "macs": rng.permutation(12), "dim": rng.permutation(12), "input": inputs})
+    row = ranking._correlations(both, "accuracy")
+    nulls = {name: row[f"null_rho_{name}"] for name in ("params", "macs", "dim", "input")}
+    best = max(nulls, key=lambda name: nulls[name])
+    assert row["null_best"] == best
+    assert row["rho_minus_null"] == pytest.approx(row["spearman_rho"] - nulls[best])
+
+    def spearman(a, b):
+        return stats.spearmanr(a, b).statistic
+
+    picks = np.random.default_rng(ranking.BOOTSTRAP_SEED).integers(0, 12, size=(ranking.BOOTSTRAP_DRAWS, 12))
+    diffs = []
+    for p in picks:
+        y = trained[p]
+        if best == "input":
+            null = np.array([y[inputs[p] == family].mean() for family in inputs[p]])
+        else:
+            null = both[best].to_numpy(float)[p]
+        diffs.append(spearman(random[p], y) - spearman(null, y))
+    diffs = np.array(diffs)
+    low, high = np.percentile(diffs[np.isfinite(diffs)], [2.5, 97.5])
+    assert (row["rho_minus_null_ci_low"], row["rho_minus_null_ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    # the family-mean null alone, against the same loop
+    codes = pd.factorize(inputs)[0]
+    direct = [spearman(random[p], trained[p]) - spearman(
+        np.array([trained[p][codes[p] == c].mean() for c in codes[p]]), trained[p]) for p in picks]
+    direct = np.array(direct)
+    assert ranking.null_difference_interval(random, trained, codes, families=True) == (
+        pytest.approx(np.percentile(direct[np.isfinite(direct)], 2.5)),
+        pytest.approx(np.percentile(direct[np.isfinite(direct)], 97.5)))
+    line = ranking.describe({**row, "n": 12, "backend": "svm", "spearman_p_holm": 0.01, "kendall_p_holm": 0.01})
+    assert f"ρ − ρ({best}) = {row['rho_minus_null']:+.2f} (95 % CI over front-ends " in line

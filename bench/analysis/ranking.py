@@ -21,6 +21,9 @@ What a referee needs beside ρ and τ (:func:`correlation_figures`):
   written before MACs were recorded get them from the registered front-end (:func:`rwbench.macs.count_macs`).
   And ρ of the input family (waveform, log-mel …) with the families ordered by their mean trained score: the best
   any ranking that knows only the family can do.
+* **against the strongest null**: ρ minus the highest null ρ, with a percentile bootstrap over the front-ends (the
+  same draws for both, the input family's means recomputed in each draw): an interval above zero says the random
+  weights rank the trained networks better than their size, compute, feature dimension or input family alone do.
 * **within families**: ρ (exact p at small n) over the front-ends of each input family alone; the pooled ρ is the
   across-family figure. A ρ carried by the gap between families says less about architectures within one.
 * **leave one out**: the lowest and highest ρ with one front-end removed, and the front-end whose removal moves ρ
@@ -50,7 +53,8 @@ BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 0
 FIGURES = ["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "p_method", "spearman_p_holm", "kendall_p_holm",
            "rho_ci_frontends_low", "rho_ci_frontends_high", "rho_ci_folds_low", "rho_ci_folds_high",
-           "null_rho_params", "null_rho_macs", "null_rho_dim", "null_rho_input", "rho_within_families",
+           "null_rho_params", "null_rho_macs", "null_rho_dim", "null_rho_input", "null_best", "rho_minus_null",
+           "rho_minus_null_ci_low", "rho_minus_null_ci_high", "rho_within_families",
            "rho_leave_one_out_low", "rho_leave_one_out_high", "most_influential"]
 CORRELATION_COLUMNS = ["dataset", "backend", "n", *FIGURES, "frontends"]
 def pair_columns(metric: str = "accuracy") -> list[str]:
@@ -67,6 +71,9 @@ EXPORT_COLUMNS = {"rank_corr_spearman": "spearman_rho", "rank_corr_spearman_p": 
                   "rank_corr_spearman_folds_ci_high": "rho_ci_folds_high",
                   "rank_corr_null_params": "null_rho_params", "rank_corr_null_macs": "null_rho_macs",
                   "rank_corr_null_dim": "null_rho_dim", "rank_corr_null_input": "null_rho_input",
+                  "rank_corr_null_best": "null_best", "rank_corr_minus_null": "rho_minus_null",
+                  "rank_corr_minus_null_ci_low": "rho_minus_null_ci_low",
+                  "rank_corr_minus_null_ci_high": "rho_minus_null_ci_high",
                   "rank_corr_spearman_leave_one_out_low": "rho_leave_one_out_low",
                   "rank_corr_spearman_leave_one_out_high": "rho_leave_one_out_high",
                   "rank_corr_most_influential": "most_influential"}
@@ -206,6 +213,24 @@ def frontend_interval(x: np.ndarray, y: np.ndarray, *, draws: int = BOOTSTRAP_DR
     return _interval(_spearman_rows(np.asarray(x, float)[picks], np.asarray(y, float)[picks]))
 
 
+def family_means(y: np.ndarray, families: np.ndarray) -> np.ndarray:
+    """Each row's family mean of ``y`` (``(draws, n)``), within the row: ``families`` holds integer codes."""
+    onehot = families[..., None] == np.arange(families.max() + 1)  # (draws, n, families)
+    means = (y[..., None] * onehot).sum(axis=-2) / np.maximum(onehot.sum(axis=-2), 1)
+    return (onehot * means[..., None, :]).sum(axis=-1)
+
+
+def null_difference_interval(x: np.ndarray, y: np.ndarray, null: np.ndarray, *, families: bool = False,
+                             draws: int = BOOTSTRAP_DRAWS, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """95 % percentile interval of ρ(x, y) − ρ(null, y), the front-ends drawn with replacement (the draws of
+    :func:`frontend_interval`). With ``families``, ``null`` holds family codes and the null is the family mean of
+    ``y`` in each draw."""
+    picks = np.random.default_rng(seed).integers(0, len(x), size=(draws, len(x)))
+    yp = np.asarray(y, float)[picks]
+    nullp = family_means(yp, np.asarray(null)[picks]) if families else np.asarray(null, float)[picks]
+    return _interval(_spearman_rows(np.asarray(x, float)[picks], yp) - _spearman_rows(nullp, yp))
+
+
 def fold_interval(random_folds: list, trained_folds: list, *, draws: int = BOOTSTRAP_DRAWS,
                   seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
     """95 % percentile interval of ρ over outer folds × seeds: each draw takes the outer folds with replacement (the
@@ -288,7 +313,7 @@ def rank_agreement(x: np.ndarray, y: np.ndarray, *, interval: bool = True) -> di
 
 def _correlations(both: pd.DataFrame, metric: str) -> dict:
     x, y = both[f"random_{metric}"].to_numpy(float), both[f"trained_{metric}"].to_numpy(float)
-    out = dict.fromkeys(FIGURES, float("nan")) | {"p_method": "", "most_influential": ""}
+    out = dict.fromkeys(FIGURES, float("nan")) | {"p_method": "", "most_influential": "", "null_best": ""}
     if len(x) < MIN_FRONTENDS:
         return out
     with warnings.catch_warnings():  # a constant side gives NaN, reported as undefined, not as a warning
@@ -300,6 +325,15 @@ def _correlations(both: pd.DataFrame, metric: str) -> dict:
             null["null_rho_input"] = float(stats.spearmanr(family_mean, y).statistic)
             null["rho_within_families"] = within_families(both, metric)
     agreement = rank_agreement(x, y)
+    finite = {name: value for name, value in null.items() if name != "rho_within_families" and np.isfinite(value)}
+    if finite and np.isfinite(agreement["spearman_rho"]):
+        best = max(finite, key=lambda name: finite[name])
+        name = best.removeprefix("null_rho_")
+        values, families = ((pd.factorize(both["input"])[0], True) if name == "input"
+                            else (both[name].to_numpy(float), False))
+        low, high = null_difference_interval(x, y, values, families=families)
+        null.update(null_best=name, rho_minus_null=agreement["spearman_rho"] - finite[best],
+                    rho_minus_null_ci_low=low, rho_minus_null_ci_high=high)
     out.update(null, **{k: v for k, v in agreement.items() if not k.startswith("rho_ci")},
                rho_ci_frontends_low=agreement["rho_ci_low"], rho_ci_frontends_high=agreement["rho_ci_high"],
                **leave_one_out(x, y, [str(v) for v in (both["frontend"] if "frontend" in both else both.index)]))
@@ -348,6 +382,9 @@ def describe(row: pd.Series | dict, random: str = RANDOM, trained: str = TRAINED
         intervals += f", over folds × seeds {_range(row, 'rho_ci_folds')}"
     nulls = ", ".join(f"ρ({name}) = {row[f'null_rho_{name}']:.2f}" for name in (*NULLS, "input")
                       if np.isfinite(row.get(f"null_rho_{name}", np.nan)))
+    if row.get("null_best") and np.isfinite(row.get("rho_minus_null", np.nan)):
+        nulls += (f"; ρ − ρ({row['null_best']}) = {row['rho_minus_null']:+.2f} (95 % CI over front-ends "
+                  f"{row['rho_minus_null_ci_low']:+.2f} … {row['rho_minus_null_ci_high']:+.2f})")
     families, within = row.get("rho_within_families"), ""
     if isinstance(families, dict) and families:
         within = "; within families " + ", ".join(
