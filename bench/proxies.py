@@ -66,6 +66,7 @@ class ProxyValue:
     value: float
     per_seed: dict[int, float] = field(default_factory=dict)
     detail: dict = field(default_factory=dict)
+    seconds: float | None = None  # the cost when it is not the call's wall time (results reused, as they recorded it)
 
 
 @dataclass
@@ -333,17 +334,23 @@ def random_weight_score(ctx: ProxyContext, backend: str) -> ProxyValue:
     if setup is None or ctx.dataset is None:
         raise RwbenchError("random-weight proxies need a dataset and a random-weight setup")
     opts = replace(setup.opts, seeds=list(ctx.seeds), width=str(ctx.width), weights=["random"])
-    embed_all([ctx.dataset], [ctx.spec], opts, RunLog())
+    tasks = evaluation_jobs([ctx.dataset], [ctx.spec], [BACKENDS.get(backend)], opts)
+    protocol = (setup.described or ctx.dataset.describe())["protocol"]
+    reused = all(task.up_to_date(opts, protocol) for task in tasks)  # e.g. a study's random rows: nothing to embed
+    if not reused:
+        embed_all([ctx.dataset], [ctx.spec], opts, RunLog())
     metric = f"{task_type(ctx.dataset.task_type).primary}_mean"
-    per_seed, files = {}, []
-    for task in evaluation_jobs([ctx.dataset], [ctx.spec], [BACKENDS.get(backend)], opts):
+    per_seed, files, recorded = {}, [], 0.0
+    for task in tasks:
         path, _ = evaluate_job(task, opts, setup.splits, setup.described)
         record = read_json(path)
         per_seed[int(record["seed"])] = float(record["summary"][metric])
         files.append(str(path))
+        recorded += sum(float(record.get("timings", {}).get(k) or 0.0) for k in ("embed_seconds", "fit_seconds"))
     folds = [s.name for s in setup.splits] if setup.splits is not None else "all"
     return ProxyValue(float(np.mean(list(per_seed.values()))), per_seed,
-                      {"backend": backend, "metric": metric, "outer_folds": folds, "result_files": files})
+                      {"backend": backend, "metric": metric, "outer_folds": folds, "result_files": files,
+                       "reused": reused}, seconds=recorded if reused else None)
 
 
 for _backend in ("elm", "svm"):

@@ -65,11 +65,18 @@ class SearchOptions(Networks, Execution, Batching, Cached):
     train_random: int = 0
     out: Path | None = None
     frontends: str | None = None  # with space "registry": the registered front-ends scored (names or wildcards)
+    # the random-weight proxies' result files (all folds only): a study's results folder, whose random rows under the
+    # same run key are then reused rather than computed again (None: the search folder's random_weight/)
+    random_weight_results: Path | None = None
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.minibatch < 1 or min(self.train_top, self.train_random, self.sample_seed) < 0:
             raise RwbenchError(f"n {self.n} and minibatch {self.minibatch} must be at least 1; train_top, "
                                "train_random and sample_seed at least 0")
+        if self.random_weight_results is not None and self.folds:
+            # a subset's result is written at the normal result path: it would replace the folder's all-fold row
+            raise RwbenchError("--random-weight-results reuses rows scored on every outer fold; it cannot be "
+                               f"combined with --folds {','.join(self.folds)} (their results stay in the search folder)")
         super().__post_init__()
 
 
@@ -192,8 +199,12 @@ def proxy_record(proxy: ProxySpec, arch: Architecture, ctx: ProxyContext, path: 
     start = time.perf_counter()
     value = proxy.compute(ctx)
     seconds = time.perf_counter() - start
+    if value.seconds is not None:  # reused results: their own recorded cost, not this call's reading of them
+        seconds = value.seconds
     record = {"key": key, "proxy": proxy.name, "kind": proxy.kind, "frontend": arch.name, "value": value.value,
-              "per_seed": {str(k): v for k, v in value.per_seed.items()}, "seconds": seconds, "detail": value.detail}
+              "per_seed": {str(k): v for k, v in value.per_seed.items()}, "seconds": seconds,
+              "seconds_source": "measured" if value.seconds is None else "recorded in the reused result files",
+              "detail": value.detail}
     write_json(path, record)
     return record, True
 
@@ -214,7 +225,8 @@ def random_weight_setup(opts: SearchOptions, dataset: Dataset, folder: Path) -> 
         splits = [s for s in splits if s.name in opts.folds]
         described["protocol"] = {**described["protocol"], "outer_folds_scored": list(opts.folds)}
         tag = "folds-" + "-".join(safe(f) for f in opts.folds)
-    run = RunOptions(width=opts.width, seeds=list(opts.seeds), results_dir=folder / "random_weight" / tag,
+    results = opts.random_weight_results or folder / "random_weight" / tag
+    run = RunOptions(width=opts.width, seeds=list(opts.seeds), results_dir=results,
                      cache_dir=opts.cache_root, force=opts.force, grid=opts.grid or DEFAULT_GRID,
                      device=opts.device, workers=opts.workers, skip_bad_audio=opts.skip_bad_audio,
                      progress=opts.progress, batch_size=opts.batch_size, compile=opts.compile, n_jobs=opts.n_jobs)

@@ -41,6 +41,10 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=cli_args.fold_names, metavar="FOLD,...",
                    help="outer folds the random-weight proxies score (default: all; recorded in their results)")
     p.add_argument("--grid", choices=GRID_NAMES, help="the random-weight backends' grid (default: theirs)")
+    p.add_argument("--random-weight-results", type=Path, metavar="DIR",
+                   help="where the random-weight proxies' result files are read and written (default: the search "
+                        "folder): a study's results folder, whose random rows of every fold under the same run key are "
+                        "reused, not computed again (their recorded seconds are the proxy's cost); not with --folds")
     p.add_argument("--rank-by", metavar="PROXY", help="the proxy that ranks the table and picks --train-top (default: "
                                                       "the first random-weight proxy, else the first)")
     p.add_argument("--halving", action="store_true", help="successive halving: cheap proxies on all, random-weight "
@@ -94,7 +98,7 @@ def cmd_search(args) -> str:
                          device=args.device, workers=args.workers, skip_bad_audio=args.skip_bad_audio,
                          progress=not args.quiet and sys.stderr.isatty(), batch_size=args.batch_size,
                          n_jobs=args.jobs or available_cores(), results_dir=args.results, cache_dir=args.cache,
-                         force=args.force)
+                         force=args.force, random_weight_results=args.random_weight_results)
     if args.dry_run:
         return plan_search(datasets[0], opts, _train_options(args))
     cli_args.writable_folder(args.results, "--results")

@@ -211,3 +211,29 @@ def test_dry_run_times_each_network_once_for_both_random_weight_proxies(toy_spac
 def test_search_options_refuse_what_they_cannot_run(field, value, problem):
     with pytest.raises(RwbenchError, match=re.escape(problem)):
         SearchOptions(space="logmel", **{field: value})
+
+
+def test_random_weight_proxies_reuse_a_studys_random_rows(toy_space, tmp_path, monkeypatch):
+    """--random-weight-results: the proxy reads a results folder's random rows (same run key) instead of embedding
+    and fitting again, and its cost is what those files recorded, not the moment it took to read them."""
+    import rwbench.pipeline
+
+    dataset, study = tone_dataset(n_per_class=6), tmp_path / "study"
+    common = dict(space=str(toy_space), n=2, proxies="rw_elm", grid="study", results_dir=tmp_path, device="cpu",
+                  n_jobs=1, seeds=(0, 1), random_weight_results=study)
+    first = json.loads((search(dataset, SearchOptions(**common, out=tmp_path / "s1")) / "search.json").read_text())
+    rows = sorted((study / "runs").rglob("*__random__seed*__elm.json"))
+    assert len(rows) == 4 and first["random_weight"]["results"] == str(study)  # 2 architectures × 2 seeds, written there
+    assert not any(a["proxies"]["rw_elm"]["detail"]["reused"] for a in first["architectures"])
+
+    monkeypatch.setattr(rwbench.pipeline, "embed_all", lambda *a, **k: pytest.fail("reused rows need no embedding"))
+    second = json.loads((search(dataset, SearchOptions(**common, out=tmp_path / "s2")) / "search.json").read_text())
+    for before, after in zip(first["architectures"], second["architectures"]):
+        record = after["proxies"]["rw_elm"]
+        assert record["detail"]["reused"] and record["seconds_source"] == "recorded in the reused result files"
+        assert record["value"] == before["proxies"]["rw_elm"]["value"]
+        files = [json.loads(Path(f).read_text())["timings"] for f in record["detail"]["result_files"]]
+        assert record["seconds"] > 0
+        assert record["seconds"] == pytest.approx(sum(t["embed_seconds"] + t["fit_seconds"] for t in files))
+    with pytest.raises(RwbenchError, match="cannot be combined with --folds"):
+        SearchOptions(**common, folds=(dataset.splits()[0].name,))
