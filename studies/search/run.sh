@@ -37,9 +37,11 @@ print(",".join(a["name"] for a in archs[:5] + archs[-5:]))
 PY
 )
   rwbench train "${args[@]}" --frontends "$extremes" --seeds 1, --width small --results "$OUT"
-  # the registry's own front-ends: the same cheap proxies (their trained rows: studies/random-vs-trained-24)
+  # the registry's own front-ends: the same proxies (their trained rows, and the random rows the random-weight
+  # proxies reuse, are studies/random-vs-trained-24's)
   rwbench search registry --frontends "$REG" "${args[@]}" --width small --proxy-seeds 0,1,2 --batch 32 \
-    --results "$STUDY24" --cache "$CACHE" --out "$OUT/search/registry__$key" --proxies "$PROXIES"
+    --results "$STUDY24" --random-weight-results "$STUDY24" --cache "$CACHE" --out "$OUT/search/registry__$key" \
+    --proxies "$PROXIES"
   # the tables: pooled over both spaces, then each space alone, then the registry's front-ends
   rwbench search score "$OUT/search/logmel__$key" "$OUT/search/waveform__$key" --out "$OUT/search/score__$key"
   rwbench search score "$OUT/search/logmel__$key"
