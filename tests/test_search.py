@@ -237,3 +237,18 @@ def test_random_weight_proxies_reuse_a_studys_random_rows(toy_space, tmp_path, m
         assert record["seconds"] == pytest.approx(sum(t["embed_seconds"] + t["fit_seconds"] for t in files))
     with pytest.raises(RwbenchError, match="cannot be combined with --folds"):
         SearchOptions(**common, folds=(dataset.splits()[0].name,))
+
+
+def test_rwbench_train_runs_the_training_train_top_would():
+    """The same head settings (the run key's recipe part), seeds and width: architectures trained in parallel as
+    `rwbench train --frontends SPACE:ID` processes (the search study's JOBS) are reused by `search --train-top`."""
+    from rwbench import search_cli
+    from rwbench.cli import _train_options, build_parser
+
+    parser = build_parser()
+    train = _train_options(parser.parse_args(["train", "--dataset", "synthetic", "--frontends", "logmel:x", "--seeds",
+                                              "0,", "--dry-run"]))
+    top = search_cli._train_options(parser.parse_args(["search", "logmel", "--dataset", "synthetic", "--train-top",
+                                                       "20", "--train-seeds", "0,"]))
+    assert train.head_settings() == top.head_settings()
+    assert (train.seeds, str(train.width)) == (top.seeds, str(top.width)) == ([0], "small")

@@ -1,9 +1,10 @@
-"""Study 24's ``run.sh`` as a process, with a stand-in ``rwbench`` on PATH that records each call: which commands it
-issues, that JOBS runs front-ends' chains at once (and no more than JOBS), that WIDTH reaches every call, and that
-one front-end's failure neither stops the others nor goes unreported."""
+"""The studies' ``run.sh`` scripts as processes (study 24's, the search study's), with a stand-in ``rwbench`` on
+PATH that records each call: which commands it issues, that JOBS runs front-ends' chains at once (and no more than
+JOBS), that WIDTH reaches every call, and that one front-end's failure neither stops the others nor goes unreported."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "studies" / "random-vs-trained-24" / "run.sh"
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
+SCRIPT = STUDIES / "random-vs-trained-24" / "run.sh"
+SEARCH_SCRIPT = STUDIES / "search" / "run.sh"
 
 STUB = """#!/usr/bin/env bash
 # records its arguments and how many stand-ins run at once; fails for the front-end named in STUB_FAIL
@@ -25,7 +28,8 @@ case " $* " in *" --frontends $STUB_FAIL "*) echo "stub: $STUB_FAIL fails" >&2; 
 """
 
 
-def run_study(tmp_path: Path, *stages: str, **env: str) -> tuple[subprocess.CompletedProcess, list[str], list[int]]:
+def run_study(tmp_path: Path, *stages: str, script: Path = SCRIPT,
+              **env: str) -> tuple[subprocess.CompletedProcess, list[str], list[int]]:
     if shutil.which("bash") is None:
         pytest.skip("bash is not installed")
     stub_dir, bin_dir = tmp_path / "stub", tmp_path / "bin"
@@ -35,7 +39,7 @@ def run_study(tmp_path: Path, *stages: str, **env: str) -> tuple[subprocess.Comp
     (bin_dir / "rwbench").chmod(0o755)
     full_env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STUB_DIR": str(stub_dir),
                 "STUB_FAIL": "none", "OUT": str(tmp_path / "out"), "CACHE": str(tmp_path / "cache"), **env}
-    proc = subprocess.run(["bash", str(SCRIPT), *stages], env=full_env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(["bash", str(script), *stages], env=full_env, capture_output=True, text=True, timeout=120)
     calls = (stub_dir / "calls").read_text().splitlines() if (stub_dir / "calls").exists() else []
     concurrency = [int(n) for n in (stub_dir / "concurrency").read_text().split()] if calls else []
     return proc, calls, concurrency
@@ -86,3 +90,29 @@ def test_bad_settings_are_refused_before_anything_runs(tmp_path, env, message):
 def test_an_unknown_stage_is_named(tmp_path):
     proc, calls, _ = run_study(tmp_path, "esc-trian")
     assert proc.returncode == 2 and "no stage 'esc-trian'" in proc.stderr and calls == []
+
+
+def test_the_search_study_trains_every_architecture_jobs_at_a_time_before_train_top(tmp_path):
+    out = tmp_path / "out"
+    for key in ("esc10", "fsdd__speakers"):  # what the proxy pass wrote: two architectures per space
+        for space in ("logmel", "waveform"):
+            folder = out / "search" / f"{space}__{key}"
+            folder.mkdir(parents=True)
+            archs = [{"name": f"{space}:{i}", "trained": {"per_seed": {"0": 0.5 + i / 10}}} for i in range(2)]
+            (folder / "search.json").write_text(json.dumps({"architectures": archs}))
+    proc, calls, concurrency = run_study(tmp_path, script=SEARCH_SCRIPT, JOBS="3")
+    assert proc.returncode == 0, proc.stderr
+    for dataset in ("esc10", "fsdd"):
+        mine = [c for c in calls if f"--dataset {dataset}" in c]
+        seed0 = [c for c in mine if c.startswith("train ") and "--seeds 0," in c]
+        assert sorted(frontends_of(seed0, "train ")) == ["logmel:0", "logmel:1", "waveform:0", "waveform:1"]
+        top = [i for i, c in enumerate(mine) if c.startswith("search ") and "--train-top 20" in c]
+        assert len(top) == 2 and max(mine.index(c) for c in seed0) < min(top)  # trained first, then reused
+        assert len([c for c in mine if c.startswith("train ") and "--seeds 1," in c]) == 4  # the extremes, one each
+    assert 1 < max(concurrency) <= 3
+    assert (out / "logs" / "train-logmel-0.log").is_file()
+
+
+def test_the_search_study_refuses_a_bad_jobs_value(tmp_path):
+    proc, calls, _ = run_study(tmp_path, script=SEARCH_SCRIPT, JOBS="-1")
+    assert proc.returncode == 2 and "JOBS must be a positive whole number" in proc.stderr and calls == []

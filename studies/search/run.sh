@@ -2,6 +2,9 @@
 # The study fixed in README.md (issue 20, item 5): 40 sampled architectures (20 per shipped space, seed 0), every one
 # trained, proxies scored against training on ESC-10 and FSDD speakers; plus the registry's 24 trainable front-ends
 # scored by the same zero-cost proxies. Resumable: rerun after an interruption and finished work is reused.
+#
+# JOBS=N (default 1) trains N architectures at once, one `rwbench train` process each (a GPU machine: e.g. JOBS=12;
+# logs in $OUT/logs/), before the `--train-top` calls, which then find every one trained and reuse it.
 set -euo pipefail
 DATA=${DATA:-../../../shared/data}            # holds esc10/ and fsdd/
 OUT=${OUT:-results}                           # search folders and result files (committed as they finish)
@@ -11,10 +14,25 @@ REG=deepfourier,frame_level,frame_level_many,heurinet,mst,musicnn,musicnn_vgg,pi
 REG=$REG,strided_1024_1024,strided_1024_512,strided_256_256,strided_512_256,strided_512_512,temporal,temporal_short
 REG=$REG,timbral,timbral_temporal,timbral_temporal_short,vertical_7x86,vertical_7x96,vgg
 PROXIES=rw_elm,rw_svm,zero-cost,baseline
+JOBS=${JOBS:-1}
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: JOBS must be a positive whole number, got '$JOBS'" >&2; exit 2; }
 COMMON=(--width small --proxy-seeds 0,1,2 --batch 32 --results "$OUT" --cache "$CACHE")
 ESC=(--dataset esc10 --data-root "$DATA/esc10")
 FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers)
 declare -A KEY=([ESC]=esc10 [FSDD]=fsdd__speakers)
+
+train_each() {  # LIST ARGS…: `rwbench train ARGS… --frontends A` for every A of LIST, $JOBS at a time
+  local list=$1 arch failed=0 running=0
+  shift
+  mkdir -p "$OUT/logs"
+  for arch in ${list//,/ }; do
+    if (( running == JOBS )); then wait -n || failed=1; running=$((running - 1)); fi
+    rwbench train "$@" --frontends "$arch" > "$OUT/logs/train-${arch//:/-}.log" 2>&1 &
+    running=$((running + 1))
+  done
+  while (( running > 0 )); do wait -n || failed=1; running=$((running - 1)); done
+  [ "$failed" = 0 ] || { echo "run.sh: some trainings failed (see $OUT/logs/train-*.log)" >&2; return 1; }
+}
 
 for data in ESC FSDD; do
   declare -n args=$data
@@ -22,21 +40,34 @@ for data in ESC FSDD; do
   # the proxies of both spaces first (about 75 min per space on ESC-10, one core shared with other work), so that
   # the proxy table stands before the trainings (days) start;
   # then every architecture trained (top 20 of 20), seed 0: the second call reuses the first's proxy values
-  for train in "" "--train-top 20 --train-seeds 0,"; do
-    for space in logmel waveform; do
-      # shellcheck disable=SC2086  # $train: no option, or three words
-      rwbench search "$space" "${args[@]}" "${COMMON[@]}" --n 20 --seed 0 --proxies "$PROXIES" $train
-    done
+  for space in logmel waveform; do
+    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --n 20 --seed 0 --proxies "$PROXIES"
+  done
+  if (( JOBS > 1 )); then  # the same trainings as --train-top's below (tests/test_search.py checks the settings)
+    all=$(python - "$OUT/search/logmel__$key/search.json" "$OUT/search/waveform__$key/search.json" <<'PY'
+import json, sys
+print(",".join(a["name"] for path in sys.argv[1:] for a in json.load(open(path))["architectures"]))
+PY
+)
+    train_each "$all" "${args[@]}" --seeds 0, --width small --results "$OUT"
+  fi
+  for space in logmel waveform; do
+    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --n 20 --seed 0 --proxies "$PROXIES" --train-top 20 \
+      --train-seeds 0,
   done
   # seed 1 for the 5 best and the 5 worst by trained seed-0 accuracy over the 40 (the rule in README.md)
   extremes=$(python - "$OUT/search/logmel__$key/search.json" "$OUT/search/waveform__$key/search.json" <<'PY'
 import json, sys
 archs = [a for path in sys.argv[1:] for a in json.load(open(path))["architectures"] if a.get("trained")]
 archs.sort(key=lambda a: a["trained"]["per_seed"]["0"], reverse=True)
-print(",".join(a["name"] for a in archs[:5] + archs[-5:]))
+print(",".join(dict.fromkeys(a["name"] for a in archs[:5] + archs[-5:])))  # once each, also with < 10 trained
 PY
 )
-  rwbench train "${args[@]}" --frontends "$extremes" --seeds 1, --width small --results "$OUT"
+  if (( JOBS > 1 )); then
+    train_each "$extremes" "${args[@]}" --seeds 1, --width small --results "$OUT"
+  else
+    rwbench train "${args[@]}" --frontends "$extremes" --seeds 1, --width small --results "$OUT"
+  fi
   # the registry's own front-ends: the same proxies (their trained rows, and the random rows the random-weight
   # proxies reuse, are studies/random-vs-trained-24's)
   rwbench search registry --frontends "$REG" "${args[@]}" --width small --proxy-seeds 0,1,2 --batch 32 \
