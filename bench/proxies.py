@@ -12,8 +12,9 @@ each proxy's wall time beside its value. Three kinds:
   ============  ==============================================================================================
   ``synflow``   Tanaka et al. 2020: weights → |weights|, batch norm off, one all-ones input (float64);
                 R = Σ outputs; Σ over conv/linear weights of |θ ⊙ ∂R/∂θ|
-  ``naswot``    Mellor et al. 2021: binary code of each activation unit (input > 0 of every nonlinearity module)
-                per clip; K = Σ_layers [c·cᵀ + (1−c)·(1−c)ᵀ] (= units − Hamming distance); log |det K|
+  ``naswot``    Mellor et al. 2021: binary code of each activation unit (input > 0 of every nonlinearity, a
+                module or a functional call such as ``torch.relu``) per clip; K = Σ_layers [c·cᵀ + (1−c)·(1−c)ᵀ]
+                (= units − Hamming distance); log |det K|
   ``jacob_cov`` Mellor et al. 2020 (v1), as Abdelfattah et al. 2021: J = ∂(Σ logits)/∂input per clip; the
                 eigenvalues λ of corrcoef(J): −Σ [log(λ + 1e-5) + 1/(λ + 1e-5)]
   ``grad_norm`` Abdelfattah et al. 2021: Σ over conv/linear layers of ‖∂L/∂W‖₂ (cross-entropy L)
@@ -24,7 +25,10 @@ each proxy's wall time beside its value. Three kinds:
                 paper's sum; zero-cost-nas also multiplies each channel by its fan-in when it broadcasts)
   ============  ==============================================================================================
 
-  The network is in training mode (batch norm on batch statistics), as in zero-cost-nas.
+  The network is in training mode (batch norm on batch statistics), as in zero-cost-nas. A score that is undefined
+  for a network on its minibatch (no nonlinearity to read codes from, a constant Jacobian, a second derivative that
+  does not exist) is NaN with the reason in the record's ``detail.undefined``; ``rwbench search score`` counts and
+  names them rather than leaving them out of n silently.
 * ``baseline`` — ``params`` (front-end parameters), ``macs`` (multiply-accumulates per second of audio,
   :func:`rwbench.macs.count_macs`), ``dim`` (feature dimension of the default layers): what a proxy must beat.
 """
@@ -57,7 +61,10 @@ log = logging.getLogger(__name__)
 
 ProxyKind = Literal["random-weight", "zero-cost", "baseline"]
 PRUNABLE = (nn.Conv1d, nn.Conv2d, nn.Linear)
-ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Tanh, nn.SELU, nn.Sigmoid, nn.Softplus)
+# the nonlinearities whose input signs are naswot's codes: what the modules nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU,
+# nn.Tanh, nn.SELU, nn.Sigmoid, nn.Softplus call, and what a network calls without a module
+NONLINEARITIES = frozenset({torch.relu, torch.relu_, F.relu, F.relu_, F.leaky_relu, F.leaky_relu_, F.elu, F.elu_,
+                            F.gelu, torch.tanh, F.selu, torch.selu, torch.sigmoid, F.softplus, F.silu, F.hardtanh})
 JACOB_K = 1e-5
 
 
@@ -177,24 +184,33 @@ def synflow_score(net: nn.Module, inputs: torch.Tensor, targets=None, loss_fn=No
     return float(sum((m.weight * m.weight.grad).abs().sum().item() for m in prunable(net) if m.weight.grad is not None))
 
 
+class Undefined(RwbenchError):
+    """A zero-cost score that does not exist for this network on this minibatch; the message says why."""
+
+
+class _ActivationCodes(torch.overrides.TorchFunctionMode):
+    """Adds each nonlinearity call's input codes (> 0, per clip of the batch) to naswot's kernel. A function mode sees
+    functional calls and modules alike (a module calls its function), each once: the mode is off inside a call."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.kernel, self.calls = torch.zeros(n, n, dtype=torch.float64), 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        x = args[0] if args else None
+        if func in NONLINEARITIES and isinstance(x, torch.Tensor) and x.dim() and x.shape[0] == len(self.kernel):
+            codes = (x.detach().reshape(len(self.kernel), -1) > 0).double()
+            self.kernel.add_((codes @ codes.T + (1 - codes) @ (1 - codes).T).cpu())
+            self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
 def naswot_score(net: nn.Module, inputs: torch.Tensor, targets=None, loss_fn=None) -> float:
-    n = inputs.shape[0]
-    kernel = torch.zeros(n, n, dtype=torch.float64)
-
-    def hook(module, args, output):
-        codes = (args[0].detach().reshape(n, -1) > 0).double()
-        kernel.add_((codes @ codes.T + (1 - codes) @ (1 - codes).T).cpu())
-
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, ACTIVATIONS)]
-    if not handles:
-        return float("nan")  # no nonlinearity module to read codes from (functional activations)
-    try:
-        with torch.no_grad():
-            net(inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return float(np.linalg.slogdet(kernel.numpy())[1])
+    with torch.no_grad(), _ActivationCodes(inputs.shape[0]) as codes:
+        net(inputs)
+    if not codes.calls:
+        raise Undefined("naswot: the network calls no nonlinearity to read activation codes from")
+    return float(np.linalg.slogdet(codes.kernel.numpy())[1])
 
 
 def jacob_cov_score(net: nn.Module, inputs: torch.Tensor, targets=None, loss_fn=None) -> float:
@@ -207,7 +223,7 @@ def jacob_cov_score(net: nn.Module, inputs: torch.Tensor, targets=None, loss_fn=
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.corrcoef(jacobian)
     if not np.isfinite(corr).all():
-        return float("nan")  # a clip whose Jacobian is constant
+        raise Undefined("jacob_cov: a clip's input Jacobian is constant, so its correlations are undefined")
     eig = np.linalg.eigvalsh(corr)
     return float(-np.sum(np.log(eig + JACOB_K) + 1.0 / (eig + JACOB_K)))
 
@@ -235,7 +251,11 @@ def grasp_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, los
     if not isinstance(z, torch.Tensor):  # the int 0 of an empty sum
         raise RwbenchError("grasp: no conv/linear weight of the network has a gradient")
     hessian_g = torch.autograd.grad(z, weights, allow_unused=True)
-    return float(sum((-w.detach() * hg).sum().item() for w, hg in zip(weights, hessian_g) if hg is not None))
+    value = float(sum((-w.detach() * hg).sum().item() for w, hg in zip(weights, hessian_g) if hg is not None))
+    if not np.isfinite(value):
+        raise Undefined("grasp: the Hessian-gradient product is not finite: a second derivative of the network does not "
+                        "exist on this minibatch (e.g. l2 pooling's square root at frames of digital silence)")
+    return value
 
 
 def fisher_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn=F.cross_entropy) -> float:
@@ -272,12 +292,16 @@ def _zero_cost(score: Callable, *, needs_labels: bool) -> Callable[[ProxyContext
         inputs = network_input(ctx.spec, waves.to(ctx.device))
         n_classes, task = len(ctx.dataset.classes), ctx.dataset.kind
         targets, loss = task.head_targets(labels).to(ctx.device), task.head_loss()  # the trained head's loss
-        per_seed = {}
+        per_seed, undefined = {}, {}
         for seed in ctx.seeds:
             net = ProxyNetwork(ctx.spec, ctx.width, n_classes, seed=seed).to(ctx.device)
-            per_seed[seed] = score(net, inputs, targets, loss)
-        return ProxyValue(float(np.mean(list(per_seed.values()))), per_seed,
-                          {"batch": len(waves), **({} if needs_labels else {"labels_used": False})})
+            try:
+                per_seed[seed] = score(net, inputs, targets, loss)
+            except Undefined as why:
+                per_seed[seed], undefined[str(seed)] = float("nan"), str(why)
+        detail = {"batch": len(waves), **({} if needs_labels else {"labels_used": False}),
+                  **({"undefined": undefined} if undefined else {})}
+        return ProxyValue(float(np.mean(list(per_seed.values()))), per_seed, detail)
 
     return compute
 
@@ -297,8 +321,9 @@ ZERO_COST = {
     "fisher": (fisher_score, True, "Theis et al. 2018; Turner et al. 2020 (BlockSwap, ICLR)",
                "Σ_channels ½ mean (Σ a·∂L/∂a)²"),
 }
+VERSIONS = {"naswot": 2}  # naswot 2: functional nonlinearities are read too (1: NaN for a network without modules)
 for _name, (_score, _labels, _source, _what) in ZERO_COST.items():
-    register_proxy(name=_name, kind="zero-cost", source=_source, description=_what)(
+    register_proxy(name=_name, kind="zero-cost", source=_source, description=_what, version=VERSIONS.get(_name, 1))(
         _zero_cost(_score, needs_labels=_labels))
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from rwbench.proxies import (
     PROXIES,
     ProxyContext,
     ProxyNetwork,
+    Undefined,
     fisher_score,
     grad_norm_score,
     grasp_score,
@@ -103,6 +105,49 @@ def test_naswot_matches_the_formula(tiny):
     hamming = np.array([[np.sum(a != b) for b in codes] for a in codes])
     assert np.allclose(kernel, codes.shape[1] - hamming)  # Mellor et al.: K = N_A − Hamming distance
     assert naswot_score(net, x_t) == pytest.approx(np.linalg.slogdet(kernel)[1], rel=1e-9)
+
+
+class TinyFunctional(Tiny):
+    """Tiny with its ReLU called as a function (as most registered front-ends do), not as a module."""
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean(2))
+
+
+def test_naswot_reads_functional_nonlinearities_as_it_reads_modules(tiny):
+    net, x_t, _, params, x, _ = tiny
+    functional = TinyFunctional().double()
+    functional.load_state_dict(net.state_dict())
+    codes = (forward(params, x)[1].reshape(N, -1) > 0).astype(float)
+    expected = np.linalg.slogdet(codes @ codes.T + (1 - codes) @ (1 - codes).T)[1]
+    assert naswot_score(functional, x_t) == pytest.approx(expected, rel=1e-9) == naswot_score(net, x_t)
+    # a network with no nonlinearity has no codes: undefined, with the reason, never a number
+    with pytest.raises(Undefined, match="calls no nonlinearity"):
+        naswot_score(nn.Sequential(nn.Conv1d(1, C, K), nn.Flatten(), nn.LazyLinear(CLASSES)).double(), x_t)
+
+
+def test_an_undefined_score_is_nan_with_its_reason_in_the_record():
+    """strided_* pool with an l2 norm, whose second derivative does not exist at zero: one silent clip in the
+    minibatch makes grasp undefined; the value is NaN and the record says why (search score counts it)."""
+    from toy import tone_dataset
+
+    from rwbench.frontend import FRONTENDS
+
+    spec = FRONTENDS.get("strided_512_512")
+    waves = 0.1 * torch.randn(4, 16000, generator=torch.Generator().manual_seed(0))
+    waves[1] = 0  # digital silence
+    ctx = ProxyContext(spec=spec, width="small", seeds=(0, 1), dataset=tone_dataset(n_per_class=4),
+                       batch=lambda: (waves, torch.tensor([0, 1, 2, 0])))
+    grasp = PROXIES.get("grasp").compute(ctx)
+    assert math.isnan(grasp.value) and set(grasp.detail["undefined"]) == {"0", "1"}
+    assert "second derivative" in grasp.detail["undefined"]["0"]
+    assert math.isfinite(PROXIES.get("snip").compute(ctx).value)  # first derivatives exist there
+    naswot = PROXIES.get("naswot").compute(ctx)  # an l2 norm and a log: no nonlinearity with binary codes
+    assert math.isnan(naswot.value) and "calls no nonlinearity" in naswot.detail["undefined"]["0"]
+    # sample_level calls torch.relu (no module): its codes are read (naswot 1 gave NaN for it)
+    level = replace(ctx, spec=FRONTENDS.get("sample_level"), batch=lambda: (waves[:, :12000], torch.tensor([0, 1, 2, 0])))
+    value = PROXIES.get("naswot").compute(level)
+    assert math.isfinite(value.value) and "undefined" not in value.detail
 
 
 def test_jacob_cov_matches_the_formula(tiny):

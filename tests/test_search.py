@@ -156,6 +156,29 @@ def test_proxy_scores_against_hand_computed_figures():
     assert regret(np.array([3.0, 2, 1]), np.array([1.0, 2, 3])) == 2.0
 
 
+def test_undefined_proxy_values_are_counted_and_named_not_dropped(tmp_path, caplog, monkeypatch):
+    from rwbench.analysis import search_score
+
+    why = "naswot: the network calls no nonlinearity to read activation codes from"
+    trained = {"seconds_per_seed": 10.0, "metric": "accuracy_mean"}
+    archs = [{"name": f"a{i}", "config": {}, "trained": {**trained, "value": 0.5 + i / 20},
+              "proxies": {"naswot": {"value": math.nan if i < 2 else float(i), "seconds": 1.0, "kind": "zero-cost",
+                                     "detail": {"undefined": {"0": why}} if i < 2 else {}},
+                          "params": {"value": math.nan if i == 5 else float(i), "seconds": 0.0, "kind": "baseline"}}}
+             for i in range(6)]
+    manifest = {"search_code": 1, "space": {"name": "toy"}, "dataset": {"key": "toy", "task_type": "multiclass"},
+                "proxies": ["naswot", "params"], "architectures": archs}
+    monkeypatch.setattr(search_score, "load_manifest", lambda folder: manifest)  # trained rows as given here
+    table = proxy_scores(manifest).set_index("proxy")
+    assert (table.loc["naswot", "n"], table.loc["naswot", "undefined"]) == (4, 2)
+    assert (table.loc["params", "n"], table.loc["params", "undefined"]) == (5, 1)
+    with caplog.at_level(logging.WARNING, logger="rwbench"):
+        text = search_score.score([tmp_path / "s"])
+    assert f"naswot is undefined on 2 trained architecture(s): {why} (left out of its n)" in text
+    assert "params is undefined on 1 trained architecture(s): no reason recorded" in text
+    assert sum("is undefined on" in r.getMessage() for r in caplog.records) == 2  # json/csv output says it too
+
+
 def test_search_scores_registered_frontends_too(tmp_path):
     dataset = tone_dataset(n_per_class=4)
     opts = SearchOptions(space="registry", frontends="sample_level,mfcc", proxies="synflow,dim", minibatch=6,

@@ -10,6 +10,7 @@ every proxy. Light: no torch import (the HTML report reads it).
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ..results import safe
 from ..tasks import task_type
 from .ranking import EXACT_N, MIN_FRONTENDS, rank_agreement
 
+log = logging.getLogger("rwbench")
 TOP_FRACTION = 0.1
 
 
@@ -51,7 +53,7 @@ def write_text(path: Path, text: str) -> None:
 
 
 # -- the scores -------------------------------------------------------------------------------------------
-SCORE_COLUMNS = ["proxy", "kind", "n", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "p_method",
+SCORE_COLUMNS = ["proxy", "kind", "n", "undefined", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "p_method",
                  "rho_ci_low", "rho_ci_high", "top10_precision", "regret", "seconds_per_arch", "cost_ratio"]
 
 
@@ -79,11 +81,28 @@ def proxy_scores(manifest: dict) -> pd.DataFrame:
         pairs = [(a["proxies"][name]["value"], a["trained"]["value"]) for a in archs
                  if name in a["proxies"] and a.get("trained") and _finite(a["proxies"][name]["value"])]
         seconds = float(np.mean([r["seconds"] for r in records])) if records else math.nan
+        undefined = [a for a in archs if name in a["proxies"] and a.get("trained")
+                     and not _finite(a["proxies"][name]["value"])]  # left out of n: counted, and named by score()
         row = {"proxy": name, "kind": records[0]["kind"] if records else "", "n": len(pairs),
+               "undefined": len(undefined),
                **_correlation(np.array(pairs, float).reshape(-1, 2)), "seconds_per_arch": seconds,
                "cost_ratio": seconds / train_cost if train_cost else math.nan}
         rows.append(row)
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+def undefined_reasons(manifest: dict) -> dict[str, dict[str, int]]:
+    """Per proxy, why its value is undefined (NaN) on trained architectures: reason → how many (a record written
+    before reasons were recorded: "no reason recorded")."""
+    out: dict[str, dict[str, int]] = {}
+    for arch in manifest["architectures"]:
+        for name, record in arch["proxies"].items():
+            if arch.get("trained") and not _finite(record["value"]):
+                reasons = set((record.get("detail") or {}).get("undefined", {}).values()) or {"no reason recorded"}
+                for reason in reasons:
+                    out.setdefault(name, {}).setdefault(reason, 0)
+                    out[name][reason] += 1
+    return out
 
 
 def _finite(value) -> bool:
@@ -169,12 +188,18 @@ def score(folders: list[Path], fmt: str = "md", out: Path | None = None) -> str:
     note = (f"{', '.join(str(f) for f in folders)} on {manifest['dataset']['key']}: {len(manifest['architectures'])} "
             f"architectures, {trained} trained. seconds_per_arch: each proxy's wall time per architecture; "
             f"cost_ratio: ÷ training seconds per architecture and seed; written to {out}/score.*\n")
+    for name, reasons in undefined_reasons(manifest).items():  # never left out of n without a word
+        line = (f"{name} is undefined on " + "; ".join(f"{k} trained architecture(s): {why}" for why, k in reasons.items())
+                + " (left out of its n)")
+        log.warning("%s", line)
+        note += line + "\n"
     return note + texts[fmt] if fmt == "md" else texts[fmt]
 
 
 # -- the HTML report's section ---------------------------------------------------------------------------------------
-REPORT_COLUMNS = {"proxy": "proxy", "kind": "kind", "n": "n", "spearman_rho": "ρ", "spearman_p": "p (ρ)",
-                  "kendall_tau": "τ", "kendall_p": "p (τ)", "rho_ci_low": "ρ 95% CI low", "rho_ci_high": "ρ 95% CI high",
+REPORT_COLUMNS = {"proxy": "proxy", "kind": "kind", "n": "n", "undefined": "undefined", "spearman_rho": "ρ",
+                  "spearman_p": "p (ρ)", "kendall_tau": "τ", "kendall_p": "p (τ)", "rho_ci_low": "ρ 95% CI low",
+                  "rho_ci_high": "ρ 95% CI high",
                   "top10_precision": "top-10% precision", "regret": "regret", "seconds_per_arch": "s / architecture",
                   "cost_ratio": "cost ÷ training"}
 
