@@ -394,7 +394,7 @@ def test_rho_against_the_strongest_null_with_a_paired_bootstrap():
     direct = [spearman(random[p], trained[p]) - spearman(
         np.array([trained[p][codes[p] == c].mean() for c in codes[p]]), trained[p]) for p in picks]
     direct = np.array(direct)
-    assert ranking.null_difference_interval(random, trained, codes, families=True) == (
+    assert ranking.rho_difference_interval(random, trained, codes, families=True) == (
         pytest.approx(np.percentile(direct[np.isfinite(direct)], 2.5)),
         pytest.approx(np.percentile(direct[np.isfinite(direct)], 97.5)))
     line = ranking.describe({**row, "n": 12, "backend": "svm", "spearman_p_holm": 0.01, "kendall_p_holm": 0.01})

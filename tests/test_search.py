@@ -275,3 +275,29 @@ def test_rwbench_train_runs_the_training_train_top_would():
                                                        "20", "--train-seeds", "0,"]))
     assert train.head_settings() == top.head_settings()
     assert (train.seeds, str(train.width)) == (top.seeds, str(top.width)) == ([0], "small")
+
+
+def test_each_proxy_is_compared_with_the_random_weight_one_by_a_paired_bootstrap():
+    from rwbench.analysis import ranking
+    from rwbench.analysis.search_score import difference, reference_proxy
+
+    rng = np.random.default_rng(5)
+    trained = rng.uniform(0.4, 0.9, 14)
+    rw, cheap = trained + rng.normal(0, 0.03, 14), trained + rng.normal(0, 0.2, 14)
+    archs = [{"name": f"a{i}", "trained": {"value": t, "seconds_per_seed": 1.0},
+              "proxies": {"rw_svm": {"value": r, "seconds": 1.0, "kind": "random-weight"},
+                          "snip": {"value": c if i else math.nan, "seconds": 1.0, "kind": "zero-cost"}}}
+             for i, (t, r, c) in enumerate(zip(trained, rw, cheap))]
+    manifest = {"architectures": archs, "proxies": ["snip", "rw_svm"], "rank_by": "snip"}
+    assert reference_proxy(manifest) == "rw_svm"  # the study's probe, though the table was ranked by snip
+    point, low, high = difference(manifest, "rw_svm", "snip")
+    both = slice(1, None)  # a0's snip is undefined: the comparison is on the 13 with both
+    spearman = [stats.spearmanr(x[both], trained[both]).statistic for x in (rw, cheap)]
+    assert point == pytest.approx(spearman[0] - spearman[1])
+    picks = np.random.default_rng(ranking.BOOTSTRAP_SEED).integers(0, 13, size=(ranking.BOOTSTRAP_DRAWS, 13))
+    diffs = np.array([stats.spearmanr(rw[both][p], trained[both][p]).statistic
+                      - stats.spearmanr(cheap[both][p], trained[both][p]).statistic for p in picks])
+    assert (low, high) == tuple(pytest.approx(v) for v in np.percentile(diffs[np.isfinite(diffs)], [2.5, 97.5]))
+    table = proxy_scores(manifest).set_index("proxy")
+    assert table.loc["snip", "reference"] == "rw_svm" and table.loc["snip", "reference_minus_rho"] == pytest.approx(point)
+    assert math.isnan(table.loc["rw_svm", "reference_minus_rho"])  # not compared with itself

@@ -220,15 +220,15 @@ def family_means(y: np.ndarray, families: np.ndarray) -> np.ndarray:
     return (onehot * means[..., None, :]).sum(axis=-1)
 
 
-def null_difference_interval(x: np.ndarray, y: np.ndarray, null: np.ndarray, *, families: bool = False,
-                             draws: int = BOOTSTRAP_DRAWS, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
-    """95 % percentile interval of ρ(x, y) − ρ(null, y), the front-ends drawn with replacement (the draws of
-    :func:`frontend_interval`). With ``families``, ``null`` holds family codes and the null is the family mean of
-    ``y`` in each draw."""
+def rho_difference_interval(x: np.ndarray, y: np.ndarray, other: np.ndarray, *, families: bool = False,
+                            draws: int = BOOTSTRAP_DRAWS, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """95 % percentile interval of ρ(x, y) − ρ(other, y), a paired bootstrap: the pairs drawn with replacement, the
+    same draws for both (those of :func:`frontend_interval`). With ``families``, ``other`` holds family codes and
+    is the family mean of ``y`` in each draw (the input-family null ranking)."""
     picks = np.random.default_rng(seed).integers(0, len(x), size=(draws, len(x)))
     yp = np.asarray(y, float)[picks]
-    nullp = family_means(yp, np.asarray(null)[picks]) if families else np.asarray(null, float)[picks]
-    return _interval(_spearman_rows(np.asarray(x, float)[picks], yp) - _spearman_rows(nullp, yp))
+    otherp = family_means(yp, np.asarray(other)[picks]) if families else np.asarray(other, float)[picks]
+    return _interval(_spearman_rows(np.asarray(x, float)[picks], yp) - _spearman_rows(otherp, yp))
 
 
 def fold_interval(random_folds: list, trained_folds: list, *, draws: int = BOOTSTRAP_DRAWS,
@@ -331,7 +331,7 @@ def _correlations(both: pd.DataFrame, metric: str) -> dict:
         name = best.removeprefix("null_rho_")
         values, families = ((pd.factorize(both["input"])[0], True) if name == "input"
                             else (both[name].to_numpy(float), False))
-        low, high = null_difference_interval(x, y, values, families=families)
+        low, high = rho_difference_interval(x, y, values, families=families)
         null.update(null_best=name, rho_minus_null=agreement["spearman_rho"] - finite[best],
                     rho_minus_null_ci_low=low, rho_minus_null_ci_high=high)
     out.update(null, **{k: v for k, v in agreement.items() if not k.startswith("rho_ci")},

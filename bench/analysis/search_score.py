@@ -22,7 +22,7 @@ from ..errors import RwbenchError
 from ..fileio import atomic_path, read_json
 from ..results import safe
 from ..tasks import task_type
-from .ranking import EXACT_N, MIN_FRONTENDS, rank_agreement
+from .ranking import EXACT_N, MIN_FRONTENDS, rank_agreement, rho_difference_interval
 
 log = logging.getLogger("rwbench")
 TOP_FRACTION = 0.1
@@ -54,7 +54,8 @@ def write_text(path: Path, text: str) -> None:
 
 # -- the scores -------------------------------------------------------------------------------------------
 SCORE_COLUMNS = ["proxy", "kind", "n", "undefined", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "p_method",
-                 "rho_ci_low", "rho_ci_high", "top10_precision", "regret", "seconds_per_arch", "cost_ratio"]
+                 "rho_ci_low", "rho_ci_high", "top10_precision", "regret", "seconds_per_arch", "cost_ratio",
+                 "reference", "reference_minus_rho", "difference_ci_low", "difference_ci_high"]
 
 
 def top_precision(proxy: np.ndarray, trained: np.ndarray, fraction: float = TOP_FRACTION) -> float:
@@ -70,9 +71,33 @@ def regret(proxy: np.ndarray, trained: np.ndarray) -> float:
     return float(trained.max() - trained[int(np.argmax(proxy))])
 
 
+def reference_proxy(manifest: dict) -> str | None:
+    """The proxy every other is compared with: ``--rank-by`` when it is a random-weight proxy, else the first
+    random-weight proxy of the search (the study's probe), else None."""
+    kinds = {name: record["kind"] for a in manifest["architectures"] for name, record in a["proxies"].items()}
+    candidates = [manifest.get("rank_by"), *manifest["proxies"]]
+    return next((name for name in candidates if name and kinds.get(name) == "random-weight"), None)
+
+
+def difference(manifest: dict, reference: str, name: str) -> tuple[float, float, float]:
+    """ρ(reference) − ρ(name) with trained accuracy over the trained architectures where both are defined, and its
+    paired bootstrap 95 % interval (the same architectures drawn for both): above zero, the reference ranks better."""
+    rows = [(a["proxies"][reference]["value"], a["proxies"][name]["value"], a["trained"]["value"])
+            for a in manifest["architectures"] if a.get("trained") and reference in a["proxies"]
+            and name in a["proxies"] and _finite(a["proxies"][reference]["value"])
+            and _finite(a["proxies"][name]["value"])]
+    if len(rows) < MIN_FRONTENDS:
+        return math.nan, math.nan, math.nan
+    ref, other, trained = np.array(rows, float).T
+    point = rank_agreement(ref, trained, interval=False)["spearman_rho"] - rank_agreement(
+        other, trained, interval=False)["spearman_rho"]
+    return (float(point), *rho_difference_interval(ref, trained, other))
+
+
 def proxy_scores(manifest: dict) -> pd.DataFrame:
     """One row per proxy of the search: :data:`SCORE_COLUMNS`."""
     archs = manifest["architectures"]
+    reference = reference_proxy(manifest)
     trained_seconds = [a["trained"]["seconds_per_seed"] for a in archs if a.get("trained")]
     train_cost = float(np.nanmean(trained_seconds)) if trained_seconds else math.nan
     rows = []
@@ -86,7 +111,10 @@ def proxy_scores(manifest: dict) -> pd.DataFrame:
         row = {"proxy": name, "kind": records[0]["kind"] if records else "", "n": len(pairs),
                "undefined": len(undefined),
                **_correlation(np.array(pairs, float).reshape(-1, 2)), "seconds_per_arch": seconds,
-               "cost_ratio": seconds / train_cost if train_cost else math.nan}
+               "cost_ratio": seconds / train_cost if train_cost else math.nan, "reference": reference or ""}
+        if reference is not None and name != reference:
+            row["reference_minus_rho"], row["difference_ci_low"], row["difference_ci_high"] = difference(
+                manifest, reference, name)
         rows.append(row)
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
@@ -201,7 +229,8 @@ REPORT_COLUMNS = {"proxy": "proxy", "kind": "kind", "n": "n", "undefined": "unde
                   "spearman_p": "p (ρ)", "kendall_tau": "τ", "kendall_p": "p (τ)", "rho_ci_low": "ρ 95% CI low",
                   "rho_ci_high": "ρ 95% CI high",
                   "top10_precision": "top-10% precision", "regret": "regret", "seconds_per_arch": "s / architecture",
-                  "cost_ratio": "cost ÷ training"}
+                  "cost_ratio": "cost ÷ training", "reference": "reference", "reference_minus_rho": "ρ(reference) − ρ",
+                  "difference_ci_low": "difference 95% CI low", "difference_ci_high": "difference 95% CI high"}
 
 
 def report_sections(results_dir: Path, *, draw: bool = True) -> list[dict]:
