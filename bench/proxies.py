@@ -197,9 +197,11 @@ class _ActivationCodes(torch.overrides.TorchFunctionMode):
         self.kernel, self.calls = torch.zeros(n, n, dtype=torch.float64), 0
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        x = args[0] if args else None
-        if func in NONLINEARITIES and isinstance(x, torch.Tensor) and x.dim() and x.shape[0] == len(self.kernel):
-            codes = (x.detach().reshape(len(self.kernel), -1) > 0).double()
+        x, n = (args[0] if args else None), len(self.kernel)
+        # rows: the clips, or a clip-major batch of each clip's windows (musicnn's patches, samplecnn's segments),
+        # whose rows together are their clip's units
+        if func in NONLINEARITIES and isinstance(x, torch.Tensor) and x.dim() and x.shape[0] % n == 0:
+            codes = (x.detach().reshape(n, -1) > 0).double()
             self.kernel.add_((codes @ codes.T + (1 - codes) @ (1 - codes).T).cpu())
             self.calls += 1
         return func(*args, **(kwargs or {}))
@@ -321,7 +323,7 @@ ZERO_COST = {
     "fisher": (fisher_score, True, "Theis et al. 2018; Turner et al. 2020 (BlockSwap, ICLR)",
                "Σ_channels ½ mean (Σ a·∂L/∂a)²"),
 }
-VERSIONS = {"naswot": 2}  # naswot 2: functional nonlinearities are read too (1: NaN for a network without modules)
+VERSIONS = {"naswot": 3}  # naswot 3: functional nonlinearities are read too, and clip-major batches of windows
 for _name, (_score, _labels, _source, _what) in ZERO_COST.items():
     register_proxy(name=_name, kind="zero-cost", source=_source, description=_what, version=VERSIONS.get(_name, 1))(
         _zero_cost(_score, needs_labels=_labels))

@@ -126,6 +126,24 @@ def test_naswot_reads_functional_nonlinearities_as_it_reads_modules(tiny):
         naswot_score(nn.Sequential(nn.Conv1d(1, C, K), nn.Flatten(), nn.LazyLinear(CLASSES)).double(), x_t)
 
 
+class TinyWindows(Tiny):
+    """Tiny reading each clip as two windows batched clip-major, as musicnn's patches and samplecnn's segments are."""
+
+    def forward(self, x):
+        windows = torch.stack([x[..., :L // 2], x[..., L // 2:]], dim=1).flatten(0, 1)  # (2N, 1, L/2)
+        return self.fc(torch.relu(self.conv(windows)).unflatten(0, (-1, 2)).mean(dim=(1, 3)))
+
+
+def test_naswot_gives_a_clip_the_units_of_all_its_windows(tiny):
+    net, x_t, _, params, x, _ = tiny
+    windowed = TinyWindows().double()
+    windowed.load_state_dict(net.state_dict())
+    pre = [forward(params, half)[1] for half in (x[..., :L // 2], x[..., L // 2:])]  # (N, C, T) per window
+    codes = (np.concatenate([p.reshape(N, -1) for p in pre], axis=1) > 0).astype(float)
+    expected = np.linalg.slogdet(codes @ codes.T + (1 - codes) @ (1 - codes).T)[1]
+    assert naswot_score(windowed, x_t) == pytest.approx(expected, rel=1e-9)
+
+
 def test_an_undefined_score_is_nan_with_its_reason_in_the_record():
     """strided_* pool with an l2 norm, whose second derivative does not exist at zero: one silent clip in the
     minibatch makes grasp undefined; the value is NaN and the record says why (search score counts it)."""
