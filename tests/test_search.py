@@ -191,6 +191,12 @@ def test_search_scores_registered_frontends_too(tmp_path):
     assert len(lines) == 2 and not any(line.endswith("(cached)") for line in lines), "force computes them again"
     with pytest.raises(RwbenchError, match="--frontends"):
         search(dataset, SearchOptions(space="registry", results_dir=tmp_path))
+    # a results folder holding searches and no leaderboard rows yet (a search study before any training) reports
+    from rwbench.analysis.report import render
+
+    assert not (tmp_path / "runs").exists()
+    html = render(tmp_path, draw=False)
+    assert "search registry__" in html and "synflow" in html and "No results yet" not in html
 
 
 def test_halving_runs_the_random_weight_proxy_on_the_best_half(toy_space, tmp_path):
