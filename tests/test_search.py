@@ -177,6 +177,7 @@ def test_undefined_proxy_values_are_counted_and_named_not_dropped(tmp_path, capl
     assert f"naswot is undefined on 2 trained architecture(s): {why} (left out of its n)" in text
     assert "params is undefined on 1 trained architecture(s): no reason recorded" in text
     assert sum("is undefined on" in r.getMessage() for r in caplog.records) == 2  # json/csv output says it too
+    assert search_score.undefined_lines(manifest) == [line for line in text.splitlines() if "is undefined on" in line]
 
 
 def test_search_scores_registered_frontends_too(tmp_path):

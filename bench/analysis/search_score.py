@@ -119,6 +119,12 @@ def proxy_scores(manifest: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
+def undefined_lines(manifest: dict) -> list[str]:
+    """One sentence per proxy with undefined values: how many trained architectures, and why."""
+    return [f"{name} is undefined on " + "; ".join(f"{k} trained architecture(s): {why}" for why, k in reasons.items())
+            + " (left out of its n)" for name, reasons in undefined_reasons(manifest).items()]
+
+
 def undefined_reasons(manifest: dict) -> dict[str, dict[str, int]]:
     """Per proxy, why its value is undefined (NaN) on trained architectures: reason → how many (a record written
     before reasons were recorded: "no reason recorded")."""
@@ -216,9 +222,7 @@ def score(folders: list[Path], fmt: str = "md", out: Path | None = None) -> str:
     note = (f"{', '.join(str(f) for f in folders)} on {manifest['dataset']['key']}: {len(manifest['architectures'])} "
             f"architectures, {trained} trained. seconds_per_arch: each proxy's wall time per architecture; "
             f"cost_ratio: ÷ training seconds per architecture and seed; written to {out}/score.*\n")
-    for name, reasons in undefined_reasons(manifest).items():  # never left out of n without a word
-        line = (f"{name} is undefined on " + "; ".join(f"{k} trained architecture(s): {why}" for why, k in reasons.items())
-                + " (left out of its n)")
+    for line in undefined_lines(manifest):  # never left out of n without a word
         log.warning("%s", line)
         note += line + "\n"
     return note + texts[fmt] if fmt == "md" else texts[fmt]
@@ -257,7 +261,7 @@ def report_sections(results_dir: Path, *, draw: bool = True) -> list[dict]:
                     "note": (f"{len(manifest['architectures'])} architectures of space {manifest['space']['name']!r} "
                              f"on {manifest['dataset']['key']}, {trained} trained; p exact for n ≤ {EXACT_N} "
                              "(rwbench search score)"),
-                    "columns": list(REPORT_COLUMNS.values()), "rows": rows, "plot": figure, "lines": [],
+                    "columns": list(REPORT_COLUMNS.values()), "rows": rows, "plot": figure, "lines": undefined_lines(manifest),
                     "caption": "<strong>Each proxy against trained accuracy</strong>, one point per trained "
                                "architecture.",
                     "alt": "proxy value against trained accuracy"})
