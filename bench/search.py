@@ -386,9 +386,11 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
             rows = plan([dataset], [a.spec for a in archs[:scored]], [BACKENDS.get(proxy.name.removeprefix("rw_"))],
                         setup.opts, timings=timings)
             embed_seconds = sum(r.embed_seconds for r in rows)  # the same rows, whichever backend
+            done, total = sum(r.up_to_date for r in rows), sum(r.results for r in rows)
+            reused = f"; {done} of {total} result files already in {setup.opts.results_dir}, reused" if done else ""
             lines.append(f"{proxy.name}: ≈ {sum(share * r.fit_seconds for r in rows) / scored:.1f} s per architecture "
                          f"of backend fits on {scored} architectures (outer folds scored: {len(outer)} of "
-                         f"{len(dataset.splits())})")
+                         f"{len(dataset.splits())}{reused})")
         lines.append(f"random-weight embedding, computed once for {', '.join(p.name for p in costly)}: "
                      f"≈ {embed_seconds / scored:.1f} s per architecture ({len(opts.seeds)} seed(s))")
     trains = min(opts.train_top + opts.train_random, len(archs))

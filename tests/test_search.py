@@ -20,7 +20,7 @@ from rwbench.cli import main
 from rwbench.errors import RwbenchError
 from rwbench.fitting import TrainOptions
 from rwbench.frontend import FRONTENDS
-from rwbench.search import SearchOptions, search
+from rwbench.search import SearchOptions, plan_search, search
 from rwbench.search_space import arch_id, load_space, packaged_spaces, read_space
 
 TOY_SPACE = """
@@ -256,6 +256,8 @@ def test_random_weight_proxies_reuse_a_studys_random_rows(toy_space, tmp_path, m
     assert len(rows) == 4 and first["random_weight"]["results"] == str(study)  # 2 architectures × 2 seeds, written there
     assert not any(a["proxies"]["rw_elm"]["detail"]["reused"] for a in first["architectures"])
 
+    plan = plan_search(dataset, SearchOptions(**common, out=tmp_path / "s2"))  # the dry run prices nothing to redo
+    assert f"4 of 4 result files already in {study}, reused" in plan
     monkeypatch.setattr(rwbench.pipeline, "embed_all", lambda *a, **k: pytest.fail("reused rows need no embedding"))
     second = json.loads((search(dataset, SearchOptions(**common, out=tmp_path / "s2")) / "search.json").read_text())
     for before, after in zip(first["architectures"], second["architectures"]):
