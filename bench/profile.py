@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
 import psutil
@@ -124,8 +125,9 @@ def _gemm(m: int, k: int, n: int, name: str, layout: str = "A·B") -> PeakShape:
     """``(m, k) @ (k, n)``; ``layout`` Aᵀ·B or A·Bᵀ reads an operand transposed (a strided view, as conv
     weights often are)."""
     def make(device, dtype):
-        a = _randn(k, m, device=device, dtype=dtype).t() if layout == "Aᵀ·B" else _randn(m, k, device=device, dtype=dtype)
-        b = _randn(n, k, device=device, dtype=dtype).t() if layout == "A·Bᵀ" else _randn(k, n, device=device, dtype=dtype)
+        rand = partial(_randn, device=device, dtype=dtype)
+        a = rand(k, m).t() if layout == "Aᵀ·B" else rand(m, k)
+        b = rand(n, k).t() if layout == "A·Bᵀ" else rand(k, n)
         out = torch.empty(m, n, device=device, dtype=dtype)
         return lambda: torch.mm(a, b, out=out)
     return PeakShape(f"{name} ({m}×{k}·{k}×{n}, {layout})", 2.0 * m * k * n, make)
@@ -306,9 +308,13 @@ def _cpu_name() -> str:
         return platform.processor() or platform.machine()
 
 
-def peak_dtype(opts: ProfileOptions) -> str:
+def peak_dtype(opts: ProfileOptions) -> torch.dtype:
     """The dtype the peak is measured in: the one the front-ends' products run in under ``opts.precision``."""
-    return str(PRECISIONS[opts.precision] or torch.float32).removeprefix("torch.")
+    return PRECISIONS[opts.precision] or torch.float32
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def header(device: torch.device, peak: Peak, opts: ProfileOptions) -> list[str]:
@@ -322,8 +328,9 @@ def header(device: torch.device, peak: Peak, opts: ProfileOptions) -> list[str]:
     load = "/".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"  # 1/5/15 min
     return [
         f"device {name}; torch {torch.__version__}; threads {torch.get_num_threads()}; load average {load}",
-        f"{peak_dtype(opts)} peak {peak.gflops:.1f} GFLOP/s ({peak.shape}; the best of {len(peak.rates)} shapes, each best of "
-        f"{opts.peak_repeats}); rewrites {'fused' if opts.fuse else 'off'}; torch.compile {'on' if opts.compile else 'off'}; "
+        f"{_dtype_name(peak_dtype(opts))} peak {peak.gflops:.1f} GFLOP/s ({peak.shape}; the best of {len(peak.rates)} "
+        f"shapes, each best of {opts.peak_repeats}); rewrites {'fused' if opts.fuse else 'off'}; "
+        f"torch.compile {'on' if opts.compile else 'off'}; "
         f"precision {opts.precision}; batch {opts.batch_size}, best of {opts.repeats} after {opts.warmup} warm-up "
         f"calls; {memory}",
     ]
@@ -339,8 +346,9 @@ def profile(specs: list[FrontendSpec], opts: ProfileOptions) -> tuple[list[dict]
         log.warning("load average %.1f on %d cores: other processes compete for the CPU and timings will vary; "
                     "--threads 1 is steadier on a shared machine", os.getloadavg()[0], os.cpu_count())
     # the reference is the precision the front-ends compute in: a bf16 network against a float32 peak reads > 100 %
-    peak = device_peak(device, repeats=opts.peak_repeats, dtype=getattr(torch, peak_dtype(opts)))
-    log.info("%s peak %.1f GFLOP/s on %s (%s)", peak_dtype(opts), peak.gflops, device, peak.shape)
+    dtype = peak_dtype(opts)
+    peak = device_peak(device, repeats=opts.peak_repeats, dtype=dtype)
+    log.info("%s peak %.1f GFLOP/s on %s (%s)", _dtype_name(dtype), peak.gflops, device, peak.shape)
     notes, rows = header(device, peak, opts), []
     notes.append("peak shapes, GFLOP/s: " + "; ".join(f"{name} {rate:.1f}" for name, rate in peak.rates.items()))
     for spec in specs:

@@ -16,9 +16,9 @@ cd "$(dirname "$0")"
 DATA=${DATA:-../../../shared/data}   # holds esc10/ and fsdd/
 OUT=${OUT:-results}                               # result files (committed as they finish)
 CACHE=${CACHE:-$HOME/.cache/rwbench/study24}      # embeddings (not committed); checkpoints live in $OUT/weights
-JOBS=${JOBS:-1}
 WIDTH=${WIDTH:-small}
-[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: JOBS must be a positive whole number, got '$JOBS'" >&2; exit 2; }
+# shellcheck source=../jobs.sh
+. ../jobs.sh  # JOBS, and each STEP LIST ARGS…
 [[ $WIDTH =~ ^(small|paper)$ ]] || { echo "run.sh: WIDTH must be small or paper, got '$WIDTH'" >&2; exit 2; }
 # cheapest first (README, "Compute plan"), so that the correlation gains rows as early as possible
 FE=strided_1024_1024,temporal_short,temporal,mst,strided_1024_512,strided_512_512,strided_256_256,strided_512_256
@@ -37,23 +37,6 @@ trained_rows() {  # FE ARGS…: one front-end trained (seed 0), then its transfe
   local fe=$1; shift
   rwbench train "$@" --frontends "$fe" --seeds 1
   rwbench run "$@" "${RUN[@]}" --frontends "$fe" --weights trained --seeds 1 --backends svm,elm
-}
-each() {  # STEP FRONTENDS ARGS…: STEP FE ARGS… for every front-end, $JOBS at a time; fails after all ran if any did
-  local step=$1 list=$2 fe failed=0 running=0
-  shift 2
-  if [ "$JOBS" = 1 ]; then
-    for fe in ${list//,/ }; do "$step" "$fe" "$@"; done
-    return
-  fi
-  mkdir -p "$OUT/logs"
-  for fe in ${list//,/ }; do
-    if (( running == JOBS )); then wait -n || failed=1; running=$((running - 1)); fi
-    echo "run.sh: $step $fe → $OUT/logs/$step-$fe.log"
-    ("$step" "$fe" "$@") > "$OUT/logs/$step-$fe.log" 2>&1 &
-    running=$((running + 1))
-  done
-  while (( running > 0 )); do wait -n || failed=1; running=$((running - 1)); done
-  [ "$failed" = 0 ] || { echo "run.sh: $step failed for some front-ends (see $OUT/logs/$step-*.log)" >&2; return 1; }
 }
 second_seed() {  # FE ARGS…: seed 1 of a two-seed front-end (seed 0 is its trained row)
   local fe=$1; shift

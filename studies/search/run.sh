@@ -14,24 +14,16 @@ REG=deepfourier,frame_level,frame_level_many,heurinet,mst,musicnn,musicnn_vgg,pi
 REG=$REG,strided_1024_1024,strided_1024_512,strided_256_256,strided_512_256,strided_512_512,temporal,temporal_short
 REG=$REG,timbral,timbral_temporal,timbral_temporal_short,vertical_7x86,vertical_7x96,vgg
 PROXIES=rw_elm,rw_svm,zero-cost,baseline
-JOBS=${JOBS:-1}
-[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: JOBS must be a positive whole number, got '$JOBS'" >&2; exit 2; }
+# shellcheck source=../jobs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../jobs.sh"  # JOBS, and each STEP LIST ARGS…
 COMMON=(--width small --proxy-seeds 0,1,2 --batch 32 --results "$OUT" --cache "$CACHE")
 ESC=(--dataset esc10 --data-root "$DATA/esc10")
 FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers)
 declare -A KEY=([ESC]=esc10 [FSDD]=fsdd__speakers)
 
-train_each() {  # LIST ARGS…: `rwbench train ARGS… --frontends A` for every A of LIST, $JOBS at a time
-  local list=$1 arch failed=0 running=0
-  shift
-  mkdir -p "$OUT/logs"
-  for arch in ${list//,/ }; do
-    if (( running == JOBS )); then wait -n || failed=1; running=$((running - 1)); fi
-    rwbench train "$@" --frontends "$arch" > "$OUT/logs/train-${arch//:/-}.log" 2>&1 &
-    running=$((running + 1))
-  done
-  while (( running > 0 )); do wait -n || failed=1; running=$((running - 1)); done
-  [ "$failed" = 0 ] || { echo "run.sh: some trainings failed (see $OUT/logs/train-*.log)" >&2; return 1; }
+train() {  # ARCH ARGS…: one architecture trained (each's step)
+  local arch=$1; shift
+  rwbench train "$@" --frontends "$arch"
 }
 
 for data in ESC FSDD; do
@@ -49,7 +41,7 @@ import json, sys
 print(",".join(a["name"] for path in sys.argv[1:] for a in json.load(open(path))["architectures"]))
 PY
 )
-    train_each "$all" "${args[@]}" --seeds 0, --width small --results "$OUT"
+    each train "$all" "${args[@]}" --seeds 0, --width small --results "$OUT"
   fi
   for space in logmel waveform; do
     rwbench search "$space" "${args[@]}" "${COMMON[@]}" --n 20 --seed 0 --proxies "$PROXIES" --train-top 20 \
@@ -64,7 +56,7 @@ print(",".join(dict.fromkeys(a["name"] for a in archs[:5] + archs[-5:])))  # onc
 PY
 )
   if (( JOBS > 1 )); then
-    train_each "$extremes" "${args[@]}" --seeds 1, --width small --results "$OUT"
+    each train "$extremes" "${args[@]}" --seeds 1, --width small --results "$OUT"
   else
     rwbench train "${args[@]}" --frontends "$extremes" --seeds 1, --width small --results "$OUT"
   fi
