@@ -204,3 +204,41 @@ def test_results_on_other_clips_or_protocols_are_named_and_ragged_seeds_are_an_e
                                            r"folds \(seed 0: 4 folds, .*seed 1: 3 folds"):
         leaderboard.load(copy)
     assert main(["leaderboard", "--results", str(copy)]) == 2
+
+
+def test_times_from_different_devices_are_labelled_never_averaged(results, tmp_path):
+    """ms/clip measured on a GPU beside times measured on a CPU: each time names its device, a row whose seeds ran on
+    both shows no mean, a note under the table says so (Markdown and report), CSV/JSON carry ``timing_device``."""
+    import shutil
+
+    from rwbench.analysis.report import render
+
+    copy = tmp_path / "r"
+    shutil.copytree(results, copy)
+    assert leaderboard.timing_note(leaderboard.load(copy)) == ""  # one device, no head rows: nothing to say
+    assert set(leaderboard.load(copy)["timing_device"]) == {"cpu"}
+    for path in copy.rglob("*.json"):  # logreg: both seeds on the GPU; knn: seed 1 on the GPU only
+        data = json.loads(path.read_text())
+        if data.get("backend", {}).get("name") == "logreg" or path.name.endswith("seed1__knn.json"):
+            data["device"] = "cuda:0"
+            data["timings"]["embed_seconds_per_clip"] = 1e-4
+            path.write_text(json.dumps(data))
+    table = leaderboard.load(copy)
+    rows = table.set_index("backend")
+    assert rows.loc["logreg", "timing_device"] == "cuda" and rows.loc["logreg", "embed_ms_per_clip"] == pytest.approx(0.1)
+    assert rows.loc["knn", "timing_device"] == "mixed (cpu ×1, cuda ×1)" and np.isnan(rows.loc["knn", "embed_ms_per_clip"])
+    md = leaderboard.export(table, "md")
+    cells = {row["backend"]: row["ms/clip"] for row in markdown_rows(leaderboard.to_summary(table))}
+    assert cells == {"logreg": "0.1 cuda", "knn": "mixed (cpu ×1, cuda ×1)"}
+    note = "measured on more than one device: cuda (1 row), mixed (cpu ×1, cuda ×1) (1 row)"
+    assert note in leaderboard.to_summary(table) and note in md and note in render(copy, draw=False)
+    exported = {row["backend"]: row["timing_device"] for row in json.loads(leaderboard.export(table, "json"))["rows"]}
+    assert exported == {"logreg": "cuda", "knn": "mixed (cpu ×1, cuda ×1)"}
+
+
+def test_a_head_rows_time_is_said_to_be_a_forward_pass(results):
+    table = leaderboard.load(results)
+    one = table[table["backend"] == "knn"].assign(backend="head")
+    both = pd.concat([one, table[table["backend"] == "logreg"]])
+    assert leaderboard.timing_note(both).startswith("ms/clip: a head row times its trained network's forward pass")
+    assert leaderboard.timing_note(one) == ""  # head rows only: nothing else to compare them with

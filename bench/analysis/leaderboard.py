@@ -22,6 +22,7 @@ import difflib
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from ..results import FOLD_TAGS, ResultRecord, RowKey, git_sha, iter_results, ta
 from ..tasks import METRIC_LABELS, TASK_TYPES, TaskType, primary_metric, task_type
 from .ranking import (
     EXPORT_COLUMNS,
+    HEAD,
     RANDOM,
     SEED_FOLD_COLUMN,
     TRAINED,
@@ -63,7 +65,8 @@ def columns_for(task: TaskType) -> list[str]:
     p, others = task.primary, task.metrics[1:]
     return ["rank", "dataset", "frontend", "input", "width", "weights", "backend", "dim", "params", "macs",
             f"{p}_mean", f"{p}_std", f"{p}_ci95", "seed_std", *(f"{m}_mean" for m in others),
-            "n_seeds", "n_folds", fold_column(p), SEED_FOLD_COLUMN, "embed_ms_per_clip", "skipped", "grid_edge",
+            "n_seeds", "n_folds", fold_column(p), SEED_FOLD_COLUMN, "embed_ms_per_clip", "timing_device", "skipped",
+            "grid_edge",
             "not_converged", *STAT_COLUMNS, *EXPORT_COLUMNS]
 
 
@@ -88,11 +91,42 @@ def _row(records: list[ResultRecord], task: TaskType) -> dict:
         "n_seeds": n, "n_folds": per_seed.shape[1],
         fold_column(p): " ".join(f"{a:.3f}" for a in per_seed.mean(axis=0)),
         SEED_FOLD_COLUMN: per_seed.round(6).tolist(),
-        "embed_ms_per_clip": 1000 * float(np.mean([r.timings["embed_seconds_per_clip"] for r in records])),
+        "embed_ms_per_clip": (1000 * float(np.mean([r.timings["embed_seconds_per_clip"] for r in records]))
+                              if len({device_type(r) for r in records}) == 1 else float("nan")),
+        "timing_device": timing_device(records),
         "skipped": len(first.dataset["skipped"]),
         "not_converged": not_converged(records),
         "grid_edge": grid_edge_flag(records),  # e.g. "C high 5/5": a setting at its grid's edge in > half the folds
     }
+
+
+def device_type(record: ResultRecord) -> str:
+    """The kind of device a record's timings were measured on: ``cpu``, ``cuda``, ``mps`` (``cuda:1`` → ``cuda``)."""
+    return record.device.split(":")[0]
+
+
+def timing_device(records: list[ResultRecord]) -> str:
+    """Where a row's ``embed_ms_per_clip`` was measured; ``mixed (cpu ×1, cuda ×1)`` when its seeds ran on different
+    devices, whose times cannot be averaged (the row's time is then left blank, not a mean of the two)."""
+    counts = Counter(device_type(r) for r in records)
+    if len(counts) == 1:
+        return next(iter(counts))
+    return "mixed (" + ", ".join(f"{device} ×{n}" for device, n in sorted(counts.items())) + ")"
+
+
+def timing_note(rows: pd.DataFrame) -> str:
+    """One dataset's caveat on its ms/clip column, or ``""``: what a head row's time measures when the table also
+    has embedding rows, and which devices the times come from when there are several (times on a GPU and on a
+    CPU are not comparable)."""
+    parts = []
+    if (rows["backend"] == HEAD).any() and (rows["backend"] != HEAD).any():
+        parts.append("a head row times its trained network's forward pass on decoded test clips, the other rows "
+                     "the embedding stage (decoding and resampling included)")
+    devices = Counter(rows["timing_device"])
+    if len(devices) > 1:
+        counted = ", ".join(f"{device} ({n} row{'s' * (n > 1)})" for device, n in sorted(devices.items()))
+        parts.append(f"measured on more than one device: {counted}; compare times within one device only")
+    return f"ms/clip: {'; '.join(parts)}." if parts else ""
 
 
 def not_converged(records: list[ResultRecord]) -> str:
@@ -313,11 +347,23 @@ def to_summary(table: pd.DataFrame) -> str:
         view["seeds"] = rows["n_seeds"]
         view["avg rank (backend)"] = ["" if pd.isna(r) else f"{r:.2f}" for r in rows["avg_rank"]]
         view["vs best (backend)"] = [versus_best(row) for _, row in rows.iterrows()]
-        view["ms/clip"] = [f"{v:.1f}" for v in rows["embed_ms_per_clip"]]
+        view["ms/clip"] = ms_per_clip_cells(rows)
         view["grid edge"] = [v.replace(" high", "↑").replace(" low", "↓") if isinstance(v, str) else ""
                              for v in rows["grid_edge"]]
         return view
     return _sections(table, compact, extra=_notes(table), numparse=False)
+
+
+def ms_per_clip_cells(rows: pd.DataFrame) -> list[str]:
+    """One dataset's ms/clip as shown: the device beside each time when the rows were timed on several."""
+    return [ms_per_clip_cell(ms, device, rows["timing_device"].nunique() > 1)
+            for ms, device in zip(rows["embed_ms_per_clip"], rows["timing_device"])]
+
+
+def ms_per_clip_cell(ms: float, device: str, mixed_table: bool) -> str:
+    if device.startswith("mixed"):
+        return device  # its seeds' times were measured on different devices: no mean is shown
+    return "" if pd.isna(ms) else f"{ms:.1f} {device}" if mixed_table else f"{ms:.1f}"
 
 
 def versus_best(row: pd.Series) -> str:
@@ -381,8 +427,15 @@ def _notes(table: pd.DataFrame):
                            "or protocols; rerun the stale ones"),
              _warning_note(table, "mixed_trainings", " ", "Stale trained rows: these networks' rows were computed from "
                            "different trainings' weights; rerun `rwbench run --weights trained` for them"),
-             _significance_note(table), _correlation_note(table)]
+             _significance_note(table), _timing_note(table), _correlation_note(table)]
     return lambda dataset: "".join(part(dataset) for part in parts)
+
+
+def _timing_note(table: pd.DataFrame):
+    def note(dataset: str) -> str:
+        text = timing_note(table[table["dataset"] == dataset])
+        return f"\n{text}\n" if text else ""
+    return note
 
 
 def _sections(table: pd.DataFrame, view, extra=lambda dataset: "", numparse: bool = True) -> str:

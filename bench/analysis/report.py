@@ -26,10 +26,12 @@ from . import figures
 from .leaderboard import (
     correlation_heading,
     correlation_lines,
+    ms_per_clip_cell,
     read_results,
     rows_of_records,
     significance_lines,
     table_of,
+    timing_note,
     versus_best,
 )
 from .ranking import paired, rank_correlation
@@ -66,6 +68,7 @@ class Section:
     significance: list[str]  # per backend: Friedman, Nemenyi CD
     correlation: list[str]  # per random backend: ρ and τ against the trained rows
     plots: list[Plot] = field(default_factory=list)
+    timing: str = ""  # the ms/clip column's caveat (leaderboard.timing_note)
 
 
 def columns(metric: str) -> tuple[str, ...]:
@@ -89,7 +92,7 @@ def row_provenance(records: list[ResultRecord]) -> str:
     return f"rwbench {', '.join(versions)} · {', '.join(commits)} · {', '.join(devices)} · {span}"
 
 
-def _cells(row: pd.Series, records: list[ResultRecord], p: str) -> list[Cell]:
+def _cells(row: pd.Series, records: list[ResultRecord], p: str, mixed_devices: bool) -> list[Cell]:
     verdict = versus_best(row)
     interval = ("", "") if pd.isna(row["ci_low"]) else (f"{row['ci_low']:.3f}–{row['ci_high']:.3f}", float(row["ci_low"]))
     return [
@@ -100,7 +103,9 @@ def _cells(row: pd.Series, records: list[ResultRecord], p: str) -> list[Cell]:
         Cell(verdict, 2.0 if verdict == "best" else _number(row["p_vs_best"], "g").sort),  # "best" sorts after any p
         _number(int(row["dim"]), "d"), _number(int(row["params"]), ",d"),
         Cell(f"{row['n_seeds']} × {row['n_folds']}", int(row["n_seeds"]) * int(row["n_folds"])),
-        _number(row["embed_ms_per_clip"], ".1f"), Cell(row_provenance(records)),
+        Cell(ms_per_clip_cell(row["embed_ms_per_clip"], row["timing_device"], mixed_devices),
+             _number(row["embed_ms_per_clip"], ".1f").sort),
+        Cell(row_provenance(records)),
     ]
 
 
@@ -166,9 +171,10 @@ def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, d
         protocols = sorted({r.dataset.get("protocol", {}).get("id", "?") for rs in records for r in rs})
         skipped = sorted(table.attrs.get("skipped", {}).get(dataset, {}).items())
         out.append(Section(dataset, _anchor(dataset), ", ".join(protocols), task_of(records[0][0]).name, columns(p),
-                           correlation_heading(p), [_cells(r, rs, p) for (_, r), rs in zip(rows.iterrows(), records)],
+                           correlation_heading(p), [_cells(r, rs, p, rows["timing_device"].nunique() > 1)
+                                                    for (_, r), rs in zip(rows.iterrows(), records)],
                            skipped, significance_lines(rows), correlation_lines(rows, dataset),
-                           _plots(dataset, rows, groups) if draw else []))
+                           _plots(dataset, rows, groups) if draw else [], timing_note(rows)))
         out[-1] = metric_first(out[-1], METRIC_LABELS[p])
     return out
 
