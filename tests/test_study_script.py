@@ -116,3 +116,19 @@ def test_the_search_study_trains_every_architecture_jobs_at_a_time_before_train_
 def test_the_search_study_refuses_a_bad_jobs_value(tmp_path):
     proc, calls, _ = run_study(tmp_path, script=SEARCH_SCRIPT, JOBS="-1")
     assert proc.returncode == 2 and "JOBS must be a positive whole number" in proc.stderr and calls == []
+
+
+def test_the_search_study_runs_one_datasets_proxies_alone(tmp_path):
+    """On a CPU the proxies run while the trainings wait for a GPU: ``fsdd-proxies`` issues FSDD's two proxy passes
+    and nothing else (no training, no ESC-10)."""
+    proc, calls, _ = run_study(tmp_path, "fsdd-proxies", script=SEARCH_SCRIPT)
+    assert proc.returncode == 0, proc.stderr
+    assert [c.split()[:2] for c in calls] == [["search", "logmel"], ["search", "waveform"]]
+    assert all("--dataset fsdd" in c and "--tasks speakers" in c and "--train-top" not in c for c in calls)
+
+
+@pytest.mark.parametrize("stages", [("esc-trian",), ("fsdd-proxies", "gtzan"), ("esc-",)])
+def test_the_search_study_names_an_unknown_stage_before_running_any(tmp_path, stages):
+    proc, calls, _ = run_study(tmp_path, *stages, script=SEARCH_SCRIPT)
+    bad = next(s for s in stages if s != "fsdd-proxies")
+    assert proc.returncode == 2 and f"no stage '{bad}'" in proc.stderr and calls == []

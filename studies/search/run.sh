@@ -3,6 +3,8 @@
 # trained, proxies scored against training on ESC-10 and FSDD speakers; plus the registry's 24 trainable front-ends
 # scored by the same zero-cost proxies. Resumable: rerun after an interruption and finished work is reused.
 #
+# ./run.sh runs it all (ESC-10, then FSDD); ./run.sh STAGE… runs some: esc, fsdd, or DATA-STEP (DATA esc|fsdd, STEP
+# proxies|train|registry|tables), e.g. `./run.sh fsdd-proxies` on a CPU while `JOBS=12 ./run.sh esc-train` runs on a GPU.
 # JOBS=N (default 1) trains N architectures at once, one `rwbench train` process each (a GPU machine: e.g. JOBS=12;
 # logs in $OUT/logs/), before the `--train-top` calls, which then find every one trained and reuse it.
 set -euo pipefail
@@ -26,15 +28,16 @@ train() {  # ARCH ARGS…: one architecture trained (each's step)
   rwbench train "$@" --frontends "$arch"
 }
 
-for data in ESC FSDD; do
-  declare -n args=$data
-  key=${KEY[$data]}
-  # the proxies of both spaces first (about 75 min per space on ESC-10, one core shared with other work), so that
-  # the proxy table stands before the trainings (days) start;
-  # then every architecture trained (top 20 of 20), seed 0: the second call reuses the first's proxy values
+# The four steps of a dataset (DATA: ESC or FSDD), in the order `./run.sh esc` runs them
+step_proxies() {  # DATA: every proxy of both spaces, so that the proxy table stands before the trainings (days) start
+  local -n args=$1
   for space in logmel waveform; do
     rwbench search "$space" "${args[@]}" "${COMMON[@]}" --n 20 --seed 0 --proxies "$PROXIES"
   done
+}
+step_train() {  # DATA: every architecture trained (top 20 of 20), seed 0; then seed 1 of the extremes
+  local -n args=$1
+  local key=${KEY[$1]} all extremes
   if (( JOBS > 1 )); then  # the same trainings as --train-top's below (tests/test_search.py checks the settings)
     all=$(python - "$OUT/search/logmel__$key/search.json" "$OUT/search/waveform__$key/search.json" <<'PY'
 import json, sys
@@ -43,7 +46,7 @@ PY
 )
     each train "$all" "${args[@]}" --seeds 0, --width small --results "$OUT"
   fi
-  for space in logmel waveform; do
+  for space in logmel waveform; do  # reuses the proxy values and, with JOBS > 1, the trainings above
     rwbench search "$space" "${args[@]}" "${COMMON[@]}" --n 20 --seed 0 --proxies "$PROXIES" --train-top 20 \
       --train-seeds 0,
   done
@@ -60,14 +63,37 @@ PY
   else
     rwbench train "${args[@]}" --frontends "$extremes" --seeds 1, --width small --results "$OUT"
   fi
-  # the registry's own front-ends: the same proxies (their trained rows, and the random rows the random-weight
-  # proxies reuse, are studies/random-vs-trained-24's)
+}
+step_registry() {  # DATA: the registry's own front-ends, the same proxies (their trained rows, and the random rows the
+  # random-weight proxies reuse, are studies/random-vs-trained-24's)
+  local -n args=$1
   rwbench search registry --frontends "$REG" "${args[@]}" --width small --proxy-seeds 0,1,2 --batch 32 \
-    --results "$STUDY24" --random-weight-results "$STUDY24" --cache "$CACHE" --out "$OUT/search/registry__$key" \
+    --results "$STUDY24" --random-weight-results "$STUDY24" --cache "$CACHE" --out "$OUT/search/registry__${KEY[$1]}" \
     --proxies "$PROXIES"
-  # the tables: pooled over both spaces, then each space alone, then the registry's front-ends
+}
+step_tables() {  # DATA: pooled over both spaces, then each space alone, then the registry's front-ends
+  local key=${KEY[$1]}
   rwbench search score "$OUT/search/logmel__$key" "$OUT/search/waveform__$key" --out "$OUT/search/score__$key"
   rwbench search score "$OUT/search/logmel__$key"
   rwbench search score "$OUT/search/waveform__$key"
   rwbench search score "$OUT/search/registry__$key"
+}
+
+stages=("$@")
+(( $# )) || stages=(esc fsdd)
+plan=()  # DATA-STEP items; every stage is checked before anything runs
+for stage in "${stages[@]}"; do
+  data=${stage%%-*} step=${stage#*-}
+  [ "$step" = "$stage" ] && step=all
+  if [[ ! $data =~ ^(esc|fsdd)$ || ! $step =~ ^(all|proxies|train|registry|tables)$ ]]; then
+    echo "run.sh: no stage '$stage' (stages: esc, fsdd, or DATA-STEP with DATA esc|fsdd and STEP" \
+         "proxies|train|registry|tables)" >&2
+    exit 2
+  fi
+  if [ "$step" = all ]; then plan+=("$data-proxies" "$data-train" "$data-registry" "$data-tables"); else plan+=("$stage"); fi
+done
+for item in "${plan[@]}"; do
+  echo "=== $(date -u +%FT%TZ) $item"
+  data=${item%%-*}
+  "step_${item#*-}" "${data^^}"
 done
