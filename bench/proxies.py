@@ -74,6 +74,7 @@ class ProxyValue:
     per_seed: dict[int, float] = field(default_factory=dict)
     detail: dict = field(default_factory=dict)
     seconds: float | None = None  # the cost when it is not the call's wall time (results reused, as they recorded it)
+    device: str | None = None  # where that reused cost was measured (the reused results' devices)
 
 
 @dataclass
@@ -355,6 +356,7 @@ def random_weight_score(ctx: ProxyContext, backend: str) -> ProxyValue:
     from .backends import BACKENDS
     from .fileio import read_json
     from .pipeline import RunLog, embed_all, evaluate_job, evaluation_jobs
+    from .results import devices_label
     from .tasks import task_type
 
     setup = ctx.random_weight
@@ -367,17 +369,19 @@ def random_weight_score(ctx: ProxyContext, backend: str) -> ProxyValue:
     if not reused:
         embed_all([ctx.dataset], [ctx.spec], opts, RunLog())
     metric = f"{task_type(ctx.dataset.task_type).primary}_mean"
-    per_seed, files, recorded = {}, [], 0.0
+    per_seed, files, recorded, devices = {}, [], 0.0, []
     for task in tasks:
         path, _ = evaluate_job(task, opts, setup.splits, setup.described)
         record = read_json(path)
         per_seed[int(record["seed"])] = float(record["summary"][metric])
         files.append(str(path))
         recorded += sum(float(record.get("timings", {}).get(k) or 0.0) for k in ("embed_seconds", "fit_seconds"))
+        devices.append(record["device"])
     folds = [s.name for s in setup.splits] if setup.splits is not None else "all"
     return ProxyValue(float(np.mean(list(per_seed.values()))), per_seed,
                       {"backend": backend, "metric": metric, "outer_folds": folds, "result_files": files,
-                       "reused": reused}, seconds=recorded if reused else None)
+                       "reused": reused}, seconds=recorded if reused else None,
+                      device=devices_label(devices) if reused else None)
 
 
 for _backend in ("elm", "svm"):

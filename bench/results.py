@@ -13,7 +13,8 @@ import platform
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, fields
 from functools import cache
@@ -102,6 +103,19 @@ def fold_weights_folder(results_dir: Path, tag: str, dataset: str, frontend: str
     ``<results>/weights/<tag>/<dataset>/<front-end>__<width>__seed<k>/<fold>.safetensors``."""
     return (Path(results_dir) / "weights" / tag / safe(dataset.replace("/", "__"))
             / f"{safe(frontend)}__{safe(width)}__seed{seed}")
+
+
+def device_kind(device: str) -> str:
+    """The kind of device a time was measured on: ``cpu``, ``cuda``, ``mps`` (``cuda:1`` → ``cuda``)."""
+    return str(device).split(":")[0]
+
+
+def devices_label(devices: Iterable[str]) -> str:
+    """One device kind (``cpu``), or ``mixed (cpu ×1, cuda ×1)`` when times come from several: never averaged."""
+    counts = Counter(device_kind(d) for d in devices)
+    if len(counts) == 1:
+        return next(iter(counts))
+    return "mixed (" + ", ".join(f"{device} ×{n}" for device, n in sorted(counts.items())) + ")"
 
 
 def safe(text: object) -> str:

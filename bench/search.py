@@ -34,7 +34,7 @@ from .fileio import content_key, read_json, write_json
 from .frontend import FRONTENDS, FrontendSpec
 from .options import Batching, Cached, Execution, Networks
 from .proxies import PROXIES, ProxyContext, ProxySpec, RandomWeightSetup
-from .results import safe
+from .results import device_kind, safe
 from .search_space import SearchSpace, canonical_json, load_space, shape_of
 
 log = logging.getLogger(__name__)
@@ -204,6 +204,7 @@ def proxy_record(proxy: ProxySpec, arch: Architecture, ctx: ProxyContext, path: 
     record = {"key": key, "proxy": proxy.name, "kind": proxy.kind, "frontend": arch.name, "value": value.value,
               "per_seed": {str(k): v for k, v in value.per_seed.items()}, "seconds": seconds,
               "seconds_source": "measured" if value.seconds is None else "recorded in the reused result files",
+              "device": device_kind(ctx.device) if value.seconds is None else value.device,
               "detail": value.detail}
     write_json(path, record)
     return record, True

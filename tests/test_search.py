@@ -121,6 +121,8 @@ def test_search_samples_caches_trains_and_ranks(toy_space, tmp_path):
     assert all(set(a["proxies"]) == {"synflow", "params", "rw_elm"} for a in archs)
     assert all(a["proxies"]["rw_elm"]["seconds"] > 0 for a in archs)
     assert sum(a["trained"] is not None for a in archs) == 1
+    assert {a["proxies"][p]["device"] for a in archs for p in a["proxies"]} == {"cpu"}  # where each time was taken
+    assert [set(a["trained"]["seconds_by_device"]) for a in archs if a["trained"]] == [{"cpu"}]
     rw_result = json.loads(Path(archs[0]["proxies"]["rw_elm"]["detail"]["result_files"][0]).read_text())
     assert rw_result["dataset"]["protocol"]["outer_folds_scored"] == [fold] and len(rw_result["folds"]) == 1
     assert archs[0]["proxies"]["rw_elm"]["detail"]["outer_folds"] == [fold], "the subset of folds is recorded"
@@ -131,6 +133,7 @@ def test_search_samples_caches_trains_and_ranks(toy_space, tmp_path):
     assert main(["search", "score", str(folder), "--format", "json"]) == 0
     scores = json.loads((folder / "score.json").read_text())
     assert [row["proxy"] for row in scores] == ["synflow", "params", "rw_elm"]
+    assert all(row["device"] == "cpu" and row["cost_basis"].startswith("1 trainings on cpu, ") for row in scores)
     from rwbench.analysis.report import render
 
     html = render(tmp_path, draw=False)  # the HTML report gains the search's section
@@ -259,6 +262,8 @@ def test_random_weight_proxies_reuse_a_studys_random_rows(toy_space, tmp_path, m
     plan = plan_search(dataset, SearchOptions(**common, out=tmp_path / "s2"))  # the dry run prices nothing to redo
     assert f"4 of 4 result files already in {study}, reused" in plan
     monkeypatch.setattr(rwbench.pipeline, "embed_all", lambda *a, **k: pytest.fail("reused rows need no embedding"))
+    timed_on_gpu = json.loads(rows[0].read_text())  # one seed of one architecture was embedded on a GPU
+    rows[0].write_text(json.dumps({**timed_on_gpu, "device": "cuda:0"}))
     second = json.loads((search(dataset, SearchOptions(**common, out=tmp_path / "s2")) / "search.json").read_text())
     for before, after in zip(first["architectures"], second["architectures"]):
         record = after["proxies"]["rw_elm"]
@@ -267,6 +272,8 @@ def test_random_weight_proxies_reuse_a_studys_random_rows(toy_space, tmp_path, m
         files = [json.loads(Path(f).read_text())["timings"] for f in record["detail"]["result_files"]]
         assert record["seconds"] > 0
         assert record["seconds"] == pytest.approx(sum(t["embed_seconds"] + t["fit_seconds"] for t in files))
+    devices = sorted(a["proxies"]["rw_elm"]["device"] for a in second["architectures"])
+    assert devices == ["cpu", "mixed (cpu ×1, cuda ×1)"]  # the reused files' devices, never one of them silently
     with pytest.raises(RwbenchError, match="cannot be combined with --folds"):
         SearchOptions(**common, folds=(dataset.splits()[0].name,))
 
@@ -310,3 +317,26 @@ def test_each_proxy_is_compared_with_the_random_weight_one_by_a_paired_bootstrap
     table = proxy_scores(manifest).set_index("proxy")
     assert table.loc["snip", "reference"] == "rw_svm" and table.loc["snip", "reference_minus_rho"] == pytest.approx(point)
     assert math.isnan(table.loc["rw_svm", "reference_minus_rho"])  # not compared with itself
+
+
+def test_the_cost_ratio_divides_by_trainings_on_the_proxys_device():
+    """A CPU proxy against GPU trainings is no cost ratio: only the trainings on the proxy's device count, and with
+    no such training, or a proxy whose device is not recorded beside trainings on several, it is left blank."""
+    from rwbench.analysis.search_score import cost_ratio
+
+    def arch(**by_device):
+        return {"trained": {"value": 0.5, "seconds_by_device": by_device}}
+
+    archs = [arch(cpu=1000.0), arch(cpu=3000.0), arch(cuda=100.0), arch(cpu=2000.0, cuda=50.0),  # 2 seeds
+             {"trained": None}]  # not trained: no cost
+    assert cost_ratio(20.0, "cpu", archs) == {"device": "cpu", "cost_ratio": pytest.approx(0.01),
+                                              "cost_basis": "3 trainings on cpu, 2000 s each"}
+    assert cost_ratio(15.0, "cuda", archs)["cost_ratio"] == pytest.approx(0.2)
+    blank = cost_ratio(20.0, "mps", archs)
+    assert math.isnan(blank["cost_ratio"]) and blank["cost_basis"] == "none: no training ran on mps (trainings: cpu 3, cuda 2)"
+    unknown = cost_ratio(20.0, None, archs)
+    assert math.isnan(unknown["cost_ratio"]) and "proxy's device is not recorded" in unknown["cost_basis"]
+    one_device = cost_ratio(20.0, None, archs[:2])  # not recorded, but every training ran on one kind: no mix
+    assert one_device["cost_ratio"] == pytest.approx(0.01) and one_device["cost_basis"] == "2 trainings on cpu, 2000 s each"
+    legacy = [{"trained": {"value": 0.5, "seconds_per_seed": 100.0}}]  # a manifest from before devices were recorded
+    assert cost_ratio(2.0, "cpu", legacy)["cost_ratio"] == pytest.approx(0.02)

@@ -34,7 +34,7 @@ from tabulate import tabulate
 from .. import __version__
 from ..backends import grid_edge_flag
 from ..errors import RwbenchError
-from ..results import FOLD_TAGS, ResultRecord, RowKey, git_sha, iter_results, task_of
+from ..results import FOLD_TAGS, ResultRecord, RowKey, devices_label, git_sha, iter_results, task_of
 from ..tasks import METRIC_LABELS, TASK_TYPES, TaskType, primary_metric, task_type
 from .ranking import (
     EXPORT_COLUMNS,
@@ -91,8 +91,8 @@ def _row(records: list[ResultRecord], task: TaskType) -> dict:
         "n_seeds": n, "n_folds": per_seed.shape[1],
         fold_column(p): " ".join(f"{a:.3f}" for a in per_seed.mean(axis=0)),
         SEED_FOLD_COLUMN: per_seed.round(6).tolist(),
-        "embed_ms_per_clip": (1000 * float(np.mean([r.timings["embed_seconds_per_clip"] for r in records]))
-                              if len({device_type(r) for r in records}) == 1 else float("nan")),
+        "embed_ms_per_clip": (float("nan") if timing_device(records).startswith("mixed") else
+                              1000 * float(np.mean([r.timings["embed_seconds_per_clip"] for r in records]))),
         "timing_device": timing_device(records),
         "skipped": len(first.dataset["skipped"]),
         "not_converged": not_converged(records),
@@ -100,18 +100,10 @@ def _row(records: list[ResultRecord], task: TaskType) -> dict:
     }
 
 
-def device_type(record: ResultRecord) -> str:
-    """The kind of device a record's timings were measured on: ``cpu``, ``cuda``, ``mps`` (``cuda:1`` → ``cuda``)."""
-    return record.device.split(":")[0]
-
-
 def timing_device(records: list[ResultRecord]) -> str:
     """Where a row's ``embed_ms_per_clip`` was measured; ``mixed (cpu ×1, cuda ×1)`` when its seeds ran on different
     devices, whose times cannot be averaged (the row's time is then left blank, not a mean of the two)."""
-    counts = Counter(device_type(r) for r in records)
-    if len(counts) == 1:
-        return next(iter(counts))
-    return "mixed (" + ", ".join(f"{device} ×{n}" for device, n in sorted(counts.items())) + ")"
+    return devices_label(r.device for r in records)
 
 
 def timing_note(rows: pd.DataFrame) -> str:

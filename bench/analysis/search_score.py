@@ -22,7 +22,7 @@ from tabulate import tabulate
 
 from ..errors import RwbenchError
 from ..fileio import atomic_path, read_json
-from ..results import safe
+from ..results import device_kind, devices_label, safe
 from ..tasks import task_type
 from .ranking import EXACT_N, MIN_FRONTENDS, rank_agreement, rho_difference_interval
 
@@ -36,17 +36,20 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
     folder = Path(results_dir) / "runs" / safe(dataset.replace("/", "__"))
     paths = sorted(folder.glob(f"{safe(name)}__{safe(width)}__trained__seed*__head.json"))
     metric = f"{task_type(kind).primary}_mean"
-    per_seed, seconds = {}, []
+    per_seed, seconds, by_device = {}, [], {}
     for path in paths:
         record = read_json(path)
         if (record.get("training") or {}).get("partial"):
             continue  # a run of some folds only is not the trained accuracy
         per_seed[str(record["seed"])] = float(record["summary"][metric])
         seconds.append(float(record.get("timings", {}).get("fit_seconds", math.nan)))
+        by_device.setdefault(device_kind(record["device"]), []).append(seconds[-1])
     if not per_seed:
         return None
     return {"value": float(np.mean(list(per_seed.values()))), "per_seed": per_seed, "metric": metric,
-            "seconds_per_seed": float(np.mean(seconds)), "files": [str(p) for p in paths]}
+            "seconds_per_seed": float(np.mean(seconds)),
+            "seconds_by_device": {device: float(np.mean(s)) for device, s in sorted(by_device.items())},
+            "files": [str(p) for p in paths]}
 
 
 def write_text(path: Path, text: str) -> None:
@@ -56,8 +59,8 @@ def write_text(path: Path, text: str) -> None:
 
 # -- the scores -------------------------------------------------------------------------------------------
 SCORE_COLUMNS = ["proxy", "kind", "n", "undefined", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "p_method",
-                 "rho_ci_low", "rho_ci_high", "top10_precision", "regret", "seconds_per_arch", "cost_ratio",
-                 "reference", "reference_minus_rho", "difference_ci_low", "difference_ci_high"]
+                 "rho_ci_low", "rho_ci_high", "top10_precision", "regret", "seconds_per_arch", "device", "cost_ratio",
+                 "cost_basis", "reference", "reference_minus_rho", "difference_ci_low", "difference_ci_high"]
 
 
 def top_precision(proxy: np.ndarray, trained: np.ndarray, fraction: float = TOP_FRACTION) -> float:
@@ -99,8 +102,6 @@ def proxy_scores(manifest: dict) -> pd.DataFrame:
     """One row per proxy of the search: :data:`SCORE_COLUMNS`."""
     archs = manifest["architectures"]
     reference = reference_proxy(manifest)
-    trained_seconds = [a["trained"]["seconds_per_seed"] for a in archs if a.get("trained")]
-    train_cost = float(np.nanmean(trained_seconds)) if trained_seconds else math.nan
     rows = []
     for name in manifest["proxies"]:
         records = [a["proxies"][name] for a in archs if name in a["proxies"]]
@@ -112,12 +113,58 @@ def proxy_scores(manifest: dict) -> pd.DataFrame:
         row = {"proxy": name, "kind": records[0]["kind"] if records else "", "n": len(pairs),
                "undefined": len(undefined),
                **_correlation(np.array(pairs, float).reshape(-1, 2)), "seconds_per_arch": seconds,
-               "cost_ratio": seconds / train_cost if train_cost else math.nan, "reference": reference or ""}
+               **cost_ratio(seconds, proxy_device(records), archs), "reference": reference or ""}
         if reference is not None and name != reference:
             row["reference_minus_rho"], row["difference_ci_low"], row["difference_ci_high"] = difference(
                 manifest, reference, name)
         rows.append(row)
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+def proxy_device(records: list[dict]) -> str | None:
+    """Where a proxy's seconds were measured: its records' one device kind, ``mixed (…)``, or None when a record
+    does not say (written before rwbench recorded it)."""
+    devices = [r.get("device") for r in records]
+    return None if not devices or None in devices else devices_label(devices)
+
+
+def training_seconds_by_device(archs: list[dict]) -> dict[str, list[float]]:
+    """Device kind (``""``: not recorded) → each trained architecture's mean training seconds per seed on it."""
+    out: dict[str, list[float]] = {}
+    for a in archs:
+        trained = a.get("trained")
+        if not trained:
+            continue
+        by_device = trained.get("seconds_by_device") or {"": trained.get("seconds_per_seed", math.nan)}
+        for device, seconds in by_device.items():
+            out.setdefault(device, []).append(seconds)
+    return out
+
+
+def cost_ratio(seconds: float, device: str | None, archs: list[dict]) -> dict[str, object]:
+    """``cost_ratio``: a proxy's seconds per architecture ÷ the mean training seconds per architecture and seed **on
+    the same kind of device** (GPU trainings beside a CPU proxy would make it meaningless), and ``cost_basis``, what
+    it was divided by. When the proxy and the trainings name more than one device kind, only the trainings on the
+    proxy's count, and a proxy whose device is not recorded gets no ratio (``cost_basis`` says why)."""
+    trainings = training_seconds_by_device(archs)
+    if not trainings:
+        return {"device": device or "", "cost_ratio": math.nan, "cost_basis": ""}
+    kinds = {d for d in (device, *trainings) if d}
+    counted = ", ".join(f"{d or 'not recorded'} {len(s)}" for d, s in sorted(trainings.items()))
+    if len(kinds) <= 1:
+        used, basis = [x for xs in trainings.values() for x in xs], next(iter(kinds), "a device not recorded")
+    elif device and device in trainings:
+        used, basis = trainings[device], device
+    else:
+        why = (f"no training ran on {device} (trainings: {counted})" if device else
+               f"the proxy's device is not recorded and the trainings ran on several kinds ({counted})")
+        return {"device": device or "", "cost_ratio": math.nan, "cost_basis": f"none: {why}"}
+    used = [x for x in used if math.isfinite(x)]
+    if not used:  # trainings that recorded no seconds
+        return {"device": device or "", "cost_ratio": math.nan, "cost_basis": ""}
+    train = float(np.mean(used))
+    return {"device": device or "", "cost_ratio": seconds / train if train else math.nan,
+            "cost_basis": f"{len(used)} trainings on {basis}, {train:.0f} s each"}
 
 
 def undefined_lines(manifest: dict) -> list[str]:
@@ -220,7 +267,8 @@ def score(folders: list[Path], fmt: str = "md", out: Path | None = None) -> str:
     trained = sum(1 for a in manifest["architectures"] if a.get("trained"))
     note = (f"{', '.join(str(f) for f in folders)} on {manifest['dataset']['key']}: {len(manifest['architectures'])} "
             f"architectures, {trained} trained. seconds_per_arch: each proxy's wall time per architecture; "
-            f"cost_ratio: ÷ training seconds per architecture and seed; written to {out}/score.*\n")
+            f"cost_ratio: ÷ training seconds per architecture and seed on the proxy's device (cost_basis); written to "
+            f"{out}/score.*\n")
     for line in undefined_lines(manifest):  # never left out of n without a word
         log.warning("%s", line)
         note += line + "\n"
@@ -232,7 +280,8 @@ REPORT_COLUMNS = {"proxy": "proxy", "kind": "kind", "n": "n", "undefined": "unde
                   "spearman_p": "p (ρ)", "kendall_tau": "τ", "kendall_p": "p (τ)", "rho_ci_low": "ρ 95% CI low",
                   "rho_ci_high": "ρ 95% CI high",
                   "top10_precision": "top-10% precision", "regret": "regret", "seconds_per_arch": "s / architecture",
-                  "cost_ratio": "cost ÷ training", "reference": "reference", "reference_minus_rho": "ρ(reference) − ρ",
+                  "device": "device", "cost_ratio": "cost ÷ training", "cost_basis": "training cost basis",
+                  "reference": "reference", "reference_minus_rho": "ρ(reference) − ρ",
                   "difference_ci_low": "difference 95% CI low", "difference_ci_high": "difference 95% CI high"}
 
 
