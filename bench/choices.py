@@ -6,7 +6,7 @@ the module that owns it (named beside it); ``tests/test_cli_friction.py`` checks
 """
 
 DEFAULT_GRID = "wide"  # backends.DEFAULT_GRID
-GRID_NAMES = ("wide", "study")  # backends.GRID_NAMES
+GRID_NAMES = ("wide", "study", "wide-linear32")  # backends.GRID_NAMES
 AGGREGATES = ("mean", "majority", "probability")  # evaluate.AGGREGATES
 POOLINGS = ("mean", "mean_std", "max")  # frontend.POOLINGS
 PRECISIONS = ("fp32", "bf16", "fp16")  # frontend.PRECISIONS (its keys)

@@ -200,8 +200,9 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
                         "task); the results are the same")
     add_force(p)
     p.add_argument("--grid", choices=GRID_NAMES, default=DEFAULT_GRID,
-                   help="the SVM/ELM hyperparameter grid: wide (default; C 0.01…2^11, ELM ridge 1e-4…1e4) or study (the "
-                        "reference study's values); part of each result's run key (see `rwbench list backends`)")
+                   help="the SVM/ELM hyperparameter grid: wide (default; C 0.01…2^11, ELM ridge 1e-4…1e4), study (the "
+                        "reference study's values) or wide-linear32 (wide, the SVM's linear kernel at C ≤ 32: for "
+                        "thousands of clips); part of each result's run key (see `rwbench list backends`)")
 
 
 def add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_level,timbral,temporal",

@@ -42,7 +42,7 @@ def with_(opts: RunOptions, **changes) -> RunOptions:
 
 
 def test_study_grid_is_the_reference_studys_and_wide_extends_it():
-    assert DEFAULT_GRID == "wide" and set(GRID_NAMES) == {"wide", "study"}
+    assert DEFAULT_GRID == "wide" and set(GRID_NAMES) == {"wide", "study", "wide-linear32"}
     svm, elm, elm_torch = (BACKENDS.get(name) for name in ("svm", "elm", "elm_torch"))
     study = svm.with_grid("study")
     assert study.grid_name == "study" and study.grid_size == 32
@@ -58,6 +58,16 @@ def test_study_grid_is_the_reference_studys_and_wide_extends_it():
     assert BACKENDS.get("logreg").with_grid("study") is BACKENDS.get("logreg")  # one grid: kept under any name
     with pytest.raises(RwbenchError, match="no grid 'paper'"):
         svm.with_grid("paper")
+
+
+def test_wide_linear32_is_wide_with_the_linear_kernels_c_stopped_at_32():
+    svm, elm = BACKENDS.get("svm"), BACKENDS.get("elm")
+    rbf, linear = svm.with_grid("wide-linear32").grid
+    wide_rbf, wide_linear = svm.grids["wide"]
+    assert rbf == wide_rbf and linear["clf__C"] == [c for c in wide_linear["clf__C"] if c <= 32] == [0.01, 0.1, 2, 8, 32]
+    assert svm.with_grid("wide-linear32").grid_size == svm.grid_size - 3
+    assert elm.with_grid("wide-linear32").grid == elm.grids["wide"]  # the ELM has no linear kernel: its wide grid
+    assert grid_edges(svm_record([{"kernel": "linear", "C": 32.0}], svm.grids["wide-linear32"])) == [{"C": "high"}]
 
 
 def svm_record(params: list[dict], grid=None) -> dict:
