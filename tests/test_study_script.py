@@ -132,3 +132,17 @@ def test_the_search_study_names_an_unknown_stage_before_running_any(tmp_path, st
     proc, calls, _ = run_study(tmp_path, *stages, script=SEARCH_SCRIPT)
     bad = next(s for s in stages if s != "fsdd-proxies")
     assert proc.returncode == 2 and f"no stage '{bad}'" in proc.stderr and calls == []
+
+
+def test_fsdds_backends_search_the_wide_linear32_grid_esc10s_the_wide(tmp_path):
+    """Study 24 and the search study give FSDD's random rows and proxies ``--grid wide-linear32`` (so the registry's
+    proxies reuse study 24's rows under one run key) and ESC-10's ``--grid wide``; ``rwbench train`` takes no grid."""
+    (tmp_path / "s").mkdir(), (tmp_path / "t").mkdir()
+    _, calls, _ = run_study(tmp_path, "fsdd-random", "esc-random")
+    _, search_calls, _ = run_study(tmp_path / "s", "fsdd-proxies", "esc-proxies", "fsdd-registry", script=SEARCH_SCRIPT)
+    for call in calls + search_calls:
+        grid = call.split("--grid ")[1].split()[0]
+        assert grid == ("wide-linear32" if "--dataset fsdd" in call else "wide"), call
+    _, trains, _ = run_study(tmp_path / "t", "fsdd-train")
+    assert trains and all("--grid" not in c for c in trains if c.startswith("train "))
+    assert all("--grid wide-linear32" in c for c in trains if c.startswith("run "))

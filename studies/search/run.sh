@@ -21,6 +21,9 @@ PROXIES=rw_elm,rw_svm,zero-cost,baseline
 COMMON=(--width small --proxy-seeds 0,1,2 --batch 32 --results "$OUT" --cache "$CACHE")
 ESC=(--dataset esc10 --data-root "$DATA/esc10")
 FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers)
+# the random-weight proxies' grid per dataset: FSDD's SVM stops its linear kernel at C = 32 (study 24's README,
+# "FSDD grid"), the same grid as study 24's FSDD random rows, which the registry's proxies reuse
+declare -A GRID=([ESC]=wide [FSDD]=wide-linear32)
 declare -A KEY=([ESC]=esc10 [FSDD]=fsdd__speakers)
 
 train() {  # ARCH ARGS…: one architecture trained (each's step)
@@ -32,7 +35,7 @@ train() {  # ARCH ARGS…: one architecture trained (each's step)
 step_proxies() {  # DATA: every proxy of both spaces, so that the proxy table stands before the trainings (days) start
   local -n args=$1
   for space in logmel waveform; do
-    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --n 20 --seed 0 --proxies "$PROXIES"
+    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --grid "${GRID[$1]}" --n 20 --seed 0 --proxies "$PROXIES"
   done
 }
 step_train() {  # DATA: every architecture trained (top 20 of 20), seed 0; then seed 1 of the extremes
@@ -47,8 +50,8 @@ PY
     each train "$all" "${args[@]}" --seeds 0, --width small --results "$OUT"
   fi
   for space in logmel waveform; do  # reuses the proxy values and, with JOBS > 1, the trainings above
-    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --n 20 --seed 0 --proxies "$PROXIES" --train-top 20 \
-      --train-seeds 0,
+    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --grid "${GRID[$1]}" --n 20 --seed 0 --proxies "$PROXIES" \
+      --train-top 20 --train-seeds 0,
   done
   # seed 1 for the 5 best and the 5 worst by trained seed-0 accuracy over the 40 (the rule in README.md)
   extremes=$(python - "$OUT/search/logmel__$key/search.json" "$OUT/search/waveform__$key/search.json" <<'PY'
@@ -67,7 +70,7 @@ PY
 step_registry() {  # DATA: the registry's own front-ends, the same proxies (their trained rows, and the random rows the
   # random-weight proxies reuse, are studies/random-vs-trained-24's)
   local -n args=$1
-  rwbench search registry --frontends "$REG" "${args[@]}" --width small --proxy-seeds 0,1,2 --batch 32 \
+  rwbench search registry --frontends "$REG" "${args[@]}" --grid "${GRID[$1]}" --width small --proxy-seeds 0,1,2 --batch 32 \
     --results "$STUDY24" --random-weight-results "$STUDY24" --cache "$CACHE" --out "$OUT/search/registry__${KEY[$1]}" \
     --proxies "$PROXIES"
 }
