@@ -556,7 +556,9 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
         f"{total('fits'):,} backend fits",
         f"fits: predicted {fit_wall:.0f} s ({fit_wall / 3600:.2f} h): per backend, dataset and feature size, the grid "
         f"searched on one inner fold of the first outer split (random features, {effective_n_jobs(opts.n_jobs)} "
-        f"grid-search job(s)) × inner folds × outer splits, plus the refits",
+        f"grid-search job(s)) × inner folds × outer splits, plus the refits. A lower bound where classes overlap: "
+        f"libsvm needs more iterations on real embeddings at large C (an SVM's linear fits at C = 2048 took 417 s "
+        f"on 2,000 FSDD clips of a weak front-end; --grid wide-linear32 stops them at C = 32)",
         f"fits include: per outer split the rest of its evaluation (refit, scores: timed on the first split with one "
         f"grid setting), and {total('first_use_seconds'):.0f} s once per run (the backends' first use: imports and "
         f"compilation; each front-end's MAC count for its results)",
