@@ -36,7 +36,9 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
     folder = Path(results_dir) / "runs" / safe(dataset.replace("/", "__"))
     paths = sorted(folder.glob(f"{safe(name)}__{safe(width)}__trained__seed*__head.json"))
     metric = f"{task_type(kind).primary}_mean"
-    per_seed, seconds, by_device = {}, [], {}
+    per_seed: dict[str, float] = {}
+    seconds: list[float] = []
+    by_device: dict[str, list[float]] = {}
     for path in paths:
         record = read_json(path)
         if (record.get("training") or {}).get("partial"):
@@ -125,7 +127,9 @@ def proxy_device(records: list[dict]) -> str | None:
     """Where a proxy's seconds were measured: its records' one device kind, ``mixed (…)``, or None when a record
     does not say (written before rwbench recorded it)."""
     devices = [r.get("device") for r in records]
-    return None if not devices or None in devices else devices_label(devices)
+    if not devices or any(d is None for d in devices):
+        return None
+    return devices_label(str(d) for d in devices)
 
 
 def training_seconds_by_device(archs: list[dict]) -> dict[str, list[float]]:
