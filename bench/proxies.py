@@ -133,7 +133,9 @@ class ProxyNetwork(nn.Module):
     """Network input → logits: the front-end's network (seeded random weights), its default feature layers each
     mean-pooled and concatenated, batch norm without affine terms, a linear head (Xavier, seeded): the classifier
     ``rwbench train`` trains, without its dropout, taking the input after the fixed log-mel transform
-    (:func:`network_input`)."""
+    (:func:`network_input`). In training mode (batch norm normalises with the minibatch's statistics) except for the
+    front-end's own dropout, which stays off: a proxy is a function of the network and the minibatch, not of the
+    process's random state (rese2's dropout made grad_norm differ by 3 % between two runs)."""
 
     def __init__(self, spec: FrontendSpec, width: str | int, n_classes: int, *, seed: int) -> None:
         super().__init__()
@@ -146,6 +148,13 @@ class ProxyNetwork(nn.Module):
             nn.init.xavier_uniform_(self.head.weight, generator=torch.Generator().manual_seed(seed))
             self.head.bias.zero_()
         self.train()
+
+    def train(self, mode: bool = True) -> ProxyNetwork:
+        super().train(mode)
+        for module in self.modules():
+            if isinstance(module, nn.modules.dropout._DropoutNd):
+                module.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         layers = self.net(x)
@@ -324,9 +333,11 @@ ZERO_COST = {
     "fisher": (fisher_score, True, "Theis et al. 2018; Turner et al. 2020 (BlockSwap, ICLR)",
                "Σ_channels ½ mean (Σ a·∂L/∂a)²"),
 }
-VERSIONS = {"naswot": 3}  # naswot 3: functional nonlinearities are read too, and clip-major batches of windows
+# 2: the front-end's dropout off (values change only for networks with dropout: rese2_multi); naswot 3: functional
+# nonlinearities are read too, and clip-major batches of windows
+VERSIONS = {"naswot": 4}
 for _name, (_score, _labels, _source, _what) in ZERO_COST.items():
-    register_proxy(name=_name, kind="zero-cost", source=_source, description=_what, version=VERSIONS.get(_name, 1))(
+    register_proxy(name=_name, kind="zero-cost", source=_source, description=_what, version=VERSIONS.get(_name, 2))(
         _zero_cost(_score, needs_labels=_labels))
 
 

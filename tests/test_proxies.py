@@ -241,3 +241,26 @@ def test_the_dim_proxy_counts_the_default_layers_only():
     spec = FRONTENDS.get("musicnn")  # features mean_pool + max_pool by default (753 each), not every layer
     value = PROXIES.get("dim").compute(ProxyContext(spec=spec, width="small"))
     assert value.value == 2 * 753 and value.value < spec.dim("small")
+
+
+def test_a_proxy_is_a_function_of_network_and_minibatch_not_of_the_random_state():
+    """rese2's front-end holds dropout: the proxy network keeps it off (batch norm stays in training mode), so two
+    different global random states give one grad_norm; with its dropout on they did not (165.8 vs 170.9)."""
+    from torch import nn as tnn
+
+    from rwbench.frontend import FRONTENDS
+    from rwbench.proxies import ZERO_COST, ProxyNetwork, network_input
+    from rwbench.tasks import TASK_TYPES
+
+    spec, task = FRONTENDS.get("rese2_multi"), TASK_TYPES["multiclass"]
+    inputs = network_input(spec, torch.randn(2, 60000, generator=torch.Generator().manual_seed(0)) * 0.1)
+    targets = task.head_targets(torch.tensor([0, 1]))
+    values = []
+    for state in (1, 2):
+        torch.manual_seed(state)
+        net = ProxyNetwork(spec, "small", 2, seed=0)
+        dropouts = [m for m in net.modules() if isinstance(m, tnn.Dropout)]
+        norms = [m for m in net.modules() if isinstance(m, tnn.modules.batchnorm._BatchNorm)]
+        assert dropouts and not any(m.training for m in dropouts) and all(m.training for m in norms)
+        values.append(ZERO_COST["grad_norm"][0](net, inputs, targets, task.head_loss()))
+    assert values[0] == values[1]
