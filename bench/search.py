@@ -26,6 +26,7 @@ import torch
 from tabulate import tabulate
 
 from .analysis.search_score import trained_results, write_text
+from .choices import DEFAULT_GRID
 from .clips import clip_audio
 from .datamodel import Dataset
 from .embed_job import EmbedJob
@@ -173,7 +174,9 @@ def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, da
     if proxy.kind == "zero-cost":
         settings.update(batch=opts.minibatch, batch_seed=opts.sample_seed)
     else:
-        settings.update(folds=list(opts.folds) if opts.folds else "all", grid=opts.grid)
+        # the default grid named or not is one computation: one key (None, as before grids could be named here)
+        settings.update(folds=list(opts.folds) if opts.folds else "all",
+                        grid=None if (opts.grid or DEFAULT_GRID) == DEFAULT_GRID else opts.grid)
     return settings
 
 
@@ -213,7 +216,6 @@ def proxy_record(proxy: ProxySpec, arch: Architecture, ctx: ProxyContext, path: 
 def random_weight_setup(opts: SearchOptions, dataset: Dataset, folder: Path) -> RandomWeightSetup:
     """The random-weight proxies' options: results in the search folder (per fold subset, recorded in their protocol),
     embeddings in the shared cache (``--cache``, default RESULTS/embeddings)."""
-    from .backends import DEFAULT_GRID
     from .pipeline import RunOptions
 
     splits, described = dataset.splits(), dataset.describe()

@@ -340,3 +340,17 @@ def test_the_cost_ratio_divides_by_trainings_on_the_proxys_device():
     assert one_device["cost_ratio"] == pytest.approx(0.01) and one_device["cost_basis"] == "2 trainings on cpu, 2000 s each"
     legacy = [{"trained": {"value": 0.5, "seconds_per_seed": 100.0}}]  # a manifest from before devices were recorded
     assert cost_ratio(2.0, "cpu", legacy)["cost_ratio"] == pytest.approx(0.02)
+
+
+def test_naming_the_default_grid_keeps_the_random_weight_proxies_key():
+    """`--grid wide` is the default grid: the same computation, so the same cache key as no --grid (a study that
+    starts naming its grid must not recompute hours of proxies); another grid is another key."""
+    from rwbench.proxies import PROXIES
+    from rwbench.search import Architecture, proxy_settings
+
+    config = load_space("logmel").sample(1, seed=0)[0]
+    arch = Architecture(FRONTENDS.get(f"logmel:{arch_id(config)}"), config)
+    dataset = tone_dataset(n_per_class=2)
+    keys = {grid: proxy_settings(PROXIES.get("rw_svm"), arch, SearchOptions(space="logmel", grid=grid), dataset)
+            for grid in (None, "wide", "wide-linear32")}
+    assert keys[None] == keys["wide"] != keys["wide-linear32"]
