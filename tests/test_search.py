@@ -322,7 +322,10 @@ def test_each_proxy_is_compared_with_the_random_weight_one_by_a_paired_bootstrap
 def test_the_cost_ratio_divides_by_trainings_on_the_proxys_device():
     """A CPU proxy against GPU trainings is no cost ratio: only the trainings on the proxy's device count, and with
     no such training, or a proxy whose device is not recorded beside trainings on several, it is left blank."""
-    from rwbench.analysis.search_score import cost_ratio
+    from rwbench.analysis import search_score
+
+    def cost_ratio(seconds, device, archs):
+        return search_score.cost_ratio(seconds, device, search_score.training_seconds_by_device(archs))
 
     def arch(**by_device):
         return {"trained": {"value": 0.5, "seconds_by_device": by_device}}

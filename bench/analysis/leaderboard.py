@@ -80,7 +80,7 @@ def _row(records: list[ResultRecord], task: TaskType) -> dict:
     seed_means = per_seed.mean(axis=1)
     n = len(seed_means)
     ci = float(stats.t.ppf(0.975, n - 1) * seed_means.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    fe = first.frontend
+    fe, device = first.frontend, timing_device(records)
     return {
         "dataset": first.dataset["key"], "frontend": fe["name"], "input": fe["input_kind"], "width": fe["width"],
         "weights": fe["weights"], "backend": first.backend["name"],
@@ -91,9 +91,9 @@ def _row(records: list[ResultRecord], task: TaskType) -> dict:
         "n_seeds": n, "n_folds": per_seed.shape[1],
         fold_column(p): " ".join(f"{a:.3f}" for a in per_seed.mean(axis=0)),
         SEED_FOLD_COLUMN: per_seed.round(6).tolist(),
-        "embed_ms_per_clip": (float("nan") if timing_device(records).startswith("mixed") else
+        "embed_ms_per_clip": (float("nan") if device.startswith("mixed") else
                               1000 * float(np.mean([r.timings["embed_seconds_per_clip"] for r in records]))),
-        "timing_device": timing_device(records),
+        "timing_device": device,
         "skipped": len(first.dataset["skipped"]),
         "not_converged": not_converged(records),
         "grid_edge": grid_edge_flag(records),  # e.g. "C high 5/5": a setting at its grid's edge in > half the folds
@@ -114,8 +114,8 @@ def timing_note(rows: pd.DataFrame) -> str:
     if (rows["backend"] == HEAD).any() and (rows["backend"] != HEAD).any():
         parts.append("a head row times its trained network's forward pass on decoded test clips, the other rows "
                      "the embedding stage (decoding and resampling included)")
-    devices = Counter(rows["timing_device"])
-    if len(devices) > 1:
+    if several_devices(rows):
+        devices = Counter(rows["timing_device"])
         counted = ", ".join(f"{device} ({n} row{'s' * (n > 1)})" for device, n in sorted(devices.items()))
         parts.append(f"measured on more than one device: {counted}; compare times within one device only")
     return f"ms/clip: {'; '.join(parts)}." if parts else ""
@@ -348,8 +348,13 @@ def to_summary(table: pd.DataFrame) -> str:
 
 def ms_per_clip_cells(rows: pd.DataFrame) -> list[str]:
     """One dataset's ms/clip as shown: the device beside each time when the rows were timed on several."""
-    return [ms_per_clip_cell(ms, device, rows["timing_device"].nunique() > 1)
-            for ms, device in zip(rows["embed_ms_per_clip"], rows["timing_device"])]
+    several = several_devices(rows)
+    return [ms_per_clip_cell(ms, device, several) for ms, device in zip(rows["embed_ms_per_clip"], rows["timing_device"])]
+
+
+def several_devices(rows: pd.DataFrame) -> bool:
+    """Whether one dataset's rows were timed on more than one device (their times then name it)."""
+    return rows["timing_device"].nunique() > 1
 
 
 def ms_per_clip_cell(ms: float, device: str, mixed_table: bool) -> str:

@@ -29,6 +29,7 @@ from .leaderboard import (
     ms_per_clip_cell,
     read_results,
     rows_of_records,
+    several_devices,
     significance_lines,
     table_of,
     timing_note,
@@ -170,8 +171,9 @@ def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, d
         records = [groups[_key(r)] for _, r in rows.iterrows()]
         protocols = sorted({r.dataset.get("protocol", {}).get("id", "?") for rs in records for r in rs})
         skipped = sorted(table.attrs.get("skipped", {}).get(dataset, {}).items())
+        several = several_devices(rows)
         out.append(Section(dataset, _anchor(dataset), ", ".join(protocols), task_of(records[0][0]).name, columns(p),
-                           correlation_heading(p), [_cells(r, rs, p, rows["timing_device"].nunique() > 1)
+                           correlation_heading(p), [_cells(r, rs, p, several)
                                                     for (_, r), rs in zip(rows.iterrows(), records)],
                            skipped, significance_lines(rows), correlation_lines(rows, dataset),
                            _plots(dataset, rows, groups) if draw else [], timing_note(rows)))

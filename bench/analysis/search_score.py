@@ -104,6 +104,7 @@ def proxy_scores(manifest: dict) -> pd.DataFrame:
     """One row per proxy of the search: :data:`SCORE_COLUMNS`."""
     archs = manifest["architectures"]
     reference = reference_proxy(manifest)
+    trainings = training_seconds_by_device(archs)
     rows = []
     for name in manifest["proxies"]:
         records = [a["proxies"][name] for a in archs if name in a["proxies"]]
@@ -115,7 +116,7 @@ def proxy_scores(manifest: dict) -> pd.DataFrame:
         row = {"proxy": name, "kind": records[0]["kind"] if records else "", "n": len(pairs),
                "undefined": len(undefined),
                **_correlation(np.array(pairs, float).reshape(-1, 2)), "seconds_per_arch": seconds,
-               **cost_ratio(seconds, proxy_device(records), archs), "reference": reference or ""}
+               **cost_ratio(seconds, proxy_device(records), trainings), "reference": reference or ""}
         if reference is not None and name != reference:
             row["reference_minus_rho"], row["difference_ci_low"], row["difference_ci_high"] = difference(
                 manifest, reference, name)
@@ -145,30 +146,32 @@ def training_seconds_by_device(archs: list[dict]) -> dict[str, list[float]]:
     return out
 
 
-def cost_ratio(seconds: float, device: str | None, archs: list[dict]) -> dict[str, object]:
+def cost_ratio(seconds: float, device: str | None, trainings: dict[str, list[float]]) -> dict[str, object]:
     """``cost_ratio``: a proxy's seconds per architecture ÷ the mean training seconds per architecture and seed **on
     the same kind of device** (GPU trainings beside a CPU proxy would make it meaningless), and ``cost_basis``, what
-    it was divided by. When the proxy and the trainings name more than one device kind, only the trainings on the
-    proxy's count, and a proxy whose device is not recorded gets no ratio (``cost_basis`` says why)."""
-    trainings = training_seconds_by_device(archs)
+    it was divided by; ``trainings`` is :func:`training_seconds_by_device`. When the proxy and the trainings name more
+    than one device kind, only the trainings on the proxy's count, and a proxy whose device is not recorded gets no
+    ratio (``cost_basis`` says why)."""
+    def result(ratio: float = math.nan, basis: str = "") -> dict[str, object]:
+        return {"device": device or "", "cost_ratio": ratio, "cost_basis": basis}
+
     if not trainings:
-        return {"device": device or "", "cost_ratio": math.nan, "cost_basis": ""}
+        return result()
     kinds = {d for d in (device, *trainings) if d}
-    counted = ", ".join(f"{d or 'not recorded'} {len(s)}" for d, s in sorted(trainings.items()))
     if len(kinds) <= 1:
         used, basis = [x for xs in trainings.values() for x in xs], next(iter(kinds), "a device not recorded")
     elif device and device in trainings:
         used, basis = trainings[device], device
     else:
-        why = (f"no training ran on {device} (trainings: {counted})" if device else
-               f"the proxy's device is not recorded and the trainings ran on several kinds ({counted})")
-        return {"device": device or "", "cost_ratio": math.nan, "cost_basis": f"none: {why}"}
+        counted = ", ".join(f"{d or 'not recorded'} {len(s)}" for d, s in sorted(trainings.items()))
+        return result(basis="none: " + (f"no training ran on {device} (trainings: {counted})" if device else
+                                        f"the proxy's device is not recorded and the trainings ran on several kinds "
+                                        f"({counted})"))
     used = [x for x in used if math.isfinite(x)]
     if not used:  # trainings that recorded no seconds
-        return {"device": device or "", "cost_ratio": math.nan, "cost_basis": ""}
+        return result()
     train = float(np.mean(used))
-    return {"device": device or "", "cost_ratio": seconds / train if train else math.nan,
-            "cost_basis": f"{len(used)} trainings on {basis}, {train:.0f} s each"}
+    return result(seconds / train if train else math.nan, f"{len(used)} trainings on {basis}, {train:.0f} s each")
 
 
 def undefined_lines(manifest: dict) -> list[str]:
