@@ -65,6 +65,7 @@ class Dataset:
     skipped: list[dict] = field(default_factory=list)  # files left out (with --skip-bad-audio), and why
     info: dict = field(default_factory=dict)  # provenance for the result: partial copy, duplicates, fold names
     task_type: str = "multiclass"  # or "multilabel": a set of tags per clip (rwbench.tasks)
+    clip_chosen: bool = False  # seconds and pad are the user's options (folder, csv): the fingerprint names them
 
     @property
     def key(self) -> str:
@@ -103,7 +104,10 @@ class Dataset:
 
     def fingerprint_parts(self) -> dict:
         """What identifies the audio: each clip's id, label and the sha1 of its file's bytes (remembered by
-        stat, see :mod:`rwbench.filehash`); generated datasets give their generator parameters instead."""
+        stat, see :mod:`rwbench.filehash`); generated datasets give their generator parameters instead. Where the
+        clip length and padding are options of the loader (``clip_chosen``), they too: every key built on the
+        fingerprint (embeddings, results, trainings, proxies) then changes with them; a loader that fixes them
+        (ESC-50's 5 s) names them by the dataset's name."""
         files = [c.path for c in self.clips if c.path is not None]
         try:
             digests = iter(file_digests(files))
@@ -111,7 +115,8 @@ class Dataset:
             raise DataError(f"{self.key}: cannot read {err.filename}: {err.strerror}") from err
         rows = [[c.id, c.label, next(digests) if c.path is not None else None, *([list(c.tags)] if c.tags else [])]
                 for c in self.clips]
-        return {"name": self.name, "task": self.task, "clips": rows}
+        return {"name": self.name, "task": self.task, "clips": rows,
+                **({"clip": {"seconds": self.seconds, "pad": self.pad}} if self.clip_chosen else {})}
 
     def fingerprint(self) -> str:
         """A hash of :meth:`fingerprint_parts`, taken once per list of clips."""

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 TRAIN_CODE_VERSION = 4  # bump when the head recipe changes: finished folds with an older key are retrained
 FIT_LOOP_VERSION = 2  # the shared loop's version in settings() (pre-training keys): bump when fit() itself changes
+HEAD_FIT_LOOP = 2  # the FIT_LOOP_VERSION that TRAIN_CODE_VERSION last followed: heads train with fit() too, so a
+# FIT_LOOP_VERSION bump needs a TRAIN_CODE_VERSION bump (a test holds the two equal)
 LRS = (3e-4, 1e-3, 3e-3)  # the default learning-rate search
 DROPOUTS = (0.0, 0.5)  # the default dropout search (with every learning rate)
 REFITS = ("full", "fit-part")
@@ -184,7 +186,7 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
     start, resumed_at = time.perf_counter(), state["epoch"]
     bar = tqdm(total=cap, initial=state["epoch"], desc=desc, unit="epoch", disable=not opts.progress, leave=False)
     while state["epoch"] < cap and state["bad"] < patience:
-        epoch = state["epoch"]
+        epoch, epoch_start = state["epoch"], time.perf_counter()
         if schedule is not None:  # refit
             for group in optimizer.param_groups:
                 group["lr"] = schedule[epoch]
@@ -221,7 +223,8 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
                 state["best"] = copy.deepcopy(model.state_dict())
         state["history"].append({"epoch": epoch + 1, "train_loss": total / len(order), "val_loss": val_loss,
                                  "val_score": val_score, "lr": optimizer.param_groups[0]["lr"],
-                                 "train_lr": train_lr, "train_clips": len(order)})
+                                 "train_lr": train_lr, "train_clips": len(order),
+                                 "seconds": time.perf_counter() - epoch_start})  # kept across a resume
         with atomic_path(checkpoint) as tmp:
             torch.save({"key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "state": state}, tmp)
@@ -273,6 +276,12 @@ def autocast(device: torch.device) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
+CUDA_PRECISION = ("float32 front-end network (the embedder's float32 precision turns autocast off inside it); "
+                  "bfloat16 autocast around it: the input transform's matrix product (the log-mel projection) and "
+                  "the linear head; float32 weights")
+
+
 def precision(device: torch.device) -> str:
-    """What :func:`autocast` computes in on ``device``, as a result records it."""
-    return "bfloat16 autocast (float32 weights)" if device.type == "cuda" else "float32"
+    """What a :class:`~rwbench.train.Classifier` computes in under :func:`autocast` on ``device``, as a result records
+    it (results before 2026-12-05 say "bfloat16 autocast (float32 weights)" for the same computation)."""
+    return CUDA_PRECISION if device.type == "cuda" else "float32"

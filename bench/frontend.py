@@ -57,6 +57,7 @@ class FrontendSpec:
     layer_dims: Callable[[int], Mapping[str, int]] | None = None  # filter count -> dim per layer (mean pooling)
     description: str = ""
     version: int = 1  # bump when the network changes: it is part of the embedding cache key
+    widths_from_data: bool = False  # the width table is a file's (a search space), not code: keys name the filters
     channels_last: bool = False  # run the network's 4-D tensors channels-last (NHWC): faster on oneDNN/cuDNN for
     # some 2-D CNNs, slower for others; set where `rwbench profile` measured it faster (benchmarks/README.md)
 

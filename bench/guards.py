@@ -280,7 +280,7 @@ def stratified_or_file(name: str, clips: list[Clip], *, k: int, seed: int,
     """Seeded stratified k-fold, or the folds written in ``folds_file`` (protocol ``<name>/folds-file``)."""
     if folds_file is None:
         return clips, StratifiedFolds(f"{name}/stratified-{k}fold", k=k, seed=seed)
-    protocol = PredefinedFolds(f"{name}/folds-file:{Path(folds_file).name}")
+    protocol = PredefinedFolds(f"{name}/folds-file:{Path(folds_file).name}", keyed_assignment=True)
     return folds_from_file(clips, folds_file, dataset=name), protocol
 
 
@@ -318,7 +318,8 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
                  seconds: float, pad: PadMode, info: dict | None = None, official_folds: Sequence[int] | None = None,
                  classes: Sequence[str] | None = None, skip_bad_audio: bool = False,
                  min_seconds: float = MIN_SECONDS, check_duplicates: bool = True, partial: bool = False,
-                 task_type: str = "multiclass", listed_in: Path | None = None, **unknown) -> Dataset:
+                 task_type: str = "multiclass", listed_in: Path | None = None, clip_chosen: bool = False,
+                 **unknown) -> Dataset:
     """Run the guards over listed clips and build the :class:`Dataset`.
 
     ``partial``: run on the listed files that are present (else missing ones are an error);
@@ -328,6 +329,7 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     ``official_folds`` / ``classes`` (given by the loader): absent ones are warned about and recorded.
     ``task_type`` "multilabel": every clip carries at least one tag (``Clip.tags``), ``classes`` are the tags.
     ``listed_in``: the CSV that lists ``clips`` in its row order (after one header line), for naming lines.
+    ``clip_chosen``: ``seconds`` and ``pad`` are the user's options of the loader (see :attr:`Dataset.clip_chosen`).
     """
     if unknown:
         raise DataError(f"dataset {name!r}: unknown option(s) {sorted(unknown)}; options every file dataset "
@@ -364,7 +366,7 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
         log.warning("%s: %d group(s) sit in more than one fold (e.g. %s in folds %s): the metadata is not the "
                     "official one", label, len(straddles), *next(iter(straddles.items())))
     dataset = Dataset(name, task, sorted(clips, key=lambda c: c.id), protocol, seconds, pad, root, skipped, info,
-                      task_type)
+                      task_type, clip_chosen)
     check_classes(dataset)
     check_protocol(dataset)
     if check_duplicates:

@@ -35,9 +35,13 @@ class OuterSplit:
 @dataclass(frozen=True)
 class PredefinedFolds:
     """Official folds (``clip.fold``): each fold is the test set once; the inner CV leaves out one
-    *training* fold at a time, so clips of one source recording never straddle an inner split."""
+    *training* fold at a time, so clips of one source recording never straddle an inner split.
+    ``keyed_assignment``: the folds are the user's (a folds file, a manifest's column), which may be edited under the
+    same name, so :meth:`describe` (part of every result's key) lists each clip's fold; a dataset's official folds
+    are named by the protocol's id."""
 
     id: str
+    keyed_assignment: bool = False
 
     def folds(self, clips: Sequence[Clip]) -> np.ndarray:
         folds = np.array([c.fold for c in clips])
@@ -61,7 +65,9 @@ class PredefinedFolds:
         return out
 
     def describe(self, clips: Sequence[Clip]) -> dict:
-        return {"id": self.id, "kind": "predefined_folds", "folds": sorted(set(self.folds(clips).tolist()))}
+        folds = self.folds(clips).tolist()
+        return {"id": self.id, "kind": "predefined_folds", "folds": sorted(set(folds)),
+                **({"assignment": dict(zip([c.id for c in clips], folds))} if self.keyed_assignment else {})}
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ class FixedSplit:
 
     id: str
     refit: Refit = "train"
+    keyed_assignment: bool = False  # the split is the user's (a manifest's column): describe() lists each clip's
+
 
     def splits(self, clips: Sequence[Clip]) -> list[OuterSplit]:
         split = np.array([c.split for c in clips])
@@ -116,7 +124,8 @@ class FixedSplit:
 
     def describe(self, clips: Sequence[Clip]) -> dict:
         counts = {s: sum(c.split == s for c in clips) for s in ("train", "valid", "test")}
-        return {"id": self.id, "kind": "fixed_split", "refit": self.refit, "counts": counts}
+        return {"id": self.id, "kind": "fixed_split", "refit": self.refit, "counts": counts,
+                **({"assignment": {c.id: c.split for c in clips}} if self.keyed_assignment else {})}
 
 
 Protocol = PredefinedFolds | FixedSplit

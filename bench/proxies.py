@@ -16,7 +16,8 @@ each proxy's wall time beside its value. Three kinds:
                 module or a functional call such as ``torch.relu``) per clip; K = Σ_layers [c·cᵀ + (1−c)·(1−c)ᵀ]
                 (= units − Hamming distance); log |det K|
   ``jacob_cov`` Mellor et al. 2020 (v1), as Abdelfattah et al. 2021: J = ∂(Σ logits)/∂input per clip; the
-                eigenvalues λ of corrcoef(J): −Σ [log(λ + 1e-5) + 1/(λ + 1e-5)]
+                eigenvalues λ of corrcoef(J): −Σ [log(λ + 1e-5) + 1/(λ + 1e-5)]; the head reads the features
+                unstandardised here (:meth:`ProxyNetwork.per_clip`: on batch statistics Σ logits is constant)
   ``grad_norm`` Abdelfattah et al. 2021: Σ over conv/linear layers of ‖∂L/∂W‖₂ (cross-entropy L)
   ``snip``      Lee et al. 2019: Σ |∂L/∂W ⊙ W| over conv/linear weights
   ``grasp``     Wang et al. 2020, as Abdelfattah et al. 2021: Σ −θ ⊙ (H g), g = ∂L/∂θ, H the Hessian of L
@@ -37,7 +38,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -73,8 +75,8 @@ class ProxyValue:
     value: float
     per_seed: dict[int, float] = field(default_factory=dict)
     detail: dict = field(default_factory=dict)
-    seconds: float | None = None  # the cost when it is not the call's wall time (results reused, as they recorded it)
-    device: str | None = None  # where that reused cost was measured (the reused results' devices)
+    seconds: float | None = None  # the cost when it is not the call's wall time (as result files recorded it)
+    device: str | None = None  # where that cost was measured (those results' devices)
 
 
 @dataclass
@@ -144,6 +146,7 @@ class ProxyNetwork(nn.Module):
         dim = spec.dim(width, layers=spec.defaults)
         self.standardise = nn.BatchNorm1d(dim, affine=False)
         self.head = nn.Linear(dim, n_classes)
+        self.standardised = True
         with torch.no_grad():
             nn.init.xavier_uniform_(self.head.weight, generator=torch.Generator().manual_seed(seed))
             self.head.bias.zero_()
@@ -158,7 +161,19 @@ class ProxyNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         layers = self.net(x)
-        return self.head(self.standardise(torch.cat([pool(layers[i]) for i in self.keep], dim=1)))
+        features = torch.cat([pool(layers[i]) for i in self.keep], dim=1)
+        return self.head(self.standardise(features) if self.standardised else features)
+
+    @contextmanager
+    def per_clip(self) -> Iterator[ProxyNetwork]:
+        """The network with the head reading its features unstandardised, so that no clip's logits depend on the
+        others' through the head. On batch statistics every standardised feature sums to zero over the minibatch, so
+        Σ logits is a constant and its input gradient is zero: jacob_cov would score rounding noise."""
+        self.standardised = False
+        try:
+            yield self
+        finally:
+            self.standardised = True
 
 
 def network_input(spec: FrontendSpec, waves: torch.Tensor) -> torch.Tensor:
@@ -222,12 +237,17 @@ def naswot_score(net: nn.Module, inputs: torch.Tensor, targets=None, loss_fn=Non
         net(inputs)
     if not codes.calls:
         raise Undefined("naswot: the network calls no nonlinearity to read activation codes from")
-    return float(np.linalg.slogdet(codes.kernel.numpy())[1])
+    sign, logdet = np.linalg.slogdet(codes.kernel.numpy())
+    if sign <= 0 or not np.isfinite(logdet):
+        raise Undefined("naswot: the activation codes' kernel is singular (clips of the minibatch with the same codes "
+                        "in every layer: duplicates, or digital silence)")
+    return float(logdet)
 
 
 def jacob_cov_score(net: nn.Module, inputs: torch.Tensor, targets=None, loss_fn=None) -> float:
     x = inputs.detach().clone().requires_grad_(True)
-    out = net(x)
+    with net.per_clip() if isinstance(net, ProxyNetwork) else nullcontext():  # the head's scale does not matter:
+        out = net(x)  # the correlation of the Jacobians is invariant to it
     out.backward(torch.ones_like(out))
     if x.grad is None:
         raise RwbenchError("jacob_cov: the network's output does not depend on its input")
@@ -334,8 +354,8 @@ ZERO_COST = {
                "Σ_channels ½ mean (Σ a·∂L/∂a)²"),
 }
 # 2: the front-end's dropout off (values change only for networks with dropout: rese2_multi); naswot 3: functional
-# nonlinearities are read too, and clip-major batches of windows
-VERSIONS = {"naswot": 4}
+# nonlinearities are read too, and clip-major batches of windows; jacob_cov 3: the head unstandardised (per_clip)
+VERSIONS = {"naswot": 4, "jacob_cov": 3}
 for _name, (_score, _labels, _source, _what) in ZERO_COST.items():
     register_proxy(name=_name, kind="zero-cost", source=_source, description=_what, version=VERSIONS.get(_name, 2))(
         _zero_cost(_score, needs_labels=_labels))
@@ -389,14 +409,16 @@ def random_weight_score(ctx: ProxyContext, backend: str) -> ProxyValue:
         recorded += sum(float(record.get("timings", {}).get(k) or 0.0) for k in ("embed_seconds", "fit_seconds"))
         devices.append(record["device"])
     folds = [s.name for s in setup.splits] if setup.splits is not None else "all"
+    # the cost is what the result files record, embedding (as timed when it was made) + fits, whether this call made
+    # them or found them: its own wall time would leave out an embedding that a sibling proxy (rw_elm before rw_svm)
+    # or an earlier run had cached
     return ProxyValue(float(np.mean(list(per_seed.values()))), per_seed,
                       {"backend": backend, "metric": metric, "outer_folds": folds, "result_files": files,
-                       "reused": reused}, seconds=recorded if reused else None,
-                      device=devices_label(devices) if reused else None)
+                       "reused": reused}, seconds=recorded, device=devices_label(devices))
 
 
-for _backend in ("elm", "svm"):
-    register_proxy(name=f"rw_{_backend}", kind="random-weight",
+for _backend in ("elm", "svm"):  # version 2: the cost is always the result files' embedding + fit seconds
+    register_proxy(name=f"rw_{_backend}", kind="random-weight", version=2,
                    source="Pons & Serra 2019 (after Saxe et al. 2011): random-weight embedding + " + _backend.upper(),
                    description=f"random-weight embedding + {_backend} under the dataset's protocol (mean over seeds)")(
         partial(random_weight_score, backend=_backend))

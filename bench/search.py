@@ -40,7 +40,7 @@ from .search_space import SearchSpace, canonical_json, load_space, shape_of
 
 log = logging.getLogger(__name__)
 
-SEARCH_CODE_VERSION = 1  # part of every proxy cache key
+SEARCH_CODE_VERSION = 2  # part of every proxy cache key (2: the filters, the clip and the protocol are keyed too)
 DEFAULT_PROXIES = "zero-cost,baseline,rw_elm"
 KINDS = ("random-weight", "zero-cost", "baseline")
 FORMATS = ("md", "csv", "json")
@@ -164,13 +164,19 @@ class Minibatches:
 
 
 # -- proxies, cached -----------------------------------------------------------------------------------------------
-def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, dataset: Dataset) -> dict:
-    """Everything that determines a proxy's value: its cache key."""
+def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, dataset: Dataset,
+                   protocol: dict | None = None) -> dict:
+    """Everything that determines a proxy's value: its cache key. ``protocol``: the dataset's, as it describes it
+    (the outer splits: the minibatch is drawn from the first one's training side; computed here when not given)."""
     settings = {"proxy": proxy.name, "proxy_version": proxy.version, "frontend": arch.name, "config": arch.config,
-                "frontend_version": arch.spec.version, "width": str(opts.width), "search_code": SEARCH_CODE_VERSION}
+                "frontend_version": arch.spec.version, "width": str(opts.width),
+                "filters": arch.spec.filters(opts.width),  # a space file's [widths] may change under one name
+                "search_code": SEARCH_CODE_VERSION}
     if proxy.kind == "baseline":
         return settings
-    settings.update(seeds=list(opts.seeds), dataset=dataset.key, fingerprint=dataset.fingerprint())
+    settings.update(seeds=list(opts.seeds), dataset=dataset.key, fingerprint=dataset.fingerprint(),
+                    clip={"seconds": dataset.seconds, "pad": dataset.pad},
+                    protocol=protocol if protocol is not None else dataset.describe()["protocol"])
     if proxy.kind == "zero-cost":
         settings.update(batch=opts.minibatch, batch_seed=opts.sample_seed)
     else:
@@ -202,11 +208,11 @@ def proxy_record(proxy: ProxySpec, arch: Architecture, ctx: ProxyContext, path: 
     start = time.perf_counter()
     value = proxy.compute(ctx)
     seconds = time.perf_counter() - start
-    if value.seconds is not None:  # reused results: their own recorded cost, not this call's reading of them
+    if value.seconds is not None:  # the random-weight proxies: their result files' recorded cost
         seconds = value.seconds
     record = {"key": key, "proxy": proxy.name, "kind": proxy.kind, "frontend": arch.name, "value": value.value,
               "per_seed": {str(k): v for k, v in value.per_seed.items()}, "seconds": seconds,
-              "seconds_source": "measured" if value.seconds is None else "recorded in the reused result files",
+              "seconds_source": "measured" if value.seconds is None else "recorded in the result files (embedding + fits)",
               "device": device_kind(ctx.device) if value.seconds is None else value.device,
               "detail": value.detail}
     write_json(path, record)
@@ -240,12 +246,12 @@ def compute_proxies(archs: list[Architecture], proxies: list[ProxySpec], opts: S
                     folder: Path, batches: Minibatches, setup: RandomWeightSetup,
                     on_done: Callable[[str], None] | None = None) -> int:
     """Fill each architecture's ``proxies``; returns how many were computed (the rest came from the cache)."""
-    computed = 0
+    computed, protocol = 0, dataset.describe()["protocol"]
     for arch in archs:
         ctx = ProxyContext(spec=arch.spec, width=opts.width, seeds=tuple(opts.seeds), dataset=dataset,
                            batch=batches(arch.spec), random_weight=setup, device=_device(opts.device))
         for proxy in proxies:
-            key = content_key(proxy_settings(proxy, arch, opts, dataset))
+            key = content_key(proxy_settings(proxy, arch, opts, dataset, protocol))
             path = folder / "proxies" / safe(arch.name) / f"{safe(proxy.name)}.json"
             arch.proxies[proxy.name], new = proxy_record(proxy, arch, ctx, path, key, opts.force)
             computed += new

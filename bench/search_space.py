@@ -299,7 +299,7 @@ class SearchSpace:
             source=(f"rwbench search space {self.name!r} v{self.version} (sha256 {self.sha256[:12]}); config "
                     + canonical_json(config)),
             logmel=logmel, min_input=shortest, pad_to_min="repeat", input_length=f"≥ {shortest} {unit}",
-            description=describe(config), version=BUILDER_VERSION,
+            description=describe(config), version=BUILDER_VERSION, widths_from_data=True,
         )
 
 

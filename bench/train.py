@@ -38,10 +38,12 @@ clip's end), as Piczak (2015) and Tax et al. (2017) do. Windows whose RMS is bel
 −60 dBFS, i.e. 1e-3 of full scale; digital silence included) are neither drawn for training nor averaged at
 prediction; a clip with no window above the floor keeps all of them.
 
-Optimisation: Adam, the learning rate halved when the validation loss has not improved for 2 epochs
-(``ReduceLROnPlateau``). bfloat16 autocast on CUDA; float32 and deterministic for a seed on CPU: the shuffling, the
-crops and the dropout of epoch *e* are drawn from generators seeded with (seed, fold, e), so a run killed and resumed
-from its per-epoch checkpoint ends with the same weights as one that never stopped.
+Optimisation: Adam, the learning rate halved at the third epoch in a row whose validation loss is not a new best by
+more than 1e-4 relative (``ReduceLROnPlateau(factor=0.5, patience=2)``; early stopping counts any new best). On CUDA
+the head runs under bfloat16 autocast and the front-end network in float32 (``fitting.CUDA_PRECISION``); on CPU all is
+float32 and deterministic for a seed: the shuffling, the crops and the dropout of epoch *e* are drawn from generators
+seeded with (seed, fold, e), so a run killed and resumed from its per-epoch checkpoint ends with the same weights as one
+that never stopped.
 
 Files, under ``<results>/weights/trained/<dataset>/<front-end>__<width>__seed<k>/``: ``<fold>.safetensors`` (the
 front-end's trained weights, sha256 in the result), ``<fold>.json`` (the selected run's history, best epoch, the
@@ -297,6 +299,16 @@ def _inner_runs(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     return runs
 
 
+def fold_seconds(epochs: list[dict], wall: float, test: float) -> float:
+    """A fold's training cost: the seconds of every epoch it trained (its inner runs on this split and the refit, each
+    timed when it ran, so a fold resumed in a later process still counts the epochs of the earlier one) plus the test
+    prediction; this process's ``wall`` time where an epoch predates epoch timing (a checkpoint of an older rwbench),
+    or when it is longer (decoding, set-up)."""
+    if any("seconds" not in h for h in epochs):
+        return wall
+    return max(sum(h["seconds"] for h in epochs) + test, wall)
+
+
 def choose(runs: dict[str, dict], settings: tuple[Setting, ...]) -> Setting:
     """The setting whose run reached the lowest validation loss (the first of ``settings`` on a tie)."""
     return min(settings, key=lambda setting: runs[setting.name]["best_val_loss"])
@@ -315,10 +327,10 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     desc = f"train {spec.name} on {dataset.key} {split.name} seed {seed}"
     if setting_for is None:
         grid = setting_grid(opts)
-        setting, chosen_on = choose(_inner_runs(spec, dataset, split, waves, labels, seed, folder, key, opts, device,
-                                                windows, grid), grid), split.name
+        searched = _inner_runs(spec, dataset, split, waves, labels, seed, folder, key, opts, device, windows, grid)
+        setting, chosen_on = choose(searched, grid), split.name
     else:
-        setting, chosen_on = setting_for(split)
+        (setting, chosen_on), searched = setting_for(split), {}
     runs = _inner_runs(spec, dataset, split, waves, labels, seed, folder, key, opts, device, windows, (setting,))
     selected = runs[setting.name]
     history = {k: selected[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "history")}
@@ -327,12 +339,16 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
                     "(flagged not_converged; raise --epochs)", desc, selected["best_epoch"], round(100 * NOT_CONVERGED),
                     opts.epochs)
 
+    epochs = [h for run in {**searched, **runs}.values() for h in run["history"]]  # this split's inner runs
+
     def trained_model(train: np.ndarray, holdout: np.ndarray | None, schedule: list[float] | None,
                       checkpoint: Path, what: str) -> Classifier:
         net = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=setting.dropout).to(device)
         objective = classification(net, waves, labels, device, opts.batch_size, task=task, windows=windows)
-        fit(net, objective, train, holdout, seed=seed, fold=split.name, opts=opts, lr=setting.lr,
-            checkpoint=checkpoint, key=key, desc=f"{desc} {what}", schedule=schedule)
+        fitted = fit(net, objective, train, holdout, seed=seed, fold=split.name, opts=opts, lr=setting.lr,
+                     checkpoint=checkpoint, key=key, desc=f"{desc} {what}", schedule=schedule)
+        if schedule is not None:
+            epochs.extend(fitted["history"])
         return net
 
     # the fit-part model (chosen setting, best validation epoch): resumed from its finished checkpoint
@@ -370,7 +386,8 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
             raise RwbenchError(f"task type {task.name}: its trained head gives no scores to choose a threshold on")
         threshold = task.threshold(labels[val_idx].numpy(), val_scores)
     result = fold_result(task, **common, outputs=task.head_outputs(logits), threshold=threshold,
-                         fit_seconds=time.perf_counter() - start, train_truth=labels[train_idx].numpy())
+                         fit_seconds=fold_seconds(epochs, time.perf_counter() - start, test_seconds),
+                         train_truth=labels[train_idx].numpy())
     log.info("%s: test %s %.3f (%s, %s epoch(s) on %d clips; this fold %.0f s)", desc, task.primary,
              result.metrics[task.primary], setting, training["refit_epochs"] or history["best_epoch"], len(train_idx),
              result.fit_seconds)
@@ -461,8 +478,10 @@ def learnable(frontends: list[FrontendSpec]) -> list[FrontendSpec]:
 
 def training_key(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, protocol: dict,
                  failed: dict[int, str]) -> str:
-    """Everything that determines a training's result: a result or finished fold under another key is redone."""
+    """Everything that determines a training's result: a result or finished fold under another key is redone. A
+    search space's architecture names its filter counts too (its ``[widths]`` may be edited under the same id)."""
     return content_key({"frontend": spec.name, "frontend_version": spec.version, "width": str(opts.width),
+                        **({"filters": spec.filters(opts.width)} if spec.widths_from_data else {}),
                         "seed": seed, "dataset": dataset.key, "fingerprint": dataset.fingerprint(),
                         "protocol": protocol, "settings": opts.head_settings(), "skipped": sorted(failed)})
 

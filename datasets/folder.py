@@ -38,4 +38,5 @@ def load_folder(root: Path, *, task: str | None = None, k: int = 10, seed: int =
     clips = [Clip(path.relative_to(root).as_posix(), label, path) for path, label in found]
     clips, protocol = stratified_or_file("folder", clips, k=k, seed=seed, folds_file=folds_file)
     return file_dataset("folder", task or name or root.resolve().name, clips, protocol, root=root, seconds=seconds,
-                        pad=pad, classes=tuple(classes) if classes is not None else None, **options)
+                        pad=pad, classes=tuple(classes) if classes is not None else None, clip_chosen=True,
+                        **options)

@@ -217,7 +217,8 @@ def load_magnatagatune(root: Path, *, task: str | None = None, refit: Refit = "t
         clips, measured = drop_short(clips, label=label)
         info = {**info, **measured, **({"partial": missing} if missing else {})}
         dataset = file_dataset("magnatagatune", task, clips, protocol, root=audio_root, seconds=seconds, pad="zero",
-                               info=info, classes=TOP50, task_type="multilabel", partial=partial, **options)
+                               info=info, classes=TOP50, task_type="multilabel", partial=partial, clip_chosen=True,
+                               **options)
         dataset.info["counts"] = count_check(dataset, label)
         return dataset
     table = table[~table["clip_id"].isin(KNOWN_BAD) & (table["mp3_path"] != "")]
@@ -234,4 +235,5 @@ def load_magnatagatune(root: Path, *, task: str | None = None, refit: Refit = "t
                                      path=audio_root / row["mp3_path"], split=SPLIT_OF_FOLDER[folder]))
     info = {"untagged_removed": untagged, "known_bad_removed": list(KNOWN_BAD)}
     return file_dataset("magnatagatune", task, clips, protocol, root=audio_root, seconds=seconds, pad="zero",
-                        info=info, classes=TOP50, task_type="multilabel", partial=partial, **options)
+                        info=info, classes=TOP50, task_type="multilabel", partial=partial, clip_chosen=True,
+                        **options)

@@ -74,7 +74,9 @@ def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.c
     clips = [row_clip(row, path.parent, column, by, f"{path} row {i + 2}")
              for i, row in enumerate(table.to_dict("records"))]
     protocols: dict[str | None, Callable[[], Protocol]] = {
-        "fold": lambda: PredefinedFolds("csv/folds"), "split": lambda: FixedSplit("csv/split", refit=refit),
+        "fold": lambda: PredefinedFolds("csv/folds", keyed_assignment=True),
+        "split": lambda: FixedSplit("csv/split", refit=refit, keyed_assignment=True),
         None: lambda: StratifiedFolds(f"csv/stratified-{k}fold", k=k, seed=seed)}
     return file_dataset("csv", task or name or path.stem, clips, protocols[by](), root=path.parent, seconds=seconds,
-                        pad=pad, classes=tuple(classes) if classes is not None else None, listed_in=path, **options)
+                        pad=pad, classes=tuple(classes) if classes is not None else None, listed_in=path,
+                        clip_chosen=True, **options)

@@ -74,6 +74,44 @@ def test_csv_folds_split_and_stratified(tmp_path):
     assert strat.key == "csv/mine" and strat.protocol.id == "csv/stratified-3fold"
 
 
+def test_what_a_user_chooses_under_one_name_is_in_every_key(tmp_path):
+    """A folder's or manifest's clip length and padding, and a manifest's folds or split, are options or data the user
+    may change under the same dataset name: the fingerprint names the clip policy and the protocol lists each clip's
+    fold or split, so embeddings, results, trainings and proxies made under the old ones are never reused. Datasets
+    whose loader fixes them (ESC-50's 5 s, official folds) keep keys without them."""
+    from rwbench.fitting import TrainOptions
+    from rwbench.frontend import FRONTENDS
+    from rwbench.train import training_key
+
+    root = build_folder(tmp_path / "pets")
+    fingerprints = {load("folder", root, k=3, **o).fingerprint()
+                    for o in ({}, {"seconds": 1.0}, {"pad": "repeat"}, {"seconds": 1.0, "pad": "repeat"})}
+    assert len(fingerprints) == 4
+
+    def key(dataset) -> str:
+        return training_key(dataset, FRONTENDS.get("piczak"), 0, TrainOptions(), dataset.describe()["protocol"], {})
+
+    assert key(load("folder", root, k=3)) != key(load("folder", root, k=3, seconds=2.0))
+    rows = [(f"clips/{lab}{i}.wav", lab, i % 3 + 1, ("train", "valid", "test")[i % 3]) for lab in "ab" for i in range(6)]
+    swapped = [(*r[:2], {1: 2, 2: 1}.get(r[2], r[2]) if r[0] in ("clips/a0.wav", "clips/a1.wav") else r[2],
+                {"train": "valid", "valid": "train"}.get(r[3], r[3]) if r[0] in ("clips/a0.wav", "clips/a1.wav")
+                else r[3]) for r in rows]  # two clips trade folds (and splits): same counts, same file name
+    described = {}
+    for name, table in (("before", rows), ("after", swapped)):
+        write_manifest(tmp_path, ("path", "label", "fold", "split"), table)
+        described[name] = [load("csv", tmp_path, use=use, check_duplicates=False).describe()["protocol"]
+                           for use in ("fold", "split")]
+    for before, after in zip(described["before"], described["after"]):
+        assert before != after and before["assignment"]["clips/a2.wav"] == after["assignment"]["clips/a2.wav"]
+    folds_file = tmp_path / "folds.csv"
+    folds_file.write_text("id,fold\n" + "".join(f"{c.id},{i % 3 + 1}\n" for i, c in
+                                                enumerate(load("folder", root, k=3).clips)))
+    first = load("folder", root, folds_file=str(folds_file)).describe()["protocol"]
+    header, one, two, *rest = folds_file.read_text().splitlines()  # the first two clips (folds 1 and 2) trade folds
+    folds_file.write_text("\n".join([header, one[:-1] + two[-1], two[:-1] + one[-1], *rest]) + "\n")
+    assert load("folder", root, folds_file=str(folds_file)).describe()["protocol"] != first
+
+
 def test_csv_split_without_valid_and_unknown_label(tmp_path):
     rows = [(f"clips/{lab}{i}.wav", lab, ("train", "test")[i % 2]) for lab in "ab" for i in range(4)]
     write_manifest(tmp_path, ("path", "label", "split"), rows)

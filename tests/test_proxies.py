@@ -168,6 +168,12 @@ def test_an_undefined_score_is_nan_with_its_reason_in_the_record():
     assert math.isfinite(value.value) and "undefined" not in value.detail
 
 
+def test_naswot_on_clips_with_the_same_codes_is_undefined_with_its_reason(tiny):
+    net, x_t, *_ = tiny
+    with pytest.raises(Undefined, match="kernel is singular"):
+        naswot_score(net, torch.cat([x_t[:3], x_t[:1]]))  # a duplicate clip: two equal rows of K
+
+
 def test_jacob_cov_matches_the_formula(tiny):
     net, x_t, _, params, x, _ = tiny
     x = x.copy()
@@ -175,6 +181,37 @@ def test_jacob_cov_matches_the_formula(tiny):
     eig = np.linalg.eigvals(np.corrcoef(jacobian)).real
     expected = -np.sum(np.log(eig + JACOB_K) + 1 / (eig + JACOB_K))
     assert jacob_cov_score(net, x_t) == pytest.approx(expected, rel=1e-5)
+
+
+def test_jacob_cov_reads_each_clips_own_jacobian_through_the_proxy_network():
+    """The head's standardisation on batch statistics makes Σ logits constant over the minibatch, so the summed
+    logits' input gradient was rounding noise (max |J| 1e-9–1e-6 against 0.03–0.5 for one clip alone) and the score
+    changed with the precision (−11.7 in float32, −9.6 in float64). Without batch norm in the body, each clip's
+    Jacobian is the one of that clip run alone, and the score is the same in float32 and float64."""
+    from rwbench.frontend import FRONTENDS
+    from rwbench.search_space import load_space
+
+    space = load_space("logmel")
+    config = next(c for c in space.sample(40, seed=0) if not c["batch_norm"])
+    spec = FRONTENDS.get(space.frontend(config).name)
+    waves = torch.randn(6, spec.min_samples() + 2048, generator=torch.Generator().manual_seed(0)) * 0.1
+    inputs = network_input(spec, waves)
+    net = ProxyNetwork(spec, 4, 3, seed=0)
+    x = inputs.clone().requires_grad_(True)
+    with net.per_clip():
+        net(x).sum().backward()
+    alone = []
+    for clip in inputs:
+        one = clip[None].clone().requires_grad_(True)
+        with net.per_clip():
+            net(one).sum().backward()
+        alone.append(one.grad[0])
+    assert x.grad.abs().max() > 1e-3
+    assert torch.allclose(x.grad, torch.stack(alone), rtol=1e-4, atol=1e-7)
+    assert net.standardised  # per_clip is undone
+    single = jacob_cov_score(net, inputs)
+    double = jacob_cov_score(ProxyNetwork(spec, 4, 3, seed=0).double(), inputs.double())
+    assert single == pytest.approx(double, rel=1e-4)
 
 
 def test_grad_norm_and_snip_match_the_formulas(tiny):

@@ -159,6 +159,43 @@ def test_proxy_scores_against_hand_computed_figures():
     assert regret(np.array([3.0, 2, 1]), np.array([1.0, 2, 3])) == 2.0
 
 
+def test_ties_count_at_their_expected_value_not_by_the_samples_order():
+    trained = np.linspace(0.1, 1.0, 10)
+    constant = np.zeros(10)  # a constant proxy picks at random: top-1 of 10 hits with p = 0.1
+    assert top_precision(constant, trained) == pytest.approx(0.1)
+    assert top_precision(constant, trained[::-1]) == pytest.approx(0.1)
+    assert regret(constant, trained) == pytest.approx(1.0 - trained.mean())
+    tied_top = np.array([1.0, 1.0, 0.0])  # a tie at the top between trained 0.5 and 0.9: the pick is worth 0.7
+    assert regret(tied_top, np.array([0.5, 0.9, 0.2])) == pytest.approx(0.9 - 0.7)
+    assert regret(tied_top[[1, 0, 2]], np.array([0.9, 0.5, 0.2])) == pytest.approx(0.2)
+    # 20 architectures, top 2: the proxy ties three at its second place, the trained top is a0 and a1
+    proxy = np.array([5.0, 4, 4, 4] + [0.0] * 16)
+    trained = np.array([1.0, 0.9] + list(np.linspace(0.1, 0.5, 18)))
+    assert top_precision(proxy, trained) == pytest.approx((1 + 1 / 3) / 2)
+
+
+def test_an_architecture_the_proxy_does_not_score_is_never_the_best_it_could_have_picked():
+    """Regret and top-10 % are over every trained architecture: the best one left without a value (undefined, or not
+    computed under --halving) is a miss, not left out of the comparison."""
+    trained = [0.95, 0.90, 0.70, 0.60, 0.50]
+    archs = [{"name": f"a{i}", "trained": {"value": t, "seconds_per_seed": 10.0},
+              "proxies": {"snip": {"value": [0.2, 0.9, 0.5, 0.4, 0.1][i], "seconds": 1.0, "kind": "zero-cost"},
+                          "naswot": {"value": [math.nan, 0.9, 0.5, 0.4, 0.1][i], "seconds": 1.0, "kind": "zero-cost"},
+                          **({"rw_elm": {"value": [0, 0.9, 0.5, 0.4, 0.1][i], "seconds": 1.0, "kind": "random-weight"}}
+                             if i else {})}}
+             for i, t in enumerate(trained)]
+    table = proxy_scores({"architectures": archs, "proxies": ["snip", "naswot", "rw_elm"]}).set_index("proxy")
+    for name in ("snip", "naswot", "rw_elm"):  # all three pick a1 (0.90) while a0 (0.95) is the best trained
+        assert table.loc[name, "regret"] == pytest.approx(0.05), name
+        assert table.loc[name, "top10_precision"] == 0.0, name
+    assert table.loc["naswot", "n"] == table.loc["rw_elm", "n"] == 4
+    assert table.loc["naswot", "undefined"] == table.loc["rw_elm", "undefined"] == 1
+    from rwbench.analysis.search_score import undefined_reasons
+
+    reasons = undefined_reasons({"architectures": archs, "proxies": ["snip", "naswot", "rw_elm"]})
+    assert set(reasons) == {"naswot", "rw_elm"} and "not computed" in next(iter(reasons["rw_elm"]))
+
+
 def test_undefined_proxy_values_are_counted_and_named_not_dropped(tmp_path, caplog, monkeypatch):
     from rwbench.analysis import search_score
 
@@ -177,7 +214,7 @@ def test_undefined_proxy_values_are_counted_and_named_not_dropped(tmp_path, capl
     assert (table.loc["params", "n"], table.loc["params", "undefined"]) == (5, 1)
     with caplog.at_level(logging.WARNING, logger="rwbench"):
         text = search_score.score([tmp_path / "s"])
-    assert f"naswot is undefined on 2 trained architecture(s): {why} (left out of its n)" in text
+    assert f"naswot is undefined on 2 trained architecture(s): {why} (left out of its n; ranked last" in text
     assert "params is undefined on 1 trained architecture(s): no reason recorded" in text
     assert sum("is undefined on" in r.getMessage() for r in caplog.records) == 2  # json/csv output says it too
     assert search_score.undefined_lines(manifest) == [line for line in text.splitlines() if "is undefined on" in line]
@@ -258,6 +295,11 @@ def test_random_weight_proxies_reuse_a_studys_random_rows(toy_space, tmp_path, m
     rows = sorted((study / "runs").rglob("*__random__seed*__elm.json"))
     assert len(rows) == 4 and first["random_weight"]["results"] == str(study)  # 2 architectures × 2 seeds, written there
     assert not any(a["proxies"]["rw_elm"]["detail"]["reused"] for a in first["architectures"])
+    for arch in first["architectures"]:  # made here or read, the cost is the files' embedding + fits
+        record = arch["proxies"]["rw_elm"]
+        files = [json.loads(Path(f).read_text())["timings"] for f in record["detail"]["result_files"]]
+        assert all(t["embed_seconds"] > 0 for t in files)
+        assert record["seconds"] == pytest.approx(sum(t["embed_seconds"] + t["fit_seconds"] for t in files))
 
     plan = plan_search(dataset, SearchOptions(**common, out=tmp_path / "s2"))  # the dry run prices nothing to redo
     assert f"4 of 4 result files already in {study}, reused" in plan
@@ -267,7 +309,7 @@ def test_random_weight_proxies_reuse_a_studys_random_rows(toy_space, tmp_path, m
     second = json.loads((search(dataset, SearchOptions(**common, out=tmp_path / "s2")) / "search.json").read_text())
     for before, after in zip(first["architectures"], second["architectures"]):
         record = after["proxies"]["rw_elm"]
-        assert record["detail"]["reused"] and record["seconds_source"] == "recorded in the reused result files"
+        assert record["detail"]["reused"] and record["seconds_source"] == "recorded in the result files (embedding + fits)"
         assert record["value"] == before["proxies"]["rw_elm"]["value"]
         files = [json.loads(Path(f).read_text())["timings"] for f in record["detail"]["result_files"]]
         assert record["seconds"] > 0
@@ -343,6 +385,9 @@ def test_the_cost_ratio_divides_by_trainings_on_the_proxys_device():
     assert one_device["cost_ratio"] == pytest.approx(0.01) and one_device["cost_basis"] == "2 trainings on cpu, 2000 s each"
     legacy = [{"trained": {"value": 0.5, "seconds_per_seed": 100.0}}]  # a manifest from before devices were recorded
     assert cost_ratio(2.0, "cpu", legacy)["cost_ratio"] == pytest.approx(0.02)
+    unrecorded_beside = search_score.cost_ratio(10.0, "cuda", {"cuda": [100.0], "": [1000.0]})
+    assert unrecorded_beside["cost_ratio"] == pytest.approx(0.1)  # the unrecorded one is not assumed to be a GPU's
+    assert unrecorded_beside["cost_basis"] == "1 trainings on cuda, 100 s each"
 
 
 def test_naming_the_default_grid_keeps_the_random_weight_proxies_key():
@@ -357,3 +402,65 @@ def test_naming_the_default_grid_keeps_the_random_weight_proxies_key():
     keys = {grid: proxy_settings(PROXIES.get("rw_svm"), arch, SearchOptions(space="logmel", grid=grid), dataset)
             for grid in (None, "wide", "wide-linear32")}
     assert keys[None] == keys["wide"] != keys["wide-linear32"]
+
+
+def test_searches_pool_only_when_their_proxies_are_one_computation():
+    from rwbench.analysis.search_score import pooled
+
+    def manifest(space: str, **changes) -> dict:
+        base = {"space": {"name": space}, "dataset": {"key": "esc10", "fingerprint": "f"}, "width": "small",
+                "proxy_seeds": [0, 1, 2], "minibatch": {"size": 32, "clips": ["a", "b"]}, "proxies": ["snip", "dim"],
+                "random_weight": {"outer_folds": ["fold1"], "grid": "wide"},
+                "architectures": [{"name": f"{space}:1", "proxies": {}}]}
+        return {**base, **changes}
+
+    both = pooled([manifest("logmel"), manifest("waveform", proxies=["dim", "snip", "naswot"])])
+    assert both["space"] == ["logmel", "waveform"] and both["proxies"] == ["snip", "dim"]
+    assert [a["name"] for a in both["architectures"]] == ["logmel:1", "waveform:1"]
+    for change, what in [({"width": "paper"}, "width"), ({"proxy_seeds": [0]}, "proxy seeds"),
+                         ({"minibatch": {"size": 8, "clips": ["a"]}}, "minibatch"),
+                         ({"random_weight": {"outer_folds": ["fold1"], "grid": "study"}}, "random-weight folds and grid"),
+                         ({"dataset": {"key": "esc10", "fingerprint": "g"}}, "dataset fingerprint")]:
+        with pytest.raises(RwbenchError, match=f"must share their {what}: search 'logmel' has .*, search 'waveform'"):
+            pooled([manifest("logmel"), manifest("waveform", **change)])
+
+
+def test_a_proxys_key_changes_with_everything_its_value_depends_on(tmp_path):
+    """The space's filter counts (a [widths] edit keeps every id), the clip length and padding and the outer splits
+    (the minibatch is drawn from the first one's training side) are in the key: a changed one is computed again, never
+    read from a record of the other computation."""
+    import soundfile as sf
+
+    from rwbench.api import load_dataset
+    from rwbench.proxies import PROXIES
+    from rwbench.search import Architecture, proxy_settings
+
+    text = (Path(packaged_spaces()["logmel"])).read_text()
+    wider = tmp_path / "logmel.toml"
+    wider.write_text(text.replace("small = 24", "small = 48"))
+    config = load_space("logmel").sample(1, seed=0)[0]
+    narrow_arch = Architecture(load_space("logmel").frontend(config), config)
+    wide_arch = Architecture(read_space(wider).frontend(config), config)
+    assert narrow_arch.name == wide_arch.name
+    for label in ("a", "b"):
+        (tmp_path / "clips" / label).mkdir(parents=True)
+        for i in range(6):
+            sf.write(tmp_path / "clips" / label / f"{i}.wav", np.full(800, 0.1 * (i + 1)), 8000)
+
+    def key(proxy: str, arch=narrow_arch, **options) -> str:
+        dataset = load_dataset("folder", tmp_path / "clips", **{"k": 3, "check_duplicates": False, **options})[0]
+        return json.dumps(proxy_settings(PROXIES.get(proxy), arch, SearchOptions(space="logmel"), dataset),
+                          sort_keys=True, default=str)
+
+    assert key("params") != key("params", arch=wide_arch)
+    from rwbench.train import training_key
+
+    dataset = load_dataset("folder", tmp_path / "clips", k=3, check_duplicates=False)[0]
+    trained = {arch.spec.filters("small"): training_key(dataset, arch.spec, 0, TrainOptions(),
+                                                        dataset.describe()["protocol"], {})
+               for arch in (narrow_arch, wide_arch)}
+    assert len(set(trained.values())) == 2  # and so is the training `--train-top` would reuse
+    for proxy in ("snip", "rw_elm"):
+        assert key(proxy) == key(proxy)
+        assert key(proxy) != key(proxy, seconds=0.05) != key(proxy, pad="repeat")
+        assert key(proxy) != key(proxy, seed=5)

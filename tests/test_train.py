@@ -153,6 +153,12 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path):
                               timeout=600)
         assert done.returncode == 0, done.stderr
     assert _shas(tmp_path / "killed") == _shas(tmp_path / "whole")
+    # the cost counts the epochs run before each kill too: a fold's seconds cover its selected run's epochs
+    result = next(r for r in result_dicts(tmp_path / "killed") if r["backend"]["name"] == "head")
+    for fold in result["folds"]:
+        history = json.loads((folder / f"{fold['name']}.json").read_text())["history"]
+        assert all(h["seconds"] > 0 for h in history)
+        assert fold["fit_seconds"] >= sum(h["seconds"] for h in history)
 
 
 def test_two_trainings_of_the_same_network_at_once_give_one_run_s_weights(tmp_path):
@@ -464,3 +470,41 @@ def test_a_partial_training_is_left_out_of_tables_by_name(tmp_path, caplog):
     (path,), _ = _train(tmp_path)  # every fold: an ordinary row
     table = leaderboard.load(tmp_path)
     assert len(table) == 1 and table.attrs["invalid"] == [] and table["n_folds"].tolist() == [4]
+
+
+def test_the_precision_a_cuda_result_records_is_what_runs_under_the_trainers_autocast():
+    """CPU bfloat16 autocast stands in for CUDA's (autocast nests alike on both): the embedder turns autocast off for
+    its network, so the front-end runs in float32 and only what is outside it (the linear head) in bfloat16. The
+    record says so (it said "bfloat16 autocast" for the whole network before)."""
+    from rwbench.fitting import CUDA_PRECISION, precision
+    from rwbench.train import Classifier
+
+    model = Classifier(FRONTENDS.get("sample_level"), "small", 3, seed=0, dropout=0.0).train()
+    dtypes: dict[str, torch.dtype] = {}
+    convs = [m for m in model.embedder.net.modules() if isinstance(m, torch.nn.Conv1d)]
+    for i, conv in enumerate(convs):
+        conv.register_forward_hook(lambda m, args, out, i=i: dtypes.update({f"conv{i}": out.dtype}))
+    model.head.register_forward_hook(lambda m, args, out: dtypes.update(head=out.dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model(torch.randn(2, 60000))
+    assert dtypes.pop("head") == torch.bfloat16
+    assert set(dtypes.values()) == {torch.float32} and len(dtypes) == len(convs)
+    assert precision(torch.device("cuda")) == CUDA_PRECISION and "float32 front-end network" in CUDA_PRECISION
+    assert precision(torch.device("cpu")) == "float32"
+
+
+def test_a_folds_cost_is_its_epochs_seconds_across_processes_or_the_wall_time():
+    from rwbench.train import fold_seconds
+
+    epochs = [{"seconds": 30.0}, {"seconds": 40.0}]  # 30 s ran in a process that was killed
+    assert fold_seconds(epochs, wall=45.0, test=2.0) == 72.0
+    assert fold_seconds(epochs, wall=90.0, test=2.0) == 90.0  # set-up and decoding make a whole run's wall longer
+    assert fold_seconds([{"seconds": 30.0}, {}], wall=45.0, test=2.0) == 45.0  # an epoch of an older rwbench
+
+
+def test_a_change_to_the_fit_loop_retrains_trained_heads_too():
+    """Heads are trained by fit(), but their key carries TRAIN_CODE_VERSION, not FIT_LOOP_VERSION."""
+    from rwbench.fitting import FIT_LOOP_VERSION, HEAD_FIT_LOOP
+
+    assert FIT_LOOP_VERSION == HEAD_FIT_LOOP, ("fit() changed (FIT_LOOP_VERSION bumped): bump TRAIN_CODE_VERSION so "
+                                               "that trained heads are retrained, then set HEAD_FIT_LOOP to match")

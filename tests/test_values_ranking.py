@@ -58,8 +58,20 @@ def test_kendall_p_without_ties_is_scipys_exact_and_with_ties_a_two_sided_permut
     tied = np.array([2.0, 1, 4, 4, 6, 5])
     tau = stats.kendalltau(x, tied).statistic
     null = np.array([stats.kendalltau(x[list(p)], tied).statistic for p in itertools.permutations(range(6))])
-    expected = min(1.0, 2 * min(np.mean(null >= tau - 1e-12), np.mean(null <= tau + 1e-12)))
-    assert ranking.kendall_exact_p(x, tied) == pytest.approx(expected)
+    assert ranking.kendall_exact_p(x, tied) == pytest.approx(np.mean(np.abs(null) >= abs(tau) - 1e-12))
+
+
+def test_rho_and_tau_share_one_two_sided_rule_where_ties_make_the_null_asymmetric():
+    """|statistic| at least the observed one, for both: τ = −1 cannot happen with these ties, so doubling the one-sided
+    p (scipy's permutation_test default) gave τ 2/30 beside ρ's 1/30 on the same pairs."""
+    random, trained = np.array([0.70, 0.75, 0.75, 0.80, 0.80]), np.array([0.80, 0.85, 0.85, 0.90, 0.90])
+    assert ranking.spearman_exact_p(random, trained) == pytest.approx(1 / 30)
+    assert ranking.kendall_exact_p(random, trained) == pytest.approx(1 / 30)
+
+
+def test_kendall_with_ties_is_enumerated_at_nine_and_ten_front_ends_not_sampled():
+    x, y = np.array([1, 2, 2, 3, 4, 5, 5, 6, 7.0]), np.array([2, 1, 3, 3, 5, 4, 7, 6, 6.0])
+    assert ranking.kendall_exact_p(x, y) == pytest.approx(0.009534832451499118, abs=1e-12)  # 3,460 of 9! pairings
 
 
 def test_frontend_interval_is_the_pairs_bootstrap_of_rho():
@@ -144,7 +156,8 @@ def test_minimum_and_exact_thresholds(n, method):
         x, y = np.array(list(random.values())), np.array(list(trained.values()))
         exact = method == "exact"
         assert row["spearman_p"] == pytest.approx(ranking.spearman_exact_p(x, y) if exact else stats.spearmanr(x, y).pvalue)
-        assert row["kendall_p"] == pytest.approx(ranking.kendall_exact_p(x, y) if exact else stats.kendalltau(x, y).pvalue)
+        large = stats.kendalltau(x, y, method="asymptotic").pvalue  # "large-sample" is what it says (scipy's
+        assert row["kendall_p"] == pytest.approx(ranking.kendall_exact_p(x, y) if exact else large)  # auto: exact)
 
 
 def test_p_formatting():
@@ -241,8 +254,7 @@ def test_exact_p_values_with_ties_on_either_side():
     assert ranking.spearman_exact_p(tied, x) == pytest.approx(np.mean(np.abs(null) >= abs(rho) - 1e-9))
     tau = stats.kendalltau(tied, x).statistic  # ties in x this time (the first argument)
     taus = np.array([stats.kendalltau(tied[list(p)], x).statistic for p in itertools.permutations(range(6))])
-    expected = min(1.0, 2 * min(np.mean(taus >= tau - 1e-12), np.mean(taus <= tau + 1e-12)))
-    assert ranking.kendall_exact_p(tied, x) == pytest.approx(expected)
+    assert ranking.kendall_exact_p(tied, x) == pytest.approx(np.mean(np.abs(taus) >= abs(tau) - 1e-12))
 
 
 def test_a_comparison_with_pretrained_weights_pairs_them_on_the_random_sides_backend():
@@ -252,3 +264,40 @@ def test_a_comparison_with_pretrained_weights_pairs_them_on_the_random_sides_bac
     assert pairs["frontend"].tolist() == ["c", "b", "a"] and pairs["trained_accuracy"].tolist() == [0.8, 0.6, 0.9]
     assert correlations["spearman_rho"].tolist() == pytest.approx([stats.spearmanr([0.5, 0.6, 0.7],
                                                                                    [0.9, 0.6, 0.8]).statistic])
+
+
+def test_a_folds_by_seeds_interval_needs_something_to_resample():
+    one = [np.array([[0.5]]), np.array([[0.6]]), np.array([[0.7]]), np.array([[0.8]])]
+    assert np.isnan(ranking.fold_interval(one, one[::-1])).all()  # one split, one seed each: no interval, not a point
+    two_seeds = [np.array([[0.5], [0.55]]), *one[1:]]
+    assert np.isfinite(ranking.fold_interval(two_seeds, one[::-1])).all()
+
+
+def test_an_undefined_within_family_rho_is_a_sentence_not_nan():
+    line = ranking.describe(pd.Series({
+        "dataset": "d", "backend": "svm", "n": 6, "spearman_rho": 0.8, "spearman_p": 0.1, "spearman_p_holm": 0.2,
+        "kendall_tau": 0.6, "kendall_p": 0.1, "kendall_p_holm": 0.2, "p_method": "exact",
+        "rho_ci_frontends_low": 0.1, "rho_ci_frontends_high": 0.9,
+        "rho_within_families": {"logmel": {"n": 3, "rho": float("nan"), "p": float("nan"), "p_method": ""}}}))
+    assert "logmel ρ undefined (n = 3, one side's accuracies all equal)" in line and "nan" not in line
+
+
+
+def test_holm_adjusted_p_values_keep_their_significant_digits_in_the_leaderboard():
+    from rwbench.analysis.leaderboard import _rounded
+
+    table = pd.DataFrame({"rank_corr_spearman_p": [2.3e-6], "rank_corr_spearman_p_holm": [4.6e-6],
+                          "rank_corr_kendall_p_holm": [1.23456e-7], "accuracy_mean": [0.123456]})
+    out = _rounded(table).iloc[0]
+    assert out["rank_corr_spearman_p_holm"] == 4.6e-6 and out["rank_corr_kendall_p_holm"] == 1.235e-7
+    assert out["rank_corr_spearman_p_holm"] > out["rank_corr_spearman_p"]  # never below the p it adjusts
+
+
+def test_a_strong_negative_null_is_the_strongest_null_reversed():
+    """Smaller networks training better (ρ(params) = −1) is a ranking as cheap as "bigger is better": ρ must beat it."""
+    random = {f"f{i}": 0.5 + 0.01 * i for i in range(6)}
+    trained = {f"f{i}": 0.6 + 0.01 * ((i * 5) % 6) for i in range(6)}  # ρ(random, trained) < 1
+    row = ranking.rank_correlation(table(random, trained, params={f: -a for f, a in trained.items()})).iloc[0]
+    assert row["null_rho_params"] == pytest.approx(-1.0)
+    assert row["null_best"] == "params reversed" and row["rho_minus_null"] == pytest.approx(row["spearman_rho"] - 1)
+    assert row["rho_minus_null_ci_high"] <= 1e-9  # the reversed null ranks perfectly: ρ cannot be ahead of it

@@ -230,8 +230,29 @@ def test_compare_counts_wins_ties_and_losses():
     assert (out["wins"], out["ties"], out["losses"]) == (2, 2, 1)
     assert out["mean_difference"] == pytest.approx(0.02)
     assert out["a_scores"] == [0.8, 0.7, 0.6, 0.5, 0.9] and out["n_blocks"] == 5
-    assert out["p"] == pytest.approx(paired_wilcoxon(np.array(out["a_scores"]), np.array(out["b_scores"])))
+    # d = (0, .1, −.1, 0, .1): the zeros share rank 1.5, the rest rank 4; every sign flip is as far from the centre
+    assert out["p"] == pytest.approx(1.0)
     assert out["least_p"] == pytest.approx(1 / 16) and out["bootstrap_ci_low"] is None
+
+
+def test_fold_scores_equal_in_exact_arithmetic_tie_whatever_the_rounding():
+    """40 test clips per fold: the row loses fold 1 by one clip (22 vs 23) and wins six folds by one (21 vs 20). In
+    floating point 22/40 − 23/40 = −0.02499999999999991 and 21/40 − 20/40 = +0.025000000000000022, which broke the tie
+    of the seven |d| (p 0.03125); tied, they give R− = 4 of 28, and 16 of the 128 sign flips are as extreme: 0.125."""
+    def row(counts, frontend, seed=0):
+        return record([[1] * k + [0] * (40 - k) for k in counts], frontend=frontend, seed=seed)
+
+    out = compare_pair([row([22] + [21] * 6, "a")], [row([23] + [20] * 6, "b")])
+    assert (out["wins"], out["ties"], out["losses"]) == (6, 0, 1)
+    assert out["p"] == pytest.approx(0.125)
+    # a mean over seeds (20, 20, 26)/40 is 0.5499999999999999: it ties 22/40 in every fold
+    seeds = [row([k] * 5, "a", seed=i) for i, k in enumerate((20, 20, 26))]
+    tie = compare_pair(seeds, [row([22] * 5, "b")])
+    assert (tie["wins"], tie["ties"], tie["losses"], tie["p"]) == (0, 5, 0, 1.0)
+    key = ("toy", "{}", "small", "random", "svm")
+    ranks = leaderboard_statistics({key[:1] + ("a",) + key[2:]: seeds, key[:1] + ("b",) + key[2:]: [row([22] * 5, "b")],
+                                    key[:1] + ("c",) + key[2:]: [row([10] * 5, "c")]})
+    assert sorted(v["avg_rank"] for v in ranks.values()) == [1.5, 1.5, 3.0]
 
 
 def test_single_split_blocks_are_the_pooled_test_clips():

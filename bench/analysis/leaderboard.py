@@ -47,7 +47,14 @@ from .ranking import (
     rank_correlation,
     trained_backend_for,
 )
-from .significance import ALPHA, GROUP_COLUMNS, ROW_COLUMNS, compare_pair, leaderboard_statistics
+from .significance import (
+    ALPHA,
+    GROUP_COLUMNS,
+    ROW_COLUMNS,
+    compare_pair,
+    leaderboard_statistics,
+    wilcoxon_name,
+)
 
 log = logging.getLogger(__name__)
 STAT_COLUMNS = (*ROW_COLUMNS, *GROUP_COLUMNS)
@@ -177,7 +184,8 @@ def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame
     return _rounded(table[columns])
 
 
-P_VALUES = ("p_vs_best", "least_p", "friedman_p", "rank_corr_spearman_p", "rank_corr_kendall_p")
+P_VALUES = ("p_vs_best", "least_p", "friedman_p", "rank_corr_spearman_p", "rank_corr_kendall_p",
+            "rank_corr_spearman_p_holm", "rank_corr_kendall_p_holm")
 
 
 def _rounded(table: pd.DataFrame) -> pd.DataFrame:
@@ -387,7 +395,7 @@ def significance_line(backend: str, group: pd.DataFrame) -> str:
                     f"Friedman χ² = {first['friedman_chi2']:.2f}, p = {first['friedman_p']:.3g}; ")
         line = (f"{backend}: {len(group)} rows ({kinds}) over {n} outer folds, each row's seeds averaged per fold; "
                 f"{friedman}Nemenyi critical difference of average ranks {first['nemenyi_cd']:.2f} (α = 0.05); "
-                f"'vs best': exact Wilcoxon over folds, Holm-corrected")
+                f"'vs best': {wilcoxon_name(n)}, Holm-corrected")
         if first["least_p"] > ALPHA:
             line += (f". {n} folds cannot show p < {ALPHA:g} with Wilcoxon (least attainable p {first['least_p']:.3g}): "
                      f"'tied' here means untestable at this many folds, not equal")

@@ -11,8 +11,8 @@ Ranks are within the front-ends with both, 1 = best, ties share the better rank.
 What a referee needs beside ρ and τ (:func:`correlation_figures`):
 
 * **exact p** for n ≤ :data:`EXACT_N`: Spearman's from the exact permutation distribution of Σ rank(x)·rank(y) over
-  all n! pairings (enumerated by subsets, ties included), Kendall's from scipy's exact distribution (no ties) or a
-  permutation test (ties); above it the large-sample p. Two-sided throughout.
+  all n! pairings (enumerated by subsets, ties included), Kendall's from scipy's exact distribution (no ties) or all
+  n! pairings (ties); above it the large-sample p of both. Two-sided throughout: |statistic| at least the observed.
 * **intervals**: a percentile bootstrap of ρ over the front-ends (pairs drawn with replacement), and one over the
   outer folds × seeds (the same folds drawn for every front-end and both sides, each row's seeds drawn from its own).
 * **Holm** across the correlations printed for one dataset (ρ and τ of every backend: one family).
@@ -21,7 +21,8 @@ What a referee needs beside ρ and τ (:func:`correlation_figures`):
   written before MACs were recorded get them from the registered front-end (:func:`rwbench.macs.count_macs`).
   And ρ of the input family (waveform, log-mel …) with the families ordered by their mean trained score: the best
   any ranking that knows only the family can do.
-* **against the strongest null**: ρ minus the highest null ρ, with a percentile bootstrap over the front-ends (the
+* **against the strongest null**: ρ minus the largest |null ρ| (a negative one reversed: "smaller does better" is as
+  cheap a ranking), with a percentile bootstrap over the front-ends (the
   same draws for both, the input family's means recomputed in each draw): an interval above zero says the random
   weights rank the trained networks better than their size, compute, feature dimension or input family alone do.
 * **within families**: ρ (exact p at small n) over the front-ends of each input family alone; the pooled ρ is the
@@ -172,13 +173,15 @@ def _pairing_sums(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[np.ndarray, n
 
 
 def kendall_exact_p(x: np.ndarray, y: np.ndarray) -> float:
-    """Two-sided p of Kendall's τ-b: scipy's exact distribution without ties; with ties a permutation test over all
-    pairings for n ≤ 8, else over 50,000 seeded ones."""
+    """Two-sided exact p of Kendall's τ-b: scipy's exact distribution without ties; with ties the share of all n!
+    pairings whose |τ-b| is at least the observed one, the two-sided rule of :func:`spearman_exact_p` (a doubled
+    one-sided p, scipy's default, disagrees with it where tied ranks make the distribution asymmetric). n ≤
+    :data:`EXACT_N`: 10! pairings take seconds."""
     if len(np.unique(x)) == len(x) and len(np.unique(y)) == len(y):
         return float(stats.kendalltau(x, y, method="exact").pvalue)
-    result = stats.permutation_test((np.asarray(x, float),), lambda v, axis=-1: _tau_b(v, np.asarray(y, float)),
-                                    permutation_type="pairings", vectorized=True, n_resamples=50_000,
-                                    random_state=BOOTSTRAP_SEED)
+    result = stats.permutation_test((np.asarray(x, float),), lambda v, axis=-1: np.abs(_tau_b(v, np.asarray(y, float))),
+                                    permutation_type="pairings", vectorized=True, n_resamples=math.factorial(len(x)),
+                                    batch=40_320, alternative="greater")
     return float(result.pvalue)
 
 
@@ -235,12 +238,15 @@ def fold_interval(random_folds: list, trained_folds: list, *, draws: int = BOOTS
                   seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
     """95 % percentile interval of ρ over outer folds × seeds: each draw takes the outer folds with replacement (the
     same folds for every front-end and both sides) and each row's seeds with replacement, and recomputes every row's
-    mean. ``*_folds``: per front-end, its (seeds × folds) scores."""
+    mean. ``*_folds``: per front-end, its (seeds × folds) scores. NaN (undefined) when every draw would be the same:
+    one outer split and one seed per row."""
     sides = [[np.asarray(m, float) for m in side] for side in (random_folds, trained_folds)]
     n_folds = {m.shape[1] for side in sides for m in side}
     if len(n_folds) != 1:
         return float("nan"), float("nan")
     rng, (k,) = np.random.default_rng(seed), n_folds
+    if k == 1 and all(len(m) == 1 for side in sides for m in side):  # one split, one seed: nothing to resample
+        return float("nan"), float("nan")
     folds = rng.integers(0, k, size=(draws, k))
     means = []
     for side in sides:
@@ -298,7 +304,7 @@ def rank_agreement(x: np.ndarray, y: np.ndarray, *, interval: bool = True) -> di
            "rho_ci_low": nan, "rho_ci_high": nan}
     with warnings.catch_warnings():  # a constant side gives NaN, reported as undefined, not as a warning
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        rho, tau = stats.spearmanr(x, y), stats.kendalltau(x, y)
+        rho, tau = stats.spearmanr(x, y), stats.kendalltau(x, y, method="asymptotic")  # exact below, when it is
     out.update(spearman_rho=float(rho.statistic), kendall_tau=float(tau.statistic))
     if not (np.isfinite(out["spearman_rho"]) and np.isfinite(out["kendall_tau"])):
         return out
@@ -327,12 +333,14 @@ def _correlations(both: pd.DataFrame, metric: str) -> dict:
     agreement = rank_agreement(x, y)
     finite = {name: value for name, value in null.items() if name != "rho_within_families" and np.isfinite(value)}
     if finite and np.isfinite(agreement["spearman_rho"]):
-        best = max(finite, key=lambda name: finite[name])
-        name = best.removeprefix("null_rho_")
+        # the strongest by |ρ|: "smaller networks do better" (ρ(params) = −0.9) is as cheap a ranking as its reverse
+        best = max(finite, key=lambda name: abs(finite[name]))
+        name, sign = best.removeprefix("null_rho_"), 1.0 if finite[best] >= 0 else -1.0
         values, families = ((pd.factorize(both["input"])[0], True) if name == "input"
-                            else (both[name].to_numpy(float), False))
+                            else (sign * both[name].to_numpy(float), False))
         low, high = rho_difference_interval(x, y, values, families=families)
-        null.update(null_best=name, rho_minus_null=agreement["spearman_rho"] - finite[best],
+        null.update(null_best=name if sign > 0 else f"{name} reversed",
+                    rho_minus_null=agreement["spearman_rho"] - abs(finite[best]),
                     rho_minus_null_ci_low=low, rho_minus_null_ci_high=high)
     out.update(null, **{k: v for k, v in agreement.items() if not k.startswith("rho_ci")},
                rho_ci_frontends_low=agreement["rho_ci_low"], rho_ci_frontends_high=agreement["rho_ci_high"],
@@ -389,6 +397,7 @@ def describe(row: pd.Series | dict, random: str = RANDOM, trained: str = TRAINED
     if isinstance(families, dict) and families:
         within = "; within families " + ", ".join(
             f"{name} ρ = {f['rho']:.2f} (n = {f['n']}, {'exact ' if f['p_method'] == 'exact' else ''}p {_p(f['p'])})"
+            if np.isfinite(f["rho"]) else f"{name} ρ undefined (n = {f['n']}, one side's accuracies all equal)"
             for name, f in families.items())
     loo = ""
     if np.isfinite(row.get("rho_leave_one_out_low", np.nan)):

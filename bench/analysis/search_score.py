@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,17 +67,26 @@ SCORE_COLUMNS = ["proxy", "kind", "n", "undefined", "spearman_rho", "spearman_p"
                  "cost_basis", "reference", "reference_minus_rho", "difference_ci_low", "difference_ci_high"]
 
 
+def _in_top(values: np.ndarray, k: int) -> np.ndarray:
+    """Each item's chance of being among the ``k`` highest ``values`` when ties are broken uniformly at random: 1 above
+    the k-th value, 0 below it, and the free places shared equally by the items tied at it."""
+    threshold = np.sort(values)[::-1][k - 1]
+    above, tied = values > threshold, values == threshold
+    return np.where(above, 1.0, np.where(tied, (k - above.sum()) / tied.sum(), 0.0))
+
+
 def top_precision(proxy: np.ndarray, trained: np.ndarray, fraction: float = TOP_FRACTION) -> float:
-    """Share of the proxy's top ``ceil(fraction·n)`` architectures that are among the trained top as many."""
+    """Expected share of the proxy's top ``ceil(fraction·n)`` architectures that are among the trained top as many,
+    ties on either side broken uniformly at random (so a constant proxy scores ``k/n``, not whatever the sample's
+    order gives). ``-inf`` marks an architecture the proxy could not score: it ranks below every scored one."""
     k = max(1, math.ceil(fraction * len(proxy)))
-    best_proxy = set(np.argsort(-proxy, kind="stable")[:k])
-    best_trained = set(np.argsort(-trained, kind="stable")[:k])
-    return len(best_proxy & best_trained) / k
+    return float(np.sum(_in_top(proxy, k) * _in_top(trained, k)) / k)
 
 
 def regret(proxy: np.ndarray, trained: np.ndarray) -> float:
-    """Best trained accuracy minus the trained accuracy of the proxy's pick."""
-    return float(trained.max() - trained[int(np.argmax(proxy))])
+    """Best trained accuracy minus the expected trained accuracy of the proxy's pick (its highest value; a tie at the
+    top is broken uniformly at random)."""
+    return float(trained.max() - trained[proxy == proxy.max()].mean())
 
 
 def reference_proxy(manifest: dict) -> str | None:
@@ -108,14 +119,16 @@ def proxy_scores(manifest: dict) -> pd.DataFrame:
     rows = []
     for name in manifest["proxies"]:
         records = [a["proxies"][name] for a in archs if name in a["proxies"]]
-        pairs = [(a["proxies"][name]["value"], a["trained"]["value"]) for a in archs
-                 if name in a["proxies"] and a.get("trained") and _finite(a["proxies"][name]["value"])]
+        # every trained architecture; one the proxy did not score (undefined, or not computed: halving's lower half)
+        # is -inf, below every scored one: its picks and top-10 % are chosen among all of them, against the best
+        # trained of all of them; ρ and τ are over the scored ones (n)
+        trained = [(_value(a["proxies"].get(name)), a["trained"]["value"]) for a in archs if a.get("trained")]
+        pairs = [pair for pair in trained if math.isfinite(pair[0])]
         seconds = float(np.mean([r["seconds"] for r in records])) if records else math.nan
-        undefined = [a for a in archs if name in a["proxies"] and a.get("trained")
-                     and not _finite(a["proxies"][name]["value"])]  # left out of n: counted, and named by score()
         row = {"proxy": name, "kind": records[0]["kind"] if records else "", "n": len(pairs),
-               "undefined": len(undefined),
-               **_correlation(np.array(pairs, float).reshape(-1, 2)), "seconds_per_arch": seconds,
+               "undefined": len(trained) - len(pairs),  # counted, and named by score()
+               **_correlation(np.array(pairs, float).reshape(-1, 2), np.array(trained, float).reshape(-1, 2)),
+               "seconds_per_arch": seconds,
                **cost_ratio(seconds, proxy_device(records), trainings), "reference": reference or ""}
         if reference is not None and name != reference:
             row["reference_minus_rho"], row["difference_ci_low"], row["difference_ci_high"] = difference(
@@ -157,11 +170,11 @@ def cost_ratio(seconds: float, device: str | None, trainings: dict[str, list[flo
 
     if not trainings:
         return result()
-    kinds = {d for d in (device, *trainings) if d}
-    if len(kinds) <= 1:
-        used, basis = [x for xs in trainings.values() for x in xs], next(iter(kinds), "a device not recorded")
-    elif device and device in trainings:
+    if device and device in trainings:  # trainings whose device is not recorded are not assumed to be on it
         used, basis = trainings[device], device
+    elif len(trainings) == 1 and (not device or "" in trainings):  # one kind, or nothing recorded beside the proxy
+        (kind, used), = trainings.items()
+        basis = kind or "a device not recorded"
     else:
         counted = ", ".join(f"{d or 'not recorded'} {len(s)}" for d, s in sorted(trainings.items()))
         return result(basis="none: " + (f"no training ran on {device} (trainings: {counted})" if device else
@@ -177,18 +190,26 @@ def cost_ratio(seconds: float, device: str | None, trainings: dict[str, list[flo
 def undefined_lines(manifest: dict) -> list[str]:
     """One sentence per proxy with undefined values: how many trained architectures, and why."""
     return [f"{name} is undefined on " + "; ".join(f"{k} trained architecture(s): {why}" for why, k in reasons.items())
-            + " (left out of its n)" for name, reasons in undefined_reasons(manifest).items()]
+            + " (left out of its n; ranked last for top-10 % and regret)"
+            for name, reasons in undefined_reasons(manifest).items()]
 
 
 def undefined_reasons(manifest: dict) -> dict[str, Counter[str]]:
-    """Per proxy, why its value is undefined (NaN) on trained architectures: reason → how many (a record written
-    before reasons were recorded: "no reason recorded")."""
+    """Per proxy of the search, why it has no value on trained architectures: reason → how many (NaN with a recorded
+    reason; a record written before reasons were recorded: "no reason recorded"; no record: "not computed")."""
     out: dict[str, Counter[str]] = {}
     for arch in manifest["architectures"]:
-        for name, record in arch["proxies"].items():
-            if arch.get("trained") and not _finite(record["value"]):
+        if not arch.get("trained"):
+            continue
+        for name in manifest["proxies"]:
+            record = arch["proxies"].get(name)
+            if record is None:
+                reasons = {"not computed (e.g. below --halving's cut)"}
+            elif not _finite(record["value"]):
                 reasons = set((record.get("detail") or {}).get("undefined", {}).values()) or {"no reason recorded"}
-                out.setdefault(name, Counter()).update(reasons)
+            else:
+                continue
+            out.setdefault(name, Counter()).update(reasons)
     return out
 
 
@@ -196,14 +217,22 @@ def _finite(value) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def _correlation(pairs: np.ndarray) -> dict:
+def _value(record: dict | None) -> float:
+    """A proxy record's value, ``-inf`` where there is none to rank by (not computed, undefined)."""
+    value = None if record is None else record["value"]
+    return float(value) if value is not None and _finite(value) else -math.inf
+
+
+def _correlation(pairs: np.ndarray, trained: np.ndarray) -> dict:
+    """ρ, τ and their interval over ``pairs`` (the scored architectures); top-10 % precision and regret over every
+    trained architecture (``trained``, the unscored ones at -inf)."""
     out = dict.fromkeys(["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "rho_ci_low", "rho_ci_high",
                          "top10_precision", "regret"], math.nan) | {"p_method": ""}
     if len(pairs) < MIN_FRONTENDS:
         return out
-    x, y = pairs[:, 0], pairs[:, 1]
+    x, y = trained[:, 0], trained[:, 1]
     out.update(top10_precision=top_precision(x, y), regret=regret(x, y))
-    out.update(rank_agreement(x, y))  # NaN for a constant side
+    out.update(rank_agreement(pairs[:, 0], pairs[:, 1]))  # NaN for a constant side
     return out
 
 
@@ -246,14 +275,39 @@ def load_manifest(folder: Path) -> dict:
     return manifest
 
 
+# what searches scored as one must share: their proxies are otherwise values of different computations
+POOLED_SETTINGS: dict[str, Callable[[dict], Any]] = {
+    "dataset": lambda m: m["dataset"]["key"],
+    "dataset fingerprint": lambda m: m["dataset"].get("fingerprint"),
+    "width": lambda m: m.get("width"),
+    "proxy seeds": lambda m: m.get("proxy_seeds"),
+    "minibatch": lambda m: [(m.get("minibatch") or {}).get(k) for k in ("size", "clips")],
+    "random-weight folds and grid": lambda m: [(m.get("random_weight") or {}).get(k) for k in ("outer_folds", "grid")],
+}
+
+
 def pooled(manifests: list[dict]) -> dict:
-    """Several searches on one dataset as one (e.g. both spaces): their architectures, the proxies they share."""
-    datasets = {m["dataset"]["key"] for m in manifests}
-    if len(datasets) != 1:
-        raise RwbenchError(f"the searches scored together must share a dataset, got {sorted(datasets)}")
+    """Several searches on one dataset as one (e.g. both spaces): their architectures, the proxies they share. They
+    must share :data:`POOLED_SETTINGS`."""
+    for what, setting in POOLED_SETTINGS.items():
+        values = [setting(m) for m in manifests]
+        if any(v != values[0] for v in values):
+            other = next(i for i, v in enumerate(values) if v != values[0])
+            raise RwbenchError(f"the searches scored together must share their {what}: {_space(manifests[0])} has "
+                               f"{_short(values[0])}, {_space(manifests[other])} {_short(values[other])}")
     proxies = [p for p in manifests[0]["proxies"] if all(p in m["proxies"] for m in manifests)]
     return {**manifests[0], "proxies": proxies, "space": [m["space"]["name"] for m in manifests],
             "architectures": list({a["name"]: a for m in manifests for a in m["architectures"]}.values())}
+
+
+def _space(manifest: dict) -> str:
+    space = manifest.get("space")
+    return f"search {space.get('name') if isinstance(space, dict) else space!r}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def score(folders: list[Path], fmt: str = "md", out: Path | None = None) -> str:
