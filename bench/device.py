@@ -22,6 +22,13 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def exact_float32(device: torch.device) -> None:
+    """On CUDA, float32 computes in float32: cuDNN convolutions otherwise run in TF32 (a 10-bit mantissa; torch's
+    default, ``torch.backends.cudnn.allow_tf32``), while the embeddings and results say fp32. A no-op on CPU."""
+    if device.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+
+
 def memory_available(device: torch.device) -> int:
     """Bytes of memory the device has in all (CUDA: the GPU's; CPU: the machine's physical memory)."""
     if device.type == "cuda":

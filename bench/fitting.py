@@ -283,5 +283,8 @@ CUDA_PRECISION = ("float32 front-end network (the embedder's float32 precision t
 
 def precision(device: torch.device) -> str:
     """What a :class:`~rwbench.train.Classifier` computes in under :func:`autocast` on ``device``, as a result records
-    it (results before 2026-12-05 say "bfloat16 autocast (float32 weights)" for the same computation)."""
-    return CUDA_PRECISION if device.type == "cuda" else "float32"
+    it (results before 2026-12-05 say "bfloat16 autocast (float32 weights)" for the same computation), with whether
+    cuDNN ran the float32 convolutions in TF32 (torch's default; training keeps it, as it ran on the H200)."""
+    if device.type != "cuda":
+        return "float32"
+    return f"{CUDA_PRECISION}; cuDNN convolutions in {'TF32' if torch.backends.cudnn.allow_tf32 else 'float32'}"

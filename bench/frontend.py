@@ -22,6 +22,7 @@ from torch import nn
 
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
+from .filehash import sha256_of
 from .registry import Registry
 from .results import FOLD_TAGS
 from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, pack_file
@@ -322,7 +323,18 @@ class WeightSource:
                     f"the {self.tag!r} weights {self.file.path} (sha256 {self.file.sha256[:12]}…, as their training "
                     f"recorded) are not on this machine, and what is asked needs them: make them again with "
                     f"`rwbench {'train' if self.tag == 'trained' else 'pretrain ' + self.tag}` (--force)")
+            self._check_unchanged()
             load_into(net, self.file.path)
+            self._check_unchanged()  # replaced while it was read: what was loaded is not known
+
+    def _check_unchanged(self) -> None:
+        """The file still has the sha256 its embeddings and results are keyed by (taken when the run resolved it)."""
+        assert self.file is not None
+        digest = sha256_of(self.file.path)
+        if digest != self.file.sha256:
+            raise WeightsError(f"the {self.tag!r} weights {self.file.path} changed during the run: sha256 "
+                               f"{digest[:12]}… now, {self.file.sha256[:12]}… when the run keyed its embeddings and "
+                               "results by them; nothing was computed from them: run again")
 
     def describe(self) -> dict:
         return {"tag": self.tag, "seed": self.seed, "file": str(self.file.path) if self.file else None,

@@ -108,7 +108,9 @@ class RunLog:
 def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions) -> list[EmbedJob]:
     """One job per (dataset, front-end, weights tag, seed), and per outer split for per-fold weights (trained,
     mst). Seeds apply to random and per-fold weights only: pretrained, DSP and weight-free front-ends are embedded
-    (and evaluated) once, with the first seed for the backend."""
+    (and evaluated) once, with seed 0 for the backend whatever ``--seeds`` says: a run with ``--seeds 1,2`` after one
+    with ``--seeds 0,1,2`` would otherwise add a second "seed" of the same embedding (a copy for a deterministic
+    backend) to the row."""
     learnable = [spec for spec in frontends if spec.is_learnable()]
     unused = [t for t in opts.weights if not any(offers(spec, t) for spec in learnable)]
     if unused and learnable:
@@ -121,7 +123,7 @@ def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOption
             for tag in weight_tags(spec, opts.weights):
                 seeded = tag == "random" or tag in FOLD_TAGS
                 folds = fold_names if tag in FOLD_TAGS else [None]
-                for seed in opts.seeds if seeded else opts.seeds[:1]:
+                for seed in opts.seeds if seeded else [0]:
                     for fold in folds:
                         job = opts.job(dataset, spec, tag, seed, fold)
                         out.setdefault(job.key, job)

@@ -399,8 +399,11 @@ def iter_results(results_dir: Path, *, strict: bool = False,
     """Every valid result record under ``results_dir/runs`` that scored every outer fold, in a stable order. A file
     that cannot be read or breaks the schema is skipped with a warning naming it (and appended to ``invalid`` as
     (path, problem)), or, with ``strict``, is an error. A partial run (``rwbench train --folds``: some outer folds
-    only) is left out the same way, strict or not: no table or test may put it beside results on every fold."""
-    for path in sorted((Path(results_dir) / "runs").rglob("*.json")):
+    only) is left out the same way, strict or not: no table or test may put it beside results on every fold. A seed
+    of a row found twice (a copy in a subfolder) counts once: the file nearest ``runs/`` is read, the other named."""
+    runs = Path(results_dir) / "runs"
+    seen: dict[tuple[RowKey, int], tuple[Path, str]] = {}  # (row, seed) → the file read and its run key
+    for path in sorted(runs.rglob("*.json"), key=lambda p: (len(p.relative_to(runs).parts), p)):
         try:
             data = json.loads(path.read_text())
             problem = result_problem(data)
@@ -421,5 +424,14 @@ def iter_results(results_dir: Path, *, strict: bool = False,
             if invalid is not None:
                 invalid.append((str(path), problem))
             log.warning("leaving out %s: %s", path, problem)
+        elif record is not None and (record.key, record.seed) in seen:
+            first, run_key = seen[(record.key, record.seed)]
+            problem = (f"seed {record.seed} of this row is also {first} ("
+                       + ("a copy: the same run key" if record.run_key == run_key else
+                          "another run key: another computation; remove the stale one") + "); a seed counts once")
+            if invalid is not None:
+                invalid.append((str(path), problem))
+            log.warning("leaving out %s: %s", path, problem)
         elif record is not None:  # always, when there is no problem: from_json made it
+            seen[(record.key, record.seed)] = (path, record.run_key)
             yield record

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -182,8 +183,25 @@ def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, da
     else:
         # the default grid named or not is one computation: one key (None, as before grids could be named here)
         settings.update(folds=list(opts.folds) if opts.folds else "all",
-                        grid=None if (opts.grid or DEFAULT_GRID) == DEFAULT_GRID else opts.grid)
+                        grid=None if (opts.grid or DEFAULT_GRID) == DEFAULT_GRID else opts.grid,
+                        evaluation=random_weight_evaluation(proxy, opts))
     return settings
+
+
+def random_weight_evaluation(proxy: ProxySpec, opts: SearchOptions) -> dict:
+    """What a random-weight proxy's value depends on through the embed and evaluate stages: the backend's version and
+    grid values, the stages' code versions (their result files are keyed by them; the proxy record read before them
+    must be too)."""
+    from .backends import BACKENDS
+    from .embed_job import EMBED_CODE_VERSION
+    from .pipeline import EVALUATE_CODE_VERSION
+
+    codes = {"evaluate_code": EVALUATE_CODE_VERSION, "embed_code": EMBED_CODE_VERSION}
+    name = proxy.name.removeprefix("rw_")
+    if name not in {b.name for b in BACKENDS}:  # a plugin's random-weight proxy: its version says the rest
+        return codes
+    backend = BACKENDS.get(name).with_grid(opts.grid or DEFAULT_GRID)
+    return {"backend_version": backend.version, "grid": backend.grid, **codes}
 
 
 _WARM: set[str] = set()  # proxies already run once in this process
@@ -347,7 +365,8 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
         "random_weight": {"outer_folds": [s.name for s in setup.splits] if setup.splits else "all",
                           "results": str(setup.opts.results_dir), "grid": setup.opts.grid},
         "trained": {"chosen": [a.name for a in chosen], "top": opts.train_top, "random": opts.train_random,
-                    "results": str(opts.results_dir)},
+                    "results": str(opts.results_dir),  # as given (from the directory the search ran in)
+                    "results_from_folder": os.path.relpath(Path(opts.results_dir).resolve(), folder.resolve())},
         "seconds": proxy_seconds,
         "architectures": [{"name": a.name, "config": a.config, "description": a.spec.description,
                            "params": a.spec.param_count(opts.width), "proxies": a.proxies, "trained": a.trained}

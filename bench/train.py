@@ -25,9 +25,12 @@ linear). The recipe, every choice recorded in the result's ``training`` section:
    the cap is flagged ``not_converged`` in its fold record (counted in the result's ``training`` section) and
    logged as a warning.
 
-The test side never touches a choice. The loss is cross-entropy, or for a multilabel task binary cross-entropy per
-tag (validation score: macro ROC-AUC; micro F1 at the threshold that is best on the validation part, chosen with the
-selected fit-part model, since the refit model has seen the validation part).
+An outer split's test side never touches that split's choices; with ``--select-on first-fold`` (the default) the
+setting chosen on the first split's inner validation part (one training fold of it) is reused on the other splits,
+where that fold is a test side once (``studies/random-vs-trained-24`` measures it against ``every-fold``). The loss
+is cross-entropy, or for a multilabel task binary cross-entropy per tag (validation score: macro ROC-AUC; micro F1 at
+the threshold that is best on the validation part, chosen with the selected fit-part model, since the refit model has
+seen the validation part).
 
 Input length. Without ``--crop-seconds`` every step, validation and test read whole clips. With ``--crop-seconds S``
 training, validation and test all see S-second windows (raised to the front-end's minimum input), so pooled

@@ -268,3 +268,35 @@ def test_stale_or_unreadable_scored_folds_are_computed_again_and_force_starts_ov
     scored.clear()
     run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], RunOptions(**{**opts.__dict__, "force": True}))
     assert scored == ["fold1", "fold2", "fold3", "fold4"]  # --force recomputes every fold
+
+
+def test_a_front_end_without_seeded_weights_is_one_row_seed_whatever_the_seed_lists(tmp_path):
+    """`--seeds 0,1,2` then `--seeds 1,2`: logmel_stats (no weights) was evaluated with each run's first seed, so its
+    row gained a second "seed" that was a copy of the first (± seeds 0.0)."""
+    from rwbench.frontend import FRONTENDS
+
+    spec = FRONTENDS.get("logmel_stats")
+    for seeds in ([0, 1, 2], [1, 2]):
+        run([tone_dataset()], [spec], [BACKENDS.get("logreg")],
+            RunOptions(results_dir=tmp_path, device="cpu", workers=0, seeds=seeds))
+    assert [r["seed"] for r in result_dicts(tmp_path)] == [0]
+    (row,) = load(tmp_path).itertuples()
+    assert row.n_seeds == 1
+
+
+def test_float32_on_cuda_turns_tf32_off_and_leaves_the_cpu_alone():
+    """torch lets cuDNN run float32 convolutions in TF32 by default; an fp32 embedding on CUDA must not (checked on
+    the flags: this machine may have no GPU)."""
+    import torch
+
+    from rwbench.device import exact_float32
+
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        exact_float32(torch.device("cpu"))
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        exact_float32(torch.device("cuda"))
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

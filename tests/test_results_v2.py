@@ -4,7 +4,9 @@ and the compact layout of per-clip outputs."""
 from __future__ import annotations
 
 import json
+import logging
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +176,27 @@ def test_a_setting_chosen_at_the_end_of_its_searched_values_is_flagged():
     assert grid_edges([{"estimator__clf__alpha": [1e-2, 1.0, 100.0]}], {"estimator__clf__alpha": 100.0}) == {
         "alpha": "high"}
     assert grid_edges([{"clf__n_neighbors": [5]}], {"clf__n_neighbors": 5}) == {}  # one value: no edge
+
+
+def test_a_seed_found_twice_counts_once_and_the_copy_is_named(tmp_path, caplog):
+    """A result copied into a subfolder of runs/ (an old/ backup) was a fourth seed of its row: the leaderboard's mean,
+    seed count and ± seeds moved without a word."""
+    source = next((STUDIES / "random-vs-trained-24" / "results" / "runs" / "esc10").glob("piczak__*__random__seed0__svm.json"),
+                  None)
+    if source is None:
+        pytest.skip("no committed result to copy")
+    row = tmp_path / "runs" / "esc10"
+    (row / "old").mkdir(parents=True)
+    shutil.copy(source, row / source.name)
+    shutil.copy(source, row / "old" / source.name)
+    changed = json.loads(source.read_text())
+    (row / "old" / "another.json").write_text(json.dumps({**changed, "run_key": "other"}))
+    invalid: list[tuple[str, str]] = []
+    with caplog.at_level(logging.WARNING, logger="rwbench"):
+        records = list(iter_results(tmp_path, invalid=invalid))
+    assert len(records) == 1
+    assert sorted(Path(p).name for p, _ in invalid) == ["another.json", source.name]
+    problems = dict((Path(p).name, why) for p, why in invalid)
+    assert f"also {row / source.name} (a copy: the same run key)" in problems[source.name]
+    assert "another run key" in problems["another.json"]
+    assert sum("a seed counts once" in r.getMessage() for r in caplog.records) == 2

@@ -460,7 +460,37 @@ def test_a_proxys_key_changes_with_everything_its_value_depends_on(tmp_path):
                                                         dataset.describe()["protocol"], {})
                for arch in (narrow_arch, wide_arch)}
     assert len(set(trained.values())) == 2  # and so is the training `--train-top` would reuse
+    import rwbench.pipeline
+
+    rw = key("rw_svm")
+    rwbench.pipeline.EVALUATE_CODE_VERSION += 1  # the evaluate stage would recompute: so must the proxy
+    try:
+        assert key("rw_svm") != rw
+    finally:
+        rwbench.pipeline.EVALUATE_CODE_VERSION -= 1
     for proxy in ("snip", "rw_elm"):
         assert key(proxy) == key(proxy)
         assert key(proxy) != key(proxy, seconds=0.05) != key(proxy, pad="repeat")
         assert key(proxy) != key(proxy, seed=5)
+
+
+def test_a_search_finds_its_trained_rows_from_any_directory_and_names_a_missing_folder(tmp_path, monkeypatch):
+    from rwbench.analysis.search_score import load_manifest
+
+    folder, results = tmp_path / "study" / "results" / "search" / "s", tmp_path / "study" / "trained"
+    folder.mkdir(parents=True)
+    (results / "runs" / "toy").mkdir(parents=True)
+    (results / "runs" / "toy" / "a__small__trained__seed0__head.json").write_text(json.dumps(
+        {"seed": 0, "device": "cpu", "summary": {"accuracy_mean": 0.75}, "timings": {"fit_seconds": 10.0}}))
+    manifest = {"dataset": {"key": "toy", "task_type": "multiclass"}, "width": "small", "proxies": [],
+                "architectures": [{"name": "a", "proxies": {}}],
+                "trained": {"results": "trained", "results_from_folder": "../../../trained"}}
+    (folder / "search.json").write_text(json.dumps(manifest))
+    monkeypatch.chdir(tmp_path)  # not where the search ran (study/)
+    assert load_manifest(folder)["architectures"][0]["trained"]["value"] == 0.75
+    del manifest["trained"]["results_from_folder"]  # a search.json from before: relative to where it ran
+    (folder / "search.json").write_text(json.dumps(manifest))
+    with pytest.raises(RwbenchError, match="trained results folder trained is not there .*relative to the directory"):
+        load_manifest(folder)
+    monkeypatch.chdir(tmp_path / "study")
+    assert load_manifest(folder)["architectures"][0]["trained"]["value"] == 0.75

@@ -489,7 +489,14 @@ def test_the_precision_a_cuda_result_records_is_what_runs_under_the_trainers_aut
         model(torch.randn(2, 60000))
     assert dtypes.pop("head") == torch.bfloat16
     assert set(dtypes.values()) == {torch.float32} and len(dtypes) == len(convs)
-    assert precision(torch.device("cuda")) == CUDA_PRECISION and "float32 front-end network" in CUDA_PRECISION
+    saved = torch.backends.cudnn.allow_tf32
+    try:
+        for tf32, said in ((True, "TF32"), (False, "float32")):
+            torch.backends.cudnn.allow_tf32 = tf32
+            assert precision(torch.device("cuda")) == f"{CUDA_PRECISION}; cuDNN convolutions in {said}"
+    finally:
+        torch.backends.cudnn.allow_tf32 = saved
+    assert "float32 front-end network" in CUDA_PRECISION
     assert precision(torch.device("cpu")) == "float32"
 
 

@@ -356,3 +356,44 @@ def test_compare_reports_the_paired_bootstrap_interval_of_the_clips():
     out = compare_pair([a], [b])
     assert (out["bootstrap_ci_low"], out["bootstrap_ci_high"]) == (pytest.approx(0.7), 1.0)
     assert out["test"] == "exact McNemar over clips" and out["p"] == pytest.approx(2 / 2 ** 9)
+
+
+def test_rows_with_equal_means_share_a_rank_whatever_the_order_of_their_sums():
+    """(0.1 + 0.2 + 0.3) / 3 is 0.20000000000000004, (0.3 + 0.2 + 0.1) / 3 is 0.2: the same fold scores summed in
+    another order differ in the last bit, so the rank is taken on the mean rounded as the significance tests round."""
+    from rwbench.analysis.leaderboard import build
+
+    a = scores_record([0.1, 0.2, 0.3], frontend="a")
+    b = scores_record([0.3, 0.2, 0.1], frontend="b")
+    assert np.mean([0.1, 0.2, 0.3]) != np.mean([0.3, 0.2, 0.1])
+    c = scores_record([0.1, 0.1, 0.1], frontend="c")
+    table = build([a, b, c]).set_index("frontend")
+    assert table.loc["a", "rank"] == table.loc["b", "rank"] == 1 and table.loc["c", "rank"] == 3
+
+
+def test_one_protocol_id_that_splits_the_clips_differently_is_not_comparable():
+    from rwbench.analysis.leaderboard import data_of
+
+    def with_protocol(assignment):
+        r = scores_record([0.5, 0.6])
+        r.dataset["protocol"] = {"id": "csv/stratified-2fold", "k": 2, "seed": 0, "assignment": assignment}
+        return r
+
+    assert data_of(with_protocol({"x": 1, "y": 2})) == data_of(with_protocol({"x": 1, "y": 2}))
+    assert data_of(with_protocol({"x": 1, "y": 2})) != data_of(with_protocol({"x": 2, "y": 1}))
+
+
+def test_a_row_on_fewer_folds_or_seeds_evaluated_differently_are_named_not_comparable():
+    from rwbench.analysis.leaderboard import mixed_data, rows_of_records
+
+    full, short = scores_record([0.5, 0.6, 0.7], frontend="a"), scores_record([0.6, 0.7], frontend="b")
+    short = short.__class__(**{**short.__dict__, "folds": tuple({**f, "name": f"fold{i + 2}"}
+                                                                 for i, f in enumerate(short.folds))})
+    (line,) = mixed_data(rows_of_records([full, short]))
+    assert "3 outer fold(s) scored" in line and "2 outer fold(s) scored" in line
+    wide, study = scores_record([0.5, 0.6], seed=0), scores_record([0.5, 0.6], seed=1)
+    wide.backend.update(grid_name="wide", version=2)
+    study.backend.update(grid_name="study", version=2)
+    (line,) = mixed_data(rows_of_records([wide, study]))
+    assert "its seeds were evaluated differently (seed 0: grid wide, version 2; seed 1: grid study, version 2)" in line
+    assert mixed_data(rows_of_records([scores_record([0.5, 0.6], seed=0), scores_record([0.4, 0.6], seed=1)])) == []

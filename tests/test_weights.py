@@ -132,6 +132,23 @@ def test_pretrained_path_loads_safetensors_and_torch_files(tmp_path):
         assert embedder.source.describe()["sha256"] == sha256_of(tmp_path / name)
 
 
+def test_a_weights_file_replaced_after_the_run_keyed_it_is_never_embedded_under_the_old_key(tmp_path):
+    """The run takes the file's sha256 when it resolves the weights (it keys the embeddings by it); the file is read
+    later, when the network is built. Replaced in between, B's features were cached under A's key."""
+    from toy import tone_dataset
+
+    from rwbench.embed_job import EmbedJob
+
+    path = tmp_path / "w.safetensors"
+    save_file(_state(1), str(path))
+    job = EmbedJob(tone_dataset(n_per_class=2), TINY, "small", weights=f"pretrained:{path}")
+    key = job.key
+    save_file(_state(2), str(path))
+    with pytest.raises(WeightsError, match=r"changed during the run: sha256 .* now, .* when the run keyed"):
+        Embedder(TINY, weights=job.resolved)
+    assert job.key == key
+
+
 @pytest.mark.parametrize(("edit", "match"), [
     (lambda s: s.pop("conv2.bias"), r"missing \(1\): conv2.bias"),
     (lambda s: s.update(extra=torch.zeros(2)), r"unexpected \(1\): extra"),

@@ -19,6 +19,7 @@ table that has trained rows, and :func:`export_comparison` shows the two ranking
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import logging
 import time
@@ -51,6 +52,7 @@ from .significance import (
     ALPHA,
     GROUP_COLUMNS,
     ROW_COLUMNS,
+    SCORE_DECIMALS,
     compare_pair,
     leaderboard_statistics,
     wilcoxon_name,
@@ -101,7 +103,7 @@ def _row(records: list[ResultRecord], task: TaskType) -> dict:
         "embed_ms_per_clip": (float("nan") if device.startswith("mixed") else
                               1000 * float(np.mean([r.timings["embed_seconds_per_clip"] for r in records]))),
         "timing_device": device,
-        "skipped": len(first.dataset["skipped"]),
+        "skipped": max(len(r.dataset["skipped"]) for r in records),  # the seed that left out most
         "not_converged": not_converged(records),
         "grid_edge": grid_edge_flag(records),  # e.g. "C high 5/5": a setting at its grid's edge in > half the folds
     }
@@ -173,7 +175,9 @@ def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame
     if not groups:
         return pd.DataFrame(columns=columns)
     table = pd.DataFrame([{**_row(g, task), "frontend": key[1]} for key, g in groups.items()])
-    table["rank"] = table.groupby("dataset")[f"{p}_mean"].rank(ascending=False, method="min").astype(int)
+    # ranked on the mean rounded as significance rounds fold scores: equal means summed in another order must tie
+    table["rank"] = (table[f"{p}_mean"].round(SCORE_DECIMALS).groupby(table["dataset"])
+                     .rank(ascending=False, method="min").astype(int))
     statistics = leaderboard_statistics(groups, regime)
     for column in STAT_COLUMNS:  # table rows are still in the order of ``groups``
         table[column] = [statistics[key][column] for key in groups]
@@ -237,20 +241,36 @@ def mixed_trainings(records: list[ResultRecord]) -> list[str]:
 
 
 def data_of(record: ResultRecord) -> str:
-    """The data a result was computed on: its clips' fingerprint (ids, labels, audio) and its protocol."""
+    """The data a result was computed on: its clips' fingerprint (ids, labels, audio) and its protocol, named by its
+    id and a hash of its whole description (k, seed and fold assignment: one id may split the clips differently)."""
     protocol = record.dataset.get("protocol") or {}
-    return f"clips {record.dataset.get('fingerprint')}, protocol {protocol.get('id', json.dumps(protocol))}"
+    digest = hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return (f"clips {record.dataset.get('fingerprint')}, protocol {protocol.get('id', '?')} #{digest}, "
+            f"{len(record.folds)} outer fold(s) scored")
+
+
+def evaluated_by(record: ResultRecord) -> str:
+    """How a result's backend was set up: its grid (name, or a hash of its values) and version."""
+    backend = record.backend
+    grid = backend.get("grid_name") or hashlib.sha256(
+        json.dumps(backend.get("grid"), sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"grid {grid}, version {backend.get('version')}"
 
 
 def mixed_data(groups: dict[RowKey, list[ResultRecord]]) -> list[str]:
-    """One line per dataset whose rows were computed on different clips or protocols (rows that are not comparable:
-    rerun the stale ones)."""
+    """One line per dataset whose rows were computed on different clips, protocols or numbers of outer folds, and one
+    per row whose seeds were evaluated differently (grid, backend version): rows, or seeds, that are not comparable
+    (rerun the stale ones)."""
     versions: dict[str, dict[str, list[str]]] = {}
+    lines = []
     for key, records in groups.items():
         for record in records:
             versions.setdefault(key.dataset, {}).setdefault(data_of(record), []).append(
                 f"{key.frontend} {key.weights} {key.backend} seed {record.seed}")
-    lines = []
+        setups = {evaluated_by(r) for r in records}
+        if len(setups) > 1:
+            lines.append(f"{key.dataset}: {key.frontend} {key.weights} {key.backend}: its seeds were evaluated "
+                         "differently (" + "; ".join(f"seed {r.seed}: {evaluated_by(r)}" for r in records) + ")")
     for dataset, by_data in versions.items():
         if len(by_data) > 1:
             parts = (f"{data}: {len(rows)} result(s), e.g. {rows[0]}" for data, rows in

@@ -269,10 +269,25 @@ def load_manifest(folder: Path) -> dict:
         raise RwbenchError(f"{folder} holds no search.json: give a folder `rwbench search` wrote "
                            "(RESULTS/search/SPACE__DATASET, or its --out)")
     manifest = read_json(path)
+    results = trained_folder(manifest, Path(folder))
     for arch in manifest["architectures"]:
-        arch["trained"] = trained_results(manifest["trained"]["results"], manifest["dataset"]["key"],
-                                          manifest["dataset"]["task_type"], arch["name"], manifest["width"])
+        arch["trained"] = trained_results(results, manifest["dataset"]["key"], manifest["dataset"]["task_type"],
+                                          arch["name"], manifest["width"])
     return manifest
+
+
+def trained_folder(manifest: dict, folder: Path) -> Path:
+    """Where a search's trained rows are: relative to its folder (searches since 2026-12-05), else as the search was
+    given it, from the directory it ran in; a folder that is not there is named, never read as "nothing trained"."""
+    trained = manifest["trained"]
+    results = (folder / trained["results_from_folder"] if "results_from_folder" in trained
+               else Path(trained["results"]))
+    if not results.is_dir():
+        raise RwbenchError(f"{folder}: its trained results folder {results} is not there"
+                           + ("" if "results_from_folder" in trained else
+                              f" (search.json gives {trained['results']!r} relative to the directory the search ran "
+                              "in: run from there, or run the search again to record it relative to its folder)"))
+    return results
 
 
 # what searches scored as one must share: their proxies are otherwise values of different computations
@@ -354,8 +369,9 @@ def report_sections(results_dir: Path, *, draw: bool = True) -> list[dict]:
     for path in sorted(Path(results_dir).glob("search/*/search.json")):
         try:
             manifest = load_manifest(path.parent)
-        except (RwbenchError, KeyError, TypeError):
-            continue  # not a search folder this version reads
+        except (RwbenchError, KeyError, TypeError) as err:
+            log.warning("report: the search in %s is left out: %s", path.parent, err)
+            continue
         table = proxy_scores(manifest)
         rows = [[{"text": _cell(row[c]), "sort": _sort(row[c])}
                  for c in REPORT_COLUMNS] for _, row in table.iterrows()]
