@@ -397,3 +397,13 @@ def test_a_row_on_fewer_folds_or_seeds_evaluated_differently_are_named_not_compa
     (line,) = mixed_data(rows_of_records([wide, study]))
     assert "its seeds were evaluated differently (seed 0: grid wide, version 2; seed 1: grid study, version 2)" in line
     assert mixed_data(rows_of_records([scores_record([0.5, 0.6], seed=0), scores_record([0.4, 0.6], seed=1)])) == []
+
+
+def test_a_view_rounds_once_from_full_precision():
+    """std 0.05154 was rounded to 0.0515 by the table, then printed 0.051 by the summary and the report."""
+    from rwbench.analysis.leaderboard import build, to_csv, to_summary
+
+    table = build([scores_record([0.5, 0.60308])])
+    assert table.loc[0, "accuracy_std"] == pytest.approx(0.05154)
+    assert "0.552 ± 0.052" in to_summary(table)
+    assert "0.5515" in to_csv(table) and "0.0515" in to_csv(table)  # the exports keep their 4 decimals

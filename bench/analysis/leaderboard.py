@@ -182,10 +182,12 @@ def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame
     for column in STAT_COLUMNS:  # table rows are still in the order of ``groups``
         table[column] = [statistics[key][column] for key in groups]
     table = table.sort_values(["dataset", "rank", "frontend", "backend"], kind="stable").reset_index(drop=True)
-    table = _rounded(table[columns[:-len(EXPORT_COLUMNS)]])
+    table = table[columns[:-len(EXPORT_COLUMNS)]]
     table = with_correlation_columns(table, rank_correlation(table))
     table.loc[table["weights"] != RANDOM, list(EXPORT_COLUMNS)] = np.nan  # the figures belong to random rows only
-    return _rounded(table[columns])
+    # full precision: each view rounds once (Markdown and summary formats, the report; CSV/JSON via _rounded), so
+    # that a std of 0.05154 is never 0.0515 first and then 0.051
+    return table[columns].reset_index(drop=True)
 
 
 P_VALUES = ("p_vs_best", "least_p", "friedman_p", "rank_corr_spearman_p", "rank_corr_kendall_p",
@@ -495,13 +497,13 @@ def select(table: pd.DataFrame, columns: str) -> pd.DataFrame:
 
 
 def to_csv(table: pd.DataFrame) -> str:
-    return table.to_csv(index=False)
+    return _rounded(table).to_csv(index=False)
 
 
 def to_json(table: pd.DataFrame) -> str:
     """``{"metadata": …, "rows": […]}``: the rows as the CSV has them (the per-fold column a list of numbers) and
     what produced them (rwbench version, commit, command, creation time, result files left out)."""
-    rows = json.loads(table.to_json(orient="records"))
+    rows = json.loads(_rounded(table).to_json(orient="records"))
     for row in rows:
         for column in [c for c in row if c.startswith("fold_") and isinstance(row[c], str)]:
             row[column] = [float(v) for v in row[column].split()]
