@@ -301,3 +301,12 @@ def test_a_strong_negative_null_is_the_strongest_null_reversed():
     assert row["null_rho_params"] == pytest.approx(-1.0)
     assert row["null_best"] == "params reversed" and row["rho_minus_null"] == pytest.approx(row["spearman_rho"] - 1)
     assert row["rho_minus_null_ci_high"] <= 1e-9  # the reversed null ranks perfectly: ρ cannot be ahead of it
+
+
+def test_means_equal_in_exact_arithmetic_tie_in_rho():
+    noisy = np.mean([0.1, 0.2, 0.3])  # 0.20000000000000004, where (0.3 + 0.2 + 0.1) / 3 is 0.2
+    random = {"a": noisy, "b": float(np.mean([0.3, 0.2, 0.1])), "c": 0.5, "d": 0.6}
+    trained = {"a": 0.6, "b": 0.5, "c": 0.7, "d": 0.8}
+    row = ranking.rank_correlation(table(random, trained)).iloc[0]
+    tied = stats.spearmanr([0.2, 0.2, 0.5, 0.6], list(trained.values())).statistic
+    assert noisy != 0.2 and row["spearman_rho"] == pytest.approx(tied)
