@@ -323,9 +323,8 @@ class WeightSource:
                     f"the {self.tag!r} weights {self.file.path} (sha256 {self.file.sha256[:12]}…, as their training "
                     f"recorded) are not on this machine, and what is asked needs them: make them again with "
                     f"`rwbench {'train' if self.tag == 'trained' else 'pretrain ' + self.tag}` (--force)")
-            self._check_unchanged()
             load_into(net, self.file.path)
-            self._check_unchanged()  # replaced while it was read: what was loaded is not known
+            self._check_unchanged()  # replaced since the run keyed it, or while it was read
 
     def _check_unchanged(self) -> None:
         """The file still has the sha256 its embeddings and results are keyed by (taken when the run resolved it)."""

@@ -112,7 +112,6 @@ class FixedSplit:
     refit: Refit = "train"
     keyed_assignment: bool = False  # the split is the user's (a manifest's column): describe() lists each clip's
 
-
     def splits(self, clips: Sequence[Clip]) -> list[OuterSplit]:
         split = np.array([c.split for c in clips])
         idx = {name: np.flatnonzero(split == name) for name in ("train", "valid", "test")}

@@ -198,7 +198,7 @@ def random_weight_evaluation(proxy: ProxySpec, opts: SearchOptions) -> dict:
 
     codes = {"evaluate_code": EVALUATE_CODE_VERSION, "embed_code": EMBED_CODE_VERSION}
     name = proxy.name.removeprefix("rw_")
-    if name not in {b.name for b in BACKENDS}:  # a plugin's random-weight proxy: its version says the rest
+    if name not in BACKENDS:  # a plugin's random-weight proxy: its version says the rest
         return codes
     backend = BACKENDS.get(name).with_grid(opts.grid or DEFAULT_GRID)
     return {"backend_version": backend.version, "grid": backend.grid, **codes}

@@ -19,7 +19,6 @@ table that has trained rows, and :func:`export_comparison` shows the two ranking
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import logging
 import time
@@ -35,6 +34,7 @@ from tabulate import tabulate
 from .. import __version__
 from ..backends import grid_edge_flag
 from ..errors import RwbenchError
+from ..fileio import content_key
 from ..results import FOLD_TAGS, ResultRecord, RowKey, devices_label, git_sha, iter_results, task_of
 from ..tasks import METRIC_LABELS, TASK_TYPES, TaskType, primary_metric, task_type
 from .ranking import (
@@ -52,9 +52,9 @@ from .significance import (
     ALPHA,
     GROUP_COLUMNS,
     ROW_COLUMNS,
-    SCORE_DECIMALS,
     compare_pair,
     leaderboard_statistics,
+    settled,
     wilcoxon_name,
 )
 
@@ -176,7 +176,7 @@ def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame
         return pd.DataFrame(columns=columns)
     table = pd.DataFrame([{**_row(g, task), "frontend": key[1]} for key, g in groups.items()])
     # ranked on the mean rounded as significance rounds fold scores: equal means summed in another order must tie
-    table["rank"] = (table[f"{p}_mean"].round(SCORE_DECIMALS).groupby(table["dataset"])
+    table["rank"] = (settled(table[f"{p}_mean"]).groupby(table["dataset"])
                      .rank(ascending=False, method="min").astype(int))
     statistics = leaderboard_statistics(groups, regime)
     for column in STAT_COLUMNS:  # table rows are still in the order of ``groups``
@@ -246,16 +246,14 @@ def data_of(record: ResultRecord) -> str:
     """The data a result was computed on: its clips' fingerprint (ids, labels, audio) and its protocol, named by its
     id and a hash of its whole description (k, seed and fold assignment: one id may split the clips differently)."""
     protocol = record.dataset.get("protocol") or {}
-    digest = hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return (f"clips {record.dataset.get('fingerprint')}, protocol {protocol.get('id', '?')} #{digest}, "
-            f"{len(record.folds)} outer fold(s) scored")
+    return (f"clips {record.dataset.get('fingerprint')}, protocol {protocol.get('id', '?')} "
+            f"#{content_key(protocol)[:8]}, {len(record.folds)} outer fold(s) scored")
 
 
 def evaluated_by(record: ResultRecord) -> str:
     """How a result's backend was set up: its grid (name, or a hash of its values) and version."""
     backend = record.backend
-    grid = backend.get("grid_name") or hashlib.sha256(
-        json.dumps(backend.get("grid"), sort_keys=True, default=str).encode()).hexdigest()[:8]
+    grid = backend.get("grid_name") or content_key({"grid": backend.get("grid")})[:8]
     return f"grid {grid}, version {backend.get('version')}"
 
 

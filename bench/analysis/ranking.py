@@ -44,7 +44,7 @@ from scipy import stats
 
 from ..errors import RwbenchError
 from ..tasks import primary_metric
-from .significance import SCORE_DECIMALS, holm
+from .significance import holm, settled
 
 RANDOM, TRAINED, HEAD = "random", "trained", "head"
 SEED_FOLD_COLUMN = "fold_scores_by_seed"  # leaderboard column: per row, its (seeds × folds) primary-metric scores
@@ -121,7 +121,7 @@ def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str 
     metric = primary_metric(table.columns)
     mean, mine, theirs = f"{metric}_mean", f"random_{metric}", f"trained_{metric}"
     # means equal in exact arithmetic tie (float noise of their sums would order them): as significance rounds
-    table = table.assign(**{mean: table[mean].round(SCORE_DECIMALS)})
+    table = table.assign(**{mean: settled(table[mean])})
     by_seed = SEED_FOLD_COLUMN if SEED_FOLD_COLUMN in table.columns else None
     table = with_macs(table)
     detail = [*NULLS, *(["input"] if "input" in table.columns else []), *([by_seed] if by_seed else [])]
@@ -255,7 +255,7 @@ def fold_interval(random_folds: list, trained_folds: list, *, draws: int = BOOTS
         columns = []
         for m in side:
             seeds = rng.integers(0, len(m), size=(draws, len(m)))
-            columns.append(np.round(m[seeds[:, :, None], folds[:, None, :]].mean(axis=(1, 2)), SCORE_DECIMALS))
+            columns.append(settled(m[seeds[:, :, None], folds[:, None, :]].mean(axis=(1, 2))))
         means.append(np.stack(columns, axis=1))
     return _interval(_spearman_rows(*means))
 

@@ -219,8 +219,8 @@ def _finite(value) -> bool:
 
 def _value(record: dict | None) -> float:
     """A proxy record's value, ``-inf`` where there is none to rank by (not computed, undefined)."""
-    value = None if record is None else record["value"]
-    return float(value) if value is not None and _finite(value) else -math.inf
+    value: Any = None if record is None else record["value"]
+    return float(value) if _finite(value) else -math.inf
 
 
 def _correlation(pairs: np.ndarray, trained: np.ndarray) -> dict:

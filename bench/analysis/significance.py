@@ -56,13 +56,19 @@ def fold_names(records: list[ResultRecord]) -> tuple[str, ...]:
 SCORE_DECIMALS = 10  # fold scores are ratios of clip counts: equal ones must compare equal, not by rounding noise
 
 
+def settled(scores):
+    """``scores`` (an array or a pandas object) rounded to :data:`SCORE_DECIMALS`: what every rank, sign, tie and
+    correlation reads, so that values equal in exact arithmetic compare equal whatever order summed them."""
+    return np.round(scores, SCORE_DECIMALS)
+
+
 def seed_means(records: list[ResultRecord]) -> pd.Series:
     """A row's primary metric per outer fold, averaged over the row's own seeds (index: fold names), rounded to
     :data:`SCORE_DECIMALS`: a mean of seeds (20, 20, 26)/40 is 0.5499999999999999 in floating point, which would win
     a tie with 0.55 in every rank, sign and equality test below."""
     metric = task_of(records[0]).primary
     scores = np.array([[f[metric] for f in r.folds] for r in records], dtype=float)
-    return pd.Series(np.round(scores.mean(axis=0), SCORE_DECIMALS), index=list(fold_names(records)))
+    return pd.Series(settled(scores.mean(axis=0)), index=list(fold_names(records)))
 
 
 def shared_folds(rows: Mapping[K, list[ResultRecord]]) -> tuple[str, ...]:
@@ -114,7 +120,7 @@ def paired_wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
     statistic's permutation distribution over all 2ⁿ sign flips (scipy), so tied and zero differences (split between
     the signs, Demšar 2006) keep an exact p; 1.0 when the scores never differ. The differences are rounded to
     :data:`SCORE_DECIMALS` first, so that rounding noise neither signs a zero nor breaks a tie of |d|."""
-    d = np.round(np.asarray(a, float) - np.asarray(b, float), SCORE_DECIMALS)
+    d = settled(np.asarray(a, float) - np.asarray(b, float))
     if not d.any():
         return 1.0
     method = stats.PermutationMethod(n_resamples=np.inf) if len(d) <= EXACT_WILCOXON_BLOCKS else "approx"
