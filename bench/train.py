@@ -534,9 +534,10 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
 
     # one process trains a (front-end, dataset, width, seed) at a time: a second waits, then reuses the finished folds
     with exclusive(folder / ".train.lock", f"the training of {spec.name} on {dataset.key} (seed {seed})"):
-        if opts.force:  # retrain: the inner runs too
-            for split in chosen:
-                (folder / f"{split.name}.select.json").unlink(missing_ok=True)
+        if opts.force:  # retrain: the inner runs too, the first fold's where the others reuse its choice
+            sources = [kept[0]] if opts.select_on == "first-fold" and len(grid) > 1 else []
+            for name in {split.name for split in [*chosen, *sources]}:
+                (folder / f"{name}.select.json").unlink(missing_ok=True)
         folds = [_train_fold(spec, dataset, s, tensor, labels, seed, folder, key, opts, device, windows, setting_for)
                  for s in chosen]
     summaries = {s.name: read_json(folder / f"{s.name}.json") for s in chosen}

@@ -61,13 +61,16 @@ class TrainingCost:
         return low, high
 
 
-def run_counts(n_splits: int, n_settings: int, opts: TrainOptions) -> tuple[int, int]:
+def run_counts(n_splits: int, n_settings: int, opts: TrainOptions, first_included: bool = True) -> tuple[int, int]:
     """(selection runs, refits) for one seed over ``n_splits`` outer splits, as :func:`rwbench.train.train_one`
     runs them: choosing on the first fold, ``n_settings`` runs (learning rates × dropouts) on the first split (one
-    of them is its selected run) and one run per other split; choosing on every fold, ``n_settings`` runs on each."""
+    of them is its selected run) and one run per other split; choosing on every fold, ``n_settings`` runs on each.
+    ``first_included`` False (``--folds`` without the first split): its ``n_settings`` runs come on top."""
     per_first = n_settings
     per_other = n_settings if opts.select_on == "every-fold" and n_settings > 1 else 1
-    return per_first + (n_splits - 1) * per_other, n_splits if opts.refit == "full" else 0
+    searched = per_first + (n_splits - 1) * per_other if first_included else \
+        n_splits * per_other + (0 if per_other == n_settings else n_settings)
+    return searched, n_splits if opts.refit == "full" else 0
 
 
 def train_step_seconds(model: Classifier, clips: torch.Tensor, targets: torch.Tensor, task: TaskType,
@@ -103,7 +106,8 @@ def forward_seconds(model: Classifier, clips: torch.Tensor, device: torch.device
 
 def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> TrainingCost:
     """The training cost of ``spec`` on ``dataset`` per seed (see the module docstring)."""
-    splits = select_folds(dataset.splits(), opts.folds, dataset.key)
+    every = dataset.splits()
+    splits = select_folds(every, opts.folds, dataset.key)
     fit_idx, val_idx = splits[0].inner[0]
     device = resolve_device(opts.device)
     clip = EmbedJob(dataset, spec, opts.width).input_samples()[1]
@@ -118,7 +122,7 @@ def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> T
     per_clip_forward = windows * forward_seconds(model, noise[:, :crop], device) / len(batch)
     fit_epoch = len(fit_idx) * per_clip_train + len(val_idx) * per_clip_forward
     refit_epoch = len(splits[0].train) * per_clip_train
-    selection, refits = run_counts(len(splits), len(setting_grid(opts)), opts)
+    selection, refits = run_counts(len(splits), len(setting_grid(opts)), opts, every[0].name in {s.name for s in splits})
     return TrainingCost(spec.name, dataset.key, fit_epoch, refit_epoch, selection, refits,
                         min(opts.patience + 1, opts.epochs), opts.epochs)
 

@@ -455,6 +455,20 @@ def test_folds_limits_the_outer_folds_and_marks_the_result_partial(tmp_path):
         _train(tmp_path, folds=("fold9",))
 
 
+def test_force_on_some_folds_searches_the_settings_again_where_they_are_chosen(tmp_path, caplog):
+    """`--force --folds fold3` retrains fold 3 from scratch: its setting is chosen on fold 1's inner runs, so those run
+    again too (not read back from fold 1's search record)."""
+    def runs(**kwargs) -> int:
+        caplog.clear()
+        with caplog.at_level("INFO", logger="rwbench"):
+            _train(tmp_path, lrs=(1e-3, 3e-3), folds=("fold3",), **kwargs)
+        return sum(": stopped at epoch " in r.getMessage() for r in caplog.records)
+
+    assert runs() == 3  # fold 1's two settings, then fold 3's inner run of the chosen one
+    assert runs() == 0  # up to date
+    assert runs(force=True) == 3
+
+
 def test_a_partial_training_is_left_out_of_tables_by_name(tmp_path, caplog):
     """`rwbench train --folds fold3` writes a result marked partial: no leaderboard ranks one fold's accuracy beside
     results on every fold; the file is listed as left out, with its folds."""

@@ -21,6 +21,28 @@ def test_run_counts_follow_the_recipe(splits, settings, select_on, refit, expect
     assert run_counts(splits, settings, opts) == expected
 
 
+@pytest.mark.parametrize("select_on, settings, expected", [
+    ("first-fold", 4, 4 + 2),  # --folds fold2,fold3: the first split's search, then one run on each chosen split
+    ("every-fold", 4, 2 * 4),
+    ("first-fold", 1, 2),
+])
+def test_folds_without_the_first_split_still_count_its_search(select_on, settings, expected):
+    opts = TrainOptions(select_on=select_on)
+    assert run_counts(2, settings, opts, first_included=False) == (expected, 2)
+
+
+def test_the_planned_runs_are_the_runs_a_training_of_some_folds_makes(tmp_path, caplog):
+    """The dry run's count for `--folds fold3` equals the early-stopped runs `rwbench train --folds fold3` logs."""
+    from rwbench.train import train_all
+
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, batch_size=8, epochs=3, patience=3,
+                        lrs=(1e-3, 3e-3), dropouts=(0.5,), folds=("fold3",))
+    with caplog.at_level("INFO", logger="rwbench"):
+        train_all([tone_dataset()], [TINY], opts)
+    ran = sum(": stopped at epoch " in r.getMessage() for r in caplog.records)
+    assert training_cost(tone_dataset(), TINY, opts).selection_runs == ran == 3
+
+
 def test_the_cost_range_spans_earliest_stops_to_the_epoch_cap():
     cost = TrainingCost("x", "d", fit_epoch=2.0, refit_epoch=3.0, selection_runs=7, refits=5, min_epochs=11, cap=100)
     assert cost.bounds == (7 * 11 * 2.0 + 5 * 1 * 3.0, (7 * 2.0 + 5 * 3.0) * 100)
