@@ -149,6 +149,9 @@ def load(path: str | Path, sample_rate: int) -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(audio).all(axis=1))
         raise DataError(f"{path} holds {len(bad)} non-finite sample(s) (NaN or ±Inf; first at {bad[0] / native_rate:.3f} s)")
     peak = float(np.abs(audio).max())
+    if peak == 0.0:
+        raise DataError(f"{path} holds only digital silence: all {len(audio)} samples are 0 (a failed export or a "
+                        f"placeholder, not a recording); scored, it would be a clip of no signal under a real label")
     if peak > MAX_PEAK:
         raise DataError(f"{path} has a peak magnitude of {peak:.3g}: not audio on any sane scale (full scale is 1.0; "
                         f"rwbench refuses > {MAX_PEAK:g}); the file is damaged or its samples are mis-scaled")

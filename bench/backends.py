@@ -15,17 +15,22 @@ datasets of thousands of clips, where libsvm's linear fits at large C take minut
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import RwbenchError
+from .fileio import read_json
 from .registry import Registry
 
 if TYPE_CHECKING:  # scikit-learn (and torch, for KernelSVC) are imported when an estimator is built, so that
     from sklearn.base import BaseEstimator  # `rwbench list backends` and the leaderboard's grid_edge_flag are light
     from sklearn.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
 
 ParamGrid = list[dict[str, list]]
 
@@ -204,10 +209,15 @@ def grid_edges(record) -> list[dict[str, str]]:
     """Per outer fold of a result record (a ``ResultRecord`` or the JSON of a result file, old or new), each
     numeric hyperparameter chosen at the smallest (``'low'``) or largest (``'high'``) value it takes in the grid
     entry (sub-grid) the fold's ``best_params`` came from: ``[{'C': 'high'}, {}, …]``. Categorical settings
-    (``kernel``, ``gamma='scale'``) and parameters with fewer than two numeric values are ignored; a record whose
-    grid is not a list of entries (a trained head's settings) gives no edges. A fold that stores its ``grid_edge``
+    (``kernel``, ``gamma='scale'``) and parameters with fewer than two numeric values are ignored. A trained head
+    (its grid the recipe's settings) is read for its learning rate among ``lrs`` only: its dropout's usual two
+    values make every choice an edge, and 0 is a floor, not a grid's end. A fold that stores its ``grid_edge``
     (written by the evaluation) is taken as stored; older files are computed from ``best_params``."""
     grid, folds = _section(record, "backend").get("grid"), _section(record, "folds")
+    if isinstance(grid, Mapping) and isinstance(grid.get("lrs"), list):
+        lrs = [{"lr": grid["lrs"]}]
+        return [chosen_edges(lrs, {"lr": lr}) if (lr := (fold.get("best_params") or {}).get("lr")) is not None else {}
+                for fold in folds]
     if not isinstance(grid, list):
         return [{} for _ in folds]
     return [dict(fold["grid_edge"]) if isinstance(fold.get("grid_edge"), Mapping)  # stored since result schema 2
@@ -253,6 +263,26 @@ def grid_edge_flag(records, share: float = 0.5) -> str:
     return "; ".join(f"{key} {side} {n}/{folds}" for (key, side), n in sorted(counts.items()) if n > share * folds)
 
 
+def warn_grid_edges(paths: list[Path]) -> None:
+    """Warn of each result whose chosen setting sat at an edge of its grid in more than half its folds."""
+    flagged = []
+    for path in dict.fromkeys(paths):
+        try:
+            flag = grid_edge_flag([read_json(path)])
+        except (RwbenchError, KeyError, TypeError):
+            continue
+        if flag:
+            flagged.append(f"{path.parent.name}/{path.stem}: {flag}")
+    if flagged:
+        log.warning("%d of %d results chose a setting at the edge of its grid in more than half their folds (the "
+                    "best setting may lie outside the grid):\n  %s", len(flagged), len(set(paths)), "\n  ".join(flagged))
+
+
+def same_grid(stored: Any, grid: Any) -> bool:
+    """Whether a result's stored grid (read from JSON) holds the values of ``grid`` (tuples and lists alike)."""
+    return json.loads(json.dumps(stored)) == json.loads(json.dumps(grid))
+
+
 def grid_name_of(backend: Mapping) -> str | None:
     """The named grid a result's backend section was made with: its ``grid_name``, or for a file written before
     grids had names, the registered grid of that backend equal to its stored grid (None when none is)."""
@@ -261,5 +291,4 @@ def grid_name_of(backend: Mapping) -> str | None:
     if backend.get("name") not in BACKENDS:  # e.g. a trained head, or a plugin backend not loaded here
         return None
     spec = BACKENDS.get(backend["name"])
-    stored = json.loads(json.dumps(backend.get("grid")))
-    return next((name for name, grid in (spec.grids or {}).items() if json.loads(json.dumps(grid)) == stored), None)
+    return next((name for name, grid in (spec.grids or {}).items() if same_grid(backend.get("grid"), grid)), None)

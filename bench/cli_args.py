@@ -43,6 +43,11 @@ def _distinct_numbers(flag: str, valid, what: str, example: str):
             values = []
         if not values or not all(valid(v) for v in values) or len(set(values)) != len(values):
             raise argparse.ArgumentTypeError(f"{flag} takes distinct {what} ({example}), got {text!r}")
+        names = [f"{v:g}" for v in values]  # as the runs name them: two values of one name would share one run
+        if len(set(names)) != len(names):
+            raise argparse.ArgumentTypeError(f"{flag} {text}: values equal to 6 significant digits ("
+                                             f"{', '.join(sorted({n for n in names if names.count(n) > 1}))}) name one "
+                                             "run; give values that differ there")
         return tuple(values)
     return parse
 
@@ -150,9 +155,18 @@ def loader_option(text: str) -> tuple[str, object, str]:
         return key, value, value
 
 
+def data_root(text: str) -> Path:
+    """``--data-root``: a folder; an empty value (an unset shell variable) is refused, not read as the current
+    folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"--data-root takes the folder that holds the dataset, got {text!r} (an "
+                                         f"unset variable?); write --data-root . for the current folder")
+    return Path(text)
+
+
 def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="synthetic", help="registered dataset (see `rwbench list datasets`)")
-    p.add_argument("--data-root", type=Path, help="folder that holds the dataset (not needed for synthetic)")
+    p.add_argument("--data-root", type=data_root, help="folder that holds the dataset (not needed for synthetic)")
     p.add_argument("--tasks", help="comma-separated tasks of a multi-task dataset (default: all)")
     p.add_argument("--dataset-option", type=loader_option, action="append", default=[], metavar="KEY=VALUE",
                    help="loader option, e.g. refit=train+valid (repeatable)")

@@ -194,6 +194,10 @@ class DatasetSpec:
                 raise DataError(f"data root {str(root)!r} for dataset {self.name!r} does not exist or is not a folder")
         defaults = self.tasks if self.default_tasks is None else self.default_tasks
         chosen: list[str | None] = list(tasks) if tasks else list(defaults) or [None]
+        if tasks and not self.tasks:
+            raise DataError(f"dataset {self.name!r} has one task and takes no --tasks (got {','.join(tasks)!r})")
+        if len(set(chosen)) != len(chosen):
+            raise DataError(f"--tasks names a task twice ({','.join(map(str, chosen))}): each runs once")
         for task in chosen:
             if task is not None and task not in self.tasks:
                 raise UnknownNameError(f"task of {self.name}", task, list(self.tasks))

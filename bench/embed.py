@@ -40,7 +40,20 @@ def embed(
     """Compute (or load from the cache) the embeddings of every clip of ``job.dataset``."""
     ensure_embedded(job, cache_root, device=device, batch_size=batch_size, workers=workers,
                     skip_bad_audio=skip_bad_audio, progress=progress)
-    return Embeddings.read(job.entry(Path(cache_root)))
+    return unless_skipped(Embeddings.read(job.entry(Path(cache_root))), job, skip_bad_audio)
+
+
+def unless_skipped(embeddings: Embeddings, job: EmbedJob, skip_bad_audio: bool) -> Embeddings:
+    """``embeddings``, unless they leave out clips (cached by a ``--skip-bad-audio`` run) and this run did not ask
+    for that: then the error a cold cache gives, so that one command never passes or fails by what is cached."""
+    skipped = embeddings.manifest.skipped
+    if skipped and not skip_bad_audio:
+        clip, reason = skipped[0]["clip"], skipped[0]["reason"]
+        named = "" if clip in reason else f"{clip}: "
+        raise DataError(f"{job.dataset.key}: {named}{reason} ({len(skipped)} clip(s) left out of the cached "
+                        f"embeddings of {job.frontend.name}, made with --skip-bad-audio; rerun with --skip-bad-audio "
+                        "to leave such clips out; they are named in the result)")
+    return embeddings
 
 
 def ensure_embedded(job: EmbedJob, cache_root: Path, **options) -> bool:

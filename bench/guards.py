@@ -65,6 +65,15 @@ def typed_option(dataset: str, build: Callable, key: str, value: object, text: s
         return value
     names = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
     kinds = [n.strip() for n in str(names).split("|")]
+    if "Sequence[str]" in kinds:  # classes=dog,cat or classes=['dog','cat']: names, never a string's characters
+        if value is None and "None" in kinds:
+            return None
+        items = value if isinstance(value, (list, tuple)) else text.split(",")
+        names_given = tuple(str(v).strip() for v in items if str(v).strip())
+        if not names_given:
+            raise DataError(f"dataset {dataset!r}: --dataset-option {key} takes comma-separated names (dog,cat), "
+                            f"got {text!r}")
+        return names_given
     if not kinds or any(k not in _KINDS for k in kinds):
         return value
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -141,11 +150,20 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
     """``(file, label)`` for every audio file under ``root/<class folder>/`` (recursively), sorted.
 
     ``class_of`` maps a folder name to its label, or None for a folder that is not a known class:
-    such a folder holding audio is an error (hidden folders and ``__MACOSX`` are ignored).
+    such a folder holding audio is an error, and so is audio directly in ``root``, outside every class folder
+    (hidden folders and ``__MACOSX``, at any depth, are ignored).
     """
+    loose = sorted(f.name for f in root.iterdir() if f.is_file() and f.suffix.lower() in extensions
+                   and not f.name.startswith("."))
+    if loose:
+        raise DataError(f"{dataset}: {len(loose)} audio file(s) lie directly in {root}, outside every class folder "
+                        f"(first: {loose[0]}); the label is the class folder's name: move them into one, or out of "
+                        f"{root}")
     out: list[tuple[Path, str]] = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
-        files = sorted(f for f in folder.rglob("*") if f.suffix.lower() in extensions and not f.name.startswith("."))
+        files = sorted(f for f in folder.rglob("*") if f.suffix.lower() in extensions
+                       and not any(part.startswith((".", "__")) for part in f.relative_to(folder).parts[:-1])
+                       and not f.name.startswith("."))
         label = class_of(folder.name)
         if label is None and files:
             raise DataError(f"{dataset}: {folder} holds audio but {folder.name!r} is not a known class folder; "
@@ -207,13 +225,15 @@ def screen(clips: list[Clip], *, skip_bad_audio: bool, min_seconds: float,
 
 # -- groups and duplicates -----------------------------------------------------------------------
 
-def group_straddles(clips: Sequence[Clip]) -> dict[str, list[int]]:
-    """Groups (source recordings, speakers) whose clips sit in more than one predefined fold."""
-    folds: dict[str, set[int]] = defaultdict(set)
+def group_straddles(clips: Sequence[Clip]) -> dict[str, list]:
+    """Groups (source recordings, speakers) whose clips sit in more than one predefined fold, or in more than one of
+    a fixed split's train / valid / test."""
+    parts: dict[str, set] = defaultdict(set)
     for c in clips:
-        if c.group is not None and c.fold is not None:
-            folds[c.group].add(c.fold)
-    return {g: sorted(f) for g, f in sorted(folds.items()) if len(f) > 1}
+        part = c.fold if c.fold is not None else c.split
+        if c.group is not None and part is not None:
+            parts[c.group].add(part)
+    return {g: sorted(p) for g, p in sorted(parts.items()) if len(p) > 1}
 
 
 def content_hash(clip: Clip, *, by: Literal["bytes", "samples"] = "bytes") -> str:
@@ -363,8 +383,9 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     straddles = group_straddles(clips)
     if straddles:
         info["group_straddles"] = straddles
-        log.warning("%s: %d group(s) sit in more than one fold (e.g. %s in folds %s): the metadata is not the "
-                    "official one", label, len(straddles), *next(iter(straddles.items())))
+        log.warning("%s: %d group(s) sit in more than one fold or split part (e.g. %s in %s): clips of one source "
+                    "on both sides of a split inflate its score (for an official dataset: the metadata is not the "
+                    "official one); recorded in the result", label, len(straddles), *next(iter(straddles.items())))
     dataset = Dataset(name, task, sorted(clips, key=lambda c: c.id), protocol, seconds, pad, root, skipped, info,
                       task_type, clip_chosen)
     check_classes(dataset)

@@ -17,10 +17,10 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from .backends import DEFAULT_GRID, BackendSpec, grid_edge_flag, grid_name_of
+from .backends import DEFAULT_GRID, BackendSpec, grid_name_of, same_grid, warn_grid_edges
 from .datamodel import Dataset, dataset_from_record, dataset_record
 from .device import check_fits, choose_batch_size
-from .embed import ensure_embedded
+from .embed import ensure_embedded, unless_skipped
 from .embed_job import Embeddings, EmbedJob
 from .embedding_manifest import EmbeddingManifest
 from .errors import RwbenchError
@@ -233,7 +233,7 @@ def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:
             f"no embeddings of {job.frontend.name!r} ({job.weights_kind} weights) on {job.dataset.key!r} in "
             f"{opts.cache_root}; run `rwbench embed` with the same options first"
         )
-    return Embeddings.read(entry)
+    return unless_skipped(Embeddings.read(entry), job, opts.skip_bad_audio)
 
 
 @dataclass(frozen=True)
@@ -291,44 +291,39 @@ def evaluation_jobs(datasets: list[Dataset], frontends: list[FrontendSpec], back
     return eval_jobs
 
 
+def grid_clash(eval_job: EvalJob, opts: RunOptions) -> str | None:
+    """The named grid the result file of ``eval_job`` was made with, where it is another than this run's (None: no
+    file, an unreadable one, the same grid or another name for the same values, a backend with one grid, or
+    ``--force``)."""
+    path = eval_job.path(opts)
+    if opts.force or eval_job.backend.grid_name is None or not path.is_file():
+        return None
+    try:
+        backend = read_json(path).get("backend") or {}
+    except RwbenchError:
+        return None  # unreadable: computed again, as ever
+    made = grid_name_of(backend)
+    if made is None or made == eval_job.backend.grid_name or same_grid(backend.get("grid"), eval_job.backend.grid):
+        return None
+    return made
+
+
+def grid_clash_error(clashes: list[tuple[Path, str]], opts: RunOptions) -> RwbenchError:
+    path, made = clashes[0]
+    return RwbenchError(
+        f"{len(clashes)} result file(s) under {opts.results_dir} were made with another backend grid (e.g. "
+        f"{path.parent.name}/{path.name}: grid {made!r}) and this run searches grid {opts.grid!r}: pass "
+        f"--grid {made} to reuse them, another --results folder to keep both, or --force to replace them")
+
+
 def check_grids(eval_jobs: list[EvalJob], opts: RunOptions) -> None:
     """A result made with another named grid of its backend (``--grid study`` vs ``wide``) lives at the same path
     (the grid is in its run key and backend section, not in its file name), so it is not replaced silently: the
-    run stops before any work unless ``--force``."""
-    if opts.force:
-        return
-    clashes = []
-    for eval_job in eval_jobs:
-        path = eval_job.path(opts)
-        if eval_job.backend.grid_name is None or not path.is_file():
-            continue
-        try:
-            made = grid_name_of(read_json(path).get("backend") or {})
-        except RwbenchError:
-            continue  # unreadable: computed again, as ever
-        if made is not None and made != eval_job.backend.grid_name:
-            clashes.append((path, made))
+    run stops before any work unless ``--force``. A file another run writes after this check is caught under the
+    result's lock (:func:`evaluate_job`)."""
+    clashes = [(eval_job.path(opts), made) for eval_job in eval_jobs if (made := grid_clash(eval_job, opts))]
     if clashes:
-        path, made = clashes[0]
-        raise RwbenchError(
-            f"{len(clashes)} result file(s) under {opts.results_dir} were made with another backend grid (e.g. "
-            f"{path.parent.name}/{path.name}: grid {made!r}) and this run searches grid {opts.grid!r}: pass "
-            f"--grid {made} to reuse them, another --results folder to keep both, or --force to replace them")
-
-
-def warn_grid_edges(paths: list[Path]) -> None:
-    """Warn of each result whose chosen setting sat at an edge of its grid in more than half its folds."""
-    flagged = []
-    for path in dict.fromkeys(paths):
-        try:
-            flag = grid_edge_flag([read_json(path)])
-        except (RwbenchError, KeyError, TypeError):
-            continue
-        if flag:
-            flagged.append(f"{path.parent.name}/{path.stem}: {flag}")
-    if flagged:
-        log.warning("%d of %d results chose a setting at the edge of its grid in more than half their folds (the "
-                    "best setting may lie outside the grid):\n  %s", len(flagged), len(set(paths)), "\n  ".join(flagged))
+        raise grid_clash_error(clashes, opts)
 
 
 def check_task_options(datasets: list[Dataset], opts: RunOptions) -> None:
@@ -371,6 +366,9 @@ def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: di
             if progress is not None:
                 progress.step(f"{path.parent.name}/{path.stem}: up to date")
             return path, False
+        made = grid_clash(eval_job, opts)  # written by a run of another --grid since check_grids looked
+        if made is not None:
+            raise grid_clash_error([(path, made)], opts)
         embeddings = {job.fold: load_embeddings(job, opts) for job in eval_job.jobs}
         line = _evaluate(eval_job, embeddings, path, eval_job.run_key(opts, described["protocol"]), splits, described, opts)
     if progress is not None:

@@ -48,6 +48,8 @@ from .pipeline import (
     RunOptions,
     evaluation_jobs,
     frontend_section,
+    grid_clash,
+    grid_clash_error,
     load_embeddings,
     stored_run_key,
 )
@@ -146,6 +148,8 @@ def evaluate_published(datasets: list[Dataset], frontends: list[FrontendSpec], b
                 if path.is_file() and not opts.force and stored_run_key(path) == key:
                     log_.reused += 1
                 else:
+                    if (made := grid_clash(task, mine)) is not None:  # written by a run of another --grid meanwhile
+                        raise grid_clash_error([(path, made)], mine)
                     line = _write(task, path, key, dataset, {**described, "protocol": protocol}, splits, fixed, mine)
                     log.info("%s", line)
                     log_.evaluated += 1

@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .backends import warn_grid_edges
 from .datamodel import Dataset
 from .device import check_fits, resolve_device
 from .embed_job import EmbedJob
@@ -94,7 +95,7 @@ from .fitting import (
 from .folds import FoldResult, fold_result
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
-from .results import build_record, fold_weights_folder, result_path, write_result
+from .results import build_record, devices_label, fold_weights_folder, result_path, write_result
 from .tasks import TASK_TYPES, TaskType
 from .weight_packs import write_safetensors
 
@@ -168,8 +169,9 @@ def loud_windows(waves: torch.Tensor, starts: np.ndarray, window: int, floor: fl
 
 
 def make_windows(waves: torch.Tensor, window: int | None, sample_rate: int, *, hop_fraction: float = WINDOW_HOP,
-                 silence_dbfs: float = SILENCE_DBFS) -> Windows | None:
-    """The windows of ``window`` samples over clips ``waves`` (None when there is no window or it covers the clip)."""
+                 silence_dbfs: float = SILENCE_DBFS, skipped: Collection[int] = ()) -> Windows | None:
+    """The windows of ``window`` samples over clips ``waves`` (None when there is no window or it covers the clip);
+    the rows ``skipped`` (clips that failed to decode: zeros) are left out of the silence figures."""
     if window is None or window >= waves.shape[1]:
         return None
     floor = 10 ** (silence_dbfs / 20)
@@ -177,9 +179,11 @@ def make_windows(waves: torch.Tensor, window: int | None, sample_rate: int, *, h
     crop_starts = window_starts(waves.shape[1], window, max(1, round(CROP_GRID_SECONDS * sample_rate)))
     starts = window_starts(waves.shape[1], window, hop)
     crop_loud, loud = loud_windows(waves, crop_starts, window, floor), loud_windows(waves, starts, window, floor)
-    silent = ~crop_loud.any(1)
-    fraction = 1 - float(crop_loud.mean())
-    crop_loud[silent] = True  # a clip silent throughout keeps a crop from anywhere
+    counted = np.ones(len(waves), bool)
+    counted[list(skipped)] = False
+    silent = ~crop_loud.any(1) & counted
+    fraction = 1 - float(crop_loud[counted].mean()) if counted.any() else 0.0
+    crop_loud[~crop_loud.any(1)] = True  # a clip silent throughout keeps a crop from anywhere
     loud[~loud.any(1)] = True  # and is predicted from all its windows
     return Windows(window, hop, floor, crop_starts, crop_loud, starts, loud, fraction, int(silent.sum()))
 
@@ -272,7 +276,13 @@ class Setting:
 
 def setting_grid(opts: TrainOptions) -> tuple[Setting, ...]:
     """Every (learning rate, dropout) pair of ``--lrs`` × ``--dropouts``, in that order."""
-    return tuple(Setting(lr, dropout) for lr in opts.lrs for dropout in opts.dropouts)
+    grid = tuple(Setting(lr, dropout) for lr in opts.lrs for dropout in opts.dropouts)
+    names = [setting.name for setting in grid]
+    if len(set(names)) != len(names):  # one name, one inner run: a second setting would reuse the first's
+        raise RwbenchError(f"learning rates {list(opts.lrs)} × dropouts {list(opts.dropouts)} give settings of one "
+                           f"name ({', '.join(sorted({n for n in names if names.count(n) > 1}))}): give values that "
+                           "differ within 6 significant digits")
+    return grid
 
 
 def _inner_runs(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: torch.Tensor, labels: torch.Tensor,
@@ -334,6 +344,8 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
         setting, chosen_on = choose(searched, grid), split.name
     else:
         (setting, chosen_on), searched = setting_for(split), {}
+        if chosen_on != split.name:  # another split's search (perhaps run just now) is that split's cost, not this one's
+            start = time.perf_counter()
     runs = _inner_runs(spec, dataset, split, waves, labels, seed, folder, key, opts, device, windows, (setting,))
     selected = runs[setting.name]
     history = {k: selected[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "history")}
@@ -348,8 +360,12 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
                       checkpoint: Path, what: str) -> Classifier:
         net = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=setting.dropout).to(device)
         objective = classification(net, waves, labels, device, opts.batch_size, task=task, windows=windows)
+        # a refit's checkpoint is bound to the setting and schedule it replays: one left by a run that chose otherwise
+        # (a --force search that did not repeat itself) is discarded, never resumed under this setting's name
+        run_key = key if schedule is None else content_key({"train_key": key, "setting": setting.name,
+                                                            "schedule": schedule})
         fitted = fit(net, objective, train, holdout, seed=seed, fold=split.name, opts=opts, lr=setting.lr,
-                     checkpoint=checkpoint, key=key, desc=f"{desc} {what}", schedule=schedule)
+                     checkpoint=checkpoint, key=run_key, desc=f"{desc} {what}", schedule=schedule)
         if schedule is not None:
             epochs.extend(fitted["history"])
         return net
@@ -506,6 +522,14 @@ def scored(path: Path, key: str, folds: list[OuterSplit]) -> bool:
     return record.get("run_key") == key and {split.name for split in folds} <= done
 
 
+def trained_on(summaries: dict[str, dict], device: torch.device) -> str:
+    """The device the folds were trained and timed on, as their records say (a fold reused from an earlier process
+    may have run elsewhere; a fold before the field: this run's), ``mixed (…)`` when they differ: the result's
+    ``device`` labels its times, which are never averaged across devices."""
+    devices = [s.get("training", {}).get("device") or str(device) for s in summaries.values()]
+    return devices[0] if len(set(devices)) == 1 else devices_label(devices)
+
+
 def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, waves: np.ndarray,
               failed: dict[int, str], splits: list[OuterSplit], described: dict) -> Path:
     """Train and score ``spec`` on every outer split of ``dataset`` for one seed; write its result file."""
@@ -524,7 +548,7 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     tensor, labels = torch.from_numpy(waves), torch.from_numpy(dataset.labels)
     crop = crop_samples(spec, opts)
     windows = make_windows(tensor, crop, spec.sample_rate, hop_fraction=opts.window_hop,
-                           silence_dbfs=opts.silence_dbfs)
+                           silence_dbfs=opts.silence_dbfs, skipped=list(failed))
     grid = setting_grid(opts)
 
     def setting_for(split: OuterSplit) -> tuple[Setting, str]:
@@ -534,10 +558,11 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
 
     # one process trains a (front-end, dataset, width, seed) at a time: a second waits, then reuses the finished folds
     with exclusive(folder / ".train.lock", f"the training of {spec.name} on {dataset.key} (seed {seed})"):
-        if opts.force:  # retrain: the inner runs too, the first fold's where the others reuse its choice
+        if opts.force:  # retrain from scratch: the inner runs too, the first fold's where the others reuse its choice
             sources = [kept[0]] if opts.select_on == "first-fold" and len(grid) > 1 else []
             for name in {split.name for split in [*chosen, *sources]}:
-                (folder / f"{name}.select.json").unlink(missing_ok=True)
+                for stale in [folder / f"{name}.select.json", *folder.glob(f"{name}.*ckpt")]:
+                    stale.unlink(missing_ok=True)
         folds = [_train_fold(spec, dataset, s, tensor, labels, seed, folder, key, opts, device, windows, setting_for)
                  for s in chosen]
     summaries = {s.name: read_json(folder / f"{s.name}.json") for s in chosen}
@@ -554,7 +579,7 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
                   "weights_sha256": {n: s["weights_sha256"] for n, s in summaries.items()}, "segment": None},
         backend={"name": "head", "grid": opts.head_settings(), "grid_size": len(grid), "version": TRAIN_CODE_VERSION},
         seed=seed,
-        device=str(device),
+        device=trained_on(summaries, device),
         folds=folds,
         training=training_section(opts, spec, dataset.kind, windows, summaries, partial=len(chosen) < len(kept),
                                   device=device),
@@ -583,4 +608,5 @@ def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: Trai
                 decoded[shape] = decode_clips(job, workers=opts.workers, skip_bad_audio=opts.skip_bad_audio)
             for seed in opts.seeds:
                 paths.append(train_one(dataset, spec, seed, opts, *decoded[shape], splits, described))
+    warn_grid_edges(paths)  # a learning rate at an end of --lrs in most folds: the best may lie outside them
     return paths

@@ -46,6 +46,10 @@ def row_clip(root: Path, row: dict, where: str, classes: tuple[str, ...]) -> Cli
     if not 0 <= target < len(CLASSES) or CLASSES[target] != row["category"] or row["category"] not in classes:
         raise DataError(f"{where}: {name} has unknown label {row['category']!r} (target {target}); "
                         f"the classes here are {list(classes)}")
+    named = Path(name).stem.split("-")[-1]  # {fold}-{src_file}-{take}-{target}.wav
+    if named != str(target):
+        raise DataError(f"{where}: {name} is labelled {row['category']!r} (target {target}), but its name says target "
+                        f"{named}; the metadata row and the file disagree. Fix the row")
     return Clip(name, row["category"], root / "audio" / name, fold=fold, group=row["src_file"])
 
 

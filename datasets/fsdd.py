@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rwbench.audio import AUDIO_EXTENSIONS
 from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, locate
@@ -37,9 +38,10 @@ def part_of(index: int) -> str:
 
 
 def recordings(folder: Path) -> list[tuple[Path, re.Match]]:
-    """Every ``.wav`` with its parsed name; an unexpected name is an error naming the file."""
+    """Every audio file with its parsed name; an unexpected name (another extension included: ``.WAV``, ``.flac``)
+    is an error naming the file, never a file silently left out."""
     out = []
-    for path in sorted(folder.glob("*.wav")):
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()):
         match = NAME.match(path.name)
         if match is None:
             raise DataError(f"fsdd: unexpected file name {path}; FSDD names are {{digit}}_{{speaker}}_{{index}}.wav. "

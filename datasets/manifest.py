@@ -53,8 +53,9 @@ def row_clip(row: dict, base: Path, column: str, by: str | None, where: str) -> 
     split = row["split"].strip().lower() if by == "split" else None
     if split is not None and split not in SPLITS:
         raise DataError(f"{where}: split {row['split']!r} is not one of {list(SPLITS)}")
-    group = row.get("group") or None
-    return Clip(row[column], row["label"], path if path.is_absolute() else base / path, fold, split, group)
+    group = (row.get("group") or "").strip() or None
+    label = row["label"].strip()  # "dog " is "dog": a stray space must not make a class of its own
+    return Clip(row[column], label, path if path.is_absolute() else base / path, fold, split, group)
 
 
 @register_dataset(
@@ -73,6 +74,11 @@ def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.c
     column, by = path_column(table, path), choose(table, use, path)
     clips = [row_clip(row, path.parent, column, by, f"{path} row {i + 2}")
              for i, row in enumerate(table.to_dict("records"))]
+    holes = [i for i, c in enumerate(clips) if c.group is None]
+    if by is None and 0 < len(holes) < len(clips):  # stratified k-fold groups all clips or none: never some
+        raise DataError(f"csv: {len(holes)} of the {len(clips)} rows of {path} have no group (first: row "
+                        f"{holes[0] + 2}, {clips[holes[0]].id}) while the others have one; the folds would ignore "
+                        f"every group and leak a source across train and test. Fill the group column, or drop it")
     protocols: dict[str | None, Callable[[], Protocol]] = {
         "fold": lambda: PredefinedFolds("csv/folds", keyed_assignment=True),
         "split": lambda: FixedSplit("csv/split", refit=refit, keyed_assignment=True),

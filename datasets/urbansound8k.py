@@ -37,6 +37,11 @@ def row_clip(root: Path, row: dict, where: str) -> Clip:
         raise DataError(f"{where}: {row['slice_file_name']} has unknown label {row['class']!r} (classID {class_id}); "
                         f"urbansound8k classes by classID are {list(CLASSES)}")
     name = row["slice_file_name"]
+    parts = Path(name).stem.split("-")  # {fsID}-{classID}-{occurrenceID}-{sliceID}.wav
+    if len(parts) != 4 or parts[1] != str(class_id):
+        raise DataError(f"{where}: {name} is labelled {row['class']!r} (classID {class_id}), but its name is not "
+                        f"<fsID>-{class_id}-<occurrenceID>-<sliceID>.wav; the metadata row and the file disagree. "
+                        f"Fix the row")
     return Clip(f"fold{fold}/{name}", row["class"], root / "audio" / f"fold{fold}" / name, fold=fold, group=row["fsID"])
 
 

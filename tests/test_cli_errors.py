@@ -88,6 +88,24 @@ def test_a_missing_command_lists_the_commands_and_exits_2(capsys, argv, listed, 
 
 # -- 2. --dataset-option types -----------------------------------------------------------------------
 
+@pytest.mark.parametrize("option", ["classes=cat,dog,owl", "classes=['cat','dog','owl']", "classes=cat, dog, owl"])
+def test_a_list_of_class_names_is_read_as_names_not_characters(tmp_path, capsys, option):
+    """``--dataset-option classes=cat,dog,owl`` names three classes (it was read as the string's characters, and
+    the error then blamed the data: "'cat' is not a known class folder")."""
+    assert main([*folder_run(tmp_path, pets(tmp_path)), "--dataset-option", option, "--dry-run"]) == 0
+    assert main([*folder_run(tmp_path, pets(tmp_path)), "--dataset-option", "classes=cat,dog"]) == 2
+    one_error_line(capsys, "'owl' is not a known class folder")
+
+
+@pytest.mark.parametrize("root", ["", "  "])
+def test_an_empty_data_root_is_refused_not_read_as_the_current_folder(tmp_path, capsys, monkeypatch, root):
+    monkeypatch.chdir(pets(tmp_path))  # the current folder holds a folder dataset: it must not be run on
+    assert main(["run", "--dataset", "folder", "--data-root", root, "--dataset-option", "k=3",
+                 "--results", str(tmp_path / "results"), *FAST]) == 2
+    one_error_line(capsys, f"--data-root takes the folder that holds the dataset, got {root!r}")
+    assert not (tmp_path / "results" / "runs").exists()
+
+
 @pytest.mark.parametrize(("option", "fragment"), [
     ("k=abc", "dataset 'folder': --dataset-option k takes an integer (default k=10), got 'abc'"),
     ("k=1.5", "--dataset-option k takes an integer (default k=10), got '1.5'"),

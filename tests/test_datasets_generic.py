@@ -185,3 +185,54 @@ def test_duplicates_across_train_and_test_are_reported(tmp_path, caplog):
     assert pairs == {("fold1", b, a), ("fold2", a, b)}
     assert "exact-duplicate audio pair(s) straddle train and test" in caplog.text
     assert {(d["split"], d["train"], d["test"]) for d in find_duplicates(dup, by="samples")} == pairs
+
+
+def test_folder_audio_outside_the_class_folders_is_named_and_hidden_folders_are_ignored(tmp_path):
+    """Audio lying in the root (no class folder, so no label) is an error, not silently left out; a hidden folder
+    inside a class folder (``.ipynb_checkpoints``, ``.Trash``) is ignored like one at the top, not read as that
+    class."""
+    root = build_folder(tmp_path / "pets")
+    write_audio(root / "cat" / ".ipynb_checkpoints" / "dog9.wav", seconds=0.15)
+    assert not any(".ipynb" in c.id for c in load("folder", root, k=3, check_duplicates=False).clips)
+    write_audio(root / "stray.wav", seconds=0.15)
+    with pytest.raises(DataError, match=r"1 audio file\(s\) lie directly in .*pets, outside every class folder "
+                                        r"\(first: stray\.wav\)"):
+        load("folder", root, k=3)
+
+
+def test_csv_labels_are_read_without_surrounding_spaces(tmp_path):
+    """``dog`` and ``dog `` (a stray space in a hand-edited manifest) are one class, not two."""
+    rows = [(f"clips/{lab}{i}.wav", lab + (" " if i % 2 else ""), i % 3 + 1) for lab in "ab" for i in range(6)]
+    write_manifest(tmp_path, ("path", "label", "fold"), rows)
+    ds = load("csv", tmp_path, check_duplicates=False)
+    assert ds.classes == ["a", "b"] and Counter(c.label for c in ds.clips) == {"a": 6, "b": 6}
+
+
+def test_csv_group_column_with_holes_is_an_error_not_silently_ungrouped(tmp_path):
+    """A stratified k-fold over a manifest whose ``group`` column is blank in some rows must not quietly drop the
+    grouping of every clip (which leaks a speaker or source recording across train and test)."""
+    rows = [(f"clips/{lab}{g}_{i}.wav", lab, f"src{g}") for lab in "ab" for g in range(3) for i in range(2)]
+    write_manifest(tmp_path, ("path", "label", "group"), rows)
+    grouped = load("csv", tmp_path, k=3, check_duplicates=False)
+    folds = dict(zip([c.id for c in grouped.clips], grouped.protocol.folds(grouped.clips)))
+    for lab in "ab":
+        for g in range(3):
+            assert folds[f"clips/{lab}{g}_0.wav"] == folds[f"clips/{lab}{g}_1.wav"]  # a group stays in one fold
+    write_manifest(tmp_path, ("path", "label", "group"), [(*rows[0][:2], ""), *rows[1:]])
+    with pytest.raises(DataError, match=r"1 of the 12 rows of .*manifest\.csv have no group \(first: row 2, clips/a0_0\.wav\)"):
+        load("csv", tmp_path, k=3, check_duplicates=False)
+
+
+def test_csv_split_with_a_group_on_both_sides_is_recorded(tmp_path, caplog):
+    """With a ``split`` column, a ``group`` (speaker, source recording) found in both train and test is warned about
+    and recorded in the result, as a group straddling folds is."""
+    parts = ("train", "valid", "test")
+    rows = [(f"clips/{lab}{i}.wav", lab, parts[i % 3], f"{lab}{i // 3}") for lab in "ab" for i in range(6)]
+    write_manifest(tmp_path, ("path", "label", "split", "group"), rows)
+    with caplog.at_level(logging.WARNING):
+        ds = load("csv", tmp_path, check_duplicates=False)
+    assert ds.info["group_straddles"]["a0"] == ["test", "train", "valid"] and len(ds.info["group_straddles"]) == 4
+    assert "4 group(s) sit in more than one fold or split part (e.g. a0 in ['test', 'train', 'valid'])" in caplog.text
+    clean = [(*r[:3], f"{r[1]}-{r[2]}") for r in rows]
+    write_manifest(tmp_path, ("path", "label", "split", "group"), clean)
+    assert "group_straddles" not in load("csv", tmp_path, check_duplicates=False).info

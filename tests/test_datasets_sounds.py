@@ -153,6 +153,22 @@ def test_esc_unknown_category(tmp_path):
         load("esc10", build_esc(tmp_path, rows))
 
 
+def test_esc_and_us8k_label_must_match_file_name(tmp_path):
+    """ESC-50 and UrbanSound8K file names carry the class (ESC ``...-{target}.wav``, UrbanSound8K
+    ``{fsID}-{classID}-...``): a metadata row that labels the file as another class is an error, not a silent
+    mislabelling."""
+    rows = esc_rows()
+    rows[0].update(target="10", category="rain")  # 1-100-A-0.wav (a dog) relabelled as rain
+    build_esc(tmp_path / "esc", rows)
+    with pytest.raises(DataError, match=r"1-100-A-0\.wav is labelled 'rain' \(target 10\), but its name says target 0"):
+        load("esc50", tmp_path / "esc")
+    rows = us8k_rows()
+    rows[0].update(classID="3", **{"class": "dog_bark"})  # 1000-0-0-0.wav (air_conditioner) relabelled
+    build_us8k(tmp_path / "us", rows)
+    with pytest.raises(DataError, match=r"1000-0-0-0\.wav is labelled 'dog_bark' \(classID 3\), but its name is not"):
+        load("urbansound8k", tmp_path / "us")
+
+
 # -- FSDD -----------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -195,3 +211,11 @@ def test_fsdd_unexpected_name_and_root(tmp_path):
         load("fsdd", tmp_path)
     with pytest.raises(DataError, match=r"expected recordings/\{digit\}_\{speaker\}_\{index\}\.wav"):
         load("fsdd", tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("name", ["0_george_1.WAV", "0_george_1.flac"])
+def test_fsdd_audio_under_another_extension_is_named_not_left_out(tmp_path, name):
+    write_audio(tmp_path / "recordings/0_george_0.wav")
+    write_audio(tmp_path / "recordings" / name)
+    with pytest.raises(DataError, match=rf"unexpected file name .*{name.replace('.', '[.]')}"):
+        load("fsdd", tmp_path)

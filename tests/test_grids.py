@@ -21,7 +21,7 @@ from rwbench.backends import (
     grid_name_of,
 )
 from rwbench.errors import RwbenchError
-from rwbench.pipeline import RunOptions, evaluation_jobs, run
+from rwbench.pipeline import RunOptions, evaluate_job, evaluation_jobs, run
 from rwbench.plan import plan
 
 STUDY_RUNS = Path(__file__).resolve().parents[1] / "studies" / "random-vs-trained" / "results" / "runs"
@@ -99,7 +99,12 @@ def test_grid_edges_of_elm_multilabel_heads_and_stored_edges():
                    "folds": [{"best_params": {"n_neighbors": 5}}]}
     assert grid_edges(one_vs_rest) == [{"n_neighbors": "high"}]
     head = {"backend": {"name": "head", "grid": {"epochs": 30, "lr": 1e-3}}, "folds": [{"best_params": {"epoch": 29}}]}
-    assert grid_edges(head) == [{}] and grid_edge_flag([head]) == ""
+    assert grid_edges(head) == [{}] and grid_edge_flag([head]) == ""  # one learning rate (recipe v1): no grid
+    searched = {"backend": {"name": "head", "grid": {"lrs": [3e-4, 1e-3, 3e-3], "dropouts": [0.0, 0.5]}},
+                "folds": [{"best_params": {"lr": lr, "dropout": d, "epoch": 9}}
+                          for lr, d in [(3e-3, 0.0), (3e-3, 0.5), (1e-3, 0.0), (3e-4, 0.5)]]}
+    assert grid_edges(searched) == [{"lr": "high"}, {"lr": "high"}, {}, {"lr": "low"}]  # dropout: never an edge
+    assert grid_edge_flag([searched]) == "" and grid_edge_flag([searched], share=0.4) == "lr high 2/4"
     stored = {"backend": elm["backend"], "folds": [{"best_params": {"alpha": 1.0, "n_hidden": 500}, "grid_edge": {}}]}
     assert grid_edges(stored) == [{}]
 
@@ -134,11 +139,11 @@ def study_run(tmp_path_factory):
     records = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = records.append
-    logging.getLogger("rwbench.pipeline").addHandler(handler)
+    logging.getLogger("rwbench").addHandler(handler)
     try:
         log_ = run([tone_dataset()], [TINY], [TWO], opts)
     finally:
-        logging.getLogger("rwbench.pipeline").removeHandler(handler)
+        logging.getLogger("rwbench").removeHandler(handler)
     return opts, log_, "\n".join(r.getMessage() for r in records)
 
 
@@ -173,6 +178,55 @@ def test_a_result_of_another_grid_stops_the_run_unless_forced(study_run, tmp_pat
     assert path.read_text() == before and ds.decoded == []  # nothing replaced, nothing embedded
     forced = run([ds], [TINY], [TWO], with_(opts, grid="wide", force=True))
     assert forced.evaluated == 1 and json.loads(path.read_text())["backend"]["grid_name"] == "wide"
+
+
+def test_a_result_of_another_grid_written_after_the_check_is_not_replaced(study_run, tmp_path):
+    """Two runs at once with another --grid: the one that checked before the other wrote its result must not
+    replace that result silently (it stops, as the check before any work would have)."""
+    opts = with_(study_run[0], results_dir=tmp_path / "results", grid="wide")
+    ds = tone_dataset()
+    (wide,) = evaluation_jobs([ds], [TINY], [TWO], opts)  # no result file yet: the check passes
+    shutil.copytree(study_run[0].results_dir, opts.results_dir)  # meanwhile the --grid study run writes its result
+    path = wide.path(opts)
+    before = path.read_text()
+    with pytest.raises(RwbenchError, match=r"grid 'study'.*--grid study.*--force"):
+        evaluate_job(wide, opts)
+    assert path.read_text() == before and json.loads(before)["backend"]["grid_name"] == "study"
+    assert evaluate_job(wide, with_(opts, force=True))[1]  # --force still replaces it
+    assert json.loads(path.read_text())["backend"]["grid_name"] == "wide"
+
+
+def test_a_published_protocol_row_of_another_grid_written_after_the_check_is_not_replaced(study_run, tmp_path,
+                                                                                          monkeypatch):
+    """The study's-protocol rows (`rwbench reproduce --protocol both`) guard their files under the lock as well."""
+    import rwbench.pipeline as pipeline
+    from rwbench.published_protocol import evaluate_published, published_options
+
+    opts = with_(study_run[0], results_dir=tmp_path / "results")  # the module's cached embeddings
+    ds = tone_dataset()
+    (path,) = evaluate_published([ds], [TINY], [TWO], opts).results
+    before = path.read_text()
+    monkeypatch.setattr(pipeline, "check_grids", lambda eval_jobs, opts: None)  # the file came after the check
+    wide = with_(opts, grid="wide")
+    assert published_options(wide).results_dir == path.parents[2]
+    with pytest.raises(RwbenchError, match=r"grid 'study'.*--grid study.*--force"):
+        evaluate_published([ds], [TINY], [TWO.with_grid("wide")], wide)
+    assert path.read_text() == before
+
+
+def test_another_name_for_the_same_grid_reuses_the_result(study_run, tmp_path):
+    """The ELM's `wide-linear32` is its `wide` grid (no linear kernel to cap): a result of one is the other's, not a
+    clash that only --force (recomputing the same numbers) gets past."""
+    alias = BackendSpec(name="two_grids", build=TWO.build, grid=TWO_GRIDS["wide"],
+                        grids={**TWO_GRIDS, "wide-alias": TWO_GRIDS["wide"]}, grid_name="wide",
+                        description=TWO.description)
+    opts = with_(study_run[0], results_dir=tmp_path / "results", grid="wide")
+    ds = tone_dataset()
+    run([ds], [TINY], [alias], opts)
+    again = run([ds], [TINY], [alias.with_grid("wide-alias")], with_(opts, grid="wide-alias"))
+    assert (again.evaluated, again.reused) == (0, 1)
+    with pytest.raises(RwbenchError, match=r"grid 'wide'.*--grid wide.*--force"):
+        run([ds], [TINY], [alias.with_grid("study")], with_(opts, grid="study"))
 
 
 def test_edges_are_warned_after_evaluation_and_flagged_on_the_leaderboard(study_run):

@@ -91,6 +91,13 @@ ERRORS = {
     "--seeds=-1,2": (lambda t: ["run", "--seeds=-1,2"], "distinct non-negative seeds"),
     "--seeds 1,1": (lambda t: ["run", "--seeds", "1,1"], "distinct non-negative seeds"),
     "--seeds ,": (lambda t: ["run", "--seeds", ","], "distinct non-negative seeds"),
+    "--tasks twice": (lambda t: ["run", "--tasks", "rhythm,rhythm"],
+                      "--tasks names a task twice (rhythm,rhythm): each runs once"),
+    "--tasks of a one-task dataset": (lambda t: folder_run(t, pets(t), "--tasks", "x"),
+                                      "dataset 'folder' has one task and takes no --tasks (got 'x')"),
+    "--lrs of one run name": (lambda t: ["train", "--lrs", "1e-3,1.0000001e-3"],
+                              "--lrs 1e-3,1.0000001e-3: values equal to 6 significant digits (0.001) name one run; "
+                              "give values that differ there"),
     "--width 0": (lambda t: ["run", "--width", "0"], "--width takes small, paper or a positive filter count"),
     "--width -3": (lambda t: ["run", "--width", "-3"], "--width takes small, paper or a positive filter count"),
     "--width 1e9": (lambda t: ["run", "--width", "1e9"], "--width takes small, paper or a positive filter count"),
@@ -150,6 +157,8 @@ ERRORS = {
     "a +Inf sample": (lambda t: with_bad_samples(t, np.inf), "cat0.wav holds 1 non-finite sample(s)"),
     "a -Inf sample": (lambda t: with_bad_samples(t, -np.inf), "non-finite sample(s) (NaN or ±Inf; first at 0.037 s)"),
     "an absurd magnitude (1e6)": (lambda t: with_bad_samples(t, 1e6), "peak magnitude of 1e+06"),
+    "all samples zero": (lambda t: replace_file(t, lambda p: float_wav(p, np.zeros(1200))),
+                         "dog2.wav holds only digital silence: all 1200 samples are 0"),
     # broken files: named at load time
     "a zero-byte file": (lambda t: replace_file(t, lambda p: p.write_bytes(b"")), "dog2.wav is empty (0 bytes)"),
     "a text file named .wav": (lambda t: replace_file(t, lambda p: p.write_text("hello\n")), "is not readable audio"),
@@ -183,7 +192,8 @@ def test_hostile_input_is_one_named_error_line(tmp_path, capsys, case):
     assert not any(line.startswith("Traceback") for line in err)
 
 
-SKIPPABLE = ["a NaN sample", "an absurd magnitude (1e6)", "a zero-byte file", "a text file named .wav", "a truncated WAV",
+SKIPPABLE = ["a NaN sample", "an absurd magnitude (1e6)", "all samples zero",
+             "a zero-byte file", "a text file named .wav", "a truncated WAV",
              "a folder named x.wav among the clips", "a FLAC corrupted in the middle", "an OGG corrupted in the middle",
              "an MP3 corrupted in the middle", "an MP3 damaged in the middle (a seek past its end)"]
 
@@ -196,6 +206,23 @@ def test_skip_bad_audio_records_the_clip_and_the_leaderboard_names_it(tmp_path, 
     assert "Left out (--skip-bad-audio: unreadable or non-finite), 1 clip(s)" in out and fragment.split()[0] in out
     record = json.loads(next((tmp_path / "results" / "runs").rglob("*.json")).read_text())
     assert len(record["dataset"]["skipped"]) == 1
+
+
+@pytest.mark.parametrize("case", ["a NaN sample", "a FLAC corrupted in the middle"])
+def test_a_clip_left_out_of_cached_embeddings_is_an_error_unless_asked(tmp_path, capsys, case):
+    """A clip that fails while embedding is cached as left out by a --skip-bad-audio run; the same command without
+    the flag then fails as it does on a cold cache, instead of passing because of what the cache holds."""
+    import shutil
+
+    build, fragment = ERRORS[case]
+    argv = build(tmp_path)
+    assert main([*argv, "--skip-bad-audio"]) == 0
+    shutil.rmtree(tmp_path / "results" / "runs")  # the results, not the cache beside them
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert fragment in err[-1] and "left out of the cached embeddings" in err[-1] and "--skip-bad-audio" in err[-1]
+    assert main([*argv, "--skip-bad-audio"]) == 0
 
 
 def test_short_clips_of_a_dataset_follow_its_length_policy(tmp_path, capsys):

@@ -389,6 +389,21 @@ def test_silent_crops_are_not_drawn():
         assert (rms[:2] >= 1e-3).all(), rms
 
 
+def test_clips_skipped_as_unreadable_are_not_counted_as_silent(tmp_path):
+    """A clip that fails to decode is zeros in the training tensor (and out of every split): the record's silence
+    figures describe the clips trained and scored, not those zeros."""
+    from rwbench.errors import DataError
+
+    dataset = tone_dataset(fail_on={"low/000": DataError("low/000: unreadable"), "mid/005": DataError("unreadable")})
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, batch_size=8, epochs=2, patience=2,
+                        lrs=(1e-3,), dropouts=(0.0,), crop_seconds=0.1, skip_bad_audio=True, folds=("fold1",))
+    (path,) = train_all([dataset], [TINY], opts)
+    record = json.loads(path.read_text())
+    assert len(record["dataset"]["skipped"]) == 2
+    recipe = record["training"]["recipe"]  # every tone is loud from start to end
+    assert (recipe["clips_silent_throughout"], recipe["silent_crop_fraction"]) == (0, 0.0)
+
+
 def test_a_best_epoch_at_the_cap_is_flagged_not_converged(tmp_path, caplog):
     from rwbench.train import not_converged
 
@@ -445,6 +460,58 @@ def test_the_searched_dropout_is_the_one_trained(tmp_path):
     assert built == [0.0, 0.3, chosen]  # the two inner runs, then the refit
 
 
+def test_a_refit_checkpoint_made_at_another_setting_is_not_resumed(tmp_path, monkeypatch):
+    """A run killed in its refit leaves the refit's checkpoint; `--force` searches again, and where the search now
+    picks another setting (a CUDA search need not repeat itself; a run moved between devices) the refit starts afresh
+    instead of resuming weights trained at the other setting's learning rates for its epoch count."""
+    import rwbench.train as train_module
+
+    class Killed(Exception):
+        pass
+
+    fit = train_module.fit
+
+    def killed_in_refit(*args, schedule=None, **kwargs):
+        if schedule is not None:  # three refit epochs, each checkpointed, then the kill
+            fit(*args, schedule=schedule[:3], **kwargs)
+            raise Killed
+        return fit(*args, schedule=schedule, **kwargs)
+
+    recipe = dict(lrs=(1e-4, 3e-3), dropouts=(0.0,), epochs=6, patience=6, folds=("fold1",))
+    with monkeypatch.context() as m:
+        m.setattr(train_module, "choose", lambda runs, settings: settings[0])  # the killed run chose lr 1e-4
+        m.setattr(train_module, "fit", killed_in_refit)
+        with pytest.raises(Killed):
+            _train(tmp_path / "killed", **recipe)
+    (killed,), _ = _train(tmp_path / "killed", force=True, **recipe)
+    (whole,), _ = _train(tmp_path / "whole", **recipe)
+    assert json.loads(whole.read_text())["training"]["chosen"]["fold1"]["lr"] == 3e-3  # not the killed run's choice
+    assert json.loads(killed.read_text())["frontend"]["weights_sha256"] == \
+        json.loads(whole.read_text())["frontend"]["weights_sha256"]
+
+
+def test_a_learning_rate_at_an_end_of_the_grid_is_warned_about_and_flagged(tmp_path, monkeypatch, caplog):
+    """The head's learning rate chosen at the top of --lrs in most folds: the best rate may lie above the grid, which
+    the training log and the leaderboard's grid-edge column say (dropout is not read: two values, a floor at 0)."""
+    import rwbench.train as train_module
+    from rwbench.analysis import leaderboard
+
+    monkeypatch.setattr(train_module, "choose", lambda runs, settings: settings[-1])
+    with caplog.at_level("WARNING", logger="rwbench"):
+        _train(tmp_path, lrs=(1e-4, 1e-3, 3e-3), dropouts=(0.0, 0.5), epochs=2, patience=2)
+    assert "1 of 1 results chose a setting at the edge of its grid" in caplog.text and "lr high 4/4" in caplog.text
+    assert leaderboard.load(tmp_path)["grid_edge"].tolist() == ["lr high 4/4"]
+
+
+def test_settings_that_would_share_one_run_name_are_refused():
+    """Two learning rates equal to 6 significant digits name one inner run: the second would read the first's."""
+    from rwbench.train import setting_grid
+
+    with pytest.raises(RwbenchError, match=r"give settings of one name \(lr0.001_dropout0\)"):
+        setting_grid(TrainOptions(lrs=(1e-3, 1.0000001e-3), dropouts=(0.0,)))
+    assert len(setting_grid(TrainOptions(lrs=(1e-3, 1.1e-3), dropouts=(0.0, 0.5)))) == 4
+
+
 def test_folds_limits_the_outer_folds_and_marks_the_result_partial(tmp_path):
     (path,), _ = _train(tmp_path, lrs=(1e-3, 3e-3), folds=("fold3",))
     record = json.loads(path.read_text())
@@ -486,6 +553,20 @@ def test_a_partial_training_is_left_out_of_tables_by_name(tmp_path, caplog):
     assert len(table) == 1 and table.attrs["invalid"] == [] and table["n_folds"].tolist() == [4]
 
 
+def test_the_result_names_the_device_its_folds_ran_on(tmp_path, monkeypatch):
+    """Finished folds are reused as they are: a result written by a process on another device (a CUDA machine here,
+    where no fold trains) says where the folds were trained and timed, not where the record was written."""
+    import rwbench.train as train_module
+
+    (path,), _ = _train(tmp_path, lrs=(1e-3,), epochs=2, patience=2)
+    path.unlink()
+    monkeypatch.setattr(train_module, "resolve_device", lambda name: torch.device("cuda"))
+    (path,), _ = _train(tmp_path, lrs=(1e-3,), epochs=2, patience=2)
+    record = json.loads(path.read_text())
+    assert {f["device"] for f in record["training"]["folds"].values()} == {"cpu"}
+    assert record["device"] == "cpu"
+
+
 def test_the_precision_a_cuda_result_records_is_what_runs_under_the_trainers_autocast():
     """CPU bfloat16 autocast stands in for CUDA's (autocast nests alike on both): the embedder turns autocast off for
     its network, so the front-end runs in float32 and only what is outside it (the linear head) in bfloat16. The
@@ -512,6 +593,31 @@ def test_the_precision_a_cuda_result_records_is_what_runs_under_the_trainers_aut
         torch.backends.cudnn.allow_tf32 = saved
     assert "float32 front-end network" in CUDA_PRECISION
     assert precision(torch.device("cpu")) == "float32"
+
+
+def test_a_folds_cost_leaves_out_the_search_on_the_split_it_reuses(tmp_path, monkeypatch):
+    """`--folds fold3` chooses fold 3's setting on fold 1's inner runs: that search is fold 1's cost (counted when
+    fold 1 trains, from its search record), not fold 3's, or a full run after it counts the search twice."""
+    import rwbench.fitting as fitting
+
+    batches = fitting.training_batches
+
+    def slow(order, size):  # 50 ms a training batch: epochs, not set-up, make the time
+        out = batches(order, size)
+        time.sleep(0.05 * len(out))
+        return out
+
+    monkeypatch.setattr(fitting, "training_batches", slow)
+    recipe = dict(lrs=(1e-3, 3e-3), dropouts=(0.0, 0.5))
+    _train(tmp_path, folds=("fold3",), **recipe)
+    (path,), _ = _train(tmp_path, **recipe)
+    folder = fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 0)
+    search = json.loads((folder / "fold1.select.json").read_text())["runs"]
+    searched = sum(h["seconds"] for run in search.values() for h in run["history"])
+    cost = {f["name"]: f["fit_seconds"] for f in json.loads(path.read_text())["folds"]}
+    own = sum(h["seconds"] for h in json.loads((folder / "fold3.json").read_text())["history"])
+    assert cost["fold1"] > searched  # the search is counted once, where it ran
+    assert own <= cost["fold3"] < cost["fold2"] + searched / 2, (cost, searched)  # fold 2: an alike fold, no reuse
 
 
 def test_a_folds_cost_is_its_epochs_seconds_across_processes_or_the_wall_time():

@@ -88,8 +88,25 @@ diagnosis() {
   rwbench run "${read[@]}" --frontends "$trained" --weights random --seeds 3
   rwbench run "${read[@]}" --frontends "$trained" --weights trained --seeds 1
 }
+# Diagnosis (not part of ρ): does the learning-rate grid bracket the best rate? For each ESC-10 front-end whose head
+# chose an end of --lrs in most folds (the leaderboard's grid edge, seed 0's search on fold 1), one more rate past that
+# end (1e-2 above 3e-3, 1e-4 below 3e-4), both dropouts, on fold 1 from the same seeded initialisation: its inner
+# validation loss beside the chosen setting's (lr_edge.py), and its fold-1 test accuracy.
+lr_edge() {
+  local dir=diagnosis/lr-edge edges side lrs fes
+  edges=$(rwbench leaderboard --results "$OUT" --format csv --columns frontend,weights,backend,grid_edge \
+          | awk -F, '$1 == "esc10" && $3 == "trained" && $4 == "head" && $5 ~ /^lr (high|low)/ {print $2, $5}')
+  for side in high:0.01 low:0.0001; do
+    lrs=${side#*:}
+    fes=$(awk -v s="${side%%:*}" '$3 == s {print $1}' <<< "$edges" | paste -sd, -)
+    fes=$(tr , '\n' <<< "$FE" | grep -Fxf <(tr , '\n' <<< "$fes") | paste -sd, -)  # cheapest first
+    [ -n "$fes" ] && rwbench train --dataset esc10 --data-root "$DATA/esc10" --width "$WIDTH" --results "$dir/${side%%:*}" \
+      --frontends "$fes" --seeds 1 --folds fold1 --lrs "$lrs"
+  done
+  python lr_edge.py "$OUT" "$dir" > "$dir/README.md"
+}
 
-ORDER=(esc-random esc-train fsdd-random fsdd-train transfer tables diagnosis)
+ORDER=(esc-random esc-train fsdd-random fsdd-train transfer tables diagnosis lr-edge)
 STAGES=("${ORDER[@]}" esc fsdd)
 for stage in "${@:-${ORDER[@]}}"; do
   echo "=== $(date -u +%FT%TZ) $stage"
@@ -101,6 +118,7 @@ for stage in "${@:-${ORDER[@]}}"; do
     esc) both "${ESC[@]}" ;;
     fsdd) both "${FSDD[@]}" ;;
     transfer | tables | diagnosis) $stage ;;
+    lr-edge) lr_edge ;;
     *) echo "run.sh: no stage '$stage' (stages: ${STAGES[*]})" >&2; exit 2 ;;
   esac
 done

@@ -1,0 +1,62 @@
+"""The learning-rate edge diagnosis (run.sh lr-edge): for each ESC-10 front-end whose head chose an end of the
+recipe's --lrs, its fold-1 search (seed 0) beside the runs one rate past that end, as Markdown.
+
+    python lr_edge.py RESULTS DIAGNOSIS   # e.g. results diagnosis/lr-edge
+
+A setting is chosen by its inner validation loss (rwbench.train.choose); the rate past the edge would have been
+chosen where its best validation loss is lower than the chosen setting's. Runs start from the same seeded
+initialisation on the same fit / validation parts, so their losses compare.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+FILE = "{fe}__small__trained__seed0__head.json"
+
+
+def fold1(path: Path) -> tuple[dict, float]:
+    """Fold 1's training record and its test accuracy, from a result file."""
+    record = json.loads(path.read_text())
+    accuracy = next(f["accuracy"] for f in record["folds"] if f["name"] == "fold1")
+    return record["training"]["folds"]["fold1"], accuracy
+
+
+def best(selection: dict) -> dict:
+    return min(selection.values(), key=lambda run: run["best_val_loss"])
+
+
+def setting(run: dict) -> str:
+    return f"{run['lr']:g} / {run['dropout']:g}"
+
+
+def main(results: Path, diagnosis: Path) -> str:
+    lines = ["# Learning-rate edge diagnosis (ESC-10, fold 1, seed 0)", "",
+             "Written by `python lr_edge.py` (`./run.sh lr-edge`). Per front-end whose head chose an end of the "
+             "recipe's learning rates (0.0003, 0.001, 0.003): the setting chosen on fold 1's inner validation part, "
+             "the best run one rate past that end (dropouts 0 and 0.5), their best validation losses (lower is chosen) "
+             "and their fold-1 test accuracies (the refit of that setting on the whole training side).", "",
+             "| front-end | edge | chosen lr / dropout | its val loss | its fold-1 acc | past the edge: lr / dropout "
+             "| its val loss | its fold-1 acc | past the edge chosen? |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    counts = {"yes": 0, "no": 0}
+    for side in ("high", "low"):
+        for path in sorted((diagnosis / side / "runs" / "esc10").glob(FILE.format(fe="*"))):
+            fe = path.name.split("__")[0]
+            original = results / "runs" / "esc10" / FILE.format(fe=fe)
+            (kept, kept_acc), (past, past_acc) = fold1(original), fold1(path)
+            chosen = kept["selection"][f"lr{kept['lr']:g}_dropout{kept['dropout']:g}"]
+            other = best(past["selection"])
+            wins = other["best_val_loss"] < chosen["best_val_loss"]
+            counts["yes" if wins else "no"] += 1
+            lines.append(f"| {fe} | {side} | {setting(chosen)} | {chosen['best_val_loss']:.4f} | {kept_acc:.3f} | "
+                         f"{setting(other)} | {other['best_val_loss']:.4f} | {past_acc:.3f} | "
+                         f"{'**yes**' if wins else 'no'} |")
+    lines += ["", f"Past the edge chosen: {counts['yes']} of {sum(counts.values())} front-ends."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(main(Path(sys.argv[1]), Path(sys.argv[2])), end="")
