@@ -370,12 +370,25 @@ def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: di
         if made is not None:
             raise grid_clash_error([(path, made)], opts)
         embeddings = {job.fold: load_embeddings(job, opts) for job in eval_job.jobs}
+        warn_other_data(path, next(iter(embeddings.values())).manifest.dataset_fingerprint)
         line = _evaluate(eval_job, embeddings, path, eval_job.run_key(opts, described["protocol"]), splits, described, opts)
     if progress is not None:
         progress.step(line)
     else:
         log.info("%s", line)
     return path, True
+
+
+def warn_other_data(path: Path, fingerprint: str) -> None:
+    """Say so when the result about to be replaced was made on other data under the same dataset key (a changed
+    manifest, another copy of the dataset): its numbers are gone once this run writes."""
+    try:
+        made_on = (read_json(path).get("dataset") or {}).get("fingerprint") if path.is_file() else None
+    except RwbenchError:
+        return
+    if made_on and made_on != fingerprint:
+        log.warning("replacing %s/%s: it was made on other data under the same dataset key (fingerprint %s, now "
+                    "%s); another --results folder keeps both", path.parent.name, path.name, made_on, fingerprint)
 
 
 def stored_run_key(path: Path) -> str | None:

@@ -146,3 +146,23 @@ def test_fsdds_backends_search_the_wide_linear32_grid_esc10s_the_wide(tmp_path):
     _, trains, _ = run_study(tmp_path / "t", "fsdd-train")
     assert trains and all("--grid" not in c for c in trains if c.startswith("train "))
     assert all("--grid wide-linear32" in c for c in trains if c.startswith("run "))
+
+
+def test_fsdds_heads_search_five_learning_rates_esc10s_the_recipes_three(tmp_path):
+    """Every training of both studies passes its dataset's learning rates (study 24's README, "FSDD learning rates"):
+    FSDD 1e-4 … 1e-2, ESC-10 the recipe's 3e-4, 1e-3, 3e-3 (so ESC-10's finished trainings keep their run key)."""
+    out = tmp_path / "s" / "out"
+    for key in ("esc10", "fsdd__speakers"):
+        for space in ("logmel", "waveform"):
+            folder = out / "search" / f"{space}__{key}"
+            folder.mkdir(parents=True)
+            archs = [{"name": f"{space}:{i}", "trained": {"per_seed": {"0": 0.5 + i / 10}}} for i in range(2)]
+            (folder / "search.json").write_text(json.dumps({"architectures": archs}))
+    (tmp_path / "s").mkdir(exist_ok=True)
+    _, calls, _ = run_study(tmp_path, "fsdd-train", "esc-train")
+    _, search_calls, _ = run_study(tmp_path / "s", "esc-train", "fsdd-train", script=SEARCH_SCRIPT, JOBS="2")
+    trainings = [c for c in calls + search_calls if c.startswith("train ") or "--train-top" in c]
+    assert len(trainings) == 2 * 32 + 2 * (4 + 2 + 4)  # study 24: 32 per dataset; search: seed 0, train-top, seed 1
+    for call in trainings:
+        lrs = call.split("--lrs ")[1].split()[0]
+        assert lrs == ("0.0001,0.0003,0.001,0.003,0.01" if "--dataset fsdd" in call else "0.0003,0.001,0.003"), call

@@ -25,6 +25,8 @@ FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers)
 # "FSDD grid"), the same grid as study 24's FSDD random rows, which the registry's proxies reuse
 declare -A GRID=([ESC]=wide [FSDD]=wide-linear32)
 declare -A KEY=([ESC]=esc10 [FSDD]=fsdd__speakers)
+# the trained heads' learning rates per dataset, as study 24's (its README, "FSDD learning rates"): FSDD searches five
+declare -A LRS=([ESC]=0.0003,0.001,0.003 [FSDD]=0.0001,0.0003,0.001,0.003,0.01)
 
 train() {  # ARCH ARGS…: one architecture trained (each's step)
   local arch=$1; shift
@@ -47,11 +49,11 @@ import json, sys
 print(",".join(a["name"] for path in sys.argv[1:] for a in json.load(open(path))["architectures"]))
 PY
 )
-    each train "$all" "${args[@]}" --seeds 0, --width small --results "$OUT"
+    each train "$all" "${args[@]}" --seeds 0, --width small --results "$OUT" --lrs "${LRS[$1]}"
   fi
   for space in logmel waveform; do  # reuses the proxy values and, with JOBS > 1, the trainings above
     rwbench search "$space" "${args[@]}" "${COMMON[@]}" --grid "${GRID[$1]}" --n 20 --seed 0 --proxies "$PROXIES" \
-      --train-top 20 --train-seeds 0,
+      --train-top 20 --train-seeds 0, --lrs "${LRS[$1]}"
   done
   # seed 1 for the 5 best and the 5 worst by trained seed-0 accuracy over the 40 (the rule in README.md)
   extremes=$(python - "$OUT/search/logmel__$key/search.json" "$OUT/search/waveform__$key/search.json" <<'PY'
@@ -62,9 +64,9 @@ print(",".join(dict.fromkeys(a["name"] for a in archs[:5] + archs[-5:])))  # onc
 PY
 )
   if (( JOBS > 1 )); then
-    each train "$extremes" "${args[@]}" --seeds 1, --width small --results "$OUT"
+    each train "$extremes" "${args[@]}" --seeds 1, --width small --results "$OUT" --lrs "${LRS[$1]}"
   else
-    rwbench train "${args[@]}" --frontends "$extremes" --seeds 1, --width small --results "$OUT"
+    rwbench train "${args[@]}" --frontends "$extremes" --seeds 1, --width small --results "$OUT" --lrs "${LRS[$1]}"
   fi
 }
 step_registry() {  # DATA: the registry's own front-ends, the same proxies (their trained rows, and the random rows the
