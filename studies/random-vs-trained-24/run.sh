@@ -100,6 +100,8 @@ lr_edge() {
   local dir=diagnosis/lr-edge edges side lrs fes
   edges=$(rwbench leaderboard --results "$OUT" --format csv --columns frontend,weights,backend,grid_edge \
           | awk -F, '$1 == "esc10" && $3 == "trained" && $4 == "head" && $5 ~ /^lr (high|low)/ {print $2, $5}')
+  mkdir -p "$dir" && awk '{print $1}' <<< "$edges" | python -c 'import json, sys; print(json.dumps(sys.stdin.read().split()))' \
+    > "$dir/flagged.json"
   for side in high:0.01 low:0.0001; do
     lrs=${side#*:}
     fes=$(awk -v s="${side%%:*}" '$3 == s {print $1}' <<< "$edges" | paste -sd, -)
