@@ -565,7 +565,7 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
                     stale.unlink(missing_ok=True)
         folds = [_train_fold(spec, dataset, s, tensor, labels, seed, folder, key, opts, device, windows, setting_for)
                  for s in chosen]
-    summaries = {s.name: read_json(folder / f"{s.name}.json") for s in chosen}
+        summaries = {s.name: read_json(folder / f"{s.name}.json") for s in chosen}  # under the lock: these folds'
     filters = spec.filters(opts.width)
     record = build_record(
         run_key=key,
