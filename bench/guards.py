@@ -225,15 +225,13 @@ def screen(clips: list[Clip], *, skip_bad_audio: bool, min_seconds: float,
 
 # -- groups and duplicates -----------------------------------------------------------------------
 
-def group_straddles(clips: Sequence[Clip]) -> dict[str, list]:
-    """Groups (source recordings, speakers) whose clips sit in more than one predefined fold, or in more than one of
-    a fixed split's train / valid / test."""
-    parts: dict[str, set] = defaultdict(set)
+def group_straddles(clips: Sequence[Clip]) -> dict[str, list[int]]:
+    """Groups (source recordings, speakers) whose clips sit in more than one predefined fold."""
+    folds: dict[str, set[int]] = defaultdict(set)
     for c in clips:
-        part = c.fold if c.fold is not None else c.split
-        if c.group is not None and part is not None:
-            parts[c.group].add(part)
-    return {g: sorted(p) for g, p in sorted(parts.items()) if len(p) > 1}
+        if c.group is not None and c.fold is not None:
+            folds[c.group].add(c.fold)
+    return {g: sorted(f) for g, f in sorted(folds.items()) if len(f) > 1}
 
 
 def content_hash(clip: Clip, *, by: Literal["bytes", "samples"] = "bytes") -> str:
@@ -383,9 +381,8 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     straddles = group_straddles(clips)
     if straddles:
         info["group_straddles"] = straddles
-        log.warning("%s: %d group(s) sit in more than one fold or split part (e.g. %s in %s): clips of one source "
-                    "on both sides of a split inflate its score (for an official dataset: the metadata is not the "
-                    "official one); recorded in the result", label, len(straddles), *next(iter(straddles.items())))
+        log.warning("%s: %d group(s) sit in more than one fold (e.g. %s in folds %s): the metadata is not the "
+                    "official one", label, len(straddles), *next(iter(straddles.items())))
     dataset = Dataset(name, task, sorted(clips, key=lambda c: c.id), protocol, seconds, pad, root, skipped, info,
                       task_type, clip_chosen)
     check_classes(dataset)

@@ -37,7 +37,7 @@ from .datamodel import Dataset
 from .device import check_fits, choose_batch_size, default_workers, resolve_device
 from .embed import build_model
 from .embed_job import EmbedJob
-from .errors import DataError, RwbenchError
+from .errors import DataError
 from .evaluate import available_cores
 from .frontend import FrontendSpec, resolve_weights
 from .pipeline import RunOptions, evaluation_jobs, jobs, jobs_to_embed
@@ -142,12 +142,10 @@ def time_network(job: EmbedJob, batch: int, device: str, compile: bool = False) 
 
 def memory_check_seconds(job: EmbedJob, batch: int, device: str) -> float:
     """Seconds of the memory check the run makes for ``job``'s front-end and input before any embedding (the first
-    also imports what shape propagation on the meta device needs, torch._dynamo: about 2 s on this machine)."""
+    also imports what shape propagation on the meta device needs, torch._dynamo: about 2 s on this machine). An
+    instance that cannot fit stops the dry run with the run's error, before its network is built to be timed."""
     start = time.perf_counter()
-    try:
-        check_fits(job, batch, device)
-    except RwbenchError as err:
-        log.warning("the run would stop before embedding: %s", err)
+    check_fits(job, batch, device)
     return time.perf_counter() - start
 
 

@@ -15,6 +15,7 @@ result key is ``csv/<name>`` (``name`` option, default the manifest's stem). Len
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
 from rwbench.guards import file_dataset, read_table, to_int
 from rwbench.protocol import FixedSplit, PredefinedFolds, Protocol, Refit, StratifiedFolds
+
+log = logging.getLogger(__name__)
 
 PATH_COLUMNS = ("path", "filename", "file")
 SPLITS = ("train", "valid", "test")
@@ -79,10 +82,29 @@ def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.c
         raise DataError(f"csv: {len(holes)} of the {len(clips)} rows of {path} have no group (first: row "
                         f"{holes[0] + 2}, {clips[holes[0]].id}) while the others have one; the folds would ignore "
                         f"every group and leak a source across train and test. Fill the group column, or drop it")
+    info = split_straddles(clips, path) if by == "split" else {}
     protocols: dict[str | None, Callable[[], Protocol]] = {
         "fold": lambda: PredefinedFolds("csv/folds", keyed_assignment=True),
         "split": lambda: FixedSplit("csv/split", refit=refit, keyed_assignment=True),
         None: lambda: StratifiedFolds(f"csv/stratified-{k}fold", k=k, seed=seed)}
     return file_dataset("csv", task or name or path.stem, clips, protocols[by](), root=path.parent, seconds=seconds,
                         pad=pad, classes=tuple(classes) if classes is not None else None, listed_in=path,
-                        clip_chosen=True, **options)
+                        clip_chosen=True, info=info, **options)
+
+
+def split_straddles(clips: Sequence[Clip], path: Path) -> dict:
+    """``{"group_straddles": {group: parts}}`` for the groups found in more than one of train / valid / test (warned:
+    clips of one source on both sides leak into the test or selection score), or ``{}`` (folds are checked by
+    :func:`rwbench.guards.file_dataset`)."""
+    parts: dict[str, set[str]] = {}
+    for clip in clips:
+        if clip.group is not None:
+            parts.setdefault(clip.group, set()).add(str(clip.split))
+    straddles = {group: sorted(p) for group, p in sorted(parts.items()) if len(p) > 1}
+    if not straddles:
+        return {}
+    group, where = next(iter(straddles.items()))
+    log.warning("csv: %s: %d group(s) sit in more than one of train/valid/test (e.g. %r in %s): clips of one source "
+                "on both sides leak into the test (or selection) score; recorded in the result", path,
+                len(straddles), group, " and ".join(where))
+    return {"group_straddles": straddles}

@@ -232,7 +232,7 @@ def test_csv_split_with_a_group_on_both_sides_is_recorded(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         ds = load("csv", tmp_path, check_duplicates=False)
     assert ds.info["group_straddles"]["a0"] == ["test", "train", "valid"] and len(ds.info["group_straddles"]) == 4
-    assert "4 group(s) sit in more than one fold or split part (e.g. a0 in ['test', 'train', 'valid'])" in caplog.text
+    assert "4 group(s) sit in more than one of train/valid/test (e.g. 'a0' in test and train and valid)" in caplog.text
     clean = [(*r[:3], f"{r[1]}-{r[2]}") for r in rows]
     write_manifest(tmp_path, ("path", "label", "split", "group"), clean)
     assert "group_straddles" not in load("csv", tmp_path, check_duplicates=False).info

@@ -188,6 +188,7 @@ def test_fsdd_standard_split_by_repetition_index(fsdd_root):
     assert {c.id for c in ds.clips if c.split == "valid"} == {i for i, n in index.items() if 5 <= n < 10}
     (split,) = ds.splits()
     assert len(split.test) == 45 and len(split.train) == 63  # refit on train+valid = repetitions 5-11
+    assert "group_straddles" not in ds.info  # every speaker on both sides is this protocol, not a metadata fault
     assert [len(v) for _, v in split.inner] == [45]
     assert ds.protocol.id == "fsdd/standard-index0-4-test" and (ds.seconds, ds.pad) == (1.0, "zero")
     assert len(load("fsdd", fsdd_root, refit="train", check_duplicates=False).splits()[0].train) == 18

@@ -103,6 +103,8 @@ ERRORS = {
     "--width 1e9": (lambda t: ["run", "--width", "1e9"], "--width takes small, paper or a positive filter count"),
     "--width too large for memory": (lambda t: ["run", "--frontends", "vgg", "--width", "20000", "--results",
                                                 str(t / "r")], "Use a smaller --width or --batch-size"),
+    "--width too large for memory, dry run": (lambda t: ["run", "--frontends", "piczak", "--width", "100000000",
+                                                         "--dry-run"], "Use a smaller --width or --batch-size"),
     "--batch-size 0": (lambda t: ["run", "--batch-size", "0"], "--batch-size takes a positive int"),
     "--batch-size -4": (lambda t: ["run", "--batch-size", "-4"], "--batch-size takes a positive int"),
     "--batch-size too large for memory": (lambda t: ["run", "--frontends", "sample_level", "--width", "paper",
