@@ -102,7 +102,7 @@ lr_edge() {
           | awk -F, '$1 == "esc10" && $3 == "trained" && $4 == "head" && $5 ~ /^lr (high|low)/ {print $2, $5}')
   mkdir -p "$dir" && awk '{print $1}' <<< "$edges" | python -c 'import json, sys; print(json.dumps(sys.stdin.read().split()))' \
     > "$dir/flagged.json"
-  for side in high:0.01 low:0.0001; do
+  for side in low:0.0001 high:0.01; do  # the one low-edge front-end is cheap: before the long high-edge list
     lrs=${side#*:}
     fes=$(awk -v s="${side%%:*}" '$3 == s {print $1}' <<< "$edges" | paste -sd, -)
     fes=$(tr , '\n' <<< "$FE" | grep -Fxf <(tr , '\n' <<< "$fes") | paste -sd, -)  # cheapest first
