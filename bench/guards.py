@@ -225,13 +225,14 @@ def screen(clips: list[Clip], *, skip_bad_audio: bool, min_seconds: float,
 
 # -- groups and duplicates -----------------------------------------------------------------------
 
-def group_straddles(clips: Sequence[Clip]) -> dict[str, list[int]]:
-    """Groups (source recordings, speakers) whose clips sit in more than one predefined fold."""
-    folds: dict[str, set[int]] = defaultdict(set)
+def group_straddles(clips: Sequence[Clip], part: Literal["fold", "split"] = "fold") -> dict[str, list]:
+    """Groups (source recordings, speakers) whose clips sit in more than one predefined fold (or ``part="split"``:
+    more than one of a fixed split's train / valid / test)."""
+    parts: dict[str, set] = defaultdict(set)
     for c in clips:
-        if c.group is not None and c.fold is not None:
-            folds[c.group].add(c.fold)
-    return {g: sorted(f) for g, f in sorted(folds.items()) if len(f) > 1}
+        if c.group is not None and getattr(c, part) is not None:
+            parts[c.group].add(getattr(c, part))
+    return {g: sorted(p) for g, p in sorted(parts.items()) if len(p) > 1}
 
 
 def content_hash(clip: Clip, *, by: Literal["bytes", "samples"] = "bytes") -> str:

@@ -291,17 +291,21 @@ def evaluation_jobs(datasets: list[Dataset], frontends: list[FrontendSpec], back
     return eval_jobs
 
 
-def grid_clash(eval_job: EvalJob, opts: RunOptions) -> str | None:
-    """The named grid the result file of ``eval_job`` was made with, where it is another than this run's (None: no
-    file, an unreadable one, the same grid or another name for the same values, a backend with one grid, or
-    ``--force``)."""
-    path = eval_job.path(opts)
-    if opts.force or eval_job.backend.grid_name is None or not path.is_file():
-        return None
+def existing_record(path: Path) -> dict | None:
+    """The result file at ``path`` as JSON; None when there is none or it cannot be read (it is computed again)."""
     try:
-        backend = read_json(path).get("backend") or {}
+        return read_json(path) if path.is_file() else None
     except RwbenchError:
-        return None  # unreadable: computed again, as ever
+        return None
+
+
+def grid_clash(eval_job: EvalJob, opts: RunOptions, existing: dict | None) -> str | None:
+    """The named grid the ``existing`` result of ``eval_job`` was made with, where it is another than this run's
+    (None: no readable file, the same grid or another name for the same values, a backend with one grid, or
+    ``--force``)."""
+    if opts.force or eval_job.backend.grid_name is None or existing is None:
+        return None
+    backend = existing.get("backend") or {}
     made = grid_name_of(backend)
     if made is None or made == eval_job.backend.grid_name or same_grid(backend.get("grid"), eval_job.backend.grid):
         return None
@@ -316,12 +320,20 @@ def grid_clash_error(clashes: list[tuple[Path, str]], opts: RunOptions) -> Rwben
         f"--grid {made} to reuse them, another --results folder to keep both, or --force to replace them")
 
 
+def refuse_grid_clash(eval_job: EvalJob, opts: RunOptions, existing: dict | None) -> None:
+    """Under the result's lock, before it is replaced: a file written by a run of another ``--grid`` since
+    :func:`check_grids` looked stops this run as that check would have."""
+    if (made := grid_clash(eval_job, opts, existing)) is not None:
+        raise grid_clash_error([(eval_job.path(opts), made)], opts)
+
+
 def check_grids(eval_jobs: list[EvalJob], opts: RunOptions) -> None:
     """A result made with another named grid of its backend (``--grid study`` vs ``wide``) lives at the same path
     (the grid is in its run key and backend section, not in its file name), so it is not replaced silently: the
     run stops before any work unless ``--force``. A file another run writes after this check is caught under the
     result's lock (:func:`evaluate_job`)."""
-    clashes = [(eval_job.path(opts), made) for eval_job in eval_jobs if (made := grid_clash(eval_job, opts))]
+    clashes = [(path, made) for eval_job in eval_jobs
+               if (made := grid_clash(eval_job, opts, existing_record(path := eval_job.path(opts))))]
     if clashes:
         raise grid_clash_error(clashes, opts)
 
@@ -366,11 +378,10 @@ def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: di
             if progress is not None:
                 progress.step(f"{path.parent.name}/{path.stem}: up to date")
             return path, False
-        made = grid_clash(eval_job, opts)  # written by a run of another --grid since check_grids looked
-        if made is not None:
-            raise grid_clash_error([(path, made)], opts)
+        existing = existing_record(path)
+        refuse_grid_clash(eval_job, opts, existing)
         embeddings = {job.fold: load_embeddings(job, opts) for job in eval_job.jobs}
-        warn_other_data(path, next(iter(embeddings.values())).manifest.dataset_fingerprint)
+        warn_other_data(path, existing, next(iter(embeddings.values())).manifest.dataset_fingerprint)
         line = _evaluate(eval_job, embeddings, path, eval_job.run_key(opts, described["protocol"]), splits, described, opts)
     if progress is not None:
         progress.step(line)
@@ -379,13 +390,10 @@ def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: di
     return path, True
 
 
-def warn_other_data(path: Path, fingerprint: str) -> None:
-    """Say so when the result about to be replaced was made on other data under the same dataset key (a changed
-    manifest, another copy of the dataset): its numbers are gone once this run writes."""
-    try:
-        made_on = (read_json(path).get("dataset") or {}).get("fingerprint") if path.is_file() else None
-    except RwbenchError:
-        return
+def warn_other_data(path: Path, existing: dict | None, fingerprint: str) -> None:
+    """Say so when the result about to be replaced (``existing``, at ``path``) was made on other data under the same
+    dataset key (a changed manifest, another copy of the dataset): its numbers are gone once this run writes."""
+    made_on = ((existing or {}).get("dataset") or {}).get("fingerprint")
     if made_on and made_on != fingerprint:
         log.warning("replacing %s/%s: it was made on other data under the same dataset key (fingerprint %s, now "
                     "%s); another --results folder keeps both", path.parent.name, path.name, made_on, fingerprint)
@@ -393,10 +401,7 @@ def warn_other_data(path: Path, fingerprint: str) -> None:
 
 def stored_run_key(path: Path) -> str | None:
     """The run key of an existing result file; None for one that cannot be read (it is computed again)."""
-    try:
-        return read_json(path).get("run_key")
-    except RwbenchError:
-        return None
+    return (existing_record(path) or {}).get("run_key")
 
 
 def frontend_section(eval_job: EvalJob, manifests: dict[str | None, EmbeddingManifest], feature_dim: int,

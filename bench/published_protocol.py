@@ -47,11 +47,10 @@ from .pipeline import (
     RunLog,
     RunOptions,
     evaluation_jobs,
+    existing_record,
     frontend_section,
-    grid_clash,
-    grid_clash_error,
     load_embeddings,
-    stored_run_key,
+    refuse_grid_clash,
 )
 from .protocol import FixedSplit, OuterSplit, keep_rows
 from .results import build_record, result_lock, write_result
@@ -145,11 +144,11 @@ def evaluate_published(datasets: list[Dataset], frontends: list[FrontendSpec], b
             path = task.path(mine)
             key = task.run_key(mine, protocol)
             with result_lock(mine.results_dir, path):
-                if path.is_file() and not opts.force and stored_run_key(path) == key:
+                existing = existing_record(path)
+                if existing is not None and not opts.force and existing.get("run_key") == key:
                     log_.reused += 1
                 else:
-                    if (made := grid_clash(task, mine)) is not None:  # written by a run of another --grid meanwhile
-                        raise grid_clash_error([(path, made)], mine)
+                    refuse_grid_clash(task, mine, existing)
                     line = _write(task, path, key, dataset, {**described, "protocol": protocol}, splits, fixed, mine)
                     log.info("%s", line)
                     log_.evaluated += 1

@@ -68,8 +68,9 @@ def run_counts(n_splits: int, n_settings: int, opts: TrainOptions, first_include
     ``first_included`` False (``--folds`` without the first split): its ``n_settings`` runs come on top."""
     per_first = n_settings
     per_other = n_settings if opts.select_on == "every-fold" and n_settings > 1 else 1
-    searched = per_first + (n_splits - 1) * per_other if first_included else \
-        n_splits * per_other + (0 if per_other == n_settings else n_settings)
+    searched = per_first + (n_splits - 1) * per_other
+    if not first_included and per_other != per_first:  # the first split's search as well as each chosen split's run
+        searched += per_other
     return searched, n_splits if opts.refit == "full" else 0
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 from rwbench.audio import PadMode
 from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
-from rwbench.guards import file_dataset, read_table, to_int
+from rwbench.guards import file_dataset, group_straddles, read_table, to_int
 from rwbench.protocol import FixedSplit, PredefinedFolds, Protocol, Refit, StratifiedFolds
 
 log = logging.getLogger(__name__)
@@ -96,11 +96,7 @@ def split_straddles(clips: Sequence[Clip], path: Path) -> dict:
     """``{"group_straddles": {group: parts}}`` for the groups found in more than one of train / valid / test (warned:
     clips of one source on both sides leak into the test or selection score), or ``{}`` (folds are checked by
     :func:`rwbench.guards.file_dataset`)."""
-    parts: dict[str, set[str]] = {}
-    for clip in clips:
-        if clip.group is not None:
-            parts.setdefault(clip.group, set()).add(str(clip.split))
-    straddles = {group: sorted(p) for group, p in sorted(parts.items()) if len(p) > 1}
+    straddles = group_straddles(clips, part="split")
     if not straddles:
         return {}
     group, where = next(iter(straddles.items()))

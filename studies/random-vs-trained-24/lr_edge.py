@@ -24,6 +24,16 @@ def fold1(path: Path) -> tuple[dict, float]:
     return (record.get("training") or {}).get("folds", {}).get("fold1", {}), accuracy
 
 
+def chosen_run(record: dict) -> dict:
+    """The inner run of the setting a fold's training record chose."""
+    return record["selection"][f"lr{record['lr']:g}_dropout{record['dropout']:g}"]
+
+
+def diagnosed(diagnosis: Path, name: str) -> Path | None:
+    """The diagnosis run of a result file's front-end (past the high or the low edge), where it has run."""
+    return next((p for side in ("high", "low") if (p := diagnosis / side / "runs" / "esc10" / name).is_file()), None)
+
+
 def best(selection: dict) -> dict:
     return min(selection.values(), key=lambda run: run["best_val_loss"])
 
@@ -47,7 +57,7 @@ def main(results: Path, diagnosis: Path) -> str:
             fe = path.name.split("__")[0]
             original = results / "runs" / "esc10" / FILE.format(fe=fe)
             (kept, kept_acc), (past, past_acc) = fold1(original), fold1(path)
-            chosen = kept["selection"][f"lr{kept['lr']:g}_dropout{kept['dropout']:g}"]
+            chosen = chosen_run(kept)
             other = best(past["selection"])
             wins = other["best_val_loss"] < chosen["best_val_loss"]
             counts["yes" if wins else "no"] += 1
@@ -65,21 +75,17 @@ def sensitivity(results: Path, diagnosis: Path) -> list[str]:
     from scipy.stats import spearmanr
 
     runs = results / "runs" / "esc10"
-    trained, wider, pending = {}, {}, []
+    trained, wider = {}, {}
     for path in sorted(runs.glob(FILE.format(fe="*"))):
         fe = path.name.split("__")[0]
         record, trained[fe] = fold1(path)
         wider[fe] = trained[fe]
-        past = [diagnosis / side / "runs" / "esc10" / path.name for side in ("high", "low")]
-        done = [p for p in past if p.is_file()]
-        if done:
-            chosen = record["selection"][f"lr{record['lr']:g}_dropout{record['dropout']:g}"]
-            other, accuracy = fold1(done[0])
-            if best(other["selection"])["best_val_loss"] < chosen["best_val_loss"]:
+        if (past := diagnosed(diagnosis, path.name)) is not None:
+            other, accuracy = fold1(past)
+            if best(other["selection"])["best_val_loss"] < chosen_run(record)["best_val_loss"]:
                 wider[fe] = accuracy
     flagged = json.loads((diagnosis / "flagged.json").read_text()) if (diagnosis / "flagged.json").is_file() else []
-    pending = [fe for fe in flagged if not any((diagnosis / s / "runs" / "esc10" / FILE.format(fe=fe)).is_file()
-                                               for s in ("high", "low"))]
+    pending = [fe for fe in flagged if diagnosed(diagnosis, FILE.format(fe=fe)) is None]
     lines = ["", "## Sensitivity of fold 1's ranking", "",
              f"Over the {len(trained)} trained front-ends (seed 0), fold 1's test accuracy under the recipe's grid and "
              "under the grid one rate wider; Spearman ρ against the random rows' fold-1 accuracy (mean of seeds 0–2)."
@@ -88,8 +94,8 @@ def sensitivity(results: Path, diagnosis: Path) -> list[str]:
     for backend in ("svm", "elm"):
         random = {}
         for fe in trained:
-            scores = [fold1(runs / f"{fe}__small__random__seed{seed}__{backend}.json")[1] for seed in range(3)
-                      if (runs / f"{fe}__small__random__seed{seed}__{backend}.json").is_file()]
+            seeds = [runs / f"{fe}__small__random__seed{seed}__{backend}.json" for seed in range(3)]
+            scores = [fold1(path)[1] for path in seeds if path.is_file()]
             if scores:
                 random[fe] = sum(scores) / len(scores)
         names = [fe for fe in trained if fe in random]
