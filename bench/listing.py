@@ -84,7 +84,8 @@ def spaces(pattern: str = "*") -> str:
     for name in sorted(packaged_spaces()):
         if fnmatch.fnmatch(name, pattern):
             space = load_space(name)
-            rows.append({"name": name, "architectures": len(space.configs), "axes": ", ".join(space.axes),
+            rows.append({"name": name, "architectures": space.size, "configurations": len(space.configs),
+                         "axes": ", ".join(space.axes),
                          "description": space.description})
     return tabulate(rows, headers="keys", tablefmt="simple") if rows else f"no search space matches {pattern!r}"
 

@@ -78,6 +78,11 @@ class Registry(Generic[S]):
         self._ensure_loaded()
         return name in self._specs
 
+    def registered(self) -> list[S]:
+        """Every spec in the order it was registered (built-ins first, in their modules' order; :meth:`names` sorts)."""
+        self._ensure_loaded()
+        return list(self._specs.values())
+
     def __iter__(self) -> Iterator[S]:
         return iter(self._specs[n] for n in self.names())
 

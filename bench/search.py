@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from tabulate import tabulate
 
-from .analysis.search_score import trained_results, write_text
+from .analysis.search_score import look_up_trained, write_text
 from .choices import DEFAULT_GRID
 from .clips import clip_audio
 from .datamodel import Dataset
@@ -37,7 +37,7 @@ from .frontend import FRONTENDS, FrontendSpec
 from .options import Batching, Cached, Execution, Networks
 from .proxies import PROXIES, ProxyContext, ProxySpec, RandomWeightSetup
 from .results import device_kind, safe
-from .search_space import SearchSpace, canonical_json, load_space, shape_of
+from .search_space import SearchSpace, canonical_json, load_space, network_key, shape_of
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,6 @@ class Architecture:
     spec: FrontendSpec
     config: dict
     proxies: dict[str, dict] = field(default_factory=dict)  # proxy → its record (value, per_seed, seconds, ...)
-    trained: dict | None = None
 
     @property
     def name(self) -> str:
@@ -99,10 +98,11 @@ class Architecture:
 
 # -- choosing ------------------------------------------------------------------------------------------------------
 def select_proxies(text: str) -> list[ProxySpec]:
-    """Comma-separated proxy names, wildcards or kinds, in the order asked, no repeats."""
+    """Comma-separated proxy names, wildcards or kinds, in the order asked, no repeats; a kind gives its proxies in
+    the order they were registered (``zero-cost``: synflow, naswot, jacob_cov, grad_norm, snip, grasp, fisher)."""
     chosen: list[ProxySpec] = []
     for item in (t.strip() for t in text.split(",") if t.strip()):
-        hits = [p for p in PROXIES if p.kind == item] if item in KINDS else PROXIES.select(item)
+        hits = [p for p in PROXIES.registered() if p.kind == item] if item in KINDS else PROXIES.select(item)
         chosen += [p for p in hits if p not in chosen]
     if not chosen:
         raise RwbenchError(f"--proxies {text!r} names no proxy; see the proxies: {', '.join(PROXIES.names())}")
@@ -296,30 +296,51 @@ def to_train(archs: list[Architecture], by: str, top: int, others: int, seed: in
 
 
 # -- the search ----------------------------------------------------------------------------------------------------
-def sampled(space: SearchSpace, n: int, seed: int) -> list[Architecture]:
-    """``n`` architectures of ``space``, registered as front-ends (``SPACE:ID``)."""
+def registered(space: SearchSpace, configs: list[dict]) -> list[Architecture]:
+    """Members of ``space``, registered as front-ends (``SPACE:ID``). A name registered before in this process must be
+    the same network: another space file of the same name is refused, not scored under the first one's network."""
     archs = []
-    for config in space.sample(n, seed):
+    for config in configs:
         spec = space.frontend(config)
+        if spec.name in FRONTENDS and (known := FRONTENDS.get(spec.name)).source != spec.source:
+            raise RwbenchError(f"{spec.name} names two networks in this process: {known.source} and {spec.source}")
         archs.append(Architecture(FRONTENDS.get(spec.name) if spec.name in FRONTENDS else FRONTENDS.add(spec), config))
     return archs
 
 
+def listed(space: SearchSpace, names: str) -> list[dict]:
+    """The members ``names`` gives (comma-separated ``SPACE:ID`` or ``ID``, unique prefixes allowed), in that order;
+    two names of one network are refused (they would be one architecture counted twice)."""
+    configs: dict[str, dict] = {}
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        ref, _, key = name.rpartition(":")
+        if ref and ref != space.name:
+            raise RwbenchError(f"--frontends {name}: not a member of the space {space.name!r} (give {space.name}:ID)")
+        config = space.config(key)
+        network = network_key(config, space.widths)
+        if network in configs:
+            raise RwbenchError(f"--frontends: {name} builds the same network as {configs[network]['name']}; give one")
+        configs[network] = {"name": name, "config": config}
+    if not configs:
+        raise RwbenchError("--frontends names no architecture")
+    return [c["config"] for c in configs.values()]
+
+
 def candidates(opts: SearchOptions) -> tuple[list[Architecture], dict]:
     """The architectures scored and what the manifest says of where they came from: ``n`` sampled from the space, or
-    (space ``registry``) the registered front-ends ``frontends`` selects."""
+    those ``frontends`` lists (a space's members by id; with space ``registry``, registered front-ends)."""
     if opts.space == REGISTRY:
         if not opts.frontends:
             raise RwbenchError("rwbench search registry scores registered front-ends: give --frontends (names or wildcards)")
         specs = [s for s in FRONTENDS.select(opts.frontends) if s.is_learnable()]
         archs = [Architecture(s, {"registered": s.name, "input": s.input_kind}) for s in specs]
         return archs, {"name": REGISTRY, "frontends": opts.frontends}
-    if opts.frontends:
-        raise RwbenchError("--frontends goes with the space 'registry' (registered front-ends), not with a search space")
     space = load_space(opts.space)
-    return sampled(space, opts.n, opts.sample_seed), {
+    archs = registered(space, listed(space, opts.frontends) if opts.frontends else space.sample(opts.n, opts.sample_seed))
+    return archs, {
         "name": space.name, "version": space.version, "origin": space.origin, "sha256": space.sha256,
-        "valid_architectures": len(space.configs), "axes": space.axes, "fixed": space.fixed}
+        "valid_architectures": space.size, "configurations": len(space.configs), "axes": space.axes, "fixed": space.fixed,
+        **({"frontends": [a.name for a in archs]} if opts.frontends else {"sampled": {"n": opts.n, "seed": opts.sample_seed}})}
 
 
 def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Callable[[str], None] | None = None) -> Path:
@@ -336,12 +357,15 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     cheap = [p for p in proxies if p.kind != "random-weight"]
     costly = [p for p in proxies if p.kind == "random-weight"]
     start = time.perf_counter()
+    halving_by = None
     if opts.halving and costly:  # halve by --rank-by when it is cheap (else the first cheap proxy); train by costly
-        by = rank_by if rank_by in [p.name for p in cheap] else (cheap[0].name if cheap else None)
-        if by is None:
+        halving_by = rank_by if rank_by in [p.name for p in cheap] else (cheap[0].name if cheap else None)
+        if halving_by is None:
             raise RwbenchError("--halving ranks by a cheap proxy first: add a zero-cost or baseline proxy")
+        log.info("successive halving: %s on all %d architectures, %s on the best half by %s", ", ".join(p.name for p in cheap),
+                 len(archs), ", ".join(p.name for p in costly), halving_by)
         compute_proxies(archs, cheap, opts, dataset, folder, batches, setup, on_done)
-        best_half = ranked(archs, by)[:max(1, math.ceil(len(archs) / 2))]
+        best_half = ranked(archs, halving_by)[:max(1, math.ceil(len(archs) / 2))]
         compute_proxies(best_half, costly, opts, dataset, folder, batches, setup, on_done)
         rank_by = rank_by if rank_by in [p.name for p in costly] else costly[0].name
     else:
@@ -352,14 +376,13 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
         from .train import train_all
 
         train_all([dataset], [a.spec for a in chosen], train_opts)
-    for arch in archs:
-        arch.trained = trained_results(opts.results_dir, dataset.key, dataset.task_type, arch.name, opts.width)
     manifest = {
         "search_code": SEARCH_CODE_VERSION,
         "space": space,
         "dataset": {"key": dataset.key, "fingerprint": dataset.fingerprint(), "task_type": dataset.task_type},
-        "n": opts.n, "seed": opts.sample_seed, "width": str(opts.width), "proxy_seeds": list(opts.seeds),
+        "n": len(archs), "seed": opts.sample_seed, "width": str(opts.width), "proxy_seeds": list(opts.seeds),
         "proxies": [p.name for p in proxies], "rank_by": rank_by, "halving": opts.halving,
+        **({"halving_by": halving_by} if halving_by else {}),
         "minibatch": {"size": len(batches.indices), "clips": [dataset.clips[i].id for i in batches.indices],
                       "seconds": batches.seconds},
         "random_weight": {"outer_folds": [s.name for s in setup.splits] if setup.splits else "all",
@@ -369,9 +392,9 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
                     "results_from_folder": os.path.relpath(Path(opts.results_dir).resolve(), folder.resolve())},
         "seconds": proxy_seconds,
         "architectures": [{"name": a.name, "config": a.config, "description": a.spec.description,
-                           "params": a.spec.param_count(opts.width), "proxies": a.proxies, "trained": a.trained}
-                          for a in archs],
+                           "params": a.spec.param_count(opts.width), "proxies": a.proxies} for a in archs],
     }
+    manifest["trained_not_used"] = look_up_trained(manifest, Path(opts.results_dir))
     write_json(folder / "search.json", manifest)
     table = search_table(manifest)
     for fmt in FORMATS:

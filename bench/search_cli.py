@@ -25,9 +25,11 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("folders", nargs="*", type=Path, metavar="FOLDER",
                    help="with 'score': the folder(s) searches wrote (several on one dataset are pooled, e.g. both spaces)")
     cli_args.add_data_options(p)
-    p.add_argument("--n", type=cli_args.positive(int, "--n"), default=20, help="architectures sampled (20)")
-    cli_args.add_frontends(p, help="with SPACE 'registry': the registered front-ends scored (names or wildcards), "
-                                       "e.g. to join a search with the registry's own trainable front-ends")
+    p.add_argument("--n", type=cli_args.positive(int, "--n"), help="architectures sampled (20)")
+    cli_args.add_frontends(p, help="with a space: its members scored instead of --n sampled (SPACE:ID or ID, "
+                                       "comma-separated, e.g. a study's registered list); with SPACE 'registry': the "
+                                       "registered front-ends scored (names or wildcards), e.g. to join a search with "
+                                       "the registry's own trainable front-ends")
     p.add_argument("--seed", type=cli_args.count("--seed"), default=0, help="draws the architectures and the random ones trained")
     p.add_argument("--proxies", default=DEFAULT_PROXIES,
                    help="comma-separated proxies, wildcards or kinds: zero-cost (synflow, naswot, jacob_cov, grad_norm, "
@@ -91,7 +93,9 @@ def cmd_search(args) -> str:
         raise RwbenchError(f"dataset {args.dataset!r} has {len(datasets)} tasks; pick one with --tasks")
     from .evaluate import available_cores
 
-    opts = SearchOptions(space=args.space, n=args.n, sample_seed=args.seed, proxies=args.proxies,
+    if args.n is not None and args.frontends:
+        raise RwbenchError("--n samples architectures and --frontends lists them: give one")
+    opts = SearchOptions(space=args.space, n=args.n or 20, sample_seed=args.seed, proxies=args.proxies,
                          minibatch=args.batch, folds=args.folds, grid=args.grid, rank_by=args.rank_by,
                          halving=args.halving, train_top=args.train_top, train_random=args.train_random,
                          out=args.out, frontends=args.frontends, width=args.width, seeds=args.proxy_seeds,

@@ -37,6 +37,7 @@ is part of every result file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -156,6 +157,40 @@ def min_seconds(config: dict) -> float:
     return shortest / config["sample_rate"]
 
 
+@dataclass(frozen=True)
+class Layer:
+    """One conv layer of a member, as :class:`SearchedNet` builds it."""
+
+    channels: int
+    kernel: Any  # samples (waveform) or (frames, bands)
+    stride: int
+    padding: Any  # as kernel
+    pool: tuple[int, ...]  # (1,) or (1, 1): none
+
+
+def layers(config: dict, filters: int) -> list[Layer]:
+    """The conv layers of ``config`` at first-layer width ``filters``: what the network is, whichever keys spelled it
+    (at depth 1, ``growth``, ``max_growth`` and ``kernel`` change nothing)."""
+    out = []
+    for i, (width, pool) in enumerate(zip(channels(config, filters), _pools(config))):
+        first = i == 0
+        kernel = config["first_kernel"] if first else config["kernel"]
+        out.append(Layer(channels=width, kernel=tuple(kernel) if isinstance(kernel, list) else kernel,
+                         stride=config.get("first_stride", 1) if first and config["input"] == "waveform" else 1,
+                         padding=0 if first else tuple(k // 2 for k in np.atleast_1d(kernel).tolist()), pool=pool))
+    return out
+
+
+def network_key(config: dict, widths: dict[str, int]) -> str:
+    """What the networks of ``config`` are at every named width, as one string: two configurations with one key build
+    the same networks (the same layers, input, nonlinearity, batch norm; the pooling kind only where a layer pools)."""
+    shared = {k: v for k, v in config.items() if k not in ("first_kernel", "first_stride", "kernel", "depth", "growth",
+                                                           "max_growth", "pool", "pool_size")}
+    nets = {name: [dataclasses.astuple(layer) for layer in layers(config, filters)] for name, filters in widths.items()}
+    pooled = any(math.prod(layer.pool) > 1 for layer in layers(config, min(widths.values())))
+    return json.dumps({**shared, "layers": nets, "pool": config["pool"] if pooled else None}, sort_keys=True)
+
+
 class SearchedNet(nn.Module):
     """A member of a search space: ``depth`` × [conv, batch norm?, nonlinearity, pooling], every layer returned.
 
@@ -166,23 +201,18 @@ class SearchedNet(nn.Module):
         super().__init__()
         dims = 2 if config["input"] == "logmel" else 1
         conv, norm = (nn.Conv2d, nn.BatchNorm2d) if dims == 2 else (nn.Conv1d, nn.BatchNorm1d)
-        widths = channels(config, filters)
-        layers, previous = [], 1
-        for i, (out, pool) in enumerate(zip(widths, _pools(config))):
-            first = i == 0
-            kernel = config["first_kernel"] if first else config["kernel"]
-            stride = config.get("first_stride", 1) if first and dims == 1 else 1
-            padding = 0 if first else tuple(k // 2 for k in np.atleast_1d(kernel).tolist())
-            parts: list[nn.Module] = [conv(previous, out, kernel, stride=stride, padding=padding,
-                                           bias=not config["batch_norm"])]
+        modules, previous = [], 1
+        for layer in layers(config, filters):
+            parts: list[nn.Module] = [conv(previous, layer.channels, layer.kernel, stride=layer.stride,
+                                           padding=layer.padding, bias=not config["batch_norm"])]
             if config["batch_norm"]:
-                parts.append(norm(out))
+                parts.append(norm(layer.channels))
             parts.append(NONLINEARITIES[config["nonlinearity"]]())
-            if math.prod(pool) > 1:
-                parts.append(POOLS[config["pool"]][dims](pool, stride=pool))
-            layers.append(nn.Sequential(*parts))
-            previous = out
-        self.layers = nn.ModuleList(layers)
+            if math.prod(layer.pool) > 1:
+                parts.append(POOLS[config["pool"]][dims](layer.pool, stride=layer.pool))
+            modules.append(nn.Sequential(*parts))
+            previous = layer.channels
+        self.layers = nn.ModuleList(modules)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         out = []
@@ -263,14 +293,34 @@ class SearchSpace:
             ids[key] = config
         return ids
 
+    @cached_property
+    def distinct(self) -> list[bool]:
+        """Per configuration (in :attr:`configs` order): whether it is the first to build its network. Axes that change
+        nothing at some settings (``growth`` at depth 1) make several configurations of one network; the later ones
+        stay valid names (``SPACE:ID``) of it, but are never drawn."""
+        seen: set[str] = set()
+        first = []
+        for config in self.configs:
+            key = network_key(config, self.widths)
+            first.append(key not in seen)
+            seen.add(key)
+        return first
+
+    @property
+    def size(self) -> int:
+        """Distinct networks in the space."""
+        return sum(self.distinct)
+
     def sample(self, n: int, seed: int = 0) -> list[dict]:
-        """``n`` distinct valid configurations drawn uniformly with ``seed``; a larger ``n`` extends a smaller one's
-        sample (the first ``n`` of one seeded permutation)."""
-        if n < 1 or n > len(self.configs):
-            raise RwbenchError(f"search space {self.name!r} holds {len(self.configs)} valid architectures; "
+        """``n`` distinct networks drawn uniformly with ``seed``: a seeded permutation of the configurations, read in
+        order, keeping the first configuration of each network (so each network has one chance, not one per spelling).
+        A larger ``n`` extends a smaller one's sample."""
+        if n < 1 or n > self.size:
+            raise RwbenchError(f"search space {self.name!r} holds {self.size} distinct architectures; "
                                f"--n {n} must be between 1 and that")
+        self.by_id  # noqa: B018 - two configurations with one id would be one name for two networks: refused here
         order = np.random.default_rng(seed).permutation(len(self.configs))
-        return [self.configs[i] for i in order[:n]]
+        return [self.configs[i] for i in order if self.distinct[i]][:n]
 
     def config(self, prefix: str) -> dict:
         """The configuration whose id starts with ``prefix`` (at least :data:`MIN_PREFIX` hex digits, unique)."""
@@ -282,7 +332,7 @@ class SearchSpace:
         if hits:
             raise RwbenchError(f"architecture id {prefix!r} of space {self.name!r} is ambiguous: {', '.join(hits[:5])}")
         raise RwbenchError(f"search space {self.name!r} ({self.origin}) has no architecture {prefix!r} "
-                           f"({len(self.configs)} valid architectures; `rwbench search {self.name} --dry-run` lists a sample)")
+                           f"({len(self.configs)} valid configurations; `rwbench search {self.name} --dry-run` lists a sample)")
 
     def frontend(self, config: dict) -> FrontendSpec:
         """The registrable front-end of one configuration, named ``SPACE:ID``."""
@@ -403,6 +453,13 @@ def load_space(ref: str | Path) -> SearchSpace:
                 raise RwbenchError(f"packaged search space {packaged[ref]} is named {space.name!r}, not {ref!r}")
         elif ref.endswith(".toml") or Path(ref).is_file():
             space = read_space(ref)
+            # SPACE:ID names one network: a file may not take a packaged space's name, nor another file's
+            if space.name in packaged:
+                raise RwbenchError(f"search space {ref}: its name {space.name!r} is a packaged space's; rename it "
+                                   "(its members' names SPACE:ID would rebuild the packaged space's networks)")
+            if space.name in _SPACES and _SPACES[space.name].sha256 != space.sha256:
+                raise RwbenchError(f"search space {ref}: its name {space.name!r} is taken in this process by "
+                                   f"{_SPACES[space.name].origin}; rename one of them")
         else:
             raise UnknownNameError("search space", ref, sorted(packaged))
         _SPACES[ref] = _SPACES[space.name] = space  # SPACE:ID names made from a file resolve in this process too

@@ -494,3 +494,124 @@ def test_a_search_finds_its_trained_rows_from_any_directory_and_names_a_missing_
         load_manifest(folder)
     monkeypatch.chdir(tmp_path / "study")
     assert load_manifest(folder)["architectures"][0]["trained"]["value"] == 0.75
+
+
+def _network_fingerprints(space) -> list[str]:
+    """Each configuration's network at the space's widths, built with seed 0 and run on one fixed input: what it is,
+    found without the space's own network key."""
+    import torch
+
+    from rwbench.search_space import SearchedNet
+
+    prints = []
+    for config in space.configs:
+        parts = []
+        for filters in space.widths.values():
+            torch.manual_seed(0)
+            net = SearchedNet(config, filters)
+            x = torch.linspace(-1, 1, 2 * 8000).reshape(2, 1, 8000)
+            with torch.no_grad():
+                parts += [repr(list(y.shape)) + f"{y.double().sum().item():.10g}" for y in net(x)]
+            parts += [repr(list(p.shape)) for p in net.parameters()]
+        prints.append("|".join(parts))
+    return prints
+
+
+def test_one_network_is_one_architecture_however_many_configurations_spell_it(toy_space):
+    space = load_space(toy_space)
+    prints = _network_fingerprints(space)
+    # the toy space's 32 configurations: at depth 1 the growth changes nothing, so 8 of them repeat a network
+    assert (len(space.configs), len(set(prints)), space.size) == (32, 24, 24)
+    everything = space.sample(space.size, seed=5)
+    assert len({prints[space.configs.index(c)] for c in everything}) == space.size  # each network once
+    with pytest.raises(RwbenchError, match="holds 24 distinct architectures"):
+        space.sample(space.size + 1)
+    twin = next(c for c in space.configs if c["depth"] == 1 and c["growth"] == 2)
+    assert FRONTENDS.get(f"toy:{arch_id(twin)}").name == f"toy:{arch_id(twin)}"  # still a name of its network
+    logmel = load_space("logmel")
+    assert (len(logmel.configs), logmel.size) == (3552, 3120)
+    # the draw: a seeded permutation read in order, the first spelling of each network kept, so every network is
+    # equally likely and a larger n extends a smaller one's sample
+    assert logmel.sample(20, seed=0)[:7] == logmel.sample(7, seed=0)
+    assert all(logmel.distinct[logmel.configs.index(c)] for c in logmel.sample(40, seed=1))
+
+
+def test_an_id_names_one_network(tmp_path, toy_space):
+    collide = tmp_path / "collide.toml"  # two sample rates whose configurations hash to one 8-digit id
+    collide.write_text(TOY_SPACE.replace('name = "toy"', 'name = "collide"').replace("max_input_seconds = 1.0\n", "")
+                       .replace("sample_rate = 8000\n", "").replace("first_kernel = [16, 64]", "first_kernel = [16]")
+                       .replace("first_stride = [8, 16]", "first_stride = [8]").replace("depth = [1, 2]", "depth = [1]")
+                       .replace("growth = [1, 2]", "growth = [1]").replace("pool_size = [2, 4]", "pool_size = [2]")
+                       .replace("max_growth = 2", "max_growth = 1") + "sample_rate = [99596, 127470]\n")
+    space = load_space(collide)
+    assert arch_id(space.configs[0]) == arch_id(space.configs[1])
+    with pytest.raises(RwbenchError, match="two configurations share the id"):
+        space.sample(1)
+    renamed = tmp_path / "mylogmel.toml"  # a packaged space's name on another file would rebuild the other network
+    renamed.write_text((Path(packaged_spaces()["logmel"])).read_text().replace("small = 24", "small = 48"))
+    with pytest.raises(RwbenchError, match="its name 'logmel' is a packaged space's"):
+        load_space(renamed)
+    other = tmp_path / "other" / "toy.toml"
+    other.parent.mkdir()
+    other.write_text(TOY_SPACE.replace("small = 4", "small = 6"))
+    load_space(toy_space)
+    with pytest.raises(RwbenchError, match=f"its name 'toy' is taken in this process by {toy_space}"):
+        load_space(other)
+
+
+def test_a_search_scores_the_members_it_is_given(toy_space, tmp_path, capsys):
+    dataset = tone_dataset(n_per_class=4)
+    space = load_space(toy_space)
+    chosen = [f"toy:{arch_id(c)}" for c in space.sample(3, seed=9)]
+    opts = SearchOptions(space=str(toy_space), frontends=",".join([chosen[2], chosen[0][4:]]), proxies="params",
+                         minibatch=4, results_dir=tmp_path, device="cpu")
+    manifest = json.loads((search(dataset, opts) / "search.json").read_text())
+    assert [a["name"] for a in manifest["architectures"]] == [chosen[2], chosen[0]] and manifest["n"] == 2
+    assert manifest["space"]["frontends"] == [chosen[2], chosen[0]] and "sampled" not in manifest["space"]
+    twin = next(c for c in space.configs if c["depth"] == 1 and c["growth"] == 2)
+    first = next(c for c in space.configs if {**c, "growth": 2} == twin)
+    with pytest.raises(RwbenchError, match="builds the same network as"):
+        search(dataset, SearchOptions(**{**opts.__dict__, "frontends": f"{arch_id(first)},{arch_id(twin)}"}))
+    with pytest.raises(RwbenchError, match="not a member of the space 'toy'"):
+        search(dataset, SearchOptions(**{**opts.__dict__, "frontends": "logmel:5f65a9bd"}))
+    assert main(["search", str(toy_space), "--tasks", "timbre", "--n", "2", "--frontends", chosen[0], "--dry-run"]) != 0
+    assert "--n samples architectures and --frontends lists them: give one" in capsys.readouterr().err
+
+
+def test_trained_rows_of_other_clips_or_another_network_are_named_not_scored(toy_space, tmp_path):
+    from rwbench.analysis.search_score import load_manifest
+
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space=str(toy_space), n=2, proxies="params", minibatch=4, results_dir=tmp_path, device="cpu",
+                         train_top=2, n_jobs=1)
+    train = TrainOptions(width="small", epochs=1, patience=1, lrs=(1e-3,), dropouts=(0.0,), results_dir=tmp_path,
+                         device="cpu")
+    folder = search(dataset, opts, train)
+    assert all(a["trained"] for a in load_manifest(folder)["architectures"])
+    rows = sorted((tmp_path / "runs").glob("*/*__head.json"))
+    record = json.loads(rows[0].read_text())
+    record["dataset"]["fingerprint"] = "0123456789abcdef"  # trained on another copy of the data
+    rows[0].write_text(json.dumps(record))
+    record = json.loads(rows[1].read_text())
+    record["frontend"]["params"] += 1  # the space file's widths changed under the same id
+    rows[1].write_text(json.dumps(record))
+    manifest = load_manifest(folder)
+    assert not any(a["trained"] for a in manifest["architectures"])
+    assert [line.split(": ", 1)[1].split(":")[0] for line in manifest["trained_not_used"]] == [rows[0].name, rows[1].name]
+    assert "clips 0123456789abcdef (the search's " in manifest["trained_not_used"][0]
+    assert "parameters" in manifest["trained_not_used"][1]
+    assert main(["search", "score", str(folder)]) == 0
+
+
+def test_halving_cuts_by_the_first_cheap_proxy_asked_and_records_it(toy_space, tmp_path):
+    from rwbench.search import select_proxies
+
+    assert [p.name for p in select_proxies("zero-cost")] == ["synflow", "naswot", "jacob_cov", "grad_norm", "snip",
+                                                             "grasp", "fisher"]
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space=str(toy_space), n=4, proxies="zero-cost,rw_elm", minibatch=6, halving=True, grid="study",
+                         folds=(dataset.splits()[0].name,), results_dir=tmp_path, device="cpu", n_jobs=1)
+    manifest = json.loads((search(dataset, opts) / "search.json").read_text())
+    assert manifest["halving_by"] == "synflow" and manifest["rank_by"] == "rw_elm"
+    best = sorted(manifest["architectures"], key=lambda a: -a["proxies"]["synflow"]["value"])[:2]
+    assert {a["name"] for a in manifest["architectures"] if "rw_elm" in a["proxies"]} == {a["name"] for a in best}

@@ -32,28 +32,54 @@ log = logging.getLogger("rwbench")
 TOP_FRACTION = 0.1
 
 
-def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width: str) -> dict | None:
+def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width: str, *,
+                    fingerprint: str | None = None, params: int | None = None,
+                    skipped: list[str] | None = None) -> dict | None:
     """The trained rows of one front-end on dataset key ``dataset`` (task type ``kind``): mean primary metric over
-    seeds, per seed, and the training seconds per seed; None when it has none (partial runs do not count)."""
+    seeds, per seed, and the training seconds per seed; None when it has none (partial runs do not count). A row
+    trained on other clips than ``fingerprint`` or of another network than ``params`` parameters (a space file's
+    widths changed under the same id) is not this architecture's: it is left out, and why is appended to ``skipped``."""
     folder = Path(results_dir) / "runs" / safe(dataset.replace("/", "__"))
     paths = sorted(folder.glob(f"{safe(name)}__{safe(width)}__trained__seed*__head.json"))
     metric = f"{task_type(kind).primary}_mean"
     per_seed: dict[str, float] = {}
     seconds: list[float] = []
     by_device: dict[str, list[float]] = {}
+    used = []
     for path in paths:
         record = read_json(path)
         if (record.get("training") or {}).get("partial"):
             continue  # a run of some folds only is not the trained accuracy
+        other = [f"{what} {theirs} (the search's {ours})" for what, theirs, ours in (
+            ("clips", record.get("dataset", {}).get("fingerprint"), fingerprint),
+            ("parameters", record.get("frontend", {}).get("params"), params)) if ours is not None and theirs != ours]
+        if other:
+            (skipped if skipped is not None else []).append(f"{path.name}: trained on {', '.join(other)}")
+            continue
         per_seed[str(record["seed"])] = float(record["summary"][metric])
         seconds.append(float(record.get("timings", {}).get("fit_seconds", math.nan)))
         by_device.setdefault(device_kind(record["device"]), []).append(seconds[-1])
+        used.append(str(path))
     if not per_seed:
         return None
     return {"value": float(np.mean(list(per_seed.values()))), "per_seed": per_seed, "metric": metric,
             "seconds_per_seed": float(np.mean(seconds)),
             "seconds_by_device": {device: float(np.mean(s)) for device, s in sorted(by_device.items())},
-            "files": [str(p) for p in paths]}
+            "files": used}
+
+
+def look_up_trained(manifest: dict, results: Path) -> list[str]:
+    """Each architecture's ``trained`` entry of ``manifest`` looked up in ``results`` (the search's clips and each
+    architecture's parameter count must match); returns one line per trained row left out, and logs it."""
+    skipped: list[str] = []
+    for arch in manifest["architectures"]:
+        arch["trained"] = trained_results(results, manifest["dataset"]["key"], manifest["dataset"]["task_type"],
+                                          arch["name"], manifest["width"], fingerprint=manifest["dataset"].get("fingerprint"),
+                                          params=arch.get("params"), skipped=skipped)
+    lines = [f"trained row not used: {line}" for line in skipped]
+    for line in lines:
+        log.warning("%s", line)
+    return lines
 
 
 def write_text(path: Path, text: str) -> None:
@@ -269,10 +295,7 @@ def load_manifest(folder: Path) -> dict:
         raise RwbenchError(f"{folder} holds no search.json: give a folder `rwbench search` wrote "
                            "(RESULTS/search/SPACE__DATASET, or its --out)")
     manifest = read_json(path)
-    results = trained_folder(manifest, Path(folder))
-    for arch in manifest["architectures"]:
-        arch["trained"] = trained_results(results, manifest["dataset"]["key"], manifest["dataset"]["task_type"],
-                                          arch["name"], manifest["width"])
+    manifest["trained_not_used"] = look_up_trained(manifest, trained_folder(manifest, Path(folder)))
     return manifest
 
 
@@ -312,6 +335,7 @@ def pooled(manifests: list[dict]) -> dict:
                                f"{_short(values[0])}, {_space(manifests[other])} {_short(values[other])}")
     proxies = [p for p in manifests[0]["proxies"] if all(p in m["proxies"] for m in manifests)]
     return {**manifests[0], "proxies": proxies, "space": [m["space"]["name"] for m in manifests],
+            "trained_not_used": [line for m in manifests for line in m.get("trained_not_used", [])],
             "architectures": list({a["name"]: a for m in manifests for a in m["architectures"]}.values())}
 
 
@@ -348,6 +372,7 @@ def score(folders: list[Path], fmt: str = "md", out: Path | None = None) -> str:
     for line in undefined_lines(manifest):  # never left out of n without a word
         log.warning("%s", line)
         note += line + "\n"
+    note += "".join(line + "\n" for line in manifest.get("trained_not_used", []))
     return note + texts[fmt] if fmt == "md" else texts[fmt]
 
 
@@ -386,7 +411,8 @@ def report_sections(results_dir: Path, *, draw: bool = True) -> list[dict]:
                     "note": (f"{len(manifest['architectures'])} architectures of space {manifest['space']['name']!r} "
                              f"on {manifest['dataset']['key']}, {trained} trained; p exact for n ≤ {EXACT_N} "
                              "(rwbench search score)"),
-                    "columns": list(REPORT_COLUMNS.values()), "rows": rows, "plot": figure, "lines": undefined_lines(manifest),
+                    "columns": list(REPORT_COLUMNS.values()), "rows": rows, "plot": figure,
+                    "lines": undefined_lines(manifest) + manifest.get("trained_not_used", []),
                     "caption": "<strong>Each proxy against trained accuracy</strong>, one point per trained "
                                "architecture.",
                     "alt": "proxy value against trained accuracy"})

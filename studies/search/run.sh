@@ -27,6 +27,12 @@ declare -A GRID=([ESC]=wide [FSDD]=wide-linear32)
 declare -A KEY=([ESC]=esc10 [FSDD]=fsdd__speakers)
 # the trained heads' learning rates per dataset, as study 24's (its README, "FSDD learning rates"): FSDD searches five
 declare -A LRS=([ESC]=0.0003,0.001,0.003 [FSDD]=0.0001,0.0003,0.001,0.003,0.01)
+# the 40 architectures (README, "The 40 architectures"): drawn on 2026-12-03 by `--n 20 --seed 0` under the sampler of
+# the time, listed since rwbench draws each network once (README, "Sampler change"), which redraws 6 of them
+declare -A ARCHS=(
+  [logmel]=5f65a9bd,e521027d,755c5d74,4b9f995d,af734902,a309f6e7,04270e21,fe40e7fc,ca11cde7,cd8e36f7,2683733d,45fecdfe,df53df38,26edd5a7,52a00f48,6d90fe71,977048fd,ef8b24b8,08c0121e,cba5c13d
+  [waveform]=ae113f1d,425a005e,ce4668da,e6e60abd,d3c56ddc,95f6fcc1,dc3a9817,b8aca658,6142f44d,444f71ec,0fc4a316,f465efdc,595b0def,6d3bd8c4,63351cd4,d6e34ef7,b923b499,72c71405,53f3168b,8e9e670b
+)
 
 train() {  # ARCH ARGS…: one architecture trained (each's step)
   local arch=$1; shift
@@ -37,7 +43,7 @@ train() {  # ARCH ARGS…: one architecture trained (each's step)
 step_proxies() {  # DATA: every proxy of both spaces, so that the proxy table stands before the trainings (days) start
   local -n args=$1
   for space in logmel waveform; do
-    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --grid "${GRID[$1]}" --n 20 --seed 0 --proxies "$PROXIES"
+    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --grid "${GRID[$1]}" --frontends "${ARCHS[$space]}" --seed 0 --proxies "$PROXIES"
   done
 }
 step_train() {  # DATA: every architecture trained (top 20 of 20), seed 0; then seed 1 of the extremes
@@ -52,7 +58,7 @@ PY
     each train "$all" "${args[@]}" --seeds 0, --width small --results "$OUT" --lrs "${LRS[$1]}"
   fi
   for space in logmel waveform; do  # reuses the proxy values and, with JOBS > 1, the trainings above
-    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --grid "${GRID[$1]}" --n 20 --seed 0 --proxies "$PROXIES" \
+    rwbench search "$space" "${args[@]}" "${COMMON[@]}" --grid "${GRID[$1]}" --frontends "${ARCHS[$space]}" --seed 0 --proxies "$PROXIES" \
       --train-top 20 --train-seeds 0, --lrs "${LRS[$1]}"
   done
   # seed 1 for the 5 best and the 5 worst by trained seed-0 accuracy over the 40 (the rule in README.md)
