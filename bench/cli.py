@@ -462,7 +462,7 @@ def cmd_leaderboard(args) -> int:
     from .analysis.leaderboard import export, load, to_summary
 
     table = load(args.results, strict=args.strict, task=args.task_type, regime=args.test)
-    table.attrs["command"] = shlex.join(["rwbench", *sys.argv[1:]])
+    table.attrs["command"] = args.command_line
     compact = args.format == "md" and not args.wide and not args.columns
     return _write(to_summary(table) if compact else export(table, args.format, args.columns), args.output)
 
@@ -480,6 +480,7 @@ def cmd_compare(args) -> int:
         a, b = args.rows
         return _write(export_pair(records, a, b, args.format, args.test), args.output)
     table = load(args.results, strict=args.strict, task=args.task_type, regime=args.test)
+    table.attrs["command"] = args.command_line
     return _write(export_comparison(table, args.format, args.random, args.trained, args.backend, args.transfer), args.output)
 
 
@@ -610,6 +611,7 @@ def cmd_list(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        args.command_line = shlex.join(["rwbench", *(sys.argv[1:] if argv is None else argv)])  # exports record it
     except SystemExit as exit_:  # --help, --version, or a usage error already printed on one line
         return int(exit_.code or 0)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO

@@ -50,7 +50,7 @@ def test_markdown_csv_and_json_hold_the_same_rows(results):
         by_seed = json_row.pop("fold_scores_by_seed")  # (seeds × folds): CSV and JSON only, too wide for Markdown
         assert json.loads(csv_row["fold_scores_by_seed"]) == by_seed and len(by_seed) == json_row["n_seeds"]
         folds = json_row.pop("fold_accuracies")  # a list in JSON, a string of numbers in CSV and Markdown
-        assert [round(np.mean(fold), 3) for fold in zip(*by_seed)] == folds
+        assert [round(np.mean(fold), leaderboard.DECIMALS) for fold in zip(*by_seed)] == folds  # the table's precision
         assert folds == [float(v) for v in csv_row["fold_accuracies"].split()]
         for column in (c for c in leaderboard.COLUMNS if c not in ("fold_scores_by_seed", "fold_accuracies")):
             values = [csv_row[column], json_row[column], md_row[column]]
@@ -244,3 +244,58 @@ def test_a_head_rows_time_is_said_to_be_a_forward_pass(results):
     both = pd.concat([one, table[table["backend"] == "logreg"]])
     assert leaderboard.timing_note(both).startswith("ms/clip: a head row times its trained network's forward pass")
     assert leaderboard.timing_note(one) == ""  # head rows only: nothing else to compare them with
+
+
+def test_tiny_p_values_are_never_exported_as_zero(tmp_path, capsys):
+    from test_significance import _board, record
+
+    base = [0.80, 0.82, 0.78, 0.81, 0.79, 0.83, 0.80, 0.77, 0.84, 0.76, 0.82, 0.79]  # 12 folds
+    rows = [record(f"fe{i}", [a - 0.03 * i for a in base]) for i in range(12)]
+    table = _board(tmp_path, rows)
+    friedman = float(table["friedman_p"].iloc[0])
+    assert 0 < friedman < 1e-8
+    md = leaderboard.export(table, "md", "frontend,friedman_p")  # Markdown: significant digits, not 0.0000
+    assert f"{friedman:.4g}" in md and "0.0000" not in md
+    csv = pd.read_csv(io.StringIO(leaderboard.export(table, "csv", "frontend,friedman_p")))
+    assert csv["friedman_p"].iloc[0] == pytest.approx(friedman, rel=1e-3)
+    order = [0, 1, 2, 3, 4, 6, 5, 7, 8, 10, 9, 11]  # ρ = 0.986: its large-sample p about 5e-9
+    trained = [record(f"fe{i}", [a - 0.031 * order[i] for a in base], weights="trained", backend="head") for i in range(12)]
+    _board(tmp_path / "both", rows + trained)
+    assert main(["compare", "--results", str(tmp_path / "both"), "--format", "csv", "-o", str(tmp_path / "c.csv")]) == 0
+    compared = pd.read_csv(tmp_path / "c.csv")
+    assert 0 < compared["rank_corr_spearman_p"].iloc[0] < 1e-6, "compare's CSV kept the p of ρ over 12 rows"
+    assert main(["compare", "--results", str(tmp_path / "both"), "--format", "json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["metadata"]["command"].startswith("rwbench compare --results")  # provenance, as the leaderboard's
+    assert exported["metadata"]["results"] is not None
+    assert 0 < exported["rows"][0]["rank_corr_spearman_p"] < 1e-6
+
+
+def test_compact_markdown_and_report_flag_not_converged_and_grid_edge_rows(tmp_path):
+    from test_significance import _board, record
+
+    from rwbench.analysis.report import render
+
+    rows = [record("a", [0.8] * 5), record("b", [0.7] * 5, weights="trained", backend="head")]
+    rows[1] = dataclasses.replace(rows[1], training={"folds": {f"fold{i + 1}": {"not_converged": i < 2} for i in range(5)}})
+    table = _board(tmp_path, rows)
+    summary = leaderboard.to_summary(table)
+    header, row_b = [line for line in summary.splitlines() if line.startswith("| ")][:2]
+    assert "not converged" in header and "grid edge" in header
+    assert [r for r in summary.splitlines() if "| b " in r][0].rstrip(" |").endswith("2/5")
+    html = render(tmp_path, draw=False)
+    assert "<th>not converged</th>" in html or "not converged</th>" in html
+    assert ">2/5<" in html
+
+
+def test_a_pair_comparison_is_strict_json(tmp_path, capsys):
+    from test_significance import _board, record
+
+    a, b = record("a", [0.8] * 5), record("b", [0.7] * 5)
+    for fold in b.folds:
+        del fold["predicted"]  # a result made before per-clip outputs: the clip test is undefined
+    _board(tmp_path, [a, b])
+    assert main(["compare", "--results", str(tmp_path), "a", "b", "--test", "clips", "--format", "json"]) == 0
+    text = capsys.readouterr().out
+    out = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert out[0]["p"] is None

@@ -155,7 +155,7 @@ def test_leaderboard_marks_rows_tied_with_the_best_or_worse_and_carries_friedman
              for n in ("best", "close", "poor", "once")]
     assert table.loc["best", "friedman_p"] == pytest.approx(stats.friedmanchisquare(*means).pvalue)  # full precision
     assert table.loc["best", "nemenyi_cd"] == pytest.approx(nemenyi_cd(4, 8), abs=1e-4)
-    assert table.loc["best", "least_p"] == pytest.approx(2 / 2 ** 8, abs=1e-5)
+    assert table.loc["best", "least_p"] == pytest.approx(3 * 2 / 2 ** 8, abs=1e-5)  # 3 Holm-corrected comparisons
     for column in ("ci_low", "ci_high"):
         assert np.isfinite(table[column]).all()
     assert (table["ci_low"] <= table["accuracy_mean"]).all() and (table["accuracy_mean"] <= table["ci_high"]).all()
@@ -169,7 +169,31 @@ def test_five_folds_say_that_wilcoxon_cannot_reach_significance(tmp_path):
     table = _board(tmp_path, records).set_index("frontend")
     assert table.loc["poor", "p_vs_best"] == pytest.approx(0.125) and table.loc["poor", "tied_with_best"] == True  # noqa: E712
     text = leaderboard.to_summary(table.reset_index())
-    assert "5 folds cannot show p < 0.05 with Wilcoxon (least attainable p 0.0625)" in text
+    assert ("5 folds cannot show a Holm-corrected p < 0.05 with Wilcoxon against the best for 2 other row(s) "
+            "(least attainable p 0.125)") in text
+    assert "untestable (p=0.12)" in text and "tied (p=" not in text  # not evidence of a tie
+
+
+def test_holm_over_many_rows_makes_six_folds_untestable_and_the_table_says_so(tmp_path):
+    # FSDD speakers: 6 folds, one raw Wilcoxon p can reach 2/2⁶ = 0.031, but Holm over 16 comparisons only 16 × that
+    records = [record(f"fe{i:02d}", [0.9 - 0.04 * i + 0.001 * f for f in range(6)]) for i in range(17)]
+    table = _board(tmp_path, records).set_index("frontend")
+    assert table.loc["fe00", "least_p"] == pytest.approx(16 * 2 / 2 ** 6)
+    assert table.loc["fe16", "p_vs_best"] == pytest.approx(0.5) and table.loc["fe16", "tied_with_best"] == True  # noqa: E712
+    text = leaderboard.to_summary(table.reset_index())
+    assert "6 folds cannot show a Holm-corrected p < 0.05 with Wilcoxon against the best for 16 other row(s)" in text
+    assert text.count("untestable (p=0.5)") == 16
+    two = _board(tmp_path / "two", records[:2]).set_index("frontend")  # one comparison: 0.031 is attainable
+    assert two.loc["fe01", "p_vs_best"] == pytest.approx(2 / 2 ** 6) and two.loc["fe01", "tied_with_best"] == False  # noqa: E712
+    assert "worse (p=0.031)" in leaderboard.to_summary(two.reset_index())
+
+
+def test_rows_on_other_folds_are_named_in_no_test(tmp_path):
+    records = [record("a", [0.9] * 8), record("b", [0.8] * 8), record("c", [0.7] * 8), record("short", [0.6] * 4)]
+    table = _board(tmp_path, records).set_index("frontend")
+    assert table.loc["short", "test_vs_best"] == "other folds" and np.isnan(table.loc["short", "p_vs_best"])
+    text = leaderboard.to_summary(table.reset_index())
+    assert "3 rows (rows: random ×3; 1 on other folds, in no test: short) over 8 outer folds" in text
 
 
 def test_a_single_split_is_tested_over_its_clips(tmp_path):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -51,6 +52,7 @@ from .ranking import (
 from .significance import (
     ALPHA,
     GROUP_COLUMNS,
+    OTHER_FOLDS,
     ROW_COLUMNS,
     compare_pair,
     leaderboard_statistics,
@@ -98,7 +100,7 @@ def _row(records: list[ResultRecord], task: TaskType) -> dict:
         "seed_std": float(seed_means.std(ddof=1)) if n > 1 else float("nan"),
         **{f"{m}_mean": float(np.mean([[f[m] for f in r.folds] for r in records])) for m in task.metrics[1:]},
         "n_seeds": n, "n_folds": per_seed.shape[1],
-        fold_column(p): " ".join(f"{a:.3f}" for a in per_seed.mean(axis=0)),
+        fold_column(p): " ".join(f"{a:.{DECIMALS}f}" for a in per_seed.mean(axis=0)),
         SEED_FOLD_COLUMN: per_seed.round(6).tolist(),
         "embed_ms_per_clip": (float("nan") if device.startswith("mixed") else
                               1000 * float(np.mean([r.timings["embed_seconds_per_clip"] for r in records]))),
@@ -368,10 +370,15 @@ def to_summary(table: pd.DataFrame) -> str:
         view["avg rank (backend)"] = ["" if pd.isna(r) else f"{r:.2f}" for r in rows["avg_rank"]]
         view["vs best (backend)"] = [versus_best(row) for _, row in rows.iterrows()]
         view["ms/clip"] = ms_per_clip_cells(rows)
-        view["grid edge"] = [v.replace(" high", "↑").replace(" low", "↓") if isinstance(v, str) else ""
-                             for v in rows["grid_edge"]]
+        view["grid edge"] = rows["grid_edge"].map(grid_edge_cell)
+        view["not converged"] = rows["not_converged"].fillna("")
         return view
     return _sections(table, compact, extra=_notes(table), numparse=False)
+
+
+def grid_edge_cell(flag) -> str:
+    """A ``grid_edge`` flag as shown: ``C↑ 5/5`` for ``C high 5/5``."""
+    return flag.replace(" high", "↑").replace(" low", "↓") if isinstance(flag, str) else ""
 
 
 def ms_per_clip_cells(rows: pd.DataFrame) -> list[str]:
@@ -393,12 +400,15 @@ def ms_per_clip_cell(ms: float, device: str, mixed_table: bool) -> str:
 
 def versus_best(row: pd.Series) -> str:
     """``best`` for the best row of its backend; ``tied (p=…)`` when the Holm-corrected test against that row does
-    not separate them, ``worse (p=…)`` when it does; ``untested`` when no test applies (see
+    not separate them, ``worse (p=…)`` when it does; ``untestable (p=…)`` when no Holm-corrected p below α was
+    attainable (too few folds for the rows compared); ``untested`` when no test applies (see
     :mod:`rwbench.analysis.significance`)."""
     if row["tied_with_best"] is True and pd.isna(row["p_vs_best"]):
         return "best"
     if pd.isna(row["p_vs_best"]):
         return "untested" if row["test_vs_best"] else ""
+    if row["tied_with_best"] and row["least_p"] > ALPHA:  # no p below α was attainable: not evidence of a tie
+        return f"untestable (p={row['p_vs_best']:.2g})"
     return f"tied (p={row['p_vs_best']:.2g})" if row["tied_with_best"] else f"worse (p={row['p_vs_best']:.2g})"
 
 
@@ -413,12 +423,16 @@ def significance_line(backend: str, group: pd.DataFrame) -> str:
     if first["block_kind"] == "folds":
         friedman = ("" if pd.isna(first["friedman_p"]) else
                     f"Friedman χ² = {first['friedman_chi2']:.2f}, p = {first['friedman_p']:.3g}; ")
-        line = (f"{backend}: {len(group)} rows ({kinds}) over {n} outer folds, each row's seeds averaged per fold; "
+        outside = group.loc[group["test_vs_best"] == OTHER_FOLDS, "frontend"].tolist()  # see "Not comparable"
+        tested = len(group) - len(outside)
+        left = f"; {len(outside)} on other folds, in no test: {', '.join(outside)}" if outside else ""
+        line = (f"{backend}: {tested} rows ({kinds}{left}) over {n} outer folds, each row's seeds averaged per fold; "
                 f"{friedman}Nemenyi critical difference of average ranks {first['nemenyi_cd']:.2f} (α = 0.05); "
                 f"'vs best': {wilcoxon_name(n)}, Holm-corrected")
         if first["least_p"] > ALPHA:
-            line += (f". {n} folds cannot show p < {ALPHA:g} with Wilcoxon (least attainable p {first['least_p']:.3g}): "
-                     f"'tied' here means untestable at this many folds, not equal")
+            line += (f". {n} folds cannot show a Holm-corrected p < {ALPHA:g} with Wilcoxon against the best for "
+                     f"{tested - 1} other row(s) (least attainable p {first['least_p']:.3g}): 'untestable' rows are not "
+                     "shown to be equal")
         return line
     untested = (group["test_vs_best"] == "no per-clip outputs").sum()
     if n == 0:
@@ -470,7 +484,8 @@ def _sections(table: pd.DataFrame, view, extra=lambda dataset: "", numparse: boo
     sections = []
     for dataset, rows in table.groupby("dataset", sort=True):
         shown = view(rows).astype(object).where(view(rows).notna(), None)  # NaN (one seed: no CI) → blank
-        body = tabulate(shown, headers="keys", tablefmt="pipe", showindex=False, floatfmt=f".{DECIMALS}f",
+        floatfmt = [".4g" if c in P_VALUES else f".{DECIMALS}f" for c in shown.columns]  # a tiny p is not 0.0000
+        body = tabulate(shown, headers="keys", tablefmt="pipe", showindex=False, floatfmt=floatfmt,
                         missingval="", disable_numparse=not numparse)
         skipped = table.attrs.get("skipped", {}).get(dataset, {})
         note = "".join(f"\n- skipped `{clip}`: {reason}" for clip, reason in sorted(skipped.items()))
@@ -555,7 +570,7 @@ def comparison_rows(pairs: pd.DataFrame, correlations: pd.DataFrame, random: str
     the ``rank_corr_*`` figures of each row's dataset and backend."""
     rows = pairs.assign(random_weights=random, trained_weights=trained,
                         trained_backend=trained_backend_for(trained, transfer) or pairs["backend"])
-    return with_correlation_columns(rows, correlations).round(DECIMALS)
+    return with_correlation_columns(rows, correlations)
 
 
 def export_comparison(table: pd.DataFrame, fmt: str, random: str = RANDOM, trained: str = TRAINED,
@@ -568,6 +583,7 @@ def export_comparison(table: pd.DataFrame, fmt: str, random: str = RANDOM, train
     if fmt == "md":
         return comparison_to_markdown(pairs, correlations, random, trained, transfer)
     rows = comparison_rows(pairs, correlations, random, trained, transfer)
+    rows.attrs = table.attrs  # the command, the results folder, the files left out
     return to_csv(rows) if fmt == "csv" else to_json(rows)
 
 
@@ -613,10 +629,19 @@ def export_pair(records: Iterable[ResultRecord], a: str, b: str, fmt: str, regim
         raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     out = pair_comparisons(records, a, b, regime)
     if fmt == "json":
-        return json.dumps(out, indent=2) + "\n"
+        return json.dumps(_finite_or_null(out), indent=2, allow_nan=False) + "\n"
     if fmt == "csv":
         return pd.DataFrame([{k: v for k, v in o.items() if not isinstance(v, list)} for o in out]).to_csv(index=False)
     return "\n".join(_pair_markdown(o) for o in out)
+
+
+def _finite_or_null(value):
+    """``value`` with every NaN or infinite float (nested in lists and dicts) as None: JSON has no NaN."""
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_null(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _pair_markdown(o: dict) -> str:

@@ -26,6 +26,7 @@ from . import figures
 from .leaderboard import (
     correlation_heading,
     correlation_lines,
+    grid_edge_cell,
     ms_per_clip_cell,
     read_results,
     rows_of_records,
@@ -74,7 +75,8 @@ class Section:
 
 def columns(metric: str) -> tuple[str, ...]:
     return ("rank", "front-end", "input", "width", "weights", "backend", METRIC_LABELS[metric], "95% CI (folds, clips)",
-            "± 95% CI (seeds only)", "avg rank", "vs best", "dim", "params", "seeds × folds", "ms/clip", "provenance")
+            "± 95% CI (seeds only)", "avg rank", "vs best", "dim", "params", "seeds × folds", "ms/clip", "grid edge",
+            "not converged", "provenance")
 
 
 def _number(value, fmt: str) -> Cell:
@@ -106,6 +108,7 @@ def _cells(row: pd.Series, records: list[ResultRecord], p: str, mixed_devices: b
         Cell(f"{row['n_seeds']} × {row['n_folds']}", int(row["n_seeds"]) * int(row["n_folds"])),
         Cell(ms_per_clip_cell(row["embed_ms_per_clip"], row["timing_device"], mixed_devices),
              _number(row["embed_ms_per_clip"], ".1f").sort),
+        Cell(grid_edge_cell(row["grid_edge"])), Cell(row["not_converged"] if isinstance(row["not_converged"], str) else ""),
         Cell(row_provenance(records)),
     ]
 

@@ -11,7 +11,9 @@ Dietterich (1998) for paired tests on one test set and Benavoli et al. (2016) on
   Friedman's test (three or more rows) and the Nemenyi critical difference of average ranks; each row against the
   best row (highest mean) by a two-sided Wilcoxon signed-rank test over the folds with its **exact** p (the permutation
   distribution of the signed ranks, ties and zero differences included), Holm-corrected over the rows. With n folds no
-  Wilcoxon p can fall below 2/2ⁿ (:func:`least_wilcoxon_p`): 5 folds cannot show p < 0.05, and the table says so.
+  Wilcoxon p can fall below 2/2ⁿ (:func:`least_wilcoxon_p`), and after Holm's correction over m comparisons none
+  below m·2/2ⁿ (the group's ``least_p``): 5 folds cannot show p < 0.05, nor can 6 folds against 3 or more other rows;
+  the table then says "untestable" rather than "tied".
 * **Single-split protocols** (or on request, ``regime="clips"``): paired tests over the test clips, which are
   independent there (each clip is tested once): for accuracy, the exact McNemar test when both rows have one seed,
   else a paired permutation test of the seed-averaged per-clip correctness; for ROC-AUC, a paired bootstrap over
@@ -44,6 +46,7 @@ BOOTSTRAP_SEED = 0
 PERMUTATIONS = 9999
 MIN_FOLD_BLOCKS = 5  # fewer folds than this: the clips are the blocks (``auto``)
 REGIMES = ("auto", "folds", "clips")
+OTHER_FOLDS = "other folds"  # test_vs_best of a row scored on other folds than the group's: in no test
 ROW_COLUMNS = ("avg_rank", "p_vs_best", "tied_with_best", "test_vs_best", "ci_low", "ci_high")
 GROUP_COLUMNS = ("block_kind", "n_blocks", "least_p", "friedman_chi2", "friedman_p", "nemenyi_cd", "weight_kinds")
 
@@ -300,13 +303,13 @@ def group_statistics(rows: dict[K, list[ResultRecord]], score: dict[K, float],
     outputs = {key: clip_outputs(records) for key, records in rows.items()}
     out: dict[K, dict[str, Any]] = {key: dict.fromkeys(ROW_COLUMNS, np.nan) for key in rows}
     for key, clips in outputs.items():
-        out[key]["test_vs_best"] = ""
+        out[key]["test_vs_best"] = "" if key in scores.index else OTHER_FOLDS
         if clips:
             out[key]["ci_low"], out[key]["ci_high"] = hierarchical_interval(clips)
     group: dict[str, Any] = dict.fromkeys(GROUP_COLUMNS, np.nan) | {"block_kind": kind,
                                                                     "weight_kinds": weight_kinds(scores.index)}
-    if kind == "folds":
-        group.update(n_blocks=scores.shape[1], least_p=least_wilcoxon_p(scores.shape[1]))
+    if kind == "folds":  # the least p the Holm-corrected 'vs best' tests can give: m comparisons × 2/2ⁿ
+        group.update(n_blocks=scores.shape[1], least_p=min(1.0, max(1, len(scores) - 1) * least_wilcoxon_p(scores.shape[1])))
     else:
         sizes = {len(np.concatenate([f.clips for f in clips.values()])) for clips in outputs.values() if clips}
         group["n_blocks"] = max(sizes) if sizes else 0
