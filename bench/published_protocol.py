@@ -11,8 +11,10 @@ reader sees the faithful number and the honest number and how far apart they are
 * **folds** (Extended Ballroom, UrbanSound8K, ESC-50, …): the grid is searched over the very folds that are
   reported (each fold the validation side once), and the number is the best grid point's unweighted mean fold
   score, GridSearchCV's ``best_score_``: hyperparameters are chosen on the test folds (optimistic: a selection
-  score reported as a test score). Each fold's record holds that setting's test outputs, refit on the fold's
-  training side.
+  score reported as a test score). The study's SVM search ran with ``iid=True`` (scikit-learn < 0.22), which
+  weighted each fold by its test clips in selection and in ``best_score_``; here folds weigh alike, for both
+  backends (UrbanSound8K's unequal folds: a small difference; the paper file's notes say so). Each fold's record
+  holds that setting's test outputs, refit on the fold's training side.
 
 Backends keep rwbench's feature scaling and ridge ELM (the study's code had neither): only the protocol changes.
 

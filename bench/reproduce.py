@@ -218,15 +218,18 @@ def full_copy_lines(datasets: list[Dataset], rows) -> list[str]:
 
 
 # -- the side-by-side table -----------------------------------------------------------------------------
-def _leaderboard(results_dir: Path, keys: list[str]) -> pd.DataFrame:
-    """The leaderboard rows of the dataset keys ``keys`` under ``results_dir`` (empty when it has none): the files
-    are read once, each dataset's table built on its own (a table holds one task type)."""
+def _leaderboard(results_dir: Path, fingerprints: dict[str, str], seeds: Sequence[int]) -> pd.DataFrame:
+    """The leaderboard rows of this run under ``results_dir`` (empty when it has none): of the dataset keys in
+    ``fingerprints``, only results of ``seeds`` made on those clips (the folder may hold other seeds of an earlier
+    run, or results on another copy of the data); the files are read once, each dataset's table built on its own
+    (a table holds one task type)."""
     from .analysis.leaderboard import read_results, table_of
 
     if not (Path(results_dir) / "runs").is_dir():
         return pd.DataFrame()
     records, _ = read_results(results_dir)
-    tables = [table_of([r for r in records if r.dataset["key"] == key]) for key in keys]
+    records = [r for r in records if r.seed in seeds and r.dataset.get("fingerprint") == fingerprints.get(r.dataset["key"])]
+    tables = [table_of([r for r in records if r.dataset["key"] == key]) for key in fingerprints]
     tables = [t for t in tables if len(t)]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
@@ -246,9 +249,10 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
     ``absent`` datasets (no data) add their published rows, rwbench's cells marked ``no data``."""
     from .published_protocol import SUFFIX, published_results_dir
 
-    keys = [d.key for t in targets for d in t.datasets]
-    honest = _leaderboard(opts.results_dir, keys) if protocol != "published" else pd.DataFrame()
-    study = _leaderboard(published_results_dir(opts.results_dir), keys) if protocol != "honest" else pd.DataFrame()
+    fingerprints = {d.key: d.fingerprint() for t in targets for d in t.datasets}
+    honest = _leaderboard(opts.results_dir, fingerprints, opts.seeds) if protocol != "published" else pd.DataFrame()
+    study = (_leaderboard(published_results_dir(opts.results_dir), fingerprints, opts.seeds) if protocol != "honest"
+             else pd.DataFrame())
     published = {p.row: p for p in paper.published}
     missing = {n.row: n for n in paper.not_found}
     rows = []
@@ -262,7 +266,9 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
                     "dataset": dataset, "paper_dataset": target.entry.name, "frontend": frontend,
                     "weights": shown, "backend": backend, "metric": metric, "mark": target.entry.protocol_mark,
                     "published": published.get(key), "not_found": missing.get(key),
-                    "at_hand": target.entry.name in at_hand}
+                    "at_hand": target.entry.name in at_hand,
+                    # the published figures are of the paper's widths: another width is no test of agreement
+                    "width": None if str(opts.width) == paper.width or not _learnable(frontend) else str(opts.width)}
                 if not row["at_hand"]:
                     if row["published"] is not None or row["not_found"] is not None:
                         rows.append({**row, "honest": None, "study": None})
@@ -397,13 +403,14 @@ def comparison_cells(rows: list[dict], protocol: str) -> list[dict[str, str]]:
             cells["study's protocol [95% CI]"] = (_figure_cell(r.get("study"), r["metric"], r["at_hand"])
                                                   if "study" in r else "—")
         cells["published"] = _published_cell(r["published"], r["not_found"], r["metric"])
+        other_width = f"width {r['width']} ≠ paper's" if r.get("width") and r["published"] is not None else ""
         if "honest" in r:
             cells["Δ"] = _delta(r["honest"], r["published"], r["metric"])
-            cells["agrees"] = _agrees(r["honest"], r["published"])
+            cells["agrees"] = other_width or _agrees(r["honest"], r["published"])
             cells["protocol"] = r["mark"]
         if protocol != "honest":
             cells["Δ study's"] = _delta(r.get("study"), r["published"], r["metric"])
-            cells["agrees (study's)"] = _agrees(r.get("study"), r["published"])
+            cells["agrees (study's)"] = other_width or _agrees(r.get("study"), r["published"])
         table.append(cells)
     return table
 
@@ -412,7 +419,8 @@ def _legend(paper: Paper, rows: list[dict], protocol: str) -> list[str]:
     out = ["Accuracy in percent (ROC-AUC as a fraction); rwbench: mean over outer folds × seeds and the "
            "leaderboard's 95 % interval (hierarchical bootstrap); published: the number as read, ± its reading "
            "precision, and where it was read; Δ = rwbench − published; agrees: the published number lies in "
-           "rwbench's interval widened by that precision.",
+           "rwbench's interval widened by that precision (not judged for a learnable front-end at another width "
+           "than the paper's: 'width … ≠ paper's').",
            "protocol: " + "; ".join(f"{mark} {text}" for mark, text in MARKS.items()) + "."]
     if protocol != "honest":
         out.append("study's protocol: the reference study's selection and reporting "
