@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .choices import DEFAULT_BACKENDS, DEFAULT_FRONTENDS
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -39,7 +41,7 @@ def load_dataset(name: str, root: str | Path | None = None, *, tasks: Sequence[s
 
 
 def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | None = None,
-        frontends: str | Sequence[str] = ("sample_level", "mfcc"), backends: str | Sequence[str] = ("svm",),
+        frontends: str | Sequence[str] = DEFAULT_FRONTENDS, backends: str | Sequence[str] = DEFAULT_BACKENDS,
         results: str | Path = "results", seeds: int | Sequence[int] = 1, weights: str | Sequence[str] = ("random",),
         tasks: Sequence[str] | None = None, **options) -> pd.DataFrame:
     """``rwbench run``: embed ``dataset`` (a registered name read from ``root``, or datasets from
@@ -92,11 +94,16 @@ def compare_rows(results: str | Path, a: str, b: str, *, test: str = "auto") -> 
 def embedder(frontend: str, *, width: str | int = "small", weights: str = "random", seed: int = 0,
              pooling: Pooling = "mean", init: str | None = None) -> Embedder:
     """A front-end instance as a torch module: waveforms ``(batch, samples)`` at its ``spec.sample_rate`` →
-    pooled clip embeddings ``(batch, dim)``, as ``rwbench embed`` computes them. ``init``: the distribution random
-    weights are drawn from (``rwbench.frontend.INITS``; default the front-end's own)."""
-    from .frontend import FRONTENDS, Embedder
+    pooled clip embeddings ``(batch, dim)``, as ``rwbench embed`` computes them (clips shorter than the network's
+    minimum lengthened by its rule; always in evaluation mode: :class:`~rwbench.frontend.FrozenEmbedder`).
+    ``init``: the distribution random weights are drawn from (``rwbench.frontend.INITS``; default the front-end's
+    own)."""
+    from .errors import RwbenchError
+    from .frontend import FRONTENDS, FrozenEmbedder
 
-    return Embedder(FRONTENDS.get(frontend), width=width, weights=weights, seed=seed, pooling=pooling, init=init)
+    if seed < 0:
+        raise RwbenchError(f"seed {seed}: seeds are non-negative integers (as --seeds)")
+    return FrozenEmbedder(FRONTENDS.get(frontend), width=width, weights=weights, seed=seed, pooling=pooling, init=init)
 
 
 def cross_validate(features: np.ndarray, labels: np.ndarray, dataset: Dataset, *, backend: str = "svm", seed: int = 0,
@@ -113,5 +120,16 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, dataset: Dataset, *
     if len(features) != len(dataset.clips) or len(labels) != len(dataset.clips):
         raise RwbenchError(f"{dataset.key} has {len(dataset.clips)} clips; features have {len(features)} rows and "
                            f"labels {len(labels)}: give one of each per clip, in the dataset's clip order")
+    if labels.dtype.kind in "US":  # class names, as dataset.classes spells them
+        unknown = sorted(set(labels) - set(dataset.classes))
+        if unknown:
+            raise RwbenchError(f"labels {unknown[:3]} are not classes of {dataset.key} ({', '.join(dataset.classes)})")
+        labels = np.array([dataset.classes.index(name) for name in labels])
+    own = np.asarray(dataset.labels)
+    if labels.shape == own.shape and not np.array_equal(labels, own):
+        wrong = int((labels != own).reshape(len(own), -1).any(axis=1).sum())
+        raise RwbenchError(f"labels differ from {dataset.key}'s own in {wrong} clip(s): its folds are drawn and scored "
+                           "with its labels, in its clip order (give dataset.labels; another task needs a dataset of "
+                           "its own, rwbench.register_dataset)")
     return nested_cv(features, labels, dataset.splits(), BACKENDS.get(backend), seed=seed,
                      n_classes=len(dataset.classes), n_jobs=n_jobs, task=dataset.kind)

@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .frontend import POOLINGS, Embedder, FrontendSpec, pool
+from .frontend import POOLINGS, Embedder, FrontendSpec, layer_pooling, pool
 from .macs import clip_samples
 
 BATCH_RTOL, BATCH_ATOL = 1e-4, 1e-5
@@ -112,7 +112,8 @@ def _check_layers_and_dims(spec: FrontendSpec, width: str | int, embedder: Embed
         layers = embedder.net(embedder.input(clips[:1].to(_device_of(embedder)).unsqueeze(1)))
     n_ok = len(layers) == len(spec.feature_layers)
     first = CheckResult("feature_layers", n_ok, f"returned {len(layers)} layers, declared {spec.feature_layers}")
-    produced: dict[str, Any] = {mode: sum(pool(layer, mode).shape[1] for layer in layers) for mode in POOLINGS}
+    produced: dict[str, Any] = {mode: sum(pool(layer, layer_pooling(spec, mode)).shape[1] for layer in layers)
+                                for mode in POOLINGS}
     declared: dict[str, Any] = {mode: spec.dim(width, mode) for mode in POOLINGS}
     if spec.layer_dims is not None:  # per layer too, when declared
         produced["layers"] = dict(zip(spec.feature_layers, (pool(layer).shape[1] for layer in layers)))

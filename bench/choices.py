@@ -20,3 +20,7 @@ SILENCE_DBFS = -60.0  # fitting.SILENCE_DBFS
 WINDOW_HOP = 0.5  # fitting.WINDOW_HOP
 MST_LR = 3e-4  # pretrain.MST_LR
 PRETRAINERS = ("mst",)  # pretrain.PRETRAINERS (its keys)
+
+# `rwbench run` with no options, and rwbench.run(): six front-ends of both input kinds, both backends of the study
+DEFAULT_FRONTENDS = "sample_level,vgg,timbral,temporal,timbral_temporal,mfcc"
+DEFAULT_BACKENDS = "svm,elm"

@@ -11,11 +11,17 @@ import re
 import tempfile
 from pathlib import Path
 
-from .choices import AGGREGATES, DEFAULT_GRID, GRID_NAMES, INITS, POOLINGS, PRECISIONS
+from .choices import (
+    AGGREGATES,
+    DEFAULT_BACKENDS,
+    DEFAULT_FRONTENDS,
+    DEFAULT_GRID,
+    GRID_NAMES,
+    INITS,
+    POOLINGS,
+    PRECISIONS,
+)
 from .errors import RwbenchError
-
-DEFAULT_FRONTENDS = "sample_level,vgg,timbral,temporal,timbral_temporal,mfcc"
-DEFAULT_BACKENDS = "svm,elm"
 
 
 def seed_list(text: str) -> list[int]:

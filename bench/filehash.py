@@ -42,6 +42,24 @@ def sha256_of(path: Path) -> str:
     return file_digest(path, "sha256")
 
 
+def code_sha256(obj) -> str | None:
+    """The sha256 of the source file that defines ``obj`` (a function, class or ``functools.partial`` of one) when it
+    is not rwbench's own code: a plugin's network or estimator edited in place then gets new cache and result keys
+    (rwbench's own bump their ``version`` by hand). None for rwbench's code and where no file can be read."""
+    import functools
+    import inspect
+
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    module = inspect.getmodule(obj)
+    if module is None or module.__name__.split(".")[0] == "rwbench":
+        return None
+    try:
+        return sha256_of(Path(inspect.getsourcefile(obj) or ""))
+    except (OSError, TypeError):
+        return None
+
+
 def _memo() -> sqlite3.Connection | None:
     try:
         home = rwbench_home()

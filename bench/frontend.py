@@ -218,9 +218,11 @@ def randomise(net: nn.Module, *, seed: int, init: str = "he_normal") -> None:
 
 # -- pooling and the embedding module ------------------------------------------------------------
 def pool(layer: torch.Tensor, mode: Pooling = "mean") -> torch.Tensor:
-    """``(batch, channels, *spatial)`` → ``(batch, channels)`` (``2·channels`` for mean_std)."""
+    """``(batch, channels, *spatial)`` → ``(batch, channels)`` (``2·channels`` for mean_std). A layer that is already
+    ``(batch, channels)`` is one position: it passes through, with zero standard deviations beside it for mean_std
+    (so every layer of a learnable front-end is as wide as :meth:`FrontendSpec.dim` declares)."""
     if layer.dim() == 2:
-        return layer
+        return torch.cat([layer, torch.zeros_like(layer)], dim=1) if mode == "mean_std" else layer
     flat = layer.flatten(2)
     if mode == "mean":
         return flat.mean(dim=2)
@@ -265,7 +267,7 @@ class Embedder(nn.Module):
         dtype = PRECISIONS[self.precision]
         with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             layers = self.net(x)
-        return [pool(layer.float(), self.pooling) for layer in layers]
+        return [pool(layer.float(), layer_pooling(self.spec, self.pooling)) for layer in layers]
 
     @torch.no_grad()
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
@@ -280,6 +282,43 @@ class Embedder(nn.Module):
             self(torch.zeros(1, max(self.spec.min_samples(), 1), device=device))
         stops = list(itertools.accumulate(self.layer_widths))
         return {name: [stop - w, stop] for name, stop, w in zip(self.spec.feature_layers, stops, self.layer_widths)}
+
+
+def layer_pooling(spec: FrontendSpec, mode: Pooling) -> Pooling:
+    """The pooling applied to ``spec``'s layers: ``mode``, except for DSP baselines (not learnable), whose layers are
+    already-pooled vectors that every mode passes through as they are."""
+    return mode if spec.is_learnable() else "mean"
+
+
+class FrozenEmbedder(Embedder):
+    """An :class:`Embedder` for callers outside rwbench's own stages (``rwbench.embedder``, the HEAR model): it stays
+    in evaluation mode whatever ``train()`` asks (a harness that sets its module tree to train mode to fit a probe
+    would otherwise switch batch norm to batch statistics and overwrite its running statistics), takes
+    ``(batch, samples)`` only, and lengthens clips shorter than the network's minimum by the front-end's rule
+    (``pad_to_min``), as ``rwbench embed`` does."""
+
+    def train(self, mode: bool = True) -> FrozenEmbedder:
+        return super().train(False)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        if wave.dim() != 2 or wave.shape[1] == 0:
+            raise RwbenchError(f"{self.spec.name}: waveforms must be (batch, samples) with samples > 0, got shape "
+                               f"{tuple(wave.shape)}")
+        if wave.shape[1] < (minimum := self.spec.min_samples()):
+            wave = lengthen(wave, minimum, self.spec.pad_to_min, self.spec.name)
+        return super().forward(wave)
+
+
+def lengthen(waves: torch.Tensor, n: int, rule: str | None, name: str) -> torch.Tensor:
+    """rwbench's ``fix_length`` in torch: tile (``repeat``) or zero-pad each row to ``n`` samples; a front-end
+    without a rule (``pad_to_min`` None) refuses shorter sounds; an empty sound is refused (nothing to tile)."""
+    if rule is None:
+        raise RwbenchError(f"front-end {name!r} refuses sounds shorter than {n} samples")
+    if waves.shape[1] == 0:
+        raise RwbenchError(f"front-end {name!r}: a sound of 0 samples holds no audio to embed")
+    if rule == "repeat":
+        return waves.repeat(1, -(-n // waves.shape[1]))[:, :n]
+    return torch.nn.functional.pad(waves, (0, n - waves.shape[1]))
 
 
 def layer_sets(spec: FrontendSpec, request: str = "default") -> list[tuple[str, ...]]:

@@ -55,7 +55,7 @@ from torch import nn
 
 from .audio import resample
 from .errors import RwbenchError, UnknownNameError
-from .frontend import FRONTENDS, POOLINGS, Embedder, Pooling, layer_sets
+from .frontend import FRONTENDS, POOLINGS, FrozenEmbedder, Pooling, layer_sets
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -145,8 +145,8 @@ class RwbenchHearModel(nn.Module):
             raise RwbenchError(f"HEAR model: layers {config.layers!r} names {len(sets)} layer sets; give one "
                                "(default, all, or layers joined by +)")
         self.layers = sets[0]
-        self.embedder = Embedder(spec, width=config.width, weights=config.weights, seed=config.seed,
-                                 pooling=config.pooling)
+        self.embedder = FrozenEmbedder(spec, width=config.width, weights=config.weights, seed=config.seed,
+                                       pooling=config.pooling)
         slices = self.embedder.layer_slices()
         self.register_buffer("columns", torch.cat([torch.arange(*slices[layer]) for layer in self.layers]),
                              persistent=False)
@@ -169,20 +169,9 @@ class RwbenchHearModel(nn.Module):
         return audio.to(device, torch.float32)
 
     def embed(self, waves: torch.Tensor) -> torch.Tensor:
-        """Clip embeddings of ``(n, samples)`` at the front-end's rate → ``(n, scene_embedding_size)``."""
-        minimum = self.spec.min_samples()
-        if waves.shape[1] < minimum:
-            waves = _lengthen(waves, minimum, self.spec.pad_to_min, self.spec.name)
+        """Clip embeddings of ``(n, samples)`` at the front-end's rate → ``(n, scene_embedding_size)`` (shorter
+        clips lengthened by the front-end's rule, by :class:`~rwbench.frontend.FrozenEmbedder`)."""
         return self.embedder(waves)[:, self.columns]
-
-
-def _lengthen(waves: torch.Tensor, n: int, rule: str | None, name: str) -> torch.Tensor:
-    """rwbench's ``fix_length`` in torch: tile (``repeat``) or zero-pad each row to ``n`` samples."""
-    if rule is None:
-        raise RwbenchError(f"front-end {name!r} refuses sounds shorter than {n} samples")
-    if rule == "repeat" and waves.shape[1] > 0:
-        return waves.repeat(1, -(-n // waves.shape[1]))[:, :n]
-    return torch.nn.functional.pad(waves, (0, n - waves.shape[1]))
 
 
 def load_model(model_file_path: str = "", **kwargs) -> RwbenchHearModel:

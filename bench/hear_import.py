@@ -145,7 +145,10 @@ def _make(ref: HearRef, name: str) -> FrontendSpec:
     record = {"module": ref.module, "distribution": dist, "version": version, "embedding": ref.embedding,
               "model_file": str(path.resolve()) if path is not None and path.exists() else ref.model or None,
               "model_sha256": sha, "sample_rate": int(api.sample_rate), "embedding_size": dim,
-              "adapter_version": ADAPTER_VERSION}
+              "adapter_version": ADAPTER_VERSION,
+              # a module installed by no distribution has no release to name its code: its file's sha256 does
+              **({"module_sha256": sha256_of(Path(module.__file__))} if dist is None and getattr(module, "__file__", None)
+                 else {})}
     identity = {k: v for k, v in record.items() if k != "model_file" or sha is None}  # a moved file is the same model
     canonical = _canonical(ref, path, sha)
     _PROVENANCE[canonical] = _PROVENANCE[name] = record

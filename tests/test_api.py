@@ -42,6 +42,13 @@ def test_cross_validate_refuses_features_that_do_not_match_the_clips():
     (timbre,) = rwbench.load_dataset("synthetic", tasks=["timbre"])
     with pytest.raises(rwbench.errors.RwbenchError, match=r"has 150 clips; features have 3 rows"):
         rwbench.cross_validate(np.zeros((3, 4)), timbre.labels, timbre)
+    features = np.random.default_rng(0).normal(size=(len(timbre.clips), 4))
+    with pytest.raises(rwbench.errors.RwbenchError, match=r"labels differ from synthetic/timbre's own in \d+ clip"):
+        rwbench.cross_validate(features, np.random.default_rng(1).permutation(timbre.labels), timbre)
+    names = [timbre.classes[i] for i in timbre.labels]  # class names, as the dataset spells them, are read as its labels
+    by_name = rwbench.cross_validate(features, names, timbre, backend="logreg")
+    assert [f.accuracy for f in by_name] == [f.accuracy for f in rwbench.cross_validate(features, timbre.labels, timbre,
+                                                                                         backend="logreg")]
 
 
 def test_import_rwbench_is_light_and_names_its_api():
@@ -75,3 +82,105 @@ def test_the_package_exports_what_a_dataset_plugin_needs():
 
     assert rwbench.Dataset is datamodel.Dataset and rwbench.Clip is datamodel.Clip
     assert rwbench.register_dataset is datamodel.register_dataset
+
+
+PLUGIN = '''
+from torch import nn
+from rwbench.frontend import register_frontend
+K = 64
+
+
+class TwoLayer(nn.Module):
+    def __init__(self, filters):
+        super().__init__()
+        self.conv1 = nn.Conv1d(1, filters, K, stride=64)
+        self.conv2 = nn.Conv1d(filters, filters, 3, padding=1)
+
+    def forward(self, x):
+        a = self.conv1(x).relu()
+        return [a, self.conv2(a).relu()]
+
+
+@register_frontend(name="two_layer", input_kind="waveform", sample_rate=16000, widths={"small": 4, "paper": 64},
+                   feature_dim=lambda nf: 2 * nf, feature_layers=("conv1", "conv2"), min_input=256, source="a lab")
+def two_layer(filters):
+    return TwoLayer(filters)
+'''
+
+
+def test_a_plugin_edited_in_place_is_embedded_again_not_read_from_the_cache(tmp_path):
+    import subprocess
+    import sys
+
+    plugin = tmp_path / "my_frontend.py"
+    plugin.write_text(PLUGIN)
+    command = [sys.executable, "-m", "rwbench.cli", "embed", "--plugin", str(plugin), "--frontends", "two_layer",
+               "--tasks", "timbre", "--dataset-option", "n_per_class=5", "--dataset-option", "seconds=0.5",
+               "--workers", "0", "--cache", str(tmp_path / "cache"), "-q"]
+
+    def embedded() -> set[str]:
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return {p.parent.name for p in (tmp_path / "cache").rglob("manifest.json")}
+
+    first = embedded()
+    assert embedded() == first  # unchanged: the cache is reused
+    plugin.write_text(PLUGIN.replace("K = 64", "K = 128"))  # the same dims, another network
+    assert len(embedded() - first) == 1, "the edited plugin's embeddings are computed again, under a new key"
+
+
+def test_the_api_embedder_stays_in_eval_mode_lengthens_short_clips_and_refuses_bad_shapes():
+    import torch
+
+    import rwbench
+    from rwbench.errors import RwbenchError
+
+    net = rwbench.embedder("samplecnn", seed=0)
+    clips = torch.randn(4, net.spec.min_samples())
+    before = net(clips)
+    net.train()  # a harness fitting a probe on a frozen upstream sets its whole tree to train mode
+    assert not net.training and torch.equal(net(clips), before)  # batch norm kept its running statistics
+    torch.testing.assert_close(net(clips[:1]), before[:1])  # and the batch does not matter (float noise aside)
+    mfcc = rwbench.embedder("mfcc")
+    short = torch.randn(1, 1000)  # under mfcc's 2048 samples: repeat-padded as `rwbench embed` does, never NaN
+    assert torch.isfinite(mfcc(short)).all()
+    assert torch.equal(mfcc(short), mfcc(short.repeat(1, 3)[:, :2048]))
+    for bad in (torch.randn(1000), torch.zeros(2, 0)):
+        with pytest.raises(RwbenchError, match="waveforms must be"):
+            mfcc(bad)
+    with pytest.raises(RwbenchError, match="non-negative"):
+        rwbench.embedder("mfcc", seed=-1)
+
+
+def test_the_api_run_has_the_commands_defaults():
+    import inspect
+
+    import rwbench
+    from rwbench.cli import build_parser
+
+    run = inspect.signature(rwbench.run).parameters
+    args = build_parser().parse_args(["run"])
+    assert (run["frontends"].default, run["backends"].default) == (args.frontends, args.backends)
+
+
+def test_an_already_pooled_layer_of_a_learnable_front_end_is_as_wide_as_declared_under_mean_std():
+    import torch
+
+    from rwbench.frontend import Embedder, FrontendSpec
+
+    class Flat(torch.nn.Module):
+        def __init__(self, filters):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(1, filters, 64, stride=32)
+            self.fc = torch.nn.Linear(filters, filters)
+
+        def forward(self, x):
+            a = self.conv(x).relu()
+            return [a, self.fc(a.mean(-1))]  # the second layer is (batch, channels) already
+
+    spec = FrontendSpec(name="flat_test", build=Flat, input_kind="waveform", sample_rate=16000,
+                        widths={"small": 6, "paper": 12}, feature_dim=lambda nf: 2 * nf,
+                        feature_layers=("conv", "fc"), min_input=64, source="a test")
+    out = Embedder(spec, pooling="mean_std")(torch.randn(2, 1600))
+    assert out.shape[1] == spec.dim("small", "mean_std") == 24
+    assert torch.equal(out[:, 18:], torch.zeros(2, 6))  # the pooled layer's std over its one position
