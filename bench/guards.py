@@ -351,8 +351,13 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     ``clip_chosen``: ``seconds`` and ``pad`` are the user's options of the loader (see :attr:`Dataset.clip_chosen`).
     """
     if unknown:
-        raise DataError(f"dataset {name!r}: unknown option(s) {sorted(unknown)}; options every file dataset "
-                        f"takes: {', '.join(COMMON_OPTIONS)}")
+        import difflib
+
+        known = ("seconds", "pad", *COMMON_OPTIONS)
+        close = [hit for key in sorted(unknown) for hit in difflib.get_close_matches(key, known, n=1)]
+        raise DataError(f"dataset {name!r}: unknown option(s) {sorted(unknown)}"
+                        + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+                        + f"; options every file dataset takes: {', '.join(known)} (and its loader's own)")
     label = f"{name}/{task}" if task else name
     if not clips:
         raise DataError(f"{label}: no clips are listed{f' under {root}' if root else ''}")

@@ -122,8 +122,11 @@ def test_csv_split_without_valid_and_unknown_label(tmp_path):
 
 
 def test_unknown_option_is_an_error(tmp_path):
-    with pytest.raises(DataError, match=r"unknown option\(s\) \['skip_bad'\]"):
+    with pytest.raises(DataError, match=r"unknown option\(s\) \['skip_bad'\] \(did you mean 'skip_bad_audio'\?\)"):
         load("folder", build_folder(tmp_path), k=3, skip_bad=True)
+    with pytest.raises(DataError, match=r"\['secnds'\] \(did you mean 'seconds'\?\); options every file dataset takes: "
+                                        r"seconds, pad, "):
+        load("folder", tmp_path, secnds=2)
 
 
 # -- bad audio -----------------------------------------------------------------------------------------------
