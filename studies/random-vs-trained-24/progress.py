@@ -33,8 +33,12 @@ def cell(paths: list[Path]) -> str:
 
 
 def paired(results: Path, frontend: str, dataset: str) -> str:
-    o = next(o for o in rwbench.compare_rows(results, f"{frontend}:trained:head", f"{frontend}:random:svm",
-                                             test="clips") if o["dataset"] == dataset)
+    """The heads against the random twin + SVM over the test clips; "—" until the random rows are in."""
+    try:
+        o = next(o for o in rwbench.compare_rows(results, f"{frontend}:trained:head", f"{frontend}:random:svm",
+                                                 test="clips") if o["dataset"] == dataset)
+    except (StopIteration, rwbench.errors.RwbenchError):
+        return "—"
     return (f"{o['mean_difference']:+.3f} [{o['bootstrap_ci_low']:+.3f}, {o['bootstrap_ci_high']:+.3f}], "
             f"p = {o['p']:.2g}, wins {o['wins']}/{o['n_blocks']}")
 
