@@ -310,12 +310,10 @@ class FrozenEmbedder(Embedder):
 
 
 def lengthen(waves: torch.Tensor, n: int, rule: str | None, name: str) -> torch.Tensor:
-    """rwbench's ``fix_length`` in torch: tile (``repeat``) or zero-pad each row to ``n`` samples; a front-end
-    without a rule (``pad_to_min`` None) refuses shorter sounds; an empty sound is refused (nothing to tile)."""
+    """rwbench's ``fix_length`` in torch: tile (``repeat``) or zero-pad each (non-empty) row to ``n`` samples; a
+    front-end without a rule (``pad_to_min`` None) refuses shorter sounds."""
     if rule is None:
         raise RwbenchError(f"front-end {name!r} refuses sounds shorter than {n} samples")
-    if waves.shape[1] == 0:
-        raise RwbenchError(f"front-end {name!r}: a sound of 0 samples holds no audio to embed")
     if rule == "repeat":
         return waves.repeat(1, -(-n // waves.shape[1]))[:, :n]
     return torch.nn.functional.pad(waves, (0, n - waves.shape[1]))

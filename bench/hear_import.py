@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .errors import PluginError, RwbenchError, UnknownNameError
-from .filehash import sha256_of
+from .filehash import code_sha256, sha256_of
 from .frontend import FrontendSpec
 
 log = logging.getLogger(__name__)
@@ -147,8 +147,7 @@ def _make(ref: HearRef, name: str) -> FrontendSpec:
               "model_sha256": sha, "sample_rate": int(api.sample_rate), "embedding_size": dim,
               "adapter_version": ADAPTER_VERSION,
               # a module installed by no distribution has no release to name its code: its file's sha256 does
-              **({"module_sha256": sha256_of(Path(module.__file__))} if dist is None and getattr(module, "__file__", None)
-                 else {})}
+              **({"module_sha256": code_sha256(module)} if dist is None else {})}
     identity = {k: v for k, v in record.items() if k != "model_file" or sha is None}  # a moved file is the same model
     canonical = _canonical(ref, path, sha)
     _PROVENANCE[canonical] = _PROVENANCE[name] = record

@@ -302,9 +302,10 @@ def registered(space: SearchSpace, configs: list[dict]) -> list[Architecture]:
     archs = []
     for config in configs:
         spec = space.frontend(config)
-        if spec.name in FRONTENDS and (known := FRONTENDS.get(spec.name)).source != spec.source:
+        known = FRONTENDS.get(spec.name) if spec.name in FRONTENDS else FRONTENDS.add(spec)
+        if known.source != spec.source:
             raise RwbenchError(f"{spec.name} names two networks in this process: {known.source} and {spec.source}")
-        archs.append(Architecture(FRONTENDS.get(spec.name) if spec.name in FRONTENDS else FRONTENDS.add(spec), config))
+        archs.append(Architecture(known, config))
     return archs
 
 

@@ -186,9 +186,10 @@ def network_key(config: dict, widths: dict[str, int]) -> str:
     the same networks (the same layers, input, nonlinearity, batch norm; the pooling kind only where a layer pools)."""
     shared = {k: v for k, v in config.items() if k not in ("first_kernel", "first_stride", "kernel", "depth", "growth",
                                                            "max_growth", "pool", "pool_size")}
-    nets = {name: [dataclasses.astuple(layer) for layer in layers(config, filters)] for name, filters in widths.items()}
-    pooled = any(math.prod(layer.pool) > 1 for layer in layers(config, min(widths.values())))
-    return json.dumps({**shared, "layers": nets, "pool": config["pool"] if pooled else None}, sort_keys=True)
+    nets = {name: layers(config, filters) for name, filters in widths.items()}
+    pooled = any(math.prod(layer.pool) > 1 for layer in next(iter(nets.values())))  # pooling is the same at any width
+    return json.dumps({**shared, "layers": {name: [dataclasses.astuple(layer) for layer in net] for name, net in nets.items()},
+                       "pool": config["pool"] if pooled else None}, sort_keys=True)
 
 
 class SearchedNet(nn.Module):
@@ -297,10 +298,11 @@ class SearchSpace:
     def distinct(self) -> list[bool]:
         """Per configuration (in :attr:`configs` order): whether it is the first to build its network. Axes that change
         nothing at some settings (``growth`` at depth 1) make several configurations of one network; the later ones
-        stay valid names (``SPACE:ID``) of it, but are never drawn."""
+        stay valid names (``SPACE:ID``) of it, but are never drawn. Read through :attr:`by_id`, so that a space
+        whose ids collide is refused before anything is drawn from it."""
         seen: set[str] = set()
         first = []
-        for config in self.configs:
+        for config in self.by_id.values():  # the configurations, in their order
             key = network_key(config, self.widths)
             first.append(key not in seen)
             seen.add(key)
@@ -318,7 +320,6 @@ class SearchSpace:
         if n < 1 or n > self.size:
             raise RwbenchError(f"search space {self.name!r} holds {self.size} distinct architectures; "
                                f"--n {n} must be between 1 and that")
-        self.by_id  # noqa: B018 - two configurations with one id would be one name for two networks: refused here
         order = np.random.default_rng(seed).permutation(len(self.configs))
         return [self.configs[i] for i in order if self.distinct[i]][:n]
 

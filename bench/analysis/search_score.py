@@ -33,8 +33,7 @@ TOP_FRACTION = 0.1
 
 
 def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width: str, *,
-                    fingerprint: str | None = None, params: int | None = None,
-                    skipped: list[str] | None = None) -> dict | None:
+                    fingerprint: str | None, params: int | None, skipped: list[str]) -> dict | None:
     """The trained rows of one front-end on dataset key ``dataset`` (task type ``kind``): mean primary metric over
     seeds, per seed, and the training seconds per seed; None when it has none (partial runs do not count). A row
     trained on other clips than ``fingerprint`` or of another network than ``params`` parameters (a space file's
@@ -54,7 +53,7 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
             ("clips", record.get("dataset", {}).get("fingerprint"), fingerprint),
             ("parameters", record.get("frontend", {}).get("params"), params)) if ours is not None and theirs != ours]
         if other:
-            (skipped if skipped is not None else []).append(f"{path.name}: trained on {', '.join(other)}")
+            skipped.append(f"{path.name}: trained on {', '.join(other)}")
             continue
         per_seed[str(record["seed"])] = float(record["summary"][metric])
         seconds.append(float(record.get("timings", {}).get("fit_seconds", math.nan)))
