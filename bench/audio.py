@@ -119,6 +119,7 @@ def read(path: str | Path) -> tuple[np.ndarray, int]:
     if not soundfile_reads(path):
         return _read_audioread(path)
     try:
+        truncated = _declared_truncation(path, path.stat().st_size)
         with sf.SoundFile(path) as f:
             declared, rate = f.frames, f.samplerate
             data = f.read(dtype="float32", always_2d=True)
@@ -127,6 +128,8 @@ def read(path: str | Path) -> tuple[np.ndarray, int]:
                         f"re-download or replace it)") from err
     except OSError as err:
         raise unreadable(path, err) from err
+    if truncated:
+        raise DataError(f"cannot decode {path}: it is truncated: {truncated}")
     if not declares_length(path):  # the header's frame count is an estimate: the MPEG frames say what decodes
         walked = mpeg_seconds(path.read_bytes())
         if walked is not None and round(walked * rate) - len(data) > MPEG_SLACK:
@@ -155,26 +158,45 @@ def load(path: str | Path, sample_rate: int) -> np.ndarray:
     if peak > MAX_PEAK:
         raise DataError(f"{path} has a peak magnitude of {peak:.3g}: not audio on any sane scale (full scale is 1.0; "
                         f"rwbench refuses > {MAX_PEAK:g}); the file is damaged or its samples are mis-scaled")
-    return resample(audio.mean(axis=1), native_rate, sample_rate)
+    mono = audio.mean(axis=1)
+    if float(np.abs(mono).max()) <= 1e-4 * peak:
+        raise DataError(f"{path}: its {audio.shape[1]} channels cancel when mixed to mono (the mix peaks at "
+                        f"{float(np.abs(mono).max()):.3g} against {peak:.3g} per channel: out-of-phase stereo); "
+                        f"scored, it would be a clip of no signal under a real label")
+    return resample(mono, native_rate, sample_rate)
 
 
 # -- cheap header checks -------------------------------------------------------------------------
 
-def _wav_truncation(path: Path, size: int) -> str | None:
-    """For a RIFF/WAVE file: a reason when its data chunk claims more bytes than the file holds."""
-    with open(path, "rb") as f:
-        head = f.read(1 << 16)
-    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    pos = 12
+def _chunk_truncation(head: bytes, size: int, *, pos: int, order: str, data_chunk: bytes) -> str | None:
+    """Walk a RIFF (little-endian) or IFF (big-endian) chunk list from ``pos``: a reason when the data chunk
+    claims more bytes than the file holds."""
     while pos + 8 <= len(head):
-        chunk, length = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
-        if chunk == b"data":
-            if length in (0, 0xFFFFFFFF):  # streamed WAV: size unknown, nothing to compare
+        chunk, length = head[pos:pos + 4], struct.unpack(order + "I", head[pos + 4:pos + 8])[0]
+        if chunk == data_chunk:
+            if length in (0, 0xFFFFFFFF):  # streamed: size unknown, nothing to compare
                 return None
             have = size - (pos + 8)
             return None if have >= length else f"header declares {length} bytes of audio data but the file holds {have}"
         pos += 8 + length + (length & 1)
+    return None
+
+
+def _declared_truncation(path: Path, size: int) -> str | None:
+    """For a WAV, AIFF or AU file: a reason when its header declares more audio bytes than the file holds.
+    libsndfile counts such a file's frames from its size and reads the rest as nothing, without an error."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return _chunk_truncation(head, size, pos=12, order="<", data_chunk=b"data")
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return _chunk_truncation(head, size, pos=12, order=">", data_chunk=b"SSND")
+    if head[:4] == b".snd" and len(head) >= 12:
+        offset, length = struct.unpack(">II", head[4:12])
+        if length == 0xFFFFFFFF:  # AU's "size unknown"
+            return None
+        have = size - offset
+        return None if have >= length else f"header declares {length} bytes of audio data but the file holds {have}"
     return None
 
 
@@ -351,7 +373,7 @@ def probe(path: str | Path) -> AudioInfo:
     if not soundfile_reads(path):
         return _probe_audioread(path)
     try:
-        reason = _wav_truncation(path, size)
+        reason = _declared_truncation(path, size)
         if reason is None and path.suffix.lower() in OGG_EXTENSIONS:
             reason = _ogg_damage(path)
     except OSError as err:

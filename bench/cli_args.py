@@ -178,7 +178,8 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                    help="loader option, e.g. refit=train+valid (repeatable)")
     p.add_argument("--skip-bad-audio", action="store_true", help="leave unreadable clips out and record them")
     p.add_argument("--partial", action="store_true",
-                   help="run on the files present when a copy of the dataset is incomplete (recorded in results)")
+                   help="run on the files and classes present when a copy of the dataset is incomplete (listed files missing, "
+                        "official classes without clips; recorded in results)")
 
 
 def add_embed_options(p: argparse.ArgumentParser) -> None:

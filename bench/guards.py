@@ -315,8 +315,10 @@ def check_protocol(dataset: Dataset) -> None:
 
 
 def coverage(clips: Sequence[Clip], *, dataset: str, official_folds: Sequence[int] | None,
-             classes: Sequence[str] | None) -> dict:
-    """Folds and classes actually present, with a warning when some official ones are absent."""
+             classes: Sequence[str] | None, partial: bool = False) -> dict:
+    """Folds and classes actually present, with a warning when some official folds are absent. A class with no
+    clips makes another task than the dataset's (ESC-50's name on ESC-10's 10 classes): an error unless
+    ``partial``, then a warning."""
     info: dict = {}
     if official_folds is not None:
         used = sorted({c.fold for c in clips if c.fold is not None})
@@ -326,6 +328,11 @@ def coverage(clips: Sequence[Clip], *, dataset: str, official_folds: Sequence[in
             log.warning("%s: official folds %s are absent; running on folds %s only", dataset, absent, used)
     if classes is not None:
         no_clips = sorted(set(classes) - {label for c in clips for label in (c.tags or (c.label,))})
+        if no_clips and not partial:
+            raise DataError(f"{dataset}: {len(no_clips)} of the {len(classes)} classes have no clips here "
+                            f"({', '.join(no_clips[:5])}{', ...' if len(no_clips) > 5 else ''}): this is not the whole "
+                            f"dataset, and its scores would not be {dataset}'s. Restore them, or pass --partial "
+                            f"(partial=True) to run on the classes present (recorded in the result)")
         if no_clips:
             info["classes_absent"] = no_clips
             log.warning("%s: %d of the %d classes have no clips here (%s)", dataset, len(no_clips), len(classes),
@@ -381,7 +388,8 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     if not clips:
         raise DataError(f"{label}: all {len(skipped)} clips were unreadable and skipped (--skip-bad-audio); nothing is "
                         f"left to run on. First: {skipped[0]['reason']}")
-    info = {**(info or {}), **coverage(clips, dataset=label, official_folds=official_folds, classes=classes)}
+    info = {**(info or {}), **coverage(clips, dataset=label, official_folds=official_folds, classes=classes,
+                                          partial=partial)}
     if missing:
         info["partial"] = missing
     straddles = group_straddles(clips)
@@ -401,15 +409,26 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
 
 def duplicate_ids(clips: Sequence[Clip], label: str, listed_in: Path | None = None) -> str:
     """The error for clips listed more than once: the first repeated ids with where they are listed."""
+    message = repeated_entries([c.id for c in clips], label, listed_in)
+    assert message is not None
+    return message
+
+
+def repeated_entries(keys: Sequence[str], label: str, listed_in: Path | None = None, *,
+                     what: str = "clip id(s) are") -> str | None:
+    """The error for entries listed more than once (``keys[i]`` is CSV line ``i + 2`` of ``listed_in``, after
+    its header, or entry ``i + 1``), naming the first repeats and where they are; None when all are distinct."""
     where: dict[str, list[int]] = defaultdict(list)
-    for i, clip in enumerate(clips):
-        where[clip.id].append(i)
-    repeated = {i: at for i, at in where.items() if len(at) > 1}
+    for i, key in enumerate(keys):
+        where[key].append(i)
+    repeated = {k: at for k, at in where.items() if len(at) > 1}
+    if not repeated:
+        return None
     at = (lambda n: f"line {n + 2}") if listed_in else (lambda n: f"entry {n + 1}")  # CSV: 1 header line
-    shown = "; ".join(f"{clip!r} at {' and '.join(at(n) for n in rows[:3])}{' …' if len(rows) > 3 else ''}"
-                      for clip, rows in list(repeated.items())[:3])
-    source = f" of {listed_in}" if listed_in else ""
-    return (f"{label}: clip ids are not unique: {len(repeated)} clip(s) are listed more than once{source} ({shown}"
+    shown = "; ".join(f"{key!r} at {' and '.join(at(n) for n in rows[:3])}{' …' if len(rows) > 3 else ''}"
+                      for key, rows in list(repeated.items())[:3])
+    source = f" in {listed_in}" if listed_in else ""
+    return (f"{label}: {len(repeated)} {what} listed more than once{source} ({shown}"
             f"{' …' if len(repeated) > 3 else ''}); remove the duplicate row(s)")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
-from rwbench.guards import file_dataset, locate, read_table, to_int
+from rwbench.guards import file_dataset, locate, read_table, repeated_entries, to_int
 from rwbench.protocol import PredefinedFolds
 
 CLASSES = (  # index = target
@@ -58,6 +58,9 @@ def load_esc(root: Path, *, name: str, task: str | None, esc10_only: bool, **opt
     data = locate(Path(root), ROOTS, lambda p: (p / METADATA).is_file(), dataset=name,
                   expect=f"audio/*.wav and {METADATA}")
     table = read_table(data / METADATA, COLUMNS, dataset=name)
+    repeated = repeated_entries(list(table["filename"]), name, data / METADATA)  # named before ESC-10's rows are kept
+    if repeated:
+        raise DataError(repeated)
     if esc10_only:
         table = table[table["esc10"].str.strip().str.lower() == "true"]
     classes = tuple(CLASSES[t] for t in ESC10_TARGETS) if esc10_only else CLASSES

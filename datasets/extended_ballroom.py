@@ -22,7 +22,6 @@ CLASSES = ("Chacha", "Foxtrot", "Jive", "Pasodoble", "Quickstep", "Rumba", "Sals
            "Viennesewaltz", "Waltz", "Wcswing")
 MUSIC_SECONDS = 350000 / 12000
 ROOTS = ("", "extended_ballroom", "ExtendedBallroom", "extendedballroom_v1.1")
-EXTENSIONS = (".mp3", ".wav")
 _BY_LOWER = {c.lower(): c for c in CLASSES}
 
 
@@ -43,7 +42,7 @@ def load_extended_ballroom(root: Path, *, task: str | None = None, k: int = 10, 
     data = locate(Path(root), ROOTS, lambda p: any(class_of(d.name) for d in p.iterdir() if d.is_dir()),
                   dataset="extended_ballroom", expect="<Class>/<name>.mp3 folders (Chacha, Foxtrot, ..., Wcswing)")
     clips = [Clip(path.relative_to(data).as_posix(), label, path)
-             for path, label in class_folder_files(data, class_of, dataset="extended_ballroom", extensions=EXTENSIONS)]
+             for path, label in class_folder_files(data, class_of, dataset="extended_ballroom")]
     clips, protocol = stratified_or_file("extended_ballroom", clips, k=k, seed=seed, folds_file=folds_file)
     return file_dataset("extended_ballroom", task, clips, protocol, root=data, seconds=MUSIC_SECONDS, pad="zero",
                         classes=CLASSES, **options)

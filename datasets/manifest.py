@@ -24,7 +24,7 @@ import pandas as pd
 from rwbench.audio import PadMode
 from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
-from rwbench.guards import file_dataset, group_straddles, read_table, to_int
+from rwbench.guards import file_dataset, group_straddles, read_table, repeated_entries, to_int
 from rwbench.protocol import FixedSplit, PredefinedFolds, Protocol, Refit, StratifiedFolds
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,9 @@ def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.c
     column, by = path_column(table, path), choose(table, use, path)
     clips = [row_clip(row, path.parent, column, by, f"{path} row {i + 2}")
              for i, row in enumerate(table.to_dict("records"))]
+    same_file = repeated_entries([str(Path(c.path).resolve()) for c in clips], "csv", path, what="file(s) are")
+    if same_file:  # one recording on both sides of a split would leak it
+        raise DataError(same_file)
     holes = [i for i, c in enumerate(clips) if c.group is None]
     if by is None and 0 < len(holes) < len(clips):  # stratified k-fold groups all clips or none: never some
         raise DataError(f"csv: {len(holes)} of the {len(clips)} rows of {path} have no group (first: row "

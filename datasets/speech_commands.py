@@ -34,7 +34,7 @@ import functools
 import hashlib
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -183,9 +183,11 @@ def load_speech_commands(root: Path, *, task: str | None = None, refit: Refit = 
         silence = silence_windows(data / NOISE, per_split)
         windows = {clip_id: window for clip_id, (_, window) in silence.items()}
         clips = keep
+        absent = [replace(c, label=c.label if c.label in KEYWORDS else UNKNOWN) for c in absent]
+    classes = WORDS if task == "words35" else (*KEYWORDS, UNKNOWN)  # v1_12's silence windows join below
     dataset = file_dataset("speech_commands", task, [*clips, *absent],
                            FixedSplit("speech_commands/v0.02-lists", refit=refit),
-                           root=data, seconds=SECONDS, pad="zero", **options)
+                           root=data, seconds=SECONDS, pad="zero", classes=classes, **options)
     fields = {f: getattr(dataset, f) for f in Dataset.__dataclass_fields__}
     fields["info"] = {**dataset.info, "files": {"word_files": on_disk, "archive_files": ARCHIVE_FILES,
                                                 "listed_missing": len(absent)}}

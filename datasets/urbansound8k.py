@@ -60,4 +60,4 @@ def load_urbansound8k(root: Path, *, task: str | None = None, **options) -> Data
     table = read_table(csv, COLUMNS, dataset="urbansound8k")
     clips = [row_clip(data, row, f"{csv} row {i + 2}") for i, row in enumerate(table.to_dict("records"))]
     return file_dataset("urbansound8k", task, clips, PredefinedFolds("urbansound8k/official-10-folds"), root=data,
-                        seconds=4.0, pad="repeat", official_folds=FOLDS, classes=CLASSES, **options)
+                        seconds=4.0, pad="repeat", official_folds=FOLDS, classes=CLASSES, listed_in=csv, **options)

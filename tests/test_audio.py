@@ -64,6 +64,9 @@ def broken_files(folder, audio_file):
     (folder / "text.wav").write_text("this is not audio\n")
     flac = audio_file(folder / "full.flac", seconds=0.5)
     (folder / "truncated.flac").write_bytes(flac.read_bytes()[: flac.stat().st_size // 2])
+    for ext in ("au", "aiff"):  # GTZAN ships .au: libsndfile counts their frames from the file's size
+        whole = audio_file(folder / f"full.{ext}", seconds=0.5, subtype="PCM_16")
+        (folder / f"truncated.{ext}").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     sf.write(folder / "header.wav", np.zeros((0, 1), np.float32), 8000)
 
 
@@ -72,6 +75,8 @@ def broken_files(folder, audio_file):
     ("truncated.wav", "is truncated: header declares 8000 bytes of audio data but the file holds"),
     ("text.wav", "is not readable audio"),
     ("truncated.flac", "is truncated or corrupt"),
+    ("truncated.au", "is truncated: header declares 8000 bytes of audio data but the file holds"),
+    ("truncated.aiff", "is truncated: header declares 8008 bytes of audio data but the file holds"),
     ("header.wav", "holds no audio samples"),
     ("absent.wav", "file not found"),
 ])
@@ -80,6 +85,25 @@ def test_probe_names_the_file_and_the_problem(tmp_path, audio_file, name, messag
     with pytest.raises(DataError, match=re.escape(message)) as err:
         audio.probe(tmp_path / name)
     assert name in str(err.value)
+
+
+@pytest.mark.parametrize("ext", ["wav", "au", "aiff"])
+def test_load_refuses_a_truncated_file_probe_would_refuse(tmp_path, audio_file, ext):
+    whole = audio_file(tmp_path / f"whole.{ext}", seconds=0.5, subtype="PCM_16")
+    cut = tmp_path / f"cut.{ext}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert len(audio.load(whole, 8000)) == 4000
+    with pytest.raises(DataError, match=r"cut\.%s: it is truncated: header declares" % ext):
+        audio.load(cut, 8000)
+
+
+def test_load_refuses_stereo_whose_channels_cancel(tmp_path):
+    x = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    sf.write(tmp_path / "cancel.wav", np.stack([x, -x], axis=1), 8000, subtype="PCM_16")
+    sf.write(tmp_path / "stereo.wav", np.stack([x, 0.5 * x], axis=1), 8000, subtype="PCM_16")
+    with pytest.raises(DataError, match=r"cancel\.wav: its 2 channels cancel when mixed to mono"):
+        audio.load(tmp_path / "cancel.wav", 12000)
+    assert np.abs(audio.load(tmp_path / "stereo.wav", 8000)).max() > 0.1
 
 
 def test_probe_accepts_good_file(tmp_path, audio_file):

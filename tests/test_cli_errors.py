@@ -259,8 +259,12 @@ def test_duplicate_manifest_rows_are_named_with_their_lines(tmp_path, capsys):
     rows = ["path,label", "cat/cat0.wav,cat", "dog/dog0.wav,dog", "cat/cat0.wav,cat", "owl/owl0.wav,owl"]
     (data / "manifest.csv").write_text("\n".join(rows) + "\n")
     assert main(["run", "--dataset", "csv", "--data-root", str(data), "--dataset-option", "k=2", *FAST]) == 2
-    one_error_line(capsys, f"clip ids are not unique: 1 clip(s) are listed more than once of {data / 'manifest.csv'} "
-                           "('cat/cat0.wav' at line 2 and line 4); remove the duplicate row(s)")
+    one_error_line(capsys, f"csv: 1 file(s) are listed more than once in {data / 'manifest.csv'} "
+                           f"('{(data / 'cat/cat0.wav').resolve()}' at line 2 and line 4); remove the duplicate row(s)")
+    rows[3] = "./cat//cat0.wav,cat"  # another spelling of the same file: it would sit on both sides of a split
+    (data / "manifest.csv").write_text("\n".join(rows) + "\n")
+    assert main(["run", "--dataset", "csv", "--data-root", str(data), "--dataset-option", "k=2", *FAST]) == 2
+    one_error_line(capsys, "at line 2 and line 4); remove the duplicate row(s)")
 
 
 # -- 10. the umask is read without changing it ---------------------------------------------------------

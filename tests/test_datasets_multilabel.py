@@ -50,7 +50,8 @@ def build_mtt(root: Path, rows=MTT_ROWS, *, under_mp3: bool = False) -> Path:
 
 @pytest.mark.parametrize("under_mp3", [False, True])
 def test_mtt_folders_task_splits_by_folder_and_removes_untagged_clips(tmp_path, under_mp3):
-    ds = load("magnatagatune", build_mtt(tmp_path / "mtt", under_mp3=under_mp3), tasks=["folders"])
+    ds = load("magnatagatune", build_mtt(tmp_path / "mtt", under_mp3=under_mp3), tasks=["folders"],
+              partial=True)  # 11 of the 50 tags
     assert ds.task_type == "multilabel" and ds.protocol.id == "magnatagatune/top50-split-0b-c-df"
     split = {c.id.split("/")[0]: c.split for c in ds.clips}
     assert split == {"0": "train", "b": "train", "c": "valid", "d": "test", "e": "test", "f": "test"}
@@ -136,9 +137,11 @@ PUBLISHED_FILES = {TRAIN[0]: 29.3, TRAIN[-1]: 29.3, VALID[0]: 29.3, TEST[0]: 29.
 UNLISTED = {"6/norine_braun-now_and_zen-08-gently-117-146.mp3": ["rock"], "5/artist_c-album-03-song-0-29.mp3": []}
 
 
-def build_published(root: Path, files=PUBLISHED_FILES) -> Path:
-    """``annotations_final.csv`` with every listed clip (tagged) and two unlisted ones; mp3s for ``files`` only."""
-    rows = [(str(i), ["guitar", "rock"] if i % 2 else ["piano"], path)
+def build_published(root: Path, files=PUBLISHED_FILES, tags_of=None) -> Path:
+    """``annotations_final.csv`` with every listed clip (tagged: ``tags_of[path]``, else a few tags) and two
+    unlisted ones; mp3s for ``files`` only."""
+    tags_of = tags_of or {}
+    rows = [(str(i), tags_of.get(path, ["guitar", "rock"] if i % 2 else ["piano"]), path)
             for i, path in enumerate(TRAIN + VALID + TEST)]
     rows += [(str(100000 + i), tags, path) for i, (path, tags) in enumerate(UNLISTED.items())]
     write_annotations(root, rows)
@@ -190,7 +193,9 @@ def test_mtt_published_complete_copy_runs_without_partial_and_counts_match(tmp_p
     lists = {"train": [TRAIN[0], TRAIN[1]], "valid": [VALID[0]], "test": [TEST[0]]}
     monkeypatch.setattr(mtat, "split_list", lambda part: lists[part])
     monkeypatch.setattr(mtat, "PUBLISHED_COUNTS", {part: len(entries) for part, entries in lists.items()})
-    root = build_published(tmp_path / "mtt", files={p: 29.3 for entries in lists.values() for p in entries})
+    listed = [p for entries in lists.values() for p in entries]
+    every_tag = {path: list(TOP50[k::len(listed)]) for k, path in enumerate(listed)}  # all 50 tags present
+    root = build_published(tmp_path / "mtt", files={p: 29.3 for p in listed}, tags_of=every_tag)
     ds = load("magnatagatune", root)
     assert ds.info["counts"]["match"] is True and "partial" not in ds.info and ds.info["short_dropped"]["count"] == 0
     (root / "mp3" / TRAIN[1]).unlink()
@@ -238,7 +243,7 @@ def build_dcase(root: Path, *, line_end: str = "\n") -> Path:
 
 
 def test_dcase_official_lists_become_train_valid_test(tmp_path):
-    ds = load("dcase2017_task4", build_dcase(tmp_path / "dcase"))
+    ds = load("dcase2017_task4", build_dcase(tmp_path / "dcase"), partial=True)  # 9 of the 17 classes
     assert ds.task_type == "multilabel" and ds.protocol.id == "dcase2017_task4/train-test-eval"
     parts = {c.id: c.split for c in ds.clips}
     assert [parts[f] for f, _ in DCASE["training"]] == ["train"] * 4
@@ -284,7 +289,7 @@ def build_speech(root: Path, words=("yes", "no", "up", "cat", "dog", "marvin")) 
 
 
 def test_speech_commands_lists_split_and_speakers_group(tmp_path):
-    ds = load("speech_commands", build_speech(tmp_path / "sc"))
+    ds = load("speech_commands", build_speech(tmp_path / "sc"), partial=True)  # 6 of the 35 words
     assert ds.key == "speech_commands/words35" and ds.classes == ["cat", "dog", "marvin", "no", "up", "yes"]
     for clip in ds.clips:
         speaker = clip.id.split("/")[1].split("_nohash_")[0]
@@ -295,7 +300,7 @@ def test_speech_commands_lists_split_and_speakers_group(tmp_path):
 
 def test_speech_commands_v1_12_builds_unknown_and_silence_deterministically(tmp_path):
     root = build_speech(tmp_path / "sc")
-    ds = load("speech_commands", root, tasks=["v1_12"])
+    ds = load("speech_commands", root, tasks=["v1_12"], partial=True)
     assert ds.classes == ["_silence_", "_unknown_", "no", "up", "yes"]
     keywords = [c for c in ds.clips if c.label in ("yes", "no", "up")]
     for part in ("train", "valid", "test"):
@@ -313,7 +318,7 @@ def test_speech_commands_v1_12_builds_unknown_and_silence_deterministically(tmp_
 
     begin = round(start * 16000)  # seconds, on the recording's sample grid (crops overlap)
     np.testing.assert_allclose(wave, audio.load(path, 16000)[begin:begin + 16000] * volume, rtol=1e-6)
-    again = load("speech_commands", root, tasks=["v1_12"])
+    again = load("speech_commands", root, tasks=["v1_12"], partial=True)
     assert [c.id for c in again.clips] == [c.id for c in ds.clips] and again.fingerprint() == ds.fingerprint()
 
 

@@ -189,3 +189,5 @@ def test_extended_ballroom_reads_mp3_class_folders(tmp_path):
     clip = ds.clips[0]
     assert abs(len(ds.load_audio(clip, 12000)) - 3600) < 2000
     assert np.isfinite(ds.load_audio(clip, 12000)).all()
+    write_audio(tmp_path / "Chacha" / "200.flac", seconds=0.3)  # another format beside the mp3s: read, not dropped
+    assert "Chacha/200.flac" in {c.id for c in load("extended_ballroom", tmp_path, k=3).clips}

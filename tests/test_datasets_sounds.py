@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def build_us8k(root: Path, rows: list[dict]) -> Path:
 
 
 def test_us8k_keeps_official_folds_and_groups(tmp_path):
-    ds = load("urbansound8k", build_us8k(tmp_path, us8k_rows()))
+    ds = load("urbansound8k", build_us8k(tmp_path, us8k_rows()), partial=True)  # 3 of the 10 classes
     assert len(ds.clips) == 60 and ds.protocol.id == "urbansound8k/official-10-folds"
     assert_official_folds(ds, {f"fold{r['fold']}/{r['slice_file_name']}": int(r["fold"]) for r in us8k_rows()})
     assert all(c.group == c.id.split("/")[1].split("-")[0] for c in ds.clips)
@@ -95,7 +96,7 @@ def test_us8k_missing_fold_needs_partial(tmp_path, caplog):
 def test_us8k_metadata_restricted_to_some_folds_runs_with_warning(tmp_path, caplog):
     build_us8k(tmp_path, [r for r in us8k_rows() if int(r["fold"]) <= 3])
     with caplog.at_level(logging.WARNING):
-        ds = load("urbansound8k", tmp_path)
+        ds = load("urbansound8k", tmp_path, partial=True)
     assert ds.info["folds_used"] == [1, 2, 3] and "official folds [4, 5, 6, 7, 8, 9, 10] are absent" in caplog.text
 
 
@@ -103,7 +104,7 @@ def test_us8k_group_straddling_folds_is_recorded(tmp_path):
     rows = us8k_rows()
     rows[1]["fold"] = "2"  # slice 1 of fsID 1000 moved to fold 2: not the official metadata
     build_us8k(tmp_path, rows)
-    ds = load("urbansound8k", tmp_path)
+    ds = load("urbansound8k", tmp_path, partial=True)
     assert ds.info["group_straddles"] == {"1000": [1, 2]}
 
 
@@ -131,7 +132,7 @@ def build_esc(root: Path, rows: list[dict]) -> Path:
 
 @pytest.mark.parametrize("name, n_classes", [("esc50", 4), ("esc10", 3)])
 def test_esc_official_folds(tmp_path, name, n_classes):
-    ds = load(name, build_esc(tmp_path, esc_rows()))
+    ds = load(name, build_esc(tmp_path, esc_rows()), partial=True)  # a few of the classes
     assert len(ds.classes) == n_classes and len(ds.clips) == 10 * n_classes
     rows = [r for r in esc_rows() if name == "esc50" or r["esc10"] == "True"]
     assert_official_folds(ds, {r["filename"]: int(r["fold"]) for r in rows})
@@ -182,7 +183,7 @@ def fsdd_root(tmp_path_factory):
 
 
 def test_fsdd_standard_split_by_repetition_index(fsdd_root):
-    ds = load("fsdd", fsdd_root)
+    ds = load("fsdd", fsdd_root, partial=True)  # digits 0-2 of 0-9
     index = {c.id: int(c.id.split("_")[2].split(".")[0]) for c in ds.clips}
     assert {c.id for c in ds.clips if c.split == "test"} == {i for i, n in index.items() if n < 5}
     assert {c.id for c in ds.clips if c.split == "valid"} == {i for i, n in index.items() if 5 <= n < 10}
@@ -191,11 +192,11 @@ def test_fsdd_standard_split_by_repetition_index(fsdd_root):
     assert "group_straddles" not in ds.info  # every speaker on both sides is this protocol, not a metadata fault
     assert [len(v) for _, v in split.inner] == [45]
     assert ds.protocol.id == "fsdd/standard-index0-4-test" and (ds.seconds, ds.pad) == (1.0, "zero")
-    assert len(load("fsdd", fsdd_root, refit="train", check_duplicates=False).splits()[0].train) == 18
+    assert len(load("fsdd", fsdd_root, refit="train", check_duplicates=False, partial=True).splits()[0].train) == 18
 
 
 def test_fsdd_speaker_folds_never_share_a_speaker(fsdd_root):
-    ds = load("fsdd", fsdd_root, task="speakers")
+    ds = load("fsdd", fsdd_root, task="speakers", partial=True)
     assert ds.info["fold_speakers"] == {1: "george", 2: "jackson", 3: "lucas"}
     groups = np.array([c.group for c in ds.clips])
     for split in ds.splits():
@@ -220,3 +221,31 @@ def test_fsdd_audio_under_another_extension_is_named_not_left_out(tmp_path, name
     write_audio(tmp_path / "recordings" / name)
     with pytest.raises(DataError, match=rf"unexpected file name .*{name.replace('.', '[.]')}"):
         load("fsdd", tmp_path)
+
+
+def test_a_copy_missing_whole_classes_needs_partial(tmp_path, caplog):
+    """ESC-50's name on a copy that holds 4 of its 50 classes would score another task under ESC-50's name."""
+    build_esc(tmp_path, esc_rows())
+    with pytest.raises(DataError, match=r"esc50: 46 of the 50 classes have no clips here \(.*--partial"):
+        load("esc50", tmp_path)
+    with caplog.at_level(logging.WARNING):
+        ds = load("esc50", tmp_path, partial=True)
+    assert len(ds.info["classes_absent"]) == 46 and "46 of the 50 classes have no clips" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["urbansound8k", "esc10"])
+def test_a_repeated_metadata_row_is_named_by_its_csv_lines(tmp_path, name):
+    """Line numbers of the metadata file itself: ESC-10's rows are counted before its classes are kept."""
+    if name == "urbansound8k":
+        rows, csv_file = us8k_rows(), tmp_path / "UrbanSound8K/metadata/UrbanSound8K.csv"
+        repeat = 4
+        build_us8k(tmp_path, rows + [rows[repeat]])
+        key = f"fold1/{rows[repeat]['slice_file_name']}"
+    else:
+        rows, csv_file = esc_rows(), tmp_path / "meta/esc50.csv"
+        repeat = next(i for i, r in enumerate(rows) if r["esc10"] == "True" and i > 0)
+        build_esc(tmp_path, rows + [rows[repeat]])
+        key = rows[repeat]["filename"]
+    with pytest.raises(DataError, match=re.escape(f"1 clip id(s) are listed more than once in {csv_file} ({key!r} at "
+                                                  f"line {repeat + 2} and line {len(rows) + 2})")):
+        load(name, tmp_path, partial=True)

@@ -145,7 +145,7 @@ ERRORS = {
                                          "1 clip(s) have an empty label"),
     "manifest with headers only": (lambda t: manifest(t, []), "no clips are listed"),
     "manifest listing one file twice": (lambda t: manifest(t, ["cat/cat0.wav,cat", "cat/cat0.wav,cat"]),
-                                        "clip ids are not unique"),
+                                        "1 file(s) are listed more than once"),
     "a single class": (lambda t: manifest(t, [f"cat/cat{i}.wav,cat" for i in range(6)]),
                        "all 6 clips have the label 'cat'; a classification task needs at least two classes"),
     "a class with fewer clips than folds": (lambda t: folder_run(t, pets(t), "--dataset-option", "k=8"),
