@@ -77,7 +77,7 @@ def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.c
     column, by = path_column(table, path), choose(table, use, path)
     clips = [row_clip(row, path.parent, column, by, f"{path} row {i + 2}")
              for i, row in enumerate(table.to_dict("records"))]
-    same_file = repeated_entries([str(Path(c.path).resolve()) for c in clips], "csv", path, what="file(s) are")
+    same_file = repeated_entries([str(c.path.resolve()) if c.path else c.id for c in clips], "csv", path, what="file(s) are")
     if same_file:  # one recording on both sides of a split would leak it
         raise DataError(same_file)
     holes = [i for i, c in enumerate(clips) if c.group is None]
