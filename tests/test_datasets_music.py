@@ -136,6 +136,23 @@ def test_ballroom_folds_fixed_by_seed_balanced_and_described(ballroom_root):
     assert set(per_fold.values()) == {2} and a.protocol.id == "ballroom/stratified-3fold"
 
 
+def test_ballroom_replica_pairs_share_a_fold(tmp_path):
+    from rwbench.datasets.ballroom import REPLICAS
+
+    for folder, n in BALLROOM_FOLDERS.items():
+        for i in range(n):
+            write_audio(tmp_path / folder / f"Media-{folder}-{i:02d}.wav", seconds=0.15)
+    for (first, second), folders in zip(REPLICAS[:3], [("Quickstep", "Quickstep"), ("ChaChaCha", "Samba"),
+                                                        ("ChaChaCha", "ChaChaCha")]):
+        for name, folder in zip((first, second), folders):  # Albums-Fire-08/09: one recording, two styles
+            write_audio(tmp_path / folder / f"{name}.wav", seconds=0.15)
+    for seed in range(5):
+        ds = load("ballroom", tmp_path, k=3, seed=seed, check_duplicates=False)
+        fold = dict(zip((c.id.split("/")[1][:-4] for c in ds.clips), ds.protocol.folds(ds.clips)))
+        assert all(fold[first] == fold[second] for first, second in REPLICAS[:3])
+        assert len({c.group for c in ds.clips}) == len(ds.clips) - 3
+
+
 def test_ballroom_folds_file_round_trip(ballroom_root, tmp_path):
     ds = load("ballroom", ballroom_root, k=3, seed=5, check_duplicates=False)
     path = write_folds(ds, tmp_path / "ballroom_folds.csv")
