@@ -13,11 +13,13 @@ from sklearn.metrics import roc_auc_score
 
 from rwbench.analysis.significance import (
     block_scores,
+    bootstrap_draws,
     clip_outputs,
     clip_test,
     compare_pair,
     hierarchical_interval,
     leaderboard_statistics,
+    least_clip_p,
     least_wilcoxon_p,
     paired_bootstrap,
     paired_wilcoxon,
@@ -283,6 +285,25 @@ def test_multilabel_paired_bootstrap_p():
     assert (p, name) == (1.0, "paired bootstrap over clips")  # every centred difference is 0: (500 + 1) / (500 + 1)
     p, _ = clip_test(clip_outputs([perfect]), clip_outputs([noise]))
     assert p == pytest.approx(1 / 501)  # no centred difference reaches the observed one: (0 + 1) / (500 + 1)
+
+
+def test_single_split_multilabel_tests_draw_enough_for_holm_over_many_rows():
+    """27 rows on one split: with the task's 500 draws no p could fall below 26/501 = 0.052 after Holm, and every
+    row read "tied" with the best; the test draws 1,040 so that rows far below the best are shown worse."""
+    rng = np.random.default_rng(3)
+    truth = (rng.random((40, 3)) < 0.5).astype(int)
+    rows = {("ml", "best", "small", "random", "svm"): [multilabel_record(truth.tolist(), (truth + 0.1).tolist())]}
+    for i in range(26):
+        rows[("ml", f"noise{i:02d}", "small", "random", "svm")] = [
+            multilabel_record(truth.tolist(), rng.random((40, 3)).tolist())]
+    out = leaderboard_statistics(rows)
+    best = out[("ml", "best", "small", "random", "svm")]
+    folds = list(clip_outputs(rows[("ml", "best", "small", "random", "svm")]).values())
+    assert bootstrap_draws(folds, 26) == 1040 and best["least_p"] == pytest.approx(26 / 1041)
+    assert best["block_kind"] == "clips"
+    assert all(v["tied_with_best"] is False and v["p_vs_best"] < 0.05 for k, v in out.items() if k[1] != "best")
+    assert bootstrap_draws(folds, 1) == 500 and bootstrap_draws(folds, 200) == 2000  # the cap, raised up to 2,000
+    assert least_clip_p(folds, 200) == pytest.approx(200 / 2001)  # above 0.05: such rows read 'untestable'
 
 
 def test_regime_and_weight_kinds():

@@ -439,6 +439,9 @@ def significance_line(backend: str, group: pd.DataFrame) -> str:
         return (f"{backend}: {len(group)} rows ({kinds}) on a single split, none with per-clip outputs (results made "
                 f"before they were stored): no paired test over clips can run, and one block allows no rank test")
     note = f"; {untested} row(s) without per-clip outputs are untested" if untested else ""
+    if first["least_p"] > ALPHA:
+        note += (f"; against {len(group) - 1} other rows no Holm-corrected p < {ALPHA:g} is attainable (least "
+                 f"{first['least_p']:.3g}): 'untestable' rows are not shown to be equal")
     return (f"{backend}: {len(group)} rows ({kinds}) on a single split: paired tests over its {n} test clips against "
             f"the best row (exact McNemar for one seed each, else a paired permutation test of seed-averaged "
             f"correctness; ROC-AUC: paired bootstrap), Holm-corrected; no rank test over one block{note}")

@@ -26,6 +26,7 @@ Dietterich (1998) for paired tests on one test set and Benavoli et al. (2016) on
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -207,8 +208,10 @@ def _pooled(a: dict[str, ClipFold], b: dict[str, ClipFold]) -> tuple[list[ClipFo
     return [a[f] for f in sorted(a)], [b[f] for f in sorted(b)]
 
 
-def clip_test(a: dict[str, ClipFold], b: dict[str, ClipFold], *, seed: int = BOOTSTRAP_SEED) -> tuple[float, str]:
-    """(two-sided p, test name) of a paired test over the test clips of two rows (clips pooled over folds).
+def clip_test(a: dict[str, ClipFold], b: dict[str, ClipFold], *, seed: int = BOOTSTRAP_SEED,
+              family: int = 1) -> tuple[float, str]:
+    """(two-sided p, test name) of a paired test over the test clips of two rows (clips pooled over folds), one of
+    ``family`` tests that are Holm-corrected together (the bootstrap draws enough for its least p to survive).
 
     Accuracy: exact McNemar (binomial test on the discordant clips) when both rows have one seed, else a paired
     permutation test of the mean difference in seed-averaged correctness (:data:`PERMUTATIONS` swaps, seeded; exact
@@ -218,10 +221,10 @@ def clip_test(a: dict[str, ClipFold], b: dict[str, ClipFold], *, seed: int = BOO
     if pooled is None:
         return np.nan, "different test clips"
     fa, fb = pooled
-    return PAIRED_CLIP_TESTS[fa[0].task.paired_clip_test](fa, fb, seed)
+    return PAIRED_CLIP_TESTS[fa[0].task.paired_clip_test](fa, fb, seed, family)
 
 
-def correctness_test(fa: list[ClipFold], fb: list[ClipFold], seed: int) -> tuple[float, str]:
+def correctness_test(fa: list[ClipFold], fb: list[ClipFold], seed: int, family: int = 1) -> tuple[float, str]:
     """Per-clip correctness of two rows: exact McNemar for one seed each, else a paired permutation test."""
     x = np.concatenate([f.outputs.mean(axis=0) for f in fa])
     y = np.concatenate([f.outputs.mean(axis=0) for f in fb])
@@ -251,9 +254,24 @@ def _paired_differences(fa: list[ClipFold], fb: list[ClipFold], draws: int, seed
     return differences
 
 
-def bootstrap_test(fa: list[ClipFold], fb: list[ClipFold], seed: int) -> tuple[float, str]:
+def bootstrap_test(fa: list[ClipFold], fb: list[ClipFold], seed: int, family: int = 1) -> tuple[float, str]:
     """A fold metric not decomposable over clips (ROC-AUC): a paired bootstrap over clips within folds."""
-    return _bootstrap_p(fa, fb, draws=_draws(fa, BOOTSTRAP_DRAWS), seed=seed), "paired bootstrap over clips"
+    return _bootstrap_p(fa, fb, draws=bootstrap_draws(fa, family), seed=seed), "paired bootstrap over clips"
+
+
+def bootstrap_draws(folds: Iterable[ClipFold], family: int) -> int:
+    """Draws of the paired bootstrap test: the task's cap (a costly clip score), raised, up to
+    :data:`BOOTSTRAP_DRAWS`, until its least p (1/(draws + 1)) times the ``family`` of Holm-corrected tests is at most
+    α/2: with the cap alone, 500 draws, 26 rows against the best could show no p < 0.05 at all."""
+    return min(BOOTSTRAP_DRAWS, max(_draws(folds, BOOTSTRAP_DRAWS), math.ceil(2 * family / ALPHA)))
+
+
+def least_clip_p(folds: Iterable[ClipFold], family: int) -> float:
+    """The least Holm-corrected p the clip tests of a group can give: ``family`` × the test's least p (the
+    bootstrap's 1/(draws + 1); the permutation test's 1/(:data:`PERMUTATIONS` + 1), McNemar's lower still)."""
+    folds = list(folds)
+    least = 1 / (bootstrap_draws(folds, family) + 1) if folds[0].task.paired_clip_test == "bootstrap" else 1 / (PERMUTATIONS + 1)
+    return min(1.0, family * least)
 
 
 def _bootstrap_p(fa: list[ClipFold], fb: list[ClipFold], *, draws: int, seed: int = BOOTSTRAP_SEED) -> float:
@@ -313,13 +331,16 @@ def group_statistics(rows: dict[K, list[ResultRecord]], score: dict[K, float],
     else:
         sizes = {len(np.concatenate([f.clips for f in clips.values()])) for clips in outputs.values() if clips}
         group["n_blocks"] = max(sizes) if sizes else 0
+        some = next((clips for clips in outputs.values() if clips), None)
+        if some:
+            group["least_p"] = least_clip_p(some.values(), max(1, len(scores) - 1))
     if len(scores) < 2:
         return {key: {**values, **group} for key, values in out.items()}
     for key, rank in average_ranks(scores).items():
         out[key]["avg_rank"] = float(rank)
     best = max(scores.index, key=lambda key: score[key])
     others = [key for key in scores.index if key != best]
-    tests = [_versus(scores, outputs, key, best, kind) for key in others]
+    tests = [_versus(scores, outputs, key, best, kind, family=len(others)) for key in others]
     out[best]["tied_with_best"] = True
     for key, p, (_, name) in zip(others, holm([p for p, _ in tests]), tests):
         out[key].update(p_vs_best=float(p), tied_with_best=bool(p >= ALPHA) if np.isfinite(p) else np.nan,
@@ -333,14 +354,14 @@ def group_statistics(rows: dict[K, list[ResultRecord]], score: dict[K, float],
 
 
 def _versus(scores: pd.DataFrame, outputs: Mapping[K, dict[str, ClipFold] | None], key: K, best: K,
-            kind: str) -> tuple[float, str]:
+            kind: str, family: int = 1) -> tuple[float, str]:
     if kind == "folds":
         return (paired_wilcoxon(scores.loc[[key]].to_numpy()[0], scores.loc[[best]].to_numpy()[0]),
                 wilcoxon_name(scores.shape[1]))
     mine, theirs = outputs[key], outputs[best]
     if not mine or not theirs:
         return np.nan, "no per-clip outputs"
-    return clip_test(mine, theirs)
+    return clip_test(mine, theirs, family=family)
 
 
 def leaderboard_statistics(rows: dict[RowKey, list[ResultRecord]], regime: str = "auto") -> dict[RowKey, dict[str, Any]]:
