@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import RwbenchError
+from .filehash import code_sha256
 from .fileio import read_json
 from .registry import Registry
 
@@ -46,6 +47,17 @@ class BackendSpec:
     multilabel_native: bool = False  # the estimator fits an indicator matrix itself (else: one-vs-rest per tag)
     grids: Mapping[str, ParamGrid] | None = None  # named grids (--grid); ``grid`` is the one in use
     grid_name: str | None = None  # the name of ``grid`` among ``grids`` (None: the backend has one grid)
+    code: str | None = None  # sha256 of a plugin's source file, taken where it is registered (see FrontendSpec.code)
+
+    def __post_init__(self) -> None:
+        if self.code is None:
+            object.__setattr__(self, "code", code_sha256(self.build))
+        for name, grid in {"grid": self.grid, **{f"grids[{k!r}]": g for k, g in (self.grids or {}).items()}}.items():
+            if not (isinstance(grid, list) and grid and all(
+                    isinstance(part, dict) and part and all(isinstance(v, list) and v for v in part.values())
+                    for part in grid)):
+                raise RwbenchError(f"backend {self.name!r}: {name} must be a non-empty list of {{parameter: [values]}} "
+                                   f"dicts (scikit-learn's param_grid as a list), not {grid!r}")
 
     def with_grid(self, name: str) -> BackendSpec:
         """This backend searching its grid ``name`` (``--grid``); a backend with a single grid keeps it."""

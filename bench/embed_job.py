@@ -14,7 +14,6 @@ from .cache import CacheEntry
 from .datamodel import Dataset
 from .embedding_manifest import EmbeddingManifest
 from .errors import DataError
-from .filehash import code_sha256
 from .fileio import content_key
 from .frontend import FrontendSpec, Pooling, Precision, WeightSource, resolve_weights
 
@@ -84,7 +83,7 @@ class EmbedJob:
             "embed_code": EMBED_CODE_VERSION,
             "frontend": spec.name,
             "frontend_version": spec.version,
-            **({"frontend_code": code} if (code := code_sha256(spec.build)) else {}),  # a plugin's source file
+            **({"frontend_code": spec.code} if spec.code else {}),  # a plugin's source file
             "filters": spec.filters(self.width),
             "weights": self.weights_kind,
             "seed": self.weights_seed,

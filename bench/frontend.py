@@ -22,7 +22,7 @@ from torch import nn
 
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
-from .filehash import sha256_of
+from .filehash import code_sha256, sha256_of
 from .registry import Registry
 from .results import FOLD_TAGS
 from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, pack_file
@@ -61,8 +61,12 @@ class FrontendSpec:
     widths_from_data: bool = False  # the width table is a file's (a search space), not code: keys name the filters
     channels_last: bool = False  # run the network's 4-D tensors channels-last (NHWC): faster on oneDNN/cuDNN for
     # some 2-D CNNs, slower for others; set where `rwbench profile` measured it faster (benchmarks/README.md)
+    code: str | None = None  # sha256 of a plugin's source file (filehash.code_sha256), taken where it is registered:
+    # a Dask worker receives a plugin by value, with no file to hash, and would key its embeddings without it
 
     def __post_init__(self) -> None:
+        if self.code is None:
+            object.__setattr__(self, "code", code_sha256(self.build))
         problems = []
         if self.input_kind not in get_args(InputKind):
             problems.append(f"input_kind {self.input_kind!r} is not one of {list(get_args(InputKind))}")

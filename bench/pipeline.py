@@ -25,7 +25,6 @@ from .embed_job import Embeddings, EmbedJob
 from .embedding_manifest import EmbeddingManifest
 from .errors import RwbenchError
 from .evaluate import VOTES, clip_means, nested_cv
-from .filehash import code_sha256
 from .fileio import content_key, read_json, write_json
 from .folds import FoldResult
 from .frontend import FrontendSpec, layer_sets, offers, weight_tags
@@ -268,7 +267,7 @@ class EvalJob:
         backend = self.backend
         return content_key({"embedding": sorted(j.key for j in self.jobs), "backend": backend.name,
                             "grid": backend.grid, "backend_version": backend.version, "seed": self.job.seed,
-                            **({"backend_code": code} if (code := code_sha256(backend.build)) else {}),
+                            **({"backend_code": backend.code} if backend.code else {}),
                             "protocol": protocol, "aggregate": opts.aggregate if opts.segment else None,
                             "layers": list(self.layers), "evaluate_code": EVALUATE_CODE_VERSION})
 

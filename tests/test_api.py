@@ -184,3 +184,63 @@ def test_an_already_pooled_layer_of_a_learnable_front_end_is_as_wide_as_declared
     out = Embedder(spec, pooling="mean_std")(torch.randn(2, 1600))
     assert out.shape[1] == spec.dim("small", "mean_std") == 24
     assert torch.equal(out[:, 18:], torch.zeros(2, 6))  # the pooled layer's std over its one position
+
+
+BACKEND_PLUGIN = '''
+from sklearn.neighbors import KNeighborsClassifier
+
+from rwbench.backends import register_backend, scaled
+
+
+@register_backend(name="my_knn", grid=[{"clf__n_neighbors": [1, 3]}], description="k-NN from a lab")
+def my_knn(seed):
+    return scaled(KNeighborsClassifier())
+'''
+
+
+def test_a_plugin_keeps_its_code_hash_where_dask_sends_it_by_value(tmp_path, monkeypatch):
+    """A Dask worker gets a plugin's backend and front-end pickled by value, with no source file to hash: the hash
+    taken where the plugin was registered travels with the spec, so an edited plugin's result and embeddings get
+    new keys under Dask as locally."""
+    import subprocess
+    import sys
+
+    import cloudpickle
+
+    from rwbench.backends import BACKENDS
+    from rwbench.filehash import sha256_of
+    from rwbench.frontend import FRONTENDS
+    from rwbench.registry import load_plugin_file
+
+    for registry in (BACKENDS, FRONTENDS):  # the plugins leave the registries as they were after the test
+        registry.names()
+        monkeypatch.setattr(registry, "_specs", dict(registry._specs))
+    for name in ("rwbench_plugin_lab_backend", "rwbench_plugin_lab_frontend"):
+        monkeypatch.setitem(sys.modules, name, None)  # replaced by the import; removed after the test
+    (tmp_path / "lab_backend.py").write_text(BACKEND_PLUGIN)
+    (tmp_path / "lab_frontend.py").write_text(PLUGIN.replace('name="two_layer"', 'name="lab_two_layer"'))
+    load_plugin_file(tmp_path / "lab_backend.py")
+    load_plugin_file(tmp_path / "lab_frontend.py")
+    for module in [m for name, m in sys.modules.items() if name.startswith("rwbench_plugin_lab_")]:
+        cloudpickle.register_pickle_by_value(module)
+    specs = {"backend": BACKENDS.get("my_knn"), "frontend": FRONTENDS.get("lab_two_layer")}
+    assert specs["backend"].code == sha256_of(tmp_path / "lab_backend.py")
+    assert specs["frontend"].code == sha256_of(tmp_path / "lab_frontend.py")
+    (tmp_path / "specs.pkl").write_bytes(cloudpickle.dumps(specs))
+    worker = ("import pickle, sys; from rwbench.filehash import code_sha256; "
+              "specs = pickle.load(open(sys.argv[1], 'rb')); "
+              "print(*(f'{k} {s.code} {code_sha256(s.build)}' for k, s in specs.items()), sep='\\n')")
+    done = subprocess.run([sys.executable, "-c", worker, str(tmp_path / "specs.pkl")], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path.parent)  # not beside the plugin files: nothing to import them by
+    assert done.returncode == 0, done.stderr
+    seen = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    assert seen == {kind: f"{spec.code} None" for kind, spec in specs.items()}  # the worker alone could not hash it
+
+
+def test_a_malformed_backend_grid_is_refused_where_it_is_registered():
+    from rwbench.backends import BackendSpec
+    from rwbench.errors import RwbenchError
+
+    for grid in ({"clf__n_neighbors": [1, 3]}, [], [{"clf__n_neighbors": 3}], [{}]):
+        with pytest.raises(RwbenchError, match=r"backend 'bad': grid must be a non-empty list of \{parameter: \[values\]\}"):
+            BackendSpec(name="bad", build=lambda seed: None, grid=grid, description="")
