@@ -54,7 +54,7 @@ class BackendSpec:
             object.__setattr__(self, "code", code_sha256(self.build))
         for name, grid in {"grid": self.grid, **{f"grids[{k!r}]": g for k, g in (self.grids or {}).items()}}.items():
             if not (isinstance(grid, list) and grid and all(
-                    isinstance(part, dict) and part and all(isinstance(v, list) and v for v in part.values())
+                    isinstance(part, dict) and part and all(_values(v) for v in part.values())
                     for part in grid)):
                 raise RwbenchError(f"backend {self.name!r}: {name} must be a non-empty list of {{parameter: [values]}} "
                                    f"dicts (scikit-learn's param_grid as a list), not {grid!r}")
@@ -83,6 +83,12 @@ def grid_size(grid: ParamGrid) -> int:
 
 
 BACKENDS: Registry[BackendSpec] = Registry("backend", builtins="rwbench.backends", group="rwbench.backends")
+
+
+def _values(candidates: object) -> bool:
+    """A grid entry's values: a non-empty sequence (list, tuple, array), not a string or a single value."""
+    return (hasattr(candidates, "__len__") and hasattr(candidates, "__getitem__")
+            and not isinstance(candidates, (str, bytes, dict)) and len(candidates) > 0)  # type: ignore[arg-type]
 
 
 def register_backend(**fields):

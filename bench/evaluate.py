@@ -109,14 +109,26 @@ def search_grid(estimator, grid: list[dict], X: np.ndarray, y: np.ndarray, cv: l
     """Every setting of ``grid`` fitted and scored on each (fit, validate) pair of ``cv`` (``refit=False``): an
     infeasible setting (k > n) scores NaN; every setting failing is an error naming ``where``."""
     search = GridSearchCV(estimator, grid, cv=cv, scoring=scoring, refit=False, n_jobs=n_jobs, error_score=np.nan)
-    with warnings.catch_warnings(), shared_threads(n_jobs):
+    with warnings.catch_warnings(record=True) as caught, shared_threads(n_jobs):
         warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", FitFailedWarning)
-        warnings.filterwarnings("ignore", "(Scoring failed|One or more of the test scores are non-finite)")
+        warnings.simplefilter("always", FitFailedWarning)
+        warnings.filterwarnings("always", "Scoring failed")
+        warnings.filterwarnings("ignore", "One or more of the test scores are non-finite")
         search.fit(X, y)
     if np.isnan(search.cv_results_["mean_test_score"]).all():
-        raise RwbenchError(f"{where}: every grid setting failed; check the features")
+        raise RwbenchError(f"{where}: every grid setting failed on the inner splits{failure_cause(caught)}")
     return search
+
+
+def failure_cause(caught: list[warnings.WarningMessage]) -> str:
+    """``: <the estimator's own error>`` from scikit-learn's fit- or scoring-failure warnings (their last line);
+    empty when none was caught."""
+    for warning in caught:
+        text = str(warning.message)
+        if issubclass(warning.category, FitFailedWarning) or text.startswith("Scoring failed"):
+            lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+            return f": {lines[-1]}" if lines else ""
+    return ""
 
 
 def stored_params(params: dict) -> dict:

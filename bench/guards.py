@@ -308,10 +308,11 @@ def stratified_or_file(name: str, clips: list[Clip], *, k: int, seed: int,
 def check_protocol(dataset: Dataset) -> None:
     """Build the outer splits once now, so a protocol that cannot run fails at load time."""
     try:
-        dataset.splits()
+        splits = dataset.splits()
     except ValueError as err:  # scikit-learn: too few clips per class for k folds, ...
         raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} cannot split these "
                         f"{len(dataset.clips)} clips: {err}") from err
+    dataset.kind.check_splits(dataset, splits)
 
 
 def coverage(clips: Sequence[Clip], *, dataset: str, official_folds: Sequence[int] | None,

@@ -37,7 +37,6 @@ from sklearn.metrics import (
     balanced_accuracy_score,
     confusion_matrix,
     f1_score,
-    make_scorer,
 )
 from sklearn.multiclass import OneVsRestClassifier
 
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
     import torch
 
     from .datamodel import Clip, Dataset
+    from .protocol import OuterSplit
 
 THRESHOLD_CANDIDATES = 99  # quantiles of the validation scores tried as the micro-F1 threshold
 MULTILABEL_DRAWS = 500  # bootstrap draws over clips at most: each draw scores every seed's macro ROC-AUC
@@ -106,6 +106,12 @@ def response(model: BaseEstimator, X: np.ndarray) -> np.ndarray:
     if hasattr(model, "decision_function"):
         return np.asarray(model.decision_function(X), dtype=np.float64)
     return np.asarray(model.predict_proba(X), dtype=np.float64)
+
+
+def roc_auc_scorer(model: BaseEstimator, X: np.ndarray, y: np.ndarray) -> float:
+    """The inner search's score of a multilabel model: macro ROC-AUC of the per-tag scores its folds are rated on
+    (not ``make_scorer``, which reads a 2-tag indicator as a binary target and keeps one column of predict_proba)."""
+    return roc_auc_macro(y, response(model, X))
 
 
 def class_scores(model: BaseEstimator, X: np.ndarray) -> tuple[np.ndarray | None, str | None]:
@@ -186,6 +192,9 @@ class TaskType(ABC):
     @abstractmethod
     def check_dataset(self, dataset: Dataset) -> None:
         """Raise :class:`DataError` when the dataset's classes or protocol do not fit this type."""
+
+    def check_splits(self, dataset: Dataset, splits: Sequence[OuterSplit]) -> None:  # noqa: B027  (an optional hook)
+        """Raise :class:`DataError` when the outer splits cannot score this type fairly."""
 
     # -- backends -------------------------------------------------------------------------------------------------
     def estimator(self, build: Callable[[int], BaseEstimator], seed: int, native: bool) -> BaseEstimator:
@@ -289,6 +298,19 @@ class Multiclass(TaskType):
             raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} puts each class in all {k} folds, but "
                             f"{len(short)} class(es) have fewer clips: {listed}; add clips, lower k, or drop the class")
 
+    def check_splits(self, dataset: Dataset, splits: Sequence[OuterSplit]) -> None:
+        """A class tested in a split whose training side has none of it is always predicted wrong: the fold's
+        accuracy would fall by its clips, with no word (user folds, a folds file, a manifest's split)."""
+        labels = np.array([c.label for c in dataset.clips])
+        for split in splits:
+            unseen = sorted(set(labels[split.test].tolist()) - set(labels[split.train].tolist()))
+            if unseen:
+                n = int(np.isin(labels[split.test], unseen).sum())
+                raise DataError(f"{dataset.key}: {split.name} tests {n} clip(s) of {len(unseen)} class(es) that no "
+                                f"clip of its training side has ({', '.join(map(repr, unseen[:5]))}): no backend can "
+                                f"predict them, and the fold's score would count them wrong. Put every class in the "
+                                f"training side of every split (in at least two folds), or drop those clips")
+
     def outputs(self, model: BaseEstimator, X: np.ndarray) -> Outputs:
         scores, kind = class_scores(model, X)
         return Outputs(model.predict(X), scores, kind, getattr(model, "classes_", None))
@@ -300,8 +322,10 @@ class Multiclass(TaskType):
             warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
             metrics = {"accuracy": float(accuracy_score(truth, predicted)),
                        "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
-                       "macro_f1": float(f1_score(truth, predicted, average="macro", labels=np.arange(n_classes),
-                                                  zero_division=0))}
+                       # over the classes in the fold's truth or predictions (scikit-learn's default): a class
+                       # absent from both has no F1, not an F1 of 0
+                       "macro_f1": float(f1_score(truth, predicted, average="macro",
+                                                  labels=np.union1d(truth, predicted), zero_division=0))}
         return FoldRecord(metrics, [int(t) for t in truth], [int(p) for p in predicted],
                           confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist())
 
@@ -328,7 +352,7 @@ class Multiclass(TaskType):
 class Multilabel(TaskType):
     name = "multilabel"
     metrics = ("roc_auc_macro", "pr_auc_macro", "micro_f1")
-    scoring = make_scorer(roc_auc_macro, response_method=("decision_function", "predict_proba"))
+    scoring = staticmethod(roc_auc_scorer)
     description = "a set of tags per clip; macro ROC-AUC (macro PR-AUC, micro F1 at a validated threshold)"
     thresholded = True
     paired_clip_test = "bootstrap"

@@ -17,13 +17,15 @@ PREDICTED = np.array([0, 0, 0, 2, 1, 0])  # 4 classes: 2 is predicted once but n
 
 def test_multiclass_metrics_on_an_imbalanced_fold_with_missing_classes():
     """By hand: accuracy 4/6; recall 3/4 (class 0) and 1/2 (class 1), balanced accuracy over the true classes
-    0.625; F1 per class 0.75, 2/3, 0 (class 2: precision 0), 0 (class 3: nothing true or predicted, zero_division
-    0), macro F1 over all four classes (0.75 + 2/3) / 4."""
+    0.625; F1 per class 0.75, 2/3, 0 (class 2: precision 0); class 3, neither true nor predicted, has no F1 and is
+    left out (as scikit-learn's default does): macro F1 (0.75 + 2/3 + 0) / 3, not a perfect fold's class counted 0."""
     record = task_type("multiclass").fold_record(TRUTH, Outputs(predicted=PREDICTED), 4)
     assert list(record.metrics) == ["accuracy", "balanced_accuracy", "macro_f1"]
     assert record.metrics["accuracy"] == pytest.approx(4 / 6)
     assert record.metrics["balanced_accuracy"] == pytest.approx(0.625)
-    assert record.metrics["macro_f1"] == pytest.approx((0.75 + 2 / 3) / 4)
+    assert record.metrics["macro_f1"] == pytest.approx((0.75 + 2 / 3) / 3) == f1_score(TRUTH, PREDICTED, average="macro")
+    perfect = task_type("multiclass").fold_record(TRUTH, Outputs(predicted=TRUTH), 4).metrics
+    assert perfect == {"accuracy": 1.0, "balanced_accuracy": 1.0, "macro_f1": 1.0}
     assert record.truth == TRUTH.tolist() and record.predicted == PREDICTED.tolist()
 
 
@@ -256,3 +258,40 @@ def test_a_multilabel_dataset_needs_two_tags():
 def test_with_no_positive_validation_clip_every_threshold_ties_and_the_lowest_wins():
     scores = np.array([[0.1, 0.7], [0.4, 0.2], [0.9, 0.3], [0.6, 0.8]])
     assert choose_threshold(np.zeros((4, 2), int), scores) == pytest.approx(np.quantile(scores, 0.01))
+
+
+def test_a_class_no_training_side_holds_is_refused_at_load(tmp_path):
+    """User folds where a class sits in one fold only: tested there, it has no training clip, every one of its clips
+    is predicted wrong and the fold's score falls with no word. Refused, naming the split and the class."""
+    from rwbench.datamodel import DATASETS
+    from rwbench.errors import DataError
+    from conftest import write_audio
+
+    rows = ["path,label,fold"]
+    for i in range(12):
+        label, fold = ("owl", 1) if i < 4 else (("cat", "dog")[i % 2], 1 + i % 3)
+        write_audio(tmp_path / f"{label}{i}.wav", seconds=0.15)
+        rows.append(f"{label}{i}.wav,{label},{fold}")
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"fold1 tests 4 clip\(s\) of 1 class\(es\) that no clip of its training side "
+                                        r"has \('owl'\)"):
+        DATASETS.get("csv").load(tmp_path)
+
+
+@pytest.mark.parametrize("backend", ["knn", "logreg"])
+def test_a_two_tag_multilabel_search_scores_every_tag(backend):
+    """With 2 tags scikit-learn's make_scorer read the indicator as a binary target and kept one predict_proba
+    column: knn (no decision_function) failed every setting. The search scores what the folds are rated on."""
+    from rwbench.backends import BACKENDS
+    from rwbench.evaluate import evaluate_split
+    from rwbench.protocol import OuterSplit
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((120, 2)) < 0.4).astype(np.int64)
+    y[y.sum(1) == 0, 0] = 1
+    X = rng.standard_normal((120, 8)) + y @ rng.standard_normal((2, 8))
+    train = np.arange(30, 120)
+    split = OuterSplit("f", train, np.arange(30), ((train[:45], train[45:]), (train[45:], train[:45])))
+    fold = evaluate_split(X, y, split, BACKENDS.get(backend), seed=0, n_classes=2, task=task_type("multilabel"),
+                          n_jobs=1)
+    assert 0.6 < fold.selection_score <= 1 and 0.6 < fold.metrics["roc_auc_macro"] <= 1
