@@ -94,7 +94,28 @@ class CacheEntry:
                 return f"{path} has {size} bytes, the manifest says {expected.get('bytes')} (truncated or replaced)"
             if sha256_of(path) != expected.get("sha256"):
                 return f"{path} does not match the sha256 in its manifest (altered on disk)"
+        mismatch = self._manifest_mismatch(manifest)
+        if mismatch:
+            return f"{self.manifest_path} does not describe its arrays: {mismatch} (edited by hand?)"
         _CHECKED[self.folder] = stats
+        return None
+
+    def _manifest_mismatch(self, manifest: EmbeddingManifest) -> str | None:
+        """What the manifest says that its (checksummed) arrays contradict: their shapes, the clips, the layer spans.
+        The sha256 covers the arrays, not the manifest that says how to read them."""
+        rows, dim = np.load(self.features_path, mmap_mode="r").shape
+        index = len(np.load(self.clip_index_path, mmap_mode="r"))
+        spans = sorted(tuple(span) for span in manifest.layers.values())
+        tiled = bool(spans) and spans[0][0] == 0 and spans[-1][1] == manifest.dim and all(
+            a[1] == b[0] for a, b in zip(spans, spans[1:]))
+        for wrong, said in (((rows, dim) != (manifest.n_rows, manifest.dim), f"features are {rows} × {dim}, the "
+                             f"manifest says {manifest.n_rows} × {manifest.dim}"),
+                            (index != rows, f"clip_index has {index} rows for {rows} feature rows"),
+                            (len(manifest.clip_ids) != manifest.n_clips, f"{len(manifest.clip_ids)} clip ids for "
+                             f"n_clips {manifest.n_clips}"),
+                            (not tiled, f"its layers' columns {dict(manifest.layers)} do not cover 0…{manifest.dim}")):
+            if wrong:
+                return said
         return None
 
     def is_complete(self) -> bool:

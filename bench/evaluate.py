@@ -23,7 +23,7 @@ from .backends import BackendSpec, chosen_edges, short_name
 from .errors import RwbenchError
 from .folds import FoldResult, fold_result
 from .protocol import OuterSplit
-from .results import FoldStore
+from .results import FoldStore, fold_contradiction
 from .tasks import TASK_TYPES, Outputs, TaskType, fold_threshold
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,12 @@ def nested_cv(
     done: dict[str, FoldResult | None] = {}
     if store is not None:
         done = {s.name: store.get(s.name) for s in splits}
+        for name, fold in done.items():
+            contradiction = fold and fold_contradiction(task, fold.to_dict())
+            if contradiction:
+                log.warning("%s: the stored fold %s has %s; that fold is computed again", store.folder, name,
+                            contradiction)
+                done[name] = None
         reused = sum(fold is not None for fold in done.values())
         if reused:
             log.info("%s: %d of %d outer folds already scored (%s); resuming", backend.name, reused, len(splits),

@@ -360,6 +360,22 @@ def schema_problem(value: object, schema: Schema, where: str = "") -> str | None
     return None
 
 
+def fold_contradiction(task: TaskType, fold: dict[str, Any]) -> str | None:
+    """Where a stored fold's primary metric is not what its own per-clip outputs give (a number edited by hand, or
+    a file spliced from two runs), what it says and what they give; None when they agree or it stores no outputs."""
+    if not all(fold.get(name) is not None for name in task.clip_fields) or task.primary not in fold:
+        return None
+    try:
+        truth, outputs = task.clip_output(fold)
+        recomputed = float(task.clip_score(truth, outputs[None], np.arange(len(truth))[None])[0])
+    except (ValueError, IndexError, TypeError) as err:
+        return f"its per-clip outputs cannot be read ({err})"
+    stored = fold[task.primary]
+    if isinstance(stored, (int, float)) and not isinstance(stored, bool) and abs(recomputed - stored) <= 1e-9:
+        return None
+    return f"{task.primary} {stored!r}, but its per-clip outputs give {recomputed:.6g}"
+
+
 def result_problem(record: object) -> str | None:
     """Why ``record`` (a result file's JSON, of any readable schema version) is not a result the leaderboard can
     use, or None."""
@@ -391,6 +407,9 @@ def result_problem(record: object) -> str | None:
             low, high = task.metric_bounds
             if not math.isfinite(value) or not low <= value <= high:
                 return f"folds[{i}].{name} is {value!r}, not a score in [{low:g}, {high:g}]"
+        contradiction = fold_contradiction(task, fold)
+        if contradiction:
+            return f"folds[{i}] ({fold.get('name')}) has {contradiction}"
     return None
 
 

@@ -142,6 +142,11 @@ def _flip_a_value(path: Path) -> None:
     np.save(path, array)
 
 
+def _edit_manifest(path: Path, **fields) -> None:
+    """A hand edit the arrays' sha256 cannot see: the manifest says how to read them."""
+    path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+
+
 DAMAGE = {
     "features truncated": ("features.npy", _truncate, "bytes"),
     "features empty": ("features.npy", lambda p: p.write_bytes(b""), "bytes"),
@@ -155,6 +160,12 @@ DAMAGE = {
     "manifest not an object": ("manifest.json", lambda p: p.write_text("[1, 2]"), "JSON object"),
     "manifest of an older schema": ("manifest.json", lambda p: p.write_text(json.dumps(
         {**json.loads(p.read_text()), "schema_version": 2})), "schema_version 2"),
+    "manifest edited: fewer columns": ("manifest.json", lambda p: _edit_manifest(p, dim=3, layers={"x": [0, 3]}),
+                                       "features are"),
+    "manifest edited: a layer span": ("manifest.json", lambda p: _edit_manifest(p, layers={
+        k: [lo, hi - 1] for k, (lo, hi) in json.loads(p.read_text())["layers"].items()}), "do not cover"),
+    "manifest edited: a clip fewer": ("manifest.json", lambda p: _edit_manifest(p, clip_ids=json.loads(
+        p.read_text())["clip_ids"][1:]), "clip ids for n_clips"),
     "manifest without file checksums": ("manifest.json",
                                         lambda p: p.write_text(json.dumps({k: v for k, v in json.loads(
                                             p.read_text()).items() if k != "files"})), "missing field(s) ['files']"),

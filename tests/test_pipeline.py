@@ -300,3 +300,32 @@ def test_float32_on_cuda_turns_tf32_off_and_leaves_the_cpu_alone():
         assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def test_a_stored_score_its_own_clip_outputs_contradict_is_never_used(opts, monkeypatch, caplog):
+    """A hand-edited accuracy (0.27 → 0.97 with the clips' predictions unchanged) in a scored fold or a result file:
+    the fold is computed again, the file is skipped and named, never averaged into the leaderboard."""
+    from rwbench import evaluate
+    from rwbench.folds import FoldResult
+    from rwbench.results import FoldStore, iter_results
+
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    (path,) = (opts.results_dir / "runs").rglob("*.json")
+    record = json.loads(path.read_text())
+    edited = {**record["folds"][0], "accuracy": 0.5 * record["folds"][0]["accuracy"] + 0.25}
+    path.write_text(json.dumps({**record, "folds": [edited, *record["folds"][1:]]}))
+    invalid: list = []
+    assert list(iter_results(opts.results_dir, invalid=invalid)) == []
+    assert invalid[0][1].startswith("folds[0] (fold1) has accuracy ") and "per-clip outputs give" in invalid[0][1]
+
+    path.unlink()  # as if stopped after fold 1, whose stored score was then edited
+    FoldStore(opts.results_dir, path, record["run_key"]).put(FoldResult.from_dict(edited))
+    scored = []
+    original = evaluate.evaluate_split
+    monkeypatch.setattr(evaluate, "evaluate_split", lambda X, y, split, *a, **k: scored.append(split.name)
+                        or original(X, y, split, *a, **k))
+    with caplog.at_level("WARNING", logger="rwbench.evaluate"):
+        run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    assert scored == ["fold1", "fold2", "fold3", "fold4"]
+    assert any("fold1 has accuracy" in r.getMessage() and "computed again" in r.getMessage() for r in caplog.records)
+    assert json.loads(path.read_text())["folds"][0]["accuracy"] == record["folds"][0]["accuracy"]

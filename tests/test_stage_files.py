@@ -78,3 +78,19 @@ def test_a_record_stored_under_the_earlier_name_is_not_a_second_version(tmp_path
     caplog.clear()
     assert main(["evaluate", *common, "--backends", "logreg"]) == 0
     assert "stored versions" not in caplog.text and "evaluate: 1 new results" in caplog.text
+
+
+def test_a_stored_dataset_record_edited_by_hand_is_refused(tmp_path, capsys):
+    """Relabelled clips in the stored record would be evaluated under the embedded fingerprint: its name holds its
+    content key, so the edit is named."""
+    data = pets(tmp_path)
+    common = ["--dataset", "folder", "--results", str(tmp_path / "r"), "--frontends", "mfcc", "--device", "cpu",
+              "--workers", "0"]
+    assert main(["embed", *common, "--data-root", str(data), "--dataset-option", "k=3"]) == 0
+    (record,) = (tmp_path / "r").rglob("dataset-*.json")
+    stored = json.loads(record.read_text())
+    stored["clips"][0][1] = next(c[1] for c in stored["clips"] if c[1] != stored["clips"][0][1])  # a clip relabelled
+    record.write_text(json.dumps(stored, indent=2))
+    assert main(["evaluate", *common, "--backends", "logreg"]) == 2
+    err = capsys.readouterr().err
+    assert f"{record} does not match the content key in its name (edited by hand?)" in err

@@ -280,7 +280,8 @@ def test_a_failing_grid_setting_scores_nan_and_every_one_failing_is_an_error():
     assert fold.best_params == {"honest": 1} and fold.accuracy == 1.0 and fold.selection_score == 1.0
     assert 0 <= fold.fit_seconds <= elapsed  # the fold's own fitting time, inside the call's
     never = BackendSpec(name="never", build=lambda seed: Picky(), grid=[{"honest": [3]}], description="test")
-    with pytest.raises(RwbenchError, match="never on fold3: every grid setting failed on the inner splits: ValueError: unscorable"):
+    with pytest.raises(RwbenchError, match="never on fold3: every grid setting failed on the inner splits: "
+                                           "ValueError: unscorable"):
         evaluate_split(X, truth, split, never, seed=0, n_classes=2)
 
 

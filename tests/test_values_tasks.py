@@ -263,9 +263,10 @@ def test_with_no_positive_validation_clip_every_threshold_ties_and_the_lowest_wi
 def test_a_class_no_training_side_holds_is_refused_at_load(tmp_path):
     """User folds where a class sits in one fold only: tested there, it has no training clip, every one of its clips
     is predicted wrong and the fold's score falls with no word. Refused, naming the split and the class."""
+    from conftest import write_audio
+
     from rwbench.datamodel import DATASETS
     from rwbench.errors import DataError
-    from conftest import write_audio
 
     rows = ["path,label,fold"]
     for i in range(12):
