@@ -103,6 +103,9 @@ def _read_audioread(path: Path) -> tuple[np.ndarray, int]:
             pcm = np.frombuffer(b"".join(f), dtype="<i2")
     except Exception as err:  # audioread raises many unrelated types for bad files
         raise DataError(f"cannot decode {path}: {type(err).__name__}: {err}") from err
+    if channels < 1 or pcm.size % channels:
+        raise DataError(f"cannot decode {path}: the decoder returned {pcm.size} samples for {channels} channel(s) "
+                        f"(cut part-way through a frame: damaged)")
     return (pcm.astype(np.float32) / 32768.0).reshape(-1, channels), rate
 
 

@@ -107,7 +107,11 @@ def evaluate_split(
 def search_grid(estimator, grid: list[dict], X: np.ndarray, y: np.ndarray, cv: list, *, scoring,
                 n_jobs: int | None, where: str) -> GridSearchCV:
     """Every setting of ``grid`` fitted and scored on each (fit, validate) pair of ``cv`` (``refit=False``): an
-    infeasible setting (k > n) scores NaN; every setting failing is an error naming ``where``."""
+    infeasible setting (k > n) scores NaN; every setting failing is an error naming ``where`` and the estimator's own
+    error. The chosen setting has the highest mean inner score; settings tied on it go to the first in scikit-learn's
+    order (``ParameterGrid``: parameter names sorted, the first varying slowest, values in their listed order). Means
+    of equal correct counts over unequal validation folds can differ in the last bit, which then decides: either
+    choice is one of equals."""
     search = GridSearchCV(estimator, grid, cv=cv, scoring=scoring, refit=False, n_jobs=n_jobs, error_score=np.nan)
     with warnings.catch_warnings(record=True) as caught, shared_threads(n_jobs):
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -154,7 +154,12 @@ def load_speech_commands(root: Path, *, task: str | None = None, refit: Refit = 
     task = task or "words35"
     data = locate(Path(root), ROOTS, lambda p: (p / LISTS["test"]).is_file(), dataset="speech_commands",
                   expect="the word folders (yes/, no/, ...) and testing_list.txt")
-    split_of = {entry: part for part, name in LISTS.items() for entry in read_list(data / name)}
+    listed = {part: read_list(data / name) for part, name in LISTS.items()}
+    both = sorted(set.intersection(*listed.values()))
+    if both:  # the shipped lists are disjoint: a file in both would be scored as a test clip it was selected on
+        raise DataError(f"speech_commands: {len(both)} file(s) are in both {' and '.join(LISTS.values())} (first: "
+                        f"{both[0]}); the shipped lists are disjoint: restore them")
+    split_of = {entry: part for part, entries in listed.items() for entry in entries}
     clips = []
     for word in WORDS:
         for path in sorted((data / word).glob("*.wav")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -160,3 +161,25 @@ def test_an_intact_ogg_passes_the_page_walk(tmp_path):
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(DataError, match="runs past the end of the file"):
         audio.probe(path)
+
+
+def test_audioread_samples_that_do_not_fill_a_frame_are_named(tmp_path, monkeypatch):
+    """A damaged file through ffmpeg can end part-way through a stereo frame: named, not a raw reshape error."""
+    import types
+
+    class Half:
+        samplerate, channels = 8000, 2
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def __iter__(self):
+            return iter([np.zeros(5, "<i2").tobytes()])  # 5 samples for 2 channels
+
+    monkeypatch.setattr(audio, "_audioread_backends", lambda: ("ffmpeg",))
+    monkeypatch.setitem(sys.modules, "audioread", types.SimpleNamespace(audio_open=lambda *a, **k: Half()))
+    with pytest.raises(DataError, match=r"clip\.m4a: the decoder returned 5 samples for 2 channel\(s\)"):
+        audio._read_audioread(tmp_path / "clip.m4a")

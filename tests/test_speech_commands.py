@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,13 @@ def test_silence_needs_a_recording_long_enough_for_each_split(tmp_path):
     root = build(tmp_path / "sc", noise_seconds=5.0)  # 10 % of 5 s is 0.5 s: no 1 s crop for valid / test
     with pytest.raises(DataError, match="long enough to draw valid silence"):
         load(root, tasks=["v1_12"])
+
+
+def test_a_file_in_both_shipped_lists_is_refused(tmp_path):
+    root = build(tmp_path / "sc")
+    first_test = (root / "testing_list.txt").read_text().split()[0]
+    with open(root / "validation_list.txt", "a") as f:
+        f.write(first_test + "\n")
+    with pytest.raises(DataError, match=rf"1 file\(s\) are in both validation_list.txt and testing_list.txt \(first: "
+                                        rf"{re.escape(first_test)}\)"):
+        load(root, partial=True)
