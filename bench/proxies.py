@@ -328,7 +328,10 @@ def _zero_cost(score: Callable, *, needs_labels: bool) -> Callable[[ProxyContext
         for seed in ctx.seeds:
             net = ProxyNetwork(ctx.spec, ctx.width, n_classes, seed=seed).to(ctx.device)
             try:
-                per_seed[seed] = score(net, inputs, targets, loss)
+                value = score(net, inputs, targets, loss)
+                if not np.isfinite(value):  # float64 overflow (synflow of a deep network), or inf·0
+                    raise Undefined(f"the score is {value} on this network: it overflows float64 or is not a number")
+                per_seed[seed] = value
             except Undefined as why:
                 per_seed[seed], undefined[str(seed)] = float("nan"), str(why)
         detail = {"batch": len(waves), **({} if needs_labels else {"labels_used": False}),

@@ -472,7 +472,9 @@ def search_table(manifest: dict) -> pd.DataFrame:
         rows.append(row)
     table = pd.DataFrame(rows)
     by = manifest["rank_by"]
-    table = table.sort_values(by, ascending=False, na_position="last", kind="stable") if by in table else table
+    if by in table:  # a non-finite value last, as ranked() orders --train-top (pandas would put +inf first)
+        table = table.sort_values(by, ascending=False, na_position="last", kind="stable",
+                                  key=lambda v: v.where(np.isfinite(v.astype(float))))
     table.insert(0, "rank", range(1, len(table) + 1))
     return table.reset_index(drop=True)
 

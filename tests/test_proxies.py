@@ -168,6 +168,21 @@ def test_an_undefined_score_is_nan_with_its_reason_in_the_record():
     assert math.isfinite(value.value) and "undefined" not in value.detail
 
 
+@pytest.mark.parametrize("overflow", [float("inf"), float("nan")])
+def test_a_score_that_overflows_is_undefined_with_its_reason(overflow):
+    """synflow of a 300-layer network overflows float64: NaN with its reason, never +inf (which the table would
+    rank first and --train-top last)."""
+    from toy import tone_dataset
+
+    from rwbench.frontend import FRONTENDS
+    from rwbench.proxies import _zero_cost
+
+    ctx = ProxyContext(spec=FRONTENDS.get("strided_512_512"), width="small", seeds=(0,),
+                       dataset=tone_dataset(n_per_class=4), batch=lambda: (torch.randn(2, 16000), torch.tensor([0, 1])))
+    value = _zero_cost(lambda *args: overflow, needs_labels=False)(ctx)
+    assert math.isnan(value.value) and "overflows float64 or is not a number" in value.detail["undefined"]["0"]
+
+
 def test_naswot_on_clips_with_the_same_codes_is_undefined_with_its_reason(tiny):
     net, x_t, *_ = tiny
     with pytest.raises(Undefined, match="kernel is singular"):

@@ -615,3 +615,28 @@ def test_halving_cuts_by_the_first_cheap_proxy_asked_and_records_it(toy_space, t
     assert manifest["halving_by"] == "synflow" and manifest["rank_by"] == "rw_elm"
     best = sorted(manifest["architectures"], key=lambda a: -a["proxies"]["synflow"]["value"])[:2]
     assert {a["name"] for a in manifest["architectures"] if "rw_elm" in a["proxies"]} == {a["name"] for a in best}
+
+
+def test_a_trained_mean_of_seeds_is_settled_so_equal_accuracies_tie(tmp_path):
+    """Seeds 0.5, 0.5, 0.65 average to 0.5499999999999999 in floating point: settled, they tie with a row at 0.55 in
+    every rank and top-10 % (unsettled, the second row won the trained top-1 alone)."""
+    from rwbench.analysis.search_score import trained_results
+
+    folder = tmp_path / "runs" / "toy"
+    folder.mkdir(parents=True)
+    for seed, accuracy in enumerate((0.5, 0.5, 0.65)):
+        (folder / f"a__small__trained__seed{seed}__head.json").write_text(json.dumps(
+            {"seed": seed, "summary": {"accuracy_mean": accuracy}, "device": "cpu", "timings": {"fit_seconds": 1.0}}))
+    assert np.mean([0.5, 0.5, 0.65]) != 0.55
+    found = trained_results(tmp_path, "toy", "multiclass", "a", "small", fingerprint=None, params=None, skipped=[])
+    assert found is not None and found["value"] == 0.55
+
+
+def test_the_table_orders_a_non_finite_value_last_as_train_top_does():
+    from rwbench.search import search_table
+
+    archs = [{"name": name, "config": {"input": "logmel"}, "description": "", "trained": None,
+              "proxies": {"synflow": {"value": value}}}
+             for name, value in (("a0", math.inf), ("a1", 3.0), ("a2", math.nan), ("a3", 1.0))]
+    table = search_table({"architectures": archs, "rank_by": "synflow"})
+    assert table["frontend"].tolist() == ["a1", "a3", "a0", "a2"]  # ranked(): finite values first, then sample order

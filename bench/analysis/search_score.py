@@ -27,6 +27,7 @@ from ..fileio import atomic_path, read_json
 from ..results import device_kind, devices_label, safe
 from ..tasks import task_type
 from .ranking import EXACT_N, MIN_FRONTENDS, rank_agreement, rho_difference_interval
+from .significance import settled
 
 log = logging.getLogger("rwbench")
 TOP_FRACTION = 0.1
@@ -61,7 +62,8 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
         used.append(str(path))
     if not per_seed:
         return None
-    return {"value": float(np.mean(list(per_seed.values()))), "per_seed": per_seed, "metric": metric,
+    # settled: a mean of seeds equal in exact arithmetic to another row's ties with it in every rank and top-10 %
+    return {"value": float(settled(np.mean(list(per_seed.values())))), "per_seed": per_seed, "metric": metric,
             "seconds_per_seed": float(np.mean(seconds)),
             "seconds_by_device": {device: float(np.mean(s)) for device, s in sorted(by_device.items())},
             "files": used}
