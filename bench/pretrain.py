@@ -147,6 +147,8 @@ def pretrain(name: str, datasets: list[Dataset], frontends: list[FrontendSpec], 
                 key = content_key({"task": name, "frontend": spec.name, "version": spec.version,
                                    "width": str(opts.width), "seed": seed, "dataset": dataset.key,
                                    "fingerprint": dataset.fingerprint(), "settings": opts.settings(),
+                                   # the folds: weights trained under another assignment have seen its test clips
+                                   "protocol": dataset.describe()["protocol"],
                                    "skipped": sorted(failed)})
                 for split in kept:
                     if finished_fold(folder, split.name, key, opts.force) is None:

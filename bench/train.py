@@ -228,13 +228,50 @@ def classification(model: Classifier, waves: torch.Tensor, labels: torch.Tensor,
     return Objective(loss, validate)
 
 
+MIN_NORM_UPDATES = 50  # below it a batch norm's running statistics (momentum 0.1) still hold 0.9**n of their start
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(model: Classifier, waves: torch.Tensor, idx: np.ndarray, device: torch.device,
+                           batch_size: int, windows: Windows | None = None) -> None:
+    """The batch norms' running statistics recomputed over clips ``idx``, read as they are scored (whole clips, or
+    their loud windows): after few optimiser steps they still sit near their start (mean 0, variance 1) while pooled
+    log-mel features sit near 36 ± 4, and a head scored with them predicts one class. The front-end's norms take the
+    average over batches of near-equal size (as ``torch.optim.swa_utils.update_bn``); the head's standardisation then
+    takes the exact mean and variance of its input over the clips."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    predict_logits(model, waves, idx, device, batch_size, windows, calibrate=True)
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    seen: list[torch.Tensor] = []
+    hook = model.standardise.register_forward_pre_hook(lambda module, args: seen.append(args[0].double()))
+    try:
+        predict_logits(model, waves, idx, device, batch_size, windows)
+    finally:
+        hook.remove()
+    features, head = torch.cat(seen), model.standardise
+    assert head.running_mean is not None and head.running_var is not None  # track_running_stats, the default
+    head.running_mean.copy_(features.mean(0))
+    head.running_var.copy_(features.var(0))
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, waves: torch.Tensor, idx: np.ndarray, device: torch.device,
-                   batch_size: int, windows: Windows | None = None) -> torch.Tensor:
-    """Logits of clips ``idx``: of the whole clip, or with ``windows`` the mean over the clip's loud windows."""
+                   batch_size: int, windows: Windows | None = None, *, calibrate: bool = False) -> torch.Tensor:
+    """Logits of clips ``idx``: of the whole clip, or with ``windows`` the mean over the clip's loud windows.
+    ``calibrate``: batch norms in training mode (they accumulate their statistics), everything else in eval mode."""
     model.eval()
+    if calibrate:
+        for norm in (m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)):
+            norm.train()
     out = []
-    for part in batches(np.asarray(idx), batch_size):
+    parts = (np.array_split(np.asarray(idx), -(-len(idx) // batch_size)) if calibrate else  # near-equal sizes, none of 1
+             batches(np.asarray(idx), batch_size))
+    for part in parts:
         clips = waves[torch.from_numpy(part)]
         if windows is None:
             with autocast(device):
@@ -244,13 +281,15 @@ def predict_logits(model: nn.Module, waves: torch.Tensor, idx: np.ndarray, devic
         rows, cols = loud.nonzero(as_tuple=True)
         segments = torch.stack([clips[r, s:s + windows.length]
                                 for r, s in zip(rows.tolist(), windows.starts[cols.numpy()].tolist())])
-        chunks: list[torch.Tensor] = []
-        for chunk in torch.split(segments, batch_size):
+        chunks: list[torch.Tensor] = []  # calibrating: chunks of near-equal size, none of one window alone
+        for chunk in (torch.tensor_split(segments, -(-len(segments) // batch_size)) if calibrate else
+                      torch.split(segments, batch_size)):
             with autocast(device):
                 chunks.append(model(chunk.to(device)).float().cpu())
         logits = torch.cat(chunks)
         summed = torch.zeros(len(part), logits.shape[1]).index_add_(0, rows, logits)
         out.append(summed / loud.sum(1, keepdim=True))
+    model.eval()
     return torch.cat(out)
 
 
@@ -355,6 +394,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
                     opts.epochs)
 
     epochs = [h for run in {**searched, **runs}.values() for h in run["history"]]  # this split's inner runs
+    recalibrated: dict[str, int] = {}  # model → its optimiser steps, where its batch norms were computed exactly
 
     def trained_model(train: np.ndarray, holdout: np.ndarray | None, schedule: list[float] | None,
                       checkpoint: Path, what: str) -> Classifier:
@@ -368,6 +408,12 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
                      checkpoint=checkpoint, key=run_key, desc=f"{desc} {what}", schedule=schedule)
         if schedule is not None:
             epochs.extend(fitted["history"])
+        updates = (len(schedule) if schedule is not None else selected["best_epoch"]) * -(-len(train) // opts.batch_size)
+        if updates < MIN_NORM_UPDATES:  # the scored model's batch norms still near their start: computed exactly
+            recalibrate_batch_norm(net, waves, train, device, opts.batch_size, windows)
+            recalibrated[what] = updates
+            log.warning("%s %s: %d optimiser steps leave its batch norms' running statistics near their start; "
+                        "they are computed exactly over its %d training clips", desc, what, updates, len(train))
         return net
 
     # the fit-part model (chosen setting, best validation epoch): resumed from its finished checkpoint
@@ -410,6 +456,8 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     log.info("%s: test %s %.3f (%s, %s epoch(s) on %d clips; this fold %.0f s)", desc, task.primary,
              result.metrics[task.primary], setting, training["refit_epochs"] or history["best_epoch"], len(train_idx),
              result.fit_seconds)
+    if recalibrated:
+        training["batch_norm_recalibrated"] = recalibrated
     weights_path = folder / f"{split.name}.safetensors"
     sha256 = write_safetensors(weights_path, model.embedder.net.state_dict(),
                                {"frontend": spec.name, "tag": "trained", "fold": split.name, "seed": seed, "key": key})

@@ -635,3 +635,51 @@ def test_a_change_to_the_fit_loop_retrains_trained_heads_too():
 
     assert FIT_LOOP_VERSION == HEAD_FIT_LOOP, ("fit() changed (FIT_LOOP_VERSION bumped): bump TRAIN_CODE_VERSION so "
                                                "that trained heads are retrained, then set HEAD_FIT_LOOP to match")
+
+
+def test_few_optimiser_steps_leave_batch_norm_statistics_computed_exactly(tmp_path):
+    """4 epochs of 4 batches are 16 steps: momentum-0.1 running statistics would still hold 0.9**16 = 19 % of their
+    start (mean 0, variance 1), far from the pooled features'. The scored model's are their exact mean and variance
+    over its training clips, recorded per fold."""
+    from rwbench.train import Classifier, recalibrate_batch_norm
+
+    (path,), _ = _train(tmp_path, lrs=(1e-3,), folds=("fold2",))
+    assert _fold_record(tmp_path, "fold2")["batch_norm_recalibrated"] == {"refit": 4 * _fold_record(
+        tmp_path, "fold2")["refit_epochs"]}
+    ds = tone_dataset()
+    waves = torch.stack([torch.as_tensor(ds.load_audio(c, TINY.sample_rate)) for c in ds.clips])
+    net = Classifier(TINY, "small", len(ds.classes), seed=0, dropout=0.5)
+    net.eval()
+    recalibrate_batch_norm(net, waves, np.arange(len(waves)), torch.device("cpu"), batch_size=8)
+    with torch.no_grad():
+        pooled = torch.cat([net.embedder.pooled_layers(waves)[i] for i in net.keep], dim=1)
+    torch.testing.assert_close(net.standardise.running_mean, pooled.mean(0), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(net.standardise.running_var, pooled.var(0), rtol=1e-3, atol=1e-5)
+    assert net.standardise.momentum == 0.1 and not net.training
+
+
+def test_pretrained_fold_weights_are_not_reused_under_other_folds(tmp_path, monkeypatch):
+    """The same clips in another fold assignment (a csv's k or seed): each fold's weights were trained on clips that
+    are now that fold's test side, so the pre-training key holds the folds and they are trained again."""
+    from dataclasses import replace
+
+    from rwbench.protocol import StratifiedFolds
+
+    class Keyed(Exception):
+        pass
+
+    keys = []
+
+    def stop(description):  # the key is all this test needs: no training
+        keys.append(description)
+        raise Keyed
+
+    monkeypatch.setattr("rwbench.pretrain.content_key", stop)
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, epochs=1, patience=1, batch_size=8)
+    for seed in (0, 0, 1):
+        dataset = replace(tone_dataset(), protocol=StratifiedFolds("tones/stratified-3fold", k=3, seed=seed))
+        dataset.decoded, dataset.fail_on = [], {}  # the toy's own fields, which replace() does not carry
+        with pytest.raises(Keyed):
+            pretrain("mst", [dataset], [FRONTENDS.get("mst")], opts)
+    assert keys[0]["fingerprint"] == keys[2]["fingerprint"]  # the clips are the same: only the folds differ
+    assert keys[0]["protocol"] == keys[1]["protocol"] != keys[2]["protocol"]
