@@ -305,14 +305,15 @@ def stratified_or_file(name: str, clips: list[Clip], *, k: int, seed: int,
 
 # -- assembling a file dataset ---------------------------------------------------------------------
 
-def check_protocol(dataset: Dataset) -> None:
-    """Build the outer splits once now, so a protocol that cannot run fails at load time."""
+def check_protocol(dataset: Dataset, *, partial: bool = False) -> None:
+    """Build the outer splits once now, so a protocol that cannot run fails at load time (and one the task type
+    cannot score fairly: refused, or for a ``partial`` copy warned about and recorded)."""
     try:
         splits = dataset.splits()
     except ValueError as err:  # scikit-learn: too few clips per class for k folds, ...
         raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} cannot split these "
                         f"{len(dataset.clips)} clips: {err}") from err
-    dataset.kind.check_splits(dataset, splits)
+    dataset.kind.check_splits(dataset, splits, partial=partial)
 
 
 def coverage(clips: Sequence[Clip], *, dataset: str, official_folds: Sequence[int] | None,
@@ -401,7 +402,7 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     dataset = Dataset(name, task, sorted(clips, key=lambda c: c.id), protocol, seconds, pad, root, skipped, info,
                       task_type, clip_chosen)
     check_classes(dataset)
-    check_protocol(dataset)
+    check_protocol(dataset, partial=partial)
     if check_duplicates:
         dataset.info["duplicates"] = find_duplicates(dataset)
         dataset.info["conflicting_labels"] = conflicting_labels(dataset)

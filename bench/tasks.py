@@ -21,6 +21,7 @@ A third type (regression, retrieval) subclasses :class:`TaskType`, implements it
 
 from __future__ import annotations
 
+import logging
 import warnings
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 
     from .datamodel import Clip, Dataset
     from .protocol import OuterSplit
+
+log = logging.getLogger(__name__)
 
 THRESHOLD_CANDIDATES = 99  # quantiles of the validation scores tried as the micro-F1 threshold
 MULTILABEL_DRAWS = 500  # bootstrap draws over clips at most: each draw scores every seed's macro ROC-AUC
@@ -193,8 +196,10 @@ class TaskType(ABC):
     def check_dataset(self, dataset: Dataset) -> None:
         """Raise :class:`DataError` when the dataset's classes or protocol do not fit this type."""
 
-    def check_splits(self, dataset: Dataset, splits: Sequence[OuterSplit]) -> None:  # noqa: B027  (an optional hook)
-        """Raise :class:`DataError` when the outer splits cannot score this type fairly."""
+    def check_splits(self, dataset: Dataset, splits: Sequence[OuterSplit],  # noqa: B027  (an optional hook)
+                     partial: bool = False) -> None:
+        """Raise :class:`DataError` when the outer splits cannot score this type fairly (a ``partial`` copy: warn
+        and record it in ``dataset.info``)."""
 
     # -- backends -------------------------------------------------------------------------------------------------
     def estimator(self, build: Callable[[int], BaseEstimator], seed: int, native: bool) -> BaseEstimator:
@@ -298,18 +303,27 @@ class Multiclass(TaskType):
             raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} puts each class in all {k} folds, but "
                             f"{len(short)} class(es) have fewer clips: {listed}; add clips, lower k, or drop the class")
 
-    def check_splits(self, dataset: Dataset, splits: Sequence[OuterSplit]) -> None:
+    def check_splits(self, dataset: Dataset, splits: Sequence[OuterSplit], partial: bool = False) -> None:
         """A class tested in a split whose training side has none of it is always predicted wrong: the fold's
-        accuracy would fall by its clips, with no word (user folds, a folds file, a manifest's split)."""
+        accuracy would fall by its clips, with no word (user folds, a folds file, a manifest's split). Refused; in a
+        ``partial`` copy (some of a class's files absent) warned about and recorded as ``untrained_test_clips``."""
         labels = np.array([c.label for c in dataset.clips])
+        untrained = {}
         for split in splits:
             unseen = sorted(set(labels[split.test].tolist()) - set(labels[split.train].tolist()))
-            if unseen:
-                n = int(np.isin(labels[split.test], unseen).sum())
-                raise DataError(f"{dataset.key}: {split.name} tests {n} clip(s) of {len(unseen)} class(es) that no "
-                                f"clip of its training side has ({', '.join(map(repr, unseen[:5]))}): no backend can "
-                                f"predict them, and the fold's score would count them wrong. Put every class in the "
-                                f"training side of every split (in at least two folds), or drop those clips")
+            if not unseen:
+                continue
+            n = int(np.isin(labels[split.test], unseen).sum())
+            what = (f"{dataset.key}: {split.name} tests {n} clip(s) of {len(unseen)} class(es) that no clip of its "
+                    f"training side has ({', '.join(map(repr, unseen[:5]))}): no backend can predict them, and the "
+                    f"fold's score counts them wrong")
+            if not partial:
+                raise DataError(f"{what}. Put every class in the training side of every split (in at least two "
+                                f"folds), or drop those clips")
+            log.warning("%s (a partial copy; recorded in the result as untrained_test_clips)", what)
+            untrained[split.name] = {"clips": n, "classes": unseen}
+        if untrained:
+            dataset.info["untrained_test_clips"] = untrained
 
     def outputs(self, model: BaseEstimator, X: np.ndarray) -> Outputs:
         scores, kind = class_scores(model, X)

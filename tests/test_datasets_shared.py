@@ -57,6 +57,11 @@ def test_gtzan_mini_is_a_partial_copy():
     assert Counter(c.split for c in ds.clips) == {"train": 18, "valid": 22, "test": 4}
     expected = {k: v for k, v in gtzan_mini_metadata(root).items() if v != "excluded"}
     assert {c.id: c.split for c in ds.clips} == expected
+    (split,) = ds.splits()  # the copy's 18 training clips lack some of the genres its 4 test clips hold
+    label = [c.label for c in ds.clips]
+    unseen = {label[i] for i in split.test} - {label[i] for i in split.train}
+    assert ds.info["untrained_test_clips"] == {split.name: {"clips": sum(label[i] in unseen for i in split.test),
+                                                            "classes": sorted(unseen)}} and unseen
     stratified = DATASETS.get("gtzan").build(root, task="stratified", partial=True, check_duplicates=False)
     assert len(stratified.clips) == 50
     assert all(abs(len(a) - 30 * 12000) < 12000 for a in decode_some(ds, 12000, n=2))

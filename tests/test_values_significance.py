@@ -142,8 +142,10 @@ def test_paired_bootstrap_resamples_the_same_clips_for_both():
 
 
 def multilabel_record(truth, scores, seed=0) -> ResultRecord:
-    fold = {"name": "fold1", "roc_auc_macro": 0.5, "pr_auc_macro": 0.5, "micro_f1": 0.5,
-            "test_clips": list(range(len(truth))), "truth": truth, "scores": scores}
+    from rwbench.tasks import roc_auc_macro
+
+    fold = {"name": "fold1", "roc_auc_macro": roc_auc_macro(np.asarray(truth), np.asarray(scores)), "pr_auc_macro": 0.5,
+            "micro_f1": 0.5, "test_clips": list(range(len(truth))), "truth": truth, "scores": scores}
     return from_folds([fold], seed=seed, task_type="multilabel")
 
 
@@ -327,7 +329,10 @@ def test_multilabel_bootstrap_p_over_three_folds_by_hand():
     b_scores = np.round(truth + rng.normal(0, 1.1, truth.shape), 2)
 
     def folded(scores):
-        folds = [{"name": f"fold{i + 1}", "roc_auc_macro": 0.5, "pr_auc_macro": 0.5, "micro_f1": 0.5,
+        from rwbench.tasks import roc_auc_macro
+
+        folds = [{"name": f"fold{i + 1}", "pr_auc_macro": 0.5, "micro_f1": 0.5,
+                  "roc_auc_macro": roc_auc_macro(truth[12 * i:12 * i + 12], scores[12 * i:12 * i + 12]),
                   "test_clips": list(range(12 * i, 12 * i + 12)), "truth": truth[12 * i:12 * i + 12].tolist(),
                   "scores": scores[12 * i:12 * i + 12].tolist()} for i in range(3)]
         return clip_outputs([from_folds(folds, task_type="multilabel")])
