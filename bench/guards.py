@@ -373,8 +373,9 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     if pad not in ("zero", "repeat"):
         raise DataError(f"{label}: pad must be 'zero' or 'repeat', not {pad!r}")
     check_length_policy(label, seconds=seconds, min_seconds=min_seconds)
-    if len({c.id for c in clips}) != len(clips):
-        raise DataError(duplicate_ids(clips, label, listed_in))
+    repeated = repeated_entries([c.id for c in clips], label, listed_in)
+    if repeated:
+        raise DataError(repeated)
     from .tasks import task_type as kind_of  # scikit-learn: imported when a dataset is built, not for listing
 
     kind_of(task_type).check_clips(clips, label)
@@ -407,13 +408,6 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
         dataset.info["duplicates"] = find_duplicates(dataset)
         dataset.info["conflicting_labels"] = conflicting_labels(dataset)
     return dataset
-
-
-def duplicate_ids(clips: Sequence[Clip], label: str, listed_in: Path | None = None) -> str:
-    """The error for clips listed more than once: the first repeated ids with where they are listed."""
-    message = repeated_entries([c.id for c in clips], label, listed_in)
-    assert message is not None
-    return message
 
 
 def repeated_entries(keys: Sequence[str], label: str, listed_in: Path | None = None, *,
