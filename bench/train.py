@@ -19,7 +19,9 @@ linear). The recipe, every choice recorded in the result's ``training`` section:
    initialisation trains on all the outer training clips for the selected epoch count, at the selected run's
    per-epoch learning rates (its plateau schedule replayed), and that model is scored once on the outer test side —
    as the random rows' backends are refit on the whole training side. ``--refit fit-part`` scores the selected run's
-   best-validation-epoch model instead (fit part only; rwbench's recipe before 2026-12).
+   best-validation-epoch model instead (fit part only; rwbench's recipe before 2026-12). A scored model trained for
+   fewer than 50 optimiser steps has its batch norms' running statistics recomputed over its training clips (at
+   momentum 0.1 they still hold 0.9ⁿ of their start; recorded per fold as ``batch_norm_recalibrated``).
 3. **Convergence is checked, never assumed.** At most ``--epochs`` epochs (default 100), stopped after
    ``--patience`` epochs (10) without a better validation loss; a selected run whose best epoch lies within 10 % of
    the cap is flagged ``not_converged`` in its fold record (counted in the result's ``training`` section) and
