@@ -56,8 +56,14 @@ def row(results: Path, head: Path, dataset: str) -> str:
     return (f"| {name} | {cell([v1] if v1.is_file() else [])} | **{accuracy(head):.3f}** (lr {first['lr']:g}, "
             f"dropout {first['dropout']:g}){also} | {min(epochs)}–{max(epochs)}, {training['not_converged_folds']} | "
             f"{record['timings']['fit_seconds'] / 60:.0f} {record['device']} | "
-            f"{cell(random['svm'])} / {cell(random['elm'])} | "
+            f"{cell(random['svm'])} / {cell(random['elm'])}{seeds_in(random)} | "
             f"{transfer(head, record)} | {paired(results, name, dataset)} |")
+
+
+def seeds_in(random: dict[str, list[Path]]) -> str:
+    """`` (2 / 2 of 3 seeds)`` while a row's random seeds are still coming in; nothing when all or none are."""
+    counts = [len(files) for files in random.values()]
+    return "" if set(counts) <= {0, 3} else f" ({' / '.join(map(str, counts))} of 3 seeds)"
 
 
 def transfer(head: Path, record: dict) -> str:
