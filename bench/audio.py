@@ -179,8 +179,7 @@ def _chunk_truncation(head: bytes, size: int, *, pos: int, order: str, data_chun
         if chunk == data_chunk:
             if length in (0, 0xFFFFFFFF):  # streamed: size unknown, nothing to compare
                 return None
-            have = size - (pos + 8)
-            return None if have >= length else f"header declares {length} bytes of audio data but the file holds {have}"
+            return _shortfall(length, size - (pos + 8))
         pos += 8 + length + (length & 1)
     return None
 
@@ -198,9 +197,12 @@ def _declared_truncation(path: Path, size: int) -> str | None:
         offset, length = struct.unpack(">II", head[4:12])
         if length == 0xFFFFFFFF:  # AU's "size unknown"
             return None
-        have = size - offset
-        return None if have >= length else f"header declares {length} bytes of audio data but the file holds {have}"
+        return _shortfall(length, size - offset)
     return None
+
+
+def _shortfall(declared: int, have: int) -> str | None:
+    return None if have >= declared else f"header declares {declared} bytes of audio data but the file holds {have}"
 
 
 def _ogg_damage(path: Path) -> str | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -161,8 +160,8 @@ def stored_datasets(cache_root: Path, name: str, tasks: list[str] | None) -> lis
             continue
         records = [read_json(path) for path in paths]
         for path, record in zip(paths, records):  # its name holds its content key (since 2026-12-04): an edit shows
-            named = re.fullmatch(r"dataset-.+-([0-9a-f]{12})", path.stem)
-            if named and named.group(1) != content_key(record)[:12]:
+            legacy = path.name == f"dataset-{record.get('fingerprint')}.json"
+            if not legacy and path.name != dataset_record_path(cache_root, record).name:
                 raise RwbenchError(f"{path} does not match the content key in its name (edited by hand?): its clips, "
                                    f"labels or protocol are not what was embedded. Delete it and run `rwbench embed` "
                                    f"again, or pass --data-root")
