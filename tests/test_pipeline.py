@@ -208,13 +208,23 @@ def _folds_without_times(results_dir):
     return [{k: v for k, v in fold.items() if k != "fit_seconds"} for fold in record["folds"]]
 
 
+def scored_splits(monkeypatch) -> list[str]:
+    """The names of the outer splits evaluated from now on, in order (evaluate_split still runs)."""
+    from rwbench import evaluate
+
+    scored: list[str] = []
+    original = evaluate.evaluate_split
+    monkeypatch.setattr(evaluate, "evaluate_split", lambda X, y, split, *a, **k: scored.append(split.name)
+                        or original(X, y, split, *a, **k))
+    return scored
+
+
 def test_a_killed_evaluation_resumes_from_its_scored_folds_to_the_same_result(tmp_path, monkeypatch, caplog):
     import signal
     import subprocess
     import sys
     from pathlib import Path
 
-    from rwbench import evaluate
 
     results, cache = tmp_path / "results", tmp_path / "cache"
     code = KILLED_IN_FOLD_3.format(tests=str(Path(__file__).parent), results=str(results), cache=str(cache))
@@ -224,10 +234,7 @@ def test_a_killed_evaluation_resumes_from_its_scored_folds_to_the_same_result(tm
     assert sorted(p.name for p in partial.rglob("*.json")) == ["fold1.json", "fold2.json"]
     assert not list((results / "runs").rglob("*.json"))  # no result file from a run that did not finish
 
-    scored = []
-    original = evaluate.evaluate_split
-    monkeypatch.setattr(evaluate, "evaluate_split", lambda X, y, split, *a, **k: scored.append(split.name)
-                        or original(X, y, split, *a, **k))
+    scored = scored_splits(monkeypatch)
     opts = RunOptions(results_dir=results, cache_dir=cache, device="cpu", workers=0)
     with caplog.at_level("INFO", logger="rwbench.evaluate"):
         assert run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts).evaluated == 1
@@ -241,7 +248,6 @@ def test_a_killed_evaluation_resumes_from_its_scored_folds_to_the_same_result(tm
 
 
 def test_stale_or_unreadable_scored_folds_are_computed_again_and_force_starts_over(opts, monkeypatch, caplog):
-    from rwbench import evaluate
     from rwbench.folds import FoldResult
     from rwbench.results import FoldStore
 
@@ -255,10 +261,7 @@ def test_stale_or_unreadable_scored_folds_are_computed_again_and_force_starts_ov
     stale.put(FoldResult.from_dict(record["folds"][1]))
     assert fold.folder == stale.folder and fold.get("fold2") is None  # written under another key: not reused
     (fold.folder / "fold3.json").write_text("{not json")
-    scored = []
-    original = evaluate.evaluate_split
-    monkeypatch.setattr(evaluate, "evaluate_split", lambda X, y, split, *a, **k: scored.append(split.name)
-                        or original(X, y, split, *a, **k))
+    scored = scored_splits(monkeypatch)
     with caplog.at_level("WARNING", logger="rwbench.results"):
         run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
     assert scored == ["fold2", "fold3", "fold4"]  # fold1 reused; the stale and the corrupted one computed again
@@ -305,7 +308,6 @@ def test_float32_on_cuda_turns_tf32_off_and_leaves_the_cpu_alone():
 def test_a_stored_score_its_own_clip_outputs_contradict_is_never_used(opts, monkeypatch, caplog):
     """A hand-edited accuracy (0.27 → 0.97 with the clips' predictions unchanged) in a scored fold or a result file:
     the fold is computed again, the file is skipped and named, never averaged into the leaderboard."""
-    from rwbench import evaluate
     from rwbench.folds import FoldResult
     from rwbench.results import FoldStore, iter_results
 
@@ -320,10 +322,7 @@ def test_a_stored_score_its_own_clip_outputs_contradict_is_never_used(opts, monk
 
     path.unlink()  # as if stopped after fold 1, whose stored score was then edited
     FoldStore(opts.results_dir, path, record["run_key"]).put(FoldResult.from_dict(edited))
-    scored = []
-    original = evaluate.evaluate_split
-    monkeypatch.setattr(evaluate, "evaluate_split", lambda X, y, split, *a, **k: scored.append(split.name)
-                        or original(X, y, split, *a, **k))
+    scored = scored_splits(monkeypatch)
     with caplog.at_level("WARNING", logger="rwbench.evaluate"):
         run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
     assert scored == ["fold1", "fold2", "fold3", "fold4"]
