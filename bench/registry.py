@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-from .errors import PluginError, UnknownNameError
+from .errors import PluginError, RwbenchError, UnknownNameError
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ class Registry(Generic[S]):
         """Specs matching comma-separated names or shell wildcards, in the order asked, no repeats."""
         if isinstance(patterns, str):
             patterns = [p.strip() for p in patterns.split(",") if p.strip()]
+        if not patterns:  # an unset shell variable must not become a run of nothing that exits 0
+            raise RwbenchError(f"no {self.kind} named: give at least one name or wildcard (see `rwbench list`)")
         names = self.names()
         chosen: list[str] = []
         for pattern in patterns:

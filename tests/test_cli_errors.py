@@ -86,6 +86,17 @@ def test_a_missing_command_lists_the_commands_and_exits_2(capsys, argv, listed, 
     assert last.startswith("rwbench: error:") and needs in last, last
 
 
+@pytest.mark.parametrize("option", ["--frontends", "--backends"])
+@pytest.mark.parametrize("value", ["", " , "])
+def test_an_empty_name_list_is_refused_not_a_run_of_nothing(tmp_path, capsys, option, value):
+    """``--frontends "$FE"`` with ``FE`` unset ran nothing, printed "No results yet." and exited 0."""
+    argv = ["run", "--dataset", "synthetic", "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), *FAST]
+    argv[argv.index(option) + 1] = value
+    assert main(argv) == 2
+    one_error_line(capsys, "give at least one name or wildcard")
+    assert not (tmp_path / "r").exists()
+
+
 # -- 2. --dataset-option types -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("option", ["classes=cat,dog,owl", "classes=['cat','dog','owl']", "classes=cat, dog, owl"])
