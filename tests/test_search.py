@@ -14,6 +14,7 @@ import pytest
 from scipy import stats
 from toy import tone_dataset
 
+from rwbench.analysis.ranking import spearman_exact_p
 from rwbench.analysis.search_score import proxy_scores, regret, top_precision
 from rwbench.check import check_frontend
 from rwbench.cli import main
@@ -148,13 +149,15 @@ def test_proxy_scores_against_hand_computed_figures():
     row = proxy_scores({"architectures": archs, "proxies": ["p"]}).iloc[0]
     rho, tau = stats.spearmanr(proxy, trained).statistic, stats.kendalltau(proxy, trained).statistic
     assert row["n"] == 11 and row["spearman_rho"] == pytest.approx(rho) and row["kendall_tau"] == pytest.approx(tau)
-    assert row["p_method"] == "large-sample" and row["rho_ci_low"] <= rho <= row["rho_ci_high"]
+    assert row["spearman_p_method"] == row["kendall_p_method"] == "exact" and row["rho_ci_low"] <= rho <= row["rho_ci_high"]
+    assert row["spearman_p"] == pytest.approx(spearman_exact_p(np.array(proxy), np.array(trained)))
     # top 10 % of 11 = the 2 best: proxy picks a0 (0.9) and a6 (0.8); trained best are a6 (0.85) and a0 (0.80)
     assert row["top10_precision"] == 1.0
     assert row["regret"] == pytest.approx(0.85 - 0.80)  # the proxy's pick a0 against the best, a6
     assert row["seconds_per_arch"] == 2.0 and row["cost_ratio"] == pytest.approx(0.02)
     small = proxy_scores({"architectures": archs[:5], "proxies": ["p"]}).iloc[0]
-    assert small["p_method"] == "exact" and math.isfinite(small["spearman_p"])
+    assert small["spearman_p_method"] == "exact" and math.isfinite(small["spearman_p"])
+    assert math.isnan(small["rho_ci_low"]), "5 architectures: too few for a bootstrap interval"
     assert top_precision(np.array([3.0, 2, 1]), np.array([1.0, 2, 3])) == 0.0
     assert regret(np.array([3.0, 2, 1]), np.array([1.0, 2, 3])) == 2.0
 

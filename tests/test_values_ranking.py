@@ -14,6 +14,7 @@ from scipy import stats
 
 from rwbench.analysis import ranking
 from rwbench.analysis.significance import holm
+from rwbench.errors import RwbenchError
 
 
 def table(random: dict, trained: dict, *, backend="svm", dataset="d", folds=None, params=None) -> pd.DataFrame:
@@ -75,13 +76,38 @@ def test_kendall_with_ties_is_enumerated_at_nine_and_ten_front_ends_not_sampled(
 
 
 def test_frontend_interval_is_the_pairs_bootstrap_of_rho():
-    x, y = np.array([0.5, 0.6, 0.7, 0.8, 0.9, 0.55]), np.array([0.6, 0.58, 0.8, 0.75, 0.95, 0.5])
-    picks = np.random.default_rng(4).integers(0, 6, size=(300, 6))
+    x = np.array([0.5, 0.6, 0.7, 0.8, 0.9, 0.55, 0.65, 0.72])
+    y = np.array([0.6, 0.58, 0.8, 0.75, 0.95, 0.5, 0.7, 0.66])
+    picks = np.random.default_rng(4).integers(0, 8, size=(300, 8))
     with warnings.catch_warnings():  # a draw of one repeated front-end has no ρ
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
         rhos = np.array([stats.spearmanr(x[p], y[p]).statistic for p in picks])
     expected = np.percentile(rhos[np.isfinite(rhos)], [2.5, 97.5])
     assert ranking.frontend_interval(x, y, draws=300, seed=4) == pytest.approx(tuple(expected))
+    assert np.isnan(ranking.frontend_interval(x[:7], y[:7])).all()  # below MIN_BOOTSTRAP_N: none
+
+
+def test_below_eight_front_ends_no_bootstrap_interval_contradicts_the_exact_test():
+    """n = 5, ρ = 0.9: exact p 0.083, yet the percentile interval read 0.11 … 1.00 (excluding 0); n = 4, ρ = 1:
+    1.00 … 1.00, a point. Below 8 front-ends there is no interval, and the line says so."""
+    random = {f"f{i}": 0.5 + 0.1 * i for i in range(5)}
+    trained = dict(zip(random, [0.0, 1, 2, 4, 3]))
+    row = ranking.rank_correlation(table(random, trained)).iloc[0]
+    assert row["spearman_rho"] == pytest.approx(0.9) and row["spearman_p"] == pytest.approx(0.0833, abs=1e-4)
+    assert np.isnan(row["rho_ci_frontends_low"]) and np.isnan(row["rho_minus_null_ci_low"])
+    line = ranking.describe(row)
+    assert "no interval over front-ends below 8 front-ends" in line and "nan" not in line
+
+
+def test_the_share_of_bootstrap_draws_without_a_rho_is_recorded_and_said():
+    """Nine front-ends whose trained scores tie but for one: draws that miss it leave one side constant (no ρ)."""
+    random = {f"f{i}": 0.5 + 0.01 * i for i in range(9)}
+    trained = {f: 0.9 if f == "f8" else 0.7 for f in random}
+    row = ranking.rank_correlation(table(random, trained)).iloc[0]
+    x, y = (np.array([side[f] for f in row["frontends"]]) for side in (random, trained))  # in the row's order
+    share = np.mean(~np.isfinite(ranking.frontend_rhos(x, y)))
+    assert row["rho_ci_undefined_draws"] == pytest.approx(share) and share == pytest.approx((8 / 9) ** 9, abs=0.03)
+    assert f"({share:.0%} of draws had no ρ and are left out)" in ranking.describe(row)
 
 
 def test_fold_interval_resamples_folds_and_seeds():
@@ -106,9 +132,9 @@ def test_fold_interval_resamples_folds_and_seeds():
 
 
 def test_rank_correlation_figures_n_thresholds_and_holm():
-    random = {"a": 0.5, "b": 0.6, "c": 0.7, "d": 0.8, "e": 0.9, "f": 0.55}
-    trained = {"a": 0.6, "b": 0.58, "c": 0.8, "d": 0.75, "e": 0.95, "f": 0.5}
-    params = {"a": 60, "b": 10, "c": 30, "d": 20, "e": 50, "f": 40}
+    random = {"a": 0.5, "b": 0.6, "c": 0.7, "d": 0.8, "e": 0.9, "f": 0.55, "g": 0.65, "h": 0.72}
+    trained = {"a": 0.6, "b": 0.58, "c": 0.8, "d": 0.75, "e": 0.95, "f": 0.5, "g": 0.7, "h": 0.66}
+    params = {"a": 60, "b": 10, "c": 30, "d": 20, "e": 50, "f": 40, "g": 70, "h": 5}
     rng = np.random.default_rng(1)
     folds = {f: (rng.random((2, 3)), rng.random((3, 3))) for f in random}  # seeds × 3 folds, per side
     elm_random = {f: a + 0.001 * i for i, (f, a) in enumerate(random.items())}  # same order: same figures
@@ -120,10 +146,11 @@ def test_rank_correlation_figures_n_thresholds_and_holm():
     other = out[out["dataset"] == "other"].iloc[0]
     out = out[out["dataset"] == "d"].set_index("backend")
     svm, elm = out.loc["svm"], out.loc["elm"]
-    assert svm["n"] == elm["n"] == 6 and other["n"] == 2 and np.isnan(other["spearman_rho"])
+    assert svm["n"] == elm["n"] == 8 and other["n"] == 2 and np.isnan(other["spearman_rho"])
     assert svm["spearman_rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
     assert svm["kendall_tau"] == pytest.approx(stats.kendalltau(x, y).statistic)
-    assert svm["p_method"] == "exact" and svm["spearman_p"] == pytest.approx(ranking.spearman_exact_p(x, y))
+    assert svm["spearman_p_method"] == svm["kendall_p_method"] == "exact"
+    assert svm["spearman_p"] == pytest.approx(ranking.spearman_exact_p(x, y))
     assert svm["kendall_p"] == pytest.approx(ranking.kendall_exact_p(x, y))
     assert (svm["rho_ci_frontends_low"], svm["rho_ci_frontends_high"]) == pytest.approx(
         ranking.frontend_interval(np.array([random[f] for f in svm["frontends"]]),
@@ -131,8 +158,8 @@ def test_rank_correlation_figures_n_thresholds_and_holm():
     assert (svm["rho_ci_folds_low"], svm["rho_ci_folds_high"]) == pytest.approx(ranking.fold_interval(
         [folds[f][0] for f in svm["frontends"]], [folds[f][1] for f in svm["frontends"]]))
     assert svm["null_rho_params"] == pytest.approx(stats.spearmanr([params[f] for f in random], y).statistic)
-    assert svm["null_rho_dim"] == pytest.approx(stats.spearmanr([100 - i for i in range(6)], y).statistic)
-    assert svm["frontends"] == ["e", "d", "c", "b", "f", "a"]
+    assert svm["null_rho_dim"] == pytest.approx(stats.spearmanr([100 - i for i in range(8)], y).statistic)
+    assert svm["frontends"] == ["e", "d", "h", "c", "g", "b", "f", "a"]
     # Holm over the dataset's ρ and τ p-values of both backends (the other dataset is another family)
     adjusted = holm([svm["spearman_p"], elm["spearman_p"], svm["kendall_p"], elm["kendall_p"]])
     assert [svm["spearman_p_holm"], svm["kendall_p_holm"]] == pytest.approx(adjusted[[0, 2]].tolist())
@@ -140,24 +167,34 @@ def test_rank_correlation_figures_n_thresholds_and_holm():
     line = ranking.describe(svm.to_dict() | {"backend": "svm"})
     assert line.startswith(f"svm: ρ = {svm['spearman_rho']:.2f} (exact p {ranking._p(svm['spearman_p'])}, Holm ")
     assert "95 % CI over front-ends" in line and ", over folds × seeds " in line
-    assert "null rankings ρ(params) = " in line and line.endswith("n = 6")
+    assert "null rankings ρ(params) = " in line and line.endswith("n = 8")
 
 
-@pytest.mark.parametrize("n, method", [(2, None), (3, "exact"), (10, "exact"), (11, "large-sample")])
-def test_minimum_and_exact_thresholds(n, method):
+@pytest.mark.parametrize("n, ties, rho_method, tau_method", [
+    (2, False, None, None), (3, False, "exact", "exact"), (14, False, "exact", "exact"),
+    (15, False, "large-sample", "exact"), (10, True, "exact", "exact"), (11, True, "exact", "large-sample")])
+def test_minimum_and_exact_thresholds(n, ties, rho_method, tau_method):
+    """Spearman exact up to 14 front-ends (at 11 the large-sample p read 0.047 where the exact one is 0.052);
+    Kendall exact at any n without ties, up to 10 with them."""
+    order = np.random.default_rng(n).permutation(n)
+    if ties:
+        order[order == 1] = 0
     random = {f"f{i}": 0.5 + 0.01 * i for i in range(n)}
-    trained = {f"f{i}": 0.5 + 0.01 * ((i * 7) % n) for i in range(n)}
+    trained = {f"f{i}": 0.5 + 0.01 * int(k) for i, k in enumerate(order)}
     row = ranking.rank_correlation(table(random, trained)).iloc[0]
     assert row["n"] == n
-    if method is None:
+    if rho_method is None:
         assert np.isnan(row["spearman_rho"]) and "needs at least 3" in ranking.describe(row)
-    else:
-        assert row["p_method"] == method
-        x, y = np.array(list(random.values())), np.array(list(trained.values()))
-        exact = method == "exact"
-        assert row["spearman_p"] == pytest.approx(ranking.spearman_exact_p(x, y) if exact else stats.spearmanr(x, y).pvalue)
-        large = stats.kendalltau(x, y, method="asymptotic").pvalue  # "large-sample" is what it says (scipy's
-        assert row["kendall_p"] == pytest.approx(ranking.kendall_exact_p(x, y) if exact else large)  # auto: exact)
+        return
+    assert (row["spearman_p_method"], row["kendall_p_method"]) == (rho_method, tau_method)
+    x, y = np.array(list(random.values())), np.array(list(trained.values()))
+    rho_exact, tau_exact = rho_method == "exact", tau_method == "exact"
+    assert row["spearman_p"] == pytest.approx(ranking.spearman_exact_p(x, y) if rho_exact else stats.spearmanr(x, y).pvalue)
+    large = stats.kendalltau(x, y, method="asymptotic").pvalue  # "large-sample" is what it says (scipy's
+    assert row["kendall_p"] == pytest.approx(ranking.kendall_exact_p(x, y) if tau_exact else large)  # auto: exact)
+    line = ranking.describe(row)
+    assert ("ρ = " + f"{row['spearman_rho']:.2f} (" + ("exact p" if rho_exact else "p ")) in line
+    assert ("τ = " + f"{row['kendall_tau']:.2f} (" + ("exact p" if tau_exact else "p ")) in line
 
 
 def test_p_formatting():
@@ -276,7 +313,7 @@ def test_a_folds_by_seeds_interval_needs_something_to_resample():
 def test_an_undefined_within_family_rho_is_a_sentence_not_nan():
     line = ranking.describe(pd.Series({
         "dataset": "d", "backend": "svm", "n": 6, "spearman_rho": 0.8, "spearman_p": 0.1, "spearman_p_holm": 0.2,
-        "kendall_tau": 0.6, "kendall_p": 0.1, "kendall_p_holm": 0.2, "p_method": "exact",
+        "kendall_tau": 0.6, "kendall_p": 0.1, "kendall_p_holm": 0.2, "spearman_p_method": "exact", "kendall_p_method": "exact",
         "rho_ci_frontends_low": 0.1, "rho_ci_frontends_high": 0.9,
         "rho_within_families": {"logmel": {"n": 3, "rho": float("nan"), "p": float("nan"), "p_method": ""}}}))
     assert "logmel ρ undefined (n = 3, one side's accuracies all equal)" in line and "nan" not in line
@@ -295,8 +332,8 @@ def test_holm_adjusted_p_values_keep_their_significant_digits_in_the_leaderboard
 
 def test_a_strong_negative_null_is_the_strongest_null_reversed():
     """Smaller networks training better (ρ(params) = −1) is a ranking as cheap as "bigger is better": ρ must beat it."""
-    random = {f"f{i}": 0.5 + 0.01 * i for i in range(6)}
-    trained = {f"f{i}": 0.6 + 0.01 * ((i * 5) % 6) for i in range(6)}  # ρ(random, trained) < 1
+    random = {f"f{i}": 0.5 + 0.01 * i for i in range(9)}
+    trained = {f"f{i}": 0.6 + 0.01 * ((i * 5) % 9) for i in range(9)}  # ρ(random, trained) < 1
     row = ranking.rank_correlation(table(random, trained, params={f: -a for f, a in trained.items()})).iloc[0]
     assert row["null_rho_params"] == pytest.approx(-1.0)
     assert row["null_best"] == "params reversed" and row["rho_minus_null"] == pytest.approx(row["spearman_rho"] - 1)
@@ -310,3 +347,60 @@ def test_means_equal_in_exact_arithmetic_tie_in_rho():
     row = ranking.rank_correlation(table(random, trained)).iloc[0]
     tied = stats.spearmanr([0.2, 0.2, 0.5, 0.6], list(trained.values())).statistic
     assert noisy != 0.2 and row["spearman_rho"] == pytest.approx(tied)
+
+
+def test_a_null_with_an_unknown_value_is_undefined_and_named_not_dropped():
+    """MACs unknown for one front-end (a plugin read without --plugin) made ρ(macs) vanish from the line without a
+    word, and the "strongest null" fell to a weaker one: ρ − ρ(macs) = −0.12 became ρ − ρ(dim reversed) = +0.42."""
+    random = {f"f{i}": 0.5 + 0.01 * i for i in range(8)}
+    trained = {f"f{i}": 0.6 + 0.01 * ((i * 3) % 8) for i in range(8)}
+    t = table(random, trained)
+    t["macs"] = t["frontend"].map({f: float(v) for f, v in trained.items()})  # MACs rank exactly as trained
+    assert ranking.rank_correlation(t).iloc[0]["null_best"] == "macs"
+    t.loc[t["frontend"] == "f5", "macs"] = np.nan
+    row = ranking.rank_correlation(t).iloc[0]
+    assert np.isnan(row["null_rho_macs"]) and row["null_unknown"] == {"macs": ["f5"]}
+    assert row["null_best"] != "macs"
+    assert "ρ(macs) undefined (macs unknown for f5)" in ranking.describe(row)
+
+
+def test_a_result_whose_width_is_gone_has_unknown_macs_not_an_aborted_leaderboard():
+    filled = ranking.with_macs(pd.DataFrame({"frontend": ["sample_level"], "width": ["tiny"], "macs": [np.nan]}))
+    assert np.isnan(filled["macs"].iloc[0])
+
+
+def test_leave_one_out_names_the_front_end_without_which_rho_is_undefined():
+    """Trained [.7, .7, .7, .7, .9]: without the last, the trained side is constant; the clause vanished exactly
+    when one front-end decides ρ."""
+    random = {f"f{i}": a for i, a in enumerate([0.5, 0.6, 0.7, 0.8, 0.9])}
+    trained = {f"f{i}": a for i, a in enumerate([0.7, 0.7, 0.7, 0.7, 0.9])}
+    row = ranking.rank_correlation(table(random, trained)).iloc[0]
+    assert row["rho_leave_one_out_undefined"] == ["f4"] and row["most_influential"] == "f4"
+    assert np.isfinite(row["rho_leave_one_out_low"])  # over the four removals that leave ρ defined
+    assert "without f4 ρ is undefined (the other scores of one side all tie)" in ranking.describe(row)
+
+
+def test_rows_on_different_numbers_of_folds_say_why_there_is_no_fold_interval():
+    random = {f"f{i}": 0.5 + 0.01 * i for i in range(8)}
+    trained = {f"f{i}": 0.6 + 0.01 * ((i * 3) % 8) for i in range(8)}
+    rng = np.random.default_rng(0)
+    folds = {f: (rng.random((2, 5)), rng.random((1, 4 if f == "f2" else 5))) for f in random}
+    row = ranking.rank_correlation(table(random, trained, folds=folds)).iloc[0]
+    assert np.isnan(row["rho_ci_folds_low"])
+    assert row["rho_ci_folds_missing"] == "rows scored on different numbers of outer folds (f2 trained: 4; the others: 5)"
+    assert "none over folds × seeds: rows scored on different numbers of outer folds" in ranking.describe(row)
+
+
+def test_a_front_end_at_two_widths_is_named_with_its_width():
+    rows = []
+    for width, shift in (("small", 0.0), ("paper", 0.05)):
+        t = table({f"f{i}": 0.5 + 0.01 * i + shift for i in range(4)}, {f"f{i}": 0.6 + 0.02 * i + shift for i in range(4)})
+        rows.append(t.assign(width=width))
+    row = ranking.rank_correlation(pd.concat(rows)).iloc[0]
+    assert row["n"] == 8 and row["frontends"][0] == "f3 (paper)" and "f0 (small)" in row["frontends"]
+
+
+def test_a_non_finite_mean_is_a_named_error_not_a_pandas_traceback():
+    t = table({"a": 0.5, "b": 0.6, "c": 0.7}, {"a": 0.6, "b": np.nan, "c": 0.8})
+    with pytest.raises(RwbenchError, match=r"no accuracy_mean to rank \(NaN or infinite\) for: d b \(small, trained, head\)"):
+        ranking.rank_correlation(t)

@@ -330,7 +330,7 @@ def to_markdown(table: pd.DataFrame, columns: str | None = None) -> str:
     and trained accuracy per random backend, both computed from the whole table whatever columns are shown."""
     def view(rows: pd.DataFrame) -> pd.DataFrame:
         shown = select(rows, columns) if columns else rows
-        return shown.drop(columns=["dataset", SEED_FOLD_COLUMN], errors="ignore")
+        return structured_as_json(shown.drop(columns=["dataset", SEED_FOLD_COLUMN], errors="ignore"))
     return _sections(table, view, extra=_notes(table))
 
 
@@ -512,14 +512,32 @@ def select(table: pd.DataFrame, columns: str) -> pd.DataFrame:
     return out
 
 
+def _no_nan(value):
+    """``value`` with every NaN inside it None (JSON's null)."""
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_nan(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def structured_as_json(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every cell that holds a dict or list (``rank_corr_within_families``) as JSON text."""
+    out = table.copy()
+    for column in out.select_dtypes(include="object").columns:
+        out[column] = [json.dumps(_no_nan(v), ensure_ascii=False) if isinstance(v, (dict, list)) else v
+                       for v in out[column]]
+    return out
+
+
 def to_csv(table: pd.DataFrame) -> str:
-    return _rounded(table).to_csv(index=False)
+    return structured_as_json(_rounded(table)).to_csv(index=False)
 
 
 def to_json(table: pd.DataFrame) -> str:
     """``{"metadata": …, "rows": […]}``: the rows as the CSV has them (the per-fold column a list of numbers) and
     what produced them (rwbench version, commit, command, creation time, result files left out)."""
-    rows = json.loads(_rounded(table).to_json(orient="records"))
+    rows = json.loads(_rounded(table).to_json(orient="records"))  # (NaN inside a dict or list: null)
     for row in rows:
         for column in [c for c in row if c.startswith("fold_") and isinstance(row[c], str)]:
             row[column] = [float(v) for v in row[column].split()]

@@ -10,25 +10,34 @@ Ranks are within the front-ends with both, 1 = best, ties share the better rank.
 
 What a referee needs beside ρ and τ (:func:`correlation_figures`):
 
-* **exact p** for n ≤ :data:`EXACT_N`: Spearman's from the exact permutation distribution of Σ rank(x)·rank(y) over
-  all n! pairings (enumerated by subsets, ties included), Kendall's from scipy's exact distribution (no ties) or all
-  n! pairings (ties); above it the large-sample p of both. Two-sided throughout: |statistic| at least the observed.
-* **intervals**: a percentile bootstrap of ρ over the front-ends (pairs drawn with replacement), and one over the
-  outer folds × seeds (the same folds drawn for every front-end and both sides, each row's seeds drawn from its own).
+* **exact p**: Spearman's for n ≤ :data:`SPEARMAN_EXACT_N` from the exact permutation distribution of
+  Σ rank(x)·rank(y) over all n! pairings (enumerated by subsets, ties included); Kendall's from scipy's exact
+  distribution without ties (n ≤ :data:`KENDALL_EXACT_N`), from all n! pairings with ties (n ≤ :data:`EXACT_N`);
+  beyond, the large-sample p (``spearman_p_method`` / ``kendall_p_method`` say which). Two-sided throughout:
+  |statistic| at least the observed.
+* **intervals**: a percentile bootstrap of ρ over the front-ends (pairs drawn with replacement; none below
+  :data:`MIN_BOOTSTRAP_N` front-ends, where it contradicts the exact test; the share of draws with an undefined ρ
+  is recorded), and one over the outer folds × seeds (the same folds drawn for every front-end and both sides,
+  each row's seeds drawn from its own; none, with the reason, when rows hold different numbers of folds).
 * **Holm** across the correlations printed for one dataset (ρ and τ of every backend: one family).
 * **null rankings**: ρ of the parameter count, of the multiply-accumulates per second of audio (MACs) and of the
   feature dimension with the trained ranking: what ρ must beat to say more than "bigger networks do better". Results
-  written before MACs were recorded get them from the registered front-end (:func:`rwbench.macs.count_macs`).
-  And ρ of the input family (waveform, log-mel …) with the families ordered by their mean trained score: the best
-  any ranking that knows only the family can do.
+  written before MACs were recorded get them from the registered front-end (:func:`rwbench.macs.count_macs`); a
+  null with a value unknown for any front-end is undefined, and the front-ends are named (``null_unknown``).
+  And ρ of the input family (waveform, log-mel …) with the families ordered by their mean trained score — the
+  very scores it is compared with (in-sample): an upper bound of what a ranking that knows only the family can do.
 * **against the strongest null**: ρ minus the largest |null ρ| (a negative one reversed: "smaller does better" is as
-  cheap a ranking), with a percentile bootstrap over the front-ends (the
-  same draws for both, the input family's means recomputed in each draw): an interval above zero says the random
-  weights rank the trained networks better than their size, compute, feature dimension or input family alone do.
+  cheap a ranking), with a percentile bootstrap over the front-ends in which every null is recomputed and the
+  strongest chosen again in each draw (the choice is made on the data, so the interval must repeat it): an interval
+  above zero says the random weights rank the trained networks better than their size, compute, feature
+  dimension or input family alone do.
 * **within families**: ρ (exact p at small n) over the front-ends of each input family alone; the pooled ρ is the
   across-family figure. A ρ carried by the gap between families says less about architectures within one.
 * **leave one out**: the lowest and highest ρ with one front-end removed, and the front-end whose removal moves ρ
-  most. A row cannot be dropped after the numbers are seen; this shows instead whether one row decides ρ.
+  most (or leaves it undefined: the other trained scores all tie). A row cannot be dropped after the numbers are
+  seen; this shows instead whether one row decides ρ.
+
+A front-end that appears at several widths is named ``name (width)`` in every list.
 """
 
 from __future__ import annotations
@@ -49,14 +58,20 @@ from .significance import holm, settled
 RANDOM, TRAINED, HEAD = "random", "trained", "head"
 SEED_FOLD_COLUMN = "fold_scores_by_seed"  # leaderboard column: per row, its (seeds × folds) primary-metric scores
 MIN_FRONTENDS = 3
-EXACT_N = 10  # exact p up to this many front-ends
+SPEARMAN_EXACT_N = 14  # Spearman: exact p up to this many front-ends (the subset programme: 1.5 s at 14, 4 s at 15)
+KENDALL_EXACT_N = 100  # Kendall without ties: scipy's exact distribution (milliseconds)
+EXACT_N = 10  # Kendall with tied ranks: all n! pairings (seconds at 10)
+MIN_BOOTSTRAP_N = 8  # fewer pairs: the percentile bootstrap of ρ contradicts the exact test (n = 5: 14 of the 120
+# orderings have p > 0.05 and an interval excluding 0) or collapses to a point (n = 4, ρ = 1: 1.00 … 1.00)
 BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 0
-FIGURES = ["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "p_method", "spearman_p_holm", "kendall_p_holm",
-           "rho_ci_frontends_low", "rho_ci_frontends_high", "rho_ci_folds_low", "rho_ci_folds_high",
-           "null_rho_params", "null_rho_macs", "null_rho_dim", "null_rho_input", "null_best", "rho_minus_null",
-           "rho_minus_null_ci_low", "rho_minus_null_ci_high", "rho_within_families",
-           "rho_leave_one_out_low", "rho_leave_one_out_high", "most_influential"]
+FIGURES = ["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "spearman_p_method", "kendall_p_method",
+           "spearman_p_holm", "kendall_p_holm", "rho_ci_frontends_low", "rho_ci_frontends_high",
+           "rho_ci_undefined_draws", "rho_ci_folds_low", "rho_ci_folds_high", "rho_ci_folds_missing",
+           "null_rho_params", "null_rho_macs", "null_rho_dim", "null_rho_input", "null_unknown", "null_best",
+           "rho_minus_null", "rho_minus_null_ci_low", "rho_minus_null_ci_high", "rho_within_families",
+           "rho_leave_one_out_low", "rho_leave_one_out_high", "rho_leave_one_out_undefined", "most_influential"]
+TEXT_FIGURES = ("spearman_p_method", "kendall_p_method", "rho_ci_folds_missing", "null_best", "most_influential")
 CORRELATION_COLUMNS = ["dataset", "backend", "n", *FIGURES, "frontends"]
 def pair_columns(metric: str = "accuracy") -> list[str]:
     return ["dataset", "backend", "frontend", "width", f"random_{metric}", "random_rank", f"trained_{metric}",
@@ -65,27 +80,34 @@ def pair_columns(metric: str = "accuracy") -> list[str]:
 # leaderboard / comparison export column ← rank_correlation column
 EXPORT_COLUMNS = {"rank_corr_spearman": "spearman_rho", "rank_corr_spearman_p": "spearman_p",
                   "rank_corr_kendall": "kendall_tau", "rank_corr_kendall_p": "kendall_p", "rank_corr_n": "n",
-                  "rank_corr_p_method": "p_method", "rank_corr_spearman_p_holm": "spearman_p_holm",
-                  "rank_corr_kendall_p_holm": "kendall_p_holm",
+                  "rank_corr_spearman_p_method": "spearman_p_method", "rank_corr_kendall_p_method": "kendall_p_method",
+                  "rank_corr_spearman_p_holm": "spearman_p_holm", "rank_corr_kendall_p_holm": "kendall_p_holm",
                   "rank_corr_spearman_ci_low": "rho_ci_frontends_low", "rank_corr_spearman_ci_high": "rho_ci_frontends_high",
+                  "rank_corr_spearman_ci_undefined_draws": "rho_ci_undefined_draws",
                   "rank_corr_spearman_folds_ci_low": "rho_ci_folds_low",
                   "rank_corr_spearman_folds_ci_high": "rho_ci_folds_high",
+                  "rank_corr_spearman_folds_ci_missing": "rho_ci_folds_missing",
                   "rank_corr_null_params": "null_rho_params", "rank_corr_null_macs": "null_rho_macs",
                   "rank_corr_null_dim": "null_rho_dim", "rank_corr_null_input": "null_rho_input",
+                  "rank_corr_null_unknown": "null_unknown",
                   "rank_corr_null_best": "null_best", "rank_corr_minus_null": "rho_minus_null",
                   "rank_corr_minus_null_ci_low": "rho_minus_null_ci_low",
                   "rank_corr_minus_null_ci_high": "rho_minus_null_ci_high",
+                  "rank_corr_within_families": "rho_within_families",
                   "rank_corr_spearman_leave_one_out_low": "rho_leave_one_out_low",
                   "rank_corr_spearman_leave_one_out_high": "rho_leave_one_out_high",
+                  "rank_corr_spearman_leave_one_out_undefined": "rho_leave_one_out_undefined",
                   "rank_corr_most_influential": "most_influential"}
 
 
 NULLS = ("params", "macs", "dim")  # the null rankings: front-end size, compute and feature dimension
+NULL_LABELS = {"input": "input, in-sample family means"}  # families ordered by the trained scores compared with
 
 
 def with_macs(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with every row's ``macs`` (per second of audio): as recorded, else counted on the registered
-    front-end of that name and width (results written before MACs were recorded); NaN for one not registered."""
+    front-end of that name and width (results written before MACs were recorded); NaN where it cannot be counted
+    (not registered here, or no longer at that width)."""
     table = table.copy()
     if "macs" not in table.columns:
         table["macs"] = np.nan
@@ -96,7 +118,10 @@ def with_macs(table: pd.DataFrame) -> pd.DataFrame:
 
         for i in table.index[missing]:
             name, width = str(table.at[i, "frontend"]).split("[")[0], str(table.at[i, "width"])
-            table.at[i, "macs"] = float(count_macs(FRONTENDS.get(name), width)) if name in FRONTENDS else np.nan
+            try:
+                table.at[i, "macs"] = float(count_macs(FRONTENDS.get(name), width))
+            except RwbenchError:  # not registered here, or no longer at that width: unknown, and said so
+                table.at[i, "macs"] = np.nan
     return table
 
 
@@ -120,6 +145,10 @@ def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str 
     """:func:`paired` with the random side's ``params``, ``macs`` and ``dim`` and each side's per-seed fold scores."""
     metric = primary_metric(table.columns)
     mean, mine, theirs = f"{metric}_mean", f"random_{metric}", f"trained_{metric}"
+    compared = table[table["weights"].isin([random, trained])]
+    if not (bad := compared[~np.isfinite(compared[mean].to_numpy(float))]).empty:
+        rows = "; ".join(f"{r.dataset} {r.frontend} ({r.width}, {r.weights}, {r.backend})" for r in bad.itertuples())
+        raise RwbenchError(f"no {mean} to rank (NaN or infinite) for: {rows}")
     # means equal in exact arithmetic tie (float noise of their sums would order them): as significance rounds
     table = table.assign(**{mean: settled(table[mean])})
     by_seed = SEED_FOLD_COLUMN if SEED_FOLD_COLUMN in table.columns else None
@@ -211,11 +240,25 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _pair_draws(n: int, draws: int, seed: int) -> np.ndarray | None:
+    """Bootstrap draws of ``n`` pairs, ``(draws, n)`` indices; None below :data:`MIN_BOOTSTRAP_N` pairs."""
+    return np.random.default_rng(seed).integers(0, n, size=(draws, n)) if n >= MIN_BOOTSTRAP_N else None
+
+
+def frontend_rhos(x: np.ndarray, y: np.ndarray, *, draws: int = BOOTSTRAP_DRAWS,
+                  seed: int = BOOTSTRAP_SEED) -> np.ndarray | None:
+    """ρ of each bootstrap draw of the pairs (NaN where a drawn side is constant); None below
+    :data:`MIN_BOOTSTRAP_N` pairs."""
+    picks = _pair_draws(len(x), draws, seed)
+    return None if picks is None else _spearman_rows(np.asarray(x, float)[picks], np.asarray(y, float)[picks])
+
+
 def frontend_interval(x: np.ndarray, y: np.ndarray, *, draws: int = BOOTSTRAP_DRAWS,
                       seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
-    """95 % percentile interval of ρ with the front-ends (pairs) drawn with replacement."""
-    picks = np.random.default_rng(seed).integers(0, len(x), size=(draws, len(x)))
-    return _interval(_spearman_rows(np.asarray(x, float)[picks], np.asarray(y, float)[picks]))
+    """95 % percentile interval of ρ with the front-ends (pairs) drawn with replacement; NaN below
+    :data:`MIN_BOOTSTRAP_N` pairs."""
+    rhos = frontend_rhos(x, y, draws=draws, seed=seed)
+    return (float("nan"), float("nan")) if rhos is None else _interval(rhos)
 
 
 def family_means(y: np.ndarray, families: np.ndarray) -> np.ndarray:
@@ -230,10 +273,29 @@ def rho_difference_interval(x: np.ndarray, y: np.ndarray, other: np.ndarray, *, 
     """95 % percentile interval of ρ(x, y) − ρ(other, y), a paired bootstrap: the pairs drawn with replacement, the
     same draws for both (those of :func:`frontend_interval`). With ``families``, ``other`` holds family codes and
     is the family mean of ``y`` in each draw (the input-family null ranking)."""
-    picks = np.random.default_rng(seed).integers(0, len(x), size=(draws, len(x)))
+    picks = _pair_draws(len(x), draws, seed)
+    if picks is None:
+        return float("nan"), float("nan")
     yp = np.asarray(y, float)[picks]
     otherp = family_means(yp, np.asarray(other)[picks]) if families else np.asarray(other, float)[picks]
     return _interval(_spearman_rows(np.asarray(x, float)[picks], yp) - _spearman_rows(otherp, yp))
+
+
+def strongest_null_interval(x: np.ndarray, y: np.ndarray, nulls: list[np.ndarray], family_codes: np.ndarray | None,
+                            *, draws: int = BOOTSTRAP_DRAWS, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """95 % percentile interval of ρ(x, y) − maxₖ |ρ(nullₖ, y)|, the pairs drawn with replacement (the draws of
+    :func:`frontend_interval`) and the strongest null chosen again in every draw: it was chosen on the data.
+    ``family_codes``: the input family of each pair (its null: the family means of ``y``, recomputed per draw), or
+    None. A null constant in a draw ranks nothing there (|ρ| = 0). NaN below :data:`MIN_BOOTSTRAP_N` pairs."""
+    picks = _pair_draws(len(x), draws, seed)
+    if picks is None:
+        return float("nan"), float("nan")
+    yp = np.asarray(y, float)[picks]
+    drawn = [np.asarray(v, float)[picks] for v in nulls]
+    if family_codes is not None:
+        drawn.append(family_means(yp, np.asarray(family_codes)[picks]))
+    strongest = np.nan_to_num(np.abs(np.stack([_spearman_rows(v, yp) for v in drawn])), nan=0.0).max(axis=0)
+    return _interval(_spearman_rows(np.asarray(x, float)[picks], yp) - strongest)
 
 
 def fold_interval(random_folds: list, trained_folds: list, *, draws: int = BOOTSTRAP_DRAWS,
@@ -244,7 +306,7 @@ def fold_interval(random_folds: list, trained_folds: list, *, draws: int = BOOTS
     one outer split and one seed per row."""
     sides = [[np.asarray(m, float) for m in side] for side in (random_folds, trained_folds)]
     n_folds = {m.shape[1] for side in sides for m in side}
-    if len(n_folds) != 1:
+    if len(n_folds) != 1:  # (:func:`folds_missing` says why)
         return float("nan"), float("nan")
     rng, (k,) = np.random.default_rng(seed), n_folds
     if k == 1 and all(len(m) == 1 for side in sides for m in side):  # one split, one seed: nothing to resample
@@ -260,22 +322,40 @@ def fold_interval(random_folds: list, trained_folds: list, *, draws: int = BOOTS
     return _interval(_spearman_rows(*means))
 
 
+def folds_missing(names: list[str], random_folds: list, trained_folds: list) -> str:
+    """Why :func:`fold_interval` has no interval when the rows hold different numbers of outer folds ("" when they
+    hold the same): each count, with the rows that have it."""
+    counts: dict[int, list[str]] = {}
+    for name, r, t in zip(names, random_folds, trained_folds):
+        for side, m in (("random", r), ("trained", t)):
+            counts.setdefault(np.asarray(m).shape[1], []).append(f"{name} {side}")
+    if len(counts) < 2:
+        return ""
+    usual = max(counts, key=lambda k: len(counts[k]))
+    odd = "; ".join(f"{', '.join(rows)}: {k}" for k, rows in sorted(counts.items()) if k != usual)
+    return f"rows scored on different numbers of outer folds ({odd}; the others: {usual})"
+
+
 def leave_one_out(x: np.ndarray, y: np.ndarray, names: list[str]) -> dict[str, Any]:
-    """ρ of the pairs with each one left out: its lowest and highest value, and the name whose removal moves ρ
-    furthest from the full ρ (the first on a tie; "" when no removal moves it); NaN and "" below
-    :data:`MIN_FRONTENDS` + 1 pairs."""
+    """ρ of the pairs with each one left out: its lowest and highest value over the removals that leave ρ defined,
+    the names whose removal leaves it undefined (the other scores of a side all tie), and the most influential
+    name: the first of those, else the one whose removal moves ρ furthest from the full ρ (the first on a tie; ""
+    when no removal moves it). NaN and "" below :data:`MIN_FRONTENDS` + 1 pairs."""
     out: dict[str, Any] = {"rho_leave_one_out_low": float("nan"), "rho_leave_one_out_high": float("nan"),
-                           "most_influential": ""}
+                           "rho_leave_one_out_undefined": [], "most_influential": ""}
     n = len(x)
     if n <= MIN_FRONTENDS:
         return out
     keep = ~np.eye(n, dtype=bool)  # row i: every pair but the i-th
     rhos = _spearman_rows(np.broadcast_to(x, (n, n))[keep].reshape(n, n - 1),
                           np.broadcast_to(y, (n, n))[keep].reshape(n, n - 1))
-    if not np.isfinite(rhos).all():
+    defined = np.isfinite(rhos)
+    out["rho_leave_one_out_undefined"] = [names[i] for i in np.flatnonzero(~defined)]
+    if not defined.any():
         return out
     moved = np.abs(rhos - _spearman_rows(np.asarray(x, float)[None], np.asarray(y, float)[None])[0])
-    out.update(rho_leave_one_out_low=float(rhos.min()), rho_leave_one_out_high=float(rhos.max()),
+    moved[~defined] = np.inf
+    out.update(rho_leave_one_out_low=float(rhos[defined].min()), rho_leave_one_out_high=float(rhos[defined].max()),
                most_influential=names[int(np.argmax(moved))] if moved.max() > 1e-12 else "")
     return out
 
@@ -291,67 +371,106 @@ def within_families(both: pd.DataFrame, metric: str) -> dict[str, dict]:
         x, y = members[f"random_{metric}"].to_numpy(float), members[f"trained_{metric}"].to_numpy(float)
         if len(x) < MIN_FRONTENDS:
             continue
-        agreement = rank_agreement(x, y, interval=False)
+        agreement = rank_agreement(x, y, interval=False, kendall=False)
         out[str(family)] = {"n": len(x), "rho": agreement["spearman_rho"], "p": agreement["spearman_p"],
-                            "p_method": agreement["p_method"]}
+                            "p_method": agreement["spearman_p_method"]}
     return out
 
 
-def rank_agreement(x: np.ndarray, y: np.ndarray, *, interval: bool = True) -> dict[str, Any]:
-    """Spearman ρ and Kendall τ of the pairs ``(x, y)`` with their two-sided p (exact up to :data:`EXACT_N` pairs,
-    else large-sample; ``p_method`` says which) and, with ``interval``, the bootstrap 95 % interval of ρ over the
-    pairs (``rho_ci_low``/``rho_ci_high``). NaN where undefined (a constant side)."""
+def rank_agreement(x: np.ndarray, y: np.ndarray, *, interval: bool = True, kendall: bool = True) -> dict[str, Any]:
+    """Spearman ρ and (with ``kendall``) Kendall τ of the pairs ``(x, y)`` with their two-sided p, exact where
+    affordable (see the module's notes; ``spearman_p_method``/``kendall_p_method``: ``exact`` or ``large-sample``)
+    and, with ``interval``, the bootstrap 95 % interval of ρ over the pairs (``rho_ci_low``/``rho_ci_high``; none
+    below :data:`MIN_BOOTSTRAP_N` pairs) with the share of draws where ρ was undefined (``rho_ci_undefined_draws``,
+    left out of the interval). NaN where undefined (a constant side)."""
     nan = float("nan")
-    out: dict[str, Any] = {"spearman_rho": nan, "spearman_p": nan, "kendall_tau": nan, "kendall_p": nan, "p_method": "",
-           "rho_ci_low": nan, "rho_ci_high": nan}
+    out: dict[str, Any] = {"spearman_rho": nan, "spearman_p": nan, "kendall_tau": nan, "kendall_p": nan,
+                           "spearman_p_method": "", "kendall_p_method": "", "rho_ci_low": nan, "rho_ci_high": nan,
+                           "rho_ci_undefined_draws": nan}
     with warnings.catch_warnings():  # a constant side gives NaN, reported as undefined, not as a warning
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        rho, tau = stats.spearmanr(x, y), stats.kendalltau(x, y, method="asymptotic")  # exact below, when it is
-    out.update(spearman_rho=float(rho.statistic), kendall_tau=float(tau.statistic))
-    if not (np.isfinite(out["spearman_rho"]) and np.isfinite(out["kendall_tau"])):
+        rho = stats.spearmanr(x, y)
+        tau = stats.kendalltau(x, y, method="asymptotic") if kendall else None  # exact below, when it is
+    out["spearman_rho"] = float(rho.statistic)
+    if not np.isfinite(out["spearman_rho"]):
         return out
-    if len(x) <= EXACT_N:
-        out.update(spearman_p=spearman_exact_p(x, y), kendall_p=kendall_exact_p(x, y), p_method="exact")
+    n = len(x)
+    if n <= SPEARMAN_EXACT_N:
+        out.update(spearman_p=spearman_exact_p(x, y), spearman_p_method="exact")
     else:
-        out.update(spearman_p=float(rho.pvalue), kendall_p=float(tau.pvalue), p_method="large-sample")
-    if interval:
-        out["rho_ci_low"], out["rho_ci_high"] = frontend_interval(x, y)
+        out.update(spearman_p=float(rho.pvalue), spearman_p_method="large-sample")
+    if tau is not None:
+        ties = len(np.unique(x)) < n or len(np.unique(y)) < n
+        exact = n <= (EXACT_N if ties else KENDALL_EXACT_N)
+        out.update(kendall_tau=float(tau.statistic), kendall_p=kendall_exact_p(x, y) if exact else float(tau.pvalue),
+                   kendall_p_method="exact" if exact else "large-sample")
+    if interval and (rhos := frontend_rhos(x, y)) is not None:
+        out.update(zip(("rho_ci_low", "rho_ci_high"), _interval(rhos)),
+                   rho_ci_undefined_draws=float(np.mean(~np.isfinite(rhos))))
     return out
+
+
+def labels(both: pd.DataFrame) -> list[str]:
+    """The front-ends' names, ``name (width)`` where a name appears at more than one width."""
+    if "frontend" not in both:
+        return [str(v) for v in both.index]
+    if "width" not in both:
+        return [str(v) for v in both["frontend"]]
+    widths = both.groupby("frontend")["width"].transform("nunique")
+    return [f"{f} ({w})" if k > 1 else str(f) for f, w, k in zip(both["frontend"], both["width"], widths)]
+
+
+def _nulls(both: pd.DataFrame, y: np.ndarray, metric: str, names: list[str]) -> tuple[dict[str, Any], dict]:
+    """The null rankings' ρ (``null_rho_*``), and per null the front-ends whose value is unknown (that null is then
+    undefined: ρ over a subset is another ranking's ρ), with the values that enter the bootstrap."""
+    null: dict[str, Any] = {"null_unknown": {}}
+    values: dict[str, np.ndarray] = {}
+    columns = [*NULLS, *(["input"] if "input" in both.columns else [])]
+    for c in columns:
+        known = both[c].notna().to_numpy() if c == "input" else np.isfinite(both[c].to_numpy(float))
+        if not known.all():
+            null[f"null_rho_{c}"] = float("nan")
+            null["null_unknown"][c] = [name for name, k in zip(names, known) if not k]
+            continue
+        if c == "input":
+            values[c] = pd.factorize(both["input"])[0]
+            ranking = both.groupby("input")[f"trained_{metric}"].transform("mean").to_numpy(float)  # in-sample
+        else:
+            values[c] = ranking = both[c].to_numpy(float)
+        with warnings.catch_warnings():  # a constant ranking gives NaN, reported as undefined, not as a warning
+            warnings.simplefilter("ignore", stats.ConstantInputWarning)
+            null[f"null_rho_{c}"] = float(stats.spearmanr(ranking, y).statistic)
+    return null, values
 
 
 def _correlations(both: pd.DataFrame, metric: str) -> dict:
     x, y = both[f"random_{metric}"].to_numpy(float), both[f"trained_{metric}"].to_numpy(float)
-    out = dict.fromkeys(FIGURES, float("nan")) | {"p_method": "", "most_influential": "", "null_best": ""}
+    out = dict.fromkeys(FIGURES, float("nan")) | dict.fromkeys(TEXT_FIGURES, "")
+    out.update(null_unknown={}, rho_within_families={}, rho_leave_one_out_undefined=[])
     if len(x) < MIN_FRONTENDS:
         return out
-    with warnings.catch_warnings():  # a constant side gives NaN, reported as undefined, not as a warning
-        warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        null: dict[str, Any] = {f"null_rho_{c}": float(stats.spearmanr(both[c].to_numpy(float), y).statistic)
-                                for c in NULLS}
-        if "input" in both.columns:
-            family_mean = both.groupby("input")[f"trained_{metric}"].transform("mean").to_numpy(float)
-            null["null_rho_input"] = float(stats.spearmanr(family_mean, y).statistic)
-            null["rho_within_families"] = within_families(both, metric)
+    names = labels(both)
+    null, values = _nulls(both, y, metric, names)
+    if "input" in both.columns:
+        null["rho_within_families"] = within_families(both, metric)
     agreement = rank_agreement(x, y)
-    finite = {name: value for name, value in null.items() if name != "rho_within_families" and np.isfinite(value)}
+    finite = {c: null[f"null_rho_{c}"] for c in values if np.isfinite(null[f"null_rho_{c}"])}
     if finite and np.isfinite(agreement["spearman_rho"]):
         # the strongest by |ρ|: "smaller networks do better" (ρ(params) = −0.9) is as cheap a ranking as its reverse
-        best = max(finite, key=lambda name: abs(finite[name]))
-        name, sign = best.removeprefix("null_rho_"), 1.0 if finite[best] >= 0 else -1.0
-        values, families = ((pd.factorize(both["input"])[0], True) if name == "input"
-                            else (sign * both[name].to_numpy(float), False))
-        low, high = rho_difference_interval(x, y, values, families=families)
-        null.update(null_best=name if sign > 0 else f"{name} reversed",
+        best = max(finite, key=lambda c: abs(finite[c]))
+        low, high = strongest_null_interval(x, y, [values[c] for c in values if c != "input"], values.get("input"))
+        null.update(null_best=best if finite[best] >= 0 else f"{best} reversed",
                     rho_minus_null=agreement["spearman_rho"] - abs(finite[best]),
                     rho_minus_null_ci_low=low, rho_minus_null_ci_high=high)
-    out.update(null, **{k: v for k, v in agreement.items() if not k.startswith("rho_ci")},
+    out.update(null, **{k: v for k, v in agreement.items() if not k.startswith("rho_ci_")},
                rho_ci_frontends_low=agreement["rho_ci_low"], rho_ci_frontends_high=agreement["rho_ci_high"],
-               **leave_one_out(x, y, [str(v) for v in (both["frontend"] if "frontend" in both else both.index)]))
+               rho_ci_undefined_draws=agreement["rho_ci_undefined_draws"], **leave_one_out(x, y, names))
     if not np.isfinite(out["spearman_p"]):
         return out
     if "random_folds" in both.columns:
-        out["rho_ci_folds_low"], out["rho_ci_folds_high"] = fold_interval(list(both["random_folds"]),
-                                                                          list(both["trained_folds"]))
+        random_folds, trained_folds = list(both["random_folds"]), list(both["trained_folds"])
+        out["rho_ci_folds_missing"] = folds_missing(names, random_folds, trained_folds)
+        out["rho_ci_folds_low"], out["rho_ci_folds_high"] = fold_interval(random_folds, trained_folds)
     return out
 
 
@@ -367,7 +486,7 @@ def rank_correlation(table: pd.DataFrame, random: str = RANDOM, trained: str = T
     for (dataset, backend), _ in table[table["weights"] == random].groupby(["dataset", "backend"], sort=True):
         both = pairs[(pairs["dataset"] == dataset) & (pairs["backend"] == backend)]
         rows.append({"dataset": dataset, "backend": backend, "n": len(both), **_correlations(both, metric),
-                     "frontends": list(both["frontend"])})
+                     "frontends": labels(both)})
     out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
     for _, members in out.groupby("dataset"):
         adjusted = holm([*members["spearman_p"], *members["kendall_p"]])
@@ -386,27 +505,41 @@ def describe(row: pd.Series | dict, random: str = RANDOM, trained: str = TRAINED
                 f"{trained} results (n = {n})")
     if np.isnan(row["spearman_rho"]) or np.isnan(row["kendall_tau"]):
         return f"{backend}: ρ and τ are undefined, the accuracies of one side are all equal (n = {n})"
-    method = "exact p" if row.get("p_method") == "exact" else "p"
-    intervals = f"95 % CI over front-ends {_range(row, 'rho_ci_frontends')}"
+    rho_p, tau_p = (("exact p" if row.get(f"{s}_p_method") == "exact" else "p") for s in ("spearman", "kendall"))
+    if np.isfinite(row.get("rho_ci_frontends_low", np.nan)):
+        intervals = f"95 % CI over front-ends {_range(row, 'rho_ci_frontends')}"
+        if (undefined := row.get("rho_ci_undefined_draws", 0.0)) > 0.01:
+            intervals += f" ({undefined:.0%} of draws had no ρ and are left out)"
+    else:
+        intervals = f"no interval over front-ends below {MIN_BOOTSTRAP_N} front-ends"
     if np.isfinite(row.get("rho_ci_folds_low", np.nan)):
         intervals += f", over folds × seeds {_range(row, 'rho_ci_folds')}"
-    nulls = ", ".join(f"ρ({name}) = {row[f'null_rho_{name}']:.2f}" for name in (*NULLS, "input")
-                      if np.isfinite(row.get(f"null_rho_{name}", np.nan)))
+    elif row.get("rho_ci_folds_missing"):
+        intervals += f", none over folds × seeds: {row['rho_ci_folds_missing']}"
+    unknown = row.get("null_unknown") if isinstance(row.get("null_unknown"), dict) else {}
+    nulls = ", ".join(f"ρ({NULL_LABELS.get(name, name)}) = {row[f'null_rho_{name}']:.2f}" if name not in unknown
+                      else f"ρ({name}) undefined ({name} unknown for {', '.join(unknown[name])})"
+                      for name in (*NULLS, "input")
+                      if name in unknown or np.isfinite(row.get(f"null_rho_{name}", np.nan)))
     if row.get("null_best") and np.isfinite(row.get("rho_minus_null", np.nan)):
-        nulls += (f"; ρ − ρ({row['null_best']}) = {row['rho_minus_null']:+.2f} (95 % CI over front-ends "
-                  f"{row['rho_minus_null_ci_low']:+.2f} … {row['rho_minus_null_ci_high']:+.2f})")
+        nulls += f"; ρ − ρ({row['null_best']}) = {row['rho_minus_null']:+.2f} (" + (
+            f"95 % CI over front-ends, the strongest null chosen in each draw, {row['rho_minus_null_ci_low']:+.2f} … "
+            f"{row['rho_minus_null_ci_high']:+.2f})" if np.isfinite(row.get("rho_minus_null_ci_low", np.nan))
+            else f"no interval below {MIN_BOOTSTRAP_N} front-ends)")
     families, within = row.get("rho_within_families"), ""
     if isinstance(families, dict) and families:
         within = "; within families " + ", ".join(
             f"{name} ρ = {f['rho']:.2f} (n = {f['n']}, {'exact ' if f['p_method'] == 'exact' else ''}p {_p(f['p'])})"
             if np.isfinite(f["rho"]) else f"{name} ρ undefined (n = {f['n']}, one side's accuracies all equal)"
             for name, f in families.items())
-    loo = ""
+    loo, undefined_without = "", row.get("rho_leave_one_out_undefined")
     if np.isfinite(row.get("rho_leave_one_out_low", np.nan)):
         loo = f"; ρ with one front-end left out {_range(row, 'rho_leave_one_out')}" + (
             f" (most influential: {row['most_influential']})" if row.get("most_influential") else "")
-    return (f"{backend}: ρ = {row['spearman_rho']:.2f} ({method} {_p(row['spearman_p'])}, Holm {_p(row['spearman_p_holm'])}; "
-            f"{intervals}), τ = {row['kendall_tau']:.2f} ({method} {_p(row['kendall_p'])}, Holm "
+    if isinstance(undefined_without, list) and undefined_without:
+        loo += (f"; without {' or '.join(undefined_without)} ρ is undefined (the other scores of one side all tie)")
+    return (f"{backend}: ρ = {row['spearman_rho']:.2f} ({rho_p} {_p(row['spearman_p'])}, Holm {_p(row['spearman_p_holm'])}; "
+            f"{intervals}), τ = {row['kendall_tau']:.2f} ({tau_p} {_p(row['kendall_p'])}, Holm "
             f"{_p(row['kendall_p_holm'])})" + (f"; null rankings {nulls}" if nulls else "") + within + loo
             + f"; n = {n}")
 

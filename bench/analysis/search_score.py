@@ -26,7 +26,7 @@ from ..errors import RwbenchError
 from ..fileio import atomic_path, read_json
 from ..results import device_kind, devices_label, safe
 from ..tasks import task_type
-from .ranking import EXACT_N, MIN_FRONTENDS, rank_agreement, rho_difference_interval
+from .ranking import MIN_BOOTSTRAP_N, MIN_FRONTENDS, SPEARMAN_EXACT_N, rank_agreement, rho_difference_interval
 from .significance import settled
 
 log = logging.getLogger("rwbench")
@@ -89,8 +89,9 @@ def write_text(path: Path, text: str) -> None:
 
 
 # -- the scores -------------------------------------------------------------------------------------------
-SCORE_COLUMNS = ["proxy", "kind", "n", "undefined", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "p_method",
-                 "rho_ci_low", "rho_ci_high", "top10_precision", "regret", "seconds_per_arch", "device", "cost_ratio",
+SCORE_COLUMNS = ["proxy", "kind", "n", "undefined", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p",
+                 "spearman_p_method", "kendall_p_method", "rho_ci_low", "rho_ci_high", "rho_ci_undefined_draws",
+                 "top10_precision", "regret", "seconds_per_arch", "device", "cost_ratio",
                  "cost_basis", "reference", "reference_minus_rho", "difference_ci_low", "difference_ci_high"]
 
 
@@ -254,7 +255,8 @@ def _correlation(pairs: np.ndarray, trained: np.ndarray) -> dict:
     """ρ, τ and their interval over ``pairs`` (the scored architectures); top-10 % precision and regret over every
     trained architecture (``trained``, the unscored ones at -inf)."""
     out = dict.fromkeys(["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "rho_ci_low", "rho_ci_high",
-                         "top10_precision", "regret"], math.nan) | {"p_method": ""}
+                         "top10_precision", "regret", "rho_ci_undefined_draws"], math.nan)
+    out |= {"spearman_p_method": "", "kendall_p_method": ""}
     if len(pairs) < MIN_FRONTENDS:
         return out
     x, y = trained[:, 0], trained[:, 1]
@@ -410,8 +412,8 @@ def report_sections(results_dir: Path, *, draw: bool = True) -> list[dict]:
         out.append({"title": f"search {path.parent.name}: proxies against trained accuracy",
                     "anchor": "search-" + safe(path.parent.name),
                     "note": (f"{len(manifest['architectures'])} architectures of space {manifest['space']['name']!r} "
-                             f"on {manifest['dataset']['key']}, {trained} trained; p exact for n ≤ {EXACT_N} "
-                             "(rwbench search score)"),
+                             f"on {manifest['dataset']['key']}, {trained} trained; ρ's p exact for n ≤ {SPEARMAN_EXACT_N}, "
+                             f"intervals from n ≥ {MIN_BOOTSTRAP_N} (rwbench search score)"),
                     "columns": list(REPORT_COLUMNS.values()), "rows": rows, "plot": figure,
                     "lines": undefined_lines(manifest) + manifest.get("trained_not_used", []),
                     "caption": "<strong>Each proxy against trained accuracy</strong>, one point per trained "
