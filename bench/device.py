@@ -63,15 +63,19 @@ def check_memory(spec: FrontendSpec, width: str | int, samples: int, batch_size:
 MAX_AUTO_BATCH = 256
 
 
+CPU_AUTO_BATCH = 16  # larger batches gain nothing on a CPU
+
+
 def choose_batch_size(job: EmbedJob, device: str = "auto") -> int:
-    """The batch size when none is given: 16 on CPU (larger batches gain nothing there); on CUDA the largest
-    power of two up to ``MAX_AUTO_BATCH`` whose estimated memory fits in half the free GPU memory."""
+    """The batch size when none is given: the largest power of two up to 16 on CPU (larger batches gain nothing
+    there), up to ``MAX_AUTO_BATCH`` on CUDA, whose estimated memory fits: in half the free GPU memory, or in the
+    share of the machine's memory :func:`check_memory` allows."""
     torch_device = resolve_device(device)
-    if torch_device.type != "cuda":
-        return 16
-    free = torch.cuda.mem_get_info(torch_device)[0]
-    batch = MAX_AUTO_BATCH
-    while batch > 1 and sum(job.frontend.memory_needed(job.width, job.input_samples()[1], batch).values()) > free / 2:
+    if torch_device.type == "cuda":
+        batch, room = MAX_AUTO_BATCH, torch.cuda.mem_get_info(torch_device)[0] / 2
+    else:
+        batch, room = CPU_AUTO_BATCH, 0.9 * memory_available(torch_device)
+    while batch > 1 and sum(job.frontend.memory_needed(job.width, job.input_samples()[1], batch).values()) > room:
         batch //= 2
     return batch
 

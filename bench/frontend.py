@@ -19,6 +19,8 @@ from typing import Literal, get_args
 
 import torch
 from torch import nn
+from torch.nn.modules.conv import _ConvNd
+from torch.nn.utils import parametrize
 
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
@@ -204,18 +206,26 @@ INITS: dict[str, Callable[[torch.Tensor, torch.Generator], object]] = {  # in pl
 
 
 def randomise(net: nn.Module, *, seed: int, init: str = "he_normal") -> None:
-    """Draw every conv/linear weight from one generator seeded with ``seed``; zero the biases.
+    """Draw every convolution (1-3-d, transposed too) and linear weight from one generator seeded with ``seed``;
+    zero the biases.
 
-    Normalisation layers keep their identity defaults. Parameters are visited in ``named_modules``
-    order, so the same seed gives the same weights on any device.
+    Normalisation layers keep their identity defaults; other parameters keep what the build drew (under the same
+    seed: :class:`Embedder`). Parameters are visited in ``named_modules`` order, so the same seed gives the same
+    weights on any device. A parametrised weight (weight norm, spectral norm) is drawn whole and assigned, which
+    sets its stored parts (writing into the weight it computes would change nothing).
     """
     if init not in INITS:
         raise RwbenchError(f"unknown init {init!r}; use one of {sorted(INITS)}")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in net.modules():
-            if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Linear)):
-                INITS[init](module.weight, generator)
+            if isinstance(module, (_ConvNd, nn.Linear)):
+                if parametrize.is_parametrized(module, "weight"):
+                    weight = torch.empty_like(module.weight)
+                    INITS[init](weight, generator)
+                    module.weight = weight  # the parametrisation's right inverse stores it
+                else:
+                    INITS[init](module.weight, generator)
                 if module.bias is not None:
                     module.bias.zero_()
 
@@ -255,8 +265,12 @@ class Embedder(nn.Module):
             raise RwbenchError(f"precision {precision!r} is not one of {list(PRECISIONS)}")
         self.spec, self.pooling, self.precision = spec, pooling, precision
         self.input = LogMel(spec.logmel) if spec.input_kind == "logmel" and spec.logmel is not None else nn.Identity()
-        self.net = spec.build(spec.filters(width))
         self.source = weights if isinstance(weights, WeightSource) else resolve_weights(spec, weights, seed, init=init)
+        # what the build itself draws (layers randomise does not reach: a plugin's GRU, a parametrised conv) comes
+        # from the seed too, never from the process's global generator: the same seed, the same network
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.source.seed if self.source.seed is not None else seed)
+            self.net = spec.build(spec.filters(width))
         self.source.apply(self.net, spec)
         if spec.channels_last:
             self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit this

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
+from torch.nn.utils import parametrize
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
@@ -48,14 +49,21 @@ CONVS: tuple[type[nn.Module], ...] = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 MAX_POOLS: tuple[type[nn.Module], ...] = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
 
 
+def _as_built(module: nn.Module) -> bool:
+    """No hook and no parametrisation changes what ``module`` computes (a weight-normed conv's ``weight`` is computed
+    on each call: folding into it would write a temporary and drop the batch norm's scale)."""
+    return not (parametrize.is_parametrized(module) or module._forward_hooks or module._forward_pre_hooks)
+
+
 def _plain(module: nn.Module, kinds: tuple[type[nn.Module], ...]) -> bool:
-    """``module`` is one of ``kinds`` and computes as it does (a subclass with its own ``forward`` is left alone)."""
-    return any(isinstance(module, kind) and type(module).forward is kind.forward for kind in kinds)
+    """``module`` is one of ``kinds`` and computes as it does (a subclass with its own ``forward``, a hook or a
+    parametrisation: left alone)."""
+    return any(isinstance(module, kind) and type(module).forward is kind.forward for kind in kinds) and _as_built(module)
 
 
 def _foldable_bn(module: nn.Module) -> bool:
     return (isinstance(module, _BatchNorm) and type(module).forward is _BatchNorm.forward and not module.training
-            and module.running_mean is not None and module.running_var is not None)
+            and module.running_mean is not None and module.running_var is not None and _as_built(module))
 
 
 def _monotone(module: nn.Module) -> bool:
@@ -100,17 +108,20 @@ class DataFlow:
 def trace(net: nn.Module, example: torch.Tensor) -> DataFlow:
     """The data flow of ``net(example)``, run on the meta device (or on ``example``'s, where meta fails)."""
     flow, alive, hooks = DataFlow(), [], []
-    for name, module in net.named_modules():
+    modules = list(net.named_modules())  # judged before the trace's own hooks are on them
+    convs = {name for name, module in modules if _plain(module, CONVS)}
+    norms = {name for name, module in modules if _foldable_bn(module)}
+    for name, module in modules:
         def after(module, inputs, output, name=name):
             flow.calls[name] += 1
-            if _plain(module, CONVS):
+            if name in convs:
                 flow.conv_out[name].append(id(output))
                 alive.append(output)
 
         def before(module, inputs, name=name):
             flow.bn_in[name].append(id(inputs[0]))
         hooks.append(module.register_forward_hook(after))
-        if _foldable_bn(module):
+        if name in norms:
             hooks.append(module.register_forward_pre_hook(before))
     try:
         try:
@@ -223,7 +234,7 @@ def fuse_embedder(model: Embedder) -> list[str]:
         x = x.contiguous(memory_format=torch.channels_last)
     try:
         done = fuse_for_inference(model.net, x)
-    except RuntimeError as err:  # e.g. a plugin whose declared minimum input is too short for its layers
+    except Exception as err:  # noqa: BLE001 — e.g. a plugin whose declared minimum input is too short for its layers
         log.info("%s: not fused (tracing one clip of its minimum input failed: %s); it runs as built", spec.name,
                  str(err).splitlines()[0])
         return []

@@ -53,6 +53,19 @@ def test_the_batch_size_on_cuda_is_chosen_from_free_memory(monkeypatch):
         assert device_policy.choose_batch_size(job, "cuda") == expected
 
 
+def test_the_batch_size_on_cpu_fits_the_machines_memory(monkeypatch):
+    """It was 16 whatever the memory: vgg at paper width on 60-s clips needed 24.7 GiB of a 23.5 GiB machine and
+    the run was refused, telling the user to lower a --batch-size they never set."""
+    job = EmbedJob(tone_dataset(), TINY)
+    per_clip = sum(TINY.memory_needed("small", job.input_samples()[1], 1).values())
+    for memory, expected in [(2**40, device_policy.CPU_AUTO_BATCH), (4.5 * per_clip / 0.9, 4), (0, 1)]:
+        monkeypatch.setattr(device_policy, "memory_available", lambda device, memory=memory: int(memory))
+        batch = device_policy.choose_batch_size(job, "cpu")
+        assert batch == expected
+        if memory:
+            device_policy.check_fits(job, batch, "cpu")  # what it chose is never refused
+
+
 def test_second_call_reads_the_cache_without_decoding(tmp_path):
     ds = tone_dataset()
     first = embed(EmbedJob(ds, TINY), tmp_path, device="cpu", workers=0)

@@ -7,7 +7,9 @@ front-ends.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -54,7 +56,8 @@ class Toy(nn.Module):
         self.mode = mode
         self.conv = nn.Conv1d(1, filters, 16, stride=8)
         if mode == "unseeded":
-            self.extra = nn.Parameter(torch.randn(filters, filters))  # not drawn from the seeded generator
+            # numpy's global generator: the seed reaches torch's (the build runs under it), not numpy's
+            self.extra = nn.Parameter(torch.from_numpy(np.random.randn(filters, filters)).float())
         if mode == "seed_ignored":
             self.extra = nn.Parameter(torch.ones(filters, filters))
 
@@ -237,3 +240,58 @@ def test_samplecnn_blocks_pool_before_relu_with_the_same_values():
         (conv, bn, relu), pool = block
         torch.testing.assert_close(relu(pool(bn(conv(x)))), block(x), rtol=0, atol=0)
         x = block(x)
+
+
+class _Unusual(nn.Module):
+    """Layers ``randomise`` once missed: a transposed conv, a 3-d conv, a weight-normed conv, a GRU."""
+
+    def __init__(self, nf: int) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose1d(1, nf, 8, stride=4)
+        self.cube = nn.Conv3d(1, 1, 1)
+        self.normed = nn.utils.parametrizations.weight_norm(nn.Conv1d(nf, nf, 3))
+        self.gru = nn.GRU(nf, nf, batch_first=True)
+
+    def forward(self, x):
+        a = torch.relu(self.normed(self.up(x)))
+        return [a, self.gru(a.transpose(1, 2))[0].transpose(1, 2)]
+
+
+UNUSUAL = FrontendSpec(name="unusual", build=_Unusual, input_kind="waveform", sample_rate=8000,
+                       widths={"small": 4, "paper": 8}, feature_dim=lambda nf: 2 * nf,
+                       feature_layers=("normed", "gru"), source="test", min_input=64)
+
+
+def test_every_weight_comes_from_the_seed_whatever_the_layer():
+    """A ConvTranspose, Conv3d, weight-normed conv or GRU kept PyTorch's default init from the unseeded global
+    generator: "seed 0" gave another network in every process, under one cache key."""
+    def weights(seed: int) -> dict:
+        torch.manual_seed(1000 + seed)  # the global generator must not matter
+        return {k: v.clone() for k, v in Embedder(UNUSUAL, seed=seed).net.state_dict().items()}
+
+    a, b, other = weights(0), weights(0), weights(1)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    for name in ("up.weight", "cube.weight", "normed.parametrizations.weight.original1", "gru.weight_hh_l0"):
+        assert not torch.equal(a[name], other[name]), name
+    drawn = torch.empty(1, 4, 8)  # the transposed conv's weight is he_normal from the seed's generator, first drawn
+    from rwbench.frontend import INITS
+    INITS["he_normal"](drawn, torch.Generator().manual_seed(0))
+    assert torch.equal(a["up.weight"], drawn)
+
+
+def test_the_same_seed_gives_the_same_network_in_two_processes(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "draw.py"
+    script.write_text(
+        "import hashlib, sys, torch\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_frontends import UNUSUAL\n"
+        "from rwbench.frontend import Embedder\n"
+        "torch.manual_seed(int(sys.argv[1]))\n"
+        "net = Embedder(UNUSUAL, seed=0).net\n"
+        "print(hashlib.sha256(b''.join(v.numpy().tobytes() for v in net.state_dict().values())).hexdigest())\n")
+    digests = {subprocess.run([sys.executable, str(script), str(n)], capture_output=True, text=True, check=True,
+                              cwd=tmp_path).stdout.strip() for n in (1, 2)}
+    assert len(digests) == 1 and len(next(iter(digests))) == 64
