@@ -32,6 +32,7 @@ multi-layer convnet feature, as the study's ``vgg``). ``--layers`` picks others,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import cast
@@ -208,6 +209,7 @@ def _vgg_layout() -> list[tuple[str, str, str]]:
 
 
 BN_NAMES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
+OPTIMISER_STATE = re.compile(r"/Adam(_1)?$|^beta[12]_power$")  # Adam's state, in every published checkpoint
 
 
 def convert(checkpoint: dict[str, np.ndarray], layout: list[tuple[str, str, str]], net: nn.Module) -> dict[str, np.ndarray]:
@@ -227,10 +229,13 @@ def convert(checkpoint: dict[str, np.ndarray], layout: list[tuple[str, str, str]
                 continue
             state[target] = np.ascontiguousarray(value, dtype=np.float32)
     unmapped = sorted(set(expected) - set(state))
-    if missing or misshaped or unmapped:
+    used = {f"{scope}/{tf}" for scope, _, kind in layout for tf in (BN_NAMES if kind == "bn" else ("kernel", "bias"))}
+    extra = sorted(k for k in checkpoint if k not in used and not OPTIMISER_STATE.search(k))
+    if missing or misshaped or unmapped or extra:  # an extra layer: another variant of musicnn, not this network
         raise CheckpointError("checkpoint does not fit the port: "
                               + "; ".join(f"{what}: {items}" for what, items in (("missing", missing),
-                                          ("mis-shaped", misshaped), ("unset", unmapped)) if items))
+                                          ("mis-shaped", misshaped), ("unset", unmapped),
+                                          ("not in the port", extra)) if items))
     return state
 
 

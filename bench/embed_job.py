@@ -15,7 +15,7 @@ from .datamodel import Dataset
 from .embedding_manifest import EmbeddingManifest
 from .errors import DataError
 from .fileio import content_key
-from .frontend import FrontendSpec, Pooling, Precision, WeightSource, resolve_weights
+from .frontend import FrontendSpec, Pooling, Precision, WeightSource, check_weights_fit, resolve_weights
 
 EMBED_CODE_VERSION = 2  # bump when the embedding computation changes: it invalidates the cache
 
@@ -40,8 +40,11 @@ class EmbedJob:
 
     @cached_property
     def resolved(self) -> WeightSource:
-        """The weights this job runs with (a pretrained file is located and its sha256 taken once)."""
-        return resolve_weights(self.frontend, self.weights, self.seed, self.checkpoint, self.recorded_sha256, self.init)
+        """The weights this job runs with (a pretrained file is located, its sha256 taken and its shapes checked
+        against the network at the job's width, once)."""
+        source = resolve_weights(self.frontend, self.weights, self.seed, self.checkpoint, self.recorded_sha256, self.init)
+        check_weights_fit(self.frontend, self.width, source)
+        return source
 
     @property
     def default_init(self) -> bool:

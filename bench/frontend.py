@@ -27,7 +27,7 @@ from .errors import RwbenchError, UnknownNameError
 from .filehash import code_sha256, sha256_of
 from .registry import Registry
 from .results import FOLD_TAGS
-from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, pack_file
+from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, misfit, pack_file, tensor_shapes
 
 InputKind = Literal["waveform", "logmel", "none"]
 Pooling = Literal["mean", "mean_std", "max"]
@@ -431,6 +431,30 @@ def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0, checkpoin
     if requested == "dsp":
         return WeightSource("dsp")
     return WeightSource(requested, file=pack_file(spec.pretrained[requested], spec.name, requested))  # type: ignore[index]
+
+
+def state_shapes(spec: FrontendSpec, width: str | int) -> dict[str, tuple[int, ...]]:
+    """Name → shape of every entry of the network's state dict at ``width`` (built on the meta device: no memory)."""
+    try:
+        with torch.device("meta"):
+            net = spec.build(spec.filters(width))
+    except Exception:  # noqa: BLE001 — a build that reads values (numpy on a tensor) runs on the CPU instead
+        net = spec.build(spec.filters(width))
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def check_weights_fit(spec: FrontendSpec, width: str | int, source: WeightSource) -> None:
+    """Refuse, before anything is computed, a pretrained weights file that does not fit the network at ``width``
+    (published weights are of one width: at another, the run would stop at the first embedding, after every job
+    before it), naming the widths it fits."""
+    if source.file is None or source.tag in FOLD_TAGS or not source.file.path.is_file():
+        return  # per-fold weights are trained by rwbench at the run's own width
+    given = tensor_shapes(source.file.path)
+    if problem := misfit(state_shapes(spec, width), given):
+        fits = [w for w in spec.widths if w != width and not misfit(state_shapes(spec, w), given)]
+        raise WeightsError(f"front-end {spec.name!r} at --width {width}: the {source.tag!r} weights "
+                           f"{source.file.path} do not fit it ({problem})"
+                           + (f"; they fit --width {', '.join(map(str, fits))}" if fits else ""))
 
 
 def weight_tags(spec: FrontendSpec, requested: list[str]) -> list[str]:

