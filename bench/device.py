@@ -4,6 +4,8 @@ the DataLoader's worker count. Shared by embedding, training, pre-training, prof
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -27,6 +29,21 @@ def exact_float32(device: torch.device) -> None:
     default, ``torch.backends.cudnn.allow_tf32``), while the embeddings and results say fp32. A no-op on CPU."""
     if device.type == "cuda":
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+
+
+@contextmanager
+def float32_within(device: torch.device) -> Iterator[None]:
+    """:func:`exact_float32` for the duration of a block only, the caller's settings restored after (for
+    ``rwbench.embedder`` and the HEAR model, which run inside someone else's process)."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    exact_float32(device)
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def memory_available(device: torch.device) -> int:

@@ -149,8 +149,10 @@ class FrontendSpec:
         def note(module, inputs, output):
             largest[0] = max(largest[0], sum(t.numel() for t in (output if isinstance(output, (list, tuple))
                                                                    else [output]) if isinstance(t, torch.Tensor)))
+        # no weights drawn into a network without its own (a HEAR module's build returns its one loaded instance)
+        weights = WeightSource("random", 0) if self.is_learnable() else WeightSource("none")
         with torch.device("meta"):
-            model = Embedder(self, width=width, weights=WeightSource("random", 0))
+            model = Embedder(self, width=width, weights=weights)
             leaves = [m for m in model.modules() if not list(m.children())]
             hooks = [m.register_forward_hook(note) for m in leaves]
             layers = model.net(model.input(torch.empty(1, 1, samples)))
@@ -324,7 +326,10 @@ class FrozenEmbedder(Embedder):
                                f"{tuple(wave.shape)}")
         if wave.shape[1] < (minimum := self.spec.min_samples()):
             wave = lengthen(wave, minimum, self.spec.pad_to_min, self.spec.name)
-        return super().forward(wave)
+        from .device import float32_within  # (device imports this module)
+
+        with float32_within(wave.device):  # as `rwbench embed` computes: float32, not CUDA's TF32 default
+            return super().forward(wave)
 
 
 def lengthen(waves: torch.Tensor, n: int, rule: str | None, name: str) -> torch.Tensor:

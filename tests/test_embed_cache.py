@@ -197,3 +197,18 @@ def test_a_killed_process_leaves_finished_chunks_and_no_corrupt_entry(tmp_path, 
     resumed = embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
     assert ds.decoded == [c.id for c in ds.clips[16:]]
     np.testing.assert_array_equal(resumed.features, embed(job, tmp_path / "fresh", device="cpu", workers=0).features)
+
+
+def test_the_python_embedder_computes_float32_on_cuda_and_restores_the_callers_settings():
+    """``rwbench.embedder`` and the HEAR model ran cuDNN's TF32 default (a 10-bit mantissa) where `rwbench embed`
+    computes float32; inside someone else's process, their settings come back after each call."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        with device_policy.float32_within(torch.device("cuda")):
+            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        with device_policy.float32_within(torch.device("cpu")):
+            assert torch.backends.cudnn.allow_tf32  # nothing to change on the CPU
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -96,3 +96,14 @@ def test_hearbaseline_naive_through_its_librosa_shim():
 
     out = Embedder(spec)(torch.rand(2, 44100) * 2 - 1)
     assert out.shape == (2, 4096) and torch.isfinite(out).all()
+
+
+def test_sizing_a_batch_never_draws_weights_into_the_modules_own_network():
+    """The memory estimate built an Embedder with random weights: for a HEAR module, whose build returns its one
+    loaded instance, that overwrote the module's weights (on CUDA at every run; on the CPU once the automatic batch
+    size read memory) and every embedding after it came from a random projection."""
+    spec = FRONTENDS.get("hear:hear_toy_module")
+    before = {k: v.clone() for k, v in spec.build(None).state_dict().items()}
+    spec.memory_needed("small", 16000, 4)
+    after = spec.build(None).state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
