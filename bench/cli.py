@@ -41,6 +41,10 @@ QUIET_LIBRARIES = ("filelock", "numba", "numexpr", "matplotlib", "urllib3", "PIL
 
 
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # `--seed 3` must not silently become `--seeds 3` (three seeds)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line, not argparse's usage block
         commands = next((a for a in self._actions if isinstance(a, argparse._SubParsersAction)), None)
         if commands is not None and message == f"the following arguments are required: {commands.metavar}":
@@ -127,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="a malformed result file is an error (default: skipped "
                                                          "with a warning naming it)")
     p.add_argument("--format", choices=FORMATS, default="md")
-    p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.add_argument("-o", "--output", type=cli_args.output_file, help="write to this file instead of stdout")
     p.add_argument("--task-type", choices=sorted(TASK_TYPES), help="only results of this task type (a table ranks "
                                                                    "one metric: needed when a folder holds both)")
     p.add_argument("--test", choices=REGIMES, default="auto", help=TEST_HELP)
@@ -150,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "`--weights trained` rows) instead of the trained head")
     p.add_argument("--strict", action="store_true", help="a malformed result file is an error")
     p.add_argument("--format", choices=FORMATS, default="md")
-    p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.add_argument("-o", "--output", type=cli_args.output_file, help="write to this file instead of stdout")
     p.add_argument("--task-type", choices=sorted(TASK_TYPES), help="only results of this task type")
     p.add_argument("--test", choices=REGIMES, default="auto", help=TEST_HELP)
     p.set_defaults(handler=cmd_compare)
@@ -158,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "this device's matmul peak, peak memory")
     cli_args.add_frontends(p, default="*", help="comma-separated names or wildcards (default: all)")
     cli_args.add_width(p)
-    p.add_argument("--seconds", type=cli_args.positive(float, "--seconds"), default=4.0,
+    p.add_argument("--seconds", type=cli_args.positive(float, "--seconds", below=cli_args.MAX_SECONDS), default=4.0,
                    help="clip length, raised to each front-end's minimum (4)")
     cli_args.add_batch_size(p, default=8, help="clips per forward pass (8)")
     cli_args.add_device(p)
@@ -174,12 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fuse", action="store_true", help="time the networks without the exact rewrites of "
                                                           "rwbench.fusion (batch norm folding, pool before ReLU)")
     p.add_argument("--format", choices=FORMATS, default="md")
-    p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.add_argument("-o", "--output", type=cli_args.output_file, help="write to this file instead of stdout")
     p.set_defaults(handler=cmd_profile)
     p = sub.add_parser("report", parents=[common], help="one self-contained HTML page of a results folder: sortable "
                                                        "tables and figures (pip install 'rwbench[report]')")
     cli_args.add_results(p)
-    p.add_argument("-o", "--output", type=Path, help="the HTML file (default: RESULTS/report.html)")
+    p.add_argument("-o", "--output", type=cli_args.output_file, help="the HTML file (default: RESULTS/report.html)")
     p.add_argument("--strict", action="store_true", help="a malformed result file is an error (default: listed "
                                                          "at the top of the page)")
     p.add_argument("--test", choices=REGIMES, default="auto", help=TEST_HELP)
@@ -196,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_args.add_weights_source_options(q)
     q.add_argument("--dataset", dest="weights_dataset", metavar="KEY",
                    help="with trained / mst: the dataset whose per-fold weights to read (needed when several have them)")
-    q.add_argument("-o", "--output", type=Path, required=True, help="the figure: .png, .svg or .pdf")
+    q.add_argument("-o", "--output", type=cli_args.output_file, required=True, help="the figure: .png, .svg or .pdf")
     q.set_defaults(handler=cmd_plot_filters)
     q = plots.add_parser("mel-target", parents=[common], help="MST: the target log-mel of a test clip, the mst "
                                                              "layer's output with mst weights and with its random init")
@@ -205,13 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--frontend", default="mst", help="a front-end with mst weights (mst)")
     q.add_argument("--clip", type=cli_args.count("--clip"),
                    help="clip index in the dataset (default: the fold's first test clip)")
-    q.add_argument("-o", "--output", type=Path, required=True, help="the figure: .png, .svg or .pdf")
+    q.add_argument("-o", "--output", type=cli_args.output_file, required=True, help="the figure: .png, .svg or .pdf")
     q.set_defaults(handler=cmd_plot_mel_target)
     p = sub.add_parser("check-plugin", parents=[common], help="validate a front-end against its declared spec")
     p.add_argument("name", help="a registered front-end (load a file with --plugin)")
     cli_args.add_width(p)
     cli_args.add_device(p, choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--seconds", type=cli_args.positive(float, "--seconds"), default=1.0,
+    p.add_argument("--seconds", type=cli_args.positive(float, "--seconds", below=cli_args.MAX_SECONDS), default=1.0,
                    help="clip length checked (raised to the minimum)")
     p.set_defaults(handler=cmd_check_plugin)
     p = sub.add_parser("weights", parents=[common], help="pretrained weight packs: list, fetch")
@@ -226,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "--dataset-option folds_file=FILE reuses them (ballroom, extended_ballroom, folder), so a clip "
                        "missing later moves no other clip")
     cli_args.add_data_options(p)
-    p.add_argument("-o", "--output", type=Path, required=True, help="the CSV file written")
+    p.add_argument("-o", "--output", type=cli_args.output_file, required=True, help="the CSV file written")
     p.set_defaults(handler=cmd_folds)
     p = sub.add_parser("list", parents=[common], help="registered front-ends, datasets or backends")
     p.add_argument("kind", choices=("frontends", "datasets", "backends", "proxies", "spaces"))
@@ -283,12 +287,16 @@ def _options(args, *, writes: bool = True) -> RunOptions:
 
 def _n_jobs(args) -> int | None:
     """``--jobs``, by default every core this process may use (a Dask run: one per task, the cluster spreads them)."""
-    if getattr(args, "jobs", None) is not None or not hasattr(args, "jobs"):
-        return getattr(args, "jobs", None)
-    if getattr(args, "executor", "local") == "dask":
-        return None
     from .evaluate import available_cores
 
+    asked = getattr(args, "jobs", None)
+    if asked is not None and asked > (cores := available_cores()):  # threads beyond the cores only share them
+        log.info("--jobs %d: this process may use %d core(s); running %d", asked, cores, cores)
+        return cores
+    if asked is not None or not hasattr(args, "jobs"):
+        return asked
+    if getattr(args, "executor", "local") == "dask":
+        return None
     return available_cores()
 
 
@@ -395,7 +403,7 @@ def cmd_evaluate(args) -> int:
     if args.data_root is None and DATASETS.get(args.dataset).needs_root:  # from the files the embed stage wrote
         if args.dataset_option:
             log.warning("--dataset-option is ignored without --data-root: the stored dataset is the one embedded last")
-        datasets = stored_datasets(opts.cache_root, args.dataset, args.tasks.split(",") if args.tasks else None)
+        datasets = stored_datasets(opts.cache_root, args.dataset, args.tasks or None)
     else:
         datasets = cli_args.datasets_from_args(args)
     evaluate_all(datasets, FRONTENDS.select(args.frontends), BACKENDS.select(args.backends), opts, result)
@@ -463,7 +471,7 @@ def cmd_leaderboard(args) -> int:
 
     table = load(args.results, strict=args.strict, task=args.task_type, regime=args.test)
     table.attrs["command"] = args.command_line
-    compact = args.format == "md" and not args.wide and not args.columns
+    compact = args.format == "md" and not args.wide and args.columns is None  # --columns '': its own error
     return _write(to_summary(table) if compact else export(table, args.format, args.columns), args.output)
 
 
@@ -485,13 +493,18 @@ def cmd_compare(args) -> int:
 
 
 def _write(text: str, output: Path | None) -> int:
-    """``text`` to ``output`` (folders created) or to stdout."""
-    if output:
+    """``text`` to ``output`` (folders created) or to stdout; where the file cannot be written, the text goes to
+    stdout before the error (nothing computed is lost)."""
+    if not output:
+        print(text, end="")
+        return 0
+    try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)
-        log.info("wrote %s", output)
-    else:
+    except OSError as err:
         print(text, end="")
+        raise RwbenchError(f"-o {str(output)!r} cannot be written ({err.strerror or err}); the output is above") from None
+    log.info("wrote %s", output)
     return 0
 
 
@@ -510,7 +523,11 @@ def cmd_profile(args) -> int:
         torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32
     rows, notes = profile(specs, opts)
-    return _write(render(rows, notes, args.format), args.output)
+    _write(render(rows, notes, args.format), args.output)
+    if failed := [note.removeprefix("failed: ") for note in notes if note.startswith("failed: ")]:
+        raise RwbenchError(f"{len(failed)} of {len(specs)} front-end(s) could not be profiled ({'; '.join(failed)}); "
+                           "the table holds the others")
+    return 0
 
 
 def cmd_report(args) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import ast
 import math
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -23,6 +24,9 @@ from .choices import (
 )
 from .errors import RwbenchError
 
+MAX_SEEDS = 1000  # a count beyond it is a seed typed as a count
+MAX_SECONDS = 86400.0  # a window or clip length beyond a day is a typing error
+
 
 def seed_list(text: str) -> list[int]:
     """``3`` → seeds 0, 1, 2; ``0,5,7`` → those seeds; ``5,`` → seed 5 alone (a lone number is a count)."""
@@ -31,6 +35,9 @@ def seed_list(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"--seeds takes a count (3) or a list (0,5,7), got {text!r}") from None
     if len(values) == 1 and "," not in text:
+        if values[0] > MAX_SEEDS:
+            raise argparse.ArgumentTypeError(f"--seeds count {values[0]} is more than {MAX_SEEDS} seeds (a lone number "
+                                             f"is a count; seed {values[0]} alone is written {values[0]},)")
         if values[0] < 1:
             raise argparse.ArgumentTypeError(f"--seeds count must be at least 1, got {text!r} (a lone number is a "
                                              f"count; seed {values[0]} alone is written {values[0]},)")
@@ -125,6 +132,15 @@ def count(name: str):
     return parse
 
 
+def worker_count(text: str) -> int:
+    """``--workers``: decoding processes, 0 (the main process) up to 4 per core (more only wait on each other)."""
+    value = count("--workers")(text)
+    if value > (most := 4 * (os.cpu_count() or 1)):
+        raise argparse.ArgumentTypeError(f"--workers {value}: more decoding processes than 4 per core ({most} here) "
+                                         f"only wait on each other; give at most {most}")
+    return value
+
+
 def jobs(text: str) -> int:
     """``--jobs``: a positive count, or -1 for every core (joblib's convention)."""
     try:
@@ -137,9 +153,41 @@ def jobs(text: str) -> int:
 
 
 def width(text: str) -> str:
-    if text in ("small", "paper") or (text.isdigit() and int(text) > 0):
+    """``small``, ``paper`` or a filter count, one spelling per count (``08`` is ``8``: two spellings made two rows
+    of one network)."""
+    if text in ("small", "paper"):
         return text
+    if text.isdigit() and int(text) > 0:
+        return str(int(text))
     raise argparse.ArgumentTypeError(f"--width takes small, paper or a positive filter count, got {text!r}")
+
+
+def task_list(text: str) -> list[str]:
+    """``--tasks``: distinct comma-separated names, spaces and empty items dropped (as every other list)."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"--tasks names no task, got {text!r}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"--tasks names a task twice ({text}): each runs once")
+    return names
+
+
+def output_file(text: str) -> Path:
+    """``-o``: a file that can be written (its missing folders are made on writing), checked before any work: a
+    folder, a path under a file or a read-only place is refused at once, not after the computation."""
+    path = Path(text)
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"-o takes the file to write, got {text!r}")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"-o {text!r} is a folder; give the file to write")
+    ancestor = path.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise argparse.ArgumentTypeError(f"-o {text!r} cannot be written: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK):
+        raise argparse.ArgumentTypeError(f"-o {text!r} cannot be written: {ancestor} is not writable")
+    return path
 
 
 def weight_tags(text: str) -> list[str]:
@@ -173,7 +221,7 @@ def data_root(text: str) -> Path:
 def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="synthetic", help="registered dataset (see `rwbench list datasets`)")
     p.add_argument("--data-root", type=data_root, help="folder that holds the dataset (not needed for synthetic)")
-    p.add_argument("--tasks", help="comma-separated tasks of a multi-task dataset (default: all)")
+    p.add_argument("--tasks", type=task_list, help="comma-separated tasks of a multi-task dataset (default: all)")
     p.add_argument("--dataset-option", type=loader_option, action="append", default=[], metavar="KEY=VALUE",
                    help="loader option, e.g. refit=train+valid (repeatable)")
     p.add_argument("--skip-bad-audio", action="store_true", help="leave unreadable clips out and record them")
@@ -193,9 +241,9 @@ def add_embed_options(p: argparse.ArgumentParser) -> None:
                    help="the distribution random weights are drawn from (default: each front-end's own, he_normal "
                         "for most, as the reference study; `rwbench list frontends` shows it)")
     p.add_argument("--pooling", choices=POOLINGS, default="mean", help="per-layer pooling over time")
-    p.add_argument("--segment", type=positive(float, "--segment"), metavar="SECONDS",
+    p.add_argument("--segment", type=positive(float, "--segment", below=MAX_SECONDS), metavar="SECONDS",
                    help="segment-and-aggregate: embed fixed windows over the whole clip instead of cropping it")
-    p.add_argument("--hop", type=positive(float, "--hop"), metavar="SECONDS",
+    p.add_argument("--hop", type=positive(float, "--hop", below=MAX_SECONDS), metavar="SECONDS",
                    help="window hop with --segment (default: the window)")
     p.add_argument("--aggregate", choices=AGGREGATES, default="mean",
                    help="with --segment: average window embeddings (mean) or vote over window predictions")
@@ -242,7 +290,7 @@ def add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_le
     p.add_argument("--dropout", type=fraction("--dropout"), default=dropout,
                    help=f"dropout before the linear head ({dropout:g})" if dropout is not None else
                    "one dropout before the linear head: --dropouts P")
-    p.add_argument("--crop-seconds", type=positive(float, "--crop-seconds"), metavar="SECONDS",
+    p.add_argument("--crop-seconds", type=positive(float, "--crop-seconds", below=MAX_SECONDS), metavar="SECONDS",
                    help="train on a random non-silent window of each clip; validation and test average the logits "
                         "of the clip's windows (default: whole clips throughout)")
     add_device(p)
@@ -276,7 +324,7 @@ def datasets_from_args(args):
     from .datamodel import DATASETS
     from .guards import typed_option
 
-    tasks = args.tasks.split(",") if args.tasks else None
+    tasks = args.tasks or None
     spec = DATASETS.get(args.dataset)
     for key, _, _ in args.dataset_option:
         if key in ("task", "tasks", "root", "listed_in"):
@@ -322,7 +370,7 @@ add_width = shared_option("--width", type=width, default="small", help="small, p
 add_seeds = shared_option("--seeds", type=seed_list, default=[0], help="a count (3 → 0,1,2) or a list (0,5,7)")
 add_device = shared_option("--device", choices=("auto", "cpu", "cuda"), default="auto")
 add_batch_size = shared_option("--batch-size", type=positive(int, "--batch-size"), help="clips per forward pass")
-add_workers = shared_option("--workers", type=count("--workers"),
+add_workers = shared_option("--workers", type=worker_count,
                             help="DataLoader decoding workers (default: min(4, cores − 1))")
 add_jobs = shared_option("--jobs", type=jobs, help="grid-search fits in parallel (default: every core)")
 add_results = shared_option("--results", type=Path, default=Path("results"), help="results folder (default ./results)")

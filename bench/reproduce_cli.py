@@ -45,7 +45,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     cli_args.add_results(p)
     cli_args.add_cache(p)
     cli_args.add_force(p)
-    p.add_argument("-o", "--output", type=Path, help="also write the side-by-side table (Markdown) to this file")
+    p.add_argument("-o", "--output", type=cli_args.output_file, help="also write the side-by-side table (Markdown) to this file")
     p.add_argument("--plot", type=Path, metavar="FIGURE", help="also draw published vs rwbench (with intervals and the "
                                                                "identity line) to this .png/.svg/.pdf (matplotlib)")
     p.set_defaults(handler=cmd_reproduce)

@@ -304,8 +304,10 @@ def _check_options(task: str | None, seed: object, n_per_class: object, seconds:
     if not isinstance(n_per_class, numbers.Integral) or n_per_class < N_FOLDS:
         raise DataError(f"synthetic: n_per_class must be an integer >= {N_FOLDS} (a clip of each class in every fold), "
                         f"got {n_per_class!r}")
-    if not isinstance(seconds, numbers.Real) or not float(seconds) > 0:
-        raise DataError(f"synthetic: seconds must be a positive number, got {seconds!r}")
+    if not isinstance(seconds, numbers.Real) or not 0 < float(seconds) <= 86400:
+        raise DataError(f"synthetic: seconds must be a positive number of seconds up to a day, got {seconds!r}")
+    if _n_samples(float(seconds)) < 2:
+        raise DataError(f"synthetic: seconds={seconds!r} is shorter than two samples at {NATIVE_RATE} Hz")
 
 
 @register_dataset(

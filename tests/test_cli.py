@@ -21,7 +21,7 @@ from rwbench.cli_args import seed_list
     (["run", "--width", "huge"], "--width takes small, paper or a positive filter count"),
     (["run", "--seeds", "two"], "--seeds takes a count"),
     (["run", "--aggregate", "majority"], "--hop and --aggregate need --segment SECONDS"),
-    (["run", "--segment", "-1"], "--segment takes a positive float, got '-1'"),
+    (["run", "--segment", "-1"], "--segment takes a positive float below 86400, got '-1'"),
     (["run", "--frontends", "vgg", "--weights", "dsp"], "no selected front-end offers weights ['dsp'] (vgg offers ['random'])"),
         (["run", "--frontends", "vgg,deepfourier", "--weights", "dsp"], "front-end 'vgg' offers none of the weights ['dsp']"),
         (["run", "--weights", "random,random"], "--weights takes distinct comma-separated tags"),

@@ -378,3 +378,63 @@ def test_skipped_clip_reaches_the_result_with_its_name(tmp_path, capsys):
     record = json.loads(next((tmp_path / "results" / "runs").rglob("*.json")).read_text())
     assert [s["clip"] for s in record["dataset"]["skipped"]] == ["owl/owl\tnine.wav"]
     assert record["dataset"]["skipped"][0]["reason"].startswith(f"{odd} holds 1200 non-finite sample(s)")
+
+
+# -- option values at their edges (a CLI review's findings) ------------------------------------------
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["run", "--seed", "3"], "unrecognized arguments: --seed 3"),  # was read as --seeds 3: three seeds
+    (["run", "--result", "r"], "unrecognized arguments: --result r"),
+    (["run", "--tasks", ","], "--tasks names no task"),
+    (["run", "--tasks", "timbre, timbre"], "--tasks names a task twice"),
+    (["run", "--seeds", "10000000000"], "more than 1000 seeds"),
+    (["run", "--segment", "1e300"], "--segment takes a positive float below 86400"),
+    (["train", "--crop-seconds", "1e300"], "--crop-seconds takes a positive float below 86400"),
+    (["run", "--workers", "100000"], "more decoding processes than 4 per core"),
+    (["leaderboard", "-o", "."], "-o '.' is a folder; give the file to write"),
+    (["run", "--dataset-option", "seconds=1e-9", "--frontends", "mfcc", "--dry-run"],
+     "seconds=1e-09 is shorter than two samples"),
+])
+def test_an_option_value_at_its_edge_is_one_named_error(tmp_path, capsys, argv, fragment):
+    assert main([*argv, "--results", str(tmp_path / "r")]) == 2
+    one_error_line(capsys, fragment)
+
+
+def test_an_output_under_a_file_is_refused_before_any_work(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["profile", "--frontends", "mfcc", "-o", str(tmp_path / "afile" / "p.md")]) == 2
+    one_error_line(capsys, "afile is a file, not a folder")
+
+
+def test_a_width_has_one_spelling_per_filter_count(tmp_path):
+    """``--width 08`` beside ``--width 8`` wrote two result files, two identical rows in every test's family."""
+    from rwbench.cli_args import width
+
+    assert width("08") == width("8") == "8" and width("small") == "small"
+
+
+def test_columns_repeated_show_once_and_empty_is_an_error(tmp_path, capsys):
+    assert main(["run", "--frontends", "mfcc", "--backends", "logreg", "--tasks", "timbre", "--results",
+                 str(tmp_path / "r"), "--device", "cpu", "--workers", "0", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(tmp_path / "r"), "--format", "csv", "--columns", "frontend,frontend"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "dataset,frontend"
+    assert main(["leaderboard", "--results", str(tmp_path / "r"), "--columns", ""]) == 2
+    one_error_line(capsys, "--columns '' names no column")
+
+
+def test_a_profile_with_a_failed_front_end_exits_2_and_keeps_the_table(tmp_path, capsys, monkeypatch):
+    import rwbench.profile as profiling
+
+    monkeypatch.setattr(profiling, "profile", lambda specs, opts: ([], ["failed: mfcc (RuntimeError: out of memory)"]))
+    out = tmp_path / "p.md"
+    assert main(["profile", "--frontends", "mfcc", "-o", str(out)]) == 2
+    one_error_line(capsys, "1 of 1 front-end(s) could not be profiled (mfcc (RuntimeError: out of memory))")
+    assert "failed: mfcc" in out.read_text()
+
+
+def test_more_jobs_than_cores_run_on_the_cores():
+    from rwbench.cli import _n_jobs
+    from rwbench.evaluate import available_cores
+
+    assert _n_jobs(argparse.Namespace(jobs=100_000)) == available_cores()
+    assert _n_jobs(argparse.Namespace(jobs=1)) == 1

@@ -500,13 +500,14 @@ def _sections(table: pd.DataFrame, view, extra=lambda dataset: "", numparse: boo
 def select(table: pd.DataFrame, columns: str) -> pd.DataFrame:
     """``table`` cut to the comma-separated ``columns`` (``dataset`` kept: tables are per dataset); an unknown name
     is an error that lists the columns."""
-    names = [c.strip() for c in columns.split(",") if c.strip()]
+    names = list(dict.fromkeys(c.strip() for c in columns.split(",") if c.strip()))  # a repeat shows once
     unknown = [c for c in names if c not in table.columns]
-    if unknown or not names:
-        close = difflib.get_close_matches(unknown[0], table.columns, n=1) if unknown else []
+    if not names:
+        raise RwbenchError(f"--columns {columns!r} names no column; columns: {', '.join(table.columns)}")
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], table.columns, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise RwbenchError(f"--columns: unknown column {unknown[0] if unknown else columns!r}{hint}; columns: "
-                           f"{', '.join(table.columns)}")
+        raise RwbenchError(f"--columns: unknown column {unknown[0]!r}{hint}; columns: {', '.join(table.columns)}")
     out = table[["dataset", *[c for c in names if c != "dataset"]]]
     out.attrs = table.attrs
     return out
@@ -559,7 +560,7 @@ def export(table: pd.DataFrame, fmt: str, columns: str | None = None) -> str:
     """``table`` as ``fmt``, cut to the comma-separated ``columns`` when given (an unknown name is an error)."""
     if fmt not in EXPORTERS:
         raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if not columns:
+    if columns is None:
         return EXPORTERS[fmt](table)
     selected = select(table, columns)  # checks the names even when the Markdown cuts each section itself
     return to_markdown(table, columns) if fmt == "md" else EXPORTERS[fmt](selected)
