@@ -145,13 +145,14 @@ def test_grid_search_over_hidden_and_alpha(data):
 
 
 @pytest.mark.parametrize(
-    "params",
-    [{"activation": "reclinear"}, {"alpha": 0.0}, {"alpha": -1.0}, {"n_hidden": 0}, {"n_hidden": 2.5}],
+    ("params", "named"),
+    [({"activation": "reclinear"}, "activation must be one of"), ({"alpha": 0.0}, "alpha"), ({"alpha": -1.0}, "alpha"),
+     ({"n_hidden": 0}, "n_hidden"), ({"n_hidden": 2.5}, "n_hidden")],
 )
-def test_invalid_parameters_fail_at_fit(data, params):
+def test_invalid_parameters_fail_at_fit_naming_the_parameter(data, params, named):
     X, y = data
     clf = ELMClassifier(**params)  # __init__ only stores
-    with pytest.raises((ValueError, TypeError)):
+    with pytest.raises((ValueError, TypeError), match=named):  # not a reshape error deep in the solver
         clf.fit(X, y)
 
 

@@ -42,7 +42,7 @@ def _same_results(a: Path, b: Path) -> None:
     left, right = _by_file(a), _by_file(b)
     assert sorted(left) == sorted(right) and len(left) == 4
     for name in left:
-        for fa, fb in zip(left[name]["folds"], right[name]["folds"]):
+        for fa, fb in zip(left[name]["folds"], right[name]["folds"], strict=True):
             assert (fa["accuracy"], fa["best_params"], fa["predicted"]) == (fb["accuracy"], fb["best_params"], fb["predicted"])
         assert left[name]["frontend"]["embedding_key"] == right[name]["frontend"]["embedding_key"]
     features = lambda root: {p.parent.name: np.load(p) for p in (root / "results").rglob("features.npy")}  # noqa: E731

@@ -239,7 +239,7 @@ def test_report_cli_writes_the_page_and_names_bad_input(results, tmp_path):
     missing = run_cli("report", "--results", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "results folder" in missing.stderr and "does not exist" in missing.stderr
     folder = run_cli("report", "--results", str(results), "-o", str(tmp_path))
-    assert folder.returncode == 2 and "is a folder; give the HTML file" in folder.stderr
+    assert folder.returncode == 2 and "is a folder; give the file to write" in folder.stderr
     assert not list(tmp_path.glob(".*.tmp"))  # nothing half-written left behind
 
 

@@ -92,7 +92,7 @@ def test_space_errors_name_the_file_and_the_key(tmp_path):
         path.write_text(text)
         with pytest.raises(RwbenchError) as err:
             read_space(path)
-        assert str(path) in str(err.value) and (expected in str(err.value) or "want" in str(err.value)), err.value
+        assert str(path) in str(err.value) and expected in str(err.value), err.value
     with pytest.raises(RwbenchError, match="did you mean 'logmel'"):
         FRONTENDS.get("logmell:1234abcd")
     with pytest.raises(RwbenchError, match="has no architecture"):

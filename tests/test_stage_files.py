@@ -21,7 +21,8 @@ def test_a_stored_dataset_gives_the_same_splits_description_and_fingerprint(tmp_
         loaded = DATASETS.get("folder").load(pets(tmp_path), **options)[0]
         stored = dataset_from_record(json.loads(json.dumps(dataset_record(loaded))))
         assert stored.describe() == loaded.describe() and stored.fingerprint() == loaded.fingerprint()
-        for a, b in zip(stored.splits(), loaded.splits()):
+        assert len(stored.splits()) == len(loaded.splits()) == 3
+        for a, b in zip(stored.splits(), loaded.splits(), strict=True):
             assert (a.name, a.train.tolist(), a.test.tolist()) == (b.name, b.train.tolist(), b.test.tolist())
             assert [(f.tolist(), v.tolist()) for f, v in a.inner] == [(f.tolist(), v.tolist()) for f, v in b.inner]
 
