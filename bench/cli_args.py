@@ -221,7 +221,8 @@ def data_root(text: str) -> Path:
 def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="synthetic", help="registered dataset (see `rwbench list datasets`)")
     p.add_argument("--data-root", type=data_root, help="folder that holds the dataset (not needed for synthetic)")
-    p.add_argument("--tasks", type=task_list, help="comma-separated tasks of a multi-task dataset (default: all)")
+    p.add_argument("--tasks", type=task_list, help="comma-separated tasks of a multi-task dataset (default: the "
+                                                  "dataset's default tasks, see `rwbench list datasets`)")
     p.add_argument("--dataset-option", type=loader_option, action="append", default=[], metavar="KEY=VALUE",
                    help="loader option, e.g. refit=train+valid (repeatable)")
     p.add_argument("--skip-bad-audio", action="store_true", help="leave unreadable clips out and record them")

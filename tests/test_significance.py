@@ -253,3 +253,15 @@ def test_compare_names_a_sampled_front_end_whose_name_holds_a_colon(tmp_path, ca
     assert out["a"] == "logmel:5f65a9bd:random:svm" and out["wins"] == 3
     assert main(["compare", "logmel:5f65a9bd", "b:random", "--results", str(tmp_path), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["a"] == "logmel:5f65a9bd:random:svm"
+
+
+def test_compare_refuses_two_rows_computed_on_different_clips(tmp_path, capsys):
+    """A stale row (another copy of the dataset) was paired clip by clip with the current one without a word."""
+    stale = record("b", [0.6, 0.6, 0.7])
+    stale.dataset["fingerprint"] = "ffffffffffffffff"
+    _board(tmp_path, [record("a", [0.8, 0.7, 0.9]), stale])
+    assert main(["compare", "a", "b", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "'a' and 'b' were computed on different clips or protocols (clips None" in err
+    assert "clips ffffffffffffffff" in err
+    assert "rerun the stale row" in err

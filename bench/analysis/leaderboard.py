@@ -247,9 +247,12 @@ def mixed_trainings(records: list[ResultRecord]) -> list[str]:
 def data_of(record: ResultRecord) -> str:
     """The data a result was computed on: its clips' fingerprint (ids, labels, audio) and its protocol, named by its
     id and a hash of its whole description (k, seed and fold assignment: one id may split the clips differently)."""
+    return f"{_clips_and_protocol(record)}, {len(record.folds)} outer fold(s) scored"
+
+
+def _clips_and_protocol(record: ResultRecord) -> str:
     protocol = record.dataset.get("protocol") or {}
-    return (f"clips {record.dataset.get('fingerprint')}, protocol {protocol.get('id', '?')} "
-            f"#{content_key(protocol)[:8]}, {len(record.folds)} outer fold(s) scored")
+    return f"clips {record.dataset.get('fingerprint')}, protocol {protocol.get('id', '?')} #{content_key(protocol)[:8]}"
 
 
 def evaluated_by(record: ResultRecord) -> str:
@@ -637,6 +640,10 @@ def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: st
     for dataset in sorted({key[0] for key in rows}):
         key_a, key_b = _match(rows, a, dataset), _match(rows, b, dataset)
         if key_a and key_b and key_a != key_b:
+            inputs = {_clips_and_protocol(record) for record in [*rows[key_a], *rows[key_b]]}
+            if len(inputs) > 1:  # a paired test over clips of two different sets of clips pairs nothing real
+                raise RwbenchError(f"compare: on {dataset}, {a!r} and {b!r} were computed on different clips or "
+                                   f"protocols ({'; '.join(sorted(inputs))}); rerun the stale row")
             out.append({"dataset": dataset, "a": ":".join(key_a[1:2] + key_a[3:]),
                         "b": ":".join(key_b[1:2] + key_b[3:]), **compare_pair(rows[key_a], rows[key_b], regime)})
     if not out:

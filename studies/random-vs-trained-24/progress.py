@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from statistics import mean
 
@@ -37,16 +38,19 @@ def paired(results: Path, frontend: str, dataset: str) -> str:
     try:
         o = next(o for o in rwbench.compare_rows(results, f"{frontend}:trained:head", f"{frontend}:random:svm",
                                                  test="clips") if o["dataset"] == dataset)
-    except (StopIteration, rwbench.errors.RwbenchError):
+    except StopIteration:
         return "—"
-    return (f"{o['mean_difference']:+.3f} [{o['bootstrap_ci_low']:+.3f}, {o['bootstrap_ci_high']:+.3f}], "
+    except rwbench.errors.RwbenchError as err:  # not yet there is "—"; anything else (other clips …) is said
+        return "—" if "no dataset has both" in str(err) else f"not paired: {err}"
+    difference = round(o["mean_difference"], 9) + 0.0  # an exact tie (−2e-11 of float noise) reads +0.000
+    return (f"{difference:+.3f} [{o['bootstrap_ci_low']:+.3f}, {o['bootstrap_ci_high']:+.3f}], "
             f"p = {o['p']:.2g}, wins {o['wins']}/{o['n_blocks']}")
 
 
-def row(results: Path, head: Path, dataset: str) -> str:
+def row(results: Path, head: Path, dataset: str, width: str) -> str:
     record = json.loads(head.read_text())
     name, training = record["frontend"]["name"], record["training"]
-    folder, stem = head.parent, f"{name}__small"
+    folder, stem = head.parent, f"{name}__{width}"
     first = next(iter(training["chosen"].values()))
     epochs = list(training["epochs_selected"].values())
     v1 = V1 / "runs" / folder.name / head.name
@@ -81,15 +85,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="esc10", help="dataset key as in results/runs (esc10, fsdd__speakers)")
     parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--width", default="small", help="the width of the rows (small; paper: WIDTH=paper run.sh)")
     args = parser.parse_args()
-    heads = sorted((args.results / "runs" / args.dataset).glob("*__small__trained__seed0__head.json"))
+    heads = sorted((args.results / "runs" / args.dataset).glob(f"*__{args.width}__trained__seed0__head.json"))
+    if not heads:
+        sys.exit(f"progress.py: no trained heads at width {args.width} in {args.results / 'runs' / args.dataset}")
     dataset = args.dataset.replace("__", "/")
     print("| front-end | v1 head | v2 head (chosen on fold 1) | best epochs (cap 100), not converged folds | training "
           "min, device | random svm / elm (3 seeds) | transfer (trained + svm) | v2 heads − random svm, paired over "
           "clips |")
     print("|---|---:|---|---|---:|---|---:|---|")
     for head in heads:
-        print(row(args.results, head, dataset))
+        print(row(args.results, head, dataset, args.width))
 
 
 if __name__ == "__main__":

@@ -12,14 +12,14 @@ FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --results "$OUT/fsdd")
 # and MST pre-training (Tax et al. 2017) followed by SVM on the pre-trained front-end
 rwbench run "${ESC[@]}" --frontends "$FE,mfcc" --weights random --seeds 3 --backends svm,elm --grid study
 rwbench train "${ESC[@]}" --frontends "$FE" --seeds 2 --epochs 30 --patience 6 --batch-size 16 --crop-seconds 1 \
-  --refit fit-part --lrs 1e-3   # the recipe of the time (issue 19 made refit + lr search the default)
+  --refit fit-part --lrs 1e-3 --dropouts 0.5   # the recipe of the time (issue 19 made refit + lr and dropout search the default)
 rwbench run "${ESC[@]}" --frontends sample_level,temporal --weights trained --seeds 2 --backends svm --grid study
 rwbench pretrain mst "${ESC[@]}" --epochs 40 --patience 8 --lr 1e-3
 rwbench run "${ESC[@]}" --frontends mst --weights mst --seeds 1 --backends svm --grid study
 
 # FSDD, official split (repetitions 0-4 = test)
 rwbench run "${FSDD[@]}" --frontends "$FE,mfcc" --weights random --seeds 3 --backends svm,elm --grid study
-rwbench train "${FSDD[@]}" --frontends "$FE" --seeds 2 --epochs 20 --patience 5 --batch-size 32 --refit fit-part --lrs 1e-3
+rwbench train "${FSDD[@]}" --frontends "$FE" --seeds 2 --epochs 20 --patience 5 --batch-size 32 --refit fit-part --lrs 1e-3 --dropouts 0.5
 
 for study in esc10 fsdd; do
   rwbench leaderboard --results "$OUT/$study"
