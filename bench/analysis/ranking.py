@@ -445,8 +445,8 @@ def _nulls(both: pd.DataFrame, y: np.ndarray, metric: str, names: list[str]) -> 
 
 def _correlations(both: pd.DataFrame, metric: str) -> dict:
     x, y = both[f"random_{metric}"].to_numpy(float), both[f"trained_{metric}"].to_numpy(float)
-    out = dict.fromkeys(FIGURES, float("nan")) | dict.fromkeys(TEXT_FIGURES, "")
-    out.update(null_unknown={}, rho_within_families={}, rho_leave_one_out_undefined=[])
+    out: dict[str, Any] = {**dict.fromkeys(FIGURES, float("nan")), **dict.fromkeys(TEXT_FIGURES, ""),
+                           "null_unknown": {}, "rho_within_families": {}, "rho_leave_one_out_undefined": []}
     if len(x) < MIN_FRONTENDS:
         return out
     names = labels(both)
@@ -516,7 +516,8 @@ def describe(row: pd.Series | dict, random: str = RANDOM, trained: str = TRAINED
         intervals += f", over folds × seeds {_range(row, 'rho_ci_folds')}"
     elif row.get("rho_ci_folds_missing"):
         intervals += f", none over folds × seeds: {row['rho_ci_folds_missing']}"
-    unknown = row.get("null_unknown") if isinstance(row.get("null_unknown"), dict) else {}
+    said = row.get("null_unknown")
+    unknown: dict = said if isinstance(said, dict) else {}
     nulls = ", ".join(f"ρ({NULL_LABELS.get(name, name)}) = {row[f'null_rho_{name}']:.2f}" if name not in unknown
                       else f"ρ({name}) undefined ({name} unknown for {', '.join(unknown[name])})"
                       for name in (*NULLS, "input")

@@ -254,9 +254,9 @@ def _value(record: dict | None) -> float:
 def _correlation(pairs: np.ndarray, trained: np.ndarray) -> dict:
     """ρ, τ and their interval over ``pairs`` (the scored architectures); top-10 % precision and regret over every
     trained architecture (``trained``, the unscored ones at -inf)."""
-    out = dict.fromkeys(["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "rho_ci_low", "rho_ci_high",
-                         "top10_precision", "regret", "rho_ci_undefined_draws"], math.nan)
-    out |= {"spearman_p_method": "", "kendall_p_method": ""}
+    out: dict[str, Any] = {**dict.fromkeys(["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "rho_ci_low",
+                                            "rho_ci_high", "top10_precision", "regret", "rho_ci_undefined_draws"],
+                                           math.nan), "spearman_p_method": "", "kendall_p_method": ""}
     if len(pairs) < MIN_FRONTENDS:
         return out
     x, y = trained[:, 0], trained[:, 1]
