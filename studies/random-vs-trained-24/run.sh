@@ -46,9 +46,10 @@ trained_rows() {  # FE ARGS…: one front-end trained (seed 0), then its transfe
   rwbench train "$@" --frontends "$fe" --seeds 1 --lrs "$(lrs "$@")"
   rwbench run "$@" "${RUN[@]}" --grid "$(grid "$@")" --frontends "$fe" --weights trained --seeds 1 --backends svm,elm
 }
-second_seed() {  # FE ARGS…: seed 1 of a two-seed front-end (seed 0 is its trained row)
+second_seed() {  # FE ARGS…: seed 1 of a two-seed front-end (seed 0 is its trained row), then seed 1's transfer rows
   local fe=$1; shift
   rwbench train "$@" --frontends "$fe" --seeds 1, --lrs "$(lrs "$@")"
+  rwbench run "$@" "${RUN[@]}" --grid "$(grid "$@")" --frontends "$fe" --weights trained --seeds 1, --backends svm,elm
 }
 per_frontend() {  # FE ARGS…: random rows, then trained rows, so that each front-end's row of the study lands whole
   local fe=$1; shift
