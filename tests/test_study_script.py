@@ -56,7 +56,7 @@ def test_one_job_runs_every_frontend_in_order_one_at_a_time(tmp_path):
     assert len(trained) == 24 + 8 and trained[:2] == ["strided_1024_1024", "temporal_short"]  # 24 seed 0, 8 seed 1
     seeds = [call.split("--seeds ")[1].split()[0] for call in calls if call.startswith("train ")]
     assert seeds.count("1") == 24 and seeds.count("1,") == 8  # a count of 1 (seed 0); seed 1 alone
-    assert len(frontends_of(calls, "run ")) == 24  # every training is followed by its transfer rows
+    assert len(frontends_of(calls, "run ")) == 24 + 8  # every training (seed 1 too) is followed by its transfer rows
     assert all("--width small" in c and "--dataset esc10" in c for c in calls) and max(concurrency) == 1
 
 
@@ -64,7 +64,7 @@ def test_jobs_run_chains_at_once_and_width_reaches_every_call(tmp_path):
     proc, calls, concurrency = run_study(tmp_path, "esc-train", JOBS="4", WIDTH="paper")
     assert proc.returncode == 0, proc.stderr
     trained = frontends_of(calls, "train ")
-    assert len(trained) == 32 and len(set(trained)) == 24 and len(frontends_of(calls, "run ")) == 24
+    assert len(trained) == 32 and len(set(trained)) == 24 and len(frontends_of(calls, "run ")) == 32
     assert all("--width paper" in c for c in calls)
     assert 1 < max(concurrency) <= 4
     logs = sorted(p.name for p in (tmp_path / "out" / "logs").iterdir())
