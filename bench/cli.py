@@ -290,14 +290,12 @@ def _n_jobs(args) -> int | None:
     from .evaluate import available_cores
 
     asked = getattr(args, "jobs", None)
-    if asked is not None and asked > (cores := available_cores()):  # threads beyond the cores only share them
+    if asked is None:
+        return None if not hasattr(args, "jobs") or getattr(args, "executor", "local") == "dask" else available_cores()
+    if asked > (cores := available_cores()):  # threads beyond the cores only share them
         log.info("--jobs %d: this process may use %d core(s); running %d", asked, cores, cores)
         return cores
-    if asked is not None or not hasattr(args, "jobs"):
-        return asked
-    if getattr(args, "executor", "local") == "dask":
-        return None
-    return available_cores()
+    return asked
 
 
 def check_windows(args, frontends) -> None:

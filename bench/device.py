@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import torch
 
-from .embed_job import EmbedJob
 from .errors import RwbenchError
-from .frontend import FrontendSpec
+
+if TYPE_CHECKING:
+    from .embed_job import EmbedJob
+    from .frontend import FrontendSpec
 
 
 def resolve_device(device: str) -> torch.device:

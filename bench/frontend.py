@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils import parametrize
 
+from .device import float32_within
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
 from .filehash import code_sha256, sha256_of
@@ -149,10 +150,8 @@ class FrontendSpec:
         def note(module, inputs, output):
             largest[0] = max(largest[0], sum(t.numel() for t in (output if isinstance(output, (list, tuple))
                                                                    else [output]) if isinstance(t, torch.Tensor)))
-        # no weights drawn into a network without its own (a HEAR module's build returns its one loaded instance)
-        weights = WeightSource("random", 0) if self.is_learnable() else WeightSource("none")
-        with torch.device("meta"):
-            model = Embedder(self, width=width, weights=weights)
+        with torch.device("meta"):  # random weights, seed 0 ("none" for a network without its own: a HEAR module)
+            model = Embedder(self, width=width)
             leaves = [m for m in model.modules() if not list(m.children())]
             hooks = [m.register_forward_hook(note) for m in leaves]
             layers = model.net(model.input(torch.empty(1, 1, samples)))
@@ -326,8 +325,6 @@ class FrozenEmbedder(Embedder):
                                f"{tuple(wave.shape)}")
         if wave.shape[1] < (minimum := self.spec.min_samples()):
             wave = lengthen(wave, minimum, self.spec.pad_to_min, self.spec.name)
-        from .device import float32_within  # (device imports this module)
-
         with float32_within(wave.device):  # as `rwbench embed` computes: float32, not CUDA's TF32 default
             return super().forward(wave)
 

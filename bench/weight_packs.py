@@ -320,7 +320,7 @@ def load_into(net: nn.Module, path: Path) -> None:
     state = read_state(path)
     given = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     if problem := misfit({k: tuple(v.shape) for k, v in net.state_dict().items()},
-                         {k: tuple(v.shape) for k, v in given.items()}):
+                         {k: tuple(v.shape) for k, v in state.items()}):
         raise WeightsError(f"{path} does not fit the network: {problem}")
     bad = {k: int((~torch.isfinite(v)).sum()) for k, v in given.items()
            if v.is_floating_point() and not torch.isfinite(v).all()}

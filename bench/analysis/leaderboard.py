@@ -516,20 +516,11 @@ def select(table: pd.DataFrame, columns: str) -> pd.DataFrame:
     return out
 
 
-def _no_nan(value):
-    """``value`` with every NaN inside it None (JSON's null)."""
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_no_nan(v) for v in value]
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
 def structured_as_json(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with every cell that holds a dict or list (``rank_corr_within_families``) as JSON text."""
     out = table.copy()
     for column in out.select_dtypes(include="object").columns:
-        out[column] = [json.dumps(_no_nan(v), ensure_ascii=False) if isinstance(v, (dict, list)) else v
+        out[column] = [json.dumps(_finite_or_null(v), ensure_ascii=False) if isinstance(v, (dict, list)) else v
                        for v in out[column]]
     return out
 
