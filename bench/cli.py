@@ -625,7 +625,13 @@ def cmd_list(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra and getattr(args, "handler", None) is cmd_list and args.pattern == "*" and len(extra) == 1 \
+                and not extra[0].startswith("-"):
+            args.pattern = extra[0]  # `list KIND --plugin F PATTERN`: argparse (3.11) gives `?` its empty match early
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.command_line = shlex.join(["rwbench", *(sys.argv[1:] if argv is None else argv)])  # exports record it
     except SystemExit as exit_:  # --help, --version, or a usage error already printed on one line
         return int(exit_.code or 0)

@@ -50,6 +50,14 @@ def test_list_shows_every_registry(capsys):
     assert main(["list", "frontends", "vertical_*"]) == 0
     out = capsys.readouterr().out
     assert "vertical_7x86" in out and "vgg" not in out
+    # options between the kind and the pattern (argparse matches an optional positional early): still the pattern
+    assert main(["list", "frontends", "-q", "vertical_*"]) == 0
+    out = capsys.readouterr().out
+    assert "vertical_7x86" in out and "vgg" not in out
+    for argv, extra in ((["list", "frontends", "-q", "vertical_*", "x"], "vertical_* x"),
+                        (["list", "frontends", "-q", "--bogus"], "--bogus")):
+        assert main(argv) == 2
+        assert capsys.readouterr().err.strip().endswith(f"unrecognized arguments: {extra}")
 
 
 @pytest.mark.slow

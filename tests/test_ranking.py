@@ -36,9 +36,11 @@ def template(tmp_path_factory):
     return record
 
 
-def write(results, template, frontend, weights, backend, accuracy, *, width="small", pooling="mean", dataset=None):
+def write(results, template, frontend, weights, backend, accuracy, *, width="small", pooling="mean", dataset=None,
+          seed=None):
     """One result file: ``template`` as ``frontend``/``weights``/``backend`` with fold accuracies averaging ``accuracy``."""
     record = copy.deepcopy(template)
+    record["seed"] = record["seed"] if seed is None else seed
     record["frontend"].update(name=frontend, weights=weights, width=width, pooling=pooling)
     record["backend"]["name"] = backend
     if dataset:
@@ -211,6 +213,19 @@ def test_compare_backend_choice_and_exports(board, capsys, tmp_path):
     csv_rows = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert csv_rows[["frontend", "random_rank", "trained_rank", "rank_diff"]].values.tolist() == \
         [[r["frontend"], r["random_rank"], r["trained_rank"], r["rank_diff"]] for r in rows]
+
+
+def test_compare_shows_each_sides_seeds_and_folds(tmp_path, template, capsys):
+    """A row on more seeds (or fewer) than the others is ranked like them: the table says so, per side."""
+    results = write_board(tmp_path, template, ("random", "svm", SVM), ("trained", "head", HEAD))
+    write(results, template, "vgg", "random", "svm", SVM["vgg"], seed=1)
+    assert main(["compare", "--results", str(results)]) == 0
+    runs = {r["frontend"]: (r["random seeds × folds"], r["trained seeds × folds"]) for r in markdown_rows(capsys.readouterr().out)}
+    assert runs == {"vgg": ("2 × 4", "1 × 4"), **{f: ("1 × 4", "1 × 4") for f in HEAD if f != "vgg"}}
+    assert main(["compare", "--results", str(results), "--format", "csv"]) == 0
+    rows = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("frontend")
+    assert rows.loc["vgg", ["random_seeds", "random_n_folds", "trained_seeds", "trained_n_folds"]].tolist() == [2, 4, 1, 4]
+    assert rows.loc["timbral", "random_seeds"] == 1
 
 
 def test_compare_with_a_pretrained_tag_pairs_the_same_backend(board, capsys):

@@ -42,6 +42,7 @@ from .ranking import (
     EXPORT_COLUMNS,
     HEAD,
     RANDOM,
+    RUN_COUNTS,
     SEED_FOLD_COLUMN,
     TRAINED,
     comparison,
@@ -519,7 +520,7 @@ def select(table: pd.DataFrame, columns: str) -> pd.DataFrame:
 def structured_as_json(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with every cell that holds a dict or list (``rank_corr_within_families``) as JSON text."""
     out = table.copy()
-    for column in out.select_dtypes(include="object").columns:
+    for column in [c for c in out.columns if out[c].dtype == object]:  # dicts and lists (str columns are not)
         out[column] = [json.dumps(_finite_or_null(v), ensure_ascii=False) if isinstance(v, (dict, list)) else v
                        for v in out[column]]
     return out
@@ -570,14 +571,20 @@ def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, rand
         trained_side = f"{trained} ({trained_backend_for(trained, transfer) or corr['backend']})"
         metric = next(c.removeprefix("random_") for c in pairs.columns if c.startswith("random_") and c != "random_rank")
         label = METRIC_LABELS[metric]
-        view = rows.drop(columns=["dataset", "backend"]).rename(columns={
+        view = rows.drop(columns=["dataset", "backend", *RUN_COUNTS]).rename(columns={
             f"random_{metric}": f"{random} {label}", "random_rank": f"{random} rank",
             f"trained_{metric}": f"{trained} {label}", "trained_rank": f"{trained} rank", "rank_diff": "rank diff"})
+        for side, tag in (("random", random), ("trained", trained)):
+            view[f"{tag} seeds × folds"] = [_runs(s, f) for s, f in zip(rows[f"{side}_seeds"], rows[f"{side}_n_folds"])]
         body = (tabulate(view, headers="keys", tablefmt="pipe", showindex=False, floatfmt=f".{DECIMALS}f") if len(rows)
                 else f"No front-end has both {random} and {trained} results.")
         sections.append(f"### {corr['dataset']}: {random} ({corr['backend']}) vs {trained_side}\n\n{body}\n\n"
                         f"{describe(corr, random, trained)}\n")
     return "\n".join(sections) if sections else "No results yet.\n"
+
+
+def _runs(seeds, folds) -> str:
+    return "?" if pd.isna(seeds) or pd.isna(folds) else f"{int(seeds)} × {int(folds)}"
 
 
 def comparison_rows(pairs: pd.DataFrame, correlations: pd.DataFrame, random: str = RANDOM,

@@ -73,9 +73,14 @@ FIGURES = ["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "spearman_p
            "rho_leave_one_out_low", "rho_leave_one_out_high", "rho_leave_one_out_undefined", "most_influential"]
 TEXT_FIGURES = ("spearman_p_method", "kendall_p_method", "rho_ci_folds_missing", "null_best", "most_influential")
 CORRELATION_COLUMNS = ["dataset", "backend", "n", *FIGURES, "frontends"]
+# each side's seeds and outer folds: a row on fewer runs than the others is ranked all the same, and shown
+RUN_COUNTS = ("random_seeds", "random_n_folds", "trained_seeds", "trained_n_folds")
+
+
 def pair_columns(metric: str = "accuracy") -> list[str]:
     return ["dataset", "backend", "frontend", "width", f"random_{metric}", "random_rank", f"trained_{metric}",
-            "trained_rank", "rank_diff"]
+            "trained_rank", "rank_diff", *RUN_COUNTS]
+
 
 # leaderboard / comparison export column ← rank_correlation column
 EXPORT_COLUMNS = {"rank_corr_spearman": "spearman_rho", "rank_corr_spearman_p": "spearman_p",
@@ -153,14 +158,18 @@ def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str 
     table = table.assign(**{mean: settled(table[mean])})
     by_seed = SEED_FOLD_COLUMN if SEED_FOLD_COLUMN in table.columns else None
     table = with_macs(table)
+    table = table.assign(**{c: table[c] if c in table.columns else pd.NA for c in ("n_seeds", "n_folds")})
     detail = [*NULLS, *(["input"] if "input" in table.columns else []), *([by_seed] if by_seed else [])]
     on = ["dataset", "frontend", "width"] if trained_backend is not None else ["dataset", "frontend", "width", "backend"]
-    random_side = table.loc[table["weights"] == random, ["dataset", "frontend", "width", "backend", mean, *detail]]
+    counts = {side: {"n_seeds": f"{side}_seeds", "n_folds": f"{side}_n_folds"} for side in ("random", "trained")}
+    random_side = table.loc[table["weights"] == random,
+                            ["dataset", "frontend", "width", "backend", mean, "n_seeds", "n_folds", *detail]]
     trained_side = table[table["weights"] == trained]
     if trained_backend is not None:
         trained_side = trained_side[trained_side["backend"] == trained_backend]
-    pairs = random_side.rename(columns={mean: mine, by_seed: "random_folds"}).merge(
-        trained_side[[*on, mean, *([by_seed] if by_seed else [])]].rename(columns={mean: theirs, by_seed: "trained_folds"}),
+    pairs = random_side.rename(columns={mean: mine, by_seed: "random_folds", **counts["random"]}).merge(
+        trained_side[[*on, mean, "n_seeds", "n_folds", *([by_seed] if by_seed else [])]].rename(
+            columns={mean: theirs, by_seed: "trained_folds", **counts["trained"]}),
         on=on)
     if pairs.empty:
         return pd.DataFrame(columns=[*pair_columns(metric), *NULLS, "input"])
