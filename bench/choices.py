@@ -14,6 +14,7 @@ INITS = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "xavier_u
 FORMATS = ("md", "csv", "json")  # leaderboard.FORMATS
 REGIMES = ("auto", "folds", "clips")  # significance.REGIMES
 TASK_TYPES = ("multiclass", "multilabel")  # tasks.TASK_TYPES (its keys)
+PRIMARY_METRICS = ("accuracy", "roc_auc_macro")  # each of tasks.TASK_TYPES' primary metric
 SELECT_ON = ("first-fold", "every-fold")  # fitting.SELECT_ON
 REFITS = ("full", "fit-part")  # fitting.REFITS
 SILENCE_DBFS = -60.0  # fitting.SILENCE_DBFS

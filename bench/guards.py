@@ -318,15 +318,21 @@ def check_protocol(dataset: Dataset, *, partial: bool = False) -> None:
 
 def coverage(clips: Sequence[Clip], *, dataset: str, official_folds: Sequence[int] | None,
              classes: Sequence[str] | None, partial: bool = False) -> dict:
-    """Folds and classes actually present, with a warning when some official folds are absent. A class with no
-    clips makes another task than the dataset's (ESC-50's name on ESC-10's 10 classes): an error unless
-    ``partial``, then a warning."""
+    """Folds and classes actually present. An official fold or a class with no clips makes another protocol or task
+    than the dataset's (UrbanSound8K's name on 3 of its 10 folds; ESC-50's on ESC-10's 10 classes): an error unless
+    ``partial``, then a warning and ``folds_absent`` / ``classes_absent`` recorded (a reproduction judges no
+    agreement on them)."""
     info: dict = {}
     if official_folds is not None:
         used = sorted({c.fold for c in clips if c.fold is not None})
         info["folds_used"] = used
         absent = sorted(set(official_folds) - set(used))
+        if absent and not partial:
+            raise DataError(f"{dataset}: official folds {absent} have no clips here (folds present: {used}): its "
+                            f"protocol is {len(official_folds)} folds, and a score on fewer is not {dataset}'s. "
+                            f"Restore them, or pass --partial (partial=True) to run on the folds present (recorded)")
         if absent:
+            info["folds_absent"] = absent
             log.warning("%s: official folds %s are absent; running on folds %s only", dataset, absent, used)
     if classes is not None:
         no_clips = sorted(set(classes) - {label for c in clips for label in (c.tags or (c.label,))})

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from .choices import PRIMARY_METRICS
 from .errors import RwbenchError, UnknownNameError
 
 if sys.version_info >= (3, 11):
@@ -245,11 +246,15 @@ def _published(t: _Table, sources: set[str]) -> list[Published]:
     unit = t.get("unit", str, "fraction", choices=tuple(UNITS))
     scale = UNITS[unit]
     precision = t.get("precision", (int, float), None)
+    if precision is not None and not (math.isfinite(precision) and precision > 0):  # inf: every gap "agrees"
+        raise PaperError(f"{t.file}: {t.key('precision')} is {precision!r}, not a positive finite number")
     source = t.get("source", str)
     if source not in sources:
         raise PaperError(f"{t.file}: {t.key('source')} is {source!r}, not a key of [[sources]] ({sorted(sources)})")
     common = dict(dataset=t.get("dataset", str), weights=t.get("weights", str, "random"), backend=t.get("backend", str),
-                  metric=t.get("metric", str, "accuracy"), where=t.get("where", str, choices=WHERE),
+                  # the metric a task type ranks on: the one rwbench's cell shows beside it
+                  metric=t.get("metric", str, "accuracy", choices=PRIMARY_METRICS),
+                  where=t.get("where", str, choices=WHERE),
                   precision=None if precision is None else precision / scale, source=source, note=t.get("note", str, ""))
     values = t.table("values")
     out = []
@@ -318,11 +323,16 @@ def check_registered(paper: Paper) -> None:
     for tag in paper.weights:
         if not any(offers(spec, tag) or not spec.is_learnable() for spec in fronts.values()):
             raise PaperError(f"{paper.file}: settings.weights: no front-end of the paper offers weights {tag!r}")
+    numbered = {item.dataset for item in (*paper.published, *paper.not_found)}
     for d in paper.datasets:
         spec = lookup(DATASETS, d.name, f"datasets ({d.name})")
         for task in d.tasks or ():
             if task not in spec.tasks:
                 raise PaperError(f"{paper.file}: datasets ({d.name}): task {task!r} is not one of {list(spec.tasks)}")
+        tasks = d.tasks or (spec.tasks if spec.default_tasks is None else spec.default_tasks)
+        if d.name in numbered and len(tasks) > 1:  # [[published]] names no task: its number would sit beside each
+            raise PaperError(f"{paper.file}: datasets ({d.name}): its published numbers are of one task; set tasks = "
+                             f"[...] to one of {list(tasks)}")
     for item in (*paper.published, *paper.not_found):
         spec = fronts.get(item.frontend)  # None: not a front-end the paper runs (said by _check_rows)
         if spec is not None and item.weights != "trained" and spec.is_learnable() and not offers(spec, item.weights):

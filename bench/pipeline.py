@@ -40,6 +40,7 @@ from .results import (
     fold_weights_folder,
     result_lock,
     result_path,
+    seeded,
     variant,
     write_result,
 )
@@ -121,9 +122,8 @@ def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOption
         fold_names = [s.name for s in dataset.splits()] if set(opts.weights) & set(FOLD_TAGS) else []
         for spec in frontends:
             for tag in weight_tags(spec, opts.weights):
-                seeded = tag == "random" or tag in FOLD_TAGS
                 folds = fold_names if tag in FOLD_TAGS else [None]
-                for seed in opts.seeds if seeded else [0]:
+                for seed in opts.seeds if seeded(tag) else [0]:
                     for fold in folds:
                         job = opts.job(dataset, spec, tag, seed, fold)
                         out.setdefault(job.key, job)

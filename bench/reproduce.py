@@ -26,7 +26,7 @@ from .errors import RwbenchError
 from .frontend import FrontendSpec, offers
 from .paper import Paper, PaperDataset, Published
 from .pipeline import RunOptions
-from .results import FOLD_TAGS, fold_weights_folder
+from .results import FOLD_TAGS, fold_weights_folder, seeded
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,14 @@ def select_targets(paper: Paper, roots: dict[str, Path], *, options: dict | None
         datasets = spec.load(roots.get(entry.name), tasks=entry.tasks, **{**entry.options, **(extra or {})})
         targets.append(Target(entry, datasets, [FRONTENDS.get(n) for n in names]))
     return targets, lines, absent
+
+
+def every_frontend(paper: Paper, targets: Sequence[Target]) -> list[Target]:
+    """``targets`` with all the paper's front-ends on each (a ``--frontends`` run's record must not drop the rows
+    of the others: the table only reads results that exist)."""
+    from .frontend import FRONTENDS
+
+    return [replace(t, frontends=[FRONTENDS.get(n) for n in paper.frontends_on(t.entry)]) for t in targets]
 
 
 def weight_groups(paper: Paper, target: Target, opts: RunOptions) -> tuple[list[tuple[str, list[FrontendSpec]]],
@@ -187,16 +195,25 @@ def dry_run(paper: Paper, targets: list[Target], backends, opts: RunOptions) -> 
     return "\n".join(out)
 
 
+def partial_reason(dataset: Dataset) -> str | None:
+    """What makes ``dataset`` less than the paper's (files, official folds or classes missing: ``--partial``), or
+    None for a whole copy."""
+    info = dataset.info
+    parts = []
+    if (partial := info.get("partial") or {}).get("present"):
+        parts.append(f"{partial['present']:,} of {partial['listed']:,} listed clips")
+    if info.get("folds_absent"):
+        parts.append(f"official folds {info['folds_absent']} absent")
+    if info.get("classes_absent"):
+        parts.append(f"{len(info['classes_absent'])} classes absent")
+    return "; ".join(parts) or None
+
+
 def partial_lines(targets: list[Target]) -> list[str]:
-    """A line per partial copy in use: its numbers are not the paper's dataset."""
-    out = []
-    for target in targets:
-        for dataset in target.datasets:
-            partial = dataset.info.get("partial") or {}
-            if partial.get("present"):
-                out.append(f"partial copy of {dataset.key}: {partial['present']:,} of {partial['listed']:,} listed clips "
-                           "(--partial): its numbers check the plumbing, they are not comparable with the paper's")
-    return out
+    """A line per partial copy in use: its numbers are not the paper's dataset (no agreement is judged on them)."""
+    return [f"partial copy of {dataset.key}: {reason} (--partial): its numbers check the plumbing, they are not "
+            "comparable with the paper's" for target in targets for dataset in target.datasets
+            if (reason := partial_reason(dataset))]
 
 
 def full_copy_lines(datasets: list[Dataset], rows) -> list[str]:
@@ -228,7 +245,9 @@ def _leaderboard(results_dir: Path, fingerprints: dict[str, str], seeds: Sequenc
     if not (Path(results_dir) / "runs").is_dir():
         return pd.DataFrame()
     records, _ = read_results(results_dir)
-    records = [r for r in records if r.seed in seeds and r.dataset.get("fingerprint") == fingerprints.get(r.dataset["key"])]
+    # weights that are the same for every seed (MFCC, pretrained) are run once, as seed 0, whatever the seeds asked
+    records = [r for r in records if (r.seed in seeds or (r.seed == 0 and not seeded(r.frontend["weights"])))
+               and r.dataset.get("fingerprint") == fingerprints.get(r.dataset["key"])]
     tables = [table_of([r for r in records if r.dataset["key"] == key]) for key in fingerprints]
     tables = [t for t in tables if len(t)]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
@@ -250,6 +269,7 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
     from .published_protocol import SUFFIX, published_results_dir
 
     fingerprints = {d.key: d.fingerprint() for t in targets for d in t.datasets}
+    partial = {d.key: partial_reason(d) for t in targets for d in t.datasets}
     honest = _leaderboard(opts.results_dir, fingerprints, opts.seeds) if protocol != "published" else pd.DataFrame()
     study = (_leaderboard(published_results_dir(opts.results_dir), fingerprints, opts.seeds) if protocol != "honest"
              else pd.DataFrame())
@@ -266,9 +286,13 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
                     "dataset": dataset, "paper_dataset": target.entry.name, "frontend": frontend,
                     "weights": shown, "backend": backend, "metric": metric, "mark": target.entry.protocol_mark,
                     "published": published.get(key), "not_found": missing.get(key),
-                    "at_hand": target.entry.name in at_hand,
+                    "at_hand": target.entry.name in at_hand, "partial": partial.get(dataset),
+                    "seeds_asked": len(opts.seeds) if seeded(shown) and shown != "trained" else 1,
                     # the published figures are of the paper's widths: another width is no test of agreement
                     "width": None if str(opts.width) == paper.width or not _learnable(frontend) else str(opts.width)}
+                if row["published"] is not None and row["published"].metric != metric:
+                    raise RwbenchError(f"{paper.file}: the published {row['published'].metric} of {dataset} "
+                                       f"{frontend} {backend} cannot sit beside rwbench's {metric} (its task's metric)")
                 if not row["at_hand"]:
                     if row["published"] is not None or row["not_found"] is not None:
                         rows.append({**row, "honest": None, "study": None})
@@ -333,13 +357,15 @@ def _scale(metric: str) -> tuple[float, int, str]:
     return (100.0, 1, " points") if metric == "accuracy" else (1.0, 4, "")
 
 
-def _figure_cell(figures: dict | None, metric: str, at_hand: bool = True) -> str:
+def _figure_cell(figures: dict | None, metric: str, at_hand: bool = True, seeds_asked: int = 1) -> str:
     if figures is None:
         return "not run" if at_hand else "no data"
     scale, digits, _ = _scale(metric)
     text = f"{figures['mean'] * scale:.{digits}f}"
     if figures["low"] is not None and figures["high"] is not None:
         text += f" [{figures['low'] * scale:.{digits}f}, {figures['high'] * scale:.{digits}f}]"
+    if figures["seeds"] < seeds_asked:
+        text += f" ({figures['seeds']} of {seeds_asked} seeds)"
     return text
 
 
@@ -364,12 +390,25 @@ def _delta(figures: dict | None, p: Published | None, metric: str) -> str:
     return f"{(figures['mean'] - p.value) * scale:+.{digits}f}"
 
 
-def _agrees(figures: dict | None, p: Published | None) -> str:
-    """``yes`` when the published number lies in rwbench's interval widened by its reading precision."""
+def _agrees(figures: dict | None, p: Published | None, row: dict | None = None) -> str:
+    """``yes`` when the published number lies in rwbench's interval widened by its reading precision; not judged
+    (said why) for another width than the paper's, a partial copy of the dataset, or fewer seeds than asked."""
+    if row is not None and p is not None and (why := _not_judged(figures, row)):
+        return why
     if figures is None or p is None or figures["low"] is None:
         return ""
     slack = p.precision or 0.0
     return "yes" if figures["low"] - slack <= p.value <= figures["high"] + slack else "no"
+
+
+def _not_judged(figures: dict | None, row: dict) -> str:
+    if row.get("width"):
+        return f"width {row['width']} ≠ paper's"
+    if row.get("partial") and figures is not None:
+        return "partial copy"
+    if figures is not None and figures["seeds"] < row.get("seeds_asked", 1):
+        return "seeds missing"
+    return ""
 
 
 def render_comparison(paper: Paper, rows: list[dict], protocol: str, skipped: list[str],
@@ -397,20 +436,20 @@ def comparison_cells(rows: list[dict], protocol: str) -> list[dict[str, str]]:
     table = []
     for r in rows:
         cells = {"dataset": r["dataset"], "front-end": r["frontend"], "weights": r["weights"], "backend": r["backend"]}
+        asked = r.get("seeds_asked", 1)
         if "honest" in r:
-            cells["rwbench [95% CI]"] = _figure_cell(r["honest"], r["metric"], r["at_hand"])
+            cells["rwbench [95% CI]"] = _figure_cell(r["honest"], r["metric"], r["at_hand"], asked)
         if protocol != "honest":
-            cells["study's protocol [95% CI]"] = (_figure_cell(r.get("study"), r["metric"], r["at_hand"])
+            cells["study's protocol [95% CI]"] = (_figure_cell(r.get("study"), r["metric"], r["at_hand"], asked)
                                                   if "study" in r else "—")
         cells["published"] = _published_cell(r["published"], r["not_found"], r["metric"])
-        other_width = f"width {r['width']} ≠ paper's" if r.get("width") and r["published"] is not None else ""
         if "honest" in r:
             cells["Δ"] = _delta(r["honest"], r["published"], r["metric"])
-            cells["agrees"] = other_width or _agrees(r["honest"], r["published"])
+            cells["agrees"] = _agrees(r["honest"], r["published"], r)
             cells["protocol"] = r["mark"]
         if protocol != "honest":
             cells["Δ study's"] = _delta(r.get("study"), r["published"], r["metric"])
-            cells["agrees (study's)"] = other_width or _agrees(r.get("study"), r["published"])
+            cells["agrees (study's)"] = _agrees(r.get("study"), r["published"], r)
         table.append(cells)
     return table
 
@@ -420,7 +459,8 @@ def _legend(paper: Paper, rows: list[dict], protocol: str) -> list[str]:
            "leaderboard's 95 % interval (hierarchical bootstrap); published: the number as read, ± its reading "
            "precision, and where it was read; Δ = rwbench − published; agrees: the published number lies in "
            "rwbench's interval widened by that precision (not judged for a learnable front-end at another width "
-           "than the paper's: 'width … ≠ paper's').",
+           "than the paper's: 'width … ≠ paper's'; on a partial copy of the dataset: 'partial copy'; on fewer seeds "
+           "than asked: 'seeds missing').",
            "protocol: " + "; ".join(f"{mark} {text}" for mark, text in MARKS.items()) + "."]
     if protocol != "honest":
         out.append("study's protocol: the reference study's selection and reporting "
@@ -464,7 +504,7 @@ def scatter_points(rows: list[dict], which: str = "honest") -> list[dict]:
     out = []
     for r in rows:
         figures, published = r.get(which), r["published"]
-        if figures is None or published is None:
+        if figures is None or published is None or r.get("partial"):  # a partial copy is no test of agreement
             continue
         scale = _scale(r["metric"])[0]
         mean = figures["mean"]
@@ -487,7 +527,8 @@ def scatter_figure(paper: Paper, rows: list[dict], which: str = "honest"):
 
 # -- the HTML report's section ------------------------------------------------------------------------------------
 def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[str], opts: RunOptions) -> Path:
-    """Keep the run's table for ``rwbench report``: ``RESULTS/reproduce/<paper>.json`` (replaced atomically)."""
+    """Keep the run's table for ``rwbench report``: ``RESULTS/reproduce/<paper>.json`` (replaced atomically); ``rows``:
+    every front-end of the paper on the datasets run (:func:`every_frontend`), at this run's width, seeds and protocol."""
     from .fileio import write_json
 
     which = "study" if protocol == "published" else "honest"

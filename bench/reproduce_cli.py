@@ -104,10 +104,11 @@ def cmd_reproduce(args) -> str:
     text = render_comparison(paper, rows, protocol, skipped + partial_lines(targets), opts)
     out += text
     if not args.dry_run:
-        from .reproduce import write_record
+        from .reproduce import every_frontend, write_record
 
+        whole = comparison(paper, every_frontend(paper, targets), opts, protocol, every_frontend(paper, absent))
         log.info("kept the table for `rwbench report --results %s`: %s", args.results,
-                 write_record(paper, rows, protocol, skipped + partial_lines(targets), opts))
+                 write_record(paper, whole, protocol, skipped + partial_lines(targets), opts))
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text)

@@ -98,6 +98,12 @@ def variant(frontend: dict[str, Any]) -> str:
 FOLD_TAGS = ("trained", "mst")
 
 
+def seeded(tag: str) -> bool:
+    """Whether weights ``tag`` differ per seed (random, per-fold trainings); the others (pretrained, DSP, none) are
+    embedded and evaluated once, as seed 0, whatever ``--seeds`` says."""
+    return tag == "random" or tag in FOLD_TAGS
+
+
 def fold_weights_folder(results_dir: Path, tag: str, dataset: str, frontend: str, width: str | int, seed: int) -> Path:
     """Where per-outer-fold weights of kind ``tag`` (``trained``, ``mst``) of one front-end instance live:
     ``<results>/weights/<tag>/<dataset>/<front-end>__<width>__seed<k>/<fold>.safetensors``."""

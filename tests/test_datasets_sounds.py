@@ -93,11 +93,15 @@ def test_us8k_missing_fold_needs_partial(tmp_path, caplog):
     assert ds.describe()["protocol"]["folds"] == list(range(1, 10)) and len(ds.splits()) == 9
 
 
-def test_us8k_metadata_restricted_to_some_folds_runs_with_warning(tmp_path, caplog):
+def test_us8k_metadata_restricted_to_some_folds_needs_partial(tmp_path, caplog):
     build_us8k(tmp_path, [r for r in us8k_rows() if int(r["fold"]) <= 3])
+    with pytest.raises(DataError, match=r"official folds \[4, 5, 6, 7, 8, 9, 10\] have no clips here \(folds present: "
+                                        r"\[1, 2, 3\]\).*--partial"):
+        load("urbansound8k", tmp_path)
     with caplog.at_level(logging.WARNING):
         ds = load("urbansound8k", tmp_path, partial=True)
     assert ds.info["folds_used"] == [1, 2, 3] and "official folds [4, 5, 6, 7, 8, 9, 10] are absent" in caplog.text
+    assert ds.info["folds_absent"] == [4, 5, 6, 7, 8, 9, 10]
 
 
 def test_us8k_group_straddling_folds_is_recorded(tmp_path):

@@ -156,6 +156,9 @@ def test_a_malformed_result_file_is_skipped_by_name_or_refused_with_strict(resul
     table = leaderboard.load(copy)
     assert len(table) == 2, "the good results are all still there"
     assert f"skipping {bad}" in caplog.text
+    for markdown in (leaderboard.export(table, "md"), leaderboard.to_summary(table)):  # not only a log line
+        assert markdown.startswith("Left out of every table: 1 result file(s) that are not valid results:\n- ")
+        assert str(bad) in markdown.split("###")[0]
     assert main(["leaderboard", "--results", str(copy), "--strict"]) == 2
 
 
@@ -266,6 +269,8 @@ def test_tiny_p_values_are_never_exported_as_zero(tmp_path, capsys):
     assert 0 < compared["rank_corr_spearman_p"].iloc[0] < 1e-6, "compare's CSV kept the p of ρ over 12 rows"
     assert main(["compare", "--results", str(tmp_path / "both"), "--format", "json"]) == 0
     exported = json.loads(capsys.readouterr().out)
+    board = json.loads(leaderboard.export(table, "json"))["rows"]  # 4 significant digits, not 10 decimal places
+    assert board[0]["friedman_p"] == pytest.approx(friedman, rel=1e-3) and friedman < 1e-9
     assert exported["metadata"]["command"].startswith("rwbench compare --results")  # provenance, as the leaderboard's
     assert exported["metadata"]["results"] is not None
     assert 0 < exported["rows"][0]["rank_corr_spearman_p"] < 1e-6
@@ -299,3 +304,38 @@ def test_a_pair_comparison_is_strict_json(tmp_path, capsys):
     text = capsys.readouterr().out
     out = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
     assert out[0]["p"] is None
+
+
+def test_means_equal_in_exact_arithmetic_tie_and_print_alike(tmp_path):
+    """Six fold scores in two orders: 0.8174999999999999 and 0.8175000000000002 in floating point, one mean; both
+    rows rank 1 and show the same digits (they printed 0.817 and 0.818 at one rank)."""
+    from test_significance import _board, record
+
+    scores = [0.8, 0.85, 0.75, 0.87, 0.82, 0.815]
+    assert np.mean(scores) != np.mean(scores[1:3] + scores[:1] + scores[3:])
+    table = _board(tmp_path, [record("a", scores, n_test=200), record("b", scores[1:3] + scores[:1] + scores[3:], n_test=200)])
+    assert table["rank"].tolist() == [1, 1] and table["accuracy_mean"].nunique() == 1
+    cells = {r["frontend"]: r["accuracy"] for r in markdown_rows(leaderboard.to_summary(table))}
+    assert cells["a"] == cells["b"]
+
+
+def test_a_pipe_in_a_name_does_not_shift_markdown_cells(tmp_path):
+    from test_significance import _board, record
+
+    table = _board(tmp_path, [record("pic|zak", [0.8] * 5), record("vgg", [0.7] * 5)])
+    for markdown in (leaderboard.export(table, "md", "frontend,accuracy_mean,n_seeds"), leaderboard.to_summary(table)):
+        lines = [line for line in markdown.splitlines() if line.startswith("| ")]
+        cells = [len(re.split(r"(?<!\\)\|", line.strip().strip("|"))) for line in lines]
+        assert len(set(cells)) == 1, lines  # every row as many cells as the header
+        assert any("pic\\|zak" in line for line in lines)
+
+
+def test_a_pair_of_rows_whose_seeds_were_evaluated_differently_is_refused(tmp_path, capsys):
+    from test_significance import _board, record
+
+    seeds = [record("a", [0.8, 0.7, 0.9], seed=s) for s in (0, 1)]
+    seeds[1] = dataclasses.replace(seeds[1], backend={"name": "svm", "grid_name": "old-grid", "version": 1})
+    _board(tmp_path, [*seeds, record("b", [0.7, 0.6, 0.8])])
+    assert main(["compare", "--results", str(tmp_path), "a", "b"]) == 2
+    err = capsys.readouterr().err
+    assert "its seeds were evaluated differently" in err and "grid old-grid" in err

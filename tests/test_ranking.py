@@ -220,12 +220,28 @@ def test_compare_shows_each_sides_seeds_and_folds(tmp_path, template, capsys):
     results = write_board(tmp_path, template, ("random", "svm", SVM), ("trained", "head", HEAD))
     write(results, template, "vgg", "random", "svm", SVM["vgg"], seed=1)
     assert main(["compare", "--results", str(results)]) == 0
-    runs = {r["frontend"]: (r["random seeds × folds"], r["trained seeds × folds"]) for r in markdown_rows(capsys.readouterr().out)}
+    rows = markdown_rows(capsys.readouterr().out)
+    runs = {r["frontend"]: (r["random seeds × folds"], r["trained seeds × folds"]) for r in rows}
     assert runs == {"vgg": ("2 × 4", "1 × 4"), **{f: ("1 × 4", "1 × 4") for f in HEAD if f != "vgg"}}
     assert main(["compare", "--results", str(results), "--format", "csv"]) == 0
     rows = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("frontend")
     assert rows.loc["vgg", ["random_seeds", "random_n_folds", "trained_seeds", "trained_n_folds"]].tolist() == [2, 4, 1, 4]
     assert rows.loc["timbral", "random_seeds"] == 1
+
+
+def test_compare_says_which_rows_are_not_comparable_or_left_out(tmp_path, template, capsys):
+    """Trained rows scored on other clips, and a result file that is no valid result: the compare page says so under
+    and above its tables, not only in a log line that `-o` files never hold."""
+    results = write_board(tmp_path, template, ("random", "svm", SVM), ("trained", "head", HEAD))
+    for path in results.rglob("*__trained__*.json"):
+        data = json.loads(path.read_text())
+        data["dataset"]["fingerprint"] = "0" * 16
+        path.write_text(json.dumps(data))
+    (bad := next(results.rglob("*.json")).with_name("zz_bad.json")).write_text("{")
+    assert main(["compare", "--results", str(results), "-o", str(tmp_path / "c.md")]) == 0
+    text = (tmp_path / "c.md").read_text()
+    assert text.startswith("Left out of every table: 1 result file(s)") and str(bad) in text.split("###")[0]
+    assert "Not comparable: these results were computed on different clips" in text.split("ρ = ")[1]
 
 
 def test_compare_with_a_pretrained_tag_pairs_the_same_backend(board, capsys):

@@ -133,6 +133,10 @@ def test_pons2019_carries_the_reference_studys_figures():
     (("seeds = 1", "seeds = 'one'"), r"settings\.seeds is 'one', not int"),
     (('id = "toy2019"', 'id = "toy"'), r"paper\.id 'toy' must be the file's name \('toy2019'\)"),
     (("[paper]", "[paper"), r"not valid TOML"),
+    (("precision = 1.0", "precision = inf"), r"published\[0\]\.precision is inf, not a positive finite number"),
+    (("precision = 1.0", "precision = -1.0"), r"published\[0\]\.precision is -1\.0, not a positive finite number"),
+    (('where = "figure"', 'where = "figure"\nmetric = "accurracy"'), r"published\[0\]\.metric is 'accurracy', not one of"),
+    (('tasks = ["rhythm"]\n', ""), r"datasets \(synthetic\): its published numbers are of one task; set tasks"),
 ])
 def test_a_bad_paper_file_names_the_file_and_the_key(tmp_path, change, message):
     text = TOY.replace(*change)
@@ -308,3 +312,54 @@ def test_the_table_holds_only_this_runs_seeds_and_judges_agreement_only_at_the_p
     rows = {r["front-end"]: r for r in _table(out)}
     assert rows["strided_1024_1024"]["agrees"] == "width 8 ≠ paper's"  # 8 filters is no test of the paper's figure
     assert rows["mfcc"]["agrees"] in ("yes", "no")  # a weight-free front-end has no width to differ
+    # MFCC has no seeds: its one result (seed 0) is its row whatever seeds are asked
+    code, out, err = in_process(capsys, monkeypatch, tmp_path, *args, "--seeds", "1,2", "--dry-run")
+    assert code == 0, err
+    rows = {r["front-end"]: r for r in _table(out)}
+    assert rows["mfcc"]["rwbench [95% CI]"] != "not run" and rows["mfcc"]["agrees"] in ("yes", "no")
+    # a row on fewer seeds than asked says so, and no agreement is judged on it
+    (tmp_path / "res" / "runs" / "synthetic__rhythm" / "strided_1024_1024__small__random__seed2__knn.json").unlink()
+    code, out, err = in_process(capsys, monkeypatch, tmp_path, *args, "--seeds", "3", "--dry-run")
+    rows = {r["front-end"]: r for r in _table(out)}
+    assert rows["strided_1024_1024"]["rwbench [95% CI]"].endswith("(2 of 3 seeds)")
+    assert rows["strided_1024_1024"]["agrees"] == "seeds missing" and rows["mfcc"]["agrees"] in ("yes", "no")
+    # a run of one front-end keeps the report's record of the others
+    code, out, err = in_process(capsys, monkeypatch, tmp_path, *args, "--seeds", "1,", "--frontends", "mfcc")
+    assert code == 0, err
+    record = json.loads((tmp_path / "res" / "reproduce" / "toy2019.json").read_text())
+    assert {c["front-end"] for c in record["cells"]} == {"mfcc", "strided_1024_1024"}
+
+
+def test_a_partial_copy_is_never_judged_against_the_paper():
+    """Files, official folds or classes missing (--partial): the line above the table says which, the agrees
+    cells say "partial copy" (a 0–100 % interval on 4 clips used to "agree"), and the scatter leaves the row out."""
+    from types import SimpleNamespace
+
+    from rwbench.paper import Published
+    from rwbench.reproduce import Target, comparison_cells, partial_lines, scatter_points
+
+    folds = SimpleNamespace(key="urbansound8k", info={"folds_absent": [4, 5, 6, 7, 8, 9, 10]})
+    files = SimpleNamespace(key="gtzan/filtered", info={"partial": {"listed": 930, "present": 44}})
+    lines = partial_lines([Target(None, [folds, files, SimpleNamespace(key="whole", info={})], [])])
+    assert lines == ["partial copy of urbansound8k: official folds [4, 5, 6, 7, 8, 9, 10] absent (--partial): its "
+                     "numbers check the plumbing, they are not comparable with the paper's",
+                     "partial copy of gtzan/filtered: 44 of 930 listed clips (--partial): its numbers check the "
+                     "plumbing, they are not comparable with the paper's"]
+    published = Published(frontend="mfcc", value=0.5, dataset="gtzan", weights="random", backend="svm",
+                          metric="accuracy", where="figure", precision=0.005, source="s")
+    figures = {"mean": 0.5, "low": 0.0, "high": 1.0, "seeds": 2, "folds": 1}
+    row = {"dataset": "gtzan/filtered", "paper_dataset": "gtzan", "frontend": "mfcc", "weights": "none",
+           "backend": "svm", "metric": "accuracy", "mark": "≈", "published": published, "not_found": None,
+           "at_hand": True, "width": None, "honest": figures, "study": figures}
+    whole = comparison_cells([{**row, "partial": None}], "both")[0]
+    assert (whole["agrees"], whole["agrees (study's)"]) == ("yes", "yes")  # the interval holds 50 %
+    cells = comparison_cells([{**row, "partial": "44 of 930 listed clips"}], "both")[0]
+    assert (cells["agrees"], cells["agrees (study's)"]) == ("partial copy", "partial copy")
+    assert scatter_points([{**row, "partial": "44 of 930 listed clips"}]) == [] and scatter_points([{**row, "partial": None}])
+
+
+def test_a_published_number_in_another_metric_is_refused(tmp_path, capsys, monkeypatch):
+    paper = toy_file(tmp_path, TOY.replace('where = "figure"', 'where = "figure"\nmetric = "roc_auc_macro"'))
+    code, out, err = in_process(capsys, monkeypatch, tmp_path, "reproduce", str(paper), "--dry-run", "--results", "r")
+    assert code == 2 and "the published roc_auc_macro of synthetic/rhythm mfcc knn cannot sit beside rwbench's " \
+                          "accuracy" in err

@@ -178,9 +178,10 @@ def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame
     if not groups:
         return pd.DataFrame(columns=columns)
     table = pd.DataFrame([{**_row(g, task), "frontend": key[1]} for key, g in groups.items()])
-    # ranked on the mean rounded as significance rounds fold scores: equal means summed in another order must tie
-    table["rank"] = (settled(table[f"{p}_mean"]).groupby(table["dataset"])
-                     .rank(ascending=False, method="min").astype(int))
+    # the mean rounded as significance rounds fold scores: equal means summed in another order tie in rank and show
+    # the same digits (0.8175000000000001 and 0.8174999999999999 are one mean)
+    table[f"{p}_mean"] = settled(table[f"{p}_mean"])
+    table["rank"] = table[f"{p}_mean"].groupby(table["dataset"]).rank(ascending=False, method="min").astype(int)
     statistics = leaderboard_statistics(groups, regime)
     for column in STAT_COLUMNS:  # table rows are still in the order of ``groups``
         table[column] = [statistics[key][column] for key in groups]
@@ -468,12 +469,17 @@ def _warning_note(table: pd.DataFrame, attr: str, separator: str, heading: str):
     return note
 
 
-def _notes(table: pd.DataFrame):
+def _comparability_notes(table: pd.DataFrame):
+    """``dataset -> text``: its rows computed on different clips or protocols, or from different trainings."""
     parts = [_warning_note(table, "mixed_data", ": ", "Not comparable: these results were computed on different clips "
                            "or protocols; rerun the stale ones"),
              _warning_note(table, "mixed_trainings", " ", "Stale trained rows: these networks' rows were computed from "
-                           "different trainings' weights; rerun `rwbench run --weights trained` for them"),
-             _significance_note(table), _timing_note(table), _correlation_note(table)]
+                           "different trainings' weights; rerun `rwbench run --weights trained` for them")]
+    return lambda dataset: "".join(part(dataset) for part in parts)
+
+
+def _notes(table: pd.DataFrame):
+    parts = [_comparability_notes(table), _significance_note(table), _timing_note(table), _correlation_note(table)]
     return lambda dataset: "".join(part(dataset) for part in parts)
 
 
@@ -484,13 +490,28 @@ def _timing_note(table: pd.DataFrame):
     return note
 
 
+def left_out_note(table: pd.DataFrame) -> str:
+    """The result files that are in no table (not valid results: a NaN fold, a partial or repeated run), above the
+    tables: a row, or a seed of one, missing without a word would read as a complete table."""
+    invalid = table.attrs.get("invalid", [])
+    lines = "".join(f"- {path}: {problem}\n" for path, problem in invalid)
+    return f"Left out of every table: {len(invalid)} result file(s) that are not valid results:\n{lines}\n" if invalid else ""
+
+
+def pipe_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``|`` in text cells escaped: a name holding one (a plugin's, a result file's) must not split a
+    Markdown row and shift its numbers into other columns."""
+    return frame.map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)
+
+
 def _sections(table: pd.DataFrame, view, extra=lambda dataset: "", numparse: bool = True) -> str:
-    """``extra(dataset)`` is printed under that dataset's table."""
+    """``extra(dataset)`` is printed under that dataset's table; :func:`left_out_note` above them all."""
     if table.empty:
-        return "No results yet.\n"
+        return left_out_note(table) + "No results yet.\n"
     sections = []
     for dataset, rows in table.groupby("dataset", sort=True):
-        shown = view(rows).astype(object).where(view(rows).notna(), None)  # NaN (one seed: no CI) → blank
+        shown = pipe_safe(view(rows))
+        shown = shown.astype(object).where(shown.notna(), None)  # NaN (one seed: no CI) → blank
         floatfmt = [".4g" if c in P_VALUES else f".{DECIMALS}f" for c in shown.columns]  # a tiny p is not 0.0000
         body = tabulate(shown, headers="keys", tablefmt="pipe", showindex=False, floatfmt=floatfmt,
                         missingval="", disable_numparse=not numparse)
@@ -498,7 +519,7 @@ def _sections(table: pd.DataFrame, view, extra=lambda dataset: "", numparse: boo
         note = "".join(f"\n- skipped `{clip}`: {reason}" for clip, reason in sorted(skipped.items()))
         note = f"\nLeft out (--skip-bad-audio: unreadable or non-finite), {len(skipped)} clip(s):{note}\n" if skipped else ""
         sections.append(f"### {dataset}\n\n{body}\n{note}{extra(dataset)}")
-    return "\n".join(sections)
+    return left_out_note(table) + "\n".join(sections)
 
 
 def select(table: pd.DataFrame, columns: str) -> pd.DataFrame:
@@ -533,7 +554,8 @@ def to_csv(table: pd.DataFrame) -> str:
 def to_json(table: pd.DataFrame) -> str:
     """``{"metadata": …, "rows": […]}``: the rows as the CSV has them (the per-fold column a list of numbers) and
     what produced them (rwbench version, commit, command, creation time, result files left out)."""
-    rows = json.loads(_rounded(table).to_json(orient="records"))  # (NaN inside a dict or list: null)
+    # (NaN inside a dict or list: null); 15 places, not pandas' 10: a p of 2.5e-12 is not 0.0
+    rows = json.loads(_rounded(table).to_json(orient="records", double_precision=15))
     for row in rows:
         for column in [c for c in row if c.startswith("fold_") and isinstance(row[c], str)]:
             row[column] = [float(v) for v in row[column].split()]
@@ -563,8 +585,9 @@ def export(table: pd.DataFrame, fmt: str, columns: str | None = None) -> str:
 
 # -- rwbench compare ------------------------------------------------------------------------------
 def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, random: str = RANDOM,
-                           trained: str = TRAINED, transfer: bool = False) -> str:
-    """Per dataset and random backend, the two rankings side by side and the ρ/τ line under the table."""
+                           trained: str = TRAINED, transfer: bool = False, notes=lambda dataset: "") -> str:
+    """Per dataset and random backend, the two rankings side by side and the ρ/τ line under the table, then
+    ``notes(dataset)``."""
     sections = []
     for _, corr in correlations.iterrows():
         rows = pairs[(pairs["dataset"] == corr.dataset) & (pairs["backend"] == corr.backend)]
@@ -576,10 +599,10 @@ def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, rand
             f"trained_{metric}": f"{trained} {label}", "trained_rank": f"{trained} rank", "rank_diff": "rank diff"})
         for side, tag in (("random", random), ("trained", trained)):
             view[f"{tag} seeds × folds"] = [_runs(s, f) for s, f in zip(rows[f"{side}_seeds"], rows[f"{side}_n_folds"])]
-        body = (tabulate(view, headers="keys", tablefmt="pipe", showindex=False, floatfmt=f".{DECIMALS}f") if len(rows)
-                else f"No front-end has both {random} and {trained} results.")
+        body = (tabulate(pipe_safe(view), headers="keys", tablefmt="pipe", showindex=False,
+                         floatfmt=f".{DECIMALS}f") if len(rows) else f"No front-end has both {random} and {trained} results.")
         sections.append(f"### {corr['dataset']}: {random} ({corr['backend']}) vs {trained_side}\n\n{body}\n\n"
-                        f"{describe(corr, random, trained)}\n")
+                        f"{describe(corr, random, trained)}\n{notes(corr['dataset'])}")
     return "\n".join(sections) if sections else "No results yet.\n"
 
 
@@ -604,7 +627,8 @@ def export_comparison(table: pd.DataFrame, fmt: str, random: str = RANDOM, train
         raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     pairs, correlations = comparison(table, random, trained, backend, transfer)
     if fmt == "md":
-        return comparison_to_markdown(pairs, correlations, random, trained, transfer)
+        return left_out_note(table) + comparison_to_markdown(pairs, correlations, random, trained, transfer,
+                                                             _comparability_notes(table))
     rows = comparison_rows(pairs, correlations, random, trained, transfer)
     rows.attrs = table.attrs  # the command, the results folder, the files left out
     return to_csv(rows) if fmt == "csv" else to_json(rows)
@@ -642,6 +666,8 @@ def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: st
             if len(inputs) > 1:  # a paired test over clips of two different sets of clips pairs nothing real
                 raise RwbenchError(f"compare: on {dataset}, {a!r} and {b!r} were computed on different clips or "
                                    f"protocols ({'; '.join(sorted(inputs))}); rerun the stale row")
+            if differently := mixed_data({key_a: rows[key_a], key_b: rows[key_b]}):  # its seeds: other grids
+                raise RwbenchError(f"compare: {'; '.join(differently)}; rerun the stale seeds")
             out.append({"dataset": dataset, "a": ":".join(key_a[1:2] + key_a[3:]),
                         "b": ":".join(key_b[1:2] + key_b[3:]), **compare_pair(rows[key_a], rows[key_b], regime)})
     if not out:

@@ -161,15 +161,17 @@ def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str 
     table = table.assign(**{c: table[c] if c in table.columns else pd.NA for c in ("n_seeds", "n_folds")})
     detail = [*NULLS, *(["input"] if "input" in table.columns else []), *([by_seed] if by_seed else [])]
     on = ["dataset", "frontend", "width"] if trained_backend is not None else ["dataset", "frontend", "width", "backend"]
-    counts = {side: {"n_seeds": f"{side}_seeds", "n_folds": f"{side}_n_folds"} for side in ("random", "trained")}
+    counts: dict[str, dict[str | None, str]] = {side: {"n_seeds": f"{side}_seeds", "n_folds": f"{side}_n_folds"}
+                                                for side in ("random", "trained")}
     random_side = table.loc[table["weights"] == random,
                             ["dataset", "frontend", "width", "backend", mean, "n_seeds", "n_folds", *detail]]
     trained_side = table[table["weights"] == trained]
     if trained_backend is not None:
         trained_side = trained_side[trained_side["backend"] == trained_backend]
-    pairs = random_side.rename(columns={mean: mine, by_seed: "random_folds", **counts["random"]}).merge(
-        trained_side[[*on, mean, "n_seeds", "n_folds", *([by_seed] if by_seed else [])]].rename(
-            columns={mean: theirs, by_seed: "trained_folds", **counts["trained"]}),
+    mine_names: dict[str | None, str] = {mean: mine, by_seed: "random_folds", **counts["random"]}
+    their_names: dict[str | None, str] = {mean: theirs, by_seed: "trained_folds", **counts["trained"]}
+    pairs = random_side.rename(columns=mine_names).merge(
+        trained_side[[*on, mean, "n_seeds", "n_folds", *([by_seed] if by_seed else [])]].rename(columns=their_names),
         on=on)
     if pairs.empty:
         return pd.DataFrame(columns=[*pair_columns(metric), *NULLS, "input"])
