@@ -107,10 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refit", choices=REFITS, default="full",
                    help="full (default): refit on the whole training side for the selected epoch count; "
                         "fit-part: score the model fit on the inner fit part")
-    p.add_argument("--silence-dbfs", type=cli_args.negative_dbfs, default=SILENCE_DBFS, metavar="DB",
+    p.add_argument("--silence-dbfs", type=cli_args.negative_dbfs, metavar="DB",
                    help=f"with --crop-seconds: windows with RMS below this are not drawn nor averaged "
                         f"({SILENCE_DBFS:g})")
-    p.add_argument("--window-hop", type=cli_args.window_fraction, default=WINDOW_HOP, metavar="FRACTION",
+    p.add_argument("--window-hop", type=cli_args.window_fraction, metavar="FRACTION",
                    help=f"with --crop-seconds: prediction windows advance by this fraction of a window ({WINDOW_HOP:g})")
     p.add_argument("--folds", type=cli_args.fold_names, metavar="FOLD,...",
                    help="train only these outer folds (a partial result, recorded as such; for measuring)")
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "the log-mel from the waveform, Tax et al. 2017)")
     p.add_argument("task", choices=sorted(PRETRAINERS), help="what to pre-train")
     cli_args.add_data_options(p)
-    cli_args.add_train_options(p, frontends="mst", lr=MST_LR)
+    cli_args.add_train_options(p, frontends="mst", lr=MST_LR, head=False)  # whole clips, no classifier
     p.set_defaults(handler=cmd_pretrain)
     from .reproduce_cli import add_parser as add_reproduce  # a paper's experiment, published numbers beside
 
@@ -420,16 +420,21 @@ def _train_options(args) -> TrainOptions:
         for one, many in (("lr", "lrs"), ("dropout", "dropouts")):
             if getattr(args, one) is not None and getattr(args, many) is not None:
                 raise RwbenchError(f"give --{one} (one value) or --{many} (a search), not both")
+        given = [o for o in ("silence_dbfs", "window_hop") if getattr(args, o) is not None]
+        if args.crop_seconds is None and given:
+            raise RwbenchError(f"--{given[0].replace('_', '-')} sets the windows of --crop-seconds; without crops every "
+                               "clip is whole and it would change nothing")
         head = dict(lrs=tuple([args.lr] if args.lr is not None else args.lrs or LRS),
                     dropouts=tuple([args.dropout] if args.dropout is not None else args.dropouts or DROPOUTS),
-                    select_on=args.select_on, refit=args.refit, silence_dbfs=args.silence_dbfs, window_hop=args.window_hop,
-                    folds=args.folds)
+                    select_on=args.select_on, refit=args.refit, folds=args.folds,
+                    silence_dbfs=SILENCE_DBFS if args.silence_dbfs is None else args.silence_dbfs,
+                    window_hop=WINDOW_HOP if args.window_hop is None else args.window_hop)
     if not getattr(args, "dry_run", False):  # a dry run writes nothing
         cli_args.writable_folder(args.results, "--results")
     return TrainOptions(width=args.width, seeds=args.seeds, epochs=args.epochs, patience=args.patience,
                         lr=args.lr if args.lr is not None else TrainOptions.lr, **head,
-                        batch_size=args.batch_size, crop_seconds=args.crop_seconds,
-                        dropout=args.dropout if args.dropout is not None else TrainOptions.dropout,
+                        batch_size=args.batch_size, crop_seconds=getattr(args, "crop_seconds", None),
+                        dropout=TrainOptions.dropout if getattr(args, "dropout", None) is None else args.dropout,
                         device=args.device, workers=args.workers,
                         skip_bad_audio=args.skip_bad_audio, results_dir=args.results, force=args.force,
                         progress=not args.quiet and sys.stderr.isatty())

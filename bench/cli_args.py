@@ -277,7 +277,8 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
 
 def add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_level,timbral,temporal",
                        lr: float | None = 1e-3, dropout: float | None = 0.5, epochs: int = 30,
-                       patience: int = 6) -> None:
+                       patience: int = 6, head: bool = True) -> None:
+    """The options of every training; ``head``: a classifier's too (dropout before it, crops averaged over a clip)."""
     add_frontends(p, default=frontends, help=f"comma-separated names or wildcards ({frontends})")
     add_seeds(p)
     add_width(p)
@@ -288,12 +289,13 @@ def add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_le
     p.add_argument("--lr", type=positive(float, "--lr"), default=lr,
                    help=f"Adam learning rate ({lr:g})" if lr is not None else "one Adam learning rate: --lrs LR")
     add_batch_size(p, default=32)
-    p.add_argument("--dropout", type=fraction("--dropout"), default=dropout,
-                   help=f"dropout before the linear head ({dropout:g})" if dropout is not None else
-                   "one dropout before the linear head: --dropouts P")
-    p.add_argument("--crop-seconds", type=positive(float, "--crop-seconds", below=MAX_SECONDS), metavar="SECONDS",
-                   help="train on a random non-silent window of each clip; validation and test average the logits "
-                        "of the clip's windows (default: whole clips throughout)")
+    if head:
+        p.add_argument("--dropout", type=fraction("--dropout"), default=dropout,
+                       help=f"dropout before the linear head ({dropout:g})" if dropout is not None else
+                       "one dropout before the linear head: --dropouts P")
+        p.add_argument("--crop-seconds", type=positive(float, "--crop-seconds", below=MAX_SECONDS), metavar="SECONDS",
+                       help="train on a random non-silent window of each clip; validation and test average the logits "
+                            "of the clip's windows (default: whole clips throughout)")
     add_device(p)
     add_workers(p)
     add_results(p)

@@ -27,6 +27,7 @@ from .clips import ClipAudio, collate_as_list
 from .device import default_workers
 from .embed_job import EmbedJob
 from .errors import DataError, RwbenchError
+from .filehash import sha256_of
 from .fileio import atomic_path, read_json
 from .options import Execution, Networks, Storage, check_seconds
 from .protocol import OuterSplit, keep_rows
@@ -121,12 +122,20 @@ def without_failed(splits: list[OuterSplit], failed: dict[int, str], n_clips: in
 
 
 def finished_fold(folder: Path, fold: str, key: str, force: bool) -> dict[str, Any] | None:
-    """The summary of a fold already trained under ``key`` (its weights file present), or None."""
-    summary = folder / f"{fold}.json"
-    if force or not summary.is_file() or not (folder / f"{fold}.safetensors").is_file():
+    """The summary of a fold already trained under ``key`` whose weights file is the one it names (its sha256), or
+    None: weights replaced by another training (a crash between the two writes) are never reported as this one's."""
+    summary, weights = folder / f"{fold}.json", folder / f"{fold}.safetensors"
+    if force or not summary.is_file() or not weights.is_file():
         return None
     done = read_json(summary)
-    return done if done.get("train_key") == key else None
+    if done.get("train_key") != key:
+        return None
+    return done if done.get("weights_sha256") == sha256_of(weights) else None
+
+
+def not_converged(best_epoch: int, cap: int) -> bool:
+    """A best epoch within :data:`NOT_CONVERGED` (10 %) of the epoch cap: validation was still improving."""
+    return cap - best_epoch <= NOT_CONVERGED * cap
 
 
 # -- the loop shared by every training objective -------------------------------------------------

@@ -422,6 +422,7 @@ def frontend_section(eval_job: EvalJob, manifests: dict[str | None, EmbeddingMan
         return {f: field(m) for f, m in manifests.items()} if None not in manifests else field(manifest)
 
     hear = hear_provenance(spec.name)  # hear:MODULE front-ends
+    trainings = fold_trainings(manifests, spec.name)
     return {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
             "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
             "weights_file": each(lambda m: m.weights["file"]), "weights_sha256": each(lambda m: m.weights["sha256"]),
@@ -432,7 +433,32 @@ def frontend_section(eval_job: EvalJob, manifests: dict[str | None, EmbeddingMan
             **({"precision": job.precision} if job.precision != "fp32" else {}),
             "segment": {**manifest.description["input"]["segment"], "aggregate": opts.aggregate}
             if opts.segment else None,
-            **({"hear": hear} if hear else {})}
+            **({"hear": hear} if hear else {}), **({"training": trainings} if trainings else {})}
+
+
+TRAINING_FIELDS = ("train_key", "not_converged", "refit", "lr", "dropout", "chosen_on", "best_epoch", "epoch_cap")
+
+
+def fold_trainings(manifests: dict[str | None, EmbeddingManifest], frontend: str) -> dict[str, dict] | None:
+    """Per outer fold, the training its weights come from, as the ``<fold>.json`` beside them says (key, whether it
+    converged, its choices): a row on trained or pre-trained features names its recipe and is flagged
+    ``not_converged`` as the network's own row is. An error when the folds' weights come from different trainings
+    (some folds trained again under other settings); None for weights that are not per fold."""
+    out = {}
+    for fold, manifest in manifests.items():
+        file = manifest.weights.get("file")
+        if fold is None or not file or not (record := Path(file).with_suffix(".json")).is_file():
+            continue
+        summary = read_json(record)
+        if summary.get("weights_sha256") != manifest.weights.get("sha256"):
+            continue  # trained again since these embeddings were made: not their training
+        fields = {**summary, **summary.get("training", {})}
+        out[fold] = {k: fields[k] for k in TRAINING_FIELDS if k in fields}
+    if len(keys := {t.get("train_key") for t in out.values()}) > 1:
+        raise RwbenchError(f"{frontend}: its per-fold weights come from {len(keys)} different trainings ("
+                           + "; ".join(f"{fold}: {t.get('train_key')}" for fold, t in sorted(out.items()))
+                           + "): train every fold under one recipe (rwbench train --force) before embedding them")
+    return out or None
 
 
 def _evaluate(eval_job: EvalJob, embeddings: dict[str | None, Embeddings], path: Path, run_key: str, splits,

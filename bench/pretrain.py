@@ -32,7 +32,18 @@ from .dsp import LogMel, LogMelConfig
 from .embed_job import EmbedJob
 from .errors import RwbenchError
 from .fileio import content_key, write_json
-from .fitting import Objective, TrainOptions, autocast, batches, decode_clips, finished_fold, fit, without_failed
+from .fitting import (
+    NOT_CONVERGED,
+    Objective,
+    TrainOptions,
+    autocast,
+    batches,
+    decode_clips,
+    finished_fold,
+    fit,
+    not_converged,
+    without_failed,
+)
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
 from .results import fold_weights_folder
@@ -114,7 +125,12 @@ def _mst_fold(spec: FrontendSpec, split: OuterSplit, waves: torch.Tensor, db: to
                                {"frontend": spec.name, "tag": "mst", "fold": split.name, "seed": seed, "key": key})
     summary = {"train_key": key, "weights": weights.name, "weights_sha256": sha256, "target": scaling,
                "frames": frames, "test_mse": test_mse, "test_pearson_r": test_r, "random_init_test_mse": random_mse,
-               "random_init_test_pearson_r": random_r, **history}
+               "random_init_test_pearson_r": random_r, **history, "epoch_cap": opts.epochs,
+               "not_converged": not_converged(history["best_epoch"], opts.epochs)}
+    if summary["not_converged"]:
+        log.warning("pretrain mst %s %s seed %d: not converged: the best validation epoch %d is within %d %% of the "
+                    "%d-epoch cap (flagged not_converged; raise --epochs)", spec.name, split.name, seed,
+                    history["best_epoch"], round(100 * NOT_CONVERGED), opts.epochs)
     write_json(folder / f"{split.name}.json", summary)
     (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
     log.info("mst %s seed %d: test MSE %.4f (random init %.4f), r %.3f", split.name, seed, test_mse, random_mse, test_r)
@@ -152,6 +168,8 @@ def pretrain(name: str, datasets: list[Dataset], frontends: list[FrontendSpec], 
                                    "skipped": sorted(failed)})
                 for split in kept:
                     if finished_fold(folder, split.name, key, opts.force) is None:
+                        if opts.force:  # from scratch: an interrupted run's checkpoint is not resumed
+                            (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
                         start = time.perf_counter()
                         task.train_fold(spec, split, waves, db, seed, folder, key, opts, device)
                         log.info("%s %s seed %d in %.1f s", name, split.name, seed, time.perf_counter() - start)

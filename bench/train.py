@@ -90,6 +90,7 @@ from .fitting import (
     decode_clips,
     finished_fold,
     fit,
+    not_converged,
     precision,
     seeded,
     without_failed,
@@ -293,11 +294,6 @@ def predict_logits(model: nn.Module, waves: torch.Tensor, idx: np.ndarray, devic
         out.append(summed / loud.sum(1, keepdim=True))
     model.eval()
     return torch.cat(out)
-
-
-def not_converged(best_epoch: int, cap: int) -> bool:
-    """A best epoch within :data:`NOT_CONVERGED` (10 %) of the epoch cap: validation was still improving."""
-    return cap - best_epoch <= NOT_CONVERGED * cap
 
 
 @dataclass(frozen=True)
@@ -572,6 +568,19 @@ def scored(path: Path, key: str, folds: list[OuterSplit]) -> bool:
     return record.get("run_key") == key and {split.name for split in folds} <= done
 
 
+def other_trainings(path: Path, folder: Path, splits: list[OuterSplit], key: str) -> list[str]:
+    """The result file and fold records of this front-end, dataset, width and seed made under another key (another
+    recipe, code version, data or protocol) that a training under ``key`` would replace."""
+    out = []
+    for file, field in [(path, "run_key"), *((folder / f"{s.name}.json", "train_key") for s in splits)]:
+        try:
+            if file.is_file() and read_json(file).get(field) != key:
+                out.append(str(file))
+        except RwbenchError:  # unreadable: nothing finished to keep
+            continue
+    return out
+
+
 def trained_on(summaries: dict[str, dict], device: torch.device) -> str:
     """The device the folds were trained and timed on, as their records say (a fold reused from an earlier process
     may have run elsewhere; a fold before the field: this run's), ``mixed (…)`` when they differ: the result's
@@ -599,6 +608,10 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     crop = crop_samples(spec, opts)
     windows = make_windows(tensor, crop, spec.sample_rate, hop_fraction=opts.window_hop,
                            silence_dbfs=opts.silence_dbfs, skipped=list(failed))
+    if crop is not None and windows is None:  # recorded as crops, trained on whole clips: refused
+        raise RwbenchError(f"--crop-seconds {opts.crop_seconds:g}: {crop} samples cover {spec.name}'s whole "
+                           f"{dataset.key} clips ({tensor.shape[1]} samples at {spec.sample_rate} Hz); leave it out "
+                           "to train on whole clips, or give a shorter window")
     grid = setting_grid(opts)
 
     def setting_for(split: OuterSplit) -> tuple[Setting, str]:
@@ -608,14 +621,20 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
 
     # one process trains a (front-end, dataset, width, seed) at a time: a second waits, then reuses the finished folds
     with exclusive(folder / ".train.lock", f"the training of {spec.name} on {dataset.key} (seed {seed})"):
+        if not opts.force and (others := other_trainings(path, folder, chosen, key)):
+            raise RwbenchError(f"{spec.name} on {dataset.key} (seed {seed}) was trained under other settings, code "
+                               f"or data ({', '.join(others)}); this training would replace it. Pass --force to "
+                               "train again, or another --results")
         if opts.force:  # retrain from scratch: the inner runs too, the first fold's where the others reuse its choice
             sources = [kept[0]] if opts.select_on == "first-fold" and len(grid) > 1 else []
             for name in {split.name for split in [*chosen, *sources]}:
                 for stale in [folder / f"{name}.select.json", *folder.glob(f"{name}.*ckpt")]:
                     stale.unlink(missing_ok=True)
-        folds = [_train_fold(spec, dataset, s, tensor, labels, seed, folder, key, opts, device, windows, setting_for)
-                 for s in chosen]
-        summaries = {s.name: read_json(folder / f"{s.name}.json") for s in chosen}  # under the lock: these folds'
+        for split in chosen:
+            _train_fold(spec, dataset, split, tensor, labels, seed, folder, key, opts, device, windows, setting_for)
+        # every fold finished under this key, not only those asked for now (--folds): a result is never narrowed
+        summaries = {s.name: done for s in kept if (done := finished_fold(folder, s.name, key, False)) is not None}
+    folds = [FoldResult.from_dict(summary["result"]) for summary in summaries.values()]
     filters = spec.filters(opts.width)
     record = build_record(
         run_key=key,
@@ -631,7 +650,7 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
         seed=seed,
         device=trained_on(summaries, device),
         folds=folds,
-        training=training_section(opts, spec, dataset.kind, windows, summaries, partial=len(chosen) < len(kept),
+        training=training_section(opts, spec, dataset.kind, windows, summaries, partial=len(summaries) < len(kept),
                                   device=device),
         timings={"embed_seconds_per_clip": float(np.mean([s["test_seconds_per_clip"] for s in summaries.values()]))},
     )

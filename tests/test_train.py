@@ -102,11 +102,12 @@ def test_a_scored_result_stands_without_its_weights_folder(tmp_path, caplog):
         _train(tmp_path)
     assert path.read_bytes() == before and not (tmp_path / "weights").exists()
     assert "tones tiny trained seed 0: up to date" in caplog.text
-    _train(tmp_path, epochs=3)  # another recipe: another run key
-    assert path.read_bytes() != before and json.loads(path.read_text())["training"]["recipe"]["epoch_cap"] == 3
-    shutil.rmtree(tmp_path / "weights")
+    with pytest.raises(RwbenchError, match=r"tiny on tones \(seed 0\) was trained under other settings, code or data "
+                                           r"\(.*tiny__small__trained__seed0__head\.json\); .*Pass --force"):
+        _train(tmp_path, epochs=3)  # another recipe would replace the finished training: refused, nothing lost
+    assert path.read_bytes() == before
     _train(tmp_path, epochs=3, force=True)
-    assert set(_shas(tmp_path)) == set(FOLDS)
+    assert json.loads(path.read_text())["training"]["recipe"]["epoch_cap"] == 3 and set(_shas(tmp_path)) == set(FOLDS)
 
 
 PLUGIN = textwrap.dedent('''
@@ -202,6 +203,24 @@ def test_the_transfer_row_embeds_each_fold_with_its_own_weights(tmp_path):
     assert len(set(transfer["frontend"]["embedding_key"].values())) == len(FOLDS)
     assert transfer["frontend"]["weights_sha256"] == _shas(tmp_path)
     assert [f["name"] for f in transfer["folds"]] == FOLDS
+    head = next(r for r in result_dicts(tmp_path) if r["backend"]["name"] == "head")
+    assert {f: t["train_key"] for f, t in transfer["frontend"]["training"].items()} == {f: head["run_key"] for f in FOLDS}
+    assert {f: t["not_converged"] for f, t in transfer["frontend"]["training"].items()} == \
+        {f: t["not_converged"] for f, t in head["training"]["folds"].items()}
+
+
+def test_a_row_on_trained_features_carries_the_not_converged_flag_and_one_training(tmp_path):
+    """Features of networks whose validation still improved at the cap are flagged on the transfer row as on the
+    head's; folds whose weights come from two trainings (one fold trained again under other settings) are refused."""
+    from rwbench.analysis.leaderboard import load
+
+    _train(tmp_path, epochs=1, patience=1, lrs=(1e-3,))  # every fold's best epoch is the cap
+    opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["trained"], seeds=[0])
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    assert load(tmp_path).set_index("backend")["not_converged"].to_dict() == {"head": "4/4", "logreg": "4/4"}
+    _train(tmp_path, epochs=2, patience=2, lrs=(1e-3,), folds=("fold1",), force=True)
+    with pytest.raises(RwbenchError, match=r"tiny: its per-fold weights come from 2 different trainings \(fold1: "):
+        run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], dataclasses.replace(opts, force=True))
 
 
 def test_transfer_rows_stand_without_the_weights_folder_and_new_work_names_it(tmp_path):
@@ -261,6 +280,7 @@ def test_mst_pretraining_learns_the_log_mel_and_embeds(tmp_path):
     assert [p.stem for p in paths] == FOLDS
     summaries = [json.loads(p.read_text()) for p in paths]
     for s in summaries:  # the fit improved, and the test side's prediction follows the target where the start did not
+        assert s["not_converged"] == (s["best_epoch"] >= 23) and s["epoch_cap"] == 25
         assert s["best_val_loss"] < 0.9 * s["history"][0]["val_loss"], s["history"]
         assert s["test_pearson_r"] > 0.3 and abs(s["random_init_test_pearson_r"]) < 0.1, s
     opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["mst", "random"])
@@ -280,6 +300,10 @@ def test_mst_pretraining_learns_the_log_mel_and_embeds(tmp_path):
     (["train", "--select-on", "all"], "invalid choice: 'all'"),
     (["train", "--refit", "half"], "invalid choice: 'half'"),
     (["train", "--window-hop", "0"], "--window-hop takes a fraction of the window in (0, 1]"),
+    (["train", "--window-hop", "0.3"], "--window-hop sets the windows of --crop-seconds; without crops"),
+    (["train", "--silence-dbfs", "-40"], "--silence-dbfs sets the windows of --crop-seconds; without crops"),
+    (["pretrain", "mst", "--crop-seconds", "1"], "unrecognized arguments: --crop-seconds 1"),
+    (["pretrain", "mst", "--dropout", "0.3"], "unrecognized arguments: --dropout 0.3"),
     (["train", "--frontends", "mfcc"], "none of the selected front-ends has weights to train"),
     (["pretrain", "mst", "--frontends", "vgg"], "pretrain mst trains ['mst'], not ['vgg']"),
     (["pretrain", "bert"], "invalid choice: 'bert'"),
@@ -289,6 +313,24 @@ def test_bad_training_input_gives_one_clear_line(capsys, argv, match):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("rwbench: error:") and match in err, err
+
+
+def test_finished_folds_whose_weights_were_replaced_are_trained_again(tmp_path):
+    """A fold record whose weights file is not the one it names (another training wrote it, then crashed before its
+    record): never reused as this training's fold."""
+    (path,), _ = _train(tmp_path)
+    folder = fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 0)
+    before = _shas(tmp_path)
+    (folder / "fold2.safetensors").write_bytes((folder / "fold1.safetensors").read_bytes())
+    path.unlink()
+    (path,), _ = _train(tmp_path)
+    assert _shas(tmp_path) == before  # fold 2 trained again (deterministic): its own weights back
+    assert json.loads(path.read_text())["frontend"]["weights_sha256"] == before
+
+
+def test_a_crop_that_covers_the_clip_is_refused_not_recorded(tmp_path):
+    with pytest.raises(RwbenchError, match=r"--crop-seconds 30: \d+ samples cover tiny's whole tones clips"):
+        _train(tmp_path, crop_seconds=30.0)
 
 
 def test_training_on_random_crops_is_recorded_and_deterministic(tmp_path):
@@ -518,6 +560,9 @@ def test_folds_limits_the_outer_folds_and_marks_the_result_partial(tmp_path):
     assert [f["name"] for f in record["folds"]] == ["fold3"]
     assert record["training"]["partial"] and record["training"]["folds_run"] == ["fold3"]
     assert record["training"]["folds"]["fold3"]["chosen_on"] == "fold1"  # the setting is chosen on the first split
+    (path,), _ = _train(tmp_path, lrs=(1e-3, 3e-3), folds=("fold1",))  # another fold: added, never narrowed to it
+    record = json.loads(path.read_text())
+    assert [f["name"] for f in record["folds"]] == ["fold1", "fold3"] and record["training"]["partial"]
     with pytest.raises(RwbenchError, match="--folds: tones has no outer fold fold9"):
         _train(tmp_path, folds=("fold9",))
 

@@ -135,8 +135,10 @@ def timing_note(rows: pd.DataFrame) -> str:
 
 def not_converged(records: list[ResultRecord]) -> str:
     """Trained rows: ``"3/10"`` folds × seeds whose best epoch sat near the epoch cap (``rwbench train`` flags them
-    ``not_converged``; the row is reported, never silently); empty for other rows or when none was flagged."""
-    folds = [f for r in records if r.training for f in (r.training.get("folds") or {}).values() if isinstance(f, dict)]
+    ``not_converged``; the row is reported, never silently), the head's own or, for a row on trained features, the
+    trainings of its weights; empty for other rows or when none was flagged."""
+    folds = [f for r in records for f in ((r.training or {}).get("folds") or r.frontend.get("training") or {}).values()
+             if isinstance(f, dict)]
     flagged = sum(bool(f.get("not_converged")) for f in folds)
     return f"{flagged}/{len(folds)}" if flagged else ""
 
