@@ -72,9 +72,10 @@ class SearchOptions(Networks, Execution, Batching, Cached):
     random_weight_results: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.n < 1 or self.minibatch < 1 or min(self.train_top, self.train_random, self.sample_seed) < 0:
-            raise RwbenchError(f"n {self.n} and minibatch {self.minibatch} must be at least 1; train_top, "
-                               "train_random and sample_seed at least 0")
+        if self.n < 1 or min(self.train_top, self.train_random, self.sample_seed) < 0:
+            raise RwbenchError(f"n {self.n} must be at least 1; train_top, train_random and sample_seed at least 0")
+        if self.minibatch < 2:  # batch norm in training mode, a Jacobian's correlation: one clip scores nothing
+            raise RwbenchError(f"--batch {self.minibatch}: the zero-cost proxies need a minibatch of at least 2 clips")
         if self.random_weight_results is not None and self.folds:
             # a subset's result is written at the normal result path: it would replace the folder's all-fold row
             raise RwbenchError("--random-weight-results reuses rows scored on every outer fold; it cannot be "
@@ -286,9 +287,18 @@ def _device(device: str) -> str:
 
 
 # -- training ------------------------------------------------------------------------------------------------------
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def to_train(archs: list[Architecture], by: str, top: int, others: int, seed: int) -> list[Architecture]:
-    """The top ``top`` by proxy ``by`` plus ``others`` drawn at random (seeded) from the rest, in sample order."""
-    best = ranked([a for a in archs if by in a.proxies], by)[:top]
+    """The top ``top`` by proxy ``by`` plus ``others`` drawn at random (seeded) from the rest, in sample order. Only
+    architectures the proxy scored (a finite value) can be its top; fewer than ``top`` is said."""
+    scored = [a for a in archs if by in a.proxies and _finite(a.proxies[by].get("value"))]
+    best = ranked(scored, by)[:top]
+    if len(best) < top:
+        log.warning("--train-top %d: only %d architecture(s) have a finite %s (%d of %d not scored by it: undefined, "
+                    "or below the halving cut); training those", top, len(best), by, len(archs) - len(scored), len(archs))
     rest = [a for a in archs if a not in best]
     rng = np.random.default_rng([seed, 1])
     drawn = [rest[i] for i in sorted(rng.permutation(len(rest))[:others])]
@@ -333,7 +343,13 @@ def candidates(opts: SearchOptions) -> tuple[list[Architecture], dict]:
     if opts.space == REGISTRY:
         if not opts.frontends:
             raise RwbenchError("rwbench search registry scores registered front-ends: give --frontends (names or wildcards)")
-        specs = [s for s in FRONTENDS.select(opts.frontends) if s.is_learnable()]
+        selected = FRONTENDS.select(opts.frontends)
+        specs = [s for s in selected if s.is_learnable()]
+        if fixed := [s.name for s in selected if not s.is_learnable()]:
+            log.warning("%s: no weights, so no architecture to rank: not scored", ", ".join(fixed))
+        if not specs:
+            raise RwbenchError(f"--frontends {opts.frontends}: none of them has weights ({', '.join(fixed)}); "
+                               "rwbench search ranks networks")
         archs = [Architecture(s, {"registered": s.name, "input": s.input_kind}) for s in specs]
         return archs, {"name": REGISTRY, "frontends": opts.frontends}
     space = load_space(opts.space)
@@ -348,9 +364,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     """Run the search; returns its folder. ``train_opts`` (:class:`rwbench.fitting.TrainOptions`) trains the chosen
     architectures (``train_top`` + ``train_random``)."""
     proxies = select_proxies(opts.proxies)
-    rank_by = opts.rank_by or default_rank_by(proxies)
-    if rank_by not in [p.name for p in proxies]:
-        raise RwbenchError(f"--rank-by {rank_by!r} is not among --proxies ({', '.join(p.name for p in proxies)})")
+    rank_by = checked_rank_by(opts, proxies)
     archs, space = candidates(opts)
     folder = search_folder(opts, space["name"], dataset)
     setup = random_weight_setup(opts, dataset, folder)
@@ -360,9 +374,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     start = time.perf_counter()
     halving_by = None
     if opts.halving and costly:  # halve by --rank-by when it is cheap (else the first cheap proxy); train by costly
-        halving_by = rank_by if rank_by in [p.name for p in cheap] else (cheap[0].name if cheap else None)
-        if halving_by is None:
-            raise RwbenchError("--halving ranks by a cheap proxy first: add a zero-cost or baseline proxy")
+        halving_by = rank_by if rank_by in [p.name for p in cheap] else cheap[0].name  # checked_rank_by: one exists
         log.info("successive halving: %s on all %d architectures, %s on the best half by %s", ", ".join(p.name for p in cheap),
                  len(archs), ", ".join(p.name for p in costly), halving_by)
         compute_proxies(archs, cheap, opts, dataset, folder, batches, setup, on_done)
@@ -380,7 +392,8 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     manifest = {
         "search_code": SEARCH_CODE_VERSION,
         "space": space,
-        "dataset": {"key": dataset.key, "fingerprint": dataset.fingerprint(), "task_type": dataset.task_type},
+        "dataset": {"key": dataset.key, "fingerprint": dataset.fingerprint(), "task_type": dataset.task_type,
+                    "protocol": dataset.describe()["protocol"]},
         "n": len(archs), "seed": opts.sample_seed, "width": str(opts.width), "proxy_seeds": list(opts.seeds),
         "proxies": [p.name for p in proxies], "rank_by": rank_by, "halving": opts.halving,
         **({"halving_by": halving_by} if halving_by else {}),
@@ -403,6 +416,21 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     return folder
 
 
+def checked_rank_by(opts: SearchOptions, proxies: list) -> str:
+    """The proxy that ranks the architectures (``--rank-by``, or the default), checked with ``--halving`` against
+    the proxies asked: a run and its dry run refuse the same options."""
+    rank_by = opts.rank_by or default_rank_by(proxies)
+    if rank_by not in [p.name for p in proxies]:
+        raise RwbenchError(f"--rank-by {rank_by!r} is not among --proxies ({', '.join(p.name for p in proxies)})")
+    kinds = {p.kind for p in proxies}
+    if opts.halving and "random-weight" not in kinds:
+        raise RwbenchError("--halving computes the random-weight proxies on the best half only: add rw_elm or rw_svm "
+                           "to --proxies, or leave --halving out")
+    if opts.halving and kinds == {"random-weight"}:
+        raise RwbenchError("--halving ranks by a cheap proxy first: add a zero-cost or baseline proxy")
+    return rank_by
+
+
 def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
     """``--dry-run``: the sampled architectures and the predicted cost — zero-cost and baseline proxies timed on the
     first architecture, random-weight ones from ``rwbench run --dry-run``'s plan (embedding timed on this device,
@@ -412,6 +440,7 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
     from .plan import plan
 
     proxies = select_proxies(opts.proxies)
+    checked_rank_by(opts, proxies)
     archs, space = candidates(opts)
     lines = [f"search space {space['name']!r} ({space.get('origin', opts.frontends)}): "
              f"{space.get('valid_architectures', len(archs))} architectures; scoring {len(archs)}"

@@ -73,7 +73,17 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
                                             "where score.md/.csv/.json go")
     p.add_argument("--format", choices=FORMATS, default="md", help="what is printed (all three are written)")
     p.add_argument("--dry-run", action="store_true", help="list the sample and predict the cost; compute nothing")
-    p.set_defaults(handler=cmd_search)
+    defaults = vars(p.parse_known_args(["score"])[0])  # what `search score` must find untouched
+    p.set_defaults(handler=cmd_search, search_defaults=defaults)
+
+
+SCORE_OPTIONS = {"space", "folders", "format", "out", "plugin", "quiet", "verbose"}  # what `search score` reads
+
+
+def search_options_given(args) -> list[str]:
+    """The options of a search (not of ``search score``) given on the command line, as typed (``--proxy-seeds``)."""
+    return [f"--{dest.replace('_', '-')}" for dest, default in args.search_defaults.items()
+            if dest not in SCORE_OPTIONS and getattr(args, dest) != default]
 
 
 def cmd_search(args) -> str:
@@ -82,6 +92,9 @@ def cmd_search(args) -> str:
 
         if not args.folders:
             raise RwbenchError("rwbench search score FOLDER [FOLDER ...]: give the folder(s) a search wrote")
+        if given := search_options_given(args):  # e.g. --proxies: it would narrow nothing, silently
+            raise RwbenchError(f"search score reads what the searches recorded and takes FOLDERs, --format and --out; "
+                               f"{', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} of a search")
         return score(args.folders, args.format, args.out)
     if args.folders:
         raise RwbenchError(f"unexpected argument {str(args.folders[0])!r}: a search takes one SPACE (FOLDERs go with "

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats
-from toy import tone_dataset
+from toy import TINY, tone_dataset
 
 from rwbench.analysis.ranking import spearman_exact_p
 from rwbench.analysis.search_score import proxy_scores, regret, top_precision
@@ -223,13 +223,16 @@ def test_undefined_proxy_values_are_counted_and_named_not_dropped(tmp_path, capl
     assert search_score.undefined_lines(manifest) == [line for line in text.splitlines() if "is undefined on" in line]
 
 
-def test_search_scores_registered_frontends_too(tmp_path):
+def test_search_scores_registered_frontends_too(tmp_path, caplog):
     dataset = tone_dataset(n_per_class=4)
     opts = SearchOptions(space="registry", frontends="sample_level,mfcc", proxies="synflow,dim", minibatch=6,
                          results_dir=tmp_path, width="4", device="cpu")
     manifest = json.loads((search(dataset, opts) / "search.json").read_text())
     assert manifest["space"] == {"name": "registry", "frontends": "sample_level,mfcc"}
     assert [a["name"] for a in manifest["architectures"]] == ["sample_level"]  # mfcc has no weights to score
+    assert "mfcc: no weights, so no architecture to rank: not scored" in caplog.text  # said, not dropped silently
+    with pytest.raises(RwbenchError, match=r"--frontends mfcc,logmel_stats: none of them has weights"):
+        search(dataset, SearchOptions(**{**opts.__dict__, "frontends": "mfcc,logmel_stats"}))
     lines: list[str] = []
     search(dataset, SearchOptions(**{**opts.__dict__, "force": True}), on_done=lines.append)
     assert len(lines) == 2 and not any(line.endswith("(cached)") for line in lines), "force computes them again"
@@ -274,8 +277,8 @@ def test_dry_run_times_each_network_once_for_both_random_weight_proxies(toy_spac
 
 
 @pytest.mark.parametrize("field, value, problem", [
-    ("n", 0, "n 0 and minibatch 32 must be at least 1"),
-    ("minibatch", 0, "minibatch 0 must be at least 1"),
+    ("n", 0, "n 0 must be at least 1"),
+    ("minibatch", 1, "--batch 1: the zero-cost proxies need a minibatch of at least 2 clips"),
     ("train_top", -1, "train_top, train_random and sample_seed at least 0"),
     ("seeds", [2, 2], "seeds [2, 2] must be distinct"),  # the shared groups check their own fields
     ("device", "tpu", "device 'tpu' is not one of"),
@@ -643,3 +646,60 @@ def test_the_table_orders_a_non_finite_value_last_as_train_top_does():
              for name, value in (("a0", math.inf), ("a1", 3.0), ("a2", math.nan), ("a3", 1.0))]
     table = search_table({"architectures": archs, "rank_by": "synflow"})
     assert table["frontend"].tolist() == ["a1", "a3", "a0", "a2"]  # ranked(): finite values first, then sample order
+
+
+def test_halving_and_rank_by_are_checked_before_anything_runs(toy_space, tmp_path):
+    """--halving without a random-weight proxy halved nothing and was recorded as done; --rank-by outside --proxies
+    passed the dry run and failed the run."""
+    dataset = tone_dataset(n_per_class=4)
+    base = dict(space=str(toy_space), n=2, minibatch=4, results_dir=tmp_path, device="cpu")
+    for options, problem in (({"proxies": "synflow,params", "halving": True}, "add rw_elm or rw_svm to --proxies"),
+                             ({"proxies": "rw_elm", "halving": True}, "add a zero-cost or baseline proxy"),
+                             ({"proxies": "params", "rank_by": "nonsense"}, "--rank-by 'nonsense' is not among")):
+        for run in (search, plan_search):
+            with pytest.raises(RwbenchError, match=re.escape(problem)):
+                run(dataset, SearchOptions(**base, **options))
+
+
+def test_train_top_takes_only_architectures_the_proxy_scored(caplog):
+    from rwbench.search import Architecture, to_train
+
+    archs = [Architecture(TINY, {"id": i}, proxies={"rw_elm": {"value": v}} if v is not None else {})
+             for i, v in enumerate((math.nan, 0.5, None, math.inf, 0.7))]
+    with caplog.at_level("WARNING", logger="rwbench"):
+        chosen = to_train(archs, "rw_elm", 3, 0, seed=0)
+    assert [a.config["id"] for a in chosen] == [1, 4]  # 0.7 and 0.5: never the NaN, the infinite or the unscored
+    assert "--train-top 3: only 2 architecture(s) have a finite rw_elm (3 of 5 not scored by it" in caplog.text
+
+
+def test_search_score_refuses_the_options_of_a_search(tmp_path, capsys):
+    assert main(["search", "score", str(tmp_path), "--proxies", "synflow", "--train-top", "3"]) == 2
+    assert "--proxies, --train-top are options of a search" in capsys.readouterr().err
+
+
+def test_trained_rows_of_another_protocol_or_recipe_are_named_not_scored(tmp_path):
+    """A network trained under another protocol (FSDD refit=train beside train+valid: same clips, same key) or by
+    another recipe than the others' (epochs, learning rates) is left out by name, and different seed sets are said."""
+    from rwbench.analysis.search_score import look_up_trained
+
+    folder = tmp_path / "runs" / "toy"
+    folder.mkdir(parents=True)
+    protocol = {"id": "toy/folds", "refit": "train+valid"}
+
+    def row(name, seed, *, epochs=100, refit="train+valid"):
+        record = {"seed": seed, "summary": {"accuracy_mean": 0.5 + 0.1 * seed}, "device": "cpu",
+                  "timings": {"fit_seconds": 1.0}, "dataset": {"protocol": {**protocol, "refit": refit}},
+                  "training": {"recipe": {"epoch_cap": epochs, "lrs": [0.001], "precision": "float32"}}}
+        (folder / f"{name}__small__trained__seed{seed}__head.json").write_text(json.dumps(record))
+
+    row("a", 0), row("a", 1), row("b", 0), row("c", 0, epochs=8), row("d", 0, refit="train")
+    manifest = {"dataset": {"key": "toy", "task_type": "multiclass", "protocol": protocol}, "width": "small",
+                "architectures": [{"name": n} for n in "abcd"]}
+    lines = look_up_trained(manifest, tmp_path)
+    assert [bool(a["trained"]) for a in manifest["architectures"]] == [True, True, False, False]
+    assert lines[0] == ("trained row not used: c__small__trained__seed0__head.json: trained on another recipe: "
+                        "epoch_cap 8 (the others' 100)")
+    assert lines[1].startswith("trained row not used: d__small__trained__seed0__head.json: trained on protocol "
+                               "toy/folds #") and "(the search's toy/folds #" in lines[1]
+    assert lines[2] == "trained seeds differ between architectures: 1 architecture(s) with seeds 0, 1; " \
+                       "1 architecture(s) with seeds 0"

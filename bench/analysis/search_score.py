@@ -10,6 +10,7 @@ every proxy. Light: no torch import (the HTML report reads it).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections import Counter
@@ -23,7 +24,7 @@ from scipy import stats
 from tabulate import tabulate
 
 from ..errors import RwbenchError
-from ..fileio import atomic_path, read_json
+from ..fileio import atomic_path, content_key, read_json
 from ..results import device_kind, devices_label, safe
 from ..tasks import task_type
 from .ranking import MIN_BOOTSTRAP_N, MIN_FRONTENDS, SPEARMAN_EXACT_N, rank_agreement, rho_difference_interval
@@ -33,14 +34,40 @@ log = logging.getLogger("rwbench")
 TOP_FRACTION = 0.1
 
 
+def trained_paths(results_dir: Path, dataset: str, name: str, width: str) -> list[Path]:
+    folder = Path(results_dir) / "runs" / safe(dataset.replace("/", "__"))
+    return sorted(folder.glob(f"{safe(name)}__{safe(width)}__trained__seed*__head.json"))
+
+
+RUN_FIELDS = ("precision", "device")  # recorded in a recipe by the machine that ran it, not chosen by it
+
+
+def recipe_of(record: dict) -> dict:
+    """A trained row's recipe (``training.recipe``, less :data:`RUN_FIELDS`): what its training did, the same for
+    rows that may be compared."""
+    recipe = (record.get("training") or {}).get("recipe") or {}
+    return {k: v for k, v in recipe.items() if k not in RUN_FIELDS}
+
+
+def protocol_label(protocol: dict | None) -> str:
+    return "none recorded" if not protocol else f"{protocol.get('id', '?')} #{content_key(protocol)[:8]}"
+
+
+def recipe_difference(theirs: dict, ours: dict) -> str:
+    """The recipe fields in which ``theirs`` differs from ``ours``, as ``epoch_cap 8 (the others' 100)``."""
+    keys = sorted(k for k in {*theirs, *ours} if theirs.get(k) != ours.get(k))
+    return ", ".join(f"{k} {theirs.get(k)} (the others' {ours.get(k)})" for k in keys)
+
+
 def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width: str, *,
-                    fingerprint: str | None, params: int | None, skipped: list[str]) -> dict | None:
+                    fingerprint: str | None, params: int | None, skipped: list[str], protocol: dict | None = None,
+                    recipe: dict | None = None) -> dict | None:
     """The trained rows of one front-end on dataset key ``dataset`` (task type ``kind``): mean primary metric over
     seeds, per seed, and the training seconds per seed; None when it has none (partial runs do not count). A row
-    trained on other clips than ``fingerprint`` or of another network than ``params`` parameters (a space file's
-    widths changed under the same id) is not this architecture's: it is left out, and why is appended to ``skipped``."""
-    folder = Path(results_dir) / "runs" / safe(dataset.replace("/", "__"))
-    paths = sorted(folder.glob(f"{safe(name)}__{safe(width)}__trained__seed*__head.json"))
+    trained on other clips than ``fingerprint``, under another ``protocol`` (folds, refit), by another ``recipe``
+    than the other architectures', or of another network than ``params`` parameters (a space file's widths changed
+    under the same id) is not comparable: it is left out, and why is appended to ``skipped``."""
+    paths = trained_paths(results_dir, dataset, name, width)
     metric = f"{task_type(kind).primary}_mean"
     per_seed: dict[str, float] = {}
     seconds: list[float] = []
@@ -53,6 +80,10 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
         other = [f"{what} {theirs} (the search's {ours})" for what, theirs, ours in (
             ("clips", record.get("dataset", {}).get("fingerprint"), fingerprint),
             ("parameters", record.get("frontend", {}).get("params"), params)) if ours is not None and theirs != ours]
+        if protocol is not None and (theirs := record.get("dataset", {}).get("protocol")) != protocol:
+            other.append(f"protocol {protocol_label(theirs)} (the search's {protocol_label(protocol)})")
+        if recipe is not None and recipe_of(record) != recipe:
+            other.append(f"another recipe: {recipe_difference(recipe_of(record), recipe)}")
         if other:
             skipped.append(f"{path.name}: trained on {', '.join(other)}")
             continue
@@ -70,14 +101,23 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
 
 
 def look_up_trained(manifest: dict, results: Path) -> list[str]:
-    """Each architecture's ``trained`` entry of ``manifest`` looked up in ``results`` (the search's clips and each
-    architecture's parameter count must match); returns one line per trained row left out, and logs it."""
+    """Each architecture's ``trained`` entry of ``manifest`` looked up in ``results`` (the search's clips and protocol,
+    each architecture's parameter count, and one training recipe, the most common, must match); returns one line per
+    trained row left out, and one when the architectures were trained on different seeds; and logs them."""
     skipped: list[str] = []
+    dataset = manifest["dataset"]
+    recipes = Counter(json.dumps(recipe_of(read_json(path)), sort_keys=True) for arch in manifest["architectures"]
+                      for path in trained_paths(results, dataset["key"], arch["name"], manifest["width"]))
+    recipe = json.loads(recipes.most_common(1)[0][0]) if recipes else None
     for arch in manifest["architectures"]:
-        arch["trained"] = trained_results(results, manifest["dataset"]["key"], manifest["dataset"]["task_type"],
-                                          arch["name"], manifest["width"], fingerprint=manifest["dataset"].get("fingerprint"),
-                                          params=arch.get("params"), skipped=skipped)
+        arch["trained"] = trained_results(results, dataset["key"], dataset["task_type"], arch["name"], manifest["width"],
+                                          fingerprint=dataset.get("fingerprint"), params=arch.get("params"),
+                                          skipped=skipped, protocol=dataset.get("protocol"), recipe=recipe)
     lines = [f"trained row not used: {line}" for line in skipped]
+    seeds = Counter(tuple(sorted(a["trained"]["per_seed"], key=int)) for a in manifest["architectures"] if a["trained"])
+    if len(seeds) > 1:  # a mean of 2 seeds beside one of 1: shown, not hidden
+        lines.append("trained seeds differ between architectures: " + "; ".join(
+            f"{n} architecture(s) with seeds {', '.join(s)}" for s, n in seeds.most_common()))
     for line in lines:
         log.warning("%s", line)
     return lines
