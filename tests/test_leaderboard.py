@@ -282,15 +282,19 @@ def test_compact_markdown_and_report_flag_not_converged_and_grid_edge_rows(tmp_p
     from rwbench.analysis.report import render
 
     rows = [record("a", [0.8] * 5), record("b", [0.7] * 5, weights="trained", backend="head")]
-    rows[1] = dataclasses.replace(rows[1], training={"folds": {f"fold{i + 1}": {"not_converged": i < 2} for i in range(5)}})
+    rows[1] = dataclasses.replace(rows[1], training={"folds": {f"fold{i + 1}": {"not_converged": i < 2, "chosen_on": "fold1"}
+                                                               for i in range(5)}})
     table = _board(tmp_path, rows)
+    assert table.set_index("frontend")["selected_elsewhere"].to_dict() == {"a": "", "b": "4/5"}  # fold 1 chose on its own
+    note = "Selection: 1 trained row(s) chose their learning rate and dropout on the first outer split's inner validation"
+    assert note in leaderboard.to_summary(table) and note in leaderboard.export(table, "md")
     summary = leaderboard.to_summary(table)
     header, row_b = [line for line in summary.splitlines() if line.startswith("| ")][:2]
     assert "not converged" in header and "grid edge" in header
     assert [r for r in summary.splitlines() if "| b " in r][0].rstrip(" |").endswith("2/5")
     html = render(tmp_path, draw=False)
     assert "<th>not converged</th>" in html or "not converged</th>" in html
-    assert ">2/5<" in html
+    assert ">2/5<" in html and note.split(" on the first")[0] in html
 
 
 def test_a_pair_comparison_is_strict_json(tmp_path, capsys):

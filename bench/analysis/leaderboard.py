@@ -79,7 +79,7 @@ def columns_for(task: TaskType) -> list[str]:
             f"{p}_mean", f"{p}_std", f"{p}_ci95", "seed_std", *(f"{m}_mean" for m in others),
             "n_seeds", "n_folds", fold_column(p), SEED_FOLD_COLUMN, "embed_ms_per_clip", "timing_device", "skipped",
             "grid_edge",
-            "not_converged", *STAT_COLUMNS, *EXPORT_COLUMNS]
+            "not_converged", "selected_elsewhere", *STAT_COLUMNS, *EXPORT_COLUMNS]
 
 
 COLUMNS = columns_for(TASK_TYPES["multiclass"])
@@ -108,6 +108,7 @@ def _row(records: list[ResultRecord], task: TaskType) -> dict:
         "timing_device": device,
         "skipped": max(len(r.dataset["skipped"]) for r in records),  # the seed that left out most
         "not_converged": not_converged(records),
+        "selected_elsewhere": selected_elsewhere(records),
         "grid_edge": grid_edge_flag(records),  # e.g. "C high 5/5": a setting at its grid's edge in > half the folds
     }
 
@@ -133,14 +134,28 @@ def timing_note(rows: pd.DataFrame) -> str:
     return f"ms/clip: {'; '.join(parts)}." if parts else ""
 
 
+def fold_trainings(records: list[ResultRecord]) -> list[tuple[str, dict]]:
+    """Each (fold, its training record) of every seed: the head's own or, for a row on trained features, its weights'."""
+    return [(name, f) for r in records
+            for name, f in ((r.training or {}).get("folds") or r.frontend.get("training") or {}).items()
+            if isinstance(f, dict)]
+
+
 def not_converged(records: list[ResultRecord]) -> str:
     """Trained rows: ``"3/10"`` folds × seeds whose best epoch sat near the epoch cap (``rwbench train`` flags them
-    ``not_converged``; the row is reported, never silently), the head's own or, for a row on trained features, the
-    trainings of its weights; empty for other rows or when none was flagged."""
-    folds = [f for r in records for f in ((r.training or {}).get("folds") or r.frontend.get("training") or {}).values()
-             if isinstance(f, dict)]
-    flagged = sum(bool(f.get("not_converged")) for f in folds)
+    ``not_converged``; the row is reported, never silently); empty for other rows or when none was flagged."""
+    folds = fold_trainings(records)
+    flagged = sum(bool(f.get("not_converged")) for _, f in folds)
     return f"{flagged}/{len(folds)}" if flagged else ""
+
+
+def selected_elsewhere(records: list[ResultRecord]) -> str:
+    """Trained rows: ``"8/10"`` folds × seeds whose learning rate and dropout were chosen on another outer split's
+    inner validation part (``--select-on first-fold``), a part that may hold clips of their own test side; empty
+    when every fold chose on its own split."""
+    folds = fold_trainings(records)
+    elsewhere = sum(f.get("chosen_on") not in (None, name) for name, f in folds)
+    return f"{elsewhere}/{len(folds)}" if elsewhere else ""
 
 
 def task_of_records(records: list[ResultRecord]) -> TaskType:
@@ -481,8 +496,27 @@ def _comparability_notes(table: pd.DataFrame):
 
 
 def _notes(table: pd.DataFrame):
-    parts = [_comparability_notes(table), _significance_note(table), _timing_note(table), _correlation_note(table)]
+    parts = [_comparability_notes(table), _significance_note(table), _timing_note(table), _selection_note(table),
+             _correlation_note(table)]
     return lambda dataset: "".join(part(dataset) for part in parts)
+
+
+def selection_note(rows: pd.DataFrame) -> str:
+    """The caveat of trained rows whose choices were made on another split (``selected_elsewhere``); empty if none."""
+    flagged = rows["selected_elsewhere"].fillna("").astype(str).str.len().gt(0).sum()
+    if not flagged:
+        return ""
+    return (f"Selection: {flagged} trained row(s) chose their learning rate and dropout on the first outer split's "
+            "inner validation part and reused the choice on the other folds (column selected_elsewhere: folds × seeds), "
+            "a part that may hold clips of those folds' test sides; `rwbench train --select-on every-fold` makes "
+            "each fold's choice on its own split.")
+
+
+def _selection_note(table: pd.DataFrame):
+    def note(dataset: str) -> str:
+        text = selection_note(table[table["dataset"] == dataset])
+        return f"\n{text}\n" if text else ""
+    return note
 
 
 def _timing_note(table: pd.DataFrame):

@@ -30,6 +30,7 @@ from .leaderboard import (
     ms_per_clip_cell,
     read_results,
     rows_of_records,
+    selection_note,
     several_devices,
     significance_lines,
     table_of,
@@ -71,6 +72,7 @@ class Section:
     correlation: list[str]  # per random backend: ρ and τ against the trained rows
     plots: list[Plot] = field(default_factory=list)
     timing: str = ""  # the ms/clip column's caveat (leaderboard.timing_note)
+    selection: str = ""  # trained rows' choices made on another split (leaderboard.selection_note)
 
 
 def columns(metric: str) -> tuple[str, ...]:
@@ -179,7 +181,7 @@ def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, d
                            correlation_heading(p), [_cells(r, rs, p, several)
                                                     for (_, r), rs in zip(rows.iterrows(), records)],
                            skipped, significance_lines(rows), correlation_lines(rows, dataset),
-                           _plots(dataset, rows, groups) if draw else [], timing_note(rows)))
+                           _plots(dataset, rows, groups) if draw else [], timing_note(rows), selection_note(rows)))
         out[-1] = metric_first(out[-1], METRIC_LABELS[p])
     return out
 
