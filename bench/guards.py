@@ -243,16 +243,44 @@ def content_hash(clip: Clip, *, by: Literal["bytes", "samples"] = "bytes") -> st
     return sha1_of(clip.file)
 
 
-def find_duplicates(dataset: Dataset, *, by: Literal["bytes", "samples"] = "bytes") -> list[dict]:
+def content_hashes(dataset: Dataset, by: Literal["bytes", "samples"] = "bytes") -> list[str | None]:
+    """Each clip's content hash (None for generated clips)."""
+    if by == "bytes":
+        digests = iter(file_digests([c.path for c in dataset.clips if c.path is not None]))
+        return [next(digests) if c.path is not None else None for c in dataset.clips]
+    return [content_hash(c, by=by) if c.path is not None else None for c in dataset.clips]
+
+
+def inner_duplicates(dataset: Dataset, hashes: list[str | None]) -> list[dict]:
+    """Exact-duplicate audio shared by the fit and validation parts of an inner split (each pair once, with the
+    first outer split it is found in), with a warning: selection then scores clips it was fit on."""
+    rows, seen = [], set()
+    for split in dataset.splits():
+        for fit, validation in split.inner:
+            in_validation = defaultdict(list)
+            for i in validation:
+                if hashes[i] is not None:
+                    in_validation[hashes[i]].append(i)
+            for i in fit:
+                for j in in_validation.get(hashes[i], ()):
+                    if (i, j) not in seen:
+                        seen.add((i, j))
+                        rows.append({"split": split.name, "fit": dataset.clips[i].id,
+                                     "validation": dataset.clips[j].id, "sha1": hashes[i]})
+    if rows:
+        log.warning("%s: %d exact-duplicate audio pair(s) straddle an inner fit and validation part (e.g. %s == %s in "
+                    "%s); they inflate the selection scores; listed in the result under dataset info "
+                    "'inner_duplicates'", dataset.key, len(rows), rows[0]["fit"], rows[0]["validation"], rows[0]["split"])
+    return rows
+
+
+def find_duplicates(dataset: Dataset, *, by: Literal["bytes", "samples"] = "bytes",
+                    hashes: list[str | None] | None = None) -> list[dict]:
     """Exact-duplicate audio shared by the training and test side of any outer split, with a warning.
 
     Returns one row per (split, train clip, test clip) pair with the same content hash.
     """
-    if by == "bytes":
-        digests = iter(file_digests([c.path for c in dataset.clips if c.path is not None]))
-        hashes = [next(digests) if c.path is not None else None for c in dataset.clips]
-    else:
-        hashes = [content_hash(c, by=by) if c.path is not None else None for c in dataset.clips]
+    hashes = content_hashes(dataset, by) if hashes is None else hashes
     rows = []
     for split in dataset.splits():
         in_test = defaultdict(list)
@@ -353,7 +381,7 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
                  classes: Sequence[str] | None = None, skip_bad_audio: bool = False,
                  min_seconds: float = MIN_SECONDS, check_duplicates: bool = True, partial: bool = False,
                  task_type: str = "multiclass", listed_in: Path | None = None, clip_chosen: bool = False,
-                 **unknown) -> Dataset:
+                 expected_clips: int | None = None, official_straddles: Sequence[str] = (), **unknown) -> Dataset:
     """Run the guards over listed clips and build the :class:`Dataset`.
 
     ``partial``: run on the listed files that are present (else missing ones are an error);
@@ -364,6 +392,9 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     ``task_type`` "multilabel": every clip carries at least one tag (``Clip.tags``), ``classes`` are the tags.
     ``listed_in``: the CSV that lists ``clips`` in its row order (after one header line), for naming lines.
     ``clip_chosen``: ``seconds`` and ``pad`` are the user's options of the loader (see :attr:`Dataset.clip_chosen`).
+    ``expected_clips`` (given by the loader of a dataset of known size): fewer listed is a cut-down copy, an error
+    unless ``partial`` (then recorded as one: a folds file or metadata CSV missing rows is caught here).
+    ``official_straddles``: groups the official metadata itself puts in several folds (recorded, not warned about).
     """
     if unknown:
         import difflib
@@ -392,6 +423,14 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
                         "label every clip or remove the row")
     if classes is not None:
         check_labels(clips, classes, dataset=label)
+    short = expected_clips - len(clips) if expected_clips is not None and len(clips) < expected_clips else 0
+    if short and not partial:
+        source = f" in {listed_in}" if listed_in else f" under {root}" if root else ""
+        raise DataError(f"{label}: {len(clips)} of its {expected_clips} clips are listed{source}: this is not the whole "
+                        f"dataset, and its scores would not be {name}'s. Restore them, or pass --partial "
+                        "(partial=True) to run on what is listed (recorded in the result)")
+    if short:
+        log.warning("%s: partial copy: %d of its %d clips are listed", label, len(clips), expected_clips)
     clips, missing = present(clips, partial=partial, dataset=label, root=root)
     clips, skipped = screen(clips, skip_bad_audio=skip_bad_audio, min_seconds=min_seconds, dataset=label)
     if not clips:
@@ -399,19 +438,25 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
                         f"left to run on. First: {skipped[0]['reason']}")
     info = {**(info or {}), **coverage(clips, dataset=label, official_folds=official_folds, classes=classes,
                                           partial=partial)}
-    if missing:
-        info["partial"] = missing
+    if missing or short:  # against the dataset's known size where the loader knows it, else the listed files
+        info["partial"] = {**missing, "listed": expected_clips if short else missing["listed"], "present": len(clips)}
     straddles = group_straddles(clips)
-    if straddles:
+    if official := {g: folds for g, folds in straddles.items() if g in official_straddles}:
+        info["official_straddles"] = official  # the release's own: its protocol as published
+    if straddles := {g: folds for g, folds in straddles.items() if g not in official_straddles}:
         info["group_straddles"] = straddles
-        log.warning("%s: %d group(s) sit in more than one fold (e.g. %s in folds %s): the metadata is not the "
-                    "official one", label, len(straddles), *next(iter(straddles.items())))
+        log.warning("%s: %d group(s) sit in more than one fold (e.g. %s in folds %s): their clips are on both sides "
+                    "of a split%s", label, len(straddles), *next(iter(straddles.items())),
+                    ", which the official metadata does not do" if official_straddles else "")
     dataset = Dataset(name, task, sorted(clips, key=lambda c: c.id), protocol, seconds, pad, root, skipped, info,
                       task_type, clip_chosen)
     check_classes(dataset)
     check_protocol(dataset, partial=partial)
     if check_duplicates:
-        dataset.info["duplicates"] = find_duplicates(dataset)
+        hashes = content_hashes(dataset)
+        dataset.info["duplicates"] = find_duplicates(dataset, hashes=hashes)
+        if inner := inner_duplicates(dataset, hashes):
+            dataset.info["inner_duplicates"] = inner
         dataset.info["conflicting_labels"] = conflicting_labels(dataset)
     return dataset
 

@@ -235,19 +235,21 @@ def full_copy_lines(datasets: list[Dataset], rows) -> list[str]:
 
 
 # -- the side-by-side table -----------------------------------------------------------------------------
-def _leaderboard(results_dir: Path, fingerprints: dict[str, str], seeds: Sequence[int]) -> pd.DataFrame:
+def _leaderboard(results_dir: Path, fingerprints: dict[str, str], seeds: Sequence[int], grid: str) -> pd.DataFrame:
     """The leaderboard rows of this run under ``results_dir`` (empty when it has none): of the dataset keys in
-    ``fingerprints``, only results of ``seeds`` made on those clips (the folder may hold other seeds of an earlier
-    run, or results on another copy of the data); the files are read once, each dataset's table built on its own
-    (a table holds one task type)."""
+    ``fingerprints``, only results of ``seeds`` made on those clips with backends on ``grid`` (the folder may hold
+    other seeds or another grid of an earlier run, or results on another copy of the data); the files are read once,
+    each dataset's table built on its own (a table holds one task type)."""
     from .analysis.leaderboard import read_results, table_of
+    from .backends import grid_name_of
 
     if not (Path(results_dir) / "runs").is_dir():
         return pd.DataFrame()
     records, _ = read_results(results_dir)
     # weights that are the same for every seed (MFCC, pretrained) are run once, as seed 0, whatever the seeds asked
     records = [r for r in records if (r.seed in seeds or (r.seed == 0 and not seeded(r.frontend["weights"])))
-               and r.dataset.get("fingerprint") == fingerprints.get(r.dataset["key"])]
+               and r.dataset.get("fingerprint") == fingerprints.get(r.dataset["key"])
+               and grid_name_of(r.backend) in (None, grid)]  # None: a trained head, a backend of one grid
     tables = [table_of([r for r in records if r.dataset["key"] == key]) for key in fingerprints]
     tables = [t for t in tables if len(t)]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
@@ -270,9 +272,10 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
 
     fingerprints = {d.key: d.fingerprint() for t in targets for d in t.datasets}
     partial = {d.key: partial_reason(d) for t in targets for d in t.datasets}
-    honest = _leaderboard(opts.results_dir, fingerprints, opts.seeds) if protocol != "published" else pd.DataFrame()
-    study = (_leaderboard(published_results_dir(opts.results_dir), fingerprints, opts.seeds) if protocol != "honest"
-             else pd.DataFrame())
+    honest = (_leaderboard(opts.results_dir, fingerprints, opts.seeds, opts.grid) if protocol != "published"
+              else pd.DataFrame())
+    study = (_leaderboard(published_results_dir(opts.results_dir), fingerprints, opts.seeds, opts.grid)
+             if protocol != "honest" else pd.DataFrame())
     published = {p.row: p for p in paper.published}
     missing = {n.row: n for n in paper.not_found}
     rows = []
@@ -289,7 +292,8 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
                     "at_hand": target.entry.name in at_hand, "partial": partial.get(dataset),
                     "seeds_asked": len(opts.seeds) if seeded(shown) and shown != "trained" else 1,
                     # the published figures are of the paper's widths: another width is no test of agreement
-                    "width": None if str(opts.width) == paper.width or not _learnable(frontend) else str(opts.width)}
+                    "width": None if not _learnable(frontend) or _same_width(frontend, opts.width, paper.width)
+                    else str(opts.width)}
                 if row["published"] is not None and row["published"].metric != metric:
                     raise RwbenchError(f"{paper.file}: the published {row['published'].metric} of {dataset} "
                                        f"{frontend} {backend} cannot sit beside rwbench's {metric} (its task's metric)")
@@ -315,6 +319,14 @@ def _keys(paper: Paper, target: Target) -> list[tuple[str, str]]:
         return [(d.key, task_type(d.task_type).primary) for d in target.datasets]
     metrics = {p.metric for p in paper.published if p.dataset == target.entry.name} or {"accuracy"}
     return [(target.entry.name, metrics.pop())]
+
+
+def _same_width(name: str, width: str | int, papers: str) -> bool:
+    """Whether ``width`` builds ``name`` at the paper's width (``paper``, or that many filters given as a count)."""
+    from .frontend import FRONTENDS
+
+    spec = FRONTENDS.get(name)
+    return str(width) == papers or spec.filters(width) == spec.filters(papers)
 
 
 def _learnable(name: str) -> bool:

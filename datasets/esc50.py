@@ -32,6 +32,7 @@ CLASSES = (  # index = target
 ESC10_TARGETS = (0, 1, 10, 11, 12, 20, 21, 38, 40, 41)
 FOLDS = (1, 2, 3, 4, 5)
 METADATA = "meta/esc50.csv"
+CLIPS = {"esc50": 2000, "esc10": 400}  # the release's clips: fewer listed is a cut-down copy (--partial)
 COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file")
 ROOTS = ("", "ESC-50-master", "ESC-50")
 
@@ -69,6 +70,7 @@ def load_esc(root: Path, *, name: str, task: str | None, esc10_only: bool, **opt
     if not clips:
         raise DataError(f"{name}: {data / METADATA} has no {'esc10 ' if esc10_only else ''}rows")
     return file_dataset(name, task, clips, PredefinedFolds(f"{name}/official-5-folds"), root=data, seconds=5.0,
+                        expected_clips=CLIPS[name],
                         pad="zero", official_folds=FOLDS, classes=classes, **options)
 
 

@@ -6,7 +6,9 @@ test fold once, the inner CV leaves out one training fold) or ``split`` (train/v
 protocol ``csv/split``: select on valid, refit on ``refit``, report test). With neither, a seeded
 stratified k-fold (``k``, ``seed``; protocol ``csv/stratified-<k>fold``). With both, ``use="fold"``
 or ``use="split"`` picks one. An optional ``group`` column (source recording, speaker) keeps each
-group on one side of every split. ``classes`` checks the labels.
+group on one side of every split the loader draws (stratified k-fold); with ``fold`` or ``split`` the
+manifest's own assignment is used, and a group on both sides of it is warned about and recorded.
+``classes`` checks the labels.
 
 The manifest is ``manifest`` (default ``manifest.csv``) in the root, or an absolute path; the
 result key is ``csv/<name>`` (``name`` option, default the manifest's stem). Length policy:

@@ -188,6 +188,23 @@ def test_duplicates_across_train_and_test_are_reported(tmp_path, caplog):
     assert pairs == {("fold1", b, a), ("fold2", a, b)}
     assert "exact-duplicate audio pair(s) straddle train and test" in caplog.text
     assert {(d["split"], d["train"], d["test"]) for d in find_duplicates(dup, by="samples")} == pairs
+    # fold 3's inner CV fits on one of folds 1, 2 and validates on the other: the pair inflates its selection too
+    assert {(d["split"], d["fit"], d["validation"]) for d in dup.info["inner_duplicates"]} == {("fold3", a, b), ("fold3", b, a)}
+
+
+def test_duplicates_across_fit_and_validation_of_a_fixed_split_are_reported(tmp_path, caplog):
+    """A train clip copied over a valid clip of a fixed split: never a train/test pair, so only the inner check (fit
+    against validation) finds it."""
+    parts = ("train", "valid", "test")
+    rows = [(f"clips/{lab}{i}.wav", lab, parts[i % 3]) for lab in "ab" for i in range(6)]
+    write_manifest(tmp_path, ("path", "label", "split"), rows)
+    assert "inner_duplicates" not in load("csv", tmp_path).info
+    shutil.copyfile(tmp_path / "clips/a0.wav", tmp_path / "clips/a1.wav")  # a0 train, a1 valid
+    with caplog.at_level(logging.WARNING):
+        ds = load("csv", tmp_path)
+    assert ds.info["duplicates"] == []
+    assert [(d["fit"], d["validation"]) for d in ds.info["inner_duplicates"]] == [("clips/a0.wav", "clips/a1.wav")]
+    assert "straddle an inner fit and validation part" in caplog.text
 
 
 def test_folder_audio_outside_the_class_folders_is_named_and_hidden_folders_are_ignored(tmp_path):

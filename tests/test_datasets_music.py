@@ -12,9 +12,24 @@ import pytest
 from conftest import write_audio
 
 from rwbench.datamodel import DATASETS
-from rwbench.datasets import gtzan
+from rwbench.datasets import ballroom, extended_ballroom, gtzan
 from rwbench.errors import DataError
 from rwbench.guards import write_folds
+
+
+@pytest.fixture(autouse=True)
+def small_releases(monkeypatch):
+    """The fake layouts hold a few clips: the release-size check is off here, and tested on its own."""
+    monkeypatch.setattr(ballroom, "CLIPS", None)
+    monkeypatch.setattr(extended_ballroom, "CLIPS", None)
+
+
+def test_a_ballroom_copy_missing_files_needs_partial(ballroom_root, monkeypatch):
+    monkeypatch.setattr(ballroom, "CLIPS", 698)
+    n = len(load("ballroom", ballroom_root, k=3, partial=True).clips)
+    with pytest.raises(DataError, match=rf"ballroom: {n} of its 698 clips are listed under .*--partial"):
+        load("ballroom", ballroom_root, k=3)
+    assert load("ballroom", ballroom_root, k=3, partial=True).info["partial"] == {"listed": 698, "present": n}
 
 
 def load(name, root, **options):

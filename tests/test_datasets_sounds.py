@@ -13,6 +13,7 @@ import pytest
 from conftest import write_audio
 
 from rwbench.datamodel import DATASETS
+from rwbench.datasets import esc50, urbansound8k
 from rwbench.errors import DataError
 from rwbench.guards import group_straddles
 
@@ -43,6 +44,24 @@ def assert_official_folds(ds, fold_of: dict[str, int]) -> None:
 # -- UrbanSound8K --------------------------------------------------------------------------------------
 
 US8K_CLASSES = {0: "air_conditioner", 3: "dog_bark", 8: "siren"}
+
+
+@pytest.fixture(autouse=True)
+def small_releases(monkeypatch):
+    """The fake layouts hold a few clips: the release-size check is off here, and tested on its own below."""
+    monkeypatch.setattr(urbansound8k, "CLIPS", None)
+    monkeypatch.setattr(esc50, "CLIPS", {"esc50": None, "esc10": None})
+
+
+def test_a_copy_smaller_than_the_release_needs_partial(tmp_path, monkeypatch):
+    """A metadata CSV cut to some rows (every fold and class still present) was run as the official dataset."""
+    monkeypatch.setattr(urbansound8k, "CLIPS", 8732)
+    root = build_us8k(tmp_path, us8k_rows())
+    with pytest.raises(DataError, match=r"urbansound8k: 60 of its 8732 clips are listed in .*UrbanSound8K\.csv: this "
+                                        r"is not the whole dataset.*--partial"):
+        load("urbansound8k", root)
+    ds = load("urbansound8k", root, partial=True)
+    assert ds.info["partial"] == {"listed": 8732, "present": 60}
 
 
 def us8k_rows():
@@ -110,6 +129,21 @@ def test_us8k_group_straddling_folds_is_recorded(tmp_path):
     build_us8k(tmp_path, rows)
     ds = load("urbansound8k", tmp_path, partial=True)
     assert ds.info["group_straddles"] == {"1000": [1, 2]}
+
+
+def test_us8k_recordings_the_official_metadata_puts_in_two_folds_are_not_a_fault(tmp_path, caplog):
+    """fsID 77751 sits in folds 2 and 7 of the released UrbanSound8K.csv (and four others in two folds): recorded as
+    the release's own, with no warning that would send users to "fix" the official folds."""
+    rows = us8k_rows()
+    for row in rows:
+        if row["fsID"] == rows[1]["fsID"]:
+            row["fsID"] = "77751"
+    rows[1]["fold"] = "7"
+    build_us8k(tmp_path, rows)
+    with caplog.at_level(logging.WARNING):
+        ds = load("urbansound8k", tmp_path, partial=True)
+    assert ds.info["official_straddles"] == {"77751": [1, 7]} and "group_straddles" not in ds.info
+    assert "sit in more than one fold" not in caplog.text
 
 
 # -- ESC-50 / ESC-10 ---------------------------------------------------------------------------------------

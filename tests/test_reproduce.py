@@ -363,3 +363,11 @@ def test_a_published_number_in_another_metric_is_refused(tmp_path, capsys, monke
     code, out, err = in_process(capsys, monkeypatch, tmp_path, "reproduce", str(paper), "--dry-run", "--results", "r")
     assert code == 2 and "the published roc_auc_macro of synthetic/rhythm mfcc knn cannot sit beside rwbench's " \
                           "accuracy" in err
+
+
+def test_a_filter_count_equal_to_the_papers_width_is_the_papers_width():
+    from rwbench.reproduce import _same_width
+
+    assert FRONTENDS.get("strided_1024_1024").filters("paper") == 7168
+    assert _same_width("strided_1024_1024", "7168", "paper") and _same_width("strided_1024_1024", "paper", "paper")
+    assert not _same_width("strided_1024_1024", "8", "paper") and not _same_width("strided_1024_1024", "small", "paper")
