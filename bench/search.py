@@ -135,6 +135,8 @@ def minibatch_indices(dataset: Dataset, size: int, seed: int) -> np.ndarray:
     if labels.ndim > 1:  # multilabel: no class to balance
         return np.sort(rng.permutation(train)[:size])
     queues = [list(rng.permutation(train[labels[train] == c])) for c in np.unique(labels[train])]
+    if size < len(queues):  # fewer clips than classes: which classes, drawn (not always the first in sorted order)
+        queues = [queues[i] for i in sorted(rng.permutation(len(queues))[:size])]
     picks: list[int] = []
     while len(picks) < min(size, len(train)):
         for queue in queues:
@@ -360,6 +362,21 @@ def candidates(opts: SearchOptions) -> tuple[list[Architecture], dict]:
         **({"frontends": [a.name for a in archs]} if opts.frontends else {"sampled": {"n": opts.n, "seed": opts.sample_seed}})}
 
 
+def other_search(path: Path, archs: list[Architecture], opts: SearchOptions) -> str:
+    """How the search recorded at ``path`` differs from this one in what it scores (architectures, width; more or
+    other proxies are the same search, grown), or "" when it does not (or there is none)."""
+    try:
+        earlier = read_json(path) if path.is_file() else None
+    except RwbenchError:
+        return ""  # unreadable: nothing to keep
+    if earlier is None:
+        return ""
+    names = sorted(a["name"] for a in earlier.get("architectures", []))
+    if names != sorted(a.name for a in archs):
+        return f"{len(names)} other architectures, e.g. {next((n for n in names if n not in {a.name for a in archs}), '?')}"
+    return "" if earlier.get("width") == str(opts.width) else f"width {earlier.get('width')}"
+
+
 def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Callable[[str], None] | None = None) -> Path:
     """Run the search; returns its folder. ``train_opts`` (:class:`rwbench.fitting.TrainOptions`) trains the chosen
     architectures (``train_top`` + ``train_random``)."""
@@ -367,6 +384,9 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     rank_by = checked_rank_by(opts, proxies)
     archs, space = candidates(opts)
     folder = search_folder(opts, space["name"], dataset)
+    if not opts.force and (other := other_search(folder / "search.json", archs, opts)):
+        raise RwbenchError(f"{folder} holds another search ({other}); this one would replace its search.json, and "
+                           "`search score` would lose its trained architectures: give --out FOLDER, or --force")
     setup = random_weight_setup(opts, dataset, folder)
     batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width)
     cheap = [p for p in proxies if p.kind != "random-weight"]

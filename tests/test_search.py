@@ -703,3 +703,25 @@ def test_trained_rows_of_another_protocol_or_recipe_are_named_not_scored(tmp_pat
                                "toy/folds #") and "(the search's toy/folds #" in lines[1]
     assert lines[2] == "trained seeds differ between architectures: 1 architecture(s) with seeds 0, 1; " \
                        "1 architecture(s) with seeds 0"
+
+
+def test_another_search_into_the_same_folder_is_refused(toy_space, tmp_path):
+    """Another --seed draws other architectures into the default folder: its search.json would replace the first
+    search's, whose trained architectures `search score` then loses."""
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space=str(toy_space), n=2, proxies="params", minibatch=4, results_dir=tmp_path, device="cpu")
+    folder = search(dataset, opts)
+    assert search(dataset, SearchOptions(**{**opts.__dict__, "proxies": "params,dim"})) == folder  # grown: the same
+    other = SearchOptions(**{**opts.__dict__, "sample_seed": 7})
+    with pytest.raises(RwbenchError, match=r"holds another search \(2 other architectures, e\.g\. .*--out FOLDER, or --force"):
+        search(dataset, other)
+    assert search(dataset, SearchOptions(**{**other.__dict__, "out": tmp_path / "seed7"})) == tmp_path / "seed7"
+
+
+def test_a_minibatch_smaller_than_the_class_count_draws_its_classes():
+    from rwbench.search import minibatch_indices
+
+    dataset = tone_dataset(n_per_class=4)
+    labels = dataset.labels
+    drawn = {tuple(sorted(labels[minibatch_indices(dataset, 2, seed)])) for seed in range(20)}
+    assert len(drawn) > 1, "two clips of three classes: not always the first two"
