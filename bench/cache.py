@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -208,6 +209,8 @@ class CacheEntry:
         rows = np.concatenate([self.load_part(i, "rows")["rows"] for i in range(n_parts)])
         with atomic_path(self.features_path) as tmp:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(rows), dim))
+            with open(tmp, "r+b") as handle:  # the space taken now: a full disk is an OSError here, not a SIGBUS later
+                os.posix_fallocate(handle.fileno(), 0, os.path.getsize(tmp))
             start = 0
             for index in range(n_parts):
                 block = self.load_part(index, "features")["features"]

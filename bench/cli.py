@@ -662,6 +662,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of stdout went away (`rwbench list | head`): stop quietly, as `cat` does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
         return 141  # 128 + SIGPIPE, the status a shell gives a command killed by a closed pipe
+    except OSError as err:  # a full disk, a read-only folder: said in one line, what is finished is kept
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"rwbench: error: {where}{err.strerror or err}; finished chunks and results are kept: free space or "
+              "fix permissions and rerun to resume", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

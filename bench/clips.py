@@ -10,6 +10,8 @@ from .audio import fix_length, segments
 from .embed_job import EmbedJob
 from .errors import DataError
 
+SILENT_CROP = 1e-4  # a crop peaking this far below its clip's peak (−80 dB) holds no signal: a bad clip
+
 
 class ClipAudio(torch.utils.data.Dataset):
     """Decoded, length-fixed clips; a clip that fails to decode yields its error instead."""
@@ -33,6 +35,12 @@ class ClipAudio(torch.utils.data.Dataset):
             windows = segments(audio, self.clip_samples, self.hop, pad=self.dataset.pad)
         else:
             windows = fix_length(audio, self.clip_samples, self.dataset.pad)[None]
+            # the file has sound (audio.load checks), but perhaps not in the crop: silence there is the resampler's
+            # ringing at most, far below the clip's peak
+            if not np.abs(windows).max() > SILENT_CROP * np.abs(audio).max():
+                return index, None, (f"{clip.path or clip.id}: its first {self.clip_samples / self.rate:g} s (the "
+                                     "dataset's length) are digital silence (80 dB below the clip's peak or more); "
+                                     "scored, it would be a clip of no signal under a real label")
         if self.network_samples > self.clip_samples:
             windows = np.stack([fix_length(w, self.network_samples, self.min_pad) for w in windows])
         return index, torch.from_numpy(windows), None  # (n_windows, samples)

@@ -2,7 +2,9 @@
 
 A file's sha1 is stored in a small SQLite table keyed by its real path, size, mtime, ctime and inode.
 Any write to a file changes its ctime (which no user tool can set back), so a replaced or edited
-file is hashed again, while a rerun over unchanged files only stats them. The table lives in
+file is hashed again, while a rerun over unchanged files only stats them; a file written in the last
+:data:`RACY_SECONDS` is not remembered (on a filesystem with 1-second timestamps a second write within
+that second leaves the stat as it was: git's "racily clean" case). The table lives in
 ``rwbench_home()`` (``$RWBENCH_HOME``, else ``$XDG_CACHE_HOME/rwbench``, default ``~/.cache/rwbench``);
 where it cannot be written every file is hashed on every use, which is slower and as correct.
 """
@@ -13,10 +15,13 @@ import hashlib
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+RACY_SECONDS = 2.0  # a file changed this recently is hashed again next time, not remembered
 
 
 def rwbench_home() -> Path:
@@ -86,7 +91,8 @@ def file_digests(paths: Sequence[Path]) -> list[str]:
             continue
         digest = sha1_of(Path(real))
         out.append(digest)
-        fresh.append((real, stat, digest))
+        if time.time() - max(st.st_mtime, st.st_ctime) > RACY_SECONDS:  # else a rewrite this second keeps the stat
+            fresh.append((real, stat, digest))
     if db is not None:
         try:
             with db:

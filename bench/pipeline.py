@@ -6,6 +6,7 @@ work whose files already exist, so a rerun, or a run that only adds backends, re
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -142,7 +143,11 @@ def store_dataset(dataset: Dataset, cache_root: Path) -> None:
     touched, so the latest one embedded is the one `rwbench evaluate` reads)."""
     record = dataset_record(dataset)
     path = dataset_record_path(cache_root, record)
-    if path.is_file():
+    try:  # a damaged record (a full disk, a crash of another tool) is written again, never kept for evaluate to trip on
+        intact = path.is_file() and read_json(path) == json.loads(json.dumps(record, default=str))
+    except RwbenchError:
+        intact = False
+    if intact:
         os.utime(path)
     else:
         write_json(path, record)

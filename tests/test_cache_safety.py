@@ -294,3 +294,27 @@ def test_every_file_follows_the_users_umask(umask_runs, umask):
     wrong = {str(p.relative_to(root)): oct(p.stat().st_mode & 0o777) for p in files
              if p.stat().st_mode & 0o777 != 0o666 & ~umask}
     assert wrong == {}, f"files not made with mode 0o666 & ~umask ({oct(0o666 & ~umask)})"
+
+
+def test_a_file_changed_within_the_last_seconds_is_hashed_again_not_remembered(tmp_path, monkeypatch):
+    """On a filesystem with 1-second timestamps, a same-size rewrite within the second of hashing keeps size, mtime,
+    ctime and inode: a remembered digest would then be stale (git's racily clean case). Recent files are not kept."""
+    import sqlite3
+    import time
+
+    from rwbench import filehash
+
+    monkeypatch.setenv("RWBENCH_HOME", str(tmp_path / "home"))
+    path = tmp_path / "clip.wav"
+    path.write_bytes(b"ab" * 100)
+
+    def remembered() -> int:
+        with sqlite3.connect(tmp_path / "home" / "file-hashes.sqlite3") as db:
+            return db.execute("SELECT COUNT(*) FROM digest").fetchone()[0]
+
+    filehash.file_digests([path])
+    assert remembered() == 0  # written just now
+    later = time.time() + 10
+    monkeypatch.setattr(filehash.time, "time", lambda: later)
+    filehash.file_digests([path])
+    assert remembered() == 1

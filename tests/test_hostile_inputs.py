@@ -161,6 +161,9 @@ ERRORS = {
     "an absurd magnitude (1e6)": (lambda t: with_bad_samples(t, 1e6), "peak magnitude of 1e+06"),
     "all samples zero": (lambda t: replace_file(t, lambda p: float_wav(p, np.zeros(1200))),
                          "dog2.wav holds only digital silence: all 1200 samples are 0"),
+    # sound after the dataset's 0.15 s: the network would see zeros under the label "dog"
+    "silence throughout the crop": (lambda t: replace_file(t, lambda p: float_wav(p, np.r_[np.zeros(2400), 0.1 * np.ones(800)])),
+                                    "dog2.wav: its first 0.15 s (the dataset's length) are digital silence"),
     # broken files: named at load time
     "a zero-byte file": (lambda t: replace_file(t, lambda p: p.write_bytes(b"")), "dog2.wav is empty (0 bytes)"),
     "a text file named .wav": (lambda t: replace_file(t, lambda p: p.write_text("hello\n")), "is not readable audio"),
@@ -194,7 +197,7 @@ def test_hostile_input_is_one_named_error_line(tmp_path, capsys, case):
     assert not any(line.startswith("Traceback") for line in err)
 
 
-SKIPPABLE = ["a NaN sample", "an absurd magnitude (1e6)", "all samples zero",
+SKIPPABLE = ["a NaN sample", "an absurd magnitude (1e6)", "all samples zero", "silence throughout the crop",
              "a zero-byte file", "a text file named .wav", "a truncated WAV",
              "a folder named x.wav among the clips", "a FLAC corrupted in the middle", "an OGG corrupted in the middle",
              "an MP3 corrupted in the middle", "an MP3 damaged in the middle (a seek past its end)"]
@@ -314,3 +317,32 @@ def test_a_file_without_read_permission_is_named(tmp_path, capsys):
     locked.chmod(0)
     assert main(folder_run(tmp_path, data)) == 2
     assert "owl4.wav cannot be read" in capsys.readouterr().err
+
+
+def test_a_full_disk_while_the_cache_is_assembled_is_one_line(tmp_path, capsys, monkeypatch):
+    """The features file is memory-mapped: a full disk under it killed the process with SIGBUS and no word; its
+    space is now taken first (an OSError), said in one line, the finished chunks kept."""
+    import errno
+
+    import rwbench.cache
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(rwbench.cache.os, "posix_fallocate", full)
+    assert main(folder_run(tmp_path, pets(tmp_path))) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("rwbench: error: No space left on device; finished chunks and results are kept: free space "
+                       "or fix permissions and rerun to resume"), err
+    assert list((tmp_path / "results" / "embeddings").rglob("parts/*.npz")), "the finished chunks are kept"
+    monkeypatch.undo()
+    assert main(folder_run(tmp_path, pets(tmp_path))) == 0
+
+
+def test_a_damaged_dataset_record_beside_the_cache_is_written_again(tmp_path, capsys):
+    argv = folder_run(tmp_path, pets(tmp_path))
+    assert main(argv) == 0
+    (record,) = (tmp_path / "results" / "embeddings").rglob("dataset-*.json")
+    record.write_text(record.read_text()[:100])  # a crash mid-write of another tool, a full disk
+    assert main(argv) == 0
+    json.loads(record.read_text())
