@@ -502,7 +502,8 @@ def missing_trained(paper: Paper, rows: list[dict], opts: RunOptions) -> list[st
     out = []
     for trained in paper.trained:
         for name in dict.fromkeys(r["paper_dataset"] for r in rows if r["frontend"] == trained.frontend
-                                  and r["weights"] == "trained" and r["at_hand"] and r.get("honest") is None):
+                                  and r["weights"] == "trained" and r["at_hand"] and "honest" in r
+                                  and r["honest"] is None):  # the study's protocol has no trained rows to miss
             command = (trained.command.replace("DATASET", name).replace("WIDTH", str(opts.width))
                        .replace("RESULTS", str(opts.results_dir)))
             out.append(f"no trained {trained.frontend} rows on {name} in {opts.results_dir}: make them with "

@@ -371,3 +371,16 @@ def test_a_filter_count_equal_to_the_papers_width_is_the_papers_width():
     assert FRONTENDS.get("strided_1024_1024").filters("paper") == 7168
     assert _same_width("strided_1024_1024", "7168", "paper") and _same_width("strided_1024_1024", "paper", "paper")
     assert not _same_width("strided_1024_1024", "8", "paper") and not _same_width("strided_1024_1024", "small", "paper")
+
+
+def test_only_the_honest_protocol_can_miss_trained_rows():
+    """The study's protocol (--protocol published) scores no trained rows: it must not say they are missing."""
+    from types import SimpleNamespace
+
+    from rwbench.reproduce import missing_trained
+
+    paper, opts = find_paper("tax2017"), SimpleNamespace(width="small", results_dir="results")
+    row = {"frontend": "piczak", "weights": "trained", "at_hand": True, "paper_dataset": "esc10"}
+    assert missing_trained(paper, [row], opts) == []  # published only: no honest cell
+    (line,) = missing_trained(paper, [{**row, "honest": None}], opts)
+    assert line.startswith("no trained piczak rows on esc10 in results: make them with `rwbench train")
