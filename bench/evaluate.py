@@ -97,7 +97,8 @@ def evaluate_split(
         outputs, truth = vote_outputs(vote, model, X[split.test], y[split.test], row_clip[split.test], n_classes)
         clips = np.unique(row_clip[split.test])  # the voters return clips in ascending order
     return fold_result(
-        task, name=split.name, n_train=len(split.train), clips=clips, truth=truth, n_classes=n_classes,
+        task, name=split.name, clips=clips, truth=truth, n_classes=n_classes,
+        n_train=len(split.train) if vote is None else len(np.unique(row_clip[split.train])),  # clips, as n_test
         outputs=outputs, threshold=threshold,
         best_params=stored_params(grid.best_params_),
         selection_score=float(grid.best_score_), fit_seconds=time.perf_counter() - start,
@@ -119,8 +120,12 @@ def search_grid(estimator, grid: list[dict], X: np.ndarray, y: np.ndarray, cv: l
         warnings.filterwarnings("always", "Scoring failed")
         warnings.filterwarnings("ignore", "One or more of the test scores are non-finite")
         search.fit(X, y)
-    if np.isnan(search.cv_results_["mean_test_score"]).all():
+    failed = np.isnan(search.cv_results_["mean_test_score"])
+    if failed.all():
         raise RwbenchError(f"{where}: every grid setting failed on the inner splits{failure_cause(caught)}")
+    if failed.any():  # left out of the choice (k > n is expected; anything else is worth a look)
+        log.info("%s: %d of %d grid settings failed on the inner splits and are not chosen from%s", where,
+                 int(failed.sum()), len(failed), failure_cause(caught))
     return search
 
 

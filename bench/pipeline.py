@@ -24,7 +24,7 @@ from .device import check_fits, choose_batch_size
 from .embed import ensure_embedded, unless_skipped
 from .embed_job import Embeddings, EmbedJob
 from .embedding_manifest import EmbeddingManifest
-from .errors import RwbenchError
+from .errors import DataError, RwbenchError
 from .evaluate import VOTES, clip_means, nested_cv
 from .fileio import content_key, read_json, write_json
 from .folds import FoldResult
@@ -33,7 +33,7 @@ from .hear_import import provenance as hear_provenance
 from .macs import count_macs
 from .options import Batching, Cached, Execution, Instance, check_seconds
 from .progress import Progress
-from .protocol import keep_rows, rows_of
+from .protocol import OuterSplit, keep_rows, rows_of
 from .results import (
     FOLD_TAGS,
     FoldStore,
@@ -518,13 +518,35 @@ def _nested_cv(embeddings: Embeddings, columns: np.ndarray, dataset: Dataset, sp
     features, clip_index = np.asarray(embeddings.features[:, columns]), embeddings.clip_index
     if opts.segment and opts.aggregate in VOTES:
         valid = ~np.isnan(features).any(axis=1)
+        kept_clips = np.zeros(len(dataset.clips), bool)
+        kept_clips[clip_index[valid]] = True
+        if not kept_clips.all():
+            check_after_skips(dataset, [keep_rows(s, kept_clips) for s in splits])
         row_splits = [keep_rows(rows_of(s, clip_index), valid) for s in splits]
         return nested_cv(features, labels[clip_index], row_splits, backend, seed=seed, n_classes=n_classes,
                          n_jobs=opts.n_jobs, vote=opts.aggregate, row_clip=clip_index, task=task, store=store)
     clips = clip_means(features, clip_index) if embeddings.segmented else features
     valid = ~np.isnan(clips).any(axis=1)
-    return nested_cv(clips, labels, [keep_rows(s, valid) for s in splits], backend, seed=seed, n_classes=n_classes,
-                     n_jobs=opts.n_jobs, task=task, store=store)
+    kept = [keep_rows(s, valid) for s in splits]
+    if not valid.all():
+        check_after_skips(dataset, kept)
+    return nested_cv(clips, labels, kept, backend, seed=seed, n_classes=n_classes, n_jobs=opts.n_jobs, task=task,
+                     store=store)
+
+
+def check_after_skips(dataset: Dataset, splits: list[OuterSplit]) -> None:
+    """The splits as clips left out while embedding (--skip-bad-audio) leave them: every side still holds clips,
+    and (the load-time check, again) every class a split tests is on its training side; else a named error."""
+    for split in splits:
+        sides = [("training", split.train), ("test", split.test),
+                 *((f"inner validation part {i + 1}", validation) for i, (_, validation) in enumerate(split.inner))]
+        if empty := next((side for side, rows in sides if len(rows) == 0), None):
+            raise RwbenchError(f"{dataset.key}: {split.name}'s {empty} holds no clip once the clips left out while "
+                               "embedding are removed (--skip-bad-audio): nothing to fit or score there")
+    try:
+        dataset.kind.check_splits(dataset, splits, partial=bool(dataset.info.get("partial")))
+    except DataError as err:
+        raise DataError(f"once the clips left out while embedding are removed (--skip-bad-audio): {err}") from None
 
 
 def run(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],

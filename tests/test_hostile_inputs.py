@@ -346,3 +346,28 @@ def test_a_damaged_dataset_record_beside_the_cache_is_written_again(tmp_path, ca
     record.write_text(record.read_text()[:100])  # a crash mid-write of another tool, a full disk
     assert main(argv) == 0
     json.loads(record.read_text())
+
+
+def test_clips_skipped_while_embedding_cannot_leave_a_class_untrained_in_a_fold(tmp_path, capsys):
+    """Five of the six cats are digital silence, skipped at the embed stage (after the load-time checks): the fold
+    that tests the last cat has none on its training side. It was scored, that cat counted wrong, with no word."""
+    data = pets(tmp_path)
+    for i in range(1, 6):
+        float_wav(data / "cat" / f"cat{i}.wav", np.zeros(1200))
+    assert main([*folder_run(tmp_path, data), "--skip-bad-audio"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("rwbench: error: once the clips left out while embedding are removed (--skip-bad-audio): ")
+    assert "tests 1 clip(s) of 1 class(es) that no clip of its training side has ('cat')" in err
+
+
+def test_clips_skipped_while_embedding_cannot_empty_a_side_of_a_split(tmp_path, capsys):
+    from rwbench.datamodel import DATASETS
+
+    data = pets(tmp_path)
+    dataset = DATASETS.get("folder").load(data, k=3, seconds=0.15)[0]
+    for clip, fold in zip(dataset.clips, dataset.protocol.folds(dataset.clips)):
+        if fold == 3:  # a whole fold of digital silence
+            float_wav(clip.path, np.zeros(1200))
+    assert main([*folder_run(tmp_path, data), "--skip-bad-audio"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert " holds no clip once the clips left out while embedding are removed (--skip-bad-audio)" in err, err

@@ -221,6 +221,7 @@ def test_voting_through_a_split_scores_clips_not_windows():
     fold = evaluate_split(X, np.repeat(truth, 3), windows, numpy_grid, seed=0, n_classes=2, vote="majority",
                           row_clip=row_clip)
     assert fold.test_clips == [2, 5, 6, 9] and fold.n_test == 4 and fold.truth == [0, 0, 1, 1]
+    assert fold.n_train == len(split.train) == 6 and len(windows.train) == 18  # clips, as n_test: not windows
     assert fold.predicted == [1, 0, 1, 1] and fold.accuracy == 0.75  # clip 2 outvoted
     assert fold.score_kind == "majority_votes" and fold.scores[0] == pytest.approx([1 / 3, 2 / 3])
     assert fold.best_params == {"honest": 1} and type(fold.best_params["honest"]) is int  # plain, for JSON
