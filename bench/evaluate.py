@@ -91,14 +91,15 @@ def evaluate_split(
         threshold = fold_threshold(task, estimator, grid.best_params_, X[search], y[search], inner)
     if vote is None:
         outputs, truth, clips = task.outputs(model, X[split.test]), y[split.test], split.test
+        n_train = len(split.train)
     else:
         if row_clip is None:
             raise RwbenchError("voting over windows needs each row's clip (row_clip)")
         outputs, truth = vote_outputs(vote, model, X[split.test], y[split.test], row_clip[split.test], n_classes)
         clips = np.unique(row_clip[split.test])  # the voters return clips in ascending order
+        n_train = len(np.unique(row_clip[split.train]))  # clips, as n_test: not windows
     return fold_result(
-        task, name=split.name, clips=clips, truth=truth, n_classes=n_classes,
-        n_train=len(split.train) if vote is None else len(np.unique(row_clip[split.train])),  # clips, as n_test
+        task, name=split.name, n_train=n_train, clips=clips, truth=truth, n_classes=n_classes,
         outputs=outputs, threshold=threshold,
         best_params=stored_params(grid.best_params_),
         selection_score=float(grid.best_score_), fit_seconds=time.perf_counter() - start,
