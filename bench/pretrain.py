@@ -33,7 +33,6 @@ from .embed_job import EmbedJob
 from .errors import RwbenchError
 from .fileio import content_key, write_json
 from .fitting import (
-    NOT_CONVERGED,
     Objective,
     TrainOptions,
     autocast,
@@ -126,11 +125,8 @@ def _mst_fold(spec: FrontendSpec, split: OuterSplit, waves: torch.Tensor, db: to
     summary = {"train_key": key, "weights": weights.name, "weights_sha256": sha256, "target": scaling,
                "frames": frames, "test_mse": test_mse, "test_pearson_r": test_r, "random_init_test_mse": random_mse,
                "random_init_test_pearson_r": random_r, **history, "epoch_cap": opts.epochs,
-               "not_converged": not_converged(history["best_epoch"], opts.epochs)}
-    if summary["not_converged"]:
-        log.warning("pretrain mst %s %s seed %d: not converged: the best validation epoch %d is within %d %% of the "
-                    "%d-epoch cap (flagged not_converged; raise --epochs)", spec.name, split.name, seed,
-                    history["best_epoch"], round(100 * NOT_CONVERGED), opts.epochs)
+               "not_converged": not_converged(history["best_epoch"], opts.epochs,
+                                              f"pretrain mst {spec.name} {split.name} seed {seed}")}
     write_json(folder / f"{split.name}.json", summary)
     (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
     log.info("mst %s seed %d: test MSE %.4f (random init %.4f), r %.3f", split.name, seed, test_mse, random_mse, test_r)

@@ -386,10 +386,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     runs = _inner_runs(spec, dataset, split, waves, labels, seed, folder, key, opts, device, windows, (setting,))
     selected = runs[setting.name]
     history = {k: selected[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "history")}
-    if selected["not_converged"]:
-        log.warning("%s: not converged: the best validation epoch %d is within %d %% of the %d-epoch cap "
-                    "(flagged not_converged; raise --epochs)", desc, selected["best_epoch"], round(100 * NOT_CONVERGED),
-                    opts.epochs)
+    not_converged(selected["best_epoch"], opts.epochs, desc)  # flagged in its run record: said here, once per fold
 
     epochs = [h for run in {**searched, **runs}.values() for h in run["history"]]  # this split's inner runs
     recalibrated: dict[str, int] = {}  # model → its optimiser steps, where its batch norms were computed exactly
