@@ -48,14 +48,19 @@ def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | No
     :func:`load_dataset`) with each front-end, evaluate each backend by nested CV, write the result files under
     ``results`` and return the leaderboard of those datasets. ``frontends``/``backends``: names or wildcards;
     ``seeds``: a count or a list; ``options``: the other fields of :class:`rwbench.pipeline.RunOptions`
-    (``width``, ``device``, ``pooling``, ``layers``, ``grid``, ``n_jobs``, ``cache_dir`` …)."""
+    (``width``, ``device``, ``pooling``, ``layers``, ``grid``, ``n_jobs``, ``cache_dir``, ``skip_bad_audio`` …),
+    and for a registered dataset its loader's: ``partial=True`` and ``dataset_options={...}`` (``--dataset-option``)."""
     from .analysis.leaderboard import load
     from .backends import BACKENDS
     from .frontend import FRONTENDS
     from .pipeline import RunOptions
     from .pipeline import run as run_pipeline
 
-    datasets = load_dataset(dataset, root, tasks=tasks) if isinstance(dataset, str) else list(dataset)
+    loader = {"partial": options.pop("partial", False), **(options.pop("dataset_options", None) or {})}
+    if options.get("skip_bad_audio"):  # the loader leaves unreadable files out too, as the CLI's flag does
+        loader["skip_bad_audio"] = True
+    datasets = (load_dataset(dataset, root, tasks=tasks, **{k: v for k, v in loader.items() if v})
+                if isinstance(dataset, str) else list(dataset))
     opts = RunOptions(results_dir=Path(results), seeds=list(range(seeds)) if isinstance(seeds, int) else list(seeds),
                       weights=[weights] if isinstance(weights, str) else list(weights), **options)
     run_pipeline(datasets, FRONTENDS.select(_names(frontends)), BACKENDS.select(_names(backends)), opts)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import RwbenchError
 from .filehash import code_sha256
 from .fileio import read_json
-from .registry import Registry
+from .registry import Registry, name_problem
 
 if TYPE_CHECKING:  # scikit-learn (and torch, for KernelSVC) are imported when an estimator is built, so that
     from sklearn.base import BaseEstimator  # `rwbench list backends` and the leaderboard's grid_edge_flag are light
@@ -52,6 +52,8 @@ class BackendSpec:
     def __post_init__(self) -> None:
         if self.code is None:
             object.__setattr__(self, "code", code_sha256(self.build))
+        if problem := name_problem(self.name):
+            raise RwbenchError(f"backend spec: {problem}")
         for name, grid in {"grid": self.grid, **{f"grids[{k!r}]": g for k, g in (self.grids or {}).items()}}.items():
             if not (isinstance(grid, list) and grid and all(
                     isinstance(part, dict) and part and all(_values(v) for v in part.values())
@@ -102,6 +104,23 @@ def register_backend(**fields):
         return build
 
     return decorator
+
+
+def check_estimator(backend: BackendSpec) -> None:
+    """``backend.build(seed)`` is a scikit-learn estimator (clone, get_params) whose parameters include every key of
+    its grids: a plugin backend that is not fails here, named, before anything is embedded, not in the inner CV."""
+    from sklearn.base import clone
+
+    try:
+        params = clone(backend.build(0)).get_params(deep=True)
+    except Exception as err:
+        raise RwbenchError(f"backend {backend.name!r} ({getattr(backend.build, '__module__', '?')}): build(seed) must "
+                           f"return a scikit-learn estimator (get_params, set_params, clone): {type(err).__name__}: "
+                           f"{err}") from None
+    keys = {key for grid in [backend.grid, *(backend.grids or {}).values()] for part in grid for key in part}
+    if unknown := sorted(keys - set(params)):
+        raise RwbenchError(f"backend {backend.name!r}: grid key(s) {unknown} are not parameters of its estimator "
+                           f"(they are: {', '.join(sorted(params))})")
 
 
 def scaled(estimator: BaseEstimator) -> Pipeline:

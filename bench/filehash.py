@@ -50,19 +50,35 @@ def sha256_of(path: Path) -> str:
 def code_sha256(obj) -> str | None:
     """The sha256 of the source file that defines ``obj`` (a function, class or ``functools.partial`` of one) when it
     is not rwbench's own code: a plugin's network or estimator edited in place then gets new cache and result keys
-    (rwbench's own bump their ``version`` by hand). None for rwbench's code and where no file can be read."""
+    (rwbench's own bump their ``version`` by hand). None for rwbench's code; where no file can be read (a notebook
+    cell, ``python -c``), the sha256 of ``obj`` pickled by value (:func:`_value_sha256`)."""
     import functools
     import inspect
 
     while isinstance(obj, functools.partial):
         obj = obj.func
     module = inspect.getmodule(obj)
-    if module is None or module.__name__.split(".")[0] == "rwbench":
+    if module is not None and module.__name__.split(".")[0] == "rwbench":
         return None
     try:
         return sha256_of(Path(inspect.getsourcefile(obj) or ""))
-    except (OSError, TypeError):
-        return None
+    except (OSError, TypeError):  # a notebook cell, `python -c`, stdin: no file to hash, so its value
+        return _value_sha256(obj)
+
+
+def _value_sha256(obj) -> str:
+    """The sha256 of ``obj`` pickled by value (cloudpickle: the function with the code and classes it uses), or a
+    key of this process alone where it cannot be pickled: an edited network is never keyed as the old one."""
+    try:
+        import cloudpickle
+
+        return "value:" + hashlib.sha256(cloudpickle.dumps(obj)).hexdigest()
+    except Exception as err:  # not importable, or not picklable: never reused by another process
+        import uuid
+
+        log.warning("%s has no source file and cannot be pickled (%s): its cache entries and results are not "
+                    "reused by another process", getattr(obj, "__qualname__", obj), err)
+        return "process:" + uuid.uuid4().hex
 
 
 def _memo() -> sqlite3.Connection | None:

@@ -26,7 +26,7 @@ from .device import float32_within
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
 from .filehash import code_sha256, sha256_of
-from .registry import Registry
+from .registry import Registry, name_problem
 from .results import FOLD_TAGS
 from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, misfit, pack_file, tensor_shapes
 
@@ -70,7 +70,7 @@ class FrontendSpec:
     def __post_init__(self) -> None:
         if self.code is None:
             object.__setattr__(self, "code", code_sha256(self.build))
-        problems = []
+        problems = [p for p in [name_problem(self.name)] if p and not self.name.startswith("hear:")]  # hear:M?opts
         if self.input_kind not in get_args(InputKind):
             problems.append(f"input_kind {self.input_kind!r} is not one of {list(get_args(InputKind))}")
         if (self.input_kind == "logmel") != (self.logmel is not None):

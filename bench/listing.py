@@ -26,6 +26,16 @@ def _min_length(spec: FrontendSpec) -> str:
     return f"{samples / spec.sample_rate:.3g} s{pad}"
 
 
+def _listed(spec: FrontendSpec) -> dict:
+    """A front-end's row, or its name and why it cannot be built (a plugin's network failing at one width must not
+    take the whole listing down)."""
+    try:
+        return _frontend_row(spec)
+    except Exception as err:
+        return {"name": spec.name, "input": spec.input_kind, "sr": spec.sample_rate,
+                "source": f"error: cannot be built to be listed: {type(err).__name__}: {err}"}
+
+
 def _frontend_row(spec: FrontendSpec) -> dict:
     from .macs import count_macs
 
@@ -36,7 +46,7 @@ def _frontend_row(spec: FrontendSpec) -> dict:
         "sr": spec.sample_rate,
         "dim small/paper": "/".join(str(spec.dim(w, layers=spec.defaults)) for w in widths) or str(spec.dim(1)),
         "params small/paper": "/".join(_millions(spec.param_count(w)) for w in widths) or "0",
-        "MMAC/s small": f"{count_macs(spec, 'small' if 'small' in spec.widths else 1) / 1e6:.1f}",
+        "MMAC/s small": f"{count_macs(spec, 'small' if 'small' in spec.widths else min(spec.widths.values())) / 1e6:.1f}",
         "min length": _min_length(spec),
         "weights": ",".join(spec.weights) if spec.is_learnable() else "none",
         "random init": spec.init if "random" in spec.weights and spec.is_learnable() else "—",
@@ -47,7 +57,7 @@ def _frontend_row(spec: FrontendSpec) -> dict:
 def frontends(pattern: str = "*") -> str:
     from .frontend import FRONTENDS
 
-    rows = [_frontend_row(s) for s in FRONTENDS if fnmatch.fnmatch(s.name, pattern)]
+    rows = [_listed(s) for s in FRONTENDS if fnmatch.fnmatch(s.name, pattern)]
     return tabulate(rows, headers="keys", tablefmt="simple") if rows else f"no front-end matches {pattern!r}"
 
 

@@ -18,7 +18,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from .backends import DEFAULT_GRID, BackendSpec, grid_name_of, same_grid, warn_grid_edges
+from .backends import DEFAULT_GRID, BackendSpec, check_estimator, grid_name_of, same_grid, warn_grid_edges
 from .datamodel import Dataset, dataset_from_record, dataset_record
 from .device import check_fits, choose_batch_size
 from .embed import ensure_embedded, unless_skipped
@@ -292,6 +292,8 @@ def evaluation_jobs(datasets: list[Dataset], frontends: list[FrontendSpec], back
     chosen = {spec.name: layer_sets(spec, opts.layers) for spec in frontends}  # bad --layers fail before any work
     check_task_options(datasets, opts)
     backends = [backend.with_grid(opts.grid) for backend in backends]
+    for backend in backends:  # a plugin's estimator that cannot be searched fails before any embedding
+        check_estimator(backend)
     eval_jobs = []
     for dataset in datasets:
         instances: dict[tuple, list[EmbedJob]] = {}  # (front-end, weights, seed) → its job, or one per fold

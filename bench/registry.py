@@ -12,6 +12,7 @@ import fnmatch
 import importlib
 import importlib.util
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
 from importlib import metadata
@@ -33,6 +34,24 @@ class Named(Protocol):
 S = TypeVar("S", bound=Named)
 
 
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]*")  # a spec's name: it names files and comma-separated options
+
+
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a registered spec (None when it can): spaces, '/', ',' or wildcards would break file
+    paths and option lists, and '__' separates the parts of a result file's name."""
+    if isinstance(name, str) and NAME.fullmatch(name) and "__" not in name:
+        return None
+    return (f"name {name!r}: letters, digits and _ . : + - only, starting with a letter or digit, no '__' (it names "
+            "files and comma-separated options)")
+
+
+def _origin(spec: object) -> str:
+    """Where a spec was defined: its builder's module and name (a plugin file, a notebook's ``__main__``)."""
+    build = getattr(spec, "build", None)
+    return f"{getattr(build, '__module__', '?')}.{getattr(build, '__qualname__', '?')}"
+
+
 class Registry(Generic[S]):
     """A named collection of frozen specs of one kind.
 
@@ -47,21 +66,34 @@ class Registry(Generic[S]):
         self._resolve = resolve  # makes a spec from a name no one registered (e.g. SPACE:ID), or returns None
         self._specs: dict[str, S] = {}
         self._loaded = False
+        self._loading = False  # the built-ins are being imported (they register themselves)
         self.plugin_errors: dict[str, str] = {}
 
     def add(self, spec: S) -> S:
+        """Register ``spec``; built-ins are loaded first, so that a plugin taking one of their names is refused (not
+        the built-in, half loaded). The same definition registered again (a notebook cell run twice) replaces it."""
+        if not self._loading:
+            self._ensure_loaded()
         name = spec.name
-        if name in self._specs and self._specs[name] is not spec:
-            raise PluginError(f"{self.kind} {name!r} is registered twice")
+        old = self._specs.get(name)
+        if old is not None and old is not spec:
+            if _origin(old) != _origin(spec):
+                raise PluginError(f"{self.kind} {name!r} of {_origin(spec)} is already registered by {_origin(old)}: "
+                                  "choose another name")
+            log.info("%s %r registered again by %s: the new definition replaces the old", self.kind, name, _origin(spec))
         self._specs[name] = spec
         return spec
 
     # -- lookup ---------------------------------------------------------------------------
     def _ensure_loaded(self) -> None:
-        if self._loaded:
+        if self._loaded or self._loading:
             return
+        self._loading = True
+        try:
+            importlib.import_module(self._builtins)
+        finally:
+            self._loading = False
         self._loaded = True
-        importlib.import_module(self._builtins)
         for ep in metadata.entry_points(group=self.group):
             try:
                 ep.load()
@@ -104,7 +136,8 @@ class Registry(Generic[S]):
         names = self.names()
         chosen: list[str] = []
         for pattern in patterns:
-            if any(ch in pattern for ch in "*?[") and not pattern.startswith("hear:"):  # hear:MODULE?options: a name
+            # a registered name is itself, brackets and all; hear:MODULE?options is a name
+            if pattern not in names and any(ch in pattern for ch in "*?[") and not pattern.startswith("hear:"):
                 hits = fnmatch.filter(names, pattern)
                 if not hits:
                     raise UnknownNameError(self.kind, pattern, names)

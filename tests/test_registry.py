@@ -3,10 +3,12 @@
 import re
 import sys
 import textwrap
+import types
 
 import pytest
 
 from rwbench.backends import BACKENDS
+from rwbench.cli import main
 from rwbench.errors import PluginError, UnknownNameError
 from rwbench.frontend import FRONTENDS
 from rwbench.registry import Registry, load_plugin_file
@@ -88,9 +90,32 @@ def test_plugin_file_errors_name_the_file(tmp_path):
         load_plugin_file(bad)
 
 
-def test_registering_a_name_twice_is_an_error():
-    with pytest.raises(PluginError, match="registered twice"):
-        BACKENDS.add(BACKENDS.get("svm").__class__(**{**BACKENDS.get("svm").__dict__}))
+def test_a_name_taken_by_another_definition_is_refused_and_the_same_one_replaces_itself():
+    """A plugin taking a built-in's name is refused, naming both (the built-ins load first: the plugin cannot take the
+    name before them); the same definition registered again (a notebook cell run twice) replaces the old."""
+    import dataclasses
+
+    from sklearn.dummy import DummyClassifier
+
+    svm = BACKENDS.get("svm")
+    with pytest.raises(PluginError, match=r"backend 'svm' of test_registry\..*<lambda> is already registered by "
+                                          r"rwbench\..*: choose another name"):
+        BACKENDS.add(dataclasses.replace(svm, build=lambda seed: DummyClassifier()))
+    again = svm.__class__(**{**svm.__dict__})
+    try:
+        assert BACKENDS.add(again) is again and BACKENDS.get("svm") is again
+    finally:
+        BACKENDS.add(svm)
+
+
+def test_a_registered_name_with_brackets_is_itself_not_a_wildcard():
+    from rwbench.registry import Registry
+
+    registry = Registry("thing", builtins="rwbench.errors", group="rwbench.none")
+    for name in ("net[v2]", "net2"):
+        registry.add(types.SimpleNamespace(name=name, build=len))
+    assert [s.name for s in registry.select("net[v2]")] == ["net[v2]"]
+    assert [s.name for s in registry.select("net[2]")] == ["net2"]  # a pattern that names nothing: a wildcard
 
 
 @pytest.mark.parametrize("change, problem", [
@@ -103,6 +128,11 @@ def test_registering_a_name_twice_is_an_error():
     ({"weights": ("random", "dsp")}, "'dsp' weights and dsp_init come together"),
     ({"weights": ("random", "mtt")}, "every pretrained tag needs a weight pack"),
     ({"default_layers": ("nope",)}, "default_layers ['nope'] are not feature layers"),
+    # names name files and comma-separated options: "my net" and "my-net" shared one result file, "a,b" was unusable
+    ({"name": "my net"}, "name 'my net': letters, digits and _ . : + - only"),
+    ({"name": "a,b"}, "name 'a,b': letters"),
+    ({"name": "../escaped"}, "name '../escaped': letters"),
+    ({"name": "fe__v2"}, "no '__'"),
 ])
 def test_a_front_end_spec_is_checked_when_it_is_made(change, problem):
     from dataclasses import fields
@@ -114,3 +144,55 @@ def test_a_front_end_spec_is_checked_when_it_is_made(change, problem):
 
     with pytest.raises(RwbenchError, match=re.escape(problem)):
         FrontendSpec(**{**{f.name: getattr(TINY, f.name) for f in fields(TINY)}, **change})
+
+
+def test_a_backend_that_cannot_be_searched_fails_before_any_embedding(tmp_path, capsys):
+    """Not a scikit-learn estimator, or a grid key that is no parameter of it: refused by name when the run is
+    planned, not by a joblib traceback after the embed stage."""
+    plugin = tmp_path / "backends.py"
+    plugin.write_text(textwrap.dedent('''
+        from sklearn.linear_model import RidgeClassifier
+        from rwbench.backends import BACKENDS, BackendSpec
+
+        class Centroid:  # no get_params: not an estimator
+            def fit(self, X, y): return self
+
+        BACKENDS.add(BackendSpec(name="centroid", build=lambda seed: Centroid(), grid=[{"k": [1]}], description="x"))
+        BACKENDS.add(BackendSpec(name="ridge_typo", build=lambda seed: RidgeClassifier(), grid=[{"alpah": [1.0]}],
+                                 description="x"))
+    '''))
+    common = ["run", "--plugin", str(plugin), "--frontends", "mfcc", "--results", str(tmp_path / "r"), "--tasks", "timbre"]
+    assert main([*common, "--backends", "centroid"]) == 2
+    assert "backend 'centroid' (" in capsys.readouterr().err
+    assert main([*common, "--backends", "ridge_typo", "--dry-run"]) == 2
+    assert "backend 'ridge_typo': grid key(s) ['alpah'] are not parameters of its estimator" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "embeddings").exists()
+
+
+def test_a_front_end_that_cannot_be_built_is_listed_with_why():
+    from dataclasses import replace
+
+    from toy import TINY
+
+    from rwbench.listing import _listed
+
+    def broken(filters):
+        raise ValueError("out_channels must be divisible by groups")
+
+    row = _listed(replace(TINY, name="grouped", build=broken))
+    assert row["name"] == "grouped" and row["source"] == ("error: cannot be built to be listed: ValueError: "
+                                                          "out_channels must be divisible by groups")
+
+
+def test_code_defined_without_a_file_is_keyed_by_its_value():
+    """A notebook cell or `python -c` has no source file: the network's code was keyed None, so an edited network
+    reused the old one's embeddings and results."""
+    from rwbench.filehash import code_sha256
+
+    def define(stride):
+        namespace = {}
+        exec(compile(f"def net(filters):\n    return {stride}\n", "/tmp/ipykernel_0/123.py", "exec"), namespace)
+        return namespace["net"]
+
+    a, b = code_sha256(define(256)), code_sha256(define(32))
+    assert a.startswith("value:") and b.startswith("value:") and a != b and code_sha256(define(256)) == a
