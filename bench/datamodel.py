@@ -19,7 +19,7 @@ import numpy as np
 from . import audio
 from .audio import PadMode
 from .errors import DataError, UnknownNameError
-from .filehash import file_digests
+from .filehash import code_sha256, file_digests
 from .protocol import FixedSplit, OuterSplit, PredefinedFolds, Protocol, StratifiedFolds
 from .registry import Registry
 
@@ -116,7 +116,8 @@ class Dataset:
         rows = [[c.id, c.label, next(digests) if c.path is not None else None, *([list(c.tags)] if c.tags else [])]
                 for c in self.clips]
         return {"name": self.name, "task": self.task, "clips": rows,
-                **({"clip": {"seconds": self.seconds, "pad": self.pad}} if self.clip_chosen else {})}
+                **({"clip": {"seconds": self.seconds, "pad": self.pad}} if self.clip_chosen else {}),
+                **({"loader_code": self.info["loader_code"]} if self.info.get("loader_code") else {})}
 
     def fingerprint(self) -> str:
         """A hash of :meth:`fingerprint_parts`, taken once per list of clips."""
@@ -181,6 +182,11 @@ class DatasetSpec:
     needs_root: bool = True
     source: str = ""
     task_type: str = "multiclass"  # what its tasks are (rwbench.tasks): multiclass or multilabel
+    code: str | None = None  # sha256 of a plugin loader's source (filehash.code_sha256), taken where it is registered
+
+    def __post_init__(self) -> None:
+        if self.code is None:
+            object.__setattr__(self, "code", code_sha256(self.build))
 
     def load(self, root: str | Path | None = None, *, tasks: Sequence[str] | None = None, **options) -> list[Dataset]:
         """Build the dataset for each requested task (all of them by default)."""
@@ -201,7 +207,15 @@ class DatasetSpec:
         for task in chosen:
             if task is not None and task not in self.tasks:
                 raise UnknownNameError(f"task of {self.name}", task, list(self.tasks))
-        return [self.build(root, task=task, **options) for task in chosen]
+        return [self._stamped(self.build(root, task=task, **options)) for task in chosen]
+
+    def _stamped(self, dataset: Dataset) -> Dataset:
+        """A plugin's generated clips (no file whose bytes key them) keyed by the plugin's code too: an edited
+        generator is another dataset, never the old one's cached embeddings and results."""
+        codes = sorted({c for c in (self.code, code_sha256(type(dataset).load_audio)) if c})
+        if codes and any(clip.path is None for clip in dataset.clips):
+            dataset.info["loader_code"] = codes
+        return dataset
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", builtins="rwbench.datasets", group="rwbench.datasets")

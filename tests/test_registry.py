@@ -196,3 +196,38 @@ def test_code_defined_without_a_file_is_keyed_by_its_value():
 
     a, b = code_sha256(define(256)), code_sha256(define(32))
     assert a.startswith("value:") and b.startswith("value:") and a != b and code_sha256(define(256)) == a
+
+
+GENERATED = textwrap.dedent('''
+    import numpy as np
+    from rwbench.datamodel import Clip, Dataset, register_dataset
+    from rwbench.protocol import PredefinedFolds
+
+    FREQS = {"low": LOW, "high": 900.0}
+
+    class Tones(Dataset):
+        def load_audio(self, clip, sample_rate):
+            t = np.arange(int(0.25 * sample_rate)) / sample_rate
+            noise = np.random.default_rng(int(clip.id.split("/")[1])).standard_normal(len(t))
+            return (np.sin(2 * np.pi * FREQS[clip.label] * t) + 0.5 * noise).astype(np.float32)
+
+    @register_dataset(name="gen_tones", description="tones", protocol="3 folds", needs_root=False)
+    def tones(root, task=None, **options):
+        clips = [Clip(f"{label}/{i}", label, fold=i % 3 + 1) for label in FREQS for i in range(9)]
+        return Tones("gen_tones", None, clips, PredefinedFolds("gen_tones/folds"), 0.25)
+''')
+
+
+def test_a_generated_dataset_edited_in_its_plugin_is_scored_again_not_reused(tmp_path):
+    """Clips with no file are keyed by id and label: a plugin generating other audio under the same ids kept its old
+    fingerprint, and its old results stood as up to date (real processes, as a user edits and reruns)."""
+    import subprocess
+
+    plugin = tmp_path / "gen.py"
+    argv = [sys.executable, "-m", "rwbench.cli", "run", "--plugin", str(plugin), "--dataset", "gen_tones",
+            "--frontends", "mfcc", "--backends", "logreg", "--results", str(tmp_path / "r"), "--workers", "0"]
+    for low, expected in ((300.0, "1 new result"), (300.0, "up to date"), (900.0, "1 new result")):
+        plugin.write_text(GENERATED.replace("LOW", str(low)))  # 900: both classes one tone
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert expected in done.stderr, (low, done.stderr[-2000:])
