@@ -24,7 +24,7 @@ from .compiler import compile_net
 from .device import choose_batch_size, default_workers, exact_float32, resolve_device
 from .embed_job import Embeddings, EmbedJob
 from .embedding_manifest import EmbeddingManifest
-from .errors import DataError
+from .errors import DataError, RwbenchError
 from .frontend import Embedder
 from .fusion import fuse_embedder
 
@@ -122,6 +122,15 @@ def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_si
     for batch in loader:
         index = batch[0][0] // CHUNK_CLIPS
         _embed_batch(model, batch, torch_device, batch_size, rows, features, failed)
+        made = getattr(model, "layer_widths", None) or []
+        if made and len(made) != len(job.frontend.feature_layers):  # its columns would be cut into the wrong layers
+            raise RwbenchError(f"front-end {job.frontend.name!r} returned {len(made)} layer(s); its spec declares "
+                               f"feature_layers {job.frontend.feature_layers}: fix the spec or the network "
+                               f"(rwbench check-plugin {job.frontend.name})")
+        if features and features[0].shape[1] != dim:  # declared and made differ: stored, it would read as damaged
+            raise RwbenchError(f"front-end {job.frontend.name!r} at width {job.width} made {features[0].shape[1]} "
+                               f"features per clip; its spec declares {dim}: fix the spec or the network "
+                               f"(rwbench check-plugin {job.frontend.name})")
         bar.update(len(batch))
         if on_clips is not None:
             on_clips(n_clips - sum(left.values()) + len(batch), n_clips)

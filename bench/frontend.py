@@ -79,7 +79,9 @@ class FrontendSpec:
             problems.append(f"sample_rate {self.sample_rate!r} is not a positive integer")
         if not self.widths or any(not isinstance(n, int) or n <= 0 for n in self.widths.values()):
             problems.append(f"widths {dict(self.widths)!r} must map names to positive filter counts")
-        if not self.feature_layers or len(set(self.feature_layers)) != len(self.feature_layers):
+        if not isinstance(self.feature_layers, tuple) or not all(isinstance(n, str) for n in self.feature_layers):
+            problems.append(f"feature_layers {self.feature_layers!r} must be a tuple of names, e.g. ('conv1',)")
+        elif not self.feature_layers or len(set(self.feature_layers)) != len(self.feature_layers):
             problems.append(f"feature_layers {self.feature_layers!r} must be distinct names, at least one")
         if self.pad_to_min not in ("repeat", "zero", None):
             problems.append(f"pad_to_min {self.pad_to_min!r} is not 'repeat', 'zero' or None")

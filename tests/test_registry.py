@@ -133,6 +133,7 @@ def test_a_registered_name_with_brackets_is_itself_not_a_wildcard():
     ({"name": "a,b"}, "name 'a,b': letters"),
     ({"name": "../escaped"}, "name '../escaped': letters"),
     ({"name": "fe__v2"}, "no '__'"),
+    ({"feature_layers": ("conv1")}, "feature_layers 'conv1' must be a tuple of names"),  # the comma forgotten
 ])
 def test_a_front_end_spec_is_checked_when_it_is_made(change, problem):
     from dataclasses import fields
@@ -231,3 +232,35 @@ def test_a_generated_dataset_edited_in_its_plugin_is_scored_again_not_reused(tmp
         done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         assert expected in done.stderr, (low, done.stderr[-2000:])
+
+
+def test_a_network_that_returns_other_layers_than_declared_is_named_at_once(tmp_path, capsys):
+    """Two layers made, one declared: the run embedded everything, then called its own cache damaged and told the
+    user to rerun, which did the same again."""
+    plugin = tmp_path / "mism.py"
+    plugin.write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+        from rwbench.frontend import register_frontend
+
+        class Two(nn.Module):
+            def __init__(self, filters):
+                super().__init__()
+                self.conv = nn.Conv1d(1, filters, 16, stride=8)
+            def forward(self, x):
+                h = self.conv(x)
+                return [h, h]
+
+        register_frontend(name="mism", input_kind="waveform", sample_rate=8000, widths={"small": 4, "paper": 8},
+                          feature_layers=("c",), feature_dim=lambda filters: filters, source="a test")(Two)
+    """))
+    argv = ["run", "--plugin", str(plugin), "--frontends", "mism", "--backends", "logreg", "--tasks", "timbre",
+            "--results", str(tmp_path / "r"), "--workers", "0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "front-end 'mism' returned 2 layer(s); its spec declares feature_layers ('c',)" in err, err
+    plugin.write_text(plugin.read_text().replace("return [h, h]", "return [h]").replace(
+        "feature_dim=lambda filters: filters,", "feature_dim=lambda filters: filters + 1,"))
+    assert main([*argv, "--results", str(tmp_path / "r2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "front-end 'mism' at width small made 4 features per clip; its spec declares 5" in err, err
