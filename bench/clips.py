@@ -37,7 +37,8 @@ class ClipAudio(torch.utils.data.Dataset):
             windows = fix_length(audio, self.clip_samples, self.dataset.pad)[None]
             # the file has sound (audio.load checks), but perhaps not in the crop: silence there is the resampler's
             # ringing at most, far below the clip's peak
-            if not np.abs(windows).max() > SILENT_CROP * np.abs(audio).max():
+            peak = np.abs(audio).max()  # non-finite audio is named where the front-end's output is checked
+            if np.isfinite(peak) and not np.abs(windows).max() > SILENT_CROP * peak:
                 return index, None, (f"{clip.path or clip.id}: its first {self.clip_samples / self.rate:g} s (the "
                                      "dataset's length) are digital silence (80 dB below the clip's peak or more); "
                                      "scored, it would be a clip of no signal under a real label")
