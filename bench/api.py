@@ -56,11 +56,12 @@ def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | No
     from .pipeline import RunOptions
     from .pipeline import run as run_pipeline
 
-    loader = {"partial": options.pop("partial", False), **(options.pop("dataset_options", None) or {})}
-    if options.get("skip_bad_audio"):  # the loader leaves unreadable files out too, as the CLI's flag does
+    loader = dict(options.pop("dataset_options", None) or {})  # as given: check_duplicates=False is an option too
+    if options.pop("partial", False):
+        loader["partial"] = True
+    if options.get("skip_bad_audio"):  # the run's flag and the loader's, as in the CLI
         loader["skip_bad_audio"] = True
-    datasets = (load_dataset(dataset, root, tasks=tasks, **{k: v for k, v in loader.items() if v})
-                if isinstance(dataset, str) else list(dataset))
+    datasets = load_dataset(dataset, root, tasks=tasks, **loader) if isinstance(dataset, str) else list(dataset)
     opts = RunOptions(results_dir=Path(results), seeds=list(range(seeds)) if isinstance(seeds, int) else list(seeds),
                       weights=[weights] if isinstance(weights, str) else list(weights), **options)
     run_pipeline(datasets, FRONTENDS.select(_names(frontends)), BACKENDS.select(_names(backends)), opts)

@@ -133,14 +133,15 @@ def finished_fold(folder: Path, fold: str, key: str, force: bool) -> dict[str, A
     return done if done.get("weights_sha256") == sha256_of(weights) else None
 
 
-def not_converged(best_epoch: int, cap: int, desc: str | None = None) -> bool:
-    """A best epoch within :data:`NOT_CONVERGED` (10 %) of the epoch cap: validation was still improving (said,
-    with the run's ``desc``, when one is given)."""
-    flagged = cap - best_epoch <= NOT_CONVERGED * cap
-    if flagged and desc:
-        log.warning("%s: not converged: the best validation epoch %d is within %d %% of the %d-epoch cap (flagged "
-                    "not_converged; raise --epochs)", desc, best_epoch, round(100 * NOT_CONVERGED), cap)
-    return flagged
+def not_converged(best_epoch: int, cap: int) -> bool:
+    """A best epoch within :data:`NOT_CONVERGED` (10 %) of the epoch cap: validation was still improving."""
+    return cap - best_epoch <= NOT_CONVERGED * cap
+
+
+def warn_not_converged(desc: str, best_epoch: int, cap: int) -> None:
+    """The one warning of a run flagged :func:`not_converged` (trained heads and pre-training alike)."""
+    log.warning("%s: not converged: the best validation epoch %d is within %d %% of the %d-epoch cap (flagged "
+                "not_converged; raise --epochs)", desc, best_epoch, round(100 * NOT_CONVERGED), cap)
 
 
 # -- the loop shared by every training objective -------------------------------------------------

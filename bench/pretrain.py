@@ -41,6 +41,7 @@ from .fitting import (
     finished_fold,
     fit,
     not_converged,
+    warn_not_converged,
     without_failed,
 )
 from .frontend import Embedder, FrontendSpec
@@ -125,8 +126,9 @@ def _mst_fold(spec: FrontendSpec, split: OuterSplit, waves: torch.Tensor, db: to
     summary = {"train_key": key, "weights": weights.name, "weights_sha256": sha256, "target": scaling,
                "frames": frames, "test_mse": test_mse, "test_pearson_r": test_r, "random_init_test_mse": random_mse,
                "random_init_test_pearson_r": random_r, **history, "epoch_cap": opts.epochs,
-               "not_converged": not_converged(history["best_epoch"], opts.epochs,
-                                              f"pretrain mst {spec.name} {split.name} seed {seed}")}
+               "not_converged": not_converged(history["best_epoch"], opts.epochs)}
+    if summary["not_converged"]:
+        warn_not_converged(f"pretrain mst {spec.name} {split.name} seed {seed}", history["best_epoch"], opts.epochs)
     write_json(folder / f"{split.name}.json", summary)
     (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
     log.info("mst %s seed %d: test MSE %.4f (random init %.4f), r %.3f", split.name, seed, test_mse, random_mse, test_r)

@@ -66,6 +66,7 @@ def cmd_reproduce(args) -> str:
         comparison,
         dry_run,
         effective_protocol,
+        every_frontend,
         missing_trained,
         parse_roots,
     partial_lines,
@@ -98,15 +99,17 @@ def cmd_reproduce(args) -> str:
     if not args.dry_run and targets:
         for line in run_paper(paper, targets, backends, opts, protocol):
             log.info("%s", line)
-    rows = comparison(paper, targets, opts, protocol, absent)
+    # every front-end's rows (the report's record keeps them all), read once; the table shows the run's
+    whole = comparison(paper, every_frontend(paper, targets), opts, protocol, every_frontend(paper, absent))
+    shown = {(t.entry.name, spec.name) for t in [*targets, *absent] for spec in t.frontends}
+    rows = [r for r in whole if r["weights"] == "trained" or (r["paper_dataset"], r["frontend"]) in shown]
     for line in missing_trained(paper, rows, opts):  # beside the table, also with -q: what the table lacks
         print(line, file=sys.stderr)
     text = render_comparison(paper, rows, protocol, skipped + partial_lines(targets), opts)
     out += text
     if not args.dry_run:
-        from .reproduce import every_frontend, write_record
+        from .reproduce import write_record
 
-        whole = comparison(paper, every_frontend(paper, targets), opts, protocol, every_frontend(paper, absent))
         log.info("kept the table for `rwbench report --results %s`: %s", args.results,
                  write_record(paper, whole, protocol, skipped + partial_lines(targets), opts))
     if args.output:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -114,11 +116,15 @@ def default_rank_by(proxies: list[ProxySpec]) -> str:
     return next((p.name for p in proxies if p.kind == "random-weight"), proxies[0].name)
 
 
+def _finite(value: object) -> TypeGuard[float]:
+    return isinstance(value, numbers.Real) and math.isfinite(value)  # numpy scalars too
+
+
 def ranked(archs: list[Architecture], proxy: str) -> list[Architecture]:
     """Best first by ``proxy``; architectures without a finite value last (in sample order)."""
     def key(arch: Architecture) -> float:
-        value = arch.proxies.get(proxy, {}).get("value", math.nan)
-        return -value if value is not None and math.isfinite(value) else math.inf
+        value = arch.proxies.get(proxy, {}).get("value")
+        return -value if _finite(value) else math.inf
     return sorted(archs, key=key)
 
 
@@ -289,10 +295,6 @@ def _device(device: str) -> str:
 
 
 # -- training ------------------------------------------------------------------------------------------------------
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
-
-
 def to_train(archs: list[Architecture], by: str, top: int, others: int, seed: int) -> list[Architecture]:
     """The top ``top`` by proxy ``by`` plus ``others`` drawn at random (seeded) from the rest, in sample order. Only
     architectures the proxy scored (a finite value) can be its top; fewer than ``top`` is said."""
@@ -371,9 +373,9 @@ def other_search(path: Path, archs: list[Architecture], opts: SearchOptions) -> 
         return ""  # unreadable: nothing to keep
     if earlier is None:
         return ""
-    names = sorted(a["name"] for a in earlier.get("architectures", []))
-    if names != sorted(a.name for a in archs):
-        return f"{len(names)} other architectures, e.g. {next((n for n in names if n not in {a.name for a in archs}), '?')}"
+    names, mine = sorted(a["name"] for a in earlier.get("architectures", [])), {a.name for a in archs}
+    if set(names) != mine or len(names) != len(mine):
+        return f"{len(names)} other architectures, e.g. {next((n for n in names if n not in mine), '?')}"
     return "" if earlier.get("width") == str(opts.width) else f"width {earlier.get('width')}"
 
 

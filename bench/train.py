@@ -93,6 +93,7 @@ from .fitting import (
     not_converged,
     precision,
     seeded,
+    warn_not_converged,
     without_failed,
 )
 from .folds import FoldResult, fold_result
@@ -386,7 +387,8 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     runs = _inner_runs(spec, dataset, split, waves, labels, seed, folder, key, opts, device, windows, (setting,))
     selected = runs[setting.name]
     history = {k: selected[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "history")}
-    not_converged(selected["best_epoch"], opts.epochs, desc)  # flagged in its run record: said here, once per fold
+    if selected["not_converged"]:
+        warn_not_converged(desc, selected["best_epoch"], opts.epochs)
 
     epochs = [h for run in {**searched, **runs}.values() for h in run["history"]]  # this split's inner runs
     recalibrated: dict[str, int] = {}  # model → its optimiser steps, where its batch norms were computed exactly
@@ -629,8 +631,11 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
                     stale.unlink(missing_ok=True)
         for split in chosen:
             _train_fold(spec, dataset, split, tensor, labels, seed, folder, key, opts, device, windows, setting_for)
-        # every fold finished under this key, not only those asked for now (--folds): a result is never narrowed
-        summaries = {s.name: done for s in kept if (done := finished_fold(folder, s.name, key, False)) is not None}
+        # every fold finished under this key, not only those asked for now (--folds): a result is never narrowed;
+        # the folds just trained or checked are read, the others checked
+        names = {split.name for split in chosen}
+        summaries = {s.name: done for s in kept if (done := read_json(folder / f"{s.name}.json") if s.name in names
+                                                    else finished_fold(folder, s.name, key, False)) is not None}
     folds = [FoldResult.from_dict(summary["result"]) for summary in summaries.values()]
     filters = spec.filters(opts.width)
     record = build_record(

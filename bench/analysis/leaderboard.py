@@ -503,7 +503,7 @@ def _notes(table: pd.DataFrame):
 
 def selection_note(rows: pd.DataFrame) -> str:
     """The caveat of trained rows whose choices were made on another split (``selected_elsewhere``); empty if none."""
-    flagged = rows["selected_elsewhere"].fillna("").astype(str).str.len().gt(0).sum()
+    flagged = int((rows["selected_elsewhere"].fillna("") != "").sum())
     if not flagged:
         return ""
     return (f"Selection: {flagged} trained row(s) chose their learning rate and dropout on the first outer split's "

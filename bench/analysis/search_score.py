@@ -61,12 +61,13 @@ def recipe_difference(theirs: dict, ours: dict) -> str:
 
 def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width: str, *,
                     fingerprint: str | None, params: int | None, skipped: list[str], protocol: dict | None = None,
-                    recipe: dict | None = None) -> dict | None:
+                    recipe: dict | None = None, read: Callable[[Path], dict] = read_json) -> dict | None:
     """The trained rows of one front-end on dataset key ``dataset`` (task type ``kind``): mean primary metric over
     seeds, per seed, and the training seconds per seed; None when it has none (partial runs do not count). A row
     trained on other clips than ``fingerprint``, under another ``protocol`` (folds, refit), by another ``recipe``
     than the other architectures', or of another network than ``params`` parameters (a space file's widths changed
-    under the same id) is not comparable: it is left out, and why is appended to ``skipped``."""
+    under the same id) is not comparable: it is left out, and why is appended to ``skipped``. ``read``: how a
+    result file is read (a caller that has read them already passes its copies)."""
     paths = trained_paths(results_dir, dataset, name, width)
     metric = f"{task_type(kind).primary}_mean"
     per_seed: dict[str, float] = {}
@@ -74,7 +75,7 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
     by_device: dict[str, list[float]] = {}
     used = []
     for path in paths:
-        record = read_json(path)
+        record = read(path)
         if (record.get("training") or {}).get("partial"):
             continue  # a run of some folds only is not the trained accuracy
         other = [f"{what} {theirs} (the search's {ours})" for what, theirs, ours in (
@@ -106,13 +107,15 @@ def look_up_trained(manifest: dict, results: Path) -> list[str]:
     trained row left out, and one when the architectures were trained on different seeds; and logs them."""
     skipped: list[str] = []
     dataset = manifest["dataset"]
-    recipes = Counter(json.dumps(recipe_of(read_json(path)), sort_keys=True) for arch in manifest["architectures"]
-                      for path in trained_paths(results, dataset["key"], arch["name"], manifest["width"]))
+    records = {path: read_json(path) for arch in manifest["architectures"]  # each file read once
+               for path in trained_paths(results, dataset["key"], arch["name"], manifest["width"])}
+    recipes = Counter(json.dumps(recipe_of(record), sort_keys=True) for record in records.values())
     recipe = json.loads(recipes.most_common(1)[0][0]) if recipes else None
     for arch in manifest["architectures"]:
         arch["trained"] = trained_results(results, dataset["key"], dataset["task_type"], arch["name"], manifest["width"],
                                           fingerprint=dataset.get("fingerprint"), params=arch.get("params"),
-                                          skipped=skipped, protocol=dataset.get("protocol"), recipe=recipe)
+                                          skipped=skipped, protocol=dataset.get("protocol"), recipe=recipe,
+                                          read=records.__getitem__)
     lines = [f"trained row not used: {line}" for line in skipped]
     seeds = Counter(tuple(sorted(a["trained"]["per_seed"], key=int)) for a in manifest["architectures"] if a["trained"])
     if len(seeds) > 1:  # a mean of 2 seeds beside one of 1: shown, not hidden
