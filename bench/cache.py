@@ -30,6 +30,7 @@ import numpy as np
 from .embedding_manifest import MANIFEST_SCHEMA, EmbeddingManifest
 from .errors import RwbenchError
 from .filehash import sha256_of
+from .results import devices_label
 from .fileio import atomic_path, exclusive, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -176,16 +177,18 @@ class CacheEntry:
         return True
 
     def save_chunk(self, index: int, rows: Sequence[int], features: Sequence[np.ndarray], failed: dict[int, str],
-                   *, dim: int, clip_ids: Sequence[str], seconds: float) -> None:
+                   *, dim: int, clip_ids: Sequence[str], seconds: float, device: str, batch_size: int) -> None:
         """One finished chunk, rows sorted by clip (windows in time order); a failed clip is one NaN row and
-        its id and reason are kept as one JSON object ``{"clip": ..., "reason": ...}`` per failed clip."""
+        its id and reason are kept as one JSON object ``{"clip": ..., "reason": ...}`` per failed clip. The
+        device and batch size that computed it are kept with it: a resumed entry may mix them."""
         bad = np.array(sorted(failed), dtype=int)
         all_rows = np.concatenate([np.asarray(rows, dtype=int), bad])
         stacked = np.concatenate([*features, np.full((len(bad), dim), np.nan, np.float32)])
         order = np.argsort(all_rows, kind="stable")
         notes = np.array([json.dumps({"clip": clip_ids[i], "reason": failed[i]}) for i in bad], dtype=str)
         with atomic_path(self.part_path(index)) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, rows=all_rows[order], features=stacked[order], seconds=np.array(seconds), failed=notes)
+            np.savez(handle, rows=all_rows[order], features=stacked[order], seconds=np.array(seconds), failed=notes,
+                     device=np.array(device), batch_size=np.array(batch_size))
 
     def load_part(self, index: int, *names: str) -> dict[str, np.ndarray]:
         """The named arrays of a part (all by default); the others are not read."""
@@ -193,12 +196,17 @@ class CacheEntry:
             return {name: part[name] for name in names or part.files}
 
     def chunk_summary(self, n_parts: int) -> dict:
-        """What the manifest records about the parts: rows, dim, compute seconds and the failed clips."""
-        parts = [self.load_part(i, "rows", "failed", "seconds") for i in range(n_parts)]
+        """What the manifest records about the parts: rows, dim, compute seconds, the failed clips, and the
+        devices and batch sizes that computed them (one value, or one per part when a resume changed them)."""
+        parts = [self.load_part(i) for i in range(n_parts)]
+        devices = [str(p.get("device", "unknown")) for p in parts]  # parts written before this field: unknown
+        batch_sizes = [int(p["batch_size"]) if "batch_size" in p else 0 for p in parts]
         return {"n_rows": sum(len(p["rows"]) for p in parts),
-                "dim": self.load_part(0, "features")["features"].shape[1],
+                "dim": parts[0]["features"].shape[1],
                 "seconds": float(sum(p["seconds"] for p in parts)),
-                "skipped": [failed_clip(str(line)) for p in parts for line in p["failed"]]}
+                "skipped": [failed_clip(str(line)) for p in parts for line in p["failed"]],
+                "device": devices[0] if len(set(devices)) == 1 else devices_label(devices),
+                "batch_size": batch_sizes[0] if len(set(batch_sizes)) == 1 else tuple(batch_sizes)}
 
     def finish(self, n_parts: int, dim: int, manifest: EmbeddingManifest) -> None:
         """Assemble the parts, in order, into ``features.npy`` (memory-mapped, one part in memory at a

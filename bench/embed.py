@@ -144,11 +144,11 @@ def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_si
             raise DataError(f"{job.dataset.key}: {named}{reason} (rerun with --skip-bad-audio to leave such clips "
                             f"out; they are named in the result)")
         entry.save_chunk(index, rows, features, failed, dim=features[0].shape[1] if features else dim,
-                         clip_ids=clip_ids, seconds=time.perf_counter() - start)
+                         clip_ids=clip_ids, seconds=time.perf_counter() - start, device=str(torch_device),
+                         batch_size=batch_size)
         rows, features, failed, start = [], [], {}, time.perf_counter()
     bar.close()
-    _finish(job, entry, n_parts=len(chunks), device=str(torch_device), model=model, params=params,
-            batch_size=batch_size)
+    _finish(job, entry, n_parts=len(chunks), model=model, params=params)
 
 
 def _embed_batch(model: Embedder, batch, device: torch.device, batch_size: int, rows: list[int],
@@ -175,8 +175,7 @@ def _embed_batch(model: Embedder, batch, device: torch.device, batch_size: int, 
         rows += [i] * len(windows)
 
 
-def _finish(job: EmbedJob, entry: CacheEntry, *, n_parts: int, device: str, model: Embedder, params: int,
-            batch_size: int) -> None:
+def _finish(job: EmbedJob, entry: CacheEntry, *, n_parts: int, model: Embedder, params: int) -> None:
     summary = entry.chunk_summary(n_parts)
     n_clips = len(job.dataset.clips)
     if n_clips and len(summary["skipped"]) == n_clips:  # nothing left to evaluate: say so, not a crash downstream
@@ -188,7 +187,7 @@ def _finish(job: EmbedJob, entry: CacheEntry, *, n_parts: int, device: str, mode
         key=job.key, description=job.description, n_clips=n_clips, n_rows=summary["n_rows"],
         clip_ids=tuple(c.id for c in job.dataset.clips), dim=summary["dim"],
         layers={name: (span[0], span[1]) for name, span in model.layer_slices().items()},
-        weights=job.resolved.describe(), params=params, device=device,
-        batch_size=batch_size, embed_seconds=summary["seconds"], skipped=tuple(summary["skipped"]),
+        weights=job.resolved.describe(), params=params, device=summary["device"],
+        batch_size=summary["batch_size"], embed_seconds=summary["seconds"], skipped=tuple(summary["skipped"]),
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), rwbench_version=__version__)
     entry.finish(n_parts, summary["dim"], manifest)

@@ -25,8 +25,8 @@ class EmbeddingManifest:
     layers: dict[str, tuple[int, int]]  # feature layer -> [start, stop) columns
     weights: dict  # WeightSource.describe(): tag, seed, file, sha256
     params: int
-    device: str
-    batch_size: int
+    device: str  # a resumed entry computed on several: ``mixed (cpu ×2, cuda ×8)``, one count per chunk
+    batch_size: int | tuple[int, ...]  # one per chunk when a resume changed it
     embed_seconds: float
     skipped: tuple[dict, ...]  # {"clip", "reason"} per clip left out (one NaN row each)
     created: str
@@ -63,6 +63,8 @@ class EmbeddingManifest:
         try:
             return cls(**{**{k: data[k] for k in names}, "clip_ids": tuple(data["clip_ids"]),
                           "skipped": tuple(data["skipped"]),
+                          "batch_size": (tuple(data["batch_size"]) if isinstance(data["batch_size"], list)
+                                         else data["batch_size"]),
                           "layers": {k: tuple(v) for k, v in data["layers"].items()}})
         except (TypeError, AttributeError) as err:
             raise RwbenchError(f"{where}: malformed ({err})") from err

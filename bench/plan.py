@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import soundfile
 import torch
 from joblib import effective_n_jobs
 from tabulate import tabulate
@@ -35,14 +36,15 @@ from tabulate import tabulate
 from .backends import BackendSpec
 from .datamodel import Dataset
 from .device import check_fits, choose_batch_size, default_workers, resolve_device
+from .audio import n_segments
 from .embed import build_model
 from .embed_job import EmbedJob
 from .errors import DataError
-from .evaluate import available_cores
+from .evaluate import VOTES, available_cores
 from .frontend import FrontendSpec, resolve_weights
 from .pipeline import RunOptions, evaluation_jobs, jobs, jobs_to_embed
 from .profile import MIN_TIME, PeakMemory, best_seconds, noise_clips
-from .protocol import OuterSplit
+from .protocol import OuterSplit, rows_of
 
 log = logging.getLogger(__name__)
 
@@ -262,12 +264,33 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
 
 
-def rows_per_clip(job: EmbedJob) -> int:
-    """Window rows per clip with --segment, from the dataset's clip length (its files may be longer or shorter)."""
+def windows_per_clip(job: EmbedJob) -> np.ndarray:
+    """Rows per clip as the run cuts them: 1, or with --segment the windows over each file's length as its header
+    gives it (a clip without a file, or whose header cannot be read: the dataset's clip length)."""
+    n_clips = len(job.dataset.clips)
     if not job.segment:
-        return 1
-    hop = job.hop or job.segment
-    return max(1, math.ceil((job.dataset.seconds - job.segment) / hop) + 1)
+        return np.ones(n_clips, dtype=int)
+    window, hop = job.input_samples()[0], int(round((job.hop or job.segment) * job.frontend.sample_rate))
+    rate = job.frontend.sample_rate
+    counts = np.empty(n_clips, dtype=int)
+    for i, clip in enumerate(job.dataset.clips):
+        seconds = job.dataset.seconds
+        if clip.path is not None:
+            try:
+                info = soundfile.info(str(clip.path))
+                seconds = info.frames / info.samplerate
+            except (RuntimeError, OSError):  # its decoder is not libsndfile (mp3 with an old one): the nominal length
+                pass
+        counts[i] = n_segments(int(round(seconds * rate)), window, hop)
+    return counts
+
+
+def _windows(timings: dict, job: EmbedJob) -> np.ndarray:
+    """:func:`windows_per_clip`, read once per dataset and window geometry."""
+    key = ("windows", job.dataset.key, job.segment, job.hop, job.frontend.sample_rate, job.input_samples()[0])
+    if key not in timings:
+        timings[key] = windows_per_clip(job)
+    return timings[key]
 
 
 def fits_per_result(dataset: Dataset, backend: BackendSpec) -> int:
@@ -284,7 +307,7 @@ def fits_per_result(dataset: Dataset, backend: BackendSpec) -> int:
 CLASS_SPREAD = 1.5  # distance scale of the random class centres (in noise standard deviations): partly separable
 
 
-def _random_features(dataset: Dataset, rows: np.ndarray, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _class_features(dataset: Dataset, rows: np.ndarray, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian features of ``dim`` columns around a random centre per class (multilabel: per tag, summed), so that
     the classes are partly separable as embeddings are: an SVM on pure noise needs far more iterations than on
     them (every clip a support vector at large C)."""
@@ -321,32 +344,41 @@ def _tiny_split(split: OuterSplit) -> OuterSplit:
     return replace(split, train=spread(fit), test=spread(split.test), inner=((spread(fit), spread(validate)),))
 
 
-def fit_timing(dataset: Dataset, backend: BackendSpec, dim: int, n_jobs: int | None) -> FitTiming:
+def fit_timing(dataset: Dataset, backend: BackendSpec, dim: int, n_jobs: int | None, *,
+               windows: np.ndarray | None = None, vote: str | None = None) -> FitTiming:
     """Measured as the evaluation runs it (the task type's estimator and scoring, ``n_jobs`` threads) on random
     features of ``dim`` columns with the dataset's labels: the first use (a tiny evaluation of the whole grid, timed
     twice: the difference is what the first paid for imports and compilation), the whole grid searched on the first
     outer split's first inner fold, and that split evaluated with one mid-grid setting on one inner fold, less the
     same search: its refit, thresholds and scores. Each timing on features of another seed, so that no kernel matrix
-    memoised by an earlier one is reused. NaN when the backend cannot fit noise."""
+    memoised by an earlier one is reused. NaN when the backend cannot fit noise. With ``vote``, the fits are on
+    window rows (``windows`` per clip) and the test predictions voted per clip, as the run does."""
     from .evaluate import evaluate_split, search_grid
 
     split, task_type, native = dataset.splits()[0], dataset.kind, backend.multilabel_native
-    everything = np.arange(len(dataset.clips))
+    row_clip = np.repeat(np.arange(len(dataset.clips)), windows if vote else 1)
+    if vote:
+        split = rows_of(split, row_clip)
+    everything = np.arange(len(row_clip))
+
+    def features(rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        return _class_features(dataset, row_clip[rows], dim, seed)
 
     def evaluate(X: np.ndarray, y: np.ndarray, split: OuterSplit, backend: BackendSpec) -> None:
-        evaluate_split(X, y, split, backend, seed=0, n_classes=len(dataset.classes), n_jobs=n_jobs, task=task_type)
+        evaluate_split(X, y, split, backend, seed=0, n_classes=len(dataset.classes), n_jobs=n_jobs, task=task_type,
+                       vote=vote, row_clip=row_clip if vote else None)
 
     try:
         warm = []
         for seed in (1, 2):
-            X, y = _random_features(dataset, everything, dim, seed)
+            X, y = features(everything, seed)
             start = time.perf_counter()
             evaluate(X, y, _tiny_split(split), backend)
             warm.append(time.perf_counter() - start)
         search = split.search
         inner = [(np.searchsorted(search, fit), np.searchsorted(search, val)) for fit, val in split.inner[:1]]
         estimator, grid = task_type.estimator(backend.build, 0, native), task_type.grid(backend.grid, native)
-        X, y = _random_features(dataset, search, dim, 0)
+        X, y = features(search, 0)
         start = time.perf_counter()
         with PeakMemory(torch.device("cpu")) as searching:
             search_grid(estimator, grid, X, y, inner, scoring=task_type.scoring, n_jobs=n_jobs, where="timing")
@@ -359,12 +391,12 @@ def fit_timing(dataset: Dataset, backend: BackendSpec, dim: int, n_jobs: int | N
         one, mid = replace(split, inner=split.inner[:1]), _mid_setting(backend)
         search = one.search
         inner = [(np.searchsorted(search, fit), np.searchsorted(search, val)) for fit, val in one.inner]
-        X, y = _random_features(dataset, search, dim, 3)
+        X, y = features(search, 3)
         start = time.perf_counter()
         search_grid(estimator, task_type.grid(mid.grid, native), X, y, inner, scoring=task_type.scoring,
                     n_jobs=n_jobs, where="timing")
         searched = time.perf_counter() - start
-        X, y = _random_features(dataset, everything, dim, 4)
+        X, y = features(everything, 4)
         start = time.perf_counter()
         with PeakMemory(torch.device("cpu")) as refitting:  # the refit is on the whole training side
             evaluate(X, y, one, mid)
@@ -443,7 +475,7 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         if needed is not None and job.key not in needed:
             row.unneeded += 1
             continue
-        n_rows = len(job.dataset.clips) * rows_per_clip(job)
+        n_rows = int(_windows(timings, job).sum())
         row.rows_to_embed += n_rows
         row.clips_to_decode += len(job.dataset.clips)
         rate = ("decode", job.dataset.key, job.frontend.sample_rate, *((job.input_samples(),) if workers else ()))
@@ -486,11 +518,16 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
             continue
         row.fits += fits[(key, eval_job.backend.name)]
         dim = job.frontend.dim(job.width, job.pooling)
-        which = ("fit", key, eval_job.backend.name, eval_job.backend.grid_name)
+        vote = opts.aggregate if job.segment and opts.aggregate in VOTES else None  # fits on window rows
+        windows = _windows(timings, job) if vote else None
+        which = ("fit", key, eval_job.backend.name, eval_job.backend.grid_name,
+                 *((vote, int(windows.sum())) if vote else ()))
         searched = _dim_timing(timings, which, dim)
         if searched is None:
-            log.info("timing %s's grid on one inner fold of %s, random features of %d dims", eval_job.backend.name, key, dim)
-            searched = timings[(*which, dim)] = fit_timing(job.dataset, eval_job.backend, dim, opts.n_jobs)
+            log.info("timing %s's grid on one inner fold of %s, random features of %d dims%s", eval_job.backend.name,
+                     key, dim, f", {int(windows.sum())} window rows" if vote else "")
+            searched = timings[(*which, dim)] = fit_timing(job.dataset, eval_job.backend, dim, opts.n_jobs,
+                                                           windows=windows, vote=vote)
             row.first_use_seconds += searched.first_use_s  # paid by the run's first evaluation with this backend
         row.fit_seconds += result_seconds(job.dataset, eval_job.backend, searched)
         row.fit_mib = np.fmax(row.fit_mib, searched.peak_mib)

@@ -96,11 +96,25 @@ def test_interrupted_run_resumes_without_recomputing_finished_chunks(tmp_path, m
     assert not entry.is_complete() and [entry.has_part(i) for i in range(5)] == [True, True, False, False, False]
     assert not list(entry.folder.rglob("*.tmp")), "no temporary file may survive an interruption"
     ds.fail_on, ds.decoded = {}, []
-    resumed = embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    resumed = embed(job, tmp_path, device="cpu", batch_size=2, workers=0)
     assert ds.decoded == [c.id for c in ds.clips[16:]], "only the unfinished chunks are decoded again"
+    assert resumed.manifest.batch_size == (4, 4, 2, 2, 2), "each chunk keeps the batch size that computed it"
+    assert resumed.manifest.device == "cpu"
     fresh = embed(job, tmp_path / "fresh", device="cpu", batch_size=4, workers=0)
     np.testing.assert_array_equal(resumed.features, fresh.features)
     assert not entry.parts.exists()
+
+
+def test_an_entry_resumed_on_another_device_says_so(tmp_path):
+    from rwbench.cache import CacheEntry
+
+    entry = CacheEntry(tmp_path / "entry")
+    entry.parts.mkdir(parents=True)
+    for index, device in enumerate(["cpu", "cuda:0", "cuda:0"]):
+        entry.save_chunk(index, [index], [np.zeros((1, 3), np.float32)], {}, dim=3, clip_ids=["a", "b", "c"],
+                         seconds=1.0, device=device, batch_size=8)
+    summary = entry.chunk_summary(3)
+    assert summary["device"] == "mixed (cpu ×1, cuda ×2)" and summary["batch_size"] == 8
 
 
 def test_batch_size_does_not_change_embeddings(tmp_path):

@@ -220,3 +220,26 @@ def test_the_plan_counts_multilabel_fits_per_tag_and_the_thresholds_refits(opts)
     run([ds], [TINY], [COUNTING], opts)
     # 2 seeds × 4 outer folds × (3 inner × 3 C + refit + 3 threshold refits) × 3 tags (one-vs-rest)
     assert before.fits == len(FITS) == 2 * 4 * (3 * 3 + 1 + 3) * 3
+
+
+def test_with_windows_voted_the_plan_counts_each_files_windows_and_times_fits_on_them(tmp_path, opts):
+    """Files of 0.1–0.5 s, 0.1 s windows voted per clip: the dry run reads each file's length (not the loader's
+    nominal one) and times the fits on window rows, as the run fits them (a clip row each was ~10× too cheap)."""
+    from conftest import write_audio
+
+    from rwbench.datasets.folder import load_folder
+
+    for label in ("a", "b", "c"):
+        for i in range(12):
+            write_audio(tmp_path / "data" / label / f"{label}{i}.wav", seconds=0.1 * (1 + i % 5))
+    ds = load_folder(tmp_path / "data", k=3, seconds=0.3)
+    voting = RunOptions(**{**opts.__dict__, "seeds": [0], "segment": 0.1, "aggregate": "majority"})
+    FITS.clear()
+    (row,) = plan([ds], [TINY], [COUNTING], voting)
+    timed = list(FITS)
+    FITS.clear()
+    run([ds], [TINY], [COUNTING], voting)
+    (index,) = (opts.results_dir / "embeddings").rglob("clip_index.npy")
+    assert row.rows_to_embed == len(np.load(index)) == 3 * (2 * (1 + 2 + 3 + 4 + 5) + 1 + 2)  # windows per class
+    first_split = FITS[:3 * 3 + 1]  # 3 inner folds × 3 settings, then the refit on the training side's windows
+    assert max(timed) == max(first_split) > len(ds.clips)
