@@ -97,10 +97,14 @@ def pr_auc_macro(truth: np.ndarray, scores: np.ndarray) -> float:
     return macro(per_tag(average_precision_score, np.asarray(truth), np.asarray(scores)))
 
 
-def choose_threshold(truth: np.ndarray, scores: np.ndarray) -> float:
-    """The score threshold that maximises micro F1 on (validation) clips; ties go to the lower threshold."""
-    candidates = np.unique(np.quantile(scores, np.linspace(0.01, 0.99, THRESHOLD_CANDIDATES)))
-    f1 = [f1_score(truth, scores >= t, average="micro", zero_division=0) for t in candidates]
+def choose_threshold(truth: np.ndarray, scores: np.ndarray, unseen: np.ndarray | None = None) -> float:
+    """The score threshold that maximises micro F1 on (validation) clips; ties go to the lower threshold.
+    ``unseen`` (a mask like ``scores``): scores of a tag its model had no positive clip of, never predicted (a
+    one-vs-rest backend gives such a tag a constant 0 that a threshold below 0 would call positive on every clip)."""
+    unseen = np.zeros(np.shape(scores), bool) if unseen is None else np.asarray(unseen, bool)
+    seen = scores[~unseen] if (~unseen).any() else np.ravel(scores)
+    candidates = np.unique(np.quantile(seen, np.linspace(0.01, 0.99, THRESHOLD_CANDIDATES)))
+    f1 = [f1_score(truth, (scores >= t) & ~unseen, average="micro", zero_division=0) for t in candidates]
     return float(candidates[int(np.argmax(f1))])
 
 
@@ -230,8 +234,9 @@ class TaskType(ABC):
             raise RwbenchError(f"task type {self.name}: the model gives no scores to choose a threshold on")
         return scores
 
-    def threshold(self, truth: np.ndarray, scores: np.ndarray) -> float | None:
-        """The decision threshold chosen on validation clips (``thresholded`` types; else None)."""
+    def threshold(self, truth: np.ndarray, scores: np.ndarray, unseen: np.ndarray | None = None) -> float | None:
+        """The decision threshold chosen on validation clips (``thresholded`` types; else None); ``unseen``: see
+        :func:`choose_threshold`."""
         return None
 
     # -- folds ----------------------------------------------------------------------------------------------------
@@ -413,8 +418,8 @@ class Multilabel(TaskType):
         return Outputs(scores=response(model, X),
                        score_kind="decision_function" if hasattr(model, "decision_function") else "predict_proba")
 
-    def threshold(self, truth: np.ndarray, scores: np.ndarray) -> float | None:
-        return choose_threshold(truth, scores)
+    def threshold(self, truth: np.ndarray, scores: np.ndarray, unseen: np.ndarray | None = None) -> float | None:
+        return choose_threshold(truth, scores, unseen)
 
     def untrained(self, train_truth: np.ndarray | None) -> np.ndarray:
         if train_truth is None:
@@ -434,8 +439,11 @@ class Multilabel(TaskType):
                                "fold: no AUC is defined")
         precision = per_tag(average_precision_score, np.asarray(truth), scores)
         precision[untrained] = np.nan
+        predicted = scores >= threshold
+        predicted[:, untrained] = False  # a tag without a positive training clip is never predicted; its test
+        # positives stay in the count (missed), so micro F1 does not rise by leaving it out
         metrics = {"roc_auc_macro": float(np.nanmean(tags)), "pr_auc_macro": macro(precision),
-                   "micro_f1": float(f1_score(truth, scores >= threshold, average="micro", zero_division=0))}
+                   "micro_f1": float(f1_score(truth, predicted, average="micro", zero_division=0))}
         details = {"threshold": float(threshold), "tags_scored": int(np.isfinite(tags).sum()),
                    "per_tag_roc_auc": [None if np.isnan(v) else float(v) for v in tags],
                    **({"tags_untrained": untrained.tolist()} if len(untrained) else {})}
@@ -512,8 +520,11 @@ def fold_threshold(task: TaskType, estimator: BaseEstimator, params: dict[str, A
         return None
     truth: list[np.ndarray] = []
     scores: list[np.ndarray] = []
+    unseen: list[np.ndarray] = []
     for fit, validate in inner:
         model = clone(estimator).set_params(**params).fit(X[fit], y[fit])
         truth.append(y[validate])
         scores.append(task.validation_scores(model, X[validate]))
-    return task.threshold(np.concatenate(truth), np.concatenate(scores))
+        unseen.append(np.zeros(scores[-1].shape, bool))
+        unseen[-1][:, task.untrained(y[fit])] = True
+    return task.threshold(np.concatenate(truth), np.concatenate(scores), np.concatenate(unseen))

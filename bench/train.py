@@ -446,7 +446,9 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
         val_scores = task.head_outputs(val_logits).scores
         if val_scores is None:
             raise RwbenchError(f"task type {task.name}: its trained head gives no scores to choose a threshold on")
-        threshold = task.threshold(labels[val_idx].numpy(), val_scores)
+        unseen = np.zeros(val_scores.shape, bool)
+        unseen[:, task.untrained(labels[fit_idx].numpy())] = True
+        threshold = task.threshold(labels[val_idx].numpy(), val_scores, unseen)
     result = fold_result(task, **common, outputs=task.head_outputs(logits), threshold=threshold,
                          fit_seconds=fold_seconds(epochs, time.perf_counter() - start, test_seconds),
                          train_truth=labels[train_idx].numpy())
