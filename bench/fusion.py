@@ -212,8 +212,11 @@ def fuse_for_inference(net: nn.Module, example: torch.Tensor) -> list[str]:
     if net.training:
         raise ValueError("fuse_for_inference rewrites a network in eval mode only (batch norm uses its running stats)")
     flow = trace(net, example)
+    tied = _tied_modules(net)
     done = []
     for conv, bn in foldable_pairs(flow):
+        if conv in tied:  # its weight is another module's too: folding would rescale that one as well
+            continue
         conv_module, bn_module = net.get_submodule(conv), net.get_submodule(bn)
         if not isinstance(conv_module, _ConvNd) or not isinstance(bn_module, _BatchNorm):  # what trace records
             raise TypeError(f"fuse_for_inference: {conv} / {bn} is not a convolution and a batch norm")
@@ -221,6 +224,15 @@ def fuse_for_inference(net: nn.Module, example: torch.Tensor) -> list[str]:
         _replace(net, bn, nn.Identity())
         done.append(f"{bn} folded into {conv}")
     return done + _reorder_pools(net, flow)
+
+
+def _tied_modules(net: nn.Module) -> set[str]:
+    """Names of the modules that hold a parameter another module holds too (tied weights)."""
+    owners: dict[int, list[str]] = {}
+    for name, module in net.named_modules(remove_duplicate=False):
+        for param in module.parameters(recurse=False):
+            owners.setdefault(id(param), []).append(name)
+    return {name for names in owners.values() if len(set(names)) > 1 for name in names}
 
 
 def fuse_embedder(model: Embedder) -> list[str]:

@@ -161,6 +161,10 @@ class RwbenchHearModel(nn.Module):
         """``(n_sounds, samples)`` at :attr:`sample_rate` → float32 at the front-end's rate, on the model's device."""
         if audio.dim() != 2:
             raise RwbenchError(f"HEAR API: audio must be (n_sounds, n_samples), got shape {tuple(audio.shape)}")
+        if audio.shape[1] == 0:
+            raise RwbenchError("HEAR API: the sounds have no samples (n_samples = 0): nothing to embed")
+        if not audio.is_floating_point():  # int16 PCM would be embedded at 32767 times the scale
+            raise RwbenchError(f"HEAR API: audio must be float in [-1, 1], got {audio.dtype}")
         device = self.columns.device
         rate = self.spec.sample_rate
         if self.sample_rate != rate:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, get_args
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 import torch
 from torch import nn
@@ -57,7 +57,12 @@ class HearRef:
         if not module or not all(part.isidentifier() for part in module.split(".")):
             raise RwbenchError(f"front-end {name!r}: give an importable module, hear:MODULE[?embedding=scene|timestamps"
                                "&model=PATH]")
-        options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+        options = {}
+        for part in query.split("&") if query else []:  # not parse_qsl: it reads '+' in a path as a space
+            key, equals, value = part.partition("=")
+            if not equals:
+                raise RwbenchError(f"front-end {name!r}: {part!r} is not key=value")
+            options[unquote(key)] = unquote(value)
         for key in options:
             if key not in ("embedding", "model"):
                 raise UnknownNameError(f"option of {name!r}", key, ["embedding", "model"])
@@ -80,14 +85,22 @@ class HearNet(nn.Module):
             return [torch.empty(wave.shape[0], self.dim, device="meta")]
         audio = wave[:, 0, :].float()
         if self.embedding == "scene":
-            out = self.module.get_scene_embeddings(audio, self.model)
+            out = torch.as_tensor(self.module.get_scene_embeddings(audio, self.model))
+            expected = f"({len(audio)}, {self.dim})"
         else:
-            out = self.module.get_timestamp_embeddings(audio, self.model)[0].mean(dim=1)
-        return [torch.as_tensor(out).float().to(wave.device)]
+            out = torch.as_tensor(self.module.get_timestamp_embeddings(audio, self.model)[0])
+            expected = f"({len(audio)}, timestamps, {self.dim})"
+            if out.dim() == 3 and out.shape[0] == len(audio):
+                out = out.mean(dim=1)
+        if tuple(out.shape) != (len(audio), self.dim):  # rows handed out by position: a wrong count is clips swapped
+            raise PluginError(f"{self.module.__name__}.get_{self.embedding.removesuffix('s')}_embeddings returned "
+                              f"shape {tuple(out.shape)} for {len(audio)} sounds; the HEAR API asks for {expected}")
+        return [out.float().to(wave.device)]
 
 
 _MADE: dict[str, FrontendSpec] = {}
 _PROVENANCE: dict[str, dict] = {}
+_MODEL_STAT: dict[str, list | None] = {}  # name -> the model file's stat when it was loaded
 
 
 def hear_frontend(name: str) -> FrontendSpec | None:
@@ -95,9 +108,42 @@ def hear_frontend(name: str) -> FrontendSpec | None:
     other name."""
     if not name.startswith(PREFIX):
         return None
-    if name not in _MADE:
-        _MADE[name] = _make(HearRef.parse(name), name)
+    made = _MADE.get(name)
+    ref = HearRef.parse(name)
+    if made is None or _stat(ref.model) != _MODEL_STAT[name]:  # made, or its model file replaced since
+        _MADE[name], _MODEL_STAT[name] = _make(ref, name), _stat(ref.model)
     return _MADE[name]
+
+
+def _stat(model: str) -> list | None:
+    """What changes when the model file (or any file of a model folder) is replaced or edited."""
+    path = Path(model) if model else None
+    if path is None or not path.exists():
+        return None
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [[str(f), f.stat().st_size, f.stat().st_mtime_ns, f.stat().st_ctime_ns] for f in files]
+
+
+def _model_sha256(path: Path | None) -> str | None:
+    """The sha256 of a model file, or of a model folder's files (their relative paths and sha256s)."""
+    if path is None or not path.exists():
+        return None
+    if path.is_file():
+        return sha256_of(path)
+    listing = [[p.relative_to(path).as_posix(), sha256_of(p)] for p in sorted(path.rglob("*")) if p.is_file()]
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+
+
+def _code_sha256(module) -> str | None:
+    """The sha256 of the code of ``module``'s top-level package (every .py file under it), or of its file: an
+    edited install (``pip install -e``, same version) is embedded again."""
+    top = importlib.import_module(module.__name__.split(".")[0])
+    folders = [Path(p) for p in getattr(top, "__path__", [])]
+    if not folders:
+        return code_sha256(module)
+    listing = [[p.relative_to(folder).as_posix(), sha256_of(p)] for folder in folders
+               for p in sorted(folder.rglob("*.py"))]
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
 
 
 def provenance(name: str) -> dict | None:
@@ -129,7 +175,7 @@ def _distribution(module_name: str) -> tuple[str | None, str | None]:
 def _make(ref: HearRef, name: str) -> FrontendSpec:
     module = _import(ref, name)
     path = Path(ref.model) if ref.model else None
-    sha = sha256_of(path) if path is not None and path.is_file() else None
+    sha = _model_sha256(path)
     try:
         model = module.load_model(ref.model) if ref.model else module.load_model()
     except Exception as err:
@@ -146,8 +192,7 @@ def _make(ref: HearRef, name: str) -> FrontendSpec:
               "model_file": str(path.resolve()) if path is not None and path.exists() else ref.model or None,
               "model_sha256": sha, "sample_rate": int(api.sample_rate), "embedding_size": dim,
               "adapter_version": ADAPTER_VERSION,
-              # a module installed by no distribution has no release to name its code: its file's sha256 does
-              **({"module_sha256": code_sha256(module)} if dist is None else {})}
+              "module_sha256": _code_sha256(module)}  # a release's version does not change with an edited install
     identity = {k: v for k, v in record.items() if k != "model_file" or sha is None}  # a moved file is the same model
     canonical = _canonical(ref, path, sha)
     _PROVENANCE[canonical] = _PROVENANCE[name] = record

@@ -375,3 +375,25 @@ def test_a_trace_that_fails_with_any_error_runs_unfused(monkeypatch, caplog):
     with caplog.at_level(logging.INFO, logger="rwbench.fusion"):
         assert fuse_embedder(Embedder(TINY_BN, seed=0)) == []
     assert any("not fused" in r.getMessage() and "list index out of range" in r.getMessage() for r in caplog.records)
+
+
+def test_convs_that_share_their_weight_are_not_folded():
+    """Two convs tied to one weight, each with its own batch norm: folding rescaled the shared tensor twice (both
+    branches off by ~0.45)."""
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Conv1d(1, 4, 8), nn.Conv1d(1, 4, 8)
+            self.b.weight = self.a.weight
+            self.bna, self.bnb = nn.BatchNorm1d(4), nn.BatchNorm1d(4)
+
+        def forward(self, x):
+            return [self.bna(self.a(x)), self.bnb(self.b(x))]
+
+    net = Tied().eval()
+    _trained_like(net)
+    x = torch.randn(3, 1, 40, generator=torch.Generator().manual_seed(0))
+    plain = net(x)
+    assert fuse_for_inference(net, x) == []
+    for fused, reference in zip(net(x), plain):
+        _assert_same(fused, reference)

@@ -126,3 +126,14 @@ def test_runs_where_the_caller_moved_the_model(device):
     assert scene.device.type == stamped.device.type == device and times.shape == stamped.shape[:2]
     reference = hear.get_scene_embeddings(audio.cpu(), hear.load_model("strided_256_256:random:seed=3"))
     torch.testing.assert_close(scene.cpu(), reference, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("audio, error", [(torch.zeros(2, 0), "no samples"),
+                                          (torch.zeros(2, 16000, dtype=torch.int16), "must be float")])
+def test_empty_or_integer_audio_is_refused_by_both_calls(audio, error):
+    """An empty batch gave the timestamp call one window of padding (a silent window's embedding); int16 PCM was
+    embedded at 32767 times the scale."""
+    model = hear.load_model("strided_256_256:random:seed=3:rate=16000:hop=25")
+    for call in (hear.get_scene_embeddings, hear.get_timestamp_embeddings):
+        with pytest.raises(RwbenchError, match=error):
+            call(audio, model)

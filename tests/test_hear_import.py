@@ -107,3 +107,52 @@ def test_sizing_a_batch_never_draws_weights_into_the_modules_own_network():
     spec.memory_needed("small", 16000, 4)
     after = spec.build(None).state_dict()
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_module_returning_other_rows_than_sounds_is_named(tmp_path, monkeypatch):
+    """A scene output of (sounds × frames, dim) has the declared width: its rows went to the wrong clips."""
+    (tmp_path / "hear_flat_rows.py").write_text(
+        "from hear_toy_module import ToyModel, load_model, get_timestamp_embeddings\n"
+        "def get_scene_embeddings(audio, model):\n"
+        "    return get_timestamp_embeddings(audio, model)[0].reshape(-1, 8)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    job = EmbedJob(tone_dataset(n_per_class=2), FRONTENDS.get("hear:hear_flat_rows"))
+    with pytest.raises(RwbenchError, match=r"get_scene_embeddings returned shape \(\d+, 8\) for \d+ sounds; the "
+                                            r"HEAR API asks for \(\d+, 8\)"):
+        embed(job, tmp_path / "cache", device="cpu", workers=0)
+
+
+def test_a_model_path_keeps_its_plus_signs_and_a_replaced_model_is_loaded_again(tmp_path):
+    weights = tmp_path / "run+1" / "w.pt"
+    weights.parent.mkdir()
+    torch.save(toy.load_model().state_dict(), weights)
+    name = f"hear:hear_toy_module?model={weights}"
+    first = FRONTENDS.get(name)
+    assert provenance(name)["model_file"] == str(weights)  # '+' was read as a space: file not found
+    model = toy.load_model()
+    with torch.no_grad():
+        model.projection.weight.mul_(3)
+    torch.save(model.state_dict(), weights)
+    second = FRONTENDS.get(name)
+    assert second.name != first.name and second.version != first.version  # not the model loaded before
+    assert torch.equal(second.build(None).model.projection.weight, model.projection.weight)
+
+
+def test_model_folders_are_told_apart_by_their_content(tmp_path, monkeypatch):
+    (tmp_path / "hear_folder_model.py").write_text(
+        "import torch\nfrom hear_toy_module import ToyModel, get_scene_embeddings, get_timestamp_embeddings\n"
+        "def load_model(folder=''):\n"
+        "    model = ToyModel()\n"
+        "    model.load_state_dict(torch.load(folder + '/w.pt'))\n"
+        "    return model\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names = set()
+    for run, scale in (("a", 1.0), ("b", 2.0)):
+        folder = tmp_path / run / "model"
+        folder.mkdir(parents=True)
+        model = toy.load_model()
+        with torch.no_grad():
+            model.projection.weight.mul_(scale)
+        torch.save(model.state_dict(), folder / "w.pt")
+        names.add(FRONTENDS.get(f"hear:hear_folder_model?model={folder}").name)
+    assert len(names) == 2  # both were 'model=model': one front-end, one cache entry, the first one's numbers
