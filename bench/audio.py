@@ -117,6 +117,8 @@ def unreadable(path: Path, err: OSError) -> DataError:
 def read(path: str | Path) -> tuple[np.ndarray, int]:
     """Decode ``path`` at its own rate: ``(frames, channels)`` float32 and the native rate."""
     path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     if not os.access(path, os.R_OK):
         raise unreadable(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
     if not soundfile_reads(path):

@@ -215,7 +215,7 @@ def data_root(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"--data-root takes the folder that holds the dataset, got {text!r} (an "
                                          f"unset variable?); write --data-root . for the current folder")
-    return Path(text)
+    return Path(text).expanduser().absolute()  # Dask workers read it from their own working directories
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:

@@ -125,6 +125,12 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
     for spec in frontends:  # bad --layers fail before any work
         layer_sets(spec, opts.layers)
     # every worker must find the same files, whatever its working directory
+    relative = next((f"{d.key}: {c.path}" for d in datasets for c in d.clips if c.path and not c.path.is_absolute()),
+                    None)
+    if relative:
+        raise RwbenchError(f"--executor dask: clip paths must be absolute (a worker reads a relative one from its own "
+                           f"working directory, perhaps another copy): {relative}; load the dataset from an absolute "
+                           f"root")
     bar = opts.progress
     opts = replace(opts, results_dir=opts.results_dir.resolve(), cache_dir=opts.cache_root.resolve(), progress=False)
     eval_jobs = evaluation_jobs(datasets, frontends, backends, opts)

@@ -122,3 +122,15 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
             "tcp://127.0.0.1:9", "--results", str(tmp_path / "r")]
     assert main(argv) == 2
     assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in capsys.readouterr().err
+
+
+def test_relative_clip_paths_are_refused_before_any_worker_starts(tmp_path):
+    """A worker reads a relative path from its own working directory: another copy there was embedded under the
+    client's key (the CLI makes --data-root absolute; a dataset loaded from a relative root is refused)."""
+    from rwbench.datamodel import Clip
+
+    ds = tone_dataset()
+    ds.clips[3] = Clip(id="rel.wav", label=ds.clips[3].label, path=Path("data/rel.wav"), fold=ds.clips[3].fold)
+    with pytest.raises(RwbenchError, match="clip paths must be absolute .*data/rel.wav"):
+        run_dask([ds], [TINY], BACKENDS_USED, _opts(tmp_path), n_workers=1)
+    assert not (tmp_path / "results").exists()
