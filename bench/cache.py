@@ -30,8 +30,8 @@ import numpy as np
 from .embedding_manifest import MANIFEST_SCHEMA, EmbeddingManifest
 from .errors import RwbenchError
 from .filehash import sha256_of
-from .results import devices_label
 from .fileio import atomic_path, exclusive, read_json, write_json
+from .results import devices_label
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +177,12 @@ class CacheEntry:
         return True
 
     def save_chunk(self, index: int, rows: Sequence[int], features: Sequence[np.ndarray], failed: dict[int, str],
-                   *, dim: int, clip_ids: Sequence[str], seconds: float, device: str, batch_size: int) -> None:
+                   *, dim: int, clip_ids: Sequence[str], seconds: float, device: str, batch_size: int,
+                   threads: int, compile_seconds: float = 0.0) -> None:
         """One finished chunk, rows sorted by clip (windows in time order); a failed clip is one NaN row and
         its id and reason are kept as one JSON object ``{"clip": ..., "reason": ...}`` per failed clip. The
-        device and batch size that computed it are kept with it: a resumed entry may mix them."""
+        device, batch size and torch threads that computed it are kept with it (a resumed entry may mix them), and
+        the seconds a compiled network took to compile before it (not in ``seconds``)."""
         bad = np.array(sorted(failed), dtype=int)
         all_rows = np.concatenate([np.asarray(rows, dtype=int), bad])
         stacked = np.concatenate([*features, np.full((len(bad), dim), np.nan, np.float32)])
@@ -188,7 +190,8 @@ class CacheEntry:
         notes = np.array([json.dumps({"clip": clip_ids[i], "reason": failed[i]}) for i in bad], dtype=str)
         with atomic_path(self.part_path(index)) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, rows=all_rows[order], features=stacked[order], seconds=np.array(seconds), failed=notes,
-                     device=np.array(device), batch_size=np.array(batch_size))
+                     device=np.array(device), batch_size=np.array(batch_size), threads=np.array(threads),
+                     compile_seconds=np.array(compile_seconds))
 
     def load_part(self, index: int, *names: str) -> dict[str, np.ndarray]:
         """The named arrays of a part (all by default); the others are not read."""
@@ -201,12 +204,15 @@ class CacheEntry:
         parts = [self.load_part(i) for i in range(n_parts)]
         devices = [str(p.get("device", "unknown")) for p in parts]  # parts written before this field: unknown
         batch_sizes = [int(p["batch_size"]) if "batch_size" in p else 0 for p in parts]
+        threads = {int(p["threads"]) for p in parts if "threads" in p}
         return {"n_rows": sum(len(p["rows"]) for p in parts),
                 "dim": parts[0]["features"].shape[1],
                 "seconds": float(sum(p["seconds"] for p in parts)),
                 "skipped": [failed_clip(str(line)) for p in parts for line in p["failed"]],
                 "device": devices[0] if len(set(devices)) == 1 else devices_label(devices),
-                "batch_size": batch_sizes[0] if len(set(batch_sizes)) == 1 else tuple(batch_sizes)}
+                "batch_size": batch_sizes[0] if len(set(batch_sizes)) == 1 else tuple(batch_sizes),
+                "threads": threads.pop() if len(threads) == 1 else None,  # None: unknown or mixed
+                "compile_seconds": float(sum(p.get("compile_seconds", 0.0) for p in parts))}
 
     def finish(self, n_parts: int, dim: int, manifest: EmbeddingManifest) -> None:
         """Assemble the parts, in order, into ``features.npy`` (memory-mapped, one part in memory at a

@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "device), the cache size and the backend fits; compute and write nothing")
             p.add_argument("--executor", choices=("local", "dask"), default="local",
                            help="run jobs here one after another (local) or as Dask tasks (dask; pip install "
-                                "'rwbench[dask]'); the results are the same")
+                                "'rwbench[dask]'); the same results up to float rounding (a task embeds with its share "
+                                "of the cores' torch threads, which sums in another order)")
             p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: an existing Dask scheduler, "
                                                                   "e.g. tcp://10.0.0.5:8786 (--results must be shared)")
             p.add_argument("--dask-workers", type=cli_args.positive(int, "--dask-workers"), metavar="N",

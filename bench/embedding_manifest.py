@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from .errors import RwbenchError
 
+ADDED_LATER = ("threads", "compile_seconds")  # fields whose absence is no fault (their defaults: unknown, none)
 MANIFEST_SCHEMA = 3  # 3: typed, with the arrays' checksums (earlier manifests are recomputed)
 
 
@@ -32,6 +33,8 @@ class EmbeddingManifest:
     created: str
     rwbench_version: str
     files: dict[str, dict] = field(default_factory=dict)  # array file -> {"bytes", "sha256"}
+    threads: int | None = None  # torch threads of the process(es) that embedded it; None: unknown or mixed
+    compile_seconds: float = 0.0  # --compile: compiling, before the timed clips (embed_seconds leaves it out)
     schema_version: int = MANIFEST_SCHEMA
 
     @property
@@ -57,11 +60,11 @@ class EmbeddingManifest:
             raise RwbenchError(f"{where}: schema_version {data.get('schema_version')!r}, this rwbench writes "
                                f"{MANIFEST_SCHEMA} (an older entry: it is computed again)")
         names = {f.name for f in fields(cls)}
-        missing = sorted(names - set(data))
+        missing = sorted(names - set(data) - set(ADDED_LATER))  # an older entry without them stays valid
         if missing:
             raise RwbenchError(f"{where}: missing field(s) {missing}")
         try:
-            return cls(**{**{k: data[k] for k in names}, "clip_ids": tuple(data["clip_ids"]),
+            return cls(**{**{k: data[k] for k in names if k in data}, "clip_ids": tuple(data["clip_ids"]),
                           "skipped": tuple(data["skipped"]),
                           "batch_size": (tuple(data["batch_size"]) if isinstance(data["batch_size"], list)
                                          else data["batch_size"]),

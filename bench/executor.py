@@ -3,9 +3,10 @@
 On Dask every embed job (dataset × front-end × weights × seed [× fold]) and every evaluate job (one result file)
 is a task; an evaluate task depends on the embed tasks of its embeddings. Tasks talk through the same files as
 the local run — the embedding cache and the results folder, which must be a path every worker sees — and take
-the same per-entry locks, so the results are those of the local executor. A worker that dies loses only the task
-it was running: the scheduler runs it again elsewhere (up to ``distributed.scheduler.allowed-failures`` times);
-an entry it left half-written resumes from its finished chunks.
+the same per-entry locks, so the results are those of the local executor up to float rounding (a task embeds
+with its share of the cores' torch threads, whose sums run in another order: last-digit differences). A worker
+that dies loses only the task it was running: the scheduler runs it again elsewhere (up to
+``distributed.scheduler.allowed-failures`` times); an entry it left half-written resumes from its finished chunks.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ def ensure_dask() -> None:
         import distributed  # noqa: F401
     except ImportError as err:
         raise RwbenchError(DASK_MISSING.format(error=f"{type(err).__name__}: {err}")) from None
+    if logging.getLogger().level > logging.INFO:  # -q: distributed's own INFO lines (workers lost, nannies) too
+        logging.getLogger("distributed").setLevel(logging.getLogger().level)
 
 
 def client_for(scheduler: str | None, n_workers: int | None):
@@ -140,6 +143,7 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
     # an evaluate task's grid search runs in as many threads as the task has cores (--jobs overrides), as the local executor's
     opts = replace(opts, n_jobs=opts.n_jobs or threads or 1)
     log_, failures, start = RunLog(), [], time.perf_counter()
+    last_embed = start
     try:
         log.info("dask: %d embed and %d evaluate tasks on %d workers (%s)", len(embed_jobs), len(eval_jobs),
                  len(client.scheduler_info()["workers"]), client.scheduler.address)
@@ -162,6 +166,7 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
             if kinds[future.key] == "embed":
                 log_.embedded += outcome
                 log_.cached += not outcome
+                last_embed = time.perf_counter()
                 progress.step(f"{future.key}{'' if outcome else ': cached'}")
             else:
                 path, computed = outcome
@@ -170,7 +175,7 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
                 log_.reused += not computed
                 progress.step(f"{path.parent.name}/{path.stem}{'' if computed else ': up to date'}")
         progress.close()
-        log_.embed_seconds = time.perf_counter() - start  # the whole graph: embed and evaluate overlap
+        log_.embed_seconds = last_embed - start  # to the last embed task's end (evaluate tasks overlap it)
     finally:
         cluster = client.cluster
         client.close()

@@ -503,7 +503,8 @@ def _evaluate(eval_job: EvalJob, embeddings: dict[str | None, Embeddings], path:
         device=manifest.device,
         folds=folds,
         timings={"embed_seconds": sum(m.embed_seconds for m in manifests.values()),
-                 "embed_seconds_per_clip": float(np.mean([m.seconds_per_clip for m in manifests.values()]))},
+                 "embed_seconds_per_clip": float(np.mean([m.seconds_per_clip for m in manifests.values()])),
+                 **embedding_conditions(manifests.values())},
     )
     write_result(path, record)
     store.clear()
@@ -511,6 +512,15 @@ def _evaluate(eval_job: EvalJob, embeddings: dict[str | None, Embeddings], path:
     metric = dataset.kind.primary
     return (f"{dataset.key} {shown} {job.weights_kind} {backend.name} seed {job.seed}: {metric} "
             f"{record.summary[f'{metric}_mean']:.3f}")
+
+
+def embedding_conditions(manifests) -> dict:
+    """What a result's embedding times were measured under, beside the device: torch threads (where every entry
+    says the same), and the seconds a --compile run spent compiling (left out of the times)."""
+    threads = {m.threads for m in manifests}
+    return {**({"torch_threads": threads.pop()} if len(threads) == 1 and None not in threads else {}),
+            **({"compile_seconds": sum(m.compile_seconds for m in manifests)}
+               if any(m.compile_seconds for m in manifests) else {})}
 
 
 def _nested_cv(embeddings: Embeddings, columns: np.ndarray, dataset: Dataset, splits, backend: BackendSpec, seed: int,

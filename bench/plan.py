@@ -33,10 +33,10 @@ import torch
 from joblib import effective_n_jobs
 from tabulate import tabulate
 
+from .audio import n_segments
 from .backends import BackendSpec
 from .datamodel import Dataset
 from .device import check_fits, choose_batch_size, default_workers, resolve_device
-from .audio import n_segments
 from .embed import build_model
 from .embed_job import EmbedJob
 from .errors import DataError
@@ -356,7 +356,7 @@ def fit_timing(dataset: Dataset, backend: BackendSpec, dim: int, n_jobs: int | N
     from .evaluate import evaluate_split, search_grid
 
     split, task_type, native = dataset.splits()[0], dataset.kind, backend.multilabel_native
-    row_clip = np.repeat(np.arange(len(dataset.clips)), windows if vote else 1)
+    row_clip = np.repeat(np.arange(len(dataset.clips)), 1 if windows is None or vote is None else windows)
     if vote:
         split = rows_of(split, row_clip)
     everything = np.arange(len(row_clip))
@@ -520,12 +520,12 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         dim = job.frontend.dim(job.width, job.pooling)
         vote = opts.aggregate if job.segment and opts.aggregate in VOTES else None  # fits on window rows
         windows = _windows(timings, job) if vote else None
-        which = ("fit", key, eval_job.backend.name, eval_job.backend.grid_name,
-                 *((vote, int(windows.sum())) if vote else ()))
+        n_rows = int(windows.sum()) if windows is not None else len(job.dataset.clips)
+        which = ("fit", key, eval_job.backend.name, eval_job.backend.grid_name, *((vote, n_rows) if vote else ()))
         searched = _dim_timing(timings, which, dim)
         if searched is None:
             log.info("timing %s's grid on one inner fold of %s, random features of %d dims%s", eval_job.backend.name,
-                     key, dim, f", {int(windows.sum())} window rows" if vote else "")
+                     key, dim, f", {n_rows} window rows" if vote else "")
             searched = timings[(*which, dim)] = fit_timing(job.dataset, eval_job.backend, dim, opts.n_jobs,
                                                            windows=windows, vote=vote)
             row.first_use_seconds += searched.first_use_s  # paid by the run's first evaluation with this backend

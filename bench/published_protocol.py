@@ -48,6 +48,7 @@ from .pipeline import (
     EvalJob,
     RunLog,
     RunOptions,
+    embedding_conditions,
     evaluation_jobs,
     existing_record,
     frontend_section,
@@ -184,7 +185,8 @@ def _write(task: EvalJob, path: Path, run_key: str, dataset: Dataset, described:
                  **({"grid_name": backend.grid_name} if backend.grid_name else {}),
                  "protocol": NAME, "reported": REPORTED["fixed_split" if fixed else "folds"]},
         seed=job.seed, device=manifest.device, folds=folds,
-        timings={"embed_seconds": manifest.embed_seconds, "embed_seconds_per_clip": manifest.seconds_per_clip})
+        timings={"embed_seconds": manifest.embed_seconds, "embed_seconds_per_clip": manifest.seconds_per_clip,
+                 **embedding_conditions([manifest])})
     write_result(path, record)
     metric = dataset.kind.primary
     return (f"{dataset.key} {job.frontend.name} {job.weights_kind} {backend.name}{SUFFIX} seed {job.seed}: {metric} "

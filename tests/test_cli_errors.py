@@ -363,7 +363,7 @@ def test_a_skipped_clip_with_a_tab_in_its_name_is_recorded_whole(tmp_path):
     entry = CacheEntry(tmp_path / "entry")
     entry.parts.mkdir(parents=True)
     entry.save_chunk(0, [0], [np.zeros((1, 3), np.float32)], {1: "cannot decode\tit"}, dim=3,
-                     clip_ids=["a.wav", "odd\tname.wav"], seconds=0.1, device="cpu", batch_size=2)
+                     clip_ids=["a.wav", "odd\tname.wav"], seconds=0.1, device="cpu", batch_size=2, threads=1)
     assert entry.chunk_summary(1)["skipped"] == [{"clip": "odd\tname.wav", "reason": "cannot decode\tit"}]
     assert failed_clip("old.wav\tcannot decode: x") == {"clip": "old.wav", "reason": "cannot decode: x"}  # old parts
 

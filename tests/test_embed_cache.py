@@ -112,7 +112,7 @@ def test_an_entry_resumed_on_another_device_says_so(tmp_path):
     entry.parts.mkdir(parents=True)
     for index, device in enumerate(["cpu", "cuda:0", "cuda:0"]):
         entry.save_chunk(index, [index], [np.zeros((1, 3), np.float32)], {}, dim=3, clip_ids=["a", "b", "c"],
-                         seconds=1.0, device=device, batch_size=8)
+                         seconds=1.0, device=device, batch_size=8, threads=2)
     summary = entry.chunk_summary(3)
     assert summary["device"] == "mixed (cpu ×1, cuda ×2)" and summary["batch_size"] == 8
 

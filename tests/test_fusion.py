@@ -397,3 +397,31 @@ def test_convs_that_share_their_weight_are_not_folded():
     assert fuse_for_inference(net, x) == []
     for fused, reference in zip(net(x), plain):
         _assert_same(fused, reference)
+
+
+def test_compiling_is_timed_apart_from_the_clips_and_recorded(monkeypatch, tmp_path):
+    """torch.compile compiles on the first call: timed with the clips, it made a compiled front-end ~20x slower per
+    clip. A warm-up pass takes it; the manifest and the result keep its seconds apart."""
+    import time
+
+    from toy import tone_dataset
+
+    from rwbench.embed import ensure_embedded
+    from rwbench.embed_job import Embeddings, EmbedJob
+
+    def slow_first(fn):
+        first = []
+
+        def run(*args, **kwargs):
+            if not first:
+                first.append(1)
+                time.sleep(2.0)  # the compilation
+            return fn(*args, **kwargs)
+        return run
+
+    monkeypatch.setattr(torch, "compile", slow_first)
+    job = EmbedJob(tone_dataset(n_per_class=2), TINY)
+    ensure_embedded(job, tmp_path, device="cpu", workers=0, compile=True)
+    stored = Embeddings.read(job.entry(tmp_path))
+    assert stored.manifest.compile_seconds >= 2.0 and stored.manifest.embed_seconds < 2.0
+    assert stored.manifest.threads == torch.get_num_threads()

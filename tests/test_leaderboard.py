@@ -6,6 +6,7 @@ import json
 import re
 
 import numpy as np
+import torch
 import pandas as pd
 import pytest
 from conftest import result_dicts
@@ -239,6 +240,23 @@ def test_times_from_different_devices_are_labelled_never_averaged(results, tmp_p
     assert note in leaderboard.to_summary(table) and note in md and note in render(copy, draw=False)
     exported = {row["backend"]: row["timing_device"] for row in json.loads(leaderboard.export(table, "json"))["rows"]}
     assert exported == {"logreg": "cuda", "knn": "mixed (cpu ×1, cuda ×1)"}
+
+
+def test_times_taken_with_different_thread_counts_are_said_to_be(results, tmp_path):
+    """A Dask task embeds with its share of the cores (1 torch thread where a local run has 2): its ms/clip beside a
+    local run's looked 2x slower with no word."""
+    import shutil
+
+    copy = tmp_path / "r"
+    shutil.copytree(results, copy)
+    table = leaderboard.load(copy)
+    assert set(table["timing_threads"]) == {str(torch.get_num_threads())}  # recorded by the run
+    for path in (copy / "runs").rglob("*.json"):
+        data = json.loads(path.read_text())
+        data["timings"]["torch_threads"] = 1 if data["backend"]["name"] == "logreg" else 2
+        path.write_text(json.dumps(data))
+    note = leaderboard.timing_note(leaderboard.load(copy))
+    assert "measured with different torch thread counts: 1 (1 row), 2 (1 row)" in note
 
 
 def test_a_head_rows_time_is_said_to_be_a_forward_pass(results):

@@ -77,8 +77,8 @@ def columns_for(task: TaskType) -> list[str]:
     p, others = task.primary, task.metrics[1:]
     return ["rank", "dataset", "frontend", "input", "width", "weights", "backend", "dim", "params", "macs",
             f"{p}_mean", f"{p}_std", f"{p}_ci95", "seed_std", *(f"{m}_mean" for m in others),
-            "n_seeds", "n_folds", fold_column(p), SEED_FOLD_COLUMN, "embed_ms_per_clip", "timing_device", "skipped",
-            "grid_edge",
+            "n_seeds", "n_folds", fold_column(p), SEED_FOLD_COLUMN, "embed_ms_per_clip", "timing_device",
+            "timing_threads", "skipped", "grid_edge",
             "not_converged", "selected_elsewhere", *STAT_COLUMNS, *EXPORT_COLUMNS]
 
 
@@ -106,6 +106,7 @@ def _row(records: list[ResultRecord], task: TaskType) -> dict:
         "embed_ms_per_clip": (float("nan") if device.startswith("mixed") else
                               1000 * float(np.mean([r.timings["embed_seconds_per_clip"] for r in records]))),
         "timing_device": device,
+        "timing_threads": timing_threads(records),
         "skipped": max(len(r.dataset["skipped"]) for r in records),  # the seed that left out most
         "not_converged": not_converged(records),
         "selected_elsewhere": selected_elsewhere(records),
@@ -117,6 +118,13 @@ def timing_device(records: list[ResultRecord]) -> str:
     """Where a row's ``embed_ms_per_clip`` was measured; ``mixed (cpu ×1, cuda ×1)`` when its seeds ran on different
     devices, whose times cannot be averaged (the row's time is then left blank, not a mean of the two)."""
     return devices_label(r.device for r in records)
+
+
+def timing_threads(records: list[ResultRecord]) -> str:
+    """The torch threads a row's times were measured with (``"2"``; ``"1+2"`` when its seeds differ), ``""`` where
+    its results do not say (before this was recorded)."""
+    known = {int(r.timings["torch_threads"]) for r in records if r.timings.get("torch_threads") is not None}
+    return "+".join(str(n) for n in sorted(known))
 
 
 def timing_note(rows: pd.DataFrame) -> str:
@@ -131,6 +139,10 @@ def timing_note(rows: pd.DataFrame) -> str:
         devices = Counter(rows["timing_device"])
         counted = ", ".join(f"{device} ({n} row{'s' * (n > 1)})" for device, n in sorted(devices.items()))
         parts.append(f"measured on more than one device: {counted}; compare times within one device only")
+    threads = Counter(t for t in rows.get("timing_threads", pd.Series(dtype=str)) if t)
+    if len(threads) > 1:  # a Dask task embeds with its share of the cores; OMP_NUM_THREADS sets others
+        counted = ", ".join(f"{t} ({n} row{'s' * (n > 1)})" for t, n in sorted(threads.items()))
+        parts.append(f"measured with different torch thread counts: {counted}; compare times at one count only")
     return f"ms/clip: {'; '.join(parts)}." if parts else ""
 
 
