@@ -153,6 +153,7 @@ def _register(name: str, model: str) -> None:
         weights=("random", "crepe"),
         pretrained={"crepe": "crepe"},
         init="xavier_uniform",
+        waveform_filters=("conv1",),  # a (512, 1) Conv2d over each frame
         description=f"CREPE {model}: 6 × [conv 512/64×1, ReLU, BN, max-pool 2] on 64-ms frames, dense → 360 pitch "
                     "bins; features conv1..conv6 + activations",
     )(lambda n: Crepe(n))

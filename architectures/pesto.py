@@ -263,6 +263,7 @@ def _dims(nf: int) -> dict[str, int]:
     weights=("random", "mir1k"),
     pretrained={"mir1k": "pesto"},
     init="he_uniform",
+    waveform_filters=(),  # its convolutions run over CQT bins
     description="PESTO: variable-Q CQT (251 bins, 3/semitone) → per frame: layer norm, 3 × conv 39 (residual), "
                 "4 × conv 1, Toeplitz → 384 pitch logits; features every conv + logits",
 )

@@ -64,6 +64,8 @@ class FrontendSpec:
     widths_from_data: bool = False  # the width table is a file's (a search space), not code: keys name the filters
     channels_last: bool = False  # run the network's 4-D tensors channels-last (NHWC): faster on oneDNN/cuDNN for
     # some 2-D CNNs, slower for others; set where `rwbench profile` measured it faster (benchmarks/README.md)
+    waveform_filters: tuple[str, ...] | None = None  # the modules whose kernels run over the waveform (`rwbench
+    # plot filters`); None: every Conv1d with one input channel; () for none (a network on a fixed CQT of it)
     code: str | None = None  # sha256 of a plugin's source file (filehash.code_sha256), taken where it is registered:
     # a Dask worker receives a plugin by value, with no file to hash, and would key its embeddings without it
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -60,12 +61,18 @@ def fold_checkpoint(results_dir: Path, tag: str, spec: FrontendSpec, width: str 
 
 # -- first-layer filter spectra ---------------------------------------------------------------------------
 def waveform_kernels(spec: FrontendSpec, net: nn.Module) -> list[np.ndarray]:
-    """The kernels of every ``Conv1d`` that convolves the waveform (one input channel), in module order."""
+    """The kernels of the modules the spec names as its waveform filters (``waveform_filters``), else of every
+    ``Conv1d`` with one input channel, in module order; a ``(k, 1)`` Conv2d kernel (CREPE's) is ``k`` taps."""
     if spec.input_kind != "waveform":
         reads = "a log-mel spectrogram" if spec.input_kind == "logmel" else "no learnable filters"
         raise RwbenchError(f"front-end {spec.name!r} reads {reads}: it has no first-layer waveform filters to plot")
-    kernels = [row.detach().double().numpy() for module in net.modules()
-               if isinstance(module, nn.Conv1d) and module.in_channels == 1 for row in module.weight[:, 0]]
+    if spec.waveform_filters == ():
+        raise RwbenchError(f"front-end {spec.name!r} convolves a fixed transform of the waveform (its spec declares "
+                           "no waveform filters): its first layer's kernels are not filters of the audio")
+    modules = ([net.get_submodule(name) for name in spec.waveform_filters] if spec.waveform_filters is not None else
+               [m for m in net.modules() if isinstance(m, nn.Conv1d) and m.in_channels == 1])
+    kernels = [row.detach().double().reshape(-1).numpy() for module in modules
+               for row in cast(torch.Tensor, module.weight)[:, 0]]
     if not kernels:
         raise RwbenchError(f"front-end {spec.name!r} has no Conv1d over the waveform (one input channel)")
     return kernels

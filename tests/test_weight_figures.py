@@ -167,3 +167,15 @@ def test_plot_mel_target_cli_after_pretraining(tmp_path):
     assert out.returncode == 0, out.stderr
     svg = (tmp_path / "m.svg").read_text()
     assert "synthetic/timbre, fold3, test clip" in svg and "mst layer, random init" in svg
+
+
+def test_declared_waveform_filters_crepe_found_pesto_refused():
+    """PESTO convolves a fixed CQT: its one-channel convs ran over CQT bins and were drawn as waveform filters in kHz.
+    CREPE's waveform filters are a (512, 1) Conv2d: they were refused."""
+    crepe = panel("crepe_tiny")
+    kernels = wf.waveform_kernels(crepe.frontend, crepe.net)
+    assert len(kernels) == crepe.net.conv1.out_channels and {len(k) for k in kernels} == {512}
+    np.testing.assert_array_equal(kernels[0], crepe.net.conv1.weight[0, 0, :, 0].detach().double().numpy())
+    pesto = panel("pesto")
+    with pytest.raises(RwbenchError, match="front-end 'pesto' convolves a fixed transform of the waveform"):
+        wf.waveform_kernels(pesto.frontend, pesto.net)
