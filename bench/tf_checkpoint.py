@@ -23,6 +23,7 @@ import numpy as np
 from .errors import RwbenchError
 
 TABLE_MAGIC = 0xDB4775248B80FB57
+BIG_ENDIAN = 1  # BundleHeaderProto.Endianness.BIG
 FOOTER_BYTES = 48
 BLOCK_TRAILER_BYTES = 5  # compression type (1 byte) + masked CRC-32C (4 bytes)
 # TensorFlow DataType enum → numpy dtype (little-endian); strings and resources are not tensors we load.
@@ -145,7 +146,8 @@ def _entries(block: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def read_index(prefix: str | Path) -> dict[str, BundleEntry]:
-    """Variable name → :class:`BundleEntry` from ``<prefix>.index``."""
+    """Variable name → :class:`BundleEntry` from ``<prefix>.index``; a bundle written big-endian is refused (its
+    CRCs are of the stored bytes: read as little-endian it would pass them with every value wrong)."""
     path = Path(f"{prefix}.index")
     if not path.is_file():
         raise CheckpointError(f"checkpoint index {path} not found")
@@ -159,8 +161,11 @@ def read_index(prefix: str | Path) -> dict[str, BundleEntry]:
     entries: dict[str, BundleEntry] = {}
     for _, handle in _entries(index):
         for key, value in _entries(_block(data, handle, path)):
-            if key:  # the empty key is the BundleHeaderProto
+            if key:
                 entries[key.decode()] = BundleEntry.parse(value)
+            elif dict(_fields(value)).get(2, 0) == BIG_ENDIAN:  # the empty key: BundleHeaderProto, field 2 endianness
+                raise CheckpointError(f"{path}: the checkpoint was written big-endian; this reader reads "
+                                      f"little-endian bundles (load and save it again with TensorFlow on this machine)")
     return entries
 
 

@@ -206,15 +206,20 @@ def installed(name: str, home: Path | None = None) -> dict | None:
 
 
 def listing(home: Path | None = None) -> list[dict]:
-    """One row per known checkpoint: pack, model, front-end, tag, installed path, sha256, source and licence."""
+    """One row per known checkpoint: pack, model, front-end, tag, installed path (checked as a run checks it: a
+    file the run would refuse is shown so, not as installed), sha256, source and licence."""
     rows = []
     for pack in WEIGHT_PACKS:
         info = installed(pack.name, home) or {"files": {}}
         for model, (frontend, tag) in pack.models.items():
             entry = info["files"].get(model)
             path = (home or weights_home()) / pack.name / entry["file"] if entry else None
+            try:
+                state = str(_checked(pack.name, frontend, tag, home or weights_home()).path)
+            except WeightsError as err:
+                state = "no" if path is None or not path.is_file() else f"refused: {err}"
             rows.append({"pack": pack.name, "model": model, "frontend": frontend, "weights": tag,
-                         "installed": str(path) if path and path.is_file() else "no",
+                         "installed": state,
                          "sha256": entry["sha256"][:16] if entry else "", "source": pack.requirement,
                          "licence": pack.licence})
     return rows
@@ -229,10 +234,13 @@ class WeightsFile:
 
 def pack_file(pack_name: str, frontend: str, tag: str) -> WeightsFile:
     """The installed file of ``frontend``'s ``tag`` weights from ``pack_name``, checked against its sha256."""
+    return _checked(pack_name, frontend, tag, weights_home())
+
+
+def _checked(pack_name: str, frontend: str, tag: str, home: Path) -> WeightsFile:
     pack = WEIGHT_PACKS.get(pack_name)
     model = pack.model_for(frontend, tag)
-    home = weights_home()
-    info = installed(pack.name)
+    info = installed(pack.name, home)
     entry = (info or {}).get("files", {}).get(model)
     path = home / pack.name / (entry["file"] if entry else f"{model}.safetensors")
     if entry is None or not path.is_file():
@@ -290,7 +298,7 @@ def misfit(expected: Mapping[str, tuple[int, ...]], given: Mapping[str, tuple[in
 
 
 def checkpoint_file(path: str | Path) -> WeightsFile:
-    path = Path(path).expanduser()
+    path = Path(path).expanduser().absolute()  # recorded in results and read by Dask workers from elsewhere
     if path.is_dir():
         raise WeightsError(f"pretrained weights {str(path)!r} is a folder; pretrained:PATH takes a weights file "
                            f"(.safetensors or a torch state dict), e.g. pretrained:{path / 'model.safetensors'}")

@@ -90,3 +90,29 @@ def test_conversion_names_missing_and_misshaped_variables(checkpoint):
 def test_reading_needs_no_tensorflow(checkpoint):
     load_checkpoint(checkpoint)
     assert "tensorflow" not in sys.modules
+
+
+def test_a_big_endian_bundle_is_refused(checkpoint, monkeypatch):
+    """Its header says BIG; the CRCs are of the stored bytes, so read as little-endian every check passed and the
+    weights came out byte-swapped (35 of 64 musicnn tensors non-finite, the rest wrong)."""
+    from rwbench import tf_checkpoint
+
+    header = dict(tf_checkpoint._fields(next(v for k, v in _all_entries(checkpoint) if not k)))
+    assert header.get(2, 0) == 0  # the wheel's own: little-endian, read as before
+    original = tf_checkpoint._entries
+    monkeypatch.setattr(tf_checkpoint, "_entries", lambda block: [(k, v if k else b"\x08\x01\x10\x01")
+                                                                  for k, v in original(block)])
+    with pytest.raises(CheckpointError, match="written big-endian"):
+        read_index(checkpoint)
+
+
+def _all_entries(prefix):
+    from rwbench import tf_checkpoint
+
+    data = (Path(prefix) / ".index").read_bytes()
+    footer = data[-tf_checkpoint.FOOTER_BYTES:]
+    _, pos = tf_checkpoint._varint(footer, 0)
+    _, pos = tf_checkpoint._varint(footer, pos)
+    index = tf_checkpoint._block(data, footer[pos:], Path(prefix))
+    return [e for _, handle in tf_checkpoint._entries(index)
+            for e in tf_checkpoint._entries(tf_checkpoint._block(data, handle, Path(prefix)))]

@@ -35,7 +35,18 @@ def test_fetch_from_a_wheel_installs_every_checkpoint_with_its_sha256(musicnn_ho
         assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()  # the user's umask, not mkstemp's 0600
     rows = {r["model"]: r for r in listing(musicnn_home) if r["pack"] == "musicnn"}  # other packs: not installed here
     assert rows["MSD_vgg"]["frontend"] == "musicnn_vgg" and rows["MSD_vgg"]["weights"] == "msd"
-    assert all(r["installed"] != "no" for r in rows.values())
+    assert all(r["installed"] == str(musicnn_home / "musicnn" / f"{m}.safetensors") for m, r in rows.items())
+
+
+def test_the_listing_shows_a_pack_the_run_would_refuse(musicnn_home, tmp_path):
+    """pack.json from another rwbench (or wheel), or a changed file: listed as installed, refused by every run."""
+    home = tmp_path / "w"
+    shutil.copytree(musicnn_home, home)
+    info = json.loads((home / "musicnn" / "pack.json").read_text())
+    (home / "musicnn" / "pack.json").write_text(json.dumps({**info, "schema": 0}))
+    rows = {r["model"]: r for r in listing(home) if r["pack"] == "musicnn"}
+    assert all(r["installed"].startswith("refused: ") and "installed by another rwbench" in r["installed"]
+               for r in rows.values())
 
 
 def test_conversion_is_deterministic(musicnn_home, tmp_path, musicnn_wheel):
