@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
-from .analysis.reproduce_report import REPORT_FOLDER, draw_scatter
+from .analysis.reproduce_report import REPORT_FOLDER, draw_scatter, sources_digest
 from .datamodel import DATASETS, Dataset
 from .errors import RwbenchError
 from .frontend import FrontendSpec, offers
@@ -547,7 +548,10 @@ def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[st
     which = "study" if protocol == "published" else "honest"
     path = Path(opts.results_dir) / REPORT_FOLDER / f"{paper.id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
+    datasets = sorted({r["dataset"] for r in rows})
     write_json(path, {"paper": paper.id, "title": paper.title, "citation": paper.citation, "protocol": protocol,
+                      "created": time.strftime("%Y-%m-%d %H:%M %Z"), "datasets": datasets,
+                      "sources": sources_digest(Path(opts.results_dir), datasets),
                       "settings": {"width": str(opts.width), "seeds": list(opts.seeds), "grid": opts.grid},
                       "skipped": skipped, "cells": comparison_cells(rows, protocol),
                       "legend": [line for line in _legend(paper, rows, protocol) if line],

@@ -6,9 +6,9 @@ import json
 import re
 
 import numpy as np
-import torch
 import pandas as pd
 import pytest
+import torch
 from conftest import result_dicts
 from toy import TINY, tone_dataset
 

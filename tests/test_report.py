@@ -197,7 +197,7 @@ def test_the_page_escapes_names_and_lists_what_it_left_out(page):
     html = page.read_text()
     assert HOSTILE not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert len(re.findall(r"<script>", html)) == 1  # the sorter, nothing else
-    assert "broken.json" in html and "1 result file(s) left out" in html
+    assert "broken.json" in html and "1 file(s) left out" in html
     assert "bad/007" in html and "cannot decode: truncated" in html
     assert "toy/4-folds" in html and "rwbench 0.1.0 · 0123456 · cpu · 2026-12-01" in html
 
@@ -221,6 +221,55 @@ def test_strict_refuses_a_malformed_file(tmp_path):
     (tmp_path / "runs" / "toy" / "broken.json").write_text("[]")
     with pytest.raises(RwbenchError, match="broken.json is not a valid rwbench result"):
         report.render(tmp_path, strict=True)
+
+
+def test_unreadable_reproduce_and_search_records_are_listed_as_left_out(tmp_path):
+    """They were dropped from the page with a log line only; a record missing a key stopped the report."""
+    write_results(tmp_path, ROWS[:3])
+    (tmp_path / "reproduce").mkdir()
+    (tmp_path / "reproduce" / "a.json").write_text('{"paper": "x", "title": "t", "citation": "c", "protocol": "p"}')
+    (tmp_path / "reproduce" / "b.json").write_text('{"cells": [{"a": 1}], "paper": "p"}')
+    (tmp_path / "search" / "s1").mkdir(parents=True)
+    (tmp_path / "search" / "s1" / "search.json").write_text('{"truncated')
+    html = report.render(tmp_path, draw=False)
+    assert "3 file(s) left out" in html
+    for name in ("reproduce/a.json", "reproduce/b.json", "search/s1/search.json"):
+        assert name in html, name
+    with pytest.raises(RwbenchError, match="a.json: not a reproduce record"):
+        report.render(tmp_path, strict=True, draw=False)
+
+
+def test_dollar_signs_in_names_are_drawn_as_they_are(tmp_path):
+    """matplotlib read `$…$` as mathtext: 'tip $5^$ jar' stopped the report, '50$ and 100$' lost its dollars."""
+    from matplotlib.text import Text
+
+    figure = figures.confusion_figure(np.eye(3, dtype=int), ["tip $5^$ jar", "50$ and 100$", "c"], "t $x$")
+    figures.data_uri(figure)  # drawn: no mathtext error
+    texts = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert "tip $5^$ jar" in texts and not any(t.get_parse_math() for t in figure.findobj(Text))
+
+
+def test_scatter_names_a_front_end_at_two_widths_by_its_width(table):
+    from rwbench.analysis.ranking import paired
+
+    shown = paired(table)
+    shown = shown[shown["backend"] == "svm"]
+    both = pd.concat([shown.assign(width="small"), shown.assign(width="large")])
+    fig = figures.scatter_figure(both, {"backend": "svm", "n": 1}, "t")
+    names = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert len(set(names)) == len(both) and all(n.endswith(("(small)", "(large)")) for n in names)
+
+
+def test_reproduce_cells_sort_by_their_leading_number():
+    from rwbench.analysis.reproduce_report import _leading_number
+
+    assert [_leading_number(t) for t in ("100.0 [98.0, 100.0]", "9.5 [1, 2]", "-3.1", "no data")] == \
+        [100.0, 9.5, -3.1, None]
+
+
+def test_dataset_sections_have_distinct_anchors():
+    assert report._anchor("folder/my_sounds") != report._anchor("folder/my-sounds")
+    assert report._anchor("esc10") == "ds-esc10"
 
 
 def test_an_empty_results_folder_says_so(tmp_path):

@@ -251,6 +251,11 @@ def test_reproduce_runs_the_pipeline_and_both_protocols_side_by_side(tmp_path):
     assert [row[c] for c in ("dataset", "front-end", "rwbench [95% CI]", "published", "Δ")] == \
         [cells[0], cells[1], cells[4], cells[6], cells[7]]
     assert 'src="data:image/svg+xml;base64,' in section and "dashed: identity" in section
+    assert "Stale" not in section  # its result files are as they were
+    result = next((tmp_path / "res" / "runs").rglob("*.json"))
+    result.write_text(result.read_text() + "\n")  # a rerun since: the kept table is older than its results
+    section = render(tmp_path / "res", draw=False).split('<section id="reproduce-')[1]
+    assert "Stale: the result files of its datasets were rerun, added or removed since" in section
 
 
 @pytest.mark.shared_data

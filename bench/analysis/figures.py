@@ -22,13 +22,25 @@ import pandas as pd
 from ..errors import RwbenchError
 from ..results import ResultRecord, task_of
 from ..tasks import METRIC_LABELS, primary_metric
-from .ranking import HEAD, TRAINED, describe
+from .ranking import HEAD, TRAINED, describe, labels
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 else:
     try:
-        from matplotlib.figure import Figure
+        import matplotlib
+        from matplotlib.figure import Figure as _Figure
+        from matplotlib.text import Text
+
+        class Figure(_Figure):
+            """Text from data (class, dataset, front-end names) is plain: a '$' is a dollar sign, not mathtext
+            (``tip $5^$ jar`` stopped the report; ``50$ and 100$`` was drawn as italic math)."""
+
+            def savefig(self, *args, **kwargs):
+                with matplotlib.rc_context({"text.parse_math": False}):  # tick labels made while drawing
+                    for text in self.findobj(Text):
+                        text.set_parse_math(False)
+                    super().savefig(*args, **kwargs)
     except ImportError:  # pragma: no cover - the [report] extra is absent
         Figure = None
 
@@ -201,7 +213,7 @@ def scatter_figure(pairs: pd.DataFrame, correlation: pd.Series | dict, title: st
     x, y = pairs[f"random_{metric}"].to_numpy(float), pairs[f"trained_{metric}"].to_numpy(float)
     ax.scatter(x, y, color=PALETTE["random"], zorder=3)
     span = max(np.ptp(x) if len(x) else 0, np.ptp(y) if len(y) else 0, 0.05)
-    for i, (name, xi, yi) in enumerate(zip(pairs["frontend"], x, y)):
+    for i, (name, xi, yi) in enumerate(zip(labels(pairs), x, y)):  # `vgg (small)`, `vgg (large)` where both
         crowd = int(np.sum((np.abs(x[:i] - xi) < 0.12 * span) & (np.abs(y[:i] - yi) < 0.04 * span)))
         dx, dy = LABEL_OFFSETS[crowd % len(LABEL_OFFSETS)]  # a neighbour's label is already there: try another side
         ax.annotate(name, (xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=TEXT - 1,

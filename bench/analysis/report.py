@@ -11,6 +11,7 @@ text.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -165,7 +166,9 @@ def _plots(dataset: str, rows: pd.DataFrame, groups: dict[RowKey, list[ResultRec
 
 
 def _anchor(dataset: str) -> str:
-    return "ds-" + "".join(ch if ch.isalnum() else "-" for ch in dataset)
+    """A section's id: readable, and unique (``my_sounds`` and ``my-sounds`` read alike: a hash tells them apart)."""
+    readable = "".join(ch if ch.isalnum() else "-" for ch in dataset)
+    return f"ds-{readable}" + ("" if readable == dataset else "-" + hashlib.sha1(dataset.encode()).hexdigest()[:6])
 
 
 def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, draw: bool = True) -> list[Section]:
@@ -219,8 +222,10 @@ def render(results_dir: Path, *, strict: bool = False, draw: bool = True, regime
     from .reproduce_report import report_sections as reproductions  # RESULTS/reproduce: papers beside rwbench
     from .search_score import report_sections as searches  # RESULTS/search: the proxies' scores
 
+    extras = [*reproductions(results_dir, draw=draw, left_out=invalid, strict=strict),
+              *searches(results_dir, draw=draw, left_out=invalid, strict=strict)]  # unreadable ones join `invalid`
     return env.get_template("report.html").render(
-        sections=parts, extras=[*reproductions(results_dir, draw=draw), *searches(results_dir, draw=draw)],
+        sections=parts, extras=extras,
         results_dir=str(Path(results_dir).resolve()), n_results=len(records), invalid=invalid, mixed_trainings=mixed,
         mixed_data=mixed_data, version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S %z"), n_datasets=len(parts))
 

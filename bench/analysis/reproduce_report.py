@@ -3,7 +3,11 @@ command under ``RESULTS/reproduce/<paper>.json``, and its published-vs-rwbench s
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -11,9 +15,23 @@ log = logging.getLogger(__name__)
 REPORT_FOLDER = "reproduce"  # RESULTS/reproduce/<paper>.json: the last table of each paper, for `rwbench report`
 
 
+def sources_digest(results_dir: Path, datasets: Sequence[str]) -> str:
+    """One digest of every result file of ``datasets`` (names and contents): the report tells a kept table from
+    one whose results were rerun, added to or removed since."""
+    from ..filehash import file_digests
+    from ..results import safe
+
+    folders = [results_dir, *(p.parent for p in results_dir.glob("*/runs"))]  # the study's protocol's beside them
+    files = sorted(p for folder in folders for d in datasets
+                   for p in (folder / "runs" / safe(d.replace("/", "__"))).glob("*.json"))
+    listing = [[p.relative_to(results_dir).as_posix(), digest] for p, digest in zip(files, file_digests(files))]
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+
+
 def draw_scatter(title: str, points: list[dict], which: str = "honest"):
     """Published (x) against rwbench (y, with its 95 % interval) for ``points`` (``reproduce.scatter_points``), one
     colour per dataset, the identity line drawn; a matplotlib figure."""
+    from ..errors import RwbenchError
     from .figures import TEXT, WIDTH, legible, new_figure
 
     figure = new_figure(WIDTH, WIDTH)
@@ -28,7 +46,10 @@ def draw_scatter(title: str, points: list[dict], which: str = "honest"):
     ax.plot([lo, hi], [lo, hi], color="#777777", linestyle="--", linewidth=1, label="identity")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
-    unit = "accuracy (%)" if points[0]["metric"] == "accuracy" else points[0]["metric"]
+    metrics = list(dict.fromkeys(p["metric"] for p in points))
+    if len(metrics) > 1:  # a percentage and a fraction on one axis: each point would read on the other's scale
+        raise RwbenchError(f"{title}: the points mix metrics {metrics}; plot one metric at a time")
+    unit = "accuracy (%)" if metrics[0] == "accuracy" else metrics[0]
     ax.set_xlabel(f"published {unit}")
     ax.set_ylabel(f"rwbench {unit}" + (" (the study's protocol)" if which == "study" else ""))
     ax.set_title(title, fontsize=TEXT + 1)
@@ -37,9 +58,13 @@ def draw_scatter(title: str, points: list[dict], which: str = "honest"):
     return figure
 
 
-def report_sections(results_dir: Path, *, draw: bool = True) -> list[dict]:
+def report_sections(results_dir: Path, *, draw: bool = True, left_out: list | None = None,
+                    strict: bool = False) -> list[dict]:
     """One section per paper reproduced into ``results_dir`` for ``rwbench report``: the side-by-side table and the
-    published-vs-rwbench scatter with its identity line (an SVG data URI; None without points or with ``draw`` off)."""
+    published-vs-rwbench scatter with its identity line (an SVG data URI; None without points or with ``draw`` off).
+    A record that cannot be read is appended to ``left_out`` as (path, problem) (``strict``: an error); a table
+    whose result files changed since ``rwbench reproduce`` kept it says so."""
+    from ..errors import RwbenchError
     from ..fileio import read_json
     from .figures import data_uri
 
@@ -48,22 +73,48 @@ def report_sections(results_dir: Path, *, draw: bool = True) -> list[dict]:
         try:
             record = read_json(path)
             columns = list(record["cells"][0]) if record["cells"] else []
-            rows = [[{"text": cells.get(c, ""), "sort": None} for c in columns] for cells in record["cells"]]
-        except (OSError, ValueError, KeyError, TypeError, IndexError):
-            log.warning("%s: not a reproduce record this rwbench reads; left out of the report", path)
+            rows = [[{"text": cells.get(c, ""), "sort": _leading_number(cells.get(c, ""))} for c in columns]
+                    for cells in record["cells"]]
+            settings = record.get("settings", {})
+            note = (f"{record['citation']} rwbench: width {settings.get('width')}, seeds "
+                    f"{', '.join(map(str, settings.get('seeds', [])))}, grid {settings.get('grid')}; protocol "
+                    f"{record['protocol']} (rwbench reproduce {record['paper']})")
+            title = f"{record['paper']}: {record['title']}: rwbench beside the published numbers"
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, RwbenchError) as err:
+            problem = f"not a reproduce record this rwbench reads ({type(err).__name__}: {err})"
+            if strict:
+                raise RwbenchError(f"{path}: {problem}") from err
+            log.warning("%s: %s; left out of the report", path, problem)
+            (left_out if left_out is not None else []).append((str(path), problem))
             continue
-        plot = None
-        if draw and record.get("points"):
+        plot, lines = None, [*record.get("skipped", []), *record.get("legend", [])]
+        metrics = sorted({p["metric"] for p in record.get("points", [])})
+        if len(metrics) > 1:
+            lines.append(f"No scatter: its rows use different metrics ({', '.join(metrics)}), not one axis.")
+        elif draw and record.get("points"):
             plot = data_uri(draw_scatter(f"{record['paper']}: published vs rwbench", record["points"],
                                          record.get("points_of", "honest")))
-        settings = record.get("settings", {})
-        note = (f"{record['citation']} rwbench: width {settings.get('width')}, seeds "
-                f"{', '.join(map(str, settings.get('seeds', [])))}, grid {settings.get('grid')}; protocol "
-                f"{record['protocol']} (rwbench reproduce {record['paper']})")
-        out.append({"title": f"{record['paper']}: {record['title']}: rwbench beside the published numbers",
-                    "anchor": f"reproduce-{path.stem}", "note": note, "columns": columns, "rows": rows,
-                    "lines": [*record.get("skipped", []), *record.get("legend", [])], "plot": plot,
+        out.append({"title": title, "anchor": f"reproduce-{path.stem}", "note": note, "columns": columns, "rows": rows,
+                    "warning": _staleness(Path(results_dir), record),
+                    "lines": lines, "plot": plot,
                     "caption": "<strong>Published against rwbench</strong>, one point per row with both (rwbench's "
                                "95 % interval, the published number's reading precision); dashed: identity.",
                     "alt": "published number against rwbench's number per row, with the identity line"})
     return out
+
+
+def _staleness(results_dir: Path, record: dict) -> str:
+    """``""`` when the result files the table was made from are as they were; else what to do."""
+    again = f"run `rwbench reproduce {record['paper']}` again to make it from them"
+    if "sources" not in record:
+        return f"This table was kept by an older rwbench, undated: the results may have changed since; {again}."
+    if sources_digest(results_dir, record.get("datasets", [])) != record["sources"]:
+        return (f"Stale: the result files of its datasets were rerun, added or removed since this table was made "
+                f"({record.get('created', 'undated')}); the leaderboard above shows them as they are now; {again}.")
+    return ""
+
+
+def _leading_number(text: str) -> float | None:
+    """The number a cell such as ``85.2 [80.1, 90.0]`` sorts by (None: text)."""
+    match = re.match(r"\s*[+-]?\d+(\.\d+)?", str(text))
+    return float(match.group()) if match else None

@@ -432,16 +432,21 @@ REPORT_COLUMNS = {"proxy": "proxy", "kind": "kind", "n": "n", "undefined": "unde
                   "difference_ci_low": "difference 95% CI low", "difference_ci_high": "difference 95% CI high"}
 
 
-def report_sections(results_dir: Path, *, draw: bool = True) -> list[dict]:
+def report_sections(results_dir: Path, *, draw: bool = True, left_out: list | None = None,
+                    strict: bool = False) -> list[dict]:
     """One section per search folder under ``results_dir/search`` for ``rwbench report``: the proxy scores as table
     cells (``text``, ``sort``) and the proxy-vs-trained scatter (an SVG data URI; None when nothing is trained or
-    ``draw`` is off)."""
+    ``draw`` is off). A search that cannot be read is appended to ``left_out`` as (path, problem) (``strict``: an
+    error)."""
     out = []
     for path in sorted(Path(results_dir).glob("search/*/search.json")):
         try:
             manifest = load_manifest(path.parent)
-        except (RwbenchError, KeyError, TypeError) as err:
+        except (RwbenchError, KeyError, TypeError, ValueError) as err:
+            if strict:
+                raise RwbenchError(f"{path}: the search cannot be read: {err}") from err
             log.warning("report: the search in %s is left out: %s", path.parent, err)
+            (left_out if left_out is not None else []).append((str(path), f"the search cannot be read: {err}"))
             continue
         table = proxy_scores(manifest)
         rows = [[{"text": _cell(row[c]), "sort": _sort(row[c])}
@@ -457,7 +462,7 @@ def report_sections(results_dir: Path, *, draw: bool = True) -> list[dict]:
                     "note": (f"{len(manifest['architectures'])} architectures of space {manifest['space']['name']!r} "
                              f"on {manifest['dataset']['key']}, {trained} trained; ρ's p exact for n ≤ {SPEARMAN_EXACT_N}, "
                              f"intervals from n ≥ {MIN_BOOTSTRAP_N} (rwbench search score)"),
-                    "columns": list(REPORT_COLUMNS.values()), "rows": rows, "plot": figure,
+                    "columns": list(REPORT_COLUMNS.values()), "rows": rows, "plot": figure, "warning": "",
                     "lines": undefined_lines(manifest) + manifest.get("trained_not_used", []),
                     "caption": "<strong>Each proxy against trained accuracy</strong>, one point per trained "
                                "architecture.",
