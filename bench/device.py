@@ -34,6 +34,15 @@ def exact_float32(device: torch.device) -> None:
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
 
 
+def embedding_settings(device: torch.device, precision: str) -> None:
+    """The CUDA settings the embed stage runs under, for whatever times it (the dry run's timing too): cuDNN
+    autotuning on (one input shape per job: the fastest kernels are chosen once), and fp32 computed in float32."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        if precision == "fp32":
+            exact_float32(device)
+
+
 @contextmanager
 def float32_within(device: torch.device) -> Iterator[None]:
     """:func:`exact_float32` for the duration of a block only, the caller's settings restored after (for

@@ -21,7 +21,7 @@ from . import __version__
 from .cache import CacheEntry
 from .clips import ClipAudio, collate_as_list
 from .compiler import compile_net
-from .device import choose_batch_size, default_workers, exact_float32, resolve_device
+from .device import choose_batch_size, default_workers, embedding_settings, resolve_device
 from .embed_job import Embeddings, EmbedJob
 from .embedding_manifest import EmbeddingManifest
 from .errors import DataError, RwbenchError
@@ -95,10 +95,7 @@ def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_si
     ``torch.compile`` (:mod:`rwbench.compiler`; same embeddings within float rounding, so not in the cache key)."""
     torch_device = resolve_device(device)
     batch_size = batch_size or choose_batch_size(job, device)
-    if torch_device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # one clip length per job: the fastest kernels are chosen once
-        if job.precision == "fp32":
-            exact_float32(torch_device)
+    embedding_settings(torch_device, job.precision)
     model, params = build_model(job, torch_device, compile=compile)
     n_clips = len(job.dataset.clips)
     chunks = [list(range(start, min(start + CHUNK_CLIPS, n_clips))) for start in range(0, n_clips, CHUNK_CLIPS)]

@@ -36,7 +36,7 @@ from tabulate import tabulate
 from .audio import n_segments
 from .backends import BackendSpec
 from .datamodel import Dataset
-from .device import check_fits, choose_batch_size, default_workers, resolve_device
+from .device import check_fits, choose_batch_size, default_workers, embedding_settings, resolve_device
 from .embed import build_model
 from .embed_job import EmbedJob
 from .errors import DataError
@@ -122,6 +122,7 @@ def time_network(job: EmbedJob, batch: int, device: str, compile: bool = False) 
     """The front-end of ``job`` built as the embed stage builds it (with random weights: a checkpoint need not exist
     yet) and run on ``batch`` noise clips of its network length (the networks' cost does not depend on the signal)."""
     spec, torch_device = job.frontend, resolve_device(device)
+    embedding_settings(torch_device, job.precision)  # as the run embeds: no TF32 for fp32, cuDNN autotuning
     clips, _ = noise_clips(spec, job.input_samples()[1] / spec.sample_rate, batch)
     sync = torch.cuda.synchronize if torch_device.type == "cuda" else (lambda: None)
     start = time.perf_counter()

@@ -239,6 +239,8 @@ def noise_clips(spec: FrontendSpec, seconds: float, batch: int) -> tuple[torch.T
 def profile_frontend(spec: FrontendSpec, opts: ProfileOptions, peak_gflops: float) -> dict:
     """One table row: size, cost, measured embedding speed and peak memory of ``spec`` at ``opts.width``."""
     device = resolve_device(opts.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as the embed stage runs (its TF32 setting is the profile's own)
     clips, label = noise_clips(spec, opts.seconds, opts.batch_size)
     check_memory(spec, opts.width, clips.shape[1], opts.batch_size, opts.device)
     macs_per_clip = count_macs(spec, opts.width, opts.seconds) * clips.shape[1] / spec.sample_rate
@@ -319,7 +321,9 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 def header(device: torch.device, peak: Peak, opts: ProfileOptions) -> list[str]:
     if device.type == "cuda":
-        tf32 = "on" if torch.backends.cuda.matmul.allow_tf32 else "off"
+        tf32 = {(False, False): "off", (True, True): "on"}.get(
+            (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32),
+            f"matmul {torch.backends.cuda.matmul.allow_tf32}, convolutions {torch.backends.cudnn.allow_tf32}")
         name = f"cuda ({torch.cuda.get_device_name(device)}), TF32 {tf32}"
         memory = "peak MiB = torch.cuda.max_memory_allocated above the level before the model was built"
     else:
