@@ -295,9 +295,11 @@ def _device(device: str) -> str:
 
 
 # -- training ------------------------------------------------------------------------------------------------------
-def to_train(archs: list[Architecture], by: str, top: int, others: int, seed: int) -> list[Architecture]:
-    """The top ``top`` by proxy ``by`` plus ``others`` drawn at random (seeded) from the rest, in sample order. Only
-    architectures the proxy scored (a finite value) can be its top; fewer than ``top`` is said."""
+def to_train(archs: list[Architecture], by: str, top: int, others: int,
+             seed: int) -> tuple[list[Architecture], list[Architecture]]:
+    """(the architectures to train, in sample order: the top ``top`` by proxy ``by`` plus ``others`` drawn at random
+    (seeded) from the rest; the drawn ones). Only architectures the proxy scored (a finite value) can be its top;
+    fewer than ``top`` is said."""
     scored = [a for a in archs if by in a.proxies and _finite(a.proxies[by].get("value"))]
     best = ranked(scored, by)[:top]
     if len(best) < top:
@@ -306,7 +308,7 @@ def to_train(archs: list[Architecture], by: str, top: int, others: int, seed: in
     rest = [a for a in archs if a not in best]
     rng = np.random.default_rng([seed, 1])
     drawn = [rest[i] for i in sorted(rng.permutation(len(rest))[:others])]
-    return [a for a in archs if a in best or a in drawn]
+    return [a for a in archs if a in best or a in drawn], drawn
 
 
 # -- the search ----------------------------------------------------------------------------------------------------
@@ -406,7 +408,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     else:
         compute_proxies(archs, proxies, opts, dataset, folder, batches, setup, on_done)
     proxy_seconds = time.perf_counter() - start
-    chosen = to_train(archs, rank_by, opts.train_top, opts.train_random, opts.sample_seed)
+    chosen, drawn = to_train(archs, rank_by, opts.train_top, opts.train_random, opts.sample_seed)
     if chosen and train_opts is not None:
         from .train import train_all
 
@@ -424,6 +426,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
         "random_weight": {"outer_folds": [s.name for s in setup.splits] if setup.splits else "all",
                           "results": str(setup.opts.results_dir), "grid": setup.opts.grid},
         "trained": {"chosen": [a.name for a in chosen], "top": opts.train_top, "random": opts.train_random,
+                    "top_by": rank_by, "drawn": [a.name for a in drawn],
                     "results": str(opts.results_dir),  # as given (from the directory the search ran in)
                     "results_from_folder": os.path.relpath(Path(opts.results_dir).resolve(), folder.resolve())},
         "seconds": proxy_seconds,

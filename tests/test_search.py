@@ -15,7 +15,7 @@ from scipy import stats
 from toy import TINY, tone_dataset
 
 from rwbench.analysis.ranking import spearman_exact_p
-from rwbench.analysis.search_score import proxy_scores, regret, top_precision
+from rwbench.analysis.search_score import proxy_scores, regret, selection_line, top_precision
 from rwbench.check import check_frontend
 from rwbench.cli import main
 from rwbench.errors import RwbenchError
@@ -160,6 +160,26 @@ def test_proxy_scores_against_hand_computed_figures():
     assert math.isnan(small["rho_ci_low"]), "5 architectures: too few for a bootstrap interval"
     assert top_precision(np.array([3.0, 2, 1]), np.array([1.0, 2, 3])) == 0.0
     assert regret(np.array([3.0, 2, 1]), np.array([1.0, 2, 3])) == 2.0
+
+
+def test_a_trained_set_picked_by_a_proxy_gets_rho_over_its_random_draw_alone():
+    """--train-top K --train-random M: ρ over the K + M trained is over a sample the proxy selected (range
+    restriction); the M drawn at random are an unselected sample, scored apart."""
+    proxy = [0.9, 0.1, 0.5, 0.7, 0.3, 0.2, 0.8, 0.4, 0.6, 0.05, 0.15, 0.95]
+    trained = [0.80, 0.30, 0.55, 0.60, 0.40, 0.20, 0.85, 0.50, 0.70, 0.10, 0.35, None]
+    archs = [{"name": f"a{i}", "proxies": {"p": {"value": v, "seconds": 2.0, "kind": "zero-cost"}},
+              **({"trained": {"value": t, "seconds_per_seed": 100.0}} if t is not None else {})}
+             for i, (v, t) in enumerate(zip(proxy, trained))]
+    drawn = ["a1", "a2", "a4", "a5", "a9"]
+    manifest = {"architectures": archs, "proxies": ["p"],
+                "trained": {"top": 6, "top_by": "p", "drawn": drawn, "chosen": []}}
+    row = proxy_scores(manifest).iloc[0]
+    pick = [int(n[1:]) for n in drawn]
+    expected = stats.spearmanr([proxy[i] for i in pick], [trained[i] for i in pick]).statistic
+    assert row["n_drawn"] == 5 and row["spearman_rho_drawn"] == pytest.approx(expected)
+    assert "range restriction" in selection_line(manifest)[0]
+    archs[-1]["trained"] = {"value": 0.9, "seconds_per_seed": 100.0}  # every architecture trained: no selection
+    assert math.isnan(proxy_scores(manifest).iloc[0]["spearman_rho_drawn"]) and selection_line(manifest) == []
 
 
 def test_ties_count_at_their_expected_value_not_by_the_samples_order():
@@ -667,7 +687,7 @@ def test_train_top_takes_only_architectures_the_proxy_scored(caplog):
     archs = [Architecture(TINY, {"id": i}, proxies={"rw_elm": {"value": v}} if v is not None else {})
              for i, v in enumerate((math.nan, 0.5, None, math.inf, 0.7))]
     with caplog.at_level("WARNING", logger="rwbench"):
-        chosen = to_train(archs, "rw_elm", 3, 0, seed=0)
+        chosen, _ = to_train(archs, "rw_elm", 3, 0, seed=0)
     assert [a.config["id"] for a in chosen] == [1, 4]  # 0.7 and 0.5: never the NaN, the infinite or the unscored
     assert "--train-top 3: only 2 architecture(s) have a finite rw_elm (3 of 5 not scored by it" in caplog.text
 

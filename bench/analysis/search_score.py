@@ -135,7 +135,8 @@ def write_text(path: Path, text: str) -> None:
 SCORE_COLUMNS = ["proxy", "kind", "n", "undefined", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p",
                  "spearman_p_method", "kendall_p_method", "rho_ci_low", "rho_ci_high", "rho_ci_undefined_draws",
                  "top10_precision", "regret", "seconds_per_arch", "device", "cost_ratio",
-                 "cost_basis", "reference", "reference_minus_rho", "difference_ci_low", "difference_ci_high"]
+                 "cost_basis", "reference", "reference_minus_rho", "difference_ci_low", "difference_ci_high",
+                 "n_drawn", "spearman_rho_drawn"]
 
 
 def _in_top(values: np.ndarray, k: int) -> np.ndarray:
@@ -187,6 +188,7 @@ def proxy_scores(manifest: dict) -> pd.DataFrame:
     archs = manifest["architectures"]
     reference = reference_proxy(manifest)
     trainings = training_seconds_by_device(archs)
+    drawn = drawn_only(manifest)
     rows = []
     for name in manifest["proxies"]:
         records = [a["proxies"][name] for a in archs if name in a["proxies"]]
@@ -204,8 +206,34 @@ def proxy_scores(manifest: dict) -> pd.DataFrame:
         if reference is not None and name != reference:
             row["reference_minus_rho"], row["difference_ci_low"], row["difference_ci_high"] = difference(
                 manifest, reference, name)
+        if drawn is not None:  # the trained set was picked by a proxy: ρ over the random draw alone, unselected
+            mine = np.array([(_value(a["proxies"].get(name)), a["trained"]["value"]) for a in archs
+                             if a["name"] in drawn and a.get("trained") and _finite(_value(a["proxies"].get(name)))])
+            row["n_drawn"] = len(mine)
+            row["spearman_rho_drawn"] = (rank_agreement(mine[:, 0], mine[:, 1], interval=False, kendall=False)
+                                         ["spearman_rho"] if len(mine) >= MIN_FRONTENDS else math.nan)
         rows.append(row)
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+def drawn_only(manifest: dict) -> set[str] | None:
+    """The architectures drawn at random for training, where the trained set is a selection (the top by a proxy
+    plus a random draw, not every architecture); None where every architecture was trained or nothing says."""
+    chosen = manifest.get("trained", {})
+    if "drawn" not in chosen or all(a.get("trained") for a in manifest["architectures"]) or not chosen.get("top"):
+        return None
+    return set(chosen["drawn"])
+
+
+def selection_line(manifest: dict) -> list[str]:
+    """Say so where the trained architectures were selected by a proxy: ρ over them is range-restricted."""
+    if drawn_only(manifest) is None:
+        return []
+    chosen = manifest["trained"]
+    return [f"The trained architectures are the top {chosen['top']} by {chosen['top_by']} plus {len(chosen['drawn'])} "
+            f"drawn at random: ρ over them is over a sample the proxy selected (range restriction: its ρ, and the "
+            f"others', are not those of the whole space); spearman_rho_drawn is ρ over the random draw alone "
+            f"(n_drawn; needs {MIN_FRONTENDS})."]
 
 
 def proxy_device(records: list[dict]) -> str | None:
@@ -382,7 +410,16 @@ def pooled(manifests: list[dict]) -> dict:
     proxies = [p for p in manifests[0]["proxies"] if all(p in m["proxies"] for m in manifests)]
     return {**manifests[0], "proxies": proxies, "space": [m["space"]["name"] for m in manifests],
             "trained_not_used": [line for m in manifests for line in m.get("trained_not_used", [])],
+            "trained": _pooled_choice(manifests),
             "architectures": list({a["name"]: a for m in manifests for a in m["architectures"]}.values())}
+
+
+def _pooled_choice(manifests: list[dict]) -> dict:
+    """The searches' training choices as one: their random draws joined (none when one search does not say)."""
+    choice = {k: v for k, v in manifests[0].get("trained", {}).items() if k != "drawn"}
+    if all("drawn" in m.get("trained", {}) for m in manifests):
+        choice["drawn"] = [name for m in manifests for name in m["trained"]["drawn"]]
+    return choice
 
 
 def _space(manifest: dict) -> str:
@@ -418,7 +455,7 @@ def score(folders: list[Path], fmt: str = "md", out: Path | None = None) -> str:
     for line in undefined_lines(manifest):  # never left out of n without a word
         log.warning("%s", line)
         note += line + "\n"
-    note += "".join(line + "\n" for line in manifest.get("trained_not_used", []))
+    note += "".join(line + "\n" for line in [*manifest.get("trained_not_used", []), *selection_line(manifest)])
     return note + texts[fmt] if fmt == "md" else texts[fmt]
 
 
@@ -463,7 +500,7 @@ def report_sections(results_dir: Path, *, draw: bool = True, left_out: list | No
                              f"on {manifest['dataset']['key']}, {trained} trained; ρ's p exact for n ≤ {SPEARMAN_EXACT_N}, "
                              f"intervals from n ≥ {MIN_BOOTSTRAP_N} (rwbench search score)"),
                     "columns": list(REPORT_COLUMNS.values()), "rows": rows, "plot": figure, "warning": "",
-                    "lines": undefined_lines(manifest) + manifest.get("trained_not_used", []),
+                    "lines": undefined_lines(manifest) + manifest.get("trained_not_used", []) + selection_line(manifest),
                     "caption": "<strong>Each proxy against trained accuracy</strong>, one point per trained "
                                "architecture.",
                     "alt": "proxy value against trained accuracy"})
