@@ -30,6 +30,7 @@ from torch import nn
 
 from rwbench.dsp import LogMelConfig
 from rwbench.frontend import register_frontend
+from rwbench.fusion import relu_of_max
 
 N_MELS = 96
 # (time frames, frequency bands, filter multiple) of the six timbral convs.
@@ -59,6 +60,10 @@ def same_padding(kernel: int) -> tuple[int, int]:
     return (kernel - 1) // 2, kernel - 1 - (kernel - 1) // 2
 
 
+def _max_over_bands(h: torch.Tensor) -> torch.Tensor:
+    return h.amax(dim=3)
+
+
 class TimbralBranch(nn.Module):
     """``(batch, 1, frames, 96)`` → ``(batch, 14·nf, frames)``: vertical convs, max over frequency."""
 
@@ -73,8 +78,8 @@ class TimbralBranch(nn.Module):
         outs = []
         for conv, (t, _, _) in zip(self.convs, self.kernels):
             start = self.halo - t // 2
-            # relu(max over frequency) = max(relu): the same values, ReLU on 1/bands of them (21 % of the time before)
-            outs.append(torch.relu(conv(padded[:, :, start : start + frames + t - 1]).amax(dim=3)))
+            # embedding: relu(max over frequency) = max(relu), the ReLU on 1/bands of the values (21 % of the time)
+            outs.append(relu_of_max(conv(padded[:, :, start : start + frames + t - 1]), _max_over_bands, self.training))
         return torch.cat(outs, dim=1)
 
 

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from rwbench.frontend import register_frontend
+from rwbench.fusion import relu_of_max
 
 from .samplecnn import LENGTH_RULE, SAMPLE_RATE, SEGMENT, channel_plan, conv_bn_relu, from_segments, to_segments
 
@@ -59,7 +60,7 @@ class ReSEBlock(nn.Module):
         self.pool = nn.MaxPool1d(3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.pool(self.residual(x) + self.shortcut(x)))  # = pool(relu(·)): max commutes with ReLU
+        return relu_of_max(self.residual(x) + self.shortcut(x), self.pool, self.training)
 
 
 class ReSE2Multi(nn.Module):

@@ -35,6 +35,7 @@ from torch import nn
 
 from rwbench.errors import RwbenchError
 from rwbench.frontend import register_frontend
+from rwbench.fusion import relu_of_max
 
 SAMPLE_RATE = 22050
 SEGMENT = 3**10  # 59 049 samples
@@ -88,8 +89,8 @@ class SampleCNN(nn.Module):
         x = self.stem(x)
         layers = [x]
         blocks: Iterable[Any] = self.blocks  # each ((conv, bn, relu), pool): nested Sequentials
-        for (conv, bn, relu), pool in blocks:  # pool before ReLU: the same values (max commutes), 1/3 the ReLU
-            x = relu(pool(bn(conv(x))))
+        for (conv, bn, relu), pool in blocks:
+            x = relu_of_max(bn(conv(x)), pool, self.training, relu)
             layers.append(x)
         layers.append(self.head(x))
         return [from_segments(layer, count) for layer in layers]

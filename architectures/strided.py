@@ -31,6 +31,7 @@ from torch import nn
 
 from rwbench.errors import RwbenchError
 from rwbench.frontend import register_frontend
+from rwbench.fusion import relu_of_max
 
 from .deepfourier import stft_kernels
 
@@ -74,7 +75,7 @@ class StridedConv(nn.Module):
         if self.pooling == "l2":
             x = l2_pool(x, self.group)
         elif self.pooling == "max":
-            x = torch.relu(x.unflatten(-1, (-1, self.group)).amax(dim=-1))
+            x = relu_of_max(x.unflatten(-1, (-1, self.group)), lambda h: h.amax(dim=-1), self.training)
         else:
             x = torch.relu(x)
         if self.log_c is not None:

@@ -12,6 +12,7 @@ from torch import nn
 
 from rwbench.dsp import LogMelConfig
 from rwbench.frontend import register_frontend
+from rwbench.fusion import relu_of_max
 
 N_MELS = 96
 KERNEL_FRAMES = 7
@@ -26,7 +27,7 @@ class VerticalConv(nn.Module):
         self.pool = nn.MaxPool2d((1, n_mels - n_freq + 1))  # max over all frequency shifts
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return [torch.relu(self.pool(self.conv(x)))]  # = pool(relu(·)): max commutes with ReLU, on 1/shifts the values
+        return [relu_of_max(self.conv(x), self.pool, self.training)]
 
 
 def _register(n_freq: int):

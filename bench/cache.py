@@ -198,15 +198,21 @@ class CacheEntry:
         with np.load(self.part_path(index), allow_pickle=False) as part:
             return {name: part[name] for name in names or part.files}
 
+    def _part_record(self, index: int) -> dict[str, np.ndarray]:
+        """A part's arrays but its features (read one part at a time where they are needed)."""
+        with np.load(self.part_path(index), allow_pickle=False) as part:
+            return {name: part[name] for name in part.files if name != "features"}
+
     def chunk_summary(self, n_parts: int) -> dict:
         """What the manifest records about the parts: rows, dim, compute seconds, the failed clips, and the
         devices and batch sizes that computed them (one value, or one per part when a resume changed them)."""
-        parts = [self.load_part(i) for i in range(n_parts)]
-        devices = [str(p.get("device", "unknown")) for p in parts]  # parts written before this field: unknown
-        batch_sizes = [int(p["batch_size"]) if "batch_size" in p else 0 for p in parts]
-        threads = {int(p["threads"]) for p in parts if "threads" in p}
+        parts = [self._part_record(i) for i in range(n_parts)]
+        # parts written before these were kept say nothing: the others describe the entry (threads: unknown then)
+        devices = [str(p["device"]) for p in parts if "device" in p] or ["unknown"]
+        batch_sizes: list[int | None] = [int(p["batch_size"]) for p in parts if "batch_size" in p] or [None]
+        threads = {int(p["threads"]) if "threads" in p else None for p in parts}
         return {"n_rows": sum(len(p["rows"]) for p in parts),
-                "dim": parts[0]["features"].shape[1],
+                "dim": self.load_part(0, "features")["features"].shape[1],
                 "seconds": float(sum(p["seconds"] for p in parts)),
                 "skipped": [failed_clip(str(line)) for p in parts for line in p["failed"]],
                 "device": devices[0] if len(set(devices)) == 1 else devices_label(devices),

@@ -151,11 +151,14 @@ def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_si
 
 
 def _warm_up(model: Embedder, job: EmbedJob, batch_size: int, device: torch.device) -> float:
-    """Seconds of a first pass on a batch of zeros: a compiled network compiles there, outside the timed clips
-    (counted in the embedding time, it made a compiled front-end look ~20x slower per clip)."""
+    """Seconds of first passes on batches of zeros: a compiled network compiles there, outside the timed clips
+    (counted in the embedding time, it made a compiled front-end look ~20x slower per clip). Two batch sizes: the
+    second makes torch.compile build a graph for any batch size, which the last, smaller batch then uses (it
+    compiled again inside the timed loop)."""
     start = time.perf_counter()
     with torch.no_grad():
-        model(torch.zeros(batch_size, job.input_samples()[1], device=device))
+        for n in dict.fromkeys((batch_size, max(2, batch_size - 1))):
+            model(torch.zeros(n, job.input_samples()[1], device=device))
     return time.perf_counter() - start
 
 

@@ -27,7 +27,7 @@ class EmbeddingManifest:
     weights: dict  # WeightSource.describe(): tag, seed, file, sha256
     params: int
     device: str  # a resumed entry computed on several: ``mixed (cpu ×2, cuda ×8)``, one count per chunk
-    batch_size: int | tuple[int, ...]  # one per chunk when a resume changed it
+    batch_size: int | tuple[int, ...] | None  # one per chunk when a resume changed it; None: not recorded
     embed_seconds: float
     skipped: tuple[dict, ...]  # {"clip", "reason"} per clip left out (one NaN row each)
     created: str

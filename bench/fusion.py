@@ -254,6 +254,14 @@ def fuse_embedder(model: Embedder) -> list[str]:
     return done
 
 
+def relu_of_max(z: torch.Tensor, pool: Callable[[torch.Tensor], torch.Tensor], training: bool,
+                relu: Callable[[torch.Tensor], torch.Tensor] = torch.relu) -> torch.Tensor:
+    """``pool(relu(z))`` for a max-type ``pool``: in eval mode as ``relu(pool(z))`` (the same values, the ReLU on
+    1/k of them); in training mode as written, so that what reads every ReLU's input (naswot's activation codes,
+    a proxy network runs in training mode) sees the network as defined. Gradients are the same either way."""
+    return pool(relu(z)) if training else relu(pool(z))
+
+
 def max_of_bn_relu(z: torch.Tensor, bn: nn.Module, pool: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """``pool(bn(relu(z)))`` for a max-type ``pool`` (a max-pool, ``amax``) that keeps the channel axis 1, with the
     ReLU and the batch norm run on the pooled map: the same values (see the module's docstring). In training mode

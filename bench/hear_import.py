@@ -215,6 +215,10 @@ def _canonical(ref: HearRef, path: Path | None, sha: str | None) -> str:
     if ref.embedding != "scene":
         options.append(f"embedding={ref.embedding}")
     if ref.model:
-        shown = (path.name if path is not None else ref.model).replace("/", "_") or "model"
-        options.append(f"model={shown}" + (f"@{sha[:8]}" if sha else ""))
+        if sha:  # a file or folder: its name and content
+            options.append(f"model={path.name if path is not None else ref.model}@{sha[:8]}")
+        else:  # a name the module resolves (a hub id such as alice/base): all of it, told apart from bob/base
+            shown = ref.model.replace("/", "_")
+            options.append(f"model={shown}" + (f"@{hashlib.sha1(ref.model.encode()).hexdigest()[:8]}"
+                                               if shown != ref.model else ""))
     return PREFIX + ref.module + ("?" + "&".join(options) if options else "")

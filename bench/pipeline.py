@@ -217,11 +217,13 @@ def prepare_embedding(datasets: list[Dataset], frontends: list[FrontendSpec], op
     return todo
 
 
-def jobs_to_embed(datasets: list[Dataset], eval_jobs: list[EvalJob], opts: RunOptions) -> list[EmbedJob]:
+def jobs_to_embed(datasets: list[Dataset], eval_jobs: list[EvalJob], opts: RunOptions,
+                  protocols: dict[str, dict] | None = None) -> list[EmbedJob]:
     """The embed jobs that the results still to compute read (each once): where every result is up to date
     nothing is embedded (a machine that has the result files but not the cache, or not the per-fold weights,
-    recomputes nothing)."""
-    protocols = {dataset.key: dataset.describe()["protocol"] for dataset in datasets}
+    recomputes nothing). ``protocols``: the protocol each dataset's results are keyed by, where it is not the one
+    the dataset describes (a search scoring some outer folds)."""
+    protocols = protocols or {dataset.key: dataset.describe()["protocol"] for dataset in datasets}
     needed = {job.key: job for task in eval_jobs if not task.up_to_date(opts, protocols[task.job.dataset.key])
               for job in task.jobs}
     return list(needed.values())
@@ -280,7 +282,8 @@ class EvalJob:
                             "grid": backend.grid, "backend_version": backend.version, "seed": self.job.seed,
                             **({"backend_code": backend.code} if backend.code else {}),
                             "protocol": protocol, "aggregate": opts.aggregate if opts.segment else None,
-                            "layers": list(self.layers), "evaluate_code": EVALUATE_CODE_VERSION})
+                            "layers": list(self.layers), "evaluate_code": EVALUATE_CODE_VERSION,
+                            **self.job.dataset.kind.code_key()})
 
     def up_to_date(self, opts: RunOptions, protocol: dict) -> bool:
         path = self.path(opts)

@@ -267,16 +267,18 @@ def folder_bytes(folder: Path) -> int:
 
 def windows_per_clip(job: EmbedJob) -> np.ndarray:
     """Rows per clip as the run cuts them: 1, or with --segment the windows over each file's length as its header
-    gives it (a clip without a file, or whose header cannot be read: the dataset's clip length)."""
+    gives it. The dataset's clip length where a clip is not a whole file: no file, a loader of its own (Speech
+    Commands' silence clips are 1-s cuts of long recordings; mixtures), or a header that cannot be read."""
     n_clips = len(job.dataset.clips)
     if not job.segment:
         return np.ones(n_clips, dtype=int)
     window, hop = job.input_samples()[0], int(round((job.hop or job.segment) * job.frontend.sample_rate))
     rate = job.frontend.sample_rate
+    whole_files = type(job.dataset).load_audio is Dataset.load_audio
     counts = np.empty(n_clips, dtype=int)
     for i, clip in enumerate(job.dataset.clips):
         seconds = job.dataset.seconds
-        if clip.path is not None:
+        if clip.path is not None and whole_files:
             try:
                 info = soundfile.info(str(clip.path))
                 seconds = info.frames / info.samplerate
@@ -447,22 +449,22 @@ def _dim_timing(timings: dict, key: tuple, dim: int):
 
 
 def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
-         opts: RunOptions, *, timings: dict | None = None) -> list[PlanRow]:
+         opts: RunOptions, *, timings: dict | None = None, protocols: dict[str, dict] | None = None) -> list[PlanRow]:
     """One row per (dataset, front-end). ``timings`` is filled and reused, so each thing is timed once:
     (front-end, width, network samples, batch, …) → :class:`NetworkTiming`; ("decode", dataset, rate[, input]) → ms
     per clip; ("check", front-end, input, batch) → the run's memory check in s; ("memory", front-end, input,
     batch) → the bytes it estimates; ("loader", workers) → start seconds;
     ("handover", workers) → ns per sample; ("fit", dataset, backend, grid, dim) → :class:`FitTiming`; ("macs",
-    front-end, width) → s."""
+    front-end, width) → s. ``protocols``: as for :func:`rwbench.pipeline.jobs_to_embed`."""
     timings = {} if timings is None else timings
     backends = [backend.with_grid(opts.grid) for backend in backends]  # fits depend on the grid searched
     device = resolve_device(opts.device)
     workers = default_workers() if opts.workers is None else opts.workers
     cores = available_cores() if device.type == "cpu" else 1
     rows: dict[tuple[str, str], PlanRow] = {}
-    protocols = {d.key: d.describe()["protocol"] for d in datasets}
+    protocols = protocols or {d.key: d.describe()["protocol"] for d in datasets}
     eval_jobs = evaluation_jobs(datasets, frontends, backends, opts)
-    needed = {job.key for job in jobs_to_embed(datasets, eval_jobs, opts)} if backends else None
+    needed = {job.key for job in jobs_to_embed(datasets, eval_jobs, opts, protocols)} if backends else None
     for job in jobs(datasets, frontends, opts):
         row = rows.setdefault((job.dataset.key, job.frontend.name),
                               PlanRow(job.dataset.key, job.frontend.name, decode_workers=workers, cores=cores,

@@ -252,6 +252,9 @@ def jacob_cov_score(net: nn.Module, inputs: torch.Tensor, targets=None, loss_fn=
     if x.grad is None:
         raise RwbenchError("jacob_cov: the network's output does not depend on its input")
     jacobian = x.grad.reshape(len(x), -1).double().cpu().numpy()
+    if not np.isfinite(jacobian).all():
+        raise Undefined("jacob_cov: the input Jacobian is not finite (a derivative that does not exist at this input, "
+                        "e.g. a square root at 0)")
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.corrcoef(jacobian)
     if not np.isfinite(corr).all():
@@ -357,8 +360,10 @@ ZERO_COST = {
                "Σ_channels ½ mean (Σ a·∂L/∂a)²"),
 }
 # 2: the front-end's dropout off (values change only for networks with dropout: rese2_multi); naswot 3: functional
-# nonlinearities are read too, and clip-major batches of windows; jacob_cov 3: the head unstandardised (per_clip)
-VERSIONS = {"naswot": 4, "jacob_cov": 3}
+# nonlinearities are read too, and clip-major batches of windows; jacob_cov 3: the head unstandardised (per_clip);
+# naswot 5: every ReLU unit read where embedding pools first (timbral, vertical, rese2, samplecnn: training mode runs
+# the order as written, fusion.relu_of_max)
+VERSIONS = {"naswot": 5, "jacob_cov": 3}
 for _name, (_score, _labels, _source, _what) in ZERO_COST.items():
     register_proxy(name=_name, kind="zero-cost", source=_source, description=_what, version=VERSIONS.get(_name, 2))(
         _zero_cost(_score, needs_labels=_labels))

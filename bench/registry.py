@@ -121,7 +121,10 @@ class Registry(Generic[S]):
     def get(self, name: str) -> S:
         self._ensure_loaded()
         if name not in self._specs and self._resolve is not None and (made := self._resolve(name)) is not None:
-            return self._specs.get(made.name) or self.add(made)
+            known = self._specs.get(made.name)  # made before under its canonical name: the same, unless changed since
+            if known is not None and getattr(known, "version", None) == getattr(made, "version", None):
+                return known
+            return self.add(made)
         try:
             return self._specs[name]
         except KeyError:

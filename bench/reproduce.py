@@ -548,10 +548,10 @@ def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[st
     which = "study" if protocol == "published" else "honest"
     path = Path(opts.results_dir) / REPORT_FOLDER / f"{paper.id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    datasets = sorted({r["dataset"] for r in rows})
+    datasets, frontends = sorted({r["dataset"] for r in rows}), sorted({r["frontend"] for r in rows})
     write_json(path, {"paper": paper.id, "title": paper.title, "citation": paper.citation, "protocol": protocol,
-                      "created": time.strftime("%Y-%m-%d %H:%M %Z"), "datasets": datasets,
-                      "sources": sources_digest(Path(opts.results_dir), datasets),
+                      "created": time.strftime("%Y-%m-%d %H:%M %Z"), "datasets": datasets, "frontends": frontends,
+                      "sources": sources_digest(Path(opts.results_dir), datasets, frontends, str(opts.width)),
                       "settings": {"width": str(opts.width), "seeds": list(opts.seeds), "grid": opts.grid},
                       "skipped": skipped, "cells": comparison_cells(rows, protocol),
                       "legend": [line for line in _legend(paper, rows, protocol) if line],

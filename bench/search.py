@@ -193,7 +193,7 @@ def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, da
         # the default grid named or not is one computation: one key (None, as before grids could be named here)
         settings.update(folds=list(opts.folds) if opts.folds else "all",
                         grid=None if (opts.grid or DEFAULT_GRID) == DEFAULT_GRID else opts.grid,
-                        evaluation=random_weight_evaluation(proxy, opts))
+                        evaluation={**random_weight_evaluation(proxy, opts), **dataset.kind.code_key()})
     return settings
 
 
@@ -216,17 +216,24 @@ def random_weight_evaluation(proxy: ProxySpec, opts: SearchOptions) -> dict:
 _WARM: set[str] = set()  # proxies already run once in this process
 
 
+def cached_record(path: Path, key: str) -> dict | None:
+    """The proxy record at ``path`` when it is readable and its key is ``key``, else None (computed again)."""
+    if not path.is_file():
+        return None
+    try:
+        record = read_json(path)
+    except RwbenchError:
+        return None
+    return record if record.get("key") == key else None
+
+
 def proxy_record(proxy: ProxySpec, arch: Architecture, ctx: ProxyContext, path: Path, key: str,
                  force: bool = False) -> tuple[dict, bool]:
     """The proxy's record from ``path`` when its key matches (and not ``force``), else computed, timed and written;
     (record, computed)."""
-    if path.is_file() and not force:
-        try:
-            record = read_json(path)
-            if record.get("key") == key:
-                return record, False
-        except RwbenchError:
-            pass  # unreadable: computed again
+    record = None if force else cached_record(path, key)
+    if record is not None:
+        return record, False
     if proxy.kind == "zero-cost" and ctx.batch is not None:
         ctx.batch()  # decoded once per input shape, outside the proxy's time (search.json: minibatch.seconds)
     if proxy.kind != "random-weight" and proxy.name not in _WARM:
@@ -474,15 +481,26 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
     batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width)
     ctx = ProxyContext(spec=archs[0].spec, width=opts.width, seeds=tuple(opts.seeds), dataset=dataset,
                        batch=batches(archs[0].spec), device=_device(opts.device))
+    folder, protocol = search_folder(opts, space["name"], dataset), dataset.describe()["protocol"]
+    cached = {p.name: [a for a in archs if not opts.force and cached_record(
+        folder / "proxies" / safe(a.name) / f"{safe(p.name)}.json", content_key(proxy_settings(p, a, opts, dataset,
+                                                                                             protocol)))]
+              for p in proxies}  # as compute_proxies finds them: these are read, not computed
+
+    def from_cache(proxy: ProxySpec) -> str:
+        n = len(cached[proxy.name])
+        return f"; {n} of {len(archs)} cached in {folder}, read" if n else ""
+
     cheap = [p for p in proxies if p.kind != "random-weight"]
     for proxy in cheap:
         proxy.compute(ctx)  # warm up (imports, first kernels), then time
         start = time.perf_counter()
         proxy.compute(ctx)
-        lines.append(f"{proxy.name}: ≈ {time.perf_counter() - start:.2f} s per architecture (timed on {archs[0].name})")
+        lines.append(f"{proxy.name}: ≈ {time.perf_counter() - start:.2f} s per architecture (timed on {archs[0].name})"
+                     + from_cache(proxy))
     costly = [p for p in proxies if p.kind == "random-weight"]
     if costly:
-        setup = random_weight_setup(opts, dataset, search_folder(opts, space["name"], dataset))
+        setup = random_weight_setup(opts, dataset, folder)
         outer = setup.splits if setup.splits is not None else dataset.splits()  # None: all
         share = len(outer) / len(dataset.splits())
         scored = math.ceil(len(archs) / 2) if opts.halving else len(archs)
@@ -490,13 +508,14 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
         embed_seconds = 0.0
         for proxy in costly:
             rows = plan([dataset], [a.spec for a in archs[:scored]], [BACKENDS.get(proxy.name.removeprefix("rw_"))],
-                        setup.opts, timings=timings)
+                        setup.opts, timings=timings,
+                        protocols={dataset.key: (setup.described or dataset.describe())["protocol"]})
             embed_seconds = sum(r.embed_seconds for r in rows)  # the same rows, whichever backend
             done, total = sum(r.up_to_date for r in rows), sum(r.results for r in rows)
             reused = f"; {done} of {total} result files already in {setup.opts.results_dir}, reused" if done else ""
             lines.append(f"{proxy.name}: ≈ {sum(share * r.fit_seconds for r in rows) / scored:.1f} s per architecture "
                          f"of backend fits on {scored} architectures (outer folds scored: {len(outer)} of "
-                         f"{len(dataset.splits())}{reused})")
+                         f"{len(dataset.splits())}{reused}){from_cache(proxy)}")
         lines.append(f"random-weight embedding, computed once for {', '.join(p.name for p in costly)}: "
                      f"≈ {embed_seconds / scored:.1f} s per architecture ({len(opts.seeds)} seed(s))")
     trains = min(opts.train_top + opts.train_random, len(archs))

@@ -173,6 +173,12 @@ class TaskType(ABC):
     description: ClassVar[str]
     thresholded: ClassVar[bool] = False
     votes: ClassVar[bool] = False
+    code_version: ClassVar[int] = 1  # bump when this type's scoring changes: its results and trainings are redone
+
+    def code_key(self) -> dict[str, int]:
+        """This type's part of result and training keys: none at version 1 (the keys of every result written before
+        it had a version stay as they were)."""
+        return {"task_code": self.code_version} if self.code_version > 1 else {}
     paired_clip_test: ClassVar[str]
     max_draws: ClassVar[int | None] = None
     metric_bounds: ClassVar[tuple[float, float]] = (0.0, 1.0)  # every metric's range: a stored value outside is invalid
@@ -370,6 +376,7 @@ class Multiclass(TaskType):
 
 class Multilabel(TaskType):
     name = "multilabel"
+    code_version = 2  # 2: a tag without a positive training clip is never predicted, nor in the threshold's choice
     metrics = ("roc_auc_macro", "pr_auc_macro", "micro_f1")
     scoring = staticmethod(roc_auc_scorer)
     description = "a set of tags per clip; macro ROC-AUC (macro PR-AUC, micro F1 at a validated threshold)"

@@ -549,7 +549,8 @@ def training_key(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOpt
     return content_key({"frontend": spec.name, "frontend_version": spec.version, "width": str(opts.width),
                         **({"filters": spec.filters(opts.width)} if spec.widths_from_data else {}),
                         "seed": seed, "dataset": dataset.key, "fingerprint": dataset.fingerprint(),
-                        "protocol": protocol, "settings": opts.head_settings(), "skipped": sorted(failed)})
+                        "protocol": protocol, "settings": opts.head_settings(), "skipped": sorted(failed),
+                        **dataset.kind.code_key()})
 
 
 def trained_path(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions) -> Path:

@@ -114,7 +114,12 @@ def test_an_entry_resumed_on_another_device_says_so(tmp_path):
         entry.save_chunk(index, [index], [np.zeros((1, 3), np.float32)], {}, dim=3, clip_ids=["a", "b", "c"],
                          seconds=1.0, device=device, batch_size=8, threads=2)
     summary = entry.chunk_summary(3)
-    assert summary["device"] == "mixed (cpu ×1, cuda ×2)" and summary["batch_size"] == 8
+    assert summary["device"] == "mixed (cpu ×1, cuda ×2)" and summary["batch_size"] == 8 and summary["threads"] == 2
+    with open(entry.part_path(0), "wb") as handle:  # a part of an rwbench that kept none of these (then resumed)
+        np.savez(handle, rows=np.array([0]), features=np.zeros((1, 3), np.float32), seconds=np.array(1.0),
+                 failed=np.array([], dtype=str))
+    summary = entry.chunk_summary(3)
+    assert (summary["device"], summary["batch_size"], summary["threads"]) == ("cuda:0", 8, None)
 
 
 def test_batch_size_does_not_change_embeddings(tmp_path):

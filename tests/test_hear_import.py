@@ -156,3 +156,18 @@ def test_model_folders_are_told_apart_by_their_content(tmp_path, monkeypatch):
         torch.save(model.state_dict(), folder / "w.pt")
         names.add(FRONTENDS.get(f"hear:hear_folder_model?model={folder}").name)
     assert len(names) == 2  # both were 'model=model': one front-end, one cache entry, the first one's numbers
+
+
+def test_model_names_that_are_not_paths_are_told_apart(tmp_path, monkeypatch):
+    """A hub id the module resolves: alice/base and bob/base were both 'model=base', one front-end, one cache entry."""
+    (tmp_path / "hear_hub_model.py").write_text(
+        "import torch\nfrom hear_toy_module import ToyModel, get_scene_embeddings, get_timestamp_embeddings\n"
+        "def load_model(name=''):\n"
+        "    model = ToyModel()\n"
+        "    with torch.no_grad():\n"
+        "        model.projection.weight.mul_(len(name))\n"
+        "    return model\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    alice, bob = (FRONTENDS.get(f"hear:hear_hub_model?model={who}/base") for who in ("alice", "bob"))
+    assert alice.name != bob.name and "alice_base@" in alice.name and "bob_base@" in bob.name
+    assert FRONTENDS.get("hear:hear_hub_model?model=base").name == "hear:hear_hub_model?model=base"

@@ -228,3 +228,19 @@ def test_the_vectorised_roc_auc_equals_scikit_learns_with_ties_and_missing_class
                 assert ours[t] == pytest.approx(roc_auc_score(truth[:, t], scores[:, t]), abs=1e-12)
             else:
                 assert np.isnan(ours[t])
+
+
+def test_results_scored_by_the_earlier_micro_f1_rule_are_computed_again(tmp_path, monkeypatch):
+    """The untrained-tag rule changed multilabel scores under the same key: results of the earlier rule stayed "up to
+    date" beside new ones. The type's code version is in the key; multiclass keys are as they were (no version)."""
+    from rwbench.pipeline import evaluation_jobs
+    from rwbench.tasks import task_type
+
+    opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, seeds=[0])
+    ds = chord_dataset()
+    (job,) = evaluation_jobs([ds], [TINY], [BACKENDS.get("logreg")], opts)
+    protocol = ds.describe()["protocol"]
+    key = job.run_key(opts, protocol)
+    assert task_type("multiclass").code_key() == {} and task_type("multilabel").code_key() == {"task_code": 2}
+    monkeypatch.setattr(type(ds.kind), "code_version", 1)
+    assert job.run_key(opts, protocol) != key

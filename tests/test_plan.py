@@ -243,3 +243,27 @@ def test_with_windows_voted_the_plan_counts_each_files_windows_and_times_fits_on
     assert row.rows_to_embed == len(np.load(index)) == 3 * (2 * (1 + 2 + 3 + 4 + 5) + 1 + 2)  # windows per class
     first_split = FITS[:3 * 3 + 1]  # 3 inner folds × 3 settings, then the refit on the training side's windows
     assert max(timed) == max(first_split) > len(ds.clips)
+
+
+def test_clips_a_loader_cuts_from_longer_files_are_counted_at_the_datasets_length(tmp_path):
+    """Speech Commands' silence clips name a 60-s recording and load 1 s of it: read from the header, each counted as
+    60 windows (the dry run predicted 432 rows for a run of 72)."""
+    from conftest import write_audio
+
+    from rwbench.datamodel import Dataset
+    from rwbench.datasets.folder import load_folder
+    from rwbench.embed_job import EmbedJob
+    from rwbench.plan import windows_per_clip
+
+    for name in ("a/a1", "a/a2", "a/a3", "b/b1", "b/b2", "b/b3"):
+        write_audio(tmp_path / "data" / f"{name}.wav", seconds=2.0)
+    ds = load_folder(tmp_path / "data", k=3, seconds=0.5)
+    job = EmbedJob(ds, TINY, segment=0.5)
+    assert windows_per_clip(job).tolist() == [4] * 6  # whole files: their length
+
+    class Cuts(Dataset):
+        def load_audio(self, clip, sample_rate):
+            return super().load_audio(clip, sample_rate)[:sample_rate // 2]
+
+    cuts = Cuts(name=ds.name, task=ds.task, clips=ds.clips, protocol=ds.protocol, seconds=0.5)
+    assert windows_per_clip(EmbedJob(cuts, TINY, segment=0.5)).tolist() == [1] * 6

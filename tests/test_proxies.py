@@ -316,3 +316,38 @@ def test_a_proxy_is_a_function_of_network_and_minibatch_not_of_the_random_state(
         assert dropouts and not any(m.training for m in dropouts) and all(m.training for m in norms)
         values.append(ZERO_COST["grad_norm"][0](net, inputs, targets, task.head_loss()))
     assert values[0] == values[1]
+
+
+@pytest.mark.parametrize("name, module", [("timbral", "musically_motivated"), ("vertical_7x96", "vertical"),
+                                          ("rese2_multi", "rese2"), ("samplecnn", "samplecnn")])
+def test_naswot_reads_every_relu_unit_where_embedding_pools_first(name, module, monkeypatch):
+    """Embedding applies the ReLU after the max-pool (the same values, fewer ReLUs); naswot read only the pooled
+    units there (timbral 72.9 where the network as written gives 100.6). A proxy network runs in training mode: the
+    order as written."""
+    import importlib
+
+    from rwbench.frontend import FRONTENDS
+    from rwbench.proxies import ProxyNetwork, network_input
+
+    spec = FRONTENDS.get(name)
+    waves = torch.randn(6, max(spec.min_samples(), spec.sample_rate), generator=torch.Generator().manual_seed(0))
+    x = network_input(spec, waves)
+    net = ProxyNetwork(spec, "small", 3, seed=0)
+    score = naswot_score(net, x)
+    as_written = importlib.import_module(f"rwbench.architectures.{module}")
+    monkeypatch.setattr(as_written, "relu_of_max", lambda z, pool, training, relu=torch.relu: pool(relu(z)))
+    assert naswot_score(net, x) == pytest.approx(score, rel=1e-12)
+
+
+def test_a_jacobian_that_is_not_finite_is_named_so():
+    """sqrt at 0 has no derivative: the reason said 'a clip's input Jacobian is constant'."""
+    from rwbench.proxies import Undefined, jacob_cov_score
+
+    class Magnitude(nn.Module):
+        def forward(self, x):
+            return torch.sqrt(x * x).sum(dim=-1, keepdim=True)
+
+    x = torch.zeros(3, 1, 8, dtype=torch.float64)
+    x[:, :, 1:] = torch.randn(3, 1, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with pytest.raises(Undefined, match="input Jacobian is not finite"):
+        jacob_cov_score(Magnitude(), x)

@@ -745,3 +745,18 @@ def test_a_minibatch_smaller_than_the_class_count_draws_its_classes():
     labels = dataset.labels
     drawn = {tuple(sorted(labels[minibatch_indices(dataset, 2, seed)])) for seed in range(20)}
     assert len(drawn) > 1, "two clips of three classes: not always the first two"
+
+
+def test_a_dry_run_after_a_search_says_what_it_would_read(toy_space, tmp_path, capsys):
+    """Its proxies cached and its random-weight results written (on one outer fold): the dry run predicted them all
+    again (the results' protocol, with the folds scored, was not the one it looked them up by)."""
+    argv = ["search", str(toy_space), "--tasks", "timbre", "--n", "2", "--proxies", "params,synflow,rw_elm",
+            "--batch", "4", "--folds", "fold1", "--device", "cpu", "--out", str(tmp_path / "s"),
+            "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "-q"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([*argv, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "synflow: ≈" in out and "; 2 of 2 cached in" in out.split("synflow: ≈")[1].splitlines()[0]
+    rw = out.split("rw_elm: ≈")[1].splitlines()[0]
+    assert "2 of 2 result files already in" in rw and "2 of 2 cached in" in rw

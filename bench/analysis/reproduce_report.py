@@ -15,15 +15,16 @@ log = logging.getLogger(__name__)
 REPORT_FOLDER = "reproduce"  # RESULTS/reproduce/<paper>.json: the last table of each paper, for `rwbench report`
 
 
-def sources_digest(results_dir: Path, datasets: Sequence[str]) -> str:
-    """One digest of every result file of ``datasets`` (names and contents): the report tells a kept table from
-    one whose results were rerun, added to or removed since."""
+def sources_digest(results_dir: Path, datasets: Sequence[str], frontends: Sequence[str], width: str) -> str:
+    """One digest of the result files a reproduce table reads (names and contents): those of its datasets,
+    front-ends and width, honest and under the study's protocol. The report tells a kept table from one whose
+    results were rerun, added to (another seed) or removed since; other front-ends' results do not count."""
     from ..filehash import file_digests
     from ..results import safe
 
     folders = [results_dir, *(p.parent for p in results_dir.glob("*/runs"))]  # the study's protocol's beside them
-    files = sorted(p for folder in folders for d in datasets
-                   for p in (folder / "runs" / safe(d.replace("/", "__"))).glob("*.json"))
+    files = sorted(p for folder in folders for d in datasets for f in frontends
+                   for p in (folder / "runs" / safe(d.replace("/", "__"))).glob(f"{safe(f)}__{safe(width)}__*.json"))
     listing = [[p.relative_to(results_dir).as_posix(), digest] for p, digest in zip(files, file_digests(files))]
     return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
 
@@ -108,8 +109,10 @@ def _staleness(results_dir: Path, record: dict) -> str:
     again = f"run `rwbench reproduce {record['paper']}` again to make it from them"
     if "sources" not in record:
         return f"This table was kept by an older rwbench, undated: the results may have changed since; {again}."
-    if sources_digest(results_dir, record.get("datasets", [])) != record["sources"]:
-        return (f"Stale: the result files of its datasets were rerun, added or removed since this table was made "
+    digest = sources_digest(results_dir, record.get("datasets", []), record.get("frontends", []),
+                            record.get("settings", {}).get("width", ""))
+    if digest != record["sources"]:
+        return (f"Stale: the result files of its rows were rerun, added or removed since this table was made "
                 f"({record.get('created', 'undated')}); the leaderboard above shows them as they are now; {again}.")
     return ""
 
