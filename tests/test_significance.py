@@ -167,7 +167,8 @@ def test_leaderboard_marks_rows_tied_with_the_best_or_worse_and_carries_friedman
 def test_five_folds_say_that_wilcoxon_cannot_reach_significance(tmp_path):
     records = [record("best", [0.9] * 5), record("poor", [0.5] * 5), record("mid", [0.7] * 5)]
     table = _board(tmp_path, records).set_index("frontend")
-    assert table.loc["poor", "p_vs_best"] == pytest.approx(0.125) and table.loc["poor", "tied_with_best"] == True  # noqa: E712
+    assert table.loc["poor", "p_vs_best"] == pytest.approx(0.125) and table.loc["poor", "vs_best"] == "untestable"
+    assert pd.isna(table.loc["poor", "tied_with_best"])  # not True: CSV/JSON read it as a tie
     text = leaderboard.to_summary(table.reset_index())
     assert ("5 folds cannot show a Holm-corrected p < 0.05 with Wilcoxon against the best for 2 other row(s) "
             "(least attainable p 0.125)") in text
@@ -179,12 +180,14 @@ def test_holm_over_many_rows_makes_six_folds_untestable_and_the_table_says_so(tm
     records = [record(f"fe{i:02d}", [0.9 - 0.04 * i + 0.001 * f for f in range(6)]) for i in range(17)]
     table = _board(tmp_path, records).set_index("frontend")
     assert table.loc["fe00", "least_p"] == pytest.approx(16 * 2 / 2 ** 6)
-    assert table.loc["fe16", "p_vs_best"] == pytest.approx(0.5) and table.loc["fe16", "tied_with_best"] == True  # noqa: E712
+    assert table.loc["fe16", "p_vs_best"] == pytest.approx(0.5) and pd.isna(table.loc["fe16", "tied_with_best"])
+    assert (table.drop("fe00")["vs_best"] == "untestable").all() and table.loc["fe00", "vs_best"] == "best"
     text = leaderboard.to_summary(table.reset_index())
     assert "6 folds cannot show a Holm-corrected p < 0.05 with Wilcoxon against the best for 16 other row(s)" in text
     assert text.count("untestable (p=0.5)") == 16
     two = _board(tmp_path / "two", records[:2]).set_index("frontend")  # one comparison: 0.031 is attainable
     assert two.loc["fe01", "p_vs_best"] == pytest.approx(2 / 2 ** 6) and two.loc["fe01", "tied_with_best"] == False  # noqa: E712
+    assert two.loc["fe01", "vs_best"] == "worse"
     assert "worse (p=0.031)" in leaderboard.to_summary(two.reset_index())
 
 

@@ -252,6 +252,12 @@ def read_results(results_dir: Path, *, strict: bool = False) -> tuple[list[Resul
         raise RwbenchError(f"results folder {str(results_dir)!r} is a file, not a folder")
     if not Path(results_dir).is_dir():
         raise RwbenchError(f"results folder {str(results_dir)!r} does not exist; run `rwbench run` first")
+    folder = Path(results_dir)
+    if not any((folder / part).is_dir() for part in ("runs", "search", "reproduce")):  # not a results folder
+        hint = (f": it is a results folder's runs/ itself; pass --results {folder.parent}" if folder.name == "runs"
+                else f"; the results are perhaps in {folder / 'results'} (--results {folder / 'results'})"
+                if (folder / "results" / "runs").is_dir() else "; run `rwbench run` with this --results first")
+        raise RwbenchError(f"{str(results_dir)!r} holds no results (no runs/ folder){hint}")
     invalid: list[tuple[str, str]] = []
     return list(iter_results(results_dir, strict=strict, invalid=invalid)), invalid
 
@@ -349,7 +355,11 @@ def load(results_dir: Path, *, strict: bool = False, task: str | None = None,
     records, invalid = read_results(results_dir, strict=strict)
     if task is not None:
         task_type(task)  # an unknown name is an error, not an empty table
+        present = sorted({task_of(r).name for r in records})
         records = [r for r in records if task_of(r).name == task]
+        if not records and present:
+            raise RwbenchError(f"no result of task type {task} under {results_dir} (its results are of "
+                               f"{', '.join(present)}: --task-type {present[0]})")
     if datasets is not None:
         keys = set(datasets)
         records = [r for r in records if r.dataset["key"] in keys]
@@ -433,17 +443,12 @@ def ms_per_clip_cell(ms: float, device: str, mixed_table: bool) -> str:
 
 
 def versus_best(row: pd.Series) -> str:
-    """``best`` for the best row of its backend; ``tied (p=…)`` when the Holm-corrected test against that row does
-    not separate them, ``worse (p=…)`` when it does; ``untestable (p=…)`` when no Holm-corrected p below α was
-    attainable (too few folds for the rows compared); ``untested`` when no test applies (see
-    :mod:`rwbench.analysis.significance`)."""
-    if row["tied_with_best"] is True and pd.isna(row["p_vs_best"]):
-        return "best"
-    if pd.isna(row["p_vs_best"]):
-        return "untested" if row["test_vs_best"] else ""
-    if row["tied_with_best"] and row["least_p"] > ALPHA:  # no p below α was attainable: not evidence of a tie
-        return f"untestable (p={row['p_vs_best']:.2g})"
-    return f"tied (p={row['p_vs_best']:.2g})" if row["tied_with_best"] else f"worse (p={row['p_vs_best']:.2g})"
+    """``vs_best`` as shown: ``best`` for the best row of its backend; ``tied (p=…)`` when the Holm-corrected test
+    against that row does not separate them, ``worse (p=…)`` when it does; ``untestable (p=…)`` when no
+    Holm-corrected p below α was attainable (too few folds for the rows compared); ``untested`` when no test applies
+    (see :mod:`rwbench.analysis.significance`)."""
+    verdict = row["vs_best"] if isinstance(row["vs_best"], str) else ""
+    return f"{verdict} (p={row['p_vs_best']:.2g})" if verdict in ("tied", "worse", "untestable") else verdict
 
 
 def significance_lines(rows: pd.DataFrame) -> list[str]:

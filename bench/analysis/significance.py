@@ -48,7 +48,7 @@ PERMUTATIONS = 9999
 MIN_FOLD_BLOCKS = 5  # fewer folds than this: the clips are the blocks (``auto``)
 REGIMES = ("auto", "folds", "clips")
 OTHER_FOLDS = "other folds"  # test_vs_best of a row scored on other folds than the group's: in no test
-ROW_COLUMNS = ("avg_rank", "p_vs_best", "tied_with_best", "test_vs_best", "ci_low", "ci_high")
+ROW_COLUMNS = ("avg_rank", "p_vs_best", "tied_with_best", "vs_best", "test_vs_best", "ci_low", "ci_high")
 GROUP_COLUMNS = ("block_kind", "n_blocks", "least_p", "friedman_chi2", "friedman_p", "nemenyi_cd", "weight_kinds")
 
 
@@ -322,6 +322,7 @@ def group_statistics(rows: dict[K, list[ResultRecord]], score: dict[K, float],
     out: dict[K, dict[str, Any]] = {key: dict.fromkeys(ROW_COLUMNS, np.nan) for key in rows}
     for key, clips in outputs.items():
         out[key]["test_vs_best"] = "" if key in scores.index else OTHER_FOLDS
+        out[key]["vs_best"] = "" if key in scores.index else "untested"
         if clips:
             out[key]["ci_low"], out[key]["ci_high"] = hierarchical_interval(clips)
     group: dict[str, Any] = dict.fromkeys(GROUP_COLUMNS, np.nan) | {"block_kind": kind,
@@ -341,10 +342,14 @@ def group_statistics(rows: dict[K, list[ResultRecord]], score: dict[K, float],
     best = max(scores.index, key=lambda key: score[key])
     others = [key for key in scores.index if key != best]
     tests = [_versus(scores, outputs, key, best, kind, family=len(others)) for key in others]
-    out[best]["tied_with_best"] = True
+    out[best].update(tied_with_best=True, vs_best="best")
+    # where no Holm-corrected p below α was attainable (too few blocks), a p above it is no evidence of a tie
+    attainable = not (np.isfinite(group["least_p"]) and group["least_p"] > ALPHA)
     for key, p, (_, name) in zip(others, holm([p for p, _ in tests]), tests):
-        out[key].update(p_vs_best=float(p), tied_with_best=bool(p >= ALPHA) if np.isfinite(p) else np.nan,
-                        test_vs_best=name)
+        verdict = ("untested" if not np.isfinite(p) else "untestable" if not attainable else
+                   "tied" if p >= ALPHA else "worse")
+        out[key].update(p_vs_best=float(p), tied_with_best={"tied": True, "worse": False}.get(verdict, np.nan),
+                        vs_best=verdict, test_vs_best=name)
     if kind == "folds":
         group["nemenyi_cd"] = nemenyi_cd(len(scores), scores.shape[1])
         if len(scores) >= 3:
