@@ -345,14 +345,22 @@ def refuse_grid_clash(eval_job: EvalJob, opts: RunOptions, existing: dict | None
 
 
 def check_grids(eval_jobs: list[EvalJob], opts: RunOptions) -> None:
-    """A result made with another named grid of its backend (``--grid study`` vs ``wide``) lives at the same path
-    (the grid is in its run key and backend section, not in its file name), so it is not replaced silently: the
-    run stops before any work unless ``--force``. A file another run writes after this check is caught under the
-    result's lock (:func:`evaluate_job`)."""
-    clashes = [(path, made) for eval_job in eval_jobs
-               if (made := grid_clash(eval_job, opts, existing_record(path := eval_job.path(opts))))]
+    """A result made with another named grid of its backend (``--grid study`` vs ``wide``), or on other data under the
+    same dataset key, lives at the same path (the grid and the data are in its run key, not in its file name), so it
+    is not replaced silently: the run stops before any work unless ``--force``. A file another run writes after this
+    check is caught under the result's lock (:func:`evaluate_job`)."""
+    if opts.force:
+        return
+    existing = [(eval_job, existing_record(eval_job.path(opts))) for eval_job in eval_jobs]
+    clashes = [(eval_job.path(opts), made) for eval_job, record in existing
+               if (made := grid_clash(eval_job, opts, record))]
     if clashes:
         raise grid_clash_error(clashes, opts)
+    fingerprints = {d.key: d.fingerprint() for d in {j.job.dataset.key: j.job.dataset for j in eval_jobs}.values()}
+    other = [(eval_job.path(opts), made, now) for eval_job, record in existing
+             if (made := other_data(record, now := fingerprints[eval_job.job.dataset.key]))]
+    if other:
+        raise other_data_error(other, opts)
 
 
 def check_task_options(datasets: list[Dataset], opts: RunOptions) -> None:
@@ -398,7 +406,7 @@ def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: di
         existing = existing_record(path)
         refuse_grid_clash(eval_job, opts, existing)
         embeddings = {job.fold: load_embeddings(job, opts) for job in eval_job.jobs}
-        warn_other_data(path, existing, next(iter(embeddings.values())).manifest.dataset_fingerprint)
+        refuse_other_data(path, existing, next(iter(embeddings.values())).manifest.dataset_fingerprint, opts)
         line = _evaluate(eval_job, embeddings, path, eval_job.run_key(opts, described["protocol"]), splits, described, opts)
     if progress is not None:
         progress.step(line)
@@ -407,13 +415,26 @@ def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: di
     return path, True
 
 
-def warn_other_data(path: Path, existing: dict | None, fingerprint: str) -> None:
-    """Say so when the result about to be replaced (``existing``, at ``path``) was made on other data under the same
-    dataset key (a changed manifest, another copy of the dataset): its numbers are gone once this run writes."""
+def other_data(existing: dict | None, fingerprint: str) -> str | None:
+    """The dataset fingerprint the ``existing`` result was made on, where it is not ``fingerprint`` (None: no file,
+    or the same data)."""
     made_on = ((existing or {}).get("dataset") or {}).get("fingerprint")
-    if made_on and made_on != fingerprint:
-        log.warning("replacing %s/%s: it was made on other data under the same dataset key (fingerprint %s, now "
-                    "%s); another --results folder keeps both", path.parent.name, path.name, made_on, fingerprint)
+    return made_on if made_on and made_on != fingerprint else None
+
+
+def other_data_error(found: list[tuple[Path, str, str]], opts: RunOptions) -> RwbenchError:
+    path, made_on, fingerprint = found[0]
+    return RwbenchError(
+        f"{len(found)} result file(s) under {opts.results_dir} were made on other data under the same dataset key "
+        f"(e.g. {path.parent.name}/{path.name}: fingerprint {made_on[:16]}, now {fingerprint[:16]}: another copy, a "
+        f"partial one, other --dataset-option values): another --results folder keeps both, --force replaces them")
+
+
+def refuse_other_data(path: Path, existing: dict | None, fingerprint: str, opts: RunOptions) -> None:
+    """Under the result's lock, before it is replaced: a result on other data written since :func:`check_grids`
+    looked (or found by a run with ``--force``, which replaces it) stops this run as that check would have."""
+    if not opts.force and (made_on := other_data(existing, fingerprint)):
+        raise other_data_error([(path, made_on, fingerprint)], opts)
 
 
 def stored_run_key(path: Path) -> str | None:

@@ -312,7 +312,9 @@ class Multiclass(TaskType):
         if short:
             listed = ", ".join(f"{label!r} ({n})" for label, n in list(short.items())[:5])
             raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} puts each class in all {k} folds, but "
-                            f"{len(short)} class(es) have fewer clips: {listed}; add clips, lower k, or drop the class")
+                            f"{len(short)} class(es) have fewer clips: {listed}; add clips, lower k (--dataset-option "
+                            f"k={max(3, min(short.values()))}; nested cross-validation needs 3 folds or more), or drop "
+                            f"the class")
 
     def check_splits(self, dataset: Dataset, splits: Sequence[OuterSplit], partial: bool = False) -> None:
         """A class tested in a split whose training side has none of it is always predicted wrong: the fold's

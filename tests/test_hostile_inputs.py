@@ -257,8 +257,9 @@ def _computed(caplog) -> int:
     return int(text.split("embed stage: ")[-1].split(" computed")[0])
 
 
-def test_a_file_whose_content_changed_is_embedded_again(tmp_path, caplog):
-    """Same name, same size, same mtime: only the content differs; the cache key follows the content."""
+def test_a_file_whose_content_changed_is_embedded_again(tmp_path, caplog, capsys):
+    """Same name, same size, same mtime: only the content differs; the cache key follows the content. The result
+    made on the old content is not replaced without --force (it was, with a warning line)."""
     caplog.set_level(logging.INFO)
     data = pets(tmp_path)
     argv = [a for a in folder_run(tmp_path, data) if a != "-q"]
@@ -268,8 +269,10 @@ def test_a_file_whose_content_changed_is_embedded_again(tmp_path, caplog):
     target.write_bytes(other.read_bytes())  # same length: the same size
     os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the old mtime
     assert target.stat().st_size == stat.st_size
-    assert main(argv) == 0
-    assert "it was made on other data under the same dataset key" in caplog.text  # the old result is named
+    assert main(argv) == 2
+    assert "were made on other data under the same dataset key" in capsys.readouterr().err  # refused, by name
+    caplog.clear()
+    assert main([*argv, "--force"]) == 0
     assert _computed(caplog) == 1, "the changed file is embedded again"
     os.utime(target)  # touched, content unchanged: nothing to recompute
     assert main(argv) == 0 and _computed(caplog) == 0
