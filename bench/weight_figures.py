@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .analysis.figures import Figure, new_figure
+from .analysis.figures import Figure, new_figure, plain
 from .clips import clip_audio
 from .datamodel import Dataset
 from .embed_job import EmbedJob
@@ -122,7 +122,7 @@ def filters_figure(panels: list[FilterPanel]) -> Figure:
                           extent=(0, len(kernels), 0, freqs[-1] / 1000), interpolation="nearest")
         lengths = sorted({len(k) for k in kernels})
         title = f"{panel.frontend.name} · {panel.weights}" + (f"\n({panel.note})" if panel.note else "")
-        ax.set_title(title, fontsize=9)
+        ax.set_title(plain(title), fontsize=9)
         ax.set_xlabel(f"{len(kernels)} filters of {'/'.join(map(str, lengths))} samples,\nsorted by dominant frequency",
                       fontsize=8)
         ax.set_ylabel("frequency (kHz)")
@@ -175,7 +175,7 @@ def mel_target_figure(data: MelTarget) -> Figure:
         image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis", vmin=-1, vmax=1,
                           extent=(0, seconds, 0, values.shape[0]))
         error = "" if values is data.target else f"\nMSE {np.mean((values - data.target) ** 2):.4f}"
-        ax.set_title(title + error, fontsize=9)
+        ax.set_title(plain(title + error), fontsize=9)
         ax.set_xlabel("time (s)")
     axes[0].set_ylabel(f"mel band (of {MST_TARGET.n_mels})")
     fig.colorbar(image, ax=list(axes), shrink=0.9)

@@ -28,19 +28,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 else:
     try:
-        import matplotlib
-        from matplotlib.figure import Figure as _Figure
-        from matplotlib.text import Text
-
-        class Figure(_Figure):
-            """Text from data (class, dataset, front-end names) is plain: a '$' is a dollar sign, not mathtext
-            (``tip $5^$ jar`` stopped the report; ``50$ and 100$`` was drawn as italic math)."""
-
-            def savefig(self, *args, **kwargs):
-                with matplotlib.rc_context({"text.parse_math": False}):  # tick labels made while drawing
-                    for text in self.findobj(Text):
-                        text.set_parse_math(False)
-                    super().savefig(*args, **kwargs)
+        from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - the [report] extra is absent
         Figure = None
 
@@ -63,6 +51,12 @@ BAR_ZOOM = 0.3  # bars start their axis near the data when the lowest bar end is
 def require_matplotlib() -> None:
     if Figure is None:
         raise RwbenchError("figures need matplotlib: pip install 'rwbench[report]'")
+
+
+def plain(text: object) -> str:
+    """``text`` from data (a class, dataset or front-end name) as drawn: a '$' is a dollar sign, not mathtext
+    ('tip $5^$ jar' stopped the report; '50$ and 100$' was drawn as italic math)."""
+    return str(text).replace("$", r"\$")
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -165,10 +159,10 @@ def score_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str, me
     for group in groups:
         mine = (bars["group"] == group).to_numpy()
         ax.barh(y[mine], bars["mean"][mine], height=height, xerr=bars["std"][mine], color=colour(group, others),
-                label=group, error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#333333"})
+                label=plain(group), error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#333333"})
     if baseline is not None:
         ax.axvline(baseline, color="#000000", linestyle="--", linewidth=1, label=f"{BASELINE} {baseline:.3f}")
-    ax.set_yticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), [plain(label) for label in labels])
     ax.invert_yaxis()  # best on top
     reach = float(np.nanmax(bars["mean"] + bars["std"].fillna(0))) if len(bars) else 1.0
     start = bar_axis_start(bars, baseline)
@@ -182,7 +176,7 @@ def score_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str, me
             ax.plot([-0.012 + dx, 0.004 + dx], [-0.025, 0.025], transform=ax.transAxes, color="#000000",
                     linewidth=1, clip_on=False)
     ax.set_xlabel(label)
-    ax.set_title(title, fontsize=TITLE)
+    ax.set_title(plain(title), fontsize=TITLE)
     legible(ax)
     ax.grid(axis="x", alpha=0.3)
     fig.legend(loc="outside lower center", ncols=min(len(groups) + (baseline is not None), 3), fontsize=TEXT - 1,
@@ -216,14 +210,14 @@ def scatter_figure(pairs: pd.DataFrame, correlation: pd.Series | dict, title: st
     for i, (name, xi, yi) in enumerate(zip(labels(pairs), x, y)):  # `vgg (small)`, `vgg (large)` where both
         crowd = int(np.sum((np.abs(x[:i] - xi) < 0.12 * span) & (np.abs(y[:i] - yi) < 0.04 * span)))
         dx, dy = LABEL_OFFSETS[crowd % len(LABEL_OFFSETS)]  # a neighbour's label is already there: try another side
-        ax.annotate(name, (xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=TEXT - 1,
+        ax.annotate(plain(name), (xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=TEXT - 1,
                     ha="left" if dx > 0 else "right")
     low, high = (min(x.min(), y.min()), max(x.max(), y.max())) if len(x) else (0, 1)
     pad = 0.05 * max(high - low, 0.1)
     ax.plot([low - pad, high + pad], [low - pad, high + pad], color="#999999", linestyle="--", linewidth=1)
     ax.set_xlabel(f"random-weight {METRIC_LABELS[metric]}")
     ax.set_ylabel(f"trained {METRIC_LABELS[metric]}")
-    ax.set_title(f"{title}\n{wrap(describe(correlation))}", fontsize=TEXT - 1)
+    ax.set_title(f"{plain(title)}\n{wrap(describe(correlation))}", fontsize=TEXT - 1)
     legible(ax)
     ax.grid(alpha=0.3)
     return fig
@@ -244,12 +238,12 @@ def spread_figure(rows: dict[str, list[float]], title: str, metric: str = "accur
     for i, label in enumerate(labels):
         values = np.asarray(rows[label])
         ax.scatter(values, i + rng.uniform(-0.18, 0.18, len(values)), s=12, color=PALETTE["random"], alpha=0.7,
-                   label=label)
+                   label=plain(label))
         ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color="#000000", linewidth=2)
-    ax.set_yticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), [plain(label) for label in labels])
     ax.invert_yaxis()
     ax.set_xlabel(f"{METRIC_LABELS[metric]} of each outer fold × seed (tick: mean)")
-    ax.set_title(title, fontsize=TITLE)
+    ax.set_title(plain(title), fontsize=TITLE)
     legible(ax)
     ax.grid(axis="x", alpha=0.3)
     return fig
@@ -274,8 +268,8 @@ def confusion_figure(counts: np.ndarray, classes: list[str], title: str) -> Figu
     fig = new_figure(size, size + 0.9)
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(n), classes, rotation=60, ha="right", fontsize=text)
-    ax.set_yticks(range(n), classes, fontsize=text)
+    ax.set_xticks(range(n), [plain(c) for c in classes], rotation=60, ha="right", fontsize=text)
+    ax.set_yticks(range(n), [plain(c) for c in classes], fontsize=text)
     ax.set_xlabel("predicted", fontsize=TEXT)
     ax.set_ylabel("true", fontsize=TEXT)
     if n <= MAX_ANNOTATED_CLASSES:
@@ -286,7 +280,7 @@ def confusion_figure(counts: np.ndarray, classes: list[str], title: str) -> Figu
     bar = fig.colorbar(image, ax=ax, shrink=0.7, orientation="horizontal", location="bottom", aspect=30)
     bar.set_label("share of the true class", fontsize=TEXT - 1)
     bar.ax.tick_params(labelsize=TEXT - 1)
-    ax.set_title(title, fontsize=TITLE)
+    ax.set_title(plain(title), fontsize=TITLE)
     return fig
 
 
@@ -300,9 +294,10 @@ def critical_difference_figure(scores: pd.DataFrame, ranks: pd.Series, title: st
     p_values = scikit_posthocs.posthoc_nemenyi_friedman(scores.T.reset_index(drop=True))
     fig = new_figure(WIDTH, 1.8 + 0.3 * len(ranks))
     ax = fig.add_subplot()
+    ranks, p_values = ranks.rename(index=plain), p_values.rename(index=plain, columns=plain)
     scikit_posthocs.critical_difference_diagram(ranks, p_values, ax=ax, label_props={"fontsize": TEXT - 1},
                                                 label_fmt_left="{label} ({rank:.2f})",
                                                 label_fmt_right="({rank:.2f}) {label}")
     ax.tick_params(labelsize=TEXT)
-    ax.set_title(title, fontsize=TITLE, pad=14)  # clear of the rank axis' tick labels above the line
+    ax.set_title(plain(title), fontsize=TITLE, pad=14)  # clear of the rank axis' tick labels above the line
     return fig

@@ -33,7 +33,7 @@ def draw_scatter(title: str, points: list[dict], which: str = "honest"):
     """Published (x) against rwbench (y, with its 95 % interval) for ``points`` (``reproduce.scatter_points``), one
     colour per dataset, the identity line drawn; a matplotlib figure."""
     from ..errors import RwbenchError
-    from .figures import TEXT, WIDTH, legible, new_figure
+    from .figures import TEXT, WIDTH, legible, new_figure, plain
 
     figure = new_figure(WIDTH, WIDTH)
     ax = figure.add_subplot()
@@ -41,7 +41,7 @@ def draw_scatter(title: str, points: list[dict], which: str = "honest"):
         mine = [p for p in points if p["dataset"] == dataset]
         ax.errorbar([p["published"] for p in mine], [p["mean"] for p in mine],
                     yerr=[[p["mean"] - p["low"] for p in mine], [p["high"] - p["mean"] for p in mine]],
-                    xerr=[p["precision"] for p in mine], fmt="o", color=f"C{i}", capsize=2, label=dataset)
+                    xerr=[p["precision"] for p in mine], fmt="o", color=f"C{i}", capsize=2, label=plain(dataset))
     lo, hi = ax.get_xlim()
     lo, hi = min(lo, ax.get_ylim()[0]), max(hi, ax.get_ylim()[1])
     ax.plot([lo, hi], [lo, hi], color="#777777", linestyle="--", linewidth=1, label="identity")
@@ -53,7 +53,7 @@ def draw_scatter(title: str, points: list[dict], which: str = "honest"):
     unit = "accuracy (%)" if metrics[0] == "accuracy" else metrics[0]
     ax.set_xlabel(f"published {unit}")
     ax.set_ylabel(f"rwbench {unit}" + (" (the study's protocol)" if which == "study" else ""))
-    ax.set_title(title, fontsize=TEXT + 1)
+    ax.set_title(plain(title), fontsize=TEXT + 1)
     ax.legend(fontsize=TEXT - 1)
     legible(ax)
     return figure
