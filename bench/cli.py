@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", choices=REGIMES, default="auto", help=TEST_HELP)
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("--wide", action="store_true", help="Markdown: every column (default: the compact table "
-                                                            "`rwbench run` prints; CSV and JSON always hold every column)")
+                                                            "`rwbench run` prints; CSV and JSON hold every column "
+                                                            "unless --columns)")
     shown.add_argument("--columns", help="comma-separated columns to show, e.g. frontend,backend,accuracy_mean,ci_low")
     p.set_defaults(handler=cmd_leaderboard)
     p = sub.add_parser("compare", parents=[common], help="random-weight vs trained rankings side by side, with ρ and τ; "

@@ -22,7 +22,7 @@ from .choices import (
     POOLINGS,
     PRECISIONS,
 )
-from .errors import RwbenchError
+from .errors import DataError, RwbenchError
 
 MAX_SEEDS = 1000  # a count beyond it is a seed typed as a count
 MAX_SECONDS = 86400.0  # a window or clip length beyond a day is a typing error
@@ -345,6 +345,20 @@ def datasets_from_args(args):
             raise RwbenchError(f"dataset {spec.name!r} fixes {fixed.group(1)} itself (part of its protocol); drop "
                                f"--dataset-option {fixed.group(1)}=...") from None
         raise
+    except DataError as err:
+        own = loader_options(spec.build)
+        if "unknown option(s)" in str(err) and own:  # name the loader's own too: the message knows only the common
+            raise DataError(f"{err}; {spec.name}'s own: {', '.join(own)}") from None
+        raise
+
+
+def loader_options(build) -> list[str]:
+    """The keyword options a dataset loader takes itself (``k``, ``seed``, ``folds_file`` for ``folder``)."""
+    import inspect
+
+    fixed = {"root", "task", "tasks", "listed_in"}
+    return [name for name, p in inspect.signature(build).parameters.items()
+            if p.kind == p.KEYWORD_ONLY and name not in fixed]
 
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")

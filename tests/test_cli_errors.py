@@ -438,3 +438,13 @@ def test_more_jobs_than_cores_run_on_the_cores():
 
     assert _n_jobs(argparse.Namespace(jobs=100_000)) == available_cores()
     assert _n_jobs(argparse.Namespace(jobs=1)) == 1
+
+
+def test_an_unknown_loader_option_lists_the_loaders_own_and_a_short_class_names_k(tmp_path, capsys):
+    data = pets(tmp_path)
+    assert main(["folds", "--dataset", "folder", "--data-root", str(data), "--dataset-option", "kk=3",
+                 "-o", str(tmp_path / "f.csv")]) == 2
+    assert "unknown option(s) ['kk']" in (err := capsys.readouterr().err) and "folder's own: k, seed, folds_file" in err
+    assert main(["folds", "--dataset", "folder", "--data-root", str(data), "--dataset-option", "k=50",
+                 "-o", str(tmp_path / "f.csv")]) == 2
+    assert "lower k (--dataset-option k=6" in capsys.readouterr().err
