@@ -293,8 +293,10 @@ def test_compare_bad_input_gives_one_clear_line(board, capsys, extra, match):
 
 def test_compare_on_missing_empty_or_headless_results_gives_one_clear_line(tmp_path, template, capsys):
     cases = [(tmp_path / "nowhere", "does not exist; run `rwbench run` first"),
+             (tmp_path / "bare", "holds no results (no runs/ folder); run `rwbench run` with this --results first"),
              (tmp_path / "empty", "--random: no results with weights 'random' (the results folder holds no results)")]
-    (tmp_path / "empty").mkdir()
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "empty" / "runs").mkdir(parents=True)
     headless = write_board(tmp_path / "headless", template, ("random", "svm", SVM), ("trained", "svm", HEAD))
     cases.append((headless, "--trained: no 'trained' results with backend 'head' (backends: svm)"))
     for results, match in cases:

@@ -227,10 +227,12 @@ def test_a_generated_dataset_edited_in_its_plugin_is_scored_again_not_reused(tmp
     plugin = tmp_path / "gen.py"
     argv = [sys.executable, "-m", "rwbench.cli", "run", "--plugin", str(plugin), "--dataset", "gen_tones",
             "--frontends", "mfcc", "--backends", "logreg", "--results", str(tmp_path / "r"), "--workers", "0"]
-    for low, expected in ((300.0, "1 new result"), (300.0, "up to date"), (900.0, "1 new result")):
+    for low, expected, extra in ((300.0, "1 new result", []), (300.0, "up to date", []),
+                                 (900.0, "made on other data under the same dataset key", []),  # refused: kept
+                                 (900.0, "1 new result", ["--force"])):
         plugin.write_text(GENERATED.replace("LOW", str(low)))  # 900: both classes one tone
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr
+        done = subprocess.run([*argv, *extra], capture_output=True, text=True, timeout=300)
+        assert done.returncode == (2 if "other data" in expected else 0), done.stderr
         assert expected in done.stderr, (low, done.stderr[-2000:])
 
 
