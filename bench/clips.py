@@ -20,7 +20,7 @@ class ClipAudio(torch.utils.data.Dataset):
         self.dataset, self.rate = job.dataset, job.frontend.sample_rate
         self.clip_samples, self.network_samples = job.input_samples()
         self.min_pad = job.frontend.pad_to_min or "zero"
-        self.hop = int(round((job.hop or job.segment) * self.rate)) if job.segment else None
+        self.hop = job.hop_samples()
 
     def __len__(self) -> int:
         return len(self.dataset.clips)

@@ -60,6 +60,10 @@ class EmbedJob:
         """The seed that draws the weights; None when nothing random is drawn."""
         return self.resolved.seed
 
+    def hop_samples(self) -> int | None:
+        """Samples between window starts with --segment (None: one crop per clip)."""
+        return int(round((self.hop or self.segment) * self.frontend.sample_rate)) if self.segment else None
+
     def input_samples(self) -> tuple[int, int]:
         """(samples of a clip or window, samples fed to the network) at the front-end's rate."""
         spec = self.frontend

@@ -12,6 +12,7 @@ where it cannot be written every file is hashed on every use, which is slower an
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -64,6 +65,14 @@ def code_sha256(obj) -> str | None:
         return sha256_of(Path(inspect.getsourcefile(obj) or ""))
     except (OSError, TypeError):  # a notebook cell, `python -c`, stdin: no file to hash, so its value
         return _value_sha256(obj)
+
+
+def files_digest(files: Sequence[Path], root: Path) -> str:
+    """One sha256 of ``files`` (sorted), their paths relative to ``root`` and their contents (sha1s remembered by
+    stat, :func:`file_digests`): a folder's, or a set's, identity."""
+    files = sorted(files)
+    listing = [[Path(f).relative_to(root).as_posix(), digest] for f, digest in zip(files, file_digests(files))]
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
 
 
 def _value_sha256(obj) -> str:

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .errors import PluginError, RwbenchError, UnknownNameError
-from .filehash import code_sha256, sha256_of
+from .filehash import code_sha256, files_digest, sha256_of
 from .frontend import FrontendSpec
 
 log = logging.getLogger(__name__)
@@ -125,25 +125,22 @@ def _stat(model: str) -> list | None:
 
 
 def _model_sha256(path: Path | None) -> str | None:
-    """The sha256 of a model file, or of a model folder's files (their relative paths and sha256s)."""
+    """The sha256 of a model file, or a digest of a model folder's files (their relative paths and contents)."""
     if path is None or not path.exists():
         return None
     if path.is_file():
         return sha256_of(path)
-    listing = [[p.relative_to(path).as_posix(), sha256_of(p)] for p in sorted(path.rglob("*")) if p.is_file()]
-    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+    return files_digest([p for p in path.rglob("*") if p.is_file()], path)
 
 
 def _code_sha256(module) -> str | None:
-    """The sha256 of the code of ``module``'s top-level package (every .py file under it), or of its file: an
+    """A digest of the code of ``module``'s top-level package (every .py file under it), or its file's sha256: an
     edited install (``pip install -e``, same version) is embedded again."""
     top = importlib.import_module(module.__name__.split(".")[0])
     folders = [Path(p) for p in getattr(top, "__path__", [])]
     if not folders:
         return code_sha256(module)
-    listing = [[p.relative_to(folder).as_posix(), sha256_of(p)] for folder in folders
-               for p in sorted(folder.rglob("*.py"))]
-    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+    return hashlib.sha256("".join(files_digest(list(f.rglob("*.py")), f) for f in folders).encode()).hexdigest()
 
 
 def provenance(name: str) -> dict | None:

@@ -272,7 +272,7 @@ def windows_per_clip(job: EmbedJob) -> np.ndarray:
     n_clips = len(job.dataset.clips)
     if not job.segment:
         return np.ones(n_clips, dtype=int)
-    window, hop = job.input_samples()[0], int(round((job.hop or job.segment) * job.frontend.sample_rate))
+    window, hop = job.input_samples()[0], job.hop_samples()
     rate = job.frontend.sample_rate
     whole_files = type(job.dataset).load_audio is Dataset.load_audio
     counts = np.empty(n_clips, dtype=int)

@@ -216,6 +216,11 @@ def random_weight_evaluation(proxy: ProxySpec, opts: SearchOptions) -> dict:
 _WARM: set[str] = set()  # proxies already run once in this process
 
 
+def proxy_file(folder: Path, arch: Architecture, proxy: ProxySpec) -> Path:
+    """Where a search keeps ``arch``'s record of ``proxy``."""
+    return folder / "proxies" / safe(arch.name) / f"{safe(proxy.name)}.json"
+
+
 def cached_record(path: Path, key: str) -> dict | None:
     """The proxy record at ``path`` when it is readable and its key is ``key``, else None (computed again)."""
     if not path.is_file():
@@ -286,8 +291,8 @@ def compute_proxies(archs: list[Architecture], proxies: list[ProxySpec], opts: S
                            batch=batches(arch.spec), random_weight=setup, device=_device(opts.device))
         for proxy in proxies:
             key = content_key(proxy_settings(proxy, arch, opts, dataset, protocol))
-            path = folder / "proxies" / safe(arch.name) / f"{safe(proxy.name)}.json"
-            arch.proxies[proxy.name], new = proxy_record(proxy, arch, ctx, path, key, opts.force)
+            arch.proxies[proxy.name], new = proxy_record(proxy, arch, ctx, proxy_file(folder, arch, proxy), key,
+                                                         opts.force)
             computed += new
             if on_done:
                 on_done(f"{arch.name} {proxy.name} = {arch.proxies[proxy.name]['value']:.4g}"
@@ -483,8 +488,7 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
                        batch=batches(archs[0].spec), device=_device(opts.device))
     folder, protocol = search_folder(opts, space["name"], dataset), dataset.describe()["protocol"]
     cached = {p.name: [a for a in archs if not opts.force and cached_record(
-        folder / "proxies" / safe(a.name) / f"{safe(p.name)}.json", content_key(proxy_settings(p, a, opts, dataset,
-                                                                                             protocol)))]
+        proxy_file(folder, a, p), content_key(proxy_settings(p, a, opts, dataset, protocol)))]
               for p in proxies}  # as compute_proxies finds them: these are read, not computed
 
     def from_cache(proxy: ProxySpec) -> str:

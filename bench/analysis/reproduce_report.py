@@ -3,8 +3,6 @@ command under ``RESULTS/reproduce/<paper>.json``, and its published-vs-rwbench s
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 from collections.abc import Sequence
@@ -19,14 +17,13 @@ def sources_digest(results_dir: Path, datasets: Sequence[str], frontends: Sequen
     """One digest of the result files a reproduce table reads (names and contents): those of its datasets,
     front-ends and width, honest and under the study's protocol. The report tells a kept table from one whose
     results were rerun, added to (another seed) or removed since; other front-ends' results do not count."""
-    from ..filehash import file_digests
+    from ..filehash import files_digest
     from ..results import safe
 
     folders = [results_dir, *(p.parent for p in results_dir.glob("*/runs"))]  # the study's protocol's beside them
-    files = sorted(p for folder in folders for d in datasets for f in frontends
-                   for p in (folder / "runs" / safe(d.replace("/", "__"))).glob(f"{safe(f)}__{safe(width)}__*.json"))
-    listing = [[p.relative_to(results_dir).as_posix(), digest] for p, digest in zip(files, file_digests(files))]
-    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+    return files_digest([p for folder in folders for d in datasets for f in frontends
+                         for p in (folder / "runs" / safe(d.replace("/", "__"))).glob(f"{safe(f)}__{safe(width)}__*.json")],
+                        results_dir)
 
 
 def draw_scatter(title: str, points: list[dict], which: str = "honest"):
