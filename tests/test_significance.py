@@ -25,7 +25,7 @@ from rwbench.cli import main
 from rwbench.results import SCHEMA_VERSION, ResultRecord
 
 
-def record(frontend, accuracies, *, seed=0, weights="random", backend="svm", n_test=40, rng=None):
+def record(frontend, accuracies, *, seed=0, weights="random", backend="svm", n_test=40, rng=None, **instance):
     """A result record whose folds score ``accuracies``, with per-clip predictions that give exactly those."""
     folds = []
     for i, accuracy in enumerate(accuracies):
@@ -41,7 +41,8 @@ def record(frontend, accuracies, *, seed=0, weights="random", backend="svm", n_t
         "environment": {}, "run_key": "k", "device": "cpu", "summary": {},
         "dataset": {"key": "toy", "skipped": []},
         "frontend": {"name": frontend, "input_kind": "waveform", "width": "small", "weights": weights,
-                     "pooling": "mean", "feature_dim": 8, "params": 10, "layers": ["a"], "default_layers": True},
+                     "pooling": "mean", "feature_dim": 8, "params": 10, "layers": ["a"], "default_layers": True,
+                     **instance},
         "backend": {"name": backend}, "folds": folds, "timings": {"embed_seconds_per_clip": 0.01}})
 
 
@@ -189,6 +190,30 @@ def test_holm_over_many_rows_makes_six_folds_untestable_and_the_table_says_so(tm
     assert two.loc["fe01", "p_vs_best"] == pytest.approx(2 / 2 ** 6) and two.loc["fe01", "tied_with_best"] == False  # noqa: E712
     assert two.loc["fe01", "vs_best"] == "worse"
     assert "worse (p=0.031)" in leaderboard.to_summary(two.reset_index())
+
+
+def test_a_row_repeated_under_another_width_is_tested_once(tmp_path):
+    # mfcc at small and paper (both 20 coefficients), or --width 32 where small is 32: the same embeddings and fits
+    best = [0.80, 0.82, 0.78, 0.81, 0.79, 0.83, 0.80, 0.77]
+    poor = [a - 0.2 for a in best]
+    records = [record("best", best, embedding_key="e1"), record("mid", [a - 0.1 for a in best], embedding_key="e2"),
+               record("poor", poor, embedding_key="e3"), record("poor", poor, width="paper", embedding_key="e3")]
+    table = _board(tmp_path, records).set_index(["frontend", "width"])
+    copy, kept = table.loc[("poor", "paper")], table.loc[("poor", "small")]
+    assert copy["copy_of"] == "poor (small)" and kept["copy_of"] == ""
+    # Holm over 2 comparisons (mid, poor), not 3: poor loses every fold, exact p 2/2^8, times 2
+    assert kept["p_vs_best"] == copy["p_vs_best"] == pytest.approx(2 * 2 / 2 ** 8, abs=1e-5)
+    means = [best, [a - 0.1 for a in best], poor]
+    assert kept["friedman_p"] == pytest.approx(stats.friedmanchisquare(*means).pvalue)  # 3 rows, not 4
+    assert kept["weight_kinds"] == "random ×3" and kept["nemenyi_cd"] == pytest.approx(nemenyi_cd(3, 8), abs=1e-4)
+    text = leaderboard.to_summary(table.reset_index())
+    assert ("3 rows (rows: random ×3; 1 row(s) repeating another under another width, counted once: "
+            "poor (paper) = poor (small)) over 8 outer folds") in text
+    # other embeddings at another width (a different network): a row of its own, in the family
+    other = [*records[:3], record("poor", poor, width="paper", embedding_key="e4")]
+    table = _board(tmp_path / "other", other).set_index(["frontend", "width"])
+    assert (table["copy_of"] == "").all() and table.loc[("poor", "small"), "weight_kinds"] == "random ×4"
+    assert table.loc[("poor", "small"), "p_vs_best"] == pytest.approx(3 * 2 / 2 ** 8, abs=1e-5)
 
 
 def test_rows_on_other_folds_are_named_in_no_test(tmp_path):

@@ -79,7 +79,7 @@ def columns_for(task: TaskType) -> list[str]:
             f"{p}_mean", f"{p}_std", f"{p}_ci95", "seed_std", *(f"{m}_mean" for m in others),
             "n_seeds", "n_folds", fold_column(p), SEED_FOLD_COLUMN, "embed_ms_per_clip", "timing_device",
             "timing_threads", "skipped", "grid_edge",
-            "not_converged", "selected_elsewhere", *STAT_COLUMNS, *EXPORT_COLUMNS]
+            "not_converged", "selected_elsewhere", "copy_of", *STAT_COLUMNS, *EXPORT_COLUMNS]
 
 
 COLUMNS = columns_for(TASK_TYPES["multiclass"])
@@ -196,6 +196,26 @@ def rows_of_records(records: Iterable[ResultRecord]) -> dict[RowKey, list[Result
     return {key: sorted(group, key=lambda r: r.seed) for key, group in rows.items()}
 
 
+def copies_of(groups: dict[RowKey, list[ResultRecord]]) -> dict[RowKey, RowKey]:
+    """Rows that repeat another row under another width label — the same embeddings seed by seed (a front-end
+    without weights run at ``small`` and ``paper``, or ``--width 32`` where ``small`` is 32 filters), layers, backend
+    set-up and data — each mapped to the row it repeats (``small`` first, then ``paper``, then counts), so that the
+    tests count their scores once. Rows without stored embedding keys (trained heads) are never copies."""
+    def signature(key: RowKey, records: list[ResultRecord]) -> tuple | None:
+        if any(r.frontend.get("embedding_key") is None for r in records):
+            return None
+        return (key.dataset, key.frontend, key.weights, key.backend, frozenset(
+            (r.seed, json.dumps(r.frontend["embedding_key"], sort_keys=True), tuple(r.frontend.get("layers") or ()),
+             evaluated_by(r), data_of(r)) for r in records))
+    first: dict[tuple, RowKey] = {}
+    copies = {}
+    for key in sorted(groups, key=lambda k: (k.width != "small", k.width != "paper", k.width)):
+        sig = signature(key, groups[key])
+        if sig is not None and (kept := first.setdefault(sig, key)) != key:
+            copies[key] = kept
+    return copies
+
+
 def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame:
     """The leaderboard table of ``records`` (one task type): columns :func:`columns_for`, sorted by dataset then
     rank on the task's primary metric. ``regime``: which blocks the significance tests use (folds, clips, or
@@ -211,9 +231,12 @@ def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame
     # the same digits (0.8175000000000001 and 0.8174999999999999 are one mean)
     table[f"{p}_mean"] = settled(table[f"{p}_mean"])
     table["rank"] = table[f"{p}_mean"].groupby(table["dataset"]).rank(ascending=False, method="min").astype(int)
-    statistics = leaderboard_statistics(groups, regime)
+    copies = copies_of(groups)  # tested once: a copy takes the figures of the row it repeats
+    statistics = leaderboard_statistics({k: g for k, g in groups.items() if k not in copies}, regime)
+    statistics |= {copy: statistics[kept] for copy, kept in copies.items()}
     for column in STAT_COLUMNS:  # table rows are still in the order of ``groups``
         table[column] = [statistics[key][column] for key in groups]
+    table["copy_of"] = [f"{kept.frontend} ({kept.width})" if (kept := copies.get(key)) else "" for key in groups]
     table = table.sort_values(["dataset", "rank", "frontend", "backend"], kind="stable").reset_index(drop=True)
     table = table[columns[:-len(EXPORT_COLUMNS)]]
     table = with_correlation_columns(table, rank_correlation(table))
@@ -456,14 +479,23 @@ def significance_lines(rows: pd.DataFrame) -> list[str]:
     return [significance_line(backend, group) for backend, group in rows.groupby("backend", sort=True) if len(group) > 1]
 
 
+def repeated_rows(group: pd.DataFrame) -> tuple[int, str]:
+    """How many of a backend group's rows repeat another row (:func:`copies_of`), and the words that name them."""
+    copies = group[group["copy_of"] != ""]
+    named = ", ".join(f"{r.frontend} ({r.width}) = {r.copy_of}" for r in copies.itertuples())
+    return len(copies), (f"; {len(copies)} row(s) repeating another under another width, counted once: {named}"
+                         if len(copies) else "")
+
+
 def significance_line(backend: str, group: pd.DataFrame) -> str:
     first, n = group.iloc[0], int(group.iloc[0]["n_blocks"])
-    kinds = f"rows: {first['weight_kinds']}"
+    n_copies, copies = repeated_rows(group)
+    kinds = f"rows: {first['weight_kinds']}{copies}"
     if first["block_kind"] == "folds":
         friedman = ("" if pd.isna(first["friedman_p"]) else
                     f"Friedman χ² = {first['friedman_chi2']:.2f}, p = {first['friedman_p']:.3g}; ")
         outside = group.loc[group["test_vs_best"] == OTHER_FOLDS, "frontend"].tolist()  # see "Not comparable"
-        tested = len(group) - len(outside)
+        tested = len(group) - len(outside) - n_copies
         left = f"; {len(outside)} on other folds, in no test: {', '.join(outside)}" if outside else ""
         line = (f"{backend}: {tested} rows ({kinds}{left}) over {n} outer folds, each row's seeds averaged per fold; "
                 f"{friedman}Nemenyi critical difference of average ranks {first['nemenyi_cd']:.2f} (α = 0.05); "
@@ -474,14 +506,15 @@ def significance_line(backend: str, group: pd.DataFrame) -> str:
                      "shown to be equal")
         return line
     untested = (group["test_vs_best"] == "no per-clip outputs").sum()
+    tested = len(group) - n_copies
     if n == 0:
-        return (f"{backend}: {len(group)} rows ({kinds}) on a single split, none with per-clip outputs (results made "
+        return (f"{backend}: {tested} rows ({kinds}) on a single split, none with per-clip outputs (results made "
                 f"before they were stored): no paired test over clips can run, and one block allows no rank test")
     note = f"; {untested} row(s) without per-clip outputs are untested" if untested else ""
     if first["least_p"] > ALPHA:
-        note += (f"; against {len(group) - 1} other rows no Holm-corrected p < {ALPHA:g} is attainable (least "
+        note += (f"; against {tested - 1} other rows no Holm-corrected p < {ALPHA:g} is attainable (least "
                  f"{first['least_p']:.3g}): 'untestable' rows are not shown to be equal")
-    return (f"{backend}: {len(group)} rows ({kinds}) on a single split: paired tests over its {n} test clips against "
+    return (f"{backend}: {tested} rows ({kinds}) on a single split: paired tests over its {n} test clips against "
             f"the best row (exact McNemar for one seed each, else a paired permutation test of seed-averaged "
             f"correctness; ROC-AUC: paired bootstrap), Holm-corrected; no rank test over one block{note}")
 

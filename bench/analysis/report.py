@@ -150,7 +150,7 @@ def _plots(dataset: str, rows: pd.DataFrame, groups: dict[RowKey, list[ResultRec
                                                           records[0].dataset["classes"], title),
                           f"Summed over {best['n_folds']} folds × {best['n_seeds']} seed(s); colour: share of the "
                           "true class."))
-    for backend, part in rows.groupby("backend", sort=True):
+    for backend, part in rows[rows["copy_of"] == ""].groupby("backend", sort=True):  # a repeated row ranks once
         first = part.iloc[0]
         if len(part) < 3 or pd.isna(first["nemenyi_cd"]):
             continue
