@@ -8,9 +8,10 @@
 #                            (two processes never train the same front-end at once: the second waits, then reuses)
 #   ./run.sh fsdd            FSDD front-end by front-end: random rows, training, transfer rows (esc: the same on ESC-10)
 #
-# Environment: JOBS=N runs N front-ends' chains at once (default 1; on one GPU, e.g. JOBS=12: each is one process,
-# and their output goes to $OUT/logs/STAGE-FE.log); WIDTH=paper (default small) with OUT=results-paper keeps a
-# paper-width run beside the small one; DATA, OUT and CACHE as below.
+# Environment: ONLY=a,b runs those front-ends alone, in that order (a second training lane from the list's other end:
+# ONLY=timbral,heurinet,sample_level ./run.sh fsdd-train); JOBS=N runs N front-ends' chains at once (default 1; on one
+# GPU, e.g. JOBS=12: each is one process, and their output goes to $OUT/logs/STAGE-FE.log); WIDTH=paper (default
+# small) with OUT=results-paper keeps a paper-width run beside the small one; DATA, OUT and CACHE as below.
 set -euo pipefail
 cd "$(dirname "$0")"
 DATA=${DATA:-../../../shared/data}   # holds esc10/ and fsdd/
@@ -25,6 +26,15 @@ FE=strided_1024_1024,temporal_short,temporal,mst,strided_1024_512,strided_512_51
 FE=$FE,vertical_7x96,deepfourier,piczak,frame_level,vertical_7x86,frame_level_many,samplecnn
 FE=$FE,timbral_temporal_short,timbral_temporal,sample_level,heurinet,timbral,vgg,rese2_multi,musicnn_vgg,musicnn
 TWO_SEEDS=mst,strided_512_256,temporal,vertical_7x96,deepfourier,piczak,frame_level,sample_level
+EXTRA=mfcc,logmel_stats  # random rows only (no weights to train)
+if [ -n "${ONLY:-}" ]; then  # ONLY=a,b: those study front-ends alone, in that order (a second lane, from the other end)
+  for fe in ${ONLY//,/ }; do
+    [[ ",$FE,$EXTRA," == *",$fe,"* ]] || { echo "run.sh: ONLY names '$fe', not a front-end of the study" >&2; exit 2; }
+  done
+  TWO_SEEDS=$(tr , '\n' <<< "$ONLY" | grep -Fxf <(tr , '\n' <<< "$TWO_SEEDS") | paste -sd, -) || true
+  EXTRA=$(tr , '\n' <<< "$ONLY" | grep -Fxf <(tr , '\n' <<< "$EXTRA") | paste -sd, -) || true
+  FE=$(tr , '\n' <<< "$ONLY" | grep -vFxf <(tr , '\n' <<< "$EXTRA,") | paste -sd, -) || true
+fi
 ESC=(--dataset esc10 --data-root "$DATA/esc10" --results "$OUT" --width "$WIDTH")
 FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers --results "$OUT" --width "$WIDTH")
 RUN=(--cache "$CACHE")
@@ -56,7 +66,7 @@ per_frontend() {  # FE ARGS…: random rows, then trained rows, so that each fro
   random_rows "$fe" "$@"; trained_rows "$fe" "$@"
 }
 random() {  # one front-end at a time (or $JOBS), so that its result files land (and are committed) before the next
-  each random_rows "$FE,mfcc,logmel_stats" "$@"
+  each random_rows "$FE${EXTRA:+,$EXTRA}" "$@"
 }
 train() {
   each trained_rows "$FE" "$@"
@@ -64,7 +74,7 @@ train() {
 }
 both() {
   each per_frontend "$FE" "$@"
-  each random_rows mfcc,logmel_stats "$@"
+  each random_rows "$EXTRA" "$@"
   each second_seed "$TWO_SEEDS" "$@"
 }
 # the transfer rows of every trained front-end: its features refit with the random rows' backends (trained + svm/elm)
