@@ -680,16 +680,27 @@ def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, rand
         trained_side = f"{trained} ({trained_backend_for(trained, transfer) or corr['backend']})"
         metric = next(c.removeprefix("random_") for c in pairs.columns if c.startswith("random_") and c != "random_rank")
         label = METRIC_LABELS[metric]
-        view = rows.drop(columns=["dataset", "backend", *RUN_COUNTS]).rename(columns={
+        view = rows.drop(columns=["dataset", "backend", *RUN_COUNTS, "trained_not_converged"]).rename(columns={
             f"random_{metric}": f"{random} {label}", "random_rank": f"{random} rank",
             f"trained_{metric}": f"{trained} {label}", "trained_rank": f"{trained} rank", "rank_diff": "rank diff"})
         for side, tag in (("random", random), ("trained", trained)):
             view[f"{tag} seeds × folds"] = [_runs(s, f) for s, f in zip(rows[f"{side}_seeds"], rows[f"{side}_n_folds"])]
+        view["not converged"] = rows["trained_not_converged"].to_numpy()
         body = (tabulate(pipe_safe(view), headers="keys", tablefmt="pipe", showindex=False,
                          floatfmt=f".{DECIMALS}f") if len(rows) else f"No front-end has both {random} and {trained} results.")
         sections.append(f"### {corr['dataset']}: {random} ({corr['backend']}) vs {trained_side}\n\n{body}\n\n"
-                        f"{describe(corr, random, trained)}\n{notes(corr['dataset'])}")
+                        f"{describe(corr, random, trained)}\n{unconverged_line(rows)}{notes(corr['dataset'])}")
     return "\n".join(sections) if sections else "No results yet.\n"
+
+
+def unconverged_line(rows: pd.DataFrame) -> str:
+    """The trained rows of a comparison that hold folds flagged ``not_converged``, named under its ρ line."""
+    flagged = rows[rows["trained_not_converged"] != ""]
+    if flagged.empty:
+        return ""
+    named = ", ".join(f"{r.frontend} {r.trained_not_converged}" for r in flagged.itertuples())
+    return (f"{len(flagged)} of {len(rows)} trained rows hold folds × seeds whose best epoch sat within 10 % of the "
+            f"epoch cap (not converged; raise `--epochs`): {named}\n")
 
 
 def _runs(seeds, folds) -> str:
@@ -755,7 +766,8 @@ def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: st
             if differently := mixed_data({key_a: rows[key_a], key_b: rows[key_b]}):  # its seeds: other grids
                 raise RwbenchError(f"compare: {'; '.join(differently)}; rerun the stale seeds")
             out.append({"dataset": dataset, "a": ":".join(key_a[1:2] + key_a[3:]),
-                        "b": ":".join(key_b[1:2] + key_b[3:]), **compare_pair(rows[key_a], rows[key_b], regime)})
+                        "b": ":".join(key_b[1:2] + key_b[3:]), **compare_pair(rows[key_a], rows[key_b], regime),
+                        "a_not_converged": not_converged(rows[key_a]), "b_not_converged": not_converged(rows[key_b])})
     if not out:
         shown = sorted({f"{k[1]}:{k[3]}:{k[4]}" for k in rows})[:12]
         raise RwbenchError(f"compare: no dataset has both {a!r} and {b!r}; rows present include {', '.join(shown)}")
@@ -795,5 +807,9 @@ def _pair_markdown(o: dict) -> str:
     least = ("" if o["least_p"] is None or o["least_p"] <= ALPHA else
              f" ({o['n_blocks']} folds cannot show p < {ALPHA:g}: the least attainable p is {o['least_p']:.3g})")
     p = "untested" if o["p"] is None or not np.isfinite(o["p"]) else f"p = {o['p']:.3g}"
+    flagged = [f"{o[side]} {o[f'{side}_not_converged']}" for side in ("a", "b") if o.get(f"{side}_not_converged")]
+    unconverged = ("" if not flagged else f"Not converged (folds × seeds whose best epoch sat within 10 % of the "
+                   f"epoch cap; raise `--epochs`): {', '.join(flagged)}.\n")
     return (f"{head}{body}\n\nMean difference {o['mean_difference']:+.4f} over {o['n_blocks']} folds; "
-            f"{o['a']} wins {o['wins']}, ties {o['ties']}, loses {o['losses']}; {o['test']}: {p}{least}{interval}.\n")
+            f"{o['a']} wins {o['wins']}, ties {o['ties']}, loses {o['losses']}; {o['test']}: {p}{least}{interval}.\n"
+            f"{unconverged}")

@@ -79,7 +79,7 @@ RUN_COUNTS = ("random_seeds", "random_n_folds", "trained_seeds", "trained_n_fold
 
 def pair_columns(metric: str = "accuracy") -> list[str]:
     return ["dataset", "backend", "frontend", "width", f"random_{metric}", "random_rank", f"trained_{metric}",
-            "trained_rank", "rank_diff", *RUN_COUNTS]
+            "trained_rank", "rank_diff", *RUN_COUNTS, "trained_not_converged"]
 
 
 # leaderboard / comparison export column ← rank_correlation column
@@ -159,6 +159,7 @@ def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str 
     by_seed = SEED_FOLD_COLUMN if SEED_FOLD_COLUMN in table.columns else None
     table = with_macs(table)
     table = table.assign(**{c: table[c] if c in table.columns else pd.NA for c in ("n_seeds", "n_folds")})
+    table = table.assign(not_converged=table["not_converged"].fillna("") if "not_converged" in table.columns else "")
     detail = [*NULLS, *(["input"] if "input" in table.columns else []), *([by_seed] if by_seed else [])]
     on = ["dataset", "frontend", "width"] if trained_backend is not None else ["dataset", "frontend", "width", "backend"]
     counts: dict[str, dict[str | None, str]] = {side: {"n_seeds": f"{side}_seeds", "n_folds": f"{side}_n_folds"}
@@ -169,10 +170,11 @@ def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str 
     if trained_backend is not None:
         trained_side = trained_side[trained_side["backend"] == trained_backend]
     mine_names: dict[str | None, str] = {mean: mine, by_seed: "random_folds", **counts["random"]}
-    their_names: dict[str | None, str] = {mean: theirs, by_seed: "trained_folds", **counts["trained"]}
+    their_names: dict[str | None, str] = {mean: theirs, by_seed: "trained_folds", **counts["trained"],
+                                          "not_converged": "trained_not_converged"}
     pairs = random_side.rename(columns=mine_names).merge(
-        trained_side[[*on, mean, "n_seeds", "n_folds", *([by_seed] if by_seed else [])]].rename(columns=their_names),
-        on=on)
+        trained_side[[*on, mean, "n_seeds", "n_folds", "not_converged", *([by_seed] if by_seed else [])]]
+        .rename(columns=their_names), on=on)
     if pairs.empty:
         return pd.DataFrame(columns=[*pair_columns(metric), *NULLS, "input"])
     groups = pairs.groupby(["dataset", "backend"])
