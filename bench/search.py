@@ -317,10 +317,25 @@ def to_train(archs: list[Architecture], by: str, top: int, others: int,
     if len(best) < top:
         log.warning("--train-top %d: only %d architecture(s) have a finite %s (%d of %d not scored by it: undefined, "
                     "or below the halving cut); training those", top, len(best), by, len(archs) - len(scored), len(archs))
+    if tied := tied_at_cut(archs, by, top):
+        log.warning("--train-top %d: %s tie on %s across the cut; the first %d in sample order are trained (recorded "
+                    "as trained.tied_at_cut)", top, ", ".join(a.name for a in tied), by, sum(a in best for a in tied))
     rest = [a for a in archs if a not in best]
+    if others > len(rest):
+        log.warning("--train-random %d: only %d architecture(s) are left to draw from; drawing those", others, len(rest))
     rng = np.random.default_rng([seed, 1])
     drawn = [rest[i] for i in sorted(rng.permutation(len(rest))[:others])]
     return [a for a in archs if a in best or a in drawn], drawn
+
+
+def tied_at_cut(archs: list[Architecture], by: str, top: int) -> list[Architecture]:
+    """The architectures whose proxy value equals the ``top``-th best's when some of them fall below the cut (which
+    of them ``--train-top`` takes is then the sample's order); empty when the cut separates two values."""
+    order = [a for a in ranked(archs, by) if _finite(a.proxies.get(by, {}).get("value"))]
+    if not 0 < top < len(order):
+        return []
+    value = order[top - 1].proxies[by]["value"]
+    return [a for a in order if a.proxies[by]["value"] == value] if order[top].proxies[by]["value"] == value else []
 
 
 # -- the search ----------------------------------------------------------------------------------------------------
@@ -439,6 +454,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
                           "results": str(setup.opts.results_dir), "grid": setup.opts.grid},
         "trained": {"chosen": [a.name for a in chosen], "top": opts.train_top, "random": opts.train_random,
                     "top_by": rank_by, "drawn": [a.name for a in drawn],
+                    "tied_at_cut": [a.name for a in tied_at_cut(archs, rank_by, opts.train_top)],
                     "results": str(opts.results_dir),  # as given (from the directory the search ran in)
                     "results_from_folder": os.path.relpath(Path(opts.results_dir).resolve(), folder.resolve())},
         "seconds": proxy_seconds,

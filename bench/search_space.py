@@ -354,6 +354,20 @@ class SearchSpace:
         )
 
 
+def value_problem(key: str, value: Any, kind: str) -> str | None:
+    """Why ``key = value`` can be in no configuration of input ``kind`` (unknown key, a key of the other input, a
+    value of the wrong type or range, a shape that is not the input's), or None."""
+    if key not in KEYS:
+        return f"unknown key {key!r} (keys: {', '.join(KEYS)})"
+    inputs, check, want = KEYS[key]
+    if kind not in inputs:
+        return f"key {key!r} does not apply to input {kind!r}"
+    pair = key in SHAPED.get(kind, ())
+    if not check(value) or (pair and not _pair(value)) or (not pair and isinstance(value, list)):
+        return f"{key} = {value!r}: want {want}"
+    return None
+
+
 def config_problem(config: dict) -> str | None:
     """Why ``config`` is not a valid member (a missing, unknown or ill-typed key, or a first layer wider than the
     input), or None."""
@@ -364,14 +378,8 @@ def config_problem(config: dict) -> str | None:
     if missing:
         return f"missing key(s) {missing} for input {kind!r}"
     for key, value in config.items():
-        if key not in KEYS:
-            return f"unknown key {key!r} (keys: {', '.join(KEYS)})"
-        inputs, check, want = KEYS[key]
-        if kind not in inputs:
-            return f"key {key!r} does not apply to input {kind!r}"
-        pair = key in SHAPED.get(kind, ())
-        if not check(value) or (pair and not _pair(value)) or (not pair and isinstance(value, list)):
-            return f"{key} = {value!r}: want {want}"
+        if problem := value_problem(key, value, kind):
+            return problem
     if kind == "logmel" and config["first_kernel"][1] > config["n_mels"]:
         return f"first_kernel {config['first_kernel']} spans more than the {config['n_mels']} mel bands"
     if kind == "waveform" and config["first_stride"] > config["first_kernel"]:
@@ -423,6 +431,15 @@ def read_space(path: str | Path) -> SearchSpace:
     for key in fixed:
         if key not in KEYS:
             raise RwbenchError(f"search space {origin}: fixed.{key} is not a known key ({', '.join(KEYS)})")
+    # a value no configuration can take is an error, never a silently smaller space: only combinations of valid
+    # values (a first kernel wider than n_mels, a stride longer than its kernel) are left out member by member
+    kinds = [k for k in ([fixed["input"]] if "input" in fixed else axes.get("input", INPUTS)) if k in INPUTS]
+    for table, entries in (("fixed", {k: [v] for k, v in fixed.items()}), ("axes", axes)):
+        for key, values in entries.items():
+            for value in values:
+                problems = [value_problem(key, value, kind) for kind in kinds or INPUTS]
+                if all(problems):
+                    raise RwbenchError(f"search space {origin}: {table}.{key} value {value!r}: {problems[0]}")
     space = SearchSpace(name=name, version=version, widths=dict(widths), fixed=dict(fixed), axes=dict(axes),
                         origin=origin, sha256=hashlib.sha256(raw).hexdigest(), description=str(data.get("description", "")),
                         max_input_seconds=longest)

@@ -3,6 +3,7 @@ and `rwbench search score` (ρ, τ, exact p, interval, top-10 % precision, regre
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -86,6 +87,18 @@ def test_space_errors_name_the_file_and_the_key(tmp_path):
         "pool_size = [2, 4]": TOY_SPACE.replace("pool_size = [2, 4]", "pool_size = [[2, 4]]"),
         "not valid TOML": TOY_SPACE + "\n[axes\n",
         "both in [fixed] and [axes]": TOY_SPACE.replace('pool = "max"', 'pool = "max"\ndepth = 2'),
+        # a value no member can take is refused, never dropped from the space without a word
+        "axes.depth value 0: depth = 0: want a positive integer": TOY_SPACE.replace("depth = [1, 2]", "depth = [0, 2]"),
+        "axes.depth value 2.0": TOY_SPACE.replace("depth = [1, 2]", "depth = [1, 2.0]"),
+        "axes.growth value 0.5": TOY_SPACE.replace("growth = [1, 2]", "growth = [1, 0.5]"),
+        "axes.pool_size value [2, 2]": TOY_SPACE.replace("pool_size = [2, 4]", "pool_size = [2, [2, 2]]"),
+        "fixed.nonlinearity value 'relu6'": TOY_SPACE.replace('nonlinearity = "relu"', 'nonlinearity = "relu6"'),
+        "axes.batch_norm value 'true'": TOY_SPACE.replace("batch_norm = false\n", "").replace(
+            "[axes]\n", '[axes]\nbatch_norm = [false, "true"]\n'),
+        "axes.kernel value 4: kernel = 4: want odd sizes": TOY_SPACE.replace("kernel = 3\n", "").replace(
+            "[axes]\n", "[axes]\nkernel = [3, 4]\n"),
+        "axes.n_mels value 96: key 'n_mels' does not apply to input 'waveform'": TOY_SPACE.replace(
+            "[axes]\n", "[axes]\nn_mels = [96]\n"),
     }
     for expected, text in cases.items():
         path = tmp_path / "bad.toml"
@@ -134,7 +147,7 @@ def test_search_samples_caches_trains_and_ranks(toy_space, tmp_path):
     assert main(["search", "score", str(folder), "--format", "json"]) == 0
     scores = json.loads((folder / "score.json").read_text())
     assert [row["proxy"] for row in scores] == ["synflow", "params", "rw_elm"]
-    assert all(row["device"] == "cpu" and row["cost_basis"].startswith("1 trainings on cpu, ") for row in scores)
+    assert all(row["device"] == "cpu" and row["cost_basis"].startswith("1 architecture(s) trained on cpu, ") for row in scores)
     from rwbench.analysis.report import render
 
     html = render(tmp_path, draw=False)  # the HTML report gains the search's section
@@ -401,19 +414,20 @@ def test_the_cost_ratio_divides_by_trainings_on_the_proxys_device():
     archs = [arch(cpu=1000.0), arch(cpu=3000.0), arch(cuda=100.0), arch(cpu=2000.0, cuda=50.0),  # 2 seeds
              {"trained": None}]  # not trained: no cost
     assert cost_ratio(20.0, "cpu", archs) == {"device": "cpu", "cost_ratio": pytest.approx(0.01),
-                                              "cost_basis": "3 trainings on cpu, 2000 s each"}
+                                              "cost_basis": "3 architecture(s) trained on cpu, 2000 s per seed on average"}
     assert cost_ratio(15.0, "cuda", archs)["cost_ratio"] == pytest.approx(0.2)
     blank = cost_ratio(20.0, "mps", archs)
     assert math.isnan(blank["cost_ratio"]) and blank["cost_basis"] == "none: no training ran on mps (trainings: cpu 3, cuda 2)"
     unknown = cost_ratio(20.0, None, archs)
     assert math.isnan(unknown["cost_ratio"]) and "proxy's device is not recorded" in unknown["cost_basis"]
     one_device = cost_ratio(20.0, None, archs[:2])  # not recorded, but every training ran on one kind: no mix
-    assert one_device["cost_ratio"] == pytest.approx(0.01) and one_device["cost_basis"] == "2 trainings on cpu, 2000 s each"
+    assert one_device["cost_ratio"] == pytest.approx(0.01)
+    assert one_device["cost_basis"] == "2 architecture(s) trained on cpu, 2000 s per seed on average"
     legacy = [{"trained": {"value": 0.5, "seconds_per_seed": 100.0}}]  # a manifest from before devices were recorded
     assert cost_ratio(2.0, "cpu", legacy)["cost_ratio"] == pytest.approx(0.02)
     unrecorded_beside = search_score.cost_ratio(10.0, "cuda", {"cuda": [100.0], "": [1000.0]})
     assert unrecorded_beside["cost_ratio"] == pytest.approx(0.1)  # the unrecorded one is not assumed to be a GPU's
-    assert unrecorded_beside["cost_basis"] == "1 trainings on cuda, 100 s each"
+    assert unrecorded_beside["cost_basis"] == "1 architecture(s) trained on cuda, 100 s per seed on average"
 
 
 def test_naming_the_default_grid_keeps_the_random_weight_proxies_key():
@@ -690,6 +704,21 @@ def test_train_top_takes_only_architectures_the_proxy_scored(caplog):
         chosen, _ = to_train(archs, "rw_elm", 3, 0, seed=0)
     assert [a.config["id"] for a in chosen] == [1, 4]  # 0.7 and 0.5: never the NaN, the infinite or the unscored
     assert "--train-top 3: only 2 architecture(s) have a finite rw_elm (3 of 5 not scored by it" in caplog.text
+
+
+def test_train_top_says_which_architectures_tie_across_its_cut_and_a_draw_cut_short(caplog):
+    from rwbench.search import Architecture, tied_at_cut, to_train
+
+    archs = [Architecture(dataclasses.replace(TINY, name=f"net{i}"), {"id": i}, proxies={"rw_elm": {"value": v}})
+             for i, v in enumerate((0.6, 0.8, 0.7, 0.7))]
+    names = [a.name for a in archs]
+    with caplog.at_level("WARNING", logger="rwbench"):
+        chosen, drawn = to_train(archs, "rw_elm", 2, 5, seed=0)
+    assert tied_at_cut(archs, "rw_elm", 2) == [archs[2], archs[3]]  # 0.7 twice: one in the top 2, one not
+    assert f"--train-top 2: {names[2]}, {names[3]} tie on rw_elm across the cut; the first 1 in sample order" in caplog.text
+    assert "--train-random 5: only 2 architecture(s) are left to draw from" in caplog.text and len(drawn) == 2
+    assert tied_at_cut(archs, "rw_elm", 1) == [] and tied_at_cut(archs, "rw_elm", 3) == []  # the cut between values
+    assert tied_at_cut(archs, "rw_elm", 4) == []  # everything trained: no cut
 
 
 def test_search_score_refuses_the_options_of_a_search(tmp_path, capsys):

@@ -2,10 +2,10 @@
 
 :func:`score` reads search folders (``search.json``; several on one dataset are pooled) and looks the trained rows up
 again in the results folder (training may have run since the search). Per proxy: Spearman ρ and Kendall τ with the
-trained accuracy (exact p for n ≤ 10, else large-sample; :mod:`rwbench.analysis.ranking`), a 95 % percentile bootstrap interval
-of ρ over architectures, top-10 % precision, regret (best trained accuracy − that of the proxy's pick), seconds per
-architecture, and the cost ratio to training (÷ training seconds per architecture and seed). Higher is better for
-every proxy. Light: no torch import (the HTML report reads it).
+trained accuracy (exact p for ρ at n ≤ 14 and τ at n ≤ 100 without ties or n ≤ 10 with them, else large-sample;
+:mod:`rwbench.analysis.ranking`), a 95 % percentile bootstrap interval of ρ over architectures, top-10 % precision,
+regret (best trained accuracy − that of the proxy's pick), seconds per architecture, and the cost ratio to training
+(÷ training seconds per architecture and seed). Higher is better for every proxy. Light: no torch import (the HTML report reads it).
 """
 
 from __future__ import annotations
@@ -283,7 +283,8 @@ def cost_ratio(seconds: float, device: str | None, trainings: dict[str, list[flo
     if not used:  # trainings that recorded no seconds
         return result()
     train = float(np.mean(used))
-    return result(seconds / train if train else math.nan, f"{len(used)} trainings on {basis}, {train:.0f} s each")
+    return result(seconds / train if train else math.nan,
+                  f"{len(used)} architecture(s) trained on {basis}, {train:.0f} s per seed on average")
 
 
 def undefined_lines(manifest: dict) -> list[str]:
