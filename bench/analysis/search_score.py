@@ -5,7 +5,8 @@ again in the results folder (training may have run since the search). Per proxy:
 trained accuracy (exact p for ρ at n ≤ 14 and τ at n ≤ 100 without ties or n ≤ 10 with them, else large-sample;
 :mod:`rwbench.analysis.ranking`), a 95 % percentile bootstrap interval of ρ over architectures, top-10 % precision,
 regret (best trained accuracy − that of the proxy's pick), seconds per architecture, and the cost ratio to training
-(÷ training seconds per architecture and seed). Higher is better for every proxy. Light: no torch import (the HTML report reads it).
+(÷ training seconds per architecture and seed). Higher is better for every proxy. Light: no torch import (the HTML
+report reads it).
 """
 
 from __future__ import annotations
