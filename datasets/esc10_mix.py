@@ -7,7 +7,8 @@ once, the inner CV leaves out one training fold). The tags are the sources' clas
 sources uniformly in ``[min_sources, max_sources]``, then that many distinct classes, then one clip of each. Each
 source is scaled to an RMS of 0.1 (−20 dBFS; a silent source is left as it is) and the sum, 5 s long, is divided by
 its peak when that exceeds 1. The recipe (each mixture's sources) is recorded in the result under dataset info,
-and the fingerprint follows the sources' file contents.
+beside what the ESC-10 loader found about the sources (a partial copy, absent folds, duplicate audio: its source
+clip ids), and the fingerprint follows the sources' file contents.
 """
 
 from __future__ import annotations
@@ -95,11 +96,14 @@ def load_esc10_mix(root: Path, *, task: str | None = None, mixtures: int = 80, m
         raise DataError(f"esc10_mix: need 2 <= min_sources <= max_sources, got {min_sources} and {max_sources}")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise DataError(f"esc10_mix: seed must be a non-negative integer, got {seed!r}")
-    base = load_esc(root, name="esc10", task=None, esc10_only=True, check_duplicates=False, **options)
+    base = load_esc(root, name="esc10", task=None, esc10_only=True, **options)
     sources = mixtures_of(base, mixtures=mixtures, min_sources=min_sources, max_sources=max_sources, seed=seed)
     clips = [tagged_clip(mix_id, {s.label for s in parts}, fold=parts[0].fold) for mix_id, parts in sources.items()]
-    info = {"mixing": {"mixtures_per_fold": mixtures, "sources": [min_sources, max_sources], "seed": seed,
-                       "source_rms": SOURCE_RMS, "recipe": {m: [s.id for s in parts] for m, parts in sources.items()}},
+    # what the ESC-10 loader found about the sources (a partial copy, absent folds, duplicate audio) is this
+    # dataset's too: a mixture of a partial copy is never the official 5 folds
+    info = {**base.info, "mixing": {"mixtures_per_fold": mixtures, "sources": [min_sources, max_sources],
+                                    "seed": seed, "source_rms": SOURCE_RMS,
+                                    "recipe": {m: [s.id for s in parts] for m, parts in sources.items()}},
             "base_skipped": base.skipped}
     dataset = MixtureDataset("esc10_mix", task, clips, PredefinedFolds("esc10_mix/official-5-folds"), SECONDS,
                              "zero", base.root, [], info, "multilabel", base=base, sources=sources)

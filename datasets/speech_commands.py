@@ -23,9 +23,10 @@ Tasks:
   The official 12-class test archive (``speech_commands_test_set_v0.02``, 4,890 clips) is a different, fixed
   draw: rwbench does not read it.
 
-A copy missing files that ``validation_list.txt`` / ``testing_list.txt`` list is refused unless ``partial``
-(``--partial``), as every loader refuses a partial copy; the training files are listed nowhere, so a copy whose
-word folders hold fewer files than the archive's 105,829 is warned about, with the count, in ``info``.
+A copy that is not the whole archive — files the lists name are missing, the word folders hold fewer than its 105,829
+files, or the lists are shorter than the shipped 9,981 / 11,005 lines — is refused unless ``partial``
+(``--partial``), as every loader refuses a partial copy, and recorded as partial in ``info``. A list line of no
+v0.02 word, or a speaker on two sides of the lists, is an error: the shipped lists never hold either.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import numpy as np
 from rwbench import audio
 from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
-from rwbench.guards import file_dataset, locate
+from rwbench.guards import file_dataset, group_straddles, locate
 from rwbench.protocol import FixedSplit, Refit
 
 WORDS = ("backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward", "four", "go", "happy",
@@ -55,6 +56,7 @@ LISTS = {"valid": "validation_list.txt", "test": "testing_list.txt"}
 ROOTS = ("", "speech_commands_v0.02", "SpeechCommands/speech_commands_v0.02")
 SECONDS = 1.0
 ARCHIVE_FILES = 105_829  # utterances in speech_commands_v0.02.tar.gz (Warden 2018, §6)
+LISTED = {"valid": 9_981, "test": 11_005}  # lines of the shipped validation_list.txt / testing_list.txt
 SILENCE_SEED = 59185  # TensorFlow's input_data.py random seed, reused for the seeded silence draw
 SILENCE_PARTS = {"train": (0.0, 0.8), "valid": (0.8, 0.9), "test": (0.9, 1.0)}  # each recording's share per split
 
@@ -67,9 +69,20 @@ def _hash(text: str) -> float:
 
 
 def read_list(path: Path) -> set[str]:
+    """The ``word/file.wav`` entries of a shipped list. An entry of no v0.02 word (a typo, a Windows ``\\``) is an
+    error naming its line: ignored, its clip would train while the list puts it in the test side."""
     if not path.is_file():
         raise DataError(f"speech_commands: {path} not found (it ships with the v0.02 archive)")
-    return {line.strip() for line in path.read_text().splitlines() if line.strip()}
+    entries = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        if not (entry := line.strip()):
+            continue
+        word, _, name = entry.partition("/")
+        if word not in WORDS or not name.endswith(".wav") or "/" in name or "\\" in entry:
+            raise DataError(f"speech_commands: {path}:{number}: {entry!r} is not '<word>/<file>.wav' of a v0.02 word; "
+                            "restore the shipped list")
+        entries.add(entry)
+    return entries
 
 
 @dataclass
@@ -173,11 +186,22 @@ def load_speech_commands(root: Path, *, task: str | None = None, refit: Refit = 
     # records them), as every loader does with a partial copy
     absent = [Clip(entry, entry.split("/")[0], data / entry, split=part, group=entry.split("/")[-1].split("_nohash_")[0])
               for entry, part in sorted(split_of.items()) if entry not in found and entry.split("/")[0] in WORDS]
+    if straddles := group_straddles(clips, part="split"):  # the shipped lists keep every speaker on one side
+        speaker, parts = next(iter(straddles.items()))
+        raise DataError(f"speech_commands: {len(straddles)} speaker(s) have clips on several sides of the shipped "
+                        f"lists (e.g. {speaker}: {', '.join(parts)}), which the lists never do: restore them")
     on_disk = len(clips)
-    if on_disk + len(absent) != ARCHIVE_FILES:
-        log.warning("speech_commands: the word folders under %s hold %d .wav files%s; the v0.02 archive holds %d "
-                    "(training files are listed nowhere, so a missing one cannot be named)", data, on_disk,
-                    f" and {len(absent)} listed ones are missing" if absent else "", ARCHIVE_FILES)
+    short = {part: len(entries) for part, entries in listed.items() if len(entries) < LISTED[part]}
+    if short or on_disk + len(absent) < ARCHIVE_FILES:  # a cut-down copy: its scores are not Speech Commands'
+        where = (f"{on_disk} .wav files in the word folders of {ARCHIVE_FILES}" + "".join(
+            f"; {LISTS[part]} lists {n} of {LISTED[part]}" for part, n in short.items()))
+        if not options.get("partial"):
+            raise DataError(f"speech_commands: {data} is not the whole v0.02 archive ({where}); restore it, or pass "
+                            "--partial (partial=True) to run on what is there (recorded in the result)")
+        log.warning("speech_commands: partial copy: %s", where)
+    elif on_disk + len(absent) > ARCHIVE_FILES:
+        log.warning("speech_commands: the word folders under %s hold %d .wav files, more than the v0.02 archive's %d",
+                    data, on_disk, ARCHIVE_FILES)
     windows, silence = {}, {}
     if task == "v1_12":
         keep = [c for c in clips if c.label in KEYWORDS]
@@ -196,6 +220,9 @@ def load_speech_commands(root: Path, *, task: str | None = None, refit: Refit = 
     fields = {f: getattr(dataset, f) for f in Dataset.__dataclass_fields__}
     fields["info"] = {**dataset.info, "files": {"word_files": on_disk, "archive_files": ARCHIVE_FILES,
                                                 "listed_missing": len(absent)}}
+    if short or on_disk + len(absent) < ARCHIVE_FILES:  # against the archive's size, not only the listed files
+        fields["info"]["partial"] = {**dataset.info.get("partial", {}), "listed": ARCHIVE_FILES, "present": on_disk,
+                                     "lists": {LISTS[part]: len(entries) for part, entries in listed.items()}}
     if windows:  # windows of one recording share its file: added after the duplicate-file checks
         fields["clips"] = sorted([*dataset.clips, *(clip for clip, _ in silence.values())], key=lambda c: c.id)
         fields["info"]["silence"] = silence_info(data / NOISE, silence)

@@ -51,7 +51,47 @@ def test_a_copy_missing_listed_files_is_refused_through_the_cli(tmp_path, capsys
                  "--backends", "svm", "--results", str(tmp_path / "results"), "--dry-run"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
-    assert err[0].startswith("rwbench: error: speech_commands/words35: 2 of ") and "--partial" in err[0]
+    assert err[0].startswith(f"rwbench: error: speech_commands: {root} is not the whole v0.02 archive (30 .wav files "
+                             "in the word folders of 105829; validation_list.txt lists 8 of 9981; testing_list.txt "
+                             "lists 8 of 11005)") and "--partial" in err[0]
+
+
+def test_a_cut_down_copy_is_refused_and_with_partial_recorded_against_the_archive(tmp_path):
+    root = build(tmp_path / "sc")  # nothing the lists name is missing, but it is 32 files of 105,829
+    with pytest.raises(DataError, match="is not the whole v0.02 archive"):
+        load(root)
+    ds = load(root, partial=True)
+    assert ds.info["partial"] == {"listed": 105_829, "present": 32,
+                                  "lists": {"validation_list.txt": 8, "testing_list.txt": 8}}
+
+
+def test_a_list_with_a_bom_and_crlf_reads_as_shipped(tmp_path):
+    root = build(tmp_path / "sc")
+    clean = {c.id: c.split for c in load(root, partial=True).clips}
+    for name in ("validation_list.txt", "testing_list.txt"):
+        lines = (root / name).read_text().splitlines()
+        (root / name).write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    assert {c.id: c.split for c in load(root, partial=True).clips} == clean
+    assert sum(split == "test" for split in clean.values()) == 8
+
+
+@pytest.mark.parametrize("entry", ["yes\\0000000t_nohash_0.wav", "Yes/0000000t_nohash_0.wav", "yes/0000000t_nohash_0"])
+def test_a_list_line_of_no_v002_word_is_named_not_trained_on(tmp_path, entry):
+    # ignored, the line's clip would train while the shipped list puts it in the test side
+    root = build(tmp_path / "sc")
+    lines = (root / "testing_list.txt").read_text().splitlines()
+    (root / "testing_list.txt").write_text("\n".join([*lines[:3], entry, *lines[4:]]) + "\n")
+    with pytest.raises(DataError, match=rf"testing_list.txt:4: {re.escape(repr(entry))} is not '<word>/<file>.wav'"):
+        load(root, partial=True)
+
+
+def test_a_speaker_on_two_sides_of_the_lists_is_refused(tmp_path):
+    root = build(tmp_path / "sc")
+    lines = (root / "testing_list.txt").read_text().splitlines()
+    (root / "testing_list.txt").write_text("\n".join(lines[1:]) + "\n")  # one clip of speaker t falls to training
+    with pytest.raises(DataError, match=r"1 speaker\(s\) have clips on several sides of the shipped lists \(e.g. "
+                                        r"0000000t: test, train\)"):
+        load(root, partial=True)
 
 
 def test_partial_runs_on_what_is_present_and_records_it(tmp_path, caplog):
@@ -90,7 +130,7 @@ def test_silence_gets_its_ten_percent_in_every_split_from_overlapping_crops(tmp_
 def test_silence_needs_a_recording_long_enough_for_each_split(tmp_path):
     root = build(tmp_path / "sc", noise_seconds=5.0)  # 10 % of 5 s is 0.5 s: no 1 s crop for valid / test
     with pytest.raises(DataError, match="long enough to draw valid silence"):
-        load(root, tasks=["v1_12"])
+        load(root, tasks=["v1_12"], partial=True)
 
 
 def test_a_file_in_both_shipped_lists_is_refused(tmp_path):
