@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import itertools
 import logging
 import math
 from collections import defaultdict
@@ -114,12 +115,24 @@ def locate(root: Path, candidates: Sequence[str], is_match: Callable[[Path], boo
                     f"found {listing(root)}. Point --data-root at the folder that holds it")
 
 
+def read_lines(path: Path, **read_csv) -> pd.DataFrame:
+    """``path`` read by :func:`pandas.read_csv` as strings, indexed by the file's line numbers (a quoted field over
+    several lines shifts those after it); blank rows are dropped after numbering (pandas' own skipping of blank
+    lines would shift the numbers). Raises pandas' errors."""
+    with path.open("rb") as file:  # blank lines before the header: pandas keeping blank lines reads none as one
+        head = sum(1 for _ in itertools.takewhile(lambda line: not line.strip(), file))
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, skiprows=head, **read_csv)
+    table.index = table.index + head + 2  # after the header line
+    maybe = table[table.iloc[:, 0].str.strip() == ""]  # a row is blank only if its first field is (fast on wide files)
+    return table.drop(maybe.index[(maybe.apply(lambda column: column.str.strip()) == "").all(axis=1)])
+
+
 def read_table(path: Path, required: Sequence[str], *, dataset: str) -> pd.DataFrame:
-    """A CSV as strings, with its ``required`` columns checked."""
+    """A CSV as strings, indexed by line number (:func:`read_lines`), with its ``required`` columns checked."""
     if not path.is_file():
         raise DataError(f"{dataset}: metadata file {path} not found; found {listing(path.parent)} in {path.parent}")
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        table = read_lines(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise DataError(f"{dataset}: cannot read {path} as CSV: {err}") from err
     missing = [c for c in required if c not in table.columns]
@@ -311,24 +324,45 @@ def write_folds(dataset: Dataset, path: str | Path) -> Path:
     return path
 
 
-def folds_from_file(clips: list[Clip], path: str | Path, *, dataset: str) -> list[Clip]:
-    """The clips with the folds of a file written by :func:`write_folds`; every clip must be in it."""
-    table = read_table(Path(path), ("id", "fold"), dataset=dataset)
-    fold_of = {row["id"]: to_int(row["fold"], what="fold", where=str(path)) for row in table.to_dict("records")}
+def folds_from_file(clips: list[Clip], path: str | Path, *, dataset: str,
+                    partial: bool = False) -> tuple[list[Clip], dict]:
+    """The clips with the folds of a file written by :func:`write_folds` (every clip must be in it, once), and
+    ``{"partial": ...}`` when it lists clips that are not here: an error unless ``partial``, a cut-down copy."""
+    path = Path(path)
+    table = read_table(path, ("id", "fold"), dataset=dataset)
+    repeated = repeated_entries(list(table["id"]), dataset, path, lines=list(table.index))
+    if repeated:  # the later row would silently win
+        raise DataError(repeated)
+    fold_of = {row["id"]: to_int(row["fold"], what="fold", where=f"{path}:{line}")
+               for line, row in zip(table.index, table.to_dict("records"))}
     absent = [c.id for c in clips if c.id not in fold_of]
     if absent:
         raise DataError(f"{dataset}: {len(absent)} clip(s) are not in the folds file {path} (first: {absent[0]}); "
                         f"write it again with write_folds or drop folds_file")
-    return [replace(c, fold=fold_of[c.id]) for c in clips]
+    here = {c.id for c in clips}
+    gone = [(line, key) for line, key in zip(table.index, table["id"]) if key not in here]
+    if not gone:
+        return [replace(c, fold=fold_of[c.id]) for c in clips], {}
+    if not partial:
+        raise DataError(f"{dataset}: {len(gone)} of the {len(fold_of)} clips in the folds file {path} are not on disk "
+                        f"(first: {gone[0][1]!r} at line {gone[0][0]}): its folds are of another copy. Restore them, "
+                        f"or pass partial=True (--partial) to run on the {len(clips)} present (recorded in the result)")
+    log.warning("%s: partial copy: %d of the %d clips in the folds file %s are not on disk (first: %s); running on "
+                "the %d present", dataset, len(gone), len(fold_of), path, gone[0][1], len(clips))
+    info = {"listed": len(fold_of), "present": len(clips), "missing": len(gone),
+            "missing_examples": [key for _, key in gone[:10]]}
+    return [replace(c, fold=fold_of[c.id]) for c in clips], {"partial": info}
 
 
-def stratified_or_file(name: str, clips: list[Clip], *, k: int, seed: int,
-                       folds_file: str | Path | None) -> tuple[list[Clip], Protocol]:
-    """Seeded stratified k-fold, or the folds written in ``folds_file`` (protocol ``<name>/folds-file``)."""
+def stratified_or_file(name: str, clips: list[Clip], *, k: int, seed: int, folds_file: str | Path | None,
+                       partial: bool = False) -> tuple[list[Clip], Protocol, dict]:
+    """Seeded stratified k-fold, or the folds written in ``folds_file`` (protocol ``<name>/folds-file``), and the
+    dataset info to record (a folds file listing clips not here, with ``partial``: see :func:`folds_from_file`)."""
     if folds_file is None:
-        return clips, StratifiedFolds(f"{name}/stratified-{k}fold", k=k, seed=seed)
+        return clips, StratifiedFolds(f"{name}/stratified-{k}fold", k=k, seed=seed), {}
     protocol = PredefinedFolds(f"{name}/folds-file:{Path(folds_file).name}", keyed_assignment=True)
-    return folds_from_file(clips, folds_file, dataset=name), protocol
+    clips, info = folds_from_file(clips, folds_file, dataset=name, partial=partial)
+    return clips, protocol, info
 
 
 # -- assembling a file dataset ---------------------------------------------------------------------
@@ -390,7 +424,7 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     ``check_duplicates``: hash every file and report train/test duplicates in ``info``.
     ``official_folds`` / ``classes`` (given by the loader): absent ones are warned about and recorded.
     ``task_type`` "multilabel": every clip carries at least one tag (``Clip.tags``), ``classes`` are the tags.
-    ``listed_in``: the CSV that lists ``clips`` in its row order (after one header line), for naming lines.
+    ``listed_in``: the CSV that lists ``clips``, one row each in its order (read by :func:`read_table`), for naming lines.
     ``clip_chosen``: ``seconds`` and ``pad`` are the user's options of the loader (see :attr:`Dataset.clip_chosen`).
     ``expected_clips`` (given by the loader of a dataset of known size): fewer listed is a cut-down copy, an error
     unless ``partial`` (then recorded as one: a folds file or metadata CSV missing rows is caught here).
@@ -462,21 +496,33 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
 
 
 def repeated_entries(keys: Sequence[str], label: str, listed_in: Path | None = None, *,
-                     what: str = "clip id(s) are") -> str | None:
-    """The error for entries listed more than once (``keys[i]`` is CSV line ``i + 2`` of ``listed_in``, after
-    its header, or entry ``i + 1``), naming the first repeats and where they are; None when all are distinct."""
+                     what: str = "clip id(s) are", lines: Sequence[int] | None = None) -> str | None:
+    """The error for entries listed more than once (``keys[i]`` is on line ``lines[i]`` of ``listed_in``, by default
+    the line of its ``i``-th row as :func:`read_table` reads it, or else entry ``i + 1``), naming the first repeats
+    and where they are; None when all are distinct."""
     where: dict[str, list[int]] = defaultdict(list)
     for i, key in enumerate(keys):
         where[key].append(i)
     repeated = {k: at for k, at in where.items() if len(at) > 1}
     if not repeated:
         return None
-    at = (lambda n: f"line {n + 2}") if listed_in else (lambda n: f"entry {n + 1}")  # CSV: 1 header line
+    if listed_in is not None and lines is None:
+        lines = table_lines(listed_in, len(keys))
+    at = (lambda n: f"line {lines[n]}") if lines is not None else (lambda n: f"entry {n + 1}")
     shown = "; ".join(f"{key!r} at {' and '.join(at(n) for n in rows[:3])}{' …' if len(rows) > 3 else ''}"
                       for key, rows in list(repeated.items())[:3])
     source = f" in {listed_in}" if listed_in else ""
     return (f"{label}: {len(repeated)} {what} listed more than once{source} ({shown}"
             f"{' …' if len(repeated) > 3 else ''}); remove the duplicate row(s)")
+
+
+def table_lines(path: Path, rows: int) -> list[int] | None:
+    """The line numbers of the rows :func:`read_table` reads from ``path``, or None unless they are ``rows``."""
+    try:
+        lines = list(read_table(path, (), dataset=str(path)).index)
+    except DataError:
+        return None
+    return lines if len(lines) == rows else None
 
 
 def check_length_policy(label: str, *, seconds: object, min_seconds: object) -> None:

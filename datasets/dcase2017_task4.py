@@ -10,7 +10,8 @@ the root (``audio/`` as dcase_util lays them out, or the folders the download sc
 Protocol ``dcase2017_task4/train-test-eval``: the official training set is fitted, the official (development)
 testing set selects the hyperparameters and the micro-F1 threshold, and the evaluation set is scored once
 (``refit="train+valid"`` refits on training + testing by option). Length policy: 10 s, zero-padded (a few clips
-are shorter).
+are shorter). Lists holding fewer clips than these (:data:`CLIPS`) are a cut-down copy: refused unless
+``partial=True`` (``--partial``), then recorded.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ CLASSES = (  # sound_event_list_17_classes.txt
 )
 LISTS = {"train": "groundtruth_weak_label_training_set.csv", "valid": "groundtruth_weak_label_testing_set.csv",
          "test": "groundtruth_weak_label_evaluation_set.csv"}
+CLIPS = {"train": 51172, "valid": 488, "test": 1103}  # clips per list: fewer is a cut-down copy (--partial)
 SECONDS = 10.0
 
 
@@ -45,13 +47,16 @@ def find_lists(root: Path) -> dict[str, Path]:
 def read_weak_labels(path: Path) -> dict[str, set[str]]:
     """File name (without the ``Y``) → its labels, from one weak-label list."""
     labels: dict[str, set[str]] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):  # -sig: a BOM
         if not line.strip():
             continue
         fields = line.rstrip("\r").split("\t")
         if len(fields) != 4 or not fields[0].endswith(".wav"):
             raise DataError(f"dcase2017_task4: {path}:{number}: expected 'file.wav<TAB>start<TAB>end<TAB>label', "
                             f"got {line[:80]!r}")
+        if not fields[0].isprintable():  # a stray BOM or control character: a name no file has
+            raise DataError(f"dcase2017_task4: {path}:{number}: the file name {fields[0]!r} holds a non-printable "
+                            "character; remove it")
         if fields[3] not in CLASSES:
             raise DataError(f"dcase2017_task4: {path}:{number}: unknown label {fields[3]!r}; the 17 classes are "
                             f"{list(CLASSES)}")
@@ -82,4 +87,5 @@ def load_dcase2017_task4(root: Path, *, task: str | None = None, refit: Refit = 
             file = audio.get(f"Y{name}", root / "audio" / f"Y{name}")
             clips.append(tagged_clip(name, labels, path=file, split=part))
     return file_dataset("dcase2017_task4", task, clips, FixedSplit("dcase2017_task4/train-test-eval", refit=refit),
-                        root=root, seconds=SECONDS, pad="zero", classes=CLASSES, task_type="multilabel", **options)
+                        root=root, seconds=SECONDS, pad="zero", classes=CLASSES, task_type="multilabel",
+                        expected_clips=sum(CLIPS.values()), **options)

@@ -27,9 +27,12 @@ Tasks (the key in results is ``magnatagatune/<task>``):
   musicnn): folders ``0``–``b`` train, ``c`` validation, ``d``–``f`` test. Clips without any top-50 tag are
   removed as Won et al. 2020 do (the count is recorded; musicnn keeps them: 1,825 / 5,329 valid / test); the three
   clips musicnn found missing or corrupted (:data:`KNOWN_BAD`) are left out by id; clips shorter than 29 s are
-  zero-padded, not dropped. A contrast to ``published``, not the published protocol.
+  zero-padded, not dropped. A contrast to ``published``, not the published protocol. An ``annotations_final.csv``
+  with fewer than its 25,863 rows (:data:`ROWS`) is a cut-down copy: refused unless ``partial=True`` (``--partial``).
 
-Both: hyperparameters and the micro-F1 threshold are chosen on validation, the model refit on train
+Both: an ``mp3_path`` on two rows of ``annotations_final.csv`` is refused (which row's tags would count?).
+
+Hyperparameters and the micro-F1 threshold are chosen on validation, the model refit on train
 (``refit="train+valid"`` by option) and scored on test. Length policy: 29 s cropped from the start.
 """
 
@@ -47,7 +50,7 @@ import soundfile as sf
 from rwbench import audio
 from rwbench.datamodel import Clip, Dataset, register_dataset, tagged_clip
 from rwbench.errors import DataError
-from rwbench.guards import file_dataset, locate, present
+from rwbench.guards import file_dataset, locate, present, read_lines, repeated_entries
 from rwbench.protocol import FixedSplit, Refit
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ ROOTS = ("", "magnatagatune", "MagnaTagATune", "mtt")
 SECONDS = 29.0
 PARTS = ("train", "valid", "test")
 PUBLISHED_COUNTS = {"train": 15244, "valid": 1529, "test": 4332}  # Won et al. 2020; the shipped lists' lengths
+ROWS = 25863  # clips in annotations_final.csv: fewer is a cut-down copy (task folders: --partial)
 PUBLISHED_MIN_SECONDS = 29.1  # Lee et al.: "only songs with more than 29.1 seconds of audio were left"
 PROTOCOL_IDS = {"published": "magnatagatune/top50-lee2017-published-lists",
                 "folders": "magnatagatune/top50-split-0b-c-df"}
@@ -74,7 +78,7 @@ PROTOCOL_IDS = {"published": "magnatagatune/top50-lee2017-published-lists",
 def read_annotations(path: Path) -> pd.DataFrame:
     """``annotations_final.csv`` as shipped (tab-separated, quoted), with ``clip_id``, ``mp3_path`` and the top 50."""
     try:
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
+        table = read_lines(path, sep="\t", quoting=csv.QUOTE_MINIMAL)  # indexed by line number
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise DataError(f"magnatagatune: cannot read {path} as tab-separated values: {err}") from err
     missing = [c for c in ("clip_id", "mp3_path", *TOP50) if c not in table.columns]
@@ -84,6 +88,11 @@ def read_annotations(path: Path) -> pd.DataFrame:
     bad = table[~table[list(TOP50)].isin(["0", "1"]).all(axis=1)]
     if len(bad):
         raise DataError(f"magnatagatune: {path}: clip {bad['clip_id'].iloc[0]} has tag values other than 0/1")
+    listed = table[table["mp3_path"] != ""]
+    repeated = repeated_entries(list(listed["mp3_path"]), "magnatagatune", path, what="mp3_path(s) are",
+                                lines=list(listed.index))
+    if repeated:  # one clip's two rows: which tags would count?
+        raise DataError(repeated)
     return table
 
 
@@ -221,6 +230,11 @@ def load_magnatagatune(root: Path, *, task: str | None = None, refit: Refit = "t
                                **options)
         dataset.info["counts"] = count_check(dataset, label)
         return dataset
+    lacking = ROWS - len(table) if ROWS and len(table) < ROWS else 0
+    if lacking and not partial:
+        raise DataError(f"{label}: {data / ANNOTATIONS} holds {len(table):,} of the release's {ROWS:,} clips: this "
+                        f"is not the whole dataset, and its scores would not be magnatagatune's. Restore it, or pass "
+                        "--partial (partial=True) to run on what is listed (recorded in the result)")
     table = table[~table["clip_id"].isin(KNOWN_BAD) & (table["mp3_path"] != "")]
     tags = table[list(TOP50)].to_numpy() == "1"
     untagged = int((~tags.any(axis=1)).sum())
@@ -234,6 +248,7 @@ def load_magnatagatune(root: Path, *, task: str | None = None, refit: Refit = "t
             clips.append(tagged_clip(row["mp3_path"], [t for t, on in zip(TOP50, mine) if on],
                                      path=audio_root / row["mp3_path"], split=SPLIT_OF_FOLDER[folder]))
     info = {"untagged_removed": untagged, "known_bad_removed": list(KNOWN_BAD)}
+    # a row lacking counts as a clip lacking: file_dataset records the copy as partial
     return file_dataset("magnatagatune", task, clips, protocol, root=audio_root, seconds=seconds, pad="zero",
                         info=info, classes=TOP50, task_type="multilabel", partial=partial, clip_chosen=True,
-                        **options)
+                        expected_clips=len(clips) + lacking if lacking else None, **options)

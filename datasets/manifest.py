@@ -77,15 +77,16 @@ def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.c
     path = Path(manifest) if Path(manifest).is_absolute() else Path(root) / manifest
     table = read_table(path, ("label",), dataset="csv")
     column, by = path_column(table, path), choose(table, use, path)
-    clips = [row_clip(row, path.parent, column, by, f"{path} row {i + 2}")
-             for i, row in enumerate(table.to_dict("records"))]
-    same_file = repeated_entries([str(c.path.resolve()) if c.path else c.id for c in clips], "csv", path, what="file(s) are")
+    lines = list(table.index)  # the file's line numbers (blank lines skipped)
+    clips = [row_clip(row, path.parent, column, by, f"{path}:{line}") for line, row in zip(lines, table.to_dict("records"))]
+    same_file = repeated_entries([str(c.path.resolve()) if c.path else c.id for c in clips], "csv", path,
+                                 what="file(s) are", lines=lines)
     if same_file:  # one recording on both sides of a split would leak it
         raise DataError(same_file)
     holes = [i for i, c in enumerate(clips) if c.group is None]
     if by is None and 0 < len(holes) < len(clips):  # stratified k-fold groups all clips or none: never some
-        raise DataError(f"csv: {len(holes)} of the {len(clips)} rows of {path} have no group (first: row "
-                        f"{holes[0] + 2}, {clips[holes[0]].id}) while the others have one; the folds would ignore "
+        raise DataError(f"csv: {len(holes)} of the {len(clips)} rows of {path} have no group (first: line "
+                        f"{lines[holes[0]]}, {clips[holes[0]].id}) while the others have one; the folds would ignore "
                         f"every group and leak a source across train and test. Fill the group column, or drop it")
     info = split_straddles(clips, path) if by == "split" else {}
     protocols: dict[str | None, Callable[[], Protocol]] = {

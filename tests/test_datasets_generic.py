@@ -12,7 +12,7 @@ from conftest import write_audio
 
 from rwbench.datamodel import DATASETS
 from rwbench.errors import DataError
-from rwbench.guards import find_duplicates
+from rwbench.guards import find_duplicates, read_table, repeated_entries
 
 FILE_DATASETS = ("gtzan", "ballroom", "extended_ballroom", "urbansound8k", "esc50", "esc10", "fsdd", "folder", "csv")
 
@@ -129,6 +129,56 @@ def test_unknown_option_is_an_error(tmp_path):
         load("folder", tmp_path, secnds=2)
 
 
+
+def test_folds_file_listing_a_clip_twice_is_refused_naming_the_lines(tmp_path):
+    """The later row silently won: the clip's fold was whichever row came last."""
+    root = build_folder(tmp_path / "pets")
+    ids = [c.id for c in load("folder", root, k=3).clips]
+    folds_file = tmp_path / "folds.csv"
+    rows = [f"{key},{i % 3 + 1}" for i, key in enumerate(ids)]
+    folds_file.write_text("\n".join(["id,fold", *rows[:3], "", rows[0][:-1] + "3", *rows[3:]]) + "\n")
+    with pytest.raises(DataError, match=rf"1 clip id\(s\) are listed more than once in .*folds\.csv "
+                                        rf"\('{re.escape(ids[0])}' at line 2 and line 6\)"):  # line 5 is blank
+        load("folder", root, folds_file=str(folds_file))
+
+
+def test_folds_file_listing_clips_not_on_disk_needs_partial_and_is_recorded(tmp_path):
+    """A folds file of another (larger) copy: its folds are not the ones it was written with."""
+    from rwbench.reproduce import partial_reason
+
+    root = build_folder(tmp_path / "pets")
+    folds_file = tmp_path / "folds.csv"
+    folds_file.write_text("id,fold\n" + "".join(f"{c.id},{i % 3 + 1}\n" for i, c in
+                                                enumerate(load("folder", root, k=3).clips)))
+    (root / "cat" / "cat0.wav").unlink()
+    with pytest.raises(DataError, match=r"1 of the 18 clips in the folds file .*folds\.csv are not on disk "
+                                        r"\(first: 'cat/cat0\.wav' at line 2\).*--partial"):
+        load("folder", root, folds_file=str(folds_file))
+    ds = load("folder", root, folds_file=str(folds_file), partial=True)
+    assert len(ds.clips) == 17 and ds.info["partial"]["listed"] == 18 and ds.info["partial"]["present"] == 17
+    assert partial_reason(ds) == "17 of 18 listed clips"
+
+
+def test_csv_errors_name_the_files_real_lines_past_blank_ones(tmp_path):
+    """pandas skips blank lines: numbering rows from 2 drifted from the file's lines."""
+    rows = [(f"clips/{lab}{i}.wav", lab, ("train", "valid", "test")[i % 3]) for lab in "ab" for i in range(6)]
+    write_manifest(tmp_path, ("path", "label", "split"), rows)
+    manifest = tmp_path / "manifest.csv"
+    header, *lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join(["", header, lines[0], "", "", *lines[1:]]) + "\n")  # header on line 2
+    assert len(load("csv", tmp_path, check_duplicates=False).clips) == 12  # blank lines are still skipped
+    manifest.write_text("\n".join(["", header, lines[0], "", "", lines[1].replace("valid", "dev"), *lines[2:]]) + "\n")
+    with pytest.raises(DataError, match=r"manifest\.csv:6: split 'dev' is not one of"):
+        load("csv", tmp_path)
+    manifest.write_text("\n".join(["", header, lines[0], "", "", lines[0], *lines[1:]]) + "\n")
+    with pytest.raises(DataError, match=r"1 file\(s\) are listed more than once in .*manifest\.csv "
+                                        r"\('.*a0\.wav' at line 3 and line 6\)"):
+        load("csv", tmp_path)
+    manifest.write_text("\n".join([header, lines[0], "", *lines[1:], lines[0]]) + "\n")  # as ESC-50's metadata
+    keys = list(read_table(manifest, ("path",), dataset="csv")["path"])
+    assert "'clips/a0.wav' at line 2 and line 15" in repeated_entries(keys, "csv", manifest)
+
+
 # -- bad audio -----------------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -239,7 +289,7 @@ def test_csv_group_column_with_holes_is_an_error_not_silently_ungrouped(tmp_path
         for g in range(3):
             assert folds[f"clips/{lab}{g}_0.wav"] == folds[f"clips/{lab}{g}_1.wav"]  # a group stays in one fold
     write_manifest(tmp_path, ("path", "label", "group"), [(*rows[0][:2], ""), *rows[1:]])
-    with pytest.raises(DataError, match=r"1 of the 12 rows of .*manifest\.csv have no group \(first: row 2, clips/a0_0\.wav\)"):
+    with pytest.raises(DataError, match=r"1 of the 12 rows of .*manifest\.csv have no group \(first: line 2, clips/a0_0\.wav\)"):
         load("csv", tmp_path, k=3, check_duplicates=False)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +76,8 @@ def test_mtt_read_as_commas_is_named(tmp_path):
         load("magnatagatune", root)
 
 
-def test_mtt_a_missing_mp3_needs_partial(tmp_path):
+def test_mtt_a_missing_mp3_needs_partial(tmp_path, monkeypatch):
+    monkeypatch.setattr(mtat, "ROWS", len(MTT_ROWS))  # the fixture's annotations are whole
     root = build_mtt(tmp_path / "mtt")
     (root / MTT_ROWS[1][2]).unlink()
     with pytest.raises(DataError, match="1 of 6 listed files are missing"):
@@ -216,6 +218,38 @@ def test_mtt_mpeg_frame_walk_is_the_decoded_length(tmp_path):
     assert mtat.clip_seconds(wav) == (0.5, "header")
 
 
+
+def test_mtt_folders_cut_down_annotations_need_partial_and_are_recorded(tmp_path):
+    """A copy whose annotations_final.csv lacks rows of the release's 25,863 is not the folders protocol's data."""
+    from rwbench.reproduce import partial_reason
+
+    root = build_mtt(tmp_path / "mtt")
+    with pytest.raises(DataError, match=r"annotations_final\.csv holds 8 of the release's 25,863 clips: .*--partial"):
+        load("magnatagatune", root, tasks=["folders"])
+    ds = load("magnatagatune", root, tasks=["folders"], partial=True)
+    assert len(ds.clips) == 6 and ds.info["partial"] == {"listed": 6 + 25863 - 8, "present": 6}
+    assert partial_reason(ds).startswith(f"6 of {6 + 25863 - 8:,} listed clips")
+
+
+@pytest.mark.parametrize("task", ["published", "folders"])
+def test_mtt_an_mp3_path_on_two_rows_is_refused_naming_its_lines(tmp_path, task):
+    """The published task read the tags into a dict (the later row won): both tasks refuse it, naming the lines."""
+    if task == "published":
+        root = build_published(tmp_path / "mtt")
+        first, last, duplicate = 2, len(TRAIN + VALID + TEST) + len(UNLISTED) + 2, TRAIN[0]  # line 1: the header
+    else:
+        root = build_mtt(tmp_path / "mtt")
+        first, last, duplicate = 3, len(MTT_ROWS) + 2, MTT_ROWS[1][2]
+    annotations = root / "annotations_final.csv"
+    header = [name.strip('"') for name in annotations.read_text().splitlines()[0].split("\t")]
+    row = {"clip_id": "99999", "rock": "1", "mp3_path": duplicate}  # the same clip again, tagged otherwise
+    with annotations.open("a", newline="") as f:
+        f.write("\t".join(f'"{row.get(name, "0")}"' for name in header) + "\r\n")
+    with pytest.raises(DataError, match=rf"1 mp3_path\(s\) are listed more than once in .*annotations_final\.csv "
+                                        rf"\('{re.escape(duplicate)}' at line {first} and line {last}\)"):
+        load("magnatagatune", root, tasks=[task], partial=True)
+
+
 # -- DCASE 2017 task 4 -------------------------------------------------------------------------------------
 DCASE = {  # list → (file name without Y, labels)
     "training": [("--4gqARaEJE_0.000_10.000.wav", ["Car", "Car passing by"]), ("-0CamVQdP_Y_0.000_4.000.wav", ["Bus"]),
@@ -264,6 +298,38 @@ def test_dcase_unknown_label_and_missing_lists_are_named(tmp_path):
     path.unlink()
     with pytest.raises(DataError, match="lacks the weak-label lists"):
         load("dcase2017_task4", root)
+
+
+
+def test_dcase_a_byte_order_mark_is_read_and_a_non_printable_name_is_named(tmp_path):
+    """A BOM made the first name '\\ufeff…': 'missing', or with --partial the clip silently lost one of its labels."""
+    root = build_dcase(tmp_path / "dcase")
+    training = root / "groundtruth_release" / "groundtruth_weak_label_training_set.csv"
+    training.write_bytes(b"\xef\xbb\xbf" + training.read_bytes())  # "--4gq…" Car, then "--4gq…" Car passing by
+    ds = load("dcase2017_task4", root, partial=True)
+    car = next(c for c in ds.clips if c.id.startswith("--4gq"))
+    assert car.tags == ("Car", "Car passing by") and len(ds.clips) == 8
+    testing = root / "groundtruth_release" / "groundtruth_weak_label_testing_set.csv"
+    lines = testing.read_text().splitlines(keepends=True)
+    testing.write_text("".join([*lines[:2], "\u200b" + lines[2], *lines[3:]]))  # a zero-width space, line 3
+    with pytest.raises(DataError, match=r"testing_set\.csv:3: the file name '\\u200b3Cd4E5f6G7h_5.000_15.000.wav' "
+                                        "holds a non-printable character"):
+        load("dcase2017_task4", root, partial=True)
+
+
+def test_dcase_cut_down_lists_need_partial_and_are_recorded(tmp_path):
+    """The official lists hold 51,172 + 488 + 1,103 clips: fewer is not the protocol's data."""
+    from rwbench.datasets import dcase2017_task4 as dcase
+    from rwbench.reproduce import partial_reason
+
+    root = build_dcase(tmp_path / "dcase")
+    official = 51172 + 488 + 1103
+    with pytest.raises(DataError, match=rf"dcase2017_task4: 8 of its {official} clips are listed under .*--partial"):
+        load("dcase2017_task4", root)
+    ds = load("dcase2017_task4", root, partial=True)
+    assert ds.info["partial"] == {"listed": official, "present": 8}
+    assert partial_reason(ds) == f"8 of {official:,} listed clips; 8 classes absent"
+    assert dcase.CLIPS == {"train": 51172, "valid": 488, "test": 1103}
 
 
 # -- Speech Commands v0.02 ---------------------------------------------------------------------------------
