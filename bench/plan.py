@@ -486,10 +486,12 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
             timings[rate] = worker_decode_ms(job) if workers else decode_ms(job.dataset, job.frontend.sample_rate)
         row.decode_ms_per_clip = timings[rate]
         row.cache_bytes_new += 4 * n_rows * job.frontend.dim(job.width, job.pooling)
+        start = time.perf_counter()  # choosing the batch size pays the memory model's first use (imports), as the run does
         run_batch = opts.batch_size or choose_batch_size(job, opts.device)
+        chosen_in = time.perf_counter() - start
         checked = ("check", job.frontend.name, job.input_samples(), run_batch)
         if checked not in timings:  # the run checks each instance's memory before any embedding: timed by doing it
-            timings[checked] = memory_check_seconds(job, run_batch, opts.device)
+            timings[checked] = chosen_in + memory_check_seconds(job, run_batch, opts.device)
             row.startup_seconds += timings[checked]
             needs = job.frontend.memory_needed(job.width, job.input_samples()[1], run_batch)
             timings[("memory", *checked[1:])] = sum(needs.values())

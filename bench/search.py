@@ -511,13 +511,15 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
         n = len(cached[proxy.name])
         return f"; {n} of {len(archs)} cached in {folder}, read" if n else ""
 
+    total = np.zeros(2)  # (fewest, most) seconds of everything still to compute
     cheap = [p for p in proxies if p.kind != "random-weight"]
     for proxy in cheap:
         proxy.compute(ctx)  # warm up (imports, first kernels), then time
         start = time.perf_counter()
         proxy.compute(ctx)
-        lines.append(f"{proxy.name}: ≈ {time.perf_counter() - start:.2f} s per architecture (timed on {archs[0].name})"
-                     + from_cache(proxy))
+        seconds = time.perf_counter() - start
+        total += seconds * (len(archs) - len(cached[proxy.name]))
+        lines.append(f"{proxy.name}: ≈ {seconds:.2f} s per architecture (timed on {archs[0].name})" + from_cache(proxy))
     costly = [p for p in proxies if p.kind == "random-weight"]
     if costly:
         setup = random_weight_setup(opts, dataset, folder)
@@ -531,22 +533,39 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
                         setup.opts, timings=timings,
                         protocols={dataset.key: (setup.described or dataset.describe())["protocol"]})
             embed_seconds = sum(r.embed_seconds for r in rows)  # the same rows, whichever backend
-            done, total = sum(r.up_to_date for r in rows), sum(r.results for r in rows)
-            reused = f"; {done} of {total} result files already in {setup.opts.results_dir}, reused" if done else ""
-            lines.append(f"{proxy.name}: ≈ {sum(share * r.fit_seconds for r in rows) / scored:.1f} s per architecture "
-                         f"of backend fits on {scored} architectures (outer folds scored: {len(outer)} of "
-                         f"{len(dataset.splits())}{reused}){from_cache(proxy)}")
+            done, results = sum(r.up_to_date for r in rows), sum(r.results for r in rows)
+            reused = f"; {done} of {results} result files already in {setup.opts.results_dir}, reused" if done else ""
+            fits = sum(share * r.fit_seconds for r in rows)
+            total += fits
+            lines.append(f"{proxy.name}: ≈ {fits / scored:.1f} s per architecture of backend fits on {scored} "
+                         f"architectures (outer folds scored: {len(outer)} of {len(dataset.splits())}{reused})"
+                         f"{from_cache(proxy)}")
+        total += embed_seconds
         lines.append(f"random-weight embedding, computed once for {', '.join(p.name for p in costly)}: "
                      f"≈ {embed_seconds / scored:.1f} s per architecture ({len(opts.seeds)} seed(s))")
+    from .train_plan import hours, training_cost
+
     trains = min(opts.train_top + opts.train_random, len(archs))
     if trains and train_opts is not None:  # which ones are trained depends on the proxies: each sampled one is timed
-        from .train_plan import hours, training_cost
+        from .train import scored as trained_already
+        from .train import trained_path, training_key
 
-        bounds = np.array([training_cost(dataset, a.spec, train_opts).bounds for a in archs]) * len(train_opts.seeds)
-        lines.append(f"training: {trains} of them × {len(train_opts.seeds)} seed(s) with `rwbench train`'s recipe: "
-                     f"≈ {hours(trains * bounds[:, 0].mean())} … {hours(trains * bounds[:, 1].mean())} at the sample's "
-                     f"mean cost (per architecture {hours(bounds[:, 0].min())} … {hours(bounds[:, 1].max())}: every "
-                     "run stopped as early as patience allows … every run at the epoch cap)")
+        seeds = list(train_opts.seeds)
+        before = [a for a in archs if not train_opts.force and all(trained_already(
+            trained_path(dataset, a.spec, seed, train_opts), training_key(dataset, a.spec, seed, train_opts, protocol,
+                                                                          {}), dataset.splits()) for seed in seeds)]
+        left = [a for a in archs if a not in before]
+        bounds = np.array([training_cost(dataset, a.spec, train_opts).bounds for a in left] or [(0.0, 0.0)]) * len(seeds)
+        # the chosen ones may be trained already (reused): at least trains − len(before) and at most trains to train
+        fewest, most = max(0, trains - len(before)) * bounds[:, 0].mean(), min(trains, len(left)) * bounds[:, 1].mean()
+        total += (fewest, most)
+        reused = (f"; {len(before)} of the {len(archs)} already trained under these settings (reused if chosen)"
+                  if before else "")
+        lines.append(f"training: {trains} of them × {len(seeds)} seed(s) with `rwbench train`'s recipe: "
+                     f"≈ {hours(fewest)} … {hours(most)} at the sample's mean cost (per architecture "
+                     f"{hours(bounds[:, 0].min())} … {hours(bounds[:, 1].max())}: every run stopped as early as patience "
+                     f"allows … every run at the epoch cap){reused}")
+    lines.append(f"total: ≈ {hours(total[0])} … {hours(total[1])} on this device, one computation at a time")
     return "\n".join(lines) + "\n"
 
 

@@ -8,13 +8,17 @@ dropouts) on the first split's fit part (or on every split's with ``--select-on 
 at the chosen setting, and a refit per split — but not how many epochs each lasts: early stopping decides. So the
 cost is a range:
 every selection run stopped as early as patience allows (``patience + 1`` epochs) and refit for one epoch, up to
-every run at the epoch cap. Measured epochs of finished folds narrow it (``studies/*/README.md``).
+every run at the epoch cap. Beside the epochs, each scored split pays a test pass (and, for a thresholded task
+type, a validation pass), a scored model of fewer than 50 optimiser steps two passes over its training clips
+(its batch norms recomputed), and the dataset's audio is decoded once per sample rate and input length. Folds
+already trained under the same settings (a resumed study) and a first split whose selection runs are stored are
+not counted again. Measured epochs of finished folds narrow the range (``studies/*/README.md``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -22,11 +26,16 @@ import torch
 from .datamodel import Dataset
 from .device import resolve_device
 from .embed_job import EmbedJob
-from .fitting import TrainOptions, autocast
+from .fileio import read_json
+from .fitting import TrainOptions, autocast, finished_fold
 from .frontend import FrontendSpec
+from .plan import decode_ms
 from .profile import best_seconds
+from .protocol import OuterSplit
+from .results import fold_weights_folder
 from .tasks import TaskType
 from .train import (
+    MIN_NORM_UPDATES,
     Classifier,
     crop_samples,
     learnable,
@@ -51,27 +60,33 @@ class TrainingCost:
     refits: int  # refits on the whole training side (one per outer split with --refit full)
     min_epochs: int  # a selection run's fewest epochs: patience + 1 (no better epoch after the first), ≤ the cap
     cap: int
+    scored_splits: int = 0  # outer splits scored (a test pass each)
+    split_extra: tuple[float, float] = (0.0, 0.0)  # seconds per scored split beyond its epochs: (fewest, most)
+    decode: float = 0.0  # seconds decoding the dataset's audio, once for all the seeds
+    seeds: int = 1  # the training seeds the run counts cover
 
     @property
     def bounds(self) -> tuple[float, float]:
         """(fewest, most) seconds: every selection run stopped at ``min_epochs`` and refit for one epoch, or every
-        run at the cap."""
-        low = self.selection_runs * self.min_epochs * self.fit_epoch + self.refits * self.refit_epoch
-        high = (self.selection_runs * self.fit_epoch + self.refits * self.refit_epoch) * self.cap
+        run at the cap; each scored split's passes beside its epochs, and the decoding."""
+        low = (self.selection_runs * self.min_epochs * self.fit_epoch + self.refits * self.refit_epoch
+               + self.scored_splits * self.split_extra[0] + self.decode)
+        high = ((self.selection_runs * self.fit_epoch + self.refits * self.refit_epoch) * self.cap
+                + self.scored_splits * self.split_extra[1] + self.decode)
         return low, high
 
 
-def run_counts(n_splits: int, n_settings: int, opts: TrainOptions, first_included: bool = True) -> tuple[int, int]:
-    """(selection runs, refits) for one seed over ``n_splits`` outer splits, as :func:`rwbench.train.train_one`
-    runs them: choosing on the first fold, ``n_settings`` runs (learning rates × dropouts) on the first split (one
-    of them is its selected run) and one run per other split; choosing on every fold, ``n_settings`` runs on each.
-    ``first_included`` False (``--folds`` without the first split): its ``n_settings`` runs come on top."""
-    per_first = n_settings
-    per_other = n_settings if opts.select_on == "every-fold" and n_settings > 1 else 1
-    searched = per_first + (n_splits - 1) * per_other
-    if not first_included and per_other != per_first:  # the first split's search as well as each chosen split's run
-        searched += per_other
-    return searched, n_splits if opts.refit == "full" else 0
+def run_counts(n_splits: int, n_settings: int, opts: TrainOptions, first_included: bool = True,
+               first_searched: bool = False) -> tuple[int, int]:
+    """(selection runs, refits) for one seed over ``n_splits`` outer splits still to train, as
+    :func:`rwbench.train.train_one` runs them: choosing on the first fold, ``n_settings`` runs (learning rates ×
+    dropouts) on the first split (one of them is its selected run) and one run per other split; choosing on every
+    fold, ``n_settings`` runs on each. ``first_included`` False (``--folds`` without the first split, or the first
+    split trained already): the first split's ``n_settings`` runs come on top, unless ``first_searched`` (stored)."""
+    if opts.select_on == "every-fold" or n_settings == 1:  # each split's own runs
+        return n_splits * n_settings, n_splits if opts.refit == "full" else 0
+    search = 0 if first_searched else n_settings
+    return search + n_splits - first_included, n_splits if opts.refit == "full" else 0
 
 
 def train_step_seconds(model: Classifier, clips: torch.Tensor, targets: torch.Tensor, task: TaskType,
@@ -124,8 +139,41 @@ def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> T
     fit_epoch = len(fit_idx) * per_clip_train + len(val_idx) * per_clip_forward
     refit_epoch = len(splits[0].train) * per_clip_train
     selection, refits = run_counts(len(splits), len(setting_grid(opts)), opts, every[0].name in {s.name for s in splits})
-    return TrainingCost(spec.name, dataset.key, fit_epoch, refit_epoch, selection, refits,
-                        min(opts.patience + 1, opts.epochs), opts.epochs)
+    min_epochs = min(opts.patience + 1, opts.epochs)
+    # the scored model: the refit on the whole training side (1 … cap epochs), or the fit part's best epoch
+    scored_clips, fewest = ((len(splits[0].train), 1) if opts.refit == "full" else (len(fit_idx), 1))
+
+    def recalibration(epochs: int, clips: int) -> float:  # two passes when its batch norms saw few steps
+        return 2 * clips * per_clip_forward if epochs * -(-clips // opts.batch_size) < MIN_NORM_UPDATES else 0.0
+
+    def extra(epochs: int) -> float:
+        seconds = len(splits[0].test) * per_clip_forward + recalibration(epochs, scored_clips)
+        if dataset.kind.thresholded:  # the threshold is chosen on the fit-part model's validation outputs
+            seconds += len(val_idx) * per_clip_forward + (recalibration(epochs, len(fit_idx))
+                                                         if opts.refit == "full" else 0.0)
+        return seconds
+
+    return TrainingCost(spec.name, dataset.key, fit_epoch, refit_epoch, selection, refits, min_epochs, opts.epochs,
+                        scored_splits=len(splits), split_extra=(extra(fewest), max(extra(fewest), extra(opts.epochs))))
+
+
+def decode_seconds(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> float:
+    """Seconds to decode and resample every clip of ``dataset`` for ``spec`` (timed on a few clips)."""
+    return len(dataset.clips) * decode_ms(dataset, spec.sample_rate) / 1e3 / max(1, opts.workers or 1)
+
+
+def left_to_train(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, every: list[OuterSplit],
+                  chosen: list[OuterSplit], key: str) -> tuple[int, int, int]:
+    """(selection runs, refits, splits) one seed still needs: folds finished under ``key`` are reused by
+    ``rwbench train`` (a resumed study), and so are the first split's stored selection runs."""
+    folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
+    left = [s for s in chosen if finished_fold(folder, s.name, key, opts.force) is None]
+    stored = folder / f"{every[0].name}.select.json"
+    runs = read_json(stored).get("runs", {}) if stored.is_file() and not opts.force else {}
+    searched = (read_json(stored).get("train_key") == key and {s.name for s in setting_grid(opts)} <= set(runs)
+                if runs else False)
+    selection, refits = run_counts(len(left), len(setting_grid(opts)), opts, every[0] in left, searched)
+    return selection, refits, len(left)
 
 
 def hours(seconds: float) -> str:
@@ -138,7 +186,7 @@ def render(costs: list[TrainingCost], seeds: int | dict[tuple[str, str], int],
     """The dry run's table: per front-end and dataset, seconds per epoch and the range for ``seeds`` seeds (per
     (dataset, front-end) where some are already trained), then the ``done`` ones: (dataset, front-end, seeds)."""
     pending = seeds if isinstance(seeds, dict) else {(c.dataset, c.frontend): seeds for c in costs}
-    counts = sorted(set(pending.values()))
+    counts = sorted({pending[(c.dataset, c.frontend)] * c.seeds for c in costs})
     lines = [f"training plan ({', '.join(map(str, counts)) or 0} seed(s) each still to train; epochs are decided "
              "by early stopping, so each cost is a range: every run stopped as early as patience allows … every run "
              "at the epoch cap):"]
@@ -146,10 +194,13 @@ def render(costs: list[TrainingCost], seeds: int | dict[tuple[str, str], int],
     for cost in costs:
         low, high = (pending[(cost.dataset, cost.frontend)] * b for b in cost.bounds)
         total += (low, high)
+        per = "per seed" if cost.seeds == 1 else f"for its {cost.seeds} seeds"
+        extra = (f"; {cost.scored_splits} scored split(s) at {cost.split_extra[0]:.1f}–{cost.split_extra[1]:.1f} s of "
+                 f"test and batch-norm passes, {cost.decode:.0f} s decoding" if cost.scored_splits else "")
         lines.append(f"  {cost.dataset} {cost.frontend}: {cost.fit_epoch:.1f} s per fit-part epoch (validation "
                      f"included), {cost.refit_epoch:.1f} s per refit epoch; {cost.selection_runs} early-stopped "
                      f"run(s) of {cost.min_epochs}–{cost.cap} epochs and {cost.refits} refit(s) of 1–{cost.cap} epochs "
-                     f"per seed → {hours(low)} … {hours(high)}")
+                     f"{per}{extra} → {hours(low)} … {hours(high)}")
     for dataset, frontend, trained in done:
         lines.append(f"  {dataset} {frontend}: up to date, seed(s) {', '.join(map(str, trained))} (result files "
                      "written under these settings; --force trains them again)")
@@ -164,13 +215,24 @@ def plan_training(datasets: list[Dataset], frontends: list[FrontendSpec], opts: 
     costs, pending, done = [], {}, []
     for dataset in datasets:
         splits, protocol = dataset.splits(), dataset.describe()["protocol"]
+        decoded: set[tuple] = set()  # ``rwbench train`` decodes once per sample rate and input length
         for spec in learnable(frontends):
             chosen = select_folds(splits, opts.folds, dataset.key)
-            trained = [seed for seed in opts.seeds if not opts.force and scored(
-                trained_path(dataset, spec, seed, opts), training_key(dataset, spec, seed, opts, protocol, {}), chosen)]
+            keys = {seed: training_key(dataset, spec, seed, opts, protocol, {}) for seed in opts.seeds}
+            trained = [seed for seed in opts.seeds
+                       if not opts.force and scored(trained_path(dataset, spec, seed, opts), keys[seed], chosen)]
             if trained:
                 done.append((dataset.key, spec.name, trained))
-            if len(trained) < len(opts.seeds):
-                costs.append(training_cost(dataset, spec, opts))
-                pending[(dataset.key, spec.name)] = len(opts.seeds) - len(trained)
+            todo = [seed for seed in opts.seeds if seed not in trained]
+            if todo:
+                cost = training_cost(dataset, spec, opts)
+                left = np.sum([left_to_train(dataset, spec, seed, opts, splits, chosen, keys[seed]) for seed in todo],
+                              axis=0)
+                job = EmbedJob(dataset, spec, opts.width)
+                shape = (spec.sample_rate, *job.input_samples(), spec.pad_to_min)
+                decode = 0.0 if shape in decoded else decode_seconds(dataset, spec, opts)
+                decoded.add(shape)
+                costs.append(replace(cost, selection_runs=int(left[0]), refits=int(left[1]),
+                                     scored_splits=int(left[2]), decode=decode, seeds=len(todo)))
+                pending[(dataset.key, spec.name)] = 1  # the counts cover every seed still to train
     return render(costs, pending, done)

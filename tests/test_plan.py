@@ -194,6 +194,23 @@ def test_the_runs_memory_check_is_timed_once_and_the_network_on_a_batch_of_the_r
     assert network[3] == 12  # the run's batch of 16 holds the 12 clips: timed on 12, not on fewer
 
 
+def test_choosing_the_batch_size_counts_in_the_memory_check_it_starts(opts, monkeypatch):
+    # the first memory model pays imports (torch._dynamo: seconds) whichever call makes it: the run pays them in its
+    # memory check, so the plan counts the batch-size choice that made them, not only the check timed after it
+    import time
+
+    from rwbench import plan as planning
+
+    def slow_choice(job, device):
+        time.sleep(0.3)
+        return 16
+    monkeypatch.setattr(planning, "choose_batch_size", slow_choice)
+    timings = {}
+    (row,) = plan([tone_dataset(n_per_class=4)], [TINY], [COUNTING], opts, timings=timings)
+    (check,) = [v for k, v in timings.items() if k[0] == "check"]
+    assert check >= 0.3 and row.startup_seconds >= check
+
+
 def test_the_network_timing_has_a_start_up_and_a_steady_part():
     from rwbench.embed_job import EmbedJob
     from rwbench.plan import time_network

@@ -144,6 +144,12 @@ def test_search_samples_caches_trains_and_ranks(toy_space, tmp_path):
     lines.clear()
     search(dataset, opts, None, on_done=lines.append)  # a rerun reuses every proxy
     assert lines and all(line.endswith("(cached)") for line in lines)
+    from rwbench.search import plan_search
+
+    planned = plan_search(dataset, opts, train)  # the dry run knows it, and what the training has left
+    assert "synflow: ≈" in planned and "3 of 3 cached" in planned
+    assert "; 1 of the 3 already trained under these settings (reused if chosen)" in planned
+    assert planned.rstrip().splitlines()[-1].startswith("total: ≈ ")
     assert main(["search", "score", str(folder), "--format", "json"]) == 0
     scores = json.loads((folder / "score.json").read_text())
     assert [row["proxy"] for row in scores] == ["synflow", "params", "rw_elm"]
@@ -295,6 +301,7 @@ def test_cli_dry_run_lists_the_sample_and_its_cost(toy_space, capsys):
     out = capsys.readouterr().out
     assert "2 sampled with seed 0" in out.replace("scoring 2 sampled", "2 sampled") and "synflow: ≈" in out
     assert "training: 1 of them × 1 seed(s)" in out and "every run at the epoch cap" in out
+    assert out.rstrip().splitlines()[-1].startswith("total: ≈ ")  # proxies and training together
     assert main(["search", "score"]) == 2  # no folder: one-line error
 
 

@@ -89,3 +89,37 @@ def test_trained_seeds_are_up_to_date_and_only_the_others_are_costed(tmp_path):
     assert "tones tiny: " in text.split("\n")[1] and "per fit-part epoch" in text.split("\n")[1]
     forced = plan_training([tone_dataset()], [TINY], TrainOptions(**{**opts.__dict__, "force": True}))
     assert "up to date" not in forced
+
+
+def test_a_resumed_training_is_planned_for_the_folds_it_has_left(tmp_path, caplog):
+    """Folds finished under the same settings are reused by `rwbench train`, and so is the first split's stored
+    search: the plan counts the runs the resumed training makes, no more."""
+    import dataclasses
+
+    from rwbench.train import train_all
+    from rwbench.train_plan import plan_training
+
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, batch_size=8, epochs=3, patience=3,
+                        lrs=(1e-3, 3e-3), dropouts=(0.5,), folds=("fold1", "fold2"))
+    train_all([tone_dataset()], [TINY], opts)
+    rest = dataclasses.replace(opts, folds=None)  # fold3, fold4 left
+    text = plan_training([tone_dataset()], [TINY], rest)
+    assert "2 early-stopped run(s) of 3–3 epochs and 2 refit(s) of 1–3 epochs per seed; 2 scored split(s)" in text
+    with caplog.at_level("INFO", logger="rwbench"):
+        train_all([tone_dataset()], [TINY], rest)
+    assert sum(": stopped at epoch " in r.getMessage() for r in caplog.records) == 2  # as planned
+
+
+def test_each_scored_split_pays_its_test_and_batch_norm_passes(monkeypatch):
+    # 27 training clips in batches of 8: 4 optimiser steps an epoch, so a refit of fewer than 13 epochs has its batch
+    # norms recomputed (two passes over its 27 training clips) beside the test pass over its 9 test clips
+    from rwbench import train_plan
+
+    opts = TrainOptions(epochs=20, patience=4, lrs=(1e-3,), dropouts=(0.5,), device="cpu", batch_size=8)
+    cost = training_cost(tone_dataset(), TINY, opts)
+    fewest, most = cost.split_extra
+    assert fewest == most > 0 and cost.scored_splits == 4  # the upper bound keeps what a short refit could need
+    assert cost.bounds[0] == pytest.approx(cost.selection_runs * cost.min_epochs * cost.fit_epoch
+                                           + cost.refits * cost.refit_epoch + 4 * fewest)
+    monkeypatch.setattr(train_plan, "MIN_NORM_UPDATES", 0)  # no recalibration: the test pass alone
+    assert training_cost(tone_dataset(), TINY, opts).split_extra[0] < fewest / 2
