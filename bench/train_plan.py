@@ -77,15 +77,16 @@ class TrainingCost:
 
 
 def run_counts(n_splits: int, n_settings: int, opts: TrainOptions, first_included: bool = True,
-               first_searched: bool = False) -> tuple[int, int]:
+               first_stored: int = 0) -> tuple[int, int]:
     """(selection runs, refits) for one seed over ``n_splits`` outer splits still to train, as
     :func:`rwbench.train.train_one` runs them: choosing on the first fold, ``n_settings`` runs (learning rates ×
     dropouts) on the first split (one of them is its selected run) and one run per other split; choosing on every
     fold, ``n_settings`` runs on each. ``first_included`` False (``--folds`` without the first split, or the first
-    split trained already): the first split's ``n_settings`` runs come on top, unless ``first_searched`` (stored)."""
+    split trained already): the first split's ``n_settings`` runs come on top, less the ``first_stored`` runs its
+    search already holds (a resumed study)."""
     if opts.select_on == "every-fold" or n_settings == 1:  # each split's own runs
         return n_splits * n_settings, n_splits if opts.refit == "full" else 0
-    search = 0 if first_searched else n_settings
+    search = n_settings - first_stored
     return search + n_splits - first_included, n_splits if opts.refit == "full" else 0
 
 
@@ -168,11 +169,11 @@ def left_to_train(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOp
     ``rwbench train`` (a resumed study), and so are the first split's stored selection runs."""
     folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
     left = [s for s in chosen if finished_fold(folder, s.name, key, opts.force) is None]
-    stored = folder / f"{every[0].name}.select.json"
-    runs = read_json(stored).get("runs", {}) if stored.is_file() and not opts.force else {}
-    searched = (read_json(stored).get("train_key") == key and {s.name for s in setting_grid(opts)} <= set(runs)
-                if runs else False)
-    selection, refits = run_counts(len(left), len(setting_grid(opts)), opts, every[0] in left, searched)
+    search = folder / f"{every[0].name}.select.json"  # the first split's selection runs, as _inner_runs keeps them
+    stored = read_json(search) if search.is_file() and not opts.force else {}
+    runs = set(stored.get("runs", {})) if stored.get("train_key") == key else set()
+    selection, refits = run_counts(len(left), len(setting_grid(opts)), opts, every[0] in left,
+                                   len(runs & {s.name for s in setting_grid(opts)}))
     return selection, refits, len(left)
 
 

@@ -62,7 +62,7 @@ def load_urbansound8k(root: Path, *, task: str | None = None, **options) -> Data
                   dataset="urbansound8k", expect=f"audio/fold1..fold10/*.wav and {METADATA}")
     csv = data / METADATA
     table = read_table(csv, COLUMNS, dataset="urbansound8k")
-    clips = [row_clip(data, row, f"{csv} row {i + 2}") for i, row in enumerate(table.to_dict("records"))]
+    clips = [row_clip(data, row, f"{csv}:{line}") for line, row in zip(table.index, table.to_dict("records"))]
     return file_dataset("urbansound8k", task, clips, PredefinedFolds("urbansound8k/official-10-folds"), root=data,
                         seconds=4.0, pad="repeat", official_folds=FOLDS, classes=CLASSES, listed_in=csv,
                         expected_clips=CLIPS, official_straddles=OFFICIAL_STRADDLES, **options)

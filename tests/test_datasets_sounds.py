@@ -287,3 +287,15 @@ def test_a_repeated_metadata_row_is_named_by_its_csv_lines(tmp_path, name):
     with pytest.raises(DataError, match=re.escape(f"1 clip id(s) are listed more than once in {csv_file} ({key!r} at "
                                                   f"line {repeat + 2} and line {len(rows) + 2})")):
         load(name, tmp_path, partial=True)
+
+
+def test_a_bad_us8k_row_is_named_by_its_line_past_a_blank_one(tmp_path):
+    rows = us8k_rows()
+    build_us8k(tmp_path, rows)
+    csv_file = tmp_path / "UrbanSound8K/metadata/UrbanSound8K.csv"
+    lines = csv_file.read_text().splitlines()
+    bad = lines[4].split(",")
+    bad[list(rows[0]).index("fold")] = "x"  # the fold of the row on file line 6, after a blank line 3
+    csv_file.write_text("\n".join([*lines[:2], "", *lines[2:4], ",".join(bad), *lines[5:]]) + "\n")
+    with pytest.raises(DataError, match=re.escape(f"{csv_file}:6: fold 'x' is not an integer")):
+        load("urbansound8k", tmp_path, partial=True)

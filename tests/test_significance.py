@@ -25,7 +25,8 @@ from rwbench.cli import main
 from rwbench.results import SCHEMA_VERSION, ResultRecord
 
 
-def record(frontend, accuracies, *, seed=0, weights="random", backend="svm", n_test=40, rng=None, **instance):
+def record(frontend, accuracies, *, seed=0, weights="random", backend="svm", n_test=40, rng=None, run_key="k",
+           **instance):
     """A result record whose folds score ``accuracies``, with per-clip predictions that give exactly those."""
     folds = []
     for i, accuracy in enumerate(accuracies):
@@ -38,7 +39,7 @@ def record(frontend, accuracies, *, seed=0, weights="random", backend="svm", n_t
                       "macro_f1": right / n_test, "test_clips": clips, "truth": truth, "predicted": predicted})
     return ResultRecord.from_json({
         "schema_version": SCHEMA_VERSION, "seed": seed, "rwbench_version": "test", "git_sha": None, "created": "",
-        "environment": {}, "run_key": "k", "device": "cpu", "summary": {},
+        "environment": {}, "run_key": run_key, "device": "cpu", "summary": {},
         "dataset": {"key": "toy", "skipped": []},
         "frontend": {"name": frontend, "input_kind": "waveform", "width": "small", "weights": weights,
                      "pooling": "mean", "feature_dim": 8, "params": 10, "layers": ["a"], "default_layers": True,
@@ -209,11 +210,14 @@ def test_a_row_repeated_under_another_width_is_tested_once(tmp_path):
     text = leaderboard.to_summary(table.reset_index())
     assert ("3 rows (rows: random ×3; 1 row(s) repeating another under another width, counted once: "
             "poor (paper) = poor (small)) over 8 outer folds") in text
-    # other embeddings at another width (a different network): a row of its own, in the family
-    other = [*records[:3], record("poor", poor, width="paper", embedding_key="e4")]
-    table = _board(tmp_path / "other", other).set_index(["frontend", "width"])
-    assert (table["copy_of"] == "").all() and table.loc[("poor", "small"), "weight_kinds"] == "random ×4"
-    assert table.loc[("poor", "small"), "p_vs_best"] == pytest.approx(3 * 2 / 2 ** 8, abs=1e-5)
+    assert main(["compare", "poor:random:svm", "mid", "--results", str(tmp_path)]) == 0  # the copy is one row
+    # another network at another width (another run key), or the same embeddings evaluated by other code (an edited
+    # plugin backend: another run key, other scores): a row of its own, in the family
+    for other in (record("poor", poor, width="paper", embedding_key="e4", run_key="k4"),
+                  record("poor", [a + 0.15 for a in poor], width="paper", embedding_key="e3", run_key="k5")):
+        table = _board(tmp_path / other.run_key, [*records[:3], other]).set_index(["frontend", "width"])
+        assert (table["copy_of"] == "").all() and table.loc[("poor", "small"), "weight_kinds"] == "random ×4"
+        assert table.loc[("poor", "small"), "p_vs_best"] == pytest.approx(3 * 2 / 2 ** 8, abs=1e-5)
 
 
 def test_rows_on_other_folds_are_named_in_no_test(tmp_path):
@@ -264,7 +268,8 @@ def test_compare_two_rows_prints_the_paired_test(tmp_path, capsys):
     assert out["bootstrap_ci_low"] > 0, "a beats b on the same clips"
     assert out["test"] == "paired permutation over clips" and out["p"] < 0.01 and out["least_p"] is None
     assert main(["compare", "a", "b", "--results", str(tmp_path)]) == 2
-    assert "'a' matches 2 rows of toy (a:random:elm, a:random:svm); name one" in capsys.readouterr().err
+    assert "'a' matches 2 rows of toy (a:random:elm (width small), a:random:svm (width small)); name one" in \
+        capsys.readouterr().err
     assert main(["compare", "a:random:svm", "zz", "--results", str(tmp_path)]) == 2
     assert "no dataset has both" in capsys.readouterr().err
     assert main(["compare", "a:random:svm", "--results", str(tmp_path)]) == 2

@@ -31,6 +31,12 @@ def test_folds_without_the_first_split_still_count_its_search(select_on, setting
     assert run_counts(2, settings, opts, first_included=False) == (expected, 2)
 
 
+def test_selection_runs_the_first_split_already_holds_are_not_counted_again():
+    opts = TrainOptions(select_on="first-fold")
+    assert run_counts(3, 4, opts, first_included=True, first_stored=1) == (3 + 2, 3)  # killed after one of 4 runs
+    assert run_counts(2, 4, opts, first_included=False, first_stored=4) == (2, 2)  # fold 1 done: one run per split
+
+
 def test_the_planned_runs_are_the_runs_a_training_of_some_folds_makes(tmp_path, caplog):
     """The dry run's count for `--folds fold3` equals the early-stopped runs `rwbench train --folds fold3` logs."""
     from rwbench.train import train_all

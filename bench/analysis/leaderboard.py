@@ -197,16 +197,17 @@ def rows_of_records(records: Iterable[ResultRecord]) -> dict[RowKey, list[Result
 
 
 def copies_of(groups: dict[RowKey, list[ResultRecord]]) -> dict[RowKey, RowKey]:
-    """Rows that repeat another row under another width label — the same embeddings seed by seed (a front-end
-    without weights run at ``small`` and ``paper``, or ``--width 32`` where ``small`` is 32 filters), layers, backend
-    set-up and data — each mapped to the row it repeats (``small`` first, then ``paper``, then counts), so that the
-    tests count their scores once. Rows without stored embedding keys (trained heads) are never copies."""
+    """Rows that repeat another row under another width label — seed by seed the same run key (everything that
+    determines a result but the label: a front-end without weights run at ``small`` and ``paper``, or ``--width 32``
+    where ``small`` is 32 filters), data and fold scores — each mapped to the row it repeats (``small`` first, then
+    ``paper``, then counts), so that the tests count their scores once. Rows without stored embedding keys (trained
+    heads) are never copies."""
     def signature(key: RowKey, records: list[ResultRecord]) -> tuple | None:
         if any(r.frontend.get("embedding_key") is None for r in records):
             return None
+        primary = task_of(records[0]).primary
         return (key.dataset, key.frontend, key.weights, key.backend, frozenset(
-            (r.seed, json.dumps(r.frontend["embedding_key"], sort_keys=True), tuple(r.frontend.get("layers") or ()),
-             evaluated_by(r), data_of(r)) for r in records))
+            (r.seed, r.run_key, data_of(r), tuple((f["name"], f[primary]) for f in r.folds)) for r in records))
     first: dict[tuple, RowKey] = {}
     copies = {}
     for key in sorted(groups, key=lambda k: (k.width != "small", k.width != "paper", k.width)):
@@ -745,9 +746,12 @@ def _match(rows: dict[RowKey, list[ResultRecord]], spec: str, dataset: str) -> R
     wanted = {"frontend": ":".join(parts[:split]), **dict(zip(("weights", "backend"), parts[split:]))}
     found = [key for key in rows if key[0] == dataset and key[1] == wanted["frontend"]
              and wanted.get("weights", key[3]) in ("", key[3]) and wanted.get("backend", key[4]) in ("", key[4])]
+    copies = copies_of({key: rows[key] for key in found})
+    found = [key for key in found if key not in copies]  # a row repeated under another width label is one row
     if len(found) > 1:
-        options = ", ".join(f"{k[1]}:{k[3]}:{k[4]}" for k in found)
-        raise RwbenchError(f"compare: {spec!r} matches {len(found)} rows of {dataset} ({options}); name one")
+        options = ", ".join(f"{k[1]}:{k[3]}:{k[4]} (width {k[2]})" for k in found)
+        raise RwbenchError(f"compare: {spec!r} matches {len(found)} rows of {dataset} ({options}); name one, or "
+                           "leave the results of one width out of --results")
     return found[0] if found else None
 
 
