@@ -543,17 +543,16 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
         total += embed_seconds
         lines.append(f"random-weight embedding, computed once for {', '.join(p.name for p in costly)}: "
                      f"≈ {embed_seconds / scored:.1f} s per architecture ({len(opts.seeds)} seed(s))")
-    from .train_plan import hours, training_cost
+    from .train_plan import hours, trained_seeds, training_cost
 
     trains = min(opts.train_top + opts.train_random, len(archs))
     if trains and train_opts is not None:  # which ones are trained depends on the proxies: each sampled one is timed
-        from .train import scored as trained_already
-        from .train import trained_path, training_key
+        from .train import training_key
 
         seeds = list(train_opts.seeds)
-        before = [a for a in archs if not train_opts.force and all(trained_already(
-            trained_path(dataset, a.spec, seed, train_opts), training_key(dataset, a.spec, seed, train_opts, protocol,
-                                                                          {}), dataset.splits()) for seed in seeds)]
+        before = [a for a in archs if len(trained_seeds(dataset, a.spec, train_opts, {
+            seed: training_key(dataset, a.spec, seed, train_opts, protocol, {}) for seed in seeds},
+            dataset.splits())) == len(seeds)]
         left = [a for a in archs if a not in before]
         bounds = np.array([training_cost(dataset, a.spec, train_opts).bounds for a in left] or [(0.0, 0.0)]) * len(seeds)
         # the chosen ones may be trained already (reused): at least trains − len(before) and at most trains to train

@@ -142,7 +142,7 @@ def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> T
     selection, refits = run_counts(len(splits), len(setting_grid(opts)), opts, every[0].name in {s.name for s in splits})
     min_epochs = min(opts.patience + 1, opts.epochs)
     # the scored model: the refit on the whole training side (1 … cap epochs), or the fit part's best epoch
-    scored_clips, fewest = ((len(splits[0].train), 1) if opts.refit == "full" else (len(fit_idx), 1))
+    scored_clips = len(splits[0].train) if opts.refit == "full" else len(fit_idx)
 
     def recalibration(epochs: int, clips: int) -> float:  # two passes when its batch norms saw few steps
         return 2 * clips * per_clip_forward if epochs * -(-clips // opts.batch_size) < MIN_NORM_UPDATES else 0.0
@@ -155,12 +155,12 @@ def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> T
         return seconds
 
     return TrainingCost(spec.name, dataset.key, fit_epoch, refit_epoch, selection, refits, min_epochs, opts.epochs,
-                        scored_splits=len(splits), split_extra=(extra(fewest), max(extra(fewest), extra(opts.epochs))))
+                        scored_splits=len(splits), split_extra=(extra(1), max(extra(1), extra(opts.epochs))))
 
 
 def decode_seconds(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> float:
     """Seconds to decode and resample every clip of ``dataset`` for ``spec`` (timed on a few clips)."""
-    return len(dataset.clips) * decode_ms(dataset, spec.sample_rate) / 1e3 / max(1, opts.workers or 1)
+    return len(dataset.clips) * decode_ms(dataset, spec.sample_rate) / 1e3 / (opts.workers or 1)
 
 
 def left_to_train(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, every: list[OuterSplit],
@@ -209,6 +209,14 @@ def render(costs: list[TrainingCost], seeds: int | dict[tuple[str, str], int],
     return "\n".join(lines) + "\n"
 
 
+def trained_seeds(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions, keys: dict[int, str],
+                  splits: list[OuterSplit]) -> list[int]:
+    """The seeds of ``keys`` (seed → training key) whose result file is written under these settings: up to date,
+    as :func:`rwbench.train.train_one` finds them (none with ``force``)."""
+    return [seed for seed, key in keys.items()
+            if not opts.force and scored(trained_path(dataset, spec, seed, opts), key, splits)]
+
+
 def plan_training(datasets: list[Dataset], frontends: list[FrontendSpec], opts: TrainOptions) -> str:
     """``rwbench train --dry-run``: the cost of every training still to do (a seed whose result file is written
     under the same settings is up to date, as :func:`rwbench.train.train_one` finds it; the dry run decodes no
@@ -220,8 +228,7 @@ def plan_training(datasets: list[Dataset], frontends: list[FrontendSpec], opts: 
         for spec in learnable(frontends):
             chosen = select_folds(splits, opts.folds, dataset.key)
             keys = {seed: training_key(dataset, spec, seed, opts, protocol, {}) for seed in opts.seeds}
-            trained = [seed for seed in opts.seeds
-                       if not opts.force and scored(trained_path(dataset, spec, seed, opts), keys[seed], chosen)]
+            trained = trained_seeds(dataset, spec, opts, keys, chosen)
             if trained:
                 done.append((dataset.key, spec.name, trained))
             todo = [seed for seed in opts.seeds if seed not in trained]

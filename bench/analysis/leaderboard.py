@@ -694,14 +694,16 @@ def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, rand
     return "\n".join(sections) if sections else "No results yet.\n"
 
 
+UNCONVERGED = "folds × seeds whose best epoch sat within 10 % of the epoch cap"  # rwbench train's not_converged
+
+
 def unconverged_line(rows: pd.DataFrame) -> str:
     """The trained rows of a comparison that hold folds flagged ``not_converged``, named under its ρ line."""
     flagged = rows[rows["trained_not_converged"] != ""]
     if flagged.empty:
         return ""
     named = ", ".join(f"{r.frontend} {r.trained_not_converged}" for r in flagged.itertuples())
-    return (f"{len(flagged)} of {len(rows)} trained rows hold folds × seeds whose best epoch sat within 10 % of the "
-            f"epoch cap (not converged; raise `--epochs`): {named}\n")
+    return f"{len(flagged)} of {len(rows)} trained rows hold {UNCONVERGED} (not converged; raise `--epochs`): {named}\n"
 
 
 def _runs(seeds, folds) -> str:
@@ -812,8 +814,7 @@ def _pair_markdown(o: dict) -> str:
              f" ({o['n_blocks']} folds cannot show p < {ALPHA:g}: the least attainable p is {o['least_p']:.3g})")
     p = "untested" if o["p"] is None or not np.isfinite(o["p"]) else f"p = {o['p']:.3g}"
     flagged = [f"{o[side]} {o[f'{side}_not_converged']}" for side in ("a", "b") if o.get(f"{side}_not_converged")]
-    unconverged = ("" if not flagged else f"Not converged (folds × seeds whose best epoch sat within 10 % of the "
-                   f"epoch cap; raise `--epochs`): {', '.join(flagged)}.\n")
+    unconverged = f"Not converged ({UNCONVERGED}; raise `--epochs`): {', '.join(flagged)}.\n" if flagged else ""
     return (f"{head}{body}\n\nMean difference {o['mean_difference']:+.4f} over {o['n_blocks']} folds; "
             f"{o['a']} wins {o['wins']}, ties {o['ties']}, loses {o['losses']}; {o['test']}: {p}{least}{interval}.\n"
             f"{unconverged}")
