@@ -36,6 +36,8 @@ def load_dataset(name: str, root: str | Path | None = None, *, tasks: Sequence[s
     task (``tasks``: some of them); ``options`` are the loader's (``rwbench list datasets``)."""
     from .datamodel import DATASETS
 
+    if isinstance(tasks, str):  # "a,b", as --tasks
+        tasks = tasks.split(",")
     return DATASETS.get(name).load(None if root is None else Path(root), tasks=list(tasks) if tasks else None,
                                    **options)
 
@@ -52,10 +54,23 @@ def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | No
     and for a registered dataset its loader's: ``partial=True`` and ``dataset_options={...}`` (``--dataset-option``)."""
     from .analysis.leaderboard import load
     from .backends import BACKENDS
+    from .cli_args import writable_folder
+    from .errors import RwbenchError
     from .frontend import FRONTENDS
     from .pipeline import RunOptions
     from .pipeline import run as run_pipeline
 
+    if not isinstance(dataset, str):
+        given = [name for name, value in (("root", root), ("tasks", tasks), ("partial", options.get("partial")),
+                                          ("dataset_options", options.get("dataset_options"))) if value]
+        if given:
+            raise RwbenchError(f"{', '.join(given)}: options of a registered dataset's loader; datasets given as "
+                               "objects are loaded already (pass them to rwbench.load_dataset)")
+        if not list(dataset):
+            raise RwbenchError("no dataset given")
+    for folder, name in ((results, "results"), (options.get("cache_dir"), "cache_dir")):
+        if folder is not None:
+            writable_folder(Path(folder), name)
     loader = dict(options.pop("dataset_options", None) or {})  # as given: check_duplicates=False is an option too
     if options.pop("partial", False):
         loader["partial"] = True
@@ -104,11 +119,8 @@ def embedder(frontend: str, *, width: str | int = "small", weights: str = "rando
     minimum lengthened by its rule; always in evaluation mode: :class:`~rwbench.frontend.FrozenEmbedder`).
     ``init``: the distribution random weights are drawn from (``rwbench.frontend.INITS``; default the front-end's
     own)."""
-    from .errors import RwbenchError
     from .frontend import FRONTENDS, FrozenEmbedder
 
-    if seed < 0:
-        raise RwbenchError(f"seed {seed}: seeds are non-negative integers (as --seeds)")
     return FrozenEmbedder(FRONTENDS.get(frontend), width=width, weights=weights, seed=seed, pooling=pooling, init=init)
 
 
@@ -123,16 +135,29 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, dataset: Dataset, *
     from .evaluate import nested_cv
 
     features, labels = np.asarray(features), np.asarray(labels)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise RwbenchError(f"seed {seed!r}: seeds are non-negative integers (as --seeds)")
+    if features.ndim != 2 or features.shape[1] == 0 or features.dtype.kind not in "iuf":
+        raise RwbenchError(f"features must be numbers of shape (clips, dimensions), dimensions > 0; got {features.dtype} "
+                           f"of shape {features.shape}")
     if len(features) != len(dataset.clips) or len(labels) != len(dataset.clips):
         raise RwbenchError(f"{dataset.key} has {len(dataset.clips)} clips; features have {len(features)} rows and "
                            f"labels {len(labels)}: give one of each per clip, in the dataset's clip order")
+    if not np.isfinite(features).all():
+        rows = np.flatnonzero(~np.isfinite(features).all(axis=1))
+        raise RwbenchError(f"features of {len(rows)} clip(s) are not finite (rows {rows[:5].tolist()}"
+                           f"{' …' if len(rows) > 5 else ''}): a backend would fail or score them by a guess")
+    if labels.dtype.kind == "O" and all(isinstance(v, str) for v in labels.ravel()):  # a pandas column of names
+        labels = labels.astype(str)
     if labels.dtype.kind in "US":  # class names, as dataset.classes spells them
         unknown = sorted(set(labels) - set(dataset.classes))
         if unknown:
             raise RwbenchError(f"labels {unknown[:3]} are not classes of {dataset.key} ({', '.join(dataset.classes)})")
         labels = np.array([dataset.classes.index(name) for name in labels])
     own = np.asarray(dataset.labels)
-    if labels.shape == own.shape and not np.array_equal(labels, own):
+    if labels.shape != own.shape:
+        raise RwbenchError(f"labels of shape {labels.shape}; {dataset.key}'s are {own.shape} (dataset.labels)")
+    if not np.array_equal(labels, own):
         wrong = int((labels != own).reshape(len(own), -1).any(axis=1).sum())
         raise RwbenchError(f"labels differ from {dataset.key}'s own in {wrong} clip(s): its folds are drawn and scored "
                            "with its labels, in its clip order (give dataset.labels; another task needs a dataset of "

@@ -9,6 +9,7 @@
 ``dim``             the produced embedding width equals ``spec.dim(width, pooling)`` for every pooling, and each
                     layer's width its ``layer_dims`` entry where the spec declares them
 ``finite``          every embedding value is finite
+``input_dependent`` distinct synthetic clips give distinct embeddings (a network ignoring its input fails)
 ``same_seed``       two builds with the same seed have identical weights and identical embeddings
 ``other_seed``      a different seed gives different weights (every conv/linear kernel); skipped without weights
 ``batch_size``      embedding a batch equals embedding its clips one by one, within the batch tolerance below
@@ -89,7 +90,8 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> tuple[
     finite = torch.isfinite(b)
     scale = max(float(b[finite].abs().max()), 1.0) if finite.any() else 1.0
     diff = torch.where(finite | torch.isfinite(a), (a - b).abs(), 0.0)  # non-finite values are the finite check's
-    ok = bool((diff <= rtol * b.abs() + atol * scale).all())
+    bound = torch.where(finite, rtol * b.abs(), torch.inf)  # (a NaN beside a number still fails: its diff is NaN)
+    ok = bool((diff <= bound + atol * scale).all())
     return ok, f"max |diff| {float(diff.max()) if diff.numel() else 0:.3g} (scale {scale:.3g}, rtol {rtol}, atol {atol}·scale)"
 
 
@@ -126,9 +128,26 @@ def _check_same_seed(spec: FrontendSpec, width: str | int, seed: int, embedder: 
     again = _embedder(spec, width, seed, str(_device_of(embedder)))
     first, second = embedder.state_dict(), again.state_dict()
     same_weights = first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
-    same_out = torch.equal(_embed(again, clips), out)
+    same_out = _identical(_embed(again, clips), out)
     return CheckResult("same_seed", same_weights and same_out,
                        f"identical weights: {same_weights}, identical embeddings: {same_out}")
+
+
+def _identical(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Bit-equal, NaN where the other is NaN (a non-finite output is the finite check's, not a seed's fault)."""
+    return torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
+
+
+def _check_input_dependent(out: torch.Tensor) -> CheckResult:
+    """Distinct clips give distinct embeddings: a network that ignores its input (a constant, all-zero or dead
+    layer) would be scored at chance as if it were a front-end."""
+    if len(out) < 2:
+        return CheckResult("input_dependent", True, "skipped: one clip", skipped=True)
+    if not torch.isfinite(out).all():
+        return CheckResult("input_dependent", True, "skipped: non-finite embeddings (the finite check)", skipped=True)
+    same = all(_identical(out[0], row) for row in out[1:])
+    return CheckResult("input_dependent", not same, f"{len(out)} distinct clips → "
+                       + ("identical embeddings: the network ignores its input" if same else "distinct embeddings"))
 
 
 def _kernels(net: nn.Module) -> dict[str, torch.Tensor]:
@@ -209,6 +228,7 @@ def check_frontend(
         results += _guarded("dim", lambda: _check_layers_and_dims(spec, width, embedder, clips))
         n_bad = int((~torch.isfinite(out)).sum())
         results.append(CheckResult("finite", n_bad == 0, f"{n_bad} non-finite of {out.numel()}"))
+        results += _guarded("input_dependent", lambda: _check_input_dependent(out))
         results += _guarded("same_seed", lambda: _check_same_seed(spec, width, seed, embedder, clips, out))
         results += _guarded("other_seed", lambda: _check_other_seed(spec, width, seed))
         results += _guarded("batch_size", lambda: _check_batch(embedder, clips, out))

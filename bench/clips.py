@@ -13,6 +13,18 @@ from .errors import DataError
 SILENT_CROP = 1e-4  # a crop peaking this far below its clip's peak (−80 dB) holds no signal: a bad clip
 
 
+def mono_float(audio, dataset, clip) -> np.ndarray:
+    """What a dataset's ``load_audio`` returned, checked: mono float samples, not empty (float64 read as float32). A
+    plugin's loader returning ``(channels, samples)``, integers or nothing is named, never padded into a matrix or
+    scaled by a guess."""
+    audio = np.asarray(audio)
+    if audio.ndim != 1 or audio.size == 0 or audio.dtype.kind != "f":
+        raise DataError(f"{clip.path or clip.id}: {type(dataset).__name__}.load_audio returned {audio.dtype} audio of "
+                        f"shape {audio.shape}; a dataset's load_audio returns mono float audio in [-1, 1], shape "
+                        "(samples,), not empty")
+    return audio.astype(np.float32, copy=False)
+
+
 class ClipAudio(torch.utils.data.Dataset):
     """Decoded, length-fixed clips; a clip that fails to decode yields its error instead."""
 
@@ -28,7 +40,7 @@ class ClipAudio(torch.utils.data.Dataset):
     def __getitem__(self, index: int):
         clip = self.dataset.clips[index]
         try:
-            audio = self.dataset.load_audio(clip, self.rate)
+            audio = mono_float(self.dataset.load_audio(clip, self.rate), self.dataset, clip)
         except DataError as err:
             return index, None, str(err)
         if self.hop:  # windows over the whole clip

@@ -120,7 +120,13 @@ def search_grid(estimator, grid: list[dict], X: np.ndarray, y: np.ndarray, cv: l
         warnings.simplefilter("always", FitFailedWarning)
         warnings.filterwarnings("always", "Scoring failed")
         warnings.filterwarnings("ignore", "One or more of the test scores are non-finite")
-        search.fit(X, y)
+        try:
+            search.fit(X, y)
+        except ValueError as err:  # scikit-learn's own "All the N fits failed", its last line the estimator's error
+            if "fits failed" not in str(err):
+                raise
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            raise RwbenchError(f"{where}: every grid setting failed on the inner splits: {lines[-1]}") from None
     failed = np.isnan(search.cv_results_["mean_test_score"])
     if failed.all():
         raise RwbenchError(f"{where}: every grid setting failed on the inner splits{failure_cause(caught)}")

@@ -93,10 +93,13 @@ def fold_result(task: TaskType, *, name: str, n_train: int, clips: np.ndarray | 
         score_classes = None
     untrained = task.untrained(train_truth)
     if len(untrained):
-        log.warning("%s: %d tag(s) have no positive training clip (tag indices %s): left out of the macro averages",
-                    name, len(untrained), ", ".join(map(str, untrained)))
+        log.warning("%s: %d tag(s) have no positive or no negative training clip (tag indices %s): left out of the "
+                    "macro averages", name, len(untrained), ", ".join(map(str, untrained)))
     record = task.fold_record(np.asarray(truth), replace(outputs, scores=stored), n_classes, threshold=threshold,
                               untrained=untrained)
+    if untested := (record.details or {}).get("tags_untested"):
+        log.warning("%s: %d tag(s) have no positive or no negative test clip (tag indices %s): no AUC, left out of "
+                    "the macro averages", name, len(untested), ", ".join(map(str, untested)))
     return FoldResult(
         name=name, n_train=int(n_train), n_test=len(record.truth), metrics=record.metrics,
         best_params=best_params, selection_score=float(selection_score), fit_seconds=float(fit_seconds),

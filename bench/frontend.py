@@ -268,6 +268,10 @@ class Embedder(nn.Module):
         super().__init__()
         if precision not in PRECISIONS:
             raise RwbenchError(f"precision {precision!r} is not one of {list(PRECISIONS)}")
+        if pooling not in POOLINGS:
+            raise RwbenchError(f"unknown pooling {pooling!r}; use one of {POOLINGS}")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise RwbenchError(f"seed {seed!r}: seeds are non-negative integers (as --seeds)")
         self.spec, self.pooling, self.precision = spec, pooling, precision
         self.input = LogMel(spec.logmel) if spec.input_kind == "logmel" and spec.logmel is not None else nn.Identity()
         self.source = weights if isinstance(weights, WeightSource) else resolve_weights(spec, weights, seed, init=init)
@@ -324,6 +328,11 @@ class FrozenEmbedder(Embedder):
         return super().train(False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        if not isinstance(wave, torch.Tensor) or not wave.is_floating_point():
+            kind = wave.dtype if isinstance(wave, torch.Tensor) else type(wave).__name__
+            raise RwbenchError(f"{self.spec.name}: waveforms must be a float torch tensor (batch, samples) in [-1, 1] "
+                               f"at {self.spec.sample_rate} Hz, got {kind} (torch.from_numpy(x).float() makes one)")
+        wave = wave.float()  # float64 (numpy's default) is read as float32, as the embed stage reads audio
         if wave.dim() != 2 or wave.shape[1] == 0:
             raise RwbenchError(f"{self.spec.name}: waveforms must be (batch, samples) with samples > 0, got shape "
                                f"{tuple(wave.shape)}")

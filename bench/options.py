@@ -128,12 +128,21 @@ class Storage(Checked):
     results_dir: Path = Path("results")
     force: bool = False
 
+    def __post_init__(self) -> None:
+        self.results_dir = Path(self.results_dir)  # a str from Python works as the CLI's Path
+        super().__post_init__()
+
 
 @dataclass(kw_only=True)
 class Cached(Storage):
     """:class:`Storage` with the embedding cache: ``cache_dir``, default ``<results_dir>/embeddings``."""
 
     cache_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.cache_dir is not None:
+            self.cache_dir = Path(self.cache_dir)
+        super().__post_init__()
 
     @property
     def cache_root(self) -> Path:

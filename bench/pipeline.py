@@ -71,6 +71,8 @@ class RunOptions(Instance, Execution, Batching, Cached):
         if self.aggregate not in get_args(Aggregate):
             raise RwbenchError(f"aggregate {self.aggregate!r} is not one of {list(get_args(Aggregate))}")
         check_seconds(segment=self.segment, hop=self.hop)
+        if (self.hop is not None or self.aggregate != "mean") and self.segment is None:
+            raise RwbenchError("hop and aggregate need segment (the window length in seconds)")
         super().__post_init__()
 
     def job(self, dataset: Dataset, spec: FrontendSpec, weights: str, seed: int, fold: str | None = None) -> EmbedJob:

@@ -9,11 +9,13 @@ a paired permutation test.
 ``multilabel``: a set of tags per clip (``Clip.tags``), the targets an indicator matrix ``(clips, tags)``. Folds
 record the macro ROC-AUC (primary, as in MagnaTagATune auto-tagging), the macro PR-AUC (average precision), micro F1
 at a threshold chosen on the inner validation side (never on the test clips) and each tag's ROC-AUC. A macro
-average runs over the tags that have both positive and negative test clips (a tag without positives in a fold has
-no AUC: it is left out and counted, never scored as 0.5). The inner CV selects on the macro ROC-AUC; a trained head
-minimises binary cross-entropy per tag; two rows are compared by a paired bootstrap over clips. A backend whose
-estimator takes an indicator matrix itself (the ELMs: one ridge solve for all tags) is used as it is; any other is
-wrapped in ``OneVsRestClassifier`` (one binary estimator per tag), its grid keys prefixed ``estimator__``.
+average runs over the tags that have both positive and negative clips on the fold's test side and on its training
+side (any other tag has no AUC, or one constant score no model learnt: it is left out, named in the fold's
+``tags_untested`` / ``tags_untrained`` and under the leaderboard, never scored as 0.5). The inner CV selects on the
+macro ROC-AUC; a trained head minimises binary cross-entropy per tag; two rows are compared by a paired bootstrap over
+clips. A backend whose estimator takes an indicator matrix itself (the ELMs: one ridge solve for all tags) is used as it
+is; any other is wrapped in ``OneVsRestClassifier`` (one binary estimator per tag), its grid keys prefixed
+``estimator__``.
 
 A third type (regression, retrieval) subclasses :class:`TaskType`, implements its abstract methods and is added with
 :func:`register_task_type`; ``tests/test_task_types.py`` runs a regression type through the nested CV that way.
@@ -42,6 +44,7 @@ from sklearn.metrics import (
 from sklearn.multiclass import OneVsRestClassifier
 
 from .errors import DataError, RwbenchError
+from .filehash import code_sha256
 
 if TYPE_CHECKING:
     import torch
@@ -175,10 +178,14 @@ class TaskType(ABC):
     votes: ClassVar[bool] = False
     code_version: ClassVar[int] = 1  # bump when this type's scoring changes: its results and trainings are redone
 
-    def code_key(self) -> dict[str, int]:
-        """This type's part of result and training keys: none at version 1 (the keys of every result written before
-        it had a version stay as they were)."""
-        return {"task_code": self.code_version} if self.code_version > 1 else {}
+    def code_key(self) -> dict[str, int | str]:
+        """This type's part of result and training keys: its version past 1 (the keys of every result written before
+        it had a version stay as they were) and, for a plugin's type, the sha256 of its code (an edited scoring or
+        metric is never keyed as the old one; rwbench's own bump ``code_version``)."""
+        key: dict[str, int | str] = {"task_code": self.code_version} if self.code_version > 1 else {}
+        if (code := code_sha256(type(self))) is not None:
+            key["task_type_code"] = code
+        return key
     paired_clip_test: ClassVar[str]
     max_draws: ClassVar[int | None] = None
     metric_bounds: ClassVar[tuple[float, float]] = (0.0, 1.0)  # every metric's range: a stored value outside is invalid
@@ -378,7 +385,8 @@ class Multiclass(TaskType):
 
 class Multilabel(TaskType):
     name = "multilabel"
-    code_version = 2  # 2: a tag without a positive training clip is never predicted, nor in the threshold's choice
+    code_version = 3  # 2: a tag without a positive training clip is never predicted, nor in the threshold's choice;
+    # 3: nor one without a negative training clip (it scored 0.5)
     metrics = ("roc_auc_macro", "pr_auc_macro", "micro_f1")
     scoring = staticmethod(roc_auc_scorer)
     description = "a set of tags per clip; macro ROC-AUC (macro PR-AUC, micro F1 at a validated threshold)"
@@ -431,9 +439,12 @@ class Multilabel(TaskType):
         return choose_threshold(truth, scores, unseen)
 
     def untrained(self, train_truth: np.ndarray | None) -> np.ndarray:
+        """Tags without a positive or without a negative training clip: no model can learn them (a backend gives
+        them one constant score, whose AUC of 0.5 would pull the macro averages toward chance)."""
         if train_truth is None:
             return np.array([], dtype=int)
-        return np.flatnonzero(np.asarray(train_truth).sum(axis=0) == 0)
+        positives = np.asarray(train_truth).sum(axis=0)
+        return np.flatnonzero((positives == 0) | (positives == len(train_truth)))
 
     def fold_record(self, truth: np.ndarray, outputs: Outputs, n_classes: int, *, threshold: float | None = None,
                     untrained: np.ndarray | None = None) -> FoldRecord:
@@ -453,9 +464,11 @@ class Multilabel(TaskType):
         # positives stay in the count (missed), so micro F1 does not rise by leaving it out
         metrics = {"roc_auc_macro": float(np.nanmean(tags)), "pr_auc_macro": macro(precision),
                    "micro_f1": float(f1_score(truth, predicted, average="micro", zero_division=0))}
+        untested = np.setdiff1d(np.flatnonzero(np.isnan(tags)), untrained)
         details = {"threshold": float(threshold), "tags_scored": int(np.isfinite(tags).sum()),
                    "per_tag_roc_auc": [None if np.isnan(v) else float(v) for v in tags],
-                   **({"tags_untrained": untrained.tolist()} if len(untrained) else {})}
+                   **({"tags_untrained": untrained.tolist()} if len(untrained) else {}),
+                   **({"tags_untested": untested.tolist()} if len(untested) else {})}
         return FoldRecord(metrics, np.asarray(truth).astype(int).tolist(), details=details)
 
     def head_loss(self) -> torch.nn.Module:
@@ -495,8 +508,10 @@ TASK_TYPES: dict[str, TaskType] = {}
 
 def register_task_type(kind: TaskType) -> TaskType:
     """Add a task type (an instance of a :class:`TaskType` subclass) under its name."""
-    if kind.name in TASK_TYPES and type(TASK_TYPES[kind.name]) is not type(kind):
-        raise RwbenchError(f"task type {kind.name!r} is registered twice")
+    if kind.name in TASK_TYPES:  # the same class defined again (a notebook cell run twice) replaces the old one
+        old, new = (f"{type(k).__module__}.{type(k).__qualname__}" for k in (TASK_TYPES[kind.name], kind))
+        if old != new:
+            raise RwbenchError(f"task type {kind.name!r} of {new} is already registered by {old}: choose another name")
     TASK_TYPES[kind.name] = kind
     return kind
 

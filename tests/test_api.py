@@ -261,3 +261,84 @@ def test_the_api_run_takes_the_loaders_options_as_the_command_does(tmp_path):
                         skip_bad_audio=True, partial=True, dataset_options={"k": 3, "seconds": 0.15},
                         device="cpu", workers=0)
     assert board["frontend"].tolist() == ["mfcc"] and board["skipped"].tolist() == [1]
+
+
+def test_the_api_embedder_refuses_what_it_cannot_read_as_audio():
+    """A numpy array, integer samples, an unknown pooling or a seed that is not a whole number: named at once, not a
+    torch error from deep in a layer. float64 (numpy's default) is read as float32, as the embed stage reads audio."""
+    import torch
+
+    from rwbench.errors import RwbenchError
+
+    timbral = rwbench.embedder("timbral")
+    clips = torch.randn(2, timbral.spec.sample_rate)
+    torch.testing.assert_close(timbral(clips.double()), timbral(clips))
+    for bad, kind in ((clips.numpy(), "ndarray"), ((clips * 32767).short(), "torch.int16")):
+        with pytest.raises(RwbenchError, match=f"float torch tensor .* at {timbral.spec.sample_rate} Hz, got {kind}"):
+            timbral(bad)
+    with pytest.raises(RwbenchError, match="unknown pooling 'bogus'"):
+        rwbench.embedder("mfcc", pooling="bogus")
+    for seed in (1.5, True):
+        with pytest.raises(RwbenchError, match="non-negative integers"):
+            rwbench.embedder("mfcc", seed=seed)
+
+
+def test_cross_validate_names_bad_features_labels_and_seeds():
+    import pandas as pd
+
+    from rwbench.errors import RwbenchError
+
+    (timbre,) = rwbench.load_dataset("synthetic", tasks="timbre")  # one name, as --tasks timbre
+    features = np.random.default_rng(0).normal(size=(len(timbre.clips), 4))
+    with pytest.raises(RwbenchError, match=r"shape \(clips, dimensions\), dimensions > 0; got float64 of shape \(150,\)"):
+        rwbench.cross_validate(features[:, 0], timbre.labels, timbre)
+    with pytest.raises(RwbenchError, match=r"of shape \(150, 0\)"):
+        rwbench.cross_validate(features[:, :0], timbre.labels, timbre)
+    broken = features.copy()
+    broken[[3, 7], 1] = np.nan
+    with pytest.raises(RwbenchError, match=r"features of 2 clip\(s\) are not finite \(rows \[3, 7\]\)"):
+        rwbench.cross_validate(broken, timbre.labels, timbre)
+    with pytest.raises(RwbenchError, match=r"labels of shape \(150, 1\); synthetic/timbre's are \(150,\)"):
+        rwbench.cross_validate(features, timbre.labels[:, None], timbre)
+    with pytest.raises(RwbenchError, match="seed -1"):
+        rwbench.cross_validate(features, timbre.labels, timbre, seed=-1)
+    names = pd.Series([timbre.classes[i] for i in timbre.labels])  # a pandas column of class names (object dtype)
+    assert ([f.accuracy for f in rwbench.cross_validate(features, names, timbre, backend="logreg")]
+            == [f.accuracy for f in rwbench.cross_validate(features, timbre.labels, timbre, backend="logreg")])
+
+
+def test_the_api_run_refuses_what_the_command_refuses(tmp_path):
+    """Options the run would drop without a word (a hop without segments, a loader's options beside datasets already
+    loaded, no dataset at all) are refused; folders given as str work, a file given as the results folder is named."""
+    from rwbench.errors import RwbenchError
+
+    loaded = rwbench.load_dataset("synthetic", tasks=["timbre"])
+    common = dict(frontends="mfcc", backends="logreg", device="cpu", workers=0)
+    with pytest.raises(RwbenchError, match="hop and aggregate need segment"):
+        rwbench.run(loaded, results=tmp_path / "r", aggregate="majority", **common)
+    with pytest.raises(RwbenchError, match="root, tasks: options of a registered dataset's loader"):
+        rwbench.run(loaded, root=tmp_path, tasks=["timbre"], results=tmp_path / "r", **common)
+    with pytest.raises(RwbenchError, match="no dataset given"):
+        rwbench.run([], results=tmp_path / "r", **common)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RwbenchError, match="results '.*file' is a file, not a folder"):
+        rwbench.run(loaded, results=tmp_path / "file", **common)
+    board = rwbench.run(loaded, results=str(tmp_path / "r"), cache_dir=str(tmp_path / "cache"), **common)
+    assert board["frontend"].tolist() == ["mfcc"] and any((tmp_path / "cache").rglob("*.npy"))
+
+
+def test_a_dataset_plugin_whose_load_audio_returns_no_mono_float_audio_is_named(tmp_path):
+    """Stereo (channels, samples) was padded into a (samples, 2·samples) matrix (gigabytes), integers reached the
+    network, nothing failed with a reduction error naming no clip: each is now the clip's error, naming the loader."""
+    from rwbench.clips import mono_float
+    from rwbench.errors import DataError
+
+    (timbre,) = rwbench.load_dataset("synthetic", tasks=["timbre"])
+    clip = timbre.clips[0]
+    for audio in (np.zeros((2, 800), np.float32), np.zeros(800, np.int16), np.zeros(0, np.float32)):
+        with pytest.raises(DataError, match=f"load_audio returned {audio.dtype} audio of shape {re.escape(str(audio.shape))}"):
+            mono_float(audio, timbre, clip)
+    assert mono_float(np.zeros(800), timbre, clip).dtype == np.float32
+    timbre.load_audio = lambda clip, rate: np.zeros((2, 16000), np.float32)  # a plugin's loader gone stereo
+    with pytest.raises(DataError, match=r"SyntheticDataset.load_audio returned float32 audio of shape \(2, 16000\)"):
+        rwbench.run([timbre], results=tmp_path / "r", frontends="mfcc", backends="logreg", device="cpu", workers=0)

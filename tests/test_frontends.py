@@ -21,8 +21,8 @@ from rwbench.frontend import FRONTENDS, Embedder, FrontendSpec
 from rwbench.macs import count_macs
 
 SECONDS = 0.5  # raised to each spec's minimum by check_frontend (vgg: 1280 frames ≈ 27.3 s)
-CHECKS = {"clip_length", "feature_layers", "dim", "finite", "same_seed", "other_seed", "batch_size", "param_count",
-          "min_input", "cpu_cuda"}
+CHECKS = {"clip_length", "feature_layers", "dim", "finite", "input_dependent", "same_seed", "other_seed", "batch_size",
+          "param_count", "min_input", "cpu_cuda"}
 
 
 def _failures(results) -> list[str]:
@@ -78,6 +78,10 @@ class Toy(nn.Module):
             y = y - y.mean(dim=0, keepdim=True)  # depends on the other clips of the batch
         if self.mode == "non_finite":
             y = torch.log(y * 0)
+        if self.mode == "nan":  # NaN is the finite check's alone: not a seed's or a batch's fault
+            y = y * float("nan")
+        if self.mode == "constant":  # ignores its input: every clip the same embedding
+            y = y * 0 + 1
         if self.mode == "unseeded":
             y = y + self.extra.sum()
         return [y, y] if self.mode == "two_layers" else [y]
@@ -104,12 +108,14 @@ def test_checker_passes_a_correct_spec():
         (toy_spec(feature_dim=lambda nf: nf + 1), {"dim", "min_input"}),
         (toy_spec("two_layers"), {"feature_layers", "dim", "min_input"}),
         (toy_spec("non_finite"), {"finite", "min_input"}),
+        (toy_spec("nan"), {"finite", "min_input"}),
+        (toy_spec("constant"), {"input_dependent"}),
         (toy_spec("batch_norm"), {"batch_size"}),
         (toy_spec("unseeded"), {"same_seed"}),
         (toy_spec("seed_ignored"), {"other_seed"}),
         (toy_spec(min_input=8), {"min_input"}),  # the conv needs 16 samples
     ],
-    ids=["dim", "layers", "non_finite", "batch", "unseeded", "seed_ignored", "min_input"],
+    ids=["dim", "layers", "non_finite", "nan", "constant", "batch", "unseeded", "seed_ignored", "min_input"],
 )
 def test_checker_catches(spec, expected):
     assert _failed(spec) == expected

@@ -57,7 +57,7 @@ def test_a_tag_without_a_positive_training_clip_is_left_out_of_the_macro_and_rec
     assert stored["tags_untrained"] == [2] and stored["per_tag_roc_auc"][2] is None and stored["tags_scored"] == 2
     truth, scores = np.asarray(stored["truth"]), np.asarray(stored["scores"])
     assert stored["roc_auc_macro"] == pytest.approx(np.mean([roc_auc_score(truth[:, t], scores[:, t]) for t in (0, 1)]))
-    assert "no positive training clip" in caplog.text
+    assert "no positive or no negative training clip" in caplog.text
 
 
 def test_the_threshold_is_the_best_micro_f1_on_the_clips_given():
@@ -241,6 +241,33 @@ def test_results_scored_by_the_earlier_micro_f1_rule_are_computed_again(tmp_path
     (job,) = evaluation_jobs([ds], [TINY], [BACKENDS.get("logreg")], opts)
     protocol = ds.describe()["protocol"]
     key = job.run_key(opts, protocol)
-    assert task_type("multiclass").code_key() == {} and task_type("multilabel").code_key() == {"task_code": 2}
+    assert task_type("multiclass").code_key() == {} and task_type("multilabel").code_key() == {"task_code": 3}
     monkeypatch.setattr(type(ds.kind), "code_version", 1)
     assert job.run_key(opts, protocol) != key
+
+
+def test_a_tag_a_fold_cannot_score_is_named_under_the_table_and_on_the_page(tmp_path, caplog):
+    """A tag without a positive test clip in a fold has no AUC there: that fold's macro averages run over fewer tags.
+    It was recorded only as a null inside the result file; the run's log, the leaderboard and the report name it."""
+    from itertools import combinations
+
+    from toy import TONES
+
+    from rwbench.analysis.report import render
+    from rwbench.datamodel import tagged_clip
+
+    ds = chord_dataset(48)
+    without_mid = [s for k in (1, 2) for s in combinations([t for t in TONES if t != "mid"], k)]
+    ds.clips = [tagged_clip(c.id, without_mid[i % len(without_mid)], fold=1) if c.fold == 1 else c
+                for i, c in enumerate(ds.clips)]  # fold 1's clips: never `mid`
+    run([ds], [TINY], [BACKENDS.get("logreg")], RunOptions(results_dir=tmp_path, device="cpu", workers=0))
+    assert "fold1: 1 tag(s) have no positive or no negative test clip" in caplog.text
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "runs").rglob("*.json")]
+    fold1 = next(f for f in record["folds"] if f["name"] == "fold1")
+    assert fold1["tags_untested"] == [record["dataset"]["classes"].index("mid")] and fold1["tags_scored"] == 2
+    table = leaderboard.load(tmp_path)
+    assert table.attrs["tags_left_out"] == {"chords": {"mid": ["fold1"]}}
+    note = ("leave out 1 tag(s) that fold cannot score (no positive or no negative clip on its training or test side): "
+            "`mid` (fold1)")
+    assert note in leaderboard.export(table, "md")
+    assert note in render(tmp_path)

@@ -285,6 +285,11 @@ def test_a_failing_grid_setting_scores_nan_and_every_one_failing_is_an_error():
     with pytest.raises(RwbenchError, match="never on fold3: every grid setting failed on the inner splits: "
                                            "ValueError: unscorable"):
         evaluate_split(X, truth, split, never, seed=0, n_classes=2)
+    # every fit failing (scikit-learn raises its own ValueError then): the same error, the estimator's own last line
+    unfit = BackendSpec(name="unfit", build=lambda seed: Picky(), grid=[{"honest": [2]}], description="test")
+    with pytest.raises(RwbenchError, match="unfit on fold3: every grid setting failed on the inner splits: "
+                                           "ValueError: infeasible"):
+        evaluate_split(X, truth, split, unfit, seed=0, n_classes=2)
 
 
 def test_the_vote_functions_return_predictions_and_truth_per_clip():

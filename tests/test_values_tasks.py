@@ -88,9 +88,21 @@ def test_multilabel_fold_metrics_with_an_untrained_tag():
     fn = int((~predicted & (ML_TRUTH == 1)).sum())
     assert record.metrics["micro_f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
     assert record.details["threshold"] == 0.45 and record.details["tags_scored"] == 2
-    assert record.details["tags_untrained"] == [1]
+    assert record.details["tags_untrained"] == [1] and record.details["tags_untested"] == [2]
     assert record.details["per_tag_roc_auc"][1] is None and record.details["per_tag_roc_auc"][2] is None
     assert record.truth == ML_TRUTH.tolist()
+
+
+def test_a_tag_positive_on_every_training_clip_is_untrained_not_scored_at_half():
+    """A backend gives such a tag one constant score (AUC 0.5 on the test side): out of the macro averages, as a tag
+    without a positive training clip is, with the fold's warning naming it."""
+    task = task_type("multilabel")
+    train = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 1]])  # tag 2: every training clip
+    assert task.untrained(train).tolist() == [2]
+    truth = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]])
+    scores = np.array([[0.9, 0.2, 1.0], [0.1, 0.8, 1.0], [0.7, 0.6, 1.0], [0.3, 0.1, 1.0]])
+    record = task.fold_record(truth, Outputs(scores=scores), 3, threshold=0.5, untrained=task.untrained(train))
+    assert record.metrics["roc_auc_macro"] == 1.0 and record.details["tags_scored"] == 2
 
 
 def test_micro_f1_counts_a_score_equal_to_the_threshold_as_positive():
@@ -125,7 +137,7 @@ def test_the_threshold_is_chosen_without_the_scores_of_tags_a_model_never_saw():
 
 def test_untrained_tags_and_targets():
     task = task_type("multilabel")
-    assert task.untrained(np.array([[1, 0, 0], [1, 0, 1]])).tolist() == [1]
+    assert task.untrained(np.array([[1, 0, 0], [1, 0, 1]])).tolist() == [0, 1]  # tag 0: no negative; tag 1: no positive
     assert task.untrained(None).tolist() == []
     assert task_type("multiclass").untrained(np.array([0, 1])).tolist() == []
     from rwbench.datamodel import Clip, tagged_clip
@@ -227,8 +239,49 @@ def test_a_name_is_registered_to_one_type(monkeypatch):
     class Other(type(original)):
         pass
 
-    with pytest.raises(RwbenchError, match="registered twice"):
+    with pytest.raises(RwbenchError, match="'multiclass' of .*Other is already registered by .*Multiclass"):
         register_task_type(Other())
+
+
+def test_a_task_type_cell_run_twice_replaces_itself(monkeypatch):
+    """A notebook cell defining and registering a task type, run again, makes a new class of the same name: it
+    replaces the first, as the other registries do, instead of being refused."""
+    from rwbench.tasks import TASK_TYPES
+
+    monkeypatch.setitem(TASK_TYPES, "ordinal_cell", None)  # the undo removes the name again
+    del TASK_TYPES["ordinal_cell"]
+    cell = ("from rwbench.tasks import Multiclass, register_task_type\n"
+            "class Ordinal(Multiclass):\n    name = 'ordinal_cell'\n"
+            "kind = register_task_type(Ordinal())\n")
+    first, second = {"__name__": "__main__"}, {"__name__": "__main__"}
+    exec(cell, first)
+    exec(cell, second)
+    assert type(first["kind"]) is not type(second["kind"]) and TASK_TYPES["ordinal_cell"] is second["kind"]
+
+
+def test_a_plugin_task_types_code_is_in_its_keys(tmp_path, monkeypatch):
+    """An edited plugin task type (its scoring, its metrics) gets new result keys, as an edited plugin front-end
+    does: the results of the old code are never reported as up to date. rwbench's own types add nothing."""
+    import importlib
+    import sys
+
+    from rwbench.tasks import TASK_TYPES, task_type
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(TASK_TYPES, "picky_plugin", None)  # the undo removes the name again
+    del TASK_TYPES["picky_plugin"]
+    source = ("from rwbench.tasks import Multiclass, register_task_type\n"
+              "class Picky(Multiclass):\n    name = 'picky_plugin'\n    scoring = {!r}\n"
+              "register_task_type(Picky())\n")
+    keys = []
+    for scoring in ("accuracy", "neg_log_loss"):
+        (tmp_path / "picky_plugin.py").write_text(source.format(scoring))
+        sys.modules.pop("picky_plugin", None)
+        importlib.import_module("picky_plugin")
+        keys.append(TASK_TYPES["picky_plugin"].code_key())
+    sys.modules.pop("picky_plugin", None)
+    assert all(len(key["task_type_code"]) == 64 for key in keys) and keys[0] != keys[1]
+    assert task_type("multiclass").code_key() == {}
 
 
 def test_a_tag_with_one_positive_or_one_negative_clip_has_an_auc():

@@ -365,6 +365,7 @@ def table_of(records: list[ResultRecord], invalid: Sequence[tuple[str, str]] = (
         for item in r.dataset["skipped"]:
             skipped.setdefault(r.dataset["key"], {})[item["clip"]] = item["reason"]
     table.attrs["skipped"] = skipped
+    table.attrs["tags_left_out"] = tags_left_out(records)
     table.attrs["invalid"] = list(invalid)
     table.attrs["mixed_trainings"] = mixed
     table.attrs["mixed_data"] = mixed_inputs
@@ -548,8 +549,39 @@ def _comparability_notes(table: pd.DataFrame):
 
 def _notes(table: pd.DataFrame):
     parts = [_comparability_notes(table), _significance_note(table), _timing_note(table), _selection_note(table),
-             _correlation_note(table)]
+             _tags_note(table), _correlation_note(table)]
     return lambda dataset: "".join(part(dataset) for part in parts)
+
+
+def tags_left_out(records: Iterable[ResultRecord]) -> dict[str, dict[str, list[str]]]:
+    """Per dataset, the tags some fold left out of its macro averages (no AUC: no positive or no negative clip on its
+    training or test side) → those folds; empty for single-label results."""
+    out: dict[str, dict[str, set[str]]] = {}
+    for r in records:
+        classes = r.dataset.get("classes") or []
+        for fold in r.folds:
+            for tag, value in enumerate(fold.get("per_tag_roc_auc") or []):
+                if value is None:
+                    name = classes[tag] if tag < len(classes) else f"tag {tag}"
+                    out.setdefault(r.dataset["key"], {}).setdefault(name, set()).add(fold["name"])
+    return {dataset: {tag: sorted(folds) for tag, folds in sorted(tags.items())} for dataset, tags in out.items()}
+
+
+def tags_note(table: pd.DataFrame, dataset: str) -> str:
+    """The caveat of macro averages taken over fewer than all tags in some folds; empty if none."""
+    left_out = table.attrs.get("tags_left_out", {}).get(dataset, {})
+    if not left_out:
+        return ""
+    listed = "; ".join(f"`{tag}` ({', '.join(folds)})" for tag, folds in left_out.items())
+    return (f"Tags: the macro averages of some folds leave out {len(left_out)} tag(s) that fold cannot score (no "
+            f"positive or no negative clip on its training or test side): {listed}.")
+
+
+def _tags_note(table: pd.DataFrame):
+    def note(dataset: str) -> str:
+        text = tags_note(table, dataset)
+        return f"\n{text}\n" if text else ""
+    return note
 
 
 def selection_note(rows: pd.DataFrame) -> str:
@@ -761,9 +793,11 @@ def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: st
     """The paired test of rows ``a`` and ``b`` (``FRONTEND[:WEIGHTS[:BACKEND]]``) on every dataset that has both:
     one :func:`~rwbench.analysis.significance.compare_pair` dict per dataset, with its ``dataset``, ``a`` and ``b``."""
     rows = rows_of_records(records)
-    out = []
+    out, same = [], []
     for dataset in sorted({key[0] for key in rows}):
         key_a, key_b = _match(rows, a, dataset), _match(rows, b, dataset)
+        if key_a and key_a == key_b:
+            same.append(dataset)
         if key_a and key_b and key_a != key_b:
             inputs = {_clips_and_protocol(record) for record in [*rows[key_a], *rows[key_b]]}
             if len(inputs) > 1:  # a paired test over clips of two different sets of clips pairs nothing real
@@ -774,6 +808,8 @@ def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: st
             out.append({"dataset": dataset, "a": ":".join(key_a[1:2] + key_a[3:]),
                         "b": ":".join(key_b[1:2] + key_b[3:]), **compare_pair(rows[key_a], rows[key_b], regime),
                         "a_not_converged": not_converged(rows[key_a]), "b_not_converged": not_converged(rows[key_b])})
+    if not out and same:
+        raise RwbenchError(f"compare: {a!r} and {b!r} name one row (on {', '.join(same)}); compare it with another row")
     if not out:
         shown = sorted({f"{k[1]}:{k[3]}:{k[4]}" for k in rows})[:12]
         raise RwbenchError(f"compare: no dataset has both {a!r} and {b!r}; rows present include {', '.join(shown)}")

@@ -35,6 +35,7 @@ from .leaderboard import (
     several_devices,
     significance_lines,
     table_of,
+    tags_note,
     timing_note,
     versus_best,
 )
@@ -74,6 +75,7 @@ class Section:
     plots: list[Plot] = field(default_factory=list)
     timing: str = ""  # the ms/clip column's caveat (leaderboard.timing_note)
     selection: str = ""  # trained rows' choices made on another split (leaderboard.selection_note)
+    tags: str = ""  # tags some folds' macro averages leave out (leaderboard.tags_note)
 
 
 def columns(metric: str) -> tuple[str, ...]:
@@ -184,7 +186,8 @@ def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, d
                            correlation_heading(p), [_cells(r, rs, p, several)
                                                     for (_, r), rs in zip(rows.iterrows(), records)],
                            skipped, significance_lines(rows), correlation_lines(rows, dataset),
-                           _plots(dataset, rows, groups) if draw else [], timing_note(rows), selection_note(rows)))
+                           _plots(dataset, rows, groups) if draw else [], timing_note(rows), selection_note(rows),
+                           tags_note(table, dataset)))
         out[-1] = metric_first(out[-1], METRIC_LABELS[p])
     return out
 

@@ -3,6 +3,7 @@
 # random-weight front-ends, MFCC and musicnn's published MTT weights, SVM and ELM, small width, CPU.
 # The result files this produced are in results/; README.md has the table. 18 min on 2 CPU cores.
 set -euo pipefail
+cd "$(dirname "$0")"  # the defaults below are relative to this folder
 DATA=${DATA:-../../../shared/data}   # holds esc10/ (ESC-50 layout)
 OUT=${OUT:-out}
 rwbench weights fetch musicnn        # or offline: --from PATH/musicnn-0.1.0-py3-none-any.whl

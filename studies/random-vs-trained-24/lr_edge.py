@@ -1,7 +1,7 @@
 """The learning-rate edge diagnosis (run.sh lr-edge): for each ESC-10 front-end whose head chose an end of the
 recipe's --lrs, its fold-1 search (seed 0) beside the runs one rate past that end, as Markdown.
 
-    python lr_edge.py RESULTS DIAGNOSIS   # e.g. results diagnosis/lr-edge
+    python lr_edge.py RESULTS DIAGNOSIS [WIDTH]   # e.g. results diagnosis/lr-edge small (the default)
 
 A setting is chosen by its inner validation loss (rwbench.train.choose); the rate past the edge would have been
 chosen where its best validation loss is lower than the chosen setting's. Runs start from the same seeded
@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-FILE = "{fe}__small__trained__seed0__head.json"
+FILE = "{fe}__{width}__trained__seed0__head.json"
 
 
 def fold1(path: Path) -> tuple[dict, float]:
@@ -42,7 +42,7 @@ def setting(run: dict) -> str:
     return f"{run['lr']:g} / {run['dropout']:g}"
 
 
-def main(results: Path, diagnosis: Path) -> str:
+def main(results: Path, diagnosis: Path, width: str = "small") -> str:
     lines = ["# Learning-rate edge diagnosis (ESC-10, fold 1, seed 0)", "",
              "Written by `python lr_edge.py` (`./run.sh lr-edge`). Per front-end whose head chose an end of the "
              "recipe's learning rates (0.0003, 0.001, 0.003): the setting chosen on fold 1's inner validation part, "
@@ -53,9 +53,9 @@ def main(results: Path, diagnosis: Path) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     counts = {"yes": 0, "no": 0}
     for side in ("high", "low"):
-        for path in sorted((diagnosis / side / "runs" / "esc10").glob(FILE.format(fe="*"))):
+        for path in sorted((diagnosis / side / "runs" / "esc10").glob(FILE.format(fe="*", width=width))):
             fe = path.name.split("__")[0]
-            original = results / "runs" / "esc10" / FILE.format(fe=fe)
+            original = results / "runs" / "esc10" / FILE.format(fe=fe, width=width)
             (kept, kept_acc), (past, past_acc) = fold1(original), fold1(path)
             chosen = chosen_run(kept)
             other = best(past["selection"])
@@ -65,10 +65,10 @@ def main(results: Path, diagnosis: Path) -> str:
                          f"{setting(other)} | {other['best_val_loss']:.4f} | {past_acc:.3f} | "
                          f"{'**yes**' if wins else 'no'} |")
     lines += ["", f"Past the edge chosen: {counts['yes']} of {sum(counts.values())} front-ends."]
-    return "\n".join(lines + sensitivity(results, diagnosis)) + "\n"
+    return "\n".join(lines + sensitivity(results, diagnosis, width)) + "\n"
 
 
-def sensitivity(results: Path, diagnosis: Path) -> list[str]:
+def sensitivity(results: Path, diagnosis: Path, width: str) -> list[str]:
     """Fold 1's ranking under the recipe's grid and under the grid one rate wider (a diagnosed front-end takes the
     past-the-edge setting where its validation loss is lower; the others keep theirs), each against the random
     rows' fold-1 accuracy (mean of seeds 0-2): how far the grid's edge can move the study's ρ."""
@@ -76,7 +76,7 @@ def sensitivity(results: Path, diagnosis: Path) -> list[str]:
 
     runs = results / "runs" / "esc10"
     trained, wider = {}, {}
-    for path in sorted(runs.glob(FILE.format(fe="*"))):
+    for path in sorted(runs.glob(FILE.format(fe="*", width=width))):
         fe = path.name.split("__")[0]
         record, trained[fe] = fold1(path)
         wider[fe] = trained[fe]
@@ -85,7 +85,7 @@ def sensitivity(results: Path, diagnosis: Path) -> list[str]:
             if best(other["selection"])["best_val_loss"] < chosen_run(record)["best_val_loss"]:
                 wider[fe] = accuracy
     flagged = json.loads((diagnosis / "flagged.json").read_text()) if (diagnosis / "flagged.json").is_file() else []
-    pending = [fe for fe in flagged if diagnosed(diagnosis, FILE.format(fe=fe)) is None]
+    pending = [fe for fe in flagged if diagnosed(diagnosis, FILE.format(fe=fe, width=width)) is None]
     lines = ["", "## Sensitivity of fold 1's ranking", "",
              f"Over the {len(trained)} trained front-ends (seed 0), fold 1's test accuracy under the recipe's grid and "
              "under the grid one rate wider; Spearman ρ against the random rows' fold-1 accuracy (mean of seeds 0–2)."
@@ -94,7 +94,7 @@ def sensitivity(results: Path, diagnosis: Path) -> list[str]:
     for backend in ("svm", "elm"):
         random = {}
         for fe in trained:
-            seeds = [runs / f"{fe}__small__random__seed{seed}__{backend}.json" for seed in range(3)]
+            seeds = [runs / f"{fe}__{width}__random__seed{seed}__{backend}.json" for seed in range(3)]
             scores = [fold1(path)[1] for path in seeds if path.is_file()]
             if scores:
                 random[fe] = sum(scores) / len(scores)
@@ -108,4 +108,4 @@ def sensitivity(results: Path, diagnosis: Path) -> list[str]:
 
 
 if __name__ == "__main__":
-    print(main(Path(sys.argv[1]), Path(sys.argv[2])), end="")
+    print(main(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:4]), end="")

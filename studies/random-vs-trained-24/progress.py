@@ -47,7 +47,7 @@ def paired(results: Path, frontend: str, dataset: str) -> str:
             f"p = {o['p']:.2g}, wins {o['wins']}/{o['n_blocks']}")
 
 
-def row(results: Path, head: Path, dataset: str, width: str) -> str:
+def row(results: Path, head: Path, dataset: str, width: str, with_v1: bool) -> str:
     record = json.loads(head.read_text())
     name, training = record["frontend"]["name"], record["training"]
     folder, stem = head.parent, f"{name}__{width}"
@@ -57,7 +57,8 @@ def row(results: Path, head: Path, dataset: str, width: str) -> str:
     random = {b: sorted(folder.glob(f"{stem}__random__seed*__{b}.json")) for b in ("svm", "elm")}
     seed1 = head.with_name(head.name.replace("__seed0__", "__seed1__"))
     also = f"; seed 1: {accuracy(seed1):.3f}" if seed1.is_file() else ""
-    return (f"| {name} | {cell([v1] if v1.is_file() else [])} | **{accuracy(head):.3f}** (lr {first['lr']:g}, "
+    v1_cell = f" {cell([v1] if v1.is_file() else [])} |" if with_v1 else ""
+    return (f"| {name} |{v1_cell} **{accuracy(head):.3f}** (lr {first['lr']:g}, "
             f"dropout {first['dropout']:g}){also} | {min(epochs)}–{max(epochs)}, {training['not_converged_folds']} | "
             f"{record['timings']['fit_seconds'] / 60:.0f} {record['device']} | "
             f"{cell(random['svm'])} / {cell(random['elm'])}{seeds_in(random)} | "
@@ -91,12 +92,13 @@ def main() -> None:
     if not heads:
         sys.exit(f"progress.py: no trained heads at width {args.width} in {args.results / 'runs' / args.dataset}")
     dataset = args.dataset.replace("__", "/")
-    print("| front-end | v1 head | v2 head (chosen on fold 1) | best epochs (cap 100), not converged folds | training "
-          "min, device | random svm / elm (3 seeds) | transfer (trained + svm) | v2 heads − random svm, paired over "
-          "clips |")
-    print("|---|---:|---|---|---:|---|---:|---|")
+    with_v1 = (V1 / "runs" / args.dataset).is_dir()  # a column only where recipe v1 ran on this dataset
+    print(f"| front-end |{' v1 head |' if with_v1 else ''} v2 head (chosen on fold 1) | best epochs (cap 100), not "
+          "converged folds | training min, device | random svm / elm (3 seeds) | transfer (trained + svm) | v2 heads − "
+          "random svm, paired over clips |")
+    print(f"|---|{'---:|' if with_v1 else ''}---|---|---:|---|---:|---|")
     for head in heads:
-        print(row(args.results, head, dataset, args.width))
+        print(row(args.results, head, dataset, args.width, with_v1))
 
 
 if __name__ == "__main__":

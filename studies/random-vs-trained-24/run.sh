@@ -10,7 +10,7 @@
 #
 # Environment: ONLY=a,b runs those front-ends alone, in that order (a second training lane from the list's other end:
 # ONLY=timbral,heurinet,sample_level ./run.sh fsdd-train); JOBS=N runs N front-ends' chains at once (default 1; on one
-# GPU, e.g. JOBS=12: each is one process, and their output goes to $OUT/logs/STAGE-FE.log); WIDTH=paper (default
+# GPU, e.g. JOBS=12: each is one process, and their output goes to $OUT/logs/STAGE-STEP-FE.log); WIDTH=paper (default
 # small) with OUT=results-paper keeps a paper-width run beside the small one; DATA, OUT and CACHE as below.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -92,14 +92,18 @@ tables() {
   [ "$OUT" = results ] || page="report-$(basename "$OUT").html"   # a paper-width run's page beside the small one's
   rwbench report --results "$OUT" -o "$page"
 }
+diagnosed() {  # NAME: a diagnosis folder of $OUT's run (diagnosis/NAME for results, diagnosis/NAME-OUT beside it)
+  if [ "$OUT" = results ]; then echo "diagnosis/$1"; else echo "diagnosis/$1-$(basename "$OUT")"; fi
+}
 # Diagnosis (not part of ρ): a linear readout (logreg) of the random and of the trained features, the head's own
 # kind of classifier. diagnosis/readout reads the trained weights of $OUT.
 diagnosis() {
-  local trained dir=diagnosis/readout
+  local trained dir
+  dir=$(diagnosed readout)
   trained=$(rwbench leaderboard --results "$OUT" --format csv --columns frontend,weights,backend \
             | awk -F, '$1 == "esc10" && $3 == "trained" && $4 == "head" {print $2}' | paste -sd, -)
   mkdir -p "$dir" && ln -sfn "$(realpath -m --relative-to="$dir" "$OUT/weights")" "$dir/weights"
-  local read=(--dataset esc10 --data-root "$DATA/esc10" --results "$dir" "${RUN[@]}" --backends logreg)
+  local read=(--dataset esc10 --data-root "$DATA/esc10" --width "$WIDTH" --results "$dir" "${RUN[@]}" --backends logreg)
   rwbench run "${read[@]}" --frontends "$trained" --weights random --seeds 3
   rwbench run "${read[@]}" --frontends "$trained" --weights trained --seeds 1
 }
@@ -108,7 +112,8 @@ diagnosis() {
 # end (1e-2 above 3e-3, 1e-4 below 3e-4), both dropouts, on fold 1 from the same seeded initialisation: its inner
 # validation loss beside the chosen setting's (lr_edge.py), and its fold-1 test accuracy.
 lr_edge() {
-  local dir=diagnosis/lr-edge edges side lrs fes
+  local dir edges side lrs fes
+  dir=$(diagnosed lr-edge)
   edges=$(rwbench leaderboard --results "$OUT" --format csv --columns frontend,weights,backend,grid_edge \
           | awk -F, '$1 == "esc10" && $3 == "trained" && $4 == "head" && $5 ~ /^lr (high|low)/ {print $2, $5}')
   mkdir -p "$dir" && awk '{print $1}' <<< "$edges" | python -c 'import json, sys; print(json.dumps(sys.stdin.read().split()))' \
@@ -116,17 +121,21 @@ lr_edge() {
   for side in low:0.0001 high:0.01; do  # the one low-edge front-end is cheap: before the long high-edge list
     lrs=${side#*:}
     fes=$(awk -v s="${side%%:*}" '$3 == s {print $1}' <<< "$edges" | paste -sd, -)
-    fes=$(tr , '\n' <<< "$FE" | grep -Fxf <(tr , '\n' <<< "$fes") | paste -sd, -)  # cheapest first
-    [ -n "$fes" ] && rwbench train --dataset esc10 --data-root "$DATA/esc10" --width "$WIDTH" --results "$dir/${side%%:*}" \
-      --frontends "$fes" --seeds 1 --folds fold1 --lrs "$lrs"
+    fes=$(tr , '\n' <<< "$FE" | grep -Fxf <(tr , '\n' <<< "$fes") | paste -sd, -) || true  # cheapest first; none: ""
+    if [ -n "$fes" ]; then
+      rwbench train --dataset esc10 --data-root "$DATA/esc10" --width "$WIDTH" --results "$dir/${side%%:*}" \
+        --frontends "$fes" --seeds 1 --folds fold1 --lrs "$lrs"
+    fi
   done
-  python lr_edge.py "$OUT" "$dir" > "$dir/README.md"
+  python lr_edge.py "$OUT" "$dir" "$WIDTH" > "$dir/README.md.tmp"  # a failure keeps the README it had
+  mv "$dir/README.md.tmp" "$dir/README.md"
 }
 
 ORDER=(esc-random esc-train fsdd-random fsdd-train transfer tables diagnosis lr-edge)
 STAGES=("${ORDER[@]}" esc fsdd)
 for stage in "${@:-${ORDER[@]}}"; do
   echo "=== $(date -u +%FT%TZ) $stage"
+  LOG_TAG=$stage
   case $stage in
     esc-random) random "${ESC[@]}" ;;
     esc-train) train "${ESC[@]}" ;;

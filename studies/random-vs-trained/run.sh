@@ -2,11 +2,12 @@
 # Random-weight vs trained accuracy of 8 front-ends (waveform and log-mel) on ESC-10 and FSDD, small width, CPU.
 # The result files this produced are in results/; README.md has the tables. About 3 h on 2 CPU cores.
 set -euo pipefail
+cd "$(dirname "$0")"  # the defaults below are relative to this folder
 DATA=${DATA:-../../../shared/data}   # holds esc10/ and fsdd/
-OUT=${OUT:-out}
+OUT=${OUT:-out}                     # results/ holds what it wrote, in this layout
 FE=sample_level,frame_level,strided_512_256,mst,deepfourier,temporal,vertical_7x96,piczak
-ESC=(--dataset esc10 --data-root "$DATA/esc10" --results "$OUT/esc10")
-FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --results "$OUT/fsdd")
+ESC=(--dataset esc10 --data-root "$DATA/esc10" --results "$OUT")
+FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --results "$OUT")
 
 # ESC-10, 5 official folds: random weights (3 seeds, SVM and ELM), trained baselines (2 seeds), two transfer rows,
 # and MST pre-training (Tax et al. 2017) followed by SVM on the pre-trained front-end
@@ -21,7 +22,5 @@ rwbench run "${ESC[@]}" --frontends mst --weights mst --seeds 1 --backends svm -
 rwbench run "${FSDD[@]}" --frontends "$FE,mfcc" --weights random --seeds 3 --backends svm,elm --grid study
 rwbench train "${FSDD[@]}" --frontends "$FE" --seeds 2 --epochs 20 --patience 5 --batch-size 32 --refit fit-part --lrs 1e-3 --dropouts 0.5
 
-for study in esc10 fsdd; do
-  rwbench leaderboard --results "$OUT/$study"
-  rwbench compare --results "$OUT/$study"
-done
+rwbench leaderboard --results "$OUT"
+rwbench compare --results "$OUT"

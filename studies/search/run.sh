@@ -8,6 +8,7 @@
 # JOBS=N (default 1) trains N architectures at once, one `rwbench train` process each (a GPU machine: e.g. JOBS=12;
 # logs in $OUT/logs/), before the `--train-top` calls, which then find every one trained and reuse it.
 set -euo pipefail
+cd "$(dirname "$0")"  # the defaults below are relative to this folder
 DATA=${DATA:-../../../shared/data}            # holds esc10/ and fsdd/
 OUT=${OUT:-results}                           # search folders and result files (committed as they finish)
 CACHE=${CACHE:-$HOME/.cache/rwbench/search}   # embeddings (not committed)
@@ -17,7 +18,7 @@ REG=$REG,strided_1024_1024,strided_1024_512,strided_256_256,strided_512_256,stri
 REG=$REG,timbral,timbral_temporal,timbral_temporal_short,vertical_7x86,vertical_7x96,vgg
 PROXIES=rw_elm,rw_svm,zero-cost,baseline
 # shellcheck source=../jobs.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../jobs.sh"  # JOBS, and each STEP LIST ARGS…
+. ../jobs.sh  # JOBS, and each STEP LIST ARGS…
 COMMON=(--width small --proxy-seeds 0,1,2 --batch 32 --results "$OUT" --cache "$CACHE")
 ESC=(--dataset esc10 --data-root "$DATA/esc10")
 FSDD=(--dataset fsdd --data-root "$DATA/fsdd" --tasks speakers)
@@ -105,6 +106,7 @@ for stage in "${stages[@]}"; do
 done
 for item in "${plan[@]}"; do
   echo "=== $(date -u +%FT%TZ) $item"
+  LOG_TAG=$item
   data=${item%%-*}
   "step_${item#*-}" "${data^^}"
 done
