@@ -57,8 +57,9 @@ _CHECKED: dict[Path, tuple] = {}  # entry folder -> the stats of its arrays when
 class CacheEntry:
     """One embedding matrix under ``folder``; see the module docstring for the layout."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, layers: dict[str, int | None] | None = None) -> None:
         self.folder = folder
+        self.layers = layers  # the front-end's feature layers in order → their widths (None: not declared)
         self.features_path = folder / "features.npy"
         self.clip_index_path = folder / "clip_index.npy"
         self.manifest_path = folder / "manifest.json"
@@ -110,12 +111,18 @@ class CacheEntry:
         spans = sorted(tuple(span) for span in manifest.layers.values())
         tiled = bool(spans) and spans[0][0] == 0 and spans[-1][1] == manifest.dim and all(
             a[1] == b[0] for a, b in zip(spans, spans[1:]))
+        if tiled and self.layers is not None:  # in the front-end's order, each as wide as it declares
+            ordered = [tuple(manifest.layers[name]) for name in self.layers if name in manifest.layers]
+            tiled = list(manifest.layers) == list(self.layers) and ordered == spans and all(
+                width is None or stop - start == width
+                for (start, stop), width in zip(ordered, self.layers.values()))
         for wrong, said in (((rows, dim) != (manifest.n_rows, manifest.dim), f"features are {rows} × {dim}, the "
                              f"manifest says {manifest.n_rows} × {manifest.dim}"),
                             (index != rows, f"clip_index has {index} rows for {rows} feature rows"),
                             (len(manifest.clip_ids) != manifest.n_clips, f"{len(manifest.clip_ids)} clip ids for "
                              f"n_clips {manifest.n_clips}"),
-                            (not tiled, f"its layers' columns {dict(manifest.layers)} do not cover 0…{manifest.dim}")):
+                            (not tiled, f"its layers' columns {dict(manifest.layers)} do not cover 0…{manifest.dim}"
+                             + ("" if self.layers is None else f" as the front-end's layers {self.layers} do"))):
             if wrong:
                 return said
         return None

@@ -113,7 +113,17 @@ class EmbedJob:
 
     def entry(self, cache_root: Path) -> CacheEntry:
         folder = cache_root / self.dataset.key.replace("/", "__") / self.frontend.name / self.key
-        return CacheEntry(folder)
+        return CacheEntry(folder, self.layer_widths())
+
+    def layer_widths(self) -> dict[str, int | None]:
+        """Each feature layer's columns in this job's embedding, in order: its declared width (``layer_dims``, doubled
+        under mean_std for a learnable front-end), None where the front-end declares none."""
+        spec = self.frontend
+        if spec.layer_dims is None:
+            return dict.fromkeys(spec.feature_layers)
+        factor = 2 if self.pooling == "mean_std" and spec.is_learnable() else 1
+        dims = spec.layer_dims(spec.filters(self.width))
+        return {layer: dims[layer] * factor for layer in spec.feature_layers}
 
 
 @dataclass

@@ -41,6 +41,7 @@ from .results import (
     fold_weights_folder,
     result_lock,
     result_path,
+    reusable,
     seeded,
     variant,
     write_result,
@@ -289,7 +290,9 @@ class EvalJob:
 
     def up_to_date(self, opts: RunOptions, protocol: dict) -> bool:
         path = self.path(opts)
-        return path.is_file() and not opts.force and stored_run_key(path) == self.run_key(opts, protocol)
+        record = None if opts.force else existing_record(path)
+        return (record is not None and record.get("run_key") == self.run_key(opts, protocol)
+                and reusable(path, record))
 
 
 def evaluation_jobs(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
@@ -437,11 +440,6 @@ def refuse_other_data(path: Path, existing: dict | None, fingerprint: str, opts:
     looked (or found by a run with ``--force``, which replaces it) stops this run as that check would have."""
     if not opts.force and (made_on := other_data(existing, fingerprint)):
         raise other_data_error([(path, made_on, fingerprint)], opts)
-
-
-def stored_run_key(path: Path) -> str | None:
-    """The run key of an existing result file; None for one that cannot be read (it is computed again)."""
-    return (existing_record(path) or {}).get("run_key")
 
 
 def frontend_section(eval_job: EvalJob, manifests: dict[str | None, EmbeddingManifest], feature_dim: int,

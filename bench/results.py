@@ -419,6 +419,26 @@ def result_problem(record: object) -> str | None:
     return None
 
 
+def reusable(path: Path, record: dict) -> bool:
+    """Whether a result file whose run key matches can stand as it is: one the leaderboard would refuse (a fold whose
+    score its own outputs contradict, a value out of range) is computed again, never reported up to date while no
+    table shows it. Said once per file version."""
+    stat = path.stat()
+    return _problem_once(str(path), stat.st_mtime_ns, stat.st_size, record) is None
+
+
+def _problem_once(path: str, mtime_ns: int, size: int, record: dict) -> str | None:
+    key = (path, mtime_ns, size)
+    if key not in _PROBLEMS:
+        _PROBLEMS[key] = result_problem(record)
+        if _PROBLEMS[key] is not None:
+            log.warning("%s: not a valid result (%s); computing it again", path, _PROBLEMS[key])
+    return _PROBLEMS[key]
+
+
+_PROBLEMS: dict[tuple[str, int, int], str | None] = {}
+
+
 def iter_results(results_dir: Path, *, strict: bool = False,
                  invalid: list[tuple[str, str]] | None = None) -> Iterator[ResultRecord]:
     """Every valid result record under ``results_dir/runs`` that scored every outer fold, in a stable order. A file

@@ -99,7 +99,7 @@ from .fitting import (
 from .folds import FoldResult, fold_result
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
-from .results import build_record, devices_label, fold_weights_folder, result_path, write_result
+from .results import build_record, devices_label, fold_weights_folder, result_path, reusable, write_result
 from .tasks import TASK_TYPES, TaskType
 from .weight_packs import write_safetensors
 
@@ -567,7 +567,7 @@ def scored(path: Path, key: str, folds: list[OuterSplit]) -> bool:
     except RwbenchError:
         return False
     done = {fold.get("name") for fold in record.get("folds", []) if isinstance(fold, dict)}
-    return record.get("run_key") == key and {split.name for split in folds} <= done
+    return record.get("run_key") == key and {split.name for split in folds} <= done and reusable(path, record)
 
 
 def other_trainings(path: Path, folder: Path, splits: list[OuterSplit], key: str) -> list[str]:

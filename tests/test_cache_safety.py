@@ -318,3 +318,22 @@ def test_a_file_changed_within_the_last_seconds_is_hashed_again_not_remembered(t
     monkeypatch.setattr(filehash.time, "time", lambda: later)
     filehash.file_digests([path])
     assert remembered() == 1
+
+
+def test_a_manifest_whose_layer_columns_move_is_computed_again(tmp_path, caplog):
+    """A layer boundary moved by hand (conv1 3 columns, conv2 5, where each is 4 wide) still covers the columns: a
+    front-end declaring its layers' widths finds it (per-layer results would slice the wrong columns); so do
+    layers renamed or reordered, for any front-end."""
+    from dataclasses import replace
+
+    declared = replace(TINY, name="tiny_declared", layer_dims=lambda nf: {"conv1": nf, "conv2": nf})
+    ds = tone_dataset()
+    for spec, layers, said in ((declared, {"conv1": [0, 3], "conv2": [3, 8]}, "{'conv1': 4, 'conv2': 4} do"),
+                               (TINY, {"conv2": [0, 4], "conv1": [4, 8]}, "{'conv1': None, 'conv2': None} do")):
+        job = EmbedJob(ds, spec)
+        good = np.array(embed(job, tmp_path, device="cpu", workers=0).features)
+        _edit_manifest(job.entry(tmp_path).manifest_path, layers=layers)
+        problem = job.entry(tmp_path).problem()
+        assert problem is not None and problem.endswith(f"as the front-end's layers {said} (edited by hand?)")
+        np.testing.assert_array_equal(embed(job, tmp_path, device="cpu", workers=0).features, good)
+        assert job.entry(tmp_path).manifest().layers == {"conv1": (0, 4), "conv2": (4, 8)}

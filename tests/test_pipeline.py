@@ -319,6 +319,12 @@ def test_a_stored_score_its_own_clip_outputs_contradict_is_never_used(opts, monk
     invalid: list = []
     assert list(iter_results(opts.results_dir, invalid=invalid)) == []
     assert invalid[0][1].startswith("folds[0] (fold1) has accuracy ") and "per-clip outputs give" in invalid[0][1]
+    with caplog.at_level("WARNING", logger="rwbench.results"):  # the file itself: computed again, not "up to date"
+        rerun = run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    redone = json.loads(path.read_text())
+    assert (rerun.evaluated, rerun.reused) == (1, 0) and redone["folds"][0]["accuracy"] == record["folds"][0]["accuracy"]
+    assert [f["predicted"] for f in redone["folds"]] == [f["predicted"] for f in record["folds"]]
+    assert sum("not a valid result (folds[0] (fold1) has accuracy" in r.getMessage() for r in caplog.records) == 1
 
     path.unlink()  # as if stopped after fold 1, whose stored score was then edited
     FoldStore(opts.results_dir, path, record["run_key"]).put(FoldResult.from_dict(edited))

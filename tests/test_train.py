@@ -102,6 +102,15 @@ def test_a_scored_result_stands_without_its_weights_folder(tmp_path, caplog):
         _train(tmp_path)
     assert path.read_bytes() == before and not (tmp_path / "weights").exists()
     assert "tones tiny trained seed 0: up to date" in caplog.text
+    record = json.loads(before)  # a stored score its outputs contradict: not up to date (the leaderboard refuses it)
+    record["folds"][0]["accuracy"] = 0.5 * record["folds"][0]["accuracy"] + 0.25
+    path.write_text(json.dumps(record))
+    with caplog.at_level("WARNING", logger="rwbench.results"):
+        _train(tmp_path)
+    assert json.loads(path.read_text())["folds"][0]["accuracy"] == json.loads(before)["folds"][0]["accuracy"]
+    assert "not a valid result (folds[0] (fold1) has accuracy" in caplog.text
+    shutil.rmtree(tmp_path / "weights")  # (it trained again: the fold records had gone with the weights)
+    before = path.read_bytes()
     with pytest.raises(RwbenchError, match=r"tiny on tones \(seed 0\) was trained under other settings, code or data "
                                            r"\(.*tiny__small__trained__seed0__head\.json\); .*Pass --force"):
         _train(tmp_path, epochs=3)  # another recipe would replace the finished training: refused, nothing lost
