@@ -419,7 +419,7 @@ def result_problem(record: object) -> str | None:
     return None
 
 
-def reusable(path: Path, record: dict) -> bool:
+def reusable(path: Path, record: dict[str, Any]) -> bool:
     """Whether a result file whose run key matches can stand as it is: one the leaderboard would refuse (a fold whose
     score its own outputs contradict, a value out of range) is computed again, never reported up to date while no
     table shows it. Said once per file version."""
@@ -427,7 +427,7 @@ def reusable(path: Path, record: dict) -> bool:
     return _problem_once(str(path), stat.st_mtime_ns, stat.st_size, record) is None
 
 
-def _problem_once(path: str, mtime_ns: int, size: int, record: dict) -> str | None:
+def _problem_once(path: str, mtime_ns: int, size: int, record: dict[str, Any]) -> str | None:
     key = (path, mtime_ns, size)
     if key not in _PROBLEMS:
         _PROBLEMS[key] = result_problem(record)
