@@ -61,12 +61,13 @@ def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | No
     from .pipeline import run as run_pipeline
 
     if not isinstance(dataset, str):
+        dataset = list(dataset)
         given = [name for name, value in (("root", root), ("tasks", tasks), ("partial", options.get("partial")),
                                           ("dataset_options", options.get("dataset_options"))) if value]
         if given:
             raise RwbenchError(f"{', '.join(given)}: options of a registered dataset's loader; datasets given as "
                                "objects are loaded already (pass them to rwbench.load_dataset)")
-        if not list(dataset):
+        if not dataset:
             raise RwbenchError("no dataset given")
     for folder, name in ((results, "results"), (options.get("cache_dir"), "cache_dir")):
         if folder is not None:

@@ -7,13 +7,14 @@ import numpy as np
 import torch
 
 from .audio import fix_length, segments
+from .datamodel import Clip, Dataset
 from .embed_job import EmbedJob
 from .errors import DataError
 
 SILENT_CROP = 1e-4  # a crop peaking this far below its clip's peak (−80 dB) holds no signal: a bad clip
 
 
-def mono_float(audio, dataset, clip) -> np.ndarray:
+def mono_float(audio: np.ndarray, dataset: Dataset, clip: Clip) -> np.ndarray:
     """What a dataset's ``load_audio`` returned, checked: mono float samples, not empty (float64 read as float32). A
     plugin's loader returning ``(channels, samples)``, integers or nothing is named, never padded into a matrix or
     scaled by a guess."""
