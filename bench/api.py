@@ -134,10 +134,10 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, dataset: Dataset, *
     from .backends import BACKENDS
     from .errors import RwbenchError
     from .evaluate import nested_cv
+    from .frontend import checked_seed
 
     features, labels = np.asarray(features), np.asarray(labels)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise RwbenchError(f"seed {seed!r}: seeds are non-negative integers (as --seeds)")
+    seed = checked_seed(seed)
     if features.ndim != 2 or features.shape[1] == 0 or features.dtype.kind not in "iuf":
         raise RwbenchError(f"features must be numbers of shape (clips, dimensions), dimensions > 0; got {features.dtype} "
                            f"of shape {features.shape}")

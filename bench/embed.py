@@ -114,7 +114,7 @@ def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_si
     features: list[np.ndarray] = []
     failed: dict[int, str] = {}
     clip_ids = [c.id for c in job.dataset.clips]
-    dim = job.frontend.dim(job.width, job.pooling)
+    dim, declared = job.frontend.dim(job.width, job.pooling), job.layer_widths()
     compile_seconds = _warm_up(model, job, batch_size, torch_device) if compile else 0.0
     start = time.perf_counter()
     for batch in loader:
@@ -125,6 +125,10 @@ def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_si
             raise RwbenchError(f"front-end {job.frontend.name!r} returned {len(made)} layer(s); its spec declares "
                                f"feature_layers {job.frontend.feature_layers}: fix the spec or the network "
                                f"(rwbench check-plugin {job.frontend.name})")
+        if made and any(width not in (None, w) for width, w in zip(declared.values(), made)):  # as dim, per layer
+            raise RwbenchError(f"front-end {job.frontend.name!r} at width {job.width} made layers "
+                               f"{dict(zip(declared, made))} wide; its layer_dims declare {declared}: fix the spec "
+                               f"or the network (rwbench check-plugin {job.frontend.name})")
         if features and features[0].shape[1] != dim:  # declared and made differ: stored, it would read as damaged
             raise RwbenchError(f"front-end {job.frontend.name!r} at width {job.width} made {features[0].shape[1]} "
                                f"features per clip; its spec declares {dim}: fix the spec or the network "

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,13 +76,24 @@ def files_digest(files: Sequence[Path], root: Path) -> str:
     return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
 
 
+_BY_NAME = threading.Lock()
+
+
 def _value_sha256(obj) -> str:
     """The sha256 of ``obj`` pickled by value (cloudpickle: the function with the code and classes it uses), or a
     key of this process alone where it cannot be pickled: an edited network is never keyed as the old one."""
     try:
         import cloudpickle
+        from cloudpickle import cloudpickle as pickler
 
-        return "value:" + hashlib.sha256(cloudpickle.dumps(obj)).hexdigest()
+        with _BY_NAME:  # a class defined in __main__ is tracked by a random id per process: by its name here, so
+            tracker = pickler._get_or_create_tracker_id  # the same definition hashes alike in every process
+            pickler._get_or_create_tracker_id = lambda cls: f"{cls.__module__}.{cls.__qualname__}"
+            try:
+                data = cloudpickle.dumps(obj)
+            finally:
+                pickler._get_or_create_tracker_id = tracker
+        return "value:" + hashlib.sha256(data).hexdigest()
     except Exception as err:  # not importable, or not picklable: never reused by another process
         import uuid
 

@@ -93,8 +93,8 @@ def fold_result(task: TaskType, *, name: str, n_train: int, clips: np.ndarray | 
         score_classes = None
     untrained = task.untrained(train_truth)
     if len(untrained):
-        log.warning("%s: %d tag(s) have no positive or no negative training clip (tag indices %s): left out of the "
-                    "macro averages", name, len(untrained), ", ".join(map(str, untrained)))
+        log.warning("%s: %d tag(s) have no positive training clip (tag indices %s): left out of the macro averages",
+                    name, len(untrained), ", ".join(map(str, untrained)))
     record = task.fold_record(np.asarray(truth), replace(outputs, scores=stored), n_classes, threshold=threshold,
                               untrained=untrained)
     if untested := (record.details or {}).get("tags_untested"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,6 +253,19 @@ def pool(layer: torch.Tensor, mode: Pooling = "mean") -> torch.Tensor:
     raise RwbenchError(f"unknown pooling {mode!r}; use one of {POOLINGS}")
 
 
+def checked_seed(seed: object) -> int:
+    """``seed`` as a Python int: a non-negative whole number (numpy's integers too), as ``--seeds`` takes."""
+    try:
+        if isinstance(seed, bool):
+            raise TypeError
+        value = operator.index(seed)  # type: ignore[arg-type]
+    except TypeError:
+        value = -1
+    if value < 0:
+        raise RwbenchError(f"seed {seed!r}: seeds are non-negative integers (as --seeds)")
+    return value
+
+
 class Embedder(nn.Module):
     """Waveform ``(batch, samples)`` → every feature layer pooled and concatenated ``(batch, dim)``.
 
@@ -270,8 +284,7 @@ class Embedder(nn.Module):
             raise RwbenchError(f"precision {precision!r} is not one of {list(PRECISIONS)}")
         if pooling not in POOLINGS:
             raise RwbenchError(f"unknown pooling {pooling!r}; use one of {POOLINGS}")
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise RwbenchError(f"seed {seed!r}: seeds are non-negative integers (as --seeds)")
+        seed = checked_seed(seed)
         self.spec, self.pooling, self.precision = spec, pooling, precision
         self.input = LogMel(spec.logmel) if spec.input_kind == "logmel" and spec.logmel is not None else nn.Identity()
         self.source = weights if isinstance(weights, WeightSource) else resolve_weights(spec, weights, seed, init=init)

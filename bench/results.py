@@ -432,7 +432,7 @@ def _problem_once(path: str, mtime_ns: int, size: int, record: dict[str, Any]) -
     if key not in _PROBLEMS:
         _PROBLEMS[key] = result_problem(record)
         if _PROBLEMS[key] is not None:
-            log.warning("%s: not a valid result (%s); computing it again", path, _PROBLEMS[key])
+            log.warning("%s: not a valid result (%s); a run computes it again", path, _PROBLEMS[key])
     return _PROBLEMS[key]
 
 

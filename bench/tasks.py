@@ -9,9 +9,9 @@ a paired permutation test.
 ``multilabel``: a set of tags per clip (``Clip.tags``), the targets an indicator matrix ``(clips, tags)``. Folds
 record the macro ROC-AUC (primary, as in MagnaTagATune auto-tagging), the macro PR-AUC (average precision), micro F1
 at a threshold chosen on the inner validation side (never on the test clips) and each tag's ROC-AUC. A macro
-average runs over the tags that have both positive and negative clips on the fold's test side and on its training
-side (any other tag has no AUC, or one constant score no model learnt: it is left out, named in the fold's
-``tags_untested`` / ``tags_untrained`` and under the leaderboard, never scored as 0.5). The inner CV selects on the
+average runs over the tags that have both positive and negative test clips and a positive training clip (any other
+tag has no AUC, or one no model learnt: it is left out, named in the fold's ``tags_untested`` / ``tags_untrained``
+and under the leaderboard, never scored as 0.5). The inner CV selects on the
 macro ROC-AUC; a trained head minimises binary cross-entropy per tag; two rows are compared by a paired bootstrap over
 clips. A backend whose estimator takes an indicator matrix itself (the ELMs: one ridge solve for all tags) is used as it
 is; any other is wrapped in ``OneVsRestClassifier`` (one binary estimator per tag), its grid keys prefixed
@@ -385,8 +385,7 @@ class Multiclass(TaskType):
 
 class Multilabel(TaskType):
     name = "multilabel"
-    code_version = 3  # 2: a tag without a positive training clip is never predicted, nor in the threshold's choice;
-    # 3: nor one without a negative training clip (it scored 0.5)
+    code_version = 2  # 2: a tag without a positive training clip is never predicted, nor in the threshold's choice
     metrics = ("roc_auc_macro", "pr_auc_macro", "micro_f1")
     scoring = staticmethod(roc_auc_scorer)
     description = "a set of tags per clip; macro ROC-AUC (macro PR-AUC, micro F1 at a validated threshold)"
@@ -439,12 +438,11 @@ class Multilabel(TaskType):
         return choose_threshold(truth, scores, unseen)
 
     def untrained(self, train_truth: np.ndarray | None) -> np.ndarray:
-        """Tags without a positive or without a negative training clip: no model can learn them (a backend gives
-        them one constant score, whose AUC of 0.5 would pull the macro averages toward chance)."""
+        """Tags without a positive training clip: never predicted, left out of the macro averages. (A tag on every
+        training clip keeps the model's own, constant prediction: present.)"""
         if train_truth is None:
             return np.array([], dtype=int)
-        positives = np.asarray(train_truth).sum(axis=0)
-        return np.flatnonzero((positives == 0) | (positives == len(train_truth)))
+        return np.flatnonzero(np.asarray(train_truth).sum(axis=0) == 0)
 
     def fold_record(self, truth: np.ndarray, outputs: Outputs, n_classes: int, *, threshold: float | None = None,
                     untrained: np.ndarray | None = None) -> FoldRecord:

@@ -302,6 +302,9 @@ def test_cross_validate_names_bad_features_labels_and_seeds():
         rwbench.cross_validate(features, timbre.labels[:, None], timbre)
     with pytest.raises(RwbenchError, match="seed -1"):
         rwbench.cross_validate(features, timbre.labels, timbre, seed=-1)
+    assert ([f.accuracy for f in rwbench.cross_validate(features, timbre.labels, timbre, backend="logreg",
+                                                        seed=np.int64(0))]  # a notebook's np.arange seed
+            == [f.accuracy for f in rwbench.cross_validate(features, timbre.labels, timbre, backend="logreg")])
     names = pd.Series([timbre.classes[i] for i in timbre.labels])  # a pandas column of class names (object dtype)
     assert ([f.accuracy for f in rwbench.cross_validate(features, names, timbre, backend="logreg")]
             == [f.accuracy for f in rwbench.cross_validate(features, timbre.labels, timbre, backend="logreg")])

@@ -337,3 +337,15 @@ def test_a_manifest_whose_layer_columns_move_is_computed_again(tmp_path, caplog)
         assert problem is not None and problem.endswith(f"as the front-end's layers {said} (edited by hand?)")
         np.testing.assert_array_equal(embed(job, tmp_path, device="cpu", workers=0).features, good)
         assert job.entry(tmp_path).manifest().layers == {"conv1": (0, 4), "conv2": (4, 8)}
+
+
+def test_a_spec_whose_layer_dims_its_network_does_not_make_fails_as_it_embeds(tmp_path):
+    """Declared widths the network does not make (conv1 3 and conv2 5 where each is 4) fail the embedding, naming the
+    spec, instead of a stored entry refused as damaged by every later run (embedded again each time, never used)."""
+    from dataclasses import replace
+
+    wrong = replace(TINY, name="tiny_wrong", layer_dims=lambda nf: {"conv1": nf - 1, "conv2": nf + 1})
+    with pytest.raises(RwbenchError, match=r"'tiny_wrong' at width small made layers \{'conv1': 4, 'conv2': 4\} wide; "
+                                           r"its layer_dims declare \{'conv1': 3, 'conv2': 5\}"):
+        embed(EmbedJob(tone_dataset(), wrong), tmp_path, device="cpu", workers=0)
+    assert not EmbedJob(tone_dataset(), wrong).entry(tmp_path).exists()

@@ -199,6 +199,20 @@ def test_code_defined_without_a_file_is_keyed_by_its_value():
     assert a.startswith("value:") and b.startswith("value:") and a != b and code_sha256(define(256)) == a
 
 
+def test_a_class_defined_without_a_file_hashes_alike_in_every_process():
+    """cloudpickle tracks a class of __main__ by a random id per process: a notebook's network or task type was keyed
+    anew by every process (results recomputed, a finished training refused as 'other settings'). By name now: the
+    same definition, the same key; an edited one, another."""
+    import subprocess
+    import sys
+
+    cell = ("from rwbench.filehash import code_sha256\nimport torch\nclass Net(torch.nn.Module):\n"
+            "    stride = {}\nprint(code_sha256(Net))\n")
+    keys = [subprocess.run([sys.executable, "-c", cell.format(stride)], capture_output=True, text=True,
+                           check=True).stdout.strip() for stride in (256, 256, 32)]
+    assert keys[0].startswith("value:") and keys[0] == keys[1] != keys[2]
+
+
 GENERATED = textwrap.dedent('''
     import numpy as np
     from rwbench.datamodel import Clip, Dataset, register_dataset

@@ -93,18 +93,6 @@ def test_multilabel_fold_metrics_with_an_untrained_tag():
     assert record.truth == ML_TRUTH.tolist()
 
 
-def test_a_tag_positive_on_every_training_clip_is_untrained_not_scored_at_half():
-    """A backend gives such a tag one constant score (AUC 0.5 on the test side): out of the macro averages, as a tag
-    without a positive training clip is, with the fold's warning naming it."""
-    task = task_type("multilabel")
-    train = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 1]])  # tag 2: every training clip
-    assert task.untrained(train).tolist() == [2]
-    truth = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]])
-    scores = np.array([[0.9, 0.2, 1.0], [0.1, 0.8, 1.0], [0.7, 0.6, 1.0], [0.3, 0.1, 1.0]])
-    record = task.fold_record(truth, Outputs(scores=scores), 3, threshold=0.5, untrained=task.untrained(train))
-    assert record.metrics["roc_auc_macro"] == 1.0 and record.details["tags_scored"] == 2
-
-
 def test_micro_f1_counts_a_score_equal_to_the_threshold_as_positive():
     record = task_type("multilabel").fold_record(ML_TRUTH, Outputs(scores=ML_SCORES), 4, threshold=0.9)
     # scores ≥ 0.9: clip 0 tag 0, clip 6 tag 2, clip 7 tag 3, all true: 3 true positives of 18, no false one
@@ -137,7 +125,7 @@ def test_the_threshold_is_chosen_without_the_scores_of_tags_a_model_never_saw():
 
 def test_untrained_tags_and_targets():
     task = task_type("multilabel")
-    assert task.untrained(np.array([[1, 0, 0], [1, 0, 1]])).tolist() == [0, 1]  # tag 0: no negative; tag 1: no positive
+    assert task.untrained(np.array([[1, 0, 0], [1, 0, 1]])).tolist() == [1]
     assert task.untrained(None).tolist() == []
     assert task_type("multiclass").untrained(np.array([0, 1])).tolist() == []
     from rwbench.datamodel import Clip, tagged_clip

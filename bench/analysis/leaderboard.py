@@ -554,8 +554,8 @@ def _notes(table: pd.DataFrame):
 
 
 def tags_left_out(records: Iterable[ResultRecord]) -> dict[str, dict[str, list[str]]]:
-    """Per dataset, the tags some fold left out of its macro averages (no AUC: no positive or no negative clip on its
-    training or test side) → those folds; empty for single-label results."""
+    """Per dataset, the tags some fold left out of its macro averages (no positive or no negative test clip, or no
+    positive training clip) → those folds; empty for single-label results."""
     out: dict[str, dict[str, set[str]]] = {}
     for r in records:
         classes = r.dataset.get("classes") or []
@@ -574,7 +574,7 @@ def tags_note(table: pd.DataFrame, dataset: str) -> str:
         return ""
     listed = "; ".join(f"`{tag}` ({', '.join(folds)})" for tag, folds in left_out.items())
     return (f"Tags: the macro averages of some folds leave out {len(left_out)} tag(s) that fold cannot score (no "
-            f"positive or no negative clip on its training or test side): {listed}.")
+            f"positive or no negative test clip, or no positive training clip): {listed}.")
 
 
 def _tags_note(table: pd.DataFrame):
