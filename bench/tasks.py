@@ -11,11 +11,11 @@ record the macro ROC-AUC (primary, as in MagnaTagATune auto-tagging), the macro 
 at a threshold chosen on the inner validation side (never on the test clips) and each tag's ROC-AUC. A macro
 average runs over the tags that have both positive and negative test clips and a positive training clip (any other
 tag has no AUC, or one no model learnt: it is left out, named in the fold's ``tags_untested`` / ``tags_untrained``
-and under the leaderboard, never scored as 0.5). The inner CV selects on the
-macro ROC-AUC; a trained head minimises binary cross-entropy per tag; two rows are compared by a paired bootstrap over
-clips. A backend whose estimator takes an indicator matrix itself (the ELMs: one ridge solve for all tags) is used as it
-is; any other is wrapped in ``OneVsRestClassifier`` (one binary estimator per tag), its grid keys prefixed
-``estimator__``.
+and under the leaderboard, not scored as 0.5; a tag on every training clip of a fold is still scored as its model
+scores it, a constant). The inner CV selects on the macro ROC-AUC; a trained head minimises binary cross-entropy per
+tag; two rows are compared by a paired bootstrap over clips. A backend whose estimator takes an indicator matrix itself
+(the ELMs: one ridge solve for all tags) is used as it is; any other is wrapped in ``OneVsRestClassifier`` (one binary
+estimator per tag), its grid keys prefixed ``estimator__``.
 
 A third type (regression, retrieval) subclasses :class:`TaskType`, implements its abstract methods and is added with
 :func:`register_task_type`; ``tests/test_task_types.py`` runs a regression type through the nested CV that way.
@@ -439,7 +439,7 @@ class Multilabel(TaskType):
 
     def untrained(self, train_truth: np.ndarray | None) -> np.ndarray:
         """Tags without a positive training clip: never predicted, left out of the macro averages. (A tag on every
-        training clip keeps the model's own, constant prediction: present.)"""
+        training clip keeps the model's own, constant prediction.)"""
         if train_truth is None:
             return np.array([], dtype=int)
         return np.flatnonzero(np.asarray(train_truth).sum(axis=0) == 0)
