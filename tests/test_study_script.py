@@ -68,7 +68,7 @@ def test_jobs_run_chains_at_once_and_width_reaches_every_call(tmp_path):
     assert all("--width paper" in c for c in calls)
     assert 1 < max(concurrency) <= 4
     logs = sorted(p.name for p in (tmp_path / "out" / "logs").iterdir())
-    assert "trained_rows-vgg.log" in logs and "second_seed-mst.log" in logs
+    assert "esc-train-trained_rows-vgg.log" in logs and "esc-train-second_seed-mst.log" in logs  # stage, step, item
 
 
 def test_a_failing_frontend_does_not_stop_the_others_and_fails_the_stage(tmp_path):
@@ -76,7 +76,7 @@ def test_a_failing_frontend_does_not_stop_the_others_and_fails_the_stage(tmp_pat
     assert proc.returncode != 0 and "trained_rows failed for some front-ends" in proc.stderr
     assert "musicnn" in frontends_of(calls, "train ")  # the last of the list, after vgg, still ran
     assert "vgg" not in frontends_of(calls, "run ")  # no transfer rows without the training
-    assert "stub: vgg fails" in (tmp_path / "out" / "logs" / "trained_rows-vgg.log").read_text()
+    assert "stub: vgg fails" in (tmp_path / "out" / "logs" / "esc-train-trained_rows-vgg.log").read_text()
 
 
 @pytest.mark.parametrize(("env", "message"), [({"JOBS": "0"}, "JOBS must be a positive whole number"),
@@ -110,7 +110,7 @@ def test_the_search_study_trains_every_architecture_jobs_at_a_time_before_train_
         assert len(top) == 2 and max(mine.index(c) for c in seed0) < min(top)  # trained first, then reused
         assert len([c for c in mine if c.startswith("train ") and "--seeds 1," in c]) == 4  # the extremes, one each
     assert 1 < max(concurrency) <= 3
-    assert (out / "logs" / "train-logmel-0.log").is_file()
+    assert all((out / "logs" / f"{data}-train-train-logmel-0.log").is_file() for data in ("esc", "fsdd"))  # one each
 
 
 def test_the_search_study_refuses_a_bad_jobs_value(tmp_path):
