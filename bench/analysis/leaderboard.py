@@ -548,8 +548,10 @@ def _comparability_notes(table: pd.DataFrame):
 
 
 def _notes(table: pd.DataFrame):
-    parts = [_comparability_notes(table), _significance_note(table), _timing_note(table), _selection_note(table),
-             _tags_note(table), _correlation_note(table)]
+    rows = lambda dataset: table[table["dataset"] == dataset]  # noqa: E731
+    parts = [_comparability_notes(table), _significance_note(table), _paragraph(lambda d: timing_note(rows(d))),
+             _paragraph(lambda d: selection_note(rows(d))), _paragraph(lambda d: tags_note(table, d)),
+             _correlation_note(table)]
     return lambda dataset: "".join(part(dataset) for part in parts)
 
 
@@ -577,9 +579,10 @@ def tags_note(table: pd.DataFrame, dataset: str) -> str:
             f"positive or no negative test clip, or no positive training clip): {listed}.")
 
 
-def _tags_note(table: pd.DataFrame):
+def _paragraph(text_of):
+    """``dataset -> text`` as a paragraph under that dataset's table (nothing where the text is empty)."""
     def note(dataset: str) -> str:
-        text = tags_note(table, dataset)
+        text = text_of(dataset)
         return f"\n{text}\n" if text else ""
     return note
 
@@ -593,20 +596,6 @@ def selection_note(rows: pd.DataFrame) -> str:
             "inner validation part and reused the choice on the other folds (column selected_elsewhere: folds × seeds), "
             "a part that may hold clips of those folds' test sides; `rwbench train --select-on every-fold` makes "
             "each fold's choice on its own split.")
-
-
-def _selection_note(table: pd.DataFrame):
-    def note(dataset: str) -> str:
-        text = selection_note(table[table["dataset"] == dataset])
-        return f"\n{text}\n" if text else ""
-    return note
-
-
-def _timing_note(table: pd.DataFrame):
-    def note(dataset: str) -> str:
-        text = timing_note(table[table["dataset"] == dataset])
-        return f"\n{text}\n" if text else ""
-    return note
 
 
 def left_out_note(table: pd.DataFrame) -> str:
