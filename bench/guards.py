@@ -15,6 +15,7 @@ import inspect
 import itertools
 import logging
 import math
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -174,9 +175,7 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
                         f"{root}")
     out: list[tuple[Path, str]] = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
-        files = sorted(f for f in folder.rglob("*") if f.suffix.lower() in extensions
-                       and not any(part.startswith((".", "__")) for part in f.relative_to(folder).parts[:-1])
-                       and not f.name.startswith("."))
+        files = sorted(f for f in entries_below(folder) if f.suffix.lower() in extensions and not f.name.startswith("."))
         label = class_of(folder.name)
         if label is None and files:
             raise DataError(f"{dataset}: {folder} holds audio but {folder.name!r} is not a known class folder; "
@@ -185,6 +184,24 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
     if not out:
         raise DataError(f"{dataset}: no audio files ({', '.join(extensions)}) in the class folders of {root}; "
                         f"found {listing(root)}")
+    return out
+
+
+def entries_below(folder: Path) -> list[Path]:
+    """Every file and folder under ``folder``, through linked folders too (``Path.rglob`` does not follow them before Python
+    3.13: their audio would be left out unsaid); hidden and ``__`` folders are skipped, and a link back to a folder
+    above it is an error, not a loop."""
+    out: list[Path] = []
+    above = {folder: (os.path.realpath(folder),)}
+    for top, dirs, names in os.walk(folder, followlinks=True):
+        chain = above[Path(top)]
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+        for d in dirs:
+            real = os.path.realpath(os.path.join(top, d))
+            if real in chain:
+                raise DataError(f"{Path(top) / d} links back to {real}, a folder above it: remove the link")
+            above[Path(top) / d] = (*chain, real)
+        out += [Path(top) / name for name in (*dirs, *names)]  # a folder named x.wav is then named as bad audio
     return out
 
 
@@ -324,10 +341,11 @@ def write_folds(dataset: Dataset, path: str | Path) -> Path:
     return path
 
 
-def folds_from_file(clips: list[Clip], path: str | Path, *, dataset: str,
-                    partial: bool = False) -> tuple[list[Clip], dict]:
-    """The clips with the folds of a file written by :func:`write_folds` (every clip must be in it, once), and
-    ``{"partial": ...}`` when it lists clips that are not here: an error unless ``partial``, a cut-down copy."""
+def folds_from_file(clips: list[Clip], path: str | Path, *, dataset: str, partial: bool = False,
+                    skip_bad_audio: bool = False, min_seconds: float = MIN_SECONDS) -> tuple[list[Clip], dict]:
+    """The clips with the folds of a file written by :func:`write_folds` (every clip must be in it, once, except a
+    bad file left out under ``skip_bad_audio``, as it was when the file was written), and ``{"partial": ...}`` when it
+    lists clips that are not here: an error unless ``partial``, a cut-down copy."""
     path = Path(path)
     table = read_table(path, ("id", "fold"), dataset=dataset)
     repeated = repeated_entries(list(table["id"]), dataset, path, lines=list(table.index))
@@ -335,14 +353,19 @@ def folds_from_file(clips: list[Clip], path: str | Path, *, dataset: str,
         raise DataError(repeated)
     fold_of = {row["id"]: to_int(row["fold"], what="fold", where=f"{path}:{line}")
                for line, row in zip(table.index, table.to_dict("records"))}
-    absent = [c.id for c in clips if c.id not in fold_of]
-    if absent:
-        raise DataError(f"{dataset}: {len(absent)} clip(s) are not in the folds file {path} (first: {absent[0]}); "
-                        f"write it again with write_folds or drop folds_file")
+    absent = [c for c in clips if c.id not in fold_of]
+    bad = {c.id for c in absent if c.path is not None and audio_problem(c, min_seconds=min_seconds)}
+    if unlisted := [c.id for c in absent if not (skip_bad_audio and c.id in bad)]:
+        hint = (" (bad audio, as when the file was written with --skip-bad-audio: pass it again)"
+                if unlisted[0] in bad else "")
+        raise DataError(f"{dataset}: {len(unlisted)} clip(s) are not in the folds file {path} (first: {unlisted[0]}"
+                        f"{hint}); write it again with write_folds or drop folds_file")
     here = {c.id for c in clips}
     gone = [(line, key) for line, key in zip(table.index, table["id"]) if key not in here]
+    # a bad file not in the file keeps no fold: screen() leaves it out (the same check) and records it
+    clips = [replace(c, fold=fold_of.get(c.id)) for c in clips]
     if not gone:
-        return [replace(c, fold=fold_of[c.id]) for c in clips], {}
+        return clips, {}
     if not partial:
         raise DataError(f"{dataset}: {len(gone)} of the {len(fold_of)} clips in the folds file {path} are not on disk "
                         f"(first: {gone[0][1]!r} at line {gone[0][0]}): its folds are of another copy. Restore them, "
@@ -351,17 +374,21 @@ def folds_from_file(clips: list[Clip], path: str | Path, *, dataset: str,
                 "the %d present", dataset, len(gone), len(fold_of), path, gone[0][1], len(clips))
     info = {"listed": len(fold_of), "present": len(clips), "missing": len(gone),
             "missing_examples": [key for _, key in gone[:10]]}
-    return [replace(c, fold=fold_of[c.id]) for c in clips], {"partial": info}
+    return clips, {"partial": info}
 
 
 def stratified_or_file(name: str, clips: list[Clip], *, k: int, seed: int, folds_file: str | Path | None,
-                       partial: bool = False) -> tuple[list[Clip], Protocol, dict]:
+                       options: dict[str, Any] | None = None) -> tuple[list[Clip], Protocol, dict]:
     """Seeded stratified k-fold, or the folds written in ``folds_file`` (protocol ``<name>/folds-file``), and the
-    dataset info to record (a folds file listing clips not here, with ``partial``: see :func:`folds_from_file`)."""
+    dataset info to record (a folds file listing clips not here, with ``partial``: see :func:`folds_from_file`).
+    ``options``: the loader's common options (``partial``, ``skip_bad_audio``, ``min_seconds``)."""
     if folds_file is None:
         return clips, StratifiedFolds(f"{name}/stratified-{k}fold", k=k, seed=seed), {}
     protocol = PredefinedFolds(f"{name}/folds-file:{Path(folds_file).name}", keyed_assignment=True)
-    clips, info = folds_from_file(clips, folds_file, dataset=name, partial=partial)
+    options = options or {}
+    clips, info = folds_from_file(clips, folds_file, dataset=name, partial=options.get("partial", False),
+                                  skip_bad_audio=options.get("skip_bad_audio", False),
+                                  min_seconds=options.get("min_seconds", MIN_SECONDS))
     return clips, protocol, info
 
 

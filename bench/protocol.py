@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
@@ -111,6 +111,10 @@ class FixedSplit:
     id: str
     refit: Refit = "train"
     keyed_assignment: bool = False  # the split is the user's (a manifest's column): describe() lists each clip's
+
+    def __post_init__(self) -> None:
+        if self.refit not in get_args(Refit):  # a dataset option: any other value would refit on train+valid unsaid
+            raise DataError(f"protocol {self.id}: refit must be 'train' or 'train+valid', not {self.refit!r}")
 
     def splits(self, clips: Sequence[Clip]) -> list[OuterSplit]:
         split = np.array([c.split for c in clips])

@@ -326,7 +326,8 @@ class Multiclass(TaskType):
     def check_splits(self, dataset: Dataset, splits: Sequence[OuterSplit], partial: bool = False) -> None:
         """A class tested in a split whose training side has none of it is always predicted wrong: the fold's
         accuracy would fall by its clips, with no word (user folds, a folds file, a manifest's split). Refused; in a
-        ``partial`` copy (some of a class's files absent) warned about and recorded as ``untrained_test_clips``."""
+        ``partial`` copy (some of a class's files absent) warned about and recorded as ``untrained_test_clips``. An inner
+        fit part of one class is refused (no classifier fits it)."""
         labels = np.array([c.label for c in dataset.clips])
         untrained = {}
         for split in splits:
@@ -344,6 +345,13 @@ class Multiclass(TaskType):
             untrained[split.name] = {"clips": n, "classes": unseen}
         if untrained:
             dataset.info["untrained_test_clips"] = untrained
+        for split in splits:  # a backend fitted on one class fails on every grid setting, after all the embedding
+            for i, (fit, _) in enumerate(split.inner, start=1):
+                if len(present := set(labels[fit].tolist())) < 2:
+                    raise DataError(f"{dataset.key}: {split.name}'s inner fit part {i} holds {len(fit)} clip(s), all "
+                                    f"of class {next(iter(present), '')!r}: a classifier needs two classes to fit. "
+                                    "Spread every class over more folds (a folds file or manifest), or drop the "
+                                    "class")
 
     def outputs(self, model: BaseEstimator, X: np.ndarray) -> Outputs:
         scores, kind = class_scores(model, X)

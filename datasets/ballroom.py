@@ -58,6 +58,6 @@ def load_ballroom(root: Path, *, task: str | None = None, k: int = 10, seed: int
     clips = [Clip(path.relative_to(data).as_posix(), label, path, group=_GROUP.get(path.stem, path.stem))
              for path, label in class_folder_files(data, class_of, dataset="ballroom")]
     clips, protocol, info = stratified_or_file("ballroom", clips, k=k, seed=seed, folds_file=folds_file,
-                                               partial=options.get("partial", False))
+                                               options=options)
     return file_dataset("ballroom", task, clips, protocol, root=data, seconds=MUSIC_SECONDS, pad="zero",
                         classes=CLASSES, expected_clips=CLIPS, info=info, **options)

@@ -45,6 +45,6 @@ def load_extended_ballroom(root: Path, *, task: str | None = None, k: int = 10, 
     clips = [Clip(path.relative_to(data).as_posix(), label, path)
              for path, label in class_folder_files(data, class_of, dataset="extended_ballroom")]
     clips, protocol, info = stratified_or_file("extended_ballroom", clips, k=k, seed=seed, folds_file=folds_file,
-                                               partial=options.get("partial", False))
+                                               options=options)
     return file_dataset("extended_ballroom", task, clips, protocol, root=data, seconds=MUSIC_SECONDS, pad="zero",
                         classes=CLASSES, expected_clips=CLIPS, info=info, **options)

@@ -37,7 +37,7 @@ def load_folder(root: Path, *, task: str | None = None, k: int = 10, seed: int =
     found = class_folder_files(root, lambda f: f if known is None or f in known else None, dataset="folder")
     clips = [Clip(path.relative_to(root).as_posix(), label, path) for path, label in found]
     clips, protocol, info = stratified_or_file("folder", clips, k=k, seed=seed, folds_file=folds_file,
-                                               partial=options.get("partial", False))
+                                               options=options)
     return file_dataset("folder", task or name or root.resolve().name, clips, protocol, root=root, seconds=seconds,
                         pad=pad, classes=tuple(classes) if classes is not None else None, clip_chosen=True,
                         info=info, **options)

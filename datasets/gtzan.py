@@ -80,8 +80,6 @@ def load_gtzan(root: Path, *, task: str | None = None, refit: Refit = "train", k
                **options) -> Dataset:
     """GTZAN from ``root`` (the folder holding ``genres/``, or ``genres/`` itself)."""
     task = task or "filtered"
-    if refit not in ("train", "train+valid"):
-        raise DataError(f"gtzan: refit must be 'train' or 'train+valid', not {refit!r}")
     genres = locate(Path(root), ROOTS, lambda p: any((p / g).is_dir() for g in GENRES), dataset="gtzan",
                     expect="genres/<genre>/<genre>.000NN.wav (or the genres folder itself)")
     clips = listed_clips(genres, LISTS[task], with_split=task != "stratified_10fold")

@@ -306,3 +306,53 @@ def test_csv_split_with_a_group_on_both_sides_is_recorded(tmp_path, caplog):
     clean = [(*r[:3], f"{r[1]}-{r[2]}") for r in rows]
     write_manifest(tmp_path, ("path", "label", "split", "group"), clean)
     assert "group_straddles" not in load("csv", tmp_path, check_duplicates=False).info
+
+
+@pytest.mark.parametrize("refit", ["Train", "trian", "valid"])
+def test_a_mistyped_refit_is_refused_not_read_as_train_plus_valid(tmp_path, refit):
+    """Any value but 'train' refit on train + valid, and the result recorded the typo as its refit."""
+    rows = [(f"clips/{lab}{i}.wav", lab, ("train", "valid", "test")[i % 3]) for lab in "ab" for i in range(6)]
+    write_manifest(tmp_path, ("path", "label", "split"), rows)
+    with pytest.raises(DataError, match=rf"refit must be 'train' or 'train\+valid', not '{refit}'"):
+        load("csv", tmp_path, refit=refit, check_duplicates=False)
+    assert len(load("csv", tmp_path, refit="train+valid", check_duplicates=False).splits()[0].train) == 8
+
+
+def test_audio_in_a_linked_subfolder_of_a_class_is_loaded(tmp_path):
+    """Path.rglob does not enter linked folders on Python 3.11: their clips were left out without a word."""
+    root = build_folder(tmp_path / "pets", n=3)
+    for i in range(3):
+        write_audio(tmp_path / "elsewhere" / f"cat{i + 10}.wav", seconds=0.15)
+    (root / "cat" / "more").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    clips = load("folder", root, k=3, check_duplicates=False).clips
+    assert Counter(c.label for c in clips) == {"cat": 6, "dog": 3, "owl": 3} and "cat/more/cat10.wav" in {c.id for c in clips}
+    (root / "dog" / "loop").symlink_to(root / "dog", target_is_directory=True)
+    with pytest.raises(DataError, match=r"dog/loop links back to .*dog, a folder above it"):
+        load("folder", root, k=3)
+
+
+def test_a_folds_file_written_skipping_bad_audio_is_reused_skipping_it(tmp_path):
+    """The bad clip was not in the written file, so reading it back demanded the file be written again, forever."""
+    from rwbench.guards import write_folds
+
+    root = build_folder(tmp_path / "pets")
+    (root / "cat" / "zz.wav").write_bytes(b"")
+    folds = write_folds(load("folder", root, k=3, skip_bad_audio=True, check_duplicates=False), tmp_path / "folds.csv")
+    ds = load("folder", root, folds_file=str(folds), skip_bad_audio=True, check_duplicates=False)
+    assert len(ds.clips) == 18 and [s["clip"] for s in ds.skipped] == ["cat/zz.wav"]
+    with pytest.raises(DataError, match=r"not in the folds file .*\(first: cat/zz\.wav \(bad audio, as when the file was "
+                                        r"written with --skip-bad-audio: pass it again\)\)"):
+        load("folder", root, folds_file=str(folds), check_duplicates=False)
+    write_audio(root / "cat" / "zz.wav", seconds=0.15)  # now readable: it needs a fold
+    with pytest.raises(DataError, match=r"1 clip\(s\) are not in the folds file .*\(first: cat/zz\.wav\); write it"):
+        load("folder", root, folds_file=str(folds), skip_bad_audio=True, check_duplicates=False)
+
+
+def test_an_inner_fit_part_of_one_class_is_refused_at_load(tmp_path):
+    """It embedded every clip, then every grid setting failed: 'The number of classes has to be greater than one'."""
+    rows = [(f"clips/a{i}.wav", "a", i % 3 + 1) for i in range(6)] + [(f"clips/b{i}.wav", "b", 1 + 2 * (i % 2))
+                                                                       for i in range(6)]
+    write_manifest(tmp_path, ("path", "label", "fold"), rows)  # b only in folds 1 and 3
+    with pytest.raises(DataError, match=r"fold\d's inner fit part \d holds 2 clip\(s\), all of class 'a': a classifier "
+                                        r"needs two classes"):
+        load("csv", tmp_path, check_duplicates=False).splits()

@@ -299,3 +299,11 @@ def test_a_bad_us8k_row_is_named_by_its_line_past_a_blank_one(tmp_path):
     csv_file.write_text("\n".join([*lines[:2], "", *lines[2:4], ",".join(bad), *lines[5:]]) + "\n")
     with pytest.raises(DataError, match=re.escape(f"{csv_file}:6: fold 'x' is not an integer")):
         load("urbansound8k", tmp_path, partial=True)
+
+
+def test_a_cut_down_fsdd_copy_needs_partial_and_is_recorded(fsdd_root):
+    """Without a size to check against, a copy missing speakers ran as FSDD: 3 speaker folds scored under fsdd's key."""
+    with pytest.raises(DataError, match=r"fsdd/speakers: 108 of its 3000 clips are listed under .*recordings: this is "
+                                        r"not the whole dataset.*--partial"):
+        load("fsdd", fsdd_root, task="speakers")
+    assert load("fsdd", fsdd_root, task="speakers", partial=True).info["partial"]["listed"] == 3000
