@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
@@ -416,7 +417,12 @@ def test_a_row_on_fewer_folds_or_seeds_evaluated_differently_are_named_not_compa
     short = short.__class__(**{**short.__dict__, "folds": tuple({**f, "name": f"fold{i + 2}"}
                                                                  for i, f in enumerate(short.folds))})
     (line,) = mixed_data(rows_of_records([full, short]))
-    assert "3 outer fold(s) scored" in line and "2 outer fold(s) scored" in line
+    assert "outer fold(s) fold1 fold2 fold3 scored" in line and "outer fold(s) fold2 fold3 scored" in line
+    moved = scores_record([0.6, 0.7, 0.8], frontend="c")  # as many folds, other ones: folds 2-4 against 1-3
+    moved = moved.__class__(**{**moved.__dict__, "folds": tuple({**f, "name": f"fold{i + 2}"}
+                                                                 for i, f in enumerate(moved.folds))})
+    (line,) = mixed_data(rows_of_records([full, moved]))
+    assert "outer fold(s) fold2 fold3 fold4 scored: 1 result(s), e.g. c random svm seed 0" in line
     wide, study = scores_record([0.5, 0.6], seed=0), scores_record([0.5, 0.6], seed=1)
     wide.backend.update(grid_name="wide", version=2)
     study.backend.update(grid_name="study", version=2)
@@ -433,3 +439,34 @@ def test_a_view_rounds_once_from_full_precision():
     assert table.loc[0, "accuracy_std"] == pytest.approx(0.05154)
     assert "0.552 ± 0.052" in to_summary(table)
     assert "0.5515" in to_csv(table) and "0.0515" in to_csv(table)  # the exports keep their 4 decimals
+
+
+def test_compare_in_the_folds_regime_draws_the_folds_too():
+    """a right on every clip; b right on every clip of four folds and wrong on all of the fifth's. Over clips alone
+    every draw is the observed difference 0.2 (an interval of width 0 beside a fold test that sees one fold of
+    five differ); drawing the folds too, the difference is Z / 5 with Z ~ Binomial(5, 0.2) wrong folds drawn:
+    P(Z ≤ 2) = 0.942 < 0.975 < P(Z ≤ 3) = 0.993, interval (0, 0.6)."""
+    sizes = (4, 6, 3, 5, 2)
+    a = record([[1] * n for n in sizes])
+    b = record([[1] * n for n in sizes[:4]] + [[0] * sizes[4]], frontend="g")
+    folds = compare_pair([a], [b], regime="folds")
+    assert (folds["bootstrap_ci_low"], folds["bootstrap_ci_high"]) == (0.0, pytest.approx(0.6))
+    assert folds["bootstrap_over"] == "folds, then clips within them"
+    clips = compare_pair([a], [b], regime="clips")
+    assert (clips["bootstrap_ci_low"], clips["bootstrap_ci_high"]) == (pytest.approx(0.2), pytest.approx(0.2))
+    assert clips["bootstrap_over"] == "clips within folds"
+
+
+def test_rows_tied_in_every_fold_leave_friedman_undefined_and_say_so(caplog):
+    """scipy divides 0 by 0 there (a RuntimeWarning), and the line left Friedman out without a word."""
+    import warnings
+
+    from rwbench.analysis.leaderboard import significance_line
+
+    rows = {("toy", f, "small", "random", "svm"): [scores_record([0.8] * 5, frontend=f)] for f in "abc"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = leaderboard_statistics(rows)
+    assert all(np.isnan(v["friedman_p"]) for v in out.values())
+    group = pd.DataFrame([{"frontend": k[1], "copy_of": "", **v} for k, v in out.items()])
+    assert "Friedman undefined: every row ties in every fold; Nemenyi" in significance_line("svm", group)

@@ -307,8 +307,9 @@ def mixed_trainings(records: list[ResultRecord]) -> list[str]:
 
 def data_of(record: ResultRecord) -> str:
     """The data a result was computed on: its clips' fingerprint (ids, labels, audio) and its protocol, named by its
-    id and a hash of its whole description (k, seed and fold assignment: one id may split the clips differently)."""
-    return f"{_clips_and_protocol(record)}, {len(record.folds)} outer fold(s) scored"
+    id and a hash of its whole description (k, seed and fold assignment: one id may split the clips differently),
+    and the outer folds it scored, by name (rows on folds 1-4 and 2-5 hold as many, and are not comparable)."""
+    return f"{_clips_and_protocol(record)}, outer fold(s) {' '.join(str(f['name']) for f in record.folds)} scored"
 
 
 def _clips_and_protocol(record: ResultRecord) -> str:
@@ -494,10 +495,11 @@ def significance_line(backend: str, group: pd.DataFrame) -> str:
     n_copies, copies = repeated_rows(group)
     kinds = f"rows: {first['weight_kinds']}{copies}"
     if first["block_kind"] == "folds":
-        friedman = ("" if pd.isna(first["friedman_p"]) else
-                    f"Friedman χ² = {first['friedman_chi2']:.2f}, p = {first['friedman_p']:.3g}; ")
         outside = group.loc[group["test_vs_best"] == OTHER_FOLDS, "frontend"].tolist()  # see "Not comparable"
         tested = len(group) - len(outside) - n_copies
+        friedman = (f"Friedman χ² = {first['friedman_chi2']:.2f}, p = {first['friedman_p']:.3g}; "
+                    if pd.notna(first["friedman_p"]) else
+                    "Friedman undefined: every row ties in every fold; " if tested >= 3 else "")
         left = f"; {len(outside)} on other folds, in no test: {', '.join(outside)}" if outside else ""
         line = (f"{backend}: {tested} rows ({kinds}{left}) over {n} outer folds, each row's seeds averaged per fold; "
                 f"{friedman}Nemenyi critical difference of average ranks {first['nemenyi_cd']:.2f} (α = 0.05); "
@@ -833,7 +835,7 @@ def _pair_markdown(o: dict) -> str:
     body = tabulate([[blk, x, y, x - y] for blk, x, y in zip(o["blocks"], o["a_scores"], o["b_scores"])],
                     headers=["outer fold (seed mean)", o["a"], o["b"], "difference"], tablefmt="pipe", floatfmt=".4f")
     interval = ("" if o["bootstrap_ci_low"] is None else
-                f"; bootstrap 95 % CI of the difference over test clips [{o['bootstrap_ci_low']:+.4f}, "
+                f"; bootstrap 95 % CI of the difference over {o['bootstrap_over']} [{o['bootstrap_ci_low']:+.4f}, "
                 f"{o['bootstrap_ci_high']:+.4f}]")
     least = ("" if o["least_p"] is None or o["least_p"] <= ALPHA else
              f" ({o['n_blocks']} folds cannot show p < {ALPHA:g}: the least attainable p is {o['least_p']:.3g})")

@@ -18,8 +18,11 @@ What a referee needs beside ρ and τ (:func:`correlation_figures`):
 * **intervals**: a percentile bootstrap of ρ over the front-ends (pairs drawn with replacement; none below
   :data:`MIN_BOOTSTRAP_N` front-ends, where it contradicts the exact test; the share of draws with an undefined ρ
   is recorded), and one over the outer folds × seeds (the same folds drawn for every front-end and both sides,
-  each row's seeds drawn from its own; none, with the reason, when rows hold different numbers of folds).
-* **Holm** across the correlations printed for one dataset (ρ and τ of every backend: one family).
+  each row's seeds drawn from its own; none, with the reason, when rows hold different numbers of folds), with
+  its median: a redraw adds fold noise to every row's mean, which lowers ρ, so the observed ρ can lie above this
+  percentile interval (the line then says so, to three decimals).
+* **Holm** across the correlations of one dataset (ρ and τ of every random backend: one family, also where
+  ``--backend`` prints one of them; the within-family p-values are descriptive, in no family).
 * **null rankings**: ρ of the parameter count, of the multiply-accumulates per second of audio (MACs) and of the
   feature dimension with the trained ranking: what ρ must beat to say more than "bigger networks do better". Results
   written before MACs were recorded get them from the registered front-end (:func:`rwbench.macs.count_macs`); a
@@ -67,7 +70,7 @@ BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 0
 FIGURES = ["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "spearman_p_method", "kendall_p_method",
            "spearman_p_holm", "kendall_p_holm", "rho_ci_frontends_low", "rho_ci_frontends_high",
-           "rho_ci_undefined_draws", "rho_ci_folds_low", "rho_ci_folds_high", "rho_ci_folds_missing",
+           "rho_ci_undefined_draws", "rho_ci_folds_low", "rho_ci_folds_high", "rho_folds_median", "rho_ci_folds_missing",
            "null_rho_params", "null_rho_macs", "null_rho_dim", "null_rho_input", "null_unknown", "null_best",
            "rho_minus_null", "rho_minus_null_ci_low", "rho_minus_null_ci_high", "rho_within_families",
            "rho_leave_one_out_low", "rho_leave_one_out_high", "rho_leave_one_out_undefined", "most_influential"]
@@ -91,6 +94,7 @@ EXPORT_COLUMNS = {"rank_corr_spearman": "spearman_rho", "rank_corr_spearman_p": 
                   "rank_corr_spearman_ci_undefined_draws": "rho_ci_undefined_draws",
                   "rank_corr_spearman_folds_ci_low": "rho_ci_folds_low",
                   "rank_corr_spearman_folds_ci_high": "rho_ci_folds_high",
+                  "rank_corr_spearman_folds_median": "rho_folds_median",
                   "rank_corr_spearman_folds_ci_missing": "rho_ci_folds_missing",
                   "rank_corr_null_params": "null_rho_params", "rank_corr_null_macs": "null_rho_macs",
                   "rank_corr_null_dim": "null_rho_dim", "rank_corr_null_input": "null_rho_input",
@@ -313,17 +317,26 @@ def strongest_null_interval(x: np.ndarray, y: np.ndarray, nulls: list[np.ndarray
 
 def fold_interval(random_folds: list, trained_folds: list, *, draws: int = BOOTSTRAP_DRAWS,
                   seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
-    """95 % percentile interval of ρ over outer folds × seeds: each draw takes the outer folds with replacement (the
-    same folds for every front-end and both sides) and each row's seeds with replacement, and recomputes every row's
-    mean. ``*_folds``: per front-end, its (seeds × folds) scores. NaN (undefined) when every draw would be the same:
-    one outer split and one seed per row."""
+    """95 % percentile interval of ρ over outer folds × seeds (:func:`fold_draws`); NaN where it has none."""
+    rhos = fold_draws(random_folds, trained_folds, draws=draws, seed=seed)
+    return (float("nan"), float("nan")) if rhos is None else _interval(rhos)
+
+
+def fold_draws(random_folds: list, trained_folds: list, *, draws: int = BOOTSTRAP_DRAWS,
+               seed: int = BOOTSTRAP_SEED) -> np.ndarray | None:
+    """ρ of ``draws`` redraws of the outer folds × seeds: each takes the outer folds with replacement (the same folds
+    for every front-end and both sides) and each row's seeds with replacement, and recomputes every row's mean.
+    ``*_folds``: per front-end, its (seeds × folds) scores. None (undefined) when every draw would be the same (one
+    outer split and one seed per row) or the rows hold different numbers of folds (:func:`folds_missing` says why).
+    A redraw repeats some folds and leaves others out, which adds noise to every row's mean and so lowers ρ: the
+    draws sit below the observed ρ, by more where rows differ by less than their folds vary."""
     sides = [[np.asarray(m, float) for m in side] for side in (random_folds, trained_folds)]
     n_folds = {m.shape[1] for side in sides for m in side}
-    if len(n_folds) != 1:  # (:func:`folds_missing` says why)
-        return float("nan"), float("nan")
+    if len(n_folds) != 1:
+        return None
     rng, (k,) = np.random.default_rng(seed), n_folds
     if k == 1 and all(len(m) == 1 for side in sides for m in side):  # one split, one seed: nothing to resample
-        return float("nan"), float("nan")
+        return None
     folds = rng.integers(0, k, size=(draws, k))
     means = []
     for side in sides:
@@ -332,7 +345,7 @@ def fold_interval(random_folds: list, trained_folds: list, *, draws: int = BOOTS
             seeds = rng.integers(0, len(m), size=(draws, len(m)))
             columns.append(settled(m[seeds[:, :, None], folds[:, None, :]].mean(axis=(1, 2))))
         means.append(np.stack(columns, axis=1))
-    return _interval(_spearman_rows(*means))
+    return _spearman_rows(*means)
 
 
 def folds_missing(names: list[str], random_folds: list, trained_folds: list) -> str:
@@ -483,7 +496,9 @@ def _correlations(both: pd.DataFrame, metric: str) -> dict:
     if "random_folds" in both.columns:
         random_folds, trained_folds = list(both["random_folds"]), list(both["trained_folds"])
         out["rho_ci_folds_missing"] = folds_missing(names, random_folds, trained_folds)
-        out["rho_ci_folds_low"], out["rho_ci_folds_high"] = fold_interval(random_folds, trained_folds)
+        if (rhos := fold_draws(random_folds, trained_folds)) is not None:
+            out["rho_ci_folds_low"], out["rho_ci_folds_high"] = _interval(rhos)
+            out["rho_folds_median"] = float(np.nanmedian(rhos)) if np.isfinite(rhos).any() else float("nan")
     return out
 
 
@@ -525,8 +540,14 @@ def describe(row: pd.Series | dict, random: str = RANDOM, trained: str = TRAINED
             intervals += f" ({undefined:.0%} of draws had no ρ and are left out)"
     else:
         intervals = f"no interval over front-ends below {MIN_BOOTSTRAP_N} front-ends"
-    if np.isfinite(row.get("rho_ci_folds_low", np.nan)):
-        intervals += f", over folds × seeds {_range(row, 'rho_ci_folds')}"
+    if np.isfinite(low := row.get("rho_ci_folds_low", np.nan)):
+        high, rho = row["rho_ci_folds_high"], row["spearman_rho"]
+        if low - 1e-9 <= rho <= high + 1e-9:  # (ρ = 1 beside draws of 1 − 1e-16)
+            intervals += f", over folds × seeds {_range(row, 'rho_ci_folds')}"
+        else:  # three decimals: two could round the interval onto ρ
+            intervals += (f", over folds × seeds {low:.3f} … {high:.3f} (median {row['rho_folds_median']:.3f}; ρ "
+                          f"{rho:.3f} lies {'above' if rho > high else 'below'} it: a redraw of the folds repeats some "
+                          "and leaves others out, which adds noise to every row's mean and lowers ρ)")
     elif row.get("rho_ci_folds_missing"):
         intervals += f", none over folds × seeds: {row['rho_ci_folds_missing']}"
     said = row.get("null_unknown")

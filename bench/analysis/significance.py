@@ -243,14 +243,26 @@ def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray
     return np.mean(x - y, axis=axis)
 
 
-def _paired_differences(fa: list[ClipFold], fb: list[ClipFold], draws: int, seed: int) -> np.ndarray:
+def _paired_differences(fa: list[ClipFold], fb: list[ClipFold], draws: int, seed: int,
+                        over_folds: bool = False) -> np.ndarray:
     """``draws`` bootstrap values of metric(a) − metric(b) (the mean over folds), the same clips drawn for both
-    within each fold."""
+    within each fold; ``over_folds``: the folds drawn with replacement first (the same for both), as
+    :func:`hierarchical_interval` does, so that the spread between folds is in the interval too."""
     rng = np.random.default_rng(seed)
     differences = np.zeros(draws)
-    for f, g in zip(fa, fb):
-        picks = rng.integers(0, len(f.clips), size=(draws, len(f.clips)))
-        differences += (f.score(picks) - g.score(picks)) / len(fa)
+    if not over_folds or len(fa) == 1:
+        for f, g in zip(fa, fb):
+            picks = rng.integers(0, len(f.clips), size=(draws, len(f.clips)))
+            differences += (f.score(picks) - g.score(picks)) / len(fa)
+        return differences
+    k = len(fa)
+    picked = rng.integers(0, k, size=(draws, k))
+    for slot in range(k):  # one slot of the fold draw at a time: memory stays draws × clips of one fold
+        for i, (f, g) in enumerate(zip(fa, fb)):
+            rows = np.flatnonzero(picked[:, slot] == i)
+            if len(rows):
+                picks = rng.integers(0, len(f.clips), size=(len(rows), len(f.clips)))
+                differences[rows] += (f.score(picks) - g.score(picks)) / k
     return differences
 
 
@@ -285,14 +297,16 @@ PAIRED_CLIP_TESTS = {"correctness": correctness_test, "bootstrap": bootstrap_tes
 
 
 def paired_bootstrap(a: dict[str, ClipFold], b: dict[str, ClipFold], *, draws: int = BOOTSTRAP_DRAWS,
-                     seed: int = BOOTSTRAP_SEED) -> tuple[float, float] | None:
+                     seed: int = BOOTSTRAP_SEED, over_folds: bool = False) -> tuple[float, float] | None:
     """95 % interval of metric(a) − metric(b), the same clips resampled for both within each fold (the mean over
-    folds, as the leaderboard averages); None when the two were not tested on the same clips."""
+    folds, as the leaderboard averages), and with ``over_folds`` the folds first (the folds regime: its test treats
+    the folds as the sample, and an interval over clips alone would leave their spread out); None when the two were
+    not tested on the same clips."""
     pooled = _pooled(a, b)
     if pooled is None:
         return None
     draws = _draws(pooled[0], draws)
-    low, high = np.nanpercentile(_paired_differences(*pooled, draws, seed), [2.5, 97.5])
+    low, high = np.nanpercentile(_paired_differences(*pooled, draws, seed, over_folds), [2.5, 97.5])
     return float(low), float(high)
 
 
@@ -352,7 +366,7 @@ def group_statistics(rows: dict[K, list[ResultRecord]], score: dict[K, float],
                         vs_best=verdict, test_vs_best=name)
     if kind == "folds":
         group["nemenyi_cd"] = nemenyi_cd(len(scores), scores.shape[1])
-        if len(scores) >= 3:
+        if len(scores) >= 3 and (scores.nunique(axis=0) > 1).any():  # every row tied in every fold: undefined (0/0)
             chi2, p = stats.friedmanchisquare(*scores.to_numpy())
             group.update(friedman_chi2=float(chi2), friedman_p=float(p))
     return {key: {**values, **group} for key, values in out.items()}
@@ -385,7 +399,8 @@ def leaderboard_statistics(rows: dict[RowKey, list[ResultRecord]], regime: str =
 def compare_pair(a: list[ResultRecord], b: list[ResultRecord], regime: str = "auto") -> dict:
     """The paired test of two leaderboard rows (their result records, one dataset): the folds (each row's seed
     mean), the mean difference, wins/ties/losses of ``a``, the test of the regime with its p, and the paired
-    bootstrap interval of the difference over test clips."""
+    bootstrap interval of the difference (``bootstrap_over``: over the folds and the clips within them in the folds
+    regime, over clips within folds in the clips regime)."""
     scores = block_scores({"a": a, "b": b})
     if len(scores) < 2:
         return {"n_blocks": 0}
@@ -393,9 +408,11 @@ def compare_pair(a: list[ResultRecord], b: list[ResultRecord], regime: str = "au
     kind = regime_of(scores, regime)
     outputs = {"a": clip_outputs(a), "b": clip_outputs(b)}
     p, test = _versus(scores, outputs, "a", "b", kind)
-    interval = paired_bootstrap(outputs["a"], outputs["b"]) if outputs["a"] and outputs["b"] else None
+    over_folds = kind == "folds"
+    interval = paired_bootstrap(outputs["a"], outputs["b"], over_folds=over_folds) if outputs["a"] and outputs["b"] else None
     return {"n_blocks": len(x), "blocks": list(scores.columns), "a_scores": x.tolist(), "b_scores": y.tolist(),
             "mean_difference": float(np.mean(x - y)), "wins": int((x > y).sum()), "ties": int((x == y).sum()),
             "losses": int((x < y).sum()), "test": test, "p": p,
             "least_p": least_wilcoxon_p(len(x)) if kind == "folds" else None,
-            "bootstrap_ci_low": interval[0] if interval else None, "bootstrap_ci_high": interval[1] if interval else None}
+            "bootstrap_ci_low": interval[0] if interval else None, "bootstrap_ci_high": interval[1] if interval else None,
+            "bootstrap_over": ("folds, then clips within them" if over_folds else "clips within folds") if interval else None}
