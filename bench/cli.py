@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_args.add_weights_source_options(q)
     q.add_argument("--dataset", dest="weights_dataset", metavar="KEY",
                    help="with trained / mst: the dataset whose per-fold weights to read (needed when several have them)")
-    q.add_argument("-o", "--output", type=cli_args.output_file, required=True, help="the figure: .png, .svg or .pdf")
+    q.add_argument("-o", "--output", type=cli_args.figure_file, required=True, help="the figure: .png, .svg or .pdf")
     q.set_defaults(handler=cmd_plot_filters)
     q = plots.add_parser("mel-target", parents=[common], help="MST: the target log-mel of a test clip, the mst "
                                                              "layer's output with mst weights and with its random init")
@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--frontend", default="mst", help="a front-end with mst weights (mst)")
     q.add_argument("--clip", type=cli_args.count("--clip"),
                    help="clip index in the dataset (default: the fold's first test clip)")
-    q.add_argument("-o", "--output", type=cli_args.output_file, required=True, help="the figure: .png, .svg or .pdf")
+    q.add_argument("-o", "--output", type=cli_args.figure_file, required=True, help="the figure: .png, .svg or .pdf")
     q.set_defaults(handler=cmd_plot_mel_target)
     p = sub.add_parser("check-plugin", parents=[common], help="validate a front-end against its declared spec")
     p.add_argument("name", help="a registered front-end (load a file with --plugin)")

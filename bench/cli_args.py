@@ -364,12 +364,24 @@ def loader_options(build) -> list[str]:
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
 
 
-def save_figure(figure, output: Path) -> Path:
+def figure_file(text: str) -> Path:
+    """A figure to write (``-o`` of ``plot``, ``reproduce --plot``): :func:`output_file` named .png, .svg or .pdf,
+    checked before any work."""
+    path = output_file(text)
+    if path.suffix.lower() not in FIGURE_FORMATS:
+        raise argparse.ArgumentTypeError(f"{text!r}: name a {', '.join(FIGURE_FORMATS)} file")
+    return path
+
+
+def save_figure(figure, output: Path, flag: str = "-o") -> Path:
     """Write a matplotlib figure to ``output`` (.png, .svg or .pdf); the path written."""
     if output.suffix.lower() not in FIGURE_FORMATS:
-        raise RwbenchError(f"-o {str(output)!r}: name a {', '.join(FIGURE_FORMATS)} file")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=150)
+        raise RwbenchError(f"{flag} {str(output)!r}: name a {', '.join(FIGURE_FORMATS)} file")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(output, dpi=150)
+    except OSError as err:  # a plain error: a figure has no chunks or results to resume
+        raise RwbenchError(f"{flag} {str(output)!r} cannot be written ({err.strerror or err})") from None
     return output
 
 

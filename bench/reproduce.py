@@ -403,10 +403,11 @@ def _delta(figures: dict | None, p: Published | None, metric: str) -> str:
     return f"{(figures['mean'] - p.value) * scale:+.{digits}f}"
 
 
-def _agrees(figures: dict | None, p: Published | None, row: dict | None = None) -> str:
+def _agrees(figures: dict | None, p: Published | None, row: dict | None = None, *, honest: bool = False) -> str:
     """``yes`` when the published number lies in rwbench's interval widened by its reading precision; not judged
-    (said why) for another width than the paper's, a partial copy of the dataset, or fewer seeds than asked."""
-    if row is not None and p is not None and (why := _not_judged(figures, row)):
+    (said why) for another width than the paper's, a partial copy of the dataset, fewer seeds than asked, or (the
+    ``honest`` column) a paper that reports another quantity than rwbench's protocol (mark ≠)."""
+    if row is not None and p is not None and (why := _not_judged(figures, row, honest)):
         return why
     if figures is None or p is None or figures["low"] is None:
         return ""
@@ -414,7 +415,9 @@ def _agrees(figures: dict | None, p: Published | None, row: dict | None = None) 
     return "yes" if figures["low"] - slack <= p.value <= figures["high"] + slack else "no"
 
 
-def _not_judged(figures: dict | None, row: dict) -> str:
+def _not_judged(figures: dict | None, row: dict, honest: bool = False) -> str:
+    if honest and row.get("mark") == "≠":  # two different quantities: a yes or no between them says nothing
+        return "protocol ≠"
     if row.get("width"):
         return f"width {row['width']} ≠ paper's"
     if row.get("partial") and figures is not None:
@@ -458,7 +461,7 @@ def comparison_cells(rows: list[dict], protocol: str) -> list[dict[str, str]]:
         cells["published"] = _published_cell(r["published"], r["not_found"], r["metric"])
         if "honest" in r:
             cells["Δ"] = _delta(r["honest"], r["published"], r["metric"])
-            cells["agrees"] = _agrees(r["honest"], r["published"], r)
+            cells["agrees"] = _agrees(r["honest"], r["published"], r, honest=True)
             cells["protocol"] = r["mark"]
         if protocol != "honest":
             cells["Δ study's"] = _delta(r.get("study"), r["published"], r["metric"])
@@ -473,7 +476,8 @@ def _legend(paper: Paper, rows: list[dict], protocol: str) -> list[str]:
            "precision, and where it was read; Δ = rwbench − published; agrees: the published number lies in "
            "rwbench's interval widened by that precision (not judged for a learnable front-end at another width "
            "than the paper's: 'width … ≠ paper's'; on a partial copy of the dataset: 'partial copy'; on fewer seeds "
-           "than asked: 'seeds missing').",
+           "than asked: 'seeds missing'; where the paper reports another quantity than rwbench's protocol: 'protocol ≠', "
+           "judged in the study's-protocol column only).",
            "protocol: " + "; ".join(f"{mark} {text}" for mark, text in MARKS.items()) + "."]
     if protocol != "honest":
         out.append("study's protocol: the reference study's selection and reporting "
@@ -535,7 +539,10 @@ def scatter_figure(paper: Paper, rows: list[dict], which: str = "honest"):
     figure (``pip install 'rwbench[report]'``)."""
     points = scatter_points(rows, which)
     if not points:
-        raise RwbenchError(f"{paper.id}: no row has both an rwbench number and a published one: nothing to plot")
+        partial = sorted({r["dataset"] for r in rows if r.get("partial") and r.get(which) and r["published"]})
+        why = (f" (the rows of {', '.join(partial)} are on a partial copy, no test of the paper's numbers, and are "
+               "left out)" if partial else "")
+        raise RwbenchError(f"{paper.id}: no row has both an rwbench number and a published one{why}: nothing to plot")
     return draw_scatter(f"{paper.id}: published vs rwbench", points, which)
 
 

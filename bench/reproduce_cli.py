@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 log = logging.getLogger("rwbench")
 
@@ -46,8 +45,9 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     cli_args.add_cache(p)
     cli_args.add_force(p)
     p.add_argument("-o", "--output", type=cli_args.output_file, help="also write the side-by-side table (Markdown) to this file")
-    p.add_argument("--plot", type=Path, metavar="FIGURE", help="also draw published vs rwbench (with intervals and the "
-                                                               "identity line) to this .png/.svg/.pdf (matplotlib)")
+    p.add_argument("--plot", type=cli_args.figure_file, metavar="FIGURE",
+                   help="also draw published vs rwbench (with intervals and the identity line) to this .png/.svg/.pdf "
+                        "(matplotlib)")
     p.set_defaults(handler=cmd_reproduce)
 
 
@@ -113,13 +113,21 @@ def cmd_reproduce(args) -> str:
         log.info("kept the table for `rwbench report --results %s`: %s", args.results,
                  write_record(paper, whole, protocol, skipped + partial_lines(targets), opts))
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
+        try:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(text)
+        except OSError as err:
+            print(out, end="")
+            raise RwbenchError(f"-o {str(args.output)!r} cannot be written ({err.strerror or err}); the table is "
+                               "above") from None
         log.info("wrote %s", args.output)
     if args.plot:
-        from . import cli_args
         from .reproduce import scatter_figure
 
-        figure = scatter_figure(paper, rows, "study" if protocol == "published" else "honest")
-        out += f"wrote {cli_args.save_figure(figure, args.plot)}\n"
+        try:
+            figure = scatter_figure(paper, rows, "study" if protocol == "published" else "honest")
+            out += f"wrote {cli_args.save_figure(figure, args.plot, '--plot')}\n"
+        except RwbenchError:
+            print(out, end="")  # the table computed before the figure failed
+            raise
     return out

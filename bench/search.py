@@ -18,7 +18,7 @@ import math
 import numbers
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeGuard
@@ -258,19 +258,25 @@ def proxy_record(proxy: ProxySpec, arch: Architecture, ctx: ProxyContext, path: 
     return record, True
 
 
+def checked_folds(dataset: Dataset, folds: Sequence[str] | None) -> list:
+    """The outer splits ``--folds`` names (all of them without it); a name the dataset has not is an error."""
+    splits = dataset.splits()
+    if not folds:
+        return splits
+    names = [s.name for s in splits]
+    if unknown := [f for f in folds if f not in names]:
+        raise RwbenchError(f"--folds {','.join(unknown)}: {dataset.key} has outer folds {', '.join(names)}")
+    return [s for s in splits if s.name in folds]
+
+
 def random_weight_setup(opts: SearchOptions, dataset: Dataset, folder: Path) -> RandomWeightSetup:
     """The random-weight proxies' options: results in the search folder (per fold subset, recorded in their protocol),
     embeddings in the shared cache (``--cache``, default RESULTS/embeddings)."""
     from .pipeline import RunOptions
 
-    splits, described = dataset.splits(), dataset.describe()
+    splits, described = checked_folds(dataset, opts.folds), dataset.describe()
     tag = "all-folds"
     if opts.folds:
-        names = [s.name for s in splits]
-        unknown = [f for f in opts.folds if f not in names]
-        if unknown:
-            raise RwbenchError(f"--folds {','.join(unknown)}: {dataset.key} has outer folds {', '.join(names)}")
-        splits = [s for s in splits if s.name in opts.folds]
         described["protocol"] = {**described["protocol"], "outer_folds_scored": list(opts.folds)}
         tag = "folds-" + "-".join(safe(f) for f in opts.folds)
     results = opts.random_weight_results or folder / "random_weight" / tag
@@ -494,6 +500,7 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
 
     proxies = select_proxies(opts.proxies)
     checked_rank_by(opts, proxies)
+    checked_folds(dataset, opts.folds)  # as the search itself refuses them
     archs, space = candidates(opts)
     lines = [f"search space {space['name']!r} ({space.get('origin', opts.frontends)}): "
              f"{space.get('valid_architectures', len(archs))} architectures; scoring {len(archs)}"

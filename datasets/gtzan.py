@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from rwbench.datamodel import Clip, Dataset, register_dataset
-from rwbench.errors import DataError
 from rwbench.guards import file_dataset, locate
 from rwbench.protocol import FixedSplit, Protocol, Refit, StratifiedFolds
 

