@@ -40,6 +40,8 @@ COMMON_OPTIONS = ("skip_bad_audio", "min_seconds", "check_duplicates", "partial"
 # Shorter files cannot be a real recording (one period of 100 Hz). A dataset's own short clips (UrbanSound8K has
 # slices of 0.05 s) are lengthened by its length policy, not refused.
 MIN_SECONDS = 0.01
+DEFAULT_K, DEFAULT_SEED = 10, 0  # seeded stratified folds where a dataset has no official ones
+UNSET_DEFAULTS = {"k": DEFAULT_K, "seed": DEFAULT_SEED}  # what an option left None stands for, where one value does
 
 
 # -- loader options ------------------------------------------------------------------------------
@@ -89,6 +91,9 @@ def typed_option(dataset: str, build: Callable, key: str, value: object, text: s
             pass
     if "str" in kinds or "Path" in kinds:  # 2019, True: the text as typed
         return text
+    if default is None and len(kinds) > 1:  # None: "not given" (the protocol's own default applies), not a value to type
+        kinds = [k for k in kinds if k != "None"]
+        default = UNSET_DEFAULTS.get(key)
     expected = " or ".join(_KINDS[k] for k in kinds)
     example = f" (default {key}={default!r})" if default is not inspect.Parameter.empty and default is not None else ""
     raise DataError(f"dataset {dataset!r}: --dataset-option {key} takes {expected}{example}, got {text!r}")
@@ -377,13 +382,30 @@ def folds_from_file(clips: list[Clip], path: str | Path, *, dataset: str, partia
     return clips, {"partial": info}
 
 
-def stratified_or_file(name: str, clips: list[Clip], *, k: int, seed: int, folds_file: str | Path | None,
+def refuse_unused(dataset: str, why: str, **given: object) -> None:
+    """Loader options the chosen protocol does not read (``given``: the value, None where not given) are an error
+    naming them, never a silent no-op (``k=5`` beside a folds file ran 10 folds' worth of the file's folds)."""
+    if named := [key for key, value in given.items() if value is not None]:
+        raise DataError(f"{dataset}: --dataset-option {', '.join(named)} has no effect: {why}; drop "
+                        f"{'it' if len(named) == 1 else 'them'}")
+
+
+def stratified_folds(name: str, k: int | None, seed: int | None) -> StratifiedFolds:
+    """``<name>/stratified-<k>fold``, seeded (defaults k = 10, seed 0)."""
+    k = DEFAULT_K if k is None else k
+    return StratifiedFolds(f"{name}/stratified-{k}fold", k=k, seed=DEFAULT_SEED if seed is None else seed)
+
+
+def stratified_or_file(name: str, clips: list[Clip], *, k: int | None, seed: int | None,
+                       folds_file: str | Path | None,
                        options: dict[str, Any] | None = None) -> tuple[list[Clip], Protocol, dict]:
-    """Seeded stratified k-fold, or the folds written in ``folds_file`` (protocol ``<name>/folds-file``), and the
-    dataset info to record (a folds file listing clips not here, with ``partial``: see :func:`folds_from_file`).
-    ``options``: the loader's common options (``partial``, ``skip_bad_audio``, ``min_seconds``)."""
+    """Seeded stratified k-fold, or the folds written in ``folds_file`` (protocol ``<name>/folds-file``; ``k`` and
+    ``seed`` given beside it are an error), and the dataset info to record (a folds file listing clips not here, with
+    ``partial``: see :func:`folds_from_file`). ``options``: the loader's common options (``partial``,
+    ``skip_bad_audio``, ``min_seconds``)."""
     if folds_file is None:
-        return clips, StratifiedFolds(f"{name}/stratified-{k}fold", k=k, seed=seed), {}
+        return clips, stratified_folds(name, k, seed), {}
+    refuse_unused(name, "folds_file fixes every clip's fold", k=k, seed=seed)
     protocol = PredefinedFolds(f"{name}/folds-file:{Path(folds_file).name}", keyed_assignment=True)
     options = options or {}
     clips, info = folds_from_file(clips, folds_file, dataset=name, partial=options.get("partial", False),

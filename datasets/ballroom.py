@@ -50,8 +50,8 @@ def class_of(folder: str) -> str | None:
     source="Gouyon et al. 2006 (ISMIR 2004 contest); ballroomdancers.com",
     needs_root=True,
 )
-def load_ballroom(root: Path, *, task: str | None = None, k: int = 10, seed: int = 0, folds_file: str | None = None,
-                  **options) -> Dataset:
+def load_ballroom(root: Path, *, task: str | None = None, k: int | None = None, seed: int | None = None,
+                  folds_file: str | None = None, **options) -> Dataset:
     """Ballroom from ``root`` (the folder holding ``BallroomData/``, or ``BallroomData/`` itself)."""
     data = locate(Path(root), ROOTS, lambda p: any(class_of(d.name) for d in p.iterdir() if d.is_dir()),
                   dataset="ballroom", expect="BallroomData/<Class>/<name>.wav (ChaChaCha, Jive, ..., Rumba-*)")

@@ -37,7 +37,7 @@ def class_of(folder: str) -> str | None:
     source="Marchand & Peeters, ISMIR 2016 late-breaking demo",
     needs_root=True,
 )
-def load_extended_ballroom(root: Path, *, task: str | None = None, k: int = 10, seed: int = 0,
+def load_extended_ballroom(root: Path, *, task: str | None = None, k: int | None = None, seed: int | None = None,
                            folds_file: str | None = None, **options) -> Dataset:
     """Extended Ballroom from ``root`` (the folder holding the 13 class folders, or its parent)."""
     data = locate(Path(root), ROOTS, lambda p: any(class_of(d.name) for d in p.iterdir() if d.is_dir()),

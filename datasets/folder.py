@@ -27,7 +27,7 @@ from rwbench.guards import class_folder_files, file_dataset, stratified_or_file
     source="",
     needs_root=True,
 )
-def load_folder(root: Path, *, task: str | None = None, k: int = 10, seed: int = 0,
+def load_folder(root: Path, *, task: str | None = None, k: int | None = None, seed: int | None = None,
                 folds_file: str | None = None, seconds: float = 10.0,
                 pad: PadMode = "zero", classes: Sequence[str] | None = None, name: str | None = None,
                 **options) -> Dataset:

@@ -24,7 +24,7 @@ from typing import Any
 from rwbench.audio import AUDIO_EXTENSIONS
 from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
-from rwbench.guards import file_dataset, locate
+from rwbench.guards import file_dataset, locate, refuse_unused
 from rwbench.protocol import FixedSplit, PredefinedFolds, Protocol, Refit
 
 DIGITS = tuple(str(d) for d in range(10))
@@ -76,11 +76,14 @@ TASKS: dict[str, Callable[[list[tuple[Path, re.Match]], Refit], tuple[list[Clip]
     source="Jakobovski et al., github.com/Jakobovski/free-spoken-digit-dataset (CC BY-SA 4.0)",
     needs_root=True,
 )
-def load_fsdd(root: Path, *, task: str | None = None, refit: Refit = "train+valid", **options) -> Dataset:
+def load_fsdd(root: Path, *, task: str | None = None, refit: Refit | None = None, **options) -> Dataset:
     """FSDD from ``root`` (the folder holding ``recordings/``, or ``recordings/`` itself)."""
     task = task or "standard"
+    if task == "speakers":
+        refuse_unused("fsdd/speakers", "its folds are the speakers, every model is fit on the training speakers",
+                      refit=refit)
     folder = locate(Path(root), ROOTS, lambda p: any(NAME.match(f.name) for f in p.glob("*.wav")), dataset="fsdd",
                     expect="recordings/{digit}_{speaker}_{index}.wav")
-    clips, protocol, info = TASKS[task](recordings(folder), refit)
+    clips, protocol, info = TASKS[task](recordings(folder), refit or "train+valid")
     return file_dataset("fsdd", task, clips, protocol, root=folder, seconds=1.0, pad="zero", classes=DIGITS,
                         info=info, expected_clips=CLIPS, **options)

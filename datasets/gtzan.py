@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rwbench.datamodel import Clip, Dataset, register_dataset
-from rwbench.guards import file_dataset, locate
+from rwbench.guards import DEFAULT_K, DEFAULT_SEED, file_dataset, locate, refuse_unused
 from rwbench.protocol import FixedSplit, Protocol, Refit, StratifiedFolds
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
@@ -36,8 +36,9 @@ LISTS = {"filtered": "filtered", "stratified": "stratified", "stratified_10fold"
 PROTOCOLS: dict[str, Callable[[dict[str, Any]], Protocol]] = {
     "filtered": lambda o: FixedSplit("gtzan/fault-filtered", refit=o["refit"]),
     "stratified": lambda o: FixedSplit("gtzan/stratified-lists-NOT-artist-filtered", refit=o["refit"]),
-    "stratified_10fold": lambda o: StratifiedFolds("gtzan/stratified-10fold-NOT-artist-filtered", k=o["k"],
-                                                   seed=o["seed"]),
+    "stratified_10fold": lambda o: StratifiedFolds("gtzan/stratified-10fold-NOT-artist-filtered",
+                                                   k=DEFAULT_K if o["k"] is None else o["k"],
+                                                   seed=DEFAULT_SEED if o["seed"] is None else o["seed"]),
 }
 
 
@@ -75,13 +76,17 @@ def listed_clips(genres: Path, kind: str, *, with_split: bool) -> list[Clip]:
     source="Tzanetakis & Cook 2002; filtered lists from jongpillee/music_dataset_split (MIT)",
     needs_root=True,
 )
-def load_gtzan(root: Path, *, task: str | None = None, refit: Refit = "train", k: int = 10, seed: int = 0,
-               **options) -> Dataset:
+def load_gtzan(root: Path, *, task: str | None = None, refit: Refit | None = None, k: int | None = None,
+               seed: int | None = None, **options) -> Dataset:
     """GTZAN from ``root`` (the folder holding ``genres/``, or ``genres/`` itself)."""
     task = task or "filtered"
+    if task == "stratified_10fold":
+        refuse_unused("gtzan/stratified_10fold", "refit applies to the tasks of a train/valid/test split", refit=refit)
+    else:
+        refuse_unused(f"gtzan/{task}", "k and seed apply to task stratified_10fold", k=k, seed=seed)
     genres = locate(Path(root), ROOTS, lambda p: any((p / g).is_dir() for g in GENRES), dataset="gtzan",
                     expect="genres/<genre>/<genre>.000NN.wav (or the genres folder itself)")
     clips = listed_clips(genres, LISTS[task], with_split=task != "stratified_10fold")
-    protocol = PROTOCOLS[task]({"refit": refit, "k": k, "seed": seed})
+    protocol = PROTOCOLS[task]({"refit": refit or "train", "k": k, "seed": seed})
     return file_dataset("gtzan", task, clips, protocol, root=genres, seconds=MUSIC_SECONDS, pad="zero",
                         classes=GENRES, **options)

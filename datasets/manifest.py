@@ -26,8 +26,8 @@ import pandas as pd
 from rwbench.audio import PadMode
 from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
-from rwbench.guards import file_dataset, group_straddles, read_table, repeated_entries, to_int
-from rwbench.protocol import FixedSplit, PredefinedFolds, Protocol, Refit, StratifiedFolds
+from rwbench.guards import file_dataset, group_straddles, read_table, refuse_unused, repeated_entries, stratified_folds, to_int
+from rwbench.protocol import FixedSplit, PredefinedFolds, Protocol, Refit
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ def row_clip(row: dict, base: Path, column: str, by: str | None, where: str) -> 
     needs_root=True,
 )
 def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.csv", use: str | None = None,
-             refit: Refit = "train", k: int = 10, seed: int = 0, seconds: float = 10.0, pad: PadMode = "zero",
+             refit: Refit | None = None, k: int | None = None, seed: int | None = None, seconds: float = 10.0,
+             pad: PadMode = "zero",
              classes: Sequence[str] | None = None, name: str | None = None, **options) -> Dataset:
     """The dataset listed by ``root/manifest``."""
     path = Path(manifest) if Path(manifest).is_absolute() else Path(root) / manifest
@@ -89,10 +90,14 @@ def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.c
                         f"{lines[holes[0]]}, {clips[holes[0]].id}) while the others have one; the folds would ignore "
                         f"every group and leak a source across train and test. Fill the group column, or drop it")
     info = split_straddles(clips, path) if by == "split" else {}
+    if by is not None:
+        refuse_unused("csv", f"the manifest's {by} column fixes the folds", k=k, seed=seed)
+    if by != "split":
+        refuse_unused("csv", "refit applies to a train/valid/test split (a split column)", refit=refit)
     protocols: dict[str | None, Callable[[], Protocol]] = {
         "fold": lambda: PredefinedFolds("csv/folds", keyed_assignment=True),
-        "split": lambda: FixedSplit("csv/split", refit=refit, keyed_assignment=True),
-        None: lambda: StratifiedFolds(f"csv/stratified-{k}fold", k=k, seed=seed)}
+        "split": lambda: FixedSplit("csv/split", refit=refit or "train", keyed_assignment=True),
+        None: lambda: stratified_folds("csv", k, seed)}
     return file_dataset("csv", task or name or path.stem, clips, protocols[by](), root=path.parent, seconds=seconds,
                         pad=pad, classes=tuple(classes) if classes is not None else None, listed_in=path,
                         clip_chosen=True, info=info, **options)

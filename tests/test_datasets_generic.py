@@ -356,3 +356,24 @@ def test_an_inner_fit_part_of_one_class_is_refused_at_load(tmp_path):
     with pytest.raises(DataError, match=r"fold\d's inner fit part \d holds 2 clip\(s\), all of class 'a': a classifier "
                                         r"needs two classes"):
         load("csv", tmp_path, check_duplicates=False).splits()
+
+
+
+def test_an_option_the_protocol_does_not_read_is_refused(tmp_path):
+    """k=5 beside a folds file or a manifest's fold column, refit beside folds: each ran without a word of it."""
+    from rwbench.guards import write_folds
+
+    root = build_folder(tmp_path / "pets")
+    folds = write_folds(load("folder", root, k=3, check_duplicates=False), tmp_path / "folds.csv")
+    with pytest.raises(DataError, match=r"folder: --dataset-option k has no effect: folds_file fixes every clip's "
+                                        r"fold; drop it"):
+        load("folder", root, folds_file=str(folds), k=5)
+    assert load("folder", root, folds_file=str(folds), check_duplicates=False).protocol.id == "folder/folds-file:folds.csv"
+    assert load("folder", root, check_duplicates=False).protocol.k == 10  # the default, where it applies
+    rows = [(f"clips/{lab}{i}.wav", lab, i % 3 + 1) for lab in "ab" for i in range(6)]
+    write_manifest(tmp_path / "m", ("path", "label", "fold"), rows)
+    with pytest.raises(DataError, match=r"csv: --dataset-option k, seed has no effect: the manifest's fold column fixes "
+                                        r"the folds; drop them"):
+        load("csv", tmp_path / "m", k=3, seed=1)
+    with pytest.raises(DataError, match=r"refit has no effect: refit applies to a train/valid/test split"):
+        load("csv", tmp_path / "m", refit="train+valid")

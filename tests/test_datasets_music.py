@@ -83,6 +83,11 @@ def test_gtzan_stratified_variants_are_named_as_such(gtzan_root):
     assert "NOT-artist-filtered" in folds.protocol.id
     per_fold = Counter(zip(folds.protocol.folds(folds.clips), (c.label for c in folds.clips)))
     assert set(per_fold.values()) == {10} and len(per_fold) == 100  # 10 per genre in each of 10 folds
+    with pytest.raises(DataError, match=r"gtzan/filtered: --dataset-option k has no effect: k and seed apply to task "
+                                        r"stratified_10fold"):
+        load("gtzan", gtzan_root, k=5)
+    with pytest.raises(DataError, match=r"gtzan/stratified_10fold: --dataset-option refit has no effect"):
+        load("gtzan", gtzan_root, task="stratified_10fold", refit="train+valid")
 
 
 def test_gtzan_wrong_root_says_what_was_expected(tmp_path):

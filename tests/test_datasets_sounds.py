@@ -307,3 +307,8 @@ def test_a_cut_down_fsdd_copy_needs_partial_and_is_recorded(fsdd_root):
                                         r"not the whole dataset.*--partial"):
         load("fsdd", fsdd_root, task="speakers")
     assert load("fsdd", fsdd_root, task="speakers", partial=True).info["partial"]["listed"] == 3000
+
+
+def test_refit_beside_fsdds_speaker_folds_is_refused(fsdd_root):
+    with pytest.raises(DataError, match=r"fsdd/speakers: --dataset-option refit has no effect"):
+        load("fsdd", fsdd_root, task="speakers", partial=True, refit="train")
