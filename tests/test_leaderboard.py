@@ -316,6 +316,24 @@ def test_compact_markdown_and_report_flag_not_converged_and_grid_edge_rows(tmp_p
     assert ">2/5<" in html and note.split(" on the first")[0] in html
 
 
+def test_a_transfer_row_older_than_its_training_record_takes_its_heads(tmp_path):
+    """Transfer rows written before results carried ``frontend.training`` were flagged neither not_converged nor
+    selected_elsewhere, beside a head of the same weights that was: rows of one kind flagged unevenly."""
+    from test_significance import _board, record
+
+    sha = {f"fold{i + 1}": f"{i}" * 64 for i in range(5)}
+    folds = {f"fold{i + 1}": {"not_converged": i < 2, "chosen_on": "fold1"} for i in range(5)}
+    head = record("b", [0.7] * 5, weights="trained", backend="head")
+    head = dataclasses.replace(head, training={"folds": folds}, frontend={**head.frontend, "weights_sha256": sha})
+    transfer = record("b", [0.8] * 5, weights="trained", backend="svm")
+    transfer = dataclasses.replace(transfer, frontend={**transfer.frontend, "weights_sha256": sha})
+    other = dataclasses.replace(transfer, frontend={**transfer.frontend, "name": "c"})  # no head of its weights
+    table = _board(tmp_path, [record("a", [0.6] * 5), head, transfer, other]).set_index(["frontend", "backend"])
+    assert table.loc[("b", "svm"), "not_converged"] == table.loc[("b", "head"), "not_converged"] == "2/5"
+    assert table.loc[("b", "svm"), "selected_elsewhere"] == table.loc[("b", "head"), "selected_elsewhere"] == "4/5"
+    assert table.loc[("c", "svm"), "not_converged"] == table.loc[("c", "svm"), "selected_elsewhere"] == ""
+
+
 def test_compare_carries_the_not_converged_flag_of_the_trained_side(tmp_path, capsys):
     from test_significance import _board, record
 

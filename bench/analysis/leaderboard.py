@@ -85,8 +85,9 @@ def columns_for(task: TaskType) -> list[str]:
 COLUMNS = columns_for(TASK_TYPES["multiclass"])
 
 
-def _row(records: list[ResultRecord], task: TaskType) -> dict:
-    """The figures of one leaderboard row (its front-end as shown is set by :func:`build`)."""
+def _row(records: list[ResultRecord], task: TaskType, known: Trainings | None = None) -> dict:
+    """The figures of one leaderboard row (its front-end as shown is set by :func:`build`); ``known``: the trainings
+    of every record of the table (:func:`known_trainings`)."""
     first, p = records[0], task.primary
     per_seed = np.array([[f[p] for f in r.folds] for r in records])  # (seeds, folds)
     seed_means = per_seed.mean(axis=1)
@@ -108,8 +109,8 @@ def _row(records: list[ResultRecord], task: TaskType) -> dict:
         "timing_device": device,
         "timing_threads": timing_threads(records),
         "skipped": max(len(r.dataset["skipped"]) for r in records),  # the seed that left out most
-        "not_converged": not_converged(records),
-        "selected_elsewhere": selected_elsewhere(records),
+        "not_converged": not_converged(records, known),
+        "selected_elsewhere": selected_elsewhere(records, known),
         "grid_edge": grid_edge_flag(records),  # e.g. "C high 5/5": a setting at its grid's edge in > half the folds
     }
 
@@ -146,26 +147,52 @@ def timing_note(rows: pd.DataFrame) -> str:
     return f"ms/clip: {'; '.join(parts)}." if parts else ""
 
 
-def fold_trainings(records: list[ResultRecord]) -> list[tuple[str, dict]]:
-    """Each (fold, its training record) of every seed: the head's own or, for a row on trained features, its weights'."""
-    return [(name, f) for r in records
-            for name, f in ((r.training or {}).get("folds") or r.frontend.get("training") or {}).items()
-            if isinstance(f, dict)]
+Trainings = dict[tuple, dict]  # weights_key → the per-fold training records of those weights
 
 
-def not_converged(records: list[ResultRecord]) -> str:
+def weights_key(r: ResultRecord) -> tuple | None:
+    """What names one training's weights: dataset, front-end, width, weight tag, seed and every fold's sha256 (None
+    for weights not trained per fold)."""
+    fe = r.frontend
+    if fe.get("weights") not in FOLD_TAGS or not isinstance(fe.get("weights_sha256"), dict):
+        return None
+    return r.dataset["key"], fe["name"], fe.get("width"), fe["weights"], r.seed, tuple(sorted(fe["weights_sha256"].items()))
+
+
+def known_trainings(records: Iterable[ResultRecord]) -> Trainings:
+    """The per-fold training records of every training among ``records``, by :func:`weights_key`: a row on trained
+    features written before its result carried them takes its head's (the same weights files)."""
+    out: Trainings = {}
+    for r in records:
+        folds = (r.training or {}).get("folds") or r.frontend.get("training")
+        if folds and (key := weights_key(r)) is not None:
+            out.setdefault(key, folds)
+    return out
+
+
+def fold_trainings(records: list[ResultRecord], known: Trainings | None = None) -> list[tuple[str, dict]]:
+    """Each (fold, its training record) of every seed: the head's own or, for a row on trained features, its weights'
+    (from ``known`` where its result does not carry them)."""
+    def folds_of(r: ResultRecord) -> dict:
+        own = (r.training or {}).get("folds") or r.frontend.get("training")
+        return own or (known or {}).get(weights_key(r) or (), {})
+
+    return [(name, f) for r in records for name, f in folds_of(r).items() if isinstance(f, dict)]
+
+
+def not_converged(records: list[ResultRecord], known: Trainings | None = None) -> str:
     """Trained rows: ``"3/10"`` folds × seeds whose best epoch sat near the epoch cap (``rwbench train`` flags them
     ``not_converged``; the row is reported, never silently); empty for other rows or when none was flagged."""
-    folds = fold_trainings(records)
+    folds = fold_trainings(records, known)
     flagged = sum(bool(f.get("not_converged")) for _, f in folds)
     return f"{flagged}/{len(folds)}" if flagged else ""
 
 
-def selected_elsewhere(records: list[ResultRecord]) -> str:
+def selected_elsewhere(records: list[ResultRecord], known: Trainings | None = None) -> str:
     """Trained rows: ``"8/10"`` folds × seeds whose learning rate and dropout were chosen on another outer split's
     inner validation part (``--select-on first-fold``), a part that may hold clips of their own test side; empty
     when every fold chose on its own split."""
-    folds = fold_trainings(records)
+    folds = fold_trainings(records, known)
     elsewhere = sum(f.get("chosen_on") not in (None, name) for name, f in folds)
     return f"{elsewhere}/{len(folds)}" if elsewhere else ""
 
@@ -227,7 +254,8 @@ def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame
     groups = rows_of_records(records)
     if not groups:
         return pd.DataFrame(columns=columns)
-    table = pd.DataFrame([{**_row(g, task), "frontend": key[1]} for key, g in groups.items()])
+    known = known_trainings(records)
+    table = pd.DataFrame([{**_row(g, task, known), "frontend": key[1]} for key, g in groups.items()])
     # the mean rounded as significance rounds fold scores: equal means summed in another order tie in rank and show
     # the same digits (0.8175000000000001 and 0.8174999999999999 are one mean)
     table[f"{p}_mean"] = settled(table[f"{p}_mean"])
@@ -291,11 +319,8 @@ def mixed_trainings(records: list[ResultRecord]) -> list[str]:
     features) were not all computed from the same weights files: a row made before the last training is stale."""
     made: dict[tuple, dict[tuple, list[str]]] = {}
     for r in records:
-        frontend = r.frontend
-        if frontend.get("weights") in FOLD_TAGS and isinstance(frontend.get("weights_sha256"), dict):
-            instance = (r.dataset["key"], frontend["name"], frontend.get("width"), frontend["weights"], r.seed)
-            weights = tuple(sorted(frontend["weights_sha256"].items()))
-            made.setdefault(instance, {}).setdefault(weights, []).append(r.backend["name"])
+        if (key := weights_key(r)) is not None:
+            made.setdefault(key[:5], {}).setdefault(key[5], []).append(r.backend["name"])
     lines = []
     for (dataset, name, width, weights, seed), versions in made.items():
         if len(versions) > 1:
@@ -783,7 +808,8 @@ def _match(rows: dict[RowKey, list[ResultRecord]], spec: str, dataset: str) -> R
 def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: str = "auto") -> list[dict]:
     """The paired test of rows ``a`` and ``b`` (``FRONTEND[:WEIGHTS[:BACKEND]]``) on every dataset that has both:
     one :func:`~rwbench.analysis.significance.compare_pair` dict per dataset, with its ``dataset``, ``a`` and ``b``."""
-    rows = rows_of_records(records)
+    records = list(records)
+    rows, known = rows_of_records(records), known_trainings(records)
     out, same = [], []
     for dataset in sorted({key[0] for key in rows}):
         key_a, key_b = _match(rows, a, dataset), _match(rows, b, dataset)
@@ -798,7 +824,8 @@ def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: st
                 raise RwbenchError(f"compare: {'; '.join(differently)}; rerun the stale seeds")
             out.append({"dataset": dataset, "a": ":".join(key_a[1:2] + key_a[3:]),
                         "b": ":".join(key_b[1:2] + key_b[3:]), **compare_pair(rows[key_a], rows[key_b], regime),
-                        "a_not_converged": not_converged(rows[key_a]), "b_not_converged": not_converged(rows[key_b])})
+                        "a_not_converged": not_converged(rows[key_a], known),
+                        "b_not_converged": not_converged(rows[key_b], known)})
     if not out and same:
         raise RwbenchError(f"compare: {a!r} and {b!r} name one row (on {', '.join(same)}); compare it with another row")
     if not out:
