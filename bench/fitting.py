@@ -133,15 +133,23 @@ def finished_fold(folder: Path, fold: str, key: str, force: bool) -> dict[str, A
     return done if done.get("weights_sha256") == sha256_of(weights) else None
 
 
-def not_converged(best_epoch: int, cap: int) -> bool:
-    """A best epoch within :data:`NOT_CONVERGED` (10 %) of the epoch cap: validation was still improving."""
-    return cap - best_epoch <= NOT_CONVERGED * cap
+def not_converged(best_epoch: int, cap: int, patience: int | None = None) -> bool:
+    """A best epoch within :data:`NOT_CONVERGED` (10 %) of the epoch cap, or within ``patience`` epochs of it (the
+    cap, not early stopping, ended the run: ``--epochs 30 --patience 10`` with a best epoch of 25): validation may
+    still have been improving."""
+    return cap - best_epoch <= NOT_CONVERGED * cap or (patience is not None and cap - best_epoch < patience)
 
 
-def warn_not_converged(desc: str, best_epoch: int, cap: int) -> None:
+def not_converged_rule(patience: int | None = None) -> str:
+    """:func:`not_converged` in words (each trained result's recipe states it)."""
+    return (f"best epoch within {round(100 * NOT_CONVERGED)} % of the epoch cap"
+            + (f", or within the patience ({patience}) of it: the cap ended the run" if patience is not None else ""))
+
+
+def warn_not_converged(desc: str, best_epoch: int, cap: int, patience: int | None = None) -> None:
     """The one warning of a run flagged :func:`not_converged` (trained heads and pre-training alike)."""
-    log.warning("%s: not converged: the best validation epoch %d is within %d %% of the %d-epoch cap (flagged "
-                "not_converged; raise --epochs)", desc, best_epoch, round(100 * NOT_CONVERGED), cap)
+    log.warning("%s: not converged: the best validation epoch %d, of a %d-epoch cap, is %s (flagged not_converged; "
+                "raise --epochs)", desc, best_epoch, cap, not_converged_rule(patience).replace("best epoch ", "", 1))
 
 
 # -- the loop shared by every training objective -------------------------------------------------

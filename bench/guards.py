@@ -197,7 +197,7 @@ def entries_below(folder: Path) -> list[Path]:
     3.13: their audio would be left out unsaid); hidden and ``__`` folders are skipped, and a link back to a folder
     above it is an error, not a loop."""
     out: list[Path] = []
-    above = {folder: (os.path.realpath(folder),)}
+    above: dict[Path, tuple[str, ...]] = {folder: (os.path.realpath(folder),)}
     for top, dirs, names in os.walk(folder, followlinks=True):
         chain = above[Path(top)]
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))

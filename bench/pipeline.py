@@ -38,6 +38,7 @@ from .results import (
     FOLD_TAGS,
     FoldStore,
     build_record,
+    check_fold_weights_data,
     fold_weights_folder,
     result_lock,
     result_path,
@@ -81,6 +82,9 @@ class RunOptions(Instance, Execution, Batching, Cached):
         if fold is not None:  # per-fold weights made by rwbench train / pretrain under this results folder
             folder = fold_weights_folder(self.results_dir, weights, dataset.key, spec.name, self.width, seed)
             checkpoint = folder / f"{fold}.safetensors"
+            head = (result_path(self.results_dir, dataset=dataset.key, frontend=spec.name, width=str(self.width),
+                                weights="trained", seed=seed, backend="head") if weights == "trained" else None)
+            check_fold_weights_data(folder, fold, dataset, head)
             if not checkpoint.is_file():
                 recorded = self.recorded_sha256(dataset, spec, weights, seed).get(fold)
         return EmbedJob(dataset, spec, self.width, weights, seed, self.pooling, self.segment, self.hop, fold, checkpoint,

@@ -31,7 +31,7 @@ from .device import resolve_device
 from .dsp import LogMel, LogMelConfig
 from .embed_job import EmbedJob
 from .errors import RwbenchError
-from .fileio import content_key, write_json
+from .fileio import content_key, read_json, write_json
 from .fitting import (
     Objective,
     TrainOptions,
@@ -46,7 +46,7 @@ from .fitting import (
 )
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
-from .results import fold_weights_folder
+from .results import fold_weights_data, fold_weights_folder
 from .weight_packs import write_safetensors
 
 log = logging.getLogger(__name__)
@@ -126,9 +126,10 @@ def _mst_fold(spec: FrontendSpec, split: OuterSplit, waves: torch.Tensor, db: to
     summary = {"train_key": key, "weights": weights.name, "weights_sha256": sha256, "target": scaling,
                "frames": frames, "test_mse": test_mse, "test_pearson_r": test_r, "random_init_test_mse": random_mse,
                "random_init_test_pearson_r": random_r, **history, "epoch_cap": opts.epochs,
-               "not_converged": not_converged(history["best_epoch"], opts.epochs)}
+               "not_converged": not_converged(history["best_epoch"], opts.epochs, opts.patience)}
     if summary["not_converged"]:
-        warn_not_converged(f"pretrain mst {spec.name} {split.name} seed {seed}", history["best_epoch"], opts.epochs)
+        warn_not_converged(f"pretrain mst {spec.name} {split.name} seed {seed}", history["best_epoch"], opts.epochs,
+                           opts.patience)
     write_json(folder / f"{split.name}.json", summary)
     (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
     log.info("mst %s seed %d: test MSE %.4f (random init %.4f), r %.3f", split.name, seed, test_mse, random_mse, test_r)
@@ -170,6 +171,8 @@ def pretrain(name: str, datasets: list[Dataset], frontends: list[FrontendSpec], 
                             (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
                         start = time.perf_counter()
                         task.train_fold(spec, split, waves, db, seed, folder, key, opts, device)
+                        record = folder / f"{split.name}.json"  # what these weights may embed: this data alone
+                        write_json(record, {**read_json(record), "data": fold_weights_data(dataset)})
                         log.info("%s %s seed %d in %.1f s", name, split.name, seed, time.perf_counter() - start)
                     out.append(folder / f"{split.name}.json")
     return out

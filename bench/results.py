@@ -26,11 +26,12 @@ import numpy as np
 
 from . import __version__
 from .errors import RwbenchError
-from .fileio import atomic_path, exclusive, read_json, write_json
+from .fileio import atomic_path, content_key, exclusive, read_json, write_json
 from .folds import FoldResult
 from .tasks import TaskType, task_type
 
 if TYPE_CHECKING:
+    from .datamodel import Dataset
     from .folds import FoldResult
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,43 @@ def fold_weights_folder(results_dir: Path, tag: str, dataset: str, frontend: str
     ``<results>/weights/<tag>/<dataset>/<front-end>__<width>__seed<k>/<fold>.safetensors``."""
     return (Path(results_dir) / "weights" / tag / safe(dataset.replace("/", "__"))
             / f"{safe(frontend)}__{safe(width)}__seed{seed}")
+
+
+def fold_weights_data(dataset: Dataset) -> dict[str, str]:
+    """What per-fold weights were trained on (recorded in each ``<fold>.json``): the clips (fingerprint) and the outer
+    splits (a hash of every split's training and test clip ids). Weights of fold k embed fold k's test clips only
+    under the same two: another fold assignment under the same dataset key (a seed, a folds file, edited metadata)
+    would embed clips they were trained on."""
+    ids = np.array([c.id for c in dataset.clips])
+    splits = {s.name: {"train": sorted(ids[s.train].tolist()), "test": sorted(ids[s.test].tolist())}
+              for s in dataset.splits()}
+    return {"fingerprint": dataset.fingerprint(), "splits": content_key(splits)}
+
+
+def check_fold_weights_data(folder: Path, fold: str, dataset: Dataset, head: Path | None = None) -> None:
+    """Refuse ``folder``'s ``fold`` weights when they were trained on other clips or other outer splits than
+    ``dataset``'s, as their ``<fold>.json`` records it (:func:`fold_weights_data`) or, for a record written before it
+    did, as the training's ``head`` result file records its clips and protocol; weights that record neither pass."""
+    record = folder / f"{fold}.json"
+    try:
+        made = read_json(record).get("data") if record.is_file() else None
+        if made is not None:
+            here = fold_weights_data(dataset)
+        elif head is not None and head.is_file():
+            described = read_json(head).get("dataset", {})
+            made = {"fingerprint": described.get("fingerprint"), "splits": content_key(described.get("protocol"))}
+            here = {"fingerprint": dataset.fingerprint(), "splits": content_key(dataset.protocol.describe(dataset.clips))}
+        else:
+            return
+    except RwbenchError:
+        return  # an unreadable record: the embedding names the weights file itself
+    if made != here:
+        differ = [name for key, name in (("fingerprint", "clips"), ("splits", "outer splits"))
+                  if made.get(key) != here[key]]
+        raise RwbenchError(f"{folder / fold}.safetensors was trained on other {' and '.join(differ)} of {dataset.key} "
+                           f"than this run's: its {fold} test clips here may be clips it was trained on. Run with the "
+                           "data and dataset options it was trained with, or train again under these (rwbench train "
+                           "--force)")
 
 
 def device_kind(device: str) -> str:

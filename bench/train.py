@@ -79,7 +79,6 @@ from .errors import RwbenchError
 from .fileio import content_key, exclusive, read_json, write_json
 from .fitting import (
     CROP_GRID_SECONDS,
-    NOT_CONVERGED,
     SILENCE_DBFS,
     TRAIN_CODE_VERSION,
     WINDOW_HOP,
@@ -91,6 +90,7 @@ from .fitting import (
     finished_fold,
     fit,
     not_converged,
+    not_converged_rule,
     precision,
     seeded,
     warn_not_converged,
@@ -99,7 +99,15 @@ from .fitting import (
 from .folds import FoldResult, fold_result
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
-from .results import build_record, devices_label, fold_weights_folder, result_path, reusable, write_result
+from .results import (
+    build_record,
+    devices_label,
+    fold_weights_data,
+    fold_weights_folder,
+    result_path,
+    reusable,
+    write_result,
+)
 from .tasks import TASK_TYPES, TaskType
 from .weight_packs import write_safetensors
 
@@ -345,7 +353,7 @@ def _inner_runs(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
         best = history["best_epoch"]
         runs[setting.name] = {"lr": setting.lr, "dropout": setting.dropout, **history,
                               "best_val_score": history["history"][best - 1]["val_score"],
-                              "not_converged": not_converged(best, opts.epochs)}
+                              "not_converged": not_converged(best, opts.epochs, opts.patience)}
         write_json(path, {"train_key": key, "fold": split.name, "runs": runs})
     return runs
 
@@ -388,7 +396,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     selected = runs[setting.name]
     history = {k: selected[k] for k in ("epochs_run", "best_epoch", "best_val_loss", "history")}
     if selected["not_converged"]:
-        warn_not_converged(desc, selected["best_epoch"], opts.epochs)
+        warn_not_converged(desc, selected["best_epoch"], opts.epochs, opts.patience)
 
     epochs = [h for run in {**searched, **runs}.values() for h in run["history"]]  # this split's inner runs
     recalibrated: dict[str, int] = {}  # model → its optimiser steps, where its batch norms were computed exactly
@@ -461,7 +469,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     sha256 = write_safetensors(weights_path, model.embedder.net.state_dict(),
                                {"frontend": spec.name, "tag": "trained", "fold": split.name, "seed": seed, "key": key})
     write_json(folder / f"{split.name}.json", {"train_key": key, "result": result.to_dict(), "weights": weights_path.name,
-                              "weights_sha256": sha256, "validation_clips": len(val_idx),
+                              "weights_sha256": sha256, "data": fold_weights_data(dataset), "validation_clips": len(val_idx),
                               "test_seconds_per_clip": test_seconds / max(len(split.test), 1), **history,
                               "training": training})
     for checkpoint in folder.glob(f"{split.name}.*ckpt"):  # the refit's and every setting's
@@ -513,7 +521,7 @@ def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, win
             "precision": " + ".join(sorted({f.get("precision") or precision(device) for f in folds.values()})),
             "head_standardisation": "batch norm without affine terms, fitted on the training input length, "
                                     "which is the length it is applied to",
-            "not_converged_rule": f"best epoch within {round(100 * NOT_CONVERGED)} % of the epoch cap",
+            "not_converged_rule": not_converged_rule(opts.patience),
             **data,
         },
         "folds": folds,
@@ -529,6 +537,15 @@ def crop_samples(spec: FrontendSpec, opts: TrainOptions) -> int | None:
     """Samples of a training crop (``--crop-seconds`` at the front-end's rate, at least its minimum input), or None
     when training reads whole clips."""
     return max(round(opts.crop_seconds * spec.sample_rate), spec.min_samples()) if opts.crop_seconds else None
+
+
+def refuse_whole_clip_crop(spec: FrontendSpec, dataset: Dataset, opts: TrainOptions, crop: int, clip: int) -> None:
+    """A ``--crop-seconds`` window as long as the clips (``clip`` samples) would be recorded as crops and trained on
+    whole clips: refused (by the training and by its ``--dry-run`` alike)."""
+    if crop >= clip:
+        raise RwbenchError(f"--crop-seconds {opts.crop_seconds:g}: {crop} samples cover {spec.name}'s whole "
+                           f"{dataset.key} clips ({clip} samples at {spec.sample_rate} Hz); leave it out to train on "
+                           "whole clips, or give a shorter window")
 
 
 def learnable(frontends: list[FrontendSpec]) -> list[FrontendSpec]:
@@ -611,9 +628,7 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     windows = make_windows(tensor, crop, spec.sample_rate, hop_fraction=opts.window_hop,
                            silence_dbfs=opts.silence_dbfs, skipped=list(failed))
     if crop is not None and windows is None:  # recorded as crops, trained on whole clips: refused
-        raise RwbenchError(f"--crop-seconds {opts.crop_seconds:g}: {crop} samples cover {spec.name}'s whole "
-                           f"{dataset.key} clips ({tensor.shape[1]} samples at {spec.sample_rate} Hz); leave it out "
-                           "to train on whole clips, or give a shorter window")
+        refuse_whole_clip_crop(spec, dataset, opts, crop, tensor.shape[1])
     grid = setting_grid(opts)
 
     def setting_for(split: OuterSplit) -> tuple[Setting, str]:

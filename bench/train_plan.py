@@ -39,6 +39,7 @@ from .train import (
     Classifier,
     crop_samples,
     learnable,
+    refuse_whole_clip_crop,
     scored,
     select_folds,
     setting_grid,
@@ -128,7 +129,11 @@ def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> T
     fit_idx, val_idx = splits[0].inner[0]
     device = resolve_device(opts.device)
     clip = EmbedJob(dataset, spec, opts.width).input_samples()[1]
-    crop = min(crop_samples(spec, opts) or clip, clip)
+    crop = crop_samples(spec, opts)
+    if crop is None:
+        crop = clip
+    else:
+        refuse_whole_clip_crop(spec, dataset, opts, crop, clip)  # as the training would, before pricing it
     batch = fit_idx[:opts.batch_size]  # the dataset's own labels, as the task type's loss takes them
     targets = dataset.kind.head_targets(torch.from_numpy(dataset.labels[batch])).to(device)
     noise = torch.randn(len(batch), clip, generator=torch.Generator().manual_seed(0)).to(device)

@@ -346,13 +346,14 @@ def test_compare_carries_the_not_converged_flag_of_the_trained_side(tmp_path, ca
     text = capsys.readouterr().out
     row_b = next(r for r in text.splitlines() if "| b " in r)
     assert "| not converged" in text.splitlines()[2] and row_b.rstrip(" |").endswith("2/5")
-    assert "1 of 3 trained rows hold folds × seeds whose best epoch sat within 10 % of the epoch cap" in text
+    assert ("1 of 3 trained rows hold folds × seeds whose best epoch sat within 10 % of the epoch cap or within the "
+            "patience of it") in text
     assert main(["compare", "--results", str(tmp_path), "--format", "csv"]) == 0
     csv = pd.read_csv(io.StringIO(capsys.readouterr().out), keep_default_na=False).set_index("frontend")
     assert csv["trained_not_converged"].to_dict() == {"a": "", "b": "2/5", "c": ""}
     assert main(["compare", "b:random:svm", "b:trained:head", "--results", str(tmp_path)]) == 0
-    assert "Not converged (folds × seeds whose best epoch sat within 10 % of the epoch cap; raise `--epochs`): " \
-           "b:trained:head 2/5." in capsys.readouterr().out
+    assert "Not converged (folds × seeds whose best epoch sat within 10 % of the epoch cap or within the patience of it; " \
+           "raise `--epochs`): b:trained:head 2/5." in capsys.readouterr().out
 
 
 def test_a_pair_comparison_is_strict_json(tmp_path, capsys):

@@ -232,6 +232,26 @@ def test_a_row_on_trained_features_carries_the_not_converged_flag_and_one_traini
         run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], dataclasses.replace(opts, force=True))
 
 
+def test_weights_trained_under_another_fold_assignment_are_refused(tmp_path):
+    """Weights were found by dataset key and fold name alone: with the folds drawn again (another seed, a folds file)
+    fold k's weights embedded a fold k test side holding clips they were trained on, and the row looked whole."""
+    _train(tmp_path)
+    opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["trained"], seeds=[0])
+    shifted = tone_dataset()
+    shifted.clips = [dataclasses.replace(c, fold=c.fold % 4 + 1) for c in shifted.clips]  # same clips, other folds
+    with pytest.raises(RwbenchError, match=r"fold1\.safetensors was trained on other outer splits of tones than "
+                                           r"this run's: its fold1 test clips here may be clips it was trained on"):
+        run([shifted], [TINY], [BACKENDS.get("logreg")], opts)
+    folder = fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 0)
+    for fold in FOLDS:  # a record written before it named its data: the training's head result says
+        record = json.loads((folder / f"{fold}.json").read_text())
+        del record["data"]
+        (folder / f"{fold}.json").write_text(json.dumps(record))
+    with pytest.raises(RwbenchError, match=r"trained on other clips of tones"):  # (it names clips and protocol id)
+        run([tone_dataset(n_per_class=11)], [TINY], [BACKENDS.get("logreg")], opts)
+    assert run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts).evaluated == 1  # its own folds: as before
+
+
 def test_transfer_rows_stand_without_the_weights_folder_and_new_work_names_it(tmp_path):
     """Result files committed, weights not (a new machine): the transfer row is up to date through the sha256 the
     training recorded; an embedding still to compute names the missing file instead of failing on a bare path."""
@@ -460,6 +480,9 @@ def test_a_best_epoch_at_the_cap_is_flagged_not_converged(tmp_path, caplog):
 
     assert not_converged(90, 100) and not_converged(100, 100) and not not_converged(89, 100)
     assert not_converged(27, 30) and not not_converged(26, 30)
+    # the cap, not early stopping, ended the run: best epoch 25 of 30 with patience 10 never ran out of patience
+    assert not_converged(25, 30, patience=10) and not not_converged(20, 30, patience=10)
+    assert not_converged(2, 3, patience=2) and not not_converged(89, 100, patience=10)  # the study's 100/10: as before
     with caplog.at_level("WARNING", logger="rwbench.train"):
         (path,), _ = _train(tmp_path, epochs=1, patience=1, lrs=(1e-3,))  # the only epoch is the best one
     training = json.loads(path.read_text())["training"]

@@ -129,3 +129,13 @@ def test_each_scored_split_pays_its_test_and_batch_norm_passes(monkeypatch):
                                            + cost.refits * cost.refit_epoch + 4 * fewest)
     monkeypatch.setattr(train_plan, "MIN_NORM_UPDATES", 0)  # no recalibration: the test pass alone
     assert training_cost(tone_dataset(), TINY, opts).split_extra[0] < fewest / 2
+
+
+def test_a_crop_as_long_as_the_clips_is_refused_by_the_dry_run_as_by_the_training():
+    """The dry run priced a --crop-seconds 100 run that the training refused after decoding every clip."""
+    from rwbench.errors import RwbenchError
+
+    opts = TrainOptions(device="cpu", workers=0, crop_seconds=100.0)
+    with pytest.raises(RwbenchError, match=r"--crop-seconds 100: \d+ samples cover tiny's whole tones clips"):
+        training_cost(tone_dataset(), TINY, opts)
+    assert training_cost(tone_dataset(), TINY, TrainOptions(device="cpu", workers=0, crop_seconds=0.1)).fit_epoch > 0

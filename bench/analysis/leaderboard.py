@@ -742,7 +742,8 @@ def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, rand
     return "\n".join(sections) if sections else "No results yet.\n"
 
 
-UNCONVERGED = "folds × seeds whose best epoch sat within 10 % of the epoch cap"  # rwbench train's not_converged
+# rwbench train's not_converged
+UNCONVERGED = "folds × seeds whose best epoch sat within 10 % of the epoch cap or within the patience of it"
 
 
 def unconverged_line(rows: pd.DataFrame) -> str:
