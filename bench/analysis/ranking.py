@@ -545,7 +545,7 @@ def describe(row: pd.Series | dict, random: str = RANDOM, trained: str = TRAINED
         if low - 1e-9 <= rho <= high + 1e-9:  # (ρ = 1 beside draws of 1 − 1e-16)
             intervals += f", over folds × seeds {_range(row, 'rho_ci_folds')}"
         else:  # three decimals: two could round the interval onto ρ
-            intervals += (f", over folds × seeds {low:.3f} … {high:.3f} (median {row['rho_folds_median']:.3f}; ρ "
+            intervals += (f", over folds × seeds {low:.3f} … {high:.3f} (median {row.get('rho_folds_median', np.nan):.3f}; ρ "
                           f"{rho:.3f} lies {'above' if rho > high else 'below'} it: a redraw of the folds repeats some "
                           "and leaves others out, which adds noise to every row's mean and lowers ρ)")
     elif row.get("rho_ci_folds_missing"):
