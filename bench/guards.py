@@ -390,10 +390,10 @@ def refuse_unused(dataset: str, why: str, **given: object) -> None:
                         f"{'it' if len(named) == 1 else 'them'}")
 
 
-def stratified_folds(name: str, k: int | None, seed: int | None) -> StratifiedFolds:
-    """``<name>/stratified-<k>fold``, seeded (defaults k = 10, seed 0)."""
+def stratified_folds(name: str, k: int | None, seed: int | None, protocol_id: str | None = None) -> StratifiedFolds:
+    """Seeded stratified k-fold (defaults k = 10, seed 0), named ``protocol_id`` or ``<name>/stratified-<k>fold``."""
     k = DEFAULT_K if k is None else k
-    return StratifiedFolds(f"{name}/stratified-{k}fold", k=k, seed=DEFAULT_SEED if seed is None else seed)
+    return StratifiedFolds(protocol_id or f"{name}/stratified-{k}fold", k=k, seed=DEFAULT_SEED if seed is None else seed)
 
 
 def stratified_or_file(name: str, clips: list[Clip], *, k: int | None, seed: int | None,

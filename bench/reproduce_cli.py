@@ -116,18 +116,13 @@ def cmd_reproduce(args) -> str:
         try:
             args.output.parent.mkdir(parents=True, exist_ok=True)
             args.output.write_text(text)
-        except OSError as err:
-            print(out, end="")
-            raise RwbenchError(f"-o {str(args.output)!r} cannot be written ({err.strerror or err}); the table is "
-                               "above") from None
+        except OSError as err:  # every result is kept: a rerun reads them and prints the table at once
+            raise RwbenchError(f"-o {str(args.output)!r} cannot be written ({err.strerror or err}); the results are "
+                               "kept: rerun with another -o") from None
         log.info("wrote %s", args.output)
     if args.plot:
         from .reproduce import scatter_figure
 
-        try:
-            figure = scatter_figure(paper, rows, "study" if protocol == "published" else "honest")
-            out += f"wrote {cli_args.save_figure(figure, args.plot, '--plot')}\n"
-        except RwbenchError:
-            print(out, end="")  # the table computed before the figure failed
-            raise
+        figure = scatter_figure(paper, rows, "study" if protocol == "published" else "honest")
+        out += f"wrote {cli_args.save_figure(figure, args.plot, '--plot')}\n"
     return out

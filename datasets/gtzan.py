@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from rwbench.datamodel import Clip, Dataset, register_dataset
-from rwbench.guards import DEFAULT_K, DEFAULT_SEED, file_dataset, locate, refuse_unused
-from rwbench.protocol import FixedSplit, Protocol, Refit, StratifiedFolds
+from rwbench.guards import file_dataset, locate, refuse_unused, stratified_folds
+from rwbench.protocol import FixedSplit, Protocol, Refit
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 PARTS = ("train", "valid", "test")
@@ -36,9 +36,8 @@ LISTS = {"filtered": "filtered", "stratified": "stratified", "stratified_10fold"
 PROTOCOLS: dict[str, Callable[[dict[str, Any]], Protocol]] = {
     "filtered": lambda o: FixedSplit("gtzan/fault-filtered", refit=o["refit"]),
     "stratified": lambda o: FixedSplit("gtzan/stratified-lists-NOT-artist-filtered", refit=o["refit"]),
-    "stratified_10fold": lambda o: StratifiedFolds("gtzan/stratified-10fold-NOT-artist-filtered",
-                                                   k=DEFAULT_K if o["k"] is None else o["k"],
-                                                   seed=DEFAULT_SEED if o["seed"] is None else o["seed"]),
+    "stratified_10fold": lambda o: stratified_folds("gtzan", o["k"], o["seed"],
+                                                    protocol_id="gtzan/stratified-10fold-NOT-artist-filtered"),
 }
 
 

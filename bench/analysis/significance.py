@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -186,19 +186,26 @@ def hierarchical_interval(folds: dict[str, ClipFold], *, draws: int = BOOTSTRAP_
                           seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
     """95 % percentile interval of the mean over folds of the fold metric: each draw picks the folds with
     replacement, then the clips of each picked fold with replacement (a two-level bootstrap; one fold: clips only)."""
-    rng = np.random.default_rng(seed)
-    draws = _draws(folds.values(), draws)
     ordered = [folds[name] for name in sorted(folds)]
-    k = len(ordered)
+    means = _two_level(ordered, _draws(ordered, draws), np.random.default_rng(seed),
+                       lambda i, picks: ordered[i].score(picks))
+    low, high = np.nanpercentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _two_level(folds: list[ClipFold], draws: int, rng: np.random.Generator,
+               score: Callable[[int, np.ndarray], np.ndarray]) -> np.ndarray:
+    """``draws`` means over folds of ``score(i, picks)`` (fold ``i`` scored on the clip indices ``picks``), each draw
+    picking the folds with replacement, then the clips of each picked fold with replacement (one fold: clips only)."""
+    k = len(folds)
     picked = rng.integers(0, k, size=(draws, k)) if k > 1 else np.zeros((draws, 1), dtype=int)
     total = np.zeros(draws)
     for slot in range(k):  # one slot of the fold draw at a time: memory stays draws × clips of one fold
-        for f, fold in enumerate(ordered):
-            rows = np.flatnonzero(picked[:, slot] == f)
+        for i, fold in enumerate(folds):
+            rows = np.flatnonzero(picked[:, slot] == i)
             if len(rows):
-                total[rows] += fold.score(rng.integers(0, len(fold.clips), size=(len(rows), len(fold.clips))))
-    low, high = np.nanpercentile(total / k, [2.5, 97.5])
-    return float(low), float(high)
+                total[rows] += score(i, rng.integers(0, len(fold.clips), size=(len(rows), len(fold.clips))))
+    return total / k
 
 
 def _pooled(a: dict[str, ClipFold], b: dict[str, ClipFold]) -> tuple[list[ClipFold], list[ClipFold]] | None:
@@ -249,20 +256,12 @@ def _paired_differences(fa: list[ClipFold], fb: list[ClipFold], draws: int, seed
     within each fold; ``over_folds``: the folds drawn with replacement first (the same for both), as
     :func:`hierarchical_interval` does, so that the spread between folds is in the interval too."""
     rng = np.random.default_rng(seed)
+    if over_folds:
+        return _two_level(fa, draws, rng, lambda i, picks: fa[i].score(picks) - fb[i].score(picks))
     differences = np.zeros(draws)
-    if not over_folds or len(fa) == 1:
-        for f, g in zip(fa, fb):
-            picks = rng.integers(0, len(f.clips), size=(draws, len(f.clips)))
-            differences += (f.score(picks) - g.score(picks)) / len(fa)
-        return differences
-    k = len(fa)
-    picked = rng.integers(0, k, size=(draws, k))
-    for slot in range(k):  # one slot of the fold draw at a time: memory stays draws × clips of one fold
-        for i, (f, g) in enumerate(zip(fa, fb)):
-            rows = np.flatnonzero(picked[:, slot] == i)
-            if len(rows):
-                picks = rng.integers(0, len(f.clips), size=(len(rows), len(f.clips)))
-                differences[rows] += (f.score(picks) - g.score(picks)) / k
+    for f, g in zip(fa, fb):
+        picks = rng.integers(0, len(f.clips), size=(draws, len(f.clips)))
+        differences += (f.score(picks) - g.score(picks)) / len(fa)
     return differences
 
 
