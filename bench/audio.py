@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import soundfile as sf
@@ -24,9 +24,10 @@ from .errors import DataError
 
 PadMode = Literal["zero", "repeat"]
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".au", ".snd", ".aif", ".aiff", ".m4a", ".aac")
-_SOUNDFILE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG", ".opus": "OGG", ".mp3": "MP3",
-                      ".au": "AU", ".snd": "AU", ".aif": "AIFF", ".aiff": "AIFF"}
+AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".au", ".snd", ".aif", ".aiff", ".aifc",
+                    ".m4a", ".aac")
+_SOUNDFILE_FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG", ".opus": "OGG",
+                      ".mp3": "MP3", ".au": "AU", ".snd": "AU", ".aif": "AIFF", ".aiff": "AIFF", ".aifc": "AIFF"}
 OGG_EXTENSIONS = (".ogg", ".oga", ".opus")
 MAX_PEAK = 1e3  # 60 dB above full scale: float files beyond it are damaged or mis-scaled, not loud
 _TAIL_FRAMES = 1024  # frames decoded at the end of a file to catch truncation cheaply
@@ -124,7 +125,7 @@ def read(path: str | Path) -> tuple[np.ndarray, int]:
     if not soundfile_reads(path):
         return _read_audioread(path)
     try:
-        truncated = _declared_truncation(path, path.stat().st_size)
+        truncated = _header_damage(path, path.stat().st_size)
         with sf.SoundFile(path) as f:
             declared, rate = f.frames, f.samplerate
             data = f.read(dtype="float32", always_2d=True)
@@ -173,11 +174,24 @@ def load(path: str | Path, sample_rate: int) -> np.ndarray:
 
 # -- cheap header checks -------------------------------------------------------------------------
 
-def _chunk_truncation(head: bytes, size: int, *, pos: int, order: str, data_chunk: bytes) -> str | None:
-    """Walk a RIFF (little-endian) or IFF (big-endian) chunk list from ``pos``: a reason when the data chunk
-    claims more bytes than the file holds."""
-    while pos + 8 <= len(head):
-        chunk, length = head[pos:pos + 4], struct.unpack(order + "I", head[pos + 4:pos + 8])[0]
+def _header_damage(path: Path, size: int) -> str | None:
+    """Why ``path`` is cut short, read from its headers (WAV, AIFF, AU: the declared data size; Ogg: the page chain),
+    or None. libsndfile reads such files as shorter, without an error."""
+    reason = _declared_truncation(path, size)
+    if reason is None and path.suffix.lower() in OGG_EXTENSIONS:
+        reason = _ogg_damage(path)
+    return reason
+
+
+def _chunk_truncation(f: BinaryIO, size: int, *, order: str, data_chunk: bytes) -> str | None:
+    """Walk a RIFF (little-endian) or IFF (big-endian) chunk list from byte 12 by seeking from header to header (large
+    metadata chunks before the audio, bext/iXML/artwork, are skipped, not read): a reason when the data chunk claims
+    more bytes than the file holds."""
+    pos = 12
+    while pos + 8 <= size:
+        f.seek(pos)
+        header = f.read(8)
+        chunk, length = header[:4], struct.unpack(order + "I", header[4:8])[0]
         if chunk == data_chunk:
             if length in (0, 0xFFFFFFFF):  # streamed: size unknown, nothing to compare
                 return None
@@ -190,11 +204,11 @@ def _declared_truncation(path: Path, size: int) -> str | None:
     """For a WAV, AIFF or AU file: a reason when its header declares more audio bytes than the file holds.
     libsndfile counts such a file's frames from its size and reads the rest as nothing, without an error."""
     with open(path, "rb") as f:
-        head = f.read(1 << 16)
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return _chunk_truncation(head, size, pos=12, order="<", data_chunk=b"data")
-    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        return _chunk_truncation(head, size, pos=12, order=">", data_chunk=b"SSND")
+        head = f.read(12)
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            return _chunk_truncation(f, size, order="<", data_chunk=b"data")
+        if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+            return _chunk_truncation(f, size, order=">", data_chunk=b"SSND")
     if head[:4] == b".snd" and len(head) >= 12:
         offset, length = struct.unpack(">II", head[4:12])
         if length == 0xFFFFFFFF:  # AU's "size unknown"
@@ -380,9 +394,7 @@ def probe(path: str | Path) -> AudioInfo:
     if not soundfile_reads(path):
         return _probe_audioread(path)
     try:
-        reason = _declared_truncation(path, size)
-        if reason is None and path.suffix.lower() in OGG_EXTENSIONS:
-            reason = _ogg_damage(path)
+        reason = _header_damage(path, size)
     except OSError as err:
         raise unreadable(path, err) from err
     if reason:

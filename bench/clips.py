@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .audio import fix_length, segments
+from .audio import MAX_PEAK, fix_length, segments
 from .datamodel import Clip, Dataset
 from .embed_job import EmbedJob
 from .errors import DataError
@@ -19,10 +19,16 @@ def mono_float(audio: np.ndarray, dataset: Dataset, clip: Clip) -> np.ndarray:
     plugin's loader returning ``(channels, samples)``, integers or nothing is named, never padded into a matrix or
     scaled by a guess."""
     audio = np.asarray(audio)
+    where = f"{clip.path or clip.id}: {type(dataset).__name__}.load_audio returned"
     if audio.ndim != 1 or audio.size == 0 or audio.dtype.kind != "f":
-        raise DataError(f"{clip.path or clip.id}: {type(dataset).__name__}.load_audio returned {audio.dtype} audio of "
-                        f"shape {audio.shape}; a dataset's load_audio returns mono float audio in [-1, 1], shape "
-                        "(samples,), not empty")
+        raise DataError(f"{where} {audio.dtype} audio of shape {audio.shape}; a dataset's load_audio returns mono "
+                        "float audio in [-1, 1], shape (samples,), not empty")
+    if not np.isfinite(audio).all():
+        raise DataError(f"{where} {int((~np.isfinite(audio)).sum())} non-finite sample(s) (NaN or ±Inf)")
+    peak = float(np.abs(audio).max())
+    if peak > MAX_PEAK:  # the files' rule (audio.load): e.g. int16 counts returned as floats, never scored as audio
+        raise DataError(f"{where} audio peaking at {peak:.3g}: not audio on any sane scale (full scale is 1.0; rwbench "
+                        f"refuses > {MAX_PEAK:g}); a dataset's load_audio returns mono float audio in [-1, 1]")
     return audio.astype(np.float32, copy=False)
 
 

@@ -210,10 +210,11 @@ class DatasetSpec:
         return [self._stamped(self.build(root, task=task, **options)) for task in chosen]
 
     def _stamped(self, dataset: Dataset) -> Dataset:
-        """A plugin's generated clips (no file whose bytes key them) keyed by the plugin's code too: an edited
-        generator is another dataset, never the old one's cached embeddings and results."""
+        """A plugin dataset keyed by its code too (its loader's and its ``load_audio``'s source): an edited generator,
+        or a ``load_audio`` that now scales, filters or cuts the files' audio otherwise, is another dataset, never the
+        old one's cached embeddings and results (the files' bytes alone do not say what the network is fed)."""
         codes = sorted({c for c in (self.code, code_sha256(type(dataset).load_audio)) if c})
-        if codes and any(clip.path is None for clip in dataset.clips):
+        if codes:
             dataset.info["loader_code"] = codes
         return dataset
 

@@ -69,6 +69,10 @@ class EmbedJob:
         spec = self.frontend
         clip = int(round((self.segment or self.dataset.seconds) * spec.sample_rate))
         minimum = spec.min_samples()
+        if not self.segment and clip < 1:  # a length that rounds to no sample: nothing to feed, padded or not
+            raise DataError(f"dataset {self.dataset.key!r} clips of {self.dataset.seconds:g} s hold no sample at "
+                            f"{spec.sample_rate} Hz (front-end {spec.name!r}); give at least "
+                            f"{1 / spec.sample_rate:.2g} s")
         if self.segment and clip < max(minimum, 1):  # a window padded to the minimum (or empty) scores at chance
             raise DataError(f"segment windows of {self.segment:g} s are shorter than front-end {spec.name!r} can "
                             f"compute: it needs at least {max(minimum, 1)} sample(s) at {spec.sample_rate} Hz")

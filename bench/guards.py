@@ -179,13 +179,21 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
                         f"(first: {loose[0]}); the label is the class folder's name: move them into one, or out of "
                         f"{root}")
     out: list[tuple[Path, str]] = []
+    unread: list[Path] = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
-        files = sorted(f for f in entries_below(folder) if f.suffix.lower() in extensions and not f.name.startswith("."))
+        entries = [f for f in entries_below(folder) if not f.name.startswith(".")]
+        files = sorted(f for f in entries if f.suffix.lower() in extensions)
         label = class_of(folder.name)
         if label is None and files:
             raise DataError(f"{dataset}: {folder} holds audio but {folder.name!r} is not a known class folder; "
                             f"move it out of {root}")
         out += [(f, label) for f in files if label is not None]  # None: no files (or raised above)
+        unread += [f for f in entries if f.suffix.lower() not in extensions and not f.is_dir()] if label is not None else []
+    if unread:  # a format left out is said, never dropped unsaid (a .caf or .w64 take is audio to its owner)
+        kinds = sorted({f.suffix.lower() or "(none)" for f in unread})
+        log.warning("%s: %d file(s) in the class folders of %s are not read as clips (extension(s) %s; first: %s): "
+                    "rwbench reads %s; convert them (e.g. to FLAC) or move them out", dataset, len(unread), root,
+                    ", ".join(kinds), unread[0], " ".join(extensions))
     if not out:
         raise DataError(f"{dataset}: no audio files ({', '.join(extensions)}) in the class folders of {root}; "
                         f"found {listing(root)}")

@@ -342,6 +342,12 @@ def test_a_dataset_plugin_whose_load_audio_returns_no_mono_float_audio_is_named(
         with pytest.raises(DataError, match=f"load_audio returned {audio.dtype} audio of shape {re.escape(str(audio.shape))}"):
             mono_float(audio, timbre, clip)
     assert mono_float(np.zeros(800), timbre, clip).dtype == np.float32
+    # floats on the int16 scale (a loader that forgot to divide by 32768) and NaN: named as a file's would be
+    with pytest.raises(DataError, match=r"load_audio returned audio peaking at 1\.82e\+04: not audio on any sane"):
+        mono_float(np.full(800, 18200.0, np.float32), timbre, clip)
+    with pytest.raises(DataError, match=r"load_audio returned 1 non-finite sample\(s\)"):
+        mono_float(np.array([0.1, np.nan, 0.2], np.float32), timbre, clip)
+    assert mono_float(np.full(8, 1.9), timbre, clip).max() == np.float32(1.9)  # loud float audio is audio
     timbre.load_audio = lambda clip, rate: np.zeros((2, 16000), np.float32)  # a plugin's loader gone stereo
     with pytest.raises(DataError, match=r"SyntheticDataset.load_audio returned float32 audio of shape \(2, 16000\)"):
         rwbench.run([timbre], results=tmp_path / "r", frontends="mfcc", backends="logreg", device="cpu", workers=0)

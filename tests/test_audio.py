@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import struct
 
 import numpy as np
 import pytest
@@ -183,3 +184,38 @@ def test_audioread_samples_that_do_not_fill_a_frame_are_named(tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "audioread", types.SimpleNamespace(audio_open=lambda *a, **k: Half()))
     with pytest.raises(DataError, match=r"clip\.m4a: the decoder returned 5 samples for 2 channel\(s\)"):
         audio._read_audioread(tmp_path / "clip.m4a")
+
+
+def test_a_truncated_wav_with_large_chunks_before_its_audio_is_refused(tmp_path, audio_file):
+    """The chunk walk read only the first 64 KiB: a 70 kB metadata chunk (bext, iXML, artwork) before `data` hid the
+    cut, and half a clip was zero-padded into a normal row."""
+    whole = audio_file(tmp_path / "whole.wav", seconds=1.0, subtype="PCM_16").read_bytes()
+    fmt_end = 12 + 8 + struct.unpack("<I", whole[16:20])[0]  # RIFF header, then the fmt chunk
+    junk = b"JUNK" + struct.pack("<I", 70_000) + bytes(70_000)
+    padded = whole[:fmt_end] + junk + whole[fmt_end:]
+    padded = padded[:4] + struct.pack("<I", len(padded) - 8) + padded[8:]
+    (tmp_path / "junk.wav").write_bytes(padded)
+    assert len(audio.load(tmp_path / "junk.wav", 8000)) == 8000  # whole: read through the large chunk
+    (tmp_path / "cut.wav").write_bytes(padded[: len(padded) - 4000])
+    for check in (audio.probe, lambda p: audio.load(p, 8000)):
+        with pytest.raises(DataError, match=r"cut\.wav.* truncated: header declares 16000 bytes of audio data but "
+                                            r"the file holds 12000"):
+            check(tmp_path / "cut.wav")
+
+
+def test_load_refuses_a_cut_ogg_as_probe_does(tmp_path):
+    """audio.load (every plugin dataset's default load_audio) decoded a Vorbis file cut to 30 % of its bytes to its
+    first pages, without a word; probe refused it."""
+    path = write_audio(tmp_path / "a.ogg", seconds=5.0, subtype="VORBIS")
+    path.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.3)])
+    with pytest.raises(DataError, match=r"a\.ogg: it is truncated: the Ogg page at byte \d+ runs past the end"):
+        audio.load(path, 8000)
+
+
+@pytest.mark.parametrize("ext", ["aifc", "wave"])
+def test_aifc_and_wave_files_are_audio(tmp_path, ext):
+    kind = {"aifc": "AIFF", "wave": "WAV"}[ext]
+    path = tmp_path / f"a.{ext}"
+    sf.write(path, np.sin(np.arange(8000) / 5.0) * 0.5, 8000, format=kind, subtype="PCM_16")
+    assert f".{ext}" in audio.AUDIO_EXTENSIONS and audio.soundfile_reads(path)
+    assert len(audio.load(path, 8000)) == 8000

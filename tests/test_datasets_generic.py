@@ -377,3 +377,32 @@ def test_an_option_the_protocol_does_not_read_is_refused(tmp_path):
         load("csv", tmp_path / "m", k=3, seed=1)
     with pytest.raises(DataError, match=r"refit has no effect: refit applies to a train/valid/test split"):
         load("csv", tmp_path / "m", refit="train+valid")
+
+
+def test_files_in_class_folders_rwbench_does_not_read_are_said(tmp_path, caplog):
+    """A .caf or .w64 take in a class folder was left out of the clips without a word (the count fell from 16 to
+    12 unsaid); now a warning names the count, the extensions and the first file. .aifc and .wave are read."""
+    import numpy as np
+    import soundfile as sf
+
+    root = build_folder(tmp_path / "pets")
+    tone = np.sin(np.arange(1200) / 3.0) * 0.5
+    sf.write(root / "cat" / "take.caf", tone, 8000, format="CAF")
+    sf.write(root / "dog" / "take.aifc", tone, 8000, format="AIFF")
+    (root / "owl" / ".DS_Store").write_bytes(b"\0")  # hidden: not a take
+    with caplog.at_level(logging.WARNING):
+        ds = load("folder", root, k=3, check_duplicates=False)
+    assert len(ds.clips) == 19 and "dog/take.aifc" in {c.id for c in ds.clips}
+    assert re.search(r"1 file\(s\) in the class folders of .*pets are not read as clips \(extension\(s\) \.caf; "
+                     r"first: .*take\.caf\)", caplog.text), caplog.text
+
+
+def test_a_clip_length_that_rounds_to_no_sample_is_named(tmp_path):
+    """`seconds=0.00001` made a 0-sample crop and a raw 'zero-size array' traceback."""
+    from rwbench.embed_job import EmbedJob
+    from rwbench.frontend import FRONTENDS
+
+    ds = load("folder", build_folder(tmp_path / "pets"), k=3, seconds=0.00001, check_duplicates=False)
+    job = EmbedJob(ds, FRONTENDS.get("timbral"))
+    with pytest.raises(DataError, match=r"clips of 1e-05 s hold no sample at 12000 Hz \(front-end 'timbral'\)"):
+        job.input_samples()

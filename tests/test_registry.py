@@ -280,3 +280,42 @@ def test_a_network_that_returns_other_layers_than_declared_is_named_at_once(tmp_
     assert main([*argv, "--results", str(tmp_path / "r2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "front-end 'mism' at width small made 4 features per clip; its spec declares 5" in err, err
+
+
+def test_a_file_dataset_whose_plugin_load_audio_is_edited_is_embedded_again(tmp_path):
+    """A plugin dataset of files keyed by the files' bytes alone: an edited ``load_audio`` (here a gain of 0.01) kept
+    the cache key, and the run scored the old audio from the cache (real processes, as a user edits and reruns)."""
+    import subprocess
+
+    from conftest import write_audio
+
+    for label in ("a", "b"):
+        for i in range(6):
+            write_audio(tmp_path / "data" / label / f"{label}{i}.wav", seconds=0.3)
+    plugin = tmp_path / "gain.py"
+    source = textwrap.dedent('''
+        import numpy as np
+        from rwbench import audio
+        from rwbench.datamodel import Clip, Dataset, register_dataset
+        from rwbench.protocol import PredefinedFolds
+
+        GAIN = 1.0
+
+        class Gain(Dataset):
+            def load_audio(self, clip, sample_rate):
+                return audio.load(clip.path, sample_rate) * np.float32(GAIN)
+
+        @register_dataset(name="gainfolder", description="gain", protocol="3 folds")
+        def gainfolder(root, task=None, **options):
+            clips = [Clip(f"{p.parent.name}/{p.name}", p.parent.name, path=p, fold=i % 3 + 1)
+                     for i, p in enumerate(sorted(root.glob("*/*.wav")))]
+            return Gain("gainfolder", None, clips, PredefinedFolds("gainfolder/folds"), 0.3)
+    ''')
+    argv = [sys.executable, "-m", "rwbench.cli", "embed", "--plugin", str(plugin), "--dataset", "gainfolder",
+            "--data-root", str(tmp_path / "data"), "--frontends", "mfcc", "--cache", str(tmp_path / "cache"),
+            "--workers", "0", "--results", str(tmp_path / "r")]
+    for gain, expected in (("1.0", "1 computed, 0 from cache"), ("1.0", "0 computed, 1 from cache"),
+                           ("0.01", "1 computed, 0 from cache")):
+        plugin.write_text(source.replace("GAIN = 1.0", f"GAIN = {gain}"))
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and expected in done.stderr, (gain, done.stderr[-2000:])
