@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import RwbenchError
-from .filehash import code_sha256
+from .filehash import code_sha256, registering_code
 from .fileio import read_json
 from .registry import Registry, name_problem
 
@@ -100,7 +100,7 @@ def register_backend(**fields):
     def decorator(build: Callable[[int], BaseEstimator]) -> Callable[[int], BaseEstimator]:
         if fields.get("grids") and "grid" not in fields:
             fields.update(grid=fields["grids"][DEFAULT_GRID], grid_name=DEFAULT_GRID)
-        BACKENDS.add(BackendSpec(build=build, **fields))
+        BACKENDS.add(BackendSpec(build=build, **{"code": registering_code(build), **fields}))
         return build
 
     return decorator

@@ -19,7 +19,7 @@ import numpy as np
 from . import audio
 from .audio import PadMode
 from .errors import DataError, UnknownNameError
-from .filehash import code_sha256, file_digests
+from .filehash import code_sha256, file_digests, registering_code
 from .protocol import FixedSplit, OuterSplit, PredefinedFolds, Protocol, StratifiedFolds
 from .registry import Registry
 
@@ -226,7 +226,7 @@ def register_dataset(**fields) -> Callable[[Callable[..., Dataset]], Callable[..
     """Register the decorated loader ``(root, *, task, **options) -> Dataset`` with :class:`DatasetSpec` fields."""
 
     def decorator(build: Callable[..., Dataset]) -> Callable[..., Dataset]:
-        DATASETS.add(DatasetSpec(build=build, **fields))
+        DATASETS.add(DatasetSpec(build=build, **{"code": registering_code(build), **fields}))
         return build
 
     return decorator

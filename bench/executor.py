@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -64,9 +65,12 @@ def _evaluate_on_worker(eval_job: EvalJob, opts: RunOptions, threads: int | None
     return evaluate_job(eval_job, opts)
 
 
-def _task_name(kind: str, job) -> str:
+def _task_name(kind: str, job, run: str) -> str:
+    """A task's key on the cluster, unique to this run (``run``): a scheduler hands a key it already holds the result
+    of that task, so another run's task under the same name (other pooling, grid, cache or results folder) would be
+    reported done and its result never computed."""
     fold = f"-{job.fold}" if job.fold else ""
-    return f"{kind}-{job.dataset.key}-{job.frontend.name}-{job.weights}-seed{job.seed}{fold}"
+    return f"{kind}-{job.dataset.key}-{job.frontend.name}-{job.weights}-seed{job.seed}{fold}-{run}"
 
 
 def _ship_plugins() -> None:
@@ -147,12 +151,14 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
     try:
         log.info("dask: %d embed and %d evaluate tasks on %d workers (%s)", len(embed_jobs), len(eval_jobs),
                  len(client.scheduler_info()["workers"]), client.scheduler.address)
-        embedded = {job.key: client.submit(_embed_on_worker, job, opts, threads, key=_task_name("embed", job) +
+        run = uuid.uuid4().hex[:8]
+        embedded = {job.key: client.submit(_embed_on_worker, job, opts, threads, key=_task_name("embed", job, run) +
                                            f"-{job.key[:8]}", pure=False) for job in embed_jobs}
         # an evaluate task waits for the embed tasks it reads (none where its result is up to date)
         evaluated = [client.submit(_evaluate_on_worker, eval_job, opts, threads,
                                    *(embedded[j.key] for j in eval_job.jobs if j.key in embedded),
-                                   key=_task_name("evaluate", eval_job.job) + f"-{eval_job.backend.name}-{i}", pure=False)
+                                   key=_task_name("evaluate", eval_job.job, run) + f"-{eval_job.backend.name}-{i}",
+                                   pure=False)
                      for i, eval_job in enumerate(eval_jobs)]
         kinds = {f.key: kind for kind, futures in (("embed", embedded.values()), ("evaluate", evaluated))
                  for f in futures}

@@ -68,6 +68,25 @@ def code_sha256(obj) -> str | None:
         return _value_sha256(obj)
 
 
+def registering_code(build, depth: int = 1) -> str | None:
+    """:func:`code_sha256` of a registered ``build``; where that is rwbench's own code (``functools.partial`` of one of
+    its networks or estimators with other arguments, say) registered from a file outside rwbench, the sha256 of that
+    file (the caller ``depth`` frames up), so that editing the plugin's arguments gives new keys; from a notebook
+    cell or ``python -c``, ``build`` pickled by value. None for rwbench's own registrations."""
+    import sys
+
+    code = code_sha256(build)
+    if code is not None:
+        return code
+    caller = sys._getframe(depth + 1).f_globals
+    if str(caller.get("__name__", "")).split(".")[0] == "rwbench":
+        return None
+    try:
+        return sha256_of(Path(caller["__file__"]))
+    except (KeyError, OSError, TypeError):
+        return _value_sha256(build)
+
+
 def files_digest(files: Sequence[Path], root: Path) -> str:
     """One sha256 of ``files`` (sorted), their paths relative to ``root`` and their contents (sha1s remembered by
     stat, :func:`file_digests`): a folder's, or a set's, identity."""

@@ -26,7 +26,7 @@ from torch.nn.utils import parametrize
 from .device import float32_within
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
-from .filehash import code_sha256, sha256_of
+from .filehash import code_sha256, registering_code, sha256_of
 from .registry import Registry, name_problem
 from .results import FOLD_TAGS
 from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, misfit, pack_file, tensor_shapes
@@ -187,7 +187,7 @@ def register_frontend(**fields) -> Callable[[Callable[[int], nn.Module]], Callab
     """Register the decorated factory ``filters -> nn.Module`` with the given :class:`FrontendSpec` fields."""
 
     def decorator(build: Callable[[int], nn.Module]) -> Callable[[int], nn.Module]:
-        FRONTENDS.add(FrontendSpec(build=build, **fields))
+        FRONTENDS.add(FrontendSpec(build=build, **{"code": registering_code(build), **fields}))
         return build
 
     return decorator

@@ -101,6 +101,7 @@ class DataFlow:
     conv_out: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     bn_in: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     reads: Counter[int] = field(default_factory=Counter)
+    param_reads: Counter[str] = field(default_factory=Counter)  # operations that read each parameter, by name
     outputs: set[int] = field(default_factory=set)
     alive: list = field(default_factory=list, repr=False)
 
@@ -146,6 +147,8 @@ def _run(net: nn.Module, x: torch.Tensor, flow: DataFlow, state: dict | None):
     mode = _Reads()
     with torch.no_grad(), mode:
         out = torch.func.functional_call(net, state, (x,)) if state is not None else net(x)
+    tensors = state if state is not None else {**dict(net.named_parameters()), **dict(net.named_buffers())}
+    flow.param_reads = Counter({name: mode.reads[id(t)] for name, t in tensors.items()})
     flow.reads = mode.reads
     flow.alive = mode.alive  # ids are unique only while their tensors live
     return out
@@ -199,7 +202,8 @@ def _reorder_pools(net: nn.Module, flow: DataFlow) -> list[str]:
         for i in range(len(seq) - 1):
             act, pool = seq[i], seq[i + 1]
             member = [f"{name}.{i}" if name else str(i), f"{name}.{i + 1}" if name else str(i + 1)]
-            if (_monotone(act) and _plain(pool, MAX_POOLS) and not pool.return_indices
+            # an in-place activation rewrites its input, which another reader may see (a returned layer): kept
+            if (_monotone(act) and not getattr(act, "inplace", False) and _plain(pool, MAX_POOLS) and not pool.return_indices
                     and all(flow.calls[m] == flow.calls[name] for m in member)):
                 seq[i], seq[i + 1] = pool, act
                 done.append(f"{name}: {type(act).__name__} after {type(pool).__name__}")
@@ -215,7 +219,7 @@ def fuse_for_inference(net: nn.Module, example: torch.Tensor) -> list[str]:
     tied = _tied_modules(net)
     done = []
     for conv, bn in foldable_pairs(flow):
-        if conv in tied:  # its weight is another module's too: folding would rescale that one as well
+        if conv in tied or _read_elsewhere(conv, flow):  # folding would rescale the other reader's weight as well
             continue
         conv_module, bn_module = net.get_submodule(conv), net.get_submodule(bn)
         if not isinstance(conv_module, _ConvNd) or not isinstance(bn_module, _BatchNorm):  # what trace records
@@ -224,6 +228,12 @@ def fuse_for_inference(net: nn.Module, example: torch.Tensor) -> list[str]:
         _replace(net, bn, nn.Identity())
         done.append(f"{bn} folded into {conv}")
     return done + _reorder_pools(net, flow)
+
+
+def _read_elsewhere(conv: str, flow: DataFlow) -> bool:
+    """Whether an operation besides ``conv``'s own calls reads its weight or bias (``F.conv1d(x, self.conv.weight)``
+    in another branch, say)."""
+    return any(flow.param_reads[f"{conv}.{p}"] > flow.calls[conv] for p in ("weight", "bias"))
 
 
 def _tied_modules(net: nn.Module) -> set[str]:

@@ -346,6 +346,10 @@ def profile(specs: list[FrontendSpec], opts: ProfileOptions) -> tuple[list[dict]
     A front-end that raises is listed as failed and the others go on.
     """
     device = resolve_device(opts.device)
+    if device.type == "cpu" and opts.precision == "fp16":  # its peak shapes alone took over 10 minutes on a 2-core VM
+        raise RwbenchError("--precision fp16 on the CPU: PyTorch's CPU float16 products run far below float32 "
+                           "(0.5 against 30 GFLOP/s measured on a 2-core x86 VM), so the peak alone would take "
+                           "tens of minutes; profile --precision bf16 (the CPU's reduced precision) or fp16 on a GPU")
     if device.type == "cpu" and hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1) / 2:
         log.warning("load average %.1f on %d cores: other processes compete for the CPU and timings will vary; "
                     "--threads 1 is steadier on a shared machine", os.getloadavg()[0], os.cpu_count())

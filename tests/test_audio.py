@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-import sys
 import struct
+import sys
 
 import numpy as np
 import pytest

@@ -89,11 +89,29 @@ def test_a_failing_task_is_named_and_the_others_finish(tmp_path):
     bad.name = "tones_bad"
     opts = _opts(tmp_path, seeds=[0])
     with pytest.raises(RwbenchError, match=r"3 of 6 Dask tasks failed \(finished ones are kept.*: embed-tones_bad-tiny"
-                                           r"-random-seed0-\w+ \(and 2 task\(s\) waiting on it\): DataError: "
+                                           r"-random-seed0-[\w-]+ \(and 2 task\(s\) waiting on it\): DataError: "
                                            r"tones_bad: mid/003: cannot decode"):
         run_dask([tone_dataset(), bad], [TINY], BACKENDS_USED, opts, n_workers=2)
     assert {r["dataset"]["key"] for r in result_dicts(opts.results_dir)} == {"tones"}
     assert len(result_dicts(opts.results_dir)) == 2
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_on_one_scheduler_each_compute_their_results(tmp_path):
+    """Task keys named the dataset, front-end, weights, seed and backend only: a second run on the same scheduler
+    (other results folder, pooling or grid) was handed the first run's tasks, said "4 new results" and wrote none."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        def one(name: str):
+            return run_dask([tone_dataset()], [TINY], BACKENDS_USED, _opts(tmp_path / name), scheduler=cluster.scheduler_address)
+
+        with ThreadPoolExecutor(2) as pool:
+            logs = list(pool.map(one, ["a", "b"]))
+    assert [log.evaluated for log in logs] == [4, 4]
+    assert len(_by_file(tmp_path / "a")) == len(_by_file(tmp_path / "b")) == 4
 
 
 @pytest.mark.slow

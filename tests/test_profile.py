@@ -97,6 +97,8 @@ def test_the_command_runs_in_a_real_process(tmp_path):
     (["profile", "--frontends", "nosuch"], "unknown front-end 'nosuch'"),
     (["profile", "--repeats", "0"], "--repeats takes a positive int"),
     (["profile", "--precision", "int8"], "invalid choice: 'int8'"),
+    # float16 products on a CPU: the peak alone ran for tens of minutes without a word
+    (["profile", "--frontends", "mst", "--device", "cpu", "--precision", "fp16"], "--precision fp16 on the CPU"),
 ])
 def test_bad_options_give_one_clear_line(capsys, argv, match):
     assert main(argv) == 2

@@ -319,3 +319,28 @@ def test_a_file_dataset_whose_plugin_load_audio_is_edited_is_embedded_again(tmp_
         plugin.write_text(source.replace("GAIN = 1.0", f"GAIN = {gain}"))
         done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0 and expected in done.stderr, (gain, done.stderr[-2000:])
+
+
+def test_a_plugin_registering_a_partial_of_a_builtin_network_is_keyed_by_its_file(tmp_path):
+    """`register_frontend(...)(partial(VerticalConv, n_freq=40))`: the factory's code is rwbench's, so the key held no
+    plugin code; editing n_freq to 90 kept the cache entry and the old accuracy (real processes)."""
+    import subprocess
+
+    plugin = tmp_path / "vert.py"
+    source = textwrap.dedent('''
+        from functools import partial
+        from rwbench.architectures.vertical import VerticalConv
+        from rwbench.dsp import LogMelConfig
+        from rwbench.frontend import register_frontend
+
+        register_frontend(name="my_vertical", input_kind="logmel", sample_rate=12000, widths={"small": 4, "paper": 8},
+                          feature_dim=lambda nf: nf, feature_layers=("pool",), source="a test", logmel=LogMelConfig(),
+                          min_input=7, pad_to_min="repeat")(partial(VerticalConv, n_freq=NFREQ))
+    ''')
+    argv = [sys.executable, "-m", "rwbench.cli", "embed", "--plugin", str(plugin), "--frontends", "my_vertical",
+            "--tasks", "timbre", "--cache", str(tmp_path / "cache"), "--workers", "0", "--results", str(tmp_path / "r")]
+    for n_freq, expected in (("40", "1 computed, 0 from cache"), ("40", "0 computed, 1 from cache"),
+                             ("90", "1 computed, 0 from cache")):
+        plugin.write_text(source.replace("NFREQ", n_freq))
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and expected in done.stderr, (n_freq, done.stderr[-2000:])
