@@ -17,10 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .errors import RwbenchError
 from .filehash import code_sha256, registering_code
@@ -54,12 +57,20 @@ class BackendSpec:
             object.__setattr__(self, "code", code_sha256(self.build))
         if problem := name_problem(self.name):
             raise RwbenchError(f"backend spec: {problem}")
+        if self.grids and DEFAULT_GRID not in self.grids:  # the grid a run without --grid searches
+            raise RwbenchError(f"backend {self.name!r}: named grids {', '.join(map(repr, self.grids))} must include "
+                               f"{DEFAULT_GRID!r}, the one searched without --grid (--grid chooses among "
+                               f"{', '.join(GRID_NAMES)}); a backend with one grid gives grid= alone")
         for name, grid in {"grid": self.grid, **{f"grids[{k!r}]": g for k, g in (self.grids or {}).items()}}.items():
             if not (isinstance(grid, list) and grid and all(
                     isinstance(part, dict) and part and all(_values(v) for v in part.values())
                     for part in grid)):
                 raise RwbenchError(f"backend {self.name!r}: {name} must be a non-empty list of {{parameter: [values]}} "
                                    f"dicts (scikit-learn's param_grid as a list), not {grid!r}")
+        # numpy scalars (np.arange, an array) as Python's: edges are found, results store numbers, keys are exact
+        object.__setattr__(self, "grid", _plain_grid(self.grid))
+        if self.grids:
+            object.__setattr__(self, "grids", {k: _plain_grid(g) for k, g in self.grids.items()})
 
     def with_grid(self, name: str) -> BackendSpec:
         """This backend searching its grid ``name`` (``--grid``); a backend with a single grid keeps it."""
@@ -87,6 +98,12 @@ def grid_size(grid: ParamGrid) -> int:
 BACKENDS: Registry[BackendSpec] = Registry("backend", builtins="rwbench.backends", group="rwbench.backends")
 
 
+def _plain_grid(grid: ParamGrid) -> ParamGrid:
+    """``grid`` with each entry's values a list, numpy scalars as Python ones (an estimator object stays as it is)."""
+    return [{key: [v.item() if isinstance(v, np.generic) else v for v in values] for key, values in part.items()}
+            for part in grid]
+
+
 def _values(candidates: object) -> bool:
     """A grid entry's values: a non-empty sequence (list, tuple, array), not a string or a single value."""
     return (hasattr(candidates, "__len__") and hasattr(candidates, "__getitem__")
@@ -98,8 +115,10 @@ def register_backend(**fields):
     named ``grids`` and no ``grid``, it searches the grid named :data:`DEFAULT_GRID`."""
 
     def decorator(build: Callable[[int], BaseEstimator]) -> Callable[[int], BaseEstimator]:
-        if fields.get("grids") and "grid" not in fields:
+        if fields.get("grids") and "grid" not in fields and DEFAULT_GRID in fields["grids"]:  # else refused, named
             fields.update(grid=fields["grids"][DEFAULT_GRID], grid_name=DEFAULT_GRID)
+        elif fields.get("grids") and "grid" not in fields:
+            fields.update(grid=next(iter(fields["grids"].values())))
         BACKENDS.add(BackendSpec(build=build, **{"code": registering_code(build), **fields}))
         return build
 
@@ -233,7 +252,7 @@ def short_name(param: str) -> str:
 
 
 def _numeric(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
 
 
 def _same(a, b) -> bool:
@@ -278,6 +297,15 @@ def chosen_edges(grid: list, chosen: Mapping) -> dict[str, str]:
         elif _same(best[key], numeric[-1]):
             edges[key] = "high"
     return edges
+
+
+def tied_edges(grid: list, tied: list[Mapping]) -> dict[str, str]:
+    """:func:`chosen_edges` of the first of ``tied`` (the settings that share the best inner score; the search picks
+    the first) kept only where every tied setting sits at that same edge: a tie broken towards the grid's first
+    values is no sign that the optimum lies outside the grid."""
+    first, *others = tied
+    rest = [chosen_edges(grid, setting) for setting in others]
+    return {key: end for key, end in chosen_edges(grid, first).items() if all(e.get(key) == end for e in rest)}
 
 
 def grid_edge_counts(records) -> tuple[dict[tuple[str, str], int], int]:

@@ -19,7 +19,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.model_selection import GridSearchCV
 
-from .backends import BackendSpec, chosen_edges, short_name
+from .backends import BackendSpec, short_name, tied_edges
 from .errors import RwbenchError
 from .folds import FoldResult, fold_result
 from .protocol import OuterSplit
@@ -103,7 +103,15 @@ def evaluate_split(
         outputs=outputs, threshold=threshold,
         best_params=stored_params(grid.best_params_),
         selection_score=float(grid.best_score_), fit_seconds=time.perf_counter() - start,
-        grid_edge=chosen_edges(searched, grid.best_params_), train_truth=y[split.train])
+        grid_edge=tied_edges(searched, tied_settings(grid)), train_truth=y[split.train])
+
+
+def tied_settings(search: GridSearchCV) -> list[dict]:
+    """The chosen setting first, then every other setting whose mean inner score equals it (to 1e-12: equal correct
+    counts over unequal validation folds differ in the last bit)."""
+    means, best = np.asarray(search.cv_results_["mean_test_score"], float), search.best_index_
+    return [search.best_params_] + [params for i, params in enumerate(search.cv_results_["params"])
+                                    if i != best and np.isclose(means[i], means[best], rtol=0, atol=1e-12)]
 
 
 def search_grid(estimator, grid: list[dict], X: np.ndarray, y: np.ndarray, cv: list, *, scoring,

@@ -15,6 +15,7 @@ from rwbench.backends import (
     DEFAULT_GRID,
     GRID_NAMES,
     BackendSpec,
+    chosen_edges,
     grid_edge_counts,
     grid_edge_flag,
     grid_edges,
@@ -229,15 +230,23 @@ def test_another_name_for_the_same_grid_reuses_the_result(study_run, tmp_path):
         run([ds], [TINY], [alias.with_grid("study")], with_(opts, grid="study"))
 
 
-def test_edges_are_warned_after_evaluation_and_flagged_on_the_leaderboard(study_run):
-    opts, log_, warned = study_run
+def test_edges_are_warned_after_evaluation_and_flagged_on_the_leaderboard(study_run, tmp_path, caplog):
+    _, log_, warned = study_run
     record = json.loads(log_.results[0].read_text())
-    assert [f["best_params"]["C"] for f in record["folds"]] == [10.0] * 4  # ties: the first, smallest C
-    assert grid_edges(record) == [{"C": "low"}] * 4
-    assert "1 of 1 results chose a setting at the edge of its grid" in warned and "C low 4/4" in warned
+    assert [f["best_params"]["C"] for f in record["folds"]] == [10.0] * 4  # ties with 100: the first, smallest C
+    assert grid_edges(record) == [{}] * 4 and "C low" not in warned  # a tie is no edge
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = BackendSpec(name="edge_knn", build=lambda seed: KNeighborsClassifier(), grid=[{"n_neighbors": [1, 15]}],
+                      description="k = 1 beats 15 on the tones")  # strictly: an edge
+    opts = RunOptions(results_dir=tmp_path / "results", cache_dir=tmp_path / "cache", device="cpu", workers=0)
+    with caplog.at_level(logging.WARNING, logger="rwbench"):
+        (path,) = run([tone_dataset()], [TINY], [knn], opts).results
+    assert grid_edges(json.loads(path.read_text())) == [{"n_neighbors": "low"}] * 4
+    assert "1 of 1 results chose a setting at the edge of its grid" in caplog.text and "n_neighbors low 4/4" in caplog.text
     table = load(opts.results_dir)
-    assert list(table["grid_edge"]) == ["C low 4/4"]
-    assert "C↓ 4/4" in to_summary(table)
+    assert list(table["grid_edge"]) == ["n_neighbors low 4/4"]
+    assert "n_neighbors↓ 4/4" in to_summary(table)
 
 
 def test_cli_takes_the_grid_and_lists_both(capsys):
@@ -250,3 +259,52 @@ def test_cli_takes_the_grid_and_lists_both(capsys):
     assert main(["list", "backends", "svm"]) == 0
     out = capsys.readouterr().out
     assert "64 (wide)" in out and "32 (study)" in out
+
+
+def test_a_tie_broken_towards_the_grids_first_values_is_no_edge():
+    """Separable features: every C scores 1.0 on every inner fold and the search takes the first, the smallest C;
+    the flag said "C low" (the best may lie below the grid) when the top of the grid did as well."""
+    import numpy as np
+
+    import rwbench
+    from rwbench.backends import tied_edges
+
+    (timbre,) = rwbench.load_dataset("synthetic", tasks=["timbre"])
+    labels = np.array([timbre.classes.index(c.label) for c in timbre.clips])
+    noise = np.random.default_rng(0).normal(0, 0.01, (len(labels), len(timbre.classes)))
+    features = np.eye(len(timbre.classes))[labels] * 10 + noise
+    folds = rwbench.cross_validate(features, labels, timbre, backend="logreg")
+    assert all(f.accuracy == 1.0 for f in folds)
+    assert all(f.best_params == folds[0].best_params for f in folds) and all(f.grid_edge == {} for f in folds)
+    grid = [{"C": [0.1, 1.0, 10.0], "kernel": ["linear"]}]
+    assert tied_edges(grid, [{"C": 0.1, "kernel": "linear"}]) == {"C": "low"}  # the only best: an edge
+    assert tied_edges(grid, [{"C": 0.1, "kernel": "linear"}, {"C": 1.0, "kernel": "linear"}]) == {}
+    assert tied_edges(grid, [{"C": 10.0, "kernel": "linear"}, {"C": 10.0, "kernel": "linear"}]) == {"C": "high"}
+
+
+def test_a_plugin_grid_of_numpy_values_is_flagged_and_stored_as_numbers():
+    """`n_neighbors: list(np.arange(1, 3))`: every fold chose an end, no edge was flagged (np.int64 was not a number
+    to the edge rule) and the result stored the grid as strings."""
+    import numpy as np
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from rwbench.backends import BackendSpec
+
+    spec = BackendSpec(name="knn_np", build=lambda seed: KNeighborsClassifier(), description="a test",
+                       grid=[{"n_neighbors": list(np.arange(1, 4))}, {"n_neighbors": np.array([5.0, 7.0])}])
+    assert spec.grid == [{"n_neighbors": [1, 2, 3]}, {"n_neighbors": [5.0, 7.0]}]
+    assert all(type(v) in (int, float) for part in spec.grid for v in part["n_neighbors"])
+    assert json.loads(json.dumps(spec.grid)) == spec.grid
+    assert chosen_edges(spec.grid, {"n_neighbors": np.int64(3)}) == {"n_neighbors": "high"}
+
+
+def test_named_grids_without_the_default_are_refused_at_registration():
+    """Named grids `coarse` / `fine`: the plugin failed to load with a bare KeyError: 'wide'."""
+    from sklearn.linear_model import RidgeClassifier
+
+    from rwbench.backends import register_backend
+
+    with pytest.raises(RwbenchError, match=r"backend 'ridge_named': named grids 'coarse', 'fine' must include 'wide'"):
+        register_backend(name="ridge_named", description="a test", grids={"coarse": [{"alpha": [1.0, 10.0]}],
+                                                                         "fine": [{"alpha": [1.0, 2.0, 4.0]}]})(
+            lambda seed: RidgeClassifier())

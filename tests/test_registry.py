@@ -344,3 +344,29 @@ def test_a_plugin_registering_a_partial_of_a_builtin_network_is_keyed_by_its_fil
         plugin.write_text(source.replace("NFREQ", n_freq))
         done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0 and expected in done.stderr, (n_freq, done.stderr[-2000:])
+
+
+def test_a_generated_dataset_whose_clip_fails_is_not_told_to_skip_bad_audio(tmp_path, capsys):
+    """A network giving NaN on a synthetic clip: the error said "rerun with --skip-bad-audio", which synthetic
+    refuses ("has no option 'skip_bad_audio'")."""
+    plugin = tmp_path / "nan_net.py"
+    plugin.write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+        from rwbench.frontend import register_frontend
+
+        class NaNNet(nn.Module):
+            def __init__(self, filters):
+                super().__init__()
+                self.conv = nn.Conv1d(1, filters, 16, stride=8)
+            def forward(self, x):
+                return [self.conv(x) * float("nan")]
+
+        register_frontend(name="nan_net", input_kind="waveform", sample_rate=8000, widths={"small": 4, "paper": 8},
+                          feature_layers=("c",), feature_dim=lambda filters: filters, source="a test")(NaNNet)
+    """))
+    argv = ["run", "--plugin", str(plugin), "--frontends", "nan_net", "--backends", "logreg", "--tasks", "timbre",
+            "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "--workers", "0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "dataset 'synthetic' generates its clips (no files): --skip-bad-audio is not its option" in err, err[-1500:]
