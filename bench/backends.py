@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -299,7 +299,7 @@ def chosen_edges(grid: list, chosen: Mapping) -> dict[str, str]:
     return edges
 
 
-def tied_edges(grid: list, tied: list[Mapping]) -> dict[str, str]:
+def tied_edges(grid: list, tied: Sequence[Mapping]) -> dict[str, str]:
     """:func:`chosen_edges` of the first of ``tied`` (the settings that share the best inner score; the search picks
     the first) kept only where every tied setting sits at that same edge: a tie broken towards the grid's first
     values is no sign that the optimum lies outside the grid."""
