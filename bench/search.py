@@ -28,13 +28,13 @@ import pandas as pd
 import torch
 from tabulate import tabulate
 
-from .analysis.search_score import look_up_trained, write_text
+from .analysis.search_score import look_up_trained, rank_value, write_text
 from .choices import DEFAULT_GRID
 from .clips import clip_audio
 from .datamodel import Dataset
 from .embed_job import EmbedJob
 from .errors import RwbenchError
-from .fileio import content_key, read_json, write_json
+from .fileio import content_key, exclusive, read_json, write_json
 from .frontend import FRONTENDS, FrontendSpec
 from .options import Batching, Cached, Execution, Networks
 from .proxies import PROXIES, ProxyContext, ProxySpec, RandomWeightSetup
@@ -123,7 +123,7 @@ def _finite(value: object) -> TypeGuard[float]:
 def ranked(archs: list[Architecture], proxy: str) -> list[Architecture]:
     """Best first by ``proxy``; architectures without a finite value last (in sample order)."""
     def key(arch: Architecture) -> float:
-        value = arch.proxies.get(proxy, {}).get("value")
+        value = rank_value(arch.proxies.get(proxy))
         return -value if _finite(value) else math.inf
     return sorted(archs, key=key)
 
@@ -337,11 +337,11 @@ def to_train(archs: list[Architecture], by: str, top: int, others: int,
 def tied_at_cut(archs: list[Architecture], by: str, top: int) -> list[Architecture]:
     """The architectures whose proxy value equals the ``top``-th best's when some of them fall below the cut (which
     of them ``--train-top`` takes is then the sample's order); empty when the cut separates two values."""
-    order = [a for a in ranked(archs, by) if _finite(a.proxies.get(by, {}).get("value"))]
+    order = [a for a in ranked(archs, by) if _finite(rank_value(a.proxies.get(by)))]
     if not 0 < top < len(order):
         return []
-    value = order[top - 1].proxies[by]["value"]
-    return [a for a in order if a.proxies[by]["value"] == value] if order[top].proxies[by]["value"] == value else []
+    value = rank_value(order[top - 1].proxies[by])
+    return [a for a in order if rank_value(a.proxies[by]) == value] if rank_value(order[top].proxies[by]) == value else []
 
 
 # -- the search ----------------------------------------------------------------------------------------------------
@@ -399,6 +399,24 @@ def candidates(opts: SearchOptions) -> tuple[list[Architecture], dict]:
         **({"frontends": [a.name for a in archs]} if opts.frontends else {"sampled": {"n": opts.n, "seed": opts.sample_seed}})}
 
 
+def halved(archs: list[Architecture], by: str) -> list[Architecture]:
+    """The best half by ``by`` (at least one), and every architecture tied with the last one kept: a tie at the cut
+    is not broken by the sample's order (which of two equal networks got the random-weight proxy was chance)."""
+    keep = max(1, math.ceil(len(archs) / 2))
+    best = ranked(archs, by)[:keep]
+    if tied := [a for a in tied_at_cut(archs, by, keep) if a not in best]:
+        log.info("--halving: %d architecture(s) tie on %s with the last of the best half and are kept too: %s",
+                 len(tied), by, ", ".join(a.name for a in tied))
+    return best + tied
+
+
+def refuse_other_search(folder: Path, archs: list[Architecture], opts: SearchOptions) -> None:
+    """Refuse to replace the ``search.json`` of another search in ``folder`` (unless ``--force``)."""
+    if not opts.force and (other := other_search(folder / "search.json", archs, opts)):
+        raise RwbenchError(f"{folder} holds another search ({other}); this one would replace its search.json, and "
+                           "`search score` would lose its trained architectures: give --out FOLDER, or --force")
+
+
 def other_search(path: Path, archs: list[Architecture], opts: SearchOptions) -> str:
     """How the search recorded at ``path`` differs from this one in what it scores (architectures, width; more or
     other proxies are the same search, grown), or "" when it does not (or there is none)."""
@@ -421,9 +439,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     rank_by = checked_rank_by(opts, proxies)
     archs, space = candidates(opts)
     folder = search_folder(opts, space["name"], dataset)
-    if not opts.force and (other := other_search(folder / "search.json", archs, opts)):
-        raise RwbenchError(f"{folder} holds another search ({other}); this one would replace its search.json, and "
-                           "`search score` would lose its trained architectures: give --out FOLDER, or --force")
+    refuse_other_search(folder, archs, opts)
     setup = random_weight_setup(opts, dataset, folder)
     batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width)
     cheap = [p for p in proxies if p.kind != "random-weight"]
@@ -435,7 +451,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
         log.info("successive halving: %s on all %d architectures, %s on the best half by %s", ", ".join(p.name for p in cheap),
                  len(archs), ", ".join(p.name for p in costly), halving_by)
         compute_proxies(archs, cheap, opts, dataset, folder, batches, setup, on_done)
-        best_half = ranked(archs, halving_by)[:max(1, math.ceil(len(archs) / 2))]
+        best_half = halved(archs, halving_by)
         compute_proxies(best_half, costly, opts, dataset, folder, batches, setup, on_done)
         rank_by = rank_by if rank_by in [p.name for p in costly] else costly[0].name
     else:
@@ -468,7 +484,9 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
                            "params": a.spec.param_count(opts.width), "proxies": a.proxies} for a in archs],
     }
     manifest["trained_not_used"] = look_up_trained(manifest, Path(opts.results_dir))
-    write_json(folder / "search.json", manifest)
+    with exclusive(folder / ".search.lock", f"{folder}/search.json"):  # a search started beside this one may have
+        refuse_other_search(folder, archs, opts)  # written its own since the check above (its records are kept)
+        write_json(folder / "search.json", manifest)
     table = search_table(manifest)
     for fmt in FORMATS:
         write_text(folder / f"table.{fmt}", render(table, fmt))

@@ -22,7 +22,7 @@ from rwbench.cli import main
 from rwbench.errors import RwbenchError
 from rwbench.fitting import TrainOptions
 from rwbench.frontend import FRONTENDS
-from rwbench.search import SearchOptions, plan_search, search
+from rwbench.search import SearchOptions, candidates, plan_search, search
 from rwbench.search_space import arch_id, load_space, packaged_spaces, read_space
 
 TOY_SPACE = """
@@ -800,3 +800,53 @@ def test_a_dry_run_after_a_search_says_what_it_would_read(toy_space, tmp_path, c
     assert "synflow: ≈" in out and "; 2 of 2 cached in" in out.split("synflow: ≈")[1].splitlines()[0]
     rw = out.split("rw_elm: ≈")[1].splitlines()[0]
     assert "2 of 2 result files already in" in rw and "2 of 2 cached in" in rw
+
+
+def test_random_weight_proxy_means_equal_in_exact_arithmetic_tie():
+    """Folds (.5, .2, .2, .4, .4) and (.1, .4, .4, .2, .6) both average 1.7 / 5, stored as 0.33999999999999997 and
+    0.34: ranked as a strict order, ρ, τ, top-10 % and regret were wrong and the tie at the --train-top cut unsaid."""
+    from rwbench.analysis.search_score import proxy_scores
+    from rwbench.search import Architecture, tied_at_cut
+
+    low, high = float(np.mean([.5, .2, .2, .4, .4])), float(np.mean([.1, .4, .4, .2, .6]))
+    assert low != high  # the rounding noise under test
+    values = (0.9, high, low, 0.1)
+    archs = [Architecture(dataclasses.replace(TINY, name=f"net{i}"), {"id": i},
+                          proxies={"rw_elm": {"value": v, "kind": "random-weight"}}) for i, v in enumerate(values)]
+    assert tied_at_cut(archs, "rw_elm", 2) == [archs[1], archs[2]]
+    trained = (0.8, 0.5, 0.6, 0.2)
+    manifest = {"proxies": ["rw_elm"], "architectures": [
+        {"name": f"net{i}", "proxies": {"rw_elm": {"value": v, "kind": "random-weight", "seconds": 1.0,
+                                                   "device": "cpu"}},
+         "trained": {"value": t, "seconds": 10.0, "device": "cpu"}} for i, (v, t) in enumerate(zip(values, trained))]}
+    row = proxy_scores(manifest).set_index("proxy").loc["rw_elm"]
+    expected = stats.spearmanr([0.9, 0.34, 0.34, 0.1], trained)[0]
+    assert row["spearman_rho"] == pytest.approx(expected) and expected != pytest.approx(stats.spearmanr(values, trained)[0])
+
+
+def test_a_search_that_another_wrote_beside_while_it_ran_is_refused_at_the_end(toy_space, tmp_path):
+    """Two searches started together into one folder both passed the check made at their start, and the last to
+    finish replaced the other's search.json without a word; the check is made again, under a lock, before writing."""
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space=str(toy_space), n=2, proxies="params,dim", minibatch=4, results_dir=tmp_path, device="cpu")
+    other = SearchOptions(**{**opts.__dict__, "sample_seed": 7})
+    started = []
+
+    def meanwhile(_what):  # while this search computes its proxies, another one finishes into the same folder
+        if not started:
+            started.append(search(dataset, other))
+
+    with pytest.raises(RwbenchError, match=r"holds another search \(2 other architectures"):
+        search(dataset, opts, on_done=meanwhile)
+    kept = json.loads((started[0] / "search.json").read_text())["architectures"]
+    assert {a["name"] for a in kept} == {a.name for a in candidates(other)[0]}  # the other's, not replaced
+
+
+def test_halving_keeps_every_architecture_tied_at_its_cut():
+    """dim 120, 48, 24, 48: the best half (2) took the first 48 in sample order and left its twin out of rw_elm."""
+    from rwbench.search import Architecture, halved
+
+    archs = [Architecture(dataclasses.replace(TINY, name=f"net{i}"), {"id": i}, proxies={"dim": {"value": v}})
+             for i, v in enumerate((120, 48, 24, 48))]
+    assert halved(archs, "dim") == [archs[0], archs[1], archs[3]]
+    assert halved(archs[:3], "dim") == [archs[0], archs[1]]  # no tie at the cut: ceil(3 / 2)

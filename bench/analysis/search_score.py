@@ -173,10 +173,9 @@ def reference_proxy(manifest: dict) -> str | None:
 def difference(manifest: dict, reference: str, name: str) -> tuple[float, float, float]:
     """ρ(reference) − ρ(name) with trained accuracy over the trained architectures where both are defined, and its
     paired bootstrap 95 % interval (the same architectures drawn for both): above zero, the reference ranks better."""
-    rows = [(a["proxies"][reference]["value"], a["proxies"][name]["value"], a["trained"]["value"])
-            for a in manifest["architectures"] if a.get("trained") and reference in a["proxies"]
-            and name in a["proxies"] and _finite(a["proxies"][reference]["value"])
-            and _finite(a["proxies"][name]["value"])]
+    rows = [(_value(a["proxies"].get(reference)), _value(a["proxies"].get(name)), a["trained"]["value"])
+            for a in manifest["architectures"] if a.get("trained")]
+    rows = [row for row in rows if _finite(row[0]) and _finite(row[1])]
     if len(rows) < MIN_FRONTENDS:
         return math.nan, math.nan, math.nan
     ref, other, trained = np.array(rows, float).T
@@ -318,9 +317,20 @@ def _finite(value) -> bool:
     return value is not None and math.isfinite(value)
 
 
+def rank_value(record: dict | None) -> Any:
+    """A proxy record's value as ranks, ties and cuts read it: a random-weight proxy's (a mean of accuracies) settled
+    (:func:`~rwbench.analysis.significance.settled`), so that means equal in exact arithmetic (1.7 / 5 summed as
+    0.33999999999999997 and as 0.34) tie instead of ranking by rounding noise; any other proxy's as computed (a
+    gradient norm of 1e-12 is not zero). None where the record has none."""
+    value = None if record is None else record.get("value")
+    if record is not None and record.get("kind") == "random-weight" and _finite(value):
+        return float(settled(float(value)))
+    return value
+
+
 def _value(record: dict | None) -> float:
-    """A proxy record's value, ``-inf`` where there is none to rank by (not computed, undefined)."""
-    value: Any = None if record is None else record["value"]
+    """A proxy record's value to rank by (:func:`rank_value`), ``-inf`` where there is none (not computed, undefined)."""
+    value = rank_value(record)
     return float(value) if _finite(value) else -math.inf
 
 
