@@ -850,3 +850,17 @@ def test_halving_keeps_every_architecture_tied_at_its_cut():
              for i, v in enumerate((120, 48, 24, 48))]
     assert halved(archs, "dim") == [archs[0], archs[1], archs[3]]
     assert halved(archs[:3], "dim") == [archs[0], archs[1]]  # no tie at the cut: ceil(3 / 2)
+
+
+def test_top_precision_and_regret_stand_over_the_trained_however_few_the_proxy_scored():
+    """Three trained, synflow defined on two: top-10 % and regret (over every trained architecture, the unscored one
+    last) were left blank with ρ and τ, which do need three scored."""
+    from rwbench.analysis.search_score import proxy_scores
+
+    values, trained = (2.0, 1.0, None), (0.8, 0.5, 0.6)
+    manifest = {"proxies": ["synflow"], "architectures": [
+        {"name": f"net{i}", "proxies": {"synflow": {"value": v, "kind": "zero-cost", "seconds": 1.0, "device": "cpu"}}
+         if v is not None else {}, "trained": {"value": t, "seconds": 10.0, "device": "cpu"}}
+        for i, (v, t) in enumerate(zip(values, trained))]}
+    row = proxy_scores(manifest).set_index("proxy").loc["synflow"]
+    assert math.isnan(row["spearman_rho"]) and row["top10_precision"] == 1.0 and row["regret"] == 0.0

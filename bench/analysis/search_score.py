@@ -323,8 +323,8 @@ def rank_value(record: dict | None) -> Any:
     0.33999999999999997 and as 0.34) tie instead of ranking by rounding noise; any other proxy's as computed (a
     gradient norm of 1e-12 is not zero). None where the record has none."""
     value = None if record is None else record.get("value")
-    if record is not None and record.get("kind") == "random-weight" and _finite(value):
-        return float(settled(float(value)))
+    if record is not None and record.get("kind") == "random-weight" and isinstance(value, (int, float)) and _finite(value):
+        return float(settled(value))
     return value
 
 
@@ -340,11 +340,11 @@ def _correlation(pairs: np.ndarray, trained: np.ndarray) -> dict:
     out: dict[str, Any] = {**dict.fromkeys(["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "rho_ci_low",
                                             "rho_ci_high", "top10_precision", "regret", "rho_ci_undefined_draws"],
                                            math.nan), "spearman_p_method": "", "kendall_p_method": ""}
-    if len(pairs) < MIN_FRONTENDS:
-        return out
-    x, y = trained[:, 0], trained[:, 1]
-    out.update(top10_precision=top_precision(x, y), regret=regret(x, y))
-    out.update(rank_agreement(pairs[:, 0], pairs[:, 1]))  # NaN for a constant side
+    if len(trained) >= MIN_FRONTENDS:  # over every trained architecture, however few the proxy scored
+        x, y = trained[:, 0], trained[:, 1]
+        out.update(top10_precision=top_precision(x, y), regret=regret(x, y))
+    if len(pairs) >= MIN_FRONTENDS:
+        out.update(rank_agreement(pairs[:, 0], pairs[:, 1]))  # NaN for a constant side
     return out
 
 
