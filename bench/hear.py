@@ -45,6 +45,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -99,15 +100,35 @@ class HearConfig:
         for key in values:
             if key not in known:
                 raise UnknownNameError(f"key of {where}", key, list(known))
-        kinds = {"seed": int, "rate": int, "hop": float, "window": float, "width": str}
+        if isinstance(values.get("layers"), (list, tuple)):  # a config file's list: the string form's a+b
+            values["layers"] = "+".join(map(str, values["layers"]))
+        kinds: dict[str, Callable[[Any], Any]] = {"seed": _integral, "rate": _integral, "hop": float, "window": float,
+                                                     "width": str}
         try:
             typed = {k: (kinds[k](v) if k in kinds and v is not None else v) for k, v in values.items()}
         except (TypeError, ValueError) as err:
             raise RwbenchError(f"{where}: {err}") from None
+        for key in ("frontend", "weights", "pooling", "layers"):
+            if key in typed and not isinstance(typed[key], str):
+                raise RwbenchError(f"{where}: {key} must be text, not {typed[key]!r}")
         return cls(**typed)
 
 
-_KEY = re.compile(r":(?=[a-z_]+=)")  # a colon that starts key=value (a weight tag like pretrained:/a/b keeps its own)
+def _integral(value: object) -> int:
+    """An integer given as a number or text; a fractional one (seed 1.9, rate 16000.9) is refused, never truncated."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number")
+    number = float(value) if isinstance(value, str) and not value.strip().lstrip("+-").isdigit() else value
+    if isinstance(number, float):
+        if not number.is_integer():
+            raise ValueError(f"{value!r} is not a whole number")
+        number = int(number)
+    return int(number)  # type: ignore[call-overload]
+
+
+# a colon that starts one of the keys (a weight tag like pretrained:/a/b or pretrained:epoch=3-step=10.pt keeps its own)
+_KEY = re.compile(r":(?=(?:" + "|".join(f.name for f in fields(HearConfig)) + ")=)")
+_ANY_KEY = re.compile(r":(?=[a-z_]+=)")
 
 
 def parse_model_path(text: str) -> HearConfig:
@@ -121,6 +142,9 @@ def parse_model_path(text: str) -> HearConfig:
         values: dict[str, Any] = tomllib.loads(raw) if path.suffix.lower() == ".toml" else json.loads(raw)
         return HearConfig.from_mapping(values, f"HEAR model config {path.name}")
     head, *pairs = _KEY.split(text)
+    if not head.partition(":")[2].startswith("pretrained:"):  # outside a path, any key=value is a key (a typo named)
+        head, *more = _ANY_KEY.split(head)
+        pairs = more + pairs
     name, _, tag = head.partition(":")
     values = {"frontend": name, **({"weights": tag} if tag else {})}
     for pair in pairs:
@@ -163,6 +187,8 @@ class RwbenchHearModel(nn.Module):
             raise RwbenchError(f"HEAR API: audio must be (n_sounds, n_samples), got shape {tuple(audio.shape)}")
         if audio.shape[1] == 0:
             raise RwbenchError("HEAR API: the sounds have no samples (n_samples = 0): nothing to embed")
+        if audio.shape[0] == 0:  # the resampler and the FFTs fail on it deep inside, naming nothing
+            raise RwbenchError("HEAR API: the batch holds no sounds (n_sounds = 0): nothing to embed")
         if not audio.is_floating_point():  # int16 PCM would be embedded at 32767 times the scale
             raise RwbenchError(f"HEAR API: audio must be float in [-1, 1], got {audio.dtype}")
         device = self.columns.device

@@ -143,6 +143,16 @@ def _code_sha256(module) -> str | None:
     return hashlib.sha256("".join(files_digest(list(f.rglob("*.py")), f) for f in folders).encode()).hexdigest()
 
 
+def _state_sha256(model: nn.Module) -> str:
+    """A digest of what ``model`` computes with: every parameter and buffer, by name, dtype, shape and bytes."""
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        data = tensor.detach().cpu().contiguous()
+        digest.update(f"{key}:{data.dtype}:{tuple(data.shape)}".encode())
+        digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+    return digest.hexdigest()
+
+
 def provenance(name: str) -> dict | None:
     """What a ``hear:`` front-end is made of (recorded in results as ``frontend.hear``); None for other names."""
     return _PROVENANCE.get(name)
@@ -189,7 +199,9 @@ def _make(ref: HearRef, name: str) -> FrontendSpec:
               "model_file": str(path.resolve()) if path is not None and path.exists() else ref.model or None,
               "model_sha256": sha, "sample_rate": int(api.sample_rate), "embedding_size": dim,
               "adapter_version": ADAPTER_VERSION,
-              "module_sha256": _code_sha256(module)}  # a release's version does not change with an edited install
+              "module_sha256": _code_sha256(module),  # a release's version does not change with an edited install
+              "state_sha256": _state_sha256(model)}  # weights the module loads itself (its own data files, a path
+    # inside a model spec): another state is another network, whatever file names say
     identity = {k: v for k, v in record.items() if k != "model_file" or sha is None}  # a moved file is the same model
     canonical = _canonical(ref, path, sha)
     _PROVENANCE[canonical] = _PROVENANCE[name] = record

@@ -210,9 +210,21 @@ def _fetch(pack: WeightPack, source: Path | None, folder: Path) -> Path:
 
 
 def installed(name: str, home: Path | None = None) -> dict | None:
-    """The ``pack.json`` of an installed pack, or None."""
+    """The ``pack.json`` of an installed pack, or None; one that is not a pack's record (unreadable, or without a
+    ``files`` mapping of ``{"file": ..., "sha256": ...}`` entries) is a :class:`WeightsError` saying to reinstall."""
     path = (home or weights_home()) / name / "pack.json"
-    return read_json(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        info = read_json(path)
+    except RwbenchError as err:
+        raise WeightsError(f"{err}; reinstall with `rwbench weights fetch {name}`") from None
+    files = info.get("files")
+    if not isinstance(files, dict) or not all(isinstance(e, dict) and isinstance(e.get("file"), str)
+                                              and isinstance(e.get("sha256"), str) for e in files.values()):
+        raise WeightsError(f"{path} is not a weights pack's record (its 'files' must map each model to its file and "
+                           f"sha256); reinstall with `rwbench weights fetch {name}`")
+    return info
 
 
 def listing(home: Path | None = None) -> list[dict]:
@@ -220,7 +232,13 @@ def listing(home: Path | None = None) -> list[dict]:
     file the run would refuse is shown so, not as installed), sha256, source and licence."""
     rows = []
     for pack in WEIGHT_PACKS:
-        info = installed(pack.name, home) or {"files": {}}
+        try:
+            info = installed(pack.name, home) or {"files": {}}
+        except WeightsError as err:  # this pack is shown refused; the others are listed
+            rows += [{"pack": pack.name, "model": model, "frontend": frontend, "weights": tag,
+                      "installed": f"refused: {err}", "sha256": "", "source": pack.requirement,
+                      "licence": pack.licence} for model, (frontend, tag) in pack.models.items()]
+            continue
         for model, (frontend, tag) in pack.models.items():
             entry = info["files"].get(model)
             path = (home or weights_home()) / pack.name / entry["file"] if entry else None
@@ -326,6 +344,10 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (SafetensorError, OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as err:
         raise WeightsError(f"cannot read weights from {path}: {type(err).__name__}: {err}") from err
+    except Exception as err:  # torch's weights-only unpickler on other bytes: KeyError, IndexError, ...
+        raise WeightsError(f"cannot read weights from {path}: not a torch state dict or safetensors file "
+                           f"({type(err).__name__}: {err}); save `model.state_dict()` with torch.save, or give a "
+                           "safetensors file the .safetensors suffix") from err
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

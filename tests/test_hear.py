@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -128,7 +129,7 @@ def test_runs_where_the_caller_moved_the_model(device):
     torch.testing.assert_close(scene.cpu(), reference, rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("audio, error", [(torch.zeros(2, 0), "no samples"),
+@pytest.mark.parametrize("audio, error", [(torch.zeros(2, 0), "no samples"), (torch.zeros(0, 16000), "no sounds"),
                                           (torch.zeros(2, 16000, dtype=torch.int16), "must be float")])
 def test_empty_or_integer_audio_is_refused_by_both_calls(audio, error):
     """An empty batch gave the timestamp call one window of padding (a silent window's embedding); int16 PCM was
@@ -137,3 +138,18 @@ def test_empty_or_integer_audio_is_refused_by_both_calls(audio, error):
     for call in (hear.get_scene_embeddings, hear.get_timestamp_embeddings):
         with pytest.raises(RwbenchError, match=error):
             call(audio, model)
+
+
+def test_model_spec_values_are_read_as_given_or_refused():
+    """A Lightning-style `pretrained:epoch=3-step=10.pt` was split at `epoch=` (an unknown key); a config file's
+    `layers = ["pool1", "pool5"]` ended in an AttributeError; seed 1.9 and rate 16000.9 were truncated unsaid."""
+    from rwbench.hear import HearConfig, parse_model_path
+
+    config = parse_model_path("timbral_temporal:pretrained:epoch=3-step=10.pt:seed=2")
+    assert (config.weights, config.seed) == ("pretrained:epoch=3-step=10.pt", 2)
+    assert HearConfig.from_mapping({"layers": ["pool1", "pool5"]}, "f").layers == "pool1+pool5"
+    assert HearConfig.from_mapping({"seed": 2.0, "rate": "16000"}, "f").seed == 2
+    for values, problem in (({"seed": 1.9}, "1.9 is not a whole number"), ({"rate": 16000.9}, "16000.9 is not"),
+                            ({"seed": True}, "True is not a number"), ({"pooling": 3}, "pooling must be text")):
+        with pytest.raises(RwbenchError, match=re.escape(problem)):
+            HearConfig.from_mapping(values, "f")

@@ -171,3 +171,30 @@ def test_model_names_that_are_not_paths_are_told_apart(tmp_path, monkeypatch):
     alice, bob = (FRONTENDS.get(f"hear:hear_hub_model?model={who}/base") for who in ("alice", "bob"))
     assert alice.name != bob.name and "alice_base@" in alice.name and "bob_base@" in bob.name
     assert FRONTENDS.get("hear:hear_hub_model?model=base").name == "hear:hear_hub_model?model=base"
+
+
+def test_weights_a_module_loads_itself_are_part_of_its_key(tmp_path):
+    """A HEAR package reading its own data file (or a model spec naming a weights path): replacing the file kept the
+    key, and the old embeddings and results were reused; the loaded network's state is now part of the identity."""
+    (tmp_path / "hear_data_model.py").write_text(
+        "import pathlib, torch\nfrom hear_toy_module import ToyModel, get_scene_embeddings, get_timestamp_embeddings\n"
+        "def load_model(model_file_path=''):\n"
+        "    model = ToyModel()\n"
+        "    model.load_state_dict(torch.load(pathlib.Path(__file__).parent / 'w.pt'))\n"
+        "    return model\n")
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).parent)])}
+    cell = ("from rwbench.frontend import FRONTENDS\nfrom rwbench.hear_import import provenance\n"
+            "spec = FRONTENDS.get('hear:hear_data_model')\n"
+            "print(spec.version, provenance('hear:hear_data_model')['state_sha256'][:12])")
+    seen = []
+    for scale in (1.0, 1.0, 2.0):  # each run a new process, as a user reruns after replacing the file
+        model = toy.load_model()
+        with torch.no_grad():
+            model.projection.weight.mul_(scale)
+        torch.save(model.state_dict(), tmp_path / "w.pt")
+        seen.append(subprocess.run([sys.executable, "-c", cell], env=env, capture_output=True, text=True,
+                                   check=True, timeout=300).stdout.split())
+    assert seen[0] == seen[1] and seen[1][0] != seen[2][0] and seen[1][1] != seen[2][1]

@@ -20,7 +20,7 @@ from toy import TINY, TinyNet, tone_dataset
 from rwbench.backends import BACKENDS
 from rwbench.frontend import FRONTENDS, Embedder, layer_sets, resolve_weights
 from rwbench.pipeline import RunOptions, run
-from rwbench.weight_packs import WeightsError, fetch, listing, pack_file, sha256_of
+from rwbench.weight_packs import WeightsError, _checked, fetch, listing, pack_file, sha256_of
 
 MUSICNN_FILES = {"MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg"}
 
@@ -48,6 +48,22 @@ def test_the_listing_shows_a_pack_the_run_would_refuse(musicnn_home, tmp_path):
     rows = {r["model"]: r for r in listing(home) if r["pack"] == "musicnn"}
     assert all(r["installed"].startswith("refused: ") and "installed by another rwbench" in r["installed"]
                for r in rows.values())
+
+
+@pytest.mark.parametrize("record", ['{"schema": 1}', '{"files": []}', '{"files": {"MTT_musicnn": {"file": "x"}}}',
+                                    "{not json"])
+def test_a_pack_record_of_the_wrong_shape_is_refused_by_name(musicnn_home, tmp_path, record):
+    """A pack.json without files, with a list of them or an entry without its sha256 ended `weights list` and the run
+    in a KeyError or AttributeError; invalid JSON aborted the whole listing."""
+    home = tmp_path / "w"
+    shutil.copytree(musicnn_home, home)
+    (home / "musicnn" / "pack.json").write_text(record)
+    rows = [r for r in listing(home) if r["pack"] == "musicnn"]
+    assert rows and all(r["installed"].startswith("refused: ") and "weights fetch musicnn" in r["installed"]
+                        for r in rows)
+    assert any(r["pack"] != "musicnn" for r in listing(home))  # the other packs are still listed
+    with pytest.raises(WeightsError, match="reinstall with `rwbench weights fetch musicnn`"):
+        _checked("musicnn", "musicnn", "mtt", home)
 
 
 def test_conversion_is_deterministic(musicnn_home, tmp_path, musicnn_wheel):
@@ -169,7 +185,7 @@ def test_a_checkpoint_that_does_not_fit_lists_its_keys(tmp_path, edit, match):
         Embedder(TINY, weights=f"pretrained:{tmp_path / 'w.safetensors'}")
 
 
-@pytest.mark.parametrize("content", [b"", b"garbage" * 100])
+@pytest.mark.parametrize("content", [b"", b"garbage" * 100, b"hello world\n", b"(a)"])  # text: KeyError, IndexError
 def test_an_unreadable_checkpoint_is_named(tmp_path, content):
     (tmp_path / "w.safetensors").write_bytes(content)
     (tmp_path / "w.pt").write_bytes(content)
