@@ -479,7 +479,9 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
                     "tied_at_cut": [a.name for a in tied_at_cut(archs, rank_by, opts.train_top)],
                     "results": str(opts.results_dir),  # as given (from the directory the search ran in)
                     "results_from_folder": os.path.relpath(Path(opts.results_dir).resolve(), folder.resolve())},
-        "seconds": proxy_seconds,
+        # the proxies' cost as their records give it (a resumed search's wall time leaves out what earlier runs did)
+        "seconds": sum(float(r.get("seconds") or 0.0) for a in archs for r in a.proxies.values()),
+        "this_run_seconds": proxy_seconds,
         "architectures": [{"name": a.name, "config": a.config, "description": a.spec.description,
                            "params": a.spec.param_count(opts.width), "proxies": a.proxies} for a in archs],
     }

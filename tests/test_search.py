@@ -771,7 +771,11 @@ def test_another_search_into_the_same_folder_is_refused(toy_space, tmp_path):
     dataset = tone_dataset(n_per_class=4)
     opts = SearchOptions(space=str(toy_space), n=2, proxies="params", minibatch=4, results_dir=tmp_path, device="cpu")
     folder = search(dataset, opts)
+    first = json.loads((folder / "search.json").read_text())
     assert search(dataset, SearchOptions(**{**opts.__dict__, "proxies": "params,dim"})) == folder  # grown: the same
+    grown = json.loads((folder / "search.json").read_text())  # its cost: every record's, not this run's alone
+    assert grown["seconds"] >= first["seconds"] > 0 and grown["seconds"] == pytest.approx(
+        sum(r["seconds"] for a in grown["architectures"] for r in a["proxies"].values()))
     other = SearchOptions(**{**opts.__dict__, "sample_seed": 7})
     with pytest.raises(RwbenchError, match=r"holds another search \(2 other architectures, e\.g\. .*--out FOLDER, or --force"):
         search(dataset, other)
