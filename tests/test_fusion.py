@@ -390,12 +390,17 @@ def test_convs_that_share_their_weight_are_not_folded():
         def forward(self, x):
             return [self.bna(self.a(x)), self.bnb(self.b(x))]
 
-    net = Tied().eval()
-    _trained_like(net)
-    x = torch.randn(3, 1, 40, generator=torch.Generator().manual_seed(0))
-    plain = net(x)
+    _left_as_written(Tied().eval(), samples=40)
+
+
+def _left_as_written(net: nn.Module, *, samples: int, trained: bool = True) -> None:
+    """``fuse_for_inference`` rewrites nothing in ``net`` and its layers stay what they were."""
+    if trained:
+        _trained_like(net)
+    x = torch.randn(3, 1, samples, generator=torch.Generator().manual_seed(0))
+    plain = [t.clone() for t in net(x)]
     assert fuse_for_inference(net, x) == []
-    for fused, reference in zip(net(x), plain):
+    for fused, reference in zip(net(x), plain, strict=True):
         _assert_same(fused, reference)
 
 
@@ -410,13 +415,7 @@ def test_a_conv_whose_weight_another_operation_reads_is_not_folded():
         def forward(self, x):
             return [self.bn(self.conv(x)), nn.functional.conv1d(x, self.conv.weight, dilation=2)]
 
-    net = Branches().eval()
-    _trained_like(net)
-    x = torch.randn(3, 1, 40, generator=torch.Generator().manual_seed(0))
-    plain = net(x)
-    assert fuse_for_inference(net, x) == []
-    for fused, reference in zip(net(x), plain):
-        _assert_same(fused, reference)
+    _left_as_written(Branches().eval(), samples=40)
 
 
 @pytest.mark.parametrize("act", [nn.ReLU(inplace=True), nn.LeakyReLU(0.1, inplace=True)])
@@ -433,12 +432,7 @@ def test_an_in_place_activation_before_a_max_pool_is_not_swapped(act):
             h = self.conv(x)
             return [h, self.conv2(self.block(h))]
 
-    net = Preact().eval()
-    x = torch.randn(3, 1, 80, generator=torch.Generator().manual_seed(0))
-    plain = [t.clone() for t in net(x)]
-    assert fuse_for_inference(net, x) == []
-    for fused, reference in zip(net(x), plain):
-        _assert_same(fused, reference)
+    _left_as_written(Preact().eval(), samples=80, trained=False)
 
 
 def test_compiling_is_timed_apart_from_the_clips_and_recorded(monkeypatch, tmp_path):

@@ -285,7 +285,6 @@ def test_a_network_that_returns_other_layers_than_declared_is_named_at_once(tmp_
 def test_a_file_dataset_whose_plugin_load_audio_is_edited_is_embedded_again(tmp_path):
     """A plugin dataset of files keyed by the files' bytes alone: an edited ``load_audio`` (here a gain of 0.01) kept
     the cache key, and the run scored the old audio from the cache (real processes, as a user edits and reruns)."""
-    import subprocess
 
     from conftest import write_audio
 
@@ -314,17 +313,24 @@ def test_a_file_dataset_whose_plugin_load_audio_is_edited_is_embedded_again(tmp_
     argv = [sys.executable, "-m", "rwbench.cli", "embed", "--plugin", str(plugin), "--dataset", "gainfolder",
             "--data-root", str(tmp_path / "data"), "--frontends", "mfcc", "--cache", str(tmp_path / "cache"),
             "--workers", "0", "--results", str(tmp_path / "r")]
-    for gain, expected in (("1.0", "1 computed, 0 from cache"), ("1.0", "0 computed, 1 from cache"),
-                           ("0.01", "1 computed, 0 from cache")):
-        plugin.write_text(source.replace("GAIN = 1.0", f"GAIN = {gain}"))
+    _edit_and_rerun(plugin, argv, [(source.replace("GAIN = 1.0", f"GAIN = {gain}"), expected) for gain, expected in
+                                   (("1.0", "1 computed, 0 from cache"), ("1.0", "0 computed, 1 from cache"),
+                                    ("0.01", "1 computed, 0 from cache"))])
+
+
+def _edit_and_rerun(plugin, argv: list[str], steps: list[tuple[str, str]]) -> None:
+    """For each (plugin source, what the run says): write the plugin, run ``argv`` in a new process, check."""
+    import subprocess
+
+    for source, expected in steps:
+        plugin.write_text(source)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0 and expected in done.stderr, (gain, done.stderr[-2000:])
+        assert done.returncode == 0 and expected in done.stderr, (expected, done.stderr[-2000:])
 
 
 def test_a_plugin_registering_a_partial_of_a_builtin_network_is_keyed_by_its_file(tmp_path):
     """`register_frontend(...)(partial(VerticalConv, n_freq=40))`: the factory's code is rwbench's, so the key held no
     plugin code; editing n_freq to 90 kept the cache entry and the old accuracy (real processes)."""
-    import subprocess
 
     plugin = tmp_path / "vert.py"
     source = textwrap.dedent('''
@@ -339,11 +345,9 @@ def test_a_plugin_registering_a_partial_of_a_builtin_network_is_keyed_by_its_fil
     ''')
     argv = [sys.executable, "-m", "rwbench.cli", "embed", "--plugin", str(plugin), "--frontends", "my_vertical",
             "--tasks", "timbre", "--cache", str(tmp_path / "cache"), "--workers", "0", "--results", str(tmp_path / "r")]
-    for n_freq, expected in (("40", "1 computed, 0 from cache"), ("40", "0 computed, 1 from cache"),
-                             ("90", "1 computed, 0 from cache")):
-        plugin.write_text(source.replace("NFREQ", n_freq))
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0 and expected in done.stderr, (n_freq, done.stderr[-2000:])
+    _edit_and_rerun(plugin, argv, [(source.replace("NFREQ", n_freq), expected) for n_freq, expected in
+                                   (("40", "1 computed, 0 from cache"), ("40", "0 computed, 1 from cache"),
+                                    ("90", "1 computed, 0 from cache"))])
 
 
 def test_a_generated_dataset_whose_clip_fails_is_not_told_to_skip_bad_audio(tmp_path, capsys):
