@@ -335,7 +335,8 @@ def datasets_from_args(args):
             raise RwbenchError(f"--dataset-option {key} is not a loader option" + (f"; use {flag}" if flag else ""))
     options = {key: typed_option(spec.name, spec.build, key, value, text) for key, value, text in args.dataset_option}
     for flag in ("skip_bad_audio", "partial"):
-        if getattr(args, flag):
+        # a generated dataset (no --data-root) has no files to screen: --skip-bad-audio acts in the embed stage alone
+        if getattr(args, flag) and (flag == "partial" or spec.needs_root or flag in loader_options(spec.build)):
             options[flag] = True
     try:
         return spec.load(args.data_root, tasks=tasks, **options)

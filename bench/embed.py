@@ -43,15 +43,6 @@ def embed(
     return unless_skipped(Embeddings.read(job.entry(Path(cache_root))), job, skip_bad_audio)
 
 
-def skip_hint(dataset) -> str:
-    """What to do about a clip that fails: a dataset of files leaves it out under --skip-bad-audio (every file loader
-    takes it); generated clips have no file to leave out, and their loaders refuse the option."""
-    if any(clip.path is not None for clip in dataset.clips):
-        return "rerun with --skip-bad-audio to leave such clips out; they are named in the result"
-    return (f"dataset {dataset.name!r} generates its clips (no files): --skip-bad-audio is not its option; the "
-            "generator or the front-end must change")
-
-
 def unless_skipped(embeddings: Embeddings, job: EmbedJob, skip_bad_audio: bool) -> Embeddings:
     """``embeddings``, unless they leave out clips (cached by a ``--skip-bad-audio`` run) and this run did not ask
     for that: then the error a cold cache gives, so that one command never passes or fails by what is cached."""
@@ -152,7 +143,8 @@ def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_si
             bar.close()
             clip, reason = next(iter(failed.items()))
             named = "" if clip_ids[clip] in reason else f"{clip_ids[clip]}: "  # a decoder's message names the file
-            raise DataError(f"{job.dataset.key}: {named}{reason} ({skip_hint(job.dataset)})")
+            raise DataError(f"{job.dataset.key}: {named}{reason} (rerun with --skip-bad-audio to leave such clips "
+                            f"out; they are named in the result)")
         entry.save_chunk(index, rows, features, failed, dim=features[0].shape[1] if features else dim,
                          clip_ids=clip_ids, seconds=time.perf_counter() - start, device=str(torch_device),
                          batch_size=batch_size, threads=torch.get_num_threads(), compile_seconds=compile_seconds)

@@ -1,5 +1,6 @@
 """Registries: lookup, wildcards, "did you mean", entry-point and file plugins."""
 
+import json
 import re
 import sys
 import textwrap
@@ -350,27 +351,33 @@ def test_a_plugin_registering_a_partial_of_a_builtin_network_is_keyed_by_its_fil
                                     ("90", "1 computed, 0 from cache"))])
 
 
-def test_a_generated_dataset_whose_clip_fails_is_not_told_to_skip_bad_audio(tmp_path, capsys):
-    """A network giving NaN on a synthetic clip: the error said "rerun with --skip-bad-audio", which synthetic
-    refuses ("has no option 'skip_bad_audio'")."""
+def test_skip_bad_audio_leaves_out_a_generated_clip_the_network_fails_on(tmp_path, capsys):
+    """A network giving NaN on some synthetic clips: the error said "rerun with --skip-bad-audio", and the rerun was
+    refused ("synthetic has no option 'skip_bad_audio'"): a generated dataset has no files to screen, so the flag now
+    acts in the embed stage alone and the clips are left out, named."""
     plugin = tmp_path / "nan_net.py"
     plugin.write_text(textwrap.dedent("""
         import torch
         from torch import nn
         from rwbench.frontend import register_frontend
 
-        class NaNNet(nn.Module):
+        class LoudNaN(nn.Module):
             def __init__(self, filters):
                 super().__init__()
                 self.conv = nn.Conv1d(1, filters, 16, stride=8)
             def forward(self, x):
-                return [self.conv(x) * float("nan")]
+                out = self.conv(x)
+                loudest = x.abs().amax(dim=(1, 2)) == x.abs().amax()  # one clip of each batch
+                return [torch.where(loudest[:, None, None], torch.full_like(out, float("nan")), out)]
 
-        register_frontend(name="nan_net", input_kind="waveform", sample_rate=8000, widths={"small": 4, "paper": 8},
-                          feature_layers=("c",), feature_dim=lambda filters: filters, source="a test")(NaNNet)
+        register_frontend(name="loud_nan", input_kind="waveform", sample_rate=8000, widths={"small": 4, "paper": 8},
+                          feature_layers=("c",), feature_dim=lambda filters: filters, source="a test")(LoudNaN)
     """))
-    argv = ["run", "--plugin", str(plugin), "--frontends", "nan_net", "--backends", "logreg", "--tasks", "timbre",
+    argv = ["run", "--plugin", str(plugin), "--frontends", "loud_nan", "--backends", "logreg", "--tasks", "timbre",
             "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "--workers", "0"]
     assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert "dataset 'synthetic' generates its clips (no files): --skip-bad-audio is not its option" in err, err[-1500:]
+    assert "is not finite" in (err := capsys.readouterr().err) and "rerun with --skip-bad-audio" in err, err[-1500:]
+    assert main([*argv, "--skip-bad-audio"]) == 0, capsys.readouterr().err[-1500:]
+    (result,) = (tmp_path / "r").rglob("loud_nan*.json")
+    skipped = json.loads(result.read_text())["dataset"]["skipped"]
+    assert 0 < len(skipped) < 150 and all("not finite" in s["reason"] for s in skipped)
