@@ -115,10 +115,9 @@ def register_backend(**fields):
     named ``grids`` and no ``grid``, it searches the grid named :data:`DEFAULT_GRID`."""
 
     def decorator(build: Callable[[int], BaseEstimator]) -> Callable[[int], BaseEstimator]:
-        if fields.get("grids") and "grid" not in fields and DEFAULT_GRID in fields["grids"]:  # else refused, named
-            fields.update(grid=fields["grids"][DEFAULT_GRID], grid_name=DEFAULT_GRID)
-        elif fields.get("grids") and "grid" not in fields:
-            fields.update(grid=next(iter(fields["grids"].values())))
+        if fields.get("grids") and "grid" not in fields:  # named grids without the default: BackendSpec names it
+            name = DEFAULT_GRID if DEFAULT_GRID in fields["grids"] else next(iter(fields["grids"]))
+            fields.update(grid=fields["grids"][name], grid_name=name)
         BACKENDS.add(BackendSpec(build=build, **{"code": registering_code(build), **fields}))
         return build
 

@@ -23,9 +23,9 @@ def mono_float(audio: np.ndarray, dataset: Dataset, clip: Clip) -> np.ndarray:
     if audio.ndim != 1 or audio.size == 0 or audio.dtype.kind != "f":
         raise DataError(f"{where} {audio.dtype} audio of shape {audio.shape}; a dataset's load_audio returns mono "
                         "float audio in [-1, 1], shape (samples,), not empty")
-    if not np.isfinite(audio).all():
+    peak = float(np.abs(audio).max())  # NaN and ±Inf carry into the peak: one pass checks all three
+    if not np.isfinite(peak):
         raise DataError(f"{where} {int((~np.isfinite(audio)).sum())} non-finite sample(s) (NaN or ±Inf)")
-    peak = float(np.abs(audio).max())
     if peak > MAX_PEAK:  # the files' rule (audio.load): e.g. int16 counts returned as floats, never scored as audio
         raise DataError(f"{where} audio peaking at {peak:.3g}: not audio on any sane scale (full scale is 1.0; rwbench "
                         f"refuses > {MAX_PEAK:g}); a dataset's load_audio returns mono float audio in [-1, 1]")
@@ -56,8 +56,8 @@ class ClipAudio(torch.utils.data.Dataset):
             windows = fix_length(audio, self.clip_samples, self.dataset.pad)[None]
             # the file has sound (audio.load checks), but perhaps not in the crop: silence there is the resampler's
             # ringing at most, far below the clip's peak
-            peak = np.abs(audio).max()  # non-finite audio is named where the front-end's output is checked
-            if np.isfinite(peak) and not np.abs(windows).max() > SILENT_CROP * peak:
+            peak = np.abs(audio).max()  # finite: mono_float refused the rest
+            if not np.abs(windows).max() > SILENT_CROP * peak:
                 return index, None, (f"{clip.path or clip.id}: its first {self.clip_samples / self.rate:g} s (the "
                                      "dataset's length) are digital silence (80 dB below the clip's peak or more); "
                                      "scored, it would be a clip of no signal under a real label")

@@ -118,12 +118,10 @@ def _integral(value: object) -> int:
     """An integer given as a number or text; a fractional one (seed 1.9, rate 16000.9) is refused, never truncated."""
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a number")
-    number = float(value) if isinstance(value, str) and not value.strip().lstrip("+-").isdigit() else value
-    if isinstance(number, float):
-        if not number.is_integer():
-            raise ValueError(f"{value!r} is not a whole number")
-        number = int(number)
-    return int(number)  # type: ignore[call-overload]
+    number = float(value)  # type: ignore[arg-type]
+    if not number.is_integer():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(number)
 
 
 # a colon that starts one of the keys (a weight tag like pretrained:/a/b or pretrained:epoch=3-step=10.pt keeps its own)

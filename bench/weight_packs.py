@@ -233,17 +233,14 @@ def listing(home: Path | None = None) -> list[dict]:
     rows = []
     for pack in WEIGHT_PACKS:
         try:
-            info = installed(pack.name, home) or {"files": {}}
+            info, unreadable = installed(pack.name, home) or {"files": {}}, None
         except WeightsError as err:  # this pack is shown refused; the others are listed
-            rows += [{"pack": pack.name, "model": model, "frontend": frontend, "weights": tag,
-                      "installed": f"refused: {err}", "sha256": "", "source": pack.requirement,
-                      "licence": pack.licence} for model, (frontend, tag) in pack.models.items()]
-            continue
+            info, unreadable = {"files": {}}, f"refused: {err}"
         for model, (frontend, tag) in pack.models.items():
             entry = info["files"].get(model)
             path = (home or weights_home()) / pack.name / entry["file"] if entry else None
             try:
-                state = str(_checked(pack.name, frontend, tag, home or weights_home()).path)
+                state = unreadable or str(_checked(pack.name, frontend, tag, home or weights_home()).path)
             except WeightsError as err:
                 state = "no" if path is None or not path.is_file() else f"refused: {err}"
             rows.append({"pack": pack.name, "model": model, "frontend": frontend, "weights": tag,

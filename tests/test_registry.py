@@ -314,19 +314,22 @@ def test_a_file_dataset_whose_plugin_load_audio_is_edited_is_embedded_again(tmp_
     argv = [sys.executable, "-m", "rwbench.cli", "embed", "--plugin", str(plugin), "--dataset", "gainfolder",
             "--data-root", str(tmp_path / "data"), "--frontends", "mfcc", "--cache", str(tmp_path / "cache"),
             "--workers", "0", "--results", str(tmp_path / "r")]
-    _edit_and_rerun(plugin, argv, [(source.replace("GAIN = 1.0", f"GAIN = {gain}"), expected) for gain, expected in
-                                   (("1.0", "1 computed, 0 from cache"), ("1.0", "0 computed, 1 from cache"),
-                                    ("0.01", "1 computed, 0 from cache"))])
+    runs = _edit_and_rerun(plugin, argv, [source.replace("GAIN = 1.0", f"GAIN = {gain}") for gain in ("1.0", "1.0", "0.01")])
+    for (code, err), expected in zip(runs, ("1 computed, 0 from cache", "0 computed, 1 from cache",
+                                            "1 computed, 0 from cache"), strict=True):
+        assert code == 0 and expected in err, (expected, err[-2000:])
 
 
-def _edit_and_rerun(plugin, argv: list[str], steps: list[tuple[str, str]]) -> None:
-    """For each (plugin source, what the run says): write the plugin, run ``argv`` in a new process, check."""
+def _edit_and_rerun(plugin, argv: list[str], sources: list[str]) -> list[tuple[int, str]]:
+    """(exit status, stderr) of ``argv`` run in a new process after writing each of ``sources`` as the plugin."""
     import subprocess
 
-    for source, expected in steps:
+    runs = []
+    for source in sources:
         plugin.write_text(source)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0 and expected in done.stderr, (expected, done.stderr[-2000:])
+        runs.append((done.returncode, done.stderr))
+    return runs
 
 
 def test_a_plugin_registering_a_partial_of_a_builtin_network_is_keyed_by_its_file(tmp_path):
@@ -346,9 +349,10 @@ def test_a_plugin_registering_a_partial_of_a_builtin_network_is_keyed_by_its_fil
     ''')
     argv = [sys.executable, "-m", "rwbench.cli", "embed", "--plugin", str(plugin), "--frontends", "my_vertical",
             "--tasks", "timbre", "--cache", str(tmp_path / "cache"), "--workers", "0", "--results", str(tmp_path / "r")]
-    _edit_and_rerun(plugin, argv, [(source.replace("NFREQ", n_freq), expected) for n_freq, expected in
-                                   (("40", "1 computed, 0 from cache"), ("40", "0 computed, 1 from cache"),
-                                    ("90", "1 computed, 0 from cache"))])
+    runs = _edit_and_rerun(plugin, argv, [source.replace("NFREQ", n_freq) for n_freq in ("40", "40", "90")])
+    for (code, err), expected in zip(runs, ("1 computed, 0 from cache", "0 computed, 1 from cache",
+                                            "1 computed, 0 from cache"), strict=True):
+        assert code == 0 and expected in err, (expected, err[-2000:])
 
 
 def test_skip_bad_audio_leaves_out_a_generated_clip_the_network_fails_on(tmp_path, capsys):
