@@ -34,12 +34,17 @@ def load_dataset(name: str, root: str | Path | None = None, *, tasks: Sequence[s
                  **options) -> list[Dataset]:
     """The registered dataset ``name`` read from ``root`` with its official protocol, one :class:`Dataset` per
     task (``tasks``: some of them); ``options`` are the loader's (``rwbench list datasets``)."""
+    from .cli_args import load_registered
     from .datamodel import DATASETS
+    from .guards import typed_option
 
     if isinstance(tasks, str):  # "a,b", as --tasks
         tasks = tasks.split(",")
-    return DATASETS.get(name).load(None if root is None else Path(root), tasks=list(tasks) if tasks else None,
-                                   **options)
+    spec = DATASETS.get(name)
+    # text typed as --dataset-option's is (classes="dog,cat": names, never a string's characters)
+    options = {key: typed_option(spec.name, spec.build, key, value, value) if isinstance(value, str) else value
+               for key, value in options.items()}
+    return load_registered(spec, None if root is None else Path(root), list(tasks) if tasks else None, options)
 
 
 def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | None = None,
@@ -106,11 +111,13 @@ def compare_rows(results: str | Path, a: str, b: str, *, test: str = "auto") -> 
     """``rwbench compare A B``: rows ``a`` and ``b`` (``FRONTEND[:WEIGHTS[:BACKEND]]``, e.g. ``piczak:trained:head``)
     paired on every dataset that has both — per dataset a dict of the blocks' scores, ``mean_difference``,
     ``wins``/``ties``/``losses``, the ``test`` and its ``p``, and the paired bootstrap interval of the difference
-    (``bootstrap_ci_low``/``_high``, drawn as ``bootstrap_over`` says). ``test``: ``folds``, ``clips`` or ``auto``."""
-    from .analysis.leaderboard import pair_comparisons
-    from .results import iter_results
+    (``bootstrap_ci_low``/``_high``, drawn as ``bootstrap_over`` says), the seeds of each row (``a_seeds``,
+    ``b_seeds``) and the result files left out as not valid (``left_out``). ``test``: ``folds``, ``clips`` or
+    ``auto``."""
+    from .analysis.leaderboard import pair_comparisons, read_results
 
-    return pair_comparisons(iter_results(Path(results)), a, b, test)
+    records, invalid = read_results(Path(results))
+    return pair_comparisons(records, a, b, test, invalid)
 
 
 def embedder(frontend: str, *, width: str | int = "small", weights: str = "random", seed: int = 0,

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .device import resolve_device
 from .frontend import POOLINGS, Embedder, FrontendSpec, layer_pooling, pool
 from .macs import clip_samples
 
@@ -216,6 +217,7 @@ def check_frontend(
     batch: int = 3,
 ) -> list[CheckResult]:
     """Check ``spec`` at ``width`` on ``batch`` synthetic clips of ``seconds`` (raised to the spec's minimum)."""
+    device = str(resolve_device(device))  # a device this machine lacks is the command's error, not the front-end's
     n = clip_samples(spec, seconds)
     results = _guarded("clip_length", lambda: _check_clip_length(spec, seconds, n))
     clips = synthetic_clips(batch, n, spec.sample_rate)

@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     ]
     for name, help_, handler, evaluates in stages:
         p = sub.add_parser(name, parents=[common], help=help_)
-        cli_args.add_data_options(p)
+        cli_args.add_data_options(p, stored_tasks=name == "evaluate")
         cli_args.add_embed_options(p)
         if evaluates:
             cli_args.add_eval_options(p)
@@ -401,9 +401,12 @@ def cmd_evaluate(args) -> int:
     opts, result = _options(args), RunLog()
     check_windows(args, FRONTENDS.select(args.frontends))
     if args.data_root is None and DATASETS.get(args.dataset).needs_root:  # from the files the embed stage wrote
-        if args.dataset_option:
-            log.warning("--dataset-option is ignored without --data-root: the stored dataset is the one embedded last")
+        if args.dataset_option:  # the stored dataset was built with the options it was embedded under
+            raise RwbenchError("--dataset-option needs --data-root: without it, evaluate reads the dataset the embed "
+                               "stage stored, built with the options it was embedded under; pass --data-root too, "
+                               "or drop the option")
         datasets = stored_datasets(opts.cache_root, args.dataset, args.tasks or None)
+        log.info("evaluate: the dataset(s) stored by the embed stage: %s", ", ".join(d.key for d in datasets))
     else:
         datasets = cli_args.datasets_from_args(args)
     evaluate_all(datasets, FRONTENDS.select(args.frontends), BACKENDS.select(args.backends), opts, result)
@@ -481,17 +484,14 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .analysis.leaderboard import export_comparison, export_pair, load
-    from .results import iter_results
+    from .analysis.leaderboard import export_comparison, export_pair, load, read_results
 
     if args.rows:
         if len(args.rows) != 2:
             raise RwbenchError(f"compare takes two rows (A B) for a paired test, got {len(args.rows)}")
-        if not args.results.is_dir():
-            raise RwbenchError(f"results folder {str(args.results)!r} does not exist")
-        records = iter_results(args.results, strict=args.strict)
+        records, invalid = read_results(args.results, strict=args.strict)
         a, b = args.rows
-        return _write(export_pair(records, a, b, args.format, args.test), args.output)
+        return _write(export_pair(records, a, b, args.format, args.test, invalid), args.output)
     table = load(args.results, strict=args.strict, task=args.task_type, regime=args.test)
     table.attrs["command"] = args.command_line
     return _write(export_comparison(table, args.format, args.random, args.trained, args.backend, args.transfer), args.output)

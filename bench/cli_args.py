@@ -25,7 +25,9 @@ from .choices import (
 from .errors import DataError, RwbenchError
 
 MAX_SEEDS = 1000  # a count beyond it is a seed typed as a count
+SEED_LIMIT = 2 ** 31  # seeds below it: scikit-learn's and numpy's random_state are 32-bit (and rwbench adds offsets)
 MAX_SECONDS = 86400.0  # a window or clip length beyond a day is a typing error
+MAX_WIDTH = 1 << 20  # filters per layer: beyond, PyTorch's size arithmetic overflows before any memory check
 
 
 def seed_list(text: str) -> list[int]:
@@ -44,6 +46,9 @@ def seed_list(text: str) -> list[int]:
         return list(range(values[0]))
     if not values or any(v < 0 for v in values) or len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"--seeds list takes distinct non-negative seeds (0,5,7), got {text!r}")
+    if any(v >= SEED_LIMIT for v in values):
+        raise argparse.ArgumentTypeError(f"--seeds: seeds must be below 2^31 ({SEED_LIMIT}), got {text!r} (the "
+                                         "backends' and numpy's random states are 32-bit)")
     return values
 
 
@@ -157,9 +162,9 @@ def width(text: str) -> str:
     of one network)."""
     if text in ("small", "paper"):
         return text
-    if text.isdigit() and int(text) > 0:
+    if text.isdigit() and 0 < int(text) <= MAX_WIDTH:
         return str(int(text))
-    raise argparse.ArgumentTypeError(f"--width takes small, paper or a positive filter count, got {text!r}")
+    raise argparse.ArgumentTypeError(f"--width takes small, paper or a filter count from 1 to {MAX_WIDTH}, got {text!r}")
 
 
 def task_list(text: str) -> list[str]:
@@ -218,11 +223,14 @@ def data_root(text: str) -> Path:
     return Path(text).expanduser().absolute()  # Dask workers read it from their own working directories
 
 
-def add_data_options(p: argparse.ArgumentParser) -> None:
+def add_data_options(p: argparse.ArgumentParser, *, stored_tasks: bool = False) -> None:
+    """``stored_tasks``: a stage that reads the dataset the embed stage stored (`rwbench evaluate` without
+    --data-root) evaluates every task stored there by default."""
     p.add_argument("--dataset", default="synthetic", help="registered dataset (see `rwbench list datasets`)")
     p.add_argument("--data-root", type=data_root, help="folder that holds the dataset (not needed for synthetic)")
-    p.add_argument("--tasks", type=task_list, help="comma-separated tasks of a multi-task dataset (default: the "
-                                                  "dataset's default tasks, see `rwbench list datasets`)")
+    stored = "; without --data-root, every task the embed stage stored in the cache" if stored_tasks else ""
+    p.add_argument("--tasks", type=task_list, help=f"comma-separated tasks of a multi-task dataset (default: the "
+                                                  f"dataset's default tasks, see `rwbench list datasets`{stored})")
     p.add_argument("--dataset-option", type=loader_option, action="append", default=[], metavar="KEY=VALUE",
                    help="loader option, e.g. refit=train+valid (repeatable)")
     p.add_argument("--skip-bad-audio", action="store_true", help="leave unreadable clips out and record them")
@@ -338,8 +346,14 @@ def datasets_from_args(args):
         # a generated dataset (no --data-root) has no files to screen: --skip-bad-audio acts in the embed stage alone
         if getattr(args, flag) and (flag == "partial" or spec.needs_root or flag in loader_options(spec.build)):
             options[flag] = True
+    return load_registered(spec, args.data_root, tasks, options)
+
+
+def load_registered(spec, root, tasks: list[str] | None, options: dict) -> list:
+    """``spec.load`` (a :class:`~rwbench.datamodel.DatasetSpec`) with loader ``options``, an option the loader
+    fixes itself (esc10's ``seconds``) or an unknown one named (the CLI's and :func:`rwbench.load_dataset`'s)."""
     try:
-        return spec.load(args.data_root, tasks=tasks, **options)
+        return spec.load(root, tasks=tasks, **options)
     except TypeError as err:  # an option the loader sets itself (esc10's seconds) or cannot take
         fixed = re.search(r"got multiple values for (?:keyword )?argument '(\w+)'", str(err))
         if fixed and fixed.group(1) in options:

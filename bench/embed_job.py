@@ -15,7 +15,16 @@ from .datamodel import Dataset
 from .embedding_manifest import EmbeddingManifest
 from .errors import DataError
 from .fileio import content_key
-from .frontend import FrontendSpec, Pooling, Precision, WeightSource, check_weights_fit, resolve_weights
+from .frontend import (
+    FrontendSpec,
+    Pooling,
+    Precision,
+    WeightSource,
+    check_weights_fit,
+    layer_pooling,
+    network_precision,
+    resolve_weights,
+)
 
 EMBED_CODE_VERSION = 2  # bump when the embedding computation changes: it invalidates the cache
 
@@ -89,6 +98,7 @@ class EmbedJob:
     def description(self) -> dict:
         """Everything that determines the embeddings; its hash is the cache key (computed once)."""
         spec = self.frontend
+        precision = network_precision(spec, self.precision)  # fp32 keys predate the option: no field
         clip, network = self.input_samples()
         return {
             "embed_code": EMBED_CODE_VERSION,
@@ -101,8 +111,8 @@ class EmbedJob:
             "weights_sha256": self.resolved.file.sha256 if self.resolved.file else None,
             **({"fold": self.fold} if self.fold else {}),  # per-fold weights
             "init": (self.init or spec.init) if self.weights_kind == "random" else None,
-            "pooling": self.pooling,
-            **({"precision": self.precision} if self.precision != "fp32" else {}),  # fp32 keys predate the option
+            "pooling": layer_pooling(self.frontend, self.pooling),  # a DSP baseline's vectors: mean whatever asked
+            **({"precision": precision} if precision != "fp32" else {}),
             "input": {"kind": spec.input_kind, "sample_rate": spec.sample_rate, "clip_samples": clip,
                       "network_samples": network, "clip_pad": self.dataset.pad, "min_pad": spec.pad_to_min,
                       "logmel": asdict(spec.logmel) if spec.logmel else None,

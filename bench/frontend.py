@@ -155,13 +155,19 @@ class FrontendSpec:
         def note(module, inputs, output):
             largest[0] = max(largest[0], sum(t.numel() for t in (output if isinstance(output, (list, tuple))
                                                                    else [output]) if isinstance(t, torch.Tensor)))
-        with torch.device("meta"):  # random weights, seed 0 ("none" for a network without its own: a HEAR module)
-            model = Embedder(self, width=width)
-            leaves = [m for m in model.modules() if not list(m.children())]
-            hooks = [m.register_forward_hook(note) for m in leaves]
-            layers = model.net(model.input(torch.empty(1, 1, samples)))
-            for hook in hooks:
-                hook.remove()
+        try:
+            with torch.device("meta"):  # random weights, seed 0 ("none" for a network without its own: a HEAR module)
+                model = Embedder(self, width=width)
+                leaves = [m for m in model.modules() if not list(m.children())]
+                hooks = [m.register_forward_hook(note) for m in leaves]
+                layers = model.net(model.input(torch.empty(1, 1, samples)))
+                for hook in hooks:
+                    hook.remove()
+        except (RuntimeError, OverflowError) as err:  # --width 3000000000: sizes past what torch can count
+            if "overflow" not in str(err).lower():
+                raise
+            raise RwbenchError(f"{self.name} at width {width}: its layers' sizes overflow PyTorch's size arithmetic "
+                               f"({str(err).strip()}): no device has the memory; choose a smaller --width") from None
         held = sum(layer.numel() for layer in layers)
         return {"weights": 4 * sum(p.numel() for p in model.parameters()),
                 "activations": 4 * batch_size * (held + 2 * largest[0])}
@@ -304,7 +310,7 @@ class Embedder(nn.Module):
         x = self.input(wave.unsqueeze(1))
         if self.spec.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        dtype = PRECISIONS[self.precision]
+        dtype = PRECISIONS[network_precision(self.spec, self.precision)]
         with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             layers = self.net(x)
         return [pool(layer.float(), layer_pooling(self.spec, self.pooling)) for layer in layers]
@@ -328,6 +334,12 @@ def layer_pooling(spec: FrontendSpec, mode: Pooling) -> Pooling:
     """The pooling applied to ``spec``'s layers: ``mode``, except for DSP baselines (not learnable), whose layers are
     already-pooled vectors that every mode passes through as they are."""
     return mode if spec.is_learnable() else "mean"
+
+
+def network_precision(spec: FrontendSpec, precision: Precision) -> Precision:
+    """The precision ``spec``'s network runs at: ``precision``, except for DSP baselines (not learnable), computed in
+    float32 as their log-mel is (a baseline's MFCCs under bf16 moved by up to 0.5)."""
+    return precision if spec.is_learnable() else "fp32"
 
 
 class FrozenEmbedder(Embedder):
@@ -381,7 +393,11 @@ def layer_sets(spec: FrontendSpec, request: str = "default") -> list[tuple[str, 
             raise UnknownNameError(f"feature layer of {spec.name}", layer, list(spec.feature_layers))
     if not sets or any(len(set(chosen)) != len(chosen) for chosen in sets):
         raise RwbenchError(f"--layers {request!r}: give default, each, all, or layer sets like 'a+b,c' without repeats")
-    return sets
+    # one set of layers is one set of features, however typed: the default's order, else the network's; once each
+    order = {layer: i for i, layer in enumerate(spec.feature_layers)}
+    canonical = [spec.defaults if set(chosen) == set(spec.defaults) else tuple(sorted(chosen, key=order.__getitem__))
+                 for chosen in sets]
+    return list(dict.fromkeys(canonical))
 
 
 # -- weight tags ----------------------------------------------------------------------------------

@@ -180,6 +180,7 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
                         f"{root}")
     out: list[tuple[Path, str]] = []
     unread: list[Path] = []
+    empty: list[str] = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
         entries = [f for f in entries_below(folder) if not f.name.startswith(".")]
         files = sorted(f for f in entries if f.suffix.lower() in extensions)
@@ -188,12 +189,16 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
             raise DataError(f"{dataset}: {folder} holds audio but {folder.name!r} is not a known class folder; "
                             f"move it out of {root}")
         out += [(f, label) for f in files if label is not None]  # None: no files (or raised above)
+        empty += [folder.name] if label is not None and not files else []
         unread += [f for f in entries if f.suffix.lower() not in extensions and not f.is_dir()] if label is not None else []
     if unread:  # a format left out is said, never dropped unsaid (a .caf or .w64 take is audio to its owner)
         kinds = sorted({f.suffix.lower() or "(none)" for f in unread})
         log.warning("%s: %d file(s) in the class folders of %s are not read as clips (extension(s) %s; first: %s): "
                     "rwbench reads %s; convert them (e.g. to FLAC) or move them out", dataset, len(unread), root,
                     ", ".join(kinds), unread[0], " ".join(extensions))
+    if empty and out:  # a class copied halfway (or not yet): its folder is no class, and a task of fewer classes
+        log.warning("%s: %d class folder(s) of %s hold no audio file, so they are no class of this dataset: %s",
+                    dataset, len(empty), root, ", ".join(empty))
     if not out:
         raise DataError(f"{dataset}: no audio files ({', '.join(extensions)}) in the class folders of {root}; "
                         f"found {listing(root)}")
@@ -530,7 +535,8 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
     info = {**(info or {}), **coverage(clips, dataset=label, official_folds=official_folds, classes=classes,
                                           partial=partial)}
     if missing or short:  # against the dataset's known size where the loader knows it, else the listed files
-        info["partial"] = {**missing, "listed": expected_clips if short else missing["listed"], "present": len(clips)}
+        info["partial"] = {**info.get("partial", {}), **missing,  # the loader's own record (a folds file's) kept
+                           "listed": expected_clips if short else missing["listed"], "present": len(clips)}
     straddles = group_straddles(clips)
     if official := {g: folds for g, folds in straddles.items() if g in official_straddles}:
         info["official_straddles"] = official  # the release's own: its protocol as published

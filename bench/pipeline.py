@@ -28,7 +28,7 @@ from .errors import DataError, RwbenchError
 from .evaluate import VOTES, clip_means, nested_cv
 from .fileio import content_key, read_json, write_json
 from .folds import FoldResult
-from .frontend import FrontendSpec, layer_sets, offers, weight_tags
+from .frontend import FrontendSpec, layer_pooling, layer_sets, network_precision, offers, weight_tags
 from .hear_import import provenance as hear_provenance
 from .macs import count_macs
 from .options import Batching, Cached, Execution, Instance, check_seconds
@@ -38,7 +38,7 @@ from .results import (
     FOLD_TAGS,
     FoldStore,
     build_record,
-    check_fold_weights_data,
+    check_fold_weights,
     fold_weights_folder,
     result_lock,
     result_path,
@@ -84,7 +84,7 @@ class RunOptions(Instance, Execution, Batching, Cached):
             checkpoint = folder / f"{fold}.safetensors"
             head = (result_path(self.results_dir, dataset=dataset.key, frontend=spec.name, width=str(self.width),
                                 weights="trained", seed=seed, backend="head") if weights == "trained" else None)
-            check_fold_weights_data(folder, fold, dataset, head)
+            check_fold_weights(folder, fold, dataset, spec, head)
             if not checkpoint.is_file():
                 recorded = self.recorded_sha256(dataset, spec, weights, seed).get(fold)
         return EmbedJob(dataset, spec, self.width, weights, seed, self.pooling, self.segment, self.hop, fold, checkpoint,
@@ -271,8 +271,10 @@ class EvalJob:
 
     def frontend_variant(self, opts: RunOptions) -> str:
         segment = {"seconds": opts.segment, "hop": opts.hop or opts.segment, "aggregate": opts.aggregate}
-        return variant({"pooling": opts.pooling, "segment": segment if opts.segment else None,
-                        "precision": opts.precision, "init": self.job.description["init"],
+        pooling = layer_pooling(self.job.frontend, opts.pooling)  # a DSP baseline's vectors: mean whatever asked
+        return variant({"pooling": pooling, "segment": segment if opts.segment else None,
+                        "precision": network_precision(self.job.frontend, opts.precision),
+                        "init": self.job.description["init"],
                         "default_init": self.job.default_init,
                         "layers": list(self.layers), "default_layers": self.layers == self.job.frontend.defaults})
 
@@ -461,11 +463,12 @@ def frontend_section(eval_job: EvalJob, manifests: dict[str | None, EmbeddingMan
     return {"name": spec.name, "input_kind": spec.input_kind, "width": str(opts.width),
             "filters": spec.filters(opts.width), "weights": job.weights_kind, "seed": job.weights_seed,
             "weights_file": each(lambda m: m.weights["file"]), "weights_sha256": each(lambda m: m.weights["sha256"]),
-            "init": manifest.description["init"], "default_init": job.default_init, "pooling": opts.pooling,
+            "init": manifest.description["init"], "default_init": job.default_init,
+            "pooling": layer_pooling(job.frontend, opts.pooling),
             "layers": list(layers), "default_layers": layers == spec.defaults, "feature_dim": feature_dim,
             "params": manifest.params, "macs_per_second": count_macs(spec, opts.width), "source": spec.source,
             "embedding_key": each(lambda m: m.key), "input": manifest.description["input"],
-            **({"precision": job.precision} if job.precision != "fp32" else {}),
+            **({"precision": job.precision} if network_precision(spec, job.precision) != "fp32" else {}),
             "segment": {**manifest.description["input"]["segment"], "aggregate": opts.aggregate}
             if opts.segment else None,
             **({"hear": hear} if hear else {}), **({"training": trainings} if trainings else {})}

@@ -48,6 +48,7 @@ from .pipeline import (
     EvalJob,
     RunLog,
     RunOptions,
+    check_after_skips,
     embedding_conditions,
     evaluation_jobs,
     existing_record,
@@ -171,6 +172,8 @@ def _write(task: EvalJob, path: Path, run_key: str, dataset: Dataset, described:
     clips = clip_means(features, embeddings.clip_index) if embeddings.segmented else features
     valid = ~np.isnan(clips).any(axis=1)
     kept = [keep_rows(s, valid) for s in splits]
+    if not valid.all():  # clips left out while embedding (--skip-bad-audio): every side and tested class still trained
+        check_after_skips(dataset, kept)
     folds = published_folds(clips, dataset.labels, kept, backend, seed=job.seed, n_classes=len(dataset.classes),
                             fixed_split=fixed, n_jobs=opts.n_jobs, task=dataset.kind)
     manifest = embeddings.manifest

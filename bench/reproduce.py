@@ -292,9 +292,9 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
                     "published": published.get(key), "not_found": missing.get(key),
                     "at_hand": target.entry.name in at_hand, "partial": partial.get(dataset),
                     "seeds_asked": len(opts.seeds) if seeded(shown) and shown != "trained" else 1,
-                    # the published figures are of the paper's widths: another width is no test of agreement
-                    "width": None if not _learnable(frontend) or _same_width(frontend, opts.width, paper.width)
-                    else str(opts.width)}
+                    # the published figures are of the paper's widths: another width (a DSP baseline's coefficient
+                    # count too: mfcc at --width 4 has 4) is no test of agreement
+                    "width": None if _same_width(frontend, opts.width, paper.width) else str(opts.width)}
                 if row["published"] is not None and row["published"].metric != metric:
                     raise RwbenchError(f"{paper.file}: the published {row['published'].metric} of {dataset} "
                                        f"{frontend} {backend} cannot sit beside rwbench's {metric} (its task's metric)")
@@ -474,7 +474,7 @@ def _legend(paper: Paper, rows: list[dict], protocol: str) -> list[str]:
     out = ["Accuracy in percent (ROC-AUC as a fraction); rwbench: mean over outer folds × seeds and the "
            "leaderboard's 95 % interval (hierarchical bootstrap); published: the number as read, ± its reading "
            "precision, and where it was read; Δ = rwbench − published; agrees: the published number lies in "
-           "rwbench's interval widened by that precision (not judged for a learnable front-end at another width "
+           "rwbench's interval widened by that precision (not judged for a front-end built at another width "
            "than the paper's: 'width … ≠ paper's'; on a partial copy of the dataset: 'partial copy'; on fewer seeds "
            "than asked: 'seeds missing'; where the paper reports another quantity than rwbench's protocol: 'protocol ≠', "
            "judged in the study's-protocol column only).",

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import __version__
 from .errors import RwbenchError
+from .filehash import sha256_of
 from .fileio import atomic_path, content_key, exclusive, read_json, write_json
 from .folds import FoldResult
 from .tasks import TaskType, task_type
@@ -33,6 +34,7 @@ from .tasks import TaskType, task_type
 if TYPE_CHECKING:
     from .datamodel import Dataset
     from .folds import FoldResult
+    from .frontend import FrontendSpec
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,36 @@ def fold_weights_data(dataset: Dataset) -> dict[str, str]:
     splits = {s.name: {"train": sorted(ids[s.train].tolist()), "test": sorted(ids[s.test].tolist())}
               for s in dataset.splits()}
     return {"fingerprint": dataset.fingerprint(), "splits": content_key(splits)}
+
+
+def network_identity(spec: FrontendSpec) -> dict[str, Any]:
+    """What a per-fold weights file was trained for beside its data: the front-end's version and, for a plugin, its
+    code (:attr:`~rwbench.frontend.FrontendSpec.code`); recorded in ``<fold>.json``."""
+    return {"name": spec.name, "version": spec.version, **({"code": spec.code} if spec.code else {})}
+
+
+def check_fold_weights(folder: Path, fold: str, dataset: Dataset, spec: FrontendSpec, head: Path | None = None) -> None:
+    """Refuse ``folder``'s ``fold`` weights where its ``<fold>.json`` does not vouch for them: the file is not the one
+    it records (its sha256: replaced, or written by a training killed before its record), or was trained for another
+    version of ``spec``'s network (:func:`network_identity`) — then :func:`check_fold_weights_data`."""
+    record, weights = folder / f"{fold}.json", folder / f"{fold}.safetensors"
+    try:
+        summary = read_json(record) if record.is_file() else {}
+    except RwbenchError:
+        summary = {}  # an unreadable record: the embedding names the weights file itself
+    network = summary.get("network")
+    if network is not None and network != network_identity(spec):
+        def said(identity: dict[str, Any]) -> str:
+            return f"version {identity.get('version')}, code {str(identity.get('code') or 'rwbench')[:12]}"
+        raise RwbenchError(f"{weights} was trained for another version of {spec.name}'s network ({said(network)}; "
+                           f"here {said(network_identity(spec))}): an edited plugin or rwbench's own change. Train it "
+                           "again (rwbench train --force)")
+    recorded = summary.get("weights_sha256")
+    if recorded and weights.is_file() and sha256_of(weights) != recorded:
+        raise RwbenchError(f"{weights} is not the file its {record.name} records (sha256 {recorded[:12]}…): replaced, "
+                           f"or written by a training stopped before its record; rerun `rwbench train` for it "
+                           f"(it resumes), or train again with --force")
+    check_fold_weights_data(folder, fold, dataset, head)
 
 
 def check_fold_weights_data(folder: Path, fold: str, dataset: Dataset, head: Path | None = None) -> None:
@@ -483,10 +515,12 @@ def iter_results(results_dir: Path, *, strict: bool = False,
     that cannot be read or breaks the schema is skipped with a warning naming it (and appended to ``invalid`` as
     (path, problem)), or, with ``strict``, is an error. A partial run (``rwbench train --folds``: some outer folds
     only) is left out the same way, strict or not: no table or test may put it beside results on every fold. A seed
-    of a row found twice (a copy in a subfolder) counts once: the file nearest ``runs/`` is read, the other named."""
+    of a row found twice (a copy in a subfolder, a backup) counts once: the file where rwbench writes it
+    (``runs/<dataset>/``) is read, else the one nearest ``runs/``; the other is named."""
     runs = Path(results_dir) / "runs"
-    seen: dict[tuple[RowKey, int], tuple[Path, str]] = {}  # (row, seed) → the file read and its run key
-    for path in sorted(runs.rglob("*.json"), key=lambda p: (len(p.relative_to(runs).parts), p)):
+    read: list[tuple[tuple[bool, int, Path], Path, ResultRecord | None, str | None]] = []
+    for path in runs.rglob("*.json"):
+        record = None
         try:
             data = json.loads(path.read_text())
             problem = result_problem(data)
@@ -495,6 +529,10 @@ def iter_results(results_dir: Path, *, strict: bool = False,
             problem = f"unreadable: {err}"
         except RwbenchError as err:
             problem = str(err)
+        own = record is not None and path.parent == runs / safe(str(record.dataset.get("key", "")).replace("/", "__"))
+        read.append(((not own, len(path.relative_to(runs).parts), path), path, record, problem))
+    seen: dict[tuple[RowKey, int], tuple[Path, str]] = {}  # (row, seed) → the file read and its run key
+    for _, path, record, problem in sorted(read, key=lambda item: item[0]):
         if problem is not None:
             if strict:
                 raise RwbenchError(f"{path} is not a valid rwbench result: {problem}")

@@ -104,6 +104,7 @@ from .results import (
     devices_label,
     fold_weights_data,
     fold_weights_folder,
+    network_identity,
     result_path,
     reusable,
     write_result,
@@ -469,7 +470,8 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     sha256 = write_safetensors(weights_path, model.embedder.net.state_dict(),
                                {"frontend": spec.name, "tag": "trained", "fold": split.name, "seed": seed, "key": key})
     write_json(folder / f"{split.name}.json", {"train_key": key, "result": result.to_dict(), "weights": weights_path.name,
-                              "weights_sha256": sha256, "data": fold_weights_data(dataset), "validation_clips": len(val_idx),
+                              "weights_sha256": sha256, "data": fold_weights_data(dataset),
+                              "network": network_identity(spec), "validation_clips": len(val_idx),
                               "test_seconds_per_clip": test_seconds / max(len(split.test), 1), **history,
                               "training": training})
     for checkpoint in folder.glob(f"{split.name}.*ckpt"):  # the refit's and every setting's
@@ -564,6 +566,7 @@ def training_key(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOpt
     """Everything that determines a training's result: a result or finished fold under another key is redone. A
     search space's architecture names its filter counts too (its ``[widths]`` may be edited under the same id)."""
     return content_key({"frontend": spec.name, "frontend_version": spec.version, "width": str(opts.width),
+                        **({"frontend_code": spec.code} if spec.code else {}),  # a plugin's edited network
                         **({"filters": spec.filters(opts.width)} if spec.widths_from_data else {}),
                         "seed": seed, "dataset": dataset.key, "fingerprint": dataset.fingerprint(),
                         "protocol": protocol, "settings": opts.head_settings(), "skipped": sorted(failed),
@@ -642,11 +645,15 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
             raise RwbenchError(f"{spec.name} on {dataset.key} (seed {seed}) was trained under other settings, code "
                                f"or data ({', '.join(others)}); this training would replace it. Pass --force to "
                                "train again, or another --results")
-        if opts.force:  # retrain from scratch: the inner runs too, the first fold's where the others reuse its choice
+        if opts.force:  # retrain from scratch: the inner runs too, the first fold's where the others reuse its choice;
+            # the result and the chosen folds' weights it replaces go first, so that a rerun without --force after an
+            # interruption resumes this training (it refused, finding them, and --force started over)
             sources = [kept[0]] if opts.select_on == "first-fold" and len(grid) > 1 else []
+            replaced = [path, *(folder / f"{split.name}{ext}" for split in chosen for ext in (".json", ".safetensors"))]
             for name in {split.name for split in [*chosen, *sources]}:
-                for stale in [folder / f"{name}.select.json", *folder.glob(f"{name}.*ckpt")]:
-                    stale.unlink(missing_ok=True)
+                replaced += [folder / f"{name}.select.json", *folder.glob(f"{name}.*ckpt")]
+            for stale in replaced:
+                stale.unlink(missing_ok=True)
         for split in chosen:
             _train_fold(spec, dataset, split, tensor, labels, seed, folder, key, opts, device, windows, setting_for)
         # every fold finished under this key, not only those asked for now (--folds): a result is never narrowed;

@@ -39,6 +39,7 @@ from .train import (
     Classifier,
     crop_samples,
     learnable,
+    other_trainings,
     refuse_whole_clip_crop,
     scored,
     select_folds,
@@ -188,9 +189,10 @@ def hours(seconds: float) -> str:
 
 
 def render(costs: list[TrainingCost], seeds: int | dict[tuple[str, str], int],
-           done: Sequence[tuple[str, str, list[int]]] = ()) -> str:
+           done: Sequence[tuple[str, str, list[int]]] = (), refused: Sequence[str] = ()) -> str:
     """The dry run's table: per front-end and dataset, seconds per epoch and the range for ``seeds`` seeds (per
-    (dataset, front-end) where some are already trained), then the ``done`` ones: (dataset, front-end, seeds)."""
+    (dataset, front-end) where some are already trained), then the ``done`` ones: (dataset, front-end, seeds), and
+    the trainings the real run refuses without --force (``refused``: one line each)."""
     pending = seeds if isinstance(seeds, dict) else {(c.dataset, c.frontend): seeds for c in costs}
     counts = sorted({pending[(c.dataset, c.frontend)] * c.seeds for c in costs})
     lines = [f"training plan ({', '.join(map(str, counts)) or 0} seed(s) each still to train; epochs are decided "
@@ -210,6 +212,7 @@ def render(costs: list[TrainingCost], seeds: int | dict[tuple[str, str], int],
     for dataset, frontend, trained in done:
         lines.append(f"  {dataset} {frontend}: up to date, seed(s) {', '.join(map(str, trained))} (result files "
                      "written under these settings; --force trains them again)")
+    lines += [f"  {line}" for line in refused]
     lines.append(f"total: {hours(total[0])} … {hours(total[1])} on this device, one training at a time")
     return "\n".join(lines) + "\n"
 
@@ -226,7 +229,7 @@ def plan_training(datasets: list[Dataset], frontends: list[FrontendSpec], opts: 
     """``rwbench train --dry-run``: the cost of every training still to do (a seed whose result file is written
     under the same settings is up to date, as :func:`rwbench.train.train_one` finds it; the dry run decodes no
     audio, so it takes every clip as readable)."""
-    costs, pending, done = [], {}, []
+    costs, pending, done, refused = [], {}, [], []
     for dataset in datasets:
         splits, protocol = dataset.splits(), dataset.describe()["protocol"]
         decoded: set[tuple] = set()  # ``rwbench train`` decodes once per sample rate and input length
@@ -237,6 +240,11 @@ def plan_training(datasets: list[Dataset], frontends: list[FrontendSpec], opts: 
             if trained:
                 done.append((dataset.key, spec.name, trained))
             todo = [seed for seed in opts.seeds if seed not in trained]
+            for seed in todo if not opts.force else []:  # as rwbench.train.train_one refuses them
+                folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
+                if others := other_trainings(trained_path(dataset, spec, seed, opts), folder, chosen, keys[seed]):
+                    refused.append(f"{dataset.key} {spec.name} seed {seed}: trained under other settings, code or data "
+                                   f"({', '.join(others)}); the run refuses to replace it without --force")
             if todo:
                 cost = training_cost(dataset, spec, opts)
                 left = np.sum([left_to_train(dataset, spec, seed, opts, splits, chosen, keys[seed]) for seed in todo],
@@ -248,4 +256,4 @@ def plan_training(datasets: list[Dataset], frontends: list[FrontendSpec], opts: 
                 costs.append(replace(cost, selection_runs=int(left[0]), refits=int(left[1]),
                                      scored_splits=int(left[2]), decode=decode, seeds=len(todo)))
                 pending[(dataset.key, spec.name)] = 1  # the counts cover every seed still to train
-    return render(costs, pending, done)
+    return render(costs, pending, done, refused)

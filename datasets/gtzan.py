@@ -8,8 +8,8 @@ Tasks (the key in results is ``gtzan/<task>``):
   (``refit="train+valid"`` by option) and scored on test.
 * ``stratified`` (protocol ``gtzan/stratified-lists-NOT-artist-filtered``): the plain 50/25/25
   per-genre lists of all 1000 clips from dnn-mgr; artists leak between the parts. A contrast only.
-* ``stratified_10fold`` (protocol ``gtzan/stratified-10fold-NOT-artist-filtered``): seeded
-  stratified k-fold (``k``, ``seed``) over all 1000 clips; leaks artists too.
+* ``stratified_10fold`` (protocol ``gtzan/stratified-<k>fold-NOT-artist-filtered``): seeded
+  stratified k-fold (``k=10``, ``seed=0``) over all 1000 clips; leaks artists too.
 
 Length policy: the study's 350000 samples at 12 kHz (29.17 s), cropped from the start; the few
 shorter clips are zero-padded. ``.wav`` (the lists' names) or the original ``.au`` files are read.
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rwbench.datamodel import Clip, Dataset, register_dataset
-from rwbench.guards import file_dataset, locate, refuse_unused, stratified_folds
+from rwbench.guards import DEFAULT_K, file_dataset, locate, refuse_unused, stratified_folds
 from rwbench.protocol import FixedSplit, Protocol, Refit
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
@@ -36,8 +36,8 @@ LISTS = {"filtered": "filtered", "stratified": "stratified", "stratified_10fold"
 PROTOCOLS: dict[str, Callable[[dict[str, Any]], Protocol]] = {
     "filtered": lambda o: FixedSplit("gtzan/fault-filtered", refit=o["refit"]),
     "stratified": lambda o: FixedSplit("gtzan/stratified-lists-NOT-artist-filtered", refit=o["refit"]),
-    "stratified_10fold": lambda o: stratified_folds("gtzan", o["k"], o["seed"],
-                                                    protocol_id="gtzan/stratified-10fold-NOT-artist-filtered"),
+    "stratified_10fold": lambda o: stratified_folds(  # named by its k (the task's name is its default, 10)
+        "gtzan", o["k"], o["seed"], protocol_id=f"gtzan/stratified-{o['k'] or DEFAULT_K}fold-NOT-artist-filtered"),
 }
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from rwbench.cli import main
 from rwbench.cli_args import seed_list
@@ -18,7 +19,7 @@ from rwbench.cli_args import seed_list
     (["run", "--dataset", "esc10", "--data-root", "/nonexistent"], "data root '/nonexistent' for dataset 'esc10' does not exist"),
     (["run", "--dataset", "esc10"], "needs --data-root"),
     (["run", "--data-root", "/nonexistent"], "dataset 'synthetic' is generated and takes no --data-root"),
-    (["run", "--width", "huge"], "--width takes small, paper or a positive filter count"),
+    (["run", "--width", "huge"], "--width takes small, paper or a filter count from 1 to 1048576"),
     (["run", "--seeds", "two"], "--seeds takes a count"),
     (["run", "--aggregate", "majority"], "--hop and --aggregate need --segment SECONDS"),
     (["run", "--segment", "-1"], "--segment takes a positive float below 86400, got '-1'"),
@@ -35,6 +36,8 @@ from rwbench.cli_args import seed_list
     (["leaderboard", "--results", "/nonexistent"], "does not exist; run `rwbench run` first"),
     (["list", "things"], "invalid choice: 'things'"),
     (["check-plugin", "nosuch"], "unknown front-end 'nosuch'"),
+    pytest.param(["check-plugin", "mfcc", "--device", "cuda"], "--device cuda was asked for but torch sees no CUDA",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
 ])
 def test_bad_input_gives_one_clear_line(capsys, argv, match):
     assert main(argv) == 2

@@ -138,6 +138,19 @@ def test_a_dataset_option_the_loader_fixes_itself_is_named(tmp_path, capsys):
                                              "1-100-A-0.wav,1,0,dog,True,100,A\n")
     assert main(["run", "--dataset", "esc10", "--data-root", str(root), "--dataset-option", "seconds=3", *FAST]) == 2
     one_error_line(capsys, "dataset 'esc10' fixes seconds itself (part of its protocol); drop --dataset-option seconds")
+    import rwbench
+    from rwbench.errors import RwbenchError
+
+    with pytest.raises(RwbenchError, match=r"dataset 'esc10' fixes seconds itself"):  # the Python API: a TypeError
+        rwbench.load_dataset("esc10", root, seconds=3.0)
+
+
+def test_the_python_api_reads_a_text_list_of_classes_as_the_cli_does(tmp_path):
+    """`load_dataset("folder", root, classes="cat,dog,owl")` took the classes to be the string's characters."""
+    import rwbench
+
+    (ds,) = rwbench.load_dataset("folder", pets(tmp_path), k=3, classes="cat,dog,owl", check_duplicates=False)
+    assert ds.classes == ["cat", "dog", "owl"] and len(ds.clips) == 18
 
 
 def test_a_string_option_keeps_the_text_as_typed(tmp_path, capsys):

@@ -397,6 +397,18 @@ def test_files_in_class_folders_rwbench_does_not_read_are_said(tmp_path, caplog)
                      r"first: .*take\.caf\)", caplog.text), caplog.text
 
 
+def test_a_class_folder_without_audio_is_said(tmp_path, caplog):
+    """An empty (half-copied) class folder dropped its class without a word: a task of fewer classes scored as if
+    it were the dataset."""
+    root = build_folder(tmp_path / "pets")
+    (root / "yak").mkdir()
+    with caplog.at_level(logging.WARNING):
+        ds = load("folder", root, k=3, check_duplicates=False)
+    assert "yak" not in ds.classes
+    assert re.search(r"1 class folder\(s\) of .*pets hold no audio file, so they are no class of this dataset: yak",
+                     caplog.text), caplog.text
+
+
 def test_a_clip_length_that_rounds_to_no_sample_is_named(tmp_path):
     """`seconds=0.00001` made a 0-sample crop and a raw 'zero-size array' traceback."""
     from rwbench.embed_job import EmbedJob

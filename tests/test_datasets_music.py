@@ -80,7 +80,9 @@ def test_gtzan_stratified_variants_are_named_as_such(gtzan_root):
     assert "NOT-artist-filtered" in lists.protocol.id and lists.key == "gtzan/stratified"
     assert Counter(c.split for c in lists.clips) == {"train": 500, "valid": 250, "test": 250}
     folds = load("gtzan", gtzan_root, task="stratified_10fold", check_duplicates=False)
-    assert "NOT-artist-filtered" in folds.protocol.id
+    assert folds.protocol.id == "gtzan/stratified-10fold-NOT-artist-filtered"  # the id results have always carried
+    five = load("gtzan", gtzan_root, task="stratified_10fold", k=5, check_duplicates=False)
+    assert five.protocol.id == "gtzan/stratified-5fold-NOT-artist-filtered"  # was "10fold": its results misnamed
     per_fold = Counter(zip(folds.protocol.folds(folds.clips), (c.label for c in folds.clips)))
     assert set(per_fold.values()) == {10} and len(per_fold) == 100  # 10 per genre in each of 10 folds
     with pytest.raises(DataError, match=r"gtzan/filtered: --dataset-option k has no effect: k and seed apply to task "
@@ -184,7 +186,8 @@ def test_ballroom_folds_file_round_trip(ballroom_root, tmp_path):
         load("ballroom", ballroom_root, folds_file=str(path))
 
 
-def test_rwbench_folds_writes_folds_that_a_missing_clip_does_not_reshuffle(ballroom_root, tmp_path, capsys):
+def test_rwbench_folds_writes_folds_that_a_missing_clip_does_not_reshuffle(ballroom_root, tmp_path, capsys,
+                                                                           monkeypatch):
     """Seeded stratified folds are drawn over the clips present: one clip fewer moves others. `rwbench folds` writes
     them once; with folds_file every remaining clip keeps its fold."""
     from rwbench.cli import main
@@ -201,6 +204,11 @@ def test_rwbench_folds_writes_folds_that_a_missing_clip_does_not_reshuffle(ballr
     assert moved, "the redrawn folds moved other clips"
     fixed = load("ballroom", root, folds_file=str(path), check_duplicates=False, partial=True)  # it lists the lost one
     assert all(written[c.id] == f for c, f in zip(fixed.clips, fixed.protocol.folds(fixed.clips)))
+    monkeypatch.setattr(ballroom, "CLIPS", len(written))  # the release-size check on, as on a real copy
+    fixed = load("ballroom", root, folds_file=str(path), check_duplicates=False, partial=True)
+    partial = fixed.info["partial"]  # which clip is missing, as the folds file knows it (was overwritten by counts)
+    assert partial["missing"] == 1 and partial["missing_examples"] == ["Jive/Albums-Jive-00.wav"], partial
+    monkeypatch.setattr(ballroom, "CLIPS", None)
     assert main(["folds", "--dataset", "ballroom", "--data-root", str(root), "-o", str(tmp_path / "f.csv")]) == 2
     assert "8 class(es) have fewer clips" in capsys.readouterr().err  # the default k=10 on 5–6 clips a class
 

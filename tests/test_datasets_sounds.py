@@ -312,3 +312,28 @@ def test_a_cut_down_fsdd_copy_needs_partial_and_is_recorded(fsdd_root):
 def test_refit_beside_fsdds_speaker_folds_is_refused(fsdd_root):
     with pytest.raises(DataError, match=r"fsdd/speakers: --dataset-option refit has no effect"):
         load("fsdd", fsdd_root, task="speakers", partial=True, refit="train")
+
+
+def test_results_of_a_partial_copy_say_so_in_every_table(tmp_path, capsys):
+    """ESC-10 cut to folds 1-3 and 3 of its classes, run with --partial: the leaderboard (Markdown, JSON) and the
+    report showed the rows as esc10's official-5-folds results; what the copy lacked was in the result files alone."""
+    import json
+
+    from rwbench.cli import main
+
+    root = build_esc(tmp_path / "esc", [r for r in esc_rows() if int(r["fold"]) <= 3])
+    results = tmp_path / "results"
+    fast = ["--frontends", "mfcc", "--backends", "logreg", "--device", "cpu", "--workers", "0", "-q"]
+    assert main(["run", "--dataset", "esc10", "--data-root", str(root), "--partial", "--results", str(results),
+                 *fast]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(results)]) == 0
+    markdown = capsys.readouterr().out
+    assert re.search(r"Partial copy \(--partial\): official fold\(s\) 4, 5 absent; class\(es\) (\w+, ){6}\w+ absent\. "
+                     r"These scores are not esc10's under its protocol", markdown), markdown
+    assert main(["leaderboard", "--results", str(results), "--format", "json"]) == 0
+    (line,) = json.loads(capsys.readouterr().out)["metadata"]["partial_copies"]["esc10"]
+    assert line.startswith("official fold(s) 4, 5 absent; class(es) ")
+    page = tmp_path / "report.html"
+    assert main(["report", "--results", str(results), "-o", str(page)]) == 0
+    assert '<div class="warning">Partial copy (--partial): official fold(s) 4, 5 absent' in page.read_text()

@@ -218,6 +218,22 @@ def test_dsp_baselines_keep_their_dim_under_every_pooling():
     assert as_logmel.dim("small", "mean_std") == 240
 
 
+def test_a_dsp_baseline_is_one_instance_under_every_pooling_and_precision():
+    """`--pooling max` or `--precision bf16` on `mfcc` computed the same (or, under bf16 autocast, moved) features
+    under new keys and row names (`mfcc[max]`), counted as rows of their own in the rank tests."""
+    from toy import tone_dataset
+
+    from rwbench.embed_job import EmbedJob
+
+    spec, dataset = FRONTENDS.get("mfcc"), tone_dataset()
+    plain = EmbedJob(dataset, spec, "small")
+    for pooling, precision in (("max", "fp32"), ("mean_std", "fp32"), ("mean", "bf16")):
+        asked = EmbedJob(dataset, spec, "small", pooling=pooling, precision=precision)
+        assert asked.key == plain.key, (pooling, precision)
+    wave = 0.1 * torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(Embedder(spec, precision="bf16")(wave), Embedder(spec)(wave), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("name", [n for n in FRONTENDS.names() if FRONTENDS.get(n).channels_last])
 def test_channels_last_gives_the_same_embeddings(name):
     spec = FRONTENDS.get(name)

@@ -98,13 +98,16 @@ ERRORS = {
     "--lrs of one run name": (lambda t: ["train", "--lrs", "1e-3,1.0000001e-3"],
                               "--lrs 1e-3,1.0000001e-3: values equal to 6 significant digits (0.001) name one run; "
                               "give values that differ there"),
-    "--width 0": (lambda t: ["run", "--width", "0"], "--width takes small, paper or a positive filter count"),
-    "--width -3": (lambda t: ["run", "--width", "-3"], "--width takes small, paper or a positive filter count"),
-    "--width 1e9": (lambda t: ["run", "--width", "1e9"], "--width takes small, paper or a positive filter count"),
+    "--width 0": (lambda t: ["run", "--width", "0"], "--width takes small, paper or a filter count from 1 to 1048576"),
+    "--width -3": (lambda t: ["run", "--width", "-3"], "--width takes small, paper or a filter count from 1 to 1048576"),
+    "--width 1e9": (lambda t: ["run", "--width", "1e9"], "--width takes small, paper or a filter count from 1 to 1048576"),
     "--width too large for memory": (lambda t: ["run", "--frontends", "vgg", "--width", "20000", "--results",
                                                 str(t / "r")], "Use a smaller --width or --batch-size"),
-    "--width too large for memory, dry run": (lambda t: ["run", "--frontends", "piczak", "--width", "100000000",
+    "--width too large for memory, dry run": (lambda t: ["run", "--frontends", "piczak", "--width", "1000000",
                                                          "--dry-run"], "Use a smaller --width or --batch-size"),
+    "--width past torch's sizes": (lambda t: ["run", "--frontends", "vgg", "--width", "3000000000", "--dry-run"],
+                                   "--width takes small, paper or a filter count from 1 to 1048576"),
+    "--seeds past 32 bits": (lambda t: ["run", "--seeds", "4294967296,"], "--seeds: seeds must be below 2^31"),
     "--batch-size 0": (lambda t: ["run", "--batch-size", "0"], "--batch-size takes a positive int"),
     "--batch-size -4": (lambda t: ["run", "--batch-size", "-4"], "--batch-size takes a positive int"),
     "--batch-size too large for memory": (lambda t: ["run", "--frontends", "sample_level", "--width", "paper",
@@ -361,6 +364,28 @@ def test_clips_skipped_while_embedding_cannot_leave_a_class_untrained_in_a_fold(
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("rwbench: error: once the clips left out while embedding are removed (--skip-bad-audio): ")
     assert "tests 1 clip(s) of 1 class(es) that no clip of its training side has ('cat')" in err
+
+
+def test_the_study_protocol_also_refuses_a_class_left_untrained_by_clips_skipped_while_embedding(tmp_path):
+    """The reference study's protocol (`rwbench reproduce --protocol both`) scored that last cat as a wrong answer
+    (accuracy lowered, no word) where the nested CV refuses it."""
+    from rwbench.backends import BACKENDS
+    from rwbench.datamodel import DATASETS
+    from rwbench.errors import DataError
+    from rwbench.frontend import FRONTENDS
+    from rwbench.pipeline import RunOptions
+    from rwbench.published_protocol import evaluate_published
+
+    data = pets(tmp_path)
+    for i in range(1, 6):
+        float_wav(data / "cat" / f"cat{i}.wav", np.zeros(1200))
+    assert main(folder_run(tmp_path, data, "--skip-bad-audio")) == 2  # refused; its embeddings (5 cats left out) stay
+    datasets = DATASETS.get("folder").load(data, k=3, seconds=0.15)
+    opts = RunOptions(results_dir=tmp_path / "results", device="cpu", workers=0, skip_bad_audio=True, progress=False)
+    with pytest.raises(DataError, match=r"once the clips left out while embedding are removed .*tests 1 clip\(s\) "
+                                        r"of 1 class\(es\) that no clip of its training side has \('cat'\)"):
+        evaluate_published(datasets, [FRONTENDS.get("mfcc")], [BACKENDS.get("logreg")], opts)
+    assert not list((tmp_path / "results").rglob("published/**/*.json"))
 
 
 def test_clips_skipped_while_embedding_cannot_empty_a_side_of_a_split(tmp_path, capsys):

@@ -393,6 +393,53 @@ def test_a_pipe_in_a_name_does_not_shift_markdown_cells(tmp_path):
         assert any("pic\\|zak" in line for line in lines)
 
 
+def test_a_pair_compared_says_its_seeds_and_the_result_files_left_out(tmp_path, capsys):
+    """Seed 1 of row a had a NaN fold: `compare a b` tested seed 0 alone and its Markdown, CSV and JSON said nothing
+    (the leaderboard of the same folder lists the file); and a folder without runs/ read as "no dataset has both"."""
+    from test_significance import _board, record
+
+    _board(tmp_path, [record("a", [0.8, 0.7, 0.9], seed=0), record("a", [0.8, 0.7, 0.9], seed=1),
+                      record("b", [0.7, 0.6, 0.8], seed=0)])
+    (bad,) = (tmp_path / "runs" / "toy").glob("a__svm__1__*.json")
+    data = json.loads(bad.read_text())
+    data["folds"][1]["accuracy"] = None  # NaN in the file
+    bad.write_text(json.dumps(data).replace("null", "NaN", 1))
+    assert main(["compare", "--results", str(tmp_path), "a", "b"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Left out of every table: 1 result file(s) that are not valid results:\n- ") and bad.name in out
+    assert "Seeds: a:random:svm 0; b:random:svm 0." in out
+    assert main(["compare", "--results", str(tmp_path), "a", "b", "--format", "json"]) == 0
+    (pair,) = json.loads(capsys.readouterr().out)
+    assert pair["a_seeds"] == [0] and pair["b_seeds"] == [0] and pair["left_out"][0]["file"].endswith(bad.name)
+    assert main(["compare", "--results", str(tmp_path), "a", "b", "--format", "csv"]) == 0
+    csv = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert (csv.loc[0, "a_seeds"], csv.loc[0, "left_out_files"]) == (0, 1)
+    assert main(["compare", "--results", str(tmp_path / "runs"), "a", "b"]) == 2
+    assert "it is a results folder's runs/ itself; pass --results" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["leaderboard"], ["report", "-o", "{tmp}/page.html"], ["compare", "a", "b"]])
+def test_tests_over_folds_of_a_single_split_are_refused_in_one_line(tmp_path, capsys, command):
+    """`--test folds` on results of one outer split ended in scipy's traceback (exit 1)."""
+    from test_significance import _board, record
+
+    _board(tmp_path, [record("a", [0.8]), record("b", [0.7])])
+    args = [arg.format(tmp=tmp_path) for arg in command[1:]]
+    assert main([command[0], "--results", str(tmp_path), *args, "--test", "folds"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "rwbench: error: --test folds: these results have 1 outer fold(s) (a single split), and a test over folds needs "
+        "at least 2; use --test clips (paired over its test clips) or auto")
+
+
+def test_tests_over_clips_of_several_folds_are_not_said_to_be_of_a_single_split(tmp_path):
+    from test_significance import _board, record
+
+    _board(tmp_path, [record("a", [0.8, 0.7, 0.9]), record("b", [0.7, 0.6, 0.8])])
+    summary = leaderboard.to_summary(leaderboard.load(tmp_path, regime="clips"))
+    assert "svm: 2 rows (rows: random ×2) on 3 outer folds, tested over clips (--test clips): paired tests over 120 " \
+           "test clips" in summary and "single split" not in summary, summary
+
+
 def test_a_pair_of_rows_whose_seeds_were_evaluated_differently_is_refused(tmp_path, capsys):
     from test_significance import _board, record
 

@@ -200,3 +200,43 @@ def test_a_seed_found_twice_counts_once_and_the_copy_is_named(tmp_path, caplog):
     assert f"also {row / source.name} (a copy: the same run key)" in problems[source.name]
     assert "another run key" in problems["another.json"]
     assert sum("a seed counts once" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_a_stale_copy_beside_the_row_s_own_folder_is_never_the_seed_read(tmp_path):
+    """A backup folder sorting before the dataset's (runs/a_old/ < runs/esc10/) at the same depth was read, and the
+    current file left out: the table showed the stale computation's accuracy."""
+    source = next((STUDIES / "random-vs-trained-24" / "results" / "runs" / "esc10").glob("piczak__*__random__seed0__svm.json"),
+                  None)
+    if source is None:
+        pytest.skip("no committed result to copy")
+    (tmp_path / "runs" / "esc10").mkdir(parents=True)
+    (tmp_path / "runs" / "a_old").mkdir()
+    current = json.loads(source.read_text())
+    stale = {**current, "run_key": "stale", "summary": {**current["summary"], "accuracy_mean": 0.1234}}
+    (tmp_path / "runs" / "a_old" / source.name).write_text(json.dumps(stale))
+    shutil.copy(source, tmp_path / "runs" / "esc10" / source.name)
+    invalid: list[tuple[str, str]] = []
+    (record,) = iter_results(tmp_path, invalid=invalid)
+    assert record.run_key == current["run_key"] and record.summary["accuracy_mean"] == current["summary"]["accuracy_mean"]
+    assert [Path(p).parent.name for p, _ in invalid] == ["a_old"]
+
+
+def test_rows_of_one_backend_evaluated_with_another_grid_or_code_are_named_not_comparable(tmp_path):
+    """The svm rows' ranks and paired tests set a row of the `study` grid (backend version 1) beside rows of `wide`
+    without a word; only two seeds of one row evaluated differently were flagged."""
+    runs = STUDIES / "random-vs-trained-24" / "results" / "runs" / "esc10"
+    sources = [next(runs.glob(f"{name}__small__random__seed0__svm.json"), None) for name in ("piczak", "temporal")]
+    if None in sources:
+        pytest.skip("no committed results to copy")
+    (tmp_path / "runs" / "esc10").mkdir(parents=True)
+    for source in sources:
+        shutil.copy(source, tmp_path / "runs" / "esc10" / source.name)
+    assert leaderboard.load(tmp_path).attrs["mixed_data"] == []
+    old = json.loads(sources[1].read_text())
+    old["backend"] = {**old["backend"], "grid_name": "study", "version": 1}
+    (tmp_path / "runs" / "esc10" / sources[1].name).write_text(json.dumps(old))
+    table = leaderboard.load(tmp_path)
+    (line,) = table.attrs["mixed_data"]
+    assert line.startswith("esc10: svm's rows were evaluated differently: grid ") and "grid study, version 1: 1 row(s), " \
+        "e.g. temporal random" in line, line
+    assert "Not comparable" in leaderboard.to_markdown(table)

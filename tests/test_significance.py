@@ -238,7 +238,7 @@ def test_a_single_split_is_tested_over_its_clips(tmp_path):
     assert table.loc["near", "tied_with_best"] == True  # noqa: E712
     assert set(table.loc[["poor", "near"], "test_vs_best"]) == {"paired permutation over clips"}
     assert np.isnan(table.loc["best", "friedman_p"]) and np.isnan(table.loc["best", "nemenyi_cd"])
-    assert "single split: paired tests over its 300 test clips" in leaderboard.to_summary(table.reset_index())
+    assert "single split: paired tests over 300 test clips" in leaderboard.to_summary(table.reset_index())
 
 
 def test_backends_are_ranked_apart(tmp_path):

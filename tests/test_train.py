@@ -358,6 +358,73 @@ def test_finished_folds_whose_weights_were_replaced_are_trained_again(tmp_path):
     assert json.loads(path.read_text())["frontend"]["weights_sha256"] == before
 
 
+def test_a_fold_weights_file_its_record_does_not_vouch_for_is_never_embedded(tmp_path):
+    """fold1's weights copied over fold2's (or written by a training killed before fold2's record): `run --weights
+    trained` embedded fold2's test clips with weights trained on them, and dropped fold2's training record unsaid."""
+    _train(tmp_path)
+    folder = fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 0)
+    (folder / "fold2.safetensors").write_bytes((folder / "fold1.safetensors").read_bytes())
+    opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["trained"], seeds=[0])
+    with pytest.raises(RwbenchError, match=r"fold2\.safetensors is not the file its fold2\.json records \(sha256 "
+                                           r"\w{12}…\): replaced, or written by a training stopped before its record"):
+        run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    assert not list((tmp_path / "runs").rglob("*logreg*.json"))
+
+
+def test_weights_trained_for_another_network_are_refused_and_a_plugin_edit_trains_again(tmp_path):
+    """An edited plugin network (relu → tanh) kept its training "up to date" (the training key had no code), and
+    `run --weights trained` loaded the old network's weights into the new one without a word."""
+    from rwbench.train import training_key
+
+    _train(tmp_path)
+    dataset, opts = tone_dataset(), TrainOptions(results_dir=tmp_path)
+    protocol = dataset.describe()["protocol"]
+    edited = dataclasses.replace(TINY, code="0" * 64)  # as registered from an edited plugin file
+    assert training_key(dataset, TINY, 0, opts, protocol, {}) != training_key(dataset, edited, 0, opts, protocol, {})
+    run_opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["trained"], seeds=[0])
+    with pytest.raises(RwbenchError, match=r"fold1\.safetensors was trained for another version of tiny's network "
+                                           r"\(version \d+, code \w{12}; here version \d+, code 0{12}\): an edited "
+                                           r"plugin"):
+        run([dataset], [edited], [BACKENDS.get("logreg")], run_opts)
+
+
+def test_an_interrupted_force_retrain_resumes_on_a_plain_rerun(tmp_path, monkeypatch):
+    """`--force` under new settings, stopped after fold 1: the rerun without --force refused ("trained under other
+    settings": the old result and folds 2-4 were still there), and --force started over, losing fold 1."""
+    import rwbench.train as train
+
+    _train(tmp_path, lrs=(1e-3,))
+    original = train._train_fold
+
+    def stopped_at_fold2(spec, dataset, split, *args, **kwargs):
+        if split.name == "fold2":
+            raise KeyboardInterrupt
+        return original(spec, dataset, split, *args, **kwargs)
+
+    monkeypatch.setattr(train, "_train_fold", stopped_at_fold2)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path, lrs=(3e-3,), force=True)
+    monkeypatch.undo()
+    folder = fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 0)
+    fold1 = sha256_of(folder / "fold1.safetensors")
+    assert not (folder / "fold2.json").exists()  # the folds it replaces are gone with the old result, not left to refuse
+    (path,), _ = _train(tmp_path, lrs=(3e-3,))
+    assert sha256_of(folder / "fold1.safetensors") == fold1  # resumed: fold 1 kept
+    assert {f["best_params"]["lr"] for f in json.loads(path.read_text())["folds"]} == {0.003}
+
+
+def test_the_dry_run_names_a_training_the_run_refuses_without_force(tmp_path):
+    from rwbench.train_plan import plan_training
+
+    _train(tmp_path, lrs=(1e-3,))
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, batch_size=8, epochs=4, patience=4,
+                        dropouts=(0.5,), lrs=(3e-3,))
+    text = plan_training([tone_dataset()], [TINY], opts)
+    assert "tones tiny seed 0: trained under other settings, code or data (" in text
+    assert "the run refuses to replace it without --force" in text
+    assert "refuses" not in plan_training([tone_dataset()], [TINY], dataclasses.replace(opts, force=True))
+
+
 def test_a_crop_that_covers_the_clip_is_refused_not_recorded(tmp_path):
     with pytest.raises(RwbenchError, match=r"--crop-seconds 30: \d+ samples cover tiny's whole tones clips"):
         _train(tmp_path, crop_seconds=30.0)

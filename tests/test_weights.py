@@ -256,6 +256,9 @@ def test_each_layer_is_its_own_result_from_one_embedding(opts):
     ("default", [("mean_pool", "max_pool")]),
     ("all", [("timbral", "temporal", "cnn1", "cnn2", "cnn3", "mean_pool", "max_pool", "penultimate")]),
     ("penultimate,cnn1+cnn2", [("penultimate",), ("cnn1", "cnn2")]),
+    # one set of features however typed: the default's order, else the network's, once (two rows of one features)
+    ("max_pool+mean_pool", [("mean_pool", "max_pool")]),
+    ("cnn2+cnn1,cnn1+cnn2,penultimate", [("cnn1", "cnn2"), ("penultimate",)]),
 ])
 def test_layer_sets(request_, expected):
     assert layer_sets(FRONTENDS.get("musicnn"), request_) == expected
@@ -268,7 +271,8 @@ def test_layer_dims_follow_the_manifest_columns(opts):
     (record,) = result_dicts(opts.results_dir)
     manifest = json.loads(next((opts.results_dir / "embeddings").rglob("manifest.json")).read_text())
     assert manifest["layers"] == {"conv1": [0, 4], "conv2": [4, 8]}
-    assert record["frontend"]["layers"] == ["conv2", "conv1"] and record["frontend"]["feature_dim"] == 8
+    assert record["frontend"]["layers"] == ["conv1", "conv2"]  # typed conv2+conv1: one set, the network's order
+    assert record["frontend"]["feature_dim"] == 8
     features = np.load(next((opts.results_dir / "embeddings").rglob("features.npy")))
     assert features.shape[1] == 8
 

@@ -354,6 +354,7 @@ def mixed_data(groups: dict[RowKey, list[ResultRecord]]) -> list[str]:
     per row whose seeds were evaluated differently (grid, backend version): rows, or seeds, that are not comparable
     (rerun the stale ones)."""
     versions: dict[str, dict[str, list[str]]] = {}
+    backends: dict[tuple[str, str], dict[str, list[str]]] = {}  # rows one backend's tests rank against each other
     lines = []
     for key, records in groups.items():
         for record in records:
@@ -363,11 +364,19 @@ def mixed_data(groups: dict[RowKey, list[ResultRecord]]) -> list[str]:
         if len(setups) > 1:
             lines.append(f"{key.dataset}: {key.frontend} {key.weights} {key.backend}: its seeds were evaluated "
                          "differently (" + "; ".join(f"seed {r.seed}: {evaluated_by(r)}" for r in records) + ")")
+        for setup in setups:
+            backends.setdefault((key.dataset, key.backend), {}).setdefault(setup, []).append(
+                f"{key.frontend} {key.weights}")
     for dataset, by_data in versions.items():
         if len(by_data) > 1:
             parts = (f"{data}: {len(rows)} result(s), e.g. {rows[0]}" for data, rows in
                      sorted(by_data.items(), key=lambda item: -len(item[1])))
             lines.append(f"{dataset}: {'; '.join(parts)}")
+    for (dataset, backend), by_setup in backends.items():
+        if len(by_setup) > 1:  # its rows' ranks, Friedman and Wilcoxon tests set other grids or code side by side
+            parts = (f"{setup}: {len(rows)} row(s), e.g. {rows[0]}" for setup, rows in
+                     sorted(by_setup.items(), key=lambda item: (-len(item[1]), item[0])))
+            lines.append(f"{dataset}: {backend}'s rows were evaluated differently: {'; '.join(parts)}")
     return lines
 
 
@@ -392,6 +401,10 @@ def table_of(records: list[ResultRecord], invalid: Sequence[tuple[str, str]] = (
             skipped.setdefault(r.dataset["key"], {})[item["clip"]] = item["reason"]
     table.attrs["skipped"] = skipped
     table.attrs["tags_left_out"] = tags_left_out(records)
+    table.attrs["partial_copies"] = partial_copies(records)
+    if table.attrs["partial_copies"]:
+        log.warning("results computed on a partial copy of a dataset (--partial), whose scores are not the dataset's:"
+                    "\n  %s", "\n  ".join(f"{d}: {'; '.join(lines)}" for d, lines in table.attrs["partial_copies"].items()))
     table.attrs["invalid"] = list(invalid)
     table.attrs["mixed_trainings"] = mixed
     table.attrs["mixed_data"] = mixed_inputs
@@ -536,16 +549,20 @@ def significance_line(backend: str, group: pd.DataFrame) -> str:
         return line
     untested = (group["test_vs_best"] == "no per-clip outputs").sum()
     tested = len(group) - n_copies
+    n_folds = int(group["n_folds"].max())
+    split = "on a single split" if n_folds == 1 else f"on {n_folds} outer folds, tested over clips (--test clips)"
     if n == 0:
-        return (f"{backend}: {tested} rows ({kinds}) on a single split, none with per-clip outputs (results made "
+        return (f"{backend}: {tested} rows ({kinds}) {split}, none with per-clip outputs (results made "
                 f"before they were stored): no paired test over clips can run, and one block allows no rank test")
     note = f"; {untested} row(s) without per-clip outputs are untested" if untested else ""
     if first["least_p"] > ALPHA:
         note += (f"; against {tested - 1} other rows no Holm-corrected p < {ALPHA:g} is attainable (least "
                  f"{first['least_p']:.3g}): 'untestable' rows are not shown to be equal")
-    return (f"{backend}: {tested} rows ({kinds}) on a single split: paired tests over its {n} test clips against "
+    return (f"{backend}: {tested} rows ({kinds}) {split}: paired tests over {n} test clips against "
             f"the best row (exact McNemar for one seed each, else a paired permutation test of seed-averaged "
-            f"correctness; ROC-AUC: paired bootstrap), Holm-corrected; no rank test over one block{note}")
+            f"correctness; ROC-AUC: paired bootstrap), Holm-corrected; "
+            f"{'no rank test over one block' if n_folds == 1 else 'no rank test (it ranks over folds: --test folds)'}"
+            f"{note}")
 
 
 def _significance_note(table: pd.DataFrame):
@@ -576,7 +593,8 @@ def _comparability_notes(table: pd.DataFrame):
 
 def _notes(table: pd.DataFrame):
     rows = lambda dataset: table[table["dataset"] == dataset]  # noqa: E731
-    parts = [_comparability_notes(table), _significance_note(table), _paragraph(lambda d: timing_note(rows(d))),
+    parts = [_paragraph(lambda d: partial_note(table, d)), _comparability_notes(table), _significance_note(table),
+             _paragraph(lambda d: timing_note(rows(d))),
              _paragraph(lambda d: selection_note(rows(d))), _paragraph(lambda d: tags_note(table, d)),
              _correlation_note(table)]
     return lambda dataset: "".join(part(dataset) for part in parts)
@@ -594,6 +612,43 @@ def tags_left_out(records: Iterable[ResultRecord]) -> dict[str, dict[str, list[s
                     name = classes[tag] if tag < len(classes) else f"tag {tag}"
                     out.setdefault(r.dataset["key"], {}).setdefault(name, set()).add(fold["name"])
     return {dataset: {tag: sorted(folds) for tag, folds in sorted(tags.items())} for dataset, tags in out.items()}
+
+
+def partial_copies(records: Iterable[ResultRecord]) -> dict[str, list[str]]:
+    """Per dataset, what its results' partial copies (``--partial``) lacked, as recorded in their dataset info: files
+    missing, official folds or classes absent, test clips of a class their training side has not (always counted
+    wrong). Empty for results on whole datasets."""
+    out: dict[str, set[str]] = {}
+    for r in records:
+        if line := partial_line(r.dataset.get("info") or {}):
+            out.setdefault(r.dataset["key"], set()).add(line)
+    return {dataset: sorted(lines) for dataset, lines in sorted(out.items())}
+
+
+def partial_line(info: dict) -> str:
+    """One dataset info's partial-copy facts in a sentence; empty where there are none."""
+    parts = []
+    if partial := info.get("partial"):
+        missing = partial.get("missing_examples") or []
+        parts.append(f"{partial.get('present')} of {partial.get('listed')} listed clips present"
+                     + (f" (missing e.g. {', '.join(missing[:3])})" if missing else ""))
+    if folds := info.get("folds_absent"):
+        parts.append(f"official fold(s) {', '.join(map(str, folds))} absent")
+    if classes := info.get("classes_absent"):
+        parts.append(f"class(es) {', '.join(map(str, classes))} absent")
+    if untrained := info.get("untrained_test_clips"):
+        parts.append("test clips of a class no training clip has, always counted wrong: " + ", ".join(
+            f"{split} {v.get('clips')} ({', '.join(map(str, v.get('classes', [])))})" for split, v in untrained.items()))
+    return "; ".join(parts)
+
+
+def partial_note(table: pd.DataFrame, dataset: str) -> str:
+    """The caveat of results on a partial copy of ``dataset``; empty if none."""
+    lines = table.attrs.get("partial_copies", {}).get(dataset, [])
+    if not lines:
+        return ""
+    return (f"Partial copy (--partial): {' | '.join(lines)}. These scores are not {dataset.split('/')[0]}'s under its "
+            "protocol; compare them with published figures only after restoring the data.")
 
 
 def tags_note(table: pd.DataFrame, dataset: str) -> str:
@@ -702,6 +757,7 @@ def metadata(table: pd.DataFrame) -> dict:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": table.attrs.get("results"),
             "left_out": [{"file": path, "problem": problem} for path, problem in table.attrs.get("invalid", [])],
             "not_comparable": table.attrs.get("mixed_data", []),
+            "partial_copies": table.attrs.get("partial_copies", {}),
             "stale_trained_rows": table.attrs.get("mixed_trainings", [])}
 
 
@@ -806,9 +862,12 @@ def _match(rows: dict[RowKey, list[ResultRecord]], spec: str, dataset: str) -> R
     return found[0] if found else None
 
 
-def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: str = "auto") -> list[dict]:
+def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: str = "auto",
+                     invalid: Sequence[tuple[str, str]] = ()) -> list[dict]:
     """The paired test of rows ``a`` and ``b`` (``FRONTEND[:WEIGHTS[:BACKEND]]``) on every dataset that has both:
-    one :func:`~rwbench.analysis.significance.compare_pair` dict per dataset, with its ``dataset``, ``a`` and ``b``."""
+    one :func:`~rwbench.analysis.significance.compare_pair` dict per dataset, with its ``dataset``, ``a`` and ``b``,
+    the seeds each row's means hold (``a_seeds``, ``b_seeds``) and the folder's result files left out as not valid
+    (``left_out``: ``invalid``, (path, problem) pairs): a seed missing from a row is never missing unsaid."""
     records = list(records)
     rows, known = rows_of_records(records), known_trainings(records)
     out, same = [], []
@@ -825,8 +884,10 @@ def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: st
                 raise RwbenchError(f"compare: {'; '.join(differently)}; rerun the stale seeds")
             out.append({"dataset": dataset, "a": ":".join(key_a[1:2] + key_a[3:]),
                         "b": ":".join(key_b[1:2] + key_b[3:]), **compare_pair(rows[key_a], rows[key_b], regime),
+                        "a_seeds": sorted(r.seed for r in rows[key_a]), "b_seeds": sorted(r.seed for r in rows[key_b]),
                         "a_not_converged": not_converged(rows[key_a], known),
-                        "b_not_converged": not_converged(rows[key_b], known)})
+                        "b_not_converged": not_converged(rows[key_b], known),
+                        "left_out": [{"file": path, "problem": problem} for path, problem in invalid]})
     if not out and same:
         raise RwbenchError(f"compare: {a!r} and {b!r} name one row (on {', '.join(same)}); compare it with another row")
     if not out:
@@ -835,16 +896,22 @@ def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: st
     return out
 
 
-def export_pair(records: Iterable[ResultRecord], a: str, b: str, fmt: str, regime: str = "auto") -> str:
-    """``rwbench compare A B``: the paired test of two rows on every dataset that has both."""
+def export_pair(records: Iterable[ResultRecord], a: str, b: str, fmt: str, regime: str = "auto",
+                invalid: Sequence[tuple[str, str]] = ()) -> str:
+    """``rwbench compare A B``: the paired test of two rows on every dataset that has both (``invalid``: the result
+    files left out, :func:`read_results`)."""
     if fmt not in EXPORTERS:
         raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    out = pair_comparisons(records, a, b, regime)
+    out = pair_comparisons(records, a, b, regime, invalid)
     if fmt == "json":
         return json.dumps(_finite_or_null(out), indent=2, allow_nan=False) + "\n"
-    if fmt == "csv":
-        return pd.DataFrame([{k: v for k, v in o.items() if not isinstance(v, list)} for o in out]).to_csv(index=False)
-    return "\n".join(_pair_markdown(o) for o in out)
+    if fmt == "csv":  # the seeds as text ("0 1"), the files left out as their count (the JSON lists them)
+        return pd.DataFrame([{**{k: v for k, v in o.items() if not isinstance(v, list)},
+                              "a_seeds": " ".join(map(str, o["a_seeds"])), "b_seeds": " ".join(map(str, o["b_seeds"])),
+                              "left_out_files": len(o["left_out"])} for o in out]).to_csv(index=False)
+    note = pd.DataFrame()
+    note.attrs["invalid"] = list(invalid)
+    return left_out_note(note) + "\n".join(_pair_markdown(o) for o in out)
 
 
 def _finite_or_null(value):
@@ -870,6 +937,7 @@ def _pair_markdown(o: dict) -> str:
     p = "untested" if o["p"] is None or not np.isfinite(o["p"]) else f"p = {o['p']:.3g}"
     flagged = [f"{o[side]} {o[f'{side}_not_converged']}" for side in ("a", "b") if o.get(f"{side}_not_converged")]
     unconverged = f"Not converged ({UNCONVERGED}; raise `--epochs`): {', '.join(flagged)}.\n" if flagged else ""
-    return (f"{head}{body}\n\nMean difference {o['mean_difference']:+.4f} over {o['n_blocks']} folds; "
+    seeds = f"Seeds: {o['a']} {', '.join(map(str, o['a_seeds']))}; {o['b']} {', '.join(map(str, o['b_seeds']))}.\n"
+    return (f"{head}{body}\n\n{seeds}Mean difference {o['mean_difference']:+.4f} over {o['n_blocks']} folds; "
             f"{o['a']} wins {o['wins']}, ties {o['ties']}, loses {o['losses']}; {o['test']}: {p}{least}{interval}.\n"
             f"{unconverged}")

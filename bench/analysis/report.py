@@ -29,6 +29,7 @@ from .leaderboard import (
     correlation_lines,
     grid_edge_cell,
     ms_per_clip_cell,
+    partial_note,
     read_results,
     rows_of_records,
     selection_note,
@@ -76,6 +77,7 @@ class Section:
     timing: str = ""  # the ms/clip column's caveat (leaderboard.timing_note)
     selection: str = ""  # trained rows' choices made on another split (leaderboard.selection_note)
     tags: str = ""  # tags some folds' macro averages leave out (leaderboard.tags_note)
+    partial: str = ""  # the results' data was a partial copy (leaderboard.partial_note)
 
 
 def columns(metric: str) -> tuple[str, ...]:
@@ -187,7 +189,8 @@ def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, d
                                                     for (_, r), rs in zip(rows.iterrows(), records)],
                            skipped, significance_lines(rows), correlation_lines(rows, dataset),
                            _plots(dataset, rows, groups) if draw else [], timing_note(rows), selection_note(rows),
-                           tags_note(table, dataset)))
+                           tags_note(table, dataset).replace("`", ""),  # Markdown's code marks: text here
+                           partial_note(table, dataset)))
         out[-1] = metric_first(out[-1], METRIC_LABELS[p])
     return out
 

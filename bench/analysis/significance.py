@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..errors import RwbenchError
 from ..results import ResultRecord, RowKey, task_of
 from ..tasks import TaskType
 
@@ -314,6 +315,9 @@ def regime_of(scores: pd.DataFrame, regime: str = "auto") -> str:
     """``folds`` when the group has at least :data:`MIN_FOLD_BLOCKS` folds (or when asked), else ``clips``."""
     if regime not in REGIMES:
         raise ValueError(f"unknown test regime {regime!r}; use one of {', '.join(REGIMES)}")
+    if regime == "folds" and scores.shape[1] < 2:  # a test over folds needs two of them to vary over
+        raise RwbenchError(f"--test folds: these results have {scores.shape[1]} outer fold(s) (a single split), and a "
+                           f"test over folds needs at least 2; use --test clips (paired over its test clips) or auto")
     if regime != "auto":
         return regime
     return "folds" if scores.shape[1] >= MIN_FOLD_BLOCKS else "clips"
