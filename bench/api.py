@@ -108,7 +108,7 @@ def compare(results: str | Path = "results", *, random: str = "random", trained:
 
 
 def compare_rows(results: str | Path, a: str, b: str, *, test: str = "auto") -> list[dict]:
-    """``rwbench compare A B``: rows ``a`` and ``b`` (``FRONTEND[:WEIGHTS[:BACKEND]]``, e.g. ``piczak:trained:head``)
+    """``rwbench compare A B``: rows ``a`` and ``b`` (``FRONTEND[@WIDTH][:WEIGHTS[:BACKEND]]``, e.g. ``piczak:trained:head``)
     paired on every dataset that has both — per dataset a dict of the blocks' scores, ``mean_difference``,
     ``wins``/``ties``/``losses``, the ``test`` and its ``p``, and the paired bootstrap interval of the difference
     (``bootstrap_ci_low``/``_high``, drawn as ``bootstrap_over`` says), the seeds of each row (``a_seeds``,

@@ -144,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_leaderboard)
     p = sub.add_parser("compare", parents=[common], help="random-weight vs trained rankings side by side, with ρ and τ; "
                                                         "or, given two rows A B, their paired test")
-    p.add_argument("rows", nargs="*", metavar="ROW", help="two rows as FRONTEND[:WEIGHTS[:BACKEND]] "
-                                                          "(e.g. piczak:random:svm mfcc::svm): the paired test")
+    p.add_argument("rows", nargs="*", metavar="ROW", help="two rows as FRONTEND[@WIDTH][:WEIGHTS[:BACKEND]] "
+                                                          "(e.g. piczak:random:svm mfcc::svm, or piczak@paper:random:svm "
+                                                          "piczak@small:random:svm): the paired test")
     p.add_argument("--random", default="random", help="weights tag of the random side (default random)")
     p.add_argument("--trained", default="trained",
                    help="weights tag it is ranked against: trained (backend head) or e.g. mtt (same backend)")

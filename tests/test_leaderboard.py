@@ -440,6 +440,18 @@ def test_tests_over_clips_of_several_folds_are_not_said_to_be_of_a_single_split(
            "test clips" in summary and "single split" not in summary, summary
 
 
+def test_two_widths_of_one_front_end_are_compared_by_naming_them(tmp_path, capsys):
+    """`compare` had no way to name a width: piczak at paper and at small width could never be paired."""
+    from test_significance import _board, record
+
+    _board(tmp_path, [record("a", [0.8, 0.7, 0.9], width="paper"), record("a", [0.7, 0.6, 0.8], width="small")])
+    assert main(["compare", "--results", str(tmp_path), "a:random:svm", "a@small"]) == 2
+    assert "name one (a width after '@': FRONTEND@WIDTH:WEIGHTS:BACKEND)" in capsys.readouterr().err
+    assert main(["compare", "--results", str(tmp_path), "a@paper:random:svm", "a@small", "--format", "json"]) == 0
+    (pair,) = json.loads(capsys.readouterr().out)
+    assert (pair["a"], pair["b"], pair["wins"]) == ("a@paper:random:svm", "a@small:random:svm", 3)
+
+
 def test_a_pair_of_rows_whose_seeds_were_evaluated_differently_is_refused(tmp_path, capsys):
     from test_significance import _board, record
 

@@ -841,30 +841,44 @@ def export_comparison(table: pd.DataFrame, fmt: str, random: str = RANDOM, train
 
 # -- rwbench compare A B ------------------------------------------------------------------------------
 def _match(rows: dict[RowKey, list[ResultRecord]], spec: str, dataset: str) -> RowKey | None:
-    """The one row of ``dataset`` that ``spec`` (``frontend[:weights[:backend]]``) names; None if none does. A
-    front-end name may hold colons itself (``logmel:5f65a9bd``): the longest front-end name of a row is taken."""
+    """The one row of ``dataset`` that ``spec`` (``frontend[@width][:weights[:backend]]``) names; None if none does.
+    A front-end name may hold colons itself (``logmel:5f65a9bd``): the longest front-end name of a row is taken."""
+    width = None
+    if "@" in spec.split(":")[0]:  # piczak@paper:trained:head: one width of a front-end run at several
+        name, _, rest = spec.partition("@")
+        width, colon, tail = rest.partition(":")
+        spec = name + colon + tail
+        if not width:
+            raise RwbenchError(f"compare: a row's width follows '@' (e.g. piczak@paper:trained:head), got {spec!r}")
     parts = spec.split(":")
     if not parts[0] or "" in parts[:-2]:
-        raise RwbenchError(f"compare: a row is FRONTEND[:WEIGHTS[:BACKEND]] (e.g. piczak:random:svm), got {spec!r}")
+        raise RwbenchError(f"compare: a row is FRONTEND[@WIDTH][:WEIGHTS[:BACKEND]] (e.g. piczak:random:svm), got "
+                           f"{spec!r}")
     names = {key[1] for key in rows if key[0] == dataset}
     split = next((k for k in range(len(parts), max(len(parts) - 3, 0), -1) if ":".join(parts[:k]) in names), None)
     if split is None or len(parts) - split > 2:
         return None
     wanted = {"frontend": ":".join(parts[:split]), **dict(zip(("weights", "backend"), parts[split:]))}
-    found = [key for key in rows if key[0] == dataset and key[1] == wanted["frontend"]
+    found = [key for key in rows if key[0] == dataset and key[1] == wanted["frontend"] and width in (None, key[2])
              and wanted.get("weights", key[3]) in ("", key[3]) and wanted.get("backend", key[4]) in ("", key[4])]
     copies = copies_of({key: rows[key] for key in found})
     found = [key for key in found if key not in copies]  # a row repeated under another width label is one row
     if len(found) > 1:
         options = ", ".join(f"{k[1]}:{k[3]}:{k[4]} (width {k[2]})" for k in found)
-        raise RwbenchError(f"compare: {spec!r} matches {len(found)} rows of {dataset} ({options}); name one, or "
-                           "leave the results of one width out of --results")
+        raise RwbenchError(f"compare: {spec!r} matches {len(found)} rows of {dataset} ({options}); name one (a "
+                           "width after '@': FRONTEND@WIDTH:WEIGHTS:BACKEND)")
     return found[0] if found else None
+
+
+def _row_label(key: RowKey, other: RowKey) -> str:
+    """``frontend:weights:backend``, with ``@width`` where ``other`` is the same front-end at another width."""
+    width = f"@{key[2]}" if key[1] == other[1] and key[2] != other[2] else ""
+    return f"{key[1]}{width}:{key[3]}:{key[4]}"
 
 
 def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: str = "auto",
                      invalid: Sequence[tuple[str, str]] = ()) -> list[dict]:
-    """The paired test of rows ``a`` and ``b`` (``FRONTEND[:WEIGHTS[:BACKEND]]``) on every dataset that has both:
+    """The paired test of rows ``a`` and ``b`` (``FRONTEND[@WIDTH][:WEIGHTS[:BACKEND]]``) on every dataset that has both:
     one :func:`~rwbench.analysis.significance.compare_pair` dict per dataset, with its ``dataset``, ``a`` and ``b``,
     the seeds each row's means hold (``a_seeds``, ``b_seeds``) and the folder's result files left out as not valid
     (``left_out``: ``invalid``, (path, problem) pairs): a seed missing from a row is never missing unsaid."""
@@ -882,8 +896,8 @@ def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: st
                                    f"protocols ({'; '.join(sorted(inputs))}); rerun the stale row")
             if differently := mixed_data({key_a: rows[key_a], key_b: rows[key_b]}):  # its seeds: other grids
                 raise RwbenchError(f"compare: {'; '.join(differently)}; rerun the stale seeds")
-            out.append({"dataset": dataset, "a": ":".join(key_a[1:2] + key_a[3:]),
-                        "b": ":".join(key_b[1:2] + key_b[3:]), **compare_pair(rows[key_a], rows[key_b], regime),
+            out.append({"dataset": dataset, "a": _row_label(key_a, key_b),
+                        "b": _row_label(key_b, key_a), **compare_pair(rows[key_a], rows[key_b], regime),
                         "a_seeds": sorted(r.seed for r in rows[key_a]), "b_seeds": sorted(r.seed for r in rows[key_b]),
                         "a_not_converged": not_converged(rows[key_a], known),
                         "b_not_converged": not_converged(rows[key_b], known),
