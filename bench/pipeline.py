@@ -75,6 +75,10 @@ class RunOptions(Instance, Execution, Batching, Cached):
         check_seconds(segment=self.segment, hop=self.hop)
         if (self.hop is not None or self.aggregate != "mean") and self.segment is None:
             raise RwbenchError("hop and aggregate need segment (the window length in seconds)")
+        if self.hop is not None and self.segment is not None and self.hop > self.segment:
+            raise RwbenchError(f"hop {self.hop:g} s is longer than segment {self.segment:g} s: the audio between windows "
+                               "would never be seen, and a window could start past a clip's end (padding alone, "
+                               "averaged in); give a hop of at most the segment")
         super().__post_init__()
 
     def job(self, dataset: Dataset, spec: FrontendSpec, weights: str, seed: int, fold: str | None = None) -> EmbedJob:

@@ -119,6 +119,8 @@ ERRORS = {
     "--hop -1": (lambda t: ["run", "--segment", "2", "--hop", "-1"], "--hop takes a positive float"),
     "--hop nan": (lambda t: ["run", "--segment", "2", "--hop", "nan"], "--hop takes a positive float"),
     "--hop without --segment": (lambda t: ["run", "--hop", "1"], "--hop and --aggregate need --segment"),
+    "--hop past --segment": (lambda t: ["run", "--frontends", "mfcc", "--segment", "1", "--hop", "1.5"],  # windows of padding alone
+                             "hop 1.5 s is longer than segment 1 s: the audio between windows would never be seen"),
     "--workers -1": (lambda t: ["run", "--workers", "-1"], "--workers takes a non-negative integer"),
     "--workers two": (lambda t: ["run", "--workers", "two"], "--workers takes a non-negative integer"),
     "--jobs 0": (lambda t: ["run", "--jobs", "0"], "--jobs takes a positive count or -1"),
