@@ -119,7 +119,7 @@ ERRORS = {
     "--hop -1": (lambda t: ["run", "--segment", "2", "--hop", "-1"], "--hop takes a positive float"),
     "--hop nan": (lambda t: ["run", "--segment", "2", "--hop", "nan"], "--hop takes a positive float"),
     "--hop without --segment": (lambda t: ["run", "--hop", "1"], "--hop and --aggregate need --segment"),
-    "--hop past --segment": (lambda t: ["run", "--frontends", "mfcc", "--segment", "1", "--hop", "1.5"],  # windows of padding alone
+    "--hop past --segment": (lambda t: ["run", "--frontends", "mfcc", "--segment", "1", "--hop", "1.5"],
                              "hop 1.5 s is longer than segment 1 s: the audio between windows would never be seen"),
     "--workers -1": (lambda t: ["run", "--workers", "-1"], "--workers takes a non-negative integer"),
     "--workers two": (lambda t: ["run", "--workers", "two"], "--workers takes a non-negative integer"),
