@@ -310,9 +310,9 @@ def check_windows(args, frontends) -> None:
         rate, least = spec.sample_rate, max(spec.min_samples(), 1)
         if round(args.segment * rate) < least:
             seconds = math.ceil(least / rate * 1000) / 1000  # a value the user can type that is long enough
-            raise RwbenchError(f"--segment {args.segment:g} s is shorter than front-end {spec.name!r} can compute: it "
-                               f"needs windows of at least {seconds:g} s ({least} sample(s) at {rate} Hz); give "
-                               f"--segment {seconds:g} or more")
+            raise RwbenchError(f"--segment {args.segment:g} s is shorter than front-end {spec.name!r}'s shortest input "
+                               f"(windows are not padded to it, as whole clips are): it needs windows of at least "
+                               f"{seconds:g} s ({least} sample(s) at {rate} Hz); give --segment {seconds:g} or more")
         if args.hop and round(args.hop * rate) < 1:
             raise RwbenchError(f"--hop {args.hop:g} s is shorter than one sample of front-end {spec.name!r} "
                                f"({rate} Hz); give --hop {math.ceil(1e6 / rate) / 1e6:g} or more")

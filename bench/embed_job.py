@@ -83,8 +83,9 @@ class EmbedJob:
                             f"{spec.sample_rate} Hz (front-end {spec.name!r}); give at least "
                             f"{1 / spec.sample_rate:.2g} s")
         if self.segment and clip < max(minimum, 1):  # a window padded to the minimum (or empty) scores at chance
-            raise DataError(f"segment windows of {self.segment:g} s are shorter than front-end {spec.name!r} can "
-                            f"compute: it needs at least {max(minimum, 1)} sample(s) at {spec.sample_rate} Hz")
+            raise DataError(f"segment windows of {self.segment:g} s are shorter than front-end {spec.name!r}'s "
+                            f"shortest input (windows are not padded to it): it needs at least {max(minimum, 1)} "
+                            f"sample(s) at {spec.sample_rate} Hz")
         if clip >= minimum:
             return clip, clip
         if spec.pad_to_min is None:

@@ -162,10 +162,12 @@ def test_a_string_option_keeps_the_text_as_typed(tmp_path, capsys):
 # -- 4. --segment shorter than the front-end can compute ----------------------------------------------
 
 @pytest.mark.parametrize(("argv", "fragment"), [
-    (["run", "--segment", "0.00001"], "--segment 1e-05 s is shorter than front-end 'sample_level' can compute: it needs "
-                                      "windows of at least 0.183 s (2187 sample(s) at 12000 Hz); give --segment 0.183"),
-    (["embed", "--frontends", "timbral", "--segment", "0.00001"], "front-end 'timbral' can compute: it needs windows of "
-                                                                  "at least 0.001 s (1 sample(s) at 12000 Hz)"),
+    (["run", "--segment", "0.00001"], "--segment 1e-05 s is shorter than front-end 'sample_level''s shortest input "
+                                      "(windows are not padded to it, as whole clips are): it needs windows of at least "
+                                      "0.183 s (2187 sample(s) at 12000 Hz); give --segment 0.183"),
+    (["embed", "--frontends", "timbral", "--segment", "0.00001"], "front-end 'timbral''s shortest input (windows are "
+                                                                  "not padded to it, as whole clips are): it needs "
+                                                                  "windows of at least 0.001 s (1 sample(s) at 12000 Hz)"),
     (["run", "--frontends", "vgg", "--segment", "5"], "it needs windows of at least 27.286 s"),
     (["run", "--frontends", "mfcc", "--segment", "1", "--hop", "0.00001"], "--hop 1e-05 s is shorter than one sample"),
 ])
