@@ -120,7 +120,9 @@ def test_a_multilabel_run_writes_results_named_after_its_metrics(results):
     assert row["roc_auc_macro_mean"] == pytest.approx(np.mean(means), abs=1e-4) and row["n_seeds"] == 2
     markdown = leaderboard.export(table, "md")
     assert "roc_auc_macro_mean" in markdown and "accuracy_mean" not in markdown
-    assert "macro ROC-AUC" in leaderboard.to_summary(table)
+    summary = leaderboard.to_summary(table)  # both headline metrics of the spec, ROC-AUC and PR-AUC (macro)
+    assert "macro ROC-AUC" in summary and "macro PR-AUC" in summary
+    assert f"{row['pr_auc_macro_mean']:.3f}" in summary
 
 
 def test_a_table_refuses_to_mix_task_types(results, tmp_path, capsys):
@@ -142,6 +144,7 @@ def test_a_table_refuses_to_mix_task_types(results, tmp_path, capsys):
 
     html = render(mixed)  # the report shows both, one table per task type
     assert "task type: multilabel" in html and "task type: multiclass" in html and "macro ROC-AUC" in html
+    assert "macro PR-AUC" in html
 
 
 def test_result_files_are_checked_against_their_task_type(results):

@@ -37,7 +37,7 @@ from ..backends import grid_edge_flag
 from ..errors import RwbenchError
 from ..fileio import content_key
 from ..results import FOLD_TAGS, ResultRecord, RowKey, devices_label, git_sha, iter_results, task_of
-from ..tasks import METRIC_LABELS, TASK_TYPES, TaskType, primary_metric, task_type
+from ..tasks import METRIC_LABELS, SECOND_HEADLINE, TASK_TYPES, TaskType, primary_metric, task_type
 from .ranking import (
     EXPORT_COLUMNS,
     HEAD,
@@ -473,6 +473,8 @@ def to_summary(table: pd.DataFrame) -> str:
         view[METRIC_LABELS[p]] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(rows[f"{p}_mean"], rows[f"{p}_std"])]
         view["95% CI"] = ["" if pd.isna(lo) else f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(rows["ci_low"], rows["ci_high"])]
         view["± seeds"] = ["" if np.isnan(c) else f"±{c:.3f}" for c in rows[f"{p}_ci95"]]
+        if (second := SECOND_HEADLINE.get(p)) and f"{second[0]}_mean" in rows:
+            view[second[1]] = [f"{m:.3f}" for m in rows[f"{second[0]}_mean"]]
         view["folds"] = rows[fold_column(p)]
         view["seeds"] = rows["n_seeds"]
         view["avg rank (backend)"] = ["" if pd.isna(r) else f"{r:.2f}" for r in rows["avg_rank"]]

@@ -22,7 +22,7 @@ import pandas as pd
 from .. import __version__
 from ..fileio import atomic_path
 from ..results import ResultRecord, RowKey, task_of
-from ..tasks import METRIC_LABELS, primary_metric
+from ..tasks import METRIC_LABELS, SECOND_HEADLINE, primary_metric
 from . import figures
 from .leaderboard import (
     correlation_heading,
@@ -81,9 +81,10 @@ class Section:
 
 
 def columns(metric: str) -> tuple[str, ...]:
+    second = (SECOND_HEADLINE[metric][1],) if metric in SECOND_HEADLINE else ()
     return ("rank", "front-end", "input", "width", "weights", "backend", METRIC_LABELS[metric], "95% CI (folds, clips)",
-            "± 95% CI (seeds only)", "avg rank", "vs best", "dim", "params", "seeds × folds", "ms/clip", "grid edge",
-            "not converged", "provenance")
+            "± 95% CI (seeds only)", *second, "avg rank", "vs best", "dim", "params", "seeds × folds", "ms/clip",
+            "grid edge", "not converged", "provenance")
 
 
 def _number(value, fmt: str) -> Cell:
@@ -109,7 +110,9 @@ def _cells(row: pd.Series, records: list[ResultRecord], p: str, mixed_devices: b
         Cell(str(row["rank"]), int(row["rank"])), Cell(row["frontend"]), Cell(row["input"]), Cell(str(row["width"])),
         Cell(row["weights"]), Cell(row["backend"]),
         Cell(f"{row[f'{p}_mean']:.3f} ± {row[f'{p}_std']:.3f}", float(row[f"{p}_mean"])),
-        Cell(*interval), _number(row[f"{p}_ci95"], ".3f"), _number(row["avg_rank"], ".2f"),
+        Cell(*interval), _number(row[f"{p}_ci95"], ".3f"),
+        *([_number(row.get(f"{SECOND_HEADLINE[p][0]}_mean"), ".3f")] if p in SECOND_HEADLINE else []),
+        _number(row["avg_rank"], ".2f"),
         Cell(verdict, 2.0 if verdict == "best" else _number(row["p_vs_best"], "g").sort),  # "best" sorts after any p
         _number(int(row["dim"]), "d"), _number(int(row["params"]), ",d"),
         Cell(f"{row['n_seeds']} × {row['n_folds']}", int(row["n_seeds"]) * int(row["n_folds"])),
