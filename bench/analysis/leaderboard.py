@@ -364,8 +364,8 @@ def mixed_data(groups: dict[RowKey, list[ResultRecord]]) -> list[str]:
         if len(setups) > 1:
             lines.append(f"{key.dataset}: {key.frontend} {key.weights} {key.backend}: its seeds were evaluated "
                          "differently (" + "; ".join(f"seed {r.seed}: {evaluated_by(r)}" for r in records) + ")")
-        for setup in setups:
-            backends.setdefault((key.dataset, key.backend), {}).setdefault(setup, []).append(
+        if len(setups) == 1:  # (a row whose seeds differ is named above)
+            backends.setdefault((key.dataset, key.backend), {}).setdefault(next(iter(setups)), []).append(
                 f"{key.frontend} {key.weights}")
     for dataset, by_data in versions.items():
         if len(by_data) > 1:
