@@ -436,7 +436,7 @@ def test_tests_over_clips_of_several_folds_are_not_said_to_be_of_a_single_split(
 
     _board(tmp_path, [record("a", [0.8, 0.7, 0.9]), record("b", [0.7, 0.6, 0.8])])
     summary = leaderboard.to_summary(leaderboard.load(tmp_path, regime="clips"))
-    assert "svm: 2 rows (rows: random ×2) on 3 outer folds, tested over clips (--test clips): paired tests over 120 " \
+    assert "svm: 2 rows (rows: random ×2) on 3 outer folds, tested over their clips: paired tests over 120 " \
            "test clips" in summary and "single split" not in summary, summary
 
 

@@ -552,7 +552,7 @@ def significance_line(backend: str, group: pd.DataFrame) -> str:
     untested = (group["test_vs_best"] == "no per-clip outputs").sum()
     tested = len(group) - n_copies
     n_folds = int(group["n_folds"].max())
-    split = "on a single split" if n_folds == 1 else f"on {n_folds} outer folds, tested over clips (--test clips)"
+    split = "on a single split" if n_folds == 1 else f"on {n_folds} outer folds, tested over their clips"
     if n == 0:
         return (f"{backend}: {tested} rows ({kinds}) {split}, none with per-clip outputs (results made "
                 f"before they were stored): no paired test over clips can run, and one block allows no rank test")
