@@ -418,17 +418,18 @@ def refuse_other_search(folder: Path, archs: list[Architecture], opts: SearchOpt
 
 
 def other_search(path: Path, archs: list[Architecture], opts: SearchOptions) -> str:
-    """How the search recorded at ``path`` differs from this one in what it scores (architectures, width; more or
-    other proxies are the same search, grown), or "" when it does not (or there is none)."""
+    """How the search recorded at ``path`` differs from this one in what it scores (architectures it does not score,
+    width; more architectures, or more or other proxies, are the same search, grown), or "" when it does not (or there
+    is none)."""
     try:
         earlier = read_json(path) if path.is_file() else None
     except RwbenchError:
         return ""  # unreadable: nothing to keep
     if earlier is None:
         return ""
-    names, mine = sorted(a["name"] for a in earlier.get("architectures", [])), {a.name for a in archs}
-    if set(names) != mine or len(names) != len(mine):
-        return f"{len(names)} other architectures, e.g. {next((n for n in names if n not in mine), '?')}"
+    names, mine = sorted({a["name"] for a in earlier.get("architectures", [])}), {a.name for a in archs}
+    if missing := [n for n in names if n not in mine]:
+        return f"{len(missing)} of its {len(names)} architectures are not in this one, e.g. {missing[0]}"
     return "" if earlier.get("width") == str(opts.width) else f"width {earlier.get('width')}"
 
 
@@ -522,6 +523,7 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
     checked_rank_by(opts, proxies)
     checked_folds(dataset, opts.folds)  # as the search itself refuses them
     archs, space = candidates(opts)
+    refuse_other_search(search_folder(opts, space["name"], dataset), archs, opts)
     lines = [f"search space {space['name']!r} ({space.get('origin', opts.frontends)}): "
              f"{space.get('valid_architectures', len(archs))} architectures; scoring {len(archs)}"
              + (f" sampled with seed {opts.sample_seed}:" if opts.space != REGISTRY else ":")]

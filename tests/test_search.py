@@ -777,9 +777,25 @@ def test_another_search_into_the_same_folder_is_refused(toy_space, tmp_path):
     assert grown["seconds"] >= first["seconds"] > 0 and grown["seconds"] == pytest.approx(
         sum(r["seconds"] for a in grown["architectures"] for r in a["proxies"].values()))
     other = SearchOptions(**{**opts.__dict__, "sample_seed": 7})
-    with pytest.raises(RwbenchError, match=r"holds another search \(2 other architectures, e\.g\. .*--out FOLDER, or --force"):
+    with pytest.raises(RwbenchError, match=r"holds another search \(2 of its 2 architectures are not in this one, "
+                                           r"e\.g\. .*--out FOLDER, or --force"):
         search(dataset, other)
     assert search(dataset, SearchOptions(**{**other.__dict__, "out": tmp_path / "seed7"})) == tmp_path / "seed7"
+
+
+def test_a_larger_n_grows_a_search_a_smaller_one_is_refused_and_the_dry_run_says_so(toy_space, tmp_path, capsys):
+    """A larger --n extends a smaller one's sample: nothing of the first search is lost, so it grows in place (it was
+    refused as "2 other architectures, e.g. ?"). A smaller --n would drop one: refused, by the dry run too (which
+    priced it as if it would run)."""
+    common = [str(toy_space), "--tasks", "timbre", "--proxies", "params", "--batch", "4", "--device", "cpu",
+              "--out", str(tmp_path / "s"), "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "-q"]
+    assert main(["search", *common, "--n", "2"]) == 0
+    assert main(["search", *common, "--n", "3"]) == 0
+    assert len(json.loads((tmp_path / "s" / "search.json").read_text())["architectures"]) == 3
+    capsys.readouterr()
+    for dry in (["--dry-run"], []):
+        assert main(["search", *common, "--n", "2", *dry]) == 2
+        assert "holds another search (1 of its 3 architectures are not in this one, e.g. toy:" in capsys.readouterr().err
 
 
 def test_a_minibatch_smaller_than_the_class_count_draws_its_classes():
@@ -840,7 +856,7 @@ def test_a_search_that_another_wrote_beside_while_it_ran_is_refused_at_the_end(t
         if not started:
             started.append(search(dataset, other))
 
-    with pytest.raises(RwbenchError, match=r"holds another search \(2 other architectures"):
+    with pytest.raises(RwbenchError, match=r"holds another search \(2 of its 2 architectures are not"):
         search(dataset, opts, on_done=meanwhile)
     kept = json.loads((started[0] / "search.json").read_text())["architectures"]
     assert {a["name"] for a in kept} == {a.name for a in candidates(other)[0]}  # the other's, not replaced
