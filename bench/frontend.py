@@ -28,7 +28,7 @@ from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
 from .filehash import code_sha256, registering_code, sha256_of
 from .registry import Registry, name_problem
-from .results import FOLD_TAGS
+from .results import FOLD_TAGS, retrain_command
 from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, misfit, pack_file, tensor_shapes
 
 InputKind = Literal["waveform", "logmel", "none"]
@@ -421,7 +421,7 @@ class WeightSource:
                 raise WeightsError(
                     f"the {self.tag!r} weights {self.file.path} (sha256 {self.file.sha256[:12]}…, as their training "
                     f"recorded) are not on this machine, and what is asked needs them: make them again with "
-                    f"`rwbench {'train' if self.tag == 'trained' else 'pretrain ' + self.tag}` (--force)")
+                    f"`{retrain_command(self.tag)}` (--force)")
             load_into(net, self.file.path)
             self._check_unchanged()  # replaced since the run keyed it, or while it was read
 

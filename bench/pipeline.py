@@ -88,7 +88,7 @@ class RunOptions(Instance, Execution, Batching, Cached):
             checkpoint = folder / f"{fold}.safetensors"
             head = (result_path(self.results_dir, dataset=dataset.key, frontend=spec.name, width=str(self.width),
                                 weights="trained", seed=seed, backend="head") if weights == "trained" else None)
-            check_fold_weights(folder, fold, dataset, spec, head)
+            check_fold_weights(folder, fold, dataset, spec, head, weights)
             if not checkpoint.is_file():
                 recorded = self.recorded_sha256(dataset, spec, weights, seed).get(fold)
         return EmbedJob(dataset, spec, self.width, weights, seed, self.pooling, self.segment, self.hop, fold, checkpoint,

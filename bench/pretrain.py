@@ -31,7 +31,7 @@ from .device import resolve_device
 from .dsp import LogMel, LogMelConfig
 from .embed_job import EmbedJob
 from .errors import RwbenchError
-from .fileio import content_key, read_json, write_json
+from .fileio import content_key, write_json
 from .fitting import (
     Objective,
     TrainOptions,
@@ -46,7 +46,7 @@ from .fitting import (
 )
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
-from .results import fold_weights_data, fold_weights_folder
+from .results import fold_weights_data, fold_weights_folder, network_identity
 from .weight_packs import write_safetensors
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Pretrainer:
     name: str
     frontends: tuple[str, ...]  # the front-ends it trains
     lr: float  # its default learning rate
-    train_fold: Callable[..., dict]
+    train_fold: Callable[..., dict]  # writes a fold's weights, returns its record (written by pretrain(), one file)
     description: str
 
 
@@ -130,8 +130,6 @@ def _mst_fold(spec: FrontendSpec, split: OuterSplit, waves: torch.Tensor, db: to
     if summary["not_converged"]:
         warn_not_converged(f"pretrain mst {spec.name} {split.name} seed {seed}", history["best_epoch"], opts.epochs,
                            opts.patience)
-    write_json(folder / f"{split.name}.json", summary)
-    (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
     log.info("mst %s seed %d: test MSE %.4f (random init %.4f), r %.3f", split.name, seed, test_mse, random_mse, test_r)
     return summary
 
@@ -170,9 +168,11 @@ def pretrain(name: str, datasets: list[Dataset], frontends: list[FrontendSpec], 
                         if opts.force:  # from scratch: an interrupted run's checkpoint is not resumed
                             (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
                         start = time.perf_counter()
-                        task.train_fold(spec, split, waves, db, seed, folder, key, opts, device)
-                        record = folder / f"{split.name}.json"  # what these weights may embed: this data alone
-                        write_json(record, {**read_json(record), "data": fold_weights_data(dataset)})
+                        summary = task.train_fold(spec, split, waves, db, seed, folder, key, opts, device)
+                        # what these weights may embed: this data alone, into this version of the network
+                        write_json(folder / f"{split.name}.json", {**summary, "data": fold_weights_data(dataset),
+                                                                   "network": network_identity(spec)})
+                        (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
                         log.info("%s %s seed %d in %.1f s", name, split.name, seed, time.perf_counter() - start)
                     out.append(folder / f"{split.name}.json")
     return out

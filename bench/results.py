@@ -131,10 +131,17 @@ def network_identity(spec: FrontendSpec) -> dict[str, Any]:
     return {"name": spec.name, "version": spec.version, **({"code": spec.code} if spec.code else {})}
 
 
-def check_fold_weights(folder: Path, fold: str, dataset: Dataset, spec: FrontendSpec, head: Path | None = None) -> None:
-    """Refuse ``folder``'s ``fold`` weights where its ``<fold>.json`` does not vouch for them: the file is not the one
-    it records (its sha256: replaced, or written by a training killed before its record), or was trained for another
-    version of ``spec``'s network (:func:`network_identity`) — then :func:`check_fold_weights_data`."""
+def retrain_command(tag: str) -> str:
+    """The command that makes per-fold weights of kind ``tag`` (:data:`FOLD_TAGS`)."""
+    return "rwbench train" if tag == "trained" else f"rwbench pretrain {tag}"
+
+
+def check_fold_weights(folder: Path, fold: str, dataset: Dataset, spec: FrontendSpec, head: Path | None = None,
+                       tag: str = "trained") -> None:
+    """Refuse ``folder``'s ``fold`` weights (of kind ``tag``) where its ``<fold>.json`` does not vouch for them: the
+    file is not the one it records (its sha256: replaced, or written by a training killed before its record), or was
+    trained for another version of ``spec``'s network (:func:`network_identity`) — then
+    :func:`check_fold_weights_data`."""
     record, weights = folder / f"{fold}.json", folder / f"{fold}.safetensors"
     try:
         summary = read_json(record) if record.is_file() else {}
@@ -146,16 +153,17 @@ def check_fold_weights(folder: Path, fold: str, dataset: Dataset, spec: Frontend
             return f"version {identity.get('version')}, code {str(identity.get('code') or 'rwbench')[:12]}"
         raise RwbenchError(f"{weights} was trained for another version of {spec.name}'s network ({said(network)}; "
                            f"here {said(network_identity(spec))}): an edited plugin or rwbench's own change. Train it "
-                           "again (rwbench train --force)")
+                           f"again ({retrain_command(tag)} --force)")
     recorded = summary.get("weights_sha256")
     if recorded and weights.is_file() and sha256_of(weights) != recorded:
         raise RwbenchError(f"{weights} is not the file its {record.name} records (sha256 {recorded[:12]}…): replaced, "
-                           f"or written by a training stopped before its record; rerun `rwbench train` for it "
+                           f"or written by a training stopped before its record; rerun `{retrain_command(tag)}` for it "
                            f"(it resumes), or train again with --force")
-    check_fold_weights_data(folder, fold, dataset, head)
+    check_fold_weights_data(folder, fold, dataset, head, tag)
 
 
-def check_fold_weights_data(folder: Path, fold: str, dataset: Dataset, head: Path | None = None) -> None:
+def check_fold_weights_data(folder: Path, fold: str, dataset: Dataset, head: Path | None = None,
+                            tag: str = "trained") -> None:
     """Refuse ``folder``'s ``fold`` weights when they were trained on other clips or other outer splits than
     ``dataset``'s, as their ``<fold>.json`` records it (:func:`fold_weights_data`) or, for a record written before it
     did, as the training's ``head`` result file records its clips and protocol; weights that record neither pass."""
@@ -177,7 +185,7 @@ def check_fold_weights_data(folder: Path, fold: str, dataset: Dataset, head: Pat
                   if made.get(key) != here[key]]
         raise RwbenchError(f"{folder / fold}.safetensors was trained on other {' and '.join(differ)} of {dataset.key} "
                            f"than this run's: its {fold} test clips here may be clips it was trained on. Run with the "
-                           "data and dataset options it was trained with, or train again under these (rwbench train "
+                           f"data and dataset options it was trained with, or train again under these ({retrain_command(tag)} "
                            "--force)")
 
 

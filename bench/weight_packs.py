@@ -340,7 +340,8 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (SafetensorError, OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as err:
-        raise WeightsError(f"cannot read weights from {path}: {type(err).__name__}: {err}") from err
+        damaged = "" if path.suffix == ".safetensors" else " (a truncated or damaged file, or not one torch.save wrote)"
+        raise WeightsError(f"cannot read weights from {path}: {type(err).__name__}: {err}{damaged}") from err
     except Exception as err:  # torch's weights-only unpickler on other bytes: KeyError, IndexError, ...
         raise WeightsError(f"cannot read weights from {path}: not a torch state dict or safetensors file "
                            f"({type(err).__name__}: {err}); save `model.state_dict()` with torch.save, or give a "
@@ -359,6 +360,11 @@ def load_into(net: nn.Module, path: Path) -> None:
     if problem := misfit({k: tuple(v.shape) for k, v in net.state_dict().items()},
                          {k: tuple(v.shape) for k, v in state.items()}):
         raise WeightsError(f"{path} does not fit the network: {problem}")
+    expected = net.state_dict()  # integer counts where the network has real weights: cast by load_state_dict unsaid
+    if retyped := [f"{k} {v.dtype} (needs {expected[k].dtype})" for k, v in given.items()
+                   if v.is_floating_point() != expected[k].is_floating_point()]:
+        raise WeightsError(f"{path} does not fit the network: {len(retyped)} tensor(s) of another kind of number: "
+                           f"{', '.join(retyped[:5])}{' …' if len(retyped) > 5 else ''}; save the trained floats")
     bad = {k: int((~torch.isfinite(v)).sum()) for k, v in given.items()
            if v.is_floating_point() and not torch.isfinite(v).all()}
     if bad:  # every clip's embedding would be NaN: blame the file, not the clips

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from rwbench.fitting import TrainOptions
 from rwbench.frontend import FRONTENDS
 from rwbench.pipeline import RunOptions, run
 from rwbench.pretrain import pretrain
-from rwbench.results import fold_weights_folder
+from rwbench.results import check_fold_weights, fold_weights_folder, network_identity
 from rwbench.train import train_all
 from rwbench.weight_packs import sha256_of
 
@@ -316,6 +317,15 @@ def test_mst_pretraining_learns_the_log_mel_and_embeds(tmp_path):
     opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["mst", "random"])
     run([tone_dataset()], [spec], [BACKENDS.get("logreg")], opts)
     assert {r["frontend"]["weights"] for r in result_dicts(tmp_path)} == {"mst", "random"}
+    # its records vouch for its weights as training's do, and a refusal names the command that makes them
+    folder = paths[0].parent
+    assert summaries[0]["network"] == network_identity(spec) and "data" in summaries[0]
+    with pytest.raises(RwbenchError, match=r"trained for another version of mst's network .*rwbench pretrain mst --force"):
+        check_fold_weights(folder, "fold1", tone_dataset(), dataclasses.replace(spec, version=spec.version + 1), tag="mst")
+    shutil.copy(folder / "fold1.safetensors", folder / "fold2.safetensors")
+    with pytest.raises(RwbenchError, match=r"fold2.safetensors is not the file its fold2.json records .*rerun "
+                                           r"`rwbench pretrain mst` for it"):
+        run([tone_dataset()], [spec], [BACKENDS.get("logreg")], dataclasses.replace(opts, weights=["mst"], force=True))
 
 
 @pytest.mark.parametrize(("argv", "match"), [

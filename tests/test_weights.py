@@ -185,6 +185,27 @@ def test_a_checkpoint_that_does_not_fit_lists_its_keys(tmp_path, edit, match):
         Embedder(TINY, weights=f"pretrained:{tmp_path / 'w.safetensors'}")
 
 
+def test_a_checkpoint_of_integers_for_real_weights_is_refused(tmp_path):
+    """Integer tensors of the right shapes were cast by load_state_dict: a network of rounded weights, scored at
+    chance (0.333 on three classes) as a valid row."""
+    state = {k: (v * 1000).to(torch.int64) if v.is_floating_point() else v for k, v in _state(1).items()}
+    save_file(state, str(tmp_path / "w.safetensors"))
+    with pytest.raises(WeightsError, match=r"w.safetensors does not fit the network: \d+ tensor\(s\) of another kind "
+                                           r"of number: conv1.bias torch.int64 \(needs torch.float32\), conv1.weight"):
+        Embedder(TINY, weights=f"pretrained:{tmp_path / 'w.safetensors'}")
+    save_file({k: v.half() for k, v in _state(1).items()}, str(tmp_path / "half.safetensors"))  # floats: cast, as torch
+    Embedder(TINY, weights=f"pretrained:{tmp_path / 'half.safetensors'}")
+
+
+def test_a_truncated_torch_checkpoint_says_so(tmp_path):
+    torch.save(_state(1), tmp_path / "w.pt")
+    data = (tmp_path / "w.pt").read_bytes()
+    (tmp_path / "w.pt").write_bytes(data[:len(data) // 2])
+    with pytest.raises(WeightsError, match=r"cannot read weights from .*w.pt: .*\(a truncated or damaged file, or not "
+                                           r"one torch.save wrote\)"):
+        Embedder(TINY, weights=f"pretrained:{tmp_path / 'w.pt'}")
+
+
 @pytest.mark.parametrize("content", [b"", b"garbage" * 100, b"hello world\n", b"(a)"])  # text: KeyError, IndexError
 def test_an_unreadable_checkpoint_is_named(tmp_path, content):
     (tmp_path / "w.safetensors").write_bytes(content)
