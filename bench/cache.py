@@ -86,7 +86,8 @@ class CacheEntry:
             return f"{self.manifest_path} does not list the entry's files"
         paths = [self.folder / name for name in ARRAYS]
         try:
-            stats = tuple((s.st_size, s.st_mtime_ns, s.st_ino) for s in (p.stat() for p in paths))
+            # ctime: any write sets it, and no user tool sets it back (an in-place write with its mtime restored)
+            stats = tuple((s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino) for s in (p.stat() for p in paths))
         except OSError as err:
             return f"{err.filename} is missing"
         if stats == _CHECKED.get(self.folder):

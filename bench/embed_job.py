@@ -149,11 +149,23 @@ class Embeddings:
 
     @classmethod
     def read(cls, entry: CacheEntry) -> Embeddings:
-        return cls(entry.features(), entry.clip_index(), entry.manifest())
+        """The entry's arrays, whose NaN rows are those of the clips its manifest records as skipped: any other is
+        damage (never a clip quietly left out of every split)."""
+        embeddings = cls(entry.features(), entry.clip_index(), entry.manifest())
+        recorded = {skipped["clip"] for skipped in embeddings.manifest.skipped}
+        ids = embeddings.manifest.clip_ids
+        if unrecorded := [ids[i] for i in np.unique(embeddings.clip_index[~embeddings.valid]) if ids[i] not in recorded]:
+            raise DataError(f"{entry.folder}: {len(unrecorded)} clip(s) have NaN features that its manifest does not "
+                            f"record as skipped (e.g. {unrecorded[0]}): the entry was altered on disk; delete the "
+                            "folder, and the next run computes it again")
+        return embeddings
 
     @property
     def valid(self) -> np.ndarray:
-        return ~np.isnan(self.features).any(axis=1)
+        """Rows without NaN (read in blocks: the features may be larger than memory)."""
+        step = 1 << 14
+        return np.concatenate([~np.isnan(self.features[i:i + step]).any(axis=1)
+                               for i in range(0, len(self.features), step)] or [np.ones(0, bool)])
 
     @property
     def segmented(self) -> bool:

@@ -351,3 +351,41 @@ def test_a_spec_whose_layer_dims_its_network_does_not_make_fails_as_it_embeds(tm
                                            r"its layer_dims declare \{'conv1': 3, 'conv2': 5\}"):
         embed(EmbedJob(tone_dataset(), wrong), tmp_path, device="cpu", workers=0)
     assert not EmbedJob(tone_dataset(), wrong).entry(tmp_path).exists()
+
+
+def test_an_array_written_in_place_with_its_mtime_restored_is_found_in_the_same_process(tmp_path):
+    """The arrays' stat was remembered as (size, mtime, inode) once their sha256 matched: NaN written in place (a
+    notebook's np.load(mmap_mode="r+"), bit rot) with the mtime put back passed, and the NaN rows left three clips out
+    of every split unsaid. Any write changes the ctime."""
+    job = EmbedJob(tone_dataset(), TINY)
+    embed(job, tmp_path, device="cpu", workers=0)
+    entry = job.entry(tmp_path)
+    assert entry.problem() is None
+    path, before = entry.features_path, entry.features_path.stat()
+    time.sleep(0.01)
+    features = np.load(path, mmap_mode="r+")
+    features[0:3, 0] = np.nan
+    features.flush()
+    del features
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_mtime_ns == before.st_mtime_ns and path.stat().st_size == before.st_size
+    assert "does not match the sha256 in its manifest (altered on disk)" in (entry.problem() or "")
+
+
+def test_nan_rows_the_manifest_does_not_record_as_skipped_are_refused(tmp_path):
+    """Features with NaN rows whose manifest was made to match them (its sha256 and sizes) are not clips left out by
+    --skip-bad-audio: named, never dropped from the splits."""
+    import hashlib
+
+    job = EmbedJob(tone_dataset(), TINY)
+    embed(job, tmp_path, device="cpu", workers=0)
+    entry = job.entry(tmp_path)
+    features = np.load(entry.features_path)
+    features[4] = np.nan
+    np.save(entry.features_path, features)
+    manifest = json.loads(entry.manifest_path.read_text())
+    manifest["files"]["features.npy"]["sha256"] = hashlib.sha256(entry.features_path.read_bytes()).hexdigest()
+    entry.manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(RwbenchError, match=rf"1 clip\(s\) have NaN features that its manifest does not record as "
+                                           rf"skipped \(e\.g\. {re.escape(job.dataset.clips[4].id)}\)"):
+        load_embeddings(job, RunOptions(results_dir=tmp_path / "results", cache_dir=tmp_path))
