@@ -34,15 +34,15 @@ def load_dataset(name: str, root: str | Path | None = None, *, tasks: Sequence[s
                  **options) -> list[Dataset]:
     """The registered dataset ``name`` read from ``root`` with its official protocol, one :class:`Dataset` per
     task (``tasks``: some of them); ``options`` are the loader's (``rwbench list datasets``)."""
-    from .cli_args import load_registered
+    from .cli_args import literal, load_registered
     from .datamodel import DATASETS
     from .guards import typed_option
 
     if isinstance(tasks, str):  # "a,b", as --tasks
         tasks = tasks.split(",")
     spec = DATASETS.get(name)
-    # text typed as --dataset-option's is (classes="dog,cat": names, never a string's characters)
-    options = {key: typed_option(spec.name, spec.build, key, value, value) if isinstance(value, str) else value
+    # text typed as --dataset-option's is (n_per_class="6": 6; classes="dog,cat": names, never a string's characters)
+    options = {key: typed_option(spec.name, spec.build, key, literal(value), value) if isinstance(value, str) else value
                for key, value in options.items()}
     return load_registered(spec, None if root is None else Path(root), list(tasks) if tasks else None, options)
 
@@ -82,8 +82,14 @@ def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | No
         loader["partial"] = True
     if options.get("skip_bad_audio"):  # the run's flag and the loader's, as in the CLI
         loader["skip_bad_audio"] = True
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise RwbenchError(f"seeds {seeds}: a count takes at least 1 (or give a list of seeds)")
+        seeds = range(seeds)
+    elif isinstance(seeds, (str, bool)) or not isinstance(seeds, Sequence):
+        raise RwbenchError(f"seeds {seeds!r}: give a count (3: seeds 0, 1, 2) or a list of seeds")
     datasets = load_dataset(dataset, root, tasks=tasks, **loader) if isinstance(dataset, str) else list(dataset)
-    opts = RunOptions(results_dir=Path(results), seeds=list(range(seeds)) if isinstance(seeds, int) else list(seeds),
+    opts = RunOptions(results_dir=Path(results), seeds=list(seeds),
                       weights=[weights] if isinstance(weights, str) else list(weights), **options)
     run_pipeline(datasets, FRONTENDS.select(_names(frontends)), BACKENDS.select(_names(backends)), opts)
     return load(opts.results_dir, datasets=[d.key for d in datasets])

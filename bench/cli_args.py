@@ -208,10 +208,15 @@ def loader_option(text: str) -> tuple[str, object, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"--dataset-option takes KEY=VALUE, got {text!r}")
+    return key, literal(value), value
+
+
+def literal(text: str) -> object:
+    """``text`` as the Python literal it reads as (8, 0.5, True), else the string itself."""
     try:
-        return key, ast.literal_eval(value), value
+        return ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return key, value, value
+        return text
 
 
 def data_root(text: str) -> Path:

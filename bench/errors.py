@@ -10,11 +10,13 @@ class RwbenchError(Exception):
 
 
 class UnknownNameError(RwbenchError, KeyError):
-    def __init__(self, kind: str, name: str, choices: list[str]) -> None:
+    def __init__(self, kind: str, name: str, choices: list[str], plugin_errors: list[str] | None = None) -> None:
         close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         listing = f" (known: {', '.join(choices)})" if len(choices) <= 12 else f" ({len(choices)} known; see `rwbench list`)"
-        super().__init__(f"unknown {kind} {name!r}{hint}{'' if close else listing}")
+        # a plugin that failed to import may be the one that registers it
+        failed = f"; {'; '.join(plugin_errors)}" if plugin_errors else ""
+        super().__init__(f"unknown {kind} {name!r}{hint}{'' if close else listing}{failed}")
 
     def __str__(self) -> str:  # KeyError would add quotes
         return str(self.args[0])

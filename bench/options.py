@@ -13,6 +13,7 @@ field means the same everywhere and is checked in one place. Fields are keyword-
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +39,17 @@ def _one_of(name: str, value: object, allowed: tuple[object, ...]) -> None:
         raise RwbenchError(f"{name} {value!r} is not one of {list(allowed)}")
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _flags(group: object, *names: str) -> None:
+    """Switches are True or False: from Python, "no" would be truthy and switch them on."""
+    for name in names:
+        if not isinstance(value := getattr(group, name), bool):
+            raise RwbenchError(f"{name} takes True or False, got {value!r}")
+
+
 @dataclass(kw_only=True)
 class Networks(Checked):
     """Which networks: the width (``small``, ``paper`` or a filter count) and the seeds of their initialisation."""
@@ -46,7 +58,8 @@ class Networks(Checked):
     seeds: list[int] = field(default_factory=lambda: [0])
 
     def __post_init__(self) -> None:
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
+        if (not self.seeds or not all(map(_is_int, self.seeds)) or len(set(self.seeds)) != len(self.seeds)
+                or min(self.seeds) < 0):
             raise RwbenchError(f"seeds {self.seeds} must be distinct non-negative integers, at least one")
         super().__post_init__()
 
@@ -94,8 +107,9 @@ class Execution(Placement):
     progress: bool = False
 
     def __post_init__(self) -> None:
-        if self.workers is not None and self.workers < 0:
-            raise RwbenchError(f"workers {self.workers} must be 0 or more")
+        if self.workers is not None and not (_is_int(self.workers) and self.workers >= 0):
+            raise RwbenchError(f"workers {self.workers!r} must be 0 or more")
+        _flags(self, "skip_bad_audio", "progress")
         super().__post_init__()
 
 
@@ -108,8 +122,9 @@ class Forward(Checked):
     compile: bool = False
 
     def __post_init__(self) -> None:
-        if self.batch_size is not None and self.batch_size < 1:
-            raise RwbenchError(f"batch_size {self.batch_size} must be at least 1")
+        if self.batch_size is not None and not (_is_int(self.batch_size) and self.batch_size >= 1):
+            raise RwbenchError(f"batch_size {self.batch_size!r} must be at least 1")
+        _flags(self, "compile")
         super().__post_init__()
 
 
@@ -119,6 +134,11 @@ class Batching(Forward):
     results are the same)."""
 
     n_jobs: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_jobs is not None and not (_is_int(self.n_jobs) and (self.n_jobs >= 1 or self.n_jobs == -1)):
+            raise RwbenchError(f"n_jobs {self.n_jobs!r} must be a positive count, or -1 (every core)")
+        super().__post_init__()
 
 
 @dataclass(kw_only=True)
@@ -130,6 +150,7 @@ class Storage(Checked):
 
     def __post_init__(self) -> None:
         self.results_dir = Path(self.results_dir)  # a str from Python works as the CLI's Path
+        _flags(self, "force")
         super().__post_init__()
 
 

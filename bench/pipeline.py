@@ -18,7 +18,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from .backends import DEFAULT_GRID, BackendSpec, check_estimator, grid_name_of, same_grid, warn_grid_edges
+from .backends import DEFAULT_GRID, GRID_NAMES, BackendSpec, check_estimator, grid_name_of, same_grid, warn_grid_edges
 from .datamodel import Dataset, dataset_from_record, dataset_record
 from .device import check_fits, choose_batch_size
 from .embed import ensure_embedded, unless_skipped
@@ -44,6 +44,7 @@ from .results import (
     result_path,
     reusable,
     seeded,
+    splits_key,
     variant,
     write_result,
 )
@@ -70,6 +71,8 @@ class RunOptions(Instance, Execution, Batching, Cached):
     grid: str = DEFAULT_GRID  # the backends' named grid searched (--grid): wide | study (the reference study's)
 
     def __post_init__(self) -> None:
+        if self.grid not in GRID_NAMES:  # a backend of one grid ignores the name: a typo would pass unsaid
+            raise RwbenchError(f"grid {self.grid!r} is not one of {list(GRID_NAMES)}")
         if self.aggregate not in get_args(Aggregate):
             raise RwbenchError(f"aggregate {self.aggregate!r} is not one of {list(get_args(Aggregate))}")
         check_seconds(segment=self.segment, hop=self.hop)
@@ -371,9 +374,10 @@ def check_grids(eval_jobs: list[EvalJob], opts: RunOptions) -> None:
                if (made := grid_clash(eval_job, opts, record))]
     if clashes:
         raise grid_clash_error(clashes, opts)
-    fingerprints = {d.key: d.fingerprint() for d in {j.job.dataset.key: j.job.dataset for j in eval_jobs}.values()}
-    other = [(eval_job.path(opts), made, now) for eval_job, record in existing
-             if (made := other_data(record, now := fingerprints[eval_job.job.dataset.key]))]
+    data = {d.key: (d.fingerprint(), d.describe()["protocol"])
+            for d in {j.job.dataset.key: j.job.dataset for j in eval_jobs}.values()}
+    other = [(eval_job.path(opts), what) for eval_job, record in existing
+             if (what := other_data(record, *data[eval_job.job.dataset.key]))]
     if other:
         raise other_data_error(other, opts)
 
@@ -421,7 +425,8 @@ def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: di
         existing = existing_record(path)
         refuse_grid_clash(eval_job, opts, existing)
         embeddings = {job.fold: load_embeddings(job, opts) for job in eval_job.jobs}
-        refuse_other_data(path, existing, next(iter(embeddings.values())).manifest.dataset_fingerprint, opts)
+        refuse_other_data(path, existing, next(iter(embeddings.values())).manifest.dataset_fingerprint,
+                          described["protocol"], opts)
         line = _evaluate(eval_job, embeddings, path, eval_job.run_key(opts, described["protocol"]), splits, described, opts)
     if progress is not None:
         progress.step(line)
@@ -430,26 +435,32 @@ def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: di
     return path, True
 
 
-def other_data(existing: dict | None, fingerprint: str) -> str | None:
-    """The dataset fingerprint the ``existing`` result was made on, where it is not ``fingerprint`` (None: no file,
-    or the same data)."""
-    made_on = ((existing or {}).get("dataset") or {}).get("fingerprint")
-    return made_on if made_on and made_on != fingerprint else None
+def other_data(existing: dict | None, fingerprint: str, protocol: dict) -> str | None:
+    """How the ``existing`` result's data differ from this run's — its clips (dataset fingerprint) or its outer
+    splits (the protocol's refit, fold assignment, k, seed: other dataset options) — or None (no file, the same)."""
+    dataset = (existing or {}).get("dataset") or {}
+    made_on, made = dataset.get("fingerprint"), dataset.get("protocol")
+    if made_on and made_on != fingerprint:
+        return f"fingerprint {made_on[:16]}, now {fingerprint[:16]}"
+    if isinstance(made, dict) and splits_key(made) != splits_key(protocol):
+        differ = sorted(k for k in {*made, *protocol} if made.get(k) != protocol.get(k))
+        return "its outer splits differ in " + ", ".join(differ)
+    return None
 
 
-def other_data_error(found: list[tuple[Path, str, str]], opts: RunOptions) -> RwbenchError:
-    path, made_on, fingerprint = found[0]
+def other_data_error(found: list[tuple[Path, str]], opts: RunOptions) -> RwbenchError:
+    path, what = found[0]
     return RwbenchError(
-        f"{len(found)} result file(s) under {opts.results_dir} were made on other data under the same dataset key "
-        f"(e.g. {path.parent.name}/{path.name}: fingerprint {made_on[:16]}, now {fingerprint[:16]}: another copy, a "
-        f"partial one, other --dataset-option values): another --results folder keeps both, --force replaces them")
+        f"{len(found)} result file(s) under {opts.results_dir} were made on other data or outer splits under the same "
+        f"dataset key (e.g. {path.parent.name}/{path.name}: {what}: another copy, a partial one, other "
+        "--dataset-option values): another --results folder keeps both, --force replaces them")
 
 
-def refuse_other_data(path: Path, existing: dict | None, fingerprint: str, opts: RunOptions) -> None:
+def refuse_other_data(path: Path, existing: dict | None, fingerprint: str, protocol: dict, opts: RunOptions) -> None:
     """Under the result's lock, before it is replaced: a result on other data written since :func:`check_grids`
     looked (or found by a run with ``--force``, which replaces it) stops this run as that check would have."""
-    if not opts.force and (made_on := other_data(existing, fingerprint)):
-        raise other_data_error([(path, made_on, fingerprint)], opts)
+    if not opts.force and (what := other_data(existing, fingerprint, protocol)):
+        raise other_data_error([(path, what)], opts)
 
 
 def frontend_section(eval_job: EvalJob, manifests: dict[str | None, EmbeddingManifest], feature_dim: int,

@@ -9,6 +9,7 @@ fails to import is reported by name and does not take the others down.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import importlib
 import importlib.util
 import logging
@@ -47,9 +48,12 @@ def name_problem(name: object) -> str | None:
 
 
 def _origin(spec: object) -> str:
-    """Where a spec was defined: its builder's module and name (a plugin file, a notebook's ``__main__``)."""
+    """Where a spec was defined: its builder's module and name (a plugin file, a notebook's ``__main__``), and the
+    module's file where it has one."""
     build = getattr(spec, "build", None)
-    return f"{getattr(build, '__module__', '?')}.{getattr(build, '__qualname__', '?')}"
+    module = getattr(build, "__module__", "?")
+    where = getattr(sys.modules.get(module), "__file__", None)
+    return f"{module}.{getattr(build, '__qualname__', '?')}" + (f" ({where})" if where else "")
 
 
 class Registry(Generic[S]):
@@ -128,7 +132,7 @@ class Registry(Generic[S]):
         try:
             return self._specs[name]
         except KeyError:
-            raise UnknownNameError(self.kind, name, self.names()) from None
+            raise UnknownNameError(self.kind, name, self.names(), list(self.plugin_errors.values())) from None
 
     def select(self, patterns: str | list[str]) -> list[S]:
         """Specs matching comma-separated names or shell wildcards, in the order asked, no repeats."""
@@ -143,7 +147,7 @@ class Registry(Generic[S]):
             if pattern not in names and any(ch in pattern for ch in "*?[") and not pattern.startswith("hear:"):
                 hits = fnmatch.filter(names, pattern)
                 if not hits:
-                    raise UnknownNameError(self.kind, pattern, names)
+                    raise UnknownNameError(self.kind, pattern, names, list(self.plugin_errors.values()))
             else:
                 hits = [self.get(pattern).name]
             chosen += [h for h in hits if h not in chosen]
@@ -151,12 +155,18 @@ class Registry(Generic[S]):
 
 
 
+def plugin_module_name(path: Path) -> str:
+    """The module a plugin file is imported as: its stem and a digest of its real path (``a/net.py`` and
+    ``b/net.py`` are two modules, not one replacing the other's registrations as a notebook cell run again)."""
+    return f"rwbench_plugin_{path.stem}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+
+
 def load_plugin_file(path: str | Path) -> None:
     """Import a local ``.py`` file whose decorators register front-ends, datasets or backends."""
     path = Path(path)
     if not path.is_file():
         raise PluginError(f"plugin file {str(path)!r} does not exist")
-    module_name = f"rwbench_plugin_{path.stem}"
+    module_name = plugin_module_name(path)
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise PluginError(f"plugin file {str(path)!r} cannot be imported as a Python module")

@@ -27,7 +27,7 @@ from .errors import RwbenchError
 from .frontend import FrontendSpec, offers
 from .paper import Paper, PaperDataset, Published
 from .pipeline import RunOptions
-from .results import FOLD_TAGS, fold_weights_folder, seeded
+from .results import FOLD_TAGS, fold_weights_folder, seeded, splits_key
 
 log = logging.getLogger(__name__)
 
@@ -236,11 +236,12 @@ def full_copy_lines(datasets: list[Dataset], rows) -> list[str]:
 
 
 # -- the side-by-side table -----------------------------------------------------------------------------
-def _leaderboard(results_dir: Path, fingerprints: dict[str, str], seeds: Sequence[int], grid: str) -> pd.DataFrame:
+def _leaderboard(results_dir: Path, datasets: dict[str, tuple[str, str]], seeds: Sequence[int], grid: str) -> pd.DataFrame:
     """The leaderboard rows of this run under ``results_dir`` (empty when it has none): of the dataset keys in
-    ``fingerprints``, only results of ``seeds`` made on those clips with backends on ``grid`` (the folder may hold
-    other seeds or another grid of an earlier run, or results on another copy of the data); the files are read once,
-    each dataset's table built on its own (a table holds one task type)."""
+    ``datasets`` (key → fingerprint, protocol key), only results of ``seeds`` made on those clips and outer splits
+    (refit, folds) with backends on ``grid`` (the folder may hold other seeds or another grid of an earlier run, or
+    results on another copy of the data or under other dataset options); the files are read once, each dataset's
+    table built on its own (a table holds one task type)."""
     from .analysis.leaderboard import read_results, table_of
     from .backends import grid_name_of
 
@@ -249,9 +250,9 @@ def _leaderboard(results_dir: Path, fingerprints: dict[str, str], seeds: Sequenc
     records, _ = read_results(results_dir)
     # weights that are the same for every seed (MFCC, pretrained) are run once, as seed 0, whatever the seeds asked
     records = [r for r in records if (r.seed in seeds or (r.seed == 0 and not seeded(r.frontend["weights"])))
-               and r.dataset.get("fingerprint") == fingerprints.get(r.dataset["key"])
+               and (r.dataset.get("fingerprint"), splits_key(r.dataset.get("protocol"))) == datasets.get(r.dataset["key"])
                and grid_name_of(r.backend) in (None, grid)]  # None: a trained head, a backend of one grid
-    tables = [table_of([r for r in records if r.dataset["key"] == key]) for key in fingerprints]
+    tables = [table_of([r for r in records if r.dataset["key"] == key]) for key in datasets]
     tables = [t for t in tables if len(t)]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
@@ -271,11 +272,11 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
     ``absent`` datasets (no data) add their published rows, rwbench's cells marked ``no data``."""
     from .published_protocol import SUFFIX, published_results_dir
 
-    fingerprints = {d.key: d.fingerprint() for t in targets for d in t.datasets}
+    made = {d.key: (d.fingerprint(), splits_key(d.describe()["protocol"])) for t in targets for d in t.datasets}
     partial = {d.key: partial_reason(d) for t in targets for d in t.datasets}
-    honest = (_leaderboard(opts.results_dir, fingerprints, opts.seeds, opts.grid) if protocol != "published"
+    honest = (_leaderboard(opts.results_dir, made, opts.seeds, opts.grid) if protocol != "published"
               else pd.DataFrame())
-    study = (_leaderboard(published_results_dir(opts.results_dir), fingerprints, opts.seeds, opts.grid)
+    study = (_leaderboard(published_results_dir(opts.results_dir), made, opts.seeds, opts.grid)
              if protocol != "honest" else pd.DataFrame())
     published = {p.row: p for p in paper.published}
     missing = {n.row: n for n in paper.not_found}
@@ -354,7 +355,8 @@ def _figures(row, metric: str) -> dict | None:
     if row is None:
         return None
     return {"mean": float(row[f"{metric}_mean"]), "low": _num(row.get("ci_low")), "high": _num(row.get("ci_high")),
-            "seeds": int(row["n_seeds"]), "folds": int(row["n_folds"])}
+            "seeds": int(row["n_seeds"]), "folds": int(row["n_folds"]),
+            "skipped": int(row.get("skipped") or 0)}  # clips left out while embedding (--skip-bad-audio)
 
 
 def _num(value) -> float | None:
@@ -422,6 +424,8 @@ def _not_judged(figures: dict | None, row: dict, honest: bool = False) -> str:
         return f"width {row['width']} ≠ paper's"
     if row.get("partial") and figures is not None:
         return "partial copy"
+    if figures is not None and figures.get("skipped"):
+        return f"{figures['skipped']} clip(s) skipped"
     if figures is not None and figures["seeds"] < row.get("seeds_asked", 1):
         return "seeds missing"
     return ""
@@ -476,7 +480,8 @@ def _legend(paper: Paper, rows: list[dict], protocol: str) -> list[str]:
            "precision, and where it was read; Δ = rwbench − published; agrees: the published number lies in "
            "rwbench's interval widened by that precision (not judged for a front-end built at another width "
            "than the paper's: 'width … ≠ paper's'; on a partial copy of the dataset: 'partial copy'; on fewer seeds "
-           "than asked: 'seeds missing'; where the paper reports another quantity than rwbench's protocol: 'protocol ≠', "
+           "than asked: 'seeds missing'; with clips left out by --skip-bad-audio: 'N clip(s) skipped'; where the paper "
+           "reports another quantity than rwbench's protocol: 'protocol ≠', "
            "judged in the study's-protocol column only).",
            "protocol: " + "; ".join(f"{mark} {text}" for mark, text in MARKS.items()) + "."]
     if protocol != "honest":
@@ -522,7 +527,7 @@ def scatter_points(rows: list[dict], which: str = "honest") -> list[dict]:
     out = []
     for r in rows:
         figures, published = r.get(which), r["published"]
-        if figures is None or published is None or r.get("partial"):  # a partial copy is no test of agreement
+        if figures is None or published is None or r.get("partial") or figures.get("skipped"):  # no test of agreement
             continue
         scale = _scale(r["metric"])[0]
         mean = figures["mean"]

@@ -131,6 +131,12 @@ def network_identity(spec: FrontendSpec) -> dict[str, Any]:
     return {"name": spec.name, "version": spec.version, **({"code": spec.code} if spec.code else {})}
 
 
+def splits_key(protocol: dict[str, Any] | None) -> str:
+    """A key of the outer splits a result was scored on: its dataset protocol, less the marks the study's protocol
+    adds to it (``evaluation``, ``evaluation_version``: rwbench.published_protocol)."""
+    return content_key({k: v for k, v in (protocol or {}).items() if k not in ("evaluation", "evaluation_version")})
+
+
 def retrain_command(tag: str) -> str:
     """The command that makes per-fold weights of kind ``tag`` (:data:`FOLD_TAGS`)."""
     return "rwbench train" if tag == "trained" else f"rwbench pretrain {tag}"

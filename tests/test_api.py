@@ -210,13 +210,13 @@ def test_a_plugin_keeps_its_code_hash_where_dask_sends_it_by_value(tmp_path, mon
     from rwbench.backends import BACKENDS
     from rwbench.filehash import sha256_of
     from rwbench.frontend import FRONTENDS
-    from rwbench.registry import load_plugin_file
+    from rwbench.registry import load_plugin_file, plugin_module_name
 
     for registry in (BACKENDS, FRONTENDS):  # the plugins leave the registries as they were after the test
         registry.names()
         monkeypatch.setattr(registry, "_specs", dict(registry._specs))
-    for name in ("rwbench_plugin_lab_backend", "rwbench_plugin_lab_frontend"):
-        monkeypatch.setitem(sys.modules, name, None)  # replaced by the import; removed after the test
+    for name in ("lab_backend.py", "lab_frontend.py"):  # replaced by the import; removed after the test
+        monkeypatch.setitem(sys.modules, plugin_module_name(tmp_path / name), None)
     (tmp_path / "lab_backend.py").write_text(BACKEND_PLUGIN)
     (tmp_path / "lab_frontend.py").write_text(PLUGIN.replace('name="two_layer"', 'name="lab_two_layer"'))
     load_plugin_file(tmp_path / "lab_backend.py")
@@ -328,6 +328,31 @@ def test_the_api_run_refuses_what_the_command_refuses(tmp_path):
         rwbench.run(loaded, results=tmp_path / "file", **common)
     board = rwbench.run(loaded, results=str(tmp_path / "r"), cache_dir=str(tmp_path / "cache"), **common)
     assert board["frontend"].tolist() == ["mfcc"] and any((tmp_path / "cache").rglob("*.npy"))
+
+
+@pytest.mark.parametrize(("option", "match"), [
+    ({"grid": "huge"}, r"grid 'huge' is not one of \['wide', 'study', 'wide-linear32'\]"),  # logreg: one grid, passed
+    ({"seeds": "3"}, r"seeds '3': give a count \(3: seeds 0, 1, 2\) or a list of seeds"),  # a TypeError
+    ({"seeds": 0}, r"seeds 0: a count takes at least 1"),  # said as "seeds []"
+    ({"seeds": ["1"]}, r"seeds \['1'\] must be distinct non-negative integers"),
+    ({"n_jobs": "2"}, r"n_jobs '2' must be a positive count, or -1"),  # a TypeError
+    ({"force": "no"}, r"force takes True or False, got 'no'"),  # truthy: it forced
+    ({"progress": 1}, r"progress takes True or False, got 1"),
+])
+def test_the_api_run_checks_its_options_types_as_the_command_does(tmp_path, option, match):
+    from rwbench.errors import RwbenchError
+
+    with pytest.raises(RwbenchError, match=match):
+        rwbench.run("synthetic", tasks=["timbre"], frontends="mfcc", backends="logreg", results=tmp_path / "r",
+                    device="cpu", workers=0, **option)
+    assert not (tmp_path / "r" / "runs").exists()
+
+
+def test_load_dataset_reads_option_text_as_the_command_does():
+    """n_per_class="6" was refused as "takes an integer, got '6'" (the command's --dataset-option n_per_class=6 works)."""
+    (dataset,) = rwbench.load_dataset("synthetic", tasks=["timbre"], n_per_class="6")
+    assert len(dataset.clips) == 6 * len(dataset.classes)
+    assert rwbench.load_dataset("synthetic", tasks=["timbre"], n_per_class=6)[0].fingerprint() == dataset.fingerprint()
 
 
 def test_a_dataset_plugin_whose_load_audio_returns_no_mono_float_audio_is_named(tmp_path):

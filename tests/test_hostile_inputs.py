@@ -275,7 +275,7 @@ def test_a_file_whose_content_changed_is_embedded_again(tmp_path, caplog, capsys
     os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the old mtime
     assert target.stat().st_size == stat.st_size
     assert main(argv) == 2
-    assert "were made on other data under the same dataset key" in capsys.readouterr().err  # refused, by name
+    assert "were made on other data or outer splits under the same dataset key" in capsys.readouterr().err  # refused, by name
     caplog.clear()
     assert main([*argv, "--force"]) == 0
     assert _computed(caplog) == 1, "the changed file is embedded again"
@@ -401,3 +401,21 @@ def test_clips_skipped_while_embedding_cannot_empty_a_side_of_a_split(tmp_path, 
     assert main([*folder_run(tmp_path, data), "--skip-bad-audio"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert " holds no clip once the clips left out while embedding are removed (--skip-bad-audio)" in err, err
+
+
+def test_a_result_scored_on_other_outer_splits_is_not_replaced_unsaid(tmp_path, capsys):
+    """The same clips under other folds (--dataset-option seed=1: the fingerprint covers the clips alone) were
+    scored again into the same file, the first run's result replaced without a word."""
+    data = pets(tmp_path)
+    argv = folder_run(tmp_path, data)
+    assert main(argv) == 0
+    path = next((tmp_path / "results" / "runs").rglob("*.json"))
+    made = json.loads(path.read_text())
+    capsys.readouterr()
+    assert main([*argv, "--dataset-option", "seed=1"]) == 2
+    err = capsys.readouterr().err
+    assert "were made on other data or outer splits under the same dataset key" in err
+    assert "its outer splits differ in assignment, seed" in err
+    assert json.loads(path.read_text()) == made  # kept
+    assert main([*argv, "--dataset-option", "seed=1", "--force"]) == 0
+    assert json.loads(path.read_text())["dataset"]["protocol"]["seed"] == 1

@@ -64,6 +64,11 @@ def test_entry_point_plugins_load_and_a_broken_one_is_named_without_stopping_the
     assert registry.names() == ["from_plugin"]
     assert "broken" in registry.plugin_errors
     assert "thing plugin 'broken' (broken_plugin) failed to load: RuntimeError: boom" == registry.plugin_errors["broken"]
+    # the name it would have registered: unknown, and the failed plugin said with it (not only "did you mean")
+    for ask in (registry.get, registry.select):
+        with pytest.raises(UnknownNameError, match=r"unknown thing 'from_broken'.*; thing plugin 'broken' "
+                                                   r"\(broken_plugin\) failed to load: RuntimeError: boom"):
+            ask("from_broken")
     for mod in ("builtin_things", "good_plugin", "thing_registry"):
         sys.modules.pop(mod, None)
 
@@ -80,6 +85,27 @@ def test_plugin_file_registers_a_backend(tmp_path):
     """))
     load_plugin_file(plugin)
     assert BACKENDS.get("test_dummy_backend").grid_size == 1
+
+
+def test_two_plugin_files_of_one_file_name_are_two_plugins(tmp_path):
+    """a/net.py and b/net.py were both imported as the module rwbench_plugin_net: b's backend of a's name looked like
+    a's definition run again (a notebook cell) and replaced it without a word."""
+    for folder, k in (("a", 1), ("b", 3)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "net.py").write_text(textwrap.dedent(f"""
+            from sklearn.neighbors import KNeighborsClassifier
+            from rwbench.backends import register_backend
+
+            @register_backend(name="test_same_stem_knn", grid=[{{"n_neighbors": [{k}]}}], description="test")
+            def same_stem_knn(seed):
+                return KNeighborsClassifier()
+        """))
+    load_plugin_file(tmp_path / "a" / "net.py")
+    with pytest.raises(PluginError, match=r"backend 'test_same_stem_knn' of rwbench_plugin_net_\w+\.same_stem_knn "
+                                          r"\(.*b/net.py\) is already registered by .*\(.*a/net.py\): choose another"):
+        load_plugin_file(tmp_path / "b" / "net.py")
+    assert BACKENDS.get("test_same_stem_knn").grid == [{"n_neighbors": [1]}]  # a's, kept
+    load_plugin_file(tmp_path / "a" / "net.py")  # the same file again: its definition replaces itself
 
 
 def test_plugin_file_errors_name_the_file(tmp_path):
@@ -99,8 +125,8 @@ def test_a_name_taken_by_another_definition_is_refused_and_the_same_one_replaces
     from sklearn.dummy import DummyClassifier
 
     svm = BACKENDS.get("svm")
-    with pytest.raises(PluginError, match=r"backend 'svm' of test_registry\..*<lambda> is already registered by "
-                                          r"rwbench\..*: choose another name"):
+    with pytest.raises(PluginError, match=r"backend 'svm' of test_registry\..*<lambda> \(.*test_registry.py\) is already "
+                                          r"registered by rwbench\..*: choose another name"):
         BACKENDS.add(dataclasses.replace(svm, build=lambda seed: DummyClassifier()))
     again = svm.__class__(**{**svm.__dict__})
     try:
@@ -243,7 +269,7 @@ def test_a_generated_dataset_edited_in_its_plugin_is_scored_again_not_reused(tmp
     argv = [sys.executable, "-m", "rwbench.cli", "run", "--plugin", str(plugin), "--dataset", "gen_tones",
             "--frontends", "mfcc", "--backends", "logreg", "--results", str(tmp_path / "r"), "--workers", "0"]
     for low, expected, extra in ((300.0, "1 new result", []), (300.0, "up to date", []),
-                                 (900.0, "made on other data under the same dataset key", []),  # refused: kept
+                                 (900.0, "made on other data or outer splits under the same dataset key", []),  # refused: kept
                                  (900.0, "1 new result", ["--force"])):
         plugin.write_text(GENERATED.replace("LOW", str(low)))  # 900: both classes one tone
         done = subprocess.run([*argv, *extra], capture_output=True, text=True, timeout=300)

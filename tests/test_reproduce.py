@@ -411,3 +411,45 @@ def test_only_the_honest_protocol_can_miss_trained_rows():
     assert missing_trained(paper, [row], opts) == []  # published only: no honest cell
     (line,) = missing_trained(paper, [{**row, "honest": None}], opts)
     assert line.startswith("no trained piczak rows on esc10 in results: make them with `rwbench train")
+
+
+def test_rows_with_clips_left_out_are_not_judged_against_the_paper():
+    """--skip-bad-audio left a clip out: the row was judged (and plotted) as the whole dataset, the skip unsaid."""
+    from rwbench.paper import Published
+    from rwbench.reproduce import comparison_cells, scatter_points
+
+    published = Published(frontend="mfcc", value=0.6, dataset="esc10", weights="random", backend="svm",
+                          metric="accuracy", where="figure", precision=0.005, source="s")
+    figures = {"mean": 0.794, "low": 0.735, "high": 0.859, "seeds": 1, "folds": 5, "skipped": 1}
+    row = {"dataset": "esc10", "paper_dataset": "esc10", "frontend": "mfcc", "weights": "none", "backend": "svm",
+           "metric": "accuracy", "mark": "=", "published": published, "not_found": None, "at_hand": True,
+           "width": None, "partial": None, "honest": figures, "study": figures}
+    cells = comparison_cells([row], "both")[0]
+    assert (cells["agrees"], cells["agrees (study's)"]) == ("1 clip(s) skipped", "1 clip(s) skipped")
+    assert scatter_points([row]) == []
+    whole = {**figures, "skipped": 0}
+    assert comparison_cells([{**row, "honest": whole}], "honest")[0]["agrees"] == "no"  # 79.4 against 60: judged
+
+
+def test_a_result_scored_on_other_outer_splits_is_not_the_papers_row(tmp_path, capsys, monkeypatch):
+    """A result of the same clips under other outer splits (another refit or fold assignment: dataset options) was
+    read as the paper's row (the fingerprint covers the clips alone)."""
+    import json
+
+    from rwbench.reproduce import _leaderboard
+    from rwbench.results import splits_key
+
+    args = ("reproduce", str(toy_file(tmp_path)), "--results", "res", "--jobs", "1", "--workers", "0", "--dry-run")
+    code, out, err = in_process(capsys, monkeypatch, tmp_path, *args[:-1])
+    assert code == 0, err
+    assert _table(out)[0]["rwbench [95% CI]"] != "not run"
+    (path,) = (tmp_path / "res" / "runs").glob("synthetic__rhythm/mfcc__*__knn.json")
+    record = json.loads(path.read_text())
+    dataset = record["dataset"]
+    made = {dataset["key"]: (dataset["fingerprint"], splits_key(dataset["protocol"]))}
+    assert len(_leaderboard(tmp_path / "res", made, [0], "wide")) == 1
+    dataset["protocol"] = {**dataset["protocol"], "refit": "train+valid"}
+    path.write_text(json.dumps(record))
+    assert _leaderboard(tmp_path / "res", made, [0], "wide").empty  # not this run's splits: not its row
+    code, out, err = in_process(capsys, monkeypatch, tmp_path, *args)  # and the run would not replace it unsaid
+    assert code == 2 and "synthetic__rhythm/mfcc__small__none__seed0__knn.json: its outer splits differ in refit" in err

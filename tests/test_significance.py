@@ -140,8 +140,9 @@ def _board(tmp_path, records):
 def test_leaderboard_marks_rows_tied_with_the_best_or_worse_and_carries_friedman(tmp_path):
     best = [0.80, 0.82, 0.78, 0.81, 0.79, 0.83, 0.80, 0.77]  # 8 folds: an exact Wilcoxon p can reach 2/2^8
     records = ([record("best", best, seed=s) for s in range(3)]
-               + [record("close", [a - d for a, d in zip(best, (0.025, -0.025, 0.025, -0.025, 0.0, 0.0, 0.01, -0.01))], seed=s)
-                  for s in range(3)]
+               # differs in every fold (a fold of equal scores carries no sign: too many and no p < 0.05 is attainable)
+               + [record("close", [a - d for a, d in zip(best, (0.025, -0.025, 0.025, -0.025, 0.05, -0.05, 0.025, -0.025))],
+                         seed=s) for s in range(3)]
                + [record("poor", [a - 0.2 for a in best], seed=s) for s in range(3)]
                + [record("once", [a - 0.3 for a in best])])  # one seed: one block per fold, never copied
     table = _board(tmp_path, records).set_index("frontend")
@@ -175,6 +176,28 @@ def test_five_folds_say_that_wilcoxon_cannot_reach_significance(tmp_path):
     assert ("5 folds cannot show a Holm-corrected p < 0.05 with Wilcoxon against the best for 2 other row(s) "
             "(least attainable p 0.125)") in text
     assert "untestable (p=0.12)" in text and "tied (p=" not in text  # not evidence of a tie
+
+
+def test_a_pair_that_differs_in_too_few_folds_or_clips_is_untestable_not_tied(tmp_path, capsys):
+    """10 folds, the row equal to the best in 6 and one clip worse in the other 4: the group's least p (2/2¹⁰) said
+    "testable", but zero differences carry no sign, so this pair's least p is 2/2⁴ = 0.125: "tied" where no p < 0.05
+    could be seen. So over clips: McNemar on 4 discordant clips."""
+    best = [0.9] * 10
+    worse = [0.9] * 6 + [0.875] * 4
+    rng = lambda: np.random.default_rng(7)  # noqa: E731 (the same clips right in both rows, but the one flipped)
+    records = [record("best", best, rng=rng()), record("near", worse, rng=rng())]
+    table = _board(tmp_path, records).set_index("frontend")
+    assert table.loc["near", "p_vs_best"] == pytest.approx(0.125) and table.loc["near", "vs_best"] == "untestable"
+    assert table.loc["best", "least_p"] == pytest.approx(2 / 2 ** 10)  # the group's: every fold counted
+    assert main(["compare", "near", "best", "--results", str(tmp_path)]) == 0
+    assert ("exact Wilcoxon over folds: p = 0.125 (no p < 0.05 is attainable here: the test counts only the folds "
+            "where the two rows differ; the least attainable p is 0.125)") in capsys.readouterr().out
+    assert main(["compare", "near", "best", "--results", str(tmp_path), "--test", "clips", "--format", "json"]) == 0
+    (out,) = json.loads(capsys.readouterr().out)
+    assert out["test"] == "exact McNemar over clips" and out["least_p"] == pytest.approx(0.125)
+    clips = _board(tmp_path / "clips", records)
+    assert leaderboard.load(tmp_path / "clips", regime="clips").set_index("frontend").loc["near", "vs_best"] == "untestable"
+    assert len(clips) == 2
 
 
 def test_holm_over_many_rows_makes_six_folds_untestable_and_the_table_says_so(tmp_path):
@@ -266,7 +289,7 @@ def test_compare_two_rows_prints_the_paired_test(tmp_path, capsys):
     assert out["wins"] == 3 and out["losses"] == 0 and out["n_blocks"] == 3, "3 folds, each the mean of 2 seeds"
     assert out["mean_difference"] == pytest.approx(np.mean([0.2, 0.1, 0.2]), abs=0.02)
     assert out["bootstrap_ci_low"] > 0, "a beats b on the same clips"
-    assert out["test"] == "paired permutation over clips" and out["p"] < 0.01 and out["least_p"] is None
+    assert out["test"] == "paired permutation over clips" and out["p"] < 0.01 and out["least_p"] <= 0.05
     assert main(["compare", "a", "b", "--results", str(tmp_path)]) == 2
     assert "'a' matches 2 rows of toy (a:random:elm (width small), a:random:svm (width small)); name one" in \
         capsys.readouterr().err

@@ -295,6 +295,19 @@ def test_leave_one_out_range_and_the_most_influential_front_end_against_scipy():
     assert "left out" not in ranking.describe(three)
 
 
+def test_the_most_influential_front_end_is_the_first_of_those_that_move_rho_equally():
+    """Trained ranks 1, 2, 4, 5, 3: leaving out a, b or e moves ρ = 0.7 by exactly 0.3 each (exact arithmetic); e was
+    named, in every order of the rows, because its move rounded to 0.30000000000000004."""
+    x, y = np.array([0.1, 0.2, 0.3, 0.4, 0.5]), np.array([0.1, 0.2, 0.4, 0.5, 0.3])
+    names = list("abcde")
+    assert ranking.leave_one_out(x, y, names)["most_influential"] == "a"
+    for order in ([4, 3, 2, 1, 0], [2, 4, 1, 0, 3]):  # the first of a, b, e in the rows' order: e, then e
+        ordered = [names[i] for i in order]
+        assert ranking.leave_one_out(x[order], y[order], ordered)["most_influential"] == next(
+            n for n in ordered if n in "abe")
+    assert ranking.leave_one_out(x[[1, 0, 2, 3, 4]], y[[1, 0, 2, 3, 4]], list("bacde"))["most_influential"] == "b"
+
+
 def test_missing_macs_are_counted_on_the_registered_front_end_of_the_name():
     from rwbench.frontend import FRONTENDS
     from rwbench.macs import count_macs

@@ -948,8 +948,10 @@ def _pair_markdown(o: dict) -> str:
     interval = ("" if o["bootstrap_ci_low"] is None else
                 f"; bootstrap 95 % CI of the difference over {o['bootstrap_over']} [{o['bootstrap_ci_low']:+.4f}, "
                 f"{o['bootstrap_ci_high']:+.4f}]")
+    unit = "folds" if "over folds" in o["test"] else "clips"
     least = ("" if o["least_p"] is None or o["least_p"] <= ALPHA else
-             f" ({o['n_blocks']} folds cannot show p < {ALPHA:g}: the least attainable p is {o['least_p']:.3g})")
+             f" (no p < {ALPHA:g} is attainable here: the test counts only the {unit} where the two rows differ; "
+             f"the least attainable p is {o['least_p']:.3g})")
     p = "untested" if o["p"] is None or not np.isfinite(o["p"]) else f"p = {o['p']:.3g}"
     flagged = [f"{o[side]} {o[f'{side}_not_converged']}" for side in ("a", "b") if o.get(f"{side}_not_converged")]
     unconverged = f"Not converged ({UNCONVERGED}; raise `--epochs`): {', '.join(flagged)}.\n" if flagged else ""

@@ -379,7 +379,9 @@ def leave_one_out(x: np.ndarray, y: np.ndarray, names: list[str]) -> dict[str, A
     out["rho_leave_one_out_undefined"] = [names[i] for i in np.flatnonzero(~defined)]
     if not defined.any():
         return out
-    moved = np.abs(rhos - _spearman_rows(np.asarray(x, float)[None], np.asarray(y, float)[None])[0])
+    # settled: removals that move ρ equally in exact arithmetic (0.2 as 0.20000000000000007 and 0.19999999999999996)
+    # tie, and the first of them is named, not the one rounding favoured
+    moved = settled(np.abs(rhos - _spearman_rows(np.asarray(x, float)[None], np.asarray(y, float)[None])[0]))
     moved[~defined] = np.inf
     out.update(rho_leave_one_out_low=float(rhos[defined].min()), rho_leave_one_out_high=float(rhos[defined].max()),
                most_influential=names[int(np.argmax(moved))] if moved.max() > 1e-12 else "")

@@ -13,7 +13,9 @@ Dietterich (1998) for paired tests on one test set and Benavoli et al. (2016) on
   distribution of the signed ranks, ties and zero differences included), Holm-corrected over the rows. With n folds no
   Wilcoxon p can fall below 2/2ⁿ (:func:`least_wilcoxon_p`), and after Holm's correction over m comparisons none
   below m·2/2ⁿ (the group's ``least_p``): 5 folds cannot show p < 0.05, nor can 6 folds against 3 or more other rows;
-  the table then says "untestable" rather than "tied".
+  the table then says "untestable" rather than "tied". So it does for a row whose own test cannot go below α even
+  as Holm's last step (:func:`least_pair_p`): a fold (or, over clips, a clip) where it and the best score the same
+  carries no sign, so 10 folds of which 6 are equal count as 4.
 * **Single-split protocols** (or on request, ``regime="clips"``): paired tests over the test clips, which are
   independent there (each clip is tested once): for accuracy, the exact McNemar test when both rows have one seed,
   else a paired permutation test of the seed-averaged per-clip correctness; for ROC-AUC, a paired bootstrap over
@@ -286,6 +288,27 @@ def least_clip_p(folds: Iterable[ClipFold], family: int) -> float:
     return min(1.0, family * least)
 
 
+def least_pair_p(kind: str, x: np.ndarray, y: np.ndarray, mine: dict[str, ClipFold] | None,
+                 theirs: dict[str, ClipFold] | None, family: int = 1) -> float:
+    """The least p the paired test of two rows can give on their data, before any correction: a fold or clip where
+    they score the same carries no sign, so over ``k`` where they differ the exact tests (Wilcoxon with zeros split,
+    McNemar on the discordant clips, the permutation test) cannot go below 2/2ᵏ — nor the random tests below
+    1/(draws + 1). ``kind``: the regime; ``x``, ``y``: the rows' fold scores; ``mine``, ``theirs``: their clip folds."""
+    if kind == "folds":
+        return least_wilcoxon_p(int(np.count_nonzero(settled(np.asarray(x, float) - np.asarray(y, float)))))
+    pooled = _pooled(mine, theirs) if mine and theirs else None
+    if pooled is None:
+        return np.nan
+    fa, fb = pooled
+    if fa[0].task.paired_clip_test == "bootstrap":
+        return 1 / (bootstrap_draws(fa, family) + 1)
+    a = np.concatenate([f.outputs.mean(axis=0) for f in fa])
+    b = np.concatenate([f.outputs.mean(axis=0) for f in fb])
+    exact = least_wilcoxon_p(int(np.count_nonzero(~np.isclose(a, b))))
+    one_seed = fa[0].outputs.shape[0] == 1 and fb[0].outputs.shape[0] == 1  # McNemar: exact
+    return exact if one_seed else max(exact, 1 / (PERMUTATIONS + 1))
+
+
 def _bootstrap_p(fa: list[ClipFold], fb: list[ClipFold], *, draws: int, seed: int = BOOTSTRAP_SEED) -> float:
     everything = [np.arange(len(f.clips))[None] for f in fa]
     observed = np.mean([f.score(all_)[0] - g.score(all_)[0] for f, g, all_ in zip(fa, fb, everything)])
@@ -360,9 +383,15 @@ def group_statistics(rows: dict[K, list[ResultRecord]], score: dict[K, float],
     others = [key for key in scores.index if key != best]
     tests = [_versus(scores, outputs, key, best, kind, family=len(others)) for key in others]
     out[best].update(tied_with_best=True, vs_best="best")
-    # where no Holm-corrected p below α was attainable (too few blocks), a p above it is no evidence of a tie
-    attainable = not (np.isfinite(group["least_p"]) and group["least_p"] > ALPHA)
-    for key, p, (_, name) in zip(others, holm([p for p, _ in tests]), tests):
+    # where no Holm-corrected p below α was attainable, a p above it is no evidence of a tie: too few blocks for the
+    # group's first step (its least_p), or too few where this row and the best differ for its own p even as Holm's
+    # last step (factor 1): a fold or clip where they score the same carries no sign
+    group_attainable = not (np.isfinite(group["least_p"]) and group["least_p"] > ALPHA)
+    best_scores = scores.loc[[best]].to_numpy()[0]
+    floors = [least_pair_p(kind, scores.loc[[key]].to_numpy()[0], best_scores, outputs[key], outputs[best], len(others))
+              for key in others]
+    for key, p, (_, name), floor in zip(others, holm([p for p, _ in tests]), tests, floors):
+        attainable = group_attainable and not floor > ALPHA
         verdict = ("untested" if not np.isfinite(p) else "untestable" if not attainable else
                    "tied" if p >= ALPHA else "worse")
         out[key].update(p_vs_best=float(p), tied_with_best={"tied": True, "worse": False}.get(verdict, np.nan),
@@ -416,6 +445,6 @@ def compare_pair(a: list[ResultRecord], b: list[ResultRecord], regime: str = "au
     return {"n_blocks": len(x), "blocks": list(scores.columns), "a_scores": x.tolist(), "b_scores": y.tolist(),
             "mean_difference": float(np.mean(x - y)), "wins": int((x > y).sum()), "ties": int((x == y).sum()),
             "losses": int((x < y).sum()), "test": test, "p": p,
-            "least_p": least_wilcoxon_p(len(x)) if kind == "folds" else None,
+            "least_p": None if not np.isfinite(least := least_pair_p(kind, x, y, outputs["a"], outputs["b"])) else least,
             "bootstrap_ci_low": interval[0] if interval else None, "bootstrap_ci_high": interval[1] if interval else None,
             "bootstrap_over": ("folds, then clips within them" if over_folds else "clips within folds") if interval else None}
