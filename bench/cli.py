@@ -397,7 +397,7 @@ def cmd_evaluate(args) -> int:
     from .backends import BACKENDS
     from .datamodel import DATASETS
     from .frontend import FRONTENDS
-    from .pipeline import RunLog, evaluate_all, stored_datasets
+    from .pipeline import RunLog, check_embedded, evaluate_all, stored_datasets
 
     opts, result = _options(args), RunLog()
     check_windows(args, FRONTENDS.select(args.frontends))
@@ -410,7 +410,9 @@ def cmd_evaluate(args) -> int:
         log.info("evaluate: the dataset(s) stored by the embed stage: %s", ", ".join(d.key for d in datasets))
     else:
         datasets = cli_args.datasets_from_args(args)
-    evaluate_all(datasets, FRONTENDS.select(args.frontends), BACKENDS.select(args.backends), opts, result)
+    frontends, backends = FRONTENDS.select(args.frontends), BACKENDS.select(args.backends)
+    check_embedded(datasets, frontends, backends, opts)
+    evaluate_all(datasets, frontends, backends, opts, result)
     log.info("evaluate: %d new results, %d up to date, in %s", result.evaluated, result.reused, opts.results_dir)
     return 0
 

@@ -95,6 +95,18 @@ class EmbedJob:
             )
         return clip, minimum
 
+    @property
+    def label(self) -> str:
+        """The instance in words, for messages: its front-end, weights, seed, width and what differs from the
+        defaults."""
+        parts = [f"{self.weights} weights", f"seed {self.seed}", f"width {self.width}"]
+        parts += [f"pooling {self.pooling}"] if self.pooling != "mean" else []
+        parts += [f"init {self.init}"] if self.init else []
+        parts += [self.precision] if self.precision != "fp32" else []
+        parts += [f"segment {self.segment:g} s" + (f" hop {self.hop:g} s" if self.hop else "")] if self.segment else []
+        parts += [self.fold] if self.fold else []
+        return f"{self.frontend.name} ({', '.join(parts)})"
+
     @cached_property
     def description(self) -> dict:
         """Everything that determines the embeddings; its hash is the cache key (computed once)."""

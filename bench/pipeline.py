@@ -250,6 +250,24 @@ def embed_job(job: EmbedJob, opts: RunOptions, on_clips=None) -> bool:
                            compile=opts.compile)
 
 
+def check_embedded(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
+                   opts: RunOptions) -> None:
+    """The evaluate stage alone, before any fit: every embedding its results still to compute read is in the cache,
+    else one error naming them (and the datasets the cache does hold), not a result written and then a stop."""
+    needed = jobs_to_embed(datasets, evaluation_jobs(datasets, frontends, backends, opts), opts)
+    missing = [job for job in needed if not job.entry(opts.cache_root).is_complete()]
+    if not missing:
+        return
+    mine = {d.key.replace("/", "__") for d in datasets}  # the cache's folder of a dataset (EmbedJob.entry)
+    held = sorted(f.name.replace("__", "/", 1) for f in Path(opts.cache_root).glob("*")
+                  if f.name not in mine and any(f.glob("dataset-*.json")))
+    raise RwbenchError(
+        f"{len(missing)} of the {len(needed)} embeddings this evaluation reads are not in {opts.cache_root} (or are "
+        f"damaged): {'; '.join(job.label + ' on ' + job.dataset.key for job in missing[:4])}"
+        f"{' …' if len(missing) > 4 else ''}; run `rwbench embed` with the same options first"
+        + (f" (the cache holds other datasets: {', '.join(held)}; --dataset names one)" if held else ""))
+
+
 def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:
     entry = job.entry(opts.cache_root)
     if entry.exists() and (problem := entry.problem()) is not None:
@@ -257,7 +275,7 @@ def load_embeddings(job: EmbedJob, opts: RunOptions) -> Embeddings:
                            f"{problem}; `rwbench embed` (or `rwbench run`) with the same options computes them again")
     if not entry.is_complete():
         raise RwbenchError(
-            f"no embeddings of {job.frontend.name!r} ({job.weights_kind} weights) on {job.dataset.key!r} in "
+            f"no embeddings of {job.label} on {job.dataset.key!r} in "
             f"{opts.cache_root}; run `rwbench embed` with the same options first"
         )
     return unless_skipped(Embeddings.read(entry), job, opts.skip_bad_audio)

@@ -95,3 +95,22 @@ def test_a_stored_dataset_record_edited_by_hand_is_refused(tmp_path, capsys):
     assert main(["evaluate", *common, "--backends", "logreg"]) == 2
     err = capsys.readouterr().err
     assert f"{record} does not match the content key in its name (edited by hand?)" in err
+
+
+def test_evaluate_names_every_missing_embedding_before_any_fit_and_the_datasets_the_cache_holds(tmp_path, capsys):
+    """Seeds 0 and 1 embedded, 0, 2, 1 asked: seed 0 was scored and written, then the run stopped on "no embeddings of
+    'temporal_short'" without the seed; without --dataset it named synthetic, not the folder the cache holds."""
+    data = pets(tmp_path)
+    common = ["--results", str(tmp_path / "r"), "--frontends", "temporal_short", "--width", "4", "--device", "cpu",
+              "--workers", "0"]
+    folder = ["--dataset", "folder", "--data-root", str(data), "--dataset-option", "k=3", "--dataset-option",
+              "seconds=0.15"]
+    assert main(["embed", *folder, *common, "--seeds", "2"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", *folder, *common, "--seeds", "0,2,1", "--backends", "logreg"]) == 2
+    err = capsys.readouterr().err
+    assert ("1 of the 3 embeddings this evaluation reads are not in " in err
+            and "temporal_short (random weights, seed 2, width 4) on folder/pets; run `rwbench embed`" in err)
+    assert not (tmp_path / "r" / "runs").exists()  # nothing scored before the stop
+    assert main(["evaluate", *common, "--tasks", "timbre", "--backends", "logreg"]) == 2  # no --dataset: synthetic
+    assert "(the cache holds other datasets: folder/pets; --dataset names one)" in capsys.readouterr().err
