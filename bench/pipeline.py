@@ -327,7 +327,10 @@ class EvalJob:
 
 
 def evaluation_jobs(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
-                     opts: RunOptions) -> list[EvalJob]:
+                     opts: RunOptions, protocols: dict[str, dict] | None = None) -> list[EvalJob]:
+    """The result files to compute, checked against those already there (:func:`check_grids`); ``protocols``: the
+    protocol each dataset's results are keyed by, where it is not the one the dataset describes (a search scoring
+    some outer folds)."""
     chosen = {spec.name: layer_sets(spec, opts.layers) for spec in frontends}  # bad --layers fail before any work
     check_task_options(datasets, opts)
     backends = [backend.with_grid(opts.grid) for backend in backends]
@@ -340,7 +343,7 @@ def evaluation_jobs(datasets: list[Dataset], frontends: list[FrontendSpec], back
             instances.setdefault((job.frontend.name, job.weights, job.seed), []).append(job)
         eval_jobs += [EvalJob(tuple(group), layers, backend) for group in instances.values()
                   for layers in chosen[group[0].frontend.name] for backend in backends]
-    check_grids(eval_jobs, opts)
+    check_grids(eval_jobs, opts, protocols)
     return eval_jobs
 
 
@@ -380,7 +383,7 @@ def refuse_grid_clash(eval_job: EvalJob, opts: RunOptions, existing: dict | None
         raise grid_clash_error([(eval_job.path(opts), made)], opts)
 
 
-def check_grids(eval_jobs: list[EvalJob], opts: RunOptions) -> None:
+def check_grids(eval_jobs: list[EvalJob], opts: RunOptions, protocols: dict[str, dict] | None = None) -> None:
     """A result made with another named grid of its backend (``--grid study`` vs ``wide``), or on other data under the
     same dataset key, lives at the same path (the grid and the data are in its run key, not in its file name), so it
     is not replaced silently: the run stops before any work unless ``--force``. A file another run writes after this
@@ -392,7 +395,7 @@ def check_grids(eval_jobs: list[EvalJob], opts: RunOptions) -> None:
                if (made := grid_clash(eval_job, opts, record))]
     if clashes:
         raise grid_clash_error(clashes, opts)
-    data = {d.key: (d.fingerprint(), d.describe()["protocol"])
+    data = {d.key: (d.fingerprint(), (protocols or {}).get(d.key) or d.describe()["protocol"])
             for d in {j.job.dataset.key: j.job.dataset for j in eval_jobs}.values()}
     other = [(eval_job.path(opts), what) for eval_job, record in existing
              if (what := other_data(record, *data[eval_job.job.dataset.key]))]

@@ -463,7 +463,7 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
     cores = available_cores() if device.type == "cpu" else 1
     rows: dict[tuple[str, str], PlanRow] = {}
     protocols = protocols or {d.key: d.describe()["protocol"] for d in datasets}
-    eval_jobs = evaluation_jobs(datasets, frontends, backends, opts)
+    eval_jobs = evaluation_jobs(datasets, frontends, backends, opts, protocols)
     needed = {job.key for job in jobs_to_embed(datasets, eval_jobs, opts, protocols)} if backends else None
     for job in jobs(datasets, frontends, opts):
         row = rows.setdefault((job.dataset.key, job.frontend.name),

@@ -402,8 +402,8 @@ def random_weight_score(ctx: ProxyContext, backend: str) -> ProxyValue:
     if setup is None or ctx.dataset is None:
         raise RwbenchError("random-weight proxies need a dataset and a random-weight setup")
     opts = replace(setup.opts, seeds=list(ctx.seeds), width=str(ctx.width), weights=["random"])
-    tasks = evaluation_jobs([ctx.dataset], [ctx.spec], [BACKENDS.get(backend)], opts)
     protocol = (setup.described or ctx.dataset.describe())["protocol"]
+    tasks = evaluation_jobs([ctx.dataset], [ctx.spec], [BACKENDS.get(backend)], opts, {ctx.dataset.key: protocol})
     reused = all(task.up_to_date(opts, protocol) for task in tasks)  # e.g. a study's random rows: nothing to embed
     if not reused:
         embed_all([ctx.dataset], [ctx.spec], opts, RunLog())
