@@ -604,5 +604,7 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
         f"compilation; each front-end's MAC count for its results)",
         f"total: predicted {seconds + fit_wall:.0f} s ({(seconds + fit_wall) / 3600:.2f} h) for embedding and fits",
         memory_line(rows, opts),
+        "data: the clips were listed, a few decoded to time them; the run reads every one, and one it cannot use (an "
+        "unreadable file, a crop of digital silence) stops it there unless --skip-bad-audio",
     ]
     return "\n".join(lines) + "\n"

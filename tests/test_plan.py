@@ -68,6 +68,8 @@ def test_render_states_totals_and_what_is_not_predicted(opts):
     text = render(rows, opts)
     assert text.startswith("dry run: nothing computed or written")
     assert "2 of 2 jobs to compute" in text and "80 backend fits" in text and "3 clips timed per sample rate" in text
+    # what it does not check: a clip the run cannot use stops the run the dry run priced in full
+    assert text.rstrip().endswith("a crop of digital silence) stops it there unless --skip-bad-audio")
     assert np.isfinite(rows[0].ms_per_row) and rows[0].decode_ms_per_clip > 0 and rows[0].clips_to_decode == 72
 
 
