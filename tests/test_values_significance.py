@@ -228,6 +228,12 @@ def test_best_row_is_the_highest_mean_over_seeds_and_folds():
     assert stats_[best]["friedman_chi2"] == pytest.approx(chi2) and stats_[best]["friedman_p"] == pytest.approx(p)
 
 
+def test_the_least_p_of_thousands_of_differing_clips_is_zero_not_an_overflow():
+    from rwbench.analysis.significance import least_wilcoxon_p
+
+    assert least_wilcoxon_p(0) == 1.0 and least_wilcoxon_p(5) == 2 / 32 and least_wilcoxon_p(3000) == 0.0
+
+
 def test_compare_counts_wins_ties_and_losses():
     a = [scores_record([0.8, 0.7, 0.6, 0.5, 0.9])]
     b = [scores_record([0.8, 0.6, 0.7, 0.5, 0.8], frontend="g")]
