@@ -40,9 +40,11 @@ def seed_list(text: str) -> list[int]:
         if values[0] > MAX_SEEDS:
             raise argparse.ArgumentTypeError(f"--seeds count {values[0]} is more than {MAX_SEEDS} seeds (a lone number "
                                              f"is a count; seed {values[0]} alone is written {values[0]},)")
-        if values[0] < 1:
+        if values[0] < 0:
+            raise argparse.ArgumentTypeError(f"--seeds takes a count (3) or non-negative seeds (0,5,7), got {text!r}")
+        if values[0] == 0:
             raise argparse.ArgumentTypeError(f"--seeds count must be at least 1, got {text!r} (a lone number is a "
-                                             f"count; seed {values[0]} alone is written {values[0]},)")
+                                             "count; seed 0 alone is written 0,)")
         return list(range(values[0]))
     if not values or any(v < 0 for v in values) or len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"--seeds list takes distinct non-negative seeds (0,5,7), got {text!r}")

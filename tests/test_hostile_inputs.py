@@ -89,6 +89,8 @@ ERRORS = {
     "--seeds 0": (lambda t: ["run", "--seeds", "0"],
                   "--seeds count must be at least 1, got '0' (a lone number is a count; seed 0 alone is written 0,)"),
     "--seeds=-1,2": (lambda t: ["run", "--seeds=-1,2"], "distinct non-negative seeds"),
+    # not "seed -1 alone is written -1,", which is refused in turn
+    "--seeds=-1": (lambda t: ["run", "--seeds=-1"], "--seeds takes a count (3) or non-negative seeds (0,5,7), got '-1'"),
     "--seeds 1,1": (lambda t: ["run", "--seeds", "1,1"], "distinct non-negative seeds"),
     "--seeds ,": (lambda t: ["run", "--seeds", ","], "distinct non-negative seeds"),
     "--tasks twice": (lambda t: ["run", "--tasks", "rhythm,rhythm"],
