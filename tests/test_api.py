@@ -331,7 +331,6 @@ def test_the_api_run_refuses_what_the_command_refuses(tmp_path):
 
 
 @pytest.mark.parametrize(("option", "match"), [
-    ({"grid": "huge"}, r"grid 'huge' is not one of \['wide', 'study', 'wide-linear32'\]"),  # logreg: one grid, passed
     ({"seeds": "3"}, r"seeds '3': give a count \(3: seeds 0, 1, 2\) or a list of seeds"),  # a TypeError
     ({"seeds": 0}, r"seeds 0: a count takes at least 1"),  # said as "seeds []"
     ({"seeds": ["1"]}, r"seeds \['1'\] must be distinct non-negative integers"),

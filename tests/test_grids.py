@@ -207,7 +207,7 @@ def test_a_published_protocol_row_of_another_grid_written_after_the_check_is_not
     ds = tone_dataset()
     (path,) = evaluate_published([ds], [TINY], [TWO], opts).results
     before = path.read_text()
-    monkeypatch.setattr(pipeline, "check_grids", lambda eval_jobs, opts: None)  # the file came after the check
+    monkeypatch.setattr(pipeline, "check_grids", lambda eval_jobs, opts, protocols=None: None)  # the file came after the check
     wide = with_(opts, grid="wide")
     assert published_options(wide).results_dir == path.parents[2]
     with pytest.raises(RwbenchError, match=r"grid 'study'.*--grid study.*--force"):
