@@ -234,10 +234,14 @@ def clip_test(a: dict[str, ClipFold], b: dict[str, ClipFold], *, seed: int = BOO
     return PAIRED_CLIP_TESTS[fa[0].task.paired_clip_test](fa, fb, seed, family)
 
 
+def seed_averaged(folds: list[ClipFold]) -> np.ndarray:
+    """Each test clip's output averaged over the row's seeds, the folds' clips pooled in order."""
+    return np.concatenate([f.outputs.mean(axis=0) for f in folds])
+
+
 def correctness_test(fa: list[ClipFold], fb: list[ClipFold], seed: int, family: int = 1) -> tuple[float, str]:
     """Per-clip correctness of two rows: exact McNemar for one seed each, else a paired permutation test."""
-    x = np.concatenate([f.outputs.mean(axis=0) for f in fa])
-    y = np.concatenate([f.outputs.mean(axis=0) for f in fb])
+    x, y = seed_averaged(fa), seed_averaged(fb)
     if fa[0].outputs.shape[0] == 1 and fb[0].outputs.shape[0] == 1:
         only_a, only_b = int(((x == 1) & (y == 0)).sum()), int(((x == 0) & (y == 1)).sum())
         p = 1.0 if only_a + only_b == 0 else stats.binomtest(only_a, only_a + only_b, 0.5).pvalue
@@ -302,8 +306,7 @@ def least_pair_p(kind: str, x: np.ndarray, y: np.ndarray, mine: dict[str, ClipFo
     fa, fb = pooled
     if fa[0].task.paired_clip_test == "bootstrap":
         return 1 / (bootstrap_draws(fa, family) + 1)
-    a = np.concatenate([f.outputs.mean(axis=0) for f in fa])
-    b = np.concatenate([f.outputs.mean(axis=0) for f in fb])
+    a, b = seed_averaged(fa), seed_averaged(fb)
     exact = least_wilcoxon_p(int(np.count_nonzero(~np.isclose(a, b))))
     one_seed = fa[0].outputs.shape[0] == 1 and fb[0].outputs.shape[0] == 1  # McNemar: exact
     return exact if one_seed else max(exact, 1 / (PERMUTATIONS + 1))
