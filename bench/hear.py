@@ -194,6 +194,9 @@ class RwbenchHearModel(nn.Module):
         if self.sample_rate != rate:
             array = audio.detach().to("cpu", torch.float32).numpy().T  # soxr: sounds as channels, resampled apart
             audio = torch.from_numpy(np.ascontiguousarray(resample(array, self.sample_rate, rate).T))
+            if audio.shape[1] == 0:  # not a window of zeros scored as the sound
+                raise RwbenchError(f"HEAR API: sounds of {array.shape[0]} sample(s) at {self.sample_rate} Hz resample to "
+                                   f"none at {self.spec.name}'s {rate} Hz: nothing to embed")
         return audio.to(device, torch.float32)
 
     def embed(self, waves: torch.Tensor) -> torch.Tensor:

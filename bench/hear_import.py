@@ -10,9 +10,10 @@ the mean over time of ``MODULE.get_timestamp_embeddings``. Options:
 ============= ==============================================================================================
 
 The front-end has no rwbench weights (input kind ``none``, weights ``none``); it is embedded once and cached like
-any other. What identifies it — module, its distribution and version (``importlib.metadata``), the model file
-and its sha256 — is hashed into the spec's ``version`` (so a new release or a changed model file is embedded
-again) and recorded in each result as ``frontend.hear`` (:func:`provenance`). A model file given by a path
+any other. What identifies it — module, its distribution and version (``importlib.metadata``), the digest of its
+package's files, the code it uses beside it (:func:`dependencies`), the model file and its sha256 — is hashed into
+the spec's ``version`` (so a new release, an edited helper or a changed model file is embedded again) and recorded
+in each result as ``frontend.hear`` (:func:`provenance`). A model file given by a path
 is named in the front-end's name by its file name and the first 8 hex digits of its sha256.
 """
 
@@ -22,6 +23,9 @@ import hashlib
 import importlib
 import json
 import logging
+import re
+import sys
+import types
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -134,13 +138,61 @@ def _model_sha256(path: Path | None) -> str | None:
 
 
 def _code_sha256(module) -> str | None:
-    """A digest of the code of ``module``'s top-level package (every .py file under it), or its file's sha256: an
-    edited install (``pip install -e``, same version) is embedded again."""
+    """A digest of ``module``'s top-level package (every file under it but compiled bytecode: its code and the data
+    files it reads, a config or a vocabulary), or its file's sha256: an edited install (``pip install -e``, same
+    version) is embedded again."""
     top = importlib.import_module(module.__name__.split(".")[0])
     folders = [Path(p) for p in getattr(top, "__path__", [])]
     if not folders:
         return code_sha256(module)
-    return hashlib.sha256("".join(files_digest(list(f.rglob("*.py")), f) for f in folders).encode()).hexdigest()
+    return hashlib.sha256("".join(files_digest([f for f in folder.rglob("*") if f.is_file() and "__pycache__" not in
+                                                f.parts], folder) for folder in folders).encode()).hexdigest()
+
+
+def _platform() -> set[str]:
+    """The distributions rwbench itself requires (torch, numpy, ...): like rwbench's own front-ends, a HEAR module is
+    not embedded again when they are upgraded."""
+    names = {"rwbench"}
+    for requirement in metadata.requires("rwbench") or []:
+        names.add(_normal(re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0]))
+    return names
+
+
+def _normal(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def _referenced(module: types.ModuleType) -> set[str]:
+    """The modules that ``module``'s namespace names: imported modules, and the modules of its functions and classes."""
+    names = set()
+    for value in vars(module).values():
+        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        if isinstance(name, str) and name != module.__name__:
+            names.add(name)
+    return names
+
+
+def dependencies(module: types.ModuleType) -> dict[str, str]:
+    """What else the code of ``module`` runs: each distribution it uses, transitively through loose modules (its
+    own helpers, a wrapped package's shim), by version, and each loose module by the sha256 of its code — so that
+    upgrading the package a shim wraps, or editing a helper beside the module, embeds it again. Standard library,
+    the module's own package (:func:`_code_sha256`) and rwbench's platform (:func:`_platform`) are left out."""
+    own, platform, distributions = module.__name__.split(".")[0], _platform(), metadata.packages_distributions()
+    found: dict[str, str] = {}
+    todo, seen = [module], {module.__name__}
+    while todo:
+        for name in sorted(_referenced(todo.pop())):
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top in ("builtins", own) or name in seen:
+                continue
+            seen.add(name)
+            if dists := distributions.get(top):
+                if _normal(dists[0]) not in platform:
+                    found[f"distribution {dists[0]}"] = metadata.version(dists[0])
+            elif isinstance(loose := sys.modules.get(name) or sys.modules.get(top), types.ModuleType):
+                found[f"module {loose.__name__}"] = _code_sha256(loose) or ""
+                todo.append(loose)
+    return dict(sorted(found.items()))
 
 
 def _state_sha256(model: nn.Module) -> str:
@@ -193,6 +245,10 @@ def _make(ref: HearRef, name: str) -> FrontendSpec:
                           "PyTorch HEAR models (torch.nn.Module)")
     model.eval()
     api: Any = model  # the HEAR API's attributes (sample_rate, *_embedding_size), unknown to nn.Module
+    lacking = [a for a in ("sample_rate", "scene_embedding_size", "timestamp_embedding_size") if not hasattr(api, a)]
+    if lacking:
+        raise PluginError(f"front-end {name!r}: the model {ref.module}.load_model returned lacks the HEAR API "
+                          f"attribute(s) {lacking}")
     dim = int(api.scene_embedding_size if ref.embedding == "scene" else api.timestamp_embedding_size)
     dist, version = _distribution(ref.module)
     record = {"module": ref.module, "distribution": dist, "version": version, "embedding": ref.embedding,
@@ -200,6 +256,7 @@ def _make(ref: HearRef, name: str) -> FrontendSpec:
               "model_sha256": sha, "sample_rate": int(api.sample_rate), "embedding_size": dim,
               "adapter_version": ADAPTER_VERSION,
               "module_sha256": _code_sha256(module),  # a release's version does not change with an edited install
+              "dependencies": dependencies(module),
               "state_sha256": _state_sha256(model)}  # weights the module loads itself (its own data files, a path
     # inside a model spec): another state is another network, whatever file names say
     identity = {k: v for k, v in record.items() if k != "model_file" or sha is None}  # a moved file is the same model

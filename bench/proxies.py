@@ -26,7 +26,9 @@ each proxy's wall time beside its value. Three kinds:
                 paper's sum; zero-cost-nas also multiplies each channel by its fan-in when it broadcasts)
   ============  ==============================================================================================
 
-  The network is in training mode (batch norm on batch statistics), as in zero-cost-nas. A score that is undefined
+  The network is in training mode (batch norm on batch statistics), as in zero-cost-nas; a score function uses
+  up the network it is given (its batch-norm statistics and gradients change; ``synflow`` scores a copy): the
+  search builds a fresh one per proxy and seed. A score that is undefined
   for a network on its minibatch (no nonlinearity to read codes from, a constant Jacobian, a second derivative that
   does not exist) is NaN with the reason in the record's ``detail.undefined``; ``rwbench search score`` counts and
   names them rather than leaving them out of n silently.
@@ -306,11 +308,13 @@ def fisher_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, lo
     finally:
         for handle in handles:
             handle.remove()
-    total = 0.0
+    total, n = 0.0, len(inputs)
     for act in outputs:
         if act.grad is None:
             continue
         per_channel = (act * act.grad).detach().flatten(2).sum(2) if act.dim() > 2 else (act * act.grad).detach()
+        if len(per_channel) % n == 0:  # a clip-major batch of each clip's windows: the clip's positions are all of them
+            per_channel = per_channel.reshape(n, -1, per_channel.shape[-1]).sum(1)
         total += float(0.5 * per_channel.pow(2).mean(0).sum())
     return total
 
@@ -363,7 +367,7 @@ ZERO_COST = {
 # nonlinearities are read too, and clip-major batches of windows; jacob_cov 3: the head unstandardised (per_clip);
 # naswot 5: every ReLU unit read where embedding pools first (timbral, vertical, rese2, samplecnn: training mode runs
 # the order as written, fusion.relu_of_max)
-VERSIONS = {"naswot": 5, "jacob_cov": 3}
+VERSIONS = {"naswot": 5, "jacob_cov": 3, "fisher": 3}  # fisher 3: a clip's windows summed before squaring
 for _name, (_score, _labels, _source, _what) in ZERO_COST.items():
     register_proxy(name=_name, kind="zero-cost", source=_source, description=_what, version=VERSIONS.get(_name, 2))(
         _zero_cost(_score, needs_labels=_labels))

@@ -140,6 +140,15 @@ def test_empty_or_integer_audio_is_refused_by_both_calls(audio, error):
             call(audio, model)
 
 
+def test_a_sound_that_resamples_to_nothing_is_refused_by_both_calls():
+    """One sample at 48 kHz is none at the front-end's 16 kHz: the scene call named a shape the caller never passed,
+    the timestamp call scored one window of zeros."""
+    model = hear.load_model("strided_256_256:random:seed=3:rate=48000")
+    for call in (hear.get_scene_embeddings, hear.get_timestamp_embeddings):
+        with pytest.raises(RwbenchError, match=r"sounds of 1 sample\(s\) at 48000 Hz resample to none"):
+            call(torch.full((2, 1), 0.5), model)
+
+
 def test_model_spec_values_are_read_as_given_or_refused():
     """A Lightning-style `pretrained:epoch=3-step=10.pt` was split at `epoch=` (an unknown key); a config file's
     `layers = ["pool1", "pool5"]` ended in an AttributeError; seed 1.9 and rate 16000.9 were truncated unsaid."""

@@ -14,7 +14,7 @@ import torch
 
 from rwbench.embed import embed
 from rwbench.embed_job import EmbedJob
-from rwbench.errors import RwbenchError
+from rwbench.errors import PluginError, RwbenchError
 from rwbench.frontend import FRONTENDS
 from rwbench.hear_import import provenance
 
@@ -198,3 +198,58 @@ def test_weights_a_module_loads_itself_are_part_of_its_key(tmp_path):
         seen.append(subprocess.run([sys.executable, "-c", cell], env=env, capture_output=True, text=True,
                                    check=True, timeout=300).stdout.split())
     assert seen[0] == seen[1] and seen[1][0] != seen[2][0] and seen[1][1] != seen[2][1]
+
+
+def _versions_across_edits(tmp_path, name: str, edits) -> list[str]:
+    """The spec version of ``hear:NAME`` in a new process after each edit (a user rerunning after a change)."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).parent)])}
+    cell = f"from rwbench.frontend import FRONTENDS\nprint(FRONTENDS.get('hear:{name}').version)"
+    seen = []
+    for edit in edits:
+        edit()
+        seen.append(subprocess.run([sys.executable, "-c", cell], env=env, capture_output=True, text=True,
+                                   check=True, timeout=300).stdout.strip())
+    return seen
+
+
+def test_a_helper_module_beside_the_hear_module_is_part_of_its_key(tmp_path):
+    """A loose HEAR module scaling the toy's embeddings by a constant of its helper module: editing the helper kept
+    the key, and the old embeddings were reused (1000 times too small); the code a module uses is now identified."""
+    (tmp_path / "hear_scaled.py").write_text(
+        "import hear_scale\nfrom hear_toy_module import load_model, get_timestamp_embeddings\n"
+        "from hear_toy_module import get_scene_embeddings as _scene\n"
+        "def get_scene_embeddings(audio, model):\n    return _scene(audio, model) * hear_scale.SCALE\n")
+    helper = tmp_path / "hear_scale.py"
+    seen = _versions_across_edits(tmp_path, "hear_scaled", [lambda: helper.write_text("SCALE = 1.0\n"), lambda: None,
+                                                            lambda: helper.write_text("SCALE = 1000.0\n")])
+    assert seen[0] == seen[1] != seen[2]
+
+
+def test_a_data_file_inside_a_hear_package_is_part_of_its_key(tmp_path):
+    """A package reading a config.json beside its code into a plain attribute (not a parameter or buffer): only its
+    .py files were hashed, so a changed config kept the key."""
+    package = tmp_path / "hear_configured"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "import json, pathlib\nfrom hear_toy_module import load_model, get_timestamp_embeddings\n"
+        "from hear_toy_module import get_scene_embeddings as _scene\n"
+        "SCALE = json.loads((pathlib.Path(__file__).parent / 'config.json').read_text())['scale']\n"
+        "def get_scene_embeddings(audio, model):\n    return _scene(audio, model) * SCALE\n")
+    config = package / "config.json"
+    seen = _versions_across_edits(tmp_path, "hear_configured", [lambda: config.write_text('{"scale": 1.0}'),
+                                                                lambda: None, lambda: config.write_text('{"scale": -5}')])
+    assert seen[0] == seen[1] != seen[2]
+
+
+def test_a_model_without_the_hear_attributes_is_named(tmp_path, monkeypatch):
+    (tmp_path / "hear_no_sizes.py").write_text(
+        "import torch\nfrom hear_toy_module import get_scene_embeddings, get_timestamp_embeddings\n"
+        "class Model(torch.nn.Module):\n    sample_rate = 16000\n"
+        "def load_model(model_file_path=''):\n    return Model()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PluginError, match=r"lacks the HEAR API attribute\(s\) \['scene_embedding_size', "
+                                          r"'timestamp_embedding_size'\]"):
+        FRONTENDS.get("hear:hear_no_sizes")
