@@ -4,6 +4,7 @@ and `rwbench search score` (ρ, τ, exact p, interval, top-10 % precision, regre
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import math
@@ -11,6 +12,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from toy import TINY, tone_dataset
@@ -256,8 +258,8 @@ def test_undefined_proxy_values_are_counted_and_named_not_dropped(tmp_path, capl
     assert (table.loc["params", "n"], table.loc["params", "undefined"]) == (5, 1)
     with caplog.at_level(logging.WARNING, logger="rwbench"):
         text = search_score.score([tmp_path / "s"])
-    assert f"naswot is undefined on 2 trained architecture(s): {why} (left out of its n; ranked last" in text
-    assert "params is undefined on 1 trained architecture(s): no reason recorded" in text
+    assert f"naswot is undefined on 2 trained architecture(s): {why} (a0, a1) (left out of its n; ranked last" in text
+    assert "params is undefined on 1 trained architecture(s): no reason recorded (a5)" in text
     assert sum("is undefined on" in r.getMessage() for r in caplog.records) == 2  # json/csv output says it too
     assert search_score.undefined_lines(manifest) == [line for line in text.splitlines() if "is undefined on" in line]
 
@@ -648,7 +650,9 @@ def test_trained_rows_of_other_clips_or_another_network_are_named_not_scored(toy
     rows[1].write_text(json.dumps(record))
     manifest = load_manifest(folder)
     assert not any(a["trained"] for a in manifest["architectures"])
-    assert [line.split(": ", 1)[1].split(":")[0] for line in manifest["trained_not_used"]] == [rows[0].name, rows[1].name]
+    assert [line.split(": ", 1)[1].split(":")[0] for line in manifest["trained_not_used"]][:2] == [rows[0].name,
+                                                                                                 rows[1].name]
+    assert manifest["trained_not_used"][2].startswith("chosen for training but no usable trained row")
     assert "clips 0123456789abcdef (the search's " in manifest["trained_not_used"][0]
     assert "parameters" in manifest["trained_not_used"][1]
     assert main(["search", "score", str(folder)]) == 0
@@ -884,3 +888,84 @@ def test_top_precision_and_regret_stand_over_the_trained_however_few_the_proxy_s
         for i, (v, t) in enumerate(zip(values, trained))]}
     row = proxy_scores(manifest).set_index("proxy").loc["synflow"]
     assert math.isnan(row["spearman_rho"]) and row["top10_precision"] == 1.0 and row["regret"] == 0.0
+
+
+def _scored_search(root: Path, space: str, rows: dict[str, dict | None], *, chosen=(), top=0, top_by=None,
+                   drawn=None, protocol=None) -> Path:
+    """A search folder of ``space`` on dataset toy whose architectures are ``rows``' keys (proxy value = trained
+    accuracy order, by name), with trained result files under ``root/trained`` (``None``: no file)."""
+    folder, runs = root / "search" / f"{space}__toy", root / "trained" / "runs" / "toy"
+    folder.mkdir(parents=True)
+    runs.mkdir(parents=True, exist_ok=True)
+    protocol = protocol or {"id": "toy/folds"}
+    for name, row in rows.items():
+        if row is not None:
+            record = {"seed": 0, "device": "cpu", "timings": {"fit_seconds": 10.0}, "dataset": {"protocol": protocol},
+                      "summary": {"accuracy_mean": row.get("accuracy", 0.5)},
+                      "training": {"recipe": {"epoch_cap": row.get("epochs", 100)}, "partial": row.get("partial", False)}}
+            (runs / f"{name}__small__trained__seed0__head.json").write_text(json.dumps(record))
+    trained = {"chosen": list(chosen), "top": top, "top_by": top_by, "results_from_folder": "../../trained",
+               **({"drawn": drawn} if drawn is not None else {})}
+    manifest = {"space": {"name": space}, "dataset": {"key": "toy", "task_type": "multiclass", "protocol": protocol},
+                "width": "small", "proxies": ["p"], "trained": trained,
+                "architectures": [{"name": name, "proxies": {"p": {"value": float(i), "seconds": 1.0, "kind": "zero-cost"}}}
+                                  for i, name in enumerate(rows)]}
+    (folder / "search.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_pooled_searches_are_held_to_one_recipe_and_one_protocol(tmp_path):
+    """Each search's own majority recipe let a 5-epoch search and a 100-epoch one into one ρ without a word; another
+    protocol pooled silently too."""
+    from rwbench.analysis.search_score import score
+
+    a = _scored_search(tmp_path, "a", {f"a{i}": {"accuracy": 0.5 + i / 20, "epochs": 100} for i in range(4)})
+    b = _scored_search(tmp_path, "b", {f"b{i}": {"accuracy": 0.5 + i / 20, "epochs": 5} for i in range(3)})
+    text = score([a, b])
+    assert "7 architectures, 4 trained" in text
+    assert sum("trained row not used: b" in line and "epoch_cap 5 (the others' 100)" in line
+               for line in text.splitlines()) == 3
+    c = _scored_search(tmp_path / "c", "c", {"c0": {}}, protocol={"id": "toy/other-folds"})
+    with pytest.raises(RwbenchError, match="must share their protocol"):
+        score([a, c])
+
+
+def test_chosen_architectures_without_a_usable_row_are_named(tmp_path):
+    """An architecture chosen for training with no row, one with only a partial row and one whose accuracy is NaN
+    were left out in silence (n fell from 5 to 3; the NaN made every top-10 % precision 0)."""
+    from rwbench.analysis.search_score import score
+
+    rows = {"a0": {"accuracy": 0.5}, "a1": {"accuracy": 0.6}, "a2": {"accuracy": 0.7}, "a3": None,
+            "a4": {"accuracy": 0.9, "partial": True}, "a5": {"accuracy": math.nan}}
+    folder = _scored_search(tmp_path, "s", rows, chosen=list(rows))
+    text = score([folder])
+    assert "6 architectures, 3 trained" in text
+    assert "trained row not used: a4__small__trained__seed0__head.json: a partial training" in text
+    assert "trained row not used: a5__small__trained__seed0__head.json: its accuracy_mean is nan" in text
+    assert ("chosen for training but no usable trained row (not trained yet, failed, or left out above): "
+            "3 architecture(s): a3, a4, a5") in text
+    row = pd.read_csv(folder / "score.csv").iloc[0]
+    assert row["n"] == 3 and row["top10_precision"] == 1.0
+
+
+def test_a_pooled_selection_is_read_the_same_in_either_order(tmp_path):
+    """--train-top in one search and a random draw in the other: the range-restriction line and ρ over the drawn
+    depended on which folder came first (the first search's `top` was taken for all)."""
+    from rwbench.analysis.search_score import score
+
+    a = _scored_search(tmp_path, "a", {f"a{i}": {"accuracy": 0.5 + i / 20} for i in range(4)},
+                       chosen=[f"a{i}" for i in range(4)], drawn=[f"a{i}" for i in range(4)])
+    rows = {f"b{i}": ({"accuracy": 0.4 + i / 30} if i >= 2 else None) for i in range(6)}
+    b = _scored_search(tmp_path, "b", rows, chosen=["b2", "b3", "b4", "b5"], top=3, top_by="p", drawn=["b2"])
+    outputs = [score([a, b], fmt="json", out=tmp_path / "ab"), score([b, a], fmt="json", out=tmp_path / "ba")]
+    first, second = (pd.read_json(io.StringIO(text)).iloc[0] for text in outputs)
+    assert first["n_drawn"] == second["n_drawn"] == 5
+    assert first["spearman_rho_drawn"] == pytest.approx(second["spearman_rho_drawn"])
+
+
+def test_the_reports_search_table_has_the_columns_its_note_names():
+    from rwbench.analysis.search_score import REPORT_COLUMNS
+
+    line = selection_line({"trained": {"top": 1, "top_by": "p", "drawn": ["a"]}, "architectures": [{"name": "b"}]})
+    assert "spearman_rho_drawn" in line[0] and "n_drawn" in line[0]
+    assert {"n_drawn", "spearman_rho_drawn"} <= set(REPORT_COLUMNS)

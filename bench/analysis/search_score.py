@@ -77,8 +77,13 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
     used = []
     for path in paths:
         record = read(path)
-        if (record.get("training") or {}).get("partial"):
-            continue  # a run of some folds only is not the trained accuracy
+        if (record.get("training") or {}).get("partial"):  # a run of some folds only is not the trained accuracy
+            skipped.append(f"{path.name}: a partial training (some folds only: `rwbench train --folds`)")
+            continue
+        value = (record.get("summary") or {}).get(metric)
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            skipped.append(f"{path.name}: its {metric} is {value} (not a number to rank)")
+            continue
         other = [f"{what} {theirs} (the search's {ours})" for what, theirs, ours in (
             ("clips", record.get("dataset", {}).get("fingerprint"), fingerprint),
             ("parameters", record.get("frontend", {}).get("params"), params)) if ours is not None and theirs != ours]
@@ -102,22 +107,39 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
             "files": used}
 
 
-def look_up_trained(manifest: dict, results: Path) -> list[str]:
+def trained_records(manifest: dict, results: Path) -> dict[Path, dict]:
+    """Every trained result file of the search's architectures, read once."""
+    return {path: read_json(path) for arch in manifest["architectures"]
+            for path in trained_paths(results, manifest["dataset"]["key"], arch["name"], manifest["width"])}
+
+
+def common_recipe(records: list[dict]) -> dict | None:
+    """The training recipe most of ``records`` share (the one the others are compared with), None without rows."""
+    recipes = Counter(json.dumps(recipe_of(record), sort_keys=True) for record in records)
+    return json.loads(recipes.most_common(1)[0][0]) if recipes else None
+
+
+def look_up_trained(manifest: dict, results: Path, recipe: dict | None = None,
+                    records: dict[Path, dict] | None = None) -> list[str]:
     """Each architecture's ``trained`` entry of ``manifest`` looked up in ``results`` (the search's clips and protocol,
-    each architecture's parameter count, and one training recipe, the most common, must match); returns one line per
-    trained row left out, and one when the architectures were trained on different seeds; and logs them."""
+    each architecture's parameter count, and one training recipe — ``recipe``, by default the most common of this
+    search's rows — must match); returns one line per trained row left out, one naming the architectures chosen for
+    training that have no usable row, and one when the architectures were trained on different seeds; and logs them."""
     skipped: list[str] = []
     dataset = manifest["dataset"]
-    records = {path: read_json(path) for arch in manifest["architectures"]  # each file read once
-               for path in trained_paths(results, dataset["key"], arch["name"], manifest["width"])}
-    recipes = Counter(json.dumps(recipe_of(record), sort_keys=True) for record in records.values())
-    recipe = json.loads(recipes.most_common(1)[0][0]) if recipes else None
+    records = trained_records(manifest, results) if records is None else records
+    recipe = recipe if recipe is not None else common_recipe(list(records.values()))
     for arch in manifest["architectures"]:
         arch["trained"] = trained_results(results, dataset["key"], dataset["task_type"], arch["name"], manifest["width"],
                                           fingerprint=dataset.get("fingerprint"), params=arch.get("params"),
                                           skipped=skipped, protocol=dataset.get("protocol"), recipe=recipe,
                                           read=records.__getitem__)
     lines = [f"trained row not used: {line}" for line in skipped]
+    untrained = [a["name"] for a in manifest["architectures"]
+                 if a["name"] in set((manifest.get("trained") or {}).get("chosen", [])) and not a["trained"]]
+    if untrained:  # chosen, then not trained (interrupted, failed, partial only): named, not silently fewer
+        lines.append(f"chosen for training but no usable trained row (not trained yet, failed, or left out above): "
+                     f"{len(untrained)} architecture(s): {_names(untrained)}")
     seeds = Counter(tuple(sorted(a["trained"]["per_seed"], key=int)) for a in manifest["architectures"] if a["trained"])
     if len(seeds) > 1:  # a mean of 2 seeds beside one of 1: shown, not hidden
         lines.append("trained seeds differ between architectures: " + "; ".join(
@@ -288,16 +310,22 @@ def cost_ratio(seconds: float, device: str | None, trainings: dict[str, list[flo
 
 
 def undefined_lines(manifest: dict) -> list[str]:
-    """One sentence per proxy with undefined values: how many trained architectures, and why."""
-    return [f"{name} is undefined on " + "; ".join(f"{k} trained architecture(s): {why}" for why, k in reasons.items())
+    """One sentence per proxy with undefined values: how many trained architectures, which, and why."""
+    return [f"{name} is undefined on " + "; ".join(f"{len(archs)} trained architecture(s): {why} ({_names(archs)})"
+                                                   for why, archs in reasons.items())
             + " (left out of its n; ranked last for top-10 % and regret)"
             for name, reasons in undefined_reasons(manifest).items()]
 
 
-def undefined_reasons(manifest: dict) -> dict[str, Counter[str]]:
-    """Per proxy of the search, why it has no value on trained architectures: reason → how many (NaN with a recorded
-    reason; a record written before reasons were recorded: "no reason recorded"; no record: "not computed")."""
-    out: dict[str, Counter[str]] = {}
+def _names(names: list[str], shown: int = 6) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def undefined_reasons(manifest: dict) -> dict[str, dict[str, list[str]]]:
+    """Per proxy of the search, why it has no value on trained architectures: reason → those architectures (NaN with
+    a recorded reason; a record written before reasons were recorded: "no reason recorded"; no record: "not
+    computed")."""
+    out: dict[str, dict[str, list[str]]] = {}
     for arch in manifest["architectures"]:
         if not arch.get("trained"):
             continue
@@ -309,7 +337,8 @@ def undefined_reasons(manifest: dict) -> dict[str, Counter[str]]:
                 reasons = set((record.get("detail") or {}).get("undefined", {}).values()) or {"no reason recorded"}
             else:
                 continue
-            out.setdefault(name, Counter()).update(reasons)
+            for reason in sorted(reasons):
+                out.setdefault(name, {}).setdefault(reason, []).append(arch["name"])
     return out
 
 
@@ -374,13 +403,18 @@ def scatter_figure(manifest: dict, table: pd.DataFrame):
     return figure
 
 
-def load_manifest(folder: Path) -> dict:
-    """A search folder's ``search.json``, its trained results looked up again (training may have run since)."""
+def read_search(folder: Path) -> dict:
+    """A search folder's ``search.json`` as written (its trained rows not looked up)."""
     path = Path(folder) / "search.json"
     if not path.is_file():
         raise RwbenchError(f"{folder} holds no search.json: give a folder `rwbench search` wrote "
                            "(RESULTS/search/SPACE__DATASET, or its --out)")
-    manifest = read_json(path)
+    return read_json(path)
+
+
+def load_manifest(folder: Path) -> dict:
+    """A search folder's ``search.json``, its trained results looked up again (training may have run since)."""
+    manifest = read_search(folder)
     manifest["trained_not_used"] = look_up_trained(manifest, trained_folder(manifest, Path(folder)))
     return manifest
 
@@ -403,6 +437,8 @@ def trained_folder(manifest: dict, folder: Path) -> Path:
 POOLED_SETTINGS: dict[str, Callable[[dict], Any]] = {
     "dataset": lambda m: m["dataset"]["key"],
     "dataset fingerprint": lambda m: m["dataset"].get("fingerprint"),
+    "protocol": lambda m: m["dataset"].get("protocol"),  # the outer splits their trained rows must be on
+    "task type": lambda m: m["dataset"].get("task_type"),
     "width": lambda m: m.get("width"),
     "proxy seeds": lambda m: m.get("proxy_seeds"),
     "minibatch": lambda m: [(m.get("minibatch") or {}).get(k) for k in ("size", "clips")],
@@ -410,15 +446,34 @@ POOLED_SETTINGS: dict[str, Callable[[dict], Any]] = {
 }
 
 
-def pooled(manifests: list[dict]) -> dict:
-    """Several searches on one dataset as one (e.g. both spaces): their architectures, the proxies they share. They
-    must share :data:`POOLED_SETTINGS`."""
+def load_pooled(folders: list[Path]) -> dict:
+    """The searches in ``folders`` as one (:func:`pooled`), their trained rows looked up against one recipe: the most
+    common over all of them (each search's own majority would let two recipes into one ranking)."""
+    if len(folders) == 1:
+        return load_manifest(folders[0])
+    manifests = [read_search(f) for f in folders]
+    check_poolable(manifests)
+    results = [trained_folder(m, Path(f)) for m, f in zip(manifests, folders)]
+    records = [trained_records(m, r) for m, r in zip(manifests, results)]
+    recipe = common_recipe([record for mine in records for record in mine.values()])
+    for manifest, folder, mine in zip(manifests, results, records):
+        manifest["trained_not_used"] = look_up_trained(manifest, folder, recipe, mine)
+    return pooled(manifests)
+
+
+def check_poolable(manifests: list[dict]) -> None:
     for what, setting in POOLED_SETTINGS.items():
         values = [setting(m) for m in manifests]
         if any(v != values[0] for v in values):
             other = next(i for i, v in enumerate(values) if v != values[0])
             raise RwbenchError(f"the searches scored together must share their {what}: {_space(manifests[0])} has "
                                f"{_short(values[0])}, {_space(manifests[other])} {_short(values[other])}")
+
+
+def pooled(manifests: list[dict]) -> dict:
+    """Several searches on one dataset as one (e.g. both spaces): their architectures, the proxies they share. They
+    must share :data:`POOLED_SETTINGS`."""
+    check_poolable(manifests)
     proxies = [p for p in manifests[0]["proxies"] if all(p in m["proxies"] for m in manifests)]
     return {**manifests[0], "proxies": proxies, "space": [m["space"]["name"] for m in manifests],
             "trained_not_used": [line for m in manifests for line in m.get("trained_not_used", [])],
@@ -427,10 +482,15 @@ def pooled(manifests: list[dict]) -> dict:
 
 
 def _pooled_choice(manifests: list[dict]) -> dict:
-    """The searches' training choices as one: their random draws joined (none when one search does not say)."""
-    choice = {k: v for k, v in manifests[0].get("trained", {}).items() if k != "drawn"}
-    if all("drawn" in m.get("trained", {}) for m in manifests):
-        choice["drawn"] = [name for m in manifests for name in m["trained"]["drawn"]]
+    """The searches' training choices as one: their top picks counted together (by each search's proxy), their
+    chosen and random draws joined (no draw when one search does not say)."""
+    choices = [m.get("trained", {}) for m in manifests]
+    choice = {k: v for k, v in choices[0].items() if k not in ("drawn", "chosen", "top", "top_by")}
+    choice["chosen"] = [name for c in choices for name in c.get("chosen", [])]
+    choice["top"] = sum(c.get("top") or 0 for c in choices)
+    choice["top_by"] = ", ".join(dict.fromkeys(str(c["top_by"]) for c in choices if c.get("top") and c.get("top_by")))
+    if all("drawn" in c for c in choices):
+        choice["drawn"] = [name for c in choices for name in c["drawn"]]
     return choice
 
 
@@ -448,7 +508,7 @@ def score(folders: list[Path], fmt: str = "md", out: Path | None = None) -> str:
     """The proxy scores of the searches in ``folders`` (pooled when several), rendered; also written as
     ``score.{md,csv,json}`` to ``out`` (default: the one folder, or ``score__A+B`` beside several)."""
     folders = [Path(f) for f in folders]
-    manifest = pooled([load_manifest(f) for f in folders])
+    manifest = load_pooled(folders)
     table = proxy_scores(manifest)
     out = out or (folders[0] if len(folders) == 1 else folders[0].parent / ("score__" + "+".join(f.name for f in folders)))
     texts = {"json": table.to_json(orient="records", indent=2) + "\n", "csv": table.to_csv(index=False),
@@ -478,7 +538,8 @@ REPORT_COLUMNS = {"proxy": "proxy", "kind": "kind", "n": "n", "undefined": "unde
                   "top10_precision": "top-10% precision", "regret": "regret", "seconds_per_arch": "s / architecture",
                   "device": "device", "cost_ratio": "cost ÷ training", "cost_basis": "training cost basis",
                   "reference": "reference", "reference_minus_rho": "ρ(reference) − ρ",
-                  "difference_ci_low": "difference 95% CI low", "difference_ci_high": "difference 95% CI high"}
+                  "difference_ci_low": "difference 95% CI low", "difference_ci_high": "difference 95% CI high",
+                  "n_drawn": "n drawn", "spearman_rho_drawn": "ρ over the drawn"}
 
 
 def report_sections(results_dir: Path, *, draw: bool = True, left_out: list | None = None,
