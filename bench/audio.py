@@ -135,7 +135,7 @@ def read(path: str | Path) -> tuple[np.ndarray, int]:
     except OSError as err:
         raise unreadable(path, err) from err
     if truncated:
-        raise DataError(f"cannot decode {path}: it is truncated: {truncated}")
+        raise DataError(f"cannot decode {path}: it {truncated}")
     if not declares_length(path):  # the header's frame count is an estimate: the MPEG frames say what decodes
         walked = mpeg_seconds(path.read_bytes())
         if walked is not None and round(walked * rate) - len(data) > MPEG_SLACK:
@@ -184,40 +184,71 @@ def _peak(samples: np.ndarray) -> float:
 # -- cheap header checks -------------------------------------------------------------------------
 
 def _header_damage(path: Path, size: int) -> str | None:
-    """Why ``path`` is cut short, read from its headers (WAV, AIFF, AU: the declared data size; Ogg: the page chain),
-    or None. libsndfile reads such files as shorter, without an error."""
-    reason = _declared_truncation(path, size)
+    """What is wrong with ``path`` by its headers, as a predicate (``is truncated: …``) — WAV, AIFF, AU: the declared
+    data size against the bytes there; Ogg: the page chain — or None. libsndfile reads such files as shorter, without
+    an error."""
+    reason = _declared_mismatch(path, size)
     if reason is None and path.suffix.lower() in OGG_EXTENSIONS:
         reason = _ogg_damage(path)
     return reason
 
 
-def _chunk_truncation(f: BinaryIO, size: int, *, order: str, data_chunk: bytes) -> str | None:
+_SURPLUS_SLACK = 1024  # bytes after the last chunk that are not chunks (sector padding, a stray tag) and still pass
+
+
+def _chunk_mismatch(f: BinaryIO, size: int, *, order: str, data_chunk: bytes) -> str | None:
     """Walk a RIFF (little-endian) or IFF (big-endian) chunk list from byte 12 by seeking from header to header (large
     metadata chunks before the audio, bext/iXML/artwork, are skipped, not read): a reason when the data chunk claims
-    more bytes than the file holds."""
+    more bytes than the file holds, or fewer than follow it (bytes after it that are no chunk: a writer that never
+    updated its header, whose audio libsndfile reads only in part)."""
     pos = 12
     while pos + 8 <= size:
         f.seek(pos)
         header = f.read(8)
         chunk, length = header[:4], struct.unpack(order + "I", header[4:8])[0]
         if chunk == data_chunk:
-            if length in (0, 0xFFFFFFFF):  # streamed: size unknown, nothing to compare
+            if length == 0xFFFFFFFF:  # streamed: size unknown, nothing to compare
                 return None
-            return _shortfall(length, size - (pos + 8))
+            if length > size - (pos + 8):
+                return _shortfall(length, size - (pos + 8))
+            return _surplus(f, size, pos + 8 + length + (length & 1), length, order)
         pos += 8 + length + (length & 1)
     return None
 
 
-def _declared_truncation(path: Path, size: int) -> str | None:
-    """For a WAV, AIFF or AU file: a reason when its header declares more audio bytes than the file holds.
-    libsndfile counts such a file's frames from its size and reads the rest as nothing, without an error."""
+def _surplus(f: BinaryIO, size: int, pos: int, declared: int, order: str) -> str | None:
+    """After the data chunk (ending at ``pos``): a reason when more than :data:`_SURPLUS_SLACK` bytes follow that are
+    neither chunks (LIST, id3, cue …), an ID3 tag, nor zeros."""
+    while pos + 8 <= size:
+        f.seek(pos)
+        header = f.read(8)
+        length = struct.unpack(order + "I", header[4:8])[0]
+        if not all(32 <= b < 127 for b in header[:4]) or pos + 8 + length > size:
+            break
+        pos += 8 + length + (length & 1)
+    rest = size - pos
+    if rest <= _SURPLUS_SLACK:
+        return None
+    f.seek(pos)
+    head = f.read(min(rest, 1 << 20))
+    if head[:3] in (b"ID3", b"TAG") or (len(head) == rest and not any(head)):
+        return None
+    what = "declares no audio (data size 0)" if declared == 0 else f"declares {declared} bytes of audio data"
+    return (f"has more audio than its header says: the header {what} but {rest} more bytes that are no chunk follow "
+            "(a recorder or converter that never updated its header; libsndfile would read only the declared part): "
+            "repair the header or export the file again")
+
+
+def _declared_mismatch(path: Path, size: int) -> str | None:
+    """For a WAV, AIFF or AU file: a reason when its header declares more audio bytes than the file holds (libsndfile
+    counts such a file's frames from its size and reads the rest as nothing, without an error), or, for WAV and AIFF,
+    fewer than it holds."""
     with open(path, "rb") as f:
         head = f.read(12)
         if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-            return _chunk_truncation(f, size, order="<", data_chunk=b"data")
+            return _chunk_mismatch(f, size, order="<", data_chunk=b"data")
         if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-            return _chunk_truncation(f, size, order=">", data_chunk=b"SSND")
+            return _chunk_mismatch(f, size, order=">", data_chunk=b"SSND")
     if head[:4] == b".snd" and len(head) >= 12:
         offset, length = struct.unpack(">II", head[4:12])
         if length == 0xFFFFFFFF:  # AU's "size unknown"
@@ -227,7 +258,7 @@ def _declared_truncation(path: Path, size: int) -> str | None:
 
 
 def _shortfall(declared: int, have: int) -> str | None:
-    return None if have >= declared else f"header declares {declared} bytes of audio data but the file holds {have}"
+    return None if have >= declared else f"is truncated: header declares {declared} bytes of audio data but the file holds {have}"
 
 
 def _ogg_damage(path: Path) -> str | None:
@@ -237,12 +268,12 @@ def _ogg_damage(path: Path) -> str | None:
     pos = 0
     while pos < len(data):
         if data[pos:pos + 4] != b"OggS" or pos + 27 > len(data):
-            return f"no Ogg page starts at byte {pos} of {len(data)} (damaged or cut part-way)"
+            return f"is truncated: no Ogg page starts at byte {pos} of {len(data)} (damaged or cut part-way)"
         n_segments = data[pos + 26]
         table = data[pos + 27:pos + 27 + n_segments]
         end = pos + 27 + n_segments + sum(table)
         if len(table) < n_segments or end > len(data):
-            return f"the Ogg page at byte {pos} runs past the end of the file (cut short)"
+            return f"is truncated: the Ogg page at byte {pos} runs past the end of the file (cut short)"
         pos = end
     return None
 
@@ -407,7 +438,7 @@ def probe(path: str | Path) -> AudioInfo:
     except OSError as err:
         raise unreadable(path, err) from err
     if reason:
-        raise DataError(f"{path} is truncated: {reason}")
+        raise DataError(f"{path} {reason}")
     try:
         with sf.SoundFile(path) as f:
             info = AudioInfo(f.samplerate, f.channels, f.frames, "soundfile")

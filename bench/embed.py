@@ -46,14 +46,19 @@ def embed(
 def unless_skipped(embeddings: Embeddings, job: EmbedJob, skip_bad_audio: bool) -> Embeddings:
     """``embeddings``, unless they leave out clips (cached by a ``--skip-bad-audio`` run) and this run did not ask
     for that: then the error a cold cache gives, so that one command never passes or fails by what is cached."""
-    skipped = embeddings.manifest.skipped
+    refuse_skipped(embeddings.manifest.skipped, job, skip_bad_audio, f"the cached embeddings of {job.frontend.name}")
+    return embeddings
+
+
+def refuse_skipped(skipped, job: EmbedJob, skip_bad_audio: bool, where: str) -> None:
+    """The error a cold cache gives for the first of ``skipped`` clips (left out of ``where`` by a ``--skip-bad-audio``
+    run), unless this run asks to leave such clips out too."""
     if skipped and not skip_bad_audio:
         clip, reason = skipped[0]["clip"], skipped[0]["reason"]
         named = "" if clip in reason else f"{clip}: "
-        raise DataError(f"{job.dataset.key}: {named}{reason} ({len(skipped)} clip(s) left out of the cached "
-                        f"embeddings of {job.frontend.name}, made with --skip-bad-audio; rerun with --skip-bad-audio "
-                        "to leave such clips out; they are named in the result)")
-    return embeddings
+        raise DataError(f"{job.dataset.key}: {named}{reason} ({len(skipped)} clip(s) left out of {where}, made with "
+                        "--skip-bad-audio; rerun with --skip-bad-audio to leave such clips out; they are named in the "
+                        "result)")
 
 
 def ensure_embedded(job: EmbedJob, cache_root: Path, **options) -> bool:

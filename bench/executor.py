@@ -106,7 +106,7 @@ def client_for(scheduler: str | None, n_workers: int | None):
 
     if scheduler:
         try:
-            return Client(scheduler, timeout="10s"), None
+            return Client(scheduler, timeout="10s", set_as_default=False), None
         except (OSError, TimeoutError) as err:
             raise RwbenchError(f"cannot reach the Dask scheduler at {scheduler!r}: {err}") from None
     import dask
@@ -119,7 +119,8 @@ def client_for(scheduler: str | None, n_workers: int | None):
     # No statistical profiler: it serves the dashboard, which is off, and costs CPU time in every task
     with dask.config.set({"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}):
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    return Client(cluster), threads
+    # not the process's default client: another run in this process (a thread, a notebook) keeps its own
+    return Client(cluster, set_as_default=False), threads
 
 
 def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec], opts: RunOptions,
@@ -163,7 +164,9 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
         kinds = {f.key: kind for kind, futures in (("embed", embedded.values()), ("evaluate", evaluated))
                  for f in futures}
         progress = Progress(len(embedded) + len(evaluated), bar=bar)
-        for future in as_completed([*embedded.values(), *evaluated]):
+        # on this run's client's loop: by default as_completed tracks futures on the process's latest client, and
+        # when another run's client closed first this one waited forever on futures long finished
+        for future in as_completed([*embedded.values(), *evaluated], loop=client.loop):
             if future.status != "finished":
                 failures.append((future.key, future.exception()))
                 progress.step(f"{future.key}: failed")

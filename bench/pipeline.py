@@ -21,7 +21,7 @@ import numpy as np
 from .backends import DEFAULT_GRID, BackendSpec, check_estimator, grid_name_of, same_grid, warn_grid_edges
 from .datamodel import Dataset, dataset_from_record, dataset_record
 from .device import check_fits, choose_batch_size
-from .embed import ensure_embedded, unless_skipped
+from .embed import ensure_embedded, refuse_skipped, unless_skipped
 from .embed_job import Embeddings, EmbedJob
 from .embedding_manifest import EmbeddingManifest
 from .errors import DataError, RwbenchError
@@ -242,10 +242,15 @@ def jobs_to_embed(datasets: list[Dataset], eval_jobs: list[EvalJob], opts: RunOp
 
 
 def embed_job(job: EmbedJob, opts: RunOptions, on_clips=None) -> bool:
-    """Make one job's cache entry complete; True when this call computed it."""
-    return ensure_embedded(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size, workers=opts.workers,
-                           skip_bad_audio=opts.skip_bad_audio, progress=opts.progress, on_clips=on_clips,
-                           compile=opts.compile)
+    """Make one job's cache entry complete; True when this call computed it. An entry a ``--skip-bad-audio`` run left
+    clips out of fails a run without the flag, as a cold cache would."""
+    computed = ensure_embedded(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size,
+                               workers=opts.workers, skip_bad_audio=opts.skip_bad_audio, progress=opts.progress,
+                               on_clips=on_clips, compile=opts.compile)
+    if not computed:
+        refuse_skipped(job.entry(opts.cache_root).manifest().skipped, job, opts.skip_bad_audio,
+                       f"the cached embeddings of {job.frontend.name}")
+    return computed
 
 
 def check_embedded(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
@@ -438,6 +443,8 @@ def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: di
     path = eval_job.path(opts)
     with result_lock(opts.results_dir, path):
         if eval_job.up_to_date(opts, described["protocol"]):
+            refuse_skipped((existing_record(path) or {}).get("dataset", {}).get("skipped"), eval_job.job,
+                           opts.skip_bad_audio, f"the result {path.name}")
             if progress is not None:
                 progress.step(f"{path.parent.name}/{path.stem}: up to date")
             return path, False
@@ -557,10 +564,12 @@ def _evaluate(eval_job: EvalJob, embeddings: dict[str | None, Embeddings], path:
     if missing:
         raise RwbenchError(f"{spec.name} ({job.weights_kind}): no embeddings for split(s) {missing}")
     folds = [by_split[s.name] for s in splits]
+    left_out = list({row["clip"]: row for m in manifests.values() for row in m.skipped}.values())  # in any fold's
     record = build_record(
         run_key=run_key,
-        dataset={**described, "fingerprint": manifest.dataset_fingerprint,
-                 "skipped": described["skipped"] + list(manifest.skipped)},
+        # n_clips: the clips listed and screened; n_scored: those the splits scored (less what failed while embedding)
+        dataset={**described, "fingerprint": manifest.dataset_fingerprint, "skipped": described["skipped"] + left_out,
+                 "n_scored": described["n_clips"] - len(left_out)},
         frontend=frontend,
         backend={"name": backend.name, "grid": backend.grid, "grid_size": backend.grid_size, "version": backend.version,
                  **({"grid_name": backend.grid_name} if backend.grid_name else {})},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import struct
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,6 +98,37 @@ def test_load_refuses_a_truncated_file_probe_would_refuse(tmp_path, audio_file, 
     assert len(audio.load(whole, 8000)) == 4000
     with pytest.raises(DataError, match=r"cut\.%s: it is truncated: header declares" % ext):
         audio.load(cut, 8000)
+
+
+def _with_data_size(wav: Path, out: Path, size: int | None = None, tail: bytes = b"") -> Path:
+    """``wav`` (PCM, a canonical 44-byte header) with its data chunk's size set to ``size`` and ``tail`` appended."""
+    data = bytearray(wav.read_bytes())
+    assert data[36:40] == b"data"
+    if size is not None:
+        data[40:44] = size.to_bytes(4, "little")
+    out.write_bytes(bytes(data) + tail)
+    return out
+
+
+def test_a_header_that_under_states_the_audio_is_refused(tmp_path):
+    """A data chunk declared as a quarter of the audio after it was read as 0.25 s and zero-padded to the clip
+    length, a valid-looking row; a data size of 0 (a recorder that never updated it) said "no audio samples"."""
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "whole.wav", rng.uniform(-0.5, 0.5, 16000).astype(np.float32), 16000, subtype="PCM_16")
+    whole = tmp_path / "whole.wav"
+    quarter = _with_data_size(whole, tmp_path / "quarter.wav", 8000)
+    for call in (audio.probe, lambda p: audio.load(p, 16000)):
+        with pytest.raises(DataError, match=r"quarter\.wav:? (it )?has more audio than its header says: the header "
+                                            r"declares 8000 bytes of audio data but 24000 more bytes"):
+            call(quarter)
+    with pytest.raises(DataError, match=r"the header declares no audio \(data size 0\) but 32000 more bytes"):
+        audio.probe(_with_data_size(whole, tmp_path / "streamed.wav", 0))
+    # what may follow the audio: a chunk (LIST metadata), an ID3 tag, zero padding to a sector, a few stray bytes
+    info = b"LIST" + (12).to_bytes(4, "little") + b"INFOISFT" + (0).to_bytes(4, "little")
+    for name, tail in [("list", info), ("id3", b"ID3\x03\x00\x00" + bytes(3000)), ("pad", bytes(4096)),
+                       ("stray", b"\x01" * 100)]:
+        assert audio.probe(_with_data_size(whole, tmp_path / f"{name}.wav", tail=tail)).frames == 16000, name
+    assert len(audio.load(tmp_path / "list.wav", 16000)) == 16000
 
 
 def test_load_refuses_stereo_whose_channels_cancel(tmp_path):

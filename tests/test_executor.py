@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ from rwbench.errors import RwbenchError
 from rwbench.pipeline import RunOptions, run
 
 pytest.importorskip("distributed", reason="the dask extra is not installed (pip install 'rwbench[dask]')")
-from rwbench.executor import run_dask  # noqa: E402
+from distributed import LocalCluster  # noqa: E402
+
+from rwbench.executor import _embed_on_worker, run_dask  # noqa: E402
 
 TESTS = Path(__file__).parent
 BACKENDS_USED = [BACKENDS.get("logreg"), BACKENDS.get("knn")]
@@ -102,8 +105,6 @@ def test_two_runs_at_once_on_one_scheduler_each_compute_their_results(tmp_path):
     (other results folder, pooling or grid) was handed the first run's tasks, said "4 new results" and wrote none."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from distributed import LocalCluster
-
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
         def one(name: str):
             return run_dask([tone_dataset()], [TINY], BACKENDS_USED, _opts(tmp_path / name), scheduler=cluster.scheduler_address)
@@ -112,6 +113,62 @@ def test_two_runs_at_once_on_one_scheduler_each_compute_their_results(tmp_path):
             logs = list(pool.map(one, ["a", "b"]))
     assert [log.evaluated for log in logs] == [4, 4]
     assert len(_by_file(tmp_path / "a")) == len(_by_file(tmp_path / "b")) == 4
+
+
+A_MAY_EMBED = threading.Event()
+
+
+def _embed_when_allowed(job, opts, threads):
+    """The worker's embed task, held for run "a" until the test lets it go (in-process workers share this event)."""
+    if opts.results_dir.parent.name == "a" and not A_MAY_EMBED.wait(120):
+        raise TimeoutError("run a's embed task was never let go")
+    return _embed_on_worker(job, opts, threads)
+
+
+@pytest.mark.slow
+def test_a_run_sees_its_tasks_finish_after_a_later_runs_client_closed(tmp_path, monkeypatch):
+    """Two runs in one process (threads, a notebook): as_completed tracked run a's futures on the process's latest
+    client, run b's; b closed it, and a waited forever on tasks long finished (the CI hang of the test above). Here
+    a enters as_completed once b's client exists, and its tasks finish only after b has closed."""
+    import distributed
+
+    from rwbench import executor
+
+    b_client_made, client_for, as_completed = threading.Event(), executor.client_for, distributed.as_completed
+
+    def b_says_when_its_client_exists(*args):
+        made = client_for(*args)
+        if threading.current_thread().name == "b":
+            b_client_made.set()
+        return made
+
+    def a_enters_after_b(*args, **kwargs):
+        if threading.current_thread().name == "a":
+            b_client_made.wait(120)
+        return as_completed(*args, **kwargs)
+
+    monkeypatch.setattr(executor, "client_for", b_says_when_its_client_exists)
+    monkeypatch.setattr(distributed, "as_completed", a_enters_after_b)
+    monkeypatch.setattr(executor, "_embed_on_worker", _embed_when_allowed)
+    A_MAY_EMBED.clear()
+    logs: dict[str, object] = {}
+    # 4 threads: a's two held embed tasks leave b two
+    with LocalCluster(n_workers=1, threads_per_worker=4, processes=False, dashboard_address=None) as cluster:
+        def one(name: str) -> None:
+            try:
+                logs[name] = run_dask([tone_dataset()], [TINY], BACKENDS_USED, _opts(tmp_path / name),
+                                      scheduler=cluster.scheduler_address)
+            finally:
+                if name == "b":
+                    A_MAY_EMBED.set()
+
+        threads = [threading.Thread(target=one, args=(name,), name=name, daemon=True) for name in "ab"]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert not any(thread.is_alive() for thread in threads), "a run is still waiting on finished tasks"
+    assert [logs[name].evaluated for name in "ab"] == [4, 4]
 
 
 @pytest.mark.slow

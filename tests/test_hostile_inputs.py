@@ -210,6 +210,12 @@ SKIPPABLE = ["a NaN sample", "an absurd magnitude (1e6)", "all samples zero", "s
              "an MP3 corrupted in the middle", "an MP3 damaged in the middle (a seek past its end)"]
 
 
+# left out by the header screen, before the dataset (n_clips) is made; the others fail while embedding
+SCREENED = {"a zero-byte file", "a text file named .wav", "a truncated WAV", "a folder named x.wav among the clips",
+            "an OGG corrupted in the middle", "an MP3 corrupted in the middle",
+            "an MP3 damaged in the middle (a seek past its end)"}
+
+
 @pytest.mark.parametrize("case", SKIPPABLE)
 def test_skip_bad_audio_records_the_clip_and_the_leaderboard_names_it(tmp_path, capsys, case):
     build, fragment = ERRORS[case]
@@ -218,6 +224,8 @@ def test_skip_bad_audio_records_the_clip_and_the_leaderboard_names_it(tmp_path, 
     assert "Left out (--skip-bad-audio: unreadable or non-finite), 1 clip(s)" in out and fragment.split()[0] in out
     record = json.loads(next((tmp_path / "results" / "runs").rglob("*.json")).read_text())
     assert len(record["dataset"]["skipped"]) == 1
+    tested = sum(fold["n_test"] for fold in record["folds"])  # k-fold: every clip scored once
+    assert record["dataset"]["n_scored"] == tested == record["dataset"]["n_clips"] - (case not in SCREENED)
 
 
 @pytest.mark.parametrize("case", ["a NaN sample", "a FLAC corrupted in the middle"])
@@ -234,6 +242,23 @@ def test_a_clip_left_out_of_cached_embeddings_is_an_error_unless_asked(tmp_path,
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert fragment in err[-1] and "left out of the cached embeddings" in err[-1] and "--skip-bad-audio" in err[-1]
+    assert main([*argv, "--skip-bad-audio"]) == 0
+
+
+def test_results_and_embeddings_of_a_skip_bad_audio_run_fail_a_run_without_the_flag(tmp_path, capsys):
+    """With the results kept, the same command without --skip-bad-audio passed (the table's "Left out" the only
+    trace), and `rwbench embed` said "1 from cache": each now fails as on a cold cache — in a new process."""
+    import subprocess
+    import sys
+
+    build, fragment = ERRORS["a NaN sample"]
+    argv = build(tmp_path)
+    assert main([*argv, "--skip-bad-audio"]) == 0
+    at = argv.index("--backends")
+    for command in (argv, ["embed", *argv[1:at], *argv[at + 2:]]):
+        done = subprocess.run([sys.executable, "-m", "rwbench.cli", *command], capture_output=True, text=True, timeout=600)
+        last = done.stderr.strip().splitlines()[-1]
+        assert done.returncode == 2 and fragment in last and "--skip-bad-audio" in last, (command[0], done.stderr)
     assert main([*argv, "--skip-bad-audio"]) == 0
 
 
