@@ -16,6 +16,7 @@ import itertools
 import logging
 import math
 import os
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -181,8 +182,11 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
     out: list[tuple[Path, str]] = []
     unread: list[Path] = []
     empty: list[str] = []
+    broken: list[Path] = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
         entries = [f for f in entries_below(folder) if not f.name.startswith(".")]
+        broken += [f for f in entries if f.is_symlink() and not f.exists()]
+        entries = [f for f in entries if f.exists()]
         files = sorted(f for f in entries if f.suffix.lower() in extensions)
         label = class_of(folder.name)
         if label is None and files:
@@ -191,6 +195,10 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
         out += [(f, label) for f in files if label is not None]  # None: no files (or raised above)
         empty += [folder.name] if label is not None and not files else []
         unread += [f for f in entries if f.suffix.lower() not in extensions and not f.is_dir()] if label is not None else []
+    if broken:  # not a "missing listed file": nothing lists a class folder's files
+        raise DataError(f"{dataset}: {len(broken)} broken symbolic link(s) in the class folders of {root} (first: "
+                        f"{broken[0]} → {os.readlink(broken[0])}, which does not exist): restore their targets or "
+                        "remove the links")
     if unread:  # a format left out is said, never dropped unsaid (a .caf or .w64 take is audio to its owner)
         kinds = sorted({f.suffix.lower() or "(none)" for f in unread})
         log.warning("%s: %d file(s) in the class folders of %s are not read as clips (extension(s) %s; first: %s): "
@@ -224,6 +232,16 @@ def entries_below(folder: Path) -> list[Path]:
 
 
 # -- presence, audio checks ----------------------------------------------------------------------
+
+def label_spellings(clips: list[Clip]) -> dict[str, list[str]]:
+    """Labels that differ only in case or Unicode form (``Dog`` and ``dog``, ``café`` composed and decomposed): the
+    folded label → its spellings, where there are several."""
+    spelt: dict[str, set[str]] = {}
+    for clip in clips:
+        if isinstance(clip.label, str):
+            spelt.setdefault(unicodedata.normalize("NFKC", clip.label).casefold(), set()).add(clip.label)
+    return {folded: sorted(labels) for folded, labels in sorted(spelt.items()) if len(labels) > 1}
+
 
 def present(clips: list[Clip], *, partial: bool, dataset: str, root: Path | None) -> tuple[list[Clip], dict]:
     """The listed clips whose file exists; missing ones are an error unless ``partial``."""
@@ -519,6 +537,11 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
                         "label every clip or remove the row")
     if classes is not None:
         check_labels(clips, classes, dataset=label)
+    if spellings := label_spellings(clips):  # "Dog" beside "dog": two classes, each with part of the clips
+        log.warning("%s: %d label(s) are spelt more than one way (%s): each spelling is a class of its own; make them "
+                    "one if they are one class", label, len(spellings), "; ".join(" / ".join(v) for v in
+                                                                                 list(spellings.values())[:3]))
+        info = {**(info or {}), "label_spellings": spellings}
     short = expected_clips - len(clips) if expected_clips is not None and len(clips) < expected_clips else 0
     if short and not partial:
         source = f" in {listed_in}" if listed_in else f" under {root}" if root else ""

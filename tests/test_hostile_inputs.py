@@ -181,6 +181,8 @@ ERRORS = {
                                      "holds no audio samples"),
     "a 5 ms file": (lambda t: replace_file(t, lambda p: write_audio(p, seconds=0.005)), "is too short: 0.005 s"),
     "a folder named x.wav among the clips": (lambda t: replace_file(t, lambda p: p.mkdir()), "is a folder, not an audio file"),
+    "a broken symbolic link among the clips": (lambda t: replace_file(t, lambda p: p.symlink_to(t / "gone.wav")),
+                                               "broken symbolic link(s) in the class folders of"),
     "a FLAC corrupted in the middle": (lambda t: corrupt_middle(t, ".flac"), "owl9.flac: Error : flac decoder lost sync"),
     "an OGG corrupted in the middle": (lambda t: corrupt_middle(t, ".ogg", subtype="VORBIS"),
                                        "owl9.ogg is truncated: no Ogg page starts at byte"),
@@ -260,6 +262,19 @@ def test_results_and_embeddings_of_a_skip_bad_audio_run_fail_a_run_without_the_f
         last = done.stderr.strip().splitlines()[-1]
         assert done.returncode == 2 and fragment in last and "--skip-bad-audio" in last, (command[0], done.stderr)
     assert main([*argv, "--skip-bad-audio"]) == 0
+
+
+def test_labels_spelt_two_ways_are_said_and_recorded(tmp_path, caplog):
+    """`Dog` beside `dog` made two classes, each with part of the clips, without a word."""
+    from rwbench.api import load_dataset
+
+    data = pets(tmp_path)
+    rows = [f"cat/cat{i}.wav,cat" for i in range(6)] + [f"dog/dog{i}.wav,{'Dog' if i < 3 else 'dog'}" for i in range(6)]
+    (data / "manifest.csv").write_text("\n".join(["path,label", *rows]) + "\n")
+    with caplog.at_level(logging.WARNING, logger="rwbench"):
+        (dataset,) = load_dataset("csv", data, k=3, seconds=0.15)
+    assert dataset.info["label_spellings"] == {"dog": ["Dog", "dog"]}
+    assert any("1 label(s) are spelt more than one way (Dog / dog)" in r.getMessage() for r in caplog.records)
 
 
 def test_short_clips_of_a_dataset_follow_its_length_policy(tmp_path, capsys):
