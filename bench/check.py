@@ -9,10 +9,17 @@
 ``dim``             the produced embedding width equals ``spec.dim(width, pooling)`` for every pooling, and each
                     layer's width its ``layer_dims`` entry where the spec declares them
 ``finite``          every embedding value is finite
+``silence``         a clip of digital silence (a silent crop or window of a real clip) embeds to finite values
 ``input_dependent`` distinct synthetic clips give distinct embeddings (a network ignoring its input fails)
+``whole_clip``      changing the clip's last quarter changes its (mean-pooled) embedding: a network that crops
+                    its input unsaid fails
 ``same_seed``       two builds with the same seed have identical weights and identical embeddings
-``other_seed``      a different seed gives different weights (every conv/linear kernel); skipped without weights
+``other_seed``      a different seed gives different random weights (parameters or buffers), and no kernel (a
+                    parameter of dim ≥ 2) or non-constant parameter is the same for every seed; buffers the same
+                    for every seed (fixed DSP pieces, or a projection drawn from a fixed generator) are named
 ``batch_size``      embedding a batch equals embedding its clips one by one, within the batch tolerance below
+``…[dsp]``          ``finite``, ``input_dependent`` and ``batch_size`` again with each weight tag that needs no file
+                    (``dsp``): a broken ``dsp_init`` is scored at chance as a valid row
 ``param_count``     ``spec.param_count(width)`` (a meta-device build) equals the built module's parameter count
 ``min_input``       a clip of exactly the declared minimum length embeds to finite values of the declared width
 ``cpu_cuda``        CPU and CUDA embeddings agree (TF32 off); skipped when CUDA is not available
@@ -39,10 +46,11 @@ import torch
 from torch import nn
 
 from .device import resolve_device
-from .frontend import POOLINGS, Embedder, FrontendSpec, layer_pooling, pool
+from .frontend import POOLINGS, Embedder, FrontendSpec, Pooling, layer_pooling, pool
 from .macs import clip_samples
 
 BATCH_RTOL, BATCH_ATOL = 1e-4, 1e-5
+FILELESS_TAGS = ("dsp",)  # weight tags a front-end builds without a file: checked as random weights are
 DEVICE_RTOL, DEVICE_ATOL = 1e-3, 1e-4
 
 
@@ -70,8 +78,9 @@ def synthetic_clips(n_clips: int, n_samples: int, sample_rate: int, *, seed: int
     return torch.stack(clips).float()
 
 
-def _embedder(spec: FrontendSpec, width: str | int, seed: int, device: str) -> Embedder:
-    return Embedder(spec, width=width, seed=seed).to(device)
+def _embedder(spec: FrontendSpec, width: str | int, seed: int, device: str, weights: str = "random",
+              pooling: Pooling = "mean") -> Embedder:
+    return Embedder(spec, width=width, seed=seed, weights=weights, pooling=pooling).to(device)
 
 
 def _device_of(embedder: Embedder) -> torch.device:
@@ -151,18 +160,48 @@ def _check_input_dependent(out: torch.Tensor) -> CheckResult:
                        + ("identical embeddings: the network ignores its input" if same else "distinct embeddings"))
 
 
-def _kernels(net: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: p for name, p in net.named_parameters() if p.dim() >= 2}
+def _check_whole_clip(embedder: Embedder, clips: torch.Tensor) -> CheckResult:
+    """The clip's last quarter replaced by another clip's: the mean-pooled embedding must change (a network reading
+    only the start, ``x[..., :8000]``, scores a crop as the clip)."""
+    if len(clips) < 2:
+        return CheckResult("whole_clip", True, "skipped: one clip", skipped=True)
+    tail = clips.shape[1] - clips.shape[1] // 4
+    changed = clips[:1].clone()
+    changed[:, tail:] = clips[1:2, tail:]
+    before, after = _embed(embedder, clips[:1]), _embed(embedder, changed)
+    if not (torch.isfinite(before).all() and torch.isfinite(after).all()):
+        return CheckResult("whole_clip", True, "skipped: non-finite embeddings (the finite check)", skipped=True)
+    same = _identical(before, after)
+    return CheckResult("whole_clip", not same, f"last quarter of the clip (samples {tail}…) changed → "
+                       + ("identical embedding: the network does not read the whole clip" if same
+                          else "another embedding"))
+
+
+def _floating_state(net: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: t for name, t in net.state_dict().items() if t.is_floating_point() and t.numel()}
+
+
+def _constant(tensor: torch.Tensor) -> bool:
+    """All one value (zeros, ones: a bias or norm default, the same for every seed by design)."""
+    return bool((tensor == tensor.flatten()[0]).all())
 
 
 def _check_other_seed(spec: FrontendSpec, width: str | int, seed: int) -> CheckResult:
     if not spec.is_learnable():
         return CheckResult("other_seed", True, "skipped: no weights (input kind 'none')", skipped=True)
-    a = _kernels(Embedder(spec, width=width, seed=seed).net)
-    b = _kernels(Embedder(spec, width=width, seed=seed + 1).net)
+    first, second = (Embedder(spec, width=width, seed=s).net for s in (seed, seed + 1))
+    a, b = _floating_state(first), _floating_state(second)
+    parameters = {name for name, _ in first.named_parameters()}
     same = [name for name in a if torch.equal(a[name], b[name])]
-    ok = bool(a) and not same
-    return CheckResult("other_seed", ok, f"{len(a)} kernels; identical across seeds {seed}/{seed + 1}: {same or 'none'}")
+    # a constant bias or norm scale is a default; a constant kernel (dim ≥ 2) is a kernel the seed never reached
+    fixed_parameters = [name for name in same if name in parameters and (a[name].dim() >= 2 or not _constant(a[name]))]
+    fixed_buffers = [name for name in same if name not in parameters and not _constant(a[name])]
+    differ = [name for name in a if not torch.equal(a[name], b[name])]
+    ok = bool(differ) and not fixed_parameters
+    return CheckResult("other_seed", ok, f"seeds {seed}/{seed + 1}: {len(differ)} of {len(a)} weight tensors differ"
+                       + ("" if differ else " (no random weights found)")
+                       + f"; non-constant parameters the same for both: {fixed_parameters or 'none'}"
+                       + f"; buffers the same for both (fixed, not drawn from the seed): {fixed_buffers or 'none'}")
 
 
 def _check_batch(embedder: Embedder, clips: torch.Tensor, out: torch.Tensor) -> CheckResult:
@@ -174,6 +213,25 @@ def _check_batch(embedder: Embedder, clips: torch.Tensor, out: torch.Tensor) -> 
 def _check_params(spec: FrontendSpec, width: str | int, embedder: Embedder) -> CheckResult:
     declared, built = spec.param_count(width), sum(p.numel() for p in embedder.net.parameters())
     return CheckResult("param_count", declared == built, f"declared (meta build) {declared}, built {built}")
+
+
+def _check_silence(embedder: Embedder, n: int) -> CheckResult:
+    out = _embed(embedder, torch.zeros(1, n))
+    n_bad = int((~torch.isfinite(out)).sum())
+    return CheckResult("silence", n_bad == 0, f"a clip of {n} zero samples → {n_bad} non-finite of {out.numel()}"
+                       + (" (a silent crop, window or segment of a real clip stops the run)" if n_bad else ""))
+
+
+def _check_tag(spec: FrontendSpec, width: str | int, seed: int, device: str, tag: str,
+               clips: torch.Tensor) -> list[CheckResult]:
+    """The checks a weight tag can break, with the network under ``tag``'s weights."""
+    embedder = _embedder(spec, width, seed, device, weights=tag)
+    out = _embed(embedder, clips)
+    n_bad = int((~torch.isfinite(out)).sum())
+    results = [CheckResult("finite", n_bad == 0, f"{n_bad} non-finite of {out.numel()}"),
+               *_guarded("input_dependent", lambda: _check_input_dependent(out)),
+               *_guarded("batch_size", lambda: _check_batch(embedder, clips, out))]
+    return [CheckResult(f"{r.name}[{tag}]", r.passed, r.detail, r.skipped) for r in results]
 
 
 def _check_min_input(spec: FrontendSpec, width: str | int, embedder: Embedder) -> CheckResult:
@@ -230,10 +288,14 @@ def check_frontend(
         results += _guarded("dim", lambda: _check_layers_and_dims(spec, width, embedder, clips))
         n_bad = int((~torch.isfinite(out)).sum())
         results.append(CheckResult("finite", n_bad == 0, f"{n_bad} non-finite of {out.numel()}"))
+        results += _guarded("silence", lambda: _check_silence(embedder, n))
         results += _guarded("input_dependent", lambda: _check_input_dependent(out))
+        results += _guarded("whole_clip", lambda: _check_whole_clip(embedder, clips))
         results += _guarded("same_seed", lambda: _check_same_seed(spec, width, seed, embedder, clips, out))
         results += _guarded("other_seed", lambda: _check_other_seed(spec, width, seed))
         results += _guarded("batch_size", lambda: _check_batch(embedder, clips, out))
+        for tag in (t for t in spec.weights if t in FILELESS_TAGS):
+            results += _guarded(f"weights[{tag}]", lambda tag=tag: _check_tag(spec, width, seed, device, tag, clips))
         results += _guarded("param_count", lambda: _check_params(spec, width, embedder))
         results += _guarded("min_input", lambda: _check_min_input(spec, width, embedder))
         results += _guarded("cpu_cuda", lambda: _check_cuda(spec, width, seed, clips))

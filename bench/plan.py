@@ -42,6 +42,7 @@ from .embed_job import EmbedJob
 from .errors import DataError
 from .evaluate import VOTES, available_cores
 from .frontend import FrontendSpec, resolve_weights
+from .macs import count_macs
 from .pipeline import RunOptions, evaluation_jobs, jobs, jobs_to_embed
 from .profile import MIN_TIME, PeakMemory, best_seconds, noise_clips
 from .protocol import OuterSplit, rows_of
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 PROFILE_AUDIO_CPU = 600.0  # seconds of audio per timed call on CPU at most: the run's batch (16 clips of up to 37.5 s),
 # fewer of longer ones (at least 4). A call has a fixed part (0.26 s for `temporal` at any batch on 29-s clips), so 4
 # clips of GTZAN's 30 s read 1.5-3× the run's time per clip, measured 2026-12-03; long clips make that part small
+MACS_PER_TIMED_CALL = 4e10  # multiply-accumulates of one timed call on CPU at most (seconds of one core): a heavier
+# network is timed on fewer clips, down to one, whose call's fixed part is then small beside its compute
 DECODE_SAMPLE = 3  # clips decoded to time decoding (after one untimed, which pays the decoders' first use)
 DIM_SHARE = 1.25  # a fit timing serves every feature dim within this factor of the one timed
 
@@ -427,11 +430,21 @@ def result_seconds(dataset: Dataset, backend: BackendSpec, timing: FitTiming) ->
     return total
 
 
+def cpu_timed_clips(spec: FrontendSpec, width, seconds: float, batch: int) -> int:
+    """Clips of ``seconds`` the dry run times ``spec`` on, on CPU: the run's ``batch``, or fewer — as many as
+    :data:`PROFILE_AUDIO_CPU` seconds of audio (at least 4), and no more than :data:`MACS_PER_TIMED_CALL` allow (at
+    least 1: VGG at paper width is 84 GMAC a 29-s clip, and 16 of them made a dry run of minutes per network)."""
+    try:
+        macs_per_clip = count_macs(spec, width) * seconds  # counted once per process (macs_seconds did)
+    except Exception:  # noqa: BLE001 - macs_seconds said why; timed by audio alone then
+        macs_per_clip = 0.0
+    by_macs = max(1, int(MACS_PER_TIMED_CALL / macs_per_clip)) if macs_per_clip > 0 else batch
+    return min(batch, max(4, int(PROFILE_AUDIO_CPU / seconds)), by_macs)
+
+
 def macs_seconds(spec: FrontendSpec, width) -> float:
     """Seconds of the MAC count that each result's ``frontend`` section records (once per front-end and process;
     the first also imports what counting on the meta device needs, torch._dynamo: about 2 s)."""
-    from .macs import count_macs
-
     start = time.perf_counter()
     try:
         count_macs(spec, width)
@@ -462,6 +475,7 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
     workers = default_workers() if opts.workers is None else opts.workers
     cores = available_cores() if device.type == "cpu" else 1
     rows: dict[tuple[str, str], PlanRow] = {}
+    uncharged: set[tuple] = set()  # MAC counts this call made before the result that pays them
     protocols = protocols or {d.key: d.describe()["protocol"] for d in datasets}
     eval_jobs = evaluation_jobs(datasets, frontends, backends, opts, protocols)
     needed = {job.key for job in jobs_to_embed(datasets, eval_jobs, opts, protocols)} if backends else None
@@ -502,7 +516,11 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
             log.info("timing %s on %s (%d clips of %.2f s)", job.frontend.name, device, batch,
                      shape[2] / job.frontend.sample_rate)
             seconds = shape[2] / job.frontend.sample_rate
-            timed_batch = max(4, min(batch, int(PROFILE_AUDIO_CPU / seconds))) if device.type == "cpu" else batch
+            macs = ("macs", job.frontend.name, str(opts.width))
+            if macs not in timings:  # counted (and timed) here to size the timed call; charged to the first result
+                timings[macs] = macs_seconds(job.frontend, opts.width)
+                uncharged.add(macs)
+            timed_batch = cpu_timed_clips(job.frontend, opts.width, seconds, batch) if device.type == "cpu" else batch
             timings[shape] = time_network(job, min(timed_batch, batch), opts.device, opts.compile)
         timed = timings[shape]  # timed on fewer clips than a batch on CPU: its start-up is per job, its ms per row
         if ("loader", workers) not in timings:
@@ -537,8 +555,10 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         row.fit_seconds += result_seconds(job.dataset, eval_job.backend, searched)
         row.fit_mib = np.fmax(row.fit_mib, searched.peak_mib)
         macs = ("macs", job.frontend.name, str(opts.width))
-        if macs not in timings:  # counted by the run's first result of this front-end
-            timings[macs] = macs_seconds(job.frontend, opts.width)
+        if macs not in timings or macs in uncharged:  # counted by the run's first result of this front-end
+            if macs not in timings:
+                timings[macs] = macs_seconds(job.frontend, opts.width)
+            uncharged.discard(macs)
             row.first_use_seconds += timings[macs]
     for row in rows.values():
         row.fit_seconds += row.first_use_seconds

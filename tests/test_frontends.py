@@ -21,8 +21,9 @@ from rwbench.frontend import FRONTENDS, Embedder, FrontendSpec
 from rwbench.macs import count_macs
 
 SECONDS = 0.5  # raised to each spec's minimum by check_frontend (vgg: 1280 frames ≈ 27.3 s)
-CHECKS = {"clip_length", "feature_layers", "dim", "finite", "input_dependent", "same_seed", "other_seed", "batch_size",
-          "param_count", "min_input", "cpu_cuda"}
+CHECKS = {"clip_length", "feature_layers", "dim", "finite", "silence", "input_dependent", "whole_clip", "same_seed",
+          "other_seed", "batch_size", "param_count", "min_input", "cpu_cuda"}
+DSP_CHECKS = {"finite[dsp]", "input_dependent[dsp]", "batch_size[dsp]"}  # with each weight tag built without a file
 
 
 def _failures(results) -> list[str]:
@@ -31,8 +32,9 @@ def _failures(results) -> list[str]:
 
 @pytest.mark.parametrize("name", FRONTENDS.names())
 def test_declared_metadata_matches_behaviour(name):
-    results = check_frontend(FRONTENDS.get(name), "small", seconds=SECONDS)
-    assert {r.name for r in results} == CHECKS
+    spec = FRONTENDS.get(name)
+    results = check_frontend(spec, "small", seconds=SECONDS)
+    assert {r.name for r in results} == CHECKS | (DSP_CHECKS if "dsp" in spec.weights else set())
     assert not _failures(results), "\n".join(_failures(results))
     cuda = next(r for r in results if r.name == "cpu_cuda")
     assert cuda.skipped is (not torch.cuda.is_available())
@@ -71,9 +73,18 @@ class Toy(nn.Module):
             self.extra = nn.Parameter(torch.from_numpy(np.random.randn(filters, filters)).float())
         if mode == "seed_ignored":
             self.extra = nn.Parameter(torch.ones(filters, filters))
+        if mode in ("fixed_buffer", "buffer_only"):  # a random projection kept as a buffer
+            generator = torch.Generator().manual_seed(0) if mode == "fixed_buffer" else None
+            self.register_buffer("proj", torch.randn(filters, filters, generator=generator))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if self.mode == "crop":  # reads the first 64 samples of any clip
+            x = x[..., :64]
+        if self.mode == "silence_nan":  # normalised by the clip's own spread: 0/0 on silence
+            x = x / x.std(dim=-1, keepdim=True)
         y = torch.relu(self.conv(x))
+        if self.mode in ("fixed_buffer", "buffer_only"):
+            y = torch.einsum("fg,bgt->bft", self.proj, y)
         if self.mode == "batch_norm":
             y = y - y.mean(dim=0, keepdim=True)  # depends on the other clips of the batch
         if self.mode == "non_finite":
@@ -107,18 +118,32 @@ def test_checker_passes_a_correct_spec():
     [
         (toy_spec(feature_dim=lambda nf: nf + 1), {"dim", "min_input"}),
         (toy_spec("two_layers"), {"feature_layers", "dim", "min_input"}),
-        (toy_spec("non_finite"), {"finite", "min_input"}),
-        (toy_spec("nan"), {"finite", "min_input"}),
-        (toy_spec("constant"), {"input_dependent"}),
-        (toy_spec("batch_norm"), {"batch_size"}),
+        (toy_spec("non_finite"), {"finite", "silence", "min_input"}),
+        (toy_spec("nan"), {"finite", "silence", "min_input"}),
+        (toy_spec("constant"), {"input_dependent", "whole_clip"}),
+        (toy_spec("batch_norm"), {"batch_size", "whole_clip"}),  # alone in its batch, a clip embeds to zeros
         (toy_spec("unseeded"), {"same_seed"}),
         (toy_spec("seed_ignored"), {"other_seed"}),
         (toy_spec(min_input=8), {"min_input"}),  # the conv needs 16 samples
+        (toy_spec("crop"), {"whole_clip"}),
+        (toy_spec("silence_nan"), {"silence"}),
+        (toy_spec(weights=("random", "dsp"), dsp_init=lambda net: nn.init.zeros_(net.conv.weight)),
+         {"input_dependent[dsp]"}),
     ],
-    ids=["dim", "layers", "non_finite", "nan", "constant", "batch", "unseeded", "seed_ignored", "min_input"],
+    ids=["dim", "layers", "non_finite", "nan", "constant", "batch", "unseeded", "seed_ignored", "min_input", "crop",
+         "silence_nan", "dsp_dead"],
 )
 def test_checker_catches(spec, expected):
     assert _failed(spec) == expected
+
+
+@pytest.mark.parametrize("mode, passed, named", [("fixed_buffer", True, "['proj']"), ("buffer_only", True, "none")])
+def test_random_weights_kept_in_buffers_count_and_fixed_ones_are_named(mode, passed, named):
+    """Only conv/linear kernels were compared: a projection buffer drawn from torch's seeded generator failed
+    ("0 kernels"), and one drawn from a fixed generator — the same for every seed — passed unnamed."""
+    (result,) = [r for r in check_frontend(toy_spec(mode), "small", seconds=0.05) if r.name == "other_seed"]
+    assert result.passed is passed
+    assert f"buffers the same for both (fixed, not drawn from the seed): {named}" in result.detail
 
 
 def test_checker_catches_a_param_count_that_depends_on_the_device():

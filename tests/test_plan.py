@@ -286,3 +286,15 @@ def test_clips_a_loader_cuts_from_longer_files_are_counted_at_the_datasets_lengt
 
     cuts = Cuts(name=ds.name, task=ds.task, clips=ds.clips, protocol=ds.protocol, seconds=0.5)
     assert windows_per_clip(EmbedJob(cuts, TINY, segment=0.5)).tolist() == [1] * 6
+
+
+def test_a_heavy_network_is_timed_on_fewer_clips_down_to_one(monkeypatch):
+    """VGG at paper width is 84 GMAC a 29-s GTZAN clip: timed on 16 of them (twice), it held `reproduce --dry-run`
+    for minutes per network on this CPU; the timed call is now sized by its multiply-accumulates too."""
+    from rwbench import plan as plan_module
+
+    monkeypatch.setattr(plan_module, "count_macs", lambda spec, width: 84e9 / 29.17)  # per second of audio
+    assert plan_module.cpu_timed_clips(TINY, "paper", 29.17, 16) == 1
+    monkeypatch.setattr(plan_module, "count_macs", lambda spec, width: 1e9 / 29.17)  # light: the audio rule (≥ 4)
+    assert plan_module.cpu_timed_clips(TINY, "small", 29.17, 16) == 16
+    assert plan_module.cpu_timed_clips(TINY, "small", 200.0, 16) == 4
