@@ -513,15 +513,15 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         batch = min(run_batch, len(job.dataset.clips))  # a batch of the run
         shape = (job.frontend.name, str(job.width), job.input_samples()[1], batch, job.pooling, job.precision)
         if shape not in timings:
-            log.info("timing %s on %s (%d clips of %.2f s)", job.frontend.name, device, batch,
-                     shape[2] / job.frontend.sample_rate)
             seconds = shape[2] / job.frontend.sample_rate
             macs = ("macs", job.frontend.name, str(opts.width))
             if macs not in timings:  # counted (and timed) here to size the timed call; charged to the first result
                 timings[macs] = macs_seconds(job.frontend, opts.width)
                 uncharged.add(macs)
             timed_batch = cpu_timed_clips(job.frontend, opts.width, seconds, batch) if device.type == "cpu" else batch
-            timings[shape] = time_network(job, min(timed_batch, batch), opts.device, opts.compile)
+            log.info("timing %s on %s (%d clips of %.2f s; the run's batches hold %d)", job.frontend.name, device,
+                     timed_batch, seconds, batch)
+            timings[shape] = time_network(job, timed_batch, opts.device, opts.compile)
         timed = timings[shape]  # timed on fewer clips than a batch on CPU: its start-up is per job, its ms per row
         if ("loader", workers) not in timings:
             timings[("loader", workers)] = loader_start_s(workers)
