@@ -59,7 +59,8 @@ def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | No
     and for a registered dataset its loader's: ``partial=True`` and ``dataset_options={...}`` (``--dataset-option``)."""
     from .analysis.leaderboard import load
     from .backends import BACKENDS
-    from .cli_args import writable_folder
+    from .cli_args import check_loader_keys, loader_flags, writable_folder
+    from .datamodel import DATASETS
     from .errors import RwbenchError
     from .frontend import FRONTENDS
     from .pipeline import RunOptions
@@ -78,10 +79,11 @@ def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | No
         if folder is not None:
             writable_folder(Path(folder), name)
     loader = dict(options.pop("dataset_options", None) or {})  # as given: check_duplicates=False is an option too
-    if options.pop("partial", False):
-        loader["partial"] = True
-    if options.get("skip_bad_audio"):  # the run's flag and the loader's, as in the CLI
-        loader["skip_bad_audio"] = True
+    check_loader_keys(loader)
+    partial = options.pop("partial", False)
+    if isinstance(dataset, str):  # the run's flags and the loader's, as in the CLI
+        loader.update(loader_flags(DATASETS.get(dataset), skip_bad_audio=options.get("skip_bad_audio", False),
+                                   partial=partial))
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         if seeds < 1:
             raise RwbenchError(f"seeds {seeds}: a count takes at least 1 (or give a list of seeds)")

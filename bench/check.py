@@ -40,6 +40,7 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -295,7 +296,7 @@ def check_frontend(
         results += _guarded("other_seed", lambda: _check_other_seed(spec, width, seed))
         results += _guarded("batch_size", lambda: _check_batch(embedder, clips, out))
         for tag in (t for t in spec.weights if t in FILELESS_TAGS):
-            results += _guarded(f"weights[{tag}]", lambda tag=tag: _check_tag(spec, width, seed, device, tag, clips))
+            results += _guarded(f"weights[{tag}]", partial(_check_tag, spec, width, seed, device, tag, clips))
         results += _guarded("param_count", lambda: _check_params(spec, width, embedder))
         results += _guarded("min_input", lambda: _check_min_input(spec, width, embedder))
         results += _guarded("cpu_cuda", lambda: _check_cuda(spec, width, seed, clips))

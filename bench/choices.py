@@ -21,6 +21,9 @@ SILENCE_DBFS = -60.0  # fitting.SILENCE_DBFS
 WINDOW_HOP = 0.5  # fitting.WINDOW_HOP
 MST_LR = 3e-4  # pretrain.MST_LR
 PRETRAINERS = ("mst",)  # pretrain.PRETRAINERS (its keys)
+SEED_LIMIT = 2 ** 31  # seeds below it: scikit-learn's and numpy's random_state are 32-bit (and rwbench adds offsets)
+MAX_SEEDS = 1000  # seeds of one run at most (a --seeds count beyond it is a seed typed as a count)
+MAX_WIDTH = 1 << 20  # filters per layer: beyond, PyTorch's size arithmetic overflows before any memory check
 
 # `rwbench run` with no options, and rwbench.run(): six front-ends of both input kinds, both backends of the study
 DEFAULT_FRONTENDS = "sample_level,vgg,timbral,temporal,timbral_temporal,mfcc"

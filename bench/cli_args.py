@@ -19,15 +19,14 @@ from .choices import (
     DEFAULT_GRID,
     GRID_NAMES,
     INITS,
+    MAX_SEEDS,
     POOLINGS,
     PRECISIONS,
+    SEED_LIMIT,
 )
 from .errors import DataError, RwbenchError
 
-MAX_SEEDS = 1000  # a count beyond it is a seed typed as a count
-SEED_LIMIT = 2 ** 31  # seeds below it: scikit-learn's and numpy's random_state are 32-bit (and rwbench adds offsets)
 MAX_SECONDS = 86400.0  # a window or clip length beyond a day is a typing error
-MAX_WIDTH = 1 << 20  # filters per layer: beyond, PyTorch's size arithmetic overflows before any memory check
 
 
 def seed_list(text: str) -> list[int]:
@@ -162,11 +161,12 @@ def jobs(text: str) -> int:
 def width(text: str) -> str:
     """``small``, ``paper`` or a filter count, one spelling per count (``08`` is ``8``: two spellings made two rows
     of one network)."""
-    if text in ("small", "paper"):
-        return text
-    if text.isdigit() and 0 < int(text) <= MAX_WIDTH:
-        return str(int(text))
-    raise argparse.ArgumentTypeError(f"--width takes small, paper or a filter count from 1 to {MAX_WIDTH}, got {text!r}")
+    from .options import normal_width  # the rule RunOptions applies to the API's widths too
+
+    try:
+        return normal_width(text)
+    except RwbenchError as err:
+        raise argparse.ArgumentTypeError(f"--{err}") from None
 
 
 def task_list(text: str) -> list[str]:
@@ -344,16 +344,26 @@ def datasets_from_args(args):
 
     tasks = args.tasks or None
     spec = DATASETS.get(args.dataset)
-    for key, _, _ in args.dataset_option:
-        if key in ("task", "tasks", "root", "listed_in"):
-            flag = {"root": "--data-root", "listed_in": None}.get(key, "--tasks")
-            raise RwbenchError(f"--dataset-option {key} is not a loader option" + (f"; use {flag}" if flag else ""))
+    check_loader_keys(key for key, _, _ in args.dataset_option)
     options = {key: typed_option(spec.name, spec.build, key, value, text) for key, value, text in args.dataset_option}
-    for flag in ("skip_bad_audio", "partial"):
-        # a generated dataset (no --data-root) has no files to screen: --skip-bad-audio acts in the embed stage alone
-        if getattr(args, flag) and (flag == "partial" or spec.needs_root or flag in loader_options(spec.build)):
-            options[flag] = True
+    options.update(loader_flags(spec, skip_bad_audio=args.skip_bad_audio, partial=args.partial))
     return load_registered(spec, args.data_root, tasks, options)
+
+
+def check_loader_keys(keys) -> None:
+    """Dataset options that are not the loader's to take (its root, its tasks) are refused with the option to use."""
+    for key in keys:
+        if key in ("task", "tasks", "root", "listed_in"):
+            flag = {"root": "--data-root (root=)", "listed_in": None}.get(key, "--tasks (tasks=)")
+            raise RwbenchError(f"dataset option {key} is not a loader option" + (f"; use {flag}" if flag else ""))
+
+
+def loader_flags(spec, *, skip_bad_audio: bool, partial: bool) -> dict[str, bool]:
+    """The run's --skip-bad-audio and --partial as ``spec``'s loader takes them: a generated dataset (no --data-root)
+    has no files to screen, so --skip-bad-audio acts in the embed stage alone there."""
+    flags = {"partial": bool(partial),
+             "skip_bad_audio": bool(skip_bad_audio) and (spec.needs_root or "skip_bad_audio" in loader_options(spec.build))}
+    return {flag: True for flag, on in flags.items() if on}
 
 
 def load_registered(spec, root, tasks: list[str] | None, options: dict) -> list:

@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils import parametrize
 
+from .choices import SEED_LIMIT
 from .device import float32_within
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
@@ -267,8 +268,8 @@ def checked_seed(seed: object) -> int:
         value = operator.index(seed)  # type: ignore[arg-type]
     except TypeError:
         value = -1
-    if value < 0:
-        raise RwbenchError(f"seed {seed!r}: seeds are non-negative integers (as --seeds)")
+    if not 0 <= value < SEED_LIMIT:  # 2^32 + 5 would draw seed 5's weights
+        raise RwbenchError(f"seed {seed!r}: seeds are integers from 0 to 2^31 − 1 (as --seeds)")
     return value
 
 

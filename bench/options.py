@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .choices import INITS, POOLINGS, PRECISIONS
+from .choices import INITS, MAX_SEEDS, MAX_WIDTH, POOLINGS, PRECISIONS, SEED_LIMIT
 from .errors import RwbenchError
 
 if TYPE_CHECKING:  # for the annotations only: this module stays light (no torch)
@@ -59,9 +59,24 @@ class Networks(Checked):
 
     def __post_init__(self) -> None:
         if (not self.seeds or not all(map(_is_int, self.seeds)) or len(set(self.seeds)) != len(self.seeds)
-                or min(self.seeds) < 0):
-            raise RwbenchError(f"seeds {self.seeds} must be distinct non-negative integers, at least one")
+                or min(self.seeds) < 0 or max(self.seeds) >= SEED_LIMIT):
+            # 2^32 + 5 draws seed 5's network (32-bit random states): a second seed that is the first one again
+            raise RwbenchError(f"seeds {self.seeds} must be distinct integers from 0 to 2^31 − 1, at least one")
+        if len(self.seeds) > MAX_SEEDS:
+            raise RwbenchError(f"{len(self.seeds)} seeds: at most {MAX_SEEDS} in one run")
+        self.width = normal_width(self.width)
         super().__post_init__()
+
+
+def normal_width(width: object) -> str:
+    """``small``, ``paper`` or a filter count, one spelling per count (``8``, ``"08"`` and ``"8"`` are ``"8"``: two
+    spellings made two rows of one network), as ``--width`` reads it."""
+    text = str(width) if _is_int(width) else width
+    if text in ("small", "paper"):
+        return text
+    if isinstance(text, str) and text.isdigit() and 0 < int(text) <= MAX_WIDTH:
+        return str(int(text))
+    raise RwbenchError(f"width takes small, paper or a filter count from 1 to {MAX_WIDTH}, got {width!r}")
 
 
 @dataclass(kw_only=True)

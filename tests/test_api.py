@@ -148,7 +148,7 @@ def test_the_api_embedder_stays_in_eval_mode_lengthens_short_clips_and_refuses_b
     for bad in (torch.randn(1000), torch.zeros(2, 0)):
         with pytest.raises(RwbenchError, match="waveforms must be"):
             mfcc(bad)
-    with pytest.raises(RwbenchError, match="non-negative"):
+    with pytest.raises(RwbenchError, match=r"seeds are integers from 0 to 2\^31"):
         rwbench.embedder("mfcc", seed=-1)
 
 
@@ -279,7 +279,7 @@ def test_the_api_embedder_refuses_what_it_cannot_read_as_audio():
     with pytest.raises(RwbenchError, match="unknown pooling 'bogus'"):
         rwbench.embedder("mfcc", pooling="bogus")
     for seed in (1.5, True):
-        with pytest.raises(RwbenchError, match="non-negative integers"):
+        with pytest.raises(RwbenchError, match=r"seeds are integers from 0 to 2\^31 − 1"):
             rwbench.embedder("mfcc", seed=seed)
 
 
@@ -333,7 +333,13 @@ def test_the_api_run_refuses_what_the_command_refuses(tmp_path):
 @pytest.mark.parametrize(("option", "match"), [
     ({"seeds": "3"}, r"seeds '3': give a count \(3: seeds 0, 1, 2\) or a list of seeds"),  # a TypeError
     ({"seeds": 0}, r"seeds 0: a count takes at least 1"),  # said as "seeds []"
-    ({"seeds": ["1"]}, r"seeds \['1'\] must be distinct non-negative integers"),
+    ({"seeds": ["1"]}, r"seeds \['1'\] must be distinct integers from 0 to 2\^31 − 1"),
+    # 2^32 + 5 drew seed 5's network: one network counted as two seeds, their spread 0
+    ({"seeds": [5, 2**32 + 5]}, r"seeds \[5, 4294967301\] must be distinct integers from 0 to 2\^31 − 1"),
+    ({"seeds": 1001}, r"1001 seeds: at most 1000 in one run"),
+    ({"width": "8x"}, r"width takes small, paper or a filter count from 1 to 1048576, got '8x'"),
+    ({"width": True}, r"width takes small, paper or a filter count .* got True"),  # read as 1 filter
+    ({"dataset_options": {"root": "/tmp"}}, r"dataset option root is not a loader option; use --data-root \(root=\)"),
     ({"n_jobs": "2"}, r"n_jobs '2' must be a positive count, or -1"),  # a TypeError
     ({"force": "no"}, r"force takes True or False, got 'no'"),  # truthy: it forced
     ({"progress": 1}, r"progress takes True or False, got 1"),
@@ -345,6 +351,17 @@ def test_the_api_run_checks_its_options_types_as_the_command_does(tmp_path, opti
         rwbench.run("synthetic", tasks=["timbre"], frontends="mfcc", backends="logreg", results=tmp_path / "r",
                     device="cpu", workers=0, **option)
     assert not (tmp_path / "r" / "runs").exists()
+
+
+def test_the_api_spells_a_width_once_and_skips_bad_audio_of_a_generated_dataset_as_the_command(tmp_path):
+    """width="08" beside width=8 made two rows of one network; skip_bad_audio=True on the synthetic data was refused
+    as a loader option the command does not pass it."""
+    common = dict(tasks=["timbre"], frontends="strided_256_256", backends="logreg", results=tmp_path / "r",
+                  device="cpu", workers=0, dataset_options={"n_per_class": 5, "seconds": 0.5})
+    for width in (8, "08", "8"):
+        board = rwbench.run("synthetic", width=width, skip_bad_audio=True, **common)
+    assert len(board) == 1 and board["width"].tolist() == ["8"]
+    assert [p.name.split("__")[1] for p in (tmp_path / "r" / "runs").rglob("*.json")] == ["8"]
 
 
 def test_load_dataset_reads_option_text_as_the_command_does():

@@ -123,7 +123,7 @@ def test_an_empty_data_root_is_refused_not_read_as_the_current_folder(tmp_path, 
     ("seed=x", "--dataset-option seed takes an integer (default seed=0), got 'x'"),
     ("seconds=abc", "--dataset-option seconds takes a number (default seconds=10.0), got 'abc'"),
     ("partial=3", "--dataset-option partial takes True or False, got '3'"),
-    ("task=x", "--dataset-option task is not a loader option; use --tasks"),
+    ("task=x", "dataset option task is not a loader option; use --tasks (tasks=)"),
 ])
 def test_a_dataset_option_of_the_wrong_type_is_named_with_its_type(tmp_path, capsys, option, fragment):
     assert main([*folder_run(tmp_path, pets(tmp_path)), "--dataset-option", option]) == 2

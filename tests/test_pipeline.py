@@ -120,7 +120,7 @@ def test_votes_count_windows_per_clip():
     ("pooling", "median", "pooling 'median' is not one of ['mean', 'mean_std', 'max']"),
     ("aggregate", "vote", "aggregate 'vote' is not one of"),
     ("device", "tpu", "device 'tpu' is not one of ['auto', 'cpu', 'cuda']"),
-    ("seeds", [], "seeds [] must be distinct non-negative integers"),
+    ("seeds", [], "seeds [] must be distinct integers from 0 to 2^31 − 1"),
     ("seeds", [1, 1], "seeds [1, 1] must be distinct"),
     ("segment", float("nan"), "segment nan must be a positive number of seconds"),
     ("hop", 0.0, "hop 0.0 must be a positive number of seconds"),
