@@ -446,10 +446,15 @@ def test_two_widths_of_one_front_end_are_compared_by_naming_them(tmp_path, capsy
 
     _board(tmp_path, [record("a", [0.8, 0.7, 0.9], width="paper"), record("a", [0.7, 0.6, 0.8], width="small")])
     assert main(["compare", "--results", str(tmp_path), "a:random:svm", "a@small"]) == 2
-    assert "name one (a width after '@': FRONTEND@WIDTH:WEIGHTS:BACKEND)" in capsys.readouterr().err
+    assert ("name one by its width (FRONTEND@WIDTH:WEIGHTS:BACKEND, e.g. a@paper:random:svm)"
+            in capsys.readouterr().err)
     assert main(["compare", "--results", str(tmp_path), "a@paper:random:svm", "a@small", "--format", "json"]) == 0
     (pair,) = json.loads(capsys.readouterr().out)
     assert (pair["a"], pair["b"], pair["wins"]) == ("a@paper:random:svm", "a@small:random:svm", 3)
+    # the exports carry the Markdown's figures: 0.8 − 0.7 is 0.10000000000000009 in floats
+    assert pair["mean_difference"] == 0.1 and pair["a_scores"] == [0.8, 0.7, 0.9]
+    assert main(["compare", "--results", str(tmp_path), "a@paper:random:svm", "a@small", "--format", "csv"]) == 0
+    assert ",0.1," in capsys.readouterr().out
 
 
 def test_a_pair_of_rows_whose_seeds_were_evaluated_differently_is_refused(tmp_path, capsys):

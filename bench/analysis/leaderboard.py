@@ -867,8 +867,10 @@ def _match(rows: dict[RowKey, list[ResultRecord]], spec: str, dataset: str) -> R
     found = [key for key in found if key not in copies]  # a row repeated under another width label is one row
     if len(found) > 1:
         options = ", ".join(f"{k[1]}:{k[3]}:{k[4]} (width {k[2]})" for k in found)
-        raise RwbenchError(f"compare: {spec!r} matches {len(found)} rows of {dataset} ({options}); name one (a "
-                           "width after '@': FRONTEND@WIDTH:WEIGHTS:BACKEND)")
+        differ = [part for part, i in (("width", 2), ("weights", 3), ("backend", 4)) if len({k[i] for k in found}) > 1]
+        raise RwbenchError(f"compare: {spec!r} matches {len(found)} rows of {dataset} ({options}); name one by its "
+                           f"{' and '.join(differ)} (FRONTEND@WIDTH:WEIGHTS:BACKEND, e.g. "
+                           f"{found[0][1]}{'@' + found[0][2] if 'width' in differ else ''}:{found[0][3]}:{found[0][4]})")
     return found[0] if found else None
 
 
@@ -919,6 +921,8 @@ def export_pair(records: Iterable[ResultRecord], a: str, b: str, fmt: str, regim
     if fmt not in EXPORTERS:
         raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     out = pair_comparisons(records, a, b, regime, invalid)
+    if fmt in ("json", "csv"):  # the Markdown's figures: DECIMALS places, p-values 4 significant digits
+        out = [_rounded_figures(o) for o in out]
     if fmt == "json":
         return json.dumps(_finite_or_null(out), indent=2, allow_nan=False) + "\n"
     if fmt == "csv":  # the seeds as text ("0 1"), the files left out as their count (the JSON lists them)
@@ -928,6 +932,20 @@ def export_pair(records: Iterable[ResultRecord], a: str, b: str, fmt: str, regim
     note = pd.DataFrame()
     note.attrs["invalid"] = list(invalid)
     return left_out_note(note) + "\n".join(_pair_markdown(o) for o in out)
+
+
+PAIR_P_VALUES = ("p", "least_p")
+
+
+def _rounded_figures(value, key: str = ""):
+    """``value`` with each float (nested in lists and dicts) rounded as :func:`_rounded` rounds a table's."""
+    if isinstance(value, dict):
+        return {k: _rounded_figures(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded_figures(v, key) for v in value]
+    if isinstance(value, float) and np.isfinite(value):
+        return float(f"{value:.4g}") if key in PAIR_P_VALUES else round(value, DECIMALS)
+    return value
 
 
 def _finite_or_null(value):
