@@ -316,7 +316,7 @@ def test_dry_run_times_each_network_once_for_both_random_weight_proxies(toy_spac
     assert main(["search", str(toy_space), "--tasks", "timbre", "--n", "2", "--proxies", "rw_elm,rw_svm",
                  "--device", "cpu", "--dry-run", "-q"]) == 0
     out = capsys.readouterr().out
-    timed = [r.getMessage().split()[1] for r in caplog.records if r.getMessage().endswith(" s)")]
+    timed = [r.getMessage().split()[1] for r in caplog.records if "the run's batches hold" in r.getMessage()]
     assert len(timed) == len(set(timed)) == 2  # each sampled network once, not once per backend
     assert "random-weight embedding, computed once for rw_elm, rw_svm: ≈" in out
     assert "rw_elm: ≈" in out and "rw_svm: ≈" in out and "of backend fits on 2 architectures" in out
@@ -419,15 +419,17 @@ def test_the_cost_ratio_divides_by_trainings_on_the_proxys_device():
     from rwbench.analysis import search_score
 
     def cost_ratio(seconds, device, archs):
-        return search_score.cost_ratio(seconds, device, search_score.training_seconds_by_device(archs))
+        by_arch = {a["name"]: seconds for a in archs}
+        return search_score.cost_ratio(by_arch, device, search_score.training_seconds_by_device(archs))
 
-    def arch(**by_device):
-        return {"trained": {"value": 0.5, "seconds_by_device": by_device}}
+    def arch(name, **by_device):
+        return {"name": name, "trained": {"value": 0.5, "seconds_by_device": by_device}}
 
-    archs = [arch(cpu=1000.0), arch(cpu=3000.0), arch(cuda=100.0), arch(cpu=2000.0, cuda=50.0),  # 2 seeds
-             {"trained": None}]  # not trained: no cost
+    archs = [arch("a", cpu=1000.0), arch("b", cpu=3000.0), arch("c", cuda=100.0), arch("d", cpu=2000.0, cuda=50.0),
+             {"name": "e", "trained": None}]  # not trained: no cost
     assert cost_ratio(20.0, "cpu", archs) == {"device": "cpu", "cost_ratio": pytest.approx(0.01),
-                                              "cost_basis": "3 architecture(s) trained on cpu, 2000 s per seed on average"}
+                                              "cost_basis": "3 architecture(s) trained on cpu, 2000 s per seed on "
+                                                            "average (the proxy's 20 s on the same)"}
     assert cost_ratio(15.0, "cuda", archs)["cost_ratio"] == pytest.approx(0.2)
     blank = cost_ratio(20.0, "mps", archs)
     assert math.isnan(blank["cost_ratio"]) and blank["cost_basis"] == "none: no training ran on mps (trainings: cpu 3, cuda 2)"
@@ -435,12 +437,20 @@ def test_the_cost_ratio_divides_by_trainings_on_the_proxys_device():
     assert math.isnan(unknown["cost_ratio"]) and "proxy's device is not recorded" in unknown["cost_basis"]
     one_device = cost_ratio(20.0, None, archs[:2])  # not recorded, but every training ran on one kind: no mix
     assert one_device["cost_ratio"] == pytest.approx(0.01)
-    assert one_device["cost_basis"] == "2 architecture(s) trained on cpu, 2000 s per seed on average"
-    legacy = [{"trained": {"value": 0.5, "seconds_per_seed": 100.0}}]  # a manifest from before devices were recorded
+    legacy = [{"name": "a", "trained": {"value": 0.5, "seconds_per_seed": 100.0}}]  # from before devices were recorded
     assert cost_ratio(2.0, "cpu", legacy)["cost_ratio"] == pytest.approx(0.02)
-    unrecorded_beside = search_score.cost_ratio(10.0, "cuda", {"cuda": [100.0], "": [1000.0]})
+    unrecorded_beside = search_score.cost_ratio({"a": 10.0, "b": 10.0}, "cuda", {"cuda": {"a": 100.0}, "": {"b": 1000.0}})
     assert unrecorded_beside["cost_ratio"] == pytest.approx(0.1)  # the unrecorded one is not assumed to be a GPU's
-    assert unrecorded_beside["cost_basis"] == "1 architecture(s) trained on cuda, 100 s per seed on average"
+
+
+def test_the_cost_ratio_is_over_the_architectures_both_sides_measured():
+    """The proxy's mean over every architecture was divided by the mean training of the trained ones: a proxy slow on
+    untrained architectures got a ratio 15 times the one on the same architectures."""
+    from rwbench.analysis import search_score
+
+    trainings = {"cpu": {"a": 100.0, "b": 300.0}}
+    ratio = search_score.cost_ratio({"a": 1.0, "b": 3.0, "c": 1000.0}, "cpu", trainings)
+    assert ratio["cost_ratio"] == pytest.approx(2.0 / 200.0)
 
 
 def test_naming_the_default_grid_keeps_the_random_weight_proxies_key():

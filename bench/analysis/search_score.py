@@ -220,11 +220,12 @@ def proxy_scores(manifest: dict) -> pd.DataFrame:
         trained = [(_value(a["proxies"].get(name)), a["trained"]["value"]) for a in archs if a.get("trained")]
         pairs = [pair for pair in trained if math.isfinite(pair[0])]
         seconds = float(np.mean([r["seconds"] for r in records])) if records else math.nan
+        by_arch = {a["name"]: float(a["proxies"][name]["seconds"]) for a in archs if name in a["proxies"]}
         row = {"proxy": name, "kind": records[0]["kind"] if records else "", "n": len(pairs),
                "undefined": len(trained) - len(pairs),  # counted, and named by score()
                **_correlation(np.array(pairs, float).reshape(-1, 2), np.array(trained, float).reshape(-1, 2)),
                "seconds_per_arch": seconds,
-               **cost_ratio(seconds, proxy_device(records), trainings), "reference": reference or ""}
+               **cost_ratio(by_arch, proxy_device(records), trainings), "reference": reference or ""}
         if reference is not None and name != reference:
             row["reference_minus_rho"], row["difference_ci_low"], row["difference_ci_high"] = difference(
                 manifest, reference, name)
@@ -267,25 +268,28 @@ def proxy_device(records: list[dict]) -> str | None:
     return devices_label(str(d) for d in devices)
 
 
-def training_seconds_by_device(archs: list[dict]) -> dict[str, list[float]]:
-    """Device kind (``""``: not recorded) → each trained architecture's mean training seconds per seed on it."""
-    out: dict[str, list[float]] = {}
+def training_seconds_by_device(archs: list[dict]) -> dict[str, dict[str, float]]:
+    """Device kind (``""``: not recorded) → architecture → its mean training seconds per seed on it."""
+    out: dict[str, dict[str, float]] = {}
     for a in archs:
         trained = a.get("trained")
         if not trained:
             continue
         by_device = trained.get("seconds_by_device") or {"": trained.get("seconds_per_seed", math.nan)}
         for device, seconds in by_device.items():
-            out.setdefault(device, []).append(seconds)
+            out.setdefault(device, {})[a["name"]] = seconds
     return out
 
 
-def cost_ratio(seconds: float, device: str | None, trainings: dict[str, list[float]]) -> dict[str, object]:
-    """``cost_ratio``: a proxy's seconds per architecture ÷ the mean training seconds per architecture and seed **on
-    the same kind of device** (GPU trainings beside a CPU proxy would make it meaningless), and ``cost_basis``, what
-    it was divided by; ``trainings`` is :func:`training_seconds_by_device`. When the proxy and the trainings name more
-    than one device kind, only the trainings on the proxy's count, and a proxy whose device is not recorded gets no
-    ratio (``cost_basis`` says why)."""
+def cost_ratio(seconds: dict[str, float], device: str | None, trainings: dict[str, dict[str, float]]
+               ) -> dict[str, object]:
+    """``cost_ratio``: a proxy's mean seconds ÷ the mean training seconds per seed **of the same architectures**
+    (those trained on the proxy's kind of device: GPU trainings beside a CPU proxy would make it meaningless; an
+    average over other architectures than the divisor's moved the registry's ratios up to 15×), and ``cost_basis``,
+    what it was divided by. ``seconds``: the proxy's seconds per architecture; ``trainings``:
+    :func:`training_seconds_by_device`. When the proxy and the trainings name more than one device kind, only the
+    trainings on the proxy's count, and a proxy whose device is not recorded gets no ratio (``cost_basis`` says
+    why)."""
     def result(ratio: float = math.nan, basis: str = "") -> dict[str, object]:
         return {"device": device or "", "cost_ratio": ratio, "cost_basis": basis}
 
@@ -301,12 +305,13 @@ def cost_ratio(seconds: float, device: str | None, trainings: dict[str, list[flo
         return result(basis="none: " + (f"no training ran on {device} (trainings: {counted})" if device else
                                         f"the proxy's device is not recorded and the trainings ran on several kinds "
                                         f"({counted})"))
-    used = [x for x in used if math.isfinite(x)]
-    if not used:  # trainings that recorded no seconds
+    both = [name for name, t in used.items() if math.isfinite(t) and math.isfinite(seconds.get(name, math.nan))]
+    if not both:  # trainings that recorded no seconds, or none the proxy scored
         return result()
-    train = float(np.mean(used))
-    return result(seconds / train if train else math.nan,
-                  f"{len(used)} architecture(s) trained on {basis}, {train:.0f} s per seed on average")
+    train, proxy = float(np.mean([used[n] for n in both])), float(np.mean([seconds[n] for n in both]))
+    return result(proxy / train if train else math.nan,
+                  f"{len(both)} architecture(s) trained on {basis}, {train:.0f} s per seed on average (the proxy's "
+                  f"{proxy:.3g} s on the same)")
 
 
 def undefined_lines(manifest: dict) -> list[str]:

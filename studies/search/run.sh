@@ -65,9 +65,18 @@ PY
   # seed 1 for the 5 best and the 5 worst by trained seed-0 accuracy over the 40 (the rule in README.md)
   extremes=$(python - "$OUT/search/logmel__$key/search.json" "$OUT/search/waveform__$key/search.json" <<'PY'
 import json, sys
+from rwbench.analysis.significance import settled  # equal in exact arithmetic is equal (0.835 vs 0.8350000000000002)
 archs = [a for path in sys.argv[1:] for a in json.load(open(path))["architectures"] if a.get("trained")]
-archs.sort(key=lambda a: a["trained"]["per_seed"]["0"], reverse=True)
-print(",".join(dict.fromkeys(a["name"] for a in archs[:5] + archs[-5:])))  # once each, also with < 10 trained
+value = {a["name"]: float(settled(a["trained"]["per_seed"]["0"])) for a in archs}
+archs.sort(key=lambda a: value[a["name"]], reverse=True)
+if archs:  # an architecture tied with the 5th best (or 5th worst) is one of them too, and said
+    best, worst = value[archs[min(4, len(archs) - 1)]["name"]], value[archs[max(len(archs) - 5, 0)]["name"]]
+    top = [a for a in archs if value[a["name"]] >= best]
+    bottom = [a for a in archs if value[a["name"]] <= worst]
+    for side, chosen in (("best", top), ("worst", bottom)):
+        if len(chosen) > 5:
+            print(f"ties at the cut of the 5 {side}: {len(chosen)} architectures get seed 1", file=sys.stderr)
+    print(",".join(dict.fromkeys(a["name"] for a in top + bottom)))  # once each, also with < 10 trained
 PY
 )
   if (( JOBS > 1 )); then
