@@ -117,7 +117,7 @@ class EmbedJob:
             "embed_code": EMBED_CODE_VERSION,
             "frontend": spec.name,
             "frontend_version": spec.version,
-            **({"frontend_code": spec.code} if spec.code else {}),  # a plugin's source file
+            **({"frontend_code": code} if (code := spec.code_now) else {}),  # a plugin's source file
             "filters": spec.filters(self.width),
             "weights": self.weights_kind,
             "seed": self.weights_seed,

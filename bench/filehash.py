@@ -53,7 +53,7 @@ def code_sha256(obj) -> str | None:
     """The sha256 of the source file that defines ``obj`` (a function, class or ``functools.partial`` of one) when it
     is not rwbench's own code: a plugin's network or estimator edited in place then gets new cache and result keys
     (rwbench's own bump their ``version`` by hand). None for rwbench's code; where no file can be read (a notebook
-    cell, ``python -c``), the sha256 of ``obj`` pickled by value (:func:`_value_sha256`)."""
+    cell, ``python -c``), the sha256 of ``obj`` pickled by value (:func:`value_sha256`)."""
     import functools
     import inspect
 
@@ -65,7 +65,7 @@ def code_sha256(obj) -> str | None:
     try:
         return sha256_of(Path(inspect.getsourcefile(obj) or ""))
     except (OSError, TypeError):  # a notebook cell, `python -c`, stdin: no file to hash, so its value
-        return _value_sha256(obj)
+        return value_sha256(obj)
 
 
 def registering_code(build, depth: int = 1) -> str | None:
@@ -84,7 +84,7 @@ def registering_code(build, depth: int = 1) -> str | None:
     try:
         return sha256_of(Path(caller["__file__"]))
     except (KeyError, OSError, TypeError):
-        return _value_sha256(build)
+        return value_sha256(build)
 
 
 def files_digest(files: Sequence[Path], root: Path) -> str:
@@ -98,7 +98,7 @@ def files_digest(files: Sequence[Path], root: Path) -> str:
 _BY_NAME = threading.Lock()
 
 
-def _value_sha256(obj) -> str:
+def value_sha256(obj) -> str:
     """The sha256 of ``obj`` pickled by value (cloudpickle: the function with the code and classes it uses), or a
     key of this process alone where it cannot be pickled: an edited network is never keyed as the old one."""
     try:

@@ -27,7 +27,7 @@ from .choices import SEED_LIMIT
 from .device import float32_within
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
-from .filehash import code_sha256, registering_code, sha256_of
+from .filehash import code_sha256, registering_code, sha256_of, value_sha256
 from .registry import Registry, name_problem
 from .results import FOLD_TAGS, retrain_command
 from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, misfit, pack_file, tensor_shapes
@@ -70,6 +70,15 @@ class FrontendSpec:
     # plot filters`); None: every Conv1d with one input channel; () for none (a network on a fixed CQT of it)
     code: str | None = None  # sha256 of a plugin's source file (filehash.code_sha256), taken where it is registered:
     # a Dask worker receives a plugin by value, with no file to hash, and would key its embeddings without it
+
+    @property
+    def code_now(self) -> str | None:
+        """:attr:`code` as the build is now: a build hashed by value (a notebook's: the classes it uses are globals of
+        ``__main__``) is hashed again, so that a class redefined after registering keys the new network, not the old
+        network's cache and results."""
+        if self.code is not None and self.code.startswith("value:"):
+            return value_sha256(self.build)
+        return self.code
 
     def __post_init__(self) -> None:
         if self.code is None:

@@ -128,7 +128,7 @@ def fold_weights_data(dataset: Dataset) -> dict[str, str]:
 def network_identity(spec: FrontendSpec) -> dict[str, Any]:
     """What a per-fold weights file was trained for beside its data: the front-end's version and, for a plugin, its
     code (:attr:`~rwbench.frontend.FrontendSpec.code`); recorded in ``<fold>.json``."""
-    return {"name": spec.name, "version": spec.version, **({"code": spec.code} if spec.code else {})}
+    return {"name": spec.name, "version": spec.version, **({"code": code} if (code := spec.code_now) else {})}
 
 
 def splits_key(protocol: dict[str, Any] | None) -> str:

@@ -566,7 +566,7 @@ def training_key(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOpt
     """Everything that determines a training's result: a result or finished fold under another key is redone. A
     search space's architecture names its filter counts too (its ``[widths]`` may be edited under the same id)."""
     return content_key({"frontend": spec.name, "frontend_version": spec.version, "width": str(opts.width),
-                        **({"frontend_code": spec.code} if spec.code else {}),  # a plugin's edited network
+                        **({"frontend_code": code} if (code := spec.code_now) else {}),  # a plugin's edited network
                         **({"filters": spec.filters(opts.width)} if spec.widths_from_data else {}),
                         "seed": seed, "dataset": dataset.key, "fingerprint": dataset.fingerprint(),
                         "protocol": protocol, "settings": opts.head_settings(), "skipped": sorted(failed),

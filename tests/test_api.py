@@ -392,3 +392,49 @@ def test_a_dataset_plugin_whose_load_audio_returns_no_mono_float_audio_is_named(
     timbre.load_audio = lambda clip, rate: np.zeros((2, 16000), np.float32)  # a plugin's loader gone stereo
     with pytest.raises(DataError, match=r"SyntheticDataset.load_audio returned float32 audio of shape \(2, 16000\)"):
         rwbench.run([timbre], results=tmp_path / "r", frontends="mfcc", backends="logreg", device="cpu", workers=0)
+
+
+NOTEBOOK = '''
+import sys, torch
+from torch import nn
+import rwbench
+
+class MyNet(nn.Module):
+    def __init__(self, filters):
+        super().__init__()
+        self.conv = nn.Conv1d(1, filters, 64, stride=32)
+
+    def forward(self, x):
+        return [torch.relu(self.conv(x))]
+
+@rwbench.register_frontend(name="nb_net", input_kind="waveform", sample_rate=8000, widths={"small": 8, "paper": 16},
+                           feature_dim=lambda nf: nf, feature_layers=("conv",), source="a notebook cell",
+                           min_input=128)
+def my_net(filters):
+    return MyNet(filters)
+common = dict(tasks=["timbre"], frontends="nb_net", backends="logreg", results=sys.argv[1] + "/r",
+              cache_dir=sys.argv[1] + "/c", device="cpu", workers=0, dataset_options={"n_per_class": 5, "seconds": 0.5})
+rwbench.run("synthetic", **common)
+
+class MyNet(nn.Module):  # the cell run again with another network, the factory not registered again
+    def __init__(self, filters):
+        super().__init__()
+        self.conv = nn.Conv1d(1, filters, 128, stride=16)
+
+    def forward(self, x):
+        return [torch.abs(self.conv(x))]
+
+rwbench.run("synthetic", **common)
+'''
+
+
+def test_a_notebook_class_redefined_after_registering_is_keyed_as_the_new_network(tmp_path):
+    """The factory's value hash was taken once, at registration: the second run, on a redefined class, read the
+    first network's cache and results as its own."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-", str(tmp_path)], input=NOTEBOOK, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "c").rglob("manifest.json"))) == 2  # two networks, two cache entries
