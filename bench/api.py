@@ -12,6 +12,7 @@ differ from the modules ``rwbench.analysis.leaderboard`` / ``rwbench.evaluate``,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,6 +92,11 @@ def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | No
     elif isinstance(seeds, (str, bool)) or not isinstance(seeds, Sequence):
         raise RwbenchError(f"seeds {seeds!r}: give a count (3: seeds 0, 1, 2) or a list of seeds")
     datasets = load_dataset(dataset, root, tasks=tasks, **loader) if isinstance(dataset, str) else list(dataset)
+    unknown = sorted(set(options) - {f.name for f in fields(RunOptions)} - {"results_dir"})
+    if unknown or "results_dir" in options:  # a TypeError from the dataclass otherwise
+        raise RwbenchError(f"rwbench.run: unknown option(s) {unknown or ['results_dir (give results=)']}; it takes "
+                           f"the fields of rwbench.pipeline.RunOptions: "
+                           f"{', '.join(sorted(f.name for f in fields(RunOptions) if f.name != 'results_dir'))}")
     opts = RunOptions(results_dir=Path(results), seeds=list(seeds),
                       weights=[weights] if isinstance(weights, str) else list(weights), **options)
     run_pipeline(datasets, FRONTENDS.select(_names(frontends)), BACKENDS.select(_names(backends)), opts)
@@ -103,7 +109,17 @@ def load_results(results: str | Path = "results", *, task_type: str | None = Non
     width, weights and backend), with its statistics (``test``: ``folds``, ``clips`` or ``auto``)."""
     from .analysis.leaderboard import load
 
-    return load(Path(results), strict=strict, task=task_type, regime=test)
+    return load(Path(results), strict=strict, task=task_type, regime=_regime(test))
+
+
+def _regime(test: str) -> str:
+    """``test`` checked as ``--test`` is (a ValueError from deep in the statistics otherwise)."""
+    from .choices import REGIMES
+    from .errors import RwbenchError
+
+    if test not in REGIMES:
+        raise RwbenchError(f"test {test!r} is not one of {list(REGIMES)}")
+    return test
 
 
 def compare(results: str | Path = "results", *, random: str = "random", trained: str = "trained",
@@ -124,8 +140,9 @@ def compare_rows(results: str | Path, a: str, b: str, *, test: str = "auto") -> 
     ``auto``."""
     from .analysis.leaderboard import pair_comparisons, read_results
 
+    regime = _regime(test)
     records, invalid = read_results(Path(results))
-    return pair_comparisons(records, a, b, test, invalid)
+    return pair_comparisons(records, a, b, regime, invalid)
 
 
 def embedder(frontend: str, *, width: str | int = "small", weights: str = "random", seed: int = 0,
@@ -150,9 +167,11 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, dataset: Dataset, *
     from .errors import RwbenchError
     from .evaluate import nested_cv
     from .frontend import checked_seed
+    from .options import check_n_jobs
 
     features, labels = np.asarray(features), np.asarray(labels)
     seed = checked_seed(seed)
+    check_n_jobs(n_jobs)
     if features.ndim != 2 or features.shape[1] == 0 or features.dtype.kind not in "iuf":
         raise RwbenchError(f"features must be numbers of shape (clips, dimensions), dimensions > 0; got {features.dtype} "
                            f"of shape {features.shape}")

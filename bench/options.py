@@ -151,8 +151,7 @@ class Batching(Forward):
     n_jobs: int | None = None
 
     def __post_init__(self) -> None:
-        if self.n_jobs is not None and not (_is_int(self.n_jobs) and (self.n_jobs >= 1 or self.n_jobs == -1)):
-            raise RwbenchError(f"n_jobs {self.n_jobs!r} must be a positive count, or -1 (every core)")
+        check_n_jobs(self.n_jobs)
         super().__post_init__()
 
 
@@ -190,8 +189,14 @@ def check_precision(precision: str) -> None:
     _one_of("precision", precision, PRECISIONS)
 
 
+def check_n_jobs(n_jobs: object) -> None:
+    if n_jobs is not None and not (_is_int(n_jobs) and (n_jobs >= 1 or n_jobs == -1)):  # type: ignore[operator]
+        raise RwbenchError(f"n_jobs {n_jobs!r} must be a positive count, or -1 (every core)")
+
+
 def check_seconds(**values: float | None) -> None:
     """Each given value is None or a positive, finite number of seconds."""
     for name, value in values.items():
-        if value is not None and not (math.isfinite(value) and value > 0):
+        if value is not None and not (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                                      and math.isfinite(value) and value > 0):  # "1" from Python: a TypeError deep in
             raise RwbenchError(f"{name} {value!r} must be a positive number of seconds")

@@ -340,6 +340,9 @@ def test_the_api_run_refuses_what_the_command_refuses(tmp_path):
     ({"width": "8x"}, r"width takes small, paper or a filter count from 1 to 1048576, got '8x'"),
     ({"width": True}, r"width takes small, paper or a filter count .* got True"),  # read as 1 filter
     ({"dataset_options": {"root": "/tmp"}}, r"dataset option root is not a loader option; use --data-root \(root=\)"),
+    ({"segment": "1"}, r"segment '1' must be a positive number of seconds"),  # a TypeError deep in
+    ({"bogus": 1}, r"rwbench.run: unknown option\(s\) \['bogus'\]"),  # a TypeError from the dataclass
+    ({"results_dir": "x"}, r"unknown option\(s\) \['results_dir \(give results=\)'\]"),
     ({"n_jobs": "2"}, r"n_jobs '2' must be a positive count, or -1"),  # a TypeError
     ({"force": "no"}, r"force takes True or False, got 'no'"),  # truthy: it forced
     ({"progress": 1}, r"progress takes True or False, got 1"),
@@ -438,3 +441,16 @@ def test_a_notebook_class_redefined_after_registering_is_keyed_as_the_new_networ
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "c").rglob("manifest.json"))) == 2  # two networks, two cache entries
+
+
+def test_the_statistics_and_cross_validation_name_a_bad_test_or_job_count(tmp_path):
+    from rwbench.errors import RwbenchError
+
+    with pytest.raises(RwbenchError, match=r"test 'bogus' is not one of \['auto', 'folds', 'clips'\]"):
+        rwbench.load_results(tmp_path, test="bogus")  # a ValueError from the statistics
+    with pytest.raises(RwbenchError, match=r"test 'bogus' is not one of"):
+        rwbench.compare_rows(tmp_path, "a", "b", test="bogus")
+    (dataset,) = rwbench.load_dataset("synthetic", tasks=["timbre"])
+    features = np.random.default_rng(0).standard_normal((len(dataset.clips), 4))
+    with pytest.raises(RwbenchError, match=r"n_jobs 0 must be a positive count, or -1"):  # joblib's ValueError
+        rwbench.cross_validate(features, dataset.labels, dataset, backend="logreg", n_jobs=0)
