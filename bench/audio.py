@@ -31,6 +31,7 @@ _SOUNDFILE_FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "O
 OGG_EXTENSIONS = (".ogg", ".oga", ".opus")
 MAX_PEAK = 1e3  # 60 dB above full scale: float files beyond it are damaged or mis-scaled, not loud
 _TAIL_FRAMES = 1024  # frames decoded at the end of a file to catch truncation cheaply
+UNKNOWN_LENGTH_S = 1e7  # a header declaring more seconds than this (116 days) gives no length, not a recording's
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,10 @@ def _full_decode_problem(f: sf.SoundFile, path: Path) -> tuple[str | None, int]:
     """For a file whose last frames did not decode: decode it all, since only a file that does not decode is bad
     (a seek can fail where a decode from the start succeeds). (The reason it is bad or None, its frames.)"""
     decoded, ok = _decoded_frames(f)
+    if not ok and f.frames / f.samplerate > UNKNOWN_LENGTH_S:  # FLAC's total_samples 0 ("unknown") reads as 2^59
+        return (f"gives no usable length in its header ({f.frames} frames declared: a streaming encoder that never "
+                f"wrote it) and libsndfile decodes {decoded} frames of it: decode and encode it again (e.g. "
+                f"`flac -d` then `flac`)"), decoded
     if not ok:
         return (f"is truncated or corrupt: the decoder fails near {decoded / f.samplerate:.1f} s of the "
                 f"{f.frames / f.samplerate:.1f} s its header declares"), decoded

@@ -251,3 +251,17 @@ def test_aifc_and_wave_files_are_audio(tmp_path, ext):
     sf.write(path, np.sin(np.arange(8000) / 5.0) * 0.5, 8000, format=kind, subtype="PCM_16")
     assert f".{ext}" in audio.AUDIO_EXTENSIONS and audio.soundfile_reads(path)
     assert len(audio.load(path, 8000)) == 8000
+
+
+def test_a_flac_without_a_length_in_its_header_is_named_as_such(tmp_path):
+    """STREAMINFO's total_samples 0 ("unknown", as streaming encoders write it) read as "truncated or corrupt near
+    0.0 s of the 576460752303423.5 s its header declares"."""
+    path = tmp_path / "streamed.flac"
+    sf.write(path, np.random.default_rng(0).uniform(-0.5, 0.5, 16000).astype(np.float32), 16000, format="FLAC")
+    data = bytearray(path.read_bytes())
+    info = data.index(b"fLaC") + 8  # STREAMINFO's data: total samples are its bits 108–143
+    data[info + 13] &= 0xF0
+    data[info + 14:info + 18] = bytes(4)
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"streamed\.flac gives no usable length in its header .*a streaming encoder"):
+        audio.probe(path)
