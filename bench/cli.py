@@ -598,7 +598,7 @@ def cmd_check_plugin(args) -> int:
 
 
 def passed_line(results) -> str:
-    """``passed all 11 checks``, or ``passed 10 of 11 checks, 1 skipped (cpu_cuda: CUDA is not available)``: a
+    """``passed all 13 checks``, or ``passed 12 of 13 checks, 1 skipped (cpu_cuda: CUDA is not available)``: a
     skipped check is not a passed one."""
     skipped = [r for r in results if r.skipped]
     if not skipped:
