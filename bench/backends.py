@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import RwbenchError
-from .filehash import code_sha256, registering_code
+from .filehash import code_now, code_sha256, registering_code
 from .fileio import read_json
 from .registry import Registry, name_problem
 
@@ -51,6 +51,12 @@ class BackendSpec:
     grids: Mapping[str, ParamGrid] | None = None  # named grids (--grid); ``grid`` is the one in use
     grid_name: str | None = None  # the name of ``grid`` among ``grids`` (None: the backend has one grid)
     code: str | None = None  # sha256 of a plugin's source file, taken where it is registered (see FrontendSpec.code)
+
+    @property
+    def code_now(self) -> str | None:
+        """:attr:`code` as the build is now (:func:`rwbench.filehash.code_now`: a notebook's estimator class redefined
+        after registering is another backend)."""
+        return code_now(self.code, self.build)
 
     def __post_init__(self) -> None:
         if self.code is None:

@@ -19,7 +19,7 @@ import numpy as np
 from . import audio
 from .audio import PadMode
 from .errors import DataError, UnknownNameError
-from .filehash import code_sha256, file_digests, registering_code
+from .filehash import code_now, code_sha256, file_digests, registering_code
 from .protocol import FixedSplit, OuterSplit, PredefinedFolds, Protocol, StratifiedFolds
 from .registry import Registry
 
@@ -213,7 +213,7 @@ class DatasetSpec:
         """A plugin dataset keyed by its code too (its loader's and its ``load_audio``'s source): an edited generator,
         or a ``load_audio`` that now scales, filters or cuts the files' audio otherwise, is another dataset, never the
         old one's cached embeddings and results (the files' bytes alone do not say what the network is fed)."""
-        codes = sorted({c for c in (self.code, code_sha256(type(dataset).load_audio)) if c})
+        codes = sorted({c for c in (code_now(self.code, self.build), code_sha256(type(dataset).load_audio)) if c})
         if codes:
             dataset.info["loader_code"] = codes
         return dataset

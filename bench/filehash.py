@@ -98,6 +98,32 @@ def files_digest(files: Sequence[Path], root: Path) -> str:
 _BY_NAME = threading.Lock()
 
 
+_NOW: dict[tuple, str] = {}
+
+
+def code_now(code: str | None, build) -> str | None:
+    """A registered ``code`` as ``build`` is now. A build hashed by value (a notebook's: the classes and functions it
+    names are globals of ``__main__``) is hashed again when a global it names has been rebound since — a class
+    redefined after registering is another network, not the old one's cache and results — and only then: a mutable
+    global it uses (a list it appends to) does not change the key mid-run. Where it cannot be pickled now, the
+    registered code stands. Other codes (a file's sha256) are returned as they are."""
+    if code is None or not code.startswith("value:"):
+        return code
+    import functools
+
+    function = build
+    while isinstance(function, functools.partial):
+        function = function.func
+    scope = getattr(function, "__globals__", {})
+    names = getattr(getattr(function, "__code__", None), "co_names", ())
+    bound = tuple((name, id(scope[name])) for name in names if name in scope and callable(scope[name]))
+    identity = (id(function), code, bound)
+    if identity not in _NOW:
+        now = value_sha256(build)
+        _NOW[identity] = now if now.startswith("value:") else code
+    return _NOW[identity]
+
+
 def value_sha256(obj) -> str:
     """The sha256 of ``obj`` pickled by value (cloudpickle: the function with the code and classes it uses), or a
     key of this process alone where it cannot be pickled: an edited network is never keyed as the old one."""

@@ -27,7 +27,7 @@ from .choices import SEED_LIMIT
 from .device import float32_within
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
-from .filehash import code_sha256, registering_code, sha256_of, value_sha256
+from .filehash import code_now, code_sha256, registering_code, sha256_of
 from .registry import Registry, name_problem
 from .results import FOLD_TAGS, retrain_command
 from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, misfit, pack_file, tensor_shapes
@@ -73,12 +73,9 @@ class FrontendSpec:
 
     @property
     def code_now(self) -> str | None:
-        """:attr:`code` as the build is now: a build hashed by value (a notebook's: the classes it uses are globals of
-        ``__main__``) is hashed again, so that a class redefined after registering keys the new network, not the old
-        network's cache and results."""
-        if self.code is not None and self.code.startswith("value:"):
-            return value_sha256(self.build)
-        return self.code
+        """:attr:`code` as the build is now (:func:`rwbench.filehash.code_now`: a notebook's class redefined after
+        registering keys the new network)."""
+        return code_now(self.code, self.build)
 
     def __post_init__(self) -> None:
         if self.code is None:

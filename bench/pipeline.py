@@ -317,7 +317,7 @@ class EvalJob:
         backend = self.backend
         return content_key({"embedding": sorted(j.key for j in self.jobs), "backend": backend.name,
                             "grid": backend.grid, "backend_version": backend.version, "seed": self.job.seed,
-                            **({"backend_code": backend.code} if backend.code else {}),
+                            **({"backend_code": code} if (code := backend.code_now) else {}),
                             "protocol": protocol, "aggregate": opts.aggregate if opts.segment else None,
                             "layers": list(self.layers), "evaluate_code": EVALUATE_CODE_VERSION,
                             **self.job.dataset.kind.code_key()})

@@ -454,3 +454,59 @@ def test_the_statistics_and_cross_validation_name_a_bad_test_or_job_count(tmp_pa
     features = np.random.default_rng(0).standard_normal((len(dataset.clips), 4))
     with pytest.raises(RwbenchError, match=r"n_jobs 0 must be a positive count, or -1"):  # joblib's ValueError
         rwbench.cross_validate(features, dataset.labels, dataset, backend="logreg", n_jobs=0)
+
+
+NOTEBOOK_BACKEND = '''
+import sys, threading, torch
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+import rwbench
+from rwbench.backends import scaled
+
+class Est(LogisticRegression):
+    pass
+
+@rwbench.register_backend(name="nb_est", grid=[{"clf__C": [1.0]}], description="a notebook's estimator")
+def nb_est(seed):
+    return scaled(Est(max_iter=500))
+
+LOCK = threading.Lock()  # a global no pickle takes: the front-end keeps the key it was registered with
+
+class Net(torch.nn.Module):
+    def __init__(self, filters):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(1, filters, 64, stride=32)
+
+    def forward(self, x):
+        with LOCK:
+            return [torch.relu(self.conv(x))]
+
+@rwbench.register_frontend(name="nb_locked", input_kind="waveform", sample_rate=8000, widths={"small": 8, "paper": 16},
+                           feature_dim=lambda nf: nf, feature_layers=("conv",), source="a notebook cell", min_input=64)
+def nb_locked(filters):
+    return Net(filters)
+
+common = dict(tasks=["timbre"], frontends="nb_locked", backends="nb_est", results=sys.argv[1] + "/r",
+              cache_dir=sys.argv[1] + "/c", device="cpu", workers=0, dataset_options={"n_per_class": 5, "seconds": 0.5})
+print(rwbench.run("synthetic", **common)["accuracy_mean"].iloc[0])
+
+class Est(LogisticRegression):  # redefined: one class for every clip
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+print(rwbench.run("synthetic", **common)["accuracy_mean"].iloc[0])
+'''
+
+
+def test_a_notebook_backend_redefined_is_another_backend_and_an_unpicklable_global_keeps_the_key(tmp_path):
+    """The notebook backend's key was taken at registration: the redefined estimator's run read the old results
+    (0.94 where it predicts one class); a front-end using a global no pickle takes (a lock) was keyed anew at every
+    call, and its run stopped at "no embeddings" right after embedding."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-", str(tmp_path)], input=NOTEBOOK_BACKEND, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    first, second = map(float, done.stdout.split()[-2:])
+    assert first > 0.3 and second == pytest.approx(0.2)  # 5 classes: one predicted for all (chance 0.2)
