@@ -212,14 +212,16 @@ def _chunk_mismatch(f: BinaryIO, size: int, *, order: str, data_chunk: bytes) ->
                 return None
             if length > size - (pos + 8):
                 return _shortfall(length, size - (pos + 8))
-            return _surplus(f, size, pos + 8 + length + (length & 1), length, order)
+            padded = _surplus(f, size, pos + 8 + length + (length & 1), length, order)
+            # an odd data chunk whose writer left out the pad byte (common with 8-bit mono): its next chunk one earlier
+            return padded if padded is None or not length & 1 else _surplus(f, size, pos + 8 + length, length, order)
         pos += 8 + length + (length & 1)
     return None
 
 
 def _surplus(f: BinaryIO, size: int, pos: int, declared: int, order: str) -> str | None:
     """After the data chunk (ending at ``pos``): a reason when more than :data:`_SURPLUS_SLACK` bytes follow that are
-    neither chunks (LIST, id3, cue …), an ID3 tag, nor zeros."""
+    neither chunks (LIST, id3, cue …), an ID3 or APE tag, nor zeros."""
     while pos + 8 <= size:
         f.seek(pos)
         header = f.read(8)
@@ -231,8 +233,14 @@ def _surplus(f: BinaryIO, size: int, pos: int, declared: int, order: str) -> str
     if rest <= _SURPLUS_SLACK:
         return None
     f.seek(pos)
-    head = f.read(min(rest, 1 << 20))
-    if head[:3] in (b"ID3", b"TAG") or (len(head) == rest and not any(head)):
+    head = f.read(16)
+    if head[:3] in (b"ID3", b"TAG") or head[:8] == b"APETAGEX":  # tags appended by taggers
+        return None
+    f.seek(pos)
+    while block := f.read(1 << 20):  # zero padding (to a sector, a fixed file size), however long
+        if any(block):
+            break
+    else:
         return None
     what = "declares no audio (data size 0)" if declared == 0 else f"declares {declared} bytes of audio data"
     return (f"has more audio than its header says: the header {what} but {rest} more bytes that are no chunk follow "

@@ -15,8 +15,9 @@
                     its input unsaid fails
 ``same_seed``       two builds with the same seed have identical weights and identical embeddings
 ``other_seed``      a different seed gives different random weights (parameters or buffers), and no kernel (a
-                    parameter of dim ≥ 2) or non-constant parameter is the same for every seed; buffers the same
-                    for every seed (fixed DSP pieces, or a projection drawn from a fixed generator) are named
+                    parameter of dim ≥ 2) is the same for every seed; 1-D parameters and buffers the same for
+                    every seed (band edges set by design, fixed DSP pieces, or a projection drawn from a fixed
+                    generator) are named
 ``batch_size``      embedding a batch equals embedding its clips one by one, within the batch tolerance below
 ``…[dsp]``          ``finite``, ``input_dependent`` and ``batch_size`` again with each weight tag that needs no file
                     (``dsp``): a broken ``dsp_init`` is scored at chance as a valid row
@@ -194,14 +195,17 @@ def _check_other_seed(spec: FrontendSpec, width: str | int, seed: int) -> CheckR
     a, b = _floating_state(first), _floating_state(second)
     parameters = {name for name, _ in first.named_parameters()}
     same = [name for name in a if torch.equal(a[name], b[name])]
-    # a constant bias or norm scale is a default; a constant kernel (dim ≥ 2) is a kernel the seed never reached
-    fixed_parameters = [name for name in same if name in parameters and (a[name].dim() >= 2 or not _constant(a[name]))]
+    # a kernel (dim ≥ 2) the same for every seed is one the seed never reached; a 1-D parameter may start where its
+    # design puts it (SincNet's band edges), a constant one is a default: named, not failed
+    kernels = [name for name in same if name in parameters and a[name].dim() >= 2]
+    vectors = [name for name in same if name in parameters and a[name].dim() < 2 and not _constant(a[name])]
     fixed_buffers = [name for name in same if name not in parameters and not _constant(a[name])]
     differ = [name for name in a if not torch.equal(a[name], b[name])]
-    ok = bool(differ) and not fixed_parameters
+    ok = bool(differ) and not kernels
     return CheckResult("other_seed", ok, f"seeds {seed}/{seed + 1}: {len(differ)} of {len(a)} weight tensors differ"
                        + ("" if differ else " (no random weights found)")
-                       + f"; non-constant parameters the same for both: {fixed_parameters or 'none'}"
+                       + f"; kernels the same for both: {kernels or 'none'}"
+                       + (f"; 1-D parameters the same for both (set by design?): {vectors}" if vectors else "")
                        + f"; buffers the same for both (fixed, not drawn from the seed): {fixed_buffers or 'none'}")
 
 

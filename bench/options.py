@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,14 +70,16 @@ class Networks(Checked):
 
 
 def normal_width(width: object) -> str:
-    """``small``, ``paper`` or a filter count, one spelling per count (``8``, ``"08"`` and ``"8"`` are ``"8"``: two
-    spellings made two rows of one network), as ``--width`` reads it."""
+    """``small``, ``paper`` (or another name a front-end's ``widths`` gives) or a filter count, one spelling per count
+    (``8``, ``"08"`` and ``"8"`` are ``"8"``: two spellings made two rows of one network), as ``--width`` reads it; a
+    name is checked by the front-ends that run it."""
     text = str(width) if _is_int(width) else width
-    if text in ("small", "paper"):
-        return text
     if isinstance(text, str) and text.isdigit() and 0 < int(text) <= MAX_WIDTH:
         return str(int(text))
-    raise RwbenchError(f"width takes small, paper or a filter count from 1 to {MAX_WIDTH}, got {width!r}")
+    if isinstance(text, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", text):  # part of result file names
+        return text
+    raise RwbenchError(f"width takes small, paper (or a front-end's own width name) or a filter count from 1 to "
+                       f"{MAX_WIDTH}, got {width!r}")
 
 
 @dataclass(kw_only=True)

@@ -126,9 +126,16 @@ def test_a_header_that_under_states_the_audio_is_refused(tmp_path):
     # what may follow the audio: a chunk (LIST metadata), an ID3 tag, zero padding to a sector, a few stray bytes
     info = b"LIST" + (12).to_bytes(4, "little") + b"INFOISFT" + (0).to_bytes(4, "little")
     for name, tail in [("list", info), ("id3", b"ID3\x03\x00\x00" + bytes(3000)), ("pad", bytes(4096)),
-                       ("stray", b"\x01" * 100)]:
+                       ("stray", b"\x01" * 100), ("ape", b"APETAGEX" + bytes(3000)), ("zeros", bytes(3 << 20))]:
         assert audio.probe(_with_data_size(whole, tmp_path / f"{name}.wav", tail=tail)).frames == 16000, name
     assert len(audio.load(tmp_path / "list.wav", 16000)) == 16000
+    # 8-bit mono of an odd length, its writer leaving out the pad byte before a LIST chunk: valid, read in full
+    sf.write(tmp_path / "odd.wav", rng.uniform(-0.5, 0.5, 8001).astype(np.float32), 8000, subtype="PCM_U8")
+    odd = bytearray((tmp_path / "odd.wav").read_bytes())
+    odd_data = odd[:44 + 8001]  # the canonical header and the samples, without the pad byte libsndfile wrote
+    listing = b"LIST" + (3000).to_bytes(4, "little") + b"INFO" + bytes(2996)
+    (tmp_path / "odd_nopad.wav").write_bytes(bytes(odd_data) + listing)
+    assert audio.probe(tmp_path / "odd_nopad.wav").frames == 8001
 
 
 def test_load_refuses_stereo_whose_channels_cancel(tmp_path):

@@ -73,6 +73,8 @@ class Toy(nn.Module):
             self.extra = nn.Parameter(torch.from_numpy(np.random.randn(filters, filters)).float())
         if mode == "seed_ignored":
             self.extra = nn.Parameter(torch.ones(filters, filters))
+        if mode == "band_edges":  # learnable, starting where the design puts them (SincNet's mel-spaced edges)
+            self.edges = nn.Parameter(torch.linspace(0.1, 0.9, filters))
         if mode in ("fixed_buffer", "buffer_only"):  # a random projection kept as a buffer
             generator = torch.Generator().manual_seed(0) if mode == "fixed_buffer" else None
             self.register_buffer("proj", torch.randn(filters, filters, generator=generator))
@@ -83,6 +85,8 @@ class Toy(nn.Module):
         if self.mode == "silence_nan":  # normalised by the clip's own spread: 0/0 on silence
             x = x / x.std(dim=-1, keepdim=True)
         y = torch.relu(self.conv(x))
+        if self.mode == "band_edges":
+            y = y * self.edges[:, None]
         if self.mode in ("fixed_buffer", "buffer_only"):
             y = torch.einsum("fg,bgt->bft", self.proj, y)
         if self.mode == "batch_norm":
@@ -144,6 +148,12 @@ def test_random_weights_kept_in_buffers_count_and_fixed_ones_are_named(mode, pas
     (result,) = [r for r in check_frontend(toy_spec(mode), "small", seconds=0.05) if r.name == "other_seed"]
     assert result.passed is passed
     assert f"buffers the same for both (fixed, not drawn from the seed): {named}" in result.detail
+
+
+def test_a_one_dimensional_parameter_set_by_design_is_named_not_failed():
+    """SincNet-style band edges start at the same values for every seed by design: a correct plugin failed."""
+    (result,) = [r for r in check_frontend(toy_spec("band_edges"), "small", seconds=0.05) if r.name == "other_seed"]
+    assert result.passed and "1-D parameters the same for both (set by design?): ['edges']" in result.detail
 
 
 def test_checker_catches_a_param_count_that_depends_on_the_device():

@@ -84,6 +84,7 @@ def file_at(tmp: Path) -> str:
 
 
 # id → (argv builder(tmp), the one error line's fragment)
+WIDTH_RULE = "--width takes small, paper (or a front-end's own width name) or a filter count from 1 to 1048576"
 ERRORS = {
     # command-line options
     "--seeds 0": (lambda t: ["run", "--seeds", "0"],
@@ -100,15 +101,15 @@ ERRORS = {
     "--lrs of one run name": (lambda t: ["train", "--lrs", "1e-3,1.0000001e-3"],
                               "--lrs 1e-3,1.0000001e-3: values equal to 6 significant digits (0.001) name one run; "
                               "give values that differ there"),
-    "--width 0": (lambda t: ["run", "--width", "0"], "--width takes small, paper or a filter count from 1 to 1048576"),
-    "--width -3": (lambda t: ["run", "--width", "-3"], "--width takes small, paper or a filter count from 1 to 1048576"),
-    "--width 1e9": (lambda t: ["run", "--width", "1e9"], "--width takes small, paper or a filter count from 1 to 1048576"),
+    "--width 0": (lambda t: ["run", "--width", "0"], WIDTH_RULE),
+    "--width -3": (lambda t: ["run", "--width", "-3"], WIDTH_RULE),
+    "--width 1e9": (lambda t: ["run", "--width", "1e9"], WIDTH_RULE),
     "--width too large for memory": (lambda t: ["run", "--frontends", "vgg", "--width", "20000", "--results",
                                                 str(t / "r")], "Use a smaller --width or --batch-size"),
     "--width too large for memory, dry run": (lambda t: ["run", "--frontends", "piczak", "--width", "1000000",
                                                          "--dry-run"], "Use a smaller --width or --batch-size"),
     "--width past torch's sizes": (lambda t: ["run", "--frontends", "vgg", "--width", "3000000000", "--dry-run"],
-                                   "--width takes small, paper or a filter count from 1 to 1048576"),
+                                   WIDTH_RULE),
     "--seeds past 32 bits": (lambda t: ["run", "--seeds", "4294967296,"], "--seeds: seeds must be below 2^31"),
     "--batch-size 0": (lambda t: ["run", "--batch-size", "0"], "--batch-size takes a positive int"),
     "--batch-size -4": (lambda t: ["run", "--batch-size", "-4"], "--batch-size takes a positive int"),
