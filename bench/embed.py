@@ -63,19 +63,23 @@ def refuse_skipped(skipped, job: EmbedJob, skip_bad_audio: bool, where: str) -> 
 
 def ensure_embedded(job: EmbedJob, cache_root: Path, **options) -> bool:
     """Make the job's cache entry complete; True when this call computed it (False: it was there, or another
-    process computed it while this one waited for the entry's lock). A damaged entry is computed again."""
+    process computed it while this one waited for the entry's lock). A damaged entry is computed again; one that a
+    ``--skip-bad-audio`` run left clips out of fails a run without the flag (:func:`refuse_skipped`)."""
     entry = job.entry(Path(cache_root))
     if entry.is_complete():
         log.debug("cache hit %s", entry.folder)
-        return False
-    with entry.lock():
-        if entry.exists() and (problem := entry.problem()) is not None:
-            entry.discard(problem)
-        entry.tidy()
-        if entry.exists():
-            return False
-        _compute(job, entry, **options)
-        return True
+    else:
+        with entry.lock():
+            if entry.exists() and (problem := entry.problem()) is not None:
+                entry.discard(problem)
+            entry.tidy()
+            if not entry.exists():
+                _compute(job, entry, **options)
+                return True
+    # an entry a --skip-bad-audio run left clips out of fails a run without the flag, as a cold cache would
+    refuse_skipped(entry.manifest().skipped, job, options.get("skip_bad_audio", False),
+                   f"the cached embeddings of {job.frontend.name}")
+    return False
 
 
 def build_model(job: EmbedJob, torch_device: torch.device, *, compile: bool = False,

@@ -242,15 +242,10 @@ def jobs_to_embed(datasets: list[Dataset], eval_jobs: list[EvalJob], opts: RunOp
 
 
 def embed_job(job: EmbedJob, opts: RunOptions, on_clips=None) -> bool:
-    """Make one job's cache entry complete; True when this call computed it. An entry a ``--skip-bad-audio`` run left
-    clips out of fails a run without the flag, as a cold cache would."""
-    computed = ensure_embedded(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size,
-                               workers=opts.workers, skip_bad_audio=opts.skip_bad_audio, progress=opts.progress,
-                               on_clips=on_clips, compile=opts.compile)
-    if not computed:
-        refuse_skipped(job.entry(opts.cache_root).manifest().skipped, job, opts.skip_bad_audio,
-                       f"the cached embeddings of {job.frontend.name}")
-    return computed
+    """Make one job's cache entry complete; True when this call computed it."""
+    return ensure_embedded(job, opts.cache_root, device=opts.device, batch_size=opts.batch_size, workers=opts.workers,
+                           skip_bad_audio=opts.skip_bad_audio, progress=opts.progress, on_clips=on_clips,
+                           compile=opts.compile)
 
 
 def check_embedded(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
@@ -322,11 +317,15 @@ class EvalJob:
                             "layers": list(self.layers), "evaluate_code": EVALUATE_CODE_VERSION,
                             **self.job.dataset.kind.code_key()})
 
-    def up_to_date(self, opts: RunOptions, protocol: dict) -> bool:
+    def reusable_record(self, opts: RunOptions, protocol: dict) -> dict | None:
+        """The result file's record where it is up to date (this run's key, reusable), else None."""
         path = self.path(opts)
         record = None if opts.force else existing_record(path)
-        return (record is not None and record.get("run_key") == self.run_key(opts, protocol)
-                and reusable(path, record))
+        fresh = record is not None and record.get("run_key") == self.run_key(opts, protocol) and reusable(path, record)
+        return record if fresh else None
+
+    def up_to_date(self, opts: RunOptions, protocol: dict) -> bool:
+        return self.reusable_record(opts, protocol) is not None
 
 
 def evaluation_jobs(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[BackendSpec],
@@ -442,9 +441,9 @@ def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: di
     described = described or dataset.describe()
     path = eval_job.path(opts)
     with result_lock(opts.results_dir, path):
-        if eval_job.up_to_date(opts, described["protocol"]):
-            refuse_skipped((existing_record(path) or {}).get("dataset", {}).get("skipped"), eval_job.job,
-                           opts.skip_bad_audio, f"the result {path.name}")
+        if (record := eval_job.reusable_record(opts, described["protocol"])) is not None:
+            refuse_skipped(record.get("dataset", {}).get("skipped"), eval_job.job, opts.skip_bad_audio,
+                           f"the result {path.name}")
             if progress is not None:
                 progress.step(f"{path.parent.name}/{path.stem}: up to date")
             return path, False

@@ -514,11 +514,13 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         shape = (job.frontend.name, str(job.width), job.input_samples()[1], batch, job.pooling, job.precision)
         if shape not in timings:
             seconds = shape[2] / job.frontend.sample_rate
-            macs = ("macs", job.frontend.name, str(opts.width))
-            if macs not in timings:  # counted (and timed) here to size the timed call; charged to the first result
-                timings[macs] = macs_seconds(job.frontend, opts.width)
-                uncharged.add(macs)
-            timed_batch = cpu_timed_clips(job.frontend, opts.width, seconds, batch) if device.type == "cpu" else batch
+            timed_batch = batch
+            if device.type == "cpu":  # sized by its MACs: counted (and timed) here, charged to the first result
+                macs = ("macs", job.frontend.name, str(opts.width))
+                if macs not in timings:
+                    timings[macs] = macs_seconds(job.frontend, opts.width)
+                    uncharged.add(macs)
+                timed_batch = cpu_timed_clips(job.frontend, opts.width, seconds, batch)
             log.info("timing %s on %s (%d clips of %.2f s; the run's batches hold %d)", job.frontend.name, device,
                      timed_batch, seconds, batch)
             timings[shape] = time_network(job, timed_batch, opts.device, opts.compile)
