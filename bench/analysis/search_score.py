@@ -135,8 +135,8 @@ def look_up_trained(manifest: dict, results: Path, recipe: dict | None = None,
                                           skipped=skipped, protocol=dataset.get("protocol"), recipe=recipe,
                                           read=records.__getitem__)
     lines = [f"trained row not used: {line}" for line in skipped]
-    untrained = [a["name"] for a in manifest["architectures"]
-                 if a["name"] in set((manifest.get("trained") or {}).get("chosen", [])) and not a["trained"]]
+    chosen = set((manifest.get("trained") or {}).get("chosen", []))
+    untrained = [a["name"] for a in manifest["architectures"] if a["name"] in chosen and not a["trained"]]
     if untrained:  # chosen, then not trained (interrupted, failed, partial only): named, not silently fewer
         lines.append(f"chosen for training but no usable trained row (not trained yet, failed, or left out above): "
                      f"{len(untrained)} architecture(s): {_names(untrained)}")
