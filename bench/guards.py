@@ -41,6 +41,10 @@ COMMON_OPTIONS = ("skip_bad_audio", "min_seconds", "check_duplicates", "partial"
 # Shorter files cannot be a real recording (one period of 100 Hz). A dataset's own short clips (UrbanSound8K has
 # slices of 0.05 s) are lengthened by its length policy, not refused.
 MIN_SECONDS = 0.01
+# the strings pandas.read_csv reads as missing by default (its documentation's list, less the empty string, which is
+# refused on its own): a label spelt so was a missing value in the tool that wrote the file (R writes NA), not a class
+MISSING_LABELS = frozenset({"#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                            "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
 DEFAULT_K, DEFAULT_SEED = 10, 0  # seeded stratified folds where a dataset has no official ones
 UNSET_DEFAULTS = {"k": DEFAULT_K, "seed": DEFAULT_SEED}  # what an option left None stands for, where one value does
 
@@ -183,7 +187,7 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
     unread: list[Path] = []
     empty: list[str] = []
     broken: list[Path] = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not ignored_folder(p.name)):
         entries = [f for f in entries_below(folder) if not f.name.startswith(".")]
         broken += [f for f in entries if f.is_symlink() and not f.exists()]
         entries = [f for f in entries if f.exists()]
@@ -193,7 +197,7 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
             raise DataError(f"{dataset}: {folder} holds audio but {folder.name!r} is not a known class folder; "
                             f"move it out of {root}")
         out += [(f, label) for f in files if label is not None]  # None: no files (or raised above)
-        empty += [folder.name] if label is not None and not files else []
+        empty += [folder.name] if label is not None and not files and not folder.name.startswith("__") else []
         unread += [f for f in entries if f.suffix.lower() not in extensions and not f.is_dir()] if label is not None else []
     if broken:  # not a "missing listed file": nothing lists a class folder's files
         raise DataError(f"{dataset}: {len(broken)} broken symbolic link(s) in the class folders of {root} (first: "
@@ -213,15 +217,21 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
     return out
 
 
+def ignored_folder(name: str) -> bool:
+    """A folder no dataset reads: hidden, or the ``__MACOSX`` of a zip made on a Mac. Any other (``__other__`` too)
+    is read: a class folder is a class, whatever its name."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
 def entries_below(folder: Path) -> list[Path]:
     """Every file and folder under ``folder``, through linked folders too (``Path.rglob`` does not follow them before Python
-    3.13: their audio would be left out unsaid); hidden and ``__`` folders are skipped, and a link back to a folder
+    3.13: their audio would be left out unsaid); :func:`ignored_folder` ones are skipped, and a link back to a folder
     above it is an error, not a loop."""
     out: list[Path] = []
     above: dict[Path, tuple[str, ...]] = {folder: (os.path.realpath(folder),)}
     for top, dirs, names in os.walk(folder, followlinks=True):
         chain = above[Path(top)]
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+        dirs[:] = sorted(d for d in dirs if not ignored_folder(d))
         for d in dirs:
             real = os.path.realpath(os.path.join(top, d))
             if real in chain:
@@ -535,6 +545,11 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
         first = unlabelled[0].path or unlabelled[0].id
         raise DataError(f"{label}: {len(unlabelled)} clip(s) have an empty label (first: {first}); "
                         "label every clip or remove the row")
+    if missing := [c for c in clips if isinstance(c.label, str) and c.label in MISSING_LABELS]:  # R's NA, Excel's #N/A
+        first = missing[0].path or missing[0].id
+        raise DataError(f"{label}: {len(missing)} clip(s) have the label {missing[0].label!r}, a spelling of a missing "
+                        f"value (first: {first}): label every clip or remove the row; a class of that name needs "
+                        "another (e.g. 'no_event')")
     if classes is not None:
         check_labels(clips, classes, dataset=label)
     if spellings := label_spellings(clips):  # "Dog" beside "dog": two classes, each with part of the clips

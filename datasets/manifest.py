@@ -53,14 +53,15 @@ def choose(table: pd.DataFrame, use: str | None, manifest: Path) -> str | None:
 
 
 def row_clip(row: dict, base: Path, column: str, by: str | None, where: str) -> Clip:
-    path = Path(row[column])
+    listed = row[column].strip()  # "a.wav " is a.wav, as a label's stray space is stripped
+    path = Path(listed)
     fold = to_int(row["fold"], what="fold", where=where) if by == "fold" else None
     split = row["split"].strip().lower() if by == "split" else None
     if split is not None and split not in SPLITS:
         raise DataError(f"{where}: split {row['split']!r} is not one of {list(SPLITS)}")
     group = (row.get("group") or "").strip() or None
     label = row["label"].strip()  # "dog " is "dog": a stray space must not make a class of its own
-    return Clip(row[column], label, path if path.is_absolute() else base / path, fold, split, group)
+    return Clip(listed, label, path if path.is_absolute() else base / path, fold, split, group)
 
 
 @register_dataset(

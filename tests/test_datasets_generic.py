@@ -270,6 +270,49 @@ def test_folder_audio_outside_the_class_folders_is_named_and_hidden_folders_are_
         load("folder", root, k=3)
 
 
+def test_a_double_underscore_class_folder_is_a_class_and_only_macosx_is_skipped(tmp_path):
+    """``__other__`` holding audio is a class of the task (it was dropped unsaid: a 2-class score of a 3-class
+    dataset), and so is its audio below ``__pycache__``-like subfolders; ``__MACOSX`` (a Mac zip's resource forks)
+    is skipped at any depth, and an audio-less ``__pycache__`` is not warned about as an empty class."""
+    root = build_folder(tmp_path / "pets")
+    shutil.move(root / "owl", root / "__other__")
+    write_audio(root / "cat" / "__takes__" / "cat9.wav", seconds=0.15)
+    write_audio(root / "__MACOSX" / "cat" / "._cat0.wav", seconds=0.15)
+    write_audio(root / "dog" / "__MACOSX" / "dog9.wav", seconds=0.15)
+    (root / "__pycache__").mkdir()
+    ds = load("folder", root, k=3, check_duplicates=False)
+    assert ds.classes == ["__other__", "cat", "dog"] and len(ds.clips) == 19
+    assert "cat/__takes__/cat9.wav" in {c.id for c in ds.clips}
+    assert not any("MACOSX" in c.id for c in ds.clips)
+
+
+def test_csv_paths_are_read_without_surrounding_spaces(tmp_path):
+    """``clips/a0.wav `` is clips/a0.wav, not a missing file whose message suggests --partial (dropping it)."""
+    rows = [(f"clips/{lab}{i}.wav", lab, i % 3 + 1) for lab in "ab" for i in range(6)]
+    write_manifest(tmp_path, ("path", "label", "fold"), rows)
+    text = (tmp_path / "manifest.csv").read_text().replace("clips/a0.wav", "clips/a0.wav ")
+    (tmp_path / "manifest.csv").write_text(text)
+    ds = load("csv", tmp_path, check_duplicates=False)
+    assert "clips/a0.wav" in {c.id for c in ds.clips} and len(ds.clips) == 12
+
+
+@pytest.mark.parametrize("missing", ["NA", "NaN", "None", "#N/A", "null", "N/A "])
+def test_a_label_spelling_a_missing_value_is_refused(tmp_path, missing):
+    """R writes a missing label as NA, Excel as #N/A: read as a class, unlabelled clips were trained on and scored as
+    one. The list is pandas' own (read_csv's default NA strings, less the empty one, refused apart)."""
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    from rwbench.guards import MISSING_LABELS
+
+    assert MISSING_LABELS == STR_NA_VALUES - {""}
+    rows = [(f"clips/{lab}{i}.wav", lab, i % 3 + 1) for lab in "ab" for i in range(6)]
+    rows[2] = (rows[2][0], missing, rows[2][2])
+    write_manifest(tmp_path, ("path", "label", "fold"), rows)
+    with pytest.raises(DataError, match=f"1 clip\\(s\\) have the label '{re.escape(missing.strip())}', a spelling of "
+                                        "a missing value \\(first: .*a2.wav\\)"):
+        load("csv", tmp_path, check_duplicates=False)
+
+
 def test_csv_labels_are_read_without_surrounding_spaces(tmp_path):
     """``dog`` and ``dog `` (a stray space in a hand-edited manifest) are one class, not two."""
     rows = [(f"clips/{lab}{i}.wav", lab + (" " if i % 2 else ""), i % 3 + 1) for lab in "ab" for i in range(6)]
