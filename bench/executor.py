@@ -176,13 +176,13 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
                 log_.embedded += outcome
                 log_.cached += not outcome
                 last_embed = time.perf_counter()
-                progress.step(f"{future.key}{'' if outcome else ': cached'}")
+                progress.step(f"{future.key}{'' if outcome else ': cached'}", worked=bool(outcome))
             else:
                 path, computed = outcome
                 log_.results.append(path)
                 log_.evaluated += computed
                 log_.reused += not computed
-                progress.step(f"{path.parent.name}/{path.stem}{'' if computed else ': up to date'}")
+                progress.step(f"{path.parent.name}/{path.stem}{'' if computed else ': up to date'}", worked=computed)
         progress.close()
         log_.embed_seconds = last_embed - start  # to the last embed task's end (evaluate tasks overlap it)
     finally:

@@ -206,6 +206,10 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
         scheduler.load_state_dict(saved["scheduler"])
         state = saved["state"]
         log.info("%s: resuming after epoch %d", desc, state["epoch"])
+        if saved.get("threads", torch.get_num_threads()) != torch.get_num_threads() and model_on_cpu(model):
+            log.warning("%s: resumed with %d torch threads, its checkpoint written with %d: float32 sums run in another "
+                        "order, so its weights agree with an uninterrupted run's to rounding, not bit for bit", desc,
+                        torch.get_num_threads(), saved["threads"])
     start, resumed_at = time.perf_counter(), state["epoch"]
     bar = tqdm(total=cap, initial=state["epoch"], desc=desc, unit="epoch", disable=not opts.progress, leave=False)
     while state["epoch"] < cap and state["bad"] < patience:
@@ -250,7 +254,7 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
                                  "seconds": time.perf_counter() - epoch_start})  # kept across a resume
         with atomic_path(checkpoint) as tmp:
             torch.save({"key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "state": state}, tmp)
+                        "scheduler": scheduler.state_dict(), "state": state, "threads": torch.get_num_threads()}, tmp)
         bar.update(1)
         if not refit:
             bar.set_postfix(val_loss=f"{val_loss:.3f}", val=f"{val_score:.3f}")
@@ -267,6 +271,10 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
         model.load_state_dict(state["best"])
     return {"epochs_run": state["epoch"], "best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],
             "history": state["history"]}
+
+
+def model_on_cpu(model: nn.Module) -> bool:
+    return all(t.device.type == "cpu" for t in model.parameters())
 
 
 def _load_checkpoint(path: Path, desc: str) -> dict[str, Any] | None:

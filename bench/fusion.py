@@ -20,15 +20,20 @@ arithmetic) records, per tensor, the operations that read it. A BN is folded onl
 output of one plain convolution, read by nothing else and not returned as a feature layer; a Sequential is
 reordered only when its members run nowhere else. A BN after an activation or behind zero padding (musicnn's) is
 not a fold and stays. The rewrites hold for any weights (random, signal-processing, published, trained): folding
-changes the rounding only (about 1e-7 relative), so they are not part of the embedding cache key, as the batch size,
-which also changes the rounding of the convolutions, is not.
+changes the rounding only (about 1e-7 relative in float32; under ``--precision bf16``/``fp16`` the folded weights are
+rounded once to that precision, so fused and unfused differ by its rounding, up to ~1e-2 relative, and every embedding
+is fused alike), so they are not part of the embedding cache key, as the batch size, which also changes the rounding of
+the convolutions, is not. The rewritten network is checked against the network on a seeded random input: where they
+differ (a module reached other than by its name, e.g. from a plain list of steps) every rewrite is put back.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Callable, cast
 
 import torch
@@ -126,14 +131,13 @@ def trace(net: nn.Module, example: torch.Tensor) -> DataFlow:
             hooks.append(module.register_forward_pre_hook(before))
     try:
         try:
-            state = {k: torch.empty_like(v, device="meta") for k, v in [*net.named_parameters(), *net.named_buffers()]}
-            out = _run(net, torch.empty_like(example, device="meta"), flow, state)
+            out = _run(_meta_copy(net), torch.empty_like(example, device="meta"), flow)
         except Exception as err:  # a module that keeps tensors outside its parameters and buffers, or reads values
             log.debug("meta trace of %s failed (%s); tracing on %s", type(net).__name__, err, example.device)
             flow.calls.clear()
             flow.conv_out.clear()
             flow.bn_in.clear()
-            out = _run(net, example, flow, None)
+            out = _run(net, example, flow)
     finally:
         for hook in hooks:
             hook.remove()
@@ -142,12 +146,21 @@ def trace(net: nn.Module, example: torch.Tensor) -> DataFlow:
     return flow
 
 
-def _run(net: nn.Module, x: torch.Tensor, flow: DataFlow, state: dict | None):
-    """``net(x)`` (with ``state`` for its parameters and buffers), counting reads into ``flow``."""
+def _meta_copy(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` whose parameters and buffers are empty tensors on the meta device (no memory), the hooks the
+    trace put on its modules copied with them. A copy, not ``functional_call`` on ``net``: that left meta tensors in
+    a network where one module is registered under two names (``self.last = self.blocks[-1]``)."""
+    memo: dict[int, object] = {id(t): torch.empty_like(t, device="meta") for t in net.buffers()}
+    memo.update({id(p): nn.Parameter(torch.empty_like(p, device="meta"), p.requires_grad) for p in net.parameters()})
+    return copy.deepcopy(net, memo)
+
+
+def _run(net: nn.Module, x: torch.Tensor, flow: DataFlow):
+    """``net(x)``, counting reads into ``flow``."""
     mode = _Reads()
     with torch.no_grad(), mode:
-        out = torch.func.functional_call(net, state, (x,)) if state is not None else net(x)
-    tensors = state if state is not None else {**dict(net.named_parameters()), **dict(net.named_buffers())}
+        out = net(x)
+    tensors = {**dict(net.named_parameters()), **dict(net.named_buffers())}
     flow.param_reads = Counter({name: mode.reads[id(t)] for name, t in tensors.items()})
     flow.reads = mode.reads
     flow.alive = mode.alive  # ids are unique only while their tensors live
@@ -192,9 +205,13 @@ def _replace(net: nn.Module, name: str, module: nn.Module) -> None:
     setattr(net.get_submodule(parent), leaf, module)
 
 
-def _reorder_pools(net: nn.Module, flow: DataFlow) -> list[str]:
+def _put(seq: nn.Sequential, i: int, first: nn.Module, second: nn.Module) -> None:
+    seq[i], seq[i + 1] = first, second
+
+
+def _reorder_pools(net: nn.Module, flow: DataFlow, undo: list[Callable[[], None]]) -> list[str]:
     """Swap ``[activation, max-pool]`` neighbours in Sequentials that run as a whole (and whose members do not
-    run elsewhere, e.g. unpacked by a ``forward``)."""
+    run elsewhere, e.g. unpacked by a ``forward``); each swap's reversal is added to ``undo``."""
     done = []
     for name, seq in net.named_modules():
         if not (isinstance(seq, nn.Sequential) and type(seq).forward is nn.Sequential.forward and flow.calls[name]):
@@ -206,6 +223,7 @@ def _reorder_pools(net: nn.Module, flow: DataFlow) -> list[str]:
             if (_monotone(act) and not getattr(act, "inplace", False) and _plain(pool, MAX_POOLS) and not pool.return_indices
                     and all(flow.calls[m] == flow.calls[name] for m in member)):
                 seq[i], seq[i + 1] = pool, act
+                undo.append(partial(_put, seq, i, act, pool))
                 done.append(f"{name}: {type(act).__name__} after {type(pool).__name__}")
     return done
 
@@ -217,17 +235,56 @@ def fuse_for_inference(net: nn.Module, example: torch.Tensor) -> list[str]:
         raise ValueError("fuse_for_inference rewrites a network in eval mode only (batch norm uses its running stats)")
     flow = trace(net, example)
     tied = _tied_modules(net)
-    done = []
+    probe = torch.randn(example.shape, generator=torch.Generator().manual_seed(0)).to(example)
+    with torch.no_grad():
+        before = [t.clone() for t in _tensors(net(probe))]
+    done, undo = [], []
     for conv, bn in foldable_pairs(flow):
         if conv in tied or _read_elsewhere(conv, flow):  # folding would rescale the other reader's weight as well
             continue
         conv_module, bn_module = net.get_submodule(conv), net.get_submodule(bn)
         if not isinstance(conv_module, _ConvNd) or not isinstance(bn_module, _BatchNorm):  # what trace records
             raise TypeError(f"fuse_for_inference: {conv} / {bn} is not a convolution and a batch norm")
+        undo.append(_unfold(net, conv_module, bn, bn_module))
         fold(conv_module, bn_module)
         _replace(net, bn, nn.Identity())
         done.append(f"{bn} folded into {conv}")
-    return done + _reorder_pools(net, flow)
+    done += _reorder_pools(net, flow, undo)
+    with torch.no_grad():
+        after = _tensors(net(probe))
+    if done and not _same_outputs(before, after):  # a module reached other than by its name (a list of steps, say)
+        for step in reversed(undo):
+            step()
+        log.warning("%s: not fused (the rewritten network's output differs from the network's on a test input: "
+                    "its modules are reached other than by their names); it runs as built", type(net).__name__)
+        return []
+    return done
+
+
+def _same_outputs(before: list[torch.Tensor], after: list[torch.Tensor]) -> bool:
+    """The same outputs up to the rounding a rewrite changes (about 1e-6 of the largest value; a wrong rewrite
+    changes them by its order)."""
+    def close(a: torch.Tensor, b: torch.Tensor) -> bool:
+        scale = float(a.detach().double().abs().nan_to_num(0, 0, 0).max()) if a.numel() else 0.0
+        return a.shape == b.shape and torch.allclose(b.double(), a.double(), rtol=1e-4, atol=1e-4 * scale + 1e-12,
+                                                     equal_nan=True)
+    return len(before) == len(after) and all(close(a, b) for a, b in zip(before, after))
+
+
+def _unfold(net: nn.Module, conv: _ConvNd, name: str, bn: _BatchNorm) -> Callable[[], None]:
+    """What puts ``conv`` and ``bn`` back as they were before :func:`fold` and the BN's replacement."""
+    weight = conv.weight.detach().clone()
+    bias = None if conv.bias is None else conv.bias.detach().clone()
+
+    @torch.no_grad()
+    def restore() -> None:
+        conv.weight.copy_(weight)
+        if bias is None:
+            conv.bias = None
+        else:
+            cast(torch.Tensor, conv.bias).copy_(bias)
+        _replace(net, name, bn)
+    return restore
 
 
 def _read_elsewhere(conv: str, flow: DataFlow) -> bool:

@@ -545,9 +545,9 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
         first = unlabelled[0].path or unlabelled[0].id
         raise DataError(f"{label}: {len(unlabelled)} clip(s) have an empty label (first: {first}); "
                         "label every clip or remove the row")
-    if missing := [c for c in clips if isinstance(c.label, str) and c.label in MISSING_LABELS]:  # R's NA, Excel's #N/A
-        first = missing[0].path or missing[0].id
-        raise DataError(f"{label}: {len(missing)} clip(s) have the label {missing[0].label!r}, a spelling of a missing "
+    if not_labelled := [c for c in clips if isinstance(c.label, str) and c.label in MISSING_LABELS]:  # R's NA
+        first = not_labelled[0].path or not_labelled[0].id
+        raise DataError(f"{label}: {len(not_labelled)} clip(s) have the label {not_labelled[0].label!r}, a spelling of a missing "
                         f"value (first: {first}): label every clip or remove the row; a class of that name needs "
                         "another (e.g. 'no_event')")
     if classes is not None:

@@ -209,7 +209,7 @@ def embed_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunO
             log_.cached += not computed
             which = "" if job.weights_kind == "none" else f" ({job.weights_kind} weights, seed {job.seed}" + (
                 f", fold {job.fold})" if job.fold else ")")
-            progress.step(f"embedded {label}{which}{'' if computed else ': cached'}")
+            progress.step(f"embedded {label}{which}{'' if computed else ': cached'}", worked=bool(computed))
     log_.embed_seconds += time.perf_counter() - start
 
 
@@ -445,7 +445,7 @@ def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: di
             refuse_skipped(record.get("dataset", {}).get("skipped"), eval_job.job, opts.skip_bad_audio,
                            f"the result {path.name}")
             if progress is not None:
-                progress.step(f"{path.parent.name}/{path.stem}: up to date")
+                progress.step(f"{path.parent.name}/{path.stem}: up to date", worked=False)
             return path, False
         existing = existing_record(path)
         refuse_grid_clash(eval_job, opts, existing)

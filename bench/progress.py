@@ -2,7 +2,11 @@
 
 In a terminal it is a single tqdm bar (steps, elapsed, ETA; the embed job in progress shows its clips in the
 bar's postfix) with log lines written above it; elsewhere (a log file, CI) it logs one plain line per finished
-step — ``[12 of 36, 40 s, ETA 80 s] …`` — instead of redrawing. ``--quiet`` turns both off.
+step — ``[12 of 36, 0:40, ETA 1:20] …`` — instead of redrawing. ``--quiet`` turns both off.
+
+The ETA is the mean time of the steps that did work so far (a cached embedding or an up-to-date result takes none:
+counted in, it made the ETA of a half-cached run 6× too short) times the steps left, "?" before the first; embed and
+evaluate steps differ in cost, so it is a guide, not a promise.
 """
 
 from __future__ import annotations
@@ -25,15 +29,17 @@ class Progress:
 
     def __init__(self, total: int, *, bar: bool, desc: str = "run", enabled: bool = True) -> None:
         self.total, self.done, self.desc, self.enabled = total, 0, desc, enabled
-        self.start = time.perf_counter()
+        self.start = self.last = time.perf_counter()
+        self.worked, self.work_seconds = 0, 0.0  # steps that did work, and their time
         self._bar = None
         self._stack = ExitStack()
         if enabled and bar:
             from tqdm.auto import tqdm
             from tqdm.contrib.logging import logging_redirect_tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit="job", dynamic_ncols=True,
-                             bar_format="{desc}: {n_fmt}/{total_fmt} jobs |{bar}| {elapsed}<{remaining}{postfix}")
+            self._bar = tqdm(total=total, desc=desc, unit="job", dynamic_ncols=True,  # tqdm's own ETA counts cached steps
+                             bar_format="{desc}: {n_fmt}/{total_fmt} jobs |{bar}| {elapsed}, ETA {postfix}")
+            self._bar.set_postfix_str("?", refresh=False)
             self._stack.enter_context(logging_redirect_tqdm())  # log lines above the bar, not through it
 
     def __enter__(self) -> Progress:
@@ -51,19 +57,29 @@ class Progress:
     def clips(self, label: str, done: int, total: int) -> None:
         """The embed job in progress: ``done`` of ``total`` clips (the bar's postfix; nothing in plain mode)."""
         if self._bar is not None:
-            self._bar.set_postfix_str(f"{label}: {done}/{total} clips", refresh=True)
+            self._bar.set_postfix_str(f"{self.eta()} ({label}: {done}/{total} clips)", refresh=True)
 
-    def step(self, message: str) -> None:
-        """One step finished; ``message`` says what (a result line, an embed job computed or cached)."""
+    def eta(self) -> str:
+        """The time left: the steps left at the mean time of those that did work, or "?" before one has."""
+        if not self.worked:
+            return "?"
+        return _clock(self.work_seconds / self.worked * (self.total - self.done))
+
+    def step(self, message: str, *, worked: bool = True) -> None:
+        """One step finished; ``message`` says what (a result line, an embed job computed or cached); ``worked``:
+        False for a step that found its work done (a cached embedding, an up-to-date result)."""
+        now = time.perf_counter()
         self.done += 1
+        if worked:
+            self.worked += 1
+            self.work_seconds += now - self.last
+        self.last = now
         if not self.enabled:
             return
         if self._bar is not None:
-            self._bar.set_postfix_str("", refresh=False)
+            self._bar.set_postfix_str(self.eta(), refresh=False)
             self._bar.update(1)
             if message:
                 log.info("%s", message)
             return
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
-        log.info("[%d of %d, %s, ETA %s] %s", self.done, self.total, _clock(elapsed), _clock(eta), message)
+        log.info("[%d of %d, %s, ETA %s] %s", self.done, self.total, _clock(now - self.start), self.eta(), message)

@@ -46,9 +46,10 @@ prediction; a clip with no window above the floor keeps all of them.
 Optimisation: Adam, the learning rate halved at the third epoch in a row whose validation loss is not a new best by
 more than 1e-4 relative (``ReduceLROnPlateau(factor=0.5, patience=2)``; early stopping counts any new best). On CUDA
 the head runs under bfloat16 autocast and the front-end network in float32 (``fitting.CUDA_PRECISION``); on CPU all is
-float32 and deterministic for a seed: the shuffling, the crops and the dropout of epoch *e* are drawn from generators
-seeded with (seed, fold, e), so a run killed and resumed from its per-epoch checkpoint ends with the same weights as one
-that never stopped.
+float32 and deterministic for a seed and a thread count: the shuffling, the crops and the dropout of epoch *e* are drawn
+from generators seeded with (seed, fold, e), so a run killed and resumed from its per-epoch checkpoint ends with the same
+weights as one that never stopped; resumed with another ``torch.get_num_threads()`` (recorded per fold as ``threads``),
+its sums run in another order and the weights agree to rounding only (warned).
 
 Files, under ``<results>/weights/trained/<dataset>/<front-end>__<width>__seed<k>/``: ``<fold>.safetensors`` (the
 front-end's trained weights, sha256 in the result), ``<fold>.json`` (the selected run's history, best epoch, the
@@ -439,7 +440,8 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
                 "not_converged": selected["not_converged"], "refit": opts.refit,
                 "refit_epochs": selected["best_epoch"] if opts.refit == "full" else None,
                 "train_clips": len(train_idx), "fit_clips": len(fit_idx), "validation_clips": len(val_idx),
-                "device": str(device), "precision": precision(device)}
+                "device": str(device), "precision": precision(device),
+                "threads": torch.get_num_threads()}  # a CPU run sums float32 in an order set by the thread count
     test_start = time.perf_counter()
     logits = predict_logits(model, waves, split.test, device, opts.batch_size, windows).numpy()
     test_seconds = time.perf_counter() - test_start
@@ -524,6 +526,10 @@ def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, win
             "head_standardisation": "batch norm without affine terms, fitted on the training input length, "
                                     "which is the length it is applied to",
             "not_converged_rule": not_converged_rule(opts.patience),
+            "validation_rule": "each epoch's validation loss with the batch norms' running statistics as they stand "
+                               f"(momentum 0.1): in the first {MIN_NORM_UPDATES} optimiser steps they lag the weights, "
+                               "so an epoch that early reads worse than it is; a scored model trained that briefly has "
+                               "them recomputed over its training clips (batch_norm_recalibrated)",
             **data,
         },
         "folds": folds,

@@ -62,7 +62,8 @@ def fold_checkpoint(results_dir: Path, tag: str, spec: FrontendSpec, width: str 
 # -- first-layer filter spectra ---------------------------------------------------------------------------
 def waveform_kernels(spec: FrontendSpec, net: nn.Module) -> list[np.ndarray]:
     """The kernels of the modules the spec names as its waveform filters (``waveform_filters``), else of every
-    ``Conv1d`` with one input channel, in module order; a ``(k, 1)`` Conv2d kernel (CREPE's) is ``k`` taps."""
+    ``Conv1d`` with one input channel, in module order; a ``(k, 1)`` Conv2d kernel (CREPE's) is ``k`` taps; a
+    dilated kernel's taps are spread to its dilation."""
     if spec.input_kind != "waveform":
         reads = "a log-mel spectrogram" if spec.input_kind == "logmel" else "no learnable filters"
         raise RwbenchError(f"front-end {spec.name!r} reads {reads}: it has no first-layer waveform filters to plot")
@@ -71,11 +72,21 @@ def waveform_kernels(spec: FrontendSpec, net: nn.Module) -> list[np.ndarray]:
                            "no waveform filters): its first layer's kernels are not filters of the audio")
     modules = ([net.get_submodule(name) for name in spec.waveform_filters] if spec.waveform_filters is not None else
                [m for m in net.modules() if isinstance(m, nn.Conv1d) and m.in_channels == 1])
-    kernels = [row.detach().double().reshape(-1).numpy() for module in modules
-               for row in cast(torch.Tensor, module.weight)[:, 0]]
+    kernels = [spread(row.detach().double().reshape(-1).numpy(), int(getattr(module, "dilation", (1,))[0]))
+               for module in modules for row in cast(torch.Tensor, module.weight)[:, 0]]
     if not kernels:
         raise RwbenchError(f"front-end {spec.name!r} has no Conv1d over the waveform (one input channel)")
     return kernels
+
+
+def spread(taps: np.ndarray, dilation: int) -> np.ndarray:
+    """A dilated kernel's impulse response: its taps ``dilation`` samples apart (a 1-kHz cosine over taps two samples
+    apart passes 500 Hz at 8 kHz)."""
+    if dilation == 1:
+        return taps
+    out = np.zeros((len(taps) - 1) * dilation + 1)
+    out[::dilation] = taps
+    return out
 
 
 def filter_spectra(kernels: list[np.ndarray], sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

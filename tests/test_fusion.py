@@ -469,3 +469,51 @@ def test_compiling_is_timed_apart_from_the_clips_and_recorded(monkeypatch, tmp_p
     stored = Embeddings.read(job.entry(tmp_path))
     assert stored.manifest.compile_seconds >= 2.0 and stored.manifest.embed_seconds < 2.0
     assert stored.manifest.threads == torch.get_num_threads()
+
+
+class _ConvBnTwice(nn.Module):
+    """conv → BN → ReLU twice, the second block reached as ``blocks[1]`` and ``last`` (one module, two names)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(nn.Sequential(nn.Conv1d(1 if i == 0 else 4, 4, 9, stride=4), nn.BatchNorm1d(4),
+                                                  nn.ReLU()) for i in range(2))
+        self.last = self.blocks[-1]
+
+    def forward(self, x):
+        h = self.blocks[0](x)
+        return [h, self.last(h)]
+
+
+def test_a_module_registered_under_two_names_keeps_its_weights():
+    """The meta trace ran ``functional_call`` on the network itself: with an aliased module it left the alias's
+    weights on the meta device (every later call: "Cannot copy out of meta tensor"). The aliased block is left as
+    built (its parameters have two owners' names), the other folded."""
+    net = _ConvBnTwice().eval()
+    done, plain, fused = _fused(net, samples=200)
+    assert done == ["blocks.0.1 folded into blocks.0.0"]
+    assert not any(t.is_meta for t in [*net.parameters(), *net.buffers()])
+    for after, before in zip(fused, plain, strict=True):
+        _assert_same(after, before)
+
+
+def test_a_batch_norm_reached_other_than_by_its_name_is_not_folded(caplog):
+    """``forward`` walks a plain list of its modules: the BN replaced by name still ran from the list, after a conv
+    that had it folded in (a trained network's embeddings off by 171 %, no warning). The rewritten network is checked
+    against the network on a test input, and put back where they differ."""
+    class Steps(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1, self.b1 = nn.Conv1d(1, 4, 9, stride=4), nn.BatchNorm1d(4)
+            self.steps = [self.c1, self.b1, torch.relu]
+
+        def forward(self, x):
+            for step in self.steps:
+                x = step(x)
+            return [x]
+
+    net = Steps().eval()
+    with caplog.at_level(logging.WARNING, logger="rwbench.fusion"):
+        done, plain, fused = _fused(net, samples=200)
+    assert done == [] and isinstance(net.b1, nn.BatchNorm1d) and "not fused" in caplog.text
+    _assert_same(fused[0], plain[0])

@@ -24,7 +24,7 @@ def test_a_run_logs_one_plain_line_per_step_outside_a_terminal_and_none_with_qui
     command = [sys.executable, "-m", "rwbench.cli", *SMALL, "--results", str(tmp_path / "r")]
     plain = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert plain.returncode == 0, plain.stderr
-    steps = re.findall(r"\[(\d+) of (\d+), [\d:]+, ETA [\d:]+\] (.*)", plain.stderr)
+    steps = re.findall(r"\[(\d+) of (\d+), [\d:]+, ETA (?:[\d:]+|\?)\] (.*)", plain.stderr)
     assert [(int(n), int(total)) for n, total, _ in steps] == [(1, 3), (2, 3), (3, 3)]  # 1 embed job + 2 results
     assert steps[0][2].startswith("embedded temporal on synthetic/rhythm")
     assert re.match(r"synthetic/rhythm temporal random (logreg|knn) seed 0: accuracy \d\.\d{3}$", steps[2][2])
@@ -42,6 +42,22 @@ def test_in_a_terminal_one_bar_counts_embed_jobs_and_results_and_quiet_draws_non
     assert main([*SMALL, "--results", str(tmp_path), "--force"]) == 0
     err = capsys.readouterr().err
     assert "run: 0/3 jobs |" in err and "run: 3/3 jobs |" in err and "/4 jobs" not in err
+
+
+def test_the_eta_counts_the_time_of_steps_that_did_work_only(monkeypatch, caplog):
+    """Three cached steps in 6 s, then a computed one of 100 s: the ETA read 0:17 after the cached ones (6× short of
+    the truth) and is now "?" there, then 100 s per step left."""
+    from rwbench import progress
+
+    now = iter([0.0, 2.0, 4.0, 6.0, 106.0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(now))
+    with caplog.at_level(logging.INFO, logger="rwbench.progress"), progress.Progress(12, bar=False) as bar:
+        for i in range(3):
+            bar.step(f"cached {i}", worked=False)
+        bar.step("computed")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[2] == "[3 of 12, 0:06, ETA ?] cached 2"
+    assert lines[3] == "[4 of 12, 1:46, ETA 13:20] computed"  # 8 steps left at 100 s
 
 
 @pytest.mark.parametrize("backend", ["svm", "elm"])

@@ -56,6 +56,7 @@ def test_a_trained_row_is_an_ordinary_result_with_weights_per_fold(tmp_path):
     folder = fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 0)
     summary = json.loads((folder / "fold1.json").read_text())
     assert summary["validation_clips"] == 9 and len(summary["history"]) == summary["epochs_run"]
+    assert summary["training"]["threads"] == torch.get_num_threads()
     assert not list(tmp_path.rglob("*.ckpt"))  # finished folds leave no checkpoint behind
 
 
@@ -845,3 +846,25 @@ def test_pretrained_fold_weights_are_not_reused_under_other_folds(tmp_path, monk
             pretrain("mst", [dataset], [FRONTENDS.get("mst")], opts)
     assert keys[0]["fingerprint"] == keys[2]["fingerprint"]  # the clips are the same: only the folds differ
     assert keys[0]["protocol"] == keys[1]["protocol"] != keys[2]["protocol"]
+
+
+def test_a_training_resumed_with_another_thread_count_says_its_weights_agree_to_rounding_only(tmp_path, caplog):
+    """CPU float32 sums run in an order set by the thread count: a resume with another count is not bit for bit
+    (the docs said it always was); the fold records the count."""
+    from rwbench.fitting import Objective, fit
+
+    x, y = torch.randn(16, 3, generator=torch.Generator().manual_seed(0)), torch.arange(16) % 2
+    objective = Objective(lambda m, idx: torch.nn.functional.cross_entropy(m(x[idx]), y[idx]),
+                          lambda m, idx: (float(torch.nn.functional.cross_entropy(m(x[idx]), y[idx])), 0.0))
+    threads = torch.get_num_threads()
+    common = dict(seed=0, fold="fold1", lr=1e-2, checkpoint=tmp_path / "f.ckpt", key="k", desc="toy")
+    try:
+        torch.set_num_threads(1)
+        fit(torch.nn.Linear(3, 2), objective, np.arange(12), np.arange(12, 16), opts=TrainOptions(epochs=1), **common)
+        torch.set_num_threads(2)
+        with caplog.at_level("WARNING", logger="rwbench.fitting"):
+            fit(torch.nn.Linear(3, 2), objective, np.arange(12), np.arange(12, 16), opts=TrainOptions(epochs=2),
+                **common)
+    finally:
+        torch.set_num_threads(threads)
+    assert "resumed with 2 torch threads, its checkpoint written with 1" in caplog.text

@@ -62,6 +62,23 @@ def test_every_waveform_first_layer_is_found():
     np.testing.assert_array_equal(kernels[0], first)
 
 
+def test_a_dilated_kernel_is_plotted_as_the_filter_it_is():
+    """A cosine of 1 kHz over taps two samples apart (dilation 2) passes 500 Hz at 8 kHz: the spectrum of the raw taps
+    showed 1 kHz. The response is checked against the conv's own output for an impulse."""
+    conv = torch.nn.Conv1d(1, 1, 33, dilation=2, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.cos(2 * np.pi * 1000 * torch.arange(33) / 8000).view(1, 1, -1))
+    spec = FRONTENDS.get("sample_level")
+    spec = type(spec)(**{**spec.__dict__, "waveform_filters": None})
+    (kernel,) = wf.waveform_kernels(spec, torch.nn.Sequential(conv))
+    impulse = torch.zeros(1, 1, 65 + 64)
+    impulse[0, 0, 64] = 1
+    response = conv(impulse)[0, 0].detach().double().numpy()[::-1]  # a correlation: the kernel reversed
+    np.testing.assert_allclose(np.trim_zeros(response), np.trim_zeros(kernel), atol=1e-7)
+    _, _, dominant = wf.filter_spectra([kernel], 8000)
+    assert abs(dominant[0] - 500) <= 8000 / wf.SPECTRUM_POINTS
+
+
 @pytest.mark.parametrize(("name", "reads"), [("vgg", "a log-mel spectrogram"), ("mfcc", "no learnable filters")])
 def test_front_ends_without_waveform_filters_are_refused_by_name(name, reads):
     p = panel(name)
