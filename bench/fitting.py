@@ -273,6 +273,27 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
             "history": state["history"]}
 
 
+@torch.no_grad()
+def recompute_batch_norms(model: nn.Module, forward: Callable[[], object]) -> None:
+    """``model``'s batch norms' running statistics recomputed as the average over the batches ``forward`` runs
+    (momentum None, as ``torch.optim.swa_utils.update_bn``; the rest of the model in eval mode): after few optimiser
+    steps, running statistics with momentum 0.1 still sit near their start, and the network scored and saved in eval
+    mode is not the one that was trained."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+        norm.train()
+    try:
+        forward()
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+        model.eval()
+
+
 def model_on_cpu(model: nn.Module) -> bool:
     return all(t.device.type == "cpu" for t in model.parameters())
 

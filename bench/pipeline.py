@@ -42,6 +42,7 @@ from .results import (
     fold_weights_folder,
     result_lock,
     result_path,
+    retrain_command,
     reusable,
     seeded,
     splits_key,
@@ -96,10 +97,19 @@ class RunOptions(Instance, Execution, Batching, Cached):
                         self.precision, recorded, self.init)
 
     def recorded_sha256(self, dataset: Dataset, spec: FrontendSpec, weights: str, seed: int) -> dict[str, str]:
-        """The sha256 of each fold's weights file as the training's own result records it (``trained``: the head
-        row); empty where there is none."""
+        """The sha256 of each fold's weights file as the training's own records give it (``trained``: the head row;
+        a pre-training: each ``<fold>.json``); empty where there is none."""
         if weights != "trained":
-            return {}
+            folder = fold_weights_folder(self.results_dir, weights, dataset.key, spec.name, self.width, seed)
+            out = {}
+            for record in folder.glob("*.json"):
+                try:
+                    sha256 = read_json(record).get("weights_sha256")
+                except RwbenchError:
+                    continue
+                if isinstance(sha256, str):
+                    out[record.stem] = sha256
+            return out
         path = result_path(self.results_dir, dataset=dataset.key, frontend=spec.name, width=str(self.width),
                            weights="trained", seed=seed, backend="head")
         try:
@@ -533,9 +543,11 @@ def fold_trainings(manifests: dict[str | None, EmbeddingManifest], frontend: str
         fields = {**summary, **summary.get("training", {})}
         out[fold] = {k: fields[k] for k in TRAINING_FIELDS if k in fields}
     if len(keys := {t.get("train_key") for t in out.values()}) > 1:
+        tag = str(next(iter(manifests.values())).weights.get("tag") or "trained")
         raise RwbenchError(f"{frontend}: its per-fold weights come from {len(keys)} different trainings ("
                            + "; ".join(f"{fold}: {t.get('train_key')}" for fold, t in sorted(out.items()))
-                           + "): train every fold under one recipe (rwbench train --force) before embedding them")
+                           + f"): finish every fold under one recipe (`{retrain_command(tag)}` with the settings "
+                           "wanted resumes an interrupted one) before embedding them")
     return out or None
 
 

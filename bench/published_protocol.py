@@ -144,6 +144,8 @@ def evaluate_published(datasets: list[Dataset], frontends: list[FrontendSpec], b
         described, splits = dataset.describe(), dataset.splits()
         fixed = isinstance(dataset.protocol, FixedSplit)
         protocol = {**described["protocol"], "evaluation": NAME, "evaluation_version": VERSION}
+        if fixed and "refit" in protocol:  # the study refit on train alone (published_folds), whatever the dataset's
+            protocol["refit"] = "train"
         for task in evaluation_jobs([dataset], frontends, backends, mine):
             path = task.path(mine)
             key = task.run_key(mine, protocol)

@@ -215,6 +215,27 @@ def test_a_published_protocol_row_of_another_grid_written_after_the_check_is_not
     assert path.read_text() == before
 
 
+def test_a_published_protocol_row_of_a_fixed_split_records_the_refit_it_made(tmp_path):
+    """The study refits on train alone: its row recorded the dataset's refit "train+valid" (and the honest rows'
+    splits key) while its model saw the 18 training clips of 27."""
+    import dataclasses
+
+    from rwbench.protocol import FixedSplit
+    from rwbench.published_protocol import evaluate_published
+
+    ds = tone_dataset(n_per_class=15)
+    clips = [dataclasses.replace(clip, fold=None, split=("train", "train", "valid", "test", "train")[i % 5])
+             for i, clip in enumerate(ds.clips)]
+    ds = dataclasses.replace(ds, clips=clips, protocol=FixedSplit(id="tones-fixed", refit="train+valid"))
+    ds.decoded, ds.fail_on = [], {}
+    opts = RunOptions(results_dir=tmp_path / "results", cache_dir=tmp_path / "cache", device="cpu", workers=0)
+    honest = run([ds], [TINY], [BACKENDS.get("knn")], opts).results[0]
+    (path,) = evaluate_published([ds], [TINY], [BACKENDS.get("knn")], opts).results
+    record, fair = json.loads(path.read_text()), json.loads(honest.read_text())
+    assert (fair["dataset"]["protocol"]["refit"], fair["folds"][0]["n_train"]) == ("train+valid", 36)
+    assert (record["dataset"]["protocol"]["refit"], record["folds"][0]["n_train"]) == ("train", 27)
+
+
 def test_another_name_for_the_same_grid_reuses_the_result(study_run, tmp_path):
     """The ELM's `wide-linear32` is its `wide` grid (no linear kernel to cap): a result of one is the other's, not a
     clash that only --force (recomputing the same numbers) gets past."""

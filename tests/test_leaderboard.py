@@ -188,23 +188,32 @@ def test_results_on_other_clips_or_protocols_are_named_and_ragged_seeds_are_an_e
 
     copy = tmp_path / "r"
     shutil.copytree(results, copy)
-    knn_seed1 = next(p for p in copy.rglob("*seed1__knn.json"))
-    data = json.loads(knn_seed1.read_text())
-    data["dataset"]["fingerprint"] = "0" * 16
-    data["dataset"]["protocol"]["id"] = "tones/other-folds"
-    knn_seed1.write_text(json.dumps(data))
+    knn = sorted(copy.rglob("*__knn.json"))  # the knn row's seeds, all on the other data
+    for path in knn:
+        data = json.loads(path.read_text())
+        data["dataset"]["fingerprint"] = "0" * 16
+        data["dataset"]["protocol"]["id"] = "tones/other-folds"
+        path.write_text(json.dumps(data))
     with caplog.at_level("WARNING", logger="rwbench"):
         table = leaderboard.load(copy)
     (line,) = table.attrs["mixed_data"]
     assert line.startswith("tones: clips ") and re.search(
-        r"clips 0000000000000000, protocol tones/other-folds #[0-9a-f]{8}, outer fold\(s\) fold1 fold2 fold3 fold4 "
-        r"scored: 1 result\(s\), "
-        r"e\.g\. tiny random knn seed 1", line) and "not comparable" in caplog.text
+        rf"clips 0000000000000000, protocol tones/other-folds #[0-9a-f]{{8}}, outer fold\(s\) fold1 fold2 fold3 fold4 "
+        rf"scored: {len(knn)} result\(s\), e\.g\. tiny random knn seed 0", line) and "not comparable" in caplog.text
+    assert line.endswith("(they differ in clips, protocol id)")
     assert f"- {line}" in leaderboard.export(table, "md")
     assert json.loads(leaderboard.export(table, "json"))["metadata"]["not_comparable"] == [line]
     assert '<div class="warning" id="mixed-data">' in render(copy, draw=False)
     assert leaderboard.load(results).attrs["mixed_data"] == []
 
+    # one row's seeds on different protocols (a refit on 18 clips and one on 40): never one mean
+    knn_seed1 = next(p for p in knn if "seed1__" in p.name)
+    data = json.loads(knn_seed1.read_text())
+    data["dataset"]["protocol"]["refit"] = "train+valid"
+    knn_seed1.write_text(json.dumps(data))
+    with pytest.raises(RwbenchError, match=r"tones tiny \(random, knn\): its seeds were scored on different clips or "
+                                           r"protocols \(seed 0: .*; they differ in protocol refit\); a row averages"):
+        leaderboard.load(copy)
     data["folds"] = data["folds"][:-1]  # seed 1 on one fold fewer than seed 0
     knn_seed1.write_text(json.dumps(data))
     with pytest.raises(RwbenchError, match=r"tones tiny \(random, knn\): its seeds were scored on different outer "

@@ -220,6 +220,11 @@ def rows_of_records(records: Iterable[ResultRecord]) -> dict[RowKey, list[Result
             seeds = "; ".join(f"seed {r.seed}: {len(r.folds)} folds, {data_of(r)}" for r in group)
             raise RwbenchError(f"{key.dataset} {key.frontend} ({key.weights}, {key.backend}): its seeds were scored on "
                                f"different outer folds ({seeds}); rerun the row on one protocol")
+        if len({_clips_and_protocol(r) for r in group}) > 1:  # one mean of a refit on 18 clips and one on 40
+            seeds = "; ".join(f"seed {r.seed}: {_clips_and_protocol(r)}" for r in group)
+            raise RwbenchError(f"{key.dataset} {key.frontend} ({key.weights}, {key.backend}): its seeds were scored on "
+                               f"different clips or protocols ({seeds}; they differ in {differences(group)}); a row "
+                               "averages seeds of one: rerun the row on one protocol")
     return {key: sorted(group, key=lambda r: r.seed) for key, group in rows.items()}
 
 
@@ -342,6 +347,17 @@ def _clips_and_protocol(record: ResultRecord) -> str:
     return f"clips {record.dataset.get('fingerprint')}, protocol {protocol.get('id', '?')} #{content_key(protocol)[:8]}"
 
 
+def differences(records: Iterable[ResultRecord]) -> str:
+    """What the data of ``records`` differ in: "clips" (their fingerprints) and the protocol's fields (refit, k,
+    seed, folds …), named so that a reader sees it, not only two hashes."""
+    records = list(records)
+    protocols = [r.dataset.get("protocol") or {} for r in records]
+    fields = sorted(k for k in {k for p in protocols for k in p} if len({content_key({"v": p.get(k)}) for p in protocols}) > 1)
+    clips = ["clips"] if len({r.dataset.get("fingerprint") for r in records}) > 1 else []
+    folds = ["outer folds scored"] if len({tuple(f["name"] for f in r.folds) for r in records}) > 1 else []
+    return ", ".join(clips + [f"protocol {k}" for k in fields] + folds) or "nothing recorded"
+
+
 def evaluated_by(record: ResultRecord) -> str:
     """How a result's backend was set up: its grid (name, or a hash of its values) and version."""
     backend = record.backend
@@ -354,12 +370,15 @@ def mixed_data(groups: dict[RowKey, list[ResultRecord]]) -> list[str]:
     per row whose seeds were evaluated differently (grid, backend version): rows, or seeds, that are not comparable
     (rerun the stale ones)."""
     versions: dict[str, dict[str, list[str]]] = {}
+    examples: dict[str, list[ResultRecord]] = {}  # per dataset, one record of each data version
     backends: dict[tuple[str, str], dict[str, list[str]]] = {}  # rows one backend's tests rank against each other
     lines = []
     for key, records in groups.items():
         for record in records:
-            versions.setdefault(key.dataset, {}).setdefault(data_of(record), []).append(
-                f"{key.frontend} {key.weights} {key.backend} seed {record.seed}")
+            seen = versions.setdefault(key.dataset, {})
+            if data_of(record) not in seen:
+                examples.setdefault(key.dataset, []).append(record)
+            seen.setdefault(data_of(record), []).append(f"{key.frontend} {key.weights} {key.backend} seed {record.seed}")
         setups = {evaluated_by(r) for r in records}
         if len(setups) > 1:
             lines.append(f"{key.dataset}: {key.frontend} {key.weights} {key.backend}: its seeds were evaluated "
@@ -371,7 +390,7 @@ def mixed_data(groups: dict[RowKey, list[ResultRecord]]) -> list[str]:
         if len(by_data) > 1:
             parts = (f"{data}: {len(rows)} result(s), e.g. {rows[0]}" for data, rows in
                      sorted(by_data.items(), key=lambda item: -len(item[1])))
-            lines.append(f"{dataset}: {'; '.join(parts)}")
+            lines.append(f"{dataset}: {'; '.join(parts)} (they differ in {differences(examples[dataset])})")
     for (dataset, backend), by_setup in backends.items():
         if len(by_setup) > 1:  # its rows' ranks, Friedman and Wilcoxon tests set other grids or code side by side
             parts = (f"{setup}: {len(rows)} row(s), e.g. {rows[0]}" for setup, rows in
