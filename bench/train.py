@@ -375,6 +375,13 @@ def choose(runs: dict[str, dict], settings: tuple[Setting, ...]) -> Setting:
     return min(settings, key=lambda setting: runs[setting.name]["best_val_loss"])
 
 
+def refit_repeats_selection(split: OuterSplit) -> bool:
+    """Whether the training side is the first inner fit part (a fixed split refit on train alone, GTZAN's default):
+    a refit would replay the selected run — the same clips in the same order, seeds and rates — to the same weights,
+    so that run's model is scored (tests/test_train.py trains both ways)."""
+    return bool(np.array_equal(split.train, split.inner[0][0]))
+
+
 def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: torch.Tensor, labels: torch.Tensor,
                 seed: int, folder: Path, key: str, opts: TrainOptions, device: torch.device,
                 windows: Windows | None = None,
@@ -426,7 +433,8 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     # the fit-part model (chosen setting, best validation epoch): resumed from its finished checkpoint
     fit_model = lambda: trained_model(fit_idx, val_idx, None,  # noqa: E731
                                       folder / f"{split.name}.{setting.name}.ckpt", str(setting))
-    if opts.refit == "full":  # from the seeded init on the whole training side, the selected run's epochs and rates
+    repeats = opts.refit == "full" and refit_repeats_selection(split)
+    if opts.refit == "full" and not repeats:  # from the seeded init on the whole training side, its epochs and rates
         schedule = [h["train_lr"] for h in selected["history"][:selected["best_epoch"]]]
         model = trained_model(split.train, None, schedule, folder / f"{split.name}.ckpt", "refit")
         train_idx = split.train
@@ -439,6 +447,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
                 "best_val_loss": selected["best_val_loss"], "best_val_score": selected["best_val_score"],
                 "not_converged": selected["not_converged"], "refit": opts.refit,
                 "refit_epochs": selected["best_epoch"] if opts.refit == "full" else None,
+                **({"refit_repeats_selection": True} if repeats else {}),
                 "train_clips": len(train_idx), "fit_clips": len(fit_idx), "validation_clips": len(val_idx),
                 "device": str(device), "precision": precision(device),
                 "threads": torch.get_num_threads()}  # a CPU run sums float32 in an order set by the thread count
@@ -510,7 +519,9 @@ def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, win
         "recipe": {
             "refit": opts.refit,
             "refit_rule": ("from the seeded initialisation on the whole outer training side, for the selected run's "
-                           "best epoch count at its per-epoch learning rates; scored as is"
+                           "best epoch count at its per-epoch learning rates; scored as is (where the training "
+                           "side is the fit part, that run's model: the refit would repeat it; "
+                           "refit_repeats_selection)"
                            if opts.refit == "full" else
                            "the inner fit part's best-validation-epoch model is scored (no refit)"),
             "lrs": [float(lr) for lr in opts.lrs], "dropouts": [float(d) for d in opts.dropouts],

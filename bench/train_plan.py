@@ -40,6 +40,7 @@ from .train import (
     crop_samples,
     learnable,
     other_trainings,
+    refit_repeats_selection,
     refuse_whole_clip_crop,
     scored,
     select_folds,
@@ -79,17 +80,19 @@ class TrainingCost:
 
 
 def run_counts(n_splits: int, n_settings: int, opts: TrainOptions, first_included: bool = True,
-               first_stored: int = 0) -> tuple[int, int]:
+               first_stored: int = 0, repeated: int = 0) -> tuple[int, int]:
     """(selection runs, refits) for one seed over ``n_splits`` outer splits still to train, as
     :func:`rwbench.train.train_one` runs them: choosing on the first fold, ``n_settings`` runs (learning rates ×
     dropouts) on the first split (one of them is its selected run) and one run per other split; choosing on every
     fold, ``n_settings`` runs on each. ``first_included`` False (``--folds`` without the first split, or the first
     split trained already): the first split's ``n_settings`` runs come on top, less the ``first_stored`` runs its
-    search already holds (a resumed study)."""
+    search already holds (a resumed study). ``repeated``: splits whose training side is their fit part (no refit: it
+    would repeat the selected run)."""
+    refits = n_splits - repeated if opts.refit == "full" else 0
     if opts.select_on == "every-fold" or n_settings == 1:  # each split's own runs
-        return n_splits * n_settings, n_splits if opts.refit == "full" else 0
+        return n_splits * n_settings, refits
     search = n_settings - first_stored
-    return search + n_splits - first_included, n_splits if opts.refit == "full" else 0
+    return search + n_splits - first_included, refits
 
 
 def train_step_seconds(model: Classifier, clips: torch.Tensor, targets: torch.Tensor, task: TaskType,
@@ -145,7 +148,8 @@ def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> T
     per_clip_forward = windows * forward_seconds(model, noise[:, :crop], device) / len(batch)
     fit_epoch = len(fit_idx) * per_clip_train + len(val_idx) * per_clip_forward
     refit_epoch = len(splits[0].train) * per_clip_train
-    selection, refits = run_counts(len(splits), len(setting_grid(opts)), opts, every[0].name in {s.name for s in splits})
+    selection, refits = run_counts(len(splits), len(setting_grid(opts)), opts, every[0].name in {s.name for s in splits},
+                                   repeated=sum(map(refit_repeats_selection, splits)))
     min_epochs = min(opts.patience + 1, opts.epochs)
     # the scored model: the refit on the whole training side (1 … cap epochs), or the fit part's best epoch
     scored_clips = len(splits[0].train) if opts.refit == "full" else len(fit_idx)
@@ -179,7 +183,8 @@ def left_to_train(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOp
     stored = read_json(search) if search.is_file() and not opts.force else {}
     runs = set(stored.get("runs", {})) if stored.get("train_key") == key else set()
     selection, refits = run_counts(len(left), len(setting_grid(opts)), opts, every[0] in left,
-                                   len(runs & {s.name for s in setting_grid(opts)}))
+                                   len(runs & {s.name for s in setting_grid(opts)}),
+                                   repeated=sum(map(refit_repeats_selection, left)))
     return selection, refits, len(left)
 
 

@@ -900,3 +900,26 @@ def test_a_training_resumed_with_another_thread_count_says_its_weights_agree_to_
     finally:
         torch.set_num_threads(threads)
     assert "resumed with 2 torch threads, its checkpoint written with 1" in caplog.text
+
+
+def test_a_training_side_that_is_the_fit_part_is_not_trained_twice(tmp_path, monkeypatch):
+    """A fixed split refit on train alone (GTZAN's default): the refit replayed the selected run on the same clips
+    (twice the compute). Its model is scored instead — the very weights the refit makes, checked by refitting."""
+    import rwbench.train as train
+
+    ds = tone_dataset(n_per_class=15)
+    clips = [dataclasses.replace(c, fold=None, split=("train", "train", "valid", "test", "train")[i % 5])
+             for i, c in enumerate(ds.clips)]
+    from rwbench.protocol import FixedSplit
+
+    ds = dataclasses.replace(ds, clips=clips, protocol=FixedSplit(id="tones-fixed", refit="train"))
+    ds.decoded, ds.fail_on = [], {}
+    opts = TrainOptions(device="cpu", workers=0, batch_size=8, epochs=3, patience=3, lrs=(1e-3,), dropouts=(0.5,))
+    (skipped,) = train_all([ds], [TINY], dataclasses.replace(opts, results_dir=tmp_path / "skipped"))
+    monkeypatch.setattr(train, "refit_repeats_selection", lambda split: False)
+    (refit,) = train_all([ds], [TINY], dataclasses.replace(opts, results_dir=tmp_path / "refit"))
+    one, other = json.loads(skipped.read_text()), json.loads(refit.read_text())
+    assert one["training"]["folds"]["test"]["refit_repeats_selection"] is True
+    assert "refit_repeats_selection" not in other["training"]["folds"]["test"]
+    assert one["frontend"]["weights_sha256"] == other["frontend"]["weights_sha256"]
+    assert one["folds"][0]["predicted"] == other["folds"][0]["predicted"] and one["folds"][0]["n_train"] == 27

@@ -34,6 +34,8 @@ def test_folds_without_the_first_split_still_count_its_search(select_on, setting
 def test_selection_runs_the_first_split_already_holds_are_not_counted_again():
     opts = TrainOptions(select_on="first-fold")
     assert run_counts(3, 4, opts, first_included=True, first_stored=1) == (3 + 2, 3)  # killed after one of 4 runs
+    # a split whose training side is its fit part (a fixed split refit on train) has no refit: it would repeat the run
+    assert run_counts(1, 4, opts, repeated=1) == (4, 0)
     assert run_counts(2, 4, opts, first_included=False, first_stored=4) == (2, 2)  # fold 1 done: one run per split
 
 
