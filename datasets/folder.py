@@ -1,4 +1,5 @@
-"""Any dataset laid out one subfolder per class: ``<root>/<class>/**/<file>.<audio ext>``.
+"""Any dataset laid out one subfolder per class: ``<root>/<class>/**/<file>.<audio ext>``. Every folder is read
+(``__other__`` is a class) but hidden ones and ``__MACOSX`` (a Mac zip's resource forks), at any depth.
 
 Protocol ``folder/stratified-<k>fold``: seeded stratified k-fold (``k=10``, ``seed=0``) over the
 clips sorted by id (their path relative to the root); the assignment is written into the result.
