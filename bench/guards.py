@@ -218,9 +218,9 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
 
 
 def ignored_folder(name: str) -> bool:
-    """A folder no dataset reads: hidden, or the ``__MACOSX`` of a zip made on a Mac. Any other (``__other__`` too)
-    is read: a class folder is a class, whatever its name."""
-    return name.startswith(".") or name == "__MACOSX"
+    """A folder no dataset reads: hidden, the ``__MACOSX`` of a zip made on a Mac, Python's ``__pycache__``. Any
+    other (``__other__`` too) is read: a class folder is a class, whatever its name."""
+    return name.startswith(".") or name in ("__MACOSX", "__pycache__")
 
 
 def entries_below(folder: Path) -> list[Path]:
@@ -545,11 +545,6 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
         first = unlabelled[0].path or unlabelled[0].id
         raise DataError(f"{label}: {len(unlabelled)} clip(s) have an empty label (first: {first}); "
                         "label every clip or remove the row")
-    if not_labelled := [c for c in clips if isinstance(c.label, str) and c.label in MISSING_LABELS]:  # R's NA
-        first = not_labelled[0].path or not_labelled[0].id
-        raise DataError(f"{label}: {len(not_labelled)} clip(s) have the label {not_labelled[0].label!r}, a spelling of a missing "
-                        f"value (first: {first}): label every clip or remove the row; a class of that name needs "
-                        "another (e.g. 'no_event')")
     if classes is not None:
         check_labels(clips, classes, dataset=label)
     if spellings := label_spellings(clips):  # "Dog" beside "dog": two classes, each with part of the clips

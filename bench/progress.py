@@ -37,9 +37,9 @@ class Progress:
             from tqdm.auto import tqdm
             from tqdm.contrib.logging import logging_redirect_tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit="job", dynamic_ncols=True,  # tqdm's own ETA counts cached steps
-                             bar_format="{desc}: {n_fmt}/{total_fmt} jobs |{bar}| {elapsed}, ETA {postfix}")
-            self._bar.set_postfix_str("?", refresh=False)
+            # tqdm's own ETA counts cached steps: ours is the postfix (tqdm writes ", " before it)
+            self._bar = tqdm(total=total, desc=desc, unit="job", dynamic_ncols=True, postfix="ETA ?",
+                             bar_format="{desc}: {n_fmt}/{total_fmt} jobs |{bar}| {elapsed}{postfix}")
             self._stack.enter_context(logging_redirect_tqdm())  # log lines above the bar, not through it
 
     def __enter__(self) -> Progress:
@@ -57,7 +57,7 @@ class Progress:
     def clips(self, label: str, done: int, total: int) -> None:
         """The embed job in progress: ``done`` of ``total`` clips (the bar's postfix; nothing in plain mode)."""
         if self._bar is not None:
-            self._bar.set_postfix_str(f"{self.eta()} ({label}: {done}/{total} clips)", refresh=True)
+            self._bar.set_postfix_str(f"ETA {self.eta()} ({label}: {done}/{total} clips)", refresh=True)
 
     def eta(self) -> str:
         """The time left: the steps left at the mean time of those that did work, or "?" before one has."""
@@ -77,7 +77,7 @@ class Progress:
         if not self.enabled:
             return
         if self._bar is not None:
-            self._bar.set_postfix_str(self.eta(), refresh=False)
+            self._bar.set_postfix_str(f"ETA {self.eta()}", refresh=False)
             self._bar.update(1)
             if message:
                 log.info("%s", message)

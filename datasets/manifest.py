@@ -26,7 +26,16 @@ import pandas as pd
 from rwbench.audio import PadMode
 from rwbench.datamodel import Clip, Dataset, register_dataset
 from rwbench.errors import DataError
-from rwbench.guards import file_dataset, group_straddles, read_table, refuse_unused, repeated_entries, stratified_folds, to_int
+from rwbench.guards import (
+    MISSING_LABELS,
+    file_dataset,
+    group_straddles,
+    read_table,
+    refuse_unused,
+    repeated_entries,
+    stratified_folds,
+    to_int,
+)
 from rwbench.protocol import FixedSplit, PredefinedFolds, Protocol, Refit
 
 log = logging.getLogger(__name__)
@@ -54,6 +63,8 @@ def choose(table: pd.DataFrame, use: str | None, manifest: Path) -> str | None:
 
 def row_clip(row: dict, base: Path, column: str, by: str | None, where: str) -> Clip:
     listed = row[column].strip()  # "a.wav " is a.wav, as a label's stray space is stripped
+    if not listed:
+        raise DataError(f"{where}: the {column!r} cell is empty; list a file or remove the row")
     path = Path(listed)
     fold = to_int(row["fold"], what="fold", where=where) if by == "fold" else None
     split = row["split"].strip().lower() if by == "split" else None
@@ -61,6 +72,9 @@ def row_clip(row: dict, base: Path, column: str, by: str | None, where: str) -> 
         raise DataError(f"{where}: split {row['split']!r} is not one of {list(SPLITS)}")
     group = (row.get("group") or "").strip() or None
     label = row["label"].strip()  # "dog " is "dog": a stray space must not make a class of its own
+    if label in MISSING_LABELS:  # R writes a missing label as NA, Excel as #N/A: not a class
+        raise DataError(f"{where}: the label {label!r} spells a missing value (pandas reads it as one); label the "
+                        "clip or remove the row; a class of that name needs another (e.g. 'no_event')")
     return Clip(listed, label, path if path.is_absolute() else base / path, fold, split, group)
 
 

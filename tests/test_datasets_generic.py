@@ -270,20 +270,22 @@ def test_folder_audio_outside_the_class_folders_is_named_and_hidden_folders_are_
         load("folder", root, k=3)
 
 
-def test_a_double_underscore_class_folder_is_a_class_and_only_macosx_is_skipped(tmp_path):
+def test_a_double_underscore_class_folder_is_a_class_and_only_macosx_is_skipped(tmp_path, caplog):
     """``__other__`` holding audio is a class of the task (it was dropped unsaid: a 2-class score of a 3-class
     dataset), and so is its audio below ``__pycache__``-like subfolders; ``__MACOSX`` (a Mac zip's resource forks)
-    is skipped at any depth, and an audio-less ``__pycache__`` is not warned about as an empty class."""
+    is skipped at any depth, and so is Python's ``__pycache__`` (its .pyc files are not audio left unread)."""
     root = build_folder(tmp_path / "pets")
     shutil.move(root / "owl", root / "__other__")
     write_audio(root / "cat" / "__takes__" / "cat9.wav", seconds=0.15)
     write_audio(root / "__MACOSX" / "cat" / "._cat0.wav", seconds=0.15)
     write_audio(root / "dog" / "__MACOSX" / "dog9.wav", seconds=0.15)
     (root / "__pycache__").mkdir()
+    (root / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"\0")  # Python's: skipped, not named as unread
     ds = load("folder", root, k=3, check_duplicates=False)
     assert ds.classes == ["__other__", "cat", "dog"] and len(ds.clips) == 19
     assert "cat/__takes__/cat9.wav" in {c.id for c in ds.clips}
     assert not any("MACOSX" in c.id for c in ds.clips)
+    assert ".pyc" not in caplog.text and "hold no audio" not in caplog.text
 
 
 def test_csv_paths_are_read_without_surrounding_spaces(tmp_path):
@@ -308,8 +310,26 @@ def test_a_label_spelling_a_missing_value_is_refused(tmp_path, missing):
     rows = [(f"clips/{lab}{i}.wav", lab, i % 3 + 1) for lab in "ab" for i in range(6)]
     rows[2] = (rows[2][0], missing, rows[2][2])
     write_manifest(tmp_path, ("path", "label", "fold"), rows)
-    with pytest.raises(DataError, match=f"1 clip\\(s\\) have the label '{re.escape(missing.strip())}', a spelling of "
-                                        "a missing value \\(first: .*a2.wav\\)"):
+    with pytest.raises(DataError, match=f"manifest.csv:4: the label '{re.escape(missing.strip())}' spells a missing "
+                                        "value"):
+        load("csv", tmp_path, check_duplicates=False)
+
+
+@pytest.mark.parametrize("name", ["None", "NA", "null"])
+def test_a_class_folder_named_like_a_missing_value_is_a_class(tmp_path, name):
+    """Only a manifest's label cell can hold a tool's missing value; a folder is named by its owner."""
+    root = build_folder(tmp_path / "pets")
+    shutil.move(root / "owl", root / name)
+    assert name in load("folder", root, k=3, check_duplicates=False).classes
+
+
+def test_a_blank_manifest_path_is_refused_by_line(tmp_path):
+    """A path of spaces, stripped, was the manifest's own folder ("is a folder, not an audio file")."""
+    rows = [(f"clips/{lab}{i}.wav", lab, i % 3 + 1) for lab in "ab" for i in range(6)]
+    write_manifest(tmp_path, ("path", "label", "fold"), rows)
+    text = (tmp_path / "manifest.csv").read_text().replace("clips/a0.wav", "   ")
+    (tmp_path / "manifest.csv").write_text(text)
+    with pytest.raises(DataError, match=r"manifest.csv:2: the 'path' cell is empty; list a file or remove the row"):
         load("csv", tmp_path, check_duplicates=False)
 
 

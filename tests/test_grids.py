@@ -234,6 +234,14 @@ def test_a_published_protocol_row_of_a_fixed_split_records_the_refit_it_made(tmp
     record, fair = json.loads(path.read_text()), json.loads(honest.read_text())
     assert (fair["dataset"]["protocol"]["refit"], fair["folds"][0]["n_train"]) == ("train+valid", 36)
     assert (record["dataset"]["protocol"]["refit"], record["folds"][0]["n_train"]) == ("train", 27)
+    # a row written before the fix (its refit recorded as the dataset's) is read as the refit it made: one protocol
+    from rwbench.analysis.leaderboard import data_of, read_results
+
+    older = {**record, "seed": 1, "dataset": {**record["dataset"],
+                                              "protocol": {**record["dataset"]["protocol"], "refit": "train+valid"}}}
+    path.with_name(path.name.replace("seed0", "seed1")).write_text(json.dumps(older))
+    now, before = sorted(read_results(path.parents[2])[0], key=lambda r: r.seed)
+    assert before.seed == 1 and data_of(now) == data_of(before) and len(load(path.parents[2])) == 1
 
 
 def test_another_name_for_the_same_grid_reuses_the_result(study_run, tmp_path):

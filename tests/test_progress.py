@@ -60,6 +60,19 @@ def test_the_eta_counts_the_time_of_steps_that_did_work_only(monkeypatch, caplog
     assert lines[3] == "[4 of 12, 1:46, ETA 13:20] computed"  # 8 steps left at 100 s
 
 
+def test_the_terminal_bar_shows_its_eta_as_the_log_lines_do(capsys):
+    """tqdm writes ", " before the postfix: the bar read "ETA , ?" and started with a blank ETA."""
+    from rwbench import progress
+
+    with progress.Progress(3, bar=True) as bar:
+        bar.step("cached", worked=False)
+        bar.clips("x", 1, 4)
+        bar.step("computed")
+    err = capsys.readouterr().err
+    assert "jobs |" in err and ", ETA ?" in err and "ETA ? (x: 1/4 clips)" in err and re.search(r", ETA \d+:\d\d", err)
+    assert "ETA ," not in err and not re.search(r"ETA\s*$", err, re.M)
+
+
 @pytest.mark.parametrize("backend", ["svm", "elm"])
 def test_parallel_fits_give_the_results_of_one_job(tmp_path, backend):
     ds = tone_dataset()

@@ -342,8 +342,18 @@ def data_of(record: ResultRecord) -> str:
     return f"{_clips_and_protocol(record)}, outer fold(s) {' '.join(str(f['name']) for f in record.folds)} scored"
 
 
-def _clips_and_protocol(record: ResultRecord) -> str:
+def protocol_of(record: ResultRecord) -> dict:
+    """The protocol a result was scored on. The study's protocol (``--protocol published``) refits a fixed split on
+    train alone, which its rows before session 27 recorded as the dataset's refit: read as the "train" it was."""
     protocol = record.dataset.get("protocol") or {}
+    if (str(protocol.get("evaluation", "")).startswith("published") and protocol.get("kind") == "fixed_split"
+            and "refit" in protocol):
+        return {**protocol, "refit": "train"}
+    return protocol
+
+
+def _clips_and_protocol(record: ResultRecord) -> str:
+    protocol = protocol_of(record)
     return f"clips {record.dataset.get('fingerprint')}, protocol {protocol.get('id', '?')} #{content_key(protocol)[:8]}"
 
 
@@ -351,7 +361,7 @@ def differences(records: Iterable[ResultRecord]) -> str:
     """What the data of ``records`` differ in: "clips" (their fingerprints) and the protocol's fields (refit, k,
     seed, folds …), named so that a reader sees it, not only two hashes."""
     records = list(records)
-    protocols = [r.dataset.get("protocol") or {} for r in records]
+    protocols = [protocol_of(r) for r in records]
     fields = sorted(k for k in {k for p in protocols for k in p} if len({content_key({"v": p.get(k)}) for p in protocols}) > 1)
     clips = ["clips"] if len({r.dataset.get("fingerprint") for r in records}) > 1 else []
     folds = ["outer folds scored"] if len({tuple(f["name"] for f in r.folds) for r in records}) > 1 else []
