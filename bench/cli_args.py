@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import logging
 import math
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .choices import (
@@ -27,6 +29,7 @@ from .choices import (
 from .errors import DataError, RwbenchError
 
 MAX_SECONDS = 86400.0  # a window or clip length beyond a day is a typing error
+log = logging.getLogger("rwbench")
 
 
 def seed_list(text: str) -> list[int]:
@@ -230,13 +233,41 @@ def data_root(text: str) -> Path:
     return Path(text).expanduser().absolute()  # Dask workers read it from their own working directories
 
 
+def folder(flag: str) -> Callable[[str], Path]:
+    """``--results`` / ``--cache``: a folder; an empty value (an unset shell variable) is refused, not read as the
+    current folder (its runs/ and embeddings/ written there)."""
+    def parse(text: str) -> Path:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{flag} takes a folder, got {text!r} (an unset variable?); write {flag} . "
+                                             "for the current folder")
+        return Path(text).expanduser()
+    return parse
+
+
+class Once(argparse.Action):
+    """A list option whose repetition is said: argparse keeps the last (``--frontends mfcc --frontends vgg`` ran vgg
+    alone, unsaid). The last still wins, as a script's later flag overrides its defaults, with a warning."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        given: dict[str, object] = getattr(namespace, "_given", {})
+        if self.dest in given:
+            log.warning("%s given twice: the last (%s) replaces %s; give one comma-separated list for both",
+                        option_string, shown(values), shown(given[self.dest]))
+        namespace._given = {**given, self.dest: values}
+        setattr(namespace, self.dest, values)
+
+
+def shown(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def add_data_options(p: argparse.ArgumentParser, *, stored_tasks: bool = False) -> None:
     """``stored_tasks``: a stage that reads the dataset the embed stage stored (`rwbench evaluate` without
     --data-root) evaluates every task stored there by default."""
     p.add_argument("--dataset", default="synthetic", help="registered dataset (see `rwbench list datasets`)")
     p.add_argument("--data-root", type=data_root, help="folder that holds the dataset (not needed for synthetic)")
     stored = "; without --data-root, every task the embed stage stored in the cache" if stored_tasks else ""
-    p.add_argument("--tasks", type=task_list, help=f"comma-separated tasks of a multi-task dataset (default: the "
+    p.add_argument("--tasks", type=task_list, action=Once, help=f"comma-separated tasks of a multi-task dataset (default: the "
                                                   f"dataset's default tasks, see `rwbench list datasets`{stored})")
     p.add_argument("--dataset-option", type=loader_option, action="append", default=[], metavar="KEY=VALUE",
                    help="loader option, e.g. refit=train+valid (repeatable)")
@@ -248,7 +279,7 @@ def add_data_options(p: argparse.ArgumentParser, *, stored_tasks: bool = False) 
 
 def add_embed_options(p: argparse.ArgumentParser) -> None:
     add_frontends(p, default=DEFAULT_FRONTENDS, help="comma-separated names or wildcards ('vgg*')")
-    p.add_argument("--weights", type=weight_tags, default=["random"],
+    p.add_argument("--weights", type=weight_tags, default=["random"], action=Once,
                    help="comma-separated weight tags: random (seeded), dsp, a pretrained tag such as mtt/msd (see "
                         "`rwbench list frontends`), or pretrained:PATH (safetensors or torch state dict)")
     add_seeds(p)
@@ -276,7 +307,7 @@ def add_embed_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_eval_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backends", default=DEFAULT_BACKENDS, help="comma-separated backends or wildcards")
+    p.add_argument("--backends", default=DEFAULT_BACKENDS, action=Once, help="comma-separated backends or wildcards")
     p.add_argument("--layers", default="default",
                    help="feature layers evaluated, one result each: default (each front-end's own), each (every "
                         "layer alone), all, or sets like 'mean_pool+max_pool,penultimate'")
@@ -426,7 +457,7 @@ def shared_option(*flags: str, **declared):
     return add
 
 
-add_frontends = shared_option("--frontends", help="comma-separated names or wildcards ('vgg*')")
+add_frontends = shared_option("--frontends", action=Once, help="comma-separated names or wildcards ('vgg*')")
 add_width = shared_option("--width", type=width, default="small", help="small, paper or a filter count")
 add_seeds = shared_option("--seeds", type=seed_list, default=[0], help="a count (3 → 0,1,2) or a list (0,5,7)")
 add_device = shared_option("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -434,6 +465,7 @@ add_batch_size = shared_option("--batch-size", type=positive(int, "--batch-size"
 add_workers = shared_option("--workers", type=worker_count,
                             help="DataLoader decoding workers (default: min(4, cores − 1))")
 add_jobs = shared_option("--jobs", type=jobs, help="grid-search fits in parallel (default: every core)")
-add_results = shared_option("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
-add_cache = shared_option("--cache", type=Path, help="embedding cache (default RESULTS/embeddings)")
+add_results = shared_option("--results", type=folder("--results"), default=Path("results"),
+                            help="results folder (default ./results)")
+add_cache = shared_option("--cache", type=folder("--cache"), help="embedding cache (default RESULTS/embeddings)")
 add_force = shared_option("--force", action="store_true", help="re-evaluate even when an up-to-date result exists")

@@ -28,7 +28,16 @@ from .errors import DataError, RwbenchError
 from .evaluate import VOTES, clip_means, nested_cv
 from .fileio import content_key, read_json, write_json
 from .folds import FoldResult
-from .frontend import FrontendSpec, layer_pooling, layer_sets, network_precision, offers, weight_tags
+from .frontend import (
+    FRONTENDS,
+    PRETRAINED_PREFIX,
+    FrontendSpec,
+    layer_pooling,
+    layer_sets,
+    network_precision,
+    offers,
+    weight_tags,
+)
 from .hear_import import provenance as hear_provenance
 from .macs import count_macs
 from .options import Batching, Cached, Execution, Instance, check_seconds
@@ -135,6 +144,10 @@ def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOption
     (and evaluated) once, with seed 0 for the backend whatever ``--seeds`` says: a run with ``--seeds 1,2`` after one
     with ``--seeds 0,1,2`` would otherwise add a second "seed" of the same embedding (a copy for a deterministic
     backend) to the row."""
+    known = {tag for spec in FRONTENDS for tag in spec.weights} | {*FOLD_TAGS, "random", "trained"}
+    if typos := [t for t in opts.weights if t not in known and not t.startswith(PRETRAINED_PREFIX)]:  # mfcc alone too
+        raise RwbenchError(f"unknown weights tag(s) {typos}: the tags are {', '.join(sorted(known))} or "
+                           f"{PRETRAINED_PREFIX}PATH (`rwbench list frontends` shows each front-end's)")
     learnable = [spec for spec in frontends if spec.is_learnable()]
     unused = [t for t in opts.weights if not any(offers(spec, t) for spec in learnable)]
     if unused and learnable:

@@ -107,3 +107,17 @@ def test_a_reader_that_closes_the_pipe_early_gets_no_traceback():
     child.stdout.close()  # closed before the child writes a byte
     stderr = child.stderr.read().decode()
     assert child.wait(timeout=120) == 141 and "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
+def test_a_list_option_given_twice_says_which_one_runs(tmp_path, capsys, caplog):
+    """argparse keeps the last of two: `--frontends mfcc --frontends logmel_stats` ran logmel_stats alone, unsaid. The
+    last still wins (a script's later flag overrides its defaults), said in a warning."""
+    import logging
+
+    from rwbench.cli import main
+
+    with caplog.at_level(logging.WARNING, logger="rwbench"):
+        assert main(["run", "--frontends", "mfcc", "--frontends", "logmel_stats", "--backends", "knn", "--dry-run",
+                     "--results", str(tmp_path / "r")]) == 0
+    said = caplog.text + capsys.readouterr().err
+    assert "--frontends given twice: the last (logmel_stats) replaces mfcc; give one comma-separated list" in said

@@ -83,6 +83,14 @@ def file_at(tmp: Path) -> str:
     return str(tmp / "a_file")
 
 
+def search_json(tmp: Path) -> Path:
+    """A search folder whose search.json lacks its ``trained`` part (written by another version, or edited)."""
+    folder = tmp / "search" / "logmel__synthetic"
+    folder.mkdir(parents=True)
+    (folder / "search.json").write_text(json.dumps({"architectures": [], "proxies": [], "dataset": {}}))
+    return folder
+
+
 # id → (argv builder(tmp), the one error line's fragment)
 WIDTH_RULE = "--width takes small, paper (or a front-end's own width name) or a filter count from 1 to 1048576"
 ERRORS = {
@@ -124,6 +132,13 @@ ERRORS = {
     "--hop without --segment": (lambda t: ["run", "--hop", "1"], "--hop and --aggregate need --segment"),
     "--hop past --segment": (lambda t: ["run", "--frontends", "mfcc", "--segment", "1", "--hop", "1.5"],
                              "hop 1.5 s is longer than segment 1 s: the audio between windows would never be seen"),
+    "--results empty": (lambda t: ["run", "--results", ""], "--results takes a folder, got '' (an unset variable?)"),
+    "--cache empty": (lambda t: ["embed", "--cache", " "], "--cache takes a folder, got ' '"),
+    "--weights misspelt, weight-free front-end": (lambda t: ["run", "--frontends", "mfcc", "--weights", "randm",
+                                                             "--results", str(t / "r")],
+                                                  "unknown weights tag(s) ['randm']: the tags are "),
+    "search score of a search.json without its trained part": (lambda t: ["search", "score", str(search_json(t))],
+                                                                "search.json lacks trained (or holds another kind"),
     "--workers -1": (lambda t: ["run", "--workers", "-1"], "--workers takes a non-negative integer"),
     "--workers two": (lambda t: ["run", "--workers", "two"], "--workers takes a non-negative integer"),
     "--jobs 0": (lambda t: ["run", "--jobs", "0"], "--jobs takes a positive count or -1"),

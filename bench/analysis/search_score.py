@@ -408,13 +408,21 @@ def scatter_figure(manifest: dict, table: pd.DataFrame):
     return figure
 
 
+# what search score reads from a search.json, and the kind of each
+SEARCH_KEYS: dict[str, type] = {"architectures": list, "proxies": list, "dataset": dict, "trained": dict}
+
+
 def read_search(folder: Path) -> dict:
     """A search folder's ``search.json`` as written (its trained rows not looked up)."""
     path = Path(folder) / "search.json"
     if not path.is_file():
         raise RwbenchError(f"{folder} holds no search.json: give a folder `rwbench search` wrote "
                            "(RESULTS/search/SPACE__DATASET, or its --out)")
-    return read_json(path)
+    manifest = read_json(path)
+    if missing := [k for k in SEARCH_KEYS if not isinstance(manifest.get(k), SEARCH_KEYS[k])]:
+        raise RwbenchError(f"{path} lacks {', '.join(missing)} (or holds another kind of value there): not a "
+                           "search.json this rwbench reads; run `rwbench search` again to write it")
+    return manifest
 
 
 def load_manifest(folder: Path) -> dict:
