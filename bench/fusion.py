@@ -205,27 +205,28 @@ def _replace(net: nn.Module, name: str, module: nn.Module) -> None:
     setattr(net.get_submodule(parent), leaf, module)
 
 
-def _put(seq: nn.Sequential, i: int, first: nn.Module, second: nn.Module) -> None:
-    seq[i], seq[i + 1] = first, second
+def _swap(seq: nn.Sequential, i: int) -> None:
+    """Swap ``seq``'s members ``i`` and ``i + 1`` (its own undoing)."""
+    seq[i], seq[i + 1] = seq[i + 1], seq[i]
 
 
-def _reorder_pools(net: nn.Module, flow: DataFlow, undo: list[Callable[[], None]]) -> list[str]:
-    """Swap ``[activation, max-pool]`` neighbours in Sequentials that run as a whole (and whose members do not
-    run elsewhere, e.g. unpacked by a ``forward``); each swap's reversal is added to ``undo``."""
-    done = []
+def _pool_swaps(net: nn.Module, flow: DataFlow) -> list[tuple[nn.Sequential, int, str]]:
+    """The ``[activation, max-pool]`` neighbours to swap, in order, in Sequentials that run as a whole (and whose
+    members do not run elsewhere, e.g. unpacked by a ``forward``): (Sequential, position, what)."""
+    swaps = []
     for name, seq in net.named_modules():
         if not (isinstance(seq, nn.Sequential) and type(seq).forward is nn.Sequential.forward and flow.calls[name]):
             continue
-        for i in range(len(seq) - 1):
-            act, pool = seq[i], seq[i + 1]
+        members = list(seq)  # as the swaps before leave it: an activation may move past several pools
+        for i in range(len(members) - 1):
+            act, pool = members[i], members[i + 1]
             member = [f"{name}.{i}" if name else str(i), f"{name}.{i + 1}" if name else str(i + 1)]
             # an in-place activation rewrites its input, which another reader may see (a returned layer): kept
             if (_monotone(act) and not getattr(act, "inplace", False) and _plain(pool, MAX_POOLS) and not pool.return_indices
                     and all(flow.calls[m] == flow.calls[name] for m in member)):
-                seq[i], seq[i + 1] = pool, act
-                undo.append(partial(_put, seq, i, act, pool))
-                done.append(f"{name}: {type(act).__name__} after {type(pool).__name__}")
-    return done
+                members[i], members[i + 1] = pool, act
+                swaps.append((seq, i, f"{name}: {type(act).__name__} after {type(pool).__name__}"))
+    return swaps
 
 
 def fuse_for_inference(net: nn.Module, example: torch.Tensor) -> list[str]:
@@ -235,13 +236,16 @@ def fuse_for_inference(net: nn.Module, example: torch.Tensor) -> list[str]:
         raise ValueError("fuse_for_inference rewrites a network in eval mode only (batch norm uses its running stats)")
     flow = trace(net, example)
     tied = _tied_modules(net)
+    # folding would rescale a tied or otherwise read weight for its other reader as well
+    pairs = [(conv, bn) for conv, bn in foldable_pairs(flow) if conv not in tied and not _read_elsewhere(conv, flow)]
+    swaps = _pool_swaps(net, flow)
+    if not pairs and not swaps:
+        return []
     probe = torch.randn(example.shape, generator=torch.Generator().manual_seed(0)).to(example)
     with torch.no_grad():
         before = [t.clone() for t in _tensors(net(probe))]
     done, undo = [], []
-    for conv, bn in foldable_pairs(flow):
-        if conv in tied or _read_elsewhere(conv, flow):  # folding would rescale the other reader's weight as well
-            continue
+    for conv, bn in pairs:
         conv_module, bn_module = net.get_submodule(conv), net.get_submodule(bn)
         if not isinstance(conv_module, _ConvNd) or not isinstance(bn_module, _BatchNorm):  # what trace records
             raise TypeError(f"fuse_for_inference: {conv} / {bn} is not a convolution and a batch norm")
@@ -249,10 +253,13 @@ def fuse_for_inference(net: nn.Module, example: torch.Tensor) -> list[str]:
         fold(conv_module, bn_module)
         _replace(net, bn, nn.Identity())
         done.append(f"{bn} folded into {conv}")
-    done += _reorder_pools(net, flow, undo)
+    for seq, i, what in swaps:
+        _swap(seq, i)
+        undo.append(partial(_swap, seq, i))
+        done.append(what)
     with torch.no_grad():
         after = _tensors(net(probe))
-    if done and not _same_outputs(before, after):  # a module reached other than by its name (a list of steps, say)
+    if not _same_outputs(before, after):  # a module reached other than by its name (a list of steps, say)
         for step in reversed(undo):
             step()
         log.warning("%s: not fused (the rewritten network's output differs from the network's on a test input: "

@@ -197,7 +197,7 @@ def class_folder_files(root: Path, class_of: Callable[[str], str | None], *, dat
             raise DataError(f"{dataset}: {folder} holds audio but {folder.name!r} is not a known class folder; "
                             f"move it out of {root}")
         out += [(f, label) for f in files if label is not None]  # None: no files (or raised above)
-        empty += [folder.name] if label is not None and not files and not folder.name.startswith("__") else []
+        empty += [folder.name] if label is not None and not files else []
         unread += [f for f in entries if f.suffix.lower() not in extensions and not f.is_dir()] if label is not None else []
     if broken:  # not a "missing listed file": nothing lists a class folder's files
         raise DataError(f"{dataset}: {len(broken)} broken symbolic link(s) in the class folders of {root} (first: "

@@ -101,31 +101,9 @@ class RunOptions(Instance, Execution, Batching, Cached):
                                 weights="trained", seed=seed, backend="head") if weights == "trained" else None)
             check_fold_weights(folder, fold, dataset, spec, head, weights)
             if not checkpoint.is_file():
-                recorded = self.recorded_sha256(dataset, spec, weights, seed).get(fold)
+                recorded = recorded_sha256(folder, fold, head)
         return EmbedJob(dataset, spec, self.width, weights, seed, self.pooling, self.segment, self.hop, fold, checkpoint,
                         self.precision, recorded, self.init)
-
-    def recorded_sha256(self, dataset: Dataset, spec: FrontendSpec, weights: str, seed: int) -> dict[str, str]:
-        """The sha256 of each fold's weights file as the training's own records give it (``trained``: the head row;
-        a pre-training: each ``<fold>.json``); empty where there is none."""
-        if weights != "trained":
-            folder = fold_weights_folder(self.results_dir, weights, dataset.key, spec.name, self.width, seed)
-            out = {}
-            for record in folder.glob("*.json"):
-                try:
-                    sha256 = read_json(record).get("weights_sha256")
-                except RwbenchError:
-                    continue
-                if isinstance(sha256, str):
-                    out[record.stem] = sha256
-            return out
-        path = result_path(self.results_dir, dataset=dataset.key, frontend=spec.name, width=str(self.width),
-                           weights="trained", seed=seed, backend="head")
-        try:
-            recorded = read_json(path).get("frontend", {}).get("weights_sha256") if path.is_file() else None
-        except RwbenchError:
-            return {}
-        return recorded if isinstance(recorded, dict) else {}
 
 
 @dataclass
@@ -136,6 +114,22 @@ class RunLog:
     evaluated: int = 0
     reused: int = 0  # result files already up to date
     results: list[Path] = field(default_factory=list)
+
+
+def recorded_sha256(folder: Path, fold: str, head: Path | None) -> str | None:
+    """The sha256 of a fold's weights file as its training recorded it, standing in where the file is gone (another
+    machine, results kept): the ``head`` row's (``trained``), else the fold's ``<fold>.json`` (a pre-training's too);
+    None where neither says."""
+    try:
+        if head is not None and head.is_file():
+            recorded = read_json(head).get("frontend", {}).get("weights_sha256")
+            if isinstance(recorded, dict) and isinstance(recorded.get(fold), str):
+                return recorded[fold]
+        record = folder / f"{fold}.json"
+        sha256 = read_json(record).get("weights_sha256") if record.is_file() else None
+    except RwbenchError:
+        return None
+    return sha256 if isinstance(sha256, str) else None
 
 
 def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOptions) -> list[EmbedJob]:

@@ -385,10 +385,10 @@ def mixed_data(groups: dict[RowKey, list[ResultRecord]]) -> list[str]:
     lines = []
     for key, records in groups.items():
         for record in records:
-            seen = versions.setdefault(key.dataset, {})
-            if data_of(record) not in seen:
+            seen, data = versions.setdefault(key.dataset, {}), data_of(record)
+            if data not in seen:
                 examples.setdefault(key.dataset, []).append(record)
-            seen.setdefault(data_of(record), []).append(f"{key.frontend} {key.weights} {key.backend} seed {record.seed}")
+            seen.setdefault(data, []).append(f"{key.frontend} {key.weights} {key.backend} seed {record.seed}")
         setups = {evaluated_by(r) for r in records}
         if len(setups) > 1:
             lines.append(f"{key.dataset}: {key.frontend} {key.weights} {key.backend}: its seeds were evaluated "
