@@ -58,6 +58,7 @@ from .results import (
     variant,
     write_result,
 )
+from .weight_packs import checked_checkpoint_path
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,9 @@ def jobs(datasets: list[Dataset], frontends: list[FrontendSpec], opts: RunOption
     if typos := [t for t in opts.weights if t not in known and not t.startswith(PRETRAINED_PREFIX)]:  # mfcc alone too
         raise RwbenchError(f"unknown weights tag(s) {typos}: the tags are {', '.join(sorted(known))} or "
                            f"{PRETRAINED_PREFIX}PATH (`rwbench list frontends` shows each front-end's)")
+    for tag in opts.weights:  # checked whatever is selected: weight-free front-ends alone would not read the file
+        if tag.startswith(PRETRAINED_PREFIX):
+            checked_checkpoint_path(tag.removeprefix(PRETRAINED_PREFIX))
     learnable = [spec for spec in frontends if spec.is_learnable()]
     unused = [t for t in opts.weights if not any(offers(spec, t) for spec in learnable)]
     if unused and learnable:

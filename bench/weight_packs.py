@@ -323,13 +323,19 @@ def misfit(expected: Mapping[str, tuple[int, ...]], given: Mapping[str, tuple[in
 
 
 def checkpoint_file(path: str | Path) -> WeightsFile:
+    path = checked_checkpoint_path(path)
+    return WeightsFile(path, sha256_of(path))
+
+
+def checked_checkpoint_path(path: str | Path) -> Path:
+    """``pretrained:PATH``'s file, absolute; an error naming it where it is a folder or does not exist."""
     path = Path(path).expanduser().absolute()  # recorded in results and read by Dask workers from elsewhere
     if path.is_dir():
         raise WeightsError(f"pretrained weights {str(path)!r} is a folder; pretrained:PATH takes a weights file "
                            f"(.safetensors or a torch state dict), e.g. pretrained:{path / 'model.safetensors'}")
     if not path.is_file():
         raise WeightsError(f"pretrained weights file {str(path)!r} does not exist")
-    return WeightsFile(path, sha256_of(path))
+    return path
 
 
 def read_state(path: Path) -> dict[str, torch.Tensor]:

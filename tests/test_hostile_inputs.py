@@ -137,6 +137,9 @@ ERRORS = {
     "--weights misspelt, weight-free front-end": (lambda t: ["run", "--frontends", "mfcc", "--weights", "randm",
                                                              "--results", str(t / "r")],
                                                   "unknown weights tag(s) ['randm']: the tags are "),
+    "--weights pretrained:PATH missing, weight-free front-end": (
+        lambda t: ["run", "--frontends", "mfcc", "--weights", f"pretrained:{t / 'gone.safetensors'}",
+                   "--results", str(t / "r")], "gone.safetensors' does not exist"),
     "search score of a search.json without its trained part": (lambda t: ["search", "score", str(search_json(t))],
                                                                 "search.json lacks trained (or holds another kind"),
     "--workers -1": (lambda t: ["run", "--workers", "-1"], "--workers takes a non-negative integer"),

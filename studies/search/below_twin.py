@@ -3,8 +3,11 @@ end to end at a constant learning rate, or with the random network frozen (the h
 
     python below_twin.py logmel:e521027d const3e-3   # end to end, Adam 3e-3, no plateau schedule
     python below_twin.py logmel:e521027d headonly    # the seed-0 random network frozen, the head alone (Adam 1e-2)
+    python below_twin.py logmel:e521027d const1e-2   # end to end at the head-only run's rate
+    python below_twin.py logmel:e521027d headonly3e-3  # the head alone at the end-to-end run's rate
 
-One thread; per epoch: training loss, fit-part and validation accuracy (eval mode), learning rate; early stopping
+One thread; per epoch: training loss, fit-part and validation accuracy (eval mode), learning rate, the head's weight
+norm (Frobenius; old result files lack it); early stopping
 after 10 epochs without a better validation loss, at most 100. Writes results/below_twin/<front-end>__<variant>.json.
 The recipe's own run (plateau schedule) is the result's ``<fold>.select.json`` under results/weights/trained/.
 """
@@ -23,7 +26,9 @@ from rwbench.fitting import decode_clips, training_batches
 from rwbench.frontend import FRONTENDS
 from rwbench.train import Classifier, predict_logits
 
-VARIANTS = {"const3e-3": 3e-3, "headonly": 1e-2}
+# variant: (Adam learning rate, random network frozen)
+VARIANTS = {"const3e-3": (3e-3, False), "headonly": (1e-2, True), "const1e-2": (1e-2, False),
+            "headonly3e-3": (3e-3, True)}
 
 
 def main(name: str, variant: str, data: str = "../../../shared/data/esc10") -> None:
@@ -34,16 +39,17 @@ def main(name: str, variant: str, data: str = "../../../shared/data/esc10") -> N
     waves, labels = torch.from_numpy(waves), torch.from_numpy(dataset.labels)
     fit_idx, val_idx = dataset.splits()[0].inner[0]
     model = Classifier(spec, "small", len(dataset.classes), seed=0, dropout=0.0)
-    if variant == "headonly":
+    lr, frozen = VARIANTS[variant]
+    if frozen:
         for p in model.embedder.parameters():
             p.requires_grad_(False)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=VARIANTS[variant])
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     loss_fn, cpu = nn.CrossEntropyLoss(), torch.device("cpu")
     best, bad, history = float("inf"), 0, []
     for epoch in range(100):
         start = time.time()
         model.train()
-        if variant == "headonly":  # its batch norms keep the random network's statistics
+        if frozen:  # its batch norms keep the random network's statistics
             model.embedder.eval()
         order = fit_idx[torch.randperm(len(fit_idx), generator=torch.Generator().manual_seed(epoch)).numpy()]
         total = 0.0
@@ -59,7 +65,8 @@ def main(name: str, variant: str, data: str = "../../../shared/data/esc10") -> N
         history.append({"epoch": epoch + 1, "train_loss": total / len(order),
                         "train_acc": float((fit.argmax(1) == labels[fit_idx]).float().mean()), "val_loss": val_loss,
                         "val_acc": float((val.argmax(1) == labels[val_idx]).float().mean()),
-                        "lr": optimizer.param_groups[0]["lr"], "s": time.time() - start})
+                        "lr": optimizer.param_groups[0]["lr"],
+                        "head_norm": float(model.head.weight.detach().norm()), "s": time.time() - start})
         print(json.dumps(history[-1]), flush=True)
         best, bad = (val_loss, 0) if val_loss < best else (best, bad + 1)
         if bad >= 10:
