@@ -121,14 +121,24 @@ def without_failed(splits: list[OuterSplit], failed: dict[int, str], n_clips: in
     return [keep_rows(s, keep) for s in splits]
 
 
+def read_record(path: Path, consequence: str) -> dict[str, Any] | None:
+    """A training record rwbench wrote (a fold's summary, its inner runs), or None with a warning naming the file
+    where it cannot be read (truncated by a full disk, edited): what it recorded is computed again."""
+    try:
+        return read_json(path)
+    except RwbenchError as err:
+        log.warning("%s; %s", err, consequence)
+        return None
+
+
 def finished_fold(folder: Path, fold: str, key: str, force: bool) -> dict[str, Any] | None:
     """The summary of a fold already trained under ``key`` whose weights file is the one it names (its sha256), or
     None: weights replaced by another training (a crash between the two writes) are never reported as this one's."""
     summary, weights = folder / f"{fold}.json", folder / f"{fold}.safetensors"
     if force or not summary.is_file() or not weights.is_file():
         return None
-    done = read_json(summary)
-    if done.get("train_key") != key:
+    done = read_record(summary, "the fold is trained again")
+    if done is None or done.get("train_key") != key:
         return None
     return done if done.get("weights_sha256") == sha256_of(weights) else None
 

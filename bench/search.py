@@ -235,10 +235,18 @@ def cached_record(path: Path, key: str) -> dict | None:
 def proxy_record(proxy: ProxySpec, arch: Architecture, ctx: ProxyContext, path: Path, key: str,
                  force: bool = False) -> tuple[dict, bool]:
     """The proxy's record from ``path`` when its key matches (and not ``force``), else computed, timed and written;
-    (record, computed)."""
+    (record, computed). One process computes it (a lock under the folder's ``.locks``): a second waits, then reads it."""
     record = None if force else cached_record(path, key)
     if record is not None:
         return record, False
+    with exclusive(path.parent / ".locks" / f"{path.name}.lock", f"the {proxy.name} proxy of {arch.name}"):
+        record = None if force else cached_record(path, key)
+        if record is not None:
+            return record, False
+        return _computed_record(proxy, arch, ctx, path, key), True
+
+
+def _computed_record(proxy: ProxySpec, arch: Architecture, ctx: ProxyContext, path: Path, key: str) -> dict:
     if proxy.kind == "zero-cost" and ctx.batch is not None:
         ctx.batch()  # decoded once per input shape, outside the proxy's time (search.json: minibatch.seconds)
     if proxy.kind != "random-weight" and proxy.name not in _WARM:
@@ -255,7 +263,7 @@ def proxy_record(proxy: ProxySpec, arch: Architecture, ctx: ProxyContext, path: 
               "device": device_kind(ctx.device) if value.seconds is None else value.device,
               "detail": value.detail}
     write_json(path, record)
-    return record, True
+    return record
 
 
 def checked_folds(dataset: Dataset, folds: Sequence[str] | None) -> list:

@@ -66,6 +66,8 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
     cli_args.add_batch_size(p, help="clips per forward pass of the random-weight proxies' embedding")
     cli_args.add_jobs(p, help="grid-search threads of the random-weight backends (default: every core)")
     cli_args.add_force(p, help="compute every proxy (and random-weight result) again, even when cached")
+    p.add_argument("--retrain", action="store_true", help="train an architecture again where its training ran under "
+                                                          "other settings, code or data (rwbench train's --force)")
     cli_args.add_results(p, help="results folder (default ./results): trained "
                                                                           "rows go to its runs/, the search to search/")
     cli_args.add_cache(p)
@@ -99,6 +101,8 @@ def cmd_search(args) -> str:
     if args.folders:
         raise RwbenchError(f"unexpected argument {str(args.folders[0])!r}: a search takes one SPACE (FOLDERs go with "
                            "'score')")
+    if args.retrain and not (args.train_top or args.train_random):
+        raise RwbenchError("--retrain trains again what --train-top/--train-random choose: give one of them")
     from .search import SearchOptions, plan_search, render, search, search_table
 
     datasets = cli_args.datasets_from_args(args)
@@ -135,5 +139,5 @@ def _train_options(args):
     return TrainOptions(width=args.width, seeds=args.train_seeds, epochs=args.epochs, patience=args.patience,
                         lrs=tuple(args.lrs or LRS), dropouts=tuple(args.dropouts or DROPOUTS),
                         device=args.device, skip_bad_audio=args.skip_bad_audio,
-                        results_dir=args.results,
+                        results_dir=args.results, force=args.retrain,
                         progress=not args.quiet and sys.stderr.isatty())

@@ -93,6 +93,7 @@ from .fitting import (
     not_converged,
     not_converged_rule,
     precision,
+    read_record,
     seeded,
     warn_not_converged,
     without_failed,
@@ -340,7 +341,7 @@ def _inner_runs(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     seeded initialisation; each resumable from ``<fold>.<setting>.ckpt`` (kept until the fold finishes), their
     histories kept in ``<fold>.select.json``."""
     path = folder / f"{split.name}.select.json"
-    saved = read_json(path) if path.is_file() else {}
+    saved = (read_record(path, "its inner runs are trained again") if path.is_file() else None) or {}
     runs = saved.get("runs", {}) if saved.get("train_key") == key else {}
     fit_idx, val_idx = split.inner[0]
     for setting in settings:
@@ -660,8 +661,8 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     with exclusive(folder / ".train.lock", f"the training of {spec.name} on {dataset.key} (seed {seed})"):
         if not opts.force and (others := other_trainings(path, folder, chosen, key)):
             raise RwbenchError(f"{spec.name} on {dataset.key} (seed {seed}) was trained under other settings, code "
-                               f"or data ({', '.join(others)}); this training would replace it. Pass --force to "
-                               "train again, or another --results")
+                               f"or data ({', '.join(others)}); this training would replace it. Pass --force "
+                               "to train again (`rwbench search`: --retrain), or another --results")
         if opts.force:  # retrain from scratch: the inner runs too, the first fold's where the others reuse its choice;
             # the result and the chosen folds' weights it replaces go first, so that a rerun without --force after an
             # interruption resumes this training (it refused, finding them, and --force started over)

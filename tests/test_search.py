@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from rwbench.cli import main
 from rwbench.errors import RwbenchError
 from rwbench.fitting import TrainOptions
 from rwbench.frontend import FRONTENDS
+from rwbench.results import SCHEMA_VERSION
 from rwbench.search import SearchOptions, candidates, plan_search, search
 from rwbench.search_space import arch_id, load_space, packaged_spaces, read_space
 
@@ -900,6 +902,24 @@ def test_top_precision_and_regret_stand_over_the_trained_however_few_the_proxy_s
     assert math.isnan(row["spearman_rho"]) and row["top10_precision"] == 1.0 and row["regret"] == 0.0
 
 
+def _trained_record(name: str, accuracy: float, protocol: dict, *, epochs: int = 100, partial: bool = False) -> dict:
+    """A valid trained result file of one fold scoring ``accuracy`` (a fraction of at most 1000 clips, or NaN), its
+    per-clip predictions agreeing."""
+    n = next(n for n in range(20, 1001) if math.isnan(accuracy) or round(accuracy * n) / n == accuracy)
+    right = 0 if math.isnan(accuracy) else round(accuracy * n)
+    truth = [c % 4 for c in range(n)]
+    predicted = [t if c < right else (t + 1) % 4 for c, t in enumerate(truth)]
+    fold = {"name": "fold1", "accuracy": accuracy, "balanced_accuracy": accuracy, "macro_f1": accuracy,
+            "test_clips": list(range(n)), "truth": truth, "predicted": predicted}
+    return {"schema_version": SCHEMA_VERSION, "seed": 0, "rwbench_version": "test", "git_sha": None, "created": "",
+            "environment": {}, "run_key": "k", "device": "cpu", "summary": {"accuracy_mean": accuracy},
+            "dataset": {"key": "toy", "skipped": [], "protocol": protocol},
+            "frontend": {"name": name, "input_kind": "waveform", "width": "small", "weights": "trained",
+                         "pooling": "mean", "feature_dim": 8, "params": 10, "layers": ["a"], "default_layers": True},
+            "backend": {"name": "head"}, "folds": [fold], "timings": {"fit_seconds": 10.0, "embed_seconds_per_clip": 0.01},
+            "training": {"recipe": {"epoch_cap": epochs}, "partial": partial}}
+
+
 def _scored_search(root: Path, space: str, rows: dict[str, dict | None], *, chosen=(), top=0, top_by=None,
                    drawn=None, protocol=None) -> Path:
     """A search folder of ``space`` on dataset toy whose architectures are ``rows``' keys (proxy value = trained
@@ -910,10 +930,8 @@ def _scored_search(root: Path, space: str, rows: dict[str, dict | None], *, chos
     protocol = protocol or {"id": "toy/folds"}
     for name, row in rows.items():
         if row is not None:
-            record = {"seed": 0, "device": "cpu", "timings": {"fit_seconds": 10.0}, "dataset": {"protocol": protocol},
-                      "summary": {"accuracy_mean": row.get("accuracy", 0.5)},
-                      "training": {"recipe": {"epoch_cap": row.get("epochs", 100)}, "partial": row.get("partial", False)}}
-            (runs / f"{name}__small__trained__seed0__head.json").write_text(json.dumps(record))
+            (runs / f"{name}__small__trained__seed0__head.json").write_text(json.dumps(_trained_record(
+                name, row.get("accuracy", 0.5), protocol, epochs=row.get("epochs", 100), partial=row.get("partial", False))))
     trained = {"chosen": list(chosen), "top": top, "top_by": top_by, "results_from_folder": "../../trained",
                **({"drawn": drawn} if drawn is not None else {})}
     manifest = {"space": {"name": space}, "dataset": {"key": "toy", "task_type": "multiclass", "protocol": protocol},
@@ -922,6 +940,83 @@ def _scored_search(root: Path, space: str, rows: dict[str, dict | None], *, chos
                                   for i, name in enumerate(rows)]}
     (folder / "search.json").write_text(json.dumps(manifest))
     return folder
+
+
+def test_a_search_retrains_under_changed_settings_only_when_asked(toy_space, tmp_path, capsys):
+    """`rwbench search --force` recomputed every proxy, then refused the training again with "Pass --force"; training
+    under other settings is `--retrain`, named by the refusal."""
+    from rwbench.cli import build_parser
+    from rwbench.search_cli import _train_options
+
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space=str(toy_space), n=1, proxies="params", minibatch=4, results_dir=tmp_path, device="cpu",
+                         train_top=1, n_jobs=1)
+    train = TrainOptions(width="small", epochs=1, patience=1, lrs=(1e-3,), dropouts=(0.0,), results_dir=tmp_path,
+                         device="cpu")
+    search(dataset, opts, train)
+    with pytest.raises(RwbenchError, match=r"trained under other settings.*Pass --force to train again \(`rwbench "
+                                           r"search`: --retrain\)"):
+        search(dataset, opts, dataclasses.replace(train, epochs=2))
+    search(dataset, opts, dataclasses.replace(train, epochs=2, force=True))
+    head = json.loads(next((tmp_path / "runs").glob("*/*__head.json")).read_text())
+    assert head["training"]["recipe"]["epoch_cap"] == 2
+    parser = build_parser()
+    assert _train_options(parser.parse_args(["search", "logmel", "--train-top", "1", "--retrain"])).force
+    assert not _train_options(parser.parse_args(["search", "logmel", "--train-top", "1"])).force
+    assert main(["search", "logmel", "--n", "1", "--retrain", "--dry-run"]) == 2
+    assert "--retrain trains again what --train-top/--train-random choose" in capsys.readouterr().err
+
+
+def test_a_proxy_another_process_is_computing_is_waited_for_and_read(toy_space, tmp_path, caplog):
+    """Two searches at once into one folder both computed every zero-cost proxy; the second now waits for the
+    first's lock and reads its record (here: one this test writes while holding the lock)."""
+    import threading
+
+    from rwbench.fileio import exclusive
+
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space=str(toy_space), n=1, proxies="params", minibatch=4, results_dir=tmp_path, device="cpu")
+    folder = search(dataset, opts)
+    (record_path,) = (folder / "proxies").glob("*/params.json")
+    record = json.loads(record_path.read_text())
+    record_path.unlink()
+    waiting = "waiting for another rwbench process that is computing the params proxy of"
+    with caplog.at_level("INFO", logger="rwbench"):
+        with exclusive(record_path.parent / ".locks" / "params.json.lock", "the test"):
+            second = threading.Thread(target=search, args=(dataset, opts))
+            second.start()
+            deadline = time.time() + 120
+            while waiting not in caplog.text and time.time() < deadline:
+                time.sleep(0.01)
+            assert waiting in caplog.text
+            record_path.write_text(json.dumps({**record, "value": 123.0}))  # the other process's record
+        second.join(timeout=120)
+    manifest = json.loads((folder / "search.json").read_text())
+    assert manifest["architectures"][0]["proxies"]["params"]["value"] == 123.0
+
+
+def test_a_damaged_or_contradicted_trained_row_is_named_not_scored(tmp_path):
+    """A head file whose summary and folds were raised to 1.0 (its per-clip outputs say otherwise) moved ρ from 0.5
+    to 1.0 without a word, the leaderboard refusing the same file; a truncated one stopped the search's scoring."""
+    from rwbench.analysis.search_score import score
+
+    folder = _scored_search(tmp_path, "s", {f"a{i}": {"accuracy": 0.5 + i / 20} for i in range(5)})
+    runs = tmp_path / "trained" / "runs" / "toy"
+    contradicted = json.loads((runs / "a0__small__trained__seed0__head.json").read_text())
+    contradicted["folds"][0]["accuracy"] = contradicted["summary"]["accuracy_mean"] = 1.0
+    (runs / "a0__small__trained__seed0__head.json").write_text(json.dumps(contradicted))
+    summary_only = json.loads((runs / "a1__small__trained__seed0__head.json").read_text())
+    summary_only["summary"]["accuracy_mean"] = 0.95
+    (runs / "a1__small__trained__seed0__head.json").write_text(json.dumps(summary_only))
+    damaged = runs / "a2__small__trained__seed0__head.json"
+    damaged.write_text(damaged.read_text()[:200])
+    text = score([folder])
+    assert "5 architectures, 2 trained" in text
+    assert "trained row not used: a0__small__trained__seed0__head.json: folds[0] (fold1) has" in text
+    assert ("trained row not used: a1__small__trained__seed0__head.json: its summary accuracy_mean 0.95 is not the "
+            "mean of its folds (0.55)") in text
+    assert "trained row not used: a2__small__trained__seed0__head.json: cannot read" in text
+    assert pd.read_csv(folder / "score.csv").iloc[0]["n"] == 2
 
 
 def test_pooled_searches_are_held_to_one_recipe_and_one_protocol(tmp_path):
@@ -951,7 +1046,7 @@ def test_chosen_architectures_without_a_usable_row_are_named(tmp_path):
     text = score([folder])
     assert "6 architectures, 3 trained" in text
     assert "trained row not used: a4__small__trained__seed0__head.json: a partial training" in text
-    assert "trained row not used: a5__small__trained__seed0__head.json: its accuracy_mean is nan" in text
+    assert "trained row not used: a5__small__trained__seed0__head.json: folds[0].accuracy is nan" in text
     assert ("chosen for training but no usable trained row (not trained yet, failed, or left out above): "
             "3 architecture(s): a3, a4, a5") in text
     row = pd.read_csv(folder / "score.csv").iloc[0]

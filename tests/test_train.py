@@ -89,6 +89,23 @@ def test_a_rerun_reuses_finished_folds(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.safetensors")} == before
 
 
+def test_a_damaged_fold_record_is_named_and_trained_again(tmp_path, caplog):
+    """A truncated ``<fold>.select.json`` or ``<fold>.json`` (a full disk, an edit) stopped the training with "cannot
+    read", to be found and deleted by hand: it is named, and what it recorded trained again, to the same weights."""
+    (path,), _ = _train(tmp_path, lrs=(1e-3, 3e-3))
+    before, shas = json.loads(path.read_text()), _shas(tmp_path)
+    path.unlink()
+    folder = next((tmp_path / "weights").rglob("fold1.select.json")).parent
+    for name in ("fold1.select.json", "fold2.json"):
+        (folder / name).write_text((folder / name).read_text()[:40])
+    with caplog.at_level("WARNING", logger="rwbench"):
+        (path,), _ = _train(tmp_path, lrs=(1e-3, 3e-3))
+    assert f"cannot read {folder / 'fold1.select.json'}" in caplog.text and "its inner runs are trained again" in caplog.text
+    assert f"cannot read {folder / 'fold2.json'}" in caplog.text and "the fold is trained again" in caplog.text
+    assert _shas(tmp_path) == shas
+    assert [f["accuracy"] for f in json.loads(path.read_text())["folds"]] == [f["accuracy"] for f in before["folds"]]
+
+
 def test_a_scored_result_stands_without_its_weights_folder(tmp_path, caplog):
     """A new machine has the committed result files but not the weights folder: nothing is trained again, unless the
     result misses a fold, was made under other settings, or --force asks."""

@@ -26,7 +26,7 @@ from tabulate import tabulate
 
 from ..errors import RwbenchError
 from ..fileio import atomic_path, content_key, read_json
-from ..results import device_kind, devices_label, safe
+from ..results import device_kind, devices_label, result_problem, safe, upgrade
 from ..tasks import task_type
 from .ranking import MIN_BOOTSTRAP_N, MIN_FRONTENDS, SPEARMAN_EXACT_N, rank_agreement, rho_difference_interval
 from .significance import settled
@@ -60,29 +60,46 @@ def recipe_difference(theirs: dict, ours: dict) -> str:
     return ", ".join(f"{k} {theirs.get(k)} (the others' {ours.get(k)})" for k in keys)
 
 
+def read_trained(path: Path) -> dict | str:
+    """A trained result file's JSON, or why it is not used: unreadable, or one the leaderboard refuses (a summary its
+    own folds or per-clip outputs contradict, a value out of range: :func:`rwbench.results.result_problem`)."""
+    try:
+        record = read_json(path)
+    except RwbenchError as err:
+        return str(err)
+    problem = result_problem(record)
+    return record if problem is None else problem
+
+
 def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width: str, *,
                     fingerprint: str | None, params: int | None, skipped: list[str], protocol: dict | None = None,
-                    recipe: dict | None = None, read: Callable[[Path], dict] = read_json) -> dict | None:
+                    recipe: dict | None = None, read: Callable[[Path], dict | str] = read_trained) -> dict | None:
     """The trained rows of one front-end on dataset key ``dataset`` (task type ``kind``): mean primary metric over
     seeds, per seed, and the training seconds per seed; None when it has none (partial runs do not count). A row
     trained on other clips than ``fingerprint``, under another ``protocol`` (folds, refit), by another ``recipe``
     than the other architectures', or of another network than ``params`` parameters (a space file's widths changed
-    under the same id) is not comparable: it is left out, and why is appended to ``skipped``. ``read``: how a
-    result file is read (a caller that has read them already passes its copies)."""
+    under the same id) is not comparable: it is left out, and why is appended to ``skipped``, as is a file that is
+    not used at all (:func:`read_trained`). ``read``: how a result file is read (a caller that has read them already
+    passes its copies)."""
     paths = trained_paths(results_dir, dataset, name, width)
-    metric = f"{task_type(kind).primary}_mean"
+    primary = task_type(kind).primary
+    metric = f"{primary}_mean"
     per_seed: dict[str, float] = {}
     seconds: list[float] = []
     by_device: dict[str, list[float]] = {}
     used = []
     for path in paths:
         record = read(path)
+        if isinstance(record, str):
+            skipped.append(f"{path.name}: {record}")
+            continue
         if (record.get("training") or {}).get("partial"):  # a run of some folds only is not the trained accuracy
             skipped.append(f"{path.name}: a partial training (some folds only: `rwbench train --folds`)")
             continue
         value = (record.get("summary") or {}).get(metric)
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            skipped.append(f"{path.name}: its {metric} is {value} (not a number to rank)")
+        folds_mean = float(np.mean([fold[primary] for fold in upgrade(record)["folds"]]))  # read_trained checked them
+        if not isinstance(value, (int, float)) or not math.isclose(value, folds_mean, rel_tol=1e-9, abs_tol=1e-12):
+            skipped.append(f"{path.name}: its summary {metric} {value} is not the mean of its folds ({folds_mean:.6g})")
             continue
         other = [f"{what} {theirs} (the search's {ours})" for what, theirs, ours in (
             ("clips", record.get("dataset", {}).get("fingerprint"), fingerprint),
@@ -94,7 +111,7 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
         if other:
             skipped.append(f"{path.name}: trained on {', '.join(other)}")
             continue
-        per_seed[str(record["seed"])] = float(record["summary"][metric])
+        per_seed[str(record["seed"])] = folds_mean
         seconds.append(float(record.get("timings", {}).get("fit_seconds", math.nan)))
         by_device.setdefault(device_kind(record["device"]), []).append(seconds[-1])
         used.append(str(path))
@@ -107,20 +124,21 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
             "files": used}
 
 
-def trained_records(manifest: dict, results: Path) -> dict[Path, dict]:
-    """Every trained result file of the search's architectures, read once."""
-    return {path: read_json(path) for arch in manifest["architectures"]
+def trained_records(manifest: dict, results: Path) -> dict[Path, dict | str]:
+    """Every trained result file of the search's architectures, read once (:func:`read_trained`)."""
+    return {path: read_trained(path) for arch in manifest["architectures"]
             for path in trained_paths(results, manifest["dataset"]["key"], arch["name"], manifest["width"])}
 
 
-def common_recipe(records: list[dict]) -> dict | None:
-    """The training recipe most of ``records`` share (the one the others are compared with), None without rows."""
-    recipes = Counter(json.dumps(recipe_of(record), sort_keys=True) for record in records)
+def common_recipe(records: list[dict | str]) -> dict | None:
+    """The training recipe most of ``records`` share (the one the others are compared with), None without rows;
+    records that are not used (strings saying why) are not counted."""
+    recipes = Counter(json.dumps(recipe_of(record), sort_keys=True) for record in records if isinstance(record, dict))
     return json.loads(recipes.most_common(1)[0][0]) if recipes else None
 
 
 def look_up_trained(manifest: dict, results: Path, recipe: dict | None = None,
-                    records: dict[Path, dict] | None = None) -> list[str]:
+                    records: dict[Path, dict | str] | None = None) -> list[str]:
     """Each architecture's ``trained`` entry of ``manifest`` looked up in ``results`` (the search's clips and protocol,
     each architecture's parameter count, and one training recipe — ``recipe``, by default the most common of this
     search's rows — must match); returns one line per trained row left out, one naming the architectures chosen for
