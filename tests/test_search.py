@@ -545,8 +545,7 @@ def test_a_search_finds_its_trained_rows_from_any_directory_and_names_a_missing_
     folder, results = tmp_path / "study" / "results" / "search" / "s", tmp_path / "study" / "trained"
     folder.mkdir(parents=True)
     (results / "runs" / "toy").mkdir(parents=True)
-    (results / "runs" / "toy" / "a__small__trained__seed0__head.json").write_text(json.dumps(
-        {"seed": 0, "device": "cpu", "summary": {"accuracy_mean": 0.75}, "timings": {"fit_seconds": 10.0}}))
+    (results / "runs" / "toy" / "a__small__trained__seed0__head.json").write_text(json.dumps(_trained_record("a", 0.75)))
     manifest = {"dataset": {"key": "toy", "task_type": "multiclass"}, "width": "small", "proxies": [],
                 "architectures": [{"name": "a", "proxies": {}}],
                 "trained": {"results": "trained", "results_from_folder": "../../../trained"}}
@@ -693,7 +692,7 @@ def test_a_trained_mean_of_seeds_is_settled_so_equal_accuracies_tie(tmp_path):
     folder.mkdir(parents=True)
     for seed, accuracy in enumerate((0.5, 0.5, 0.65)):
         (folder / f"a__small__trained__seed{seed}__head.json").write_text(json.dumps(
-            {"seed": seed, "summary": {"accuracy_mean": accuracy}, "device": "cpu", "timings": {"fit_seconds": 1.0}}))
+            _trained_record("a", accuracy, seed=seed, fit_seconds=1.0)))
     assert np.mean([0.5, 0.5, 0.65]) != 0.55
     found = trained_results(tmp_path, "toy", "multiclass", "a", "small", fingerprint=None, params=None, skipped=[])
     assert found is not None and found["value"] == 0.55
@@ -763,9 +762,8 @@ def test_trained_rows_of_another_protocol_or_recipe_are_named_not_scored(tmp_pat
     protocol = {"id": "toy/folds", "refit": "train+valid"}
 
     def row(name, seed, *, epochs=100, refit="train+valid"):
-        record = {"seed": seed, "summary": {"accuracy_mean": 0.5 + 0.1 * seed}, "device": "cpu",
-                  "timings": {"fit_seconds": 1.0}, "dataset": {"protocol": {**protocol, "refit": refit}},
-                  "training": {"recipe": {"epoch_cap": epochs, "lrs": [0.001], "precision": "float32"}}}
+        record = _trained_record(name, 0.5 + 0.1 * seed, {**protocol, "refit": refit}, seed=seed, fit_seconds=1.0,
+                                 recipe={"epoch_cap": epochs, "lrs": [0.001], "precision": "float32"})
         (folder / f"{name}__small__trained__seed{seed}__head.json").write_text(json.dumps(record))
 
     row("a", 0), row("a", 1), row("b", 0), row("c", 0, epochs=8), row("d", 0, refit="train")
@@ -902,7 +900,8 @@ def test_top_precision_and_regret_stand_over_the_trained_however_few_the_proxy_s
     assert math.isnan(row["spearman_rho"]) and row["top10_precision"] == 1.0 and row["regret"] == 0.0
 
 
-def _trained_record(name: str, accuracy: float, protocol: dict, *, epochs: int = 100, partial: bool = False) -> dict:
+def _trained_record(name: str, accuracy: float, protocol: dict | None = None, *, epochs: int = 100,
+                    partial: bool = False, seed: int = 0, recipe: dict | None = None, fit_seconds: float = 10.0) -> dict:
     """A valid trained result file of one fold scoring ``accuracy`` (a fraction of at most 1000 clips, or NaN), its
     per-clip predictions agreeing."""
     n = next(n for n in range(20, 1001) if math.isnan(accuracy) or round(accuracy * n) / n == accuracy)
@@ -911,13 +910,14 @@ def _trained_record(name: str, accuracy: float, protocol: dict, *, epochs: int =
     predicted = [t if c < right else (t + 1) % 4 for c, t in enumerate(truth)]
     fold = {"name": "fold1", "accuracy": accuracy, "balanced_accuracy": accuracy, "macro_f1": accuracy,
             "test_clips": list(range(n)), "truth": truth, "predicted": predicted}
-    return {"schema_version": SCHEMA_VERSION, "seed": 0, "rwbench_version": "test", "git_sha": None, "created": "",
+    return {"schema_version": SCHEMA_VERSION, "seed": seed, "rwbench_version": "test", "git_sha": None, "created": "",
             "environment": {}, "run_key": "k", "device": "cpu", "summary": {"accuracy_mean": accuracy},
-            "dataset": {"key": "toy", "skipped": [], "protocol": protocol},
+            "dataset": {"key": "toy", "skipped": [], **({"protocol": protocol} if protocol is not None else {})},
             "frontend": {"name": name, "input_kind": "waveform", "width": "small", "weights": "trained",
                          "pooling": "mean", "feature_dim": 8, "params": 10, "layers": ["a"], "default_layers": True},
-            "backend": {"name": "head"}, "folds": [fold], "timings": {"fit_seconds": 10.0, "embed_seconds_per_clip": 0.01},
-            "training": {"recipe": {"epoch_cap": epochs}, "partial": partial}}
+            "backend": {"name": "head"}, "folds": [fold],
+            "timings": {"fit_seconds": fit_seconds, "embed_seconds_per_clip": 0.01},
+            "training": {"recipe": recipe or {"epoch_cap": epochs}, "partial": partial}}
 
 
 def _scored_search(root: Path, space: str, rows: dict[str, dict | None], *, chosen=(), top=0, top_by=None,
