@@ -66,6 +66,7 @@ class TrainOptions(Networks, Execution, Storage):
     silence_dbfs: float = SILENCE_DBFS
     window_hop: float = WINDOW_HOP
     folds: tuple[str, ...] | None = None  # train only these outer folds (a partial result, recorded as such)
+    replace: bool = False  # replace a training made under other settings, resuming what these settings finished
 
     def __post_init__(self) -> None:
         for name, allowed in (("select_on", SELECT_ON), ("refit", REFITS)):

@@ -67,7 +67,8 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
     cli_args.add_jobs(p, help="grid-search threads of the random-weight backends (default: every core)")
     cli_args.add_force(p, help="compute every proxy (and random-weight result) again, even when cached")
     p.add_argument("--retrain", action="store_true", help="train an architecture again where its training ran under "
-                                                          "other settings, code or data (rwbench train's --force)")
+                                                          "other settings, code or data (what these settings finished "
+                                                          "is reused: a rerun resumes)")
     cli_args.add_results(p, help="results folder (default ./results): trained "
                                                                           "rows go to its runs/, the search to search/")
     cli_args.add_cache(p)
@@ -139,5 +140,5 @@ def _train_options(args):
     return TrainOptions(width=args.width, seeds=args.train_seeds, epochs=args.epochs, patience=args.patience,
                         lrs=tuple(args.lrs or LRS), dropouts=tuple(args.dropouts or DROPOUTS),
                         device=args.device, skip_bad_audio=args.skip_bad_audio,
-                        results_dir=args.results, force=args.retrain,
+                        results_dir=args.results, replace=args.retrain,
                         progress=not args.quiet and sys.stderr.isatty())

@@ -659,7 +659,8 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
 
     # one process trains a (front-end, dataset, width, seed) at a time: a second waits, then reuses the finished folds
     with exclusive(folder / ".train.lock", f"the training of {spec.name} on {dataset.key} (seed {seed})"):
-        if not opts.force and (others := other_trainings(path, folder, chosen, key)):
+        # (with ``replace``, files of another key are simply not reused: each is rewritten as its fold finishes)
+        if not (opts.force or opts.replace) and (others := other_trainings(path, folder, chosen, key)):
             raise RwbenchError(f"{spec.name} on {dataset.key} (seed {seed}) was trained under other settings, code "
                                f"or data ({', '.join(others)}); this training would replace it. Pass --force "
                                "to train again (`rwbench search`: --retrain), or another --results")

@@ -26,8 +26,7 @@ import torch
 from .datamodel import Dataset
 from .device import resolve_device
 from .embed_job import EmbedJob
-from .fileio import read_json
-from .fitting import TrainOptions, autocast, finished_fold
+from .fitting import TrainOptions, autocast, finished_fold, read_record
 from .frontend import FrontendSpec
 from .plan import decode_ms
 from .profile import best_seconds
@@ -180,7 +179,8 @@ def left_to_train(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOp
     folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
     left = [s for s in chosen if finished_fold(folder, s.name, key, opts.force) is None]
     search = folder / f"{every[0].name}.select.json"  # the first split's selection runs, as _inner_runs keeps them
-    stored = read_json(search) if search.is_file() and not opts.force else {}
+    stored = (read_record(search, "its inner runs would be trained again") if search.is_file() and not opts.force
+              else None) or {}
     runs = set(stored.get("runs", {})) if stored.get("train_key") == key else set()
     selection, refits = run_counts(len(left), len(setting_grid(opts)), opts, every[0] in left,
                                    len(runs & {s.name for s in setting_grid(opts)}),

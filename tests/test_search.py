@@ -957,12 +957,16 @@ def test_a_search_retrains_under_changed_settings_only_when_asked(toy_space, tmp
     with pytest.raises(RwbenchError, match=r"trained under other settings.*Pass --force to train again \(`rwbench "
                                            r"search`: --retrain\)"):
         search(dataset, opts, dataclasses.replace(train, epochs=2))
-    search(dataset, opts, dataclasses.replace(train, epochs=2, force=True))
-    head = json.loads(next((tmp_path / "runs").glob("*/*__head.json")).read_text())
-    assert head["training"]["recipe"]["epoch_cap"] == 2
+    search(dataset, opts, dataclasses.replace(train, epochs=2, replace=True))
+    (head,) = (tmp_path / "runs").glob("*/*__head.json")
+    assert json.loads(head.read_text())["training"]["recipe"]["epoch_cap"] == 2
+    written = head.stat().st_mtime_ns
+    search(dataset, opts, dataclasses.replace(train, epochs=2, replace=True))  # up to date: reused, not retrained
+    assert head.stat().st_mtime_ns == written
     parser = build_parser()
-    assert _train_options(parser.parse_args(["search", "logmel", "--train-top", "1", "--retrain"])).force
-    assert not _train_options(parser.parse_args(["search", "logmel", "--train-top", "1"])).force
+    retrain = _train_options(parser.parse_args(["search", "logmel", "--train-top", "1", "--retrain"]))
+    assert retrain.replace and not retrain.force
+    assert not _train_options(parser.parse_args(["search", "logmel", "--train-top", "1"])).replace
     assert main(["search", "logmel", "--n", "1", "--retrain", "--dry-run"]) == 2
     assert "--retrain trains again what --train-top/--train-random choose" in capsys.readouterr().err
 

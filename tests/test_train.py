@@ -92,12 +92,15 @@ def test_a_rerun_reuses_finished_folds(tmp_path):
 def test_a_damaged_fold_record_is_named_and_trained_again(tmp_path, caplog):
     """A truncated ``<fold>.select.json`` or ``<fold>.json`` (a full disk, an edit) stopped the training with "cannot
     read", to be found and deleted by hand: it is named, and what it recorded trained again, to the same weights."""
-    (path,), _ = _train(tmp_path, lrs=(1e-3, 3e-3))
+    from rwbench.train_plan import plan_training
+
+    (path,), opts = _train(tmp_path, lrs=(1e-3, 3e-3))
     before, shas = json.loads(path.read_text()), _shas(tmp_path)
     path.unlink()
     folder = next((tmp_path / "weights").rglob("fold1.select.json")).parent
     for name in ("fold1.select.json", "fold2.json"):
         (folder / name).write_text((folder / name).read_text()[:40])
+    assert "tiny" in plan_training([tone_dataset()], [TINY], opts)  # the dry run plans what the run recovers from
     with caplog.at_level("WARNING", logger="rwbench"):
         (path,), _ = _train(tmp_path, lrs=(1e-3, 3e-3))
     assert f"cannot read {folder / 'fold1.select.json'}" in caplog.text and "its inner runs are trained again" in caplog.text
