@@ -12,7 +12,7 @@ The recipe's batch order and dropout seeds (seed 0), so that ``const3e-3`` is th
 schedule. One thread; per epoch: training loss, fit-part and validation accuracy (eval mode), the head's learning rate,
 its weight norm (Frobenius) and, end to end, both accuracies again with the batch norms' statistics recomputed over the
 fit part; early stopping after 10 epochs without a better validation loss, at most 100. Writes
-results/below_twin/<front-end>__<variant>.json.
+results/below_twin/<front-end>__<variant>.json after every epoch (``finished`` false until the run ends).
 The recipe's own run (plateau schedule) is the result's ``<fold>.select.json`` under results/weights/trained/.
 """
 
@@ -27,6 +27,7 @@ from torch import nn
 
 from rwbench.api import load_dataset
 from rwbench.embed_job import EmbedJob
+from rwbench.fileio import write_json
 from rwbench.fitting import decode_clips, recompute_batch_norms, seeded, training_batches
 from rwbench.frontend import FRONTENDS
 from rwbench.train import Classifier, predict_logits
@@ -85,12 +86,13 @@ def main(name: str, variant: str, data: str = "../../../shared/data/esc10") -> N
         print(json.dumps(history[-1]), flush=True)
         watched = history[-1]["val_loss_precise_bn"] if variant in PRECISE else val_loss
         best, bad = (watched, 0) if watched < best else (best, bad + 1)
-        if bad >= 10:
+        finished = bad >= 10 or epoch == 99
+        out = Path("results/below_twin") / f"{name.replace(':', '-')}__{variant}.json"
+        write_json(out, {"frontend": name, "variant": variant, "fold": "fold1 inner pair",  # each epoch: a kill keeps
+                         "batch_order": "the recipe's (seed 0)", "finished": finished,  # the epochs run so far
+                         "fit_clips": len(fit_idx), "validation_clips": len(val_idx), "history": history})
+        if finished:
             break
-    out = Path("results/below_twin") / f"{name.replace(':', '-')}__{variant}.json"
-    out.write_text(json.dumps({"frontend": name, "variant": variant, "fold": "fold1 inner pair",
-                               "batch_order": "the recipe's (seed 0)",
-                               "fit_clips": len(fit_idx), "validation_clips": len(val_idx), "history": history}, indent=1))
 
 
 def precise_bn_scores(model: Classifier, waves: torch.Tensor, labels: torch.Tensor, fit_idx, val_idx) -> dict:
