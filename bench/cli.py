@@ -436,7 +436,8 @@ def _train_options(args) -> TrainOptions:
                     dropouts=tuple([args.dropout] if args.dropout is not None else args.dropouts or DROPOUTS),
                     select_on=args.select_on, refit=args.refit, folds=args.folds,
                     silence_dbfs=SILENCE_DBFS if args.silence_dbfs is None else args.silence_dbfs,
-                    window_hop=WINDOW_HOP if args.window_hop is None else args.window_hop)
+                    window_hop=WINDOW_HOP if args.window_hop is None else args.window_hop,
+                    precise_bn=args.precise_bn)
     if not getattr(args, "dry_run", False):  # a dry run writes nothing
         cli_args.writable_folder(args.results, "--results")
     return TrainOptions(width=args.width, seeds=args.seeds, epochs=args.epochs, patience=args.patience,

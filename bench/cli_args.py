@@ -342,10 +342,19 @@ def add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_le
         p.add_argument("--crop-seconds", type=positive(float, "--crop-seconds", below=MAX_SECONDS), metavar="SECONDS",
                        help="train on a random non-silent window of each clip; validation and test average the logits "
                             "of the clip's windows (default: whole clips throughout)")
+        add_precise_bn(p)
     add_device(p)
     add_workers(p)
     add_results(p)
     add_force(p, help="train again what is already trained: finished folds and result files")
+
+
+def add_precise_bn(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precise-bn", action="store_true",
+                   help="trained heads: recompute the batch norms' statistics over the training clips before each "
+                        "validation and after the refit, so that early stopping, the plateau schedule and the score "
+                        "read the network's own statistics, not running averages that lag its weights (one more "
+                        "training; recorded in the result and its key)")
 
 
 def add_weights_source_options(p: argparse.ArgumentParser) -> None:

@@ -67,6 +67,7 @@ class TrainOptions(Networks, Execution, Storage):
     window_hop: float = WINDOW_HOP
     folds: tuple[str, ...] | None = None  # train only these outer folds (a partial result, recorded as such)
     replace: bool = False  # replace a training made under other settings, resuming what these settings finished
+    precise_bn: bool = False  # trained heads: batch-norm statistics recomputed before each validation and after a refit
 
     def __post_init__(self) -> None:
         for name, allowed in (("select_on", SELECT_ON), ("refit", REFITS)):
@@ -89,6 +90,8 @@ class TrainOptions(Networks, Execution, Storage):
         settings.update(lrs=[float(lr) for lr in self.lrs], dropouts=[float(d) for d in self.dropouts],
                         select_on=self.select_on, refit=self.refit,
                         train_code=TRAIN_CODE_VERSION)
+        if self.precise_bn:  # absent when off: the keys of heads trained before the option stand
+            settings.update(precise_bn=True)
         if self.crop_seconds:
             settings.update(silence_dbfs=self.silence_dbfs, window_hop=self.window_hop,
                             crop_grid_seconds=CROP_GRID_SECONDS)
@@ -167,10 +170,13 @@ def warn_not_converged(desc: str, best_epoch: int, cap: int, patience: int | Non
 @dataclass
 class Objective:
     """What a training run minimises and reports: ``loss(model, batch_indices) -> tensor`` and
-    ``validate(model, indices) -> (loss, score)`` (score: higher is better, for the log only)."""
+    ``validate(model, indices) -> (loss, score)`` (score: higher is better, for the log only); with ``calibrate(model,
+    indices)``, the batch norms' statistics are recomputed over the training clips before each validation and at the
+    end of a refit ("precise BN"), so that validation and the scored model read the statistics of their own weights."""
 
     loss: Callable[[nn.Module, torch.Tensor], torch.Tensor]
     validate: Callable[[nn.Module, np.ndarray], tuple[float, float]]
+    calibrate: Callable[[nn.Module, np.ndarray], None] | None = None
 
 
 class FitState(TypedDict):
@@ -250,6 +256,8 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
         else:
             if val_idx is None:
                 raise RwbenchError(f"{desc}: training with early stopping needs validation clips")
+            if objective.calibrate is not None:  # changes no weight: the training that follows is the same
+                objective.calibrate(model, fit_idx)
             val_loss, val_score = objective.validate(model, val_idx)
             if not np.isfinite(val_loss):
                 raise RwbenchError(f"{desc}: the validation loss became {val_loss} at epoch {epoch + 1}; lower --lr")
@@ -270,6 +278,8 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
         if not refit:
             bar.set_postfix(val_loss=f"{val_loss:.3f}", val=f"{val_score:.3f}")
     bar.close()
+    if refit and objective.calibrate is not None:  # the scored model: statistics of its last weights
+        objective.calibrate(model, fit_idx)
     ran = f"{state['epoch'] - resumed_at} epoch(s) in {time.perf_counter() - start:.0f} s" + (
         f" after resuming at epoch {resumed_at}" if resumed_at else "")
     if refit:

@@ -61,6 +61,7 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
                    help="training: learning rates searched (rwbench train's)")
     p.add_argument("--dropouts", type=cli_args.dropouts, metavar="P,P,...",
                    help="training: dropouts searched with every learning rate (rwbench train's)")
+    cli_args.add_precise_bn(p)
     cli_args.add_device(p)
     cli_args.add_workers(p)
     cli_args.add_batch_size(p, help="clips per forward pass of the random-weight proxies' embedding")
@@ -140,5 +141,5 @@ def _train_options(args):
     return TrainOptions(width=args.width, seeds=args.train_seeds, epochs=args.epochs, patience=args.patience,
                         lrs=tuple(args.lrs or LRS), dropouts=tuple(args.dropouts or DROPOUTS),
                         device=args.device, skip_bad_audio=args.skip_bad_audio,
-                        results_dir=args.results, replace=args.retrain,
+                        results_dir=args.results, replace=args.retrain, precise_bn=args.precise_bn,
                         progress=not args.quiet and sys.stderr.isatty())

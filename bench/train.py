@@ -219,11 +219,12 @@ def random_crops(waves: torch.Tensor, crop: int | None, allowed: list[np.ndarray
 
 def classification(model: Classifier, waves: torch.Tensor, labels: torch.Tensor, device: torch.device,
                    batch_size: int, crop: int | None = None, *, task: TaskType = TASK_TYPES["multiclass"],
-                   windows: Windows | None = None) -> Objective:
+                   windows: Windows | None = None, precise_bn: bool = False) -> Objective:
     """The task type's head loss (cross-entropy; multilabel: binary cross-entropy per tag) on (optionally cropped)
     training clips; validation on whole clips, or with ``windows`` on the mean logits of a clip's loud windows
     (score: the type's :meth:`~rwbench.tasks.TaskType.head_score`). With ``windows``, training crops are its loud
-    crops."""
+    crops. ``precise_bn``: the batch norms' statistics recomputed (:func:`recalibrate_batch_norm`) before each
+    validation and at the end of a refit."""
     loss_fn = task.head_loss()
     targets = task.head_targets(labels)
     if windows is not None:
@@ -240,9 +241,17 @@ def classification(model: Classifier, waves: torch.Tensor, labels: torch.Tensor,
         truth = targets[idx]
         return float(loss_fn(logits, truth)), task.head_score(logits.numpy(), truth.numpy())
 
-    return Objective(loss, validate)
+    def calibrate(m: nn.Module, idx: np.ndarray) -> None:
+        assert isinstance(m, Classifier)
+        recalibrate_batch_norm(m, waves, idx, device, batch_size, windows)
+
+    return Objective(loss, validate, calibrate if precise_bn else None)
 
 
+PRECISE_BN_RULE = ("precise BN: before each epoch's validation, the batch norms' statistics are recomputed over the fit "
+                   "part for that epoch's weights (the front-end's averaged over batches, the head's standardisation "
+                   "exact), as the refit model's are over the whole training side after its last epoch; early stopping "
+                   "and the plateau schedule read validation losses of the network as it will be scored")
 MIN_NORM_UPDATES = 50  # below it a batch norm's running statistics (momentum 0.1) still hold 0.9**n of their start
 
 
@@ -349,7 +358,7 @@ def _inner_runs(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
             continue
         model = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=setting.dropout).to(device)
         objective = classification(model, waves, labels, device, opts.batch_size, task=dataset.kind,
-                                   windows=windows)
+                                   windows=windows, precise_bn=opts.precise_bn)
         history = fit(model, objective, fit_idx, val_idx, seed=seed, fold=split.name, opts=opts, lr=setting.lr,
                       checkpoint=folder / f"{split.name}.{setting.name}.ckpt", key=key,
                       desc=f"train {spec.name} on {dataset.key} {split.name} seed {seed} {setting}")
@@ -414,7 +423,8 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     def trained_model(train: np.ndarray, holdout: np.ndarray | None, schedule: list[float] | None,
                       checkpoint: Path, what: str) -> Classifier:
         net = Classifier(spec, opts.width, len(dataset.classes), seed=seed, dropout=setting.dropout).to(device)
-        objective = classification(net, waves, labels, device, opts.batch_size, task=task, windows=windows)
+        objective = classification(net, waves, labels, device, opts.batch_size, task=task, windows=windows,
+                                   precise_bn=opts.precise_bn)
         # a refit's checkpoint is bound to the setting and schedule it replays: one left by a run that chose otherwise
         # (a --force search that did not repeat itself) is discarded, never resumed under this setting's name
         run_key = key if schedule is None else content_key({"train_key": key, "setting": setting.name,
@@ -424,7 +434,8 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
         if schedule is not None:
             epochs.extend(fitted["history"])
         updates = (len(schedule) if schedule is not None else selected["best_epoch"]) * -(-len(train) // opts.batch_size)
-        if updates < MIN_NORM_UPDATES:  # the scored model's batch norms still near their start: computed exactly
+        # the scored model's batch norms still near their start (precise BN computed them already): computed exactly
+        if updates < MIN_NORM_UPDATES and not opts.precise_bn:
             recalibrate_batch_norm(net, waves, train, device, opts.batch_size, windows)
             recalibrated[what] = updates
             log.warning("%s %s: %d optimiser steps leave its batch norms' running statistics near their start; "
@@ -538,10 +549,12 @@ def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, win
             "head_standardisation": "batch norm without affine terms, fitted on the training input length, "
                                     "which is the length it is applied to",
             "not_converged_rule": not_converged_rule(opts.patience),
-            "validation_rule": "each epoch's validation loss with the batch norms' running statistics as they stand "
-                               f"(momentum 0.1): in the first {MIN_NORM_UPDATES} optimiser steps they lag the weights, "
-                               "so an epoch that early reads worse than it is; a scored model trained that briefly has "
-                               "them recomputed over its training clips (batch_norm_recalibrated)",
+            "precise_bn": opts.precise_bn,
+            "validation_rule": (PRECISE_BN_RULE if opts.precise_bn else
+                                "each epoch's validation loss with the batch norms' running statistics as they stand "
+                                f"(momentum 0.1): in the first {MIN_NORM_UPDATES} optimiser steps they lag the "
+                                "weights, so an epoch that early reads worse than it is; a scored model trained that "
+                                "briefly has them recomputed over its training clips (batch_norm_recalibrated)"),
             **data,
         },
         "folds": folds,

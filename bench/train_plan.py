@@ -145,7 +145,9 @@ def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> T
     # validation: the whole clip, or with crops the mean logits of its windows (that many forwards of a crop)
     windows = len(window_starts(clip, crop, max(1, round(opts.window_hop * crop)))) if crop < clip else 1
     per_clip_forward = windows * forward_seconds(model, noise[:, :crop], device) / len(batch)
-    fit_epoch = len(fit_idx) * per_clip_train + len(val_idx) * per_clip_forward
+    # an epoch on the fit part and its validation pass (with --precise-bn, the two passes that recompute the statistics)
+    fit_epoch = (len(fit_idx) * per_clip_train + len(val_idx) * per_clip_forward
+                 + (2 * len(fit_idx) * per_clip_forward if opts.precise_bn else 0.0))
     refit_epoch = len(splits[0].train) * per_clip_train
     selection, refits = run_counts(len(splits), len(setting_grid(opts)), opts, every[0].name in {s.name for s in splits},
                                    repeated=sum(map(refit_repeats_selection, splits)))
@@ -153,13 +155,15 @@ def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> T
     # the scored model: the refit on the whole training side (1 … cap epochs), or the fit part's best epoch
     scored_clips = len(splits[0].train) if opts.refit == "full" else len(fit_idx)
 
-    def recalibration(epochs: int, clips: int) -> float:  # two passes when its batch norms saw few steps
+    def recalibration(epochs: int, clips: int, refit: bool) -> float:  # two passes when its batch norms saw few steps
+        if opts.precise_bn:  # at each validation (in fit_epoch) and after a refit
+            return 2 * clips * per_clip_forward if refit else 0.0
         return 2 * clips * per_clip_forward if epochs * -(-clips // opts.batch_size) < MIN_NORM_UPDATES else 0.0
 
     def extra(epochs: int) -> float:
-        seconds = len(splits[0].test) * per_clip_forward + recalibration(epochs, scored_clips)
+        seconds = len(splits[0].test) * per_clip_forward + recalibration(epochs, scored_clips, opts.refit == "full")
         if dataset.kind.thresholded:  # the threshold is chosen on the fit-part model's validation outputs
-            seconds += len(val_idx) * per_clip_forward + (recalibration(epochs, len(fit_idx))
+            seconds += len(val_idx) * per_clip_forward + (recalibration(epochs, len(fit_idx), False)
                                                          if opts.refit == "full" else 0.0)
         return seconds
 

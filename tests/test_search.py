@@ -387,6 +387,11 @@ def test_rwbench_train_runs_the_training_train_top_would():
                                                        "20", "--train-seeds", "0,"]))
     assert train.head_settings() == top.head_settings()
     assert (train.seeds, str(train.width)) == (top.seeds, str(top.width)) == ([0], "small")
+    precise = [_train_options(parser.parse_args(["train", "--frontends", "logmel:x", "--precise-bn", "--dry-run"])),
+               search_cli._train_options(parser.parse_args(["search", "logmel", "--train-top", "1", "--precise-bn"]))]
+    assert precise[0].head_settings() == precise[1].head_settings() == {**train.head_settings(), "precise_bn": True}
+    with pytest.raises(SystemExit):  # pre-training recomputes its statistics at the end; it has no such option
+        parser.parse_args(["pretrain", "mst", "--precise-bn"])
 
 
 def test_each_proxy_is_compared_with_the_random_weight_one_by_a_paired_bootstrap():

@@ -873,6 +873,62 @@ def test_few_optimiser_steps_leave_batch_norm_statistics_computed_exactly(tmp_pa
     assert net.standardise.momentum == 0.1 and not net.training
 
 
+def test_precise_bn_validates_and_scores_with_the_statistics_of_the_weights(tmp_path, monkeypatch):
+    """--precise-bn: the batch norms' statistics are recomputed over the fit part before each validation and over the
+    whole training side after the refit, and nothing else changes: the training losses are the plain recipe's epoch
+    for epoch (the plateau schedule cannot differ before epoch 5), the validation losses are not, and the scored model
+    standardises with the exact statistics of its training clips (the plain recipe, recomputing nothing here
+    (MIN_NORM_UPDATES 0), with running averages)."""
+    import copy
+
+    import rwbench.train as train
+
+    split = tone_dataset().splits()[1]
+    monkeypatch.setattr(train, "MIN_NORM_UPDATES", 0)
+    calibrated, scored = [], {}
+    recalibrate, predict = train.recalibrate_batch_norm, train.predict_logits
+    monkeypatch.setattr(train, "recalibrate_batch_norm",
+                        lambda model, waves, idx, *a: calibrated.append(np.sort(idx)) or recalibrate(model, waves, idx, *a))
+
+    def spy(model, waves, idx, *args, **kwargs):
+        if np.array_equal(np.sort(idx), np.sort(split.test)):
+            scored["model"] = copy.deepcopy(model)
+        return predict(model, waves, idx, *args, **kwargs)
+
+    monkeypatch.setattr(train, "predict_logits", spy)
+    ds = tone_dataset()
+    waves = torch.stack([torch.as_tensor(ds.load_audio(c, TINY.sample_rate)) for c in ds.clips])
+    folds, standardised = {}, {}
+    for precise in (False, True):
+        calibrated.clear()
+        (path,), _ = _train(tmp_path / str(precise), lrs=(1e-3,), folds=("fold2",), epochs=6, patience=6,
+                            precise_bn=precise)
+        folds[precise] = json.loads((fold_weights_folder(tmp_path / str(precise), "trained", "tones", "tiny", "small",
+                                                         0) / "fold2.json").read_text())
+        net = scored["model"]
+        with torch.no_grad():
+            pooled = torch.cat([net.embedder.pooled_layers(waves[split.train])[i] for i in net.keep], dim=1)
+        standardised[precise] = (torch.allclose(net.standardise.running_mean, pooled.mean(0), rtol=1e-4, atol=1e-5)
+                                 and torch.allclose(net.standardise.running_var, pooled.var(0), rtol=1e-3, atol=1e-5))
+        recipe = json.loads(path.read_text())["training"]["recipe"]
+        assert recipe["precise_bn"] is precise and ("precise BN" in recipe["validation_rule"]) is precise
+    assert standardised == {False: False, True: True}
+    assert len(calibrated) == folds[True]["epochs_run"] + 1  # before each validation, then after the refit
+    assert all(np.array_equal(c, np.sort(split.inner[0][0])) for c in calibrated[:-1])
+    assert np.array_equal(calibrated[-1], np.sort(split.train))
+    plain, precise = folds[False]["history"], folds[True]["history"]
+    assert [h["train_loss"] for h in precise[:4]] == [h["train_loss"] for h in plain[:4]]
+    assert [h["val_loss"] for h in precise] != [h["val_loss"] for h in plain]
+    assert "batch_norm_recalibrated" not in folds[True]["training"]
+
+
+def test_precise_bn_is_part_of_the_training_key_only_when_asked_for():
+    """Heads trained before the option keep their key (it is absent when off); asked for, it makes another training."""
+    plain = TrainOptions().head_settings()
+    assert "precise_bn" not in plain
+    assert TrainOptions(precise_bn=True).head_settings() == {**plain, "precise_bn": True}
+
+
 def test_pretrained_fold_weights_are_not_reused_under_other_folds(tmp_path, monkeypatch):
     """The same clips in another fold assignment (a csv's k or seed): each fold's weights were trained on clips that
     are now that fold's test side, so the pre-training key holds the folds and they are trained again."""

@@ -133,6 +133,25 @@ def test_each_scored_split_pays_its_test_and_batch_norm_passes(monkeypatch):
     assert training_cost(tone_dataset(), TINY, opts).split_extra[0] < fewest / 2
 
 
+def test_precise_bn_prices_two_passes_a_validation_and_after_each_refit(monkeypatch):
+    """18 fit clips, 9 validation, 27 training, 1 s a clip to train and 0.1 s a clip forward (timings replaced): the
+    statistics' two passes over the fit part join each selection epoch, two over the training side each refit."""
+    from dataclasses import replace
+
+    from rwbench import train_plan
+
+    monkeypatch.setattr(train_plan, "train_step_seconds", lambda model, clips, *args: 1.0 * len(clips))
+    monkeypatch.setattr(train_plan, "forward_seconds", lambda model, clips, device: 0.1 * len(clips))
+    monkeypatch.setattr(train_plan, "MIN_NORM_UPDATES", 0)  # the plain recipe recomputes nothing
+    opts = TrainOptions(epochs=20, patience=4, lrs=(1e-3,), dropouts=(0.5,), device="cpu", batch_size=8)
+    plain = training_cost(tone_dataset(), TINY, opts)
+    precise = training_cost(tone_dataset(), TINY, replace(opts, precise_bn=True))
+    assert plain.fit_epoch == pytest.approx(18 * 1.0 + 9 * 0.1)
+    assert precise.fit_epoch == pytest.approx(plain.fit_epoch + 2 * 18 * 0.1)
+    assert precise.refit_epoch == plain.refit_epoch
+    assert precise.split_extra == pytest.approx(tuple(x + 2 * 27 * 0.1 for x in plain.split_extra))
+
+
 def test_a_crop_as_long_as_the_clips_is_refused_by_the_dry_run_as_by_the_training():
     """The dry run priced a --crop-seconds 100 run that the training refused after decoding every clip."""
     from rwbench.errors import RwbenchError
