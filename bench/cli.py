@@ -442,6 +442,7 @@ def _train_options(args) -> TrainOptions:
         cli_args.writable_folder(args.results, "--results")
     return TrainOptions(width=args.width, seeds=args.seeds, epochs=args.epochs, patience=args.patience,
                         lr=args.lr if args.lr is not None else TrainOptions.lr, **head,
+                        lr_schedule=args.lr_schedule,
                         batch_size=args.batch_size, crop_seconds=getattr(args, "crop_seconds", None),
                         dropout=TrainOptions.dropout if getattr(args, "dropout", None) is None else args.dropout,
                         device=args.device, workers=args.workers,

@@ -335,6 +335,7 @@ def add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_le
     p.add_argument("--lr", type=positive(float, "--lr"), default=lr,
                    help=f"Adam learning rate ({lr:g})" if lr is not None else "one Adam learning rate: --lrs LR")
     add_batch_size(p, default=32)
+    add_lr_schedule(p)
     if head:
         p.add_argument("--dropout", type=fraction("--dropout"), default=dropout,
                        help=f"dropout before the linear head ({dropout:g})" if dropout is not None else
@@ -347,6 +348,12 @@ def add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_le
     add_workers(p)
     add_results(p)
     add_force(p, help="train again what is already trained: finished folds and result files")
+
+
+def add_lr_schedule(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lr-schedule", choices=("plateau", "constant"), default="plateau",
+                   help="plateau (default): halve the learning rate after 3 epochs without a better validation loss; "
+                        "constant: hold it, early stopping alone ends a run (recorded in the result and its key)")
 
 
 def add_precise_bn(p: argparse.ArgumentParser) -> None:

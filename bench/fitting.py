@@ -42,6 +42,8 @@ LRS = (3e-4, 1e-3, 3e-3)  # the default learning-rate search
 DROPOUTS = (0.0, 0.5)  # the default dropout search (with every learning rate)
 REFITS = ("full", "fit-part")
 SELECT_ON = ("first-fold", "every-fold")
+LR_SCHEDULES = {"plateau": "reduce_on_plateau(0.5, 2)",  # halve the rate after 3 epochs without a better validation loss
+                "constant": "constant"}  # the rate held; early stopping alone ends the run
 SILENCE_DBFS = -60.0  # crops / windows whose RMS is below this (1e-3 of full scale) are silence
 WINDOW_HOP = 0.5  # prediction windows advance by this fraction of a window
 CROP_GRID_SECONDS = 0.01  # training crops start on a 10-ms grid (the positions whose window is not silent)
@@ -67,10 +69,11 @@ class TrainOptions(Networks, Execution, Storage):
     window_hop: float = WINDOW_HOP
     folds: tuple[str, ...] | None = None  # train only these outer folds (a partial result, recorded as such)
     replace: bool = False  # replace a training made under other settings, resuming what these settings finished
+    lr_schedule: str = "plateau"  # a key of LR_SCHEDULES
     precise_bn: bool = False  # trained heads: batch-norm statistics recomputed before each validation and after a refit
 
     def __post_init__(self) -> None:
-        for name, allowed in (("select_on", SELECT_ON), ("refit", REFITS)):
+        for name, allowed in (("select_on", SELECT_ON), ("refit", REFITS), ("lr_schedule", tuple(LR_SCHEDULES))):
             if getattr(self, name) not in allowed:
                 raise RwbenchError(f"{name} {getattr(self, name)!r} is not one of {list(allowed)}")
         check_seconds(crop_seconds=self.crop_seconds)
@@ -81,7 +84,7 @@ class TrainOptions(Networks, Execution, Storage):
         the seed."""
         return {"epochs": self.epochs, "patience": self.patience, "lr": self.lr, "batch_size": self.batch_size,
                 "dropout": self.dropout, "crop_seconds": self.crop_seconds, "optimizer": "adam",
-                "schedule": "reduce_on_plateau(0.5, 2)", "train_code": FIT_LOOP_VERSION}
+                "schedule": LR_SCHEDULES[self.lr_schedule], "train_code": FIT_LOOP_VERSION}
 
     def head_settings(self) -> dict[str, Any]:
         """What determines a trained head's weights and scores besides the data, the front-end and the seed (part of
@@ -261,7 +264,8 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
             val_loss, val_score = objective.validate(model, val_idx)
             if not np.isfinite(val_loss):
                 raise RwbenchError(f"{desc}: the validation loss became {val_loss} at epoch {epoch + 1}; lower --lr")
-            scheduler.step(val_loss)
+            if opts.lr_schedule == "plateau":
+                scheduler.step(val_loss)
             improved = val_loss < state["best_loss"]
             state["epoch"], state["bad"] = epoch + 1, 0 if improved else state["bad"] + 1
             if improved:

@@ -61,6 +61,7 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
                    help="training: learning rates searched (rwbench train's)")
     p.add_argument("--dropouts", type=cli_args.dropouts, metavar="P,P,...",
                    help="training: dropouts searched with every learning rate (rwbench train's)")
+    cli_args.add_lr_schedule(p)
     cli_args.add_precise_bn(p)
     cli_args.add_device(p)
     cli_args.add_workers(p)
@@ -142,4 +143,5 @@ def _train_options(args):
                         lrs=tuple(args.lrs or LRS), dropouts=tuple(args.dropouts or DROPOUTS),
                         device=args.device, skip_bad_audio=args.skip_bad_audio,
                         results_dir=args.results, replace=args.retrain, precise_bn=args.precise_bn,
+                        lr_schedule=args.lr_schedule,
                         progress=not args.quiet and sys.stderr.isatty())

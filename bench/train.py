@@ -80,6 +80,7 @@ from .errors import RwbenchError
 from .fileio import content_key, exclusive, read_json, write_json
 from .fitting import (
     CROP_GRID_SECONDS,
+    LR_SCHEDULES,
     SILENCE_DBFS,
     TRAIN_CODE_VERSION,
     WINDOW_HOP,
@@ -542,7 +543,9 @@ def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, win
                            "validation part" + (" of the first outer split, reused on the others"
                                                 if opts.select_on == "first-fold" else " of each outer split"),
             "epoch_cap": opts.epochs, "patience": opts.patience, "optimizer": "adam",
-            "schedule": "reduce_on_plateau(0.5, 2) on the validation loss", "batch_size": opts.batch_size,
+            "schedule": (f"{LR_SCHEDULES['plateau']} on the validation loss" if opts.lr_schedule == "plateau" else
+                         LR_SCHEDULES[opts.lr_schedule]),
+            "batch_size": opts.batch_size,
             "loss": type(task.head_loss()).__name__,
             # per fold: a training resumed on another device can mix them (a fold before this field: this run's)
             "precision": " + ".join(sorted({f.get("precision") or precision(device) for f in folds.values()})),

@@ -922,11 +922,45 @@ def test_precise_bn_validates_and_scores_with_the_statistics_of_the_weights(tmp_
     assert "batch_norm_recalibrated" not in folds[True]["training"]
 
 
-def test_precise_bn_is_part_of_the_training_key_only_when_asked_for():
-    """Heads trained before the option keep their key (it is absent when off); asked for, it makes another training."""
+def test_precise_bn_and_the_constant_schedule_change_the_training_key_only_when_asked_for():
+    """Heads trained before the options keep their key (precise BN absent when off, the plateau schedule spelled as
+    before); asked for, each makes another training."""
     plain = TrainOptions().head_settings()
-    assert "precise_bn" not in plain
+    assert "precise_bn" not in plain and plain["schedule"] == "reduce_on_plateau(0.5, 2)"
     assert TrainOptions(precise_bn=True).head_settings() == {**plain, "precise_bn": True}
+    assert TrainOptions(lr_schedule="constant").head_settings() == {**plain, "schedule": "constant"}
+    with pytest.raises(RwbenchError, match="lr_schedule 'cosine' is not one of"):
+        TrainOptions(lr_schedule="cosine")
+
+
+def test_a_constant_schedule_holds_the_learning_rate_and_the_refit_replays_it(tmp_path, monkeypatch):
+    """--lr-schedule constant: no epoch of the selection run or of the refit changes the rate, where the plateau
+    schedule (validation loss held flat here) halves it after 3 epochs without improvement."""
+    import rwbench.train as train
+
+    monkeypatch.setattr(train, "classification", _flat_validation(train.classification))
+    rates = {}
+    for schedule in ("plateau", "constant"):
+        (path,), _ = _train(tmp_path / schedule, lrs=(1e-3,), folds=("fold2",), epochs=8, patience=8,
+                            lr_schedule=schedule)
+        fold = json.loads((fold_weights_folder(tmp_path / schedule, "trained", "tones", "tiny", "small", 0)
+                           / "fold2.json").read_text())
+        rates[schedule] = [h["train_lr"] for h in fold["history"]]
+        assert json.loads(path.read_text())["training"]["recipe"]["schedule"].startswith(
+            {"plateau": "reduce_on_plateau", "constant": "constant"}[schedule])
+    assert rates["constant"] == [1e-3] * len(rates["constant"])
+    assert rates["plateau"][:4] == [1e-3] * 4 and rates["plateau"][4] == 5e-4
+
+
+def _flat_validation(classification):
+    """``classification`` whose validation loss is 1.0 at every epoch (the plateau schedule then decays the rate)."""
+
+    def flat(*args, **kwargs):
+        objective = classification(*args, **kwargs)
+        objective.validate = lambda model, idx: (1.0, 0.5)
+        return objective
+
+    return flat
 
 
 def test_pretrained_fold_weights_are_not_reused_under_other_folds(tmp_path, monkeypatch):
