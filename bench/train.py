@@ -552,7 +552,7 @@ def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, win
             "head_standardisation": "batch norm without affine terms, fitted on the training input length, "
                                     "which is the length it is applied to",
             "not_converged_rule": not_converged_rule(opts.patience),
-            "precise_bn": opts.precise_bn,
+            **({"precise_bn": True} if opts.precise_bn else {}),  # absent when off, as in the key and earlier rows
             "validation_rule": (PRECISE_BN_RULE if opts.precise_bn else
                                 "each epoch's validation loss with the batch norms' running statistics as they stand "
                                 f"(momentum 0.1): in the first {MIN_NORM_UPDATES} optimiser steps they lag the "

@@ -161,7 +161,8 @@ def training_cost(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions) -> T
         return 2 * clips * per_clip_forward if epochs * -(-clips // opts.batch_size) < MIN_NORM_UPDATES else 0.0
 
     def extra(epochs: int) -> float:
-        seconds = len(splits[0].test) * per_clip_forward + recalibration(epochs, scored_clips, opts.refit == "full")
+        refit = opts.refit == "full" and not refit_repeats_selection(splits[0])  # else the selected run's model
+        seconds = len(splits[0].test) * per_clip_forward + recalibration(epochs, scored_clips, refit)
         if dataset.kind.thresholded:  # the threshold is chosen on the fit-part model's validation outputs
             seconds += len(val_idx) * per_clip_forward + (recalibration(epochs, len(fit_idx), False)
                                                          if opts.refit == "full" else 0.0)

@@ -911,7 +911,9 @@ def test_precise_bn_validates_and_scores_with_the_statistics_of_the_weights(tmp_
         standardised[precise] = (torch.allclose(net.standardise.running_mean, pooled.mean(0), rtol=1e-4, atol=1e-5)
                                  and torch.allclose(net.standardise.running_var, pooled.var(0), rtol=1e-3, atol=1e-5))
         recipe = json.loads(path.read_text())["training"]["recipe"]
-        assert recipe["precise_bn"] is precise and ("precise BN" in recipe["validation_rule"]) is precise
+        # absent when off: a search pools rows trained before the option with those trained after it as one recipe
+        assert recipe.get("precise_bn", False) is precise and ("precise_bn" in recipe) is precise
+        assert ("precise BN" in recipe["validation_rule"]) is precise
     assert standardised == {False: False, True: True}
     assert len(calibrated) == folds[True]["epochs_run"] + 1  # before each validation, then after the refit
     assert all(np.array_equal(c, np.sort(split.inner[0][0])) for c in calibrated[:-1])

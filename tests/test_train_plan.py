@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from toy import TINY, tone_dataset
 
 from rwbench.cli import main
 from rwbench.fitting import TrainOptions
+from rwbench.protocol import FixedSplit
 from rwbench.train_plan import TrainingCost, render, run_counts, training_cost
 
 
@@ -150,6 +153,13 @@ def test_precise_bn_prices_two_passes_a_validation_and_after_each_refit(monkeypa
     assert precise.fit_epoch == pytest.approx(plain.fit_epoch + 2 * 18 * 0.1)
     assert precise.refit_epoch == plain.refit_epoch
     assert precise.split_extra == pytest.approx(tuple(x + 2 * 27 * 0.1 for x in plain.split_extra))
+    # a fixed split refit on train alone scores its selected run's model (calibrated at its best epoch): no refit pass
+    ds = tone_dataset(n_per_class=15)
+    ds = dataclasses.replace(ds, clips=[dataclasses.replace(c, fold=None, split=("train", "train", "valid", "test",
+                                                                                 "train")[i % 5])
+                                        for i, c in enumerate(ds.clips)], protocol=FixedSplit(id="tones-fixed", refit="train"))
+    fixed = {p: training_cost(ds, TINY, replace(opts, precise_bn=p)) for p in (False, True)}
+    assert fixed[True].refits == 0 and fixed[True].split_extra == pytest.approx(fixed[False].split_extra)
 
 
 def test_a_crop_as_long_as_the_clips_is_refused_by_the_dry_run_as_by_the_training():
