@@ -210,12 +210,34 @@ def _per_clip(values: np.ndarray, clips: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def vote_outputs(vote: str, model, X, y, clips, n_classes) -> tuple[Outputs, np.ndarray]:
     """Per clip after voting over its windows: (its outputs, its true class). ``majority``: each window votes for its
-    predicted class (scores: the fraction of the clip's windows voting for each class; ties go to the lower class
-    index). ``probability``: class probabilities (``predict_proba``), or decision scores without it, averaged over
-    the clip's windows."""
+    predicted class (scores: the fraction of the clip's windows voting for each class); a tie goes to the tied class
+    with the highest mean window score (``predict_proba``, else the decision function), never to a class by its
+    index. ``probability``: those mean window scores decide."""
     if vote == "majority":
         first, votes = _per_clip(np.eye(n_classes)[model.predict(X)], clips)
-        return Outputs(votes.argmax(axis=1), votes / votes.sum(axis=1, keepdims=True), "majority_votes"), y[first]
+        tied = votes == votes.max(axis=1, keepdims=True)
+        predicted = votes.argmax(axis=1)
+        if (tied.sum(axis=1) > 1).any():
+            by_score = np.full(votes.shape, -np.inf)
+            by_score[:, np.asarray(model.classes_, int)] = _clip_means(*window_scores(model, X)[:1], clips)
+            predicted = np.where(tied, by_score, -np.inf).argmax(axis=1)
+        return Outputs(predicted, votes / votes.sum(axis=1, keepdims=True), "majority_votes"), y[first]
+    scores, kind = window_scores(model, X)
+    first, _ = _per_clip(scores, clips)
+    means = _clip_means(scores, clips)
+    return Outputs(model.classes_[means.argmax(axis=1)], means, kind, model.classes_), y[first]
+
+
+def _clip_means(scores: np.ndarray, clips: np.ndarray) -> np.ndarray:
+    _, sums = _per_clip(scores, clips)
+    return sums / np.bincount(np.unique(clips, return_inverse=True)[1])[:, None]
+
+
+def window_scores(model, X) -> tuple[np.ndarray, str]:
+    """Each window's class scores (columns: ``model.classes_``) and what they are."""
+    if not hasattr(model, "predict_proba") and not hasattr(model, "decision_function"):
+        raise RwbenchError(f"{type(model).__name__} gives no class scores (predict_proba or decision_function): "
+                           "windows voted per clip cannot be averaged, nor a tie of votes settled")
     if hasattr(model, "predict_proba"):
         scores, kind = model.predict_proba(X), "mean_predict_proba"
     else:
@@ -223,13 +245,11 @@ def vote_outputs(vote: str, model, X, y, clips, n_classes) -> tuple[Outputs, np.
     scores = np.asarray(scores, np.float64)
     if scores.ndim == 1:  # binary decision_function: > 0 means classes_[1]
         scores = np.column_stack([-scores, scores])
-    first, sums = _per_clip(scores, clips)
-    counts = np.bincount(np.unique(clips, return_inverse=True)[1])
-    return Outputs(model.classes_[sums.argmax(axis=1)], sums / counts[:, None], kind, model.classes_), y[first]
+    return scores, kind
 
 
 def _majority_vote(model, X, y, clips, n_classes):
-    """Each window votes for its predicted class; ties go to the lower class index."""
+    """Each window votes for its predicted class; a tie goes to the tied class of highest mean window score."""
     outputs, truth = vote_outputs("majority", model, X, y, clips, n_classes)
     return outputs.predicted, truth
 

@@ -335,6 +335,9 @@ class EvalJob:
                             "grid": backend.grid, "backend_version": backend.version, "seed": self.job.seed,
                             **({"backend_code": code} if (code := backend.code_now) else {}),
                             "protocol": protocol, "aggregate": opts.aggregate if opts.segment else None,
+                            # majority ties went to the lowest class index before they went to the mean window score
+                            **({"majority_ties": "mean_window_score"} if opts.segment and opts.aggregate == "majority"
+                               else {}),
                             "layers": list(self.layers), "evaluate_code": EVALUATE_CODE_VERSION,
                             **self.job.dataset.kind.code_key()})
 

@@ -107,11 +107,11 @@ def test_votes_count_windows_per_clip():
         def decision_function(self, X):
             return X[:, 1:]
 
-    # clip 0: windows predict 2, 2, 1 → 2; clip 1: 0, 1 → tie → 0 (lower index)
+    # clip 0: windows predict 2, 2, 1 → 2; clip 1: 0, 1, a tie settled by the mean decision values [0.5, 1, 0] → 1
     X = np.array([[2, 0, 0, 1], [2, 0, 0, 1], [1, 0, 5, 0], [0, 1, 0, 0], [1, 0, 2, 0]], float)
     y, clips = np.array([2, 2, 2, 1, 1]), np.array([0, 0, 0, 1, 1])
     predicted, truth = VOTES["majority"](Fixed(), X, y, clips, 3)
-    assert predicted.tolist() == [2, 0] and truth.tolist() == [2, 1]
+    assert predicted.tolist() == [2, 1] and truth.tolist() == [2, 1]
     predicted, _ = VOTES["probability"](Fixed(), X, y, clips, 3)  # summed scores: [0, 5, 2] and [1, 2, 0]
     assert predicted.tolist() == [1, 1]
 

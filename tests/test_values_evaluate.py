@@ -96,14 +96,27 @@ class Fixed(ClassifierMixin, BaseEstimator):
         return X[:, 0].astype(int)
 
 
-def test_majority_vote_fractions_and_ties_to_the_lower_class():
-    model = Fixed()
-    X = np.array([[2], [1], [2], [0], [1], [1], [0]], float)
+class Voter(ClassifierMixin, BaseEstimator):
+    """Predicts the class in X's first column; its probabilities are the next three columns."""
+
+    classes_ = np.array([0, 1, 2])
+
+    def predict(self, X):
+        return X[:, 0].astype(int)
+
+    def predict_proba(self, X):
+        return X[:, 1:]
+
+
+def test_majority_vote_fractions_and_ties_to_the_highest_mean_window_score():
+    X = np.array([[2, 0, .2, .8], [1, .1, .6, .3], [2, .1, .1, .8],  # clip 5: votes 2, 1, 2 → 2
+                  [0, .7, .3, 0], [1, .1, .8, .1],  # clip 2: a tie of 0 and 1; mean probabilities .4, .55 → 1
+                  [1, .2, .5, .3], [0, .6, .1, .3]], float)  # clip 9: a tie of 0 and 1; means .4, .3 (2: .3) → 0
     clips = np.array([5, 5, 5, 2, 2, 9, 9])
     y = np.array([2, 2, 2, 1, 1, 0, 0])
-    outputs, truth = vote_outputs("majority", model, X, y, clips, 3)
-    # clips in ascending order: 2 (votes 0, 1: tie → 0), 5 (2, 1, 2 → 2), 9 (1, 0: tie → 0)
-    assert outputs.predicted.tolist() == [0, 2, 0] and truth.tolist() == [1, 2, 0]
+    outputs, truth = vote_outputs("majority", Voter(), X, y, clips, 3)
+    # a tie no longer goes to the lower class index (clip 2 was predicted 0): a class is no likelier for its name
+    assert outputs.predicted.tolist() == [1, 2, 0] and truth.tolist() == [1, 2, 0]
     np.testing.assert_allclose(outputs.scores, [[0.5, 0.5, 0], [0, 1 / 3, 2 / 3], [0.5, 0.5, 0]])
 
 
@@ -297,8 +310,10 @@ def test_the_vote_functions_return_predictions_and_truth_per_clip():
 
     X = np.array([[2], [1], [2], [0], [1], [1], [0]], float)
     clips, y = np.array([5, 5, 5, 2, 2, 9, 9]), np.array([2, 2, 2, 1, 1, 0, 0])
-    predicted, truth = VOTES["majority"](Fixed(), X, y, clips, 3)
-    assert predicted.tolist() == [0, 2, 0] and truth.tolist() == [1, 2, 0]
+    with pytest.raises(RwbenchError, match="Fixed gives no class scores"):  # clips 2 and 9 tie: nothing to settle by
+        VOTES["majority"](Fixed(), X, y, clips, 3)
+    predicted, truth = VOTES["majority"](Fixed(), X[:3], y[:3], clips[:3], 3)  # no tie: votes alone
+    assert predicted.tolist() == [2] and truth.tolist() == [2]
     predicted, truth = VOTES["probability"](Binary(), np.array([[2.0], [-1.0], [-0.5], [-0.6], [0.9]]),
                                             np.array([7, 7, 3, 3, 3]), np.array([1, 1, 4, 4, 4]), 2)
     assert predicted.tolist() == [7, 3] and truth.tolist() == [7, 3]
