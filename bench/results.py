@@ -487,6 +487,9 @@ def result_problem(record: object) -> str | None:
         return problem
     if not record["folds"]:
         return "folds is empty"
+    names = [fold.get("name") for fold in record["folds"]]
+    if twice := sorted({str(n) for n in names if names.count(n) > 1}):  # a fold spliced in twice weighs double
+        return f"folds scores outer fold {', '.join(twice)} more than once"
     for i, fold in enumerate(record["folds"]):
         for name in task.metrics:
             if name not in fold and name != task.primary:

@@ -305,6 +305,24 @@ def test_float32_on_cuda_turns_tf32_off_and_leaves_the_cpu_alone():
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
+def test_a_fold_copied_over_another_is_never_used(opts):
+    """A result file whose fold 1 was overwritten by fold 4 (each fold's outputs agree with its score): its mean
+    counted fold 4 twice, shown as the protocol's score and "up to date". Refused by name and computed again."""
+    from rwbench.results import iter_results
+
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    (path,) = (opts.results_dir / "runs").rglob("*.json")
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "folds": [record["folds"][-1], *record["folds"][1:]]}))
+    invalid: list = []
+    assert list(iter_results(opts.results_dir, invalid=invalid)) == []
+    assert invalid[0][1] == "folds scores outer fold fold4 more than once"
+    rerun = run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    folds = json.loads(path.read_text())["folds"]
+    assert (rerun.evaluated, rerun.reused) == (1, 0)
+    assert [(f["name"], f["accuracy"]) for f in folds] == [(f["name"], f["accuracy"]) for f in record["folds"]]
+
+
 def test_a_stored_score_its_own_clip_outputs_contradict_is_never_used(opts, monkeypatch, caplog):
     """A hand-edited accuracy (0.27 → 0.97 with the clips' predictions unchanged) in a scored fold or a result file:
     the fold is computed again, the file is skipped and named, never averaged into the leaderboard."""
