@@ -29,7 +29,7 @@ from .errors import RwbenchError
 from .filehash import sha256_of
 from .fileio import atomic_path, content_key, exclusive, read_json, write_json
 from .folds import FoldResult
-from .tasks import TaskType, task_type
+from .tasks import Outputs, TaskType, task_type
 
 if TYPE_CHECKING:
     from .datamodel import Dataset
@@ -451,19 +451,33 @@ def schema_problem(value: object, schema: Schema, where: str = "") -> str | None
 
 
 def fold_contradiction(task: TaskType, fold: dict[str, Any]) -> str | None:
-    """Where a stored fold's primary metric is not what its own per-clip outputs give (a number edited by hand, or
-    a file spliced from two runs), what it says and what they give; None when they agree or it stores no outputs."""
+    """Where a stored fold's metric is not what its own per-clip outputs give (a number edited by hand, or a file
+    spliced from two runs), what it says and what they give; None when they agree or it stores no outputs. Every
+    metric of the task type it stores is recomputed (multilabel: at the fold's threshold, its untrained tags out)."""
     if not all(fold.get(name) is not None for name in task.clip_fields) or task.primary not in fold:
         return None
     try:
         truth, outputs = task.clip_output(fold)
-        recomputed = float(task.clip_score(truth, outputs[None], np.arange(len(truth))[None])[0])
-    except (ValueError, IndexError, TypeError) as err:
+        recomputed = {task.primary: float(task.clip_score(truth, outputs[None], np.arange(len(truth))[None])[0])}
+        if "predicted" in task.clip_fields:  # multiclass: the confusion's classes, else those the fold names
+            stored = Outputs(predicted=np.asarray(fold["predicted"], dtype=int))
+            n_classes = len(fold.get("confusion") or []) or int(max(max(fold["truth"]), max(fold["predicted"]))) + 1
+        elif fold.get("threshold") is None:  # thresholded metrics without the threshold: the primary alone
+            stored = None
+        else:
+            stored, n_classes = Outputs(scores=np.asarray(fold["scores"], dtype=float)), 0
+        if stored is not None:
+            recomputed |= task.fold_record(np.asarray(fold["truth"]), stored, n_classes,
+                                           threshold=fold.get("threshold"), untrained=fold.get("tags_untrained")).metrics
+    except (ValueError, IndexError, TypeError, RwbenchError) as err:
         return f"its per-clip outputs cannot be read ({err})"
-    stored = fold[task.primary]
-    if isinstance(stored, (int, float)) and not isinstance(stored, bool) and abs(recomputed - stored) <= 1e-9:
-        return None
-    return f"{task.primary} {stored!r}, but its per-clip outputs give {recomputed:.6g}"
+    for name in dict.fromkeys((task.primary, *task.metrics)):
+        if name in fold and name in recomputed:
+            value = fold[name]
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                    and abs(recomputed[name] - value) <= 1e-9):
+                return f"{name} {value!r}, but its per-clip outputs give {recomputed[name]:.6g}"
+    return None
 
 
 def result_problem(record: object) -> str | None:

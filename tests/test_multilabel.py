@@ -233,6 +233,16 @@ def test_the_vectorised_roc_auc_equals_scikit_learns_with_ties_and_missing_class
                 assert np.isnan(ours[t])
 
 
+@pytest.mark.parametrize("metric", ["pr_auc_macro", "micro_f1"])
+def test_an_edited_secondary_metric_is_refused_as_the_primary_is(results, metric):
+    """A macro PR-AUC or micro F1 raised by hand was shown as a headline number (and the file counted up to date):
+    every stored metric is recomputed from the fold's scores, threshold and untrained tags."""
+    record = json.loads(next((results / "runs").rglob("*.json")).read_text())
+    fold = record["folds"][1]
+    fold[metric] = 0.99 if fold[metric] < 0.98 else 0.01
+    assert result_problem(record).startswith(f"folds[1] ({fold['name']}) has {metric} ")
+
+
 def test_results_scored_by_the_earlier_micro_f1_rule_are_computed_again(tmp_path, monkeypatch):
     """The untrained-tag rule changed multilabel scores under the same key: results of the earlier rule stayed "up to
     date" beside new ones. The type's code version is in the key; multiclass keys are as they were (no version)."""

@@ -305,6 +305,18 @@ def test_float32_on_cuda_turns_tf32_off_and_leaves_the_cpu_alone():
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
+@pytest.mark.parametrize("metric", ["balanced_accuracy", "macro_f1"])
+def test_an_edited_secondary_metric_is_refused_as_an_edited_accuracy_is(opts, metric):
+    from rwbench.results import result_problem
+
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    (path,) = (opts.results_dir / "runs").rglob("*.json")
+    record = json.loads(path.read_text())
+    assert result_problem(record) is None
+    record["folds"][2][metric] = 0.5 * record["folds"][2][metric] + 0.25
+    assert result_problem(record).startswith(f"folds[2] (fold3) has {metric} ")
+
+
 def test_a_fold_copied_over_another_is_never_used(opts):
     """A result file whose fold 1 was overwritten by fold 4 (each fold's outputs agree with its score): its mean
     counted fold 4 twice, shown as the protocol's score and "up to date". Refused by name and computed again."""

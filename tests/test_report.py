@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import secondary_metrics
 
 pytest.importorskip("matplotlib", reason="the figures need the [report] extra: pip install 'rwbench[report]'")
 
@@ -52,7 +53,7 @@ def fake_result(frontend: str, weights: str, backend: str, seed: int, accuracy: 
         np.add.at(confusion, (truth, predicted), 1)
         score = correct / CLIPS_PER_FOLD
         folds.append({"name": f"fold{k + 1}", "n_train": 36, "n_test": CLIPS_PER_FOLD, "accuracy": score,
-                      "balanced_accuracy": score, "macro_f1": score, "best_params": {}, "selection_score": 0.5,
+                      **secondary_metrics(truth, predicted), "best_params": {}, "selection_score": 0.5,
                       "fit_seconds": 0.1, "confusion": confusion.tolist(), "test_clips": clips.tolist(),
                       "truth": truth.tolist(), "predicted": predicted.tolist()})
     return {

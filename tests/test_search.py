@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import secondary_metrics
 from scipy import stats
 from toy import TINY, tone_dataset
 
@@ -913,7 +914,9 @@ def _trained_record(name: str, accuracy: float, protocol: dict | None = None, *,
     right = 0 if math.isnan(accuracy) else round(accuracy * n)
     truth = [c % 4 for c in range(n)]
     predicted = [t if c < right else (t + 1) % 4 for c, t in enumerate(truth)]
-    fold = {"name": "fold1", "accuracy": accuracy, "balanced_accuracy": accuracy, "macro_f1": accuracy,
+    fold = {"name": "fold1", "accuracy": accuracy,
+            **({"balanced_accuracy": accuracy, "macro_f1": accuracy} if math.isnan(accuracy) else
+               secondary_metrics(truth, predicted)),
             "test_clips": list(range(n)), "truth": truth, "predicted": predicted}
     return {"schema_version": SCHEMA_VERSION, "seed": seed, "rwbench_version": "test", "git_sha": None, "created": "",
             "environment": {}, "run_key": "k", "device": "cpu", "summary": {"accuracy_mean": accuracy},

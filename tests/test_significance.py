@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import secondary_metrics
 from scipy import stats
 
 from rwbench.analysis import leaderboard
@@ -35,8 +36,8 @@ def record(frontend, accuracies, *, seed=0, weights="random", backend="svm", n_t
         right = int(round(accuracy * n_test))
         hits = (rng or np.random.default_rng(seed + i)).permutation(n_test) < right
         predicted = [t if hit else (t + 1) % 4 for t, hit in zip(truth, hits)]
-        folds.append({"name": f"fold{i + 1}", "accuracy": right / n_test, "balanced_accuracy": right / n_test,
-                      "macro_f1": right / n_test, "test_clips": clips, "truth": truth, "predicted": predicted})
+        folds.append({"name": f"fold{i + 1}", "accuracy": right / n_test, **secondary_metrics(truth, predicted),
+                      "test_clips": clips, "truth": truth, "predicted": predicted})
     return ResultRecord.from_json({
         "schema_version": SCHEMA_VERSION, "seed": seed, "rwbench_version": "test", "git_sha": None, "created": "",
         "environment": {}, "run_key": run_key, "device": "cpu", "summary": {},

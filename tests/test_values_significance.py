@@ -9,6 +9,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import secondary_metrics
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
@@ -39,8 +40,9 @@ def record(correct: list[list[int]], *, frontend="f", seed=0, weights="random", 
         clips = list(range(first, first + len(hits)))
         first += len(hits)
         accuracy = float(np.mean(hits))
-        folds.append({"name": f"fold{i + 1}", "accuracy": accuracy, "balanced_accuracy": accuracy, "macro_f1": accuracy,
-                      "test_clips": clips, "truth": [0] * len(hits), "predicted": [0 if h else 1 for h in hits]})
+        truth, predicted = [0] * len(hits), [0 if h else 1 for h in hits]
+        folds.append({"name": f"fold{i + 1}", "accuracy": accuracy, **secondary_metrics(truth, predicted),
+                      "test_clips": clips, "truth": truth, "predicted": predicted})
     return from_folds(folds, frontend=frontend, seed=seed, weights=weights)
 
 
