@@ -219,18 +219,18 @@ def vote_outputs(vote: str, model, X, y, clips, n_classes) -> tuple[Outputs, np.
         predicted = votes.argmax(axis=1)
         if (tied.sum(axis=1) > 1).any():
             by_score = np.full(votes.shape, -np.inf)
-            by_score[:, np.asarray(model.classes_, int)] = _clip_means(*window_scores(model, X)[:1], clips)
+            by_score[:, np.asarray(model.classes_, int)] = _clip_means(window_scores(model, X)[0], clips)[1]
             predicted = np.where(tied, by_score, -np.inf).argmax(axis=1)
         return Outputs(predicted, votes / votes.sum(axis=1, keepdims=True), "majority_votes"), y[first]
     scores, kind = window_scores(model, X)
-    first, _ = _per_clip(scores, clips)
-    means = _clip_means(scores, clips)
+    first, means = _clip_means(scores, clips)
     return Outputs(model.classes_[means.argmax(axis=1)], means, kind, model.classes_), y[first]
 
 
-def _clip_means(scores: np.ndarray, clips: np.ndarray) -> np.ndarray:
-    _, sums = _per_clip(scores, clips)
-    return sums / np.bincount(np.unique(clips, return_inverse=True)[1])[:, None]
+def _clip_means(scores: np.ndarray, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each clip, mean of ``scores`` over each clip's rows)."""
+    first, sums = _per_clip(scores, clips)
+    return first, sums / np.bincount(np.unique(clips, return_inverse=True)[1])[:, None]
 
 
 def window_scores(model, X) -> tuple[np.ndarray, str]:
