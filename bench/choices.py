@@ -17,6 +17,7 @@ TASK_TYPES = ("multiclass", "multilabel")  # tasks.TASK_TYPES (its keys)
 PRIMARY_METRICS = ("accuracy", "roc_auc_macro")  # each of tasks.TASK_TYPES' primary metric
 SELECT_ON = ("first-fold", "every-fold")  # fitting.SELECT_ON
 REFITS = ("full", "fit-part")  # fitting.REFITS
+LR_SCHEDULES = ("plateau", "constant")  # fitting.LR_SCHEDULES (its keys)
 SILENCE_DBFS = -60.0  # fitting.SILENCE_DBFS
 WINDOW_HOP = 0.5  # fitting.WINDOW_HOP
 MST_LR = 3e-4  # pretrain.MST_LR

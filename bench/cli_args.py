@@ -21,6 +21,7 @@ from .choices import (
     DEFAULT_GRID,
     GRID_NAMES,
     INITS,
+    LR_SCHEDULES,
     MAX_SEEDS,
     POOLINGS,
     PRECISIONS,
@@ -351,7 +352,7 @@ def add_train_options(p: argparse.ArgumentParser, *, frontends: str = "sample_le
 
 
 def add_lr_schedule(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lr-schedule", choices=("plateau", "constant"), default="plateau",
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=LR_SCHEDULES[0],
                    help="plateau (default): halve the learning rate after 3 epochs without a better validation loss; "
                         "constant: hold it, early stopping alone ends a run (recorded in the result and its key)")
 

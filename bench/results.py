@@ -29,7 +29,7 @@ from .errors import RwbenchError
 from .filehash import sha256_of
 from .fileio import atomic_path, content_key, exclusive, read_json, write_json
 from .folds import FoldResult
-from .tasks import Outputs, TaskType, task_type
+from .tasks import TaskType, task_type
 
 if TYPE_CHECKING:
     from .datamodel import Dataset
@@ -458,20 +458,11 @@ def fold_contradiction(task: TaskType, fold: dict[str, Any]) -> str | None:
         return None
     try:
         truth, outputs = task.clip_output(fold)
-        recomputed = {task.primary: float(task.clip_score(truth, outputs[None], np.arange(len(truth))[None])[0])}
-        if "predicted" in task.clip_fields:  # multiclass: the confusion's classes, else those the fold names
-            stored = Outputs(predicted=np.asarray(fold["predicted"], dtype=int))
-            n_classes = len(fold.get("confusion") or []) or int(max(max(fold["truth"]), max(fold["predicted"]))) + 1
-        elif fold.get("threshold") is None:  # thresholded metrics without the threshold: the primary alone
-            stored = None
-        else:
-            stored, n_classes = Outputs(scores=np.asarray(fold["scores"], dtype=float)), 0
-        if stored is not None:
-            recomputed |= task.fold_record(np.asarray(fold["truth"]), stored, n_classes,
-                                           threshold=fold.get("threshold"), untrained=fold.get("tags_untrained")).metrics
+        recomputed = {**task.stored_metrics(fold),
+                      task.primary: float(task.clip_score(truth, outputs[None], np.arange(len(truth))[None])[0])}
     except (ValueError, IndexError, TypeError, RwbenchError) as err:
         return f"its per-clip outputs cannot be read ({err})"
-    for name in dict.fromkeys((task.primary, *task.metrics)):
+    for name in task.metrics:
         if name in fold and name in recomputed:
             value = fold[name]
             if not (isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -259,6 +259,11 @@ class TaskType(ABC):
         """The fold's metrics and stored outputs. ``untrained``: target columns without a positive training clip
         (see :meth:`untrained`), left out of macro averages."""
 
+    def stored_metrics(self, fold: dict[str, Any]) -> dict[str, float]:
+        """Every metric a stored fold's per-clip outputs give, as :meth:`fold_record` scored them; empty where the
+        fold lacks what that takes (then its primary metric alone is checked, by :meth:`clip_score`)."""
+        return {}
+
     def untrained(self, train_truth: np.ndarray | None) -> np.ndarray:
         """Target columns no model could learn from ``train_truth`` (the fold's training targets)."""
         return np.array([], dtype=int)
@@ -371,6 +376,11 @@ class Multiclass(TaskType):
         return FoldRecord(metrics, [int(t) for t in truth], [int(p) for p in predicted],
                           confusion_matrix(truth, predicted, labels=np.arange(n_classes)).tolist())
 
+    def stored_metrics(self, fold: dict[str, Any]) -> dict[str, float]:
+        truth, predicted = np.asarray(fold["truth"], dtype=int), np.asarray(fold["predicted"], dtype=int)
+        n_classes = len(fold.get("confusion") or []) or int(max(truth.max(), predicted.max())) + 1
+        return self.fold_record(truth, Outputs(predicted=predicted), n_classes).metrics
+
     def head_loss(self) -> torch.nn.Module:
         from torch import nn
 
@@ -476,6 +486,12 @@ class Multilabel(TaskType):
                    **({"tags_untrained": untrained.tolist()} if len(untrained) else {}),
                    **({"tags_untested": untested.tolist()} if len(untested) else {})}
         return FoldRecord(metrics, np.asarray(truth).astype(int).tolist(), details=details)
+
+    def stored_metrics(self, fold: dict[str, Any]) -> dict[str, float]:
+        if fold.get("threshold") is None:  # micro F1 is scored at the fold's threshold
+            return {}
+        return self.fold_record(np.asarray(fold["truth"]), Outputs(scores=np.asarray(fold["scores"], dtype=float)), 0,
+                                threshold=fold["threshold"], untrained=fold.get("tags_untrained")).metrics
 
     def head_loss(self) -> torch.nn.Module:
         from torch import nn

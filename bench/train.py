@@ -95,6 +95,7 @@ from .fitting import (
     not_converged_rule,
     precision,
     read_record,
+    recompute_batch_norms,
     seeded,
     warn_not_converged,
     without_failed,
@@ -264,14 +265,7 @@ def recalibrate_batch_norm(model: Classifier, waves: torch.Tensor, idx: np.ndarr
     log-mel features sit near 36 ± 4, and a head scored with them predicts one class. The front-end's norms take the
     average over batches of near-equal size (as ``torch.optim.swa_utils.update_bn``); the head's standardisation then
     takes the exact mean and variance of its input over the clips."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in norms]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-    predict_logits(model, waves, idx, device, batch_size, windows, calibrate=True)
-    for norm, momentum in zip(norms, momenta):
-        norm.momentum = momentum
+    recompute_batch_norms(model, lambda: predict_logits(model, waves, idx, device, batch_size, windows, calibrate=True))
     seen: list[torch.Tensor] = []
     hook = model.standardise.register_forward_pre_hook(lambda module, args: seen.append(args[0].double()))
     try:

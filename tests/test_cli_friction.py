@@ -54,8 +54,8 @@ def test_the_parser_choices_agree_with_the_modules_that_own_them():
     assert choices.FORMATS == leaderboard.FORMATS and choices.REGIMES == significance.REGIMES
     assert choices.TASK_TYPES == tuple(tasks.TASK_TYPES)
     assert choices.PRIMARY_METRICS == tuple(t.primary for t in tasks.TASK_TYPES.values())
-    assert (choices.SELECT_ON, choices.REFITS, choices.SILENCE_DBFS, choices.WINDOW_HOP) == (
-        fitting.SELECT_ON, fitting.REFITS, fitting.SILENCE_DBFS, fitting.WINDOW_HOP)
+    assert (choices.SELECT_ON, choices.REFITS, choices.SILENCE_DBFS, choices.WINDOW_HOP, choices.LR_SCHEDULES) == (
+        fitting.SELECT_ON, fitting.REFITS, fitting.SILENCE_DBFS, fitting.WINDOW_HOP, tuple(fitting.LR_SCHEDULES))
     assert (choices.MST_LR, choices.PRETRAINERS) == (pretrain.MST_LR, tuple(pretrain.PRETRAINERS))
 
 
