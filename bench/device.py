@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from .errors import RwbenchError
@@ -65,28 +66,58 @@ def memory_available(device: torch.device) -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_fits(job: EmbedJob, batch_size: int, device: str = "auto", *, training: bool = False) -> None:
-    """:func:`check_memory` for the job's front-end instance and input length."""
-    check_memory(job.frontend, job.width, job.input_samples()[1], batch_size, device, training=training)
+def check_fits(job: EmbedJob, batch_size: int, device: str = "auto", *, training: bool = False,
+               windows: np.ndarray | None = None) -> None:
+    """:func:`check_memory` for the job's front-end instance and input length; with --segment also for the windows
+    a batch of clips is cut into (``windows``: :meth:`EmbedJob.windows_per_clip`, read here when not given)."""
+    if not job.segment:
+        check_memory(job.frontend, job.width, job.input_samples()[1], batch_size, device, training=training)
+        return
+    windows = job.windows_per_clip() if windows is None else windows
+    batch = (f"a batch of {batch_size} clips cut into up to {int(_longest(windows, batch_size).sum())} windows of "
+             f"{job.input_samples()[0] / job.frontend.sample_rate:.3g} s (--segment {job.segment:g} --hop "
+             f"{job.hop or job.segment:g})")
+    check_memory(job.frontend, job.width, job.input_samples()[1], batch_size, device, training=training,
+                 extra=window_memory(job, batch_size, windows), batch=batch)
+
+
+def window_memory(job: EmbedJob, batch_size: int, windows: np.ndarray | None = None) -> dict[str, int]:
+    """Bytes a --segment run holds beyond the network's: a batch's windows (the clips of most windows), once cut
+    from their clips and once joined into the network's input; and every window's embedding, which the backends
+    read whole."""
+    windows = job.windows_per_clip() if windows is None else windows
+    return {"windows": 2 * 4 * int(_longest(windows, batch_size).sum()) * job.input_samples()[1],
+            "embeddings": 4 * int(windows.sum()) * job.frontend.dim(job.width, job.pooling)}
+
+
+def _longest(windows: np.ndarray, batch_size: int) -> np.ndarray:
+    """The window counts of the ``batch_size`` clips cut into the most windows."""
+    return np.sort(windows)[-batch_size:]
 
 
 def check_memory(spec: FrontendSpec, width: str | int, samples: int, batch_size: int, device: str = "auto", *,
-                 training: bool = False) -> None:
+                 training: bool = False, extra: dict[str, int] | None = None, batch: str | None = None) -> None:
     """Refuse, before anything is allocated, a front-end whose weights and activations for one batch of clips of
     ``samples`` cannot fit in the device's memory (a --width or --batch-size far too large). ``training``: the
-    weights count four times (gradients and Adam's two moments) and the activations twice (kept for backward)."""
+    weights count four times (gradients and Adam's two moments) and the activations twice (kept for backward).
+    ``extra``: other named bytes the run holds (:func:`window_memory`); ``batch``: the batch in words, where its clips
+    are cut into windows."""
     need = spec.memory_needed(width, samples, batch_size)
     if training:
         need = {"weights": 4 * need["weights"], "activations": 2 * need["activations"]}
+    need.update(extra or {})
     torch_device = resolve_device(device)
     have = memory_available(torch_device)
     if sum(need.values()) > 0.9 * have:
         gib = lambda n: f"{n / 2**30:.1f} GiB"  # noqa: E731
+        remedy = "a longer --hop or --segment, or a smaller --batch-size" if extra and max(need, key=need.get) in extra \
+            else "a smaller --width or --batch-size"
+        batch = batch or f"a batch of {batch_size} clips of {samples / spec.sample_rate:.3g} s"
         raise RwbenchError(
             f"{spec.name} at --width {width} needs about {gib(sum(need.values()))} to "
-            f"{'train on' if training else 'embed'} a batch of {batch_size} clips of {samples / spec.sample_rate:.3g} s "
-            f"(weights {gib(need['weights'])}, activations {gib(need['activations'])}); {torch_device.type} memory is "
-            f"{gib(have)}. Use a smaller --width or --batch-size")
+            f"{'train on' if training else 'embed'} {batch}"
+            f" ({', '.join(f'{name} {gib(n)}' for name, n in need.items())}); {torch_device.type} memory is "
+            f"{gib(have)}. Use {remedy}")
 
 
 MAX_AUTO_BATCH = 256

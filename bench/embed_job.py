@@ -9,7 +9,9 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
+from .audio import n_segments
 from .cache import CacheEntry
 from .datamodel import Dataset
 from .embedding_manifest import EmbeddingManifest
@@ -72,6 +74,27 @@ class EmbedJob:
     def hop_samples(self) -> int | None:
         """Samples between window starts with --segment (None: one crop per clip)."""
         return int(round((self.hop or self.segment) * self.frontend.sample_rate)) if self.segment else None
+
+    def windows_per_clip(self) -> np.ndarray:
+        """Rows per clip as the run cuts them: 1, or with --segment the windows over each file's length as its header
+        gives it. The dataset's clip length where a clip is not a whole file: no file, a loader of its own (Speech
+        Commands' silence clips are 1-s cuts of long recordings; mixtures), or a header that cannot be read."""
+        n_clips = len(self.dataset.clips)
+        if not self.segment:
+            return np.ones(n_clips, dtype=int)
+        window, hop, rate = self.input_samples()[0], self.hop_samples(), self.frontend.sample_rate
+        whole_files = type(self.dataset).load_audio is Dataset.load_audio
+        counts = np.empty(n_clips, dtype=int)
+        for i, clip in enumerate(self.dataset.clips):
+            seconds = self.dataset.seconds
+            if clip.path is not None and whole_files:
+                try:
+                    info = soundfile.info(str(clip.path))
+                    seconds = info.frames / info.samplerate
+                except (RuntimeError, OSError):  # its decoder is not libsndfile (mp3 with an old one): the nominal length
+                    pass
+            counts[i] = n_segments(int(round(seconds * rate)), window, hop)
+        return counts
 
     def input_samples(self) -> tuple[int, int]:
         """(samples of a clip or window, samples fed to the network) at the front-end's rate."""

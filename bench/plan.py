@@ -28,15 +28,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import soundfile
 import torch
 from joblib import effective_n_jobs
 from tabulate import tabulate
 
-from .audio import n_segments
 from .backends import BackendSpec
 from .datamodel import Dataset
-from .device import check_fits, choose_batch_size, default_workers, embedding_settings, resolve_device
+from .device import (
+    check_fits,
+    choose_batch_size,
+    default_workers,
+    embedding_settings,
+    resolve_device,
+    window_memory,
+)
 from .embed import build_model
 from .embed_job import EmbedJob
 from .errors import DataError
@@ -146,12 +151,12 @@ def time_network(job: EmbedJob, batch: int, device: str, compile: bool = False) 
     return NetworkTiming(build, max(0.0, first - steady), 1e3 * steady / batch)
 
 
-def memory_check_seconds(job: EmbedJob, batch: int, device: str) -> float:
+def memory_check_seconds(job: EmbedJob, batch: int, device: str, windows: np.ndarray | None = None) -> float:
     """Seconds of the memory check the run makes for ``job``'s front-end and input before any embedding (the first
     also imports what shape propagation on the meta device needs, torch._dynamo: about 2 s on this machine). An
     instance that cannot fit stops the dry run with the run's error, before its network is built to be timed."""
     start = time.perf_counter()
-    check_fits(job, batch, device)
+    check_fits(job, batch, device, windows=windows)
     return time.perf_counter() - start
 
 
@@ -268,34 +273,11 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
 
 
-def windows_per_clip(job: EmbedJob) -> np.ndarray:
-    """Rows per clip as the run cuts them: 1, or with --segment the windows over each file's length as its header
-    gives it. The dataset's clip length where a clip is not a whole file: no file, a loader of its own (Speech
-    Commands' silence clips are 1-s cuts of long recordings; mixtures), or a header that cannot be read."""
-    n_clips = len(job.dataset.clips)
-    if not job.segment:
-        return np.ones(n_clips, dtype=int)
-    window, hop = job.input_samples()[0], job.hop_samples()
-    rate = job.frontend.sample_rate
-    whole_files = type(job.dataset).load_audio is Dataset.load_audio
-    counts = np.empty(n_clips, dtype=int)
-    for i, clip in enumerate(job.dataset.clips):
-        seconds = job.dataset.seconds
-        if clip.path is not None and whole_files:
-            try:
-                info = soundfile.info(str(clip.path))
-                seconds = info.frames / info.samplerate
-            except (RuntimeError, OSError):  # its decoder is not libsndfile (mp3 with an old one): the nominal length
-                pass
-        counts[i] = n_segments(int(round(seconds * rate)), window, hop)
-    return counts
-
-
 def _windows(timings: dict, job: EmbedJob) -> np.ndarray:
-    """:func:`windows_per_clip`, read once per dataset and window geometry."""
+    """:meth:`EmbedJob.windows_per_clip`, read once per dataset and window geometry."""
     key = ("windows", job.dataset.key, job.segment, job.hop, job.frontend.sample_rate, job.input_samples()[0])
     if key not in timings:
-        timings[key] = windows_per_clip(job)
+        timings[key] = job.windows_per_clip()
     return timings[key]
 
 
@@ -495,21 +477,25 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         n_rows = int(_windows(timings, job).sum())
         row.rows_to_embed += n_rows
         row.clips_to_decode += len(job.dataset.clips)
+        start = time.perf_counter()  # choosing the batch size pays the memory model's first use (imports), as the run does
+        run_batch = opts.batch_size or choose_batch_size(job, opts.device)
+        chosen_in = time.perf_counter() - start
+        checked = ("check", job.frontend.name, job.input_samples(), run_batch,
+                   *((job.dataset.key, job.hop_samples()) if job.segment else ()))
+        if checked not in timings:  # the run checks each instance's memory before any embedding (and the dry run
+            # before it decodes a clip): timed by doing it
+            timings[checked] = chosen_in + memory_check_seconds(job, run_batch, opts.device, _windows(timings, job))
+            row.startup_seconds += timings[checked]
+            needs = job.frontend.memory_needed(job.width, job.input_samples()[1], run_batch)
+            if job.segment:
+                needs.update(window_memory(job, run_batch, _windows(timings, job)))
+            timings[("memory", *checked[1:])] = sum(needs.values())
+        row.embed_bytes = max(row.embed_bytes, timings[("memory", *checked[1:])])
         rate = ("decode", job.dataset.key, job.frontend.sample_rate, *((job.input_samples(),) if workers else ()))
         if rate not in timings:  # in a worker as the run decodes, or in this process when it does
             timings[rate] = worker_decode_ms(job) if workers else decode_ms(job.dataset, job.frontend.sample_rate)
         row.decode_ms_per_clip = timings[rate]
         row.cache_bytes_new += 4 * n_rows * job.frontend.dim(job.width, job.pooling)
-        start = time.perf_counter()  # choosing the batch size pays the memory model's first use (imports), as the run does
-        run_batch = opts.batch_size or choose_batch_size(job, opts.device)
-        chosen_in = time.perf_counter() - start
-        checked = ("check", job.frontend.name, job.input_samples(), run_batch)
-        if checked not in timings:  # the run checks each instance's memory before any embedding: timed by doing it
-            timings[checked] = chosen_in + memory_check_seconds(job, run_batch, opts.device)
-            row.startup_seconds += timings[checked]
-            needs = job.frontend.memory_needed(job.width, job.input_samples()[1], run_batch)
-            timings[("memory", *checked[1:])] = sum(needs.values())
-        row.embed_bytes = max(row.embed_bytes, timings[("memory", *checked[1:])])
         batch = min(run_batch, len(job.dataset.clips))  # a batch of the run
         shape = (job.frontend.name, str(job.width), job.input_samples()[1], batch, job.pooling, job.precision)
         if shape not in timings:

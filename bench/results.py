@@ -471,6 +471,36 @@ def fold_contradiction(task: TaskType, fold: dict[str, Any]) -> str | None:
     return None
 
 
+def protocol_folds(protocol: dict[str, Any]) -> list[str] | None:
+    """The outer folds a protocol description has, by the names its splits carry (None: a description that does not
+    say, as a foreign or older one)."""
+    if protocol.get("kind") == "fixed_split":
+        return ["test"]
+    if protocol.get("kind") in ("predefined_folds", "stratified_folds") and isinstance(protocol.get("folds"), list):
+        return [f"fold{fold}" for fold in protocol["folds"]]
+    return None
+
+
+def outer_folds_problem(record: dict[str, Any], scored: list[str]) -> str | None:
+    """Where a result scores other outer folds than its protocol has (one missing: a fold cut from the file, which
+    would rank a mean over fewer folds as the protocol's score), what differs; a run declared partial (``rwbench train
+    --folds``, ``rwbench search --folds``) is held to the folds it names."""
+    protocol = record["dataset"].get("protocol") or {}
+    training = record.get("training") or {}
+    declared = (protocol.get("outer_folds_scored") if "outer_folds_scored" in protocol
+                else training.get("folds_run") if training.get("partial") else protocol_folds(protocol))
+    if not isinstance(declared, list):
+        return None
+    missing = [name for name in map(str, declared) if name not in scored]
+    foreign = [name for name in scored if name not in map(str, declared)]
+    if not missing and not foreign:
+        return None
+    said = [f"missing outer fold(s) {', '.join(missing)}"] if missing else []
+    said += [f"outer fold(s) {', '.join(foreign)} not in it"] if foreign else []
+    return (f"folds scores {', '.join(scored)}, but its protocol {protocol.get('id', '?')} has "
+            f"{', '.join(map(str, declared))}: {'; '.join(said)}")
+
+
 def result_problem(record: object) -> str | None:
     """Why ``record`` (a result file's JSON, of any readable schema version) is not a result the leaderboard can
     use, or None."""
@@ -495,6 +525,8 @@ def result_problem(record: object) -> str | None:
     names = [fold.get("name") for fold in record["folds"]]
     if twice := sorted({str(n) for n in names if names.count(n) > 1}):  # a fold spliced in twice weighs double
         return f"folds scores outer fold {', '.join(twice)} more than once"
+    if problem := outer_folds_problem(record, [str(n) for n in names]):
+        return problem
     for i, fold in enumerate(record["folds"]):
         for name in task.metrics:
             if name not in fold and name != task.primary:

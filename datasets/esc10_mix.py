@@ -100,8 +100,13 @@ def load_esc10_mix(root: Path, *, task: str | None = None, mixtures: int = 80, m
     sources = mixtures_of(base, mixtures=mixtures, min_sources=min_sources, max_sources=max_sources, seed=seed)
     clips = [tagged_clip(mix_id, {s.label for s in parts}, fold=parts[0].fold) for mix_id, parts in sources.items()]
     # what the ESC-10 loader found about the sources (a partial copy, absent folds, duplicate audio) is this
-    # dataset's too: a mixture of a partial copy is never the official 5 folds
-    info = {**base.info, "mixing": {"mixtures_per_fold": mixtures, "sources": [min_sources, max_sources],
+    # dataset's too: a mixture of a partial copy is never the official 5 folds. Not its source clips untrained in a
+    # fold (a multiclass fact, shown as "always counted wrong"): a mixture's tags untrained in a fold are the multilabel
+    # task's own, scored without them and named by the leaderboard
+    inherited = {k: v for k, v in base.info.items() if k != "untrained_test_clips"}
+    if "untrained_test_clips" in base.info:
+        inherited["sources_untrained_test_clips"] = base.info["untrained_test_clips"]
+    info = {**inherited, "mixing": {"mixtures_per_fold": mixtures, "sources": [min_sources, max_sources],
                                     "seed": seed, "source_rms": SOURCE_RMS,
                                     "recipe": {m: [s.id for s in parts] for m, parts in sources.items()}},
             "base_skipped": base.skipped}

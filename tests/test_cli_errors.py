@@ -177,6 +177,24 @@ def test_a_window_shorter_than_the_frontend_minimum_is_refused(tmp_path, capsys,
     assert not (tmp_path / "r" / "runs").exists()
 
 
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_a_hop_that_cuts_more_windows_than_memory_holds_is_refused_before_any_decoding(tmp_path, capsys, monkeypatch,
+                                                                                        dry_run):
+    """--hop 0.0001 at 12 kHz: a hop of 1 sample, 60,001 windows of 1 s per 6-s clip. The memory check counted one
+    window per clip; the run (and its dry run, timing a clip's decoding) died in numpy's MemoryError inside a
+    DataLoader worker. Now one line, with what holds the memory, before a clip is decoded."""
+    from rwbench import device
+
+    monkeypatch.setattr(device, "memory_available", lambda torch_device: 32 * 2**30)  # any machine: the same answer
+    argv = ["run", "--frontends", "timbral", "--backends", "logreg", "--segment", "1", "--hop", "0.0001", *dry_run]
+    assert main([*argv, "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "-q"]) == 2
+    line = one_error_line(capsys, "timbral at --width small needs about ")
+    assert "to embed a batch of 16 clips cut into up to 960016 windows of 1 s (--segment 1 --hop 0.0001)" in line
+    assert line.endswith("cpu memory is 32.0 GiB. Use a longer --hop or --segment, or a smaller --batch-size")
+    assert "windows 85.8 GiB" in line
+    assert [p.name for p in (tmp_path / "c").rglob("*") if p.is_file() and not p.name.startswith("dataset-")] == []
+
+
 # -- 5. --executor dask without Dask -----------------------------------------------------------------
 
 BLOCK_DASK = textwrap.dedent("""

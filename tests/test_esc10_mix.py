@@ -52,3 +52,19 @@ def test_duplicate_source_audio_is_checked_and_recorded(tmp_path):
     # the two sources straddle train and test when fold 1 (or 2) is tested: so do mixtures built from them
     pairs = {(d["split"], d["train"], d["test"]) for d in mix.info["duplicates"]}
     assert pairs == {("fold1", "2-114280-A-0.wav", "1-100032-A-0.wav"), ("fold2", "1-100032-A-0.wav", "2-114280-A-0.wav")}
+
+
+def test_source_clips_untrained_in_a_fold_are_not_the_mixtures_note(tmp_path):
+    """A partial copy whose dogs are all in fold 1: the ESC-10 loader records fold 1's dog clips as untrained test
+    clips ("always counted wrong"). The mixtures inherited that line, though a multilabel fold scores without a tag
+    its training side lacks (and says so): it is kept under its own name, out of the leaderboard's note."""
+    from rwbench.analysis.leaderboard import partial_line
+
+    root = linked_copy(tmp_path / "esc", keep=lambda row: row[3] != "dog" or row[1] == "1")
+    (base,) = DATASETS.get("esc10").load(root, partial=True)
+    base.splits()
+    assert "untrained_test_clips" in base.info
+    mix = load(root, partial=True)
+    assert "untrained_test_clips" not in mix.info and "always counted wrong" not in partial_line(mix.info)
+    assert mix.info["sources_untrained_test_clips"] == base.info["untrained_test_clips"]
+    assert partial_line(mix.info) == "368 of 400 listed clips present"

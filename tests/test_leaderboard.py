@@ -214,7 +214,8 @@ def test_results_on_other_clips_or_protocols_are_named_and_ragged_seeds_are_an_e
     with pytest.raises(RwbenchError, match=r"tones tiny \(random, knn\): its seeds were scored on different clips or "
                                            r"protocols \(seed 0: .*; they differ in protocol refit\); a row averages"):
         leaderboard.load(copy)
-    data["folds"] = data["folds"][:-1]  # seed 1 on one fold fewer than seed 0
+    data["folds"] = data["folds"][:-1]  # seed 1 on one fold fewer than seed 0, declared (as `search --folds` does)
+    data["dataset"]["protocol"]["outer_folds_scored"] = [f["name"] for f in data["folds"]]
     knn_seed1.write_text(json.dumps(data))
     with pytest.raises(RwbenchError, match=r"tones tiny \(random, knn\): its seeds were scored on different outer "
                                            r"folds \(seed 0: 4 folds, .*seed 1: 3 folds"):

@@ -335,6 +335,37 @@ def test_a_fold_copied_over_another_is_never_used(opts):
     assert [(f["name"], f["accuracy"]) for f in folds] == [(f["name"], f["accuracy"]) for f in record["folds"]]
 
 
+def test_a_result_missing_an_outer_fold_is_never_ranked(opts):
+    """A result file with one outer fold cut out (each left fold agrees with its outputs): its mean over three folds
+    was ranked as the protocol's score over four. Refused by name and computed again; a run declared partial
+    (``rwbench train --folds``, ``rwbench search --folds``) is held to the folds it names instead."""
+    from rwbench.results import iter_results, result_problem
+
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    (path,) = (opts.results_dir / "runs").rglob("*.json")
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "folds": record["folds"][:2] + record["folds"][3:]}))
+    invalid: list = []
+    assert list(iter_results(opts.results_dir, invalid=invalid)) == []
+    protocol = record["dataset"]["protocol"]
+    assert invalid[0][1] == (f"folds scores fold1, fold2, fold4, but its protocol {protocol['id']} has fold1, fold2, "
+                             "fold3, fold4: missing outer fold(s) fold3")
+    rerun = run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    assert (rerun.evaluated, rerun.reused) == (1, 0)
+    assert [f["name"] for f in json.loads(path.read_text())["folds"]] == ["fold1", "fold2", "fold3", "fold4"]
+
+    renamed = {**record, "folds": [*record["folds"][:3], {**record["folds"][3], "name": "fold9"}]}
+    assert result_problem(renamed).endswith("missing outer fold(s) fold4; outer fold(s) fold9 not in it")
+    declared = {**record, "folds": record["folds"][1:2],
+                "dataset": {**record["dataset"], "protocol": {**protocol, "outer_folds_scored": ["fold2"]}}}
+    assert result_problem(declared) is None
+    assert result_problem({**declared, "folds": record["folds"][2:3]}).endswith(
+        "missing outer fold(s) fold2; outer fold(s) fold3 not in it")
+    trained = {**record, "folds": record["folds"][:1], "training": {"partial": True, "folds_run": ["fold1"]}}
+    assert result_problem(trained) is None
+    assert result_problem({**trained, "training": {"partial": False}}).endswith("missing outer fold(s) fold2, fold3, fold4")
+
+
 def test_a_stored_score_its_own_clip_outputs_contradict_is_never_used(opts, monkeypatch, caplog):
     """A hand-edited accuracy (0.27 → 0.97 with the clips' predictions unchanged) in a scored fold or a result file:
     the fold is computed again, the file is skipped and named, never averaged into the leaderboard."""

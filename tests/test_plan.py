@@ -272,20 +272,19 @@ def test_clips_a_loader_cuts_from_longer_files_are_counted_at_the_datasets_lengt
     from rwbench.datamodel import Dataset
     from rwbench.datasets.folder import load_folder
     from rwbench.embed_job import EmbedJob
-    from rwbench.plan import windows_per_clip
 
     for name in ("a/a1", "a/a2", "a/a3", "b/b1", "b/b2", "b/b3"):
         write_audio(tmp_path / "data" / f"{name}.wav", seconds=2.0)
     ds = load_folder(tmp_path / "data", k=3, seconds=0.5)
     job = EmbedJob(ds, TINY, segment=0.5)
-    assert windows_per_clip(job).tolist() == [4] * 6  # whole files: their length
+    assert job.windows_per_clip().tolist() == [4] * 6  # whole files: their length
 
     class Cuts(Dataset):
         def load_audio(self, clip, sample_rate):
             return super().load_audio(clip, sample_rate)[:sample_rate // 2]
 
     cuts = Cuts(name=ds.name, task=ds.task, clips=ds.clips, protocol=ds.protocol, seconds=0.5)
-    assert windows_per_clip(EmbedJob(cuts, TINY, segment=0.5)).tolist() == [1] * 6
+    assert EmbedJob(cuts, TINY, segment=0.5).windows_per_clip().tolist() == [1] * 6
 
 
 def test_a_heavy_network_is_timed_on_fewer_clips_down_to_one(monkeypatch):
