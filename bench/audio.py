@@ -495,13 +495,16 @@ def n_segments(length: int, n_samples: int, hop: int | None = None) -> int:
 def segments(audio: np.ndarray, n_samples: int, hop: int | None = None, *, pad: PadMode = "zero") -> np.ndarray:
     """Fixed windows over the whole clip, for segment-and-aggregate: ``(n_segments, n_samples)``.
 
-    Windows start at 0, ``hop``, 2·``hop``, ... (``hop`` defaults to ``n_samples``: no overlap)
-    until the clip is covered; the last window, and a clip shorter than one window, are
-    lengthened with :func:`fix_length` (``pad``), so no sample is dropped.
+    Windows start at 0, ``hop``, 2·``hop``, ... (``hop`` defaults to ``n_samples``: no overlap) until the clip is
+    covered; the last one ends at the clip's end (overlapping the one before it more than the others do), so no
+    sample is dropped and none is padded: a zero-padded tail is a window of partly no signal under the clip's label.
+    Only a clip shorter than one window is lengthened, with :func:`fix_length` (``pad``), as a whole clip is.
     """
     if n_samples <= 0 or (hop is not None and hop <= 0):
         raise ValueError(f"segments: n_samples ({n_samples}) and hop ({hop}) must be positive")
+    audio = np.asarray(audio)
+    if len(audio) <= n_samples:
+        return fix_length(audio, n_samples, pad)[None].copy()
     hop = hop or n_samples
-    count = n_segments(len(audio), n_samples, hop)
-    padded = fix_length(np.asarray(audio), (count - 1) * hop + n_samples, pad)
-    return np.lib.stride_tricks.sliding_window_view(padded, n_samples)[::hop].copy()
+    starts = np.minimum(np.arange(n_segments(len(audio), n_samples, hop)) * hop, len(audio) - n_samples)
+    return np.lib.stride_tricks.sliding_window_view(audio, n_samples)[starts].copy()

@@ -50,14 +50,15 @@ class ClipAudio(torch.utils.data.Dataset):
             audio = mono_float(self.dataset.load_audio(clip, self.rate), self.dataset, clip)
         except DataError as err:
             return index, None, str(err)
-        if self.hop:  # windows over the whole clip
+        # the file has sound (audio.load checks), but perhaps not in a crop or window: silence there is the
+        # resampler's ringing at most, far below the clip's peak
+        floor = SILENT_CROP * np.abs(audio).max()  # finite: mono_float refused the rest
+        if self.hop:  # windows over the whole clip; those of digital silence are not embedded (one holds the peak)
             windows = segments(audio, self.clip_samples, self.hop, pad=self.dataset.pad)
+            windows = windows[np.abs(windows).max(axis=1) > floor]
         else:
             windows = fix_length(audio, self.clip_samples, self.dataset.pad)[None]
-            # the file has sound (audio.load checks), but perhaps not in the crop: silence there is the resampler's
-            # ringing at most, far below the clip's peak
-            peak = np.abs(audio).max()  # finite: mono_float refused the rest
-            if not np.abs(windows).max() > SILENT_CROP * peak:
+            if not np.abs(windows).max() > floor:
                 return index, None, (f"{clip.path or clip.id}: its first {self.clip_samples / self.rate:g} s (the "
                                      "dataset's length) are digital silence (80 dB below the clip's peak or more); "
                                      "scored, it would be a clip of no signal under a real label")

@@ -77,7 +77,7 @@ class EmbedJob:
 
     def windows_per_clip(self) -> np.ndarray:
         """Rows per clip as the run cuts them: 1, or with --segment the windows over each file's length as its header
-        gives it. The dataset's clip length where a clip is not a whole file: no file, a loader of its own (Speech
+        gives it (at most: windows of digital silence are not embedded). The dataset's clip length where a clip is not a whole file: no file, a loader of its own (Speech
         Commands' silence clips are 1-s cuts of long recordings; mixtures), or a header that cannot be read."""
         n_clips = len(self.dataset.clips)
         if not self.segment:
@@ -152,7 +152,9 @@ class EmbedJob:
             "input": {"kind": spec.input_kind, "sample_rate": spec.sample_rate, "clip_samples": clip,
                       "network_samples": network, "clip_pad": self.dataset.pad, "min_pad": spec.pad_to_min,
                       "logmel": asdict(spec.logmel) if spec.logmel else None,
-                      "segment": {"seconds": self.segment, "hop": self.hop or self.segment} if self.segment else None},
+                      "segment": {"seconds": self.segment, "hop": self.hop or self.segment,
+                                  "last_window": "ends at the clip's end", "silent_windows": "dropped"}
+                      if self.segment else None},
             "dataset": self.dataset.key,
             "dataset_fingerprint": self.dataset.fingerprint(),
         }

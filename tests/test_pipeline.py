@@ -89,10 +89,39 @@ def test_segment_and_aggregate_embeds_windows_and_scores_clips(opts):
     windows = n_segments(2000, 800, 400)  # 0.25 s clips, 0.1 s windows, 0.05 s hop, at 8 kHz
     assert np.array_equal(clip_index, np.repeat(np.arange(len(ds.clips)), windows))
     for aggregate, record in records.items():
-        assert record["frontend"]["segment"] == {"seconds": 0.1, "hop": 0.05, "aggregate": aggregate}
+        assert record["frontend"]["segment"] == {"seconds": 0.1, "hop": 0.05, "aggregate": aggregate,
+                                                 "last_window": "ends at the clip's end", "silent_windows": "dropped"}
         assert sum(f["n_test"] for f in record["folds"]) == len(ds.clips), "scored per clip, not per window"
         assert record["summary"]["accuracy_mean"] > 0.9
     assert len({r["run_key"] for r in records.values()}) == 3
+
+
+def test_windows_of_digital_silence_are_not_embedded(opts):
+    """A clip silent over 0.1-0.2 s: its window [0.1, 0.2) held no signal yet carried the clip's label into the mean,
+    and a vote; it is not embedded (the clip keeps its three other windows), and the last window of a clip that
+    windows do not tile ends at the clip's end instead of being zero-padded."""
+    from rwbench.clips import ClipAudio
+    from rwbench.embed_job import EmbedJob
+
+    class Gapped(type(tone_dataset())):
+        def load_audio(self, clip, sample_rate):
+            audio = super().load_audio(clip, sample_rate)
+            if clip.id == "low/000":
+                audio[sample_rate // 10:sample_rate // 5] = 0.0
+            return audio
+
+    base = tone_dataset()
+    ds = Gapped(name="tones", task=None, clips=base.clips, protocol=base.protocol, seconds=0.25)
+    ds.decoded, ds.fail_on = [], {}
+    _, windows, error = ClipAudio(EmbedJob(ds, TINY, segment=0.1, hop=0.05))[0]
+    audio = ds.load_audio(ds.clips[0], TINY.sample_rate)
+    assert error is None and [w[0] for w in windows.numpy()] == [audio[0], audio[400], audio[1200]]
+    _, untiled, _ = ClipAudio(EmbedJob(ds, TINY, segment=0.15))[1]  # 0.25 s in windows of 0.15 s: 0-0.15, 0.1-0.25
+    np.testing.assert_array_equal(untiled.numpy()[1], ds.load_audio(ds.clips[1], TINY.sample_rate)[-1200:])
+
+    run([ds], [TINY], [BACKENDS.get("logreg")], RunOptions(**{**opts.__dict__, "segment": 0.1, "hop": 0.05}))
+    clip_index = np.load(next((opts.results_dir / "embeddings").rglob("clip_index.npy")))
+    assert np.bincount(clip_index).tolist() == [3] + [4] * (len(ds.clips) - 1)
 
 
 def test_votes_count_windows_per_clip():

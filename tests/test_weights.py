@@ -304,7 +304,8 @@ def test_musicnn_runs_segment_and_aggregate(opts):
     dataset = tone_dataset(n_per_class=4, folds=3)
     run([dataset], [FRONTENDS.get("musicnn")], [BACKENDS.get("logreg")], opts)
     (record,) = result_dicts(opts.results_dir)
-    assert record["frontend"]["segment"] == {"seconds": 3.0, "hop": 3.0, "aggregate": "mean"}
+    assert record["frontend"]["segment"] == {"seconds": 3.0, "hop": 3.0, "aggregate": "mean",
+                                             "last_window": "ends at the clip's end", "silent_windows": "dropped"}
     assert record["frontend"]["feature_dim"] == 1506 and record["frontend"]["layers"] == ["mean_pool", "max_pool"]
     assert len(record["folds"]) == 3 and all(np.isfinite(f["accuracy"]) for f in record["folds"])
 
