@@ -507,4 +507,4 @@ def segments(audio: np.ndarray, n_samples: int, hop: int | None = None, *, pad: 
         return fix_length(audio, n_samples, pad)[None].copy()
     hop = hop or n_samples
     starts = np.minimum(np.arange(n_segments(len(audio), n_samples, hop)) * hop, len(audio) - n_samples)
-    return np.lib.stride_tricks.sliding_window_view(audio, n_samples)[starts].copy()
+    return np.lib.stride_tricks.sliding_window_view(audio, n_samples)[starts]  # indexed by an array: a copy

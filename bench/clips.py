@@ -53,9 +53,14 @@ class ClipAudio(torch.utils.data.Dataset):
         # the file has sound (audio.load checks), but perhaps not in a crop or window: silence there is the
         # resampler's ringing at most, far below the clip's peak
         floor = SILENT_CROP * np.abs(audio).max()  # finite: mono_float refused the rest
-        if self.hop:  # windows over the whole clip; those of digital silence are not embedded (one holds the peak)
+        if self.hop:  # windows over the whole clip; those of digital silence are not embedded
             windows = segments(audio, self.clip_samples, self.hop, pad=self.dataset.pad)
-            windows = windows[np.abs(windows).max(axis=1) > floor]
+            sound = np.maximum(windows.max(axis=1), -windows.min(axis=1)) > floor  # no temporary of the windows' size
+            if not sound.any():  # all zeros: a loader of its own (a file of none is refused as it is read)
+                return index, None, (f"{clip.path or clip.id}: every {self.clip_samples / self.rate:g}-s window is "
+                                     "digital silence; scored, it would be a clip of no signal under a real label")
+            if not sound.all():
+                windows = windows[sound]
         else:
             windows = fix_length(audio, self.clip_samples, self.dataset.pad)[None]
             if not np.abs(windows).max() > floor:

@@ -67,26 +67,34 @@ def memory_available(device: torch.device) -> int:
 
 
 def check_fits(job: EmbedJob, batch_size: int, device: str = "auto", *, training: bool = False,
-               windows: np.ndarray | None = None) -> None:
-    """:func:`check_memory` for the job's front-end instance and input length; with --segment also for the windows
-    a batch of clips is cut into (``windows``: :meth:`EmbedJob.windows_per_clip`, read here when not given)."""
-    if not job.segment:
-        check_memory(job.frontend, job.width, job.input_samples()[1], batch_size, device, training=training)
-        return
-    windows = job.windows_per_clip() if windows is None else windows
-    batch = (f"a batch of {batch_size} clips cut into up to {int(_longest(windows, batch_size).sum())} windows of "
-             f"{job.input_samples()[0] / job.frontend.sample_rate:.3g} s (--segment {job.segment:g} --hop "
-             f"{job.hop or job.segment:g})")
-    check_memory(job.frontend, job.width, job.input_samples()[1], batch_size, device, training=training,
-                 extra=window_memory(job, batch_size, windows), batch=batch)
+               windows: np.ndarray | None = None, workers: int | None = None) -> None:
+    """:func:`check_memory` for the job's front-end instance and input length; with --segment also
+    :func:`check_window_memory` (``windows``: :meth:`EmbedJob.windows_per_clip`, read here when not given;
+    ``workers``: the DataLoader's, :func:`default_workers` when None)."""
+    check_memory(job.frontend, job.width, job.input_samples()[1], batch_size, device, training=training)
+    if job.segment:
+        check_window_memory(job, batch_size, device, windows, workers)
 
 
-def window_memory(job: EmbedJob, batch_size: int, windows: np.ndarray | None = None) -> dict[str, int]:
-    """Bytes a --segment run holds beyond the network's: a batch's windows (the clips of most windows), once cut
-    from their clips and once joined into the network's input; and every window's embedding, which the backends
-    read whole."""
+def memory_key(job: EmbedJob) -> tuple:
+    """What a job's memory check depends on besides the run's width and batch size: its front-end and input length,
+    and with --segment its dataset (each clip's length) and hop, which set the windows a batch is cut into."""
+    return (job.frontend.name, job.input_samples(), *((job.dataset.key, job.hop_samples()) if job.segment else ()))
+
+
+def batches_in_flight(device: torch.device, workers: int) -> int:
+    """Batches of cut windows a --segment run holds at once in host memory: the one being embedded, again joined into
+    the network's input (and pinned for the copy to a GPU), and the DataLoader's two prefetched per worker."""
+    return 2 + (device.type == "cuda") + 2 * workers
+
+
+def window_memory(job: EmbedJob, batch_size: int, device: str = "auto", windows: np.ndarray | None = None,
+                  workers: int | None = None) -> dict[str, int]:
+    """Host bytes a --segment run holds beyond the network's: the windows of the batches in flight (of the clips cut
+    into the most windows), and every window's embedding, which the backends read whole."""
     windows = job.windows_per_clip() if windows is None else windows
-    return {"windows": 2 * 4 * int(_longest(windows, batch_size).sum()) * job.input_samples()[1],
+    in_flight = batches_in_flight(resolve_device(device), default_workers() if workers is None else workers)
+    return {"windows": in_flight * 4 * int(_longest(windows, batch_size).sum()) * job.input_samples()[1],
             "embeddings": 4 * int(windows.sum()) * job.frontend.dim(job.width, job.pooling)}
 
 
@@ -95,29 +103,46 @@ def _longest(windows: np.ndarray, batch_size: int) -> np.ndarray:
     return np.sort(windows)[-batch_size:]
 
 
+def check_window_memory(job: EmbedJob, batch_size: int, device: str = "auto", windows: np.ndarray | None = None,
+                        workers: int | None = None) -> None:
+    """Refuse, before a clip is decoded, a --segment run whose windows cannot fit in the machine's memory (a --hop
+    far below the window): :func:`window_memory`, with the network's own need where it runs on the CPU."""
+    windows = job.windows_per_clip() if windows is None else windows
+    workers = default_workers() if workers is None else workers
+    torch_device = resolve_device(device)
+    need = window_memory(job, batch_size, device, windows, workers)
+    if torch_device.type == "cpu":
+        need = {**job.frontend.memory_needed(job.width, job.input_samples()[1], batch_size), **need}
+    have = memory_available(torch.device("cpu"))
+    if sum(need.values()) > 0.9 * have:
+        gib = lambda n: f"{n / 2**30:.1f} GiB"  # noqa: E731
+        raise RwbenchError(
+            f"{job.frontend.name} at --width {job.width} needs about {gib(sum(need.values()))} of host memory to "
+            f"embed {job.dataset.key} in windows of {job.input_samples()[0] / job.frontend.sample_rate:.3g} s "
+            f"(--segment {job.segment:g} --hop {job.hop or job.segment:g}): batches of {batch_size} clips cut into up "
+            f"to {int(_longest(windows, batch_size).sum()):,} windows, {batches_in_flight(torch_device, workers)} "
+            f"batches at once with {workers} decoding worker(s), and {int(windows.sum()):,} windows' embeddings "
+            f"({', '.join(f'{name} {gib(n)}' for name, n in need.items())}); the machine's memory is {gib(have)}. "
+            "Use a longer --hop or --segment, or a smaller --batch-size or --workers")
+
+
 def check_memory(spec: FrontendSpec, width: str | int, samples: int, batch_size: int, device: str = "auto", *,
-                 training: bool = False, extra: dict[str, int] | None = None, batch: str | None = None) -> None:
+                 training: bool = False) -> None:
     """Refuse, before anything is allocated, a front-end whose weights and activations for one batch of clips of
     ``samples`` cannot fit in the device's memory (a --width or --batch-size far too large). ``training``: the
-    weights count four times (gradients and Adam's two moments) and the activations twice (kept for backward).
-    ``extra``: other named bytes the run holds (:func:`window_memory`); ``batch``: the batch in words, where its clips
-    are cut into windows."""
+    weights count four times (gradients and Adam's two moments) and the activations twice (kept for backward)."""
     need = spec.memory_needed(width, samples, batch_size)
     if training:
         need = {"weights": 4 * need["weights"], "activations": 2 * need["activations"]}
-    need.update(extra or {})
     torch_device = resolve_device(device)
     have = memory_available(torch_device)
     if sum(need.values()) > 0.9 * have:
         gib = lambda n: f"{n / 2**30:.1f} GiB"  # noqa: E731
-        remedy = "a longer --hop or --segment, or a smaller --batch-size" if extra and max(need, key=need.get) in extra \
-            else "a smaller --width or --batch-size"
-        batch = batch or f"a batch of {batch_size} clips of {samples / spec.sample_rate:.3g} s"
         raise RwbenchError(
             f"{spec.name} at --width {width} needs about {gib(sum(need.values()))} to "
-            f"{'train on' if training else 'embed'} {batch}"
-            f" ({', '.join(f'{name} {gib(n)}' for name, n in need.items())}); {torch_device.type} memory is "
-            f"{gib(have)}. Use {remedy}")
+            f"{'train on' if training else 'embed'} a batch of {batch_size} clips of {samples / spec.sample_rate:.3g} s "
+            f"(weights {gib(need['weights'])}, activations {gib(need['activations'])}); {torch_device.type} memory is "
+            f"{gib(have)}. Use a smaller --width or --batch-size")
 
 
 MAX_AUTO_BATCH = 256

@@ -77,8 +77,9 @@ class EmbedJob:
 
     def windows_per_clip(self) -> np.ndarray:
         """Rows per clip as the run cuts them: 1, or with --segment the windows over each file's length as its header
-        gives it (at most: windows of digital silence are not embedded). The dataset's clip length where a clip is not a whole file: no file, a loader of its own (Speech
-        Commands' silence clips are 1-s cuts of long recordings; mixtures), or a header that cannot be read."""
+        gives it (at most: windows of digital silence are not embedded). The dataset's clip length where a clip is not
+        a whole file: no file, a loader of its own (Speech Commands' silence clips are 1-s cuts of long recordings;
+        mixtures), or a header that cannot be read."""
         n_clips = len(self.dataset.clips)
         if not self.segment:
             return np.ones(n_clips, dtype=int)

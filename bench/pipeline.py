@@ -20,7 +20,7 @@ import numpy as np
 
 from .backends import DEFAULT_GRID, BackendSpec, check_estimator, grid_name_of, same_grid, warn_grid_edges
 from .datamodel import Dataset, dataset_from_record, dataset_record
-from .device import check_fits, choose_batch_size
+from .device import check_fits, choose_batch_size, memory_key
 from .embed import ensure_embedded, refuse_skipped, unless_skipped
 from .embed_job import Embeddings, EmbedJob
 from .embedding_manifest import EmbeddingManifest
@@ -243,10 +243,9 @@ def prepare_embedding(datasets: list[Dataset], frontends: list[FrontendSpec], op
     todo = jobs(datasets, frontends, opts) if only is None else only
     checked = set()
     for job in todo:
-        shape = (job.frontend.name, job.input_samples())
-        if shape not in checked and not job.entry(opts.cache_root).is_complete():
-            check_fits(job, opts.batch_size or choose_batch_size(job, opts.device), opts.device)
-            checked.add(shape)
+        if memory_key(job) not in checked and not job.entry(opts.cache_root).is_complete():
+            check_fits(job, opts.batch_size or choose_batch_size(job, opts.device), opts.device, workers=opts.workers)
+            checked.add(memory_key(job))
     return todo
 
 

@@ -39,6 +39,7 @@ from .device import (
     choose_batch_size,
     default_workers,
     embedding_settings,
+    memory_key,
     resolve_device,
     window_memory,
 )
@@ -151,12 +152,13 @@ def time_network(job: EmbedJob, batch: int, device: str, compile: bool = False) 
     return NetworkTiming(build, max(0.0, first - steady), 1e3 * steady / batch)
 
 
-def memory_check_seconds(job: EmbedJob, batch: int, device: str, windows: np.ndarray | None = None) -> float:
+def memory_check_seconds(job: EmbedJob, batch: int, device: str, windows: np.ndarray | None = None,
+                         workers: int | None = None) -> float:
     """Seconds of the memory check the run makes for ``job``'s front-end and input before any embedding (the first
     also imports what shape propagation on the meta device needs, torch._dynamo: about 2 s on this machine). An
     instance that cannot fit stops the dry run with the run's error, before its network is built to be timed."""
     start = time.perf_counter()
-    check_fits(job, batch, device, windows=windows)
+    check_fits(job, batch, device, windows=windows, workers=workers)
     return time.perf_counter() - start
 
 
@@ -240,6 +242,7 @@ class PlanRow:
     fit_seconds: float = 0.0  # predicted wall time of the fits, with the run's grid-search threads (and first_use_seconds)
     first_use_seconds: float = 0.0  # of fit_seconds, paid once per process: backends' imports and compilation, MAC counts
     embed_bytes: int = 0  # the largest job's network weights + one batch's activations (the run's memory check's estimate)
+    window_bytes: int = 0  # --segment: host memory of the windows in flight and every window's embedding (the same)
     fit_mib: float = math.nan  # the largest fit's memory, measured while timing it (NaN: no fit timed)
 
     @property
@@ -480,17 +483,18 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         start = time.perf_counter()  # choosing the batch size pays the memory model's first use (imports), as the run does
         run_batch = opts.batch_size or choose_batch_size(job, opts.device)
         chosen_in = time.perf_counter() - start
-        checked = ("check", job.frontend.name, job.input_samples(), run_batch,
-                   *((job.dataset.key, job.hop_samples()) if job.segment else ()))
+        checked = ("check", *memory_key(job), run_batch)
         if checked not in timings:  # the run checks each instance's memory before any embedding (and the dry run
             # before it decodes a clip): timed by doing it
-            timings[checked] = chosen_in + memory_check_seconds(job, run_batch, opts.device, _windows(timings, job))
+            windows = _windows(timings, job)
+            timings[checked] = chosen_in + memory_check_seconds(job, run_batch, opts.device, windows, workers)
             row.startup_seconds += timings[checked]
             needs = job.frontend.memory_needed(job.width, job.input_samples()[1], run_batch)
-            if job.segment:
-                needs.update(window_memory(job, run_batch, _windows(timings, job)))
             timings[("memory", *checked[1:])] = sum(needs.values())
+            timings[("host", *checked[1:])] = sum(window_memory(job, run_batch, opts.device, windows, workers).values()) \
+                if job.segment else 0
         row.embed_bytes = max(row.embed_bytes, timings[("memory", *checked[1:])])
+        row.window_bytes = max(row.window_bytes, timings[("host", *checked[1:])])
         rate = ("decode", job.dataset.key, job.frontend.sample_rate, *((job.input_samples(),) if workers else ()))
         if rate not in timings:  # in a worker as the run decodes, or in this process when it does
             timings[rate] = worker_decode_ms(job) if workers else decode_ms(job.dataset, job.frontend.sample_rate)
@@ -564,6 +568,9 @@ def memory_line(rows: list[PlanRow], opts: RunOptions) -> str:
     fit = (f"fits up to {max(fits):.0f} MiB of resident memory above the process's level (measured while timing "
            f"them, {effective_n_jobs(opts.n_jobs)} grid-search job(s), a refit on a whole training side included)"
            if fits else "no fit to time")
+    windows = [r.window_bytes for r in rows if r.rows_to_embed and r.window_bytes]
+    embed += (f"; with --segment up to {max(windows) / 2**20:.0f} MiB of host memory for the windows of the batches in "
+              f"flight and every window's embedding (the run's check)" if windows else "")
     return f"memory: {embed}; {fit}; decoding workers and the page cache are not counted"
 
 
@@ -589,7 +596,9 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
         tabulate(table, headers="keys", tablefmt="github", intfmt=",", missingval="—"),
         "",
         f"embed: {total('embed_jobs') - total('cached') - total('unneeded')} of {total('embed_jobs')} jobs to compute, "
-        f"{total('rows_to_embed'):,} clip rows, predicted {seconds:.0f} s ({seconds / 3600:.2f} h): start-up "
+        + (f"up to {total('rows_to_embed'):,} window rows (windows of digital silence are not embedded)"
+           if opts.segment else f"{total('rows_to_embed'):,} clip rows")
+        + f", predicted {seconds:.0f} s ({seconds / 3600:.2f} h): start-up "
         f"{total('startup_seconds'):.0f} s (per job: network built, its first batch, DataLoader start and first "
         f"batch decoded), network {sum(r.network_seconds for r in rows):.0f} s (one batch per front-end timed on this "
         f"device), decoding {sum(r.decode_seconds for r in rows):.0f} s "
@@ -597,7 +606,7 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
            f"worker(s) beside the network; {sum(r.handover_seconds for r in rows):.0f} s of the main process taking "
            "the clips from them)" if workers else f"({DECODE_SAMPLE} clips timed per sample rate, in the main process)"),
         f"cache: {mib(total('cache_bytes_now')):.1f} MiB on disk for these jobs, "
-        f"+{mib(total('cache_bytes_new')):.1f} MiB predicted"
+        f"+{'up to ' if opts.segment else ''}{mib(total('cache_bytes_new')):.1f} MiB predicted"
         + (f"; {total('unneeded')} job(s) not cached and not needed: every result they feed is up to date"
            if total("unneeded") else ""),
         f"evaluate: {total('results') - total('up_to_date')} of {total('results')} result files to compute, "

@@ -497,7 +497,8 @@ def outer_folds_problem(record: dict[str, Any], scored: list[str]) -> str | None
         return None
     said = [f"missing outer fold(s) {', '.join(missing)}"] if missing else []
     said += [f"outer fold(s) {', '.join(foreign)} not in it"] if foreign else []
-    return (f"folds scores {', '.join(scored)}, but its protocol {protocol.get('id', '?')} has "
+    named = "declares" if "outer_folds_scored" in protocol or training.get("partial") else "has"
+    return (f"folds scores {', '.join(scored)}, but its protocol {protocol.get('id', '?')} {named} "
             f"{', '.join(map(str, declared))}: {'; '.join(said)}")
 
 

@@ -183,16 +183,22 @@ def test_a_hop_that_cuts_more_windows_than_memory_holds_is_refused_before_any_de
     """--hop 0.0001 at 12 kHz: a hop of 1 sample, 60,001 windows of 1 s per 6-s clip. The memory check counted one
     window per clip; the run (and its dry run, timing a clip's decoding) died in numpy's MemoryError inside a
     DataLoader worker. Now one line, with what holds the memory, before a clip is decoded."""
-    from rwbench import device
+    from rwbench import clips, device, plan
 
+    def no_decoding(*args):
+        raise AssertionError("a clip was decoded before the memory check")
+
+    monkeypatch.setattr(clips.ClipAudio, "__getitem__", no_decoding)  # the run's decoding (and a worker's)
+    monkeypatch.setattr(plan, "decode_ms", no_decoding)  # the dry run's timing of it in this process
     monkeypatch.setattr(device, "memory_available", lambda torch_device: 32 * 2**30)  # any machine: the same answer
-    argv = ["run", "--frontends", "timbral", "--backends", "logreg", "--segment", "1", "--hop", "0.0001", *dry_run]
+    argv = ["run", "--frontends", "timbral", "--backends", "logreg", "--segment", "1", "--hop", "0.0001", "--workers",
+            "0", *dry_run]
     assert main([*argv, "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "-q"]) == 2
-    line = one_error_line(capsys, "timbral at --width small needs about ")
-    assert "to embed a batch of 16 clips cut into up to 960016 windows of 1 s (--segment 1 --hop 0.0001)" in line
-    assert line.endswith("cpu memory is 32.0 GiB. Use a longer --hop or --segment, or a smaller --batch-size")
-    assert "windows 85.8 GiB" in line
-    assert [p.name for p in (tmp_path / "c").rglob("*") if p.is_file() and not p.name.startswith("dataset-")] == []
+    line = one_error_line(capsys, "timbral at --width small needs about 91.5 GiB of host memory to embed ")
+    assert ("in windows of 1 s (--segment 1 --hop 0.0001): batches of 16 clips cut into up to 960,016 windows, 2 "
+            "batches at once with 0 decoding worker(s), and 9,000,150 windows' embeddings") in line
+    assert "windows 85.8 GiB, embeddings 5.6 GiB); the machine's memory is 32.0 GiB" in line
+    assert line.endswith("Use a longer --hop or --segment, or a smaller --batch-size or --workers")
 
 
 # -- 5. --executor dask without Dask -----------------------------------------------------------------

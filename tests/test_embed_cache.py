@@ -11,7 +11,7 @@ from rwbench import device as device_policy
 from rwbench import embed as embed_module
 from rwbench.embed import embed
 from rwbench.embed_job import EmbedJob
-from rwbench.errors import DataError
+from rwbench.errors import DataError, RwbenchError
 from rwbench.frontend import Embedder
 
 
@@ -64,6 +64,48 @@ def test_the_batch_size_on_cpu_fits_the_machines_memory(monkeypatch):
         assert batch == expected
         if memory:
             device_policy.check_fits(job, batch, "cpu")  # what it chose is never refused
+
+
+def test_segment_windows_are_counted_per_batch_in_flight_in_host_memory(monkeypatch):
+    """The DataLoader holds 2 prefetched batches per worker beside the one embedded and its joined (and, for a GPU,
+    pinned) copy: measured 3, 5 and 9 batches of cut clips with 1, 2 and 4 workers. The windows and their embeddings
+    live in host memory whatever the device: a 16-GiB GPU beside 512 GiB of RAM was refused ("cuda memory is 16.0
+    GiB") and a GPU larger than the RAM let a run through that the host could not hold."""
+    job = EmbedJob(tone_dataset(), TINY, segment=0.1, hop=0.05)  # 36 clips of 0.25 s: 4 windows of 800 samples each
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert [device_policy.batches_in_flight(cpu, w) for w in (0, 1, 2, 4)] == [2, 4, 6, 10]
+    assert device_policy.batches_in_flight(cuda, 1) == 5
+    assert device_policy.window_memory(job, 16, "cpu", workers=2) == {"windows": 6 * 4 * 16 * 4 * 800,
+                                                                     "embeddings": 4 * 36 * 4 * TINY.dim("small")}
+    need = sum(device_policy.window_memory(job, 16, "cpu", workers=2).values())
+    need += sum(TINY.memory_needed("small", 800, 16).values())  # on the CPU the network's too
+    host = {"cpu": int(need / 0.9) + 1}
+    monkeypatch.setattr(device_policy, "memory_available", lambda device: host[device.type])
+    device_policy.check_fits(job, 16, "cpu", workers=2)
+    host["cpu"] -= 2
+    with pytest.raises(RwbenchError, match=r"of host memory to embed tones in windows of 0\.1 s .*6 batches at once "
+                                           r"with 2 decoding worker\(s\), and 144 windows' embeddings"):
+        device_policy.check_fits(job, 16, "cpu", workers=2)
+    monkeypatch.setattr(device_policy, "resolve_device", lambda name: cuda)  # a GPU of 1 KiB, 512 GiB of RAM
+    host.update(cuda=2**40, cpu=2**39)
+    device_policy.check_window_memory(job, 16, "cuda", workers=1)
+    host["cpu"] = 1024  # the RAM, not the GPU, holds the windows
+    with pytest.raises(RwbenchError, match="the machine's memory is 0.0 GiB"):
+        device_policy.check_window_memory(job, 16, "cuda", workers=1)
+
+
+def test_the_run_checks_the_windows_of_every_dataset_not_only_the_first(tmp_path, monkeypatch):
+    """The run marked a (front-end, window length) as checked after its first dataset: a second dataset of longer
+    clips (600 s instead of 0.25 s: 11,999 windows each) went on where the dry run refused it."""
+    from rwbench.pipeline import RunOptions, prepare_embedding
+
+    short = tone_dataset()
+    long = type(short)(name="tones_long", task=None, clips=short.clips, protocol=short.protocol, seconds=600.0)
+    monkeypatch.setattr(device_policy, "memory_available", lambda device: 2**30)
+    opts = RunOptions(results_dir=tmp_path / "r", device="cpu", segment=0.1, hop=0.05, workers=0)
+    prepare_embedding([short], [TINY], opts)
+    with pytest.raises(RwbenchError, match="of host memory to embed tones_long in windows of 0.1 s"):
+        prepare_embedding([short, long], [TINY], opts)
 
 
 def test_second_call_reads_the_cache_without_decoding(tmp_path):

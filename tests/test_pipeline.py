@@ -96,32 +96,64 @@ def test_segment_and_aggregate_embeds_windows_and_scores_clips(opts):
     assert len({r["run_key"] for r in records.values()}) == 3
 
 
-def test_windows_of_digital_silence_are_not_embedded(opts):
+class Gapped(type(tone_dataset())):
+    """Tones whose clip ``low/000`` is silent over ``silent`` (a slice of its samples at the asked rate's tenths)."""
+
+    silent = slice(1, 2)
+
+    def load_audio(self, clip, sample_rate):
+        audio = super().load_audio(clip, sample_rate)
+        if clip.id == "low/000":
+            tenth = sample_rate // 10
+            audio[self.silent.start * tenth:self.silent.stop * tenth] = 0.0
+        return audio
+
+
+def gapped(silent: slice) -> Gapped:
+    base = tone_dataset()
+    ds = Gapped(name="tones", task=None, clips=base.clips, protocol=base.protocol, seconds=0.25)
+    ds.decoded, ds.fail_on, ds.silent = [], {}, silent
+    return ds
+
+
+@pytest.mark.parametrize("aggregate", ["mean", "majority", "probability"])
+def test_windows_of_digital_silence_are_not_embedded(opts, aggregate):
     """A clip silent over 0.1-0.2 s: its window [0.1, 0.2) held no signal yet carried the clip's label into the mean,
-    and a vote; it is not embedded (the clip keeps its three other windows), and the last window of a clip that
-    windows do not tile ends at the clip's end instead of being zero-padded."""
+    and a vote; it is not embedded (the clip keeps its three other windows, and is scored), and the last window of a
+    clip that windows do not tile ends at the clip's end instead of being zero-padded."""
     from rwbench.clips import ClipAudio
     from rwbench.embed_job import EmbedJob
 
-    class Gapped(type(tone_dataset())):
-        def load_audio(self, clip, sample_rate):
-            audio = super().load_audio(clip, sample_rate)
-            if clip.id == "low/000":
-                audio[sample_rate // 10:sample_rate // 5] = 0.0
-            return audio
-
-    base = tone_dataset()
-    ds = Gapped(name="tones", task=None, clips=base.clips, protocol=base.protocol, seconds=0.25)
-    ds.decoded, ds.fail_on = [], {}
+    ds = gapped(slice(1, 2))
     _, windows, error = ClipAudio(EmbedJob(ds, TINY, segment=0.1, hop=0.05))[0]
     audio = ds.load_audio(ds.clips[0], TINY.sample_rate)
     assert error is None and [w[0] for w in windows.numpy()] == [audio[0], audio[400], audio[1200]]
     _, untiled, _ = ClipAudio(EmbedJob(ds, TINY, segment=0.15))[1]  # 0.25 s in windows of 0.15 s: 0-0.15, 0.1-0.25
     np.testing.assert_array_equal(untiled.numpy()[1], ds.load_audio(ds.clips[1], TINY.sample_rate)[-1200:])
 
-    run([ds], [TINY], [BACKENDS.get("logreg")], RunOptions(**{**opts.__dict__, "segment": 0.1, "hop": 0.05}))
+    log = run([ds], [TINY], [BACKENDS.get("logreg")],
+              RunOptions(**{**opts.__dict__, "segment": 0.1, "hop": 0.05, "aggregate": aggregate}))
     clip_index = np.load(next((opts.results_dir / "embeddings").rglob("clip_index.npy")))
     assert np.bincount(clip_index).tolist() == [3] + [4] * (len(ds.clips) - 1)
+    record = json.loads(log.results[0].read_text())
+    assert sum(f["n_test"] for f in record["folds"]) == len(ds.clips) and record["dataset"]["skipped"] == []
+
+
+@pytest.mark.parametrize("aggregate", ["mean", "majority"])
+def test_a_clip_whose_every_window_is_silent_is_named_never_dropped(opts, aggregate):
+    """A loader of its own returning zeros (the files' reader refuses a file of none): with --segment every window
+    was dropped and the clip vanished — an IndexError under mean, and under a vote a fold scored without it while
+    the result counted it. It is the unsegmented path's error now, or with --skip-bad-audio a named skipped clip."""
+    from rwbench.errors import DataError
+
+    ds = gapped(slice(0, 3))  # 0.25 s: all of it
+    segmented = {**opts.__dict__, "segment": 0.1, "hop": 0.05, "aggregate": aggregate}
+    with pytest.raises(DataError, match=r"low/000: every 0\.1-s window is digital silence"):
+        run([ds], [TINY], [BACKENDS.get("logreg")], RunOptions(**segmented))
+    log = run([ds], [TINY], [BACKENDS.get("logreg")], RunOptions(**{**segmented, "skip_bad_audio": True}))
+    record = json.loads(log.results[0].read_text())
+    assert [s["clip"] for s in record["dataset"]["skipped"]] == ["low/000"]
+    assert sum(f["n_test"] for f in record["folds"]) == len(ds.clips) - 1
 
 
 def test_votes_count_windows_per_clip():
@@ -388,8 +420,9 @@ def test_a_result_missing_an_outer_fold_is_never_ranked(opts):
     declared = {**record, "folds": record["folds"][1:2],
                 "dataset": {**record["dataset"], "protocol": {**protocol, "outer_folds_scored": ["fold2"]}}}
     assert result_problem(declared) is None
-    assert result_problem({**declared, "folds": record["folds"][2:3]}).endswith(
-        "missing outer fold(s) fold2; outer fold(s) fold3 not in it")
+    assert result_problem({**declared, "folds": record["folds"][2:3]}) == (
+        f"folds scores fold3, but its protocol {protocol['id']} declares fold2: missing outer fold(s) fold2; outer "
+        "fold(s) fold3 not in it")
     trained = {**record, "folds": record["folds"][:1], "training": {"partial": True, "folds_run": ["fold1"]}}
     assert result_problem(trained) is None
     assert result_problem({**trained, "training": {"partial": False}}).endswith("missing outer fold(s) fold2, fold3, fold4")
