@@ -486,12 +486,12 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         checked = ("check", *memory_key(job), run_batch)
         if checked not in timings:  # the run checks each instance's memory before any embedding (and the dry run
             # before it decodes a clip): timed by doing it
-            windows = _windows(timings, job)
-            timings[checked] = chosen_in + memory_check_seconds(job, run_batch, opts.device, windows, workers)
+            cut = _windows(timings, job)
+            timings[checked] = chosen_in + memory_check_seconds(job, run_batch, opts.device, cut, workers)
             row.startup_seconds += timings[checked]
             needs = job.frontend.memory_needed(job.width, job.input_samples()[1], run_batch)
             timings[("memory", *checked[1:])] = sum(needs.values())
-            timings[("host", *checked[1:])] = sum(window_memory(job, run_batch, opts.device, windows, workers).values()) \
+            timings[("host", *checked[1:])] = sum(window_memory(job, run_batch, opts.device, cut, workers).values()) \
                 if job.segment else 0
         row.embed_bytes = max(row.embed_bytes, timings[("memory", *checked[1:])])
         row.window_bytes = max(row.window_bytes, timings[("host", *checked[1:])])
