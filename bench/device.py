@@ -113,17 +113,14 @@ def check_window_memory(job: EmbedJob, batch_size: int, device: str = "auto", wi
     need = window_memory(job, batch_size, device, windows, workers)
     if torch_device.type == "cpu":
         need = {**job.frontend.memory_needed(job.width, job.input_samples()[1], batch_size), **need}
-    have = memory_available(torch.device("cpu"))
-    if sum(need.values()) > 0.9 * have:
-        gib = lambda n: f"{n / 2**30:.1f} GiB"  # noqa: E731
-        raise RwbenchError(
-            f"{job.frontend.name} at --width {job.width} needs about {gib(sum(need.values()))} of host memory to "
-            f"embed {job.dataset.key} in windows of {job.input_samples()[0] / job.frontend.sample_rate:.3g} s "
-            f"(--segment {job.segment:g} --hop {job.hop or job.segment:g}): batches of {batch_size} clips cut into up "
-            f"to {int(_longest(windows, batch_size).sum()):,} windows, {batches_in_flight(torch_device, workers)} "
-            f"batches at once with {workers} decoding worker(s), and {int(windows.sum()):,} windows' embeddings "
-            f"({', '.join(f'{name} {gib(n)}' for name, n in need.items())}); the machine's memory is {gib(have)}. "
-            "Use a longer --hop or --segment, or a smaller --batch-size or --workers")
+    _refuse_beyond(
+        need, memory_available(torch.device("cpu")), who=f"{job.frontend.name} at --width {job.width}",
+        doing=f" of host memory to embed {job.dataset.key} in windows of "
+              f"{job.input_samples()[0] / job.frontend.sample_rate:.3g} s (--segment {job.segment:g} --hop "
+              f"{job.hop or job.segment:g}): batches of {batch_size} clips cut into up to "
+              f"{int(_longest(windows, batch_size).sum()):,} windows, {batches_in_flight(torch_device, workers)} "
+              f"batches at once with {workers} decoding worker(s), and {int(windows.sum()):,} windows' embeddings",
+        memory="the machine's memory", remedy="a longer --hop or --segment, or a smaller --batch-size or --workers")
 
 
 def check_memory(spec: FrontendSpec, width: str | int, samples: int, batch_size: int, device: str = "auto", *,
@@ -135,14 +132,19 @@ def check_memory(spec: FrontendSpec, width: str | int, samples: int, batch_size:
     if training:
         need = {"weights": 4 * need["weights"], "activations": 2 * need["activations"]}
     torch_device = resolve_device(device)
-    have = memory_available(torch_device)
+    _refuse_beyond(need, memory_available(torch_device), who=f"{spec.name} at --width {width}",
+                   doing=f" to {'train on' if training else 'embed'} a batch of {batch_size} clips of "
+                         f"{samples / spec.sample_rate:.3g} s",
+                   memory=f"{torch_device.type} memory", remedy="a smaller --width or --batch-size")
+
+
+def _refuse_beyond(need: dict[str, int], have: int, *, who: str, doing: str, memory: str, remedy: str) -> None:
+    """An error naming who needs what, part by part, where ``need`` exceeds the 90 % of ``have`` a run may fill."""
     if sum(need.values()) > 0.9 * have:
         gib = lambda n: f"{n / 2**30:.1f} GiB"  # noqa: E731
-        raise RwbenchError(
-            f"{spec.name} at --width {width} needs about {gib(sum(need.values()))} to "
-            f"{'train on' if training else 'embed'} a batch of {batch_size} clips of {samples / spec.sample_rate:.3g} s "
-            f"(weights {gib(need['weights'])}, activations {gib(need['activations'])}); {torch_device.type} memory is "
-            f"{gib(have)}. Use a smaller --width or --batch-size")
+        raise RwbenchError(f"{who} needs about {gib(sum(need.values()))}{doing} "
+                           f"({', '.join(f'{name} {gib(n)}' for name, n in need.items())}); {memory} is {gib(have)}. "
+                           f"Use {remedy}")
 
 
 MAX_AUTO_BATCH = 256
