@@ -767,12 +767,15 @@ def test_trained_rows_of_another_protocol_or_recipe_are_named_not_scored(tmp_pat
     folder.mkdir(parents=True)
     protocol = {"id": "toy/folds", "refit": "train+valid"}
 
-    def row(name, seed, *, epochs=100, refit="train+valid"):
+    def row(name, seed, *, epochs=100, refit="train+valid", rule="best epoch within 10 % of the epoch cap"):
         record = _trained_record(name, 0.5 + 0.1 * seed, {**protocol, "refit": refit}, seed=seed, fit_seconds=1.0,
-                                 recipe={"epoch_cap": epochs, "lrs": [0.001], "precision": "float32"})
+                                 recipe={"epoch_cap": epochs, "lrs": [0.001], "precision": "float32",
+                                         "not_converged_rule": rule})
         (folder / f"{name}__small__trained__seed{seed}__head.json").write_text(json.dumps(record))
 
-    row("a", 0), row("a", 1), row("b", 0), row("c", 0, epochs=8), row("d", 0, refit="train")
+    # a's seed 1 states the not-converged flag's rule in later words (FSDD's second seeds did): the same training
+    row("a", 0), row("a", 1, rule="best epoch within 10 % of the epoch cap, or within the patience (10) of it")
+    row("b", 0), row("c", 0, epochs=8), row("d", 0, refit="train")
     manifest = {"dataset": {"key": "toy", "task_type": "multiclass", "protocol": protocol}, "width": "small",
                 "architectures": [{"name": n} for n in "abcd"]}
     lines = look_up_trained(manifest, tmp_path)

@@ -41,13 +41,14 @@ def trained_paths(results_dir: Path, dataset: str, name: str, width: str) -> lis
 
 
 RUN_FIELDS = ("precision", "device")  # recorded in a recipe by the machine that ran it, not chosen by it
+REPORT_FIELDS = ("not_converged_rule",)  # how a finished run is flagged (its words grew in session 22), not how it trained
 
 
 def recipe_of(record: dict) -> dict:
-    """A trained row's recipe (``training.recipe``, less :data:`RUN_FIELDS`): what its training did, the same for
-    rows that may be compared."""
+    """A trained row's recipe (``training.recipe``, less :data:`RUN_FIELDS` and :data:`REPORT_FIELDS`): what its
+    training did, the same for rows that may be compared."""
     recipe = (record.get("training") or {}).get("recipe") or {}
-    return {k: v for k, v in recipe.items() if k not in RUN_FIELDS}
+    return {k: v for k, v in recipe.items() if k not in RUN_FIELDS + REPORT_FIELDS}
 
 
 def protocol_label(protocol: dict | None) -> str:
