@@ -770,10 +770,11 @@ def test_trained_rows_of_another_protocol_or_recipe_are_named_not_scored(tmp_pat
     def row(name, seed, *, epochs=100, refit="train+valid", rule="best epoch within 10 % of the epoch cap"):
         record = _trained_record(name, 0.5 + 0.1 * seed, {**protocol, "refit": refit}, seed=seed, fit_seconds=1.0,
                                  recipe={"epoch_cap": epochs, "lrs": [0.001], "precision": "float32",
-                                         "not_converged_rule": rule})
+                                         "not_converged_rule": rule, **({"validation_rule": "…"} if seed else {})})
         (folder / f"{name}__small__trained__seed{seed}__head.json").write_text(json.dumps(record))
 
-    # a's seed 1 states the not-converged flag's rule in later words (FSDD's second seeds did): the same training
+    # a's seed 1 states its rules in later words (FSDD's second seeds, the search study's later rows did): the same
+    # training, whose choices are the other fields
     row("a", 0), row("a", 1, rule="best epoch within 10 % of the epoch cap, or within the patience (10) of it")
     row("b", 0), row("c", 0, epochs=8), row("d", 0, refit="train")
     manifest = {"dataset": {"key": "toy", "task_type": "multiclass", "protocol": protocol}, "width": "small",
