@@ -243,9 +243,9 @@ def prepare_embedding(datasets: list[Dataset], frontends: list[FrontendSpec], op
     todo = jobs(datasets, frontends, opts) if only is None else only
     checked = set()
     for job in todo:
-        if memory_key(job) not in checked and not job.entry(opts.cache_root).is_complete():
+        if (key := memory_key(job)) not in checked and not job.entry(opts.cache_root).is_complete():
             check_fits(job, opts.batch_size or choose_batch_size(job, opts.device), opts.device, workers=opts.workers)
-            checked.add(memory_key(job))
+            checked.add(key)
     return todo
 
 

@@ -32,6 +32,24 @@ class OuterSplit:
         return np.unique(np.concatenate([np.concatenate(pair) for pair in self.inner]))
 
 
+FIXED_SPLIT_TEST = "test"  # a fixed split's one outer split
+
+
+def fold_name(fold: int) -> str:
+    """The name of the outer split that tests fold ``fold``."""
+    return f"fold{fold}"
+
+
+def outer_split_names(described: dict) -> list[str] | None:
+    """The outer splits a protocol's :meth:`describe` output has, by name (None: a description that does not say, as
+    a foreign or older one)."""
+    if described.get("kind") == "fixed_split":
+        return [FIXED_SPLIT_TEST]
+    if described.get("kind") in ("predefined_folds", "stratified_folds") and isinstance(described.get("folds"), list):
+        return [fold_name(fold) for fold in described["folds"]]
+    return None
+
+
 @dataclass(frozen=True)
 class PredefinedFolds:
     """Official folds (``clip.fold``): each fold is the test set once; the inner CV leaves out one
@@ -61,7 +79,7 @@ class PredefinedFolds:
                 (np.flatnonzero((folds != test_fold) & (folds != f)), np.flatnonzero(folds == f))
                 for f in present if f != test_fold
             )
-            out.append(OuterSplit(f"fold{test_fold}", train, np.flatnonzero(folds == test_fold), inner))
+            out.append(OuterSplit(fold_name(test_fold), train, np.flatnonzero(folds == test_fold), inner))
         return out
 
     def describe(self, clips: Sequence[Clip]) -> dict:
@@ -123,7 +141,7 @@ class FixedSplit:
             if len(members) == 0:
                 raise DataError(f"protocol {self.id}: the {name} split is empty")
         train = idx["train"] if self.refit == "train" else np.concatenate([idx["train"], idx["valid"]])
-        return [OuterSplit("test", np.sort(train), idx["test"], ((idx["train"], idx["valid"]),))]
+        return [OuterSplit(FIXED_SPLIT_TEST, np.sort(train), idx["test"], ((idx["train"], idx["valid"]),))]
 
     def describe(self, clips: Sequence[Clip]) -> dict:
         counts = {s: sum(c.split == s for c in clips) for s in ("train", "valid", "test")}

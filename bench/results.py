@@ -29,6 +29,7 @@ from .errors import RwbenchError
 from .filehash import sha256_of
 from .fileio import atomic_path, content_key, exclusive, read_json, write_json
 from .folds import FoldResult
+from .protocol import outer_split_names
 from .tasks import TaskType, task_type
 
 if TYPE_CHECKING:
@@ -471,35 +472,26 @@ def fold_contradiction(task: TaskType, fold: dict[str, Any]) -> str | None:
     return None
 
 
-def protocol_folds(protocol: dict[str, Any]) -> list[str] | None:
-    """The outer folds a protocol description has, by the names its splits carry (None: a description that does not
-    say, as a foreign or older one)."""
-    if protocol.get("kind") == "fixed_split":
-        return ["test"]
-    if protocol.get("kind") in ("predefined_folds", "stratified_folds") and isinstance(protocol.get("folds"), list):
-        return [f"fold{fold}" for fold in protocol["folds"]]
-    return None
-
-
 def outer_folds_problem(record: dict[str, Any], scored: list[str]) -> str | None:
     """Where a result scores other outer folds than its protocol has (one missing: a fold cut from the file, which
     would rank a mean over fewer folds as the protocol's score), what differs; a run declared partial (``rwbench train
     --folds``, ``rwbench search --folds``) is held to the folds it names."""
     protocol = record["dataset"].get("protocol") or {}
     training = record.get("training") or {}
+    partial = "outer_folds_scored" in protocol or bool(training.get("partial"))
     declared = (protocol.get("outer_folds_scored") if "outer_folds_scored" in protocol
-                else training.get("folds_run") if training.get("partial") else protocol_folds(protocol))
+                else training.get("folds_run") if partial else outer_split_names(protocol))
     if not isinstance(declared, list):
         return None
-    missing = [name for name in map(str, declared) if name not in scored]
-    foreign = [name for name in scored if name not in map(str, declared)]
+    declared = [str(name) for name in declared]
+    missing = [name for name in declared if name not in scored]
+    foreign = [name for name in scored if name not in declared]
     if not missing and not foreign:
         return None
     said = [f"missing outer fold(s) {', '.join(missing)}"] if missing else []
     said += [f"outer fold(s) {', '.join(foreign)} not in it"] if foreign else []
-    named = "declares" if "outer_folds_scored" in protocol or training.get("partial") else "has"
-    return (f"folds scores {', '.join(scored)}, but its protocol {protocol.get('id', '?')} {named} "
-            f"{', '.join(map(str, declared))}: {'; '.join(said)}")
+    return (f"folds scores {', '.join(scored)}, but its protocol {protocol.get('id', '?')} "
+            f"{'declares' if partial else 'has'} {', '.join(declared)}: {'; '.join(said)}")
 
 
 def result_problem(record: object) -> str | None:
