@@ -66,6 +66,7 @@ class Dataset:
     info: dict = field(default_factory=dict)  # provenance for the result: partial copy, duplicates, fold names
     task_type: str = "multiclass"  # or "multilabel": a set of tags per clip (rwbench.tasks)
     clip_chosen: bool = False  # seconds and pad are the user's options (folder, csv): the fingerprint names them
+    checked: bool = field(default=False, repr=False, compare=False)  # its classes and protocol (rwbench.guards.checked)
 
     @property
     def key(self) -> str:
@@ -207,7 +208,11 @@ class DatasetSpec:
         for task in chosen:
             if task is not None and task not in self.tasks:
                 raise UnknownNameError(f"task of {self.name}", task, list(self.tasks))
-        return [self._stamped(self.build(root, task=task, **options)) for task in chosen]
+        from .guards import checked
+
+        # a plugin's own Dataset is held to the checks a file loader's gets (a class its training side lacks, ...)
+        return [checked(self._stamped(self.build(root, task=task, **options)), partial=bool(options.get("partial")))
+                for task in chosen]
 
     def _stamped(self, dataset: Dataset) -> Dataset:
         """A plugin dataset keyed by its code too (its loader's and its ``load_audio``'s source): an edited generator,

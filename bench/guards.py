@@ -457,6 +457,16 @@ def stratified_or_file(name: str, clips: list[Clip], *, k: int | None, seed: int
 
 # -- assembling a file dataset ---------------------------------------------------------------------
 
+def checked(dataset: Dataset, *, partial: bool = False) -> Dataset:
+    """``dataset``, its classes and protocol checked (:func:`check_classes`, :func:`check_protocol`) once, however it
+    was made: a file loader's, a plugin's own, or one built in Python and passed to :func:`rwbench.api.run`."""
+    if not dataset.checked:
+        check_classes(dataset)
+        check_protocol(dataset, partial=partial)
+        dataset.checked = True
+    return dataset
+
+
 def check_protocol(dataset: Dataset, *, partial: bool = False) -> None:
     """Build the outer splits once now, so a protocol that cannot run fails at load time (and one the task type
     cannot score fairly: refused, or for a ``partial`` copy warned about and recorded)."""
@@ -580,8 +590,7 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
                     ", which the official metadata does not do" if official_straddles else "")
     dataset = Dataset(name, task, sorted(clips, key=lambda c: c.id), protocol, seconds, pad, root, skipped, info,
                       task_type, clip_chosen)
-    check_classes(dataset)
-    check_protocol(dataset, partial=partial)
+    checked(dataset, partial=partial)
     if check_duplicates:
         hashes = content_hashes(dataset)
         dataset.info["duplicates"] = find_duplicates(dataset, hashes=hashes)

@@ -28,6 +28,7 @@ from .errors import DataError, RwbenchError
 from .evaluate import VOTES, clip_means, nested_cv
 from .fileio import content_key, read_json, write_json
 from .folds import FoldResult
+from .guards import checked
 from .frontend import (
     FRONTENDS,
     PRETRAINED_PREFIX,
@@ -665,6 +666,8 @@ def run(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[B
     for spec in frontends:  # bad --layers fail before any work
         layer_sets(spec, opts.layers)
     check_task_options(datasets, opts)
+    for dataset in datasets:  # one built in Python is held to a loader's checks
+        checked(dataset, partial=bool(dataset.info.get("partial")))
     tasks = evaluation_jobs(datasets, frontends, backends, opts)  # a result made with another --grid stops it here
     todo = jobs_to_embed(datasets, tasks, opts)
     log_ = RunLog()

@@ -136,6 +136,9 @@ class FixedSplit:
 
     def splits(self, clips: Sequence[Clip]) -> list[OuterSplit]:
         split = np.array([c.split for c in clips])
+        if stray := [c for c in clips if c.split not in ("train", "valid", "test")]:  # on no side: never scored
+            raise DataError(f"protocol {self.id}: {len(stray)} clip(s) have a split that is not train, valid or test, "
+                            f"e.g. {stray[0].id} ({stray[0].split!r}); every clip needs one of the three")
         idx = {name: np.flatnonzero(split == name) for name in ("train", "valid", "test")}
         for name, members in idx.items():
             if len(members) == 0:

@@ -53,6 +53,7 @@ from torch import nn
 
 from .dsp import LogMel
 from .errors import RwbenchError
+from .filehash import code_now, registering_code
 from .frontend import Embedder, FrontendSpec, pool
 from .registry import Registry
 
@@ -113,6 +114,13 @@ class ProxySpec:
     source: str
     description: str
     version: int = 1  # bump when the computation changes: it is part of the proxy cache key
+    code: str | None = None  # sha256 of a plugin's source file (filehash.code_sha256), taken where it is registered:
+    # an edited plugin proxy is never read from the old one's cache
+
+    @property
+    def code_now(self) -> str | None:
+        """:attr:`code` as ``compute`` is now (:func:`rwbench.filehash.code_now`)."""
+        return code_now(self.code, self.compute)
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(ProxyKind):
@@ -126,7 +134,7 @@ def register_proxy(**fields) -> Callable[[Callable[[ProxyContext], ProxyValue]],
     """Register the decorated ``ProxyContext -> ProxyValue`` function with the given :class:`ProxySpec` fields."""
 
     def decorator(compute):
-        PROXIES.add(ProxySpec(compute=compute, **fields))
+        PROXIES.add(ProxySpec(compute=compute, **{"code": registering_code(compute), **fields}))
         return compute
 
     return decorator
@@ -135,8 +143,10 @@ def register_proxy(**fields) -> Callable[[Callable[[ProxyContext], ProxyValue]],
 # -- the network the zero-cost proxies score -------------------------------------------------------------------------
 class ProxyNetwork(nn.Module):
     """Network input → logits: the front-end's network (seeded random weights), its default feature layers each
-    mean-pooled and concatenated, batch norm without affine terms, a linear head (Xavier, seeded): the classifier
-    ``rwbench train`` trains, without its dropout, taking the input after the fixed log-mel transform
+    mean-pooled and concatenated, batch norm without affine terms, a linear head (Xavier, seeded): the architecture
+    of the classifier ``rwbench train`` trains, without its dropout, its front-end at the same initial weights (the
+    head is drawn from the proxy's seed, not the training's: another draw of the same distribution), taking the input
+    after the fixed log-mel transform
     (:func:`network_input`). In training mode (batch norm normalises with the minibatch's statistics) except for the
     front-end's own dropout, which stays off: a proxy is a function of the network and the minibatch, not of the
     process's random state (rese2's dropout made grad_norm differ by 3 % between two runs)."""

@@ -146,6 +146,8 @@ def evaluate_published(datasets: list[Dataset], frontends: list[FrontendSpec], b
         protocol = {**described["protocol"], "evaluation": NAME, "evaluation_version": VERSION}
         if fixed and "refit" in protocol:  # the study refit on train alone (published_folds), whatever the dataset's
             protocol["refit"] = "train"
+        if fixed:
+            described = {**described, "info": refit_side_checked(dataset, splits)}
         for task in evaluation_jobs([dataset], frontends, backends, mine):
             path = task.path(mine)
             key = task.run_key(mine, protocol)
@@ -160,6 +162,16 @@ def evaluate_published(datasets: list[Dataset], frontends: list[FrontendSpec], b
                     log_.evaluated += 1
             log_.results.append(path)
     return log_
+
+
+def refit_side_checked(dataset: Dataset, splits: list[OuterSplit]) -> dict:
+    """The dataset's ``info`` as the study's fixed split sees it: it refits on train alone (:func:`published_folds`),
+    so a class the test side holds and only valid trains on is never predicted, whatever the dataset's own refit
+    side (train+valid passed the load-time check): refused, or for a partial copy recorded (``untrained_test_clips``)."""
+    study = replace(dataset, info={k: v for k, v in dataset.info.items() if k != "untrained_test_clips"})
+    study.kind.check_splits(study, [OuterSplit(s.name, s.inner[0][0], s.test, s.inner) for s in splits],
+                            partial=bool(dataset.info.get("partial")))
+    return study.info
 
 
 def _write(task: EvalJob, path: Path, run_key: str, dataset: Dataset, described: dict, splits, fixed: bool,

@@ -19,7 +19,7 @@ import numbers
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeGuard
 
@@ -32,9 +32,10 @@ from .analysis.search_score import look_up_trained, rank_value, write_text
 from .choices import DEFAULT_GRID
 from .clips import clip_audio
 from .datamodel import Dataset
-from .embed_job import EmbedJob
-from .errors import RwbenchError
+from .embed_job import EMBED_CODE_VERSION, EmbedJob
+from .errors import DataError, RwbenchError
 from .fileio import content_key, exclusive, read_json, write_json
+from .macs import count_macs
 from .frontend import FRONTENDS, FrontendSpec
 from .options import Batching, Cached, Execution, Networks
 from .proxies import PROXIES, ProxyContext, ProxySpec, RandomWeightSetup
@@ -44,6 +45,7 @@ from .search_space import SearchSpace, canonical_json, load_space, network_key, 
 log = logging.getLogger(__name__)
 
 SEARCH_CODE_VERSION = 2  # part of every proxy cache key (2: the filters, the clip and the protocol are keyed too)
+ZERO_COST_EMBED_CODE = 2  # the embedding code's version when zero-cost keys learnt it: keyed only past it
 DEFAULT_PROXIES = "zero-cost,baseline,rw_elm"
 KINDS = ("random-weight", "zero-cost", "baseline")
 FORMATS = ("md", "csv", "json")
@@ -133,9 +135,10 @@ def search_folder(opts: SearchOptions, space_name: str, dataset: Dataset) -> Pat
 
 
 # -- the minibatch --------------------------------------------------------------------------------------------------
-def minibatch_indices(dataset: Dataset, size: int, seed: int) -> np.ndarray:
-    """``size`` clips of the first outer split's training side, classes in turn (multiclass), seeded."""
-    train = dataset.splits()[0].train
+def minibatch_indices(dataset: Dataset, size: int, seed: int, skipped: Sequence[int] = ()) -> np.ndarray:
+    """``size`` clips of the first outer split's training side, classes in turn (multiclass), seeded; ``skipped``
+    (unreadable clips) are not drawn."""
+    train = np.setdiff1d(dataset.splits()[0].train, np.asarray(skipped, dtype=int))
     rng = np.random.default_rng(seed)
     labels = dataset.labels
     if labels.ndim > 1:  # multilabel: no class to balance
@@ -152,13 +155,33 @@ def minibatch_indices(dataset: Dataset, size: int, seed: int) -> np.ndarray:
 
 
 class Minibatches:
-    """The minibatch as each front-end reads it (decoded once per sample rate and input length)."""
+    """The minibatch as each front-end reads it (decoded once per sample rate and input length). With
+    ``skip_bad_audio`` an unreadable clip is replaced: the minibatch is drawn again without it (``skipped``)."""
 
-    def __init__(self, dataset: Dataset, size: int, seed: int, width: str) -> None:
-        self.dataset, self.width = dataset, width
+    def __init__(self, dataset: Dataset, size: int, seed: int, width: str, skip_bad_audio: bool = False) -> None:
+        self.dataset, self.width, self.size, self.seed, self.skip_bad_audio = dataset, width, size, seed, skip_bad_audio
         self.indices = minibatch_indices(dataset, size, seed)
         self._loaded: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self.seconds: dict[str, float] = {}  # front-end → time spent decoding for it (0: shared with another)
+        self.skipped: dict[int, str] = {}  # clip index → why it could not be read
+
+    def _decoded(self, job: EmbedJob) -> torch.Tensor:
+        while True:
+            waves = []
+            for index in map(int, self.indices):
+                try:
+                    waves.append(clip_audio(job, index))
+                except DataError as err:
+                    if not self.skip_bad_audio:
+                        raise DataError(f"{err} (a clip of the zero-cost proxies' minibatch; --skip-bad-audio draws "
+                                        "another in its place)") from None
+                    log.warning("zero-cost minibatch: %s; drawn again without it", err)
+                    self.skipped[index] = str(err)
+                    self.indices = minibatch_indices(self.dataset, self.size, self.seed, list(self.skipped))
+                    self._loaded.clear()  # decoded with the skipped clip: every front-end reads the new minibatch
+                    break
+            else:
+                return torch.stack(waves)
 
     def __call__(self, spec: FrontendSpec) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
         def load() -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,7 +189,7 @@ class Minibatches:
             shape = (spec.sample_rate, *job.input_samples(), spec.pad_to_min)
             if shape not in self._loaded:
                 start = time.perf_counter()
-                waves = torch.stack([clip_audio(job, int(i)) for i in self.indices])
+                waves = self._decoded(job)
                 self._loaded[shape] = (waves, torch.from_numpy(np.asarray(self.dataset.labels[self.indices])))
                 self.seconds[spec.name] = time.perf_counter() - start
             return self._loaded[shape]
@@ -181,14 +204,21 @@ def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, da
     settings = {"proxy": proxy.name, "proxy_version": proxy.version, "frontend": arch.name, "config": arch.config,
                 "frontend_version": arch.spec.version, "width": str(opts.width),
                 "filters": arch.spec.filters(opts.width),  # a space file's [widths] may change under one name
-                "search_code": SEARCH_CODE_VERSION}
+                "search_code": SEARCH_CODE_VERSION,
+                # a plugin's edited network or proxy is never read from the old one's record
+                **({"frontend_code": code} if (code := arch.spec.code_now) else {}),
+                **({"proxy_code": code} if (code := proxy.code_now) else {})}
     if proxy.kind == "baseline":
         return settings
     settings.update(seeds=list(opts.seeds), dataset=dataset.key, fingerprint=dataset.fingerprint(),
                     clip={"seconds": dataset.seconds, "pad": dataset.pad},
                     protocol=protocol if protocol is not None else dataset.describe()["protocol"])
     if proxy.kind == "zero-cost":
-        settings.update(batch=opts.minibatch, batch_seed=opts.sample_seed)
+        # the minibatch as decoded and log-mel transformed, the seeded random init and the loss the gradients follow;
+        # the embedding code's version at the time these keys learnt it (2) is left out: the records written before
+        # keep their keys, as a task type's version 1 does
+        settings.update(batch=opts.minibatch, batch_seed=opts.sample_seed, **dataset.kind.code_key(),
+                        **({"embed_code": EMBED_CODE_VERSION} if EMBED_CODE_VERSION > ZERO_COST_EMBED_CODE else {}))
     else:
         # the default grid named or not is one computation: one key (None, as before grids could be named here)
         settings.update(folds=list(opts.folds) if opts.folds else "all",
@@ -202,7 +232,6 @@ def random_weight_evaluation(proxy: ProxySpec, opts: SearchOptions) -> dict:
     grid values, the stages' code versions (their result files are keyed by them; the proxy record read before them
     must be too)."""
     from .backends import BACKENDS
-    from .embed_job import EMBED_CODE_VERSION
     from .pipeline import EVALUATE_CODE_VERSION
 
     codes = {"evaluate_code": EVALUATE_CODE_VERSION, "embed_code": EMBED_CODE_VERSION}
@@ -407,34 +436,52 @@ def candidates(opts: SearchOptions) -> tuple[list[Architecture], dict]:
         **({"frontends": [a.name for a in archs]} if opts.frontends else {"sampled": {"n": opts.n, "seed": opts.sample_seed}})}
 
 
+def by_macs(macs: float, timed: list[tuple[float, float]]) -> float:
+    """Seconds at ``macs`` on the line through the ``timed`` (MACs, seconds) points (one point: that time); never
+    below the least time measured."""
+    (m0, t0), (m1, t1) = timed[0], timed[-1]
+    if m1 == m0:
+        return (t0 + t1) / 2
+    return max(min(t0, t1), t0 + (t1 - t0) * (macs - m0) / (m1 - m0))
+
+
 def halved(archs: list[Architecture], by: str) -> list[Architecture]:
     """The best half by ``by`` (at least one), and every architecture tied with the last one kept: a tie at the cut
-    is not broken by the sample's order (which of two equal networks got the random-weight proxy was chance)."""
+    is not broken by the sample's order (which of two equal networks got the random-weight proxy was chance). Where
+    fewer than half have a value of ``by``, every one without is kept too: the sample's order would choose them."""
     keep = max(1, math.ceil(len(archs) / 2))
     best = ranked(archs, by)[:keep]
     if tied := [a for a in tied_at_cut(archs, by, keep) if a not in best]:
         log.info("--halving: %d architecture(s) tie on %s with the last of the best half and are kept too: %s",
                  len(tied), by, ", ".join(a.name for a in tied))
+    undefined = [a for a in archs if not _finite(rank_value(a.proxies.get(by)))]
+    if len(archs) - len(undefined) < keep:
+        log.warning("--halving: %s has no value for %d architecture(s) (%s), more than the worse half holds: all of "
+                    "them are kept, not the first in the sample's order", by, len(undefined),
+                    ", ".join(a.name for a in undefined))
+        best = [a for a in best if a not in undefined] + undefined
     return best + tied
 
 
-def refuse_other_search(folder: Path, archs: list[Architecture], opts: SearchOptions) -> None:
+def refuse_other_search(folder: Path, archs: list[Architecture], opts: SearchOptions, dataset: Dataset) -> None:
     """Refuse to replace the ``search.json`` of another search in ``folder`` (unless ``--force``)."""
-    if not opts.force and (other := other_search(folder / "search.json", archs, opts)):
+    if not opts.force and (other := other_search(folder / "search.json", archs, opts, dataset)):
         raise RwbenchError(f"{folder} holds another search ({other}); this one would replace its search.json, and "
                            "`search score` would lose its trained architectures: give --out FOLDER, or --force")
 
 
-def other_search(path: Path, archs: list[Architecture], opts: SearchOptions) -> str:
-    """How the search recorded at ``path`` differs from this one in what it scores (architectures it does not score,
-    width; more architectures, or more or other proxies, are the same search, grown), or "" when it does not (or there
-    is none)."""
+def other_search(path: Path, archs: list[Architecture], opts: SearchOptions, dataset: Dataset) -> str:
+    """How the search recorded at ``path`` differs from this one in what it scores (another dataset, architectures it
+    does not score, width; more architectures, or more or other proxies, are the same search, grown), or "" when it
+    does not (or there is none)."""
     try:
         earlier = read_json(path) if path.is_file() else None
     except RwbenchError:
         return ""  # unreadable: nothing to keep
     if earlier is None:
         return ""
+    if (theirs := (earlier.get("dataset") or {}).get("key")) != dataset.key:  # --out names no dataset
+        return f"dataset {theirs}, not {dataset.key}"
     names, mine = sorted({a["name"] for a in earlier.get("architectures", [])}), {a.name for a in archs}
     if missing := [n for n in names if n not in mine]:
         return f"{len(missing)} of its {len(names)} architectures are not in this one, e.g. {missing[0]}"
@@ -448,9 +495,9 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     rank_by = checked_rank_by(opts, proxies)
     archs, space = candidates(opts)
     folder = search_folder(opts, space["name"], dataset)
-    refuse_other_search(folder, archs, opts)
+    refuse_other_search(folder, archs, opts, dataset)
     setup = random_weight_setup(opts, dataset, folder)
-    batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width)
+    batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width, opts.skip_bad_audio)
     cheap = [p for p in proxies if p.kind != "random-weight"]
     costly = [p for p in proxies if p.kind == "random-weight"]
     start = time.perf_counter()
@@ -480,7 +527,8 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
         "proxies": [p.name for p in proxies], "rank_by": rank_by, "halving": opts.halving,
         **({"halving_by": halving_by} if halving_by else {}),
         "minibatch": {"size": len(batches.indices), "clips": [dataset.clips[i].id for i in batches.indices],
-                      "seconds": batches.seconds},
+                      "seconds": batches.seconds,
+                      "skipped": {dataset.clips[i].id: why for i, why in batches.skipped.items()}},
         "random_weight": {"outer_folds": [s.name for s in setup.splits] if setup.splits else "all",
                           "results": str(setup.opts.results_dir), "grid": setup.opts.grid},
         "trained": {"chosen": [a.name for a in chosen], "top": opts.train_top, "random": opts.train_random,
@@ -496,7 +544,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     }
     manifest["trained_not_used"] = look_up_trained(manifest, Path(opts.results_dir))
     with exclusive(folder / ".search.lock", f"{folder}/search.json"):  # a search started beside this one may have
-        refuse_other_search(folder, archs, opts)  # written its own since the check above (its records are kept)
+        refuse_other_search(folder, archs, opts, dataset)  # written its own since the check above (its records are kept)
         write_json(folder / "search.json", manifest)
     table = search_table(manifest)
     for fmt in FORMATS:
@@ -531,12 +579,12 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
     checked_rank_by(opts, proxies)
     checked_folds(dataset, opts.folds)  # as the search itself refuses them
     archs, space = candidates(opts)
-    refuse_other_search(search_folder(opts, space["name"], dataset), archs, opts)
+    refuse_other_search(search_folder(opts, space["name"], dataset), archs, opts, dataset)
     lines = [f"search space {space['name']!r} ({space.get('origin', opts.frontends)}): "
              f"{space.get('valid_architectures', len(archs))} architectures; scoring {len(archs)}"
              + (f" sampled with seed {opts.sample_seed}:" if opts.space != REGISTRY else ":")]
     lines += [f"  {a.name}  {a.spec.description}" for a in archs]
-    batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width)
+    batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width, opts.skip_bad_audio)
     ctx = ProxyContext(spec=archs[0].spec, width=opts.width, seeds=tuple(opts.seeds), dataset=dataset,
                        batch=batches(archs[0].spec), device=_device(opts.device))
     folder, protocol = search_folder(opts, space["name"], dataset), dataset.describe()["protocol"]
@@ -550,13 +598,23 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
 
     total = np.zeros(2)  # (fewest, most) seconds of everything still to compute
     cheap = [p for p in proxies if p.kind != "random-weight"]
+    macs = {a.name: count_macs(a.spec, opts.width) for a in archs} if cheap else {}
+    ends = list({a.name: a for a in (min(archs, key=lambda a: macs[a.name]),
+                                     max(archs, key=lambda a: macs[a.name]))}.values()) if cheap else []
     for proxy in cheap:
         proxy.compute(ctx)  # warm up (imports, first kernels), then time
-        start = time.perf_counter()
-        proxy.compute(ctx)
-        seconds = time.perf_counter() - start
-        total += seconds * (len(archs) - len(cached[proxy.name]))
-        lines.append(f"{proxy.name}: ≈ {seconds:.2f} s per architecture (timed on {archs[0].name})" + from_cache(proxy))
+        timed = {}
+        for arch in ends:  # the fewest and the most MACs: the others' times lie between, by their MACs
+            each = replace(ctx, spec=arch.spec, batch=batches(arch.spec))
+            each.batch()  # decoded outside the timing, as the search does
+            start = time.perf_counter()
+            proxy.compute(each)
+            timed[arch.name] = time.perf_counter() - start
+        seconds = {a.name: by_macs(macs[a.name], [(macs[n], t) for n, t in timed.items()]) for a in archs}
+        total += sum(seconds[a.name] for a in archs if a not in cached[proxy.name])
+        lines.append(f"{proxy.name}: ≈ {min(seconds.values()):.2f} … {max(seconds.values()):.2f} s per architecture "
+                     f"(timed on {' and '.join(timed)}, the fewest and most MACs; the others by their MACs)"
+                     + from_cache(proxy))
     costly = [p for p in proxies if p.kind == "random-weight"]
     if costly:
         setup = random_weight_setup(opts, dataset, folder)
@@ -564,22 +622,28 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
         share = len(outer) / len(dataset.splits())
         scored = math.ceil(len(archs) / 2) if opts.halving else len(archs)
         timings: dict = {}  # shared: each network is timed once, for all the random-weight proxies
-        embed_seconds = 0.0
+        cost = dict.fromkeys((a.name for a in archs), 0.0)  # per architecture: its embedding and every proxy's fits
         for proxy in costly:
-            rows = plan([dataset], [a.spec for a in archs[:scored]], [BACKENDS.get(proxy.name.removeprefix("rw_"))],
+            rows = plan([dataset], [a.spec for a in archs], [BACKENDS.get(proxy.name.removeprefix("rw_"))],
                         setup.opts, timings=timings,
                         protocols={dataset.key: (setup.described or dataset.describe())["protocol"]})
-            embed_seconds = sum(r.embed_seconds for r in rows)  # the same rows, whichever backend
+            embed = {r.frontend: r.embed_seconds for r in rows}  # the same rows, whichever backend
             done, results = sum(r.up_to_date for r in rows), sum(r.results for r in rows)
             reused = f"; {done} of {results} result files already in {setup.opts.results_dir}, reused" if done else ""
-            fits = sum(share * r.fit_seconds for r in rows)
-            total += fits
-            lines.append(f"{proxy.name}: ≈ {fits / scored:.1f} s per architecture of backend fits on {scored} "
-                         f"architectures (outer folds scored: {len(outer)} of {len(dataset.splits())}{reused})"
-                         f"{from_cache(proxy)}")
-        total += embed_seconds
+            for r in rows:
+                cost[r.frontend] += share * r.fit_seconds
+            lines.append(f"{proxy.name}: ≈ {sum(share * r.fit_seconds for r in rows) / len(rows):.1f} s per "
+                         f"architecture of backend fits (outer folds scored: {len(outer)} of {len(dataset.splits())}"
+                         f"{reused}){from_cache(proxy)}")
+        for name, seconds in embed.items():
+            cost[name] += seconds
         lines.append(f"random-weight embedding, computed once for {', '.join(p.name for p in costly)}: "
-                     f"≈ {embed_seconds / scored:.1f} s per architecture ({len(opts.seeds)} seed(s))")
+                     f"≈ {sum(embed.values()) / len(embed):.1f} s per architecture ({len(opts.seeds)} seed(s))")
+        ordered = sorted(cost.values())
+        total += (sum(ordered[:scored]), sum(ordered[-scored:]))
+        if scored < len(archs):  # which half is scored depends on the cheap proxies' values
+            lines.append(f"--halving: the random-weight proxies on {scored} of the {len(archs)}, priced from the "
+                         f"{scored} cheapest for them to the {scored} dearest")
     from .train_plan import hours, trained_seeds, training_cost
 
     trains = min(opts.train_top + opts.train_random, len(archs))
@@ -620,16 +684,18 @@ def search_table(manifest: dict) -> pd.DataFrame:
         rows.append(row)
     table = pd.DataFrame(rows)
     by = manifest["rank_by"]
-    if by in table:  # a non-finite value last, as ranked() orders --train-top (pandas would put +inf first)
-        table = table.sort_values(by, ascending=False, na_position="last", kind="stable",
-                                  key=lambda v: v.where(np.isfinite(v.astype(float))))
+    if by in table:  # ordered as ranked() orders --train-top: by rank_value (random-weight means equal in exact
+        # arithmetic tie, then sample order), a non-finite value last (pandas would put +inf first)
+        values = pd.Series([rank_value(arch["proxies"].get(by)) for arch in manifest["architectures"]], dtype=float)
+        order = values.where(np.isfinite(values)).sort_values(ascending=False, na_position="last", kind="stable").index
+        table = table.loc[order]
     table.insert(0, "rank", range(1, len(table) + 1))
     return table.reset_index(drop=True)
 
 
 def render(table: pd.DataFrame, fmt: str) -> str:
     if fmt == "json":
-        return table.to_json(orient="records", indent=2) + "\n"
+        return table.to_json(orient="records", indent=2, double_precision=15) + "\n"  # 10 places: 1e-12 is 0.0
     if fmt == "csv":
         return table.assign(config=table["config"].map(canonical_json) if "config" in table else None).to_csv(index=False)
     shown = table.drop(columns=[c for c in ("config", "description") if c in table])

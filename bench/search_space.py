@@ -100,9 +100,9 @@ KEYS: dict[str, tuple[tuple[str, ...], Callable[[Any], bool], str]] = {
     "depth": (INPUTS, _int, "a positive integer"),
     "growth": (INPUTS, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1, "a number ≥ 1"),
     "max_growth": (INPUTS, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1, "a number ≥ 1"),
-    "pool": (INPUTS, lambda v: v in POOLS, f"one of {list(POOLS)}"),
+    "pool": (INPUTS, lambda v: isinstance(v, str) and v in POOLS, f"one of {list(POOLS)}"),
     "pool_size": (INPUTS, lambda v: _int(v) or _pair(v), "[frames, bands] (log-mel) or samples (waveform)"),
-    "nonlinearity": (INPUTS, lambda v: v in NONLINEARITIES, f"one of {list(NONLINEARITIES)}"),
+    "nonlinearity": (INPUTS, lambda v: isinstance(v, str) and v in NONLINEARITIES, f"one of {list(NONLINEARITIES)}"),
     "batch_norm": (INPUTS, lambda v: isinstance(v, bool), "true or false"),
 }
 REQUIRED = {"logmel": ("sample_rate", "n_fft", "hop_length", "n_mels", "first_kernel", "kernel", "depth", "growth",
@@ -447,7 +447,26 @@ def read_space(path: str | Path) -> SearchSpace:
         example = {**fixed, **{k: v[0] for k, v in axes.items()}}
         why = config_problem(example) or f"a shortest input over max_input_seconds = {longest}"
         raise RwbenchError(f"search space {origin}: no valid architecture; e.g. the first values give: {why}")
+    for key, values in axes.items():  # each declared value is in some member, or the space claims what it lacks
+        taken = {json.dumps(c[key]) for c in space.configs}
+        for value in values:
+            if json.dumps(value) not in taken:
+                raise RwbenchError(f"search space {origin}: no architecture of the space has axes.{key} = {value!r}: "
+                                   f"{_why_none(space, key, value)}; remove the value or change what excludes it")
     return space
+
+
+def _why_none(space: SearchSpace, key: str, value) -> str:
+    """Why no member of ``space`` has ``key`` = ``value``: the first combination's problem, or its input length."""
+    others = [k for k in space.axes if k != key]
+    first = None
+    for values in itertools.product(*(space.axes[k] for k in others)):
+        config = {**space.fixed, **dict(zip(others, values)), key: value}
+        if (problem := config_problem(config)) is None:  # valid, so too long for max_input_seconds
+            return (f"its shortest input, {min_seconds(config):.3g} s, is over max_input_seconds = "
+                    f"{space.max_input_seconds} (e.g. with {dict(zip(others, values))})")
+        first = first or problem
+    return f"every combination is invalid, e.g. the first: {first}"
 
 
 # -- packaged spaces and SPACE:ID names ----------------------------------------------------------------------------

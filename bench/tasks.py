@@ -323,10 +323,11 @@ class Multiclass(TaskType):
         short = {label: n for label, n in sorted(counts.items()) if k and n < k}
         if short:
             listed = ", ".join(f"{label!r} ({n})" for label, n in list(short.items())[:5])
+            fewest = min(short.values())
+            lower = (f"lower k (--dataset-option k={fewest}), " if fewest >= 3 else
+                     f"(k cannot go below 3: nested cross-validation needs 3 folds or more, so each class 3 clips) ")
             raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} puts each class in all {k} folds, but "
-                            f"{len(short)} class(es) have fewer clips: {listed}; add clips, lower k (--dataset-option "
-                            f"k={max(3, min(short.values()))}; nested cross-validation needs 3 folds or more), or drop "
-                            f"the class")
+                            f"{len(short)} class(es) have fewer clips: {listed}; add clips, {lower}or drop the class")
 
     def check_splits(self, dataset: Dataset, splits: Sequence[OuterSplit], partial: bool = False) -> None:
         """A class tested in a split whose training side has none of it is always predicted wrong: the fold's

@@ -51,6 +51,18 @@ def path_column(table: pd.DataFrame, manifest: Path) -> str:
     raise DataError(f"csv: {manifest} needs a path column (one of {list(PATH_COLUMNS)}); it has {list(table.columns)}")
 
 
+def refuse_misspelt(table: pd.DataFrame, manifest: Path) -> None:
+    """A column that spells one rwbench reads otherwise (``Fold``, ``split ``, ``groups``) is an error: ignored, the
+    manifest's folds or groups would give way to seeded stratified folds, which leak sources across a split."""
+    read = ("fold", "split", "group")  # (a missing path or label column is an error of its own, naming the columns)
+    for column in map(str, table.columns):
+        spelt = column.strip().casefold()
+        if (known := next((k for k in read if spelt in (k, k + "s")), None)) and column != known \
+                and known not in table.columns:
+            raise DataError(f"csv: {manifest} has a column {column!r}, which rwbench would ignore: it reads {known!r} "
+                            "(lower case, singular); rename the column")
+
+
 def choose(table: pd.DataFrame, use: str | None, manifest: Path) -> str | None:
     """Which column sets the protocol: "fold", "split" or None (stratified k-fold)."""
     present = [c for c in ("fold", "split") if c in table.columns]
@@ -92,6 +104,7 @@ def load_csv(root: Path, *, task: str | None = None, manifest: str = "manifest.c
     """The dataset listed by ``root/manifest``."""
     path = Path(manifest) if Path(manifest).is_absolute() else Path(root) / manifest
     table = read_table(path, ("label",), dataset="csv")
+    refuse_misspelt(table, path)
     column, by = path_column(table, path), choose(table, use, path)
     lines = list(table.index)  # the file's line numbers (blank lines skipped)
     clips = [row_clip(row, path.parent, column, by, f"{path}:{line}") for line, row in zip(lines, table.to_dict("records"))]

@@ -481,3 +481,14 @@ def test_a_clip_length_that_rounds_to_no_sample_is_named(tmp_path):
     job = EmbedJob(ds, FRONTENDS.get("timbral"))
     with pytest.raises(DataError, match=r"clips of 1e-05 s hold no sample at 12000 Hz \(front-end 'timbral'\)"):
         job.input_samples()
+
+
+@pytest.mark.parametrize("column, reads", [("Fold", "fold"), ("Group", "group"), (" split", "split"),
+                                           ("folds", "fold"), ("groups", "group")])
+def test_a_manifest_column_rwbench_would_ignore_is_refused(tmp_path, column, reads):
+    """A ``Fold`` or ``Group`` column was not read: the manifest's folds or groups gave way to seeded stratified folds,
+    which leak a source across train and test, with no word."""
+    rows = [(f"clips/{lab}{g}_{i}.wav", lab, str(g + 1)) for lab in "ab" for g in range(3) for i in range(2)]
+    write_manifest(tmp_path, ("path", "label", column), rows)
+    with pytest.raises(DataError, match=rf"has a column '{column}', which rwbench would ignore: it reads '{reads}'"):
+        load("csv", tmp_path, k=3, check_duplicates=False)

@@ -411,3 +411,41 @@ def test_skip_bad_audio_leaves_out_a_generated_clip_the_network_fails_on(tmp_pat
     (result,) = (tmp_path / "r").rglob("loud_nan*.json")
     skipped = json.loads(result.read_text())["dataset"]["skipped"]
     assert 0 < len(skipped) < 150 and all("not finite" in s["reason"] for s in skipped)
+
+
+def test_a_plugin_datasets_own_dataset_is_held_to_a_loaders_checks(tmp_path, capsys):
+    """A plugin that builds its Dataset itself skipped the checks a file loader's gets: a class only in fold 3 was
+    never trained on there, and fold 3 scored 0.667 (its 4 clips counted wrong) with no word. Also a Dataset made
+    in Python and passed to rwbench.api.run."""
+    plugin = tmp_path / "tones_plugin.py"
+    plugin.write_text(textwrap.dedent("""
+        import numpy as np
+        import rwbench
+        from rwbench.protocol import PredefinedFolds
+
+        class Tones(rwbench.Dataset):
+            def load_audio(self, clip, sample_rate):
+                f0 = {"a": 300.0, "b": 900.0, "c": 2000.0}[clip.label]
+                t = np.arange(int(0.5 * sample_rate)) / sample_rate
+                return (0.3 * np.sin(2 * np.pi * f0 * t)).astype(np.float32)
+
+        def tones():
+            clips = [rwbench.Clip(f"{lab}{i:02d}", lab, fold=i % 3 + 1) for lab in "ab" for i in range(12)]
+            clips += [rwbench.Clip(f"c{i:02d}", "c", fold=3) for i in range(4)]  # class c only in fold 3
+            return Tones("tones_untrained", None, clips, PredefinedFolds("tones/folds"), 0.5)
+
+        @rwbench.register_dataset(name="tones_untrained", description="d", protocol="3 folds", needs_root=False)
+        def load(root=None, *, task=None):
+            return tones()
+    """))
+    assert main(["run", "--plugin", str(plugin), "--dataset", "tones_untrained", "--frontends", "mfcc", "--backends",
+                 "knn", "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "--workers", "0"]) == 2
+    assert ("tones_untrained: fold3 tests 4 clip(s) of 1 class(es) that no clip of its training side has ('c')"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.json"))
+    from rwbench import api
+    from rwbench.errors import DataError
+
+    module = sys.modules[next(name for name in sys.modules if name.startswith("rwbench_plugin_tones_plugin"))]
+    with pytest.raises(DataError, match="fold3 tests 4 clip"):
+        api.run([module.tones()], frontends="mfcc", backends="knn", results=tmp_path / "r2", cache_dir=tmp_path / "c")

@@ -453,3 +453,27 @@ def test_a_result_scored_on_other_outer_splits_is_not_the_papers_row(tmp_path, c
     assert _leaderboard(tmp_path / "res", made, [0], "wide").empty  # not this run's splits: not its row
     code, out, err = in_process(capsys, monkeypatch, tmp_path, *args)  # and the run would not replace it unsaid
     assert code == 2 and "synthetic__rhythm/mfcc__small__none__seed0__knn.json: its outer splits differ in refit" in err
+
+
+def test_the_studys_fixed_split_is_checked_on_the_side_it_refits_on():
+    """A class in valid and test but not in train passed the load-time check under refit train+valid, and the study's
+    protocol, which refits on train alone, counted its test clips wrong without a word (0.75 for perfect features)."""
+    from rwbench.datamodel import Clip, Dataset
+    from rwbench.errors import DataError
+    from rwbench.protocol import FixedSplit
+    from rwbench.published_protocol import refit_side_checked
+
+    clips = [Clip(f"{label}{i}", label, split=split) for label, splits in
+             (("rock", ("train", "train", "valid", "test")), ("pop", ("train", "train", "valid", "test")),
+              ("disco", ("valid", "valid", "test")))
+             for i, split in enumerate(splits)]
+    dataset = Dataset("toy", None, clips, FixedSplit("toy/split", refit="train+valid"), 1.0)
+    splits = dataset.splits()
+    assert len(splits[0].train) == 8  # the dataset's own refit side holds disco: its load-time check passes
+    with pytest.raises(DataError, match=r"test tests 1 clip\(s\) of 1 class\(es\) that no clip of its training side "
+                                        r"has \('disco'\)"):
+        refit_side_checked(dataset, splits)
+    dataset.info["partial"] = {"listed": 20, "present": 11}
+    info = refit_side_checked(dataset, splits)
+    assert info["untrained_test_clips"] == {"test": {"clips": 1, "classes": ["disco"]}}
+    assert "untrained_test_clips" not in dataset.info  # the honest protocol's record is its own

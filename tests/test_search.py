@@ -23,7 +23,7 @@ from rwbench.analysis.ranking import spearman_exact_p
 from rwbench.analysis.search_score import proxy_scores, regret, selection_line, top_precision
 from rwbench.check import check_frontend
 from rwbench.cli import main
-from rwbench.errors import RwbenchError
+from rwbench.errors import DataError, RwbenchError
 from rwbench.fitting import TrainOptions
 from rwbench.frontend import FRONTENDS
 from rwbench.results import SCHEMA_VERSION
@@ -104,6 +104,17 @@ def test_space_errors_name_the_file_and_the_key(tmp_path):
             "[axes]\n", "[axes]\nkernel = [3, 4]\n"),
         "axes.n_mels value 96: key 'n_mels' does not apply to input 'waveform'": TOY_SPACE.replace(
             "[axes]\n", "[axes]\nn_mels = [96]\n"),
+        # an axis's list put in [fixed] was a bare TypeError (unhashable list)
+        "fixed.pool value ['max', 'avg']": TOY_SPACE.replace('pool = "max"', 'pool = ["max", "avg"]'),
+        "fixed.nonlinearity value ['relu']": TOY_SPACE.replace('nonlinearity = "relu"', 'nonlinearity = ["relu"]'),
+        # a valid value that every combination excludes was silently absent, while search.json listed it
+        "no architecture of the space has axes.first_stride = 128: every combination is invalid, e.g. the first: "
+        "first_stride 128 is longer than first_kernel 16": TOY_SPACE.replace("first_stride = [8, 16]",
+                                                                             "first_stride = [8, 128]"),
+        "no architecture of the space has axes.depth = 12: its shortest input": TOY_SPACE.replace(
+            "depth = [1, 2]", "depth = [1, 2, 12]"),
+        "no architecture of the space has axes.input = 'logmel'": TOY_SPACE.replace('input = "waveform"\n', "").replace(
+            "[axes]\n", '[axes]\ninput = ["waveform", "logmel"]\n'),
     }
     for expected, text in cases.items():
         path = tmp_path / "bad.toml"
@@ -322,7 +333,23 @@ def test_dry_run_times_each_network_once_for_both_random_weight_proxies(toy_spac
     timed = [r.getMessage().split()[1] for r in caplog.records if "the run's batches hold" in r.getMessage()]
     assert len(timed) == len(set(timed)) == 2  # each sampled network once, not once per backend
     assert "random-weight embedding, computed once for rw_elm, rw_svm: ≈" in out
-    assert "rw_elm: ≈" in out and "rw_svm: ≈" in out and "of backend fits on 2 architectures" in out
+    assert "rw_elm: ≈" in out and "rw_svm: ≈" in out and "s per architecture of backend fits (outer folds" in out
+
+
+def test_the_dry_run_prices_each_architecture_by_its_macs_and_halving_by_both_halves(toy_space, capsys):
+    """Every architecture's zero-cost proxies were priced at the first one's time (a sample spanning 333× in MACs
+    was 1.85× low), and --halving priced the first half in sample order, not the half the cheap proxy keeps."""
+    from rwbench.search import by_macs
+
+    assert by_macs(150, [(100, 1.0), (200, 3.0)]) == pytest.approx(2.0)  # on the line through the two timings
+    assert by_macs(50, [(100, 1.0), (200, 3.0)]) == 1.0  # never below the least time measured
+    assert by_macs(7, [(100, 2.0)]) == 2.0  # one network timed: its time
+    assert main(["search", str(toy_space), "--tasks", "timbre", "--n", "4", "--proxies", "params,synflow,rw_elm",
+                 "--halving", "--batch", "4", "--device", "cpu", "--dry-run", "-q"]) == 0
+    out = capsys.readouterr().out
+    synflow = out.split("synflow: ≈")[1].splitlines()[0]
+    assert "the fewest and most MACs; the others by their MACs" in synflow and synflow.count("toy:") == 2
+    assert "--halving: the random-weight proxies on 2 of the 4, priced from the 2 cheapest for them to the 2 dearest" in out
 
 
 @pytest.mark.parametrize("field, value, problem", [
@@ -408,7 +435,8 @@ def test_each_proxy_is_compared_with_the_random_weight_one_by_a_paired_bootstrap
              for i, (t, r, c) in enumerate(zip(trained, rw, cheap))]
     manifest = {"architectures": archs, "proxies": ["snip", "rw_svm"], "rank_by": "snip"}
     assert reference_proxy(manifest) == "rw_svm"  # the study's probe, though the table was ranked by snip
-    point, low, high = difference(manifest, "rw_svm", "snip")
+    point, low, high, n = difference(manifest, "rw_svm", "snip")
+    assert n == 13
     both = slice(1, None)  # a0's snip is undefined: the comparison is on the 13 with both
     spearman = [stats.spearmanr(x[both], trained[both]).statistic for x in (rw, cheap)]
     assert point == pytest.approx(spearman[0] - spearman[1])
@@ -418,6 +446,8 @@ def test_each_proxy_is_compared_with_the_random_weight_one_by_a_paired_bootstrap
     assert (low, high) == tuple(pytest.approx(v) for v in np.percentile(diffs[np.isfinite(diffs)], [2.5, 97.5]))
     table = proxy_scores(manifest).set_index("proxy")
     assert table.loc["snip", "reference"] == "rw_svm" and table.loc["snip", "reference_minus_rho"] == pytest.approx(point)
+    # the difference's n is shown: rw_svm's own ρ in the table is over 14, the difference over the 13 both scored
+    assert table.loc["snip", "n_difference"] == 13 and table.loc["rw_svm", "n"] == 14
     assert math.isnan(table.loc["rw_svm", "reference_minus_rho"])  # not compared with itself
 
 
@@ -543,6 +573,28 @@ def test_a_proxys_key_changes_with_everything_its_value_depends_on(tmp_path):
         assert key(proxy) == key(proxy)
         assert key(proxy) != key(proxy, seconds=0.05) != key(proxy, pad="repeat")
         assert key(proxy) != key(proxy, seed=5)
+    # a plugin's edited network, the embedding code (decoding, log-mel, init) and the task's loss: a zero-cost
+    # proxy's record of the old code was read as the new one's
+    import dataclasses
+
+    import rwbench.search
+
+    plugin = Architecture(dataclasses.replace(narrow_arch.spec, code="sha-of-an-edited-plugin"), config)
+    for proxy in ("params", "snip", "rw_elm"):
+        assert key(proxy) != key(proxy, arch=plugin)
+    snip = key("snip")
+    rwbench.search.EMBED_CODE_VERSION += 1
+    try:
+        assert key("snip") != snip
+    finally:
+        rwbench.search.EMBED_CODE_VERSION -= 1
+    task = type(dataset.kind)
+    task.code_version += 1
+    try:
+        assert key("snip") != snip
+    finally:
+        task.code_version -= 1
+    assert key("snip") == snip  # and the records written before these were keyed keep their keys
 
 
 def test_a_search_finds_its_trained_rows_from_any_directory_and_names_a_missing_folder(tmp_path, monkeypatch):
@@ -712,6 +764,13 @@ def test_the_table_orders_a_non_finite_value_last_as_train_top_does():
              for name, value in (("a0", math.inf), ("a1", 3.0), ("a2", math.nan), ("a3", 1.0))]
     table = search_table({"architectures": archs, "rank_by": "synflow"})
     assert table["frontend"].tolist() == ["a1", "a3", "a0", "a2"]  # ranked(): finite values first, then sample order
+    # random-weight means equal in exact arithmetic tie and keep sample order, as --train-top takes them: the table
+    # ranked 0.34 above 0.33999999999999997 and showed b first where a was trained
+    low = float(np.mean([.5, .2, .2, .4, .4]))
+    tied = [{"name": name, "config": {"input": "logmel"}, "description": "", "trained": None,
+             "proxies": {"rw_elm": {"value": value, "kind": "random-weight"}}}
+            for name, value in (("a", low), ("b", 0.34), ("c", 0.5))]
+    assert low != 0.34 and search_table({"architectures": tied, "rank_by": "rw_elm"})["frontend"].tolist() == ["c", "a", "b"]
 
 
 def test_halving_and_rank_by_are_checked_before_anything_runs(toy_space, tmp_path):
@@ -805,6 +864,12 @@ def test_another_search_into_the_same_folder_is_refused(toy_space, tmp_path):
                                            r"e\.g\. .*--out FOLDER, or --force"):
         search(dataset, other)
     assert search(dataset, SearchOptions(**{**other.__dict__, "out": tmp_path / "seed7"})) == tmp_path / "seed7"
+    # --out names no dataset: the same sample on another dataset took the first search's search.json as its own
+    chords = tone_dataset(n_per_class=4)
+    chords.name = "chords"
+    assert chords.key != dataset.key
+    with pytest.raises(RwbenchError, match=rf"holds another search \(dataset {dataset.key}, not {chords.key}\)"):
+        search(chords, SearchOptions(**{**other.__dict__, "out": tmp_path / "seed7"}))
 
 
 def test_a_larger_n_grows_a_search_a_smaller_one_is_refused_and_the_dry_run_says_so(toy_space, tmp_path, capsys):
@@ -894,6 +959,21 @@ def test_halving_keeps_every_architecture_tied_at_its_cut():
              for i, v in enumerate((120, 48, 24, 48))]
     assert halved(archs, "dim") == [archs[0], archs[1], archs[3]]
     assert halved(archs[:3], "dim") == [archs[0], archs[1]]  # no tie at the cut: ceil(3 / 2)
+
+
+def test_halving_keeps_every_architecture_the_cheap_proxy_could_not_score(caplog):
+    """naswot (nan, nan, 2.0, nan): the best half was c and then a, the first undefined in the sample's order; b and d
+    never got the random-weight proxy, without a word."""
+    from rwbench.search import Architecture, halved
+
+    archs = [Architecture(dataclasses.replace(TINY, name=name), {"id": i}, proxies={"naswot": {"value": v}})
+             for i, (name, v) in enumerate(zip("abcd", (math.nan, math.nan, 2.0, math.nan)))]
+    with caplog.at_level(logging.WARNING, logger="rwbench"):
+        assert halved(archs, "naswot") == [archs[2], archs[0], archs[1], archs[3]]
+    assert "naswot has no value for 3 architecture(s) (a, b, d)" in caplog.text
+    defined = [Architecture(dataclasses.replace(TINY, name=n), {"id": i}, proxies={"naswot": {"value": v}})
+               for i, (n, v) in enumerate(zip("efgh", (1.0, math.nan, 2.0, 3.0)))]
+    assert halved(defined, "naswot") == [defined[3], defined[2]]  # enough values: the undefined one is cut
 
 
 def test_top_precision_and_regret_stand_over_the_trained_however_few_the_proxy_scored():
@@ -1090,3 +1170,77 @@ def test_the_reports_search_table_has_the_columns_its_note_names():
     line = selection_line({"trained": {"top": 1, "top_by": "p", "drawn": ["a"]}, "architectures": [{"name": "b"}]})
     assert "spearman_rho_drawn" in line[0] and "n_drawn" in line[0]
     assert {"n_drawn", "spearman_rho_drawn"} <= set(REPORT_COLUMNS)
+
+
+def test_a_proxy_that_scored_fewer_than_its_top_gets_no_top_precision_or_regret():
+    """synflow undefined on all ten trained architectures: every value tied at -inf gave top-10 % precision 0.1 and
+    the mean regret, a random ranking's figures, for a proxy that ranked nothing. Ten trained: its top 10 % is one
+    architecture, so one scored is enough."""
+    from rwbench.analysis.search_score import proxy_scores
+
+    trained = [0.5 + i / 20 for i in range(10)]
+    scored = {"synflow": [math.nan] * 10, "one": [math.nan] * 9 + [1.0], "all": list(range(10))}
+    manifest = {"proxies": list(scored), "architectures": [
+        {"name": f"net{i}", "trained": {"value": t, "seconds": 10.0, "device": "cpu"},
+         "proxies": {name: {"value": values[i], "kind": "zero-cost", "seconds": 1.0, "device": "cpu"}
+                     for name, values in scored.items()}} for i, t in enumerate(trained)]}
+    table = proxy_scores(manifest).set_index("proxy")
+    assert table.loc["synflow", "n"] == 0
+    assert math.isnan(table.loc["synflow", "top10_precision"]) and math.isnan(table.loc["synflow", "regret"])
+    assert table.loc["one", "top10_precision"] == 1.0 and table.loc["one", "regret"] == 0.0  # its one pick is the best
+    assert table.loc["all", "top10_precision"] == 1.0 and table.loc["all", "spearman_rho"] == pytest.approx(1.0)
+
+
+def test_score_json_keeps_tiny_p_values(tmp_path):
+    """pandas' default 10 decimal places wrote an exact p of 2/14! (2.3e-11) as 0.0 in score.json, while score.csv
+    and score.md gave it."""
+    from rwbench.analysis.search_score import score
+
+    folder = _scored_search(tmp_path, "s", {f"a{i}": {"accuracy": (12 + i) / 40} for i in range(14)})
+    score([folder])
+    rows = {r["proxy"]: r for r in json.loads((folder / "score.json").read_text())}
+    csv = pd.read_csv(folder / "score.csv").set_index("proxy")
+    perfect = [name for name, r in rows.items() if r["spearman_rho"] == pytest.approx(1.0)]
+    assert perfect, "the toy search should rank perfectly by some proxy"
+    for name in perfect:
+        assert rows[name]["spearman_p"] > 0
+        assert rows[name]["spearman_p"] == pytest.approx(csv.loc[name, "spearman_p"], rel=1e-9)
+
+
+def test_a_plugin_proxys_edited_code_is_another_key(tmp_path):
+    """A plugin proxy had only its version in its records' key: its edited function read the old one's records."""
+    import dataclasses
+
+    from rwbench.proxies import PROXIES
+    from rwbench.registry import load_plugin_file
+    from rwbench.search import Architecture, proxy_settings
+
+    plugin = tmp_path / "my_proxy.py"
+    plugin.write_text("from rwbench.proxies import ProxyValue, register_proxy\n\n\n"
+                      "@register_proxy(name='test_constant_proxy', kind='zero-cost', source='a test', "
+                      "description='a constant')\ndef constant(ctx):\n    return ProxyValue(1.0)\n")
+    load_plugin_file(plugin)
+    spec = PROXIES.get("test_constant_proxy")
+    assert spec.code is not None and PROXIES.get("snip").code is None  # the plugin file's sha256; rwbench's own: none
+    config = load_space("logmel").sample(1, seed=0)[0]
+    arch = Architecture(load_space("logmel").frontend(config), config)
+    keys = [proxy_settings(s, arch, SearchOptions(space="logmel"), tone_dataset(n_per_class=4))
+            for s in (spec, dataclasses.replace(spec, code="the sha256 of the edited file"))]
+    assert keys[0]["proxy_code"] == spec.code and keys[0] != keys[1]
+
+
+def test_an_unreadable_minibatch_clip_is_replaced_under_skip_bad_audio(toy_space, tmp_path):
+    """--skip-bad-audio skipped a bad clip in the random-weight stage but not in the zero-cost minibatch: one
+    unreadable clip there stopped the search."""
+    from rwbench.search import minibatch_indices
+
+    clean = tone_dataset(n_per_class=4)
+    bad_id = clean.clips[int(minibatch_indices(clean, 4, 0)[0])].id
+    dataset = tone_dataset(n_per_class=4, fail_on={bad_id: DataError(f"{bad_id}: cannot decode")})
+    opts = SearchOptions(space=str(toy_space), n=1, proxies="synflow", minibatch=4, results_dir=tmp_path, device="cpu")
+    with pytest.raises(DataError, match=f"{bad_id}: cannot decode .*--skip-bad-audio draws another in its place"):
+        search(dataset, opts)
+    folder = search(dataset, SearchOptions(**{**opts.__dict__, "skip_bad_audio": True, "out": tmp_path / "s"}))
+    minibatch = json.loads((folder / "search.json").read_text())["minibatch"]
+    assert minibatch["skipped"] == {bad_id: f"{bad_id}: cannot decode"}
+    assert len(minibatch["clips"]) == 4 and bad_id not in minibatch["clips"]

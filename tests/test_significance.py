@@ -11,6 +11,7 @@ from conftest import secondary_metrics
 from scipy import stats
 
 from rwbench.analysis import leaderboard
+from rwbench.analysis.ranking import comparison, spearman_exact_p
 from rwbench.analysis.significance import (
     average_ranks,
     block_scores,
@@ -232,7 +233,7 @@ def test_a_row_repeated_under_another_width_is_tested_once(tmp_path):
     assert kept["friedman_p"] == pytest.approx(stats.friedmanchisquare(*means).pvalue)  # 3 rows, not 4
     assert kept["weight_kinds"] == "random ×3" and kept["nemenyi_cd"] == pytest.approx(nemenyi_cd(3, 8), abs=1e-4)
     text = leaderboard.to_summary(table.reset_index())
-    assert ("3 rows (rows: random ×3; 1 row(s) repeating another under another width, counted once: "
+    assert ("3 rows (rows: random ×3; 1 row(s) repeating another under another width, counted once (in the tests and in ρ): "
             "poor (paper) = poor (small)) over 8 outer folds") in text
     assert main(["compare", "poor:random:svm", "mid", "--results", str(tmp_path)]) == 0  # the copy is one row
     # another network at another width (another run key), or the same embeddings evaluated by other code (an edited
@@ -324,3 +325,24 @@ def test_compare_refuses_two_rows_computed_on_different_clips(tmp_path, capsys):
     assert "'a' and 'b' were computed on different clips or protocols (clips None" in err
     assert "clips ffffffffffffffff" in err
     assert "rerun the stale row" in err
+
+
+def test_a_random_row_repeated_under_another_width_is_one_front_end_in_rho(tmp_path):
+    # --width 32 where small is 32 filters: f4's random row at 32 repeats its row at small (same run key and
+    # embeddings); its trained head at 32 is another training. ρ pairs f4 once: n = 4 front-ends, not 5
+    random = {"f1": 0.5, "f2": 0.6, "f3": 0.7, "f4": 0.8}
+    trained = {"f1": 0.7, "f2": 0.6, "f3": 0.8, "f4": 0.9}
+    records = [r for f in random for r in (record(f, [random[f]] * 5, embedding_key=f"e{f}", run_key=f"k{f}"),
+                                           record(f, [trained[f]] * 5, weights="trained", backend="head",
+                                                  run_key=f"t{f}"))]
+    records += [record("f4", [0.8] * 5, width="32", embedding_key="ef4", run_key="kf4"),
+                record("f4", [0.9] * 5, width="32", weights="trained", backend="head", run_key="t32")]
+    table = _board(tmp_path, records)
+    assert table.loc[(table["frontend"] == "f4") & (table["width"] == "32") & (table["weights"] == "random"),
+                     "copy_of"].tolist() == ["f4 (small)"]
+    svm = table[(table["weights"] == "random") & (table["backend"] == "svm")].iloc[0]
+    expected = stats.spearmanr(list(random.values()), list(trained.values()))
+    assert svm["rank_corr_n"] == 4 and svm["rank_corr_spearman"] == pytest.approx(expected.statistic)
+    assert svm["rank_corr_spearman_p"] == pytest.approx(spearman_exact_p(list(random.values()), list(trained.values())))
+    pairs, correlations = comparison(table)  # rwbench compare and the report pair the same way
+    assert len(pairs) == 4 and correlations["n"].tolist() == [4]

@@ -114,3 +114,23 @@ def test_the_search_indices_are_every_inner_index_once():
     split = OuterSplit("f", np.array([0, 1, 2, 5]), np.array([3]),
                        ((np.array([5, 0]), np.array([2])), (np.array([1]), np.array([0, 2, 5]))))
     assert split.search.tolist() == [0, 1, 2, 5]
+
+
+def test_a_clip_of_no_known_split_is_refused_not_left_out():
+    """A split of "val" (or none) put a clip on no side: embedded, never scored, and the result's clip count kept it."""
+    names = ["train", "valid", "test", "val", None, "train", "valid", "test"]
+    clips = [Clip(f"c{i}", "a", split=s) for i, s in enumerate(names)]
+    with pytest.raises(DataError, match=r"2 clip\(s\) have a split that is not train, valid or test, e\.g\. c3 \('val'\)"):
+        FixedSplit("f").splits(clips)
+
+
+def test_the_lower_k_advice_never_repeats_the_k_that_failed():
+    """A class of 2 clips under 3 folds was told "lower k (--dataset-option k=3)", the k that had just failed."""
+    from rwbench.datamodel import Dataset
+
+    clips = [Clip(f"a{i}", "a") for i in range(6)] + [Clip(f"b{i}", "b") for i in range(2)]
+    dataset = Dataset("toy", None, clips, StratifiedFolds("s", k=3), 1.0)
+    with pytest.raises(DataError, match=r"'b' \(2\); add clips, \(k cannot go below 3: nested cross-validation needs "
+                                        r"3 folds or more, so each class 3 clips\) or drop the class") as err:
+        dataset.kind.check_dataset(dataset)
+    assert "k=3" not in str(err.value)

@@ -480,3 +480,22 @@ def test_rows_tied_in_every_fold_leave_friedman_undefined_and_say_so(caplog):
     assert all(np.isnan(v["friedman_p"]) for v in out.values())
     group = pd.DataFrame([{"frontend": k[1], "copy_of": "", **v} for k, v in out.items()])
     assert "Friedman undefined: every row ties in every fold; Nemenyi" in significance_line("svm", group)
+
+
+def test_the_least_p_of_the_clip_tests_is_what_they_can_give():
+    """The permutation test's least p was given as 1/(N + 1); scipy's two-sided randomised p cannot go below
+    2/(N + 1): with 251 to 500 rows compared a group read 'tied' where it was 'untestable'. Rows of one seed each
+    are tested by exact McNemar, whose least p is 2/2ⁿ."""
+    from rwbench.analysis.significance import ClipFold, correctness_test, least_pair_p
+    from rwbench.tasks import task_type
+
+    task, n = task_type("multiclass"), 40
+    clips, truth = np.arange(n), np.zeros(n, int)
+    two_seeds = [ClipFold(task, clips, truth, np.ones((2, n))), ClipFold(task, clips, truth, np.zeros((2, n)))]
+    p, name = correctness_test([two_seeds[0]], [two_seeds[1]], 0)  # right on every clip against wrong on every one
+    assert name == "paired permutation over clips"
+    assert least_pair_p("clips", None, None, {"f": two_seeds[0]}, {"f": two_seeds[1]}) == pytest.approx(p)
+    assert least_clip_p([two_seeds[0]], 1) == pytest.approx(p) == pytest.approx(2 / 10_000)
+    one_seed = [ClipFold(task, clips, truth, np.ones((1, n))), ClipFold(task, clips, truth, np.zeros((1, n)))]
+    p, name = correctness_test([one_seed[0]], [one_seed[1]], 0)
+    assert name == "exact McNemar over clips" and least_clip_p([one_seed[0]], 1, one_seed=True) == pytest.approx(p)

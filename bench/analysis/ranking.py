@@ -168,6 +168,8 @@ def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str 
     on = ["dataset", "frontend", "width"] if trained_backend is not None else ["dataset", "frontend", "width", "backend"]
     counts: dict[str, dict[str | None, str]] = {side: {"n_seeds": f"{side}_seeds", "n_folds": f"{side}_n_folds"}
                                                 for side in ("random", "trained")}
+    if "copy_of" in table.columns:  # a row repeating another under another width label is one front-end, paired once
+        table = table[table["copy_of"].fillna("") == ""]
     random_side = table.loc[table["weights"] == random,
                             ["dataset", "frontend", "width", "backend", mean, "n_seeds", "n_folds", *detail]]
     trained_side = table[table["weights"] == trained]

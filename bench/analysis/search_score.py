@@ -183,7 +183,7 @@ SCORE_COLUMNS = ["proxy", "kind", "n", "undefined", "spearman_rho", "spearman_p"
                  "spearman_p_method", "kendall_p_method", "rho_ci_low", "rho_ci_high", "rho_ci_undefined_draws",
                  "top10_precision", "regret", "seconds_per_arch", "device", "cost_ratio",
                  "cost_basis", "reference", "reference_minus_rho", "difference_ci_low", "difference_ci_high",
-                 "n_drawn", "spearman_rho_drawn"]
+                 "n_difference", "n_drawn", "spearman_rho_drawn"]
 
 
 def _in_top(values: np.ndarray, k: int) -> np.ndarray:
@@ -194,11 +194,16 @@ def _in_top(values: np.ndarray, k: int) -> np.ndarray:
     return np.where(above, 1.0, np.where(tied, (k - above.sum()) / tied.sum(), 0.0))
 
 
+def top_size(n: int, fraction: float = TOP_FRACTION) -> int:
+    """How many architectures the top ``fraction`` of ``n`` holds (at least one)."""
+    return max(1, math.ceil(fraction * n))
+
+
 def top_precision(proxy: np.ndarray, trained: np.ndarray, fraction: float = TOP_FRACTION) -> float:
     """Expected share of the proxy's top ``ceil(fraction·n)`` architectures that are among the trained top as many,
     ties on either side broken uniformly at random (so a constant proxy scores ``k/n``, not whatever the sample's
     order gives). ``-inf`` marks an architecture the proxy could not score: it ranks below every scored one."""
-    k = max(1, math.ceil(fraction * len(proxy)))
+    k = top_size(len(proxy), fraction)
     return float(np.sum(_in_top(proxy, k) * _in_top(trained, k)) / k)
 
 
@@ -216,17 +221,18 @@ def reference_proxy(manifest: dict) -> str | None:
     return next((name for name in candidates if name and kinds.get(name) == "random-weight"), None)
 
 
-def difference(manifest: dict, reference: str, name: str) -> tuple[float, float, float]:
-    """ρ(reference) − ρ(name) with trained accuracy over the trained architectures where both are defined, and its
-    paired bootstrap 95 % interval (the same architectures drawn for both): above zero, the reference ranks better."""
+def difference(manifest: dict, reference: str, name: str) -> tuple[float, float, float, int]:
+    """ρ(reference) − ρ(name) with trained accuracy over the trained architectures where both are defined, its
+    paired bootstrap 95 % interval (the same architectures drawn for both) and how many those are: above zero, the
+    reference ranks better. Over fewer architectures than either ρ of the table when one proxy is undefined on some."""
     rows = [(_value(a["proxies"].get(reference)), _value(a["proxies"].get(name)), a["trained"]["value"])
             for a in manifest["architectures"] if a.get("trained")]
     rows = [row for row in rows if _finite(row[0]) and _finite(row[1])]
     if len(rows) < MIN_FRONTENDS:
-        return math.nan, math.nan, math.nan
+        return math.nan, math.nan, math.nan, len(rows)
     ref, other, trained = np.array(rows, float).T
     point = stats.spearmanr(ref, trained).statistic - stats.spearmanr(other, trained).statistic  # no p: not needed
-    return (float(point), *rho_difference_interval(ref, trained, other))
+    return (float(point), *rho_difference_interval(ref, trained, other), len(rows))
 
 
 def proxy_scores(manifest: dict) -> pd.DataFrame:
@@ -251,7 +257,8 @@ def proxy_scores(manifest: dict) -> pd.DataFrame:
                "seconds_per_arch": seconds,
                **cost_ratio(by_arch, proxy_device(records), trainings), "reference": reference or ""}
         if reference is not None and name != reference:
-            row["reference_minus_rho"], row["difference_ci_low"], row["difference_ci_high"] = difference(
+            (row["reference_minus_rho"], row["difference_ci_low"], row["difference_ci_high"],
+             row["n_difference"]) = difference(
                 manifest, reference, name)
         if drawn is not None:  # the trained set was picked by a proxy: ρ over the random draw alone, unselected
             mine = np.array([(_value(a["proxies"].get(name)), a["trained"]["value"]) for a in archs
@@ -342,7 +349,8 @@ def undefined_lines(manifest: dict) -> list[str]:
     """One sentence per proxy with undefined values: how many trained architectures, which, and why."""
     return [f"{name} is undefined on " + "; ".join(f"{len(archs)} trained architecture(s): {why} ({_names(archs)})"
                                                    for why, archs in reasons.items())
-            + " (left out of its n; ranked last for top-10 % and regret)"
+            + " (left out of its n; ranked last for top-10 % and regret, left empty where it scored fewer than "
+            "its top 10 % holds)"
             for name, reasons in undefined_reasons(manifest).items()]
 
 
@@ -394,11 +402,12 @@ def _value(record: dict | None) -> float:
 
 def _correlation(pairs: np.ndarray, trained: np.ndarray) -> dict:
     """ρ, τ and their interval over ``pairs`` (the scored architectures); top-10 % precision and regret over every
-    trained architecture (``trained``, the unscored ones at -inf)."""
+    trained architecture (``trained``, the unscored ones at -inf), when the proxy scored enough of them to fill its
+    top 10 % (else ties among the unscored would be its picks: a chance value, not the proxy's)."""
     out: dict[str, Any] = {**dict.fromkeys(["spearman_rho", "spearman_p", "kendall_tau", "kendall_p", "rho_ci_low",
                                             "rho_ci_high", "top10_precision", "regret", "rho_ci_undefined_draws"],
                                            math.nan), "spearman_p_method": "", "kendall_p_method": ""}
-    if len(trained) >= MIN_FRONTENDS:  # over every trained architecture, however few the proxy scored
+    if len(trained) >= MIN_FRONTENDS and len(pairs) >= top_size(len(trained)):
         x, y = trained[:, 0], trained[:, 1]
         out.update(top10_precision=top_precision(x, y), regret=regret(x, y))
     if len(pairs) >= MIN_FRONTENDS:
@@ -548,7 +557,7 @@ def score(folders: list[Path], fmt: str = "md", out: Path | None = None) -> str:
     manifest = load_pooled(folders)
     table = proxy_scores(manifest)
     out = out or (folders[0] if len(folders) == 1 else folders[0].parent / ("score__" + "+".join(f.name for f in folders)))
-    texts = {"json": table.to_json(orient="records", indent=2) + "\n", "csv": table.to_csv(index=False),
+    texts = {"json": table.to_json(orient="records", indent=2, double_precision=15) + "\n", "csv": table.to_csv(index=False),
              "md": tabulate(table, headers="keys", tablefmt="github", showindex=False, floatfmt=".3g") + "\n"}
     for each, text in texts.items():
         write_text(Path(out) / f"score.{each}", text)
@@ -574,8 +583,9 @@ REPORT_COLUMNS = {"proxy": "proxy", "kind": "kind", "n": "n", "undefined": "unde
                   "rho_ci_high": "ρ 95% CI high",
                   "top10_precision": "top-10% precision", "regret": "regret", "seconds_per_arch": "s / architecture",
                   "device": "device", "cost_ratio": "cost ÷ training", "cost_basis": "training cost basis",
-                  "reference": "reference", "reference_minus_rho": "ρ(reference) − ρ",
+                  "reference": "reference", "reference_minus_rho": "ρ(reference) − ρ (both over the n of the difference)",
                   "difference_ci_low": "difference 95% CI low", "difference_ci_high": "difference 95% CI high",
+                  "n_difference": "n of the difference",
                   "n_drawn": "n drawn", "spearman_rho_drawn": "ρ over the drawn"}
 
 

@@ -284,11 +284,15 @@ def bootstrap_draws(folds: Iterable[ClipFold], family: int) -> int:
     return min(BOOTSTRAP_DRAWS, max(_draws(folds, BOOTSTRAP_DRAWS), math.ceil(2 * family / ALPHA)))
 
 
-def least_clip_p(folds: Iterable[ClipFold], family: int) -> float:
+def least_clip_p(folds: Iterable[ClipFold], family: int, one_seed: bool = False) -> float:
     """The least Holm-corrected p the clip tests of a group can give: ``family`` × the test's least p (the
-    bootstrap's 1/(draws + 1); the permutation test's 1/(:data:`PERMUTATIONS` + 1), McNemar's lower still)."""
+    bootstrap's 1/(draws + 1); the two-sided randomised permutation test's 2/(:data:`PERMUTATIONS` + 1), twice its
+    one-sided least; exact McNemar's 2/2ⁿ over n clips where every row of the group has one seed, ``one_seed``)."""
     folds = list(folds)
-    least = 1 / (bootstrap_draws(folds, family) + 1) if folds[0].task.paired_clip_test == "bootstrap" else 1 / (PERMUTATIONS + 1)
+    if folds[0].task.paired_clip_test == "bootstrap":
+        least = 1 / (bootstrap_draws(folds, family) + 1)
+    else:
+        least = least_wilcoxon_p(sum(len(f.clips) for f in folds)) if one_seed else 2 / (PERMUTATIONS + 1)
     return min(1.0, family * least)
 
 
@@ -309,7 +313,7 @@ def least_pair_p(kind: str, x: np.ndarray, y: np.ndarray, mine: dict[str, ClipFo
     a, b = seed_averaged(fa), seed_averaged(fb)
     exact = least_wilcoxon_p(int(np.count_nonzero(~np.isclose(a, b))))
     one_seed = fa[0].outputs.shape[0] == 1 and fb[0].outputs.shape[0] == 1  # McNemar: exact
-    return exact if one_seed else max(exact, 1 / (PERMUTATIONS + 1))
+    return exact if one_seed else max(exact, 2 / (PERMUTATIONS + 1))  # scipy's two-sided: 2 × the one-sided least
 
 
 def _bootstrap_p(fa: list[ClipFold], fb: list[ClipFold], *, draws: int, seed: int = BOOTSTRAP_SEED) -> float:
@@ -377,7 +381,8 @@ def group_statistics(rows: dict[K, list[ResultRecord]], score: dict[K, float],
         group["n_blocks"] = max(sizes) if sizes else 0
         some = next((clips for clips in outputs.values() if clips), None)
         if some:
-            group["least_p"] = least_clip_p(some.values(), max(1, len(scores) - 1))
+            one_seed = all(f.outputs.shape[0] == 1 for clips in outputs.values() if clips for f in clips.values())
+            group["least_p"] = least_clip_p(some.values(), max(1, len(scores) - 1), one_seed)
     if len(scores) < 2:
         return {key: {**values, **group} for key, values in out.items()}
     for key, rank in average_ranks(scores).items():
