@@ -190,6 +190,8 @@ def read_paper(path: str | Path, *, check_names: bool = True) -> Paper:
         raise PaperError(f"cannot read paper file {path}: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise PaperError(f"{path}: not valid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise PaperError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
     paper = _paper(_Table(data, path, ""), path)
     if check_names:
         check_registered(paper)
@@ -257,6 +259,11 @@ def _published(t: _Table, sources: set[str]) -> list[Published]:
                   where=t.get("where", str, choices=WHERE),
                   precision=None if precision is None else precision / scale, source=source, note=t.get("note", str, ""))
     values = t.table("values")
+    if not values.data:  # a block of no numbers: a row of the paper lost without a word
+        raise PaperError(f"{t.file}: {t.key('values')} is empty; give the front-ends' numbers or remove the block")
+    if unit == "percent" and all(isinstance(v, (int, float)) and 0 < v <= 1 for v in values.data.values()):
+        raise PaperError(f"{t.file}: {t.key('values')} are all in (0, 1] under unit = \"percent\": fractions? "
+                         "(0.5 percent is half of one percent); write them as percents or set unit = \"fraction\"")
     out = []
     for frontend in list(values.data):
         value = values.get(frontend, (int, float))

@@ -28,7 +28,6 @@ from .errors import DataError, RwbenchError
 from .evaluate import VOTES, clip_means, nested_cv
 from .fileio import content_key, read_json, write_json
 from .folds import FoldResult
-from .guards import checked
 from .frontend import (
     FRONTENDS,
     PRETRAINED_PREFIX,
@@ -39,6 +38,7 @@ from .frontend import (
     offers,
     weight_tags,
 )
+from .guards import checked
 from .hear_import import provenance as hear_provenance
 from .macs import count_macs
 from .options import Batching, Cached, Execution, Instance, check_seconds

@@ -143,9 +143,7 @@ def evaluate_published(datasets: list[Dataset], frontends: list[FrontendSpec], b
     for dataset in datasets:
         described, splits = dataset.describe(), dataset.splits()
         fixed = isinstance(dataset.protocol, FixedSplit)
-        protocol = {**described["protocol"], "evaluation": NAME, "evaluation_version": VERSION}
-        if fixed and "refit" in protocol:  # the study refit on train alone (published_folds), whatever the dataset's
-            protocol["refit"] = "train"
+        protocol = study_protocol(dataset, described["protocol"])
         if fixed:
             described = {**described, "info": refit_side_checked(dataset, splits)}
         for task in evaluation_jobs([dataset], frontends, backends, mine):
@@ -164,13 +162,26 @@ def evaluate_published(datasets: list[Dataset], frontends: list[FrontendSpec], b
     return log_
 
 
+def study_protocol(dataset: Dataset, described: dict | None = None) -> dict:
+    """The protocol a study-protocol result records: the dataset's (``described``, else its own), marked with this
+    evaluation, and for a fixed split refit on train alone (:func:`published_folds`), whatever the dataset's refit."""
+    protocol = {**(described or dataset.describe()["protocol"]), "evaluation": NAME, "evaluation_version": VERSION}
+    if isinstance(dataset.protocol, FixedSplit) and "refit" in protocol:
+        protocol["refit"] = "train"
+    return protocol
+
+
+def refit_on_train(splits: list[OuterSplit]) -> list[OuterSplit]:
+    """A fixed split as the study scores it: refit on its train part alone (the first inner fit part)."""
+    return [OuterSplit(s.name, s.inner[0][0], s.test, s.inner) for s in splits]
+
+
 def refit_side_checked(dataset: Dataset, splits: list[OuterSplit]) -> dict:
     """The dataset's ``info`` as the study's fixed split sees it: it refits on train alone (:func:`published_folds`),
     so a class the test side holds and only valid trains on is never predicted, whatever the dataset's own refit
     side (train+valid passed the load-time check): refused, or for a partial copy recorded (``untrained_test_clips``)."""
     study = replace(dataset, info={k: v for k, v in dataset.info.items() if k != "untrained_test_clips"})
-    study.kind.check_splits(study, [OuterSplit(s.name, s.inner[0][0], s.test, s.inner) for s in splits],
-                            partial=bool(dataset.info.get("partial")))
+    study.kind.check_splits(study, refit_on_train(splits), partial=bool(dataset.info.get("partial")))
     return study.info
 
 
@@ -187,7 +198,7 @@ def _write(task: EvalJob, path: Path, run_key: str, dataset: Dataset, described:
     valid = ~np.isnan(clips).any(axis=1)
     kept = [keep_rows(s, valid) for s in splits]
     if not valid.all():  # clips left out while embedding (--skip-bad-audio): every side and tested class still trained
-        check_after_skips(dataset, kept)
+        check_after_skips(dataset, refit_on_train(kept) if fixed else kept)
     folds = published_folds(clips, dataset.labels, kept, backend, seed=job.seed, n_classes=len(dataset.classes),
                             fixed_split=fixed, n_jobs=opts.n_jobs, task=dataset.kind)
     manifest = embeddings.manifest

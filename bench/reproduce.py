@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -270,13 +271,15 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
     """One row per (dataset task, front-end, weights, backend) the paper runs on the targets, and per trained row:
     rwbench's figures (honest and / or the study's protocol) and the published number or why there is none. The
     ``absent`` datasets (no data) add their published rows, rwbench's cells marked ``no data``."""
-    from .published_protocol import SUFFIX, published_results_dir
+    from .published_protocol import SUFFIX, published_results_dir, study_protocol
 
     made = {d.key: (d.fingerprint(), splits_key(d.describe()["protocol"])) for t in targets for d in t.datasets}
+    # the study's rows were refit on train alone on a fixed split: keyed by the protocol they record
+    made_study = {d.key: (d.fingerprint(), splits_key(study_protocol(d))) for t in targets for d in t.datasets}
     partial = {d.key: partial_reason(d) for t in targets for d in t.datasets}
     honest = (_leaderboard(opts.results_dir, made, opts.seeds, opts.grid) if protocol != "published"
               else pd.DataFrame())
-    study = (_leaderboard(published_results_dir(opts.results_dir), made, opts.seeds, opts.grid)
+    study = (_leaderboard(published_results_dir(opts.results_dir), made_study, opts.seeds, opts.grid)
              if protocol != "honest" else pd.DataFrame())
     published = {p.row: p for p in paper.published}
     missing = {n.row: n for n in paper.not_found}
@@ -310,6 +313,22 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
                                             metric)
                 rows.append(row)
     return rows
+
+
+def check_targets(paper: Paper, targets: Sequence[Target], protocol: str) -> None:
+    """Before any work: each published number is in its task's metric, and the study's protocol (``protocol``
+    published or both) runs on one-label tasks only; else an error naming the paper file and the dataset."""
+    from .tasks import task_type
+
+    for target in targets:
+        for dataset in target.datasets:
+            metric = task_type(dataset.task_type).primary
+            if wrong := [p for p in paper.published if p.dataset == target.entry.name and p.metric != metric]:
+                raise RwbenchError(f"{paper.file}: the published {wrong[0].metric} of {dataset.key} {wrong[0].frontend} "
+                                   f"{wrong[0].backend} cannot sit beside rwbench's {metric} (its task's metric)")
+            if protocol != "honest" and dataset.task_type != "multiclass":
+                raise RwbenchError(f"{paper.file}: {dataset.key} is a {dataset.task_type} task; the reference study's "
+                                   "protocol is defined for one label per clip: use --protocol honest")
 
 
 def _keys(paper: Paper, target: Target) -> list[tuple[str, str]]:
@@ -409,9 +428,11 @@ def _agrees(figures: dict | None, p: Published | None, row: dict | None = None, 
     """``yes`` when the published number lies in rwbench's interval widened by its reading precision; not judged
     (said why) for another width than the paper's, a partial copy of the dataset, fewer seeds than asked, or (the
     ``honest`` column) a paper that reports another quantity than rwbench's protocol (mark ≠)."""
-    if row is not None and p is not None and (why := _not_judged(figures, row, honest)):
+    if figures is None or p is None:  # nothing computed (no data, not run) or nothing published: nothing to judge
+        return ""
+    if row is not None and (why := _not_judged(figures, row, honest)):
         return why
-    if figures is None or p is None or figures["low"] is None:
+    if figures["low"] is None:
         return ""
     slack = p.precision or 0.0
     return "yes" if figures["low"] - slack <= p.value <= figures["high"] + slack else "no"
@@ -516,6 +537,8 @@ def missing_trained(paper: Paper, rows: list[dict], opts: RunOptions) -> list[st
                                   and r["honest"] is None):  # the study's protocol has no trained rows to miss
             command = (trained.command.replace("DATASET", name).replace("WIDTH", str(opts.width))
                        .replace("RESULTS", str(opts.results_dir)))
+            if "--seeds" not in command and list(opts.seeds) != [0]:  # the table reads the seeds asked, only
+                command += f" --seeds {seeds_arg(opts.seeds)}"
             out.append(f"no trained {trained.frontend} rows on {name} in {opts.results_dir}: make them with "
                        f"`{command}` (they appear in this table when present)")
     return out
@@ -523,11 +546,13 @@ def missing_trained(paper: Paper, rows: list[dict], opts: RunOptions) -> list[st
 
 def scatter_points(rows: list[dict], which: str = "honest") -> list[dict]:
     """The rows with both an rwbench number (``which``: ``honest`` or ``study``) and a published one, in the display
-    scale (percent for accuracy): dataset, published value and reading precision, rwbench mean and interval."""
+    scale (percent for accuracy): dataset, published value and reading precision, rwbench mean and interval. A row the
+    table does not judge (another width, a partial copy, clips skipped, seeds missing, another quantity:
+    :func:`_not_judged`) is left out, never drawn against the identity line as if comparable."""
     out = []
     for r in rows:
         figures, published = r.get(which), r["published"]
-        if figures is None or published is None or r.get("partial") or figures.get("skipped"):  # no test of agreement
+        if figures is None or published is None or _not_judged(figures, r, honest=which == "honest"):
             continue
         scale = _scale(r["metric"])[0]
         mean = figures["mean"]
@@ -544,10 +569,11 @@ def scatter_figure(paper: Paper, rows: list[dict], which: str = "honest"):
     figure (``pip install 'rwbench[report]'``)."""
     points = scatter_points(rows, which)
     if not points:
-        partial = sorted({r["dataset"] for r in rows if r.get("partial") and r.get(which) and r["published"]})
-        why = (f" (the rows of {', '.join(partial)} are on a partial copy, no test of the paper's numbers, and are "
-               "left out)" if partial else "")
-        raise RwbenchError(f"{paper.id}: no row has both an rwbench number and a published one{why}: nothing to plot")
+        why = Counter(reason for r in rows if r.get(which) and r["published"]
+                      and (reason := _not_judged(r[which], r, honest=which == "honest")))
+        said = (" (left out, not comparable with the paper's numbers: "
+                + ", ".join(f"{n} row(s) {reason}" for reason, n in why.items()) + ")" if why else "")
+        raise RwbenchError(f"{paper.id}: no row has both an rwbench number and a published one{said}: nothing to plot")
     return draw_scatter(f"{paper.id}: published vs rwbench", points, which)
 
 
@@ -560,12 +586,38 @@ def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[st
     which = "study" if protocol == "published" else "honest"
     path = Path(opts.results_dir) / REPORT_FOLDER / f"{paper.id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    datasets, frontends = sorted({r["dataset"] for r in rows}), sorted({r["frontend"] for r in rows})
+    settings = {"width": str(opts.width), "seeds": list(opts.seeds), "grid": opts.grid}
+    created = time.strftime("%Y-%m-%d %H:%M %Z")
+    names = list(dict.fromkeys(r["paper_dataset"] for r in rows))  # the paper's order
+    mine = {name: [r for r in rows if r["paper_dataset"] == name] for name in names}
+    parts = {name: {"keys": sorted({r["dataset"] for r in part}), "created": created,
+                    "cells": comparison_cells(part, protocol), "points": scatter_points(part, which)}
+             for name, part in mine.items() if any(r["at_hand"] for r in part)}
+    # a dataset given no --data-root this time keeps the rows the last run with it made (its results are on disk)
+    parts |= carried_over(path, protocol, settings, [n for n in names if n not in parts])
+    cells = [c for name in names for c in (parts[name]["cells"] if name in parts else
+                                           comparison_cells(mine[name], protocol))]
+    datasets = sorted({key for part in parts.values() for key in part["keys"]})
+    frontends = sorted({r["frontend"] for r in rows})
     write_json(path, {"paper": paper.id, "title": paper.title, "citation": paper.citation, "protocol": protocol,
-                      "created": time.strftime("%Y-%m-%d %H:%M %Z"), "datasets": datasets, "frontends": frontends,
+                      "created": created, "datasets": datasets, "frontends": frontends,
                       "sources": sources_digest(Path(opts.results_dir), datasets, frontends, str(opts.width)),
-                      "settings": {"width": str(opts.width), "seeds": list(opts.seeds), "grid": opts.grid},
-                      "skipped": skipped, "cells": comparison_cells(rows, protocol),
+                      "settings": settings, "skipped": skipped, "cells": cells,
                       "legend": [line for line in _legend(paper, rows, protocol) if line],
-                      "points": scatter_points(rows, which), "points_of": which})
+                      "points": [p for name in names if name in parts for p in parts[name]["points"]],
+                      "points_of": which, "parts": parts})
     return path
+
+
+def carried_over(path: Path, protocol: str, settings: dict, absent: list[str]) -> dict[str, dict]:
+    """The ``absent`` datasets' rows (cells, points, dataset keys, when made) as the record kept at ``path`` has them
+    from a run with their data under the same protocol and settings; none from a record of other settings."""
+    from .fileio import read_json
+
+    try:
+        earlier = read_json(path) if path.is_file() else {}
+    except RwbenchError:
+        return {}
+    if earlier.get("protocol") != protocol or earlier.get("settings") != settings:
+        return {}
+    return {name: {**earlier["parts"][name], "carried": True} for name in absent if name in earlier.get("parts", {})}

@@ -63,6 +63,7 @@ def cmd_reproduce(args) -> str:
     from .pipeline import RunOptions
     from .reproduce import (
         backends_of,
+        check_targets,
         comparison,
         dry_run,
         effective_protocol,
@@ -78,16 +79,16 @@ def cmd_reproduce(args) -> str:
     paper = find_paper(args.paper)
     roots = parse_roots(paper, args.data_root)
     frontends = _names(args.frontends)
-    unknown = [n for n in frontends or [] if n not in {f for d in paper.datasets for f in paper.frontends_on(d)}]
-    if unknown:
-        raise RwbenchError(f"--frontends {','.join(unknown)}: not among {paper.id}'s front-ends "
-                           f"({', '.join(paper.frontends)})")
+    known = list(dict.fromkeys(f for d in paper.datasets for f in paper.frontends_on(d)))
+    if unknown := [n for n in frontends or [] if n not in known]:
+        raise RwbenchError(f"--frontends {','.join(unknown)}: not among {paper.id}'s front-ends ({', '.join(known)})")
     backends = backends_of(paper, _names(args.backends))
     protocol, note = effective_protocol(paper, args.protocol)
     if not args.dry_run:
         cli_args.writable_folder(args.results, "--results")
     options = {k: True for k in ("partial", "skip_bad_audio") if getattr(args, k)}
     targets, skipped, absent = select_targets(paper, roots, options=options, frontends=frontends)
+    check_targets(paper, targets, protocol)  # before any embedding or fit is paid for
     opts = RunOptions(width=args.width or paper.width, seeds=args.seeds or list(range(paper.seeds)),
                       device=args.device, batch_size=args.batch_size, workers=args.workers,
                       skip_bad_audio=args.skip_bad_audio, results_dir=args.results, cache_dir=args.cache,

@@ -149,6 +149,13 @@ def check_fold_weights(folder: Path, fold: str, dataset: Dataset, spec: Frontend
     file is not the one it records (its sha256: replaced, or written by a training killed before its record), or was
     trained for another version of ``spec``'s network (:func:`network_identity`) — then
     :func:`check_fold_weights_data`."""
+    check_fold_weights_file(folder, fold, spec, tag)
+    check_fold_weights_data(folder, fold, dataset, head, tag)
+
+
+def check_fold_weights_file(folder: Path, fold: str, spec: FrontendSpec, tag: str = "trained") -> None:
+    """The part of :func:`check_fold_weights` that needs no dataset: the weights file is the one its record names,
+    trained for this version of ``spec``'s network."""
     record, weights = folder / f"{fold}.json", folder / f"{fold}.safetensors"
     try:
         summary = read_json(record) if record.is_file() else {}
@@ -166,7 +173,6 @@ def check_fold_weights(folder: Path, fold: str, dataset: Dataset, spec: Frontend
         raise RwbenchError(f"{weights} is not the file its {record.name} records (sha256 {recorded[:12]}…): replaced, "
                            f"or written by a training stopped before its record; rerun `{retrain_command(tag)}` for it "
                            f"(it resumes), or train again with --force")
-    check_fold_weights_data(folder, fold, dataset, head, tag)
 
 
 def check_fold_weights_data(folder: Path, fold: str, dataset: Dataset, head: Path | None = None,

@@ -35,8 +35,8 @@ from .datamodel import Dataset
 from .embed_job import EMBED_CODE_VERSION, EmbedJob
 from .errors import DataError, RwbenchError
 from .fileio import content_key, exclusive, read_json, write_json
-from .macs import count_macs
 from .frontend import FRONTENDS, FrontendSpec
+from .macs import count_macs
 from .options import Batching, Cached, Execution, Networks
 from .proxies import PROXIES, ProxyContext, ProxySpec, RandomWeightSetup
 from .results import device_kind, safe
@@ -605,14 +605,16 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
         proxy.compute(ctx)  # warm up (imports, first kernels), then time
         timed = {}
         for arch in ends:  # the fewest and the most MACs: the others' times lie between, by their MACs
-            each = replace(ctx, spec=arch.spec, batch=batches(arch.spec))
-            each.batch()  # decoded outside the timing, as the search does
+            load = batches(arch.spec)
+            load()  # decoded outside the timing, as the search does
+            each = replace(ctx, spec=arch.spec, batch=load)
             start = time.perf_counter()
             proxy.compute(each)
             timed[arch.name] = time.perf_counter() - start
-        seconds = {a.name: by_macs(macs[a.name], [(macs[n], t) for n, t in timed.items()]) for a in archs}
-        total += sum(seconds[a.name] for a in archs if a not in cached[proxy.name])
-        lines.append(f"{proxy.name}: ≈ {min(seconds.values()):.2f} … {max(seconds.values()):.2f} s per architecture "
+        each_seconds = {a.name: by_macs(macs[a.name], [(macs[n], t) for n, t in timed.items()]) for a in archs}
+        total += sum(each_seconds[a.name] for a in archs if a not in cached[proxy.name])
+        lines.append(f"{proxy.name}: ≈ {min(each_seconds.values()):.2f} … {max(each_seconds.values()):.2f} s per "
+                     "architecture "
                      f"(timed on {' and '.join(timed)}, the fewest and most MACs; the others by their MACs)"
                      + from_cache(proxy))
     costly = [p for p in proxies if p.kind == "random-weight"]

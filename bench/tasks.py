@@ -325,7 +325,7 @@ class Multiclass(TaskType):
             listed = ", ".join(f"{label!r} ({n})" for label, n in list(short.items())[:5])
             fewest = min(short.values())
             lower = (f"lower k (--dataset-option k={fewest}), " if fewest >= 3 else
-                     f"(k cannot go below 3: nested cross-validation needs 3 folds or more, so each class 3 clips) ")
+                     "(k cannot go below 3: nested cross-validation needs 3 folds or more, so each class 3 clips) ")
             raise DataError(f"{dataset.key}: protocol {dataset.protocol.id} puts each class in all {k} folds, but "
                             f"{len(short)} class(es) have fewer clips: {listed}; add clips, {lower}or drop the class")
 

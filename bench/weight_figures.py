@@ -29,7 +29,7 @@ from .errors import RwbenchError
 from .fileio import read_json
 from .frontend import Embedder, FrontendSpec, resolve_weights
 from .pretrain import MST_TARGET, predict_mst, scale_target, target_logmel
-from .results import FOLD_TAGS, fold_weights_folder
+from .results import FOLD_TAGS, check_fold_weights, check_fold_weights_file, fold_weights_folder
 
 SPECTRUM_POINTS = 2048  # FFT length: kernels are zero-padded to it (finer frequency grid than short kernels give)
 FLOOR_DB = -40.0  # the colour scale's floor, relative to each filter's peak
@@ -114,10 +114,11 @@ class FilterPanel:
 def filter_panel(spec: FrontendSpec, tag: str, *, width: str | int, seed: int, results_dir: Path,
                  dataset: str | None, fold: str | None) -> FilterPanel:
     """One front-end with one weights tag, ready to plot (per-fold tags read ``results_dir``)."""
-    checkpoint, note = None, ""
+    checkpoint, note = None, f"seed {seed}, width {width}"
     if tag in FOLD_TAGS:
         checkpoint, dataset, fold = fold_checkpoint(results_dir, tag, spec, width, seed, dataset, fold)
-        note = f"{dataset}, {fold}"
+        check_fold_weights_file(checkpoint.parent, fold, spec, tag)  # the file its record names, for this network
+        note = f"{dataset}, {fold}, {note}"
     weights = resolve_weights(spec, tag, seed, checkpoint)
     return FilterPanel(spec, tag, Embedder(spec, width=width, weights=weights, seed=seed).net, note)
 
@@ -150,20 +151,27 @@ class MelTarget:
     clip: str
     fold: str
     dataset: str
+    seed: int
+    width: str
 
 
 def mel_target(spec: FrontendSpec, dataset: Dataset, results_dir: Path, *, width: str | int, seed: int,
                fold: str | None = None, clip: int | None = None) -> MelTarget:
     """What :func:`mel_target_figure` draws, for clip ``clip`` (default: the fold's first test clip)."""
     checkpoint, key, fold = fold_checkpoint(results_dir, "mst", spec, width, seed, dataset.key, fold)
-    scaling = read_json(checkpoint.with_suffix(".json"))["target"]
     split = next((s for s in dataset.splits() if s.name == fold), None)
+    if split is None:
+        raise RwbenchError(f"dataset {dataset.key} has no outer split {fold!r}: these weights were trained under "
+                           "other splits, and no clip of it is known to be held out from them")
+    check_fold_weights(checkpoint.parent, fold, dataset, spec, tag="mst")  # trained on these clips and splits
+    scaling = read_json(checkpoint.with_suffix(".json"))["target"]
     if clip is None:
-        if split is None:
-            raise RwbenchError(f"dataset {dataset.key} has no outer split {fold!r}; give --clip")
         clip = int(split.test[0])
     if not 0 <= clip < len(dataset.clips):
         raise RwbenchError(f"--clip {clip} is not a clip of {dataset.key} (0 … {len(dataset.clips) - 1})")
+    if clip not in set(split.test.tolist()):  # its error would read as held-out while the weights learnt it
+        raise RwbenchError(f"--clip {clip} ({dataset.clips[clip].id}) is on {fold}'s training side: pick one of its "
+                           f"{len(split.test)} test clips (e.g. {', '.join(map(str, split.test[:5]))})")
     wave = clip_audio(EmbedJob(dataset, spec, width), clip)[None]
     target = scale_target(target_logmel(wave), scaling)[0]
     outputs = {}
@@ -173,7 +181,7 @@ def mel_target(spec: FrontendSpec, dataset: Dataset, results_dir: Path, *, width
             outputs[name] = predict_mst(net, wave, target.shape[1])[0].numpy()
     frames = min(target.shape[1], outputs["learned"].shape[1])
     return MelTarget(target[:, :frames].numpy(), outputs["learned"][:, :frames], outputs["random"][:, :frames],
-                     dataset.clips[clip].id, fold, dataset.key)
+                     dataset.clips[clip].id, fold, dataset.key, seed, str(width))
 
 
 def mel_target_figure(data: MelTarget) -> Figure:
@@ -190,5 +198,6 @@ def mel_target_figure(data: MelTarget) -> Figure:
         ax.set_xlabel("time (s)")
     axes[0].set_ylabel(f"mel band (of {MST_TARGET.n_mels})")
     fig.colorbar(image, ax=list(axes), shrink=0.9)
-    fig.suptitle(f"{data.dataset}, {data.fold}, test clip {data.clip}", fontsize=10)
+    fig.suptitle(f"{data.dataset}, {data.fold}, test clip {data.clip} · seed {data.seed} (the random twin's too), "
+                 f"width {data.width}", fontsize=10)
     return fig

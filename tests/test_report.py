@@ -405,3 +405,56 @@ def test_in_chromium_a_header_click_sorts_the_table(browser, page):
     blanks = [v == "" for v in ci]
     assert any(blanks) and blanks == sorted(blanks)
 
+
+
+def test_a_report_of_the_studys_protocol_says_its_numbers_are_selection_scores(tmp_path):
+    """`rwbench report --results RESULTS/published` showed the study's best_score_ rows under "never a selection
+    score", the protocol line without the evaluation."""
+    rows = [("a", "random", "svm", 0.8), ("b", "random", "svm", 0.6), ("c", "random", "svm", 0.5)]
+    for path in write_results(tmp_path / "published", rows).rglob("*.json"):
+        data = json.loads(path.read_text())
+        data["dataset"]["protocol"].update(evaluation="published:pons2019", evaluation_version=1)
+        path.write_text(json.dumps(data))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", report.render(tmp_path / "published", draw=False)))
+    assert "(never a selection score), except in the sections marked as the reference study's protocol" in text
+    assert "evaluation: published:pons2019" in text and "The reference study's protocol (published:pons2019)" in text
+    honest = re.sub(r"<[^>]+>", " ", report.render(write_results(tmp_path / "honest", rows), draw=False))
+    assert "except in the sections" not in honest and "The reference study's protocol" not in honest
+
+
+def test_the_baseline_line_stays_on_the_axis_when_it_beats_every_bar():
+    for means, std in (([0.42, 0.40, 0.38], 0.02), ([0.30, 0.10], 0.0)):
+        bars = pd.DataFrame({"label": list("abc")[:len(means)], "group": ["random"] * len(means), "mean": means,
+                             "std": [std] * len(means)})
+        ax = figures.score_bars_figure(bars, 0.60, "t").axes[0]
+        (line,) = [line for line in ax.lines if line.get_linestyle() == "--"]
+        low, high = ax.get_xlim()
+        assert low <= line.get_xdata()[0] < high  # was cut away: xlim (0.35, 0.444), the caption still naming it
+
+
+def test_every_weights_group_gets_its_own_colour():
+    others = [f"tag{i}" for i in range(12)]  # mtt, msd, mir1k, crepe, icassp2022 ...: the fifth reused the first's
+    colours = [figures.colour(g, others) for g in others] + list(figures.PALETTE.values())
+    assert len(set(colours)) == len(colours)
+
+
+def test_the_cd_caption_says_friedman_is_undefined_and_names_copies_and_columns(tmp_path):
+    """Rows tied in every fold printed "Friedman p = nan"; the page's columns now hold what its notes name
+    (selected elsewhere, copy of) and the dataset-wide rank is labelled as such."""
+    rows = [("a", "random", "svm", 0.75), ("b", "random", "svm", 0.75), ("c", "random", "svm", 0.75)]
+    for path in write_results(tmp_path, rows).rglob("*.json"):  # every fold scores the same for every row
+        data = json.loads(path.read_text())
+        for fold in data["folds"]:
+            fold["accuracy"] = 0.75
+            fold.update(secondary_metrics(fold["truth"], fold["truth"][:9] + [(t + 1) % 3 for t in fold["truth"][9:]]))
+            fold["predicted"] = fold["truth"][:9] + [(t + 1) % 3 for t in fold["truth"][9:]]
+            confusion = np.zeros((3, 3), int)
+            np.add.at(confusion, (fold["truth"], fold["predicted"]), 1)
+            fold["confusion"] = confusion.tolist()
+        path.write_text(json.dumps(data))
+    (section,) = report.sections(leaderboard.load(tmp_path), leaderboard.rows_of_records(
+        leaderboard.read_results(tmp_path)[0]))
+    (cd,) = [p for p in section.plots if "critical difference" in p.title]
+    assert "Friedman undefined: every row ties in every fold." in cd.caption and "nan" not in cd.caption
+    assert section.columns[0] == "rank (all backends)"
+    assert {"avg rank (backend)", "vs best (backend)", "selected elsewhere", "copy of"} <= set(section.columns)

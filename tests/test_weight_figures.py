@@ -93,7 +93,7 @@ def test_trained_weights_are_read_from_the_results_folder(tmp_path):
     folder = fold_weights_folder(tmp_path, "trained", "tones", spec.name, "small", 0)
     write_safetensors(folder / "fold2.safetensors", dsp, {"frontend": spec.name})
     p = panel("strided_512_512", "trained", results=tmp_path)
-    assert p.note == "tones, fold2"
+    assert p.note == "tones, fold2, seed 0, width small"
     assert torch.equal(p.net.state_dict()["conv.weight"], dsp["conv.weight"])
     with pytest.raises(RwbenchError, match=r"no 'trained' weights for fold 'fold9'.*folds present: fold2"):
         panel("strided_512_512", "trained", results=tmp_path, fold="fold9")
@@ -107,8 +107,8 @@ def test_trained_weights_are_read_from_the_results_folder(tmp_path):
 def test_the_figure_has_one_panel_per_front_end_and_tag():
     fig = wf.filters_figure([panel("sample_level"), panel("strided_512_512", "dsp"), panel("strided_512_512")])
     images = [ax for ax in fig.axes if ax.images and ax.get_title()]
-    assert [ax.get_title() for ax in images] == ["sample_level · random", "strided_512_512 · dsp",
-                                                 "strided_512_512 · random"]
+    assert [ax.get_title() for ax in images] == [f"{name} · {tag}\n(seed 0, width small)" for name, tag in (
+        ("sample_level", "random"), ("strided_512_512", "dsp"), ("strided_512_512", "random"))]
     shown = np.asarray(images[1].images[0].get_array())
     assert shown.shape == (wf.SPECTRUM_POINTS // 2 + 1, 320)  # frequency up, filters across
 
@@ -135,6 +135,16 @@ def test_mel_target_compares_the_fold_weights_with_their_random_start(tmp_path):
         "target log-mel (scaled)", "mst layer, mst weights", "mst layer, random init"]
     with pytest.raises(RwbenchError, match=r"--clip 999 is not a clip of tones"):
         wf.mel_target(spec, dataset, tmp_path, width="small", seed=0, clip=999)
+    assert "seed 0 (the random twin's too), width small" in fig._suptitle.get_text()
+    # a clip the fold's weights were trained on was titled "test clip", its MSE read as held out
+    trained_on = int(split.train[0])
+    with pytest.raises(RwbenchError, match=rf"--clip {trained_on} \({dataset.clips[trained_on].id}\) is on fold2's "
+                                           r"training side: pick one of its \d+ test clips"):
+        wf.mel_target(spec, dataset, tmp_path, width="small", seed=0, fold="fold2", clip=trained_on)
+    # weights a run refuses (trained on other clips or splits) are refused here too
+    fewer = tone_dataset(n_per_class=8)
+    with pytest.raises(RwbenchError, match=r"was trained on other clips and outer splits of tones than this run's"):
+        wf.mel_target(spec, fewer, tmp_path, width="small", seed=0, fold="fold2")
 
 
 def run_cli(*argv):

@@ -36,7 +36,7 @@ BASELINE = "mfcc"  # drawn as a line across the bars, as in the study's figures
 WEIGHT_ORDER = ("random", "dsp", "mst", TRAINED, f"{TRAINED} ({HEAD})", "none")  # others (mtt, msd, ...) after dsp
 PALETTE = {"random": "#4477aa", "dsp": "#228833", "mst": "#aa3377", TRAINED: "#ee6677", f"{TRAINED} ({HEAD})": "#cc3311",
            "none": "#777777"}
-OTHER_COLOURS = ("#ccbb44", "#66ccee", "#bbbbbb", "#994455")
+OTHER_COLOURS = ("#ccbb44", "#66ccee", "#bbbbbb", "#994455", "#004488", "#997700", "#ee99aa", "#117733")
 LABEL_OFFSETS = ((4, 3), (-4, 3), (4, -10), (-4, -10))  # points of a scatter label, tried in turn
 MAX_ANNOTATED_CLASSES = 20  # a confusion matrix prints its cells' values up to this many classes
 # Figure widths and text: the report shows a figure at most ~600 CSS px wide and, on a phone, ~370 px. A 5.6-inch
@@ -102,7 +102,14 @@ def colour(group: str, others: list[str]) -> str:
     """The colour of a weights group: fixed for the known tags, the rest in order of appearance."""
     if group in PALETTE:
         return PALETTE[group]
-    return OTHER_COLOURS[others.index(group) % len(OTHER_COLOURS)] if group in others else "#000000"
+    if group not in others:
+        return "#000000"
+    i = others.index(group)
+    if i < len(OTHER_COLOURS):
+        return OTHER_COLOURS[i]
+    from matplotlib import colormaps, colors  # more groups: tab20's, never a colour of another group
+
+    return colors.to_hex(colormaps["tab20"](i - len(OTHER_COLOURS)))
 
 
 def row_label(row: pd.Series | dict, widths: int = 1) -> str:
@@ -164,7 +171,8 @@ def score_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str, me
         ax.axvline(baseline, color="#000000", linestyle="--", linewidth=1, label=f"{BASELINE} {baseline:.3f}")
     ax.set_yticks(range(len(labels)), [plain(label) for label in labels])
     ax.invert_yaxis()  # best on top
-    reach = float(np.nanmax(bars["mean"] + bars["std"].fillna(0))) if len(bars) else 1.0
+    reach = float(np.nanmax([*(bars["mean"] + bars["std"].fillna(0)), *([baseline] if baseline is not None else [])])
+                  ) if len(bars) else 1.0  # the baseline's line in view where it beats every bar
     start = bar_axis_start(bars, baseline)
     ax.xaxis.set_major_locator(MaxNLocator(7))  # a cut axis would otherwise crowd its ticks
     top = min(1.0, reach) * 1.05 if not start else min(1.0, reach) + 0.05 * (min(1.0, reach) - start)
@@ -192,7 +200,7 @@ def bar_axis_start(bars: pd.DataFrame, baseline: float | None) -> float:
         return 0.0
     ends = bars["mean"] - bars["std"].fillna(0)
     low = float(np.nanmin([*ends, *([baseline] if baseline is not None else [])]))
-    high = float(np.nanmax(bars["mean"] + bars["std"].fillna(0)))
+    high = float(np.nanmax([*(bars["mean"] + bars["std"].fillna(0)), *([baseline] if baseline is not None else [])]))
     if not np.isfinite(low) or low <= BAR_ZOOM * high:
         return 0.0
     return max(0.0, float(np.floor((low - 0.1 * (high - low)) * 20) / 20))

@@ -555,8 +555,8 @@ def repeated_rows(group: pd.DataFrame) -> tuple[int, str]:
     """How many of a backend group's rows repeat another row (:func:`copies_of`), and the words that name them."""
     copies = group[group["copy_of"] != ""]
     named = ", ".join(f"{r.frontend} ({r.width}) = {r.copy_of}" for r in copies.itertuples())
-    return len(copies), (f"; {len(copies)} row(s) repeating another under another width, counted once (in the tests and in ρ): {named}"
-                         if len(copies) else "")
+    return len(copies), (f"; {len(copies)} row(s) repeating another under another width, counted once (in the tests "
+                         f"and in ρ): {named}" if len(copies) else "")
 
 
 def significance_line(backend: str, group: pd.DataFrame) -> str:

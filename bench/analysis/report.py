@@ -78,13 +78,15 @@ class Section:
     selection: str = ""  # trained rows' choices made on another split (leaderboard.selection_note)
     tags: str = ""  # tags some folds' macro averages leave out (leaderboard.tags_note)
     partial: str = ""  # the results' data was a partial copy (leaderboard.partial_note)
+    evaluation: str = ""  # another protocol than nested CV (rwbench.published_protocol: the study's selection scores)
 
 
 def columns(metric: str) -> tuple[str, ...]:
     second = (SECOND_HEADLINE[metric][1],) if metric in SECOND_HEADLINE else ()
-    return ("rank", "front-end", "input", "width", "weights", "backend", METRIC_LABELS[metric], "95% CI (folds, clips)",
-            "± 95% CI (seeds only)", *second, "avg rank", "vs best", "dim", "params", "seeds × folds", "ms/clip",
-            "grid edge", "not converged", "provenance")
+    return ("rank (all backends)", "front-end", "input", "width", "weights", "backend", METRIC_LABELS[metric],
+            "95% CI (folds, clips)", "± 95% CI (seeds only)", *second, "avg rank (backend)", "vs best (backend)", "dim",
+            "params", "seeds × folds", "ms/clip", "grid edge", "not converged", "selected elsewhere", "copy of",
+            "provenance")
 
 
 def _number(value, fmt: str) -> Cell:
@@ -119,6 +121,8 @@ def _cells(row: pd.Series, records: list[ResultRecord], p: str, mixed_devices: b
         Cell(ms_per_clip_cell(row["embed_ms_per_clip"], row["timing_device"], mixed_devices),
              _number(row["embed_ms_per_clip"], ".1f").sort),
         Cell(grid_edge_cell(row["grid_edge"])), Cell(row["not_converged"] if isinstance(row["not_converged"], str) else ""),
+        Cell(row["selected_elsewhere"] if isinstance(row["selected_elsewhere"], str) else ""),
+        Cell(row["copy_of"] if isinstance(row["copy_of"], str) else ""),  # tested once, with the row it repeats
         Cell(row_provenance(records)),
     ]
 
@@ -132,12 +136,19 @@ def _plots(dataset: str, rows: pd.DataFrame, groups: dict[RowKey, list[ResultRec
     widths, p = rows["width"].nunique(), primary_metric(rows.columns)
     label = {_key(r): f"{figures.row_label(r, widths)} · {r['weights']}" for _, r in rows.iterrows()}
     plots = []
-    for backend in figures.panel_backends(rows):
-        baseline = figures.baseline_score(rows, backend)
+    drawn = rows[rows["copy_of"] == ""]  # a row repeating another under another width label: drawn once
+
+    def once(backend: str) -> str:
+        copies = rows[(rows["backend"] == backend) & (rows["copy_of"] != "")]
+        return (" Drawn once (the same results under another width): " + ", ".join(
+            f"{label[_key(r)]} = {r.copy_of}" for _, r in copies.iterrows()) + ".") if len(copies) else ""
+
+    for backend in figures.panel_backends(drawn):
+        baseline = figures.baseline_score(drawn, backend)
         title = f"{dataset}: {METRIC_LABELS[p]} per front-end, {backend}"
         line = "dashed line: the mfcc baseline" if baseline is not None else "no mfcc row for this backend"
-        plots.append(Plot.of(title, figures.score_bars_figure(figures.bar_data(rows, backend), baseline, title, p),
-                          f"Mean ± std over outer folds × seeds; {line}."))
+        plots.append(Plot.of(title, figures.score_bars_figure(figures.bar_data(drawn, backend), baseline, title, p),
+                          f"Mean ± std over outer folds × seeds; {line}.{once(backend)}"))
     pairs = paired(rows)
     for _, correlation in rank_correlation(rows).iterrows():
         if correlation["n"] > 0:
@@ -145,10 +156,11 @@ def _plots(dataset: str, rows: pd.DataFrame, groups: dict[RowKey, list[ResultRec
             shown = pairs[pairs["backend"] == correlation["backend"]]
             plots.append(Plot.of(title, figures.scatter_figure(shown, correlation, title, p),
                                  f"Each point a front-end with both rows; dashed: equal {METRIC_LABELS[p]}."))
-    for backend, part in rows.groupby("backend", sort=True):
+    for backend, part in drawn.groupby("backend", sort=True):
         title = f"{dataset}: spread over folds × seeds, {backend}"
         spread = {label[_key(r)]: figures.fold_scores(groups[_key(r)]) for _, r in part.iterrows()}
-        plots.append(Plot.of(title, figures.spread_figure(spread, title, p), "Each dot one outer fold of one seed."))
+        plots.append(Plot.of(title, figures.spread_figure(spread, title, p),
+                             f"Each dot one outer fold of one seed.{once(backend)}"))
     best = rows.iloc[0]
     records = groups[_key(best)]
     if all(fold.get("confusion") is not None for r in records for fold in r.folds):
@@ -164,11 +176,15 @@ def _plots(dataset: str, rows: pd.DataFrame, groups: dict[RowKey, list[ResultRec
         scores = block_scores({_key(r): groups[_key(r)] for _, r in part.iterrows()})
         scores.index = [label[key] for key in scores.index]
         ranks = pd.Series({label[_key(r)]: r["avg_rank"] for _, r in part.iterrows()})  # the leaderboard's own
+        friedman = (f"Friedman p = {first['friedman_p']:.3g}." if pd.notna(first["friedman_p"]) else
+                    "Friedman undefined: every row ties in every fold.")
+        outside = [label[_key(r)] for _, r in part.iterrows() if label[_key(r)] not in scores.index]
+        left = (f" Not in it: {', '.join(outside)} (scored on other outer folds)." if outside else "") + once(backend)
         title = f"{dataset}: critical difference, {backend}"
         plots.append(Plot.of(title, figures.critical_difference_figure(scores, ranks[scores.index], title),
                           f"Average rank over {scores.shape[1]} outer folds (each row's seeds averaged), 1 = best; "
                           f"joined rows: the Nemenyi test does not separate them (α = 0.05; critical difference "
-                          f"{first['nemenyi_cd']:.2f}); Friedman p = {first['friedman_p']:.3g}."))
+                          f"{first['nemenyi_cd']:.2f}); {friedman}{left}"))
     return plots
 
 
@@ -185,6 +201,7 @@ def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, d
         rows = rows.reset_index(drop=True)
         records = [groups[_key(r)] for _, r in rows.iterrows()]
         protocols = sorted({r.dataset.get("protocol", {}).get("id", "?") for rs in records for r in rs})
+        evaluations = sorted({e for rs in records for r in rs if (e := r.dataset.get("protocol", {}).get("evaluation"))})
         skipped = sorted(table.attrs.get("skipped", {}).get(dataset, {}).items())
         several = several_devices(rows)
         out.append(Section(dataset, _anchor(dataset), ", ".join(protocols), task_of(records[0][0]).name, columns(p),
@@ -193,7 +210,7 @@ def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, d
                            skipped, significance_lines(rows), correlation_lines(rows, dataset),
                            _plots(dataset, rows, groups) if draw else [], timing_note(rows), selection_note(rows),
                            tags_note(table, dataset).replace("`", ""),  # Markdown's code marks: text here
-                           partial_note(table, dataset)))
+                           partial_note(table, dataset), ", ".join(evaluations)))
         out[-1] = metric_first(out[-1], METRIC_LABELS[p])
     return out
 
@@ -201,7 +218,7 @@ def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, d
 def metric_first(section: Section, metric_label: str) -> Section:
     """The page's column order (layout only): rank, front-end, then the score and its interval, then the rest — so
     a phone shows the score beside the name (rank and front-end stay in view while the table scrolls sideways)."""
-    lead = ("rank", "front-end", metric_label, "95% CI (folds, clips)")
+    lead = ("rank (all backends)", "front-end", metric_label, "95% CI (folds, clips)")
     order = [section.columns.index(c) for c in lead if c in section.columns]
     order += [i for i in range(len(section.columns)) if i not in order]
     section.columns = tuple(section.columns[i] for i in order)
@@ -234,7 +251,7 @@ def render(results_dir: Path, *, strict: bool = False, draw: bool = True, regime
     extras = [*reproductions(results_dir, draw=draw, left_out=invalid, strict=strict),
               *searches(results_dir, draw=draw, left_out=invalid, strict=strict)]  # unreadable ones join `invalid`
     return env.get_template("report.html").render(
-        sections=parts, extras=extras,
+        sections=parts, extras=extras, other_evaluations=any(s.evaluation for s in parts),
         results_dir=str(Path(results_dir).resolve()), n_results=len(records), invalid=invalid, mixed_trainings=mixed,
         mixed_data=mixed_data, version=__version__, created=time.strftime("%Y-%m-%d %H:%M:%S %z"), n_datasets=len(parts))
 

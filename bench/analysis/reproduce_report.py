@@ -86,6 +86,9 @@ def report_sections(results_dir: Path, *, draw: bool = True, left_out: list | No
             (left_out if left_out is not None else []).append((str(path), problem))
             continue
         plot, lines = None, [*record.get("skipped", []), *record.get("legend", [])]
+        lines += [f"The rows of {name} are those of the run of {part['created']}: the last run ({record['created']}) "
+                  "was given no data for it, and its results stayed on disk."
+                  for name, part in record.get("parts", {}).items() if part.get("carried")]
         metrics = sorted({p["metric"] for p in record.get("points", [])})
         if len(metrics) > 1:
             lines.append(f"No scatter: its rows use different metrics ({', '.join(metrics)}), not one axis.")
