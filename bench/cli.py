@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rwbench")
 QUIET_LIBRARIES = ("filelock", "numba", "numexpr", "matplotlib", "urllib3", "PIL", "fsspec", "asyncio")  # at WARNING unless -vv
+CHECK_SECONDS = 600  # check-plugin's clips (three, float64 while made): minutes of audio check what hours would
 
 
 
@@ -218,8 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="a registered front-end (load a file with --plugin)")
     cli_args.add_width(p)
     cli_args.add_device(p, choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--seconds", type=cli_args.positive(float, "--seconds", below=cli_args.MAX_SECONDS), default=1.0,
-                   help="clip length checked (raised to the minimum)")
+    p.add_argument("--seconds", type=cli_args.positive(float, "--seconds", below=CHECK_SECONDS), default=1.0,
+                   help=f"clip length checked (raised to the minimum; below {CHECK_SECONDS} s)")
     p.set_defaults(handler=cmd_check_plugin)
     p = sub.add_parser("weights", parents=[common], help="pretrained weight packs: list, fetch")
     weights = p.add_subparsers(dest="action", required=True, parser_class=Parser, title="actions", metavar="ACTION")
@@ -274,8 +275,8 @@ def _options(args, *, writes: bool = True) -> RunOptions:
     for path, flag in ((args.results, "--results"), (args.cache, "--cache")):
         if path is not None and writes:
             cli_args.writable_folder(path, flag)
-        elif path is not None and path.exists() and not path.is_dir():
-            raise RwbenchError(f"{flag} {str(path)!r} is a file, not a folder")
+        elif path is not None:  # the dry run creates nothing, and refuses what the run would
+            cli_args.could_write_folder(path, flag)
     return RunOptions(
         width=args.width, weights=args.weights, seeds=args.seeds, init=args.init, pooling=args.pooling,
         layers=getattr(args, "layers", "default"), segment=args.segment,
@@ -401,6 +402,11 @@ def cmd_evaluate(args) -> int:
 
     opts, result = _options(args), RunLog()
     check_windows(args, FRONTENDS.select(args.frontends))
+    if unused := [flag for flag, value, default in (("--device", args.device, "auto"), ("--batch-size", args.batch_size, None),
+                                                    ("--compile", args.compile, False), ("--workers", args.workers, None))
+                  if value != default]:  # how embeddings are computed: this stage reads them from the cache
+        log.warning("%s: evaluate embeds nothing (it reads the cached embeddings), so %s no effect here",
+                    ", ".join(unused), "it has" if len(unused) == 1 else "they have")
     if args.data_root is None and DATASETS.get(args.dataset).needs_root:  # from the files the embed stage wrote
         if args.dataset_option:  # the stored dataset was built with the options it was embedded under
             raise RwbenchError("--dataset-option needs --data-root: without it, evaluate reads the dataset the embed "
@@ -494,6 +500,12 @@ def cmd_compare(args) -> int:
     if args.rows:
         if len(args.rows) != 2:
             raise RwbenchError(f"compare takes two rows (A B) for a paired test, got {len(args.rows)}")
+        given = [flag for flag, value, default in (("--task-type", args.task_type, None), ("--backend", args.backend, None),
+                                                   ("--random", args.random, "random"), ("--trained", args.trained, "trained"),
+                                                   ("--transfer", args.transfer, False)) if value != default]
+        if given:  # they shape the random-vs-trained table, not a pair of rows
+            raise RwbenchError(f"{', '.join(given)}: for the random-vs-trained table; with two rows (A B) give the "
+                               "rows alone, or drop the rows")
         records, invalid = read_results(args.results, strict=args.strict)
         a, b = args.rows
         return _write(export_pair(records, a, b, args.format, args.test, invalid), args.output)
@@ -588,7 +600,9 @@ def cmd_check_plugin(args) -> int:
     from .check import check_frontend
     from .frontend import FRONTENDS
 
-    results = check_frontend(FRONTENDS.get(args.name), args.width, device=args.device, seconds=args.seconds)
+    spec = FRONTENDS.get(args.name)
+    spec.filters(args.width)  # a width it has not is the command's error, not a failed check of the front-end
+    results = check_frontend(spec, args.width, device=args.device, seconds=args.seconds)
     for r in results:
         status = "skip" if r.skipped else "ok" if r.passed else "FAIL"
         print(f"{status:>4}  {r.name:<12} {r.detail}")

@@ -183,6 +183,24 @@ def task_list(text: str) -> list[str]:
     return names
 
 
+def could_write_folder(path: Path, flag: str) -> Path:
+    """``path`` as a folder the run could make and write (``--dry-run``), else a one-line error; nothing lasting is
+    created (a probe file is made and removed at once: ``os.access`` says yes to root where ``/proc`` refuses)."""
+    if path.exists() and not path.is_dir():
+        raise RwbenchError(f"{flag} {str(path)!r} is a file, not a folder")
+    ancestor = path.absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    try:
+        if not ancestor.is_dir():
+            raise NotADirectoryError
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError:
+        raise RwbenchError(f"{flag} {str(path)!r} is not a writable folder: {ancestor} cannot be written") from None
+    return path
+
+
 def output_file(text: str) -> Path:
     """``-o``: a file that can be written (its missing folders are made on writing), checked before any work: a
     folder, a path under a file or a read-only place is refused at once, not after the computation."""
@@ -393,6 +411,10 @@ def datasets_from_args(args):
     tasks = args.tasks or None
     spec = DATASETS.get(args.dataset)
     check_loader_keys(key for key, _, _ in args.dataset_option)
+    given: dict[str, str] = {}
+    for key, _, text in args.dataset_option:  # the last would win without a word
+        if given.setdefault(key, text) != text:
+            raise RwbenchError(f"--dataset-option {key} given twice ({given[key]}, {text}): give it once")
     options = {key: typed_option(spec.name, spec.build, key, value, text) for key, value, text in args.dataset_option}
     options.update(loader_flags(spec, skip_bad_audio=args.skip_bad_audio, partial=args.partial))
     return load_registered(spec, args.data_root, tasks, options)

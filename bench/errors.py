@@ -11,7 +11,8 @@ class RwbenchError(Exception):
 
 class UnknownNameError(RwbenchError, KeyError):
     def __init__(self, kind: str, name: str, choices: list[str], plugin_errors: list[str] | None = None) -> None:
-        close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+        folded = {choice.casefold(): choice for choice in choices}  # ESC10, VGG: the case alone differs
+        close = [folded[c] for c in difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.5)]
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         listing = f" (known: {', '.join(choices)})" if len(choices) <= 12 else f" ({len(choices)} known; see `rwbench list`)"
         # a plugin that failed to import may be the one that registers it

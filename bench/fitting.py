@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import pickle
 import time
 import zlib
@@ -50,6 +51,11 @@ CROP_GRID_SECONDS = 0.01  # training crops start on a 10-ms grid (the positions 
 NOT_CONVERGED = 0.1  # a best epoch within this fraction of the epoch cap is flagged not_converged
 
 
+def _number(value: object) -> bool:
+    """A finite real number (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(kw_only=True)
 class TrainOptions(Networks, Execution, Storage):
     """Options of ``rwbench train`` and ``pretrain``: the shared groups of :mod:`rwbench.options` (which networks,
@@ -77,6 +83,25 @@ class TrainOptions(Networks, Execution, Storage):
             if getattr(self, name) not in allowed:
                 raise RwbenchError(f"{name} {getattr(self, name)!r} is not one of {list(allowed)}")
         check_seconds(crop_seconds=self.crop_seconds)
+        # the recipe, as the CLI checks it (a dropout of 1 zeroes the head's input: below chance without a word)
+        problems = [
+            *([f"lrs {self.lrs!r}: at least one learning rate, each finite and above 0"]
+              if not self.lrs or not all(_number(v) and v > 0 for v in self.lrs) else []),
+            *([f"dropouts {self.dropouts!r}: at least one, each in [0, 1)"]
+              if not self.dropouts or not all(_number(v) and 0 <= v < 1 for v in self.dropouts) else []),
+            *([f"lr {self.lr!r} must be finite and above 0"] if not (_number(self.lr) and self.lr > 0) else []),
+            *([f"dropout {self.dropout!r} must be in [0, 1)"] if not (_number(self.dropout) and 0 <= self.dropout < 1)
+              else []),
+            *([f"window_hop {self.window_hop!r} must be a fraction of the window in (0, 1]"]
+              if not (_number(self.window_hop) and 0 < self.window_hop <= 1) else []),
+            *([f"silence_dbfs {self.silence_dbfs!r} must be a finite level below 0 dBFS"]
+              if not (_number(self.silence_dbfs) and self.silence_dbfs < 0) else []),
+            *(f"{name} {getattr(self, name)!r} must be an integer of at least {least}"
+              for name, least in (("epochs", 1), ("patience", 1), ("batch_size", 2))
+              if not (isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool)
+                      and getattr(self, name) >= least))]
+        if problems:
+            raise RwbenchError("training recipe: " + "; ".join(problems))
         super().__post_init__()
 
     def settings(self) -> dict[str, Any]:
@@ -226,7 +251,11 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
         scheduler.load_state_dict(saved["scheduler"])
         state = saved["state"]
         log.info("%s: resuming after epoch %d", desc, state["epoch"])
-        if saved.get("threads", torch.get_num_threads()) != torch.get_num_threads() and model_on_cpu(model):
+        here = str(next(model.parameters()).device)
+        if saved.get("device", here) != here:  # recorded per epoch: the fold names every device its epochs ran on
+            log.warning("%s: resumed on %s, its checkpoint written on %s: its epochs ran on both (times and precision "
+                        "of each recorded with it)", desc, here, saved["device"])
+        elif saved.get("threads", torch.get_num_threads()) != torch.get_num_threads() and model_on_cpu(model):
             log.warning("%s: resumed with %d torch threads, its checkpoint written with %d: float32 sums run in another "
                         "order, so its weights agree with an uninterrupted run's to rounding, not bit for bit", desc,
                         torch.get_num_threads(), saved["threads"])
@@ -274,10 +303,12 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
         state["history"].append({"epoch": epoch + 1, "train_loss": total / len(order), "val_loss": val_loss,
                                  "val_score": val_score, "lr": optimizer.param_groups[0]["lr"],
                                  "train_lr": train_lr, "train_clips": len(order),
-                                 "seconds": time.perf_counter() - epoch_start})  # kept across a resume
+                                 "seconds": time.perf_counter() - epoch_start,  # kept across a resume, with where
+                                 **ran_on(model)})  # it ran: a fold finished elsewhere names both
         with atomic_path(checkpoint) as tmp:
             torch.save({"key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "state": state, "threads": torch.get_num_threads()}, tmp)
+                        "scheduler": scheduler.state_dict(), "state": state, "threads": torch.get_num_threads(),
+                        "device": str(next(model.parameters()).device)}, tmp)
         bar.update(1)
         if not refit:
             bar.set_postfix(val_loss=f"{val_loss:.3f}", val=f"{val_score:.3f}")
@@ -356,6 +387,12 @@ def autocast(device: torch.device) -> torch.autocast:
 CUDA_PRECISION = ("float32 front-end network (the embedder's float32 precision turns autocast off inside it); "
                   "bfloat16 autocast around it: the input transform's matrix product (the log-mel projection) and "
                   "the linear head; float32 weights")
+
+
+def ran_on(model: nn.Module) -> dict[str, Any]:
+    """Where an epoch of ``model`` runs: device, precision and torch threads (a CPU's float32 sums follow them)."""
+    device = next(model.parameters()).device
+    return {"device": str(device), "precision": precision(device), "threads": torch.get_num_threads()}
 
 
 def precision(device: torch.device) -> str:

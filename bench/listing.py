@@ -39,14 +39,22 @@ def _listed(spec: FrontendSpec) -> dict:
 def _frontend_row(spec: FrontendSpec) -> dict:
     from .macs import count_macs
 
-    widths = {w: spec.filters(w) for w in ("small", "paper") if w in spec.widths}
+    widths = [w for w in ("small", "paper") if w in spec.widths]
+    # a front-end of its own width names (tiny, big): each named, never the dims of one filter
+    named = not widths and bool(spec.widths)
+    widths = widths or list(spec.widths)
+
+    def each(value) -> str:
+        return " / ".join(f"{w} {value(w)}" if named else str(value(w)) for w in widths)
+
+    first = widths[0] if widths else 1
     return {
         "name": spec.name,
         "input": spec.input_kind,
         "sr": spec.sample_rate,
-        "dim small/paper": "/".join(str(spec.dim(w, layers=spec.defaults)) for w in widths) or str(spec.dim(1)),
-        "params small/paper": "/".join(_millions(spec.param_count(w)) for w in widths) or "0",
-        "MMAC/s small": f"{count_macs(spec, 'small' if 'small' in spec.widths else min(spec.widths.values())) / 1e6:.1f}",
+        "dim small/paper": each(lambda w: spec.dim(w, layers=spec.defaults)) if widths else str(spec.dim(1)),
+        "params small/paper": each(lambda w: _millions(spec.param_count(w))) if widths else "0",
+        "MMAC/s small": (f"{first} " if named else "") + f"{count_macs(spec, first) / 1e6:.1f}",
         "min length": _min_length(spec),
         "weights": ",".join(spec.weights) if spec.is_learnable() else "none",
         "random init": spec.init if "random" in spec.weights and spec.is_learnable() else "—",
@@ -64,10 +72,15 @@ def frontends(pattern: str = "*") -> str:
 def datasets(pattern: str = "*") -> str:
     from .datamodel import DATASETS
 
-    rows = [{"name": s.name, "tasks": ",".join(s.tasks) or "-", "task type": s.task_type,
+    # the tasks run when --tasks names none are starred (all of them where the loader names no defaults)
+    rows = [{"name": s.name, "tasks": ",".join(t + ("*" if s.default_tasks is not None and t in s.default_tasks else "")
+                                              for t in s.tasks) or "-", "task type": s.task_type,
              "needs root": "yes" if s.needs_root else "no", "protocol": s.protocol, "description": s.description}
             for s in DATASETS if fnmatch.fnmatch(s.name, pattern)]
-    return tabulate(rows, headers="keys", tablefmt="simple") if rows else f"no dataset matches {pattern!r}"
+    table = tabulate(rows, headers="keys", tablefmt="simple")
+    starred = any(s.default_tasks is not None for s in DATASETS if fnmatch.fnmatch(s.name, pattern))
+    return (table + ("\n* run when --tasks names none (the others only when named)" if starred else "")
+            if rows else f"no dataset matches {pattern!r}")
 
 
 def backends(pattern: str = "*") -> str:

@@ -43,7 +43,7 @@ from .device import (
     resolve_device,
     window_memory,
 )
-from .embed import build_model
+from .embed import build_model, refuse_skipped
 from .embed_job import EmbedJob
 from .errors import DataError
 from .evaluate import VOTES, available_cores
@@ -471,7 +471,9 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         entry = job.entry(opts.cache_root)
         row.embed_jobs += 1
         row.cache_bytes_now += folder_bytes(entry.folder)
-        if entry.is_complete():
+        if entry.is_complete():  # the run refuses an entry a --skip-bad-audio run left clips out of, without the flag
+            refuse_skipped(entry.manifest().skipped, job, opts.skip_bad_audio, f"the cached embeddings of "
+                           f"{job.frontend.name}")
             row.cached += 1
             continue
         if needed is not None and job.key not in needed:
@@ -528,7 +530,10 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         key = job.dataset.key
         row = rows[(key, job.frontend.name)]
         row.results += 1
-        if eval_job.up_to_date(opts, protocols[key]):
+        if (record := eval_job.reusable_record(opts, protocols[key])) is not None:  # up to date; one a
+            # --skip-bad-audio run made is refused without the flag, as the run does
+            refuse_skipped(record.get("dataset", {}).get("skipped"), job, opts.skip_bad_audio,
+                           f"the result {eval_job.path(opts).name}")
             row.up_to_date += 1
             continue
         row.fits += fits[(key, eval_job.backend.name)]

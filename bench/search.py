@@ -650,11 +650,11 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
 
     trains = min(opts.train_top + opts.train_random, len(archs))
     if trains and train_opts is not None:  # which ones are trained depends on the proxies: each sampled one is timed
-        from .train import training_key
+        from .train import planned_key
 
         seeds = list(train_opts.seeds)
         before = [a for a in archs if len(trained_seeds(dataset, a.spec, train_opts, {
-            seed: training_key(dataset, a.spec, seed, train_opts, protocol, {}) for seed in seeds},
+            seed: planned_key(dataset, a.spec, seed, train_opts, protocol) for seed in seeds},
             dataset.splits())) == len(seeds)]
         left = [a for a in archs if a not in before]
         bounds = np.array([training_cost(dataset, a.spec, train_opts).bounds for a in left] or [(0.0, 0.0)]) * len(seeds)

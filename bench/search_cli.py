@@ -141,7 +141,7 @@ def _train_options(args):
 
     return TrainOptions(width=args.width, seeds=args.train_seeds, epochs=args.epochs, patience=args.patience,
                         lrs=tuple(args.lrs or LRS), dropouts=tuple(args.dropouts or DROPOUTS),
-                        device=args.device, skip_bad_audio=args.skip_bad_audio,
+                        device=args.device, workers=args.workers, skip_bad_audio=args.skip_bad_audio,
                         results_dir=args.results, replace=args.retrain, precise_bn=args.precise_bn,
                         lr_schedule=args.lr_schedule,
                         progress=not args.quiet and sys.stderr.isatty())

@@ -73,6 +73,7 @@ import torch
 from torch import nn
 
 from .backends import warn_grid_edges
+from .clips import SILENT_CROP
 from .datamodel import Dataset
 from .device import check_fits, resolve_device
 from .embed_job import EmbedJob
@@ -175,13 +176,15 @@ def window_starts(n: int, window: int, hop: int) -> np.ndarray:
     return starts if starts[-1] == n - window else np.append(starts, n - window)
 
 
-def loud_windows(waves: torch.Tensor, starts: np.ndarray, window: int, floor: float, chunk: int = 64) -> np.ndarray:
-    """``(n_clips, len(starts))``: whether each window's RMS is ≥ ``floor``."""
+def loud_windows(waves: torch.Tensor, starts: np.ndarray, window: int, floor: float | np.ndarray,
+                 chunk: int = 64) -> np.ndarray:
+    """``(n_clips, len(starts))``: whether each window's RMS is ≥ ``floor`` (one for all clips, or one per clip)."""
     out = np.empty((len(waves), len(starts)), bool)
+    floors = np.broadcast_to(np.asarray(floor, float), (len(waves),))[:, None]
     for i in range(0, len(waves), chunk):
         x = waves[i:i + chunk].double().numpy()
         energy = np.concatenate([np.zeros((len(x), 1)), np.cumsum(x * x, axis=1)], axis=1)
-        out[i:i + chunk] = energy[:, starts + window] - energy[:, starts] >= floor * floor * window
+        out[i:i + chunk] = energy[:, starts + window] - energy[:, starts] >= floors[i:i + chunk] ** 2 * window
     return out
 
 
@@ -200,8 +203,12 @@ def make_windows(waves: torch.Tensor, window: int | None, sample_rate: int, *, h
     counted[list(skipped)] = False
     silent = ~crop_loud.any(1) & counted
     fraction = 1 - float(crop_loud[counted].mean()) if counted.any() else 0.0
-    crop_loud[~crop_loud.any(1)] = True  # a clip silent throughout keeps a crop from anywhere
-    loud[~loud.any(1)] = True  # and is predicted from all its windows
+    for allowed, at in ((crop_loud, crop_starts), (loud, starts)):  # a clip quiet throughout: its windows with sound,
+        quiet = ~allowed.any(1)  # never its digital silence (zero padding, dropouts), for training and prediction
+        if quiet.any():
+            rows = waves[torch.from_numpy(quiet)]
+            allowed[quiet] = loud_windows(rows, at, window, SILENT_CROP * rows.abs().amax(1).double().numpy())
+            allowed[~allowed.any(1)] = True  # all zeros (a clip that failed to decode): nothing to prefer
     return Windows(window, hop, floor, crop_starts, crop_loud, starts, loud, fraction, int(silent.sum()))
 
 
@@ -254,6 +261,7 @@ PRECISE_BN_RULE = ("precise BN: before each epoch's validation, the batch norms'
                    "part for that epoch's weights (the front-end's averaged over batches, the head's standardisation "
                    "exact), as the refit model's are over the whole training side after its last epoch; early stopping "
                    "and the plateau schedule read validation losses of the network as it will be scored")
+QUIET_RULE = "windows with sound (RMS above 80 dB below the clip's peak), never digital silence"
 MIN_NORM_UPDATES = 50  # below it a batch norm's running statistics (momentum 0.1) still hold 0.9**n of their start
 
 
@@ -456,8 +464,7 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
                 "refit_epochs": selected["best_epoch"] if opts.refit == "full" else None,
                 **({"refit_repeats_selection": True} if repeats else {}),
                 "train_clips": len(train_idx), "fit_clips": len(fit_idx), "validation_clips": len(val_idx),
-                "device": str(device), "precision": precision(device),
-                "threads": torch.get_num_threads()}  # a CPU run sums float32 in an order set by the thread count
+                **where_it_ran(epochs, device)}
     test_start = time.perf_counter()
     logits = predict_logits(model, waves, split.test, device, opts.batch_size, windows).numpy()
     test_seconds = time.perf_counter() - test_start
@@ -497,6 +504,21 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     return result
 
 
+def where_it_ran(epochs: list[dict[str, Any]], device: torch.device) -> dict[str, Any]:
+    """A fold's ``device``, ``precision`` and ``threads`` from its epochs (search, selected run, refit), which may have
+    run in several processes: one value each, or every one named (``mixed (cpu ×1, cuda ×1)``; threads a list) —
+    its times are never labelled with one device they did not all run on. Epochs recorded before this: this process's."""
+    here = {"device": str(device), "precision": precision(device), "threads": torch.get_num_threads()}
+    seen = {field: sorted({h.get(field, value) for h in epochs} or {value}, key=str) for field, value in here.items()}
+    if len(seen["device"]) > 1 or len(seen["threads"]) > 1:
+        log.warning("a fold's epochs ran on %s with %s torch threads: its record names each",
+                    ", ".join(seen["device"]), ", ".join(map(str, seen["threads"])))
+    return {"device": seen["device"][0] if len(seen["device"]) == 1 else devices_label(
+                [h.get("device", here["device"]) for h in epochs]),
+            "precision": seen["precision"][0] if len(seen["precision"]) == 1 else " / ".join(seen["precision"]),
+            "threads": seen["threads"][0] if len(seen["threads"]) == 1 else seen["threads"]}
+
+
 def select_folds(splits: list[OuterSplit], names: tuple[str, ...] | None, dataset: str) -> list[OuterSplit]:
     """The outer splits named in ``names`` (all when None), in protocol order."""
     if names is None:
@@ -520,7 +542,8 @@ def training_section(opts: TrainOptions, spec: FrontendSpec, task: TaskType, win
                 "augmentation": "random crop (time shift) among the non-silent windows on a 10-ms grid",
                 "crop_seconds": opts.crop_seconds, "silence_dbfs": opts.silence_dbfs,
                 "silence_rule": f"a window whose RMS is below {opts.silence_dbfs:g} dBFS (full scale 1) is neither "
-                                "drawn for training nor averaged at prediction; a clip silent throughout keeps all",
+                                "drawn for training nor averaged at prediction; a clip silent throughout keeps those "
+                                "of its windows above 80 dB below its peak (never its digital silence)",
                 "window_hop": opts.window_hop, **windows.describe(spec.sample_rate)}
     return {
         "recipe": {
@@ -590,15 +613,51 @@ def learnable(frontends: list[FrontendSpec]) -> list[FrontendSpec]:
 
 
 def training_key(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, protocol: dict,
-                 failed: dict[int, str]) -> str:
+                 failed: dict[int, str], quiet: bool = False) -> str:
     """Everything that determines a training's result: a result or finished fold under another key is redone. A
-    search space's architecture names its filter counts too (its ``[widths]`` may be edited under the same id)."""
+    search space's architecture names its filter counts too (its ``[widths]`` may be edited under the same id).
+    ``quiet``: some clip has no window above the silence floor; its windows are then chosen by :data:`QUIET_RULE`
+    (keyed only then: the keys of trainings on data without such clips stand)."""
     return content_key({"frontend": spec.name, "frontend_version": spec.version, "width": str(opts.width),
                         **({"frontend_code": code} if (code := spec.code_now) else {}),  # a plugin's edited network
                         **({"filters": spec.filters(opts.width)} if spec.widths_from_data else {}),
                         "seed": seed, "dataset": dataset.key, "fingerprint": dataset.fingerprint(),
                         "protocol": protocol, "settings": opts.head_settings(), "skipped": sorted(failed),
-                        **dataset.kind.code_key()})
+                        **({"quiet_clips": QUIET_RULE} if quiet else {}), **dataset.kind.code_key()})
+
+
+def planned_key(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, protocol: dict) -> str:
+    """The training key as it can be known before decoding: with ``skip_bad_audio``, the clips a finished training of
+    it left out as unreadable (its result file's) are taken as failing again (the dry run and the checks made before
+    any training; the run itself keys the clips that fail now)."""
+    try:
+        path = trained_path(dataset, spec, seed, opts)
+        record = read_json(path) if path.is_file() else {}
+    except RwbenchError:
+        record = {}
+    failed: dict[int, str] = {}
+    if opts.skip_bad_audio:
+        index = {clip.id: i for i, clip in enumerate(dataset.clips)}
+        failed = {index[s["clip"]]: s.get("reason", "") for s in record.get("dataset", {}).get("skipped", [])
+                  if isinstance(s, dict) and s.get("clip") in index}
+    quiet = bool(((record.get("training") or {}).get("recipe") or {}).get("clips_silent_throughout"))
+    return training_key(dataset, spec, seed, opts, protocol, failed, quiet)
+
+
+def conflicts(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions, splits: list[OuterSplit],
+              protocol: dict) -> list[str]:
+    """Why training ``spec`` on ``dataset`` would be refused, one line per seed: a result or fold records of another
+    key that it would replace (unless ``force`` or ``replace``). Found before any training, by the run and its dry run."""
+    if opts.force or opts.replace:
+        return []
+    chosen, out = select_folds(splits, opts.folds, dataset.key), []
+    for seed in opts.seeds:
+        key, path = planned_key(dataset, spec, seed, opts, protocol), trained_path(dataset, spec, seed, opts)
+        folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
+        if not scored(path, key, chosen) and (others := other_trainings(path, folder, chosen, key)):
+            out.append(f"{dataset.key} {spec.name} seed {seed}: trained under other settings, code or data "
+                       f"({', '.join(others)})")
+    return out
 
 
 def trained_path(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions) -> Path:
@@ -648,16 +707,17 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
     kept = without_failed(splits, failed, len(dataset.clips))
     fingerprint = dataset.fingerprint()
-    key = training_key(dataset, spec, seed, opts, described["protocol"], failed)
+    tensor, labels = torch.from_numpy(waves), torch.from_numpy(dataset.labels)
+    crop = crop_samples(spec, opts)
+    windows = make_windows(tensor, crop, spec.sample_rate, hop_fraction=opts.window_hop,
+                           silence_dbfs=opts.silence_dbfs, skipped=list(failed))
+    key = training_key(dataset, spec, seed, opts, described["protocol"], failed,
+                       quiet=windows is not None and windows.silent_clips > 0)
     chosen = select_folds(kept, opts.folds, dataset.key)
     path = trained_path(dataset, spec, seed, opts)
     if not opts.force and scored(path, key, chosen):
         log.info("%s %s trained seed %d: up to date (%s); --force trains it again", dataset.key, spec.name, seed, path)
         return path
-    tensor, labels = torch.from_numpy(waves), torch.from_numpy(dataset.labels)
-    crop = crop_samples(spec, opts)
-    windows = make_windows(tensor, crop, spec.sample_rate, hop_fraction=opts.window_hop,
-                           silence_dbfs=opts.silence_dbfs, skipped=list(failed))
     if crop is not None and windows is None:  # recorded as crops, trained on whole clips: refused
         refuse_whole_clip_crop(spec, dataset, opts, crop, tensor.shape[1])
     grid = setting_grid(opts)
@@ -719,9 +779,21 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
 def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: TrainOptions) -> list[Path]:
     """Train every learnable front-end on every dataset for every seed (audio decoded once per sample rate)."""
     trainable = learnable(frontends)
-    for dataset in datasets:  # a width or batch that cannot fit fails before any decoding or training
+    refused = []
+    for dataset in datasets:  # what would stop a front-end stops the run before any decoding or training
+        splits, protocol = dataset.splits(), dataset.describe()["protocol"]
+        select_folds(splits, opts.folds, dataset.key)  # a --folds name a task lacks: before any task trains
         for spec in trainable:
             check_fits(EmbedJob(dataset, spec, opts.width), opts.batch_size, opts.device, training=True)
+            if (crop := crop_samples(spec, opts)) is not None:
+                refuse_whole_clip_crop(spec, dataset, opts, crop, EmbedJob(dataset, spec, opts.width).input_samples()[1])
+            refused += conflicts(dataset, spec, opts, splits, protocol)
+    if refused:
+        names = ",".join(dict.fromkeys(line.split()[1] for line in refused))
+        raise RwbenchError(f"{len(refused)} training(s) would replace one made under other settings, code or data: "
+                           f"{'; '.join(refused)}. Nothing was trained. Pass --force to train them again (with "
+                           f"--frontends {names} to leave the others as they are; `rwbench search`: --retrain), or "
+                           "another --results")
     paths = []
     for dataset in datasets:
         splits, described = dataset.splits(), dataset.describe()

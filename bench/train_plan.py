@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .datamodel import Dataset
-from .device import resolve_device
+from .device import check_fits, resolve_device
 from .embed_job import EmbedJob
 from .fitting import TrainOptions, autocast, finished_fold, read_record
 from .frontend import FrontendSpec
@@ -36,16 +36,16 @@ from .tasks import TaskType
 from .train import (
     MIN_NORM_UPDATES,
     Classifier,
+    conflicts,
     crop_samples,
     learnable,
-    other_trainings,
+    planned_key,
     refit_repeats_selection,
     refuse_whole_clip_crop,
     scored,
     select_folds,
     setting_grid,
     trained_path,
-    training_key,
     window_starts,
 )
 
@@ -240,21 +240,21 @@ def plan_training(datasets: list[Dataset], frontends: list[FrontendSpec], opts: 
     under the same settings is up to date, as :func:`rwbench.train.train_one` finds it; the dry run decodes no
     audio, so it takes every clip as readable)."""
     costs, pending, done, refused = [], {}, [], []
+    for dataset in datasets:  # the run's memory check first: pricing a training that cannot fit would try it
+        for spec in learnable(frontends):
+            check_fits(EmbedJob(dataset, spec, opts.width), opts.batch_size, opts.device, training=True)
     for dataset in datasets:
         splits, protocol = dataset.splits(), dataset.describe()["protocol"]
         decoded: set[tuple] = set()  # ``rwbench train`` decodes once per sample rate and input length
         for spec in learnable(frontends):
             chosen = select_folds(splits, opts.folds, dataset.key)
-            keys = {seed: training_key(dataset, spec, seed, opts, protocol, {}) for seed in opts.seeds}
+            keys = {seed: planned_key(dataset, spec, seed, opts, protocol) for seed in opts.seeds}
             trained = trained_seeds(dataset, spec, opts, keys, chosen)
             if trained:
                 done.append((dataset.key, spec.name, trained))
             todo = [seed for seed in opts.seeds if seed not in trained]
-            for seed in todo if not opts.force else []:  # as rwbench.train.train_one refuses them
-                folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
-                if others := other_trainings(trained_path(dataset, spec, seed, opts), folder, chosen, keys[seed]):
-                    refused.append(f"{dataset.key} {spec.name} seed {seed}: trained under other settings, code or data "
-                                   f"({', '.join(others)}); the run refuses to replace it without --force")
+            refused += [f"{line}; the run refuses to replace it without --force"  # as rwbench.train.train_all does
+                        for line in conflicts(dataset, spec, opts, splits, protocol)]
             if todo:
                 cost = training_cost(dataset, spec, opts)
                 left = np.sum([left_to_train(dataset, spec, seed, opts, splits, chosen, keys[seed]) for seed in todo],

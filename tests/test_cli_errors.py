@@ -487,3 +487,74 @@ def test_an_unknown_loader_option_lists_the_loaders_own_and_a_short_class_names_
     assert main(["folds", "--dataset", "folder", "--data-root", str(data), "--dataset-option", "k=50",
                  "-o", str(tmp_path / "f.csv")]) == 2
     assert "lower k (--dataset-option k=6" in capsys.readouterr().err
+
+
+def test_the_dry_run_refuses_what_the_run_refuses(tmp_path, capsys):
+    """Cached embeddings and results a --skip-bad-audio run made, and an unwritable --results, passed the dry run
+    (exit 0, "1 of 2 to compute") while the run refused them at once."""
+    import soundfile as sf
+
+    data = pets(tmp_path, n=4)
+    sf.write(data / "owl" / "owl0.wav", np.full(1200, np.nan, np.float32), 8000, subtype="FLOAT")
+    argv = folder_run(tmp_path, data, "--frontends", "mfcc", "--backends", "knn", "--workers", "0")
+    assert main([*argv, "--skip-bad-audio"]) == 0
+    capsys.readouterr()
+    for extra in (["--backends", "knn,logreg"], []):
+        assert main([*argv, *extra, "--dry-run"]) == 2
+        assert "made with --skip-bad-audio; rerun with --skip-bad-audio" in capsys.readouterr().err
+    unwritable = tmp_path / "ro"
+    unwritable.mkdir()
+    unwritable.chmod(0o500)
+    try:
+        if os.access(unwritable, os.W_OK) and os.geteuid() == 0:
+            target = "/proc/rwbench-results"  # root writes anywhere a mode allows: /proc refuses even root
+        else:
+            target = str(unwritable / "results")
+        assert main(["run", "--frontends", "mfcc", "--backends", "knn", "--results", target, "--dry-run"]) == 2
+        assert f"--results '{target}' is not a writable folder" in capsys.readouterr().err
+    finally:
+        unwritable.chmod(0o700)
+
+
+def test_options_a_command_would_ignore_are_refused_or_said(tmp_path, capsys, caplog):
+    assert main(["folds", "--dataset", "synthetic", "--tasks", "rhythm", "--dataset-option", "n_per_class=5",
+                 "--dataset-option", "n_per_class=10", "-o", str(tmp_path / "f.csv")]) == 2
+    assert "--dataset-option n_per_class given twice (5, 10): give it once" in capsys.readouterr().err
+    assert main(["compare", "a", "b", "--results", str(tmp_path), "--backend", "svm", "--transfer"]) == 2
+    assert "--backend, --transfer: for the random-vs-trained table" in capsys.readouterr().err
+    with caplog.at_level("WARNING", logger="rwbench"):
+        main(["evaluate", "--frontends", "mfcc", "--backends", "knn", "--results", str(tmp_path), "--workers", "0"])
+    assert "--workers: evaluate embeds nothing (it reads the cached embeddings), so it has no effect here" in caplog.text
+    assert main(["run", "--dataset", "ESC10", "--dry-run"]) == 2
+    assert "did you mean 'esc10'" in capsys.readouterr().err  # the case alone differs
+    assert main(["check-plugin", "mfcc", "--width", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "front-end 'mfcc' has no width 'bogus'" in err and "failed" not in err  # the option's error, not the plugin's
+    assert main(["check-plugin", "mfcc", "--seconds", "50000"]) == 2
+    assert "--seconds takes a positive float below 600" in capsys.readouterr().err
+
+
+def test_list_names_a_front_ends_own_widths_and_stars_default_tasks(tmp_path, capsys):
+    plugin = tmp_path / "named.py"
+    plugin.write_text(textwrap.dedent("""
+        from torch import nn
+        from rwbench.frontend import register_frontend
+
+        class Net(nn.Module):
+            def __init__(self, filters):
+                super().__init__()
+                self.conv = nn.Conv1d(1, filters, 16, stride=8)
+
+            def forward(self, x):
+                return [self.conv(x).relu()]
+
+        register_frontend(name="test_named_widths", input_kind="waveform", sample_rate=8000,
+                          widths={"tiny": 2, "big": 8}, feature_dim=lambda nf: nf, feature_layers=("conv",),
+                          min_input=16, source="test")(Net)
+    """))
+    assert main(["list", "frontends", "test_named_widths", "--plugin", str(plugin)]) == 0
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert "tiny 2 / big 8" in row and "tiny 34 / big 136" in row  # its own widths, not dim(1) and params 0
+    assert main(["list", "datasets", "gtzan"]) == 0
+    out = capsys.readouterr().out
+    assert "filtered*,stratified,stratified_10fold" in out and "* run when --tasks names none" in out

@@ -80,6 +80,8 @@ class Toy(nn.Module):
             self.register_buffer("proj", torch.randn(filters, filters, generator=generator))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if self.mode == "batch_peak":  # a loud power layer beside one of the input scaled by the batch's peak
+            return [torch.relu(self.conv(x)) ** 2 * 1e5, torch.relu(self.conv(x / x.abs().amax().clamp_min(1e-8)))]
         if self.mode == "crop":  # reads the first 64 samples of any clip
             x = x[..., :64]
         if self.mode == "silence_nan":  # normalised by the clip's own spread: 0/0 on silence
@@ -115,6 +117,13 @@ def _failed(spec: FrontendSpec, **kwargs) -> set[str]:
 
 def test_checker_passes_a_correct_spec():
     assert _failed(toy_spec()) == set()
+
+
+def test_a_layer_normalised_over_the_batch_fails_beside_a_loud_one():
+    """The tolerance was scaled by the largest value of the whole embedding: a power layer of large values hid a
+    layer normalised by the batch's peak (11 % off when embedded alone), and the check's clips were equally loud."""
+    spec = toy_spec("batch_peak", feature_layers=("power", "conv"), feature_dim=lambda nf: 2 * nf)
+    assert "batch_size" in _failed(spec)
 
 
 @pytest.mark.parametrize(

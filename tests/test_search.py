@@ -420,6 +420,9 @@ def test_rwbench_train_runs_the_training_train_top_would():
     assert precise[0].head_settings() == precise[1].head_settings() == {**train.head_settings(), "precise_bn": True}
     with pytest.raises(SystemExit):  # pre-training recomputes its statistics at the end; it has no such option
         parser.parse_args(["pretrain", "mst", "--precise-bn"])
+    # how it runs is the search's too: --workers 0 decoded the training's clips with up to 4 workers
+    assert search_cli._train_options(parser.parse_args(["search", "logmel", "--train-top", "1", "--workers", "0"])
+                                     ).workers == 0
 
 
 def test_each_proxy_is_compared_with_the_random_weight_one_by_a_paired_bootstrap():
@@ -1046,8 +1049,8 @@ def test_a_search_retrains_under_changed_settings_only_when_asked(toy_space, tmp
     train = TrainOptions(width="small", epochs=1, patience=1, lrs=(1e-3,), dropouts=(0.0,), results_dir=tmp_path,
                          device="cpu")
     search(dataset, opts, train)
-    with pytest.raises(RwbenchError, match=r"trained under other settings.*Pass --force to train again \(`rwbench "
-                                           r"search`: --retrain\)"):
+    with pytest.raises(RwbenchError, match=r"trained under other settings.*Pass --force to train them again .*"
+                                           r"`rwbench search`: --retrain\)"):
         search(dataset, opts, dataclasses.replace(train, epochs=2))
     search(dataset, opts, dataclasses.replace(train, epochs=2, replace=True))
     (head,) = (tmp_path / "runs").glob("*/*__head.json")

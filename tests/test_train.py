@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -133,8 +135,9 @@ def test_a_scored_result_stands_without_its_weights_folder(tmp_path, caplog):
     assert "not a valid result (folds[0] (fold1) has accuracy" in caplog.text
     shutil.rmtree(tmp_path / "weights")  # (it trained again: the fold records had gone with the weights)
     before = path.read_bytes()
-    with pytest.raises(RwbenchError, match=r"tiny on tones \(seed 0\) was trained under other settings, code or data "
-                                           r"\(.*tiny__small__trained__seed0__head\.json\); .*Pass --force"):
+    with pytest.raises(RwbenchError, match=r"tones tiny seed 0: trained under other settings, code or data "
+                                           r"\(.*tiny__small__trained__seed0__head\.json\)\. Nothing was trained\. "
+                                           r"Pass --force"):
         _train(tmp_path, epochs=3)  # another recipe would replace the finished training: refused, nothing lost
     assert path.read_bytes() == before
     _train(tmp_path, epochs=3, force=True)
@@ -591,6 +594,48 @@ def test_silent_crops_are_not_drawn():
         assert (rms[:2] >= 1e-3).all(), rms
 
 
+def test_a_clip_quiet_throughout_never_trains_or_predicts_on_its_digital_silence():
+    """A clip below the floor everywhere kept every window, its zero padding too: a quarter of its training crops
+    were pure zeros under its label, and its prediction averaged all-zero windows in."""
+    from rwbench.train import make_windows, random_crops
+
+    rate = 8000
+    waves = torch.zeros(2, 5 * rate)
+    t = torch.arange(3 * rate) / rate
+    waves[0, :3 * rate] = 7e-4 * torch.sin(2 * torch.pi * 440 * t)  # −66 dBFS RMS for 3 s, then 2 s of zeros
+    waves[1] = 0.3 * torch.sin(2 * torch.pi * 440 * torch.arange(5 * rate) / rate)
+    windows = make_windows(waves, rate, rate)
+    assert windows.silent_clips == 1
+    quiet_starts = windows.crop_starts[windows.crop_loud[0]]
+    assert 0 < len(quiet_starts) < len(windows.crop_starts) and quiet_starts.max() <= 3 * rate - 1
+    assert not (windows.starts[windows.loud[0]] >= 3 * rate).any()  # no all-zero window is averaged in
+    torch.manual_seed(0)
+    for _ in range(100):
+        assert (random_crops(waves, rate, [quiet_starts, windows.crop_starts]).abs().amax(1) > 0).all()
+    assert make_windows(torch.zeros(1, 5 * rate), rate, rate).crop_loud.all()  # all zeros: nothing to prefer
+
+
+def test_a_clip_quiet_throughout_is_keyed_and_the_dry_run_knows_it(tmp_path):
+    """The rule for such clips is in the key only where a clip is quiet throughout (other trainings keep theirs), and
+    the dry run reads it from the finished result, finding it up to date."""
+    from rwbench.train import planned_key, training_key
+    from rwbench.train_plan import plan_training
+
+    dataset = tone_dataset()
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, batch_size=8, epochs=2, patience=2,
+                        lrs=(1e-3,), dropouts=(0.0,), crop_seconds=0.1, folds=None)
+    protocol = dataset.describe()["protocol"]
+    assert training_key(dataset, TINY, 0, opts, protocol, {}) != training_key(dataset, TINY, 0, opts, protocol, {},
+                                                                                quiet=True)
+    (path,) = train_all([dataset], [TINY], opts)
+    assert json.loads(path.read_text())["run_key"] == planned_key(dataset, TINY, 0, opts, protocol)  # tones: loud
+    record = json.loads(path.read_text())
+    record["training"]["recipe"]["clips_silent_throughout"] = 1
+    path.write_text(json.dumps(record))
+    assert planned_key(dataset, TINY, 0, opts, protocol) == training_key(dataset, TINY, 0, opts, protocol, {}, quiet=True)
+    assert "up to date" not in plan_training([dataset], [TINY], opts)  # the key it was made under is another
+
+
 def test_clips_skipped_as_unreadable_are_not_counted_as_silent(tmp_path):
     """A clip that fails to decode is zeros in the training tensor (and out of every split): the record's silence
     figures describe the clips trained and scored, not those zeros."""
@@ -1035,3 +1080,75 @@ def test_a_training_side_that_is_the_fit_part_is_not_trained_twice(tmp_path, mon
     assert "refit_repeats_selection" not in other["training"]["folds"]["test"]
     assert one["frontend"]["weights_sha256"] == other["frontend"]["weights_sha256"]
     assert one["folds"][0]["predicted"] == other["folds"][0]["predicted"] and one["folds"][0]["n_train"] == 27
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("dropouts", (1.0,), "dropouts (1.0,): at least one, each in [0, 1)"),  # trained to a head below chance
+    ("dropouts", (), "dropouts (): at least one"),
+    ("lrs", (), "lrs (): at least one learning rate"),  # a bare "min() arg is an empty sequence"
+    ("lrs", (math.nan,), "lrs (nan,): at least one learning rate, each finite and above 0"),
+    ("lrs", (-1e-3,), "lrs (-0.001,)"),
+    ("epochs", 0, "epochs 0 must be an integer of at least 1"),  # an IndexError in the inner runs
+    ("patience", 0, "patience 0 must be an integer of at least 1"),
+    ("batch_size", 1, "batch_size 1 must be an integer of at least 2"),
+    ("window_hop", 3.0, "window_hop 3.0 must be a fraction of the window in (0, 1]"),
+    ("silence_dbfs", math.nan, "silence_dbfs nan must be a finite level below 0 dBFS"),
+    ("dropout", 1.0, "dropout 1.0 must be in [0, 1)"),
+])
+def test_the_training_recipe_is_checked_from_python_as_from_the_cli(field, value, problem):
+    with pytest.raises(RwbenchError, match=re.escape(problem)):
+        TrainOptions(**{field: value})
+
+
+def test_a_refusal_stops_the_run_before_any_front_end_trains(tmp_path):
+    """A training under other settings was refused only when its turn came, after every front-end listed before it
+    had trained; the suggested --force then retrained those too. It is refused before anything trains, and names
+    the front-ends to pass with --force."""
+    common = dict(results_dir=tmp_path, device="cpu", workers=0, batch_size=8, patience=3, lrs=(1e-3,), dropouts=(0.0,))
+    tiny2 = dataclasses.replace(TINY, name="tiny2")
+    train_all([tone_dataset()], [TINY], TrainOptions(epochs=3, **common))
+    with pytest.raises(RwbenchError, match=r"1 training\(s\) would replace one made under other settings, code or "
+                                           r"data: tones tiny seed 0: .*Nothing was trained\. Pass --force .*"
+                                           r"--frontends tiny to leave"):
+        train_all([tone_dataset()], [tiny2, TINY], TrainOptions(epochs=4, **common))
+    assert not list((tmp_path / "runs" / "tones").glob("tiny2*"))  # tiny2 waited, untrained
+
+
+def test_the_dry_run_of_a_training_that_skipped_a_clip_finds_it_up_to_date(tmp_path):
+    """With --skip-bad-audio the dry run keyed the training as if every clip were readable: a finished training
+    was priced again and said to be refused ("trained under other settings"), though the run found it up to date."""
+    from rwbench.errors import DataError
+    from rwbench.train_plan import plan_training
+
+    def dataset():
+        return tone_dataset(fail_on={"low/005": DataError("low/005.wav: unreadable")})
+
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, batch_size=8, epochs=3, patience=3,
+                        lrs=(1e-3,), dropouts=(0.0,), skip_bad_audio=True)
+    (path,) = train_all([dataset()], [TINY], opts)
+    assert [s["clip"] for s in json.loads(path.read_text())["dataset"]["skipped"]] == ["low/005"]
+    plan = plan_training([dataset()], [TINY], opts)
+    assert "tones tiny: up to date, seed(s) 0" in plan and "0 seed(s) each still to train" in plan, plan
+    assert "the run refuses to replace it" not in plan, plan
+    train_all([dataset()], [TINY], opts)  # and the run agrees: up to date, no refusal
+
+
+def test_a_fold_finished_in_another_process_names_where_each_of_its_epochs_ran(tmp_path, caplog):
+    """Fold 1's setting search ran at 1 torch thread (a `--folds fold2` run needs it), its refit later at 2: the fold
+    recorded 2 threads, the finishing process's, and its times under one label. Each epoch now records where it
+    ran, and the fold names every thread count (devices alike: a CUDA search finished on CPU is "mixed")."""
+    common = dict(results_dir=tmp_path, device="cpu", workers=0, batch_size=8, epochs=3, patience=3,
+                  lrs=(1e-3, 3e-3), dropouts=(0.0,))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        train_all([tone_dataset()], [TINY], TrainOptions(folds=("fold2",), **common))
+        torch.set_num_threads(2)
+        with caplog.at_level("WARNING", logger="rwbench"):
+            (path,) = train_all([tone_dataset()], [TINY], TrainOptions(**common))
+    finally:
+        torch.set_num_threads(threads)
+    folds = json.loads(path.read_text())["training"]["folds"]
+    assert folds["fold1"]["threads"] == [1, 2] and folds["fold1"]["device"] == "cpu"
+    assert folds["fold3"]["threads"] == 2 and folds["fold2"]["threads"] == 1
+    assert "a fold's epochs ran on cpu with 1, 2 torch threads" in caplog.text
