@@ -66,7 +66,8 @@ class Dataset:
     info: dict = field(default_factory=dict)  # provenance for the result: partial copy, duplicates, fold names
     task_type: str = "multiclass"  # or "multilabel": a set of tags per clip (rwbench.tasks)
     clip_chosen: bool = False  # seconds and pad are the user's options (folder, csv): the fingerprint names them
-    checked: bool = field(default=False, repr=False, compare=False)  # its classes and protocol (rwbench.guards.checked)
+    # its classes and protocol checked (rwbench.guards.checked); not copied by replace(): other clips are checked again
+    checked: bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> str:

@@ -590,11 +590,11 @@ def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[st
     created = time.strftime("%Y-%m-%d %H:%M %Z")
     names = list(dict.fromkeys(r["paper_dataset"] for r in rows))  # the paper's order
     mine = {name: [r for r in rows if r["paper_dataset"] == name] for name in names}
-    parts = {name: {"keys": sorted({r["dataset"] for r in part}), "created": created,
+    parts = {name: {"keys": sorted({r["dataset"] for r in part}), "created": created, "paper": paper_digest(paper, name),
                     "cells": comparison_cells(part, protocol), "points": scatter_points(part, which)}
              for name, part in mine.items() if any(r["at_hand"] for r in part)}
     # a dataset given no --data-root this time keeps the rows the last run with it made (its results are on disk)
-    parts |= carried_over(path, protocol, settings, [n for n in names if n not in parts])
+    parts |= carried_over(path, protocol, settings, {n: paper_digest(paper, n) for n in names if n not in parts})
     cells = [c for name in names for c in (parts[name]["cells"] if name in parts else
                                            comparison_cells(mine[name], protocol))]
     datasets = sorted({key for part in parts.values() for key in part["keys"]})
@@ -609,9 +609,17 @@ def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[st
     return path
 
 
-def carried_over(path: Path, protocol: str, settings: dict, absent: list[str]) -> dict[str, dict]:
+def paper_digest(paper: Paper, dataset: str) -> str:
+    """A key of what the paper file says of ``dataset`` (its published numbers and the ones not found)."""
+    from .fileio import content_key
+
+    return content_key({"rows": [repr(p) for p in (*paper.published, *paper.not_found) if p.dataset == dataset]})
+
+
+def carried_over(path: Path, protocol: str, settings: dict, absent: dict[str, str]) -> dict[str, dict]:
     """The ``absent`` datasets' rows (cells, points, dataset keys, when made) as the record kept at ``path`` has them
-    from a run with their data under the same protocol and settings; none from a record of other settings."""
+    from a run with their data under the same protocol and settings, and the same published numbers (``absent``:
+    name → :func:`paper_digest`; an edited paper file's old numbers and verdicts are not carried)."""
     from .fileio import read_json
 
     try:
@@ -620,4 +628,6 @@ def carried_over(path: Path, protocol: str, settings: dict, absent: list[str]) -
         return {}
     if earlier.get("protocol") != protocol or earlier.get("settings") != settings:
         return {}
-    return {name: {**earlier["parts"][name], "carried": True} for name in absent if name in earlier.get("parts", {})}
+    parts = earlier.get("parts", {})
+    return {name: {**parts[name], "carried": True} for name, digest in absent.items()
+            if name in parts and parts[name].get("paper") == digest}

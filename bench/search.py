@@ -175,10 +175,13 @@ class Minibatches:
                     if not self.skip_bad_audio:
                         raise DataError(f"{err} (a clip of the zero-cost proxies' minibatch; --skip-bad-audio draws "
                                         "another in its place)") from None
+                    if self._loaded:  # read at another input length already: proxies were computed on it
+                        raise DataError(f"{err}: a clip of the zero-cost proxies' minibatch that other front-ends' "
+                                        "input lengths read, so it cannot be replaced for these alone; score the "
+                                        "front-ends of each input length in a search of their own") from None
                     log.warning("zero-cost minibatch: %s; drawn again without it", err)
                     self.skipped[index] = str(err)
                     self.indices = minibatch_indices(self.dataset, self.size, self.seed, list(self.skipped))
-                    self._loaded.clear()  # decoded with the skipped clip: every front-end reads the new minibatch
                     break
             else:
                 return torch.stack(waves)
@@ -216,8 +219,9 @@ def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, da
     if proxy.kind == "zero-cost":
         # the minibatch as decoded and log-mel transformed, the seeded random init and the loss the gradients follow;
         # the embedding code's version at the time these keys learnt it (2) is left out: the records written before
-        # keep their keys, as a task type's version 1 does
-        settings.update(batch=opts.minibatch, batch_seed=opts.sample_seed, **dataset.kind.code_key(),
+        # keep their keys (rwbench's task types change their scoring, not the loss: their versions stay out)
+        settings.update(batch=opts.minibatch, batch_seed=opts.sample_seed,  # a plugin task type's loss code
+                        **{k: v for k, v in dataset.kind.code_key().items() if k == "task_type_code"},
                         **({"embed_code": EMBED_CODE_VERSION} if EMBED_CODE_VERSION > ZERO_COST_EMBED_CODE else {}))
     else:
         # the default grid named or not is one computation: one key (None, as before grids could be named here)

@@ -161,7 +161,7 @@ class Windows:
     starts: np.ndarray  # (W,)
     loud: np.ndarray  # (n_clips, W) bool
     silent_crop_fraction: float  # of the grid's crops over all clips, before a silent clip's fallback
-    silent_clips: int  # clips with no loud crop (they keep every crop)
+    silent_clips: int  # clips with no loud crop or no loud prediction window (QUIET_RULE chooses their windows)
 
     def describe(self, sample_rate: int) -> dict:
         return {"window_samples": self.length, "window_seconds": self.length / sample_rate, "hop_samples": self.hop,
@@ -201,7 +201,8 @@ def make_windows(waves: torch.Tensor, window: int | None, sample_rate: int, *, h
     crop_loud, loud = loud_windows(waves, crop_starts, window, floor), loud_windows(waves, starts, window, floor)
     counted = np.ones(len(waves), bool)
     counted[list(skipped)] = False
-    silent = ~crop_loud.any(1) & counted
+    # quiet: no loud crop, or no loud prediction window (grids differ): its windows follow QUIET_RULE below
+    silent = (~crop_loud.any(1) | ~loud.any(1)) & counted
     fraction = 1 - float(crop_loud[counted].mean()) if counted.any() else 0.0
     for allowed, at in ((crop_loud, crop_starts), (loud, starts)):  # a clip quiet throughout: its windows with sound,
         quiet = ~allowed.any(1)  # never its digital silence (zero padding, dropouts), for training and prediction
@@ -508,15 +509,15 @@ def where_it_ran(epochs: list[dict[str, Any]], device: torch.device) -> dict[str
     """A fold's ``device``, ``precision`` and ``threads`` from its epochs (search, selected run, refit), which may have
     run in several processes: one value each, or every one named (``mixed (cpu ×1, cuda ×1)``; threads a list) —
     its times are never labelled with one device they did not all run on. Epochs recorded before this: this process's."""
-    here = {"device": str(device), "precision": precision(device), "threads": torch.get_num_threads()}
-    seen = {field: sorted({h.get(field, value) for h in epochs} or {value}, key=str) for field, value in here.items()}
-    if len(seen["device"]) > 1 or len(seen["threads"]) > 1:
+    # this process predicts the test clips (its time is the fold's ms/clip): its device is among them, run or not
+    devices = [*(str(h.get("device", device)) for h in epochs), str(device)]
+    precisions = sorted({*(str(h.get("precision", precision(device))) for h in epochs), precision(device)})
+    threads = sorted({*(int(h.get("threads", torch.get_num_threads())) for h in epochs), torch.get_num_threads()})
+    if len(set(devices)) > 1 or len(threads) > 1:
         log.warning("a fold's epochs ran on %s with %s torch threads: its record names each",
-                    ", ".join(seen["device"]), ", ".join(map(str, seen["threads"])))
-    return {"device": seen["device"][0] if len(seen["device"]) == 1 else devices_label(
-                [h.get("device", here["device"]) for h in epochs]),
-            "precision": seen["precision"][0] if len(seen["precision"]) == 1 else " / ".join(seen["precision"]),
-            "threads": seen["threads"][0] if len(seen["threads"]) == 1 else seen["threads"]}
+                    ", ".join(sorted(set(devices))), ", ".join(map(str, threads)))
+    return {"device": devices[0] if len(set(devices)) == 1 else devices_label(devices),
+            "precision": " / ".join(precisions), "threads": threads[0] if len(threads) == 1 else threads}
 
 
 def select_folds(splits: list[OuterSplit], names: tuple[str, ...] | None, dataset: str) -> list[OuterSplit]:
@@ -653,6 +654,15 @@ def conflicts(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions, splits: 
     chosen, out = select_folds(splits, opts.folds, dataset.key), []
     for seed in opts.seeds:
         key, path = planned_key(dataset, spec, seed, opts, protocol), trained_path(dataset, spec, seed, opts)
+        try:
+            record = read_json(path) if path.is_file() else None
+        except RwbenchError:
+            record = None
+        # only a finished result's key is known before decoding (fold records of an interrupted run may hold
+        # skipped or quiet clips: its own turn checks them); one made with --skip-bad-audio, rerun without the flag,
+        # fails on decoding with that advice, not with --force's
+        if record is None or (record.get("dataset", {}).get("skipped") and not opts.skip_bad_audio):
+            continue
         folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
         if not scored(path, key, chosen) and (others := other_trainings(path, folder, chosen, key)):
             out.append(f"{dataset.key} {spec.name} seed {seed}: trained under other settings, code or data "

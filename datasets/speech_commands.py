@@ -31,6 +31,7 @@ v0.02 word, or a speaker on two sides of the lists, is an error: the shipped lis
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -217,7 +218,7 @@ def load_speech_commands(root: Path, *, task: str | None = None, refit: Refit = 
     dataset = file_dataset("speech_commands", task, [*clips, *absent],
                            FixedSplit("speech_commands/v0.02-lists", refit=refit),
                            root=data, seconds=SECONDS, pad="zero", classes=classes, **options)
-    fields = {f: getattr(dataset, f) for f in Dataset.__dataclass_fields__}
+    fields = {f.name: getattr(dataset, f.name) for f in dataclasses.fields(Dataset) if f.init}
     fields["info"] = {**dataset.info, "files": {"word_files": on_disk, "archive_files": ARCHIVE_FILES,
                                                 "listed_missing": len(absent)}}
     if short or on_disk + len(absent) < ARCHIVE_FILES:  # against the archive's size, not only the listed files

@@ -562,21 +562,27 @@ def test_a_run_without_a_datasets_data_keeps_its_rows_in_the_report(tmp_path):
 
     paper = read_paper(toy_file(tmp_path))
     published = paper.published[0]
-    row = {"dataset": "gtzan/filtered", "paper_dataset": "gtzan", "frontend": "mfcc", "weights": "none",
+    row = {"dataset": "synthetic/rhythm", "paper_dataset": "synthetic", "frontend": "mfcc", "weights": "none",
            "backend": "svm", "metric": "accuracy", "mark": "=", "published": published, "not_found": None,
            "at_hand": True, "partial": None, "seeds_asked": 1, "width": None,
            "honest": {"mean": 0.52, "low": 0.45, "high": 0.6, "seeds": 1, "skipped": 0}}
     opts = RunOptions(results_dir=tmp_path, seeds=[0])
     path = write_record(paper, [row], "honest", [], opts)
     first = json.loads(path.read_text())
-    absent = {**row, "dataset": "gtzan", "at_hand": False, "honest": None}
+    absent = {**row, "dataset": "synthetic", "at_hand": False, "honest": None}
     second = json.loads(write_record(paper, [absent], "honest", [], opts).read_text())
     assert second["cells"] == first["cells"] and second["points"] == first["points"]
-    assert second["datasets"] == ["gtzan/filtered"] and second["parts"]["gtzan"]["created"] == first["created"]
+    assert second["datasets"] == ["synthetic/rhythm"] and second["parts"]["synthetic"]["created"] == first["created"]
     from rwbench.analysis.reproduce_report import report_sections
 
     (section,) = report_sections(tmp_path, draw=False)
-    assert f"The rows of gtzan are those of the run of {first['created']}" in " ".join(section["lines"])
+    assert f"The rows of synthetic are those of the run of {first['created']}" in " ".join(section["lines"])
+    import dataclasses
+
+    edited = dataclasses.replace(paper, published=[dataclasses.replace(published, value=0.6)])
+    json.loads(write_record(paper, [row], "honest", [], opts).read_text())
+    fresh = json.loads(write_record(edited, [absent], "honest", [], opts).read_text())
+    assert "no data" in fresh["cells"][0]["rwbench [95% CI]"]  # the paper's numbers changed: old verdicts not carried
     other = json.loads(write_record(paper, [absent], "honest", [], RunOptions(results_dir=tmp_path, seeds=[1]))
                        .read_text())
     assert "no data" in other["cells"][0]["rwbench [95% CI]"] and other["points"] == []  # other settings: not carried

@@ -1152,3 +1152,41 @@ def test_a_fold_finished_in_another_process_names_where_each_of_its_epochs_ran(t
     assert folds["fold1"]["threads"] == [1, 2] and folds["fold1"]["device"] == "cpu"
     assert folds["fold3"]["threads"] == 2 and folds["fold2"]["threads"] == 1
     assert "a fold's epochs ran on cpu with 1, 2 torch threads" in caplog.text
+
+
+def test_a_clip_quiet_on_the_prediction_grid_alone_counts_as_quiet():
+    """A 1-s event just above the floor, off the hop grid: a loud crop but no loud prediction window. It was
+    predicted under the quiet rule while counted as loud (0 clips silent throughout), so its key did not say so."""
+    from rwbench.train import make_windows
+
+    rate = 8000
+    waves = torch.zeros(1, 4 * rate)
+    t = torch.arange(rate) / rate
+    waves[0, 2000:2000 + rate] = 1.1e-3 * np.sqrt(2) * torch.sin(2 * torch.pi * 440 * t)  # RMS 1.1 × the −60 dBFS floor
+    windows = make_windows(waves, rate, rate)
+    assert windows.crop_loud[0].any() and windows.silent_clips == 1  # hop-grid windows hold 3/4 of it: below
+
+
+def test_an_interrupted_training_resumes_past_the_checks_made_before_training(tmp_path):
+    """Fold records of an interrupted run (no result file yet) hold the real key, which may name skipped clips: the
+    checks made before any training took them for another training's and refused, advising --force."""
+    from rwbench.train import conflicts, training_key
+
+    dataset = tone_dataset()
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, batch_size=8, epochs=2, patience=2,
+                        lrs=(1e-3,), dropouts=(0.0,), skip_bad_audio=True)
+    protocol, splits = dataset.describe()["protocol"], dataset.splits()
+    from rwbench.results import fold_weights_folder
+
+    folder = fold_weights_folder(tmp_path, "trained", dataset.key, TINY.name, "small", 0)
+    folder.mkdir(parents=True)
+    key = training_key(dataset, TINY, 0, opts, protocol, {3: "cannot decode"})
+    (folder / "fold1.json").write_text(json.dumps({"train_key": key}))
+    assert conflicts(dataset, TINY, opts, splits, protocol) == []  # its own turn checks it, with the real key
+
+
+def test_a_dataset_rebuilt_with_other_clips_is_checked_again():
+    from rwbench.guards import checked
+
+    dataset = checked(tone_dataset(n_per_class=6))
+    assert dataset.checked and not dataclasses.replace(dataset, clips=dataset.clips[:-1]).checked

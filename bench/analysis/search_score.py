@@ -556,6 +556,7 @@ def score(folders: list[Path], fmt: str = "md", out: Path | None = None) -> str:
     folders = [Path(f) for f in folders]
     manifest = load_pooled(folders)
     table = proxy_scores(manifest)
+    table["n_difference"] = table["n_difference"].astype("Int64")  # a count (the reference's own row: none)
     out = out or (folders[0] if len(folders) == 1 else folders[0].parent / ("score__" + "+".join(f.name for f in folders)))
     texts = {"json": table.to_json(orient="records", indent=2, double_precision=15) + "\n", "csv": table.to_csv(index=False),
              "md": tabulate(table, headers="keys", tablefmt="github", showindex=False, floatfmt=".3g") + "\n"}
