@@ -413,9 +413,10 @@ def datasets_from_args(args):
     check_loader_keys(key for key, _, _ in args.dataset_option)
     options = {key: typed_option(spec.name, spec.build, key, value, text) for key, value, text in args.dataset_option}
     given: dict[str, str] = {}
-    for key, _, text in args.dataset_option:  # the last would win without a word
-        if given.setdefault(key, text) != text:
-            raise RwbenchError(f"--dataset-option {key} given twice ({given[key]}, {text}): give it once")
+    for key, _, text in args.dataset_option:  # the last wins, as on any command line, and is said to
+        if (first := given.setdefault(key, text)) != text:
+            log.warning("--dataset-option %s given twice (%s, then %s): %s is used", key, first, text, text)
+            given[key] = text
     options.update(loader_flags(spec, skip_bad_audio=args.skip_bad_audio, partial=args.partial))
     return load_registered(spec, args.data_root, tasks, options)
 
