@@ -402,9 +402,8 @@ def cmd_evaluate(args) -> int:
 
     opts, result = _options(args), RunLog()
     check_windows(args, FRONTENDS.select(args.frontends))
-    if unused := [flag for flag, value, default in (("--device", args.device, "auto"), ("--batch-size", args.batch_size, None),
-                                                    ("--compile", args.compile, False), ("--workers", args.workers, None))
-                  if value != default]:  # how embeddings are computed: this stage reads them from the cache
+    # how embeddings are computed: this stage reads them from the cache
+    if unused := cli_args.flags_set(args, {"device": "auto", "batch_size": None, "compile": False, "workers": None}):
         log.warning("%s: evaluate embeds nothing (it reads the cached embeddings), so %s no effect here",
                     ", ".join(unused), "it has" if len(unused) == 1 else "they have")
     if args.data_root is None and DATASETS.get(args.dataset).needs_root:  # from the files the embed stage wrote
@@ -500,9 +499,8 @@ def cmd_compare(args) -> int:
     if args.rows:
         if len(args.rows) != 2:
             raise RwbenchError(f"compare takes two rows (A B) for a paired test, got {len(args.rows)}")
-        given = [flag for flag, value, default in (("--task-type", args.task_type, None), ("--backend", args.backend, None),
-                                                   ("--random", args.random, "random"), ("--trained", args.trained, "trained"),
-                                                   ("--transfer", args.transfer, False)) if value != default]
+        given = cli_args.flags_set(args, {"task_type": None, "backend": None, "random": "random", "trained": "trained",
+                                          "transfer": False})
         if given:  # they shape the random-vs-trained table, not a pair of rows
             raise RwbenchError(f"{', '.join(given)}: for the random-vs-trained table; with two rows (A B) give the "
                                "rows alone, or drop the rows")

@@ -183,6 +183,11 @@ def task_list(text: str) -> list[str]:
     return names
 
 
+def flags_set(args: argparse.Namespace, defaults: dict[str, object]) -> list[str]:
+    """The options among ``defaults`` (destination → default) given another value, spelt as flags."""
+    return [f"--{dest.replace('_', '-')}" for dest, default in defaults.items() if getattr(args, dest) != default]
+
+
 def could_write_folder(path: Path, flag: str) -> Path:
     """``path`` as a folder the run could make and write (``--dry-run``), else a one-line error; nothing lasting is
     created (a probe file is made and removed at once: ``os.access`` says yes to root where ``/proc`` refuses)."""

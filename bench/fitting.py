@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeGuard
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ CROP_GRID_SECONDS = 0.01  # training crops start on a 10-ms grid (the positions 
 NOT_CONVERGED = 0.1  # a best epoch within this fraction of the epoch cap is flagged not_converged
 
 
-def _number(value: object) -> bool:
+def _number(value: object) -> TypeGuard[float]:
     """A finite real number (not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -84,22 +84,27 @@ class TrainOptions(Networks, Execution, Storage):
                 raise RwbenchError(f"{name} {getattr(self, name)!r} is not one of {list(allowed)}")
         check_seconds(crop_seconds=self.crop_seconds)
         # the recipe, as the CLI checks it (a dropout of 1 zeroes the head's input: below chance without a word)
-        problems = [
-            *([f"lrs {self.lrs!r}: at least one learning rate, each finite and above 0"]
-              if not self.lrs or not all(_number(v) and v > 0 for v in self.lrs) else []),
-            *([f"dropouts {self.dropouts!r}: at least one, each in [0, 1)"]
-              if not self.dropouts or not all(_number(v) and 0 <= v < 1 for v in self.dropouts) else []),
-            *([f"lr {self.lr!r} must be finite and above 0"] if not (_number(self.lr) and self.lr > 0) else []),
-            *([f"dropout {self.dropout!r} must be in [0, 1)"] if not (_number(self.dropout) and 0 <= self.dropout < 1)
-              else []),
-            *([f"window_hop {self.window_hop!r} must be a fraction of the window in (0, 1]"]
-              if not (_number(self.window_hop) and 0 < self.window_hop <= 1) else []),
-            *([f"silence_dbfs {self.silence_dbfs!r} must be a finite level below 0 dBFS"]
-              if not (_number(self.silence_dbfs) and self.silence_dbfs < 0) else []),
-            *(f"{name} {getattr(self, name)!r} must be an integer of at least {least}"
-              for name, least in (("epochs", 1), ("patience", 1), ("batch_size", 2))
-              if not (isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool)
-                      and getattr(self, name) >= least))]
+        def rate(v: object) -> bool:
+            return _number(v) and v > 0
+
+        def keep(v: object) -> bool:
+            return _number(v) and 0 <= v < 1
+
+        def count(least: int) -> Callable[[object], bool]:
+            return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= least
+
+        checks = {"lrs": (bool(self.lrs) and all(map(rate, self.lrs)), ": at least one learning rate, each finite and "
+                                                                         "above 0"),
+                  "dropouts": (bool(self.dropouts) and all(map(keep, self.dropouts)), ": at least one, each in [0, 1)"),
+                  "lr": (rate(self.lr), " must be finite and above 0"),
+                  "dropout": (keep(self.dropout), " must be in [0, 1)"),
+                  "window_hop": (_number(self.window_hop) and 0 < self.window_hop <= 1,
+                                 " must be a fraction of the window in (0, 1]"),
+                  "silence_dbfs": (_number(self.silence_dbfs) and self.silence_dbfs < 0,
+                                   " must be a finite level below 0 dBFS"),
+                  **{name: (count(least)(getattr(self, name)), f" must be an integer of at least {least}")
+                     for name, least in (("epochs", 1), ("patience", 1), ("batch_size", 2))}}
+        problems = [f"{name} {getattr(self, name)!r}{want}" for name, (ok, want) in checks.items() if not ok]
         if problems:
             raise RwbenchError("training recipe: " + "; ".join(problems))
         super().__post_init__()
@@ -251,7 +256,7 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
         scheduler.load_state_dict(saved["scheduler"])
         state = saved["state"]
         log.info("%s: resuming after epoch %d", desc, state["epoch"])
-        here = str(next(model.parameters()).device)
+        here = ran_on(model)["device"]
         if saved.get("device", here) != here:  # recorded per epoch: the fold names every device its epochs ran on
             log.warning("%s: resumed on %s, its checkpoint written on %s: its epochs ran on both (times and precision "
                         "of each recorded with it)", desc, here, saved["device"])
@@ -308,7 +313,7 @@ def fit(model: nn.Module, objective: Objective, fit_idx: np.ndarray, val_idx: np
         with atomic_path(checkpoint) as tmp:
             torch.save({"key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "state": state, "threads": torch.get_num_threads(),
-                        "device": str(next(model.parameters()).device)}, tmp)
+                        "device": ran_on(model)["device"]}, tmp)
         bar.update(1)
         if not refit:
             bar.set_postfix(val_loss=f"{val_loss:.3f}", val=f"{val_score:.3f}")

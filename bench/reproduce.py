@@ -273,9 +273,12 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
     ``absent`` datasets (no data) add their published rows, rwbench's cells marked ``no data``."""
     from .published_protocol import SUFFIX, published_results_dir, study_protocol
 
-    made = {d.key: (d.fingerprint(), splits_key(d.describe()["protocol"])) for t in targets for d in t.datasets}
+    check_targets(paper, targets, protocol)
+    loaded = [d for t in targets for d in t.datasets]
+    described = {d.key: d.describe()["protocol"] for d in loaded}
+    made = {d.key: (d.fingerprint(), splits_key(described[d.key])) for d in loaded}
     # the study's rows were refit on train alone on a fixed split: keyed by the protocol they record
-    made_study = {d.key: (d.fingerprint(), splits_key(study_protocol(d))) for t in targets for d in t.datasets}
+    made_study = {d.key: (d.fingerprint(), splits_key(study_protocol(d, described[d.key]))) for d in loaded}
     partial = {d.key: partial_reason(d) for t in targets for d in t.datasets}
     honest = (_leaderboard(opts.results_dir, made, opts.seeds, opts.grid) if protocol != "published"
               else pd.DataFrame())
@@ -299,9 +302,6 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
                     # the published figures are of the paper's widths: another width (a DSP baseline's coefficient
                     # count too: mfcc at --width 4 has 4) is no test of agreement
                     "width": None if _same_width(frontend, opts.width, paper.width) else str(opts.width)}
-                if row["published"] is not None and row["published"].metric != metric:
-                    raise RwbenchError(f"{paper.file}: the published {row['published'].metric} of {dataset} "
-                                       f"{frontend} {backend} cannot sit beside rwbench's {metric} (its task's metric)")
                 if not row["at_hand"]:
                     if row["published"] is not None or row["not_found"] is not None:
                         rows.append({**row, "honest": None, "study": None})

@@ -627,15 +627,21 @@ def training_key(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOpt
                         **({"quiet_clips": QUIET_RULE} if quiet else {}), **dataset.kind.code_key()})
 
 
-def planned_key(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, protocol: dict) -> str:
-    """The training key as it can be known before decoding: with ``skip_bad_audio``, the clips a finished training of
-    it left out as unreadable (its result file's) are taken as failing again (the dry run and the checks made before
-    any training; the run itself keys the clips that fail now)."""
+def finished_record(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions) -> dict | None:
+    """The training's result file as written, None where there is none (or it cannot be read)."""
+    path = trained_path(dataset, spec, seed, opts)
     try:
-        path = trained_path(dataset, spec, seed, opts)
-        record = read_json(path) if path.is_file() else {}
+        return read_json(path) if path.is_file() else None
     except RwbenchError:
-        record = {}
+        return None
+
+
+def planned_key(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, protocol: dict,
+                record: dict | None = None) -> str:
+    """The training key as it can be known before decoding: with ``skip_bad_audio``, the clips a finished training of
+    it left out as unreadable (its result file's, ``record`` when read already) are taken as failing again (the dry
+    run and the checks made before any training; the run itself keys the clips that fail now)."""
+    record = record or finished_record(dataset, spec, seed, opts) or {}
     failed: dict[int, str] = {}
     if opts.skip_bad_audio:
         index = {clip.id: i for i, clip in enumerate(dataset.clips)}
@@ -653,16 +659,13 @@ def conflicts(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions, splits: 
         return []
     chosen, out = select_folds(splits, opts.folds, dataset.key), []
     for seed in opts.seeds:
-        key, path = planned_key(dataset, spec, seed, opts, protocol), trained_path(dataset, spec, seed, opts)
-        try:
-            record = read_json(path) if path.is_file() else None
-        except RwbenchError:
-            record = None
+        record = finished_record(dataset, spec, seed, opts)
         # only a finished result's key is known before decoding (fold records of an interrupted run may hold
         # skipped or quiet clips: its own turn checks them); one made with --skip-bad-audio, rerun without the flag,
         # fails on decoding with that advice, not with --force's
         if record is None or (record.get("dataset", {}).get("skipped") and not opts.skip_bad_audio):
             continue
+        key, path = planned_key(dataset, spec, seed, opts, protocol, record), trained_path(dataset, spec, seed, opts)
         folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
         if not scored(path, key, chosen) and (others := other_trainings(path, folder, chosen, key)):
             out.append(f"{dataset.key} {spec.name} seed {seed}: trained under other settings, code or data "
@@ -794,9 +797,10 @@ def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: Trai
         splits, protocol = dataset.splits(), dataset.describe()["protocol"]
         select_folds(splits, opts.folds, dataset.key)  # a --folds name a task lacks: before any task trains
         for spec in trainable:
-            check_fits(EmbedJob(dataset, spec, opts.width), opts.batch_size, opts.device, training=True)
+            job = EmbedJob(dataset, spec, opts.width)
+            check_fits(job, opts.batch_size, opts.device, training=True)
             if (crop := crop_samples(spec, opts)) is not None:
-                refuse_whole_clip_crop(spec, dataset, opts, crop, EmbedJob(dataset, spec, opts.width).input_samples()[1])
+                refuse_whole_clip_crop(spec, dataset, opts, crop, job.input_samples()[1])
             refused += conflicts(dataset, spec, opts, splits, protocol)
     if refused:
         names = ",".join(dict.fromkeys(line.split()[1] for line in refused))
