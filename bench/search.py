@@ -186,6 +186,15 @@ class Minibatches:
             else:
                 return torch.stack(waves)
 
+    def replaced(self, spec: FrontendSpec) -> list[str]:
+        """The clips left out of the minibatch ``spec`` reads (its input decoded first): they are part of a zero-cost
+        record's key, which is not reused for another minibatch. Empty without ``skip_bad_audio``, where an
+        unreadable clip stops the search instead."""
+        if not self.skip_bad_audio:
+            return []
+        self(spec)()
+        return sorted(self.dataset.clips[i].id for i in self.skipped)
+
     def __call__(self, spec: FrontendSpec) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
         def load() -> tuple[torch.Tensor, torch.Tensor]:
             job = EmbedJob(self.dataset, spec, self.width)
@@ -201,9 +210,10 @@ class Minibatches:
 
 # -- proxies, cached -----------------------------------------------------------------------------------------------
 def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, dataset: Dataset,
-                   protocol: dict | None = None) -> dict:
+                   protocol: dict | None = None, replaced: Sequence[str] = ()) -> dict:
     """Everything that determines a proxy's value: its cache key. ``protocol``: the dataset's, as it describes it
-    (the outer splits: the minibatch is drawn from the first one's training side; computed here when not given)."""
+    (the outer splits: the minibatch is drawn from the first one's training side; computed here when not given);
+    ``replaced``: the clips ``--skip-bad-audio`` left out of the zero-cost minibatch (:meth:`Minibatches.replaced`)."""
     settings = {"proxy": proxy.name, "proxy_version": proxy.version, "frontend": arch.name, "config": arch.config,
                 "frontend_version": arch.spec.version, "width": str(opts.width),
                 "filters": arch.spec.filters(opts.width),  # a space file's [widths] may change under one name
@@ -222,13 +232,21 @@ def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, da
         # keep their keys (rwbench's task types change their scoring, not the loss: their versions stay out)
         settings.update(batch=opts.minibatch, batch_seed=opts.sample_seed,  # a plugin task type's loss code
                         **{k: v for k, v in dataset.kind.code_key().items() if k == "task_type_code"},
-                        **({"embed_code": EMBED_CODE_VERSION} if EMBED_CODE_VERSION > ZERO_COST_EMBED_CODE else {}))
+                        **({"embed_code": EMBED_CODE_VERSION} if EMBED_CODE_VERSION > ZERO_COST_EMBED_CODE else {}),
+                        **({"batch_replaced": list(replaced)} if replaced else {}))
     else:
         # the default grid named or not is one computation: one key (None, as before grids could be named here)
         settings.update(folds=list(opts.folds) if opts.folds else "all",
                         grid=None if (opts.grid or DEFAULT_GRID) == DEFAULT_GRID else opts.grid,
                         evaluation={**random_weight_evaluation(proxy, opts), **dataset.kind.code_key()})
     return settings
+
+
+def proxy_key_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, dataset: Dataset, protocol: dict,
+                       batches: Minibatches) -> dict:
+    """:func:`proxy_settings` with the minibatch's replaced clips, where a zero-cost proxy reads it."""
+    replaced = batches.replaced(arch.spec) if proxy.kind == "zero-cost" else []
+    return proxy_settings(proxy, arch, opts, dataset, protocol, replaced)
 
 
 def random_weight_evaluation(proxy: ProxySpec, opts: SearchOptions) -> dict:
@@ -337,7 +355,7 @@ def compute_proxies(archs: list[Architecture], proxies: list[ProxySpec], opts: S
         ctx = ProxyContext(spec=arch.spec, width=opts.width, seeds=tuple(opts.seeds), dataset=dataset,
                            batch=batches(arch.spec), random_weight=setup, device=_device(opts.device))
         for proxy in proxies:
-            key = content_key(proxy_settings(proxy, arch, opts, dataset, protocol))
+            key = content_key(proxy_key_settings(proxy, arch, opts, dataset, protocol, batches))
             arch.proxies[proxy.name], new = proxy_record(proxy, arch, ctx, proxy_file(folder, arch, proxy), key,
                                                          opts.force)
             computed += new
@@ -593,7 +611,7 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
                        batch=batches(archs[0].spec), device=_device(opts.device))
     folder, protocol = search_folder(opts, space["name"], dataset), dataset.describe()["protocol"]
     cached = {p.name: [a for a in archs if not opts.force and cached_record(
-        proxy_file(folder, a, p), content_key(proxy_settings(p, a, opts, dataset, protocol)))]
+        proxy_file(folder, a, p), content_key(proxy_key_settings(p, a, opts, dataset, protocol, batches)))]
               for p in proxies}  # as compute_proxies finds them: these are read, not computed
 
     def from_cache(proxy: ProxySpec) -> str:

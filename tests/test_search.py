@@ -1249,10 +1249,9 @@ def test_an_unreadable_minibatch_clip_is_replaced_under_skip_bad_audio(toy_space
     assert len(minibatch["clips"]) == 4 and bad_id not in minibatch["clips"]
 
 
-def test_a_minibatch_clip_unreadable_at_a_later_input_length_is_not_replaced_for_it_alone():
-    """A clip read at one sample rate and unreadable at another: the minibatch was drawn again for the later
-    front-ends only, so one proxy column mixed two minibatches while search.json named one."""
-    from rwbench.search import Minibatches, minibatch_indices
+def _picky_tones():
+    """Tones whose first minibatch clip (size 4, seed 0) reads at 8 kHz only."""
+    from rwbench.search import minibatch_indices
 
     class Picky(type(tone_dataset())):
         def load_audio(self, clip, sample_rate):
@@ -1264,7 +1263,41 @@ def test_a_minibatch_clip_unreadable_at_a_later_input_length_is_not_replaced_for
     dataset = Picky(tones.name, None, tones.clips, tones.protocol, tones.seconds)
     dataset.decoded, dataset.fail_on = [], {}
     dataset.picky = dataset.clips[int(minibatch_indices(dataset, 4, 0)[0])].id
+    return dataset
+
+
+def test_a_minibatch_clip_unreadable_at_a_later_input_length_is_not_replaced_for_it_alone():
+    """A clip read at one sample rate and unreadable at another: the minibatch was drawn again for the later
+    front-ends only, so one proxy column mixed two minibatches while search.json named one."""
+    from rwbench.search import Minibatches
+
+    dataset = _picky_tones()
     batches = Minibatches(dataset, 4, 0, "small", skip_bad_audio=True)
     batches(TINY)()  # 8 kHz: every clip read
     with pytest.raises(DataError, match=r"other front-ends' input lengths read, so it cannot be replaced"):
         batches(dataclasses.replace(TINY, name="tiny16", sample_rate=16000))()
+
+
+def test_a_zero_cost_record_of_a_replaced_minibatch_is_keyed_by_the_clips_left_out():
+    """Under --skip-bad-audio the minibatch a front-end reads depends on which input lengths the search read first
+    (a clip unreadable at 16 kHz is replaced when a 16 kHz front-end comes first): the zero-cost key named no
+    replaced clip, so a record of the drawn minibatch was read back for a search that scored the replaced one."""
+    from rwbench.proxies import PROXIES
+    from rwbench.search import Architecture, Minibatches, proxy_key_settings
+
+    dataset = _picky_tones()
+    opts = SearchOptions(space="logmel", minibatch=4, skip_bad_audio=True)
+    arch, protocol = Architecture(TINY, {}), dataset.describe()["protocol"]
+    synflow, baseline = PROXIES.get("synflow"), PROXIES.get("params")
+
+    drawn = Minibatches(dataset, 4, 0, "small", skip_bad_audio=True)  # 8 kHz first: the minibatch as drawn
+    assert drawn.replaced(TINY) == [] and "batch_replaced" not in proxy_key_settings(
+        synflow, arch, opts, dataset, protocol, drawn)
+    replaced = Minibatches(dataset, 4, 0, "small", skip_bad_audio=True)
+    replaced(dataclasses.replace(TINY, name="tiny16", sample_rate=16000))()  # 16 kHz first: the picky clip replaced
+    key = proxy_key_settings(synflow, arch, opts, dataset, protocol, replaced)
+    assert key["batch_replaced"] == [dataset.picky]
+    assert key != proxy_key_settings(synflow, arch, opts, dataset, protocol, drawn)
+    assert proxy_key_settings(baseline, arch, opts, dataset, protocol, replaced) == proxy_key_settings(
+        baseline, arch, opts, dataset, protocol, drawn)  # a baseline reads no minibatch
+    assert Minibatches(dataset, 4, 0, "small").replaced(TINY) == []  # without the option: nothing decoded here
