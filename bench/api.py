@@ -167,8 +167,10 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, dataset: Dataset, *
     from .errors import RwbenchError
     from .evaluate import nested_cv
     from .frontend import checked_seed
+    from .guards import checked
     from .options import check_n_jobs
 
+    checked(dataset, partial=bool(dataset.info.get("partial")))  # its classes and folds, as a run checks them
     features, labels = np.asarray(features), np.asarray(labels)
     seed = checked_seed(seed)
     check_n_jobs(n_jobs)

@@ -92,7 +92,7 @@ class BackendSpec:
 
     @property
     def grid_sizes(self) -> dict[str, int]:
-        """Settings per named grid (``{'wide': 56, 'study': 32}``); one unnamed grid: ``{'': size}``."""
+        """Settings per named grid (``{'wide': 64, 'study': 32}``); one unnamed grid: ``{'': size}``."""
         return {name: grid_size(grid) for name, grid in self.grids.items()} if self.grids else {"": self.grid_size}
 
 

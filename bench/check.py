@@ -19,8 +19,8 @@
                     every seed (band edges set by design, fixed DSP pieces, or a projection drawn from a fixed
                     generator) are named
 ``batch_size``      embedding a batch equals embedding its clips one by one, within the batch tolerance below
-``…[dsp]``          ``finite``, ``input_dependent`` and ``batch_size`` again with each weight tag that needs no file
-                    (``dsp``): a broken ``dsp_init`` is scored at chance as a valid row
+``…[dsp]``          ``finite``, ``silence``, ``input_dependent`` and ``batch_size`` again with each weight tag that
+                    needs no file (``dsp``): a broken ``dsp_init`` is scored at chance as a valid row
 ``param_count``     ``spec.param_count(width)`` (a meta-device build) equals the built module's parameter count
 ``min_input``       a clip of exactly the declared minimum length embeds to finite values of the declared width
 ``cpu_cuda``        CPU and CUDA embeddings agree (TF32 off); skipped when CUDA is not available
@@ -246,6 +246,7 @@ def _check_tag(spec: FrontendSpec, width: str | int, seed: int, device: str, tag
     out = _embed(embedder, clips)
     n_bad = int((~torch.isfinite(out)).sum())
     results = [CheckResult("finite", n_bad == 0, f"{n_bad} non-finite of {out.numel()}"),
+               *_guarded("silence", lambda: _check_silence(embedder, clips.shape[-1])),
                *_guarded("input_dependent", lambda: _check_input_dependent(out)),
                *_guarded("batch_size", lambda: _check_batch(embedder, clips))]
     return [CheckResult(f"{r.name}[{tag}]", r.passed, r.detail, r.skipped) for r in results]

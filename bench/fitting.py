@@ -32,6 +32,7 @@ from .filehash import sha256_of
 from .fileio import atomic_path, read_json
 from .options import Execution, Networks, Storage, check_seconds
 from .protocol import OuterSplit, keep_rows
+from .results import devices_label
 
 log = logging.getLogger(__name__)
 
@@ -398,6 +399,21 @@ def ran_on(model: nn.Module) -> dict[str, Any]:
     """Where an epoch of ``model`` runs: device, precision and torch threads (a CPU's float32 sums follow them)."""
     device = next(model.parameters()).device
     return {"device": str(device), "precision": precision(device), "threads": torch.get_num_threads()}
+
+
+def where_it_ran(epochs: list[dict[str, Any]], device: torch.device) -> dict[str, Any]:
+    """A fold's ``device``, ``precision`` and ``threads`` from its epochs (search, selected run, refit), which may have
+    run in several processes: one value each, or every one named (``mixed (cpu ×1, cuda ×1)``; threads a list) —
+    its times are never labelled with one device they did not all run on. Epochs recorded before this: this process's."""
+    # this process predicts the test clips (its time is the fold's ms/clip): its device is among them, run or not
+    devices = [*(str(h.get("device", device)) for h in epochs), str(device)]
+    precisions = sorted({*(str(h.get("precision", precision(device))) for h in epochs), precision(device)})
+    threads = sorted({*(int(h.get("threads", torch.get_num_threads())) for h in epochs), torch.get_num_threads()})
+    if len(set(devices)) > 1 or len(threads) > 1:
+        log.warning("a fold's epochs ran on %s with %s torch threads: its record names each",
+                    ", ".join(sorted(set(devices))), ", ".join(map(str, threads)))
+    return {"device": devices[0] if len(set(devices)) == 1 else devices_label(devices),
+            "precision": " / ".join(precisions), "threads": threads[0] if len(threads) == 1 else threads}
 
 
 def precision(device: torch.device) -> str:

@@ -43,6 +43,7 @@ from .fitting import (
     not_converged,
     recompute_batch_norms,
     warn_not_converged,
+    where_it_ran,
     without_failed,
 )
 from .frontend import Embedder, FrontendSpec
@@ -134,7 +135,8 @@ def _mst_fold(spec: FrontendSpec, split: OuterSplit, waves: torch.Tensor, db: to
                "random_init_test_pearson_r": random_r, **history, "epoch_cap": opts.epochs,
                "batch_norm": "running statistics recomputed over the fit clips (their average) before scoring and "
                              "saving; each epoch's validation used them as they stood (momentum 0.1)",
-               "not_converged": not_converged(history["best_epoch"], opts.epochs, opts.patience)}
+               "not_converged": not_converged(history["best_epoch"], opts.epochs, opts.patience),
+               **where_it_ran(history["history"], device)}
     if summary["not_converged"]:
         warn_not_converged(f"pretrain mst {spec.name} {split.name} seed {seed}", history["best_epoch"], opts.epochs,
                            opts.patience)

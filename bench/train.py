@@ -99,6 +99,7 @@ from .fitting import (
     recompute_batch_norms,
     seeded,
     warn_not_converged,
+    where_it_ran,
     without_failed,
 )
 from .folds import FoldResult, fold_result
@@ -503,21 +504,6 @@ def _train_fold(spec: FrontendSpec, dataset: Dataset, split: OuterSplit, waves: 
     for checkpoint in folder.glob(f"{split.name}.*ckpt"):  # the refit's and every setting's
         checkpoint.unlink(missing_ok=True)
     return result
-
-
-def where_it_ran(epochs: list[dict[str, Any]], device: torch.device) -> dict[str, Any]:
-    """A fold's ``device``, ``precision`` and ``threads`` from its epochs (search, selected run, refit), which may have
-    run in several processes: one value each, or every one named (``mixed (cpu ×1, cuda ×1)``; threads a list) —
-    its times are never labelled with one device they did not all run on. Epochs recorded before this: this process's."""
-    # this process predicts the test clips (its time is the fold's ms/clip): its device is among them, run or not
-    devices = [*(str(h.get("device", device)) for h in epochs), str(device)]
-    precisions = sorted({*(str(h.get("precision", precision(device))) for h in epochs), precision(device)})
-    threads = sorted({*(int(h.get("threads", torch.get_num_threads())) for h in epochs), torch.get_num_threads()})
-    if len(set(devices)) > 1 or len(threads) > 1:
-        log.warning("a fold's epochs ran on %s with %s torch threads: its record names each",
-                    ", ".join(sorted(set(devices))), ", ".join(map(str, threads)))
-    return {"device": devices[0] if len(set(devices)) == 1 else devices_label(devices),
-            "precision": " / ".join(precisions), "threads": threads[0] if len(threads) == 1 else threads}
 
 
 def select_folds(splits: list[OuterSplit], names: tuple[str, ...] | None, dataset: str) -> list[OuterSplit]:

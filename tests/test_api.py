@@ -514,3 +514,17 @@ def test_a_notebook_backend_redefined_is_another_backend_and_an_unpicklable_glob
     assert done.returncode == 0, done.stderr
     first, second = map(float, done.stdout.split()[-2:])
     assert first > 0.3 and second == pytest.approx(0.2)  # 5 classes: one predicted for all (chance 0.2)
+
+
+def test_cross_validate_checks_a_dataset_built_in_python_as_run_does():
+    """A class held by fold 3 alone: ``run`` refused the dataset, ``cross_validate`` scored fold 3 at 0.625 with its
+    6 clips of that class always counted wrong, without a word."""
+    from rwbench.datamodel import Clip, Dataset
+    from rwbench.protocol import PredefinedFolds
+
+    clips = [Clip(f"c{i:02d}", "ab"[i % 2], fold=1 + i % 3) for i in range(30)]
+    clips += [Clip(f"z{i}", "c", fold=3) for i in range(6)]
+    dataset = Dataset("mine", None, clips, PredefinedFolds("mine/folds"), seconds=1.0)
+    features = np.random.default_rng(0).normal(size=(len(clips), 5))
+    with pytest.raises(rwbench.errors.DataError, match=r"fold3 tests 6 clip\(s\) of 1 class\(es\) that no clip of its training"):
+        rwbench.cross_validate(features, dataset.labels, dataset, backend="logreg")

@@ -23,7 +23,7 @@ from rwbench.macs import count_macs
 SECONDS = 0.5  # raised to each spec's minimum by check_frontend (vgg: 1280 frames ≈ 27.3 s)
 CHECKS = {"clip_length", "feature_layers", "dim", "finite", "silence", "input_dependent", "whole_clip", "same_seed",
           "other_seed", "batch_size", "param_count", "min_input", "cpu_cuda"}
-DSP_CHECKS = {"finite[dsp]", "input_dependent[dsp]", "batch_size[dsp]"}  # with each weight tag built without a file
+DSP_CHECKS = {"finite[dsp]", "silence[dsp]", "input_dependent[dsp]", "batch_size[dsp]"}  # per file-less tag
 
 
 def _failures(results) -> list[str]:
@@ -142,9 +142,12 @@ def test_a_layer_normalised_over_the_batch_fails_beside_a_loud_one():
         (toy_spec("silence_nan"), {"silence"}),
         (toy_spec(weights=("random", "dsp"), dsp_init=lambda net: nn.init.zeros_(net.conv.weight)),
          {"input_dependent[dsp]"}),
+        # a DSP initialisation that normalises by the clip's spread: 0/0 on silence under it alone (unchecked before)
+        (toy_spec(weights=("random", "dsp"), dsp_init=lambda net: setattr(net, "mode", "silence_nan")),
+         {"silence[dsp]"}),
     ],
     ids=["dim", "layers", "non_finite", "nan", "constant", "batch", "unseeded", "seed_ignored", "min_input", "crop",
-         "silence_nan", "dsp_dead"],
+         "silence_nan", "dsp_dead", "dsp_silence_nan"],
 )
 def test_checker_catches(spec, expected):
     assert _failed(spec) == expected

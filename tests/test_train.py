@@ -339,6 +339,8 @@ def test_mst_pretraining_learns_the_log_mel_and_embeds(tmp_path):
         assert s["not_converged"] and s["epoch_cap"] == 25
         assert s["best_val_loss"] < 0.9 * s["history"][0]["val_loss"], s["history"]
         assert s["test_pearson_r"] > 0.3 and abs(s["random_init_test_pearson_r"]) < 0.1, s
+        # where it ran, as a trained fold names it (the pretraining's record named no device, precision or threads)
+        assert (s["device"], s["precision"], s["threads"]) == ("cpu", "float32", torch.get_num_threads())
     opts = RunOptions(results_dir=tmp_path, device="cpu", workers=0, weights=["mst", "random"])
     run([tone_dataset()], [spec], [BACKENDS.get("logreg")], opts)
     assert {r["frontend"]["weights"] for r in result_dicts(tmp_path)} == {"mst", "random"}
