@@ -11,8 +11,8 @@
 ``finite``          every embedding value is finite
 ``silence``         a clip of digital silence (a silent crop or window of a real clip) embeds to finite values
 ``input_dependent`` distinct synthetic clips give distinct embeddings (a network ignoring its input fails)
-``whole_clip``      changing the clip's last quarter changes its (mean-pooled) embedding: a network that crops
-                    its input unsaid fails
+``whole_clip``      changing the last quarter of a clip of at least 30 s changes its (mean-pooled) embedding: a
+                    network that crops its input unsaid fails
 ``same_seed``       two builds with the same seed have identical weights and identical embeddings
 ``other_seed``      a different seed gives different random weights (parameters or buffers), and no kernel (a
                     parameter of dim ≥ 2) is the same for every seed; 1-D parameters and buffers the same for
@@ -53,6 +53,7 @@ from .macs import clip_samples
 
 BATCH_RTOL, BATCH_ATOL = 1e-4, 1e-5
 BATCH_GAINS = (1.0, 0.1, 0.01)  # the batch check's clips at three levels: a batch-wide normalisation shows
+WHOLE_CLIP_SECONDS = 30.0  # the whole_clip check's clip: a GTZAN excerpt's length, the registry's longest
 FILELESS_TAGS = ("dsp",)  # weight tags a front-end builds without a file: checked as random weights are
 DEVICE_RTOL, DEVICE_ATOL = 1e-3, 1e-4
 
@@ -168,21 +169,22 @@ def _check_input_dependent(out: torch.Tensor) -> CheckResult:
                        + ("identical embeddings: the network ignores its input" if same else "distinct embeddings"))
 
 
-def _check_whole_clip(embedder: Embedder, clips: torch.Tensor) -> CheckResult:
+def _check_whole_clip(spec: FrontendSpec, embedder: Embedder, n: int) -> CheckResult:
     """The clip's last quarter replaced by another clip's: the mean-pooled embedding must change (a network reading
-    only the start, ``x[..., :8000]``, scores a crop as the clip)."""
-    if len(clips) < 2:
-        return CheckResult("whole_clip", True, "skipped: one clip", skipped=True)
-    tail = clips.shape[1] - clips.shape[1] // 4
+    only the start, ``x[..., :8000]``, scores a crop as the clip). On a clip of at least ``WHOLE_CLIP_SECONDS`` and
+    four times the minimum input: on the checked clip alone, a network that keeps its first 3 s passed."""
+    long = max(n, int(WHOLE_CLIP_SECONDS * spec.sample_rate), 4 * spec.min_samples())
+    clips = synthetic_clips(2, long, spec.sample_rate)
+    tail = long - long // 4
     changed = clips[:1].clone()
     changed[:, tail:] = clips[1:2, tail:]
     before, after = _embed(embedder, clips[:1]), _embed(embedder, changed)
     if not (torch.isfinite(before).all() and torch.isfinite(after).all()):
         return CheckResult("whole_clip", True, "skipped: non-finite embeddings (the finite check)", skipped=True)
     same = _identical(before, after)
-    return CheckResult("whole_clip", not same, f"last quarter of the clip (samples {tail}…) changed → "
-                       + ("identical embedding: the network does not read the whole clip" if same
-                          else "another embedding"))
+    return CheckResult("whole_clip", not same, f"last quarter of a {long / spec.sample_rate:g}-s clip (samples "
+                       f"{tail}…) changed → " + ("identical embedding: the network does not read the whole clip"
+                                                  if same else "another embedding"))
 
 
 def _floating_state(net: nn.Module) -> dict[str, torch.Tensor]:
@@ -308,7 +310,7 @@ def check_frontend(
         results.append(CheckResult("finite", n_bad == 0, f"{n_bad} non-finite of {out.numel()}"))
         results += _guarded("silence", lambda: _check_silence(embedder, n))
         results += _guarded("input_dependent", lambda: _check_input_dependent(out))
-        results += _guarded("whole_clip", lambda: _check_whole_clip(embedder, clips))
+        results += _guarded("whole_clip", lambda: _check_whole_clip(spec, embedder, n))
         results += _guarded("same_seed", lambda: _check_same_seed(spec, width, seed, embedder, clips, out))
         results += _guarded("other_seed", lambda: _check_other_seed(spec, width, seed))
         results += _guarded("batch_size", lambda: _check_batch(embedder, clips))

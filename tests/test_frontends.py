@@ -84,6 +84,8 @@ class Toy(nn.Module):
             return [torch.relu(self.conv(x)) ** 2 * 1e5, torch.relu(self.conv(x / x.abs().amax().clamp_min(1e-8)))]
         if self.mode == "crop":  # reads the first 64 samples of any clip
             x = x[..., :64]
+        if self.mode == "crop_3s":  # reads the first 3 s: the whole of a short check clip
+            x = x[..., :24000]
         if self.mode == "silence_nan":  # normalised by the clip's own spread: 0/0 on silence
             x = x / x.std(dim=-1, keepdim=True)
         y = torch.relu(self.conv(x))
@@ -139,6 +141,7 @@ def test_a_layer_normalised_over_the_batch_fails_beside_a_loud_one():
         (toy_spec("seed_ignored"), {"other_seed"}),
         (toy_spec(min_input=8), {"min_input"}),  # the conv needs 16 samples
         (toy_spec("crop"), {"whole_clip"}),
+        (toy_spec("crop_3s"), {"whole_clip"}),  # passed: the check's 1-s clip was all it read
         (toy_spec("silence_nan"), {"silence"}),
         (toy_spec(weights=("random", "dsp"), dsp_init=lambda net: nn.init.zeros_(net.conv.weight)),
          {"input_dependent[dsp]"}),
@@ -147,7 +150,7 @@ def test_a_layer_normalised_over_the_batch_fails_beside_a_loud_one():
          {"silence[dsp]"}),
     ],
     ids=["dim", "layers", "non_finite", "nan", "constant", "batch", "unseeded", "seed_ignored", "min_input", "crop",
-         "silence_nan", "dsp_dead", "dsp_silence_nan"],
+         "crop_3s", "silence_nan", "dsp_dead", "dsp_silence_nan"],
 )
 def test_checker_catches(spec, expected):
     assert _failed(spec) == expected
