@@ -18,6 +18,7 @@ from .embedding_manifest import EmbeddingManifest
 from .errors import DataError
 from .fileio import content_key
 from .frontend import (
+    PRETRAINED_PREFIX,
     FrontendSpec,
     Pooling,
     Precision,
@@ -55,6 +56,10 @@ class EmbedJob:
         against the network at the job's width, once)."""
         source = resolve_weights(self.frontend, self.weights, self.seed, self.checkpoint, self.recorded_sha256, self.init)
         check_weights_fit(self.frontend, self.width, source)
+        if self.weights.startswith(PRETRAINED_PREFIX) and source.file is not None:
+            from .results import refuse_own_fold_weights
+
+            refuse_own_fold_weights(Path(source.file.path), self.dataset)
         return source
 
     @property

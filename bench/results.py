@@ -202,6 +202,35 @@ def check_fold_weights_data(folder: Path, fold: str, dataset: Dataset, head: Pat
                            "--force)")
 
 
+_WARNED_FOLD_FILES: set[Path] = set()  # warned about once a process
+
+
+def refuse_own_fold_weights(path: Path, dataset: Dataset) -> None:
+    """``pretrained:PATH`` at a per-fold weights file of ``rwbench train`` / ``pretrain`` (its metadata names a fold):
+    refused where its ``<fold>.json`` beside it records ``dataset``'s clips, since every other fold's test clips were
+    among its training clips; warned about where no readable record is beside it. ``--weights trained`` (``mst``)
+    scores each fold with its own weights."""
+    from .weight_packs import file_metadata
+
+    said = file_metadata(path) if path.suffix == ".safetensors" else {}
+    fold, tag = said.get("fold"), said.get("tag")
+    if not fold or tag not in FOLD_TAGS:
+        return
+    try:
+        made = read_json(path.parent / f"{fold}.json").get("data") or {}
+    except RwbenchError:
+        made = {}
+    if made.get("fingerprint") == dataset.fingerprint():
+        raise RwbenchError(f"pretrained:{path} holds the {tag} weights of {fold} of {dataset.key} (its {fold}.json): "
+                           f"they were trained on {fold}'s training side, which holds every other fold's test clips. "
+                           f"Give --weights {tag}: each fold scored with its own weights")
+    if not made and path not in _WARNED_FOLD_FILES:
+        _WARNED_FOLD_FILES.add(path)
+        log.warning("pretrained:%s holds %s weights of a fold (%s) of a dataset its record does not name (no readable "
+                    "%s.json beside it): if it is %s, every other fold's test clips were among its training clips",
+                    path, tag, fold, fold, dataset.key)
+
+
 def device_kind(device: str) -> str:
     """The kind of device a time was measured on: ``cpu``, ``cuda``, ``mps`` (``cuda:1`` → ``cuda``)."""
     return str(device).split(":")[0]

@@ -280,7 +280,7 @@ def _checked(pack_name: str, frontend: str, tag: str, home: Path) -> WeightsFile
     if digest != entry["sha256"]:
         raise WeightsError(f"{path} has sha256 {digest}, not the {entry['sha256']} it was installed with (changed "
                            f"or damaged); {reinstall}")
-    said = _file_metadata(path)
+    said = file_metadata(path)
     claimed = {"pack": pack.name, "model": model, "frontend": frontend, "tag": tag, "source_sha256": pack.sha256}
     if wrong := {k: said.get(k) for k, v in claimed.items() if said.get(k) != v}:  # another model's file in its place
         raise WeightsError(f"{path} is not {pack.name}'s {model} ({frontend} {tag}): its own metadata says "
@@ -288,7 +288,7 @@ def _checked(pack_name: str, frontend: str, tag: str, home: Path) -> WeightsFile
     return WeightsFile(path, digest)
 
 
-def _file_metadata(path: Path) -> dict:
+def file_metadata(path: Path) -> dict:
     """The ``rwbench`` metadata a converted file carries (:func:`write_safetensors`); {} when it has none."""
     try:
         with safe_open(str(path), "np") as f:

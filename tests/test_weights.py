@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 from toy import TINY, TinyNet, tone_dataset
 
 from rwbench.backends import BACKENDS
+from rwbench.errors import RwbenchError
 from rwbench.frontend import FRONTENDS, Embedder, layer_sets, resolve_weights
 from rwbench.pipeline import RunOptions, run
 from rwbench.weight_packs import WeightsError, _checked, fetch, listing, pack_file, sha256_of
@@ -169,6 +170,32 @@ def test_a_weights_file_replaced_after_the_run_keyed_it_is_never_embedded_under_
     with pytest.raises(WeightsError, match=r"changed during the run: sha256 .* now, .* when the run keyed"):
         Embedder(TINY, weights=job.resolved)
     assert job.key == key
+
+
+def test_a_fold_weights_file_of_the_same_data_is_refused_as_pretrained_weights(tmp_path, caplog):
+    """``pretrained:PATH`` at fold1's trained weights scored every fold with them: fold 2…5's test clips were their
+    training clips. Refused where its fold1.json records this data; warned about where no record is beside it;
+    weights trained on another dataset are a transfer, taken."""
+    from rwbench.embed_job import EmbedJob
+    from rwbench.fileio import write_json
+    from rwbench.results import fold_weights_data
+    from rwbench.weight_packs import write_safetensors
+
+    dataset, other = tone_dataset(n_per_class=4), tone_dataset(n_per_class=5)
+    path = tmp_path / "fold1.safetensors"
+    write_safetensors(path, _state(1), {"frontend": TINY.name, "tag": "trained", "fold": "fold1", "seed": 0})
+    write_json(tmp_path / "fold1.json", {"data": fold_weights_data(dataset)})
+    with pytest.raises(RwbenchError, match=r"trained weights of fold1 of .*Give --weights trained"):
+        EmbedJob(dataset, TINY, "small", weights=f"pretrained:{path}").resolved  # noqa: B018
+    assert EmbedJob(other, TINY, "small", weights=f"pretrained:{path}").resolved.file is not None
+    (tmp_path / "fold1.json").unlink()
+    with caplog.at_level("WARNING"):
+        for _ in range(2):
+            EmbedJob(dataset, TINY, "small", weights=f"pretrained:{path}").resolved  # noqa: B018
+    assert [r.getMessage() for r in caplog.records].count(next(r.getMessage() for r in caplog.records)) == 1
+    assert "no readable fold1.json beside it" in caplog.text
+    save_file(_state(1), str(tmp_path / "plain.safetensors"))  # a file rwbench did not write: no fold to check
+    assert EmbedJob(dataset, TINY, "small", weights=f"pretrained:{tmp_path / 'plain.safetensors'}").resolved.file
 
 
 @pytest.mark.parametrize(("edit", "match"), [
