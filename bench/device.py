@@ -154,15 +154,20 @@ CPU_AUTO_BATCH = 16  # larger batches gain nothing on a CPU
 
 
 def choose_batch_size(job: EmbedJob, device: str = "auto") -> int:
-    """The batch size when none is given: the largest power of two up to 16 on CPU (larger batches gain nothing
-    there), up to ``MAX_AUTO_BATCH`` on CUDA, whose estimated memory fits: in half the free GPU memory, or in the
-    share of the machine's memory :func:`check_memory` allows."""
-    torch_device = resolve_device(device)
-    if torch_device.type == "cuda":
-        batch, room = MAX_AUTO_BATCH, torch.cuda.mem_get_info(torch_device)[0] / 2
+    """The batch size when none is given: :func:`batch_that_fits` the job's front-end instance and input length."""
+    return batch_that_fits(job.frontend, job.width, job.input_samples()[1], resolve_device(device))
+
+
+def batch_that_fits(spec: FrontendSpec, width: str | int, samples: int, device: torch.device,
+                    most: int | None = None) -> int:
+    """The largest power of two up to ``most`` (default 16 on CPU, where larger batches gain nothing, and
+    ``MAX_AUTO_BATCH`` on CUDA) whose estimated memory for clips of ``samples`` fits: in half the free GPU memory,
+    or in the share of the machine's memory :func:`check_memory` allows."""
+    if device.type == "cuda":
+        batch, room = most or MAX_AUTO_BATCH, torch.cuda.mem_get_info(device)[0] / 2
     else:
-        batch, room = CPU_AUTO_BATCH, 0.9 * memory_available(torch_device)
-    while batch > 1 and sum(job.frontend.memory_needed(job.width, job.input_samples()[1], batch).values()) > room:
+        batch, room = most or CPU_AUTO_BATCH, 0.9 * memory_available(device)
+    while batch > 1 and sum(spec.memory_needed(width, samples, batch).values()) > room:
         batch //= 2
     return batch
 

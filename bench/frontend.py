@@ -466,8 +466,12 @@ def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0, checkpoin
     if requested in FOLD_TAGS and offers(spec, requested):
         if checkpoint is not None and recorded and not Path(checkpoint).is_file():
             return WeightSource(requested, seed=seed, file=WeightsFile(Path(checkpoint), recorded))
-        if checkpoint is None or not Path(checkpoint).is_file():
-            command = "rwbench train" if requested == "trained" else f"rwbench pretrain {requested}"
+        command = "rwbench train" if requested == "trained" else f"rwbench pretrain {requested}"
+        if checkpoint is None:  # outside a run (rwbench.embedder, the HEAR API): no outer fold to take them from
+            raise RwbenchError(f"{requested!r} weights of {spec.name!r} are one file per outer fold of the dataset "
+                               f"`{command}` trained on, which a run picks fold by fold; here, give one fold's file "
+                               f"as pretrained:PATH (its <fold>.safetensors under the run's --results weights/)")
+        if not Path(checkpoint).is_file():
             raise RwbenchError(f"front-end {spec.name!r} has no {requested!r} weights at {checkpoint} (seed {seed}); "
                                f"make them with `{command}` on the same dataset, width, seeds and --results first")
         return WeightSource(requested, seed=seed, file=checkpoint_file(checkpoint))

@@ -67,7 +67,7 @@ __all__ = ["DEFAULT", "HearConfig", "RwbenchHearModel", "get_scene_embeddings", 
            "load_model", "parse_model_path"]
 
 DEFAULT = "timbral_temporal:random:seed=0:width=small:rate=16000"
-WINDOW_BATCH = 256  # windows through the network at once (bounds the memory of long sounds)
+WINDOW_BATCH = 256  # windows through the network at once at most (fewer where their memory does not fit)
 
 
 @dataclass(frozen=True)
@@ -199,6 +199,14 @@ class RwbenchHearModel(nn.Module):
                                    f"none at {self.spec.name}'s {rate} Hz: nothing to embed")
         return audio.to(device, torch.float32)
 
+    def fitting(self, samples: int, most: int) -> int:
+        """How many inputs of ``samples`` go through the network at once: up to ``most``, as many as fit the
+        device's memory (a paper-width network's 27-s minimum window is 0.5 GiB each)."""
+        from .device import batch_that_fits
+
+        return batch_that_fits(self.spec, self.config.width, max(samples, self.spec.min_samples()),
+                               self.columns.device, most)
+
     def embed(self, waves: torch.Tensor) -> torch.Tensor:
         """Clip embeddings of ``(n, samples)`` at the front-end's rate → ``(n, scene_embedding_size)`` (shorter
         clips lengthened by the front-end's rule, by :class:`~rwbench.frontend.FrozenEmbedder`)."""
@@ -216,7 +224,8 @@ def load_model(model_file_path: str = "", **kwargs) -> RwbenchHearModel:
 def get_scene_embeddings(audio: torch.Tensor, model: RwbenchHearModel) -> torch.Tensor:
     """``(n_sounds, samples)`` float32 mono at ``model.sample_rate`` → ``(n_sounds, scene_embedding_size)``
     float32: rwbench's clip embedding of each whole sound."""
-    return model.embed(model.prepare(audio))
+    waves = model.prepare(audio)
+    return torch.cat([model.embed(part) for part in torch.split(waves, model.fitting(waves.shape[1], len(waves)))])
 
 
 def get_timestamp_embeddings(audio: torch.Tensor, model: RwbenchHearModel) -> tuple[torch.Tensor, torch.Tensor]:
@@ -230,8 +239,8 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: RwbenchHearModel) -> tu
     centres = torch.round(times * rate / 1000.0).long()  # samples at the front-end's rate
     padded = torch.nn.functional.pad(waves, (window // 2, window // 2))
     index = (centres[:, None] + torch.arange(window)[None]).to(waves.device)  # window k: centre c_k, half each side
-    out = []
-    for part in torch.split(index, max(1, WINDOW_BATCH // max(n_sounds, 1))):
+    out, per_pass = [], model.fitting(window, WINDOW_BATCH)
+    for part in torch.split(index, max(1, per_pass // max(n_sounds, 1))):
         frames = padded[:, part]  # (n_sounds, k, window)
         out.append(model.embed(frames.reshape(-1, window)).reshape(n_sounds, len(part), -1))
     embeddings = torch.cat(out, dim=1) if out else waves.new_zeros(n_sounds, 0, model.timestamp_embedding_size)

@@ -169,21 +169,27 @@ def read_index(prefix: str | Path) -> dict[str, BundleEntry]:
     return entries
 
 
-def _shards(prefix: str | Path) -> list[Path]:
+def _shards(prefix: str | Path, needed: int) -> list[Path]:
+    """The data files ``{prefix}.data-KKKKK-of-NNNNN``, K = 0 … N−1, by name (a stray file beside them, another
+    save's shard, is not taken for one of them); one complete set of at least ``needed``."""
     header = Path(f"{prefix}.index")
-    found = sorted(header.parent.glob(f"{header.name[:-len('.index')]}.data-*-of-*"))
-    return found
+    stem = header.name[:-len(".index")]
+    found = sorted(header.parent.glob(f"{stem}.data-*-of-*"))
+    counts = {int(n) for p in found if (n := p.name.rpartition("-of-")[2]).isdigit()}
+    named = [[header.parent / f"{stem}.data-{k:05d}-of-{n:05d}" for k in range(n)] for n in sorted(counts) if n >= needed]
+    sets = [paths for paths in named if all(p.is_file() for p in paths)]
+    if len(sets) != 1:
+        raise CheckpointError(f"checkpoint {prefix}: {needed} data shard(s) expected beside {prefix}.index "
+                              f"({stem}.data-00000-of-N …), found {[p.name for p in found] or 'none'}"
+                              + (": several complete sets" if sets else ""))
+    return sets[0]
 
 
 def load_checkpoint(prefix: str | Path) -> dict[str, np.ndarray]:
     """Every numeric variable of the checkpoint at ``prefix`` (e.g. ``folder/model.ckpt``, or ``folder/`` for a
     checkpoint saved with an empty file name), as numpy arrays with their TensorFlow shapes."""
     entries = read_index(prefix)
-    shards = _shards(prefix)
-    needed = max((e.shard for e in entries.values()), default=0) + 1
-    if len(shards) < needed:
-        raise CheckpointError(f"checkpoint {prefix}: {needed} data shard(s) expected beside {prefix}.index, "
-                              f"found {[s.name for s in shards] or 'none'}")
+    shards = _shards(prefix, max((e.shard for e in entries.values()), default=0) + 1)
     blobs = [s.read_bytes() for s in shards]
     out = {}
     for name, e in entries.items():

@@ -59,6 +59,23 @@ def test_batch_independence_and_determinism():
     torch.testing.assert_close(stamped[1:2], hear.get_timestamp_embeddings(audio[1:2], model)[0], rtol=1e-4, atol=1e-5)
 
 
+def test_windows_and_sounds_go_through_the_network_in_passes_that_fit_the_memory(monkeypatch):
+    """Up to 256 windows went through the network at once whatever their size: vgg at paper width reads windows of
+    its 27-s minimum, about 0.5 GiB each (256: about 118 GiB). Passes now fit the device's memory, same values."""
+    from rwbench import device
+
+    model = hear.load_model("strided_256_256:random:hop=50:window=0.5")
+    audio = noise(2, 3.0, 16000, seed=4)
+    whole = hear.get_timestamp_embeddings(audio, model)[0], hear.get_scene_embeddings(audio, model)
+    assert model.fitting(model.window_samples, hear.WINDOW_BATCH) == hear.WINDOW_BATCH
+    four_windows = sum(model.spec.memory_needed("small", model.window_samples, 4).values())
+    monkeypatch.setattr(device, "memory_available", lambda _: int(four_windows / 0.9) + 1)  # room for 4 windows
+    assert model.fitting(model.window_samples, hear.WINDOW_BATCH) == 4
+    assert model.fitting(audio.shape[1], 2) == 1  # a 3-s sound holds more than 4 windows' memory: one at a time
+    torch.testing.assert_close(hear.get_timestamp_embeddings(audio, model)[0], whole[0], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(hear.get_scene_embeddings(audio, model), whole[1], rtol=1e-4, atol=1e-5)
+
+
 def test_timestamp_embedding_is_the_clip_embedding_of_the_window_centred_on_it():
     model = hear.load_model("strided_256_256:random:hop=25:window=0.5")
     audio = noise(1, 2.0, 16000, seed=2)
@@ -162,3 +179,12 @@ def test_model_spec_values_are_read_as_given_or_refused():
                             ({"seed": True}, "True is not a number"), ({"pooling": 3}, "pooling must be text")):
         with pytest.raises(RwbenchError, match=re.escape(problem)):
             HearConfig.from_mapping(values, "f")
+
+
+@pytest.mark.parametrize("path", ["mst:mst", "strided_256_256:trained"])
+def test_a_per_fold_weight_tag_outside_a_run_names_the_way_that_works(path):
+    """The error said the weights were "at None" and to run `rwbench pretrain` / `train`, which a user who had done so
+    was told again; a fold's file as pretrained:PATH is what serves one set of weights."""
+    with pytest.raises(RwbenchError, match=r"one file per outer fold .*give one fold's file as pretrained:PATH") as err:
+        hear.load_model(path)
+    assert "None" not in str(err.value)

@@ -77,6 +77,16 @@ def test_not_a_checkpoint_is_named(checkpoint, damage, match):
         load_checkpoint(checkpoint)
 
 
+def test_shards_are_taken_by_name_not_by_their_place_in_the_folder(checkpoint):
+    """A stray file that sorts before the data shard (another save's ``.data-00000-of-00000``) was read as shard 0:
+    an intact checkpoint reported as a damaged data file."""
+    (Path(checkpoint) / ".data-00000-of-00000").write_bytes(b"x" * 1000)
+    assert len(load_checkpoint(checkpoint)) == 86
+    (Path(checkpoint) / ".data-00000-of-00001").unlink()
+    with pytest.raises(CheckpointError, match=r"1 data shard\(s\) expected .*found \['.data-00000-of-00000'\]"):
+        load_checkpoint(checkpoint)
+
+
 def test_conversion_names_missing_and_misshaped_variables(checkpoint):
     layout, build = LAYOUTS["musicnn_vgg"]
     variables = load_checkpoint(checkpoint)
