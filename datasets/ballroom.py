@@ -10,8 +10,10 @@ group, so its two clips always share a fold (every other clip is a group of its 
 ``folds_file`` (written by :func:`rwbench.guards.write_folds`) reuses fixed folds instead
 (protocol ``ballroom/folds-file:<name>``).
 
-Length policy: 350000 samples at 12 kHz (29.17 s) as in the study, cropped from the start; shorter
-clips are zero-padded. Sample rates are read from each file.
+Length policy: 350000 samples at 12 kHz (29.17 s) as in the study, cropped from the start; shorter clips are
+zero-padded; one length for every input kind: log-mel front-ends read the same audio as waveform ones, 1 +
+350000 // 256 = 1368 frames, where the study's spectrogram inputs were 1376 frames (352000 samples: 0.6 % more
+audio; its VGG maps 344×48 / 86×16, here 342×48 / 85×16). Sample rates are read from each file.
 """
 
 from __future__ import annotations
