@@ -48,25 +48,28 @@ def load_dataset(name: str, root: str | Path | None = None, *, tasks: Sequence[s
     return load_registered(spec, None if root is None else Path(root), list(tasks) if tasks else None, options)
 
 
-def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | None = None,
+def run(dataset: str | Dataset | Sequence[Dataset] = "synthetic", *, root: str | Path | None = None,
         frontends: str | Sequence[str] = DEFAULT_FRONTENDS, backends: str | Sequence[str] = DEFAULT_BACKENDS,
         results: str | Path = "results", seeds: int | Sequence[int] = 1, weights: str | Sequence[str] = ("random",),
         tasks: Sequence[str] | None = None, **options) -> pd.DataFrame:
     """``rwbench run``: embed ``dataset`` (a registered name read from ``root``, or datasets from
-    :func:`load_dataset`) with each front-end, evaluate each backend by nested CV, write the result files under
-    ``results`` and return the leaderboard of those datasets. ``frontends``/``backends``: names or wildcards;
-    ``seeds``: a count or a list; ``options``: the other fields of :class:`rwbench.pipeline.RunOptions`
-    (``width``, ``device``, ``pooling``, ``layers``, ``grid``, ``n_jobs``, ``cache_dir``, ``skip_bad_audio`` …),
-    and for a registered dataset its loader's: ``partial=True`` and ``dataset_options={...}`` (``--dataset-option``)."""
+    :func:`load_dataset`, one or a list) with each front-end, evaluate each backend by nested CV, write the result
+    files under ``results`` and return the leaderboard of those datasets. ``frontends``/``backends``: names or
+    wildcards; ``seeds``: a count or a list; ``options``: the other fields of :class:`rwbench.pipeline.RunOptions`
+    (``width``, ``device``, ``pooling``, ``layers`` (as ``--layers``, or a list of layer sets), ``grid``, ``n_jobs``,
+    ``cache_dir``, ``skip_bad_audio`` …), and for a registered dataset its loader's: ``partial=True`` and
+    ``dataset_options={...}`` (``--dataset-option``)."""
     from .analysis.leaderboard import load
     from .backends import BACKENDS
     from .cli_args import check_loader_keys, loader_flags, writable_folder
-    from .datamodel import DATASETS
+    from .datamodel import DATASETS, Dataset
     from .errors import RwbenchError
     from .frontend import FRONTENDS
     from .pipeline import RunOptions
     from .pipeline import run as run_pipeline
 
+    if isinstance(dataset, Dataset):  # one dataset object, as load_dataset's list holds them
+        dataset = [dataset]
     if not isinstance(dataset, str):
         dataset = list(dataset)
         given = [name for name, value in (("root", root), ("tasks", tasks), ("partial", options.get("partial")),
@@ -79,6 +82,12 @@ def run(dataset: str | Sequence[Dataset] = "synthetic", *, root: str | Path | No
     for folder, name in ((results, "results"), (options.get("cache_dir"), "cache_dir")):
         if folder is not None:
             writable_folder(Path(folder), name)
+    layers = options.get("layers")
+    if layers is not None and not isinstance(layers, str):  # a list of layer sets, as --layers 'a+b,c' separates them
+        if isinstance(layers, Sequence) and layers and all(isinstance(s, str) for s in layers):
+            options["layers"] = ",".join(layers)
+        else:
+            raise RwbenchError(f"layers {layers!r}: give default, each, all, layer sets like 'a+b,c', or a list of sets")
     loader = dict(options.pop("dataset_options", None) or {})  # as given: check_duplicates=False is an option too
     check_loader_keys(loader)
     partial = options.pop("partial", False)

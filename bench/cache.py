@@ -51,6 +51,12 @@ def failed_clip(note: str) -> dict:
     return dict(zip(("clip", "reason"), note.split("\t", 1)))
 
 
+def covers(rows: np.ndarray, clips: Sequence[int]) -> bool:
+    """``rows`` (a clip per row) hold each of ``clips`` (ascending), in ascending order: once each, or several windows
+    each when segmented."""
+    return bool(np.array_equal(np.unique(rows), clips) and (np.diff(rows) >= 0).all())
+
+
 _CHECKED: dict[Path, tuple] = {}  # entry folder -> the stats of its arrays when their sha256 last matched (per process)
 
 
@@ -108,7 +114,9 @@ class CacheEntry:
         """What the manifest says that its (checksummed) arrays contradict: their shapes, the clips, the layer spans.
         The sha256 covers the arrays, not the manifest that says how to read them."""
         rows, dim = np.load(self.features_path, mmap_mode="r").shape
-        index = len(np.load(self.clip_index_path, mmap_mode="r"))
+        clip_index = np.load(self.clip_index_path)
+        index = len(clip_index)
+        segmented = bool((manifest.description.get("input") or {}).get("segment"))
         spans = sorted(tuple(span) for span in manifest.layers.values())
         tiled = bool(spans) and spans[0][0] == 0 and spans[-1][1] == manifest.dim and all(
             a[1] == b[0] for a, b in zip(spans, spans[1:]))
@@ -120,6 +128,10 @@ class CacheEntry:
         for wrong, said in (((rows, dim) != (manifest.n_rows, manifest.dim), f"features are {rows} × {dim}, the "
                              f"manifest says {manifest.n_rows} × {manifest.dim}"),
                             (index != rows, f"clip_index has {index} rows for {rows} feature rows"),
+                            (not covers(clip_index, range(manifest.n_clips))
+                             or not segmented and index != manifest.n_clips,
+                             f"clip_index does not hold each of the {manifest.n_clips} clips "
+                             + (", in ascending order" if segmented else "once, in order")),
                             (len(manifest.clip_ids) != manifest.n_clips, f"{len(manifest.clip_ids)} clip ids for "
                              f"n_clips {manifest.n_clips}"),
                             (not tiled, f"its layers' columns {dict(manifest.layers)} do not cover 0…{manifest.dim}"
@@ -169,8 +181,9 @@ class CacheEntry:
     def part_path(self, index: int) -> Path:
         return self.parts / f"{index:05d}.npz"
 
-    def has_part(self, index: int) -> bool:
-        """A readable part ``index`` is there; an unreadable one is removed (and computed again)."""
+    def has_part(self, index: int, clips: Sequence[int]) -> bool:
+        """A readable part ``index`` holding rows of each of its chunk's ``clips``, in order, is there; another is
+        removed (and computed again)."""
         path = self.part_path(index)
         if not path.is_file():
             return False
@@ -180,6 +193,11 @@ class CacheEntry:
                 raise ValueError("rows and features differ in length")
         except Exception as err:  # a damaged zip raises many types; any of them means recompute
             log.warning("chunk %s is unreadable (%s); computing it again", path, err)
+            path.unlink(missing_ok=True)
+            return False
+        if not covers(part["rows"], clips):  # a copy of another part, or one of another chunk size
+            log.warning("chunk %s: its rows are not its chunk's clips %d…%d; computing it again", path, clips[0],
+                        clips[-1])
             path.unlink(missing_ok=True)
             return False
         return True

@@ -65,9 +65,14 @@ def ensure_embedded(job: EmbedJob, cache_root: Path, **options) -> bool:
     """Make the job's cache entry complete; True when this call computed it (False: it was there, or another
     process computed it while this one waited for the entry's lock). A damaged entry is computed again; one that a
     ``--skip-bad-audio`` run left clips out of fails a run without the flag (:func:`refuse_skipped`)."""
+    if not job.dataset.clips:  # no chunk to compute or assemble
+        raise DataError(f"dataset {job.dataset.key!r} has no clips: nothing to embed with {job.frontend.name}")
     entry = job.entry(Path(cache_root))
     if entry.is_complete():
         log.debug("cache hit %s", entry.folder)
+        if entry.parts.exists():  # a process killed between writing the manifest and removing them left them
+            with entry.lock():
+                entry.tidy()
     else:
         with entry.lock():
             if entry.exists() and (problem := entry.problem()) is not None:
@@ -108,7 +113,7 @@ def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_si
     model, params = build_model(job, torch_device, compile=compile)
     n_clips = len(job.dataset.clips)
     chunks = [list(range(start, min(start + CHUNK_CLIPS, n_clips))) for start in range(0, n_clips, CHUNK_CLIPS)]
-    todo = [i for i in range(len(chunks)) if not entry.has_part(i)]
+    todo = [i for i, clips in enumerate(chunks) if not entry.has_part(i, clips)]
     if len(todo) < len(chunks):
         log.info("%s: resuming, %d of %d chunks already done", job.frontend.name, len(chunks) - len(todo), len(chunks))
     bar = tqdm(total=n_clips, initial=n_clips - sum(len(chunks[i]) for i in todo), unit="clip",
@@ -186,8 +191,14 @@ def _embed_batch(model: Embedder, batch, device: torch.device, batch_size: int, 
     waves = torch.cat([w for _, w in good])
     if device.type == "cuda":  # page-locked: the copies below run asynchronously
         waves = waves.pin_memory()
-    out = np.concatenate([model(part.to(device, non_blocking=True)).cpu().numpy()  # ≤ batch_size windows a pass
-                          for part in torch.split(waves, batch_size)])
+    passes = []
+    for part in torch.split(waves, batch_size):  # ≤ batch_size windows a pass
+        passes.append(model(part.to(device, non_blocking=True)).cpu().numpy())
+        if len(passes[-1]) != len(part):  # rows are handed to the clips by position: another count is clips swapped
+            name = model.spec.name
+            raise RwbenchError(f"front-end {name!r} returned {len(passes[-1])} rows for {len(part)} inputs: its "
+                               f"network must keep the batch axis, one row per input (rwbench check-plugin {name})")
+    out = np.concatenate(passes)
     start = 0
     for i, windows in good:
         mine, start = out[start:start + len(windows)], start + len(windows)

@@ -12,7 +12,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from .errors import RwbenchError
 
 ADDED_LATER = ("threads", "compile_seconds")  # fields whose absence is no fault (their defaults: unknown, none)
-MANIFEST_SCHEMA = 3  # 3: typed, with the arrays' checksums (earlier manifests are recomputed)
+# 3: typed, with the arrays' checksums. 4: written under the 2026-12-05 fixes (fusion leaves parametrised or hooked
+# convs and batch norms alone; a GRU's, ConvTranspose's, 3-d conv's and parametrised weights are drawn from the seed;
+# a silent first crop is refused): an entry finished before them may hold values or rows they changed, under the same
+# key. Entries of an earlier schema are computed again.
+MANIFEST_SCHEMA = 4
 
 
 @dataclass(frozen=True)

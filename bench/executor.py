@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
-from .backends import BackendSpec
+from .backends import BackendSpec, warn_grid_edges
 from .datamodel import Dataset
 from .errors import RwbenchError
 from .frontend import FrontendSpec, layer_sets
@@ -142,7 +142,10 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
     bar = opts.progress
     opts = replace(opts, results_dir=opts.results_dir.resolve(), cache_dir=opts.cache_root.resolve(), progress=False)
     eval_jobs = evaluation_jobs(datasets, frontends, backends, opts)
-    embed_jobs = prepare_embedding(datasets, frontends, opts, jobs_to_embed(datasets, eval_jobs, opts))
+    todo = jobs_to_embed(datasets, eval_jobs, opts)
+    # the device and memory checks where the embeddings run: here for a cluster of this machine; on a worker of an
+    # existing one (--scheduler), whose GPUs and memory this machine may not have
+    embed_jobs = None if scheduler else prepare_embedding(datasets, frontends, opts, todo)
     _ship_plugins()
     client, threads = client_for(scheduler, n_workers)
     # an evaluate task's grid search runs in as many threads as the task has cores (--jobs overrides), as the local executor's
@@ -150,6 +153,8 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
     log_, failures, start = RunLog(), [], time.perf_counter()
     last_embed = start
     try:
+        if embed_jobs is None:
+            embed_jobs = client.submit(prepare_embedding, datasets, frontends, opts, todo, pure=False).result()
         log.info("dask: %d embed and %d evaluate tasks on %d workers (%s)", len(embed_jobs), len(eval_jobs),
                  len(client.scheduler_info()["workers"]), client.scheduler.address)
         run = uuid.uuid4().hex[:8]
@@ -184,6 +189,7 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
                 log_.reused += not computed
                 progress.step(f"{path.parent.name}/{path.stem}{'' if computed else ': up to date'}", worked=computed)
         progress.close()
+        warn_grid_edges(log_.results)  # as the local executor does
         log_.embed_seconds = last_embed - start  # to the last embed task's end (evaluate tasks overlap it)
     finally:
         cluster = client.cluster

@@ -6,7 +6,8 @@ file is hashed again, while a rerun over unchanged files only stats them; a file
 :data:`RACY_SECONDS` is not remembered (on a filesystem with 1-second timestamps a second write within
 that second leaves the stat as it was: git's "racily clean" case). The table lives in
 ``rwbench_home()`` (``$RWBENCH_HOME``, else ``$XDG_CACHE_HOME/rwbench``, default ``~/.cache/rwbench``);
-where it cannot be written every file is hashed on every use, which is slower and as correct.
+where it cannot be written every file is hashed on every use, which is slower and as correct; a damaged one is moved
+aside (``*.corrupt``) and a new one started.
 """
 
 from __future__ import annotations
@@ -66,6 +67,16 @@ def code_sha256(obj) -> str | None:
         return sha256_of(Path(inspect.getsourcefile(obj) or ""))
     except (OSError, TypeError):  # a notebook cell, `python -c`, stdin: no file to hash, so its value
         return value_sha256(obj)
+
+
+def with_sources(code: str, files: Sequence[Path]) -> str:
+    """``code`` (a plugin file's sha256) joined with the sha256 of each of ``files`` (modules its network is built
+    from): editing any of them gives new keys. ``code`` itself where ``files`` is empty; else ``net:`` and the
+    sha256 of them all (taken once: a spec copied with ``dataclasses.replace`` keeps it)."""
+    if not files:
+        return code
+    joined = json.dumps([code, *(sha256_of(f) for f in files)])
+    return "net:" + hashlib.sha256(joined.encode()).hexdigest()
 
 
 def registering_code(build, depth: int = 1) -> str | None:
@@ -147,16 +158,39 @@ def value_sha256(obj) -> str:
         return "process:" + uuid.uuid4().hex
 
 
+def _memo_path() -> Path:
+    return rwbench_home() / "file-hashes.sqlite3"
+
+
 def _memo() -> sqlite3.Connection | None:
     try:
-        home = rwbench_home()
-        home.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(home / "file-hashes.sqlite3", timeout=60)
-        db.execute("CREATE TABLE IF NOT EXISTS digest (path TEXT PRIMARY KEY, stat TEXT NOT NULL, sha1 TEXT NOT NULL)")
-        return db
+        _memo_path().parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(_memo_path(), timeout=60)
     except (OSError, sqlite3.Error) as err:
         log.debug("no file-hash memo (%s): hashing every file", err)
         return None
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS digest (path TEXT PRIMARY KEY, stat TEXT NOT NULL, sha1 TEXT NOT NULL)")
+        return db
+    except sqlite3.Error as err:
+        _give_up(db, err)
+        return None
+
+
+def _give_up(db: sqlite3.Connection, err: sqlite3.Error) -> None:
+    """Close a memo that failed (the files are then hashed without it); a damaged one, not a locked or read-only one,
+    is moved aside, so that the next use starts a new one."""
+    db.close()
+    if isinstance(err, sqlite3.OperationalError):
+        log.debug("file-hash memo not used: %s", err)
+        return
+    path = _memo_path()
+    try:
+        os.replace(path, path.with_name(path.name + ".corrupt"))
+        done = f"moved aside to {path.name}.corrupt, a new one is started"
+    except OSError as move_err:
+        done = f"delete it (it cannot be moved aside: {move_err})"
+    log.warning("the file-hash memo %s is damaged (%s): %s; files are hashed without it", path, err, done)
 
 
 def file_digests(paths: Sequence[Path]) -> list[str]:
@@ -167,7 +201,13 @@ def file_digests(paths: Sequence[Path]) -> list[str]:
         real = os.path.realpath(path)
         st = os.stat(real)
         stat = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
-        row = db.execute("SELECT stat, sha1 FROM digest WHERE path = ?", (real,)).fetchone() if db else None
+        row = None
+        if db is not None:
+            try:
+                row = db.execute("SELECT stat, sha1 FROM digest WHERE path = ?", (real,)).fetchone()
+            except sqlite3.Error as err:
+                _give_up(db, err)
+                db = None
         if row and row[0] == stat:
             out.append(row[1])
             continue
@@ -179,7 +219,7 @@ def file_digests(paths: Sequence[Path]) -> list[str]:
         try:
             with db:
                 db.executemany("INSERT OR REPLACE INTO digest VALUES (?, ?, ?)", fresh)
+            db.close()
         except sqlite3.Error as err:
-            log.debug("file-hash memo not updated: %s", err)
-        db.close()
+            _give_up(db, err)
     return out

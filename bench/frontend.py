@@ -10,6 +10,7 @@ time × frequency as the reference study), then concatenates the layers.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import operator
@@ -27,7 +28,7 @@ from .choices import SEED_LIMIT
 from .device import float32_within
 from .dsp import LogMel, LogMelConfig
 from .errors import RwbenchError, UnknownNameError
-from .filehash import code_now, code_sha256, registering_code, sha256_of
+from .filehash import code_now, code_sha256, registering_code, sha256_of, with_sources
 from .registry import Registry, name_problem
 from .results import FOLD_TAGS, retrain_command
 from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, misfit, pack_file, tensor_shapes
@@ -80,6 +81,8 @@ class FrontendSpec:
     def __post_init__(self) -> None:
         if self.code is None:
             object.__setattr__(self, "code", code_sha256(self.build))
+        if self.code and not self.code.startswith(("value:", "net:")):  # a plugin file: and its network's classes' files
+            object.__setattr__(self, "code", with_sources(self.code, network_source_files(self)))
         problems = [p for p in [name_problem(self.name)] if p and not self.name.startswith("hear:")]  # hear:M?opts
         if self.input_kind not in get_args(InputKind):
             problems.append(f"input_kind {self.input_kind!r} is not one of {list(get_args(InputKind))}")
@@ -194,6 +197,30 @@ def _sampled(name: str) -> FrontendSpec | None:
 
 FRONTENDS: Registry[FrontendSpec] = Registry("front-end", builtins="rwbench.architectures", group="rwbench.frontends",
                                              resolve=_sampled)
+
+
+def network_source_files(spec: FrontendSpec) -> list[Path]:
+    """The source files of the module classes in ``spec``'s network (built on the meta device at its smallest width)
+    other than torch's, rwbench's and the file of ``spec.build`` itself: a plugin's layers kept in a module of their
+    own. Empty where the network cannot be built here (its key then names the plugin file alone)."""
+    import inspect
+
+    try:
+        with torch.device("meta"):
+            net = spec.build(min(spec.filters(w) for w in spec.widths))
+    except Exception:  # noqa: BLE001 — a build that reads values, or one of a width no data gives yet
+        return []
+    own = {inspect.getsourcefile(spec.build) if not isinstance(spec.build, functools.partial) else None}
+    files = set()
+    for module in net.modules():
+        cls = type(module)
+        if cls.__module__.split(".")[0] in ("torch", "rwbench"):
+            continue
+        try:
+            files.add(inspect.getsourcefile(cls))
+        except TypeError:  # a class without a file (defined in a notebook cell)
+            continue
+    return sorted(Path(f) for f in files - own if f)
 
 
 def register_frontend(**fields) -> Callable[[Callable[[int], nn.Module]], Callable[[int], nn.Module]]:

@@ -127,6 +127,16 @@ def test_a_plugin_edited_in_place_is_embedded_again_not_read_from_the_cache(tmp_
     assert embedded() == first  # unchanged: the cache is reused
     plugin.write_text(PLUGIN.replace("K = 64", "K = 128"))  # the same dims, another network
     assert len(embedded() - first) == 1, "the edited plugin's embeddings are computed again, under a new key"
+    # its network's class in a module of its own: only the registering file was hashed, so an edit there read
+    # the old network's embeddings from the cache
+    layers, (head, tail) = tmp_path / "my_layers.py", PLUGIN.split("\n\n@register_frontend")
+    layers.write_text(head.replace("from rwbench.frontend import register_frontend\n", ""))
+    plugin.write_text("from rwbench.frontend import register_frontend\nfrom my_layers import TwoLayer\n\n"
+                      "@register_frontend" + tail)
+    second = embedded()
+    assert embedded() == second
+    layers.write_text(layers.read_text().replace("K = 64", "K = 32"))
+    assert len(embedded() - second) == 1, "an edit of the module the network's class is in is another key"
 
 
 def test_the_api_embedder_stays_in_eval_mode_lengthens_short_clips_and_refuses_bad_shapes():
@@ -528,3 +538,14 @@ def test_cross_validate_checks_a_dataset_built_in_python_as_run_does():
     features = np.random.default_rng(0).normal(size=(len(clips), 5))
     with pytest.raises(rwbench.errors.DataError, match=r"fold3 tests 6 clip\(s\) of 1 class\(es\) that no clip of its training"):
         rwbench.cross_validate(features, dataset.labels, dataset, backend="logreg")
+
+
+def test_run_takes_one_dataset_object_and_a_list_of_layer_sets(tmp_path):
+    """``rwbench.run(ds, layers=["mfcc", "delta"])`` raised TypeError ('not iterable') and AttributeError ('list' has
+    no 'split'): a dataset object alone and a list of layer sets are what a notebook passes."""
+    (timbre,) = rwbench.load_dataset("synthetic", tasks=["timbre"], n_per_class=5, seconds=0.5)
+    board = rwbench.run(timbre, frontends="mfcc", backends="logreg", results=tmp_path / "r", layers=["mfcc", "delta"],
+                        workers=0, n_jobs=1)
+    assert sorted(board["frontend"]) == ["mfcc[delta]", "mfcc[mfcc]"]  # one result per layer set
+    with pytest.raises(rwbench.errors.RwbenchError, match=r"layers \[1\]: give default, each, all"):
+        rwbench.run(timbre, frontends="mfcc", backends="logreg", results=tmp_path / "r", layers=[1])

@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -158,8 +159,11 @@ DAMAGE = {
     "clip index of the wrong shape": ("clip_index.npy", _wrong_shape, "bytes"),
     "manifest garbage": ("manifest.json", lambda p: p.write_text("{not json"), "cannot read"),
     "manifest not an object": ("manifest.json", lambda p: p.write_text("[1, 2]"), "JSON object"),
-    "manifest of an older schema": ("manifest.json", lambda p: p.write_text(json.dumps(
-        {**json.loads(p.read_text()), "schema_version": 2})), "schema_version 2"),
+    "manifest of an older schema": ("manifest.json", lambda p: _edit_manifest(p, schema_version=2),
+                                    "schema_version 2"),
+    "manifest of schema 3 (before the 2026-12-05 fixes)": ("manifest.json",
+                                                           lambda p: _edit_manifest(p, schema_version=3),
+                                                           "schema_version 3"),
     "manifest edited: fewer columns": ("manifest.json", lambda p: _edit_manifest(p, dim=3, layers={"x": [0, 3]}),
                                        "features are"),
     "manifest edited: a layer span": ("manifest.json", lambda p: _edit_manifest(p, layers={
@@ -186,7 +190,7 @@ def test_a_damaged_cache_file_is_named_and_computed_again(tmp_path, case, caplog
     ds.decoded.clear()
     again = embed(EmbedJob(ds, TINY), tmp_path, device="cpu", workers=0)
     assert f"{job.entry(tmp_path).folder}" in caplog.text and "computing it again" in caplog.text
-    upgrade = case == "manifest of an older schema"  # not damage: said so quietly
+    upgrade = "schema" in case  # not damage: said so quietly
     assert ("written by another rwbench version" in caplog.text) == upgrade and ("is damaged:" in caplog.text) != upgrade
     assert len(ds.decoded) == len(ds.clips), "the whole entry is computed again"
     np.testing.assert_array_equal(again.features, good)
@@ -205,6 +209,84 @@ def test_an_unreadable_chunk_is_computed_again(tmp_path, monkeypatch, caplog):
     resumed = embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
     assert "unreadable" in caplog.text and ds.decoded == [c.id for c in ds.clips[8:]]
     np.testing.assert_array_equal(resumed.features, embed(job, tmp_path / "fresh", workers=0).features)
+
+
+def test_a_part_holding_another_chunks_clips_is_computed_again(tmp_path, monkeypatch, caplog):
+    """Parts are named by their chunk's number alone: one holding other clips (a hand copy; an entry resumed after
+    the chunk size changed) was assembled as it came, and the finished entry held clips 0-7 twice and 8-15 never."""
+    monkeypatch.setattr(embed_module, "CHUNK_CLIPS", 8)
+    ds = tone_dataset()
+    ds.fail_on = {ds.clips[20].id: KeyboardInterrupt()}
+    job = EmbedJob(ds, TINY)
+    with pytest.raises(KeyboardInterrupt):
+        embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    entry = job.entry(tmp_path)
+    shutil.copy(entry.part_path(0), entry.part_path(1))
+    ds.fail_on, ds.decoded = {}, []
+    resumed = embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    assert "are not its chunk's clips" in caplog.text and ds.decoded == [c.id for c in ds.clips[8:]]
+    np.testing.assert_array_equal(resumed.clip_index, np.arange(len(ds.clips)))
+    np.testing.assert_array_equal(resumed.features, embed(job, tmp_path / "fresh", workers=0).features)
+
+
+def _keep_rows(entry: CacheEntry, rows: list[int]) -> None:
+    """The entry's arrays cut to ``rows`` (in that order), its manifest made to match them (sizes, sha256, n_rows):
+    only what the rows say about the clips is wrong."""
+    import hashlib
+
+    for path in (entry.features_path, entry.clip_index_path):
+        np.save(path, np.load(path)[rows])
+    manifest = json.loads(entry.manifest_path.read_text())
+    manifest["n_rows"] = len(rows)
+    manifest["files"] = {p.name: {"bytes": p.stat().st_size, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+                         for p in (entry.features_path, entry.clip_index_path)}
+    entry.manifest_path.write_text(json.dumps(manifest))
+
+
+CLIP_ROWS = {
+    "clips 8-11 missing, 4-7 twice": [*range(8), *range(4, 8), *range(12, 36)],
+    "a clip twice, unsegmented": [0, *range(36)],
+    "rows out of order": [1, 0, *range(2, 36)],
+}
+
+
+@pytest.mark.parametrize("case", list(CLIP_ROWS))
+def test_a_finished_entry_whose_rows_are_not_each_clip_once_is_computed_again(tmp_path, case):
+    """Checksummed arrays whose clip_index held clips 4-7 twice and 8-11 never were read as segmented: clips 8-11
+    were scored with clips 4-7's embeddings, unsaid."""
+    job = EmbedJob(tone_dataset(), TINY)
+    good = np.array(embed(job, tmp_path, device="cpu", workers=0).features)
+    _keep_rows(job.entry(tmp_path), CLIP_ROWS[case])
+    with pytest.raises(RwbenchError, match="clip_index does not hold each of the 36 clips once, in order"):
+        load_embeddings(job, RunOptions(results_dir=tmp_path / "results", cache_dir=tmp_path))
+    np.testing.assert_array_equal(embed(job, tmp_path, device="cpu", workers=0).features, good)
+    segmented = EmbedJob(tone_dataset(), TINY, segment=0.1, hop=0.05)  # several rows a clip: as it should be
+    assert len(embed(segmented, tmp_path, device="cpu", workers=0).clip_index) > 36
+    assert segmented.entry(tmp_path).problem() is None
+
+
+KILLED_AFTER_THE_MANIFEST = """
+import os, shutil, signal, sys
+sys.path.insert(0, {tests!r})
+from toy import TINY, tone_dataset
+from rwbench.embed import embed
+from rwbench.embed_job import EmbedJob
+shutil.rmtree = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)  # killed as the parts are removed
+embed(EmbedJob(tone_dataset(), TINY), {root!r}, device="cpu", workers=0)
+"""
+
+
+def test_the_parts_a_process_killed_after_the_manifest_left_are_removed_by_the_next(tmp_path):
+    """The parts were removed only on a cache miss: those of a finished entry stayed for good (a second copy of its
+    embeddings)."""
+    code = KILLED_AFTER_THE_MANIFEST.format(tests=TESTS, root=str(tmp_path))
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    ds = tone_dataset()
+    entry = EmbedJob(ds, TINY).entry(tmp_path)
+    assert entry.is_complete() and list(entry.parts.iterdir())
+    embed(EmbedJob(ds, TINY), tmp_path, device="cpu", workers=0)
+    assert ds.decoded == [] and stale_files(tmp_path) == []
 
 
 def test_finish_is_idempotent_and_a_finished_entry_loses_leftover_parts(tmp_path):
@@ -320,6 +402,34 @@ def test_a_file_changed_within_the_last_seconds_is_hashed_again_not_remembered(t
     monkeypatch.setattr(filehash.time, "time", lambda: later)
     filehash.file_digests([path])
     assert remembered() == 1
+
+
+def test_a_damaged_file_hash_memo_is_moved_aside_and_the_files_hashed_without_it(tmp_path, monkeypatch, caplog):
+    """A memo whose pages after the first are garbage (a crash on an NFS home) failed every command with
+    sqlite3.DatabaseError until deleted by hand."""
+    import hashlib
+    import sqlite3
+
+    from rwbench import filehash
+
+    monkeypatch.setenv("RWBENCH_HOME", str(tmp_path / "home"))
+    later = time.time() + 10  # every file old enough to be remembered
+    monkeypatch.setattr(filehash.time, "time", lambda: later)
+    files = [tmp_path / f"clip{i:02d}.wav" for i in range(40)]
+    for i, path in enumerate(files):
+        path.write_bytes(bytes([i]) * 100)
+    digests = [hashlib.sha1(path.read_bytes()).hexdigest() for path in files]
+    assert filehash.file_digests(files) == digests
+    memo = tmp_path / "home" / "file-hashes.sqlite3"
+    data = memo.read_bytes()
+    assert len(data) > 4096, "a memo of several pages"
+    memo.write_bytes(data[:4096] + np.random.default_rng(1).bytes(len(data) - 4096))
+    assert filehash.file_digests(files) == digests
+    assert caplog.text.count("is damaged") == 1 and memo.with_name(memo.name + ".corrupt").is_file()
+    assert filehash.file_digests(files) == digests  # into a new memo
+    with sqlite3.connect(memo) as db:
+        assert db.execute("SELECT COUNT(*) FROM digest").fetchone()[0] == len(files)
+    assert caplog.text.count("is damaged") == 1
 
 
 def test_a_manifest_whose_layer_columns_move_is_computed_again(tmp_path, caplog):

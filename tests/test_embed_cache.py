@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from toy import DEVICES, TINY, tone_dataset
+from toy import DEVICES, TINY, TinyNet, tone_dataset
 
 from rwbench import device as device_policy
 from rwbench import embed as embed_module
@@ -135,7 +135,8 @@ def test_interrupted_run_resumes_without_recomputing_finished_chunks(tmp_path, m
     with pytest.raises(KeyboardInterrupt):
         embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
     entry = job.entry(tmp_path)
-    assert not entry.is_complete() and [entry.has_part(i) for i in range(5)] == [True, True, False, False, False]
+    parts = [entry.has_part(i, range(8 * i, min(8 * i + 8, 36))) for i in range(5)]
+    assert not entry.is_complete() and parts == [True, True, False, False, False]
     assert not list(entry.folder.rglob("*.tmp")), "no temporary file may survive an interruption"
     ds.fail_on, ds.decoded = {}, []
     resumed = embed(job, tmp_path, device="cpu", batch_size=2, workers=0)
@@ -164,6 +165,39 @@ def test_an_entry_resumed_on_another_device_says_so(tmp_path):
     assert (summary["device"], summary["batch_size"], summary["threads"]) == ("cuda:0", 8, None)
 
 
+class TwiceTheRows(TinyNet):
+    """Each input cut in two halves along the batch axis: (B, C, T) → (2B, C, T/2)."""
+
+    def forward(self, x):
+        return [a[..., :a.shape[-1] // 2 * 2].reshape(2 * len(a), a.shape[1], -1) for a in super().forward(x)]
+
+
+class OneRow(TinyNet):
+    """A mean over the batch: one row whatever the inputs."""
+
+    def forward(self, x):
+        return [a.mean(0, keepdim=True) for a in super().forward(x)]
+
+
+@pytest.mark.parametrize("net, rows", [(TwiceTheRows, 8), (OneRow, 1)])
+def test_a_network_returning_another_number_of_rows_than_its_inputs_is_refused(tmp_path, net, rows):
+    """Rows are handed to the clips by position: 2 rows per clip gave each clip another's embedding, unsaid; 1 row
+    per batch failed in the cache's code with an IndexError."""
+    from dataclasses import replace
+
+    job = EmbedJob(tone_dataset(n_per_class=4), replace(TINY, name="rows", build=net))
+    with pytest.raises(RwbenchError, match=f"front-end 'rows' returned {rows} rows for 4 inputs"):
+        embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    assert not job.entry(tmp_path).exists()
+
+
+def test_a_dataset_of_no_clips_is_a_clear_error(tmp_path):
+    ds = tone_dataset()
+    ds.clips = []
+    with pytest.raises(DataError, match="tones.* has no clips"):
+        embed(EmbedJob(ds, TINY), tmp_path, device="cpu", workers=0)
+
+
 def test_batch_size_does_not_change_embeddings(tmp_path):
     ds = tone_dataset()
     a = embed(EmbedJob(ds, TINY), tmp_path / "a", device="cpu", batch_size=1, workers=0)
@@ -186,7 +220,7 @@ def test_unreadable_clip_fails_with_its_name_and_keeps_finished_chunks(tmp_path,
     job = EmbedJob(ds, TINY)
     with pytest.raises(DataError, match=f"cannot decode {bad}.*--skip-bad-audio"):
         embed(job, tmp_path, device="cpu", workers=0)
-    assert job.entry(tmp_path).has_part(0)
+    assert job.entry(tmp_path).has_part(0, range(8))
 
 
 def test_skip_bad_audio_records_the_clip_and_leaves_a_nan_row(tmp_path):
@@ -222,7 +256,7 @@ def test_cuda_request_without_cuda_is_a_clear_error():
 KILLED_CHILD = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-from toy import DEVICES, TINY, tone_dataset
+from toy import DEVICES, TINY, TinyNet, tone_dataset
 from rwbench import embed as embed_module
 from rwbench.embed_job import EmbedJob
 from rwbench.embed import embed
@@ -254,7 +288,8 @@ def test_a_killed_process_leaves_finished_chunks_and_no_corrupt_entry(tmp_path, 
     ds = tone_dataset()
     job = EmbedJob(ds, TINY)
     entry = job.entry(tmp_path)
-    assert not entry.is_complete() and entry.has_part(0) and entry.has_part(1) and not entry.has_part(2)
+    assert not entry.is_complete() and entry.has_part(0, range(8)) and entry.has_part(1, range(8, 16))
+    assert not entry.has_part(2, range(16, 24))
     resumed = embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
     assert ds.decoded == [c.id for c in ds.clips[16:]]
     np.testing.assert_array_equal(resumed.features, embed(job, tmp_path / "fresh", device="cpu", workers=0).features)

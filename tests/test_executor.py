@@ -209,3 +209,21 @@ def test_relative_clip_paths_are_refused_before_any_worker_starts(tmp_path):
     with pytest.raises(RwbenchError, match="clip paths must be absolute .*data/rel.wav"):
         run_dask([ds], [TINY], BACKENDS_USED, _opts(tmp_path), n_workers=1)
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_an_existing_clusters_device_and_memory_are_checked_on_its_worker_not_here(tmp_path, monkeypatch):
+    """With --scheduler, the memory (and CUDA) checks ran on the submitting machine: one without the workers' GPUs or
+    memory was refused. Here this process has "1 byte" of memory; the worker process has its own. The grid-edge
+    warning, printed by the local executor alone, comes from the Dask one too."""
+    from rwbench import device, executor
+
+    warned = []
+    monkeypatch.setattr(executor, "warn_grid_edges", warned.append)
+    monkeypatch.setattr(device, "memory_available", lambda _: 1)
+    with pytest.raises(RwbenchError, match="needs about .* memory is 0.0 GiB"):  # a cluster of this machine: checked here
+        run_dask([tone_dataset()], [TINY], BACKENDS_USED, _opts(tmp_path / "here"), n_workers=1)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        log_ = run_dask([tone_dataset()], [TINY], BACKENDS_USED, _opts(tmp_path / "there"),
+                        scheduler=cluster.scheduler_address)
+    assert log_.evaluated == 4 and warned == [log_.results] and len(log_.results) == 4
