@@ -37,8 +37,10 @@ class CompiledForward:
         if not self.failed:
             try:
                 return self.compiled(*args, **kwargs)
-            except Exception as err:  # no C++ compiler, an operation inductor cannot lower; eager re-raises real errors
+            except Exception as err:  # no C++ compiler, an operation inductor cannot lower, or the input's own fault
+                out = self.eager(*args, **kwargs)  # the input's fault raises here, and compiling stays on
                 self._fall_back(err)
+                return out
         return self.eager(*args, **kwargs)
 
     def _fall_back(self, err: Exception) -> None:

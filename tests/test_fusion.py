@@ -209,6 +209,17 @@ def test_compile_falls_back_with_one_info_line(monkeypatch, caplog):
     assert "torch.compile failed for tiny (RuntimeError: InvalidCxxCompiler" in line and "more detail" not in line
 
 
+def test_an_input_that_fails_eager_too_leaves_compiling_on_and_says_nothing_of_the_compiler(monkeypatch, caplog):
+    """A clip shorter than the network's minimum raised inside the compiled call: logged as "torch.compile failed",
+    and every later batch ran without compiling."""
+    monkeypatch.setattr(torch, "compile", lambda fn: fn)  # the compiled forward fails where the eager one does
+    model = Embedder(TINY, seed=0)
+    forward = compiler.compile_net(model.net, "tiny")
+    with caplog.at_level(logging.INFO, logger="rwbench.compiler"), pytest.raises(RuntimeError):
+        model.net(torch.zeros(1, 1, 1))  # far below its kernel
+    assert not forward.failed and caplog.records == []
+
+
 def test_compile_runs_the_compiled_forward(monkeypatch):
     calls = []
 
