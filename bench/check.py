@@ -14,6 +14,9 @@
 ``whole_clip``      changing the last quarter of a clip of at least 30 s changes its (mean-pooled) embedding: a
                     network that crops its input unsaid fails
 ``same_seed``       two builds with the same seed have identical weights and identical embeddings
+``other_process``   a plugin's network built in another process (another ``PYTHONHASHSEED``) has the same weights:
+                    one drawn from ``hash()`` or the clock is another network under one cache key (skipped for
+                    rwbench's own networks and for a front-end registered in this process only)
 ``other_seed``      a different seed gives different random weights (parameters or buffers), and no kernel (a
                     parameter of dim ≥ 2) is the same for every seed; 1-D parameters and buffers the same for
                     every seed (band edges set by design, fixed DSP pieces, or a projection drawn from a fixed
@@ -38,7 +41,11 @@ TF32 is switched off while checking, so CUDA runs in true float32.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -150,6 +157,49 @@ def _check_same_seed(spec: FrontendSpec, width: str | int, seed: int, embedder: 
     same_out = _identical(_embed(again, clips), out)
     return CheckResult("same_seed", same_weights and same_out,
                        f"identical weights: {same_weights}, identical embeddings: {same_out}")
+
+
+WEIGHTS_DIGEST = """
+import sys
+from rwbench.check import weights_digest
+from rwbench.frontend import FRONTENDS, Embedder
+from rwbench.registry import load_plugin_file
+name, width, seed, *files = sys.argv[1:]
+for file in files:
+    load_plugin_file(file)
+print(weights_digest(Embedder(FRONTENDS.get(name), width=int(width) if width.isdigit() else width, seed=int(seed)).net))
+"""  # the other_process check's: the network of a front-end built in a fresh process, as a digest of its weights
+
+
+def weights_digest(net: nn.Module) -> str:
+    """The sha256 of ``net``'s state dict (names and values)."""
+    digest = hashlib.sha256()
+    for key, value in net.state_dict().items():
+        digest.update(key.encode() + value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _check_other_process(spec: FrontendSpec, width: str | int, seed: int, embedder: Embedder) -> CheckResult:
+    """The network built with ``seed`` in a fresh process, its string hashes salted otherwise: the same weights."""
+    from .frontend import FRONTENDS
+
+    if spec.code is None:
+        return CheckResult("other_process", True, "skipped: rwbench's own network", skipped=True)
+    if spec.name not in FRONTENDS or FRONTENDS.get(spec.name).source != spec.source:
+        return CheckResult("other_process", True, "skipped: not registered from a file or package (another process "
+                                                  "cannot build it)", skipped=True)
+    files = sorted(str(m.__file__) for name, m in list(sys.modules.items())
+                   if name.startswith("rwbench_plugin_") and getattr(m, "__file__", None))
+    salt = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"
+    done = subprocess.run([sys.executable, "-c", WEIGHTS_DIGEST, spec.name, str(width), str(seed), *files],
+                          env={**os.environ, "PYTHONHASHSEED": salt}, capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return CheckResult("other_process", False, f"building it in another process failed: {last}")
+    same = done.stdout.strip() == weights_digest(embedder.net)
+    return CheckResult("other_process", same, f"seed {seed} in another process (PYTHONHASHSEED={salt}): "
+                       + ("the same weights" if same else "other weights: they are drawn from something besides the "
+                          "seed (hash(), the clock, os.urandom)"))
 
 
 def _identical(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -312,6 +362,7 @@ def check_frontend(
         results += _guarded("input_dependent", lambda: _check_input_dependent(out))
         results += _guarded("whole_clip", lambda: _check_whole_clip(spec, embedder, n))
         results += _guarded("same_seed", lambda: _check_same_seed(spec, width, seed, embedder, clips, out))
+        results += _guarded("other_process", lambda: _check_other_process(spec, width, seed, embedder))
         results += _guarded("other_seed", lambda: _check_other_seed(spec, width, seed))
         results += _guarded("batch_size", lambda: _check_batch(embedder, clips))
         for tag in (t for t in spec.weights if t in FILELESS_TAGS):

@@ -22,7 +22,7 @@ from rwbench.macs import count_macs
 
 SECONDS = 0.5  # raised to each spec's minimum by check_frontend (vgg: 1280 frames ≈ 27.3 s)
 CHECKS = {"clip_length", "feature_layers", "dim", "finite", "silence", "input_dependent", "whole_clip", "same_seed",
-          "other_seed", "batch_size", "param_count", "min_input", "cpu_cuda"}
+          "other_process", "other_seed", "batch_size", "param_count", "min_input", "cpu_cuda"}
 DSP_CHECKS = {"finite[dsp]", "silence[dsp]", "input_dependent[dsp]", "batch_size[dsp]"}  # per file-less tag
 
 
@@ -154,6 +154,46 @@ def test_a_layer_normalised_over_the_batch_fails_beside_a_loud_one():
 )
 def test_checker_catches(spec, expected):
     assert _failed(spec) == expected
+
+
+HASHED_PLUGIN = """
+import torch
+from torch import nn
+from rwbench.frontend import register_frontend
+
+
+class Hashed(nn.Module):
+    def __init__(self, filters):
+        super().__init__()
+        self.conv = nn.Conv1d(1, filters, 16, stride=8)
+        generator = torch.Generator().manual_seed(hash("projection") % 2**31)  # {salt}
+        self.register_buffer("proj", torch.randn(filters, filters, generator=generator))
+
+    def forward(self, x):
+        return [torch.einsum("fg,bgt->bft", self.proj, torch.relu(self.conv(x)))]
+
+
+@register_frontend(name="{name}", input_kind="waveform", sample_rate=8000, widths={{"small": 4, "paper": 8}},
+                   feature_dim=lambda nf: nf, feature_layers=("conv",), source="a test", min_input=16)
+def build(filters):
+    return Hashed(filters)
+"""
+
+
+@pytest.mark.parametrize("salted", [True, False])
+def test_weights_drawn_from_a_salted_hash_fail_in_another_process(tmp_path, salted):
+    """A projection seeded with ``hash("projection")`` is another network in every process (PYTHONHASHSEED), under
+    one cache key: two builds in one process agreed, and check-plugin passed it."""
+    from rwbench.registry import load_plugin_file
+
+    name = f"hashed_{salted}"
+    source = HASHED_PLUGIN.format(name=name, salt="salted per process" if salted else "")
+    plugin = tmp_path / f"{name}.py"
+    plugin.write_text(source if salted else source.replace('hash("projection") % 2**31', "7"))
+    load_plugin_file(plugin)
+    (result,) = [r for r in check_frontend(FRONTENDS.get(name), "small", seconds=0.05) if r.name == "other_process"]
+    assert result.passed is not salted and not result.skipped, result.detail
+    assert ("other weights" in result.detail) is salted
 
 
 @pytest.mark.parametrize("mode, passed, named", [("fixed_buffer", True, "['proj']"), ("buffer_only", True, "none")])
