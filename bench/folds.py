@@ -85,9 +85,11 @@ def fold_result(task: TaskType, *, name: str, n_train: int, clips: np.ndarray | 
     """A fold's result from its per-clip outputs — every producer's one way to make one: ``clips`` (dataset
     indices), ``truth`` (the task type's targets), ``outputs`` (:class:`~rwbench.tasks.Outputs`), the ``threshold``
     of a thresholded type and the fold's training targets ``train_truth`` (for the columns no model could learn).
-    Scores are rounded to :data:`SCORE_DIGITS` significant digits first and the metrics computed from the rounded
-    ones, so that every stored metric can be recomputed from the stored outputs."""
+    Scores (and the threshold) are rounded to :data:`SCORE_DIGITS` significant digits first and the metrics computed
+    from the rounded ones, so that every stored metric can be recomputed from the stored outputs."""
     stored = None if outputs.scores is None else round_scores(outputs.scores)
+    if threshold is not None:  # rounded as the scores are: a test score equal to it (k-NN's 1/3) stays at it
+        threshold = float(round_scores(np.array(threshold)))
     score_classes = outputs.score_classes
     if score_classes is not None and np.array_equal(score_classes, np.arange(n_classes)):
         score_classes = None

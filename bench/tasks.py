@@ -404,7 +404,8 @@ class Multiclass(TaskType):
 
 class Multilabel(TaskType):
     name = "multilabel"
-    code_version = 2  # 2: a tag without a positive training clip is never predicted, nor in the threshold's choice
+    code_version = 3  # 2: a tag without a positive training clip is never predicted, nor in the threshold's choice;
+    # 3: the threshold rounded as the stored scores are (a test score equal to it was rounded below it)
     metrics = ("roc_auc_macro", "pr_auc_macro", "micro_f1")
     scoring = staticmethod(roc_auc_scorer)
     description = "a set of tags per clip; macro ROC-AUC (macro PR-AUC, micro F1 at a validated threshold)"

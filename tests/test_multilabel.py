@@ -68,6 +68,20 @@ def test_the_threshold_is_the_best_micro_f1_on_the_clips_given():
     assert f1_score(truth, scores >= threshold, average="micro") == 1.0
 
 
+def test_a_test_score_equal_to_the_threshold_counts_at_it_after_rounding():
+    """k-NN's scores are fractions: a threshold of exactly 1/3 against test scores stored as 0.333333 counted each
+    of them negative (micro F1 0.42 where the model's own at that threshold is 0.65)."""
+    from rwbench.folds import fold_result
+
+    truth = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    scores = np.array([[1 / 3, 0.0], [0.0, 1 / 3], [1 / 3, 2 / 3], [0.0, 0.0]])
+    fold = fold_result(MULTILABEL, name="fold1", n_train=8, clips=np.arange(4), truth=truth, n_classes=2,
+                       outputs=tasks.Outputs(scores=scores), best_params={}, selection_score=1.0, fit_seconds=0.0,
+                       threshold=1 / 3, train_truth=np.ones((8, 2), int))
+    assert fold.metrics["micro_f1"] == 1.0 == f1_score(truth, scores >= 1 / 3, average="micro")
+    assert fold.details["threshold"] == 0.333333  # as the scores are stored: recomputable from the file
+
+
 def test_the_elm_solves_every_tag_in_one_ridge_system():
     rng = np.random.default_rng(1)
     X, Y = rng.standard_normal((120, 6)), (rng.random((120, 4)) < 0.5).astype(int)
@@ -254,7 +268,7 @@ def test_results_scored_by_the_earlier_micro_f1_rule_are_computed_again(tmp_path
     (job,) = evaluation_jobs([ds], [TINY], [BACKENDS.get("logreg")], opts)
     protocol = ds.describe()["protocol"]
     key = job.run_key(opts, protocol)
-    assert task_type("multiclass").code_key() == {} and task_type("multilabel").code_key() == {"task_code": 2}
+    assert task_type("multiclass").code_key() == {} and task_type("multilabel").code_key() == {"task_code": 3}
     monkeypatch.setattr(type(ds.kind), "code_version", 1)
     assert job.run_key(opts, protocol) != key
 
