@@ -24,6 +24,7 @@ A third type (regression, retrieval) subclasses :class:`TaskType`, implements it
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -47,6 +48,7 @@ from .errors import DataError, RwbenchError
 from .filehash import code_sha256
 
 if TYPE_CHECKING:
+    import pandas as pd
     import torch
 
     from .datamodel import Clip, Dataset
@@ -168,7 +170,9 @@ class TaskType(ABC):
     scikit-learn ``scoring``); ``description``; ``thresholded`` (a decision threshold is chosen on validation clips:
     :meth:`threshold`); ``votes`` (window predictions can be voted into a clip prediction); ``paired_clip_test``
     (the name of its paired test over clips in ``significance.PAIRED_CLIP_TESTS``), ``max_draws`` (bootstrap
-    draws over clips at most, for costly clip scores) and ``metric_bounds`` (the range of its metrics)."""
+    draws over clips at most, for costly clip scores) and ``metric_bounds`` (the range of its metrics). Every metric
+    is higher-is-better, as rwbench ranks them (rank 1, "best", ρ): an error is stored negated (``neg_mae``), as
+    scikit-learn's scorers do."""
 
     name: ClassVar[str]
     metrics: ClassVar[tuple[str, ...]]
@@ -530,8 +534,16 @@ class Multilabel(TaskType):
 TASK_TYPES: dict[str, TaskType] = {}
 
 
+LOWER_IS_BETTER = re.compile(r"(^|_)(mae|mse|rmse|error|err|loss|eer|wer|cer|distance)($|_)")  # unless neg_…
+
+
 def register_task_type(kind: TaskType) -> TaskType:
-    """Add a task type (an instance of a :class:`TaskType` subclass) under its name."""
+    """Add a task type (an instance of a :class:`TaskType` subclass) under its name; one whose metric reads as an
+    error (``mae``, ``loss``, ...) is refused: rwbench ranks every metric higher-is-better."""
+    if errors := [m for m in kind.metrics if LOWER_IS_BETTER.search(m) and not m.startswith("neg_")]:
+        raise RwbenchError(f"task type {kind.name!r}: metric(s) {errors} read as lower-is-better, and rwbench ranks "
+                           f"every metric higher-is-better (rank 1, 'best', ρ, the significance tests): store each "
+                           f"negated and named neg_<metric> (neg_{errors[0]}), as scikit-learn's scorers do")
     if kind.name in TASK_TYPES:  # the same class defined again (a notebook cell run twice) replaces the old one
         old, new = (f"{type(k).__module__}.{type(k).__qualname__}" for k in (TASK_TYPES[kind.name], kind))
         if old != new:
@@ -544,13 +556,30 @@ register_task_type(Multiclass())
 register_task_type(Multilabel())
 
 METRIC_LABELS = {"accuracy": "accuracy", "roc_auc_macro": "macro ROC-AUC"}  # how figures and pages name them
+
+
+def metric_label(metric: str) -> str:
+    """How figures and pages name ``metric`` (a plugin type's: its name, spaced)."""
+    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+
 # a second headline metric shown beside the ranked one (multilabel: ROC-AUC and PR-AUC, macro, as the spec asks)
 SECOND_HEADLINE = {"roc_auc_macro": ("pr_auc_macro", "macro PR-AUC")}
 
 
-def primary_metric(columns: Container[str]) -> str:
-    """The metric a leaderboard table (its ``columns``) ranks on: ``accuracy`` or ``roc_auc_macro``."""
-    return next((t.primary for t in TASK_TYPES.values() if f"{t.primary}_mean" in columns), "accuracy")
+def primary_metric(table: pd.DataFrame | Container[str]) -> str:
+    """The metric a leaderboard ``table`` (or its columns) ranks on: the primary metric of a task type whose results
+    it holds (``accuracy``, ``roc_auc_macro``, a plugin type's; in a table, a column with values), not one that is
+    another present type's secondary metric (a plugin type recording ``accuracy`` beside its own primary)."""
+    import pandas as pd
+
+    def holds(column: str) -> bool:
+        if isinstance(table, pd.DataFrame):
+            return column in table.columns and bool(table[column].notna().any())
+        return column in table
+
+    present = [t for t in TASK_TYPES.values() if holds(f"{t.primary}_mean")]
+    secondary = {m for t in present for m in t.metrics[1:]}
+    return next((t.primary for t in present if t.primary not in secondary), present[0].primary if present else "accuracy")
 
 
 def task_type(name: str | None) -> TaskType:

@@ -132,3 +132,56 @@ def test_the_shipped_types_answer_by_value():
     assert record.confusion == [[1, 1, 0], [0, 1, 0], [0, 1, 0]]  # rows: true class, columns: predicted
     assert record.metrics["accuracy"] == 0.5 and record.metrics["balanced_accuracy"] == pytest.approx(0.5)
     assert record.metrics["macro_f1"] == pytest.approx(np.mean([2 / 3, 0.5, 0.0]))
+
+
+def test_a_plugin_types_results_print_in_the_leaderboard_and_rank_on_its_own_primary(tmp_path):
+    """The default Markdown view and the run summary raised KeyError 'neg_mae' (the metric labels knew accuracy and
+    ROC-AUC only); a plugin type recording ``accuracy`` beside its primary was ranked on accuracy."""
+    import zlib
+
+    from toy import TINY, ToneDataset
+
+    from rwbench.analysis import leaderboard
+    from rwbench.datamodel import Clip
+    from rwbench.pipeline import RunOptions, run
+    from rwbench.protocol import PredefinedFolds
+    from rwbench.tasks import TASK_TYPES, primary_metric, register_task_type
+
+    class Pitch(ToneDataset):
+        def load_audio(self, clip, sample_rate):
+            rng = np.random.default_rng(zlib.crc32(clip.id.encode()))
+            t = np.arange(int(0.25 * sample_rate)) / sample_rate
+            return (np.sin(2 * np.pi * float(clip.label) * t) + 0.3 * rng.standard_normal(len(t))).astype(np.float32)
+
+    register_task_type(Regression())
+    try:
+        clips = [Clip(id=f"c{i:03d}", label=str(200.0 + 50 * (i % 7)), fold=i % 5 + 1) for i in range(35)]
+        dataset = Pitch(name="pitch", task=None, clips=clips, protocol=PredefinedFolds(id="pitch-folds"), seconds=0.25,
+                        task_type="regression")
+        dataset.decoded, dataset.fail_on = [], {}
+        ridge = BackendSpec("ridge", lambda seed: Ridge(), [{"alpha": [0.01, 1.0, 100.0]}], "ridge regression")
+        run([dataset], [TINY], [ridge], RunOptions(results_dir=tmp_path, device="cpu", workers=0))
+        table = leaderboard.load(tmp_path)
+        assert primary_metric(table) == "neg_mae" and "neg mae" in leaderboard.to_summary(table)
+
+        class WithAccuracy(Regression):
+            name = "regression"  # in its place
+            metrics = ("neg_mae", "accuracy")
+
+        TASK_TYPES["regression"] = WithAccuracy()
+        assert primary_metric(["accuracy_mean", "neg_mae_mean"]) == "neg_mae"
+    finally:
+        TASK_TYPES.pop("regression", None)
+
+
+def test_a_type_whose_metric_reads_as_an_error_is_refused():
+    """rwbench ranks every metric higher-is-better: a type scoring ``mae`` had its worst front-end ranked "best"."""
+    from rwbench.errors import RwbenchError
+    from rwbench.tasks import register_task_type
+
+    class Errors(Regression):
+        name = "errors"
+        metrics = ("mae", "r2")
+
+    with pytest.raises(RwbenchError, match=r"\['mae'\] read as lower-is-better, .*\(neg_mae\)"):
+        register_task_type(Errors())

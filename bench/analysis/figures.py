@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..errors import RwbenchError
 from ..results import ResultRecord, task_of
-from ..tasks import METRIC_LABELS, primary_metric
+from ..tasks import metric_label, primary_metric
 from .ranking import HEAD, TRAINED, describe, labels
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def bar_data(rows: pd.DataFrame, backend: str) -> pd.DataFrame:
     shown = rows[(rows["backend"] == backend) | ((rows["backend"] == HEAD) & (rows["weights"] == TRAINED))]
     shown = shown[shown["frontend"] != BASELINE]
     widths = rows["width"].nunique()
-    p = primary_metric(rows.columns)
+    p = primary_metric(rows)
     out = pd.DataFrame({
         "label": [row_label(r, widths) for _, r in shown.iterrows()],
         "group": [f"{w} ({HEAD})" if b == HEAD and backend != HEAD else w for w, b in zip(shown["weights"], shown["backend"])],
@@ -144,7 +144,7 @@ def bar_data(rows: pd.DataFrame, backend: str) -> pd.DataFrame:
 
 def baseline_score(rows: pd.DataFrame, backend: str) -> float | None:
     line = rows[(rows["frontend"] == BASELINE) & (rows["backend"] == backend)]
-    return float(line[f"{primary_metric(rows.columns)}_mean"].iloc[0]) if len(line) else None
+    return float(line[f"{primary_metric(rows)}_mean"].iloc[0]) if len(line) else None
 
 
 def score_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str, metric: str = "accuracy") -> Figure:
@@ -177,7 +177,7 @@ def score_bars_figure(bars: pd.DataFrame, baseline: float | None, title: str, me
     ax.xaxis.set_major_locator(MaxNLocator(7))  # a cut axis would otherwise crowd its ticks
     top = min(1.0, reach) * 1.05 if not start else min(1.0, reach) + 0.05 * (min(1.0, reach) - start)
     ax.set_xlim(start, max(top, start + 0.05))  # every bar at 0: still an axis
-    label = f"{METRIC_LABELS[metric]} (mean ± std over outer folds × seeds)"
+    label = f"{metric_label(metric)} (mean ± std over outer folds × seeds)"
     if start:  # the bars are cut: say so on the axis and mark the break at its left end
         label += f"\naxis starts at {start:.2f}, not 0: bar lengths are not proportional"
         for dx in (0.0, 0.012):
@@ -223,8 +223,8 @@ def scatter_figure(pairs: pd.DataFrame, correlation: pd.Series | dict, title: st
     low, high = (min(x.min(), y.min()), max(x.max(), y.max())) if len(x) else (0, 1)
     pad = 0.05 * max(high - low, 0.1)
     ax.plot([low - pad, high + pad], [low - pad, high + pad], color="#999999", linestyle="--", linewidth=1)
-    ax.set_xlabel(f"random-weight {METRIC_LABELS[metric]}")
-    ax.set_ylabel(f"trained {METRIC_LABELS[metric]}")
+    ax.set_xlabel(f"random-weight {metric_label(metric)}")
+    ax.set_ylabel(f"trained {metric_label(metric)}")
     ax.set_title(f"{plain(title)}\n{wrap(describe(correlation))}", fontsize=TEXT - 1)
     legible(ax)
     ax.grid(alpha=0.3)
@@ -250,7 +250,7 @@ def spread_figure(rows: dict[str, list[float]], title: str, metric: str = "accur
         ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color="#000000", linewidth=2)
     ax.set_yticks(range(len(labels)), [plain(label) for label in labels])
     ax.invert_yaxis()
-    ax.set_xlabel(f"{METRIC_LABELS[metric]} of each outer fold × seed (tick: mean)")
+    ax.set_xlabel(f"{metric_label(metric)} of each outer fold × seed (tick: mean)")
     ax.set_title(plain(title), fontsize=TITLE)
     legible(ax)
     ax.grid(axis="x", alpha=0.3)

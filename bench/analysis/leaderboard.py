@@ -37,7 +37,7 @@ from ..backends import grid_edge_flag
 from ..errors import RwbenchError
 from ..fileio import content_key
 from ..results import FOLD_TAGS, ResultRecord, RowKey, devices_label, git_sha, iter_results, task_of
-from ..tasks import METRIC_LABELS, SECOND_HEADLINE, TASK_TYPES, TaskType, primary_metric, task_type
+from ..tasks import SECOND_HEADLINE, TASK_TYPES, TaskType, metric_label, primary_metric, task_type
 from .ranking import (
     EXPORT_COLUMNS,
     HEAD,
@@ -480,7 +480,7 @@ def correlation_lines(table: pd.DataFrame, dataset: str) -> list[str]:
 
 
 def correlation_heading(metric: str = "accuracy") -> str:
-    return (f"Rank correlation of {RANDOM}-weight and {TRAINED} ({trained_backend_for(TRAINED)}) {METRIC_LABELS[metric]}, "
+    return (f"Rank correlation of {RANDOM}-weight and {TRAINED} ({trained_backend_for(TRAINED)}) {metric_label(metric)}, "
             "over the front-ends with both:")
 
 
@@ -488,7 +488,7 @@ def _correlation_note(table: pd.DataFrame):
     """``dataset -> text``: the ρ/τ lines printed under a dataset's table when it has trained rows."""
     def note(dataset: str) -> str:
         lines = correlation_lines(table, dataset)
-        heading = correlation_heading(primary_metric(table.columns))
+        heading = correlation_heading(primary_metric(table))
         return f"\n{heading}\n" + "".join(f"- {line}\n" for line in lines) if lines else ""
     return note
 
@@ -498,8 +498,8 @@ def to_summary(table: pd.DataFrame) -> str:
     def compact(rows: pd.DataFrame) -> pd.DataFrame:
         view = rows[["rank", "frontend", "input", "weights", "backend", "dim", "params"]].rename(
             columns={"rank": "rank (all backends)"})
-        p = primary_metric(rows.columns)
-        view[METRIC_LABELS[p]] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(rows[f"{p}_mean"], rows[f"{p}_std"])]
+        p = primary_metric(rows)
+        view[metric_label(p)] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(rows[f"{p}_mean"], rows[f"{p}_std"])]
         view["95% CI"] = ["" if pd.isna(lo) else f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(rows["ci_low"], rows["ci_high"])]
         view["± seeds"] = ["" if np.isnan(c) else f"±{c:.3f}" for c in rows[f"{p}_ci95"]]
         if (second := SECOND_HEADLINE.get(p)) and f"{second[0]}_mean" in rows:
@@ -815,7 +815,7 @@ def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, rand
         rows = pairs[(pairs["dataset"] == corr.dataset) & (pairs["backend"] == corr.backend)]
         trained_side = f"{trained} ({trained_backend_for(trained, transfer) or corr['backend']})"
         metric = next(c.removeprefix("random_") for c in pairs.columns if c.startswith("random_") and c != "random_rank")
-        label = METRIC_LABELS[metric]
+        label = metric_label(metric)
         view = rows.drop(columns=["dataset", "backend", *RUN_COUNTS, "trained_not_converged"]).rename(columns={
             f"random_{metric}": f"{random} {label}", "random_rank": f"{random} rank",
             f"trained_{metric}": f"{trained} {label}", "trained_rank": f"{trained} rank", "rank_diff": "rank diff"})

@@ -147,12 +147,12 @@ def paired(table: pd.DataFrame, random: str = RANDOM, trained: str = TRAINED,
     higher on the trained side).
     ``trained_backend=None`` pairs each random backend with the same backend of the trained tag."""
     pairs = _pairs(table, random, trained, trained_backend)
-    return pairs[pair_columns(primary_metric(table.columns))].reset_index(drop=True)
+    return pairs[pair_columns(primary_metric(table))].reset_index(drop=True)
 
 
 def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str | None) -> pd.DataFrame:
     """:func:`paired` with the random side's ``params``, ``macs`` and ``dim`` and each side's per-seed fold scores."""
-    metric = primary_metric(table.columns)
+    metric = primary_metric(table)
     mean, mine, theirs = f"{metric}_mean", f"random_{metric}", f"trained_{metric}"
     compared = table[table["weights"].isin([random, trained])]
     if not (bad := compared[~np.isfinite(compared[mean].to_numpy(float))]).empty:
@@ -513,7 +513,7 @@ def rank_correlation(table: pd.DataFrame, random: str = RANDOM, trained: str = T
     front-ends (0 when the dataset has no trained row), ``frontends`` lists them by random rank; with
     ``n`` < :data:`MIN_FRONTENDS` the figures are NaN. p-values are Holm-adjusted across every ρ and τ of a dataset
     (``*_p_holm``)."""
-    pairs, metric = _pairs(table, random, trained, trained_backend), primary_metric(table.columns)
+    pairs, metric = _pairs(table, random, trained, trained_backend), primary_metric(table)
     rows = []
     for (dataset, backend), _ in table[table["weights"] == random].groupby(["dataset", "backend"], sort=True):
         both = pairs[(pairs["dataset"] == dataset) & (pairs["backend"] == backend)]

@@ -22,7 +22,7 @@ import pandas as pd
 from .. import __version__
 from ..fileio import atomic_path
 from ..results import ResultRecord, RowKey, task_of
-from ..tasks import METRIC_LABELS, SECOND_HEADLINE, primary_metric
+from ..tasks import SECOND_HEADLINE, metric_label, primary_metric
 from . import figures
 from .leaderboard import (
     correlation_heading,
@@ -83,7 +83,7 @@ class Section:
 
 def columns(metric: str) -> tuple[str, ...]:
     second = (SECOND_HEADLINE[metric][1],) if metric in SECOND_HEADLINE else ()
-    return ("rank (all backends)", "front-end", "input", "width", "weights", "backend", METRIC_LABELS[metric],
+    return ("rank (all backends)", "front-end", "input", "width", "weights", "backend", metric_label(metric),
             "95% CI (folds, clips)", "± 95% CI (seeds only)", *second, "avg rank (backend)", "vs best (backend)", "dim",
             "params", "seeds × folds", "ms/clip", "grid edge", "not converged", "selected elsewhere", "copy of",
             "provenance")
@@ -133,7 +133,7 @@ def _key(row: pd.Series) -> RowKey:
 
 def _plots(dataset: str, rows: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]]) -> list[Plot]:
     """Every figure of one dataset: bars and spread per backend, random vs trained, confusion, CD diagrams."""
-    widths, p = rows["width"].nunique(), primary_metric(rows.columns)
+    widths, p = rows["width"].nunique(), primary_metric(rows)
     label = {_key(r): f"{figures.row_label(r, widths)} · {r['weights']}" for _, r in rows.iterrows()}
     plots = []
     drawn = rows[rows["copy_of"] == ""]  # a row repeating another under another width label: drawn once
@@ -145,7 +145,7 @@ def _plots(dataset: str, rows: pd.DataFrame, groups: dict[RowKey, list[ResultRec
 
     for backend in figures.panel_backends(drawn):
         baseline = figures.baseline_score(drawn, backend)
-        title = f"{dataset}: {METRIC_LABELS[p]} per front-end, {backend}"
+        title = f"{dataset}: {metric_label(p)} per front-end, {backend}"
         line = "dashed line: the mfcc baseline" if baseline is not None else "no mfcc row for this backend"
         plots.append(Plot.of(title, figures.score_bars_figure(figures.bar_data(drawn, backend), baseline, title, p),
                           f"Mean ± std over outer folds × seeds; {line}.{once(backend)}"))
@@ -155,7 +155,7 @@ def _plots(dataset: str, rows: pd.DataFrame, groups: dict[RowKey, list[ResultRec
             title = f"{dataset}: random ({correlation['backend']}) vs trained (head)"
             shown = pairs[pairs["backend"] == correlation["backend"]]
             plots.append(Plot.of(title, figures.scatter_figure(shown, correlation, title, p),
-                                 f"Each point a front-end with both rows; dashed: equal {METRIC_LABELS[p]}."))
+                                 f"Each point a front-end with both rows; dashed: equal {metric_label(p)}."))
     for backend, part in drawn.groupby("backend", sort=True):
         title = f"{dataset}: spread over folds × seeds, {backend}"
         spread = {label[_key(r)]: figures.fold_scores(groups[_key(r)]) for _, r in part.iterrows()}
@@ -196,7 +196,7 @@ def _anchor(dataset: str) -> str:
 
 def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, draw: bool = True) -> list[Section]:
     """One section per dataset/task of a leaderboard table (one task type)."""
-    out, p = [], primary_metric(table.columns)
+    out, p = [], primary_metric(table)
     for dataset, rows in table.groupby("dataset", sort=True):
         rows = rows.reset_index(drop=True)
         records = [groups[_key(r)] for _, r in rows.iterrows()]
@@ -211,14 +211,14 @@ def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, d
                            _plots(dataset, rows, groups) if draw else [], timing_note(rows), selection_note(rows),
                            tags_note(table, dataset).replace("`", ""),  # Markdown's code marks: text here
                            partial_note(table, dataset), ", ".join(evaluations)))
-        out[-1] = metric_first(out[-1], METRIC_LABELS[p])
+        out[-1] = metric_first(out[-1], metric_label(p))
     return out
 
 
-def metric_first(section: Section, metric_label: str) -> Section:
+def metric_first(section: Section, label: str) -> Section:
     """The page's column order (layout only): rank, front-end, then the score and its interval, then the rest — so
     a phone shows the score beside the name (rank and front-end stay in view while the table scrolls sideways)."""
-    lead = ("rank (all backends)", "front-end", metric_label, "95% CI (folds, clips)")
+    lead = ("rank (all backends)", "front-end", label, "95% CI (folds, clips)")
     order = [section.columns.index(c) for c in lead if c in section.columns]
     order += [i for i in range(len(section.columns)) if i not in order]
     section.columns = tuple(section.columns[i] for i in order)
