@@ -476,3 +476,15 @@ def test_a_pair_of_rows_whose_seeds_were_evaluated_differently_is_refused(tmp_pa
     assert main(["compare", "--results", str(tmp_path), "a", "b"]) == 2
     err = capsys.readouterr().err
     assert "its seeds were evaluated differently" in err and "grid old-grid" in err
+
+
+def test_a_row_of_one_test_score_has_no_spread_rather_than_a_zero_one(tmp_path):
+    """A single split run once (fault-filtered GTZAN, published weights) showed "0.556 ± 0.000": its spread over
+    folds × seeds is undefined, as its seed columns already were."""
+    from test_significance import _board, record
+
+    _board(tmp_path, [record("a", [0.8]), record("b", [0.7, 0.6, 0.8])])
+    table = leaderboard.load(tmp_path).set_index("frontend")
+    assert np.isnan(table.loc["a", "accuracy_std"]) and table.loc["b", "accuracy_std"] == pytest.approx(np.std([0.7, 0.6, 0.8]))
+    summary = leaderboard.to_summary(leaderboard.load(tmp_path))
+    assert "0.800 ±" not in summary and "0.800" in summary

@@ -297,4 +297,5 @@ def test_a_tag_a_fold_cannot_score_is_named_under_the_table_and_on_the_page(tmp_
     note = ("leave out 1 tag(s) that fold cannot score (no positive or no negative test clip, or no positive training "
             "clip): `mid` (fold1)")
     assert note in leaderboard.export(table, "md")
+    assert json.loads(leaderboard.export(table, "json"))["metadata"]["tags_left_out"] == {"chords": {"mid": ["fold1"]}}
     assert note.replace("`", "") in render(tmp_path)  # the page shows the name without Markdown's code marks

@@ -98,7 +98,8 @@ def _row(records: list[ResultRecord], task: TaskType, known: Trainings | None = 
         "dataset": first.dataset["key"], "frontend": fe["name"], "input": fe["input_kind"], "width": fe["width"],
         "weights": fe["weights"], "backend": first.backend["name"],
         "dim": fe["feature_dim"], "params": fe["params"], "macs": fe.get("macs_per_second", np.nan),
-        f"{p}_mean": float(per_seed.mean()), f"{p}_std": float(per_seed.std()), f"{p}_ci95": ci,
+        f"{p}_mean": float(per_seed.mean()),
+        f"{p}_std": float(per_seed.std()) if per_seed.size > 1 else float("nan"), f"{p}_ci95": ci,  # one score: no spread
         "seed_std": float(seed_means.std(ddof=1)) if n > 1 else float("nan"),
         **{f"{m}_mean": float(np.mean([[f[m] for f in r.folds] for r in records])) for m in task.metrics[1:]},
         "n_seeds": n, "n_folds": per_seed.shape[1],
@@ -499,7 +500,8 @@ def to_summary(table: pd.DataFrame) -> str:
         view = rows[["rank", "frontend", "input", "weights", "backend", "dim", "params"]].rename(
             columns={"rank": "rank (all backends)"})
         p = primary_metric(rows)
-        view[metric_label(p)] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(rows[f"{p}_mean"], rows[f"{p}_std"])]
+        view[metric_label(p)] = [f"{m:.3f}" + (f" ± {s:.3f}" if np.isfinite(s) else "")  # one score: no spread
+                                 for m, s in zip(rows[f"{p}_mean"], rows[f"{p}_std"])]
         view["95% CI"] = ["" if pd.isna(lo) else f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(rows["ci_low"], rows["ci_high"])]
         view["± seeds"] = ["" if np.isnan(c) else f"±{c:.3f}" for c in rows[f"{p}_ci95"]]
         if (second := SECOND_HEADLINE.get(p)) and f"{second[0]}_mean" in rows:
@@ -789,6 +791,7 @@ def metadata(table: pd.DataFrame) -> dict:
             "left_out": [{"file": path, "problem": problem} for path, problem in table.attrs.get("invalid", [])],
             "not_comparable": table.attrs.get("mixed_data", []),
             "partial_copies": table.attrs.get("partial_copies", {}),
+            "tags_left_out": table.attrs.get("tags_left_out", {}),  # per dataset: tags a fold's macro averages left out
             "stale_trained_rows": table.attrs.get("mixed_trainings", [])}
 
 

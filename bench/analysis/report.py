@@ -111,7 +111,8 @@ def _cells(row: pd.Series, records: list[ResultRecord], p: str, mixed_devices: b
     return [
         Cell(str(row["rank"]), int(row["rank"])), Cell(row["frontend"]), Cell(row["input"]), Cell(str(row["width"])),
         Cell(row["weights"]), Cell(row["backend"]),
-        Cell(f"{row[f'{p}_mean']:.3f} ± {row[f'{p}_std']:.3f}", float(row[f"{p}_mean"])),
+        Cell(f"{row[f'{p}_mean']:.3f}" + (f" ± {row[f'{p}_std']:.3f}" if math.isfinite(row[f'{p}_std']) else ""),
+             float(row[f"{p}_mean"])),
         Cell(*interval), _number(row[f"{p}_ci95"], ".3f"),
         *([_number(row.get(f"{SECOND_HEADLINE[p][0]}_mean"), ".3f")] if p in SECOND_HEADLINE else []),
         _number(row["avg_rank"], ".2f"),

@@ -28,6 +28,7 @@ Dietterich (1998) for paired tests on one test set and Benavoli et al. (2016) on
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -42,10 +43,13 @@ from ..errors import RwbenchError
 from ..results import ResultRecord, RowKey, task_of
 from ..tasks import TaskType
 
+log = logging.getLogger(__name__)
+
 K = TypeVar("K", bound=Hashable)  # what names a row: a leaderboard RowKey, or "a" / "b" in a comparison
 
 ALPHA = 0.05
 BOOTSTRAP_DRAWS = 2000
+MAX_UNDEFINED_DRAWS = 0.1  # a bootstrap interval over fewer defined draws is left undefined
 BOOTSTRAP_SEED = 0
 PERMUTATIONS = 9999
 MIN_FOLD_BLOCKS = 5  # fewer folds than this: the clips are the blocks (``auto``)
@@ -192,7 +196,22 @@ def hierarchical_interval(folds: dict[str, ClipFold], *, draws: int = BOOTSTRAP_
     ordered = [folds[name] for name in sorted(folds)]
     means = _two_level(ordered, _draws(ordered, draws), np.random.default_rng(seed),
                        lambda i, picks: ordered[i].score(picks))
-    low, high = np.nanpercentile(means, [2.5, 97.5])
+    return percentile_interval(means, "the interval of a row")
+
+
+def percentile_interval(values: np.ndarray, what: str) -> tuple[float, float]:
+    """The 95 % percentile interval of bootstrap ``values``. A draw can be undefined (a multilabel resample in which
+    no tag has both a positive and a negative clip): the interval over the others is said, and undefined where
+    more than :data:`MAX_UNDEFINED_DRAWS` of them are (it would describe the scorable resamples only)."""
+    undefined = int(np.isnan(values).sum())
+    if undefined:
+        share = undefined / len(values)
+        log.warning("%s: %d of %d bootstrap draws undefined (no scorable tag in the resample)%s", what, undefined,
+                    len(values), f"; over {MAX_UNDEFINED_DRAWS:.0%}, left undefined" if share > MAX_UNDEFINED_DRAWS
+                    else "; the interval is over the rest")
+        if share > MAX_UNDEFINED_DRAWS:
+            return float("nan"), float("nan")
+    low, high = np.nanpercentile(values, [2.5, 97.5])
     return float(low), float(high)
 
 
@@ -336,8 +355,7 @@ def paired_bootstrap(a: dict[str, ClipFold], b: dict[str, ClipFold], *, draws: i
     if pooled is None:
         return None
     draws = _draws(pooled[0], draws)
-    low, high = np.nanpercentile(_paired_differences(*pooled, draws, seed, over_folds), [2.5, 97.5])
-    return float(low), float(high)
+    return percentile_interval(_paired_differences(*pooled, draws, seed, over_folds), "a paired interval")
 
 
 # -- one group: one dataset and backend ---------------------------------------------------------------------------
