@@ -167,7 +167,11 @@ from rwbench.registry import load_plugin_file
 name, width, seed, *files = sys.argv[1:]
 for file in files:
     load_plugin_file(file)
-print(weights_digest(Embedder(FRONTENDS.get(name), width=int(width) if width.isdigit() else width, seed=int(seed)).net))
+if name not in FRONTENDS:
+    print("rwbench-weights unknown")
+else:
+    spec = FRONTENDS.get(name)
+    print("rwbench-weights", weights_digest(Embedder(spec, width=int(width) if width.isdigit() else width, seed=int(seed)).net))
 """  # the other_process check's: the network of a front-end built in a fresh process, as a digest of its weights
 
 
@@ -183,20 +187,24 @@ def _check_other_process(spec: FrontendSpec, width: str | int, seed: int, embedd
     """The network built with ``seed`` in a fresh process, its string hashes salted otherwise: the same weights."""
     from .frontend import FRONTENDS
 
+    unbuildable = CheckResult("other_process", True, "skipped: not registered from a plugin file or package (another "
+                                                     "process cannot build it)", skipped=True)
     if spec.code is None:
         return CheckResult("other_process", True, "skipped: rwbench's own network", skipped=True)
-    if spec.name not in FRONTENDS or FRONTENDS.get(spec.name).source != spec.source:
-        return CheckResult("other_process", True, "skipped: not registered from a file or package (another process "
-                                                  "cannot build it)", skipped=True)
-    files = sorted(str(m.__file__) for name, m in list(sys.modules.items())
-                   if name.startswith("rwbench_plugin_") and getattr(m, "__file__", None))
+    if spec.code.startswith("value:") or spec.name not in FRONTENDS or FRONTENDS.get(spec.name).source != spec.source:
+        return unbuildable  # a notebook's, a script's, one built in Python
+    files = [str(m.__file__) for name, m in list(sys.modules.items())  # in load order: one may build on another
+             if name.startswith("rwbench_plugin_") and getattr(m, "__file__", None)]
     salt = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"
     done = subprocess.run([sys.executable, "-c", WEIGHTS_DIGEST, spec.name, str(width), str(seed), *files],
                           env={**os.environ, "PYTHONHASHSEED": salt}, capture_output=True, text=True, timeout=600)
     if done.returncode:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return CheckResult("other_process", False, f"building it in another process failed: {last}")
-    same = done.stdout.strip() == weights_digest(embedder.net)
+    said = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("rwbench-weights ")]  # not a
+    if said[-1:] == [["unknown"]]:  # plugin's own prints; a script's registration is not in the fresh process
+        return unbuildable
+    same = said[-1:] == [[weights_digest(embedder.net)]]
     return CheckResult("other_process", same, f"seed {seed} in another process (PYTHONHASHSEED={salt}): "
                        + ("the same weights" if same else "other weights: they are drawn from something besides the "
                           "seed (hash(), the clock, os.urandom)"))

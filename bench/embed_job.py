@@ -146,7 +146,9 @@ class EmbedJob:
             "embed_code": EMBED_CODE_VERSION,
             "frontend": spec.name,
             "frontend_version": spec.version,
-            **({"frontend_code": code} if (code := spec.code_now) else {}),  # a plugin's source file
+            # a plugin's source files; its networks' embeddings (and the results read from them) under the
+            # 2026-12-05 rules: seeded GRU/ConvTranspose/parametrised weights, no fusion of parametrised layers
+            **({"frontend_code": code, "plugin_rules": 2} if (code := spec.code_now) else {}),
             "filters": spec.filters(self.width),
             "weights": self.weights_kind,
             "seed": self.weights_seed,

@@ -75,7 +75,7 @@ def with_sources(code: str, files: Sequence[Path]) -> str:
     sha256 of them all (taken once: a spec copied with ``dataclasses.replace`` keeps it)."""
     if not files:
         return code
-    joined = json.dumps([code, *(sha256_of(f) for f in files)])
+    joined = json.dumps([code, *sorted(sha256_of(f) for f in files)])  # by content: the same in any checkout
     return "net:" + hashlib.sha256(joined.encode()).hexdigest()
 
 

@@ -210,7 +210,13 @@ def network_source_files(spec: FrontendSpec) -> list[Path]:
             net = spec.build(min(spec.filters(w) for w in spec.widths))
     except Exception:  # noqa: BLE001 — a build that reads values, or one of a width no data gives yet
         return []
-    own = {inspect.getsourcefile(spec.build) if not isinstance(spec.build, functools.partial) else None}
+    build = spec.build
+    while isinstance(build, functools.partial):
+        build = build.func
+    try:
+        own = {inspect.getsourcefile(build)}
+    except TypeError:  # a built-in or C callable
+        own = set()
     files = set()
     for module in net.modules():
         cls = type(module)

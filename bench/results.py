@@ -224,6 +224,12 @@ def refuse_own_fold_weights(path: Path, dataset: Dataset) -> None:
         raise RwbenchError(f"pretrained:{path} holds the {tag} weights of {fold} of {dataset.key} (its {fold}.json): "
                            f"they were trained on {fold}'s training side, which holds every other fold's test clips. "
                            f"Give --weights {tag}: each fold scored with its own weights")
+    trained_on = path.parent.parent.name  # <results>/weights/<tag>/<dataset key>/<instance>/<fold>.safetensors
+    if made and trained_on.split("__")[0] == safe(dataset.name) and path not in _WARNED_FOLD_FILES:
+        _WARNED_FOLD_FILES.add(path)  # the same audio under another task, a partial copy, clips skipped
+        log.warning("pretrained:%s holds %s weights of %s of %s, other clips or labels of %s than this run's: where "
+                    "they share clips, this run's test clips include clips these weights were trained on", path, tag,
+                    fold, trained_on, dataset.name)
     if not made and path not in _WARNED_FOLD_FILES:
         _WARNED_FOLD_FILES.add(path)
         log.warning("pretrained:%s holds %s weights of a fold (%s) of a dataset its record does not name (no readable "

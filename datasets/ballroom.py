@@ -11,9 +11,10 @@ group, so its two clips always share a fold (every other clip is a group of its 
 (protocol ``ballroom/folds-file:<name>``).
 
 Length policy: 350000 samples at 12 kHz (29.17 s) as in the study, cropped from the start; shorter clips are
-zero-padded; one length for every input kind: log-mel front-ends read the same audio as waveform ones, 1 +
-350000 // 256 = 1368 frames, where the study's spectrogram inputs were 1376 frames (352000 samples: 0.6 % more
-audio; its VGG maps 344×48 / 86×16, here 342×48 / 85×16). Sample rates are read from each file.
+zero-padded; one length (29.17 s) for every input kind: the study's 12-kHz log-mel front-ends read 1 + 350000
+// 256 = 1368 frames, where its spectrogram inputs were 1376 frames (352000 samples: 0.6 % more audio; its VGG
+maps 344×48 / 86×16, here 342×48 / 85×16); front-ends at other rates read the same 29.17 s. Sample rates are
+read from each file.
 """
 
 from __future__ import annotations

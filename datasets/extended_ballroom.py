@@ -8,9 +8,10 @@ the result (elmarc's unshuffled folds depended on file order and reported the gr
 ``folds_file`` (written by :func:`rwbench.guards.write_folds`) reuses fixed folds instead.
 
 Length policy: 350000 samples at 12 kHz (29.17 s), cropped from the start; shorter clips zero-padded; one
-length for every input kind: log-mel front-ends read the same audio as waveform ones, 1 + 350000 // 256 = 1368
-frames, where the study's spectrogram inputs were 1376 frames (352000 samples: 0.6 % more audio; its VGG maps
-344×48 / 86×16, here 342×48 / 85×16). MP3 is decoded by libsndfile (>= 1.1) or audioread with ffmpeg.
+length (29.17 s) for every input kind: the study's 12-kHz log-mel front-ends read 1 + 350000 // 256 = 1368
+frames, where its spectrogram inputs were 1376 frames (352000 samples: 0.6 % more audio; its VGG maps 344×48 /
+86×16, here 342×48 / 85×16); front-ends at other rates read the same 29.17 s. MP3 is decoded by libsndfile (>=
+1.1) or audioread with ffmpeg.
 """
 
 from __future__ import annotations

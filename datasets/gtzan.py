@@ -12,10 +12,10 @@ Tasks (the key in results is ``gtzan/<task>``):
   stratified k-fold (``k=10``, ``seed=0``) over all 1000 clips; leaks artists too.
 
 Length policy: the study's 350000 samples at 12 kHz (29.17 s), cropped from the start; the few shorter clips
-are zero-padded; one length for every input kind: log-mel front-ends read the same audio as waveform ones, 1 +
-350000 // 256 = 1368 frames, where the study's spectrogram inputs were 1376 frames (352000 samples: 0.6 % more
-audio; its VGG maps 344×48 / 86×16, here 342×48 / 85×16). ``.wav`` (the lists' names) or the original ``.au``
-files are read.
+are zero-padded; one length (29.17 s) for every input kind: the study's 12-kHz log-mel front-ends read 1 +
+350000 // 256 = 1368 frames, where its spectrogram inputs were 1376 frames (352000 samples: 0.6 % more audio;
+its VGG maps 344×48 / 86×16, here 342×48 / 85×16); front-ends at other rates read the same 29.17 s. ``.wav``
+(the lists' names) or the original ``.au`` files are read.
 A partial copy (say ``gtzan_mini``) needs ``partial=True``.
 """
 

@@ -176,6 +176,7 @@ class Hashed(nn.Module):
 @register_frontend(name="{name}", input_kind="waveform", sample_rate=8000, widths={{"small": 4, "paper": 8}},
                    feature_dim=lambda nf: nf, feature_layers=("conv",), source="a test", min_input=16)
 def build(filters):
+    print("building", filters)  # a plugin's own output is not its weights' digest
     return Hashed(filters)
 """
 
@@ -418,3 +419,17 @@ def test_the_same_seed_gives_the_same_network_in_two_processes(tmp_path):
     digests = {subprocess.run([sys.executable, str(script), str(n)], capture_output=True, text=True, check=True,
                               cwd=tmp_path).stdout.strip() for n in (1, 2)}
     assert len(digests) == 1 and len(next(iter(digests))) == 64
+
+
+def test_a_plugins_key_names_its_helper_modules_by_content_not_by_path(tmp_path):
+    """The helper files were joined in the order of their absolute paths: the same code in another checkout got
+    another key (its cache and results computed again)."""
+    from rwbench.filehash import with_sources
+
+    for folder, names in (("a", ("layers.py", "blocks.py")), ("b", ("a_layers.py", "z_blocks.py"))):
+        (tmp_path / folder).mkdir()
+        for name, text in zip(names, ("class A: pass\n", "class B: pass\n")):
+            (tmp_path / folder / name).write_text(text)
+    keys = {with_sources("sha", sorted((tmp_path / f).iterdir())) for f in ("a", "b")}
+    assert len(keys) == 1 and next(iter(keys)).startswith("net:")
+    assert with_sources("sha", []) == "sha"

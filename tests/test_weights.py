@@ -195,6 +195,15 @@ def test_a_fold_weights_file_of_the_same_data_is_refused_as_pretrained_weights(t
     assert [r.getMessage() for r in caplog.records].count(next(r.getMessage() for r in caplog.records)) == 1
     assert "no readable fold1.json beside it" in caplog.text
     save_file(_state(1), str(tmp_path / "plain.safetensors"))  # a file rwbench did not write: no fold to check
+    # where rwbench keeps them, trained on another copy (or task) of the same dataset: they may share clips, said
+    kept = tmp_path / "weights" / "trained" / dataset.key.replace("/", "__") / "tiny__small__seed0"
+    kept.mkdir(parents=True)
+    write_safetensors(kept / "fold1.safetensors", _state(1), {"frontend": TINY.name, "tag": "trained", "fold": "fold1"})
+    write_json(kept / "fold1.json", {"data": fold_weights_data(dataset)})
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        EmbedJob(other, TINY, "small", weights=f"pretrained:{kept / 'fold1.safetensors'}").resolved  # noqa: B018
+    assert f"other clips or labels of {other.name} than this run's" in caplog.text
     assert EmbedJob(dataset, TINY, "small", weights=f"pretrained:{tmp_path / 'plain.safetensors'}").resolved.file
 
 
