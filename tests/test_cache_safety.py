@@ -197,13 +197,19 @@ def test_a_damaged_cache_file_is_named_and_computed_again(tmp_path, case, caplog
     assert CacheEntry(job.entry(tmp_path).folder).is_complete()
 
 
-def test_an_unreadable_chunk_is_computed_again(tmp_path, monkeypatch, caplog):
+def _interrupted_at_clip_20(tmp_path, monkeypatch):
+    """(dataset, job) of an entry of 8-clip chunks interrupted at clip 20: parts 0 and 1 written."""
     monkeypatch.setattr(embed_module, "CHUNK_CLIPS", 8)
     ds = tone_dataset()
     ds.fail_on = {ds.clips[20].id: KeyboardInterrupt()}
     job = EmbedJob(ds, TINY)
     with pytest.raises(KeyboardInterrupt):
         embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    return ds, job
+
+
+def test_an_unreadable_chunk_is_computed_again(tmp_path, monkeypatch, caplog):
+    ds, job = _interrupted_at_clip_20(tmp_path, monkeypatch)
     _truncate(job.entry(tmp_path).part_path(1))
     ds.fail_on, ds.decoded = {}, []
     resumed = embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
@@ -214,12 +220,7 @@ def test_an_unreadable_chunk_is_computed_again(tmp_path, monkeypatch, caplog):
 def test_a_part_holding_another_chunks_clips_is_computed_again(tmp_path, monkeypatch, caplog):
     """Parts are named by their chunk's number alone: one holding other clips (a hand copy; an entry resumed after
     the chunk size changed) was assembled as it came, and the finished entry held clips 0-7 twice and 8-15 never."""
-    monkeypatch.setattr(embed_module, "CHUNK_CLIPS", 8)
-    ds = tone_dataset()
-    ds.fail_on = {ds.clips[20].id: KeyboardInterrupt()}
-    job = EmbedJob(ds, TINY)
-    with pytest.raises(KeyboardInterrupt):
-        embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    ds, job = _interrupted_at_clip_20(tmp_path, monkeypatch)
     entry = job.entry(tmp_path)
     shutil.copy(entry.part_path(0), entry.part_path(1))
     ds.fail_on, ds.decoded = {}, []
