@@ -46,6 +46,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -159,20 +160,19 @@ def _check_same_seed(spec: FrontendSpec, width: str | int, seed: int, embedder: 
                        f"identical weights: {same_weights}, identical embeddings: {same_out}")
 
 
-WEIGHTS_DIGEST = """
-import sys
-from rwbench.check import weights_digest
-from rwbench.frontend import FRONTENDS, Embedder
-from rwbench.registry import load_plugin_file
-name, width, seed, *files = sys.argv[1:]
-for file in files:
-    load_plugin_file(file)
-if name not in FRONTENDS:
-    print("rwbench-weights unknown")
-else:
-    spec = FRONTENDS.get(name)
-    print("rwbench-weights", weights_digest(Embedder(spec, width=int(width) if width.isdigit() else width, seed=int(seed)).net))
-"""  # the other_process check's: the network of a front-end built in a fresh process, as a digest of its weights
+def write_weights_digest(out: str, name: str, width: str, seed: str, *plugin_files: str) -> None:
+    """The other_process check's child: ``name``'s network built with ``seed`` after loading ``plugin_files`` (in
+    order), its :func:`weights_digest` written to ``out`` (``unknown`` where no such front-end is registered here)."""
+    from pathlib import Path
+
+    from .frontend import FRONTENDS
+    from .registry import load_plugin_file
+
+    for file in plugin_files:
+        load_plugin_file(file)
+    digest = "unknown" if name not in FRONTENDS else weights_digest(
+        Embedder(FRONTENDS.get(name), width=int(width) if width.isdigit() else width, seed=int(seed)).net)
+    Path(out).write_text(digest)
 
 
 def weights_digest(net: nn.Module) -> str:
@@ -196,15 +196,18 @@ def _check_other_process(spec: FrontendSpec, width: str | int, seed: int, embedd
     files = [str(m.__file__) for name, m in list(sys.modules.items())  # in load order: one may build on another
              if name.startswith("rwbench_plugin_") and getattr(m, "__file__", None)]
     salt = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"
-    done = subprocess.run([sys.executable, "-c", WEIGHTS_DIGEST, spec.name, str(width), str(seed), *files],
-                          env={**os.environ, "PYTHONHASHSEED": salt}, capture_output=True, text=True, timeout=600)
-    if done.returncode:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "digest")
+        done = subprocess.run([sys.executable, "-c", "import sys; from rwbench.check import write_weights_digest; "
+                               "write_weights_digest(*sys.argv[1:])", out, spec.name, str(width), str(seed), *files],
+                              env={**os.environ, "PYTHONHASHSEED": salt}, capture_output=True, text=True, timeout=600)
+        said = open(out).read() if os.path.exists(out) else None
+    if done.returncode or said is None:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return CheckResult("other_process", False, f"building it in another process failed: {last}")
-    said = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("rwbench-weights ")]  # not a
-    if said[-1:] == [["unknown"]]:  # plugin's own prints; a script's registration is not in the fresh process
+    if said == "unknown":  # a script's or notebook's registration is not in the fresh process
         return unbuildable
-    same = said[-1:] == [[weights_digest(embedder.net)]]
+    same = said == weights_digest(embedder.net)
     return CheckResult("other_process", same, f"seed {seed} in another process (PYTHONHASHSEED={salt}): "
                        + ("the same weights" if same else "other weights: they are drawn from something besides the "
                           "seed (hash(), the clock, os.urandom)"))
