@@ -261,9 +261,10 @@ def _published(t: _Table, sources: set[str]) -> list[Published]:
     values = t.table("values")
     if not values.data:  # a block of no numbers: a row of the paper lost without a word
         raise PaperError(f"{t.file}: {t.key('values')} is empty; give the front-ends' numbers or remove the block")
-    if unit == "percent" and all(isinstance(v, (int, float)) and 0 < v <= 1 for v in values.data.values()):
-        raise PaperError(f"{t.file}: {t.key('values')} are all in (0, 1] under unit = \"percent\": fractions? "
-                         "(0.5 percent is half of one percent); write them as percents or set unit = \"fraction\"")
+    if unit == "percent" and (small := [k for k, v in values.data.items() if isinstance(v, (int, float)) and 0 < v <= 1]):
+        raise PaperError(f"{t.file}: {', '.join(values.key(k) for k in small)} in (0, 1] under unit = \"percent\": a "
+                         "fraction? (0.5 percent is half of one percent, below chance on any task here); write it as "
+                         "a percent, or set unit = \"fraction\" for a block of fractions")
     out = []
     for frontend in list(values.data):
         value = values.get(frontend, (int, float))
@@ -344,6 +345,11 @@ def check_registered(paper: Paper) -> None:
         spec = fronts.get(item.frontend)  # None: not a front-end the paper runs (said by _check_rows)
         if spec is not None and item.weights != "trained" and spec.is_learnable() and not offers(spec, item.weights):
             raise PaperError(f"{paper.file}: front-end {item.frontend!r} does not offer weights {item.weights!r}")
+        # a weight-free front-end (MFCC) runs once, under the first tag: a number filed under another is never shown
+        if spec is not None and not spec.is_learnable() and item.weights not in ("trained", paper.weights[0]):
+            raise PaperError(f"{paper.file}: {item.frontend!r} has no weights and its rows are those of "
+                             f"settings.weights' first tag: give its number weights = {paper.weights[0]!r} (it has "
+                             f"{item.weights!r}{', the default' if item.weights == 'random' else ''})")
 
 
 # -- the shipped papers ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from .analysis.reproduce_report import REPORT_FOLDER, draw_scatter, sources_dige
 from .datamodel import DATASETS, Dataset
 from .errors import RwbenchError
 from .frontend import FrontendSpec, offers
-from .paper import Paper, PaperDataset, Published
+from .paper import Paper, PaperDataset, Published, paper_files
 from .pipeline import RunOptions
 from .results import FOLD_TAGS, fold_weights_folder, seeded, splits_key
 
@@ -237,7 +238,8 @@ def full_copy_lines(datasets: list[Dataset], rows) -> list[str]:
 
 
 # -- the side-by-side table -----------------------------------------------------------------------------
-def _leaderboard(results_dir: Path, datasets: dict[str, tuple[str, str]], seeds: Sequence[int], grid: str) -> pd.DataFrame:
+def _leaderboard(results_dir: Path, datasets: dict[str, tuple[str, str]], seeds: Sequence[int], grid: str,
+                 recipes: dict | None = None) -> pd.DataFrame:
     """The leaderboard rows of this run under ``results_dir`` (empty when it has none): of the dataset keys in
     ``datasets`` (key → fingerprint, protocol key), only results of ``seeds`` made on those clips and outer splits
     (refit, folds) with backends on ``grid`` (the folder may hold other seeds or another grid of an earlier run, or
@@ -253,6 +255,10 @@ def _leaderboard(results_dir: Path, datasets: dict[str, tuple[str, str]], seeds:
     records = [r for r in records if (r.seed in seeds or (r.seed == 0 and not seeded(r.frontend["weights"])))
                and (r.dataset.get("fingerprint"), splits_key(r.dataset.get("protocol"))) == datasets.get(r.dataset["key"])
                and grid_name_of(r.backend) in (None, grid)]  # None: a trained head, a backend of one grid
+    for r in records if recipes is not None else ():  # (dataset key, front-end, width) → trained seeds' recipes
+        if r.training and r.training.get("recipe"):
+            recipes.setdefault((r.dataset["key"], r.frontend["name"], str(r.frontend["width"])), []).append(
+                r.training["recipe"])
     tables = [table_of([r for r in records if r.dataset["key"] == key]) for key in datasets]
     tables = [t for t in tables if len(t)]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
@@ -280,8 +286,10 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
     # the study's rows were refit on train alone on a fixed split: keyed by the protocol they record
     made_study = {d.key: (d.fingerprint(), splits_key(study_protocol(d, described[d.key]))) for d in loaded}
     partial = {d.key: partial_reason(d) for t in targets for d in t.datasets}
-    honest = (_leaderboard(opts.results_dir, made, opts.seeds, opts.grid) if protocol != "published"
+    recipes: dict = {}
+    honest = (_leaderboard(opts.results_dir, made, opts.seeds, opts.grid, recipes) if protocol != "published"
               else pd.DataFrame())
+    commands = {t.frontend: t.command for t in paper.trained}
     study = (_leaderboard(published_results_dir(opts.results_dir), made_study, opts.seeds, opts.grid)
              if protocol != "honest" else pd.DataFrame())
     published = {p.row: p for p in paper.published}
@@ -308,6 +316,9 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
                     continue
                 if protocol != "published":
                     row["honest"] = _figures(_row_of(honest, dataset, frontend, opts.width, shown, backend), metric)
+                if weights == "trained" and row.get("honest") is not None:  # made with the paper file's recipe?
+                    asked = command_recipe(commands[frontend], target.entry.name, opts)
+                    row["recipe"] = recipe_differences(asked, recipes.get((dataset, frontend, str(opts.width)), []))
                 if protocol != "honest" and weights != "trained":
                     row["study"] = _figures(_row_of(study, dataset, frontend, opts.width, shown, backend + SUFFIX),
                                             metric)
@@ -375,7 +386,43 @@ def _figures(row, metric: str) -> dict | None:
         return None
     return {"mean": float(row[f"{metric}_mean"]), "low": _num(row.get("ci_low")), "high": _num(row.get("ci_high")),
             "seeds": int(row["n_seeds"]), "folds": int(row["n_folds"]),
-            "skipped": int(row.get("skipped") or 0)}  # clips left out while embedding (--skip-bad-audio)
+            "skipped": int(row.get("skipped") or 0),  # clips left out while embedding (--skip-bad-audio)
+            "not_converged": str(row.get("not_converged") or "")}  # trained rows: "3/5" folds × seeds flagged
+
+
+def command_recipe(command: str, dataset: str, opts: RunOptions) -> dict[str, Any]:
+    """The training recipe a paper file's ``[[trained]] command`` asks for, as a trained result's
+    ``training.recipe`` records it: the command read by ``rwbench train``'s own parser (rwbench's defaults for
+    what it leaves out)."""
+    from .cli import build_parser
+    from .fitting import DROPOUTS, LR_SCHEDULES, LRS
+
+    filled = (command.replace("DATASET", dataset).replace("WIDTH", str(opts.width))
+              .replace("RESULTS", str(opts.results_dir)))
+    try:
+        args = build_parser().parse_args(shlex.split(filled)[1:])
+    except (SystemExit, RwbenchError, ValueError) as err:
+        raise RwbenchError(f"the paper file's trained command {command!r} is not one `rwbench train` reads: "
+                           f"{err}") from None
+    schedule = LR_SCHEDULES[args.lr_schedule]
+    return {"epoch_cap": args.epochs, "patience": args.patience, "batch_size": args.batch_size,
+            "lrs": [float(v) for v in ([args.lr] if args.lr is not None else args.lrs or LRS)],
+            "dropouts": [float(v) for v in ([args.dropout] if args.dropout is not None else args.dropouts or DROPOUTS)],
+            "refit": args.refit, "select_on": args.select_on, "crop_seconds": args.crop_seconds,
+            "precise_bn": bool(args.precise_bn),
+            "schedule": f"{schedule} on the validation loss" if args.lr_schedule == "plateau" else schedule}
+
+
+def recipe_differences(asked: dict[str, Any], recipes: list[dict]) -> str:
+    """How the recorded recipes of a trained row (one per seed) differ from ``asked`` (:func:`command_recipe`):
+    ``""`` when every seed's is the one asked for."""
+    seen = {}
+    for recipe in recipes:
+        for name, value in asked.items():
+            got = recipe.get(name, False if name == "precise_bn" else None)
+            if got != value:
+                seen.setdefault(name, f"{name} {got} ≠ {value}")
+    return "; ".join(seen.values())
 
 
 def _num(value) -> float | None:
@@ -449,6 +496,10 @@ def _not_judged(figures: dict | None, row: dict, honest: bool = False) -> str:
         return f"{figures['skipped']} clip(s) skipped"
     if figures is not None and figures["seeds"] < row.get("seeds_asked", 1):
         return "seeds missing"
+    if figures is not None and figures.get("not_converged"):  # stopped while improving: not the paper's model
+        return f"not converged ({figures['not_converged']} folds)"
+    if row.get("recipe"):
+        return f"recipe ≠ paper file's command ({row['recipe']})"
     return ""
 
 
@@ -588,20 +639,30 @@ def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[st
     path.parent.mkdir(parents=True, exist_ok=True)
     settings = {"width": str(opts.width), "seeds": list(opts.seeds), "grid": opts.grid}
     created = time.strftime("%Y-%m-%d %H:%M %Z")
-    names = list(dict.fromkeys(r["paper_dataset"] for r in rows))  # the paper's order
-    mine = {name: [r for r in rows if r["paper_dataset"] == name] for name in names}
-    parts = {name: {"keys": sorted({r["dataset"] for r in part}), "created": created, "paper": paper_digest(paper, name),
-                    "cells": comparison_cells(part, protocol), "points": scatter_points(part, which)}
+    mine = {d.name: [r for r in rows if r["paper_dataset"] == d.name] for d in paper.datasets}
+    results, width = Path(opts.results_dir), str(opts.width)
+    # each part's result files are digested when the part is made: a carried part is checked against its own
+    parts = {name: {"keys": (keys := sorted({r["dataset"] for r in part})), "created": created,
+                    "paper": paper_digest(paper, name), "cells": comparison_cells(part, protocol),
+                    "points": scatter_points(part, which),
+                    "frontends": (names_run := sorted({r["frontend"] for r in part})),
+                    "sources": sources_digest(results, keys, names_run, width)}
              for name, part in mine.items() if any(r["at_hand"] for r in part)}
     # a dataset given no --data-root this time keeps the rows the last run with it made (its results are on disk)
-    parts |= carried_over(path, protocol, settings, {n: paper_digest(paper, n) for n in names if n not in parts})
+    # (one run without any row of it, e.g. --frontends naming none of its front-ends, too)
+    parts |= carried_over(path, protocol, settings, {n: paper_digest(paper, n) for n in mine if n not in parts})
+    names = [name for name, part in mine.items() if part or name in parts]  # the paper's order
     cells = [c for name in names for c in (parts[name]["cells"] if name in parts else
                                            comparison_cells(mine[name], protocol))]
     datasets = sorted({key for part in parts.values() for key in part["keys"]})
     frontends = sorted({r["frontend"] for r in rows})
+    shipped = paper_files().get(paper.id)
     write_json(path, {"paper": paper.id, "title": paper.title, "citation": paper.citation, "protocol": protocol,
+                      # what `rwbench reproduce` takes to make it again: a shipped paper's id, else its file
+                      "paper_ref": paper.id if shipped and shipped.resolve() == Path(paper.file).resolve()
+                      else str(Path(paper.file).resolve()),
                       "created": created, "datasets": datasets, "frontends": frontends,
-                      "sources": sources_digest(Path(opts.results_dir), datasets, frontends, str(opts.width)),
+                      "sources": sources_digest(results, datasets, frontends, width),
                       "settings": settings, "skipped": skipped, "cells": cells,
                       "legend": [line for line in _legend(paper, rows, protocol) if line],
                       "points": [p for name in names if name in parts for p in parts[name]["points"]],
@@ -610,10 +671,15 @@ def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[st
 
 
 def paper_digest(paper: Paper, dataset: str) -> str:
-    """A key of what the paper file says of ``dataset`` (its published numbers and the ones not found)."""
+    """A key of what the paper file says of ``dataset``: its published numbers and the ones not found, and all
+    that makes or judges its rows (the dataset's entry: tasks, options, front-ends, protocol mark; the paper's
+    weights, backends, width, trained rows and protocol)."""
     from .fileio import content_key
 
-    return content_key({"rows": [repr(p) for p in (*paper.published, *paper.not_found) if p.dataset == dataset]})
+    return content_key({"rows": [repr(p) for p in (*paper.published, *paper.not_found) if p.dataset == dataset],
+                        "entry": repr(paper.dataset(dataset)), "weights": list(paper.weights),
+                        "backends": list(paper.backends), "width": paper.width, "protocol": paper.protocol,
+                        "trained": [repr(t) for t in paper.trained]})
 
 
 def carried_over(path: Path, protocol: str, settings: dict, absent: dict[str, str]) -> dict[str, dict]:

@@ -143,8 +143,15 @@ def test_pons2019_carries_the_reference_studys_figures():
     (('where = "figure"', 'where = "figure"\nmetric = "accurracy"'), r"published\[0\]\.metric is 'accurracy', not one of"),
     (('tasks = ["rhythm"]\n', ""), r"datasets \(synthetic\): its published numbers are of one task; set tasks"),
     (("values = { mfcc = 50.0 }", "values = {}"), r"published\[0\]\.values is empty"),
-    (("values = { mfcc = 50.0 }", "values = { mfcc = 0.5 }"), r"published\[0\]\.values are all in \(0, 1\] under unit "
-                                                            r"= \"percent\": fractions\?"),
+    (("values = { mfcc = 50.0 }", "values = { mfcc = 0.5 }"), r"published\[0\]\.values\.mfcc in \(0, 1\] under unit "
+                                                            r"= \"percent\": a fraction\?"),
+    # one fraction among percents was read as 0.6 %; a weight-free front-end's number filed under a tag it is never
+    # run with was read, checked and never shown
+    (("values = { mfcc = 50.0 }", "values = { mfcc = 50.0, temporal_short = 0.6 }"),
+     r"values\.temporal_short in \(0, 1\] under unit = \"percent\""),
+    (('weights = ["random"]', 'weights = ["dsp", "random"]'),
+     r"'mfcc' has no weights and its rows are those of settings\.weights' first tag: give its number "
+     r"weights = 'dsp' \(it has 'random', the default\)"),
 ])
 def test_a_bad_paper_file_names_the_file_and_the_key(tmp_path, change, message):
     text = TOY.replace(*change)
@@ -303,7 +310,7 @@ def test_reproduce_runs_the_pipeline_and_both_protocols_side_by_side(tmp_path):
     result = next((tmp_path / "res" / "runs").rglob("*.json"))
     result.write_text(result.read_text() + "\n")  # a rerun since: the kept table is older than its results
     section = render(tmp_path / "res", draw=False).split('<section id="reproduce-')[1]
-    assert "Stale: the result files of its rows were rerun, added or removed since" in section
+    assert "Stale: the result files of the rows of synthetic (" in section and "were rerun, added or removed" in section
     result.write_text(result.read_text()[:-1])  # as it was; another front-end's result does not make it stale
     (result.parent / "otherfrontend__small__random__seed7__knn.json").write_text(result.read_text())
     assert "Stale" not in render(tmp_path / "res", draw=False).split('<section id="reproduce-')[1]
@@ -586,3 +593,67 @@ def test_a_run_without_a_datasets_data_keeps_its_rows_in_the_report(tmp_path):
     other = json.loads(write_record(paper, [absent], "honest", [], RunOptions(results_dir=tmp_path, seeds=[1]))
                        .read_text())
     assert "no data" in other["cells"][0]["rwbench [95% CI]"] and other["points"] == []  # other settings: not carried
+    # an edit of the dataset's entry (here its protocol mark: ≈ → ≠ makes the honest column "protocol ≠") kept the
+    # old verdicts: everything that makes or judges a dataset's rows is in the digest
+    json.loads(write_record(paper, [row], "honest", [], opts).read_text())
+    marked = dataclasses.replace(paper, datasets=(dataclasses.replace(paper.datasets[0], protocol_mark="≠"),))
+    assert "no data" in json.loads(write_record(marked, [absent], "honest", [], opts).read_text())["cells"][0][
+        "rwbench [95% CI]"]
+    # a run with no row of the dataset at all (--frontends naming none of its front-ends) carries it too
+    first = json.loads(write_record(paper, [row], "honest", [], opts).read_text())
+    assert json.loads(write_record(paper, [], "honest", [], opts).read_text())["cells"] == first["cells"]
+
+
+def test_a_carried_part_is_checked_against_its_own_result_files(tmp_path):
+    """The record's digest of result files was taken over the files as they were at the run that carried a part, so
+    a part made from files rerun since (another copy of the data, --force) read as current; each part now keeps the
+    digest of the files it was made from, and the report names the part that is stale."""
+    import json
+
+    from rwbench.analysis.reproduce_report import report_sections
+    from rwbench.pipeline import RunOptions
+    from rwbench.reproduce import write_record
+
+    paper = read_paper(toy_file(tmp_path))
+    runs = tmp_path / "runs" / "synthetic__rhythm"
+    runs.mkdir(parents=True)
+    result = runs / "mfcc__small__random__seed0__knn.json"
+    result.write_text('{"a": 1}')
+    row = {"dataset": "synthetic/rhythm", "paper_dataset": "synthetic", "frontend": "mfcc", "weights": "none",
+           "backend": "knn", "metric": "accuracy", "mark": "=", "published": paper.published[0], "not_found": None,
+           "at_hand": True, "partial": None, "seeds_asked": 1, "width": None,
+           "honest": {"mean": 0.52, "low": 0.45, "high": 0.6, "seeds": 1, "skipped": 0}}
+    opts = RunOptions(results_dir=tmp_path, seeds=[0])
+    write_record(paper, [row], "honest", [], opts)
+    assert report_sections(tmp_path, draw=False)[0]["warning"] == ""
+    result.write_text('{"a": 2}')  # rerun since
+    absent = {**row, "dataset": "synthetic", "at_hand": False, "honest": None}
+    record = json.loads(write_record(paper, [absent], "honest", [], opts).read_text())
+    assert record["parts"]["synthetic"]["carried"]
+    assert "Stale: the result files of the rows of synthetic (" in report_sections(tmp_path, draw=False)[0]["warning"]
+    assert record["paper_ref"] == str(paper.file.resolve())  # not shipped: the report's command names the file
+
+
+def test_a_trained_row_is_judged_only_when_made_with_the_paper_files_recipe():
+    """A 1-epoch training flagged not converged on 5 of 5 folds was set beside the published trained figure as
+    'agrees yes': the row's recorded recipe is now compared with the paper file's [[trained]] command (read by
+    `rwbench train`'s own parser), and a row that is not converged or made otherwise is not judged, with the reason."""
+    import json
+
+    from rwbench.reproduce import _not_judged, command_recipe, recipe_differences
+
+    paper = find_paper("tax2017")
+    opts = SimpleNamespace(width="small", results_dir="results", seeds=[0])
+    asked = command_recipe(paper.trained[0].command, "esc10", opts)
+    runs = Path(__file__).parents[1] / "studies/random-vs-trained-24/results/runs/esc10"
+    record = runs / "piczak__small__trained__seed0__head.json"
+    recipe = json.loads(record.read_text())["training"]["recipe"]  # the study's piczak: rwbench's default recipe
+    assert recipe_differences(asked, [recipe]) == ""
+    assert recipe_differences(asked, [recipe, {**recipe, "epoch_cap": 1}]) == "epoch_cap 1 ≠ 100"
+    crop = command_recipe(find_paper("lee2017").trained[0].command, "gtzan", opts)
+    assert recipe_differences(crop, [recipe]) == "crop_seconds None ≠ 2.67796"  # whole clips, not the paper's segments
+    figures = {"mean": 0.52, "low": 0.4, "high": 0.62, "seeds": 1, "skipped": 0, "not_converged": "5/5"}
+    assert _not_judged(figures, {"seeds_asked": 1}) == "not converged (5/5 folds)"
+    assert _not_judged({**figures, "not_converged": ""}, {"seeds_asked": 1, "recipe": "epoch_cap 1 ≠ 100"}) == \
+        "recipe ≠ paper file's command (epoch_cap 1 ≠ 100)"
+    assert _not_judged({**figures, "not_converged": ""}, {"seeds_asked": 1, "recipe": ""}) == ""

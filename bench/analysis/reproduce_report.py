@@ -76,7 +76,7 @@ def report_sections(results_dir: Path, *, draw: bool = True, left_out: list | No
             settings = record.get("settings", {})
             note = (f"{record['citation']} rwbench: width {settings.get('width')}, seeds "
                     f"{', '.join(map(str, settings.get('seeds', [])))}, grid {settings.get('grid')}; protocol "
-                    f"{record['protocol']} (rwbench reproduce {record['paper']})")
+                    f"{record['protocol']} (rwbench reproduce {record.get('paper_ref', record['paper'])})")
             title = f"{record['paper']}: {record['title']}: rwbench beside the published numbers"
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, RwbenchError) as err:
             problem = f"not a reproduce record this rwbench reads ({type(err).__name__}: {err})"
@@ -106,11 +106,21 @@ def report_sections(results_dir: Path, *, draw: bool = True, left_out: list | No
 
 def _staleness(results_dir: Path, record: dict) -> str:
     """``""`` when the result files the table was made from are as they were; else what to do."""
-    again = f"run `rwbench reproduce {record['paper']}` again to make it from them"
+    again = f"run `rwbench reproduce {record.get('paper_ref', record['paper'])}` again to make it from them"
     if "sources" not in record:
         return f"This table was kept by an older rwbench, undated: the results may have changed since; {again}."
-    digest = sources_digest(results_dir, record.get("datasets", []), record.get("frontends", []),
-                            record.get("settings", {}).get("width", ""))
+    width = record.get("settings", {}).get("width", "")
+    parts = record.get("parts", {})
+    if parts and all("sources" in part for part in parts.values()):  # each part against the files it was made from
+        frontends = record.get("frontends", [])
+        stale = [f"{name} ({part.get('created', 'undated')})" for name, part in parts.items()
+                 if sources_digest(results_dir, part.get("keys", []), part.get("frontends", frontends), width)
+                 != part["sources"]]
+        if stale:
+            return (f"Stale: the result files of the rows of {', '.join(stale)} were rerun, added or removed since "
+                    f"those rows were made; the leaderboard above shows them as they are now; {again}.")
+        return ""
+    digest = sources_digest(results_dir, record.get("datasets", []), record.get("frontends", []), width)
     if digest != record["sources"]:
         return (f"Stale: the result files of its rows were rerun, added or removed since this table was made "
                 f"({record.get('created', 'undated')}); the leaderboard above shows them as they are now; {again}.")
