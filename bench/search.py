@@ -647,6 +647,7 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
         scored = math.ceil(len(archs) / 2) if opts.halving else len(archs)
         timings: dict = {}  # shared: each network is timed once, for all the random-weight proxies
         cost = dict.fromkeys((a.name for a in archs), 0.0)  # per architecture: its embedding and every proxy's fits
+        missing = {p.name: {a.name for a in archs if a not in cached[p.name]} for p in costly}
         for proxy in costly:
             rows = plan([dataset], [a.spec for a in archs], [BACKENDS.get(proxy.name.removeprefix("rw_"))],
                         setup.opts, timings=timings,
@@ -654,13 +655,13 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
             embed = {r.frontend: r.embed_seconds for r in rows}  # the same rows, whichever backend
             done, results = sum(r.up_to_date for r in rows), sum(r.results for r in rows)
             reused = f"; {done} of {results} result files already in {setup.opts.results_dir}, reused" if done else ""
-            for r in rows:
-                cost[r.frontend] += share * r.fit_seconds
+            for r in rows:  # a proxy value read from its record costs nothing
+                cost[r.frontend] += share * r.fit_seconds * (r.frontend in missing[proxy.name])
             lines.append(f"{proxy.name}: ≈ {sum(share * r.fit_seconds for r in rows) / len(rows):.1f} s per "
                          f"architecture of backend fits (outer folds scored: {len(outer)} of {len(dataset.splits())}"
                          f"{reused}){from_cache(proxy)}")
-        for name, seconds in embed.items():
-            cost[name] += seconds
+        for name, seconds in embed.items():  # embedded when some random-weight proxy of it is to compute
+            cost[name] += seconds * any(name in m for m in missing.values())
         lines.append(f"random-weight embedding, computed once for {', '.join(p.name for p in costly)}: "
                      f"≈ {sum(embed.values()) / len(embed):.1f} s per architecture ({len(opts.seeds)} seed(s))")
         ordered = sorted(cost.values())

@@ -98,7 +98,8 @@ KEYS: dict[str, tuple[tuple[str, ...], Callable[[Any], bool], str]] = {
     "kernel": (INPUTS, lambda v: (_int(v) or _pair(v)) and all(k % 2 for k in np.atleast_1d(v)),
                "odd sizes: [frames, bands] (log-mel) or samples (waveform)"),
     "depth": (INPUTS, _int, "a positive integer"),
-    "growth": (INPUTS, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1, "a number ≥ 1"),
+    "growth": (INPUTS, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 1 <= v < math.inf,
+               "a finite number ≥ 1"),
     "max_growth": (INPUTS, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1, "a number ≥ 1"),
     "pool": (INPUTS, lambda v: isinstance(v, str) and v in POOLS, f"one of {list(POOLS)}"),
     "pool_size": (INPUTS, lambda v: _int(v) or _pair(v), "[frames, bands] (log-mel) or samples (waveform)"),
@@ -494,6 +495,10 @@ def load_space(ref: str | Path) -> SearchSpace:
             if space.name in packaged:
                 raise RwbenchError(f"search space {ref}: its name {space.name!r} is a packaged space's; rename it "
                                    "(its members' names SPACE:ID would rebuild the packaged space's networks)")
+            if space.name in RESERVED_NAMES:  # search:ID, hear:MODULE, pretrained:PATH mean other front-ends
+                raise RwbenchError(f"search space {ref}: its name {space.name!r} is taken by front-end names "
+                                   f"{space.name}:...; rename it (in another process its members' names would "
+                                   "build other networks)")
             if space.name in _SPACES and _SPACES[space.name].sha256 != space.sha256:
                 raise RwbenchError(f"search space {ref}: its name {space.name!r} is taken in this process by "
                                    f"{_SPACES[space.name].origin}; rename one of them")
@@ -504,6 +509,7 @@ def load_space(ref: str | Path) -> SearchSpace:
 
 
 ANY_SPACE = "search"  # search:ID looks the id up in every packaged space
+RESERVED_NAMES = (ANY_SPACE, "hear", "pretrained")  # prefixes of front-end names that are no space's
 
 
 def frontend_from_name(name: str) -> FrontendSpec | None:

@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -527,6 +528,15 @@ def test_searches_pool_only_when_their_proxies_are_one_computation():
                          ({"dataset": {"key": "esc10", "fingerprint": "g"}}, "dataset fingerprint")]:
         with pytest.raises(RwbenchError, match=f"must share their {what}: search 'logmel' has .*, search 'waveform'"):
             pooled([manifest("logmel"), manifest("waveform", **change)])
+    # a user's space beside `logmel` holding one of its networks (ids hash the configuration): pooled, the network
+    # counted twice in n, ρ's p and its intervals
+    config = {"input": "logmel", "depth": 2}
+    one = [{"name": "logmel:5f65a9bd", "config": config, "params": 100, "proxies": {}}]
+    other = [{"name": "lm2:5f65a9bd", "config": config, "params": 100, "proxies": {}}]
+    with pytest.raises(RwbenchError, match="logmel:5f65a9bd and lm2:5f65a9bd are one network"):
+        pooled([manifest("logmel", architectures=one), manifest("lm2", architectures=other)])
+    wider = [{**other[0], "params": 400}]  # the same configuration at another [widths]: another network
+    assert len(pooled([manifest("logmel", architectures=one), manifest("lm2", architectures=wider)])["architectures"]) == 2
 
 
 def test_a_proxys_key_changes_with_everything_its_value_depends_on(tmp_path):
@@ -676,6 +686,15 @@ def test_an_id_names_one_network(tmp_path, toy_space):
     renamed.write_text((Path(packaged_spaces()["logmel"])).read_text().replace("small = 24", "small = 48"))
     with pytest.raises(RwbenchError, match="its name 'logmel' is a packaged space's"):
         load_space(renamed)
+    for reserved in ("search", "hear"):  # search:ID ran the packaged logmel network in any other process
+        named = tmp_path / f"{reserved}.toml"
+        named.write_text(TOY_SPACE.replace('name = "toy"', f'name = "{reserved}"'))
+        with pytest.raises(RwbenchError, match=f"its name '{reserved}' is taken by front-end names {reserved}:"):
+            load_space(named)
+    endless = tmp_path / "endless.toml"  # growth = inf passed the check and crashed in an OverflowError
+    endless.write_text(TOY_SPACE.replace('name = "toy"', 'name = "endless"').replace("growth = [1, 2]", "growth = [1, inf]"))
+    with pytest.raises(RwbenchError, match="growth.*a finite number ≥ 1"):
+        load_space(endless)
     other = tmp_path / "other" / "toy.toml"
     other.parent.mkdir()
     other.write_text(TOY_SPACE.replace("small = 4", "small = 6"))
@@ -899,7 +918,7 @@ def test_a_minibatch_smaller_than_the_class_count_draws_its_classes():
     assert len(drawn) > 1, "two clips of three classes: not always the first two"
 
 
-def test_a_dry_run_after_a_search_says_what_it_would_read(toy_space, tmp_path, capsys):
+def test_a_dry_run_after_a_search_says_what_it_would_read(toy_space, tmp_path, capsys, monkeypatch):
     """Its proxies cached and its random-weight results written (on one outer fold): the dry run predicted them all
     again (the results' protocol, with the folds scored, was not the one it looked them up by)."""
     argv = ["search", str(toy_space), "--tasks", "timbre", "--n", "2", "--proxies", "params,synflow,rw_elm",
@@ -912,6 +931,24 @@ def test_a_dry_run_after_a_search_says_what_it_would_read(toy_space, tmp_path, c
     assert "synflow: ≈" in out and "; 2 of 2 cached in" in out.split("synflow: ≈")[1].splitlines()[0]
     rw = out.split("rw_elm: ≈")[1].splitlines()[0]
     assert "2 of 2 result files already in" in rw and "2 of 2 cached in" in rw
+    # the result files gone, the proxy records kept: the search reads every value and computes nothing, but the dry
+    # run priced the whole random-weight stage
+    shutil.rmtree(tmp_path / "r")
+    import rwbench.plan
+
+    real = rwbench.plan.plan
+
+    def dear(*args, **kwargs):  # every fit and embedding priced at 100 s: what the dry run adds shows
+        rows = real(*args, **kwargs)
+        for row in rows:
+            row.fit_seconds, row.startup_seconds = 100.0, 100.0
+        return rows
+
+    monkeypatch.setattr(rwbench.plan, "plan", dear)
+    assert main([*argv, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 2 cached in" in out.split("rw_elm: ≈")[1].splitlines()[0]
+    assert "total: ≈ 0 s … 0 s on this device" in out
 
 
 def test_random_weight_proxy_means_equal_in_exact_arithmetic_tie():

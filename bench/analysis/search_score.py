@@ -520,6 +520,13 @@ def pooled(manifests: list[dict]) -> dict:
     """Several searches on one dataset as one (e.g. both spaces): their architectures, the proxies they share. They
     must share :data:`POOLED_SETTINGS`."""
     check_poolable(manifests)
+    seen: dict[str, str] = {}  # one network in two spaces (the same configuration and size) would count twice
+    for arch in (a for m in manifests for a in m["architectures"] if a.get("config") is not None):
+        network = json.dumps([arch.get("config"), arch.get("params")], sort_keys=True)
+        if (other := seen.setdefault(network, arch["name"])) != arch["name"]:
+            raise RwbenchError(f"{other} and {arch['name']} are one network (the same configuration and parameter "
+                               "count): pooled, it would count twice in ρ, τ, their p and intervals; score the "
+                               "searches apart, or search one of them without it")
     proxies = [p for p in manifests[0]["proxies"] if all(p in m["proxies"] for m in manifests)]
     return {**manifests[0], "proxies": proxies, "space": [m["space"]["name"] for m in manifests],
             "trained_not_used": [line for m in manifests for line in m.get("trained_not_used", [])],
