@@ -189,9 +189,21 @@ def _header_damage(path: Path, size: int) -> str | None:
     data size against the bytes there; Ogg: the page chain — or None. libsndfile reads such files as shorter, without
     an error."""
     reason = _declared_mismatch(path, size)
-    if reason is None and path.suffix.lower() in OGG_EXTENSIONS:
+    if reason is None and _container(path) == "ogg":  # by content: libsndfile opens a misnamed file by its bytes
         reason = _ogg_damage(path)
     return reason
+
+
+def _container(path: Path) -> str | None:
+    """The container by the file's first bytes, as libsndfile finds it whatever the name: ``ogg``, ``mp3`` (an ID3v2
+    tag or an MPEG frame sync), or None for any other."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "mp3"
+    return None
 
 
 _SURPLUS_SLACK = 1024  # bytes after the last chunk that are not chunks (sector padding, a stray tag) and still pass
@@ -258,12 +270,69 @@ def _declared_mismatch(path: Path, size: int) -> str | None:
             return _chunk_mismatch(f, size, order="<", data_chunk=b"data")
         if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
             return _chunk_mismatch(f, size, order=">", data_chunk=b"SSND")
+        if head[:4] == b"RF64" and head[8:12] == b"WAVE":
+            return _rf64_mismatch(f, size)
+        if head[:4] == b"riff":  # Sony Wave64 (its chunk ids are GUIDs: "riff", "wave", "data" + 12 bytes)
+            return _w64_mismatch(f, size)
+        if head[:8] == b"NIST_1A\n":  # NIST SPHERE (TIMIT's .wav files)
+            return _nist_mismatch(f, size)
     if head[:4] == b".snd" and len(head) >= 12:
         offset, length = struct.unpack(">II", head[4:12])
         if length == 0xFFFFFFFF:  # AU's "size unknown"
             return None
         return _shortfall(length, size - offset)
     return None
+
+
+def _rf64_mismatch(f: BinaryIO, size: int) -> str | None:
+    """RF64 (a WAV past 4 GiB, as broadcast recorders and ffmpeg write it): its data chunk's size is the ds64 chunk's
+    64-bit ``dataSize``; libsndfile counts a cut file's frames from its size."""
+    f.seek(12)
+    ds64 = f.read(36)
+    if ds64[:4] != b"ds64" or len(ds64) < 28:
+        return None
+    declared = struct.unpack("<Q", ds64[16:24])[0]
+    pos = 12
+    while pos + 8 <= size:
+        f.seek(pos)
+        header = f.read(8)
+        length = struct.unpack("<I", header[4:8])[0]
+        if header[:4] == b"data":
+            return _shortfall(declared, size - (pos + 8))
+        pos += 8 + length + (length & 1)
+    return None
+
+
+def _w64_mismatch(f: BinaryIO, size: int) -> str | None:
+    """Wave64: 16-byte chunk ids and 64-bit sizes (header included), each chunk aligned to 8 bytes, from byte 40."""
+    pos = 40
+    while pos + 24 <= size:
+        f.seek(pos)
+        header = f.read(24)
+        length = struct.unpack("<Q", header[16:24])[0]
+        if header[:4] == b"data":
+            return _shortfall(length - 24, size - (pos + 24))
+        if length < 24:  # not a chunk: nothing to compare
+            return None
+        pos += (length + 7) & ~7
+    return None
+
+
+def _nist_mismatch(f: BinaryIO, size: int) -> str | None:
+    """NIST SPHERE: an ASCII header (its byte count on line 2) naming ``sample_count``, ``channel_count`` and
+    ``sample_n_bytes``; compressed (shorten) files are left to the decoder."""
+    f.seek(0)
+    text = f.read(1024).decode("ascii", "replace")
+    lines = text.split("\n")
+    fields = {parts[0]: parts[-1] for parts in (line.split() for line in lines[2:]) if len(parts) == 3}
+    try:
+        header = int(lines[1])
+        declared = int(fields["sample_count"]) * int(fields.get("channel_count", 1)) * int(fields["sample_n_bytes"])
+    except (IndexError, KeyError, ValueError):
+        return None
+    if not fields.get("sample_coding", "pcm").startswith("pcm"):
+        return None
+    return _shortfall(declared, size - header)
 
 
 def _shortfall(declared: int, have: int) -> str | None:
@@ -335,7 +404,7 @@ def declares_length(path: Path) -> bool:
     """Whether the file's header states its exact length. False for an MP3 without a Xing/Info or VBRI header in
     its first frame (as LAME writes constant-bitrate files, e.g. MagnaTagATune's): libsndfile then estimates the
     frame count from the file size, ID3v2 tags included, and over- or under-reports it."""
-    if path.suffix.lower() != ".mp3":
+    if _container(path) != "mp3":
         return True
     with open(path, "rb") as f:
         pos = 0

@@ -101,6 +101,28 @@ def test_load_refuses_a_truncated_file_probe_would_refuse(tmp_path, audio_file, 
         audio.load(cut, 8000)
 
 
+@pytest.mark.parametrize("fmt, message", [
+    ("RF64", "is truncated: header declares"), ("W64", "is truncated: header declares"),
+    ("NIST", "is truncated: header declares"),  # TIMIT's .wav files
+    ("OGG", "is truncated: the Ogg page at byte"),
+    ("MP3", "frames its header declares decode"),
+])
+def test_a_truncated_file_is_refused_whatever_its_name_says(tmp_path, fmt, message):
+    """libsndfile opens a file by its bytes, but the checks went by its name: an Ogg or MP3 cut in half and named
+    .wav, and a cut RF64, Wave64 or NIST SPHERE .wav (their frame counts read from the file size) were scored at
+    half their length, zero-padded."""
+    noise = (np.random.default_rng(0).standard_normal(48000) * 0.1).astype(np.float32)
+    whole = tmp_path / f"whole_{fmt}.wav"
+    sf.write(whole, noise, 8000 if fmt != "MP3" else 16000, format=fmt)
+    assert audio.probe(whole).frames == 48000
+    cut = tmp_path / f"cut_{fmt}.wav"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(DataError, match=re.escape(message)):
+        audio.probe(cut)
+    with pytest.raises(DataError):
+        audio.load(cut, 8000)
+
+
 def _with_data_size(wav: Path, out: Path, size: int | None = None, tail: bytes = b"") -> Path:
     """``wav`` (PCM, a canonical 44-byte header) with its data chunk's size set to ``size`` and ``tail`` appended."""
     data = bytearray(wav.read_bytes())
