@@ -99,9 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "(fully trained baselines: weights 'trained', backend 'head')")
     cli_args.add_data_options(p)
     cli_args.add_train_options(p, lr=None, dropout=None, epochs=100, patience=10)
-    p.add_argument("--lrs", type=cli_args.learning_rates, metavar="LR,LR,...",
+    p.add_argument("--lrs", type=cli_args.learning_rates, action=cli_args.Once, metavar="LR,LR,...",
                    help="learning rates tried on the inner validation part (3e-4,1e-3,3e-3)")
-    p.add_argument("--dropouts", type=cli_args.dropouts, metavar="P,P,...",
+    p.add_argument("--dropouts", type=cli_args.dropouts, action=cli_args.Once, metavar="P,P,...",
                    help="dropouts before the linear head tried with every learning rate (0,0.5)")
     p.add_argument("--select-on", "--lr-search", dest="select_on", choices=SELECT_ON, default="first-fold",
                    help="choose the learning rate and dropout on the first outer split's inner validation part and "
@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                                 "is kept (3)")
     p.add_argument("--peak-repeats", type=cli_args.positive(int, "--peak-repeats"), default=5,
                    help="timings per shape of the matmul peak; the best is kept (5)")
-    p.add_argument("--threads", type=cli_args.positive(int, "--threads"), help="torch CPU threads (default: torch's choice); "
+    p.add_argument("--threads", type=cli_args.thread_count, help="torch CPU threads (default: torch's choice); "
                                                                       "1 is steadier on a busy machine")
     p.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (matmul peak and front-ends)")
     p.add_argument("--compile", action="store_true", help="time each network under torch.compile (after compiling)")

@@ -151,6 +151,16 @@ def worker_count(text: str) -> int:
     return value
 
 
+def thread_count(text: str) -> int:
+    """``--threads``: torch CPU threads, 1 up to 4 per core (past that, OpenMP fails to start them or crashes)."""
+    value = positive(int, "--threads")(text)
+    if value > (most := 4 * (os.cpu_count() or 1)):
+        raise argparse.ArgumentTypeError(f"--threads {value}: more than 4 threads per core ({most} here) only wait on "
+                                         f"each other (and past a few thousand OpenMP cannot start them); give at most "
+                                         f"{most}")
+    return value
+
+
 def jobs(text: str) -> int:
     """``--jobs``: a positive count, or -1 for every core (joblib's convention)."""
     try:
@@ -332,7 +342,7 @@ def add_embed_options(p: argparse.ArgumentParser) -> None:
 
 def add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backends", default=DEFAULT_BACKENDS, action=Once, help="comma-separated backends or wildcards")
-    p.add_argument("--layers", default="default",
+    p.add_argument("--layers", default="default", action=Once,
                    help="feature layers evaluated, one result each: default (each front-end's own), each (every "
                         "layer alone), all, or sets like 'mean_pool+max_pool,penultimate'")
     add_jobs(p, help="grid-search fits run in this many threads, the cores' BLAS/torch threads shared out among them "
@@ -504,7 +514,7 @@ def shared_option(*flags: str, **declared):
 
 add_frontends = shared_option("--frontends", action=Once, help="comma-separated names or wildcards ('vgg*')")
 add_width = shared_option("--width", type=width, default="small", help="small, paper or a filter count")
-add_seeds = shared_option("--seeds", type=seed_list, default=[0], help="a count (3 → 0,1,2) or a list (0,5,7)")
+add_seeds = shared_option("--seeds", type=seed_list, default=[0], action=Once, help="a count (3 → 0,1,2) or a list (0,5,7)")
 add_device = shared_option("--device", choices=("auto", "cpu", "cuda"), default="auto")
 add_batch_size = shared_option("--batch-size", type=positive(int, "--batch-size"), help="clips per forward pass")
 add_workers = shared_option("--workers", type=worker_count,

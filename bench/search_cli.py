@@ -31,11 +31,11 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
                                        "registered front-ends scored (names or wildcards), e.g. to join a search with "
                                        "the registry's own trainable front-ends")
     p.add_argument("--seed", type=cli_args.count("--seed"), default=0, help="draws the architectures and the random ones trained")
-    p.add_argument("--proxies", default=DEFAULT_PROXIES,
+    p.add_argument("--proxies", default=DEFAULT_PROXIES, action=cli_args.Once,
                    help="comma-separated proxies, wildcards or kinds: zero-cost (synflow, naswot, jacob_cov, grad_norm, "
                         "snip, grasp, fisher), baseline (params, macs, dim), random-weight (rw_elm, rw_svm) "
                         f"(default {DEFAULT_PROXIES})")
-    p.add_argument("--proxy-seeds", type=cli_args.seed_list, default=[0],
+    p.add_argument("--proxy-seeds", type=cli_args.seed_list, action=cli_args.Once, default=[0],
                    help="random-weight seeds of every proxy: a count or a list")
     cli_args.add_width(p)
     p.add_argument("--batch", type=cli_args.positive(int, "--batch"), default=32,
@@ -54,12 +54,13 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
                                                           "the first asked), training on the top by random weights")
     p.add_argument("--train-top", type=cli_args.count("--train-top"), default=0, help="train the K best by --rank-by")
     p.add_argument("--train-random", type=cli_args.count("--train-random"), default=0, help="and M others drawn at random")
-    p.add_argument("--train-seeds", type=cli_args.seed_list, default=[0], help="training seeds (a count or a list)")
+    p.add_argument("--train-seeds", type=cli_args.seed_list, action=cli_args.Once, default=[0],
+                   help="training seeds (a count or a list)")
     p.add_argument("--epochs", type=cli_args.positive(int, "--epochs"), default=100, help="training: at most this many epochs")
     p.add_argument("--patience", type=cli_args.positive(int, "--patience"), default=10, help="training: early-stopping patience")
-    p.add_argument("--lrs", type=cli_args.learning_rates, metavar="LR,LR,...",
+    p.add_argument("--lrs", type=cli_args.learning_rates, action=cli_args.Once, metavar="LR,LR,...",
                    help="training: learning rates searched (rwbench train's)")
-    p.add_argument("--dropouts", type=cli_args.dropouts, metavar="P,P,...",
+    p.add_argument("--dropouts", type=cli_args.dropouts, action=cli_args.Once, metavar="P,P,...",
                    help="training: dropouts searched with every learning rate (rwbench train's)")
     cli_args.add_lr_schedule(p)
     cli_args.add_precise_bn(p)

@@ -121,3 +121,31 @@ def test_a_list_option_given_twice_says_which_one_runs(tmp_path, capsys, caplog)
                      "--results", str(tmp_path / "r")]) == 0
     said = caplog.text + capsys.readouterr().err
     assert "--frontends given twice: the last (logmel_stats) replaces mfcc; give one comma-separated list" in said
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["run", "--seeds", "3", "--seeds", "1,"], "--seeds given twice: the last (1) replaces 0,1,2"),
+    (["train", "--lrs", "0.001,0.01", "--lrs", "0.1"], "--lrs given twice"),
+    (["search", "logmel", "--proxies", "synflow", "--proxies", "params"], "--proxies given twice"),
+])
+def test_every_list_option_given_twice_is_said(argv, said, caplog):
+    """`--seeds 3 --seeds 1,` ran seed 1 alone without a word (so did --layers, --lrs, --dropouts, --proxies and the
+    search's seed lists): only --frontends, --weights, --tasks and --backends said it."""
+    import logging
+
+    from rwbench.cli import build_parser
+
+    with caplog.at_level(logging.WARNING, logger="rwbench"):
+        build_parser().parse_args(argv)
+    assert said in caplog.text
+
+
+def test_profile_threads_are_bounded_before_openmp_fails():
+    """`rwbench profile --threads 30000` aborted in libgomp (100000: a segfault), no rwbench error line."""
+    import argparse
+
+    from rwbench import cli_args
+
+    with pytest.raises(argparse.ArgumentTypeError, match="more than 4 threads per core"):
+        cli_args.thread_count("30000")
+    assert cli_args.thread_count("1") == 1
