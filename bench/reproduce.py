@@ -255,8 +255,8 @@ def _leaderboard(results_dir: Path, datasets: dict[str, tuple[str, str]], seeds:
     records = [r for r in records if (r.seed in seeds or (r.seed == 0 and not seeded(r.frontend["weights"])))
                and (r.dataset.get("fingerprint"), splits_key(r.dataset.get("protocol"))) == datasets.get(r.dataset["key"])
                and grid_name_of(r.backend) in (None, grid)]  # None: a trained head, a backend of one grid
-    for r in records if recipes is not None else ():  # (dataset key, front-end, width) → trained seeds' recipes
-        if r.training and r.training.get("recipe"):
+    for r in records:  # (dataset key, front-end, width) → trained seeds' recipes
+        if recipes is not None and r.training and r.training.get("recipe"):
             recipes.setdefault((r.dataset["key"], r.frontend["name"], str(r.frontend["width"])), []).append(
                 r.training["recipe"])
     tables = [table_of([r for r in records if r.dataset["key"] == key]) for key in datasets]
@@ -416,7 +416,7 @@ def command_recipe(command: str, dataset: str, opts: RunOptions) -> dict[str, An
 def recipe_differences(asked: dict[str, Any], recipes: list[dict]) -> str:
     """How the recorded recipes of a trained row (one per seed) differ from ``asked`` (:func:`command_recipe`):
     ``""`` when every seed's is the one asked for."""
-    seen = {}
+    seen: dict[str, str] = {}
     for recipe in recipes:
         for name, value in asked.items():
             got = recipe.get(name, False if name == "precise_bn" else None)
