@@ -291,30 +291,32 @@ def _rf64_mismatch(f: BinaryIO, size: int) -> str | None:
     ds64 = f.read(36)
     if ds64[:4] != b"ds64" or len(ds64) < 28:
         return None
-    declared = struct.unpack("<Q", ds64[16:24])[0]
-    pos = 12
-    while pos + 8 <= size:
-        f.seek(pos)
-        header = f.read(8)
-        length = struct.unpack("<I", header[4:8])[0]
-        if header[:4] == b"data":
-            return _shortfall(declared, size - (pos + 8))
-        pos += 8 + length + (length & 1)
-    return None
+    found = _data_chunk(f, size, start=12, header=8, size_format="<I", align=2, counts_header=False)
+    return None if found is None else _shortfall(struct.unpack("<Q", ds64[16:24])[0], size - found[0])
 
 
 def _w64_mismatch(f: BinaryIO, size: int) -> str | None:
     """Wave64: 16-byte chunk ids and 64-bit sizes (header included), each chunk aligned to 8 bytes, from byte 40."""
-    pos = 40
-    while pos + 24 <= size:
+    found = _data_chunk(f, size, start=40, header=24, size_format="<Q", align=8, counts_header=True)
+    return None if found is None else _shortfall(found[1], size - found[0])
+
+
+def _data_chunk(f: BinaryIO, size: int, *, start: int, header: int, size_format: str, align: int,
+                counts_header: bool) -> tuple[int, int] | None:
+    """Walk chunks from byte ``start`` (an id, then its size in ``size_format`` at the end of a ``header``-byte
+    header; ``counts_header``: the size includes the header) to the one whose id begins ``data``: (where its audio
+    starts, the audio bytes it declares), or None."""
+    pos = start
+    while pos + header <= size:
         f.seek(pos)
-        header = f.read(24)
-        length = struct.unpack("<Q", header[16:24])[0]
-        if header[:4] == b"data":
-            return _shortfall(length - 24, size - (pos + 24))
-        if length < 24:  # not a chunk: nothing to compare
+        head = f.read(header)
+        length = struct.unpack(size_format, head[header - struct.calcsize(size_format):])[0]
+        if counts_header and length < header:  # not a chunk: nothing to compare
             return None
-        pos += (length + 7) & ~7
+        if head[:4] == b"data":
+            return pos + header, length - header if counts_header else length
+        step = length if counts_header else header + length
+        pos += step + (-step % align)
     return None
 
 
