@@ -3,6 +3,8 @@ windows), in DataLoader workers; a clip that fails to decode yields its error in
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -10,6 +12,7 @@ from .audio import MAX_PEAK, fix_length, segments
 from .datamodel import Clip, Dataset
 from .embed_job import EmbedJob
 from .errors import DataError
+from .filehash import stat_line
 
 SILENT_CROP = 1e-4  # a crop peaking this far below its clip's peak (−80 dB) holds no signal: a bad clip
 
@@ -32,6 +35,22 @@ def mono_float(audio: np.ndarray, dataset: Dataset, clip: Clip) -> np.ndarray:
     return audio.astype(np.float32, copy=False)
 
 
+def changed_since_fingerprint(dataset: Dataset, clip: Clip) -> str | None:
+    """Why ``clip``'s file is not the one the dataset's fingerprint hashed (rewritten or replaced since: its
+    embedding or training would be stored under the old content's key), or None."""
+    expected = dataset.__dict__.get("_file_stats", {}).get(str(clip.path)) if clip.path is not None else None
+    if expected is None:
+        return None
+    try:
+        now = stat_line(os.stat(os.path.realpath(clip.path)))
+    except OSError as err:
+        return f"{clip.path}: {err.strerror} (it was there when the run began)"
+    if now != expected:
+        return (f"{clip.path}: changed on disk during the run (after the dataset's fingerprint was taken): its "
+                "numbers would be stored under the old content's key; rerun once the files stay as they are")
+    return None
+
+
 class ClipAudio(torch.utils.data.Dataset):
     """Decoded, length-fixed clips; a clip that fails to decode yields its error instead."""
 
@@ -50,6 +69,8 @@ class ClipAudio(torch.utils.data.Dataset):
             audio = mono_float(self.dataset.load_audio(clip, self.rate), self.dataset, clip)
         except DataError as err:
             return index, None, str(err)
+        if changed := changed_since_fingerprint(self.dataset, clip):
+            return index, None, changed
         # the file has sound (audio.load checks), but perhaps not in a crop or window: silence there is the
         # resampler's ringing at most, far below the clip's peak
         floor = SILENT_CROP * np.abs(audio).max()  # finite: mono_float refused the rest

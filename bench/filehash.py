@@ -193,6 +193,12 @@ def _give_up(db: sqlite3.Connection, err: sqlite3.Error) -> None:
     log.warning("the file-hash memo %s is damaged (%s): %s; files are hashed without it", path, err, done)
 
 
+def stat_line(st: os.stat_result) -> str:
+    """What tells a file's content apart without reading it (size, times, inode): a rewrite or a replacement
+    changes it."""
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
 def file_digests(paths: Sequence[Path]) -> list[str]:
     """The sha1 of each file's bytes (an OSError, e.g. a missing file, propagates)."""
     db = _memo()
@@ -200,7 +206,7 @@ def file_digests(paths: Sequence[Path]) -> list[str]:
     for path in paths:
         real = os.path.realpath(path)
         st = os.stat(real)
-        stat = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+        stat = stat_line(st)
         row = None
         if db is not None:
             try:

@@ -500,3 +500,45 @@ def test_nan_rows_the_manifest_does_not_record_as_skipped_are_refused(tmp_path):
     with pytest.raises(RwbenchError, match=rf"1 clip\(s\) have NaN features that its manifest does not record as "
                                            rf"skipped \(e\.g\. {re.escape(job.dataset.clips[4].id)}\)"):
         load_embeddings(job, RunOptions(results_dir=tmp_path / "results", cache_dir=tmp_path))
+
+
+def test_a_file_rewritten_during_a_run_is_refused_not_stored_under_its_old_key(tmp_path):
+    """The fingerprint hashes every file when the dataset loads; the clips are decoded later (minutes later for a
+    run's second front-end). A file replaced in between was embedded and stored under the old content's key, and a
+    rerun after restoring it read the wrong embedding as up to date (0.861 where the data gives 0.944). A clip whose
+    file is not the one hashed is now refused when decoded. A real process: the first decode rewrites another
+    clip's file, as a concurrent writer would."""
+    code = f"""
+import sys
+from pathlib import Path
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from conftest import write_audio
+from toy import TINY
+from rwbench import audio
+from rwbench.backends import BACKENDS
+from rwbench.datamodel import DATASETS
+from rwbench.errors import DataError
+from rwbench.pipeline import RunOptions, run
+root = Path({str(tmp_path)!r})
+for label in ("cat", "dog", "owl"):
+    for i in range(3):
+        write_audio(root / "data" / label / f"{{label}}{{i}}.wav", seconds=0.3)
+dataset = DATASETS.get("folder").load(root / "data", k=3, seconds=0.3)
+dataset[0].fingerprint()
+real_load = audio.load
+def load(path, rate):
+    victim = root / "data" / "owl" / "owl2.wav"
+    if victim.read_bytes() != (root / "data" / "cat" / "cat0.wav").read_bytes():
+        victim.write_bytes((root / "data" / "cat" / "cat0.wav").read_bytes())  # a cat under the owl label
+    return real_load(path, rate)
+audio.load = load
+try:
+    run(dataset, [TINY], [BACKENDS.get("logreg")], RunOptions(results_dir=root / "results", cache_dir=root / "cache",
+        device="cpu", workers=0))
+except DataError as err:
+    print("REFUSED", err)
+"""
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert "REFUSED" in child.stdout and "owl2.wav: changed on disk during the run" in child.stdout
+    assert not list((tmp_path / "results").rglob("*.json"))  # nothing scored
