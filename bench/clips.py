@@ -39,7 +39,7 @@ def changed_since_fingerprint(dataset: Dataset, clip: Clip) -> str | None:
     """Why ``clip``'s file is not the one the dataset's fingerprint hashed (rewritten or replaced since: its
     embedding or training would be stored under the old content's key), or None."""
     expected = dataset.__dict__.get("_file_stats", {}).get(str(clip.path)) if clip.path is not None else None
-    if expected is None:
+    if expected is None or clip.path is None:
         return None
     try:
         now = stat_line(os.stat(os.path.realpath(clip.path)))
