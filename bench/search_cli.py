@@ -105,8 +105,15 @@ def cmd_search(args) -> str:
     if args.folders:
         raise RwbenchError(f"unexpected argument {str(args.folders[0])!r}: a search takes one SPACE (FOLDERs go with "
                            "'score')")
-    if args.retrain and not (args.train_top or args.train_random):
-        raise RwbenchError("--retrain trains again what --train-top/--train-random choose: give one of them")
+    training = ("retrain", "train_seeds", "epochs", "patience", "lrs", "dropouts", "lr_schedule", "precise_bn")
+    if not (args.train_top or args.train_random) and (given := [
+            f"--{dest.replace('_', '-')}" for dest in training if getattr(args, dest) != args.search_defaults[dest]]):
+        raise RwbenchError(f"{', '.join(given)} set{'s' if len(given) == 1 else ''} the training of what --train-top/"
+                           "--train-random choose, and this search trains nothing: give one of them (or leave "
+                           f"{'it' if len(given) == 1 else 'them'} out)")
+    for name in ("out", "random_weight_results"):  # before any work: a file there failed after the first embedding
+        if getattr(args, name) is not None and not args.dry_run:
+            cli_args.writable_folder(getattr(args, name), f"--{name.replace('_', '-')}")
     from .search import SearchOptions, plan_search, render, search, search_table
 
     datasets = cli_args.datasets_from_args(args)

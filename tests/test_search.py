@@ -1100,7 +1100,7 @@ def test_a_search_retrains_under_changed_settings_only_when_asked(toy_space, tmp
     assert retrain.replace and not retrain.force
     assert not _train_options(parser.parse_args(["search", "logmel", "--train-top", "1"])).replace
     assert main(["search", "logmel", "--n", "1", "--retrain", "--dry-run"]) == 2
-    assert "--retrain trains again what --train-top/--train-random choose" in capsys.readouterr().err
+    assert "--retrain sets the training of what --train-top/--train-random choose" in capsys.readouterr().err
 
 
 def test_a_proxy_another_process_is_computing_is_waited_for_and_read(toy_space, tmp_path, caplog):
@@ -1338,3 +1338,26 @@ def test_a_zero_cost_record_of_a_replaced_minibatch_is_keyed_by_the_clips_left_o
     assert proxy_key_settings(baseline, arch, opts, dataset, protocol, replaced) == proxy_key_settings(
         baseline, arch, opts, dataset, protocol, drawn)  # a baseline reads no minibatch
     assert Minibatches(dataset, 4, 0, "small").replaced(TINY) == []  # without the option: nothing decoded here
+
+
+@pytest.mark.parametrize("extra, named", [
+    (["--epochs", "5"], "--epochs sets the training"),
+    (["--lrs", "0.01", "--train-seeds", "2"], "--train-seeds, --lrs set the training"),
+    (["--retrain"], "--retrain sets the training"),
+])
+def test_training_options_of_a_search_that_trains_nothing_are_refused(toy_space, tmp_path, extra, named, capsys):
+    """Without --train-top/--train-random, --epochs, --lrs, --train-seeds ... were taken and ignored without a word."""
+    argv = ["search", str(toy_space), "--tasks", "timbre", "--n", "1", "--proxies", "params", "--dry-run", *extra]
+    assert main(argv) == 2
+    assert named in capsys.readouterr().err
+
+
+def test_a_search_folder_that_is_a_file_is_refused_before_any_work(toy_space, tmp_path, capsys):
+    """`--out FILE` failed after the first architecture was embedded, with a message about free space."""
+    (tmp_path / "taken").write_text("")
+    for flag in ("--out", "--random-weight-results"):
+        argv = ["search", str(toy_space), "--tasks", "timbre", "--n", "1", "--proxies", "rw_elm", flag,
+                str(tmp_path / "taken"), "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c")]
+        assert main(argv) == 2
+        assert re.search(f"{flag} '.*taken' is a file, not a folder", capsys.readouterr().err)
+    assert not (tmp_path / "c").exists()  # nothing embedded
