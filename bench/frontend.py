@@ -195,8 +195,17 @@ def _sampled(name: str) -> FrontendSpec | None:
     return frontend_from_name(name)
 
 
+def _one_name_per_network(specs: list[FrontendSpec]) -> None:
+    """Two names of one search-space network (``logmel:96e3ab17`` and ``logmel:75e6b3fe``: depth 1, growth 1 and 2)
+    are refused: two rows of one network, counted twice by the leaderboard's tests."""
+    if any(":" in spec.name for spec in specs):
+        from .search_space import refuse_repeated_networks
+
+        refuse_repeated_networks(specs)
+
+
 FRONTENDS: Registry[FrontendSpec] = Registry("front-end", builtins="rwbench.architectures", group="rwbench.frontends",
-                                             resolve=_sampled)
+                                             resolve=_sampled, check_selection=_one_name_per_network)
 
 
 def network_source_files(spec: FrontendSpec) -> list[Path]:

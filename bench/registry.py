@@ -63,8 +63,10 @@ class Registry(Generic[S]):
     entry-point group third-party packages use. Both are loaded lazily on first lookup.
     """
 
-    def __init__(self, kind: str, *, builtins: str, group: str, resolve: Callable[[str], S | None] | None = None) -> None:
+    def __init__(self, kind: str, *, builtins: str, group: str, resolve: Callable[[str], S | None] | None = None,
+                 check_selection: Callable[[list[S]], None] | None = None) -> None:
         self.kind = kind
+        self._check_selection = check_selection  # refuses a selection :meth:`select` would return (e.g. repeats)
         self.group = group
         self._builtins = builtins
         self._resolve = resolve  # makes a spec from a name no one registered (e.g. SPACE:ID), or returns None
@@ -151,7 +153,10 @@ class Registry(Generic[S]):
             else:
                 hits = [self.get(pattern).name]
             chosen += [h for h in hits if h not in chosen]
-        return [self._specs[n] for n in chosen]
+        specs = [self._specs[n] for n in chosen]
+        if self._check_selection is not None:
+            self._check_selection(specs)
+        return specs
 
 
 

@@ -508,6 +508,18 @@ def load_space(ref: str | Path) -> SearchSpace:
     return _SPACES[ref]
 
 
+def refuse_repeated_networks(specs: list[FrontendSpec]) -> None:
+    """An error when two of ``specs`` are one search-space network (the same layers at every named width)."""
+    seen: dict[str, str] = {}
+    for spec in specs:
+        build = spec.build
+        if isinstance(build, partial) and build.func is SearchedNet:
+            network = network_key(build.args[0], spec.widths)
+            if (other := seen.setdefault(network, spec.name)) != spec.name:
+                raise RwbenchError(f"--frontends: {spec.name} builds the same network as {other}; give one (two rows "
+                                   "of one network would count twice in the leaderboard's tests)")
+
+
 ANY_SPACE = "search"  # search:ID looks the id up in every packaged space
 RESERVED_NAMES = (ANY_SPACE, "hear", "pretrained")  # prefixes of front-end names that are no space's
 

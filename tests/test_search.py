@@ -1361,3 +1361,13 @@ def test_a_search_folder_that_is_a_file_is_refused_before_any_work(toy_space, tm
         assert main(argv) == 2
         assert re.search(f"{flag} '.*taken' is a file, not a folder", capsys.readouterr().err)
     assert not (tmp_path / "c").exists()  # nothing embedded
+
+
+def test_run_refuses_two_names_of_one_network(tmp_path, capsys):
+    """`rwbench run --frontends logmel:96e3ab17,logmel:75e6b3fe` (depth 1: growth 1 and 2 build one network) made two
+    rows, two embeddings, two entries in Friedman/Nemenyi; `search --frontends` already refused it."""
+    assert main(["run", "--frontends", "logmel:96e3ab17,logmel:75e6b3fe", "--backends", "logreg", "--dry-run",
+                 "--results", str(tmp_path / "r")]) == 2
+    assert "logmel:75e6b3fe builds the same network as logmel:96e3ab17; give one" in capsys.readouterr().err
+    assert main(["run", "--frontends", "logmel:96e3ab17,logmel:5f65a9bd", "--backends", "logreg", "--dry-run",
+                 "--results", str(tmp_path / "r")]) == 0
