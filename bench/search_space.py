@@ -514,7 +514,7 @@ def refuse_repeated_networks(specs: list[FrontendSpec]) -> None:
     for spec in specs:
         build = spec.build
         if isinstance(build, partial) and build.func is SearchedNet:
-            network = network_key(build.args[0], spec.widths)
+            network = network_key(build.args[0], dict(spec.widths))
             if (other := seen.setdefault(network, spec.name)) != spec.name:
                 raise RwbenchError(f"--frontends: {spec.name} builds the same network as {other}; give one (two rows "
                                    "of one network would count twice in the leaderboard's tests)")
