@@ -243,14 +243,14 @@ def entries_below(folder: Path) -> list[Path]:
 
 # -- presence, audio checks ----------------------------------------------------------------------
 
-def label_spellings(clips: list[Clip]) -> dict[str, list[str]]:
-    """Labels that differ only in case or Unicode form (``Dog`` and ``dog``, ``café`` composed and decomposed): the
-    folded label → its spellings, where there are several."""
+def label_spellings(clips: list[Clip], field: str = "label") -> dict[str, list[str]]:
+    """Labels (or another ``field``: ``group``) that differ only in case or Unicode form (``Dog`` and ``dog``,
+    ``café`` composed and decomposed): the folded value → its spellings, where there are several."""
     spelt: dict[str, set[str]] = {}
-    for clip in clips:
-        if isinstance(clip.label, str):
-            spelt.setdefault(unicodedata.normalize("NFKC", clip.label).casefold(), set()).add(clip.label)
-    return {folded: sorted(labels) for folded, labels in sorted(spelt.items()) if len(labels) > 1}
+    for value in (getattr(clip, field) for clip in clips):
+        if isinstance(value, str):
+            spelt.setdefault(unicodedata.normalize("NFKC", value).casefold(), set()).add(value)
+    return {folded: sorted(values) for folded, values in sorted(spelt.items()) if len(values) > 1}
 
 
 def present(clips: list[Clip], *, partial: bool, dataset: str, root: Path | None) -> tuple[list[Clip], dict]:
@@ -557,6 +557,11 @@ def file_dataset(name: str, task: str | None, clips: list[Clip], protocol: Proto
                         "label every clip or remove the row")
     if classes is not None:
         check_labels(clips, classes, dataset=label)
+    if groups := label_spellings(clips, "group"):  # a speaker named two ways: a group of its own, on both sides
+        raise DataError(f"{label}: {len(groups)} group(s) (speaker, recording, ...) are spelt more than one way ("
+                        + "; ".join(" / ".join(v) for v in list(groups.values())[:3]) + "): each spelling would be a "
+                        "group of its own, and one speaker's clips would sit on both sides of a split (a one-clip fold "
+                        "tested against the rest of its speaker); rename the files or rows so each is spelt one way")
     if spellings := label_spellings(clips):  # "Dog" beside "dog": two classes, each with part of the clips
         log.warning("%s: %d label(s) are spelt more than one way (%s): each spelling is a class of its own; make them "
                     "one if they are one class", label, len(spellings), "; ".join(" / ".join(v) for v in

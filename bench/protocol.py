@@ -7,6 +7,8 @@ chosen model is refit on ``train`` and scored once on ``test``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
@@ -129,6 +131,7 @@ class FixedSplit:
     id: str
     refit: Refit = "train"
     keyed_assignment: bool = False  # the split is the user's (a manifest's column): describe() lists each clip's
+    assignment_digest: bool = False  # the split is read from list files of a large dataset: describe() hashes it
 
     def __post_init__(self) -> None:
         if self.refit not in get_args(Refit):  # a dataset option: any other value would refit on train+valid unsaid
@@ -148,8 +151,12 @@ class FixedSplit:
 
     def describe(self, clips: Sequence[Clip]) -> dict:
         counts = {s: sum(c.split == s for c in clips) for s in ("train", "valid", "test")}
+        assignment = {c.id: c.split for c in clips}
         return {"id": self.id, "kind": "fixed_split", "refit": self.refit, "counts": counts,
-                **({"assignment": {c.id: c.split for c in clips}} if self.keyed_assignment else {})}
+                **({"assignment": assignment} if self.keyed_assignment else {}),
+                # the same counts with other clips on each side (edited list files) are another split
+                **({"assignment_sha256": hashlib.sha256(json.dumps(assignment, sort_keys=True).encode()).hexdigest()}
+                   if self.assignment_digest else {})}
 
 
 Protocol = PredefinedFolds | FixedSplit

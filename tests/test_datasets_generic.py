@@ -356,6 +356,17 @@ def test_csv_group_column_with_holes_is_an_error_not_silently_ungrouped(tmp_path
         load("csv", tmp_path, k=3, check_duplicates=False)
 
 
+def test_a_group_spelt_two_ways_is_refused(tmp_path):
+    """`3_Jackson_7.wav` beside jackson's 499 made a seventh, one-clip speaker in FSDD's leave-one-speaker-out folds:
+    a clip tested against its own speaker's training clips, a fold weighed 1/7 of the mean (mfcc + knn 0.572 →
+    0.634). Groups (speaker, source recording) spelt more than one way are refused, in every loader."""
+    rows = [(f"clips/{lab}{g}_{i}.wav", lab, f"src{g}") for lab in "ab" for g in range(3) for i in range(2)]
+    write_manifest(tmp_path, ("path", "label", "group"), [(*rows[0][:2], "SRC0"), *rows[1:]])
+    with pytest.raises(DataError, match=r"1 group\(s\) \(speaker, recording, ...\) are spelt more than one way "
+                                        r"\(SRC0 / src0\)"):
+        load("csv", tmp_path, k=3, check_duplicates=False)
+
+
 def test_csv_split_with_a_group_on_both_sides_is_recorded(tmp_path, caplog):
     """With a ``split`` column, a ``group`` (speaker, source recording) found in both train and test is warned about
     and recorded in the result, as a group straddling folds is."""

@@ -141,3 +141,19 @@ def test_a_file_in_both_shipped_lists_is_refused(tmp_path):
     with pytest.raises(DataError, match=rf"1 file\(s\) are in both validation_list.txt and testing_list.txt \(first: "
                                         rf"{re.escape(first_test)}\)"):
         load(root, partial=True)
+
+
+def test_swapped_lists_of_equal_size_are_another_split(tmp_path):
+    """The lists swapped (speaker t validates, v tests: the same counts on each side) kept the split's key, so a rerun
+    read the results scored on the other test clips as up to date; the assignment is now in the key (as a digest:
+    105,829 clips)."""
+    from rwbench.results import splits_key
+
+    root = build(tmp_path / "sc")
+    before = load(root, partial=True).describe()["protocol"]
+    valid, test = (root / "validation_list.txt").read_text(), (root / "testing_list.txt").read_text()
+    (root / "validation_list.txt").write_text(test)
+    (root / "testing_list.txt").write_text(valid)
+    after = load(root, partial=True).describe()["protocol"]
+    assert before["counts"] == after["counts"] and splits_key(before) != splits_key(after)
+    assert "assignment" not in after and len(after["assignment_sha256"]) == 64
