@@ -32,6 +32,7 @@ from .analysis.search_score import look_up_trained, rank_value, write_text
 from .choices import DEFAULT_GRID
 from .clips import clip_audio
 from .datamodel import Dataset
+from .device import check_fits
 from .embed_job import EMBED_CODE_VERSION, EmbedJob
 from .errors import DataError, RwbenchError
 from .fileio import content_key, exclusive, read_json, write_json
@@ -158,8 +159,10 @@ class Minibatches:
     """The minibatch as each front-end reads it (decoded once per sample rate and input length). With
     ``skip_bad_audio`` an unreadable clip is replaced: the minibatch is drawn again without it (``skipped``)."""
 
-    def __init__(self, dataset: Dataset, size: int, seed: int, width: str, skip_bad_audio: bool = False) -> None:
+    def __init__(self, dataset: Dataset, size: int, seed: int, width: str, skip_bad_audio: bool = False,
+                 device: str = "auto") -> None:
         self.dataset, self.width, self.size, self.seed, self.skip_bad_audio = dataset, width, size, seed, skip_bad_audio
+        self.device = device
         self.indices = minibatch_indices(dataset, size, seed)
         self._loaded: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self.seconds: dict[str, float] = {}  # front-end → time spent decoding for it (0: shared with another)
@@ -200,6 +203,8 @@ class Minibatches:
             job = EmbedJob(self.dataset, spec, self.width)
             shape = (spec.sample_rate, *job.input_samples(), spec.pad_to_min)
             if shape not in self._loaded:
+                # the proxies back-propagate through the minibatch: a network it cannot fit is said before decoding
+                check_fits(job, len(self.indices), self.device, training=True)
                 start = time.perf_counter()
                 waves = self._decoded(job)
                 self._loaded[shape] = (waves, torch.from_numpy(np.asarray(self.dataset.labels[self.indices])))
@@ -519,7 +524,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     folder = search_folder(opts, space["name"], dataset)
     refuse_other_search(folder, archs, opts, dataset)
     setup = random_weight_setup(opts, dataset, folder)
-    batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width, opts.skip_bad_audio)
+    batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width, opts.skip_bad_audio, opts.device)
     cheap = [p for p in proxies if p.kind != "random-weight"]
     costly = [p for p in proxies if p.kind == "random-weight"]
     start = time.perf_counter()
@@ -606,7 +611,7 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
              f"{space.get('valid_architectures', len(archs))} architectures; scoring {len(archs)}"
              + (f" sampled with seed {opts.sample_seed}:" if opts.space != REGISTRY else ":")]
     lines += [f"  {a.name}  {a.spec.description}" for a in archs]
-    batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width, opts.skip_bad_audio)
+    batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width, opts.skip_bad_audio, opts.device)
     ctx = ProxyContext(spec=archs[0].spec, width=opts.width, seeds=tuple(opts.seeds), dataset=dataset,
                        batch=batches(archs[0].spec), device=_device(opts.device))
     folder, protocol = search_folder(opts, space["name"], dataset), dataset.describe()["protocol"]
@@ -680,6 +685,9 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
             seed: planned_key(dataset, a.spec, seed, train_opts, protocol) for seed in seeds},
             dataset.splits())) == len(seeds)]
         left = [a for a in archs if a not in before]
+        for arch in left:  # as `rwbench train --dry-run` does: a network that cannot train is said, not priced
+            check_fits(EmbedJob(dataset, arch.spec, train_opts.width), train_opts.batch_size, train_opts.device,
+                       training=True)
         bounds = np.array([training_cost(dataset, a.spec, train_opts).bounds for a in left] or [(0.0, 0.0)]) * len(seeds)
         # the chosen ones may be trained already (reused): at least trains − len(before) and at most trains to train
         fewest, most = max(0, trains - len(before)) * bounds[:, 0].mean(), min(trains, len(left)) * bounds[:, 1].mean()

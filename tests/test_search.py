@@ -1371,3 +1371,37 @@ def test_run_refuses_two_names_of_one_network(tmp_path, capsys):
     assert "logmel:75e6b3fe builds the same network as logmel:96e3ab17; give one" in capsys.readouterr().err
     assert main(["run", "--frontends", "logmel:96e3ab17,logmel:5f65a9bd", "--backends", "logreg", "--dry-run",
                  "--results", str(tmp_path / "r")]) == 0
+
+
+DEEP_SPACE = """name = "deep"
+[widths]
+small = 4
+[fixed]
+input = "logmel"
+sample_rate = 12000
+n_fft = 512
+hop_length = 256
+n_mels = 96
+kernel = [3, 3]
+max_growth = 1
+growth = 1
+nonlinearity = "relu"
+batch_norm = false
+pool_size = [2, 1]
+pool = "max"
+first_kernel = [3, 3]
+[axes]
+depth = [30]
+"""
+
+
+@pytest.mark.parametrize("extra", [["--proxies", "synflow"], ["--proxies", "params", "--train-top", "1", "--dry-run"]])
+def test_a_network_too_large_for_the_minibatch_is_said_before_decoding(tmp_path, capsys, extra):
+    """30 pooling layers want 2^30 frames: the zero-cost proxies' minibatch (and the dry run's training estimate)
+    tried to allocate 1 TiB and died in a numpy traceback, where rw_elm, run and train say what it needs."""
+    space = tmp_path / "deep.toml"
+    space.write_text(DEEP_SPACE)
+    argv = ["search", str(space), "--tasks", "timbre", "--n", "1", *extra, "--results", str(tmp_path / "r"),
+            "--cache", str(tmp_path / "c")]
+    assert main(argv) == 2
+    assert "deep:73ac1081 at --width small needs about" in capsys.readouterr().err
