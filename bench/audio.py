@@ -174,6 +174,9 @@ def load(path: str | Path, sample_rate: int) -> np.ndarray:
         raise DataError(f"{path}: its {channels} channels cancel when mixed to mono (the mix peaks at {mixed:.3g} against "
                         f"{peak:.3g} per channel: out-of-phase stereo); scored, it would be a clip of no signal under "
                         f"a real label")
+    if (low := float(mono.min())) == float(mono.max()):  # the peak is an offset: nothing varies
+        raise DataError(f"{path} holds one constant value ({low:.3g}) in all {len(mono)} samples: digital silence with "
+                        "a DC offset, not a recording; scored, it would be a clip of no signal under a real label")
     return resample(mono, native_rate, sample_rate)
 
 

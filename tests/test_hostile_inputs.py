@@ -187,6 +187,9 @@ ERRORS = {
     "an absurd magnitude (1e6)": (lambda t: with_bad_samples(t, 1e6), "peak magnitude of 1e+06"),
     "all samples zero": (lambda t: replace_file(t, lambda p: float_wav(p, np.zeros(1200))),
                          "dog2.wav holds only digital silence: all 1200 samples are 0"),
+    # silence with an offset (int16 −1 throughout): its peak is not 0, and it was scored as audio
+    "one constant value": (lambda t: replace_file(t, lambda p: float_wav(p, np.full(1200, -1 / 32768))),
+                           "dog2.wav holds one constant value (-3.05e-05) in all 1200 samples"),
     # sound after the dataset's 0.15 s: the network would see zeros under the label "dog"
     "silence throughout the crop": (lambda t: replace_file(t, lambda p: float_wav(p, np.r_[np.zeros(2400), 0.1 * np.ones(800)])),
                                     "dog2.wav: its first 0.15 s (the dataset's length) are digital silence"),
