@@ -129,7 +129,8 @@ def read(path: str | Path) -> tuple[np.ndarray, int]:
         truncated = _header_damage(path, path.stat().st_size)
         with sf.SoundFile(path) as f:
             declared, rate = f.frames, f.samplerate
-            data = f.read(dtype="float32", always_2d=True)
+            # GSM 6.10, G.72x, NMS-ADPCM: libsndfile cannot seek them, and soundfile then wants the count to read
+            data = f.read(-1 if f.seekable() else f.frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError) as err:  # ValueError: soundfile on a garbled frame count
         raise DataError(f"cannot decode {path}: {str(err).strip().rstrip('.')} (the file is damaged part-way: "
                         f"re-download or replace it)") from err
@@ -364,6 +365,8 @@ def _ogg_damage(path: Path) -> str | None:
 def _tail_ok(f: sf.SoundFile) -> bool:
     """Decode the last frames: compressed files cut short fail here (their headers still look fine)."""
     want = min(f.frames, _TAIL_FRAMES)
+    if not f.seekable():  # (GSM 6.10, G.72x, NMS-ADPCM): decoded from the start instead
+        return False
     try:
         f.seek(f.frames - want)
         return len(f.read(want)) >= want // 2
@@ -376,7 +379,8 @@ def _decoded_frames(f: sf.SoundFile) -> tuple[int, bool]:
     block = np.empty((4096, f.channels), dtype=np.float32)
     total = 0
     try:
-        f.seek(0)
+        if f.seekable():  # else nothing was read yet: it is at the start
+            f.seek(0)
         while (n := len(f.read(out=block))) == len(block):
             total += n
     except (sf.LibsndfileError, RuntimeError, ValueError):

@@ -295,3 +295,16 @@ def test_a_flac_without_a_length_in_its_header_is_named_as_such(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(DataError, match=r"streamed\.flac gives no usable length in its header .*a streaming encoder"):
         audio.probe(path)
+
+
+@pytest.mark.parametrize("fmt, subtype, ext", [("WAV", "GSM610", "wav"), ("WAV", "G721_32", "wav"),
+                                               ("WAV", "NMS_ADPCM_16", "wav"), ("AU", "G723_24", "au")])
+def test_a_codec_libsndfile_cannot_seek_decodes_whole(tmp_path, fmt, subtype, ext):
+    """GSM 6.10, G.72x and NMS-ADPCM files decode in full with soundfile.read, but were refused as "truncated or
+    corrupt" (the tail check seeks; read() gave no frame count, which soundfile requires of a file it cannot seek)."""
+    noise = (np.random.default_rng(0).standard_normal(48000) * 0.1).astype(np.float32)
+    path = tmp_path / f"telephone.{ext}"
+    sf.write(path, noise, 8000, format=fmt, subtype=subtype)
+    assert audio.probe(path).frames == 48000
+    data, rate = audio.read(path)
+    assert data.shape == (48000, 1) and rate == 8000
