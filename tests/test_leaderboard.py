@@ -488,3 +488,17 @@ def test_a_row_of_one_test_score_has_no_spread_rather_than_a_zero_one(tmp_path):
     assert np.isnan(table.loc["a", "accuracy_std"]) and table.loc["b", "accuracy_std"] == pytest.approx(np.std([0.7, 0.6, 0.8]))
     summary = leaderboard.to_summary(leaderboard.load(tmp_path))
     assert "0.800 ±" not in summary and "0.800" in summary
+
+
+def test_a_pretrained_path_row_is_named_by_its_tag(tmp_path, capsys):
+    """The tag of `--weights pretrained:PATH` is `pretrained:STEM@SHA`, colon and all: `compare` refused the spelling
+    its own error listed (`a:pretrained:ts@3a1e2aeb:svm`), and `a` alone was ambiguous."""
+    from test_significance import _board, record
+
+    _board(tmp_path, [record("a", [0.8, 0.7, 0.9], weights="pretrained:ts@3a1e2aeb"), record("a", [0.7, 0.6, 0.8])])
+    assert main(["compare", "--results", str(tmp_path), "a:pretrained:ts@3a1e2aeb:svm", "a:random:svm",
+                 "--format", "json"]) == 0
+    (pair,) = json.loads(capsys.readouterr().out)
+    assert (pair["a"], pair["b"], pair["wins"]) == ("a:pretrained:ts@3a1e2aeb:svm", "a:random:svm", 3)
+    assert main(["compare", "--results", str(tmp_path), "a:pretrained:ts@3a1e2aeb", "a:random", "--format",
+                 "json"]) == 0  # the backend left out, as for any tag
