@@ -891,12 +891,12 @@ def _match(rows: dict[RowKey, list[ResultRecord]], spec: str, dataset: str) -> R
     names = {key[1] for key in rows if key[0] == dataset}
     # after the front-end: weights (pretrained:STEM@SHA holds a colon) and backend
     split = next((k for k in range(len(parts), max(len(parts) - 4, 0), -1) if ":".join(parts[:k]) in names), None)
-    rest = parts[split:] if split is not None else []
-    if rest[:1] == ["pretrained"] and len(rest) > 1:  # the tag of --weights pretrained:PATH is pretrained:STEM@SHA
-        rest = [f"pretrained:{rest[1]}", *rest[2:]]
-    if split is None or len(rest) > 2:
+    after: list[str] = parts[split:] if split is not None else []
+    if after[:1] == ["pretrained"] and len(after) > 1:  # the tag of --weights pretrained:PATH is pretrained:STEM@SHA
+        after = [f"pretrained:{after[1]}", *after[2:]]
+    if split is None or len(after) > 2:
         return None
-    wanted = {"frontend": ":".join(parts[:split]), **dict(zip(("weights", "backend"), rest))}
+    wanted = {"frontend": ":".join(parts[:split]), **dict(zip(("weights", "backend"), after))}
     found = [key for key in rows if key[0] == dataset and key[1] == wanted["frontend"] and width in (None, key[2])
              and wanted.get("weights", key[3]) in ("", key[3]) and wanted.get("backend", key[4]) in ("", key[4])]
     copies = copies_of({key: rows[key] for key in found})
