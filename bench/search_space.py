@@ -448,12 +448,18 @@ def read_space(path: str | Path) -> SearchSpace:
         example = {**fixed, **{k: v[0] for k, v in axes.items()}}
         why = config_problem(example) or f"a shortest input over max_input_seconds = {longest}"
         raise RwbenchError(f"search space {origin}: no valid architecture; e.g. the first values give: {why}")
+    drawn = [c for c, first in zip(space.configs, space.distinct) if first]  # a network is drawn as its first spelling
     for key, values in axes.items():  # each declared value is in some member, or the space claims what it lacks
         taken = {json.dumps(c[key]) for c in space.configs}
+        shaping = {json.dumps(c[key]) for c in drawn}
         for value in values:
             if json.dumps(value) not in taken:
                 raise RwbenchError(f"search space {origin}: no architecture of the space has axes.{key} = {value!r}: "
                                    f"{_why_none(space, key, value)}; remove the value or change what excludes it")
+            if json.dumps(value) not in shaping:  # e.g. growth 2 under max_growth = 1: never drawn, unsaid
+                raise RwbenchError(f"search space {origin}: axes.{key} = {value!r} changes no network (every member "
+                                   f"with it builds the network of another value, e.g. growth 2 under max_growth = 1, "
+                                   "or a pooling kind with pool_size 1): it would never be drawn; remove the value")
     return space
 
 
