@@ -169,6 +169,8 @@ def plugin_module_name(path: Path) -> str:
 def load_plugin_file(path: str | Path) -> None:
     """Import a local ``.py`` file whose decorators register front-ends, datasets or backends."""
     path = Path(path)
+    if path.is_dir():
+        raise PluginError(f"plugin file {str(path)!r} is a folder: give the .py file(s) in it, one --plugin each")
     if not path.is_file():
         raise PluginError(f"plugin file {str(path)!r} does not exist")
     module_name = plugin_module_name(path)

@@ -111,6 +111,8 @@ def test_two_plugin_files_of_one_file_name_are_two_plugins(tmp_path):
 def test_plugin_file_errors_name_the_file(tmp_path):
     with pytest.raises(PluginError, match="does not exist"):
         load_plugin_file(tmp_path / "missing.py")
+    with pytest.raises(PluginError, match="is a folder: give the .py file"):  # it said "does not exist"
+        load_plugin_file(tmp_path)
     bad = tmp_path / "bad.py"
     bad.write_text("import not_a_module_anywhere\n")
     with pytest.raises(PluginError, match=r"bad.py' failed to load: ModuleNotFoundError"):
