@@ -502,3 +502,23 @@ def test_a_pretrained_path_row_is_named_by_its_tag(tmp_path, capsys):
     assert (pair["a"], pair["b"], pair["wins"]) == ("a:pretrained:ts@3a1e2aeb:svm", "a:random:svm", 3)
     assert main(["compare", "--results", str(tmp_path), "a:pretrained:ts@3a1e2aeb", "a:random", "--format",
                  "json"]) == 0  # the backend left out, as for any tag
+
+
+def test_compare_refuses_a_head_beside_features_of_another_training(tmp_path, capsys):
+    """A transfer row made before a retraining (other weights) was paired with the head and tested, unsaid, while the
+    leaderboard, the ρ table and the report all said "Stale trained rows"."""
+    import shutil
+    from pathlib import Path
+
+    study = Path(__file__).parents[1] / "studies/random-vs-trained-24/results/runs/esc10"
+    runs = tmp_path / "runs" / "esc10"
+    runs.mkdir(parents=True)
+    shutil.copy(study / "piczak__small__trained__seed0__head.json", runs)
+    svm = json.loads((study / "piczak__small__trained__seed0__svm.json").read_text())
+    (runs / "piczak__small__trained__seed0__svm.json").write_text(json.dumps(svm))
+    assert main(["compare", "--results", str(tmp_path), "piczak:trained:head", "piczak:trained:svm"]) == 0
+    capsys.readouterr()
+    svm["frontend"]["weights_sha256"] = {fold: "0" * 64 for fold in svm["frontend"]["weights_sha256"]}
+    (runs / "piczak__small__trained__seed0__svm.json").write_text(json.dumps(svm))
+    assert main(["compare", "--results", str(tmp_path), "piczak:trained:head", "piczak:trained:svm"]) == 2
+    assert "compare: stale trained rows: esc10 piczak (trained, width small, seed 0)" in capsys.readouterr().err

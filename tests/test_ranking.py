@@ -91,8 +91,8 @@ def test_agreeing_rankings_give_one_and_reversed_give_minus_one(tmp_path, templa
     assert same["kendall_p"] == pytest.approx(expected) and same["kendall_p"] == pytest.approx(2 / 120)
     assert same["spearman_p"] == pytest.approx(2 / 120), "n! = 120 pairings, two-sided"
     assert same["spearman_p_method"] == same["kendall_p_method"] == "exact"
-    assert ("- svm: ρ = 1.00 (exact p 0.017, Holm 0.033; no interval over front-ends below 8 front-ends, over folds × seeds "
-            "1.00 … 1.00), τ = 1.00 (exact p 0.017, Holm 0.033); ρ with one front-end left out 1.00 … 1.00; n = 5"
+    assert ("- svm: ρ = 1.00 (exact p 0.0167, Holm 0.0333; no interval over front-ends below 8 front-ends, over folds × seeds "
+            "1.00 … 1.00), τ = 1.00 (exact p 0.0167, Holm 0.0333); ρ with one front-end left out 1.00 … 1.00; n = 5"
             ) in leaderboard.export(table, "md")  # no removal moves ρ: no front-end is named the most influential
 
 

@@ -165,7 +165,7 @@ def test_leaderboard_marks_rows_tied_with_the_best_or_worse_and_carries_friedman
         assert np.isfinite(table[column]).all()
     assert (table["ci_low"] <= table["accuracy_mean"]).all() and (table["accuracy_mean"] <= table["ci_high"]).all()
     text = leaderboard.to_summary(_board(tmp_path / "again", records))
-    assert "| best " in text and "tied (p=" in text and "worse (p=0.023)" in text and "Nemenyi critical difference" in text
+    assert "| best " in text and "tied (p=" in text and "worse (p=0.0234)" in text and "Nemenyi critical difference" in text
     assert "over 8 outer folds" in text and "cannot show" not in text
 
 
@@ -177,7 +177,7 @@ def test_five_folds_say_that_wilcoxon_cannot_reach_significance(tmp_path):
     text = leaderboard.to_summary(table.reset_index())
     assert ("5 folds cannot show a Holm-corrected p < 0.05 with Wilcoxon against the best for 2 other row(s) "
             "(least attainable p 0.125)") in text
-    assert "untestable (p=0.12)" in text and "tied (p=" not in text  # not evidence of a tie
+    assert "untestable (p=0.125)" in text and "tied (p=" not in text  # not evidence of a tie
 
 
 def test_a_pair_that_differs_in_too_few_folds_or_clips_is_untestable_not_tied(tmp_path, capsys):
@@ -215,7 +215,7 @@ def test_holm_over_many_rows_makes_six_folds_untestable_and_the_table_says_so(tm
     two = _board(tmp_path / "two", records[:2]).set_index("frontend")  # one comparison: 0.031 is attainable
     assert two.loc["fe01", "p_vs_best"] == pytest.approx(2 / 2 ** 6) and two.loc["fe01", "tied_with_best"] == False  # noqa: E712
     assert two.loc["fe01", "vs_best"] == "worse"
-    assert "worse (p=0.031)" in leaderboard.to_summary(two.reset_index())
+    assert "worse (p=0.0312)" in leaderboard.to_summary(two.reset_index())
 
 
 def test_a_row_repeated_under_another_width_is_tested_once(tmp_path):

@@ -545,7 +545,8 @@ def versus_best(row: pd.Series) -> str:
     Holm-corrected p below α was attainable (too few folds for the rows compared); ``untested`` when no test applies
     (see :mod:`rwbench.analysis.significance`)."""
     verdict = row["vs_best"] if isinstance(row["vs_best"], str) else ""
-    return f"{verdict} (p={row['p_vs_best']:.2g})" if verdict in ("tied", "worse", "untestable") else verdict
+    # 3 significant digits: p = 0.0496 (worse) and 0.0504 (tied) both read 0.05 at 2
+    return f"{verdict} (p={row['p_vs_best']:.3g})" if verdict in ("tied", "worse", "untestable") else verdict
 
 
 def significance_lines(rows: pd.DataFrame) -> list[str]:
@@ -936,6 +937,9 @@ def pair_comparisons(records: Iterable[ResultRecord], a: str, b: str, regime: st
                                    f"protocols ({'; '.join(sorted(inputs))}); rerun the stale row")
             if differently := mixed_data({key_a: rows[key_a], key_b: rows[key_b]}):  # its seeds: other grids
                 raise RwbenchError(f"compare: {'; '.join(differently)}; rerun the stale seeds")
+            if stale := mixed_trainings([*rows[key_a], *rows[key_b]]):  # a head beside features of another training
+                raise RwbenchError(f"compare: stale trained rows: {'; '.join(stale)}; rerun `rwbench run --weights "
+                                   "trained` for them")
             out.append({"dataset": dataset, "a": _row_label(key_a, key_b),
                         "b": _row_label(key_b, key_a), **compare_pair(rows[key_a], rows[key_b], regime),
                         "a_seeds": sorted(r.seed for r in rows[key_a]), "b_seeds": sorted(r.seed for r in rows[key_b]),

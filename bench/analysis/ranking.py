@@ -588,7 +588,7 @@ def _range(row, prefix: str) -> str:
 
 
 def _p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.2g}"
+    return "< 0.001" if p < 0.001 else f"{p:.3g}"  # 3 digits: 0.0496 and 0.0504 read apart at α = 0.05
 
 
 # -- rwbench compare ------------------------------------------------------------------------------
