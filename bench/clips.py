@@ -12,7 +12,7 @@ from .audio import MAX_PEAK, fix_length, segments
 from .datamodel import Clip, Dataset
 from .embed_job import EmbedJob
 from .errors import DataError
-from .filehash import stat_line
+from .filehash import content_stat
 
 SILENT_CROP = 1e-4  # a crop peaking this far below its clip's peak (−80 dB) holds no signal: a bad clip
 
@@ -42,7 +42,7 @@ def changed_since_fingerprint(dataset: Dataset, clip: Clip) -> str | None:
     if expected is None or clip.path is None:
         return None
     try:
-        now = stat_line(os.stat(os.path.realpath(clip.path)))
+        now = content_stat(os.stat(os.path.realpath(clip.path)))
     except OSError as err:
         return f"{clip.path}: {err.strerror} (it was there when the run began)"
     if now != expected:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 from . import audio
 from .audio import PadMode
 from .errors import DataError, UnknownNameError
-from .filehash import code_now, code_sha256, file_digests, registering_code, stat_line
+from .filehash import code_now, code_sha256, file_digests, registering_code
 from .protocol import FixedSplit, OuterSplit, PredefinedFolds, Protocol, StratifiedFolds
 from .registry import Registry
 
@@ -113,9 +112,10 @@ class Dataset:
         (ESC-50's 5 s) names them by the dataset's name."""
         files = [c.path for c in self.clips if c.path is not None]
         try:
-            digests = iter(file_digests(files))
-            # as hashed: a file rewritten later in the run is refused when decoded (clips.unchanged_since_fingerprint)
-            self.__dict__["_file_stats"] = {str(f): stat_line(os.stat(os.path.realpath(f))) for f in files}
+            # as hashed: a file rewritten later in the run is refused when decoded (clips.changed_since_fingerprint)
+            stats: dict[str, tuple[int, int, int]] = {}
+            digests = iter(file_digests(files, stats))
+            self.__dict__["_file_stats"] = stats
         except OSError as err:
             raise DataError(f"{self.key}: cannot read {err.filename}: {err.strerror}") from err
         rows = [[c.id, c.label, next(digests) if c.path is not None else None, *([list(c.tags)] if c.tags else [])]

@@ -199,13 +199,22 @@ def stat_line(st: os.stat_result) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
-def file_digests(paths: Sequence[Path]) -> list[str]:
-    """The sha1 of each file's bytes (an OSError, e.g. a missing file, propagates)."""
+def content_stat(st: os.stat_result) -> tuple[int, int, int]:
+    """What a rewrite (size, modification time) or a replacement (inode) of a file changes, and a chmod or a new
+    hard link (the change time) does not."""
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def file_digests(paths: Sequence[Path], stats: dict[str, tuple[int, int, int]] | None = None) -> list[str]:
+    """The sha1 of each file's bytes (an OSError, e.g. a missing file, propagates); ``stats``: filled with each
+    path's :func:`content_stat` as it was before its bytes were read (a later rewrite then differs from it)."""
     db = _memo()
     out, fresh = [], []
     for path in paths:
         real = os.path.realpath(path)
         st = os.stat(real)
+        if stats is not None:
+            stats[str(path)] = content_stat(st)
         stat = stat_line(st)
         row = None
         if db is not None:

@@ -397,10 +397,10 @@ def command_recipe(command: str, dataset: str, opts: RunOptions) -> dict[str, An
     from .cli import build_parser
     from .fitting import DROPOUTS, LR_SCHEDULES, LRS
 
-    filled = (command.replace("DATASET", dataset).replace("WIDTH", str(opts.width))
-              .replace("RESULTS", str(opts.results_dir)))
+    # split first: a filled-in value may hold spaces; PATH and RESULTS stay placeholders (they set no recipe choice)
+    words = [w.replace("DATASET", dataset).replace("WIDTH", str(opts.width)) for w in shlex.split(command)]
     try:
-        args = build_parser().parse_args(shlex.split(filled)[1:])
+        args = build_parser().parse_args(words[1:])
     except (SystemExit, RwbenchError, ValueError) as err:
         raise RwbenchError(f"the paper file's trained command {command!r} is not one `rwbench train` reads: "
                            f"{err}") from None

@@ -308,3 +308,29 @@ def test_a_codec_libsndfile_cannot_seek_decodes_whole(tmp_path, fmt, subtype, ex
     assert audio.probe(path).frames == 48000
     data, rate = audio.read(path)
     assert data.shape == (48000, 1) and rate == 8000
+
+
+def test_a_shorten_compressed_nist_file_is_left_to_the_decoder(tmp_path):
+    """Its size says nothing of its samples: a compressed NIST SPHERE file read as "truncated"."""
+    def sphere(coding: str) -> Path:
+        header = (f"NIST_1A\n   1024\nsample_count -i 48000\nchannel_count -i 1\nsample_n_bytes -i 2\n"
+                  f"sample_coding -s{len(coding)} {coding}\nend_head\n").encode().ljust(1024, b" ")
+        path = tmp_path / f"{coding.split(',')[-1]}.wav"
+        path.write_bytes(header + bytes(30000))
+        return path
+
+    assert audio._header_damage(sphere("pcm,embedded-shorten-v2.00"), 31024) is None
+    assert "is truncated: header declares 96000 bytes" in audio._header_damage(sphere("pcm"), 31024)
+
+
+def test_an_mp3_with_an_id3_tag_named_wav_decodes(tmp_path):
+    """A whole constant-bitrate MP3 behind an ID3v2 tag (MagnaTagATune's files), named .wav: its header's frame count is
+    an estimate, as for .mp3, and it was refused as "truncated or corrupt"."""
+    noise = (np.random.default_rng(0).standard_normal(48000) * 0.1).astype(np.float32)
+    plain = tmp_path / "plain.mp3"
+    sf.write(plain, noise, 16000, format="MP3")
+    tagged = tmp_path / "tagged.wav"
+    tagged.write_bytes(b"ID3\x03\x00\x00\x00\x00\x07\x76" + bytes(1014) + plain.read_bytes())  # a 1014-byte tag
+    assert audio._container(tagged) == "mp3"
+    data, rate = audio.read(tagged)
+    assert rate == 16000 and abs(len(data) - 48000) <= 2048

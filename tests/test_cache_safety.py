@@ -542,3 +542,27 @@ except DataError as err:
     assert child.returncode == 0, child.stderr[-2000:]
     assert "REFUSED" in child.stdout and "owl2.wav: changed on disk during the run" in child.stdout
     assert not list((tmp_path / "results").rglob("*.json"))  # nothing scored
+
+
+def test_a_chmod_or_a_hard_link_mid_run_is_no_change_but_a_rewrite_is(tmp_path):
+    """The changed-file check compared the change time too: a chmod or a new hard link of an unchanged file stopped
+    a valid run as "changed on disk". Size, modification time and inode are compared, as taken before hashing."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import write_audio
+
+    from rwbench.clips import changed_since_fingerprint
+    from rwbench.datamodel import DATASETS
+
+    for label in ("cat", "dog", "owl"):
+        for i in range(3):
+            write_audio(tmp_path / "data" / label / f"{label}{i}.wav", seconds=0.3)
+    (dataset,) = DATASETS.get("folder").load(tmp_path / "data", k=3, seconds=0.3)
+    dataset.fingerprint()
+    clip = dataset.clips[0]
+    os.chmod(clip.path, 0o600)
+    os.link(clip.path, tmp_path / "another_name.wav")
+    assert changed_since_fingerprint(dataset, clip) is None
+    clip.path.write_bytes(dataset.clips[-1].path.read_bytes())
+    assert "changed on disk during the run" in changed_since_fingerprint(dataset, clip)

@@ -649,6 +649,8 @@ def test_a_trained_row_is_judged_only_when_made_with_the_paper_files_recipe():
     record = runs / "piczak__small__trained__seed0__head.json"
     recipe = json.loads(record.read_text())["training"]["recipe"]  # the study's piczak: rwbench's default recipe
     assert recipe_differences(asked, [recipe]) == ""
+    spaced = SimpleNamespace(width="small", results_dir="my results", seeds=[0])  # a path with a space was split
+    assert command_recipe(paper.trained[0].command, "esc10", spaced) == asked
     assert recipe_differences(asked, [recipe, {**recipe, "epoch_cap": 1}]) == "epoch_cap 1 ≠ 100"
     crop = command_recipe(find_paper("lee2017").trained[0].command, "gtzan", opts)
     assert recipe_differences(crop, [recipe]) == "crop_seconds None ≠ 2.67796"  # whole clips, not the paper's segments

@@ -535,6 +535,13 @@ def test_searches_pool_only_when_their_proxies_are_one_computation():
     other = [{"name": "lm2:5f65a9bd", "config": config, "params": 100, "proxies": {}}]
     with pytest.raises(RwbenchError, match="logmel:5f65a9bd and lm2:5f65a9bd are one network"):
         pooled([manifest("logmel", architectures=one), manifest("lm2", architectures=other)])
+    # spelt otherwise: max_growth is idle at growth 1 (two spaces' [fixed] tables differ there)
+    logmel = load_space("logmel")
+    first = next(c for c in logmel.configs if c["growth"] == 1 and c["depth"] > 1)
+    spelt = [{"name": "logmel:1", "config": first, "params": 100, "proxies": {}}]
+    again = [{"name": "lm2:1", "config": {**first, "max_growth": 2}, "params": 100, "proxies": {}}]
+    with pytest.raises(RwbenchError, match="logmel:1 and lm2:1 are one network"):
+        pooled([manifest("logmel", architectures=spelt), manifest("lm2", architectures=again)])
     wider = [{**other[0], "params": 400}]  # the same configuration at another [widths]: another network
     assert len(pooled([manifest("logmel", architectures=one), manifest("lm2", architectures=wider)])["architectures"]) == 2
 

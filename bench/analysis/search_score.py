@@ -522,7 +522,7 @@ def pooled(manifests: list[dict]) -> dict:
     check_poolable(manifests)
     seen: dict[str, str] = {}  # one network in two spaces (the same configuration and size) would count twice
     for arch in (a for m in manifests for a in m["architectures"] if a.get("config") is not None):
-        network = json.dumps([arch.get("config"), arch.get("params")], sort_keys=True)
+        network = json.dumps([_network(arch["config"]), arch.get("params")], sort_keys=True)
         if (other := seen.setdefault(network, arch["name"])) != arch["name"]:
             raise RwbenchError(f"{other} and {arch['name']} are one network (the same configuration and parameter "
                                "count): pooled, it would count twice in ρ, τ, their p and intervals; score the "
@@ -532,6 +532,17 @@ def pooled(manifests: list[dict]) -> dict:
             "trained_not_used": [line for m in manifests for line in m.get("trained_not_used", [])],
             "trained": _pooled_choice(manifests),
             "architectures": list({a["name"]: a for m in manifests for a in m["architectures"]}.values())}
+
+
+def _network(config: dict) -> str:
+    """What a configuration builds, whatever spells it (``max_growth`` is idle at ``growth`` 1): its layers at two
+    filter counts (with the parameter count, which the search recorded at its width, they name one network)."""
+    from ..search_space import network_key
+
+    try:
+        return network_key(config, {"probe": 7, "probe_wide": 100})
+    except (KeyError, TypeError, ValueError):  # not a search-space configuration: as written
+        return json.dumps(config, sort_keys=True)
 
 
 def _pooled_choice(manifests: list[dict]) -> dict:
