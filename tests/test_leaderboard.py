@@ -349,18 +349,22 @@ def test_compare_carries_the_not_converged_flag_of_the_trained_side(tmp_path, ca
 
     rows = [record(name, [a] * 5) for name, a in (("a", 0.8), ("b", 0.7), ("c", 0.6))]
     rows += [record(name, [a] * 5, weights="trained", backend="head") for name, a in (("a", 0.9), ("b", 0.6), ("c", 0.7))]
-    rows[4] = dataclasses.replace(rows[4], training={"folds": {f"fold{i + 1}": {"not_converged": i < 2}
+    # and chosen on fold 1's validation part: the table ρ is read from carried neither flag of the leaderboard
+    rows[4] = dataclasses.replace(rows[4], training={"folds": {f"fold{i + 1}": {"not_converged": i < 2,
+                                                                                 "chosen_on": "fold1"}
                                                                for i in range(5)}})
     _board(tmp_path, rows)
     assert main(["compare", "--results", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     row_b = next(r for r in text.splitlines() if "| b " in r)
-    assert "| not converged" in text.splitlines()[2] and row_b.rstrip(" |").endswith("2/5")
+    assert "| not converged" in text.splitlines()[2] and "| selected elsewhere" in text.splitlines()[2]
+    assert [c.strip() for c in row_b.split("|")[-4:-1]] == ["2/5", "4/5", ""]  # not converged, elsewhere, grid edge
     assert ("1 of 3 trained rows hold folds × seeds whose best epoch sat within 10 % of the epoch cap or within the "
             "patience of it") in text
     assert main(["compare", "--results", str(tmp_path), "--format", "csv"]) == 0
     csv = pd.read_csv(io.StringIO(capsys.readouterr().out), keep_default_na=False).set_index("frontend")
     assert csv["trained_not_converged"].to_dict() == {"a": "", "b": "2/5", "c": ""}
+    assert csv["trained_selected_elsewhere"].to_dict() == {"a": "", "b": "4/5", "c": ""}
     assert main(["compare", "b:random:svm", "b:trained:head", "--results", str(tmp_path)]) == 0
     assert "Not converged (folds × seeds whose best epoch sat within 10 % of the epoch cap or within the patience of it; " \
            "raise `--epochs`): b:trained:head 2/5." in capsys.readouterr().out

@@ -45,6 +45,7 @@ from .ranking import (
     RUN_COUNTS,
     SEED_FOLD_COLUMN,
     TRAINED,
+    TRAINED_FLAGS,
     comparison,
     describe,
     rank_correlation,
@@ -820,12 +821,15 @@ def comparison_to_markdown(pairs: pd.DataFrame, correlations: pd.DataFrame, rand
         trained_side = f"{trained} ({trained_backend_for(trained, transfer) or corr['backend']})"
         metric = next(c.removeprefix("random_") for c in pairs.columns if c.startswith("random_") and c != "random_rank")
         label = metric_label(metric)
-        view = rows.drop(columns=["dataset", "backend", *RUN_COUNTS, "trained_not_converged"]).rename(columns={
+        flags = [f"trained_{flag}" for flag in TRAINED_FLAGS]
+        view = rows.drop(columns=["dataset", "backend", *RUN_COUNTS, *flags]).rename(columns={
             f"random_{metric}": f"{random} {label}", "random_rank": f"{random} rank",
             f"trained_{metric}": f"{trained} {label}", "trained_rank": f"{trained} rank", "rank_diff": "rank diff"})
         for side, tag in (("random", random), ("trained", trained)):
             view[f"{tag} seeds × folds"] = [_runs(s, f) for s, f in zip(rows[f"{side}_seeds"], rows[f"{side}_n_folds"])]
         view["not converged"] = rows["trained_not_converged"].to_numpy()
+        view["selected elsewhere"] = rows["trained_selected_elsewhere"].to_numpy()  # the leaderboard's flags
+        view["grid edge"] = rows["trained_grid_edge"].map(grid_edge_cell).to_numpy()
         body = (tabulate(pipe_safe(view), headers="keys", tablefmt="pipe", showindex=False,
                          floatfmt=f".{DECIMALS}f") if len(rows) else f"No front-end has both {random} and {trained} results.")
         sections.append(f"### {corr['dataset']}: {random} ({corr['backend']}) vs {trained_side}\n\n{body}\n\n"

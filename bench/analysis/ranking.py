@@ -82,7 +82,11 @@ RUN_COUNTS = ("random_seeds", "random_n_folds", "trained_seeds", "trained_n_fold
 
 def pair_columns(metric: str = "accuracy") -> list[str]:
     return ["dataset", "backend", "frontend", "width", f"random_{metric}", "random_rank", f"trained_{metric}",
-            "trained_rank", "rank_diff", *RUN_COUNTS, "trained_not_converged"]
+            "trained_rank", "rank_diff", *RUN_COUNTS, *(f"trained_{flag}" for flag in TRAINED_FLAGS)]
+
+
+# what a trained accuracy needs to be read by (leaderboard flags), carried beside it into the comparison
+TRAINED_FLAGS = ("not_converged", "selected_elsewhere", "grid_edge")
 
 
 # leaderboard / comparison export column ← rank_correlation column
@@ -163,7 +167,7 @@ def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str 
     by_seed = SEED_FOLD_COLUMN if SEED_FOLD_COLUMN in table.columns else None
     table = with_macs(table)
     table = table.assign(**{c: table[c] if c in table.columns else pd.NA for c in ("n_seeds", "n_folds")})
-    table = table.assign(not_converged=table["not_converged"].fillna("") if "not_converged" in table.columns else "")
+    table = table.assign(**{flag: table[flag].fillna("") if flag in table.columns else "" for flag in TRAINED_FLAGS})
     detail = [*NULLS, *(["input"] if "input" in table.columns else []), *([by_seed] if by_seed else [])]
     on = ["dataset", "frontend", "width"] if trained_backend is not None else ["dataset", "frontend", "width", "backend"]
     counts: dict[str, dict[str | None, str]] = {side: {"n_seeds": f"{side}_seeds", "n_folds": f"{side}_n_folds"}
@@ -177,9 +181,9 @@ def _pairs(table: pd.DataFrame, random: str, trained: str, trained_backend: str 
         trained_side = trained_side[trained_side["backend"] == trained_backend]
     mine_names: dict[str | None, str] = {mean: mine, by_seed: "random_folds", **counts["random"]}
     their_names: dict[str | None, str] = {mean: theirs, by_seed: "trained_folds", **counts["trained"],
-                                          "not_converged": "trained_not_converged"}
+                                          **{flag: f"trained_{flag}" for flag in TRAINED_FLAGS}}
     pairs = random_side.rename(columns=mine_names).merge(
-        trained_side[[*on, mean, "n_seeds", "n_folds", "not_converged", *([by_seed] if by_seed else [])]]
+        trained_side[[*on, mean, "n_seeds", "n_folds", *TRAINED_FLAGS, *([by_seed] if by_seed else [])]]
         .rename(columns=their_names), on=on)
     if pairs.empty:
         return pd.DataFrame(columns=[*pair_columns(metric), *NULLS, "input"])
