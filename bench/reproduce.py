@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shlex
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -273,10 +272,12 @@ def _row_of(table: pd.DataFrame, dataset: str, frontend: str, width: str, weight
 
 
 def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: str,
-               absent: Sequence[Target] = ()) -> list[dict[str, Any]]:
+               absent: Sequence[Target] = (), asked: dict[str, dict] | None = None) -> list[dict[str, Any]]:
     """One row per (dataset task, front-end, weights, backend) the paper runs on the targets, and per trained row:
     rwbench's figures (honest and / or the study's protocol) and the published number or why there is none. The
-    ``absent`` datasets (no data) add their published rows, rwbench's cells marked ``no data``."""
+    ``absent`` datasets (no data) add their published rows, rwbench's cells marked ``no data``. ``asked``: per
+    trained front-end, the recipe of the paper file's command (``reproduce_cli.command_recipe``); a trained row made
+    otherwise is not judged."""
     from .published_protocol import SUFFIX, published_results_dir, study_protocol
 
     check_targets(paper, targets, protocol)
@@ -289,7 +290,6 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
     recipes: dict = {}
     honest = (_leaderboard(opts.results_dir, made, opts.seeds, opts.grid, recipes) if protocol != "published"
               else pd.DataFrame())
-    commands = {t.frontend: t.command for t in paper.trained}
     study = (_leaderboard(published_results_dir(opts.results_dir), made_study, opts.seeds, opts.grid)
              if protocol != "honest" else pd.DataFrame())
     published = {p.row: p for p in paper.published}
@@ -316,9 +316,9 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
                     continue
                 if protocol != "published":
                     row["honest"] = _figures(_row_of(honest, dataset, frontend, opts.width, shown, backend), metric)
-                if weights == "trained" and row.get("honest") is not None:  # made with the paper file's recipe?
-                    asked = command_recipe(commands[frontend], target.entry.name, opts)
-                    row["recipe"] = recipe_differences(asked, recipes.get((dataset, frontend, str(opts.width)), []))
+                if weights == "trained" and row.get("honest") is not None and asked and frontend in asked:
+                    row["recipe"] = recipe_differences(asked[frontend],  # made with the paper file's recipe?
+                                                       recipes.get((dataset, frontend, str(opts.width)), []))
                 if protocol != "honest" and weights != "trained":
                     row["study"] = _figures(_row_of(study, dataset, frontend, opts.width, shown, backend + SUFFIX),
                                             metric)
@@ -390,31 +390,8 @@ def _figures(row, metric: str) -> dict | None:
             "not_converged": str(row.get("not_converged") or "")}  # trained rows: "3/5" folds × seeds flagged
 
 
-def command_recipe(command: str, dataset: str, opts: RunOptions) -> dict[str, Any]:
-    """The training recipe a paper file's ``[[trained]] command`` asks for, as a trained result's
-    ``training.recipe`` records it: the command read by ``rwbench train``'s own parser (rwbench's defaults for
-    what it leaves out)."""
-    from .cli import build_parser
-    from .fitting import DROPOUTS, LR_SCHEDULES, LRS
-
-    # split first: a filled-in value may hold spaces; PATH and RESULTS stay placeholders (they set no recipe choice)
-    words = [w.replace("DATASET", dataset).replace("WIDTH", str(opts.width)) for w in shlex.split(command)]
-    try:
-        args = build_parser().parse_args(words[1:])
-    except (SystemExit, RwbenchError, ValueError) as err:
-        raise RwbenchError(f"the paper file's trained command {command!r} is not one `rwbench train` reads: "
-                           f"{err}") from None
-    schedule = LR_SCHEDULES[args.lr_schedule]
-    return {"epoch_cap": args.epochs, "patience": args.patience, "batch_size": args.batch_size,
-            "lrs": [float(v) for v in ([args.lr] if args.lr is not None else args.lrs or LRS)],
-            "dropouts": [float(v) for v in ([args.dropout] if args.dropout is not None else args.dropouts or DROPOUTS)],
-            "refit": args.refit, "select_on": args.select_on, "crop_seconds": args.crop_seconds,
-            "precise_bn": bool(args.precise_bn),
-            "schedule": f"{schedule} on the validation loss" if args.lr_schedule == "plateau" else schedule}
-
-
 def recipe_differences(asked: dict[str, Any], recipes: list[dict]) -> str:
-    """How the recorded recipes of a trained row (one per seed) differ from ``asked`` (:func:`command_recipe`):
+    """How the recorded recipes of a trained row (one per seed) differ from ``asked`` (``reproduce_cli.command_recipe``):
     ``""`` when every seed's is the one asked for."""
     seen: dict[str, str] = {}
     for recipe in recipes:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
+from typing import Any
 
 log = logging.getLogger("rwbench")
 
@@ -101,7 +103,8 @@ def cmd_reproduce(args) -> str:
         for line in run_paper(paper, targets, backends, opts, protocol):
             log.info("%s", line)
     # every front-end's rows (the report's record keeps them all), read once; the table shows the run's
-    whole = comparison(paper, every_frontend(paper, targets), opts, protocol, every_frontend(paper, absent))
+    asked = {t.frontend: command_recipe(t.command, opts.width) for t in paper.trained}  # the paper file's recipes
+    whole = comparison(paper, every_frontend(paper, targets), opts, protocol, every_frontend(paper, absent), asked)
     shown = {(t.entry.name, spec.name) for t in [*targets, *absent] for spec in t.frontends}
     rows = [r for r in whole if r["weights"] == "trained" or (r["paper_dataset"], r["frontend"]) in shown]
     for line in missing_trained(paper, rows, opts):  # beside the table, also with -q: what the table lacks
@@ -127,3 +130,27 @@ def cmd_reproduce(args) -> str:
         figure = scatter_figure(paper, rows, "study" if protocol == "published" else "honest")
         out += f"wrote {cli_args.save_figure(figure, args.plot, '--plot')}\n"
     return out
+
+
+def command_recipe(command: str, width: str | int) -> dict[str, Any]:
+    """The training recipe a paper file's ``[[trained]] command`` asks for, as a trained result's
+    ``training.recipe`` records it: the command read by ``rwbench train``'s own parser (rwbench's defaults for
+    what it leaves out)."""
+    from .cli import build_parser
+    from .errors import RwbenchError
+    from .fitting import DROPOUTS, LR_SCHEDULES, LRS
+
+    # split first, then fill in WIDTH (DATASET, PATH and RESULTS stay placeholders: they set no recipe choice)
+    words = [w.replace("WIDTH", str(width)) for w in shlex.split(command)]
+    try:
+        args = build_parser().parse_args(words[1:])
+    except (SystemExit, RwbenchError, ValueError) as err:
+        raise RwbenchError(f"the paper file's trained command {command!r} is not one `rwbench train` reads: "
+                           f"{err}") from None
+    schedule = LR_SCHEDULES[args.lr_schedule]
+    return {"epoch_cap": args.epochs, "patience": args.patience, "batch_size": args.batch_size,
+            "lrs": [float(v) for v in ([args.lr] if args.lr is not None else args.lrs or LRS)],
+            "dropouts": [float(v) for v in ([args.dropout] if args.dropout is not None else args.dropouts or DROPOUTS)],
+            "refit": args.refit, "select_on": args.select_on, "crop_seconds": args.crop_seconds,
+            "precise_bn": bool(args.precise_bn),
+            "schedule": f"{schedule} on the validation loss" if args.lr_schedule == "plateau" else schedule}

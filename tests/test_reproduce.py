@@ -640,19 +640,19 @@ def test_a_trained_row_is_judged_only_when_made_with_the_paper_files_recipe():
     `rwbench train`'s own parser), and a row that is not converged or made otherwise is not judged, with the reason."""
     import json
 
-    from rwbench.reproduce import _not_judged, command_recipe, recipe_differences
+    from rwbench.reproduce import _not_judged, recipe_differences
+    from rwbench.reproduce_cli import command_recipe
 
     paper = find_paper("tax2017")
-    opts = SimpleNamespace(width="small", results_dir="results", seeds=[0])
-    asked = command_recipe(paper.trained[0].command, "esc10", opts)
+    asked = command_recipe(paper.trained[0].command, "small")
     runs = Path(__file__).parents[1] / "studies/random-vs-trained-24/results/runs/esc10"
     record = runs / "piczak__small__trained__seed0__head.json"
     recipe = json.loads(record.read_text())["training"]["recipe"]  # the study's piczak: rwbench's default recipe
     assert recipe_differences(asked, [recipe]) == ""
-    spaced = SimpleNamespace(width="small", results_dir="my results", seeds=[0])  # a path with a space was split
-    assert command_recipe(paper.trained[0].command, "esc10", spaced) == asked
+    spaced = paper.trained[0].command.replace("RESULTS", "'my results'")  # a path with a space was split
+    assert command_recipe(spaced, "small") == asked
     assert recipe_differences(asked, [recipe, {**recipe, "epoch_cap": 1}]) == "epoch_cap 1 ≠ 100"
-    crop = command_recipe(find_paper("lee2017").trained[0].command, "gtzan", opts)
+    crop = command_recipe(find_paper("lee2017").trained[0].command, "small")
     assert recipe_differences(crop, [recipe]) == "crop_seconds None ≠ 2.67796"  # whole clips, not the paper's segments
     figures = {"mean": 0.52, "low": 0.4, "high": 0.62, "seeds": 1, "skipped": 0, "not_converged": "5/5"}
     assert _not_judged(figures, {"seeds_asked": 1}) == "not converged (5/5 folds)"

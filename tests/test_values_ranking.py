@@ -219,7 +219,7 @@ def test_minimum_and_exact_thresholds(n, ties, rho_method, tau_method):
 
 
 def test_p_formatting():
-    assert ranking._p(0.0009) == "< 0.001" and ranking._p(0.001) == "0.001" and ranking._p(0.0123) == "0.012"
+    assert ranking._p(0.0009) == "< 0.001" and ranking._p(0.001) == "0.001" and ranking._p(0.0123) == "0.0123"
 
 
 def test_comparison_cut_to_one_backend():
