@@ -399,10 +399,11 @@ def _full_decode_problem(f: sf.SoundFile, path: Path) -> tuple[str | None, int]:
     if not ok:
         return (f"is truncated or corrupt: the decoder fails near {decoded / f.samplerate:.1f} s of the "
                 f"{f.frames / f.samplerate:.1f} s its header declares"), decoded
-    if declares_length(path) and f.frames - decoded > max(2048, f.frames // 100):
+    exact = declares_length(path)  # (reads the file's head: once)
+    if exact and f.frames - decoded > max(2048, f.frames // 100):
         return (f"is truncated or corrupt: only {decoded} of the {f.frames} frames its header declares decode (cut "
                 f"short or damaged part-way)"), decoded
-    return None, decoded if not declares_length(path) else f.frames
+    return None, f.frames if exact else decoded
 
 
 def _syncsafe(data: bytes) -> int:

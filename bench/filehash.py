@@ -193,12 +193,6 @@ def _give_up(db: sqlite3.Connection, err: sqlite3.Error) -> None:
     log.warning("the file-hash memo %s is damaged (%s): %s; files are hashed without it", path, err, done)
 
 
-def stat_line(st: os.stat_result) -> str:
-    """What tells a file's content apart without reading it (size, times, inode): a rewrite or a replacement
-    changes it."""
-    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
-
-
 def content_stat(st: os.stat_result) -> tuple[int, int, int]:
     """What a rewrite (size, modification time) or a replacement (inode) of a file changes, and a chmod or a new
     hard link (the change time) does not."""
@@ -215,7 +209,7 @@ def file_digests(paths: Sequence[Path], stats: dict[str, tuple[int, int, int]] |
         st = os.stat(real)
         if stats is not None:
             stats[str(path)] = content_stat(st)
-        stat = stat_line(st)
+        stat = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
         row = None
         if db is not None:
             try:

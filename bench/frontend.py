@@ -199,9 +199,10 @@ def _one_name_per_network(specs: list[FrontendSpec]) -> None:
     """Two names of one search-space network (``logmel:96e3ab17`` and ``logmel:75e6b3fe``: depth 1, growth 1 and 2)
     are refused: two rows of one network, counted twice by the leaderboard's tests."""
     if any(":" in spec.name for spec in specs):
-        from .search_space import refuse_repeated_networks
+        from .search_space import refuse_repeated_networks, searched_config
 
-        refuse_repeated_networks(specs)
+        refuse_repeated_networks([(spec.name, config, dict(spec.widths)) for spec in specs
+                                  if (config := searched_config(spec)) is not None])
 
 
 FRONTENDS: Registry[FrontendSpec] = Registry("front-end", builtins="rwbench.architectures", group="rwbench.frontends",

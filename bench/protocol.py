@@ -151,7 +151,7 @@ class FixedSplit:
 
     def describe(self, clips: Sequence[Clip]) -> dict:
         counts = {s: sum(c.split == s for c in clips) for s in ("train", "valid", "test")}
-        assignment = {c.id: c.split for c in clips}
+        assignment = {c.id: c.split for c in clips} if self.keyed_assignment or self.assignment_digest else {}
         return {"id": self.id, "kind": "fixed_split", "refit": self.refit, "counts": counts,
                 **({"assignment": assignment} if self.keyed_assignment else {}),
                 # the same counts with other clips on each side (edited list files) are another split

@@ -41,7 +41,7 @@ from .macs import count_macs
 from .options import Batching, Cached, Execution, Networks
 from .proxies import PROXIES, ProxyContext, ProxySpec, RandomWeightSetup
 from .results import device_kind, safe
-from .search_space import SearchSpace, canonical_json, load_space, network_key, shape_of
+from .search_space import SearchSpace, canonical_json, load_space, refuse_repeated_networks, shape_of
 
 log = logging.getLogger(__name__)
 
@@ -425,19 +425,16 @@ def registered(space: SearchSpace, configs: list[dict]) -> list[Architecture]:
 def listed(space: SearchSpace, names: str) -> list[dict]:
     """The members ``names`` gives (comma-separated ``SPACE:ID`` or ``ID``, unique prefixes allowed), in that order;
     two names of one network are refused (they would be one architecture counted twice)."""
-    configs: dict[str, dict] = {}
+    members = []
     for name in (n.strip() for n in names.split(",") if n.strip()):
         ref, _, key = name.rpartition(":")
         if ref and ref != space.name:
             raise RwbenchError(f"--frontends {name}: not a member of the space {space.name!r} (give {space.name}:ID)")
-        config = space.config(key)
-        network = network_key(config, space.widths)
-        if network in configs:
-            raise RwbenchError(f"--frontends: {name} builds the same network as {configs[network]['name']}; give one")
-        configs[network] = {"name": name, "config": config}
-    if not configs:
+        members.append((name, space.config(key), space.widths))
+    if not members:
         raise RwbenchError("--frontends names no architecture")
-    return [c["config"] for c in configs.values()]
+    refuse_repeated_networks(members)
+    return [config for _, config, _ in members]
 
 
 def candidates(opts: SearchOptions) -> tuple[list[Architecture], dict]:

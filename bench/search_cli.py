@@ -86,10 +86,11 @@ def add_search_parser(sub, common: argparse.ArgumentParser) -> None:
 SCORE_OPTIONS = {"space", "folders", "format", "out", "plugin", "quiet", "verbose"}  # what `search score` reads
 
 
-def search_options_given(args) -> list[str]:
-    """The options of a search (not of ``search score``) given on the command line, as typed (``--proxy-seeds``)."""
+def search_options_given(args, among: tuple[str, ...] | None = None) -> list[str]:
+    """The options of a search (not of ``search score``; ``among``: of these destinations) given on the command
+    line, as typed (``--proxy-seeds``)."""
     return [f"--{dest.replace('_', '-')}" for dest, default in args.search_defaults.items()
-            if dest not in SCORE_OPTIONS and getattr(args, dest) != default]
+            if dest not in SCORE_OPTIONS and (among is None or dest in among) and getattr(args, dest) != default]
 
 
 def cmd_search(args) -> str:
@@ -106,8 +107,7 @@ def cmd_search(args) -> str:
         raise RwbenchError(f"unexpected argument {str(args.folders[0])!r}: a search takes one SPACE (FOLDERs go with "
                            "'score')")
     training = ("retrain", "train_seeds", "epochs", "patience", "lrs", "dropouts", "lr_schedule", "precise_bn")
-    if not (args.train_top or args.train_random) and (given := [
-            f"--{dest.replace('_', '-')}" for dest in training if getattr(args, dest) != args.search_defaults[dest]]):
+    if not (args.train_top or args.train_random) and (given := search_options_given(args, training)):
         raise RwbenchError(f"{', '.join(given)} set{'s' if len(given) == 1 else ''} the training of what --train-top/"
                            "--train-random choose, and this search trains nothing: give one of them (or leave "
                            f"{'it' if len(given) == 1 else 'them'} out)")

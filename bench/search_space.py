@@ -514,16 +514,21 @@ def load_space(ref: str | Path) -> SearchSpace:
     return _SPACES[ref]
 
 
-def refuse_repeated_networks(specs: list[FrontendSpec]) -> None:
-    """An error when two of ``specs`` are one search-space network (the same layers at every named width)."""
+def refuse_repeated_networks(members: list[tuple[str, dict, dict[str, int]]]) -> None:
+    """An error when two of ``members`` (name, configuration, named widths) are one network (the same layers at
+    every named width): one architecture counted twice."""
     seen: dict[str, str] = {}
-    for spec in specs:
-        build = spec.build
-        if isinstance(build, partial) and build.func is SearchedNet:
-            network = network_key(build.args[0], dict(spec.widths))
-            if (other := seen.setdefault(network, spec.name)) != spec.name:
-                raise RwbenchError(f"--frontends: {spec.name} builds the same network as {other}; give one (two rows "
-                                   "of one network would count twice in the leaderboard's tests)")
+    for name, config, widths in members:
+        if (network := network_key(config, widths)) in seen:
+            raise RwbenchError(f"--frontends: {name} builds the same network as {seen[network]}; give one (two rows "
+                               "of one network would count twice in the leaderboard's tests)")
+        seen[network] = name
+
+
+def searched_config(spec: FrontendSpec) -> dict | None:
+    """The configuration a search-space front-end was built from; None for any other front-end."""
+    build = spec.build
+    return build.args[0] if isinstance(build, partial) and build.func is SearchedNet else None
 
 
 ANY_SPACE = "search"  # search:ID looks the id up in every packaged space
