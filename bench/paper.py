@@ -361,9 +361,15 @@ def paper_files() -> dict[str, Path]:
 
 def find_paper(name: str) -> Paper:
     """A shipped paper by id (``pons2019``), or the paper file at a path (``my-study.toml``)."""
-    if name.endswith(".toml") or "/" in name:
-        return read_paper(Path(name).expanduser())
     files = paper_files()
+    if name.endswith(".toml") or "/" in name:
+        path = Path(name).expanduser()
+        shipped = files.get(path.stem)
+        if shipped is not None and path.resolve() != Path(shipped).resolve():
+            raise PaperError(f"{path}: {path.stem!r} is the id of a shipped paper, and its record "
+                             f"(reproduce/{path.stem}.json) would be taken for that paper's; rename the file and "
+                             f"its paper.id")
+        return read_paper(path)
     if name not in files:
         raise UnknownNameError("paper", name, sorted(files))
     return read_paper(files[name])

@@ -91,10 +91,17 @@ def variant(frontend: dict[str, Any]) -> str:
         parts.append(frontend["precision"])
     if frontend.get("segment"):
         seg = frontend["segment"]
-        parts.append(f"seg{seg['seconds']:g}s-hop{seg['hop']:g}s-{seg['aggregate']}")
+        parts.append(f"seg{exact(seg['seconds'])}s-hop{exact(seg['hop'])}s-{seg['aggregate']}")
     if not frontend.get("default_layers", True):
         parts.append("+".join(frontend["layers"]))
     return ",".join(parts)
+
+
+def exact(seconds: float) -> str:
+    """``seconds`` as short as ``:g`` writes it where that reads back the same number, else in full (two segment
+    lengths equal to 6 significant digits get two file names)."""
+    short = f"{seconds:g}"
+    return short if float(short) == seconds else repr(float(seconds))
 
 
 # Weights rwbench makes itself, one file per outer fold (``rwbench train``; ``rwbench pretrain mst``); "trained"

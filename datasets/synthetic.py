@@ -41,6 +41,9 @@ GENERATOR_VERSION = 1
 NATIVE_RATE = 16000
 BAND_LIMIT_HZ = 5500.0  # below the Nyquist frequency of the front-ends' lowest rate (12 kHz)
 N_FOLDS = 5
+# Bounds on the options: a clip list and a clip that fit in memory (and that --dry-run can time in seconds).
+MAX_PER_CLASS = 100_000
+MAX_SECONDS = 600
 PROTOCOL = PredefinedFolds(id="synthetic-5fold-v1")
 LEAD_IN_S = 1.0  # events start this long before the clip, so it opens mid-stream
 WAVETABLE_SIZE = 4096
@@ -301,11 +304,12 @@ def _check_options(task: str | None, seed: object, n_per_class: object, seconds:
         raise UnknownNameError("task of synthetic", str(task), list(TASKS))
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
         raise DataError(f"synthetic: seed must be an integer >= 0, got {seed!r}")
-    if not isinstance(n_per_class, numbers.Integral) or n_per_class < N_FOLDS:
-        raise DataError(f"synthetic: n_per_class must be an integer >= {N_FOLDS} (a clip of each class in every fold), "
-                        f"got {n_per_class!r}")
-    if not isinstance(seconds, numbers.Real) or not 0 < float(seconds) <= 86400:
-        raise DataError(f"synthetic: seconds must be a positive number of seconds up to a day, got {seconds!r}")
+    if not isinstance(n_per_class, numbers.Integral) or not N_FOLDS <= n_per_class <= MAX_PER_CLASS:
+        raise DataError(f"synthetic: n_per_class must be an integer from {N_FOLDS} (a clip of each class in every "
+                        f"fold) to {MAX_PER_CLASS}, got {n_per_class!r}")
+    if not isinstance(seconds, numbers.Real) or not 0 < float(seconds) <= MAX_SECONDS:
+        raise DataError(f"synthetic: seconds must be a positive number of seconds up to {MAX_SECONDS} (longer "
+                        f"recordings belong in a folder dataset), got {seconds!r}")
     if _n_samples(float(seconds)) < 2:
         raise DataError(f"synthetic: seconds={seconds!r} is shorter than two samples at {NATIVE_RATE} Hz")
 

@@ -432,6 +432,11 @@ def test_skipped_clip_reaches_the_result_with_its_name(tmp_path, capsys):
     (["leaderboard", "-o", "."], "-o '.' is a folder; give the file to write"),
     (["run", "--dataset-option", "seconds=1e-9", "--frontends", "mfcc", "--dry-run"],
      "seconds=1e-09 is shorter than two samples"),
+    # a dry run of these synthesised the whole list (2 GB in 60 s) or day-long clips to time them
+    (["run", "--dataset-option", "n_per_class=10000000", "--frontends", "mfcc", "--dry-run"],
+     "n_per_class must be an integer from 5 (a clip of each class in every fold) to 100000, got 10000000"),
+    (["run", "--dataset-option", "seconds=86400", "--frontends", "mfcc", "--dry-run"],
+     "seconds must be a positive number of seconds up to 600"),
 ])
 def test_an_option_value_at_its_edge_is_one_named_error(tmp_path, capsys, argv, fragment):
     assert main([*argv, "--results", str(tmp_path / "r")]) == 2

@@ -105,6 +105,15 @@ def test_shipped_papers_are_all_tested():
     assert set(paper_files()) == {"pons2019", "tax2017", "lee2017"}
 
 
+def test_a_copy_of_a_shipped_paper_under_its_id_is_refused_and_the_shipped_file_by_path_is_not(tmp_path):
+    shipped = paper_files()["pons2019"]
+    copy = tmp_path / "pons2019.toml"
+    copy.write_text(Path(shipped).read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(PaperError, match=r"'pons2019' is the id of a shipped paper.*rename the file"):
+        find_paper(str(copy))
+    assert find_paper(str(shipped)).id == "pons2019"
+
+
 def test_pons2019_carries_the_reference_studys_figures():
     """Spot values read off the elmarc README bar charts, as fractions with their reading precision."""
     paper = find_paper("pons2019")

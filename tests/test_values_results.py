@@ -105,6 +105,9 @@ def test_file_names_variants_and_row_keys():
                 "segment": {"seconds": 3.0, "hop": 1.5, "aggregate": "mean"}}
     assert variant(frontend) == "max,bf16,seg3s-hop1.5s-mean,c1+c2"
     assert variant({"pooling": "mean"}) == ""
+    # two segment lengths equal to 6 significant digits get two names; the short form stays where it is exact
+    close = [{"pooling": "mean", "segment": {"seconds": s, "hop": s, "aggregate": "mean"}} for s in (3.0000001, 3.0000002)]
+    assert variant(close[0]) != variant(close[1]) and variant(close[0]).startswith("seg3.0000001s")
     assert safe("a/b c:d.e_f-1") == "a-b-c-d.e_f-1"
     path = result_path(Path("r"), dataset="gtzan/filtered", frontend="vgg", width=32, weights="random", seed=3,
                        backend="svm", variant="max")
