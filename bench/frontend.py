@@ -31,7 +31,16 @@ from .errors import RwbenchError, UnknownNameError
 from .filehash import code_now, code_sha256, registering_code, sha256_of, with_sources
 from .registry import Registry, name_problem
 from .results import FOLD_TAGS, retrain_command
-from .weight_packs import WeightsError, WeightsFile, checkpoint_file, load_into, misfit, pack_file, tensor_shapes
+from .weight_packs import (
+    WeightsError,
+    WeightsFile,
+    checkpoint_file,
+    file_metadata,
+    load_into,
+    misfit,
+    pack_file,
+    tensor_shapes,
+)
 
 InputKind = Literal["waveform", "logmel", "none"]
 Pooling = Literal["mean", "mean_std", "max"]
@@ -520,6 +529,7 @@ def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0, checkpoin
         return WeightSource(requested, seed=seed, file=checkpoint_file(checkpoint))
     if requested.startswith(PRETRAINED_PREFIX):
         file = checkpoint_file(requested.removeprefix(PRETRAINED_PREFIX))
+        refuse_other_frontends(spec, file.path)
         return WeightSource(f"pretrained:{Path(file.path).stem}@{file.sha256[:8]}", file=file)
     if requested not in spec.weights:
         raise RwbenchError(f"front-end {spec.name!r} has no {requested!r} weights; it offers {list(spec.weights)} "
@@ -529,6 +539,16 @@ def resolve_weights(spec: FrontendSpec, requested: str, seed: int = 0, checkpoin
     if requested == "dsp":
         return WeightSource("dsp")
     return WeightSource(requested, file=pack_file(spec.pretrained[requested], spec.name, requested))  # type: ignore[index]
+
+
+def refuse_other_frontends(spec: FrontendSpec, path: Path) -> None:
+    """Refuse a weights file that rwbench wrote for another front-end: shapes alone do not tell apart networks
+    that differ in a stride, hop or dilation (``strided_1024_512`` and ``strided_1024_1024``). A state dict without
+    rwbench's metadata is taken as meant for whichever front-end it fits."""
+    said = file_metadata(path).get("frontend") if path.suffix == ".safetensors" else None
+    if said and said != spec.name:
+        raise WeightsError(f"{path} holds weights rwbench wrote for front-end {said!r}, not {spec.name!r} (the "
+                           f"shapes may match while strides or hops differ); give them to {said!r}")
 
 
 def state_shapes(spec: FrontendSpec, width: str | int) -> dict[str, tuple[int, ...]]:

@@ -120,7 +120,8 @@ def filter_panel(spec: FrontendSpec, tag: str, *, width: str | int, seed: int, r
         check_fold_weights_file(checkpoint.parent, fold, spec, tag)  # the file its record names, for this network
         note = f"{dataset}, {fold}, {note}"
     weights = resolve_weights(spec, tag, seed, checkpoint)
-    return FilterPanel(spec, tag, Embedder(spec, width=width, weights=weights, seed=seed).net, note)
+    # titled with the resolved tag (pretrained:STEM@SHA8, as in the tables), not the path as typed
+    return FilterPanel(spec, weights.tag, Embedder(spec, width=width, weights=weights, seed=seed).net, note)
 
 
 def filters_figure(panels: list[FilterPanel]) -> Figure:

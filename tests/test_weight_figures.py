@@ -113,6 +113,18 @@ def test_the_figure_has_one_panel_per_front_end_and_tag():
     assert shown.shape == (wf.SPECTRUM_POINTS // 2 + 1, 320)  # frequency up, filters across
 
 
+def test_a_pretrained_file_is_titled_as_its_table_rows_are(tmp_path):
+    """The path as typed matches no table row once the file changes; ``STEM@SHA8`` names these bytes."""
+    from rwbench.filehash import sha256_of
+
+    spec = FRONTENDS.get("sample_level")
+    torch.manual_seed(3)
+    path = tmp_path / "mine.safetensors"
+    write_safetensors(path, spec.build(spec.filters("small")).state_dict(), {})
+    shown = panel("sample_level", f"pretrained:{path}")
+    assert shown.weights == f"pretrained:mine@{sha256_of(path)[:8]}"
+
+
 def test_mel_target_compares_the_fold_weights_with_their_random_start(tmp_path):
     spec, dataset = FRONTENDS.get("mst"), tone_dataset()
     opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, epochs=12, patience=12, batch_size=8, lr=3e-3)

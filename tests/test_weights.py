@@ -155,6 +155,19 @@ def test_pretrained_path_loads_safetensors_and_torch_files(tmp_path):
         assert embedder.source.describe()["sha256"] == sha256_of(tmp_path / name)
 
 
+def test_weights_rwbench_wrote_for_another_frontend_are_refused_though_their_shapes_fit(tmp_path):
+    """strided_1024_512's trained weights fit strided_1024_1024 tensor for tensor (only the stride differs): they
+    were scored under the wrong name. Files rwbench wrote say whose they are; a bare state dict fits any."""
+    from rwbench.weight_packs import write_safetensors
+
+    for name in ("other", TINY.name):
+        write_safetensors(tmp_path / f"{name}.safetensors", _state(1), {"frontend": name, "tag": "trained"})
+    with pytest.raises(WeightsError, match=rf"holds weights rwbench wrote for front-end 'other', not '{TINY.name}'"):
+        Embedder(TINY, weights=f"pretrained:{tmp_path / 'other.safetensors'}")
+    assert torch.equal(Embedder(TINY, weights=f"pretrained:{tmp_path / (TINY.name + '.safetensors')}").net.conv1.weight,
+                       _state(1)["conv1.weight"])
+
+
 def test_a_weights_file_replaced_after_the_run_keyed_it_is_never_embedded_under_the_old_key(tmp_path):
     """The run takes the file's sha256 when it resolves the weights (it keys the embeddings by it); the file is read
     later, when the network is built. Replaced in between, B's features were cached under A's key."""
