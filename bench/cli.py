@@ -29,6 +29,7 @@ from .choices import (
     WINDOW_HOP,
 )
 from .errors import RwbenchError
+from .fileio import write_text
 from .registry import load_plugin_file
 
 if TYPE_CHECKING:
@@ -519,8 +520,7 @@ def _write(text: str, output: Path | None) -> int:
         print(text, end="")
         return 0
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
+        write_text(output, text)  # a failed write keeps the file that was there
     except OSError as err:
         print(text, end="")
         raise RwbenchError(f"-o {str(output)!r} cannot be written ({err.strerror or err}); the output is above") from None

@@ -28,6 +28,7 @@ from .choices import (
     SEED_LIMIT,
 )
 from .errors import DataError, RwbenchError
+from .fileio import atomic_path
 
 MAX_SECONDS = 86400.0  # a window or clip length beyond a day is a typing error
 log = logging.getLogger("rwbench")
@@ -496,8 +497,8 @@ def save_figure(figure, output: Path, flag: str = "-o") -> Path:
     if output.suffix.lower() not in FIGURE_FORMATS:
         raise RwbenchError(f"{flag} {str(output)!r}: name a {', '.join(FIGURE_FORMATS)} file")
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(output, dpi=150)
+        with atomic_path(output) as tmp:  # a failed write keeps the figure that was there
+            figure.savefig(tmp, dpi=150, format=output.suffix[1:].lower())
     except OSError as err:  # a plain error: a figure has no chunks or results to resume
         raise RwbenchError(f"{flag} {str(output)!r} cannot be written ({err.strerror or err})") from None
     return output

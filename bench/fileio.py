@@ -66,8 +66,13 @@ def _umask() -> int:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """``text`` to ``path`` as UTF-8, atomically: an interrupted write (a full disk) keeps the file that was there."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+        tmp.write_text(text, encoding="utf-8")
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from .results import (
     build_record,
     check_fold_weights,
     fold_weights_folder,
+    network_identity,
     result_lock,
     result_path,
     retrain_command,
@@ -530,7 +531,8 @@ def frontend_section(eval_job: EvalJob, manifests: dict[str | None, EmbeddingMan
             "init": manifest.description["init"], "default_init": job.default_init,
             "pooling": layer_pooling(job.frontend, opts.pooling),
             "layers": list(layers), "default_layers": layers == spec.defaults, "feature_dim": feature_dim,
-            "params": manifest.params, "macs_per_second": count_macs(spec, opts.width), "source": spec.source,
+            "params": manifest.params, "network": network_identity(spec),
+            "macs_per_second": count_macs(spec, opts.width), "source": spec.source,
             "embedding_key": each(lambda m: m.key), "input": manifest.description["input"],
             **({"precision": job.precision} if network_precision(spec, job.precision) != "fp32" else {}),
             "segment": {**manifest.description["input"]["segment"], "aggregate": opts.aggregate}

@@ -117,9 +117,10 @@ def cmd_reproduce(args) -> str:
         log.info("kept the table for `rwbench report --results %s`: %s", args.results,
                  write_record(paper, whole, protocol, skipped + partial_lines(targets), opts))
     if args.output:
+        from .fileio import write_text
+
         try:
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            args.output.write_text(text)
+            write_text(args.output, text)
         except OSError as err:  # every result is kept: a rerun reads them and prints the table at once
             raise RwbenchError(f"-o {str(args.output)!r} cannot be written ({err.strerror or err}); the results are "
                                "kept: rerun with another -o") from None

@@ -134,8 +134,9 @@ def fold_weights_data(dataset: Dataset) -> dict[str, str]:
 
 
 def network_identity(spec: FrontendSpec) -> dict[str, Any]:
-    """What a per-fold weights file was trained for beside its data: the front-end's version and, for a plugin, its
-    code (:attr:`~rwbench.frontend.FrontendSpec.code`); recorded in ``<fold>.json``."""
+    """What network a front-end builds: its name, version and, for a plugin, its code
+    (:attr:`~rwbench.frontend.FrontendSpec.code`); recorded in a per-fold weights file's ``<fold>.json`` (what it was
+    trained for) and in every result (seeds of one row computed by two networks are named by the leaderboard)."""
     return {"name": spec.name, "version": spec.version, **({"code": code} if (code := spec.code_now) else {})}
 
 

@@ -28,14 +28,14 @@ import pandas as pd
 import torch
 from tabulate import tabulate
 
-from .analysis.search_score import look_up_trained, rank_value, write_text
+from .analysis.search_score import look_up_trained, rank_value
 from .choices import DEFAULT_GRID
 from .clips import clip_audio
 from .datamodel import Dataset
 from .device import check_fits
 from .embed_job import EMBED_CODE_VERSION, EmbedJob
 from .errors import DataError, RwbenchError
-from .fileio import content_key, exclusive, read_json, write_json
+from .fileio import content_key, exclusive, read_json, write_json, write_text
 from .frontend import FRONTENDS, FrontendSpec
 from .macs import count_macs
 from .options import Batching, Cached, Execution, Networks

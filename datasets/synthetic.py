@@ -304,7 +304,7 @@ def _check_options(task: str | None, seed: object, n_per_class: object, seconds:
         raise UnknownNameError("task of synthetic", str(task), list(TASKS))
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
         raise DataError(f"synthetic: seed must be an integer >= 0, got {seed!r}")
-    if not isinstance(n_per_class, numbers.Integral) or not N_FOLDS <= n_per_class <= MAX_PER_CLASS:
+    if not isinstance(n_per_class, numbers.Integral) or not N_FOLDS <= int(n_per_class) <= MAX_PER_CLASS:
         raise DataError(f"synthetic: n_per_class must be an integer from {N_FOLDS} (a clip of each class in every "
                         f"fold) to {MAX_PER_CLASS}, got {n_per_class!r}")
     if not isinstance(seconds, numbers.Real) or not 0 < float(seconds) <= MAX_SECONDS:

@@ -108,6 +108,34 @@ def two_layer(filters):
 '''
 
 
+def test_a_row_whose_seeds_two_versions_of_a_plugin_computed_is_named_not_comparable(tmp_path):
+    """Seeds 0 and 1 run, the plugin edited (K 64 → 128: the same parameter count's shape differs, and so does the
+    network), then seed 0 alone rerun: the leaderboard pooled both networks in one row as seed noise."""
+    plugin = tmp_path / "my_frontend.py"
+    plugin.write_text(PLUGIN)
+    common = ["--plugin", str(plugin), "--results", str(tmp_path / "r")]
+
+    def rwbench(*argv: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-m", "rwbench.cli", *argv, *common], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    def run(seeds: str) -> None:
+        rwbench("run", "--frontends", "two_layer", "--tasks", "timbre", "--backends", "logreg", "--seeds", seeds,
+                "--dataset-option", "n_per_class=5", "--dataset-option", "seconds=0.5", "--workers", "0",
+                "--cache", str(tmp_path / "cache"), "-q")
+
+    run("2")
+    assert "different networks" not in rwbench("leaderboard").stderr
+    plugin.write_text(PLUGIN.replace("K = 64", "K = 128"))
+    run("1")
+    board = rwbench("leaderboard", "--format", "json").stdout
+    (line,) = json.loads(board)["metadata"]["not_comparable"]
+    assert "two_layer random logreg: its seeds were computed by different networks (seed 0: version" in line
+    assert line.count("code ") == 2
+
+
 def test_a_plugin_edited_in_place_is_embedded_again_not_read_from_the_cache(tmp_path):
     import subprocess
     import sys

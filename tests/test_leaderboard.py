@@ -320,10 +320,49 @@ def test_compact_markdown_and_report_flag_not_converged_and_grid_edge_rows(tmp_p
     summary = leaderboard.to_summary(table)
     header, row_b = [line for line in summary.splitlines() if line.startswith("| ")][:2]
     assert "not converged" in header and "grid edge" in header
-    assert [r for r in summary.splitlines() if "| b " in r][0].rstrip(" |").endswith("2/5")
+    shown = {r["frontend"]: r for r in markdown_rows(summary)}
+    assert (shown["b"]["not converged"], shown["b"]["selected elsewhere"], shown["a"]["selected elsewhere"]) == (
+        "2/5", "4/5", "")  # the note counts the flagged rows; the column says which
+    assert "width" not in shown["a"] and "copy of" not in shown["a"]  # one width, no copies: not shown
     html = render(tmp_path, draw=False)
     assert "<th>not converged</th>" in html or "not converged</th>" in html
     assert ">2/5<" in html and note.split(" on the first")[0] in html
+
+
+def test_an_output_that_cannot_be_written_whole_keeps_the_file_that_was_there(tmp_path):
+    """On a full disk ``-o board.json`` was emptied, then left as a truncated JSON file; the text goes to stdout and
+    the previous file stays (here the file-size limit of the process stands for the full disk)."""
+    import resource
+    import subprocess
+    import sys
+
+    from test_significance import _board, record
+
+    _board(tmp_path, [record("a", [0.8, 0.7, 0.9]), record("b", [0.7, 0.6, 0.8])])
+    board = tmp_path / "board.json"
+    board.write_text('{"old": 1}')
+    done = subprocess.run([sys.executable, "-m", "rwbench.cli", "leaderboard", "--results", str(tmp_path), "--format",
+                           "json", "-o", str(board)], capture_output=True, text=True, timeout=300,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200)))
+    assert done.returncode == 2 and "-o" in done.stderr and "cannot be written (File too large)" in done.stderr
+    assert board.read_text() == '{"old": 1}' and json.loads(done.stdout)["rows"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".board")] == []  # no partial file left
+
+
+def test_the_compact_markdown_names_widths_and_copies_where_a_dataset_has_several(tmp_path):
+    """Two widths of piczak printed as two piczak lines told apart only by their numbers; a weight-free front-end's
+    copy under another width printed as the same line twice."""
+    from test_significance import record
+
+    rows = [record("piczak", [0.8, 0.7, 0.9], width="small"), record("piczak", [0.9, 0.8, 0.9], width="paper"),
+            *(record("mfcc", [0.6, 0.7, 0.6], width=w, weights="none", embedding_key="e") for w in ("small", "paper"))]
+    folder = tmp_path / "runs" / "toy"
+    folder.mkdir(parents=True)
+    for i, r in enumerate(rows):
+        (folder / f"{i}.json").write_text(json.dumps(r.to_json()))
+    shown = markdown_rows(leaderboard.to_summary(leaderboard.load(tmp_path)))
+    assert sorted((r["frontend"], r["width"], r["copy of"]) for r in shown) == [
+        ("mfcc", "paper", "mfcc (small)"), ("mfcc", "small", ""), ("piczak", "paper", ""), ("piczak", "small", "")]
 
 
 def test_a_transfer_row_older_than_its_training_record_takes_its_heads(tmp_path):

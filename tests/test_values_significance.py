@@ -441,6 +441,26 @@ def test_a_row_on_fewer_folds_or_seeds_evaluated_differently_are_named_not_compa
     assert mixed_data(rows_of_records([scores_record([0.5, 0.6], seed=0), scores_record([0.4, 0.6], seed=1)])) == []
 
 
+def test_seeds_of_one_row_computed_by_two_networks_are_named_not_comparable():
+    """A plugin edited (or a front-end's version bumped) between runs: a rerun with fewer seeds recomputed seed 0 and
+    kept seed 1, and the row pooled the two networks as seed noise."""
+    from rwbench.analysis.leaderboard import mixed_data, rows_of_records
+
+    def built(seed, params, network=None):
+        r = scores_record([0.5, 0.6], seed=seed)
+        r.frontend.update(params=params, feature_dim=32, **({"network": network} if network else {}))
+        return r
+
+    (line,) = mixed_data(rows_of_records([built(0, 1824), built(1, 4896)]))
+    assert "its seeds were computed by different networks (seed 0: 1824 params, dim 32; seed 1: 4896 params" in line
+    v1, v2 = {"name": "a", "version": 1}, {"name": "a", "version": 2}
+    (line,) = mixed_data(rows_of_records([built(0, 10, v1), built(1, 10, v2)]))
+    assert "seed 0: version 1, 10 params, dim 32; seed 1: version 2, 10 params" in line
+    # a result from before the network was recorded beside one after: compared by what both record
+    assert mixed_data(rows_of_records([built(0, 10, v1), built(1, 10)])) == []
+    assert mixed_data(rows_of_records([built(0, 10, v1), built(1, 10, v1)])) == []
+
+
 def test_a_view_rounds_once_from_full_precision():
     """std 0.05154 was rounded to 0.0515 by the table, then printed 0.051 by the summary and the report."""
     from rwbench.analysis.leaderboard import build, to_csv, to_summary

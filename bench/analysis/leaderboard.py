@@ -377,10 +377,25 @@ def evaluated_by(record: ResultRecord) -> str:
     return f"grid {grid}, version {backend.get('version')}"
 
 
+def built_by(records: list[ResultRecord]) -> list[str]:
+    """The network each result's embeddings came from, as far as every one of ``records`` recorded it: its version
+    (and plugin code; results made before the ``network`` field have only the next two), parameter count and
+    feature dimension."""
+    networks = [r.frontend.get("network") for r in records]
+    known = all(networks)
+
+    def one(record: ResultRecord, network: dict | None) -> str:
+        code = f", code {network['code'][:8]}" if known and network and network.get("code") else ""
+        version = f"version {network['version']}{code}, " if known and network else ""
+        return f"{version}{record.frontend.get('params')} params, dim {record.frontend.get('feature_dim')}"
+
+    return [one(r, n) for r, n in zip(records, networks)]
+
+
 def mixed_data(groups: dict[RowKey, list[ResultRecord]]) -> list[str]:
     """One line per dataset whose rows were computed on different clips, protocols or numbers of outer folds, and one
-    per row whose seeds were evaluated differently (grid, backend version): rows, or seeds, that are not comparable
-    (rerun the stale ones)."""
+    per row whose seeds were evaluated differently (grid, backend version) or computed by different networks (an
+    edited plugin, a front-end's new version): rows, or seeds, that are not comparable (rerun the stale ones)."""
     versions: dict[str, dict[str, list[str]]] = {}
     examples: dict[str, list[ResultRecord]] = {}  # per dataset, one record of each data version
     backends: dict[tuple[str, str], dict[str, list[str]]] = {}  # rows one backend's tests rank against each other
@@ -391,6 +406,10 @@ def mixed_data(groups: dict[RowKey, list[ResultRecord]]) -> list[str]:
             if data not in seen:
                 examples.setdefault(key.dataset, []).append(record)
             seen.setdefault(data, []).append(f"{key.frontend} {key.weights} {key.backend} seed {record.seed}")
+        if len(set(networks := built_by(records))) > 1:
+            lines.append(f"{key.dataset}: {key.frontend} {key.weights} {key.backend}: its seeds were computed by "
+                         "different networks (" + "; ".join(f"seed {r.seed}: {n}" for r, n in zip(records, networks))
+                         + ")")
         setups = {evaluated_by(r) for r in records}
         if len(setups) > 1:
             lines.append(f"{key.dataset}: {key.frontend} {key.weights} {key.backend}: its seeds were evaluated "
@@ -496,9 +515,11 @@ def _correlation_note(table: pd.DataFrame):
 
 
 def to_summary(table: pd.DataFrame) -> str:
-    """The Markdown tables cut to what a reader scans first (``rwbench run`` prints this)."""
+    """The Markdown tables cut to what a reader scans first (``rwbench run`` prints this); the width, a row's copy
+    and the trained rows that chose elsewhere where a dataset has them (else two widths read as one label)."""
     def compact(rows: pd.DataFrame) -> pd.DataFrame:
-        view = rows[["rank", "frontend", "input", "weights", "backend", "dim", "params"]].rename(
+        widths = ["width"] if rows["width"].nunique() > 1 else []
+        view = rows[["rank", "frontend", *widths, "input", "weights", "backend", "dim", "params"]].rename(
             columns={"rank": "rank (all backends)"})
         p = primary_metric(rows)
         view[metric_label(p)] = [f"{m:.3f}" + (f" ± {s:.3f}" if np.isfinite(s) else "")  # one score: no spread
@@ -514,6 +535,9 @@ def to_summary(table: pd.DataFrame) -> str:
         view["ms/clip"] = ms_per_clip_cells(rows)
         view["grid edge"] = rows["grid_edge"].map(grid_edge_cell)
         view["not converged"] = rows["not_converged"].fillna("")
+        for column in ("selected_elsewhere", "copy_of"):  # named by the notes below the table
+            if (rows[column].fillna("") != "").any():
+                view[column.replace("_", " ")] = rows[column].fillna("")
         return view
     return _sections(table, compact, extra=_notes(table), numparse=False)
 
@@ -710,7 +734,7 @@ def selection_note(rows: pd.DataFrame) -> str:
     if not flagged:
         return ""
     return (f"Selection: {flagged} trained row(s) chose their learning rate and dropout on the first outer split's "
-            "inner validation part and reused the choice on the other folds (column selected_elsewhere: folds × seeds), "
+            "inner validation part and reused the choice on the other folds (column selected elsewhere: folds × seeds), "
             "a part that may hold clips of those folds' test sides; `rwbench train --select-on every-fold` makes "
             "each fold's choice on its own split.")
 

@@ -25,7 +25,7 @@ from scipy import stats
 from tabulate import tabulate
 
 from ..errors import RwbenchError
-from ..fileio import atomic_path, content_key, read_json
+from ..fileio import atomic_path, content_key, read_json, write_text
 from ..results import device_kind, devices_label, result_problem, safe, upgrade
 from ..tasks import task_type
 from .ranking import MIN_BOOTSTRAP_N, MIN_FRONTENDS, SPEARMAN_EXACT_N, rank_agreement, rho_difference_interval
@@ -171,11 +171,6 @@ def look_up_trained(manifest: dict, results: Path, recipe: dict | None = None,
     for line in lines:
         log.warning("%s", line)
     return lines
-
-
-def write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
 
 
 # -- the scores -------------------------------------------------------------------------------------------
