@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import pickle
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -169,6 +168,20 @@ def read_record(path: Path, consequence: str) -> dict[str, Any] | None:
         return None
 
 
+def other_trainings(folder: Path, splits: list[OuterSplit], key: str, result: Path | None = None) -> list[str]:
+    """The fold records in ``folder`` (and the ``result`` file) of this front-end, dataset, width and seed made
+    under another key (another recipe, code version, data or protocol) that a training under ``key`` would
+    replace."""
+    out = []
+    for file, field in [*([(result, "run_key")] if result else []), *((folder / f"{s.name}.json", "train_key") for s in splits)]:
+        try:
+            if file.is_file() and read_json(file).get(field) != key:
+                out.append(str(file))
+        except RwbenchError:  # unreadable: nothing finished to keep
+            continue
+    return out
+
+
 def finished_fold(folder: Path, fold: str, key: str, force: bool) -> dict[str, Any] | None:
     """The summary of a fold already trained under ``key`` whose weights file is the one it names (its sha256), or
     None: weights replaced by another training (a crash between the two writes) are never reported as this one's."""
@@ -178,7 +191,11 @@ def finished_fold(folder: Path, fold: str, key: str, force: bool) -> dict[str, A
     done = read_record(summary, "the fold is trained again")
     if done is None or done.get("train_key") != key:
         return None
-    return done if done.get("weights_sha256") == sha256_of(weights) else None
+    if done.get("weights_sha256") != sha256_of(weights):
+        log.warning("%s is not the weights file %s records (its sha256 differs: damaged or replaced); the fold is "
+                    "trained again", weights, summary)
+        return None
+    return done
 
 
 def not_converged(best_epoch: int, cap: int, patience: int | None = None) -> bool:
@@ -366,8 +383,8 @@ def _load_checkpoint(path: Path, desc: str) -> dict[str, Any] | None:
     try:
         saved: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
         return saved
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
-        log.warning("%s: %s is unreadable (%s); starting the fold again", desc, path, err)
+    except Exception as err:  # noqa: BLE001 — damaged bytes raise anything from torch's unpickler (KeyError: 101)
+        log.warning("%s: %s is unreadable (%s: %s); starting the fold again", desc, path, type(err).__name__, err)
         return None
 
 

@@ -27,11 +27,11 @@ import torch
 from torch import nn
 
 from .datamodel import Dataset
-from .device import resolve_device
+from .device import check_fits, resolve_device
 from .dsp import LogMel, LogMelConfig
 from .embed_job import EmbedJob
 from .errors import RwbenchError
-from .fileio import content_key, write_json
+from .fileio import content_key, exclusive, write_json
 from .fitting import (
     Objective,
     TrainOptions,
@@ -41,6 +41,7 @@ from .fitting import (
     finished_fold,
     fit,
     not_converged,
+    other_trainings,
     recompute_batch_norms,
     warn_not_converged,
     where_it_ran,
@@ -156,6 +157,9 @@ def pretrain(name: str, datasets: list[Dataset], frontends: list[FrontendSpec], 
     wrong = [spec.name for spec in frontends if spec.name not in task.frontends]
     if wrong:
         raise RwbenchError(f"pretrain {name} trains {list(task.frontends)}, not {wrong}")
+    for dataset in datasets:  # a width that cannot train stops the run before any decoding
+        for spec in frontends:
+            check_fits(EmbedJob(dataset, spec, opts.width), opts.batch_size, opts.device, training=True)
     device, out = resolve_device(opts.device), []
     for dataset in datasets:
         splits = dataset.splits()
@@ -163,27 +167,47 @@ def pretrain(name: str, datasets: list[Dataset], frontends: list[FrontendSpec], 
             waves_np, failed = decode_clips(EmbedJob(dataset, spec, opts.width), workers=opts.workers,
                                             skip_bad_audio=opts.skip_bad_audio)
             kept = without_failed(splits, failed, len(dataset.clips))
+            folders = {seed: fold_weights_folder(opts.results_dir, name, dataset.key, spec.name, opts.width, seed)
+                       for seed in opts.seeds}
+            keys = {seed: pretraining_key(name, dataset, spec, seed, opts, failed) for seed in opts.seeds}
+            if opts.force:  # every seed's folds go before any trains: a rerun without --force resumes an interruption
+                for seed, folder in folders.items():
+                    with pretraining_lock(folder, name, spec, dataset, seed):
+                        for stale in (folder / f"{split.name}{ext}" for split in kept
+                                      for ext in (".json", ".safetensors", ".ckpt")):
+                            stale.unlink(missing_ok=True)
+            elif others := [f for seed in opts.seeds for f in other_trainings(folders[seed], kept, keys[seed])]:
+                raise RwbenchError(f"pretrain {name} of {spec.name} on {dataset.key} would replace what was "
+                                   f"pre-trained under other settings, code or data ({', '.join(others)}); nothing "
+                                   "was trained: pass --force to train again, or another --results")
             waves = torch.from_numpy(waves_np)
             db = target_logmel(waves, opts.batch_size)
-            for seed in opts.seeds:
-                folder = fold_weights_folder(opts.results_dir, name, dataset.key, spec.name, opts.width, seed)
-                key = content_key({"task": name, "frontend": spec.name, "version": spec.version,
-                                   "width": str(opts.width), "seed": seed, "dataset": dataset.key,
-                                   "fingerprint": dataset.fingerprint(), "settings": opts.settings(),
-                                   # the folds: weights trained under another assignment have seen its test clips
-                                   "protocol": dataset.describe()["protocol"],
-                                   "skipped": sorted(failed), "batch_norm": "recomputed"})
-                for split in kept:
-                    if finished_fold(folder, split.name, key, opts.force) is None:
-                        if opts.force:  # from scratch: an interrupted run's checkpoint is not resumed
+            for seed, folder in folders.items():
+                # one process trains a seed at a time: a second waits, then reuses the finished folds
+                with pretraining_lock(folder, name, spec, dataset, seed):
+                    for split in kept:
+                        if finished_fold(folder, split.name, keys[seed], False) is None:
+                            start = time.perf_counter()
+                            summary = task.train_fold(spec, split, waves, db, seed, folder, keys[seed], opts, device)
+                            # what these weights may embed: this data alone, into this version of the network
+                            write_json(folder / f"{split.name}.json", {**summary, "data": fold_weights_data(dataset),
+                                                                       "network": network_identity(spec)})
                             (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
-                        start = time.perf_counter()
-                        summary = task.train_fold(spec, split, waves, db, seed, folder, key, opts, device)
-                        # what these weights may embed: this data alone, into this version of the network
-                        write_json(folder / f"{split.name}.json", {**summary, "data": fold_weights_data(dataset),
-                                                                   "network": network_identity(spec)})
-                        (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
-                        log.info("%s %s seed %d in %.1f s", name, split.name, seed, time.perf_counter() - start)
-                    out.append(folder / f"{split.name}.json")
+                            log.info("%s %s seed %d in %.1f s", name, split.name, seed, time.perf_counter() - start)
+                        out.append(folder / f"{split.name}.json")
     return out
 
+
+def pretraining_key(name: str, dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions,
+                    failed: dict[int, str]) -> str:
+    """What a pre-training's folds depend on: a finished fold is reused, and a checkpoint resumed, under it alone."""
+    return content_key({"task": name, "frontend": spec.name, "version": spec.version, "width": str(opts.width),
+                        "seed": seed, "dataset": dataset.key, "fingerprint": dataset.fingerprint(),
+                        "settings": opts.settings(),
+                        # the folds: weights trained under another assignment have seen its test clips
+                        "protocol": dataset.describe()["protocol"], "skipped": sorted(failed),
+                        "batch_norm": "recomputed"})
+
+
+def pretraining_lock(folder: Path, name: str, spec: FrontendSpec, dataset: Dataset, seed: int):
+    return exclusive(folder / ".train.lock", f"the {name} pre-training of {spec.name} on {dataset.key} (seed {seed})")

@@ -94,6 +94,7 @@ from .fitting import (
     fit,
     not_converged,
     not_converged_rule,
+    other_trainings,
     precision,
     read_record,
     recompute_batch_norms,
@@ -308,13 +309,15 @@ def predict_logits(model: nn.Module, waves: torch.Tensor, idx: np.ndarray, devic
             continue
         loud = torch.from_numpy(windows.loud[part])  # (clips, W)
         rows, cols = loud.nonzero(as_tuple=True)
-        segments = torch.stack([clips[r, s:s + windows.length]
-                                for r, s in zip(rows.tolist(), windows.starts[cols.numpy()].tolist())])
-        chunks: list[torch.Tensor] = []  # calibrating: chunks of near-equal size, none of one window alone
-        for chunk in (torch.tensor_split(segments, -(-len(segments) // batch_size)) if calibrate else
-                      torch.split(segments, batch_size)):
+        starts = torch.from_numpy(windows.starts)[cols]
+        # each chunk's windows cut as it runs (all of a batch's at once took batch × windows × length: 86 GB at a
+        # hop of a few samples); calibrating: chunks of near-equal size, none of one window alone
+        chunks: list[torch.Tensor] = []
+        for chunk in (np.array_split(np.arange(len(rows)), -(-len(rows) // batch_size)) if calibrate else
+                      batches(np.arange(len(rows)), batch_size)):
+            offsets = starts[chunk, None] + torch.arange(windows.length)
             with autocast(device):
-                chunks.append(model(chunk.to(device)).float().cpu())
+                chunks.append(model(clips[rows[chunk, None], offsets].to(device)).float().cpu())
         logits = torch.cat(chunks)
         summed = torch.zeros(len(part), logits.shape[1]).index_add_(0, rows, logits)
         out.append(summed / loud.sum(1, keepdim=True))
@@ -653,7 +656,7 @@ def conflicts(dataset: Dataset, spec: FrontendSpec, opts: TrainOptions, splits: 
             continue
         key, path = planned_key(dataset, spec, seed, opts, protocol, record), trained_path(dataset, spec, seed, opts)
         folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
-        if not scored(path, key, chosen) and (others := other_trainings(path, folder, chosen, key)):
+        if not scored(path, key, chosen) and (others := other_trainings(folder, chosen, key, path)):
             out.append(f"{dataset.key} {spec.name} seed {seed}: trained under other settings, code or data "
                        f"({', '.join(others)})")
     return out
@@ -674,19 +677,6 @@ def scored(path: Path, key: str, folds: list[OuterSplit]) -> bool:
         return False
     done = {fold.get("name") for fold in record.get("folds", []) if isinstance(fold, dict)}
     return record.get("run_key") == key and {split.name for split in folds} <= done and reusable(path, record)
-
-
-def other_trainings(path: Path, folder: Path, splits: list[OuterSplit], key: str) -> list[str]:
-    """The result file and fold records of this front-end, dataset, width and seed made under another key (another
-    recipe, code version, data or protocol) that a training under ``key`` would replace."""
-    out = []
-    for file, field in [(path, "run_key"), *((folder / f"{s.name}.json", "train_key") for s in splits)]:
-        try:
-            if file.is_file() and read_json(file).get(field) != key:
-                out.append(str(file))
-        except RwbenchError:  # unreadable: nothing finished to keep
-            continue
-    return out
 
 
 def trained_on(summaries: dict[str, dict], device: torch.device) -> str:
@@ -729,19 +719,10 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     # one process trains a (front-end, dataset, width, seed) at a time: a second waits, then reuses the finished folds
     with exclusive(folder / ".train.lock", f"the training of {spec.name} on {dataset.key} (seed {seed})"):
         # (with ``replace``, files of another key are simply not reused: each is rewritten as its fold finishes)
-        if not (opts.force or opts.replace) and (others := other_trainings(path, folder, chosen, key)):
+        if not (opts.force or opts.replace) and (others := other_trainings(folder, chosen, key, path)):
             raise RwbenchError(f"{spec.name} on {dataset.key} (seed {seed}) was trained under other settings, code "
                                f"or data ({', '.join(others)}); this training would replace it. Pass --force "
                                "to train again (`rwbench search`: --retrain), or another --results")
-        if opts.force:  # retrain from scratch: the inner runs too, the first fold's where the others reuse its choice;
-            # the result and the chosen folds' weights it replaces go first, so that a rerun without --force after an
-            # interruption resumes this training (it refused, finding them, and --force started over)
-            sources = [kept[0]] if opts.select_on == "first-fold" and len(grid) > 1 else []
-            replaced = [path, *(folder / f"{split.name}{ext}" for split in chosen for ext in (".json", ".safetensors"))]
-            for name in {split.name for split in [*chosen, *sources]}:
-                replaced += [folder / f"{name}.select.json", *folder.glob(f"{name}.*ckpt")]
-            for stale in replaced:
-                stale.unlink(missing_ok=True)
         for split in chosen:
             _train_fold(spec, dataset, split, tensor, labels, seed, folder, key, opts, device, windows, setting_for)
         # every fold finished under this key, not only those asked for now (--folds): a result is never narrowed;
@@ -775,6 +756,23 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     return path
 
 
+def forget_training(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, splits: list[OuterSplit]) -> None:
+    """``--force``: remove the result and the chosen folds' files (weights, records, inner runs, checkpoints; the
+    first fold's inner runs too where the others reuse its choice) that this training replaces — every seed's before
+    any trains, so that a rerun without --force after an interruption resumes it (finding another seed's old files,
+    it refused them, and --force started over)."""
+    folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
+    chosen = select_folds(splits, opts.folds, dataset.key)
+    sources = splits[:1] if opts.select_on == "first-fold" and len(setting_grid(opts)) > 1 else []
+    with exclusive(folder / ".train.lock", f"the training of {spec.name} on {dataset.key} (seed {seed})"):
+        replaced = [trained_path(dataset, spec, seed, opts),
+                    *(folder / f"{split.name}{ext}" for split in chosen for ext in (".json", ".safetensors"))]
+        for name in {split.name for split in [*chosen, *sources]}:
+            replaced += [folder / f"{name}.select.json", *folder.glob(f"{name}.*ckpt")]
+        for stale in replaced:
+            stale.unlink(missing_ok=True)
+
+
 def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: TrainOptions) -> list[Path]:
     """Train every learnable front-end on every dataset for every seed (audio decoded once per sample rate)."""
     trainable = learnable(frontends)
@@ -794,6 +792,12 @@ def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: Trai
                            f"{'; '.join(refused)}. Nothing was trained. Pass --force to train them again (with "
                            f"--frontends {names} to leave the others as they are; `rwbench search`: --retrain), or "
                            "another --results")
+    if opts.force:
+        for dataset in datasets:
+            splits = dataset.splits()
+            for spec in trainable:
+                for seed in opts.seeds:
+                    forget_training(dataset, spec, seed, opts, splits)
     paths = []
     for dataset in datasets:
         splits, described = dataset.splits(), dataset.describe()

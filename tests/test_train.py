@@ -481,6 +481,30 @@ def test_an_interrupted_force_retrain_resumes_on_a_plain_rerun(tmp_path, monkeyp
     assert {f["best_params"]["lr"] for f in json.loads(path.read_text())["folds"]} == {0.003}
 
 
+def test_an_interrupted_force_retrain_of_several_seeds_resumes_on_a_plain_rerun(tmp_path, monkeypatch):
+    """--force removed each seed's old files in that seed's turn: stopped in seed 0, seed 1's old result made the
+    plain rerun refuse, and the --force it advised threw away seed 0's retrained folds."""
+    import rwbench.train as train
+
+    _train(tmp_path, lrs=(1e-3,), seeds=(0, 1))
+    original = train._train_fold
+
+    def stopped_at_fold2(spec, dataset, split, *args, **kwargs):
+        if split.name == "fold2":
+            raise KeyboardInterrupt
+        return original(spec, dataset, split, *args, **kwargs)
+
+    monkeypatch.setattr(train, "_train_fold", stopped_at_fold2)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path, lrs=(3e-3,), seeds=(0, 1), force=True)
+    monkeypatch.undo()
+    fold1 = sha256_of(fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 0) / "fold1.safetensors")
+    assert not fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 1).joinpath("fold1.json").exists()
+    paths, _ = _train(tmp_path, lrs=(3e-3,), seeds=(0, 1))
+    assert _shas(tmp_path)["fold1"] == fold1  # seed 0 resumed, seed 1 trained
+    assert [{f["best_params"]["lr"] for f in json.loads(p.read_text())["folds"]} for p in paths] == [{0.003}] * 2
+
+
 def test_the_dry_run_names_a_training_the_run_refuses_without_force(tmp_path):
     from rwbench.train_plan import plan_training
 
@@ -577,6 +601,13 @@ def test_window_averaged_prediction_is_the_mean_of_the_loud_windows_logits():
                   for i, starts in enumerate([[0, 400, 800, 1200], [800, 1200], [0, 400, 800, 1200]])]
     torch.testing.assert_close(got, torch.stack(manual), rtol=1e-5, atol=1e-6)
     assert make_windows(waves, 2000, 8000) is None  # a window as long as the clip: whole clips
+    # a hop of one sample: 1201 windows a clip, cut chunk by chunk (all at once took batch × windows × length)
+    dense = make_windows(waves, 800, 8000, hop_fraction=1 / 800)
+    assert len(dense.starts) == 1201
+    got = predict_logits(model, waves[:1], np.arange(1), torch.device("cpu"), batch_size=64, windows=dense)
+    with torch.no_grad():
+        manual = model(waves[0].unfold(0, 800, 1)).mean(0)
+    torch.testing.assert_close(got[0], manual, rtol=1e-5, atol=1e-6)
 
 
 def test_silent_crops_are_not_drawn():
@@ -1012,6 +1043,47 @@ def _flat_validation(classification):
     return flat
 
 
+def test_a_pretraining_is_not_replaced_by_one_under_other_settings_without_force(tmp_path, monkeypatch):
+    """`rwbench pretrain` retrained every fold under a changed option without a word (train refuses); an interrupted
+    --force of two seeds now resumes on a plain rerun, as train's does."""
+    import rwbench.pretrain as pretraining
+
+    spec = FRONTENDS.get("mst")
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, epochs=1, patience=1, batch_size=8, seeds=(0, 1))
+    pretrain("mst", [tone_dataset()], [spec], opts)
+    before = {p.name: p.read_bytes() for p in tmp_path.rglob("fold*.json")}
+    other = dataclasses.replace(opts, epochs=2, patience=2)
+    with pytest.raises(RwbenchError, match=r"pretrain mst of mst on tones would replace what was pre-trained under "
+                                           r"other settings.*fold1\.json.*nothing was trained: pass --force"):
+        pretrain("mst", [tone_dataset()], [spec], other)
+    assert {p.name: p.read_bytes() for p in tmp_path.rglob("fold*.json")} == before
+    original = pretraining.PRETRAINERS["mst"]
+
+    def stopped_at_fold2(spec, split, *args, **kwargs):
+        if split.name == "fold2":
+            raise KeyboardInterrupt
+        return original.train_fold(spec, split, *args, **kwargs)
+
+    monkeypatch.setitem(pretraining.PRETRAINERS, "mst", dataclasses.replace(original, train_fold=stopped_at_fold2))
+    with pytest.raises(KeyboardInterrupt):
+        pretrain("mst", [tone_dataset()], [spec], dataclasses.replace(other, force=True))
+    monkeypatch.undo()
+    seed0 = fold_weights_folder(tmp_path, "mst", "tones", "mst", "small", 0)
+    fold1 = sha256_of(seed0 / "fold1.safetensors")
+    assert not (fold_weights_folder(tmp_path, "mst", "tones", "mst", "small", 1) / "fold1.json").exists()
+    paths = pretrain("mst", [tone_dataset()], [spec], other)  # resumes: seed 1's old folds went with --force
+    assert sha256_of(seed0 / "fold1.safetensors") == fold1
+    assert {json.loads(p.read_text())["epoch_cap"] for p in paths} == {2}
+
+
+def test_a_pretraining_that_cannot_fit_is_refused_before_decoding(tmp_path):
+    opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, width=100000)
+    dataset = tone_dataset()
+    with pytest.raises(RwbenchError, match=r"mst at --width 100000 needs about .* to train"):
+        pretrain("mst", [dataset], [FRONTENDS.get("mst")], opts)
+    assert dataset.decoded == []
+
+
 def test_pretrained_fold_weights_are_not_reused_under_other_folds(tmp_path, monkeypatch):
     """The same clips in another fold assignment (a csv's k or seed): each fold's weights were trained on clips that
     are now that fold's test side, so the pre-training key holds the folds and they are trained again."""
@@ -1059,6 +1131,32 @@ def test_a_training_resumed_with_another_thread_count_says_its_weights_agree_to_
     finally:
         torch.set_num_threads(threads)
     assert "resumed with 2 torch threads, its checkpoint written with 1" in caplog.text
+
+
+@pytest.mark.parametrize("content", [b"hello world, not a checkpoint\n", bytes(range(256)) * 3])
+def test_a_checkpoint_of_damaged_bytes_is_named_and_the_fold_starts_again(tmp_path, caplog, content):
+    """Bytes that are not a zip reach torch's legacy unpickler, which raised a bare ``KeyError: 101``."""
+    from rwbench.fitting import Objective, fit
+
+    x, y = torch.randn(16, 3, generator=torch.Generator().manual_seed(0)), torch.arange(16) % 2
+    objective = Objective(lambda m, idx: torch.nn.functional.cross_entropy(m(x[idx]), y[idx]),
+                          lambda m, idx: (float(torch.nn.functional.cross_entropy(m(x[idx]), y[idx])), 0.0))
+    (tmp_path / "f.ckpt").write_bytes(content)
+    with caplog.at_level("WARNING", logger="rwbench.fitting"):
+        done = fit(torch.nn.Linear(3, 2), objective, np.arange(12), np.arange(12, 16), opts=TrainOptions(epochs=2),
+                   seed=0, fold="fold1", lr=1e-2, checkpoint=tmp_path / "f.ckpt", key="k", desc="toy")
+    assert done["epochs_run"] == 2 and f"{tmp_path / 'f.ckpt'} is unreadable (" in caplog.text
+
+
+def test_a_finished_folds_damaged_weights_file_is_named_when_the_fold_trains_again(tmp_path, caplog):
+    (path,), opts = _train(tmp_path, epochs=2, patience=2, lrs=(1e-3,))
+    folder = fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 0)
+    weights = folder / "fold1.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8])
+    path.unlink()
+    with caplog.at_level("WARNING", logger="rwbench.fitting"):
+        _train(tmp_path, epochs=2, patience=2, lrs=(1e-3,))
+    assert f"{weights} is not the weights file {folder / 'fold1.json'} records" in caplog.text
 
 
 def test_a_training_side_that_is_the_fit_part_is_not_trained_twice(tmp_path, monkeypatch):
