@@ -456,12 +456,14 @@ def test_weights_trained_for_another_network_are_refused_and_a_plugin_edit_train
         run([dataset], [edited], [BACKENDS.get("logreg")], run_opts)
 
 
-def test_an_interrupted_force_retrain_resumes_on_a_plain_rerun(tmp_path, monkeypatch):
-    """`--force` under new settings, stopped after fold 1: the rerun without --force refused ("trained under other
-    settings": the old result and folds 2-4 were still there), and --force started over, losing fold 1."""
+@pytest.mark.parametrize("seeds", [(0,), (0, 1)])
+def test_an_interrupted_force_retrain_resumes_on_a_plain_rerun(tmp_path, monkeypatch, seeds):
+    """`--force` under new settings, stopped after fold 1 of seed 0: the rerun without --force refused ("trained under
+    other settings": the old result and folds 2-4 were still there, and seed 1's, whose turn --force had not reached),
+    and the --force it advised started over, losing fold 1."""
     import rwbench.train as train
 
-    _train(tmp_path, lrs=(1e-3,))
+    _train(tmp_path, lrs=(1e-3,), seeds=seeds)
     original = train._train_fold
 
     def stopped_at_fold2(spec, dataset, split, *args, **kwargs):
@@ -471,38 +473,15 @@ def test_an_interrupted_force_retrain_resumes_on_a_plain_rerun(tmp_path, monkeyp
 
     monkeypatch.setattr(train, "_train_fold", stopped_at_fold2)
     with pytest.raises(KeyboardInterrupt):
-        _train(tmp_path, lrs=(3e-3,), force=True)
+        _train(tmp_path, lrs=(3e-3,), seeds=seeds, force=True)
     monkeypatch.undo()
-    folder = fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 0)
-    fold1 = sha256_of(folder / "fold1.safetensors")
-    assert not (folder / "fold2.json").exists()  # the folds it replaces are gone with the old result, not left to refuse
-    (path,), _ = _train(tmp_path, lrs=(3e-3,))
-    assert sha256_of(folder / "fold1.safetensors") == fold1  # resumed: fold 1 kept
-    assert {f["best_params"]["lr"] for f in json.loads(path.read_text())["folds"]} == {0.003}
-
-
-def test_an_interrupted_force_retrain_of_several_seeds_resumes_on_a_plain_rerun(tmp_path, monkeypatch):
-    """--force removed each seed's old files in that seed's turn: stopped in seed 0, seed 1's old result made the
-    plain rerun refuse, and the --force it advised threw away seed 0's retrained folds."""
-    import rwbench.train as train
-
-    _train(tmp_path, lrs=(1e-3,), seeds=(0, 1))
-    original = train._train_fold
-
-    def stopped_at_fold2(spec, dataset, split, *args, **kwargs):
-        if split.name == "fold2":
-            raise KeyboardInterrupt
-        return original(spec, dataset, split, *args, **kwargs)
-
-    monkeypatch.setattr(train, "_train_fold", stopped_at_fold2)
-    with pytest.raises(KeyboardInterrupt):
-        _train(tmp_path, lrs=(3e-3,), seeds=(0, 1), force=True)
-    monkeypatch.undo()
-    fold1 = sha256_of(fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 0) / "fold1.safetensors")
-    assert not fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 1).joinpath("fold1.json").exists()
-    paths, _ = _train(tmp_path, lrs=(3e-3,), seeds=(0, 1))
-    assert _shas(tmp_path)["fold1"] == fold1  # seed 0 resumed, seed 1 trained
-    assert [{f["best_params"]["lr"] for f in json.loads(p.read_text())["folds"]} for p in paths] == [{0.003}] * 2
+    folders = [fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", seed) for seed in seeds]
+    fold1 = sha256_of(folders[0] / "fold1.safetensors")
+    # the folds it replaces, every seed's, are gone with the old results, not left to refuse
+    assert not (folders[0] / "fold2.json").exists() and not any((f / "fold1.json").exists() for f in folders[1:])
+    paths, _ = _train(tmp_path, lrs=(3e-3,), seeds=seeds)
+    assert sha256_of(folders[0] / "fold1.safetensors") == fold1  # resumed: fold 1 kept
+    assert [{f["best_params"]["lr"] for f in json.loads(p.read_text())["folds"]} for p in paths] == [{0.003}] * len(seeds)
 
 
 def test_the_dry_run_names_a_training_the_run_refuses_without_force(tmp_path):
