@@ -13,6 +13,10 @@
 ``input_dependent`` distinct synthetic clips give distinct embeddings (a network ignoring its input fails)
 ``whole_clip``      changing the last quarter of a clip of at least 30 s changes its (mean-pooled) embedding: a
                     network that crops its input unsaid fails
+``stateless``       embedding changes nothing in the network: its state dict is as before, and two fresh builds fed
+                    two clips in opposite orders give each clip the same embedding (a lazy, data-dependent
+                    initialisation such as an ActNorm set from its first batch made embeddings depend on the batch
+                    size and on what came first, which no cache key holds)
 ``same_seed``       two builds with the same seed have identical weights and identical embeddings
 ``other_process``   a plugin's network built in another process (another ``PYTHONHASHSEED``) has the same weights:
                     one drawn from ``hash()`` or the clock is another network under one cache key (skipped for
@@ -26,6 +30,9 @@
                     needs no file (``dsp``): a broken ``dsp_init`` is scored at chance as a valid row
 ``param_count``     ``spec.param_count(width)`` (a meta-device build) equals the built module's parameter count
 ``min_input``       a clip of exactly the declared minimum length embeds to finite values of the declared width
+``odd_lengths``     clips off the whole-second grid (the checked length + 1 and + 17 samples, the minimum + 1, and 8
+                    seeded lengths up to twice the checked one) embed to finite values of the declared width: a
+                    layer that breaks on an even frame count passed on round lengths and crashed on 29.1-s clips
 ``cpu_cuda``        CPU and CUDA embeddings agree (TF32 off); skipped when CUDA is not available
 ==================  ==========================================================================================
 
@@ -64,6 +71,7 @@ BATCH_GAINS = (1.0, 0.1, 0.01)  # the batch check's clips at three levels: a bat
 WHOLE_CLIP_SECONDS = 30.0  # the whole_clip check's clip: a GTZAN excerpt's length, the registry's longest
 FILELESS_TAGS = ("dsp",)  # weight tags a front-end builds without a file: checked as random weights are
 DEVICE_RTOL, DEVICE_ATOL = 1e-3, 1e-4
+ODD_LENGTHS = 8  # seeded clip lengths the odd_lengths check draws (a frame-parity bug shows at half of them)
 
 
 @dataclass(frozen=True)
@@ -317,9 +325,49 @@ def _check_tag(spec: FrontendSpec, width: str | int, seed: int, device: str, tag
 
 def _check_min_input(spec: FrontendSpec, width: str | int, embedder: Embedder) -> CheckResult:
     n = max(spec.min_samples(), 1)
+    ok, detail = _embeds_at(spec, width, embedder, n)
+    return CheckResult("min_input", ok, f"{n} samples ({spec.input_length}) → {detail}")
+
+
+def _embeds_at(spec: FrontendSpec, width: str | int, embedder: Embedder, n: int) -> tuple[bool, str]:
+    """Whether one clip of ``n`` samples embeds to finite values of the declared width, and what it gave."""
     out = _embed(embedder, synthetic_clips(1, n, spec.sample_rate))
-    ok = out.shape == (1, spec.dim(width)) and bool(torch.isfinite(out).all())
-    return CheckResult("min_input", ok, f"{n} samples ({spec.input_length}) → {tuple(out.shape)}, finite {ok}")
+    declared, finite = (1, spec.dim(width)), bool(torch.isfinite(out).all())
+    return tuple(out.shape) == declared and finite, f"{tuple(out.shape)} (declared {declared}), finite {finite}"
+
+
+def _check_odd_lengths(spec: FrontendSpec, width: str | int, seed: int, embedder: Embedder, n: int) -> CheckResult:
+    shortest = max(spec.min_samples(), 1)
+    drawn = torch.randint(shortest, max(2 * n, shortest + 2), (ODD_LENGTHS,), generator=torch.Generator().manual_seed(seed))
+    lengths = sorted({n + 1, n + 17, shortest + 1, *drawn.tolist()})
+    for length in lengths:
+        try:
+            ok, detail = _embeds_at(spec, width, embedder, length)
+        except Exception as err:  # noqa: BLE001 — the length it breaks at is the finding
+            ok, detail = False, f"raised {type(err).__name__}: {err}"
+        if not ok:
+            return CheckResult("odd_lengths", False, f"{length} samples → {detail}")
+    return CheckResult("odd_lengths", True, f"{', '.join(map(str, lengths))} samples → the declared width, finite")
+
+
+def _check_stateless(spec: FrontendSpec, width: str | int, seed: int, device: str, n: int) -> CheckResult:
+    a, b = synthetic_clips(2, n, spec.sample_rate, seed=99).split(1)
+    first, second = (_embedder(spec, width, seed, device) for _ in range(2))
+    second.load_state_dict(first.state_dict())  # the same weights whatever the seed does (same_seed's concern)
+    before = {k: v.clone() for k, v in first.state_dict().items()}
+    a_first, b_second = _embed(first, a), _embed(first, b)
+    b_first, a_second = _embed(second, b), _embed(second, a)
+    after = first.state_dict()
+    changed = sorted(k for k in before.keys() | after.keys()
+                     if k not in before or k not in after or not torch.equal(before[k], after[k]))
+    same_a, detail_a = _close(a_second, a_first, BATCH_RTOL, BATCH_ATOL)
+    same_b, _ = _close(b_second, b_first, BATCH_RTOL, BATCH_ATOL)
+    if changed:
+        return CheckResult("stateless", False, f"embedding one clip modified the network's state: {changed[:5]}")
+    return CheckResult("stateless", same_a and same_b, "two clips in opposite orders through two fresh builds: "
+                       + ("each clip's embedding the same" if same_a and same_b else
+                          f"a clip's embedding depends on what was embedded before it ({detail_a}): state kept "
+                          "outside the state dict (a lazy, data-dependent initialisation?)"))
 
 
 @contextlib.contextmanager
@@ -372,6 +420,7 @@ def check_frontend(
         results += _guarded("silence", lambda: _check_silence(embedder, n))
         results += _guarded("input_dependent", lambda: _check_input_dependent(out))
         results += _guarded("whole_clip", lambda: _check_whole_clip(spec, embedder, n))
+        results += _guarded("stateless", lambda: _check_stateless(spec, width, seed, device, n))
         results += _guarded("same_seed", lambda: _check_same_seed(spec, width, seed, embedder, clips, out))
         results += _guarded("other_process", lambda: _check_other_process(spec, width, seed, embedder))
         results += _guarded("other_seed", lambda: _check_other_seed(spec, width, seed))
@@ -380,5 +429,6 @@ def check_frontend(
             results += _guarded(f"weights[{tag}]", partial(_check_tag, spec, width, seed, device, tag, clips))
         results += _guarded("param_count", lambda: _check_params(spec, width, embedder))
         results += _guarded("min_input", lambda: _check_min_input(spec, width, embedder))
+        results += _guarded("odd_lengths", lambda: _check_odd_lengths(spec, width, seed, embedder, n))
         results += _guarded("cpu_cuda", lambda: _check_cuda(spec, width, seed, clips))
     return results

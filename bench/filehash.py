@@ -13,13 +13,15 @@ aside (``*.corrupt``) and a new one started.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+import types
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -114,10 +116,11 @@ _NOW: dict[tuple, str] = {}
 
 def code_now(code: str | None, build) -> str | None:
     """A registered ``code`` as ``build`` is now. A build hashed by value (a notebook's: the classes and functions it
-    names are globals of ``__main__``) is hashed again when a global it names has been rebound since — a class
-    redefined after registering is another network, not the old one's cache and results — and only then: a mutable
-    global it uses (a list it appends to) does not change the key mid-run. Where it cannot be pickled now, the
-    registered code stands. Other codes (a file's sha256) are returned as they are."""
+    names are globals of ``__main__``) is hashed again when a global it reaches has been rebound since — a class
+    redefined after registering, a helper its ``forward`` calls, a constant its ``__init__`` reads: another network,
+    not the old one's cache and results — and only then: a mutable global it uses (a list it appends to) does not
+    change the key mid-run. Where it cannot be pickled now, the registered code stands. Other codes (a file's
+    sha256) are returned as they are."""
     if code is None or not code.startswith("value:"):
         return code
     import functools
@@ -125,14 +128,46 @@ def code_now(code: str | None, build) -> str | None:
     function = build
     while isinstance(function, functools.partial):
         function = function.func
-    scope = getattr(function, "__globals__", {})
-    names = getattr(getattr(function, "__code__", None), "co_names", ())
-    bound = tuple((name, id(scope[name])) for name in names if name in scope and callable(scope[name]))
-    identity = (id(function), code, bound)
+    identity = (id(function), code, globals_reached(function))
     if identity not in _NOW:
         now = value_sha256(build)
         _NOW[identity] = now if now.startswith("value:") else code
     return _NOW[identity]
+
+
+def globals_reached(function) -> tuple[tuple[str, int], ...]:
+    """``(name, id)`` of every global of ``function``'s module that it names, and that the functions and classes of
+    that module it reaches name in turn (methods, nested functions, lambdas): rebinding any of them changes the ids."""
+    scope = getattr(function, "__globals__", {})
+    module = scope.get("__name__")
+    seen: dict[str, int] = {}
+    todo, visited = [function], set()
+    while todo:
+        obj = todo.pop()
+        if id(obj) in visited:
+            continue
+        visited.add(id(obj))
+        for name in (n for code in _codes(obj) for n in code.co_names if n in scope and n not in seen):
+            seen[name] = id(value := scope[name])
+            if getattr(value, "__module__", None) == module and (inspect.isfunction(value) or inspect.isclass(value)):
+                todo.append(value)
+    return tuple(sorted(seen.items()))
+
+
+def _codes(obj) -> Iterator[types.CodeType]:
+    """The code objects of a function (with those nested in it) or of a class's methods and properties."""
+    if inspect.isclass(obj):
+        for member in vars(obj).values():
+            member = getattr(member, "__func__", member)  # staticmethod, classmethod
+            parts = [member.fget, member.fset, member.fdel] if isinstance(member, property) else [member]
+            for part in (p for p in parts if inspect.isfunction(p)):
+                yield from _codes(part)
+        return
+    stack = [obj.__code__] if inspect.isfunction(obj) else []
+    while stack:
+        code = stack.pop()
+        yield code
+        stack += [c for c in code.co_consts if isinstance(c, types.CodeType)]
 
 
 def value_sha256(obj) -> str:

@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils import parametrize
 
+from .audio import MAX_PEAK
 from .choices import SEED_LIMIT
 from .device import float32_within
 from .dsp import LogMel, LogMelConfig
@@ -420,10 +421,26 @@ class FrozenEmbedder(Embedder):
         if wave.dim() != 2 or wave.shape[1] == 0:
             raise RwbenchError(f"{self.spec.name}: waveforms must be (batch, samples) with samples > 0, got shape "
                                f"{tuple(wave.shape)}")
+        refuse_insane_waveforms(wave, self.spec.name)
         if wave.shape[1] < (minimum := self.spec.min_samples()):
             wave = lengthen(wave, minimum, self.spec.pad_to_min, self.spec.name)
         with float32_within(wave.device):  # as `rwbench embed` computes: float32, not CUDA's TF32 default
             return super().forward(wave)
+
+
+def refuse_insane_waveforms(waves: torch.Tensor, what: str) -> None:
+    """Refuse ``(batch, samples)`` rows holding NaN or ±Inf, or peaking above :data:`~rwbench.audio.MAX_PEAK` (int16
+    counts made float by ``.float()``), naming the first such row: the files' and loaders' rule, for callers that
+    hand rwbench tensors (a partly-NaN or 32767-times-scaled embedding is not an error they would see)."""
+    peaks = waves.detach().abs().amax(dim=1)
+    bad = (~torch.isfinite(peaks) | (peaks > MAX_PEAK)).nonzero().flatten().tolist()
+    if bad:
+        peak = float(peaks[bad[0]])
+        why = ("non-finite samples (NaN or ±Inf)" if not math.isfinite(peak) else
+               f"a peak of {peak:.3g}: not audio on any sane scale (full scale is 1.0; rwbench refuses > {MAX_PEAK:g}; "
+               "int16 samples are divided by 32768)")
+        raise RwbenchError(f"{what}: sound {bad[0]} of the batch holds {why}"
+                           + (f"; {len(bad)} of {len(waves)} sounds do" if len(bad) > 1 else ""))
 
 
 def lengthen(waves: torch.Tensor, n: int, rule: str | None, name: str) -> torch.Tensor:

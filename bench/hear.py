@@ -56,7 +56,7 @@ from torch import nn
 
 from .audio import resample
 from .errors import RwbenchError, UnknownNameError
-from .frontend import FRONTENDS, POOLINGS, FrozenEmbedder, Pooling, layer_sets
+from .frontend import FRONTENDS, POOLINGS, FrozenEmbedder, Pooling, layer_sets, refuse_insane_waveforms
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -189,6 +189,7 @@ class RwbenchHearModel(nn.Module):
             raise RwbenchError("HEAR API: the batch holds no sounds (n_sounds = 0): nothing to embed")
         if not audio.is_floating_point():  # int16 PCM would be embedded at 32767 times the scale
             raise RwbenchError(f"HEAR API: audio must be float in [-1, 1], got {audio.dtype}")
+        refuse_insane_waveforms(audio, "HEAR API")  # before resampling spreads a NaN
         device = self.columns.device
         rate = self.spec.sample_rate
         if self.sample_rate != rate:

@@ -314,6 +314,14 @@ def test_the_api_embedder_refuses_what_it_cannot_read_as_audio():
     for bad, kind in ((clips.numpy(), "ndarray"), ((clips * 32767).short(), "torch.int16")):
         with pytest.raises(RwbenchError, match=f"float torch tensor .* at {timbral.spec.sample_rate} Hz, got {kind}"):
             timbral(bad)
+    # int16 counts made float, and NaN / Inf samples: embedded 7 times off scale, or partly NaN, without a word
+    nan, loud = clips.clone(), clips.clone()
+    nan[1, 100] = float("nan")
+    loud[0] *= 32767
+    with pytest.raises(RwbenchError, match=r"timbral: sound 1 of the batch holds non-finite samples"):
+        timbral(nan)
+    with pytest.raises(RwbenchError, match=r"sound 0 of the batch holds a peak of .*refuses > 1000; int16 samples"):
+        timbral(loud)
     with pytest.raises(RwbenchError, match="unknown pooling 'bogus'"):
         rwbench.embedder("mfcc", pooling="bogus")
     for seed in (1.5, True):
@@ -483,6 +491,58 @@ def test_a_notebook_class_redefined_after_registering_is_keyed_as_the_new_networ
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "c").rglob("manifest.json"))) == 2  # two networks, two cache entries
+
+
+NOTEBOOK_HELPERS = '''
+import sys, torch
+from torch import nn
+import rwbench
+
+STRIDE = 32
+SEEN = []  # a mutable global the network appends to: not another network
+
+
+def act(x):
+    return torch.relu(x)
+
+
+class HelpedNet(nn.Module):
+    def __init__(self, filters):
+        super().__init__()
+        self.conv = nn.Conv1d(1, filters, 64, stride=STRIDE)
+
+    def forward(self, x):
+        SEEN.append(len(x))
+        return [act(self.conv(x))]
+
+
+@rwbench.register_frontend(name="nb_helped", input_kind="waveform", sample_rate=8000, widths={"small": 8, "paper": 16},
+                           feature_dim=lambda nf: nf, feature_layers=("conv",), source="a notebook cell", min_input=64)
+def helped(filters):
+    return HelpedNet(filters)
+common = dict(tasks=["timbre"], frontends="nb_helped", backends="logreg", results=sys.argv[1] + "/r",
+              cache_dir=sys.argv[1] + "/c", device="cpu", workers=0, dataset_options={"n_per_class": 5, "seconds": 0.5})
+rwbench.run("synthetic", **common)
+rwbench.run("synthetic", **common)  # SEEN grew: the same network, nothing embedded again
+
+
+def act(x):  # the helper forward calls, redefined
+    return torch.tanh(x)
+
+
+rwbench.run("synthetic", **common)
+STRIDE = 16  # the constant __init__ reads, rebound
+rwbench.run("synthetic", **common)
+'''
+
+
+def test_a_notebook_helper_or_constant_the_network_reaches_rebound_is_keyed_as_a_new_network(tmp_path):
+    """Only the globals the factory itself named were watched: a redefined helper that ``forward`` calls, or a
+    constant ``__init__`` reads, left the key as it was, and the old network's embeddings and score came back."""
+    done = subprocess.run([sys.executable, "-", str(tmp_path)], input=NOTEBOOK_HELPERS, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "c").rglob("manifest.json"))) == 3  # relu/32, tanh/32, tanh/16
 
 
 def test_the_statistics_and_cross_validation_name_a_bad_test_or_job_count(tmp_path):

@@ -21,8 +21,8 @@ from rwbench.frontend import FRONTENDS, Embedder, FrontendSpec
 from rwbench.macs import count_macs
 
 SECONDS = 0.5  # raised to each spec's minimum by check_frontend (vgg: 1280 frames ≈ 27.3 s)
-CHECKS = {"clip_length", "feature_layers", "dim", "finite", "silence", "input_dependent", "whole_clip", "same_seed",
-          "other_process", "other_seed", "batch_size", "param_count", "min_input", "cpu_cuda"}
+CHECKS = {"clip_length", "feature_layers", "dim", "finite", "silence", "input_dependent", "whole_clip", "stateless",
+          "same_seed", "other_process", "other_seed", "batch_size", "param_count", "min_input", "odd_lengths", "cpu_cuda"}
 DSP_CHECKS = {"finite[dsp]", "silence[dsp]", "input_dependent[dsp]", "batch_size[dsp]"}  # per file-less tag
 
 
@@ -78,6 +78,10 @@ class Toy(nn.Module):
         if mode in ("fixed_buffer", "buffer_only"):  # a random projection kept as a buffer
             generator = torch.Generator().manual_seed(0) if mode == "fixed_buffer" else None
             self.register_buffer("proj", torch.randn(filters, filters, generator=generator))
+        if mode == "lazy_buffer":  # an ActNorm's data-dependent start, kept in the state dict
+            self.register_buffer("shift", torch.zeros(1))
+            self.register_buffer("started", torch.zeros((), dtype=torch.bool))
+        self.lazy_shift = None  # ``lazy_attribute``: the same, kept outside it
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         if self.mode == "batch_peak":  # a loud power layer beside one of the input scaled by the batch's peak
@@ -89,6 +93,15 @@ class Toy(nn.Module):
         if self.mode == "silence_nan":  # normalised by the clip's own spread: 0/0 on silence
             x = x / x.std(dim=-1, keepdim=True)
         y = torch.relu(self.conv(x))
+        if self.mode == "lazy_buffer" and not self.started:
+            self.shift.copy_(y.mean().detach().reshape(1))
+            self.started.fill_(True)
+        if self.mode == "lazy_attribute" and self.lazy_shift is None:
+            self.lazy_shift = y.mean().detach()
+        if self.mode in ("lazy_buffer", "lazy_attribute"):
+            y = y - (self.shift if self.mode == "lazy_buffer" else self.lazy_shift)
+        if self.mode == "parity":  # a skip connection that needs an odd frame count
+            y = y[..., 0::2] + nn.functional.pad(y[..., 1::2], (0, 1))
         if self.mode == "band_edges":
             y = y * self.edges[:, None]
         if self.mode in ("fixed_buffer", "buffer_only"):
@@ -131,15 +144,15 @@ def test_a_layer_normalised_over_the_batch_fails_beside_a_loud_one():
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        (toy_spec(feature_dim=lambda nf: nf + 1), {"dim", "min_input"}),
-        (toy_spec("two_layers"), {"feature_layers", "dim", "min_input"}),
-        (toy_spec("non_finite"), {"finite", "silence", "min_input"}),
-        (toy_spec("nan"), {"finite", "silence", "min_input"}),
+        (toy_spec(feature_dim=lambda nf: nf + 1), {"dim", "min_input", "odd_lengths"}),
+        (toy_spec("two_layers"), {"feature_layers", "dim", "min_input", "odd_lengths"}),
+        (toy_spec("non_finite"), {"finite", "silence", "min_input", "odd_lengths"}),
+        (toy_spec("nan"), {"finite", "silence", "min_input", "odd_lengths"}),
         (toy_spec("constant"), {"input_dependent", "whole_clip"}),
         (toy_spec("batch_norm"), {"batch_size", "whole_clip"}),  # alone in its batch, a clip embeds to zeros
         (toy_spec("unseeded"), {"same_seed"}),
         (toy_spec("seed_ignored"), {"other_seed"}),
-        (toy_spec(min_input=8), {"min_input"}),  # the conv needs 16 samples
+        (toy_spec(min_input=8), {"min_input", "odd_lengths"}),  # the conv needs 16 samples
         (toy_spec("crop"), {"whole_clip"}),
         (toy_spec("crop_3s"), {"whole_clip"}),  # passed: the check's 1-s clip was all it read
         (toy_spec("silence_nan"), {"silence"}),
@@ -148,9 +161,13 @@ def test_a_layer_normalised_over_the_batch_fails_beside_a_loud_one():
         # a DSP initialisation that normalises by the clip's spread: 0/0 on silence under it alone (unchecked before)
         (toy_spec(weights=("random", "dsp"), dsp_init=lambda net: setattr(net, "mode", "silence_nan")),
          {"silence[dsp]"}),
+        # data-dependent starts: the embeddings depend on what was embedded first, which no cache key holds
+        (toy_spec("lazy_buffer"), {"stateless", "same_seed"}),
+        (toy_spec("lazy_attribute"), {"stateless"}),  # every other check passed
+        (toy_spec("parity"), {"odd_lengths"}),  # the check's round lengths happen to give odd frame counts
     ],
     ids=["dim", "layers", "non_finite", "nan", "constant", "batch", "unseeded", "seed_ignored", "min_input", "crop",
-         "crop_3s", "silence_nan", "dsp_dead", "dsp_silence_nan"],
+         "crop_3s", "silence_nan", "dsp_dead", "dsp_silence_nan", "lazy_buffer", "lazy_attribute", "parity"],
 )
 def test_checker_catches(spec, expected):
     assert _failed(spec) == expected

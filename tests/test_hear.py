@@ -147,7 +147,11 @@ def test_runs_where_the_caller_moved_the_model(device):
 
 
 @pytest.mark.parametrize("audio, error", [(torch.zeros(2, 0), "no samples"), (torch.zeros(0, 16000), "no sounds"),
-                                          (torch.zeros(2, 16000, dtype=torch.int16), "must be float")])
+                                          (torch.zeros(2, 16000, dtype=torch.int16), "must be float"),
+                                          (torch.full((2, 16000), 0.5).index_fill_(1, torch.tensor([7]), float("inf")),
+                                           "sound 0 of the batch holds non-finite samples.*2 of 2 sounds do"),
+                                          (torch.full((2, 16000), 32767.0), "HEAR API: sound 0 .* a peak of 3.28e"
+                                                                             r"\+04")])
 def test_empty_or_integer_audio_is_refused_by_both_calls(audio, error):
     """An empty batch gave the timestamp call one window of padding (a silent window's embedding); int16 PCM was
     embedded at 32767 times the scale."""
