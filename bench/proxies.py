@@ -66,10 +66,15 @@ log = logging.getLogger(__name__)
 
 ProxyKind = Literal["random-weight", "zero-cost", "baseline"]
 PRUNABLE = (nn.Conv1d, nn.Conv2d, nn.Linear)
-# the nonlinearities whose input signs are naswot's codes: what the modules nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU,
-# nn.Tanh, nn.SELU, nn.Sigmoid, nn.Softplus call, and what a network calls without a module
-NONLINEARITIES = frozenset({torch.relu, torch.relu_, F.relu, F.relu_, F.leaky_relu, F.leaky_relu_, F.elu, F.elu_,
-                            F.gelu, torch.tanh, F.selu, torch.selu, torch.sigmoid, F.softplus, F.silu, F.hardtanh})
+# the nonlinearities whose input signs are naswot's codes: what torch's activation modules call (nn.ReLU … nn.Mish,
+# nn.PReLU), what a network calls without a module, functions and tensor methods alike (``x.relu()``, the README's
+# plugin style, was not seen: naswot read some layers only, or none and was undefined)
+_METHODS = ("relu", "relu_", "tanh", "tanh_", "sigmoid", "sigmoid_", "prelu", "hardshrink")
+NONLINEARITIES = frozenset({
+    torch.relu, torch.relu_, F.relu, F.relu_, F.relu6, F.leaky_relu, F.leaky_relu_, F.rrelu, F.elu, F.elu_, F.celu,
+    F.gelu, F.selu, torch.selu, F.silu, F.mish, F.hardswish, F.hardsigmoid, F.hardtanh, F.softplus, F.softsign,
+    F.prelu, torch.prelu, F.tanh, torch.tanh, F.sigmoid, torch.sigmoid, F.logsigmoid,
+    *(getattr(torch.Tensor, name) for name in _METHODS)})
 JACOB_K = 1e-5
 
 
@@ -377,7 +382,7 @@ ZERO_COST = {
 # nonlinearities are read too, and clip-major batches of windows; jacob_cov 3: the head unstandardised (per_clip);
 # naswot 5: every ReLU unit read where embedding pools first (timbral, vertical, rese2, samplecnn: training mode runs
 # the order as written, fusion.relu_of_max)
-VERSIONS = {"naswot": 5, "jacob_cov": 3, "fisher": 3}  # fisher 3: a clip's windows summed before squaring
+VERSIONS = {"naswot": 6, "jacob_cov": 3, "fisher": 3}  # naswot 6: tensor-method and more activation calls read  # fisher 3: a clip's windows summed before squaring
 for _name, (_score, _labels, _source, _what) in ZERO_COST.items():
     register_proxy(name=_name, kind="zero-cost", source=_source, description=_what, version=VERSIONS.get(_name, 2))(
         _zero_cost(_score, needs_labels=_labels))

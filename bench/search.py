@@ -504,12 +504,43 @@ def other_search(path: Path, archs: list[Architecture], opts: SearchOptions, dat
         return ""  # unreadable: nothing to keep
     if earlier is None:
         return ""
-    if (theirs := (earlier.get("dataset") or {}).get("key")) != dataset.key:  # --out names no dataset
+    recorded = earlier.get("dataset") or {}
+    if (theirs := recorded.get("key")) != dataset.key:  # --out names no dataset
         return f"dataset {theirs}, not {dataset.key}"
+    if recorded.get("fingerprint") != dataset.fingerprint():  # a --dataset-option, another copy of the data
+        return f"other clips: fingerprint {recorded.get('fingerprint')}, not {dataset.fingerprint()}"
+    if content_key({"p": recorded.get("protocol")}) != content_key({"p": dataset.describe()["protocol"]}):
+        return "another protocol (outer folds, refit)"
     names, mine = sorted({a["name"] for a in earlier.get("architectures", [])}), {a.name for a in archs}
     if missing := [n for n in names if n not in mine]:
         return f"{len(missing)} of its {len(names)} architectures are not in this one, e.g. {missing[0]}"
     return "" if earlier.get("width") == str(opts.width) else f"width {earlier.get('width')}"
+
+
+def earlier_training(path: Path) -> dict | None:
+    """The ``trained`` record of the search at ``path`` (None where there is none, or it cannot be read)."""
+    try:
+        return read_json(path).get("trained") if path.is_file() else None
+    except RwbenchError:
+        return None
+
+
+def merged_training(earlier: dict | None, now: dict) -> dict:
+    """What a search's runs chose for training, as one record: a rerun that adds proxies (and trains nothing) keeps
+    the earlier choice; one that trains more joins its picks to the earlier ones — the architectures chosen, those
+    drawn at random, the proxies that picked the others (``top``: how many a proxy picked). Without it, a grown
+    search forgot how its trained set was selected, and ``search score`` dropped the range-restriction caveat and
+    ρ over the random draw."""
+    if not earlier or not earlier.get("chosen"):
+        return now
+    if not now["chosen"]:
+        return {**earlier, "results": now["results"], "results_from_folder": now["results_from_folder"]}
+    chosen = list(dict.fromkeys([*earlier["chosen"], *now["chosen"]]))
+    drawn = list(dict.fromkeys([*earlier.get("drawn", []), *now["drawn"]]))
+    return {**now, "chosen": chosen, "drawn": drawn, "top": len([a for a in chosen if a not in drawn]),
+            "random": len(drawn),
+            "top_by": ", ".join(dict.fromkeys(str(c["top_by"]) for c in (earlier, now) if c.get("top") and c.get("top_by"))),
+            "tied_at_cut": list(dict.fromkeys([*earlier.get("tied_at_cut", []), *now["tied_at_cut"]]))}
 
 
 def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Callable[[str], None] | None = None) -> Path:
@@ -569,6 +600,8 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     manifest["trained_not_used"] = look_up_trained(manifest, Path(opts.results_dir))
     with exclusive(folder / ".search.lock", f"{folder}/search.json"):  # a search started beside this one may have
         refuse_other_search(folder, archs, opts, dataset)  # written its own since the check above (its records are kept)
+        if not opts.force:  # the same search, grown: what its earlier runs chose for training stays recorded
+            manifest["trained"] = merged_training(earlier_training(folder / "search.json"), manifest["trained"])
         write_json(folder / "search.json", manifest)
     table = search_table(manifest)
     for fmt in FORMATS:

@@ -114,6 +114,13 @@ class TinyFunctional(Tiny):
         return self.fc(torch.relu(self.conv(x)).mean(2))
 
 
+class TinyMethod(Tiny):
+    """Tiny with its ReLU called as a tensor method, the README plugin's style (naswot did not see it)."""
+
+    def forward(self, x):
+        return self.fc(self.conv(x).relu().mean(2))
+
+
 def test_naswot_reads_functional_nonlinearities_as_it_reads_modules(tiny):
     net, x_t, _, params, x, _ = tiny
     functional = TinyFunctional().double()
@@ -121,6 +128,9 @@ def test_naswot_reads_functional_nonlinearities_as_it_reads_modules(tiny):
     codes = (forward(params, x)[1].reshape(N, -1) > 0).astype(float)
     expected = np.linalg.slogdet(codes @ codes.T + (1 - codes) @ (1 - codes).T)[1]
     assert naswot_score(functional, x_t) == pytest.approx(expected, rel=1e-9) == naswot_score(net, x_t)
+    method = TinyMethod().double()
+    method.load_state_dict(net.state_dict())
+    assert naswot_score(method, x_t) == pytest.approx(expected, rel=1e-9)
     # a network with no nonlinearity has no codes: undefined, with the reason, never a number
     with pytest.raises(Undefined, match="calls no nonlinearity"):
         naswot_score(nn.Sequential(nn.Conv1d(1, C, K), nn.Flatten(), nn.LazyLinear(CLASSES)).double(), x_t)

@@ -901,6 +901,31 @@ def test_another_search_into_the_same_folder_is_refused(toy_space, tmp_path):
     assert chords.key != dataset.key
     with pytest.raises(RwbenchError, match=rf"holds another search \(dataset {dataset.key}, not {chords.key}\)"):
         search(chords, SearchOptions(**{**other.__dict__, "out": tmp_path / "seed7"}))
+    # other clips under the same key (a --dataset-option): replaced the trained search without a word
+    with pytest.raises(RwbenchError, match=r"holds another search \(other clips: fingerprint "):
+        search(tone_dataset(n_per_class=5), opts)
+
+
+def test_a_search_grown_keeps_what_its_earlier_runs_chose_for_training(toy_space, tmp_path):
+    """A proxy added without --train-* wrote an empty choice over the recorded one: `search score` dropped the
+    range-restriction caveat and ρ over the random draw; a larger --n recorded only its own draws."""
+    from rwbench.search import merged_training
+
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space=str(toy_space), n=3, proxies="params", minibatch=4, results_dir=tmp_path, device="cpu")
+    folder = search(dataset, opts)
+    manifest = json.loads((folder / "search.json").read_text())
+    a, b, c = (arch["name"] for arch in manifest["architectures"])
+    manifest["trained"].update(chosen=[a, b], drawn=[b], top=1, random=1, top_by="params", tied_at_cut=[])
+    (folder / "search.json").write_text(json.dumps(manifest))
+    search(dataset, SearchOptions(**{**opts.__dict__, "proxies": "params,dim"}))
+    kept = json.loads((folder / "search.json").read_text())["trained"]
+    assert (kept["chosen"], kept["drawn"], kept["top"], kept["top_by"]) == ([a, b], [b], 1, "params")
+    now = {"chosen": [c, a], "drawn": [c], "top": 1, "random": 1, "top_by": "dim", "tied_at_cut": [], "results": "r",
+           "results_from_folder": "r"}
+    grown = merged_training(kept, now)
+    assert (grown["chosen"], grown["drawn"], grown["top"], grown["random"], grown["top_by"]) == (
+        [a, b, c], [b, c], 1, 2, "params, dim")
 
 
 def test_a_larger_n_grows_a_search_a_smaller_one_is_refused_and_the_dry_run_says_so(toy_space, tmp_path, capsys):
