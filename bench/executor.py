@@ -31,6 +31,7 @@ from .pipeline import (
     embed_job,
     evaluate_job,
     evaluation_jobs,
+    forget_replaced,
     jobs_to_embed,
     prepare_embedding,
     run,
@@ -142,6 +143,7 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
     bar = opts.progress
     opts = replace(opts, results_dir=opts.results_dir.resolve(), cache_dir=opts.cache_root.resolve(), progress=False)
     eval_jobs = evaluation_jobs(datasets, frontends, backends, opts)
+    forget_replaced(eval_jobs, opts)
     todo = jobs_to_embed(datasets, eval_jobs, opts)
     # the device and memory checks where the embeddings run: here for a cluster of this machine; on a worker of an
     # existing one (--scheduler), whose GPUs and memory this machine may not have

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Literal, get_args
@@ -417,17 +417,34 @@ def check_grids(eval_jobs: list[EvalJob], opts: RunOptions, protocols: dict[str,
     check is caught under the result's lock (:func:`evaluate_job`)."""
     if opts.force:
         return
-    existing = [(eval_job, existing_record(eval_job.path(opts))) for eval_job in eval_jobs]
-    clashes = [(eval_job.path(opts), made) for eval_job, record in existing
-               if (made := grid_clash(eval_job, opts, record))]
+    clashes, other = replaced_results(eval_jobs, opts, protocols)
     if clashes:
         raise grid_clash_error(clashes, opts)
+    if other:
+        raise other_data_error(other, opts)
+
+
+def replaced_results(eval_jobs: list[EvalJob], opts: RunOptions, protocols: dict[str, dict] | None = None
+                     ) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """The result files of ``eval_jobs`` made with another named grid, and those made on other data: (path, what)."""
+    plain = replace(opts, force=False)
+    existing = [(eval_job, existing_record(eval_job.path(opts))) for eval_job in eval_jobs]
+    clashes = [(eval_job.path(opts), made) for eval_job, record in existing
+               if (made := grid_clash(eval_job, plain, record))]
     data = {d.key: (d.fingerprint(), (protocols or {}).get(d.key) or d.describe()["protocol"])
             for d in {j.job.dataset.key: j.job.dataset for j in eval_jobs}.values()}
     other = [(eval_job.path(opts), what) for eval_job, record in existing
              if (what := other_data(record, *data[eval_job.job.dataset.key]))]
-    if other:
-        raise other_data_error(other, opts)
+    return clashes, other
+
+
+def forget_replaced(eval_jobs: list[EvalJob], opts: RunOptions) -> None:
+    """``--force``: the result files a plain run would refuse to replace (another grid, other data) go first, every
+    one before any evaluation, so that a rerun without --force after an interruption resumes (finding one, it
+    refused, and the --force it advised scored the finished folds again)."""
+    if opts.force:
+        for path, _ in (pair for found in replaced_results(eval_jobs, opts) for pair in found):
+            path.unlink(missing_ok=True)
 
 
 def check_task_options(datasets: list[Dataset], opts: RunOptions) -> None:
@@ -445,6 +462,7 @@ def evaluate_all(datasets: list[Dataset], frontends: list[FrontendSpec], backend
     """Every result file; each one a step of ``progress`` (default: a display of this stage alone)."""
     described = {dataset.key: (dataset.splits(), dataset.describe()) for dataset in datasets}  # once per dataset
     eval_jobs = evaluation_jobs(datasets, frontends, backends, opts)
+    forget_replaced(eval_jobs, opts)
     with ExitStack() as stack:
         if progress is None:
             progress = stack.enter_context(Progress(len(eval_jobs), bar=opts.progress, desc="evaluate"))
@@ -579,7 +597,7 @@ def _evaluate(eval_job: EvalJob, embeddings: dict[str | None, Embeddings], path:
     manifest = next(iter(manifests.values()))
     columns = next(iter(embeddings.values())).columns(layers)
     frontend = frontend_section(eval_job, manifests, len(columns), opts)
-    store = FoldStore(opts.results_dir, path, run_key)  # finished folds survive an interruption
+    store = FoldStore(opts.results_dir, path, run_key, dataset.kind.primary)  # finished folds survive an interruption
     if opts.force:
         store.clear()
     by_split: dict[str, FoldResult] = {}

@@ -381,8 +381,9 @@ ZERO_COST = {
 # 2: the front-end's dropout off (values change only for networks with dropout: rese2_multi); naswot 3: functional
 # nonlinearities are read too, and clip-major batches of windows; jacob_cov 3: the head unstandardised (per_clip);
 # naswot 5: every ReLU unit read where embedding pools first (timbral, vertical, rese2, samplecnn: training mode runs
-# the order as written, fusion.relu_of_max)
-VERSIONS = {"naswot": 6, "jacob_cov": 3, "fisher": 3}  # naswot 6: tensor-method and more activation calls read  # fisher 3: a clip's windows summed before squaring
+# the order as written, fusion.relu_of_max); naswot 6: tensor-method and more activation calls read (NONLINEARITIES);
+# fisher 3: a clip's windows summed before squaring
+VERSIONS = {"naswot": 6, "jacob_cov": 3, "fisher": 3}
 for _name, (_score, _labels, _source, _what) in ZERO_COST.items():
     register_proxy(name=_name, kind="zero-cost", source=_source, description=_what, version=VERSIONS.get(_name, 2))(
         _zero_cost(_score, needs_labels=_labels))

@@ -428,19 +428,25 @@ class FoldStore:
     """The finished outer folds of a result being computed, kept under ``<results>/.partial`` until its result file is
     written, so that an evaluation interrupted (killed, out of memory, the session ended) resumes from its last
     finished fold. A fold is reused only under the result's run key (embeddings, backend, grid, protocol, seed …);
-    an unreadable one is computed again."""
+    one that cannot be read, or is not that fold with its ``metric`` (a copy under another fold's name, an edited
+    file), is computed again."""
 
-    def __init__(self, results_dir: Path, path: Path, run_key: str) -> None:
+    def __init__(self, results_dir: Path, path: Path, run_key: str, metric: str | None = None) -> None:
         self.folder = Path(results_dir) / ".partial" / Path(path).relative_to(Path(results_dir)).with_suffix("")
-        self.run_key = run_key
+        self.run_key, self.metric = run_key, metric
 
     def get(self, name: str) -> FoldResult | None:
         file = self.folder / f"{name}.json"
         try:
             data = read_json(file) if file.is_file() else {}
-            return FoldResult.from_dict(data["fold"]) if data.get("run_key") == self.run_key else None
-        except (RwbenchError, KeyError, TypeError):
-            log.warning("%s is unreadable; that fold is computed again", file)
+            if data.get("run_key") != self.run_key:
+                return None
+            fold = FoldResult.from_dict(data["fold"])
+            if fold.name != name or (self.metric and not isinstance(fold.metrics.get(self.metric), float | int)):
+                raise ValueError(f"not {name} with its {self.metric}")
+            return fold
+        except (RwbenchError, KeyError, TypeError, AttributeError, ValueError):
+            log.warning("%s is unreadable or not %s's; that fold is computed again", file, name)
             return None
 
     def put(self, fold: FoldResult) -> None:

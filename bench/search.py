@@ -569,6 +569,11 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
         compute_proxies(archs, proxies, opts, dataset, folder, batches, setup, on_done)
     proxy_seconds = time.perf_counter() - start
     chosen, drawn = to_train(archs, rank_by, opts.train_top, opts.train_random, opts.sample_seed)
+    training = {"chosen": [a.name for a in chosen], "top": opts.train_top, "random": opts.train_random,
+                "top_by": rank_by, "drawn": [a.name for a in drawn],
+                "tied_at_cut": [a.name for a in tied_at_cut(archs, rank_by, opts.train_top)],
+                "results": str(opts.results_dir),  # as given (from the directory the search ran in)
+                "results_from_folder": os.path.relpath(Path(opts.results_dir).resolve(), folder.resolve())}
     if chosen and train_opts is not None:
         from .train import train_all
 
@@ -586,11 +591,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
                       "skipped": {dataset.clips[i].id: why for i, why in batches.skipped.items()}},
         "random_weight": {"outer_folds": [s.name for s in setup.splits] if setup.splits else "all",
                           "results": str(setup.opts.results_dir), "grid": setup.opts.grid},
-        "trained": {"chosen": [a.name for a in chosen], "top": opts.train_top, "random": opts.train_random,
-                    "top_by": rank_by, "drawn": [a.name for a in drawn],
-                    "tied_at_cut": [a.name for a in tied_at_cut(archs, rank_by, opts.train_top)],
-                    "results": str(opts.results_dir),  # as given (from the directory the search ran in)
-                    "results_from_folder": os.path.relpath(Path(opts.results_dir).resolve(), folder.resolve())},
+        "trained": training,
         # the proxies' cost as their records give it (a resumed search's wall time leaves out what earlier runs did)
         "seconds": sum(float(r.get("seconds") or 0.0) for a in archs for r in a.proxies.values()),
         "this_run_seconds": proxy_seconds,
@@ -601,7 +602,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     with exclusive(folder / ".search.lock", f"{folder}/search.json"):  # a search started beside this one may have
         refuse_other_search(folder, archs, opts, dataset)  # written its own since the check above (its records are kept)
         if not opts.force:  # the same search, grown: what its earlier runs chose for training stays recorded
-            manifest["trained"] = merged_training(earlier_training(folder / "search.json"), manifest["trained"])
+            manifest["trained"] = merged_training(earlier_training(folder / "search.json"), training)
         write_json(folder / "search.json", manifest)
     table = search_table(manifest)
     for fmt in FORMATS:

@@ -181,6 +181,32 @@ def test_a_result_of_another_grid_stops_the_run_unless_forced(study_run, tmp_pat
     assert forced.evaluated == 1 and json.loads(path.read_text())["backend"]["grid_name"] == "wide"
 
 
+def test_an_interrupted_forced_run_of_another_grid_resumes_on_a_plain_rerun(study_run, tmp_path, monkeypatch):
+    """`--grid wide --force` over a study-grid result, stopped after fold 1: the plain rerun refused the study-grid file
+    still there, and the --force it advised scored fold 1 again. The files it replaces now go before any fold."""
+    from rwbench import evaluate
+
+    opts = with_(study_run[0], results_dir=tmp_path / "results", grid="wide")
+    shutil.copytree(study_run[0].results_dir, opts.results_dir)
+    original, scored = evaluate.evaluate_split, []
+
+    def stop_at_fold2(X, y, split, *args, **kwargs):
+        if split.name == "fold2":
+            raise KeyboardInterrupt
+        scored.append(split.name)
+        return original(X, y, split, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "evaluate_split", stop_at_fold2)
+    with pytest.raises(KeyboardInterrupt):
+        run([tone_dataset()], [TINY], [TWO], with_(opts, force=True))
+    monkeypatch.setattr(evaluate, "evaluate_split", lambda X, y, split, *a, **k: scored.append(split.name)
+                        or original(X, y, split, *a, **k))
+    assert run([tone_dataset()], [TINY], [TWO], opts).evaluated == 1  # not refused
+    assert scored == ["fold1", "fold2", "fold3", "fold4"]  # fold 1 scored once: resumed
+    (path,) = (opts.results_dir / "runs").rglob("*.json")
+    assert json.loads(path.read_text())["backend"]["grid_name"] == "wide"
+
+
 def test_a_result_of_another_grid_written_after_the_check_is_not_replaced(study_run, tmp_path):
     """Two runs at once with another --grid: the one that checked before the other wrote its result must not
     replace that result silently (it stops, as the check before any work would have)."""

@@ -322,11 +322,20 @@ def test_stale_or_unreadable_scored_folds_are_computed_again_and_force_starts_ov
     stale.put(FoldResult.from_dict(record["folds"][1]))
     assert fold.folder == stale.folder and fold.get("fold2") is None  # written under another key: not reused
     (fold.folder / "fold3.json").write_text("{not json")
+    # fold 1 copied under fold 4's name, and one without its metric: every rerun stopped ("scores outer fold fold1
+    # more than once", "folds[0].accuracy is missing"), naming no file
+    (fold.folder / "fold4.json").write_bytes((fold.folder / "fold1.json").read_bytes())
     scored = scored_splits(monkeypatch)
     with caplog.at_level("WARNING", logger="rwbench.results"):
         run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
-    assert scored == ["fold2", "fold3", "fold4"]  # fold1 reused; the stale and the corrupted one computed again
+    assert scored == ["fold2", "fold3", "fold4"]  # fold1 reused; the stale, corrupted and misnamed ones computed again
     assert any("fold3.json is unreadable" in r.getMessage() for r in caplog.records)
+    assert any("fold4.json is unreadable or not fold4's" in r.getMessage() for r in caplog.records)
+    path.unlink()
+    fold.put(FoldResult.from_dict({k: v for k, v in record["folds"][0].items() if k != "accuracy"}))
+    scored.clear()
+    run([tone_dataset()], [TINY], [BACKENDS.get("logreg")], opts)
+    assert scored == ["fold1", "fold2", "fold3", "fold4"]
 
     fold.put(FoldResult.from_dict(record["folds"][0]))
     scored.clear()
