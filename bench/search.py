@@ -40,7 +40,7 @@ from .frontend import FRONTENDS, FrontendSpec
 from .macs import count_macs
 from .options import Batching, Cached, Execution, Networks
 from .proxies import PROXIES, ProxyContext, ProxySpec, RandomWeightSetup
-from .results import device_kind, safe
+from .results import device_kind, network_identity, safe
 from .search_space import SearchSpace, canonical_json, load_space, refuse_repeated_networks, shape_of
 
 log = logging.getLogger(__name__)
@@ -596,7 +596,8 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
         "seconds": sum(float(r.get("seconds") or 0.0) for a in archs for r in a.proxies.values()),
         "this_run_seconds": proxy_seconds,
         "architectures": [{"name": a.name, "config": a.config, "description": a.spec.description,
-                           "params": a.spec.param_count(opts.width), "proxies": a.proxies} for a in archs],
+                           "params": a.spec.param_count(opts.width), "network": network_identity(a.spec),
+                           "proxies": a.proxies} for a in archs],
     }
     manifest["trained_not_used"] = look_up_trained(manifest, Path(opts.results_dir))
     with exclusive(folder / ".search.lock", f"{folder}/search.json"):  # a search started beside this one may have

@@ -740,6 +740,7 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
                   "weights": "trained", "seed": seed, "init": spec.init, "pooling": "mean",
                   "layers": list(spec.defaults), "default_layers": True,
                   "feature_dim": spec.dim(opts.width, layers=spec.defaults), "params": spec.param_count(opts.width),
+                  "network": network_identity(spec),
                   "source": spec.source, "weights_file": {n: str(folder / s["weights"]) for n, s in summaries.items()},
                   "weights_sha256": {n: s["weights_sha256"] for n, s in summaries.items()}, "segment": None},
         backend={"name": "head", "grid": opts.head_settings(), "grid_size": len(grid), "version": TRAIN_CODE_VERSION},

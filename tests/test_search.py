@@ -848,6 +848,26 @@ def test_search_score_refuses_the_options_of_a_search(tmp_path, capsys):
     assert "--proxies, --train-top are options of a search" in capsys.readouterr().err
 
 
+def test_a_trained_row_of_another_version_of_the_network_is_named_not_scored(tmp_path):
+    """A plugin's activation edited (relu → tanh, the same parameters): the proxies were recomputed on the new network
+    and scored against the old network's training (synflow's rho 0.8 → -0.4), without a word."""
+    from rwbench.analysis.search_score import look_up_trained
+
+    folder = tmp_path / "runs" / "toy"
+    folder.mkdir(parents=True)
+    old, new = {"name": "a", "version": 1, "code": "sha256:aaaa"}, {"name": "a", "version": 1, "code": "sha256:bbbb"}
+    for name, network in (("a", old), ("b", new), ("c", None)):  # c: a row from before results recorded it
+        record = _trained_record(name, 0.5)
+        record["frontend"].update(**({"network": network} if network else {}))
+        (folder / f"{name}__small__trained__seed0__head.json").write_text(json.dumps(record))
+    manifest = {"dataset": {"key": "toy", "task_type": "multiclass"}, "width": "small",
+                "architectures": [{"name": n, "network": new} for n in "abc"]}
+    (line,) = look_up_trained(manifest, tmp_path)
+    assert line == ("trained row not used: a__small__trained__seed0__head.json: trained on another version of the "
+                    "network (version 1, code sha256:aaaa; the search's version 1, code sha256:bbbb)")
+    assert [bool(a["trained"]) for a in manifest["architectures"]] == [False, True, True]
+
+
 def test_trained_rows_of_another_protocol_or_recipe_are_named_not_scored(tmp_path):
     """A network trained under another protocol (FSDD refit=train beside train+valid: same clips, same key) or by
     another recipe than the others' (epochs, learning rates) is left out by name, and different seed sets are said."""

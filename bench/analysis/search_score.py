@@ -79,14 +79,16 @@ def read_trained(path: Path) -> dict | str:
 
 def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width: str, *,
                     fingerprint: str | None, params: int | None, skipped: list[str], protocol: dict | None = None,
-                    recipe: dict | None = None, read: Callable[[Path], dict | str] = read_trained) -> dict | None:
+                    recipe: dict | None = None, network: dict | None = None,
+                    read: Callable[[Path], dict | str] = read_trained) -> dict | None:
     """The trained rows of one front-end on dataset key ``dataset`` (task type ``kind``): mean primary metric over
     seeds, per seed, and the training seconds per seed; None when it has none (partial runs do not count). A row
     trained on other clips than ``fingerprint``, under another ``protocol`` (folds, refit), by another ``recipe``
     than the other architectures', or of another network than ``params`` parameters (a space file's widths changed
-    under the same id) is not comparable: it is left out, and why is appended to ``skipped``, as is a file that is
-    not used at all (:func:`read_trained`). ``read``: how a result file is read (a caller that has read them already
-    passes its copies)."""
+    under the same id) or than ``network`` (the front-end's version or plugin code, where both record it: an edited
+    plugin of the same parameter count) is not comparable: it is left out, and why is appended to ``skipped``, as is
+    a file that is not used at all (:func:`read_trained`). ``read``: how a result file is read (a caller that has
+    read them already passes its copies)."""
     paths = trained_paths(results_dir, dataset, name, width)
     primary = task_type(kind).primary
     metric = f"{primary}_mean"
@@ -112,6 +114,9 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
             ("parameters", record.get("frontend", {}).get("params"), params)) if ours is not None and theirs != ours]
         if protocol is not None and (theirs := record.get("dataset", {}).get("protocol")) != protocol:
             other.append(f"protocol {protocol_label(theirs)} (the search's {protocol_label(protocol)})")
+        if network and (theirs := record.get("frontend", {}).get("network")) and theirs != network:
+            other.append(f"another version of the network ({network_label(theirs)}; the search's "
+                         f"{network_label(network)})")
         if recipe is not None and recipe_of(record) != recipe:
             other.append(f"another recipe: {recipe_difference(recipe_of(record), recipe)}")
         if other:
@@ -128,6 +133,10 @@ def trained_results(results_dir: Path, dataset: str, kind: str, name: str, width
             "seconds_per_seed": float(np.mean(seconds)),
             "seconds_by_device": {device: float(np.mean(s)) for device, s in sorted(by_device.items())},
             "files": used}
+
+
+def network_label(network: dict) -> str:
+    return f"version {network.get('version')}" + (f", code {str(network['code'])[:12]}" if network.get("code") else "")
 
 
 def trained_records(manifest: dict, results: Path) -> dict[Path, dict | str]:
@@ -157,7 +166,7 @@ def look_up_trained(manifest: dict, results: Path, recipe: dict | None = None,
         arch["trained"] = trained_results(results, dataset["key"], dataset["task_type"], arch["name"], manifest["width"],
                                           fingerprint=dataset.get("fingerprint"), params=arch.get("params"),
                                           skipped=skipped, protocol=dataset.get("protocol"), recipe=recipe,
-                                          read=records.__getitem__)
+                                          network=arch.get("network"), read=records.__getitem__)
     lines = [f"trained row not used: {line}" for line in skipped]
     chosen = set((manifest.get("trained") or {}).get("chosen", []))
     untrained = [a["name"] for a in manifest["architectures"] if a["name"] in chosen and not a["trained"]]
