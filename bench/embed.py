@@ -68,6 +68,7 @@ def ensure_embedded(job: EmbedJob, cache_root: Path, **options) -> bool:
     if not job.dataset.clips:  # no chunk to compute or assemble
         raise DataError(f"dataset {job.dataset.key!r} has no clips: nothing to embed with {job.frontend.name}")
     entry = job.entry(Path(cache_root))
+    computed = False
     if entry.is_complete():
         log.debug("cache hit %s", entry.folder)
         if entry.parts.exists():  # a process killed between writing the manifest and removing them left them
@@ -80,11 +81,12 @@ def ensure_embedded(job: EmbedJob, cache_root: Path, **options) -> bool:
             entry.tidy()
             if not entry.exists():
                 _compute(job, entry, **options)
-                return True
-    # an entry a --skip-bad-audio run left clips out of fails a run without the flag, as a cold cache would
+                computed = True
+    # an entry a --skip-bad-audio run left clips out of fails a run without the flag, as a cold cache would — one
+    # finished now from the chunks of an interrupted --skip-bad-audio run too
     refuse_skipped(entry.manifest().skipped, job, options.get("skip_bad_audio", False),
                    f"the cached embeddings of {job.frontend.name}")
-    return False
+    return computed
 
 
 def build_model(job: EmbedJob, torch_device: torch.device, *, compile: bool = False,

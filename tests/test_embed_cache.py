@@ -233,6 +233,24 @@ def test_skip_bad_audio_records_the_clip_and_leaves_a_nan_row(tmp_path):
     assert json.loads(job_manifest(tmp_path).read_text())["skipped"][0]["clip"] == bad
 
 
+def test_an_entry_a_skip_bad_audio_run_began_is_refused_when_finished_without_the_flag(tmp_path, monkeypatch):
+    """`rwbench embed --skip-bad-audio` killed, then `rwbench embed` without it: it finished the entry from the
+    chunks, the bad clip left out, and exited 0 (the same command then refused it)."""
+    from rwbench.embed import ensure_embedded
+
+    monkeypatch.setattr(embed_module, "CHUNK_CLIPS", 8)
+    ds = tone_dataset()
+    bad = ds.clips[3].id
+    ds.fail_on = {bad: DataError(f"cannot decode {bad}: not audio"), ds.clips[20].id: KeyboardInterrupt()}
+    job = EmbedJob(ds, TINY)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_embedded(job, tmp_path, device="cpu", workers=0, skip_bad_audio=True)
+    del ds.fail_on[ds.clips[20].id]
+    for _ in range(2):  # as it finishes the entry, and from the cache after
+        with pytest.raises(DataError, match=rf"cannot decode {bad}: not audio \(1 clip\(s\) left out of the cached"):
+            ensure_embedded(job, tmp_path, device="cpu", workers=0)
+
+
 def job_manifest(root):
     return next(root.rglob("manifest.json"))
 
