@@ -542,6 +542,13 @@ def test_searches_pool_only_when_their_proxies_are_one_computation():
     again = [{"name": "lm2:1", "config": {**first, "max_growth": 2}, "params": 100, "proxies": {}}]
     with pytest.raises(RwbenchError, match="logmel:1 and lm2:1 are one network"):
         pooled([manifest("logmel", architectures=spelt), manifest("lm2", architectures=again)])
+    # a space member scored by `search registry` records only its name: read as its configuration
+    member = logmel.frontend(logmel.configs[3])
+    registered = [{"name": member.name, "config": {"registered": member.name, "input": "logmel"}, "params": 100,
+                   "proxies": {}}]
+    copy = [{"name": "lm2:" + member.name.split(":")[1], "config": logmel.configs[3], "params": 100, "proxies": {}}]
+    with pytest.raises(RwbenchError, match=f"{member.name} and lm2:.* are one network"):
+        pooled([manifest("registry", architectures=registered), manifest("lm2", architectures=copy)])
     wider = [{**other[0], "params": 400}]  # the same configuration at another [widths]: another network
     assert len(pooled([manifest("logmel", architectures=one), manifest("lm2", architectures=wider)])["architectures"]) == 2
 

@@ -540,9 +540,17 @@ def pooled(manifests: list[dict]) -> dict:
 
 def _network(config: dict) -> str:
     """What a configuration builds, whatever spells it (``max_growth`` is idle at ``growth`` 1): its layers at two
-    filter counts (with the parameter count, which the search recorded at its width, they name one network)."""
-    from ..search_space import network_key
+    filter counts (with the parameter count, which the search recorded at its width, they name one network). A
+    space member scored by ``search registry`` (``{"registered": "logmel:ID"}``) is read as its space configuration:
+    pooled with that space's search, it counted twice."""
+    from ..frontend import FRONTENDS
+    from ..search_space import network_key, searched_config
 
+    if isinstance(registered := config.get("registered"), str) and ":" in registered:
+        try:
+            config = searched_config(FRONTENDS.get(registered)) or config
+        except RwbenchError:  # a plugin's that is not loaded here: as written
+            pass
     try:
         return network_key(config, {"probe": 7, "probe_wide": 100})
     except (KeyError, TypeError, ValueError):  # not a search-space configuration: as written
