@@ -160,41 +160,47 @@ def pretrain(name: str, datasets: list[Dataset], frontends: list[FrontendSpec], 
     for dataset in datasets:  # a width that cannot train stops the run before any decoding
         for spec in frontends:
             check_fits(EmbedJob(dataset, spec, opts.width), opts.batch_size, opts.device, training=True)
-    device, out = resolve_device(opts.device), []
+    # every task decoded and checked before any trains: a refusal (or --force's removals) met at the second task
+    # left the first's new folds trained, and the advised --force threw them away
+    prepared = []
     for dataset in datasets:
         splits = dataset.splits()
         for spec in frontends:
-            waves_np, failed = decode_clips(EmbedJob(dataset, spec, opts.width), workers=opts.workers,
-                                            skip_bad_audio=opts.skip_bad_audio)
-            kept = without_failed(splits, failed, len(dataset.clips))
+            decoded, failed = decode_clips(EmbedJob(dataset, spec, opts.width), workers=opts.workers,
+                                           skip_bad_audio=opts.skip_bad_audio)
             folders = {seed: fold_weights_folder(opts.results_dir, name, dataset.key, spec.name, opts.width, seed)
                        for seed in opts.seeds}
             keys = {seed: pretraining_key(name, dataset, spec, seed, opts, failed) for seed in opts.seeds}
-            if opts.force:  # every seed's folds go before any trains: a rerun without --force resumes an interruption
-                for seed, folder in folders.items():
-                    with pretraining_lock(folder, name, spec, dataset, seed):
-                        for stale in (folder / f"{split.name}{ext}" for split in kept
-                                      for ext in (".json", ".safetensors", ".ckpt")):
-                            stale.unlink(missing_ok=True)
-            elif others := [f for seed in opts.seeds for f in other_trainings(folders[seed], kept, keys[seed])]:
-                raise RwbenchError(f"pretrain {name} of {spec.name} on {dataset.key} would replace what was "
-                                   f"pre-trained under other settings, code or data ({', '.join(others)}); nothing "
-                                   "was trained: pass --force to train again, or another --results")
-            waves = torch.from_numpy(waves_np)
-            db = target_logmel(waves, opts.batch_size)
+            prepared.append((dataset, spec, decoded, without_failed(splits, failed, len(dataset.clips)), folders, keys))
+    if opts.force:  # every folder's folds go before any trains: a rerun without --force resumes an interruption
+        for dataset, spec, _, kept, folders, _ in prepared:
             for seed, folder in folders.items():
-                # one process trains a seed at a time: a second waits, then reuses the finished folds
                 with pretraining_lock(folder, name, spec, dataset, seed):
-                    for split in kept:
-                        if finished_fold(folder, split.name, keys[seed], False) is None:
-                            start = time.perf_counter()
-                            summary = task.train_fold(spec, split, waves, db, seed, folder, keys[seed], opts, device)
-                            # what these weights may embed: this data alone, into this version of the network
-                            write_json(folder / f"{split.name}.json", {**summary, "data": fold_weights_data(dataset),
-                                                                       "network": network_identity(spec)})
-                            (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
-                            log.info("%s %s seed %d in %.1f s", name, split.name, seed, time.perf_counter() - start)
-                        out.append(folder / f"{split.name}.json")
+                    for stale in (folder / f"{split.name}{ext}" for split in kept
+                                  for ext in (".json", ".safetensors", ".ckpt")):
+                        stale.unlink(missing_ok=True)
+    elif others := [f for _, _, _, kept, folders, keys in prepared for seed in opts.seeds
+                    for f in other_trainings(folders[seed], kept, keys[seed])]:
+        raise RwbenchError(f"pretrain {name} would replace what was pre-trained under other settings, code or data "
+                           f"({', '.join(others)}); nothing was trained: pass --force to train again, or another "
+                           "--results")
+    device, out = resolve_device(opts.device), []
+    for dataset, spec, waves_np, kept, folders, keys in prepared:
+        waves = torch.from_numpy(waves_np)
+        db = target_logmel(waves, opts.batch_size)
+        for seed, folder in folders.items():
+            # one process trains a seed at a time: a second waits, then reuses the finished folds
+            with pretraining_lock(folder, name, spec, dataset, seed):
+                for split in kept:
+                    if finished_fold(folder, split.name, keys[seed], False) is None:
+                        start = time.perf_counter()
+                        summary = task.train_fold(spec, split, waves, db, seed, folder, keys[seed], opts, device)
+                        # what these weights may embed: this data alone, into this version of the network
+                        write_json(folder / f"{split.name}.json", {**summary, "data": fold_weights_data(dataset),
+                                                                   "network": network_identity(spec)})
+                        (folder / f"{split.name}.ckpt").unlink(missing_ok=True)
+                        log.info("%s %s seed %d in %.1f s", name, split.name, seed, time.perf_counter() - start)
+                    out.append(folder / f"{split.name}.json")
     return out
 
 

@@ -1030,12 +1030,14 @@ def test_a_pretraining_is_not_replaced_by_one_under_other_settings_without_force
     spec = FRONTENDS.get("mst")
     opts = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, epochs=1, patience=1, batch_size=8, seeds=(0, 1))
     pretrain("mst", [tone_dataset()], [spec], opts)
-    before = {p.name: p.read_bytes() for p in tmp_path.rglob("fold*.json")}
+    before = {p: p.read_bytes() for p in tmp_path.rglob("fold*.json")}
     other = dataclasses.replace(opts, epochs=2, patience=2)
-    with pytest.raises(RwbenchError, match=r"pretrain mst of mst on tones would replace what was pre-trained under "
+    first = tone_dataset()  # another task first: it trained before the refusal met the second ("nothing was trained")
+    first.name = "chimes"
+    with pytest.raises(RwbenchError, match=r"pretrain mst would replace what was pre-trained under "
                                            r"other settings.*fold1\.json.*nothing was trained: pass --force"):
-        pretrain("mst", [tone_dataset()], [spec], other)
-    assert {p.name: p.read_bytes() for p in tmp_path.rglob("fold*.json")} == before
+        pretrain("mst", [first, tone_dataset()], [spec], other)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("fold*.json")} == before
     original = pretraining.PRETRAINERS["mst"]
 
     def stopped_at_fold2(spec, split, *args, **kwargs):
