@@ -63,7 +63,7 @@ def test_check_plugin_counts_a_skipped_check_as_skipped(capsys):
     assert main(["check-plugin", "mfcc"]) == 0  # no weights: other_seed is skipped; on CPU cpu_cuda too
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert "passed all" not in last
-    assert last.startswith("front-end 'mfcc' passed ") and " of 14 checks, " in last
+    assert last.startswith("front-end 'mfcc' passed ") and " of 16 checks, " in last
     assert "skipped (other_process: rwbench's own network; other_seed: no weights" in last
 
 

@@ -17,7 +17,7 @@ def test_readme_plugin_example_passes_check_plugin(tmp_path, capsys):
     plugin.write_text(blocks[0])
     assert main(["check-plugin", "two_layer", "--plugin", str(plugin)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"passed (all 14 checks|13 of 14 checks, 1 skipped \(cpu_cuda: CUDA is not available\))", out)
+    assert re.search(r"passed (all 16 checks|15 of 16 checks, 1 skipped \(cpu_cuda: CUDA is not available\))", out)
     assert "FAIL" not in out
     assert FRONTENDS.get("two_layer").dim("small") == 160
 
