@@ -562,7 +562,10 @@ def refuse_other_frontends(spec: FrontendSpec, path: Path) -> None:
     """Refuse a weights file that rwbench wrote for another front-end: shapes alone do not tell apart networks
     that differ in a stride, hop or dilation (``strided_1024_512`` and ``strided_1024_1024``). A state dict without
     rwbench's metadata is taken as meant for whichever front-end it fits."""
-    said = file_metadata(path).get("frontend") if path.suffix == ".safetensors" else None
+    try:
+        said = file_metadata(path).get("frontend") if path.suffix == ".safetensors" else None
+    except WeightsError:  # unreadable: loading it names the file and why
+        return
     if said and said != spec.name:
         raise WeightsError(f"{path} holds weights rwbench wrote for front-end {said!r}, not {spec.name!r} (the "
                            f"shapes may match while strides or hops differ); give them to {said!r}")
