@@ -487,23 +487,22 @@ def halved(archs: list[Architecture], by: str) -> list[Architecture]:
     return best + tied
 
 
-def refuse_other_search(folder: Path, archs: list[Architecture], opts: SearchOptions, dataset: Dataset) -> None:
-    """Refuse to replace the ``search.json`` of another search in ``folder`` (unless ``--force``)."""
-    if not opts.force and (other := other_search(folder / "search.json", archs, opts, dataset)):
+def refuse_other_search(folder: Path, archs: list[Architecture], opts: SearchOptions, dataset: Dataset) -> dict | None:
+    """Refuse to replace the ``search.json`` of another search in ``folder`` (unless ``--force``); the search recorded
+    there (None where there is none, or it cannot be read: nothing to keep)."""
+    try:
+        earlier = read_json(folder / "search.json") if (folder / "search.json").is_file() else None
+    except RwbenchError:
+        earlier = None
+    if earlier is not None and not opts.force and (other := other_search(earlier, archs, opts, dataset)):
         raise RwbenchError(f"{folder} holds another search ({other}); this one would replace its search.json, and "
                            "`search score` would lose its trained architectures: give --out FOLDER, or --force")
+    return earlier
 
 
-def other_search(path: Path, archs: list[Architecture], opts: SearchOptions, dataset: Dataset) -> str:
-    """How the search recorded at ``path`` differs from this one in what it scores (another dataset, architectures it
-    does not score, width; more architectures, or more or other proxies, are the same search, grown), or "" when it
-    does not (or there is none)."""
-    try:
-        earlier = read_json(path) if path.is_file() else None
-    except RwbenchError:
-        return ""  # unreadable: nothing to keep
-    if earlier is None:
-        return ""
+def other_search(earlier: dict, archs: list[Architecture], opts: SearchOptions, dataset: Dataset) -> str:
+    """How the ``earlier`` search differs from this one in what it scores (another dataset, architectures it does not
+    score, width; more architectures, or more or other proxies, are the same search, grown), or "" when it does not."""
     recorded = earlier.get("dataset") or {}
     if (theirs := recorded.get("key")) != dataset.key:  # --out names no dataset
         return f"dataset {theirs}, not {dataset.key}"
@@ -515,14 +514,6 @@ def other_search(path: Path, archs: list[Architecture], opts: SearchOptions, dat
     if missing := [n for n in names if n not in mine]:
         return f"{len(missing)} of its {len(names)} architectures are not in this one, e.g. {missing[0]}"
     return "" if earlier.get("width") == str(opts.width) else f"width {earlier.get('width')}"
-
-
-def earlier_training(path: Path) -> dict | None:
-    """The ``trained`` record of the search at ``path`` (None where there is none, or it cannot be read)."""
-    try:
-        return read_json(path).get("trained") if path.is_file() else None
-    except RwbenchError:
-        return None
 
 
 def merged_training(earlier: dict | None, now: dict) -> dict:
@@ -600,10 +591,11 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
                            "proxies": a.proxies} for a in archs],
     }
     manifest["trained_not_used"] = look_up_trained(manifest, Path(opts.results_dir))
-    with exclusive(folder / ".search.lock", f"{folder}/search.json"):  # a search started beside this one may have
-        refuse_other_search(folder, archs, opts, dataset)  # written its own since the check above (its records are kept)
-        if not opts.force:  # the same search, grown: what its earlier runs chose for training stays recorded
-            manifest["trained"] = merged_training(earlier_training(folder / "search.json"), training)
+    with exclusive(folder / ".search.lock", f"{folder}/search.json"):
+        # a search started beside this one may have written its own since the check above (its records are kept)
+        earlier = refuse_other_search(folder, archs, opts, dataset)
+        if earlier is not None and not opts.force:  # the same search, grown: what earlier runs chose for training stays
+            manifest["trained"] = merged_training(earlier.get("trained"), training)
         write_json(folder / "search.json", manifest)
     table = search_table(manifest)
     for fmt in FORMATS:

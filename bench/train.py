@@ -716,8 +716,7 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
         runs = _inner_runs(spec, dataset, source, tensor, labels, seed, folder, key, opts, device, windows, grid)
         return choose(runs, grid), source.name
 
-    # one process trains a (front-end, dataset, width, seed) at a time: a second waits, then reuses the finished folds
-    with exclusive(folder / ".train.lock", f"the training of {spec.name} on {dataset.key} (seed {seed})"):
+    with training_lock(folder, spec, dataset, seed):
         # (with ``replace``, files of another key are simply not reused: each is rewritten as its fold finishes)
         if not (opts.force or opts.replace) and (others := other_trainings(folder, chosen, key, path)):
             raise RwbenchError(f"{spec.name} on {dataset.key} (seed {seed}) was trained under other settings, code "
@@ -757,6 +756,12 @@ def train_one(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOption
     return path
 
 
+def training_lock(folder: Path, spec: FrontendSpec, dataset: Dataset, seed: int):
+    """One process trains a (front-end, dataset, width, seed) at a time: a second waits, then reuses the finished
+    folds."""
+    return exclusive(folder / ".train.lock", f"the training of {spec.name} on {dataset.key} (seed {seed})")
+
+
 def forget_training(dataset: Dataset, spec: FrontendSpec, seed: int, opts: TrainOptions, splits: list[OuterSplit]) -> None:
     """``--force``: remove the result and the chosen folds' files (weights, records, inner runs, checkpoints; the
     first fold's inner runs too where the others reuse its choice) that this training replaces — every seed's before
@@ -765,7 +770,7 @@ def forget_training(dataset: Dataset, spec: FrontendSpec, seed: int, opts: Train
     folder = fold_weights_folder(opts.results_dir, "trained", dataset.key, spec.name, opts.width, seed)
     chosen = select_folds(splits, opts.folds, dataset.key)
     sources = splits[:1] if opts.select_on == "first-fold" and len(setting_grid(opts)) > 1 else []
-    with exclusive(folder / ".train.lock", f"the training of {spec.name} on {dataset.key} (seed {seed})"):
+    with training_lock(folder, spec, dataset, seed):
         replaced = [trained_path(dataset, spec, seed, opts),
                     *(folder / f"{split.name}{ext}" for split in chosen for ext in (".json", ".safetensors"))]
         for name in {split.name for split in [*chosen, *sources]}:
@@ -777,9 +782,10 @@ def forget_training(dataset: Dataset, spec: FrontendSpec, seed: int, opts: Train
 def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: TrainOptions) -> list[Path]:
     """Train every learnable front-end on every dataset for every seed (audio decoded once per sample rate)."""
     trainable = learnable(frontends)
+    splits_of = {dataset.key: dataset.splits() for dataset in datasets}
     refused = []
     for dataset in datasets:  # what would stop a front-end stops the run before any decoding or training
-        splits, protocol = dataset.splits(), dataset.describe()["protocol"]
+        splits, protocol = splits_of[dataset.key], dataset.describe()["protocol"]
         select_folds(splits, opts.folds, dataset.key)  # a --folds name a task lacks: before any task trains
         for spec in trainable:
             job = EmbedJob(dataset, spec, opts.width)
@@ -795,13 +801,12 @@ def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: Trai
                            "another --results")
     if opts.force:
         for dataset in datasets:
-            splits = dataset.splits()
             for spec in trainable:
                 for seed in opts.seeds:
-                    forget_training(dataset, spec, seed, opts, splits)
+                    forget_training(dataset, spec, seed, opts, splits_of[dataset.key])
     paths = []
     for dataset in datasets:
-        splits, described = dataset.splits(), dataset.describe()
+        splits, described = splits_of[dataset.key], dataset.describe()
         decoded: dict[tuple, tuple[np.ndarray, dict]] = {}
         for spec in trainable:
             job = EmbedJob(dataset, spec, opts.width)
