@@ -172,27 +172,49 @@ def _referenced(module: types.ModuleType) -> set[str]:
     return names
 
 
-def dependencies(module: types.ModuleType) -> dict[str, str]:
+def dependencies(module: types.ModuleType, model: nn.Module | None = None) -> dict[str, str]:
     """What else the code of ``module`` runs: each distribution it uses, transitively through loose modules (its
-    own helpers, a wrapped package's shim), by version, and each loose module by the sha256 of its code — so that
-    upgrading the package a shim wraps, or editing a helper beside the module, embeds it again. Standard library,
-    the module's own package (:func:`_code_sha256`) and rwbench's platform (:func:`_platform`) are left out."""
+    own helpers, a wrapped package's shim) and through its own package's submodules (a package whose ``__init__``
+    re-exports the API of ``.api``), by version — an editable install also by the sha256 of its code — and each
+    loose module by the sha256 of its code; the walk also starts from the modules of ``model``'s classes (a network
+    class that ``load_model`` imports inside the function). So upgrading the package a shim wraps, or editing a
+    helper beside the module, embeds it again. Standard library and rwbench's platform (:func:`_platform`) are left
+    out; the module's own package is keyed by :func:`_code_sha256`."""
     own, platform, distributions = module.__name__.split(".")[0], _platform(), metadata.packages_distributions()
     found: dict[str, str] = {}
-    todo, seen = [module], {module.__name__}
+    todo, seen = [module.__name__, *(type(layer).__module__ for layer in (model.modules() if model else ()))], set()
     while todo:
-        for name in sorted(_referenced(todo.pop())):
-            top = name.split(".")[0]
-            if top in sys.stdlib_module_names or top in ("builtins", own) or name in seen:
-                continue
-            seen.add(name)
-            if dists := distributions.get(top):
+        name = todo.pop()
+        top = name.split(".")[0]
+        if name in seen or top in sys.stdlib_module_names or top == "builtins":
+            continue
+        seen.add(name)
+        loaded = sys.modules.get(name)
+        if top != own:  # the own package's code is keyed by module_sha256; what its modules import is walked
+            if dists := distributions.get(top):  # a distribution: keyed by its release, not walked
                 if _normal(dists[0]) not in platform:
-                    found[f"distribution {dists[0]}"] = metadata.version(dists[0])
-            elif isinstance(loose := sys.modules.get(name) or sys.modules.get(top), types.ModuleType):
-                found[f"module {loose.__name__}"] = _code_sha256(loose) or ""
-                todo.append(loose)
+                    found[f"distribution {dists[0]}"] = _release(dists[0], top)
+                continue
+            if not isinstance(loaded := loaded or sys.modules.get(top), types.ModuleType):
+                continue
+            found[f"module {loaded.__name__}"] = _code_sha256(loaded) or ""
+        if isinstance(loaded, types.ModuleType):
+            todo += sorted(_referenced(loaded))
     return dict(sorted(found.items()))
+
+
+def _release(distribution: str, top: str) -> str:
+    """A distribution's version; for an editable install (``pip install -e``: edits keep the version) also the
+    sha256 of its code."""
+    version = metadata.version(distribution)
+    try:
+        editable = json.loads(metadata.distribution(distribution).read_text("direct_url.json") or "{}").get(
+            "dir_info", {}).get("editable", False)
+    except (ValueError, AttributeError):
+        editable = False
+    if editable and isinstance(installed := sys.modules.get(top), types.ModuleType):
+        return f"{version} (editable, sha256 {_code_sha256(installed)})"
+    return version
 
 
 def _state_sha256(model: nn.Module) -> str:
@@ -256,7 +278,7 @@ def _make(ref: HearRef, name: str) -> FrontendSpec:
               "model_sha256": sha, "sample_rate": int(api.sample_rate), "embedding_size": dim,
               "adapter_version": ADAPTER_VERSION,
               "module_sha256": _code_sha256(module),  # a release's version does not change with an edited install
-              "dependencies": dependencies(module),
+              "dependencies": dependencies(module, model),
               "state_sha256": _state_sha256(model)}  # weights the module loads itself (its own data files, a path
     # inside a model spec): another state is another network, whatever file names say
     identity = {k: v for k, v in record.items() if k != "model_file" or sha is None}  # a moved file is the same model

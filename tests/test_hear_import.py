@@ -228,6 +228,67 @@ def test_a_helper_module_beside_the_hear_module_is_part_of_its_key(tmp_path):
     assert seen[0] == seen[1] != seen[2]
 
 
+def _distribution(root: Path, name: str, version: str, code: str, editable: bool = False) -> Path:
+    """An installed distribution ``name`` in ``root`` (its package and a dist-info with top_level.txt)."""
+    (root / name).mkdir(exist_ok=True)
+    (root / name / "__init__.py").write_text(code)
+    for old in root.glob(f"{name}-*.dist-info"):
+        for f in old.iterdir():
+            f.unlink()
+        old.rmdir()
+    info = root / f"{name}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "top_level.txt").write_text(name + "\n")
+    if editable:
+        (info / "direct_url.json").write_text(json.dumps({"url": f"file://{root}", "dir_info": {"editable": True}}))
+    return root / name / "__init__.py"
+
+
+def test_what_a_packages_submodule_imports_is_part_of_its_key(tmp_path):
+    """A HEAR package whose ``__init__`` re-exports the API of ``.api`` (the usual layout), its ``.api`` using a
+    library: the walk skipped the package's own modules, so upgrading the library (0.1.0 -> 0.2.0) kept the key
+    and the old embeddings were reused."""
+    package = tmp_path / "hear_layered"
+    package.mkdir()
+    (package / "__init__.py").write_text("from .api import load_model, get_scene_embeddings, get_timestamp_embeddings\n")
+    (package / "api.py").write_text(
+        "import scalelib\nfrom hear_toy_module import load_model, get_timestamp_embeddings\n"
+        "from hear_toy_module import get_scene_embeddings as _scene\n"
+        "def get_scene_embeddings(audio, model):\n    return _scene(audio, model) * scalelib.SCALE\n")
+    seen = _versions_across_edits(tmp_path, "hear_layered", [
+        lambda: _distribution(tmp_path, "scalelib", "0.1.0", "SCALE = 1.0\n"), lambda: None,
+        lambda: _distribution(tmp_path, "scalelib", "0.2.0", "SCALE = 1000.0\n")])
+    assert seen[0] == seen[1] != seen[2]
+
+
+def test_an_edited_editable_library_is_part_of_its_key(tmp_path):
+    """``pip install -e`` keeps the version while the code changes: an editable distribution is keyed by its code."""
+    (tmp_path / "hear_editable.py").write_text(
+        "import scalelib\nfrom hear_toy_module import load_model, get_timestamp_embeddings\n"
+        "from hear_toy_module import get_scene_embeddings as _scene\n"
+        "def get_scene_embeddings(audio, model):\n    return _scene(audio, model) * scalelib.SCALE\n")
+    seen = _versions_across_edits(tmp_path, "hear_editable", [
+        lambda: _distribution(tmp_path, "scalelib", "0.1.0", "SCALE = 1.0\n", editable=True), lambda: None,
+        lambda: _distribution(tmp_path, "scalelib", "0.1.0", "SCALE = 1000.0\n", editable=True)])
+    assert seen[0] == seen[1] != seen[2]
+
+
+def test_a_network_class_load_model_imports_inside_is_part_of_its_key(tmp_path):
+    """``load_model`` importing its network class inside the function: nothing at the module's level named the
+    helper, so editing the network's ``forward`` kept the key (the state digest reads weights, not code)."""
+    (tmp_path / "hear_lazy.py").write_text(
+        "from hear_toy_module import get_timestamp_embeddings\n"
+        "def load_model(model_file_path=''):\n    from hear_lazy_net import Net\n    return Net()\n"
+        "def get_scene_embeddings(audio, model):\n    return model(audio)\n")
+    helper = tmp_path / "hear_lazy_net.py"
+    net = ("import torch\nfrom hear_toy_module import ToyModel\nclass Net(ToyModel):\n"
+           "    def forward(self, audio):\n        return torch.stack([audio.mean(1)] * 8, 1) * {}\n")
+    seen = _versions_across_edits(tmp_path, "hear_lazy", [lambda: helper.write_text(net.format(1.0)), lambda: None,
+                                                          lambda: helper.write_text(net.format(2.0))])
+    assert seen[0] == seen[1] != seen[2]
+
+
 def test_a_data_file_inside_a_hear_package_is_part_of_its_key(tmp_path):
     """A package reading a config.json beside its code into a plain attribute (not a parameter or buffer): only its
     .py files were hashed, so a changed config kept the key."""
