@@ -31,7 +31,7 @@ from .filehash import sha256_of
 from .fileio import atomic_path, read_json
 from .options import Execution, Networks, Storage, check_seconds
 from .protocol import OuterSplit, keep_rows
-from .results import devices_label
+from .results import NOT_CONVERGED, devices_label
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ LR_SCHEDULES = {"plateau": "reduce_on_plateau(0.5, 2)",  # halve the rate after 
 SILENCE_DBFS = -60.0  # crops / windows whose RMS is below this (1e-3 of full scale) are silence
 WINDOW_HOP = 0.5  # prediction windows advance by this fraction of a window
 CROP_GRID_SECONDS = 0.01  # training crops start on a 10-ms grid (the positions whose window is not silent)
-NOT_CONVERGED = 0.1  # a best epoch within this fraction of the epoch cap is flagged not_converged
 
 
 def _number(value: object) -> TypeGuard[float]:
@@ -196,13 +195,6 @@ def finished_fold(folder: Path, fold: str, key: str, force: bool) -> dict[str, A
                     "trained again", weights, summary)
         return None
     return done
-
-
-def not_converged(best_epoch: int, cap: int, patience: int | None = None) -> bool:
-    """A best epoch within :data:`NOT_CONVERGED` (10 %) of the epoch cap, or within ``patience`` epochs of it (the
-    cap, not early stopping, ended the run: ``--epochs 30 --patience 10`` with a best epoch of 25): validation may
-    still have been improving."""
-    return cap - best_epoch <= NOT_CONVERGED * cap or (patience is not None and cap - best_epoch < patience)
 
 
 def not_converged_rule(patience: int | None = None) -> str:

@@ -40,7 +40,6 @@ from .fitting import (
     decode_clips,
     finished_fold,
     fit,
-    not_converged,
     other_trainings,
     recompute_batch_norms,
     warn_not_converged,
@@ -49,7 +48,7 @@ from .fitting import (
 )
 from .frontend import Embedder, FrontendSpec
 from .protocol import OuterSplit
-from .results import fold_weights_data, fold_weights_folder, network_identity
+from .results import fold_weights_data, fold_weights_folder, network_identity, not_converged
 from .weight_packs import write_safetensors
 
 log = logging.getLogger(__name__)

@@ -341,11 +341,22 @@ class ResultRecord:
         return cls(**{k: v for k, v in data.items() if k in names} | {"folds": folds})
 
 
+NOT_CONVERGED = 0.1  # a best epoch within this fraction of the epoch cap is flagged not_converged
+
+
+def not_converged(best_epoch: int, cap: int, patience: int | None = None) -> bool:
+    """A best epoch within :data:`NOT_CONVERGED` (10 %) of the epoch cap, or within ``patience`` epochs of it (the
+    cap, not early stopping, ended the run: ``--epochs 30 --patience 10`` with a best epoch of 25): validation may
+    still have been improving."""
+    return cap - best_epoch <= NOT_CONVERGED * cap or (patience is not None and cap - best_epoch < patience)
+
+
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     """A result file's JSON in this schema version (a new dict; the file is never rewritten). From version 1: the
     trained rows' ``frontend.weights_files`` is also found as ``weights_file``, the name every producer uses, and
-    ``upgraded_from`` says which version was read. Version 1 files keep what they stored: folds without per-clip
-    ``scores`` (and multilabel folds without ``truth``) stay without them."""
+    ``upgraded_from`` says which version was read; a head's per-fold training records move under ``training.folds``,
+    each flagged ``not_converged`` by today's rule (:func:`_v1_trainings`). Version 1 files keep what they stored:
+    folds without per-clip ``scores`` (and multilabel folds without ``truth``) stay without them."""
     if not isinstance(data, dict) or data.get("schema_version") == SCHEMA_VERSION:
         return data
     if data.get("schema_version") not in READABLE_VERSIONS:
@@ -355,7 +366,24 @@ def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     frontend = data.get("frontend")
     if isinstance(frontend, dict) and "weights_files" in frontend and "weights_file" not in frontend:
         out["frontend"] = {**frontend, "weights_file": frontend["weights_files"]}
+    if (folds := _v1_trainings(data)) is not None:
+        out["training"] = {"folds": folds}
     return out
+
+
+def _v1_trainings(data: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """A version-1 head's per-fold training records (``training`` = {fold: {best_epoch, epochs_run, ...}}) in the
+    layout of version 2 (``training.folds``), each flagged by :func:`not_converged` under the recorded cap and
+    patience (``backend.grid``): version 1 did not flag them, and read as they were, they showed as converged."""
+    training, grid = data.get("training"), (data.get("backend") or {}).get("grid")
+    if not (isinstance(training, dict) and isinstance(grid, dict) and isinstance(grid.get("epochs"), int)
+            and "folds" not in training and training
+            and all(isinstance(f, dict) and isinstance(f.get("best_epoch"), int) for f in training.values())):
+        return None
+    return {name: {**fold, "not_converged": fold.get("not_converged",
+                                                      not_converged(fold["best_epoch"], grid["epochs"],
+                                                                    grid.get("patience")))}
+            for name, fold in training.items()}
 
 
 # What every producer's front-end and backend sections hold (checked by :func:`build_record`).

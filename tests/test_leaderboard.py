@@ -4,6 +4,7 @@ import dataclasses
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -565,3 +566,23 @@ def test_compare_refuses_a_head_beside_features_of_another_training(tmp_path, ca
     (runs / "piczak__small__trained__seed0__svm.json").write_text(json.dumps(svm))
     assert main(["compare", "--results", str(tmp_path), "piczak:trained:head", "piczak:trained:svm"]) == 2
     assert "compare: stale trained rows: esc10 piczak (trained, width small, seed 0)" in capsys.readouterr().err
+
+
+def test_csv_and_json_round_a_halfway_mean_as_the_markdown_prints_it(tmp_path):
+    """A mean of two ESC-10 seeds is K/800, often x.xxxx5 exactly: ``DataFrame.round`` wrote 0.7912 in CSV and JSON
+    where the Markdown printed 0.7913 (study 24's piczak head; 33 cells of its table)."""
+    study = Path(__file__).resolve().parents[1] / "studies" / "random-vs-trained-24" / "results" / "runs" / "esc10"
+    sources = sorted(study.glob("piczak__small__trained__seed[01]__head.json"))
+    if len(sources) != 2:
+        pytest.skip(f"{study} lacks piczak's two trained seeds")
+    (tmp_path / "runs" / "esc10").mkdir(parents=True)
+    for source in sources:
+        (tmp_path / "runs" / "esc10" / source.name).write_text(source.read_text())
+    table = leaderboard.load(tmp_path)
+    assert table["accuracy_mean"].iloc[0] == pytest.approx(0.79125, abs=1e-12)
+    md = markdown_rows(leaderboard.export(table, "md", columns="frontend,accuracy_mean"))
+    csv_rows = pd.read_csv(io.StringIO(leaderboard.export(table, "csv")), dtype=str)
+    json_rows = json.loads(leaderboard.export(table, "json"))["rows"]
+    assert md[0]["accuracy_mean"] == csv_rows["accuracy_mean"][0] == str(json_rows[0]["accuracy_mean"]) == "0.7913"
+    p = pd.DataFrame({"p_vs_best": [0.000123456, 0.5, float("nan")]})
+    assert leaderboard._rounded(p)["p_vs_best"].tolist()[:2] == [0.0001235, 0.5]

@@ -240,3 +240,32 @@ def test_rows_of_one_backend_evaluated_with_another_grid_or_code_are_named_not_c
     assert line.startswith("esc10: svm's rows were evaluated differently: grid ") and "grid study, version 1: 1 row(s), " \
         "e.g. temporal random" in line, line
     assert "Not comparable" in leaderboard.to_markdown(table)
+
+
+def test_a_v1_heads_folds_are_flagged_not_converged_by_todays_rule():
+    """Version 1 kept a head's per-fold records as ``training = {fold: ...}`` and flagged none: read as they were, the
+    leaderboard's ``not converged`` stayed empty for heads whose best epoch sat at the 30-epoch cap (deepfourier,
+    best epochs 27–30 on all five folds)."""
+    records = [r for r in _study_records("random-vs-trained") if r.backend["name"] == "head"]
+    assert records
+    flagged = 0
+    for record in records:
+        grid, folds = record.backend["grid"], record.training["folds"]
+        assert set(folds) == {f"fold{i + 1}" for i in range(len(record.folds))} or folds  # one record per fold
+        for fold in folds.values():
+            cap, best = grid["epochs"], fold["best_epoch"]
+            near = cap - best <= 0.1 * cap or cap - best < grid["patience"]
+            assert fold["not_converged"] is near
+            flagged += near
+    table = leaderboard.load(STUDIES / "random-vs-trained" / "results")
+    heads = table[table["backend"] == "head"]
+    shown = {(r.dataset, r.frontend): r.not_converged for r in heads.itertuples()}
+    assert shown[("esc10", "deepfourier")] == "10/10" and flagged == 58
+    assert sum(int(v.split("/")[0]) for v in shown.values() if v) == flagged
+
+
+def test_a_v2_head_and_a_v2_row_without_per_fold_training_are_left_as_they_are():
+    assert upgrade({"schema_version": SCHEMA_VERSION, "training": {"fold1": {"best_epoch": 30}}})["training"] == {
+        "fold1": {"best_epoch": 30}}
+    v1 = {"schema_version": 1, "backend": {"grid": {"epochs": 30}}, "training": {"folds": {}}}
+    assert upgrade(v1)["training"] == {"folds": {}}

@@ -289,9 +289,12 @@ P_VALUES = ("p_vs_best", "least_p", "friedman_p", "rank_corr_spearman_p", "rank_
 def _rounded(table: pd.DataFrame) -> pd.DataFrame:
     """Figures to :data:`DECIMALS` places; p-values to 4 significant digits (a tiny p must not print as 0)."""
     p_columns = [c for c in P_VALUES if c in table.columns]
-    out = table.round({c: DECIMALS for c in table.columns if c not in p_columns and table[c].dtype != object})
-    for column in p_columns:
-        out[column] = [float(f"{v:.4g}") if isinstance(v, float) and np.isfinite(v) else v for v in table[column]]
+    out = table.copy()
+    for column in table.columns:  # each value as the Markdown prints it (DataFrame.round gives 0.7912 for 0.79125)
+        if column in p_columns or pd.api.types.is_float_dtype(table[column]):
+            shape = ".4g" if column in p_columns else f".{DECIMALS}f"
+            out[column] = [float(f"{v:{shape}}") if isinstance(v, float) and np.isfinite(v) else v
+                           for v in table[column]]
     return out
 
 
