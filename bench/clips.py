@@ -12,7 +12,7 @@ from .audio import MAX_PEAK, fix_length, segments
 from .datamodel import Clip, Dataset
 from .embed_job import EmbedJob
 from .errors import DataError
-from .filehash import content_stat
+from .filehash import content_stat, file_digests
 
 SILENT_CROP = 1e-4  # a crop peaking this far below its clip's peak (−80 dB) holds no signal: a bad clip
 
@@ -37,18 +37,20 @@ def mono_float(audio: np.ndarray, dataset: Dataset, clip: Clip) -> np.ndarray:
 
 def changed_since_fingerprint(dataset: Dataset, clip: Clip) -> str | None:
     """Why ``clip``'s file is not the one the dataset's fingerprint hashed (rewritten or replaced since: its
-    embedding or training would be stored under the old content's key), or None."""
-    expected = dataset.__dict__.get("_file_stats", {}).get(str(clip.path)) if clip.path is not None else None
-    if expected is None or clip.path is None:
+    embedding or training would be stored under the old content's key), or None. The stat is compared first; where it
+    differs (another inode or mtime: a node's own copy of the data, read by a Dask worker), the file's sha1."""
+    recorded = dataset.__dict__.get("_file_stats", {}).get(str(clip.path)) if clip.path is not None else None
+    if recorded is None or clip.path is None:
         return None
+    stat, sha1 = recorded
     try:
         now = content_stat(os.stat(os.path.realpath(clip.path)))
+        if now == stat or (now[0] == stat[0] and file_digests([clip.path]) == [sha1]):
+            return None
     except OSError as err:
         return f"{clip.path}: {err.strerror} (it was there when the run began)"
-    if now != expected:
-        return (f"{clip.path}: changed on disk during the run (after the dataset's fingerprint was taken): its "
-                "numbers would be stored under the old content's key; rerun once the files stay as they are")
-    return None
+    return (f"{clip.path}: changed on disk during the run (after the dataset's fingerprint was taken; its bytes "
+            "differ): its numbers would be stored under the old content's key; rerun once the files stay as they are")
 
 
 class ClipAudio(torch.utils.data.Dataset):

@@ -112,10 +112,12 @@ class Dataset:
         (ESC-50's 5 s) names them by the dataset's name."""
         files = [c.path for c in self.clips if c.path is not None]
         try:
-            # as hashed: a file rewritten later in the run is refused when decoded (clips.changed_since_fingerprint)
+            # stat and sha1 as hashed: a file whose bytes change later in the run is refused when decoded
+            # (clips.changed_since_fingerprint)
             stats: dict[str, tuple[int, int, int]] = {}
-            digests = iter(file_digests(files, stats))
-            self.__dict__["_file_stats"] = stats
+            sha1s = file_digests(files, stats)
+            self.__dict__["_file_stats"] = {path: (stats[path], sha1) for path, sha1 in zip(map(str, files), sha1s)}
+            digests = iter(sha1s)
         except OSError as err:
             raise DataError(f"{self.key}: cannot read {err.filename}: {err.strerror}") from err
         rows = [[c.id, c.label, next(digests) if c.path is not None else None, *([list(c.tags)] if c.tags else [])]

@@ -566,3 +566,44 @@ def test_a_chmod_or_a_hard_link_mid_run_is_no_change_but_a_rewrite_is(tmp_path):
     assert changed_since_fingerprint(dataset, clip) is None
     clip.path.write_bytes(dataset.clips[-1].path.read_bytes())
     assert "changed on disk during the run" in changed_since_fingerprint(dataset, clip)
+
+
+def test_a_workers_byte_identical_copy_of_the_data_is_accepted_and_changed_bytes_are_not(tmp_path):
+    """A Dask worker on a node whose copy of the data holds the same bytes at the same path (other inodes, other
+    mtimes) refused every clip as "changed on disk during the run": only the stat was compared. Where the stat
+    differs, the file's sha1 is compared with the fingerprint's; changed bytes (of the same size) are refused.
+    Checked in a process of its own given the pickled dataset, as a worker gets it."""
+    import pickle
+
+    from conftest import write_audio
+
+    from rwbench.datamodel import DATASETS
+
+    for label in ("cat", "dog", "owl"):
+        for i in range(3):
+            write_audio(tmp_path / "data" / label / f"{label}{i}.wav", seconds=0.3)
+    (dataset,) = DATASETS.get("folder").load(tmp_path / "data", k=3, seconds=0.3)
+    dataset.fingerprint()
+    (tmp_path / "dataset.pkl").write_bytes(pickle.dumps(dataset))
+    time.sleep(0.01)  # another mtime
+    for clip in dataset.clips:  # the node's copy: same bytes, new file (inode), new mtime
+        copy = clip.path.with_suffix(".copy")
+        copy.write_bytes(clip.path.read_bytes())
+        os.replace(copy, clip.path)
+    changed = dataset.clips[0].path
+    noise = bytearray(changed.read_bytes())
+    noise[-1] ^= 0xFF  # one sample's byte: same size, other bytes
+    changed.write_bytes(bytes(noise))
+    code = f"""
+import pickle, sys
+sys.path.insert(0, {TESTS!r})
+from rwbench.clips import changed_since_fingerprint
+dataset = pickle.loads(open({str(tmp_path / "dataset.pkl")!r}, "rb").read())
+for clip in dataset.clips:
+    print(clip.path.name, changed_since_fingerprint(dataset, clip))
+"""
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=TESTS)
+    assert child.returncode == 0, child.stderr[-2000:]
+    verdicts = dict(line.split(" ", 1) for line in child.stdout.splitlines())
+    assert len(verdicts) == 9 and "changed on disk during the run" in verdicts.pop(changed.name)
+    assert set(verdicts.values()) == {"None"}
