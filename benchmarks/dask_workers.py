@@ -30,7 +30,11 @@ from rwbench.pipeline import RunLog, RunOptions, embed_all, run
 
 
 def predictions(results: Path) -> dict[str, list]:
-    return {p.name: [f["predicted"] for f in json.loads(p.read_text())["folds"]] for p in results.rglob("*.json")}
+    """Each result file's fold predictions, keyed by its path under ``results`` (the tasks' files share names)."""
+    files = list(results.rglob("*.json"))
+    got = {p.relative_to(results).as_posix(): [f["predicted"] for f in json.loads(p.read_text())["folds"]] for p in files}
+    assert len(got) == len(files), f"{len(files)} result files, {len(got)} compared"
+    return got
 
 
 def main() -> int:
@@ -70,6 +74,7 @@ def main() -> int:
                     run_dask(datasets, frontends, backends, opts, n_workers=n_workers)
                 seconds = time.perf_counter() - start
                 got = predictions(opts.results_dir / "runs")
+                assert len(got) == log.evaluated, f"{name}: {log.evaluated} results evaluated, {len(got)} files"
                 reference = reference or got
                 same = got == reference and best.get(name, (0, 0, 0, True))[3]
                 best[name] = (name, min(seconds, best.get(name, (0, seconds))[1]), log.evaluated, same)

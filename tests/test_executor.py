@@ -227,3 +227,21 @@ def test_an_existing_clusters_device_and_memory_are_checked_on_its_worker_not_he
         log_ = run_dask([tone_dataset()], [TINY], BACKENDS_USED, _opts(tmp_path / "there"),
                         scheduler=cluster.scheduler_address)
     assert log_.evaluated == 4 and warned == [log_.results] and len(log_.results) == 4
+
+
+def test_dask_workers_benchmark_compares_every_tasks_predictions(tmp_path):
+    """benchmarks/dask_workers.py keyed predictions by file name: the two synthetic tasks' files share names, so
+    only one task's predictions were compared with the local run's. Keyed by path under the results folder."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dask_workers", TESTS.parent / "benchmarks" / "dask_workers.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for folder, altered in (("same", 0), ("altered", 1)):
+        for task in ("synthetic__timbre", "synthetic__rhythm"):
+            path = tmp_path / folder / task / "mfcc__small__none__seed0__logreg.json"
+            path.parent.mkdir(parents=True)
+            predicted = [altered if task == "synthetic__timbre" else 0] * 3
+            path.write_text(json.dumps({"folds": [{"predicted": predicted}]}))
+    same, altered = bench.predictions(tmp_path / "same"), bench.predictions(tmp_path / "altered")
+    assert len(same) == 2 and same != altered
