@@ -113,11 +113,17 @@ def choose_threshold(truth: np.ndarray, scores: np.ndarray, unseen: np.ndarray |
     return float(candidates[int(np.argmax(f1))])
 
 
+def score_kind(model: BaseEstimator) -> str:
+    """``decision_function`` when the model has one, else ``predict_proba``. A one-vs-rest model is asked through
+    the estimator it wraps: its own ``hasattr`` answers for its first tag's fitted model, a constant predictor (with
+    a ``decision_function``) where that tag has no positive training clip, whatever the estimator is (kNN)."""
+    asked = model.estimator if isinstance(model, OneVsRestClassifier) else model
+    return "decision_function" if hasattr(asked, "decision_function") else "predict_proba"
+
+
 def response(model: BaseEstimator, X: np.ndarray) -> np.ndarray:
-    """Per-tag scores ``(clips, tags)``: ``decision_function`` when the model has one, else ``predict_proba``."""
-    if hasattr(model, "decision_function"):
-        return np.asarray(model.decision_function(X), dtype=np.float64)
-    return np.asarray(model.predict_proba(X), dtype=np.float64)
+    """Per-tag scores ``(clips, tags)`` by :func:`score_kind`."""
+    return np.asarray(getattr(model, score_kind(model))(X), dtype=np.float64)
 
 
 def roc_auc_scorer(model: BaseEstimator, X: np.ndarray, y: np.ndarray) -> float:
@@ -455,8 +461,7 @@ class Multilabel(TaskType):
         return y if native else np.asarray(y[:, int(np.argmin(np.abs(y.mean(axis=0) - 0.5)))])  # the most balanced tag
 
     def outputs(self, model: BaseEstimator, X: np.ndarray) -> Outputs:
-        return Outputs(scores=response(model, X),
-                       score_kind="decision_function" if hasattr(model, "decision_function") else "predict_proba")
+        return Outputs(scores=response(model, X), score_kind=score_kind(model))
 
     def threshold(self, truth: np.ndarray, scores: np.ndarray, unseen: np.ndarray | None = None) -> float | None:
         return choose_threshold(truth, scores, unseen)

@@ -113,6 +113,21 @@ def test_every_backend_tags_a_separable_problem_under_nested_cv(name):
         assert FoldResult.from_dict(stored).to_dict() == stored
 
 
+@pytest.mark.parametrize("name", sorted(BACKENDS.names()))
+def test_every_backend_scores_a_fold_whose_first_tag_has_no_positive_training_clip(name):
+    """One-vs-rest asked its first tag's fitted model whether it has a ``decision_function``: a constant predictor
+    (that tag had no positive) said yes for knn, whose call then failed ("every grid setting failed")."""
+    rng = np.random.default_rng(0)
+    Y = (rng.random((96, 3)) < 0.5).astype(int)
+    X = np.c_[Y * 3.0, np.zeros((96, 2))] + rng.normal(0, 0.5, (96, 5))
+    split = chord_dataset(96).splits()[0]
+    Y[split.train, 0] = 0
+    Y[Y.sum(axis=1) == 0, 1] = 1
+    (fold,) = nested_cv(X, Y, [split], BACKENDS.get(name), seed=0, n_classes=3, task=MULTILABEL)
+    stored = fold.to_dict()
+    assert stored["tags_untrained"] == [0] and stored["tags_scored"] == 2 and stored["roc_auc_macro"] > 0.8
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     root = tmp_path_factory.mktemp("multilabel")
