@@ -38,8 +38,12 @@ def main() -> None:
     clips = [Clip(f"c{i}", "x", fold=i % 5 + 1) for i in range(args.clips)]
     split = PredefinedFolds("bench").splits(clips)[0]
     multilabel = TASK_TYPES["multilabel"]
-    sklearn_scorer = replace(multilabel, scoring=make_scorer(
-        lambda y, s: macro(per_tag(roc_auc_score, y, s)), response_method=("decision_function", "predict_proba")))
+
+    class SklearnAUC(type(multilabel)):  # the multilabel type, scored by sklearn per tag
+        scoring = staticmethod(make_scorer(lambda y, s: macro(per_tag(roc_auc_score, y, s)),
+                                           response_method=("decision_function", "predict_proba")))
+
+    sklearn_scorer = SklearnAUC()
     svm = BACKENDS.get("svm")
     variants = [
         ("svm, tags on one kernel, vectorised AUC", svm, multilabel),
