@@ -32,6 +32,9 @@ OGG_EXTENSIONS = (".ogg", ".oga", ".opus")
 MAX_PEAK = 1e3  # 60 dB above full scale: float files beyond it are damaged or mis-scaled, not loud
 _TAIL_FRAMES = 1024  # frames decoded at the end of a file to catch truncation cheaply
 UNKNOWN_LENGTH_S = 1e7  # a header declaring more seconds than this (116 days) gives no length, not a recording's
+# a header rate below this is damage: no dataset (FSDD, the lowest, is 8 kHz) nor front-end (12 kHz and up) comes near,
+# and resampled it turns a few samples into a long infrasonic clip (100 frames at "1 Hz": 100 s)
+MIN_NATIVE_RATE = 1000
 
 
 @dataclass(frozen=True)
@@ -102,13 +105,23 @@ def _read_audioread(path: Path) -> tuple[np.ndarray, int]:
     try:
         with audioread.audio_open(str(path), backends=list(backends)) as f:
             rate, channels = f.samplerate, f.channels
+            _check_rate(path, rate)
             pcm = np.frombuffer(b"".join(f), dtype="<i2")
+    except DataError:
+        raise
     except Exception as err:  # audioread raises many unrelated types for bad files
         raise DataError(f"cannot decode {path}: {type(err).__name__}: {err}") from err
     if channels < 1 or pcm.size % channels:
         raise DataError(f"cannot decode {path}: the decoder returned {pcm.size} samples for {channels} channel(s) "
                         f"(cut part-way through a frame: damaged)")
     return (pcm.astype(np.float32) / 32768.0).reshape(-1, channels), rate
+
+
+def _check_rate(path: Path, rate: int) -> None:
+    if rate < MIN_NATIVE_RATE:
+        raise DataError(f"{path}: its header gives a sample rate of {rate} Hz, far below any recording's (rwbench "
+                        f"refuses < {MIN_NATIVE_RATE} Hz): the header is damaged, and resampled, its samples would "
+                        f"become a long infrasonic clip")
 
 
 def unreadable(path: Path, err: OSError) -> DataError:
@@ -129,6 +142,7 @@ def read(path: str | Path) -> tuple[np.ndarray, int]:
         truncated = _header_damage(path, path.stat().st_size)
         with sf.SoundFile(path) as f:
             declared, rate = f.frames, f.samplerate
+            _check_rate(path, rate)
             # GSM 6.10, G.72x, NMS-ADPCM: libsndfile cannot seek them, and soundfile then wants the count to read
             data = f.read(-1 if f.seekable() else f.frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError) as err:  # ValueError: soundfile on a garbled frame count
@@ -502,7 +516,10 @@ def _probe_audioread(path: Path) -> AudioInfo:
         raise _no_decoder(path)
     try:
         with audioread.audio_open(str(path), backends=list(_audioread_backends())) as f:
+            _check_rate(path, f.samplerate)
             return AudioInfo(f.samplerate, f.channels, int(f.duration * f.samplerate), "audioread")
+    except DataError:
+        raise
     except Exception as err:
         raise DataError(f"{path} is not readable audio ({type(err).__name__}: {err})") from err
 
@@ -511,7 +528,8 @@ def probe(path: str | Path) -> AudioInfo:
     """Check ``path`` cheaply (header, declared size, last frames) without decoding it all.
 
     Raises :class:`DataError` naming the file for a missing, empty (0-byte), non-audio, truncated
-    or sample-less file; a full decode can still fail later (the embed stage records that).
+    or sample-less file, or one whose header rate is below :data:`MIN_NATIVE_RATE`; a full decode can still
+    fail later (the embed stage records that).
     """
     path = Path(path)
     if path.is_dir():
@@ -533,6 +551,7 @@ def probe(path: str | Path) -> AudioInfo:
         raise DataError(f"{path} {reason}")
     try:
         with sf.SoundFile(path) as f:
+            _check_rate(path, f.samplerate)
             info = AudioInfo(f.samplerate, f.channels, f.frames, "soundfile")
             problem = None
             if info.frames > 0 and not _tail_ok(f):  # decode it all: only a file that does not decode is bad

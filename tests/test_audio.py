@@ -91,6 +91,17 @@ def test_probe_names_the_file_and_the_problem(tmp_path, audio_file, name, messag
     assert name in str(err.value)
 
 
+def test_a_header_rate_below_any_recordings_is_refused_by_probe_and_load(tmp_path):
+    """100 samples declared at 1 Hz were a "100-s" clip, resampled into infrasound, and scored."""
+    path = tmp_path / "rate1.wav"
+    sf.write(path, 0.1 * np.sin(np.arange(100.0)), 1, subtype="PCM_16")
+    for check in (audio.probe, lambda p: audio.load(p, 12000)):
+        with pytest.raises(DataError, match=r"rate1\.wav: its header gives a sample rate of 1 Hz"):
+            check(path)
+    sf.write(path, 0.1 * np.sin(np.arange(800.0)), audio.MIN_NATIVE_RATE, subtype="PCM_16")
+    assert audio.probe(path).samplerate == audio.MIN_NATIVE_RATE
+
+
 @pytest.mark.parametrize("ext", ["wav", "au", "aiff"])
 def test_load_refuses_a_truncated_file_probe_would_refuse(tmp_path, audio_file, ext):
     whole = audio_file(tmp_path / f"whole.{ext}", seconds=0.5, subtype="PCM_16")

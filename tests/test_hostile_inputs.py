@@ -201,6 +201,10 @@ ERRORS = {
         if p.with_suffix(".tmpwav").unlink(missing_ok=True) is None else None), "is truncated"),
     "a WAV header with no samples": (lambda t: replace_file(t, lambda p: float_wav(p, np.zeros(0))),
                                      "holds no audio samples"),
+    # 100 samples "at 1 Hz" passed every guard and were resampled into a 100-s infrasonic clip
+    "a header rate of 1 Hz": (lambda t: replace_file(t, lambda p: sf.write(p, 0.1 * np.sin(np.arange(100.0)), 1,
+                                                                           subtype="PCM_16")),
+                              "dog2.wav: its header gives a sample rate of 1 Hz"),
     "a 5 ms file": (lambda t: replace_file(t, lambda p: write_audio(p, seconds=0.005)), "is too short: 0.005 s"),
     "a folder named x.wav among the clips": (lambda t: replace_file(t, lambda p: p.mkdir()), "is a folder, not an audio file"),
     "a broken symbolic link among the clips": (lambda t: replace_file(t, lambda p: p.symlink_to(t / "gone.wav")),
@@ -229,13 +233,14 @@ def test_hostile_input_is_one_named_error_line(tmp_path, capsys, case):
 
 
 SKIPPABLE = ["a NaN sample", "an absurd magnitude (1e6)", "all samples zero", "silence throughout the crop",
-             "a zero-byte file", "a text file named .wav", "a truncated WAV",
+             "a zero-byte file", "a text file named .wav", "a truncated WAV", "a header rate of 1 Hz",
              "a folder named x.wav among the clips", "a FLAC corrupted in the middle", "an OGG corrupted in the middle",
              "an MP3 corrupted in the middle", "an MP3 damaged in the middle (a seek past its end)"]
 
 
 # left out by the header screen, before the dataset (n_clips) is made; the others fail while embedding
-SCREENED = {"a zero-byte file", "a text file named .wav", "a truncated WAV", "a folder named x.wav among the clips",
+SCREENED = {"a zero-byte file", "a text file named .wav", "a truncated WAV", "a header rate of 1 Hz",
+            "a folder named x.wav among the clips",
             "an OGG corrupted in the middle", "an MP3 corrupted in the middle",
             "an MP3 damaged in the middle (a seek past its end)"}
 
