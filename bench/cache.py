@@ -9,6 +9,7 @@ An entry is a folder named by the hash of everything that determines the embeddi
                          sha256 of both arrays, checked before they are used
         parts/00003.npz  finished chunks of an interrupted computation (removed on completion)
         .lock            held by the one process computing the entry (an OS lock: a killed holder frees it)
+        .lock.holder     who holds it (pid, host, since, command), for a process that waits; removed on release
 
 Every file is written to a unique temporary name and renamed into place, so a killed run never
 leaves a truncated file behind. Processes sharing a cache take the entry's lock before computing:

@@ -8,13 +8,18 @@ lock, freed by the kernel when its holder dies.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
+import shlex
+import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -86,18 +91,53 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+REMIND_SECONDS = 180.0  # a process waiting on a lock says again whom it waits for this often
+
+
 @contextmanager
 def exclusive(lock_file: Path, what: str) -> Iterator[None]:
-    """Hold an OS file lock on ``lock_file`` (freed by the kernel if this process is killed); say so when
-    another process holds it and this one waits."""
+    """Hold an OS file lock on ``lock_file`` (freed by the kernel if this process is killed), with a note of who holds
+    it beside it (``<lock_file>.holder``, removed on release; one left by a killed holder is overwritten by the next,
+    and never blocks). A process that has to wait says at WARNING whom it waits for, every :data:`REMIND_SECONDS`."""
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(lock_file, mode=0o666 & ~_umask())
+    note = lock_file.with_name(lock_file.name + ".holder")
+    for timeout in itertools.chain([0.0], itertools.repeat(REMIND_SECONDS)):
+        try:
+            lock.acquire(timeout=timeout)
+            break
+        except Timeout:
+            log.warning("waiting for another rwbench process that is computing %s: %s (lock %s)", what, holder(note),
+                        lock_file)
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log.info("waiting for another rwbench process that is computing %s", what)
-        lock.acquire()
-    try:
+        try:
+            write_json(note, {"pid": os.getpid(), "host": socket.gethostname(), "command": shlex.join(sys.argv),
+                              "since": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        except OSError as err:
+            log.debug("no holder note %s: %s", note, err)
         yield
     finally:
+        note.unlink(missing_ok=True)
         lock.release()
+
+
+def holder(note: Path) -> str:
+    """Who holds a lock, as its note (:func:`exclusive`) says: pid, host, since when, command line."""
+    try:
+        who = json.loads(note.read_text())
+        named = f"process {who['pid']} on {who['host']}, holding it since {who['since']}, command `{who['command']}`"
+    except (OSError, ValueError, KeyError, TypeError):  # not written yet, or a holder of an older rwbench
+        return "it has left no note of who it is"
+    if who["host"] == socket.gethostname() and not _alive(who["pid"]):
+        named += ", no longer running (a child process of it may still hold the lock)"
+    return named
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        pass
+    return True

@@ -607,3 +607,47 @@ for clip in dataset.clips:
     verdicts = dict(line.split(" ", 1) for line in child.stdout.splitlines())
     assert len(verdicts) == 9 and "changed on disk during the run" in verdicts.pop(changed.name)
     assert set(verdicts.values()) == {"None"}
+
+
+LOCK_HOLDER = """
+import logging, sys, time
+from pathlib import Path
+from rwbench import fileio
+logging.basicConfig(level=logging.WARNING)  # what -q shows
+fileio.REMIND_SECONDS = 0.5
+folder = Path(sys.argv[1])
+with fileio.exclusive(folder / ".lock", "the test's entry"):
+    print("held", flush=True)
+    while sys.argv[2] == "hold" and not (folder / "release").exists():
+        time.sleep(0.05)
+"""
+
+
+def test_a_process_waiting_on_a_lock_names_its_holder_under_quiet_and_a_killed_holders_note_never_blocks(tmp_path):
+    """A process waiting on a lock logged one INFO line (hidden by -q) and never said which process held it. The
+    holder writes pid, host, start and command beside the lock; the waiter names it at WARNING, again and again while
+    it waits. A note left by a holder killed with -9 neither blocks the next process nor outlives its lock."""
+    note = tmp_path / ".lock.holder"
+    holding = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(tmp_path), "hold"], stdout=subprocess.PIPE,
+                               text=True)
+    assert holding.stdout.readline() == "held\n"
+    waiting = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(tmp_path), "go"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    (tmp_path / "release").touch()
+    out, err = waiting.communicate(timeout=60)
+    holding.wait(timeout=60)
+    named = f"waiting for another rwbench process that is computing the test's entry: process {holding.pid} on "
+    assert out == "held\n" and err.count(named) >= 2, err
+    assert f"{tmp_path} hold`" in err and not note.exists()  # its command line
+
+    (tmp_path / "release").unlink()
+    holding = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(tmp_path), "hold"], stdout=subprocess.PIPE,
+                               text=True)
+    assert holding.stdout.readline() == "held\n" and str(holding.pid) in note.read_text()
+    holding.send_signal(signal.SIGKILL)
+    holding.wait(timeout=60)
+    assert note.exists()  # stale: the lock itself is free
+    free = subprocess.run([sys.executable, "-c", LOCK_HOLDER, str(tmp_path), "go"], capture_output=True, text=True,
+                          timeout=60)
+    assert free.stdout == "held\n" and "waiting" not in free.stderr and not note.exists()
