@@ -98,6 +98,9 @@ class FrontendSpec:
             problems.append(f"input_kind {self.input_kind!r} is not one of {list(get_args(InputKind))}")
         if (self.input_kind == "logmel") != (self.logmel is not None):
             problems.append("input_kind 'logmel' and a logmel config come together")
+        if self.logmel is not None and self.logmel.sample_rate != self.sample_rate:  # its mel bands would be misplaced
+            problems.append(f"the log-mel is computed at {self.logmel.sample_rate} Hz but the front-end reads audio at "
+                            f"{self.sample_rate} Hz: give the LogMelConfig sample_rate={self.sample_rate}")
         if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
             problems.append(f"sample_rate {self.sample_rate!r} is not a positive integer")
         if not self.widths or any(not isinstance(n, int) or n <= 0 for n in self.widths.values()):

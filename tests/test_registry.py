@@ -10,6 +10,7 @@ import pytest
 
 from rwbench.backends import BACKENDS
 from rwbench.cli import main
+from rwbench.dsp import LogMelConfig
 from rwbench.errors import PluginError, UnknownNameError
 from rwbench.frontend import FRONTENDS
 from rwbench.registry import Registry, load_plugin_file
@@ -151,6 +152,9 @@ def test_a_registered_name_with_brackets_is_itself_not_a_wildcard():
     ({"input_kind": "spectrogram"}, "input_kind 'spectrogram' is not one of"),
     ({"input_kind": "logmel"}, "input_kind 'logmel' and a logmel config come together"),
     ({"sample_rate": 0}, "sample_rate 0 is not a positive integer"),
+    # a 16-kHz plugin on the default (12-kHz) LogMelConfig: every mel band at the wrong frequency, and check-plugin passed
+    ({"sample_rate": 16000, "input_kind": "logmel", "logmel": LogMelConfig()},
+     "the log-mel is computed at 12000 Hz but the front-end reads audio at 16000 Hz"),
     ({"widths": {"small": 0}}, "must map names to positive filter counts"),
     ({"feature_layers": ("a", "a")}, "must be distinct names"),
     ({"pad_to_min": "reflect"}, "pad_to_min 'reflect'"),
