@@ -70,6 +70,8 @@ def test_render_states_totals_and_what_is_not_predicted(opts):
     assert "2 of 2 jobs to compute" in text and "80 backend fits" in text and "3 clips timed per sample rate" in text
     # what it does not check: a clip the run cannot use stops the run the dry run priced in full
     assert text.rstrip().endswith("a crop of digital silence) stops it there unless --skip-bad-audio")
+    # the fits are a lower bound for every iterative solver, not only libsvm's at large C: logreg's read 3.7× low
+    assert "A lower bound for iterative solvers (logreg's lbfgs, the SVMs' libsvm)" in text
     assert np.isfinite(rows[0].ms_per_row) and rows[0].decode_ms_per_clip > 0 and rows[0].clips_to_decode == 72
 
 
