@@ -33,6 +33,7 @@ from joblib import effective_n_jobs
 from tabulate import tabulate
 
 from .backends import BackendSpec
+from .cache import CacheEntry, covers
 from .datamodel import Dataset
 from .device import (
     check_fits,
@@ -43,7 +44,7 @@ from .device import (
     resolve_device,
     window_memory,
 )
-from .embed import build_model, refuse_skipped
+from .embed import CHUNK_CLIPS, build_model, refuse_skipped
 from .embed_job import EmbedJob
 from .errors import DataError
 from .evaluate import VOTES, available_cores
@@ -225,7 +226,9 @@ class PlanRow:
     embed_jobs: int = 0
     cached: int = 0
     unneeded: int = 0  # embed jobs not cached whose every result is up to date: the run skips them
-    rows_to_embed: int = 0  # clips (or windows) of the jobs not cached
+    rows_to_embed: int = 0  # clips (or windows) of the jobs not cached, but those of chunks an interrupted run saved
+    chunks: int = 0  # chunks of the jobs to compute
+    chunks_done: int = 0  # of them, saved by an interrupted run: the run resumes after them
     clips_to_decode: int = 0
     ms_per_row: float = math.nan  # network time per row, timed on this device
     decode_ms_per_clip: float = math.nan  # decoding and resampling one clip, timed on a few of the dataset's clips
@@ -274,6 +277,23 @@ class PlanRow:
 
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+
+
+def done_chunks(entry: CacheEntry, n_clips: int) -> tuple[list[list[int]], list[int]]:
+    """(the embed stage's chunks of clips, those an interrupted computation of ``entry`` saved): the parts it would
+    keep (:meth:`CacheEntry.has_part`), read without removing a damaged one."""
+    chunks = [list(range(start, min(start + CHUNK_CLIPS, n_clips))) for start in range(0, n_clips, CHUNK_CLIPS)]
+    done = []
+    for index, clips in enumerate(chunks):
+        if not entry.part_path(index).is_file():
+            continue
+        try:
+            part = entry.load_part(index, "rows", "features")
+        except Exception:  # noqa: BLE001 - a damaged part: the run computes it again
+            continue
+        if len(part["rows"]) == len(part["features"]) and covers(part["rows"], clips):
+            done.append(index)
+    return chunks, done
 
 
 def _windows(timings: dict, job: EmbedJob) -> np.ndarray:
@@ -481,9 +501,14 @@ def plan(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[
         if needed is not None and job.key not in needed:
             row.unneeded += 1
             continue
-        n_rows = int(_windows(timings, job).sum())
+        left = np.ones(len(job.dataset.clips), bool)  # the clips of the chunks an interrupted run did not save
+        chunks, done = done_chunks(entry, len(left))
+        left[[clip for index in done for clip in chunks[index]]] = False
+        row.chunks += len(chunks)
+        row.chunks_done += len(done)
+        n_rows = int(_windows(timings, job)[left].sum())
         row.rows_to_embed += n_rows
-        row.clips_to_decode += len(job.dataset.clips)
+        row.clips_to_decode += int(left.sum())
         start = time.perf_counter()  # choosing the batch size pays the memory model's first use (imports), as the run does
         run_batch = opts.batch_size or choose_batch_size(job, opts.device)
         chosen_in = time.perf_counter() - start
@@ -605,6 +630,7 @@ def render(rows: list[PlanRow], opts: RunOptions) -> str:
         f"embed: {total('embed_jobs') - total('cached') - total('unneeded')} of {total('embed_jobs')} jobs to compute, "
         + (f"up to {total('rows_to_embed'):,} window rows (windows of digital silence are not embedded)"
            if opts.segment else f"{total('rows_to_embed'):,} clip rows")
+        + (f" (resuming: {total('chunks_done')} of {total('chunks')} chunks done)" if total("chunks_done") else "")
         + f", predicted {seconds:.0f} s ({seconds / 3600:.2f} h): start-up "
         f"{total('startup_seconds'):.0f} s (per job: network built, its first batch, DataLoader start and first "
         f"batch decoded), network {sum(r.network_seconds for r in rows):.0f} s (one batch per front-end timed on this "

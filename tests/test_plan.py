@@ -54,6 +54,33 @@ def test_the_plan_predicts_the_runs_jobs_fits_and_cache_size(opts):
     assert "; 2 job(s) not cached and not needed: every result they feed is up to date" in text
 
 
+def test_the_chunks_an_interrupted_embedding_saved_are_not_predicted_again(opts, monkeypatch):
+    """The run resumes after the chunks an interrupted one saved in parts/; the dry run counted every clip of the
+    entry as to embed and decode and its whole size as new cache."""
+    from rwbench.cache import CacheEntry
+    from rwbench.embed import CHUNK_CLIPS, embed
+    from rwbench.embed_job import EmbedJob
+
+    ds, one = tone_dataset(n_per_class=100), RunOptions(**{**opts.__dict__, "seeds": [0]})  # 300 clips: 3 chunks
+    save = CacheEntry.save_chunk
+
+    def killed_after_two(entry, index, *args, **kwargs):
+        save(entry, index, *args, **kwargs)
+        if index == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(CacheEntry, "save_chunk", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        embed(EmbedJob(ds, TINY), one.cache_root, device="cpu", workers=0)
+    monkeypatch.undo()
+    (row,) = plan([ds], [TINY], [COUNTING], one)
+    left = len(ds.clips) - 2 * CHUNK_CLIPS
+    assert (row.rows_to_embed, row.clips_to_decode, row.chunks_done, row.chunks) == (left, left, 2, 3)
+    assert row.cache_bytes_new == 4 * left * TINY.dim("small")
+    assert "300 clip rows" not in render([row], one) and f"{left} clip rows (resuming: 2 of 3 chunks done)" in \
+        render([row], one)
+
+
 def test_a_changed_result_is_counted_as_work(opts):
     ds = tone_dataset()
     run([ds], [TINY], [COUNTING], opts)
