@@ -355,6 +355,8 @@ def profile(specs: list[FrontendSpec], opts: ProfileOptions) -> tuple[list[dict]
                     "--threads 1 is steadier on a shared machine", os.getloadavg()[0], os.cpu_count())
     # the reference is the precision the front-ends compute in: a bf16 network against a float32 peak reads > 100 %
     dtype = peak_dtype(opts)
+    if device.type == "cuda":  # the peak's conv2d shapes autotuned as the front-ends' are (profile_frontend)
+        torch.backends.cudnn.benchmark = True
     peak = device_peak(device, repeats=opts.peak_repeats, dtype=dtype)
     log.info("%s peak %.1f GFLOP/s on %s (%s)", _dtype_name(dtype), peak.gflops, device, peak.shape)
     notes, rows = header(device, peak, opts), []

@@ -28,6 +28,23 @@ def fixed_peak(monkeypatch):
                         lambda device, repeats, dtype: Peak(100.0, "mm 9²", {"mm 9²": 100.0, "b": 50.0}))
 
 
+def test_on_cuda_the_peak_is_measured_with_the_cudnn_autotuning_the_front_ends_get(monkeypatch):
+    """The peak's conv2d shapes ran without cudnn.benchmark, the front-ends with it: a low reference, a high % peak.
+    (No GPU needed: the device is said to be CUDA and the peak stops the run once it has seen the setting.)"""
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    monkeypatch.setattr(profile_module, "resolve_device", lambda device: torch.device("cuda"))
+    seen = []
+
+    def peak(device, repeats, dtype):
+        seen.append(torch.backends.cudnn.benchmark)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(profile_module, "device_peak", peak)
+    with pytest.raises(KeyboardInterrupt):
+        profile(FRONTENDS.select("mst"), QUICK)
+    assert seen == [True]
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_rows_are_consistent_with_the_counted_work(fixed_peak, device):
     opts = ProfileOptions(**{**QUICK.__dict__, "device": device})
