@@ -29,12 +29,14 @@ from .pipeline import (
     RunLog,
     RunOptions,
     embed_job,
+    embed_jobs_of,
     evaluate_job,
     evaluation_jobs,
     forget_replaced,
-    jobs_to_embed,
+    known_done,
     prepare_embedding,
     run,
+    stale_results,
 )
 from .progress import Progress
 
@@ -144,7 +146,8 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
     opts = replace(opts, results_dir=opts.results_dir.resolve(), cache_dir=opts.cache_root.resolve(), progress=False)
     eval_jobs = evaluation_jobs(datasets, frontends, backends, opts)
     forget_replaced(eval_jobs, opts)
-    todo = jobs_to_embed(datasets, eval_jobs, opts)
+    stale = stale_results(datasets, eval_jobs, opts)
+    todo = embed_jobs_of(stale)
     # the device and memory checks where the embeddings run: here for a cluster of this machine; on a worker of an
     # existing one (--scheduler), whose GPUs and memory this machine may not have
     embed_jobs = None if scheduler else prepare_embedding(datasets, frontends, opts, todo)
@@ -170,13 +173,14 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
                      for i, eval_job in enumerate(eval_jobs)]
         kinds = {f.key: kind for kind, futures in (("embed", embedded.values()), ("evaluate", evaluated))
                  for f in futures}
-        progress = Progress(len(embedded) + len(evaluated), bar=bar)
+        progress = Progress(len(embedded) + len(evaluated), bar=bar,
+                            known_done=known_done(eval_jobs, stale, embed_jobs, opts))
         # on this run's client's loop: by default as_completed tracks futures on the process's latest client, and
         # when another run's client closed first this one waited forever on futures long finished
         for future in as_completed([*embedded.values(), *evaluated], loop=client.loop):
             if future.status != "finished":
                 failures.append((future.key, future.exception()))
-                progress.step(f"{future.key}: failed")
+                progress.step(f"{future.key}: failed", worked=False)
                 continue
             outcome = future.result()
             if kinds[future.key] == "embed":

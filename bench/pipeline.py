@@ -255,12 +255,27 @@ def jobs_to_embed(datasets: list[Dataset], eval_jobs: list[EvalJob], opts: RunOp
                   protocols: dict[str, dict] | None = None) -> list[EmbedJob]:
     """The embed jobs that the results still to compute read (each once): where every result is up to date
     nothing is embedded (a machine that has the result files but not the cache, or not the per-fold weights,
-    recomputes nothing). ``protocols``: the protocol each dataset's results are keyed by, where it is not the one
-    the dataset describes (a search scoring some outer folds)."""
+    recomputes nothing). ``protocols``: as for :func:`stale_results`."""
+    return embed_jobs_of(stale_results(datasets, eval_jobs, opts, protocols))
+
+
+def stale_results(datasets: list[Dataset], eval_jobs: list[EvalJob], opts: RunOptions,
+                  protocols: dict[str, dict] | None = None) -> list[EvalJob]:
+    """The evaluations whose result file is not up to date. ``protocols``: the protocol each dataset's results are
+    keyed by, where it is not the one the dataset describes (a search scoring some outer folds)."""
     protocols = protocols or {dataset.key: dataset.describe()["protocol"] for dataset in datasets}
-    needed = {job.key: job for task in eval_jobs if not task.up_to_date(opts, protocols[task.job.dataset.key])
-              for job in task.jobs}
-    return list(needed.values())
+    return [task for task in eval_jobs if not task.up_to_date(opts, protocols[task.job.dataset.key])]
+
+
+def embed_jobs_of(eval_jobs: list[EvalJob]) -> list[EmbedJob]:
+    """The embed jobs ``eval_jobs`` read, each once."""
+    return list({job.key: job for task in eval_jobs for job in task.jobs}.values())
+
+
+def known_done(eval_jobs: list[EvalJob], stale: list[EvalJob], embed_jobs: list[EmbedJob], opts: RunOptions) -> int:
+    """How many steps of a run are known to need no work as it starts: its results up to date, its embeddings
+    cached (the ETA counts them as done)."""
+    return len(eval_jobs) - len(stale) + sum(job.entry(opts.cache_root).exists() for job in embed_jobs)
 
 
 def embed_job(job: EmbedJob, opts: RunOptions, on_clips=None) -> bool:
@@ -689,9 +704,10 @@ def run(datasets: list[Dataset], frontends: list[FrontendSpec], backends: list[B
     for dataset in datasets:  # one built in Python is held to a loader's checks
         checked(dataset, partial=bool(dataset.info.get("partial")))
     tasks = evaluation_jobs(datasets, frontends, backends, opts)  # a result made with another --grid stops it here
-    todo = jobs_to_embed(datasets, tasks, opts)
+    stale = stale_results(datasets, tasks, opts)
+    todo = embed_jobs_of(stale)
     log_ = RunLog()
-    with Progress(len(todo) + len(tasks), bar=opts.progress) as progress:
+    with Progress(len(todo) + len(tasks), bar=opts.progress, known_done=known_done(tasks, stale, todo, opts)) as progress:
         embed_all(datasets, frontends, opts, log_, progress, only=todo)
         evaluate_all(datasets, frontends, backends, opts, log_, progress)
     return log_

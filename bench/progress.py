@@ -5,8 +5,9 @@ bar's postfix) with log lines written above it; elsewhere (a log file, CI) it lo
 step — ``[12 of 36, 0:40, ETA 1:20] …`` — instead of redrawing. ``--quiet`` turns both off.
 
 The ETA is the mean time of the steps that did work so far (a cached embedding or an up-to-date result takes none:
-counted in, it made the ETA of a half-cached run 6× too short) times the steps left, "?" before the first; embed and
-evaluate steps differ in cost, so it is a guide, not a promise.
+counted in, it made the ETA of a half-cached run 6× too short) times the steps left, less those known to need no work
+when the run starts (``known_done``: counted as work, they made a resumed study's ETA too long by the share already
+written); "?" before the first. Embed and evaluate steps differ in cost, so it is a guide, not a promise.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ def _clock(seconds: float) -> str:
 
 
 class Progress:
-    """``total`` steps; ``bar``: a redrawn tqdm bar (a terminal), else a logged line per step. A context manager."""
+    """``total`` steps, of which ``known_done`` are known to need no work (they are stepped too, with ``worked=False``);
+    ``bar``: a redrawn tqdm bar (a terminal), else a logged line per step. A context manager."""
 
-    def __init__(self, total: int, *, bar: bool, desc: str = "run", enabled: bool = True) -> None:
+    def __init__(self, total: int, *, bar: bool, desc: str = "run", enabled: bool = True, known_done: int = 0) -> None:
         self.total, self.done, self.desc, self.enabled = total, 0, desc, enabled
+        self.free = known_done  # those not stepped yet
         self.start = self.last = time.perf_counter()
         self.worked, self.work_seconds = 0, 0.0  # steps that did work, and their time
         self._bar = None
@@ -60,19 +63,22 @@ class Progress:
             self._bar.set_postfix_str(f"ETA {self.eta()} ({label}: {done}/{total} clips)", refresh=True)
 
     def eta(self) -> str:
-        """The time left: the steps left at the mean time of those that did work, or "?" before one has."""
+        """The time left: the steps left, less those known to need no work, at the mean time of those that did
+        work, or "?" before one has."""
         if not self.worked:
             return "?"
-        return _clock(self.work_seconds / self.worked * (self.total - self.done))
+        return _clock(self.work_seconds / self.worked * max(0, self.total - self.done - self.free))
 
     def step(self, message: str, *, worked: bool = True) -> None:
         """One step finished; ``message`` says what (a result line, an embed job computed or cached); ``worked``:
-        False for a step that found its work done (a cached embedding, an up-to-date result)."""
+        False for a step that found its work done (a cached embedding, an up-to-date result) or failed."""
         now = time.perf_counter()
         self.done += 1
         if worked:
             self.worked += 1
             self.work_seconds += now - self.last
+        else:
+            self.free = max(0, self.free - 1)
         self.last = now
         if not self.enabled:
             return

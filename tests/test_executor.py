@@ -85,18 +85,28 @@ def test_a_worker_that_dies_loses_only_its_task(tmp_path, local_run):
 
 
 @pytest.mark.slow
-def test_a_failing_task_is_named_and_the_others_finish(tmp_path):
+def test_a_failing_task_is_named_and_the_others_finish(tmp_path, monkeypatch):
+    from rwbench import executor
     from rwbench.errors import DataError
 
     bad = tone_dataset(fail_on={"mid/003": DataError("mid/003: cannot decode")})
     bad.name = "tones_bad"
     opts = _opts(tmp_path, seeds=[0])
+    shown = []  # a failed task is no step that did work: it counted in the ETA's mean time of a step
+
+    class Shown(executor.Progress):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            shown.append(self)
+
+    monkeypatch.setattr(executor, "Progress", Shown)
     with pytest.raises(RwbenchError, match=r"3 of 6 Dask tasks failed \(finished ones are kept.*: embed-tones_bad-tiny"
                                            r"-random-seed0-[\w-]+ \(and 2 task\(s\) waiting on it\): DataError: "
                                            r"tones_bad: mid/003: cannot decode"):
         run_dask([tone_dataset(), bad], [TINY], BACKENDS_USED, opts, n_workers=2)
     assert {r["dataset"]["key"] for r in result_dicts(opts.results_dir)} == {"tones"}
     assert len(result_dicts(opts.results_dir)) == 2
+    assert (shown[0].done, shown[0].worked) == (6, 3)  # 1 embed and 2 results computed, 3 tasks failed
 
 
 @pytest.mark.slow

@@ -60,6 +60,27 @@ def test_the_eta_counts_the_time_of_steps_that_did_work_only(monkeypatch, caplog
     assert lines[3] == "[4 of 12, 1:46, ETA 13:20] computed"  # 8 steps left at 100 s
 
 
+def test_the_eta_leaves_out_the_results_up_to_date_and_the_embeddings_cached_as_the_run_starts(tmp_path, monkeypatch,
+                                                                                                   caplog):
+    """The ETA counted the results a run already knew to be up to date (and its cached embeddings) as steps of full
+    cost: after the last result to compute it still predicted one more. They are counted as done from the start."""
+    import itertools
+    from types import SimpleNamespace
+
+    from rwbench import progress
+
+    opts = RunOptions(results_dir=tmp_path / "r", cache_dir=tmp_path / "cache", device="cpu", workers=0)
+    run([tone_dataset()], [TINY], [BACKENDS.get("knn")], opts)
+    clock = itertools.count(0.0, 10.0)  # every step of the run takes 10 s
+    monkeypatch.setattr(progress, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    with caplog.at_level(logging.INFO, logger="rwbench.progress"):
+        run([tone_dataset()], [TINY], [BACKENDS.get("logreg"), BACKENDS.get("knn")], opts)
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split("]")[0] for line in lines] == ["[1 of 3, 0:10, ETA ?", "[2 of 3, 0:20, ETA 0:00",
+                                                      "[3 of 3, 0:30, ETA 0:00"], lines
+    assert lines[0].endswith(": cached") and "logreg" in lines[1] and lines[2].endswith(": up to date")
+
+
 def test_the_terminal_bar_shows_its_eta_as_the_log_lines_do(capsys):
     """tqdm writes ", " before the postfix: the bar read "ETA , ?" and started with a blank ETA."""
     from rwbench import progress
