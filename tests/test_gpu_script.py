@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,16 @@ def test_the_gpu_script_runs_every_step_on_cpu_and_records_each(tmp_path):
     assert re.search(r"predictions agree on 1\.0000 of \d+ test clips", (out / "elm.txt").read_text())
     assert "max abs difference 0.00e+00" in (out / "gram.txt").read_text()
     assert list((out / "study" / "runs").rglob("*.json")), "the timed study wrote its result files"
+
+
+def test_the_gram_step_times_the_copies_to_and_from_the_device():
+    """The device side timed cdist alone, without the features' copy to it and the Gram matrix's back (KernelSVC would
+    pay both; the ratio read as "what moving it would gain"). The step's own Python, on CPU at a tiny size."""
+    script = (ROOT / "benchmarks" / "gpu.sh").read_text()
+    gram = re.search(r"gram\.txt python - .*?<<'EOF'\n(.*?)\nEOF\n", script, re.S).group(1)
+    timed = gram[gram.index("start = time.perf_counter()"):gram.index("times.append")]
+    assert ".to(on)" in timed and ".cpu()" in timed
+    done = subprocess.run([sys.executable, "-", "cpu", "50", "8"], input=gram, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "(the copies to and from it included)" in done.stdout and "max abs difference 0.00e+00" in done.stdout
