@@ -482,6 +482,9 @@ def test_more_jobs_than_cores_run_on_the_cores():
 
     assert _n_jobs(argparse.Namespace(jobs=100_000)) == available_cores()
     assert _n_jobs(argparse.Namespace(jobs=1)) == 1
+    # a Dask task fits on its worker (another machine's cores, with --scheduler): this machine's do not cap it
+    assert _n_jobs(argparse.Namespace(jobs=100_000, executor="dask")) == 100_000
+    assert _n_jobs(argparse.Namespace(jobs=None, executor="dask")) is None
 
 
 def test_an_unknown_loader_option_lists_the_loaders_own_and_a_short_class_names_k(tmp_path, capsys):
