@@ -49,8 +49,9 @@ def changed_since_fingerprint(dataset: Dataset, clip: Clip) -> str | None:
             return None
     except OSError as err:
         return f"{clip.path}: {err.strerror} (it was there when the run began)"
-    return (f"{clip.path}: changed on disk during the run (after the dataset's fingerprint was taken; its bytes "
-            "differ): its numbers would be stored under the old content's key; rerun once the files stay as they are")
+    return (f"{clip.path}: changed on disk during the run (its bytes differ from those the dataset's fingerprint "
+            "hashed), or a Dask worker's copy that differs from the client's: its numbers would be stored under the "
+            "old content's key; rerun once the files stay as they are, the same on every worker")
 
 
 class ClipAudio(torch.utils.data.Dataset):
