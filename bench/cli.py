@@ -292,15 +292,17 @@ def _options(args, *, writes: bool = True) -> RunOptions:
 
 def _n_jobs(args) -> int | None:
     """``--jobs``, by default every core this process may use (a Dask run: None, each task's share of its worker's
-    cores, see :func:`rwbench.executor.run_dask`)."""
+    cores, see :func:`rwbench.executor.run_dask`), at most this machine's cores unless the tasks run on
+    ``--scheduler``'s cluster."""
     from .evaluate import available_cores
 
     asked = getattr(args, "jobs", None)
     dask = getattr(args, "executor", "local") == "dask"
     if asked is None:
         return None if not hasattr(args, "jobs") or dask else available_cores()
-    # a Dask task fits on its worker, with --scheduler on another machine whose cores this one cannot count: not capped
-    if not dask and asked > (cores := available_cores()):  # threads beyond the cores only share them
+    # a task on --scheduler's cluster fits on another machine, whose cores this one cannot count: not capped
+    remote = dask and getattr(args, "scheduler", None)
+    if not remote and asked > (cores := available_cores()):  # threads beyond the cores only share them
         log.info("--jobs %d: this process may use %d core(s); running %d", asked, cores, cores)
         return cores
     return asked

@@ -348,8 +348,8 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
                         "layer alone), all, or sets like 'mean_pool+max_pool,penultimate'")
     add_jobs(p, help="grid-search fits run in this many threads, the cores' BLAS/torch threads shared out among them "
                         "(default: every core this process may use; 1: one after another, here); --executor dask: "
-                        "per task, on its worker, not capped by this machine's cores (default: a LocalCluster task, "
-                        "its share of the cores; a task on --scheduler's cluster, 1); the results are the same")
+                        "per task, on its worker (default: a LocalCluster task, its share of the cores; a task on "
+                        "--scheduler's cluster, 1, not capped by this machine's cores); the results are the same")
     add_force(p)
     p.add_argument("--grid", choices=GRID_NAMES, default=DEFAULT_GRID,
                    help="the SVM/ELM hyperparameter grid: wide (default; C 0.01…2^11, ELM ridge 1e-4…1e4), study (the "

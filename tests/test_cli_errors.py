@@ -482,8 +482,9 @@ def test_more_jobs_than_cores_run_on_the_cores():
 
     assert _n_jobs(argparse.Namespace(jobs=100_000)) == available_cores()
     assert _n_jobs(argparse.Namespace(jobs=1)) == 1
-    # a Dask task fits on its worker (another machine's cores, with --scheduler): this machine's do not cap it
-    assert _n_jobs(argparse.Namespace(jobs=100_000, executor="dask")) == 100_000
+    # a task on --scheduler's cluster fits on another machine: this machine's cores do not cap it; a LocalCluster's do
+    assert _n_jobs(argparse.Namespace(jobs=100_000, executor="dask", scheduler="tcp://h:8786")) == 100_000
+    assert _n_jobs(argparse.Namespace(jobs=100_000, executor="dask", scheduler=None)) == available_cores()
     assert _n_jobs(argparse.Namespace(jobs=None, executor="dask")) is None
 
 
