@@ -79,7 +79,7 @@ class StridedConv(nn.Module):
         else:
             x = torch.relu(x)
         if self.log_c is not None:
-            x = torch.log1p(self.log_c * x)
+            x = torch.log1p(self.log_c * x.float())  # float32: 1e4·x overflows float16 above about -26 dBFS
         return [x.transpose(1, 2)]  # (batch, channels, frames), a view
 
     def frequencies(self) -> np.ndarray:

@@ -16,6 +16,8 @@ import scipy.fft
 import torch
 from torch import nn
 
+from .errors import RwbenchError
+
 
 @dataclass(frozen=True)
 class LogMelConfig:
@@ -77,6 +79,10 @@ class LogMel(nn.Module):
         mel = librosa.filters.mel(
             sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
         )
+        if (empty := np.flatnonzero(mel.max(axis=1) == 0)).size:  # a band no FFT bin falls in: a constant column
+            raise RwbenchError(f"a log-mel of {config.n_mels} bands from a {config.n_fft}-point FFT at "
+                               f"{config.sample_rate} Hz leaves {empty.size} band(s) empty (the first: band {empty[0]}): "
+                               "use fewer bands or a longer FFT")
         # float64 buffers: a float64 input is then exact to librosa; float32 copies spare a cast per call
         basis = torch.from_numpy(mel.T.astype(np.float64))
         window = torch.hann_window(config.n_fft, periodic=True, dtype=torch.float64)
@@ -111,6 +117,9 @@ class MFCC(nn.Module):
 
     def __init__(self, config: LogMelConfig, n_mfcc: int = 20) -> None:
         super().__init__()
+        if not 1 <= n_mfcc <= config.n_mels:  # the DCT of n_mels bands has n_mels coefficients
+            raise RwbenchError(f"{n_mfcc} MFCCs asked of a {config.n_mels}-band log-mel: 1 to {config.n_mels} exist "
+                               "(the mfcc front-end's width is its number of MFCCs)")
         self.logmel = LogMel(config)
         dct = scipy.fft.dct(np.eye(config.n_mels), type=2, norm="ortho", axis=0)[:n_mfcc]
         self.register_buffer("dct", torch.from_numpy(dct.T), persistent=False)

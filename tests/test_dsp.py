@@ -56,3 +56,30 @@ def test_top_db_floor_is_per_clip_so_batches_do_not_interact(clip):
     together = m(torch.stack([loud, quiet]))
     np.testing.assert_allclose(together[1].numpy(), m(quiet[None])[0].numpy(), atol=1e-9)
     assert together[1].max() < together[0].max() - 50
+
+
+def test_a_strided_dsp_front_end_stays_finite_in_float16_on_a_loud_clip():
+    """``log1p(1e4·x)`` ran in float16 under CPU autocast: any partial above about -26 dBFS overflowed to inf, and
+    the embed stage blamed the clip ("not finite"; --skip-bad-audio then dropped 361 of ESC-10's 400)."""
+    from rwbench.frontend import FRONTENDS, Embedder
+
+    t = torch.arange(16000) / 16000
+    tone = (0.5 * torch.sin(2 * np.pi * 1000 * t))[None]
+    spec = FRONTENDS.get("strided_512_256")
+    out32, out16 = (Embedder(spec, weights="dsp", precision=p)(tone) for p in ("fp32", "fp16"))
+    assert all(torch.isfinite(o).all() for o in out16)
+    loudest = out32[0].argmax()  # (quiet bins differ more: float16 sums, then 1e4·x, amplify their rounding)
+    assert out16[0].flatten()[loudest].item() == pytest.approx(out32[0].flatten()[loudest].item(), rel=0.02)
+
+
+@pytest.mark.parametrize(("frontend", "width", "says"), [("mfcc", 200, "200 MFCCs asked of a 128-band log-mel"),
+                                                        ("logmel_stats", 300, "leaves")])
+def test_a_width_past_what_the_log_mel_holds_is_refused_by_name(frontend, width, says):
+    """mfcc's width is its MFCC count: 200 kept the DCT's 128 rows and failed later, blaming the spec (768 features
+    made, 1200 declared); logmel_stats at 300 bands built empty mel filters (constant columns) with a warning."""
+    from rwbench.errors import RwbenchError
+    from rwbench.frontend import FRONTENDS
+
+    spec = FRONTENDS.get(frontend)
+    with pytest.raises(RwbenchError, match=says):
+        spec.build(width)
