@@ -114,7 +114,8 @@ def test_the_dry_run_predicts_the_fits_time(tmp_path, capsys, caplog):
     out = capsys.readouterr().out
     fits = re.search(r"^fits: predicted (\d+) s \([\d.]+ h\): per backend, dataset and feature size, the grid searched "
                      r"on one inner fold of the first outer split \(random features, 2 grid-search job\(s\)\) × inner "
-                     r"folds × outer splits, plus the refits\. A lower bound where classes overlap: .*"
+                     r"folds × outer splits, plus the refits\. A lower bound for iterative solvers "
+                     r"\(logreg.s lbfgs, the SVMs. libsvm\).*"
                      r"--grid wide-linear32 stops them at C = 32\)$", out, re.M)
     count = re.search(r"^evaluate: 1 of 1 result files to compute, ([\d,]+) backend fits$", out, re.M)
     assert fits and count, out
