@@ -182,26 +182,34 @@ class CacheEntry:
     def part_path(self, index: int) -> Path:
         return self.parts / f"{index:05d}.npz"
 
-    def has_part(self, index: int, clips: Sequence[int]) -> bool:
-        """A readable part ``index`` holding rows of each of its chunk's ``clips``, in order, is there; another is
-        removed (and computed again)."""
+    def part_problem(self, index: int, clips: Sequence[int]) -> str | None:
+        """Why part ``index`` cannot stand for its chunk's ``clips`` (absent, unreadable, written under another
+        manifest schema, or holding other rows); None for a part a resumed run keeps. Read only."""
         path = self.part_path(index)
         if not path.is_file():
-            return False
+            return "absent"
         try:
-            part = self.load_part(index, "rows", "features")
+            part = self.load_part(index, "rows", "features", "schema")
             if len(part["rows"]) != len(part["features"]):
                 raise ValueError("rows and features differ in length")
+        except KeyError:  # a part of an rwbench before its schema was kept, perhaps under other rules (silent crops)
+            return "written by an older rwbench (no schema)"
         except Exception as err:  # a damaged zip raises many types; any of them means recompute
-            log.warning("chunk %s is unreadable (%s); computing it again", path, err)
-            path.unlink(missing_ok=True)
-            return False
+            return f"unreadable ({err})"
+        if int(part["schema"]) != MANIFEST_SCHEMA:
+            return f"written under manifest schema {int(part['schema'])}, not {MANIFEST_SCHEMA}"
         if not covers(part["rows"], clips):  # a copy of another part, or one of another chunk size
-            log.warning("chunk %s: its rows are not its chunk's clips %d…%d; computing it again", path, clips[0],
-                        clips[-1])
-            path.unlink(missing_ok=True)
-            return False
-        return True
+            return f"its rows are not its chunk's clips {clips[0]}…{clips[-1]}"
+        return None
+
+    def has_part(self, index: int, clips: Sequence[int]) -> bool:
+        """A part ``index`` a resumed run keeps (:meth:`part_problem`) is there; another is removed (and computed
+        again)."""
+        problem = self.part_problem(index, clips)
+        if problem not in (None, "absent"):
+            log.warning("chunk %s: %s; computing it again", self.part_path(index), problem)
+            self.part_path(index).unlink(missing_ok=True)
+        return problem is None
 
     def save_chunk(self, index: int, rows: Sequence[int], features: Sequence[np.ndarray], failed: dict[int, str],
                    *, dim: int, clip_ids: Sequence[str], seconds: float, device: str, batch_size: int,
@@ -216,7 +224,8 @@ class CacheEntry:
         order = np.argsort(all_rows, kind="stable")
         notes = np.array([json.dumps({"clip": clip_ids[i], "reason": failed[i]}) for i in bad], dtype=str)
         with atomic_path(self.part_path(index)) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, rows=all_rows[order], features=stacked[order], seconds=np.array(seconds), failed=notes,
+            np.savez(handle, schema=np.array(MANIFEST_SCHEMA), rows=all_rows[order], features=stacked[order],
+                     seconds=np.array(seconds), failed=notes,
                      device=np.array(device), batch_size=np.array(batch_size), threads=np.array(threads),
                      compile_seconds=np.array(compile_seconds))
 

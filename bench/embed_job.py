@@ -156,7 +156,8 @@ class EmbedJob:
             **({"fold": self.fold} if self.fold else {}),  # per-fold weights
             "init": (self.init or spec.init) if self.weights_kind == "random" else None,
             "pooling": layer_pooling(self.frontend, self.pooling),  # a DSP baseline's vectors: mean whatever asked
-            **({"precision": precision} if precision != "fp32" else {}),
+            # half-precision rules 2 (2026-12-07): strided_* compress in float32 (float16 overflowed to inf)
+            **({"precision": precision, "half_precision_rules": 2} if precision != "fp32" else {}),
             "input": {"kind": spec.input_kind, "sample_rate": spec.sample_rate, "clip_samples": clip,
                       "network_samples": network, "clip_pad": self.dataset.pad, "min_pad": spec.pad_to_min,
                       "logmel": asdict(spec.logmel) if spec.logmel else None,

@@ -33,7 +33,7 @@ from joblib import effective_n_jobs
 from tabulate import tabulate
 
 from .backends import BackendSpec
-from .cache import CacheEntry, covers
+from .cache import CacheEntry
 from .datamodel import Dataset
 from .device import (
     check_fits,
@@ -281,19 +281,9 @@ def folder_bytes(folder: Path) -> int:
 
 def done_chunks(entry: CacheEntry, n_clips: int) -> tuple[list[list[int]], list[int]]:
     """(the embed stage's chunks of clips, those an interrupted computation of ``entry`` saved): the parts it would
-    keep (:meth:`CacheEntry.has_part`), read without removing a damaged one."""
+    keep (:meth:`CacheEntry.part_problem`), read without removing a damaged one."""
     chunks = [list(range(start, min(start + CHUNK_CLIPS, n_clips))) for start in range(0, n_clips, CHUNK_CLIPS)]
-    done = []
-    for index, clips in enumerate(chunks):
-        if not entry.part_path(index).is_file():
-            continue
-        try:
-            part = entry.load_part(index, "rows", "features")
-        except Exception:  # noqa: BLE001 - a damaged part: the run computes it again
-            continue
-        if len(part["rows"]) == len(part["features"]) and covers(part["rows"], clips):
-            done.append(index)
-    return chunks, done
+    return chunks, [index for index, clips in enumerate(chunks) if entry.part_problem(index, clips) is None]
 
 
 def _windows(timings: dict, job: EmbedJob) -> np.ndarray:

@@ -127,6 +127,21 @@ def test_key_changes_with_everything_that_changes_the_embeddings():
     assert EmbedJob(ds, TINY, seed=0).key == base.key
 
 
+def test_half_precision_keys_changed_with_strideds_float32_compression_and_float32_keys_did_not():
+    """strided_*'s float16 output changed (its compression overflowed) while its float32 output did not: half
+    precision keys carry their rules' version, so a float16 result made before is not reused, and float32 keys, those
+    of every committed study, stay as they were."""
+    from rwbench.fileio import content_key
+    from rwbench.frontend import FRONTENDS
+
+    ds = tone_dataset()
+    half = EmbedJob(ds, FRONTENDS.get("strided_512_256"), weights="dsp", precision="fp16")
+    before = {k: v for k, v in half.description.items() if k != "half_precision_rules"}
+    assert half.description["half_precision_rules"] == 2 and half.key != content_key(before)
+    full = EmbedJob(ds, FRONTENDS.get("strided_512_256"), weights="dsp").description
+    assert "precision" not in full and "half_precision_rules" not in full
+
+
 def test_interrupted_run_resumes_without_recomputing_finished_chunks(tmp_path, monkeypatch):
     monkeypatch.setattr(embed_module, "CHUNK_CLIPS", 8)
     ds = tone_dataset(n_per_class=12)  # 36 clips = 5 chunks
@@ -146,6 +161,31 @@ def test_interrupted_run_resumes_without_recomputing_finished_chunks(tmp_path, m
     fresh = embed(job, tmp_path / "fresh", device="cpu", batch_size=4, workers=0)
     np.testing.assert_array_equal(resumed.features, fresh.features)
     assert not entry.parts.exists()
+
+
+@pytest.mark.parametrize("schema", [None, "older"])
+def test_a_chunk_saved_under_other_rules_is_computed_again(tmp_path, monkeypatch, schema):
+    """Saved chunks carried no schema: a run interrupted under an older rwbench (before silent crops were refused)
+    was finished by the new one from its old chunks, into an entry marked with today's manifest schema."""
+    from rwbench.embedding_manifest import MANIFEST_SCHEMA
+
+    monkeypatch.setattr(embed_module, "CHUNK_CLIPS", 8)
+    ds = tone_dataset(n_per_class=12)
+    ds.fail_on = {ds.clips[20].id: KeyboardInterrupt()}
+    job = EmbedJob(ds, TINY)
+    with pytest.raises(KeyboardInterrupt):
+        embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    entry = job.entry(tmp_path)
+    old = dict(entry.load_part(0))
+    if schema is None:
+        del old["schema"]
+    else:
+        old["schema"] = np.array(MANIFEST_SCHEMA - 1)
+    np.savez(entry.part_path(0), **old)
+    assert entry.part_problem(0, range(8)) and entry.part_problem(1, range(8, 16)) is None
+    ds.fail_on, ds.decoded = {}, []
+    embed(job, tmp_path, device="cpu", batch_size=4, workers=0)
+    assert ds.decoded == [c.id for c in ds.clips[:8] + ds.clips[16:]], "chunk 0 again, chunk 1 kept"
 
 
 def test_an_entry_resumed_on_another_device_says_so(tmp_path):
