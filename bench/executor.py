@@ -180,7 +180,7 @@ def run_dask(datasets: list[Dataset], frontends: list[FrontendSpec], backends: l
         for future in as_completed([*embedded.values(), *evaluated], loop=client.loop):
             if future.status != "finished":
                 failures.append((future.key, future.exception()))
-                progress.step(f"{future.key}: failed", worked=False)
+                progress.step(f"{future.key}: failed", failed=True)
                 continue
             outcome = future.result()
             if kinds[future.key] == "embed":

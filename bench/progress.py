@@ -69,12 +69,15 @@ class Progress:
             return "?"
         return _clock(self.work_seconds / self.worked * max(0, self.total - self.done - self.free))
 
-    def step(self, message: str, *, worked: bool = True) -> None:
+    def step(self, message: str, *, worked: bool = True, failed: bool = False) -> None:
         """One step finished; ``message`` says what (a result line, an embed job computed or cached); ``worked``:
-        False for a step that found its work done (a cached embedding, an up-to-date result) or failed."""
+        False for a step that found its work done (a cached embedding, an up-to-date result); ``failed``: a step
+        that failed (neither work to time nor one of those known to need none)."""
         now = time.perf_counter()
         self.done += 1
-        if worked:
+        if failed:
+            pass
+        elif worked:
             self.worked += 1
             self.work_seconds += now - self.last
         else:

@@ -81,6 +81,23 @@ def test_the_eta_leaves_out_the_results_up_to_date_and_the_embeddings_cached_as_
     assert lines[0].endswith(": cached") and "logreg" in lines[1] and lines[2].endswith(": up to date")
 
 
+def test_failed_steps_leave_the_count_of_steps_known_to_need_no_work_as_it_was(monkeypatch):
+    """A failed Dask task stepped as "no work" and took one off the steps known up to date, which it never was one
+    of: after 3 failures the up-to-date results still to come were charged as work (ETA 4:00 where 1:00 is right)."""
+    import itertools
+    from types import SimpleNamespace
+
+    from rwbench import progress
+
+    clock = itertools.count(0.0, 60.0)
+    monkeypatch.setattr(progress, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    bar = progress.Progress(10, bar=False, enabled=False, known_done=5)
+    bar.step("computed")
+    for _ in range(3):
+        bar.step("failed", failed=True)
+    assert (bar.done, bar.worked, bar.free) == (4, 1, 5) and bar.eta() == "1:00"  # 6 left: 5 up to date, 1 to do
+
+
 def test_the_terminal_bar_shows_its_eta_as_the_log_lines_do(capsys):
     """tqdm writes ", " before the postfix: the bar read "ETA , ?" and started with a blank ETA."""
     from rwbench import progress
