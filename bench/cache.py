@@ -205,10 +205,12 @@ class CacheEntry:
     def has_part(self, index: int, clips: Sequence[int]) -> bool:
         """A part ``index`` a resumed run keeps (:meth:`part_problem`) is there; another is removed (and computed
         again)."""
-        problem = self.part_problem(index, clips)
-        if problem not in (None, "absent"):
-            log.warning("chunk %s: %s; computing it again", self.part_path(index), problem)
-            self.part_path(index).unlink(missing_ok=True)
+        path = self.part_path(index)
+        if not path.is_file():
+            return False
+        if problem := self.part_problem(index, clips):
+            log.warning("chunk %s: %s; computing it again", path, problem)
+            path.unlink(missing_ok=True)
         return problem is None
 
     def save_chunk(self, index: int, rows: Sequence[int], features: Sequence[np.ndarray], failed: dict[int, str],

@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 CHUNK_CLIPS = 128  # clips per saved chunk: the most an interruption can lose
 
 
+def chunks_of(n_clips: int) -> list[list[int]]:
+    """The clip indices of each saved chunk of an ``n_clips`` embedding, in order."""
+    return [list(range(start, min(start + CHUNK_CLIPS, n_clips))) for start in range(0, n_clips, CHUNK_CLIPS)]
+
+
 def embed(
     job: EmbedJob, cache_root: Path, *, device: str = "auto", batch_size: int | None = None, workers: int | None = None,
     skip_bad_audio: bool = False, progress: bool = False,
@@ -114,7 +119,7 @@ def _compute(job: EmbedJob, entry: CacheEntry, *, device: str = "auto", batch_si
     embedding_settings(torch_device, job.precision)
     model, params = build_model(job, torch_device, compile=compile)
     n_clips = len(job.dataset.clips)
-    chunks = [list(range(start, min(start + CHUNK_CLIPS, n_clips))) for start in range(0, n_clips, CHUNK_CLIPS)]
+    chunks = chunks_of(n_clips)
     todo = [i for i, clips in enumerate(chunks) if not entry.has_part(i, clips)]
     if len(todo) < len(chunks):
         log.info("%s: resuming, %d of %d chunks already done", job.frontend.name, len(chunks) - len(todo), len(chunks))

@@ -44,7 +44,7 @@ from .device import (
     resolve_device,
     window_memory,
 )
-from .embed import CHUNK_CLIPS, build_model, refuse_skipped
+from .embed import build_model, chunks_of, refuse_skipped
 from .embed_job import EmbedJob
 from .errors import DataError
 from .evaluate import VOTES, available_cores
@@ -282,7 +282,7 @@ def folder_bytes(folder: Path) -> int:
 def done_chunks(entry: CacheEntry, n_clips: int) -> tuple[list[list[int]], list[int]]:
     """(the embed stage's chunks of clips, those an interrupted computation of ``entry`` saved): the parts it would
     keep (:meth:`CacheEntry.part_problem`), read without removing a damaged one."""
-    chunks = [list(range(start, min(start + CHUNK_CLIPS, n_clips))) for start in range(0, n_clips, CHUNK_CLIPS)]
+    chunks = chunks_of(n_clips)
     return chunks, [index for index, clips in enumerate(chunks) if entry.part_problem(index, clips) is None]
 
 

@@ -75,12 +75,10 @@ class Progress:
         that failed (neither work to time nor one of those known to need none)."""
         now = time.perf_counter()
         self.done += 1
-        if failed:
-            pass
-        elif worked:
+        if worked and not failed:
             self.worked += 1
             self.work_seconds += now - self.last
-        else:
+        elif not failed:
             self.free = max(0, self.free - 1)
         self.last = now
         if not self.enabled:

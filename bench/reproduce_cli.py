@@ -108,7 +108,7 @@ def cmd_reproduce(args) -> str:
     shown = {(t.entry.name, spec.name) for t in [*targets, *absent] for spec in t.frontends}
     rows = [r for r in whole if r["weights"] == "trained" or (r["paper_dataset"], r["frontend"]) in shown]
     for line in missing_trained(paper, rows, opts):  # beside the table, also with -q: what the table lacks
-        print(line, file=sys.stderr)
+        log.warning("%s", line)
     text = render_comparison(paper, rows, protocol, skipped + partial_lines(targets), opts)
     out += text
     if not args.dry_run:
