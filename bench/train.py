@@ -799,6 +799,14 @@ def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: Trai
                            f"{'; '.join(refused)}. Nothing was trained. Pass --force to train them again (with "
                            f"--frontends {names} to leave the others as they are; `rwbench search`: --retrain), or "
                            "another --results")
+    # every task's audio decoded (once per sample rate and length) before --force removes anything: an unreadable
+    # clip met after the removals left the old results deleted and nothing trained in their place
+    decoded: dict[tuple, tuple[np.ndarray, dict]] = {}
+    for dataset in datasets:
+        for spec in trainable:
+            job = EmbedJob(dataset, spec, opts.width)
+            if (shape := (dataset.key, spec.sample_rate, *job.input_samples(), spec.pad_to_min)) not in decoded:
+                decoded[shape] = decode_clips(job, workers=opts.workers, skip_bad_audio=opts.skip_bad_audio)
     if opts.force:
         for dataset in datasets:
             for spec in trainable:
@@ -807,12 +815,8 @@ def train_all(datasets: list[Dataset], frontends: list[FrontendSpec], opts: Trai
     paths = []
     for dataset in datasets:
         splits, described = splits_of[dataset.key], dataset.describe()
-        decoded: dict[tuple, tuple[np.ndarray, dict]] = {}
         for spec in trainable:
-            job = EmbedJob(dataset, spec, opts.width)
-            shape = (spec.sample_rate, *job.input_samples(), spec.pad_to_min)
-            if shape not in decoded:
-                decoded[shape] = decode_clips(job, workers=opts.workers, skip_bad_audio=opts.skip_bad_audio)
+            shape = (dataset.key, spec.sample_rate, *EmbedJob(dataset, spec, opts.width).input_samples(), spec.pad_to_min)
             for seed in opts.seeds:
                 paths.append(train_one(dataset, spec, seed, opts, *decoded[shape], splits, described))
     warn_grid_edges(paths)  # a learning rate at an end of --lrs in most folds: the best may lie outside them

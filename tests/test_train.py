@@ -663,6 +663,21 @@ def test_clips_skipped_as_unreadable_are_not_counted_as_silent(tmp_path):
     assert (recipe["clips_silent_throughout"], recipe["silent_crop_fraction"]) == (0, 0.0)
 
 
+def test_force_keeps_the_finished_training_when_a_clip_cannot_be_decoded(tmp_path):
+    """`--force` removed the result and its folds' weights before decoding the audio: an unreadable clip then stopped
+    the run with nothing trained in their place."""
+    from rwbench.errors import DataError
+
+    (path,), opts = _train(tmp_path, folds=("fold1",))
+    weights = fold_weights_folder(tmp_path, "trained", "tones", "tiny", "small", 0) / "fold1.safetensors"
+    before, sha = path.read_bytes(), sha256_of(weights)
+    broken = tone_dataset(fail_on={"low/000": DataError("low/000.wav: unreadable")})
+    with pytest.raises(DataError, match="low/000.wav: unreadable"):
+        train_all([broken], [TINY], dataclasses.replace(opts, force=True))
+    assert path.read_bytes() == before
+    assert sha256_of(weights) == sha
+
+
 def test_a_best_epoch_at_the_cap_is_flagged_not_converged(tmp_path, caplog):
     from rwbench.train import not_converged
 
