@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
@@ -56,12 +56,15 @@ def outer_split_names(described: dict) -> list[str] | None:
 class PredefinedFolds:
     """Official folds (``clip.fold``): each fold is the test set once; the inner CV leaves out one
     *training* fold at a time, so clips of one source recording never straddle an inner split.
-    ``keyed_assignment``: the folds are the user's (a folds file, a manifest's column), which may be edited under the
-    same name, so :meth:`describe` (part of every result's key) lists each clip's fold; a dataset's official folds
-    are named by the protocol's id."""
+    :meth:`describe` (part of every result's key) carries which clip is in which fold, so that folds edited under the
+    same name (a corrected metadata file) are other data: a digest of the assignment, or, with ``keyed_assignment``
+    (the user's folds: a folds file, a manifest's column), the assignment itself, to say which clips moved; nothing
+    with ``ids_spell_assignment``, where a loader's fixed rule reads each fold from the clip id (ESC-50's ``3-…``
+    prefix, UrbanSound8K's ``fold3/``), which the fingerprint keys already."""
 
     id: str
     keyed_assignment: bool = False
+    ids_spell_assignment: bool = False
 
     def folds(self, clips: Sequence[Clip]) -> np.ndarray:
         folds = np.array([c.fold for c in clips])
@@ -87,7 +90,7 @@ class PredefinedFolds:
     def describe(self, clips: Sequence[Clip]) -> dict:
         folds = self.folds(clips).tolist()
         return {"id": self.id, "kind": "predefined_folds", "folds": sorted(set(folds)),
-                **({"assignment": dict(zip([c.id for c in clips], folds))} if self.keyed_assignment else {})}
+                **assignment_key(dict(zip([c.id for c in clips], folds)), self)}
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,8 @@ class FixedSplit:
 
     id: str
     refit: Refit = "train"
-    keyed_assignment: bool = False  # the split is the user's (a manifest's column): describe() lists each clip's
-    assignment_digest: bool = False  # the split is read from list files of a large dataset: describe() hashes it
+    keyed_assignment: bool = False  # as PredefinedFolds': the split is the user's, describe() lists each clip's
+    ids_spell_assignment: bool = False  # as PredefinedFolds': the clip ids say each clip's side (else a digest)
 
     def __post_init__(self) -> None:
         if self.refit not in get_args(Refit):  # a dataset option: any other value would refit on train+valid unsaid
@@ -151,12 +154,19 @@ class FixedSplit:
 
     def describe(self, clips: Sequence[Clip]) -> dict:
         counts = {s: sum(c.split == s for c in clips) for s in ("train", "valid", "test")}
-        assignment = {c.id: c.split for c in clips} if self.keyed_assignment or self.assignment_digest else {}
+        # the same counts with other clips on each side (edited list files) are another split
         return {"id": self.id, "kind": "fixed_split", "refit": self.refit, "counts": counts,
-                **({"assignment": assignment} if self.keyed_assignment else {}),
-                # the same counts with other clips on each side (edited list files) are another split
-                **({"assignment_sha256": hashlib.sha256(json.dumps(assignment, sort_keys=True).encode()).hexdigest()}
-                   if self.assignment_digest else {})}
+                **assignment_key({c.id: c.split for c in clips}, self)}
+
+
+def assignment_key(assignment: dict[str, Any], protocol: PredefinedFolds | FixedSplit) -> dict[str, Any]:
+    """What a protocol's :meth:`describe` says of which clip is on which side (``assignment``: clip id → fold or
+    split): the assignment, its sha256, or nothing where the clip ids spell it."""
+    if protocol.keyed_assignment:
+        return {"assignment": assignment}
+    if protocol.ids_spell_assignment:
+        return {}
+    return {"assignment_sha256": hashlib.sha256(json.dumps(assignment, sort_keys=True).encode()).hexdigest()}
 
 
 Protocol = PredefinedFolds | FixedSplit

@@ -76,7 +76,13 @@ def load_dcase2017_task4(root: Path, *, task: str | None = None, refit: Refit = 
     """DCASE 2017 task 4 from ``root`` (the lists and the ``Y*.wav`` files anywhere below it)."""
     root = Path(root)
     lists = find_lists(root)
-    audio = {p.name: p for p in root.rglob("Y*") if p.suffix.lower() in AUDIO_EXTENSIONS}
+    audio: dict[str, Path] = {}
+    for path in sorted(root.rglob("Y*")):
+        if path.suffix.lower() in AUDIO_EXTENSIONS:
+            if path.name in audio:  # which copy rglob lists last would be scored: the filesystem's choice
+                raise DataError(f"dcase2017_task4: {path.name} is found twice under {root}: {audio[path.name]} and "
+                                f"{path}; keep one copy under it")
+            audio[path.name] = path
     clips = []
     seen: dict[str, str] = {}
     for part, path in lists.items():
@@ -86,7 +92,7 @@ def load_dcase2017_task4(root: Path, *, task: str | None = None, refit: Refit = 
             seen[name] = path.name
             file = audio.get(f"Y{name}", root / "audio" / f"Y{name}")
             clips.append(tagged_clip(name, labels, path=file, split=part))
-    split = FixedSplit("dcase2017_task4/train-test-eval", refit=refit, assignment_digest=True)  # from its list files
+    split = FixedSplit("dcase2017_task4/train-test-eval", refit=refit)  # from its list files
     return file_dataset("dcase2017_task4", task, clips, split,
                         root=root, seconds=SECONDS, pad="zero", classes=CLASSES, task_type="multilabel",
                         expected_clips=sum(CLIPS.values()), **options)

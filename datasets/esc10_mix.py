@@ -110,7 +110,8 @@ def load_esc10_mix(root: Path, *, task: str | None = None, mixtures: int = 80, m
                                     "seed": seed, "source_rms": SOURCE_RMS,
                                     "recipe": {m: [s.id for s in parts] for m, parts in sources.items()}},
             "base_skipped": base.skipped}
-    dataset = MixtureDataset("esc10_mix", task, clips, PredefinedFolds("esc10_mix/official-5-folds"), SECONDS,
+    folds = PredefinedFolds("esc10_mix/official-5-folds", ids_spell_assignment=True)  # ids: fold3/mix012
+    dataset = MixtureDataset("esc10_mix", task, clips, folds, SECONDS,
                              "zero", base.root, [], info, "multilabel", base=base, sources=sources)
     dataset.splits()  # the protocol can run (every fold present)
     return dataset

@@ -69,7 +69,8 @@ def load_esc(root: Path, *, name: str, task: str | None, esc10_only: bool, **opt
     clips = [row_clip(data, row, f"{data / METADATA} ({row['filename']})", classes) for row in rows]
     if not clips:
         raise DataError(f"{name}: {data / METADATA} has no {'esc10 ' if esc10_only else ''}rows")
-    return file_dataset(name, task, clips, PredefinedFolds(f"{name}/official-5-folds"), root=data, seconds=5.0,
+    folds = PredefinedFolds(f"{name}/official-5-folds", ids_spell_assignment=True)  # ids: 3-…wav
+    return file_dataset(name, task, clips, folds, root=data, seconds=5.0,
                         expected_clips=CLIPS[name],
                         pad="zero", official_folds=FOLDS, classes=classes, **options)
 

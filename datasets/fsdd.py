@@ -53,13 +53,15 @@ def recordings(folder: Path) -> list[tuple[Path, re.Match]]:
 
 def standard(found: list[tuple[Path, re.Match]], refit: Refit) -> tuple[list[Clip], FixedSplit, dict]:
     clips = [Clip(p.name, m["digit"], p, split=part_of(int(m["index"])), group=m["speaker"]) for p, m in found]
-    return clips, FixedSplit("fsdd/standard-index0-4-test", refit=refit), {"valid": "repetitions 5-9 carved from train"}
+    split = FixedSplit("fsdd/standard-index0-4-test", refit=refit, ids_spell_assignment=True)  # ids: 7_george_3.wav
+    return clips, split, {"valid": "repetitions 5-9 carved from train"}
 
 
 def speakers(found: list[tuple[Path, re.Match]], refit: Refit) -> tuple[list[Clip], PredefinedFolds, dict]:
     fold_of = {s: i for i, s in enumerate(sorted({m["speaker"] for _, m in found}), start=1)}
     clips = [Clip(p.name, m["digit"], p, fold=fold_of[m["speaker"]], group=m["speaker"]) for p, m in found]
-    return clips, PredefinedFolds("fsdd/leave-one-speaker-out"), {"fold_speakers": {f: s for s, f in fold_of.items()}}
+    folds = PredefinedFolds("fsdd/leave-one-speaker-out", ids_spell_assignment=True)  # the speakers, sorted
+    return clips, folds, {"fold_speakers": {f: s for s, f in fold_of.items()}}
 
 
 TASKS: dict[str, Callable[[list[tuple[Path, re.Match]], Refit], tuple[list[Clip], Protocol, dict[str, Any]]]] = {

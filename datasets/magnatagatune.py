@@ -219,7 +219,8 @@ def load_magnatagatune(root: Path, *, task: str | None = None, refit: Refit = "t
                   expect=f"{ANNOTATIONS} and the mp3 folders 0/ … f/")
     audio_root = data / "mp3" if (data / "mp3" / "0").is_dir() else data
     table = read_annotations(data / ANNOTATIONS)
-    protocol = FixedSplit(PROTOCOL_IDS[task], refit=refit)
+    # the standard task's side is the id's folder (0-b, c, d-f); the published task's, the shipped lists'
+    protocol = FixedSplit(PROTOCOL_IDS[task], refit=refit, ids_spell_assignment=task != "published")
     if task == "published":
         clips, info = published_clips(table[table["mp3_path"] != ""], audio_root)
         clips, missing = present(clips, partial=partial, dataset=label, root=audio_root)  # refused before measuring

@@ -216,7 +216,7 @@ def load_speech_commands(root: Path, *, task: str | None = None, refit: Refit = 
         absent = [replace(c, label=c.label if c.label in KEYWORDS else UNKNOWN) for c in absent]
     classes = WORDS if task == "words35" else (*KEYWORDS, UNKNOWN)  # v1_12's silence windows join below
     dataset = file_dataset("speech_commands", task, [*clips, *absent],
-                           FixedSplit("speech_commands/v0.02-lists", refit=refit, assignment_digest=True),
+                           FixedSplit("speech_commands/v0.02-lists", refit=refit),
                            root=data, seconds=SECONDS, pad="zero", classes=classes, **options)
     fields = {f.name: getattr(dataset, f.name) for f in dataclasses.fields(Dataset) if f.init}
     fields["info"] = {**dataset.info, "files": {"word_files": on_disk, "archive_files": ARCHIVE_FILES,

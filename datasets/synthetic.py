@@ -44,7 +44,7 @@ N_FOLDS = 5
 # Bounds on the options: a clip list and a clip that fit in memory (and that --dry-run can time in seconds).
 MAX_PER_CLASS = 100_000
 MAX_SECONDS = 600
-PROTOCOL = PredefinedFolds(id="synthetic-5fold-v1")
+PROTOCOL = PredefinedFolds(id="synthetic-5fold-v1", ids_spell_assignment=True)
 LEAD_IN_S = 1.0  # events start this long before the clip, so it opens mid-stream
 WAVETABLE_SIZE = 4096
 

@@ -63,6 +63,7 @@ def load_urbansound8k(root: Path, *, task: str | None = None, **options) -> Data
     csv = data / METADATA
     table = read_table(csv, COLUMNS, dataset="urbansound8k")
     clips = [row_clip(data, row, f"{csv}:{line}") for line, row in zip(table.index, table.to_dict("records"))]
-    return file_dataset("urbansound8k", task, clips, PredefinedFolds("urbansound8k/official-10-folds"), root=data,
+    folds = PredefinedFolds("urbansound8k/official-10-folds", ids_spell_assignment=True)  # ids: fold3/…
+    return file_dataset("urbansound8k", task, clips, folds, root=data,
                         seconds=4.0, pad="repeat", official_folds=FOLDS, classes=CLASSES, listed_in=csv,
                         expected_clips=CLIPS, official_straddles=OFFICIAL_STRADDLES, **options)

@@ -3,6 +3,8 @@ index sets written out by hand or scikit-learn's splitters called directly."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -29,7 +31,25 @@ def test_predefined_folds_outer_and_inner_index_sets():
         ("fold3", [0, 1, 3, 4, 7], [2, 5, 6], [([0, 4], [1, 3, 7]), ([1, 3, 7], [0, 4])]),
     ]
     assert splits[0].search.tolist() == [0, 2, 4, 5, 6]  # every inner index, all on the training side
-    assert PredefinedFolds("p").describe(clips) == {"id": "p", "kind": "predefined_folds", "folds": [1, 2, 3]}
+    assert PredefinedFolds("p", ids_spell_assignment=True).describe(clips) == {
+        "id": "p", "kind": "predefined_folds", "folds": [1, 2, 3]}
+
+
+@pytest.mark.parametrize("protocol, side", [(PredefinedFolds("p"), "fold"), (FixedSplit("f"), "split")])
+def test_clips_moved_between_folds_under_the_same_name_are_another_protocol(protocol, side):
+    """A plugin copying ESC-50's loader reads its folds from a metadata file: edited, the same folds (the same split
+    counts) with other clips in them kept the results of the old assignment as up to date."""
+    values = FOLDS if side == "fold" else ["train", "valid", "test", "train", "valid", "test", "train", "test"]
+    clips = [Clip(f"c{i}", "ab"[i % 2], **{side: v}) for i, v in enumerate(values)]
+    # c0 and c1 swap sides: the same folds and counts
+    moved = [Clip(c.id, c.label, **{side: v}) for c, v in zip(clips, [values[1], values[0], *values[2:]])]
+    assert protocol.describe(clips) != protocol.describe(moved)
+    assert set(protocol.describe(clips)) - set(protocol.describe(moved)) == set()  # a digest, not a listing
+    assert "assignment_sha256" in protocol.describe(clips)
+    listed = dataclasses.replace(protocol, keyed_assignment=True)
+    assert listed.describe(moved)["assignment"] == {c.id: getattr(c, side) for c in moved}
+    spelled = dataclasses.replace(protocol, ids_spell_assignment=True)  # ESC-50's 3-…wav: the ids key it already
+    assert spelled.describe(clips) == spelled.describe(moved)
 
 
 def test_predefined_folds_need_three_folds_and_a_fold_per_clip():
