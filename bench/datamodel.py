@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 from . import audio
 from .audio import PadMode
 from .errors import DataError, UnknownNameError
-from .filehash import code_now, code_sha256, file_digests, registering_code
+from .filehash import code_now, code_sha256, content_stat, file_digests, registering_code
 from .protocol import FixedSplit, OuterSplit, PredefinedFolds, Protocol, StratifiedFolds
 from .registry import Registry
 
@@ -127,13 +128,25 @@ class Dataset:
                 **({"loader_code": self.info["loader_code"]} if self.info.get("loader_code") else {})}
 
     def fingerprint(self) -> str:
-        """A hash of :meth:`fingerprint_parts`, taken once per list of clips."""
+        """A hash of :meth:`fingerprint_parts`, taken once per list of clips and taken again where a file hashed for
+        it was rewritten since (the same object run again after its audio changed, in a notebook)."""
         memo = self.__dict__.get("_fingerprint")
-        if memo is None or memo[0] is not self.clips or memo[1] != len(self.clips):
+        if memo is None or memo[0] is not self.clips or memo[1] != len(self.clips) or self._files_changed():
             blob = json.dumps(self.fingerprint_parts(), sort_keys=True, default=str).encode()
             memo = (self.clips, len(self.clips), hashlib.sha256(blob).hexdigest()[:16])
             self.__dict__["_fingerprint"] = memo
         return memo[2]
+
+
+    def _files_changed(self) -> bool:
+        """Whether a file hashed for the fingerprint has another size, modification time or inode now (a stat each)."""
+        for path, (stat, _) in self.__dict__.get("_file_stats", {}).items():
+            try:
+                if content_stat(os.stat(path)) != stat:
+                    return True
+            except OSError:
+                return True
+        return False
 
 
 class StoredDataset(Dataset):

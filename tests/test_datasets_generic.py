@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 from collections import Counter
@@ -42,6 +43,19 @@ def test_folder_stratified_folds(tmp_path):
     assert "cat/sub/cat1.wav" in {c.id for c in ds.clips}
     assert set(Counter(zip(ds.protocol.folds(ds.clips), (c.label for c in ds.clips))).values()) == {2}
     assert ds.protocol.id == "folder/stratified-3fold" and (ds.seconds, ds.pad) == (10.0, "zero")
+
+
+def test_the_same_dataset_object_fingerprints_its_files_again_after_a_rewrite(tmp_path):
+    """The fingerprint was taken once per object: a notebook rerunning one loaded dataset after rewriting its audio
+    reused the results of the old files, as nothing was decoded to notice. A touch keeps the fingerprint."""
+    ds = load("folder", build_folder(tmp_path / "pets"), k=3)
+    before = ds.fingerprint()
+    first = tmp_path / "pets" / "cat" / "cat0.wav"
+    os.utime(first, ns=(1, 1))
+    assert ds.fingerprint() == before
+    write_audio(first, seconds=0.3)
+    assert ds.fingerprint() != before
+    assert ds.fingerprint() == load("folder", tmp_path / "pets", k=3).fingerprint()
 
 
 def test_folder_classes_option_rejects_other_folders(tmp_path):

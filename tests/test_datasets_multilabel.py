@@ -290,6 +290,17 @@ def test_dcase_official_lists_become_train_valid_test(tmp_path):
     assert ds.labels.sum() == sum(len(labels) for rows in DCASE.values() for _, labels in rows)
 
 
+def test_dcase_a_file_found_twice_under_the_root_is_refused_naming_both(tmp_path):
+    """The loader read whichever copy the directory walk listed last (an old copy beside audio/, chosen by the
+    filesystem), unsaid."""
+    root = build_dcase(tmp_path / "dcase")
+    name = f"Y{DCASE['training'][0][0]}"
+    write_audio(root / "zz_old" / name, seconds=0.5, rate=44100)
+    with pytest.raises(DataError, match=rf"{re.escape(name)} is found twice under .*audio/{re.escape(name)} and "
+                                        rf".*zz_old/{re.escape(name)}; keep one copy"):
+        load("dcase2017_task4", root, partial=True)
+
+
 def test_dcase_unknown_label_and_missing_lists_are_named(tmp_path):
     root = build_dcase(tmp_path / "dcase")
     path = root / "groundtruth_release" / "groundtruth_weak_label_testing_set.csv"
