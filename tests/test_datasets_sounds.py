@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import re
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import write_audio
 
@@ -334,6 +336,10 @@ def test_results_of_a_partial_copy_say_so_in_every_table(tmp_path, capsys):
     assert main(["leaderboard", "--results", str(results), "--format", "json"]) == 0
     (line,) = json.loads(capsys.readouterr().out)["metadata"]["partial_copies"]["esc10"]
     assert line.startswith("official fold(s) 4, 5 absent; class(es) ")
+    # the CSV has no notes: each row says it, and which data it was computed on
+    assert main(["leaderboard", "--results", str(results), "--format", "csv", "--columns", "partial_copy,data"]) == 0
+    (row,) = pd.read_csv(io.StringIO(capsys.readouterr().out)).to_dict("records")
+    assert row["partial_copy"] == line and re.fullmatch(r"[0-9a-f]{12}", row["data"])
     page = tmp_path / "report.html"
     assert main(["report", "--results", str(results), "-o", str(page)]) == 0
     assert '<div class="warning">Partial copy (--partial): official fold(s) 4, 5 absent' in page.read_text()

@@ -204,6 +204,9 @@ def test_results_on_other_clips_or_protocols_are_named_and_ragged_seeds_are_an_e
     assert line.endswith("(they differ in clips, protocol id)")
     assert f"- {line}" in leaderboard.export(table, "md")
     assert json.loads(leaderboard.export(table, "json"))["metadata"]["not_comparable"] == [line]
+    exported = pd.read_csv(io.StringIO(leaderboard.export(table, "csv")))  # a CSV has no notes: its rows tell them apart
+    assert exported.loc[exported["backend"] == "knn", "data"].nunique() == 1
+    assert exported.groupby(exported["backend"] == "knn")["data"].first().nunique() == 2
     assert '<div class="warning" id="mixed-data">' in render(copy, draw=False)
     assert leaderboard.load(results).attrs["mixed_data"] == []
 

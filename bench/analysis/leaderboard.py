@@ -79,7 +79,7 @@ def columns_for(task: TaskType) -> list[str]:
     return ["rank", "dataset", "frontend", "input", "width", "weights", "backend", "dim", "params", "macs",
             f"{p}_mean", f"{p}_std", f"{p}_ci95", "seed_std", *(f"{m}_mean" for m in others),
             "n_seeds", "n_folds", fold_column(p), SEED_FOLD_COLUMN, "embed_ms_per_clip", "timing_device",
-            "timing_threads", "skipped", "grid_edge",
+            "timing_threads", "skipped", "partial_copy", "data", "grid_edge",
             "not_converged", "selected_elsewhere", "copy_of", *STAT_COLUMNS, *EXPORT_COLUMNS]
 
 
@@ -111,6 +111,10 @@ def _row(records: list[ResultRecord], task: TaskType, known: Trainings | None = 
         "timing_device": device,
         "timing_threads": timing_threads(records),
         "skipped": max(len(r.dataset["skipped"]) for r in records),  # the seed that left out most
+        # what the Markdown's notes say of a row, in the row itself (a CSV has no notes): a partial copy's gaps, and
+        # a digest of the clips, protocol and outer folds scored (rows of two digests are not comparable)
+        "partial_copy": " | ".join(sorted({partial_line(r.dataset.get("info") or {}) for r in records} - {""})),
+        "data": " ".join(dict.fromkeys(content_key({"data": data_of(r)})[:12] for r in records)),
         "not_converged": not_converged(records, known),
         "selected_elsewhere": selected_elsewhere(records, known),
         "grid_edge": grid_edge_flag(records),  # e.g. "C high 5/5": a setting at its grid's edge in > half the folds
