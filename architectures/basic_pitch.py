@@ -67,6 +67,7 @@ FPS = SAMPLE_RATE // HOP  # 86: basic-pitch's ANNOTATIONS_FPS, which sets the nu
 FMIN = 27.5  # A0, the lowest CQT bin
 BINS_PER_OCTAVE = 36
 N_BINS = 309  # 103 semitones: the most below Nyquist (8 harmonics would want 124)
+FLOAT32_TINY = float(torch.finfo(torch.float32).tiny)  # the smallest normal float32, 1.18e-38
 N_OCTAVES = math.ceil(N_BINS / BINS_PER_OCTAVE)  # 9
 KERNEL = 256  # taps of the CQT kernels and of the decimation low-pass
 HARMONICS = (0.5, 1, 2, 3, 4, 5, 6, 7)
@@ -148,7 +149,9 @@ class HarmonicCQT(nn.Module):
             imags.insert(0, y[:, BINS_PER_OCTAVE:])
         real = torch.cat(reals, dim=1)[:, -N_BINS:] * self.scale
         imag = torch.cat(imags, dim=1)[:, -N_BINS:] * self.scale
-        magnitude = torch.sqrt(real * real + imag * imag)
+        # |CQT| as TF's; clamped below float32's smallest normal (0 in zero-padded windows) so that its gradient is
+        # 0, not √'s ∞·0 = NaN (jacob_cov), while db stays bit for bit: a square below 1e-37 vanishes beside 1e-10
+        magnitude = torch.sqrt((real * real + imag * imag).clamp_min(FLOAT32_TINY))
         db = torch.log(magnitude * magnitude + 1e-10) * (1 / math.log(10)) * 10
         db = db - db.amin(dim=(1, 2), keepdim=True)
         top = db.amax(dim=(1, 2), keepdim=True)

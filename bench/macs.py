@@ -34,16 +34,16 @@ def _count(run: Callable[[], object]) -> int:
 _MACS: dict[tuple, int] = {}  # count_macs per (network builder, input, width, seconds) in this process
 
 
-def count_macs(spec: FrontendSpec, width: str | int = "small", seconds: float = 1.0) -> int:
+def count_macs(spec: FrontendSpec, width: str | int = "small", seconds: float = 1.0, *, cached: bool = True) -> int:
     """Multiply-accumulates per second of audio: convolutions and matrix products plus the mel (and DCT) matmuls.
 
     Counted (:func:`_count`) on one clip of ``seconds`` (raised to the spec's minimum) and divided by its
     duration. Learnable networks run on the meta device (shapes only, so paper widths cost nothing); the FFT is not
-    counted. Counted once per process for each network and
-    width (every result file of a run records it; a baseline without weights runs for real, up to seconds).
+    counted. Counted once per process for each network and width (every result file of a run records it; a baseline
+    without weights runs for real, up to seconds), unless not ``cached`` (the ``macs`` proxy: its time is the count's).
     """
     key = (spec.name, spec.version, spec.build, spec.input_kind, spec.logmel, spec.min_input, str(width), float(seconds))
-    if key not in _MACS:
+    if key not in _MACS or not cached:
         _MACS[key] = _count_macs(spec, width, seconds)
     return _MACS[key]
 

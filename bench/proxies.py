@@ -236,7 +236,7 @@ class _ActivationCodes(torch.overrides.TorchFunctionMode):
 
     def __init__(self, n: int) -> None:
         super().__init__()
-        self.kernel, self.calls = torch.zeros(n, n, dtype=torch.float64), 0
+        self.kernel, self.calls, self.units = torch.zeros(n, n, dtype=torch.float64), 0, 0
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         x, n = (args[0] if args else None), len(self.kernel)
@@ -245,7 +245,7 @@ class _ActivationCodes(torch.overrides.TorchFunctionMode):
         if func in NONLINEARITIES and isinstance(x, torch.Tensor) and x.dim() and x.shape[0] % n == 0:
             codes = (x.detach().reshape(n, -1) > 0).double()
             self.kernel.add_((codes @ codes.T + (1 - codes) @ (1 - codes).T).cpu())
-            self.calls += 1
+            self.calls, self.units = self.calls + 1, self.units + codes.shape[1]
         return func(*args, **(kwargs or {}))
 
 
@@ -254,6 +254,9 @@ def naswot_score(net: nn.Module, inputs: torch.Tensor, targets=None, loss_fn=Non
         net(inputs)
     if not codes.calls:
         raise Undefined("naswot: the network calls no nonlinearity to read activation codes from")
+    if codes.units + 1 < len(inputs):  # K = [C, 1−C][C, 1−C]ᵀ: its log-det would be rounding noise of either sign
+        raise Undefined(f"naswot: {codes.units} activation unit(s) for {len(inputs)} clips: the kernel's rank is at "
+                        "most units + 1, so it is singular")
     sign, logdet = np.linalg.slogdet(codes.kernel.numpy())
     if sign <= 0 or not np.isfinite(logdet):
         raise Undefined("naswot: the activation codes' kernel is singular (clips of the minibatch with the same codes "
@@ -311,11 +314,11 @@ def grasp_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, los
 
 
 def fisher_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn=F.cross_entropy) -> float:
-    outputs: list[torch.Tensor] = []
+    outputs: list[tuple[torch.Tensor, bool]] = []  # (activation, channels last: a Linear's over a sequence)
 
     def keep(module, args, output):
         output.retain_grad()
-        outputs.append(output)
+        outputs.append((output, isinstance(module, nn.Linear)))
 
     handles = [m.register_forward_hook(keep) for m in prunable(net)]
     try:
@@ -324,10 +327,13 @@ def fisher_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, lo
         for handle in handles:
             handle.remove()
     total, n = 0.0, len(inputs)
-    for act in outputs:
+    for act, channels_last in outputs:
         if act.grad is None:
             continue
-        per_channel = (act * act.grad).detach().flatten(2).sum(2) if act.dim() > 2 else (act * act.grad).detach()
+        product = (act * act.grad).detach()
+        if channels_last and product.dim() > 2:  # (N, T, C): sum over T per channel, as a 1-wide conv's (N, C, T)
+            product = product.movedim(-1, 1)
+        per_channel = product.flatten(2).sum(2) if product.dim() > 2 else product
         if len(per_channel) % n == 0:  # a clip-major batch of each clip's windows: the clip's positions are all of them
             per_channel = per_channel.reshape(n, -1, per_channel.shape[-1]).sum(1)
         total += float(0.5 * per_channel.pow(2).mean(0).sum())
@@ -383,7 +389,7 @@ ZERO_COST = {
 # naswot 5: every ReLU unit read where embedding pools first (timbral, vertical, rese2, samplecnn: training mode runs
 # the order as written, fusion.relu_of_max); naswot 6: tensor-method and more activation calls read (NONLINEARITIES);
 # fisher 3: a clip's windows summed before squaring
-VERSIONS = {"naswot": 6, "jacob_cov": 3, "fisher": 3}
+VERSIONS = {"naswot": 7, "jacob_cov": 3, "fisher": 4}
 for _name, (_score, _labels, _source, _what) in ZERO_COST.items():
     register_proxy(name=_name, kind="zero-cost", source=_source, description=_what, version=VERSIONS.get(_name, 2))(
         _zero_cost(_score, needs_labels=_labels))
@@ -400,7 +406,7 @@ def _params(ctx: ProxyContext) -> ProxyValue:
 def _macs(ctx: ProxyContext) -> ProxyValue:
     from .macs import count_macs
 
-    return ProxyValue(float(count_macs(ctx.spec, ctx.width)))
+    return ProxyValue(float(count_macs(ctx.spec, ctx.width, cached=False)))  # timed: the count, never a lookup
 
 
 @register_proxy(name="dim", kind="baseline", source="baseline", description="feature dimension (default layers)")

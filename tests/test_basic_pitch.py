@@ -75,6 +75,26 @@ def test_the_cqt_stays_float32_under_autocast():
     assert auto.dtype == torch.float32 and torch.equal(plain, auto)
 
 
+def test_the_cqt_has_a_gradient_where_a_window_is_zero_padded_and_the_same_values(monkeypatch):
+    """√ of a zero CQT bin (a clip's zero-padded first window) had an infinite derivative: every input gradient
+    was NaN, and jacob_cov called basic_pitch undefined on any clip. Clamped, the gradient is finite and the
+    forward values are the unclamped ones bit for bit."""
+    window = torch.from_numpy(chord(bp.WINDOW))[None].clone()
+    window[:, : bp.WINDOW // 2] = 0.0
+
+    def cqt_and_gradient():
+        x = window.clone().requires_grad_(True)
+        out = bp.HarmonicCQT()(x)
+        out.square().sum().backward()
+        return out.detach(), x.grad
+
+    clamped, gradient = cqt_and_gradient()
+    monkeypatch.setattr(bp, "FLOAT32_TINY", 0.0)
+    unclamped, nan_gradient = cqt_and_gradient()
+    assert torch.equal(clamped, unclamped)
+    assert torch.isfinite(gradient).all() and gradient.abs().sum() > 0 and not torch.isfinite(nan_gradient).all()
+
+
 def test_harmonic_stack_shifts_each_harmonic():
     cqt = torch.arange(bp.N_BINS, dtype=torch.float32).expand(1, 3, -1)  # each bin holds its index
     stacked = bp.harmonic_stack(cqt)

@@ -295,6 +295,59 @@ def test_fisher_sums_a_clips_windows_before_squaring(tiny):
     assert fisher_score(windowed, x_t, y_t) == pytest.approx(expected, rel=1e-5)
 
 
+def test_fisher_of_a_linear_layer_over_a_sequence_is_that_of_the_same_one_wide_conv():
+    """A Linear applied to (N, T, C) has its channels last: Fisher summed over the channels, per time step, and
+    scored the network 6 % lower than the same network written with a 1-wide Conv1d over (N, C, T)."""
+    torch.manual_seed(0)
+    conv = nn.Sequential(nn.Conv1d(4, 6, 1), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(6, CLASSES))
+
+    class Sequence(nn.Module):  # (N, 4, T) → (N, T, 4) → Linear → (N, 6, T): the same function
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(4, 6)
+            self.rest = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(6, CLASSES))
+
+        def forward(self, x):
+            return self.rest(self.linear(x.transpose(1, 2)).transpose(1, 2))
+
+    seq = Sequence()
+    with torch.no_grad():
+        seq.linear.weight.copy_(conv[0].weight[..., 0])
+        seq.linear.bias.copy_(conv[0].bias)
+        seq.rest[3].load_state_dict(conv[4].state_dict())
+    x, y = torch.randn(N, 4, 7, dtype=torch.float64), torch.arange(N) % CLASSES
+    conv, seq = conv.double(), seq.double()
+    assert torch.allclose(conv(x), seq(x))
+    assert fisher_score(seq, x, y) == pytest.approx(fisher_score(conv, x, y), rel=1e-12)
+
+
+def test_naswot_with_fewer_units_than_clips_is_undefined_not_rounding_noise():
+    """K = [C, 1−C][C, 1−C]ᵀ has rank ≤ units + 1: with 2 units and 4 clips of distinct codes it is singular, and its
+    log-det (−34) was scored or called undefined by the sign of the rounding."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(2, 2, bias=False), nn.ReLU())
+    with torch.no_grad():
+        net[1].weight.copy_(torch.eye(2))
+    codes = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])  # every code once
+    with pytest.raises(Undefined, match=r"2 activation unit\(s\) for 4 clips: .* singular"):
+        naswot_score(net, codes[:, None, :])
+    assert math.isfinite(naswot_score(net, codes[:3, None, :]))  # 3 clips: rank 3, defined
+
+
+def test_the_macs_proxy_counts_every_time_it_is_timed(monkeypatch):
+    """A search runs each proxy once untimed (imports, kernel set-up) before timing it: that run filled the MAC
+    count's process cache, and the first architecture's `macs` was timed as a lookup (2e-05 s against 0.01-0.08 s)."""
+    from rwbench import macs
+    from rwbench.frontend import FRONTENDS
+
+    counted = []
+    monkeypatch.setattr(macs, "_MACS", {})  # the 7 stays in this test
+    monkeypatch.setattr(macs, "_count_macs", lambda spec, width, seconds: counted.append(spec.name) or 7)
+    ctx = ProxyContext(spec=FRONTENDS.get("strided_512_512"), width="small")
+    assert [PROXIES.get("macs").compute(ctx).value for _ in range(2)] == [7.0, 7.0] and len(counted) == 2
+    macs.count_macs(ctx.spec, "small")  # a result file's count: from the cache
+    assert len(counted) == 2
+
+
 def test_every_proxy_runs_on_a_sampled_architecture():
     from toy import tone_dataset
 
