@@ -137,7 +137,8 @@ def code_now(code: str | None, build) -> str | None:
 
 def globals_reached(function) -> tuple[tuple[str, int], ...]:
     """``(name, id)`` of every global of ``function``'s module that it names, and that the functions and classes of
-    that module it reaches name in turn (methods, nested functions, lambdas): rebinding any of them changes the ids."""
+    that module it reaches name in turn (methods, nested functions, lambdas), and of those classes' attributes
+    (``Class.name``): rebinding any of them changes the ids."""
     scope = getattr(function, "__globals__", {})
     module = scope.get("__name__")
     seen: dict[str, int] = {}
@@ -147,6 +148,8 @@ def globals_reached(function) -> tuple[tuple[str, int], ...]:
         if id(obj) in visited:
             continue
         visited.add(id(obj))
+        if inspect.isclass(obj):  # an attribute or method set on the class (`Net.KERNEL = 64`): another network
+            seen.update((f"{obj.__qualname__}.{attr}", id(value)) for attr, value in vars(obj).items())
         for name in (n for code in _codes(obj) for n in code.co_names if n in scope and n not in seen):
             seen[name] = id(value := scope[name])
             if getattr(value, "__module__", None) == module and (inspect.isfunction(value) or inspect.isclass(value)):

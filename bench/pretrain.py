@@ -190,6 +190,11 @@ def pretrain(name: str, datasets: list[Dataset], frontends: list[FrontendSpec], 
         for seed, folder in folders.items():
             # one process trains a seed at a time: a second waits, then reuses the finished folds
             with pretraining_lock(folder, name, spec, dataset, seed):
+                # again under the lock: a run under other settings started at once trained these folds meanwhile
+                if not opts.force and (others := other_trainings(folder, kept, keys[seed])):
+                    raise RwbenchError(f"pretrain {name}: {', '.join(others)}: pre-trained under other settings, "
+                                       "code or data by another run while this one waited; nothing more was trained: "
+                                       "pass --force to train again, or another --results")
                 for split in kept:
                     if finished_fold(folder, split.name, keys[seed], False) is None:
                         start = time.perf_counter()

@@ -507,13 +507,15 @@ def act(x):
 
 
 class HelpedNet(nn.Module):
+    GAIN = 1.0  # a class attribute forward reads
+
     def __init__(self, filters):
         super().__init__()
         self.conv = nn.Conv1d(1, filters, 64, stride=STRIDE)
 
     def forward(self, x):
         SEEN.append(len(x))
-        return [act(self.conv(x))]
+        return [act(self.conv(x)) * self.GAIN]
 
 
 @rwbench.register_frontend(name="nb_helped", input_kind="waveform", sample_rate=8000, widths={"small": 8, "paper": 16},
@@ -533,16 +535,27 @@ def act(x):  # the helper forward calls, redefined
 rwbench.run("synthetic", **common)
 STRIDE = 16  # the constant __init__ reads, rebound
 rwbench.run("synthetic", **common)
+HelpedNet.GAIN = -2.0  # the class attribute, set on the class
+rwbench.run("synthetic", **common)
+
+
+def forward_sign(self, x):
+    return [torch.sign(self.conv(x))]
+
+
+HelpedNet.forward = forward_sign  # a method replaced on the class
+rwbench.run("synthetic", **common)
 '''
 
 
 def test_a_notebook_helper_or_constant_the_network_reaches_rebound_is_keyed_as_a_new_network(tmp_path):
     """Only the globals the factory itself named were watched: a redefined helper that ``forward`` calls, or a
-    constant ``__init__`` reads, left the key as it was, and the old network's embeddings and score came back."""
+    constant ``__init__`` reads, left the key as it was, and the old network's embeddings and score came back; so did
+    an attribute or a method set on the network's class."""
     done = subprocess.run([sys.executable, "-", str(tmp_path)], input=NOTEBOOK_HELPERS, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr
-    assert len(list((tmp_path / "c").rglob("manifest.json"))) == 3  # relu/32, tanh/32, tanh/16
+    assert len(list((tmp_path / "c").rglob("manifest.json"))) == 5  # relu/32, tanh/32, tanh/16, gain -2, sign
 
 
 def test_the_statistics_and_cross_validation_name_a_bad_test_or_job_count(tmp_path):

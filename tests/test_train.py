@@ -1037,6 +1037,28 @@ def _flat_validation(classification):
     return flat
 
 
+def test_a_pretraining_that_waited_for_one_under_other_settings_refuses_to_replace_it(tmp_path, monkeypatch):
+    """Two `rwbench pretrain` under different settings started at once: the refusal looked before the lock, found
+    nothing finished, and the second retrained every fold the first had just trained, both exiting 0."""
+    import rwbench.pretrain as pretraining
+
+    spec = FRONTENDS.get("mst")
+    first = TrainOptions(results_dir=tmp_path, device="cpu", workers=0, epochs=1, patience=1, batch_size=8)
+    lock, waited = pretraining.pretraining_lock, {}
+
+    def after_the_other_run(*args):  # the other process takes the lock first and finishes while this one waits
+        if not waited:
+            waited["other"] = None
+            waited["other"] = pretrain("mst", [tone_dataset()], [spec], first)
+        return lock(*args)
+
+    monkeypatch.setattr(pretraining, "pretraining_lock", after_the_other_run)
+    with pytest.raises(RwbenchError, match=r"fold1\.json, .*fold4\.json: pre-trained under other settings, code or "
+                                           r"data by another run while this one waited.*pass --force"):
+        pretrain("mst", [tone_dataset()], [spec], dataclasses.replace(first, epochs=2, patience=2))
+    assert [json.loads(fold.read_text())["epochs_run"] for fold in waited["other"]] == [1] * 4  # the first run's stand
+
+
 def test_a_pretraining_is_not_replaced_by_one_under_other_settings_without_force(tmp_path, monkeypatch):
     """`rwbench pretrain` retrained every fold under a changed option without a word (train refuses); an interrupted
     --force of two seeds now resumes on a plain rerun, as train's does."""
