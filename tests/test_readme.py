@@ -42,3 +42,17 @@ def test_readme_commands_name_real_options():
         if option in ("--index-url", "--help", "--no-deps", "--model", "--tasks-dir"):  # pip's; heareval's
             continue
         assert option in options, option
+
+
+def test_readme_folder_dataset_options_are_the_loaders():
+    """The `folder` paragraph names the loader's options and defaults (its 10-s crop/pad was in the docstring only)."""
+    import inspect
+
+    from rwbench.datamodel import DATASETS
+
+    (text,) = re.findall(r"A `folder` dataset reads .*?\n\n", README.read_text(), re.S)
+    named = set(re.findall(r"`(\w+)(?:` \(|=)", text))  # `k` (10), `classes=a,b`
+    parameters = inspect.signature(DATASETS.get("folder").build).parameters
+    assert named == {"k", "seed", "seconds", "classes", "name"}, named
+    assert named <= set(parameters) and "pad" in parameters
+    assert parameters["seconds"].default == 10 and parameters["pad"].default == "zero" and "`zero` or `repeat`" in text
