@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from . import __version__, cli_args
 from .choices import (
     DEFAULT_GRID,
-    FORMATS,
     MST_LR,
     PRECISIONS,
     PRETRAINERS,
@@ -28,7 +27,7 @@ from .choices import (
     TASK_TYPES,
     WINDOW_HOP,
 )
-from .errors import RwbenchError
+from .errors import RwbenchError, UnknownNameError
 from .fileio import write_text
 from .registry import load_plugin_file
 
@@ -133,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_args.add_results(p)
     p.add_argument("--strict", action="store_true", help="a malformed result file is an error (default: skipped "
                                                          "with a warning naming it)")
-    p.add_argument("--format", choices=FORMATS, default="md")
-    p.add_argument("-o", "--output", type=cli_args.output_file, help="write to this file instead of stdout")
+    cli_args.add_format(p)
+    cli_args.add_output(p)
     p.add_argument("--task-type", choices=sorted(TASK_TYPES), help="only results of this task type (a table ranks "
                                                                    "one metric: needed when a folder holds both)")
     p.add_argument("--test", choices=REGIMES, default="auto", help=TEST_HELP)
@@ -158,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --trained trained: rank the trained features refit with each random backend (the "
                         "`--weights trained` rows) instead of the trained head")
     p.add_argument("--strict", action="store_true", help="a malformed result file is an error")
-    p.add_argument("--format", choices=FORMATS, default="md")
-    p.add_argument("-o", "--output", type=cli_args.output_file, help="write to this file instead of stdout")
+    cli_args.add_format(p)
+    cli_args.add_output(p)
     p.add_argument("--task-type", choices=sorted(TASK_TYPES), help="only results of this task type")
     p.add_argument("--test", choices=REGIMES, default="auto", help=TEST_HELP)
     p.set_defaults(handler=cmd_compare)
@@ -182,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="time each network under torch.compile (after compiling)")
     p.add_argument("--no-fuse", action="store_true", help="time the networks without the exact rewrites of "
                                                           "rwbench.fusion (batch norm folding, pool before ReLU)")
-    p.add_argument("--format", choices=FORMATS, default="md")
-    p.add_argument("-o", "--output", type=cli_args.output_file, help="write to this file instead of stdout")
+    cli_args.add_format(p)
+    cli_args.add_output(p)
     p.set_defaults(handler=cmd_profile)
     p = sub.add_parser("report", parents=[common], help="one self-contained HTML page of a results folder: sortable "
                                                        "tables and figures (pip install 'rwbench[report]')")
@@ -365,7 +364,8 @@ def cmd_run(args) -> int:
     for line in padding_notes(datasets, frontends, args.segment):
         log.info("%s", line)
     print(to_summary(load(opts.results_dir, datasets=[d.key for d in datasets])), end="")
-    log.info("full table: rwbench leaderboard --results %s [--format md|csv|json]", opts.results_dir)
+    log.info("every column: rwbench leaderboard --results %s --wide (or -o FILE.csv, FILE.json)",
+             shlex.quote(str(opts.results_dir)))
     return 0
 
 
@@ -497,15 +497,17 @@ def cmd_train(args) -> int:
 def cmd_leaderboard(args) -> int:
     from .analysis.leaderboard import export, load, to_summary
 
+    fmt = cli_args.table_format(args.format, args.output)
     table = load(args.results, strict=args.strict, task=args.task_type, regime=args.test)
     table.attrs["command"] = args.command_line
-    compact = args.format == "md" and not args.wide and args.columns is None  # --columns '': its own error
-    return _write(to_summary(table) if compact else export(table, args.format, args.columns), args.output)
+    compact = fmt == "md" and not args.wide and args.columns is None  # --columns '': its own error
+    return _write(to_summary(table) if compact else export(table, fmt, args.columns), args.output)
 
 
 def cmd_compare(args) -> int:
     from .analysis.leaderboard import export_comparison, export_pair, load, read_results
 
+    fmt = cli_args.table_format(args.format, args.output)
     if args.rows:
         if len(args.rows) != 2:
             raise RwbenchError(f"compare takes two rows (A B) for a paired test, got {len(args.rows)}")
@@ -516,10 +518,10 @@ def cmd_compare(args) -> int:
                                "rows alone, or drop the rows")
         records, invalid = read_results(args.results, strict=args.strict)
         a, b = args.rows
-        return _write(export_pair(records, a, b, args.format, args.test, invalid), args.output)
+        return _write(export_pair(records, a, b, fmt, args.test, invalid), args.output)
     table = load(args.results, strict=args.strict, task=args.task_type, regime=args.test)
     table.attrs["command"] = args.command_line
-    return _write(export_comparison(table, args.format, args.random, args.trained, args.backend, args.transfer), args.output)
+    return _write(export_comparison(table, fmt, args.random, args.trained, args.backend, args.transfer), args.output)
 
 
 def _write(text: str, output: Path | None) -> int:
@@ -543,6 +545,7 @@ def cmd_profile(args) -> int:
     from .frontend import FRONTENDS
     from .profile import ProfileOptions, profile, render
 
+    fmt = cli_args.table_format(args.format, args.output)
     opts = ProfileOptions(width=args.width, seconds=args.seconds, batch_size=args.batch_size, device=args.device,
                           precision=args.precision, repeats=args.repeats, peak_repeats=args.peak_repeats,
                           compile=args.compile,
@@ -552,7 +555,7 @@ def cmd_profile(args) -> int:
         torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32
     rows, notes = profile(specs, opts)
-    _write(render(rows, notes, args.format), args.output)
+    _write(render(rows, notes, fmt), args.output)
     if failed := [note.removeprefix("failed: ") for note in notes if note.startswith("failed: ")]:
         raise RwbenchError(f"{len(failed)} of {len(specs)} front-end(s) could not be profiled ({'; '.join(failed)}); "
                            "the table holds the others")
@@ -656,6 +659,15 @@ def cmd_list(args) -> int:
     return 0
 
 
+def plugin_hint(err: RwbenchError, args) -> str:
+    """An unknown front-end, dataset or backend, no close name and no --plugin given: it may be a plugin's (`evaluate`
+    on a plugin's cached embeddings said only "unknown front-end")."""
+    if not isinstance(err, UnknownNameError) or args.plugin or "did you mean" in str(err):
+        return ""
+    kinds = ("front-end", "dataset", "backend")  # what a plugin file registers
+    return "; registered by a plugin? pass --plugin FILE" if str(err).startswith(tuple(f"unknown {k} " for k in kinds)) else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
@@ -682,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return result
     except RwbenchError as err:
-        print(f"rwbench: error: {err}", file=sys.stderr)
+        print(f"rwbench: error: {err}{plugin_hint(err, args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rwbench: interrupted; finished chunks and results are kept, rerun to resume", file=sys.stderr)

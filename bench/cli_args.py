@@ -19,6 +19,7 @@ from .choices import (
     DEFAULT_BACKENDS,
     DEFAULT_FRONTENDS,
     DEFAULT_GRID,
+    FORMATS,
     GRID_NAMES,
     INITS,
     LR_SCHEDULES,
@@ -233,6 +234,19 @@ def output_file(text: str) -> Path:
     if not os.access(ancestor, os.W_OK):
         raise argparse.ArgumentTypeError(f"-o {text!r} cannot be written: {ancestor} is not writable")
     return path
+
+
+SUFFIX_FORMATS = {".md": "md", ".csv": "csv", ".json": "json"}  # -o's suffix → the table format it names
+
+
+def table_format(given: str | None, output: Path | None) -> str:
+    """The format of a table: ``--format``, else the one ``-o``'s suffix names (.md, .csv, .json), else Markdown;
+    a suffix naming another format than ``--format`` is refused (``-o board.csv`` wrote Markdown into the .csv)."""
+    named = SUFFIX_FORMATS.get(output.suffix.lower()) if output is not None else None
+    if given and named and given != named:
+        raise RwbenchError(f"--format {given} and -o {str(output)!r} (a .{named} name) disagree: drop --format, or "
+                           f"give -o a .{given} name")
+    return given or named or "md"
 
 
 def weight_tags(text: str) -> list[str]:
@@ -525,4 +539,7 @@ add_jobs = shared_option("--jobs", type=jobs, help="grid-search fits in parallel
 add_results = shared_option("--results", type=folder("--results"), default=Path("results"),
                             help="results folder (default ./results)")
 add_cache = shared_option("--cache", type=folder("--cache"), help="embedding cache (default RESULTS/embeddings)")
+add_format = shared_option("--format", choices=FORMATS, help="md, csv or json (default: -o's suffix .md, .csv or .json, "
+                                                              "else md)")
+add_output = shared_option("-o", "--output", type=output_file, help="write to this file instead of stdout")
 add_force = shared_option("--force", action="store_true", help="re-evaluate even when an up-to-date result exists")

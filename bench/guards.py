@@ -405,7 +405,8 @@ def folds_from_file(clips: list[Clip], path: str | Path, *, dataset: str, partia
         hint = (" (bad audio, as when the file was written with --skip-bad-audio: pass it again)"
                 if unlisted[0] in bad else "")
         raise DataError(f"{dataset}: {len(unlisted)} clip(s) are not in the folds file {path} (first: {unlisted[0]}"
-                        f"{hint}); write it again with write_folds or drop folds_file")
+                        f"{hint}); write it again with `rwbench folds` (write_folds in Python) without folds_file, "
+                        f"which draws every clip's fold anew, or drop folds_file")
     here = {c.id for c in clips}
     gone = [(line, key) for line, key in zip(table.index, table["id"]) if key not in here]
     # a bad file not in the file keeps no fold: screen() leaves it out (the same check) and records it

@@ -149,3 +149,94 @@ def test_profile_threads_are_bounded_before_openmp_fails():
     with pytest.raises(argparse.ArgumentTypeError, match="more than 4 threads per core"):
         cli_args.thread_count("30000")
     assert cli_args.thread_count("1") == 1
+
+
+@pytest.fixture
+def stub_tables(monkeypatch):
+    """The table commands without results: each format's text names it (the compact Markdown table "summary")."""
+    from rwbench.analysis import leaderboard
+
+    monkeypatch.setattr(leaderboard, "load", lambda *args, **kwargs: leaderboard.pd.DataFrame())
+    monkeypatch.setattr(leaderboard, "to_summary", lambda table: "summary\n")
+    monkeypatch.setattr(leaderboard, "export", lambda table, fmt, columns=None: f"{fmt}\n")
+
+
+@pytest.mark.parametrize("name, fmt, written", [("t.csv", None, "csv"), ("t.json", None, "json"), ("t.md", None, "summary"),
+                                               ("t.txt", None, "summary"), ("t.CSV", "csv", "csv"), ("t", "json", "json")])
+def test_leaderboard_takes_the_format_from_the_output_suffix(stub_tables, tmp_path, name, fmt, written):
+    """`rwbench leaderboard -o board.csv` (no --format) wrote the Markdown table into the .csv."""
+    output = tmp_path / name
+    assert main(["leaderboard", "--results", str(tmp_path), "-o", str(output), *(["--format", fmt] if fmt else [])]) == 0
+    assert output.read_text() == f"{written}\n"
+
+
+@pytest.mark.parametrize("command", [["leaderboard"], ["compare"], ["profile", "--frontends", "mfcc"]])
+def test_a_suffix_that_contradicts_format_is_refused(stub_tables, tmp_path, capsys, command):
+    """`--format csv -o t2.json` wrote CSV into the .json, without a word."""
+    assert main([*command, "--format", "csv", "-o", str(tmp_path / "t2.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"rwbench: error: --format csv and -o '{tmp_path / 't2.json'}' (a .json name) disagree: drop "
+                   "--format, or give -o a .csv name")
+    assert not (tmp_path / "t2.json").exists()
+
+
+def test_a_run_ends_with_the_command_for_every_column(monkeypatch, tmp_path, caplog):
+    """The run's closing hint named `--format md`, which prints the same compact table the run had just printed."""
+    import logging
+    import shlex
+    from types import SimpleNamespace
+
+    from rwbench import pipeline
+    from rwbench.analysis import leaderboard
+    from rwbench.cli import build_parser
+
+    done = SimpleNamespace(embedded=0, cached=0, embed_seconds=0.0, evaluated=0, reused=0)
+    monkeypatch.setattr(pipeline, "run", lambda *args: done)
+    monkeypatch.setattr(leaderboard, "load", lambda *args, **kwargs: leaderboard.pd.DataFrame())
+    monkeypatch.setattr(leaderboard, "to_summary", lambda table: "")
+    results = tmp_path / "my results"
+    with caplog.at_level(logging.INFO, logger="rwbench"):
+        assert main(["run", "--frontends", "mfcc", "--backends", "svm", "--results", str(results)]) == 0
+    (hint,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("every column: ")]
+    command = hint.removeprefix("every column: ").split(" (or ")[0]
+    assert command == f"rwbench leaderboard --results {shlex.quote(str(results))} --wide"
+    args = build_parser().parse_args(shlex.split(command)[1:])  # it runs as printed, the space quoted
+    assert args.wide and args.results == results
+
+
+@pytest.mark.parametrize("argv, hinted", [
+    (["evaluate", "--frontends", "two_layer", "--backends", "svm"], True),  # a plugin's embeddings, no --plugin
+    (["check-plugin", "my_net"], True),
+    (["run", "--dataset", "my_clips"], True),
+    (["run", "--backends", "my_backend"], True),
+    (["run", "--frontends", "vgx"], False),  # a typo: "did you mean 'vgg'?" is the fix
+    (["run", "--width", "huge"], False),  # not an unknown name
+])
+def test_an_unknown_name_without_plugin_points_at_plugin(capsys, argv, hinted):
+    """`rwbench evaluate` on a plugin's cached embeddings without --plugin said only "unknown front-end"."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("rwbench: error: "), err
+    assert err.endswith("; registered by a plugin? pass --plugin FILE") == hinted, err
+
+
+def test_a_plugin_given_gets_no_plugin_hint(tmp_path, capsys):
+    plugin = tmp_path / "empty_plugin.py"
+    plugin.write_text("")
+    assert main(["run", "--plugin", str(plugin), "--frontends", "my_net"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown front-end 'my_net'" in err and "--plugin FILE" not in err
+
+
+def test_a_clip_missing_from_a_folds_file_names_the_cli_command(tmp_path):
+    """The fix named `write_folds`, a Python function, to a command-line user; rewriting redraws every fold."""
+    from rwbench.datamodel import Clip
+    from rwbench.errors import DataError
+    from rwbench.guards import folds_from_file
+
+    (tmp_path / "folds.csv").write_text("id,label,fold\ndog/a.wav,dog,1\n")
+    clips = [Clip("dog/a.wav", "dog", None), Clip("dog/b.wav", "dog", None)]
+    with pytest.raises(DataError, match=r"\(first: dog/b.wav\); write it again with `rwbench folds` \(write_folds in "
+                                        r"Python\) without folds_file, which draws every clip's fold anew, or drop "
+                                        r"folds_file$"):
+        folds_from_file(clips, tmp_path / "folds.csv", dataset="folder")
