@@ -662,10 +662,8 @@ def cmd_list(args) -> int:
 def plugin_hint(err: RwbenchError, args) -> str:
     """An unknown front-end, dataset or backend, no close name and no --plugin given: it may be a plugin's (`evaluate`
     on a plugin's cached embeddings said only "unknown front-end")."""
-    if not isinstance(err, UnknownNameError) or args.plugin or "did you mean" in str(err):
-        return ""
-    kinds = ("front-end", "dataset", "backend")  # what a plugin file registers
-    return "; registered by a plugin? pass --plugin FILE" if str(err).startswith(tuple(f"unknown {k} " for k in kinds)) else ""
+    plugin_kind = isinstance(err, UnknownNameError) and err.kind in ("front-end", "dataset", "backend") and not err.close
+    return "; registered by a plugin? pass --plugin FILE" if plugin_kind and not args.plugin else ""
 
 
 def main(argv: list[str] | None = None) -> int:

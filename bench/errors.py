@@ -13,6 +13,7 @@ class UnknownNameError(RwbenchError, KeyError):
     def __init__(self, kind: str, name: str, choices: list[str], plugin_errors: list[str] | None = None) -> None:
         folded = {choice.casefold(): choice for choice in choices}  # ESC10, VGG: the case alone differs
         close = [folded[c] for c in difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.5)]
+        self.kind, self.close = kind, close
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         listing = f" (known: {', '.join(choices)})" if len(choices) <= 12 else f" ({len(choices)} known; see `rwbench list`)"
         # a plugin that failed to import may be the one that registers it

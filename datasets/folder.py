@@ -24,7 +24,8 @@ from rwbench.guards import class_folder_files, file_dataset, stratified_or_file
 @register_dataset(
     name="folder",
     description="any folder with one subfolder of audio files per class",
-    protocol="seeded stratified k-fold (k=10) over the sorted file list; fold assignment in the result",
+    protocol="seeded stratified k-fold (k=10) over the sorted file list; fold assignment in the result; clips cropped "
+             "from the start or padded to 10 s (seconds=, pad=)",
     source="",
     needs_root=True,
 )
