@@ -137,7 +137,6 @@ class Dataset:
             self.__dict__["_fingerprint"] = memo
         return memo[2]
 
-
     def _files_changed(self) -> bool:
         """Whether a file hashed for the fingerprint has another size, modification time or inode now (a stat each)."""
         for path, (stat, _) in self.__dict__.get("_file_stats", {}).items():
