@@ -489,20 +489,24 @@ def halved(archs: list[Architecture], by: str) -> list[Architecture]:
 
 def refuse_other_search(folder: Path, archs: list[Architecture], opts: SearchOptions, dataset: Dataset) -> dict | None:
     """Refuse to replace the ``search.json`` of another search in ``folder`` (unless ``--force``); the search recorded
-    there (None where there is none, or it cannot be read: nothing to keep)."""
+    there when it is this one (what its earlier runs chose for training is kept, ``--force`` or not), None where there
+    is none, it cannot be read, or ``--force`` replaces another search."""
     try:
         earlier = read_json(folder / "search.json") if (folder / "search.json").is_file() else None
     except RwbenchError:
         earlier = None
-    if earlier is not None and not opts.force and (other := other_search(earlier, archs, opts, dataset)):
+    if earlier is None or not (other := other_search(earlier, archs, opts, dataset)):
+        return earlier
+    if not opts.force:
         raise RwbenchError(f"{folder} holds another search ({other}); this one would replace its search.json, and "
                            "`search score` would lose its trained architectures: give --out FOLDER, or --force")
-    return earlier
+    return None
 
 
 def other_search(earlier: dict, archs: list[Architecture], opts: SearchOptions, dataset: Dataset) -> str:
     """How the ``earlier`` search differs from this one in what it scores (another dataset, architectures it does not
-    score, width; more architectures, or more or other proxies, are the same search, grown), or "" when it does not."""
+    score, width, another network under one of its names: its recorded parameter count or network identity; more
+    architectures, or more or other proxies, are the same search, grown), or "" when it does not."""
     recorded = earlier.get("dataset") or {}
     if (theirs := recorded.get("key")) != dataset.key:  # --out names no dataset
         return f"dataset {theirs}, not {dataset.key}"
@@ -513,7 +517,16 @@ def other_search(earlier: dict, archs: list[Architecture], opts: SearchOptions, 
     names, mine = sorted({a["name"] for a in earlier.get("architectures", [])}), {a.name for a in archs}
     if missing := [n for n in names if n not in mine]:
         return f"{len(missing)} of its {len(names)} architectures are not in this one, e.g. {missing[0]}"
-    return "" if earlier.get("width") == str(opts.width) else f"width {earlier.get('width')}"
+    if earlier.get("width") != str(opts.width):
+        return f"width {earlier.get('width')}"
+    now = {a.name: a for a in archs}
+    for arch in earlier.get("architectures", []):  # a space file's [widths] or a plugin edited under the same names
+        spec = now[arch["name"]].spec
+        if "params" in arch and arch["params"] != (params := spec.param_count(opts.width)):
+            return f"another network under the same names: {arch['name']} had {arch['params']} parameters, now {params}"
+        if "network" in arch and arch["network"] != (network := network_identity(spec)):
+            return f"another network under the same names: {arch['name']} was {arch['network']}, now {network}"
+    return ""
 
 
 def merged_training(earlier: dict | None, now: dict) -> dict:
@@ -594,7 +607,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     with exclusive(folder / ".search.lock", f"{folder}/search.json"):
         # a search started beside this one may have written its own since the check above (its records are kept)
         earlier = refuse_other_search(folder, archs, opts, dataset)
-        if earlier is not None and not opts.force:  # the same search, grown: what earlier runs chose for training stays
+        if earlier is not None:  # the same search (grown, or --force): what earlier runs chose for training stays
             manifest["trained"] = merged_training(earlier.get("trained"), training)
         write_json(folder / "search.json", manifest)
     table = search_table(manifest)

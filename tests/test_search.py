@@ -955,6 +955,41 @@ def test_a_search_grown_keeps_what_its_earlier_runs_chose_for_training(toy_space
         [a, b, c], [b, c], 1, 2, "params, dim")
 
 
+def test_force_on_the_same_search_keeps_what_its_earlier_runs_chose_for_training(toy_space, tmp_path):
+    """--force (compute every proxy again) on the same search wrote this run's empty choice over the recorded one:
+    `search score` dropped the range-restriction caveat and ρ over the random draw."""
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space=str(toy_space), n=3, proxies="params", minibatch=4, results_dir=tmp_path, device="cpu")
+    folder = search(dataset, opts)
+    manifest = json.loads((folder / "search.json").read_text())
+    a, b, _ = (arch["name"] for arch in manifest["architectures"])
+    manifest["trained"].update(chosen=[a, b], drawn=[b], top=1, random=1, top_by="params", tied_at_cut=[])
+    (folder / "search.json").write_text(json.dumps(manifest))
+    search(dataset, SearchOptions(**{**opts.__dict__, "force": True}))
+    kept = json.loads((folder / "search.json").read_text())["trained"]
+    assert (kept["chosen"], kept["drawn"], kept["top"], kept["random"]) == ([a, b], [b], 1, 1)
+
+
+@pytest.mark.parametrize("field", ["params", "network"])
+def test_another_network_under_the_same_names_is_another_search(toy_space, tmp_path, field):
+    """A space file's [widths] (or a plugin) edited under the same names: the rerun replaced the trained search's
+    search.json without a word, its trained rows then "not used" (trained on another parameter count)."""
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space=str(toy_space), n=2, proxies="params", minibatch=4, results_dir=tmp_path, device="cpu")
+    folder = search(dataset, opts)
+    manifest = json.loads((folder / "search.json").read_text())
+    a, b = (arch["name"] for arch in manifest["architectures"])
+    manifest["trained"].update(chosen=[a], drawn=[], top=1, random=0, top_by="params", tied_at_cut=[])
+    arch = manifest["architectures"][1]  # as an earlier network of that name recorded it
+    arch[field] = arch["params"] + 8 if field == "params" else {**arch["network"], "version": 99}
+    (folder / "search.json").write_text(json.dumps(manifest))
+    with pytest.raises(RwbenchError, match=rf"holds another search \(another network under the same names: {b} "
+                                           r"(had \d+ parameters, now \d+|was .*'version': 99.*)\).*--out FOLDER, or --force"):
+        search(dataset, opts)
+    search(dataset, SearchOptions(**{**opts.__dict__, "force": True}))  # --force replaces it, its choice with it
+    assert json.loads((folder / "search.json").read_text())["trained"]["chosen"] == []
+
+
 def test_a_larger_n_grows_a_search_a_smaller_one_is_refused_and_the_dry_run_says_so(toy_space, tmp_path, capsys):
     """A larger --n extends a smaller one's sample: nothing of the first search is lost, so it grows in place (it was
     refused as "2 other architectures, e.g. ?"). A smaller --n would drop one: refused, by the dry run too (which
