@@ -288,10 +288,16 @@ def _check_rows(paper: Paper) -> None:
     and backend (``trained`` rows: backend ``head`` and a ``[[trained]]`` entry); no row twice."""
     seen: set[tuple] = set()
     trained = {t.frontend for t in paper.trained}
+    names = [d.name for d in paper.datasets]
+    if twice := sorted({n for n in names if names.count(n) > 1}):  # every row would be shown twice
+        raise PaperError(f"{paper.file}: datasets: {', '.join(map(repr, twice))} has two [[datasets]] entries; keep one")
+    for name in names:  # one cell scale per dataset: its task's metric
+        if len(metrics := sorted({p.metric for p in paper.published if p.dataset == name})) > 1:
+            raise PaperError(f"{paper.file}: the published numbers of {name!r} are in {' and '.join(metrics)}: a "
+                             "dataset's numbers are all in its task's metric")
     for kind, items in (("published", paper.published), ("not_found", paper.not_found)):
         for i, item in enumerate(items):
             where = f"{paper.file}: {kind}[{i}] ({'/'.join(item.row)})"
-            names = [d.name for d in paper.datasets]
             if item.dataset not in names:
                 raise PaperError(f"{where}: dataset {item.dataset!r} is not one of the paper's {names}")
             runs = paper.frontends_on(paper.dataset(item.dataset))
@@ -328,6 +334,7 @@ def check_registered(paper: Paper) -> None:
         raise PaperError(f"{paper.file}: settings.grid {paper.grid!r} is not one of {list(GRID_NAMES)}")
     fronts = {name: lookup(FRONTENDS, name, "frontends") for d in paper.datasets for name in paper.frontends_on(d)}
     fronts.update({t.frontend: lookup(FRONTENDS, t.frontend, "trained") for t in paper.trained})
+    _check_trained(paper, FRONTENDS)
     for tag in paper.weights:
         if not any(offers(spec, tag) or not spec.is_learnable() for spec in fronts.values()):
             raise PaperError(f"{paper.file}: settings.weights: no front-end of the paper offers weights {tag!r}")
@@ -350,6 +357,29 @@ def check_registered(paper: Paper) -> None:
             raise PaperError(f"{paper.file}: {item.frontend!r} has no weights and its rows are those of "
                              f"settings.weights' first tag: give its number weights = {paper.weights[0]!r} (it has "
                              f"{item.weights!r}{', the default' if item.weights == 'random' else ''})")
+
+
+def _check_trained(paper: Paper, registry) -> None:
+    """Each ``[[trained]]`` entry: a front-end with weights to train, named once, whose command is one ``rwbench
+    train`` reads and trains that front-end (it is printed to make the row, and its recipe judges the row)."""
+    from .reproduce_cli import train_args
+
+    seen: set[str] = set()
+    for i, t in enumerate(paper.trained):
+        where = f"{paper.file}: trained[{i}] ({t.frontend})"
+        if t.frontend in seen:
+            raise PaperError(f"{where}: a second [[trained]] entry for {t.frontend!r}; keep one (its row is one row)")
+        seen.add(t.frontend)
+        if not registry.get(t.frontend).is_learnable():
+            raise PaperError(f"{where}: {t.frontend!r} has no weights to train; remove the entry")
+        try:
+            args = train_args(t.command, paper.width)
+            names = [spec.name for spec in registry.select(args.frontends)]
+        except RwbenchError as err:
+            raise PaperError(f"{where}.command: {err}") from None
+        if names != [t.frontend]:
+            raise PaperError(f"{where}.command: --frontends {args.frontends} trains {names}, not the entry's "
+                             f"[{t.frontend!r}]; give --frontends {t.frontend}")
 
 
 # -- the shipped papers ---------------------------------------------------------------------------------

@@ -109,7 +109,9 @@ def weight_groups(paper: Paper, target: Target, opts: RunOptions) -> tuple[list[
     for i, tag in enumerate(paper.weights):
         specs = [s for s in target.frontends if (offers(s, tag) if s.is_learnable() else i == 0)]
         if tag in FOLD_TAGS:
-            ready = [s for s in specs if all(_fold_weights(opts, tag, d, s) for d in target.datasets)]
+            # a weight-free front-end (MFCC, run under the first tag) has no per-fold weights to wait for
+            ready = [s for s in specs if not s.is_learnable()
+                     or all(_fold_weights(opts, tag, d, s) for d in target.datasets)]
             for spec in specs:
                 if spec not in ready:
                     lines.append(f"no {tag} weights of {spec.name} on {target.entry.name} (width {opts.width}, seeds "
@@ -306,7 +308,7 @@ def comparison(paper: Paper, targets: list[Target], opts: RunOptions, protocol: 
                     "weights": shown, "backend": backend, "metric": metric, "mark": target.entry.protocol_mark,
                     "published": published.get(key), "not_found": missing.get(key),
                     "at_hand": target.entry.name in at_hand, "partial": partial.get(dataset),
-                    "seeds_asked": len(opts.seeds) if seeded(shown) and shown != "trained" else 1,
+                    "seeds_asked": len(opts.seeds) if seeded(shown) else 1,  # trained rows too: one per seed
                     # the published figures are of the paper's widths: another width (a DSP baseline's coefficient
                     # count too: mfcc at --width 4 has 4) is no test of agreement
                     "width": None if _same_width(frontend, opts.width, paper.width) else str(opts.width)}
@@ -556,20 +558,44 @@ def _legend(paper: Paper, rows: list[dict], protocol: str) -> list[str]:
 
 
 def missing_trained(paper: Paper, rows: list[dict], opts: RunOptions) -> list[str]:
-    """A line per trained row the paper has but the results folder does not (datasets at hand), with the command
-    that makes it (``DATASET``, ``WIDTH`` and ``RESULTS`` of the paper file's command filled in)."""
+    """A line per trained row the paper has but the results folder does not, or has on fewer seeds than asked
+    (datasets at hand), with the command that makes it (``DATASET``, ``WIDTH`` and ``RESULTS`` of the paper file's
+    command filled in; the dataset entry's tasks and loader options added: the table reads only results made on its
+    clips and splits)."""
     out = []
     for trained in paper.trained:
-        for name in dict.fromkeys(r["paper_dataset"] for r in rows if r["frontend"] == trained.frontend
-                                  and r["weights"] == "trained" and r["at_hand"] and "honest" in r
-                                  and r["honest"] is None):  # the study's protocol has no trained rows to miss
+        short = {r["paper_dataset"]: r["honest"] for r in rows if r["frontend"] == trained.frontend
+                 and r["weights"] == "trained" and r["at_hand"] and "honest" in r  # the study's protocol: none
+                 and (r["honest"] is None or r["honest"]["seeds"] < len(opts.seeds))}
+        for name, figures in short.items():
             command = (trained.command.replace("DATASET", name).replace("WIDTH", str(opts.width))
-                       .replace("RESULTS", str(opts.results_dir)))
+                       .replace("RESULTS", str(opts.results_dir)) + _dataset_flags(paper.dataset(name), trained.command))
             if "--seeds" not in command and list(opts.seeds) != [0]:  # the table reads the seeds asked, only
                 command += f" --seeds {seeds_arg(opts.seeds)}"
-            out.append(f"no trained {trained.frontend} rows on {name} in {opts.results_dir}: make them with "
-                       f"`{command}` (they appear in this table when present)")
+            if figures is None:
+                out.append(f"no trained {trained.frontend} rows on {name} in {opts.results_dir}: make them with "
+                           f"`{command}` (they appear in this table when present)")
+            else:  # seeds already trained are up to date for `rwbench train`: it trains the others only
+                out.append(f"trained {trained.frontend} rows on {name} in {opts.results_dir} have {figures['seeds']} "
+                           f"of {len(opts.seeds)} seeds (not judged): make the others with `{command}`")
     return out
+
+
+def _dataset_flags(entry: PaperDataset, command: str) -> str:
+    """``--tasks`` and ``--dataset-option K=V`` of a paper's dataset entry that ``command`` does not give itself."""
+    import shlex
+
+    from .cli_args import literal
+
+    words = shlex.split(command)
+    flags = [] if entry.tasks is None or "--tasks" in words else ["--tasks", ",".join(entry.tasks)]
+    given = {words[i + 1].partition("=")[0] for i, w in enumerate(words[:-1]) if w == "--dataset-option"}
+    for key, value in entry.options.items():
+        if key not in given:
+            # as --dataset-option reads it back: a string that reads as a literal ("8") is quoted
+            text = value if isinstance(value, str) and literal(value) == value else repr(value)
+            flags += ["--dataset-option", f"{key}={text}"]
+    return "".join(f" {shlex.quote(f)}" for f in flags)
 
 
 def scatter_points(rows: list[dict], which: str = "honest") -> list[dict]:

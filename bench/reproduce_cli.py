@@ -72,7 +72,7 @@ def cmd_reproduce(args) -> str:
         every_frontend,
         missing_trained,
         parse_roots,
-    partial_lines,
+        partial_lines,
         render_comparison,
         run_paper,
         select_targets,
@@ -98,12 +98,12 @@ def cmd_reproduce(args) -> str:
                       progress=not args.quiet and sys.stderr.isatty(), grid=args.grid or paper.grid)
     if note:
         log.info("%s", note)
+    asked = {t.frontend: command_recipe(t.command, opts.width) for t in paper.trained}  # the paper file's recipes
     out = dry_run(paper, targets, backends, opts) if args.dry_run else ""
     if not args.dry_run and targets:
         for line in run_paper(paper, targets, backends, opts, protocol):
             log.info("%s", line)
     # every front-end's rows (the report's record keeps them all), read once; the table shows the run's
-    asked = {t.frontend: command_recipe(t.command, opts.width) for t in paper.trained}  # the paper file's recipes
     whole = comparison(paper, every_frontend(paper, targets), opts, protocol, every_frontend(paper, absent), asked)
     shown = {(t.entry.name, spec.name) for t in [*targets, *absent] for spec in t.frontends}
     rows = [r for r in whole if r["weights"] == "trained" or (r["paper_dataset"], r["frontend"]) in shown]
@@ -133,21 +133,42 @@ def cmd_reproduce(args) -> str:
     return out
 
 
+def train_args(command: str, width: str | int) -> argparse.Namespace:
+    """A paper file's ``[[trained]] command`` read by ``rwbench train``'s own parser (``WIDTH`` filled in; DATASET,
+    PATH and RESULTS stay placeholders: they set no recipe choice); an error saying why when it is not one."""
+    import contextlib
+    import io
+
+    from .cli import build_parser
+    from .errors import RwbenchError
+
+    def refused(why: str) -> RwbenchError:
+        return RwbenchError(f"the paper file's trained command {command!r} is not one `rwbench train` reads: {why}")
+
+    try:  # split first, then fill in WIDTH
+        words = [w.replace("WIDTH", str(width)) for w in shlex.split(command)]
+    except ValueError as err:  # an unclosed quote
+        raise refused(str(err)) from None
+    if words[:2] != ["rwbench", "train"]:
+        raise refused(f"it starts {' '.join(words[:2])!r}, not 'rwbench train'")
+    said = io.StringIO()
+    try:  # argparse says why on stderr and exits: its line is the reason
+        with contextlib.redirect_stderr(said), contextlib.redirect_stdout(said):
+            return build_parser().parse_args(words[1:])
+    except SystemExit:
+        lines = [line for line in said.getvalue().splitlines() if line.strip()]
+        raise refused(lines[-1].removeprefix("rwbench: error: ") if lines else "--help or --version") from None
+    except (RwbenchError, ValueError) as err:
+        raise refused(str(err)) from None
+
+
 def command_recipe(command: str, width: str | int) -> dict[str, Any]:
     """The training recipe a paper file's ``[[trained]] command`` asks for, as a trained result's
     ``training.recipe`` records it: the command read by ``rwbench train``'s own parser (rwbench's defaults for
     what it leaves out)."""
-    from .cli import build_parser
-    from .errors import RwbenchError
     from .fitting import DROPOUTS, LR_SCHEDULES, LRS
 
-    # split first, then fill in WIDTH (DATASET, PATH and RESULTS stay placeholders: they set no recipe choice)
-    words = [w.replace("WIDTH", str(width)) for w in shlex.split(command)]
-    try:
-        args = build_parser().parse_args(words[1:])
-    except (SystemExit, RwbenchError, ValueError) as err:
-        raise RwbenchError(f"the paper file's trained command {command!r} is not one `rwbench train` reads: "
-                           f"{err}") from None
+    args = train_args(command, width)
     schedule = LR_SCHEDULES[args.lr_schedule]
     return {"epoch_cap": args.epochs, "patience": args.patience, "batch_size": args.batch_size,
             "lrs": [float(v) for v in ([args.lr] if args.lr is not None else args.lrs or LRS)],

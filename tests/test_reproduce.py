@@ -669,3 +669,145 @@ def test_a_trained_row_is_judged_only_when_made_with_the_paper_files_recipe():
     assert _not_judged({**figures, "not_converged": ""}, {"seeds_asked": 1, "recipe": "epoch_cap 1 ≠ 100"}) == \
         "recipe ≠ paper file's command (epoch_cap 1 ≠ 100)"
     assert _not_judged({**figures, "not_converged": ""}, {"seeds_asked": 1, "recipe": ""}) == ""
+
+
+TRAINED = """
+[[trained]]
+frontend = "temporal_short"
+command = "rwbench train --dataset DATASET --frontends temporal_short --width WIDTH --epochs 20 --results RESULTS"
+
+[[published]]
+dataset = "synthetic"
+backend = "head"
+weights = "trained"
+where = "table"
+unit = "percent"
+precision = 0.05
+source = "fixture"
+values = { temporal_short = 40.0 }
+"""
+
+
+def test_a_trained_row_short_of_seeds_is_not_judged_and_the_hint_names_it(tmp_path, monkeypatch):
+    """A trained row made on seed 0 of the 2 asked was judged 'yes' with no '(1 of 2 seeds)' and no hint: trained
+    rows were taken to need one seed."""
+    import pandas as pd
+
+    import rwbench.reproduce as reproduce
+    from rwbench.pipeline import RunOptions
+    from rwbench.reproduce_cli import command_recipe
+
+    paper = read_paper(toy_file(tmp_path, TOY + TRAINED))
+    targets, _, _ = reproduce.select_targets(paper, {})
+    opts = RunOptions(width="small", seeds=[0, 1], results_dir=tmp_path / "res", grid="study")
+    (key,) = [d.key for d in targets[0].datasets]
+    row = {"dataset": key, "frontend": "temporal_short", "width": "small", "weights": "trained", "backend": "head",
+           "accuracy_mean": 0.4, "ci_low": 0.3, "ci_high": 0.5, "n_seeds": 1, "n_folds": 5, "skipped": 0,
+           "not_converged": ""}
+    monkeypatch.setattr(reproduce, "_leaderboard", lambda *a, **k: pd.DataFrame([row]))
+    asked = {"temporal_short": command_recipe(paper.trained[0].command, "small")}
+    rows = reproduce.comparison(paper, targets, opts, "honest", (), asked)
+    (trained,) = [r for r in rows if r["weights"] == "trained"]
+    (cells,) = reproduce.comparison_cells([trained], "honest")
+    assert cells["rwbench [95% CI]"] == "40.0 [30.0, 50.0] (1 of 2 seeds)" and cells["agrees"] == "seeds missing"
+    (line,) = reproduce.missing_trained(paper, rows, opts)
+    assert line.startswith(f"trained temporal_short rows on synthetic in {opts.results_dir} have 1 of 2 seeds (not "
+                           "judged): make the others with `rwbench train --dataset synthetic ")
+    assert line.endswith(" --seeds 2`")
+    monkeypatch.setattr(reproduce, "_leaderboard", lambda *a, **k: pd.DataFrame([{**row, "n_seeds": 2}]))
+    rows = reproduce.comparison(paper, targets, opts, "honest", (), asked)
+    (cells,) = reproduce.comparison_cells([r for r in rows if r["weights"] == "trained"], "honest")
+    assert cells["agrees"] == "yes" and reproduce.missing_trained(paper, rows, opts) == []
+
+
+def test_the_trained_hint_makes_rows_on_the_papers_clips_and_splits(tmp_path):
+    """The printed `rwbench train` command left out the paper dataset's tasks and loader options: the training it
+    made was on other clips, filtered out of the table, and the same hint came back."""
+    import shlex
+
+    from rwbench import cli_args
+    from rwbench.cli import build_parser
+    from rwbench.reproduce import missing_trained, select_targets
+    from rwbench.results import splits_key
+
+    paper = read_paper(toy_file(tmp_path, (TOY + TRAINED).replace("seconds = 1.0 }", "seconds = 1.0, seed = 3 }")))
+    opts = SimpleNamespace(width="small", results_dir="res", seeds=[0])
+    row = {"frontend": "temporal_short", "weights": "trained", "at_hand": True, "paper_dataset": "synthetic",
+           "honest": None}
+    (line,) = missing_trained(paper, [row], opts)
+    command = line.split("`")[1]
+    assert "--tasks rhythm --dataset-option n_per_class=5 --dataset-option seconds=1.0 --dataset-option seed=3" \
+        in command
+    (made,) = cli_args.datasets_from_args(build_parser().parse_args(shlex.split(command)[1:]))
+    ((target,), _, _) = select_targets(paper, {})
+    (want,) = target.datasets
+    assert (made.key, made.fingerprint(), splits_key(made.describe()["protocol"])) == \
+        (want.key, want.fingerprint(), splits_key(want.describe()["protocol"]))
+    # a command that gives them itself is left as it is; a string that reads as a number stays a string
+    entry = paper.datasets[0]
+    from rwbench.reproduce import _dataset_flags
+    assert _dataset_flags(entry, "rwbench train --tasks rhythm --dataset-option n_per_class=9 --dataset-option "
+                                 "seconds=2 --dataset-option seed=1") == ""
+    odd = SimpleNamespace(tasks=None, options={"k": "8"})
+    assert _dataset_flags(odd, "rwbench train") == " --dataset-option 'k='\"'\"'8'\"'\"''"
+
+
+@pytest.mark.parametrize("command, message", [
+    ("rwbench train --dataset DATASET --frontends temporal_short --epochs twenty",
+     r"trained\[0\] \(temporal_short\)\.command: the paper file's trained command .* is not one `rwbench train` reads: "
+     r"argument --epochs: --epochs takes a positive int, got 'twenty'$"),
+    ("rwbench run --dataset DATASET --frontends temporal_short --width WIDTH",
+     r"is not one `rwbench train` reads: it starts 'rwbench run', not 'rwbench train'"),
+    ("python -m rwbench train --frontends temporal_short", r"it starts 'python -m', not 'rwbench train'"),
+    ("rwbench train --dataset DATASET --frontends piczak --width WIDTH",
+     r"trained\[0\] \(temporal_short\)\.command: --frontends piczak trains \['piczak'\], not the entry's "
+     r"\['temporal_short'\]; give --frontends temporal_short"),
+    ("rwbench train --dataset DATASET --width WIDTH", r"--frontends .* not the entry's"),  # the default front-ends
+])
+def test_a_trained_command_that_is_not_the_entrys_training_is_refused_when_read(tmp_path, command, message):
+    """A bad [[trained]] command failed only after the whole run (no table), with argparse's exit code "2" as the
+    reason, or with a traceback for another subcommand; one training another front-end judged the entry's row."""
+    text = (TOY + TRAINED).replace(
+        "rwbench train --dataset DATASET --frontends temporal_short --width WIDTH --epochs 20 --results RESULTS", command)
+    with pytest.raises(PaperError, match=message):
+        read_paper(toy_file(tmp_path, text))
+
+
+@pytest.mark.parametrize("change, message", [
+    ((TRAINED, TRAINED.replace("[[published]]", TRAINED.split("\n\n")[0] + "\n\n[[published]]")),
+     r"trained\[1\] \(temporal_short\): a second \[\[trained\]\] entry for 'temporal_short'; keep one"),
+    ((TRAINED, TRAINED.replace("temporal_short", "mfcc")),
+     r"trained\[0\] \(mfcc\): 'mfcc' has no weights to train; remove the entry"),
+    (("[[published]]", TOY[TOY.index("[[datasets]]"):TOY.index("[[published]]")] + "[[published]]"),
+     r"datasets: 'synthetic' has two \[\[datasets\]\] entries; keep one"),
+    ((TRAINED, TRAINED.replace('where = "table"', 'where = "table"\nmetric = "roc_auc_macro"')
+      .replace("unit = \"percent\"", "unit = \"fraction\"").replace("40.0", "0.91").replace("0.05", "0.005")),
+     r"the published numbers of 'synthetic' are in accuracy and roc_auc_macro"),
+])
+def test_a_paper_file_that_shows_a_row_twice_or_in_two_scales_is_refused(tmp_path, change, message):
+    """Two [[trained]] entries of one front-end (both rows judged against the last command), a weight-free one
+    (whose hint `rwbench train` refuses), two entries of one dataset (every row twice) and one dataset's numbers in
+    two metrics (a scale drawn at random per process without the data) were all accepted."""
+    text = (TOY + TRAINED).replace(*change)
+    assert text != TOY + TRAINED
+    with pytest.raises(PaperError, match=message):
+        read_paper(toy_file(tmp_path, text))
+
+
+def test_a_weight_free_front_end_runs_under_a_first_tag_of_per_fold_weights(tmp_path):
+    """weights = ["mst", "random"]: MFCC runs under the first tag, and waited for mst fold weights it never has
+    (its row never run, the printed `rwbench pretrain mst --frontends mfcc` refused)."""
+    from rwbench.pipeline import RunOptions
+    from rwbench.reproduce import dry_run, select_targets, weight_groups
+
+    text = (TOY.replace('frontends = ["mfcc"]', 'frontends = ["mst", "mfcc"]')
+            .replace('weights = ["random"]', 'weights = ["mst", "random"]')
+            .replace('source = "fixture"\nvalues', 'source = "fixture"\nweights = "mst"\nvalues'))
+    paper = read_paper(toy_file(tmp_path, text))
+    ((target,), _, _) = select_targets(paper, {})
+    opts = RunOptions(width="small", seeds=[0], results_dir=tmp_path / "res", grid="study")
+    groups, lines = weight_groups(paper, target, opts)
+    assert [(tag, [s.name for s in specs]) for tag, specs in groups] == [("mst", ["mfcc"]), ("random", ["mst"])]
+    (line,) = lines
+    assert line.startswith("no mst weights of mst on synthetic")
+    assert "## synthetic rhythm: mst weights" in dry_run(paper, [target], [BACKENDS.get("knn")], opts)
