@@ -247,6 +247,19 @@ def proxy_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, da
     return settings
 
 
+# what a proxy's key holds of the architecture it scores (and of the minibatch's clips it reads, replaced for one
+# input length): left out of what computed the proxy for the whole search
+PER_ARCHITECTURE = ("frontend", "config", "frontend_version", "filters", "frontend_code", "batch_replaced")
+
+
+def proxy_identity(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, dataset: Dataset, protocol: dict) -> dict:
+    """What computed ``proxy``'s values in this search (its version, a plugin's code, the code versions and settings
+    of its key; the protocol left out, search.json has it): searches scored together must share it, or the pooled ρ
+    mixes two computations of one name."""
+    settings = proxy_settings(proxy, arch, opts, dataset, protocol)
+    return {k: v for k, v in settings.items() if k not in (*PER_ARCHITECTURE, "protocol")}
+
+
 def proxy_key_settings(proxy: ProxySpec, arch: Architecture, opts: SearchOptions, dataset: Dataset, protocol: dict,
                        batches: Minibatches) -> dict:
     """:func:`proxy_settings` with the minibatch's replaced clips, where a zero-cost proxy reads it."""
@@ -589,6 +602,8 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
                     "protocol": dataset.describe()["protocol"]},
         "n": len(archs), "seed": opts.sample_seed, "width": str(opts.width), "proxy_seeds": list(opts.seeds),
         "proxies": [p.name for p in proxies], "rank_by": rank_by, "halving": opts.halving,
+        "proxy_identity": {p.name: proxy_identity(p, archs[0], opts, dataset, dataset.describe()["protocol"])
+                           for p in proxies},
         **({"halving_by": halving_by} if halving_by else {}),
         "minibatch": {"size": len(batches.indices), "clips": [dataset.clips[i].id for i in batches.indices],
                       "seconds": batches.seconds,

@@ -553,6 +553,34 @@ def test_searches_pool_only_when_their_proxies_are_one_computation():
     assert len(pooled([manifest("logmel", architectures=one), manifest("lm2", architectures=wider)])["architectures"]) == 2
 
 
+def test_searches_pool_a_proxy_only_when_one_code_computed_it(toy_space, tmp_path):
+    """One space's search rerun after a proxy's change (a version, a plugin's code), pooled with the other's not rerun:
+    both computations went into one ρ under one name, without a word."""
+    from rwbench.analysis.search_score import score
+
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space=str(toy_space), n=2, proxies="params,dim", minibatch=4, results_dir=tmp_path,
+                         device="cpu")
+    a = search(dataset, SearchOptions(**{**opts.__dict__, "out": tmp_path / "a"}))
+    others = ",".join(f"toy:{arch_id(c)}" for c in load_space(toy_space).sample(4, seed=0)[2:])  # not in a's sample
+    b = search(dataset, SearchOptions(**{**opts.__dict__, "frontends": others, "out": tmp_path / "b"}))
+    identity = json.loads((a / "search.json").read_text())["proxy_identity"]
+    assert identity == json.loads((b / "search.json").read_text())["proxy_identity"]  # other architectures, one code
+    assert identity["params"]["proxy_version"] >= 1 and "frontend" not in identity["params"]
+    assert "left out" not in score([a, b], out=tmp_path / "ab")
+    assert list(pd.read_csv(tmp_path / "ab" / "score.csv")["proxy"]) == ["params", "dim"]
+    manifest = json.loads((b / "search.json").read_text())  # as the older code of `params` wrote it
+    manifest["proxy_identity"]["params"] = {**identity["params"], "proxy_code": "sha256 of the plugin before its edit"}
+    (b / "search.json").write_text(json.dumps(manifest))
+    text = score([a, b], out=tmp_path / "ab")
+    assert ("params left out: search 'toy' and search 'toy' computed it differently (proxy_code None vs 'sha256 of "
+            "the plugin before its edit'); run the older search again") in text
+    assert list(pd.read_csv(tmp_path / "ab" / "score.csv")["proxy"]) == ["dim"]
+    del manifest["proxy_identity"]  # a search.json before the field: said, not checked
+    (b / "search.json").write_text(json.dumps(manifest))
+    assert "what computed the proxies is not recorded for search 'toy'" in score([a, b], out=tmp_path / "ab")
+
+
 def test_a_proxys_key_changes_with_everything_its_value_depends_on(tmp_path):
     """The space's filter counts (a [widths] edit keeps every id), the clip length and padding and the outer splits
     (the minibatch is drawn from the first one's training side) are in the key: a changed one is computed again, never

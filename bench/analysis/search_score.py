@@ -531,11 +531,39 @@ def pooled(manifests: list[dict]) -> dict:
             raise RwbenchError(f"{other} and {arch['name']} are one network (the same configuration and parameter "
                                "count): pooled, it would count twice in ρ, τ, their p and intervals; score the "
                                "searches apart, or search one of them without it")
-    proxies = [p for p in manifests[0]["proxies"] if all(p in m["proxies"] for m in manifests)]
+    shared = [p for p in manifests[0]["proxies"] if all(p in m["proxies"] for m in manifests)]
+    proxies, notes = _one_computation(manifests, shared)
     return {**manifests[0], "proxies": proxies, "space": [m["space"]["name"] for m in manifests],
             "trained_not_used": [line for m in manifests for line in m.get("trained_not_used", [])],
+            "pooled_notes": notes,
             "trained": _pooled_choice(manifests),
             "architectures": list({a["name"]: a for m in manifests for a in m["architectures"]}.values())}
+
+
+def _one_computation(manifests: list[dict], proxies: list[str]) -> tuple[list[str], list[str]]:
+    """(the ``proxies`` every search computed alike: the same version, plugin code and key settings, as its
+    ``proxy_identity`` records; lines naming those left out, and the searches that do not record it)."""
+    kept, notes = [], []
+    if unrecorded := [_space(m) for m in manifests if not isinstance(m.get("proxy_identity"), dict)]:
+        notes.append(f"what computed the proxies is not recorded for {', '.join(unrecorded)} (a search.json before "
+                     "2026-12-07): pooled unchecked; run that search again (its records are read, not recomputed) to "
+                     "record it")
+    for proxy in proxies:
+        known = [(m, ident[proxy]) for m in manifests if isinstance(ident := m.get("proxy_identity"), dict)
+                 and proxy in ident]
+        (first, mine), *others = known or [(None, None)]
+        other = next(((m, theirs) for m, theirs in others
+                      if json.dumps(theirs, sort_keys=True) != json.dumps(mine, sort_keys=True)), None)
+        if other is None:
+            kept.append(proxy)
+            continue
+        theirs = other[1]
+        fields = sorted(k for k in {*mine, *theirs} if json.dumps(mine.get(k), sort_keys=True)
+                        != json.dumps(theirs.get(k), sort_keys=True))
+        notes.append(f"{proxy} left out: {_space(first)} and {_space(other[0])} computed it differently "
+                     f"({', '.join(f'{k} {_short(mine.get(k))} vs {_short(theirs.get(k))}' for k in fields)}); run "
+                     "the older search again to recompute it with the current code")
+    return kept, notes
 
 
 def _network(config: dict) -> str:
@@ -602,6 +630,9 @@ def score(folders: list[Path], fmt: str = "md", out: Path | None = None) -> str:
             f"cost_ratio: ÷ training seconds per architecture and seed on the proxy's device (cost_basis); written to "
             f"{out}/score.*\n")
     for line in undefined_lines(manifest):  # never left out of n without a word
+        log.warning("%s", line)
+        note += line + "\n"
+    for line in manifest.get("pooled_notes", []):  # a proxy the searches computed differently: not pooled
         log.warning("%s", line)
         note += line + "\n"
     note += "".join(line + "\n" for line in [*manifest.get("trained_not_used", []), *selection_line(manifest)])
