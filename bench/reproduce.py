@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
-from .analysis.reproduce_report import REPORT_FOLDER, draw_scatter, sources_digest
+from .analysis.reproduce_report import REPORT_FOLDER, draw_scatter, paper_digest, sources_digest
 from .datamodel import DATASETS, Dataset
 from .errors import RwbenchError
 from .frontend import FrontendSpec, offers
@@ -632,9 +632,13 @@ def scatter_figure(paper: Paper, rows: list[dict], which: str = "honest"):
 
 
 # -- the HTML report's section ------------------------------------------------------------------------------------
-def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[str], opts: RunOptions) -> Path:
+def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[str], opts: RunOptions,
+                 roots: dict[str, Path] | None = None) -> Path:
     """Keep the run's table for ``rwbench report``: ``RESULTS/reproduce/<paper>.json`` (replaced atomically); ``rows``:
-    every front-end of the paper on the datasets run (:func:`every_frontend`), at this run's width, seeds and protocol."""
+    every front-end of the paper on the datasets run (:func:`every_frontend`), at this run's width, seeds and protocol;
+    ``roots``: the run's ``--data-root`` of each dataset (kept with its part: the report's command gives them)."""
+    import shlex
+
     from .fileio import write_json
 
     which = "study" if protocol == "published" else "honest"
@@ -649,7 +653,8 @@ def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[st
                     "paper": paper_digest(paper, name), "cells": comparison_cells(part, protocol),
                     "points": scatter_points(part, which),
                     "frontends": (names_run := sorted({r["frontend"] for r in part})),
-                    "sources": sources_digest(results, keys, names_run, width)}
+                    "sources": sources_digest(results, keys, names_run, width),
+                    "root": str(Path(roots[name]).resolve()) if name in (roots or {}) else None}  # None: none needed
              for name, part in mine.items() if any(r["at_hand"] for r in part)}
     # a dataset given no --data-root this time keeps the rows the last run with it made (its results are on disk)
     # (one run without any row of it, e.g. --frontends naming none of its front-ends, too)
@@ -660,10 +665,13 @@ def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[st
     datasets = sorted({key for part in parts.values() for key in part["keys"]})
     frontends = sorted({r["frontend"] for r in rows})
     shipped = paper_files().get(paper.id)
+    # what `rwbench reproduce` takes to make it again: a shipped paper's id, else its file
+    ref = paper.id if shipped and shipped.resolve() == Path(paper.file).resolve() else str(Path(paper.file).resolve())
+    command = ["rwbench", "reproduce", ref, "--results", str(results.resolve()), "--width", width, "--seeds",
+               seeds_arg(opts.seeds), "--grid", opts.grid, "--protocol", protocol,
+               *(f"--data-root={name}={part['root']}" for name, part in parts.items() if part.get("root"))]
     write_json(path, {"paper": paper.id, "title": paper.title, "citation": paper.citation, "protocol": protocol,
-                      # what `rwbench reproduce` takes to make it again: a shipped paper's id, else its file
-                      "paper_ref": paper.id if shipped and shipped.resolve() == Path(paper.file).resolve()
-                      else str(Path(paper.file).resolve()),
+                      "paper_ref": ref, "command": shlex.join(command),
                       "created": created, "datasets": datasets, "frontends": frontends,
                       "sources": sources_digest(results, datasets, frontends, width),
                       "settings": settings, "skipped": skipped, "cells": cells,
@@ -671,18 +679,6 @@ def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[st
                       "points": [p for name in names if name in parts for p in parts[name]["points"]],
                       "points_of": which, "parts": parts})
     return path
-
-
-def paper_digest(paper: Paper, dataset: str) -> str:
-    """A key of what the paper file says of ``dataset``: its published numbers and the ones not found, and all
-    that makes or judges its rows (the dataset's entry: tasks, options, front-ends, protocol mark; the paper's
-    weights, backends, width, trained rows and protocol)."""
-    from .fileio import content_key
-
-    return content_key({"rows": [repr(p) for p in (*paper.published, *paper.not_found) if p.dataset == dataset],
-                        "entry": repr(paper.dataset(dataset)), "weights": list(paper.weights),
-                        "backends": list(paper.backends), "width": paper.width, "protocol": paper.protocol,
-                        "trained": [repr(t) for t in paper.trained]})
 
 
 def carried_over(path: Path, protocol: str, settings: dict, absent: dict[str, str]) -> dict[str, dict]:

@@ -811,3 +811,51 @@ def test_a_weight_free_front_end_runs_under_a_first_tag_of_per_fold_weights(tmp_
     (line,) = lines
     assert line.startswith("no mst weights of mst on synthetic")
     assert "## synthetic rhythm: mst weights" in dry_run(paper, [target], [BACKENDS.get("knn")], opts)
+
+
+def test_the_reports_stale_hint_is_the_runs_whole_command_and_an_edited_paper_file_is_stale(tmp_path):
+    """The report's "run `rwbench reproduce PAPER` again" gave neither the results folder nor the carried part's
+    --data-root (nor width, seeds, grid, protocol): followed, the part was carried again, still stale. A corrected
+    published value in the paper file went unnoticed."""
+    import json
+    import shlex
+
+    from rwbench.analysis.reproduce_report import report_sections
+    from rwbench.cli import build_parser
+    from rwbench.pipeline import RunOptions
+    from rwbench.reproduce import write_record
+
+    file = toy_file(tmp_path)
+    paper = read_paper(file)
+    runs = tmp_path / "res" / "runs" / "synthetic__rhythm"
+    runs.mkdir(parents=True)
+    (result := runs / "mfcc__small__random__seed0__knn.json").write_text('{"a": 1}')
+    row = {"dataset": "synthetic/rhythm", "paper_dataset": "synthetic", "frontend": "mfcc", "weights": "none",
+           "backend": "knn", "metric": "accuracy", "mark": "=", "published": paper.published[0], "not_found": None,
+           "at_hand": True, "partial": None, "seeds_asked": 1, "width": None,
+           "honest": {"mean": 0.52, "low": 0.45, "high": 0.6, "seeds": 2, "skipped": 0}}
+    opts = RunOptions(results_dir=tmp_path / "res", seeds=[0, 1], width="small", grid="study")
+    write_record(paper, [row], "honest", [], opts, {"synthetic": tmp_path / "data"})
+    absent = {**row, "dataset": "synthetic", "at_hand": False, "honest": None}
+    record = json.loads(write_record(paper, [absent], "honest", [], opts).read_text())  # carried, with its root
+    result.write_text('{"a": 2}')  # rerun since
+    warning = report_sections(tmp_path / "res", draw=False)[0]["warning"]
+    assert warning.startswith("Stale: the result files of the rows of synthetic (")
+    command = re.search(r"run `([^`]*)` again to make it from them", warning).group(1)
+    assert command == record["command"]
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert (args.paper, args.results, str(args.width), args.seeds, args.grid, args.protocol, args.data_root) == \
+        (str(file.resolve()), (tmp_path / "res").resolve(), "small", [0, 1], "study", "honest",
+         [f"synthetic={(tmp_path / 'data').resolve()}"])
+    # a part kept by an older rwbench has no root: the hint says to give it
+    del record["parts"]["synthetic"]["root"], record["command"]
+    (tmp_path / "res" / "reproduce" / "toy2019.json").write_text(json.dumps(record))
+    assert f"run `rwbench reproduce {file.resolve()}` again with --data-root synthetic=PATH (where each dataset is)" \
+        in report_sections(tmp_path / "res", draw=False)[0]["warning"]
+    # results as they were, the paper file's published number corrected since: stale too
+    result.write_text('{"a": 1}')
+    write_record(paper, [row], "honest", [], opts, {"synthetic": tmp_path / "data"})
+    assert report_sections(tmp_path / "res", draw=False)[0]["warning"] == ""
+    file.write_text(TOY.replace("mfcc = 50.0", "mfcc = 55.0"))
+    assert report_sections(tmp_path / "res", draw=False)[0]["warning"].startswith(
+        f"Stale: the paper file {file} was edited since this table was made (")

@@ -7,6 +7,10 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..paper import Paper
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,18 @@ def sources_digest(results_dir: Path, datasets: Sequence[str], frontends: Sequen
     return files_digest([p for folder in folders for d in datasets for f in frontends
                          for p in (folder / "runs" / safe(d.replace("/", "__"))).glob(f"{safe(f)}__{safe(width)}__*.json")],
                         results_dir)
+
+
+def paper_digest(paper: Paper, dataset: str) -> str:
+    """A key of what the paper file says of ``dataset``: its published numbers and the ones not found, and all
+    that makes or judges its rows (the dataset's entry: tasks, options, front-ends, protocol mark; the paper's
+    weights, backends, width, trained rows and protocol)."""
+    from ..fileio import content_key
+
+    return content_key({"rows": [repr(p) for p in (*paper.published, *paper.not_found) if p.dataset == dataset],
+                        "entry": repr(paper.dataset(dataset)), "weights": list(paper.weights),
+                        "backends": list(paper.backends), "width": paper.width, "protocol": paper.protocol,
+                        "trained": [repr(t) for t in paper.trained]})
 
 
 def draw_scatter(title: str, points: list[dict], which: str = "honest"):
@@ -105,12 +121,21 @@ def report_sections(results_dir: Path, *, draw: bool = True, left_out: list | No
 
 
 def _staleness(results_dir: Path, record: dict) -> str:
-    """``""`` when the result files the table was made from are as they were; else what to do."""
-    again = f"run `rwbench reproduce {record.get('paper_ref', record['paper'])}` again to make it from them"
+    """``""`` when the result files the table was made from and the paper file's numbers are as they were; else
+    what to do."""
+    parts = record.get("parts", {})
+    # the run's own command (results, width, seeds, grid, protocol, data roots); an older record's: its paper only
+    again = f"run `{record.get('command') or 'rwbench reproduce ' + record.get('paper_ref', record['paper'])}` again"
+    if unknown := [name for name, part in parts.items() if "root" not in part]:  # kept by an older rwbench
+        again += f" with --data-root {' '.join(f'{name}=PATH' for name in unknown)} (where each dataset is)"
+    again += " to make it from them"
+    if changed := _paper_changes(record):  # a corrected published value: the kept verdicts are of the old one
+        return (f"Stale: the paper file {_paper_file(record)} was edited since this table was made "
+                f"({record.get('created', 'undated')}): its published numbers or settings of {', '.join(changed)} "
+                f"differ; {again}.")
     if "sources" not in record:
         return f"This table was kept by an older rwbench, undated: the results may have changed since; {again}."
     width = record.get("settings", {}).get("width", "")
-    parts = record.get("parts", {})
     if parts and all("sources" in part for part in parts.values()):  # each part against the files it was made from
         frontends = record.get("frontends", [])
         stale = [f"{name} ({part.get('created', 'undated')})" for name, part in parts.items()
@@ -125,6 +150,32 @@ def _staleness(results_dir: Path, record: dict) -> str:
         return (f"Stale: the result files of its rows were rerun, added or removed since this table was made "
                 f"({record.get('created', 'undated')}); the leaderboard above shows them as they are now; {again}.")
     return ""
+
+
+def _paper_file(record: dict) -> Path | None:
+    """The paper file a record was made from (a shipped paper by its id), when it can be found."""
+    from ..paper import paper_files
+
+    ref = record.get("paper_ref", record.get("paper", ""))
+    path = paper_files().get(ref) or Path(ref)
+    return path if path.suffix == ".toml" and path.is_file() else None
+
+
+def _paper_changes(record: dict) -> list[str]:
+    """The datasets whose part was made from other published numbers or settings than the paper file has now
+    (:func:`paper_digest`); ``[]`` when the file is not at hand or not readable (nothing to compare with)."""
+    from ..errors import RwbenchError
+    from ..paper import read_paper
+
+    if (path := _paper_file(record)) is None:
+        return []
+    try:
+        paper = read_paper(path, check_names=False)  # the registries (torch) are not loaded for a report
+        names = {d.name for d in paper.datasets}
+        return [name for name, part in record.get("parts", {}).items()
+                if "paper" in part and (name not in names or paper_digest(paper, name) != part["paper"])]
+    except RwbenchError:  # a file edited into an unreadable one: `rwbench reproduce` says what is wrong
+        return []
 
 
 def _leading_number(text: str) -> float | None:
