@@ -421,6 +421,26 @@ def tied_at_cut(archs: list[Architecture], by: str, top: int) -> list[Architectu
     return [a for a in order if rank_value(a.proxies[by]) == value] if rank_value(order[top].proxies[by]) == value else []
 
 
+def trained_elsewhere(dataset: Dataset, archs: list[Architecture], opts: SearchOptions, train_opts) -> list[str]:
+    """The candidates whose training would be refused as replacing one made under other settings
+    (:func:`rwbench.train.conflicts`), found before any proxy: refused when every candidate is to be trained
+    (``--train-top`` + ``--train-random`` ≥ n), as the training would be after hours of proxies; else returned (a run
+    choosing one of them stops there)."""
+    from .train import conflicts
+
+    if train_opts is None or not opts.train_top + opts.train_random:
+        return []
+    splits, protocol = dataset.splits(), dataset.describe()["protocol"]
+    lines = {a.name: found for a in archs if a.spec.is_learnable()
+             and (found := conflicts(dataset, a.spec, train_opts, splits, protocol))}
+    if lines and opts.train_top + opts.train_random >= len(archs):
+        raise RwbenchError(f"{sum(map(len, lines.values()))} training(s) would replace one made under other settings, "
+                           f"code or data: {'; '.join(x for found in lines.values() for x in found)}. Every candidate "
+                           "is to be trained (--train-top + --train-random ≥ the architectures scored): nothing was "
+                           "computed. Pass --retrain to train them again, or another --results")
+    return list(lines)
+
+
 # -- the search ----------------------------------------------------------------------------------------------------
 def registered(space: SearchSpace, configs: list[dict]) -> list[Architecture]:
     """Members of ``space``, registered as front-ends (``SPACE:ID``). A name registered before in this process must be
@@ -568,6 +588,10 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     archs, space = candidates(opts)
     folder = search_folder(opts, space["name"], dataset)
     refuse_other_search(folder, archs, opts, dataset)
+    if clashing := trained_elsewhere(dataset, archs, opts, train_opts):
+        log.warning("%d of the %d candidates were trained under other settings, code or data (%s): if --train-top/"
+                    "--train-random choose one, the search stops after its proxies, before training; --retrain trains "
+                    "them again", len(clashing), len(archs), ", ".join(clashing))
     setup = random_weight_setup(opts, dataset, folder)
     batches = Minibatches(dataset, opts.minibatch, opts.sample_seed, opts.width, opts.skip_bad_audio, opts.device)
     cheap = [p for p in proxies if p.kind != "random-weight"]
@@ -659,6 +683,7 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
     checked_folds(dataset, opts.folds)  # as the search itself refuses them
     archs, space = candidates(opts)
     refuse_other_search(search_folder(opts, space["name"], dataset), archs, opts, dataset)
+    clashing = trained_elsewhere(dataset, archs, opts, train_opts)  # as the search refuses or warns
     lines = [f"search space {space['name']!r} ({space.get('origin', opts.frontends)}): "
              f"{space.get('valid_architectures', len(archs))} architectures; scoring {len(archs)}"
              + (f" sampled with seed {opts.sample_seed}:" if opts.space != REGISTRY else ":")]
@@ -746,6 +771,9 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
         total += (fewest, most)
         reused = (f"; {len(before)} of the {len(archs)} already trained under these settings (reused if chosen)"
                   if before else "")
+        if clashing:
+            reused += (f"; {len(clashing)} trained under other settings, code or data ({', '.join(clashing)}): a run "
+                       "choosing one stops after the proxies, before training (--retrain trains them again)")
         lines.append(f"training: {trains} of them × {len(seeds)} seed(s) with `rwbench train`'s recipe: "
                      f"≈ {hours(fewest)} … {hours(most)} at the sample's mean cost (per architecture "
                      f"{hours(bounds[:, 0].min())} … {hours(bounds[:, 1].max())}: every run stopped as early as patience "

@@ -1210,8 +1210,8 @@ def test_a_search_retrains_under_changed_settings_only_when_asked(toy_space, tmp
     train = TrainOptions(width="small", epochs=1, patience=1, lrs=(1e-3,), dropouts=(0.0,), results_dir=tmp_path,
                          device="cpu")
     search(dataset, opts, train)
-    with pytest.raises(RwbenchError, match=r"trained under other settings.*Pass --force to train them again .*"
-                                           r"`rwbench search`: --retrain\)"):
+    with pytest.raises(RwbenchError, match=r"trained under other settings.*nothing was computed. Pass --retrain to "
+                                           r"train them again"):  # every candidate trained: before the proxies
         search(dataset, opts, dataclasses.replace(train, epochs=2))
     search(dataset, opts, dataclasses.replace(train, epochs=2, replace=True))
     (head,) = (tmp_path / "runs").glob("*/*__head.json")
@@ -1225,6 +1225,33 @@ def test_a_search_retrains_under_changed_settings_only_when_asked(toy_space, tmp
     assert not _train_options(parser.parse_args(["search", "logmel", "--train-top", "1"])).replace
     assert main(["search", "logmel", "--n", "1", "--retrain", "--dry-run"]) == 2
     assert "--retrain sets the training of what --train-top/--train-random choose" in capsys.readouterr().err
+
+
+def test_candidates_trained_under_other_settings_are_said_before_the_proxies(toy_space, tmp_path, caplog):
+    """The dry run priced trainings the run would refuse, and the run refused them only after computing every proxy
+    (hours of rw_elm/rw_svm on a real dataset, the night's training never started)."""
+    dataset = tone_dataset(n_per_class=4)
+    opts = SearchOptions(space=str(toy_space), n=2, proxies="params,dim", minibatch=4, results_dir=tmp_path,
+                         device="cpu", train_top=1, n_jobs=1)
+    train = TrainOptions(width="small", epochs=1, patience=1, lrs=(1e-3,), dropouts=(0.0,), results_dir=tmp_path,
+                         device="cpu")
+    folder = search(dataset, opts, train)
+    (trained,) = json.loads((folder / "search.json").read_text())["trained"]["chosen"]
+    longer = dataclasses.replace(train, epochs=2)
+    plan = plan_search(dataset, opts, longer)
+    assert (f"1 trained under other settings, code or data ({trained}): a run choosing one stops after the proxies, "
+            "before training (--retrain trains them again)") in plan
+    said = []
+    with caplog.at_level(logging.WARNING, logger="rwbench.search"), pytest.raises(RwbenchError, match="Nothing was trained"):
+        search(dataset, SearchOptions(**{**opts.__dict__, "force": True}), longer,
+               on_done=lambda _line: said.append(caplog.text))
+    assert f"1 of the 2 candidates were trained under other settings, code or data ({trained}): if --train-top" in said[0]
+    every = SearchOptions(**{**opts.__dict__, "train_random": 1, "force": True})  # both chosen: refused before any proxy
+    for run in (lambda: plan_search(dataset, every, longer), lambda: search(dataset, every, longer, on_done=said.append)):
+        with pytest.raises(RwbenchError, match=rf"{re.escape(trained)} seed 0: trained under other settings.*Every "
+                                               r"candidate is to be trained .*nothing was computed"):
+            run()
+    assert len(said) == 4  # the forced run's 2 × 2 proxies, none after
 
 
 def test_a_proxy_another_process_is_computing_is_waited_for_and_read(toy_space, tmp_path, caplog):
