@@ -1340,6 +1340,21 @@ def test_chosen_architectures_without_a_usable_row_are_named(tmp_path):
     assert row["n"] == 3 and row["top10_precision"] == 1.0
 
 
+def test_overlapping_searches_state_each_choice_once(tmp_path):
+    """Two --out searches of one space sharing architectures (or one folder given twice) doubled the selection line's
+    counts: "top 4 ... plus 4 drawn" for 2 top picks and 3 distinct draws."""
+    from rwbench.analysis.search_score import score
+
+    rows = {**{f"a{i}": {"accuracy": 0.5 + i / 20} for i in range(5)}, "a5": None}  # a5: not chosen, not trained
+    x = _scored_search(tmp_path / "x", "s", rows, chosen=["a0", "a1", "a2", "a3"], top=2, top_by="p", drawn=["a2", "a3"])
+    y = _scored_search(tmp_path / "y", "s", rows, chosen=["a0", "a1", "a2", "a4"], top=2, top_by="p", drawn=["a2", "a4"])
+    text = score([x, y], out=tmp_path / "xy")
+    assert "6 architectures, 5 trained" in text
+    assert "The trained architectures are the top 2 by p plus 3 drawn at random" in text
+    with pytest.raises(RwbenchError, match=f"{re.escape(str(x))} is given twice: .*give each search folder once"):
+        score([x, Path(str(x) + "/")], out=tmp_path / "xx")
+
+
 def test_a_pooled_selection_is_read_the_same_in_either_order(tmp_path):
     """--train-top in one search and a random draw in the other: the range-restriction line and ρ over the drawn
     depended on which folder came first (the first search's `top` was taken for all)."""

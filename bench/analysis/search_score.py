@@ -501,6 +501,10 @@ def load_pooled(folders: list[Path]) -> dict:
     common over all of them (each search's own majority would let two recipes into one ranking)."""
     if len(folders) == 1:
         return load_manifest(folders[0])
+    if len(set(where := [Path(f).resolve() for f in folders])) < len(where):
+        twice = next(f for f, w in zip(folders, where) if where.count(w) > 1)
+        raise RwbenchError(f"{twice} is given twice: its architectures would be pooled with themselves; give each "
+                           "search folder once")
     manifests = [read_search(f) for f in folders]
     check_poolable(manifests)
     results = [trained_folder(m, Path(f)) for m, f in zip(manifests, folders)]
@@ -544,7 +548,7 @@ def _one_computation(manifests: list[dict], proxies: list[str]) -> tuple[list[st
     """(the ``proxies`` every search computed alike: the same version, plugin code and key settings, as its
     ``proxy_identity`` records; lines naming those left out, and the searches that do not record it)."""
     kept, notes = [], []
-    if unrecorded := [_space(m) for m in manifests if not isinstance(m.get("proxy_identity"), dict)]:
+    if unrecorded := list(dict.fromkeys(_space(m) for m in manifests if not isinstance(m.get("proxy_identity"), dict))):
         notes.append(f"what computed the proxies is not recorded for {', '.join(unrecorded)} (a search.json before "
                      "2026-12-07): pooled unchecked; run that search again (its records are read, not recomputed) to "
                      "record it")
@@ -586,15 +590,17 @@ def _network(config: dict) -> str:
 
 
 def _pooled_choice(manifests: list[dict]) -> dict:
-    """The searches' training choices as one: their top picks counted together (by each search's proxy), their
-    chosen and random draws joined (no draw when one search does not say)."""
+    """The searches' training choices as one: their chosen and random draws joined, each architecture once (two
+    searches of one space may share some; no draw when one search does not say), their top picks (by each search's
+    proxy) counted as the distinct chosen not drawn."""
     choices = [m.get("trained", {}) for m in manifests]
     choice = {k: v for k, v in choices[0].items() if k not in ("drawn", "chosen", "top", "top_by")}
-    choice["chosen"] = [name for c in choices for name in c.get("chosen", [])]
-    choice["top"] = sum(c.get("top") or 0 for c in choices)
+    choice["chosen"] = list(dict.fromkeys(name for c in choices for name in c.get("chosen", [])))
+    choice["top"] = min(sum(c.get("top") or 0 for c in choices), len(choice["chosen"]))
     choice["top_by"] = ", ".join(dict.fromkeys(str(c["top_by"]) for c in choices if c.get("top") and c.get("top_by")))
     if all("drawn" in c for c in choices):
-        choice["drawn"] = [name for c in choices for name in c["drawn"]]
+        choice["drawn"] = list(dict.fromkeys(name for c in choices for name in c["drawn"]))
+        choice["top"] = len([name for name in choice["chosen"] if name not in choice["drawn"]])
     return choice
 
 
