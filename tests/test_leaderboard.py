@@ -589,3 +589,60 @@ def test_csv_and_json_round_a_halfway_mean_as_the_markdown_prints_it(tmp_path):
     assert md[0]["accuracy_mean"] == csv_rows["accuracy_mean"][0] == str(json_rows[0]["accuracy_mean"]) == "0.7913"
     p = pd.DataFrame({"p_vs_best": [0.000123456, 0.5, float("nan")]})
     assert leaderboard._rounded(p)["p_vs_best"].tolist()[:2] == [0.0001235, 0.5]
+
+
+def _on_partial_copy(r, fingerprint="p" * 16):
+    """``r`` as scored on a partial copy of its dataset: other clips under the same fold names."""
+    info = {"partial": {"present": 392, "listed": 400, "missing_examples": ["1-100038-A-14.wav"]}}
+    return dataclasses.replace(r, dataset={**r.dataset, "fingerprint": fingerprint, "info": info})
+
+
+def test_a_row_on_other_clips_is_in_no_test_of_its_group(tmp_path):
+    """Fold k of a partial copy holds other test clips than fold k of the full data: its row is ranked in the table
+    but left out of the Wilcoxon tests, average ranks and Friedman of the rows on the data most rows have."""
+    from scipy import stats
+    from test_significance import _board, record
+
+    folds = [0.80, 0.82, 0.78, 0.81, 0.79, 0.83, 0.80, 0.77]
+    full = [record(name, [a - d for a in folds]) for name, d in (("a", 0.0), ("b", 0.1), ("c", 0.2))]
+    part = _on_partial_copy(record("part", [a + 0.1 for a in folds]))  # the highest mean, on other clips
+    table = _board(tmp_path, [*full, part]).set_index("frontend")
+    assert table.loc["part", "rank"] == 1 and table.loc["part", "test_vs_best"] == leaderboard.OTHER_DATA
+    assert table.loc["part", "vs_best"] == "untested" and np.isnan(table.loc["part", ["p_vs_best", "avg_rank"]]).all()
+    assert table.loc["a", "vs_best"] == "best" and table.loc["a", "avg_rank"] == 1.0
+    assert table.loc["c", "p_vs_best"] == pytest.approx(2 * 2 / 2 ** 8, abs=1e-6)  # Holm over b and c, not 3 rows
+    scores = [[r.folds[i]["accuracy"] for i in range(8)] for r in full]
+    assert table.loc["a", "friedman_p"] == pytest.approx(stats.friedmanchisquare(*scores).pvalue)
+    assert np.isfinite(table.loc["part", ["ci_low", "ci_high"]].astype(float)).all()  # its own interval stays
+    assert ("svm: 3 rows (rows: random ×3; 1 on other clips or another protocol, in no test: part) over 8 outer folds"
+            in leaderboard.to_summary(leaderboard.load(tmp_path)))
+
+
+def test_compare_says_which_side_is_on_a_partial_copy_in_every_format(tmp_path, capsys):
+    """Random rows on a partial copy beside trained heads on the full data: the Markdown carries the partial-copy note,
+    and every CSV/JSON row each side's partial_copy and data (a CSV has no notes)."""
+    from test_significance import _board, record
+
+    rows = [_on_partial_copy(record(name, [a] * 5)) for name, a in (("a", 0.8), ("b", 0.7), ("c", 0.6))]
+    rows += [record(name, [a] * 5, weights="trained", backend="head") for name, a in (("a", 0.9), ("b", 0.6), ("c", 0.7))]
+    _board(tmp_path, rows)
+    out = tmp_path / "cmp.md"
+    assert main(["compare", "--results", str(tmp_path), "-o", str(out)]) == 0
+    assert ("Partial copy (--partial): 392 of 400 listed clips present (missing e.g. 1-100038-A-14.wav). These scores "
+            "are not toy's") in out.read_text()
+    assert main(["compare", "--results", str(tmp_path), "--format", "csv"]) == 0
+    csv = pd.read_csv(io.StringIO(capsys.readouterr().out), keep_default_na=False).set_index("frontend")
+    assert set(csv["random_partial_copy"]) == {"392 of 400 listed clips present (missing e.g. 1-100038-A-14.wav)"}
+    assert set(csv["trained_partial_copy"]) == {""}
+    board = leaderboard.load(tmp_path).set_index(["frontend", "weights"])
+    for name in "abc":
+        assert csv.loc[name, "random_data"] == board.loc[(name, "random"), "data"]
+        assert csv.loc[name, "trained_data"] == board.loc[(name, "trained"), "data"]
+    assert csv["random_data"].nunique() == csv["trained_data"].nunique() == 1
+    assert csv["random_data"].iloc[0] != csv["trained_data"].iloc[0]
+    columns = list(csv.reset_index().columns)
+    assert columns[columns.index("trained_grid_edge") + 1:][:4] == [
+        "random_partial_copy", "random_data", "trained_partial_copy", "trained_data"]
+    assert main(["compare", "--results", str(tmp_path), "--format", "json"]) == 0
+    (first, *_) = json.loads(capsys.readouterr().out)["rows"]
+    assert first["random_partial_copy"].startswith("392 of 400") and first["trained_partial_copy"] == ""

@@ -458,3 +458,23 @@ def test_the_cd_caption_says_friedman_is_undefined_and_names_copies_and_columns(
     assert "Friedman undefined: every row ties in every fold." in cd.caption and "nan" not in cd.caption
     assert section.columns[0] == "rank (all backends)"
     assert {"avg rank (backend)", "vs best (backend)", "selected elsewhere", "copy of"} <= set(section.columns)
+
+
+def test_rows_on_a_partial_copy_are_marked_in_the_page_and_the_compact_table(tmp_path, page):
+    """Full-data rows and one row on a partial copy (other clips under the same fold names): the page and the compact
+    Markdown name that row in a data column, and its critical-difference diagram leaves it out and says why."""
+    root = write_results(tmp_path, [("alpha", "random", "svm", 0.80), ("beta", "random", "svm", 0.60),
+                                    ("gamma", "random", "svm", 0.45)])
+    record = fake_result("delta", "random", "svm", 0, 0.90)
+    record["dataset"] |= {"fingerprint": "f" * 16, "info": {"partial": {"present": 58, "listed": 60}}}
+    (root / "runs" / "toy" / "delta.json").write_text(json.dumps(record))
+    table = leaderboard.load(root)
+    digest = table.set_index("frontend").loc["delta", "data"]
+    mark = f"partial copy; other data {digest}"
+    summary = {line.split("|")[2].strip(): line.split("|")[6].strip()
+               for line in leaderboard.to_summary(table).splitlines() if line.startswith("| ") and "---" not in line}
+    assert summary == {"frontend": "data", "delta": mark, "alpha": "", "beta": "", "gamma": ""}
+    html = report.render(root)
+    assert '<th scope="col" tabindex="0">data</th>' in html and html.count(f">{mark}<") == 1
+    assert "Not in it: delta · random (scored on other clips or another protocol)." in html
+    assert '<th scope="col" tabindex="0">data</th>' not in page.read_text()  # whole data everywhere: no column

@@ -255,6 +255,20 @@ def copies_of(groups: dict[RowKey, list[ResultRecord]]) -> dict[RowKey, RowKey]:
     return copies
 
 
+OTHER_DATA = "other data"  # test_vs_best of a row on other clips or another protocol than its group's: in no test
+
+
+def other_data(groups: dict[RowKey, list[ResultRecord]]) -> set[RowKey]:
+    """The rows scored on other clips or another protocol than most rows of their dataset and backend (ties: the
+    first row's): their fold k holds other test clips than the others' fold k of the same name, so, like rows on
+    other folds, they share no block with them and are left out of the tests (a partial copy beside the full data)."""
+    counts: dict[tuple[str, str], Counter] = {}
+    for key, records in groups.items():
+        counts.setdefault((key.dataset, key.backend), Counter())[_clips_and_protocol(records[0])] += 1
+    shared = {group: max(data, key=lambda d: data[d]) for group, data in counts.items()}  # max: the first of a tie
+    return {key for key, records in groups.items() if _clips_and_protocol(records[0]) != shared[(key.dataset, key.backend)]}
+
+
 def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame:
     """The leaderboard table of ``records`` (one task type): columns :func:`columns_for`, sorted by dataset then
     rank on the task's primary metric. ``regime``: which blocks the significance tests use (folds, clips, or
@@ -272,7 +286,12 @@ def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame
     table[f"{p}_mean"] = settled(table[f"{p}_mean"])
     table["rank"] = table[f"{p}_mean"].groupby(table["dataset"]).rank(ascending=False, method="min").astype(int)
     copies = copies_of(groups)  # tested once: a copy takes the figures of the row it repeats
-    statistics = leaderboard_statistics({k: g for k, g in groups.items() if k not in copies}, regime)
+    apart = other_data({k: g for k, g in groups.items() if k not in copies})
+    statistics = leaderboard_statistics({k: g for k, g in groups.items() if k not in copies and k not in apart}, regime)
+    for key in apart:  # its own interval; the group's blocks and tests, in none of them
+        group = next(statistics[k] for k in statistics if (k.dataset, k.backend) == (key.dataset, key.backend))
+        statistics[key] = {**leaderboard_statistics({key: groups[key]}, regime)[key],
+                           **{c: group[c] for c in GROUP_COLUMNS}, "vs_best": "untested", "test_vs_best": OTHER_DATA}
     statistics |= {copy: statistics[kept] for copy, kept in copies.items()}
     for column in STAT_COLUMNS:  # table rows are still in the order of ``groups``
         table[column] = [statistics[key][column] for key in groups]
@@ -535,6 +554,8 @@ def to_summary(table: pd.DataFrame) -> str:
         view["± seeds"] = ["" if np.isnan(c) else f"±{c:.3f}" for c in rows[f"{p}_ci95"]]
         if (second := SECOND_HEADLINE.get(p)) and f"{second[0]}_mean" in rows:
             view[second[1]] = [f"{m:.3f}" for m in rows[f"{second[0]}_mean"]]
+        if any(flags := data_cells(rows)):  # rows on a partial copy, or on other data than most: named in the row
+            view.insert(list(view.columns).index("backend") + 1, "data", flags)
         view["folds"] = rows[fold_column(p)]
         view["seeds"] = rows["n_seeds"]
         view["avg rank (backend)"] = ["" if pd.isna(r) else f"{r:.2f}" for r in rows["avg_rank"]]
@@ -547,6 +568,18 @@ def to_summary(table: pd.DataFrame) -> str:
                 view[column.replace("_", " ")] = rows[column].fillna("")
         return view
     return _sections(table, compact, extra=_notes(table), numparse=False)
+
+
+def data_cells(rows: pd.DataFrame) -> list[str]:
+    """Per row of one dataset, what its data was where it differs from the rest: ``partial copy`` (``--partial``),
+    ``other data`` and its ``data`` digest (other clips, protocol or outer folds than most of the dataset's rows;
+    ties: the rows on whole data); empty otherwise. The notes under the table say more of each."""
+    partial = (rows["partial_copy"].fillna("") != "").to_numpy()
+    data = rows["data"].to_numpy()
+    counts = Counter(data)
+    shared = max(counts, key=lambda d: (counts[d], -int(partial[data == d].sum())))  # max: the first of a tie
+    return ["; ".join([*(["partial copy"] if p else []), *([f"other data {d}"] if d != shared else [])])
+            for p, d in zip(partial, data)]
 
 
 def grid_edge_cell(flag) -> str:
@@ -594,17 +627,25 @@ def repeated_rows(group: pd.DataFrame) -> tuple[int, str]:
                          f"and in ρ): {named}" if len(copies) else "")
 
 
+def rows_in_no_test(group: pd.DataFrame) -> tuple[int, str]:
+    """How many of a backend group's rows the tests leave out (scored on other folds, or on other clips or another
+    protocol: see "Not comparable"), and the words that name them."""
+    reasons = {OTHER_FOLDS: "other folds", OTHER_DATA: "other clips or another protocol"}
+    parts = [f"{len(names)} on {words}, in no test: {', '.join(names)}" for tag, words in reasons.items()
+             if (names := group.loc[group["test_vs_best"] == tag, "frontend"].tolist())]
+    return sum(group["test_vs_best"].isin(list(reasons))), "".join(f"; {part}" for part in parts)
+
+
 def significance_line(backend: str, group: pd.DataFrame) -> str:
     first, n = group.iloc[0], int(group.iloc[0]["n_blocks"])
     n_copies, copies = repeated_rows(group)
     kinds = f"rows: {first['weight_kinds']}{copies}"
+    n_outside, left = rows_in_no_test(group)
     if first["block_kind"] == "folds":
-        outside = group.loc[group["test_vs_best"] == OTHER_FOLDS, "frontend"].tolist()  # see "Not comparable"
-        tested = len(group) - len(outside) - n_copies
+        tested = len(group) - n_outside - n_copies
         friedman = (f"Friedman χ² = {first['friedman_chi2']:.2f}, p = {first['friedman_p']:.3g}; "
                     if pd.notna(first["friedman_p"]) else
                     "Friedman undefined: every row ties in every fold; " if tested >= 3 else "")
-        left = f"; {len(outside)} on other folds, in no test: {', '.join(outside)}" if outside else ""
         line = (f"{backend}: {tested} rows ({kinds}{left}) over {n} outer folds, each row's seeds averaged per fold; "
                 f"{friedman}Nemenyi critical difference of average ranks {first['nemenyi_cd']:.2f} (α = 0.05); "
                 f"'vs best': {wilcoxon_name(n)}, Holm-corrected")
@@ -614,17 +655,17 @@ def significance_line(backend: str, group: pd.DataFrame) -> str:
                      "shown to be equal")
         return line
     untested = (group["test_vs_best"] == "no per-clip outputs").sum()
-    tested = len(group) - n_copies
+    tested = len(group) - n_outside - n_copies
     n_folds = int(group["n_folds"].max())
     split = "on a single split" if n_folds == 1 else f"on {n_folds} outer folds, tested over their clips"
     if n == 0:
-        return (f"{backend}: {tested} rows ({kinds}) {split}, none with per-clip outputs (results made "
+        return (f"{backend}: {tested} rows ({kinds}{left}) {split}, none with per-clip outputs (results made "
                 f"before they were stored): no paired test over clips can run, and one block allows no rank test")
     note = f"; {untested} row(s) without per-clip outputs are untested" if untested else ""
     if first["least_p"] > ALPHA:
         note += (f"; against {tested - 1} other rows no Holm-corrected p < {ALPHA:g} is attainable (least "
                  f"{first['least_p']:.3g}): 'untestable' rows are not shown to be equal")
-    return (f"{backend}: {tested} rows ({kinds}) {split}: paired tests over {n} test clips against "
+    return (f"{backend}: {tested} rows ({kinds}{left}) {split}: paired tests over {n} test clips against "
             f"the best row (exact McNemar for one seed each, else a paired permutation test of seed-averaged "
             f"correctness; ROC-AUC: paired bootstrap), Holm-corrected; "
             f"{'no rank test over one block' if n_folds == 1 else 'no rank test (it ranks over folds: --test folds)'}"
@@ -894,6 +935,28 @@ def comparison_rows(pairs: pd.DataFrame, correlations: pd.DataFrame, random: str
     return with_correlation_columns(rows, correlations)
 
 
+PAIR_DATA_COLUMNS = ("partial_copy", "data")  # each side's, from its leaderboard row (a CSV has no notes)
+
+
+def with_data_columns(rows: pd.DataFrame, table: pd.DataFrame, random: str, trained: str,
+                      trained_backend: str | None) -> pd.DataFrame:
+    """``rows`` (pairs) with each side's :data:`PAIR_DATA_COLUMNS` (``random_partial_copy`` … ``trained_data``), read
+    from its leaderboard row (``trained_backend`` None: the random side's backend), after the trained flags: a
+    random row on a partial copy beside a trained row on the full data must be told apart in every row."""
+    out = rows
+    for side, tag, backend in (("random", random, None), ("trained", trained, trained_backend)):
+        side_rows = table[table["weights"] == tag]
+        on = ["dataset", "frontend", "width", "backend"]
+        if backend is not None:
+            side_rows, on = side_rows[side_rows["backend"] == backend], on[:-1]
+        side_rows = side_rows[[*on, *PAIR_DATA_COLUMNS]].rename(columns={c: f"{side}_{c}" for c in PAIR_DATA_COLUMNS})
+        out = out.merge(side_rows, on=on, how="left", validate="many_to_one")
+    position = list(rows.columns).index(f"trained_{TRAINED_FLAGS[-1]}") + 1  # after the pair's own columns
+    added = [f"{side}_{c}" for side in ("random", "trained") for c in PAIR_DATA_COLUMNS]
+    order = [*rows.columns[:position], *added, *rows.columns[position:]]
+    return out[order].fillna({c: "" for c in added})
+
+
 def export_comparison(table: pd.DataFrame, fmt: str, random: str = RANDOM, trained: str = TRAINED,
                       backend: str | None = None, transfer: bool = False) -> str:
     """``rwbench compare``: the rankings of the ``random`` and ``trained`` weight tags side by side, as
@@ -902,9 +965,11 @@ def export_comparison(table: pd.DataFrame, fmt: str, random: str = RANDOM, train
         raise RwbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     pairs, correlations = comparison(table, random, trained, backend, transfer)
     if fmt == "md":
+        notes = [_paragraph(lambda d: partial_note(table, d)), _comparability_notes(table)]
         return left_out_note(table) + comparison_to_markdown(pairs, correlations, random, trained, transfer,
-                                                             _comparability_notes(table))
+                                                             lambda dataset: "".join(n(dataset) for n in notes))
     rows = comparison_rows(pairs, correlations, random, trained, transfer)
+    rows = with_data_columns(rows, table, random, trained, trained_backend_for(trained, transfer))
     rows.attrs = table.attrs  # the command, the results folder, the files left out
     return to_csv(rows) if fmt == "csv" else to_json(rows)
 

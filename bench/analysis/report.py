@@ -25,8 +25,10 @@ from ..results import ResultRecord, RowKey, task_of
 from ..tasks import SECOND_HEADLINE, metric_label, primary_metric
 from . import figures
 from .leaderboard import (
+    OTHER_DATA,
     correlation_heading,
     correlation_lines,
+    data_cells,
     grid_edge_cell,
     ms_per_clip_cell,
     partial_note,
@@ -81,9 +83,12 @@ class Section:
     evaluation: str = ""  # another protocol than nested CV (rwbench.published_protocol: the study's selection scores)
 
 
-def columns(metric: str) -> tuple[str, ...]:
+def columns(metric: str, data: bool = False) -> tuple[str, ...]:
+    """The leaderboard's columns; ``data``: with the rows' data marks (:func:`leaderboard.data_cells`), where a row
+    was computed on a partial copy or on other data than the rest."""
     second = (SECOND_HEADLINE[metric][1],) if metric in SECOND_HEADLINE else ()
-    return ("rank (all backends)", "front-end", "input", "width", "weights", "backend", metric_label(metric),
+    return ("rank (all backends)", "front-end", "input", "width", "weights", "backend", *(("data",) if data else ()),
+            metric_label(metric),
             "95% CI (folds, clips)", "± 95% CI (seeds only)", *second, "avg rank (backend)", "vs best (backend)", "dim",
             "params", "seeds × folds", "ms/clip", "grid edge", "not converged", "selected elsewhere", "copy of",
             "provenance")
@@ -105,12 +110,13 @@ def row_provenance(records: list[ResultRecord]) -> str:
     return f"rwbench {', '.join(versions)} · {', '.join(commits)} · {', '.join(devices)} · {span}"
 
 
-def _cells(row: pd.Series, records: list[ResultRecord], p: str, mixed_devices: bool) -> list[Cell]:
+def _cells(row: pd.Series, records: list[ResultRecord], p: str, mixed_devices: bool,
+           data: str | None = None) -> list[Cell]:
     verdict = versus_best(row)
     interval = ("", "") if pd.isna(row["ci_low"]) else (f"{row['ci_low']:.3f}–{row['ci_high']:.3f}", float(row["ci_low"]))
     return [
         Cell(str(row["rank"]), int(row["rank"])), Cell(row["frontend"]), Cell(row["input"]), Cell(str(row["width"])),
-        Cell(row["weights"]), Cell(row["backend"]),
+        Cell(row["weights"]), Cell(row["backend"]), *([Cell(data)] if data is not None else []),
         Cell(f"{row[f'{p}_mean']:.3f}" + (f" ± {row[f'{p}_std']:.3f}" if math.isfinite(row[f'{p}_std']) else ""),
              float(row[f"{p}_mean"])),
         Cell(*interval), _number(row[f"{p}_ci95"], ".3f"),
@@ -174,13 +180,16 @@ def _plots(dataset: str, rows: pd.DataFrame, groups: dict[RowKey, list[ResultRec
         first = part.iloc[0]
         if len(part) < 3 or pd.isna(first["nemenyi_cd"]):
             continue
-        scores = block_scores({_key(r): groups[_key(r)] for _, r in part.iterrows()})
+        apart = part["test_vs_best"] == OTHER_DATA  # other clips or protocol: in none of the group's tests
+        scores = block_scores({_key(r): groups[_key(r)] for _, r in part[~apart].iterrows()})
         scores.index = [label[key] for key in scores.index]
         ranks = pd.Series({label[_key(r)]: r["avg_rank"] for _, r in part.iterrows()})  # the leaderboard's own
         friedman = (f"Friedman p = {first['friedman_p']:.3g}." if pd.notna(first["friedman_p"]) else
                     "Friedman undefined: every row ties in every fold.")
-        outside = [label[_key(r)] for _, r in part.iterrows() if label[_key(r)] not in scores.index]
-        left = (f" Not in it: {', '.join(outside)} (scored on other outer folds)." if outside else "") + once(backend)
+        other_folds = [label[_key(r)] for _, r in part[~apart].iterrows() if label[_key(r)] not in scores.index]
+        other_data = [label[_key(r)] for _, r in part[apart].iterrows()]
+        left = "".join(f" Not in it: {', '.join(names)} (scored on {why})." for names, why in (
+            (other_folds, "other outer folds"), (other_data, "other clips or another protocol")) if names) + once(backend)
         title = f"{dataset}: critical difference, {backend}"
         plots.append(Plot.of(title, figures.critical_difference_figure(scores, ranks[scores.index], title),
                           f"Average rank over {scores.shape[1]} outer folds (each row's seeds averaged), 1 = best; "
@@ -204,10 +213,11 @@ def sections(table: pd.DataFrame, groups: dict[RowKey, list[ResultRecord]], *, d
         protocols = sorted({r.dataset.get("protocol", {}).get("id", "?") for rs in records for r in rs})
         evaluations = sorted({e for rs in records for r in rs if (e := r.dataset.get("protocol", {}).get("evaluation"))})
         skipped = sorted(table.attrs.get("skipped", {}).get(dataset, {}).items())
-        several = several_devices(rows)
-        out.append(Section(dataset, _anchor(dataset), ", ".join(protocols), task_of(records[0][0]).name, columns(p),
-                           correlation_heading(p), [_cells(r, rs, p, several)
-                                                    for (_, r), rs in zip(rows.iterrows(), records)],
+        several, flags = several_devices(rows), data_cells(rows)
+        marks = flags if any(flags) else [None] * len(rows)  # the column only where a row is on other data
+        out.append(Section(dataset, _anchor(dataset), ", ".join(protocols), task_of(records[0][0]).name,
+                           columns(p, any(flags)), correlation_heading(p),
+                           [_cells(r, rs, p, several, mark) for (_, r), rs, mark in zip(rows.iterrows(), records, marks)],
                            skipped, significance_lines(rows), correlation_lines(rows, dataset),
                            _plots(dataset, rows, groups) if draw else [], timing_note(rows), selection_note(rows),
                            tags_note(table, dataset).replace("`", ""),  # Markdown's code marks: text here
