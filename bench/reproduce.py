@@ -649,12 +649,14 @@ def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[st
     mine = {d.name: [r for r in rows if r["paper_dataset"] == d.name] for d in paper.datasets}
     results, width = Path(opts.results_dir), str(opts.width)
     # each part's result files are digested when the part is made: a carried part is checked against its own
+    given = roots or {}
+    parts: dict[str, dict[str, Any]]
     parts = {name: {"keys": (keys := sorted({r["dataset"] for r in part})), "created": created,
                     "paper": paper_digest(paper, name), "cells": comparison_cells(part, protocol),
                     "points": scatter_points(part, which),
                     "frontends": (names_run := sorted({r["frontend"] for r in part})),
                     "sources": sources_digest(results, keys, names_run, width),
-                    "root": str(Path(roots[name]).resolve()) if name in (roots or {}) else None}  # None: none needed
+                    "root": str(Path(given[name]).resolve()) if name in given else None}  # None: none needed
              for name, part in mine.items() if any(r["at_hand"] for r in part)}
     # a dataset given no --data-root this time keeps the rows the last run with it made (its results are on disk)
     # (one run without any row of it, e.g. --frontends naming none of its front-ends, too)

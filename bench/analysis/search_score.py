@@ -555,9 +555,11 @@ def _one_computation(manifests: list[dict], proxies: list[str]) -> tuple[list[st
     for proxy in proxies:
         known = [(m, ident[proxy]) for m in manifests if isinstance(ident := m.get("proxy_identity"), dict)
                  and proxy in ident]
-        (first, mine), *others = known or [(None, None)]
-        other = next(((m, theirs) for m, theirs in others
-                      if json.dumps(theirs, sort_keys=True) != json.dumps(mine, sort_keys=True)), None)
+        other = None
+        if known:
+            (first, mine), *others = known
+            other = next(((m, theirs) for m, theirs in others
+                          if json.dumps(theirs, sort_keys=True) != json.dumps(mine, sort_keys=True)), None)
         if other is None:
             kept.append(proxy)
             continue
