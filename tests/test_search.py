@@ -961,11 +961,9 @@ def test_another_search_into_the_same_folder_is_refused(toy_space, tmp_path):
         search(tone_dataset(n_per_class=5), opts)
 
 
-def test_a_search_grown_keeps_what_its_earlier_runs_chose_for_training(toy_space, tmp_path):
-    """A proxy added without --train-* wrote an empty choice over the recorded one: `search score` dropped the
-    range-restriction caveat and ρ over the random draw; a larger --n recorded only its own draws."""
-    from rwbench.search import merged_training
-
+def _search_choosing_two(toy_space, tmp_path):
+    """A 3-architecture search whose search.json records a choice for training (a top 1 and b drawn):
+    (dataset, options, folder, the three names)."""
     dataset = tone_dataset(n_per_class=4)
     opts = SearchOptions(space=str(toy_space), n=3, proxies="params", minibatch=4, results_dir=tmp_path, device="cpu")
     folder = search(dataset, opts)
@@ -973,6 +971,15 @@ def test_a_search_grown_keeps_what_its_earlier_runs_chose_for_training(toy_space
     a, b, c = (arch["name"] for arch in manifest["architectures"])
     manifest["trained"].update(chosen=[a, b], drawn=[b], top=1, random=1, top_by="params", tied_at_cut=[])
     (folder / "search.json").write_text(json.dumps(manifest))
+    return dataset, opts, folder, (a, b, c)
+
+
+def test_a_search_grown_keeps_what_its_earlier_runs_chose_for_training(toy_space, tmp_path):
+    """A proxy added without --train-* wrote an empty choice over the recorded one: `search score` dropped the
+    range-restriction caveat and ρ over the random draw; a larger --n recorded only its own draws."""
+    from rwbench.search import merged_training
+
+    dataset, opts, folder, (a, b, c) = _search_choosing_two(toy_space, tmp_path)
     search(dataset, SearchOptions(**{**opts.__dict__, "proxies": "params,dim"}))
     kept = json.loads((folder / "search.json").read_text())["trained"]
     assert (kept["chosen"], kept["drawn"], kept["top"], kept["top_by"]) == ([a, b], [b], 1, "params")
@@ -986,13 +993,7 @@ def test_a_search_grown_keeps_what_its_earlier_runs_chose_for_training(toy_space
 def test_force_on_the_same_search_keeps_what_its_earlier_runs_chose_for_training(toy_space, tmp_path):
     """--force (compute every proxy again) on the same search wrote this run's empty choice over the recorded one:
     `search score` dropped the range-restriction caveat and ρ over the random draw."""
-    dataset = tone_dataset(n_per_class=4)
-    opts = SearchOptions(space=str(toy_space), n=3, proxies="params", minibatch=4, results_dir=tmp_path, device="cpu")
-    folder = search(dataset, opts)
-    manifest = json.loads((folder / "search.json").read_text())
-    a, b, _ = (arch["name"] for arch in manifest["architectures"])
-    manifest["trained"].update(chosen=[a, b], drawn=[b], top=1, random=1, top_by="params", tied_at_cut=[])
-    (folder / "search.json").write_text(json.dumps(manifest))
+    dataset, opts, folder, (a, b, _) = _search_choosing_two(toy_space, tmp_path)
     search(dataset, SearchOptions(**{**opts.__dict__, "force": True}))
     kept = json.loads((folder / "search.json").read_text())["trained"]
     assert (kept["chosen"], kept["drawn"], kept["top"], kept["random"]) == ([a, b], [b], 1, 1)
