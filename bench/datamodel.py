@@ -176,9 +176,19 @@ def dataset_record(dataset: Dataset) -> dict:
             "skipped": dataset.skipped, "info": dataset.info, "task_type": dataset.task_type}
 
 
+def upgraded_protocol(fields: dict) -> dict:
+    """A stored protocol's fields as today's class takes them. Records before 2026-12-07 have no
+    ``ids_spell_assignment`` (their describe() keyed the assignment only where ``keyed_assignment``, or a fixed split's
+    ``assignment_digest``, said so): read with the flag that gives the key they were made under."""
+    if fields.get("class") in ("PredefinedFolds", "FixedSplit") and "ids_spell_assignment" not in fields:
+        digest = fields.pop("assignment_digest", False)
+        fields["ids_spell_assignment"] = not (fields.get("keyed_assignment") or digest)
+    return fields
+
+
 def dataset_from_record(record: dict) -> StoredDataset:
     try:
-        protocol_fields = dict(record["protocol"])
+        protocol_fields = upgraded_protocol(dict(record["protocol"]))
         protocol = PROTOCOLS[protocol_fields.pop("class")](**protocol_fields)
         clips = [Clip(id=i, label=label, fold=fold, split=split, group=group, tags=tuple(tags[0]) if tags else ())
                  for i, label, fold, split, group, *tags in record["clips"]]

@@ -518,6 +518,9 @@ def evaluate_job(eval_job: EvalJob, opts: RunOptions, splits=None, described: di
     return path, True
 
 
+KEYED_SINCE = "made by an rwbench before 2026-12-07"  # protocols key which clip is on which side since then
+
+
 def other_data(existing: dict | None, fingerprint: str, protocol: dict) -> str | None:
     """How the ``existing`` result's data differ from this run's — its clips (dataset fingerprint) or its outer
     splits (the protocol's refit, fold assignment, k, seed: other dataset options) — or None (no file, the same)."""
@@ -527,16 +530,20 @@ def other_data(existing: dict | None, fingerprint: str, protocol: dict) -> str |
         return f"fingerprint {made_on[:16]}, now {fingerprint[:16]}"
     if isinstance(made, dict) and splits_key(made) != splits_key(protocol):
         differ = sorted(k for k in {*made, *protocol} if made.get(k) != protocol.get(k))
+        if differ == ["assignment_sha256"] and "assignment_sha256" not in made:  # the same splits, keyed since
+            return (f"{KEYED_SINCE}, whose key did not hold this protocol's fold assignment (the splits may be the "
+                    "same: --force scores them again under today's key)")
         return "its outer splits differ in " + ", ".join(differ)
     return None
 
 
 def other_data_error(found: list[tuple[Path, str]], opts: RunOptions) -> RwbenchError:
     path, what = found[0]
+    why = "" if what.startswith(KEYED_SINCE) else ": another copy, a partial one, other --dataset-option values"
     return RwbenchError(
         f"{len(found)} result file(s) under {opts.results_dir} were made on other data or outer splits under the same "
-        f"dataset key (e.g. {path.parent.name}/{path.name}: {what}: another copy, a partial one, other "
-        "--dataset-option values): another --results folder keeps both, --force replaces them")
+        f"dataset key (e.g. {path.parent.name}/{path.name}: {what}{why}): another --results folder keeps both, --force "
+        "replaces them")
 
 
 def refuse_other_data(path: Path, existing: dict | None, fingerprint: str, protocol: dict, opts: RunOptions) -> None:

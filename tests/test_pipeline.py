@@ -468,3 +468,16 @@ def test_a_stored_score_its_own_clip_outputs_contradict_is_never_used(opts, monk
     assert scored == ["fold1", "fold2", "fold3", "fold4"]
     assert any("fold1 has accuracy" in r.getMessage() and "computed again" in r.getMessage() for r in caplog.records)
     assert json.loads(path.read_text())["folds"][0]["accuracy"] == record["folds"][0]["accuracy"]
+
+
+def test_a_result_keyed_before_protocols_held_their_assignment_is_named_as_such():
+    """GTZAN's lists (and any plugin's folds) gained an assignment digest in the key: an old result folder on the same
+    copy was refused as "another copy, a partial one, other --dataset-option values"."""
+    from rwbench.pipeline import other_data
+
+    made = {"id": "gtzan/fault-filtered", "kind": "fixed_split", "refit": "train", "counts": {"train": 3}}
+    old = {"dataset": {"fingerprint": "f" * 16, "protocol": made}}
+    assert "before 2026-12-07" in other_data(old, "f" * 16, {**made, "assignment_sha256": "0" * 64})
+    moved = {"dataset": {"fingerprint": "f" * 16, "protocol": {**made, "assignment_sha256": "1" * 64}}}
+    assert other_data(moved, "f" * 16, {**made, "assignment_sha256": "0" * 64}) == (
+        "its outer splits differ in assignment_sha256")  # clips moved between sides: other splits

@@ -27,6 +27,28 @@ def test_a_stored_dataset_gives_the_same_splits_description_and_fingerprint(tmp_
             assert [(f.tolist(), v.tolist()) for f, v in a.inner] == [(f.tolist(), v.tolist()) for f, v in b.inner]
 
 
+def test_a_record_stored_before_protocols_keyed_their_assignment_is_read_under_its_own_key(tmp_path):
+    """Records written before 2026-12-07 hold a fixed split's ``assignment_digest`` and no ``ids_spell_assignment``:
+    `rwbench evaluate` without --data-root called an FSDD record "malformed" (TypeError), and read FSDD's speaker
+    folds as another protocol than the live loader's (its results "made on other data")."""
+    for digit in range(3):
+        for speaker in ("george", "jackson", "lucas"):
+            for index in range(12):  # 0-4 test, 5-9 valid, 10-11 train
+                write_audio(tmp_path / "recordings" / f"{digit}_{speaker}_{index}.wav", seconds=0.1)
+    for task in ("standard", "speakers"):
+        (loaded,) = DATASETS.get("fsdd").load(tmp_path, tasks=[task], partial=True)
+        record = json.loads(json.dumps(dataset_record(loaded)))
+        old = {k: v for k, v in record["protocol"].items() if k != "ids_spell_assignment"}
+        if old["class"] == "FixedSplit":
+            old["assignment_digest"] = False
+        stored = dataset_from_record({**record, "protocol": old})
+        assert stored.describe()["protocol"] == loaded.describe()["protocol"]  # the live loader's key
+        assert "assignment_sha256" not in stored.describe()["protocol"]
+    listed = dataset_from_record({**record, "protocol": {"class": "FixedSplit", "id": "lists", "refit": "train",
+                                                         "keyed_assignment": False, "assignment_digest": True}})
+    assert len(listed.describe()["protocol"]["assignment_sha256"]) == 64  # speech_commands, dcase: digested then too
+
+
 def test_evaluate_without_data_root_reads_the_stored_dataset_and_matches_a_loaded_one(tmp_path, capsys, caplog):
     caplog.set_level(logging.INFO)
     data = pets(tmp_path)
