@@ -633,10 +633,12 @@ def scatter_figure(paper: Paper, rows: list[dict], which: str = "honest"):
 
 # -- the HTML report's section ------------------------------------------------------------------------------------
 def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[str], opts: RunOptions,
-                 roots: dict[str, Path] | None = None) -> Path:
+                 roots: dict[str, Path] | None = None, command_line: str | None = None) -> Path:
     """Keep the run's table for ``rwbench report``: ``RESULTS/reproduce/<paper>.json`` (replaced atomically); ``rows``:
     every front-end of the paper on the datasets run (:func:`every_frontend`), at this run's width, seeds and protocol;
-    ``roots``: the run's ``--data-root`` of each dataset (kept with its part: the report's command gives them)."""
+    ``roots``: the run's ``--data-root`` of each dataset (kept with its part: the report's command gives them);
+    ``command_line``: the command as typed (its --partial, --frontends, --plugin …), which the report's command is,
+    with the roots of the parts carried over from an earlier run added."""
     import shlex
 
     from .fileio import write_json
@@ -669,9 +671,12 @@ def write_record(paper: Paper, rows: list[dict], protocol: str, skipped: list[st
     shipped = paper_files().get(paper.id)
     # what `rwbench reproduce` takes to make it again: a shipped paper's id, else its file
     ref = paper.id if shipped and shipped.resolve() == Path(paper.file).resolve() else str(Path(paper.file).resolve())
-    command = ["rwbench", "reproduce", ref, "--results", str(results.resolve()), "--width", width, "--seeds",
-               seeds_arg(opts.seeds), "--grid", opts.grid, "--protocol", protocol,
-               *(f"--data-root={name}={part['root']}" for name, part in parts.items() if part.get("root"))]
+    command = (shlex.split(command_line) if command_line else
+               ["rwbench", "reproduce", ref, "--results", str(results.resolve()), "--width", width, "--seeds",
+                seeds_arg(opts.seeds), "--grid", opts.grid, "--protocol", protocol])
+    named = " ".join(command)
+    command += [f"--data-root={name}={part['root']}" for name, part in parts.items()
+                if part.get("root") and f"{name}=" not in named]  # a part carried over: its root from its run
     write_json(path, {"paper": paper.id, "title": paper.title, "citation": paper.citation, "protocol": protocol,
                       "paper_ref": ref, "command": shlex.join(command),
                       "created": created, "datasets": datasets, "frontends": frontends,

@@ -115,7 +115,8 @@ def cmd_reproduce(args) -> str:
         from .reproduce import write_record
 
         log.info("kept the table for `rwbench report --results %s`: %s", args.results,
-                 write_record(paper, whole, protocol, skipped + partial_lines(targets), opts, roots))
+                 write_record(paper, whole, protocol, skipped + partial_lines(targets), opts, roots,
+                              getattr(args, "command_line", None)))
     if args.output:
         from .fileio import write_text
 

@@ -847,6 +847,10 @@ def test_the_reports_stale_hint_is_the_runs_whole_command_and_an_edited_paper_fi
     assert (args.paper, args.results, str(args.width), args.seeds, args.grid, args.protocol, args.data_root) == \
         (str(file.resolve()), (tmp_path / "res").resolve(), "small", [0, 1], "study", "honest",
          [f"synthetic={(tmp_path / 'data').resolve()}"])
+    # the command as typed (its --partial, --frontends …), a carried part's root added
+    typed = f"rwbench reproduce {file} --partial --frontends mfcc --backends knn --results {tmp_path / 'res'}"
+    record = json.loads(write_record(paper, [absent], "honest", [], opts, command_line=typed).read_text())
+    assert record["command"] == f"{typed} --data-root=synthetic={(tmp_path / 'data').resolve()}"
     # a part kept by an older rwbench has no root: the hint says to give it
     del record["parts"]["synthetic"]["root"], record["command"]
     (tmp_path / "res" / "reproduce" / "toy2019.json").write_text(json.dumps(record))

@@ -550,7 +550,7 @@ def _one_computation(manifests: list[dict], proxies: list[str]) -> tuple[list[st
     kept, notes = [], []
     if unrecorded := list(dict.fromkeys(_space(m) for m in manifests if not isinstance(m.get("proxy_identity"), dict))):
         notes.append(f"what computed the proxies is not recorded for {', '.join(unrecorded)} (a search.json before "
-                     "2026-12-07): pooled unchecked; run that search again (its records are read, not recomputed) to "
+                     "2026-12-07): pooled unchecked; run that search again (it reuses every proxy record of the current code) to "
                      "record it")
     for proxy in proxies:
         known = [(m, ident[proxy]) for m in manifests if isinstance(ident := m.get("proxy_identity"), dict)
