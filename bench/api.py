@@ -35,9 +35,9 @@ def load_dataset(name: str, root: str | Path | None = None, *, tasks: Sequence[s
                  **options) -> list[Dataset]:
     """The registered dataset ``name`` read from ``root`` with its official protocol, one :class:`Dataset` per
     task (``tasks``: some of them); ``options`` are the loader's (``rwbench list datasets``)."""
-    from .cli_args import literal, load_registered
+    from .cli_args import load_registered
     from .datamodel import DATASETS
-    from .guards import typed_option
+    from .guards import literal, typed_option
 
     if isinstance(tasks, str):  # "a,b", as --tasks
         tasks = tasks.split(",")

@@ -5,7 +5,6 @@ help). ``rwbench``, ``rwbench search`` and ``rwbench reproduce`` build their par
 from __future__ import annotations
 
 import argparse
-import ast
 import logging
 import math
 import os
@@ -262,15 +261,9 @@ def loader_option(text: str) -> tuple[str, object, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"--dataset-option takes KEY=VALUE, got {text!r}")
+    from .guards import literal  # here: `rwbench list` stays light (guards imports pandas)
+
     return key, literal(value), value
-
-
-def literal(text: str) -> object:
-    """``text`` as the Python literal it reads as (8, 0.5, True), else the string itself."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return text
 
 
 def data_root(text: str) -> Path:

@@ -10,6 +10,7 @@ Exact-duplicate audio across train and test of an outer split is reported, not r
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 import itertools
@@ -55,6 +56,14 @@ UNSET_DEFAULTS = {"k": DEFAULT_K, "seed": DEFAULT_SEED}  # what an option left N
 COMMON_OPTION_TYPES = {"skip_bad_audio": "bool", "min_seconds": "float", "check_duplicates": "bool", "partial": "bool"}
 _KINDS = {"int": "an integer", "float": "a number", "bool": "True or False", "str": "a string", "Path": "a path",
           "None": "None"}
+
+
+def literal(text: str) -> object:
+    """``text`` as the Python literal it reads as (8, 0.5, True), else the string itself (a --dataset-option value)."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
 
 
 def typed_option(dataset: str, build: Callable, key: str, value: object, text: str) -> object:

@@ -585,7 +585,7 @@ def _dataset_flags(entry: PaperDataset, command: str) -> str:
     """``--tasks`` and ``--dataset-option K=V`` of a paper's dataset entry that ``command`` does not give itself."""
     import shlex
 
-    from .cli_args import literal
+    from .guards import literal
 
     words = shlex.split(command)
     flags = [] if entry.tasks is None or "--tasks" in words else ["--tasks", ",".join(entry.tasks)]

@@ -9,7 +9,10 @@ import argparse
 import logging
 import shlex
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .paper import Paper
 
 log = logging.getLogger("rwbench")
 
@@ -78,7 +81,7 @@ def cmd_reproduce(args) -> str:
         select_targets,
     )
 
-    paper = find_paper(args.paper)
+    paper = check_trained_commands(find_paper(args.paper))
     roots = parse_roots(paper, args.data_root)
     frontends = _names(args.frontends)
     known = list(dict.fromkeys(f for d in paper.datasets for f in paper.frontends_on(d)))
@@ -132,6 +135,27 @@ def cmd_reproduce(args) -> str:
         figure = scatter_figure(paper, rows, "study" if protocol == "published" else "honest")
         out += f"wrote {cli_args.save_figure(figure, args.plot, '--plot')}\n"
     return out
+
+
+def check_trained_commands(paper: Paper) -> Paper:
+    """``paper``, each of whose ``[[trained]] command`` is one ``rwbench train`` reads and that trains the entry's
+    front-end (it is printed to make the row, and its recipe judges the row): checked before any work, else a
+    :class:`~rwbench.paper.PaperError` naming the entry."""
+    from .errors import RwbenchError
+    from .frontend import FRONTENDS
+    from .paper import PaperError
+
+    for i, t in enumerate(paper.trained):
+        where = f"{paper.file}: trained[{i}] ({t.frontend})"
+        try:
+            args = train_args(t.command, paper.width)
+            names = [spec.name for spec in FRONTENDS.select(args.frontends)]
+        except RwbenchError as err:
+            raise PaperError(f"{where}.command: {err}") from None
+        if names != [t.frontend]:
+            raise PaperError(f"{where}.command: --frontends {args.frontends} trains {names}, not the entry's "
+                             f"[{t.frontend!r}]; give --frontends {t.frontend}")
+    return paper
 
 
 def train_args(command: str, width: str | int) -> argparse.Namespace:

@@ -764,13 +764,15 @@ def test_the_trained_hint_makes_rows_on_the_papers_clips_and_splits(tmp_path):
      r"\['temporal_short'\]; give --frontends temporal_short"),
     ("rwbench train --dataset DATASET --width WIDTH", r"--frontends .* not the entry's"),  # the default front-ends
 ])
-def test_a_trained_command_that_is_not_the_entrys_training_is_refused_when_read(tmp_path, command, message):
+def test_a_trained_command_that_is_not_the_entrys_training_is_refused_before_any_work(tmp_path, command, message):
     """A bad [[trained]] command failed only after the whole run (no table), with argparse's exit code "2" as the
     reason, or with a traceback for another subcommand; one training another front-end judged the entry's row."""
+    from rwbench.reproduce_cli import check_trained_commands
+
     text = (TOY + TRAINED).replace(
         "rwbench train --dataset DATASET --frontends temporal_short --width WIDTH --epochs 20 --results RESULTS", command)
     with pytest.raises(PaperError, match=message):
-        read_paper(toy_file(tmp_path, text))
+        check_trained_commands(read_paper(toy_file(tmp_path, text)))
 
 
 @pytest.mark.parametrize("change, message", [
