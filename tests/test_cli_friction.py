@@ -205,8 +205,8 @@ def test_a_run_ends_with_the_command_for_every_column(monkeypatch, tmp_path, cap
 
 
 @pytest.mark.parametrize("argv, hinted", [
-    (["evaluate", "--frontends", "two_layer", "--backends", "svm"], True),  # a plugin's embeddings, no --plugin
-    (["check-plugin", "my_net"], True),
+    (["evaluate", "--frontends", "no_such_layers", "--backends", "svm"], True),  # a plugin's embeddings, no --plugin
+    (["check-plugin", "no_such_net"], True),  # (not my_net: a README test registers it in this process)
     (["run", "--dataset", "my_clips"], True),
     (["run", "--backends", "my_backend"], True),
     (["run", "--frontends", "vgx"], False),  # a typo: "did you mean 'vgg'?" is the fix
@@ -223,9 +223,9 @@ def test_an_unknown_name_without_plugin_points_at_plugin(capsys, argv, hinted):
 def test_a_plugin_given_gets_no_plugin_hint(tmp_path, capsys):
     plugin = tmp_path / "empty_plugin.py"
     plugin.write_text("")
-    assert main(["run", "--plugin", str(plugin), "--frontends", "my_net"]) == 2
+    assert main(["run", "--plugin", str(plugin), "--frontends", "no_such_net"]) == 2
     err = capsys.readouterr().err
-    assert "unknown front-end 'my_net'" in err and "--plugin FILE" not in err
+    assert "unknown front-end 'no_such_net'" in err and "--plugin FILE" not in err
 
 
 def test_a_clip_missing_from_a_folds_file_names_the_cli_command(tmp_path):
