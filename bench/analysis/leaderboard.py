@@ -262,11 +262,12 @@ def other_data(groups: dict[RowKey, list[ResultRecord]]) -> set[RowKey]:
     """The rows scored on other clips or another protocol than most rows of their dataset and backend (ties: the
     first row's): their fold k holds other test clips than the others' fold k of the same name, so, like rows on
     other folds, they share no block with them and are left out of the tests (a partial copy beside the full data)."""
+    data = {key: _clips_and_protocol(records[0]) for key, records in groups.items()}
     counts: dict[tuple[str, str], Counter] = {}
-    for key, records in groups.items():
-        counts.setdefault((key.dataset, key.backend), Counter())[_clips_and_protocol(records[0])] += 1
-    shared = {group: max(data, key=lambda d: data[d]) for group, data in counts.items()}  # max: the first of a tie
-    return {key for key, records in groups.items() if _clips_and_protocol(records[0]) != shared[(key.dataset, key.backend)]}
+    for key, made_on in data.items():
+        counts.setdefault((key.dataset, key.backend), Counter())[made_on] += 1
+    shared = {group: max(seen, key=lambda d: seen[d]) for group, seen in counts.items()}  # max: the first of a tie
+    return {key for key, made_on in data.items() if made_on != shared[(key.dataset, key.backend)]}
 
 
 def build(records: Iterable[ResultRecord], regime: str = "auto") -> pd.DataFrame:
