@@ -702,6 +702,9 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
 
     total = np.zeros(2)  # (fewest, most) seconds of everything still to compute
     cheap = [p for p in proxies if p.kind != "random-weight"]
+    for proxy in [p for p in cheap if len(cached[p.name]) == len(archs)]:  # nothing to compute: nothing to time
+        lines.append(f"{proxy.name}: all {len(archs)} cached in {folder}, read")
+    cheap = [p for p in cheap if len(cached[p.name]) < len(archs)]
     macs = {a.name: count_macs(a.spec, opts.width) for a in archs} if cheap else {}
     ends = list({a.name: a for a in (min(archs, key=lambda a: macs[a.name]),
                                      max(archs, key=lambda a: macs[a.name]))}.values()) if cheap else []

@@ -1051,9 +1051,22 @@ def test_a_dry_run_after_a_search_says_what_it_would_read(toy_space, tmp_path, c
             "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "-q"]
     assert main(argv) == 0
     capsys.readouterr()
+    import dataclasses
+
+    import rwbench.search
+
+    chosen = rwbench.search.select_proxies
+
+    def untimed(text):  # every cheap proxy cached: the dry run reads them, it neither computes nor times one
+        def compute(ctx):
+            raise AssertionError("a cached proxy computed by the dry run")
+        return [dataclasses.replace(p, compute=compute) if p.kind != "random-weight" else p for p in chosen(text)]
+
+    monkeypatch.setattr(rwbench.search, "select_proxies", untimed)
     assert main([*argv, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "synflow: ≈" in out and "; 2 of 2 cached in" in out.split("synflow: ≈")[1].splitlines()[0]
+    assert f"synflow: all 2 cached in {tmp_path / 's'}, read" in out and "params: all 2 cached in" in out
+    monkeypatch.setattr(rwbench.search, "select_proxies", chosen)
     rw = out.split("rw_elm: ≈")[1].splitlines()[0]
     assert "2 of 2 result files already in" in rw and "2 of 2 cached in" in rw
     # the result files gone, the proxy records kept: the search reads every value and computes nothing, but the dry
