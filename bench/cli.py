@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 # torch, scikit-learn, librosa, pandas… in its handler, so `--help`, `list datasets` and the table commands start
 # in well under a second (benchmarks/startup.py).
 from . import __version__, cli_args
+from .allocator import tune_malloc
 from .choices import (
     DEFAULT_GRID,
     MST_LR,
@@ -684,6 +685,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in QUIET_LIBRARIES:
             logging.getLogger(name).setLevel(max(level, logging.WARNING))
     try:
+        tune_malloc()  # before any tensor: the C heap keeps a batch's pages for the next (rwbench.allocator)
         for path in args.plugin:
             load_plugin_file(path)
         result = args.handler(args)  # an exit status, or the text for stdout (then status 0)

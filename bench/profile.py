@@ -10,8 +10,6 @@ lengthened by its declared pad rule, as the embed stage does. ``benchmarks/READM
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import logging
 import math
@@ -28,6 +26,7 @@ import psutil
 import torch
 from tabulate import tabulate
 
+from .allocator import release_free_memory
 from .audio import fix_length
 from .compiler import compile_net
 from .device import check_memory, resolve_device
@@ -174,15 +173,6 @@ def device_peak(device: torch.device, shapes: list[PeakShape] | None = None, *, 
         del call
     best = max(rates, key=lambda name: rates[name])
     return Peak(rates[best], best, rates)
-
-
-def release_free_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc ``malloc_trim``; elsewhere nothing), so that memory
-    freed earlier and kept by the allocator does not hide a new peak from the resident set size."""
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 class PeakMemory:

@@ -18,6 +18,8 @@ SMOKE = {
     "elm_speed.py": (["--clips", "100", "--dims", "80", "--hidden", "20", "--repeats", "1"],
                      r"predictions agree on \d+"),
     "svm_grid.py": (["--clips", "60", "--dims", "64", "--classes", "3"], r"identical predictions at \d+ of \d+"),
+    "malloc.py": (["--frontends", "vertical_7x96", "--clips", "8", "--seconds", "1", "--repeats", "1"],
+                  r"\| vertical_7x96 \| tuned \| .* \| [\d.]+× \|"),
 }
 # the others, and why they are not run here
 NOT_HERE = {
