@@ -36,7 +36,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     cli_args.add_seeds(p, default=None, help="a count (3 → 0,1,2) or a list (default: the paper's)")
     p.add_argument("--grid", choices=GRID_NAMES, help="the backends' grid: study or wide (default: the paper's)")
     cli_args.add_frontends(p, help="run only these of the paper's front-ends (comma-separated)")
-    p.add_argument("--backends", help="run only these of the paper's backends (comma-separated)")
+    p.add_argument("--backends", action=cli_args.Once, help="run only these of the paper's backends (comma-separated)")
     p.add_argument("--dry-run", action="store_true", help="print the plan per dataset (jobs, predicted time and "
                                                           "disk) and the table of what exists; compute nothing")
     p.add_argument("--partial", action="store_true", help="run on the files present when a copy is incomplete "

@@ -127,10 +127,11 @@ def test_a_list_option_given_twice_says_which_one_runs(tmp_path, capsys, caplog)
     (["run", "--seeds", "3", "--seeds", "1,"], "--seeds given twice: the last (1) replaces 0,1,2"),
     (["train", "--lrs", "0.001,0.01", "--lrs", "0.1"], "--lrs given twice"),
     (["search", "logmel", "--proxies", "synflow", "--proxies", "params"], "--proxies given twice"),
+    (["reproduce", "pons2019", "--backends", "svm", "--backends", "elm"], "--backends given twice: the last (elm)"),
 ])
 def test_every_list_option_given_twice_is_said(argv, said, caplog):
-    """`--seeds 3 --seeds 1,` ran seed 1 alone without a word (so did --layers, --lrs, --dropouts, --proxies and the
-    search's seed lists): only --frontends, --weights, --tasks and --backends said it."""
+    """`--seeds 3 --seeds 1,` ran seed 1 alone without a word (so did --layers, --lrs, --dropouts, --proxies, the
+    search's seed lists and reproduce's --backends): only --frontends, --weights, --tasks and run's --backends said it."""
     import logging
 
     from rwbench.cli import build_parser
