@@ -105,6 +105,8 @@ def fold_names(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
         raise argparse.ArgumentTypeError(f"--folds takes comma-separated outer fold names (fold1), got {text!r}")
+    if twice := sorted({n for n in names if names.count(n) > 1}):
+        raise argparse.ArgumentTypeError(f"--folds names {', '.join(twice)} twice ({text}): each fold is scored once")
     return names
 
 

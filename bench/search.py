@@ -346,6 +346,14 @@ def checked_folds(dataset: Dataset, folds: Sequence[str] | None) -> list:
     return [s for s in splits if s.name in folds]
 
 
+def in_protocol_order(opts: SearchOptions, dataset: Dataset) -> SearchOptions:
+    """``opts`` with its ``folds`` in the dataset's protocol order, each once: ``--folds fold2,fold1`` scores the splits
+    ``fold1,fold2`` does, so it is the same search (it was another results folder and key: every fit again)."""
+    if not opts.folds:
+        return opts
+    return replace(opts, folds=tuple(s.name for s in checked_folds(dataset, opts.folds)))
+
+
 def random_weight_setup(opts: SearchOptions, dataset: Dataset, folder: Path) -> RandomWeightSetup:
     """The random-weight proxies' options: results in the search folder (per fold subset, recorded in their protocol),
     embeddings in the shared cache (``--cache``, default RESULTS/embeddings)."""
@@ -585,6 +593,7 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
     architectures (``train_top`` + ``train_random``)."""
     proxies = select_proxies(opts.proxies)
     rank_by = checked_rank_by(opts, proxies)
+    opts = in_protocol_order(opts, dataset)
     archs, space = candidates(opts)
     folder = search_folder(opts, space["name"], dataset)
     refuse_other_search(folder, archs, opts, dataset)
@@ -632,8 +641,8 @@ def search(dataset: Dataset, opts: SearchOptions, train_opts=None, on_done: Call
         "minibatch": {"size": len(batches.indices), "clips": [dataset.clips[i].id for i in batches.indices],
                       "seconds": batches.seconds,
                       "skipped": {dataset.clips[i].id: why for i, why in batches.skipped.items()}},
-        "random_weight": {"outer_folds": [s.name for s in setup.splits] if setup.splits else "all",
-                          "results": str(setup.opts.results_dir), "grid": setup.opts.grid},
+        **({"random_weight": {"outer_folds": [s.name for s in setup.splits] if setup.splits else "all",
+                              "results": str(setup.opts.results_dir), "grid": setup.opts.grid}} if costly else {}),
         "trained": training,
         # the proxies' cost as their records give it (a resumed search's wall time leaves out what earlier runs did)
         "seconds": sum(float(r.get("seconds") or 0.0) for a in archs for r in a.proxies.values()),
@@ -680,7 +689,7 @@ def plan_search(dataset: Dataset, opts: SearchOptions, train_opts=None) -> str:
 
     proxies = select_proxies(opts.proxies)
     checked_rank_by(opts, proxies)
-    checked_folds(dataset, opts.folds)  # as the search itself refuses them
+    opts = in_protocol_order(opts, dataset)  # as the search itself refuses and orders them
     archs, space = candidates(opts)
     refuse_other_search(search_folder(opts, space["name"], dataset), archs, opts, dataset)
     clashing = trained_elsewhere(dataset, archs, opts, train_opts)  # as the search refuses or warns

@@ -111,10 +111,17 @@ def cmd_search(args) -> str:
         raise RwbenchError(f"{', '.join(given)} set{'s' if len(given) == 1 else ''} the training of what --train-top/"
                            "--train-random choose, and this search trains nothing: give one of them (or leave "
                            f"{'it' if len(given) == 1 else 'them'} out)")
+    from .search import SearchOptions, plan_search, render, search, search_table, select_proxies
+
+    random_weight = ("folds", "grid", "random_weight_results")  # --halving: refused with the proxies it ranks by
+    if (all(p.kind != "random-weight" for p in select_proxies(args.proxies))
+            and (given := search_options_given(args, random_weight))):
+        raise RwbenchError(f"{', '.join(given)} set{'s' if len(given) == 1 else ''} the random-weight proxies, and "
+                           "this search computes none: add rw_svm/rw_elm to --proxies (or leave "
+                           f"{'it' if len(given) == 1 else 'them'} out)")
     for name in ("out", "random_weight_results"):  # before any work: a file there failed after the first embedding
         if getattr(args, name) is not None and not args.dry_run:
             cli_args.writable_folder(getattr(args, name), f"--{name.replace('_', '-')}")
-    from .search import SearchOptions, plan_search, render, search, search_table
 
     datasets = cli_args.datasets_from_args(args)
     if len(datasets) != 1:

@@ -164,7 +164,7 @@ def test_search_samples_caches_trains_and_ranks(toy_space, tmp_path):
     from rwbench.search import plan_search
 
     planned = plan_search(dataset, opts, train)  # the dry run knows it, and what the training has left
-    assert "synflow: ≈" in planned and "3 of 3 cached" in planned
+    assert "synflow: all 3 cached in" in planned and "3 of 3 cached" in planned  # read, not timed
     assert "; 1 of the 3 already trained under these settings (reused if chosen)" in planned
     assert planned.rstrip().splitlines()[-1].startswith("total: ≈ ")
     assert main(["search", "score", str(folder), "--format", "json"]) == 0
@@ -312,6 +312,42 @@ def test_halving_runs_the_random_weight_proxy_on_the_best_half(toy_space, tmp_pa
     assert manifest["rank_by"] == "rw_elm"
 
 
+def test_folds_in_another_order_are_the_same_search(toy_space, tmp_path, capsys):
+    """`--folds fold2,fold1` after `--folds fold1,fold2` (or `fold1,fold1` after `fold1`) scored the same splits under
+    another results folder and proxy key: every backend fit again, and one fold recorded as two."""
+    dataset = tone_dataset(n_per_class=4)
+    first, second = (s.name for s in dataset.splits()[:2])
+    common = dict(space=str(toy_space), n=1, proxies="rw_elm", minibatch=6, grid="study", results_dir=tmp_path,
+                  device="cpu", n_jobs=1)
+    folder = search(dataset, SearchOptions(**common, folds=(second, first)))
+    lines: list[str] = []
+    search(dataset, SearchOptions(**common, folds=(first, second)), on_done=lines.append)
+    assert lines and all(line.endswith("(cached)") for line in lines)
+    assert [p.name for p in (folder / "random_weight").iterdir()] == [f"folds-{first}-{second}"]
+    manifest = json.loads((folder / "search.json").read_text())
+    result = json.loads(Path(manifest["architectures"][0]["proxies"]["rw_elm"]["detail"]["result_files"][0]).read_text())
+    assert result["dataset"]["protocol"]["outer_folds_scored"] == [first, second]
+    for command in ("search", "train"):  # a fold named twice is refused wherever --folds is read
+        assert main([command, *([str(toy_space)] if command == "search" else []), "--tasks", "timbre", "--folds",
+                     "fold1,fold1", "--dry-run", "-q"]) == 2
+        assert "--folds names fold1 twice (fold1,fold1): each fold is scored once" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--folds", "fold1"], ["--grid", "study"], ["--random-weight-results", "afile"]])
+def test_random_weight_options_without_a_random_weight_proxy_are_refused(option, toy_space, tmp_path, capsys):
+    """`--proxies params --folds fold1 --grid study` ran, applied neither, and search.json recorded a random-weight
+    setup that never ran."""
+    (tmp_path / "afile").write_text("")
+    argv = ["search", str(toy_space), "--tasks", "timbre", "--n", "2", "--proxies", "params", "--dry-run", "-q"]
+    assert main([*argv, *[str(tmp_path / o) if o == "afile" else o for o in option]]) == 2
+    assert (f"{option[0]} sets the random-weight proxies, and this search computes none: add rw_svm/rw_elm to "
+            "--proxies (or leave it out)") in capsys.readouterr().err
+    if option[0] == "--grid":  # a search that computes none records none
+        opts = SearchOptions(space=str(toy_space), n=1, proxies="params", results_dir=tmp_path, device="cpu")
+        manifest = json.loads((search(tone_dataset(n_per_class=4), opts) / "search.json").read_text())
+        assert "random_weight" not in manifest and manifest["proxies"] == ["params"]
+
+
 def test_cli_dry_run_lists_the_sample_and_its_cost(toy_space, capsys):
     assert main(["search", str(toy_space), "--tasks", "timbre", "--n", "2", "--proxies", "params,synflow", "--batch",
                  "4", "--train-top", "1", "--epochs", "5", "--patience", "2", "--device", "cpu", "--dry-run", "-q"]) == 0
@@ -320,8 +356,8 @@ def test_cli_dry_run_lists_the_sample_and_its_cost(toy_space, capsys):
     assert "training: 1 of them × 1 seed(s)" in out and "every run at the epoch cap" in out
     assert out.rstrip().splitlines()[-1].startswith("total: ≈ ")  # proxies and training together
     assert main(["search", "score"]) == 2  # no folder: one-line error
-    # a fold the dataset has not is refused as the search itself refuses it, random-weight proxies or not
-    assert main(["search", str(toy_space), "--tasks", "timbre", "--n", "2", "--proxies", "params", "--folds", "fold9",
+    # a fold the dataset has not is refused as the search itself refuses it
+    assert main(["search", str(toy_space), "--tasks", "timbre", "--n", "2", "--proxies", "rw_elm", "--folds", "fold9",
                  "--dry-run", "-q"]) == 2
     assert "--folds fold9: synthetic/timbre has outer folds fold1" in capsys.readouterr().err
 
