@@ -564,6 +564,14 @@ def test_searches_pool_only_when_their_proxies_are_one_computation():
                          ({"dataset": {"key": "esc10", "fingerprint": "g"}}, "dataset fingerprint")]:
         with pytest.raises(RwbenchError, match=f"must share their {what}: search 'logmel' has .*, search 'waveform'"):
             pooled([manifest("logmel"), manifest("waveform", **change)])
+    # a search of cheap proxies only records no random-weight setup: nothing of it to differ (it pools with one that
+    # has one), while two that record theirs must agree
+    cheap = {k: v for k, v in manifest("waveform", proxies=["dim", "snip"]).items() if k != "random_weight"}
+    assert pooled([manifest("logmel"), cheap])["space"] == ["logmel", "waveform"]
+    assert pooled([cheap, manifest("logmel")])["space"] == ["waveform", "logmel"]
+    with pytest.raises(RwbenchError, match="must share their random-weight folds and grid: search 'logmel' has .*, "
+                                           "search 'mel2'"):
+        pooled([manifest("logmel"), cheap, manifest("mel2", random_weight={"outer_folds": None, "grid": "wide"})])
     # a user's space beside `logmel` holding one of its networks (ids hash the configuration): pooled, the network
     # counted twice in n, ρ's p and its intervals
     config = {"input": "logmel", "depth": 2}

@@ -492,8 +492,11 @@ POOLED_SETTINGS: dict[str, Callable[[dict], Any]] = {
     "width": lambda m: m.get("width"),
     "proxy seeds": lambda m: m.get("proxy_seeds"),
     "minibatch": lambda m: [(m.get("minibatch") or {}).get(k) for k in ("size", "clips")],
-    "random-weight folds and grid": lambda m: [(m.get("random_weight") or {}).get(k) for k in ("outer_folds", "grid")],
+    "random-weight folds and grid": lambda m: [m["random_weight"].get(k) for k in ("outer_folds", "grid")]
+    if m.get("random_weight") else None,
 }
+WHERE_RECORDED = {"random-weight folds and grid"}  # compared between the searches that have it (one without
+# random-weight proxies records none)
 
 
 def load_pooled(folders: list[Path]) -> dict:
@@ -517,11 +520,12 @@ def load_pooled(folders: list[Path]) -> dict:
 
 def check_poolable(manifests: list[dict]) -> None:
     for what, setting in POOLED_SETTINGS.items():
-        values = [setting(m) for m in manifests]
+        having = [m for m in manifests if what not in WHERE_RECORDED or setting(m) is not None]
+        values = [setting(m) for m in having]
         if any(v != values[0] for v in values):
             other = next(i for i, v in enumerate(values) if v != values[0])
-            raise RwbenchError(f"the searches scored together must share their {what}: {_space(manifests[0])} has "
-                               f"{_short(values[0])}, {_space(manifests[other])} {_short(values[other])}")
+            raise RwbenchError(f"the searches scored together must share their {what}: {_space(having[0])} has "
+                               f"{_short(values[0])}, {_space(having[other])} {_short(values[other])}")
 
 
 def pooled(manifests: list[dict]) -> dict:
