@@ -4,7 +4,9 @@ million minor page faults per epoch of a small log-mel network, a third of its C
 rwbench raises glibc's thresholds once at start-up; the arithmetic is untouched (same bits), only the pages are kept.
 
 ``RWBENCH_MALLOC=system`` keeps glibc's defaults; so does an environment that tunes malloc itself (a ``MALLOC_*_``
-variable, or jemalloc / tcmalloc / mimalloc in ``LD_PRELOAD``). Elsewhere than glibc nothing changes."""
+variable, a ``glibc.malloc.*`` tunable in ``GLIBC_TUNABLES``, or jemalloc / tcmalloc / mimalloc in ``LD_PRELOAD``).
+Elsewhere than glibc nothing changes. The heap then holds more between batches: a training's peak resident memory
+stays within 3 %, an embedding's rises up to about a tenth (musicnn, 1.56 → 1.73 GB)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ def malloc_choice(environ=os.environ) -> str:
     if choice not in CHOICES:
         raise RwbenchError(f"RWBENCH_MALLOC={choice!r}: use {' or '.join(CHOICES)} (unset: tuned)")
     tuned_elsewhere = any(name.startswith("MALLOC_") for name in environ) \
+        or "glibc.malloc." in environ.get("GLIBC_TUNABLES", "") \
         or any(name in environ.get("LD_PRELOAD", "") for name in OTHER_ALLOCATORS)
     return "system" if tuned_elsewhere else choice
 

@@ -68,11 +68,14 @@ def main() -> None:
           f"best (least user + system CPU) of {args.repeats} per allocator, taking turns\n")
     print("| front-end | malloc | user s | system s | CPU s | minor faults | peak RSS MiB | digest | system ÷ tuned CPU |")
     print("|---|---|---:|---:|---:|---:|---:|---|---:|")
+    # the children compare glibc's defaults with rwbench's thresholds: a malloc setting of the caller's is left out
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k not in ("LD_PRELOAD",
+                                                                                               "GLIBC_TUNABLES")}
     for name in args.frontends.split(","):
         runs: dict[str, list[dict]] = {"system": [], "tuned": []}
         for _ in range(args.repeats):
             for choice in runs:
-                env = {**os.environ, "RWBENCH_MALLOC": choice, "OMP_NUM_THREADS": "1"}
+                env = {**environ, "RWBENCH_MALLOC": choice, "OMP_NUM_THREADS": "1"}
                 out = subprocess.run([sys.executable, __file__, "--child", name, "--clips", str(args.clips),
                                       "--seconds", str(args.seconds)], env=env, check=True, capture_output=True,
                                      text=True).stdout

@@ -47,6 +47,8 @@ print(json.dumps({"tuned": tuned, "faults": faults, "digest": digest.hexdigest()
     ({"MALLOC_ARENA_MAX": "2"}, "system"),  # the user tunes glibc: left as it is
     ({"LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"}, "system"),  # another allocator
     ({"LD_PRELOAD": "/opt/libfoo.so"}, "tuned"),
+    ({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}, "system"),  # glibc's own way to tune it
+    ({"GLIBC_TUNABLES": "glibc.rtld.optional_static_tls=2048"}, "tuned"),  # another tunable
 ])
 def test_the_environment_decides(environ, choice):
     assert malloc_choice(environ) == choice

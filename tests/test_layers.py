@@ -15,7 +15,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 PRIMITIVES = {"errors", "fileio", "filehash", "registry", "progress", "choices", "tf_checkpoint", "embedding_manifest",
-              "dsp", "elm", "kernel_svm", "audio", "protocol", "tasks", "options"}
+              "dsp", "elm", "kernel_svm", "audio", "protocol", "tasks", "options", "allocator"}
 MECHANISMS = {"cache", "backends", "weight_packs", "datamodel", "guards", "folds", "results", "frontend", "search_space",
               "hear_import", "macs", "embed_job", "clips", "device", "fitting", "fusion", "compiler", "paper",
               "dataset", "weights"}  # deprecated names of datamodel and weight_packs, re-exporting them
