@@ -93,6 +93,14 @@ def search_options_given(args, among: tuple[str, ...] | None = None) -> list[str
             if dest not in SCORE_OPTIONS and (among is None or dest in among) and getattr(args, dest) != default]
 
 
+def refuse_unused(args, dests: tuple[str, ...], sets: str) -> None:
+    """An error naming the options among ``dests`` given on the command line, which set ``sets`` (what they set, why
+    that is not done here, and the remedy) and so would be ignored."""
+    if given := search_options_given(args, dests):
+        one = len(given) == 1
+        raise RwbenchError(f"{', '.join(given)} set{'s' if one else ''} {sets} (or leave {'it' if one else 'them'} out)")
+
+
 def cmd_search(args) -> str:
     if args.space == "score":
         from .analysis.search_score import score
@@ -106,19 +114,15 @@ def cmd_search(args) -> str:
     if args.folders:
         raise RwbenchError(f"unexpected argument {str(args.folders[0])!r}: a search takes one SPACE (FOLDERs go with "
                            "'score')")
-    training = ("retrain", "train_seeds", "epochs", "patience", "lrs", "dropouts", "lr_schedule", "precise_bn")
-    if not (args.train_top or args.train_random) and (given := search_options_given(args, training)):
-        raise RwbenchError(f"{', '.join(given)} set{'s' if len(given) == 1 else ''} the training of what --train-top/"
-                           "--train-random choose, and this search trains nothing: give one of them (or leave "
-                           f"{'it' if len(given) == 1 else 'them'} out)")
+    if not (args.train_top or args.train_random):
+        refuse_unused(args, ("retrain", "train_seeds", "epochs", "patience", "lrs", "dropouts", "lr_schedule",
+                             "precise_bn"), "the training of what --train-top/--train-random choose, and this search "
+                      "trains nothing: give one of them")
     from .search import SearchOptions, plan_search, render, search, search_table, select_proxies
 
-    random_weight = ("folds", "grid", "random_weight_results")  # --halving: refused with the proxies it ranks by
-    if (all(p.kind != "random-weight" for p in select_proxies(args.proxies))
-            and (given := search_options_given(args, random_weight))):
-        raise RwbenchError(f"{', '.join(given)} set{'s' if len(given) == 1 else ''} the random-weight proxies, and "
-                           "this search computes none: add rw_svm/rw_elm to --proxies (or leave "
-                           f"{'it' if len(given) == 1 else 'them'} out)")
+    if all(p.kind != "random-weight" for p in select_proxies(args.proxies)):  # --halving: refused with its proxies
+        refuse_unused(args, ("folds", "grid", "random_weight_results"), "the random-weight proxies, and this search "
+                      "computes none: add rw_svm/rw_elm to --proxies")
     for name in ("out", "random_weight_results"):  # before any work: a file there failed after the first embedding
         if getattr(args, name) is not None and not args.dry_run:
             cli_args.writable_folder(getattr(args, name), f"--{name.replace('_', '-')}")

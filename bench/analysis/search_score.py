@@ -520,12 +520,13 @@ def load_pooled(folders: list[Path]) -> dict:
 
 def check_poolable(manifests: list[dict]) -> None:
     for what, setting in POOLED_SETTINGS.items():
-        having = [m for m in manifests if what not in WHERE_RECORDED or setting(m) is not None]
-        values = [setting(m) for m in having]
-        if any(v != values[0] for v in values):
-            other = next(i for i, v in enumerate(values) if v != values[0])
-            raise RwbenchError(f"the searches scored together must share their {what}: {_space(having[0])} has "
-                               f"{_short(values[0])}, {_space(having[other])} {_short(values[other])}")
+        having = [(m, v) for m in manifests if (v := setting(m)) is not None or what not in WHERE_RECORDED]
+        if not having:  # no search records it
+            continue
+        (first, value), *rest = having
+        if other := next((m for m, v in rest if v != value), None):
+            raise RwbenchError(f"the searches scored together must share their {what}: {_space(first)} has "
+                               f"{_short(value)}, {_space(other)} {_short(setting(other))}")
 
 
 def pooled(manifests: list[dict]) -> dict:
